@@ -1,0 +1,1 @@
+export const SNAPSHOT_FORMAT_VERSION = 1 as const;
