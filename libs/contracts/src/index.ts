@@ -1,1 +1,10 @@
-export const SNAPSHOT_FORMAT_VERSION = 1 as const;
+export * from './primitives.js';
+export * from './class-of-service.js';
+export * from './schedule.js';
+export * from './federation.js';
+export * from './call-flow.js';
+export * from './routing.js';
+export * from './snapshot.js';
+export * from './events.js';
+export * from './subjects.js';
+export * from './json-schema.js';

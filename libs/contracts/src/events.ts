@@ -1,0 +1,79 @@
+import { z } from 'zod';
+import { RouteKind } from './routing.js';
+import { ObjectId, SiteId } from './primitives.js';
+
+/** Everything an agent reports back. Each travels in an envelope whose `id` is the JetStream dedupe msg-id. */
+export const HeartbeatEvent = z.strictObject({
+  type: z.literal('heartbeat'),
+  agentVersion: z.string().max(40),
+  appliedRevision: z.number().int().min(0),
+  uptimeSec: z.number().min(0),
+  agiSessionsActive: z.number().int().min(0),
+  amiConnected: z.boolean(),
+});
+export const SnapshotAppliedEvent = z.strictObject({
+  type: z.literal('snapshot.applied'),
+  revision: z.number().int().min(1),
+  contentHash: z.string(),
+});
+export const SnapshotRefusedEvent = z.strictObject({
+  type: z.literal('snapshot.refused'),
+  revision: z.number().int().min(0),
+  reason: z.string().max(500),
+});
+export const LinkStatusEvent = z.strictObject({
+  type: z.literal('link.status'),
+  peerSiteId: SiteId,
+  state: z.enum(['up', 'down', 'unknown']),
+  rttMs: z.number().min(0).optional(),
+  source: z.enum(['ami', 'wireguard']),
+  wireguardHandshakeAgeSec: z.number().min(0).optional(),
+});
+export const TrunkStatusEvent = z.strictObject({
+  type: z.literal('trunk.status'),
+  trunkId: ObjectId,
+  state: z.enum(['up', 'down', 'unknown']),
+  registration: z.enum(['Registered', 'Unregistered', 'Rejected', 'Failed']).optional(),
+});
+export const CdrEvent = z.strictObject({
+  type: z.literal('cdr'),
+  /** Unique per call leg at the site: Asterisk's uniqueid (with systemname) plus a sequence. */
+  cdrId: z.string().min(1).max(128),
+  uniqueId: z.string().max(128),
+  linkedId: z.string().max(128),
+  start: z.iso.datetime(),
+  answer: z.iso.datetime().optional(),
+  end: z.iso.datetime(),
+  durationSec: z.number().int().min(0),
+  billSec: z.number().int().min(0),
+  src: z.string().max(80),
+  dst: z.string().max(80),
+  disposition: z.enum(['ANSWERED', 'NO ANSWER', 'BUSY', 'FAILED', 'CONGESTION']),
+  routeKind: RouteKind.optional(),
+  targetSiteId: SiteId.optional(),
+  trunkId: ObjectId.optional(),
+  snapshotRevision: z.number().int().min(0).optional(),
+  recordingFile: z.string().max(255).optional(),
+});
+export type CdrEvent = z.infer<typeof CdrEvent>;
+
+export const AgentEvent = z.discriminatedUnion('type', [
+  HeartbeatEvent,
+  SnapshotAppliedEvent,
+  SnapshotRefusedEvent,
+  LinkStatusEvent,
+  TrunkStatusEvent,
+  CdrEvent,
+]);
+export type AgentEvent = z.infer<typeof AgentEvent>;
+export type AgentEventType = AgentEvent['type'];
+
+export const AgentEventEnvelope = z.strictObject({
+  v: z.literal(1),
+  /** Unique and stable across retries: the JetStream `Nats-Msg-Id` and the controller's unique key. */
+  id: z.string().min(1).max(160),
+  siteId: SiteId,
+  at: z.iso.datetime(),
+  event: AgentEvent,
+});
+export type AgentEventEnvelope = z.infer<typeof AgentEventEnvelope>;

@@ -1,0 +1,51 @@
+import { z } from 'zod';
+
+/**
+ * Identifiers and value formats shared by every shape. Anything that can end up in Asterisk config text or in
+ * AGI application data is restricted here to a whitelist, so that no caller- or admin-supplied text can ever
+ * inject options into pjsip.conf, extensions.conf or an `EXEC Dial` (asterisk-protocols.md, "EXEC").
+ */
+
+/** A site id doubles as part of PJSIP object names (`site-<id>`) and NATS subjects: lower-case slug. */
+export const SiteId = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,30}$/, 'a site id is 1-31 characters: a lower-case letter, then a-z, 0-9 or -');
+export type SiteId = z.infer<typeof SiteId>;
+
+/** Object ids chosen by the controller (uuids or slugs); never shown to Asterisk. */
+export const ObjectId = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, 'an id is 1-64 characters of A-Z a-z 0-9 _ . : -');
+export type ObjectId = z.infer<typeof ObjectId>;
+
+/** A name Asterisk accepts as a PJSIP object / context / file part. */
+export const AsteriskName = z
+  .string()
+  .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a name is 1-63 characters of A-Z a-z 0-9 _ . - (starts with a letter or digit)');
+
+/** An internal number: digits only (an extension, a range bound). */
+export const Digits = z.string().regex(/^[0-9]{1,15}$/, 'digits only, 1-15 of them');
+
+/** A dialable string as Asterisk may see it: digits, `*`, `#`, leading `+`. */
+export const DialString = z.string().regex(/^\+?[0-9*#]{1,32}$/, 'a dial string is up to 32 of 0-9 * # with an optional leading +');
+
+/** An Asterisk extension pattern (`_NXX`, `_[34]XX`, `_8812XXXXXXX`, `_X.`) or a literal number. */
+export const ExtensionPatternText = z
+  .string()
+  .regex(/^(?:_[0-9A-Za-z*#+\-[\].!]{1,79}|\+?[0-9*#-]{1,32})$/, 'an Asterisk pattern (_...) or a literal number');
+
+export const Secret = z.string().min(8).max(128).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
+
+export const IpAddress = z.union([z.ipv4(), z.ipv6()]);
+
+export const HostName = z
+  .string()
+  .regex(/^(?=.{1,253}$)[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$/, 'a host name or IP address');
+
+export const Port = z.number().int().min(1).max(65535);
+
+export const Codec = z.enum(['alaw', 'ulaw', 'g722', 'g729', 'opus', 'gsm']);
+export type Codec = z.infer<typeof Codec>;
+
+/** Caller-ID name text we set ourselves (never caller-supplied): printable, no quotes or separators. */
+export const CallerIdName = z.string().regex(/^[\p{L}\p{N} ._'-]{0,40}$/u, 'letters, digits, space . _ \' - (at most 40)');

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+import { CallFlow } from './call-flow.js';
+import { ClassOfService } from './class-of-service.js';
+import {
+  Extension,
+  InboundRoute,
+  InterSiteLink,
+  NumberRange,
+  OutboundRoute,
+  RemoteTrunk,
+  Site,
+  SiteNetwork,
+  SitePrefix,
+  Trunk,
+} from './federation.js';
+import { DialString, ObjectId, SiteId } from './primitives.js';
+
+/**
+ * The per-site snapshot: everything one site needs to route its calls alone, and nothing it may not know
+ * (ARCHITECTURE.md "Snapshot: what a site may know"). Bump the format when a change is not backward compatible;
+ * agents refuse formats they do not know.
+ */
+export const SNAPSHOT_FORMAT_VERSION = 1 as const;
+
+/** What every site knows of every other site: the federation numbering plan and how to reach it. */
+export const SiteDirectoryEntry = z.strictObject({
+  id: SiteId,
+  name: z.string().min(1).max(80),
+  prefix: SitePrefix.optional(),
+  prefixRequired: z.boolean().default(false),
+  mainNumber: DialString.optional(),
+  network: SiteNetwork.pick({ vpnAddress: true, sipHost: true, sipPort: true }).optional(),
+  ringTimeoutSec: z.number().int().min(5).max(300).default(30),
+});
+export type SiteDirectoryEntry = z.infer<typeof SiteDirectoryEntry>;
+
+export const SiteConfig = z.strictObject({
+  site: Site,
+  federation: z.strictObject({
+    sites: z.array(SiteDirectoryEntry),
+    numberRanges: z.array(NumberRange),
+    /** Hub-and-spoke: sites without a direct link are reached through this site. */
+    hubSiteId: SiteId.optional(),
+  }),
+  extensions: z.array(Extension),
+  trunks: z.array(Trunk),
+  remoteTrunks: z.array(RemoteTrunk).default([]),
+  links: z.array(InterSiteLink),
+  outboundRoutes: z.array(OutboundRoute),
+  inboundRoutes: z.array(InboundRoute),
+  callFlows: z.array(CallFlow),
+  classesOfService: z.array(ClassOfService),
+});
+export type SiteConfig = z.infer<typeof SiteConfig>;
+export type SiteConfigInput = z.input<typeof SiteConfig>;
+
+export const SnapshotSignature = z.strictObject({
+  alg: z.literal('ed25519'),
+  /** Which controller key signed it (key rotation). */
+  keyId: ObjectId,
+  /** base64 signature over `snapshotSigningPayload(snapshot)`. */
+  value: z.string().regex(/^[A-Za-z0-9+/]+={0,2}$/),
+});
+export type SnapshotSignature = z.infer<typeof SnapshotSignature>;
+
+export const SiteSnapshot = z.strictObject({
+  format: z.literal(SNAPSHOT_FORMAT_VERSION),
+  siteId: SiteId,
+  revision: z.number().int().min(1),
+  generatedAt: z.iso.datetime(),
+  /** `sha256:<hex>` of `canonicalJson(config)`. */
+  contentHash: z.string().regex(/^sha256:[0-9a-f]{64}$/),
+  signature: SnapshotSignature,
+  config: SiteConfig,
+});
+export type SiteSnapshot = z.infer<typeof SiteSnapshot>;
+
+/**
+ * JSON with object keys sorted at every depth and no insignificant white space: the bytes the content hash
+ * is computed over. Arrays keep their order (order is meaning: route preferences, flow nodes).
+ */
+export function canonicalJson(value: unknown): string {
+  if (value === null || typeof value !== 'object') {
+    if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError('canonicalJson: non-finite number');
+    return JSON.stringify(value) ?? 'null';
+  }
+  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
+  const entries = Object.keys(value)
+    .sort()
+    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
+  return `{${entries.join(',')}}`;
+}
+
+/** The exact bytes the controller signs: binds site, revision, time and content together. */
+export function snapshotSigningPayload(s: Pick<SiteSnapshot, 'format' | 'siteId' | 'revision' | 'generatedAt' | 'contentHash'>): string {
+  return `fedpbx-snapshot\n${s.format}\n${s.siteId}\n${s.revision}\n${s.generatedAt}\n${s.contentHash}`;
+}

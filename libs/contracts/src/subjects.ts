@@ -1,0 +1,23 @@
+import type { AgentEventType } from './events.js';
+
+/**
+ * NATS names. Per-site names let nats-server permissions isolate sites: an agent may read only
+ * `configBucket(its site)` and publish only under `eventSubject(its site, *)`.
+ * (nats-server 2.9: no multi-subject consumer filters, so each stream has one wildcard subject.)
+ */
+export const Subjects = {
+  /** JetStream KV bucket holding one site's signed snapshot under key `SNAPSHOT_KEY`. */
+  configBucket: (siteId: string) => `fedpbx-config-${siteId}`,
+  SNAPSHOT_KEY: 'snapshot',
+  /** Events back from agents: `fedpbx.events.<site>.<type>`. */
+  eventSubject: (siteId: string, type: AgentEventType) => `fedpbx.events.${siteId}.${type}`,
+  EVENTS_WILDCARD: 'fedpbx.events.>',
+  EVENTS_STREAM: 'FEDPBX_EVENTS',
+  /** Live request/reply to one agent. */
+  rpcTrace: (siteId: string) => `fedpbx.rpc.${siteId}.trace`,
+  rpcHealth: (siteId: string) => `fedpbx.rpc.${siteId}.health`,
+  /** Per-agent inbox prefix so replies cannot be read by other agents. */
+  inboxPrefix: (siteId: string) => `_INBOX.fedpbx.${siteId}`,
+  /** Enrollment: an agent exchanges a one-time token for credentials. */
+  ENROLL: 'fedpbx.enroll',
+} as const;
