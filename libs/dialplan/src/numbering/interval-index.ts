@@ -1,0 +1,89 @@
+/**
+ * Digit-string intervals (`100`..`299`) bucketed by length, for O(log n) "who owns this number" lookups on the
+ * call path. A number only falls in an interval of its own length: `0100` and `100` are different numbers.
+ * The intervals of one index must not overlap (validation guarantees it for the tables the resolver uses);
+ * `overlapping` finds the ones that do, for validation.
+ */
+export interface DigitInterval<T> {
+  readonly from: string;
+  readonly to: string;
+  readonly value: T;
+}
+
+interface Bucket<T> {
+  lo: Float64Array;
+  hi: Float64Array;
+  items: DigitInterval<T>[];
+}
+
+const DIGITS = /^[0-9]{1,15}$/;
+
+export class IntervalIndex<T> {
+  private readonly buckets = new Map<number, Bucket<T>>();
+
+  constructor(intervals: Iterable<DigitInterval<T>>) {
+    const byLength = new Map<number, DigitInterval<T>[]>();
+    for (const it of intervals) {
+      const list = byLength.get(it.from.length) ?? [];
+      list.push(it);
+      byLength.set(it.from.length, list);
+    }
+    for (const [len, list] of byLength) {
+      list.sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
+      this.buckets.set(len, {
+        lo: Float64Array.from(list, (i) => Number(i.from)),
+        hi: Float64Array.from(list, (i) => Number(i.to)),
+        items: list,
+      });
+    }
+  }
+
+  /** The interval holding `digits` (the one starting last at or before it, when several would). */
+  find(digits: string): DigitInterval<T> | undefined {
+    const bucket = this.buckets.get(digits.length);
+    if (bucket === undefined || !DIGITS.test(digits)) return undefined;
+    const n = Number(digits);
+    const { lo, hi } = bucket;
+    let left = 0;
+    let right = lo.length - 1;
+    let found = -1;
+    while (left <= right) {
+      const mid = (left + right) >>> 1;
+      if ((lo[mid] as number) <= n) {
+        found = mid;
+        left = mid + 1;
+      } else right = mid - 1;
+    }
+    if (found >= 0 && (hi[found] as number) >= n) return bucket.items[found];
+    return undefined;
+  }
+
+  /** Every pair of intervals that share at least one number (sweep per length). */
+  overlapping(): Array<[DigitInterval<T>, DigitInterval<T>]> {
+    const pairs: Array<[DigitInterval<T>, DigitInterval<T>]> = [];
+    for (const bucket of this.buckets.values()) {
+      const active: number[] = [];
+      for (let i = 0; i < bucket.items.length; i++) {
+        const lo = bucket.lo[i] as number;
+        for (let k = active.length - 1; k >= 0; k--) {
+          if ((bucket.hi[active[k] as number] as number) < lo) active.splice(k, 1);
+        }
+        for (const j of active) pairs.push([bucket.items[j] as DigitInterval<T>, bucket.items[i] as DigitInterval<T>]);
+        active.push(i);
+      }
+    }
+    return pairs;
+  }
+
+  *[Symbol.iterator](): IterableIterator<DigitInterval<T>> {
+    for (const bucket of this.buckets.values()) yield* bucket.items;
+  }
+}
+
+/** The common span of two same-length digit intervals, or undefined. */
+export function intersectSpan(a: { from: string; to: string }, b: { from: string; to: string }): { from: string; to: string } | undefined {
+  if (a.from.length !== b.from.length) return undefined;
+  const from = a.from > b.from ? a.from : b.from;
+  const to = a.to < b.to ? a.to : b.to;
+  return from <= to ? { from, to } : undefined;
+}

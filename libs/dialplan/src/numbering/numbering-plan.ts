@@ -1,0 +1,107 @@
+import type { NumberRange } from '@fedpbx/contracts';
+import { IntervalIndex } from './interval-index.js';
+
+/** What the numbering plan needs to know of a site. */
+export interface PlanSite {
+  readonly id: string;
+  readonly prefix?: string | undefined;
+  readonly prefixRequired?: boolean | undefined;
+}
+
+/** Where a dialled internal number leads, as seen from one origin site. */
+export type NumberTarget =
+  /** One of the origin's own ranges. */
+  | { readonly kind: 'own'; readonly siteId: string; readonly number: string; readonly range: NumberRange }
+  /** Another site's range, dialled flat (no prefix) or as prefix + number (`number` is without the prefix). */
+  | {
+      readonly kind: 'site';
+      readonly siteId: string;
+      readonly number: string;
+      readonly range: NumberRange;
+      readonly prefix?: string;
+    }
+  /** prefix + a number of the right length that no range of that site holds. */
+  | { readonly kind: 'prefix-unassigned'; readonly siteId: string; readonly number: string; readonly prefix: string };
+
+/**
+ * The federation numbering plan: which ranges live at which site, and how each site dials the others.
+ *
+ * - prefix + number reaches a site with a prefix from anywhere; the receiving site sees the number alone.
+ * - A site without `prefixRequired` is in the flat plan: its ranges are dialled as they are from every site.
+ *   Flat ranges never overlap (validation); a site's own ranges take precedence over the flat plan inside it.
+ * - A site with `prefixRequired` has a private plan (it overlaps someone): others reach it only by prefix.
+ */
+export class NumberingPlan {
+  readonly sites: ReadonlyMap<string, PlanSite>;
+  /** Ranges of flat-plan sites. */
+  readonly flat: IntervalIndex<NumberRange>;
+  /** Prefixes, longest first. */
+  readonly prefixes: ReadonlyArray<{ readonly prefix: string; readonly siteId: string }>;
+  private readonly bySite: ReadonlyMap<string, IntervalIndex<NumberRange>>;
+  private readonly lengthsBySite: ReadonlyMap<string, ReadonlySet<number>>;
+
+  constructor(sites: Iterable<PlanSite>, ranges: Iterable<NumberRange>) {
+    this.sites = new Map([...sites].map((s) => [s.id, s]));
+    const perSite = new Map<string, NumberRange[]>();
+    const flat: NumberRange[] = [];
+    for (const r of ranges) {
+      const list = perSite.get(r.siteId) ?? [];
+      list.push(r);
+      perSite.set(r.siteId, list);
+      if (this.sites.get(r.siteId)?.prefixRequired !== true) flat.push(r);
+    }
+    this.bySite = new Map([...perSite].map(([id, list]) => [id, toIndex(list)]));
+    this.lengthsBySite = new Map([...perSite].map(([id, list]) => [id, new Set(list.map((r) => r.from.length))]));
+    this.flat = toIndex(flat);
+    this.prefixes = [...this.sites.values()]
+      .filter((s): s is PlanSite & { prefix: string } => s.prefix !== undefined)
+      .map((s) => ({ prefix: s.prefix, siteId: s.id }))
+      .sort((a, b) => b.prefix.length - a.prefix.length);
+  }
+
+  /** The range of `siteId` holding `number`. */
+  rangeAt(siteId: string, number: string): NumberRange | undefined {
+    return this.bySite.get(siteId)?.find(number)?.value;
+  }
+
+  siteRanges(siteId: string): readonly NumberRange[] {
+    const index = this.bySite.get(siteId);
+    return index ? [...index].map((i) => i.value) : [];
+  }
+
+  /**
+   * Where `dialled` (digits only, `-` already removed) leads from `originSiteId`, if it is an internal number:
+   * own ranges first, then site prefixes, then the flat plan. Undefined means "not an internal number".
+   */
+  classify(originSiteId: string, dialled: string): NumberTarget | undefined {
+    const own = this.rangeAt(originSiteId, dialled);
+    if (own) return { kind: 'own', siteId: originSiteId, number: dialled, range: own };
+    for (const { prefix, siteId } of this.prefixes) {
+      if (dialled.length <= prefix.length || !dialled.startsWith(prefix)) continue;
+      const rest = dialled.slice(prefix.length);
+      const range = this.rangeAt(siteId, rest);
+      if (range) {
+        return siteId === originSiteId
+          ? { kind: 'own', siteId, number: rest, range }
+          : { kind: 'site', siteId, number: rest, range, prefix };
+      }
+      if (this.lengthsBySite.get(siteId)?.has(rest.length)) return { kind: 'prefix-unassigned', siteId, number: rest, prefix };
+    }
+    const flat = this.flat.find(dialled)?.value;
+    if (flat) return { kind: 'site', siteId: flat.siteId, number: dialled, range: flat };
+    return undefined;
+  }
+
+  /** The number as `fromSiteId` must dial it to reach `number` at `siteId` (flat, or prefix + number). */
+  dialStringFrom(fromSiteId: string, siteId: string, number: string): string | undefined {
+    if (fromSiteId === siteId) return number;
+    const target = this.classify(fromSiteId, number);
+    if (target?.kind === 'site' && target.siteId === siteId) return number;
+    const prefix = this.sites.get(siteId)?.prefix;
+    return prefix === undefined ? undefined : prefix + number;
+  }
+}
+
+function toIndex(ranges: readonly NumberRange[]): IntervalIndex<NumberRange> {
+  return new IntervalIndex(ranges.map((r) => ({ from: r.from, to: r.to, value: r })));
+}

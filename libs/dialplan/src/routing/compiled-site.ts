@@ -1,0 +1,120 @@
+import type {
+  CallClass,
+  CallFlow,
+  Extension,
+  InboundRoute,
+  InterSiteLink,
+  OutboundRoute,
+  RestrictableCallClass,
+  Site,
+  SiteConfig,
+  SiteDirectoryEntry,
+  Trunk,
+} from '@fedpbx/contracts';
+import { NumberingPlan } from '../numbering/numbering-plan.js';
+import { PatternSet } from '../patterns/index.js';
+
+/** A trunk as the resolver sees it: own trunks in full, other sites' trunks by id, site and name only. */
+export interface TrunkRef {
+  readonly id: string;
+  readonly siteId: string;
+  readonly name: string;
+  readonly emergency: boolean;
+  readonly local: boolean;
+}
+
+/**
+ * One site's snapshot turned into lookup structures, once per applied revision ("code loaded once, never per
+ * call"). Every per-call decision in `resolveRoute` is a map lookup, a binary search or a pattern-trie walk.
+ */
+export interface CompiledSite {
+  readonly siteId: string;
+  readonly revision: number;
+  readonly site: Site;
+  readonly config: SiteConfig;
+  readonly plan: NumberingPlan;
+  readonly directory: ReadonlyMap<string, SiteDirectoryEntry>;
+  readonly hubSiteId: string | undefined;
+  readonly extensions: ReadonlyMap<string, Extension>;
+  readonly flows: ReadonlyMap<string, CallFlow>;
+  readonly flowsByNumber: ReadonlyMap<string, CallFlow>;
+  readonly trunks: ReadonlyMap<string, TrunkRef>;
+  /** Own trunks that may carry emergency calls, in declaration order. */
+  readonly emergencyTrunks: readonly TrunkRef[];
+  readonly emergencyNumbers: ReadonlySet<string>;
+  /** Inter-site links of this site by peer site. */
+  readonly links: ReadonlyMap<string, InterSiteLink>;
+  /** Outbound routes this site uses as the origin of a call. */
+  readonly outbound: PatternSet<OutboundRoute>;
+  /** Outbound routes of other origins that hop off through one of this site's trunks. */
+  readonly hopOff: PatternSet<OutboundRoute>;
+  readonly inbound: PatternSet<InboundRoute>;
+  /** Effective classes per class of service, clipped by the site's ceiling. */
+  readonly classesOfService: ReadonlyMap<string, ReadonlySet<CallClass>>;
+  /** What a caller with no (known) class of service may do. */
+  readonly defaultClasses: ReadonlySet<CallClass>;
+}
+
+export function routeAppliesTo(route: OutboundRoute, siteId: string): boolean {
+  return route.sites.length === 0 || route.sites.includes(siteId);
+}
+
+export function compileSite(config: SiteConfig, revision: number): CompiledSite {
+  const site = config.site;
+  const siteId = site.id;
+  const directory = new Map(config.federation.sites.map((s) => [s.id, s]));
+  const plan = new NumberingPlan(config.federation.sites, config.federation.numberRanges);
+
+  const trunks = new Map<string, TrunkRef>();
+  const own: Trunk[] = config.trunks.filter((t) => t.siteId === siteId);
+  for (const t of own) trunks.set(t.id, { id: t.id, siteId, name: t.name, emergency: t.emergency, local: true });
+  for (const t of config.remoteTrunks) trunks.set(t.id, { id: t.id, siteId: t.siteId, name: t.name, emergency: false, local: false });
+
+  const links = new Map<string, InterSiteLink>();
+  for (const l of config.links) {
+    if (l.a === siteId) links.set(l.b, l);
+    else if (l.b === siteId) links.set(l.a, l);
+  }
+
+  const outboundEntries: { pattern: string; value: OutboundRoute }[] = [];
+  const hopOffEntries: { pattern: string; value: OutboundRoute }[] = [];
+  for (const route of config.outboundRoutes) {
+    const usesOwnTrunk = route.trunks.some((p) => trunks.get(p.trunkId)?.local === true);
+    for (const pattern of route.patterns) {
+      if (routeAppliesTo(route, siteId)) outboundEntries.push({ pattern, value: route });
+      if (usesOwnTrunk) hopOffEntries.push({ pattern, value: route });
+    }
+  }
+
+  const ceiling = new Set<CallClass>(site.classOfServiceCeiling);
+  const clip = (allow: readonly RestrictableCallClass[]): ReadonlySet<CallClass> =>
+    new Set<CallClass>(allow.filter((c) => ceiling.has(c)));
+  const classesOfService = new Map(config.classesOfService.map((c) => [c.id, clip(c.allow)]));
+  const defaultClasses =
+    (site.defaultClassOfServiceId !== undefined ? classesOfService.get(site.defaultClassOfServiceId) : undefined) ?? ceiling;
+
+  const ownTrunkRefs = own.map((t) => trunks.get(t.id) as TrunkRef);
+  return {
+    siteId,
+    revision,
+    site,
+    config,
+    plan,
+    directory,
+    hubSiteId: config.federation.hubSiteId,
+    extensions: new Map(config.extensions.filter((e) => e.siteId === siteId).map((e) => [e.number, e])),
+    flows: new Map(config.callFlows.map((f) => [f.id, f])),
+    flowsByNumber: new Map(
+      config.callFlows.filter((f) => f.siteId === siteId && f.number !== undefined).map((f) => [f.number as string, f]),
+    ),
+    trunks,
+    emergencyTrunks: ownTrunkRefs.filter((t) => t.emergency),
+    emergencyNumbers: new Set(site.emergencyNumbers),
+    links,
+    outbound: new PatternSet(outboundEntries),
+    hopOff: new PatternSet(hopOffEntries),
+    inbound: new PatternSet(config.inboundRoutes.filter((r) => r.siteId === siteId).map((r) => ({ pattern: r.did, value: r }))),
+    classesOfService,
+    defaultClasses,
+  };
+}
