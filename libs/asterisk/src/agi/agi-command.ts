@@ -1,0 +1,226 @@
+import { AgiAppDataError, AgiCommandError } from '../errors.js';
+
+/**
+ * FastAGI command serialisation (server -> Asterisk).
+ *
+ * res_agi.c reads one command per LF with fgets() into char[8192] and splits it with parse_args():
+ * spaces/tabs separate arguments, `"` toggles quoting, `\` escapes the next character, at most 128
+ * arguments (MAX_ARGS). A longer line is cut and its rest runs as a second command (see fixture
+ * agi-05-long-command.json), and a CR or LF inside an argument ends or corrupts the command. So every
+ * argument is quoted and escaped, and anything that cannot be quoted safely is refused.
+ */
+
+/** Lines must stay well under res_agi.c's 8192-byte fgets buffer (8191 bytes + LF already misbehaves). */
+export const AGI_MAX_COMMAND_BYTES = 8000;
+/**
+ * res_agi.c MAX_ARGS. parse_args() starts at most MAX_ARGS - 1 words from unquoted text, but a quoted
+ * word skips that check and the argv[MAX_ARGS] array would overflow: we send at most MAX_ARGS - 1 words,
+ * verb words included.
+ */
+export const AGI_MAX_ARGS = 128;
+
+const VERB = /^[A-Z]+(?: [A-Z]+)*$/;
+const FORBIDDEN_IN_ARG = /[\r\n\0]/;
+/** A lone UTF-16 surrogate has no UTF-8 encoding: it would silently become U+FFFD on the wire. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * Quotes one argument for parse_args(): `"` + value with `\` -> `\\` and `"` -> `\"` + `"`.
+ * Refuses CR, LF and NUL, which no quoting can carry (LF ends the command, NUL ends the C string,
+ * CR would become part of the value - fixture agi-05-crlf-line-endings.json).
+ */
+export function quoteAgiArg(value: string): string {
+  if (FORBIDDEN_IN_ARG.test(value)) {
+    throw new AgiCommandError('ARG_FORBIDDEN_CHAR', 'AGI argument contains CR, LF or NUL');
+  }
+  if (LONE_SURROGATE.test(value)) throw new AgiCommandError('ARG_FORBIDDEN_CHAR', 'AGI argument is not well-formed UTF-16');
+  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+}
+
+/**
+ * Builds one command line, `VERB "arg1" "arg2"\n`. The verb is a fixed command word sequence
+ * (`GET FULL VARIABLE`); every argument is quoted.
+ */
+export function formatAgiCommand(verb: string, args: readonly string[] = []): string {
+  if (!VERB.test(verb)) throw new AgiCommandError('BAD_VERB', 'AGI verb must be upper-case words separated by single spaces');
+  const words = verb.split(' ').length;
+  if (words + args.length > AGI_MAX_ARGS - 1) {
+    throw new AgiCommandError('TOO_MANY_ARGS', `AGI command has more than ${AGI_MAX_ARGS - 1} words`);
+  }
+  const line = args.length === 0 ? `${verb}\n` : `${verb} ${args.map(quoteAgiArg).join(' ')}\n`;
+  if (Buffer.byteLength(line, 'utf8') >= AGI_MAX_COMMAND_BYTES) {
+    throw new AgiCommandError('COMMAND_TOO_LONG', `AGI command line must be shorter than ${AGI_MAX_COMMAND_BYTES} bytes`);
+  }
+  return line;
+}
+
+/**
+ * Splits a command line exactly as res_agi.c parse_args() does (the LF already removed). Exposed so a
+ * test double of Asterisk can read our commands the way Asterisk would.
+ */
+export function splitAgiCommandLine(line: string): string[] {
+  const argv: string[] = [];
+  let current: string | undefined;
+  let quoted = false;
+  let escaped = false;
+  let whitespace = true;
+  const startWord = (): void => {
+    if (current !== undefined) argv.push(current);
+    current = '';
+    whitespace = false;
+  };
+  for (const ch of line) {
+    if (ch === '"' && !escaped) {
+      quoted = !quoted;
+      // Opening a quote right after whitespace starts a word, which is how `""` becomes an empty argument.
+      if (quoted && whitespace) startWord();
+      continue;
+    }
+    if ((ch === ' ' || ch === '\t') && !quoted && !escaped) {
+      whitespace = true;
+      continue;
+    }
+    if (ch === '\\' && !escaped) {
+      escaped = true;
+      continue;
+    }
+    if (whitespace) {
+      // parse_args() stops starting new words at MAX_ARGS - 1: the character is dropped (escape state kept).
+      if (argv.length + (current === undefined ? 0 : 1) >= AGI_MAX_ARGS - 1) continue;
+      startWord();
+    }
+    current = `${current ?? ''}${ch}`;
+    escaped = false;
+  }
+  if (current !== undefined) argv.push(current);
+  return argv;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Application data for EXEC.
+//
+// EXEC hands its data to the application as is, and applications split it again on `,` and `|`, honour
+// quotes, `\`, `()` and `[]` (AST_STANDARD_APP_ARGS / ast_app_separate_args), and Dial splits targets on `&`.
+// A caller ID name `x,,U(sub)` reaching `EXEC Dial` would add a U() option that runs a subroutine on the
+// callee; a `&` adds a dial target. AGI quoting does not help here (it is removed before the application
+// sees the data), so application data is built only from whitelisted values. See reference
+// "EXEC <app> <data>" in asterisk-protocols.md. Never rely on AGIEXECFULL=yes (it expands ${...}).
+// ---------------------------------------------------------------------------------------------------------
+
+const DIAL_NUMBER = /^[0-9*#+]{1,32}$/;
+const ASTERISK_NAME = /^[A-Za-z0-9_.-]{1,64}$/;
+const APPLICATION_NAME = /^[A-Za-z][A-Za-z0-9_]{0,63}$/;
+
+/** A dialled number: digits, `*`, `#`, `+`, 1-32 characters. Returns it unchanged or throws. */
+export function assertDialNumber(value: string): string {
+  if (!DIAL_NUMBER.test(value)) throw new AgiAppDataError('INVALID_DIAL_NUMBER', 'not a dial number ([0-9*#+]{1,32})');
+  return value;
+}
+
+/** An endpoint, context, extension or similar Asterisk object name: `[A-Za-z0-9_.-]{1,64}`. */
+export function assertAsteriskName(value: string): string {
+  if (!ASTERISK_NAME.test(value)) throw new AgiAppDataError('INVALID_NAME', 'not an Asterisk name ([A-Za-z0-9_.-]{1,64})');
+  return value;
+}
+
+/** An application name for EXEC (`Dial`, `MixMonitor`, `NoOp`). */
+export function assertApplicationName(value: string): string {
+  if (!APPLICATION_NAME.test(value)) throw new AgiAppDataError('INVALID_APPLICATION', 'not an application name');
+  return value;
+}
+
+export interface DialTarget {
+  /** `PJSIP` (endpoint or number@endpoint) or `Local` (extension@context). */
+  readonly tech: 'PJSIP' | 'Local';
+  /** PJSIP: endpoint name, or number when `host` names the endpoint. Local: the extension. Dial number or Asterisk name. */
+  readonly resource: string;
+  /** PJSIP: the endpoint to send `resource` to (`305@site-piter`). Local: the context (required). */
+  readonly host?: string;
+}
+
+/**
+ * Dial options we allow: letters without arguments that neither run dialplan code nor play files.
+ * - `t` / `T`: callee / caller may transfer (features.conf blindxfer/atxfer).
+ * - `r`: indicate ringing to the caller (without the optional tone argument).
+ * - `g`: go on in the dialplan when the callee hangs up.
+ * - `i`: ignore call forwarding requests (302) from the callee.
+ * - `c`: mark the call as answered elsewhere when it is cancelled.
+ * Everything taking an argument (`U()`, `G()`, `b()`, `B()`, `M()`, `D()`, `L()`, `S()`, `A()`, ...)
+ * is deliberately absent: those are what an injection would aim for.
+ */
+export const DIAL_OPTIONS = ['t', 'T', 'r', 'g', 'i', 'c'] as const;
+export type DialOption = (typeof DIAL_OPTIONS)[number];
+
+export interface DialDataInput {
+  /** 1-16 targets, dialled in parallel (joined with `&`). */
+  readonly targets: readonly DialTarget[];
+  /** Ring timeout in whole seconds, 1-3600; omitted = ring until someone hangs up. */
+  readonly timeoutSec?: number;
+  readonly options?: readonly DialOption[];
+}
+
+const MAX_DIAL_TARGETS = 16;
+
+function assertDialResource(value: string): string {
+  if (DIAL_NUMBER.test(value) || ASTERISK_NAME.test(value)) return value;
+  throw new AgiAppDataError('INVALID_DIAL_TARGET', 'dial resource is neither a dial number nor an Asterisk name');
+}
+
+/** Builds Dial's data, `PJSIP/305@site-piter&PJSIP/101,30,tT`, from whitelisted parts only. */
+export function dialData(input: DialDataInput): string {
+  const { targets, timeoutSec, options = [] } = input;
+  if (targets.length === 0 || targets.length > MAX_DIAL_TARGETS) {
+    throw new AgiAppDataError('INVALID_DIAL_TARGET', `Dial needs 1-${MAX_DIAL_TARGETS} targets`);
+  }
+  const dialString = targets
+    .map((target) => {
+      const resource = assertDialResource(target.resource);
+      switch (target.tech) {
+        case 'PJSIP':
+          return target.host === undefined ? `PJSIP/${resource}` : `PJSIP/${resource}@${assertAsteriskName(target.host)}`;
+        case 'Local':
+          if (target.host === undefined) throw new AgiAppDataError('INVALID_DIAL_TARGET', 'Local target needs a context');
+          return `Local/${resource}@${assertAsteriskName(target.host)}`;
+        default:
+          throw new AgiAppDataError('INVALID_DIAL_TARGET', 'unsupported channel technology');
+      }
+    })
+    .join('&');
+  if (timeoutSec !== undefined && (!Number.isInteger(timeoutSec) || timeoutSec < 1 || timeoutSec > 3600)) {
+    throw new AgiAppDataError('INVALID_TIMEOUT', 'Dial timeout must be an integer number of seconds, 1-3600');
+  }
+  const letters = uniqueOptions(options, DIAL_OPTIONS);
+  if (letters === '') return timeoutSec === undefined ? dialString : `${dialString},${timeoutSec}`;
+  return `${dialString},${timeoutSec ?? ''},${letters}`;
+}
+
+/**
+ * MixMonitor options we allow (no argument):
+ * - `a`: append to the file instead of overwriting.
+ * - `b`: record only while the channel is bridged.
+ * Options with arguments (`v()`, `V()`, `W()`, `r()`, `t()`, `i()`, `m()`) and the post-process command
+ * argument are deliberately not offered: the command runs in a shell on the PBX.
+ */
+export const MIXMONITOR_OPTIONS = ['a', 'b'] as const;
+export type MixMonitorOption = (typeof MIXMONITOR_OPTIONS)[number];
+
+/** A relative path of `[A-Za-z0-9_-][A-Za-z0-9_.-]*` segments with an audio extension; no `..`, no leading `/`. */
+const RECORDING_FILE = /^(?:[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}\/){0,4}[A-Za-z0-9_-][A-Za-z0-9_.-]{0,63}\.(?:wav|WAV|gsm|wav49|sln|ulaw|alaw|g722)$/;
+
+/** Builds MixMonitor's data, `site1/2026/call-1.wav,b`, relative to Asterisk's monitor directory. */
+export function mixMonitorData(file: string, options: readonly MixMonitorOption[] = []): string {
+  if (!RECORDING_FILE.test(file)) {
+    throw new AgiAppDataError('INVALID_FILENAME', 'recording file must be a relative path of safe segments with an audio extension');
+  }
+  const letters = uniqueOptions(options, MIXMONITOR_OPTIONS);
+  return letters === '' ? file : `${file},${letters}`;
+}
+
+function uniqueOptions(options: readonly string[], allowed: readonly string[]): string {
+  const seen = new Set<string>();
+  for (const option of options) {
+    if (!allowed.includes(option)) throw new AgiAppDataError('INVALID_OPTION', `option ${JSON.stringify(option)} is not allowed`);
+    seen.add(option);
+  }
+  return [...seen].join('');
+}

@@ -1,0 +1,510 @@
+import { Socket } from 'node:net';
+import type { Duplex } from 'node:stream';
+import {
+  AgiCommandError,
+  AgiCommandRejectedError,
+  AgiEnvError,
+  AgiResponseParseError,
+  AgiSessionError,
+  AsteriskProtocolError,
+} from '../errors.js';
+import { assertApplicationName, formatAgiCommand } from './agi-command.js';
+import { AgiEnvParser, type AgiEnvironment, type AgiEnvLimits } from './agi-env-parser.js';
+import {
+  AgiResponseParser,
+  type AgiResponse,
+  type AgiResponseEvent,
+  type AgiResponseLimits,
+} from './agi-response-parser.js';
+
+export interface AgiSessionOptions {
+  /** Time allowed for the whole environment block after connect. Default 5 s. */
+  readonly envTimeoutMs?: number;
+  /** Default time allowed for one command's final answer. Default 60 s; override per call for long Dials. */
+  readonly commandTimeoutMs?: number;
+  /**
+   * Close the session when no command is in flight or queued for this long. Asterisk has no read timeout
+   * of its own: a server that forgets a session leaves the channel parked in AGI. Default 120 s.
+   */
+  readonly idleTimeoutMs?: number;
+  /** After `close()` half-closes the socket, destroy it if Asterisk has not closed within this time. Default 2 s. */
+  readonly closeGraceMs?: number;
+  /** Most commands waiting behind the one in flight. Default 32. */
+  readonly maxQueuedCommands?: number;
+  readonly envLimits?: Partial<AgiEnvLimits>;
+  readonly responseLimits?: Partial<AgiResponseLimits>;
+}
+
+export interface AgiCommandOptions {
+  /** Overrides {@link AgiSessionOptions.commandTimeoutMs} for this command. */
+  readonly timeoutMs?: number;
+}
+
+/** Outcome of STREAM FILE. */
+export type AgiPlaybackResult =
+  | { readonly kind: 'completed'; readonly endpos: number | undefined }
+  | { readonly kind: 'digit'; readonly digit: string; readonly endpos: number | undefined }
+  /** result=-1 (file missing, channel gone) or 511 on a dead channel. */
+  | { readonly kind: 'failed'; readonly response: AgiResponse };
+
+/** Outcome of WAIT FOR DIGIT. */
+export type AgiDigitResult =
+  | { readonly kind: 'digit'; readonly digit: string }
+  | { readonly kind: 'timeout' }
+  | { readonly kind: 'failed'; readonly response: AgiResponse };
+
+/** Outcome of GET DATA. */
+export type AgiGetDataResult =
+  | { readonly kind: 'digits'; readonly digits: string; readonly timedOut: boolean }
+  | { readonly kind: 'failed'; readonly response: AgiResponse };
+
+interface PendingCommand {
+  readonly line: string;
+  readonly timeoutMs: number;
+  readonly resolve: (response: AgiResponse) => void;
+  readonly reject: (error: AgiSessionError) => void;
+}
+
+const DEFAULTS = {
+  envTimeoutMs: 5_000,
+  commandTimeoutMs: 60_000,
+  idleTimeoutMs: 120_000,
+  closeGraceMs: 2_000,
+  maxQueuedCommands: 32,
+};
+
+const DIGITS = /^[0-9*#]*$/;
+
+/**
+ * One FastAGI connection: parses the environment, then runs commands strictly one at a time.
+ *
+ * Never more than one command is on the wire: res_agi.c answers only the first of several commands that
+ * arrive in one read (fixture agi-05-pipelined-commands.json) and a new command aborts a running STREAM
+ * FILE / GET DATA, which then never answers. Further calls queue.
+ *
+ * `HANGUP` lines only set {@link hungUp}: Asterisk keeps executing the commands allowed on a dead channel
+ * and answers 511 to the others, and those answers are returned like any other response.
+ * Any timeout, protocol error or socket error ends the whole session (an answer that arrives late would
+ * be taken for the next command's).
+ */
+export class AgiSession {
+  readonly env: AgiEnvironment;
+  private readonly core: SessionCore;
+
+  private constructor(core: SessionCore, env: AgiEnvironment) {
+    this.core = core;
+    this.env = env;
+  }
+
+  /** Wraps an accepted socket; resolves once the environment block is parsed. On failure the socket is destroyed. */
+  static async start(socket: Duplex, options: AgiSessionOptions = {}): Promise<AgiSession> {
+    const core = new SessionCore(socket, options);
+    const env = await core.envReady;
+    return new AgiSession(core, env);
+  }
+
+  /** Set once Asterisk wrote `HANGUP` (the channel hung up, or the AGI ended). */
+  get hungUp(): boolean {
+    return this.core.hungUp;
+  }
+
+  /** Whether the session is over (closed by us, by Asterisk, or failed). */
+  get closed(): boolean {
+    return this.core.isFinished;
+  }
+
+  /** Called on each `HANGUP` line. Returns an unsubscribe function. */
+  onHangup(listener: () => void): () => void {
+    return subscribe(this.core.hangupListeners, listener);
+  }
+
+  /** Called once when the socket is closed; `reason` is undefined for an orderly close. */
+  onClose(listener: (reason: AgiSessionError | undefined) => void): () => void {
+    return subscribe(this.core.closeListeners, listener);
+  }
+
+  /** Called with lines that are neither responses nor `HANGUP` (they are otherwise ignored). */
+  onUnknownLine(listener: (line: string) => void): () => void {
+    return subscribe(this.core.unknownListeners, listener);
+  }
+
+  /**
+   * Sends one command (arguments are quoted, see {@link formatAgiCommand}) and resolves with its final
+   * response - any code, 510/511/520 included. Rejects with {@link AgiSessionError} on timeout or when
+   * the session ends, and with {@link AgiCommandError} (before sending) for an unsendable command.
+   */
+  command(verb: string, args: readonly string[] = [], options: AgiCommandOptions = {}): Promise<AgiResponse> {
+    let line: string;
+    try {
+      line = formatAgiCommand(verb, args);
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+    return this.core.enqueue(line, options.timeoutMs);
+  }
+
+  /** `EXEC <app> <data>`. Build `data` with the whitelisting builders (dialData, mixMonitorData): applications re-split it. */
+  exec(application: string, data?: string, options?: AgiCommandOptions): Promise<AgiResponse> {
+    try {
+      assertApplicationName(application);
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+    return this.command('EXEC', data === undefined ? [application] : [application, data], options);
+  }
+
+  /** `GET VARIABLE`: the raw value (Asterisk truncates it to 1023 bytes), or undefined when not set. */
+  async getVariable(name: string, options?: AgiCommandOptions): Promise<string | undefined> {
+    return variableValue('GET VARIABLE', await this.command('GET VARIABLE', [name], options));
+  }
+
+  /**
+   * `GET FULL VARIABLE`: evaluates an expression such as `${CALLERID(name)}` (not truncated).
+   * A missing variable gives `''` (Asterisk answers `200 result=1 ()`). For values that may hold a newline
+   * ask for `${BASE64_ENCODE(...)}` and decode.
+   */
+  async getFullVariable(expression: string, channel?: string, options?: AgiCommandOptions): Promise<string | undefined> {
+    const args = channel === undefined ? [expression] : [expression, channel];
+    return variableValue('GET FULL VARIABLE', await this.command('GET FULL VARIABLE', args, options));
+  }
+
+  setVariable(name: string, value: string, options?: AgiCommandOptions): Promise<AgiResponse> {
+    return this.command('SET VARIABLE', [name, value], options);
+  }
+
+  verbose(message: string, level = 1, options?: AgiCommandOptions): Promise<AgiResponse> {
+    if (!Number.isInteger(level) || level < 1 || level > 4) {
+      return Promise.reject(new AgiCommandError('BAD_ARGUMENT', 'VERBOSE level must be 1-4'));
+    }
+    return this.command('VERBOSE', [message, String(level)], options);
+  }
+
+  answer(options?: AgiCommandOptions): Promise<AgiResponse> {
+    return this.command('ANSWER', [], options);
+  }
+
+  /** `HANGUP [channel]`: hangs the channel up (the session stays open until closed). */
+  hangup(channel?: string, options?: AgiCommandOptions): Promise<AgiResponse> {
+    return this.command('HANGUP', channel === undefined ? [] : [channel], options);
+  }
+
+  /** `STREAM FILE <file> <escapeDigits> [offset]`: plays a sound file; a pressed escape digit interrupts it. */
+  async streamFile(file: string, escapeDigits = '', offsetSamples?: number, options?: AgiCommandOptions): Promise<AgiPlaybackResult> {
+    assertDigits(escapeDigits);
+    const args = [file, escapeDigits];
+    if (offsetSamples !== undefined) args.push(String(assertNonNegativeInteger(offsetSamples, 'offset')));
+    const response = await this.command('STREAM FILE', args, options);
+    const result = response.code === 200 ? response.resultNumber : undefined;
+    if (result === undefined || result < 0) return { kind: 'failed', response };
+    if (result === 0) return { kind: 'completed', endpos: response.endpos };
+    return { kind: 'digit', digit: String.fromCharCode(result), endpos: response.endpos };
+  }
+
+  /** `WAIT FOR DIGIT <timeoutMs>` (-1 waits for ever). */
+  async waitForDigit(timeoutMs: number, options?: AgiCommandOptions): Promise<AgiDigitResult> {
+    if (!Number.isInteger(timeoutMs) || timeoutMs < -1) {
+      throw new AgiCommandError('BAD_ARGUMENT', 'WAIT FOR DIGIT timeout must be an integer >= -1');
+    }
+    const response = await this.command('WAIT FOR DIGIT', [String(timeoutMs)], options);
+    const result = response.code === 200 ? response.resultNumber : undefined;
+    if (result === undefined || result < 0) return { kind: 'failed', response };
+    if (result === 0) return { kind: 'timeout' };
+    return { kind: 'digit', digit: String.fromCharCode(result) };
+  }
+
+  /**
+   * `GET DATA <file> [timeoutMs [maxDigits]]`: plays a prompt and collects digits. Asterisk answers
+   * `200 result=<digits>` or `200 result=<digits> (timeout)`; the digits are text (leading zeros kept).
+   */
+  async getData(file: string, timeoutMs?: number, maxDigits?: number, options?: AgiCommandOptions): Promise<AgiGetDataResult> {
+    const args = [file];
+    if (timeoutMs !== undefined) args.push(String(assertNonNegativeInteger(timeoutMs, 'timeout')));
+    if (maxDigits !== undefined) {
+      if (timeoutMs === undefined) throw new AgiCommandError('BAD_ARGUMENT', 'GET DATA maxDigits needs a timeout');
+      args.push(String(assertNonNegativeInteger(maxDigits, 'maxDigits')));
+    }
+    const response = await this.command('GET DATA', args, options);
+    const digits = response.result;
+    if (response.code !== 200 || digits === undefined || !DIGITS.test(digits)) return { kind: 'failed', response };
+    return { kind: 'digits', digits, timedOut: response.data === 'timeout' };
+  }
+
+  /**
+   * Ends the session: pending and queued commands are rejected with SESSION_CLOSED and the socket is
+   * half-closed (Asterisk then writes `HANGUP` and closes); destroyed after `closeGraceMs` otherwise.
+   */
+  close(): Promise<void> {
+    return this.core.close();
+  }
+}
+
+/**
+ * Connection listener for `net.createServer`: starts an {@link AgiSession}, runs `handler`, and always
+ * closes the session afterwards. Errors (environment, handler, socket) go to `onError`.
+ */
+export function createAgiConnectionHandler(
+  handler: (session: AgiSession) => Promise<void>,
+  options: AgiSessionOptions & { readonly onError: (error: unknown, session: AgiSession | undefined) => void },
+): (socket: Duplex) => void {
+  return (socket) => {
+    let session: AgiSession | undefined;
+    const run = async (): Promise<void> => {
+      session = await AgiSession.start(socket, options);
+      try {
+        await handler(session);
+      } finally {
+        await session.close();
+      }
+    };
+    run().catch((error: unknown) => options.onError(error, session));
+  };
+}
+
+function variableValue(command: string, response: AgiResponse): string | undefined {
+  if (response.code === 200 && response.result === '1') return response.data ?? '';
+  if (response.code === 200 && response.result === '0') return undefined;
+  throw new AgiCommandRejectedError(command, response);
+}
+
+function assertDigits(value: string): void {
+  if (!DIGITS.test(value)) throw new AgiCommandError('BAD_ARGUMENT', 'escape digits must be [0-9*#]');
+}
+
+function assertNonNegativeInteger(value: number, what: string): number {
+  if (!Number.isInteger(value) || value < 0) throw new AgiCommandError('BAD_ARGUMENT', `${what} must be a non-negative integer`);
+  return value;
+}
+
+function asError(error: unknown): Error {
+  return error instanceof Error ? error : new Error(String(error));
+}
+
+function subscribe<T>(set: Set<T>, listener: T): () => void {
+  set.add(listener);
+  return () => {
+    set.delete(listener);
+  };
+}
+
+/** Socket-facing state machine behind {@link AgiSession}. */
+class SessionCore {
+  readonly hangupListeners = new Set<() => void>();
+  readonly closeListeners = new Set<(reason: AgiSessionError | undefined) => void>();
+  readonly unknownListeners = new Set<(line: string) => void>();
+  readonly envReady: Promise<AgiEnvironment>;
+  hungUp = false;
+
+  private readonly socket: Duplex;
+  private readonly options: typeof DEFAULTS;
+  private readonly envParser: AgiEnvParser;
+  private readonly responseParser: AgiResponseParser;
+  private phase: 'env' | 'commands' | 'closing' | 'closed' = 'env';
+  private failure: AgiSessionError | undefined;
+  private inFlight: PendingCommand | undefined;
+  private readonly queue: PendingCommand[] = [];
+  private timer: NodeJS.Timeout | undefined;
+  private graceTimer: NodeJS.Timeout | undefined;
+  private resolveEnv!: (env: AgiEnvironment) => void;
+  private rejectEnv!: (error: AgiSessionError) => void;
+  private readonly closedPromise: Promise<void>;
+  private resolveClosed!: () => void;
+
+  constructor(socket: Duplex, options: AgiSessionOptions) {
+    this.socket = socket;
+    this.options = {
+      envTimeoutMs: options.envTimeoutMs ?? DEFAULTS.envTimeoutMs,
+      commandTimeoutMs: options.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+      closeGraceMs: options.closeGraceMs ?? DEFAULTS.closeGraceMs,
+      maxQueuedCommands: options.maxQueuedCommands ?? DEFAULTS.maxQueuedCommands,
+    };
+    this.envParser = new AgiEnvParser(options.envLimits);
+    this.responseParser = new AgiResponseParser(options.responseLimits);
+    this.envReady = new Promise<AgiEnvironment>((resolve, reject) => {
+      this.resolveEnv = resolve;
+      this.rejectEnv = reject;
+    });
+    this.closedPromise = new Promise<void>((resolve) => {
+      this.resolveClosed = resolve;
+    });
+    // Commands are small and latency matters (HANGUP races): no Nagle delay.
+    if (socket instanceof Socket) socket.setNoDelay(true);
+    socket.on('data', (chunk: Buffer | string) => this.onData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
+    socket.on('end', () => this.onPeerEnd());
+    socket.on('error', (error: Error) => this.fail(new AgiSessionError('SOCKET_ERROR', `AGI socket error: ${error.message}`, { cause: error })));
+    socket.on('close', () => this.onClosed());
+    this.arm(this.options.envTimeoutMs, () => this.fail(new AgiSessionError('ENV_TIMEOUT', 'no complete AGI environment in time')));
+  }
+
+  get isFinished(): boolean {
+    return this.phase === 'closing' || this.phase === 'closed';
+  }
+
+  enqueue(line: string, timeoutMs: number | undefined): Promise<AgiResponse> {
+    if (this.isFinished) {
+      return Promise.reject(this.failure ?? new AgiSessionError('SESSION_CLOSED', 'AGI session is closed'));
+    }
+    if (this.queue.length >= this.options.maxQueuedCommands) {
+      return Promise.reject(new AgiSessionError('QUEUE_FULL', 'too many AGI commands queued'));
+    }
+    return new Promise<AgiResponse>((resolve, reject) => {
+      this.queue.push({ line, timeoutMs: timeoutMs ?? this.options.commandTimeoutMs, resolve, reject });
+      this.pump();
+    });
+  }
+
+  close(): Promise<void> {
+    if (this.phase === 'closed') return Promise.resolve();
+    if (this.phase !== 'closing') {
+      this.phase = 'closing';
+      this.clearTimer();
+      this.rejectAll(new AgiSessionError('SESSION_CLOSED', 'AGI session closed'));
+      this.socket.end();
+      this.graceTimer = setTimeout(() => this.socket.destroy(), this.options.closeGraceMs);
+      this.graceTimer.unref();
+    }
+    return this.closedPromise;
+  }
+
+  private onData(chunk: Buffer): void {
+    if (this.phase === 'closed') return;
+    try {
+      if (this.phase === 'env') {
+        const done = this.envParser.push(chunk);
+        if (!done) return;
+        this.phase = 'commands';
+        this.clearTimer();
+        this.resolveEnv(done.env);
+        this.armIdle();
+        if (done.leftover.length > 0) this.onResponseBytes(done.leftover);
+        return;
+      }
+      this.onResponseBytes(chunk);
+    } catch (error) {
+      this.fail(toSessionError(error));
+    }
+  }
+
+  private onResponseBytes(bytes: Buffer): void {
+    for (const event of this.responseParser.push(bytes)) this.onEvent(event);
+  }
+
+  private onEvent(event: AgiResponseEvent): void {
+    switch (event.type) {
+      case 'hangup':
+        this.hungUp = true;
+        for (const listener of [...this.hangupListeners]) listener();
+        return;
+      case 'unknown':
+        for (const listener of [...this.unknownListeners]) listener(event.line);
+        return;
+      case 'intermediate':
+        if (this.phase === 'commands' && !this.inFlight) this.protocolError(`intermediate response without a command: ${event.response.raw}`);
+        return;
+      case 'response': {
+        if (this.phase !== 'commands') return; // closing: answers to rejected commands are dropped
+        const pending = this.inFlight;
+        if (!pending) {
+          this.protocolError(`response without a command in flight: ${event.response.raw}`);
+          return;
+        }
+        this.inFlight = undefined;
+        this.clearTimer();
+        pending.resolve(event.response);
+        this.pump();
+        return;
+      }
+    }
+  }
+
+  private pump(): void {
+    if (this.phase !== 'commands' || this.inFlight) return;
+    const next = this.queue.shift();
+    if (!next) {
+      this.armIdle();
+      return;
+    }
+    this.inFlight = next;
+    this.arm(next.timeoutMs, () => this.fail(new AgiSessionError('COMMAND_TIMEOUT', `no answer within ${next.timeoutMs} ms`)));
+    this.socket.write(next.line);
+  }
+
+  private armIdle(): void {
+    this.arm(this.options.idleTimeoutMs, () => this.fail(new AgiSessionError('IDLE_TIMEOUT', 'AGI session idle for too long')));
+  }
+
+  private arm(ms: number, onTimeout: () => void): void {
+    this.clearTimer();
+    this.timer = setTimeout(onTimeout, ms);
+  }
+
+  private clearTimer(): void {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private protocolError(message: string): void {
+    this.fail(new AgiSessionError('PROTOCOL_ERROR', message));
+  }
+
+  private onPeerEnd(): void {
+    if (this.isFinished) return;
+    this.fail(new AgiSessionError('SOCKET_CLOSED', 'Asterisk closed the AGI connection'));
+  }
+
+  /** Ends the session because of `error`: everything pending is rejected and the socket destroyed. */
+  private fail(error: AgiSessionError): void {
+    if (this.phase === 'closed') return;
+    this.failure ??= error;
+    this.phase = 'closing';
+    this.clearTimer();
+    this.rejectEnv(error);
+    this.rejectAll(error);
+    this.socket.destroy();
+  }
+
+  private rejectAll(reason: AgiSessionError): void {
+    const inFlight = this.inFlight;
+    this.inFlight = undefined;
+    inFlight?.reject(reason);
+    const queued = this.queue.splice(0);
+    for (const command of queued) {
+      command.reject(new AgiSessionError('SESSION_CLOSED', 'AGI session ended before the command was sent', { cause: reason }));
+    }
+  }
+
+  private onClosed(): void {
+    if (this.phase === 'closed') return;
+    const wasOrderly = this.phase === 'closing' && this.failure === undefined;
+    if (!wasOrderly) this.failure ??= new AgiSessionError('SOCKET_CLOSED', 'AGI connection closed');
+    this.phase = 'closed';
+    this.clearTimer();
+    if (this.graceTimer) clearTimeout(this.graceTimer);
+    this.rejectEnv(this.failure ?? new AgiSessionError('SOCKET_CLOSED', 'AGI connection closed'));
+    this.rejectAll(this.failure ?? new AgiSessionError('SESSION_CLOSED', 'AGI session closed'));
+    this.resolveClosed();
+    for (const listener of [...this.closeListeners]) listener(this.failure);
+  }
+}
+
+function toSessionError(error: unknown): AgiSessionError {
+  if (error instanceof AgiSessionError) return error;
+  if (error instanceof AgiEnvError || error instanceof AgiResponseParseError) {
+    switch (error.code) {
+      case 'ENV_LINE_TOO_LONG':
+      case 'ENV_TOO_MANY_LINES':
+      case 'ENV_TOO_LARGE':
+      case 'RESPONSE_LINE_TOO_LONG':
+      case 'RESPONSE_BLOCK_TOO_LARGE':
+        return new AgiSessionError('INPUT_TOO_LARGE', error.message, { cause: error });
+      case 'ENV_MALFORMED_LINE':
+      case 'ENV_DUPLICATE_KEY':
+      case 'ENV_MISSING_FIELD':
+      case 'ENV_ALREADY_COMPLETE':
+        return new AgiSessionError('PROTOCOL_ERROR', error.message, { cause: error });
+    }
+  }
+  if (error instanceof AsteriskProtocolError) return new AgiSessionError('PROTOCOL_ERROR', error.message, { cause: error });
+  // Not ours (e.g. a listener threw): still end the session rather than leave it half-updated.
+  return new AgiSessionError('PROTOCOL_ERROR', error instanceof Error ? error.message : String(error), { cause: error });
+}

@@ -1,0 +1,229 @@
+import { AmiFormatError, AmiParseError } from '../errors.js';
+import { ByteLineReader, stripTrailingCr } from '../internal/byte-line-reader.js';
+
+/**
+ * Asterisk Manager Interface codec (main/manager.c). Pure: bytes in, messages out; strings out for actions.
+ *
+ * Wire format: a banner line `Asterisk Call Manager/<AMI version>\r\n` on connect (no blank line after it),
+ * then messages of `Key: Value` lines ending in CRLF (a bare LF also ends a line), each closed by an
+ * empty line.
+ */
+
+export interface AmiHeader {
+  readonly key: string;
+  readonly value: string;
+}
+
+/** Ordered headers of one message; repeated keys (`Output:` lines of a Command action) are all kept. */
+export class AmiHeaders implements Iterable<AmiHeader> {
+  readonly list: readonly AmiHeader[];
+
+  constructor(list: readonly AmiHeader[]) {
+    this.list = list;
+  }
+
+  get size(): number {
+    return this.list.length;
+  }
+
+  /** First value of `key`, compared case-insensitively as manager.c astman_get_header() does. */
+  get(key: string): string | undefined {
+    const wanted = key.toLowerCase();
+    return this.list.find((h) => h.key.toLowerCase() === wanted)?.value;
+  }
+
+  /** Every value of `key`, in order. */
+  getAll(key: string): string[] {
+    const wanted = key.toLowerCase();
+    return this.list.filter((h) => h.key.toLowerCase() === wanted).map((h) => h.value);
+  }
+
+  has(key: string): boolean {
+    return this.get(key) !== undefined;
+  }
+
+  [Symbol.iterator](): Iterator<AmiHeader> {
+    return this.list[Symbol.iterator]();
+  }
+}
+
+export type AmiMessage =
+  /** Answer to an action: `Response: Success|Error|Goodbye|...`, with the action's `ActionID` (absent on some errors). */
+  | { readonly kind: 'response'; readonly response: string; readonly actionId: string | undefined; readonly headers: AmiHeaders }
+  /** `Event: <Name>`; list items carry the listing action's `ActionID`. */
+  | { readonly kind: 'event'; readonly event: string; readonly actionId: string | undefined; readonly headers: AmiHeaders }
+  /** Neither `Response:` nor `Event:` first. */
+  | { readonly kind: 'unknown'; readonly actionId: string | undefined; readonly headers: AmiHeaders };
+
+export type AmiParseEvent =
+  | { readonly type: 'banner'; readonly version: string; readonly line: string }
+  | { readonly type: 'message'; readonly message: AmiMessage };
+
+export interface AmiParserLimits {
+  /** Longest line we accept from Asterisk, line end excluded (Asterisk limits what it reads, not what it writes). */
+  readonly maxLineBytes: number;
+  /** Most header lines in one message. */
+  readonly maxHeaders: number;
+  /** Most bytes in one message. */
+  readonly maxMessageBytes: number;
+}
+
+export const DEFAULT_AMI_PARSER_LIMITS: AmiParserLimits = Object.freeze({
+  maxLineBytes: 64 * 1024,
+  maxHeaders: 1024,
+  maxMessageBytes: 1024 * 1024,
+});
+
+export interface AmiParserOptions {
+  /** Whether the stream starts with the banner line (true for a fresh connection). Default true. */
+  readonly expectBanner?: boolean;
+  readonly limits?: Partial<AmiParserLimits>;
+}
+
+const BANNER_PREFIX = 'Asterisk Call Manager/';
+
+/**
+ * Streaming AMI parser. Lines end at LF with one CR before it stripped (a bare CR inside a value is kept,
+ * as Asterisk keeps it); empty lines outside a message are skipped (Asterisk sometimes writes one
+ * extra, e.g. `Message: No Contacts found\n\r\n\r\n`). Bounded by its limits; after an error it stays failed.
+ */
+export class AmiParser {
+  private readonly limits: AmiParserLimits;
+  private readonly reader = new ByteLineReader();
+  private awaitingBanner: boolean;
+  private headers: AmiHeader[] = [];
+  private messageBytes = 0;
+  private failure: AmiParseError | undefined;
+
+  constructor(options: AmiParserOptions = {}) {
+    this.limits = { ...DEFAULT_AMI_PARSER_LIMITS, ...options.limits };
+    this.awaitingBanner = options.expectBanner ?? true;
+  }
+
+  /** Bytes held: an incomplete line plus the headers of an incomplete message (counted as received). */
+  get bufferedBytes(): number {
+    return this.reader.bufferedBytes + this.messageBytes;
+  }
+
+  push(chunk: Uint8Array): AmiParseEvent[] {
+    if (this.failure) throw this.failure;
+    try {
+      return this.consume(chunk);
+    } catch (error) {
+      if (error instanceof AmiParseError) this.failure = error;
+      throw error;
+    }
+  }
+
+  private consume(chunk: Uint8Array): AmiParseEvent[] {
+    const { maxLineBytes, maxHeaders, maxMessageBytes } = this.limits;
+    const out: AmiParseEvent[] = [];
+    this.reader.append(chunk);
+    for (let raw = this.reader.readLine(); raw !== undefined; raw = this.reader.readLine()) {
+      if (raw.length > maxLineBytes) throw lineTooLong(maxLineBytes);
+      const line = stripTrailingCr(raw).toString('utf8');
+      if (this.awaitingBanner) {
+        if (!line.startsWith(BANNER_PREFIX)) throw new AmiParseError('AMI_BAD_BANNER', 'stream does not start with the AMI banner');
+        this.awaitingBanner = false;
+        out.push({ type: 'banner', version: line.slice(BANNER_PREFIX.length), line });
+        continue;
+      }
+      if (line === '') {
+        if (this.headers.length > 0) out.push({ type: 'message', message: classify(this.headers) });
+        this.headers = [];
+        this.messageBytes = 0;
+        continue;
+      }
+      this.messageBytes += raw.length + 1;
+      if (this.headers.length >= maxHeaders) throw new AmiParseError('AMI_TOO_MANY_HEADERS', `message has more than ${maxHeaders} headers`);
+      if (this.messageBytes > maxMessageBytes) throw messageTooLarge(maxMessageBytes);
+      this.headers.push(splitHeader(line));
+    }
+    const pending = this.reader.bufferedBytes;
+    if (pending > maxLineBytes) throw lineTooLong(maxLineBytes);
+    if (this.messageBytes + pending > maxMessageBytes) throw messageTooLarge(maxMessageBytes);
+    return out;
+  }
+}
+
+/**
+ * `Key: Value` split at the first `:`, dropping the one space manager.c writes after it ("%s: %s\r\n").
+ * A line without a colon is kept with an empty key.
+ */
+function splitHeader(line: string): AmiHeader {
+  const colon = line.indexOf(':');
+  if (colon < 0) return { key: '', value: line };
+  const rest = line.slice(colon + 1);
+  return { key: line.slice(0, colon), value: rest.startsWith(' ') ? rest.slice(1) : rest };
+}
+
+function classify(list: readonly AmiHeader[]): AmiMessage {
+  const headers = new AmiHeaders(list);
+  const actionId = headers.get('ActionID');
+  const first = list.find((h) => /^(response|event)$/i.test(h.key));
+  if (first?.key.toLowerCase() === 'response') return { kind: 'response', response: first.value, actionId, headers };
+  if (first?.key.toLowerCase() === 'event') return { kind: 'event', event: first.value, actionId, headers };
+  return { kind: 'unknown', actionId, headers };
+}
+
+function lineTooLong(max: number): AmiParseError {
+  return new AmiParseError('AMI_LINE_TOO_LONG', `AMI line longer than ${max} bytes`);
+}
+
+function messageTooLarge(max: number): AmiParseError {
+  return new AmiParseError('AMI_MESSAGE_TOO_LARGE', `AMI message larger than ${max} bytes`);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Actions
+// ---------------------------------------------------------------------------------------------------------
+
+/**
+ * manager.c reads lines into a 1025-byte buffer: a longer line is discarded with "Failed to parse message:
+ * line too long" and no ActionID (fixture ami-10-crlf-injection.json). Our limit includes the CRLF.
+ */
+export const AMI_MAX_LINE_BYTES = 1024;
+/** manager.c AST_MAX_MANHEADERS. */
+export const AMI_MAX_HEADERS = 128;
+
+const AMI_KEY = /^[A-Za-z0-9_-]+$/;
+/**
+ * manager.c ends a line at a bare LF too, and an empty line ends the action: a CR or LF in a value injects
+ * headers or a whole second action that Asterisk executes (fixture ami-10-crlf-injection.json).
+ * NUL would end the C string early.
+ */
+const FORBIDDEN_IN_VALUE = /[\r\n\0]/;
+const RESERVED_KEYS = new Set(['action', 'actionid']);
+/** A lone UTF-16 surrogate has no UTF-8 encoding: it would silently become U+FFFD on the wire. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+/**
+ * Serialises one action: `Action: <action>\r\n`, the fields in order (an array value repeats the key, as
+ * Originate's `Variable:` needs), `ActionID: <id>\r\n`, then the empty line.
+ * Throws {@link AmiFormatError} for CR/LF/NUL anywhere, keys outside `[A-Za-z0-9_-]+`, `Action`/`ActionID`
+ * among the fields (the first would win in Asterisk), lines over 1024 bytes or more than 128 headers.
+ */
+export function formatAmiAction(action: string, fields: Readonly<Record<string, string | readonly string[]>>, actionId: string): string {
+  const lines: string[] = [];
+  const add = (key: string, value: string): void => {
+    if (FORBIDDEN_IN_VALUE.test(key) || FORBIDDEN_IN_VALUE.test(value) || LONE_SURROGATE.test(value)) {
+      throw new AmiFormatError('AMI_FORBIDDEN_CHAR', `AMI header ${JSON.stringify(key)} contains CR, LF or NUL`);
+    }
+    if (!AMI_KEY.test(key)) throw new AmiFormatError('AMI_BAD_KEY', 'AMI header key must match [A-Za-z0-9_-]+');
+    const line = `${key}: ${value}\r\n`;
+    if (Buffer.byteLength(line, 'utf8') > AMI_MAX_LINE_BYTES) {
+      throw new AmiFormatError('AMI_LINE_TOO_LONG', `AMI header ${key} longer than ${AMI_MAX_LINE_BYTES} bytes`);
+    }
+    lines.push(line);
+  };
+  if (!AMI_KEY.test(action)) throw new AmiFormatError('AMI_BAD_KEY', 'AMI action name must match [A-Za-z0-9_-]+');
+  add('Action', action);
+  for (const [key, value] of Object.entries(fields)) {
+    if (RESERVED_KEYS.has(key.toLowerCase())) throw new AmiFormatError('AMI_RESERVED_KEY', `${key} is set by formatAmiAction itself`);
+    const values: readonly string[] = typeof value === 'string' ? [value] : value;
+    for (const v of values) add(key, v);
+  }
+  add('ActionID', actionId);
+  if (lines.length > AMI_MAX_HEADERS) throw new AmiFormatError('AMI_TOO_MANY_HEADERS', `AMI action has more than ${AMI_MAX_HEADERS} headers`);
+  return `${lines.join('')}\r\n`;
+}

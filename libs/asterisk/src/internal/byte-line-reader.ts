@@ -1,0 +1,89 @@
+const LF = 0x0a;
+const INITIAL_CAPACITY = 1024;
+const RETAINED_CAPACITY = 64 * 1024;
+
+/**
+ * Splits a byte stream into LF-terminated lines without ever decoding a partial line: TCP may cut a
+ * multi-byte UTF-8 character in two, so text is decoded only once a whole line is here.
+ *
+ * Amortised O(1) per byte whatever the chunking (a line arriving one byte per chunk is not quadratic):
+ * bytes live in one growable buffer and the search for LF resumes where it last stopped.
+ * The reader itself has no limit; its owners check {@link bufferedBytes} after each
+ * {@link readLine} that returned `undefined`, and the length of each line, against theirs.
+ */
+export class ByteLineReader {
+  private buf: Buffer = Buffer.allocUnsafe(INITIAL_CAPACITY);
+  private start = 0;
+  private end = 0;
+  /** Absolute index in `buf` from which no LF has been seen yet. */
+  private scanFrom = 0;
+
+  /** Bytes held: after `readLine()` returned `undefined`, this is the length of the incomplete line. */
+  get bufferedBytes(): number {
+    return this.end - this.start;
+  }
+
+  append(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    if (this.end + chunk.length > this.buf.length) this.makeRoom(chunk.length);
+    this.buf.set(chunk, this.end);
+    this.end += chunk.length;
+  }
+
+  /**
+   * The next complete line: the bytes before LF (LF removed, a CR before it kept - the caller decides).
+   * The returned view is valid only until the next `append`.
+   */
+  readLine(): Buffer | undefined {
+    const window = this.buf.subarray(0, this.end);
+    const lf = window.indexOf(LF, this.scanFrom);
+    if (lf < 0) {
+      this.scanFrom = this.end;
+      return undefined;
+    }
+    const line = this.buf.subarray(this.start, lf);
+    this.start = lf + 1;
+    this.scanFrom = this.start;
+    if (this.start === this.end) {
+      // Everything consumed: rewind. A buffer grown by one big chunk is released once drained
+      // (only after the caller is done with `line`, which stays a view of the old buffer).
+      this.start = 0;
+      this.end = 0;
+      this.scanFrom = 0;
+      if (this.buf.length > RETAINED_CAPACITY) this.buf = Buffer.allocUnsafe(INITIAL_CAPACITY);
+    }
+    return line;
+  }
+
+  /** Removes and returns (as a copy) every byte still held. */
+  takeRest(): Buffer {
+    const rest = Buffer.from(this.buf.subarray(this.start, this.end));
+    this.start = 0;
+    this.end = 0;
+    this.scanFrom = 0;
+    return rest;
+  }
+
+  private makeRoom(extra: number): void {
+    const held = this.end - this.start;
+    const needed = held + extra;
+    const scanOffset = this.scanFrom - this.start;
+    if (needed <= this.buf.length && this.start > 0 && held <= this.buf.length / 2) {
+      this.buf.copy(this.buf, 0, this.start, this.end);
+    } else {
+      let capacity = Math.max(INITIAL_CAPACITY, this.buf.length);
+      while (capacity < needed) capacity *= 2;
+      const next = Buffer.allocUnsafe(capacity);
+      this.buf.copy(next, 0, this.start, this.end);
+      this.buf = next;
+    }
+    this.start = 0;
+    this.end = held;
+    this.scanFrom = scanOffset;
+  }
+}
+
+/** Removes one trailing CR (lines may end in CRLF or bare LF). */
+export function stripTrailingCr(line: Buffer): Buffer {
+  return line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, line.length - 1) : line;
+}
