@@ -5,3 +5,5 @@ export * from './routing/compiled-site.js';
 export * from './routing/route-resolver.js';
 export * from './snapshot/site-view.js';
 export * from './scenario/founding-scenario.js';
+export * from './validation/federation-issues.js';
+export * from './validation/federation-validator.js';
