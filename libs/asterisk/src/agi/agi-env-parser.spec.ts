@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { AgiEnvError } from '../errors.js';
+import { AgiEnvParser, parseAgiEnvironment } from './agi-env-parser.js';
+
+const MINIMAL = 'agi_request: agi://h/x\nagi_channel: PJSIP/a-1\nagi_uniqueid: 1.1\n';
+
+function expectEnvError(fn: () => unknown, code: AgiEnvError['code']): void {
+  let caught: unknown;
+  try {
+    fn();
+  } catch (error) {
+    caught = error;
+  }
+  expect(caught).toBeInstanceOf(AgiEnvError);
+  expect((caught as AgiEnvError).code).toBe(code);
+}
+
+describe('AgiEnvParser', () => {
+  it('splits at the first ": " only, accepts "key:" and strips a trailing CR', () => {
+    const result = parseAgiEnvironment(Buffer.from(`${MINIMAL}agi_dnid: a: b\r\nagi_rdnis:\nagi_arg_1: x\n\n`));
+    expect(result?.env.dnid).toBe('a: b');
+    expect(result?.env.rdnis).toBe('');
+    expect(result?.env.request).toBe('agi://h/x');
+    expect(result?.env.args).toEqual(['x']);
+  });
+
+  it('returns the bytes after the empty line as leftover, even a partial response', () => {
+    const result = parseAgiEnvironment(Buffer.from(`${MINIMAL}\nHANGUP\n200 res`));
+    expect(result?.leftover.toString()).toBe('HANGUP\n200 res');
+  });
+
+  it('returns undefined until the empty line, then refuses further input', () => {
+    const parser = new AgiEnvParser();
+    expect(parser.push(Buffer.from(MINIMAL))).toBeUndefined();
+    expect(parser.push(Buffer.from('\n'))?.leftover.length).toBe(0);
+    expectEnvError(() => parser.push(Buffer.from('x')), 'ENV_ALREADY_COMPLETE');
+  });
+
+  it('args stop at the first missing index; callerIdNumber hides "unknown" and empty', () => {
+    const env = parseAgiEnvironment(Buffer.from(`${MINIMAL}agi_arg_1: a\nagi_arg_3: c\nagi_callerid: \n\n`))?.env;
+    expect(env?.args).toEqual(['a']);
+    expect(env?.callerId).toBe('');
+    expect(env?.callerIdNumber).toBeUndefined();
+  });
+
+  it('keys like __proto__ cannot pollute anything (raw is a Map)', () => {
+    const env = parseAgiEnvironment(Buffer.from(`${MINIMAL}__proto__: x\n\n`))?.env;
+    expect(env?.raw.get('__proto__')).toBe('x');
+    expect(({} as Record<string, unknown>)['x']).toBeUndefined();
+  });
+
+  it('refuses a line longer than the limit, whether it comes whole or in pieces', () => {
+    const long = `agi_x: ${'a'.repeat(100)}\n`;
+    expectEnvError(() => new AgiEnvParser({ maxLineBytes: 64 }).push(Buffer.from(long)), 'ENV_LINE_TOO_LONG');
+    const parser = new AgiEnvParser({ maxLineBytes: 64 });
+    expect(parser.push(Buffer.from(long.slice(0, 60)))).toBeUndefined();
+    expectEnvError(() => parser.push(Buffer.from(long.slice(60, 70))), 'ENV_LINE_TOO_LONG');
+    expect(parser.bufferedBytes).toBeLessThanOrEqual(70);
+    // A failed parser stays failed.
+    expectEnvError(() => parser.push(Buffer.from('\n')), 'ENV_LINE_TOO_LONG');
+  });
+
+  it('refuses too many lines and too many bytes', () => {
+    const lines = Array.from({ length: 20 }, (_, i) => `agi_k${i}: v\n`).join('');
+    expectEnvError(() => new AgiEnvParser({ maxLines: 10 }).push(Buffer.from(lines)), 'ENV_TOO_MANY_LINES');
+    expectEnvError(() => new AgiEnvParser({ maxTotalBytes: 100 }).push(Buffer.from(lines)), 'ENV_TOO_LARGE');
+  });
+
+  it('refuses malformed lines, bad keys, duplicates and a block without request/channel/uniqueid', () => {
+    expectEnvError(() => parseAgiEnvironment(Buffer.from('agi_request agi://h\n\n')), 'ENV_MALFORMED_LINE');
+    expectEnvError(() => parseAgiEnvironment(Buffer.from('bad key: v\n\n')), 'ENV_MALFORMED_LINE');
+    expectEnvError(() => parseAgiEnvironment(Buffer.from(`${MINIMAL}agi_channel: other\n\n`)), 'ENV_DUPLICATE_KEY');
+    expectEnvError(() => parseAgiEnvironment(Buffer.from('agi_request: x\n\n')), 'ENV_MISSING_FIELD');
+  });
+
+  it('decodes invalid UTF-8 with replacement characters instead of throwing', () => {
+    const bytes = Buffer.concat([Buffer.from(`${MINIMAL}agi_calleridname: `), Buffer.from([0xff, 0xd0]), Buffer.from('\n\n')]);
+    expect(parseAgiEnvironment(bytes)?.env.callerIdName).toBe('\ufffd\ufffd');
+  });
+});
