@@ -16,8 +16,6 @@ interface Bucket<T> {
   items: DigitInterval<T>[];
 }
 
-const DIGITS = /^[0-9]{1,15}$/;
-
 export class IntervalIndex<T> {
   private readonly buckets = new Map<number, Bucket<T>>();
 
@@ -41,8 +39,14 @@ export class IntervalIndex<T> {
   /** The interval holding `digits` (the one starting last at or before it, when several would). */
   find(digits: string): DigitInterval<T> | undefined {
     const bucket = this.buckets.get(digits.length);
-    if (bucket === undefined || !DIGITS.test(digits)) return undefined;
-    const n = Number(digits);
+    if (bucket === undefined) return undefined;
+    // Parse and check in one pass (hot path: no regex, no allocation).
+    let n = 0;
+    for (let i = 0; i < digits.length; i++) {
+      const d = digits.charCodeAt(i) - 48;
+      if (d < 0 || d > 9) return undefined;
+      n = n * 10 + d;
+    }
     const { lo, hi } = bucket;
     let left = 0;
     let right = lo.length - 1;

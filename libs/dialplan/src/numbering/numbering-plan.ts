@@ -37,6 +37,9 @@ export class NumberingPlan {
   readonly flat: IntervalIndex<NumberRange>;
   /** Prefixes, longest first. */
   readonly prefixes: ReadonlyArray<{ readonly prefix: string; readonly siteId: string }>;
+  /** Site by prefix, and the distinct prefix lengths (longest first): a lookup per length, not per prefix. */
+  private readonly siteByPrefix: ReadonlyMap<string, string>;
+  private readonly prefixLengths: readonly number[];
   private readonly bySite: ReadonlyMap<string, IntervalIndex<NumberRange>>;
   private readonly lengthsBySite: ReadonlyMap<string, ReadonlySet<number>>;
 
@@ -57,6 +60,8 @@ export class NumberingPlan {
       .filter((s): s is PlanSite & { prefix: string } => s.prefix !== undefined)
       .map((s) => ({ prefix: s.prefix, siteId: s.id }))
       .sort((a, b) => b.prefix.length - a.prefix.length);
+    this.siteByPrefix = new Map(this.prefixes.map((p) => [p.prefix, p.siteId]));
+    this.prefixLengths = [...new Set(this.prefixes.map((p) => p.prefix.length))];
   }
 
   /** The range of `siteId` holding `number`. */
@@ -76,9 +81,12 @@ export class NumberingPlan {
   classify(originSiteId: string, dialled: string): NumberTarget | undefined {
     const own = this.rangeAt(originSiteId, dialled);
     if (own) return { kind: 'own', siteId: originSiteId, number: dialled, range: own };
-    for (const { prefix, siteId } of this.prefixes) {
-      if (dialled.length <= prefix.length || !dialled.startsWith(prefix)) continue;
-      const rest = dialled.slice(prefix.length);
+    for (const length of this.prefixLengths) {
+      if (dialled.length <= length) continue;
+      const prefix = dialled.slice(0, length);
+      const siteId = this.siteByPrefix.get(prefix);
+      if (siteId === undefined) continue;
+      const rest = dialled.slice(length);
       const range = this.rangeAt(siteId, rest);
       if (range) {
         return siteId === originSiteId

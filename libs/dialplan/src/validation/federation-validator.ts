@@ -148,6 +148,7 @@ export function validateFederation(fed: Federation, options: ValidateOptions = {
       error('extension-outside-range', `${what} ${number} is outside every range of ${siteId}`, [ref, siteRef(siteId)]);
     }
   };
+  const aboveCeiling = new Map<string, string[]>();
   for (const e of fed.extensions) {
     const ref: ObjectRef = { type: 'extension', id: e.id, siteId: e.siteId };
     if (!needSite(e.siteId, ref, 'extension')) continue;
@@ -157,8 +158,12 @@ export function validateFederation(fed: Federation, options: ValidateOptions = {
       if (c === undefined) {
         error('dangling-reference', `extension ${e.number} at ${e.siteId} names class of service "${e.classOfServiceId}", which does not exist`, [ref, { type: 'classOfService', id: e.classOfServiceId }]);
       } else {
-        const ceiling = new Set(sites.get(e.siteId)?.classOfServiceCeiling ?? []);
-        const above = c.allow.filter((k) => !ceiling.has(k));
+        const key = `${e.siteId}|${c.id}`;
+        let above = aboveCeiling.get(key);
+        if (above === undefined) {
+          const ceiling = new Set(sites.get(e.siteId)?.classOfServiceCeiling ?? []);
+          aboveCeiling.set(key, (above = c.allow.filter((k) => !ceiling.has(k))));
+        }
         if (above.length > 0) {
           warning('class-of-service-above-ceiling', `extension ${e.number} at ${e.siteId} has class ${c.name}, above the site's ceiling (${above.join(', ')} will not be allowed)`, [ref, { type: 'classOfService', id: c.id }]);
         }
@@ -371,15 +376,41 @@ function checkInbound(
     if (prior !== undefined && (prior.siteId !== p.siteId || prior.trunkId === p.trunkId)) clash(prior, p);
     else literals.set(p.pattern.canonical, p);
   }
-  for (let i = 0; i < patterns.length; i++) {
-    const a = patterns[i] as (typeof parsed)[number];
-    for (let j = i + 1; j < patterns.length; j++) {
-      const b = patterns[j] as (typeof parsed)[number];
-      const same = a.pattern.canonical === b.pattern.canonical && a.trunkId === b.trunkId;
-      if ((a.siteId !== b.siteId && patternsIntersect(a.pattern, b.pattern)) || (a.siteId === b.siteId && same)) clash(a, b);
+  // Only patterns whose literal heads agree can intersect: compare each pattern with those whose head is a
+  // prefix of its own (looked up by head) and those whose head extends it (a run in head order).
+  const head = (p: ExtensionPattern): string => {
+    let h = '';
+    for (const pos of p.positions) {
+      if (pos.kind !== 'set' || pos.chars.length !== 1) break;
+      h += pos.chars;
     }
-    for (const lit of literals.values()) {
-      if (lit.siteId !== a.siteId && matchesPattern(a.pattern, lit.pattern.canonical)) clash(a, lit);
+    return h;
+  };
+  const withHead = patterns.map((p) => ({ p, head: head(p.pattern) })).sort((x, y) => (x.head < y.head ? -1 : x.head > y.head ? 1 : 0));
+  const byHead = new Map<string, (typeof withHead)[number][]>();
+  for (const w of withHead) {
+    const list = byHead.get(w.head) ?? [];
+    list.push(w);
+    byHead.set(w.head, list);
+  }
+  const lengthsMeet = (a: ExtensionPattern, b: ExtensionPattern): boolean => a.minLength <= b.maxLength && b.minLength <= a.maxLength;
+  const check = (a: (typeof parsed)[number], b: (typeof parsed)[number]): void => {
+    if (!lengthsMeet(a.pattern, b.pattern)) return;
+    const same = a.pattern.canonical === b.pattern.canonical && a.trunkId === b.trunkId;
+    if ((a.siteId !== b.siteId && patternsIntersect(a.pattern, b.pattern)) || (a.siteId === b.siteId && same)) clash(a, b);
+  };
+  for (let i = 0; i < withHead.length; i++) {
+    const a = withHead[i] as (typeof withHead)[number];
+    for (let k = 0; k < a.head.length; k++) for (const b of byHead.get(a.head.slice(0, k)) ?? []) check(b.p, a.p);
+    for (let j = i + 1; j < withHead.length && (withHead[j] as (typeof withHead)[number]).head.startsWith(a.head); j++) {
+      check(a.p, (withHead[j] as (typeof withHead)[number]).p);
+    }
+  }
+  for (const lit of literals.values()) {
+    for (let k = 0; k <= lit.pattern.canonical.length; k++) {
+      for (const b of byHead.get(lit.pattern.canonical.slice(0, k)) ?? []) {
+        if (b.p.siteId !== lit.siteId && matchesPattern(b.p.pattern, lit.pattern.canonical)) clash(b.p, lit);
+      }
     }
   }
 }
