@@ -1,0 +1,46 @@
+import { buildSiteConfig, foundingScenario } from '@fedpbx/dialplan';
+import { describe, expect, it } from 'vitest';
+import { contentHash, exportPublicKey, generateSigningKey, importPublicKey, signSnapshot, SnapshotRejectedError, verifySnapshot } from './snapshot-signer.js';
+
+const key = generateSigningKey('k1');
+const config = buildSiteConfig(foundingScenario(), 'piter');
+const at = new Date('2026-11-26T10:00:00Z');
+
+function refusal(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof SnapshotRejectedError) return e.code;
+    throw e;
+  }
+  return 'accepted';
+}
+
+describe('snapshot signing', () => {
+  it('round-trips through JSON and a PEM-exported public key', () => {
+    const snap = signSnapshot(config, 3, key, at);
+    const wire = JSON.parse(JSON.stringify(snap)) as unknown;
+    const verified = verifySnapshot(wire, 'piter', [importPublicKey('k1', exportPublicKey(key.publicKey))]);
+    expect(verified.revision).toBe(3);
+    expect(verified.contentHash).toBe(contentHash(verified.config));
+  });
+
+  it('refuses tampered content, a forged revision, another site, an unknown key, a foreign signature', () => {
+    const snap = signSnapshot(config, 3, key, at);
+    const keys = [key];
+    const tampered = structuredClone(snap);
+    tampered.config.extensions[0]!.number = '399';
+    expect(refusal(() => verifySnapshot(tampered, 'piter', keys))).toBe('hash-mismatch');
+    expect(refusal(() => verifySnapshot({ ...snap, revision: 4 }, 'piter', keys))).toBe('bad-signature');
+    expect(refusal(() => verifySnapshot(snap, 'moscow', keys))).toBe('wrong-site');
+    expect(refusal(() => verifySnapshot(snap, 'piter', [generateSigningKey('k2')]))).toBe('unknown-key');
+    expect(refusal(() => verifySnapshot(snap, 'piter', [{ keyId: 'k1', publicKey: generateSigningKey().publicKey }]))).toBe('bad-signature');
+    expect(refusal(() => verifySnapshot({ ...snap, format: 2 }, 'piter', keys))).toBe('format');
+    expect(refusal(() => verifySnapshot({ nonsense: true }, 'piter', keys))).toBe('malformed');
+  });
+
+  it('hashes canonically: key order does not change the hash', () => {
+    const reordered = Object.fromEntries(Object.entries(config).reverse());
+    expect(contentHash(reordered)).toBe(contentHash(config));
+  });
+});
