@@ -20,6 +20,7 @@ export interface Fixture {
   readonly scenario: string;
   readonly protocol: string;
   readonly exchange: readonly FixtureChunk[];
+  readonly socket_events?: readonly { readonly t_ms: number; readonly event: string }[];
 }
 
 export function loadFixtures(prefix: 'agi-' | 'ami-'): Fixture[] {

@@ -1,0 +1,445 @@
+import { once } from 'node:events';
+import { createServer, connect, type Server, type Socket } from 'node:net';
+import { setTimeout as delay } from 'node:timers/promises';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AgiSessionError } from '../errors.js';
+import { splitAgiCommandLine } from './agi-command.js';
+import { AgiEnvParser } from './agi-env-parser.js';
+import { AgiResponseParser } from './agi-response-parser.js';
+import { AgiSession, createAgiConnectionHandler, type AgiSessionOptions } from './agi-session.js';
+import { chunkBytes, chunksFrom, loadFixture, loadFixtures } from '../testing/asterisk-fixtures.js';
+
+const ENV = [
+  'agi_network: yes',
+  'agi_network_script: route/in?site=piter',
+  'agi_request: agi://127.0.0.1:4573/route/in?site=piter',
+  'agi_channel: PJSIP/sipp-00000001',
+  'agi_uniqueid: site1-1.1',
+  'agi_callerid: 1001',
+  'agi_calleridname: Иван',
+  'agi_arg_1: a',
+  '',
+  '',
+].join('\n');
+
+/** Plays Asterisk on the client side of a loopback TCP connection. */
+class FakeAsterisk {
+  readonly lines: string[] = [];
+  /** Socket errors seen by the peer (e.g. EPIPE after we destroyed the connection). */
+  readonly errors: Error[] = [];
+  /** Commands received while an earlier one was still unanswered: must stay empty. */
+  readonly pipelined: string[] = [];
+  readonly ended: Promise<unknown>;
+  /** Like Asterisk: on our FIN, write the closing HANGUP and close. */
+  autoHangupOnFin = true;
+  private buffer = '';
+  private waiters: ((line: string) => void)[] = [];
+  private queued: string[] = [];
+  private unanswered = 0;
+
+  constructor(readonly socket: Socket) {
+    socket.setEncoding('utf8');
+    socket.on('error', (error) => this.errors.push(error));
+    socket.on('data', (data: string) => this.onData(data));
+    this.ended = once(socket, 'end');
+    socket.on('end', () => {
+      if (!this.autoHangupOnFin) return;
+      socket.write('HANGUP\n');
+      socket.end();
+    });
+  }
+
+  private onData(data: string): void {
+    this.buffer += data;
+    for (let lf = this.buffer.indexOf('\n'); lf >= 0; lf = this.buffer.indexOf('\n')) {
+      const line = this.buffer.slice(0, lf);
+      this.buffer = this.buffer.slice(lf + 1);
+      this.lines.push(line);
+      if (this.unanswered > 0) this.pipelined.push(line);
+      this.unanswered += 1;
+      const waiter = this.waiters.shift();
+      if (waiter) waiter(line);
+      else this.queued.push(line);
+    }
+  }
+
+  nextCommand(): Promise<string> {
+    const line = this.queued.shift();
+    if (line !== undefined) return Promise.resolve(line);
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+
+  /** Writes a final answer (and marks the current command answered). */
+  answer(text: string): void {
+    this.unanswered = Math.max(0, this.unanswered - 1);
+    this.socket.write(text);
+  }
+
+  write(text: string | Buffer): void {
+    this.socket.write(text);
+  }
+}
+
+const servers: Server[] = [];
+const sockets: Socket[] = [];
+
+afterEach(async () => {
+  for (const s of sockets.splice(0)) s.destroy();
+  await Promise.all(servers.splice(0).map((s) => new Promise((resolve) => s.close(resolve))));
+});
+
+async function loopback(): Promise<{ serverSide: Socket; fake: FakeAsterisk }> {
+  const server = createServer();
+  servers.push(server);
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+  const address = server.address();
+  if (address === null || typeof address === 'string') throw new Error('no port');
+  const accepted = once(server, 'connection') as Promise<[Socket]>;
+  // Like Asterisk, the peer keeps writing after our FIN (the closing HANGUP).
+  const client = connect({ port: address.port, host: '127.0.0.1', allowHalfOpen: true });
+  sockets.push(client);
+  const [serverSide] = await accepted;
+  sockets.push(serverSide);
+  return { serverSide, fake: new FakeAsterisk(client) };
+}
+
+async function open(options: AgiSessionOptions = {}): Promise<{ session: AgiSession; fake: FakeAsterisk; serverSide: Socket }> {
+  const { serverSide, fake } = await loopback();
+  const started = AgiSession.start(serverSide, options);
+  fake.write(ENV);
+  return { session: await started, fake, serverSide };
+}
+
+async function sessionError(promise: Promise<unknown>): Promise<AgiSessionError> {
+  const error: unknown = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(error).toBeInstanceOf(AgiSessionError);
+  return error as AgiSessionError;
+}
+
+describe('AgiSession over loopback TCP', () => {
+  it('parses the environment and sets TCP_NODELAY', async () => {
+    const { serverSide, fake } = await loopback();
+    const noDelay = vi.spyOn(serverSide, 'setNoDelay');
+    const started = AgiSession.start(serverSide);
+    // The env block arrives in pieces, cut inside the UTF-8 name.
+    const bytes = Buffer.from(ENV);
+    const cut = bytes.indexOf(Buffer.from('Иван')) + 1;
+    fake.write(bytes.subarray(0, cut));
+    await delay(10);
+    fake.write(bytes.subarray(cut));
+    const session = await started;
+    expect(noDelay).toHaveBeenCalledWith(true);
+    expect(session.env).toMatchObject({ entry: 'route', scriptQuery: 'site=piter', callerIdName: 'Иван', args: ['a'] });
+    await session.close();
+  });
+
+  it('keeps exactly one command on the wire: concurrent calls queue', async () => {
+    const { session, fake } = await open();
+    const answering = (async () => {
+      for (let i = 0; i < 4; i += 1) {
+        const argv = splitAgiCommandLine(await fake.nextCommand());
+        await delay(30); // give the session every chance to pipeline
+        fake.answer(`200 result=1 (${argv.at(-1) ?? ''})\n`);
+      }
+    })();
+    const values = await Promise.all([session.getVariable('A'), session.getVariable('B'), session.getVariable('C'), session.getFullVariable('${D}')]);
+    await answering;
+    expect(values).toEqual(['A', 'B', 'C', '${D}']);
+    expect(fake.lines).toEqual(['GET VARIABLE "A"', 'GET VARIABLE "B"', 'GET VARIABLE "C"', 'GET FULL VARIABLE "${D}"']);
+    expect(fake.pipelined).toEqual([]);
+    await session.close();
+  });
+
+  it('HANGUP while a command waits is a notification; the command still gets its own answer', async () => {
+    const { session, fake } = await open();
+    const order: string[] = [];
+    session.onHangup(() => order.push('hangup'));
+    const noop = session.command('NOOP').then((r) => {
+      order.push(`response ${r.raw}`);
+      return r;
+    });
+    expect(await fake.nextCommand()).toBe('NOOP');
+    fake.write('HANGUP\n');
+    await delay(40);
+    expect(session.hungUp).toBe(true);
+    fake.answer('200 result=0\n');
+    expect((await noop).code).toBe(200);
+    expect(order).toEqual(['hangup', 'response 200 result=0']);
+    await session.close();
+  });
+
+  it('after HANGUP, 511 answers are responses, not exceptions; dead-channel commands still work', async () => {
+    const { session, fake } = await open();
+    fake.write('HANGUP\n');
+    const script = (async () => {
+      expect(await fake.nextCommand()).toBe('ANSWER');
+      fake.answer('511 Command Not Permitted on a dead channel or intercept routine\n');
+      expect(await fake.nextCommand()).toBe('STREAM FILE "beep" ""');
+      fake.answer('511 Command Not Permitted on a dead channel or intercept routine\n');
+      expect(await fake.nextCommand()).toBe('GET VARIABLE "DIALSTATUS"');
+      fake.answer('200 result=1 (CANCEL)\n');
+      expect(await fake.nextCommand()).toBe('GET VARIABLE "X"');
+      fake.answer('510 Invalid or unknown command\n');
+    })();
+    const answer = await session.answer();
+    expect(session.hungUp).toBe(true);
+    expect(answer).toMatchObject({ code: 511, text: 'Command Not Permitted on a dead channel or intercept routine' });
+    expect(await session.streamFile('beep')).toMatchObject({ kind: 'failed', response: { code: 511 } });
+    expect(await session.getVariable('DIALSTATUS')).toBe('CANCEL');
+    await expect(session.getVariable('X')).rejects.toMatchObject({ code: 'COMMAND_REJECTED', response: { code: 510 } });
+    await script;
+    await session.close();
+  });
+
+  it('a command timeout ends the session: the late answer can never be taken for the next command', async () => {
+    const { session, fake } = await open();
+    const closed = new Promise<AgiSessionError | undefined>((resolve) => session.onClose(resolve));
+    const first = session.command('WAIT FOR DIGIT', ['5000'], { timeoutMs: 100 });
+    const second = session.command('NOOP');
+    expect((await sessionError(first)).code).toBe('COMMAND_TIMEOUT');
+    const queued = await sessionError(second);
+    expect(queued.code).toBe('SESSION_CLOSED');
+    expect(queued.cause).toMatchObject({ code: 'COMMAND_TIMEOUT' });
+    expect((await closed)?.code).toBe('COMMAND_TIMEOUT');
+    await fake.ended;
+    expect(session.closed).toBe(true);
+    expect(fake.lines).toEqual(['WAIT FOR DIGIT "5000"']);
+    expect((await sessionError(session.command('NOOP'))).code).toBe('COMMAND_TIMEOUT');
+  });
+
+  it('an idle session is closed (Asterisk never times out on its own)', async () => {
+    const { session, fake } = await open({ idleTimeoutMs: 100 });
+    const closed = new Promise<AgiSessionError | undefined>((resolve) => session.onClose(resolve));
+    expect((await closed)?.code).toBe('IDLE_TIMEOUT');
+    await fake.ended;
+  });
+
+  it('the idle timer does not run while a command is in flight', async () => {
+    const { session, fake } = await open({ idleTimeoutMs: 80 });
+    const pending = session.command('EXEC', ['Wait', '1']);
+    await fake.nextCommand();
+    await delay(200);
+    fake.answer('200 result=0\n');
+    expect((await pending).code).toBe(200);
+    await session.close();
+  });
+
+  it('an incomplete environment times out', async () => {
+    const { serverSide, fake } = await loopback();
+    const started = AgiSession.start(serverSide, { envTimeoutMs: 100 });
+    fake.write('agi_network: yes\n');
+    expect((await sessionError(started)).code).toBe('ENV_TIMEOUT');
+    await fake.ended;
+  });
+
+  it('a malformed or oversized environment is refused', async () => {
+    const a = await loopback();
+    const started = AgiSession.start(a.serverSide);
+    a.fake.write(`agi_x: ${'y'.repeat(5000)}`);
+    expect((await sessionError(started)).code).toBe('INPUT_TOO_LARGE');
+    const b = await loopback();
+    const startedB = AgiSession.start(b.serverSide);
+    b.fake.write('GET / HTTP/1.1\r\n\r\n');
+    expect((await sessionError(startedB)).code).toBe('PROTOCOL_ERROR');
+  });
+
+  it('close() rejects pending commands, half-closes, and resolves once Asterisk closes', async () => {
+    const { session, fake } = await open();
+    fake.autoHangupOnFin = false;
+    let reason: AgiSessionError | undefined = new AgiSessionError('SOCKET_ERROR', 'not called');
+    session.onClose((r) => (reason = r));
+    const pending = session.command('NOOP');
+    await fake.nextCommand();
+    const closing = session.close();
+    expect((await sessionError(pending)).code).toBe('SESSION_CLOSED');
+    await fake.ended;
+    // As recorded: Asterisk writes HANGUP after our FIN, then closes.
+    fake.write('200 result=0\nHANGUP\n');
+    fake.socket.end();
+    await closing;
+    expect(session.closed).toBe(true);
+    expect(session.hungUp).toBe(true);
+    expect(reason).toBeUndefined();
+    expect((await sessionError(session.command('NOOP'))).code).toBe('SESSION_CLOSED');
+    await session.close();
+  });
+
+  it('close() destroys the socket if Asterisk does not close', async () => {
+    const { session, fake } = await open({ closeGraceMs: 50 });
+    fake.autoHangupOnFin = false; // a peer that never answers our FIN
+    await session.close();
+    expect(session.closed).toBe(true);
+  });
+
+  it('Asterisk closing during a command rejects it with SOCKET_CLOSED', async () => {
+    const { session, fake } = await open();
+    const pending = session.command('NOOP');
+    await fake.nextCommand();
+    fake.write('HANGUP\n');
+    fake.socket.end();
+    expect((await sessionError(pending)).code).toBe('SOCKET_CLOSED');
+    expect(session.hungUp).toBe(true);
+  });
+
+  it('an answer with no command in flight is a protocol error', async () => {
+    const { session, fake } = await open();
+    const closed = new Promise<AgiSessionError | undefined>((resolve) => session.onClose(resolve));
+    fake.write('200 result=0\n');
+    expect((await closed)?.code).toBe('PROTOCOL_ERROR');
+  });
+
+  it('an endless line is cut off at the parser limit', async () => {
+    const { session, fake } = await open({ responseLimits: { maxLineBytes: 1024 } });
+    const pending = session.command('GET FULL VARIABLE', ['${X}']);
+    await fake.nextCommand();
+    fake.write(`200 result=1 (${'A'.repeat(4096)}`);
+    const error = await sessionError(pending);
+    expect(error.code).toBe('INPUT_TOO_LARGE');
+    expect(error.cause).toMatchObject({ code: 'RESPONSE_LINE_TOO_LONG' });
+  });
+
+  it('unsendable commands are refused before anything is written', async () => {
+    const { session, fake } = await open();
+    await expect(session.setVariable('X', 'a\nEXEC Dial PJSIP/evil')).rejects.toMatchObject({ code: 'ARG_FORBIDDEN_CHAR' });
+    await expect(session.exec('Dial,U', 'x')).rejects.toMatchObject({ code: 'INVALID_APPLICATION' });
+    await expect(session.streamFile('x', 'abc')).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    const script = (async () => {
+      expect(await fake.nextCommand()).toBe('VERBOSE "ok" "1"');
+      fake.answer('200 result=1\n');
+    })();
+    expect((await session.verbose('ok')).code).toBe(200);
+    await script;
+    expect(fake.lines).toEqual(['VERBOSE "ok" "1"']);
+    await session.close();
+  });
+
+  it('helpers decode digits, GET DATA results and GOSUB intermediates', async () => {
+    const { session, fake } = await open();
+    const script = (async () => {
+      expect(await fake.nextCommand()).toBe('WAIT FOR DIGIT "1000"');
+      fake.answer('200 result=50\n');
+      expect(await fake.nextCommand()).toBe('WAIT FOR DIGIT "1000"');
+      fake.answer('200 result=0\n');
+      expect(await fake.nextCommand()).toBe('GET DATA "enter-number" "3000" "4"');
+      fake.answer('200 result=0042 (timeout)\n');
+      expect(await fake.nextCommand()).toBe('STREAM FILE "hello" "#"');
+      fake.answer('200 result=35 endpos=8000\n');
+      expect(await fake.nextCommand()).toBe('GOSUB "fx-sub" "s" "1" "a1,a2"');
+      fake.write('100 result=0 Trying...\n');
+      await delay(20);
+      fake.answer('200 result=0 Gosub complete\n');
+      expect(await fake.nextCommand()).toBe('EXEC "Dial" "PJSIP/305@site-piter,30,tT"');
+      fake.answer('200 result=-1\nHANGUP\n');
+    })();
+    expect(await session.waitForDigit(1000)).toEqual({ kind: 'digit', digit: '2' });
+    expect(await session.waitForDigit(1000)).toEqual({ kind: 'timeout' });
+    expect(await session.getData('enter-number', 3000, 4)).toEqual({ kind: 'digits', digits: '0042', timedOut: true });
+    expect(await session.streamFile('hello', '#')).toEqual({ kind: 'digit', digit: '#', endpos: 8000 });
+    expect((await session.command('GOSUB', ['fx-sub', 's', '1', 'a1,a2'])).text).toBe('Gosub complete');
+    expect((await session.exec('Dial', 'PJSIP/305@site-piter,30,tT')).resultNumber).toBe(-1);
+    await script;
+    await delay(10);
+    expect(session.hungUp).toBe(true);
+    await session.close();
+  });
+
+  it('createAgiConnectionHandler runs the handler and always closes; errors go to onError', async () => {
+    const errors: unknown[] = [];
+    const seen: string[] = [];
+    const handler = createAgiConnectionHandler(
+      async (session) => {
+        seen.push(session.env.channel);
+        throw new Error('handler failed');
+      },
+      { onError: (error) => errors.push(error) },
+    );
+    const { serverSide, fake } = await loopback();
+    handler(serverSide);
+    fake.write(ENV);
+    await fake.ended;
+    expect(seen).toEqual(['PJSIP/sipp-00000001']);
+    fake.socket.end();
+    await vi.waitFor(() => expect(errors).toHaveLength(1));
+    expect(errors[0]).toMatchObject({ message: 'handler failed' });
+  });
+});
+
+/** Recordings whose every command our API can express (no CR, no 8 KiB lines, no pipelining, no "failure"). */
+const REPLAYABLE = loadFixtures('agi-').filter(
+  (f) =>
+    f.exchange.length > 0 &&
+    f.exchange.every((c) => c.dir === 'asterisk->server' || (c.data !== undefined && /^[A-Z][^\r\n]*\n$/.test(c.data) && c.data.length < 8000)),
+);
+
+const VERBS = ['GET FULL VARIABLE', 'GET VARIABLE', 'SET VARIABLE', 'STREAM FILE', 'WAIT FOR DIGIT', 'CHANNEL STATUS', 'EXEC', 'NOOP', 'ANSWER', 'VERBOSE', 'GOSUB', 'FOO'];
+
+describe('AgiSession against replayed Asterisk recordings', () => {
+  it('replays every recording whose commands our API can express', () => {
+    expect(REPLAYABLE).toHaveLength(14);
+  });
+
+  it.each(REPLAYABLE.map((f) => [f.file]))('%s', async (file) => {
+    const fixture = loadFixture(file);
+    const expected = expectedResponses(chunksFrom(fixture, 'asterisk->server'));
+    // Chunks Asterisk wrote after the recorder's FIN (the closing HANGUP) are written after ours.
+    const finAt = fixture.socket_events?.find((e) => e.event.includes('half-close'))?.t_ms ?? Number.POSITIVE_INFINITY;
+
+    const { serverSide, fake } = await loopback();
+    fake.autoHangupOnFin = false;
+    const started = AgiSession.start(serverSide);
+    const peer = (async () => {
+      const afterFin: Buffer[] = [];
+      for (const chunk of fixture.exchange) {
+        if (chunk.dir === 'server->asterisk') {
+          const ours = await fake.nextCommand();
+          expect(splitAgiCommandLine(ours)).toEqual(splitAgiCommandLine((chunk.data ?? '').slice(0, -1)));
+          fake.answer('');
+        } else if (chunk.t_ms > finAt) {
+          afterFin.push(chunkBytes(chunk));
+        } else {
+          fake.write(chunkBytes(chunk));
+          await delay(2); // keep recorded chunk boundaries apart on the wire (HANGUP before an answer)
+        }
+      }
+      await fake.ended;
+      for (const chunk of afterFin) fake.write(chunk);
+      fake.socket.end();
+    })();
+
+    const session = await started;
+    const got: string[] = [];
+    for (const chunk of fixture.exchange.filter((c) => c.dir === 'server->asterisk')) {
+      const argv = splitAgiCommandLine((chunk.data ?? '').slice(0, -1));
+      const verb = VERBS.find((v) => argv.slice(0, v.split(' ').length).join(' ') === v) ?? '';
+      got.push((await session.command(verb, argv.slice(verb.split(' ').length))).raw);
+    }
+    await session.close();
+    await peer;
+    expect(got).toEqual(expected);
+    expect(fake.pipelined).toEqual([]);
+    expect(session.hungUp).toBe(true);
+  });
+});
+
+/** The final responses in a recording, from the pure parsers. */
+function expectedResponses(inbound: readonly Buffer[]): string[] {
+  const envParser = new AgiEnvParser();
+  const parser = new AgiResponseParser();
+  const raws: string[] = [];
+  let inEnv = true;
+  for (const chunk of inbound) {
+    let bytes: Buffer = chunk;
+    if (inEnv) {
+      const done = envParser.push(chunk);
+      if (!done) continue;
+      inEnv = false;
+      bytes = done.leftover;
+    }
+    for (const e of parser.push(bytes)) if (e.type === 'response') raws.push(e.response.raw);
+  }
+  return raws;
+}
