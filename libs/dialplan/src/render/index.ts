@@ -1,0 +1,30 @@
+export { RenderError, type RenderErrorCode } from './render-errors.js';
+export { escaped, IniWriter, type EscapedValue, type IniOption, type IniSchema, type IniValue } from './ini-writer.js';
+export {
+  AGI_ENTRIES,
+  EXTENSIONS_FILE_NAME,
+  FEDERATION_TRANSPORT,
+  FEDPBX_CONTEXTS,
+  PJSIP_FILE_NAME,
+  RESERVED_NAME_PREFIXES,
+  phoneEndpointName,
+  siteEndpointName,
+  trunkEndpointName,
+} from './names.js';
+export { PJSIP_RENDERED_OPTIONS, renderPjsip, type PjsipRenderOptions } from './pjsip-renderer.js';
+export { FEDPBX_HANDLED_VARIABLE, renderExtensions, type ExtensionsRenderOptions } from './extensions-renderer.js';
+export {
+  DEFAULT_RECORDING_DIR,
+  FEDPBX_REC_DIR_VARIABLE,
+  FEDPBX_REC_FILE_VARIABLE,
+  recordingFileName,
+  recordingFileNameExpression,
+  type RecordingNameInput,
+} from './recording.js';
+export {
+  renderWireguard,
+  renderWireguardSetconf,
+  type WireguardInterfaceInput,
+  type WireguardPeerInput,
+  type WireguardSetconfInput,
+} from './wireguard-renderer.js';

@@ -1,0 +1,54 @@
+/**
+ * Names fedpbx gives to the objects it generates, shared by the renderers and the agent (which dials
+ * `PJSIP/<number>@site-piter` or `PJSIP/<number>@trunk-moscow-city` and enters the contexts below).
+ */
+import type { Extension } from '@fedpbx/contracts';
+
+/** The include file for pjsip.conf (`#include pjsip_fedpbx.conf`). */
+export const PJSIP_FILE_NAME = 'pjsip_fedpbx.conf';
+/** The include file for extensions.conf (`#include extensions_fedpbx.conf`). */
+export const EXTENSIONS_FILE_NAME = 'extensions_fedpbx.conf';
+
+/** The PJSIP transport the inter-site endpoints and registrations use. */
+export const FEDERATION_TRANSPORT = 'fedpbx-transport';
+
+/** Dialplan contexts of extensions_fedpbx.conf. */
+export const FEDPBX_CONTEXTS = {
+  /** Calls from the site's own phones (phone endpoints' `context=`). */
+  internal: 'fedpbx-internal',
+  /** Calls arriving from another site over an inter-site link. */
+  fromSites: 'fedpbx-from-sites',
+  /** Calls arriving from a PSTN trunk of the site. */
+  fromPstn: 'fedpbx-from-pstn',
+  /** Used only when the agent could not take a call: dials the site's own extensions directly. */
+  fallback: 'fedpbx-fallback',
+  /** The same for PSTN calls: the site's simple inbound routes (DID -> extension). */
+  fallbackPstn: 'fedpbx-fallback-pstn',
+  /** Subroutine that starts a MixMonitor recording; rendered when the site's recording policy asks for it. */
+  record: 'fedpbx-record',
+} as const;
+
+/** The FastAGI script names (`agi://host:port/<entry>`) of the three entry contexts. */
+export const AGI_ENTRIES = {
+  internal: 'internal',
+  fromSites: 'from-sites',
+  fromPstn: 'from-pstn',
+} as const;
+
+/** Prefixes of the object names fedpbx generates; a phone endpoint may not use them. */
+export const RESERVED_NAME_PREFIXES = ['site-', 'trunk-', 'fedpbx-'] as const;
+
+/** Endpoint / aor / identify / registration name for the link to another site. */
+export function siteEndpointName(siteId: string): string {
+  return `site-${siteId}`;
+}
+
+/** Endpoint / aor / auth / identify / registration name of a PSTN trunk. */
+export function trunkEndpointName(trunkName: string): string {
+  return `trunk-${trunkName}`;
+}
+
+/** The PJSIP endpoint (and aor, auth) name of a phone: its `endpoint`, or its number. */
+export function phoneEndpointName(extension: Pick<Extension, 'number' | 'endpoint'>): string {
+  return extension.endpoint ?? extension.number;
+}
