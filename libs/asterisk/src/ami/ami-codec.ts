@@ -128,20 +128,22 @@ export class AmiParser {
         out.push({ type: 'banner', version: line.slice(BANNER_PREFIX.length), line });
         continue;
       }
+      // The closing empty line counts towards the message size too, so that the size check on a partial
+      // line (below) can never fire where the complete line would not: the outcome is chunking-independent.
+      this.messageBytes += raw.length + 1;
+      if (this.messageBytes > maxMessageBytes) throw messageTooLarge(maxMessageBytes);
       if (line === '') {
         if (this.headers.length > 0) out.push({ type: 'message', message: classify(this.headers) });
         this.headers = [];
         this.messageBytes = 0;
         continue;
       }
-      this.messageBytes += raw.length + 1;
       if (this.headers.length >= maxHeaders) throw new AmiParseError('AMI_TOO_MANY_HEADERS', `message has more than ${maxHeaders} headers`);
-      if (this.messageBytes > maxMessageBytes) throw messageTooLarge(maxMessageBytes);
       this.headers.push(splitHeader(line));
     }
     const pending = this.reader.bufferedBytes;
     if (pending > maxLineBytes) throw lineTooLong(maxLineBytes);
-    if (this.messageBytes + pending > maxMessageBytes) throw messageTooLarge(maxMessageBytes);
+    if (!this.awaitingBanner && this.messageBytes + pending > maxMessageBytes) throw messageTooLarge(maxMessageBytes);
     return out;
   }
 }
