@@ -161,11 +161,22 @@ function splitHeader(line: string): AmiHeader {
 
 function classify(list: readonly AmiHeader[]): AmiMessage {
   const headers = new AmiHeaders(list);
-  const actionId = headers.get('ActionID');
-  const first = list.find((h) => /^(response|event)$/i.test(h.key));
-  if (first?.key.toLowerCase() === 'response') return { kind: 'response', response: first.value, actionId, headers };
-  if (first?.key.toLowerCase() === 'event') return { kind: 'event', event: first.value, actionId, headers };
-  return { kind: 'unknown', actionId, headers };
+  let actionId: string | undefined;
+  let first: { kind: 'response' | 'event'; value: string } | undefined;
+  for (const { key, value } of list) {
+    // Keys are compared case-insensitively, like astman_get_header(); first occurrence wins.
+    if (key.length === 8 && actionId === undefined && key.toLowerCase() === 'actionid') actionId = value;
+    else if (first === undefined && key.length === 8 && key.toLowerCase() === 'response') first = { kind: 'response', value };
+    else if (first === undefined && key.length === 5 && key.toLowerCase() === 'event') first = { kind: 'event', value };
+  }
+  switch (first?.kind) {
+    case 'response':
+      return { kind: 'response', response: first.value, actionId, headers };
+    case 'event':
+      return { kind: 'event', event: first.value, actionId, headers };
+    case undefined:
+      return { kind: 'unknown', actionId, headers };
+  }
 }
 
 function lineTooLong(max: number): AmiParseError {

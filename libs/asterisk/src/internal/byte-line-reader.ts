@@ -35,9 +35,9 @@ export class ByteLineReader {
    * The returned view is valid only until the next `append`.
    */
   readLine(): Buffer | undefined {
-    const window = this.buf.subarray(0, this.end);
-    const lf = window.indexOf(LF, this.scanFrom);
-    if (lf < 0) {
+    // Bytes past `end` are stale; an LF found there means "none in the live bytes".
+    const lf = this.scanFrom < this.end ? this.buf.indexOf(LF, this.scanFrom) : -1;
+    if (lf < 0 || lf >= this.end) {
       this.scanFrom = this.end;
       return undefined;
     }
