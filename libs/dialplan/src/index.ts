@@ -7,3 +7,7 @@ export * from './snapshot/site-view.js';
 export * from './scenario/founding-scenario.js';
 export * from './validation/federation-issues.js';
 export * from './validation/federation-validator.js';
+export * from './scenario/generated-federation.js';
+export * from './validation/call-flow-validation.js';
+export * from './flows/index.js';
+export * from './render/index.js';

@@ -1,0 +1,99 @@
+import { createServer, type Server, type Socket } from 'node:net';
+import { AgiSession, AsteriskProtocolError } from '@fedpbx/asterisk';
+import type { CallHandler } from '../call/call-handler.js';
+import type { Logger } from '../logger.js';
+import type { AgentMetrics } from '../metrics/agent-metrics.js';
+
+export interface AgiServerOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly maxSessions: number;
+  readonly idleTimeoutMs: number;
+}
+
+/**
+ * The FastAGI listener. Each connection is one call: parse the environment, hand it to the call handler, close
+ * the socket (Asterisk has no read timeout of its own). Over `maxSessions` a connection is refused with a
+ * `failure` line, which makes Asterisk set AGISTATUS=FAILURE at once and run the dialplan fallback.
+ */
+export class AgiServer {
+  private server: Server | undefined;
+  private readonly sessions = new Set<Socket>();
+  private draining = false;
+
+  constructor(
+    private readonly options: AgiServerOptions,
+    private readonly handler: CallHandler,
+    private readonly metrics: AgentMetrics,
+    private readonly log: Logger,
+  ) {}
+
+  get activeSessions(): number {
+    return this.sessions.size;
+  }
+
+  start(): Promise<{ host: string; port: number }> {
+    const server = createServer({ noDelay: true }, (socket) => this.accept(socket));
+    server.maxConnections = this.options.maxSessions * 2;
+    this.server = server;
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(this.options.port, this.options.host, () => {
+        server.off('error', reject);
+        server.on('error', (error) => this.log.error({ err: error }, 'FastAGI listener error'));
+        const address = server.address();
+        const port = typeof address === 'object' && address !== null ? address.port : this.options.port;
+        resolve({ host: this.options.host, port });
+      });
+    });
+  }
+
+  /** Stops accepting, lets calls in progress finish for up to `graceMs`, then cuts the rest. */
+  async stop(graceMs: number): Promise<void> {
+    this.draining = true;
+    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    const deadline = Date.now() + graceMs;
+    while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    for (const s of this.sessions) s.destroy();
+    await closed;
+  }
+
+  private accept(socket: Socket): void {
+    const acceptedAt = process.hrtime.bigint();
+    socket.setNoDelay(true);
+    if (this.draining || this.sessions.size >= this.options.maxSessions) {
+      this.metrics.rejectedInputs.inc({ reason: this.draining ? 'draining' : 'session-limit' });
+      this.metrics.agiSessionsTotal.inc({ result: 'refused' });
+      socket.on('error', () => socket.destroy());
+      socket.end('failure\n');
+      return;
+    }
+    this.sessions.add(socket);
+    this.metrics.agiSessionsActive.inc();
+    void this.run(socket, acceptedAt).finally(() => {
+      this.sessions.delete(socket);
+      this.metrics.agiSessionsActive.dec();
+    });
+  }
+
+  private async run(socket: Socket, acceptedAt: bigint): Promise<void> {
+    let session: AgiSession | undefined;
+    try {
+      session = await AgiSession.start(socket, { envTimeoutMs: 5000, idleTimeoutMs: this.options.idleTimeoutMs });
+      await this.handler.handle(session, acceptedAt);
+      this.metrics.agiSessionsTotal.inc({ result: session.hungUp ? 'caller-hangup' : 'completed' });
+    } catch (error) {
+      if (error instanceof AsteriskProtocolError) {
+        this.metrics.rejectedInputs.inc({ reason: error.code.toLowerCase() });
+        this.metrics.agiSessionsTotal.inc({ result: 'protocol-error' });
+        this.log.warn({ code: error.code, reason: error.message, uniqueId: session?.env.uniqueId }, 'FastAGI session ended');
+      } else {
+        this.metrics.agiSessionsTotal.inc({ result: 'error' });
+        this.log.error({ err: error, uniqueId: session?.env.uniqueId }, 'FastAGI session failed');
+      }
+    } finally {
+      if (session !== undefined) await session.close().catch(() => undefined);
+      else socket.destroy();
+    }
+  }
+}

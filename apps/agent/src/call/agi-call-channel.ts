@@ -1,0 +1,101 @@
+import { dialData, mixMonitorData, type AgiSession, type DialOption } from '@fedpbx/asterisk';
+import { DIAL_STATUSES, type CallChannel, type CallerId, type DialOptions, type DialResult, type DialStatus, type DialTarget } from '@fedpbx/dialplan';
+import { toAsteriskTarget } from './dial-target.js';
+
+/** A Dial runs for the whole conversation once answered: its answer may take hours. */
+export const DIAL_COMMAND_TIMEOUT_MS = 12 * 3600 * 1000;
+const DIGITS = '0123456789*#';
+const statuses = new Set<string>(DIAL_STATUSES);
+
+/**
+ * The flow engine's channel port over one FastAGI session. Every value that reaches application data is
+ * whitelisted (dialData / mixMonitorData / contract-validated sound names and mailboxes).
+ */
+export class AgiCallChannel implements CallChannel {
+  private answered = false;
+  private hungUpLocally = false;
+  private current: CallerId;
+
+  constructor(
+    private readonly session: AgiSession,
+    callerId: CallerId,
+    private readonly recordingFile: () => string,
+  ) {
+    this.current = callerId;
+  }
+
+  async answer(): Promise<void> {
+    if (this.answered || this.isHungUp()) return;
+    await this.session.answer();
+    this.answered = true;
+  }
+
+  async dial(targets: readonly DialTarget[], timeoutSec: number, opts: DialOptions = {}): Promise<DialResult> {
+    return dialAndWait(this.session, targets, timeoutSec, opts.allowTransfer === false ? [] : ['t', 'T']);
+  }
+
+  async playback(sound: string): Promise<void> {
+    await this.answer();
+    if (this.isHungUp()) return;
+    await this.session.streamFile(sound, '');
+  }
+
+  async readDigit(prompt: string, timeoutSec: number): Promise<string | 'timeout'> {
+    await this.answer();
+    if (this.isHungUp()) return 'timeout';
+    const played = await this.session.streamFile(prompt, DIGITS);
+    if (played.kind === 'digit') return played.digit;
+    if (this.isHungUp()) return 'timeout';
+    const waited = await this.session.waitForDigit(timeoutSec * 1000, { timeoutMs: timeoutSec * 1000 + 5000 });
+    return waited.kind === 'digit' ? waited.digit : 'timeout';
+  }
+
+  async voicemail(mailbox: string): Promise<void> {
+    if (this.isHungUp()) return;
+    await this.session.exec('VoiceMail', voicemailData(mailbox, 'u'), { timeoutMs: DIAL_COMMAND_TIMEOUT_MS });
+  }
+
+  async startRecording(): Promise<void> {
+    if (this.isHungUp()) return;
+    await this.session.exec('MixMonitor', mixMonitorData(this.recordingFile(), ['b']));
+  }
+
+  async setCallerId(callerId: CallerId): Promise<void> {
+    if (callerId.name !== undefined) await this.session.setVariable('CALLERID(name)', callerId.name);
+    if (callerId.number !== undefined) await this.session.setVariable('CALLERID(num)', callerId.number);
+    this.current = { ...this.current, ...callerId };
+  }
+
+  callerId(): CallerId {
+    return this.current;
+  }
+
+  async hangup(): Promise<void> {
+    this.hungUpLocally = true;
+    if (!this.session.hungUp && !this.session.closed) await this.session.hangup();
+  }
+
+  isHungUp(): boolean {
+    return this.hungUpLocally || this.session.hungUp;
+  }
+}
+
+/** EXEC Dial, then DIALSTATUS (still readable on a dead channel). */
+export async function dialAndWait(
+  session: AgiSession,
+  targets: readonly DialTarget[],
+  timeoutSec: number,
+  options: readonly DialOption[],
+): Promise<DialResult> {
+  if (session.hungUp) return { status: 'CANCEL', callerHungUp: true };
+  await session.exec('Dial', dialData({ targets: targets.map(toAsteriskTarget), timeoutSec, options }), { timeoutMs: DIAL_COMMAND_TIMEOUT_MS });
+  const raw = await session.getVariable('DIALSTATUS');
+  const status: DialStatus = raw !== undefined && statuses.has(raw) ? (raw as DialStatus) : 'CHANUNAVAIL';
+  return { status, callerHungUp: session.hungUp };
+}
+
+/** VoiceMail data: mailbox digits at the default context; `u` unavailable or `b` busy greeting. */
+export function voicemailData(mailbox: string, greeting: 'u' | 'b'): string {
+  if (!/^[0-9]{1,15}$/.test(mailbox)) throw new Error(`mailbox ${JSON.stringify(mailbox)} is not digits`);
+  return `${mailbox}@default,${greeting}`;
+}

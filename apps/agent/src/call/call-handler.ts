@@ -1,0 +1,176 @@
+import { mixMonitorData, type AgiSession } from '@fedpbx/asterisk';
+import { ROUTE_ENTRIES, type Attempt, type RouteEntry, type RoutePlan } from '@fedpbx/contracts';
+import {
+  FEDPBX_HANDLED_VARIABLE,
+  FlowInterpreter,
+  recordingFileName,
+  resolveRoute,
+  type CompiledSite,
+  type DialTarget,
+  type FlowContext,
+} from '@fedpbx/dialplan';
+import type { Logger } from '../logger.js';
+import type { AgentMetrics } from '../metrics/agent-metrics.js';
+import type { RoutingState } from '../state/routing-state.js';
+import { AgiCallChannel, DIAL_COMMAND_TIMEOUT_MS, dialAndWait, voicemailData } from './agi-call-channel.js';
+
+const ENTRIES = new Set<string>(ROUTE_ENTRIES);
+/** Dial statuses after which the next alternative is tried: the route failed, not the callee. */
+const ROUTE_FAILURES = new Set(['CHANUNAVAIL', 'CONGESTION']);
+const DENY_SOUNDS: Record<string, string> = { unassigned: 'ss-noservice', 'invalid-number': 'ss-noservice' };
+/** `PJSIP/site-piter-0000001a` -> `site-piter`: the endpoint a channel belongs to (Asterisk names channels `<endpoint>-<8 hex>`). */
+const CHANNEL = /^PJSIP\/(.+)-[0-9a-f]{8}$/;
+/** Values of the CDR tags pass through MSet's comma-split: only ids made of these characters. */
+const TAG_VALUE = /^[A-Za-z0-9_.:-]*$/;
+
+/**
+ * The call path: from the AGI environment to Asterisk commands, served from the routing state in memory - no
+ * database, network or disk. Built once; `handle` runs per call.
+ */
+export class CallHandler {
+  private readonly interpreter = new FlowInterpreter();
+
+  constructor(
+    private readonly state: RoutingState,
+    private readonly metrics: AgentMetrics,
+    private readonly log: Logger,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  async handle(session: AgiSession, acceptedAt: bigint): Promise<void> {
+    const env = session.env;
+    const entry = env.entry;
+    if (entry === undefined || !ENTRIES.has(entry)) {
+      this.metrics.rejectedInputs.inc({ reason: 'unknown-entry' });
+      this.log.warn({ script: env.networkScript, channel: env.channel }, 'AGI request for an unknown entry; leaving the call to the dialplan fallback');
+      return;
+    }
+    if (!this.state.ready) {
+      this.log.error('no snapshot in force; leaving the call to the dialplan fallback');
+      return;
+    }
+    const site = this.state.site;
+    const endpoint = CHANNEL.exec(env.channel)?.[1];
+    const plan = resolveRoute(site, {
+      entry: entry as RouteEntry,
+      caller: env.callerIdNumber ?? '',
+      dialled: env.extension ?? '',
+      fromSiteId: entry === 'from-sites' && endpoint?.startsWith('site-') ? endpoint.slice(5) : undefined,
+      trunkId: entry === 'from-pstn' ? trunkIdOf(site, endpoint) : undefined,
+      health: this.state.health,
+    });
+
+    this.metrics.timeToFirstCommand.observe(Number(process.hrtime.bigint() - acceptedAt) / 1e9);
+    await session.exec('MSet', tags(site, plan, plan.attempts[0]));
+    const outcome = plan.outcome === 'denied' ? await this.deny(session, plan) : await this.walk(session, site, plan);
+    this.metrics.callOutcomes.inc({ entry, route_kind: plan.routeKind, outcome });
+  }
+
+  private async deny(session: AgiSession, plan: RoutePlan): Promise<string> {
+    const sound = DENY_SOUNDS[plan.deny?.code ?? ''] ?? 'cannot-complete-as-dialed';
+    await session.exec('Progress');
+    if (!session.hungUp) await session.exec('Playback', `${sound},noanswer`);
+    return 'denied';
+  }
+
+  /** Tries the plan's attempts in order; moves on only when an attempt fails as a route. */
+  private async walk(session: AgiSession, site: CompiledSite, plan: RoutePlan): Promise<string> {
+    if (plan.record) await this.startRecording(session, site);
+    let last = 'failed';
+    for (let i = 0; i < plan.attempts.length; i++) {
+      const attempt = plan.attempts[i] as Attempt;
+      if (session.hungUp) return 'caller-hangup';
+      switch (attempt.kind) {
+        case 'endpoint':
+        case 'site':
+        case 'trunk': {
+          if (i > 0) await session.exec('MSet', tags(site, plan, attempt));
+          const result = await dialAndWait(session, [attempt], attempt.timeoutSec, attempt.kind === 'trunk' ? ['T'] : ['t', 'T']);
+          last = result.status === 'ANSWER' ? 'answered' : result.status.toLowerCase();
+          if (result.callerHungUp) return result.status === 'ANSWER' ? 'answered' : 'caller-hangup';
+          const next = plan.attempts[i + 1];
+          if (next?.kind === 'voicemail' && result.status !== 'ANSWER') continue;
+          if (!ROUTE_FAILURES.has(result.status)) return last;
+          break;
+        }
+        case 'voicemail': {
+          const greeting = last === 'busy' ? 'b' : 'u';
+          await session.exec('VoiceMail', voicemailData(attempt.mailbox, greeting), { timeoutMs: DIAL_COMMAND_TIMEOUT_MS });
+          return 'voicemail';
+        }
+        case 'flow':
+          return this.runFlow(session, site, attempt.flowId);
+      }
+    }
+    return last;
+  }
+
+  private async runFlow(session: AgiSession, site: CompiledSite, flowId: string): Promise<string> {
+    const env = session.env;
+    const channel = new AgiCallChannel(
+      session,
+      { ...(env.callerIdNumber !== undefined ? { number: env.callerIdNumber } : {}) },
+      () => this.recordingName(session, site),
+    );
+    const health = this.state.health;
+    const ctx: FlowContext = {
+      channel,
+      now: this.now(),
+      getFlow: (id) => site.flows.get(id),
+      // A flow rings internal numbers as an internal call from this site would: local phone, other site, ...
+      resolveExtension: (number) => {
+        const p = resolveRoute(site, { entry: 'internal', caller: '', dialled: number, health });
+        const first = p.attempts.find((a): a is Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }> => a.kind === 'endpoint' || a.kind === 'site' || a.kind === 'trunk');
+        return first === undefined ? undefined : [toTarget(first)];
+      },
+    };
+    const result = await this.interpreter.run(flowId, ctx);
+    return `flow-${result.end}`;
+  }
+
+  private async startRecording(session: AgiSession, site: CompiledSite): Promise<void> {
+    const file = this.recordingName(session, site);
+    await session.exec('MixMonitor', mixMonitorData(file, ['b']));
+    await session.setVariable('FEDPBX_REC_FILE', file);
+  }
+
+  private recordingName(session: AgiSession, site: CompiledSite): string {
+    const env = session.env;
+    const name = recordingFileName({
+      at: this.now(),
+      caller: env.callerIdNumber ?? '',
+      callee: env.extension ?? '',
+      uniqueId: env.uniqueId,
+      timeZone: site.site.timezone,
+    });
+    return `fedpbx/${site.siteId}/${name}`;
+  }
+}
+
+function toTarget(a: Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }>): DialTarget {
+  const { timeoutSec: _ignored, ...target } = a;
+  return target;
+}
+
+function trunkIdOf(site: CompiledSite, endpoint: string | undefined): string | undefined {
+  if (endpoint === undefined || !endpoint.startsWith('trunk-')) return undefined;
+  const name = endpoint.slice(6);
+  return site.config.trunks.find((t) => t.name === name)?.id;
+}
+
+/** MSet data carrying the route decision into the CDR (cdr_manager `[mappings]`), plus the fallback guard. */
+function tags(site: CompiledSite, plan: RoutePlan, attempt: Attempt | undefined): string {
+  const t = plan.tags;
+  const trunk = attempt?.kind === 'trunk' ? attempt.trunkId : (t.trunkId ?? '');
+  const target = attempt?.kind === 'site' ? attempt.siteId : attempt?.kind === 'trunk' && attempt.trunkSiteId !== site.siteId ? attempt.trunkSiteId : (t.targetSiteId ?? '');
+  const parts = [
+    [FEDPBX_HANDLED_VARIABLE, '1'],
+    ['FEDPBX_ROUTE', t.routeKind],
+    ['FEDPBX_ORIGIN', t.originSiteId],
+    ['FEDPBX_TARGET', target],
+    ['FEDPBX_TRUNK', trunk],
+    ['FEDPBX_REVISION', String(t.revision)],
+    ['FEDPBX_DENY', plan.deny?.code ?? ''],
+  ];
+  return parts.map(([k, v]) => `${k}=${TAG_VALUE.test(v as string) ? v : ''}`).join(',');
+}

@@ -1,0 +1,97 @@
+import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SiteSnapshot } from '@fedpbx/contracts';
+import { SnapshotRejectedError, verifySnapshot, type VerifyingKey } from '@fedpbx/signing';
+import { writeFileAtomic } from './atomic-file.js';
+
+export interface LoadedSnapshot {
+  readonly snapshot: SiteSnapshot;
+  /** Snapshots skipped on the way (damaged or badly signed files), newest first. */
+  readonly skipped: readonly { file: string; reason: string }[];
+}
+
+const SNAPSHOT_FILE = /^(\d{1,12})\.json$/;
+
+/**
+ * The agent's applied snapshots on disk: `snapshots/<revision>.json` (a bounded history) and `current.json`
+ * naming the one in force. Every file is written atomically and every snapshot is verified again when read,
+ * so a damaged or tampered file is skipped and the newest good one is used (last-known-good).
+ */
+export class SnapshotStore {
+  private readonly snapshotsDir: string;
+  private readonly currentFile: string;
+
+  constructor(
+    readonly dir: string,
+    private readonly siteId: string,
+    private readonly keys: readonly VerifyingKey[],
+    private readonly historyLimit = 20,
+  ) {
+    this.snapshotsDir = join(dir, 'snapshots');
+    this.currentFile = join(dir, 'current.json');
+  }
+
+  async init(): Promise<void> {
+    await mkdir(this.snapshotsDir, { recursive: true, mode: 0o750 });
+  }
+
+  /** The snapshot in force: the one `current.json` names if it verifies, else the newest that does. */
+  async loadLastKnownGood(): Promise<LoadedSnapshot | undefined> {
+    const skipped: { file: string; reason: string }[] = [];
+    const candidates: number[] = [];
+    const current = await this.readCurrentRevision();
+    if (current !== undefined) candidates.push(current);
+    for (const rev of await this.revisions()) if (rev !== current) candidates.push(rev);
+    for (const rev of candidates) {
+      const file = join(this.snapshotsDir, `${rev}.json`);
+      try {
+        const snapshot = verifySnapshot(JSON.parse(await readFile(file, 'utf8')) as unknown, this.siteId, this.keys);
+        if (snapshot.revision !== rev) throw new SnapshotRejectedError('malformed', `file says revision ${snapshot.revision}`);
+        return { snapshot, skipped };
+      } catch (error) {
+        skipped.push({ file, reason: error instanceof Error ? error.message : String(error) });
+      }
+    }
+    return undefined;
+  }
+
+  /** Verifies a snapshot file from outside (bootstrap) without storing it. */
+  async readExternal(path: string): Promise<SiteSnapshot> {
+    let raw: unknown;
+    try {
+      raw = JSON.parse(await readFile(path, 'utf8')) as unknown;
+    } catch (error) {
+      throw new SnapshotRejectedError('malformed', `cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
+    }
+    return verifySnapshot(raw, this.siteId, this.keys);
+  }
+
+  /** Stores an already verified snapshot and makes it current; keeps the newest `historyLimit`. */
+  async save(snapshot: SiteSnapshot): Promise<void> {
+    await writeFileAtomic(join(this.snapshotsDir, `${snapshot.revision}.json`), JSON.stringify(snapshot));
+    await writeFileAtomic(this.currentFile, JSON.stringify({ revision: snapshot.revision, contentHash: snapshot.contentHash }));
+    const revisions = await this.revisions();
+    for (const old of revisions.slice(this.historyLimit)) {
+      if (old !== snapshot.revision) await rm(join(this.snapshotsDir, `${old}.json`), { force: true });
+    }
+  }
+
+  /** Stored revisions, newest first. */
+  async revisions(): Promise<number[]> {
+    const names = await readdir(this.snapshotsDir).catch(() => [] as string[]);
+    return names
+      .map((n) => SNAPSHOT_FILE.exec(n)?.[1])
+      .filter((r): r is string => r !== undefined)
+      .map(Number)
+      .sort((a, b) => b - a);
+  }
+
+  private async readCurrentRevision(): Promise<number | undefined> {
+    try {
+      const parsed = JSON.parse(await readFile(this.currentFile, 'utf8')) as { revision?: unknown };
+      return typeof parsed.revision === 'number' && Number.isInteger(parsed.revision) ? parsed.revision : undefined;
+    } catch {
+      return undefined; // absent or torn: fall back to the history
+    }
+  }
+}
