@@ -1,0 +1,81 @@
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { foundingScenario } from '@fedpbx/dialplan';
+import { generateSigningKey, signSnapshot } from '@fedpbx/signing';
+import { buildSiteConfig } from '@fedpbx/dialplan';
+import { describe, expect, it } from 'vitest';
+import { AgentMetrics } from '../metrics/agent-metrics.js';
+import { RoutingState } from './routing-state.js';
+import { SnapshotApplier } from './snapshot-applier.js';
+import { SnapshotStore } from './snapshot-store.js';
+
+const key = generateSigningKey('controller-1');
+const fed = foundingScenario();
+const snap = (revision: number, site = 'piter') => signSnapshot(buildSiteConfig(fed, site), revision, key, new Date('2026-11-26T09:00:00Z'));
+const silent = pino({ level: 'silent' });
+
+async function setup() {
+  const dir = mkdtempSync(join(tmpdir(), 'fedpbx-store-'));
+  const store = new SnapshotStore(dir, 'piter', [key], 3);
+  await store.init();
+  const state = new RoutingState();
+  const metrics = new AgentMetrics(false);
+  const applier = new SnapshotApplier('piter', [key], store, state, metrics, silent);
+  return { dir, store, state, metrics, applier };
+}
+
+describe('snapshot store and applier', () => {
+  it('applies a verified snapshot, stores it, and a new store finds it again', async () => {
+    const { dir, applier, state } = await setup();
+    expect(await applier.offer(snap(1), 'test')).toMatchObject({ applied: true, revision: 1 });
+    expect(state.revision).toBe(1);
+    const again = new SnapshotStore(dir, 'piter', [key]);
+    expect((await again.loadLastKnownGood())?.snapshot.revision).toBe(1);
+  });
+
+  it('refuses a bad signature, a wrong hash, another site and an older revision; the last-known-good stays', async () => {
+    const { applier, state, store, metrics } = await setup();
+    await applier.offer(snap(5), 'test');
+    const forged = { ...snap(6), revision: 7 };
+    const tampered = structuredClone(snap(8));
+    tampered.config.extensions[0]!.displayName = 'Mallory';
+    const results = [
+      await applier.offer(forged, 'test'),
+      await applier.offer(tampered, 'test'),
+      await applier.offer(snap(9, 'moscow'), 'test'),
+      await applier.offer(snap(4), 'test'),
+      await applier.offer('not json at all', 'test'),
+    ];
+    expect(results.map((r) => (r.applied ? 'applied' : r.code))).toEqual(['bad-signature', 'hash-mismatch', 'wrong-site', 'stale-revision', 'malformed']);
+    expect(state.revision).toBe(5);
+    expect(await store.revisions()).toEqual([5]);
+    const refused = await metrics.registry.getSingleMetricAsString('fedpbx_rejected_inputs_total');
+    expect(refused).toContain('reason="snapshot-bad-signature"} 1');
+  });
+
+  it('re-offering the snapshot in force is a no-op, not a refusal', async () => {
+    const { applier } = await setup();
+    const s = snap(2);
+    await applier.offer(s, 'test');
+    expect(await applier.offer(s, 'test')).toMatchObject({ applied: true, unchanged: true });
+  });
+
+  it('skips a damaged current file and falls back to the newest snapshot that verifies', async () => {
+    const { dir, applier, store } = await setup();
+    await applier.offer(snap(1), 'test');
+    await applier.offer(snap(2), 'test');
+    writeFileSync(join(dir, 'snapshots', '2.json'), '{"torn');
+    const loaded = await store.loadLastKnownGood();
+    expect(loaded?.snapshot.revision).toBe(1);
+    expect(loaded?.skipped[0]?.file).toContain('2.json');
+  });
+
+  it('keeps a bounded history and no temporary files', async () => {
+    const { dir, applier, store } = await setup();
+    for (let r = 1; r <= 6; r++) await applier.offer(snap(r), 'test');
+    expect(await store.revisions()).toEqual([6, 5, 4]);
+    expect(readdirSync(join(dir, 'snapshots')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+  });
+});
