@@ -1,0 +1,16 @@
+export {
+  compareExtensions,
+  matchesPattern,
+  parsePattern,
+  type ExtensionPattern,
+  type PatternPosition,
+} from './extension-pattern.js';
+export { rangeToPatterns } from './extension-range.js';
+export {
+  ExtensionRangeError,
+  PatternSyntaxError,
+  type ExtensionRangeErrorCode,
+  type PatternSyntaxErrorCode,
+} from './pattern-errors.js';
+export { patternCovers, patternsIntersect, shadowingOrder, type Shadowing } from './pattern-overlap.js';
+export { PatternSet, type PatternEntry, type PatternSetInput } from './pattern-set.js';
