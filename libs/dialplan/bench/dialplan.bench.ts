@@ -53,8 +53,15 @@ for (let i = 0; i < 20; i++) {
 // A realistic mix at one site: 40% local, 30% other sites, 20% tail-end hop-off, 10% denied by class of service.
 const origin = Math.floor(SITES / 2);
 const site = compileSite(buildSiteConfig(fed, siteIdOf(origin)), 1);
+// mulberry32: a small deterministic PRNG with good low bits.
 let seed = 42;
-const rand = (n: number): number => ((seed = (seed * 1103515245 + 12345) & 0x7fffffff) % n);
+const rand = (n: number): number => {
+  seed = (seed + 0x6d2b79f5) | 0;
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+  return (((t ^ (t >>> 14)) >>> 0) % n);
+};
+const rangeStart = new Map(fed.numberRanges.map((r) => [r.siteId, Number(r.from)]));
 const requests: RouteRequest[] = [];
 const base = rangeStartOf(origin);
 for (let i = 0; i < 100_000; i++) {
@@ -67,7 +74,7 @@ for (let i = 0; i < 100_000; i++) {
     let other = rand(SITES);
     if (other === origin) other = (other + 1) % SITES;
     const prefixed = fed.sites[other]?.prefix;
-    const number = String(rangeStartOf(other) + rand(EXT_PER_SITE));
+    const number = String((rangeStart.get(siteIdOf(other)) ?? 0) + rand(EXT_PER_SITE));
     dialled = fed.sites[other]?.prefixRequired && prefixed ? prefixed + number : number;
   } else if (roll < 9) dialled = `${cityPrefixOf(rand(SITES))}${String(100000 + rand(900000))}`;
   else {
