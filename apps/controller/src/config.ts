@@ -4,8 +4,24 @@ import { z } from 'zod';
 export const CONTROLLER_ENV = {
   FEDPBX_HTTP_LISTEN: { schema: z.string().regex(/^[A-Za-z0-9.:[\]-]+:[0-9]{1,5}$/).default('127.0.0.1:8080'), doc: 'REST API and console listen address' },
   DATABASE_URL: { schema: z.url().optional(), doc: 'PostgreSQL URL; without it an embedded database is used' },
+  FEDPBX_DATA_DIR: {
+    schema: z.string().min(1).default('./fedpbx-data'),
+    doc: 'directory of the embedded database (used only without DATABASE_URL); "memory://" keeps it in memory',
+  },
   FEDPBX_NATS_URL: { schema: z.string().min(1).optional(), doc: 'NATS server(s) for sync with agents' },
   FEDPBX_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), doc: 'log level' },
+  FEDPBX_TOKEN_SECRET: {
+    schema: z.string().min(32, 'at least 32 characters').optional(),
+    doc: 'HMAC key of access tokens; without it a random key is made at start (tokens then die with the process)',
+  },
+  FEDPBX_ACCESS_TOKEN_TTL_SEC: { schema: z.coerce.number().int().min(60).max(86_400).default(900), doc: 'lifetime of access tokens in seconds' },
+  FEDPBX_BOOTSTRAP_ADMIN_USER: {
+    schema: z.string().regex(/^[A-Za-z0-9_.@-]{1,64}$/, '1-64 of A-Z a-z 0-9 _ . @ -').optional(),
+    doc: 'head-office admin created on first start (when no user exists yet)',
+  },
+  FEDPBX_BOOTSTRAP_ADMIN_PASSWORD: { schema: z.string().min(12, 'at least 12 characters').max(256).optional(), doc: 'password of the bootstrap admin' },
+  FEDPBX_LOGIN_MAX_ATTEMPTS: { schema: z.coerce.number().int().min(1).max(1000).default(10), doc: 'failed logins allowed per user name and per client address per window' },
+  FEDPBX_LOGIN_WINDOW_SEC: { schema: z.coerce.number().int().min(1).max(86_400).default(300), doc: 'login rate-limit window in seconds' },
 } as const;
 
 type Env = typeof CONTROLLER_ENV;
@@ -27,6 +43,16 @@ export function loadControllerConfig(env: NodeJS.ProcessEnv): ControllerConfig {
     if (parsed.success) out[name] = parsed.data;
     else problems.push(`${name}: ${parsed.error.issues.map((i) => i.message).join('; ')} (${spec.doc})`);
   }
+  const user = out['FEDPBX_BOOTSTRAP_ADMIN_USER'];
+  const password = out['FEDPBX_BOOTSTRAP_ADMIN_PASSWORD'];
+  if ((user === undefined) !== (password === undefined)) {
+    problems.push(
+      `${user === undefined ? 'FEDPBX_BOOTSTRAP_ADMIN_USER' : 'FEDPBX_BOOTSTRAP_ADMIN_PASSWORD'}: required when ${user === undefined ? 'FEDPBX_BOOTSTRAP_ADMIN_PASSWORD' : 'FEDPBX_BOOTSTRAP_ADMIN_USER'} is set`,
+    );
+  }
   if (problems.length > 0) throw new ConfigError(problems);
   return out as ControllerConfig;
 }
+
+/** Nest injection token of the validated {@link ControllerConfig}. */
+export const CONTROLLER_CONFIG = Symbol('CONTROLLER_CONFIG');

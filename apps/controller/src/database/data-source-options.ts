@@ -1,0 +1,40 @@
+import type { DataSourceOptions } from 'typeorm';
+import { PGliteDriver } from 'typeorm-pglite';
+import { ENTITIES } from './entities/index.js';
+import { MIGRATIONS } from './migrations/index.js';
+import { SnakeNamingStrategy } from './naming-strategy.js';
+
+export type DatabaseMode = 'postgres' | 'embedded';
+
+export interface DatabaseSettings {
+  /** PostgreSQL URL; absent means the embedded database (PGlite) in `dataDir`. */
+  readonly url?: string | undefined;
+  readonly dataDir: string;
+}
+
+export const databaseMode = (s: DatabaseSettings): DatabaseMode => (s.url === undefined ? 'embedded' : 'postgres');
+
+/**
+ * TypeORM options for either database. Both run the same migrations; `synchronize` is never on. PGlite needs
+ * `installExtensions: false` and pgcrypto-style uuids (toolchain-facts.md: `uuid-ossp` crashes it), and has one
+ * session per process, so writes are serialized by the caller ({@link WriteLock}).
+ */
+export function dataSourceOptions(s: DatabaseSettings): DataSourceOptions {
+  const common = {
+    type: 'postgres' as const,
+    entities: ENTITIES,
+    migrations: MIGRATIONS,
+    migrationsTableName: 'migrations',
+    namingStrategy: new SnakeNamingStrategy(),
+    synchronize: false,
+    logging: false,
+    // gen_random_uuid() is built into PostgreSQL 13+ and PGlite: no extension to install on either.
+    installExtensions: false,
+    uuidExtension: 'pgcrypto' as const,
+  };
+  if (s.url !== undefined) return { ...common, url: s.url, extra: { max: 10 } };
+  return {
+    ...common,
+    driver: new PGliteDriver(s.dataDir === 'memory://' ? {} : { dataDir: s.dataDir }).driver,
+  };
+}

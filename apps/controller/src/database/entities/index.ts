@@ -1,0 +1,51 @@
+import { AuditEntryEntity } from './audit-entry.entity.js';
+import { CallFlowEntity } from './call-flow.entity.js';
+import { ClassOfServiceEntity } from './class-of-service.entity.js';
+import { ExtensionEntity } from './extension.entity.js';
+import { FederationStateEntity } from './federation-state.entity.js';
+import { InboundRouteEntity } from './inbound-route.entity.js';
+import { LinkEntity } from './link.entity.js';
+import { NumberRangeEntity } from './number-range.entity.js';
+import { OutboundRouteEntity, OutboundRouteTrunkEntity } from './outbound-route.entity.js';
+import { SiteRevisionEntity } from './site-revision.entity.js';
+import { SiteEntity } from './site.entity.js';
+import { TrunkEntity } from './trunk.entity.js';
+import { ApiTokenEntity, GrantEntity, UserEntity } from './user.entity.js';
+
+export {
+  ApiTokenEntity,
+  AuditEntryEntity,
+  CallFlowEntity,
+  ClassOfServiceEntity,
+  ExtensionEntity,
+  FederationStateEntity,
+  GrantEntity,
+  InboundRouteEntity,
+  LinkEntity,
+  NumberRangeEntity,
+  OutboundRouteEntity,
+  OutboundRouteTrunkEntity,
+  SiteEntity,
+  SiteRevisionEntity,
+  TrunkEntity,
+  UserEntity,
+};
+
+export const ENTITIES = [
+  SiteEntity,
+  NumberRangeEntity,
+  ExtensionEntity,
+  TrunkEntity,
+  LinkEntity,
+  OutboundRouteEntity,
+  OutboundRouteTrunkEntity,
+  InboundRouteEntity,
+  CallFlowEntity,
+  ClassOfServiceEntity,
+  FederationStateEntity,
+  SiteRevisionEntity,
+  UserEntity,
+  GrantEntity,
+  ApiTokenEntity,
+  AuditEntryEntity,
+];

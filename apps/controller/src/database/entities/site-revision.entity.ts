@@ -1,0 +1,17 @@
+import { Column, CreateDateColumn, Entity, PrimaryColumn } from 'typeorm';
+
+/**
+ * One revision of a site's configuration: written whenever the content hash of the site's snapshot changes.
+ * Keeps the hash of the whole snapshot and the objects the site owns (what a rollback restores).
+ */
+@Entity('site_config_revisions')
+export class SiteRevisionEntity {
+  @PrimaryColumn('text') siteId!: string;
+  @PrimaryColumn('integer') revision!: number;
+  @Column('text') contentHash!: string;
+  /** A SiteOwnedConfig (federation/site-owned-config.ts); typed by the repository that maps it. */
+  @Column('jsonb') owned!: Record<string, unknown>;
+  @Column('text') reason!: string;
+  @Column('text') actor!: string;
+  @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
+}

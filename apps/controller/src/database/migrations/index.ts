@@ -1,0 +1,4 @@
+import { Initial1795698603191 } from './1795698603191-Initial.js';
+
+/** Every migration, oldest first. The drift test fails when the entities need one that is not here. */
+export const MIGRATIONS = [Initial1795698603191];
