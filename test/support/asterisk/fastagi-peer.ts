@@ -940,12 +940,14 @@ class FastAgiCall {
     if (!s || s.destroyed) return;
     // Asterisk close()s the socket: our FIN goes out after the final HANGUP. When the server has not closed
     // (failure line), we do not wait for it.
-    const done = new Promise<void>((resolve) => {
+    let timer: NodeJS.Timeout | undefined;
+    await new Promise<void>((resolve) => {
       if (this.serverClosed) s.once('close', () => resolve());
       else s.once('finish', () => resolve());
+      timer = setTimeout(resolve, 1000);
+      s.end();
     });
-    s.end();
-    await Promise.race([done, sleep(1000)]);
+    clearTimeout(timer);
     s.destroy();
   }
 

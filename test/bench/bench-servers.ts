@@ -1,0 +1,134 @@
+// The FastAGI servers agi-bench.ts can measure. Each is a small config object: how to spawn it and on which
+// port it answers FastAGI. The agent's is built from env (it needs a signed bootstrap snapshot and the
+// controller's public key); floor and ding-dong are the comparison baselines in ./servers.
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import ts from 'typescript';
+
+export interface ServerUnderTest {
+  /** Label in the report; 'agent' figures are reported unprefixed. */
+  readonly name: string;
+  readonly command: string;
+  readonly args: readonly string[];
+  /** Added to a minimal environment (PATH, HOME, NODE_ENV=production). */
+  readonly env: Readonly<Record<string, string>>;
+  readonly cwd?: string;
+  readonly agiHost: string;
+  readonly agiPort: number;
+  /** How long to wait for the AGI port to accept connections. */
+  readonly readyTimeoutMs?: number;
+}
+
+export interface ServerContext {
+  readonly repoRoot: string;
+  /** A fresh directory for this server (state dir, transpiled scripts...). */
+  readonly tmpDir: string;
+  readonly agiPort: number;
+  readonly metricsPort: number;
+}
+
+export interface ServerFactory {
+  readonly name: string;
+  /** null when it can run, else why not (the bench then skips it and reports null figures). */
+  unavailable(repoRoot: string): string | null;
+  create(ctx: ServerContext): ServerUnderTest;
+}
+
+/** Our own TypeScript baselines run as plain JS (no tsx loader in their RSS), transpiled on the fly. */
+function transpile(repoRoot: string, tmpDir: string, file: string): string {
+  const source = readFileSync(join(repoRoot, 'test', 'bench', 'servers', file), 'utf8');
+  const out = ts.transpileModule(source, {
+    compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
+    fileName: file,
+  });
+  mkdirSync(tmpDir, { recursive: true });
+  const target = join(tmpDir, file.replace(/\.ts$/, '.mjs'));
+  writeFileSync(target, out.outputText);
+  return target;
+}
+
+export const floorServer: ServerFactory = {
+  name: 'floor',
+  unavailable: () => null,
+  create: (ctx) => ({
+    name: 'floor',
+    command: process.execPath,
+    args: [transpile(ctx.repoRoot, ctx.tmpDir, 'floor-server.ts')],
+    env: { BENCH_AGI_LISTEN: `127.0.0.1:${ctx.agiPort}` },
+    agiHost: '127.0.0.1',
+    agiPort: ctx.agiPort,
+  }),
+};
+
+export const dingDongServer: ServerFactory = {
+  name: 'dingdong',
+  unavailable: (repoRoot) => (existsSync(join(repoRoot, 'node_modules', 'ding-dong')) ? null : 'ding-dong is not installed'),
+  create: (ctx) => ({
+    name: 'dingdong',
+    command: process.execPath,
+    args: [transpile(ctx.repoRoot, ctx.tmpDir, 'dingdong-server.ts')],
+    env: {
+      BENCH_AGI_LISTEN: `127.0.0.1:${ctx.agiPort}`,
+      BENCH_REQUIRE_FROM: join(ctx.repoRoot, 'package.json'),
+    },
+    agiHost: '127.0.0.1',
+    agiPort: ctx.agiPort,
+  }),
+};
+
+export interface AgentBenchConfig {
+  readonly siteId: string;
+  /** The agent entry point, relative to the repo root. */
+  readonly main: string;
+  /** A signed bootstrap snapshot file (FEDPBX_BOOTSTRAP_SNAPSHOT). */
+  readonly snapshotFile: string | undefined;
+  /** The controller's public key, PEM text (FEDPBX_CONTROLLER_PUBLIC_KEY). */
+  readonly controllerPublicKeyPem: string | undefined;
+  /** Anything else the agent needs. */
+  readonly extraEnv: Readonly<Record<string, string>>;
+}
+
+/**
+ * Env: BENCH_AGENT_MAIN (default apps/agent/dist/main.js), BENCH_AGENT_SITE (default site1),
+ * BENCH_AGENT_SNAPSHOT (file), BENCH_AGENT_PUBLIC_KEY_FILE (PEM file) or BENCH_AGENT_PUBLIC_KEY (PEM text).
+ */
+export function agentConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AgentBenchConfig {
+  const keyFile = env.BENCH_AGENT_PUBLIC_KEY_FILE;
+  return {
+    siteId: env.BENCH_AGENT_SITE ?? 'site1',
+    main: env.BENCH_AGENT_MAIN ?? 'apps/agent/dist/main.js',
+    snapshotFile: env.BENCH_AGENT_SNAPSHOT,
+    controllerPublicKeyPem: keyFile ? readFileSync(keyFile, 'utf8') : env.BENCH_AGENT_PUBLIC_KEY,
+    extraEnv: {},
+  };
+}
+
+export function agentServer(cfg: AgentBenchConfig): ServerFactory {
+  return {
+    name: 'agent',
+    unavailable: (repoRoot) => {
+      if (!existsSync(join(repoRoot, cfg.main))) return `${cfg.main} not built (npx nx build agent)`;
+      if (!cfg.snapshotFile) return 'BENCH_AGENT_SNAPSHOT (signed bootstrap snapshot file) not set';
+      if (!cfg.controllerPublicKeyPem) return 'BENCH_AGENT_PUBLIC_KEY_FILE / BENCH_AGENT_PUBLIC_KEY not set';
+      return null;
+    },
+    create: (ctx) => ({
+      name: 'agent',
+      command: process.execPath,
+      args: [join(ctx.repoRoot, cfg.main)],
+      cwd: ctx.repoRoot,
+      env: {
+        FEDPBX_SITE_ID: cfg.siteId,
+        FEDPBX_AGI_LISTEN: `127.0.0.1:${ctx.agiPort}`,
+        FEDPBX_STATE_DIR: join(ctx.tmpDir, 'state'),
+        FEDPBX_BOOTSTRAP_SNAPSHOT: cfg.snapshotFile ?? '',
+        FEDPBX_CONTROLLER_PUBLIC_KEY: cfg.controllerPublicKeyPem ?? '',
+        FEDPBX_METRICS_LISTEN: `127.0.0.1:${ctx.metricsPort}`,
+        ...cfg.extraEnv,
+      },
+      agiHost: '127.0.0.1',
+      agiPort: ctx.agiPort,
+      readyTimeoutMs: 20_000,
+    }),
+  };
+}

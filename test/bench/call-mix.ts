@@ -1,0 +1,51 @@
+// The simulated calls: what Asterisk would hand the server, as env templates. A placeholder "internal"
+// mix until the agent's real mix is plugged in (replace DEFAULT_MIX or pass another to the bench).
+import type { DialScript, PlaceCallOptions } from '../support/asterisk/fastagi-peer.js';
+
+export interface CallTemplate {
+  readonly label: string;
+  readonly weight: number;
+  readonly callerNum: string;
+  readonly callerName: string | null;
+  readonly extension: string;
+  readonly context: string;
+  /** The script part of agi://host:port/<script>. */
+  readonly script: string;
+  readonly args?: readonly string[];
+  readonly onDial?: DialScript;
+}
+
+const answer: DialScript = () => ({ status: 'ANSWER' });
+
+export const DEFAULT_MIX: readonly CallTemplate[] = [
+  { label: 'internal-local', weight: 6, callerNum: '101', callerName: 'Ivan Petrov', extension: '102', context: 'fedpbx-internal', script: 'internal', onDial: answer },
+  { label: 'internal-local-utf8', weight: 1, callerNum: '103', callerName: 'Иван Петров', extension: '104', context: 'fedpbx-internal', script: 'internal', onDial: answer },
+  { label: 'internal-other-site', weight: 2, callerNum: '105', callerName: 'Anna', extension: '2101', context: 'fedpbx-internal', script: 'internal', onDial: answer },
+  { label: 'internal-busy', weight: 1, callerNum: '106', callerName: null, extension: '107', context: 'fedpbx-internal', script: 'internal', onDial: () => ({ status: 'BUSY' }) },
+  { label: 'internal-tricky-name', weight: 1, callerNum: '108', callerName: 'x,,U(sub)&PJSIP/999', extension: '3105', context: 'fedpbx-internal', script: 'internal', onDial: answer },
+  { label: 'internal-unknown-number', weight: 1, callerNum: '109', callerName: 'Nobody', extension: '9999', context: 'fedpbx-internal', script: 'internal', onDial: answer },
+];
+
+/** Deterministic weighted round-robin over the mix, returning ready placeCall options. */
+export function mixPicker(mix: readonly CallTemplate[]): () => Omit<PlaceCallOptions, 'host' | 'port'> {
+  const slots: Omit<PlaceCallOptions, 'host' | 'port'>[] = [];
+  for (const t of mix) {
+    const opts: Omit<PlaceCallOptions, 'host' | 'port'> = {
+      script: t.script,
+      args: t.args,
+      callerId: { num: t.callerNum, name: t.callerName },
+      extension: t.extension,
+      context: t.context,
+      onDial: t.onDial,
+    };
+    for (let i = 0; i < t.weight; i += 1) slots.push(opts);
+  }
+  // Interleave so that a short window still sees the whole mix.
+  const order = slots.map((_, i) => i).sort((a, b) => ((a * 7919) % slots.length) - ((b * 7919) % slots.length));
+  let next = 0;
+  return () => {
+    const s = slots[order[next % order.length] as number] as Omit<PlaceCallOptions, 'host' | 'port'>;
+    next += 1;
+    return s;
+  };
+}
