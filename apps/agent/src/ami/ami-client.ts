@@ -1,0 +1,465 @@
+/**
+ * The agent's AMI adapter: typed, promise-based actions over the npm package `asterisk-manager` 0.2.0.
+ *
+ * Why a wrapper and not the package's own API (asterisk-protocols.md, "asterisk-manager quirks"):
+ * - it logs in at construction when given a port: we construct it without one and call connect()/login();
+ * - `keepConnected()` re-arms only before the first connect, with 10 s steps: we never call it. Each connection
+ *   attempt gets a FRESH instance, so its internal "held" queue, its lost callbacks and its reconnect state die
+ *   with the connection; reconnection is ours (capped exponential backoff with jitter, forever);
+ * - action callbacks never time out and are lost on disconnect, and list actions call back on the first response
+ *   only: we never use its callbacks for actions; we route every parsed message ourselves by our own ActionID
+ *   (unique per client: random prefix + counter), with a timeout per action, list items collected until the
+ *   `EventList: Complete` event, and every in-flight action rejected with DISCONNECTED when the socket closes;
+ * - it pre-installs a no-op `error` listener: ours turns socket errors into typed AmiClientError reports;
+ * - it does no CR/LF escaping: every action is first serialised with @fedpbx/asterisk `formatAmiAction`, which
+ *   throws AmiFormatError on CR/LF/NUL in any key or value, bad keys and over-long lines, so nothing that could
+ *   inject a header or a second action (fixture ami-10-crlf-injection.json) is ever handed to the package;
+ * - it sends `Event: on` instead of `Events:` at login, which Asterisk ignores: events then follow the AMI user's
+ *   `read=` classes, which is why deploy/asterisk/manager_fedpbx.conf grants only system,call,reporting(,cdr).
+ * The package still owns the socket and the parsing (its `rawevent` items are mapped onto @fedpbx/asterisk's
+ * AmiMessage); its parser is unbounded, acceptable for an Asterisk on loopback, not for an untrusted peer.
+ *
+ * Secrets: the AMI secret lives only in the package's options object and is never logged. Field values of
+ * actions are never logged (only action names). Events may carry passwords (AuthDetail): use
+ * {@link loggableHeaders} before logging any message.
+ */
+import { randomBytes } from 'node:crypto';
+import { AmiHeaders, formatAmiAction, type AmiHeader, type AmiMessage } from '@fedpbx/asterisk';
+import Manager, { type ManagerInstance, type RawAmiItem } from 'asterisk-manager';
+import type { Logger } from '../logger.js';
+import { AmiClientError } from './ami-errors.js';
+
+export type AmiEvent = Extract<AmiMessage, { kind: 'event' }>;
+export type AmiResponse = Extract<AmiMessage, { kind: 'response' }>;
+export type AmiFields = Readonly<Record<string, string>>;
+
+export interface AmiListResult {
+  readonly response: AmiResponse;
+  /** The list's items in order (every event with our ActionID before the Complete event). */
+  readonly items: readonly AmiEvent[];
+  /** The `<Name>Complete` event (`EventList: Complete`, `ListItems`, counters); absent for a list-less Success. */
+  readonly complete: AmiEvent | undefined;
+}
+
+export type AmiConnectionState = 'idle' | 'connecting' | 'connected' | 'disconnected' | 'stopped';
+
+export interface AmiClientOptions {
+  readonly host: string;
+  readonly port: number;
+  readonly username: string;
+  readonly secret: string;
+  readonly log: Logger;
+  /** Default timeout of an action (for a list: of its response and of each next item). Default 10 s. */
+  readonly actionTimeoutMs?: number;
+  /** TCP connect plus Login must finish within this. Default 10 s (a failed Login alone takes Asterisk 1 s). */
+  readonly loginTimeoutMs?: number;
+  /** Reconnect backoff: first delay, cap, and +-jitter fraction. Defaults 500 ms, 30 s, 0.2. */
+  readonly backoff?: { readonly initialMs?: number; readonly maxMs?: number; readonly jitter?: number };
+  /** A Ping every this many ms detects a hung Asterisk (no answer -> reconnect). 0 turns it off. Default 30 s. */
+  readonly keepaliveMs?: number;
+  /** Most items one list action may return. Default 100 000. */
+  readonly maxListItems?: number;
+}
+
+interface Pending {
+  readonly action: string;
+  readonly list: boolean;
+  readonly timeoutMs: number;
+  timer: NodeJS.Timeout;
+  response: AmiResponse | undefined;
+  readonly items: AmiEvent[];
+  readonly resolve: (value: AmiResponse | AmiListResult) => void;
+  readonly reject: (error: Error) => void;
+}
+
+interface Connection {
+  readonly generation: number;
+  readonly manager: ManagerInstance;
+  loggedIn: boolean;
+}
+
+type Listener<A extends unknown[]> = (...args: A) => void;
+
+const SECRET_KEYS = new Set(['secret', 'password', 'md5cred', 'passworddigest', 'oauthsecret', 'refreshtoken', 'oauthclientid']);
+
+/** A message's headers as a plain object for logs, with every password-like value replaced. */
+export function loggableHeaders(message: AmiMessage): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { key, value } of message.headers) out[key] = SECRET_KEYS.has(key.toLowerCase()) ? '[redacted]' : value;
+  return out;
+}
+
+export class AmiClient {
+  private readonly opts: Required<Omit<AmiClientOptions, 'backoff'>> & { backoff: { initialMs: number; maxMs: number; jitter: number } };
+  private readonly idPrefix = `fedpbx-${randomBytes(4).toString('hex')}-`;
+  private nextId = 0;
+  private readonly pending = new Map<string, Pending>();
+  private conn: Connection | undefined;
+  private generation = 0;
+  private attempt = 0;
+  private stateValue: AmiConnectionState = 'idle';
+  private reconnectTimer: NodeJS.Timeout | undefined;
+  private loginTimer: NodeJS.Timeout | undefined;
+  private keepaliveTimer: NodeJS.Timeout | undefined;
+  private lastLoginError: string | undefined;
+  private readonly eventListeners = new Set<Listener<[AmiEvent]>>();
+  private readonly connectedListeners = new Set<Listener<[]>>();
+  private readonly stateListeners = new Set<Listener<[AmiConnectionState]>>();
+  private readonly errorListeners = new Set<Listener<[AmiClientError]>>();
+
+  constructor(options: AmiClientOptions) {
+    this.opts = {
+      actionTimeoutMs: 10_000,
+      loginTimeoutMs: 10_000,
+      keepaliveMs: 30_000,
+      maxListItems: 100_000,
+      ...options,
+      backoff: { initialMs: 500, maxMs: 30_000, jitter: 0.2, ...options.backoff },
+    };
+  }
+
+  get state(): AmiConnectionState {
+    return this.stateValue;
+  }
+
+  get connected(): boolean {
+    return this.stateValue === 'connected';
+  }
+
+  /** Every unsolicited event (anything that is not an item of one of our list actions). */
+  onEvent(listener: (event: AmiEvent) => void): () => void {
+    return add(this.eventListeners, listener);
+  }
+
+  /** After each successful Login (first and every reconnect): the place to re-read state. */
+  onConnected(listener: () => void): () => void {
+    return add(this.connectedListeners, listener);
+  }
+
+  onStateChange(listener: (state: AmiConnectionState) => void): () => void {
+    return add(this.stateListeners, listener);
+  }
+
+  /** Connection-level failures (socket errors, failed logins, unmatched error responses); already logged. */
+  onError(listener: (error: AmiClientError) => void): () => void {
+    return add(this.errorListeners, listener);
+  }
+
+  /** Starts connecting; from now on the client reconnects forever until stop(). */
+  start(): void {
+    if (this.stateValue !== 'idle') return;
+    this.connect();
+  }
+
+  /** Fails every action in flight with STOPPED and closes the connection. */
+  async stop(): Promise<void> {
+    if (this.stateValue === 'stopped') return;
+    clearTimeout(this.reconnectTimer);
+    const conn = this.conn;
+    this.dropConnection(new AmiClientError('STOPPED', 'AMI client stopped'));
+    this.setState('stopped');
+    if (conn !== undefined) await new Promise<void>((resolve) => conn.manager.disconnect(resolve));
+  }
+
+  /**
+   * Sends one action and resolves with its `Response: Success` (or `Goodbye`). Rejects with AmiFormatError
+   * (nothing sent) for CR/LF/NUL or bad keys, AmiClientError NOT_CONNECTED / TIMEOUT / DISCONNECTED /
+   * ACTION_FAILED (Asterisk's `Response: Error`, attached).
+   */
+  action(name: string, fields: AmiFields = {}, opts: { timeoutMs?: number } = {}): Promise<AmiResponse> {
+    return this.send(name, fields, false, opts.timeoutMs) as Promise<AmiResponse>;
+  }
+
+  /**
+   * Sends a list action (PJSIPShowEndpoints, ...) and collects its items until the event with
+   * `EventList: Complete`. A `Response: Success` without `EventList: start` resolves with no items.
+   * Asterisk answers some empty lists with `Response: Error` (`No Contacts found`): that rejects with
+   * ACTION_FAILED like any error; see {@link isEmptyListError}.
+   */
+  listAction(name: string, fields: AmiFields = {}, opts: { timeoutMs?: number } = {}): Promise<AmiListResult> {
+    return this.send(name, fields, true, opts.timeoutMs) as Promise<AmiListResult>;
+  }
+
+  private send(name: string, fields: AmiFields, list: boolean, timeoutMs = this.opts.actionTimeoutMs): Promise<AmiResponse | AmiListResult> {
+    const actionId = `${this.idPrefix}${++this.nextId}`;
+    try {
+      // The package re-serialises what we hand it; this call is the gate that refuses injection and limits.
+      formatAmiAction(name, fields, actionId);
+    } catch (error) {
+      return Promise.reject(error instanceof Error ? error : new Error(String(error)));
+    }
+    const conn = this.conn;
+    if (conn === undefined || !conn.loggedIn || this.stateValue !== 'connected') {
+      return Promise.reject(new AmiClientError(this.stateValue === 'stopped' ? 'STOPPED' : 'NOT_CONNECTED', `AMI not connected (${name} not sent)`, { action: name }));
+    }
+    return new Promise((resolve, reject) => {
+      const pending: Pending = {
+        action: name,
+        list,
+        timeoutMs,
+        timer: setTimeout(() => this.timeout(actionId), timeoutMs),
+        response: undefined,
+        items: [],
+        resolve,
+        reject,
+      };
+      this.pending.set(actionId, pending);
+      const sentId = conn.manager.action({ action: name, actionid: actionId, ...lowerKeys(fields) });
+      if (sentId !== actionId) {
+        // Only possible if the package changed how it picks ActionIDs; the answer would never be matched.
+        this.settle(actionId, new AmiClientError('DISCONNECTED', `asterisk-manager sent ${name} with another ActionID`, { action: name }));
+      }
+    });
+  }
+
+  private timeout(actionId: string): void {
+    const p = this.pending.get(actionId);
+    if (p === undefined) return;
+    const what = p.list && p.response !== undefined ? `the next ${p.action} item (${p.items.length} so far)` : `the answer to ${p.action}`;
+    this.settle(actionId, new AmiClientError('TIMEOUT', `no AMI answer: waited ${p.timeoutMs} ms for ${what}`, { action: p.action }));
+  }
+
+  private settle(actionId: string, outcome: Error | AmiResponse | AmiListResult): void {
+    const p = this.pending.get(actionId);
+    if (p === undefined) return;
+    this.pending.delete(actionId);
+    clearTimeout(p.timer);
+    if (outcome instanceof Error) p.reject(outcome);
+    else p.resolve(outcome);
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // Connection lifecycle
+  // ------------------------------------------------------------------------------------------------------
+
+  private connect(): void {
+    const generation = ++this.generation;
+    const manager = Manager();
+    manager.options.username = this.opts.username;
+    manager.options.password = this.opts.secret;
+    manager.options.events = true;
+    const conn: Connection = { generation, manager, loggedIn: false };
+    this.conn = conn;
+    this.setState('connecting');
+    const current = (): boolean => this.conn === conn && this.generation === generation;
+
+    manager.on('rawevent', (item) => {
+      if (current()) this.dispatch(item);
+    });
+    manager.on('error', (error) => {
+      if (!current()) return;
+      this.report(new AmiClientError('SOCKET_ERROR', `AMI socket error: ${error.message}`, { cause: error }), conn.loggedIn ? 'warn' : 'debug');
+    });
+    manager.on('close', () => {
+      if (!current()) return;
+      this.lost(conn.loggedIn ? 'AMI connection closed' : 'AMI connection closed before login');
+    });
+    this.loginTimer = setTimeout(() => {
+      if (current()) this.lost(`AMI connect and login took longer than ${this.opts.loginTimeoutMs} ms`);
+    }, this.opts.loginTimeoutMs);
+
+    manager.connect(this.opts.port, this.opts.host, () => {
+      if (!current()) return;
+      manager.login((error) => {
+        if (!current()) return;
+        if (error !== undefined) {
+          const message = typeof error.message === 'string' ? error.message : 'Authentication failed';
+          const report = new AmiClientError('LOGIN_FAILED', `AMI login as ${this.opts.username} refused: ${message}`, { response: toMessage(error) });
+          // Logged at error once per failure streak; Asterisk closes the socket itself after ~1 s.
+          this.report(report, this.lastLoginError === message ? 'debug' : 'error');
+          this.lastLoginError = message;
+          return;
+        }
+        this.lastLoginError = undefined;
+        clearTimeout(this.loginTimer);
+        conn.loggedIn = true;
+        this.attempt = 0;
+        this.setState('connected');
+        this.opts.log.info({ host: this.opts.host, port: this.opts.port, user: this.opts.username }, 'AMI connected');
+        this.armKeepalive(conn);
+        for (const l of this.connectedListeners) safely(() => l(), this.opts.log);
+      });
+    });
+  }
+
+  /** The current connection is gone (closed, or abandoned after a timeout): fail in-flight actions, reconnect. */
+  private lost(reason: string): void {
+    const wasUp = this.conn?.loggedIn === true;
+    this.dropConnection(new AmiClientError('DISCONNECTED', `${reason}; the action may or may not have run`));
+    if (this.stateValue === 'stopped') return;
+    this.setState('disconnected');
+    const delay = this.nextDelay();
+    if (wasUp) this.opts.log.warn({ reason, retryInMs: delay }, 'AMI disconnected; reconnecting');
+    else this.opts.log.debug({ reason, retryInMs: delay }, 'AMI not connected; retrying');
+    this.reconnectTimer = setTimeout(() => this.connect(), delay);
+  }
+
+  private dropConnection(failure: AmiClientError): void {
+    clearTimeout(this.loginTimer);
+    clearTimeout(this.keepaliveTimer);
+    const conn = this.conn;
+    this.conn = undefined;
+    if (conn !== undefined) {
+      // Abandon the instance: our listeners go (the package keeps its own no-op `error` listener, so a late
+      // socket error cannot crash the process); a still-open socket is ended.
+      conn.manager.removeAllListeners('rawevent');
+      conn.manager.removeAllListeners('close');
+      conn.manager.disconnect();
+    }
+    for (const [id, p] of [...this.pending]) {
+      this.settle(id, new AmiClientError(failure.code, `${p.action}: ${failure.message}`, { action: p.action }));
+    }
+  }
+
+  private nextDelay(): number {
+    const { initialMs, maxMs, jitter } = this.opts.backoff;
+    const base = Math.min(maxMs, initialMs * 2 ** Math.min(this.attempt, 30));
+    this.attempt += 1;
+    return Math.max(0, Math.round(base * (1 + jitter * (2 * Math.random() - 1))));
+  }
+
+  private armKeepalive(conn: Connection): void {
+    if (this.opts.keepaliveMs <= 0) return;
+    this.keepaliveTimer = setTimeout(() => {
+      if (this.conn !== conn) return;
+      this.action('Ping', {}, { timeoutMs: Math.min(this.opts.actionTimeoutMs, this.opts.keepaliveMs) }).then(
+        () => {
+          if (this.conn === conn) this.armKeepalive(conn);
+        },
+        (error: unknown) => {
+          if (this.conn !== conn) return;
+          if (error instanceof AmiClientError && error.code === 'TIMEOUT') this.lost('AMI keepalive Ping unanswered');
+          else this.armKeepalive(conn);
+        },
+      );
+    }, this.opts.keepaliveMs);
+  }
+
+  private setState(state: AmiConnectionState): void {
+    if (this.stateValue === state) return;
+    this.stateValue = state;
+    for (const l of this.stateListeners) safely(() => l(state), this.opts.log);
+  }
+
+  private report(error: AmiClientError, level: 'error' | 'warn' | 'debug'): void {
+    this.opts.log[level]({ code: error.code, action: error.action }, error.message);
+    for (const l of this.errorListeners) safely(() => l(error), this.opts.log);
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+  // Incoming messages
+  // ------------------------------------------------------------------------------------------------------
+
+  private dispatch(item: RawAmiItem): void {
+    const message = toMessage(item);
+    if (message === undefined) return;
+    const pending = message.actionId === undefined ? undefined : this.pending.get(message.actionId);
+    switch (message.kind) {
+      case 'response':
+        if (pending !== undefined && message.actionId !== undefined) this.onResponse(message.actionId, pending, message);
+        else if (message.actionId === undefined && message.response.toLowerCase() === 'error') {
+          // Asterisk drops the ActionID only when it could not parse what we sent (`line too long`).
+          // Responses with a foreign ActionID are the package's own Login, answered through its callback.
+          const text = (message.headers.get('Message') ?? '').trim();
+          this.report(new AmiClientError('UNMATCHED_RESPONSE', `AMI error without ActionID: ${text}`, { response: message }), 'warn');
+        }
+        return;
+      case 'event':
+        if (pending !== undefined && message.actionId !== undefined && pending.list) {
+          this.onListEvent(message.actionId, pending, message);
+          return;
+        }
+        // A late item of a list we already gave up on carries our prefix: not an unsolicited event.
+        if (message.actionId !== undefined && message.actionId.startsWith(this.idPrefix)) return;
+        for (const l of this.eventListeners) safely(() => l(message), this.opts.log);
+        return;
+      case 'unknown':
+        return;
+    }
+  }
+
+  private onResponse(actionId: string, p: Pending, message: AmiResponse): void {
+    if (message.response.toLowerCase() === 'error') {
+      const text = (message.headers.get('Message') ?? '').trim();
+      this.settle(actionId, new AmiClientError('ACTION_FAILED', `${p.action} failed: ${text}`, { action: p.action, response: message }));
+      return;
+    }
+    if (!p.list) {
+      this.settle(actionId, message);
+      return;
+    }
+    if ((message.headers.get('EventList') ?? '').toLowerCase() !== 'start') {
+      this.settle(actionId, { response: message, items: [], complete: undefined });
+      return;
+    }
+    p.response = message;
+    this.restartTimer(actionId, p);
+  }
+
+  private onListEvent(actionId: string, p: Pending, event: AmiEvent): void {
+    if ((event.headers.get('EventList') ?? '').toLowerCase() === 'complete') {
+      const response = p.response ?? syntheticResponse(actionId);
+      this.settle(actionId, { response, items: p.items, complete: event });
+      return;
+    }
+    if (p.items.length >= this.opts.maxListItems) {
+      this.settle(actionId, new AmiClientError('LIST_TOO_LARGE', `${p.action} returned more than ${this.opts.maxListItems} items`, { action: p.action }));
+      return;
+    }
+    p.items.push(event);
+    this.restartTimer(actionId, p);
+  }
+
+  private restartTimer(actionId: string, p: Pending): void {
+    clearTimeout(p.timer);
+    p.timer = setTimeout(() => this.timeout(actionId), p.timeoutMs);
+  }
+}
+
+/** `Response: Error` that Asterisk uses for an empty list (`No Contacts found`, `No endpoints found`, ...). */
+export function isEmptyListError(error: unknown): boolean {
+  return error instanceof AmiClientError && error.code === 'ACTION_FAILED' && /^No .* found\s*$/i.test(error.response?.headers.get('Message') ?? '');
+}
+
+/** Maps the package's parsed item onto @fedpbx/asterisk's AmiMessage (keys stay lower-cased; lookups ignore case). */
+function toMessage(item: RawAmiItem): AmiMessage | undefined {
+  const list: AmiHeader[] = [];
+  for (const [key, value] of Object.entries(item)) {
+    if (value === undefined) continue;
+    if (typeof value === 'string') list.push({ key, value });
+    else if (Array.isArray(value)) for (const v of value) list.push({ key, value: v });
+    else for (const [name, v] of Object.entries(value)) list.push({ key, value: `${name}=${v}` });
+  }
+  if (list.length === 0) return undefined; // the package turns Asterisk's stray empty lines into `{}`
+  const headers = new AmiHeaders(list);
+  const actionId = headers.get('ActionID');
+  const response = headers.get('Response');
+  if (response !== undefined) return { kind: 'response', response, actionId, headers };
+  const event = headers.get('Event');
+  if (event !== undefined) return { kind: 'event', event, actionId, headers };
+  return { kind: 'unknown', actionId, headers };
+}
+
+function syntheticResponse(actionId: string): AmiResponse {
+  return { kind: 'response', response: 'Success', actionId, headers: new AmiHeaders([{ key: 'Response', value: 'Success' }]) };
+}
+
+/** The package upper-cases only the first letter of each key; case does not matter to Asterisk. */
+function lowerKeys(fields: AmiFields): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const [k, v] of Object.entries(fields)) out[k.toLowerCase()] = v;
+  return out;
+}
+
+function add<T>(set: Set<T>, item: T): () => void {
+  set.add(item);
+  return () => set.delete(item);
+}
+
+function safely(fn: () => void, log: Logger): void {
+  try {
+    fn();
+  } catch (error) {
+    log.error({ err: error }, 'AMI listener threw');
+  }
+}

@@ -1,0 +1,265 @@
+// The agent's AMI adapter (asterisk-manager wrapped) against the faithful AMI peer on loopback.
+import { Writable } from 'node:stream';
+import { AmiFormatError } from '@fedpbx/asterisk';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+// test/ is the cross-app tier: it reaches agent internals, which have no package export.
+// eslint-disable-next-line no-restricted-imports
+import { AmiClient, isEmptyListError, loggableHeaders, type AmiClientOptions, type AmiEvent } from '../../apps/agent/src/ami/ami-client.js';
+// eslint-disable-next-line no-restricted-imports
+import { AmiClientError } from '../../apps/agent/src/ami/ami-errors.js';
+import { AmiPeer, DEFAULT_AMI_USER, type AmiPeerOptions } from '../support/asterisk/ami-peer.js';
+
+const cleanups: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+function capturingLogger(): { log: ReturnType<typeof pino>; lines: string[] } {
+  const lines: string[] = [];
+  const stream = new Writable({
+    write(chunk: Buffer, _enc, cb) {
+      lines.push(chunk.toString());
+      cb();
+    },
+  });
+  return { log: pino({ level: 'debug' }, stream), lines };
+}
+
+async function setup(peerOpts: AmiPeerOptions = {}, clientOpts: Partial<AmiClientOptions> = {}) {
+  const peer = await AmiPeer.start(peerOpts);
+  const { log, lines } = capturingLogger();
+  const client = new AmiClient({
+    host: '127.0.0.1',
+    port: peer.port,
+    username: DEFAULT_AMI_USER.name,
+    secret: DEFAULT_AMI_USER.secret,
+    log,
+    actionTimeoutMs: 1000,
+    backoff: { initialMs: 20, maxMs: 200, jitter: 0 },
+    keepaliveMs: 0,
+    ...clientOpts,
+  });
+  const errors: AmiClientError[] = [];
+  client.onError((e) => errors.push(e));
+  cleanups.push(async () => {
+    await client.stop();
+    await peer.close();
+  });
+  return { peer, client, lines, errors };
+}
+
+async function until(predicate: () => boolean, timeoutMs = 4000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function connected(client: AmiClient): Promise<void> {
+  await until(() => client.connected);
+}
+
+describe('AmiClient', () => {
+  it('logs in without being asked to at construction, and answers actions by our own ActionIDs', async () => {
+    const { peer, client } = await setup();
+    await new Promise((r) => setTimeout(r, 50));
+    expect(peer.connections).toBe(0); // constructing it did not connect
+    let connects = 0;
+    client.onConnected(() => (connects += 1));
+    client.start();
+    await connected(client);
+    expect(connects).toBe(1);
+    const [a, b] = await Promise.all([client.action('Ping'), client.action('Ping')]);
+    expect(a.headers.get('Ping')).toBe('Pong');
+    expect(a.actionId).not.toBe(b.actionId);
+    const pings = peer.actions('Ping');
+    expect(pings.map((p) => p.actionId)).toEqual([a.actionId, b.actionId]);
+    expect(pings[0]!.actionId).toMatch(/^fedpbx-[0-9a-f]{8}-\d+$/);
+    expect(peer.actions('Login')[0]!.get('Username')).toBe(DEFAULT_AMI_USER.name);
+  });
+
+  it('collects a list until its Complete event, whatever the chunking', async () => {
+    const { peer, client } = await setup({ chunking: 'bytewise' });
+    peer.pjsip.endpoints = [
+      { name: 'site-moscow', aor: 'site-moscow', contacts: ['sip:10.77.0.1:5060'] },
+      { name: 'trunk-piter-city', aor: 'trunk-piter-city' },
+    ];
+    client.start();
+    await connected(client);
+    const list = await client.listAction('PJSIPShowEndpoints');
+    expect(list.items.map((i) => [i.event, i.headers.get('ObjectName')])).toEqual([
+      ['EndpointList', 'site-moscow'],
+      ['EndpointList', 'trunk-piter-city'],
+    ]);
+    expect(list.complete?.headers.get('ListItems')).toBe('2');
+    expect(list.response.headers.get('EventList')).toBe('start');
+  });
+
+  it('reports an empty PJSIPShowContacts (Response: Error "No Contacts found\\n") as a typed, recognisable error', async () => {
+    const { client } = await setup();
+    client.start();
+    await connected(client);
+    const error = await client.listAction('PJSIPShowContacts').catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(AmiClientError);
+    expect((error as AmiClientError).code).toBe('ACTION_FAILED');
+    expect(isEmptyListError(error)).toBe(true);
+  });
+
+  it('times an unanswered action out and stays usable', async () => {
+    const { peer, client } = await setup();
+    peer.handle('CoreStatus', () => undefined);
+    client.start();
+    await connected(client);
+    const started = Date.now();
+    await expect(client.action('CoreStatus', {}, { timeoutMs: 150 })).rejects.toMatchObject({ code: 'TIMEOUT', action: 'CoreStatus' });
+    expect(Date.now() - started).toBeLessThan(1000);
+    await expect(client.action('Reload', { Module: 'res_pjsip.so' })).resolves.toMatchObject({ response: 'Success' });
+  });
+
+  it('fails in-flight actions when the connection drops mid-list, then reconnects and resyncs', async () => {
+    const { peer, client } = await setup();
+    peer.pjsip.endpoints = [{ name: 'a' }, { name: 'b' }];
+    let cut = true;
+    peer.handle('PJSIPShowEndpoints', (ctx) => {
+      if (!cut) return ctx.fallthrough();
+      ctx.respond('Success', [['EventList', 'start'], ['Message', 'A listing of Endpoints follows, presented as EndpointList events']]);
+      ctx.write(`Event: EndpointList\r\nActionID: ${ctx.actionId}\r\nObjectType: endpoint\r\nObjectName: a\r\n`); // half an item
+      ctx.destroy();
+    });
+    let connects = 0;
+    client.onConnected(() => (connects += 1));
+    client.start();
+    await connected(client);
+    peer.handle('Ping', () => undefined); // also in flight when the socket goes
+    const inFlight = [client.listAction('PJSIPShowEndpoints'), client.action('Ping')];
+    for (const p of inFlight) await expect(p).rejects.toMatchObject({ code: 'DISCONNECTED' });
+    await expect(client.action('Ping')).rejects.toMatchObject({ code: 'NOT_CONNECTED' });
+    cut = false;
+    peer.handle('Ping', undefined);
+    await until(() => connects === 2);
+    const list = await client.listAction('PJSIPShowEndpoints');
+    expect(list.items).toHaveLength(2);
+  });
+
+  it('reconnects forever with growing, capped delays while Asterisk is away', async () => {
+    const { peer, client } = await setup({}, { backoff: { initialMs: 20, maxMs: 80, jitter: 0 } });
+    const states: string[] = [];
+    client.onStateChange((s) => states.push(s));
+    client.start();
+    await connected(client);
+    peer.stopListening();
+    peer.dropAll();
+    await until(() => client.state === 'disconnected');
+    await new Promise((r) => setTimeout(r, 400)); // 20 + 40 + 80 + 80 + ... : several refused attempts
+    const attempts = states.filter((s) => s === 'connecting').length;
+    expect(attempts).toBeGreaterThanOrEqual(4);
+    expect(attempts).toBeLessThan(12); // capped at 80 ms, not a busy loop
+    await peer.listen();
+    await connected(client);
+  });
+
+  it('reports a refused Login once, keeps retrying, and never logs the secret', async () => {
+    // Asterisk's real 1 s delay on the first client; a 30 ms one on a second peer to see the retries.
+    const { client, errors, lines } = await setup({}, { secret: 'wrong-secret-value', backoff: { initialMs: 10, maxMs: 20, jitter: 0 } });
+    const small = await AmiPeer.start({ loginFailureDelayMs: 30 });
+    cleanups.push(() => small.close());
+    const c2 = new AmiClient({
+      host: '127.0.0.1',
+      port: small.port,
+      username: DEFAULT_AMI_USER.name,
+      secret: 'wrong-secret-value',
+      log: pino({ level: 'silent' }),
+      backoff: { initialMs: 10, maxMs: 20, jitter: 0 },
+      keepaliveMs: 0,
+    });
+    cleanups.push(() => c2.stop());
+    c2.start();
+    await until(() => small.connections >= 3);
+    expect(c2.connected).toBe(false);
+
+    client.start();
+    await until(() => errors.some((e) => e.code === 'LOGIN_FAILED'));
+    expect(client.connected).toBe(false);
+    const logged = lines.join('');
+    expect(logged).toContain('LOGIN_FAILED');
+    expect(logged).not.toContain('wrong-secret-value');
+    expect(errors.find((e) => e.code === 'LOGIN_FAILED')!.response?.headers.get('Message')).toBe('Authentication failed');
+  });
+
+  it('refuses CR, LF and bad keys before anything is sent (header and action injection)', async () => {
+    const { peer, client } = await setup();
+    client.start();
+    await connected(client);
+    const attempts: [string, Record<string, string>][] = [
+      ['Reload', { Module: 'res_pjsip.so\r\nAction: Command\r\nCommand: core stop now' }],
+      ['Reload', { Module: 'res_pjsip.so\n\nAction: Originate' }],
+      ['Reload', { Module: 'x\rActionID: stolen' }],
+      ['Reload', { 'Module\r\nAction': 'Command' }],
+      ['Reload', { 'Bad Key': 'x' }],
+      ['Reload', { ActionID: 'chosen-by-caller' }],
+      ['Ping\r\nAction: Command', {}],
+    ];
+    for (const [name, fields] of attempts) {
+      await expect(client.action(name, fields)).rejects.toBeInstanceOf(AmiFormatError);
+    }
+    await client.action('Ping');
+    expect(peer.received.map((r) => r.action.toLowerCase())).toEqual(['login', 'ping']);
+    expect(peer.rawReceived).not.toMatch(/Command|Originate|stolen/);
+  });
+
+  it('hands unsolicited events to listeners, never the items of its own lists', async () => {
+    const { peer, client } = await setup();
+    const events: AmiEvent[] = [];
+    client.onEvent((e) => events.push(e));
+    client.start();
+    await connected(client);
+    peer.pjsip.endpoints = [{ name: 'site-moscow' }];
+    await client.listAction('PJSIPShowEndpoints');
+    peer.replayEvents('ami-09-events-contactstatus.json');
+    await until(() => events.some((e) => e.event === 'ContactStatus' && e.headers.get('ContactStatus') === 'Reachable'));
+    expect(events.some((e) => e.event === 'EndpointList' || e.event === 'EndpointListComplete')).toBe(false);
+    const contacts = events.filter((e) => e.event === 'ContactStatus');
+    expect(contacts.map((e) => [e.headers.get('AOR'), e.headers.get('ContactStatus')])).toEqual([
+      ['peer', 'Unreachable'],
+      ['peer', 'Reachable'],
+    ]);
+  });
+
+  it('keeps passwords of AuthDetail events out of loggable headers', async () => {
+    const { peer, client } = await setup();
+    peer.pjsip.registrations = [
+      { name: 'site-moscow', serverUri: 'sip:10.77.0.1', clientUri: 'sip:site-kazan@10.77.0.1', status: 'Registered', auth: { name: 'site-moscow-out', username: 'site-kazan', password: 'link-mk-SECRET' } },
+    ];
+    client.start();
+    await connected(client);
+    const list = await client.listAction('PJSIPShowRegistrationsOutbound');
+    const auth = list.items.find((i) => i.event === 'AuthDetail')!;
+    expect(auth.headers.get('Password')).toBe('link-mk-SECRET');
+    expect(JSON.stringify(loggableHeaders(auth))).not.toContain('link-mk-SECRET');
+  });
+
+  it('drops a hung connection when the keepalive Ping goes unanswered', async () => {
+    const { peer, client } = await setup({}, { keepaliveMs: 100, actionTimeoutMs: 100 });
+    client.start();
+    await connected(client);
+    peer.handle('Ping', () => undefined);
+    await until(() => peer.connections >= 2, 3000);
+    peer.handle('Ping', undefined);
+    await connected(client);
+  });
+
+  it('stop() fails what is in flight with STOPPED and does not reconnect', async () => {
+    const { peer, client } = await setup();
+    peer.handle('CoreStatus', () => undefined);
+    client.start();
+    await connected(client);
+    const pending = client.action('CoreStatus').catch((e: unknown) => e);
+    await client.stop();
+    expect(await pending).toMatchObject({ code: 'STOPPED' });
+    await expect(client.action('Ping')).rejects.toMatchObject({ code: 'STOPPED' });
+    await new Promise((r) => setTimeout(r, 100));
+    expect(peer.connections).toBe(1);
+  });
+});

@@ -1,0 +1,171 @@
+// The AMI peer against the Asterisk 22.10.1 recordings: a raw TCP client writes what the recorder wrote, and the
+// peer must answer what Asterisk answered (Ping timestamps aside).
+import net from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { AMI_BANNER, AmiPeer, loadAmiFixture, type AmiPeerOptions, type PeerPjsipState } from '../support/asterisk/ami-peer.js';
+
+const ADMIN: AmiPeerOptions = { users: { admin: { secret: 'admin123', read: ['all'], write: ['all'] } } };
+
+class RawClient {
+  received = '';
+  closed = false;
+  private readonly socket: net.Socket;
+  constructor(port: number) {
+    this.socket = net.connect(port, '127.0.0.1');
+    this.socket.setEncoding('utf8');
+    this.socket.on('data', (d: string) => (this.received += d));
+    this.socket.on('close', () => (this.closed = true));
+  }
+  send(text: string): void {
+    this.socket.write(text);
+  }
+  async until(predicate: (received: string) => boolean, timeoutMs = 3000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate(this.received)) {
+      if (Date.now() > deadline) throw new Error(`timed out; received ${JSON.stringify(this.received.slice(-300))}`);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  }
+  end(): void {
+    this.socket.destroy();
+  }
+}
+
+const messages = (s: string): number => s.split('\r\n\r\n').length - 1;
+/** What differs between two runs of the same exchange: clocks, uptimes, session ids, the client's port. */
+const normalise = (s: string): string =>
+  s
+    .replace(/Timestamp: \d+\.\d+/g, 'Timestamp: T')
+    .replace(/(System uptime|Last reload|Uptime|LastReload): \d+/g, '$1: N')
+    .replace(/(EventTV|SessionTV): \S+/g, '$1: T')
+    .replace(/SessionID: 0x[0-9a-f]+/g, 'SessionID: S')
+    .replace(/RemoteAddress: IPV4\/TCP\/127\.0\.0\.1\/\d+/g, 'RemoteAddress: R');
+
+let peer: AmiPeer | undefined;
+afterEach(async () => {
+  await peer?.close();
+  peer = undefined;
+});
+
+/**
+ * Writes the recorder's chunks in order (up to `stopBefore`, an ActionID) and checks that the peer's answer to each
+ * has as many messages as Asterisk's and, after normalising, the same bytes.
+ */
+async function replay(file: string, options: AmiPeerOptions, stopBefore?: string, pjsip?: PeerPjsipState, chunking?: AmiPeerOptions['chunking']): Promise<void> {
+  peer = await AmiPeer.start({ ...options, chunking });
+  if (pjsip !== undefined) peer.pjsip = pjsip;
+  const ex = loadAmiFixture(file).exchange;
+  const client = new RawClient(peer.port);
+  await client.until((r) => r === AMI_BANNER);
+  let offset = client.received.length;
+  for (let i = 0; i < ex.length; i += 1) {
+    const chunk = ex[i]!;
+    if (chunk.dir !== 'server->asterisk') continue;
+    if (stopBefore !== undefined && (chunk.data ?? '').includes(`ActionID: ${stopBefore}`)) break;
+    let expected = '';
+    for (let j = i + 1; j < ex.length && ex[j]!.dir === 'asterisk->server'; j += 1) expected += ex[j]!.data ?? '';
+    client.send(chunk.data ?? '');
+    await client.until((r) => messages(r.slice(offset)) >= messages(expected));
+    await new Promise((r) => setTimeout(r, 20)); // nothing more may follow
+    expect(normalise(client.received.slice(offset)), `answer to ${JSON.stringify((chunk.data ?? '').slice(0, 60))}`).toBe(normalise(expected));
+    offset = client.received.length;
+  }
+  client.end();
+}
+
+const SITE1: PeerPjsipState = {
+  endpoints: [
+    { name: 'deadend', aor: 'deadend', contacts: ['sip:127.0.0.1:5099'] },
+    { name: 'peer', aor: 'peer', contacts: ['sip:127.0.0.1:5061'] },
+    { name: 'sipp', deviceState: 'Unavailable' },
+    { name: 'sippuas', aor: 'sippuas', contacts: ['sip:127.0.0.3:5070'] },
+    { name: 'site2', aor: 'site2', auths: 'site2', contacts: ['sip:site2@127.0.0.1:5061'] },
+  ],
+  contacts: [
+    { aor: 'peer', uri: 'sip:127.0.0.1:5061', status: 'Reachable', dynamic: false, roundtripUsec: 651 },
+    {
+      aor: 'site2',
+      uri: 'sip:site2@127.0.0.1:5061',
+      status: 'NonQualified',
+      dynamic: true,
+      objectName: 'site2;@8eff66ba04d08d68bf546e149fc69068',
+      viaPort: 5061,
+      callId: '496447f2-dfa6-4ac9-8d3a-65e7fbc7e9a2',
+      expirationTime: 1795696091,
+    },
+  ],
+  registrations: [],
+};
+
+const SITE2: PeerPjsipState = {
+  endpoints: [{ name: 'peer', aor: 'peer', contacts: ['sip:127.0.0.1:5060'] }],
+  contacts: [{ aor: 'peer', uri: 'sip:127.0.0.1:5060', status: 'Reachable', dynamic: false }],
+  registrations: [
+    {
+      name: 'site1-reg',
+      serverUri: 'sip:127.0.0.1:5060',
+      clientUri: 'sip:site2@127.0.0.1:5060',
+      contactUser: 'site2',
+      status: 'Registered',
+      retryInterval: 20,
+      expiration: 120,
+      auth: { name: 'site1-reg-auth', username: 'site2', password: 'test-site2-pass' },
+    },
+  ],
+};
+
+describe('AmiPeer answers like Asterisk 22.10.1', () => {
+  it('banner, Login (events on), Ping, Logoff - ami-06-login-ping-coresettings.json', async () => {
+    await replay('ami-06-login-ping-coresettings.json', ADMIN, 'cs-1');
+  });
+
+  it('actions before Login, unknown action, missing Action - ami-06-action-before-login.json', async () => {
+    await replay('ami-06-action-before-login.json', ADMIN);
+  });
+
+  it('a failed Login answers after 1 s and disconnects - ami-06-login-failure.json', async () => {
+    peer = await AmiPeer.start(ADMIN);
+    const client = new RawClient(peer.port);
+    await client.until((r) => r === AMI_BANNER);
+    const started = Date.now();
+    client.send('Action: Login\r\nUsername: admin\r\nSecret: wrong-secret\r\nActionID: login-bad\r\n\r\n');
+    await client.until(() => client.closed);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(950);
+    expect(client.received).toBe(`${AMI_BANNER}Response: Error\r\nActionID: login-bad\r\nMessage: Authentication failed\r\n\r\n`);
+  });
+
+  it('Reload and Command - ami-08-reload.json', async () => {
+    await replay('ami-08-reload.json', ADMIN, 'cmd-3');
+    expect(peer!.reloads).toEqual(['res_pjsip.so', 'pbx_config.so', 'res_pjsip.so', 'pbx_config.so']);
+  });
+
+  it('PJSIP lists with start/items/Complete; static contacts not listed - ami-07-pjsip-lists-site1.json', async () => {
+    await replay('ami-07-pjsip-lists-site1.json', ADMIN, 'ep-1', SITE1);
+  });
+
+  it('outbound registrations with AuthDetail; "No Contacts found\\n" - ami-07-pjsip-registrations-outbound-site2.json', async () => {
+    await replay('ami-07-pjsip-registrations-outbound-site2.json', ADMIN, undefined, SITE2, 'bytewise');
+  });
+
+  it('CR/LF injection, header without colon, line too long - ami-10-crlf-injection.json', async () => {
+    await replay('ami-10-crlf-injection.json', ADMIN, undefined, undefined, 'per-line');
+    // The LF LF injection really ran a second action on the peer, as on Asterisk.
+    expect(peer!.actions('Command').map((a) => a.actionId)).toEqual(['inj-3b', 'inj-4b']);
+  });
+
+  it('checks write classes per action and read classes per event', async () => {
+    peer = await AmiPeer.start({ users: { ro: { secret: 'ro-secret-1', read: ['system'], write: [] } } });
+    const client = new RawClient(peer.port);
+    client.send('Action: Login\r\nUsername: ro\r\nSecret: ro-secret-1\r\nActionID: l\r\n\r\n');
+    await client.until((r) => r.includes('Authentication accepted'));
+    await client.until((r) => r.includes('FullyBooted'));
+    client.send('Action: Reload\r\nModule: res_pjsip.so\r\nActionID: r\r\n\r\n');
+    await client.until((r) => r.includes('ActionID: r\r\nMessage: Permission denied'));
+    peer.event('Cdr', [['Source', '101']]);
+    peer.event('ContactStatus', [['ContactStatus', 'Unreachable']]);
+    await client.until((r) => r.includes('Event: ContactStatus'));
+    expect(client.received).not.toContain('Event: Cdr');
+    expect(client.received).not.toContain('SuccessfulAuth');
+    client.end();
+  });
+});

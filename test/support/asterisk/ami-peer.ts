@@ -1,0 +1,686 @@
+// Test support: a faithful Asterisk Manager Interface server (main/manager.c as observed on Asterisk 22.10.1,
+// libs/asterisk/fixtures/asterisk-22/ami-*.json). Loopback only.
+//
+// What it does like Asterisk:
+// - banner `Asterisk Call Manager/11.0.0\r\n` (no blank line after it);
+// - input lines end at LF (one CR before it dropped, a bare CR kept in the value); an empty line ends the action,
+//   so a LF LF inside a value really does start a second action; a line without a colon is ignored; the first
+//   `Action:` wins; a line over 1024 bytes discards the whole message with `Failed to parse message: line too long`
+//   and no ActionID; keys are case-insensitive;
+// - before Login every action answers `Permission denied` and the connection stays; a failed Login answers
+//   `Authentication failed` after 1 s and disconnects; a good one replays the recorded answer (with FullyBooted and
+//   SuccessfulAuth when events are on); `Events: off` stops events, anything else (`Event: on` too) leaves them on;
+// - users have read/write classes like manager.conf: an action needs one of its write classes (PJSIPShow* and
+//   Reload: system; Reload also config; Command: command), events go only to sessions whose read classes match;
+// - ActionID echoed on every response; list actions answer `EventList: start`, items, `<Name>Complete`
+//   (`EventList: Complete`, `ListItems`); an empty PJSIPShowContacts is `Response: Error` with the stray LF
+//   (`No Contacts found\n\r\n\r\n`); static aor contacts are not listed by PJSIPShowContacts;
+// - Reload answers `Module Reloaded` + `Event: Reload` (Status 0), unknown module `No such module` + Status 2;
+// - Ping, Logoff (Goodbye, then close), unknown actions, missing Action.
+// Messages whose text was recorded are produced from the recording (ActionID rewritten), the rest from
+// templates laid out field for field like the recordings (test/ami/ami-peer.spec.ts checks both against them).
+// Test hooks: handle() overrides an action (write half a list and cut the socket, never answer, ...), event() and
+// sendRaw() push to sessions, dropAll() cuts every connection, `received` keeps every action with its raw bytes.
+import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const AMI_FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'libs', 'asterisk', 'fixtures', 'asterisk-22');
+
+export interface AmiFixture {
+  readonly scenario: string;
+  readonly exchange: readonly { readonly t_ms: number; readonly dir: 'asterisk->server' | 'server->asterisk'; readonly data?: string }[];
+}
+
+export function loadAmiFixture(file: string): AmiFixture {
+  return JSON.parse(readFileSync(join(AMI_FIXTURE_DIR, file), 'utf8')) as AmiFixture;
+}
+
+/** The Asterisk bytes that followed the client's write containing `ActionID: <id>`, up to the client's next write. */
+export function recordedAnswer(file: string, actionId: string): string {
+  const ex = loadAmiFixture(file).exchange;
+  const i = ex.findIndex((c) => c.dir === 'server->asterisk' && (c.data ?? '').includes(`ActionID: ${actionId}\r\n`));
+  if (i < 0) throw new Error(`${file}: no action ${actionId}`);
+  let out = '';
+  for (let j = i + 1; j < ex.length && ex[j]!.dir === 'asterisk->server'; j += 1) out += ex[j]!.data ?? '';
+  return out;
+}
+
+export const AMI_BANNER = 'Asterisk Call Manager/11.0.0\r\n';
+const MAX_LINE_BYTES = 1024; // manager.c: 1025-byte buffer incl. NUL; we count the CRLF like formatAmiAction
+
+/** manager.c permission classes (EVENT_FLAG_*), as written in manager.conf read=/write=. */
+export type AmiClass = 'system' | 'call' | 'log' | 'verbose' | 'command' | 'agent' | 'user' | 'config' | 'dtmf' | 'reporting' | 'cdr' | 'dialplan' | 'originate' | 'agi' | 'security' | 'all';
+
+export interface AmiPeerUser {
+  readonly secret: string;
+  readonly read?: readonly AmiClass[];
+  readonly write?: readonly AmiClass[];
+}
+
+/** Write classes an action needs (any one of them); `[]` = any logged-in user. From the ast_manager_register calls. */
+const ACTION_AUTHORITY: Record<string, readonly AmiClass[]> = {
+  ping: [],
+  logoff: [],
+  reload: ['system', 'config'],
+  command: ['command'],
+  coresettings: ['system', 'reporting'],
+  corestatus: ['system', 'reporting'],
+  pjsipshowendpoints: ['system'],
+  pjsipshowcontacts: ['system'],
+  pjsipshowregistrationsoutbound: ['system'],
+  pjsipshowaors: ['system'],
+  pjsipqualify: ['system'],
+  pjsipregister: ['system'],
+  pjsipunregister: ['system'],
+  originate: ['originate'],
+  updateconfig: ['config'],
+  getconfig: ['system', 'config'],
+};
+
+export interface PeerEndpoint {
+  readonly name: string;
+  readonly transport?: string;
+  readonly aor?: string;
+  readonly auths?: string;
+  readonly outboundAuths?: string;
+  /** Contact URIs of its aor (static or registered), shown in `Contacts:` as `aor/uri,`. */
+  readonly contacts?: readonly string[];
+  readonly deviceState?: string;
+}
+
+export interface PeerContact {
+  readonly aor: string;
+  readonly uri: string;
+  readonly status: 'Reachable' | 'Unreachable' | 'NonQualified' | 'Unknown' | 'Created' | 'Removed';
+  /** Static (aor `contact=`) contacts are not listed by PJSIPShowContacts (recorded on 22.10.1). */
+  readonly dynamic: boolean;
+  readonly roundtripUsec?: number | 'N/A';
+  readonly objectName?: string;
+  readonly viaAddr?: string;
+  readonly viaPort?: number;
+  readonly callId?: string;
+  readonly regServer?: string;
+  readonly userAgent?: string;
+  readonly expirationTime?: number;
+  readonly qualifyFrequency?: number;
+  readonly endpoint?: string;
+}
+
+export interface PeerRegistration {
+  readonly name: string;
+  readonly serverUri: string;
+  readonly clientUri: string;
+  readonly contactUser?: string;
+  readonly status: 'Registered' | 'Unregistered' | 'Rejected';
+  readonly retryInterval?: number;
+  readonly expiration?: number;
+  readonly transport?: string;
+  readonly endpoint?: string;
+  readonly line?: boolean;
+  /** Its outbound_auth: AMI prints it, password in clear, as AuthDetail after the registration. */
+  readonly auth?: { readonly name: string; readonly username: string; readonly password: string };
+}
+
+export interface PeerPjsipState {
+  endpoints: PeerEndpoint[];
+  contacts: PeerContact[];
+  registrations: PeerRegistration[];
+}
+
+export interface ReceivedAction {
+  readonly session: number;
+  readonly action: string;
+  readonly actionId: string | undefined;
+  readonly headers: readonly (readonly [string, string])[];
+  /** The raw bytes of this message as received (lines and the closing empty line). */
+  readonly raw: string;
+  /** Case-insensitive first value. */
+  get(key: string): string | undefined;
+}
+
+export interface PeerSession {
+  readonly id: number;
+  readonly socket: net.Socket;
+  user: string | undefined;
+  events: boolean;
+}
+
+export interface ActionContext {
+  readonly session: PeerSession;
+  readonly request: ReceivedAction;
+  readonly actionId: string | undefined;
+  /** `Response: <status>`, the echoed ActionID, then the given headers; closed by an empty line. */
+  respond(status: string, headers?: readonly (readonly [string, string])[]): void;
+  /** Raw bytes, e.g. half of a list. */
+  write(text: string): void;
+  /** Cut the TCP connection at once (RST-like destroy). */
+  destroy(): void;
+  /** The peer's own behaviour for this action. */
+  fallthrough(): void;
+}
+
+export type ActionHandler = (ctx: ActionContext) => void | Promise<void>;
+
+export interface AmiPeerOptions {
+  readonly users?: Readonly<Record<string, AmiPeerUser>>;
+  readonly loginFailureDelayMs?: number;
+  readonly systemName?: string;
+  /** How responses are written: in one write, one write per line (as manager.c does), or byte by byte. */
+  readonly chunking?: 'whole' | 'per-line' | 'bytewise';
+}
+
+export const DEFAULT_AMI_USER = { name: 'fedpbx', secret: 'fedpbx-test-secret' } as const;
+
+export class AmiPeer {
+  readonly received: ReceivedAction[] = [];
+  /** Every byte any client sent, in order. */
+  rawReceived = '';
+  pjsip: PeerPjsipState = { endpoints: [], contacts: [], registrations: [] };
+  readonly reloads: string[] = [];
+  readonly sessions = new Set<PeerSession>();
+  connections = 0;
+  private readonly handlers = new Map<string, ActionHandler>();
+  private readonly waiters: (() => void)[] = [];
+  private nextSession = 0;
+  private readonly users: Readonly<Record<string, AmiPeerUser>>;
+  private readonly systemName: string;
+
+  private constructor(
+    private readonly server: net.Server,
+    readonly port: number,
+    private readonly opts: AmiPeerOptions,
+  ) {
+    this.users = opts.users ?? { [DEFAULT_AMI_USER.name]: { secret: DEFAULT_AMI_USER.secret, read: ['all'], write: ['all'] } };
+    this.systemName = opts.systemName ?? 'site1';
+  }
+
+  static async start(opts: AmiPeerOptions = {}, port = 0): Promise<AmiPeer> {
+    const server = net.createServer();
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, '127.0.0.1', () => resolve());
+    });
+    const address = server.address();
+    if (address === null || typeof address === 'string') throw new Error('no port');
+    const peer = new AmiPeer(server, address.port, opts);
+    server.on('connection', (socket) => peer.accept(socket));
+    return peer;
+  }
+
+  /** Stops listening and cuts every connection. */
+  async close(): Promise<void> {
+    this.dropAll();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+
+  /** Stops accepting (connections are refused) without cutting established ones; `listen()` again later. */
+  stopListening(): void {
+    this.server.close();
+  }
+
+  async listen(): Promise<void> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.port, '127.0.0.1', () => resolve());
+    });
+  }
+
+  /** Overrides one action (name case-insensitive) until `handle(name, undefined)`. */
+  handle(action: string, handler: ActionHandler | undefined): void {
+    if (handler === undefined) this.handlers.delete(action.toLowerCase());
+    else this.handlers.set(action.toLowerCase(), handler);
+  }
+
+  get loggedInSessions(): PeerSession[] {
+    return [...this.sessions].filter((s) => s.user !== undefined);
+  }
+
+  /** Cuts every connection at once. */
+  dropAll(): void {
+    for (const s of this.sessions) s.socket.destroy();
+  }
+
+  /** An event as manager.c formats it: Event, Privilege, SystemName, then the fields; to every entitled session. */
+  event(name: string, fields: readonly (readonly [string, string])[], privilege = eventPrivilege(name)): void {
+    const text = formatMessage([['Event', name], ['Privilege', privilege], ['SystemName', this.systemName], ...fields]);
+    const cls = privilege.split(',')[0] as AmiClass;
+    for (const s of this.loggedInSessions) {
+      if (s.events && this.may(s, 'read', [cls])) this.write(s, text);
+    }
+  }
+
+  /** Bytes to every logged-in session with events on (e.g. recorded event chunks). */
+  sendRaw(text: string): void {
+    for (const s of this.loggedInSessions) if (s.events) this.write(s, text);
+  }
+
+  /** The recorded event chunks of a fixture (everything Asterisk sent after the login answer, before Logoff). */
+  replayEvents(file: string): void {
+    for (const chunk of recordedEvents(file)) this.sendRaw(chunk);
+  }
+
+  /** Resolves once `predicate` holds (checked after every received action / connection change). */
+  async waitFor(predicate: () => boolean, timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!predicate()) {
+      if (Date.now() > deadline) throw new Error('AmiPeer.waitFor: timed out');
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        setTimeout(resolve, 20);
+      });
+    }
+  }
+
+  actions(name: string): ReceivedAction[] {
+    return this.received.filter((r) => r.action.toLowerCase() === name.toLowerCase());
+  }
+
+  // ------------------------------------------------------------------------------------------------------
+
+  private notify(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  private accept(socket: net.Socket): void {
+    const session: PeerSession = { id: ++this.nextSession, socket, user: undefined, events: true };
+    this.sessions.add(session);
+    this.connections += 1;
+    socket.setNoDelay(true);
+    socket.on('error', () => undefined); // a client reset is normal here
+    socket.on('close', () => {
+      this.sessions.delete(session);
+      this.notify();
+    });
+    let buffer = Buffer.alloc(0);
+    let lines: { line: string; raw: string }[] = [];
+    let tooLong = false;
+    socket.on('data', (chunk: Buffer) => {
+      this.rawReceived += chunk.toString('utf8');
+      buffer = Buffer.concat([buffer, chunk]);
+      for (let nl = buffer.indexOf(0x0a); nl >= 0; nl = buffer.indexOf(0x0a)) {
+        const rawLine = buffer.subarray(0, nl + 1);
+        buffer = buffer.subarray(nl + 1);
+        if (rawLine.length > MAX_LINE_BYTES) {
+          tooLong = true;
+          continue;
+        }
+        const text = rawLine.toString('utf8');
+        const line = text.endsWith('\r\n') ? text.slice(0, -2) : text.slice(0, -1);
+        if (line !== '') {
+          lines.push({ line, raw: text });
+          continue;
+        }
+        const message = lines;
+        lines = [];
+        if (tooLong) {
+          tooLong = false;
+          this.write(session, formatMessage([['Response', 'Error'], ['Message', 'Failed to parse message: line too long']]));
+          continue;
+        }
+        if (message.length > 0) this.onAction(session, message, text);
+      }
+      if (buffer.length > MAX_LINE_BYTES) {
+        tooLong = true;
+        buffer = Buffer.alloc(0);
+      }
+    });
+    this.write(session, AMI_BANNER);
+    this.notify();
+  }
+
+  private onAction(session: PeerSession, lines: readonly { line: string; raw: string }[], closing: string): void {
+    const headers: [string, string][] = [];
+    for (const { line } of lines) {
+      const colon = line.indexOf(':');
+      if (colon < 0) continue; // manager.c ignores a line without a colon
+      headers.push([line.slice(0, colon).trim(), line.slice(colon + 1).replace(/^ +/, '')]);
+    }
+    const get = (key: string): string | undefined => headers.find(([k]) => k.toLowerCase() === key.toLowerCase())?.[1];
+    const request: ReceivedAction = {
+      session: session.id,
+      action: get('Action') ?? '',
+      actionId: get('ActionID'),
+      headers,
+      raw: lines.map((l) => l.raw).join('') + closing,
+      get,
+    };
+    this.received.push(request);
+    this.notify();
+    const ctx = this.context(session, request);
+    const handler = this.handlers.get(request.action.toLowerCase());
+    if (handler !== undefined) void Promise.resolve(handler(ctx)).catch(() => session.socket.destroy());
+    else this.standard(ctx);
+  }
+
+  private context(session: PeerSession, request: ReceivedAction): ActionContext {
+    const actionId = request.actionId;
+    return {
+      session,
+      request,
+      actionId,
+      respond: (status, headers = []) => this.write(session, this.response(status, actionId, headers)),
+      write: (text) => this.write(session, text),
+      destroy: () => session.socket.destroy(),
+      fallthrough: () => this.standard(this.context(session, request)),
+    };
+  }
+
+  private response(status: string, actionId: string | undefined, headers: readonly (readonly [string, string])[]): string {
+    return formatMessage([['Response', status], ...(actionId === undefined ? [] : [['ActionID', actionId] as const]), ...headers]);
+  }
+
+  private standard(ctx: ActionContext): void {
+    const { session, request, actionId } = ctx;
+    const name = request.action.toLowerCase();
+    if (session.user === undefined && name !== 'login' && name !== 'challenge') {
+      ctx.respond('Error', [['Message', 'Permission denied']]);
+      return;
+    }
+    if (name === '') {
+      ctx.respond('Error', [['Message', 'Missing action in request']]);
+      return;
+    }
+    if (name === 'login') {
+      this.login(ctx);
+      return;
+    }
+    const authority = ACTION_AUTHORITY[name];
+    if (authority === undefined) {
+      ctx.respond('Error', [['Message', `Invalid/unknown command: ${request.action}. Use Action: ListCommands to show available commands.`]]);
+      return;
+    }
+    if (authority.length > 0 && !this.may(session, 'write', authority)) {
+      ctx.respond('Error', [['Message', 'Permission denied']]);
+      return;
+    }
+    switch (name) {
+      case 'ping':
+        ctx.respond('Success', [['Ping', 'Pong'], ['Timestamp', (Date.now() / 1000).toFixed(6)]]);
+        return;
+      case 'logoff':
+        ctx.respond('Goodbye', [['Message', 'Thanks for all the fish.']]);
+        session.socket.end();
+        return;
+      case 'reload':
+        this.reload(ctx, request.get('Module') ?? '');
+        return;
+      case 'command':
+        this.command(ctx, request.get('Command') ?? '');
+        return;
+      case 'pjsipshowendpoints':
+        this.list(ctx, 'A listing of Endpoints follows, presented as EndpointList events', 'EndpointListComplete', this.pjsip.endpoints.map((e) => endpointListItem(e, actionId)));
+        return;
+      case 'pjsipshowcontacts': {
+        const dynamic = this.pjsip.contacts.filter((c) => c.dynamic);
+        // Recorded: `Message: No Contacts found\n` + CRLF CRLF - the value ends in a stray LF.
+        if (dynamic.length === 0) ctx.write(`Response: Error\r\n${idLine(actionId)}Message: No Contacts found\n\r\n\r\n`);
+        else this.list(ctx, 'A listing of Contacts follows, presented as ContactList events', 'ContactListComplete', dynamic.map((c) => contactListItem(c, actionId, this.systemName)));
+        return;
+      }
+      case 'pjsipshowregistrationsoutbound': {
+        const regs = this.pjsip.registrations;
+        const registered = regs.filter((r) => r.status === 'Registered').length;
+        this.list(
+          ctx,
+          'Following are Events for each Outbound registration',
+          'OutboundRegistrationDetailComplete',
+          regs.flatMap((r) => registrationItems(r, actionId)),
+          [['Registered', String(registered)], ['NotRegistered', String(regs.length - registered)]],
+          regs.length,
+        );
+        return;
+      }
+      default:
+        ctx.respond('Success', []);
+    }
+  }
+
+  private login(ctx: ActionContext): void {
+    const { session, request, actionId } = ctx;
+    const username = request.get('Username') ?? '';
+    const user = Object.hasOwn(this.users, username) ? this.users[username] : undefined;
+    if (user === undefined || user.secret !== (request.get('Secret') ?? '')) {
+      // manager.c: sleep(1), error, then the session ends (fixture ami-06-login-failure.json).
+      setTimeout(() => {
+        if (session.socket.destroyed) return;
+        ctx.respond('Error', [['Message', 'Authentication failed']]);
+        session.socket.end();
+      }, this.opts.loginFailureDelayMs ?? 1000);
+      return;
+    }
+    session.user = username;
+    session.events = (request.get('Events') ?? '').toLowerCase() !== 'off';
+    // The recorded answer, then (events on) the recorded FullyBooted and this login's SuccessfulAuth, each only
+    // if the user's read classes allow it (system / security).
+    const [answer, fullyBooted, successfulAuth] = splitMessages(
+      recordedAnswer('ami-06-login-ping-coresettings.json', 'login-1').replaceAll('ActionID: login-1\r\n', idLine(actionId)),
+    );
+    this.write(session, answer!);
+    if (session.events && this.may(session, 'read', ['system'])) this.write(session, fullyBooted!);
+    if (session.events && this.may(session, 'read', ['security'])) this.write(session, successfulAuth!.replace('AccountID: admin', `AccountID: ${username}`));
+  }
+
+  private reload(ctx: ActionContext, module: string): void {
+    const known = ['res_pjsip.so', 'pbx_config.so', 'chan_pjsip.so', 'res_pjsip_session.so', 'app_voicemail.so', 'cdr_manager.so'];
+    const ok = module === '' || known.includes(module);
+    if (ok) this.reloads.push(module === '' ? '(all)' : module);
+    this.notify();
+    if (ok) ctx.respond('Success', [['Message', 'Module Reloaded']]);
+    else ctx.respond('Error', [['Message', 'No such module']]);
+    if (module !== '') this.event('Reload', [['Module', module], ['Status', ok ? '0' : '2']]);
+  }
+
+  private command(ctx: ActionContext, command: string): void {
+    const m = /^module reload (\S+)$/.exec(command);
+    if (m !== null) {
+      this.reloads.push(m[1]!);
+      ctx.respond('Success', [['Message', 'Command output follows'], ['Output', `Module '${m[1]!}' reloaded successfully.`]]);
+      this.event('Reload', [['Module', m[1]!], ['Status', '0']]);
+    } else if (command === 'core show uptime seconds') {
+      const up = String(Math.round(process.uptime()));
+      ctx.respond('Success', [['Message', 'Command output follows'], ['Output', `System uptime: ${up}`], ['Output', `Last reload: ${up}`]]);
+    } else if (command === 'dialplan reload') {
+      this.reloads.push('pbx_config.so');
+      ctx.respond('Success', [['Message', 'Command output follows'], ['Output', 'Dialplan reloaded.']]);
+    } else {
+      const first = command.split(' ').slice(0, 2).join(' ');
+      ctx.respond('Error', [['Message', 'Command output follows'], ['Output', `No such command '${command}' (type 'core show help ${first}' for other possible commands)`]]);
+    }
+    this.notify();
+  }
+
+  private list(
+    ctx: ActionContext,
+    message: string,
+    completeEvent: string,
+    items: readonly string[],
+    completeExtra: readonly (readonly [string, string])[] = [],
+    listItems = items.length,
+  ): void {
+    ctx.respond('Success', [['EventList', 'start'], ['Message', message]]);
+    for (const item of items) ctx.write(item);
+    ctx.write(formatMessage([['Event', completeEvent], ...(ctx.actionId === undefined ? [] : [['ActionID', ctx.actionId] as const]), ['EventList', 'Complete'], ['ListItems', String(listItems)], ...completeExtra]));
+  }
+
+  private may(session: PeerSession, kind: 'read' | 'write', classes: readonly AmiClass[]): boolean {
+    const user = session.user === undefined ? undefined : this.users[session.user];
+    const granted = (kind === 'read' ? user?.read : user?.write) ?? [];
+    return granted.includes('all') || classes.some((c) => granted.includes(c));
+  }
+
+  private write(session: PeerSession, text: string): void {
+    if (session.socket.destroyed) return;
+    switch (this.opts.chunking ?? 'whole') {
+      case 'whole':
+        session.socket.write(text);
+        return;
+      case 'per-line':
+        for (const part of text.split(/(?<=\n)/)) session.socket.write(part);
+        return;
+      case 'bytewise':
+        for (const b of Buffer.from(text, 'utf8')) session.socket.write(Buffer.of(b));
+        return;
+    }
+  }
+}
+
+/** `Key: Value\r\n` lines (manager.c astman_append "%s: %s\r\n") and the closing empty line. */
+export function formatMessage(headers: readonly (readonly [string, string])[]): string {
+  return `${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
+}
+
+function idLine(actionId: string | undefined): string {
+  return actionId === undefined ? '' : `ActionID: ${actionId}\r\n`;
+}
+
+/** The Privilege header manager.c gives an event (its EVENT_FLAG class, then `all`). */
+export function eventPrivilege(event: string): string {
+  switch (event) {
+    case 'Cdr':
+      return 'cdr,all';
+    case 'Newchannel':
+    case 'Hangup':
+    case 'Newstate':
+    case 'DeviceStateChange':
+    case 'SoftHangupRequest':
+      return 'call,all';
+    case 'VarSet':
+    case 'Newexten':
+      return 'dialplan,all';
+    case 'SuccessfulAuth':
+    case 'ChallengeSent':
+    case 'InvalidPassword':
+      return 'security,all';
+    default:
+      return 'system,all';
+  }
+}
+
+function endpointListItem(e: PeerEndpoint, actionId: string | undefined): string {
+  const aor = e.aor ?? '';
+  const fields: [string, string][] = [
+    ['Event', 'EndpointList'],
+    ...(actionId === undefined ? [] : [['ActionID', actionId] as [string, string]]),
+    ['ObjectType', 'endpoint'],
+    ['ObjectName', e.name],
+    ['Transport', e.transport ?? 'transport-udp'],
+    ['Aor', aor],
+    ['Auths', e.auths ?? ''],
+    ['OutboundAuths', e.outboundAuths ?? ''],
+  ];
+  // Recorded: "Contacts: peer/sip:127.0.0.1:5061," - absent when the endpoint has no contact.
+  if ((e.contacts ?? []).length > 0) fields.push(['Contacts', e.contacts!.map((uri) => `${aor}/${uri},`).join('')]);
+  fields.push(['DeviceState', e.deviceState ?? 'Not in use'], ['ActiveChannels', '0']);
+  return formatMessage(fields);
+}
+
+function contactListItem(c: PeerContact, actionId: string | undefined, systemName: string): string {
+  return formatMessage([
+    ['Event', 'ContactList'],
+    ...(actionId === undefined ? [] : [['ActionID', actionId] as [string, string]]),
+    ['ObjectType', 'contact'],
+    ['ObjectName', c.objectName ?? `${c.aor};@${'0'.repeat(32)}`],
+    ['ViaAddr', c.viaAddr ?? '127.0.0.1'],
+    ['QualifyTimeout', '3.000000'],
+    ['Qualify2xxOnly', 'false'],
+    ['CallId', c.callId ?? '00000000-0000-0000-0000-000000000000'],
+    ['RegServer', c.regServer ?? systemName],
+    ['PruneOnBoot', 'no'],
+    ['Path', ''],
+    ['Endpoint', c.endpoint ?? c.aor],
+    ['ViaPort', String(c.viaPort ?? 5060)],
+    ['AuthenticateQualify', 'no'],
+    ['Uri', c.uri],
+    ['QualifyFrequency', String(c.qualifyFrequency ?? 0)],
+    ['UserAgent', c.userAgent ?? 'Asterisk PBX 22.10.1'],
+    ['ExpirationTime', String(c.expirationTime ?? Math.floor(Date.now() / 1000) + 3600)],
+    ['OutboundProxy', ''],
+    ['Status', c.status],
+    ['RoundtripUsec', String(c.roundtripUsec ?? 'N/A')],
+  ]);
+}
+
+function registrationItems(r: PeerRegistration, actionId: string | undefined): string[] {
+  const id = actionId === undefined ? [] : [['ActionID', actionId] as [string, string]];
+  const items = [
+    formatMessage([
+      ['Event', 'OutboundRegistrationDetail'],
+      ...id,
+      ['ObjectType', 'registration'],
+      ['ObjectName', r.name],
+      ['MaxRetries', '10'],
+      ['ClientUri', r.clientUri],
+      ['SecurityNegotiation', 'no'],
+      ['AuthRejectionPermanent', 'true'],
+      ['ServerUri', r.serverUri],
+      ['MaxRandomInitialDelay', '10'],
+      ['SupportPath', 'false'],
+      ['RetryInterval', String(r.retryInterval ?? 60)],
+      ['ContactHeaderParams', ''],
+      ['Expiration', String(r.expiration ?? 3600)],
+      ['Transport', r.transport ?? 'transport-udp'],
+      ['Line', r.line === true ? 'true' : 'false'],
+      ['ContactUser', r.contactUser ?? ''],
+      ['Endpoint', r.endpoint ?? ''],
+      ['UserAgent', ''],
+      ['ForbiddenRetryInterval', '600'],
+      ['OutboundAuth', r.auth?.name ?? ''],
+      ['OutboundProxy', ''],
+      ['FatalRetryInterval', '0'],
+      ['SupportOutbound', 'no'],
+      ['Status', r.status],
+      ['NextReg', '0'],
+    ]),
+  ];
+  if (r.auth !== undefined) {
+    items.push(
+      formatMessage([
+        ['Event', 'AuthDetail'],
+        ...id,
+        ['ObjectType', 'auth'],
+        ['ObjectName', r.auth.name],
+        ['OauthSecret', ''],
+        ['PasswordDigest', ''],
+        ['SupportedAlgorithmsUas', 'MD5'],
+        ['RefreshToken', ''],
+        ['Username', r.auth.username],
+        ['Md5Cred', ''],
+        ['Realm', ''],
+        ['AuthType', 'userpass'],
+        ['Password', r.auth.password],
+        ['SupportedAlgorithmsUac', 'MD5'],
+        ['NonceLifetime', '32'],
+        ['OauthClientid', ''],
+      ]),
+    );
+  }
+  return items;
+}
+
+/** Splits a byte stream into its messages (each with its closing empty line). */
+export function splitMessages(text: string): string[] {
+  return text
+    .split('\r\n\r\n')
+    .filter((m) => m !== '')
+    .map((m) => `${m}\r\n\r\n`);
+}
+
+/**
+ * The events Asterisk sent in a recording between the login answer and the Logoff, as messages (answers to the
+ * recorder's own actions and the AMI login's FullyBooted/SuccessfulAuth left out).
+ */
+export function recordedEvents(file: string): string[] {
+  const ex = loadAmiFixture(file).exchange;
+  const login = ex.findIndex((c) => c.dir === 'server->asterisk' && (c.data ?? '').startsWith('Action: Login'));
+  const logoff = ex.findIndex((c) => c.dir === 'server->asterisk' && (c.data ?? '').startsWith('Action: Logoff'));
+  const text = ex
+    .slice(login + 1, logoff < 0 ? undefined : logoff)
+    .filter((c) => c.dir === 'asterisk->server')
+    .map((c) => c.data ?? '')
+    .join('');
+  return splitMessages(text).filter(
+    (m) => !m.startsWith('Response:') && !m.startsWith('Event: FullyBooted') && !(m.startsWith('Event: SuccessfulAuth') && m.includes('Service: AMI')),
+  );
+}
