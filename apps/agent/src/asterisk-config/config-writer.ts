@@ -1,0 +1,216 @@
+/**
+ * Keeps the fedpbx-owned Asterisk include files in step with the snapshot in force, and nothing else:
+ * `pjsip_fedpbx.conf` and `extensions_fedpbx.conf` in the Asterisk config dir, rendered by libs/dialplan.
+ *
+ * - Runs after each applied snapshot (SnapshotApplier hook). Renders both files first: if either refuses to render
+ *   (RenderError - e.g. a value that could inject a section or an application argument), nothing is written and
+ *   nothing reloaded; the files of the last good snapshot stay in force.
+ * - Writes a file only when its text changed, atomically (temp file + fsync + rename), mode 0640.
+ * - Then one `Action: Reload` per changed file's module (`res_pjsip.so` for pjsip, `pbx_config.so` for the
+ *   dialplan), none when nothing changed. A reload that could not be sent (AMI down) is owed and sent on the next
+ *   AMI connect ({@link AsteriskConfigWriter.flushReloads}); Asterisk also reads the files when it starts.
+ * - Never edits the admin's files. It reads pjsip.conf and extensions.conf only to see whether they include ours,
+ *   and says once, in the log, exactly which line to add where it is missing.
+ * - Transports are not reloaded by `module reload res_pjsip.so` (allow_reload=no): a changed
+ *   `[fedpbx-transport]` section is logged as needing an Asterisk restart.
+ */
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SiteSnapshot } from '@fedpbx/contracts';
+import {
+  EXTENSIONS_FILE_NAME,
+  FEDERATION_TRANSPORT,
+  PJSIP_FILE_NAME,
+  renderExtensions,
+  renderPjsip,
+  type ExtensionsRenderOptions,
+  type PjsipRenderOptions,
+} from '@fedpbx/dialplan';
+import type { Logger } from '../logger.js';
+import { writeFileAtomic } from '../state/atomic-file.js';
+
+/** The one thing this module needs from AMI (AmiClient satisfies it). */
+export interface AsteriskReloader {
+  action(name: string, fields: Readonly<Record<string, string>>): Promise<unknown>;
+}
+
+export interface AsteriskConfigWriterOptions {
+  /** FEDPBX_ASTERISK_CONFIG_DIR, normally /etc/asterisk. */
+  readonly configDir: string;
+  /** Where Asterisk reaches the agent's FastAGI server (a wildcard listen address means 127.0.0.1). */
+  readonly agiHost: string;
+  readonly agiPort: number;
+  /** Absent when the agent has no AMI: files are still written and the log says to reload by hand. */
+  readonly reloader?: AsteriskReloader;
+  readonly log: Logger;
+  readonly pjsip?: PjsipRenderOptions;
+  readonly extensions?: Omit<ExtensionsRenderOptions, 'agiHost' | 'agiPort'>;
+  /** After reloads went through (e.g. AsteriskStatus.resync: the PJSIP objects changed). */
+  readonly onReloaded?: (modules: readonly string[]) => void;
+}
+
+export type AsteriskModule = 'res_pjsip.so' | 'pbx_config.so';
+
+interface OwnedFile {
+  readonly name: string;
+  readonly module: AsteriskModule;
+  /** The admin's file that must include it. */
+  readonly includer: string;
+  readonly render: (snapshot: SiteSnapshot) => string;
+}
+
+export interface ConfigApplyResult {
+  readonly revision: number;
+  /** Files whose text changed and were written. */
+  readonly written: readonly string[];
+  /** Modules reloaded now (owed reloads of earlier applies included). */
+  readonly reloaded: readonly AsteriskModule[];
+  /** Modules whose reload could not be sent yet. */
+  readonly owed: readonly AsteriskModule[];
+}
+
+export class AsteriskConfigWriter {
+  private readonly files: readonly OwnedFile[];
+  private readonly owed = new Set<AsteriskModule>();
+  private readonly includeWarned = new Set<string>();
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: AsteriskConfigWriterOptions) {
+    const agiHost = opts.agiHost === '0.0.0.0' || opts.agiHost === '::' || opts.agiHost === '' ? '127.0.0.1' : opts.agiHost;
+    this.files = [
+      { name: PJSIP_FILE_NAME, module: 'res_pjsip.so', includer: 'pjsip.conf', render: (s) => renderPjsip(s.config, opts.pjsip) },
+      {
+        name: EXTENSIONS_FILE_NAME,
+        module: 'pbx_config.so',
+        includer: 'extensions.conf',
+        render: (s) => renderExtensions(s.config, { ...opts.extensions, agiHost, agiPort: opts.agiPort }),
+      },
+    ];
+  }
+
+  /** Renders, writes what changed, reloads what was written. Serialised with {@link flushReloads}. */
+  apply(snapshot: SiteSnapshot): Promise<ConfigApplyResult> {
+    return this.serial(() => this.applyNow(snapshot));
+  }
+
+  /** Sends the reloads still owed (call it on every AMI connect). Resolves with what was reloaded. */
+  flushReloads(): Promise<readonly AsteriskModule[]> {
+    return this.serial(() => this.reloadOwed());
+  }
+
+  /** Modules whose reload is owed. */
+  get pendingReloads(): readonly AsteriskModule[] {
+    return [...this.owed];
+  }
+
+  /**
+   * Checks that pjsip.conf and extensions.conf include our files; logs once per file exactly which line to add.
+   * Returns the files that lack it.
+   */
+  async checkIncludes(): Promise<string[]> {
+    const missing: string[] = [];
+    for (const f of this.files) {
+      const includer = join(this.opts.configDir, f.includer);
+      const text = await readFile(includer, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return undefined;
+        throw error;
+      });
+      if (text !== undefined && includes(text, f.name)) continue;
+      missing.push(f.includer);
+      if (this.includeWarned.has(f.includer)) continue;
+      this.includeWarned.add(f.includer);
+      this.opts.log.warn(
+        { file: includer, add: `#include ${f.name}`, exists: text !== undefined },
+        `Asterisk does not load ${f.name}: add the line "#include ${f.name}" at the end of ${includer} (fedpbx never edits that file), then reload`,
+      );
+    }
+    return missing;
+  }
+
+  private async applyNow(snapshot: SiteSnapshot): Promise<ConfigApplyResult> {
+    // Render everything before touching the disk: all files of one snapshot, or none.
+    const rendered = this.files.map((f) => ({ file: f, text: f.render(snapshot) }));
+    const written: string[] = [];
+    for (const { file, text } of rendered) {
+      const path = join(this.opts.configDir, file.name);
+      const current = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+        if (error.code === 'ENOENT') return undefined;
+        throw error;
+      });
+      if (current === text) continue;
+      if (file.module === 'res_pjsip.so' && current !== undefined && section(current, FEDERATION_TRANSPORT) !== section(text, FEDERATION_TRANSPORT)) {
+        this.opts.log.warn({ file: path }, `[${FEDERATION_TRANSPORT}] changed: PJSIP transports are not reloaded, restart Asterisk to apply it`);
+      }
+      await writeFileAtomic(path, text);
+      written.push(file.name);
+      this.owed.add(file.module);
+    }
+    if (written.length > 0) this.opts.log.info({ revision: snapshot.revision, written }, 'Asterisk include files written');
+    await this.checkIncludes();
+    const reloaded = await this.reloadOwed();
+    return { revision: snapshot.revision, written, reloaded, owed: [...this.owed] };
+  }
+
+  private async reloadOwed(): Promise<AsteriskModule[]> {
+    if (this.owed.size === 0) return [];
+    const { reloader, log } = this.opts;
+    if (reloader === undefined) {
+      log.warn({ modules: [...this.owed] }, 'no AMI configured: reload these Asterisk modules by hand (asterisk -rx "module reload <module>")');
+      this.owed.clear();
+      return [];
+    }
+    const done: AsteriskModule[] = [];
+    for (const module of [...this.owed]) {
+      try {
+        await reloader.action('Reload', { Module: module });
+        this.owed.delete(module);
+        done.push(module);
+      } catch (error) {
+        const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
+        if (code === 'ACTION_FAILED') {
+          // Asterisk refused (module not loaded): retrying will not help; the admin has to act.
+          this.owed.delete(module);
+          log.error({ module, err: error }, 'Asterisk refused the reload; the new configuration is written but not in force');
+        } else {
+          log.warn({ module, code }, 'Asterisk reload not sent; it will be sent when AMI is back');
+        }
+      }
+    }
+    if (done.length > 0) {
+      log.info({ modules: done }, 'Asterisk modules reloaded');
+      this.opts.onReloaded?.(done);
+    }
+    return done;
+  }
+
+  private serial<T>(task: () => Promise<T>): Promise<T> {
+    const next = this.chain.then(task);
+    this.chain = next.catch(() => undefined);
+    return next;
+  }
+}
+
+/**
+ * config.c: `#include` and `#tryinclude` take a file name, optionally quoted, relative to the config dir or absolute;
+ * a line commented out with `;` does not count.
+ */
+function includes(text: string, fileName: string): boolean {
+  return text.split(/\r?\n/).some((line) => {
+    const m = /^\s*#\s*(?:try)?include\s+"?([^"\s;]+)"?\s*(?:;.*)?$/.exec(line);
+    if (m === null) return false;
+    const target = m[1]!;
+    return target === fileName || target.endsWith(`/${fileName}`);
+  });
+}
+
+/** The text of every `[name]` section with that name (for change detection only). */
+function section(text: string, name: string): string {
+  const out: string[] = [];
+  let inside = false;
+  for (const line of text.split('\n')) {
+    const header = /^\[([^\]]+)\]/.exec(line);
+    if (header !== null) inside = header[1] === name;
+    if (inside) out.push(line);
+  }
+  return out.join('\n');
+}

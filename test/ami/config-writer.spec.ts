@@ -1,0 +1,162 @@
+// The Asterisk config writer against a temp config dir and the faithful AMI peer: only fedpbx's include files are
+// written, only when their text changed, with one Reload per changed module; owed reloads follow AMI back; the
+// admin's files are never touched; a value that could inject config text stops the whole write.
+import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
+import type { Federation, SiteSnapshot } from '@fedpbx/contracts';
+import { buildSiteConfig, EXTENSIONS_FILE_NAME, foundingScenario, PJSIP_FILE_NAME, RenderError } from '@fedpbx/dialplan';
+import { generateSigningKey, signSnapshot } from '@fedpbx/signing';
+import { pino } from 'pino';
+import { afterEach, describe, expect, it } from 'vitest';
+// eslint-disable-next-line no-restricted-imports
+import { AmiClient } from '../../apps/agent/src/ami/ami-client.js';
+// eslint-disable-next-line no-restricted-imports
+import { AsteriskConfigWriter } from '../../apps/agent/src/asterisk-config/config-writer.js';
+import { AmiPeer, DEFAULT_AMI_USER } from '../support/asterisk/ami-peer.js';
+
+const key = generateSigningKey('controller-1');
+const snap = (fed: Federation, revision: number): SiteSnapshot => signSnapshot(buildSiteConfig(fed, 'moscow'), revision, key, new Date('2026-11-26T09:00:00Z'));
+
+const ADMIN_PJSIP = '[transport-udp]\ntype=transport\nprotocol=udp\nbind=0.0.0.0\n\n#include pjsip_fedpbx.conf\n';
+const ADMIN_EXTENSIONS = '[general]\nstatic=yes\n\n[from-internal]\nexten => 100,1,Dial(PJSIP/100)\n';
+
+const cleanups: (() => Promise<void> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+async function until(predicate: () => boolean, timeoutMs = 4000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
+async function setup() {
+  const dir = mkdtempSync(join(tmpdir(), 'fedpbx-asterisk-etc-'));
+  writeFileSync(join(dir, 'pjsip.conf'), ADMIN_PJSIP);
+  writeFileSync(join(dir, 'extensions.conf'), ADMIN_EXTENSIONS);
+  writeFileSync(join(dir, 'manager.conf'), '[general]\nenabled=yes\n');
+  const peer = await AmiPeer.start();
+  const logs: Record<string, unknown>[] = [];
+  const log = pino(
+    { level: 'debug' },
+    new Writable({
+      write(chunk: Buffer, _e, cb) {
+        logs.push(JSON.parse(chunk.toString()) as Record<string, unknown>);
+        cb();
+      },
+    }),
+  );
+  const client = new AmiClient({ host: '127.0.0.1', port: peer.port, username: DEFAULT_AMI_USER.name, secret: DEFAULT_AMI_USER.secret, log, keepaliveMs: 0, backoff: { initialMs: 20, maxMs: 50, jitter: 0 } });
+  const writer = new AsteriskConfigWriter({ configDir: dir, agiHost: '0.0.0.0', agiPort: 4573, reloader: client, log });
+  client.onConnected(() => void writer.flushReloads());
+  client.start();
+  await until(() => client.connected);
+  const ctx = { dir, peer, client, writer, logs };
+  cleanups.push(async () => {
+    await client.stop();
+    await ctx.peer.close();
+  });
+  return ctx;
+}
+
+describe('AsteriskConfigWriter', () => {
+  it('writes both include files once, reloads each module once, and leaves the admin files alone', async () => {
+    const { dir, peer, writer, logs } = await setup();
+    const fed = foundingScenario();
+    const first = await writer.apply(snap(fed, 1));
+    expect(first.written).toEqual([PJSIP_FILE_NAME, EXTENSIONS_FILE_NAME]);
+    expect(first.reloaded).toEqual(['res_pjsip.so', 'pbx_config.so']);
+    expect(peer.reloads).toEqual(['res_pjsip.so', 'pbx_config.so']);
+    expect(peer.actions('Reload').map((a) => a.get('Module'))).toEqual(['res_pjsip.so', 'pbx_config.so']);
+
+    const pjsip = readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8');
+    expect(pjsip).toContain('[site-piter]');
+    expect(pjsip).toMatch(/DO NOT EDIT/);
+    expect(readFileSync(join(dir, EXTENSIONS_FILE_NAME), 'utf8')).toContain('AGI(agi://127.0.0.1:4573/internal)');
+    expect((statSync(join(dir, PJSIP_FILE_NAME)).mode & 0o777).toString(8)).toBe('640');
+
+    // The same configuration at a new revision: nothing written, nothing reloaded.
+    const mtime = statSync(join(dir, PJSIP_FILE_NAME)).mtimeMs;
+    const second = await writer.apply(snap(fed, 2));
+    expect(second).toEqual({ revision: 2, written: [], reloaded: [], owed: [] });
+    expect(peer.actions('Reload')).toHaveLength(2);
+    expect(statSync(join(dir, PJSIP_FILE_NAME)).mtimeMs).toBe(mtime);
+
+    // Admin files byte for byte, no temp files left, nothing else created.
+    expect(readFileSync(join(dir, 'pjsip.conf'), 'utf8')).toBe(ADMIN_PJSIP);
+    expect(readFileSync(join(dir, 'extensions.conf'), 'utf8')).toBe(ADMIN_EXTENSIONS);
+    expect(readdirSync(dir).sort()).toEqual(['extensions.conf', EXTENSIONS_FILE_NAME, 'manager.conf', 'pjsip.conf', PJSIP_FILE_NAME].sort());
+
+    // extensions.conf lacks the include: said once, with the exact line; pjsip.conf has it: nothing said.
+    const warnings = logs.filter((l) => typeof l.add === 'string');
+    expect(warnings).toHaveLength(1);
+    expect(warnings[0]).toMatchObject({ add: `#include ${EXTENSIONS_FILE_NAME}`, file: join(dir, 'extensions.conf') });
+  });
+
+  it('rewrites and reloads only what a change touches', async () => {
+    const { dir, peer, writer } = await setup();
+    const fed = foundingScenario();
+    await writer.apply(snap(fed, 1));
+    const pjsipBefore = readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8');
+    // Moscow's DID block no longer goes straight to the extensions: only the dialplan fallback changes.
+    const changed: Federation = { ...fed, inboundRoutes: fed.inboundRoutes.filter((r) => r.id !== 'ir-msk-did') };
+    const result = await writer.apply(snap(changed, 2));
+    expect(result.written).toEqual([EXTENSIONS_FILE_NAME]);
+    expect(result.reloaded).toEqual(['pbx_config.so']);
+    expect(peer.reloads).toEqual(['res_pjsip.so', 'pbx_config.so', 'pbx_config.so']);
+    expect(readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8')).toBe(pjsipBefore);
+  });
+
+  it('owes the reload while AMI is down and sends it when AMI is back', async () => {
+    const ctx = await setup();
+    const fed = foundingScenario();
+    await ctx.writer.apply(snap(fed, 1));
+    const port = ctx.peer.port;
+    await ctx.peer.close();
+    await until(() => !ctx.client.connected);
+    const changed: Federation = { ...fed, extensions: fed.extensions.map((e) => (e.id === 'e-m102' ? { ...e, displayName: 'Anna Smirnova-Ivanova' } : e)) };
+    const result = await ctx.writer.apply(snap(changed, 2));
+    expect(result.written).toContain(PJSIP_FILE_NAME);
+    expect(result.reloaded).toEqual([]);
+    expect(result.owed).toContain('res_pjsip.so');
+    ctx.peer = await AmiPeer.start({}, port);
+    await until(() => ctx.peer.reloads.includes('res_pjsip.so'));
+    expect(ctx.writer.pendingReloads).toEqual([]);
+  });
+
+  it('writes nothing and reloads nothing when a value could inject config text', async () => {
+    const { dir, peer, writer } = await setup();
+    const fed = foundingScenario();
+    await writer.apply(snap(fed, 1));
+    const before = [readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8'), readFileSync(join(dir, EXTENSIONS_FILE_NAME), 'utf8')];
+    const good = snap(fed, 2);
+    // Signed snapshots are schema-checked, so build the hostile one by hand: the renderer is the last gate.
+    const attacks = [
+      (s: SiteSnapshot) => ({ ...s, config: { ...s.config, extensions: s.config.extensions.map((e) => ({ ...e, displayName: 'Ivan\n[evil]\ntype=endpoint' })) } }),
+      (s: SiteSnapshot) => ({ ...s, config: { ...s.config, links: s.config.links.map((l) => ({ ...l, secret: 'abc\npassword=x' })) } }),
+      (s: SiteSnapshot) => ({ ...s, config: { ...s.config, trunks: s.config.trunks.map((t) => ({ ...t, host: 'sip.example,evil' })) } }),
+      (s: SiteSnapshot) => ({ ...s, config: { ...s.config, extensions: s.config.extensions.map((e) => ({ ...e, number: '101&PJSIP/evil' })) } }),
+    ];
+    for (const attack of attacks) {
+      await expect(writer.apply(attack(good) as SiteSnapshot)).rejects.toBeInstanceOf(RenderError);
+    }
+    expect([readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8'), readFileSync(join(dir, EXTENSIONS_FILE_NAME), 'utf8')]).toEqual(before);
+    expect(peer.actions('Reload')).toHaveLength(2);
+    // And the writer still works afterwards.
+    await expect(writer.apply(good)).resolves.toMatchObject({ written: [] });
+  });
+
+  it('recognises the include forms config.c accepts and ignores commented-out ones', async () => {
+    const { dir, writer } = await setup();
+    writeFileSync(join(dir, 'extensions.conf'), `${ADMIN_EXTENSIONS}\n;#include ${EXTENSIONS_FILE_NAME}\n`);
+    writeFileSync(join(dir, 'pjsip.conf'), `#tryinclude "/etc/asterisk/${PJSIP_FILE_NAME}"\n`);
+    expect(await writer.checkIncludes()).toEqual(['extensions.conf']);
+    writeFileSync(join(dir, 'extensions.conf'), `${ADMIN_EXTENSIONS}\n#include "${EXTENSIONS_FILE_NAME}"\n`);
+    expect(await writer.checkIncludes()).toEqual([]);
+  });
+});
