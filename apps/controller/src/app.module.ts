@@ -1,5 +1,68 @@
-import { Module } from '@nestjs/common';
+import { Module, type DynamicModule } from '@nestjs/common';
+import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { AuditController } from './audit/audit.controller.js';
+import { AuditRepository } from './audit/audit.repository.js';
+import { AuthController } from './auth/auth.controller.js';
+import { AuthGuard } from './auth/auth.guard.js';
+import { AuthService } from './auth/auth.service.js';
+import { UserRepository } from './auth/user.repository.js';
+import { UsersController } from './auth/users.controller.js';
+import { UsersService } from './auth/users.service.js';
+import { CONTROLLER_CONFIG, type ControllerConfig } from './config.js';
+import { DatabaseModule } from './database/database.module.js';
+import { FederationRepository } from './federation/federation.repository.js';
+import { FederationStore } from './federation/federation-store.js';
+import { FederationWriter } from './federation/federation-writer.js';
 import { HealthController } from './health/health.controller.js';
+import { DomainErrorFilter } from './http/domain-error.filter.js';
+import { OpenApiController } from './openapi/openapi.controller.js';
+import { RouteCatalog } from './openapi/route-catalog.js';
+import { RESOURCE_CONTROLLERS } from './resources/resource.controller.js';
+import { ResourceService } from './resources/resource.service.js';
+import { ScopedReadRepository } from './resources/scoped-read.repository.js';
+import { LinksController } from './revisions/links.controller.js';
+import { RevisionRepository } from './revisions/revision.repository.js';
+import { RevisionsController } from './revisions/revisions.controller.js';
+import { RevisionsService } from './revisions/revisions.service.js';
+import { FederationViewsController } from './trace/federation-views.controller.js';
+import { TraceService } from './trace/trace.service.js';
 
-@Module({ controllers: [HealthController] })
-export class AppModule {}
+/** The controller application, from a validated configuration. */
+@Module({})
+export class AppModule {
+  static forRoot(config: ControllerConfig): DynamicModule {
+    return {
+      module: AppModule,
+      imports: [DatabaseModule.forRoot({ url: config.DATABASE_URL, dataDir: config.FEDPBX_DATA_DIR }), DiscoveryModule],
+      controllers: [
+        HealthController,
+        AuthController,
+        UsersController,
+        LinksController,
+        ...RESOURCE_CONTROLLERS,
+        FederationViewsController,
+        RevisionsController,
+        AuditController,
+        OpenApiController,
+      ],
+      providers: [
+        { provide: CONTROLLER_CONFIG, useValue: config },
+        { provide: APP_GUARD, useClass: AuthGuard },
+        { provide: APP_FILTER, useClass: DomainErrorFilter },
+        FederationRepository,
+        FederationStore,
+        FederationWriter,
+        RevisionRepository,
+        AuditRepository,
+        ScopedReadRepository,
+        ResourceService,
+        UserRepository,
+        AuthService,
+        UsersService,
+        TraceService,
+        RevisionsService,
+        RouteCatalog,
+      ],
+    };
+  }
+}

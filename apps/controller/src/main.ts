@@ -9,7 +9,7 @@ import { ConfigError, loadControllerConfig } from './config.js';
 async function main(): Promise<void> {
   const config = loadControllerConfig(process.env);
   const log = pino({ name: 'fedpbx-controller', level: config.FEDPBX_LOG_LEVEL });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule, new FastifyAdapter(), { logger: false });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), new FastifyAdapter({ bodyLimit: 64 * 1024 * 1024 }), { logger: false });
   app.enableShutdownHooks();
   const i = config.FEDPBX_HTTP_LISTEN.lastIndexOf(':');
   await app.listen(Number(config.FEDPBX_HTTP_LISTEN.slice(i + 1)), config.FEDPBX_HTTP_LISTEN.slice(0, i));

@@ -11,6 +11,6 @@ export class AuditEntryEntity {
   @Column('text') objectId!: string;
   /** Sites the object belongs to (empty for federation-wide objects): what scoped readers filter on. */
   @Column('jsonb') siteIds!: string[];
-  @Column('jsonb', { nullable: true }) before!: unknown;
-  @Column('jsonb', { nullable: true }) after!: unknown;
+  @Column('jsonb', { nullable: true }) before!: object | null;
+  @Column('jsonb', { nullable: true }) after!: object | null;
 }

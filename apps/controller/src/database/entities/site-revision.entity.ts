@@ -9,8 +9,8 @@ export class SiteRevisionEntity {
   @PrimaryColumn('text') siteId!: string;
   @PrimaryColumn('integer') revision!: number;
   @Column('text') contentHash!: string;
-  /** A SiteOwnedConfig (federation/site-owned-config.ts); typed by the repository that maps it. */
-  @Column('jsonb') owned!: Record<string, unknown>;
+  /** A SiteOwnedConfig (federation/site-owned-config.ts), typed by the repository that maps it. */
+  @Column('jsonb') owned!: object;
   @Column('text') reason!: string;
   @Column('text') actor!: string;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;

@@ -1,0 +1,82 @@
+import { Inject, Injectable } from '@nestjs/common';
+import { DataSource } from 'typeorm';
+import type { Grant } from '../access/scope.js';
+import { AuditRepository } from '../audit/audit.repository.js';
+import { AlreadyExistsError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
+import { FederationStore } from '../federation/federation-store.js';
+import { hashPassword } from './password-hasher.js';
+import { actorName, type Principal } from './principal.js';
+import { UserRepository, type UserRecord } from './user.repository.js';
+
+/** Users and grants: head office only. Every change is audited (password never). */
+@Injectable()
+export class UsersService {
+  constructor(
+    @Inject(DataSource) private readonly ds: DataSource,
+    private readonly users: UserRepository,
+    private readonly audit: AuditRepository,
+    private readonly store: FederationStore,
+  ) {}
+
+  list(caller: Principal): Promise<UserRecord[]> {
+    this.headOffice(caller);
+    return this.users.list();
+  }
+
+  async get(caller: Principal, id: string): Promise<UserRecord> {
+    this.headOffice(caller);
+    const u = await this.users.get(id);
+    if (u === undefined) throw new NotFoundError('user', id);
+    return u;
+  }
+
+  async create(caller: Principal, username: string, password: string, grants: readonly Grant[]): Promise<UserRecord> {
+    this.headOffice(caller);
+    await this.checkGrants(grants);
+    if (await this.users.exists(username)) throw new AlreadyExistsError('user', username);
+    const hash = await hashPassword(password);
+    const id = await this.ds.transaction(async (m) => {
+      const id = await this.users.create(m, username, hash, grants);
+      await this.audit.append(m, [{ actor: actorName(caller), action: 'user.create', objectType: 'user', objectId: id, siteIds: siteIdsOf(grants), after: { username, grants } }]);
+      return id;
+    });
+    return this.get(caller, id);
+  }
+
+  async replaceGrants(caller: Principal, id: string, grants: readonly Grant[]): Promise<UserRecord> {
+    const before = await this.get(caller, id);
+    await this.checkGrants(grants);
+    await this.ds.transaction(async (m) => {
+      await this.users.replaceGrants(m, id, grants);
+      await this.audit.append(m, [
+        { actor: actorName(caller), action: 'user.grants', objectType: 'user', objectId: id, siteIds: siteIdsOf([...before.grants, ...grants]), before: { grants: before.grants }, after: { grants } },
+      ]);
+    });
+    return this.get(caller, id);
+  }
+
+  async remove(caller: Principal, id: string): Promise<void> {
+    const before = await this.get(caller, id);
+    if (id === caller.userId) throw new ForbiddenError('you cannot delete yourself');
+    await this.ds.transaction(async (m) => {
+      await this.users.delete(m, id);
+      await this.audit.append(m, [{ actor: actorName(caller), action: 'user.delete', objectType: 'user', objectId: id, siteIds: siteIdsOf(before.grants), before: { username: before.username, grants: before.grants } }]);
+    });
+  }
+
+  private headOffice(caller: Principal): void {
+    if (!caller.scope.headOffice) throw new ForbiddenError('only head office manages users');
+  }
+
+  private async checkGrants(grants: readonly Grant[]): Promise<void> {
+    const sites = new Set((await this.store.read()).federation.sites.map((s) => s.id));
+    grants.forEach((g, i) => {
+      if ((g.role === 'head-office-admin') !== (g.siteId === null)) {
+        throw new InvalidInputError('invalid grants', [{ path: `grants.${i}.siteId`, message: 'head-office-admin has no site; every other role names one' }]);
+      }
+      if (g.siteId !== null && !sites.has(g.siteId)) throw new InvalidInputError('invalid grants', [{ path: `grants.${i}.siteId`, message: `no site ${g.siteId}` }]);
+    });
+  }
+}
+
+const siteIdsOf = (grants: readonly Grant[]): string[] => [...new Set(grants.flatMap((g) => (g.siteId === null ? [] : [g.siteId])))];

@@ -1,0 +1,85 @@
+import type { FederationIssue } from '@fedpbx/dialplan';
+
+/** Every way a request can fail on purpose. Mapped to HTTP once, at the edge (http/domain-error.filter.ts). */
+export type DomainErrorCode =
+  | 'invalid-input'
+  | 'unauthenticated'
+  | 'forbidden'
+  | 'property-forbidden'
+  | 'not-found'
+  | 'already-exists'
+  | 'validation-conflict'
+  | 'rate-limited';
+
+export interface InputProblem {
+  readonly path: string;
+  readonly message: string;
+  readonly code?: string;
+}
+
+export class DomainError extends Error {
+  constructor(
+    readonly code: DomainErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+    this.name = 'DomainError';
+  }
+}
+
+export class InvalidInputError extends DomainError {
+  constructor(
+    message: string,
+    readonly problems: readonly InputProblem[],
+  ) {
+    super('invalid-input', message, { problems });
+  }
+}
+
+export class NotFoundError extends DomainError {
+  constructor(objectType: string, id: string) {
+    super('not-found', `${objectType} ${id} not found`, { objectType, id });
+  }
+}
+
+export class ForbiddenError extends DomainError {
+  constructor(message: string) {
+    super('forbidden', message);
+  }
+}
+
+/** A property the caller's role may not set (site prefix, class-of-service ceiling: head office only). */
+export class PropertyForbiddenError extends DomainError {
+  constructor(readonly properties: readonly string[]) {
+    super('property-forbidden', `only head office may set ${properties.join(', ')}`, { properties });
+  }
+}
+
+export class AlreadyExistsError extends DomainError {
+  constructor(objectType: string, id: string) {
+    super('already-exists', `${objectType} ${id} already exists`, { objectType, id });
+  }
+}
+
+/** The change would leave the federation invalid: the issues name every party of each conflict. */
+export class ValidationConflictError extends DomainError {
+  constructor(
+    readonly issues: readonly FederationIssue[],
+    readonly warnings: readonly FederationIssue[],
+  ) {
+    super('validation-conflict', `the change conflicts with the federation: ${issues.map((i) => i.message).join('; ')}`);
+  }
+}
+
+export class UnauthenticatedError extends DomainError {
+  constructor(message = 'authentication required') {
+    super('unauthenticated', message);
+  }
+}
+
+export class RateLimitedError extends DomainError {
+  constructor(readonly retryAfterSec: number) {
+    super('rate-limited', `too many attempts; retry in ${retryAfterSec} s`, { retryAfterSec });
+  }
+}

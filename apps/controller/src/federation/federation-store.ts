@@ -1,0 +1,53 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Federation } from '@fedpbx/contracts';
+import { DataSource, type EntityManager } from 'typeorm';
+import { RevisionRepository, type SiteHead } from '../revisions/revision.repository.js';
+import { FederationRepository, type FederationState } from './federation.repository.js';
+
+export interface FederationView {
+  readonly version: number;
+  readonly state: FederationState;
+  readonly federation: Federation;
+  /** Latest revision and snapshot hash of every site. */
+  readonly heads: ReadonlyMap<string, SiteHead>;
+}
+
+/**
+ * The federation as of the last commit, kept in memory and trusted only while the database's federation
+ * version matches it: validating a write needs the whole federation, and reading 100,000 rows per write would
+ * dominate its cost. Another process's commit bumps the version and the next use reloads.
+ */
+@Injectable()
+export class FederationStore {
+  private view: FederationView | undefined;
+
+  constructor(
+    @Inject(DataSource) private readonly ds: DataSource,
+    private readonly repo: FederationRepository,
+    private readonly revisions: RevisionRepository,
+  ) {}
+
+  /** The current federation inside a transaction that holds the federation lock. */
+  async locked(m: EntityManager): Promise<FederationView> {
+    return this.fresh(m, await this.repo.lockState(m));
+  }
+
+  /** The current federation for a read (no lock). */
+  async read(): Promise<FederationView> {
+    return this.fresh(this.ds.manager, await this.repo.readState(this.ds.manager));
+  }
+
+  /** Called after a commit with what was committed. */
+  committed(view: FederationView): void {
+    this.view = view;
+  }
+
+  private async fresh(m: EntityManager, state: FederationState): Promise<FederationView> {
+    if (this.view !== undefined && this.view.version === state.version) return this.view;
+    const federation = await this.repo.load(m, state);
+    const heads = await this.revisions.heads(m);
+    const view = { version: state.version, state, federation, heads };
+    this.view = view;
+    return view;
+  }
+}

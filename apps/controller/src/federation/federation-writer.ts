@@ -1,0 +1,140 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Federation } from '@fedpbx/contracts';
+import { validateFederation, validateFederationFlows, type FederationIssue } from '@fedpbx/dialplan';
+import { DataSource } from 'typeorm';
+import { AuditRepository, type AuditRecord } from '../audit/audit.repository.js';
+import { WriteLock } from '../database/write-lock.js';
+import { ValidationConflictError } from '../errors.js';
+import { RevisionRepository, type RevisionRecord, type SiteHead } from '../revisions/revision.repository.js';
+import { applyChanges, changedId, findObject, type FederationChange } from './federation-change.js';
+import { FederationRepository } from './federation.repository.js';
+import { FederationStore, type FederationView } from './federation-store.js';
+import { OBJECT_TYPE, sitesOfObject } from './object-sites.js';
+import { candidateSites, siteConfigHash, siteOwnedConfig } from './site-impact.js';
+
+export interface WriteRequest {
+  /** Who, for the audit log and revisions. */
+  readonly actor: string;
+  /** Why, for revisions ("extension e-101 created", "rollback to 12"). */
+  readonly reason: string;
+  readonly dryRun: boolean;
+}
+
+/** Decides the changes from the current federation (inside the lock); may throw a DomainError to refuse. */
+export type ChangePlanner = (current: Federation) => readonly FederationChange[];
+
+export interface SiteImpact {
+  readonly siteId: string;
+  /** Snapshot content hash before and after; absent when the site does not exist on that side. */
+  readonly before?: string;
+  readonly after?: string;
+}
+
+export interface WriteOutcome {
+  readonly dryRun: boolean;
+  readonly validation: { readonly ok: boolean; readonly errors: readonly FederationIssue[]; readonly warnings: readonly FederationIssue[] };
+  /** Sites whose snapshot changes (would change, for a dry run). */
+  readonly changedSites: readonly SiteImpact[];
+  /** Revisions written (empty for a dry run). */
+  readonly revisions: readonly { readonly siteId: string; readonly revision: number }[];
+  /** The federation after the write (before it, for a refused dry run). */
+  readonly federation: Federation;
+}
+
+/**
+ * The one way the federation changes: inside one transaction holding the federation lock, apply the planned
+ * changes to the whole federation, validate it with libs/dialplan (numbering plan and call flows), and only
+ * if it is valid write the changes, the audit entries and a new revision for every site whose snapshot hash
+ * changed. A dry run stops after working out the validation and the impact. All or nothing.
+ */
+@Injectable()
+export class FederationWriter {
+  private readonly lock = new WriteLock();
+
+  constructor(
+    @Inject(DataSource) private readonly ds: DataSource,
+    private readonly repo: FederationRepository,
+    private readonly store: FederationStore,
+    private readonly revisions: RevisionRepository,
+    private readonly audit: AuditRepository,
+  ) {}
+
+  async write(req: WriteRequest, plan: ChangePlanner): Promise<WriteOutcome> {
+    if (req.dryRun) return this.evaluate(await this.store.read(), plan, req).outcome;
+    let committed: FederationView | undefined;
+    const outcome = await this.lock.run(() =>
+      this.ds.transaction(async (m) => {
+        const current = await this.store.locked(m);
+        const { outcome, changes, heads } = this.evaluate(current, plan, req);
+        if (!outcome.validation.ok) throw new ValidationConflictError(outcome.validation.errors, outcome.validation.warnings);
+        const state = await this.repo.persist(m, changes, current.state);
+        await this.audit.append(m, auditRecords(req.actor, current.federation, changes));
+        const rows: RevisionRecord[] = [];
+        for (const impact of outcome.changedSites) {
+          const owned = siteOwnedConfig(outcome.federation, impact.siteId);
+          if (owned === undefined || impact.after === undefined) continue;
+          const revision = (current.heads.get(impact.siteId)?.revision ?? 0) + 1;
+          heads.set(impact.siteId, { revision, contentHash: impact.after });
+          rows.push({ siteId: impact.siteId, revision, contentHash: impact.after, owned, reason: req.reason, actor: req.actor, createdAt: '' });
+        }
+        await this.revisions.insert(m, rows);
+        committed = { version: state.version, state, federation: outcome.federation, heads };
+        return { ...outcome, revisions: rows.map((r) => ({ siteId: r.siteId, revision: r.revision })) };
+      }),
+    );
+    if (committed !== undefined) this.store.committed(committed);
+    return outcome;
+  }
+
+  private evaluate(current: FederationView, plan: ChangePlanner, req: WriteRequest) {
+    const changes = plan(current.federation);
+    const next = applyChanges(current.federation, changes);
+    const result = validateFederation(next, { validateCallFlows: validateFederationFlows });
+    const heads = new Map<string, SiteHead>(current.heads);
+    const changedSites = result.ok || req.dryRun ? impactOf(current, next, changes) : [];
+    for (const s of changedSites) if (s.after === undefined) heads.delete(s.siteId);
+    const outcome: WriteOutcome = {
+      dryRun: req.dryRun,
+      validation: { ok: result.ok, errors: result.errors, warnings: result.warnings },
+      changedSites,
+      revisions: [],
+      federation: next,
+    };
+    return { outcome, changes, heads };
+  }
+}
+
+/** Sites whose snapshot hash differs after the change (hashes computed only for sites the change can reach). */
+function impactOf(current: FederationView, next: Federation, changes: readonly FederationChange[]): SiteImpact[] {
+  const candidates = candidateSites(current.federation, next, changes);
+  const ids = candidates === 'all' ? new Set([...current.federation.sites.map((s) => s.id), ...next.sites.map((s) => s.id)]) : candidates;
+  const nextSites = new Set(next.sites.map((s) => s.id));
+  const out: SiteImpact[] = [];
+  for (const siteId of [...ids].sort()) {
+    const before = current.heads.get(siteId)?.contentHash;
+    const after = nextSites.has(siteId) ? siteConfigHash(next, siteId) : undefined;
+    if (before !== after) out.push({ siteId, ...(before !== undefined ? { before } : {}), ...(after !== undefined ? { after } : {}) });
+  }
+  return out;
+}
+
+function auditRecords(actor: string, before: Federation, changes: readonly FederationChange[]): AuditRecord[] {
+  return changes.map((c): AuditRecord => {
+    if (c.collection === 'hub') {
+      return { actor, action: 'hub.set', objectType: 'federation', objectId: 'hub', siteIds: [], before: { hubSiteId: before.hubSiteId ?? null }, after: { hubSiteId: c.hubSiteId ?? null } };
+    }
+    const old = findObject(before, c.collection, changedId(c));
+    const after = c.op === 'upsert' ? c.value : undefined;
+    const siteIds = [...new Set([...(old !== undefined ? sitesOfObject(c.collection, old) : []), ...(after !== undefined ? sitesOfObject(c.collection, after) : [])])];
+    const action = c.op === 'delete' ? 'delete' : old === undefined ? 'create' : 'update';
+    return {
+      actor,
+      action: `${OBJECT_TYPE[c.collection]}.${action}`,
+      objectType: OBJECT_TYPE[c.collection],
+      objectId: changedId(c),
+      siteIds,
+      ...(old !== undefined ? { before: old } : {}),
+      ...(after !== undefined ? { after } : {}),
+    };
+  });
+}

@@ -1,0 +1,68 @@
+import { TraceRequest, toJsonSchema, type PublishedSchemaName } from '@fedpbx/contracts';
+import { z } from 'zod';
+import { ApiTokenBody, LoginBody } from '../auth/auth.controller.js';
+import { CreateUserBody, GrantsBody } from '../auth/users.controller.js';
+import { RESOURCE_KINDS } from '../resources/resource-kinds.js';
+import { GenerateLinksBody } from '../revisions/links.controller.js';
+import type { RouteInfo } from './route-catalog.js';
+
+const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });
+const ERROR = { description: 'error: `{ error: { code, message, ... } }`', content: { 'application/json': { schema: ref('Error') } } };
+
+/** Request bodies of the routes that are not object CRUD, from the zod schemas the handlers parse with. */
+const EXTRA_BODIES: Record<string, string> = {
+  'POST /api/v1/auth/login': 'LoginBody',
+  'POST /api/v1/api-tokens': 'ApiTokenBody',
+  'POST /api/v1/users': 'CreateUserBody',
+  'PUT /api/v1/users/{id}/grants': 'GrantsBody',
+  'POST /api/v1/links/generate': 'GenerateLinksBody',
+  'POST /api/v1/trace': 'TraceRequest',
+};
+
+/**
+ * The OpenAPI 3.1 document: every registered route, with request bodies from the same zod schemas the API
+ * validates with (libs/contracts' published JSON Schemas for federation objects).
+ */
+export function openApiDocument(routes: readonly RouteInfo[]): Record<string, unknown> {
+  const schemas: Record<string, unknown> = {
+    Error: {
+      type: 'object',
+      required: ['error'],
+      properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, issues: { type: 'array' }, problems: { type: 'array' } } } },
+    },
+  };
+  const published = new Set<PublishedSchemaName>(['TraceRequest', 'TraceResult', ...Object.values(RESOURCE_KINDS).map((k) => k.schemaName)]);
+  for (const name of published) schemas[name] = stripDialect(toJsonSchema(name));
+  const own = { LoginBody, ApiTokenBody, CreateUserBody, GrantsBody, GenerateLinksBody };
+  for (const [name, schema] of Object.entries(own)) schemas[name] = stripDialect(z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>);
+  void TraceRequest;
+
+  const bodyByPath = new Map<string, string>(Object.values(RESOURCE_KINDS).map((k) => [`/api/v1/${k.path}`, k.schemaName]));
+  const paths: Record<string, Record<string, unknown>> = {};
+  for (const r of routes) {
+    const path = r.path.replace(/:([A-Za-z]+)/g, '{$1}');
+    const params = [...path.matchAll(/\{([A-Za-z]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    const op: Record<string, unknown> = {
+      operationId: `${r.controller}.${r.handler}`,
+      tags: [r.controller.replace(/Controller$/, '')],
+      parameters: [...params, ...(r.method !== 'GET' && r.path.startsWith('/api/v1/') ? [{ name: 'dryRun', in: 'query', required: false, schema: { type: 'boolean' } }] : [])],
+      responses: { '200': { description: 'ok' }, '400': ERROR, '401': ERROR, '403': ERROR, '404': ERROR, '409': ERROR },
+    };
+    const objectSchema = bodyByPath.get(path.replace(/\/\{id\}$/, ''));
+    const body = EXTRA_BODIES[`${r.method} ${path}`] ?? ((r.method === 'POST' || r.method === 'PUT') && objectSchema !== undefined ? objectSchema : undefined);
+    if (body !== undefined) op['requestBody'] = { required: true, content: { 'application/json': { schema: ref(body) } } };
+    (paths[path] ??= {})[r.method.toLowerCase()] = op;
+  }
+  return {
+    openapi: '3.1.0',
+    info: { title: 'fedpbx controller', version: '1', description: 'Sites, numbering plan, routes and call flows of the federation. Writes accept ?dryRun=true.' },
+    components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
+    security: [{ bearer: [] }],
+    paths,
+  };
+}
+
+function stripDialect(s: Record<string, unknown>): Record<string, unknown> {
+  const { $schema: _dialect, ...rest } = s;
+  return rest;
+}

@@ -1,0 +1,49 @@
+import { Injectable, RequestMethod } from '@nestjs/common';
+import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
+import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
+
+export interface RouteInfo {
+  readonly method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  /** `/api/v1/extensions/:id` */
+  readonly path: string;
+  readonly controller: string;
+  readonly handler: string;
+}
+
+const METHODS: Partial<Record<RequestMethod, RouteInfo['method']>> = {
+  [RequestMethod.GET]: 'GET',
+  [RequestMethod.POST]: 'POST',
+  [RequestMethod.PUT]: 'PUT',
+  [RequestMethod.PATCH]: 'PATCH',
+  [RequestMethod.DELETE]: 'DELETE',
+};
+
+const join = (...parts: string[]): string => `/${parts.flatMap((p) => p.split('/')).filter((p) => p !== '').join('/')}`;
+
+/** Every HTTP route Nest registered, read from the controllers' metadata: the OpenAPI document and the rights matrix test walk it. */
+@Injectable()
+export class RouteCatalog {
+  constructor(
+    private readonly discovery: DiscoveryService,
+    private readonly scanner: MetadataScanner,
+    private readonly reflector: Reflector,
+  ) {}
+
+  routes(): RouteInfo[] {
+    const out: RouteInfo[] = [];
+    for (const wrapper of this.discovery.getControllers()) {
+      const { instance, metatype } = wrapper;
+      if (instance === undefined || instance === null || metatype === undefined || metatype === null) continue;
+      const base = (this.reflector.get<string>(PATH_METADATA, metatype) ?? '') as string;
+      const proto = Object.getPrototypeOf(instance) as object;
+      for (const name of this.scanner.getAllMethodNames(proto)) {
+        const fn = (proto as Record<string, unknown>)[name] as () => unknown;
+        const path = this.reflector.get<string | undefined>(PATH_METADATA, fn);
+        const method = METHODS[this.reflector.get<RequestMethod>(METHOD_METADATA, fn)];
+        if (path === undefined || method === undefined) continue;
+        out.push({ method, path: join(base, path), controller: metatype.name, handler: name });
+      }
+    }
+    return out.sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method));
+  }
+}

@@ -1,0 +1,71 @@
+import { Injectable } from '@nestjs/common';
+import type { EntityManager } from 'typeorm';
+import { SiteRevisionEntity } from '../database/entities/index.js';
+import type { SiteOwnedConfig } from '../federation/site-owned-config.js';
+
+export interface SiteHead {
+  readonly revision: number;
+  readonly contentHash: string;
+}
+
+export interface RevisionSummary {
+  readonly siteId: string;
+  readonly revision: number;
+  readonly contentHash: string;
+  readonly reason: string;
+  readonly actor: string;
+  readonly createdAt: string;
+}
+
+export interface RevisionRecord extends RevisionSummary {
+  readonly owned: SiteOwnedConfig;
+}
+
+const summary = (e: SiteRevisionEntity): RevisionSummary => ({
+  siteId: e.siteId,
+  revision: e.revision,
+  contentHash: e.contentHash,
+  reason: e.reason,
+  actor: e.actor,
+  createdAt: e.createdAt.toISOString(),
+});
+
+@Injectable()
+export class RevisionRepository {
+  /** The latest revision of every site. */
+  async heads(m: EntityManager): Promise<Map<string, SiteHead>> {
+    const rows: { site_id: string; revision: number; content_hash: string }[] = await m.query(
+      `SELECT DISTINCT ON (site_id) site_id, revision, content_hash FROM site_config_revisions ORDER BY site_id, revision DESC`,
+    );
+    return new Map(rows.map((r) => [r.site_id, { revision: Number(r.revision), contentHash: r.content_hash }]));
+  }
+
+  async insert(m: EntityManager, rows: readonly (RevisionRecord & { createdAt?: string })[]): Promise<void> {
+    for (let i = 0; i < rows.length; i += 500) {
+      await m.insert(
+        SiteRevisionEntity,
+        rows.slice(i, i + 500).map((r) =>
+          Object.assign(new SiteRevisionEntity(), {
+            siteId: r.siteId,
+            revision: r.revision,
+            contentHash: r.contentHash,
+            owned: r.owned,
+            reason: r.reason,
+            actor: r.actor,
+          }),
+        ),
+      );
+    }
+  }
+
+  async list(m: EntityManager, siteId: string, limit: number, before: number | undefined): Promise<RevisionSummary[]> {
+    const qb = m.getRepository(SiteRevisionEntity).createQueryBuilder('r').select(['r.siteId', 'r.revision', 'r.contentHash', 'r.reason', 'r.actor', 'r.createdAt']).where('r.site_id = :siteId', { siteId });
+    if (before !== undefined) qb.andWhere('r.revision < :before', { before });
+    return (await qb.orderBy('r.revision', 'DESC').limit(limit).getMany()).map(summary);
+  }
+
+  async get(m: EntityManager, siteId: string, revision: number): Promise<RevisionRecord | undefined> {
+    const e = await m.findOneBy(SiteRevisionEntity, { siteId, revision });
+    return e === null ? undefined : { ...summary(e), owned: e.owned as unknown as SiteOwnedConfig };
+  }
+}

@@ -1,0 +1,110 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Federation, InterSiteLink } from '@fedpbx/contracts';
+import { DataSource } from 'typeorm';
+import { actorName, type Principal } from '../auth/principal.js';
+import { ForbiddenError, NotFoundError, PropertyForbiddenError } from '../errors.js';
+import type { CollectionName, FederationChange } from '../federation/federation-change.js';
+import { FederationWriter } from '../federation/federation-writer.js';
+import { siteOwnedConfig } from '../federation/site-impact.js';
+import type { SiteOwnedConfig } from '../federation/site-owned-config.js';
+import { RESOURCE_KINDS, toResponse } from '../resources/resource-kinds.js';
+import { generateSecret, type WriteResponse } from '../resources/resource.service.js';
+import { RevisionRepository, type RevisionSummary } from './revision.repository.js';
+
+type OwnedCollection = Exclude<keyof SiteOwnedConfig, 'site'> & CollectionName;
+const OWNED: readonly OwnedCollection[] = ['numberRanges', 'extensions', 'trunks', 'inboundRoutes', 'callFlows'];
+
+/** Site revisions (list, show, roll back) and generated inter-site links. */
+@Injectable()
+export class RevisionsService {
+  constructor(
+    @Inject(DataSource) private readonly ds: DataSource,
+    private readonly revisions: RevisionRepository,
+    private readonly writer: FederationWriter,
+  ) {}
+
+  list(caller: Principal, siteId: string, limit: number, before: number | undefined): Promise<RevisionSummary[]> {
+    if (!caller.scope.canRead(siteId)) throw new NotFoundError('site', siteId);
+    return this.revisions.list(this.ds.manager, siteId, limit, before);
+  }
+
+  /** A revision with the objects the site owned then (credentials removed). */
+  async get(caller: Principal, siteId: string, revision: number): Promise<RevisionSummary & { owned: Record<string, unknown> }> {
+    if (!caller.scope.canRead(siteId)) throw new NotFoundError('site', siteId);
+    const r = await this.revisions.get(this.ds.manager, siteId, revision);
+    if (r === undefined) throw new NotFoundError('revision', `${siteId}@${revision}`);
+    const owned: Record<string, unknown> = { site: toResponse(RESOURCE_KINDS.sites, r.owned.site) };
+    for (const c of OWNED) owned[c] = (r.owned[c] as readonly never[]).map((o) => toResponse(RESOURCE_KINDS[c], o));
+    return { ...r, owned };
+  }
+
+  /**
+   * Restores what the site owned at that revision (site settings, ranges, extensions, trunks, inbound routes,
+   * call flows), validated against today's federation like any write; it becomes a new revision.
+   */
+  async rollback(caller: Principal, siteId: string, revision: number, dryRun: boolean): Promise<WriteResponse> {
+    if (!caller.scope.canRead(siteId)) throw new NotFoundError('site', siteId);
+    if (!caller.scope.canWrite(siteId)) throw new ForbiddenError(`read-only access to site ${siteId}`);
+    const target = await this.revisions.get(this.ds.manager, siteId, revision);
+    if (target === undefined) throw new NotFoundError('revision', `${siteId}@${revision}`);
+    const outcome = await this.writer.write({ actor: actorName(caller), reason: `rollback of ${siteId} to revision ${revision}`, dryRun }, (fed) => {
+      const current = siteOwnedConfig(fed, siteId);
+      if (current === undefined) throw new NotFoundError('site', siteId);
+      if (!caller.scope.headOffice) {
+        const changed = RESOURCE_KINDS.sites.headOfficeFields.filter(
+          (f) => JSON.stringify((current.site as Record<string, unknown>)[f]) !== JSON.stringify((target.owned.site as Record<string, unknown>)[f]),
+        );
+        if (changed.length > 0) throw new PropertyForbiddenError(changed);
+      }
+      const changes: FederationChange[] = [{ collection: 'sites', op: 'upsert', value: target.owned.site }];
+      for (const c of OWNED) {
+        const keep = new Set((target.owned[c] as readonly { id: string }[]).map((o) => o.id));
+        for (const o of current[c] as readonly { id: string }[]) if (!keep.has(o.id)) changes.push({ collection: c, op: 'delete', id: o.id } as FederationChange);
+        for (const o of target.owned[c]) changes.push({ collection: c, op: 'upsert', value: o } as FederationChange);
+      }
+      return changes;
+    });
+    return {
+      dryRun,
+      validation: outcome.validation,
+      changedSites: outcome.changedSites.map((s) => s.siteId).filter((s) => caller.scope.canRead(s)),
+      revisions: outcome.revisions.filter((r) => caller.scope.canRead(r.siteId)),
+    };
+  }
+
+  /**
+   * Links for a topology (head office): `full-mesh` links every pair of sites, `hub-and-spoke` links the hub to
+   * every other site and makes it the federation's hub. Existing links are kept; missing ones are created with
+   * generated secrets. Both ends are derived from the sites.
+   */
+  async generateLinks(caller: Principal, topology: 'full-mesh' | 'hub-and-spoke', hubSiteId: string | undefined, dryRun: boolean): Promise<WriteResponse> {
+    if (!caller.scope.headOffice) throw new ForbiddenError('only head office may generate links');
+    const outcome = await this.writer.write({ actor: actorName(caller), reason: `links generated (${topology})`, dryRun }, (fed) => linkChanges(fed, topology, hubSiteId));
+    return {
+      dryRun,
+      validation: outcome.validation,
+      changedSites: outcome.changedSites.map((s) => s.siteId),
+      revisions: outcome.revisions,
+    };
+  }
+}
+
+function linkChanges(fed: Federation, topology: 'full-mesh' | 'hub-and-spoke', hubSiteId: string | undefined): FederationChange[] {
+  const have = new Set(fed.links.map((l) => [l.a, l.b].sort().join('|')));
+  const ids = fed.sites.map((s) => s.id).sort();
+  const pairs: [string, string][] = [];
+  if (topology === 'full-mesh') {
+    for (let i = 0; i < ids.length; i++) for (let j = i + 1; j < ids.length; j++) pairs.push([ids[i] as string, ids[j] as string]);
+  } else {
+    if (hubSiteId === undefined || !ids.includes(hubSiteId)) throw new NotFoundError('site', hubSiteId ?? '(no hub given)');
+    for (const s of ids) if (s !== hubSiteId) pairs.push([hubSiteId, s]);
+  }
+  const changes: FederationChange[] = pairs
+    .filter(([a, b]) => !have.has([a, b].sort().join('|')))
+    .map(([a, b]): FederationChange => {
+      const value: InterSiteLink = { id: `l-${a}-${b}`, a, b, mode: 'ip', secret: generateSecret(), codecs: ['alaw', 'ulaw'] };
+      return { collection: 'links', op: 'upsert', value };
+    });
+  if (topology === 'hub-and-spoke') changes.push({ collection: 'hub', op: 'set', hubSiteId });
+  return changes;
+}

@@ -1,0 +1,59 @@
+import 'reflect-metadata';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
+import { AppModule } from '../app.module.js';
+import { loadControllerConfig } from '../config.js';
+import { createTestDatabase, type TestDatabase } from './test-database.js';
+
+export const ADMIN = { username: 'admin', password: 'admin-password-123' } as const;
+
+export interface ApiResponse {
+  readonly status: number;
+  readonly body: Record<string, unknown> & { error?: { code: string; message: string; [k: string]: unknown } };
+  readonly headers: Record<string, unknown>;
+}
+
+export interface TestApp {
+  readonly app: NestFastifyApplication;
+  request(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown, token?: string): Promise<ApiResponse>;
+  login(username: string, password: string): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** The controller on its own fresh PostgreSQL database (or embedded, with `embedded: true`), requests injected in-process. */
+export async function startTestApp(options: { embedded?: boolean; env?: Record<string, string> } = {}): Promise<TestApp> {
+  const db: TestDatabase | undefined = options.embedded === true ? undefined : await createTestDatabase();
+  const config = loadControllerConfig({
+    ...(db !== undefined ? { DATABASE_URL: db.url } : { FEDPBX_DATA_DIR: 'memory://' }),
+    FEDPBX_BOOTSTRAP_ADMIN_USER: ADMIN.username,
+    FEDPBX_BOOTSTRAP_ADMIN_PASSWORD: ADMIN.password,
+    FEDPBX_TOKEN_SECRET: 'test-secret-test-secret-test-secret-123',
+    ...options.env,
+  });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), new FastifyAdapter({ bodyLimit: 64 * 1024 * 1024 }), { logger: false });
+  await app.init();
+  await app.getHttpAdapter().getInstance().ready();
+  const request: TestApp['request'] = async (method, url, body, token) => {
+    const res = await app.getHttpAdapter().getInstance().inject({
+      method,
+      url,
+      ...(body !== undefined ? { payload: body as object } : {}),
+      headers: { ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+    });
+    const text = res.body;
+    return { status: res.statusCode, body: text === '' ? {} : (res.headers['content-type']?.toString().includes('json') ? JSON.parse(text) : { text }), headers: res.headers };
+  };
+  return {
+    app,
+    request,
+    async login(username, password) {
+      const r = await request('POST', '/api/v1/auth/login', { username, password });
+      if (r.status !== 200) throw new Error(`login ${username}: ${r.status} ${JSON.stringify(r.body)}`);
+      return r.body['accessToken'] as string;
+    },
+    async close() {
+      await app.close();
+      await db?.drop();
+    },
+  };
+}
