@@ -6,7 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import type { Federation, SiteSnapshot } from '@fedpbx/contracts';
-import { buildSiteConfig, EXTENSIONS_FILE_NAME, foundingScenario, PJSIP_FILE_NAME, RenderError } from '@fedpbx/dialplan';
+import {
+  buildSiteConfig,
+  EXTENSIONS_FILE_NAME,
+  foundingScenario,
+  PJSIP_FILE_NAME,
+  RenderError,
+} from '@fedpbx/dialplan';
 import { generateSigningKey, signSnapshot } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -17,9 +23,11 @@ import { AsteriskConfigWriter } from '../../apps/agent/src/asterisk-config/confi
 import { AmiPeer, DEFAULT_AMI_USER } from '../support/asterisk/ami-peer.js';
 
 const key = generateSigningKey('controller-1');
-const snap = (fed: Federation, revision: number): SiteSnapshot => signSnapshot(buildSiteConfig(fed, 'moscow'), revision, key, new Date('2026-11-26T09:00:00Z'));
+const snap = (fed: Federation, revision: number): SiteSnapshot =>
+  signSnapshot(buildSiteConfig(fed, 'moscow'), revision, key, new Date('2026-11-26T09:00:00Z'));
 
-const ADMIN_PJSIP = '[transport-udp]\ntype=transport\nprotocol=udp\nbind=0.0.0.0\n\n#include pjsip_fedpbx.conf\n';
+const ADMIN_PJSIP =
+  '[transport-udp]\ntype=transport\nprotocol=udp\nbind=0.0.0.0\n\n#include pjsip_fedpbx.conf\n';
 const ADMIN_EXTENSIONS = '[general]\nstatic=yes\n\n[from-internal]\nexten => 100,1,Dial(PJSIP/100)\n';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -51,8 +59,22 @@ async function setup() {
       },
     }),
   );
-  const client = new AmiClient({ host: '127.0.0.1', port: peer.port, username: DEFAULT_AMI_USER.name, secret: DEFAULT_AMI_USER.secret, log, keepaliveMs: 0, backoff: { initialMs: 20, maxMs: 50, jitter: 0 } });
-  const writer = new AsteriskConfigWriter({ configDir: dir, agiHost: '0.0.0.0', agiPort: 4573, reloader: client, log });
+  const client = new AmiClient({
+    host: '127.0.0.1',
+    port: peer.port,
+    username: DEFAULT_AMI_USER.name,
+    secret: DEFAULT_AMI_USER.secret,
+    log,
+    keepaliveMs: 0,
+    backoff: { initialMs: 20, maxMs: 50, jitter: 0 },
+  });
+  const writer = new AsteriskConfigWriter({
+    configDir: dir,
+    agiHost: '0.0.0.0',
+    agiPort: 4573,
+    reloader: client,
+    log,
+  });
   client.onConnected(() => void writer.flushReloads());
   client.start();
   await until(() => client.connected);
@@ -77,7 +99,9 @@ describe('AsteriskConfigWriter', () => {
     const pjsip = readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8');
     expect(pjsip).toContain('[site-piter]');
     expect(pjsip).toMatch(/DO NOT EDIT/);
-    expect(readFileSync(join(dir, EXTENSIONS_FILE_NAME), 'utf8')).toContain('AGI(agi://127.0.0.1:4573/internal)');
+    expect(readFileSync(join(dir, EXTENSIONS_FILE_NAME), 'utf8')).toContain(
+      'AGI(agi://127.0.0.1:4573/internal)',
+    );
     expect((statSync(join(dir, PJSIP_FILE_NAME)).mode & 0o777).toString(8)).toBe('640');
 
     // The same configuration at a new revision: nothing written, nothing reloaded.
@@ -90,12 +114,17 @@ describe('AsteriskConfigWriter', () => {
     // Admin files byte for byte, no temp files left, nothing else created.
     expect(readFileSync(join(dir, 'pjsip.conf'), 'utf8')).toBe(ADMIN_PJSIP);
     expect(readFileSync(join(dir, 'extensions.conf'), 'utf8')).toBe(ADMIN_EXTENSIONS);
-    expect(readdirSync(dir).sort()).toEqual(['extensions.conf', EXTENSIONS_FILE_NAME, 'manager.conf', 'pjsip.conf', PJSIP_FILE_NAME].sort());
+    expect(readdirSync(dir).sort()).toEqual(
+      ['extensions.conf', EXTENSIONS_FILE_NAME, 'manager.conf', 'pjsip.conf', PJSIP_FILE_NAME].sort(),
+    );
 
     // extensions.conf lacks the include: said once, with the exact line; pjsip.conf has it: nothing said.
     const warnings = logs.filter((l) => typeof l.add === 'string');
     expect(warnings).toHaveLength(1);
-    expect(warnings[0]).toMatchObject({ add: `#include ${EXTENSIONS_FILE_NAME}`, file: join(dir, 'extensions.conf') });
+    expect(warnings[0]).toMatchObject({
+      add: `#include ${EXTENSIONS_FILE_NAME}`,
+      file: join(dir, 'extensions.conf'),
+    });
   });
 
   it('rewrites and reloads only what a change touches', async () => {
@@ -104,7 +133,10 @@ describe('AsteriskConfigWriter', () => {
     await writer.apply(snap(fed, 1));
     const pjsipBefore = readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8');
     // Moscow's DID block no longer goes straight to the extensions: only the dialplan fallback changes.
-    const changed: Federation = { ...fed, inboundRoutes: fed.inboundRoutes.filter((r) => r.id !== 'ir-msk-did') };
+    const changed: Federation = {
+      ...fed,
+      inboundRoutes: fed.inboundRoutes.filter((r) => r.id !== 'ir-msk-did'),
+    };
     const result = await writer.apply(snap(changed, 2));
     expect(result.written).toEqual([EXTENSIONS_FILE_NAME]);
     expect(result.reloaded).toEqual(['pbx_config.so']);
@@ -119,7 +151,12 @@ describe('AsteriskConfigWriter', () => {
     const port = ctx.peer.port;
     await ctx.peer.close();
     await until(() => !ctx.client.connected);
-    const changed: Federation = { ...fed, extensions: fed.extensions.map((e) => (e.id === 'e-m102' ? { ...e, displayName: 'Anna Smirnova-Ivanova' } : e)) };
+    const changed: Federation = {
+      ...fed,
+      extensions: fed.extensions.map((e) =>
+        e.id === 'e-m102' ? { ...e, displayName: 'Anna Smirnova-Ivanova' } : e,
+      ),
+    };
     const result = await ctx.writer.apply(snap(changed, 2));
     expect(result.written).toContain(PJSIP_FILE_NAME);
     expect(result.reloaded).toEqual([]);
@@ -133,19 +170,43 @@ describe('AsteriskConfigWriter', () => {
     const { dir, peer, writer } = await setup();
     const fed = foundingScenario();
     await writer.apply(snap(fed, 1));
-    const before = [readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8'), readFileSync(join(dir, EXTENSIONS_FILE_NAME), 'utf8')];
+    const before = [
+      readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8'),
+      readFileSync(join(dir, EXTENSIONS_FILE_NAME), 'utf8'),
+    ];
     const good = snap(fed, 2);
     // Signed snapshots are schema-checked, so build the hostile one by hand: the renderer is the last gate.
     const attacks = [
-      (s: SiteSnapshot) => ({ ...s, config: { ...s.config, extensions: s.config.extensions.map((e) => ({ ...e, displayName: 'Ivan\n[evil]\ntype=endpoint' })) } }),
-      (s: SiteSnapshot) => ({ ...s, config: { ...s.config, links: s.config.links.map((l) => ({ ...l, secret: 'abc\npassword=x' })) } }),
-      (s: SiteSnapshot) => ({ ...s, config: { ...s.config, trunks: s.config.trunks.map((t) => ({ ...t, host: 'sip.example,evil' })) } }),
-      (s: SiteSnapshot) => ({ ...s, config: { ...s.config, extensions: s.config.extensions.map((e) => ({ ...e, number: '101&PJSIP/evil' })) } }),
+      (s: SiteSnapshot) => ({
+        ...s,
+        config: {
+          ...s.config,
+          extensions: s.config.extensions.map((e) => ({ ...e, displayName: 'Ivan\n[evil]\ntype=endpoint' })),
+        },
+      }),
+      (s: SiteSnapshot) => ({
+        ...s,
+        config: { ...s.config, links: s.config.links.map((l) => ({ ...l, secret: 'abc\npassword=x' })) },
+      }),
+      (s: SiteSnapshot) => ({
+        ...s,
+        config: { ...s.config, trunks: s.config.trunks.map((t) => ({ ...t, host: 'sip.example,evil' })) },
+      }),
+      (s: SiteSnapshot) => ({
+        ...s,
+        config: {
+          ...s.config,
+          extensions: s.config.extensions.map((e) => ({ ...e, number: '101&PJSIP/evil' })),
+        },
+      }),
     ];
     for (const attack of attacks) {
       await expect(writer.apply(attack(good) as SiteSnapshot)).rejects.toBeInstanceOf(RenderError);
     }
-    expect([readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8'), readFileSync(join(dir, EXTENSIONS_FILE_NAME), 'utf8')]).toEqual(before);
+    expect([
+      readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8'),
+      readFileSync(join(dir, EXTENSIONS_FILE_NAME), 'utf8'),
+    ]).toEqual(before);
     expect(peer.actions('Reload')).toHaveLength(2);
     // And the writer still works afterwards.
     await expect(writer.apply(good)).resolves.toMatchObject({ written: [] });
@@ -158,5 +219,51 @@ describe('AsteriskConfigWriter', () => {
     expect(await writer.checkIncludes()).toEqual(['extensions.conf']);
     writeFileSync(join(dir, 'extensions.conf'), `${ADMIN_EXTENSIONS}\n#include "${EXTENSIONS_FILE_NAME}"\n`);
     expect(await writer.checkIncludes()).toEqual([]);
+  });
+
+  it('writes into a directory of its own when asked, and names it in the include line', async () => {
+    const { dir, peer } = await setup();
+    writeFileSync(join(dir, 'pjsip.conf'), '#include fedpbx/pjsip_fedpbx.conf\n');
+    const client = new AmiClient({
+      host: '127.0.0.1',
+      port: peer.port,
+      username: DEFAULT_AMI_USER.name,
+      secret: DEFAULT_AMI_USER.secret,
+      log: pino({ level: 'silent' }),
+      keepaliveMs: 0,
+    });
+    cleanups.push(() => client.stop());
+    client.start();
+    await until(() => client.connected);
+    const log = pino({ level: 'silent' });
+    const writer = new AsteriskConfigWriter({
+      configDir: dir,
+      includeDir: join(dir, 'fedpbx'),
+      agiHost: '127.0.0.1',
+      agiPort: 4573,
+      reloader: client,
+      log,
+    });
+    const warned: unknown[] = [];
+    const spy = new AsteriskConfigWriter({
+      configDir: dir,
+      includeDir: join(dir, 'fedpbx'),
+      agiHost: '127.0.0.1',
+      agiPort: 4573,
+      log: pino(
+        { level: 'warn' },
+        new Writable({
+          write(c: Buffer, _e, cb) {
+            warned.push(JSON.parse(c.toString()));
+            cb();
+          },
+        }),
+      ),
+    });
+    const result = await writer.apply(snap(foundingScenario(), 1));
+    expect(result.written).toEqual([PJSIP_FILE_NAME, EXTENSIONS_FILE_NAME]);
+    expect(readdirSync(join(dir, 'fedpbx')).sort()).toEqual([EXTENSIONS_FILE_NAME, PJSIP_FILE_NAME]);
+    expect(await spy.checkIncludes()).toEqual(['extensions.conf']);
+    expect(warned).toEqual([expect.objectContaining({ add: '#include fedpbx/extensions_fedpbx.conf' })]);
   });
 });

@@ -14,8 +14,8 @@
  * - Transports are not reloaded by `module reload res_pjsip.so` (allow_reload=no): a changed
  *   `[fedpbx-transport]` section is logged as needing an Asterisk restart.
  */
-import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { mkdir, readFile } from 'node:fs/promises';
+import { isAbsolute, join, relative } from 'node:path';
 import type { SiteSnapshot } from '@fedpbx/contracts';
 import {
   EXTENSIONS_FILE_NAME,
@@ -35,8 +35,14 @@ export interface AsteriskReloader {
 }
 
 export interface AsteriskConfigWriterOptions {
-  /** FEDPBX_ASTERISK_CONFIG_DIR, normally /etc/asterisk. */
+  /** FEDPBX_ASTERISK_CONFIG_DIR, normally /etc/asterisk: where pjsip.conf and extensions.conf are. */
   readonly configDir: string;
+  /**
+   * Where fedpbx's files are written (FEDPBX_ASTERISK_INCLUDE_DIR); default `configDir`. A directory of its own
+   * (deploy/: /etc/asterisk/fedpbx, owned by the agent, group asterisk) means the agent needs no write access to
+   * /etc/asterisk itself. The include line then names the path relative to `configDir`.
+   */
+  readonly includeDir?: string;
   /** Where Asterisk reaches the agent's FastAGI server (a wildcard listen address means 127.0.0.1). */
   readonly agiHost: string;
   readonly agiPort: number;
@@ -71,11 +77,13 @@ export interface ConfigApplyResult {
 
 export class AsteriskConfigWriter {
   private readonly files: readonly OwnedFile[];
+  private readonly outDir: string;
   private readonly owed = new Set<AsteriskModule>();
   private readonly includeWarned = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: AsteriskConfigWriterOptions) {
+    this.outDir = opts.includeDir ?? opts.configDir;
     const agiHost = opts.agiHost === '0.0.0.0' || opts.agiHost === '::' || opts.agiHost === '' ? '127.0.0.1' : opts.agiHost;
     this.files = [
       { name: PJSIP_FILE_NAME, module: 'res_pjsip.so', includer: 'pjsip.conf', render: (s) => renderPjsip(s.config, opts.pjsip) },
@@ -111,17 +119,26 @@ export class AsteriskConfigWriter {
     const missing: string[] = [];
     for (const f of this.files) {
       const includer = join(this.opts.configDir, f.includer);
-      const text = await readFile(includer, 'utf8').catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return undefined;
-        throw error;
-      });
+      const target = this.includeTarget(f.name);
+      let text: string | undefined;
+      try {
+        text = await readFile(includer, 'utf8');
+      } catch (error) {
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code !== 'ENOENT') {
+          // Unreadable (permissions): we cannot tell; say so once, never fail the apply for it.
+          if (!this.includeWarned.has(f.includer)) this.opts.log.warn({ file: includer, code }, `cannot read ${includer} to check that it has "#include ${target}"`);
+          this.includeWarned.add(f.includer);
+          continue;
+        }
+      }
       if (text !== undefined && includes(text, f.name)) continue;
       missing.push(f.includer);
       if (this.includeWarned.has(f.includer)) continue;
       this.includeWarned.add(f.includer);
       this.opts.log.warn(
-        { file: includer, add: `#include ${f.name}`, exists: text !== undefined },
-        `Asterisk does not load ${f.name}: add the line "#include ${f.name}" at the end of ${includer} (fedpbx never edits that file), then reload`,
+        { file: includer, add: `#include ${target}`, exists: text !== undefined },
+        `Asterisk does not load ${f.name}: add the line "#include ${target}" at the end of ${includer} (fedpbx never edits that file), then reload`,
       );
     }
     return missing;
@@ -132,7 +149,7 @@ export class AsteriskConfigWriter {
     const rendered = this.files.map((f) => ({ file: f, text: f.render(snapshot) }));
     const written: string[] = [];
     for (const { file, text } of rendered) {
-      const path = join(this.opts.configDir, file.name);
+      const path = join(this.outDir, file.name);
       const current = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
         if (error.code === 'ENOENT') return undefined;
         throw error;
@@ -141,6 +158,7 @@ export class AsteriskConfigWriter {
       if (file.module === 'res_pjsip.so' && current !== undefined && section(current, FEDERATION_TRANSPORT) !== section(text, FEDERATION_TRANSPORT)) {
         this.opts.log.warn({ file: path }, `[${FEDERATION_TRANSPORT}] changed: PJSIP transports are not reloaded, restart Asterisk to apply it`);
       }
+      if (written.length === 0) await mkdir(this.outDir, { recursive: true, mode: 0o750 });
       await writeFileAtomic(path, text);
       written.push(file.name);
       this.owed.add(file.module);
@@ -181,6 +199,12 @@ export class AsteriskConfigWriter {
       this.opts.onReloaded?.(done);
     }
     return done;
+  }
+
+  /** What the admin's `#include` names: our file relative to the config dir (absolute when outside it). */
+  private includeTarget(fileName: string): string {
+    const rel = relative(this.opts.configDir, join(this.outDir, fileName));
+    return rel.startsWith('..') || isAbsolute(rel) ? join(this.outDir, fileName) : rel;
   }
 
   private serial<T>(task: () => Promise<T>): Promise<T> {
