@@ -19,6 +19,7 @@ import { fileURLToPath } from 'node:url';
 import { placeCall, type CallRecord } from '../support/asterisk/fastagi-peer.js';
 import { agentConfigFromEnv, agentServer, dingDongServer, floorServer, type ServerFactory, type ServerUnderTest } from './bench-servers.js';
 import { DEFAULT_MIX, mixPicker, type CallTemplate } from './call-mix.js';
+import { AGENT_MIX, prepareAgentBench } from './agent-bench-setup.js';
 
 export interface BenchOptions {
   readonly rate: number;
@@ -182,6 +183,11 @@ function percentile(sorted: Float64Array, q: number): number | null {
   return sorted[idx] as number;
 }
 
+/** A flow that ends hangs the channel up itself (AGI HANGUP): AGISTATUS=HANGUP is then the expected end. */
+function serverHungUp(call: CallRecord): boolean {
+  return call.commands.some((c) => c.argv[0]?.toUpperCase() === 'HANGUP');
+}
+
 class CallStats {
   completed = 0;
   commands = 0;
@@ -198,7 +204,7 @@ class CallStats {
           ? 'parked'
           : call.pipelined
             ? 'pipelined'
-            : call.agiStatus !== 'SUCCESS'
+            : call.agiStatus !== 'SUCCESS' && !(call.agiStatus === 'HANGUP' && serverHungUp(call))
               ? `AGISTATUS=${call.agiStatus}`
               : null;
     if (why !== null) {
@@ -413,8 +419,10 @@ export function summaryJson(results: readonly ServerResult[], opts: BenchOptions
 }
 
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchOptions {
+  // Without an explicit snapshot, measure the agent on the 100,000-extension head office (agent-bench-setup.ts).
+  const agentConfig = env.BENCH_AGENT_SNAPSHOT === undefined ? prepareAgentBench(mkdtempSync(join(tmpdir(), 'agi-bench-hq-'))) : agentConfigFromEnv(env);
   const all: Record<string, ServerFactory> = {
-    agent: agentServer(agentConfigFromEnv(env)),
+    agent: agentServer(agentConfig),
     floor: floorServer,
     dingdong: dingDongServer,
   };
@@ -430,7 +438,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchOptio
     warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 2),
     concurrency: envNumber('BENCH_CONCURRENCY', 200),
     callTimeoutMs: envNumber('BENCH_CALL_TIMEOUT_MS', 10_000),
-    mix: DEFAULT_MIX,
+    mix: env.BENCH_MIX === 'default' ? DEFAULT_MIX : AGENT_MIX,
     servers,
   };
 }

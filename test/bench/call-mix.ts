@@ -13,6 +13,8 @@ export interface CallTemplate {
   readonly script: string;
   readonly args?: readonly string[];
   readonly onDial?: DialScript;
+  /** Anything else the simulated channel needs (channel name, DTMF digits, known sounds). */
+  readonly extra?: Partial<Omit<PlaceCallOptions, 'host' | 'port'>>;
 }
 
 const answer: DialScript = () => ({ status: 'ANSWER' });
@@ -37,6 +39,7 @@ export function mixPicker(mix: readonly CallTemplate[]): () => Omit<PlaceCallOpt
       extension: t.extension,
       context: t.context,
       onDial: t.onDial,
+      ...t.extra,
     };
     for (let i = 0; i < t.weight; i += 1) slots.push(opts);
   }

@@ -6,6 +6,7 @@ import type { AgentConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { startMetricsServer } from './metrics/metrics-server.js';
+import { compactHeap } from './state/heap.js';
 import { RoutingState } from './state/routing-state.js';
 import { SnapshotApplier } from './state/snapshot-applier.js';
 import { SnapshotStore } from './state/snapshot-store.js';
@@ -35,6 +36,10 @@ export class Agent {
     const started = process.hrtime.bigint();
     await this.store.init();
     await this.loadLocalSnapshot();
+    // With a snapshot in force, calls are served at once and a bootstrap file is only checked afterwards.
+    const fromDisk = this.state.ready;
+    if (!fromDisk) await this.applyBootstrap();
+    compactHeap();
 
     const handler = new CallHandler(this.state, this.metrics, this.log);
     this.agi = new AgiServer(
@@ -54,8 +59,17 @@ export class Agent {
       detail: { site: this.config.FEDPBX_SITE_ID, revision: this.state.revision, agiSessions: this.agi?.activeSessions ?? 0 },
     }));
     this.metricsServer = m.server;
+    if (fromDisk) void this.applyBootstrap();
+    if (!this.state.ready) this.log.error('no snapshot: calls go to the dialplan fallback until one arrives');
     this.log.info(
-      { agi: `${agi.host}:${agi.port}`, metrics: m.port, revision: this.state.revision, startMs: Number(process.hrtime.bigint() - started) / 1e6 },
+      {
+        agi: `${agi.host}:${agi.port}`,
+        metrics: m.port,
+        revision: this.state.revision,
+        startMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6),
+        rssMb: Math.round(process.memoryUsage.rss() / 1e6),
+        heapMb: Math.round(process.memoryUsage().heapUsed / 1e6),
+      },
       'agent serving FastAGI',
     );
     return { agiPort: agi.port, metricsPort: m.port };
@@ -66,29 +80,28 @@ export class Agent {
     await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
   }
 
-  /** Last-known-good from the state dir; on first start (or if none verifies) the bootstrap file. */
+  /** Last-known-good from the state dir (verified: hash and signature). */
   private async loadLocalSnapshot(): Promise<void> {
     const loaded = await this.store.loadLastKnownGood();
     for (const s of loaded?.skipped ?? []) this.log.warn(s, 'stored snapshot skipped');
-    if (loaded !== undefined) {
-      this.state.apply(loaded.snapshot);
-      this.metrics.snapshotApplied(loaded.snapshot);
-      this.log.info({ revision: loaded.snapshot.revision }, 'serving the last applied snapshot from the state dir');
+    if (loaded === undefined) return;
+    this.state.apply(loaded.snapshot);
+    this.metrics.snapshotApplied(loaded.snapshot);
+    this.log.info({ revision: loaded.snapshot.revision }, 'serving the last applied snapshot from the state dir');
+  }
+
+  /** The bootstrap file (first start, offline install, or a newer file dropped in): fully verified by the applier. */
+  private async applyBootstrap(): Promise<void> {
+    const file = this.config.FEDPBX_BOOTSTRAP_SNAPSHOT;
+    if (file === undefined) return;
+    try {
+      const raw = await this.store.readExternal(file);
+      const claimed = typeof raw === 'object' && raw !== null && 'revision' in raw ? raw.revision : undefined;
+      if (this.state.ready && typeof claimed === 'number' && claimed <= this.state.revision) return;
+      const result = await this.applier.offer(raw, `bootstrap ${file}`);
+      if (!result.applied) this.log.warn(result, 'bootstrap snapshot not applied');
+    } catch (error) {
+      this.log.error({ file, reason: error instanceof Error ? error.message : String(error) }, 'bootstrap snapshot refused');
     }
-    const bootstrap = this.config.FEDPBX_BOOTSTRAP_SNAPSHOT;
-    if (bootstrap !== undefined) {
-      let raw: unknown;
-      try {
-        raw = await this.store.readExternal(bootstrap);
-      } catch (error) {
-        this.log.error({ file: bootstrap, reason: error instanceof Error ? error.message : String(error) }, 'bootstrap snapshot refused');
-        raw = undefined;
-      }
-      if (raw !== undefined) {
-        const result = await this.applier.offer(raw, `bootstrap ${bootstrap}`);
-        if (!result.applied && result.code !== 'stale-revision') this.log.warn(result, 'bootstrap snapshot not applied');
-      }
-    }
-    if (!this.state.ready) this.log.error('no snapshot: calls go to the dialplan fallback until one arrives');
   }
 }

@@ -77,19 +77,34 @@ export type SiteSnapshot = z.infer<typeof SiteSnapshot>;
 
 /**
  * JSON with object keys sorted at every depth and no insignificant white space: the bytes the content hash
- * is computed over. Arrays keep their order (order is meaning: route preferences, flow nodes).
+ * is computed over. Arrays keep their order (order is meaning: route preferences, flow nodes). Built on the
+ * native serializer (a replacer that re-creates only objects whose keys are out of order): a 100,000-extension
+ * snapshot is hashed at every apply and every boot. (Integer-like keys would follow JavaScript's property order;
+ * no contract uses them.)
  */
 export function canonicalJson(value: unknown): string {
-  if (value === null || typeof value !== 'object') {
+  return JSON.stringify(value, sortKeys) ?? 'null';
+}
+
+function sortKeys(_key: string, value: unknown): unknown {
+  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
     if (typeof value === 'number' && !Number.isFinite(value)) throw new TypeError('canonicalJson: non-finite number');
-    return JSON.stringify(value) ?? 'null';
+    return value;
   }
-  if (Array.isArray(value)) return `[${value.map((v) => (v === undefined ? 'null' : canonicalJson(v))).join(',')}]`;
-  const entries = Object.keys(value)
-    .sort()
-    .filter((k) => (value as Record<string, unknown>)[k] !== undefined)
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson((value as Record<string, unknown>)[k])}`);
-  return `{${entries.join(',')}}`;
+  const record = value as Record<string, unknown>;
+  const keys = Object.keys(record);
+  let sorted = true;
+  for (let i = 1; i < keys.length; i++) {
+    if ((keys[i - 1] as string) > (keys[i] as string)) {
+      sorted = false;
+      break;
+    }
+  }
+  if (sorted) return record;
+  keys.sort();
+  const out: Record<string, unknown> = {};
+  for (const k of keys) out[k] = record[k];
+  return out;
 }
 
 /** The exact bytes the controller signs: binds site, revision, time and content together. */

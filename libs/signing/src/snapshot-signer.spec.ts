@@ -44,3 +44,16 @@ describe('snapshot signing', () => {
     expect(contentHash(reordered)).toBe(contentHash(config));
   });
 });
+
+describe('verifying a snapshot from the own state dir', () => {
+  it('skips re-validating the content but still refuses tampering and forgery', () => {
+    const snap = signSnapshot(config, 3, key, at);
+    const trusted = { contentAlreadyValidated: true };
+    expect(verifySnapshot(JSON.parse(JSON.stringify(snap)), 'piter', [key], trusted).revision).toBe(3);
+    const tampered = structuredClone(snap);
+    tampered.config.trunks[0]!.host = 'evil.example';
+    expect(refusal(() => verifySnapshot(tampered, 'piter', [key], trusted))).toBe('hash-mismatch');
+    expect(refusal(() => verifySnapshot({ ...snap, revision: 9 }, 'piter', [key], trusted))).toBe('bad-signature');
+    expect(refusal(() => verifySnapshot({ ...snap, config: null }, 'piter', [key], trusted))).toBe('malformed');
+  });
+});

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ROUTE_ENTRIES, type Health, type RouteEntry, type TraceResult } from '@fedpbx/contracts';
 import { compileSite, traceRoute } from '@fedpbx/dialplan';
-import { importPublicKey } from '@fedpbx/signing';
+import { importPublicKey, verifySnapshot } from '@fedpbx/signing';
 import { loadAgentConfig } from '../config.js';
 import { SnapshotStore } from '../state/snapshot-store.js';
 
@@ -32,7 +32,9 @@ export async function runTraceCommand(args: readonly string[], env: NodeJS.Proce
   const store = new SnapshotStore(config.FEDPBX_STATE_DIR, config.FEDPBX_SITE_ID, keys);
   const snapshot =
     (await store.loadLastKnownGood())?.snapshot ??
-    (config.FEDPBX_BOOTSTRAP_SNAPSHOT !== undefined ? await store.readExternal(config.FEDPBX_BOOTSTRAP_SNAPSHOT) : undefined);
+    (config.FEDPBX_BOOTSTRAP_SNAPSHOT !== undefined
+      ? verifySnapshot(await store.readExternal(config.FEDPBX_BOOTSTRAP_SNAPSHOT), config.FEDPBX_SITE_ID, keys)
+      : undefined);
   if (snapshot === undefined) {
     out.write(`no snapshot in ${config.FEDPBX_STATE_DIR} and no bootstrap file\n`);
     return 1;

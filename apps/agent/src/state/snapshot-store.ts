@@ -1,6 +1,6 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SiteSnapshot } from '@fedpbx/contracts';
+import { canonicalJson, type SiteSnapshot } from '@fedpbx/contracts';
 import { SnapshotRejectedError, verifySnapshot, type VerifyingKey } from '@fedpbx/signing';
 import { writeFileAtomic } from './atomic-file.js';
 
@@ -45,7 +45,7 @@ export class SnapshotStore {
     for (const rev of candidates) {
       const file = join(this.snapshotsDir, `${rev}.json`);
       try {
-        const snapshot = verifySnapshot(JSON.parse(await readFile(file, 'utf8')) as unknown, this.siteId, this.keys);
+        const snapshot = verifySnapshot(JSON.parse(await readFile(file, 'utf8')) as unknown, this.siteId, this.keys, { contentAlreadyValidated: true });
         if (snapshot.revision !== rev) throw new SnapshotRejectedError('malformed', `file says revision ${snapshot.revision}`);
         return { snapshot, skipped };
       } catch (error) {
@@ -55,20 +55,19 @@ export class SnapshotStore {
     return undefined;
   }
 
-  /** Verifies a snapshot file from outside (bootstrap) without storing it. */
-  async readExternal(path: string): Promise<SiteSnapshot> {
-    let raw: unknown;
+  /** Reads a snapshot file from outside (bootstrap) as JSON, not yet verified: offer it to the applier. */
+  async readExternal(path: string): Promise<unknown> {
     try {
-      raw = JSON.parse(await readFile(path, 'utf8')) as unknown;
+      return JSON.parse(await readFile(path, 'utf8')) as unknown;
     } catch (error) {
       throw new SnapshotRejectedError('malformed', `cannot read ${path}: ${error instanceof Error ? error.message : String(error)}`);
     }
-    return verifySnapshot(raw, this.siteId, this.keys);
   }
 
   /** Stores an already verified snapshot and makes it current; keeps the newest `historyLimit`. */
   async save(snapshot: SiteSnapshot): Promise<void> {
-    await writeFileAtomic(join(this.snapshotsDir, `${snapshot.revision}.json`), JSON.stringify(snapshot));
+    // Canonical (sorted) JSON: verifying it again at boot hashes it without re-sorting a single object.
+    await writeFileAtomic(join(this.snapshotsDir, `${snapshot.revision}.json`), canonicalJson(snapshot));
     await writeFileAtomic(this.currentFile, JSON.stringify({ revision: snapshot.revision, contentHash: snapshot.contentHash }));
     const revisions = await this.revisions();
     for (const old of revisions.slice(this.historyLimit)) {
