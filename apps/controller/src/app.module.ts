@@ -17,10 +17,11 @@ import { HealthController } from './health/health.controller.js';
 import { DomainErrorFilter } from './http/domain-error.filter.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { RouteCatalog } from './openapi/route-catalog.js';
+import { LinkGenerationService } from './resources/link-generation.service.js';
+import { LinksController } from './resources/links.controller.js';
 import { RESOURCE_CONTROLLERS } from './resources/resource.controller.js';
 import { ResourceService } from './resources/resource.service.js';
 import { ScopedReadRepository } from './resources/scoped-read.repository.js';
-import { LinksController } from './revisions/links.controller.js';
 import { RevisionRepository } from './revisions/revision.repository.js';
 import { RevisionsController } from './revisions/revisions.controller.js';
 import { RevisionsService } from './revisions/revisions.service.js';
@@ -61,6 +62,7 @@ export class AppModule {
         UsersService,
         TraceService,
         RevisionsService,
+        LinkGenerationService,
         RouteCatalog,
       ],
     };

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { ApiTokenBody, LoginBody } from '../auth/auth.controller.js';
 import { CreateUserBody, GrantsBody } from '../auth/users.controller.js';
 import { RESOURCE_KINDS } from '../resources/resource-kinds.js';
-import { GenerateLinksBody } from '../revisions/links.controller.js';
+import { GenerateLinksBody } from '../resources/links.controller.js';
 import type { RouteInfo } from './route-catalog.js';
 
 const ref = (name: string) => ({ $ref: `#/components/schemas/${name}` });

@@ -125,8 +125,9 @@ export class ResourceService {
 
   private authorize(scope: Scope, level: WriteLevel, sites: readonly string[]): void {
     if (scope.headOffice) return;
-    for (const s of sites) if (!scope.canRead(s)) throw new NotFoundError('site', s);
+    // Refusing a head-office-only kind says nothing about any object, so it comes before the 404s.
     if (level === 'head-office') throw new ForbiddenError('only head office may make this change');
+    for (const s of sites) if (!scope.canRead(s)) throw new NotFoundError('site', s);
     for (const s of sites) if (!scope.canWrite(s)) throw new ForbiddenError(`read-only access to site ${s}`);
     if (sites.length === 0) throw new ForbiddenError('only head office may make this change');
   }

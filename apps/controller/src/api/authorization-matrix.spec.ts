@@ -1,0 +1,190 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { RouteCatalog } from '../openapi/route-catalog.js';
+import { buildFoundingScenario } from '../testing/scenario.js';
+import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
+
+/**
+ * Every registered route x role x own/foreign site, with the status each must answer. The routes come from
+ * Nest's route table at runtime: a new route without a row here fails the test. Writes run as dry runs, so the
+ * rows do not depend on each other (the rights checks are the same as for a real write).
+ */
+type Role = 'headOffice' | 'siteAdmin' | 'viewer';
+type Target = 'own' | 'foreign';
+type Req = { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; url: string; body?: unknown };
+type Expect = Record<Role, [own: number, foreign: number]>;
+interface Row {
+  readonly req: (target: Target, role: Role) => Promise<Req> | Req;
+  readonly expect: Expect;
+  readonly public?: boolean;
+}
+
+const SITE: Record<Target, string> = { own: 'moscow', foreign: 'piter' };
+const PASSWORD = 'matrix-password-123';
+const all = (s: number): Expect => ({ headOffice: [s, s], siteAdmin: [s, s], viewer: [s, s] });
+const headOfficeOnly = (ok: number): Expect => ({ headOffice: [ok, ok], siteAdmin: [403, 403], viewer: [403, 403] });
+const siteRead: Expect = { headOffice: [200, 200], siteAdmin: [200, 404], viewer: [200, 404] };
+const siteWrite: Expect = { headOffice: [200, 200], siteAdmin: [200, 404], viewer: [403, 404] };
+/** Head-office kinds: visible own objects are refused (403), invisible ones do not exist (404). */
+const headOfficeObjectWrite: Expect = { headOffice: [200, 200], siteAdmin: [403, 404], viewer: [403, 404] };
+
+/** Objects of each kind at the own and the foreign site, and a new one to create there. */
+const OBJECTS: Record<string, { ids: Record<Target, string>; create: (site: string) => unknown }> = {
+  sites: { ids: { own: 'moscow', foreign: 'piter' }, create: () => ({ id: 'newsite', name: 'New office' }) },
+  'number-ranges': { ids: { own: 'r-moscow', foreign: 'r-piter' }, create: (siteId) => ({ siteId, from: '700', to: '709' }) },
+  extensions: { ids: { own: 'e-m101', foreign: 'e-p301' }, create: (siteId) => ({ siteId, number: siteId === 'moscow' ? '105' : '305', displayName: 'New' }) },
+  trunks: { ids: { own: 't-moscow-city', foreign: 't-piter-city' }, create: (siteId) => ({ siteId, name: 'extra', host: 'sip.example.net' }) },
+  links: { ids: { own: 'l-moscow-kazan', foreign: 'l-piter-kazan' }, create: () => ({ a: 'moscow', b: 'piter' }) },
+  'outbound-routes': {
+    ids: { own: 'or-msk-local', foreign: 'or-spb-local' },
+    create: (site) => ({ name: 'x', patterns: ['_9XXX'], callClass: 'local', sites: [site], trunks: [{ trunkId: `t-${site}-city` }] }),
+  },
+  'inbound-routes': { ids: { own: 'ir-msk-main', foreign: 'ir-spb-main' }, create: (siteId) => ({ siteId, did: '74950000000', destination: { type: 'hangup' } }) },
+  'call-flows': { ids: { own: 'f-moscow-reception', foreign: 'f-piter' }, create: (siteId) => ({ siteId, name: 'x', entry: 'a', nodes: [{ id: 'a', type: 'hangup' }] }) },
+  'classes-of-service': { ids: { own: 'cos-local', foreign: 'cos-national' }, create: () => ({ name: 'extra', allow: ['internal'] }) },
+};
+
+describe('authorization matrix: every route x role x own/foreign site (PostgreSQL)', () => {
+  let t: TestApp;
+  const tokens = {} as Record<Role, string>;
+  const users = {} as Record<Role, string>;
+  let adminToken: string;
+
+  /** The object as head office reads it, ready to PUT back (credential flags removed). */
+  const current = async (path: string, id: string): Promise<unknown> => {
+    const r = await t.request('GET', `/api/v1/${path}/${id}`, undefined, adminToken);
+    const { id: _id, ...rest } = r.body['data'] as Record<string, unknown>;
+    for (const k of Object.keys(rest)) if (k.endsWith('Set') && typeof rest[k] === 'boolean') delete rest[k];
+    return rest;
+  };
+
+  const rows: Record<string, Row> = {
+    'GET /api/v1/health': { req: () => ({ method: 'GET', url: '/api/v1/health' }), expect: all(200), public: true },
+    'GET /api/openapi.json': { req: () => ({ method: 'GET', url: '/api/openapi.json' }), expect: all(200), public: true },
+    'GET /api/docs': { req: () => ({ method: 'GET', url: '/api/docs' }), expect: all(200), public: true },
+    'POST /api/v1/auth/login': { req: (_, role) => ({ method: 'POST', url: '/api/v1/auth/login', body: { username: users[role], password: PASSWORD } }), expect: all(200), public: true },
+    'GET /api/v1/auth/me': { req: () => ({ method: 'GET', url: '/api/v1/auth/me' }), expect: all(200) },
+    'GET /api/v1/api-tokens': { req: () => ({ method: 'GET', url: '/api/v1/api-tokens' }), expect: all(200) },
+    'POST /api/v1/api-tokens': { req: () => ({ method: 'POST', url: '/api/v1/api-tokens', body: { name: 'matrix' } }), expect: all(201) },
+    'DELETE /api/v1/api-tokens/:id': {
+      req: async (_, role) => {
+        const created = await t.request('POST', '/api/v1/api-tokens', { name: 'to-revoke' }, tokens[role]);
+        return { method: 'DELETE', url: `/api/v1/api-tokens/${String(created.body['id'])}` };
+      },
+      expect: all(204),
+    },
+    'GET /api/v1/users': { req: () => ({ method: 'GET', url: '/api/v1/users' }), expect: headOfficeOnly(200) },
+    'GET /api/v1/users/:id': { req: (_, role) => ({ method: 'GET', url: `/api/v1/users/${userIds[role]}` }), expect: headOfficeOnly(200) },
+    'POST /api/v1/users': {
+      req: () => ({ method: 'POST', url: '/api/v1/users', body: { username: `u${Math.random().toString(36).slice(2, 10)}`, password: PASSWORD, grants: [] } }),
+      expect: headOfficeOnly(201),
+    },
+    'PUT /api/v1/users/:id/grants': {
+      req: () => ({ method: 'PUT', url: `/api/v1/users/${userIds.viewer}/grants`, body: { grants: [{ role: 'viewer', siteId: 'moscow' }] } }),
+      expect: headOfficeOnly(200),
+    },
+    'DELETE /api/v1/users/:id': {
+      req: async () => {
+        const victim = await t.request('POST', '/api/v1/users', { username: `v${Math.random().toString(36).slice(2, 10)}`, password: PASSWORD }, adminToken);
+        return { method: 'DELETE', url: `/api/v1/users/${String((victim.body['data'] as { id: string }).id)}` };
+      },
+      expect: headOfficeOnly(204),
+    },
+    'GET /api/v1/numbering-plan': { req: () => ({ method: 'GET', url: '/api/v1/numbering-plan' }), expect: all(200) },
+    'POST /api/v1/trace': { req: (target) => ({ method: 'POST', url: '/api/v1/trace', body: { siteId: SITE[target], caller: '101', number: '302' } }), expect: siteRead },
+    'GET /api/v1/audit': { req: () => ({ method: 'GET', url: '/api/v1/audit' }), expect: all(200) },
+    'POST /api/v1/links/generate': { req: () => ({ method: 'POST', url: '/api/v1/links/generate?dryRun=true', body: { topology: 'full-mesh' } }), expect: headOfficeOnly(200) },
+    'GET /api/v1/sites/:siteId/revisions': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/revisions` }), expect: siteRead },
+    'GET /api/v1/sites/:siteId/revisions/:revision': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/revisions/1` }), expect: siteRead },
+    'POST /api/v1/sites/:siteId/revisions/:revision/rollback': {
+      req: (target) => ({ method: 'POST', url: `/api/v1/sites/${SITE[target]}/revisions/1/rollback?dryRun=true` }),
+      expect: siteWrite,
+    },
+  };
+  const userIds = {} as Record<Role, string>;
+
+  for (const [path, o] of Object.entries(OBJECTS)) {
+    const headOfficeKind = path === 'links' || path === 'outbound-routes' || path === 'classes-of-service';
+    const global = path === 'classes-of-service';
+    rows[`GET /api/v1/${path}`] = { req: (target) => ({ method: 'GET', url: `/api/v1/${path}?siteId=${SITE[target]}` }), expect: all(200) };
+    rows[`GET /api/v1/${path}/:id`] = { req: (target) => ({ method: 'GET', url: `/api/v1/${path}/${o.ids[target]}` }), expect: global ? all(200) : siteRead };
+    rows[`POST /api/v1/${path}`] = {
+      req: (target) => ({ method: 'POST', url: `/api/v1/${path}?dryRun=true`, body: o.create(SITE[target]) }),
+      expect: path === 'sites' || headOfficeKind ? headOfficeOnly(200) : siteWrite,
+    };
+    const objectWrite = global ? headOfficeOnly(200) : path === 'sites' ? siteWrite : headOfficeKind ? headOfficeObjectWrite : siteWrite;
+    rows[`PUT /api/v1/${path}/:id`] = { req: async (target) => ({ method: 'PUT', url: `/api/v1/${path}/${o.ids[target]}?dryRun=true`, body: await current(path, o.ids[target]) }), expect: objectWrite };
+    rows[`DELETE /api/v1/${path}/:id`] = {
+      req: (target) => ({ method: 'DELETE', url: `/api/v1/${path}/${o.ids[target]}?dryRun=true` }),
+      expect: global ? headOfficeOnly(200) : path === 'sites' || headOfficeKind ? headOfficeObjectWrite : siteWrite,
+    };
+  }
+
+  beforeAll(async () => {
+    t = await startTestApp();
+    adminToken = await t.login(ADMIN.username, ADMIN.password);
+    await buildFoundingScenario(t, adminToken);
+    const flow = { id: 'f-piter', siteId: 'piter', name: 'Piter', number: '350', entry: 'a', nodes: [{ id: 'a', type: 'hangup' }] };
+    expect((await t.request('POST', '/api/v1/call-flows', flow, adminToken)).status).toBe(201);
+    const grants: Record<Role, unknown[]> = {
+      headOffice: [{ role: 'head-office-admin', siteId: null }],
+      siteAdmin: [{ role: 'site-admin', siteId: 'moscow' }],
+      viewer: [{ role: 'viewer', siteId: 'moscow' }],
+    };
+    for (const role of Object.keys(grants) as Role[]) {
+      users[role] = `matrix-${role}`;
+      const r = await t.request('POST', '/api/v1/users', { username: users[role], password: PASSWORD, grants: grants[role] }, adminToken);
+      expect(r.status).toBe(201);
+      userIds[role] = (r.body['data'] as { id: string }).id;
+      tokens[role] = await t.login(users[role], PASSWORD);
+    }
+  }, 60_000);
+  afterAll(async () => t?.close());
+
+  it('has a row for every registered route, and a route for every row', () => {
+    const registered = t.app.get(RouteCatalog).routes().map((r) => `${r.method} ${r.path}`);
+    expect(registered.filter((r) => rows[r] === undefined)).toEqual([]);
+    expect(Object.keys(rows).filter((r) => !registered.includes(r))).toEqual([]);
+  });
+
+  it('answers every route x role x own/foreign site as the matrix says', async () => {
+    const mismatches: string[] = [];
+    for (const [route, row] of Object.entries(rows)) {
+      for (const role of ['headOffice', 'siteAdmin', 'viewer'] as const) {
+        for (const [i, target] of (['own', 'foreign'] as const).entries()) {
+          const req = await row.req(target, role);
+          const res = await t.request(req.method, req.url, req.body, row.public === true ? undefined : tokens[role]);
+          const want = row.expect[role][i];
+          if (res.status !== want) mismatches.push(`${route} as ${role} (${target}): ${res.status}, want ${want} ${JSON.stringify(res.body).slice(0, 200)}`);
+        }
+      }
+    }
+    expect(mismatches).toEqual([]);
+  });
+
+  it('refuses every non-public route without a token (401)', async () => {
+    const wrong: string[] = [];
+    for (const [route, row] of Object.entries(rows)) {
+      if (row.public === true) continue;
+      const req = await row.req('own', 'headOffice');
+      const res = await t.request(req.method, req.url, req.body);
+      if (res.status !== 401) wrong.push(`${route}: ${res.status}`);
+    }
+    expect(wrong).toEqual([]);
+  });
+
+  it('refuses head-office properties to a site admin of the site', async () => {
+    const site = (await current('sites', 'moscow')) as Record<string, unknown>;
+    const r = await t.request('PUT', '/api/v1/sites/moscow', { ...site, prefix: '9' }, tokens.siteAdmin);
+    expect(r.status).toBe(403);
+    expect(r.body.error).toMatchObject({ code: 'property-forbidden', properties: ['prefix'] });
+    const ok = await t.request('PUT', '/api/v1/sites/moscow', { ...site, name: 'Moscow HQ' }, tokens.siteAdmin);
+    expect(ok.status).toBe(200);
+  });
+
+  it('names a foreign range in a site admin\'s 409 only as far as the numbering plan shows', async () => {
+    const r = await t.request('POST', '/api/v1/number-ranges', { id: 'r-m2', siteId: 'moscow', from: '390', to: '399' }, tokens.siteAdmin);
+    expect(r.status).toBe(409);
+    const issues = r.body.error?.['issues'] as { code: string; objects: { type: string; id: string }[] }[];
+    expect(issues.find((i) => i.code === 'range-overlap')?.objects).toEqual(expect.arrayContaining([{ type: 'numberRange', id: 'r-piter', siteId: 'piter' }]));
+  });
+});

@@ -1,0 +1,62 @@
+import { describe, expect, it } from 'vitest';
+import { loadControllerConfig, ConfigError } from '../config.js';
+import { AccessTokenCodec } from './access-token.js';
+import { LoginRateLimiter } from './login-rate-limiter.js';
+import { hashPassword, verifyPassword } from './password-hasher.js';
+
+describe('password hashing (scrypt)', () => {
+  it('verifies the right password only, and never a malformed hash', async () => {
+    const h = await hashPassword('correct horse battery');
+    expect(h).toMatch(/^scrypt\$16384\$8\$1\$/);
+    expect(await verifyPassword('correct horse battery', h)).toBe(true);
+    expect(await verifyPassword('correct horse batterY', h)).toBe(false);
+    expect(await verifyPassword('x', 'plain-text')).toBe(false);
+  });
+});
+
+describe('access tokens', () => {
+  it('accept their own signature until expiry; refuse tampering and other keys', () => {
+    let now = 1_000_000;
+    const codec = new AccessTokenCodec('k'.repeat(32), 60, () => now);
+    const { token } = codec.issue('user-1');
+    expect(codec.verify(token)).toBe('user-1');
+    const [tag, payload, mac] = token.split('.') as [string, string, string];
+    const forged = Buffer.from(JSON.stringify({ sub: 'user-2', exp: 9e9 })).toString('base64url');
+    expect(codec.verify(`${tag}.${forged}.${mac}`)).toBeUndefined();
+    expect(new AccessTokenCodec('o'.repeat(32), 60, () => now).verify(token)).toBeUndefined();
+    expect(codec.verify(`${tag}.${payload}`)).toBeUndefined();
+    now += 61_000;
+    expect(codec.verify(token)).toBeUndefined();
+  });
+});
+
+describe('login rate limit', () => {
+  it('blocks a key after the allowed failures until the window ends; success resets', () => {
+    let now = 0;
+    const l = new LoginRateLimiter(2, 10_000, () => now);
+    l.fail('u');
+    expect(l.retryAfterSec('u')).toBe(0);
+    l.fail('u');
+    expect(l.retryAfterSec('u')).toBe(10);
+    now = 10_000;
+    expect(l.retryAfterSec('u')).toBe(0);
+    l.fail('v');
+    l.succeed('v');
+    l.fail('v');
+    expect(l.retryAfterSec('v')).toBe(0);
+  });
+});
+
+describe('controller config', () => {
+  it('names the variable of every bad value', () => {
+    expect(() => loadControllerConfig({ FEDPBX_TOKEN_SECRET: 'short', FEDPBX_BOOTSTRAP_ADMIN_USER: 'admin' })).toThrow(ConfigError);
+    try {
+      loadControllerConfig({ FEDPBX_TOKEN_SECRET: 'short', FEDPBX_BOOTSTRAP_ADMIN_USER: 'admin', DATABASE_URL: 'nope' });
+    } catch (e) {
+      const msg = (e as Error).message;
+      expect(msg).toContain('FEDPBX_TOKEN_SECRET');
+      expect(msg).toContain('FEDPBX_BOOTSTRAP_ADMIN_PASSWORD');
+      expect(msg).toContain('DATABASE_URL');
+    }
+  });
+});
