@@ -1,0 +1,70 @@
+// deploy/ stays in step with the code: the dashboard and alerts use only metrics the agent registers, and the
+// cdr_manager.conf mappings produce exactly the headers the CDR mapper reads.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+// eslint-disable-next-line no-restricted-imports
+import { CDR_MAPPED_HEADERS } from '../../apps/agent/src/ami/cdr-mapper.js';
+// eslint-disable-next-line no-restricted-imports
+import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
+
+const DEPLOY = join(import.meta.dirname, '..', '..', 'deploy');
+const read = (p: string): string => readFileSync(join(DEPLOY, p), 'utf8');
+
+async function registeredMetricNames(): Promise<Set<string>> {
+  const metrics = new AgentMetrics(true);
+  const names = new Set<string>();
+  for (const m of await metrics.registry.getMetricsAsJSON()) {
+    names.add(m.name);
+    if (m.type === 'histogram') for (const s of ['_bucket', '_sum', '_count']) names.add(`${m.name}${s}`);
+  }
+  return names;
+}
+
+const usedMetrics = (text: string): string[] => [...new Set(text.match(/\bfedpbx_[a-z0-9_]+/g) ?? [])];
+
+describe('deploy/', () => {
+  it('the Grafana dashboard is valid JSON, shows the README metrics, and queries only registered ones', async () => {
+    const dashboard = JSON.parse(read('grafana/fedpbx.json')) as { panels: { targets: { expr: string }[] }[] };
+    const exprs = dashboard.panels.flatMap((p) => p.targets.map((t) => t.expr)).join('\n');
+    const known = await registeredMetricNames();
+    expect(usedMetrics(exprs).filter((m) => !known.has(m))).toEqual([]);
+    for (const m of [
+      'fedpbx_agi_sessions_active',
+      'fedpbx_agi_time_to_first_command_seconds_bucket',
+      'fedpbx_calls_total',
+      'fedpbx_snapshot_revision',
+      'fedpbx_link_up',
+      'fedpbx_trunk_up',
+      'fedpbx_connection_up',
+    ]) {
+      expect(exprs).toContain(m);
+    }
+  });
+
+  it('the Prometheus alert rules use only registered metrics', async () => {
+    const known = await registeredMetricNames();
+    expect(usedMetrics(read('prometheus/fedpbx-rules.yml')).filter((m) => !known.has(m))).toEqual([]);
+    expect(read('prometheus/prometheus.yml')).toContain('fedpbx-rules.yml');
+  });
+
+  it('cdr_manager.conf maps exactly the headers the CDR mapper reads', () => {
+    const text = read('asterisk/cdr_manager.conf');
+    const mappings = text.slice(text.indexOf('[mappings]'));
+    const headers = [...mappings.matchAll(/^[A-Za-z_]+\s*=>\s*([A-Za-z_]+)\s*$/gm)].map((m) => m[1]);
+    expect(headers.sort()).toEqual(Object.values(CDR_MAPPED_HEADERS).sort());
+    expect(text).toMatch(/^\[general\]\s*\nenabled = yes$/m);
+  });
+
+  it('the systemd units and the setup script agree on users and writable directories', () => {
+    const agent = read('systemd/fedpbx-agent.service');
+    const setup = read('asterisk/setup-asterisk-user.sh');
+    expect(agent).toMatch(/^User=fedpbx$/m);
+    expect(agent).toMatch(/^SupplementaryGroups=asterisk$/m);
+    for (const dir of /^ReadWritePaths=(.+)$/m.exec(agent)![1]!.split(' ')) {
+      expect(setup).toContain(dir.replace('/etc/asterisk', '$ETC'));
+    }
+    expect(read('systemd/fedpbx-controller.service')).toMatch(/^DynamicUser=yes$/m);
+    expect(read('asterisk/asterisk.service.d/10-fedpbx-unprivileged.conf')).toMatch(/^User=asterisk$/m);
+  });
+});
