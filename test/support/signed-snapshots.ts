@@ -35,7 +35,7 @@ export class TestController {
       FEDPBX_CONTROLLER_KEY_ID: this.key.keyId,
       FEDPBX_AGI_LISTEN: '127.0.0.1:0',
       FEDPBX_METRICS_LISTEN: '127.0.0.1:0',
-      FEDPBX_LOG_LEVEL: 'warn',
+      FEDPBX_LOG_LEVEL: 'info',
       ...extra,
     };
   }

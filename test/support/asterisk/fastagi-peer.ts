@@ -231,6 +231,8 @@ class FastAgiCall {
   private envSent = false;
   private newlinesReceived = 0;
   private newlinesAnswered = 0;
+  /** The running command's answer was counted when written (before a split HANGUP). */
+  private answeredEarly = false;
   private executing = false;
   private cutCredit = false;
   private commandCount = 0;
@@ -488,7 +490,10 @@ class FastAgiCall {
       if (cut) this.overlongLines += 1;
       const text = bytes.toString('utf8', 0, hasNl ? bytes.length - 1 : bytes.length);
       await this.execute(text);
-      if (cut && !this.cutCredit) {
+      if (this.answeredEarly) {
+        this.answeredEarly = false;
+        if (!hasNl) this.newlinesAnswered -= 1;
+      } else if (cut && !this.cutCredit) {
         this.cutCredit = true;
         this.newlinesAnswered += 1;
       } else if (hasNl) {
@@ -540,6 +545,11 @@ class FastAgiCall {
       if (split || !this.sighup) {
         this.write(response);
         if (this.sighup) {
+          // The answer is out: a command the server sends now is not pipelined (Asterisk reads it after
+          // writing HANGUP, as in agi-03-hangup-during-dial-pjsip.json).
+          this.executing = false;
+          this.answeredEarly = true;
+          this.newlinesAnswered += 1;
           await sleep(2);
           this.write('HANGUP\n');
         }
@@ -805,6 +815,15 @@ class FastAgiCall {
       case 'set': {
         const eq = data.indexOf('=');
         if (eq > 0) this.channel.setVariable(data.slice(0, eq), data.slice(eq + 1));
+        res = { text: '200 result=0\n' };
+        break;
+      }
+      case 'mset': {
+        // MSet(name1=value1,name2=value2,...): pbx_builtin_setvar_multiple, arguments split like any app's.
+        for (const pair of separateAppArgs(data)) {
+          const eq = pair.indexOf('=');
+          if (eq > 0) this.channel.setVariable(pair.slice(0, eq), pair.slice(eq + 1));
+        }
         res = { text: '200 result=0\n' };
         break;
       }

@@ -1,0 +1,90 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+/** The agent as it is installed: the built entry point (CI builds before testing). */
+export const AGENT_MAIN = join(REPO_ROOT, 'apps', 'agent', 'dist', 'main.js');
+
+export interface AgentProcess {
+  readonly pid: number;
+  readonly agiPort: number;
+  readonly metricsPort: number;
+  readonly stateDir: string;
+  /** Parsed JSON log lines so far. */
+  readonly logs: Record<string, unknown>[];
+  /** The "agent serving FastAGI" line. */
+  readonly ready: Record<string, unknown>;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+  rssMb(): number | null;
+  readonly child: ChildProcess;
+}
+
+/**
+ * Spawns a real agent process (`node apps/agent/dist/main.js`) with the given environment and waits until it
+ * logs that it serves FastAGI (ports are chosen by the OS: FEDPBX_*_LISTEN ...:0).
+ */
+export async function startAgent(env: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<AgentProcess> {
+  if (!existsSync(AGENT_MAIN)) throw new Error(`${AGENT_MAIN} is missing: run \`npm run build\` first`);
+  const stateDir = env.FEDPBX_STATE_DIR || mkdtempSync(join(tmpdir(), 'fedpbx-agent-'));
+  const child = spawn(process.execPath, [AGENT_MAIN], {
+    env: { PATH: process.env.PATH ?? '', FEDPBX_AGI_LISTEN: '127.0.0.1:0', FEDPBX_METRICS_LISTEN: '127.0.0.1:0', ...env, FEDPBX_STATE_DIR: stateDir },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  const logs: Record<string, unknown>[] = [];
+  let stderr = '';
+  let buffered = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`agent not ready in time; stderr: ${stderr}`)), opts.timeoutMs ?? 15_000);
+    child.stdout?.on('data', (d: Buffer) => {
+      buffered += d.toString();
+      let nl: number;
+      while ((nl = buffered.indexOf('\n')) >= 0) {
+        const line = buffered.slice(0, nl);
+        buffered = buffered.slice(nl + 1);
+        try {
+          const entry = JSON.parse(line) as Record<string, unknown>;
+          logs.push(entry);
+          if (entry.msg === 'agent serving FastAGI') {
+            clearTimeout(timer);
+            resolve(entry);
+          }
+        } catch {
+          // not a log line
+        }
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`agent exited with ${code}; stderr: ${stderr}`));
+    });
+  });
+  const port = (hostPort: unknown): number => Number(String(hostPort).split(':').pop());
+  const pid = child.pid as number;
+  return {
+    pid,
+    agiPort: port(ready.agi),
+    metricsPort: Number(ready.metrics),
+    stateDir,
+    logs,
+    ready,
+    child,
+    rssMb: () => {
+      try {
+        const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
+        return kb === undefined ? null : Number(kb) / 1024;
+      } catch {
+        return null;
+      }
+    },
+    stop: (signal = 'SIGTERM') =>
+      new Promise((resolve) => {
+        if (child.exitCode !== null) return resolve(child.exitCode);
+        child.once('exit', (code) => resolve(code));
+        child.kill(signal);
+      }),
+  };
+}
