@@ -1,7 +1,7 @@
 // The agent's AMI adapter (asterisk-manager wrapped) against the faithful AMI peer on loopback.
 import { Writable } from 'node:stream';
 import { AmiFormatError } from '@fedpbx/asterisk';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 // test/ is the cross-app tier: it reaches agent internals, which have no package export.
 // eslint-disable-next-line no-restricted-imports
@@ -15,7 +15,7 @@ afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
 
-function capturingLogger(): { log: ReturnType<typeof pino>; lines: string[] } {
+function capturingLogger(): { log: Logger; lines: string[] } {
   const lines: string[] = [];
   const stream = new Writable({
     write(chunk: Buffer, _enc, cb) {
@@ -23,7 +23,8 @@ function capturingLogger(): { log: ReturnType<typeof pino>; lines: string[] } {
       cb();
     },
   });
-  return { log: pino({ level: 'debug' }, stream), lines };
+  const log: Logger = pino({ level: 'debug' }, stream);
+  return { log, lines };
 }
 
 async function setup(peerOpts: AmiPeerOptions = {}, clientOpts: Partial<AmiClientOptions> = {}) {

@@ -23,6 +23,10 @@
  * actions are never logged (only action names). Events may carry passwords (AuthDetail): use
  * {@link loggableHeaders} before logging any message.
  */
+// The package is untyped CommonJS: its ambient declaration must reach every program that compiles this file
+// (test/tsconfig.json too), and a module file cannot augment an untyped module - hence a reference, not an import.
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference
+/// <reference path="./asterisk-manager.d.ts" />
 import { randomBytes } from 'node:crypto';
 import { AmiHeaders, formatAmiAction, type AmiHeader, type AmiMessage } from '@fedpbx/asterisk';
 import Manager, { type ManagerInstance, type RawAmiItem } from 'asterisk-manager';
