@@ -263,4 +263,28 @@ describe('AmiClient', () => {
     await new Promise((r) => setTimeout(r, 100));
     expect(peer.connections).toBe(1);
   });
+
+  it('survives Asterisk vanishing mid-Login and right after a Reload answer, before its event', async () => {
+    const { peer, client, lines } = await setup();
+    let logins = 0;
+    peer.handle('Login', (ctx) => {
+      logins += 1;
+      if (logins > 1) return ctx.fallthrough();
+      ctx.write(`Response: Success\r\nActionID: ${ctx.actionId ?? ''}\r\nMessage: Authent`); // cut mid-answer
+      ctx.destroy();
+    });
+    client.start();
+    await connected(client);
+    expect(logins).toBe(2);
+    expect(lines.join('')).toContain('AMI not reachable; retrying'); // the first failure is said, at warn
+    peer.handle('Reload', (ctx) => {
+      ctx.respond('Success', [['Message', 'Module Reloaded']]);
+      ctx.destroy();
+    });
+    await expect(client.action('Reload', { Module: 'res_pjsip.so' })).resolves.toMatchObject({ response: 'Success' });
+    await until(() => !client.connected);
+    peer.handle('Reload', undefined);
+    await connected(client);
+    await expect(client.action('Reload', { Module: 'pbx_config.so' })).resolves.toMatchObject({ response: 'Success' });
+  });
 });

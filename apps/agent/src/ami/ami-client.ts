@@ -294,7 +294,9 @@ export class AmiClient {
     this.setState('disconnected');
     const delay = this.nextDelay();
     if (wasUp) this.opts.log.warn({ reason, retryInMs: delay }, 'AMI disconnected; reconnecting');
-    else this.opts.log.debug({ reason, retryInMs: delay }, 'AMI not connected; retrying');
+    // Unreachable from the start or still away: said at the first failure of a streak and every 20th, not per retry.
+    else if (this.attempt === 1 || this.attempt % 20 === 0) this.opts.log.warn({ reason, attempts: this.attempt, retryInMs: delay }, 'AMI not reachable; retrying');
+    else this.opts.log.debug({ reason, attempts: this.attempt, retryInMs: delay }, 'AMI not reachable; retrying');
     this.reconnectTimer = setTimeout(() => this.connect(), delay);
   }
 
