@@ -67,6 +67,7 @@ export class Agent {
         metrics: m.port,
         revision: this.state.revision,
         startMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6),
+        uptimeMs: Math.round(process.uptime() * 1000),
         rssMb: Math.round(process.memoryUsage.rss() / 1e6),
         heapMb: Math.round(process.memoryUsage().heapUsed / 1e6),
       },

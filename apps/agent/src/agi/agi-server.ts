@@ -79,7 +79,12 @@ export class AgiServer {
   private async run(socket: Socket, acceptedAt: bigint): Promise<void> {
     let session: AgiSession | undefined;
     try {
-      session = await AgiSession.start(socket, { envTimeoutMs: 5000, idleTimeoutMs: this.options.idleTimeoutMs });
+      // Commands that return at once get the idle timeout as their bound; Dial and the like pass their own.
+      session = await AgiSession.start(socket, {
+        envTimeoutMs: 5000,
+        idleTimeoutMs: this.options.idleTimeoutMs,
+        commandTimeoutMs: this.options.idleTimeoutMs,
+      });
       await this.handler.handle(session, acceptedAt);
       this.metrics.agiSessionsTotal.inc({ result: session.hungUp ? 'caller-hangup' : 'completed' });
     } catch (error) {
