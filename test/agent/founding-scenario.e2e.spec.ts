@@ -210,3 +210,39 @@ describe('hostile caller data and awkward hangups', () => {
     expect(c.dials.map((d) => d.rawData)).toEqual(['PJSIP/102,20,tT']);
   });
 });
+
+describe('operating the agent', () => {
+  it('exposes Prometheus metrics for sessions, first-command latency, outcomes and the snapshot', async () => {
+    await call('moscow', { ...phone('101'), extension: '102', onDial: answer });
+    const res = await fetch(`http://127.0.0.1:${(agents.moscow as AgentProcess).metricsPort}/metrics`);
+    const text = await res.text();
+    expect(res.status).toBe(200);
+    expect(text).toMatch(/^fedpbx_agi_sessions_total\{result="completed"\} [1-9]/m);
+    expect(text).toMatch(/^fedpbx_agi_time_to_first_command_seconds_count [1-9]/m);
+    expect(text).toMatch(/^fedpbx_calls_total\{entry="internal",route_kind="local",outcome="answered"\} [1-9]/m);
+    expect(text).toMatch(/^fedpbx_snapshot_revision 1$/m);
+    expect(text).toMatch(/^fedpbx_snapshot_age_seconds \d/m);
+    expect(text).toMatch(/^fedpbx_connection_up\{peer="nats"\} 0$/m);
+    const health = await fetch(`http://127.0.0.1:${(agents.moscow as AgentProcess).metricsPort}/healthz`);
+    expect(await health.json()).toMatchObject({ site: 'moscow', revision: 1 });
+  });
+
+  it('`fedpbx-agent trace` explains a call against the snapshot on the box, with a what-if', async () => {
+    const { execFile } = await import('node:child_process');
+    const { AGENT_MAIN } = await import('../support/agent-process.js');
+    const moscow = agents.moscow as AgentProcess;
+    const run = (args: string[]) =>
+      new Promise<string>((resolve, reject) =>
+        execFile(process.execPath, [AGENT_MAIN, 'trace', ...args], { env: { ...controller.agentEnv('moscow', moscow.stateDir) } }, (err, stdout) => (err ? reject(err) : resolve(stdout))),
+      );
+    const normal = await run(['101', '88125551234']);
+    expect(normal).toContain('_8812XXXXXXX');
+    expect(normal).toMatch(/=> teho \(national\)/);
+    expect(normal).toContain('Dial PJSIP/88125551234@site-piter');
+    const linkDown = await run(['101', '88125551234', '--link-down', 'piter']);
+    expect(linkDown).toContain('the link to piter is down');
+    expect(linkDown).toMatch(/=> pstn \(national\)/);
+    const json = JSON.parse(await run(['150', '88125551234', '--json'])) as { plan: { deny: { code: string } } };
+    expect(json.plan.deny.code).toBe('class-of-service');
+  });
+});

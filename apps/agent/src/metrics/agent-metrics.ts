@@ -35,6 +35,15 @@ export class AgentMetrics {
     help: 'When the controller generated the snapshot in force (age = time() - this)',
     registers: [this.registry],
   });
+  private generatedAtMs: number | undefined;
+  readonly snapshotAge = new Gauge({
+    name: 'fedpbx_snapshot_age_seconds',
+    help: 'How old the snapshot in force is (since the controller generated it)',
+    registers: [this.registry],
+    collect: () => {
+      if (this.generatedAtMs !== undefined) this.snapshotAge.set((Date.now() - this.generatedAtMs) / 1000);
+    },
+  });
   readonly connectionUp = new Gauge({
     name: 'fedpbx_connection_up',
     help: 'Connection state of the agent to NATS and AMI (1 up, 0 down)',
@@ -52,7 +61,8 @@ export class AgentMetrics {
 
   snapshotApplied(s: SiteSnapshot): void {
     this.snapshotRevision.set(s.revision);
-    this.snapshotGeneratedAt.set(Date.parse(s.generatedAt) / 1000);
+    this.generatedAtMs = Date.parse(s.generatedAt);
+    this.snapshotGeneratedAt.set(this.generatedAtMs / 1000);
   }
 
   snapshotRefused(code: string): void {
