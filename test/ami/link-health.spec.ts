@@ -233,4 +233,12 @@ describe('link and trunk health from AMI', () => {
       recordingFile: '20261126-122827_101_301_moscow.wav',
     });
   });
+
+  it('maps the recorded Asterisk 22 call (Cdr before Hangup, escaped caller ID) without route tags', async () => {
+    const { peer, cdrs } = await moscowAgent();
+    peer.replayEvents('ami-09-events-call-cdr.json');
+    await until(() => cdrs.length === 1);
+    expect(cdrs[0]).toMatchObject({ cdrId: 'site1-1795696107.36:0', uniqueId: 'site1-1795696107.36', linkedId: 'site1-1795696107.36', src: '1001', dst: 'call-events', disposition: 'ANSWERED', durationSec: 1, billSec: 1 });
+    expect(cdrs[0]).not.toHaveProperty('routeKind');
+  });
 });
