@@ -67,6 +67,9 @@ describe('founding scenario through real agents', () => {
     expect(c.agiStatus).toBe('SUCCESS');
     expect(c.dials.map((d) => d.rawData)).toEqual(['PJSIP/301@site-piter,30,tT']);
     expect(c.variables).toMatchObject({ FEDPBX_HANDLED: '1', FEDPBX_ROUTE: 'site', FEDPBX_ORIGIN: 'moscow', FEDPBX_TARGET: 'piter', FEDPBX_REVISION: '1' });
+    // The CDR carries the same tags (cdr_manager [mappings] read CDR variables) and the recording.
+    expect(c.cdr).toMatchObject({ FEDPBX_ROUTE: 'site', FEDPBX_ORIGIN: 'moscow', FEDPBX_TARGET: 'piter', FEDPBX_TRUNK: '', FEDPBX_REVISION: '1' });
+    expect(c.cdr.FEDPBX_REC_FILE).toMatch(/^fedpbx\/moscow\/.*\.wav$/);
     const rec = c.apps.find((a) => a.app.toLowerCase() === 'mixmonitor');
     expect(rec?.data).toMatch(/^fedpbx\/moscow\/\d{8}-\d{6}-101-301-[0-9.]+\.wav,b$/);
   });

@@ -93,6 +93,8 @@ export class ChannelState {
         if (what === 'all') return `"${this.callerName ?? ''}" <${this.callerNum ?? ''}>`;
         return undefined;
       }
+      case 'CDR':
+        return this.cdr.get(args.split(',')[0]?.trim() ?? '');
       case 'LEN':
         return String(Buffer.byteLength(args, 'utf8'));
       case 'BASE64_ENCODE':
@@ -110,7 +112,16 @@ export class ChannelState {
     }
   }
 
+  /** CDR variables (func_cdr's CDR(name)=value): what cdr_manager `[mappings]` read. */
+  readonly cdr = new Map<string, string>();
+
   writeFunction(name: string, args: string, value: string): boolean {
+    if (name.toUpperCase() === 'CDR') {
+      const key = args.split(',')[0]?.trim() ?? '';
+      if (key === '') return false;
+      this.cdr.set(key, value);
+      return true;
+    }
     if (name.toUpperCase() !== 'CALLERID') return false;
     const what = args.split(',')[0]?.trim().toLowerCase();
     if (what === 'name') this.callerName = value;

@@ -147,6 +147,8 @@ export interface CallRecord {
   readonly apps: AppRecord[];
   /** Channel variables at the end (those set by the server, applications and Dial). */
   readonly variables: Record<string, string>;
+  /** CDR variables set through CDR(name)=value (what cdr_manager's [mappings] would report). */
+  readonly cdr: Record<string, string>;
   readonly callerId: { readonly num: string | null; readonly name: string | null };
   /** AGISTATUS as the dialplan would see it; null while parked (AGI() never returned). */
   readonly agiStatus: AgiStatus | null;
@@ -976,6 +978,7 @@ class FastAgiCall {
       dials: this.dials,
       apps: this.apps,
       variables: this.channel.snapshot(),
+      cdr: Object.fromEntries(this.channel.cdr),
       callerId: { num: this.channel.callerNum, name: this.channel.callerName },
       agiStatus,
       hungUp: this.hungUp,

@@ -131,7 +131,7 @@ export class CallHandler {
   private async startRecording(session: AgiSession, site: CompiledSite): Promise<void> {
     const file = this.recordingName(session, site);
     await session.exec('MixMonitor', mixMonitorData(file, ['b']));
-    await session.setVariable('FEDPBX_REC_FILE', file);
+    await session.exec('MSet', `FEDPBX_REC_FILE=${file},CDR(FEDPBX_REC_FILE)=${file}`);
   }
 
   private recordingName(session: AgiSession, site: CompiledSite): string {
@@ -158,7 +158,11 @@ function trunkIdOf(site: CompiledSite, endpoint: string | undefined): string | u
   return site.config.trunks.find((t) => t.name === name)?.id;
 }
 
-/** MSet data carrying the route decision into the CDR (cdr_manager `[mappings]`), plus the fallback guard. */
+/**
+ * MSet data: the fallback guard, and the route decision both as channel variables (for the admin's own dialplan,
+ * e.g. hangup handlers) and as CDR variables - cdr_manager `[mappings]` read `${CDR(...)}`, and plain channel
+ * variables are not CDR variables in Asterisk 12+ (deploy/asterisk/cdr_manager.conf).
+ */
 function tags(site: CompiledSite, plan: RoutePlan, attempt: Attempt | undefined): string {
   const t = plan.tags;
   const trunk = attempt?.kind === 'trunk' ? attempt.trunkId : (t.trunkId ?? '');
@@ -172,5 +176,7 @@ function tags(site: CompiledSite, plan: RoutePlan, attempt: Attempt | undefined)
     ['FEDPBX_REVISION', String(t.revision)],
     ['FEDPBX_DENY', plan.deny?.code ?? ''],
   ];
-  return parts.map(([k, v]) => `${k}=${TAG_VALUE.test(v as string) ? v : ''}`).join(',');
+  const safe = parts.map(([k, v]) => [k, TAG_VALUE.test(v as string) ? v : ''] as const);
+  const cdr = safe.filter(([k]) => k !== FEDPBX_HANDLED_VARIABLE && k !== 'FEDPBX_DENY').map(([k, v]) => `CDR(${k})=${v}`);
+  return [...safe.map(([k, v]) => `${k}=${v}`), ...cdr].join(',');
 }
