@@ -4,9 +4,7 @@ import { AmiFormatError } from '@fedpbx/asterisk';
 import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 // test/ is the cross-app tier: it reaches agent internals, which have no package export.
-// eslint-disable-next-line no-restricted-imports
 import { AmiClient, isEmptyListError, loggableHeaders, type AmiClientOptions, type AmiEvent } from '../../apps/agent/src/ami/ami-client.js';
-// eslint-disable-next-line no-restricted-imports
 import { AmiClientError } from '../../apps/agent/src/ami/ami-errors.js';
 import { AmiPeer, DEFAULT_AMI_USER, type AmiPeerOptions } from '../support/asterisk/ami-peer.js';
 

@@ -16,9 +16,7 @@ import {
 import { generateSigningKey, signSnapshot } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-// eslint-disable-next-line no-restricted-imports
 import { AmiClient } from '../../apps/agent/src/ami/ami-client.js';
-// eslint-disable-next-line no-restricted-imports
 import { AsteriskConfigWriter } from '../../apps/agent/src/asterisk-config/config-writer.js';
 import { AmiPeer, DEFAULT_AMI_USER } from '../support/asterisk/ami-peer.js';
 

@@ -3,9 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-// eslint-disable-next-line no-restricted-imports
 import { CDR_MAPPED_HEADERS } from '../../apps/agent/src/ami/cdr-mapper.js';
-// eslint-disable-next-line no-restricted-imports
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
 
 const DEPLOY = join(import.meta.dirname, '..', '..', 'deploy');

@@ -8,15 +8,12 @@ import { buildSiteConfig, foundingScenario, resolveRoute } from '@fedpbx/dialpla
 import { generateSigningKey, signSnapshot } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
-// eslint-disable-next-line no-restricted-imports
 import { AmiClient } from '../../apps/agent/src/ami/ami-client.js';
-// eslint-disable-next-line no-restricted-imports
 import { AsteriskStatus, type LinkStatus, type TrunkStatus } from '../../apps/agent/src/ami/asterisk-status.js';
-// eslint-disable-next-line no-restricted-imports
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
-// eslint-disable-next-line no-restricted-imports
 import { RoutingState } from '../../apps/agent/src/state/routing-state.js';
-import { AmiPeer, formatMessage, type AmiClass, type AmiPeerUser, type PeerPjsipState } from '../support/asterisk/ami-peer.js';
+import { moscowPjsip } from '../support/asterisk/ami-scenario.js';
+import { AmiPeer, formatMessage, type AmiClass, type AmiPeerUser } from '../support/asterisk/ami-peer.js';
 
 const REPO = join(import.meta.dirname, '..', '..');
 const silent = pino({ level: 'silent' });
@@ -33,31 +30,6 @@ function deployedAmiUser(): { name: string; user: AmiPeerUser } {
   return { name, user: { secret: 'test-ami-secret', read: classes('read'), write: classes('write') } };
 }
 
-function moscowPjsip(): PeerPjsipState {
-  return {
-    endpoints: [
-      { name: 'site-piter', aor: 'site-piter', auths: 'site-piter-in', outboundAuths: 'site-piter-out', contacts: ['sip:10.77.0.2:5060'] },
-      { name: 'site-kazan', aor: 'site-kazan', auths: 'site-kazan-in', outboundAuths: 'site-kazan-out', contacts: ['sip:site-moscow@10.77.0.3:5060'] },
-      { name: 'trunk-moscow-city', aor: 'trunk-moscow-city', outboundAuths: 'trunk-moscow-city', contacts: ['sip:sip.msk-carrier.example:5060'] },
-      { name: '101', aor: '101', auths: '101' }, // the admin's own phone: ignored
-    ],
-    contacts: [
-      { aor: 'site-piter', uri: 'sip:10.77.0.2:5060', status: 'Reachable', dynamic: false },
-      { aor: 'site-kazan', uri: 'sip:site-moscow@10.77.0.3:5060', status: 'Reachable', dynamic: true, roundtripUsec: 2150 },
-    ],
-    registrations: [
-      {
-        name: 'trunk-moscow-city',
-        serverUri: 'sip:sip.msk-carrier.example:5060',
-        clientUri: 'sip:fedpbx-msk@sip.msk-carrier.example:5060',
-        status: 'Registered',
-        endpoint: 'trunk-moscow-city',
-        line: true,
-        auth: { name: 'trunk-moscow-city', username: 'fedpbx-msk', password: 'msk-trunk-SECRET' },
-      },
-    ],
-  };
-}
 
 async function moscowAgent() {
   const { name, user } = deployedAmiUser();

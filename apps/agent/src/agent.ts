@@ -1,11 +1,15 @@
 import type { Server } from 'node:http';
 import { importPublicKey } from '@fedpbx/signing';
 import { AgiServer } from './agi/agi-server.js';
+import { AmiClient } from './ami/ami-client.js';
+import { AsteriskStatus } from './ami/asterisk-status.js';
+import { AsteriskConfigWriter } from './asterisk-config/config-writer.js';
 import { CallHandler } from './call/call-handler.js';
 import type { AgentConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { startMetricsServer } from './metrics/metrics-server.js';
+import { CdrOutbox } from './state/cdr-outbox.js';
 import { compactHeap } from './state/heap.js';
 import { RoutingState } from './state/routing-state.js';
 import { SnapshotApplier } from './state/snapshot-applier.js';
@@ -20,8 +24,11 @@ export class Agent {
   readonly state = new RoutingState();
   readonly store: SnapshotStore;
   readonly applier: SnapshotApplier;
+  readonly cdrOutbox: CdrOutbox;
   private agi: AgiServer | undefined;
   private metricsServer: Server | undefined;
+  private ami: AmiClient | undefined;
+  private asteriskStatus: AsteriskStatus | undefined;
 
   constructor(
     readonly config: AgentConfig,
@@ -30,6 +37,7 @@ export class Agent {
     const keys = [importPublicKey(config.FEDPBX_CONTROLLER_KEY_ID, config.FEDPBX_CONTROLLER_PUBLIC_KEY)];
     this.store = new SnapshotStore(config.FEDPBX_STATE_DIR, config.FEDPBX_SITE_ID, keys);
     this.applier = new SnapshotApplier(config.FEDPBX_SITE_ID, keys, this.store, this.state, this.metrics, log);
+    this.cdrOutbox = new CdrOutbox(config.FEDPBX_STATE_DIR);
   }
 
   async start(): Promise<{ agiPort: number; metricsPort: number }> {
@@ -54,6 +62,7 @@ export class Agent {
       this.log,
     );
     const agi = await this.agi.start();
+    await this.startAsterisk(agi.port);
     const m = await startMetricsServer(this.config.FEDPBX_METRICS_LISTEN.host, this.config.FEDPBX_METRICS_LISTEN.port, this.metrics, () => ({
       ok: this.state.ready,
       detail: { site: this.config.FEDPBX_SITE_ID, revision: this.state.revision, agiSessions: this.agi?.activeSessions ?? 0 },
@@ -78,7 +87,52 @@ export class Agent {
 
   async stop(graceMs = 5000): Promise<void> {
     await this.agi?.stop(graceMs);
+    this.asteriskStatus?.stop();
+    await this.ami?.stop();
     await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
+  }
+
+  /**
+   * AMI (when configured): link/trunk health into the routing state at once, CDRs into the outbox; and the
+   * fedpbx-owned Asterisk config files, rewritten after each applied snapshot (only those whose text changed,
+   * then one reload per module).
+   */
+  private async startAsterisk(agiPort: number): Promise<void> {
+    const c = this.config;
+    if (c.FEDPBX_AMI_HOST !== undefined && c.FEDPBX_AMI_USER !== undefined && c.FEDPBX_AMI_SECRET !== undefined) {
+      const ami = new AmiClient({ host: c.FEDPBX_AMI_HOST, port: c.FEDPBX_AMI_PORT, username: c.FEDPBX_AMI_USER, secret: c.FEDPBX_AMI_SECRET, log: this.log.child({ component: 'ami' }) });
+      ami.onStateChange((s) => this.metrics.connectionUp.set({ peer: 'ami' }, s === 'connected' ? 1 : 0));
+      this.asteriskStatus = new AsteriskStatus({
+        ami,
+        state: this.state,
+        metrics: this.metrics,
+        log: this.log.child({ component: 'asterisk-status' }),
+        onCdr: (cdr) => void this.cdrOutbox.add(cdr).catch((err: unknown) => this.log.error({ err, cdrId: cdr.cdrId }, 'CDR not stored')),
+      });
+      this.asteriskStatus.start();
+      this.ami = ami;
+    }
+    if (c.FEDPBX_ASTERISK_CONFIG_DIR !== undefined) {
+      const writer = new AsteriskConfigWriter({
+        configDir: c.FEDPBX_ASTERISK_CONFIG_DIR,
+        ...(c.FEDPBX_ASTERISK_INCLUDE_DIR !== undefined ? { includeDir: c.FEDPBX_ASTERISK_INCLUDE_DIR } : {}),
+        agiHost: c.FEDPBX_AGI_LISTEN.host === '0.0.0.0' ? '127.0.0.1' : c.FEDPBX_AGI_LISTEN.host,
+        agiPort,
+        ...(this.ami !== undefined ? { reloader: this.ami } : {}),
+        log: this.log.child({ component: 'asterisk-config' }),
+        onReloaded: () => void this.asteriskStatus?.resync(),
+      });
+      this.applier.addHook(async (s) => {
+        await writer.apply(s);
+      });
+      this.ami?.onConnected(() => {
+        writer.flushReloads().catch((err: unknown) => this.log.error({ err }, 'owed reloads failed'));
+      });
+      // The snapshot loaded from disk did not pass through the applier's hooks.
+      const current = this.state.snapshot;
+      if (current !== undefined) await writer.apply(current).catch((err: unknown) => this.log.error({ err }, 'Asterisk config not written'));
+    }
+    this.ami?.start();
   }
 
   /** Last-known-good from the state dir (verified: hash and signature). */

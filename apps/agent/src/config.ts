@@ -36,6 +36,14 @@ export const AGENT_ENV = {
   FEDPBX_AMI_PORT: { schema: int(1, 65535).default(5038), doc: 'Asterisk Manager port' },
   FEDPBX_AMI_USER: { schema: z.string().min(1).optional(), doc: 'Asterisk Manager user (see deploy/asterisk/manager_fedpbx.conf)' },
   FEDPBX_AMI_SECRET: { schema: z.string().min(1).optional(), doc: 'Asterisk Manager secret (never logged)' },
+  FEDPBX_ASTERISK_CONFIG_DIR: {
+    schema: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, 'an absolute path').optional(),
+    doc: "Asterisk's config dir (pjsip.conf / extensions.conf are checked for fedpbx's #include); unset: no Asterisk config is written",
+  },
+  FEDPBX_ASTERISK_INCLUDE_DIR: {
+    schema: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, 'an absolute path').optional(),
+    doc: 'where pjsip_fedpbx.conf / extensions_fedpbx.conf are written (default: the config dir; deploy/ uses /etc/asterisk/fedpbx)',
+  },
   FEDPBX_METRICS_LISTEN: { schema: HostPort.prefault('127.0.0.1:9464'), doc: 'Prometheus /metrics and /healthz listen address' },
   FEDPBX_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), doc: 'log level' },
 } as const;
