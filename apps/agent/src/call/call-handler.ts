@@ -21,7 +21,7 @@ const DENY_SOUNDS: Record<string, string> = { unassigned: 'ss-noservice', 'inval
 /** `PJSIP/site-piter-0000001a` -> `site-piter`: the endpoint a channel belongs to (Asterisk names channels `<endpoint>-<8 hex>`). */
 const CHANNEL = /^PJSIP\/(.+)-[0-9a-f]{8}$/;
 /** Values of the CDR tags pass through MSet's comma-split: only ids made of these characters. */
-const TAG_VALUE = /^[A-Za-z0-9_.:-]*$/;
+const TAG_VALUE = /^[A-Za-z0-9_.:/-]*$/;
 
 /**
  * The call path: from the AGI environment to Asterisk commands, served from the routing state in memory - no
@@ -60,9 +60,11 @@ export class CallHandler {
       health: this.state.health,
     });
 
+    // The recording's name travels with the first MSet (one command less per recorded call).
+    const recording = plan.record ? this.recordingName(session, site) : undefined;
     this.metrics.timeToFirstCommand.observe(Number(process.hrtime.bigint() - acceptedAt) / 1e9);
-    await session.exec('MSet', tags(site, plan, plan.attempts[0]));
-    const outcome = plan.outcome === 'denied' ? await this.deny(session, plan) : await this.walk(session, site, plan);
+    await session.exec('MSet', tags(site, plan, plan.attempts[0], recording));
+    const outcome = plan.outcome === 'denied' ? await this.deny(session, plan) : await this.walk(session, site, plan, recording);
     this.metrics.callOutcomes.inc({ entry, route_kind: plan.routeKind, outcome });
   }
 
@@ -74,8 +76,8 @@ export class CallHandler {
   }
 
   /** Tries the plan's attempts in order; moves on only when an attempt fails as a route. */
-  private async walk(session: AgiSession, site: CompiledSite, plan: RoutePlan): Promise<string> {
-    if (plan.record) await this.startRecording(session, site);
+  private async walk(session: AgiSession, site: CompiledSite, plan: RoutePlan, recording: string | undefined): Promise<string> {
+    if (recording !== undefined) await session.exec('MixMonitor', mixMonitorData(recording, ['b']));
     let last = 'failed';
     for (let i = 0; i < plan.attempts.length; i++) {
       const attempt = plan.attempts[i] as Attempt;
@@ -128,12 +130,6 @@ export class CallHandler {
     return `flow-${result.end}`;
   }
 
-  private async startRecording(session: AgiSession, site: CompiledSite): Promise<void> {
-    const file = this.recordingName(session, site);
-    await session.exec('MixMonitor', mixMonitorData(file, ['b']));
-    await session.exec('MSet', `FEDPBX_REC_FILE=${file},CDR(FEDPBX_REC_FILE)=${file}`);
-  }
-
   private recordingName(session: AgiSession, site: CompiledSite): string {
     const env = session.env;
     const name = recordingFileName({
@@ -163,7 +159,7 @@ function trunkIdOf(site: CompiledSite, endpoint: string | undefined): string | u
  * e.g. hangup handlers) and as CDR variables - cdr_manager `[mappings]` read `${CDR(...)}`, and plain channel
  * variables are not CDR variables in Asterisk 12+ (deploy/asterisk/cdr_manager.conf).
  */
-function tags(site: CompiledSite, plan: RoutePlan, attempt: Attempt | undefined): string {
+function tags(site: CompiledSite, plan: RoutePlan, attempt: Attempt | undefined, recording?: string): string {
   const t = plan.tags;
   const trunk = attempt?.kind === 'trunk' ? attempt.trunkId : (t.trunkId ?? '');
   const target = attempt?.kind === 'site' ? attempt.siteId : attempt?.kind === 'trunk' && attempt.trunkSiteId !== site.siteId ? attempt.trunkSiteId : (t.targetSiteId ?? '');
@@ -176,6 +172,7 @@ function tags(site: CompiledSite, plan: RoutePlan, attempt: Attempt | undefined)
     ['FEDPBX_REVISION', String(t.revision)],
     ['FEDPBX_DENY', plan.deny?.code ?? ''],
   ];
+  if (recording !== undefined) parts.push(['FEDPBX_REC_FILE', recording]);
   const safe = parts.map(([k, v]) => [k, TAG_VALUE.test(v as string) ? v : ''] as const);
   const cdr = safe.filter(([k]) => k !== FEDPBX_HANDLED_VARIABLE && k !== 'FEDPBX_DENY').map(([k, v]) => `CDR(${k})=${v}`);
   return [...safe.map(([k, v]) => `${k}=${v}`), ...cdr].join(',');

@@ -304,6 +304,7 @@ class SessionCore {
   private readonly queue: PendingCommand[] = [];
   private timer: NodeJS.Timeout | undefined;
   private graceTimer: NodeJS.Timeout | undefined;
+  private envPending = true;
   private resolveEnv!: (env: AgiEnvironment) => void;
   private rejectEnv!: (error: AgiSessionError) => void;
   private readonly closedPromise: Promise<void>;
@@ -358,7 +359,8 @@ class SessionCore {
     if (this.phase !== 'closing') {
       this.phase = 'closing';
       this.clearTimer();
-      this.rejectAll(new AgiSessionError('SESSION_CLOSED', 'AGI session closed'));
+      // Errors carry a stack trace: build one only when a command is actually waiting (not on every call).
+      if (this.hasPending) this.rejectAll(new AgiSessionError('SESSION_CLOSED', 'AGI session closed'));
       this.socket.end();
       this.graceTimer = setTimeout(() => this.socket.destroy(), this.options.closeGraceMs);
       this.graceTimer.unref();
@@ -374,6 +376,7 @@ class SessionCore {
         if (!done) return;
         this.phase = 'commands';
         this.clearTimer();
+        this.envPending = false;
         this.resolveEnv(done.env);
         this.armIdle();
         if (done.leftover.length > 0) this.onResponseBytes(done.leftover);
@@ -458,9 +461,13 @@ class SessionCore {
     this.failure ??= error;
     this.phase = 'closing';
     this.clearTimer();
-    this.rejectEnv(error);
+    if (this.envPending) this.rejectEnv(error);
     this.rejectAll(error);
     this.socket.destroy();
+  }
+
+  private get hasPending(): boolean {
+    return this.inFlight !== undefined || this.queue.length > 0;
   }
 
   private rejectAll(reason: AgiSessionError): void {
@@ -480,8 +487,8 @@ class SessionCore {
     this.phase = 'closed';
     this.clearTimer();
     if (this.graceTimer) clearTimeout(this.graceTimer);
-    this.rejectEnv(this.failure ?? new AgiSessionError('SOCKET_CLOSED', 'AGI connection closed'));
-    this.rejectAll(this.failure ?? new AgiSessionError('SESSION_CLOSED', 'AGI session closed'));
+    if (this.envPending) this.rejectEnv(this.failure ?? new AgiSessionError('SOCKET_CLOSED', 'AGI connection closed'));
+    if (this.hasPending) this.rejectAll(this.failure ?? new AgiSessionError('SESSION_CLOSED', 'AGI session closed'));
     this.resolveClosed();
     for (const listener of [...this.closeListeners]) listener(this.failure);
   }

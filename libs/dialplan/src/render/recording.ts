@@ -59,22 +59,33 @@ export function recordingFileNameExpression(timeZone: string, calleeExpression: 
 }
 
 /** `YYYYMMDD-HHMMSS` of `at` in `timeZone`, as STRFTIME's `%Y%m%d-%H%M%S` writes it. */
-function formatStamp(at: Date, timeZone: string): string {
-  let parts: Intl.DateTimeFormatPart[];
-  try {
-    parts = new Intl.DateTimeFormat('en-US', {
-      timeZone,
-      year: 'numeric',
-      month: '2-digit',
-      day: '2-digit',
-      hour: '2-digit',
-      minute: '2-digit',
-      second: '2-digit',
-      hourCycle: 'h23',
-    }).formatToParts(at);
-  } catch {
-    throw new RenderError('UNSAFE_VALUE', 'recording', 'timeZone', 'not a time zone this runtime knows');
+/** One formatter per time zone: building an Intl.DateTimeFormat costs far more than using one (per recorded call). */
+const formatters = new Map<string, Intl.DateTimeFormat>();
+
+function formatterFor(timeZone: string): Intl.DateTimeFormat {
+  let f = formatters.get(timeZone);
+  if (f === undefined) {
+    try {
+      f = new Intl.DateTimeFormat('en-US', {
+        timeZone,
+        year: 'numeric',
+        month: '2-digit',
+        day: '2-digit',
+        hour: '2-digit',
+        minute: '2-digit',
+        second: '2-digit',
+        hourCycle: 'h23',
+      });
+    } catch {
+      throw new RenderError('UNSAFE_VALUE', 'recording', 'timeZone', 'not a time zone this runtime knows');
+    }
+    formatters.set(timeZone, f);
   }
+  return f;
+}
+
+function formatStamp(at: Date, timeZone: string): string {
+  const parts = formatterFor(timeZone).formatToParts(at);
   const part = (type: Intl.DateTimeFormatPartTypes): string => {
     const value = parts.find((p) => p.type === type)?.value ?? '';
     return value.padStart(type === 'year' ? 4 : 2, '0');
