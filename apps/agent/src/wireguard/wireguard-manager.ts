@@ -12,11 +12,11 @@
  *   REJECT_AFTER_TIME (180 s, WireGuard's own limit after which the session keys are dropped) or never happened
  *   is down. Traffic keeps handshakes fresh: SIP qualify every 30 s over the tunnel, or PersistentKeepalive.
  */
-import { chmod, open, readFile, rename, rm, stat } from 'node:fs/promises';
-import { randomBytes } from 'node:crypto';
-import { basename, dirname, join } from 'node:path';
+import { chmod, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
 import { renderWireguard, renderWireguardSetconf, type WireguardInterfaceInput } from '@fedpbx/dialplan';
 import type { Logger } from '../logger.js';
+import { writeFileAtomic } from '../state/atomic-file.js';
 import { WG_KEY, WireguardError, type WgRunner } from './wg-runner.js';
 
 /** Linux IFNAMSIZ-1 and the characters wg-quick accepts in an interface name. */
@@ -170,21 +170,7 @@ function interfaceLines(text: string): string {
   return (end < 0 ? text : text.slice(0, end)).split('\n').filter((l) => !l.startsWith('#')).join('\n');
 }
 
-/** Atomic write of a file only its owner may read (created 0600 from the start: never briefly readable). */
-async function writeSecretFile(path: string, data: string): Promise<void> {
-  const tmp = join(dirname(path), `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
-  const fh = await open(tmp, 'wx', 0o600);
-  try {
-    await fh.writeFile(data);
-    await fh.sync();
-  } finally {
-    await fh.close();
-  }
-  try {
-    await chmod(tmp, 0o600); // in case a umask or ACL widened it
-    await rename(tmp, path);
-  } catch (error) {
-    await rm(tmp, { force: true });
-    throw error;
-  }
+/** A file only its owner may read, written atomically. */
+function writeSecretFile(path: string, data: string): Promise<void> {
+  return writeFileAtomic(path, data, { mode: 0o600 });
 }
