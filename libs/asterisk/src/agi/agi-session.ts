@@ -303,6 +303,8 @@ class SessionCore {
   private inFlight: PendingCommand | undefined;
   private readonly queue: PendingCommand[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private timerMs = 0;
+  private deadlineKind: 'env' | 'command' | 'idle' = 'env';
   private graceTimer: NodeJS.Timeout | undefined;
   private envPending = true;
   private resolveEnv!: (env: AgiEnvironment) => void;
@@ -334,7 +336,7 @@ class SessionCore {
     socket.on('end', () => this.onPeerEnd());
     socket.on('error', (error: Error) => this.fail(new AgiSessionError('SOCKET_ERROR', `AGI socket error: ${error.message}`, { cause: error })));
     socket.on('close', () => this.onClosed());
-    this.arm(this.options.envTimeoutMs, () => this.fail(new AgiSessionError('ENV_TIMEOUT', 'no complete AGI environment in time')));
+    this.arm('env', this.options.envTimeoutMs);
   }
 
   get isFinished(): boolean {
@@ -428,18 +430,40 @@ class SessionCore {
       return;
     }
     this.inFlight = next;
-    this.arm(next.timeoutMs, () => this.fail(new AgiSessionError('COMMAND_TIMEOUT', `no answer within ${next.timeoutMs} ms`)));
+    this.arm('command', next.timeoutMs);
     this.socket.write(next.line);
   }
 
   private armIdle(): void {
-    this.arm(this.options.idleTimeoutMs, () => this.fail(new AgiSessionError('IDLE_TIMEOUT', 'AGI session idle for too long')));
+    this.arm('idle', this.options.idleTimeoutMs);
   }
 
-  private arm(ms: number, onTimeout: () => void): void {
+  /**
+   * One timer per session, re-armed for each phase: with an unchanged duration it is only refreshed, so a
+   * command costs no timer allocation (a call runs several commands; the agent serves thousands of calls a second).
+   */
+  private arm(kind: 'env' | 'command' | 'idle', ms: number): void {
+    this.deadlineKind = kind;
+    if (this.timer !== undefined && this.timerMs === ms) {
+      this.timer.refresh();
+      return;
+    }
     this.clearTimer();
-    this.timer = setTimeout(onTimeout, ms);
+    this.timerMs = ms;
+    this.timer = setTimeout(this.onDeadline, ms);
   }
+
+  private readonly onDeadline = (): void => {
+    this.timer = undefined;
+    switch (this.deadlineKind) {
+      case 'env':
+        return this.fail(new AgiSessionError('ENV_TIMEOUT', 'no complete AGI environment in time'));
+      case 'command':
+        return this.fail(new AgiSessionError('COMMAND_TIMEOUT', `no answer within ${this.timerMs} ms`));
+      case 'idle':
+        return this.fail(new AgiSessionError('IDLE_TIMEOUT', 'AGI session idle for too long'));
+    }
+  };
 
   private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
