@@ -84,7 +84,19 @@ function formatterFor(timeZone: string): Intl.DateTimeFormat {
   return f;
 }
 
+/** The last stamp per zone: calls that start in the same second share it (formatToParts is the costly part). */
+const lastStamp = new Map<string, { second: number; stamp: string }>();
+
 function formatStamp(at: Date, timeZone: string): string {
+  const second = Math.floor(at.getTime() / 1000);
+  const cached = lastStamp.get(timeZone);
+  if (cached !== undefined && cached.second === second) return cached.stamp;
+  const stamp = formatStampUncached(at, timeZone);
+  lastStamp.set(timeZone, { second, stamp });
+  return stamp;
+}
+
+function formatStampUncached(at: Date, timeZone: string): string {
   const parts = formatterFor(timeZone).formatToParts(at);
   const part = (type: Intl.DateTimeFormatPartTypes): string => {
     const value = parts.find((p) => p.type === type)?.value ?? '';
