@@ -10,14 +10,14 @@
 // Prints a table, then ONE JSON line (agent figures unprefixed, null when the agent could not run).
 // Run: node --conditions=@fedpbx/source --import tsx test/bench/agi-bench.ts
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { placeCall, type CallRecord } from '../support/asterisk/fastagi-peer.js';
-import { agentConfigFromEnv, agentServer, dingDongServer, floorServer, type ServerFactory, type ServerUnderTest } from './bench-servers.js';
+import { agentConfigFromEnv, agentServer, dingDongServer, floorServer, recordedSequences, type ServerFactory, type ServerUnderTest } from './bench-servers.js';
 import { DEFAULT_MIX, mixPicker, type CallTemplate } from './call-mix.js';
 import { AGENT_MIX, prepareAgentBench } from './agent-bench-setup.js';
 
@@ -276,6 +276,19 @@ async function closedLoop(sut: ServerUnderTest, opts: BenchOptions, stats: CallS
   return inWindow / (elapsed / 1000);
 }
 
+/** One probe call per template: the lines the agent sends, for floor and ding-dong to replay. */
+async function recordAgentSequences(sut: ServerUnderTest, opts: BenchOptions): Promise<void> {
+  const sequences: Record<string, string[]> = {};
+  for (const t of opts.mix) {
+    const call = await placeCall({ host: sut.agiHost, port: sut.agiPort, timeoutMs: opts.callTimeoutMs, ...mixPicker([t])() });
+    sequences[t.extension] = call.commands.map((c) => c.raw);
+  }
+  // Its own directory: the agent's is removed when the agent's run ends, before floor and ding-dong start.
+  const file = join(mkdtempSync(join(tmpdir(), 'agi-bench-sequences-')), 'sequences.json');
+  writeFileSync(file, JSON.stringify(sequences));
+  recordedSequences.file = file;
+}
+
 async function benchOne(factory: ServerFactory, opts: BenchOptions, log: (s: string) => void): Promise<ServerResult> {
   const empty = (skipped: string): ServerResult => ({
     name: factory.name,
@@ -306,6 +319,7 @@ async function benchOne(factory: ServerFactory, opts: BenchOptions, log: (s: str
     const sut = factory.create({ repoRoot: REPO_ROOT, tmpDir, agiPort: await freePort(), metricsPort: await freePort() });
     proc = new ServerProcess(sut);
     await proc.waitReady();
+    if (factory.name === 'agent') await recordAgentSequences(sut, opts);
     const p = proc;
     await sleep(300);
     const rssIdleMb = p.rssMb();

@@ -47,6 +47,16 @@ function transpile(repoRoot: string, tmpDir: string, file: string): string {
   return target;
 }
 
+/**
+ * The agent's own command sequence per dialled number, recorded from one probe call per mix template before the
+ * comparison servers run: floor and ding-dong then replay exactly the lines the agent sent ("the same command
+ * sequence per call, with no routing logic"). Unset when the agent is not part of the run: they fall back to a
+ * fixed local-call sequence.
+ */
+export const recordedSequences: { file: string | undefined } = { file: undefined };
+
+const sequenceEnv = (): Record<string, string> => (recordedSequences.file !== undefined ? { BENCH_SEQUENCES: recordedSequences.file } : {});
+
 export const floorServer: ServerFactory = {
   name: 'floor',
   unavailable: () => null,
@@ -54,7 +64,7 @@ export const floorServer: ServerFactory = {
     name: 'floor',
     command: process.execPath,
     args: [transpile(ctx.repoRoot, ctx.tmpDir, 'floor-server.ts')],
-    env: { BENCH_AGI_LISTEN: `127.0.0.1:${ctx.agiPort}` },
+    env: { BENCH_AGI_LISTEN: `127.0.0.1:${ctx.agiPort}`, ...sequenceEnv() },
     agiHost: '127.0.0.1',
     agiPort: ctx.agiPort,
   }),
@@ -70,6 +80,7 @@ export const dingDongServer: ServerFactory = {
     env: {
       BENCH_AGI_LISTEN: `127.0.0.1:${ctx.agiPort}`,
       BENCH_REQUIRE_FROM: join(ctx.repoRoot, 'package.json'),
+      ...sequenceEnv(),
     },
     agiHost: '127.0.0.1',
     agiPort: ctx.agiPort,
