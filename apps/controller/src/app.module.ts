@@ -14,6 +14,8 @@ import { FederationRepository } from './federation/federation.repository.js';
 import { FederationStore } from './federation/federation-store.js';
 import { FederationWriter } from './federation/federation-writer.js';
 import { HealthController } from './health/health.controller.js';
+import { ImportController } from './import/import.controller.js';
+import { ImportService } from './import/import.service.js';
 import { DomainErrorFilter } from './http/domain-error.filter.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { RouteCatalog } from './openapi/route-catalog.js';
@@ -40,6 +42,7 @@ export class AppModule {
         AuthController,
         UsersController,
         LinksController,
+        ImportController,
         ...RESOURCE_CONTROLLERS,
         FederationViewsController,
         RevisionsController,
@@ -63,6 +66,7 @@ export class AppModule {
         TraceService,
         RevisionsService,
         LinkGenerationService,
+        ImportService,
         RouteCatalog,
       ],
     };

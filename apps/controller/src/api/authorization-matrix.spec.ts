@@ -92,6 +92,10 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
     'GET /api/v1/numbering-plan': { req: () => ({ method: 'GET', url: '/api/v1/numbering-plan' }), expect: all(200) },
     'POST /api/v1/trace': { req: (target) => ({ method: 'POST', url: '/api/v1/trace', body: { siteId: SITE[target], caller: '101', number: '302' } }), expect: siteRead },
     'GET /api/v1/audit': { req: () => ({ method: 'GET', url: '/api/v1/audit' }), expect: all(200) },
+    'POST /api/v1/import': {
+      req: (target) => ({ method: 'POST', url: '/api/v1/import?dryRun=true', body: { extensions: [{ siteId: SITE[target], number: SITE[target] === 'moscow' ? '106' : '306', displayName: 'Imported' }] } }),
+      expect: headOfficeOnly(200),
+    },
     'POST /api/v1/links/generate': { req: () => ({ method: 'POST', url: '/api/v1/links/generate?dryRun=true', body: { topology: 'full-mesh' } }), expect: headOfficeOnly(200) },
     'GET /api/v1/sites/:siteId/revisions': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/revisions` }), expect: siteRead },
     'GET /api/v1/sites/:siteId/revisions/:revision': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/revisions/1` }), expect: siteRead },
