@@ -21,6 +21,8 @@ export const AGI_MAX_ARGS = 128;
 
 const VERB = /^[A-Z]+(?: [A-Z]+)*$/;
 const FORBIDDEN_IN_ARG = /[\r\n\0]/;
+const NEEDS_ESCAPE = /[\\"]/;
+const ESCAPED_CHARS = /[\\"]/g;
 /** A lone UTF-16 surrogate has no UTF-8 encoding: it would silently become U+FFFD on the wire. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
 
@@ -34,7 +36,7 @@ export function quoteAgiArg(value: string): string {
     throw new AgiCommandError('ARG_FORBIDDEN_CHAR', 'AGI argument contains CR, LF or NUL');
   }
   if (LONE_SURROGATE.test(value)) throw new AgiCommandError('ARG_FORBIDDEN_CHAR', 'AGI argument is not well-formed UTF-16');
-  return `"${value.replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+  return NEEDS_ESCAPE.test(value) ? `"${value.replace(ESCAPED_CHARS, '\\$&')}"` : `"${value}"`;
 }
 
 /**
@@ -42,16 +44,31 @@ export function quoteAgiArg(value: string): string {
  * (`GET FULL VARIABLE`); every argument is quoted.
  */
 export function formatAgiCommand(verb: string, args: readonly string[] = []): string {
-  if (!VERB.test(verb)) throw new AgiCommandError('BAD_VERB', 'AGI verb must be upper-case words separated by single spaces');
-  const words = verb.split(' ').length;
+  const words = verbWords(verb);
   if (words + args.length > AGI_MAX_ARGS - 1) {
     throw new AgiCommandError('TOO_MANY_ARGS', `AGI command has more than ${AGI_MAX_ARGS - 1} words`);
   }
-  const line = args.length === 0 ? `${verb}\n` : `${verb} ${args.map(quoteAgiArg).join(' ')}\n`;
-  if (Buffer.byteLength(line, 'utf8') >= AGI_MAX_COMMAND_BYTES) {
+  let line = verb;
+  for (let i = 0; i < args.length; i++) line += ` ${quoteAgiArg(args[i] as string)}`;
+  line += '\n';
+  // A UTF-16 code unit is at most 3 UTF-8 bytes: short lines need no exact count.
+  if (line.length * 3 >= AGI_MAX_COMMAND_BYTES && Buffer.byteLength(line, 'utf8') >= AGI_MAX_COMMAND_BYTES) {
     throw new AgiCommandError('COMMAND_TOO_LONG', `AGI command line must be shorter than ${AGI_MAX_COMMAND_BYTES} bytes`);
   }
   return line;
+}
+
+/** Verbs already checked, with their word count: the agent sends the same few verbs on every call. */
+const knownVerbs = new Map<string, number>();
+const MAX_KNOWN_VERBS = 64;
+
+function verbWords(verb: string): number {
+  const known = knownVerbs.get(verb);
+  if (known !== undefined) return known;
+  if (!VERB.test(verb)) throw new AgiCommandError('BAD_VERB', 'AGI verb must be upper-case words separated by single spaces');
+  const words = verb.split(' ').length;
+  if (knownVerbs.size < MAX_KNOWN_VERBS) knownVerbs.set(verb, words);
+  return words;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { AgiEnvError } from '../errors.js';
-import { ByteLineReader, stripTrailingCr } from '../internal/byte-line-reader.js';
+import { ByteLineReader } from '../internal/byte-line-reader.js';
 
 /**
  * The FastAGI environment block (res_agi.c `setup_env`): `agi_<name>: <value>` lines then one empty line.
@@ -109,23 +109,25 @@ export class AgiEnvParser {
 
   private consume(chunk: Uint8Array): AgiEnvResult | undefined {
     const { maxLineBytes, maxLines, maxTotalBytes } = this.limits;
-    this.reader.append(chunk);
-    for (let line = this.reader.readLine(); line !== undefined; line = this.reader.readLine()) {
-      if (line.length > maxLineBytes) throw lineTooLong(maxLineBytes);
+    const reader = this.reader;
+    reader.append(chunk);
+    for (let length = reader.peekLineLength(); length >= 0; length = reader.peekLineLength()) {
+      if (length > maxLineBytes) throw lineTooLong(maxLineBytes);
       this.lines += 1;
-      this.consumedBytes += line.length + 1;
+      this.consumedBytes += length + 1;
       if (this.lines > maxLines) {
         throw new AgiEnvError('ENV_TOO_MANY_LINES', `environment block has more than ${maxLines} lines`);
       }
       if (this.consumedBytes > maxTotalBytes) throw tooLarge(maxTotalBytes);
-      const content = stripTrailingCr(line);
-      if (content.length === 0) {
+      // Decoded straight from the reader's buffer, trailing CR removed: empty means the closing line.
+      const text = reader.takeLineText();
+      if (text === '') {
         this.state = 'complete';
-        return { env: buildEnvironment(this.entries), leftover: this.reader.takeRest() };
+        return { env: buildEnvironment(this.entries), leftover: reader.takeRest() };
       }
-      this.addLine(content.toString('utf8'));
+      this.addLine(text);
     }
-    const pending = this.reader.bufferedBytes;
+    const pending = reader.bufferedBytes;
     if (pending > maxLineBytes) throw lineTooLong(maxLineBytes);
     if (this.consumedBytes + pending > maxTotalBytes) throw tooLarge(maxTotalBytes);
     return undefined;

@@ -1,5 +1,5 @@
 import { AgiResponseParseError } from '../errors.js';
-import { ByteLineReader, stripTrailingCr } from '../internal/byte-line-reader.js';
+import { ByteLineReader } from '../internal/byte-line-reader.js';
 
 /**
  * One answer line (or `520-` block) from res_agi.c.
@@ -51,9 +51,7 @@ export const DEFAULT_AGI_RESPONSE_LIMITS: AgiResponseLimits = Object.freeze({
   maxBlockBytes: 32 * 1024,
 });
 
-const STATUS_LINE = /^(\d{3})([ -]|$)/;
 const ENDPOS_SUFFIX = / endpos=(-?\d+)$/;
-const INTEGER = /^-?\d+$/;
 
 /**
  * Streaming parser of everything Asterisk writes after the environment block. Byte-level; a line is
@@ -81,27 +79,37 @@ export class AgiResponseParser {
   }
 
   push(chunk: Uint8Array): AgiResponseEvent[] {
+    const events: AgiResponseEvent[] = [];
+    this.pushInto(chunk, events);
+    return events;
+  }
+
+  /**
+   * Like {@link push}, but appends the events to `out` (which the caller may reuse between chunks).
+   * On error nothing of this chunk is appended that would not have been returned by `push` - `push` returns
+   * nothing at all then - so callers must drop `out`'s new entries when it throws.
+   */
+  pushInto(chunk: Uint8Array, out: AgiResponseEvent[]): void {
     if (this.failure) throw this.failure;
     try {
-      return this.consume(chunk);
+      this.consume(chunk, out);
     } catch (error) {
       if (error instanceof AgiResponseParseError) this.failure = error;
       throw error;
     }
   }
 
-  private consume(chunk: Uint8Array): AgiResponseEvent[] {
+  private consume(chunk: Uint8Array, events: AgiResponseEvent[]): void {
     const { maxLineBytes } = this.limits;
-    const events: AgiResponseEvent[] = [];
-    this.reader.append(chunk);
-    for (let line = this.reader.readLine(); line !== undefined; line = this.reader.readLine()) {
-      if (line.length > maxLineBytes) throw lineTooLong(maxLineBytes);
-      const event = this.onLine(stripTrailingCr(line).toString('utf8'), line.length + 1);
+    const reader = this.reader;
+    reader.append(chunk);
+    for (let length = reader.peekLineLength(); length >= 0; length = reader.peekLineLength()) {
+      if (length > maxLineBytes) throw lineTooLong(maxLineBytes);
+      const event = this.onLine(reader.takeLineText(), length + 1);
       if (event) events.push(event);
     }
-    if (this.reader.bufferedBytes > maxLineBytes) throw lineTooLong(maxLineBytes);
-    if (this.block && this.block.bytes + this.reader.bufferedBytes > this.limits.maxBlockBytes) throw blockTooLarge();
-    return events;
+    if (reader.bufferedBytes > maxLineBytes) throw lineTooLong(maxLineBytes);
+    if (this.block && this.block.bytes + reader.bufferedBytes > this.limits.maxBlockBytes) throw blockTooLarge();
   }
 
   private onLine(line: string, byteLength: number): AgiResponseEvent | undefined {
@@ -118,11 +126,10 @@ export class AgiResponseParser {
       this.block = undefined;
       return { type: 'response', response: blockResponse(lines) };
     }
-    if (line === 'HANGUP') return { type: 'hangup' };
-    const status = STATUS_LINE.exec(line);
-    if (!status) return { type: 'unknown', line };
-    const code = Number(status[1]);
-    if (status[2] === '-') {
+    if (line === 'HANGUP') return HANGUP_EVENT;
+    const code = statusCode(line);
+    if (code < 0) return { type: 'unknown', line };
+    if (line.length > 3 && line.charCodeAt(3) === DASH) {
       if (code === 520) {
         this.block = { lines: [line], bytes: byteLength };
         return undefined;
@@ -140,9 +147,40 @@ export class AgiResponseParser {
  * trailing ` endpos=<n>`: GET VARIABLE values are raw and may contain `)` and spaces.
  */
 export function parseAgiResponseLine(line: string): AgiResponse | undefined {
-  const status = STATUS_LINE.exec(line);
-  if (!status || status[2] === '-') return undefined;
-  return parseResponseLine(line, Number(status[1]));
+  const code = statusCode(line);
+  if (code < 0 || (line.length > 3 && line.charCodeAt(3) === DASH)) return undefined;
+  return parseResponseLine(line, code);
+}
+
+const HANGUP_EVENT: AgiResponseEvent = Object.freeze({ type: 'hangup' });
+const DASH = 0x2d;
+const SPACE = 0x20;
+const ZERO = 0x30;
+
+/** `^(\d{3})([ -]|$)` without a regex: the three-digit code, or -1 when the line does not start with one. */
+function statusCode(line: string): number {
+  if (line.length < 3) return -1;
+  const a = line.charCodeAt(0) - ZERO;
+  const b = line.charCodeAt(1) - ZERO;
+  const c = line.charCodeAt(2) - ZERO;
+  if (a < 0 || a > 9 || b < 0 || b > 9 || c < 0 || c > 9) return -1;
+  if (line.length > 3) {
+    const sep = line.charCodeAt(3);
+    if (sep !== SPACE && sep !== DASH) return -1;
+  }
+  return a * 100 + b * 10 + c;
+}
+
+/** `^-?\d+$` as a number, or undefined. Long digit strings go through Number() exactly as before. */
+function integerValue(text: string): number | undefined {
+  const n = text.length;
+  let i = text.charCodeAt(0) === DASH ? 1 : 0;
+  if (i >= n) return undefined;
+  for (; i < n; i++) {
+    const d = text.charCodeAt(i) - ZERO;
+    if (d < 0 || d > 9) return undefined;
+  }
+  return Number(text);
 }
 
 function parseResponseLine(line: string, code: number): AgiResponse {
@@ -155,24 +193,25 @@ function parseResponseLine(line: string, code: number): AgiResponse {
     const space = rest.indexOf(' ');
     result = space < 0 ? rest.slice(7) : rest.slice(7, space);
     rest = space < 0 ? '' : rest.slice(space);
-    const ep = ENDPOS_SUFFIX.exec(rest);
+    // `200 result=1`: nothing after the result (the common answer), nothing more to look for.
+    const ep = rest === '' ? null : ENDPOS_SUFFIX.exec(rest);
     if (ep) {
       endpos = Number(ep[1]);
       rest = rest.slice(0, ep.index);
     }
-    const close = rest.lastIndexOf(')');
-    if (rest.startsWith(' (') && close >= 2) {
+    const close = rest === '' ? -1 : rest.lastIndexOf(')');
+    if (close >= 2 && rest.startsWith(' (')) {
       data = rest.slice(2, close);
       const after = rest.slice(close + 1).trim();
       text = after === '' ? undefined : after;
-    } else {
+    } else if (rest !== '') {
       const t = rest.trim();
       text = t === '' ? undefined : t;
     }
   } else {
     text = rest === '' ? undefined : rest;
   }
-  const resultNumber = result !== undefined && INTEGER.test(result) ? Number(result) : undefined;
+  const resultNumber = result === undefined ? undefined : integerValue(result);
   return { code, result, resultNumber, data, endpos, text, usage: undefined, raw: line };
 }
 

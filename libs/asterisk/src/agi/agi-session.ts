@@ -298,6 +298,8 @@ class SessionCore {
   private readonly options: typeof DEFAULTS;
   private readonly envParser: AgiEnvParser;
   private readonly responseParser: AgiResponseParser;
+  private readonly events: AgiResponseEvent[] = [];
+  private eventsBusy = false;
   private phase: 'env' | 'commands' | 'closing' | 'closed' = 'env';
   private failure: AgiSessionError | undefined;
   private inFlight: PendingCommand | undefined;
@@ -391,7 +393,28 @@ class SessionCore {
   }
 
   private onResponseBytes(bytes: Buffer): void {
-    for (const event of this.responseParser.push(bytes)) this.onEvent(event);
+    // One array per session, refilled per chunk: a chunk nearly always holds a single answer.
+    // A test double may answer synchronously from inside onEvent (write -> data): then use a fresh array.
+    const events = this.eventsBusy ? [] : this.events;
+    events.length = 0;
+    try {
+      this.responseParser.pushInto(bytes, events);
+    } catch (error) {
+      // As before: a chunk that breaks a limit delivers none of its events.
+      events.length = 0;
+      throw error;
+    }
+    if (events !== this.events) {
+      for (let i = 0; i < events.length; i++) this.onEvent(events[i] as AgiResponseEvent);
+      return;
+    }
+    this.eventsBusy = true;
+    try {
+      for (let i = 0; i < events.length; i++) this.onEvent(events[i] as AgiResponseEvent);
+    } finally {
+      this.eventsBusy = false;
+      events.length = 0;
+    }
   }
 
   private onEvent(event: AgiResponseEvent): void {

@@ -55,8 +55,45 @@ export class ByteLineReader {
     return line;
   }
 
+  /**
+   * Length in bytes (LF excluded, a CR before it included) of the next complete line, or -1 when no line is
+   * complete. Does not consume it: follow with {@link takeLineText} or {@link readLine}. Lets owners check a
+   * line against their limits without allocating a view of it.
+   */
+  peekLineLength(): number {
+    const lf = this.scanFrom < this.end ? this.buf.indexOf(LF, this.scanFrom) : -1;
+    if (lf < 0 || lf >= this.end) {
+      this.scanFrom = this.end;
+      return -1;
+    }
+    // The LF stays the first one at or after scanFrom: readLine / takeLineText find it again at once.
+    this.scanFrom = lf;
+    return lf - this.start;
+  }
+
+  /**
+   * Consumes the next complete line (call only after {@link peekLineLength} returned >= 0) and returns it
+   * decoded as UTF-8, one trailing CR removed. Decodes straight from the buffer: no intermediate view.
+   */
+  takeLineText(): string {
+    const lf = this.scanFrom;
+    let stop = lf;
+    if (stop > this.start && this.buf[stop - 1] === 0x0d) stop -= 1;
+    const text = stop === this.start ? '' : this.buf.toString('utf8', this.start, stop);
+    this.start = lf + 1;
+    this.scanFrom = this.start;
+    if (this.start === this.end) {
+      this.start = 0;
+      this.end = 0;
+      this.scanFrom = 0;
+      if (this.buf.length > RETAINED_CAPACITY) this.buf = Buffer.allocUnsafe(INITIAL_CAPACITY);
+    }
+    return text;
+  }
+
   /** Removes and returns (as a copy) every byte still held. */
   takeRest(): Buffer {
+    if (this.start === this.end) return Buffer.alloc(0);
     const rest = Buffer.from(this.buf.subarray(this.start, this.end));
     this.start = 0;
     this.end = 0;
