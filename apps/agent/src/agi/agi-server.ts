@@ -1,5 +1,5 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { AgiSession, AsteriskProtocolError } from '@fedpbx/asterisk';
+import { AgiSession, AsteriskProtocolError, type AgiSessionOptions } from '@fedpbx/asterisk';
 import type { CallHandler } from '../call/call-handler.js';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
@@ -20,13 +20,17 @@ export class AgiServer {
   private server: Server | undefined;
   private readonly sessions = new Set<Socket>();
   private draining = false;
+  /** Commands that return at once get the idle timeout as their bound; Dial and the like pass their own. */
+  private readonly sessionOptions: AgiSessionOptions;
 
   constructor(
     private readonly options: AgiServerOptions,
     private readonly handler: CallHandler,
     private readonly metrics: AgentMetrics,
     private readonly log: Logger,
-  ) {}
+  ) {
+    this.sessionOptions = { envTimeoutMs: 5000, idleTimeoutMs: options.idleTimeoutMs, commandTimeoutMs: options.idleTimeoutMs };
+  }
 
   get activeSessions(): number {
     return this.sessions.size;
@@ -59,7 +63,7 @@ export class AgiServer {
   }
 
   private accept(socket: Socket): void {
-    const acceptedAt = process.hrtime.bigint();
+    const acceptedAt = performance.now();
     socket.setNoDelay(true);
     if (this.draining || this.sessions.size >= this.options.maxSessions) {
       this.metrics.rejectedInputs.inc({ reason: this.draining ? 'draining' : 'session-limit' });
@@ -69,31 +73,26 @@ export class AgiServer {
       return;
     }
     this.sessions.add(socket);
-    this.metrics.agiSessionsActive.inc();
+    this.metrics.sessionOpened();
     void this.run(socket, acceptedAt).finally(() => {
       this.sessions.delete(socket);
-      this.metrics.agiSessionsActive.dec();
+      this.metrics.sessionClosed();
     });
   }
 
-  private async run(socket: Socket, acceptedAt: bigint): Promise<void> {
+  private async run(socket: Socket, acceptedAt: number): Promise<void> {
     let session: AgiSession | undefined;
     try {
-      // Commands that return at once get the idle timeout as their bound; Dial and the like pass their own.
-      session = await AgiSession.start(socket, {
-        envTimeoutMs: 5000,
-        idleTimeoutMs: this.options.idleTimeoutMs,
-        commandTimeoutMs: this.options.idleTimeoutMs,
-      });
+      session = await AgiSession.start(socket, this.sessionOptions);
       await this.handler.handle(session, acceptedAt);
-      this.metrics.agiSessionsTotal.inc({ result: session.hungUp ? 'caller-hangup' : 'completed' });
+      this.metrics.sessionEnded(session.hungUp ? 'caller-hangup' : 'completed');
     } catch (error) {
       if (error instanceof AsteriskProtocolError) {
         this.metrics.rejectedInputs.inc({ reason: error.code.toLowerCase() });
-        this.metrics.agiSessionsTotal.inc({ result: 'protocol-error' });
+        this.metrics.sessionEnded('protocol-error');
         this.log.warn({ code: error.code, reason: error.message, uniqueId: session?.env.uniqueId }, 'FastAGI session ended');
       } else {
-        this.metrics.agiSessionsTotal.inc({ result: 'error' });
+        this.metrics.sessionEnded('error');
         this.log.error({ err: error, uniqueId: session?.env.uniqueId }, 'FastAGI session failed');
       }
     } finally {

@@ -37,7 +37,8 @@ export class CallHandler {
     private readonly now: () => Date = () => new Date(),
   ) {}
 
-  async handle(session: AgiSession, acceptedAt: bigint): Promise<void> {
+  /** `acceptedAt`: `performance.now()` when the connection was accepted. */
+  async handle(session: AgiSession, acceptedAt: number): Promise<void> {
     const env = session.env;
     const entry = env.entry;
     if (entry === undefined || !ENTRIES.has(entry)) {
@@ -62,10 +63,10 @@ export class CallHandler {
 
     // The recording's name travels with the first MSet (one command less per recorded call).
     const recording = plan.record ? this.recordingName(session, site) : undefined;
-    this.metrics.timeToFirstCommand.observe(Number(process.hrtime.bigint() - acceptedAt) / 1e9);
+    this.metrics.timeToFirstCommand.observe((performance.now() - acceptedAt) / 1000);
     await session.exec('MSet', tags(site, plan, plan.attempts[0], recording));
     const outcome = plan.outcome === 'denied' ? await this.deny(session, plan) : await this.walk(session, site, plan, recording);
-    this.metrics.callOutcomes.inc({ entry, route_kind: plan.routeKind, outcome });
+    this.metrics.callEnded(entry, plan.routeKind, outcome);
   }
 
   private async deny(session: AgiSession, plan: RoutePlan): Promise<string> {
@@ -163,17 +164,23 @@ function tags(site: CompiledSite, plan: RoutePlan, attempt: Attempt | undefined,
   const t = plan.tags;
   const trunk = attempt?.kind === 'trunk' ? attempt.trunkId : (t.trunkId ?? '');
   const target = attempt?.kind === 'site' ? attempt.siteId : attempt?.kind === 'trunk' && attempt.trunkSiteId !== site.siteId ? attempt.trunkSiteId : (t.targetSiteId ?? '');
-  const parts = [
-    [FEDPBX_HANDLED_VARIABLE, '1'],
-    ['FEDPBX_ROUTE', t.routeKind],
-    ['FEDPBX_ORIGIN', t.originSiteId],
-    ['FEDPBX_TARGET', target],
-    ['FEDPBX_TRUNK', trunk],
-    ['FEDPBX_REVISION', String(t.revision)],
-    ['FEDPBX_DENY', plan.deny?.code ?? ''],
-  ];
-  if (recording !== undefined) parts.push(['FEDPBX_REC_FILE', recording]);
-  const safe = parts.map(([k, v]) => [k, TAG_VALUE.test(v as string) ? v : ''] as const);
-  const cdr = safe.filter(([k]) => k !== FEDPBX_HANDLED_VARIABLE && k !== 'FEDPBX_DENY').map(([k, v]) => `CDR(${k})=${v}`);
-  return [...safe.map(([k, v]) => `${k}=${v}`), ...cdr].join(',');
+  // Built as one string (this runs on every call): the variables, then the same ones as CDR variables
+  // except the fallback guard and FEDPBX_DENY.
+  const route = safeTag(t.routeKind);
+  const origin = safeTag(t.originSiteId);
+  const tgt = safeTag(target);
+  const trk = safeTag(trunk);
+  const revision = safeTag(String(t.revision));
+  const rec = recording === undefined ? undefined : safeTag(recording);
+  let out =
+    `${FEDPBX_HANDLED_VARIABLE}=1,FEDPBX_ROUTE=${route},FEDPBX_ORIGIN=${origin},FEDPBX_TARGET=${tgt},FEDPBX_TRUNK=${trk}` +
+    `,FEDPBX_REVISION=${revision},FEDPBX_DENY=${safeTag(plan.deny?.code ?? '')}`;
+  if (rec !== undefined) out += `,FEDPBX_REC_FILE=${rec}`;
+  out += `,CDR(FEDPBX_ROUTE)=${route},CDR(FEDPBX_ORIGIN)=${origin},CDR(FEDPBX_TARGET)=${tgt},CDR(FEDPBX_TRUNK)=${trk},CDR(FEDPBX_REVISION)=${revision}`;
+  if (rec !== undefined) out += `,CDR(FEDPBX_REC_FILE)=${rec}`;
+  return out;
+}
+
+function safeTag(value: string): string {
+  return TAG_VALUE.test(value) ? value : '';
 }

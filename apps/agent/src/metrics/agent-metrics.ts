@@ -4,12 +4,22 @@ import type { SiteSnapshot } from '@fedpbx/contracts';
 /** The agent's Prometheus metrics (names documented in README and used by deploy/grafana). */
 export class AgentMetrics {
   readonly registry = new Registry();
-  readonly agiSessionsActive = new Gauge({ name: 'fedpbx_agi_sessions_active', help: 'FastAGI sessions in progress', registers: [this.registry] });
-  readonly agiSessionsTotal = new Counter({
+  private activeSessions = 0;
+  readonly agiSessionsActive: Gauge = new Gauge({
+    name: 'fedpbx_agi_sessions_active',
+    help: 'FastAGI sessions in progress',
+    registers: [this.registry],
+    collect: () => this.agiSessionsActive.set(this.activeSessions),
+  });
+  /** Per-call counts kept as plain numbers and added to the counters when they are read (see {@link Tally}). */
+  private readonly sessionResults = new Tally<'result'>();
+  private readonly outcomes = new Tally<'entry' | 'route_kind' | 'outcome'>();
+  readonly agiSessionsTotal: Counter<'result'> = new Counter({
     name: 'fedpbx_agi_sessions_total',
     help: 'FastAGI sessions by how they ended',
     labelNames: ['result'] as const,
     registers: [this.registry],
+    collect: () => this.sessionResults.flushInto(this.agiSessionsTotal),
   });
   readonly timeToFirstCommand = new Histogram({
     name: 'fedpbx_agi_time_to_first_command_seconds',
@@ -17,11 +27,12 @@ export class AgentMetrics {
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
     registers: [this.registry],
   });
-  readonly callOutcomes = new Counter({
+  readonly callOutcomes: Counter<'entry' | 'route_kind' | 'outcome'> = new Counter({
     name: 'fedpbx_calls_total',
     help: 'Calls by route kind and outcome',
     labelNames: ['entry', 'route_kind', 'outcome'] as const,
     registers: [this.registry],
+    collect: () => this.outcomes.flushInto(this.callOutcomes),
   });
   readonly rejectedInputs = new Counter({
     name: 'fedpbx_rejected_inputs_total',
@@ -65,7 +76,74 @@ export class AgentMetrics {
     this.snapshotGeneratedAt.set(this.generatedAtMs / 1000);
   }
 
+  /** A FastAGI session began: `fedpbx_agi_sessions_active` + 1 (read when collected). */
+  sessionOpened(): void {
+    this.activeSessions += 1;
+  }
+
+  /** A FastAGI session is over (whatever its result): `fedpbx_agi_sessions_active` - 1. */
+  sessionClosed(): void {
+    this.activeSessions -= 1;
+  }
+
+  /** `fedpbx_agi_sessions_total{result}` += 1, without prom-client's per-call label hashing. */
+  sessionEnded(result: string): void {
+    this.sessionResults.add1(result, () => ({ result }));
+  }
+
+  /** `fedpbx_calls_total{entry,route_kind,outcome}` += 1, without prom-client's per-call label hashing. */
+  callEnded(entry: string, routeKind: string, outcome: string): void {
+    this.outcomes.add3(entry, routeKind, outcome, () => ({ entry, route_kind: routeKind, outcome }));
+  }
+
   snapshotRefused(code: string): void {
     this.rejectedInputs.inc({ reason: `snapshot-${code}` });
+  }
+}
+
+/**
+ * Counts per label tuple, added to a prom-client counter when it is collected (scrape, `get()`): the hot path
+ * only bumps a number found through nested maps keyed by the label values (no key string, no label object).
+ */
+class Tally<L extends string> {
+  private readonly root = new Map<string, unknown>();
+  private readonly entries: { labels: Partial<Record<L, string>>; pending: number }[] = [];
+
+  add1(a: string, labels: () => Partial<Record<L, string>>): void {
+    let entry = this.root.get(a) as { labels: Partial<Record<L, string>>; pending: number } | undefined;
+    if (entry === undefined) {
+      entry = { labels: labels(), pending: 0 };
+      this.root.set(a, entry);
+      this.entries.push(entry);
+    }
+    entry.pending += 1;
+  }
+
+  add3(a: string, b: string, c: string, labels: () => Partial<Record<L, string>>): void {
+    let mb = this.root.get(a) as Map<string, Map<string, { labels: Partial<Record<L, string>>; pending: number }>> | undefined;
+    if (mb === undefined) {
+      mb = new Map();
+      this.root.set(a, mb);
+    }
+    let mc = mb.get(b);
+    if (mc === undefined) {
+      mc = new Map();
+      mb.set(b, mc);
+    }
+    let entry = mc.get(c);
+    if (entry === undefined) {
+      entry = { labels: labels(), pending: 0 };
+      mc.set(c, entry);
+      this.entries.push(entry);
+    }
+    entry.pending += 1;
+  }
+
+  flushInto(counter: Counter<L>): void {
+    for (const entry of this.entries) {
+      if (entry.pending === 0) continue;
+      counter.inc(entry.labels, entry.pending);
+      entry.pending = 0;
+    }
   }
 }
