@@ -61,7 +61,22 @@ export function applyChanges(fed: Federation, changes: readonly FederationChange
   return next;
 }
 
-/** The object with this id in the federation, if any. */
+/** Id indexes of large collections, by array (federations are never mutated once built; the length guards anyway). */
+const INDEXES = new WeakMap<readonly { id: string }[], { length: number; byId: Map<string, { id: string }> }>();
+const INDEX_FROM = 64;
+
+/**
+ * The object with this id in the federation, if any. Large collections are indexed on first use, so a write of
+ * many objects (a bulk import) looks each up in constant time instead of scanning 100,000 extensions per object.
+ */
 export function findObject<C extends CollectionName>(fed: Federation, collection: C, id: string): ObjectOf<C> | undefined {
-  return (fed[collection] as readonly ObjectOf<C>[]).find((o) => o.id === id);
+  const items = fed[collection] as readonly ObjectOf<C>[];
+  if (items.length < INDEX_FROM) return items.find((o) => o.id === id);
+  let index = INDEXES.get(items);
+  if (index === undefined || index.length !== items.length) {
+    const byId = new Map<string, { id: string }>();
+    for (const o of items) if (!byId.has(o.id)) byId.set(o.id, o);
+    INDEXES.set(items, (index = { length: items.length, byId }));
+  }
+  return index.byId.get(id) as ObjectOf<C> | undefined;
 }

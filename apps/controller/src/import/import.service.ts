@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import type { Federation } from '@fedpbx/contracts';
 import { actorName, type Principal } from '../auth/principal.js';
 import { DomainError, ForbiddenError } from '../errors.js';
-import { COLLECTIONS, type CollectionName, type FederationChange } from '../federation/federation-change.js';
+import { COLLECTIONS, findObject, type CollectionName, type FederationChange } from '../federation/federation-change.js';
 import { FederationWriter } from '../federation/federation-writer.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../resources/resource-kinds.js';
 import { generateSecret, type WriteResponse } from '../resources/resource.service.js';
@@ -78,11 +78,9 @@ export class ImportService {
     this.authorize(caller);
     const problems: ImportProblem[] = [];
     const parsed: { collection: CollectionName; row: number; value: { id: string } }[] = [];
-    const seen = new Map<CollectionName, Set<string>>();
     for (const collection of COLLECTIONS) {
       const kind = RESOURCE_KINDS[collection] as ResourceKind;
       const ids = new Set<string>();
-      seen.set(collection, ids);
       for (const { row, value } of input[collection] ?? []) {
         if (typeof value !== 'object' || value === null || Array.isArray(value)) {
           problems.push({ kind: collection, row, path: '', message: 'an object is expected' });
@@ -109,12 +107,9 @@ export class ImportService {
     const total = parsed.length;
     const outcome = await this.writer.write({ actor: actorName(caller), reason: `import of ${total} objects`, dryRun }, (fed: Federation) => {
       const existing: ImportProblem[] = [];
-      for (const [collection, ids] of seen) {
-        if (ids.size === 0) continue;
-        for (const o of fed[collection] as readonly { id: string }[]) {
-          if (!ids.has(o.id)) continue;
-          const p = parsed.find((x) => x.collection === collection && x.value.id === o.id);
-          existing.push({ kind: collection, row: p?.row ?? 0, path: 'id', message: `${RESOURCE_KINDS[collection].objectType} ${o.id} already exists` });
+      for (const p of parsed) {
+        if (findObject(fed, p.collection, p.value.id) !== undefined) {
+          existing.push({ kind: p.collection, row: p.row, path: 'id', message: `${RESOURCE_KINDS[p.collection].objectType} ${p.value.id} already exists` });
         }
       }
       if (existing.length > 0) throw new ImportInvalidError(existing);
