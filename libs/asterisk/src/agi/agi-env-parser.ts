@@ -61,6 +61,9 @@ export interface AgiEnvResult {
   readonly leftover: Buffer;
 }
 
+/** The default `limits` argument: recognised so that a parser without overrides shares the frozen defaults. */
+const DEFAULT_LIMITS_ARG: Partial<AgiEnvLimits> = Object.freeze({});
+
 /** `agi_` keys as res_agi.c writes them; anything else means the peer is not speaking FastAGI. */
 const KEY_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
 const REQUIRED_KEYS = ['agi_request', 'agi_channel', 'agi_uniqueid'] as const;
@@ -80,8 +83,8 @@ export class AgiEnvParser {
   private state: 'reading' | 'complete' | 'failed' = 'reading';
   private failure: AgiEnvError | undefined;
 
-  constructor(limits: Partial<AgiEnvLimits> = {}) {
-    this.limits = { ...DEFAULT_AGI_ENV_LIMITS, ...limits };
+  constructor(limits: Partial<AgiEnvLimits> = DEFAULT_LIMITS_ARG) {
+    this.limits = limits === DEFAULT_LIMITS_ARG ? DEFAULT_AGI_ENV_LIMITS : { ...DEFAULT_AGI_ENV_LIMITS, ...limits };
   }
 
   /** Bytes held while waiting for the end of a line (bounded by the limits). */
@@ -110,7 +113,7 @@ export class AgiEnvParser {
   private consume(chunk: Uint8Array): AgiEnvResult | undefined {
     const { maxLineBytes, maxLines, maxTotalBytes } = this.limits;
     const reader = this.reader;
-    reader.append(chunk);
+    reader.appendBorrowed(chunk);
     for (let length = reader.peekLineLength(); length >= 0; length = reader.peekLineLength()) {
       if (length > maxLineBytes) throw lineTooLong(maxLineBytes);
       this.lines += 1;
@@ -130,6 +133,7 @@ export class AgiEnvParser {
     const pending = reader.bufferedBytes;
     if (pending > maxLineBytes) throw lineTooLong(maxLineBytes);
     if (this.consumedBytes + pending > maxTotalBytes) throw tooLarge(maxTotalBytes);
+    reader.retainRest();
     return undefined;
   }
 

@@ -51,6 +51,8 @@ export const DEFAULT_AGI_RESPONSE_LIMITS: AgiResponseLimits = Object.freeze({
   maxBlockBytes: 32 * 1024,
 });
 
+/** The default `limits` argument: recognised so that a session without overrides shares the frozen defaults. */
+const DEFAULT_LIMITS_ARG: Partial<AgiResponseLimits> = Object.freeze({});
 const ENDPOS_SUFFIX = / endpos=(-?\d+)$/;
 
 /**
@@ -64,8 +66,8 @@ export class AgiResponseParser {
   private block: { lines: string[]; bytes: number } | undefined;
   private failure: AgiResponseParseError | undefined;
 
-  constructor(limits: Partial<AgiResponseLimits> = {}) {
-    this.limits = { ...DEFAULT_AGI_RESPONSE_LIMITS, ...limits };
+  constructor(limits: Partial<AgiResponseLimits> = DEFAULT_LIMITS_ARG) {
+    this.limits = limits === DEFAULT_LIMITS_ARG ? DEFAULT_AGI_RESPONSE_LIMITS : { ...DEFAULT_AGI_RESPONSE_LIMITS, ...limits };
   }
 
   /** Bytes held for an incomplete line plus an incomplete 520 block. */
@@ -102,7 +104,7 @@ export class AgiResponseParser {
   private consume(chunk: Uint8Array, events: AgiResponseEvent[]): void {
     const { maxLineBytes } = this.limits;
     const reader = this.reader;
-    reader.append(chunk);
+    reader.appendBorrowed(chunk);
     for (let length = reader.peekLineLength(); length >= 0; length = reader.peekLineLength()) {
       if (length > maxLineBytes) throw lineTooLong(maxLineBytes);
       const event = this.onLine(reader.takeLineText(), length + 1);
@@ -110,6 +112,7 @@ export class AgiResponseParser {
     }
     if (reader.bufferedBytes > maxLineBytes) throw lineTooLong(maxLineBytes);
     if (this.block && this.block.bytes + reader.bufferedBytes > this.limits.maxBlockBytes) throw blockTooLarge();
+    reader.retainRest();
   }
 
   private onLine(line: string, byteLength: number): AgiResponseEvent | undefined {

@@ -115,17 +115,17 @@ export class AgiSession {
 
   /** Called on each `HANGUP` line. Returns an unsubscribe function. */
   onHangup(listener: () => void): () => void {
-    return subscribe(this.core.hangupListeners, listener);
+    return subscribe((this.core.hangupListeners ??= new Set()), listener);
   }
 
   /** Called once when the socket is closed; `reason` is undefined for an orderly close. */
   onClose(listener: (reason: AgiSessionError | undefined) => void): () => void {
-    return subscribe(this.core.closeListeners, listener);
+    return subscribe((this.core.closeListeners ??= new Set()), listener);
   }
 
   /** Called with lines that are neither responses nor `HANGUP` (they are otherwise ignored). */
   onUnknownLine(listener: (line: string) => void): () => void {
-    return subscribe(this.core.unknownListeners, listener);
+    return subscribe((this.core.unknownListeners ??= new Set()), listener);
   }
 
   /**
@@ -288,9 +288,10 @@ function subscribe<T>(set: Set<T>, listener: T): () => void {
 
 /** Socket-facing state machine behind {@link AgiSession}. */
 class SessionCore {
-  readonly hangupListeners = new Set<() => void>();
-  readonly closeListeners = new Set<(reason: AgiSessionError | undefined) => void>();
-  readonly unknownListeners = new Set<(line: string) => void>();
+  // Created on first subscription: most sessions never subscribe.
+  hangupListeners: Set<() => void> | undefined;
+  closeListeners: Set<(reason: AgiSessionError | undefined) => void> | undefined;
+  unknownListeners: Set<(line: string) => void> | undefined;
   readonly envReady: Promise<AgiEnvironment>;
   hungUp = false;
 
@@ -421,10 +422,10 @@ class SessionCore {
     switch (event.type) {
       case 'hangup':
         this.hungUp = true;
-        for (const listener of [...this.hangupListeners]) listener();
+        if (this.hangupListeners) for (const listener of [...this.hangupListeners]) listener();
         return;
       case 'unknown':
-        for (const listener of [...this.unknownListeners]) listener(event.line);
+        if (this.unknownListeners) for (const listener of [...this.unknownListeners]) listener(event.line);
         return;
       case 'intermediate':
         if (this.phase === 'commands' && !this.inFlight) this.protocolError(`intermediate response without a command: ${event.response.raw}`);
@@ -537,7 +538,7 @@ class SessionCore {
     if (this.envPending) this.rejectEnv(this.failure ?? new AgiSessionError('SOCKET_CLOSED', 'AGI connection closed'));
     if (this.hasPending) this.rejectAll(this.failure ?? new AgiSessionError('SESSION_CLOSED', 'AGI session closed'));
     this.resolveClosed();
-    for (const listener of [...this.closeListeners]) listener(this.failure);
+    if (this.closeListeners) for (const listener of [...this.closeListeners]) listener(this.failure);
   }
 }
 

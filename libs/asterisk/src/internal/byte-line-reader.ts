@@ -1,6 +1,7 @@
 const LF = 0x0a;
 const INITIAL_CAPACITY = 1024;
 const RETAINED_CAPACITY = 64 * 1024;
+const EMPTY = Buffer.alloc(0);
 
 /**
  * Splits a byte stream into LF-terminated lines without ever decoding a partial line: TCP may cut a
@@ -12,7 +13,9 @@ const RETAINED_CAPACITY = 64 * 1024;
  * {@link readLine} that returned `undefined`, and the length of each line, against theirs.
  */
 export class ByteLineReader {
-  private buf: Buffer = Buffer.allocUnsafe(INITIAL_CAPACITY);
+  private buf: Buffer = EMPTY;
+  /** False while `buf` is a caller's chunk lent by {@link appendBorrowed} (never written to). */
+  private owned = false;
   private start = 0;
   private end = 0;
   /** Absolute index in `buf` from which no LF has been seen yet. */
@@ -25,9 +28,36 @@ export class ByteLineReader {
 
   append(chunk: Uint8Array): void {
     if (chunk.length === 0) return;
-    if (this.end + chunk.length > this.buf.length) this.makeRoom(chunk.length);
+    if (!this.owned || this.end + chunk.length > this.buf.length) this.makeRoom(chunk.length);
     this.buf.set(chunk, this.end);
     this.end += chunk.length;
+  }
+
+  /**
+   * Like {@link append}, but when nothing is held the lines are read from `chunk` itself, without a copy.
+   * The caller must call {@link retainRest} before it returns (the chunk is only lent for the call).
+   */
+  appendBorrowed(chunk: Uint8Array): void {
+    if (chunk.length === 0) return;
+    if (this.start !== this.end) {
+      this.append(chunk);
+      return;
+    }
+    this.buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    this.owned = false;
+    this.start = 0;
+    this.end = chunk.length;
+    this.scanFrom = 0;
+  }
+
+  /** Copies the bytes still held out of a borrowed chunk (an incomplete line), so that the chunk is let go. */
+  retainRest(): void {
+    if (this.owned) return;
+    if (this.start === this.end) {
+      this.release();
+      return;
+    }
+    this.makeRoom(0);
   }
 
   /**
@@ -47,10 +77,7 @@ export class ByteLineReader {
     if (this.start === this.end) {
       // Everything consumed: rewind. A buffer grown by one big chunk is released once drained
       // (only after the caller is done with `line`, which stays a view of the old buffer).
-      this.start = 0;
-      this.end = 0;
-      this.scanFrom = 0;
-      if (this.buf.length > RETAINED_CAPACITY) this.buf = Buffer.allocUnsafe(INITIAL_CAPACITY);
+      this.release();
     }
     return line;
   }
@@ -83,36 +110,47 @@ export class ByteLineReader {
     this.start = lf + 1;
     this.scanFrom = this.start;
     if (this.start === this.end) {
-      this.start = 0;
-      this.end = 0;
-      this.scanFrom = 0;
-      if (this.buf.length > RETAINED_CAPACITY) this.buf = Buffer.allocUnsafe(INITIAL_CAPACITY);
+      this.release();
     }
     return text;
   }
 
   /** Removes and returns (as a copy) every byte still held. */
   takeRest(): Buffer {
-    if (this.start === this.end) return Buffer.alloc(0);
+    if (this.start === this.end) {
+      this.release();
+      return Buffer.alloc(0);
+    }
     const rest = Buffer.from(this.buf.subarray(this.start, this.end));
+    this.release();
+    return rest;
+  }
+
+  /**
+   * Everything consumed: rewind. A borrowed chunk is let go, and a buffer grown by one big chunk is released
+   * (only after the caller is done with the last line, which stays a view of the old buffer).
+   */
+  private release(): void {
     this.start = 0;
     this.end = 0;
     this.scanFrom = 0;
-    return rest;
+    if (!this.owned) this.buf = EMPTY;
+    else if (this.buf.length > RETAINED_CAPACITY) this.buf = Buffer.allocUnsafe(INITIAL_CAPACITY);
   }
 
   private makeRoom(extra: number): void {
     const held = this.end - this.start;
     const needed = held + extra;
     const scanOffset = this.scanFrom - this.start;
-    if (needed <= this.buf.length && this.start > 0 && held <= this.buf.length / 2) {
+    if (this.owned && needed <= this.buf.length && this.start > 0 && held <= this.buf.length / 2) {
       this.buf.copy(this.buf, 0, this.start, this.end);
     } else {
-      let capacity = Math.max(INITIAL_CAPACITY, this.buf.length);
+      let capacity = Math.max(INITIAL_CAPACITY, this.owned ? this.buf.length : 0);
       while (capacity < needed) capacity *= 2;
       const next = Buffer.allocUnsafe(capacity);
       this.buf.copy(next, 0, this.start, this.end);
       this.buf = next;
+      this.owned = true;
     }
     this.start = 0;
     this.end = held;
