@@ -103,6 +103,12 @@ describe('bulk import (PostgreSQL)', () => {
     expect(d.body.error?.['problems']).toEqual([expect.objectContaining({ row: 1, path: 'id' })]);
   });
 
+  it('is described in the OpenAPI document (JSON and CSV bodies)', async () => {
+    const doc = await t.request('GET', '/api/openapi.json');
+    const op = (doc.body['paths'] as Record<string, Record<string, { requestBody: { content: Record<string, unknown> } }>>)['/api/v1/import']?.['post'];
+    expect(Object.keys(op?.requestBody.content ?? {})).toEqual(['application/json', 'text/csv']);
+  });
+
   it('answers a dry run with the validation and the impact, saving nothing', async () => {
     const body = { sites: [{ id: 'kazan', name: 'Kazan' }], numberRanges: [{ id: 'r-kazan', siteId: 'kazan', from: '500', to: '599' }] };
     const r = await t.request('POST', '/api/v1/import?dryRun=true', body, token);

@@ -36,6 +36,12 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
   const own = { LoginBody, ApiTokenBody, CreateUserBody, GrantsBody, GenerateLinksBody };
   for (const [name, schema] of Object.entries(own)) schemas[name] = stripDialect(z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>);
   void TraceRequest;
+  // POST /api/v1/import: arrays of federation objects by kind (JSON), or one kind as CSV (?kind=).
+  schemas['ImportBody'] = {
+    type: 'object',
+    additionalProperties: false,
+    properties: Object.fromEntries(Object.entries(RESOURCE_KINDS).map(([collection, k]) => [collection, { type: 'array', items: ref(k.schemaName) }])),
+  };
 
   const bodyByPath = new Map<string, string>(Object.values(RESOURCE_KINDS).map((k) => [`/api/v1/${k.path}`, k.schemaName]));
   const paths: Record<string, Record<string, unknown>> = {};
@@ -51,6 +57,16 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
     const objectSchema = bodyByPath.get(path.replace(/\/\{id\}$/, ''));
     const body = EXTRA_BODIES[`${r.method} ${path}`] ?? ((r.method === 'POST' || r.method === 'PUT') && objectSchema !== undefined ? objectSchema : undefined);
     if (body !== undefined) op['requestBody'] = { required: true, content: { 'application/json': { schema: ref(body) } } };
+    if (r.method === 'POST' && path === '/api/v1/import') {
+      op['requestBody'] = {
+        required: true,
+        content: {
+          'application/json': { schema: ref('ImportBody') },
+          'text/csv': { schema: { type: 'string', description: 'one kind (?kind=sites|numberRanges|extensions); a header row naming scalar properties' } },
+        },
+      };
+      (op['parameters'] as unknown[]).push({ name: 'kind', in: 'query', required: false, schema: { type: 'string', enum: ['sites', 'numberRanges', 'extensions'] } });
+    }
     (paths[path] ??= {})[r.method.toLowerCase()] = op;
   }
   return {
