@@ -114,6 +114,12 @@ export class AgiEnvParser {
     const { maxLineBytes, maxLines, maxTotalBytes } = this.limits;
     const reader = this.reader;
     reader.appendBorrowed(chunk);
+    // Usual case: the whole block arrives in one ASCII chunk - decode it once and split it in JS.
+    const ascii = reader.peekAsciiLines(maxTotalBytes);
+    if (ascii !== undefined) {
+      const done = this.consumeAscii(ascii);
+      if (done) return done;
+    }
     for (let length = reader.peekLineLength(); length >= 0; length = reader.peekLineLength()) {
       if (length > maxLineBytes) throw lineTooLong(maxLineBytes);
       this.lines += 1;
@@ -134,6 +140,36 @@ export class AgiEnvParser {
     if (pending > maxLineBytes) throw lineTooLong(maxLineBytes);
     if (this.consumedBytes + pending > maxTotalBytes) throw tooLarge(maxTotalBytes);
     reader.retainRest();
+    return undefined;
+  }
+
+  /**
+   * The same checks, in the same order, as the line-by-line loop in {@link consume}, over lines already
+   * decoded (ASCII, so a line's length in characters is its length in bytes). Consumes what it reads.
+   */
+  private consumeAscii(text: string): AgiEnvResult | undefined {
+    const { maxLineBytes, maxLines, maxTotalBytes } = this.limits;
+    const reader = this.reader;
+    let from = 0;
+    for (let lf = text.indexOf('\n'); lf >= 0; lf = text.indexOf('\n', from)) {
+      const length = lf - from;
+      if (length > maxLineBytes) throw lineTooLong(maxLineBytes);
+      this.lines += 1;
+      this.consumedBytes += length + 1;
+      if (this.lines > maxLines) {
+        throw new AgiEnvError('ENV_TOO_MANY_LINES', `environment block has more than ${maxLines} lines`);
+      }
+      if (this.consumedBytes > maxTotalBytes) throw tooLarge(maxTotalBytes);
+      const end = length > 0 && text.charCodeAt(lf - 1) === 0x0d ? lf - 1 : lf;
+      if (end === from) {
+        this.state = 'complete';
+        reader.skip(lf + 1);
+        return { env: buildEnvironment(this.entries), leftover: reader.takeRest() };
+      }
+      this.addLine(text.slice(from, end));
+      from = lf + 1;
+    }
+    reader.skip(from);
     return undefined;
   }
 

@@ -115,6 +115,29 @@ export class ByteLineReader {
     return text;
   }
 
+  /**
+   * Every complete line held (up to and including the last LF), decoded in one go, when those bytes are all
+   * ASCII (so string indices are byte offsets) and at most `maxBytes` long; otherwise undefined. Does not
+   * consume: follow with {@link skip}.
+   */
+  peekAsciiLines(maxBytes: number): string | undefined {
+    if (this.start === this.end) return undefined;
+    const lastLf = this.buf.lastIndexOf(LF, this.end - 1);
+    if (lastLf < this.start) return undefined;
+    const bytes = lastLf + 1 - this.start;
+    if (bytes > maxBytes) return undefined;
+    const text = this.buf.toString('utf8', this.start, lastLf + 1);
+    // UTF-8 decoding gives fewer UTF-16 units than bytes as soon as one byte is not ASCII.
+    return text.length === bytes ? text : undefined;
+  }
+
+  /** Consumes `bytes` bytes (at most {@link bufferedBytes}). */
+  skip(bytes: number): void {
+    this.start += bytes;
+    this.scanFrom = this.start;
+    if (this.start >= this.end) this.release();
+  }
+
   /** Removes and returns (as a copy) every byte still held. */
   takeRest(): Buffer {
     if (this.start === this.end) {
