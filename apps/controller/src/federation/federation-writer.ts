@@ -10,7 +10,7 @@ import { applyChanges, changedId, findObject, type FederationChange } from './fe
 import { FederationRepository } from './federation.repository.js';
 import { FederationStore, type FederationView } from './federation-store.js';
 import { OBJECT_TYPE, sitesOfObject } from './object-sites.js';
-import { candidateSites, siteConfigHash, siteOwnedConfig } from './site-impact.js';
+import { candidateSites, siteConfigHash, siteOwnedConfigs } from './site-impact.js';
 
 export interface WriteRequest {
   /** Who, for the audit log and revisions. */
@@ -70,8 +70,9 @@ export class FederationWriter {
         const state = await this.repo.persist(m, changes, current.state);
         await this.audit.append(m, auditRecords(req.actor, current.federation, changes));
         const rows: RevisionRecord[] = [];
+        const ownedBySite = siteOwnedConfigs(outcome.federation, outcome.changedSites.map((s) => s.siteId));
         for (const impact of outcome.changedSites) {
-          const owned = siteOwnedConfig(outcome.federation, impact.siteId);
+          const owned = ownedBySite.get(impact.siteId);
           if (owned === undefined || impact.after === undefined) continue;
           const revision = (current.heads.get(impact.siteId)?.revision ?? 0) + 1;
           heads.set(impact.siteId, { revision, contentHash: impact.after });

@@ -87,3 +87,16 @@ export function siteOwnedConfig(fed: Federation, siteId: string): SiteOwnedConfi
     callFlows: own(fed.callFlows),
   };
 }
+
+/** {@link siteOwnedConfig} of many sites in one pass over the federation (a bulk import touches every site). */
+export function siteOwnedConfigs(fed: Federation, siteIds: readonly string[]): Map<string, SiteOwnedConfig> {
+  const out = new Map<string, { -readonly [K in keyof SiteOwnedConfig]: SiteOwnedConfig[K] extends readonly (infer T)[] ? T[] : SiteOwnedConfig[K] }>();
+  const wanted = new Set(siteIds);
+  for (const site of fed.sites) if (wanted.has(site.id)) out.set(site.id, { site, numberRanges: [], extensions: [], trunks: [], inboundRoutes: [], callFlows: [] });
+  for (const x of fed.numberRanges) out.get(x.siteId)?.numberRanges.push(x);
+  for (const x of fed.extensions) out.get(x.siteId)?.extensions.push(x);
+  for (const x of fed.trunks) out.get(x.siteId)?.trunks.push(x);
+  for (const x of fed.inboundRoutes) out.get(x.siteId)?.inboundRoutes.push(x);
+  for (const x of fed.callFlows) out.get(x.siteId)?.callFlows.push(x);
+  return out;
+}
