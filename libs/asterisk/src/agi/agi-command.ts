@@ -22,6 +22,8 @@ export const AGI_MAX_ARGS = 128;
 const VERB = /^[A-Z]+(?: [A-Z]+)*$/;
 const FORBIDDEN_IN_ARG = /[\r\n\0]/;
 const NEEDS_ESCAPE = /[\\"]/;
+/** Any character that needs a closer look: CR, LF, NUL, `\`, `"` or any UTF-16 surrogate. */
+const SPECIAL_IN_ARG = /[\r\n\0\\"\uD800-\uDFFF]/;
 const ESCAPED_CHARS = /[\\"]/g;
 /** A lone UTF-16 surrogate has no UTF-8 encoding: it would silently become U+FFFD on the wire. */
 const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
@@ -32,6 +34,8 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
  * CR would become part of the value - fixture agi-05-crlf-line-endings.json).
  */
 export function quoteAgiArg(value: string): string {
+  // One scan for the usual argument (nothing to refuse or escape, no surrogate at all); the exact checks otherwise.
+  if (!SPECIAL_IN_ARG.test(value)) return `"${value}"`;
   if (FORBIDDEN_IN_ARG.test(value)) {
     throw new AgiCommandError('ARG_FORBIDDEN_CHAR', 'AGI argument contains CR, LF or NUL');
   }
@@ -234,10 +238,11 @@ export function mixMonitorData(file: string, options: readonly MixMonitorOption[
 }
 
 function uniqueOptions(options: readonly string[], allowed: readonly string[]): string {
-  const seen = new Set<string>();
+  let letters = '';
   for (const option of options) {
     if (!allowed.includes(option)) throw new AgiAppDataError('INVALID_OPTION', `option ${JSON.stringify(option)} is not allowed`);
-    seen.add(option);
+    // Allowed options are single letters: a letter already in the string was already seen.
+    if (!letters.includes(option)) letters += option;
   }
-  return [...seen].join('');
+  return letters;
 }

@@ -74,6 +74,7 @@ const DEFAULTS = {
 };
 
 const DIGITS = /^[0-9*#]*$/;
+const NO_ARGS: readonly string[] = Object.freeze([]);
 
 /**
  * One FastAGI connection: parses the environment, then runs commands strictly one at a time.
@@ -133,14 +134,14 @@ export class AgiSession {
    * response - any code, 510/511/520 included. Rejects with {@link AgiSessionError} on timeout or when
    * the session ends, and with {@link AgiCommandError} (before sending) for an unsendable command.
    */
-  command(verb: string, args: readonly string[] = [], options: AgiCommandOptions = {}): Promise<AgiResponse> {
+  command(verb: string, args: readonly string[] = NO_ARGS, options?: AgiCommandOptions): Promise<AgiResponse> {
     let line: string;
     try {
       line = formatAgiCommand(verb, args);
     } catch (error) {
       return Promise.reject(asError(error));
     }
-    return this.core.enqueue(line, options.timeoutMs);
+    return this.core.enqueue(line, options?.timeoutMs);
   }
 
   /** `EXEC <app> <data>`. Build `data` with the whitelisting builders (dialData, mixMonitorData): applications re-split it. */
@@ -180,12 +181,12 @@ export class AgiSession {
   }
 
   answer(options?: AgiCommandOptions): Promise<AgiResponse> {
-    return this.command('ANSWER', [], options);
+    return this.command('ANSWER', NO_ARGS, options);
   }
 
   /** `HANGUP [channel]`: hangs the channel up (the session stays open until closed). */
   hangup(channel?: string, options?: AgiCommandOptions): Promise<AgiResponse> {
-    return this.command('HANGUP', channel === undefined ? [] : [channel], options);
+    return this.command('HANGUP', channel === undefined ? NO_ARGS : [channel], options);
   }
 
   /** `STREAM FILE <file> <escapeDigits> [offset]`: plays a sound file; a pressed escape digit interrupts it. */
