@@ -61,22 +61,25 @@ export function applyChanges(fed: Federation, changes: readonly FederationChange
   return next;
 }
 
-/** Id indexes of large collections, by array (federations are never mutated once built; the length guards anyway). */
-const INDEXES = new WeakMap<readonly { id: string }[], { length: number; byId: Map<string, { id: string }> }>();
-const INDEX_FROM = 64;
+/** Lookups so far and, once they are many, an id index, by array (federations are never mutated once built; the length guards anyway). */
+const INDEXES = new WeakMap<readonly { id: string }[], { length: number; lookups: number; byId?: Map<string, { id: string }> }>();
+/** Scans before an array gets an index: a one-object write scans; a bulk import indexes. */
+const SCANS_BEFORE_INDEX = 16;
 
 /**
- * The object with this id in the federation, if any. Large collections are indexed on first use, so a write of
- * many objects (a bulk import) looks each up in constant time instead of scanning 100,000 extensions per object.
+ * The object with this id in the federation, if any. An array looked up in many times (a bulk import of
+ * thousands of objects into 100,000 extensions) is indexed, so such a write stays linear; a few lookups just scan.
  */
 export function findObject<C extends CollectionName>(fed: Federation, collection: C, id: string): ObjectOf<C> | undefined {
   const items = fed[collection] as readonly ObjectOf<C>[];
-  if (items.length < INDEX_FROM) return items.find((o) => o.id === id);
-  let index = INDEXES.get(items);
-  if (index === undefined || index.length !== items.length) {
+  if (items.length < 64) return items.find((o) => o.id === id);
+  let entry = INDEXES.get(items);
+  if (entry === undefined || entry.length !== items.length) INDEXES.set(items, (entry = { length: items.length, lookups: 0 }));
+  if (entry.byId === undefined) {
+    if (++entry.lookups <= SCANS_BEFORE_INDEX) return items.find((o) => o.id === id);
     const byId = new Map<string, { id: string }>();
     for (const o of items) if (!byId.has(o.id)) byId.set(o.id, o);
-    INDEXES.set(items, (index = { length: items.length, byId }));
+    entry.byId = byId;
   }
-  return index.byId.get(id) as ObjectOf<C> | undefined;
+  return entry.byId.get(id) as ObjectOf<C> | undefined;
 }
