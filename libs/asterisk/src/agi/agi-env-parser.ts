@@ -166,24 +166,25 @@ export class AgiEnvParser {
         reader.skip(lf + 1);
         return { env: buildEnvironment(this.entries), leftover: reader.takeRest() };
       }
-      this.addLine(text.slice(from, end));
+      this.addLine(text, from, end);
       from = lf + 1;
     }
     reader.skip(from);
     return undefined;
   }
 
-  private addLine(text: string): void {
-    // Split at the first ": " only: values may contain ":" (agi_request is a URL). An empty value arrives
-    // as "key: " (setup_env writes "%s: %s\n"), and we also accept a bare "key:".
-    const sep = text.indexOf(': ');
+  private addLine(text: string, from = 0, end = text.length): void {
+    // The line is text[from, end). Split at the first ": " only: values may contain ":" (agi_request is a URL).
+    // An empty value arrives as "key: " (setup_env writes "%s: %s\n"), and we also accept a bare "key:".
+    // (A ": " found at or past `end` belongs to a later line: text[end] is the CR or LF that ends this one.)
+    const sep = text.indexOf(': ', from);
     let key: string;
     let value: string;
-    if (sep >= 0) {
-      key = text.slice(0, sep);
-      value = text.slice(sep + 2);
-    } else if (text.endsWith(':')) {
-      key = text.slice(0, -1);
+    if (sep >= 0 && sep < end) {
+      key = text.slice(from, sep);
+      value = text.slice(sep + 2, end);
+    } else if (end > from && text.charCodeAt(end - 1) === 0x3a) {
+      key = text.slice(from, end - 1);
       value = '';
     } else {
       throw new AgiEnvError('ENV_MALFORMED_LINE', 'environment line without ": " separator');
