@@ -116,6 +116,9 @@ describe('bulk import (PostgreSQL)', () => {
     expect(r.body).toMatchObject({ dryRun: true, imported: { sites: 1, numberRanges: 1 }, validation: { ok: true }, revisions: [] });
     expect(r.body['changedSites']).toEqual(expect.arrayContaining(['kazan']));
     expect((await t.request('GET', '/api/v1/sites/kazan', undefined, token)).status).toBe(404);
+    const hub = await t.request('POST', '/api/v1/import?dryRun=true', { hubSiteId: 'nowhere' }, token);
+    expect(hub.status).toBe(200);
+    expect(hub.body).toMatchObject({ dryRun: true, validation: { ok: false } });
     const csvDry = await csv('sites', 'id,name\nkazan,Kazan\n', true);
     expect(csvDry.status).toBe(200);
     expect((await t.request('GET', '/api/v1/sites/kazan', undefined, token)).status).toBe(404);

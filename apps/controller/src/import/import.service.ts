@@ -14,7 +14,10 @@ export const CSV_KINDS = ['sites', 'numberRanges', 'extensions'] as const;
 export type CsvKind = (typeof CSV_KINDS)[number];
 
 /** Objects to import by collection; `row` numbers each for the error report. */
-export type ImportRows = Partial<Record<CollectionName, { row: number; value: unknown }[]>>;
+export type ImportRows = Partial<Record<CollectionName, { row: number; value: unknown }[]>> & {
+  /** The federation's hub site (JSON only), set in the same write. */
+  hubSiteId?: string;
+};
 
 export interface ImportResponse extends Omit<WriteResponse, 'data'> {
   /** How many objects of each kind were imported (would be, for a dry run). */
@@ -38,12 +41,17 @@ export class ImportInvalidError extends DomainError {
 export class ImportService {
   constructor(private readonly writer: FederationWriter) {}
 
-  /** A JSON body: `{ sites?: [...], numberRanges?: [...], extensions?: [...], ... }`; `row` is the array index. */
+  /** A JSON body: `{ sites?: [...], numberRanges?: [...], extensions?: [...], ..., hubSiteId? }`; `row` is the array index. */
   fromJson(body: unknown): ImportRows {
     if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new ImportInvalidError([{ kind: '', row: 0, path: '', message: 'a JSON object of arrays by kind is expected' }]);
     const problems: ImportProblem[] = [];
     const rows: ImportRows = {};
     for (const [key, items] of Object.entries(body as Record<string, unknown>)) {
+      if (key === 'hubSiteId') {
+        if (typeof items === 'string') rows.hubSiteId = items;
+        else problems.push({ kind: 'hubSiteId', row: 0, path: key, message: 'a site id is expected' });
+        continue;
+      }
       if (!(COLLECTIONS as readonly string[]).includes(key)) {
         problems.push({ kind: key, row: 0, path: key, message: `unknown kind (expected some of ${COLLECTIONS.join(', ')})` });
         continue;
@@ -114,7 +122,9 @@ export class ImportService {
       }
       if (existing.length > 0) throw new ImportInvalidError(existing);
       // Dependency order (COLLECTIONS): a change to sites comes first, so the impact is worked out for all sites at once.
-      return parsed.map((p) => ({ collection: p.collection, op: 'upsert', value: p.value }) as FederationChange);
+      const changes = parsed.map((p) => ({ collection: p.collection, op: 'upsert', value: p.value }) as FederationChange);
+      if (input.hubSiteId !== undefined) changes.push({ collection: 'hub', op: 'set', hubSiteId: input.hubSiteId });
+      return changes;
     });
     const imported: Partial<Record<CollectionName, number>> = {};
     for (const p of parsed) imported[p.collection] = (imported[p.collection] ?? 0) + 1;

@@ -40,7 +40,10 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
   schemas['ImportBody'] = {
     type: 'object',
     additionalProperties: false,
-    properties: Object.fromEntries(Object.entries(RESOURCE_KINDS).map(([collection, k]) => [collection, { type: 'array', items: ref(k.schemaName) }])),
+    properties: {
+      ...Object.fromEntries(Object.entries(RESOURCE_KINDS).map(([collection, k]) => [collection, { type: 'array', items: ref(k.schemaName) }])),
+      hubSiteId: { type: 'string' },
+    },
   };
 
   const bodyByPath = new Map<string, string>(Object.values(RESOURCE_KINDS).map((k) => [`/api/v1/${k.path}`, k.schemaName]));
