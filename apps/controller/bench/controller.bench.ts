@@ -126,6 +126,9 @@ async function main(): Promise<void> {
       if (r.status !== 201) throw new Error(`write ${k}: ${r.status} ${JSON.stringify(r.body).slice(0, 1000)}`);
     }
 
+    const slowest = writeMs.map((ms, k) => ({ k, ms })).sort((a, b) => b.ms - a.ms).slice(0, 3);
+    log(`slowest writes: ${slowest.map((w) => `#${w.k} ${r1(w.ms)} ms`).join(', ')}`);
+
     // 4. A CSV import into the full federation: one more extension at every site (one request, one validation).
     const csvText = ['id,siteId,number,displayName', ...fed.sites.map((s, i) => `e-csv-${i},${s.id},${Number(fed.numberRanges[i]?.from ?? 0) + 160},CSV ${i}`)].join('\n');
     const c0 = now();
