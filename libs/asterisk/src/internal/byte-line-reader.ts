@@ -142,7 +142,8 @@ export class ByteLineReader {
   takeRest(): Buffer {
     if (this.start === this.end) {
       this.release();
-      return Buffer.alloc(0);
+      // Zero bytes: nothing can be written through it, so one shared instance serves every caller.
+      return EMPTY;
     }
     const rest = Buffer.from(this.buf.subarray(this.start, this.end));
     this.release();
