@@ -40,6 +40,10 @@ afterAll(async () => {
   await ami.close();
 });
 
+function setPiterContact(status: 'Reachable' | 'Unreachable'): void {
+  ami.pjsip = { ...ami.pjsip, contacts: ami.pjsip.contacts.map((c) => (c.aor === 'site-piter' ? { ...c, status } : c)) };
+}
+
 const call = () =>
   placeCall({ host: '127.0.0.1', port: agent.agiPort, timeoutMs: 8000, callerId: { num: '101' }, channel: 'PJSIP/101-00000011', script: 'internal', extension: '301', onDial: () => ({ status: 'ANSWER' }) });
 
@@ -58,11 +62,14 @@ describe('agent with Asterisk Manager and config dir', () => {
 
   it('a ContactStatus Unreachable for site-piter sends the next call to piter over the PSTN, Reachable brings the link back', async () => {
     expect((await call()).dials[0]?.rawData).toBe('PJSIP/301@site-piter,30,tT');
+    // Asterisk's own state changes with the event, so a re-read of the contacts (after login) agrees with it.
+    setPiterContact('Unreachable');
     ami.event('ContactStatus', [['URI', 'sip:10.77.0.2:5060'], ['ContactStatus', 'Unreachable'], ['AOR', 'site-piter'], ['EndpointName', 'site-piter'], ['RoundtripUsec', '0']]);
     await expect.poll(async () => (await call()).dials[0]?.rawData, { timeout: 5000 }).toBe('PJSIP/88125550301@trunk-moscow-city,60,T');
     const metrics = await (await fetch(`http://127.0.0.1:${agent.metricsPort}/metrics`)).text();
     expect(metrics).toMatch(/^fedpbx_link_up\{peer_site="piter"\} 0$/m);
     expect(metrics).toMatch(/^fedpbx_connection_up\{peer="ami"\} 1$/m);
+    setPiterContact('Reachable');
     ami.event('ContactStatus', [['URI', 'sip:10.77.0.2:5060'], ['ContactStatus', 'Reachable'], ['AOR', 'site-piter'], ['EndpointName', 'site-piter'], ['RoundtripUsec', '1200']]);
     await expect.poll(async () => (await call()).dials[0]?.rawData, { timeout: 5000 }).toBe('PJSIP/301@site-piter,30,tT');
   });
