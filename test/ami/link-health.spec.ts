@@ -100,6 +100,18 @@ describe('link and trunk health from AMI', () => {
     expect(links.at(-1)).toMatchObject({ peerSiteId: 'piter', state: 'up', rttMs: 1.02 });
   });
 
+  it('a ContactStatus event that arrives while the lists are being re-read is not overwritten by them', async () => {
+    const { peer, state, status } = await moscowAgent();
+    // The contacts list (Reachable) is in; the registrations list is held back while the link goes down.
+    peer.handle('PJSIPShowRegistrationsOutbound', async (ctx) => {
+      peer.event('ContactStatus', [['URI', 'sip:10.77.0.2:5060'], ['ContactStatus', 'Unreachable'], ['AOR', 'site-piter'], ['EndpointName', 'site-piter'], ['RoundtripUsec', '0']]);
+      await new Promise((r) => setTimeout(r, 50));
+      ctx.fallthrough();
+    });
+    await status.resync();
+    expect(state.health.links.piter).toBe('down');
+  });
+
   it('registrar side: the registrant un-registering (ContactStatus Removed) takes the link down', async () => {
     const { peer, state } = await moscowAgent();
     peer.event('ContactStatus', [['URI', 'sip:site-moscow@10.77.0.3:5060'], ['ContactStatus', 'Removed'], ['AOR', 'site-kazan'], ['EndpointName', 'site-kazan'], ['RoundtripUsec', '0']]);

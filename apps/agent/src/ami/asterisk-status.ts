@@ -124,9 +124,15 @@ export class AsteriskStatus {
 
   private async readAll(): Promise<void> {
     const { ami } = this.opts;
+    // AMI is one ordered stream: an event that arrives after a list completed is newer than that list, and the
+    // list must not overwrite it (the lists are applied only once all three are in).
     const endpoints = await ami.listAction('PJSIPShowEndpoints');
+    const endpointsAt = this.eventSeq;
     const contacts = await ami.listAction('PJSIPShowContacts').then((r) => r.items, (e: unknown) => (isEmptyListError(e) ? [] : Promise.reject(e)));
+    const contactsAt = this.eventSeq;
     const registrations = await ami.listAction('PJSIPShowRegistrationsOutbound');
+    const registrationsAt = this.eventSeq;
+    const newer = (target: Target, at: number): boolean => (this.lastEventAt.get(keyOf(target)) ?? 0) > at;
 
     const config = this.config();
     const seen = new Set<string>();
@@ -136,6 +142,7 @@ export class AsteriskStatus {
       const target = this.targetOf(name, config);
       if (target === undefined) continue;
       seen.add(keyOf(target));
+      if (newer(target, endpointsAt)) continue;
       const device = (item.headers.get('DeviceState') ?? '').trim();
       const h = this.entry(target);
       h.contacts.clear();
@@ -147,7 +154,7 @@ export class AsteriskStatus {
       if (item.event !== 'ContactList') continue;
       const target = this.targetOf(item.headers.get('Endpoint') ?? '', config);
       const signal = contactSignal(item.headers.get('Status'));
-      if (target === undefined || signal === undefined) continue;
+      if (target === undefined || signal === undefined || newer(target, contactsAt)) continue;
       const h = this.entry(target);
       h.contacts.set(item.headers.get('Uri') ?? '', signal);
       h.signals.set('contacts', aggregate(h.contacts) ?? signal);
@@ -159,7 +166,7 @@ export class AsteriskStatus {
       const name = item.headers.get('ObjectName') ?? '';
       uris.set(`${item.headers.get('ClientUri') ?? ''} ${item.headers.get('ServerUri') ?? ''}`, name);
       const target = this.targetOf(name, config);
-      if (target !== undefined) this.registration(target, registrationStatus(item.headers.get('Status')));
+      if (target !== undefined && !newer(target, registrationsAt)) this.registration(target, registrationStatus(item.headers.get('Status')));
     }
     this.registrations = uris;
 
@@ -173,6 +180,15 @@ export class AsteriskStatus {
       h.signals.set('contacts', 'down');
     }
     for (const [key, h] of this.health) this.publish(parseKey(key), h);
+  }
+
+  /** Status events are numbered so that a list read in flight cannot overwrite a newer event. */
+  private eventSeq = 0;
+  private readonly lastEventAt = new Map<string, number>();
+
+  private noteEvent(target: Target): void {
+    this.eventSeq += 1;
+    this.lastEventAt.set(keyOf(target), this.eventSeq);
   }
 
   private onEvent(event: AmiEvent): void {
@@ -201,6 +217,7 @@ export class AsteriskStatus {
     if (signal === undefined) h.contacts.delete(uri);
     else h.contacts.set(uri, signal);
     if (status === 'Removed') h.contacts.delete(uri);
+    this.noteEvent(target);
     const aggregated = aggregate(h.contacts);
     // The last contact removed (a registrant that un-registered): nothing left to reach.
     if (aggregated === undefined && status === 'Removed') h.signals.set('contacts', 'down');
@@ -217,6 +234,7 @@ export class AsteriskStatus {
     const status = event.headers.get('PeerStatus');
     if (target === undefined || (status !== 'Reachable' && status !== 'Unreachable')) return;
     const h = this.entry(target);
+    this.noteEvent(target);
     h.signals.set('contacts', status === 'Reachable' ? 'up' : 'down');
     this.publish(target, h);
   }
@@ -232,6 +250,7 @@ export class AsteriskStatus {
     }
     const target = this.targetOf(name, this.config());
     if (target === undefined) return;
+    this.noteEvent(target);
     this.registration(target, registrationStatus(event.headers.get('Status')));
     this.publish(target, this.entry(target));
   }
