@@ -6,5 +6,6 @@ export * from './call-flow.js';
 export * from './routing.js';
 export * from './snapshot.js';
 export * from './events.js';
+export * from './sync.js';
 export * from './subjects.js';
 export * from './json-schema.js';

@@ -6,6 +6,7 @@ import { Extension, InboundRoute, InterSiteLink, NumberRange, OutboundRoute, Sit
 import { RoutePlan, TraceRequest, TraceResult } from './routing.js';
 import { TimeSchedule } from './schedule.js';
 import { SiteSnapshot } from './snapshot.js';
+import { AgentStatus, CdrPage, CdrRecord, EnrollRequest, EnrollResponse, EnrollmentTokenIssued, LiveHealth, LiveTraceRequest, LiveTraceResponse, SiteRollout } from './sync.js';
 
 /** The schemas published as JSON Schema (and used by the controller's OpenAPI document). */
 export const PUBLISHED_SCHEMAS = {
@@ -24,6 +25,16 @@ export const PUBLISHED_SCHEMAS = {
   RoutePlan,
   TraceRequest,
   TraceResult,
+  SiteRollout,
+  AgentStatus,
+  CdrRecord,
+  CdrPage,
+  EnrollmentTokenIssued,
+  EnrollRequest,
+  EnrollResponse,
+  LiveTraceRequest,
+  LiveTraceResponse,
+  LiveHealth,
 } as const;
 
 export type PublishedSchemaName = keyof typeof PUBLISHED_SCHEMAS;

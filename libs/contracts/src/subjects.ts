@@ -18,6 +18,4 @@ export const Subjects = {
   rpcHealth: (siteId: string) => `fedpbx.rpc.${siteId}.health`,
   /** Per-agent inbox prefix so replies cannot be read by other agents. */
   inboxPrefix: (siteId: string) => `_INBOX.fedpbx.${siteId}`,
-  /** Enrollment: an agent exchanges a one-time token for credentials. */
-  ENROLL: 'fedpbx.enroll',
 } as const;

@@ -1,0 +1,160 @@
+import { z } from 'zod';
+import { CdrEvent } from './events.js';
+import { RouteEntry, Health, TraceResult } from './routing.js';
+import { SiteId } from './primitives.js';
+
+/**
+ * Sync between controller and agents: rollout status, agent status, CDRs as the API shows them, enrollment,
+ * and the live request/reply payloads (controller -> one agent over NATS).
+ */
+
+/** Where one site's configuration stands: what the controller has, what it published, what the agent applied. */
+export const ROLLOUT_STATES = ['in-sync', 'publishing', 'applying', 'refused', 'never-seen'] as const;
+export const RolloutState = z.enum(ROLLOUT_STATES);
+export type RolloutState = z.infer<typeof RolloutState>;
+
+export const SiteRollout = z.strictObject({
+  siteId: SiteId,
+  /** The newest revision the controller holds for this site. */
+  currentRevision: z.number().int().min(0),
+  currentHash: z.string().nullable(),
+  /** The revision in the site's KV bucket (null before the first publish). */
+  publishedRevision: z.number().int().min(0).nullable(),
+  publishedAt: z.iso.datetime().nullable(),
+  /** The revision the agent reports as applied (null when it never reported). */
+  appliedRevision: z.number().int().min(0).nullable(),
+  appliedAt: z.iso.datetime().nullable(),
+  /** The last refusal of a revision newer than the applied one, with the agent's reason. */
+  refused: z.strictObject({ revision: z.number().int().min(0), reason: z.string(), at: z.iso.datetime() }).nullable(),
+  state: RolloutState,
+  /** When the site first fell behind `currentRevision` (null when in sync), and for how long, in seconds. */
+  behindSince: z.iso.datetime().nullable(),
+  behindSec: z.number().min(0),
+});
+export type SiteRollout = z.infer<typeof SiteRollout>;
+
+export const HEALTH_STATES = ['up', 'down', 'unknown'] as const;
+
+/** What the controller last heard from a site's agent. */
+export const AgentStatus = z.strictObject({
+  siteId: SiteId,
+  /** A heartbeat within the last three heartbeat intervals. */
+  online: z.boolean(),
+  lastSeenAt: z.iso.datetime().nullable(),
+  agentVersion: z.string().nullable(),
+  appliedRevision: z.number().int().min(0).nullable(),
+  uptimeSec: z.number().min(0).nullable(),
+  agiSessionsActive: z.number().int().min(0).nullable(),
+  amiConnected: z.boolean().nullable(),
+  links: z.array(
+    z.strictObject({
+      peerSiteId: SiteId,
+      state: z.enum(HEALTH_STATES),
+      source: z.enum(['ami', 'wireguard']),
+      rttMs: z.number().min(0).optional(),
+      wireguardHandshakeAgeSec: z.number().min(0).optional(),
+      at: z.iso.datetime(),
+    }),
+  ),
+  trunks: z.array(
+    z.strictObject({
+      trunkId: z.string(),
+      state: z.enum(HEALTH_STATES),
+      registration: z.string().optional(),
+      at: z.iso.datetime(),
+    }),
+  ),
+});
+export type AgentStatus = z.infer<typeof AgentStatus>;
+
+/** A call record as the API returns it: the agent's CDR event plus the site and when the controller stored it. */
+export const CdrRecord = CdrEvent.omit({ type: true }).extend({
+  siteId: SiteId,
+  receivedAt: z.iso.datetime(),
+});
+export type CdrRecord = z.infer<typeof CdrRecord>;
+
+/** `GET /api/v1/cdrs` query: filters and keyset paging (newest first; `cursor` from the previous page). */
+export const CdrQuery = z.strictObject({
+  siteId: SiteId.optional(),
+  from: z.iso.datetime().optional(),
+  to: z.iso.datetime().optional(),
+  src: z.string().max(80).optional(),
+  dst: z.string().max(80).optional(),
+  disposition: CdrEvent.shape.disposition.optional(),
+  routeKind: CdrEvent.shape.routeKind.optional(),
+  limit: z.coerce.number().int().min(1).max(500).default(50),
+  cursor: z.string().max(200).optional(),
+});
+export type CdrQuery = z.infer<typeof CdrQuery>;
+
+export const CdrPage = z.strictObject({ items: z.array(CdrRecord), nextCursor: z.string().nullable() });
+export type CdrPage = z.infer<typeof CdrPage>;
+
+/** `POST /api/v1/sites/:siteId/enrollment-tokens` answer: the token is shown once, stored hashed. */
+export const EnrollmentTokenIssued = z.strictObject({
+  siteId: SiteId,
+  token: z.string(),
+  expiresAt: z.iso.datetime(),
+});
+export type EnrollmentTokenIssued = z.infer<typeof EnrollmentTokenIssued>;
+
+/** `POST /api/v1/enroll` (no login: the one-time token is the credential). */
+export const EnrollRequest = z.strictObject({
+  token: z.string().min(16).max(200),
+  /** The agent's WireGuard public key (base64, 32 bytes); the private key never leaves the site. */
+  wireguardPublicKey: z
+    .string()
+    .regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/, 'a WireGuard public key is 32 bytes of base64')
+    .optional(),
+  agentVersion: z.string().max(40).optional(),
+});
+export type EnrollRequest = z.infer<typeof EnrollRequest>;
+
+export const EnrollResponse = z.strictObject({
+  siteId: SiteId,
+  /** NATS URLs the agent connects to (a leaf node at the site first, when there is one). */
+  natsUrls: z.array(z.string()).min(1),
+  /** A NATS credentials file (user JWT + nkey seed) limited to this site's subjects. Secret. */
+  natsCreds: z.string(),
+  /** The inbox prefix the agent must use; its permissions allow no other. */
+  inboxPrefix: z.string(),
+  controllerKeyId: z.string(),
+  /** PEM (SPKI) ed25519 public key that signs snapshots. */
+  controllerPublicKey: z.string(),
+});
+export type EnrollResponse = z.infer<typeof EnrollResponse>;
+
+/** Live request/reply (Nest microservice patterns `Subjects.rpcTrace(site)` / `rpcHealth(site)`). */
+export const LiveTraceRequest = z.strictObject({
+  entry: RouteEntry.default('internal'),
+  caller: z.string().max(32).default(''),
+  fromSiteId: SiteId.optional(),
+  number: z.string().min(1).max(32),
+  /** What-ifs on top of the agent's live health. */
+  health: Health.optional(),
+});
+export type LiveTraceRequest = z.infer<typeof LiveTraceRequest>;
+
+export const LiveTraceResponse = z.strictObject({
+  siteId: SiteId,
+  revision: z.number().int().min(0),
+  /** The health the agent resolved with: its live view merged with the request's what-ifs. */
+  health: Health,
+  result: TraceResult,
+});
+export type LiveTraceResponse = z.infer<typeof LiveTraceResponse>;
+
+export const LiveHealth = z.strictObject({
+  siteId: SiteId,
+  revision: z.number().int().min(0),
+  snapshotAgeSec: z.number().min(0).nullable(),
+  uptimeSec: z.number().min(0),
+  agiSessionsActive: z.number().int().min(0),
+  natsConnected: z.boolean(),
+  amiConnected: z.boolean(),
+  health: Health,
+  /** CDRs stored at the site and not yet acknowledged by JetStream. */
+  cdrBacklog: z.number().int().min(0),
+});
+export type LiveHealth = z.infer<typeof LiveHealth>;

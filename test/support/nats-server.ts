@@ -1,0 +1,124 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { createServer, connect as tcpConnect } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNatsTrust, issuerOf, mintAgentCreds, mintControllerCreds, renderHubConfig, type NatsTrust, type UserIssuer } from '@fedpbx/nats-auth';
+
+export const NATS_SERVER_BINARY = process.env.FEDPBX_NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+
+/** A free TCP port on loopback (bound and released; fine for tests that start the listener right after). */
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const address = srv.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+async function waitForPort(port: number, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const ok = await new Promise<boolean>((resolve) => {
+      const s = tcpConnect(port, '127.0.0.1');
+      s.once('connect', () => {
+        s.destroy();
+        resolve(true);
+      });
+      s.once('error', () => resolve(false));
+    });
+    if (ok) return;
+    if (Date.now() > deadline) throw new Error(`nats-server did not listen on ${port} within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+export interface TestNatsServer {
+  readonly url: string;
+  readonly port: number;
+  readonly leafPort: number | undefined;
+  readonly trust: NatsTrust;
+  readonly issuer: UserIssuer;
+  readonly storeDir: string;
+  readonly configFile: string;
+  pid(): number | undefined;
+  /** Is the process running (started and not stopped/killed)? */
+  running(): boolean;
+  /** Credentials files for the controller and for one site's agent, minted from this server's trust. */
+  controllerCreds(): Promise<string>;
+  agentCreds(siteId: string): Promise<string>;
+  /** SIGKILL (an outage), then `start()` again brings it back on the same port with the same JetStream store. */
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+  start(): Promise<void>;
+  /** Server log lines (stderr), for asserting on permission violations. */
+  readonly log: string[];
+}
+
+export interface StartNatsOptions {
+  readonly trust?: NatsTrust;
+  readonly leafnodes?: boolean;
+}
+
+/**
+ * A private nats-server (the installed binary) in operator mode on a free port with its own JetStream store:
+ * tests may kill and restart it; the shared server on 4222 is never touched.
+ */
+export async function startNatsServer(options: StartNatsOptions = {}): Promise<TestNatsServer> {
+  if (!existsSync(NATS_SERVER_BINARY)) throw new Error(`${NATS_SERVER_BINARY} not found: install the Debian package nats-server`);
+  const trust = options.trust ?? (await createNatsTrust());
+  const port = await freePort();
+  const leafPort = options.leafnodes === true ? await freePort() : undefined;
+  const dir = mkdtempSync(join(tmpdir(), 'fedpbx-nats-'));
+  const storeDir = join(dir, 'jetstream');
+  const configFile = join(dir, 'nats-server.conf');
+  writeFileSync(configFile, renderHubConfig(trust, { port, storeDir, serverName: `fedpbx-test-${port}`, ...(leafPort !== undefined ? { leafPort } : {}) }));
+  const log: string[] = [];
+  let child: ChildProcess | undefined;
+
+  const start = async (): Promise<void> => {
+    if (child !== undefined) return;
+    const c = spawn(NATS_SERVER_BINARY, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    child = c;
+    c.stderr?.on('data', (d: Buffer) => {
+      for (const line of d.toString().split('\n')) if (line !== '') log.push(line);
+      if (log.length > 5000) log.splice(0, log.length - 5000);
+    });
+    c.once('exit', () => {
+      if (child === c) child = undefined;
+    });
+    await waitForPort(port, 10_000);
+  };
+  const terminate = async (signal: NodeJS.Signals): Promise<void> => {
+    const c = child;
+    if (c === undefined) return;
+    await new Promise<void>((resolve) => {
+      c.once('exit', () => resolve());
+      c.kill(signal);
+    });
+    child = undefined;
+  };
+  await start();
+  const issuer = issuerOf(trust);
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    leafPort,
+    trust,
+    issuer,
+    storeDir,
+    configFile,
+    log,
+    pid: () => child?.pid,
+    running: () => child !== undefined,
+    controllerCreds: () => mintControllerCreds(issuer),
+    agentCreds: (siteId) => mintAgentCreds(issuer, siteId),
+    kill: () => terminate('SIGKILL'),
+    stop: () => terminate('SIGTERM'),
+    start,
+  };
+}
