@@ -17,6 +17,7 @@ import { HealthController } from './health/health.controller.js';
 import { ImportController } from './import/import.controller.js';
 import { ImportService } from './import/import.service.js';
 import { DomainErrorFilter } from './http/domain-error.filter.js';
+import { NatsBus } from './nats/nats-bus.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { RouteCatalog } from './openapi/route-catalog.js';
 import { LinkGenerationService } from './resources/link-generation.service.js';
@@ -68,6 +69,7 @@ export class AppModule {
         LinkGenerationService,
         ImportService,
         RouteCatalog,
+        NatsBus,
       ],
     };
   }

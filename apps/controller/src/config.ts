@@ -8,7 +8,12 @@ export const CONTROLLER_ENV = {
     schema: z.string().min(1).default('./fedpbx-data'),
     doc: 'directory of the embedded database (used only without DATABASE_URL); "memory://" keeps it in memory',
   },
-  FEDPBX_NATS_URL: { schema: z.string().min(1).optional(), doc: 'NATS server(s) for sync with agents' },
+  FEDPBX_NATS_URL: { schema: z.string().min(1).optional(), doc: 'NATS server(s) for sync with agents, comma-separated; without it nothing is published or ingested' },
+  FEDPBX_NATS_ISSUER_FILE: {
+    schema: z.string().min(1).optional(),
+    doc: 'JSON file {"accountPublicKey","signerSeed"} of the NATS account signing key (npm run nats:init writes it): the controller mints its own and every enrolled agent\'s credentials with it; without it the controller connects without credentials and cannot enroll agents',
+  },
+  FEDPBX_NATS_AGENT_URLS: { schema: z.string().min(1).optional(), doc: 'NATS URL(s) handed to agents at enrollment, comma-separated; FEDPBX_NATS_URL when absent' },
   FEDPBX_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), doc: 'log level' },
   FEDPBX_TOKEN_SECRET: {
     schema: z.string().min(32, 'at least 32 characters').optional(),

@@ -20,6 +20,7 @@ export interface FederationView {
 @Injectable()
 export class FederationStore {
   private view: FederationView | undefined;
+  private readonly listeners: ((view: FederationView) => void)[] = [];
 
   constructor(
     @Inject(DataSource) private readonly ds: DataSource,
@@ -40,6 +41,12 @@ export class FederationStore {
   /** Called after a commit with what was committed. */
   committed(view: FederationView): void {
     this.view = view;
+    for (const listener of this.listeners) listener(view);
+  }
+
+  /** Runs after every commit of this process (the snapshot publisher's trigger). Listeners must not throw. */
+  onCommitted(listener: (view: FederationView) => void): void {
+    this.listeners.push(listener);
   }
 
   private async fresh(m: EntityManager, state: FederationState): Promise<FederationView> {

@@ -1,0 +1,106 @@
+import { readFileSync } from 'node:fs';
+import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { mintControllerCreds, type UserIssuer } from '@fedpbx/nats-auth';
+import { pino } from 'pino';
+import { z } from 'zod';
+import { CONTROLLER_CONFIG, ConfigError, type ControllerConfig } from '../config.js';
+
+const IssuerFile = z.strictObject({ accountPublicKey: z.string().regex(/^A[A-Z2-7]{55}$/), signerSeed: z.string().regex(/^SA[A-Z2-7]{56}$/) });
+
+/** Reads FEDPBX_NATS_ISSUER_FILE; a bad file is a configuration error naming the variable. */
+export function loadIssuer(file: string): UserIssuer {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(readFileSync(file, 'utf8'));
+  } catch (error) {
+    throw new ConfigError([`FEDPBX_NATS_ISSUER_FILE: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`]);
+  }
+  const parsed = IssuerFile.safeParse(raw);
+  if (!parsed.success) throw new ConfigError([`FEDPBX_NATS_ISSUER_FILE: ${file} is not {"accountPublicKey":"A...","signerSeed":"SA..."}`]);
+  return parsed.data;
+}
+
+export function splitUrls(urls: string): string[] {
+  return urls
+    .split(',')
+    .map((u) => u.trim())
+    .filter((u) => u !== '');
+}
+
+/**
+ * The controller's one NATS connection (JetStream KV publish, event ingest). Connecting never blocks start-up:
+ * the controller serves its API with NATS down and the connection retries forever (the client's default gives
+ * up after ~20 s); users of the bus await `connection()` and hear of reconnects to reconcile.
+ */
+@Injectable()
+export class NatsBus implements OnModuleInit, OnApplicationShutdown {
+  readonly enabled: boolean;
+  readonly issuer: UserIssuer | undefined;
+  readonly agentUrls: readonly string[];
+  private nc: NatsConnection | undefined;
+  private closing = false;
+  private readonly ready: Promise<NatsConnection>;
+  private resolveReady!: (nc: NatsConnection) => void;
+  private readonly reconnectListeners: (() => void)[] = [];
+  private readonly log = pino({ name: 'fedpbx-controller', level: process.env.FEDPBX_LOG_LEVEL ?? 'info' }).child({ component: 'nats' });
+
+  constructor(@Inject(CONTROLLER_CONFIG) private readonly config: ControllerConfig) {
+    this.enabled = config.FEDPBX_NATS_URL !== undefined;
+    this.issuer = config.FEDPBX_NATS_ISSUER_FILE !== undefined ? loadIssuer(config.FEDPBX_NATS_ISSUER_FILE) : undefined;
+    this.agentUrls = splitUrls(config.FEDPBX_NATS_AGENT_URLS ?? config.FEDPBX_NATS_URL ?? '');
+    this.ready = new Promise((resolve) => (this.resolveReady = resolve));
+  }
+
+  onModuleInit(): void {
+    if (this.enabled) void this.connectForever();
+  }
+
+  /** Resolves once connected the first time (never, when NATS is not configured: check `enabled`). */
+  connection(): Promise<NatsConnection> {
+    return this.ready;
+  }
+
+  isConnected(): boolean {
+    return this.nc !== undefined && !this.nc.isClosed() && !this.closing;
+  }
+
+  /** Called after every reconnect (not the first connect). */
+  onReconnect(listener: () => void): void {
+    this.reconnectListeners.push(listener);
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.closing = true;
+    await this.nc?.drain().catch(() => undefined);
+  }
+
+  private async connectForever(): Promise<void> {
+    const servers = splitUrls(this.config.FEDPBX_NATS_URL ?? '');
+    const creds = this.issuer !== undefined ? await mintControllerCreds(this.issuer) : undefined;
+    const nc = await connect({
+      servers,
+      name: 'fedpbx-controller',
+      maxReconnectAttempts: -1,
+      reconnectTimeWait: 1000,
+      waitOnFirstConnect: true,
+      ...(creds !== undefined ? { authenticator: credsAuthenticator(new TextEncoder().encode(creds)) } : {}),
+    });
+    if (this.closing) {
+      await nc.close();
+      return;
+    }
+    this.nc = nc;
+    this.log.info({ server: nc.getServer() }, 'connected to NATS');
+    this.resolveReady(nc);
+    void (async () => {
+      for await (const s of nc.status()) {
+        if (s.type === 'disconnect') this.log.warn({ server: s.server }, 'NATS disconnected');
+        else if (s.type === 'reconnect') {
+          this.log.info({ server: s.server }, 'NATS reconnected');
+          for (const listener of this.reconnectListeners) listener();
+        } else if (s.type === 'error') this.log.error({ err: s.error.message }, 'NATS error');
+      }
+    })();
+  }
+}
