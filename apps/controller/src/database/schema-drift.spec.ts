@@ -25,7 +25,7 @@ describe('migrations and entities (PostgreSQL)', () => {
   });
 
   it('migrations revert cleanly', async () => {
-    await ds.undoLastMigration();
+    for (let i = 0; i < ds.migrations.length; i++) await ds.undoLastMigration();
     const tables = await ds.query(`SELECT table_name FROM information_schema.tables WHERE table_schema = 'public' AND table_name <> 'migrations'`);
     expect(tables).toEqual([]);
     await ds.runMigrations();

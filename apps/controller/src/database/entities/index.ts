@@ -1,5 +1,7 @@
+import { AgentLinkStatusEntity, AgentStatusEntity, AgentTrunkStatusEntity } from './agent-status.entity.js';
 import { AuditEntryEntity } from './audit-entry.entity.js';
 import { CallFlowEntity } from './call-flow.entity.js';
+import { CdrEntity } from './cdr.entity.js';
 import { ClassOfServiceEntity } from './class-of-service.entity.js';
 import { ExtensionEntity } from './extension.entity.js';
 import { FederationStateEntity } from './federation-state.entity.js';
@@ -13,9 +15,13 @@ import { TrunkEntity } from './trunk.entity.js';
 import { ApiTokenEntity, GrantEntity, UserEntity } from './user.entity.js';
 
 export {
+  AgentLinkStatusEntity,
+  AgentStatusEntity,
+  AgentTrunkStatusEntity,
   ApiTokenEntity,
   AuditEntryEntity,
   CallFlowEntity,
+  CdrEntity,
   ClassOfServiceEntity,
   ExtensionEntity,
   FederationStateEntity,
@@ -48,4 +54,8 @@ export const ENTITIES = [
   GrantEntity,
   ApiTokenEntity,
   AuditEntryEntity,
+  CdrEntity,
+  AgentStatusEntity,
+  AgentLinkStatusEntity,
+  AgentTrunkStatusEntity,
 ];
