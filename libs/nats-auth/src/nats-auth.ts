@@ -70,6 +70,12 @@ export function issuerOf(trust: NatsTrust): UserIssuer {
   return { accountPublicKey: trust.account.publicKey, signerSeed: trust.accountSigner.seed };
 }
 
+/**
+ * The hub's JetStream domain. Clients on the hub use the plain `$JS.API` prefix; a branch leaf node without
+ * JetStream maps its local `$JS.API` to `$JS.<domain>.API`, which is what crosses the leaf connection.
+ */
+export const JS_DOMAIN = 'fedpbx';
+
 /** The JetStream stream behind a site's config bucket. */
 export function configStreamOf(siteId: string): string {
   return `KV_${Subjects.configBucket(siteId)}`;
@@ -82,19 +88,18 @@ export function configStreamOf(siteId: string): string {
  */
 export function agentPermissions(siteId: string): Permissions {
   const stream = configStreamOf(siteId);
+  const api = [
+    `STREAM.INFO.${stream}`,
+    `CONSUMER.CREATE.${stream}`,
+    `CONSUMER.CREATE.${stream}.>`,
+    `CONSUMER.INFO.${stream}.>`,
+    `CONSUMER.DELETE.${stream}.>`,
+    `DIRECT.GET.${stream}.>`,
+    `STREAM.MSG.GET.${stream}`,
+  ];
   return {
     pub: {
-      allow: [
-        `$JS.API.STREAM.INFO.${stream}`,
-        `$JS.API.CONSUMER.CREATE.${stream}`,
-        `$JS.API.CONSUMER.CREATE.${stream}.>`,
-        `$JS.API.CONSUMER.INFO.${stream}.>`,
-        `$JS.API.CONSUMER.DELETE.${stream}.>`,
-        `$JS.API.DIRECT.GET.${stream}.>`,
-        `$JS.API.STREAM.MSG.GET.${stream}`,
-        `$JS.FC.${stream}.>`,
-        `fedpbx.events.${siteId}.>`,
-      ],
+      allow: [...api.map((a) => `$JS.API.${a}`), ...api.map((a) => `$JS.${JS_DOMAIN}.API.${a}`), `$JS.FC.${stream}.>`, `fedpbx.events.${siteId}.>`],
     },
     sub: { allow: [`${Subjects.inboxPrefix(siteId)}.>`, `fedpbx.rpc.${siteId}.>`] },
     resp: { max: 1, ttl: RESPONSE_TTL_NS },
@@ -150,6 +155,7 @@ export function renderHubConfig(trust: NatsTrust, o: HubConfigOptions): string {
     `max_payload: 8MB`,
     `jetstream {`,
     `  store_dir: ${JSON.stringify(o.storeDir)}`,
+    `  domain: ${JS_DOMAIN}`,
     `}`,
     ...(o.leafPort !== undefined ? [`leafnodes {`, `  port: ${o.leafPort}`, `}`] : []),
     `operator: ${trust.operator.jwt}`,
@@ -185,6 +191,8 @@ export function renderLeafConfig(o: LeafConfigOptions): string {
     `host: ${JSON.stringify(o.host ?? '127.0.0.1')}`,
     `port: ${o.port}`,
     `max_payload: 8MB`,
+    `# no JetStream here: the local account's JetStream API is the hub's domain`,
+    `default_js_domain: { "$G": ${JS_DOMAIN} }`,
     `leafnodes {`,
     `  remotes: [`,
     ...o.hubLeafUrls.map((url) => `    { url: ${JSON.stringify(url)}, credentials: ${JSON.stringify(o.credsFile)} }`),

@@ -1,0 +1,77 @@
+/**
+ * `npm run nats:init -- --out DIR [--port 4222] [--leaf-port 7422] [--store DIR] [--host 0.0.0.0] [--monitor-port 8222]`
+ *   Makes a new NATS trust (operator, system account, FEDPBX account and its signing key) and writes:
+ *   - DIR/nats-server.conf  the hub config (operator mode, accounts preloaded, JetStream, optional leaf-node port)
+ *   - DIR/issuer.json       the account signing key for the controller (FEDPBX_NATS_ISSUER_FILE), mode 0600
+ *   - DIR/trust.json        every seed (operator, accounts): keep it offline; it re-creates the hub config, mode 0600
+ *
+ * `npm run nats:init -- --leaf SITE --hub nats-leaf://HUB:7422 --creds /etc/fedpbx/nats.creds --out DIR [--port 4222]`
+ *   Writes DIR/nats-leaf-SITE.conf: a leaf node for one branch (the agent connects to it on loopback; it carries
+ *   only what that site's agent credentials allow).
+ *
+ * Adding a site later needs nothing here: the controller mints the agent's credentials at enrollment.
+ */
+import { chmodSync, existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { createNatsTrust, issuerOf, renderHubConfig, renderLeafConfig } from '@fedpbx/nats-auth';
+
+const { values } = parseArgs({
+  options: {
+    out: { type: 'string' },
+    port: { type: 'string', default: '4222' },
+    host: { type: 'string', default: '127.0.0.1' },
+    'leaf-port': { type: 'string' },
+    'monitor-port': { type: 'string' },
+    store: { type: 'string', default: '/var/lib/fedpbx-nats' },
+    leaf: { type: 'string' },
+    hub: { type: 'string', multiple: true, default: [] },
+    creds: { type: 'string' },
+    force: { type: 'boolean', default: false },
+  },
+});
+
+function fail(message: string): never {
+  console.error(`nats:init: ${message}`);
+  process.exit(2);
+}
+
+function port(name: string, value: string | undefined): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 65_535) fail(`--${name} must be a TCP port, got ${JSON.stringify(value)}`);
+  return n;
+}
+
+function write(file: string, text: string, secret: boolean): void {
+  if (existsSync(file) && !values.force) fail(`${file} exists (use --force to overwrite)`);
+  writeFileSync(file, text, { mode: secret ? 0o600 : 0o644 });
+  if (secret) chmodSync(file, 0o600);
+  console.log(`wrote ${file}${secret ? ' (secret, mode 0600)' : ''}`);
+}
+
+const out = values.out ?? fail('--out DIR is required');
+mkdirSync(out, { recursive: true });
+
+if (values.leaf !== undefined) {
+  if (values.hub.length === 0) fail('--hub nats-leaf://HUB:PORT is required with --leaf');
+  const creds = values.creds ?? fail('--creds FILE (the site agent\'s credentials) is required with --leaf');
+  const text = renderLeafConfig({ siteId: values.leaf, hubLeafUrls: values.hub, credsFile: resolve(creds), port: port('port', values.port) ?? 4222 });
+  write(join(out, `nats-leaf-${values.leaf}.conf`), text, false);
+} else {
+  const trust = await createNatsTrust();
+  const leafPort = port('leaf-port', values['leaf-port']);
+  const monitorPort = port('monitor-port', values['monitor-port']);
+  const hub = renderHubConfig(trust, {
+    host: values.host,
+    port: port('port', values.port) ?? 4222,
+    storeDir: values.store,
+    ...(leafPort !== undefined ? { leafPort } : {}),
+    ...(monitorPort !== undefined ? { monitorPort } : {}),
+  });
+  write(join(out, 'nats-server.conf'), hub, false);
+  write(join(out, 'issuer.json'), `${JSON.stringify(issuerOf(trust), null, 2)}\n`, true);
+  write(join(out, 'trust.json'), `${JSON.stringify(trust, null, 2)}\n`, true);
+  console.log(`start the hub:   nats-server -c ${join(out, 'nats-server.conf')}`);
+  console.log(`controller env:  FEDPBX_NATS_ISSUER_FILE=${resolve(out, 'issuer.json')}`);
+}
