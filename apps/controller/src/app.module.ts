@@ -28,6 +28,7 @@ import { ScopedReadRepository } from './resources/scoped-read.repository.js';
 import { RevisionRepository } from './revisions/revision.repository.js';
 import { RevisionsController } from './revisions/revisions.controller.js';
 import { RevisionsService } from './revisions/revisions.service.js';
+import { RolloutRepository } from './rollout/rollout.repository.js';
 import { FederationViewsController } from './trace/federation-views.controller.js';
 import { TraceService } from './trace/trace.service.js';
 
@@ -70,6 +71,7 @@ export class AppModule {
         ImportService,
         RouteCatalog,
         NatsBus,
+        RolloutRepository,
       ],
     };
   }

@@ -3,6 +3,7 @@ import { AuditEntryEntity } from './audit-entry.entity.js';
 import { CallFlowEntity } from './call-flow.entity.js';
 import { CdrEntity } from './cdr.entity.js';
 import { ClassOfServiceEntity } from './class-of-service.entity.js';
+import { EnrollmentTokenEntity } from './enrollment-token.entity.js';
 import { ExtensionEntity } from './extension.entity.js';
 import { FederationStateEntity } from './federation-state.entity.js';
 import { InboundRouteEntity } from './inbound-route.entity.js';
@@ -10,6 +11,7 @@ import { LinkEntity } from './link.entity.js';
 import { NumberRangeEntity } from './number-range.entity.js';
 import { OutboundRouteEntity, OutboundRouteTrunkEntity } from './outbound-route.entity.js';
 import { SiteRevisionEntity } from './site-revision.entity.js';
+import { SiteRolloutEntity } from './site-rollout.entity.js';
 import { SiteEntity } from './site.entity.js';
 import { TrunkEntity } from './trunk.entity.js';
 import { ApiTokenEntity, GrantEntity, UserEntity } from './user.entity.js';
@@ -23,6 +25,7 @@ export {
   CallFlowEntity,
   CdrEntity,
   ClassOfServiceEntity,
+  EnrollmentTokenEntity,
   ExtensionEntity,
   FederationStateEntity,
   GrantEntity,
@@ -33,6 +36,7 @@ export {
   OutboundRouteTrunkEntity,
   SiteEntity,
   SiteRevisionEntity,
+  SiteRolloutEntity,
   TrunkEntity,
   UserEntity,
 };
@@ -58,4 +62,6 @@ export const ENTITIES = [
   AgentStatusEntity,
   AgentLinkStatusEntity,
   AgentTrunkStatusEntity,
+  SiteRolloutEntity,
+  EnrollmentTokenEntity,
 ];
