@@ -1,5 +1,9 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { AgentRpcClient } from './agents/agent-rpc.client.js';
+import { AgentStatusRepository } from './agents/agent-status.repository.js';
+import { AgentsController } from './agents/agents.controller.js';
+import { AgentsService } from './agents/agents.service.js';
 import { AuditController } from './audit/audit.controller.js';
 import { AuditRepository } from './audit/audit.repository.js';
 import { AuthController } from './auth/auth.controller.js';
@@ -8,6 +12,8 @@ import { AuthService } from './auth/auth.service.js';
 import { UserRepository } from './auth/user.repository.js';
 import { UsersController } from './auth/users.controller.js';
 import { UsersService } from './auth/users.service.js';
+import { CdrRepository } from './cdrs/cdr.repository.js';
+import { CdrsController } from './cdrs/cdrs.controller.js';
 import { CONTROLLER_CONFIG, type ControllerConfig } from './config.js';
 import { DatabaseModule } from './database/database.module.js';
 import { FederationRepository } from './federation/federation.repository.js';
@@ -17,6 +23,8 @@ import { HealthController } from './health/health.controller.js';
 import { ImportController } from './import/import.controller.js';
 import { ImportService } from './import/import.service.js';
 import { DomainErrorFilter } from './http/domain-error.filter.js';
+import { EventIngestService } from './ingest/event-ingest.service.js';
+import { EventStore } from './ingest/event-store.js';
 import { NatsBus } from './nats/nats-bus.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { RouteCatalog } from './openapi/route-catalog.js';
@@ -49,6 +57,8 @@ export class AppModule {
         FederationViewsController,
         RevisionsController,
         AuditController,
+        CdrsController,
+        AgentsController,
         OpenApiController,
       ],
       providers: [
@@ -72,6 +82,12 @@ export class AppModule {
         RouteCatalog,
         NatsBus,
         RolloutRepository,
+        EventStore,
+        EventIngestService,
+        CdrRepository,
+        AgentStatusRepository,
+        AgentRpcClient,
+        AgentsService,
       ],
     };
   }

@@ -14,6 +14,19 @@ export const CONTROLLER_ENV = {
     doc: 'JSON file {"accountPublicKey","signerSeed"} of the NATS account signing key (npm run nats:init writes it): the controller mints its own and every enrolled agent\'s credentials with it; without it the controller connects without credentials and cannot enroll agents',
   },
   FEDPBX_NATS_AGENT_URLS: { schema: z.string().min(1).optional(), doc: 'NATS URL(s) handed to agents at enrollment, comma-separated; FEDPBX_NATS_URL when absent' },
+  FEDPBX_EVENTS_DUPLICATE_WINDOW_SEC: {
+    schema: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
+    doc: 'JetStream dedupe window of agent events in seconds: an agent re-publishing an event (same msg-id) within it is stored once by NATS; longer outages fall back on the database\'s unique keys',
+  },
+  FEDPBX_EVENTS_MAX_AGE_SEC: {
+    schema: z.coerce.number().int().min(3600).max(365 * 86_400).default(14 * 86_400),
+    doc: 'how long agent events stay in the JetStream stream in seconds: the longest controller outage whose backlog is still ingested',
+  },
+  FEDPBX_EVENTS_ACK_WAIT_SEC: {
+    schema: z.coerce.number().int().min(1).max(3600).default(60),
+    doc: 'seconds before NATS redelivers events the controller took but did not acknowledge (it crashed mid-batch)',
+  },
+  FEDPBX_RPC_TIMEOUT_MS: { schema: z.coerce.number().int().min(100).max(60_000).default(3000), doc: 'how long live requests to an agent (live trace, live health) wait for its answer' },
   FEDPBX_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), doc: 'log level' },
   FEDPBX_TOKEN_SECRET: {
     schema: z.string().min(32, 'at least 32 characters').optional(),
@@ -54,6 +67,11 @@ export function loadControllerConfig(env: NodeJS.ProcessEnv): ControllerConfig {
     problems.push(
       `${user === undefined ? 'FEDPBX_BOOTSTRAP_ADMIN_USER' : 'FEDPBX_BOOTSTRAP_ADMIN_PASSWORD'}: required when ${user === undefined ? 'FEDPBX_BOOTSTRAP_ADMIN_PASSWORD' : 'FEDPBX_BOOTSTRAP_ADMIN_USER'} is set`,
     );
+  }
+  const dedupe = out['FEDPBX_EVENTS_DUPLICATE_WINDOW_SEC'];
+  const maxAge = out['FEDPBX_EVENTS_MAX_AGE_SEC'];
+  if (typeof dedupe === 'number' && typeof maxAge === 'number' && dedupe > maxAge) {
+    problems.push(`FEDPBX_EVENTS_DUPLICATE_WINDOW_SEC: ${dedupe} is longer than FEDPBX_EVENTS_MAX_AGE_SEC (${maxAge}); JetStream requires the window to fit in the stream's age`);
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return out as ControllerConfig;

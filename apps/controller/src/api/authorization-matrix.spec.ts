@@ -24,6 +24,8 @@ const all = (s: number): Expect => ({ headOffice: [s, s], siteAdmin: [s, s], vie
 const headOfficeOnly = (ok: number): Expect => ({ headOffice: [ok, ok], siteAdmin: [403, 403], viewer: [403, 403] });
 const siteRead: Expect = { headOffice: [200, 200], siteAdmin: [200, 404], viewer: [200, 404] };
 const siteWrite: Expect = { headOffice: [200, 200], siteAdmin: [200, 404], viewer: [403, 404] };
+/** Live requests to a site's agent: readers of the site may ask (503 here: no NATS), others find no such site. */
+const siteLive: Expect = { headOffice: [503, 503], siteAdmin: [503, 404], viewer: [503, 404] };
 /** Head-office kinds: visible own objects are refused (403), invisible ones do not exist (404). */
 const headOfficeObjectWrite: Expect = { headOffice: [200, 200], siteAdmin: [403, 404], viewer: [403, 404] };
 
@@ -99,6 +101,12 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
     'POST /api/v1/links/generate': { req: () => ({ method: 'POST', url: '/api/v1/links/generate?dryRun=true', body: { topology: 'full-mesh' } }), expect: headOfficeOnly(200) },
     'GET /api/v1/sites/:siteId/revisions': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/revisions` }), expect: siteRead },
     'GET /api/v1/sites/:siteId/revisions/:revision': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/revisions/1` }), expect: siteRead },
+    'GET /api/v1/cdrs': { req: (target) => ({ method: 'GET', url: `/api/v1/cdrs?siteId=${SITE[target]}` }), expect: all(200) },
+    'GET /api/v1/agents': { req: () => ({ method: 'GET', url: '/api/v1/agents' }), expect: all(200) },
+    'GET /api/v1/agents/:siteId': { req: (target) => ({ method: 'GET', url: `/api/v1/agents/${SITE[target]}` }), expect: siteRead },
+    // The matrix app runs without NATS: a live request the caller may make answers 503.
+    'GET /api/v1/agents/:siteId/live-health': { req: (target) => ({ method: 'GET', url: `/api/v1/agents/${SITE[target]}/live-health` }), expect: siteLive },
+    'POST /api/v1/agents/:siteId/live-trace': { req: (target) => ({ method: 'POST', url: `/api/v1/agents/${SITE[target]}/live-trace`, body: { number: '302' } }), expect: siteLive },
     'POST /api/v1/sites/:siteId/revisions/:revision/rollback': {
       req: (target) => ({ method: 'POST', url: `/api/v1/sites/${SITE[target]}/revisions/1/rollback?dryRun=true` }),
       expect: siteWrite,

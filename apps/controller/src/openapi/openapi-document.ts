@@ -1,4 +1,4 @@
-import { TraceRequest, toJsonSchema, type PublishedSchemaName } from '@fedpbx/contracts';
+import { CdrQuery, TraceRequest, toJsonSchema, type PublishedSchemaName } from '@fedpbx/contracts';
 import { z } from 'zod';
 import { ApiTokenBody, LoginBody } from '../auth/auth.controller.js';
 import { CreateUserBody, GrantsBody } from '../auth/users.controller.js';
@@ -17,6 +17,7 @@ const EXTRA_BODIES: Record<string, string> = {
   'PUT /api/v1/users/{id}/grants': 'GrantsBody',
   'POST /api/v1/links/generate': 'GenerateLinksBody',
   'POST /api/v1/trace': 'TraceRequest',
+  'POST /api/v1/agents/{siteId}/live-trace': 'LiveTraceRequest',
 };
 
 /**
@@ -31,7 +32,16 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
       properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, issues: { type: 'array' }, problems: { type: 'array' } } } },
     },
   };
-  const published = new Set<PublishedSchemaName>(['TraceRequest', 'TraceResult', ...Object.values(RESOURCE_KINDS).map((k) => k.schemaName)]);
+  const published = new Set<PublishedSchemaName>([
+    'TraceRequest',
+    'TraceResult',
+    'LiveTraceRequest',
+    'LiveTraceResponse',
+    'LiveHealth',
+    'AgentStatus',
+    'CdrPage',
+    ...Object.values(RESOURCE_KINDS).map((k) => k.schemaName),
+  ]);
   for (const name of published) schemas[name] = stripDialect(toJsonSchema(name));
   const own = { LoginBody, ApiTokenBody, CreateUserBody, GrantsBody, GenerateLinksBody };
   for (const [name, schema] of Object.entries(own)) schemas[name] = stripDialect(z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>);
@@ -69,6 +79,13 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
         },
       };
       (op['parameters'] as unknown[]).push({ name: 'kind', in: 'query', required: false, schema: { type: 'string', enum: ['sites', 'numberRanges', 'extensions'] } });
+    }
+    if (r.method === 'GET' && path === '/api/v1/cdrs') {
+      const query = z.toJSONSchema(CdrQuery, { io: 'input' }) as { properties: Record<string, unknown> };
+      for (const [name, schema] of Object.entries(query.properties)) (op['parameters'] as unknown[]).push({ name, in: 'query', required: false, schema });
+    }
+    if (path.startsWith('/api/v1/agents/{siteId}/live-')) {
+      Object.assign(op['responses'] as object, { '502': ERROR, '503': ERROR, '504': { ...ERROR, description: 'the agent did not answer in time' } });
     }
     (paths[path] ??= {})[r.method.toLowerCase()] = op;
   }

@@ -1,0 +1,148 @@
+import type { AgentEventEnvelope } from '@fedpbx/contracts';
+
+/** Rows ready for the ingest's multi-row statements (column names as in the tables; timestamps as ISO text). */
+export interface CdrRow {
+  site_id: string;
+  cdr_id: string;
+  event_id: string;
+  unique_id: string;
+  linked_id: string;
+  start_at: string;
+  answer_at: string | null;
+  end_at: string;
+  duration_sec: number;
+  bill_sec: number;
+  src: string;
+  dst: string;
+  disposition: string;
+  route_kind: string | null;
+  target_site_id: string | null;
+  trunk_id: string | null;
+  snapshot_revision: number | null;
+  recording_file: string | null;
+}
+
+export interface HeartbeatRow {
+  site_id: string;
+  at: string;
+  agent_version: string;
+  applied_revision: number;
+  uptime_sec: number;
+  agi_sessions_active: number;
+  ami_connected: boolean;
+}
+
+export interface LinkRow {
+  site_id: string;
+  peer_site_id: string;
+  at: string;
+  state: string;
+  source: string;
+  rtt_ms: number | null;
+  wireguard_handshake_age_sec: number | null;
+}
+
+export interface TrunkRow {
+  site_id: string;
+  trunk_id: string;
+  at: string;
+  state: string;
+  registration: string | null;
+}
+
+export interface SnapshotOutcome {
+  readonly siteId: string;
+  readonly revision: number;
+  readonly at: Date;
+  /** Absent when applied; the agent's reason when refused. */
+  readonly refusedReason?: string;
+}
+
+/** One batch of accepted events, grouped by table. Status rows are already reduced to the newest per key. */
+export interface EventBatch {
+  readonly cdrs: CdrRow[];
+  readonly heartbeats: HeartbeatRow[];
+  readonly links: LinkRow[];
+  readonly trunks: TrunkRow[];
+  /** In the order the agents produced them (`at`), so a rollout record sees them in sequence. */
+  readonly snapshots: SnapshotOutcome[];
+}
+
+const iso = (at: string): string => new Date(at).toISOString();
+
+/**
+ * Groups envelopes by table. Several status events for the same key in one batch keep only the newest (one
+ * upsert statement cannot touch a row twice); the database then keeps whichever of that and the stored row is
+ * newer. Timestamps are normalised to millisecond ISO text, the precision the API pages on.
+ */
+export function groupEvents(envelopes: readonly AgentEventEnvelope[]): EventBatch {
+  const cdrs: CdrRow[] = [];
+  const heartbeats = new Map<string, HeartbeatRow>();
+  const links = new Map<string, LinkRow>();
+  const trunks = new Map<string, TrunkRow>();
+  const snapshots: SnapshotOutcome[] = [];
+  const newest = <R extends { at: string }>(into: Map<string, R>, key: string, row: R): void => {
+    const held = into.get(key);
+    if (held === undefined || held.at < row.at) into.set(key, row);
+  };
+  for (const { id, siteId, at: rawAt, event: e } of envelopes) {
+    const at = iso(rawAt);
+    switch (e.type) {
+      case 'cdr':
+        cdrs.push({
+          site_id: siteId,
+          cdr_id: e.cdrId,
+          event_id: id,
+          unique_id: e.uniqueId,
+          linked_id: e.linkedId,
+          start_at: iso(e.start),
+          answer_at: e.answer !== undefined ? iso(e.answer) : null,
+          end_at: iso(e.end),
+          duration_sec: e.durationSec,
+          bill_sec: e.billSec,
+          src: e.src,
+          dst: e.dst,
+          disposition: e.disposition,
+          route_kind: e.routeKind ?? null,
+          target_site_id: e.targetSiteId ?? null,
+          trunk_id: e.trunkId ?? null,
+          snapshot_revision: e.snapshotRevision ?? null,
+          recording_file: e.recordingFile ?? null,
+        });
+        break;
+      case 'heartbeat':
+        newest(heartbeats, siteId, {
+          site_id: siteId,
+          at,
+          agent_version: e.agentVersion,
+          applied_revision: e.appliedRevision,
+          uptime_sec: e.uptimeSec,
+          agi_sessions_active: e.agiSessionsActive,
+          ami_connected: e.amiConnected,
+        });
+        break;
+      case 'link.status':
+        newest(links, `${siteId}\u0000${e.peerSiteId}`, {
+          site_id: siteId,
+          peer_site_id: e.peerSiteId,
+          at,
+          state: e.state,
+          source: e.source,
+          rtt_ms: e.rttMs ?? null,
+          wireguard_handshake_age_sec: e.wireguardHandshakeAgeSec ?? null,
+        });
+        break;
+      case 'trunk.status':
+        newest(trunks, `${siteId}\u0000${e.trunkId}`, { site_id: siteId, trunk_id: e.trunkId, at, state: e.state, registration: e.registration ?? null });
+        break;
+      case 'snapshot.applied':
+        snapshots.push({ siteId, revision: e.revision, at: new Date(at) });
+        break;
+      case 'snapshot.refused':
+        snapshots.push({ siteId, revision: e.revision, at: new Date(at), refusedReason: e.reason });
+        break;
+    }
+  }
+  snapshots.sort((a, b) => a.at.getTime() - b.at.getTime());
+  return { cdrs, heartbeats: [...heartbeats.values()], links: [...links.values()], trunks: [...trunks.values()], snapshots };
+}

@@ -1,0 +1,215 @@
+import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
+import { Subjects, type AgentEventEnvelope } from '@fedpbx/contracts';
+import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { pino } from 'pino';
+import { DataSource } from 'typeorm';
+import { CONTROLLER_CONFIG, type ControllerConfig } from '../config.js';
+import { NatsBus } from '../nats/nats-bus.js';
+import { RolloutRepository } from '../rollout/rollout.repository.js';
+import { decodeEvent, type RejectReason } from './event-decoder.js';
+import { groupEvents } from './event-batch.js';
+import { EventStore } from './event-store.js';
+import { ensureEventsStream, INGEST_CONSUMER } from './events-stream.js';
+
+/** Messages taken per transaction at most: big enough for >= 5,000 CDR/s, small enough to commit well within ack_wait. */
+const MAX_BATCH = 1000;
+/** Redelivery delay of a batch the database refused for a passing reason (down, failover). */
+const RETRY_DELAY_MS = 2000;
+
+export interface IngestStats {
+  /** Transactions committed. */
+  batches: number;
+  /** CDRs stored, and CDRs that were already stored (a redelivery or a re-publish with a new msg-id). */
+  cdrsStored: number;
+  cdrsDuplicate: number;
+  /** Status and rollout events stored (older ones are stored as no-ops). */
+  statusEvents: number;
+  /** Refused and terminated. */
+  malformed: number;
+  spoofed: number;
+  /** A valid event the database cannot hold (terminated after it failed alone). */
+  unstorable: number;
+  /** Acknowledged without storing: the site does not exist (deleted, or never created here). */
+  unknownSite: number;
+  /** Batches the database refused and that were handed back for redelivery. */
+  retried: number;
+}
+
+interface Accepted {
+  readonly msg: JsMsg;
+  readonly envelope: AgentEventEnvelope;
+}
+
+/** A PostgreSQL error caused by the data (class 22 data exception, 23 integrity violation), not by the server being away. */
+const isDataError = (e: unknown): boolean => {
+  const code = (e as { code?: unknown; driverError?: { code?: unknown } }).driverError?.code ?? (e as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+};
+
+const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
+  new Promise((resolve) => {
+    if (signal.aborted) return resolve();
+    const t = setTimeout(resolve, ms);
+    signal.addEventListener('abort', () => (clearTimeout(t), resolve()), { once: true });
+  });
+
+/**
+ * Events back from agents, exactly once: the durable pull consumer of `FEDPBX_EVENTS` hands over batches; each
+ * batch is checked (malformed and spoofed messages are terminated, never block the stream), stored in ONE
+ * PostgreSQL transaction, and acknowledged only after the commit. A crash between commit and ack redelivers
+ * the batch, and the idempotent writes (CDR unique key, newest-wins status) store it once. Survives NATS
+ * outages (the consumer resumes, and is re-created after a reconnect to a server that lost it) and controller
+ * restarts (the consumer is durable).
+ */
+@Injectable()
+export class EventIngestService implements OnApplicationBootstrap, OnApplicationShutdown {
+  readonly stats: IngestStats = { batches: 0, cdrsStored: 0, cdrsDuplicate: 0, statusEvents: 0, malformed: 0, spoofed: 0, unstorable: 0, unknownSite: 0, retried: 0 };
+  private readonly stop = new AbortController();
+  private messages: ConsumerMessages | undefined;
+  private running: Promise<void> | undefined;
+  private readonly log = pino({ name: 'fedpbx-controller', level: process.env.FEDPBX_LOG_LEVEL ?? 'info' }).child({ component: 'ingest' });
+
+  constructor(
+    @Inject(CONTROLLER_CONFIG) private readonly config: ControllerConfig,
+    @Inject(DataSource) private readonly ds: DataSource,
+    @Inject(NatsBus) private readonly bus: NatsBus,
+    @Inject(EventStore) private readonly store: EventStore,
+    @Inject(RolloutRepository) private readonly rollout: RolloutRepository,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    if (!this.bus.enabled) return;
+    // After a reconnect the server may be a new one without the stream or consumer: start over, which re-ensures them.
+    this.bus.onReconnect(() => void this.messages?.close());
+    this.running = this.run();
+  }
+
+  async onApplicationShutdown(): Promise<void> {
+    this.stop.abort();
+    await this.messages?.close();
+    await this.running;
+  }
+
+  private async run(): Promise<void> {
+    const nc = await Promise.race([this.bus.connection(), new Promise<undefined>((r) => this.stop.signal.addEventListener('abort', () => r(undefined)))]);
+    if (nc === undefined) return;
+    let failures = 0;
+    while (!this.stop.signal.aborted) {
+      try {
+        await ensureEventsStream(await jetstreamManager(nc), {
+          duplicateWindowSec: this.config.FEDPBX_EVENTS_DUPLICATE_WINDOW_SEC,
+          maxAgeSec: this.config.FEDPBX_EVENTS_MAX_AGE_SEC,
+          ackWaitSec: this.config.FEDPBX_EVENTS_ACK_WAIT_SEC,
+        });
+        const consumer = await jetstream(nc).consumers.get(Subjects.EVENTS_STREAM, INGEST_CONSUMER);
+        const messages = await consumer.consume({ max_messages: MAX_BATCH });
+        this.messages = messages;
+        if (this.stop.signal.aborted) await messages.close();
+        this.log.info({ stream: Subjects.EVENTS_STREAM, consumer: INGEST_CONSUMER }, 'ingesting agent events');
+        failures = 0;
+        await this.consume(messages);
+      } catch (error) {
+        if (this.stop.signal.aborted) break;
+        failures += 1;
+        this.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'event ingest interrupted; retrying');
+      }
+      await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), this.stop.signal);
+    }
+  }
+
+  /** Takes what the consumer has buffered (up to MAX_BATCH) as one batch; ends when the consumer closes. */
+  private async consume(messages: ConsumerMessages): Promise<void> {
+    let batch: JsMsg[] = [];
+    for await (const msg of messages) {
+      batch.push(msg);
+      if (batch.length >= MAX_BATCH || messages.getPending() <= 0) {
+        await this.handle(batch);
+        batch = [];
+      }
+    }
+    // Messages taken but not handled when the consumer closed are redelivered after ack_wait.
+  }
+
+  /** Checks, stores and acknowledges one batch. Never throws: a batch that cannot be stored now is redelivered. */
+  private async handle(batch: readonly JsMsg[]): Promise<void> {
+    const accepted: Accepted[] = [];
+    const rejected = new Map<RejectReason, { count: number; example: string }>();
+    for (const msg of batch) {
+      const d = decodeEvent(msg.subject, msg.data);
+      if (d.ok) {
+        accepted.push({ msg, envelope: d.envelope });
+        continue;
+      }
+      msg.term();
+      this.stats[d.reason] += 1;
+      const r = rejected.get(d.reason);
+      if (r === undefined) rejected.set(d.reason, { count: 1, example: `${msg.subject}: ${d.detail}` });
+      else r.count += 1;
+    }
+    for (const [reason, r] of rejected) this.log.warn({ reason, count: r.count, example: r.example }, `refused ${reason} agent events`);
+    if (accepted.length === 0) return;
+    try {
+      await this.commit(accepted);
+      for (const a of accepted) a.msg.ack();
+    } catch (error) {
+      if (isDataError(error) && accepted.length > 1) return this.handleOneByOne(accepted);
+      if (isDataError(error)) return this.terminateUnstorable(accepted[0] as Accepted, error);
+      this.retryLater(accepted, error);
+      await sleep(RETRY_DELAY_MS, this.stop.signal);
+    }
+  }
+
+  /** A batch with a row the database refuses: store the others, terminate that one. */
+  private async handleOneByOne(accepted: readonly Accepted[]): Promise<void> {
+    for (const [i, a] of accepted.entries()) {
+      try {
+        await this.commit([a]);
+        a.msg.ack();
+      } catch (error) {
+        if (!isDataError(error)) {
+          this.retryLater(accepted.slice(i), error);
+          return;
+        }
+        this.terminateUnstorable(a, error);
+      }
+    }
+  }
+
+  private terminateUnstorable(a: Accepted, error: unknown): void {
+    a.msg.term();
+    this.stats.unstorable += 1;
+    this.log.error({ site: a.envelope.siteId, id: a.envelope.id, type: a.envelope.event.type, err: error instanceof Error ? error.message : String(error) }, 'agent event refused by the database; dropped');
+  }
+
+  private retryLater(accepted: readonly Accepted[], error: unknown): void {
+    for (const a of accepted) a.msg.nak(RETRY_DELAY_MS);
+    this.stats.retried += 1;
+    this.log.warn({ events: accepted.length, err: error instanceof Error ? error.message : String(error) }, 'could not store agent events; NATS redelivers them');
+  }
+
+  /** One transaction: drop unknown sites, write every table, record rollout outcomes. */
+  private async commit(accepted: readonly Accepted[]): Promise<void> {
+    const outcome = await this.ds.transaction(async (m) => {
+      const known = await this.store.knownSites(m, [...new Set(accepted.map((a) => a.envelope.siteId))]);
+      const envelopes: AgentEventEnvelope[] = [];
+      const unknown = new Set<string>();
+      for (const a of accepted) {
+        if (known.has(a.envelope.siteId)) envelopes.push(a.envelope);
+        else unknown.add(a.envelope.siteId);
+      }
+      const batch = groupEvents(envelopes);
+      const { cdrsInserted } = await this.store.write(m, batch);
+      for (const s of batch.snapshots) {
+        if (s.refusedReason === undefined) await this.rollout.recordApplied(m, s.siteId, s.revision, s.at);
+        else await this.rollout.recordRefused(m, s.siteId, s.revision, s.refusedReason, s.at);
+      }
+      return { cdrs: batch.cdrs.length, cdrsInserted, others: envelopes.length - batch.cdrs.length, unknown, dropped: accepted.length - envelopes.length };
+    });
+    this.stats.batches += 1;
+    this.stats.cdrsStored += outcome.cdrsInserted;
+    this.stats.cdrsDuplicate += outcome.cdrs - outcome.cdrsInserted;
+    this.stats.statusEvents += outcome.others;
+    this.stats.unknownSite += outcome.dropped;
+    if (outcome.unknown.size > 0) this.log.warn({ sites: [...outcome.unknown], events: outcome.dropped }, 'events of unknown sites acknowledged and dropped');
+  }
+}

@@ -1,0 +1,82 @@
+import { Subjects } from '@fedpbx/contracts';
+import {
+  AckPolicy,
+  DeliverPolicy,
+  DiscardPolicy,
+  JetStreamApiCodes,
+  JetStreamApiError,
+  RetentionPolicy,
+  StorageType,
+  type ConsumerConfig,
+  type JetStreamManager,
+  type StreamConfig,
+} from '@nats-io/jetstream';
+import { nanos } from '@nats-io/transport-node';
+
+/** The controller's durable pull consumer of agent events: its position survives controller restarts. */
+export const INGEST_CONSUMER = 'fedpbx-controller-ingest';
+
+export interface EventsStreamSettings {
+  /** JetStream dedupe window: an agent re-publishing with the same msg-id within it is stored once by NATS. */
+  readonly duplicateWindowSec: number;
+  /** How long events stay in the stream (acked or not): the longest outage of the controller it rides out. */
+  readonly maxAgeSec: number;
+  /** How long the server waits for an ack before redelivering (a crashed controller's batch comes back after it). */
+  readonly ackWaitSec: number;
+}
+
+/** Unacked messages the server lets the controller hold: a few batches in flight while one commits. */
+const MAX_ACK_PENDING = 20_000;
+
+export function eventsStreamConfig(s: EventsStreamSettings): Partial<StreamConfig> & { name: string; subjects: string[] } {
+  return {
+    name: Subjects.EVENTS_STREAM,
+    subjects: [Subjects.EVENTS_WILDCARD],
+    storage: StorageType.File,
+    retention: RetentionPolicy.Limits,
+    discard: DiscardPolicy.Old,
+    max_age: nanos(s.maxAgeSec * 1000),
+    duplicate_window: nanos(s.duplicateWindowSec * 1000),
+    num_replicas: 1,
+  };
+}
+
+export function ingestConsumerConfig(s: EventsStreamSettings): Partial<ConsumerConfig> & { durable_name: string } {
+  return {
+    durable_name: INGEST_CONSUMER,
+    ack_policy: AckPolicy.Explicit,
+    deliver_policy: DeliverPolicy.All,
+    ack_wait: nanos(s.ackWaitSec * 1000),
+    max_ack_pending: MAX_ACK_PENDING,
+    max_deliver: -1,
+  };
+}
+
+const isApiError = (e: unknown, code: number): boolean => e instanceof JetStreamApiError && e.code === code;
+
+/**
+ * Creates the events stream and the ingest consumer, or brings existing ones to these settings (a changed
+ * dedupe window or max age takes effect on the next start). Idempotent: run at start and after reconnects.
+ */
+export async function ensureEventsStream(jsm: JetStreamManager, s: EventsStreamSettings): Promise<void> {
+  const stream = eventsStreamConfig(s);
+  try {
+    const info = await jsm.streams.info(stream.name);
+    if (info.config.max_age !== stream.max_age || info.config.duplicate_window !== stream.duplicate_window) {
+      await jsm.streams.update(stream.name, { max_age: stream.max_age, duplicate_window: stream.duplicate_window });
+    }
+  } catch (e) {
+    if (!isApiError(e, JetStreamApiCodes.StreamNotFound)) throw e;
+    await jsm.streams.add(stream);
+  }
+  const consumer = ingestConsumerConfig(s);
+  try {
+    const info = await jsm.consumers.info(stream.name, consumer.durable_name);
+    if (info.config.ack_wait !== consumer.ack_wait || info.config.max_ack_pending !== consumer.max_ack_pending) {
+      await jsm.consumers.update(stream.name, consumer.durable_name, { ack_wait: consumer.ack_wait, max_ack_pending: consumer.max_ack_pending });
+    }
+  } catch (e) {
+    if (!isApiError(e, JetStreamApiCodes.ConsumerNotFound)) throw e;
+    await jsm.consumers.add(stream.name, consumer);
+  }
+}
