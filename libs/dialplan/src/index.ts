@@ -7,6 +7,7 @@ export * from './snapshot/site-view.js';
 export * from './scenario/founding-scenario.js';
 export * from './validation/federation-issues.js';
 export * from './validation/federation-validator.js';
+export * from './validation/validated-federation.js';
 export * from './scenario/generated-federation.js';
 export * from './validation/call-flow-validation.js';
 export * from './flows/index.js';

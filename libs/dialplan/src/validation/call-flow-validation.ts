@@ -3,23 +3,34 @@ import { validateCallFlows } from '../flows/index.js';
 import { NumberingPlan } from '../numbering/numbering-plan.js';
 import type { FederationIssue } from './federation-issues.js';
 
-/**
- * The flow validator, fed with the whole federation: a flow's dial targets and mailboxes are judged through the
- * numbering plan (a ring group may ring a number at another site). Flow issues are reported as `call-flow`
- * federation issues whose `detail` is the flow validator's own code.
- */
-export function validateFederationFlows(fed: Federation): FederationIssue[] {
-  const plan = new NumberingPlan(fed.sites, fed.numberRanges);
+/** The numbers of a site's extensions (including a site id that no site has, if extensions name it). */
+export type ExtensionNumbers = (siteId: string) => ReadonlySet<string> | undefined;
+
+/** {@link ExtensionNumbers} read straight from the federation's extensions. */
+export function extensionNumbersOf(fed: Federation): ExtensionNumbers {
   const numbers = new Map<string, Set<string>>();
   for (const e of fed.extensions) {
     let set = numbers.get(e.siteId);
     if (set === undefined) numbers.set(e.siteId, (set = new Set()));
     set.add(e.number);
   }
+  return (siteId) => numbers.get(siteId);
+}
+
+/**
+ * The flow validator, fed with the whole federation: a flow's dial targets and mailboxes are judged through the
+ * numbering plan (a ring group may ring a number at another site). Flow issues are reported as `call-flow`
+ * federation issues whose `detail` is the flow validator's own code. `numbers` must be the extension numbers of
+ * `fed` (whole-federation validation passes the ones it keeps per site, so they are not gathered twice).
+ */
+export function validateFederationFlows(fed: Federation, numbers?: ExtensionNumbers): FederationIssue[] {
+  if (fed.callFlows.length === 0) return [];
+  const plan = new NumberingPlan(fed.sites, fed.numberRanges);
+  const numbersAt = numbers ?? extensionNumbersOf(fed);
   const extensionExists = (siteId: string, number: string): boolean => {
     const target = plan.classify(siteId, number);
     if (target === undefined || target.kind === 'prefix-unassigned') return false;
-    return numbers.get(target.siteId)?.has(target.number) === true;
+    return numbersAt(target.siteId)?.has(target.number) === true;
   };
   const siteOf = new Map(fed.callFlows.map((f) => [f.id, f.siteId]));
   return validateCallFlows(fed.callFlows, { extensionExists }).map((i) => {

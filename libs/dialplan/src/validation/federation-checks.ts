@@ -1,0 +1,378 @@
+import type { CallFlow, ClassOfService, Federation, InboundRoute, NumberRange, OutboundRoute, Site } from '@fedpbx/contracts';
+import { IntervalIndex, intersectSpan } from '../numbering/interval-index.js';
+import { NumberingPlan, type NumberTarget } from '../numbering/numbering-plan.js';
+import {
+  compareExtensions,
+  matchesPattern,
+  parsePattern,
+  patternsIntersect,
+  PatternSyntaxError,
+  rangeToPatterns,
+  type ExtensionPattern,
+} from '../patterns/index.js';
+import type { ObjectRef, ObjectType } from './federation-issues.js';
+import { IssueList, siteRef } from './issue-list.js';
+
+/** An inbound route that leads to a number of its site's plan (an extension or a mailbox). */
+export interface NumberDestination {
+  readonly route: InboundRoute;
+  readonly number: string;
+  /** Where the number leads from the route's site. */
+  readonly target: NumberTarget | undefined;
+}
+
+/**
+ * What the per-site number checks ({@link checkSiteNumbers}) need from the rest of the federation. Built from
+ * everything but the extensions, so it stays valid for as long as nothing but extensions changes.
+ */
+export interface NumberingContext {
+  readonly sites: ReadonlyMap<string, Site>;
+  /** The emergency numbers of every site id (of each site object with that id, should the id be used twice). */
+  readonly emergencyNumbers: ReadonlyMap<string, readonly string[]>;
+  readonly classesOfService: ReadonlyMap<string, ClassOfService>;
+  /** The plan of the ranges of existing sites. */
+  readonly plan: NumberingPlan;
+  /** Call flows with a number, by their (existing) site, in federation order. */
+  readonly numberedFlows: ReadonlyMap<string, readonly CallFlow[]>;
+  /** Inbound routes leading to a number, by their (existing) site, in federation order. */
+  readonly numberDestinations: ReadonlyMap<string, readonly NumberDestination[]>;
+}
+
+/**
+ * Every check of the federation that does not look at extensions: ids of everything else, sites and
+ * prefixes, ranges, prefixed numbers, links, outbound patterns shadowing ranges, inbound routes and DID
+ * blocks. What depends on extensions is left to {@link checkSiteNumbers} (numbers a site hands out, emergency
+ * numbers, inbound routes that lead to a number) and to the call-flow validator.
+ */
+export function checkFederation(fed: Federation, out: IssueList): NumberingContext {
+  checkDuplicateIds(fed, out);
+
+  const sites = new Map(fed.sites.map((s) => [s.id, s]));
+  const trunks = new Map(fed.trunks.map((t) => [t.id, t]));
+  const flows = new Map(fed.callFlows.map((f) => [f.id, f]));
+  const cos = new Map(fed.classesOfService.map((c) => [c.id, c]));
+  const rangeRef = (r: NumberRange): ObjectRef => ({ type: 'numberRange', id: r.id, siteId: r.siteId });
+  const needSite = (siteId: string, owner: ObjectRef, what: string): boolean => {
+    if (sites.has(siteId)) return true;
+    out.error('dangling-reference', `${what} ${owner.id} names site "${siteId}", which does not exist`, [owner, siteRef(siteId)]);
+    return false;
+  };
+
+  // --- sites and prefixes -------------------------------------------------------------------------------
+  for (const s of fed.sites) {
+    if (s.prefixRequired && s.prefix === undefined) {
+      out.error('prefix-required-without-prefix', `site ${s.id} is marked prefix-required but has no prefix`, [siteRef(s.id)]);
+    }
+    if (s.defaultClassOfServiceId !== undefined && !cos.has(s.defaultClassOfServiceId)) {
+      out.error('dangling-reference', `site ${s.id}'s default class of service "${s.defaultClassOfServiceId}" does not exist`, [siteRef(s.id)]);
+    }
+  }
+  const prefixed = fed.sites.filter((s): s is typeof s & { prefix: string } => s.prefix !== undefined);
+  for (let i = 0; i < prefixed.length; i++) {
+    for (let j = i + 1; j < prefixed.length; j++) {
+      const a = prefixed[i] as (typeof prefixed)[number];
+      const b = prefixed[j] as (typeof prefixed)[number];
+      if (a.prefix.startsWith(b.prefix) || b.prefix.startsWith(a.prefix)) {
+        out.error(
+          'prefix-conflict',
+          a.prefix === b.prefix
+            ? `sites ${a.id} and ${b.id} both use prefix ${a.prefix}`
+            : `prefix ${a.prefix} of ${a.id} and prefix ${b.prefix} of ${b.id} start alike: a caller's digits cannot tell them apart`,
+          [siteRef(a.id), siteRef(b.id)],
+        );
+      }
+    }
+  }
+  if (fed.hubSiteId !== undefined) needSite(fed.hubSiteId, siteRef(fed.hubSiteId), 'the hub');
+
+  // --- ranges ---------------------------------------------------------------------------------------------
+  const ranges = fed.numberRanges.filter((r) => needSite(r.siteId, rangeRef(r), 'range'));
+  const isPrivate = (siteId: string): boolean => sites.get(siteId)?.prefixRequired === true;
+  const plan = new NumberingPlan(fed.sites, ranges);
+  const span = (a: { from: string; to: string }, b: { from: string; to: string }) => intersectSpan(a, b) as { from: string; to: string };
+
+  for (const [x, y] of new IntervalIndex(ranges.map((r) => ({ from: r.from, to: r.to, value: r }))).overlapping()) {
+    const a = x.value;
+    const b = y.value;
+    const common = span(a, b);
+    if (a.siteId === b.siteId) {
+      out.error('range-overlap', `ranges ${a.from}-${a.to} and ${b.from}-${b.to} of ${a.siteId} overlap at ${common.from}-${common.to}`, [rangeRef(a), rangeRef(b)], common);
+    } else if (!isPrivate(a.siteId) && !isPrivate(b.siteId)) {
+      out.error(
+        'range-overlap',
+        `${a.siteId}'s range ${a.from}-${a.to} overlaps ${b.siteId}'s range ${b.from}-${b.to} at ${common.from}-${common.to}; renumber, or give one site a prefix and make it prefix-required`,
+        [rangeRef(a), rangeRef(b), siteRef(a.siteId), siteRef(b.siteId)],
+        common,
+      );
+    } else {
+      // A private plan overlapping a flat one: inside the private site its own numbers win.
+      const [priv, flat] = isPrivate(a.siteId) ? [a, b] : [b, a];
+      if (!isPrivate(flat.siteId) && sites.get(flat.siteId)?.prefix === undefined) {
+        out.warning(
+          'range-hidden-from-site',
+          `${flat.siteId}'s numbers ${common.from}-${common.to} cannot be reached from ${priv.siteId} (its own range hides them) and ${flat.siteId} has no prefix`,
+          [rangeRef(flat), rangeRef(priv), siteRef(flat.siteId), siteRef(priv.siteId)],
+          common,
+        );
+      }
+    }
+  }
+
+  // prefix + number must not be anybody's plain number (or another prefixed number).
+  const blocks: DialBlock[] = ranges.map((r) => ({ from: r.from, to: r.to, range: r, private: isPrivate(r.siteId) }));
+  for (const r of ranges) {
+    const p = sites.get(r.siteId)?.prefix;
+    if (p !== undefined && p.length + r.from.length <= 15) blocks.push({ from: p + r.from, to: p + r.to, range: r, prefix: p, private: false });
+  }
+  for (const [x, y] of new IntervalIndex(blocks.map((b) => ({ from: b.from, to: b.to, value: b }))).overlapping()) {
+    if (x.value.prefix === undefined && y.value.prefix === undefined) continue;
+    const common = span(x.value, y.value);
+    const describe = (b: DialBlock) => (b.prefix !== undefined ? `${b.range.siteId}'s prefix ${b.prefix} + ${b.range.from}-${b.range.to}` : `${b.range.siteId}'s range ${b.range.from}-${b.range.to}`);
+    out.error(
+      'prefixed-number-collision',
+      `${describe(x.value)} and ${describe(y.value)} are both dialled as ${common.from}-${common.to}`,
+      [rangeRef(x.value.range), rangeRef(y.value.range), siteRef(x.value.range.siteId), siteRef(y.value.range.siteId)],
+      common,
+    );
+  }
+
+  // --- call flows at sites (their numbers are checked with the site's extensions) -------------------------
+  const numberedFlows = new Map<string, CallFlow[]>();
+  for (const f of fed.callFlows) {
+    if (needSite(f.siteId, { type: 'callFlow', id: f.id, siteId: f.siteId }, 'call flow') && f.number !== undefined) pushTo(numberedFlows, f.siteId, f);
+  }
+
+  // --- trunks, links, routes -------------------------------------------------------------------------------
+  for (const t of fed.trunks) needSite(t.siteId, { type: 'trunk', id: t.id, siteId: t.siteId }, 'trunk');
+  const pairs = new Map<string, string>();
+  const linked = new Set<string>();
+  for (const l of fed.links) {
+    const ref: ObjectRef = { type: 'link', id: l.id };
+    if (!needSite(l.a, ref, 'link') || !needSite(l.b, ref, 'link')) continue;
+    const key = [l.a, l.b].sort().join('|');
+    const prior = pairs.get(key);
+    if (prior !== undefined) out.error('duplicate-link', `links ${prior} and ${l.id} both join ${l.a} and ${l.b}`, [{ type: 'link', id: prior }, ref]);
+    pairs.set(key, l.id);
+    linked.add(l.a).add(l.b);
+  }
+  if (fed.sites.length > 1) {
+    for (const s of fed.sites) {
+      const viaHub = fed.hubSiteId !== undefined && s.id !== fed.hubSiteId && pairs.has([s.id, fed.hubSiteId].sort().join('|'));
+      if (!linked.has(s.id) && !viaHub) out.warning('site-unreachable', `site ${s.id} has no inter-site link: other sites reach it only over the PSTN`, [siteRef(s.id)]);
+    }
+  }
+
+  const routePatterns: { route: OutboundRoute; pattern: ExtensionPattern }[] = [];
+  for (const r of fed.outboundRoutes) {
+    const ref: ObjectRef = { type: 'outboundRoute', id: r.id };
+    for (const s of r.sites) needSite(s, ref, 'outbound route');
+    for (const p of r.trunks) {
+      if (!trunks.has(p.trunkId)) out.error('dangling-reference', `outbound route "${r.name}" names trunk "${p.trunkId}", which does not exist`, [ref, { type: 'trunk', id: p.trunkId }]);
+    }
+    for (const text of r.patterns) {
+      try {
+        routePatterns.push({ route: r, pattern: parsePattern(text) });
+      } catch (e) {
+        if (!(e instanceof PatternSyntaxError)) throw e;
+        out.error('invalid-pattern', `outbound route "${r.name}": ${e.message}`, [ref]);
+      }
+    }
+  }
+  checkShadowing(routePatterns, blocks, out);
+
+  // --- inbound routes and DIDs -----------------------------------------------------------------------------
+  const numberDestinations = checkInbound(fed, sites, trunks, flows, plan, out);
+  const didBlocks = ranges
+    .filter((r): r is NumberRange & { pstnPrefix: string } => r.pstnPrefix !== undefined && r.pstnPrefix.replace('+', '').length + r.from.length <= 15)
+    .map((r) => ({ from: r.pstnPrefix.replace('+', '') + r.from, to: r.pstnPrefix.replace('+', '') + r.to, value: r }));
+  for (const [x, y] of new IntervalIndex(didBlocks).overlapping()) {
+    const common = span(x, y);
+    out.error('did-owned-twice', `PSTN numbers ${common.from}-${common.to} belong to both ${x.value.siteId}'s range ${x.value.from}-${x.value.to} and ${y.value.siteId}'s range ${y.value.from}-${y.value.to}`, [rangeRef(x.value), rangeRef(y.value)], common);
+  }
+
+  const emergencyNumbers = new Map<string, string[]>();
+  for (const s of fed.sites) for (const n of s.emergencyNumbers) pushTo(emergencyNumbers, s.id, n);
+  return { sites, emergencyNumbers, classesOfService: cos, plan, numberedFlows, numberDestinations };
+}
+
+/** A block of numbers as dialled: a range as it is, or its site's prefix + the range. */
+interface DialBlock {
+  readonly from: string;
+  readonly to: string;
+  readonly range: NumberRange;
+  readonly prefix?: string;
+  readonly private: boolean;
+}
+
+function pushTo<T>(map: Map<string, T[]>, key: string, value: T): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
+}
+
+/** Duplicate ids of every collection but the extensions (see `duplicateExtensionIds`), and trunk names. */
+function checkDuplicateIds(fed: Federation, out: IssueList): void {
+  const collections: [ObjectType, readonly { id: string }[]][] = [
+    ['site', fed.sites],
+    ['numberRange', fed.numberRanges],
+    ['trunk', fed.trunks],
+    ['link', fed.links],
+    ['outboundRoute', fed.outboundRoutes],
+    ['inboundRoute', fed.inboundRoutes],
+    ['callFlow', fed.callFlows],
+    ['classOfService', fed.classesOfService],
+  ];
+  for (const [type, list] of collections) {
+    const seen = new Set<string>();
+    for (const o of list) {
+      if (seen.has(o.id)) out.error('duplicate-id', `two ${type} objects share the id ${o.id}`, [{ type, id: o.id }]);
+      seen.add(o.id);
+    }
+  }
+  const trunkNames = new Set<string>();
+  for (const t of fed.trunks) {
+    const key = `${t.siteId}/${t.name}`;
+    if (trunkNames.has(key)) out.error('duplicate-id', `two trunks at ${t.siteId} are named ${t.name}`, [{ type: 'trunk', id: t.id, siteId: t.siteId }]);
+    trunkNames.add(key);
+  }
+}
+
+/**
+ * An outbound pattern that Asterisk would try before a range's own patterns (ext_cmp) and that matches some of
+ * its numbers takes those numbers away from the range: `_10X` shadows 100-109 of 100-299, while `_X.` does not
+ * (a literal digit sorts before `X`, and `.` after every set).
+ */
+function checkShadowing(routePatterns: readonly { route: OutboundRoute; pattern: ExtensionPattern }[], blocks: readonly DialBlock[], out: IssueList): void {
+  const byLength = new Map<number, { block: DialBlock; patterns: ExtensionPattern[] }[]>();
+  for (const block of blocks) {
+    const list = byLength.get(block.from.length) ?? [];
+    list.push({ block, patterns: rangeToPatterns(block.from, block.to) });
+    byLength.set(block.from.length, list);
+  }
+  const lengths = [...byLength.keys()];
+  for (const { route, pattern } of routePatterns) {
+    for (const len of lengths) {
+      if (len < pattern.minLength || len > pattern.maxLength) continue;
+      for (const { block, patterns } of byLength.get(len) ?? []) {
+        const { range } = block;
+        // Where the route is used, is this block dialled as it is? Own ranges, flat ranges and prefixed numbers are.
+        const visible = route.sites.length === 0 || block.prefix !== undefined || !block.private || route.sites.includes(range.siteId);
+        if (!visible) continue;
+        const hit = pattern.isLiteral
+          ? block.from <= pattern.canonical && pattern.canonical <= block.to
+          : patterns.some((b) => compareExtensions(pattern, b) <= 0 && patternsIntersect(pattern, b));
+        if (hit) {
+          out.error(
+            'range-shadowed-by-pattern',
+            `outbound route "${route.name}" pattern ${pattern.text} takes numbers of ${range.siteId}'s ${block.prefix !== undefined ? `prefixed range ${block.from}-${block.to}` : `range ${range.from}-${range.to}`}`,
+            [{ type: 'outboundRoute', id: route.id }, { type: 'numberRange', id: range.id, siteId: range.siteId }],
+            { from: block.from, to: block.to },
+          );
+        }
+      }
+    }
+  }
+}
+
+/**
+ * Inbound routes: their site, trunk and flow, and DIDs claimed by two sites. A route that leads to an extension
+ * or a mailbox is returned by site instead: whether that number is assigned is a question for the site's numbers.
+ */
+function checkInbound(
+  fed: Federation,
+  sites: ReadonlyMap<string, unknown>,
+  trunks: ReadonlyMap<string, { siteId: string }>,
+  flows: ReadonlyMap<string, { siteId: string }>,
+  plan: NumberingPlan,
+  out: IssueList,
+): Map<string, NumberDestination[]> {
+  const destinations = new Map<string, NumberDestination[]>();
+  const parsed: { id: string; siteId: string; trunkId?: string | undefined; pattern: ExtensionPattern }[] = [];
+  for (const r of fed.inboundRoutes) {
+    const ref: ObjectRef = { type: 'inboundRoute', id: r.id, siteId: r.siteId };
+    if (!sites.has(r.siteId)) {
+      out.error('dangling-reference', `inbound route ${r.id} names site "${r.siteId}", which does not exist`, [ref]);
+      continue;
+    }
+    if (r.trunkId !== undefined && trunks.get(r.trunkId)?.siteId !== r.siteId) {
+      out.error('dangling-reference', `inbound route ${r.id} names trunk "${r.trunkId}", which is not a trunk of ${r.siteId}`, [ref, { type: 'trunk', id: r.trunkId }]);
+    }
+    const d = r.destination;
+    switch (d.type) {
+      case 'flow':
+        if (flows.get(d.flowId)?.siteId !== r.siteId) out.error('dangling-reference', `inbound route ${r.id} leads to call flow "${d.flowId}", which ${r.siteId} does not have`, [ref, { type: 'callFlow', id: d.flowId }]);
+        break;
+      case 'extension':
+      case 'voicemail': {
+        const number = d.type === 'extension' ? d.number : d.mailbox;
+        pushTo(destinations, r.siteId, { route: r, number, target: plan.classify(r.siteId, number) });
+        break;
+      }
+      case 'did-suffix':
+      case 'hangup':
+        break;
+    }
+    try {
+      parsed.push({ id: r.id, siteId: r.siteId, trunkId: r.trunkId, pattern: parsePattern(r.did) });
+    } catch (e) {
+      if (!(e instanceof PatternSyntaxError)) throw e;
+      out.error('invalid-pattern', `inbound route ${r.id}: ${e.message}`, [ref]);
+    }
+  }
+  // A DID belongs to one site. Within a site, the same DID twice (same trunk) is ambiguous too; overlapping
+  // patterns inside one site are ordinary (the more specific wins).
+  const literals = new Map<string, (typeof parsed)[number]>();
+  const patterns: (typeof parsed)[number][] = [];
+  const clash = (a: (typeof parsed)[number], b: (typeof parsed)[number]): void =>
+    out.error('did-owned-twice', `DID ${a.pattern.text} (${a.siteId}) and ${b.pattern.text} (${b.siteId}) claim the same numbers`, [
+      { type: 'inboundRoute', id: a.id, siteId: a.siteId },
+      { type: 'inboundRoute', id: b.id, siteId: b.siteId },
+    ]);
+  for (const p of parsed) {
+    if (!p.pattern.isLiteral) {
+      patterns.push(p);
+      continue;
+    }
+    const prior = literals.get(p.pattern.canonical);
+    if (prior !== undefined && (prior.siteId !== p.siteId || prior.trunkId === p.trunkId)) clash(prior, p);
+    else literals.set(p.pattern.canonical, p);
+  }
+  // Only patterns whose literal heads agree can intersect: compare each pattern with those whose head is a
+  // prefix of its own (looked up by head) and those whose head extends it (a run in head order).
+  const head = (p: ExtensionPattern): string => {
+    let h = '';
+    for (const pos of p.positions) {
+      if (pos.kind !== 'set' || pos.chars.length !== 1) break;
+      h += pos.chars;
+    }
+    return h;
+  };
+  const withHead = patterns.map((p) => ({ p, head: head(p.pattern) })).sort((x, y) => (x.head < y.head ? -1 : x.head > y.head ? 1 : 0));
+  const byHead = new Map<string, (typeof withHead)[number][]>();
+  for (const w of withHead) {
+    const list = byHead.get(w.head) ?? [];
+    list.push(w);
+    byHead.set(w.head, list);
+  }
+  const lengthsMeet = (a: ExtensionPattern, b: ExtensionPattern): boolean => a.minLength <= b.maxLength && b.minLength <= a.maxLength;
+  const check = (a: (typeof parsed)[number], b: (typeof parsed)[number]): void => {
+    if (!lengthsMeet(a.pattern, b.pattern)) return;
+    const same = a.pattern.canonical === b.pattern.canonical && a.trunkId === b.trunkId;
+    if ((a.siteId !== b.siteId && patternsIntersect(a.pattern, b.pattern)) || (a.siteId === b.siteId && same)) clash(a, b);
+  };
+  for (let i = 0; i < withHead.length; i++) {
+    const a = withHead[i] as (typeof withHead)[number];
+    for (let k = 0; k < a.head.length; k++) for (const b of byHead.get(a.head.slice(0, k)) ?? []) check(b.p, a.p);
+    for (let j = i + 1; j < withHead.length && (withHead[j] as (typeof withHead)[number]).head.startsWith(a.head); j++) {
+      check(a.p, (withHead[j] as (typeof withHead)[number]).p);
+    }
+  }
+  for (const lit of literals.values()) {
+    for (let k = 0; k <= lit.pattern.canonical.length; k++) {
+      for (const b of byHead.get(lit.pattern.canonical.slice(0, k)) ?? []) {
+        if (b.p.siteId !== lit.siteId && matchesPattern(b.p.pattern, lit.pattern.canonical)) clash(b.p, lit);
+      }
+    }
+  }
+  return destinations;
+}

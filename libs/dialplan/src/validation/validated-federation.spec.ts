@@ -1,0 +1,199 @@
+import fc from 'fast-check';
+import type { CallFlow, Extension, Federation, InboundRoute, NumberRange, Site } from '@fedpbx/contracts';
+import { describe, expect, it } from 'vitest';
+import { generateFederation, rangeStartOf, siteIdOf } from '../scenario/generated-federation.js';
+import { validateFederationFlows } from './call-flow-validation.js';
+import { ValidatedFederation } from './validated-federation.js';
+
+/**
+ * Small federations crowded on purpose: 3-digit numbers in a narrow band, so ranges overlap, extensions
+ * collide, fall outside ranges or on emergency numbers, inbound routes and flows point at numbers that may
+ * or may not be handed out, and some objects name sites that do not exist.
+ */
+const SITE_IDS = ['s0', 's1', 's2', 's3', 'gone'];
+const number = fc.integer({ min: 100, max: 135 }).map(String);
+const siteId = fc.constantFrom(...SITE_IDS);
+const cosId = fc.constantFrom(undefined, 'cos-low', 'cos-all', 'cos-missing');
+
+const extensionArb = (id: string): fc.Arbitrary<Extension> =>
+  fc.record({ siteId, number, cos: cosId }).map(({ siteId, number, cos }) => ({
+    id,
+    siteId,
+    number,
+    displayName: id,
+    voicemail: false,
+    ringTimeoutSec: 20,
+    ...(cos !== undefined ? { classOfServiceId: cos } : {}),
+  }));
+
+const federationArb: fc.Arbitrary<Federation> = fc
+  .record({
+    siteCount: fc.integer({ min: 1, max: 4 }),
+    prefixes: fc.array(fc.constantFrom(undefined, '7', '8', '81'), { minLength: 4, maxLength: 4 }),
+    private: fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+    emergency: fc.array(fc.constantFrom('112', '120', '101'), { minLength: 4, maxLength: 4 }),
+    ranges: fc.array(fc.tuple(siteId, fc.integer({ min: 100, max: 130 }), fc.integer({ min: 0, max: 12 })), { maxLength: 6 }),
+    extensions: fc.array(fc.tuple(fc.integer({ min: 0, max: 30 }), fc.integer({ min: 0, max: 1 })), { maxLength: 25 }).chain((ids) =>
+      // Mostly distinct ids; now and then one used twice.
+      fc.tuple(...ids.map(([k, twice]) => extensionArb(`e${twice === 1 && k < 3 ? 0 : k}`))),
+    ),
+    flows: fc.array(fc.tuple(siteId, fc.option(number, { nil: undefined }), number, number), { maxLength: 3 }),
+    inbound: fc.array(fc.tuple(siteId, fc.constantFrom('extension', 'voicemail', 'hangup'), number, fc.constantFrom('', '7', '8')), { maxLength: 4 }),
+  })
+  .map((p): Federation => {
+    const sites: Site[] = [];
+    for (let i = 0; i < p.siteCount; i++) {
+      const prefix = p.prefixes[i];
+      sites.push({
+        id: `s${i}`,
+        name: `s${i}`,
+        ...(prefix !== undefined ? { prefix } : {}),
+        prefixRequired: prefix !== undefined && p.private[i] === true,
+        timezone: 'UTC',
+        classOfServiceCeiling: ['internal', 'local'],
+        emergencyNumbers: [p.emergency[i] ?? '112'],
+        network: { sipPort: 5060 },
+        recording: { interSite: false, external: false, retentionDays: 90 },
+        ringTimeoutSec: 30,
+      });
+    }
+    const numberRanges: NumberRange[] = p.ranges.map(([site, from, width], k) => ({ id: `r${k}`, siteId: site, from: String(from), to: String(from + width) }));
+    const callFlows = p.flows.map(([site, own, dial, mailbox], k): CallFlow => ({
+      id: `f${k}`,
+      siteId: site,
+      name: `f${k}`,
+      ...(own !== undefined ? { number: own } : {}),
+      entry: 'dial',
+      nodes: [
+        { id: 'dial', type: 'dial-extension', number: dial, timeoutSec: 20, next: { noanswer: 'vm', busy: 'vm', unavailable: 'vm' } },
+        { id: 'vm', type: 'voicemail', mailbox, next: {} },
+      ] satisfies CallFlow['nodes'],
+    }));
+    const inboundRoutes: InboundRoute[] = p.inbound.map(([site, type, n, prefix], k) => ({
+      id: `ir${k}`,
+      siteId: site,
+      did: `7495000${k}`,
+      destination: type === 'extension' ? { type, number: prefix + n } : type === 'voicemail' ? { type, mailbox: prefix + n } : { type },
+    }));
+    return {
+      sites,
+      numberRanges,
+      extensions: p.extensions,
+      trunks: [],
+      links: [],
+      outboundRoutes: [],
+      inboundRoutes,
+      callFlows,
+      classesOfService: [
+        { id: 'cos-low', name: 'low', allow: ['internal'] },
+        { id: 'cos-all', name: 'all', allow: ['internal', 'local', 'national'] },
+      ],
+      hubSiteId: 's0',
+    };
+  });
+
+/**
+ * One write: mostly as the controller applies changes (replace in place, delete, append), sometimes what it
+ * never does (an id appended twice, extensions reordered): revalidate must hold for any next federation.
+ */
+type Change =
+  | { readonly kind: 'upsert'; readonly extension: Extension }
+  | { readonly kind: 'push'; readonly extension: Extension }
+  | { readonly kind: 'rotate'; readonly by: number }
+  | { readonly kind: 'delete'; readonly id: string }
+  | { readonly kind: 'site-prefix'; readonly site: number; readonly prefix: string | undefined }
+  | { readonly kind: 'range'; readonly range: NumberRange }
+  | { readonly kind: 'hub'; readonly hub: string | undefined };
+
+const changeArb: fc.Arbitrary<Change> = fc.oneof(
+  { weight: 6, arbitrary: fc.integer({ min: 0, max: 33 }).chain((k) => extensionArb(`e${k}`)).map((extension) => ({ kind: 'upsert' as const, extension })) },
+  { weight: 3, arbitrary: fc.integer({ min: 0, max: 33 }).map((k) => ({ kind: 'delete' as const, id: `e${k}` })) },
+  { weight: 1, arbitrary: fc.integer({ min: 0, max: 33 }).chain((k) => extensionArb(`e${k}`)).map((extension) => ({ kind: 'push' as const, extension })) },
+  { weight: 1, arbitrary: fc.integer({ min: 1, max: 5 }).map((by) => ({ kind: 'rotate' as const, by })) },
+  { weight: 1, arbitrary: fc.record({ site: fc.nat(3), prefix: fc.constantFrom(undefined, '7', '9') }).map((c) => ({ kind: 'site-prefix' as const, ...c })) },
+  { weight: 1, arbitrary: fc.record({ site: siteId, from: fc.integer({ min: 100, max: 130 }) }).map(({ site, from }) => ({ kind: 'range' as const, range: { id: `r-new-${from}`, siteId: site, from: String(from), to: String(from + 3) } })) },
+  { weight: 1, arbitrary: fc.constantFrom(undefined, 's1', 'gone').map((hub) => ({ kind: 'hub' as const, hub })) },
+);
+
+function apply(fed: Federation, c: Change): Federation {
+  switch (c.kind) {
+    case 'upsert': {
+      const present = fed.extensions.some((e) => e.id === c.extension.id);
+      return { ...fed, extensions: present ? fed.extensions.map((e) => (e.id === c.extension.id ? c.extension : e)) : [...fed.extensions, c.extension] };
+    }
+    case 'push':
+      return { ...fed, extensions: [...fed.extensions, c.extension] };
+    case 'rotate':
+      return { ...fed, extensions: [...fed.extensions.slice(c.by), ...fed.extensions.slice(0, c.by)] };
+    case 'delete':
+      return { ...fed, extensions: fed.extensions.filter((e) => e.id !== c.id) };
+    case 'site-prefix':
+      return {
+        ...fed,
+        sites: fed.sites.map((s, i) => {
+          if (i !== c.site) return s;
+          const { prefix: _, ...rest } = s;
+          return c.prefix === undefined ? { ...rest, prefixRequired: false } : { ...rest, prefix: c.prefix };
+        }),
+      };
+    case 'range':
+      return { ...fed, numberRanges: [...fed.numberRanges, c.range] };
+    case 'hub': {
+      const { hubSiteId: _, ...rest } = fed;
+      return c.hub === undefined ? rest : { ...rest, hubSiteId: c.hub };
+    }
+  }
+}
+
+const options = { validateCallFlows: validateFederationFlows };
+
+describe('ValidatedFederation.revalidate', () => {
+  it('gives exactly the result of validating the changed federation whole, write after write', () => {
+    let incremental = 0;
+    const seen = new Set<string>();
+    fc.assert(
+      fc.property(federationArb, fc.array(changeArb, { minLength: 1, maxLength: 8 }), (fed, changes) => {
+        let state = ValidatedFederation.validate(fed, options);
+        for (const c of changes) {
+          const next = apply(state.federation, c);
+          state = state.revalidate(next);
+          if (state.computed === 'extensions') incremental++;
+          expect(state.result).toEqual(ValidatedFederation.validate(next, options).result);
+          for (const i of [...state.result.errors, ...state.result.warnings]) seen.add(i.detail ?? i.code);
+          for (const s of [...SITE_IDS, 'elsewhere']) expect(state.extensionsAt(s)).toEqual(next.extensions.filter((e) => e.siteId === s));
+        }
+      }),
+      { numRuns: 400 },
+    );
+    // The property is about the incremental path and what it re-checks: make sure both were exercised.
+    expect(incremental).toBeGreaterThan(400);
+    for (const code of ['duplicate-id', 'duplicate-extension', 'flow-number-conflict', 'extension-outside-range', 'emergency-extension', 'emergency-number-in-range', 'class-of-service-above-ceiling', 'dangling-reference', 'unknown-extension', 'unknown-mailbox']) {
+      expect(seen).toContain(code);
+    }
+  });
+
+  it('re-checks only the sites whose extensions changed, and validates whole when anything else changed', () => {
+    const fed = generateFederation({ sites: 30, extensionsPerSite: 10, flows: 5 });
+    const state = ValidatedFederation.validate(fed, options);
+    expect(state.result.ok).toBe(true);
+
+    const taken = { id: 'e-taken', siteId: siteIdOf(7), number: String(rangeStartOf(7)), displayName: 'Taken', voicemail: false, ringTimeoutSec: 20 };
+    const clash = state.revalidate({ ...fed, extensions: [...fed.extensions, taken] });
+    expect(clash.computed).toBe('extensions');
+    expect(clash.result.errors.map((e) => e.code)).toEqual(['duplicate-extension']);
+    expect(clash.result.errors[0]?.objects).toEqual([
+      { type: 'extension', id: `e-${siteIdOf(7)}-0`, siteId: siteIdOf(7) },
+      { type: 'extension', id: 'e-taken', siteId: siteIdOf(7) },
+    ]);
+
+    // A flow at site 1 rings extensions of site 1: deleting one is found there, though site 1's own numbers are fine.
+    const ringed = fed.extensions.filter((e) => e.id !== `e-${siteIdOf(1)}-1`);
+    const gone = state.revalidate({ ...fed, extensions: ringed });
+    expect(gone.computed).toBe('extensions');
+    expect(gone.result.errors.map((e) => e.code)).toEqual(['call-flow']);
+
+    const renumbered = state.revalidate({ ...fed, sites: fed.sites.map((s, i) => (i === 3 ? { ...s, prefix: '7100' } : s)) });
+    expect(renumbered.computed).toBe('whole');
+    expect(renumbered.result.errors.map((e) => e.code)).toContain('prefix-conflict');
+  });
+});
