@@ -14,6 +14,8 @@ import { compactHeap } from './state/heap.js';
 import { RoutingState } from './state/routing-state.js';
 import { SnapshotApplier } from './state/snapshot-applier.js';
 import { SnapshotStore } from './state/snapshot-store.js';
+import { SyncClient } from './sync/sync-client.js';
+import { AGENT_VERSION } from './version.js';
 
 /**
  * Wires the agent once: local state first (so calls are served from disk with no network at all), then the
@@ -29,6 +31,7 @@ export class Agent {
   private metricsServer: Server | undefined;
   private ami: AmiClient | undefined;
   private asteriskStatus: AsteriskStatus | undefined;
+  private sync: SyncClient | undefined;
 
   constructor(
     readonly config: AgentConfig,
@@ -62,6 +65,7 @@ export class Agent {
       this.log,
     );
     const agi = await this.agi.start();
+    await this.startSync();
     await this.startAsterisk(agi.port);
     const m = await startMetricsServer(this.config.FEDPBX_METRICS_LISTEN.host, this.config.FEDPBX_METRICS_LISTEN.port, this.metrics, () => ({
       ok: this.state.ready,
@@ -89,7 +93,35 @@ export class Agent {
     await this.agi?.stop(graceMs);
     this.asteriskStatus?.stop();
     await this.ami?.stop();
+    await this.sync?.stop();
     await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
+  }
+
+  /**
+   * Federation sync over NATS (when FEDPBX_NATS_URL is set, directly or from enrollment): returns once the
+   * durable sync state is loaded; connecting happens in the background, so calls never wait for NATS.
+   */
+  private async startSync(): Promise<void> {
+    const c = this.config;
+    if (c.FEDPBX_NATS_URL === undefined) {
+      this.log.info('FEDPBX_NATS_URL not set: running stand-alone (no config updates, events stay in the state dir)');
+      return;
+    }
+    this.sync = new SyncClient({
+      siteId: c.FEDPBX_SITE_ID,
+      stateDir: c.FEDPBX_STATE_DIR,
+      servers: c.FEDPBX_NATS_URL,
+      ...(c.FEDPBX_NATS_CREDS !== undefined ? { credsFile: c.FEDPBX_NATS_CREDS } : {}),
+      agentVersion: AGENT_VERSION,
+      state: this.state,
+      applier: this.applier,
+      cdrOutbox: this.cdrOutbox,
+      metrics: this.metrics,
+      log: this.log,
+      agiSessionsActive: () => this.agi?.activeSessions ?? 0,
+      amiConnected: () => this.ami?.connected ?? false,
+    });
+    await this.sync.start();
   }
 
   /**
@@ -107,10 +139,20 @@ export class Agent {
         state: this.state,
         metrics: this.metrics,
         log: this.log.child({ component: 'asterisk-status' }),
+        onLinkStatus: (event) => this.sync?.status.link(event),
+        onTrunkStatus: (event) => this.sync?.status.trunk(event),
         onCdr: (cdr) => void this.cdrOutbox.add(cdr).catch((err: unknown) => this.log.error({ err, cdrId: cdr.cdrId }, 'CDR not stored')),
       });
       this.asteriskStatus.start();
       this.ami = ami;
+    }
+    const status = this.asteriskStatus;
+    if (status !== undefined && c.FEDPBX_ASTERISK_CONFIG_DIR === undefined) {
+      // With no config writer (whose reload triggers the re-read), a new snapshot's links and trunks are read now.
+      this.applier.addHook(() => {
+        void status.resync();
+        return Promise.resolve();
+      });
     }
     if (c.FEDPBX_ASTERISK_CONFIG_DIR !== undefined) {
       const writer = new AsteriskConfigWriter({

@@ -1,5 +1,8 @@
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { SiteId } from '@fedpbx/contracts';
+import { CREDS_FILE, ENROLLMENT_FILE, EnrollmentFileError, readEnrollment, type Enrollment } from './sync/enrollment-file.js';
 
 /**
  * The agent's whole configuration, from environment variables, validated once at start. A bad value stops the
@@ -19,6 +22,18 @@ const Pem = z
   .transform((s) => s.replace(/\\n/g, '\n').trim())
   .refine((s) => /^-----BEGIN PUBLIC KEY-----\n[\s\S]+\n-----END PUBLIC KEY-----$/.test(s), 'a PEM public key (-----BEGIN PUBLIC KEY-----)');
 
+/** One or more NATS server URLs, comma-separated: nats://, tls://, ws://, wss:// or a bare host:port. */
+const NatsUrls = z
+  .string()
+  .transform((s) =>
+    s
+      .split(',')
+      .map((u) => u.trim())
+      .filter((u) => u !== ''),
+  )
+  .refine((urls) => urls.length > 0, 'at least one URL')
+  .refine((urls) => urls.every((u) => /^(?:(?:nats|tls|ws|wss):\/\/[^\s,]+|[A-Za-z0-9.[\]:-]+:[0-9]{1,5})$/.test(u)), 'nats://host:port (comma-separated for several)');
+
 const int = (min: number, max: number) => z.coerce.number().int().min(min).max(max);
 
 export const AGENT_ENV = {
@@ -28,10 +43,13 @@ export const AGENT_ENV = {
   FEDPBX_AGI_IDLE_TIMEOUT_MS: { schema: int(100, 3_600_000).default(30_000), doc: 'close a session that sends nothing for this long' },
   FEDPBX_STATE_DIR: { schema: z.string().min(1).default('/var/lib/fedpbx-agent'), doc: 'applied snapshots (with history) and the CDR outbox' },
   FEDPBX_BOOTSTRAP_SNAPSHOT: { schema: z.string().min(1).optional(), doc: 'a signed snapshot file used when the state dir holds none (first start, offline install)' },
-  FEDPBX_CONTROLLER_PUBLIC_KEY: { schema: Pem, doc: "the controller's ed25519 public key (PEM; literal \\n allowed) that snapshots must be signed with" },
-  FEDPBX_CONTROLLER_KEY_ID: { schema: z.string().min(1).default('controller-1'), doc: 'id of that key' },
-  FEDPBX_NATS_URL: { schema: z.string().min(1).optional(), doc: 'NATS server(s), comma-separated; without it the agent runs stand-alone' },
-  FEDPBX_NATS_CREDS: { schema: z.string().min(1).optional(), doc: "path to this agent's NATS credentials file" },
+  FEDPBX_CONTROLLER_PUBLIC_KEY: {
+    schema: Pem,
+    doc: "the controller's ed25519 public key (PEM; literal \\n allowed) that snapshots must be signed with; default: from enrollment",
+  },
+  FEDPBX_CONTROLLER_KEY_ID: { schema: z.string().min(1).default('controller-1'), doc: 'id of that key; default: from enrollment, else controller-1' },
+  FEDPBX_NATS_URL: { schema: NatsUrls.optional(), doc: 'NATS server(s), comma-separated; default: from enrollment; without any the agent runs stand-alone' },
+  FEDPBX_NATS_CREDS: { schema: z.string().min(1).optional(), doc: "path to this agent's NATS credentials file; default: <state dir>/nats.creds after enrollment" },
   FEDPBX_AMI_HOST: { schema: z.string().min(1).optional(), doc: 'Asterisk Manager host; without it AMI is not used' },
   FEDPBX_AMI_PORT: { schema: int(1, 65535).default(5038), doc: 'Asterisk Manager port' },
   FEDPBX_AMI_USER: { schema: z.string().min(1).optional(), doc: 'Asterisk Manager user (see deploy/asterisk/manager_fedpbx.conf)' },
@@ -58,20 +76,68 @@ export class ConfigError extends Error {
   }
 }
 
-/** Parses the environment; throws ConfigError naming every bad variable (not only the first). */
+/**
+ * Parses the environment; throws ConfigError naming every bad variable (not only the first). Settings that
+ * enrollment provides (`fedpbx-agent enroll`: `<state dir>/enrollment.json` and `nats.creds`) are taken from
+ * there when unset; a value set in the environment wins.
+ */
 export function loadAgentConfig(env: NodeJS.ProcessEnv, only?: readonly (keyof Env)[]): AgentConfig {
   const problems: string[] = [];
   const out: Record<string, unknown> = {};
+  const { values, from } = withEnrollment(env, problems);
   for (const [name, spec] of Object.entries(AGENT_ENV) as [keyof Env, Env[keyof Env]][]) {
     if (only !== undefined && !only.includes(name)) continue;
-    const raw = env[name];
+    const raw = values[name];
     const parsed = (spec.schema as z.ZodType).safeParse(raw === '' ? undefined : raw);
+    const source = from.has(name) ? ` (from ${from.get(name)})` : '';
     if (parsed.success) out[name] = parsed.data;
-    else problems.push(`${name}: ${parsed.error.issues.map((i) => (raw === undefined && i.code === 'invalid_type' ? 'required' : i.message)).join('; ')} (${spec.doc})`);
+    else problems.push(`${name}${source}: ${parsed.error.issues.map((i) => (raw === undefined && i.code === 'invalid_type' ? 'required' : i.message)).join('; ')} (${spec.doc})`);
+  }
+  if (typeof out.FEDPBX_NATS_CREDS === 'string' && !existsSync(out.FEDPBX_NATS_CREDS)) {
+    problems.push(`FEDPBX_NATS_CREDS: ${out.FEDPBX_NATS_CREDS} does not exist`);
+  }
+  if (out.FEDPBX_NATS_CREDS !== undefined && out.FEDPBX_NATS_URL === undefined && (only === undefined || only.includes('FEDPBX_NATS_URL'))) {
+    problems.push('FEDPBX_NATS_URL: required when FEDPBX_NATS_CREDS is set');
   }
   if (out.FEDPBX_AMI_HOST !== undefined && (out.FEDPBX_AMI_USER === undefined || out.FEDPBX_AMI_SECRET === undefined)) {
     problems.push('FEDPBX_AMI_USER / FEDPBX_AMI_SECRET: required when FEDPBX_AMI_HOST is set');
   }
   if (problems.length > 0) throw new ConfigError(problems);
   return out as AgentConfig;
+}
+
+type Enrolled = 'FEDPBX_SITE_ID' | 'FEDPBX_CONTROLLER_PUBLIC_KEY' | 'FEDPBX_CONTROLLER_KEY_ID' | 'FEDPBX_NATS_URL' | 'FEDPBX_NATS_CREDS';
+
+/** The environment with the unset enrolled settings filled in from the state dir, and where each came from. */
+function withEnrollment(env: NodeJS.ProcessEnv, problems: string[]): { values: NodeJS.ProcessEnv; from: Map<string, string> } {
+  const from = new Map<string, string>();
+  const stateDir = AGENT_ENV.FEDPBX_STATE_DIR.schema.safeParse(env.FEDPBX_STATE_DIR === '' ? undefined : env.FEDPBX_STATE_DIR);
+  if (!stateDir.success) return { values: env, from };
+  let enrollment: Enrollment | undefined;
+  try {
+    enrollment = readEnrollment(stateDir.data);
+  } catch (error) {
+    if (!(error instanceof EnrollmentFileError)) throw error;
+    problems.push(`FEDPBX_STATE_DIR: ${error.message} (re-run \`fedpbx-agent enroll\` or remove it)`);
+  }
+  if (enrollment === undefined) return { values: env, from };
+  const file = join(stateDir.data, ENROLLMENT_FILE);
+  const credsFile = join(stateDir.data, CREDS_FILE);
+  const enrolled: Record<Enrolled, string | undefined> = {
+    FEDPBX_SITE_ID: enrollment.siteId,
+    FEDPBX_CONTROLLER_PUBLIC_KEY: enrollment.controllerPublicKey,
+    FEDPBX_CONTROLLER_KEY_ID: enrollment.controllerKeyId,
+    FEDPBX_NATS_URL: enrollment.natsUrls.join(','),
+    FEDPBX_NATS_CREDS: existsSync(credsFile) ? credsFile : undefined,
+  };
+  const values = { ...env };
+  for (const [name, value] of Object.entries(enrolled) as [Enrolled, string | undefined][]) {
+    if (value === undefined || (env[name] ?? '') !== '') continue;
+    values[name] = value;
+    from.set(name, name === 'FEDPBX_NATS_CREDS' ? 'enrollment' : file);
+  }
+  if ((env.FEDPBX_SITE_ID ?? '') !== '' && env.FEDPBX_SITE_ID !== enrollment.siteId) {
+    problems.push(`FEDPBX_SITE_ID: ${env.FEDPBX_SITE_ID}, but ${file} enrolls this state dir as site ${enrollment.siteId}`);
+  }
+  return { values, from };
 }

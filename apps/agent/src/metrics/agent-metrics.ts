@@ -61,6 +61,11 @@ export class AgentMetrics {
     labelNames: ['peer'] as const,
     registers: [this.registry],
   });
+  readonly cdrBacklog = new Gauge({
+    name: 'fedpbx_cdr_backlog',
+    help: 'CDRs stored at the site and not yet acknowledged by JetStream',
+    registers: [this.registry],
+  });
   readonly linkUp = new Gauge({ name: 'fedpbx_link_up', help: 'Inter-site link health by peer site', labelNames: ['peer_site'] as const, registers: [this.registry] });
   readonly trunkUp = new Gauge({ name: 'fedpbx_trunk_up', help: 'PSTN trunk health', labelNames: ['trunk'] as const, registers: [this.registry] });
 

@@ -1,0 +1,230 @@
+import { mkdir, open, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { setImmediate as yieldToLoop } from 'node:timers/promises';
+import { z } from 'zod';
+import { CdrEvent, type AgentEventEnvelope } from '@fedpbx/contracts';
+import type { Logger } from '../logger.js';
+import type { AgentMetrics } from '../metrics/agent-metrics.js';
+import { writeFileAtomic } from '../state/atomic-file.js';
+import { cdrDir, listCdrFiles } from '../state/cdr-outbox.js';
+import { Backoff, sleep } from './backoff.js';
+import { agentJetStream, envelope, eventId, publishEnvelope } from './event-envelope.js';
+import type { NatsLink } from './nats-link.js';
+
+export interface CdrPublisherOptions {
+  readonly stateDir: string;
+  readonly siteId: string;
+  readonly link: NatsLink;
+  readonly metrics: AgentMetrics;
+  readonly log: Logger;
+  /** PubAcks awaited together before the cursor moves (bounds in-flight messages). Default 256. */
+  readonly batchSize?: number;
+}
+
+const CursorFile = z.strictObject({ v: z.literal(1), files: z.record(z.string(), z.number().int().min(0)) });
+/** Bytes read from a day file at a time; a CDR line is well under 2 KB. */
+const CHUNK = 1 << 20;
+const NL = 0x0a;
+
+interface Line {
+  readonly file: string;
+  /** Byte offset just past the line's newline: where the cursor goes once it is acknowledged. */
+  readonly end: number;
+  /** Undefined for a line that is not a valid CDR (skipped, counted, logged). */
+  readonly env: AgentEventEnvelope | undefined;
+}
+
+/**
+ * Publishes the CDR outbox (`<state>/cdr/<day>.jsonl`, appended in order) to JetStream exactly once, in order:
+ * a batch of lines is published with `Nats-Msg-Id` = `cdr:<site>:<cdrId>`, every PubAck is awaited, and only then
+ * does the durable cursor (`<state>/sync/cdr-cursor.json`: byte offset per day file, written atomically) move past
+ * them. A crash between the acks and the cursor write re-publishes that batch, which JetStream's duplicate window
+ * and the controller's unique key absorb. While NATS is down nothing moves; after hours offline the backlog
+ * drains in order, one bounded batch at a time.
+ */
+export class CdrPublisher {
+  private readonly cursorPath: string;
+  private cursor = new Map<string, number>();
+  private backlogCount = 0;
+  private wake: (() => void) | undefined;
+  private readonly abort = new AbortController();
+  private running: Promise<void> | undefined;
+  private readonly batchSize: number;
+
+  constructor(private readonly opts: CdrPublisherOptions) {
+    this.cursorPath = join(opts.stateDir, 'sync', 'cdr-cursor.json');
+    this.batchSize = opts.batchSize ?? 256;
+    opts.metrics.cdrBacklog.set(0);
+  }
+
+  /** CDRs stored at the site and not yet acknowledged by JetStream. */
+  get backlog(): number {
+    return this.backlogCount;
+  }
+
+  /** Reads the cursor and counts the backlog (lines after it). */
+  async init(): Promise<void> {
+    this.cursor = await this.readCursor();
+    let count = 0;
+    for (const file of await listCdrFiles(this.opts.stateDir)) {
+      count += await countLines(join(cdrDir(this.opts.stateDir), file), this.cursor.get(file) ?? 0);
+    }
+    this.setBacklog(count);
+  }
+
+  start(): void {
+    this.opts.link.onConnected(() => this.notify());
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.wake?.();
+    await this.running;
+  }
+
+  /** A CDR was appended to the outbox. */
+  stored(): void {
+    this.setBacklog(this.backlogCount + 1);
+    this.notify();
+  }
+
+  private notify(): void {
+    this.wake?.();
+  }
+
+  private async loop(): Promise<void> {
+    const backoff = new Backoff(500, 30_000);
+    while (!this.abort.signal.aborted) {
+      const nc = this.opts.link.connected ? this.opts.link.connection : undefined;
+      const batch = nc === undefined ? [] : await this.readBatch().catch((error: unknown) => {
+        this.opts.log.error({ err: error }, 'CDR outbox unreadable');
+        return [];
+      });
+      if (nc === undefined || batch.length === 0) {
+        // New CDRs and (re)connects wake this up; the timeout covers anything missed.
+        await this.idle(nc === undefined ? 1000 : 5000);
+        continue;
+      }
+      try {
+        const js = agentJetStream(nc);
+        await Promise.all(batch.flatMap((l) => (l.env !== undefined ? [publishEnvelope(js, l.env)] : [])));
+        await this.advance(batch);
+        backoff.reset();
+        await yieldToLoop();
+      } catch (error) {
+        if (backoff.failures === 0) {
+          this.opts.log.warn({ err: error instanceof Error ? error.message : String(error), backlog: this.backlogCount }, 'CDRs not acknowledged; retrying the batch');
+        }
+        await sleep(backoff.next(), this.abort.signal);
+      }
+    }
+  }
+
+  private idle(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        this.wake = undefined;
+        resolve();
+      };
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+    });
+  }
+
+  /** Up to `batchSize` complete lines after the cursor, oldest day file first. */
+  private async readBatch(): Promise<Line[]> {
+    const out: Line[] = [];
+    const dir = cdrDir(this.opts.stateDir);
+    for (const file of await listCdrFiles(this.opts.stateDir)) {
+      const path = join(dir, file);
+      let offset = this.cursor.get(file) ?? 0;
+      const size = (await stat(path)).size;
+      while (offset < size && out.length < this.batchSize) {
+        const chunk = await readChunk(path, offset, Math.min(CHUNK, size - offset));
+        let start = 0;
+        let nl: number;
+        while (out.length < this.batchSize && (nl = chunk.indexOf(NL, start)) >= 0) {
+          out.push({ file, end: offset + nl + 1, env: this.parse(chunk.toString('utf8', start, nl), file, offset + start) });
+          start = nl + 1;
+        }
+        if (start === 0) {
+          // No newline in a whole chunk: the line is still being written, or the file ends with a torn line.
+          if (chunk.length < CHUNK) break;
+          this.opts.log.error({ file, offset }, 'CDR outbox line longer than 1 MiB; skipped');
+          out.push({ file, end: offset + chunk.length, env: undefined });
+        }
+        offset += start === 0 ? chunk.length : start;
+      }
+      if (out.length >= this.batchSize) break;
+    }
+    return out;
+  }
+
+  private parse(text: string, file: string, offset: number): AgentEventEnvelope | undefined {
+    let cdr: CdrEvent;
+    try {
+      cdr = CdrEvent.parse(JSON.parse(text));
+    } catch (error) {
+      // A torn line after a power loss, or a hand edit: it cannot be sent; it stays in the file for a human.
+      this.opts.metrics.rejectedInputs.inc({ reason: 'cdr-outbox-line' });
+      this.opts.log.error({ file, offset, err: error instanceof Error ? error.message : String(error) }, 'CDR outbox line is not a valid CDR; skipped');
+      return undefined;
+    }
+    return envelope(this.opts.siteId, eventId('cdr', this.opts.siteId, cdr.cdrId), cdr, new Date(cdr.end));
+  }
+
+  private async advance(batch: readonly Line[]): Promise<void> {
+    for (const l of batch) this.cursor.set(l.file, l.end);
+    await mkdir(join(this.opts.stateDir, 'sync'), { recursive: true, mode: 0o750 });
+    await writeFileAtomic(this.cursorPath, JSON.stringify({ v: 1, files: Object.fromEntries(this.cursor) }));
+    this.setBacklog(Math.max(0, this.backlogCount - batch.length));
+  }
+
+  private async readCursor(): Promise<Map<string, number>> {
+    let text: string;
+    try {
+      text = await readFile(this.cursorPath, 'utf8');
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+      throw error;
+    }
+    let parsed;
+    try {
+      parsed = CursorFile.safeParse(JSON.parse(text));
+    } catch {
+      parsed = { success: false } as const;
+    }
+    // Refusing to start is safer than re-sending or skipping days of CDRs on a guess.
+    if (!parsed.success) throw new Error(`${this.cursorPath} is not a CDR cursor file: fix or remove it (removing re-publishes every CDR; duplicates are dropped)`);
+    return new Map(Object.entries(parsed.data.files));
+  }
+
+  private setBacklog(n: number): void {
+    this.backlogCount = n;
+    this.opts.metrics.cdrBacklog.set(n);
+  }
+}
+
+async function readChunk(path: string, offset: number, length: number): Promise<Buffer> {
+  const fh = await open(path, 'r');
+  try {
+    const buf = Buffer.allocUnsafe(length);
+    const { bytesRead } = await fh.read(buf, 0, length, offset);
+    return buf.subarray(0, bytesRead);
+  } finally {
+    await fh.close();
+  }
+}
+
+/** Complete lines in `path` after byte `offset`. */
+async function countLines(path: string, offset: number): Promise<number> {
+  const size = (await stat(path)).size;
+  let count = 0;
+  for (let at = offset; at < size; at += CHUNK) {
+    const chunk = await readChunk(path, at, Math.min(CHUNK, size - at));
+    for (let i = chunk.indexOf(NL); i >= 0; i = chunk.indexOf(NL, i + 1)) count += 1;
+  }
+  return count;
+}

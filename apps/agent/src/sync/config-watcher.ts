@@ -1,0 +1,116 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Kvm, type KvEntry } from '@nats-io/kv';
+import { Subjects } from '@fedpbx/contracts';
+import type { Logger } from '../logger.js';
+import type { ApplyResult, SnapshotApplier } from '../state/snapshot-applier.js';
+import type { RoutingState } from '../state/routing-state.js';
+import { Backoff, sleep } from './backoff.js';
+import { agentJetStream } from './event-envelope.js';
+import type { NatsLink } from './nats-link.js';
+
+export interface ConfigWatcherOptions {
+  readonly siteId: string;
+  readonly link: NatsLink;
+  readonly applier: Pick<SnapshotApplier, 'offer'>;
+  readonly state: Pick<RoutingState, 'revision' | 'ready'>;
+  /** A snapshot from the bucket was refused (bad signature/hash/site, not JSON...): for the status report. */
+  readonly onRefused: (revision: number, reason: string) => void;
+  readonly log: Logger;
+}
+
+/**
+ * Watches the site's KV bucket key `snapshot` and offers every value to the applier (which verifies, stores and
+ * swaps). Each watch starts from the bucket's latest value, so after an agent restart or a NATS outage the site
+ * catches up straight to the newest revision; a value not newer than the revision in force (a restart, a
+ * re-delivery) is a no-op, not a refusal. The watch (an ordered consumer) is re-created whenever it ends - the
+ * bucket does not exist yet, the server restarted, a permission is missing - with a growing pause between tries.
+ */
+export class ConfigWatcher {
+  private readonly abort = new AbortController();
+  private running: Promise<void> | undefined;
+  private stopWatch: (() => void) | undefined;
+
+  constructor(private readonly opts: ConfigWatcherOptions) {}
+
+  start(): void {
+    this.running ??= this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.abort.abort();
+    this.stopWatch?.();
+    await this.running;
+  }
+
+  private async loop(): Promise<void> {
+    const { link, log } = this.opts;
+    const bucket = Subjects.configBucket(this.opts.siteId);
+    const backoff = new Backoff(500, 30_000);
+    let lastProblem = '';
+    while (!this.abort.signal.aborted) {
+      const nc = link.connected ? link.connection : undefined;
+      if (nc === undefined) {
+        await sleep(250, this.abort.signal);
+        continue;
+      }
+      try {
+        await this.watchOnce(nc, bucket, () => {
+          backoff.reset();
+          lastProblem = '';
+        });
+        if (!this.abort.signal.aborted) log.info({ bucket }, 'config watch ended; re-creating it');
+      } catch (error) {
+        const problem = error instanceof Error ? error.message : String(error);
+        // Logged once per kind of problem, not once per retry.
+        if (problem !== lastProblem) log.warn({ bucket, err: problem, retries: backoff.failures }, 'cannot watch the config bucket; retrying');
+        lastProblem = problem;
+      }
+      await sleep(backoff.next(), this.abort.signal);
+    }
+  }
+
+  private async watchOnce(nc: NatsConnection, bucket: string, onWatching: () => void): Promise<void> {
+    const kv = await new Kvm(agentJetStream(nc)).open(bucket);
+    const watch = await kv.watch({ key: Subjects.SNAPSHOT_KEY });
+    this.stopWatch = () => watch.stop();
+    onWatching();
+    this.opts.log.info({ bucket, revision: this.opts.state.revision }, 'watching the config bucket');
+    try {
+      for await (const entry of watch) {
+        if (this.abort.signal.aborted) break;
+        await this.handle(entry);
+      }
+    } finally {
+      this.stopWatch = undefined;
+      watch.stop();
+    }
+  }
+
+  private async handle(entry: KvEntry): Promise<void> {
+    const { log, state } = this.opts;
+    if (entry.operation !== 'PUT') {
+      log.warn({ operation: entry.operation, kvRevision: entry.revision }, 'config key removed; the snapshot in force stays');
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = entry.json();
+    } catch {
+      this.refused(0, 'not-json: the config value is not JSON');
+      return;
+    }
+    const claimed = typeof raw === 'object' && raw !== null && 'revision' in raw && typeof raw.revision === 'number' ? raw.revision : undefined;
+    if (claimed !== undefined && state.ready && claimed < state.revision) {
+      log.debug({ revision: claimed, inForce: state.revision }, 'config value older than the snapshot in force: nothing to do');
+      return;
+    }
+    // A throw here is not a verdict on the snapshot (e.g. the state dir is full): it ends this watch, and the
+    // re-created one offers the latest value again.
+    const result: ApplyResult = await this.opts.applier.offer(raw, 'nats');
+    if (!result.applied) this.refused(result.revision, `${result.code}: ${result.reason}`);
+  }
+
+  private refused(revision: number, reason: string): void {
+    this.opts.onRefused(revision, reason.slice(0, 500));
+  }
+}

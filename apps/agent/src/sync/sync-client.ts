@@ -1,0 +1,103 @@
+import type { Logger } from '../logger.js';
+import type { AgentMetrics } from '../metrics/agent-metrics.js';
+import type { CdrOutbox } from '../state/cdr-outbox.js';
+import type { RoutingState } from '../state/routing-state.js';
+import type { SnapshotApplier } from '../state/snapshot-applier.js';
+import { CdrPublisher } from './cdr-publisher.js';
+import { ConfigWatcher } from './config-watcher.js';
+import { Heartbeat } from './heartbeat.js';
+import { LiveResponder } from './live-responder.js';
+import { NatsLink } from './nats-link.js';
+import { StatusReporter } from './status-reporter.js';
+
+export interface SyncClientOptions {
+  readonly siteId: string;
+  readonly stateDir: string;
+  readonly servers: readonly string[];
+  readonly credsFile?: string;
+  readonly agentVersion: string;
+  readonly state: RoutingState;
+  readonly applier: SnapshotApplier;
+  readonly cdrOutbox: CdrOutbox;
+  readonly metrics: AgentMetrics;
+  readonly log: Logger;
+  agiSessionsActive(): number;
+  amiConnected(): boolean;
+  /** Default 10 s. */
+  readonly heartbeatMs?: number;
+}
+
+/**
+ * The agent's side of federation sync over NATS (ARCHITECTURE.md flows 1 and 3): config in from the site's KV
+ * bucket, status and CDRs out to JetStream, live trace/health answers. Nothing here is on the call path and
+ * nothing waits for NATS: `start` returns at once and every part works through outages on its own.
+ */
+export class SyncClient {
+  readonly link: NatsLink;
+  readonly status: StatusReporter;
+  readonly cdrs: CdrPublisher;
+  private readonly watcher: ConfigWatcher;
+  private readonly heartbeat: Heartbeat;
+  private readonly live: LiveResponder;
+  private unsubscribe: (() => void) | undefined;
+
+  constructor(private readonly opts: SyncClientOptions) {
+    const log = opts.log.child({ component: 'sync' });
+    const { siteId, stateDir, state } = opts;
+    this.link = new NatsLink({ siteId, servers: opts.servers, ...(opts.credsFile !== undefined ? { credsFile: opts.credsFile } : {}), metrics: opts.metrics, log });
+    this.status = new StatusReporter({ stateDir, siteId, link: this.link, log });
+    this.cdrs = new CdrPublisher({ stateDir, siteId, link: this.link, metrics: opts.metrics, log });
+    this.watcher = new ConfigWatcher({ siteId, link: this.link, applier: opts.applier, state, onRefused: (r, reason) => this.status.snapshotRefused(r, reason), log });
+    this.heartbeat = new Heartbeat({
+      siteId,
+      link: this.link,
+      log,
+      ...(opts.heartbeatMs !== undefined ? { intervalMs: opts.heartbeatMs } : {}),
+      source: { agentVersion: opts.agentVersion, appliedRevision: () => state.revision, agiSessionsActive: opts.agiSessionsActive, amiConnected: opts.amiConnected },
+    });
+    this.live = new LiveResponder(
+      {
+        siteId,
+        state,
+        agiSessionsActive: opts.agiSessionsActive,
+        amiConnected: opts.amiConnected,
+        natsConnected: () => this.link.connected,
+        cdrBacklog: () => this.cdrs.backlog,
+      },
+      log,
+    );
+  }
+
+  /** Loads the durable sync state (status entries, CDR cursor) and starts every part in the background. */
+  async start(): Promise<void> {
+    const { state, log } = this.opts;
+    await this.status.init();
+    const reportApplied = (): void => {
+      const s = state.snapshot;
+      if (s !== undefined) this.status.snapshotApplied(s.revision, s.contentHash);
+    };
+    reportApplied();
+    this.unsubscribe = state.onChange(reportApplied);
+    this.status.start();
+    try {
+      await this.cdrs.init();
+      this.opts.cdrOutbox.onStored(() => this.cdrs.stored());
+      this.cdrs.start();
+    } catch (error) {
+      // CDRs stay safe in the outbox; only their publishing is off until the cursor is fixed.
+      log.error({ err: error instanceof Error ? error.message : String(error) }, 'CDR publishing is off');
+    }
+    this.watcher.start();
+    this.heartbeat.start();
+    this.link.onConnected((nc) => this.live.attach(nc));
+    this.link.start();
+  }
+
+  async stop(): Promise<void> {
+    this.unsubscribe?.();
+    this.heartbeat.stop();
+    this.live.detach();
+    await Promise.all([this.watcher.stop(), this.cdrs.stop(), this.status.stop()]);
+    await this.link.stop();
+  }
+}
