@@ -33,6 +33,8 @@ export default tseslint.config(
             { sourceTag: 'scope:shared', onlyDependOnLibsWithTags: ['scope:shared'] },
             { sourceTag: 'scope:agent', onlyDependOnLibsWithTags: ['scope:shared', 'scope:agent'] },
             { sourceTag: 'scope:controller', onlyDependOnLibsWithTags: ['scope:shared', 'scope:controller'] },
+            // The console talks to the controller over its public REST API only: shared contracts, never app code.
+            { sourceTag: 'scope:console', onlyDependOnLibsWithTags: ['scope:shared'] },
           ],
         },
       ],

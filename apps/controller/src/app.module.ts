@@ -15,6 +15,7 @@ import { UsersService } from './auth/users.service.js';
 import { CdrRepository } from './cdrs/cdr.repository.js';
 import { CdrsController } from './cdrs/cdrs.controller.js';
 import { CONTROLLER_CONFIG, type ControllerConfig } from './config.js';
+import { ConsoleStatic } from './console/console-static.js';
 import { DatabaseModule } from './database/database.module.js';
 import { FederationRepository } from './federation/federation.repository.js';
 import { FederationStore } from './federation/federation-store.js';
@@ -36,7 +37,12 @@ import { ScopedReadRepository } from './resources/scoped-read.repository.js';
 import { RevisionRepository } from './revisions/revision.repository.js';
 import { RevisionsController } from './revisions/revisions.controller.js';
 import { RevisionsService } from './revisions/revisions.service.js';
+import { RolloutController } from './rollout/rollout.controller.js';
 import { RolloutRepository } from './rollout/rollout.repository.js';
+import { RolloutService } from './rollout/rollout.service.js';
+import { ConfigBuckets } from './sync/config-buckets.js';
+import { SnapshotPublisher } from './sync/snapshot-publisher.js';
+import { SnapshotSigningKey } from './sync/snapshot-signing-key.js';
 import { FederationViewsController } from './trace/federation-views.controller.js';
 import { TraceService } from './trace/trace.service.js';
 
@@ -56,6 +62,7 @@ export class AppModule {
         ...RESOURCE_CONTROLLERS,
         FederationViewsController,
         RevisionsController,
+        RolloutController,
         AuditController,
         CdrsController,
         AgentsController,
@@ -82,12 +89,17 @@ export class AppModule {
         RouteCatalog,
         NatsBus,
         RolloutRepository,
+        RolloutService,
         EventStore,
         EventIngestService,
         CdrRepository,
         AgentStatusRepository,
         AgentRpcClient,
         AgentsService,
+        SnapshotSigningKey,
+        ConfigBuckets,
+        SnapshotPublisher,
+        ConsoleStatic,
       ],
     };
   }

@@ -1,0 +1,98 @@
+import type { ApiErrorBody, FederationIssue, InputProblem } from './types';
+
+/** A refused or failed API call, with the server's machine-readable details (problems for 400, issues for 409). */
+export class ApiError extends Error {
+  readonly code: string;
+  readonly problems: readonly InputProblem[];
+  readonly issues: readonly FederationIssue[];
+  readonly warnings: readonly FederationIssue[];
+  readonly retryAfterSec: number | undefined;
+
+  constructor(
+    readonly status: number,
+    body: ApiErrorBody | undefined,
+  ) {
+    super(body?.error.message ?? (status === 0 ? 'the controller cannot be reached' : `the server answered ${status}`));
+    this.name = 'ApiError';
+    this.code = body?.error.code ?? (status === 0 ? 'network' : `http-${status}`);
+    this.problems = body?.error.problems ?? [];
+    this.issues = body?.error.issues ?? [];
+    this.warnings = body?.error.warnings ?? [];
+    this.retryAfterSec = body?.error.retryAfterSec;
+  }
+
+  /** The endpoint does not exist (yet) on this controller, or its backing service is down. */
+  get unavailable(): boolean {
+    return this.status === 404 || this.status === 501 || this.status === 503;
+  }
+}
+
+type Query = Record<string, string | number | boolean | undefined>;
+
+/** A small typed client of the controller's REST API (/api/v1), authenticated with the session's bearer token. */
+export class ApiClient {
+  constructor(
+    private readonly token: string | undefined,
+    private readonly onUnauthenticated: () => void = () => undefined,
+  ) {}
+
+  get<T>(path: string, query?: Query): Promise<T> {
+    return this.request<T>('GET', path, undefined, query);
+  }
+
+  post<T>(path: string, body?: unknown, query?: Query): Promise<T> {
+    return this.request<T>('POST', path, body, query);
+  }
+
+  put<T>(path: string, body: unknown, query?: Query): Promise<T> {
+    return this.request<T>('PUT', path, body, query);
+  }
+
+  delete<T>(path: string, query?: Query): Promise<T> {
+    return this.request<T>('DELETE', path, undefined, query);
+  }
+
+  async request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
+    const headers: Record<string, string> = { accept: 'application/json' };
+    if (this.token !== undefined) headers['authorization'] = `Bearer ${this.token}`;
+    if (body !== undefined) headers['content-type'] = 'application/json';
+    let res: Response;
+    try {
+      res = await fetch(`/api/v1${path}${queryString(query)}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+    } catch {
+      throw new ApiError(0, undefined);
+    }
+    const text = await res.text();
+    const json: unknown = text === '' ? undefined : safeJson(text);
+    if (!res.ok) {
+      if (res.status === 401 && this.token !== undefined) this.onUnauthenticated();
+      throw new ApiError(res.status, isErrorBody(json) ? json : undefined);
+    }
+    return json as T;
+  }
+}
+
+function queryString(query: Query | undefined): string {
+  if (query === undefined) return '';
+  const p = new URLSearchParams();
+  for (const [k, v] of Object.entries(query)) if (v !== undefined && v !== '') p.set(k, String(v));
+  const s = p.toString();
+  return s === '' ? '' : `?${s}`;
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+const isErrorBody = (v: unknown): v is ApiErrorBody =>
+  typeof v === 'object' && v !== null && typeof (v as { error?: { message?: unknown } }).error?.message === 'string';
+
+/** Lists come as `{ items }` (paged collections) or, from some status endpoints, as a bare array. */
+export function itemsOf<T>(v: { items: T[] } | T[] | undefined): T[] {
+  if (v === undefined) return [];
+  return Array.isArray(v) ? v : v.items;
+}

@@ -1,0 +1,119 @@
+/**
+ * Shapes of the REST API as the console reads them. Object shapes come from @fedpbx/contracts (types only, so
+ * no schema code ships to the browser); the envelopes below mirror the controller's answers.
+ */
+export type {
+  AgentStatus,
+  CallFlow,
+  CdrPage,
+  CdrRecord,
+  ClassOfService,
+  Extension,
+  FlowNode,
+  FlowNodeType,
+  InterSiteLink,
+  NumberRange,
+  OutboundRoute,
+  RouteEntry,
+  SiteRollout,
+  Site,
+  TraceResult,
+  TraceStep,
+  Trunk,
+  TrunkPreference,
+} from '@fedpbx/contracts';
+
+export interface InputProblem {
+  readonly path: string;
+  readonly message: string;
+  readonly code?: string;
+}
+
+export interface ObjectRef {
+  readonly type: string;
+  readonly id: string;
+  readonly siteId?: string;
+}
+
+/** One finding of the controller's whole-federation validation (libs/dialplan FederationIssue). */
+export interface FederationIssue {
+  readonly code: string;
+  readonly severity: 'error' | 'warning';
+  readonly message: string;
+  readonly objects: readonly ObjectRef[];
+  readonly span?: { readonly from: string; readonly to: string };
+  readonly detail?: string;
+}
+
+export interface ApiErrorBody {
+  readonly error: {
+    readonly code: string;
+    readonly message: string;
+    readonly problems?: InputProblem[];
+    readonly issues?: FederationIssue[];
+    readonly warnings?: FederationIssue[];
+    readonly retryAfterSec?: number;
+  };
+}
+
+export interface Page<T> {
+  readonly items: T[];
+  readonly next?: string;
+}
+
+/** What every federation write answers (also for `?dryRun=true`: the impact preview). */
+export interface WriteResponse<T = Record<string, unknown>> {
+  readonly dryRun: boolean;
+  readonly data?: T;
+  readonly validation: { readonly ok: boolean; readonly errors: readonly FederationIssue[]; readonly warnings: readonly FederationIssue[] };
+  readonly changedSites: readonly string[];
+  readonly revisions: readonly { readonly siteId: string; readonly revision: number }[];
+}
+
+export interface Me {
+  readonly userId: string;
+  readonly username: string;
+  readonly via: string;
+  readonly headOffice: boolean;
+  readonly readableSites: readonly string[] | 'all';
+}
+
+export interface LoginAnswer {
+  readonly accessToken: string;
+  readonly expiresAt: string;
+}
+
+export interface NumberingPlanView {
+  readonly hubSiteId?: string;
+  readonly sites: { id: string; name: string; prefix?: string; prefixRequired: boolean }[];
+  readonly numberRanges: { id: string; siteId: string; from: string; to: string }[];
+}
+
+export type Role = 'head-office-admin' | 'site-admin' | 'viewer';
+export interface Grant {
+  readonly role: Role;
+  readonly siteId: string | null;
+}
+
+export interface UserRecord {
+  readonly id: string;
+  readonly username: string;
+  readonly disabled: boolean;
+  readonly grants: readonly Grant[];
+  readonly createdAt: string;
+}
+
+export interface AuditEntry {
+  readonly id: string;
+  readonly at: string;
+  readonly actor: string;
+  readonly action: string;
+  readonly objectType: string;
+  readonly objectId: string;
+  readonly siteIds?: readonly string[];
+  readonly before?: unknown;
+  readonly after?: unknown;
+}
+
+/** Objects as the API returns them: credentials removed, a `<name>Set` flag saying whether one is stored. */
+export type Answered<T, S extends string = never> = Omit<T, S> & { [K in S as `${K}Set`]: boolean };

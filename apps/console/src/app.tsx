@@ -1,0 +1,143 @@
+import { lazy, Suspense, useEffect, useRef, type ReactNode } from 'react';
+import { Link, match, navigate, useLocation } from './router';
+import { AuditScreen } from './screens/audit';
+import { CallFlowsScreen } from './screens/call-flows';
+import { CdrScreen } from './screens/cdrs';
+import { ExtensionsScreen } from './screens/extensions';
+import { LoginScreen } from './screens/login';
+import { NotFound } from './screens/not-found';
+import { NumberingPlanScreen } from './screens/numbering-plan';
+import { OutboundRoutesScreen } from './screens/outbound-routes';
+import { OverviewScreen } from './screens/overview';
+import { SiteGate } from './screens/site-gate';
+import { TracerScreen } from './screens/tracer';
+import { TrunksScreen } from './screens/trunks';
+import { UsersScreen } from './screens/users';
+import { SessionProvider, useSession } from './session';
+import { SitesProvider, useSites } from './sites';
+
+// The diagram editor carries @xyflow/react: loaded when a flow is opened, not on first load.
+const FlowEditorScreen = lazy(() => import('./flow/flow-editor-screen').then((m) => ({ default: m.FlowEditorScreen })));
+
+export function App() {
+  return (
+    <SessionProvider>
+      <Shell />
+    </SessionProvider>
+  );
+}
+
+function Shell() {
+  const session = useSession();
+  const { path } = useLocation();
+  if (!session.signedIn) {
+    if (path !== '/login') navigate(`/login?next=${encodeURIComponent(path + window.location.search)}`, { replace: true });
+    return <LoginScreen />;
+  }
+  if (session.me === undefined) return <p className="muted center" aria-busy="true">Signing in…</p>;
+  if (path === '/login') {
+    navigate('/', { replace: true });
+    return null;
+  }
+  return (
+    <SitesProvider>
+      <Layout>
+        <Screen path={path} />
+      </Layout>
+    </SitesProvider>
+  );
+}
+
+/** The screen for a path; site pages pass through SiteGate, which shows not-found for a site outside the caller's scope. */
+function Screen({ path }: { path: string }) {
+  const site = (pattern: string, render: (p: Record<string, string>) => ReactNode): ReactNode | undefined => {
+    const m = match(pattern, path);
+    return m === undefined ? undefined : <SiteGate siteId={m['siteId'] ?? ''}>{render(m)}</SiteGate>;
+  };
+  const plain: Record<string, () => ReactNode> = {
+    '/': () => <OverviewScreen />,
+    '/numbering': () => <NumberingPlanScreen />,
+    '/routes': () => <OutboundRoutesScreen />,
+    '/trace': () => <TracerScreen />,
+    '/cdrs': () => <CdrScreen />,
+    '/audit': () => <AuditScreen />,
+    '/users': () => <UsersScreen />,
+  };
+  const screen =
+    plain[path]?.() ??
+    site('/sites/:siteId/extensions', (p) => <ExtensionsScreen siteId={p['siteId'] ?? ''} />) ??
+    site('/sites/:siteId/trunks', (p) => <TrunksScreen siteId={p['siteId'] ?? ''} />) ??
+    site('/sites/:siteId/flows', (p) => <CallFlowsScreen siteId={p['siteId'] ?? ''} />) ??
+    site('/sites/:siteId/flows/:flowId', (p) => (
+      <Suspense fallback={<p className="muted">Loading the diagram editor…</p>}>
+        <FlowEditorScreen siteId={p['siteId'] ?? ''} flowId={p['flowId'] ?? 'new'} />
+      </Suspense>
+    )) ?? <NotFound />;
+  return <>{screen}</>;
+}
+
+function Layout({ children }: { children: ReactNode }) {
+  const { me, logout } = useSession();
+  const { sites } = useSites();
+  const { path } = useLocation();
+  const main = useRef<HTMLElement>(null);
+  const siteInPath = /^\/sites\/([^/]+)/.exec(path)?.[1];
+  const currentSite = siteInPath ?? sites[0]?.id;
+
+  // Move focus to the new screen's content after navigation, so keyboard and screen-reader users follow along.
+  useEffect(() => {
+    main.current?.focus({ preventScroll: true });
+  }, [path]);
+
+  return (
+    <div className="layout">
+      <a className="skip" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <Link to="/" className="brand">
+          fedpbx
+        </Link>
+        <span className="muted">
+          {me?.username} · {me?.headOffice === true ? 'head office' : `sites: ${me?.readableSites === 'all' ? 'all' : (me?.readableSites.join(', ') ?? '')}`}
+        </span>
+        <button type="button" className="link" onClick={() => logout()}>
+          Sign out
+        </button>
+      </header>
+      <nav className="sidebar" aria-label="Main">
+        <ul>
+          <li><Link to="/">Federation overview</Link></li>
+          <li><Link to="/numbering">Numbering plan</Link></li>
+        </ul>
+        {sites.length > 0 && currentSite !== undefined && (
+          <div className="site-nav">
+            <label htmlFor="site-picker">Site</label>
+            <select id="site-picker" value={currentSite} onChange={(e) => navigate(`/sites/${e.target.value}/${siteInPath !== undefined ? (path.split('/')[3] ?? 'extensions') : 'extensions'}`)}>
+              {sites.map((s) => (
+                <option key={s.id} value={s.id}>
+                  {s.name}
+                </option>
+              ))}
+            </select>
+            <ul>
+              <li><Link to={`/sites/${currentSite}/extensions`}>Extensions</Link></li>
+              <li><Link to={`/sites/${currentSite}/trunks`}>Trunks</Link></li>
+              <li><Link to={`/sites/${currentSite}/flows`}>Call flows</Link></li>
+            </ul>
+          </div>
+        )}
+        <ul>
+          <li><Link to="/routes">Outbound routes</Link></li>
+          <li><Link to="/trace">Route tracer</Link></li>
+          <li><Link to="/cdrs">Call records</Link></li>
+          <li><Link to="/audit">Audit log</Link></li>
+          {me?.headOffice === true && <li><Link to="/users">Users and grants</Link></li>}
+        </ul>
+      </nav>
+      <main id="main" ref={main} tabIndex={-1}>
+        {children}
+      </main>
+    </div>
+  );
+}

@@ -1,0 +1,142 @@
+import { useState } from 'react';
+import type { FederationIssue, NumberingPlanView, NumberRange, Page } from '../api/types';
+import { useApi } from '../session';
+import { siteOptions, useSites } from '../sites';
+import { Banner, LoadState } from '../ui/feedback';
+import { ResourceForm, type FieldDef } from '../ui/resource-form';
+import { useLoad } from '../ui/use-load';
+
+type PlanRange = NumberingPlanView['numberRanges'][number];
+
+interface Overlap {
+  readonly other: PlanRange;
+  /** The other site (or this one) dials the other's numbers only behind its prefix, so both can coexist. */
+  readonly privateBehindPrefix: string | undefined;
+}
+
+/** Ranges of other sites that share numbers with `r`. */
+export function overlapsOf(r: PlanRange, plan: NumberingPlanView): Overlap[] {
+  const site = new Map(plan.sites.map((s) => [s.id, s]));
+  return plan.numberRanges
+    .filter((o) => o.id !== r.id && o.siteId !== r.siteId && o.from.length === r.from.length && o.from <= r.to && r.from <= o.to)
+    .map((o) => {
+      const mine = site.get(r.siteId);
+      const theirs = site.get(o.siteId);
+      const behind = theirs?.prefixRequired === true ? theirs : mine?.prefixRequired === true ? mine : undefined;
+      return { other: o, privateBehindPrefix: behind?.prefix };
+    });
+}
+
+/**
+ * The federation's numbering plan: every site's ranges (site admins see them all, read-only outside their
+ * sites), overlaps marked, and add/edit of ranges with an impact preview before saving.
+ */
+export function NumberingPlanScreen() {
+  const api = useApi();
+  const { sites } = useSites();
+  const [plan, reloadPlan] = useLoad(() => api.get<NumberingPlanView>('/numbering-plan'), [api]);
+  const [mine, reloadMine] = useLoad(async () => (await api.get<Page<NumberRange>>('/number-ranges', { limit: 1000 })).items, [api]);
+  const [editing, setEditing] = useState<NumberRange | 'new' | undefined>(undefined);
+  const [conflicts, setConflicts] = useState<ReadonlySet<string>>(new Set());
+  const [saved, setSaved] = useState<string | undefined>(undefined);
+  const editable = new Map((mine.state === 'ok' ? mine.value : []).map((r) => [r.id, r]));
+
+  const fields: FieldDef[] = [
+    { name: 'siteId', label: 'Site', kind: 'select', options: siteOptions(sites), help: 'The office whose phones get these numbers.' },
+    { name: 'from', label: 'First number', kind: 'text', inputMode: 'numeric', required: true, placeholder: '100', help: 'Digits only.' },
+    { name: 'to', label: 'Last number', kind: 'text', inputMode: 'numeric', required: true, placeholder: '299', help: 'Same number of digits as the first.' },
+    { name: 'pstnPrefix', label: 'PSTN prefix (optional)', kind: 'text', inputMode: 'tel', placeholder: '84955550', help: 'If these phones have direct-dial numbers: prefix + extension reaches them from outside, used when the link to the site is down.' },
+    { name: 'description', label: 'Description (optional)', kind: 'text' },
+  ];
+
+  const done = (message: string): void => {
+    setEditing(undefined);
+    setConflicts(new Set());
+    setSaved(message);
+    reloadPlan();
+    reloadMine();
+  };
+  const onConflict = (issues: readonly FederationIssue[]): void => setConflicts(new Set(issues.flatMap((i) => i.objects.filter((o) => o.type === 'numberRange').map((o) => o.id))));
+
+  return (
+    <section aria-labelledby="np-title">
+      <h1 id="np-title">Numbering plan</h1>
+      <p className="help">
+        Every office owns ranges of internal numbers. Ranges of two offices may overlap only when one of them is private behind its site prefix (callers elsewhere dial prefix + number).
+      </p>
+      {saved !== undefined && <Banner kind="ok">{saved}</Banner>}
+      <div className="actions">
+        {editing === undefined && sites.length > 0 && (
+          <button type="button" className="primary" onClick={() => { setSaved(undefined); setEditing('new'); }}>
+            Add a number range
+          </button>
+        )}
+      </div>
+      {editing !== undefined && (
+        <ResourceForm<NumberRange>
+          key={editing === 'new' ? 'new' : editing.id}
+          title={editing === 'new' ? 'New number range' : `Edit range ${editing.from}–${editing.to}`}
+          path="/number-ranges"
+          fields={fields}
+          {...(editing !== 'new' ? { existing: editing } : {})}
+          defaults={{ siteId: sites[0]?.id }}
+          onSaved={(r) => done(r !== undefined ? `Saved range ${r.from}–${r.to}.` : 'Saved.')}
+          onCancel={() => { setEditing(undefined); setConflicts(new Set()); }}
+          onConflict={onConflict}
+        />
+      )}
+      <LoadState loaded={plan} what="the numbering plan">
+        {(p) => (
+          <div className="table-wrap">
+            <table aria-label="Number ranges">
+              <thead>
+                <tr>
+                  <th scope="col">Site</th>
+                  <th scope="col">Prefix</th>
+                  <th scope="col">Range</th>
+                  <th scope="col">Overlaps</th>
+                  <th scope="col"><span className="sr-only">Actions</span></th>
+                </tr>
+              </thead>
+              <tbody>
+                {p.numberRanges.map((r) => {
+                  const site = p.sites.find((s) => s.id === r.siteId);
+                  const overlaps = overlapsOf(r, p);
+                  const clash = overlaps.some((o) => o.privateBehindPrefix === undefined);
+                  const own = editable.get(r.id);
+                  return (
+                    <tr key={r.id} data-range={r.id} className={conflicts.has(r.id) || clash ? 'row-conflict' : overlaps.length > 0 ? 'row-overlap' : undefined}>
+                      <th scope="row">{site?.name ?? r.siteId}</th>
+                      <td>{site?.prefix !== undefined ? `${site.prefix}${site.prefixRequired ? ' (required)' : ''}` : '—'}</td>
+                      <td>
+                        {r.from}–{r.to}
+                        {own?.description !== undefined && <div className="muted">{own.description}</div>}
+                      </td>
+                      <td>
+                        {conflicts.has(r.id) && <strong className="field-error">conflicts with your change </strong>}
+                        {overlaps.map((o) => (
+                          <div key={o.other.id} className={o.privateBehindPrefix === undefined ? 'field-error' : 'muted'}>
+                            {o.other.siteId} {o.other.from}–{o.other.to}
+                            {o.privateBehindPrefix !== undefined ? ` — kept apart by prefix ${o.privateBehindPrefix}` : ' — conflict'}
+                          </div>
+                        ))}
+                        {overlaps.length === 0 && !conflicts.has(r.id) && <span className="muted">none</span>}
+                      </td>
+                      <td>
+                        {own !== undefined && (
+                          <button type="button" onClick={() => { setSaved(undefined); setEditing(own); }} aria-label={`Edit range ${r.from}–${r.to} of ${r.siteId}`}>
+                            Edit
+                          </button>
+                        )}
+                      </td>
+                    </tr>
+                  );
+                })}
+              </tbody>
+            </table>
+          </div>
+        )}
+      </LoadState>
+    </section>
+  );
+}

@@ -1,0 +1,167 @@
+import { itemsOf } from '../api/client';
+import type { AgentStatus, InterSiteLink, Page, Site, SiteRollout } from '../api/types';
+import { Link } from '../router';
+import { useApi } from '../session';
+import { useSites } from '../sites';
+import { LoadState, NotAvailable } from '../ui/feedback';
+import { useLoad, valueOr, type Loaded } from '../ui/use-load';
+
+/** Federation at a glance: each site's agent and configuration rollout, and the health of the links between sites. */
+export function OverviewScreen() {
+  const api = useApi();
+  const { loaded: sites } = useSites();
+  const [agents] = useLoad(async () => itemsOf(await api.get<{ items: AgentStatus[] } | AgentStatus[]>('/agents')), [api]);
+  const [rollout] = useLoad(async () => itemsOf(await api.get<{ items: SiteRollout[] } | SiteRollout[]>('/rollout')), [api]);
+  const [links] = useLoad(async () => (await api.get<Page<InterSiteLink>>('/links', { limit: 1000 })).items, [api]);
+
+  return (
+    <section aria-labelledby="ov-title">
+      <h1 id="ov-title">Federation overview</h1>
+      <LoadState loaded={sites} what="sites">
+        {(list) =>
+          list.length === 0 ? (
+            <p>
+              No sites yet. Head office creates the first site; then add its <Link to="/numbering">number ranges</Link>, extensions and trunks.
+            </p>
+          ) : (
+            <>
+              <RolloutSummary rollout={rollout} />
+              <SitesTable sites={list} agents={agents} rollout={rollout} />
+              <h2>Links between sites</h2>
+              <p className="help">Each cell is the link between the row’s site and the column’s site, as the row’s agent last reported it.</p>
+              <LoadState loaded={links} what="links">
+                {(l) => <LinkMatrix sites={list} links={l} agents={valueOr(agents, [])} />}
+              </LoadState>
+            </>
+          )
+        }
+      </LoadState>
+    </section>
+  );
+}
+
+function RolloutSummary({ rollout }: { rollout: Loaded<SiteRollout[]> }) {
+  if (rollout.state !== 'ok' || rollout.value.length === 0) return null;
+  const inSync = rollout.value.filter((r) => r.state === 'in-sync').length;
+  const total = rollout.value.length;
+  return (
+    <div className="summary" role="status">
+      <progress max={total} value={inSync} aria-label="Sites running the current configuration" /> {inSync} of {total} sites run their current configuration
+    </div>
+  );
+}
+
+function SitesTable({ sites, agents, rollout }: { sites: readonly Site[]; agents: Loaded<AgentStatus[]>; rollout: Loaded<SiteRollout[]> }) {
+  const agentOf = new Map(valueOr(agents, []).map((a) => [a.siteId, a]));
+  const rolloutOf = new Map(valueOr(rollout, []).map((r) => [r.siteId, r]));
+  return (
+    <>
+      <div className="table-wrap">
+        <table>
+          <caption className="sr-only">Sites, their agents and configuration rollout</caption>
+          <thead>
+            <tr>
+              <th scope="col">Site</th>
+              <th scope="col">Prefix</th>
+              <th scope="col">Agent</th>
+              <th scope="col">Configuration (applied / current)</th>
+              <th scope="col">Rollout</th>
+            </tr>
+          </thead>
+          <tbody>
+            {sites.map((s) => (
+              <tr key={s.id} data-site={s.id}>
+                <th scope="row">
+                  <Link to={`/sites/${s.id}/extensions`}>{s.name}</Link> <span className="muted">{s.id}</span>
+                </th>
+                <td>{s.prefix ?? '—'}{s.prefixRequired ? ' (required)' : ''}</td>
+                <td>{agents.state === 'ok' ? <AgentCell agent={agentOf.get(s.id)} /> : <span className="muted">—</span>}</td>
+                <td>{rollout.state === 'ok' ? <RevisionCell r={rolloutOf.get(s.id)} /> : <span className="muted">—</span>}</td>
+                <td>{rollout.state === 'ok' ? <RolloutCell r={rolloutOf.get(s.id)} /> : <span className="muted">—</span>}</td>
+              </tr>
+            ))}
+          </tbody>
+        </table>
+      </div>
+      {agents.state === 'unavailable' && <NotAvailable what="agent status" />}
+      {rollout.state === 'unavailable' && <NotAvailable what="rollout status" />}
+    </>
+  );
+}
+
+function AgentCell({ agent }: { agent: AgentStatus | undefined }) {
+  if (agent === undefined) return <span className="pill pill-unknown">never seen</span>;
+  return (
+    <span>
+      <span className={`pill ${agent.online ? 'pill-ok' : 'pill-bad'}`}>{agent.online ? 'online' : 'offline'}</span>{' '}
+      {agent.lastSeenAt !== null && <span className="muted">last seen {new Date(agent.lastSeenAt).toLocaleString()}</span>}
+    </span>
+  );
+}
+
+function RevisionCell({ r }: { r: SiteRollout | undefined }) {
+  if (r === undefined) return <span className="muted">—</span>;
+  const applied = r.appliedRevision ?? 0;
+  return (
+    <span>
+      <progress max={Math.max(1, r.currentRevision)} value={Math.min(applied, r.currentRevision)} aria-label={`revision ${applied} of ${r.currentRevision} applied`} />{' '}
+      {r.appliedRevision ?? 'none'} / {r.currentRevision}
+    </span>
+  );
+}
+
+function RolloutCell({ r }: { r: SiteRollout | undefined }) {
+  if (r === undefined) return <span className="muted">—</span>;
+  const tone = r.state === 'in-sync' ? 'pill-ok' : r.state === 'refused' ? 'pill-bad' : 'pill-warn';
+  return (
+    <span>
+      <span className={`pill ${tone}`}>{r.state}</span>
+      {r.state !== 'in-sync' && r.behindSec > 0 && <span className="muted"> behind for {formatDuration(r.behindSec)}</span>}
+      {r.refused !== null && <div className="field-error">revision {r.refused.revision} refused: {r.refused.reason}</div>}
+    </span>
+  );
+}
+
+function LinkMatrix({ sites, links, agents }: { sites: readonly Site[]; links: readonly InterSiteLink[]; agents: readonly AgentStatus[] }) {
+  const linked = (a: string, b: string): boolean => links.some((l) => (l.a === a && l.b === b) || (l.a === b && l.b === a));
+  const stateOf = (from: string, to: string): string | undefined => agents.find((x) => x.siteId === from)?.links.find((l) => l.peerSiteId === to)?.state;
+  return (
+    <div className="table-wrap">
+      <table className="matrix">
+        <caption className="sr-only">Link health between sites</caption>
+        <thead>
+          <tr>
+            <td />
+            {sites.map((s) => (
+              <th key={s.id} scope="col">{s.id}</th>
+            ))}
+          </tr>
+        </thead>
+        <tbody>
+          {sites.map((row) => (
+            <tr key={row.id}>
+              <th scope="row">{row.id}</th>
+              {sites.map((col) => {
+                if (row.id === col.id) return <td key={col.id} className="cell-self" aria-label="same site" />;
+                if (!linked(row.id, col.id)) return <td key={col.id} className="cell-none">no link</td>;
+                const state = stateOf(row.id, col.id) ?? 'unknown';
+                return (
+                  <td key={col.id} className={`cell-${state}`}>
+                    {state}
+                  </td>
+                );
+              })}
+            </tr>
+          ))}
+        </tbody>
+      </table>
+    </div>
+  );
+}
+
+export function formatDuration(sec: number): string {
+  if (sec < 90) return `${Math.round(sec)} s`;
+  if (sec < 5400) return `${Math.round(sec / 60)} min`;
+  if (sec < 172800) return `${Math.round(sec / 3600)} h`;
+  return `${Math.round(sec / 86400)} days`;
+}

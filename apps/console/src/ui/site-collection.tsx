@@ -1,0 +1,117 @@
+import { useState, type ReactNode } from 'react';
+import type { Page, WriteResponse } from '../api/types';
+import { useApi } from '../session';
+import { Banner, ErrorBanner, LoadState } from './feedback';
+import { ResourceForm, type FieldDef } from './resource-form';
+import { useLoad } from './use-load';
+
+export interface Column<T> {
+  readonly header: string;
+  readonly cell: (item: T) => ReactNode;
+}
+
+/**
+ * One kind of a site's objects (extensions, trunks): a table, add/edit through {@link ResourceForm}, delete.
+ * Writes the caller may not make come back 403 and are shown as such: the console never guesses rights.
+ */
+export function SiteCollection<T extends { id: string }>(props: {
+  readonly siteId: string;
+  readonly title: string;
+  readonly intro: ReactNode;
+  readonly path: string;
+  readonly noun: string;
+  readonly columns: readonly Column<T>[];
+  readonly fields: readonly FieldDef[];
+  readonly defaults?: Record<string, unknown>;
+  readonly describe: (item: T) => string;
+}) {
+  const { siteId, path, noun } = props;
+  const api = useApi();
+  const [items, reload] = useLoad(async () => (await api.get<Page<T>>(path, { siteId, limit: 1000 })).items, [api, path, siteId]);
+  const [editing, setEditing] = useState<T | 'new' | undefined>(undefined);
+  const [message, setMessage] = useState<string | undefined>(undefined);
+  const [error, setError] = useState<unknown>(undefined);
+
+  const remove = async (item: T): Promise<void> => {
+    if (!window.confirm(`Delete ${noun} ${props.describe(item)}?`)) return;
+    setError(undefined);
+    try {
+      await api.delete<WriteResponse>(`${path}/${encodeURIComponent(item.id)}`);
+      setMessage(`Deleted ${noun} ${props.describe(item)}.`);
+      reload();
+    } catch (e) {
+      setError(e);
+    }
+  };
+
+  return (
+    <section aria-labelledby="coll-title">
+      <h1 id="coll-title">
+        {props.title} <span className="muted">at {siteId}</span>
+      </h1>
+      <p className="help">{props.intro}</p>
+      {message !== undefined && <Banner kind="ok">{message}</Banner>}
+      {error !== undefined && <ErrorBanner error={error} />}
+      {editing === undefined ? (
+        <div className="actions">
+          <button type="button" className="primary" onClick={() => { setMessage(undefined); setEditing('new'); }}>
+            Add {noun}
+          </button>
+        </div>
+      ) : (
+        <ResourceForm<T>
+          key={editing === 'new' ? 'new' : editing.id}
+          title={editing === 'new' ? `New ${noun}` : `Edit ${noun} ${props.describe(editing)}`}
+          path={path}
+          fields={props.fields}
+          {...(editing !== 'new' ? { existing: editing as T & Record<string, unknown> } : {})}
+          defaults={props.defaults ?? {}}
+          fixed={{ siteId }}
+          onSaved={(saved) => {
+            setEditing(undefined);
+            setMessage(saved !== undefined ? `Saved ${noun} ${props.describe(saved)}.` : 'Saved.');
+            reload();
+          }}
+          onCancel={() => setEditing(undefined)}
+        />
+      )}
+      <LoadState loaded={items} what={`${noun}s`}>
+        {(list) =>
+          list.length === 0 ? (
+            <p>No {noun}s at this site yet.</p>
+          ) : (
+            <div className="table-wrap">
+              <table aria-label={props.title}>
+                <thead>
+                  <tr>
+                    {props.columns.map((c) => (
+                      <th key={c.header} scope="col">{c.header}</th>
+                    ))}
+                    <th scope="col"><span className="sr-only">Actions</span></th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {list.map((item) => (
+                    <tr key={item.id}>
+                      {props.columns.map((c) => (
+                        <td key={c.header}>{c.cell(item)}</td>
+                      ))}
+                      <td className="row-actions">
+                        <button type="button" onClick={() => { setMessage(undefined); setEditing(item); }} aria-label={`Edit ${noun} ${props.describe(item)}`}>
+                          Edit
+                        </button>
+                        <button type="button" className="danger" onClick={() => void remove(item)} aria-label={`Delete ${noun} ${props.describe(item)}`}>
+                          Delete
+                        </button>
+                      </td>
+                    </tr>
+                  ))}
+                </tbody>
+              </table>
+            </div>
+          )
+        }
+      </LoadState>
+    </section>
+  );
+}
