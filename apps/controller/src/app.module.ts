@@ -37,7 +37,12 @@ import { ScopedReadRepository } from './resources/scoped-read.repository.js';
 import { RevisionRepository } from './revisions/revision.repository.js';
 import { RevisionsController } from './revisions/revisions.controller.js';
 import { RevisionsService } from './revisions/revisions.service.js';
+import { RolloutController } from './rollout/rollout.controller.js';
 import { RolloutRepository } from './rollout/rollout.repository.js';
+import { RolloutService } from './rollout/rollout.service.js';
+import { ConfigBuckets } from './sync/config-buckets.js';
+import { SnapshotPublisher } from './sync/snapshot-publisher.js';
+import { SnapshotSigningKey } from './sync/snapshot-signing-key.js';
 import { FederationViewsController } from './trace/federation-views.controller.js';
 import { TraceService } from './trace/trace.service.js';
 
@@ -57,6 +62,7 @@ export class AppModule {
         ...RESOURCE_CONTROLLERS,
         FederationViewsController,
         RevisionsController,
+        RolloutController,
         AuditController,
         CdrsController,
         AgentsController,
@@ -83,12 +89,16 @@ export class AppModule {
         RouteCatalog,
         NatsBus,
         RolloutRepository,
+        RolloutService,
         EventStore,
         EventIngestService,
         CdrRepository,
         AgentStatusRepository,
         AgentRpcClient,
         AgentsService,
+        SnapshotSigningKey,
+        ConfigBuckets,
+        SnapshotPublisher,
         ConsoleStatic,
       ],
     };

@@ -18,6 +18,14 @@ export const CONTROLLER_ENV = {
     doc: 'JSON file {"accountPublicKey","signerSeed"} of the NATS account signing key (npm run nats:init writes it): the controller mints its own and every enrolled agent\'s credentials with it; without it the controller connects without credentials and cannot enroll agents',
   },
   FEDPBX_NATS_AGENT_URLS: { schema: z.string().min(1).optional(), doc: 'NATS URL(s) handed to agents at enrollment, comma-separated; FEDPBX_NATS_URL when absent' },
+  FEDPBX_SIGNING_KEY_FILE: {
+    schema: z.string().min(1).optional(),
+    doc: 'PEM (PKCS#8) ed25519 private key that signs site snapshots; without it <FEDPBX_DATA_DIR>/signing-key.pem, created (mode 0600) on the first start that syncs with agents',
+  },
+  FEDPBX_SIGNING_KEY_ID: {
+    schema: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, '1-64 characters of A-Z a-z 0-9 _ . : -').optional(),
+    doc: 'id of the signing key that agents are told at enrollment; "ctl-" and the first 16 hex digits of the public key\'s SHA-256 when absent',
+  },
   FEDPBX_EVENTS_DUPLICATE_WINDOW_SEC: {
     schema: z.coerce.number().int().min(60).max(30 * 86_400).default(86_400),
     doc: 'JetStream dedupe window of agent events in seconds: an agent re-publishing an event (same msg-id) within it is stored once by NATS; longer outages fall back on the database\'s unique keys',

@@ -107,6 +107,8 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
     // The matrix app runs without NATS: a live request the caller may make answers 503.
     'GET /api/v1/agents/:siteId/live-health': { req: (target) => ({ method: 'GET', url: `/api/v1/agents/${SITE[target]}/live-health` }), expect: siteLive },
     'POST /api/v1/agents/:siteId/live-trace': { req: (target) => ({ method: 'POST', url: `/api/v1/agents/${SITE[target]}/live-trace`, body: { number: '302' } }), expect: siteLive },
+    'GET /api/v1/rollout': { req: () => ({ method: 'GET', url: '/api/v1/rollout' }), expect: all(200) },
+    'GET /api/v1/sites/:siteId/rollout': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/rollout` }), expect: siteRead },
     'POST /api/v1/sites/:siteId/revisions/:revision/rollback': {
       req: (target) => ({ method: 'POST', url: `/api/v1/sites/${SITE[target]}/revisions/1/rollback?dryRun=true` }),
       expect: siteWrite,

@@ -1,0 +1,101 @@
+import { Injectable } from '@nestjs/common';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Subjects } from '@fedpbx/contracts';
+
+/** What a site's bucket holds now: the snapshot revision and the KV sequence to update against. */
+export interface BucketHead {
+  readonly revision: number;
+  readonly contentHash: string;
+  readonly seq: number;
+  /** When it was put. */
+  readonly at: Date;
+}
+
+/** Versions kept per site: enough to look at the last few publishes, small enough to not keep old secrets long. */
+const HISTORY = 5;
+const BUCKET_PREFIX = Subjects.configBucket('');
+/** The envelope's first fields as `signSnapshot` orders them: the revision is read without parsing a large config. */
+const ENVELOPE_START = /^\{"format":[0-9]+,"siteId":"[a-z0-9-]+","revision":([0-9]+),"generatedAt":"[^"]*","contentHash":"([^"]+)",/;
+
+function envelopeOf(value: Uint8Array): { revision: number; contentHash: string } {
+  const m = ENVELOPE_START.exec(new TextDecoder().decode(value.subarray(0, 512)));
+  if (m?.[1] !== undefined && m[2] !== undefined) return { revision: Number(m[1]), contentHash: m[2] };
+  const parsed = JSON.parse(new TextDecoder().decode(value)) as { revision?: unknown; contentHash?: unknown };
+  return { revision: typeof parsed.revision === 'number' ? parsed.revision : 0, contentHash: typeof parsed.contentHash === 'string' ? parsed.contentHash : '' };
+}
+
+/**
+ * The per-site JetStream KV buckets (`Subjects.configBucket(site)`, key `SNAPSHOT_KEY`) on one NATS connection:
+ * each agent's credentials allow reading only its own bucket. Handles are cached per site; an error drops the
+ * handle so the next attempt looks the bucket up (or creates it) again.
+ */
+@Injectable()
+export class ConfigBuckets {
+  private kvm: Kvm | undefined;
+  private nc: NatsConnection | undefined;
+  private readonly open = new Map<string, Promise<KV>>();
+
+  /** Binds to the connection (the bus's one, which reconnects on its own). */
+  attach(nc: NatsConnection): void {
+    if (this.nc === nc) return;
+    this.nc = nc;
+    this.kvm = new Kvm(jetstream(nc, { timeout: 5000 }));
+    this.open.clear();
+  }
+
+  /** The snapshot currently in the site's bucket, or null when the bucket or the key is empty. */
+  async head(siteId: string): Promise<BucketHead | null> {
+    return this.guard(siteId, async (kv) => {
+      const e = await kv.get(Subjects.SNAPSHOT_KEY);
+      if (e === null || e.operation !== 'PUT') return null;
+      return { ...envelopeOf(e.value), seq: e.revision, at: e.created };
+    });
+  }
+
+  /**
+   * Writes the snapshot only if the key is still at `expectedSeq` (0: no value yet), so two writers can never
+   * put an older revision over a newer one; a lost race throws and the caller looks again.
+   */
+  async put(siteId: string, bytes: Uint8Array, expectedSeq: number): Promise<void> {
+    await this.guard(siteId, (kv) => (expectedSeq === 0 ? kv.create(Subjects.SNAPSHOT_KEY, bytes) : kv.update(Subjects.SNAPSHOT_KEY, bytes, expectedSeq)));
+  }
+
+  /** Removes a deleted site's bucket (and with it every snapshot of the site, secrets included). */
+  async remove(siteId: string): Promise<void> {
+    const jsm = await this.kvmOrThrow().js.jetstreamManager();
+    this.open.delete(siteId);
+    try {
+      await jsm.streams.delete(`KV_${Subjects.configBucket(siteId)}`);
+    } catch (error) {
+      if (!(error instanceof Error) || !/stream not found/i.test(error.message)) throw error;
+    }
+  }
+
+  /** Sites that have a bucket. */
+  async sitesWithBuckets(): Promise<string[]> {
+    const out: string[] = [];
+    for await (const status of this.kvmOrThrow().list()) if (status.bucket.startsWith(BUCKET_PREFIX)) out.push(status.bucket.slice(BUCKET_PREFIX.length));
+    return out;
+  }
+
+  private async guard<T>(siteId: string, f: (kv: KV) => Promise<T>): Promise<T> {
+    let kv = this.open.get(siteId);
+    if (kv === undefined) {
+      kv = this.kvmOrThrow().create(Subjects.configBucket(siteId), { history: HISTORY, description: `fedpbx signed config snapshots of site ${siteId}` });
+      this.open.set(siteId, kv);
+    }
+    try {
+      return await f(await kv);
+    } catch (error) {
+      this.open.delete(siteId);
+      throw error;
+    }
+  }
+
+  private kvmOrThrow(): Kvm {
+    if (this.kvm === undefined) throw new Error('config buckets used before the NATS connection was attached');
+    return this.kvm;
+  }
+}

@@ -1,0 +1,140 @@
+import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { buildSiteConfig } from '@fedpbx/dialplan';
+import { signSnapshot } from '@fedpbx/signing';
+import { pino } from 'pino';
+import { DataSource } from 'typeorm';
+import { FederationStore, type FederationView } from '../federation/federation-store.js';
+import { NatsBus } from '../nats/nats-bus.js';
+import { RolloutRepository } from '../rollout/rollout.repository.js';
+import { ConfigBuckets } from './config-buckets.js';
+import { SiteLanes } from './site-lanes.js';
+import { SnapshotSigningKey, type ControllerSigningKey } from './snapshot-signing-key.js';
+
+/**
+ * Puts every site's signed snapshot into its KV bucket whenever its head revision is newer than what the bucket
+ * holds: after each commit of this process, at start and after every NATS reconnect (reconcile). Runs beside
+ * the API: a write never waits for NATS, and publishing retries with backoff while NATS is away. Only the
+ * newest revision of a site is published (intermediate ones that were overtaken are skipped), and never over
+ * a newer one. A deleted site's bucket is removed: its agent keeps serving the last snapshot it applied, and
+ * the site's secrets do not stay on the bus.
+ */
+@Injectable()
+export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicationShutdown {
+  private latest: FederationView | undefined;
+  private stopped = false;
+  /** Revision known to be in each site's bucket (a cache of the bucket; the bucket decides). */
+  private readonly published = new Map<string, number>();
+  private readonly lanes: SiteLanes;
+  private readonly log = pino({ name: 'fedpbx-controller', level: process.env.FEDPBX_LOG_LEVEL ?? 'info' }).child({ component: 'snapshot-publisher' });
+
+  constructor(
+    @Inject(DataSource) private readonly ds: DataSource,
+    private readonly store: FederationStore,
+    private readonly bus: NatsBus,
+    private readonly buckets: ConfigBuckets,
+    private readonly signing: SnapshotSigningKey,
+    private readonly rollout: RolloutRepository,
+  ) {
+    this.lanes = new SiteLanes(
+      (siteId) => this.sync(siteId),
+      (siteId, error, retryInMs) => this.log.warn({ siteId, err: error instanceof Error ? error.message : String(error), retryInMs }, 'snapshot not published yet'),
+    );
+  }
+
+  /** Publishing is on when NATS is configured (and with it the signing key). */
+  get enabled(): boolean {
+    return this.bus.enabled && this.signing.key !== undefined;
+  }
+
+  onApplicationBootstrap(): void {
+    if (!this.enabled) return;
+    this.store.onCommitted((view) => this.committed(view));
+    this.bus.onReconnect(() => void this.reconcile());
+    void this.bus.connection().then((nc) => {
+      this.buckets.attach(nc);
+      return this.reconcile();
+    });
+  }
+
+  async beforeApplicationShutdown(): Promise<void> {
+    this.stopped = true;
+    await this.lanes.stop();
+  }
+
+  /** Resolves once every site's pending publish is done (tests). */
+  idle(): Promise<void> {
+    return this.lanes.idle();
+  }
+
+  /**
+   * Looks at every site's bucket again (after a start or a reconnect the buckets may hold anything: an older
+   * revision, nothing after a lost JetStream store, a site deleted meanwhile) and publishes what is missing.
+   */
+  async reconcile(): Promise<void> {
+    if (this.stopped) return;
+    try {
+      // Under the federation lock: the federation and the heads are of the same commit.
+      const view = await this.ds.transaction((m) => this.store.locked(m));
+      this.adopt(view);
+      this.published.clear();
+      const sites = new Set(view.federation.sites.map((s) => s.id));
+      for (const siteId of sites) this.lanes.kick(siteId);
+      for (const siteId of await this.buckets.sitesWithBuckets()) if (!sites.has(siteId)) this.lanes.kick(siteId);
+    } catch (error) {
+      // NATS went away again mid-reconcile: the next reconnect reconciles; the lanes kicked so far retry.
+      this.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'reconcile interrupted');
+    }
+  }
+
+  private committed(view: FederationView): void {
+    const before = this.latest;
+    this.adopt(view);
+    for (const s of view.federation.sites) {
+      const head = view.heads.get(s.id);
+      if (head !== undefined && head.revision > (this.published.get(s.id) ?? 0)) this.lanes.kick(s.id);
+    }
+    const now = new Set(view.federation.sites.map((s) => s.id));
+    for (const s of before?.federation.sites ?? []) if (!now.has(s.id)) this.lanes.kick(s.id);
+  }
+
+  /** Keeps the newest view (a reconcile's read can finish after a later commit). */
+  private adopt(view: FederationView): void {
+    if (this.latest === undefined || view.version >= this.latest.version) this.latest = view;
+  }
+
+  /** Brings one site's bucket up to its head revision (or removes it for a deleted site). Throws to retry. */
+  private async sync(siteId: string): Promise<void> {
+    const view = this.latest;
+    const key = this.signing.key;
+    if (view === undefined || key === undefined) return;
+    if (!view.federation.sites.some((s) => s.id === siteId)) {
+      await this.buckets.remove(siteId);
+      this.published.delete(siteId);
+      return;
+    }
+    const head = view.heads.get(siteId);
+    if (head === undefined || head.revision <= (this.published.get(siteId) ?? 0)) return;
+    const current = await this.buckets.head(siteId);
+    if (current !== null && current.revision >= head.revision) {
+      if (current.revision === head.revision) await this.rollout.recordPublished(this.ds.manager, siteId, head.revision, current.contentHash, current.at);
+      this.published.set(siteId, current.revision);
+      return;
+    }
+    await this.publish(view, siteId, head, key, current?.seq ?? 0);
+  }
+
+  private async publish(view: FederationView, siteId: string, head: { revision: number; contentHash: string }, key: ControllerSigningKey, expectedSeq: number): Promise<void> {
+    const at = new Date();
+    const snapshot = signSnapshot(buildSiteConfig(view.federation, siteId), head.revision, key, at);
+    if (snapshot.contentHash !== head.contentHash) {
+      // The view is consistent (a commit's, or read under the federation lock), so this is the revision's content
+      // in another array order: a federation reloaded from the database lists objects by id, a live one in the
+      // order they were written, and buildSiteConfig keeps the order. The agent checks the hash it is sent.
+      this.log.warn({ siteId, revision: head.revision, built: snapshot.contentHash, recorded: head.contentHash }, 'snapshot hash differs from the revision\'s (object order)');
+    }
+    await this.buckets.put(siteId, new TextEncoder().encode(JSON.stringify(snapshot)), expectedSeq);
+    await this.rollout.recordPublished(this.ds.manager, siteId, head.revision, snapshot.contentHash, at);
+    this.published.set(siteId, head.revision);
+    this.log.debug({ siteId, revision: head.revision }, 'snapshot published');
+  }
+}

@@ -1,0 +1,73 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm, type KV } from '@nats-io/kv';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { Subjects } from '@fedpbx/contracts';
+import { importPublicKey, type VerifyingKey } from '@fedpbx/signing';
+import { SnapshotSigningKey } from '../../apps/controller/src/sync/snapshot-signing-key.js';
+import { startTestApp, type TestApp } from '../../apps/controller/src/testing/test-app.js';
+import type { TestNatsServer } from '../support/nats-server.js';
+
+/** The controller in-process on its own PostgreSQL database, syncing through `nats` (issuer file and key in a temp dir). */
+export async function startSyncedController(nats: TestNatsServer, options: { databaseUrl?: string; dataDir?: string; env?: Record<string, string> } = {}): Promise<TestApp & { dataDir: string }> {
+  const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'fedpbx-ctl-'));
+  const issuerFile = join(dataDir, 'nats-issuer.json');
+  writeFileSync(issuerFile, JSON.stringify(nats.issuer), { mode: 0o600 });
+  const t = await startTestApp({
+    env: {
+      FEDPBX_NATS_URL: nats.url,
+      FEDPBX_NATS_ISSUER_FILE: issuerFile,
+      FEDPBX_DATA_DIR: dataDir,
+      ...(options.databaseUrl !== undefined ? { DATABASE_URL: options.databaseUrl } : {}),
+      ...options.env,
+    },
+  });
+  return Object.assign(t, { dataDir });
+}
+
+/** The key agents verify this controller's snapshots with. */
+export function controllerVerifyingKey(t: TestApp): VerifyingKey {
+  const key = t.app.get(SnapshotSigningKey).key;
+  if (key === undefined) throw new Error('the controller has no signing key');
+  return importPublicKey(key.keyId, key.publicKeyPem);
+}
+
+/** A NATS client with given credentials; an agent's must use its site's inbox prefix (its permissions allow no other). */
+export async function connectWithCreds(url: string, creds: string, inboxPrefix?: string): Promise<NatsConnection> {
+  return connect({
+    servers: url,
+    authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 200,
+    ...(inboxPrefix !== undefined ? { inboxPrefix } : {}),
+  });
+}
+
+export function openConfigBucket(nc: NatsConnection, siteId: string): Promise<KV> {
+  return new Kvm(jetstream(nc, { timeout: 3000 })).open(Subjects.configBucket(siteId));
+}
+
+/** What a site's bucket holds: the parsed snapshot (unverified) and its KV sequence. */
+export async function readSnapshot(kv: KV): Promise<{ raw: Record<string, unknown>; revision: number; seq: number } | null> {
+  const e = await kv.get(Subjects.SNAPSHOT_KEY);
+  if (e === null || e.operation !== 'PUT') return null;
+  const raw = e.json<Record<string, unknown>>();
+  return { raw, revision: raw['revision'] as number, seq: e.revision };
+}
+
+export async function until<T>(what: string, f: () => Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let last: unknown;
+  for (;;) {
+    try {
+      const v = await f();
+      if (v !== undefined && v !== false) return v;
+    } catch (error) {
+      last = error;
+    }
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last instanceof Error ? `: ${last.message}` : ''}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}

@@ -1,0 +1,156 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Kvm } from '@nats-io/kv';
+import { Subjects, type Federation } from '@fedpbx/contracts';
+import { verifySnapshot } from '@fedpbx/signing';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FederationStore } from '../../apps/controller/src/federation/federation-store.js';
+import { SnapshotPublisher } from '../../apps/controller/src/sync/snapshot-publisher.js';
+import { buildFoundingScenario } from '../../apps/controller/src/testing/scenario.js';
+import { ADMIN, type TestApp } from '../../apps/controller/src/testing/test-app.js';
+import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
+import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
+import { connectWithCreds, controllerVerifyingKey, openConfigBucket, readSnapshot, startSyncedController, until } from './controller-harness.js';
+
+const SITES = ['moscow', 'piter', 'kazan'] as const;
+
+/** Every credential in the federation with the sites allowed to know it (ARCHITECTURE.md "Snapshot"). */
+function secretsWithAudience(fed: Federation): { secret: string; sites: string[] }[] {
+  return [
+    ...fed.extensions.flatMap((e) => (e.sipSecret !== undefined ? [{ secret: e.sipSecret, sites: [e.siteId] }] : [])),
+    ...fed.trunks.flatMap((x) => (x.secret !== undefined ? [{ secret: x.secret, sites: [x.siteId] }] : [])),
+    ...fed.links.flatMap((l) => (l.secret !== undefined ? [{ secret: l.secret, sites: [l.a, l.b] }] : [])),
+  ];
+}
+
+describe('snapshot publishing to per-site KV buckets (PostgreSQL, private nats-server)', () => {
+  let nats: TestNatsServer;
+  let db: TestDatabase;
+  let t: TestApp;
+  let token: string;
+  const agents: NatsConnection[] = [];
+
+  const head = async (siteId: string): Promise<number> => {
+    const r = await t.request('GET', `/api/v1/sites/${siteId}/rollout`, undefined, token);
+    return (r.body['data'] as { currentRevision: number }).currentRevision;
+  };
+  const bucketOf = async (siteId: string) => {
+    const nc = await connectWithCreds(nats.url, await nats.agentCreds(siteId), Subjects.inboxPrefix(siteId));
+    agents.push(nc);
+    return openConfigBucket(nc, siteId);
+  };
+  /** Waits until the site's bucket holds its head revision; returns what it holds. */
+  const published = async (siteId: string) => {
+    const want = await head(siteId);
+    const kv = await until(`bucket of ${siteId}`, () => bucketOf(siteId).catch(() => undefined));
+    return until(`${siteId} revision ${want} in its bucket`, async () => {
+      const s = await readSnapshot(kv);
+      return s !== null && s.revision === want ? s : undefined;
+    });
+  };
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+    db = await createTestDatabase();
+    t = await startSyncedController(nats, { databaseUrl: db.url });
+    token = await t.login(ADMIN.username, ADMIN.password);
+    await buildFoundingScenario(t, token);
+  });
+  afterAll(async () => {
+    for (const nc of agents) await nc.close();
+    await t?.close();
+    await db?.drop();
+    await nats?.stop();
+  });
+
+  it('publishes every site signed, verifiable by the agent, with only what that site may know', async () => {
+    const key = controllerVerifyingKey(t);
+    const fed = (await t.app.get(FederationStore).read()).federation;
+    const secrets = secretsWithAudience(fed);
+    expect(secrets.length).toBeGreaterThan(3);
+    for (const siteId of SITES) {
+      const s = await published(siteId);
+      const snapshot = verifySnapshot(s.raw, siteId, [key]);
+      expect(snapshot.revision).toBe(await head(siteId));
+      const text = JSON.stringify(s.raw);
+      for (const { secret, sites } of secrets) expect(text.includes(secret), `${siteId} knows ${secret}: ${sites.join(',')}`).toBe(sites.includes(siteId));
+    }
+  });
+
+  it('a write publishes exactly the sites whose snapshot changed', async () => {
+    const before = new Map<string, number>();
+    for (const siteId of SITES) before.set(siteId, (await published(siteId)).seq);
+    const r = await t.request('POST', '/api/v1/extensions', { siteId: 'kazan', number: '205', displayName: 'New in Kazan' }, token);
+    expect(r.status).toBe(201);
+    expect(r.body['changedSites']).toEqual(['kazan']);
+    const kazan = await published('kazan');
+    expect(kazan.seq).toBeGreaterThan(before.get('kazan')!);
+    expect(JSON.stringify(kazan.raw)).toContain('New in Kazan');
+    // Let any (wrong) publish of the others land before looking.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    for (const siteId of ['moscow', 'piter']) expect((await published(siteId)).seq, siteId).toBe(before.get(siteId));
+  });
+
+  it('NATS down during writes: the API still answers, and the newest revision is published when NATS returns', async () => {
+    await nats.kill();
+    const names = ['First', 'Second', 'Third'];
+    for (const [i, name] of names.entries()) {
+      const started = Date.now();
+      const r = await t.request('POST', '/api/v1/extensions', { siteId: 'piter', number: `31${i}`, displayName: `Offline ${name}` }, token);
+      expect(r.status).toBe(201);
+      expect(Date.now() - started).toBeLessThan(2000);
+    }
+    const rollout = await t.request('GET', '/api/v1/sites/piter/rollout', undefined, token);
+    expect(rollout.body['data']).toMatchObject({ state: 'publishing', currentRevision: await head('piter') });
+    await nats.start();
+    const s = await published('piter');
+    const text = JSON.stringify(s.raw);
+    for (const name of names) expect(text).toContain(`Offline ${name}`);
+    const after = await t.request('GET', '/api/v1/sites/piter/rollout', undefined, token);
+    expect(after.body['data']).toMatchObject({ publishedRevision: s.revision, state: 'never-seen' });
+  });
+
+  it('a restarted controller publishes what was committed while it could not reach NATS', { timeout: 60_000 }, async () => {
+    await nats.kill();
+    const r = await t.request('POST', '/api/v1/extensions', { siteId: 'moscow', number: '106', displayName: 'While away' }, token);
+    expect(r.status).toBe(201);
+    const dataDir = (t as TestApp & { dataDir: string }).dataDir;
+    await t.close();
+    await nats.start();
+    t = await startSyncedController(nats, { databaseUrl: db.url, dataDir });
+    token = await t.login(ADMIN.username, ADMIN.password);
+    const s = await published('moscow');
+    expect(JSON.stringify(s.raw)).toContain('While away');
+    // Same key file: what agents were given at enrollment still verifies.
+    verifySnapshot(s.raw, 'moscow', [controllerVerifyingKey(t)]);
+  });
+
+  it('never puts an older revision over a newer one in the bucket', async () => {
+    const now = await published('kazan');
+    // Another writer (say a second controller) already put a newer revision of kazan into the bucket.
+    const other = await connectWithCreds(nats.url, await nats.controllerCreds());
+    agents.push(other);
+    const newer = JSON.stringify({ ...now.raw, revision: now.revision + 5 });
+    await (await openConfigBucket(other, 'kazan')).put(Subjects.SNAPSHOT_KEY, newer);
+    const r = await t.request('POST', '/api/v1/extensions', { siteId: 'kazan', number: '206', displayName: 'Older than the bucket' }, token);
+    expect(r.status).toBe(201);
+    expect(await head('kazan')).toBe(now.revision + 1);
+    await t.app.get(SnapshotPublisher).idle();
+    const s = await readSnapshot(await bucketOf('kazan'));
+    expect(s?.revision).toBe(now.revision + 5);
+  });
+
+  it('a deleted site\'s bucket is removed; a new site gets one', async () => {
+    const created = await t.request('POST', '/api/v1/sites', { id: 'omsk', name: 'Omsk' }, token);
+    expect(created.status).toBe(201);
+    await published('omsk');
+    const deleted = await t.request('DELETE', '/api/v1/sites/omsk', undefined, token);
+    expect(deleted.status).toBe(200);
+    const controller = await connectWithCreds(nats.url, await nats.controllerCreds());
+    agents.push(controller);
+    await until('omsk bucket removed', async () => {
+      const names: string[] = [];
+      for await (const b of new Kvm(controller).list()) names.push(b.bucket);
+      return !names.includes(Subjects.configBucket('omsk')) && names.includes(Subjects.configBucket('moscow'));
+    });
+  });
+});
