@@ -17,6 +17,9 @@ import { CdrsController } from './cdrs/cdrs.controller.js';
 import { CONTROLLER_CONFIG, type ControllerConfig } from './config.js';
 import { ConsoleStatic } from './console/console-static.js';
 import { DatabaseModule } from './database/database.module.js';
+import { EnrollmentTokenRepository } from './enrollment/enrollment-token.repository.js';
+import { EnrollmentController } from './enrollment/enrollment.controller.js';
+import { EnrollmentService } from './enrollment/enrollment.service.js';
 import { FederationRepository } from './federation/federation.repository.js';
 import { FederationStore } from './federation/federation-store.js';
 import { FederationWriter } from './federation/federation-writer.js';
@@ -63,6 +66,7 @@ export class AppModule {
         FederationViewsController,
         RevisionsController,
         RolloutController,
+        EnrollmentController,
         AuditController,
         CdrsController,
         AgentsController,
@@ -99,6 +103,8 @@ export class AppModule {
         SnapshotSigningKey,
         ConfigBuckets,
         SnapshotPublisher,
+        EnrollmentTokenRepository,
+        EnrollmentService,
         ConsoleStatic,
       ],
     };

@@ -1,3 +1,7 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createNatsTrust, issuerOf } from '@fedpbx/nats-auth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RouteCatalog } from '../openapi/route-catalog.js';
 import { buildFoundingScenario } from '../testing/scenario.js';
@@ -107,6 +111,18 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
     // The matrix app runs without NATS: a live request the caller may make answers 503.
     'GET /api/v1/agents/:siteId/live-health': { req: (target) => ({ method: 'GET', url: `/api/v1/agents/${SITE[target]}/live-health` }), expect: siteLive },
     'POST /api/v1/agents/:siteId/live-trace': { req: (target) => ({ method: 'POST', url: `/api/v1/agents/${SITE[target]}/live-trace`, body: { number: '302' } }), expect: siteLive },
+    'POST /api/v1/sites/:siteId/enrollment-tokens': {
+      req: (target) => ({ method: 'POST', url: `/api/v1/sites/${SITE[target]}/enrollment-tokens` }),
+      expect: { headOffice: [201, 201], siteAdmin: [403, 404], viewer: [403, 404] },
+    },
+    'POST /api/v1/enroll': {
+      req: async (target) => {
+        const issued = await t.request('POST', `/api/v1/sites/${SITE[target]}/enrollment-tokens`, undefined, adminToken);
+        return { method: 'POST', url: '/api/v1/enroll', body: { token: issued.body['token'] } };
+      },
+      expect: all(200),
+      public: true,
+    },
     'GET /api/v1/rollout': { req: () => ({ method: 'GET', url: '/api/v1/rollout' }), expect: all(200) },
     'GET /api/v1/sites/:siteId/rollout': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/rollout` }), expect: siteRead },
     'POST /api/v1/sites/:siteId/revisions/:revision/rollback': {
@@ -134,7 +150,10 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
   }
 
   beforeAll(async () => {
-    t = await startTestApp();
+    // Enrollment configured (an issuer to mint agent credentials with; no NATS connection needed for that).
+    const dir = mkdtempSync(join(tmpdir(), 'fedpbx-matrix-'));
+    writeFileSync(join(dir, 'nats-issuer.json'), JSON.stringify(issuerOf(await createNatsTrust())));
+    t = await startTestApp({ env: { FEDPBX_DATA_DIR: dir, FEDPBX_NATS_ISSUER_FILE: join(dir, 'nats-issuer.json'), FEDPBX_NATS_AGENT_URLS: 'nats://127.0.0.1:4222' } });
     adminToken = await t.login(ADMIN.username, ADMIN.password);
     await buildFoundingScenario(t, adminToken);
     const flow = { id: 'f-piter', siteId: 'piter', name: 'Piter', number: '350', entry: 'a', nodes: [{ id: 'a', type: 'hangup' }] };

@@ -1,0 +1,125 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
+import { Subjects, type EnrollmentTokenIssued, type EnrollRequest, type EnrollResponse } from '@fedpbx/contracts';
+import { mintAgentCreds } from '@fedpbx/nats-auth';
+import { DataSource } from 'typeorm';
+import { AuditRepository } from '../audit/audit.repository.js';
+import { LoginRateLimiter } from '../auth/login-rate-limiter.js';
+import { actorName, type Principal } from '../auth/principal.js';
+import { CONTROLLER_CONFIG, type ControllerConfig } from '../config.js';
+import { ForbiddenError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../errors.js';
+import { FederationStore } from '../federation/federation-store.js';
+import { FederationWriter } from '../federation/federation-writer.js';
+import { NatsBus } from '../nats/nats-bus.js';
+import { SnapshotSigningKey } from '../sync/snapshot-signing-key.js';
+import { EnrollmentTokenRepository } from './enrollment-token.repository.js';
+
+/** How long an issued token can be used (it is one-time either way). */
+export const ENROLLMENT_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
+const TOKEN_PREFIX = 'fpe_';
+const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
+
+/**
+ * Enrollment: head office issues a one-time token for a site; the site's agent exchanges it (no login) for NATS
+ * credentials limited to its site, the NATS URLs, its inbox prefix and the key that signs its snapshots. The
+ * token is stored hashed and audited by id; the credentials are minted per request and never stored or logged.
+ */
+@Injectable()
+export class EnrollmentService {
+  private readonly limiter: LoginRateLimiter;
+
+  constructor(
+    @Inject(DataSource) private readonly ds: DataSource,
+    @Inject(CONTROLLER_CONFIG) config: ControllerConfig,
+    private readonly tokens: EnrollmentTokenRepository,
+    private readonly audit: AuditRepository,
+    private readonly store: FederationStore,
+    private readonly writer: FederationWriter,
+    private readonly bus: NatsBus,
+    private readonly signing: SnapshotSigningKey,
+  ) {
+    this.limiter = new LoginRateLimiter(config.FEDPBX_LOGIN_MAX_ATTEMPTS, config.FEDPBX_LOGIN_WINDOW_SEC * 1000);
+  }
+
+  async issue(caller: Principal, siteId: string): Promise<EnrollmentTokenIssued> {
+    if (!caller.scope.canRead(siteId)) throw new NotFoundError('site', siteId);
+    if (!caller.scope.headOffice) throw new ForbiddenError('only head office issues enrollment tokens');
+    const { federation } = await this.store.read();
+    if (!federation.sites.some((s) => s.id === siteId)) throw new NotFoundError('site', siteId);
+    const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
+    const expiresAt = new Date(Date.now() + ENROLLMENT_TOKEN_TTL_MS);
+    const actor = actorName(caller);
+    await this.ds.transaction(async (m) => {
+      const t = await this.tokens.create(m, siteId, hashToken(token), actor, expiresAt);
+      await this.audit.append(m, [
+        { actor, action: 'enrollmentToken.create', objectType: 'enrollmentToken', objectId: t.id, siteIds: [siteId], after: { siteId, expiresAt: expiresAt.toISOString() } },
+      ]);
+    });
+    return { siteId, token, expiresAt: expiresAt.toISOString() };
+  }
+
+  /** `client` is the caller's address: failed attempts are rate-limited per address like logins. */
+  async enroll(req: EnrollRequest, client: string): Promise<EnrollResponse> {
+    const key = `enroll:${client}`;
+    const wait = this.limiter.retryAfterSec(key);
+    if (wait > 0) throw new RateLimitedError(wait);
+    const issuer = this.bus.issuer;
+    const signingKey = this.signing.key;
+    if (issuer === undefined || signingKey === undefined) {
+      throw new ServiceUnavailableException('enrollment is not configured on this controller: set FEDPBX_NATS_ISSUER_FILE (npm run nats:init writes it)');
+    }
+    if (this.bus.agentUrls.length === 0) throw new ServiceUnavailableException('enrollment is not configured on this controller: set FEDPBX_NATS_AGENT_URLS or FEDPBX_NATS_URL');
+
+    const found = await this.tokens.byHash(this.ds.manager, hashToken(req.token));
+    const refusal = found === undefined ? 'enrollment token unknown' : found.usedAt !== null ? 'enrollment token already used' : found.expiresAt <= new Date() ? 'enrollment token expired' : undefined;
+    if (found === undefined || refusal !== undefined) {
+      this.limiter.fail(key);
+      throw new UnauthenticatedError(refusal);
+    }
+    const siteId = found.siteId;
+    const actor = `agent:${siteId}`;
+    // The key goes in first, as a validated, audited, revisioned write: a refused key leaves the token unused.
+    if (req.wireguardPublicKey !== undefined) await this.storeWireguardKey(siteId, req.wireguardPublicKey, actor);
+
+    const at = new Date();
+    const consumed = await this.ds.transaction(async (m) => {
+      if (!(await this.tokens.consume(m, found.id, at))) return false;
+      await this.audit.append(m, [
+        {
+          actor,
+          action: 'enrollmentToken.use',
+          objectType: 'enrollmentToken',
+          objectId: found.id,
+          siteIds: [siteId],
+          after: { siteId, usedAt: at.toISOString(), agentVersion: req.agentVersion ?? null, wireguardPublicKey: req.wireguardPublicKey ?? null },
+        },
+      ]);
+      return true;
+    });
+    if (!consumed) {
+      this.limiter.fail(key);
+      throw new UnauthenticatedError('enrollment token already used');
+    }
+    this.limiter.succeed(key);
+    return {
+      siteId,
+      natsUrls: [...this.bus.agentUrls],
+      natsCreds: await mintAgentCreds(issuer, siteId),
+      inboxPrefix: Subjects.inboxPrefix(siteId),
+      controllerKeyId: signingKey.keyId,
+      controllerPublicKey: signingKey.publicKeyPem,
+    };
+  }
+
+  private async storeWireguardKey(siteId: string, wireguardPublicKey: string, actor: string): Promise<void> {
+    const { federation } = await this.store.read();
+    const site = federation.sites.find((s) => s.id === siteId);
+    if (site === undefined) throw new UnauthenticatedError('the enrollment token\'s site no longer exists');
+    if (site.network.wireguardPublicKey === wireguardPublicKey) return;
+    await this.writer.write({ actor, reason: `agent enrollment of ${siteId}: WireGuard public key`, dryRun: false }, (fed) => {
+      const current = fed.sites.find((s) => s.id === siteId);
+      if (current === undefined) throw new NotFoundError('site', siteId);
+      return [{ collection: 'sites', op: 'upsert', value: { ...current, network: { ...current.network, wireguardPublicKey } } }];
+    });
+  }
+}
