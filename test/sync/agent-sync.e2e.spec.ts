@@ -1,6 +1,6 @@
 // The agent's sync client end to end: real agent processes (apps/agent/dist), a private nats-server with the
 // agents' real permissions, and the controller's side simulated by a raw NATS client with controller credentials.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Subjects } from '@fedpbx/contracts';
@@ -129,12 +129,8 @@ describe('agent events over NATS', () => {
     const peer = await AmiPeer.start({ systemName: 'moscow' });
     cleanups.push(() => peer.close());
     peer.pjsip = moscowPjsip();
-    const a = await agent(server, stateDir(), {
-      FEDPBX_AMI_HOST: '127.0.0.1',
-      FEDPBX_AMI_PORT: String(peer.port),
-      FEDPBX_AMI_USER: 'fedpbx',
-      FEDPBX_AMI_SECRET: 'fedpbx-test-secret',
-    });
+    const ami = { FEDPBX_AMI_HOST: '127.0.0.1', FEDPBX_AMI_PORT: String(peer.port), FEDPBX_AMI_USER: 'fedpbx', FEDPBX_AMI_SECRET: 'fedpbx-test-secret' };
+    const a = await agent(server, stateDir(), ami);
     await expect.poll(() => revisionOf(a), { timeout: 5000 }).toBe(1);
     await expect.poll(async () => (await ctl.events(Subjects.eventSubject('moscow', 'link.status'))).length, { timeout: 5000 }).toBeGreaterThanOrEqual(2);
     await expect.poll(() => metric(a, 'fedpbx_connection_up{peer="ami"}')).toBe(1);
@@ -144,13 +140,8 @@ describe('agent events over NATS', () => {
     for (let i = 0; i < 1000; i++) peer.event('Cdr', cdrFields(i));
     await expect.poll(() => metric(a, 'fedpbx_cdr_backlog'), { timeout: 10_000 }).toBe(1000);
     await a.stop(); // and the agent restarts while NATS is still down
-    const b = await agent(server, a.stateDir, {
-      FEDPBX_AMI_HOST: '127.0.0.1',
-      FEDPBX_AMI_PORT: String(peer.port),
-      FEDPBX_AMI_USER: 'fedpbx',
-      FEDPBX_AMI_SECRET: 'fedpbx-test-secret',
-    });
-    expect(await metric(b, 'fedpbx_cdr_backlog')).toBe(1000);
+    const b = await agent(server, a.stateDir, ami);
+    await expect.poll(() => metric(b, 'fedpbx_cdr_backlog')).toBe(1000);
     await server.start();
     await expect.poll(() => metric(b, 'fedpbx_cdr_backlog'), { timeout: 20_000 }).toBe(0);
 
@@ -159,6 +150,16 @@ describe('agent events over NATS', () => {
     expect(cdrs.map((e) => e.event.type === 'cdr' && e.event.cdrId)).toEqual(Array.from({ length: 1000 }, (_, i) => `moscow-1795696107.${i}:1`));
     expect(new Set(cdrs.map((e) => e.id)).size).toBe(1000);
     expect(cdrs[0]).toMatchObject({ v: 1, siteId: 'moscow', id: 'cdr:moscow:moscow-1795696107.0:1' });
+
+    // A crash between the PubAcks and the cursor write, at its worst: the whole cursor is gone, everything is
+    // published again - and JetStream's msg-id dedupe keeps exactly one of each.
+    await b.stop('SIGKILL');
+    rmSync(join(b.stateDir, 'sync', 'cdr-cursor.json'));
+    const c = await agent(server, b.stateDir, ami);
+    await expect.poll(() => c.logs.some((l) => l.msg === 'connected to NATS')).toBe(true);
+    await expect.poll(() => metric(c, 'fedpbx_cdr_backlog'), { timeout: 20_000 }).toBe(0);
+    expect(await ctl.events(Subjects.eventSubject('moscow', 'cdr'))).toHaveLength(1000);
+
     await expect.poll(async () => (await ctl.events(Subjects.eventSubject('moscow', 'heartbeat'))).length).toBeGreaterThan(0);
     const hb = (await ctl.events(Subjects.eventSubject('moscow', 'heartbeat'))).at(-1);
     expect(hb?.event).toMatchObject({ type: 'heartbeat', appliedRevision: 1, amiConnected: true });

@@ -14,7 +14,7 @@ import { compactHeap } from './state/heap.js';
 import { RoutingState } from './state/routing-state.js';
 import { SnapshotApplier } from './state/snapshot-applier.js';
 import { SnapshotStore } from './state/snapshot-store.js';
-import { SyncClient } from './sync/sync-client.js';
+import type { SyncClient } from './sync/sync-client.js';
 import { AGENT_VERSION } from './version.js';
 
 /**
@@ -65,8 +65,6 @@ export class Agent {
       this.log,
     );
     const agi = await this.agi.start();
-    await this.startSync();
-    await this.startAsterisk(agi.port);
     const m = await startMetricsServer(this.config.FEDPBX_METRICS_LISTEN.host, this.config.FEDPBX_METRICS_LISTEN.port, this.metrics, () => ({
       ok: this.state.ready,
       detail: { site: this.config.FEDPBX_SITE_ID, revision: this.state.revision, agiSessions: this.agi?.activeSessions ?? 0 },
@@ -86,6 +84,9 @@ export class Agent {
       },
       'agent serving FastAGI',
     );
+    // Calls are served from here on; sync (its NATS libraries load on demand) and Asterisk follow.
+    await this.startSync();
+    await this.startAsterisk(agi.port);
     return { agiPort: agi.port, metricsPort: m.port };
   }
 
@@ -107,6 +108,7 @@ export class Agent {
       this.log.info('FEDPBX_NATS_URL not set: running stand-alone (no config updates, events stay in the state dir)');
       return;
     }
+    const { SyncClient } = await import('./sync/sync-client.js');
     this.sync = new SyncClient({
       siteId: c.FEDPBX_SITE_ID,
       stateDir: c.FEDPBX_STATE_DIR,

@@ -101,6 +101,7 @@ export class CdrPublisher {
         this.opts.log.error({ err: error }, 'CDR outbox unreadable');
         return [];
       });
+      if (nc !== undefined && batch.length === 0) this.setBacklog(0); // caught up: the count is exact again
       if (nc === undefined || batch.length === 0) {
         // New CDRs and (re)connects wake this up; the timeout covers anything missed.
         await this.idle(nc === undefined ? 1000 : 5000);
