@@ -2,7 +2,7 @@ import '@xyflow/react/dist/style.css';
 import { addEdge, Background, Controls, ReactFlow, ReactFlowProvider, useEdgesState, useNodesState, useReactFlow, type Connection, type Edge } from '@xyflow/react';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiError } from '../api/client';
-import type { CallFlow, FlowNode, FlowNodeType, WriteResponse } from '../api/types';
+import type { CallFlow, FederationIssue, FlowNode, FlowNodeType, WriteResponse } from '../api/types';
 import { Link, navigate } from '../router';
 import { useApi } from '../session';
 import { Banner, ErrorBanner, ImpactPreview } from '../ui/feedback';
@@ -32,7 +32,7 @@ export function FlowEditorScreen({ siteId, flowId }: { siteId: string; flowId: s
       if (loaded.value !== undefined && loaded.value.siteId !== siteId) return <NotFound what={`No call flow “${flowId}” at ${siteId}`} />;
       return (
         <ReactFlowProvider>
-          <FlowEditor siteId={siteId} flow={loaded.value} />
+          <FlowEditor key={loaded.value?.id ?? 'new'} siteId={siteId} flow={loaded.value} />
         </ReactFlowProvider>
       );
   }
@@ -52,6 +52,9 @@ function FlowEditor({ siteId, flow }: { siteId: string; flow: CallFlow | undefin
   const [preview, setPreview] = useState<WriteResponse | undefined>(undefined);
   const [saved, setSaved] = useState<string | undefined>(undefined);
   const [busy, setBusy] = useState(false);
+  // A new flow gets its id here, so the server's findings about it can be told from the rest of the federation's.
+  const [flowId] = useState(() => flow?.id ?? `f-${crypto.randomUUID()}`);
+  const aboutThisFlow = (i: FederationIssue): boolean => i.objects.some((o) => o.type === 'callFlow' && o.id === flowId);
   const selectedNode = nodes.find((n) => n.id === selected);
 
   // Drawing a connection from an outcome replaces whatever that outcome led to: one outcome, one next step.
@@ -68,7 +71,7 @@ function FlowEditor({ siteId, flow }: { siteId: string; flow: CallFlow | undefin
     // New steps go into a grid from the visible top-left corner, three to a row, so none hides another.
     const vp = rf.getViewport();
     const n = nodes.length;
-    const position = { x: (20 - vp.x) / vp.zoom + (n % 3) * 260, y: (20 - vp.y) / vp.zoom + Math.floor(n / 3) * 190 };
+    const position = { x: (20 - vp.x) / vp.zoom + (n % 2) * 250, y: (20 - vp.y) / vp.zoom + Math.floor(n / 2) * 170 };
     const node = newNode(NODE_KINDS[type].create(), nodes, position, nodes.length === 0);
     setNodes((old) => [...old.map((n) => ({ ...n, selected: false })), { ...node, selected: true }]);
     setSelected(node.id);
@@ -98,8 +101,8 @@ function FlowEditor({ siteId, flow }: { siteId: string; flow: CallFlow | undefin
   };
 
   /** Puts the server's findings on the nodes (or above the diagram when they concern the whole flow). */
-  const showFindings = (problems: readonly { path: string; message: string }[], issues: readonly { message: string }[]): void => {
-    const placed = placeIssues(nodes.map((n) => n.id), problems, issues);
+  const showFindings = (problems: readonly { path: string; message: string }[], issues: readonly FederationIssue[]): void => {
+    const placed = placeIssues(nodes.map((n) => n.id), problems, issues.filter(aboutThisFlow));
     setNodes((old) => old.map((n) => ({ ...n, data: { ...n.data, issues: placed.byNode.get(n.id) ?? [] } })));
     setGeneral(placed.general);
   };
@@ -111,7 +114,7 @@ function FlowEditor({ siteId, flow }: { siteId: string; flow: CallFlow | undefin
     setSaved(undefined);
     const graph = fromDiagram(nodes, edges);
     const body = {
-      ...(flow !== undefined ? { id: flow.id } : {}),
+      id: flowId,
       siteId,
       name: name.trim(),
       ...(number.trim() !== '' ? { number: number.trim() } : {}),
@@ -122,7 +125,7 @@ function FlowEditor({ siteId, flow }: { siteId: string; flow: CallFlow | undefin
       const q = dryRun ? { dryRun: true } : undefined;
       const answer = flow === undefined ? await api.post<WriteResponse<CallFlow>>('/call-flows', body, q) : await api.put<WriteResponse<CallFlow>>(`/call-flows/${encodeURIComponent(flow.id)}`, body, q);
       showFindings([], [...answer.validation.errors, ...answer.validation.warnings]);
-      if (dryRun) setPreview(answer);
+      if (dryRun) setPreview({ ...answer, validation: { ok: answer.validation.ok, errors: answer.validation.errors.filter(aboutThisFlow), warnings: answer.validation.warnings.filter(aboutThisFlow) } });
       else if (flow === undefined && answer.data !== undefined) navigate(`/sites/${siteId}/flows/${answer.data.id}?saved=1`, { replace: true });
       else setSaved('Saved. The sites’ configuration is being updated.');
     } catch (e) {
@@ -195,7 +198,7 @@ function FlowEditor({ siteId, flow }: { siteId: string; flow: CallFlow | undefin
             onEdgesChange={onEdgesChange}
             onConnect={onConnect}
             onSelectionChange={({ nodes: sel }) => setSelected(sel[0]?.id)}
-            fitView={nodes.length > 0}
+            fitView={flow !== undefined}
             fitViewOptions={{ maxZoom: 1 }}
             deleteKeyCode={['Delete']}
             minZoom={0.3}

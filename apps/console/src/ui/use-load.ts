@@ -1,4 +1,4 @@
-import { useCallback, useEffect, useState } from 'react';
+import { useCallback, useEffect, useRef, useState } from 'react';
 import { ApiError } from '../api/client';
 
 export type Loaded<T> =
@@ -8,14 +8,20 @@ export type Loaded<T> =
   | { readonly state: 'unavailable'; readonly error: ApiError }
   | { readonly state: 'error'; readonly error: Error };
 
-/** Runs `load` when its dependencies change and on `reload()`; the last answer wins. */
+/** Runs `load` when its dependencies change (showing loading again) and on `reload()` (keeping the current value meanwhile); the last answer wins. */
 export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): [Loaded<T>, () => void] {
   const [result, setResult] = useState<Loaded<T>>({ state: 'loading' });
   const [tick, setTick] = useState(0);
   // The caller lists what `load` depends on, as with useEffect.
   const run = useCallback(load, deps);
+  const lastRun = useRef(run);
   useEffect(() => {
     let live = true;
+    // New inputs (another site, another flow): never show the previous answer as if it were theirs.
+    if (lastRun.current !== run) {
+      lastRun.current = run;
+      setResult({ state: 'loading' });
+    }
     run().then(
       (value) => live && setResult({ state: 'ok', value }),
       (e: unknown) => {

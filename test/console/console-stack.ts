@@ -1,0 +1,44 @@
+import { rmSync } from 'node:fs';
+import { buildFoundingScenario } from '../../apps/controller/src/testing/scenario.js';
+import { startTestApp, ADMIN, type TestApp } from '../../apps/controller/src/testing/test-app.js';
+import { buildConsole } from './browser.js';
+
+export { artifactPath, launchChromium } from './browser.js';
+export const PITER_ADMIN = { username: 'piter-admin', password: 'piter-password-123' } as const;
+export { ADMIN };
+
+export interface ConsoleStack {
+  /** The controller's base URL, serving the console at / and the API at /api. */
+  readonly url: string;
+  readonly t: TestApp;
+  readonly adminToken: string;
+  readonly consoleDir: string;
+  close(): Promise<void>;
+}
+
+/**
+ * A real controller (own PostgreSQL database) listening on a free port, serving a freshly built console, seeded
+ * with the founding scenario and a site admin of piter.
+ */
+export async function startConsoleStack(): Promise<ConsoleStack> {
+  const consoleDir = await buildConsole();
+  const t = await startTestApp({ env: { FEDPBX_CONSOLE_DIR: consoleDir, FEDPBX_LOG_LEVEL: 'warn' } });
+  await t.app.listen(0, '127.0.0.1');
+  const address = t.app.getHttpServer().address();
+  if (address === null || typeof address === 'string') throw new Error('no TCP address');
+  const adminToken = await t.login(ADMIN.username, ADMIN.password);
+  await buildFoundingScenario(t, adminToken);
+  const u = await t.request('POST', '/api/v1/users', { ...PITER_ADMIN, grants: [{ role: 'site-admin', siteId: 'piter' }] }, adminToken);
+  if (u.status !== 201) throw new Error(`create piter admin: ${u.status} ${JSON.stringify(u.body)}`);
+  return {
+    url: `http://127.0.0.1:${address.port}`,
+    t,
+    adminToken,
+    consoleDir,
+    async close() {
+      await t.close();
+      rmSync(consoleDir, { recursive: true, force: true });
+    },
+  };
+}
+
