@@ -20,9 +20,14 @@ describe('groupEvents', () => {
     ]);
   });
 
-  it('normalises times (offsets included) to millisecond UTC', () => {
-    const b = groupEvents([cdrEnvelope('moscow', 1, { start: '2026-01-01T12:00:00.123456+03:00', end: '2026-01-01T12:01:00+03:00' })]);
-    expect(b.cdrs[0]).toMatchObject({ start_at: '2026-01-01T09:00:00.123Z', end_at: '2026-01-01T09:01:00.000Z', site_id: 'moscow', event_id: 'moscow-cdr-1' });
+  it('compares status times with offsets by the instant they name', () => {
+    const b = groupEvents([heartbeat('moscow', '2026-01-01T12:00:05+03:00', 9), heartbeat('moscow', '2026-01-01T09:00:04.999Z', 8)]);
+    expect(b.heartbeats).toMatchObject([{ applied_revision: 9, at: '2026-01-01T09:00:05.000Z' }]);
+  });
+
+  it('maps a CDR to its row with the envelope id', () => {
+    const b = groupEvents([cdrEnvelope('moscow', 1)]);
+    expect(b.cdrs[0]).toMatchObject({ site_id: 'moscow', cdr_id: 'moscow-1700000000.1', event_id: 'moscow-cdr-1', route_kind: 'site', trunk_id: null, recording_file: null });
   });
 
   it('orders snapshot outcomes by the agent\'s time', () => {

@@ -1,6 +1,6 @@
 import type { AgentEventEnvelope } from '@fedpbx/contracts';
 
-/** Rows ready for the ingest's multi-row statements (column names as in the tables; timestamps as ISO text). */
+/** Rows ready for the ingest's multi-row statements (column names as in the tables; times as ISO 8601 text). */
 export interface CdrRow {
   site_id: string;
   cdr_id: string;
@@ -73,7 +73,8 @@ const iso = (at: string): string => new Date(at).toISOString();
 /**
  * Groups envelopes by table. Several status events for the same key in one batch keep only the newest (one
  * upsert statement cannot touch a row twice); the database then keeps whichever of that and the stored row is
- * newer. Timestamps are normalised to millisecond ISO text, the precision the API pages on.
+ * newer. Status times are normalised to millisecond UTC text so they compare as strings; CDR times go as the
+ * agent sent them (the insert truncates them to milliseconds, the precision the API pages on).
  */
 export function groupEvents(envelopes: readonly AgentEventEnvelope[]): EventBatch {
   const cdrs: CdrRow[] = [];
@@ -95,9 +96,9 @@ export function groupEvents(envelopes: readonly AgentEventEnvelope[]): EventBatc
           event_id: id,
           unique_id: e.uniqueId,
           linked_id: e.linkedId,
-          start_at: iso(e.start),
-          answer_at: e.answer !== undefined ? iso(e.answer) : null,
-          end_at: iso(e.end),
+          start_at: e.start,
+          answer_at: e.answer ?? null,
+          end_at: e.end,
           duration_sec: e.durationSec,
           bill_sec: e.billSec,
           src: e.src,

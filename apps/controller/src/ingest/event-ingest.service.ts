@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Subjects, type AgentEventEnvelope } from '@fedpbx/contracts';
-import { jetstream, jetstreamManager, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
 import { CONTROLLER_CONFIG, type ControllerConfig } from '../config.js';
@@ -12,7 +12,7 @@ import { EventStore } from './event-store.js';
 import { ensureEventsStream, INGEST_CONSUMER } from './events-stream.js';
 
 /** Messages taken per transaction at most: big enough for >= 5,000 CDR/s, small enough to commit well within ack_wait. */
-const MAX_BATCH = 1000;
+const MAX_BATCH = 2000;
 /** Redelivery delay of a batch the database refused for a passing reason (down, failover). */
 const RETRY_DELAY_MS = 2000;
 
@@ -102,12 +102,8 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
           ackWaitSec: this.config.FEDPBX_EVENTS_ACK_WAIT_SEC,
         });
         const consumer = await jetstream(nc).consumers.get(Subjects.EVENTS_STREAM, INGEST_CONSUMER);
-        const messages = await consumer.consume({ max_messages: MAX_BATCH });
-        this.messages = messages;
-        if (this.stop.signal.aborted) await messages.close();
-        this.log.info({ stream: Subjects.EVENTS_STREAM, consumer: INGEST_CONSUMER }, 'ingesting agent events');
         failures = 0;
-        await this.consume(messages);
+        await this.consume(consumer);
       } catch (error) {
         if (this.stop.signal.aborted) break;
         failures += 1;
@@ -117,21 +113,39 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
     }
   }
 
-  /** Takes what the consumer has buffered (up to MAX_BATCH) as one batch; ends when the consumer closes. */
-  private async consume(messages: ConsumerMessages): Promise<void> {
-    let batch: JsMsg[] = [];
-    for await (const msg of messages) {
-      batch.push(msg);
-      if (batch.length >= MAX_BATCH || messages.getPending() <= 0) {
-        await this.handle(batch);
-        batch = [];
+  /**
+   * Pulls continuously into a buffer and handles whatever is buffered (up to MAX_BATCH) as one batch, so a
+   * backlog drains in full batches and a lone event is stored at once. The consumer pulls ahead while a batch
+   * commits; the server holds back beyond the consumer's max_ack_pending. Ends when the consumer closes
+   * (shutdown, reconnect); messages taken and not handled then are redelivered after ack_wait.
+   */
+  private async consume(consumer: Consumer): Promise<void> {
+    const buffer: JsMsg[] = [];
+    let wake: (() => void) | undefined;
+    const messages = await consumer.consume({ max_messages: MAX_BATCH, callback: (msg) => (buffer.push(msg), wake?.()) });
+    this.messages = messages;
+    let open = !this.stop.signal.aborted;
+    if (!open) await messages.close();
+    void messages.closed().then(() => ((open = false), wake?.()));
+    this.log.info({ stream: Subjects.EVENTS_STREAM, consumer: INGEST_CONSUMER }, 'ingesting agent events');
+    // Checking the next batch (CPU here) overlaps the previous batch's commit (work in PostgreSQL); commits
+    // still run one after another, in stream order.
+    let storing: Promise<void> = Promise.resolve();
+    while (open && !this.stop.signal.aborted) {
+      if (buffer.length === 0) {
+        await new Promise<void>((resolve) => (wake = resolve));
+        wake = undefined;
+        continue;
       }
+      const accepted = this.check(buffer.splice(0, MAX_BATCH));
+      await storing;
+      storing = this.save(accepted);
     }
-    // Messages taken but not handled when the consumer closed are redelivered after ack_wait.
+    await storing;
   }
 
-  /** Checks, stores and acknowledges one batch. Never throws: a batch that cannot be stored now is redelivered. */
-  private async handle(batch: readonly JsMsg[]): Promise<void> {
+  /** Decodes a batch; malformed and spoofed messages are terminated (never redelivered) and counted. */
+  private check(batch: readonly JsMsg[]): Accepted[] {
     const accepted: Accepted[] = [];
     const rejected = new Map<RejectReason, { count: number; example: string }>();
     for (const msg of batch) {
@@ -147,6 +161,11 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
       else r.count += 1;
     }
     for (const [reason, r] of rejected) this.log.warn({ reason, count: r.count, example: r.example }, `refused ${reason} agent events`);
+    return accepted;
+  }
+
+  /** Stores and acknowledges checked events. Never throws: what cannot be stored now is redelivered. */
+  private async save(accepted: readonly Accepted[]): Promise<void> {
     if (accepted.length === 0) return;
     try {
       await this.commit(accepted);

@@ -25,8 +25,8 @@ export interface EventsStreamSettings {
   readonly ackWaitSec: number;
 }
 
-/** Unacked messages the server lets the controller hold: a few batches in flight while one commits. */
-const MAX_ACK_PENDING = 20_000;
+/** Unacked messages the server lets the controller hold: a few batches pulled ahead while one commits. */
+const MAX_ACK_PENDING = 5000;
 
 export function eventsStreamConfig(s: EventsStreamSettings): Partial<StreamConfig> & { name: string; subjects: string[] } {
   return {
