@@ -104,6 +104,7 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
     },
     'POST /api/v1/links/generate': { req: () => ({ method: 'POST', url: '/api/v1/links/generate?dryRun=true', body: { topology: 'full-mesh' } }), expect: headOfficeOnly(200) },
     'GET /api/v1/sites/:siteId/revisions': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/revisions` }), expect: siteRead },
+    'GET /api/v1/sites/:siteId/revisions/diff': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/revisions/diff?from=1&to=1` }), expect: siteRead },
     'GET /api/v1/sites/:siteId/revisions/:revision': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/revisions/1` }), expect: siteRead },
     'GET /api/v1/cdrs': { req: (target) => ({ method: 'GET', url: `/api/v1/cdrs?siteId=${SITE[target]}` }), expect: all(200) },
     'GET /api/v1/agents': { req: () => ({ method: 'GET', url: '/api/v1/agents' }), expect: all(200) },

@@ -7,8 +7,8 @@ import type { WriteResponse } from '../resources/resource.service.js';
 import type { RevisionSummary } from './revision.repository.js';
 import { RevisionsService } from './revisions.service.js';
 
-const revisionNumber = (v: string): number => {
-  if (!/^[0-9]{1,9}$/.test(v)) throw new InvalidInputError('invalid revision', [{ path: 'revision', message: 'a revision number' }]);
+const revisionNumber = (v: string | undefined, path = 'revision'): number => {
+  if (v === undefined || !/^[0-9]{1,9}$/.test(v)) throw new InvalidInputError('invalid revision', [{ path, message: 'a revision number' }]);
   return Number(v);
 };
 
@@ -19,6 +19,12 @@ export class RevisionsController {
   @Get()
   async list(@Caller() caller: Principal, @Param('siteId') siteId: string, @Query('limit') limit?: string, @Query('before') before?: string): Promise<{ items: RevisionSummary[] }> {
     return { items: await this.revisions.list(caller, siteId, pageLimit(limit), before === undefined ? undefined : revisionNumber(before)) };
+  }
+
+  /** `?from=A&to=B`: objects added, removed and changed between two revisions of the site. */
+  @Get('diff')
+  async diff(@Caller() caller: Principal, @Param('siteId') siteId: string, @Query('from') from?: string, @Query('to') to?: string): Promise<{ data: unknown }> {
+    return { data: await this.revisions.diff(caller, siteId, revisionNumber(from, 'from'), revisionNumber(to, 'to')) };
   }
 
   @Get(':revision')

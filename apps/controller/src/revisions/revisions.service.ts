@@ -8,6 +8,7 @@ import { siteOwnedConfig } from '../federation/site-impact.js';
 import type { SiteOwnedConfig } from '../federation/site-owned-config.js';
 import { RESOURCE_KINDS, toResponse } from '../resources/resource-kinds.js';
 import type { WriteResponse } from '../resources/resource.service.js';
+import { diffOwnedConfig, type OwnedConfigDiff } from './revision-diff.js';
 import { RevisionRepository, type RevisionSummary } from './revision.repository.js';
 
 type OwnedCollection = Exclude<keyof SiteOwnedConfig, 'site'> & CollectionName;
@@ -35,6 +36,17 @@ export class RevisionsService {
     const owned: Record<string, unknown> = { site: toResponse(RESOURCE_KINDS.sites, r.owned.site) };
     for (const c of OWNED) owned[c] = (r.owned[c] as readonly never[]).map((o) => toResponse(RESOURCE_KINDS[c], o));
     return { ...r, owned };
+  }
+
+  /** What changed in the objects the site owns from revision `from` to revision `to` (either order). */
+  async diff(caller: Principal, siteId: string, from: number, to: number): Promise<{ siteId: string; from: RevisionSummary; to: RevisionSummary } & OwnedConfigDiff> {
+    if (!caller.scope.canRead(siteId)) throw new NotFoundError('site', siteId);
+    const [a, b] = await Promise.all([this.revisions.get(this.ds.manager, siteId, from), this.revisions.get(this.ds.manager, siteId, to)]);
+    if (a === undefined) throw new NotFoundError('revision', `${siteId}@${from}`);
+    if (b === undefined) throw new NotFoundError('revision', `${siteId}@${to}`);
+    const { owned: before, ...fromSummary } = a;
+    const { owned: after, ...toSummary } = b;
+    return { siteId, from: fromSummary, to: toSummary, ...diffOwnedConfig(before, after) };
   }
 
   /**

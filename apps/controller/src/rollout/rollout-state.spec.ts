@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import type { RolloutRow } from './rollout.repository.js';
+import { rolloutState, toSiteRollout } from './rollout-state.js';
+
+const base: RolloutRow = {
+  siteId: 'piter',
+  currentRevision: 5,
+  currentHash: 'sha256:x',
+  publishedRevision: 5,
+  publishedAt: new Date('2026-11-26T10:00:00Z'),
+  appliedRevision: null,
+  appliedAt: null,
+  refusedRevision: null,
+  refusedReason: null,
+  refusedAt: null,
+  behindSince: new Date('2026-11-26T09:59:00Z'),
+};
+const row = (r: Partial<RolloutRow>): RolloutRow => ({ ...base, ...r });
+
+describe('rollout state of a site', () => {
+  it('is in-sync once the head revision is applied, whatever happened before', () => {
+    expect(rolloutState(row({ appliedRevision: 5, refusedRevision: 4, refusedReason: 'bad' }))).toBe('in-sync');
+  });
+
+  it('is publishing while the bucket is behind the head (or empty)', () => {
+    expect(rolloutState(row({ publishedRevision: null }))).toBe('publishing');
+    expect(rolloutState(row({ publishedRevision: 4, appliedRevision: 4 }))).toBe('publishing');
+  });
+
+  it('is never-seen when published but the agent never reported, applying when it reported an older one', () => {
+    expect(rolloutState(row({}))).toBe('never-seen');
+    expect(rolloutState(row({ appliedRevision: 3 }))).toBe('applying');
+  });
+
+  it('is refused when the agent refused the published revision; a refusal of an older one no longer counts', () => {
+    expect(rolloutState(row({ appliedRevision: 3, refusedRevision: 5, refusedReason: 'bad-signature' }))).toBe('refused');
+    expect(rolloutState(row({ appliedRevision: 3, refusedRevision: 4, refusedReason: 'bad-signature' }))).toBe('applying');
+    expect(toSiteRollout(row({ appliedRevision: 5, refusedRevision: 4, refusedReason: 'x' }), new Date()).refused).toBeNull();
+  });
+
+  it('says for how long a site has been behind, and nothing when in sync', () => {
+    const now = new Date('2026-11-26T10:01:30Z');
+    expect(toSiteRollout(row({ appliedRevision: 3 }), now)).toMatchObject({ behindSince: '2026-11-26T09:59:00.000Z', behindSec: 150 });
+    expect(toSiteRollout(row({ appliedRevision: 5 }), now)).toMatchObject({ behindSince: null, behindSec: 0, state: 'in-sync' });
+  });
+});
