@@ -54,6 +54,29 @@ describe('web console', () => {
     await page.context().close();
   });
 
+  it('previews a number range before saving and shows a conflict on the ranges it names', async () => {
+    const page = await signIn(ADMIN, '/numbering');
+    await page.getByRole('button', { name: 'Add a number range' }).click();
+    const form = page.getByRole('form', { name: 'New number range' });
+    await form.getByLabel('Site').selectOption('piter');
+    await form.getByLabel('First number').fill('500');
+    await form.getByLabel('Last number').fill('599');
+    await form.getByRole('button', { name: 'Preview impact' }).click();
+    await page.getByTestId('impact-preview').getByText('Preview: this change is valid (not saved yet)').waitFor();
+    expect(await page.getByTestId('impact-preview').innerText()).toMatch(/configuration changes: .*piter/);
+    const before = await stack.t.request('GET', '/api/v1/number-ranges?siteId=piter', undefined, stack.adminToken);
+    expect(before.body['items']).toHaveLength(1);
+
+    await form.getByLabel('First number').fill('450');
+    await form.getByRole('button', { name: 'Create' }).click();
+    await page.getByText('The change conflicts with the federation').waitFor();
+    await page.locator('tr.row-conflict[data-range="r-piter"]').waitFor();
+    await page.screenshot({ path: artifactPath('numbering-conflict.png'), fullPage: true });
+    const after = await stack.t.request('GET', '/api/v1/number-ranges?siteId=piter', undefined, stack.adminToken);
+    expect(after.body['items']).toHaveLength(1);
+    await page.context().close();
+  });
+
   it('builds a call flow by drawing, shows validation on the nodes, saves it through the API, and traces a call into it', async () => {
     const page = await signIn(ADMIN, '/sites/moscow/flows/new');
     await page.getByLabel('Flow name').fill('Sales line');

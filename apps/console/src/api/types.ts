@@ -12,6 +12,7 @@ export type {
   FlowNode,
   FlowNodeType,
   InterSiteLink,
+  LiveTraceResponse,
   NumberRange,
   OutboundRoute,
   RouteEntry,

@@ -119,13 +119,7 @@ export function CdrScreen() {
                         <td>{c.billSec} s</td>
                         <td>{c.routeKind ?? '—'}{c.targetSiteId !== undefined ? ` → ${c.targetSiteId}` : ''}{c.trunkId !== undefined ? ` (${c.trunkId})` : ''}</td>
                         <td>
-                          {c.recordingFile !== undefined ? (
-                            <a href={recordingUrl(c)} download>
-                              {c.recordingFile.split('/').pop()}
-                            </a>
-                          ) : (
-                            '—'
-                          )}
+                          {c.recordingFile !== undefined ? <span title={`kept at ${c.siteId}: ${c.recordingFile}`}>{c.recordingFile.split('/').pop()} <span className="muted">(at {c.siteId})</span></span> : '—'}
                         </td>
                       </tr>
                     ))}
@@ -141,6 +135,3 @@ export function CdrScreen() {
     </section>
   );
 }
-
-/** Recordings stay at the site that made them; the agent's recordings URL under the controller's API. */
-export const recordingUrl = (c: CdrRecord): string => `/api/v1/cdrs/${encodeURIComponent(c.siteId)}/${encodeURIComponent(c.cdrId)}/recording`;

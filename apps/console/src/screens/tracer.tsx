@@ -1,9 +1,10 @@
 import { useState, type FormEvent } from 'react';
-import type { InterSiteLink, Page, RouteEntry, TraceResult, TraceStep, Trunk } from '../api/types';
+import { ApiError } from '../api/client';
+import type { InterSiteLink, LiveTraceResponse, Page, RouteEntry, TraceResult, TraceStep, Trunk } from '../api/types';
 import { Link } from '../router';
 import { useApi } from '../session';
 import { useSites } from '../sites';
-import { ErrorBanner } from '../ui/feedback';
+import { Banner, ErrorBanner } from '../ui/feedback';
 import { useLoad, valueOr } from '../ui/use-load';
 
 const ENTRIES: { value: RouteEntry; label: string }[] = [
@@ -26,7 +27,10 @@ export function TracerScreen() {
   const [fromSiteId, setFromSiteId] = useState('');
   const [linksDown, setLinksDown] = useState<string[]>([]);
   const [trunksDown, setTrunksDown] = useState<string[]>([]);
+  const [live, setLive] = useState(false);
   const [result, setResult] = useState<TraceResult | undefined>(undefined);
+  /** Who answered: the controller (its configuration, links assumed up) or the site's agent (live). */
+  const [source, setSource] = useState<string | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const site = siteId !== '' ? siteId : (sites[0]?.id ?? '');
   const [links] = useLoad(async () => (await api.get<Page<InterSiteLink>>('/links', { limit: 1000 })).items, [api]);
@@ -37,9 +41,24 @@ export function TracerScreen() {
     e.preventDefault();
     setError(undefined);
     setResult(undefined);
+    setSource(undefined);
     const health = { links: Object.fromEntries(linksDown.map((s) => [s, 'down'])), trunks: Object.fromEntries(trunksDown.map((t) => [t, 'down'])) };
+    const request = { entry, caller, number, ...(entry === 'from-sites' && fromSiteId !== '' ? { fromSiteId } : {}), health };
+    let fallback: string | undefined;
+    if (live) {
+      try {
+        const answer = await api.post<{ data: LiveTraceResponse }>(`/agents/${encodeURIComponent(site)}/live-trace`, request);
+        setResult(answer.data.result);
+        setSource(`Traced live by ${site}'s agent (revision ${answer.data.revision}, with its current link and trunk health).`);
+        return;
+      } catch (err) {
+        // An agent that is offline or unreachable must not leave the admin without an answer.
+        fallback = `${site}'s agent did not answer (${err instanceof ApiError ? err.message : String(err)}); this is the controller's trace of the current configuration.`;
+      }
+    }
     try {
-      setResult(await api.post<TraceResult>('/trace', { siteId: site, entry, caller, number, ...(entry === 'from-sites' && fromSiteId !== '' ? { fromSiteId } : {}), health }));
+      setResult(await api.post<TraceResult>('/trace', { siteId: site, ...request }));
+      setSource(fallback ?? "Traced by the controller with the current configuration (links and trunks up unless ticked above).");
     } catch (err) {
       setError(err);
     }
@@ -98,11 +117,15 @@ export function TracerScreen() {
             ))}
           </fieldset>
         )}
+        <label className="check">
+          <input type="checkbox" checked={live} onChange={(e) => setLive(e.target.checked)} /> Ask the site’s agent (what the site runs now, with its live link and trunk health)
+        </label>
         <div className="actions">
           <button type="submit" className="primary" disabled={number === '' || site === ''}>Trace</button>
         </div>
       </form>
       {error !== undefined && <ErrorBanner error={error} />}
+      {source !== undefined && result !== undefined && <Banner kind="info">{source}</Banner>}
       {result !== undefined && <TraceDrawing result={result} siteId={site} />}
     </section>
   );
