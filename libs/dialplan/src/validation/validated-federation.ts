@@ -1,6 +1,6 @@
 import type { Extension, Federation } from '@fedpbx/contracts';
 import type { ExtensionNumbers } from './call-flow-validation.js';
-import { diffExtensions } from './extension-diff.js';
+import { diffExtensions, type ExtensionDiff } from './extension-diff.js';
 import { checkFederation, type NumberingContext } from './federation-checks.js';
 import type { FederationIssue, ValidationResult } from './federation-issues.js';
 import { IdSet } from './id-set.js';
@@ -102,10 +102,7 @@ export class ValidatedFederation {
       seen.add(e.id);
     }
 
-    const lists = new Map<string, Extension[]>([...touched].map((siteId) => [siteId, []]));
-    if (touched.size > 0) {
-      for (const e of next.extensions) lists.get(e.siteId)?.push(e);
-    }
+    const lists = this.siteListsAfter(next, touched, { deleted, replaced, appended });
     const bySite = new Map(this.bySite);
     for (const [siteId, list] of lists) {
       // A site that exists is checked even with no extensions (its flows and emergency numbers are).
@@ -113,6 +110,27 @@ export class ValidatedFederation {
       else bySite.set(siteId, checkSiteNumbers(this.rest.context, siteId, list));
     }
     return ValidatedFederation.assemble(next, 'extensions', this.options, this.rest, surviving.edited([], seen), idIssues.issues, bySite);
+  }
+
+  /**
+   * The extensions of each touched site in `next`, in federation order. Without a pass over `next`: the diff
+   * says `next` is this federation's list with `deleted` taken out, `replaced` swapped in place and `appended`
+   * at the end, so each site's list is its old one edited the same way - unless a replaced extension moved
+   * to another site, where its place among that site's extensions takes a pass over `next` to find.
+   * (Objects are found by identity: each is in its site's list once, as this federation has no id twice.)
+   */
+  private siteListsAfter(next: Federation, touched: ReadonlySet<string>, diff: ExtensionDiff): Map<string, Extension[]> {
+    if (diff.replaced.some((r) => r.before.siteId !== r.after.siteId)) {
+      const lists = new Map<string, Extension[]>([...touched].map((siteId) => [siteId, []]));
+      for (const e of next.extensions) lists.get(e.siteId)?.push(e);
+      return lists;
+    }
+    const lists = new Map<string, Extension[]>([...touched].map((siteId) => [siteId, [...this.extensionsAt(siteId)]]));
+    const listOf = (siteId: string): Extension[] => lists.get(siteId) as Extension[];
+    for (const e of diff.deleted) listOf(e.siteId).splice(listOf(e.siteId).indexOf(e), 1);
+    for (const { before, after } of diff.replaced) listOf(before.siteId)[listOf(before.siteId).indexOf(before)] = after;
+    for (const e of diff.appended) listOf(e.siteId).push(e);
+    return lists;
   }
 
   /** The extensions of a site, in federation order (kept per site anyway; a site's snapshot needs them). */
