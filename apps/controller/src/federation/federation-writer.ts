@@ -1,16 +1,17 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Federation } from '@fedpbx/contracts';
-import { validateFederation, validateFederationFlows, type FederationIssue } from '@fedpbx/dialplan';
+import { ValidatedFederation, validateFederationFlows, type FederationIssue } from '@fedpbx/dialplan';
 import { DataSource } from 'typeorm';
 import { AuditRepository, type AuditRecord } from '../audit/audit.repository.js';
 import { WriteLock } from '../database/write-lock.js';
 import { ValidationConflictError } from '../errors.js';
 import { RevisionRepository, type RevisionRecord, type SiteHead } from '../revisions/revision.repository.js';
-import { applyChanges, changedId, findObject, type FederationChange } from './federation-change.js';
+import { applyChanges, changedId, type FederationChange } from './federation-change.js';
 import { FederationRepository } from './federation.repository.js';
 import { FederationStore, type FederationView } from './federation-store.js';
 import { OBJECT_TYPE, sitesOfObject } from './object-sites.js';
-import { candidateSites, siteConfigHash, siteOwnedConfigs } from './site-impact.js';
+import { siteConfigHash, type ExtensionsAt } from './site-config-hash.js';
+import { candidateSites, lookupOnce, siteOwnedConfigs, type BeforeLookup } from './site-impact.js';
 
 export interface WriteRequest {
   /** Who, for the audit log and revisions. */
@@ -41,15 +42,23 @@ export interface WriteOutcome {
   readonly federation: Federation;
 }
 
+const VALIDATE_OPTIONS = { validateCallFlows: validateFederationFlows };
+
 /**
  * The one way the federation changes: inside one transaction holding the federation lock, apply the planned
  * changes to the whole federation, validate it with libs/dialplan (numbering plan and call flows), and only
  * if it is valid write the changes, the audit entries and a new revision for every site whose snapshot hash
  * changed. A dry run stops after working out the validation and the impact. All or nothing.
+ *
+ * The whole federation is validated at every write, but not from scratch: the validation of the federation
+ * the write starts from is kept (by federation object: the store's current one), and
+ * ValidatedFederation.revalidate re-checks only the sites whose extensions changed when nothing else did -
+ * the same result as a whole validation, which it falls back to for any other change.
  */
 @Injectable()
 export class FederationWriter {
   private readonly lock = new WriteLock();
+  private readonly validations = new WeakMap<Federation, ValidatedFederation>();
 
   constructor(
     @Inject(DataSource) private readonly ds: DataSource,
@@ -65,12 +74,12 @@ export class FederationWriter {
     const outcome = await this.lock.run(() =>
       this.ds.transaction(async (m) => {
         const current = await this.store.locked(m);
-        const { outcome, changes, heads } = this.evaluate(current, plan, req);
+        const { outcome, changes, heads, extensionsAt, previous } = this.evaluate(current, plan, req);
         if (!outcome.validation.ok) throw new ValidationConflictError(outcome.validation.errors, outcome.validation.warnings);
         const state = await this.repo.persist(m, changes, current.state);
-        await this.audit.append(m, auditRecords(req.actor, current.federation, changes));
+        await this.audit.append(m, auditRecords(req.actor, current.federation, changes, previous));
         const rows: RevisionRecord[] = [];
-        const ownedBySite = siteOwnedConfigs(outcome.federation, outcome.changedSites.map((s) => s.siteId));
+        const ownedBySite = siteOwnedConfigs(outcome.federation, outcome.changedSites.map((s) => s.siteId), extensionsAt);
         for (const impact of outcome.changedSites) {
           const owned = ownedBySite.get(impact.siteId);
           if (owned === undefined || impact.after === undefined) continue;
@@ -90,9 +99,13 @@ export class FederationWriter {
   private evaluate(current: FederationView, plan: ChangePlanner, req: WriteRequest) {
     const changes = plan(current.federation);
     const next = applyChanges(current.federation, changes);
-    const result = validateFederation(next, { validateCallFlows: validateFederationFlows });
+    const validated = this.validations.get(current.federation)?.revalidate(next) ?? ValidatedFederation.validate(next, VALIDATE_OPTIONS);
+    this.validations.set(next, validated);
+    const { result } = validated;
+    const extensionsAt: ExtensionsAt = (siteId) => validated.extensionsAt(siteId);
     const heads = new Map<string, SiteHead>(current.heads);
-    const changedSites = result.ok || req.dryRun ? impactOf(current, next, changes) : [];
+    const previous = lookupOnce(current.federation);
+    const changedSites = result.ok || req.dryRun ? impactOf(current, next, changes, previous, extensionsAt) : [];
     for (const s of changedSites) if (s.after === undefined) heads.delete(s.siteId);
     const outcome: WriteOutcome = {
       dryRun: req.dryRun,
@@ -101,30 +114,30 @@ export class FederationWriter {
       revisions: [],
       federation: next,
     };
-    return { outcome, changes, heads };
+    return { outcome, changes, heads, extensionsAt, previous };
   }
 }
 
 /** Sites whose snapshot hash differs after the change (hashes computed only for sites the change can reach). */
-function impactOf(current: FederationView, next: Federation, changes: readonly FederationChange[]): SiteImpact[] {
-  const candidates = candidateSites(current.federation, next, changes);
+function impactOf(current: FederationView, next: Federation, changes: readonly FederationChange[], previous: BeforeLookup, extensionsAt: ExtensionsAt): SiteImpact[] {
+  const candidates = candidateSites(current.federation, next, changes, previous);
   const ids = candidates === 'all' ? new Set([...current.federation.sites.map((s) => s.id), ...next.sites.map((s) => s.id)]) : candidates;
   const nextSites = new Set(next.sites.map((s) => s.id));
   const out: SiteImpact[] = [];
   for (const siteId of [...ids].sort()) {
     const before = current.heads.get(siteId)?.contentHash;
-    const after = nextSites.has(siteId) ? siteConfigHash(next, siteId) : undefined;
+    const after = nextSites.has(siteId) ? siteConfigHash(next, siteId, extensionsAt) : undefined;
     if (before !== after) out.push({ siteId, ...(before !== undefined ? { before } : {}), ...(after !== undefined ? { after } : {}) });
   }
   return out;
 }
 
-function auditRecords(actor: string, before: Federation, changes: readonly FederationChange[]): AuditRecord[] {
+function auditRecords(actor: string, before: Federation, changes: readonly FederationChange[], previous: BeforeLookup): AuditRecord[] {
   return changes.map((c): AuditRecord => {
     if (c.collection === 'hub') {
       return { actor, action: 'hub.set', objectType: 'federation', objectId: 'hub', siteIds: [], before: { hubSiteId: before.hubSiteId ?? null }, after: { hubSiteId: c.hubSiteId ?? null } };
     }
-    const old = findObject(before, c.collection, changedId(c));
+    const old = previous(c.collection, changedId(c));
     const after = c.op === 'upsert' ? c.value : undefined;
     const siteIds = [...new Set([...(old !== undefined ? sitesOfObject(c.collection, old) : []), ...(after !== undefined ? sitesOfObject(c.collection, after) : [])])];
     const action = c.op === 'delete' ? 'delete' : old === undefined ? 'create' : 'update';

@@ -1,15 +1,32 @@
 import type { Federation } from '@fedpbx/contracts';
-import { buildSiteConfig, routeAppliesTo } from '@fedpbx/dialplan';
-import { contentHash } from '@fedpbx/signing';
-import { findObject, type FederationChange } from './federation-change.js';
+import { routeAppliesTo } from '@fedpbx/dialplan';
+import { findObject, type CollectionName, type FederationChange, type ObjectOf } from './federation-change.js';
+import type { ExtensionsAt } from './site-config-hash.js';
 import type { SiteOwnedConfig } from './site-owned-config.js';
+
+/** An object of the federation as it was before a write. */
+export type BeforeLookup = <C extends CollectionName>(collection: C, id: string) => ObjectOf<C> | undefined;
+
+/**
+ * {@link BeforeLookup} that looks each object up once: the impact and the audit log of a write both ask for the
+ * objects it changes, and in a collection of 100,000 extensions a lookup is a scan.
+ */
+export function lookupOnce(before: Federation): BeforeLookup {
+  const found = new Map<string, unknown>();
+  return <C extends CollectionName>(collection: C, id: string): ObjectOf<C> | undefined => {
+    const key = `${collection}/${id}`;
+    if (!found.has(key)) found.set(key, findObject(before, collection, id));
+    return found.get(key) as ObjectOf<C> | undefined;
+  };
+}
 
 /**
  * Sites whose snapshot a change can affect, from what buildSiteConfig puts in a site's view: a superset of the
  * sites whose content hash really changes (the hashes decide). Extensions, flows and inbound routes are seen only
- * by their own site; links by their two ends; sites, ranges and classes of service by every site.
+ * by their own site (where the object was, and where every upsert puts it); links by their two ends; sites,
+ * ranges and classes of service by every site.
  */
-export function candidateSites(before: Federation, after: Federation, changes: readonly FederationChange[]): Set<string> | 'all' {
+export function candidateSites(before: Federation, after: Federation, changes: readonly FederationChange[], previous: BeforeLookup = lookupOnce(before)): Set<string> | 'all' {
   const out = new Set<string>();
   for (const c of changes) {
     switch (c.collection) {
@@ -21,11 +38,9 @@ export function candidateSites(before: Federation, after: Federation, changes: r
       case 'extensions':
       case 'inboundRoutes':
       case 'callFlows': {
-        const id = c.op === 'upsert' ? c.value.id : c.id;
-        for (const fed of [before, after]) {
-          const o = findObject(fed, c.collection, id);
-          if (o !== undefined) out.add(o.siteId);
-        }
+        const o = previous(c.collection, c.op === 'upsert' ? c.value.id : c.id);
+        if (o !== undefined) out.add(o.siteId);
+        if (c.op === 'upsert') out.add(c.value.siteId);
         break;
       }
       case 'links': {
@@ -70,9 +85,6 @@ export function candidateSites(before: Federation, after: Federation, changes: r
   return out;
 }
 
-/** Content hash of a site's snapshot config, as the agent will verify it. */
-export const siteConfigHash = (fed: Federation, siteId: string): string => contentHash(buildSiteConfig(fed, siteId));
-
 /** What a revision of a site records: the objects it owns (what a rollback restores). */
 export function siteOwnedConfig(fed: Federation, siteId: string): SiteOwnedConfig | undefined {
   const site = fed.sites.find((s) => s.id === siteId);
@@ -88,13 +100,17 @@ export function siteOwnedConfig(fed: Federation, siteId: string): SiteOwnedConfi
   };
 }
 
-/** {@link siteOwnedConfig} of many sites in one pass over the federation (a bulk import touches every site). */
-export function siteOwnedConfigs(fed: Federation, siteIds: readonly string[]): Map<string, SiteOwnedConfig> {
+/**
+ * {@link siteOwnedConfig} of many sites in one pass over the federation (a bulk import touches every site).
+ * With `extensionsAt` (exactly a site's extensions, in federation order) the extensions are not scanned.
+ */
+export function siteOwnedConfigs(fed: Federation, siteIds: readonly string[], extensionsAt?: ExtensionsAt): Map<string, SiteOwnedConfig> {
   const out = new Map<string, { -readonly [K in keyof SiteOwnedConfig]: SiteOwnedConfig[K] extends readonly (infer T)[] ? T[] : SiteOwnedConfig[K] }>();
   const wanted = new Set(siteIds);
   for (const site of fed.sites) if (wanted.has(site.id)) out.set(site.id, { site, numberRanges: [], extensions: [], trunks: [], inboundRoutes: [], callFlows: [] });
   for (const x of fed.numberRanges) out.get(x.siteId)?.numberRanges.push(x);
-  for (const x of fed.extensions) out.get(x.siteId)?.extensions.push(x);
+  if (extensionsAt === undefined) for (const x of fed.extensions) out.get(x.siteId)?.extensions.push(x);
+  else for (const [siteId, owned] of out) owned.extensions.push(...extensionsAt(siteId));
   for (const x of fed.trunks) out.get(x.siteId)?.trunks.push(x);
   for (const x of fed.inboundRoutes) out.get(x.siteId)?.inboundRoutes.push(x);
   for (const x of fed.callFlows) out.get(x.siteId)?.callFlows.push(x);

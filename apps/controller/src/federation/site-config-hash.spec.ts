@@ -1,0 +1,50 @@
+import type { Federation } from '@fedpbx/contracts';
+import { buildSiteConfig, foundingScenario, generateFederation, ValidatedFederation } from '@fedpbx/dialplan';
+import { contentHash } from '@fedpbx/signing';
+import { describe, expect, it } from 'vitest';
+import { applyChanges, type FederationChange } from './federation-change.js';
+import { siteConfigHash } from './site-config-hash.js';
+
+/** Every site's hash, computed the cheap way (with and without the per-site extensions), is the agent's. */
+function expectAgentHashes(fed: Federation): void {
+  const validated = ValidatedFederation.validate(fed);
+  for (const site of fed.sites) {
+    const expected = contentHash(buildSiteConfig(fed, site.id));
+    expect(siteConfigHash(fed, site.id)).toBe(expected);
+    expect(siteConfigHash(fed, site.id, (s) => validated.extensionsAt(s))).toBe(expected);
+  }
+}
+
+describe('siteConfigHash', () => {
+  it('is contentHash(buildSiteConfig(...)) for every site of the founding scenario and of a generated federation', () => {
+    expectAgentHashes(foundingScenario());
+    expectAgentHashes(generateFederation({ sites: 25, extensionsPerSite: 6, flows: 4, prefixEvery: 5 }));
+  });
+
+  it('stays the agent hash write after write, whichever collection a write changes (no stale cached part)', () => {
+    let fed = generateFederation({ sites: 12, extensionsPerSite: 4, flows: 3, prefixEvery: 4 });
+    expectAgentHashes(fed);
+    const [site, range, ext, trunk, link, route, inbound, flow] = [fed.sites[2]!, fed.numberRanges[5]!, fed.extensions[7]!, fed.trunks[3]!, fed.links[4]!, fed.outboundRoutes[6]!, fed.inboundRoutes[1]!, fed.callFlows[0]!];
+    const writes: FederationChange[][] = [
+      [{ collection: 'sites', op: 'upsert', value: { ...site, name: 'Renamed office' } }],
+      [{ collection: 'numberRanges', op: 'upsert', value: { ...range, to: String(Number(range.from) + 150) } }],
+      [{ collection: 'hub', op: 'set', hubSiteId: fed.sites[1]!.id }],
+      [{ collection: 'hub', op: 'set', hubSiteId: undefined }],
+      [{ collection: 'extensions', op: 'upsert', value: { ...ext, displayName: 'Moved', number: String(Number(ext.number) + 100) } }],
+      [{ collection: 'extensions', op: 'delete', id: fed.extensions[0]!.id }],
+      [{ collection: 'trunks', op: 'upsert', value: { ...trunk, name: 'carrier-2' } }],
+      [{ collection: 'links', op: 'upsert', value: { ...link, codecs: ['alaw'] } }],
+      [{ collection: 'outboundRoutes', op: 'upsert', value: { ...route, name: 'Renamed route' } }],
+      [{ collection: 'inboundRoutes', op: 'delete', id: inbound.id }],
+      [{ collection: 'callFlows', op: 'upsert', value: { ...flow, name: 'Renamed flow' } }],
+      [{ collection: 'classesOfService', op: 'upsert', value: { ...fed.classesOfService[0]!, name: 'renamed' } }],
+    ];
+    for (const changes of writes) {
+      const before = fed.sites.map((s) => siteConfigHash(fed, s.id));
+      fed = applyChanges(fed, changes);
+      expectAgentHashes(fed);
+      // Each write changes some site's snapshot: a hash that could not move would pass the check above too.
+      expect(fed.sites.map((s) => siteConfigHash(fed, s.id))).not.toEqual(before);
+    }
+  });
+});
