@@ -90,6 +90,14 @@ describe('rollout status and revision diff (PostgreSQL)', () => {
     expect((back.body['data'] as typeof d).collections['extensions']!.added.map((o) => o.id)).toEqual(['e-k102']);
   });
 
+  it('describes the rollout, diff and enrollment routes in the OpenAPI document', async () => {
+    const doc = (await t.request('GET', '/api/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: unknown }>>; components: { schemas: Record<string, unknown> } };
+    for (const p of ['/api/v1/rollout', '/api/v1/sites/{siteId}/rollout', '/api/v1/sites/{siteId}/revisions/diff']) expect(doc.paths[p]?.['get'], p).toBeDefined();
+    expect(doc.paths['/api/v1/sites/{siteId}/enrollment-tokens']?.['post']).toBeDefined();
+    expect(doc.paths['/api/v1/enroll']?.['post']?.requestBody).toEqual({ required: true, content: { 'application/json': { schema: { $ref: '#/components/schemas/EnrollRequest' } } } });
+    expect(Object.keys(doc.components.schemas)).toEqual(expect.arrayContaining(['EnrollRequest', 'EnrollResponse', 'EnrollmentTokenIssued', 'SiteRollout']));
+  });
+
   it('refuses a diff without both revisions (400) or of a revision that does not exist (404)', async () => {
     expect((await t.request('GET', '/api/v1/sites/kazan/revisions/diff?from=1', undefined, admin)).status).toBe(400);
     expect((await t.request('GET', '/api/v1/sites/kazan/revisions/diff?from=1&to=x', undefined, admin)).status).toBe(400);

@@ -18,6 +18,7 @@ const EXTRA_BODIES: Record<string, string> = {
   'POST /api/v1/links/generate': 'GenerateLinksBody',
   'POST /api/v1/trace': 'TraceRequest',
   'POST /api/v1/agents/{siteId}/live-trace': 'LiveTraceRequest',
+  'POST /api/v1/enroll': 'EnrollRequest',
 };
 
 /**
@@ -40,6 +41,10 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
     'LiveHealth',
     'AgentStatus',
     'CdrPage',
+    'SiteRollout',
+    'EnrollmentTokenIssued',
+    'EnrollRequest',
+    'EnrollResponse',
     ...Object.values(RESOURCE_KINDS).map((k) => k.schemaName),
   ]);
   for (const name of published) schemas[name] = stripDialect(toJsonSchema(name));
