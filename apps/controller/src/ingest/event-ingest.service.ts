@@ -116,8 +116,8 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
   /**
    * Pulls continuously into a buffer and handles whatever is buffered (up to MAX_BATCH) as one batch, so a
    * backlog drains in full batches and a lone event is stored at once. The consumer pulls ahead while a batch
-   * commits; the server holds back beyond the consumer's max_ack_pending. Ends when the consumer closes
-   * (shutdown, reconnect); messages taken and not handled then are redelivered after ack_wait.
+   * commits; the server holds back beyond the consumer's max_ack_pending. When the consumer closes after a
+   * reconnect, what it already buffered is still stored and acknowledged; at shutdown it is left for redelivery.
    */
   private async consume(consumer: Consumer): Promise<void> {
     const buffer: JsMsg[] = [];
@@ -131,8 +131,9 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
     // Checking the next batch (CPU here) overlaps the previous batch's commit (work in PostgreSQL); commits
     // still run one after another, in stream order.
     let storing: Promise<void> = Promise.resolve();
-    while (open && !this.stop.signal.aborted) {
+    while (!this.stop.signal.aborted) {
       if (buffer.length === 0) {
+        if (!open) break;
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
         continue;
