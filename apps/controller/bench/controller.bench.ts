@@ -5,8 +5,11 @@
  *   1. import generateFederation({ sites: 1000, extensionsPerSite: 100, flows: 0 }) through POST /api/v1/import
  *      (one request: one validation of the whole federation, all or nothing);
  *   2. page through the extensions (keyset paging, 100 per page);
- *   3. validated writes: POST one extension at each of 50 different sites (each validates the whole federation);
+ *   3. validated writes: POST one extension at each of 50 different sites (each validated against the whole
+ *      federation: the writer keeps the current federation's ValidatedFederation and revalidates what changed);
  *   4. a CSV import (text/csv, ?kind=extensions) of one more extension per site into the full federation.
+ * Beside them, in-process: one whole validation of the generated federation, and the same 50 extension adds as
+ * ValidatedFederation.revalidate calls (what a write spends validating).
  * Prints a table, then one final JSON line: {"import_s","list_p99_ms","write_p99_ms", ...}.
  * Targets: import < 60 s; list p99 < 50 ms; validated write p99 < 100 ms.
  *
@@ -17,7 +20,8 @@ import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { dirname, join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { generateFederation, rangeStartOf, siteIdOf, validateFederation, validateFederationFlows } from '@fedpbx/dialplan';
+import type { Extension, Federation } from '@fedpbx/contracts';
+import { generateFederation, rangeStartOf, siteIdOf, ValidatedFederation, validateFederationFlows } from '@fedpbx/dialplan';
 import pg from 'pg';
 
 const SITES = Number(process.env['BENCH_SITES'] ?? 1000);
@@ -94,9 +98,10 @@ async function main(): Promise<void> {
     const fed = generateFederation({ sites: SITES, extensionsPerSite: EXT_PER_SITE, flows: 0 });
     const payload = JSON.stringify(fed);
     const v0 = now();
-    const offline = validateFederation(fed, { validateCallFlows: validateFederationFlows });
+    const offline = ValidatedFederation.validate(fed, { validateCallFlows: validateFederationFlows });
     const validateMs = now() - v0;
-    if (!offline.ok) throw new Error(`generated federation invalid: ${offline.errors.length} errors`);
+    if (!offline.result.ok) throw new Error(`generated federation invalid: ${offline.result.errors.length} errors`);
+    const revalidateMs = measureRevalidate(offline);
     log(`importing ${fed.sites.length} sites, ${fed.extensions.length} extensions (${(payload.length / 1e6).toFixed(1)} MB JSON) ...`);
     const i0 = now();
     const imported = await call('POST', '/api/v1/import', payload, token);
@@ -118,8 +123,7 @@ async function main(): Promise<void> {
     // 3. Validated writes: one new extension at each of 50 different (unprefixed) sites.
     const writeMs: number[] = [];
     for (let k = 0; k < WRITES; k++) {
-      const i = (20 * k + 3) % SITES;
-      const body = { id: `e-bench-${k}`, siteId: siteIdOf(i), number: String(rangeStartOf(i) + 150), displayName: `Bench ${k}` };
+      const body = benchExtension(k);
       const t0 = now();
       const r = await call('POST', '/api/v1/extensions', body, token);
       writeMs.push(now() - t0);
@@ -139,6 +143,7 @@ async function main(): Promise<void> {
     const rows: [string, string, string][] = [
       ['federation', `${fed.sites.length} sites, ${fed.extensions.length} extensions, ${fed.outboundRoutes.length} routes, ${fed.links.length} links`, ''],
       ['validateFederation (in-process, once)', `${r1(validateMs)} ms`, ''],
+      [`revalidate x ${WRITES} (in-process)`, `p50 ${r1(pct(revalidateMs, 50))} ms, p99 ${r1(pct(revalidateMs, 99))} ms`, 'one extension added each'],
       ['import (1 request, 1 validation)', `${importS.toFixed(2)} s`, importS < 60 ? 'target < 60 s: met' : 'target < 60 s: MISSED'],
       [`list ${LIST_PAGES} pages x ${PAGE_SIZE}`, `p50 ${r1(pct(listMs, 50))} ms, p99 ${r1(pct(listMs, 99))} ms`, pct(listMs, 99) < 50 ? 'target p99 < 50 ms: met' : 'target p99 < 50 ms: MISSED'],
       [`CSV import of ${fed.sites.length} extensions`, `${csvS.toFixed(2)} s`, 'into the full federation'],
@@ -153,6 +158,7 @@ async function main(): Promise<void> {
         list_p50_ms: r1(pct(listMs, 50)),
         write_p50_ms: r1(pct(writeMs, 50)),
         validate_ms: r1(validateMs),
+        revalidate_p99_ms: r1(pct(revalidateMs, 99)),
         csv_import_s: Math.round(csvS * 100) / 100,
         sites: fed.sites.length,
         extensions: fed.extensions.length + WRITES + fed.sites.length,
@@ -162,6 +168,27 @@ async function main(): Promise<void> {
     await close();
     await adminQuery(`DROP DATABASE IF EXISTS ${dbName} WITH (FORCE)`);
   }
+}
+
+/** The extension the k-th validated write adds: at 50 different (unprefixed) sites, inside their ranges. */
+function benchExtension(k: number): { id: string; siteId: string; number: string; displayName: string } {
+  const i = (20 * k + 3) % SITES;
+  return { id: `e-bench-${k}`, siteId: siteIdOf(i), number: String(rangeStartOf(i) + 150), displayName: `Bench ${k}` };
+}
+
+/** The validation part of the writes, in-process: the same extensions added one by one through revalidate. */
+function measureRevalidate(start: ValidatedFederation): number[] {
+  const ms: number[] = [];
+  let validated = start;
+  for (let k = 0; k < WRITES; k++) {
+    const extension: Extension = { ...benchExtension(k), voicemail: false, ringTimeoutSec: 20 };
+    const next: Federation = { ...validated.federation, extensions: [...validated.federation.extensions, extension] };
+    const t0 = now();
+    validated = validated.revalidate(next);
+    ms.push(now() - t0);
+    if (!validated.result.ok || validated.computed !== 'extensions') throw new Error(`revalidate ${k}: ${validated.computed}, ${validated.result.errors.length} errors`);
+  }
+  return ms;
 }
 
 main().then(
