@@ -43,18 +43,30 @@ export function buildSiteConfig(federation: Federation, siteId: string): SiteCon
   const config: SiteConfig = {
     site,
     federation: {
-      sites,
-      numberRanges: federation.numberRanges,
+      sites: byId(sites),
+      numberRanges: byId(federation.numberRanges),
       ...(federation.hubSiteId !== undefined ? { hubSiteId: federation.hubSiteId } : {}),
     },
-    extensions: federation.extensions.filter((e) => e.siteId === siteId),
-    trunks: federation.trunks.filter((t) => t.siteId === siteId),
-    remoteTrunks,
-    links: federation.links.filter((l) => l.a === siteId || l.b === siteId),
-    outboundRoutes,
-    inboundRoutes: federation.inboundRoutes.filter((r) => r.siteId === siteId),
-    callFlows: federation.callFlows.filter((f) => f.siteId === siteId),
-    classesOfService: federation.classesOfService,
+    extensions: byId(federation.extensions.filter((e) => e.siteId === siteId)),
+    trunks: byId(federation.trunks.filter((t) => t.siteId === siteId)),
+    remoteTrunks: byId(remoteTrunks),
+    links: byId(federation.links.filter((l) => l.a === siteId || l.b === siteId)),
+    outboundRoutes: byId(outboundRoutes),
+    inboundRoutes: byId(federation.inboundRoutes.filter((r) => r.siteId === siteId)),
+    callFlows: byId(federation.callFlows.filter((f) => f.siteId === siteId)),
+    classesOfService: byId(federation.classesOfService),
   };
   return config;
+}
+
+/**
+ * Collections in id order, so a site's view - and its content hash - depends on what the federation holds, not
+ * on the order it was written or loaded in (the controller loads by id; in memory, new objects come last).
+ * Nothing in a site's routing depends on array order. Already-sorted input (the common case) is not copied.
+ */
+function byId<T extends { readonly id: string }>(items: readonly T[]): T[] {
+  for (let i = 1; i < items.length; i++) {
+    if ((items[i - 1] as T).id > (items[i] as T).id) return [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+  return items as T[];
 }
