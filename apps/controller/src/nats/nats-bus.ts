@@ -70,9 +70,12 @@ export class NatsBus implements OnModuleInit, OnApplicationShutdown {
     this.reconnectListeners.push(listener);
   }
 
+  /** Drains when it can; with NATS unreachable the drain fails, and the connection is closed instead (no reconnecting on after shutdown). */
   async onApplicationShutdown(): Promise<void> {
     this.closing = true;
-    await this.nc?.drain().catch(() => undefined);
+    const nc = this.nc;
+    if (nc === undefined || nc.isClosed()) return;
+    await nc.drain().catch(() => nc.close().catch(() => undefined));
   }
 
   private async connectForever(): Promise<void> {
