@@ -11,6 +11,8 @@ export interface BucketHead {
   readonly seq: number;
   /** When it was put. */
   readonly at: Date;
+  /** The stored bytes (to check whose signature they carry). */
+  readonly value: Uint8Array;
 }
 
 /** Versions kept per site: enough to look at the last few publishes, small enough to not keep old secrets long. */
@@ -50,7 +52,7 @@ export class ConfigBuckets {
     return this.guard(siteId, async (kv) => {
       const e = await kv.get(Subjects.SNAPSHOT_KEY);
       if (e === null || e.operation !== 'PUT') return null;
-      return { ...envelopeOf(e.value), seq: e.revision, at: e.created };
+      return { ...envelopeOf(e.value), seq: e.revision, at: e.created, value: e.value };
     });
   }
 

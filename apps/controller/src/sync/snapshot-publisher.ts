@@ -1,6 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { buildSiteConfig } from '@fedpbx/dialplan';
-import { signSnapshot } from '@fedpbx/signing';
+import { signSnapshot, verifySnapshot } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
 import { FederationStore, type FederationView } from '../federation/federation-store.js';
@@ -115,12 +115,27 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     const head = view.heads.get(siteId);
     if (head === undefined || head.revision <= (this.published.get(siteId) ?? 0)) return;
     const current = await this.buckets.head(siteId);
-    if (current !== null && current.revision >= head.revision) {
+    if (current !== null && current.revision >= head.revision && this.signedByUs(siteId, current.value, key)) {
       if (current.revision === head.revision) await this.rollout.recordPublished(this.ds.manager, siteId, head.revision, current.contentHash, current.at);
       this.published.set(siteId, current.revision);
       return;
     }
     await this.publish(view, siteId, head, key, current?.seq ?? 0);
+  }
+
+  /**
+   * A bucket value counts only when this controller's key signed it: anything else there (written with leaked
+   * controller credentials, or corrupted) claims whatever revision it likes, and trusting that claim would stop
+   * every later publish to the site. Such a value is overwritten with the site's real head.
+   */
+  private signedByUs(siteId: string, value: Uint8Array, key: ControllerSigningKey): boolean {
+    try {
+      verifySnapshot(JSON.parse(new TextDecoder().decode(value)), siteId, [key], { contentAlreadyValidated: true });
+      return true;
+    } catch (error) {
+      this.log.warn({ siteId, reason: error instanceof Error ? error.message : String(error) }, 'the site bucket holds a snapshot this controller did not sign: replacing it');
+      return false;
+    }
   }
 
   private async publish(view: FederationView, siteId: string, head: { revision: number; contentHash: string }, key: ControllerSigningKey, expectedSeq: number): Promise<void> {
