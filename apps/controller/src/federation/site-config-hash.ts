@@ -15,8 +15,10 @@ export type ExtensionsAt = (siteId: string) => readonly Extension[];
  * each element serialized on its own (canonicalJson's replacer ignores where a value sits). So:
  * - the `federation` part (site directory, ranges, hub) is serialized once per (sites, ranges, hub) of the
  *   federation - it is built from those three and nothing else;
- * - array elements that are federation objects are serialized once per object (federations are never mutated
- *   once built: a change makes new objects);
+ * - the outbound routes and classes of service - federation objects that most sites' configs carry - are
+ *   serialized once per object (federations are never mutated once built: a change makes new objects). Only
+ *   those: keeping the JSON of every extension, or of the remote-trunk entries built afresh for each config,
+ *   would hold megabytes, or fill a WeakMap with a million dead keys, for little gain;
  * - `extensionsAt`, when given, must return exactly the site's extensions in federation order: buildSiteConfig
  *   reads extensions only through that filter, so it is handed just those instead of all 100,000.
  * site-config-hash.spec.ts holds this to contentHash(buildSiteConfig(...)) as the federation changes.
@@ -29,7 +31,7 @@ export function siteConfigHash(fed: Federation, siteId: string, extensionsAt?: E
     const value = config[key];
     if (value === undefined) continue;
     hash.update(`${first ? '' : ','}${JSON.stringify(key)}:`);
-    hash.update(key === 'federation' ? federationPartJson(fed, config.federation) : Array.isArray(value) ? arrayJson(value) : canonicalJson(value));
+    hash.update(key === 'federation' ? federationPartJson(fed, config.federation) : SHARED_OBJECTS.has(key) ? arrayJson(value as readonly object[]) : canonicalJson(value));
     first = false;
   }
   return `sha256:${hash.update('}').digest('hex')}`;
@@ -46,12 +48,14 @@ function federationPartJson(fed: Federation, part: SiteConfig['federation']): st
   return json;
 }
 
-/** Canonical JSON of an object, by the object. */
+/** The parts of a site's config that are arrays of federation objects shared by many sites. */
+const SHARED_OBJECTS = new Set<keyof SiteConfig>(['outboundRoutes', 'classesOfService']);
+
+/** Canonical JSON of a shared federation object, by the object. */
 const OBJECTS = new WeakMap<object, string>();
 
-function arrayJson(items: readonly unknown[]): string {
+function arrayJson(items: readonly object[]): string {
   const parts = items.map((item) => {
-    if (typeof item !== 'object' || item === null) return canonicalJson(item);
     let json = OBJECTS.get(item);
     if (json === undefined) OBJECTS.set(item, (json = canonicalJson(item)));
     return json;
