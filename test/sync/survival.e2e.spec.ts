@@ -108,7 +108,7 @@ async function inSync(siteId: string, ms = 15_000): Promise<Rollout> {
     });
   } catch (error) {
     const logs = sites[siteId]?.agent?.logs.slice(-15).map((l) => JSON.stringify(l)) ?? [];
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\nrollout: ${JSON.stringify(last)}\nagent log:\n${logs.join('\n')}\ncontroller:\n${controller.output.slice(-15).join('\n')}`);
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\nrollout: ${JSON.stringify(last)}\nagent log:\n${logs.join('\n')}\ncontroller:\n${controller.output.slice(-15).join('\n')}`, { cause: error });
   }
 }
 
