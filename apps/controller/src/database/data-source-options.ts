@@ -1,8 +1,8 @@
 import type { DataSourceOptions } from 'typeorm';
-import { PGliteDriver } from 'typeorm-pglite';
 import { ENTITIES } from './entities/index.js';
 import { MIGRATIONS } from './migrations/index.js';
 import { SnakeNamingStrategy } from './naming-strategy.js';
+import { serializedPGliteDriver } from './serialized-pglite.js';
 
 export type DatabaseMode = 'postgres' | 'embedded';
 
@@ -17,7 +17,7 @@ export const databaseMode = (s: DatabaseSettings): DatabaseMode => (s.url === un
 /**
  * TypeORM options for either database. Both run the same migrations; `synchronize` is never on. PGlite needs
  * `installExtensions: false` and pgcrypto-style uuids (toolchain-facts.md: `uuid-ossp` crashes it), and has one
- * session per process, so writes are serialized by the caller ({@link WriteLock}).
+ * session per process, so its pool lends that session to one query runner at a time (serialized-pglite.ts).
  */
 export function dataSourceOptions(s: DatabaseSettings): DataSourceOptions {
   const common = {
@@ -35,6 +35,6 @@ export function dataSourceOptions(s: DatabaseSettings): DataSourceOptions {
   if (s.url !== undefined) return { ...common, url: s.url, extra: { max: 10 } };
   return {
     ...common,
-    driver: new PGliteDriver(s.dataDir === 'memory://' ? {} : { dataDir: s.dataDir }).driver,
+    driver: serializedPGliteDriver(s.dataDir === 'memory://' ? {} : { dataDir: s.dataDir }),
   };
 }
