@@ -33,11 +33,12 @@ interface FederationPart {
  * 3. one {@link checkSiteNumbers} per site, given that site's extensions (sites in federation order, then the
  *    ids of missing sites that extensions name, sorted);
  * 4. call flows (they may dial any site's numbers), given the extension numbers of every site.
- * The result lists their issues in that order. {@link validate} computes every part; {@link revalidate}
- * recomputes part 1 unless nothing but the extensions changed, and otherwise only the sites whose
- * extensions changed, part 2 from the ids added, and part 4; every other part is reused as it was computed
- * for the same input. Both give exactly the same result for the same federation (a property test holds them
- * to it).
+ * The result lists their issues in that order. {@link validate} computes every part. {@link revalidate}
+ * does too when anything but the extensions changed (a site, its prefix, a range, a route, the hub...); when
+ * only extensions changed it reuses part 1 and the part 3 of every untouched site as they were computed for
+ * the very same input, and recomputes the part 3 of the sites whose extensions changed, part 2 from the ids
+ * appended, and part 4. Both give exactly the same result for the same federation (validated-federation.spec.ts
+ * holds them to it over random federations and write sequences).
  */
 export class ValidatedFederation {
   private constructor(
