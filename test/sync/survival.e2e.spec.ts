@@ -42,7 +42,7 @@ let controller: ControllerProcess;
 const sites: Record<string, Site> = {};
 let cdrSequence = 0;
 
-const answer: DialScript = () => ({ status: 'ANSWER', answeredAfterMs: 1, talkMs: 1 });
+const answer: DialScript = () => ({ status: 'ANSWER', ringMs: 1, talkMs: 1 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
