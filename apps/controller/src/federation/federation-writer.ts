@@ -83,7 +83,8 @@ export class FederationWriter {
         for (const impact of outcome.changedSites) {
           const owned = ownedBySite.get(impact.siteId);
           if (owned === undefined || impact.after === undefined) continue;
-          const revision = (current.heads.get(impact.siteId)?.revision ?? 0) + 1;
+          // A site without a head is new - or re-created under the id of a deleted site, whose revisions remain.
+          const revision = (current.heads.get(impact.siteId)?.revision ?? (await this.revisions.lastRevision(m, impact.siteId))) + 1;
           heads.set(impact.siteId, { revision, contentHash: impact.after });
           rows.push({ siteId: impact.siteId, revision, contentHash: impact.after, owned, reason: req.reason, actor: req.actor, createdAt: '' });
         }

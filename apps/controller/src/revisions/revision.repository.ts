@@ -40,6 +40,12 @@ export class RevisionRepository {
     return new Map(rows.map((r) => [r.site_id, { revision: Number(r.revision), contentHash: r.content_hash }]));
   }
 
+  /** The highest revision ever written for a site (0 when none), deleted sites included. */
+  async lastRevision(m: EntityManager, siteId: string): Promise<number> {
+    const rows: { last: number | null }[] = await m.query(`SELECT max(revision) AS last FROM site_config_revisions WHERE site_id = $1`, [siteId]);
+    return Number(rows[0]?.last ?? 0);
+  }
+
   async insert(m: EntityManager, rows: readonly (RevisionRecord & { createdAt?: string })[]): Promise<void> {
     for (let i = 0; i < rows.length; i += 500) {
       await m.insert(
