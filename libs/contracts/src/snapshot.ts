@@ -29,7 +29,8 @@ export const SiteDirectoryEntry = z.strictObject({
   prefix: SitePrefix.optional(),
   prefixRequired: z.boolean().default(false),
   mainNumber: DialString.optional(),
-  network: SiteNetwork.pick({ vpnAddress: true, sipHost: true, sipPort: true }).optional(),
+  /** How to reach the site: SIP, and its side of the WireGuard mesh (public data: endpoint and public key only). */
+  network: SiteNetwork.pick({ vpnAddress: true, sipHost: true, sipPort: true, wireguardEndpoint: true, wireguardPublicKey: true }).optional(),
   ringTimeoutSec: z.number().int().min(5).max(300).default(30),
 });
 export type SiteDirectoryEntry = z.infer<typeof SiteDirectoryEntry>;

@@ -28,3 +28,4 @@ export {
   type WireguardPeerInput,
   type WireguardSetconfInput,
 } from './wireguard-renderer.js';
+export { WIREGUARD_KEEPALIVE_SEC, wireguardMeshFor, type WireguardMesh } from './wireguard-mesh.js';

@@ -34,3 +34,19 @@ describe('a site view', () => {
     }
   });
 });
+
+describe("a site view's directory", () => {
+  it("carries every site's public WireGuard endpoint and key, and sites without them lack the fields", () => {
+    const fed = foundingScenario();
+    const key = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';
+    const sites = fed.sites.map((s) => (s.id === 'piter' ? { ...s, network: { ...s.network, wireguardEndpoint: 'vpn.piter.example:51820', wireguardPublicKey: key } } : s));
+    const view = buildSiteConfig({ ...fed, sites }, 'moscow');
+    expect(view.federation.sites.find((s) => s.id === 'piter')?.network).toEqual({
+      vpnAddress: '10.77.0.2',
+      sipPort: 5060,
+      wireguardEndpoint: 'vpn.piter.example:51820',
+      wireguardPublicKey: key,
+    });
+    expect(view.federation.sites.find((s) => s.id === 'kazan')?.network).toEqual({ vpnAddress: '10.77.0.3', sipPort: 5060 });
+  });
+});

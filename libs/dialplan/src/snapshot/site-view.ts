@@ -35,8 +35,14 @@ export function buildSiteConfig(federation: Federation, siteId: string): SiteCon
     const entry: SiteDirectoryEntry = { id: s.id, name: s.name, prefixRequired: s.prefixRequired, ringTimeoutSec: s.ringTimeoutSec };
     if (s.prefix !== undefined) entry.prefix = s.prefix;
     if (s.mainNumber !== undefined) entry.mainNumber = s.mainNumber;
-    const { vpnAddress, sipHost, sipPort } = s.network;
-    entry.network = { sipPort, ...(vpnAddress !== undefined ? { vpnAddress } : {}), ...(sipHost !== undefined ? { sipHost } : {}) };
+    const { vpnAddress, sipHost, sipPort, wireguardEndpoint, wireguardPublicKey } = s.network;
+    entry.network = {
+      sipPort,
+      ...(vpnAddress !== undefined ? { vpnAddress } : {}),
+      ...(sipHost !== undefined ? { sipHost } : {}),
+      ...(wireguardEndpoint !== undefined ? { wireguardEndpoint } : {}),
+      ...(wireguardPublicKey !== undefined ? { wireguardPublicKey } : {}),
+    };
     return entry;
   });
 

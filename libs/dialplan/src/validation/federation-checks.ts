@@ -11,6 +11,7 @@ import {
   type ExtensionPattern,
 } from '../patterns/index.js';
 import type { ObjectRef, ObjectType } from './federation-issues.js';
+import { parseIp } from '../render/net.js';
 import { IssueList, siteRef } from './issue-list.js';
 
 /** An inbound route that leads to a number of its site's plan (an extension or a mailbox). */
@@ -84,6 +85,7 @@ export function checkFederation(fed: Federation, out: IssueList): NumberingConte
     }
   }
   if (fed.hubSiteId !== undefined) needSite(fed.hubSiteId, siteRef(fed.hubSiteId), 'the hub');
+  checkTunnelIdentities(fed.sites, out);
 
   // --- ranges ---------------------------------------------------------------------------------------------
   const ranges = fed.numberRanges.filter((r) => needSite(r.siteId, rangeRef(r), 'range'));
@@ -375,4 +377,28 @@ function checkInbound(
     }
   }
   return destinations;
+}
+
+/**
+ * Two sites with one tunnel address, or one WireGuard public key, break the mesh for every site: WireGuard routes
+ * an address to one peer only and refuses a key twice. Addresses are compared as numbers (`fd77::1` = `fd77:0::1`).
+ */
+function checkTunnelIdentities(sites: readonly Site[], out: IssueList): void {
+  const byAddress = new Map<string, Site>();
+  const byKey = new Map<string, Site>();
+  for (const s of sites) {
+    const { vpnAddress, wireguardPublicKey } = s.network;
+    const ip = vpnAddress === undefined ? undefined : parseIp(vpnAddress);
+    if (ip !== undefined && vpnAddress !== undefined) {
+      const key = `${ip.version}:${ip.value}`;
+      const other = byAddress.get(key);
+      if (other !== undefined) out.error('duplicate-vpn-address', `sites ${other.id} and ${s.id} both have tunnel address ${vpnAddress}`, [siteRef(other.id), siteRef(s.id)]);
+      else byAddress.set(key, s);
+    }
+    if (wireguardPublicKey !== undefined) {
+      const other = byKey.get(wireguardPublicKey);
+      if (other !== undefined) out.error('duplicate-wireguard-key', `sites ${other.id} and ${s.id} have the same WireGuard public key`, [siteRef(other.id), siteRef(s.id)]);
+      else byKey.set(wireguardPublicKey, s);
+    }
+  }
 }

@@ -33,6 +33,8 @@ export const FEDERATION_ISSUE_CODES = [
   'flow-number-conflict',
   'did-owned-twice',
   'duplicate-link',
+  'duplicate-vpn-address',
+  'duplicate-wireguard-key',
   'site-unreachable',
   'class-of-service-above-ceiling',
   'call-flow',

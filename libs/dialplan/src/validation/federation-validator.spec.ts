@@ -95,6 +95,22 @@ describe('validateFederation', () => {
     expect(codes(variant((x) => x.links.push({ id: 'l-again', a: 'piter', b: 'moscow' })))).toContain('duplicate-link');
   });
 
+  it('rejects two sites with one tunnel address (however written) or one WireGuard key, naming both sites', () => {
+    const twice = variant((x) => {
+      x.sites[1]!.network = { vpnAddress: '10.77.0.1' };
+    });
+    expect(validateFederation(twice).errors.filter((e) => e.code === 'duplicate-vpn-address').map((e) => e.objects)).toEqual([
+      [
+        { type: 'site', id: 'moscow' },
+        { type: 'site', id: 'piter' },
+      ],
+    ]);
+    expect(codes(variant((x) => x.sites.forEach((s, i) => (s.network = { vpnAddress: i === 0 ? 'fd77::1' : 'fd77:0:0::1' }))))).toContain('duplicate-vpn-address');
+    const key = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';
+    expect(codes(variant((x) => x.sites.slice(0, 2).forEach((s) => (s.network = { ...s.network, wireguardPublicKey: key }))))).toEqual(['duplicate-wireguard-key']);
+    expect(codes(foundingScenario())).toEqual([]);
+  });
+
   it('warns about a site with no link and about a class of service above the site ceiling', () => {
     const f = variant((x) => {
       x.links = x.links.filter((l) => l.a !== 'kazan' && l.b !== 'kazan');
