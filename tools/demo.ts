@@ -15,7 +15,7 @@ import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { foundingScenarioInput } from '@fedpbx/dialplan';
+import { foundingScenarioRequests } from '../apps/controller/src/testing/scenario.js';
 import { createNatsTrust, issuerOf, renderHubConfig } from '@fedpbx/nats-auth';
 import { placeCall, type CallRecord, type PlaceCallOptions } from '../test/support/asterisk/fastagi-peer.js';
 import { freePort } from '../test/support/nats-server.js';
@@ -144,20 +144,8 @@ async function main(): Promise<void> {
   const token = login.body.accessToken;
 
   // 3. The founding scenario through the REST API, as a head-office admin would.
-  const input = foundingScenarioInput();
-  const steps: [string, readonly unknown[] | undefined][] = [
-    ['classes-of-service', input.classesOfService],
-    ['sites', input.sites],
-    ['number-ranges', input.numberRanges],
-    ['trunks', input.trunks],
-    ['extensions', input.extensions],
-    ['links', input.links],
-    ['outbound-routes', input.outboundRoutes],
-    ['call-flows', input.callFlows],
-    ['inbound-routes', input.inboundRoutes],
-  ];
-  for (const [path, items] of steps) {
-    for (const body of items ?? []) {
+  for (const [path, items] of foundingScenarioRequests()) {
+    for (const body of items) {
       const r = await api(base, 'POST', `/api/v1/${path}`, body, token);
       if (r.status !== 201) fail(`POST /api/v1/${path}: ${r.status} ${JSON.stringify(r.body)}`);
     }

@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { foundingScenarioInput } from '@fedpbx/dialplan';
+import { foundingScenarioRequests } from '../../apps/controller/src/testing/scenario.js';
 import { REPO_ROOT } from './agent-process.js';
 import { freePort } from './nats-server.js';
 
@@ -122,20 +122,8 @@ export async function startController(env: Record<string, string>): Promise<Cont
 /** Builds the founding scenario through the controller's REST API as the bootstrap admin. */
 export async function seedFoundingScenario(controller: ControllerProcess): Promise<void> {
   const token = await controller.adminToken();
-  const input = foundingScenarioInput();
-  const steps: [string, readonly unknown[] | undefined][] = [
-    ['classes-of-service', input.classesOfService],
-    ['sites', input.sites],
-    ['number-ranges', input.numberRanges],
-    ['trunks', input.trunks],
-    ['extensions', input.extensions],
-    ['links', input.links],
-    ['outbound-routes', input.outboundRoutes],
-    ['call-flows', input.callFlows],
-    ['inbound-routes', input.inboundRoutes],
-  ];
-  for (const [path, items] of steps) {
-    for (const body of items ?? []) {
+  for (const [path, items] of foundingScenarioRequests()) {
+    for (const body of items) {
       const r = await controller.api('POST', `/api/v1/${path}`, body, token);
       if (r.status !== 201) throw new Error(`POST /api/v1/${path}: ${r.status} ${JSON.stringify(r.body)}`);
     }

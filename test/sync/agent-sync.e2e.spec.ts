@@ -13,6 +13,7 @@ import { placeCall } from '../support/asterisk/fastagi-peer.js';
 import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
 import { TestController } from '../support/signed-snapshots.js';
 import { controllerSide, writeAgentCreds, type ControllerSide } from './agent-harness.js';
+import { cdrEventFields } from '../support/asterisk/cdr-event.js';
 
 const controller = new TestController();
 const fed = foundingScenario();
@@ -179,32 +180,5 @@ async function retry<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
 }
 
 function cdrFields(i: number): [string, string][] {
-  return [
-    ['AccountCode', ''],
-    ['Source', '101'],
-    ['Destination', '102'],
-    ['DestinationContext', 'fedpbx-internal'],
-    ['CallerID', '"Ivan" <101>'],
-    ['Channel', 'PJSIP/101-0000000c'],
-    ['DestinationChannel', 'PJSIP/102-0000000d'],
-    ['LastApplication', 'Dial'],
-    ['LastData', 'PJSIP/102,20,tT'],
-    ['StartTime', '2026-11-26 12:28:27'],
-    ['AnswerTime', '2026-11-26 12:28:29'],
-    ['EndTime', '2026-11-26 12:29:29'],
-    ['Duration', '62'],
-    ['BillableSeconds', '60'],
-    ['Disposition', 'ANSWERED'],
-    ['AMAFlags', 'DOCUMENTATION'],
-    ['UniqueID', `moscow-1795696107.${i}`],
-    ['UserField', ''],
-    ['FEDPBX_ROUTE', 'local'],
-    ['FEDPBX_ORIGIN', 'moscow'],
-    ['FEDPBX_TARGET', ''],
-    ['FEDPBX_TRUNK', ''],
-    ['FEDPBX_REVISION', '1'],
-    ['FEDPBX_REC_FILE', ''],
-    ['LinkedID', `moscow-1795696107.${i}`],
-    ['Sequence', '1'],
-  ];
+  return cdrEventFields({ uniqueId: `moscow-1795696107.${i}` });
 }

@@ -14,6 +14,7 @@ import { createTestDatabase, type TestDatabase } from '../../apps/controller/src
 import { AGENT_MAIN, startAgent, type AgentProcess } from '../support/agent-process.js';
 import { AmiPeer, DEFAULT_AMI_USER } from '../support/asterisk/ami-peer.js';
 import { moscowPjsip } from '../support/asterisk/ami-scenario.js';
+import { cdrEventFields } from '../support/asterisk/cdr-event.js';
 import { placeCall, type CallRecord, type DialScript } from '../support/asterisk/fastagi-peer.js';
 import { seedFoundingScenario, startController, type ControllerProcess } from '../support/controller-process.js';
 import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
@@ -130,34 +131,10 @@ async function addMoscowExtension(): Promise<string> {
 function emitCdr(s: Site): string {
   const n = ++cdrSequence;
   const uniqueId = `moscow-1795700000.${n}`;
-  s.ami.event('Cdr', [
-    ['AccountCode', ''],
-    ['Source', '101'],
-    ['Destination', '301'],
-    ['DestinationContext', 'fedpbx-internal'],
-    ['CallerID', '"Ivan" <101>'],
-    ['Channel', `PJSIP/101-${n.toString(16).padStart(8, '0')}`],
-    ['DestinationChannel', 'PJSIP/site-piter-0000000d'],
-    ['LastApplication', 'Dial'],
-    ['LastData', 'PJSIP/301@site-piter,30'],
-    ['StartTime', '2026-11-26 12:28:27'],
-    ['AnswerTime', '2026-11-26 12:28:29'],
-    ['EndTime', '2026-11-26 12:29:29'],
-    ['Duration', '62'],
-    ['BillableSeconds', '60'],
-    ['Disposition', 'ANSWERED'],
-    ['AMAFlags', 'DOCUMENTATION'],
-    ['UniqueID', uniqueId],
-    ['UserField', ''],
-    ['FEDPBX_ROUTE', 'site'],
-    ['FEDPBX_ORIGIN', 'moscow'],
-    ['FEDPBX_TARGET', 'piter'],
-    ['FEDPBX_TRUNK', ''],
-    ['FEDPBX_REVISION', '1'],
-    ['FEDPBX_REC_FILE', ''],
-    ['LinkedID', uniqueId],
-    ['Sequence', String(n)],
-  ]);
+  s.ami.event(
+    'Cdr',
+    cdrEventFields({ uniqueId, sequence: n, dst: '301', channel: `PJSIP/101-${n.toString(16).padStart(8, '0')}`, destinationChannel: 'PJSIP/site-piter-0000000d', lastData: 'PJSIP/301@site-piter,30', route: 'site', target: 'piter' }),
+  );
   return uniqueId;
 }
 
