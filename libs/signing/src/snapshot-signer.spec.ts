@@ -1,6 +1,7 @@
+import { canonicalJson, SiteConfig } from '@fedpbx/contracts';
 import { buildSiteConfig, foundingScenario } from '@fedpbx/dialplan';
 import { describe, expect, it } from 'vitest';
-import { contentHash, exportPublicKey, generateSigningKey, importPublicKey, signSnapshot, SnapshotRejectedError, verifySnapshot } from './snapshot-signer.js';
+import { contentHash, exportPublicKey, generateSigningKey, importPublicKey, signBuiltConfig, signSnapshot, SnapshotRejectedError, verifySnapshot } from './snapshot-signer.js';
 
 const key = generateSigningKey('k1');
 const config = buildSiteConfig(foundingScenario(), 'piter');
@@ -55,5 +56,48 @@ describe('verifying a snapshot from the own state dir', () => {
     expect(refusal(() => verifySnapshot(tampered, 'piter', [key], trusted))).toBe('hash-mismatch');
     expect(refusal(() => verifySnapshot({ ...snap, revision: 9 }, 'piter', [key], trusted))).toBe('bad-signature');
     expect(refusal(() => verifySnapshot({ ...snap, config: null }, 'piter', [key], trusted))).toBe('malformed');
+  });
+});
+
+describe('signing a config the controller built (no re-parse)', () => {
+  it('verifies on the agent and carries the same hash and content as the safe path', () => {
+    const fast = signBuiltConfig(config, 3, key, at);
+    const verified = verifySnapshot(JSON.parse(fast.json), 'piter', [importPublicKey('k1', exportPublicKey(key.publicKey))]);
+    expect(verified.revision).toBe(3);
+    expect(verified.contentHash).toBe(signSnapshot(config, 3, key, at).contentHash);
+    expect(verified.config).toEqual(SiteConfig.parse(config));
+    expect(JSON.parse(fast.json)).toEqual(JSON.parse(JSON.stringify(fast.snapshot)));
+  });
+
+  it('sends the config as the canonical bytes it hashed, after the envelope fields in their usual order', () => {
+    const fast = signBuiltConfig(config, 12, key, at);
+    expect(fast.json.endsWith(`,"config":${canonicalJson(config)}}`)).toBe(true);
+    expect(Object.keys(JSON.parse(fast.json) as object)).toEqual(Object.keys(JSON.parse(JSON.stringify(signSnapshot(config, 12, key, at))) as object));
+  });
+
+  it('hashes and sends the canonical JSON the caller passes instead of serializing again', () => {
+    const json = canonicalJson(config);
+    const given = signBuiltConfig(config, 3, key, at, { canonicalConfigJson: json });
+    expect(given.json).toBe(signBuiltConfig(config, 3, key, at).json);
+    expect(given.snapshot.contentHash).toBe(contentHash(config));
+  });
+
+  it('leaves the safe path refusing what would not pass the schema', () => {
+    const unknownField = { ...config, colour: 'red' };
+    expect(() => signSnapshot(unknownField, 3, key, at)).toThrow(/colour/);
+    const badNumber = structuredClone(config);
+    badNumber.extensions[0]!.number = 'not-a-number';
+    expect(() => signSnapshot(badNumber, 3, key, at)).toThrow();
+  });
+});
+
+describe('the content hash of a received config', () => {
+  it('accepts content whose keys arrive in another order (hashed canonically) and refuses changed content', () => {
+    const snap = JSON.parse(signBuiltConfig(config, 3, key, at).json) as { config: Record<string, unknown> };
+    const reordered = { ...snap, config: Object.fromEntries(Object.entries(snap.config).reverse()) };
+    expect(verifySnapshot(reordered, 'piter', [key]).revision).toBe(3);
+    const changed = structuredClone(snap) as unknown as { config: { extensions: { displayName: string }[] } };
+    changed.config.extensions[0]!.displayName = 'Someone else';
+    expect(refusal(() => verifySnapshot(changed, 'piter', [key]))).toBe('hash-mismatch');
   });
 });

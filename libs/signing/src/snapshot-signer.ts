@@ -47,7 +47,7 @@ const TrustedShape = SiteSnapshot.omit({ config: true }).extend({
 
 /** `sha256:<hex>` over the canonical JSON of the config. */
 export function contentHash(config: unknown): string {
-  return `sha256:${createHash('sha256').update(canonicalJson(config)).digest('hex')}`;
+  return sha256(canonicalJson(config));
 }
 
 export function generateSigningKey(keyId = 'controller-1'): SigningKey & VerifyingKey {
@@ -72,19 +72,72 @@ export function importPrivateKey(keyId: string, pem: string): SigningKey {
   return { keyId, privateKey: createPrivateKey(pem) };
 }
 
-/** Builds, hashes and signs a site's snapshot. */
+/** A signed snapshot and its wire form. */
+export interface SignedSnapshot {
+  readonly snapshot: SiteSnapshot;
+  /**
+   * The JSON text to publish: the envelope fields first, in the order `signSnapshot` writes them (readers pick
+   * the revision out of the first bytes), then the config as its canonical JSON - the exact bytes that were hashed.
+   */
+  readonly json: string;
+}
+
+export interface SignBuiltConfigOptions {
+  /**
+   * `canonicalJson(config)` when the caller has it already (e.g. assembled from per-object cached parts). It
+   * must be exactly that: it is what gets hashed and sent.
+   */
+  readonly canonicalConfigJson?: string;
+}
+
+/**
+ * Builds, hashes and signs a site's snapshot from any input: the config is validated (and its defaults filled
+ * in) first, so nothing that would not pass `SiteConfig` is ever signed. The safe path, for configs that did not
+ * come out of `buildSiteConfig` over a validated federation.
+ */
 export function signSnapshot(config: SiteConfigInput, revision: number, key: SigningKey, generatedAt: Date): SiteSnapshot {
+  const json = canonicalJson(SiteConfig.parse(config));
   // Keys sorted at every depth: the bytes on the wire are then canonical already, and verifying them needs no copy.
-  const parsed = JSON.parse(canonicalJson(SiteConfig.parse(config))) as SiteConfig;
+  return signCanonical(JSON.parse(json) as SiteConfig, json, revision, key, generatedAt).snapshot;
+}
+
+/**
+ * The controller's fast path: signs a config it built itself with `buildSiteConfig` from a federation that
+ * passed validation, so it is a `SiteConfig` by construction and is not parsed again (the parse was most of the
+ * cost of a publish). The canonical JSON is serialized once (or taken from the caller) and serves both as the
+ * hashed bytes and as the config in the returned wire text. Anything else must go through {@link signSnapshot}.
+ */
+export function signBuiltConfig(config: SiteConfig, revision: number, key: SigningKey, generatedAt: Date, options: SignBuiltConfigOptions = {}): SignedSnapshot {
+  return signCanonical(config, options.canonicalConfigJson ?? canonicalJson(config), revision, key, generatedAt);
+}
+
+function signCanonical(config: SiteConfig, configJson: string, revision: number, key: SigningKey, generatedAt: Date): SignedSnapshot {
   const unsigned = {
     format: SNAPSHOT_FORMAT_VERSION,
-    siteId: parsed.site.id,
+    siteId: config.site.id,
     revision,
     generatedAt: generatedAt.toISOString(),
-    contentHash: contentHash(parsed),
+    contentHash: sha256(configJson),
   };
-  const value = sign(null, Buffer.from(snapshotSigningPayload(unsigned)), key.privateKey).toString('base64');
-  return { ...unsigned, signature: { alg: 'ed25519', keyId: key.keyId, value }, config: parsed };
+  const signature = { alg: 'ed25519' as const, keyId: key.keyId, value: sign(null, Buffer.from(snapshotSigningPayload(unsigned)), key.privateKey).toString('base64') };
+  const envelope = JSON.stringify({ ...unsigned, signature });
+  return { snapshot: { ...unsigned, signature, config }, json: `${envelope.slice(0, -1)},"config":${configJson}}` };
+}
+
+/**
+ * The content hash of a config as received. A config parsed from canonical text (what the controller sends and
+ * the agent stores) serializes back to exactly that text without re-sorting, and when those bytes hash to the
+ * declared value they are the bytes the controller hashed - the same content. Only when they do not is the
+ * canonical form computed (key order differs, or the content was changed).
+ */
+function receivedContentHash(config: unknown, declared: string): string {
+  const plain = JSON.stringify(config) as string | undefined;
+  if (plain !== undefined && sha256(plain) === declared) return declared;
+  return contentHash(config);
+}
+
+function sha256(text: string): string {
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
 }
 
 /**
@@ -107,7 +160,7 @@ export function verifySnapshot(raw: unknown, expectedSiteId: string, keys: reado
   if (snapshot.siteId !== expectedSiteId || snapshot.config.site.id !== expectedSiteId) {
     throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${snapshot.siteId}, this agent serves ${expectedSiteId}`);
   }
-  const actual = contentHash(receivedConfig);
+  const actual = receivedContentHash(receivedConfig, snapshot.contentHash);
   if (actual !== snapshot.contentHash) {
     throw new SnapshotRejectedError('hash-mismatch', `snapshot content hash ${actual} does not match the declared ${snapshot.contentHash}`);
   }
