@@ -58,10 +58,11 @@ export class ConfigBuckets {
 
   /**
    * Writes the snapshot only if the key is still at `expectedSeq` (0: no value yet), so two writers can never
-   * put an older revision over a newer one; a lost race throws and the caller looks again.
+   * put an older revision over a newer one; a lost race throws and the caller looks again. Resolves to the
+   * key's new sequence.
    */
-  async put(siteId: string, bytes: Uint8Array, expectedSeq: number): Promise<void> {
-    await this.guard(siteId, (kv) => (expectedSeq === 0 ? kv.create(Subjects.SNAPSHOT_KEY, bytes) : kv.update(Subjects.SNAPSHOT_KEY, bytes, expectedSeq)));
+  async put(siteId: string, bytes: Uint8Array, expectedSeq: number): Promise<number> {
+    return this.guard(siteId, (kv) => (expectedSeq === 0 ? kv.create(Subjects.SNAPSHOT_KEY, bytes) : kv.update(Subjects.SNAPSHOT_KEY, bytes, expectedSeq)));
   }
 
   /** Removes a deleted site's bucket (and with it every snapshot of the site, secrets included). */

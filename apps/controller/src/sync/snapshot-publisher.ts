@@ -1,12 +1,13 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { buildSiteConfig } from '@fedpbx/dialplan';
-import { signSnapshot, verifySnapshot } from '@fedpbx/signing';
+import { signBuiltConfig, verifySnapshot } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
 import { FederationStore, type FederationView } from '../federation/federation-store.js';
 import { NatsBus } from '../nats/nats-bus.js';
 import { RolloutRepository } from '../rollout/rollout.repository.js';
 import { ConfigBuckets } from './config-buckets.js';
+import { SiteConfigJson } from './site-config-json.js';
 import { SiteLanes } from './site-lanes.js';
 import { SnapshotSigningKey, type ControllerSigningKey } from './snapshot-signing-key.js';
 
@@ -22,8 +23,9 @@ import { SnapshotSigningKey, type ControllerSigningKey } from './snapshot-signin
 export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicationShutdown {
   private latest: FederationView | undefined;
   private stopped = false;
-  /** Revision known to be in each site's bucket (a cache of the bucket; the bucket decides). */
-  private readonly published = new Map<string, number>();
+  /** Revision and KV sequence known to be in each site's bucket (a cache of the bucket; the bucket decides). */
+  private readonly published = new Map<string, { revision: number; seq: number }>();
+  private readonly configJson = new SiteConfigJson();
   private readonly lanes: SiteLanes;
   private readonly log = pino({ name: 'fedpbx-controller', level: process.env.FEDPBX_LOG_LEVEL ?? 'info' }).child({ component: 'snapshot-publisher' });
 
@@ -91,7 +93,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     this.adopt(view);
     for (const s of view.federation.sites) {
       const head = view.heads.get(s.id);
-      if (head !== undefined && head.revision > (this.published.get(s.id) ?? 0)) this.lanes.kick(s.id);
+      if (head !== undefined && head.revision > (this.published.get(s.id)?.revision ?? 0)) this.lanes.kick(s.id);
     }
     const now = new Set(view.federation.sites.map((s) => s.id));
     for (const s of before?.federation.sites ?? []) if (!now.has(s.id)) this.lanes.kick(s.id);
@@ -113,11 +115,23 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
       return;
     }
     const head = view.heads.get(siteId);
-    if (head === undefined || head.revision <= (this.published.get(siteId) ?? 0)) return;
+    const known = this.published.get(siteId);
+    if (head === undefined || head.revision <= (known?.revision ?? 0)) return;
+    if (known !== undefined) {
+      // The bucket is where this process last put it (as far as it knows): update against that sequence without
+      // reading the value back first. If anything else wrote meanwhile the update fails, and the retry reads it.
+      try {
+        await this.publish(view, siteId, head, key, known.seq);
+        return;
+      } catch (error) {
+        this.published.delete(siteId);
+        throw error;
+      }
+    }
     const current = await this.buckets.head(siteId);
     if (current !== null && current.revision >= head.revision && this.signedByUs(siteId, current.value, key)) {
       if (current.revision === head.revision) await this.rollout.recordPublished(this.ds.manager, siteId, head.revision, current.contentHash, current.at);
-      this.published.set(siteId, current.revision);
+      this.published.set(siteId, { revision: current.revision, seq: current.seq });
       return;
     }
     await this.publish(view, siteId, head, key, current?.seq ?? 0);
@@ -140,16 +154,19 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
 
   private async publish(view: FederationView, siteId: string, head: { revision: number; contentHash: string }, key: ControllerSigningKey, expectedSeq: number): Promise<void> {
     const at = new Date();
-    const snapshot = signSnapshot(buildSiteConfig(view.federation, siteId), head.revision, key, at);
+    // Built here from a committed (validated) federation: signed without a second schema parse, and the
+    // canonical JSON assembled from parts serialized once for all sites.
+    const config = buildSiteConfig(view.federation, siteId);
+    const { snapshot, json } = signBuiltConfig(config, head.revision, key, at, { canonicalConfigJson: this.configJson.of(view.federation, config) });
     if (snapshot.contentHash !== head.contentHash) {
       // The view is consistent (a commit's, or read under the federation lock), so this is the revision's content
       // in another array order: a federation reloaded from the database lists objects by id, a live one in the
       // order they were written, and buildSiteConfig keeps the order. The agent checks the hash it is sent.
       this.log.warn({ siteId, revision: head.revision, built: snapshot.contentHash, recorded: head.contentHash }, 'snapshot hash differs from the revision\'s (object order)');
     }
-    await this.buckets.put(siteId, new TextEncoder().encode(JSON.stringify(snapshot)), expectedSeq);
+    const seq = await this.buckets.put(siteId, new TextEncoder().encode(json), expectedSeq);
     await this.rollout.recordPublished(this.ds.manager, siteId, head.revision, snapshot.contentHash, at);
-    this.published.set(siteId, head.revision);
+    this.published.set(siteId, { revision: head.revision, seq });
     this.log.debug({ siteId, revision: head.revision }, 'snapshot published');
   }
 }
