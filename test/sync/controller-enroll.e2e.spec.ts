@@ -1,4 +1,4 @@
-import { EnrollResponse, Subjects } from '@fedpbx/contracts';
+import { EnrollResponse, SiteSnapshot, Subjects } from '@fedpbx/contracts';
 import { importPublicKey, verifySnapshot } from '@fedpbx/signing';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DataSource } from 'typeorm';
@@ -93,6 +93,30 @@ describe('agent enrollment (PostgreSQL, private nats-server)', () => {
     expect((await issue('moscow', siteAdmin)).status).toBe(403);
     expect((await issue('piter', siteAdmin)).status).toBe(404);
     expect((await issue('nowhere')).status).toBe(404);
+  });
+
+  it('assigns each enrolling site without a tunnel address its own free address of FEDPBX_VPN_POOL, in the key\'s write', async () => {
+    const keys = { minsk: 'TrMvSoP4jYQlY6RIzBgbssQqY3vxI2Pi+y71lOWWXX0=', riga: 'HIgo9xNzJMWLKASShiTqIybxZ0U3wGLiUeJ1PKf8ykw=' };
+    for (const [id, key] of Object.entries(keys)) {
+      expect((await t.request('POST', '/api/v1/sites', { id, name: id }, admin)).status).toBe(201);
+      const token = (await issue(id)).body['token'] as string;
+      expect((await enroll({ token, wireguardPublicKey: key })).status).toBe(200);
+    }
+    const network = async (id: string) => ((await t.request('GET', `/api/v1/sites/${id}`, undefined, admin)).body['data'] as { network: Record<string, unknown> }).network;
+    // The founding scenario holds 10.77.0.1-3; an enrolled site with an address (kazan) keeps it.
+    expect(await network('minsk')).toMatchObject({ vpnAddress: '10.77.0.4', wireguardPublicKey: keys.minsk });
+    expect(await network('riga')).toMatchObject({ vpnAddress: '10.77.0.5', wireguardPublicKey: keys.riga });
+    expect(await network('kazan')).toMatchObject({ vpnAddress: '10.77.0.3' });
+    const revisions = await t.request('GET', '/api/v1/sites/riga/revisions?limit=1', undefined, admin);
+    expect((revisions.body['items'] as { actor: string; reason: string }[])[0]).toMatchObject({ actor: 'agent:riga', reason: expect.stringContaining('tunnel address') });
+    // Every site's snapshot sees the new peers' public WireGuard data.
+    const nc = clients[0]!;
+    const kazan = await until('kazan sees riga', async () => {
+      const s = await readSnapshot(await openConfigBucket(nc, 'kazan'));
+      const riga = s === null ? undefined : SiteSnapshot.parse(s.raw).config.federation.sites.find((x) => x.id === 'riga');
+      return riga?.network?.wireguardPublicKey === undefined ? undefined : riga.network;
+    });
+    expect(kazan).toEqual({ sipPort: 5060, vpnAddress: '10.77.0.5', wireguardPublicKey: keys.riga });
   });
 
   it('rate-limits failed enrollments per client address like logins', async () => {

@@ -1,3 +1,4 @@
+import { TunnelAddressPool } from '@fedpbx/dialplan';
 import { z } from 'zod';
 
 /** The controller's configuration from environment variables, validated at start; errors name the variable. */
@@ -37,6 +38,20 @@ export const CONTROLLER_ENV = {
   FEDPBX_EVENTS_ACK_WAIT_SEC: {
     schema: z.coerce.number().int().min(1).max(3600).default(60),
     doc: 'seconds before NATS redelivers events the controller took but did not acknowledge (it crashed mid-batch)',
+  },
+  FEDPBX_VPN_POOL: {
+    schema: z
+      .string()
+      .default('10.77.0.0/16')
+      .transform((text, ctx) => {
+        try {
+          return TunnelAddressPool.parse(text);
+        } catch (error) {
+          ctx.addIssue({ code: 'custom', message: error instanceof Error ? error.message : String(error) });
+          return z.NEVER;
+        }
+      }),
+    doc: 'the block WireGuard tunnel addresses are assigned from: a site without a vpnAddress gets the lowest free one when its agent enrolls with a WireGuard key',
   },
   FEDPBX_RPC_TIMEOUT_MS: { schema: z.coerce.number().int().min(100).max(60_000).default(3000), doc: 'how long live requests to an agent (live trace, live health) wait for its answer' },
   FEDPBX_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), doc: 'log level' },

@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
-import { Subjects, type EnrollmentTokenIssued, type EnrollRequest, type EnrollResponse } from '@fedpbx/contracts';
+import { Subjects, type EnrollmentTokenIssued, type EnrollRequest, type EnrollResponse, type Site } from '@fedpbx/contracts';
+import type { TunnelAddressPool } from '@fedpbx/dialplan';
 import { mintAgentCreds } from '@fedpbx/nats-auth';
 import { DataSource } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository.js';
@@ -27,6 +28,7 @@ const hashToken = (token: string): string => createHash('sha256').update(token).
 @Injectable()
 export class EnrollmentService {
   private readonly limiter: LoginRateLimiter;
+  private readonly vpnPool: TunnelAddressPool;
 
   constructor(
     @Inject(DataSource) private readonly ds: DataSource,
@@ -39,6 +41,7 @@ export class EnrollmentService {
     private readonly signing: SnapshotSigningKey,
   ) {
     this.limiter = new LoginRateLimiter(config.FEDPBX_LOGIN_MAX_ATTEMPTS, config.FEDPBX_LOGIN_WINDOW_SEC * 1000);
+    this.vpnPool = config.FEDPBX_VPN_POOL;
   }
 
   async issue(caller: Principal, siteId: string): Promise<EnrollmentTokenIssued> {
@@ -78,8 +81,9 @@ export class EnrollmentService {
     }
     const siteId = found.siteId;
     const actor = `agent:${siteId}`;
-    // The key goes in first, as a validated, audited, revisioned write: a refused key leaves the token unused.
-    if (req.wireguardPublicKey !== undefined) await this.storeWireguardKey(siteId, req.wireguardPublicKey, actor);
+    // The key (and a tunnel address) go in first, as a validated, audited, revisioned write: a refused key leaves
+    // the token unused.
+    if (req.wireguardPublicKey !== undefined) await this.joinMesh(siteId, req.wireguardPublicKey, actor);
 
     const at = new Date();
     const consumed = await this.ds.transaction(async (m) => {
@@ -111,15 +115,28 @@ export class EnrollmentService {
     };
   }
 
-  private async storeWireguardKey(siteId: string, wireguardPublicKey: string, actor: string): Promise<void> {
+  /**
+   * Stores the site's WireGuard public key and, when the site has no tunnel address yet, assigns the lowest free
+   * one of FEDPBX_VPN_POOL - in one write, computed under the writer's lock from the federation it changes, so
+   * two agents enrolling at once cannot get one address (and validation refuses two sites with one anyway).
+   */
+  private async joinMesh(siteId: string, wireguardPublicKey: string, actor: string): Promise<void> {
     const { federation } = await this.store.read();
     const site = federation.sites.find((s) => s.id === siteId);
     if (site === undefined) throw new UnauthenticatedError('the enrollment token\'s site no longer exists');
-    if (site.network.wireguardPublicKey === wireguardPublicKey) return;
-    await this.writer.write({ actor, reason: `agent enrollment of ${siteId}: WireGuard public key`, dryRun: false }, (fed) => {
+    if (site.network.wireguardPublicKey === wireguardPublicKey && site.network.vpnAddress !== undefined) return;
+    const reason = `agent enrollment of ${siteId}: WireGuard public key${site.network.vpnAddress === undefined ? ' and tunnel address' : ''}`;
+    await this.writer.write({ actor, reason, dryRun: false }, (fed) => {
       const current = fed.sites.find((s) => s.id === siteId);
       if (current === undefined) throw new NotFoundError('site', siteId);
-      return [{ collection: 'sites', op: 'upsert', value: { ...current, network: { ...current.network, wireguardPublicKey } } }];
+      const vpnAddress = current.network.vpnAddress ?? this.freeTunnelAddress(fed.sites);
+      return [{ collection: 'sites', op: 'upsert', value: { ...current, network: { ...current.network, wireguardPublicKey, vpnAddress } } }];
     });
+  }
+
+  private freeTunnelAddress(sites: readonly Site[]): string {
+    const address = this.vpnPool.next(sites.flatMap((s) => (s.network.vpnAddress === undefined ? [] : [s.network.vpnAddress])));
+    if (address === undefined) throw new ServiceUnavailableException(`FEDPBX_VPN_POOL ${this.vpnPool.text} has no free tunnel address left: widen it`);
+    return address;
   }
 }

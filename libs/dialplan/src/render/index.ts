@@ -29,3 +29,4 @@ export {
   type WireguardSetconfInput,
 } from './wireguard-renderer.js';
 export { WIREGUARD_KEEPALIVE_SEC, wireguardMeshFor, type WireguardMesh } from './wireguard-mesh.js';
+export { formatIp, TunnelAddressPool } from './tunnel-address-pool.js';
