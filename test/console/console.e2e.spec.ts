@@ -156,6 +156,147 @@ describe('web console', () => {
     await page.screenshot({ path: artifactPath('site-admin-numbering-tablet.png'), fullPage: true });
     await page.context().close();
   });
+
+  it('lets head office create a site with a number range and issue its agent an enrollment token, shown once as the command to run', async () => {
+    const page = await signIn(ADMIN, '/sites');
+    await page.getByRole('button', { name: 'Add a site' }).click();
+    const form = page.getByRole('form', { name: 'New site' });
+    // A prefix no site and no internal number starts with (moscow 5, kazan 6; ranges 1xx-4xx).
+    expect(await form.getByLabel('Site prefix').inputValue()).toBe('7');
+    await form.getByLabel('Site id').fill('ufa');
+    await form.getByLabel('Name', { exact: true }).fill('Ufa branch');
+    await form.getByLabel('Time zone').fill('Asia/Yekaterinburg');
+    await form.getByLabel('Site prefix').fill('12345');
+    await form.getByRole('button', { name: 'Create' }).click();
+    // The server's complaint lands beside the field it names; nothing is created.
+    await form.locator('.field-invalid', { hasText: 'Site prefix' }).getByText('a site prefix is 1-4 digits').waitFor();
+    expect((await stack.t.request('GET', '/api/v1/sites/ufa', undefined, stack.adminToken)).status).toBe(404);
+
+    await form.getByLabel('Site prefix').fill('7');
+    await form.getByLabel('Record calls between offices').check();
+    await form.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('heading', { name: 'Ufa branch ufa' }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/sites/ufa');
+    await page.getByText('Site created. Next: give it a number range').waitFor();
+
+    await page.getByRole('button', { name: 'Add a number range' }).click();
+    const range = page.getByRole('form', { name: 'New number range' });
+    await range.getByLabel('First number').fill('600');
+    await range.getByLabel('Last number').fill('699');
+    await range.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('list', { name: 'Number ranges of this site' }).getByText('600–699').waitFor();
+
+    await page.getByRole('button', { name: 'Issue an enrollment token' }).click();
+    const command = await page.getByLabel('Enrollment command').inputValue();
+    expect(command).toMatch(new RegExp(`^fedpbx-agent enroll --controller ${stack.url.replace(/[.]/g, '\\.')} --token fpe_[A-Za-z0-9_-]{43}$`));
+    expect(await page.getByTestId('enrollment-token').innerText()).toMatch(/works once and expires/);
+    await page.screenshot({ path: artifactPath('site-enrollment.png'), fullPage: true });
+
+    const site = await stack.t.request('GET', '/api/v1/sites/ufa', undefined, stack.adminToken);
+    expect(site.body['data']).toMatchObject({ id: 'ufa', name: 'Ufa branch', prefix: '7', prefixRequired: false, timezone: 'Asia/Yekaterinburg', emergencyNumbers: ['112'], recording: { interSite: true, external: false, retentionDays: 90 } });
+    const ranges = await stack.t.request('GET', '/api/v1/number-ranges?siteId=ufa', undefined, stack.adminToken);
+    expect(ranges.body['items']).toEqual([expect.objectContaining({ siteId: 'ufa', from: '600', to: '699' })]);
+    // The token is never listed or shown again: a reload shows only the button.
+    await page.reload();
+    await page.getByRole('button', { name: 'Issue an enrollment token' }).waitFor();
+    expect(await page.getByLabel('Enrollment command').count()).toBe(0);
+    await page.context().close();
+  }, 45_000);
+
+  it('shows what an edit changed between two revisions and rolls the site back after a dry run', async () => {
+    const headOf = async (): Promise<number> => {
+      const r = await stack.t.request('GET', '/api/v1/sites/piter/revisions?limit=1', undefined, stack.adminToken);
+      return (r.body['items'] as { revision: number }[])[0]?.revision ?? NaN;
+    };
+    const before = await headOf();
+    const page = await signIn(ADMIN, '/sites/piter/extensions');
+    await page.getByRole('button', { name: 'Edit extension 302 (Pavel Orlov)' }).click();
+    await page.getByRole('form', { name: 'Edit extension 302 (Pavel Orlov)' }).getByLabel('Name shown to callers').fill('Pavel Sokolov');
+    await page.getByRole('button', { name: 'Save' }).click();
+    await page.getByText('Saved extension 302 (Pavel Sokolov).').waitFor();
+    const edited = await headOf();
+    expect(edited).toBeGreaterThan(before);
+
+    await page.getByRole('link', { name: 'Revisions' }).click();
+    await page.getByRole('button', { name: `Changes in revision ${edited}` }).click();
+    const change = page.getByTestId('revision-diff').locator('[data-changed="e-p302"]');
+    await change.waitFor();
+    expect(await change.locator('tr[data-field="displayName"]').innerText()).toMatch(/displayName\s+Pavel Orlov\s+Pavel Sokolov/);
+    expect(await page.getByTestId('revision-diff').locator('[data-changed]').count()).toBe(1);
+
+    await page.getByRole('button', { name: `Roll back to revision ${before}` }).click();
+    const panel = page.getByRole('region', { name: `Roll back piter to revision ${before}?` });
+    await panel.getByTestId('impact-preview').getByText('Preview: this change is valid (not saved yet)').waitFor();
+    expect(await panel.locator('[data-changed="e-p302"] tr[data-field="displayName"]').innerText()).toMatch(/Pavel Sokolov\s+Pavel Orlov/);
+    // The dry run saved nothing.
+    expect(await headOf()).toBe(edited);
+    await page.screenshot({ path: artifactPath('revision-rollback.png'), fullPage: true });
+    await panel.getByRole('button', { name: `Roll back to revision ${before}` }).click();
+    await page.getByText(`restores revision ${before}.`).waitFor();
+
+    const rolledBack = await headOf();
+    expect(rolledBack).toBeGreaterThan(edited);
+    await page.locator(`tr[data-revision="${rolledBack}"]`).getByText('current').waitFor();
+    const ext = await stack.t.request('GET', '/api/v1/extensions/e-p302', undefined, stack.adminToken);
+    expect(ext.body['data']).toMatchObject({ displayName: 'Pavel Orlov', sipSecretSet: true });
+    await page.context().close();
+  }, 45_000);
+
+  it('offers a site admin no way to create sites, issue enrollment tokens or set head-office settings, as the API refuses them', async () => {
+    const page = await signIn(PITER_ADMIN, '/sites');
+    await page.locator('tr[data-site-row="piter"]').waitFor();
+    expect(await page.locator('tr[data-site-row]').count()).toBe(1);
+    await page.getByText('Head office creates sites').waitFor();
+    expect(await page.getByRole('button', { name: 'Add a site' }).count()).toBe(0);
+
+    await page.getByRole('link', { name: 'St Petersburg office', exact: true }).click();
+    await page.getByText('Head office issues the enrollment token for this office’s agent').waitFor();
+    expect(await page.getByRole('button', { name: /enrollment token/ }).count()).toBe(0);
+    await page.getByRole('button', { name: 'Edit settings' }).click();
+    const form = page.getByRole('form', { name: /^Settings of / });
+    await form.getByLabel('Time zone').waitFor();
+    expect(await form.getByLabel('Site prefix').count()).toBe(0);
+    expect(await form.getByLabel('Site id').count()).toBe(0);
+
+    await page.goto(`${stack.url}/links`);
+    await page.getByRole('heading', { name: 'Links between sites' }).waitFor();
+    expect(await page.getByRole('form', { name: 'Generate links' }).count()).toBe(0);
+    await page.screenshot({ path: artifactPath('site-admin-site.png'), fullPage: true });
+
+    // What the console leaves out, the API refuses.
+    const token = await stack.t.login(PITER_ADMIN.username, PITER_ADMIN.password);
+    expect((await stack.t.request('POST', '/api/v1/sites', { id: 'tver', name: 'Tver' }, token)).status).toBe(403);
+    expect((await stack.t.request('POST', '/api/v1/sites/piter/enrollment-tokens', undefined, token)).status).toBe(403);
+    await page.context().close();
+  });
+
+  it('routes a DID to a call flow and hands out an API token once, then revokes it', async () => {
+    const page = await signIn(ADMIN, '/sites/moscow/inbound');
+    await page.getByRole('button', { name: 'Add inbound route' }).click();
+    const form = page.getByRole('form', { name: 'New inbound route' });
+    await form.getByLabel('Number dialled (DID)').fill('74955550200');
+    await form.getByLabel('Extension number').fill('101');
+    // Switching the destination swaps the fields; the hidden extension number is not sent.
+    await form.getByLabel('Send the call to').selectOption('flow');
+    await form.getByLabel('Call flow').selectOption('f-moscow-reception');
+    await form.getByRole('button', { name: 'Create' }).click();
+    await page.getByRole('cell', { name: '74955550200', exact: true }).waitFor();
+    const routes = await stack.t.request('GET', '/api/v1/inbound-routes?siteId=moscow', undefined, stack.adminToken);
+    expect(routes.body['items']).toEqual(expect.arrayContaining([expect.objectContaining({ did: '74955550200', destination: { type: 'flow', flowId: 'f-moscow-reception' } })]));
+
+    await page.getByRole('link', { name: 'API tokens' }).click();
+    await page.getByLabel('Token name').fill('provisioning script');
+    await page.getByRole('button', { name: 'Create token' }).click();
+    const token = await page.getByLabel('API token', { exact: true }).inputValue();
+    expect(token).toMatch(/^fpt_/);
+    expect((await stack.t.request('GET', '/api/v1/auth/me', undefined, token)).status).toBe(200);
+    page.once('dialog', (d) => void d.accept());
+    await page.getByRole('button', { name: 'Revoke token provisioning script' }).click();
+    await page.getByText('Revoked “provisioning script”.').waitFor();
+    expect(await page.getByLabel('API token', { exact: true }).count()).toBe(0);
+    expect((await stack.t.request('GET', '/api/v1/auth/me', undefined, token)).status).toBe(401);
+    await page.context().close();
+  });
 });
 
 /** Drags from a node's outcome handle to another node, as a person draws a connection. */

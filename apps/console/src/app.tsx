@@ -1,15 +1,21 @@
 import { lazy, Suspense, useEffect, useRef, type ReactNode } from 'react';
 import { Link, match, navigate, useLocation } from './router';
+import { ApiTokensScreen } from './screens/api-tokens';
 import { AuditScreen } from './screens/audit';
 import { CallFlowsScreen } from './screens/call-flows';
 import { CdrScreen } from './screens/cdrs';
+import { ClassesOfServiceScreen } from './screens/classes-of-service';
 import { ExtensionsScreen } from './screens/extensions';
+import { InboundRoutesScreen } from './screens/inbound-routes';
+import { LinksScreen } from './screens/links';
 import { LoginScreen } from './screens/login';
 import { NotFound } from './screens/not-found';
 import { NumberingPlanScreen } from './screens/numbering-plan';
 import { OutboundRoutesScreen } from './screens/outbound-routes';
 import { OverviewScreen } from './screens/overview';
 import { SiteGate } from './screens/site-gate';
+import { SitePageScreen } from './screens/site-page';
+import { SitesScreen } from './screens/sites';
 import { TracerScreen } from './screens/tracer';
 import { TrunksScreen } from './screens/trunks';
 import { UsersScreen } from './screens/users';
@@ -18,6 +24,8 @@ import { SitesProvider, useSites } from './sites';
 
 // The diagram editor carries @xyflow/react: loaded when a flow is opened, not on first load.
 const FlowEditorScreen = lazy(() => import('./flow/flow-editor-screen').then((m) => ({ default: m.FlowEditorScreen })));
+// Revisions and their diffs are visited rarely: their code loads on the first visit.
+const RevisionsScreen = lazy(() => import('./screens/revisions').then((m) => ({ default: m.RevisionsScreen })));
 
 export function App() {
   return (
@@ -56,8 +64,12 @@ function Screen({ path }: { path: string }) {
   };
   const plain: Record<string, () => ReactNode> = {
     '/': () => <OverviewScreen />,
+    '/sites': () => <SitesScreen />,
     '/numbering': () => <NumberingPlanScreen />,
     '/routes': () => <OutboundRoutesScreen />,
+    '/classes-of-service': () => <ClassesOfServiceScreen />,
+    '/links': () => <LinksScreen />,
+    '/api-tokens': () => <ApiTokensScreen />,
     '/trace': () => <TracerScreen />,
     '/cdrs': () => <CdrScreen />,
     '/audit': () => <AuditScreen />,
@@ -65,6 +77,13 @@ function Screen({ path }: { path: string }) {
   };
   const screen =
     plain[path]?.() ??
+    site('/sites/:siteId', (p) => <SitePageScreen siteId={p['siteId'] ?? ''} />) ??
+    site('/sites/:siteId/inbound', (p) => <InboundRoutesScreen siteId={p['siteId'] ?? ''} />) ??
+    site('/sites/:siteId/revisions', (p) => (
+      <Suspense fallback={<p className="muted">Loading revisions…</p>}>
+        <RevisionsScreen siteId={p['siteId'] ?? ''} />
+      </Suspense>
+    )) ??
     site('/sites/:siteId/extensions', (p) => <ExtensionsScreen siteId={p['siteId'] ?? ''} />) ??
     site('/sites/:siteId/trunks', (p) => <TrunksScreen siteId={p['siteId'] ?? ''} />) ??
     site('/sites/:siteId/flows', (p) => <CallFlowsScreen siteId={p['siteId'] ?? ''} />) ??
@@ -108,12 +127,13 @@ function Layout({ children }: { children: ReactNode }) {
       <nav className="sidebar" aria-label="Main">
         <ul>
           <li><Link to="/">Federation overview</Link></li>
+          <li><Link to="/sites">Sites</Link></li>
           <li><Link to="/numbering">Numbering plan</Link></li>
         </ul>
         {sites.length > 0 && currentSite !== undefined && (
           <div className="site-nav">
             <label htmlFor="site-picker">Site</label>
-            <select id="site-picker" value={currentSite} onChange={(e) => navigate(`/sites/${e.target.value}/${siteInPath !== undefined ? (path.split('/')[3] ?? 'extensions') : 'extensions'}`)}>
+            <select id="site-picker" value={currentSite} onChange={(e) => navigate(`/sites/${e.target.value}${siteInPath !== undefined && path.split('/')[3] !== undefined ? `/${path.split('/')[3]}` : ''}`)}>
               {sites.map((s) => (
                 <option key={s.id} value={s.id}>
                   {s.name}
@@ -121,17 +141,23 @@ function Layout({ children }: { children: ReactNode }) {
               ))}
             </select>
             <ul>
+              <li><Link to={`/sites/${currentSite}`}>Site settings and agent</Link></li>
               <li><Link to={`/sites/${currentSite}/extensions`}>Extensions</Link></li>
               <li><Link to={`/sites/${currentSite}/trunks`}>Trunks</Link></li>
+              <li><Link to={`/sites/${currentSite}/inbound`}>Inbound numbers</Link></li>
               <li><Link to={`/sites/${currentSite}/flows`}>Call flows</Link></li>
+              <li><Link to={`/sites/${currentSite}/revisions`}>Revisions</Link></li>
             </ul>
           </div>
         )}
         <ul>
           <li><Link to="/routes">Outbound routes</Link></li>
+          <li><Link to="/classes-of-service">Classes of service</Link></li>
+          <li><Link to="/links">Inter-site links</Link></li>
           <li><Link to="/trace">Route tracer</Link></li>
           <li><Link to="/cdrs">Call records</Link></li>
           <li><Link to="/audit">Audit log</Link></li>
+          <li><Link to="/api-tokens">API tokens</Link></li>
           {me?.headOffice === true && <li><Link to="/users">Users and grants</Link></li>}
         </ul>
       </nav>

@@ -8,9 +8,11 @@ export type {
   CdrPage,
   CdrRecord,
   ClassOfService,
+  EnrollmentTokenIssued,
   Extension,
   FlowNode,
   FlowNodeType,
+  InboundRoute,
   InterSiteLink,
   LiveTraceResponse,
   NumberRange,
@@ -118,3 +120,45 @@ export interface AuditEntry {
 
 /** Objects as the API returns them: credentials removed, a `<name>Set` flag saying whether one is stored. */
 export type Answered<T, S extends string = never> = Omit<T, S> & { [K in S as `${K}Set`]: boolean };
+
+/** One saved configuration of a site (every write that changes what the site runs makes one). */
+export interface RevisionSummary {
+  readonly siteId: string;
+  readonly revision: number;
+  readonly contentHash: string;
+  readonly reason: string;
+  readonly actor: string;
+  readonly createdAt: string;
+}
+
+/** An object present in both revisions whose top-level properties differ (credentials named, never shown). */
+export interface ObjectChange {
+  readonly id: string;
+  readonly fields: readonly string[];
+  readonly before: Record<string, unknown>;
+  readonly after: Record<string, unknown>;
+}
+
+export interface CollectionDiff {
+  readonly added: readonly (Record<string, unknown> & { id: string })[];
+  readonly removed: readonly (Record<string, unknown> & { id: string })[];
+  readonly changed: readonly ObjectChange[];
+}
+
+/** `GET /sites/:siteId/revisions/diff?from&to`: what changed in the objects the site owns. */
+export interface RevisionDiff {
+  readonly siteId: string;
+  readonly from: RevisionSummary;
+  readonly to: RevisionSummary;
+  readonly site: Omit<ObjectChange, 'id'> | null;
+  readonly collections: Record<string, CollectionDiff>;
+}
+
+/** An API token of the signed-in user (the token itself is answered once, on creation). */
+export interface ApiTokenRecord {
+  readonly id: string;
+  readonly userId: string;
+  readonly name: string;
+  readonly createdAt: string;
+  readonly revokedAt?: string;
+}

@@ -21,7 +21,7 @@ export function OverviewScreen() {
         {(list) =>
           list.length === 0 ? (
             <p>
-              No sites yet. Head office creates the first site; then add its <Link to="/numbering">number ranges</Link>, extensions and trunks.
+              No sites yet. Head office <Link to="/sites">creates the first site</Link>; then add its number ranges, connect its agent, and add its extensions and trunks.
             </p>
           ) : (
             <>
@@ -72,7 +72,7 @@ function SitesTable({ sites, agents, rollout }: { sites: readonly Site[]; agents
             {sites.map((s) => (
               <tr key={s.id} data-site={s.id}>
                 <th scope="row">
-                  <Link to={`/sites/${s.id}/extensions`}>{s.name}</Link> <span className="muted">{s.id}</span>
+                  <Link to={`/sites/${s.id}`}>{s.name}</Link> <span className="muted">{s.id}</span>
                 </th>
                 <td>{s.prefix ?? '—'}{s.prefixRequired ? ' (required)' : ''}</td>
                 <td>{agents.state === 'ok' ? <AgentCell agent={agentOf.get(s.id)} /> : <span className="muted">—</span>}</td>

@@ -8,7 +8,9 @@ export function Field({ label, help, error, children }: { label: string; help?: 
   const describedBy = [help !== undefined ? helpId : undefined, error !== undefined ? errorId : undefined].filter(Boolean).join(' ') || undefined;
   return (
     <div className={`field${error !== undefined ? ' field-invalid' : ''}`}>
-      <label htmlFor={id}>{label}</label>
+      <label id={`${id}-label`} htmlFor={id}>
+        {label}
+      </label>
       {children({ id, 'aria-describedby': describedBy, 'aria-invalid': error !== undefined })}
       {help !== undefined && (
         <small id={helpId} className="help">

@@ -3,12 +3,15 @@ import { ApiError } from '../api/client';
 import type { FederationIssue, WriteResponse } from '../api/types';
 import { useApi } from '../session';
 import { ErrorBanner, ImpactPreview } from './feedback';
-import { Field, problemsByField } from './field';
+import { Field, type FieldControlProps } from './field';
 
 interface Common {
+  /** Property name; a dotted name (`network.sipPort`) edits a property of a nested object. */
   readonly name: string;
   readonly label: string;
   readonly help?: string;
+  /** Shown (and sent) only while this holds for the form's current values. */
+  readonly showIf?: (values: Values) => boolean;
 }
 export type FieldDef =
   | (Common & { readonly kind: 'text'; readonly required?: boolean; readonly placeholder?: string; readonly inputMode?: 'numeric' | 'tel' })
@@ -17,16 +20,45 @@ export type FieldDef =
   | (Common & { readonly kind: 'select'; readonly options: readonly { value: string; label: string }[]; readonly optional?: boolean })
   /** Comma-separated values, sent as an array of strings. */
   | (Common & { readonly kind: 'list'; readonly placeholder?: string })
+  /** Several of a fixed set, ticked; sent as an array of the ticked values (in the options' order). */
+  | (Common & { readonly kind: 'choices'; readonly options: readonly { value: string; label: string }[] })
   /** Write-only credential: empty keeps the stored one (or lets the server generate one). */
   | (Common & { readonly kind: 'secret' });
 
-type Values = Record<string, string | boolean>;
+export type Values = Record<string, string | boolean | readonly string[]>;
+
+const getPath = (o: Record<string, unknown>, name: string): unknown =>
+  name.split('.').reduce<unknown>((v, k) => (typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[k] : undefined), o);
+
+/** Sets (or with `undefined` removes) a dotted property, copying the nested objects on the way so `o`'s originals stay untouched. */
+function setPath(o: Record<string, unknown>, name: string, value: unknown): void {
+  const keys = name.split('.');
+  const last = keys.pop() as string;
+  let at = o;
+  for (const k of keys) {
+    const next = at[k];
+    at[k] = typeof next === 'object' && next !== null && !Array.isArray(next) ? { ...(next as Record<string, unknown>) } : {};
+    at = at[k] as Record<string, unknown>;
+  }
+  if (value === undefined) delete at[last];
+  else at[last] = value;
+}
+
+const visible = (f: FieldDef, values: Values): boolean => f.showIf === undefined || f.showIf(values);
+
+/** The field a server problem belongs to: the one its path names (or lies inside), else the first inside it. */
+function fieldOfProblem(path: string, fields: readonly FieldDef[], values: Values): string | undefined {
+  const shown = fields.filter((f) => visible(f, values));
+  const owner = shown.filter((f) => path === f.name || path.startsWith(`${f.name}.`)).sort((a, b) => b.name.length - a.name.length)[0];
+  return (owner ?? shown.find((f) => path !== '' && f.name.startsWith(`${path}.`)))?.name;
+}
 
 function initialValues(fields: readonly FieldDef[], from: Record<string, unknown>): Values {
   const v: Values = {};
   for (const f of fields) {
-    const x = from[f.name];
+    const x = getPath(from, f.name);
     if (f.kind === 'checkbox') v[f.name] = x === true;
+    else if (f.kind === 'choices') v[f.name] = Array.isArray(x) ? x.map(String) : [];
     else if (f.kind === 'list') v[f.name] = Array.isArray(x) ? x.join(', ') : '';
     else if (f.kind === 'secret') v[f.name] = '';
     else v[f.name] = x === undefined || x === null ? '' : String(x);
@@ -36,19 +68,22 @@ function initialValues(fields: readonly FieldDef[], from: Record<string, unknown
 
 /**
  * The body to send: an edit starts from the stored object (minus the API's `<secret>Set` flags), so properties
- * this form does not show are kept; every field the form shows replaces its property, an empty one removes it.
+ * this form does not show are kept; every field the form shows replaces its property, an empty one removes it,
+ * and so does a field hidden by its `showIf` (so a choice the user switched away from is not sent).
  */
 function bodyOf(fields: readonly FieldDef[], values: Values, base: Record<string, unknown>): Record<string, unknown> {
   const body: Record<string, unknown> = {};
   for (const [k, v] of Object.entries(base)) if (!(k.endsWith('Set') && typeof v === 'boolean')) body[k] = v;
   for (const f of fields) {
     const x = values[f.name];
-    delete body[f.name];
-    if (f.kind === 'checkbox') body[f.name] = x === true;
+    setPath(body, f.name, undefined);
+    if (!visible(f, values)) continue;
+    if (f.kind === 'checkbox') setPath(body, f.name, x === true);
+    else if (f.kind === 'choices') setPath(body, f.name, f.options.map((o) => o.value).filter((o) => Array.isArray(x) && x.includes(o)));
     else if (typeof x !== 'string' || x.trim() === '') continue;
-    else if (f.kind === 'number') body[f.name] = Number(x);
-    else if (f.kind === 'list') body[f.name] = x.split(',').map((s) => s.trim()).filter((s) => s !== '');
-    else body[f.name] = x.trim();
+    else if (f.kind === 'number') setPath(body, f.name, Number(x));
+    else if (f.kind === 'list') setPath(body, f.name, x.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+    else setPath(body, f.name, x.trim());
   }
   return body;
 }
@@ -81,9 +116,13 @@ export function ResourceForm<T>({ title, path, fields, existing, defaults = {}, 
   const [error, setError] = useState<unknown>(undefined);
   const [preview, setPreview] = useState<WriteResponse | undefined>(undefined);
   const [busy, setBusy] = useState(false);
-  const problems = error instanceof ApiError ? problemsByField(error.problems) : {};
-  const known = new Set(fields.map((f) => f.name));
-  const unplaced = error instanceof ApiError ? error.problems.filter((p) => !known.has(p.path.split('.')[0] ?? '')) : [];
+  const problems: Record<string, string> = {};
+  const unplaced: { path: string; message: string }[] = [];
+  for (const p of error instanceof ApiError ? error.problems : []) {
+    const name = fieldOfProblem(p.path, fields, values);
+    if (name === undefined) unplaced.push(p);
+    else problems[name] = problems[name] === undefined ? p.message : `${problems[name]}; ${p.message}`;
+  }
 
   const send = async (dryRun: boolean): Promise<void> => {
     setBusy(true);
@@ -113,7 +152,7 @@ export function ResourceForm<T>({ title, path, fields, existing, defaults = {}, 
     <form className="card form" onSubmit={submit} aria-label={title} noValidate>
       <h3>{title}</h3>
       <div className="form-grid">
-        {fields.map((f) => (
+        {fields.filter((f) => visible(f, values)).map((f) => (
           <Field key={f.name} label={f.label} {...(f.help !== undefined ? { help: f.help } : {})} {...(problems[f.name] !== undefined ? { error: problems[f.name] } : {})}>
             {(p) => <Control def={f} value={values[f.name] ?? ''} onChange={(v) => setValues((old) => ({ ...old, [f.name]: v }))} control={p} />}
           </Field>
@@ -137,8 +176,26 @@ export function ResourceForm<T>({ title, path, fields, existing, defaults = {}, 
   );
 }
 
-function Control({ def, value, onChange, control }: { def: FieldDef; value: string | boolean; onChange: (v: string | boolean) => void; control: object }) {
+function Control({ def, value, onChange, control }: { def: FieldDef; value: Values[string]; onChange: (v: Values[string]) => void; control: FieldControlProps }) {
   switch (def.kind) {
+    case 'choices': {
+      const ticked = Array.isArray(value) ? value : [];
+      // The Field's label names the group; each box is labelled by its option.
+      return (
+        <div role="group" aria-labelledby={`${control.id}-label`} aria-describedby={control['aria-describedby']} className="choices">
+          {def.options.map((o) => (
+            <label key={o.value} className="check">
+              <input
+                type="checkbox"
+                checked={ticked.includes(o.value)}
+                onChange={(e) => onChange(e.target.checked ? [...ticked, o.value] : ticked.filter((v) => v !== o.value))}
+              />{' '}
+              {o.label}
+            </label>
+          ))}
+        </div>
+      );
+    }
     case 'checkbox':
       return <input type="checkbox" checked={value === true} onChange={(e) => onChange(e.target.checked)} {...control} />;
     case 'select':

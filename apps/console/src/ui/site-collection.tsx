@@ -11,11 +11,14 @@ export interface Column<T> {
 }
 
 /**
- * One kind of a site's objects (extensions, trunks): a table, add/edit through {@link ResourceForm}, delete.
- * Writes the caller may not make come back 403 and are shown as such: the console never guesses rights.
+ * One kind of a site's objects (extensions, trunks), or without `siteId` a federation-wide kind (classes of
+ * service): a table, add/edit through {@link ResourceForm}, delete. Writes the caller may not make come back 403
+ * and are shown as such: the console never guesses rights; `canWrite: false` (a head-office-only kind seen by
+ * a site admin) leaves the write controls out.
  */
 export function SiteCollection<T extends { id: string }>(props: {
-  readonly siteId: string;
+  readonly siteId?: string;
+  readonly canWrite?: boolean;
   readonly title: string;
   readonly intro: ReactNode;
   readonly path: string;
@@ -26,6 +29,7 @@ export function SiteCollection<T extends { id: string }>(props: {
   readonly describe: (item: T) => string;
 }) {
   const { siteId, path, noun } = props;
+  const canWrite = props.canWrite ?? true;
   const api = useApi();
   const [items, reload] = useLoad(async () => (await api.get<Page<T>>(path, { siteId, limit: 1000 })).items, [api, path, siteId]);
   const [editing, setEditing] = useState<T | 'new' | undefined>(undefined);
@@ -47,12 +51,12 @@ export function SiteCollection<T extends { id: string }>(props: {
   return (
     <section aria-labelledby="coll-title">
       <h1 id="coll-title">
-        {props.title} <span className="muted">at {siteId}</span>
+        {props.title} {siteId !== undefined && <span className="muted">at {siteId}</span>}
       </h1>
       <p className="help">{props.intro}</p>
       {message !== undefined && <Banner kind="ok">{message}</Banner>}
       {error !== undefined && <ErrorBanner error={error} />}
-      {editing === undefined ? (
+      {!canWrite ? null : editing === undefined ? (
         <div className="actions">
           <button type="button" className="primary" onClick={() => { setMessage(undefined); setEditing('new'); }}>
             Add {noun}
@@ -66,7 +70,7 @@ export function SiteCollection<T extends { id: string }>(props: {
           fields={props.fields}
           {...(editing !== 'new' ? { existing: editing as T & Record<string, unknown> } : {})}
           defaults={props.defaults ?? {}}
-          fixed={{ siteId }}
+          fixed={siteId !== undefined ? { siteId } : {}}
           onSaved={(saved) => {
             setEditing(undefined);
             setMessage(saved !== undefined ? `Saved ${noun} ${props.describe(saved)}.` : 'Saved.');
@@ -78,7 +82,7 @@ export function SiteCollection<T extends { id: string }>(props: {
       <LoadState loaded={items} what={`${noun}s`}>
         {(list) =>
           list.length === 0 ? (
-            <p>No {noun}s at this site yet.</p>
+            <p>No {noun}s {siteId !== undefined ? 'at this site ' : ''}yet.</p>
           ) : (
             <div className="table-wrap">
               <table aria-label={props.title}>
@@ -87,7 +91,7 @@ export function SiteCollection<T extends { id: string }>(props: {
                     {props.columns.map((c) => (
                       <th key={c.header} scope="col">{c.header}</th>
                     ))}
-                    <th scope="col"><span className="sr-only">Actions</span></th>
+                    {canWrite && <th scope="col"><span className="sr-only">Actions</span></th>}
                   </tr>
                 </thead>
                 <tbody>
@@ -96,6 +100,7 @@ export function SiteCollection<T extends { id: string }>(props: {
                       {props.columns.map((c) => (
                         <td key={c.header}>{c.cell(item)}</td>
                       ))}
+                      {canWrite && (
                       <td className="row-actions">
                         <button type="button" onClick={() => { setMessage(undefined); setEditing(item); }} aria-label={`Edit ${noun} ${props.describe(item)}`}>
                           Edit
@@ -104,6 +109,7 @@ export function SiteCollection<T extends { id: string }>(props: {
                           Delete
                         </button>
                       </td>
+                      )}
                     </tr>
                   ))}
                 </tbody>
