@@ -29,6 +29,48 @@ describe('per-site work lanes', () => {
     expect(runs.slice(0, 2).sort()).toEqual(['a', 'b']);
   });
 
+  it('runs at most maxConcurrent sites at once, the others in kick order, each exactly once', async () => {
+    let active = 0;
+    let maxActive = 0;
+    const started: string[] = [];
+    const lanes = new SiteLanes(
+      async (site) => {
+        started.push(site);
+        maxActive = Math.max(maxActive, ++active);
+        await tick(5);
+        active--;
+      },
+      () => undefined,
+      { minMs: 10, maxMs: 10 },
+      3,
+    );
+    const sites = Array.from({ length: 10 }, (_, i) => `s${i}`);
+    for (const s of sites) lanes.kick(s);
+    await lanes.idle();
+    expect(maxActive).toBe(3);
+    expect(started).toEqual(sites);
+  });
+
+  it('gives the place back while a failed site waits to retry', async () => {
+    let failures = 0;
+    const done: string[] = [];
+    const lanes = new SiteLanes(
+      async (site) => {
+        if (site === 'bad' && failures++ < 2) throw new Error('NATS away');
+        done.push(site);
+      },
+      () => undefined,
+      { minMs: 30, maxMs: 30 },
+      1,
+    );
+    lanes.kick('bad');
+    lanes.kick('good');
+    await tick(15);
+    expect(done).toEqual(['good']);
+    await lanes.idle();
+    expect(done).toEqual(['good', 'bad']);
+  });
+
   it('retries a failure with growing waits, and a kick cuts the wait short', async () => {
     let calls = 0;
     const waits: number[] = [];

@@ -12,6 +12,12 @@ import { SiteLanes } from './site-lanes.js';
 import { SnapshotSigningKey, type ControllerSigningKey } from './snapshot-signing-key.js';
 
 /**
+ * Sites published at once: enough to keep NATS and the database busy while the next snapshots are built, few
+ * enough that a change to every site of a large federation does not hold every snapshot in memory together.
+ */
+const PUBLISHES_IN_FLIGHT = 32;
+
+/**
  * Puts every site's signed snapshot into its KV bucket whenever its head revision is newer than what the bucket
  * holds: after each commit of this process, at start and after every NATS reconnect (reconcile). Runs beside
  * the API: a write never waits for NATS, and publishing retries with backoff while NATS is away. Only the
@@ -40,6 +46,8 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     this.lanes = new SiteLanes(
       (siteId) => this.sync(siteId),
       (siteId, error, retryInMs) => this.log.warn({ siteId, err: error instanceof Error ? error.message : String(error), retryInMs }, 'snapshot not published yet'),
+      undefined,
+      PUBLISHES_IN_FLIGHT,
     );
   }
 
