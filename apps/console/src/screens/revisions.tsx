@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useRef, useState } from 'react';
 import type { RevisionDiff, RevisionSummary, WriteResponse } from '../api/types';
 import { useApi } from '../session';
 import { Banner, ErrorBanner, ImpactPreview, LoadState } from '../ui/feedback';
@@ -14,7 +14,10 @@ const PAGE = 50;
 export function RevisionsScreen({ siteId }: { siteId: string }) {
   const api = useApi();
   const base = `/sites/${encodeURIComponent(siteId)}/revisions`;
-  const [first, reload] = useLoad(async () => (await api.get<{ items: RevisionSummary[] }>(base, { limit: PAGE })).items, [api, base]);
+  const [first, reload] = useLoad(
+    async () => (await api.get<{ items: RevisionSummary[] }>(base, { limit: PAGE })).items,
+    [api, base],
+  );
   const [older, setOlder] = useState<RevisionSummary[]>([]);
   const [olderDone, setOlderDone] = useState(false);
   const [compare, setCompare] = useState<{ from: number; to: number } | undefined>(undefined);
@@ -23,12 +26,18 @@ export function RevisionsScreen({ siteId }: { siteId: string }) {
   const [error, setError] = useState<unknown>(undefined);
   const list = first.state === 'ok' ? [...first.value, ...older] : [];
   const head = list[0]?.revision;
+  // The buttons sit in the table below; move focus (and the view) to what they open above it.
+  const opened = useRef<HTMLDivElement>(null);
+  useEffect(() => {
+    if (compare !== undefined || rollbackTo !== undefined) opened.current?.focus();
+  }, [compare, rollbackTo]);
 
   const loadOlder = async (): Promise<void> => {
     const last = list[list.length - 1];
     if (last === undefined) return;
     try {
-      const page = (await api.get<{ items: RevisionSummary[] }>(base, { limit: PAGE, before: last.revision })).items;
+      const page = (await api.get<{ items: RevisionSummary[] }>(base, { limit: PAGE, before: last.revision }))
+        .items;
       setOlder((o) => [...o, ...page]);
       if (page.length < PAGE) setOlderDone(true);
     } catch (e) {
@@ -42,32 +51,46 @@ export function RevisionsScreen({ siteId }: { siteId: string }) {
         Revisions <span className="muted">at {siteId}</span>
       </h1>
       <p className="help">
-        Every change that alters what this office runs is saved as a new revision. Compare two to see what changed; roll back to restore what the
-        office owned then (its settings, ranges, extensions, trunks, inbound numbers and call flows). A rollback is itself a new revision, so it can be
-        undone the same way.
+        Every change that alters what this office runs is saved as a new revision. Compare two to see what
+        changed; roll back to restore what the office owned then (its settings, ranges, extensions, trunks,
+        inbound numbers and call flows). A rollback is itself a new revision, so it can be undone the same
+        way.
       </p>
       {message !== undefined && <Banner kind="ok">{message}</Banner>}
       {error !== undefined && <ErrorBanner error={error} />}
-      {rollbackTo !== undefined && head !== undefined && (
-        <RollbackPanel
-          key={rollbackTo}
-          base={base}
-          siteId={siteId}
-          head={head}
-          target={rollbackTo}
-          onDone={(m) => {
-            setRollbackTo(undefined);
-            setCompare(undefined);
-            setOlder([]);
-            setOlderDone(false);
-            setMessage(m);
-            reload();
-          }}
-          onCancel={() => setRollbackTo(undefined)}
-        />
-      )}
-      {rollbackTo === undefined && list.length > 1 && <CompareForm revisions={list} value={compare} onCompare={(c) => { setMessage(undefined); setCompare(c); }} />}
-      {rollbackTo === undefined && compare !== undefined && <DiffLoader base={base} from={compare.from} to={compare.to} />}
+      <div ref={opened} tabIndex={-1} className="focus-target">
+        {rollbackTo !== undefined && head !== undefined && (
+          <RollbackPanel
+            key={rollbackTo}
+            base={base}
+            siteId={siteId}
+            head={head}
+            target={rollbackTo}
+            onDone={(m) => {
+              setRollbackTo(undefined);
+              setCompare(undefined);
+              setOlder([]);
+              setOlderDone(false);
+              setMessage(m);
+              reload();
+            }}
+            onCancel={() => setRollbackTo(undefined)}
+          />
+        )}
+        {rollbackTo === undefined && list.length > 1 && (
+          <CompareForm
+            revisions={list}
+            value={compare}
+            onCompare={(c) => {
+              setMessage(undefined);
+              setCompare(c);
+            }}
+          />
+        )}
+        {rollbackTo === undefined && compare !== undefined && (
+          <DiffLoader base={base} from={compare.from} to={compare.to} />
+        )}
+      </div>
       <LoadState loaded={first} what="revisions">
         {() =>
           list.length === 0 ? (
@@ -82,7 +105,9 @@ export function RevisionsScreen({ siteId }: { siteId: string }) {
                       <th scope="col">When</th>
                       <th scope="col">Who</th>
                       <th scope="col">Why</th>
-                      <th scope="col"><span className="sr-only">Actions</span></th>
+                      <th scope="col">
+                        <span className="sr-only">Actions</span>
+                      </th>
                     </tr>
                   </thead>
                   <tbody>
@@ -99,12 +124,27 @@ export function RevisionsScreen({ siteId }: { siteId: string }) {
                           <td>{r.reason}</td>
                           <td className="row-actions">
                             {previous !== undefined && (
-                              <button type="button" onClick={() => { setMessage(undefined); setRollbackTo(undefined); setCompare({ from: previous, to: r.revision }); }} aria-label={`Changes in revision ${r.revision}`}>
+                              <button
+                                type="button"
+                                onClick={() => {
+                                  setMessage(undefined);
+                                  setRollbackTo(undefined);
+                                  setCompare({ from: previous, to: r.revision });
+                                }}
+                                aria-label={`Changes in revision ${r.revision}`}
+                              >
                                 Changes
                               </button>
                             )}
                             {r.revision !== head && (
-                              <button type="button" onClick={() => { setMessage(undefined); setRollbackTo(r.revision); }} aria-label={`Roll back to revision ${r.revision}`}>
+                              <button
+                                type="button"
+                                onClick={() => {
+                                  setMessage(undefined);
+                                  setRollbackTo(r.revision);
+                                }}
+                                aria-label={`Roll back to revision ${r.revision}`}
+                              >
                                 Roll back to this
                               </button>
                             )}
@@ -128,7 +168,15 @@ export function RevisionsScreen({ siteId }: { siteId: string }) {
   );
 }
 
-function CompareForm({ revisions, value, onCompare }: { revisions: readonly RevisionSummary[]; value: { from: number; to: number } | undefined; onCompare: (c: { from: number; to: number }) => void }) {
+function CompareForm({
+  revisions,
+  value,
+  onCompare,
+}: {
+  revisions: readonly RevisionSummary[];
+  value: { from: number; to: number } | undefined;
+  onCompare: (c: { from: number; to: number }) => void;
+}) {
   const [from, setFrom] = useState(value?.from ?? revisions[1]?.revision ?? 0);
   const [to, setTo] = useState(value?.to ?? revisions[0]?.revision ?? 0);
   useEffect(() => {
@@ -166,7 +214,10 @@ function CompareForm({ revisions, value, onCompare }: { revisions: readonly Revi
 
 function DiffLoader({ base, from, to, title }: { base: string; from: number; to: number; title?: string }) {
   const api = useApi();
-  const [diff] = useLoad(async () => (await api.get<{ data: RevisionDiff }>(`${base}/diff`, { from, to })).data, [api, base, from, to]);
+  const [diff] = useLoad(
+    async () => (await api.get<{ data: RevisionDiff }>(`${base}/diff`, { from, to })).data,
+    [api, base, from, to],
+  );
   return (
     <LoadState loaded={diff} what="the differences">
       {(d) => <RevisionDiffView diff={d} title={title ?? `From revision ${from} to revision ${to}`} />}
@@ -175,7 +226,21 @@ function DiffLoader({ base, from, to, title }: { base: string; from: number; to:
 }
 
 /** Confirmation of a rollback: what would change (current -> target) and the server's dry run, then the real one. */
-function RollbackPanel({ base, siteId, head, target, onDone, onCancel }: { base: string; siteId: string; head: number; target: number; onDone: (m: string) => void; onCancel: () => void }) {
+function RollbackPanel({
+  base,
+  siteId,
+  head,
+  target,
+  onDone,
+  onCancel,
+}: {
+  base: string;
+  siteId: string;
+  head: number;
+  target: number;
+  onDone: (m: string) => void;
+  onCancel: () => void;
+}) {
   const api = useApi();
   const url = `${base}/${target}/rollback`;
   const [preview] = useLoad(() => api.post<WriteResponse>(url, undefined, { dryRun: true }), [api, url]);
@@ -188,7 +253,11 @@ function RollbackPanel({ base, siteId, head, target, onDone, onCancel }: { base:
     try {
       const answer = await api.post<WriteResponse>(url);
       const made = answer.revisions.find((r) => r.siteId === siteId)?.revision;
-      onDone(made !== undefined ? `Rolled back: revision ${made} restores revision ${target}.` : `Rolled back to revision ${target} (nothing the site runs changed).`);
+      onDone(
+        made !== undefined
+          ? `Rolled back: revision ${made} restores revision ${target}.`
+          : `Rolled back to revision ${target} (nothing the site runs changed).`,
+      );
     } catch (e) {
       setError(e);
     } finally {
@@ -198,15 +267,36 @@ function RollbackPanel({ base, siteId, head, target, onDone, onCancel }: { base:
 
   return (
     <section className="card rollback" aria-labelledby="rb-title">
-      <h2 id="rb-title">Roll back {siteId} to revision {target}?</h2>
-      <p className="help">Nothing changes until you press “Roll back”. The restored configuration is checked against today’s federation like any other change.</p>
-      <DiffLoader base={base} from={head} to={target} title={`What would change (current revision ${head} → revision ${target})`} />
-      {preview.state === 'loading' && <p className="muted" aria-busy="true">Checking the rollback…</p>}
+      <h2 id="rb-title">
+        Roll back {siteId} to revision {target}?
+      </h2>
+      <p className="help">
+        Nothing changes until you press “Roll back”. The restored configuration is checked against today’s
+        federation like any other change.
+      </p>
+      <DiffLoader
+        base={base}
+        from={head}
+        to={target}
+        title={`What would change (current revision ${head} → revision ${target})`}
+      />
+      {preview.state === 'loading' && (
+        <p className="muted" aria-busy="true">
+          Checking the rollback…
+        </p>
+      )}
       {preview.state === 'ok' && <ImpactPreview preview={preview.value} />}
-      {(preview.state === 'error' || preview.state === 'unavailable') && <ErrorBanner error={preview.error} />}
+      {(preview.state === 'error' || preview.state === 'unavailable') && (
+        <ErrorBanner error={preview.error} />
+      )}
       {error !== undefined && <ErrorBanner error={error} />}
       <div className="actions">
-        <button type="button" className="primary danger-fill" onClick={() => void rollBack()} disabled={busy || (preview.state === 'ok' && !preview.value.validation.ok)}>
+        <button
+          type="button"
+          className="primary danger-fill"
+          onClick={() => void rollBack()}
+          disabled={busy || (preview.state === 'ok' && !preview.value.validation.ok)}
+        >
           Roll back to revision {target}
         </button>
         <button type="button" className="link" onClick={onCancel}>

@@ -93,7 +93,7 @@ function SiteSummary({ site, classes, onEdit, headOffice }: { site: Site; classe
         {row('Emergency numbers', site.emergencyNumbers.join(', '))}
         {row('Main number', site.mainNumber ?? '—')}
         {row('Recording', `${site.recording.interSite ? 'calls between offices' : 'not between offices'}; ${site.recording.external ? 'outside calls' : 'not outside calls'}; kept ${site.recording.retentionDays} days`)}
-        {row('Network', `${site.network.vpnAddress ?? 'no VPN address yet'} · SIP ${site.network.sipHost ?? site.network.vpnAddress ?? '?'}:${site.network.sipPort}`)}
+        {row('Network', site.network.vpnAddress === undefined && site.network.sipHost === undefined ? `no VPN address yet (SIP port ${site.network.sipPort})` : `VPN ${site.network.vpnAddress ?? '—'} · SIP ${site.network.sipHost ?? site.network.vpnAddress ?? ''}:${site.network.sipPort}`)}
       </dl>
       {!headOffice && <p className="help">Head office sets the prefix and the dialling ceiling.</p>}
       <button type="button" onClick={onEdit}>
@@ -164,7 +164,7 @@ function AgentPanel({ siteId }: { siteId: string }) {
       {agents.state === 'ok' && (
         <p>
           Agent:{' '}
-          {agent === undefined ? (
+          {agent === undefined || agent.lastSeenAt === null ? (
             <span className="pill pill-unknown">never connected</span>
           ) : (
             <>
