@@ -1,4 +1,5 @@
 import type { Server } from 'node:http';
+import { join } from 'node:path';
 import { importPublicKey } from '@fedpbx/signing';
 import { AgiServer } from './agi/agi-server.js';
 import { AmiClient } from './ami/ami-client.js';
@@ -9,6 +10,7 @@ import type { AgentConfig } from './config.js';
 import type { Logger } from './logger.js';
 import { AgentMetrics } from './metrics/agent-metrics.js';
 import { startMetricsServer } from './metrics/metrics-server.js';
+import { RecordingRetentionSweeper, siteRecordingsDir } from './recording/retention-sweeper.js';
 import { CdrOutbox } from './state/cdr-outbox.js';
 import { compactHeap } from './state/heap.js';
 import { RoutingState } from './state/routing-state.js';
@@ -16,6 +18,10 @@ import { SnapshotApplier } from './state/snapshot-applier.js';
 import { SnapshotStore } from './state/snapshot-store.js';
 import type { SyncClient } from './sync/sync-client.js';
 import { AGENT_VERSION } from './version.js';
+import { siteKeyDir, siteKeyPath } from './wireguard/site-key.js';
+import { DryRunWgRunner, ExecWgRunner } from './wireguard/wg-runner.js';
+import { WireguardManager } from './wireguard/wireguard-manager.js';
+import { WireguardMesh } from './wireguard/wireguard-mesh.js';
 
 /**
  * Wires the agent once: local state first (so calls are served from disk with no network at all), then the
@@ -32,6 +38,8 @@ export class Agent {
   private ami: AmiClient | undefined;
   private asteriskStatus: AsteriskStatus | undefined;
   private sync: SyncClient | undefined;
+  private wireguard: WireguardMesh | undefined;
+  private recordings: RecordingRetentionSweeper | undefined;
 
   constructor(
     readonly config: AgentConfig,
@@ -87,11 +95,15 @@ export class Agent {
     // Calls are served from here on; sync (its NATS libraries load on demand) and Asterisk follow.
     await this.startSync();
     await this.startAsterisk(agi.port);
+    this.startWireguard();
+    this.startRecordingRetention();
     return { agiPort: agi.port, metricsPort: m.port };
   }
 
   async stop(graceMs = 5000): Promise<void> {
     await this.agi?.stop(graceMs);
+    this.wireguard?.stop();
+    await this.recordings?.stop();
     this.asteriskStatus?.stop();
     await this.ami?.stop();
     await this.sync?.stop();
@@ -162,6 +174,7 @@ export class Agent {
         ...(c.FEDPBX_ASTERISK_INCLUDE_DIR !== undefined ? { includeDir: c.FEDPBX_ASTERISK_INCLUDE_DIR } : {}),
         agiHost: c.FEDPBX_AGI_LISTEN.host === '0.0.0.0' ? '127.0.0.1' : c.FEDPBX_AGI_LISTEN.host,
         agiPort,
+        ...(c.FEDPBX_RECORDINGS_DIR !== undefined ? { extensions: { recordingDir: siteRecordingsDir(c.FEDPBX_RECORDINGS_DIR, c.FEDPBX_SITE_ID) } } : {}),
         ...(this.ami !== undefined ? { reloader: this.ami } : {}),
         log: this.log.child({ component: 'asterisk-config' }),
         onReloaded: () => void this.asteriskStatus?.resync(),
@@ -177,6 +190,70 @@ export class Agent {
       if (current !== undefined) await writer.apply(current).catch((err: unknown) => this.log.error({ err }, 'Asterisk config not written'));
     }
     this.ami?.start();
+  }
+
+  /**
+   * The WireGuard mesh (FEDPBX_WIREGUARD on or dry-run): re-rendered and applied after every applied snapshot,
+   * off the applier's path (a slow or failing `wg` never delays the Asterisk config or the apply report). The
+   * private key is the one enrollment made (`<state>/wireguard/fedpbx0.key`; made here if enrollment was skipped).
+   * Handshake ages feed link health only when the tunnels are real (on): a dry run has none, and its "no
+   * handshake" would send every inter-site call to the alternate route. With AMI they join the link's other
+   * signals (one combined link.status); without it they are the link's only signal and are reported as is.
+   */
+  private startWireguard(): void {
+    const c = this.config;
+    if (c.FEDPBX_WIREGUARD === 'off') return;
+    const log = this.log.child({ component: 'wireguard' });
+    const dryRun = c.FEDPBX_WIREGUARD === 'dry-run';
+    const configDir = c.FEDPBX_WIREGUARD_CONFIG_DIR ?? (dryRun ? siteKeyDir(c.FEDPBX_STATE_DIR) : '/etc/wireguard');
+    let manager: WireguardManager;
+    try {
+      const runner = dryRun ? new DryRunWgRunner({ journal: join(configDir, `${c.FEDPBX_WIREGUARD_INTERFACE}.dry-run.jsonl`) }) : new ExecWgRunner();
+      manager = new WireguardManager({ runner, log, interfaceName: c.FEDPBX_WIREGUARD_INTERFACE, configDir, privateKeyPath: siteKeyPath(c.FEDPBX_STATE_DIR) });
+    } catch (error) {
+      log.error({ err: error }, 'WireGuard mesh disabled (FEDPBX_STATE_DIR / FEDPBX_WIREGUARD_CONFIG_DIR must be plain absolute paths)');
+      return;
+    }
+    const mesh = new WireguardMesh({
+      manager,
+      log,
+      ...(dryRun
+        ? {}
+        : {
+            monitor: {
+              onSignal: (peer, signal) => {
+                if (this.asteriskStatus !== undefined) this.asteriskStatus.setLinkSignal('wireguard', peer, signal);
+                else this.state.setLink(peer, signal ?? 'up');
+              },
+              onLinkStatus: (event) => {
+                if (this.asteriskStatus === undefined) this.sync?.status.link(event);
+              },
+            },
+          }),
+    });
+    this.applier.addHook((s) => {
+      void mesh.apply(s);
+      return Promise.resolve();
+    });
+    const current = this.state.snapshot;
+    if (current !== undefined) void mesh.apply(current);
+    mesh.start();
+    this.wireguard = mesh;
+    log.info({ mode: c.FEDPBX_WIREGUARD, interface: manager.interfaceName, config: manager.configPath }, 'WireGuard mesh follows the snapshot');
+  }
+
+  /** Deletes the site's recordings older than its retention (FEDPBX_RECORDINGS_DIR set): now, then hourly. */
+  private startRecordingRetention(): void {
+    const dir = this.config.FEDPBX_RECORDINGS_DIR;
+    if (dir === undefined) return;
+    this.recordings = new RecordingRetentionSweeper({
+      recordingsDir: dir,
+      siteId: this.config.FEDPBX_SITE_ID,
+      retentionDays: () => this.state.snapshot?.config.site.recording.retentionDays,
+      log: this.log.child({ component: 'recordings' }),
+      registry: this.metrics.registry,
+    });
+    this.recordings.start();
   }
 
   /** Last-known-good from the state dir (verified: hash and signature). */

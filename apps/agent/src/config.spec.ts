@@ -42,6 +42,25 @@ describe('agent configuration', () => {
   });
 });
 
+describe('agent configuration: WireGuard and recordings', () => {
+  const base = { FEDPBX_SITE_ID: 'moscow', FEDPBX_CONTROLLER_PUBLIC_KEY: pem };
+
+  it('leaves the mesh off and recordings alone by default', () => {
+    const c = loadAgentConfig(base);
+    expect(c.FEDPBX_WIREGUARD).toBe('off');
+    expect(c.FEDPBX_WIREGUARD_INTERFACE).toBe('fedpbx0');
+    expect(c.FEDPBX_WIREGUARD_CONFIG_DIR).toBeUndefined();
+    expect(c.FEDPBX_RECORDINGS_DIR).toBeUndefined();
+  });
+
+  it('names bad mesh and recording settings', () => {
+    const p = problems({ ...base, FEDPBX_WIREGUARD: 'yes', FEDPBX_WIREGUARD_INTERFACE: 'wg0; reboot', FEDPBX_WIREGUARD_CONFIG_DIR: 'wireguard', FEDPBX_RECORDINGS_DIR: '/var/spool/$(id)' });
+    expect(p.map((x) => x.split(':')[0])).toEqual(['FEDPBX_WIREGUARD', 'FEDPBX_WIREGUARD_INTERFACE', 'FEDPBX_WIREGUARD_CONFIG_DIR', 'FEDPBX_RECORDINGS_DIR']);
+    const c = loadAgentConfig({ ...base, FEDPBX_WIREGUARD: 'dry-run', FEDPBX_RECORDINGS_DIR: '/var/spool/asterisk/monitor' });
+    expect([c.FEDPBX_WIREGUARD, c.FEDPBX_RECORDINGS_DIR]).toEqual(['dry-run', '/var/spool/asterisk/monitor']);
+  });
+});
+
 describe('agent configuration from enrollment', () => {
   const enrolled = async (): Promise<string> => {
     const dir = mkdtempSync(join(tmpdir(), 'fedpbx-cfg-'));

@@ -62,6 +62,22 @@ export const AGENT_ENV = {
     schema: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, 'an absolute path').optional(),
     doc: 'where pjsip_fedpbx.conf / extensions_fedpbx.conf are written (default: the config dir; deploy/ uses /etc/asterisk/fedpbx)',
   },
+  FEDPBX_WIREGUARD: {
+    schema: z.enum(['off', 'dry-run', 'on']).default('off'),
+    doc: 'the site-to-site WireGuard mesh from the snapshot: off, dry-run (config files written and wg commands recorded, never run) or on (wg-quick / wg syncconf)',
+  },
+  FEDPBX_WIREGUARD_INTERFACE: {
+    schema: z.string().regex(/^[A-Za-z0-9_=+.-]{1,15}$/, 'an interface name: 1-15 of A-Z a-z 0-9 _ = + . -').default('fedpbx0'),
+    doc: 'the WireGuard interface fedpbx owns',
+  },
+  FEDPBX_WIREGUARD_CONFIG_DIR: {
+    schema: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, 'an absolute path').optional(),
+    doc: 'where <interface>.conf is written (default /etc/wireguard; in dry-run <state dir>/wireguard)',
+  },
+  FEDPBX_RECORDINGS_DIR: {
+    schema: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, 'an absolute path').optional(),
+    doc: "Asterisk's monitor dir (e.g. /var/spool/asterisk/monitor): recordings under <dir>/fedpbx/<site>/ older than the site's retentionDays are deleted; unset: nothing is deleted",
+  },
   FEDPBX_METRICS_LISTEN: { schema: HostPort.prefault('127.0.0.1:9464'), doc: 'Prometheus /metrics and /healthz listen address' },
   FEDPBX_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), doc: 'log level' },
 } as const;

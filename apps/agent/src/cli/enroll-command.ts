@@ -1,5 +1,5 @@
 import { mkdir } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { z } from 'zod';
 import { EnrollResponse, Subjects, type EnrollRequest } from '@fedpbx/contracts';
@@ -8,6 +8,7 @@ import { loadAgentConfig } from '../config.js';
 import { createLogger } from '../logger.js';
 import { readEnrollment, writeEnrollment } from '../sync/enrollment-file.js';
 import { AGENT_VERSION } from '../version.js';
+import { siteKeyDir, siteKeyPath } from '../wireguard/site-key.js';
 import { DryRunWgRunner, ExecWgRunner, WireguardError, type WgRunner } from '../wireguard/wg-runner.js';
 import { WireguardManager } from '../wireguard/wireguard-manager.js';
 
@@ -110,10 +111,10 @@ export async function enroll(controllerUrl: string, request: EnrollRequest, time
 
 /** The site's WireGuard public key, making the pair in `<state>/wireguard` on first use (`wg`, or node:crypto without it). */
 async function wireguardKey(stateDir: string): Promise<string> {
-  const configDir = join(stateDir, 'wireguard');
+  const configDir = siteKeyDir(stateDir);
   await mkdir(configDir, { recursive: true, mode: 0o700 });
   const log = createLogger('warn', 'fedpbx-agent-enroll');
-  const make = (runner: WgRunner) => new WireguardManager({ runner, log, configDir }).ensureKeyPair();
+  const make = (runner: WgRunner) => new WireguardManager({ runner, log, configDir, privateKeyPath: siteKeyPath(stateDir) }).ensureKeyPair();
   try {
     return (await make(new ExecWgRunner())).publicKey;
   } catch (error) {

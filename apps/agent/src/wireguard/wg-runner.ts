@@ -6,6 +6,7 @@
  * (argv is visible to every local user in /proc).
  */
 import { execFile } from 'node:child_process';
+import { appendFileSync } from 'node:fs';
 import { createPrivateKey, createPublicKey, generateKeyPairSync } from 'node:crypto';
 
 export type WgTool = 'wg' | 'wg-quick';
@@ -86,6 +87,8 @@ export interface RecordedCommand {
 /**
  * Records commands instead of running them. Keys are real (node:crypto X25519, as `wg genkey`/`wg pubkey` make
  * them), so a dry-run agent can still enroll; `wg show` answers from `interfaceUp` and `handshakes`.
+ * With `journal`, every command that would change the system (not the read-only `show`, `genkey`, `pubkey`) is
+ * also appended to that file as one JSON line, for the operator (and tests) to see what `on` would have run.
  */
 export class DryRunWgRunner implements WgRunner {
   readonly commands: RecordedCommand[] = [];
@@ -93,8 +96,14 @@ export class DryRunWgRunner implements WgRunner {
   /** public key -> unix time of the last handshake (0 = never), for `wg show <if> latest-handshakes`. */
   handshakes = new Map<string, number>();
 
+  constructor(private readonly opts: { readonly journal?: string } = {}) {}
+
   run(tool: WgTool, args: readonly string[], input?: string): Promise<WgResult> {
-    this.commands.push({ tool, args: [...args] });
+    const command = { tool, args: [...args] };
+    this.commands.push(command);
+    if (this.opts.journal !== undefined && !READ_ONLY_VERBS.has(args[0] ?? '')) {
+      appendFileSync(this.opts.journal, `${JSON.stringify({ at: new Date().toISOString(), ...command })}\n`, { mode: 0o600 });
+    }
     const ok = (stdout = ''): Promise<WgResult> => Promise.resolve({ stdout, stderr: '' });
     if (tool === 'wg-quick') {
       if (args[0] === 'up') this.interfaceUp = true;
@@ -120,6 +129,8 @@ export class DryRunWgRunner implements WgRunner {
     }
   }
 }
+
+const READ_ONLY_VERBS = new Set(['show', 'genkey', 'pubkey']);
 
 const PKCS8_X25519_PREFIX = Buffer.from('302e020100300506032b656e04220420', 'hex');
 

@@ -1,0 +1,165 @@
+/**
+ * Per-site recording retention: deletes recordings under `<recordings dir>/fedpbx/<site>/` (where the agent's
+ * dialplan has MixMonitor write them) once they are older than the site's `recording.retentionDays` in the
+ * snapshot in force. Runs at start and then hourly; off the call path entirely.
+ *
+ * It stays inside that subtree: symbolic links are never followed nor deleted (a link found anywhere - the
+ * subtree's root included - is left alone and counted as skipped), and only regular files are removed (age by
+ * mtime, which MixMonitor last touches when the call ends). Directories are kept: Asterisk may be writing into them.
+ */
+import type { Dirent } from 'node:fs';
+import { lstat, readdir, unlink } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Counter, type Registry } from 'prom-client';
+import type { Logger } from '../logger.js';
+
+const DAY_MS = 24 * 60 * 60 * 1000;
+
+/** Where the site's dialplan records (the config writer's `recordingDir`) and the sweeper looks. */
+export function siteRecordingsDir(recordingsDir: string, siteId: string): string {
+  return join(recordingsDir, 'fedpbx', siteId);
+}
+
+export interface RetentionSweeperOptions {
+  /** Asterisk's monitor dir (FEDPBX_RECORDINGS_DIR), e.g. /var/spool/asterisk/monitor. */
+  readonly recordingsDir: string;
+  readonly siteId: string;
+  /** The site's retention from the snapshot in force; 0 or undefined keeps everything. */
+  readonly retentionDays: () => number | undefined;
+  readonly log: Logger;
+  /** Where fedpbx_recordings_deleted_total is registered (the agent's metrics registry). */
+  readonly registry?: Registry;
+  /** Default hourly. */
+  readonly intervalMs?: number;
+  /** Clock (tests). */
+  readonly now?: () => Date;
+}
+
+export interface SweepResult {
+  readonly deleted: number;
+  /** Recordings younger than the retention. */
+  readonly kept: number;
+  /** Symbolic links and other non-files left alone. */
+  readonly skipped: number;
+  /** Files that could not be deleted (logged with the first reason). */
+  readonly failed: number;
+}
+
+export class RecordingRetentionSweeper {
+  readonly root: string;
+  private readonly deletedTotal: Counter;
+  private timer: NodeJS.Timeout | undefined;
+  private running: Promise<SweepResult | undefined> | undefined;
+  private readonly now: () => Date;
+
+  constructor(private readonly opts: RetentionSweeperOptions) {
+    this.root = siteRecordingsDir(opts.recordingsDir, opts.siteId);
+    this.now = opts.now ?? (() => new Date());
+    this.deletedTotal = new Counter({
+      name: 'fedpbx_recordings_deleted_total',
+      help: "Call recordings deleted because they were older than the site's retention",
+      registers: opts.registry === undefined ? [] : [opts.registry],
+    });
+  }
+
+  /** Sweeps now, then every interval (the timer does not keep the process alive). */
+  start(): void {
+    if (this.timer !== undefined) return;
+    void this.sweep();
+    this.timer = setInterval(() => void this.sweep(), this.opts.intervalMs ?? 60 * 60 * 1000);
+    this.timer.unref();
+  }
+
+  stop(): Promise<unknown> {
+    clearInterval(this.timer);
+    this.timer = undefined;
+    return this.running ?? Promise.resolve();
+  }
+
+  /**
+   * One pass; undefined when retention is off or a pass is already running. Never rejects: trouble is logged.
+   */
+  sweep(): Promise<SweepResult | undefined> {
+    if (this.running !== undefined) return Promise.resolve(undefined);
+    const days = this.opts.retentionDays() ?? 0;
+    if (days <= 0) return Promise.resolve(undefined);
+    const started = Date.now();
+    this.running = this.pass(this.now().getTime() - days * DAY_MS)
+      .then((result) => {
+        const level = result.failed > 0 ? 'warn' : 'info';
+        this.opts.log[level]({ dir: this.root, retentionDays: days, ...result, ms: Date.now() - started }, 'recording retention sweep');
+        return result;
+      })
+      .catch((error: unknown) => {
+        this.opts.log.error({ err: error, dir: this.root }, 'recording retention sweep failed');
+        return undefined;
+      })
+      .finally(() => {
+        this.running = undefined;
+      });
+    return this.running;
+  }
+
+  private async pass(cutoffMs: number): Promise<SweepResult> {
+    const counts = { deleted: 0, kept: 0, skipped: 0, failed: 0 };
+    let firstFailure: unknown;
+    // Neither `<dir>/fedpbx` nor `<dir>/fedpbx/<site>` may be a link to somewhere else.
+    for (const dir of [join(this.opts.recordingsDir, 'fedpbx'), this.root]) {
+      const kind = await kindOf(dir);
+      if (kind === 'missing') return counts;
+      if (kind !== 'directory') {
+        this.opts.log.warn({ dir }, 'recordings dir is not a plain directory (a link?); nothing deleted');
+        return { ...counts, skipped: 1 };
+      }
+    }
+    const walk = async (dir: string): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(dir, { withFileTypes: true });
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+        throw error;
+      }
+      for (const entry of entries) {
+        const path = join(dir, entry.name);
+        if (entry.isDirectory()) {
+          // Re-checked without following links right before descending.
+          if ((await kindOf(path)) === 'directory') await walk(path);
+          else counts.skipped++;
+          continue;
+        }
+        if (!entry.isFile()) {
+          counts.skipped++;
+          continue;
+        }
+        const stats = await lstat(path).catch(() => undefined);
+        if (stats === undefined || !stats.isFile()) continue;
+        if (stats.mtimeMs >= cutoffMs) {
+          counts.kept++;
+          continue;
+        }
+        try {
+          await unlink(path);
+          counts.deleted++;
+          this.deletedTotal.inc();
+        } catch (error) {
+          if ((error as NodeJS.ErrnoException).code === 'ENOENT') continue;
+          counts.failed++;
+          firstFailure ??= error;
+        }
+      }
+    };
+    await walk(this.root);
+    if (firstFailure !== undefined) this.opts.log.warn({ err: firstFailure, failed: counts.failed }, 'some expired recordings could not be deleted');
+    return counts;
+  }
+}
+
+async function kindOf(path: string): Promise<'missing' | 'directory' | 'other'> {
+  try {
+    return (await lstat(path)).isDirectory() ? 'directory' : 'other';
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return 'missing';
+    throw error;
+  }
+}
