@@ -242,7 +242,10 @@ export class Agent {
     log.info({ mode: c.FEDPBX_WIREGUARD, interface: manager.interfaceName, config: manager.configPath }, 'WireGuard mesh follows the snapshot');
   }
 
-  /** Deletes the site's recordings older than its retention (FEDPBX_RECORDINGS_DIR set): now, then hourly. */
+  /**
+   * Deletes the site's recordings older than its retention (FEDPBX_RECORDINGS_DIR set): now, hourly, and after a
+   * snapshot that changes the retention.
+   */
   private startRecordingRetention(): void {
     const dir = this.config.FEDPBX_RECORDINGS_DIR;
     if (dir === undefined) return;
@@ -253,7 +256,12 @@ export class Agent {
       log: this.log.child({ component: 'recordings' }),
       registry: this.metrics.registry,
     });
-    this.recordings.start();
+    const recordings = this.recordings;
+    this.applier.addHook(() => {
+      void recordings.sweepIfRetentionChanged();
+      return Promise.resolve();
+    });
+    recordings.start();
   }
 
   /** Last-known-good from the state dir (verified: hash and signature). */

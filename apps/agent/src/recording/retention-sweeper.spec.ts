@@ -77,6 +77,18 @@ describe('RecordingRetentionSweeper', () => {
     expect(lines.some((l) => String(l['msg']).includes('not a plain directory'))).toBe(true);
   });
 
+  it('sweeps again after a snapshot only when the retention changed', async () => {
+    const { site, sweeper, file, setDays } = setup(0);
+    const old = file(join(site, 'old.wav'), 10);
+    expect(await sweeper.sweepIfRetentionChanged()).toBeUndefined();
+    setDays(30);
+    expect(await sweeper.sweepIfRetentionChanged()).toEqual({ deleted: 0, kept: 1, skipped: 0, failed: 0 });
+    expect(await sweeper.sweepIfRetentionChanged()).toBeUndefined();
+    setDays(7);
+    expect(await sweeper.sweepIfRetentionChanged()).toEqual({ deleted: 1, kept: 0, skipped: 0, failed: 0 });
+    expect(existsSync(old)).toBe(false);
+  });
+
   it('keeps everything while no retention is in force, and does nothing when the directory is missing', async () => {
     const { site, sweeper, file, setDays } = setup(0);
     const old = file(join(site, 'old.wav'), 4000);

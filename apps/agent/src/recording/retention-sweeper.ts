@@ -51,6 +51,8 @@ export class RecordingRetentionSweeper {
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<SweepResult | undefined> | undefined;
   private readonly now: () => Date;
+  /** The retention of the last pass (0 = none yet, or keep everything). */
+  private lastDays = 0;
 
   constructor(private readonly opts: RetentionSweeperOptions) {
     this.root = siteRecordingsDir(opts.recordingsDir, opts.siteId);
@@ -77,11 +79,20 @@ export class RecordingRetentionSweeper {
   }
 
   /**
+   * A pass when the retention in force differs from the last pass's (a first snapshot after start, or the
+   * admin shortened it): called after each applied snapshot, so a change does not wait for the hourly pass.
+   */
+  sweepIfRetentionChanged(): Promise<SweepResult | undefined> {
+    return (this.opts.retentionDays() ?? 0) === this.lastDays ? Promise.resolve(undefined) : this.sweep();
+  }
+
+  /**
    * One pass; undefined when retention is off or a pass is already running. Never rejects: trouble is logged.
    */
   sweep(): Promise<SweepResult | undefined> {
     if (this.running !== undefined) return Promise.resolve(undefined);
     const days = this.opts.retentionDays() ?? 0;
+    this.lastDays = days;
     if (days <= 0) return Promise.resolve(undefined);
     const started = Date.now();
     this.running = this.pass(this.now().getTime() - days * DAY_MS)

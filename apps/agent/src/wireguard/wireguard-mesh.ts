@@ -7,6 +7,8 @@
  * reject, and a failure is logged once per kind (not once per snapshot) until an apply succeeds again.
  * Handshake ages (when `monitor` is given) feed link health through {@link HandshakeMonitor}.
  */
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { SiteSnapshot } from '@fedpbx/contracts';
 import { RenderError, wireguardMeshFor } from '@fedpbx/dialplan';
 import type { Logger } from '../logger.js';
@@ -65,7 +67,11 @@ export class WireguardMesh {
     }
     this.clear('no-address');
     try {
-      if (this.publicKey === undefined) this.publicKey = (await manager.ensureKeyPair()).publicKey;
+      if (this.publicKey === undefined) {
+        // Root-only, as wg-quick wants /etc/wireguard; enrollment made the key dir already, unless it was skipped.
+        for (const dir of new Set([dirname(manager.privateKeyPath), manager.configDir])) await mkdir(dir, { recursive: true, mode: 0o700 });
+        this.publicKey = (await manager.ensureKeyPair()).publicKey;
+      }
       const known = config.site.network.wireguardPublicKey;
       if (known !== this.publicKey) {
         this.once('key-unknown', () =>
