@@ -116,6 +116,26 @@ describe('WireguardManager (dry run)', () => {
   });
 });
 
+describe('DryRunWgRunner journal', () => {
+  it('appends the commands that would change the system, one JSON line each, never stdin', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedpbx-wg-journal-'));
+    const journal = join(dir, 'fedpbx0.dry-run.jsonl');
+    const runner = new DryRunWgRunner({ journal });
+    const { log } = capture();
+    const wg = new WireguardManager({ runner, log, configDir: dir, now: () => NOW });
+    await wg.ensureKeyPair();
+    await wg.applyConfig(config());
+    await wg.applyConfig(config('198.51.100.9:51820'));
+    const lines = readFileSync(journal, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { tool: string; args: string[] });
+    expect(lines.map(({ tool, args }) => ({ tool, args }))).toEqual([
+      { tool: 'wg-quick', args: ['up', wg.configPath] },
+      { tool: 'wg', args: ['syncconf', 'fedpbx0', join(dir, 'fedpbx0.setconf')] },
+    ]);
+    expect(statSync(journal).mode & 0o777).toBe(0o600);
+    expect(readFileSync(journal, 'utf8')).not.toContain(readFileSync(wg.privateKeyPath, 'utf8').trim());
+  });
+});
+
 describe('HandshakeMonitor', () => {
   it('feeds a wireguard link signal and reports changes; withdraws the signal when wg cannot be read', async () => {
     const { runner, wg } = setup();
