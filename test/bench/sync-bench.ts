@@ -1,0 +1,336 @@
+// npm run bench:sync - federation sync at 200 sites (issue #5, section 7).
+//
+// Everything real and private to the run: a nats-server in operator mode on a free port, a fresh PostgreSQL
+// database, the built controller process (apps/controller/dist) syncing through that server, and 200 agents
+// in this process (worker threads: one process, the cores shared), each its own sync stack with its own state
+// dir and its own agent NATS credentials (sync-bench-agents.ts).
+//   1. A generated federation of BENCH_SITES sites is imported through POST /api/v1/import; every agent
+//      applies its first snapshot.
+//   2. Rollout: BENCH_WRITES API writes, one after another, each adding a number range at one site - a change
+//      to the numbering plan every site carries, so all sites get a new snapshot. Per write and agent: the time
+//      from sending the request to the agent having verified, stored and swapped in the new snapshot; beside it
+//      (published_p50/p99_ms) the time until the controller's put of that snapshot reached NATS.
+//   3. CDR ingest: BENCH_CDRS CDR envelopes published to JetStream with each site's agent credentials, as the
+//      agents publish them (subject per site, msg-id = envelope id), plus re-publishes of some (same msg-id:
+//      JetStream drops them) and copies under a new msg-id (as after the dedupe window: the database's unique
+//      key drops them). Timed from the first publish until PostgreSQL holds every distinct CDR.
+// Progress on stderr; one JSON line on stdout:
+//   {"rollout_p50_ms","rollout_p99_ms","cdr_ingest_per_s","cdr_lost","cdr_duplicated", ...}
+// Targets: rollout p99 < 1 s for 200 sites; ingest >= 5,000 CDR/s; nothing lost or duplicated.
+import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Worker } from 'node:worker_threads';
+import { jetstream } from '@nats-io/jetstream';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { Subjects } from '@fedpbx/contracts';
+import { generateFederation, siteIdOf } from '@fedpbx/dialplan';
+import { exportPrivateKey, exportPublicKey, generateSigningKey } from '@fedpbx/signing';
+import pg from 'pg';
+import { cdrEnvelope } from '../../apps/controller/src/ingest/testing/cdr-envelopes.js';
+import { publishCdrs } from '../../apps/controller/src/ingest/testing/cdr-load.js';
+import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
+import { startController, type ControllerProcess } from '../support/controller-process.js';
+import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
+import type { AgentSpec, AgentsWorkerData, AgentsWorkerMessage } from './sync-bench-agents.js';
+
+function envInt(name: string, fallback: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n <= 0) throw new Error(`${name} must be a positive integer, got ${JSON.stringify(raw)}`);
+  return n;
+}
+
+const SITES = envInt('BENCH_SITES', 200);
+const EXT_PER_SITE = envInt('BENCH_EXT_PER_SITE', 50);
+const WRITES = envInt('BENCH_WRITES', 20);
+const CDRS = envInt('BENCH_CDRS', 50_000);
+/** Worker threads hosting the agents (the agents' CPU work is spread over the machine's cores). */
+const THREADS = envInt('BENCH_AGENT_THREADS', Math.min(4, availableParallelism()));
+/** Per site: CDRs published a second time with the same msg-id, and copies under a new msg-id. */
+const DUPLICATES_PER_SITE = 5;
+const APPLY_TIMEOUT_MS = 120_000;
+
+const wallNow = (): number => performance.timeOrigin + performance.now();
+const log = (msg: string): void => void process.stderr.write(`[bench:sync] ${msg}\n`);
+const r1 = (x: number): number => Math.round(x * 10) / 10;
+const pct = (xs: readonly number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? Number.NaN;
+};
+
+/**
+ * A worker thread does not run the parent's `--import tsx`: it registers tsx itself, then loads the TypeScript
+ * worker (whose imports resolve through the `@fedpbx/source` condition, as in this process).
+ */
+const WORKER_BOOT = new URL(
+  `data:text/javascript,${encodeURIComponent(
+    `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(new URL('./sync-bench-agents.ts', import.meta.url).href)});`,
+  )}`,
+);
+
+/** The agents' worker threads and what they have applied so far (latest revision per site, and when). */
+class AgentFleet {
+  readonly applied = new Map<string, { revision: number; at: number }[]>();
+  private readonly workers: Worker[] = [];
+  private waiters: (() => void)[] = [];
+
+  async start(specs: readonly AgentSpec[], data: Omit<AgentsWorkerData, 'agents'>): Promise<void> {
+    const shares = Array.from({ length: THREADS }, (_, t) => specs.filter((_, i) => i % THREADS === t)).filter((s) => s.length > 0);
+    await Promise.all(
+      shares.map(
+        (agents) =>
+          new Promise<void>((resolve, reject) => {
+            const w = new Worker(WORKER_BOOT, { workerData: { ...data, agents } satisfies AgentsWorkerData, execArgv: ['--conditions=@fedpbx/source', ...(process.env['BENCH_AGENT_EXEC_ARGV']?.split(' ') ?? [])] });
+            this.workers.push(w);
+            w.once('error', reject);
+            w.on('message', (m: AgentsWorkerMessage) => {
+              if (m.type === 'started') resolve();
+              if (m.type !== 'applied') return;
+              const list = this.applied.get(m.siteId) ?? [];
+              list.push({ revision: m.revision, at: m.at });
+              this.applied.set(m.siteId, list);
+              for (const wake of this.waiters.splice(0)) wake();
+            });
+          }),
+      ),
+    );
+  }
+
+  revision(siteId: string): number {
+    return this.applied.get(siteId)?.at(-1)?.revision ?? 0;
+  }
+
+  /** When the site first had a revision newer than `after` in force (undefined: not yet). */
+  appliedAfter(siteId: string, after: number): number | undefined {
+    return this.applied.get(siteId)?.find((a) => a.revision > after)?.at;
+  }
+
+  /** Resolves when `done()` holds, re-checked after each apply; rejects after `timeoutMs`. */
+  async until(done: () => boolean, what: string, timeoutMs = APPLY_TIMEOUT_MS): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    while (!done()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out waiting for ${what}`);
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, Math.min(left, 1000));
+        this.waiters.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(
+      this.workers.map(
+        (w) =>
+          new Promise<void>((resolve) => {
+            const timer = setTimeout(() => void w.terminate().then(() => resolve()), 10_000);
+            w.on('message', (m: AgentsWorkerMessage) => {
+              if (m.type !== 'stopped') return;
+              clearTimeout(timer);
+              void w.terminate().then(() => resolve());
+            });
+            w.postMessage('stop');
+          }),
+      ),
+    );
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), 'fedpbx-bench-sync-'));
+  let nats: TestNatsServer | undefined;
+  let db: TestDatabase | undefined;
+  let controller: ControllerProcess | undefined;
+  const fleet = new AgentFleet();
+  const agentConnections: NatsConnection[] = [];
+  let pool: pg.Pool | undefined;
+  let puts: Awaited<ReturnType<typeof watchPuts>> | undefined;
+  try {
+    nats = await startNatsServer();
+    db = await createTestDatabase();
+    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    const issuerFile = join(dir, 'nats-issuer.json');
+    writeFileSync(issuerFile, JSON.stringify(nats.issuer), { mode: 0o600 });
+    const key = generateSigningKey('bench-key');
+    const keyFile = join(dir, 'signing-key.pem');
+    writeFileSync(keyFile, exportPrivateKey(key.privateKey), { mode: 0o600 });
+    controller = await startController({
+      DATABASE_URL: db.url,
+      FEDPBX_DATA_DIR: join(dir, 'controller'),
+      FEDPBX_NATS_URL: nats.url,
+      FEDPBX_NATS_ISSUER_FILE: issuerFile,
+      FEDPBX_SIGNING_KEY_FILE: keyFile,
+      FEDPBX_SIGNING_KEY_ID: key.keyId,
+      FEDPBX_LOG_LEVEL: 'warn',
+      // e.g. BENCH_CONTROLLER_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the controller.
+      ...(process.env['BENCH_CONTROLLER_NODE_OPTIONS'] !== undefined ? { NODE_OPTIONS: process.env['BENCH_CONTROLLER_NODE_OPTIONS'] } : {}),
+    });
+    log(`nats-server ${nats.url}, database ${db.name}, controller ${controller.url} (pid ${controller.pid() ?? '?'})`);
+    const token = await controller.adminToken();
+
+    // 1. Import the federation; start the agents; wait for every first snapshot.
+    const fed = generateFederation({ sites: SITES, extensionsPerSite: EXT_PER_SITE, flows: 0 });
+    const i0 = wallNow();
+    const imported = await controller.api('POST', '/api/v1/import', fed, token);
+    if (imported.status !== 201) throw new Error(`import: ${imported.status} ${JSON.stringify(imported.body).slice(0, 2000)}`);
+    log(`imported ${fed.sites.length} sites, ${fed.extensions.length} extensions in ${((wallNow() - i0) / 1000).toFixed(1)} s`);
+
+    const specs: AgentSpec[] = [];
+    for (const s of fed.sites) {
+      const stateDir = join(dir, 'agents', s.id);
+      mkdirSync(stateDir, { recursive: true, mode: 0o750 });
+      const credsFile = join(stateDir, 'nats.creds');
+      writeFileSync(credsFile, await nats.agentCreds(s.id), { mode: 0o600 });
+      chmodSync(credsFile, 0o600);
+      specs.push({ siteId: s.id, stateDir, credsFile });
+    }
+    const putWatch = await watchPuts(nats);
+    puts = putWatch;
+    const a0 = wallNow();
+    await fleet.start(specs, { natsUrl: nats.url, keyId: key.keyId, publicKeyPem: exportPublicKey(key.publicKey) });
+    await fleet.until(() => specs.every((s) => fleet.revision(s.siteId) > 0), 'every agent to apply its first snapshot');
+    log(`${specs.length} agents in ${THREADS} worker thread(s) applied their first snapshot ${((wallNow() - a0) / 1000).toFixed(1)} s after starting`);
+
+    // 2. Rollout: writes that change every site's view, one after another.
+    const rolloutMs: number[] = [];
+    const allAppliedMs: number[] = [];
+    const writeMs: number[] = [];
+    const publishedMs: number[] = [];
+    for (let k = 0; k < WRITES; k++) {
+      const before = new Map(specs.map((s) => [s.siteId, fleet.revision(s.siteId)]));
+      const site = siteIdOf((k * 37 + 11) % SITES);
+      const from = 900_000 + k * 100;
+      const t0 = wallNow();
+      const r = await controller.api('POST', '/api/v1/number-ranges', { id: `nr-bench-${k}`, siteId: site, from: String(from), to: String(from + 99) }, token);
+      writeMs.push(wallNow() - t0);
+      if (r.status !== 201) throw new Error(`write ${k}: ${r.status} ${JSON.stringify(r.body).slice(0, 2000)}`);
+      await fleet.until(() => specs.every((s) => fleet.appliedAfter(s.siteId, before.get(s.siteId) ?? 0) !== undefined), `write ${k} to reach every agent`);
+      const per = specs.map((s) => (fleet.appliedAfter(s.siteId, before.get(s.siteId) ?? 0) ?? Number.NaN) - t0);
+      rolloutMs.push(...per);
+      const putAt = specs.map((s) => (putWatch.at(s.siteId, fleet.revision(s.siteId)) ?? Number.NaN) - t0);
+      publishedMs.push(...putAt);
+      allAppliedMs.push(Math.max(...per));
+      log(`write ${k + 1}/${WRITES} (range at ${site}): API ${r1(writeMs.at(-1) ?? 0)} ms, first agent ${r1(Math.min(...per))} ms, all ${specs.length} ${r1(Math.max(...per))} ms; the controller's last put ${r1(Math.max(...putAt))} ms`);
+    }
+
+    // 3. CDR ingest with duplicates, exactly once into PostgreSQL.
+    const sites = specs.map((s) => s.siteId);
+    const perSite = Math.ceil(CDRS / sites.length);
+    const expected = perSite * sites.length;
+    for (const siteId of sites) {
+      agentConnections.push(
+        await connect({
+          servers: nats.url,
+          authenticator: credsAuthenticator(new TextEncoder().encode(await nats.agentCreds(siteId))),
+          inboxPrefix: Subjects.inboxPrefix(siteId),
+        }),
+      );
+    }
+    log(`publishing ${expected} CDRs (${perSite} per site) + ${DUPLICATES_PER_SITE * 2 * sites.length} duplicates ...`);
+    const c0 = wallNow();
+    let droppedByNats = 0;
+    const publishing = Promise.all(
+      sites.map(async (siteId, i) => {
+        const nc = agentConnections[i] as NatsConnection;
+        const first = await publishCdrs(nc, siteId, perSite, { window: 20 });
+        const again = await publishCdrs(nc, siteId, DUPLICATES_PER_SITE, { window: DUPLICATES_PER_SITE });
+        droppedByNats += first.duplicates + again.duplicates;
+        const js = jetstream(nc);
+        for (let n = 0; n < DUPLICATES_PER_SITE; n++) {
+          const env = cdrEnvelope(siteId, perSite - 1 - n, { id: `${siteId}-cdr-${perSite - 1 - n}-republished` });
+          await js.publish(Subjects.eventSubject(siteId, 'cdr'), JSON.stringify(env), { msgID: env.id });
+        }
+      }),
+    );
+    let cdrPublishMs = Number.NaN;
+    void publishing.then(() => (cdrPublishMs = wallNow() - c0));
+    let counts = { rows: 0, distinct: 0 };
+    for (let lastLog = 0; ; ) {
+      counts = await countAll(pool);
+      if (counts.distinct >= expected) break;
+      if (wallNow() - c0 > 300_000) break;
+      if (wallNow() - lastLog > 2000) {
+        lastLog = wallNow();
+        log(`  ${counts.distinct}/${expected} CDRs stored after ${((wallNow() - c0) / 1000).toFixed(1)} s`);
+      }
+      await new Promise((r) => setTimeout(r, 25));
+    }
+    const ingestMs = wallNow() - c0;
+    await publishing;
+    // Late copies (the re-published ones) would land after the last distinct row: give them time, then count.
+    await new Promise((r) => setTimeout(r, 2000));
+    counts = await countAll(pool);
+    const ingestPerS = Math.round(counts.distinct / (ingestMs / 1000));
+    log(`stored ${counts.distinct} distinct CDRs (${counts.rows} rows) in ${(ingestMs / 1000).toFixed(2)} s; publishing took ${(cdrPublishMs / 1000).toFixed(2)} s; NATS dropped ${droppedByNats} same-msg-id re-publishes`);
+
+    const result = {
+      rollout_p50_ms: r1(pct(rolloutMs, 50)),
+      rollout_p99_ms: r1(pct(rolloutMs, 99)),
+      cdr_ingest_per_s: ingestPerS,
+      cdr_lost: expected - counts.distinct,
+      cdr_duplicated: counts.rows - counts.distinct,
+      rollout_all_applied_p50_ms: r1(pct(allAppliedMs, 50)),
+      rollout_all_applied_max_ms: r1(Math.max(...allAppliedMs)),
+      published_p50_ms: r1(pct(publishedMs, 50)),
+      published_p99_ms: r1(pct(publishedMs, 99)),
+      write_p50_ms: r1(pct(writeMs, 50)),
+      sites: SITES,
+      extensions_per_site: EXT_PER_SITE,
+      writes: WRITES,
+      agent_threads: THREADS,
+      cdrs: expected,
+      cdr_duplicates_sent: DUPLICATES_PER_SITE * 2 * sites.length,
+      cdr_publish_per_s: Math.round(expected / (cdrPublishMs / 1000)),
+    };
+    log(`rollout p50 ${result.rollout_p50_ms} ms, p99 ${result.rollout_p99_ms} ms (target < 1000: ${result.rollout_p99_ms < 1000 ? 'met' : 'MISSED'}); ingest ${ingestPerS} CDR/s (target >= 5000: ${ingestPerS >= 5000 ? 'met' : 'MISSED'})`);
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    await Promise.all([...agentConnections, ...(puts !== undefined ? [puts.nc] : [])].map((nc) => nc.close().catch(() => undefined)));
+    await fleet.stop();
+    await controller?.stop();
+    await nats?.stop();
+    await pool?.end();
+    await db?.drop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * When each site's snapshot revision reached NATS: a controller-credentials subscription to the KV buckets'
+ * put subjects (the revision read from the envelope's first bytes). Splits the rollout time into the
+ * controller's part (write, build, sign, put) and the agents' part (receive, verify, store, compile).
+ */
+async function watchPuts(nats: TestNatsServer): Promise<{ nc: NatsConnection; at(siteId: string, revision: number): number | undefined }> {
+  const nc = await connect({ servers: nats.url, authenticator: credsAuthenticator(new TextEncoder().encode(await nats.controllerCreds())) });
+  const seen = new Map<string, number>();
+  const prefix = `$KV.${Subjects.configBucket('')}`;
+  nc.subscribe(`$KV.*.${Subjects.SNAPSHOT_KEY}`, {
+    callback: (_err, msg) => {
+      const at = wallNow();
+      const revision = /"revision":([0-9]+)/.exec(new TextDecoder().decode(msg.data.subarray(0, 300)))?.[1];
+      if (!msg.subject.startsWith(prefix) || revision === undefined) return;
+      const siteId = msg.subject.slice(prefix.length, -Subjects.SNAPSHOT_KEY.length - 1);
+      seen.set(`${siteId}@${revision}`, at);
+    },
+  });
+  await nc.flush();
+  return { nc, at: (siteId, revision) => seen.get(`${siteId}@${revision}`) };
+}
+
+async function countAll(pool: pg.Pool): Promise<{ rows: number; distinct: number }> {
+  const r = await pool.query<{ rows: string; distinct: string }>(`SELECT count(*) AS rows, count(DISTINCT (site_id, cdr_id)) AS distinct FROM cdrs`);
+  return { rows: Number(r.rows[0]?.rows ?? 0), distinct: Number(r.rows[0]?.distinct ?? 0) };
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench:sync: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);
