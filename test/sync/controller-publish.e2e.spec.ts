@@ -1,10 +1,11 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { Subjects, type Federation } from '@fedpbx/contracts';
-import { verifySnapshot } from '@fedpbx/signing';
+import { Subjects, type Federation, type SiteSnapshot } from '@fedpbx/contracts';
+import { signSnapshot, verifySnapshot } from '@fedpbx/signing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FederationStore } from '../../apps/controller/src/federation/federation-store.js';
 import { SnapshotPublisher } from '../../apps/controller/src/sync/snapshot-publisher.js';
+import { SnapshotSigningKey } from '../../apps/controller/src/sync/snapshot-signing-key.js';
 import { buildFoundingScenario } from '../../apps/controller/src/testing/scenario.js';
 import { ADMIN, type TestApp } from '../../apps/controller/src/testing/test-app.js';
 import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
@@ -129,7 +130,10 @@ describe('snapshot publishing to per-site KV buckets (PostgreSQL, private nats-s
     // Another writer (say a second controller) already put a newer revision of kazan into the bucket.
     const other = await connectWithCreds(nats.url, await nats.controllerCreds());
     agents.push(other);
-    const newer = JSON.stringify({ ...now.raw, revision: now.revision + 5 });
+    // Signed with the controller's own key: a value the controller did not sign would be replaced (next test).
+    const key = t.app.get(SnapshotSigningKey).key;
+    if (key === undefined) throw new Error('the controller has no signing key');
+    const newer = JSON.stringify(signSnapshot((now.raw as SiteSnapshot).config, now.revision + 5, key, new Date()));
     await (await openConfigBucket(other, 'kazan')).put(Subjects.SNAPSHOT_KEY, newer);
     const r = await t.request('POST', '/api/v1/extensions', { siteId: 'kazan', number: '206', displayName: 'Older than the bucket' }, token);
     expect(r.status).toBe(201);
@@ -137,6 +141,18 @@ describe('snapshot publishing to per-site KV buckets (PostgreSQL, private nats-s
     await t.app.get(SnapshotPublisher).idle();
     const s = await readSnapshot(await bucketOf('kazan'));
     expect(s?.revision).toBe(now.revision + 5);
+  });
+
+  it('replaces a bucket value it did not sign, whatever revision that value claims', async () => {
+    const now = await published('piter');
+    const other = await connectWithCreds(nats.url, await nats.controllerCreds());
+    agents.push(other);
+    const forged = JSON.stringify({ ...now.raw, revision: now.revision + 100 });
+    await (await openConfigBucket(other, 'piter')).put(Subjects.SNAPSHOT_KEY, forged);
+    const r = await t.request('POST', '/api/v1/extensions', { siteId: 'piter', number: '351', displayName: 'After a forged value' }, token);
+    expect(r.status).toBe(201);
+    const revision = await head('piter');
+    await until('the real head replaces the forged value', async () => (await readSnapshot(await bucketOf('piter')))?.revision === revision);
   });
 
   it('a deleted site\'s bucket is removed; a new site gets one', async () => {
