@@ -23,7 +23,15 @@ import { freePort } from '../test/support/nats-server.js';
 const ROOT = join(import.meta.dirname, '..');
 const CONTROLLER_MAIN = join(ROOT, 'apps', 'controller', 'dist', 'main.js');
 const AGENT_MAIN = join(ROOT, 'apps', 'agent', 'dist', 'main.js');
-const NATS_SERVER = process.env.FEDPBX_NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
+/** FEDPBX_NATS_SERVER_BIN, else `nats-server` on the PATH, else Debian's location. */
+const NATS_SERVER =
+  process.env.FEDPBX_NATS_SERVER_BIN ??
+  (process.env.PATH ?? '')
+    .split(':')
+    .filter((d) => d !== '')
+    .map((d) => join(d, 'nats-server'))
+    .find((f) => existsSync(f)) ??
+  '/usr/sbin/nats-server';
 const SITES = ['moscow', 'piter', 'kazan'] as const;
 
 const { values } = parseArgs({ options: { port: { type: 'string' }, 'no-wait': { type: 'boolean', default: false } } });
