@@ -7,7 +7,7 @@ import { FederationStore, type FederationView } from '../federation/federation-s
 import { NatsBus } from '../nats/nats-bus.js';
 import { RolloutRepository } from '../rollout/rollout.repository.js';
 import { ConfigBuckets } from './config-buckets.js';
-import { SiteConfigJson } from './site-config-json.js';
+import { SiteConfigJson } from '../federation/site-config-json.js';
 import { SiteLanes } from './site-lanes.js';
 import { SnapshotSigningKey, type ControllerSigningKey } from './snapshot-signing-key.js';
 

@@ -15,11 +15,12 @@ const SHARED_OBJECTS = new Set<keyof SiteConfig>(['outboundRoutes', 'classesOfSe
  *   built: a change makes new objects, so an object's JSON never goes stale);
  * - the rest (the site's own extensions, trunks, links...; remote-trunk entries made afresh per config) is
  *   serialized as it comes.
- * The same technique as federation/site-config-hash.ts, which hashes without keeping the text; this keeps the
- * text because it is what gets signed and sent. site-config-json.spec.ts holds it to canonicalJson.
+ * The publisher signs and sends this text; the writer hashes it (site-config-hash.ts) to tell which sites changed.
+ * site-config-json.spec.ts holds it to canonicalJson.
  */
 export class SiteConfigJson {
-  private federationPart: { sites: Federation['sites']; numberRanges: Federation['numberRanges']; hubSiteId: string | undefined; json: string } | undefined;
+  /** By the sites array the part was built from (with its ranges and hub): a writer sees two federations at once. */
+  private readonly federationParts = new WeakMap<Federation['sites'], { numberRanges: Federation['numberRanges']; hubSiteId: string | undefined; json: string }>();
   private readonly objects = new WeakMap<object, string>();
 
   /** `config` must be `buildSiteConfig(fed, <its site>)`. */
@@ -35,10 +36,10 @@ export class SiteConfigJson {
   }
 
   private federation(fed: Federation, part: SiteConfig['federation']): string {
-    const cached = this.federationPart;
-    if (cached?.sites === fed.sites && cached.numberRanges === fed.numberRanges && cached.hubSiteId === fed.hubSiteId) return cached.json;
+    const cached = this.federationParts.get(fed.sites);
+    if (cached !== undefined && cached.numberRanges === fed.numberRanges && cached.hubSiteId === fed.hubSiteId) return cached.json;
     const json = canonicalJson(part);
-    this.federationPart = { sites: fed.sites, numberRanges: fed.numberRanges, hubSiteId: fed.hubSiteId, json };
+    this.federationParts.set(fed.sites, { numberRanges: fed.numberRanges, hubSiteId: fed.hubSiteId, json });
     return json;
   }
 
