@@ -57,6 +57,11 @@ export class Scope {
     return this.headOffice ? 'all' : [...this.readable];
   }
 
+  /** Sites writable, or 'all' for head office (the console hides write controls elsewhere). */
+  writableSites(): readonly string[] | 'all' {
+    return this.headOffice ? 'all' : [...this.writable];
+  }
+
   /** May write at least one site (site admin somewhere, or head office). */
   get writesAnywhere(): boolean {
     return this.headOffice || this.writable.size > 0;

@@ -22,9 +22,11 @@ export class AuthController {
     return this.auth.login(username, password, req.ip);
   }
 
+  /** The caller and their rights, as sites: the console shows write controls only where writes are allowed. */
   @Get('auth/me')
-  me(@Caller() caller: Principal): { userId: string; username: string; via: string; headOffice: boolean; readableSites: readonly string[] | 'all' } {
-    return { userId: caller.userId, username: caller.username, via: caller.via, headOffice: caller.scope.headOffice, readableSites: caller.scope.readableSites() };
+  me(@Caller() caller: Principal): { userId: string; username: string; via: string; headOffice: boolean; readableSites: readonly string[] | 'all'; writableSites: readonly string[] | 'all' } {
+    const { scope } = caller;
+    return { userId: caller.userId, username: caller.username, via: caller.via, headOffice: scope.headOffice, readableSites: scope.readableSites(), writableSites: scope.writableSites() };
   }
 
   @Get('api-tokens')
