@@ -5,6 +5,7 @@ import { buildConsole } from './browser.js';
 
 export { artifactPath, launchChromium } from './browser.js';
 export const PITER_ADMIN = { username: 'piter-admin', password: 'piter-password-123' } as const;
+export const PITER_VIEWER = { username: 'piter-viewer', password: 'viewer-password-123' } as const;
 export { ADMIN };
 
 export interface ConsoleStack {
@@ -18,7 +19,7 @@ export interface ConsoleStack {
 
 /**
  * A real controller (own PostgreSQL database) listening on a free port, serving a freshly built console, seeded
- * with the founding scenario and a site admin of piter.
+ * with the founding scenario, a site admin of piter and a viewer of piter.
  */
 export async function startConsoleStack(): Promise<ConsoleStack> {
   const consoleDir = await buildConsole();
@@ -28,8 +29,10 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
   if (address === null || typeof address === 'string') throw new Error('no TCP address');
   const adminToken = await t.login(ADMIN.username, ADMIN.password);
   await buildFoundingScenario(t, adminToken);
-  const u = await t.request('POST', '/api/v1/users', { ...PITER_ADMIN, grants: [{ role: 'site-admin', siteId: 'piter' }] }, adminToken);
-  if (u.status !== 201) throw new Error(`create piter admin: ${u.status} ${JSON.stringify(u.body)}`);
+  for (const [user, role] of [[PITER_ADMIN, 'site-admin'], [PITER_VIEWER, 'viewer']] as const) {
+    const u = await t.request('POST', '/api/v1/users', { ...user, grants: [{ role, siteId: 'piter' }] }, adminToken);
+    if (u.status !== 201) throw new Error(`create ${user.username}: ${u.status} ${JSON.stringify(u.body)}`);
+  }
   return {
     url: `http://127.0.0.1:${address.port}`,
     t,

@@ -1,11 +1,12 @@
 import type { CallFlow } from '@fedpbx/contracts';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, PITER_ADMIN, artifactPath, launchChromium, startConsoleStack, type ConsoleStack } from './console-stack.js';
+import { ADMIN, PITER_ADMIN, PITER_VIEWER, artifactPath, launchChromium, startConsoleStack, type ConsoleStack } from './console-stack.js';
 
 /**
  * The web console in real Chromium against a real controller (own PostgreSQL database) seeded with the founding
- * scenario: sign in, draw a call flow and save it, trace a call into it, and a site admin's restricted view.
+ * scenario: sign in, draw a call flow and save it, trace a call into it, a site admin's restricted view, and a
+ * viewer's read-only one.
  */
 describe('web console', () => {
   let stack: ConsoleStack;
@@ -156,6 +157,89 @@ describe('web console', () => {
     await page.screenshot({ path: artifactPath('site-admin-numbering-tablet.png'), fullPage: true });
     await page.context().close();
   });
+
+  it("gives a viewer of piter a read-only console: piter's lists, flows and revisions without write controls; moscow is not found", async () => {
+    const desk = await stack.t.request(
+      'POST',
+      '/api/v1/call-flows',
+      {
+        siteId: 'piter',
+        name: 'Piter front desk',
+        entry: 'desk',
+        nodes: [
+          { id: 'desk', type: 'ring-group', members: ['301', '302'], strategy: 'ringall', timeoutSec: 20, next: { noanswer: 'vm' } },
+          { id: 'vm', type: 'voicemail', mailbox: '301' },
+        ],
+      },
+      stack.adminToken,
+    );
+    expect(desk.status).toBe(201);
+    const flowId = (desk.body['data'] as { id: string }).id;
+    const writeButton = /^(Add|Edit|Delete|Save|Roll back|Preview impact|New call flow|Check)\b/;
+
+    // The same screens as piter's site admin sees them, write controls included: what the viewer must not get.
+    const admin = await signIn(PITER_ADMIN, '/sites/piter/extensions');
+    await admin.getByRole('button', { name: 'Edit extension 301 (Olga Ivanova)' }).waitFor();
+    await admin.getByRole('button', { name: 'Add extension' }).waitFor();
+    await admin.goto(`${stack.url}/sites/piter/flows`);
+    await admin.getByRole('link', { name: 'New call flow' }).waitFor();
+    await admin.context().close();
+
+    const page = await signIn(PITER_VIEWER, '/sites/piter/extensions');
+    const main = page.getByRole('main');
+    await page.getByRole('cell', { name: 'Olga Ivanova', exact: true }).waitFor();
+    expect(await main.getByRole('button', { name: writeButton }).count()).toBe(0);
+    expect(await main.getByRole('columnheader', { name: 'Actions' }).count()).toBe(0);
+
+    for (const [path, shown] of [['/sites/piter/trunks', 'piter-city'], ['/sites/piter/inbound', '78125550300']] as const) {
+      await page.goto(`${stack.url}${path}`);
+      await main.getByRole('table').getByText(shown, { exact: false }).first().waitFor();
+      expect(await main.getByRole('button', { name: writeButton }).count()).toBe(0);
+    }
+
+    // Call flows: listed and opened as a diagram, but nothing to draw with and nothing to save.
+    await page.goto(`${stack.url}/sites/piter/flows`);
+    await main.getByRole('link', { name: 'Piter front desk' }).click();
+    await page.locator('.react-flow__node[data-id="desk"]').waitFor();
+    await page.getByText('Read only: you can see this flow').waitFor();
+    expect(await main.getByRole('button', { name: writeButton }).count()).toBe(0);
+    expect(await page.getByRole('toolbar', { name: 'Add a step' }).count()).toBe(0);
+    expect(await page.getByLabel('Flow name').inputValue()).toBe('Piter front desk');
+    expect(await page.getByLabel('Flow name').isEditable()).toBe(false);
+    await page.getByRole('navigation', { name: 'Steps' }).getByRole('button', { name: /^desk/ }).click();
+    const inspector = page.getByRole('region', { name: 'Settings of node desk' });
+    expect(await inspector.getByLabel('Phones to ring').inputValue()).toBe('301, 302');
+    expect(await inspector.getByLabel('Phones to ring').isDisabled()).toBe(true);
+    expect(await inspector.getByRole('button').count()).toBe(0);
+    await page.screenshot({ path: artifactPath('viewer-flow.png'), fullPage: true });
+    await page.goto(`${stack.url}/sites/piter/flows/new`);
+    await page.getByRole('heading', { name: 'Not found' }).waitFor();
+
+    // The site page, its revisions (diffs still open) and the numbering plan: read, never written.
+    await page.goto(`${stack.url}/sites/piter`);
+    await page.getByRole('list', { name: 'Number ranges of this site' }).waitFor();
+    expect(await main.getByRole('button', { name: writeButton }).count()).toBe(0);
+    await page.goto(`${stack.url}/sites/piter/revisions`);
+    await main.getByRole('button', { name: /^Changes in revision / }).first().click();
+    await page.getByTestId('revision-diff').waitFor();
+    expect(await main.getByRole('button', { name: writeButton }).count()).toBe(0);
+    await page.goto(`${stack.url}/numbering`);
+    await page.locator('tr[data-range="r-piter"]').waitFor();
+    expect(await main.getByRole('button', { name: writeButton }).count()).toBe(0);
+
+    for (const path of ['/sites/moscow/extensions', '/sites/moscow/flows/f-moscow-reception', '/sites/moscow']) {
+      await page.goto(`${stack.url}${path}`);
+      await page.getByRole('heading', { name: 'Not found' }).waitFor();
+      expect(await page.getByText('Ivan Petrov').count()).toBe(0);
+    }
+
+    // What the console leaves out, the API refuses; and the session's rights come from the API.
+    const token = await stack.t.login(PITER_VIEWER.username, PITER_VIEWER.password);
+    expect((await stack.t.request('GET', '/api/v1/auth/me', undefined, token)).body).toMatchObject({ headOffice: false, readableSites: ['piter'], writableSites: [] });
+    expect((await stack.t.request('DELETE', `/api/v1/call-flows/${flowId}`, undefined, token)).status).toBe(403);
+    expect((await stack.t.request('DELETE', '/api/v1/extensions/e-p301', undefined, token)).status).toBe(403);
+    await page.context().close();
+  }, 45_000);
 
   it('lets head office create a site with a number range and issue its agent an enrollment token, shown once as the command to run', async () => {
     const page = await signIn(ADMIN, '/sites');

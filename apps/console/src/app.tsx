@@ -96,7 +96,7 @@ function Screen({ path }: { path: string }) {
 }
 
 function Layout({ children }: { children: ReactNode }) {
-  const { me, logout } = useSession();
+  const { me, logout, headOffice } = useSession();
   const { sites } = useSites();
   const { path } = useLocation();
   const main = useRef<HTMLElement>(null);
@@ -118,7 +118,7 @@ function Layout({ children }: { children: ReactNode }) {
           fedpbx
         </Link>
         <span className="muted">
-          {me?.username} · {me?.headOffice === true ? 'head office' : `sites: ${me?.readableSites === 'all' ? 'all' : (me?.readableSites.join(', ') ?? '')}`}
+          {me?.username} · {headOffice ? 'head office' : `sites: ${me?.readableSites === 'all' ? 'all' : (me?.readableSites.join(', ') ?? '')}`}
         </span>
         <button type="button" className="link" onClick={() => logout()}>
           Sign out
@@ -158,7 +158,7 @@ function Layout({ children }: { children: ReactNode }) {
           <li><Link to="/cdrs">Call records</Link></li>
           <li><Link to="/audit">Audit log</Link></li>
           <li><Link to="/api-tokens">API tokens</Link></li>
-          {me?.headOffice === true && <li><Link to="/users">Users and grants</Link></li>}
+          {headOffice && <li><Link to="/users">Users and grants</Link></li>}
         </ul>
       </nav>
       <main id="main" ref={main} tabIndex={-1}>

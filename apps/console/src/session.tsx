@@ -20,6 +20,13 @@ export interface Session {
   logout(reason?: string): void;
   /** May the caller read this site (head office reads every site). */
   canRead(siteId: string): boolean;
+  /**
+   * May the caller change this site's objects (head office everywhere, a site admin at their sites, a viewer
+   * nowhere). Every screen asks this before offering a write control, so a read-only role sees a read-only console.
+   */
+  canWrite(siteId: string): boolean;
+  /** Head office: the only role that changes federation-wide things (sites, routes, classes, links, users). */
+  readonly headOffice: boolean;
 }
 
 const SessionContext = createContext<Session | undefined>(undefined);
@@ -80,7 +87,12 @@ export function SessionProvider({ children }: { children: ReactNode }) {
   }, []);
 
   const canRead = useCallback((siteId: string) => me !== undefined && (me.readableSites === 'all' || me.readableSites.includes(siteId)), [me]);
+  const canWrite = useCallback((siteId: string) => me !== undefined && (me.writableSites === 'all' || me.writableSites.includes(siteId)), [me]);
+  const headOffice = me?.headOffice === true;
 
-  const value = useMemo<Session>(() => ({ api, signedIn: stored !== undefined, me: stored === undefined ? undefined : me, endedReason, login, logout, canRead }), [api, me, stored, endedReason, login, logout, canRead]);
+  const value = useMemo<Session>(
+    () => ({ api, signedIn: stored !== undefined, me: stored === undefined ? undefined : me, endedReason, login, logout, canRead, canWrite, headOffice }),
+    [api, me, stored, endedReason, login, logout, canRead, canWrite, headOffice],
+  );
   return <SessionContext.Provider value={value}>{children}</SessionContext.Provider>;
 }

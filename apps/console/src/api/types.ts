@@ -79,6 +79,8 @@ export interface Me {
   readonly via: string;
   readonly headOffice: boolean;
   readonly readableSites: readonly string[] | 'all';
+  /** Where the caller may change things: a viewer reads sites it cannot write. */
+  readonly writableSites: readonly string[] | 'all';
 }
 
 export interface LoginAnswer {

@@ -4,7 +4,7 @@ import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiError } from '../api/client';
 import type { CallFlow, FederationIssue, FlowNode, FlowNodeType, WriteResponse } from '../api/types';
 import { Link, navigate } from '../router';
-import { useApi } from '../session';
+import { useApi, useSession } from '../session';
 import { Banner, ErrorBanner, ImpactPreview } from '../ui/feedback';
 import { useLoad } from '../ui/use-load';
 import { NotFound } from '../screens/not-found';
@@ -13,13 +13,18 @@ import { NODE_TYPES } from './flow-node-view';
 import { NODE_KINDS, PALETTE } from './node-catalog';
 import { NodeInspector } from './node-inspector';
 
-/** Create or edit a call flow by drawing it: `flowId` "new" starts an empty one. */
+/**
+ * Create or edit a call flow by drawing it: `flowId` "new" starts an empty one. A caller who may not write the
+ * site (a viewer) gets the same diagram and settings read-only.
+ */
 export function FlowEditorScreen({ siteId, flowId }: { siteId: string; flowId: string }) {
   const api = useApi();
+  const readOnly = !useSession().canWrite(siteId);
   const [loaded] = useLoad(
     async () => (flowId === 'new' ? undefined : (await api.get<{ data: CallFlow }>(`/call-flows/${encodeURIComponent(flowId)}`)).data),
     [api, flowId],
   );
+  if (flowId === 'new' && readOnly) return <NotFound what={`New call flows at ${siteId} are made by its site admin`} />;
   switch (loaded.state) {
     case 'loading':
       return <p className="muted">Loading the call flow…</p>;
@@ -32,13 +37,13 @@ export function FlowEditorScreen({ siteId, flowId }: { siteId: string; flowId: s
       if (loaded.value !== undefined && loaded.value.siteId !== siteId) return <NotFound what={`No call flow “${flowId}” at ${siteId}`} />;
       return (
         <ReactFlowProvider>
-          <FlowEditor key={loaded.value?.id ?? 'new'} siteId={siteId} flow={loaded.value} />
+          <FlowEditor key={loaded.value?.id ?? 'new'} siteId={siteId} flow={loaded.value} readOnly={readOnly} />
         </ReactFlowProvider>
       );
   }
 }
 
-function FlowEditor({ siteId, flow }: { siteId: string; flow: CallFlow | undefined }) {
+function FlowEditor({ siteId, flow, readOnly }: { siteId: string; flow: CallFlow | undefined; readOnly: boolean }) {
   const api = useApi();
   const rf = useReactFlow();
   const initial = useMemo(() => toDiagram(flow ?? { nodes: [], entry: '' }), [flow]);
@@ -149,28 +154,33 @@ function FlowEditor({ siteId, flow }: { siteId: string; flow: CallFlow | undefin
         {flow === undefined ? 'New call flow' : flow.name} <span className="muted">at {siteId}</span>
       </h1>
       <p className="help">
-        Add steps from the palette, then drag from an outcome at the bottom of a step (e.g. “key 1”, “no answer”) to the step that should follow. An outcome left unconnected ends the call. <Link to={`/sites/${siteId}/flows`}>All call flows</Link>
+        {readOnly
+          ? `Read only: you can see this flow and its steps' settings, but not change them at ${siteId}.`
+          : 'Add steps from the palette, then drag from an outcome at the bottom of a step (e.g. “key 1”, “no answer”) to the step that should follow. An outcome left unconnected ends the call.'}{' '}
+        <Link to={`/sites/${siteId}/flows`}>All call flows</Link>
       </p>
       <div className="flow-meta">
         <div className={`field${nameProblem !== undefined ? ' field-invalid' : ''}`}>
           <label htmlFor="flow-name">Flow name</label>
-          <input id="flow-name" value={name} onChange={(e) => setName(e.target.value)} placeholder="Reception" aria-invalid={nameProblem !== undefined} />
+          <input id="flow-name" readOnly={readOnly} value={name} onChange={(e) => setName(e.target.value)} placeholder="Reception" aria-invalid={nameProblem !== undefined} />
           {nameProblem !== undefined && <small className="field-error">{nameProblem}</small>}
         </div>
         <div className={`field${numberProblem !== undefined ? ' field-invalid' : ''}`}>
           <label htmlFor="flow-number">Internal number (optional)</label>
-          <input id="flow-number" value={number} inputMode="numeric" onChange={(e) => setNumber(e.target.value)} placeholder="200" aria-invalid={numberProblem !== undefined} />
+          <input id="flow-number" readOnly={readOnly} value={number} inputMode="numeric" onChange={(e) => setNumber(e.target.value)} placeholder="200" aria-invalid={numberProblem !== undefined} />
           <small className="help">Dialling it runs the flow; it must be in the site’s ranges and not a phone’s number.</small>
           {numberProblem !== undefined && <small className="field-error">{numberProblem}</small>}
         </div>
-        <div className="actions">
-          <button type="button" onClick={() => void send(true)} disabled={busy || nodes.length === 0}>
-            Check
-          </button>
-          <button type="button" className="primary" onClick={() => void send(false)} disabled={busy || nodes.length === 0}>
-            Save flow
-          </button>
-        </div>
+        {!readOnly && (
+          <div className="actions">
+            <button type="button" onClick={() => void send(true)} disabled={busy || nodes.length === 0}>
+              Check
+            </button>
+            <button type="button" className="primary" onClick={() => void send(false)} disabled={busy || nodes.length === 0}>
+              Save flow
+            </button>
+          </div>
+        )}
       </div>
       {saved !== undefined && <Banner kind="ok">{saved}</Banner>}
       {error !== undefined && <ErrorBanner error={error} />}
@@ -181,13 +191,15 @@ function FlowEditor({ siteId, flow }: { siteId: string; flow: CallFlow | undefin
       )}
       {preview !== undefined && <ImpactPreview preview={preview} />}
       <div className="flow-workspace">
-        <div className="palette" role="toolbar" aria-label="Add a step">
-          {PALETTE.map((t) => (
-            <button key={t} type="button" onClick={() => add(t)} title={NODE_KINDS[t].help}>
-              + {NODE_KINDS[t].title}
-            </button>
-          ))}
-        </div>
+        {!readOnly && (
+          <div className="palette" role="toolbar" aria-label="Add a step">
+            {PALETTE.map((t) => (
+              <button key={t} type="button" onClick={() => add(t)} title={NODE_KINDS[t].help}>
+                + {NODE_KINDS[t].title}
+              </button>
+            ))}
+          </div>
+        )}
         <div className="canvas" aria-label="Call flow diagram">
           {nodes.length === 0 && <p className="canvas-empty">Start with a step from the palette — for an office menu, an IVR menu; for office hours, a time condition.</p>}
           <ReactFlow
@@ -200,7 +212,10 @@ function FlowEditor({ siteId, flow }: { siteId: string; flow: CallFlow | undefin
             onSelectionChange={({ nodes: sel }) => setSelected(sel[0]?.id)}
             fitView={flow !== undefined}
             fitViewOptions={{ maxZoom: 1 }}
-            deleteKeyCode={['Delete']}
+            nodesDraggable={!readOnly}
+            nodesConnectable={!readOnly}
+            edgesReconnectable={!readOnly}
+            deleteKeyCode={readOnly ? null : ['Delete']}
             minZoom={0.3}
           >
             <Background />
@@ -211,6 +226,7 @@ function FlowEditor({ siteId, flow }: { siteId: string; flow: CallFlow | undefin
           {selectedNode !== undefined ? (
             <NodeInspector
               node={selectedNode}
+              readOnly={readOnly}
               all={nodes}
               edges={edges}
               onChange={(n, digits) => updateNode(selectedNode.id, n, digits)}

@@ -8,10 +8,12 @@ const DAY_NAMES = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'];
 
 /**
  * The selected node's settings, and its outcomes as drop-downs: the keyboard way to connect what drawing does
- * with the mouse. Changes go to the diagram at once; nothing is saved until the flow is.
+ * with the mouse. Changes go to the diagram at once; nothing is saved until the flow is. `readOnly` shows the
+ * same settings disabled, without the node actions.
  */
 export function NodeInspector(props: {
   node: DiagramNode;
+  readOnly: boolean;
   all: readonly DiagramNode[];
   edges: readonly Edge[];
   onChange: (node: FlowNode, digits?: readonly string[]) => void;
@@ -36,37 +38,42 @@ export function NodeInspector(props: {
           {d.data.issues.map((m, i) => <li key={i}>{m}</li>)}
         </ul>
       )}
-      <div className="field">
-        <label htmlFor={fid('label')}>Label (optional)</label>
-        <input id={fid('label')} value={n.label ?? ''} onChange={(e) => set({ label: e.target.value === '' ? undefined : e.target.value })} />
-      </div>
-      <TypeFields node={n} set={set} fid={fid} digits={d.data.digits} onDigits={(digits) => onChange(n, digits)} />
-      {outcomesOf(n, d.data.digits).length > 0 && (
-        <fieldset>
-          <legend>What happens next</legend>
-          {outcomesOf(n, d.data.digits).map((o) => (
-            <div className="field inline" key={o}>
-              <label htmlFor={fid(`out-${o}`)}>{outcomeLabel(o)}</label>
-              <select id={fid(`out-${o}`)} value={targetOf(o)} onChange={(e) => onConnect(o, e.target.value === '' ? undefined : e.target.value)}>
-                <option value="">(end of call)</option>
-                {all.filter((x) => x.id !== d.id).map((x) => (
-                  <option key={x.id} value={x.id}>
-                    {x.id} – {NODE_KINDS[x.data.node.type].title}
-                  </option>
-                ))}
-              </select>
-            </div>
-          ))}
-        </fieldset>
+      {/* A disabled fieldset disables every control inside it, nested fieldsets included. */}
+      <fieldset className="bare" disabled={props.readOnly}>
+        <div className="field">
+          <label htmlFor={fid('label')}>Label (optional)</label>
+          <input id={fid('label')} value={n.label ?? ''} onChange={(e) => set({ label: e.target.value === '' ? undefined : e.target.value })} />
+        </div>
+        <TypeFields node={n} set={set} fid={fid} digits={d.data.digits} onDigits={(digits) => onChange(n, digits)} />
+        {outcomesOf(n, d.data.digits).length > 0 && (
+          <fieldset>
+            <legend>What happens next</legend>
+            {outcomesOf(n, d.data.digits).map((o) => (
+              <div className="field inline" key={o}>
+                <label htmlFor={fid(`out-${o}`)}>{outcomeLabel(o)}</label>
+                <select id={fid(`out-${o}`)} value={targetOf(o)} onChange={(e) => onConnect(o, e.target.value === '' ? undefined : e.target.value)}>
+                  <option value="">(end of call)</option>
+                  {all.filter((x) => x.id !== d.id).map((x) => (
+                    <option key={x.id} value={x.id}>
+                      {x.id} – {NODE_KINDS[x.data.node.type].title}
+                    </option>
+                  ))}
+                </select>
+              </div>
+            ))}
+          </fieldset>
+        )}
+      </fieldset>
+      {!props.readOnly && (
+        <div className="actions">
+          <button type="button" onClick={props.onMakeEntry} disabled={d.data.entry}>
+            {d.data.entry ? 'Calls start here' : 'Start calls here'}
+          </button>
+          <button type="button" className="danger" onClick={props.onDelete}>
+            Delete node
+          </button>
+        </div>
       )}
-      <div className="actions">
-        <button type="button" onClick={props.onMakeEntry} disabled={d.data.entry}>
-          {d.data.entry ? 'Calls start here' : 'Start calls here'}
-        </button>
-        <button type="button" className="danger" onClick={props.onDelete}>
-          Delete node
-        </button>
-      </div>
     </section>
   );
 }

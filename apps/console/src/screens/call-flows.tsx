@@ -1,12 +1,13 @@
 import type { CallFlow, Page } from '../api/types';
 import { Link } from '../router';
-import { useApi } from '../session';
+import { useApi, useSession } from '../session';
 import { LoadState } from '../ui/feedback';
 import { useLoad } from '../ui/use-load';
 
 /** A site's call flows (IVRs, ring groups, office hours), each opened as a diagram. */
 export function CallFlowsScreen({ siteId }: { siteId: string }) {
   const api = useApi();
+  const { canWrite } = useSession();
   const [flows] = useLoad(async () => (await api.get<Page<CallFlow>>('/call-flows', { siteId, limit: 1000 })).items, [api, siteId]);
   return (
     <section aria-labelledby="cf-title">
@@ -14,11 +15,13 @@ export function CallFlowsScreen({ siteId }: { siteId: string }) {
         Call flows <span className="muted">at {siteId}</span>
       </h1>
       <p className="help">What happens to a call, drawn as steps: menus (“press 1 for sales”), ring groups, office hours, voicemail. Give a flow an internal number, or send a DID to it from an inbound route.</p>
-      <p>
-        <Link className="button primary" to={`/sites/${siteId}/flows/new`}>
-          New call flow
-        </Link>
-      </p>
+      {canWrite(siteId) && (
+        <p>
+          <Link className="button primary" to={`/sites/${siteId}/flows/new`}>
+            New call flow
+          </Link>
+        </p>
+      )}
       <LoadState loaded={flows} what="call flows">
         {(list) =>
           list.length === 0 ? (

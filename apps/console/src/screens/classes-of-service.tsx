@@ -5,11 +5,9 @@ import { CALL_CLASS_OPTIONS } from './site-fields';
 
 /** Classes of service: named sets of call classes a phone may dial. Federation-wide, changed by head office. */
 export function ClassesOfServiceScreen() {
-  const { me } = useSession();
-  const headOffice = me?.headOffice === true;
+  const { headOffice } = useSession();
   return (
     <SiteCollection<ClassOfService>
-      canWrite={headOffice}
       title="Classes of service"
       noun="class of service"
       path="/classes-of-service"

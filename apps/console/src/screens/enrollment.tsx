@@ -14,7 +14,7 @@ export const enrollCommand = (controllerUrl: string, token: string): string => `
  */
 export function EnrollmentPanel({ siteId }: { siteId: string }) {
   const api = useApi();
-  const { me } = useSession();
+  const { headOffice } = useSession();
   const [issued, setIssued] = useState<EnrollmentTokenIssued | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
   const [busy, setBusy] = useState(false);
@@ -38,7 +38,7 @@ export function EnrollmentPanel({ siteId }: { siteId: string }) {
         The agent (<code>fedpbx-agent</code>) runs on the office’s PBX box: it receives this site’s configuration, keeps calls working when the
         office is cut off, and reports calls back. To connect it, run one command on that box with a one-time token.
       </p>
-      {me?.headOffice !== true ? (
+      {!headOffice ? (
         <p>Head office issues the enrollment token for this office’s agent: ask them for the command to run.</p>
       ) : (
         <>

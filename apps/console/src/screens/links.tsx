@@ -14,7 +14,7 @@ type Topology = 'full-mesh' | 'hub-and-spoke';
  */
 export function LinksScreen() {
   const api = useApi();
-  const { me } = useSession();
+  const { headOffice } = useSession();
   const { sites } = useSites();
   const [links, reloadLinks] = useLoad(async () => (await api.get<Page<LinkRow>>('/links', { limit: 1000 })).items, [api]);
   const [plan, reloadPlan] = useLoad(() => api.get<NumberingPlanView>('/numbering-plan'), [api]);
@@ -31,7 +31,7 @@ export function LinksScreen() {
       </p>
       {hub !== undefined && <p>Hub: <strong>{name(hub)}</strong> — offices without a direct link call each other through it.</p>}
       {message !== undefined && <Banner kind="ok">{message}</Banner>}
-      {me?.headOffice === true && (
+      {headOffice && (
         <GenerateLinks
           hubDefault={hub ?? sites[0]?.id}
           onDone={(m) => {
@@ -44,7 +44,7 @@ export function LinksScreen() {
       <LoadState loaded={links} what="links">
         {(list) =>
           list.length === 0 ? (
-            <p>No links yet: offices cannot call each other until they are linked.{me?.headOffice === true ? ' Generate them above.' : ' Head office creates them.'}</p>
+            <p>No links yet: offices cannot call each other until they are linked.{headOffice ? ' Generate them above.' : ' Head office creates them.'}</p>
           ) : (
             <div className="table-wrap">
               <table aria-label="Links">

@@ -1,6 +1,6 @@
 import { useState } from 'react';
 import type { FederationIssue, NumberingPlanView, NumberRange, Page } from '../api/types';
-import { useApi } from '../session';
+import { useApi, useSession } from '../session';
 import { siteOptions, useSites } from '../sites';
 import { Banner, LoadState } from '../ui/feedback';
 import { ResourceForm, type FieldDef } from '../ui/resource-form';
@@ -29,11 +29,12 @@ export function overlapsOf(r: PlanRange, plan: NumberingPlanView): Overlap[] {
 
 /**
  * The federation's numbering plan: every site's ranges (site admins see them all, read-only outside their
- * sites), overlaps marked, and add/edit of ranges with an impact preview before saving.
+ * sites; viewers all read-only), overlaps marked, and add/edit of ranges with an impact preview before saving.
  */
 export function NumberingPlanScreen() {
   const api = useApi();
-  const { sites } = useSites();
+  const { canWrite } = useSession();
+  const writableSites = useSites().sites.filter((s) => canWrite(s.id));
   const [plan, reloadPlan] = useLoad(() => api.get<NumberingPlanView>('/numbering-plan'), [api]);
   const [mine, reloadMine] = useLoad(async () => (await api.get<Page<NumberRange>>('/number-ranges', { limit: 1000 })).items, [api]);
   const [editing, setEditing] = useState<NumberRange | 'new' | undefined>(undefined);
@@ -42,7 +43,7 @@ export function NumberingPlanScreen() {
   const editable = new Map((mine.state === 'ok' ? mine.value : []).map((r) => [r.id, r]));
 
   const fields: FieldDef[] = [
-    { name: 'siteId', label: 'Site', kind: 'select', options: siteOptions(sites), help: 'The office whose phones get these numbers.' },
+    { name: 'siteId', label: 'Site', kind: 'select', options: siteOptions(writableSites), help: 'The office whose phones get these numbers.' },
     { name: 'from', label: 'First number', kind: 'text', inputMode: 'numeric', required: true, placeholder: '100', help: 'Digits only.' },
     { name: 'to', label: 'Last number', kind: 'text', inputMode: 'numeric', required: true, placeholder: '299', help: 'Same number of digits as the first.' },
     { name: 'pstnPrefix', label: 'PSTN prefix (optional)', kind: 'text', inputMode: 'tel', placeholder: '84955550', help: 'If these phones have direct-dial numbers: prefix + extension reaches them from outside, used when the link to the site is down.' },
@@ -66,7 +67,7 @@ export function NumberingPlanScreen() {
       </p>
       {saved !== undefined && <Banner kind="ok">{saved}</Banner>}
       <div className="actions">
-        {editing === undefined && sites.length > 0 && (
+        {editing === undefined && writableSites.length > 0 && (
           <button type="button" className="primary" onClick={() => { setSaved(undefined); setEditing('new'); }}>
             Add a number range
           </button>
@@ -79,7 +80,7 @@ export function NumberingPlanScreen() {
           path="/number-ranges"
           fields={fields}
           {...(editing !== 'new' ? { existing: editing } : {})}
-          defaults={{ siteId: sites[0]?.id }}
+          defaults={{ siteId: writableSites[0]?.id }}
           onSaved={(r) => done(r !== undefined ? `Saved range ${r.from}–${r.to}.` : 'Saved.')}
           onCancel={() => { setEditing(undefined); setConflicts(new Set()); }}
           onConflict={onConflict}
@@ -103,7 +104,7 @@ export function NumberingPlanScreen() {
                   const site = p.sites.find((s) => s.id === r.siteId);
                   const overlaps = overlapsOf(r, p);
                   const clash = overlaps.some((o) => o.privateBehindPrefix === undefined);
-                  const own = editable.get(r.id);
+                  const own = canWrite(r.siteId) ? editable.get(r.id) : undefined;
                   return (
                     <tr key={r.id} data-range={r.id} className={conflicts.has(r.id) || clash ? 'row-conflict' : overlaps.length > 0 ? 'row-overlap' : undefined}>
                       <th scope="row">{site?.name ?? r.siteId}</th>

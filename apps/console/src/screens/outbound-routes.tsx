@@ -13,7 +13,7 @@ const CALL_CLASSES = ['local', 'national', 'international', 'premium', 'emergenc
 /** Outbound routes: which dialled numbers leave through which trunks, in order of preference, across sites. */
 export function OutboundRoutesScreen() {
   const api = useApi();
-  const { me } = useSession();
+  const { headOffice } = useSession();
   const [routes, reload] = useLoad(async () => (await api.get<Page<OutboundRoute>>('/outbound-routes', { limit: 1000 })).items, [api]);
   const [trunks] = useLoad(async () => (await api.get<Page<Answered<Trunk, 'secret'>>>('/trunks', { limit: 1000 })).items, [api]);
   const [editing, setEditing] = useState<OutboundRoute | 'new' | undefined>(undefined);
@@ -25,10 +25,10 @@ export function OutboundRoutesScreen() {
       <h1 id="or-title">Outbound routes</h1>
       <p className="help">
         A route matches dialled numbers by pattern (<code>_8812XXXXXXX</code>: X is any digit, <code>_X.</code> one or more) and tries its trunks in order. A trunk at another site is reached over the link (tail-end hop-off).
-        {me?.headOffice !== true && ' Only head office changes routes; you see the ones that apply to your sites.'}
+        {!headOffice && ' Only head office changes routes; you see the ones that apply to your sites.'}
       </p>
       {message !== undefined && <Banner kind="ok">{message}</Banner>}
-      {me?.headOffice === true && editing === undefined && (
+      {headOffice && editing === undefined && (
         <div className="actions">
           <button type="button" className="primary" onClick={() => { setMessage(undefined); setEditing('new'); }}>Add a route</button>
         </div>
@@ -69,7 +69,7 @@ export function OutboundRoutesScreen() {
                       </ol>
                     </td>
                     <td>
-                      {me?.headOffice === true && (
+                      {headOffice && (
                         <button type="button" onClick={() => { setMessage(undefined); setEditing(r); }} aria-label={`Edit route ${r.name}`}>Edit</button>
                       )}
                     </td>

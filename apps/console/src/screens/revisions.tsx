@@ -1,6 +1,6 @@
 import { useEffect, useRef, useState } from 'react';
 import type { RevisionDiff, RevisionSummary, WriteResponse } from '../api/types';
-import { useApi } from '../session';
+import { useApi, useSession } from '../session';
 import { Banner, ErrorBanner, ImpactPreview, LoadState } from '../ui/feedback';
 import { useLoad } from '../ui/use-load';
 import { RevisionDiffView } from './revision-diff-view';
@@ -13,6 +13,7 @@ const PAGE = 50;
  */
 export function RevisionsScreen({ siteId }: { siteId: string }) {
   const api = useApi();
+  const writable = useSession().canWrite(siteId);
   const base = `/sites/${encodeURIComponent(siteId)}/revisions`;
   const [first, reload] = useLoad(
     async () => (await api.get<{ items: RevisionSummary[] }>(base, { limit: PAGE })).items,
@@ -59,7 +60,7 @@ export function RevisionsScreen({ siteId }: { siteId: string }) {
       {message !== undefined && <Banner kind="ok">{message}</Banner>}
       {error !== undefined && <ErrorBanner error={error} />}
       <div ref={opened} tabIndex={-1} className="focus-target">
-        {rollbackTo !== undefined && head !== undefined && (
+        {writable && rollbackTo !== undefined && head !== undefined && (
           <RollbackPanel
             key={rollbackTo}
             base={base}
@@ -136,7 +137,7 @@ export function RevisionsScreen({ siteId }: { siteId: string }) {
                                 Changes
                               </button>
                             )}
-                            {r.revision !== head && (
+                            {writable && r.revision !== head && (
                               <button
                                 type="button"
                                 onClick={() => {

@@ -20,14 +20,13 @@ const RANGE_FIELDS: FieldDef[] = [
 /** One office: its settings, its number ranges, its agent, and the way to everything else it owns. */
 export function SitePageScreen({ siteId }: { siteId: string }) {
   const api = useApi();
-  const { me } = useSession();
+  const { headOffice, canWrite } = useSession();
   const { reload: reloadSites } = useSites();
   const { search } = useLocation();
   const [site, reloadSite] = useLoad(async () => (await api.get<{ data: Site }>(`/sites/${encodeURIComponent(siteId)}`)).data, [api, siteId]);
   const [classes] = useLoad(async () => (await api.get<Page<ClassOfService>>('/classes-of-service', { limit: 1000 })).items, [api]);
   const [editing, setEditing] = useState(false);
   const [message, setMessage] = useState<string | undefined>(search.get('created') !== null ? 'Site created. Next: give it a number range, then connect its agent.' : undefined);
-  const headOffice = me?.headOffice === true;
 
   return (
     <section aria-labelledby="site-title">
@@ -53,7 +52,7 @@ export function SitePageScreen({ siteId }: { siteId: string }) {
                 onCancel={() => setEditing(false)}
               />
             ) : (
-              <SiteSummary site={s} classes={valueOr(classes, [])} onEdit={() => { setMessage(undefined); setEditing(true); }} headOffice={headOffice} />
+              <SiteSummary site={s} classes={valueOr(classes, [])} {...(canWrite(s.id) ? { onEdit: () => { setMessage(undefined); setEditing(true); } } : {})} headOffice={headOffice} />
             )}
             <SiteRanges siteId={s.id} />
             <AgentPanel siteId={s.id} />
@@ -74,7 +73,8 @@ export function SitePageScreen({ siteId }: { siteId: string }) {
   );
 }
 
-function SiteSummary({ site, classes, onEdit, headOffice }: { site: Site; classes: readonly ClassOfService[]; onEdit: () => void; headOffice: boolean }) {
+/** The site's settings; `onEdit` absent (a caller who may not write the site) leaves the edit button out. */
+function SiteSummary({ site, classes, onEdit, headOffice }: { site: Site; classes: readonly ClassOfService[]; onEdit?: () => void; headOffice: boolean }) {
   const row = (label: string, value: ReactNode): ReactNode => (
     <>
       <dt>{label}</dt>
@@ -95,10 +95,12 @@ function SiteSummary({ site, classes, onEdit, headOffice }: { site: Site; classe
         {row('Recording', `${site.recording.interSite ? 'calls between offices' : 'not between offices'}; ${site.recording.external ? 'outside calls' : 'not outside calls'}; kept ${site.recording.retentionDays} days`)}
         {row('Network', site.network.vpnAddress === undefined && site.network.sipHost === undefined ? `no VPN address yet (SIP port ${site.network.sipPort})` : `VPN ${site.network.vpnAddress ?? '—'} · SIP ${site.network.sipHost ?? site.network.vpnAddress ?? ''}:${site.network.sipPort}`)}
       </dl>
-      {!headOffice && <p className="help">Head office sets the prefix and the dialling ceiling.</p>}
-      <button type="button" onClick={onEdit}>
-        Edit settings
-      </button>
+      {onEdit !== undefined && !headOffice && <p className="help">Head office sets the prefix and the dialling ceiling.</p>}
+      {onEdit !== undefined && (
+        <button type="button" onClick={onEdit}>
+          Edit settings
+        </button>
+      )}
     </div>
   );
 }
@@ -106,6 +108,7 @@ function SiteSummary({ site, classes, onEdit, headOffice }: { site: Site; classe
 /** The site's number ranges, with add/edit in place (the numbering plan shows every site's together). */
 function SiteRanges({ siteId }: { siteId: string }) {
   const api = useApi();
+  const writable = useSession().canWrite(siteId);
   const [ranges, reload] = useLoad(async () => (await api.get<Page<NumberRange>>('/number-ranges', { siteId, limit: 1000 })).items, [api, siteId]);
   const [editing, setEditing] = useState<NumberRange | 'new' | undefined>(undefined);
   return (
@@ -117,22 +120,24 @@ function SiteRanges({ siteId }: { siteId: string }) {
       <LoadState loaded={ranges} what="number ranges">
         {(list) =>
           list.length === 0 ? (
-            <p>No number range yet: add one before adding phones.</p>
+            <p>No number range yet{writable ? ': add one before adding phones' : ''}.</p>
           ) : (
             <ul aria-label="Number ranges of this site">
               {list.map((r) => (
                 <li key={r.id} data-range={r.id}>
                   {r.from}–{r.to} {r.description !== undefined && <span className="muted">{r.description}</span>}{' '}
-                  <button type="button" className="link" onClick={() => setEditing(r)} aria-label={`Edit range ${r.from}–${r.to}`}>
-                    Edit
-                  </button>
+                  {writable && (
+                    <button type="button" className="link" onClick={() => setEditing(r)} aria-label={`Edit range ${r.from}–${r.to}`}>
+                      Edit
+                    </button>
+                  )}
                 </li>
               ))}
             </ul>
           )
         }
       </LoadState>
-      {editing === undefined ? (
+      {!writable ? null : editing === undefined ? (
         <button type="button" onClick={() => setEditing('new')}>
           Add a number range
         </button>

@@ -11,12 +11,11 @@ import { newSiteDefaults, siteFormFields } from './site-fields';
 /** The offices of the federation; head office adds new ones here (a site admin sees only theirs). */
 export function SitesScreen() {
   const api = useApi();
-  const { me } = useSession();
+  const { headOffice } = useSession();
   const { loaded, sites, reload } = useSites();
   const [classes] = useLoad(async () => (await api.get<Page<ClassOfService>>('/classes-of-service', { limit: 1000 })).items, [api]);
   const [plan] = useLoad(() => api.get<NumberingPlanView>('/numbering-plan'), [api]);
   const [adding, setAdding] = useState(false);
-  const headOffice = me?.headOffice === true;
 
   return (
     <section aria-labelledby="sites-title">

@@ -16,8 +16,8 @@ const ROLES: { value: Role; label: string; help: string }[] = [
 
 /** Users and their grants (role × site). Head office only, like the API. */
 export function UsersScreen() {
-  const { me } = useSession();
-  if (me?.headOffice !== true) return <NotFound what="Users are managed by head office" />;
+  const { headOffice } = useSession();
+  if (!headOffice) return <NotFound what="Users are managed by head office" />;
   return <Users />;
 }
 

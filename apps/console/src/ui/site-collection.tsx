@@ -1,6 +1,6 @@
 import { useState, type ReactNode } from 'react';
 import type { Page, WriteResponse } from '../api/types';
-import { useApi } from '../session';
+import { useApi, useSession } from '../session';
 import { Banner, ErrorBanner, LoadState } from './feedback';
 import { ResourceForm, type FieldDef } from './resource-form';
 import { useLoad } from './use-load';
@@ -12,13 +12,11 @@ export interface Column<T> {
 
 /**
  * One kind of a site's objects (extensions, trunks), or without `siteId` a federation-wide kind (classes of
- * service): a table, add/edit through {@link ResourceForm}, delete. Writes the caller may not make come back 403
- * and are shown as such: the console never guesses rights; `canWrite: false` (a head-office-only kind seen by
- * a site admin) leaves the write controls out.
+ * service): a table, add/edit through {@link ResourceForm}, delete. The write controls are there only when the
+ * session says the caller may write here: the site's writers, or head office for a federation-wide kind.
  */
 export function SiteCollection<T extends { id: string }>(props: {
   readonly siteId?: string;
-  readonly canWrite?: boolean;
   readonly title: string;
   readonly intro: ReactNode;
   readonly path: string;
@@ -29,7 +27,8 @@ export function SiteCollection<T extends { id: string }>(props: {
   readonly describe: (item: T) => string;
 }) {
   const { siteId, path, noun } = props;
-  const canWrite = props.canWrite ?? true;
+  const session = useSession();
+  const canWrite = siteId !== undefined ? session.canWrite(siteId) : session.headOffice;
   const api = useApi();
   const [items, reload] = useLoad(async () => (await api.get<Page<T>>(path, { siteId, limit: 1000 })).items, [api, path, siteId]);
   const [editing, setEditing] = useState<T | 'new' | undefined>(undefined);
