@@ -163,10 +163,7 @@ export class Agent {
     const status = this.asteriskStatus;
     if (status !== undefined && c.FEDPBX_ASTERISK_CONFIG_DIR === undefined) {
       // With no config writer (whose reload triggers the re-read), a new snapshot's links and trunks are read now.
-      this.applier.addHook(() => {
-        void status.resync();
-        return Promise.resolve();
-      });
+      this.applier.onApplied(() => void status.resync());
     }
     if (c.FEDPBX_ASTERISK_CONFIG_DIR !== undefined) {
       const writer = new AsteriskConfigWriter({
@@ -231,10 +228,7 @@ export class Agent {
             },
           }),
     });
-    this.applier.addHook((s) => {
-      void mesh.apply(s);
-      return Promise.resolve();
-    });
+    this.applier.onApplied((s) => void mesh.apply(s));
     const current = this.state.snapshot;
     if (current !== undefined) void mesh.apply(current);
     mesh.start();
@@ -257,10 +251,7 @@ export class Agent {
       registry: this.metrics.registry,
     });
     const recordings = this.recordings;
-    this.applier.addHook(() => {
-      void recordings.sweepIfRetentionChanged();
-      return Promise.resolve();
-    });
+    this.applier.onApplied(() => void recordings.sweepIfRetentionChanged());
     recordings.start();
   }
 

@@ -9,8 +9,14 @@ export type ApplyResult =
   | { readonly applied: true; readonly revision: number; readonly contentHash: string; readonly unchanged: boolean }
   | { readonly applied: false; readonly revision: number; readonly code: string; readonly reason: string };
 
-/** Something that must follow an applied snapshot (Asterisk config files, WireGuard): runs after the swap. */
+/** Something that must follow an applied snapshot before the next one is applied (Asterisk config files): awaited. */
 export type ApplyHook = (snapshot: SiteSnapshot) => Promise<void>;
+
+/**
+ * Told of every applied snapshot once the awaited hooks are done; started, not awaited (a link re-read, the
+ * WireGuard mesh, the recording sweep must not hold up the next apply). Must not throw and its work must not reject.
+ */
+export type ApplyListener = (snapshot: SiteSnapshot) => void;
 
 /**
  * The one way a snapshot comes into force: verify (shape, site, hash, signature), refuse anything not newer than
@@ -20,6 +26,7 @@ export type ApplyHook = (snapshot: SiteSnapshot) => Promise<void>;
 export class SnapshotApplier {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly hooks: ApplyHook[] = [];
+  private readonly listeners: ApplyListener[] = [];
 
   constructor(
     private readonly siteId: string,
@@ -32,6 +39,10 @@ export class SnapshotApplier {
 
   addHook(hook: ApplyHook): void {
     this.hooks.push(hook);
+  }
+
+  onApplied(listener: ApplyListener): void {
+    this.listeners.push(listener);
   }
 
   /** Offers have to be applied in order; concurrent offers are serialised. */
@@ -68,6 +79,7 @@ export class SnapshotApplier {
         this.log.error({ err: error, revision: snapshot.revision }, 'post-apply step failed; routing uses the new snapshot');
       }
     }
+    for (const listener of this.listeners) listener(snapshot);
     return { applied: true, revision: snapshot.revision, contentHash: snapshot.contentHash, unchanged: false };
   }
 

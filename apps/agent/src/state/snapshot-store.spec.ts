@@ -55,6 +55,20 @@ describe('snapshot store and applier', () => {
     expect(refused).toContain('reason="snapshot-bad-signature"} 1');
   });
 
+  it('runs the awaited hooks, then tells the listeners, of each applied snapshot only', async () => {
+    const { applier } = await setup();
+    const order: string[] = [];
+    applier.addHook(async (s) => {
+      await new Promise((r) => setTimeout(r, 5));
+      order.push(`hook ${s.revision}`);
+    });
+    applier.onApplied((s) => order.push(`listener ${s.revision}`));
+    await applier.offer(snap(1), 'test');
+    await applier.offer(snap(1), 'test');
+    await applier.offer(snap(2, 'moscow'), 'test');
+    expect(order).toEqual(['hook 1', 'listener 1']);
+  });
+
   it('re-offering the snapshot in force is a no-op, not a refusal', async () => {
     const { applier } = await setup();
     const s = snap(2);
