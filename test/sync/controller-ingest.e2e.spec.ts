@@ -16,6 +16,7 @@ import { buildFoundingScenario } from '../../apps/controller/src/testing/scenari
 import { ADMIN, startTestApp, type TestApp } from '../../apps/controller/src/testing/test-app.js';
 import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
 import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
+import { until } from '../support/until.js';
 
 /**
  * The controller's event ingest against a private nats-server (operator mode, per-agent permissions) and real
@@ -53,13 +54,6 @@ describe('controller event ingest (nats-server + PostgreSQL)', () => {
   const consumerDrained = async (): Promise<boolean> => {
     const info = await (await jetstreamManager(admin)).consumers.info(Subjects.EVENTS_STREAM, INGEST_CONSUMER);
     return info.num_pending === 0 && info.num_ack_pending === 0;
-  };
-  const until = async (what: string, f: () => Promise<boolean> | boolean, timeoutMs = 15_000): Promise<void> => {
-    const deadline = Date.now() + timeoutMs;
-    while (!(await f())) {
-      if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
   };
 
   beforeAll(async () => {

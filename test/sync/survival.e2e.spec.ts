@@ -16,9 +16,14 @@ import { AmiPeer, DEFAULT_AMI_USER } from '../support/asterisk/ami-peer.js';
 import { moscowPjsip } from '../support/asterisk/ami-scenario.js';
 import { cdrEventFields } from '../support/asterisk/cdr-event.js';
 import { placeCall, type CallRecord, type DialScript } from '../support/asterisk/fastagi-peer.js';
-import { seedFoundingScenario, startController, type ControllerProcess } from '../support/controller-process.js';
+import {
+  seedFoundingScenario,
+  startController,
+  type ControllerProcess,
+} from '../support/controller-process.js';
 import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
 import { TcpProxy } from '../support/tcp-proxy.js';
+import { until } from '../support/until.js';
 
 interface Site {
   readonly id: string;
@@ -46,28 +51,18 @@ let cdrSequence = 0;
 const answer: DialScript = () => ({ status: 'ANSWER', ringMs: 1, talkMs: 1 });
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined | false> | T | undefined | false): Promise<T> {
-  const deadline = Date.now() + ms;
-  let last: unknown;
-  for (;;) {
-    try {
-      const v = await probe();
-      if (v !== undefined && v !== false) return v;
-    } catch (error) {
-      last = error;
-    }
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${ms} ms${last instanceof Error ? ` (${last.message})` : ''}`);
-    await sleep(100);
-  }
-}
-
 function site(id: string): Site {
   const s = sites[id];
   if (s === undefined) throw new Error(`no site ${id}`);
   return s;
 }
 
-async function call(siteId: string, caller: string, number: string, onDial: DialScript = answer): Promise<CallRecord> {
+async function call(
+  siteId: string,
+  caller: string,
+  number: string,
+  onDial: DialScript = answer,
+): Promise<CallRecord> {
   return placeCall({
     host: '127.0.0.1',
     port: site(siteId).agent.agiPort,
@@ -95,7 +90,12 @@ async function agentRevision(s: Site): Promise<number> {
 }
 
 async function rollout(siteId: string): Promise<Rollout> {
-  const r = await controller.api<{ data: Rollout }>('GET', `/api/v1/sites/${siteId}/rollout`, undefined, await controller.adminToken());
+  const r = await controller.api<{ data: Rollout }>(
+    'GET',
+    `/api/v1/sites/${siteId}/rollout`,
+    undefined,
+    await controller.adminToken(),
+  );
   if (r.status !== 200) throw new Error(`rollout ${siteId}: ${r.status} ${JSON.stringify(r.body)}`);
   return r.body.data;
 }
@@ -103,13 +103,20 @@ async function rollout(siteId: string): Promise<Rollout> {
 async function inSync(siteId: string, ms = 15_000): Promise<Rollout> {
   let last: Rollout | undefined;
   try {
-    return await until(`${siteId} in sync`, ms, async () => {
-      last = await rollout(siteId);
-      return last.state === 'in-sync' && last.appliedRevision === last.currentRevision ? last : undefined;
-    });
+    return await until(
+      `${siteId} in sync`,
+      async () => {
+        last = await rollout(siteId);
+        return last.state === 'in-sync' && last.appliedRevision === last.currentRevision ? last : undefined;
+      },
+      ms,
+    );
   } catch (error) {
     const logs = sites[siteId]?.agent?.logs.slice(-15).map((l) => JSON.stringify(l)) ?? [];
-    throw new Error(`${error instanceof Error ? error.message : String(error)}\nrollout: ${JSON.stringify(last)}\nagent log:\n${logs.join('\n')}\ncontroller:\n${controller.output.slice(-15).join('\n')}`, { cause: error });
+    throw new Error(
+      `${error instanceof Error ? error.message : String(error)}\nrollout: ${JSON.stringify(last)}\nagent log:\n${logs.join('\n')}\ncontroller:\n${controller.output.slice(-15).join('\n')}`,
+      { cause: error },
+    );
   }
 }
 
@@ -133,7 +140,16 @@ function emitCdr(s: Site): string {
   const uniqueId = `moscow-1795700000.${n}`;
   s.ami.event(
     'Cdr',
-    cdrEventFields({ uniqueId, sequence: n, dst: '301', channel: `PJSIP/101-${n.toString(16).padStart(8, '0')}`, destinationChannel: 'PJSIP/site-piter-0000000d', lastData: 'PJSIP/301@site-piter,30', route: 'site', target: 'piter' }),
+    cdrEventFields({
+      uniqueId,
+      sequence: n,
+      dst: '301',
+      channel: `PJSIP/101-${n.toString(16).padStart(8, '0')}`,
+      destinationChannel: 'PJSIP/site-piter-0000000d',
+      lastData: 'PJSIP/301@site-piter,30',
+      route: 'site',
+      target: 'piter',
+    }),
   );
   return uniqueId;
 }
@@ -145,7 +161,12 @@ async function storedCdrIds(): Promise<string[]> {
   const token = await controller.adminToken();
   do {
     const q: string = `/api/v1/cdrs?siteId=moscow&limit=500${cursor !== null ? `&cursor=${encodeURIComponent(cursor)}` : ''}`;
-    const r = await controller.api<{ items: { uniqueId: string }[]; nextCursor: string | null }>('GET', q, undefined, token);
+    const r = await controller.api<{ items: { uniqueId: string }[]; nextCursor: string | null }>(
+      'GET',
+      q,
+      undefined,
+      token,
+    );
     if (r.status !== 200) throw new Error(`cdrs: ${r.status} ${JSON.stringify(r.body)}`);
     ids.push(...r.body.items.map((i) => i.uniqueId));
     cursor = r.body.nextCursor;
@@ -174,12 +195,21 @@ beforeAll(async () => {
   const token = await controller.adminToken();
   for (const id of ['moscow', 'piter']) {
     const stateDir = mkdtempSync(join(tmpdir(), `fedpbx-agent-${id}-`));
-    const issued = await controller.api<{ token: string }>('POST', `/api/v1/sites/${id}/enrollment-tokens`, {}, token);
+    const issued = await controller.api<{ token: string }>(
+      'POST',
+      `/api/v1/sites/${id}/enrollment-tokens`,
+      {},
+      token,
+    );
     expect(issued.status).toBe(201);
-    const enroll = spawnSync(process.execPath, [AGENT_MAIN, 'enroll', '--controller', controller.url, '--token', issued.body.token], {
-      env: { PATH: process.env.PATH ?? '', FEDPBX_STATE_DIR: stateDir, FEDPBX_SITE_ID: id },
-      encoding: 'utf8',
-    });
+    const enroll = spawnSync(
+      process.execPath,
+      [AGENT_MAIN, 'enroll', '--controller', controller.url, '--token', issued.body.token],
+      {
+        env: { PATH: process.env.PATH ?? '', FEDPBX_STATE_DIR: stateDir, FEDPBX_SITE_ID: id },
+        encoding: 'utf8',
+      },
+    );
     expect(enroll.status, enroll.stderr).toBe(0);
     const wan = await TcpProxy.start(nats.port);
     const ami = await AmiPeer.start({ systemName: id });
@@ -197,7 +227,7 @@ beforeAll(async () => {
     };
     const s: Site = { id, stateDir, wan, ami, env, agent: undefined as unknown as AgentProcess };
     sites[id] = s;
-    s.agent = await until(`agent ${id} started`, 20_000, () => startSiteAgent(s));
+    s.agent = await until(`agent ${id} started`, () => startSiteAgent(s), 20_000);
   }
   await inSync('moscow', 30_000);
   await inSync('piter', 30_000);
@@ -263,10 +293,14 @@ describe('survivability (issue 5 section 5)', () => {
     } finally {
       await controller.start();
     }
-    const ids = await until('1,000 CDRs stored', 60_000, async () => {
-      const all = (await storedCdrIds()).filter((id) => !before.has(id));
-      return all.length >= 1000 ? all : undefined;
-    });
+    const ids = await until(
+      '1,000 CDRs stored',
+      async () => {
+        const all = (await storedCdrIds()).filter((id) => !before.has(id));
+        return all.length >= 1000 ? all : undefined;
+      },
+      60_000,
+    );
     await sleep(1000);
     const settled = (await storedCdrIds()).filter((id) => !before.has(id));
     expect(settled.length).toBe(1000);
@@ -291,8 +325,14 @@ describe('survivability (issue 5 section 5)', () => {
     } finally {
       moscow.wan.restore();
     }
-    await until('moscow applied the newest revision', 20_000, async () => (await agentRevision(moscow)) === target);
-    const applied = moscow.agent.logs.filter((l) => typeof l.revision === 'number' && /applied/i.test(String(l.msg))).map((l) => Number(l.revision));
+    await until(
+      'moscow applied the newest revision',
+      async () => (await agentRevision(moscow)) === target,
+      20_000,
+    );
+    const applied = moscow.agent.logs
+      .filter((l) => typeof l.revision === 'number' && /applied/i.test(String(l.msg)))
+      .map((l) => Number(l.revision));
     expect(applied).toEqual([...applied].sort((a, b) => a - b));
     expect(applied.at(-1)).toBe(target);
     for (const number of [first, second]) {
@@ -305,30 +345,47 @@ describe('survivability (issue 5 section 5)', () => {
   it('e. a snapshot with a bad signature or hash is refused; the last-known-good stays in force', async () => {
     const moscow = site('moscow');
     const good = await agentRevision(moscow);
-    const nc: NatsConnection = await connect({ servers: nats.url, authenticator: credsAuthenticator(new TextEncoder().encode(await nats.controllerCreds())) });
+    const nc: NatsConnection = await connect({
+      servers: nats.url,
+      authenticator: credsAuthenticator(new TextEncoder().encode(await nats.controllerCreds())),
+    });
     try {
       const kv = await new Kvm(nc).open(Subjects.configBucket('moscow'));
       const current = (await kv.get(Subjects.SNAPSHOT_KEY))?.json<SiteSnapshot>();
       if (current === undefined) throw new Error('no snapshot in the bucket');
       const forgedConfig = structuredClone(current);
       forgedConfig.revision = good + 1;
-      forgedConfig.config.extensions = forgedConfig.config.extensions.map((e) => ({ ...e, displayName: 'forged' }));
+      forgedConfig.config.extensions = forgedConfig.config.extensions.map((e) => ({
+        ...e,
+        displayName: 'forged',
+      }));
       await kv.put(Subjects.SNAPSHOT_KEY, JSON.stringify(forgedConfig));
-      const refusedHash = await until('hash mismatch reported', 10_000, async () => {
-        const r = await rollout('moscow');
-        return r.refused !== null && r.refused.revision === good + 1 ? r.refused : undefined;
-      });
+      const refusedHash = await until(
+        'hash mismatch reported',
+        async () => {
+          const r = await rollout('moscow');
+          return r.refused !== null && r.refused.revision === good + 1 ? r.refused : undefined;
+        },
+        10_000,
+      );
       expect(refusedHash.reason).toMatch(/hash|content/i);
       expect(await agentRevision(moscow)).toBe(good);
 
       const forgedSignature = structuredClone(current);
       forgedSignature.revision = good + 2;
-      forgedSignature.signature = { ...forgedSignature.signature, value: Buffer.alloc(64, 7).toString('base64') };
+      forgedSignature.signature = {
+        ...forgedSignature.signature,
+        value: Buffer.alloc(64, 7).toString('base64'),
+      };
       await kv.put(Subjects.SNAPSHOT_KEY, JSON.stringify(forgedSignature));
-      const refusedSig = await until('bad signature reported', 10_000, async () => {
-        const r = await rollout('moscow');
-        return r.refused !== null && r.refused.revision === good + 2 ? r.refused : undefined;
-      });
+      const refusedSig = await until(
+        'bad signature reported',
+        async () => {
+          const r = await rollout('moscow');
+          return r.refused !== null && r.refused.revision === good + 2 ? r.refused : undefined;
+        },
+        10_000,
+      );
       expect(refusedSig.reason).toMatch(/signature/i);
       expect(await agentRevision(moscow)).toBe(good);
       expectRoutedToPiter(await call('moscow', '101', '301'));
@@ -374,7 +431,11 @@ describe('survivability (issue 5 section 5)', () => {
     await flapper;
     if (!nats.running()) await nats.start();
     for (const c of await Promise.all(calls)) expectRoutedToPiter(c);
-    await until('every CDR stored', 90_000, async () => (await storedCdrIds()).filter((id) => !before.has(id)).length >= produced.length);
+    await until(
+      'every CDR stored',
+      async () => (await storedCdrIds()).filter((id) => !before.has(id)).length >= produced.length,
+      90_000,
+    );
     await sleep(2000);
     const stored = (await storedCdrIds()).filter((id) => !before.has(id));
     expect(stored.length).toBe(produced.length);
