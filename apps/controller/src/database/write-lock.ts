@@ -1,7 +1,7 @@
 /**
- * One writer at a time inside this process. PGlite has a single session per process, so two transactions
- * running side by side would interleave (toolchain-facts.md); on PostgreSQL the federation row lock already
- * serializes writers, and this only saves them from queueing on it.
+ * One federation writer at a time inside this process: the federation row lock serializes writers anyway (and
+ * the embedded database's pool serializes every transaction, serialized-pglite.ts); queueing here keeps waiting
+ * writers from holding database connections while they wait.
  */
 export class WriteLock {
   private tail: Promise<unknown> = Promise.resolve();
