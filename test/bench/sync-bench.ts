@@ -167,9 +167,8 @@ async function main(): Promise<void> {
       FEDPBX_SIGNING_KEY_FILE: keyFile,
       FEDPBX_SIGNING_KEY_ID: key.keyId,
       FEDPBX_LOG_LEVEL: 'warn',
-      // e.g. BENCH_CONTROLLER_NODE_OPTIONS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the controller.
-      ...(process.env['BENCH_CONTROLLER_NODE_OPTIONS'] !== undefined ? { NODE_OPTIONS: process.env['BENCH_CONTROLLER_NODE_OPTIONS'] } : {}),
-    });
+      // e.g. BENCH_CONTROLLER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the controller.
+    }, process.env['BENCH_CONTROLLER_NODE_ARGS']?.split(' ').filter((a) => a !== '') ?? []);
     log(`nats-server ${nats.url}, database ${db.name}, controller ${controller.url} (pid ${controller.pid() ?? '?'})`);
     const token = await controller.adminToken();
 

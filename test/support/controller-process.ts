@@ -31,9 +31,10 @@ export interface ControllerProcess {
 
 /**
  * A real controller process (`node apps/controller/dist/main.js`) on a port of its own, with the bootstrap admin
- * {@link TEST_ADMIN}; `env` adds DATABASE_URL / FEDPBX_DATA_DIR, NATS settings and so on.
+ * {@link TEST_ADMIN}; `env` adds DATABASE_URL / FEDPBX_DATA_DIR, NATS settings and so on; `nodeArgs` go to
+ * node before the entry point (`--cpu-prof`, which NODE_OPTIONS refuses).
  */
-export async function startController(env: Record<string, string>): Promise<ControllerProcess> {
+export async function startController(env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<ControllerProcess> {
   if (!existsSync(CONTROLLER_MAIN)) throw new Error(`${CONTROLLER_MAIN} is missing: run \`npm run build\` first`);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -53,7 +54,7 @@ export async function startController(env: Record<string, string>): Promise<Cont
 
   const start = async (): Promise<void> => {
     if (child !== undefined) return;
-    const c = spawn(process.execPath, [CONTROLLER_MAIN], {
+    const c = spawn(process.execPath, [...nodeArgs, CONTROLLER_MAIN], {
       env: {
         PATH: process.env.PATH ?? '',
         FEDPBX_HTTP_LISTEN: `127.0.0.1:${port}`,
