@@ -101,3 +101,33 @@ describe('the content hash of a received config', () => {
     expect(refusal(() => verifySnapshot(changed, 'piter', [key]))).toBe('hash-mismatch');
   });
 });
+
+describe('the content hash over the received text', () => {
+  const wire = signBuiltConfig(config, 3, key, at).json;
+  const verifyText = (text: string) => verifySnapshot(JSON.parse(text), 'piter', [key], { receivedText: text });
+
+  it('accepts the wire text as sent and as the agent stores it', () => {
+    expect(verifyText(wire).contentHash).toBe(contentHash(config));
+    const pretty = JSON.stringify(JSON.parse(wire), null, 2);
+    expect(verifyText(pretty).revision).toBe(3); // not the wire form: falls back to serializing the parsed config
+  });
+
+  it('refuses changed content whatever the text says', () => {
+    const changed = wire.replace('"displayName":"', '"displayName":"Evil ');
+    expect(changed).not.toBe(wire);
+    expect(refusal(() => verifyText(changed))).toBe('hash-mismatch');
+  });
+
+  it('hashes what JSON.parse keeps: a signed config smuggled in beside other content is not taken for it', () => {
+    const signedConfig = wire.slice(wire.indexOf(',"config":') + ',"config":'.length, -1);
+    const evil = structuredClone(config);
+    evil.extensions[0]!.displayName = 'Evil';
+    const envelope = wire.slice(0, wire.indexOf(',"config":'));
+    // The signed bytes nested one level down, the evil config as the root's last member.
+    const nested = `${envelope},"x":{"config":${signedConfig}},"config":${canonicalJson(evil)}}`;
+    expect(refusal(() => verifyText(nested))).not.toBe('accepted');
+    // The evil config first and the signed one last: JSON.parse keeps the last, so the content is the signed one.
+    const duplicated = `${envelope},"config":${canonicalJson(evil)},"config":${signedConfig}}`;
+    expect(verifyText(duplicated).config.extensions[0]?.displayName).toBe(config.extensions[0]?.displayName);
+  });
+});

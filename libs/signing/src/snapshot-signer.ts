@@ -39,6 +39,12 @@ export interface VerifyOptions {
    * the config. Keeps a 100,000-extension snapshot under the 1 s boot budget. Never for snapshots from outside.
    */
   readonly contentAlreadyValidated?: boolean;
+  /**
+   * The JSON text `raw` was parsed from, when the caller has it (a KV value, a stored file). The content hash is
+   * then checked over the config's bytes in that text when they are the last member, as the controller writes
+   * them, instead of serializing the parsed config again.
+   */
+  readonly receivedText?: string;
 }
 
 const TrustedShape = SiteSnapshot.omit({ config: true }).extend({
@@ -88,6 +94,8 @@ export interface SignBuiltConfigOptions {
    * must be exactly that: it is what gets hashed and sent.
    */
   readonly canonicalConfigJson?: string;
+  /** `sha256:<hex>` of `canonicalConfigJson` when the caller has worked it out already; exactly that, or agents refuse the snapshot. */
+  readonly contentHash?: string;
 }
 
 /**
@@ -108,29 +116,48 @@ export function signSnapshot(config: SiteConfigInput, revision: number, key: Sig
  * hashed bytes and as the config in the returned wire text. Anything else must go through {@link signSnapshot}.
  */
 export function signBuiltConfig(config: SiteConfig, revision: number, key: SigningKey, generatedAt: Date, options: SignBuiltConfigOptions = {}): SignedSnapshot {
-  return signCanonical(config, options.canonicalConfigJson ?? canonicalJson(config), revision, key, generatedAt);
+  const configJson = options.canonicalConfigJson ?? canonicalJson(config);
+  return signCanonical(config, configJson, revision, key, generatedAt, options.canonicalConfigJson !== undefined ? options.contentHash : undefined);
 }
 
-function signCanonical(config: SiteConfig, configJson: string, revision: number, key: SigningKey, generatedAt: Date): SignedSnapshot {
+function signCanonical(config: SiteConfig, configJson: string, revision: number, key: SigningKey, generatedAt: Date, knownHash?: string): SignedSnapshot {
   const unsigned = {
     format: SNAPSHOT_FORMAT_VERSION,
     siteId: config.site.id,
     revision,
     generatedAt: generatedAt.toISOString(),
-    contentHash: sha256(configJson),
+    contentHash: knownHash ?? sha256(configJson),
   };
   const signature = { alg: 'ed25519' as const, keyId: key.keyId, value: sign(null, Buffer.from(snapshotSigningPayload(unsigned)), key.privateKey).toString('base64') };
   const envelope = JSON.stringify({ ...unsigned, signature });
   return { snapshot: { ...unsigned, signature, config }, json: `${envelope.slice(0, -1)},"config":${configJson}}` };
 }
 
+const CONFIG_MEMBER = ',"config":';
+
 /**
- * The content hash of a config as received. A config parsed from canonical text (what the controller sends and
- * the agent stores) serializes back to exactly that text without re-sorting, and when those bytes hash to the
- * declared value they are the bytes the controller hashed - the same content. Only when they do not is the
- * canonical form computed (key order differs, or the content was changed).
+ * The config's bytes in a snapshot's JSON text, when the text ends with them as `,"config":<value>}` (the wire
+ * form signCanonical writes). Sound for any text that parsed: a `"` after a `,` cannot be inside a string (it would
+ * close it, and a bare `config` would follow), so `,"config":` is a member key; the value after it is followed
+ * only by the `}` that ends the text, so that member belongs to the root object and is its last - the one
+ * JSON.parse keeps. When these bytes hash to the signed hash, `config` was parsed from exactly the signed text.
  */
-function receivedContentHash(config: unknown, declared: string): string {
+function configTextOf(text: string): string | undefined {
+  if (!text.endsWith('}')) return undefined;
+  const at = text.indexOf(CONFIG_MEMBER);
+  return at < 0 ? undefined : text.slice(at + CONFIG_MEMBER.length, -1);
+}
+
+/**
+ * The content hash of a config as received. First the config's own bytes in the received text, if any; else a
+ * config parsed from canonical text (what the controller sends and the agent stores) serializes back to exactly
+ * that text without re-sorting, and when those bytes hash to the declared value they are the bytes the controller
+ * hashed - the same content. Only when neither matches is the canonical form computed (key order differs, or the
+ * content was changed).
+ */
+function receivedContentHash(config: unknown, declared: string, receivedText: string | undefined): string {
+  const configText = receivedText !== undefined ? configTextOf(receivedText) : undefined;
+  if (configText !== undefined && sha256(configText) === declared) return declared;
   const plain = JSON.stringify(config) as string | undefined;
   if (plain !== undefined && sha256(plain) === declared) return declared;
   return contentHash(config);
@@ -160,7 +187,7 @@ export function verifySnapshot(raw: unknown, expectedSiteId: string, keys: reado
   if (snapshot.siteId !== expectedSiteId || snapshot.config.site.id !== expectedSiteId) {
     throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${snapshot.siteId}, this agent serves ${expectedSiteId}`);
   }
-  const actual = receivedContentHash(receivedConfig, snapshot.contentHash);
+  const actual = receivedContentHash(receivedConfig, snapshot.contentHash, options.receivedText);
   if (actual !== snapshot.contentHash) {
     throw new SnapshotRejectedError('hash-mismatch', `snapshot content hash ${actual} does not match the declared ${snapshot.contentHash}`);
   }

@@ -45,18 +45,21 @@ export class SnapshotApplier {
     this.listeners.push(listener);
   }
 
-  /** Offers have to be applied in order; concurrent offers are serialised. */
-  offer(raw: unknown, source: string): Promise<ApplyResult> {
-    const next = this.chain.then(() => this.apply(raw, source));
+  /**
+   * Offers have to be applied in order; concurrent offers are serialised. `text`, when the caller has it, is the
+   * JSON text `raw` was parsed from: its config bytes are hashed as they are, and it is what gets stored.
+   */
+  offer(raw: unknown, source: string, text?: string): Promise<ApplyResult> {
+    const next = this.chain.then(() => this.apply(raw, source, text));
     this.chain = next.catch(() => undefined);
     return next;
   }
 
-  private async apply(raw: unknown, source: string): Promise<ApplyResult> {
+  private async apply(raw: unknown, source: string, text: string | undefined): Promise<ApplyResult> {
     const claimed = typeof raw === 'object' && raw !== null && 'revision' in raw && typeof raw.revision === 'number' ? raw.revision : 0;
     let snapshot: SiteSnapshot;
     try {
-      snapshot = verifySnapshot(raw, this.siteId, this.keys);
+      snapshot = verifySnapshot(raw, this.siteId, this.keys, text !== undefined ? { receivedText: text } : {});
     } catch (error) {
       if (!(error instanceof SnapshotRejectedError)) throw error;
       return this.refuse(claimed, error.code, error.message, source);
@@ -68,7 +71,7 @@ export class SnapshotApplier {
       }
       return this.refuse(snapshot.revision, 'stale-revision', `revision ${snapshot.revision} is not newer than ${current.revision} in force`, source);
     }
-    await this.store.save(snapshot);
+    await this.store.save(snapshot, text);
     this.state.apply(snapshot);
     this.metrics.snapshotApplied(snapshot);
     this.log.info({ revision: snapshot.revision, contentHash: snapshot.contentHash, source }, 'snapshot applied');

@@ -45,7 +45,8 @@ export class SnapshotStore {
     for (const rev of candidates) {
       const file = join(this.snapshotsDir, `${rev}.json`);
       try {
-        const snapshot = verifySnapshot(JSON.parse(await readFile(file, 'utf8')) as unknown, this.siteId, this.keys, { contentAlreadyValidated: true });
+        const text = await readFile(file, 'utf8');
+        const snapshot = verifySnapshot(JSON.parse(text) as unknown, this.siteId, this.keys, { contentAlreadyValidated: true, receivedText: text });
         if (snapshot.revision !== rev) throw new SnapshotRejectedError('malformed', `file says revision ${snapshot.revision}`);
         return { snapshot, skipped };
       } catch (error) {
@@ -64,10 +65,13 @@ export class SnapshotStore {
     }
   }
 
-  /** Stores an already verified snapshot and makes it current; keeps the newest `historyLimit`. */
-  async save(snapshot: SiteSnapshot): Promise<void> {
-    // Canonical (sorted) JSON: verifying it again at boot hashes it without re-sorting a single object.
-    await writeFileAtomic(join(this.snapshotsDir, `${snapshot.revision}.json`), canonicalJson(snapshot));
+  /**
+   * Stores an already verified snapshot and makes it current; keeps the newest `historyLimit`. `text` is the JSON
+   * text it was verified from, stored as received (the controller's wire form: the config as the canonical bytes it
+   * hashed, so verifying it again at boot hashes them as they are); without it, canonical JSON is written.
+   */
+  async save(snapshot: SiteSnapshot, text?: string): Promise<void> {
+    await writeFileAtomic(join(this.snapshotsDir, `${snapshot.revision}.json`), text ?? canonicalJson(snapshot));
     await writeFileAtomic(this.currentFile, JSON.stringify({ revision: snapshot.revision, contentHash: snapshot.contentHash }));
     const revisions = await this.revisions();
     for (const old of revisions.slice(this.historyLimit)) {

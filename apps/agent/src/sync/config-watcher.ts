@@ -93,8 +93,9 @@ export class ConfigWatcher {
       return;
     }
     let raw: unknown;
+    const text = entry.string();
     try {
-      raw = entry.json();
+      raw = JSON.parse(text);
     } catch {
       this.refused(0, 'not-json: the config value is not JSON');
       return;
@@ -106,7 +107,7 @@ export class ConfigWatcher {
     }
     // A throw here is not a verdict on the snapshot (e.g. the state dir is full): it ends this watch, and the
     // re-created one offers the latest value again.
-    const result: ApplyResult = await this.opts.applier.offer(raw, 'nats');
+    const result: ApplyResult = await this.opts.applier.offer(raw, 'nats', text);
     if (!result.applied) this.refused(result.revision, `${result.code}: ${result.reason}`);
   }
 

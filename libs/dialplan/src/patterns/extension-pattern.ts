@@ -72,6 +72,25 @@ const ZERO_OR_MORE: PatternPosition = Object.freeze({ kind: 'zero-or-more', scor
  *   (caller-ID match), a name over 80 characters, or a character outside printable ASCII.
  */
 export function parsePattern(text: string): ExtensionPattern {
+  let pattern = parsed.get(text);
+  if (pattern === undefined) {
+    pattern = parseUncached(text);
+    // Bounded: a federation's routes and DIDs repeat their few hundred names at every compile; anything past the
+    // bound (hostile or huge configs) just starts the cache over.
+    if (parsed.size >= PARSED_CACHE_LIMIT) parsed.clear();
+    parsed.set(text, pattern);
+  }
+  return pattern;
+}
+
+/**
+ * Names parsed so far (the values are frozen, so sharing them is safe): a snapshot's compile parses every route
+ * pattern and DID again, and from one revision to the next they are nearly all the same names.
+ */
+const parsed = new Map<string, ExtensionPattern>();
+const PARSED_CACHE_LIMIT = 8192;
+
+function parseUncached(text: string): ExtensionPattern {
   if (text.length > MAX_EXTENSION_LENGTH) {
     throw new PatternSyntaxError('TOO_LONG', text);
   }
