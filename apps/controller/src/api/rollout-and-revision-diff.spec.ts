@@ -90,6 +90,25 @@ describe('rollout status and revision diff (PostgreSQL)', () => {
     expect((back.body['data'] as typeof d).collections['extensions']!.added.map((o) => o.id)).toEqual(['e-k102']);
   });
 
+  it('records a site\'s own objects only in revisions that change them, and still shows and restores them from any revision', async () => {
+    const before = await head('kazan');
+    const kazan = (await t.request('GET', `/api/v1/sites/kazan/revisions/${before}`, undefined, admin)).body['data'] as { owned: { extensions: { id: string }[] } };
+    // A range at piter changes every site's snapshot: kazan gets a revision, but its own objects did not change.
+    expect((await t.request('POST', '/api/v1/number-ranges', { id: 'nr-p-700', siteId: 'piter', from: '700', to: '749' }, admin)).status).toBe(201);
+    const planOnly = await head('kazan');
+    expect(planOnly).toBe(before + 1);
+    const stored = (await ds.query(`SELECT site_id, owned IS NULL AS shared FROM site_config_revisions WHERE revision = $1 AND site_id = 'kazan' OR site_id = 'piter' AND revision = $2`, [planOnly, await head('piter')])) as { site_id: string; shared: boolean }[];
+    expect(Object.fromEntries(stored.map((r) => [r.site_id, r.shared]))).toEqual({ kazan: true, piter: false });
+    const shown = (await t.request('GET', `/api/v1/sites/kazan/revisions/${planOnly}`, undefined, admin)).body['data'] as typeof kazan;
+    expect(shown.owned).toEqual(kazan.owned);
+    // Change kazan, then roll it back to the revision that did not record its objects.
+    expect((await t.request('DELETE', '/api/v1/extensions/e-k120', undefined, admin)).status).toBe(200);
+    const rb = await t.request('POST', `/api/v1/sites/kazan/revisions/${planOnly}/rollback`, undefined, admin);
+    expect(rb.status).toBe(200);
+    const now = (await t.request('GET', `/api/v1/sites/kazan/revisions/${await head('kazan')}`, undefined, admin)).body['data'] as typeof kazan;
+    expect(now.owned.extensions.map((e) => e.id)).toEqual(kazan.owned.extensions.map((e) => e.id));
+  });
+
   it('describes the rollout, diff and enrollment routes in the OpenAPI document', async () => {
     const doc = (await t.request('GET', '/api/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: unknown }>>; components: { schemas: Record<string, unknown> } };
     for (const p of ['/api/v1/rollout', '/api/v1/sites/{siteId}/rollout', '/api/v1/sites/{siteId}/revisions/diff']) expect(doc.paths[p]?.['get'], p).toBeDefined();

@@ -5,7 +5,7 @@ import { DataSource } from 'typeorm';
 import { AuditRepository, type AuditRecord } from '../audit/audit.repository.js';
 import { WriteLock } from '../database/write-lock.js';
 import { ValidationConflictError } from '../errors.js';
-import { RevisionRepository, type RevisionRecord, type SiteHead } from '../revisions/revision.repository.js';
+import { RevisionRepository, type NewRevision, type SiteHead } from '../revisions/revision.repository.js';
 import { applyChanges, changedId, type FederationChange } from './federation-change.js';
 import { FederationRepository } from './federation.repository.js';
 import { FederationStore, type FederationView } from './federation-store.js';
@@ -78,15 +78,18 @@ export class FederationWriter {
         if (!outcome.validation.ok) throw new ValidationConflictError(outcome.validation.errors, outcome.validation.warnings);
         const state = await this.repo.persist(m, changes, current.state);
         await this.audit.append(m, auditRecords(req.actor, current.federation, changes, previous));
-        const rows: RevisionRecord[] = [];
-        const ownedBySite = siteOwnedConfigs(outcome.federation, outcome.changedSites.map((s) => s.siteId), extensionsAt);
+        const rows: NewRevision[] = [];
+        // A revision records the site's own objects when they changed (or the site is new - or re-created under
+        // the id of a deleted site, whose revisions remain); otherwise they are its previous revision's.
+        const ownersChanged = sitesWithOwnedChanges(changes, previous);
+        const recordOwned = outcome.changedSites.map((s) => s.siteId).filter((id) => ownersChanged.has(id) || !current.heads.has(id));
+        const ownedBySite = siteOwnedConfigs(outcome.federation, recordOwned, extensionsAt);
         for (const impact of outcome.changedSites) {
-          const owned = ownedBySite.get(impact.siteId);
-          if (owned === undefined || impact.after === undefined) continue;
-          // A site without a head is new - or re-created under the id of a deleted site, whose revisions remain.
-          const revision = (current.heads.get(impact.siteId)?.revision ?? (await this.revisions.lastRevision(m, impact.siteId))) + 1;
+          if (impact.after === undefined) continue;
+          const head = current.heads.get(impact.siteId);
+          const revision = (head?.revision ?? (await this.revisions.lastRevision(m, impact.siteId))) + 1;
           heads.set(impact.siteId, { revision, contentHash: impact.after });
-          rows.push({ siteId: impact.siteId, revision, contentHash: impact.after, owned, reason: req.reason, actor: req.actor, createdAt: '' });
+          rows.push({ siteId: impact.siteId, revision, contentHash: impact.after, owned: ownedBySite.get(impact.siteId) ?? null, reason: req.reason, actor: req.actor });
         }
         await this.revisions.insert(m, rows);
         committed = { version: state.version, state, federation: outcome.federation, heads };
@@ -129,6 +132,21 @@ function impactOf(current: FederationView, next: Federation, changes: readonly F
     const before = current.heads.get(siteId)?.contentHash;
     const after = nextSites.has(siteId) ? siteConfigHash(next, siteId, extensionsAt) : undefined;
     if (before !== after) out.push({ siteId, ...(before !== undefined ? { before } : {}), ...(after !== undefined ? { after } : {}) });
+  }
+  return out;
+}
+
+/** Collections whose objects make up a site's owned config (site-owned-config.ts). */
+const OWNED_COLLECTIONS = new Set<string>(['sites', 'numberRanges', 'extensions', 'trunks', 'inboundRoutes', 'callFlows']);
+
+/** Sites whose own objects a change touches (where an object was, and where it is now). */
+function sitesWithOwnedChanges(changes: readonly FederationChange[], previous: BeforeLookup): Set<string> {
+  const out = new Set<string>();
+  for (const c of changes) {
+    if (c.collection === 'hub' || !OWNED_COLLECTIONS.has(c.collection)) continue;
+    const old = previous(c.collection, changedId(c));
+    if (old !== undefined) for (const s of sitesOfObject(c.collection, old)) out.add(s);
+    if (c.op === 'upsert') for (const s of sitesOfObject(c.collection, c.value)) out.add(s);
   }
   return out;
 }

@@ -21,6 +21,11 @@ export interface RevisionRecord extends RevisionSummary {
   readonly owned: SiteOwnedConfig;
 }
 
+/** A revision to write: `owned` null when the site's own objects are those of its previous revision. */
+export interface NewRevision extends Omit<RevisionRecord, 'owned' | 'createdAt'> {
+  readonly owned: SiteOwnedConfig | null;
+}
+
 const summary = (e: SiteRevisionEntity): RevisionSummary => ({
   siteId: e.siteId,
   revision: e.revision,
@@ -46,7 +51,7 @@ export class RevisionRepository {
     return Number(rows[0]?.last ?? 0);
   }
 
-  async insert(m: EntityManager, rows: readonly (RevisionRecord & { createdAt?: string })[]): Promise<void> {
+  async insert(m: EntityManager, rows: readonly NewRevision[]): Promise<void> {
     for (let i = 0; i < rows.length; i += 500) {
       await m.insert(
         SiteRevisionEntity,
@@ -70,8 +75,19 @@ export class RevisionRepository {
     return (await qb.orderBy('r.revision', 'DESC').limit(limit).getMany()).map(summary);
   }
 
+  /** A revision with the site's own objects as of it (from the nearest earlier revision that recorded them). */
   async get(m: EntityManager, siteId: string, revision: number): Promise<RevisionRecord | undefined> {
     const e = await m.findOneBy(SiteRevisionEntity, { siteId, revision });
-    return e === null ? undefined : { ...summary(e), owned: e.owned as unknown as SiteOwnedConfig };
+    if (e === null) return undefined;
+    let owned = e.owned;
+    if (owned === null) {
+      const rows: { owned: object }[] = await m.query(
+        `SELECT owned FROM site_config_revisions WHERE site_id = $1 AND revision < $2 AND owned IS NOT NULL ORDER BY revision DESC LIMIT 1`,
+        [siteId, revision],
+      );
+      owned = rows[0]?.owned ?? null;
+      if (owned === null) throw new Error(`revision ${revision} of site ${siteId} has no recorded objects before it`);
+    }
+    return { ...summary(e), owned: owned as unknown as SiteOwnedConfig };
   }
 }

@@ -65,6 +65,23 @@ export class RolloutRepository {
     );
   }
 
+  /**
+   * The snapshot publisher put these revisions into the sites' KV buckets: one statement for a whole batch (a
+   * change to the numbering plan publishes every site at once). At most one row per site.
+   */
+  async recordPublishedMany(m: EntityManager, rows: readonly { siteId: string; revision: number; contentHash: string; at: Date }[]): Promise<void> {
+    if (rows.length === 0) return;
+    await m.query(
+      `INSERT INTO site_rollouts (site_id, published_revision, published_hash, published_at)
+       SELECT u.site_id, u.revision, u.hash, u.at
+         FROM unnest($1::text[], $2::int[], $3::text[], $4::timestamptz[]) AS u(site_id, revision, hash, at)
+        WHERE EXISTS (SELECT 1 FROM sites WHERE id = u.site_id)
+       ON CONFLICT (site_id) DO UPDATE SET published_revision = EXCLUDED.published_revision, published_hash = EXCLUDED.published_hash, published_at = EXCLUDED.published_at
+       WHERE site_rollouts.published_revision IS NULL OR site_rollouts.published_revision < EXCLUDED.published_revision`,
+      [rows.map((r) => r.siteId), rows.map((r) => r.revision), rows.map((r) => r.contentHash), rows.map((r) => r.at.toISOString())],
+    );
+  }
+
   /** The snapshot publisher put `revision` (hash `contentHash`) into the site's KV bucket. */
   async recordPublished(m: EntityManager, siteId: string, revision: number, contentHash: string, at: Date): Promise<void> {
     await m.query(

@@ -1,5 +1,4 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { buildSiteConfig } from '@fedpbx/dialplan';
 import { signBuiltConfig, verifySnapshot } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
@@ -7,7 +6,7 @@ import { FederationStore, type FederationView } from '../federation/federation-s
 import { NatsBus } from '../nats/nats-bus.js';
 import { RolloutRepository } from '../rollout/rollout.repository.js';
 import { ConfigBuckets } from './config-buckets.js';
-import { SiteConfigJson } from '../federation/site-config-json.js';
+import { knownSiteConfigHash, siteConfigText } from '../federation/site-config-hash.js';
 import { SiteLanes } from './site-lanes.js';
 import { SnapshotSigningKey, type ControllerSigningKey } from './snapshot-signing-key.js';
 
@@ -31,7 +30,9 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
   private stopped = false;
   /** Revision and KV sequence known to be in each site's bucket (a cache of the bucket; the bucket decides). */
   private readonly published = new Map<string, { revision: number; seq: number }>();
-  private readonly configJson = new SiteConfigJson();
+  /** Puts not yet in the rollout table, newest per site: written in batches beside the puts, not one by one. */
+  private readonly unrecorded = new Map<string, { siteId: string; revision: number; contentHash: string; at: Date }>();
+  private recording: Promise<void> | undefined;
   private readonly lanes: SiteLanes;
   private readonly log = pino({ name: 'fedpbx-controller', level: process.env.FEDPBX_LOG_LEVEL ?? 'info' }).child({ component: 'snapshot-publisher' });
 
@@ -69,11 +70,13 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
   async beforeApplicationShutdown(): Promise<void> {
     this.stopped = true;
     await this.lanes.stop();
+    await this.recording;
   }
 
-  /** Resolves once every site's pending publish is done (tests). */
-  idle(): Promise<void> {
-    return this.lanes.idle();
+  /** Resolves once every site's pending publish is done and recorded (tests). */
+  async idle(): Promise<void> {
+    await this.lanes.idle();
+    while (this.recording !== undefined) await this.recording;
   }
 
   /**
@@ -138,7 +141,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     }
     const current = await this.buckets.head(siteId);
     if (current !== null && current.revision >= head.revision && this.signedByUs(siteId, current.value, key)) {
-      if (current.revision === head.revision) await this.rollout.recordPublished(this.ds.manager, siteId, head.revision, current.contentHash, current.at);
+      if (current.revision === head.revision) this.record(siteId, head.revision, current.contentHash, current.at);
       this.published.set(siteId, { revision: current.revision, seq: current.seq });
       return;
     }
@@ -162,10 +165,11 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
 
   private async publish(view: FederationView, siteId: string, head: { revision: number; contentHash: string }, key: ControllerSigningKey, expectedSeq: number): Promise<void> {
     const at = new Date();
-    // Built here from a committed (validated) federation: signed without a second schema parse, and the
-    // canonical JSON assembled from parts serialized once for all sites.
-    const config = buildSiteConfig(view.federation, siteId);
-    const { snapshot, json } = signBuiltConfig(config, head.revision, key, at, { canonicalConfigJson: this.configJson.of(view.federation, config) });
+    // Built here from a committed (validated) federation: signed without a second schema parse, the canonical JSON
+    // assembled from parts serialized once for all sites, and hashed only if the writer did not hash this view.
+    const { config, json: configJson } = siteConfigText(view.federation, siteId);
+    const known = knownSiteConfigHash(view.federation, siteId);
+    const { snapshot, json } = signBuiltConfig(config, head.revision, key, at, { canonicalConfigJson: configJson, ...(known !== undefined ? { contentHash: known } : {}) });
     if (snapshot.contentHash !== head.contentHash) {
       // The view is consistent (a commit's, or read under the federation lock) and buildSiteConfig lists objects
       // in id order, so this means the writer and the publisher disagree on a site's content: a bug worth a log
@@ -173,8 +177,36 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
       this.log.warn({ siteId, revision: head.revision, built: snapshot.contentHash, recorded: head.contentHash }, 'snapshot hash differs from the revision\'s');
     }
     const seq = await this.buckets.put(siteId, new TextEncoder().encode(json), expectedSeq);
-    await this.rollout.recordPublished(this.ds.manager, siteId, head.revision, snapshot.contentHash, at);
     this.published.set(siteId, { revision: head.revision, seq });
+    this.record(siteId, head.revision, snapshot.contentHash, at);
     this.log.debug({ siteId, revision: head.revision }, 'snapshot published');
+  }
+
+  /**
+   * Notes a put for the rollout table. The bucket, not the table, decides what is published, so a put is done
+   * when NATS has it; the rows follow in one statement per batch, retried while the database is away.
+   */
+  private record(siteId: string, revision: number, contentHash: string, at: Date): void {
+    const pending = this.unrecorded.get(siteId);
+    if (pending === undefined || pending.revision < revision) this.unrecorded.set(siteId, { siteId, revision, contentHash, at });
+    this.recording ??= this.recordPending().finally(() => (this.recording = undefined));
+  }
+
+  private async recordPending(): Promise<void> {
+    for (let failures = 0; this.unrecorded.size > 0; ) {
+      // Let the puts finishing alongside join this batch.
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      const batch = [...this.unrecorded.values()];
+      this.unrecorded.clear();
+      try {
+        await this.rollout.recordPublishedMany(this.ds.manager, batch);
+        failures = 0;
+      } catch (error) {
+        for (const row of batch) if ((this.unrecorded.get(row.siteId)?.revision ?? 0) < row.revision) this.unrecorded.set(row.siteId, row);
+        this.log.warn({ err: error instanceof Error ? error.message : String(error), sites: batch.length }, 'cannot record published revisions yet');
+        if (this.stopped) return;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(10_000, 200 * 2 ** failures++)));
+      }
+    }
   }
 }

@@ -1,7 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import type { Federation } from '@fedpbx/contracts';
 import { foundingScenario } from '../scenario/founding-scenario.js';
-import { buildSiteConfig } from './site-view.js';
+import { generateFederation } from '../scenario/generated-federation.js';
+import { buildSiteConfig, SiteViews, UnknownSiteError } from './site-view.js';
 
 function reversed(fed: Federation): Federation {
   return {
@@ -48,5 +49,56 @@ describe("a site view's directory", () => {
       wireguardPublicKey: key,
     });
     expect(view.federation.sites.find((s) => s.id === 'kazan')?.network).toEqual({ vpnAddress: '10.77.0.3', sipPort: 5060 });
+  });
+});
+
+describe('site views of many sites (SiteViews)', () => {
+  /** Each site's view the plain way: every collection filtered for the site. */
+  function plainView(fed: Federation, siteId: string) {
+    const own = <T extends { siteId: string }>(xs: readonly T[]) => xs.filter((x) => x.siteId === siteId);
+    const ownTrunks = new Set(own(fed.trunks).map((t) => t.id));
+    const applies = (r: Federation['outboundRoutes'][number]) => r.sites.length === 0 || r.sites.includes(siteId);
+    const routes = fed.outboundRoutes.filter((r) => applies(r) || r.trunks.some((p) => ownTrunks.has(p.trunkId)));
+    const remote = new Set(routes.filter(applies).flatMap((r) => r.trunks.map((p) => p.trunkId)));
+    return {
+      extensions: own(fed.extensions).map((e) => e.id).sort(),
+      trunks: [...ownTrunks].sort(),
+      remoteTrunks: fed.trunks.filter((t) => t.siteId !== siteId && remote.has(t.id)).map((t) => `${t.id}@${t.siteId}:${t.name}`).sort(),
+      links: fed.links.filter((l) => l.a === siteId || l.b === siteId).map((l) => l.id).sort(),
+      outboundRoutes: routes.map((r) => r.id).sort(),
+      inboundRoutes: own(fed.inboundRoutes).map((r) => r.id).sort(),
+      callFlows: own(fed.callFlows).map((f) => f.id).sort(),
+    };
+  }
+
+  it('gives every site of a generated federation what plain filtering gives, with or without an extension index', () => {
+    const fed = generateFederation({ sites: 30, extensionsPerSite: 5, flows: 1 });
+    const bySite = new Map<string, Federation['extensions']>();
+    for (const e of fed.extensions) bySite.set(e.siteId, [...(bySite.get(e.siteId) ?? []), e]);
+    const views = new SiteViews(fed);
+    const indexed = new SiteViews(fed, (id) => bySite.get(id) ?? []);
+    for (const s of fed.sites) {
+      const view = views.of(s.id);
+      expect(indexed.of(s.id)).toEqual(view);
+      expect(view).toEqual(buildSiteConfig(fed, s.id));
+      const ids = <T extends { id: string }>(xs: readonly T[]) => xs.map((x) => x.id);
+      expect({
+        extensions: ids(view.extensions),
+        trunks: ids(view.trunks),
+        remoteTrunks: view.remoteTrunks.map((t) => `${t.id}@${t.siteId}:${t.name}`),
+        links: ids(view.links),
+        outboundRoutes: ids(view.outboundRoutes),
+        inboundRoutes: ids(view.inboundRoutes),
+        callFlows: ids(view.callFlows),
+      }).toEqual(plainView(fed, s.id));
+    }
+  });
+
+  it('shares what every view carries between the views of one federation', () => {
+    const views = new SiteViews(foundingScenario());
+    const [moscow, piter] = [views.of('moscow'), views.of('piter')];
+    expect(moscow.federation.sites).toBe(piter.federation.sites);
+    expect(moscow.classesOfService).toBe(piter.classesOfService);
+    expect(() => views.of('atlantis')).toThrow(UnknownSiteError);
   });
 });

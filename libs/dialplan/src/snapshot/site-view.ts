@@ -1,4 +1,4 @@
-import type { Federation, RemoteTrunk, SiteConfig, SiteDirectoryEntry } from '@fedpbx/contracts';
+import type { CallFlow, ClassOfService, Extension, Federation, InboundRoute, InterSiteLink, NumberRange, RemoteTrunk, Site, SiteConfig, SiteDirectoryEntry, Trunk } from '@fedpbx/contracts';
 import { routeAppliesTo } from '../routing/compiled-site.js';
 
 /** Thrown when asked for the view of a site the federation does not have. */
@@ -17,52 +17,118 @@ export class UnknownSiteError extends Error {
  * Never another site's extension secrets or trunk credentials.
  */
 export function buildSiteConfig(federation: Federation, siteId: string): SiteConfig {
-  const site = federation.sites.find((s) => s.id === siteId);
-  if (site === undefined) throw new UnknownSiteError(siteId);
+  return new SiteViews(federation).of(siteId);
+}
 
-  const ownTrunkIds = new Set(federation.trunks.filter((t) => t.siteId === siteId).map((t) => t.id));
-  const outboundRoutes = federation.outboundRoutes.filter(
-    (r) => routeAppliesTo(r, siteId) || r.trunks.some((p) => ownTrunkIds.has(p.trunkId)),
-  );
-  const remoteTrunkIds = new Set(
-    outboundRoutes.filter((r) => routeAppliesTo(r, siteId)).flatMap((r) => r.trunks.map((p) => p.trunkId)),
-  );
-  const remoteTrunks: RemoteTrunk[] = federation.trunks
-    .filter((t) => t.siteId !== siteId && remoteTrunkIds.has(t.id))
-    .map((t) => ({ id: t.id, siteId: t.siteId, name: t.name }));
+/**
+ * {@link buildSiteConfig} for many sites of one federation: what every view shares (the site directory, the
+ * number ranges, classes of service, the remote-trunk entries) is built once, and each site's own objects are
+ * found through per-site indexes instead of a scan of every collection - a change to the numbering plan has
+ * every site's view rebuilt. The parts shared between views are the same objects in each of them. The
+ * federation must not change while this is in use (the controller never mutates one: a change makes a new one).
+ */
+export class SiteViews {
+  private readonly sites = new Map<string, Site>();
+  private readonly directory: SiteDirectoryEntry[];
+  private readonly numberRanges: NumberRange[];
+  private readonly classesOfService: ClassOfService[];
+  private readonly trunksBySite = new Map<string, Trunk[]>();
+  private readonly remoteTrunks = new Map<string, RemoteTrunk>();
+  private readonly linksBySite = new Map<string, InterSiteLink[]>();
+  private readonly inboundBySite = new Map<string, InboundRoute[]>();
+  private readonly flowsBySite = new Map<string, CallFlow[]>();
+  private extensionsBySite: Map<string, Extension[]> | undefined;
 
-  const sites: SiteDirectoryEntry[] = federation.sites.map((s) => {
-    const entry: SiteDirectoryEntry = { id: s.id, name: s.name, prefixRequired: s.prefixRequired, ringTimeoutSec: s.ringTimeoutSec };
-    if (s.prefix !== undefined) entry.prefix = s.prefix;
-    if (s.mainNumber !== undefined) entry.mainNumber = s.mainNumber;
-    const { vpnAddress, sipHost, sipPort, wireguardEndpoint, wireguardPublicKey } = s.network;
-    entry.network = {
-      sipPort,
-      ...(vpnAddress !== undefined ? { vpnAddress } : {}),
-      ...(sipHost !== undefined ? { sipHost } : {}),
-      ...(wireguardEndpoint !== undefined ? { wireguardEndpoint } : {}),
-      ...(wireguardPublicKey !== undefined ? { wireguardPublicKey } : {}),
+  /**
+   * `extensionsAt`, when given, returns exactly a site's extensions in federation order (a validated federation
+   * keeps them by site); otherwise they are indexed on first use.
+   */
+  constructor(
+    private readonly federation: Federation,
+    private readonly extensionsAt?: (siteId: string) => readonly Extension[],
+  ) {
+    for (const s of federation.sites) this.sites.set(s.id, s);
+    this.directory = byId(federation.sites.map(directoryEntry));
+    this.numberRanges = byId(federation.numberRanges);
+    this.classesOfService = byId(federation.classesOfService);
+    for (const t of federation.trunks) {
+      push(this.trunksBySite, t.siteId, t);
+      this.remoteTrunks.set(t.id, { id: t.id, siteId: t.siteId, name: t.name });
+    }
+    for (const l of federation.links) {
+      push(this.linksBySite, l.a, l);
+      if (l.b !== l.a) push(this.linksBySite, l.b, l);
+    }
+    for (const r of federation.inboundRoutes) push(this.inboundBySite, r.siteId, r);
+    for (const f of federation.callFlows) push(this.flowsBySite, f.siteId, f);
+  }
+
+  of(siteId: string): SiteConfig {
+    const site = this.sites.get(siteId);
+    if (site === undefined) throw new UnknownSiteError(siteId);
+    const federation = this.federation;
+
+    const trunks = this.trunksBySite.get(siteId) ?? [];
+    const ownTrunkIds = new Set(trunks.map((t) => t.id));
+    const outboundRoutes = federation.outboundRoutes.filter(
+      (r) => routeAppliesTo(r, siteId) || r.trunks.some((p) => ownTrunkIds.has(p.trunkId)),
+    );
+    const remoteTrunks = new Map<string, RemoteTrunk>();
+    for (const r of outboundRoutes) {
+      if (!routeAppliesTo(r, siteId)) continue;
+      for (const p of r.trunks) {
+        const remote = this.remoteTrunks.get(p.trunkId);
+        if (remote !== undefined && remote.siteId !== siteId) remoteTrunks.set(remote.id, remote);
+      }
+    }
+
+    return {
+      site,
+      federation: {
+        sites: this.directory,
+        numberRanges: this.numberRanges,
+        ...(federation.hubSiteId !== undefined ? { hubSiteId: federation.hubSiteId } : {}),
+      },
+      extensions: byId(this.extensionsOf(siteId)),
+      trunks: byId(trunks),
+      remoteTrunks: byId([...remoteTrunks.values()]),
+      links: byId(this.linksBySite.get(siteId) ?? []),
+      outboundRoutes: byId(outboundRoutes),
+      inboundRoutes: byId(this.inboundBySite.get(siteId) ?? []),
+      callFlows: byId(this.flowsBySite.get(siteId) ?? []),
+      classesOfService: this.classesOfService,
     };
-    return entry;
-  });
+  }
 
-  const config: SiteConfig = {
-    site,
-    federation: {
-      sites: byId(sites),
-      numberRanges: byId(federation.numberRanges),
-      ...(federation.hubSiteId !== undefined ? { hubSiteId: federation.hubSiteId } : {}),
-    },
-    extensions: byId(federation.extensions.filter((e) => e.siteId === siteId)),
-    trunks: byId(federation.trunks.filter((t) => t.siteId === siteId)),
-    remoteTrunks: byId(remoteTrunks),
-    links: byId(federation.links.filter((l) => l.a === siteId || l.b === siteId)),
-    outboundRoutes: byId(outboundRoutes),
-    inboundRoutes: byId(federation.inboundRoutes.filter((r) => r.siteId === siteId)),
-    callFlows: byId(federation.callFlows.filter((f) => f.siteId === siteId)),
-    classesOfService: byId(federation.classesOfService),
+  private extensionsOf(siteId: string): readonly Extension[] {
+    if (this.extensionsAt !== undefined) return this.extensionsAt(siteId);
+    if (this.extensionsBySite === undefined) {
+      this.extensionsBySite = new Map();
+      for (const e of this.federation.extensions) push(this.extensionsBySite, e.siteId, e);
+    }
+    return this.extensionsBySite.get(siteId) ?? [];
+  }
+}
+
+function directoryEntry(s: Site): SiteDirectoryEntry {
+  const entry: SiteDirectoryEntry = { id: s.id, name: s.name, prefixRequired: s.prefixRequired, ringTimeoutSec: s.ringTimeoutSec };
+  if (s.prefix !== undefined) entry.prefix = s.prefix;
+  if (s.mainNumber !== undefined) entry.mainNumber = s.mainNumber;
+  const { vpnAddress, sipHost, sipPort, wireguardEndpoint, wireguardPublicKey } = s.network;
+  entry.network = {
+    sipPort,
+    ...(vpnAddress !== undefined ? { vpnAddress } : {}),
+    ...(sipHost !== undefined ? { sipHost } : {}),
+    ...(wireguardEndpoint !== undefined ? { wireguardEndpoint } : {}),
+    ...(wireguardPublicKey !== undefined ? { wireguardPublicKey } : {}),
   };
-  return config;
+  return entry;
+}
+
+function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
+  const list = map.get(key);
+  if (list === undefined) map.set(key, [value]);
+  else list.push(value);
 }
 
 /**

@@ -9,8 +9,11 @@ export class SiteRevisionEntity {
   @PrimaryColumn('text') siteId!: string;
   @PrimaryColumn('integer') revision!: number;
   @Column('text') contentHash!: string;
-  /** A SiteOwnedConfig (federation/site-owned-config.ts), typed by the repository that maps it. */
-  @Column('jsonb') owned!: object;
+  /**
+   * A SiteOwnedConfig (federation/site-owned-config.ts), typed by the repository that maps it; null when it is the
+   * same as the site's previous revision's (most revisions: a plan change gives every site one).
+   */
+  @Column('jsonb', { nullable: true }) owned!: object | null;
   @Column('text') reason!: string;
   @Column('text') actor!: string;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
