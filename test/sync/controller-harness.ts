@@ -5,7 +5,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Subjects } from '@fedpbx/contracts';
-import { importPublicKey, type VerifyingKey } from '@fedpbx/signing';
+import { decodeSnapshotValue, importPublicKey, type VerifyingKey } from '@fedpbx/signing';
 import { SnapshotSigningKey } from '../../apps/controller/src/sync/snapshot-signing-key.js';
 import { startTestApp, type TestApp } from '../../apps/controller/src/testing/test-app.js';
 import type { TestNatsServer } from '../support/nats-server.js';
@@ -49,12 +49,12 @@ export function openConfigBucket(nc: NatsConnection, siteId: string): Promise<KV
   return new Kvm(jetstream(nc, { timeout: 3000 })).open(Subjects.configBucket(siteId));
 }
 
-/** What a site's bucket holds: the parsed snapshot (unverified) and its KV sequence. */
-export async function readSnapshot(kv: KV): Promise<{ raw: Record<string, unknown>; revision: number; seq: number } | null> {
+/** What a site's bucket holds: the parsed snapshot (unverified), its KV sequence, and whether it was stored gzipped. */
+export async function readSnapshot(kv: KV): Promise<{ raw: Record<string, unknown>; revision: number; seq: number; gzipped: boolean } | null> {
   const e = await kv.get(Subjects.SNAPSHOT_KEY);
   if (e === null || e.operation !== 'PUT') return null;
-  const raw = e.json<Record<string, unknown>>();
-  return { raw, revision: raw['revision'] as number, seq: e.revision };
+  const raw = JSON.parse(decodeSnapshotValue(e.value)) as Record<string, unknown>;
+  return { raw, revision: raw['revision'] as number, seq: e.revision, gzipped: e.value[0] === 0x1f && e.value[1] === 0x8b };
 }
 
 export { until } from '../support/until.js';

@@ -72,6 +72,7 @@ describe('snapshot publishing to per-site KV buckets (PostgreSQL, private nats-s
       const s = await published(siteId);
       const snapshot = verifySnapshot(s.raw, siteId, [key]);
       expect(snapshot.revision).toBe(await head(siteId));
+      expect(s.gzipped).toBe(true);
       const text = JSON.stringify(s.raw);
       for (const { secret, sites } of secrets) expect(text.includes(secret), `${siteId} knows ${secret}: ${sites.join(',')}`).toBe(sites.includes(siteId));
     }

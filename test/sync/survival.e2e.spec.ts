@@ -10,6 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
 import { Subjects, type SiteSnapshot } from '@fedpbx/contracts';
+import { decodeSnapshotValue } from '@fedpbx/signing';
 import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
 import { AGENT_MAIN, startAgent, type AgentProcess } from '../support/agent-process.js';
 import { AmiPeer, DEFAULT_AMI_USER } from '../support/asterisk/ami-peer.js';
@@ -351,8 +352,9 @@ describe('survivability (issue 5 section 5)', () => {
     });
     try {
       const kv = await new Kvm(nc).open(Subjects.configBucket('moscow'));
-      const current = (await kv.get(Subjects.SNAPSHOT_KEY))?.json<SiteSnapshot>();
-      if (current === undefined) throw new Error('no snapshot in the bucket');
+      const stored = await kv.get(Subjects.SNAPSHOT_KEY);
+      if (stored === null) throw new Error('no snapshot in the bucket');
+      const current = JSON.parse(decodeSnapshotValue(stored.value)) as SiteSnapshot;
       const forgedConfig = structuredClone(current);
       forgedConfig.revision = good + 1;
       forgedConfig.config.extensions = forgedConfig.config.extensions.map((e) => ({

@@ -1,1 +1,2 @@
 export * from './snapshot-signer.js';
+export * from './snapshot-wire.js';

@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KvEntry } from '@nats-io/kv';
 import { Subjects } from '@fedpbx/contracts';
+import { decodeSnapshotValue } from '@fedpbx/signing';
 import type { Logger } from '../logger.js';
 import type { ApplyResult, SnapshotApplier } from '../state/snapshot-applier.js';
 import type { RoutingState } from '../state/routing-state.js';
@@ -93,7 +94,13 @@ export class ConfigWatcher {
       return;
     }
     let raw: unknown;
-    const text = entry.string();
+    let text: string;
+    try {
+      text = decodeSnapshotValue(entry.value);
+    } catch (error) {
+      this.refused(0, error instanceof Error ? `malformed: ${error.message}` : 'malformed');
+      return;
+    }
     try {
       raw = JSON.parse(text);
     } catch {

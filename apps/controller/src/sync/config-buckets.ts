@@ -3,6 +3,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Subjects } from '@fedpbx/contracts';
+import { decodeSnapshotValue } from '@fedpbx/signing';
 
 /** What a site's bucket holds now: the snapshot revision and the KV sequence to update against. */
 export interface BucketHead {
@@ -11,8 +12,8 @@ export interface BucketHead {
   readonly seq: number;
   /** When it was put. */
   readonly at: Date;
-  /** The stored bytes (to check whose signature they carry). */
-  readonly value: Uint8Array;
+  /** The stored snapshot's JSON text (to check whose signature it carries). */
+  readonly text: string;
 }
 
 /** Versions kept per site: enough to look at the last few publishes, small enough to not keep old secrets long. */
@@ -21,10 +22,10 @@ const BUCKET_PREFIX = Subjects.configBucket('');
 /** The envelope's first fields as `signSnapshot` orders them: the revision is read without parsing a large config. */
 const ENVELOPE_START = /^\{"format":[0-9]+,"siteId":"[a-z0-9-]+","revision":([0-9]+),"generatedAt":"[^"]*","contentHash":"([^"]+)",/;
 
-function envelopeOf(value: Uint8Array): { revision: number; contentHash: string } {
-  const m = ENVELOPE_START.exec(new TextDecoder().decode(value.subarray(0, 512)));
+function envelopeOf(text: string): { revision: number; contentHash: string } {
+  const m = ENVELOPE_START.exec(text.slice(0, 512));
   if (m?.[1] !== undefined && m[2] !== undefined) return { revision: Number(m[1]), contentHash: m[2] };
-  const parsed = JSON.parse(new TextDecoder().decode(value)) as { revision?: unknown; contentHash?: unknown };
+  const parsed = JSON.parse(text) as { revision?: unknown; contentHash?: unknown };
   return { revision: typeof parsed.revision === 'number' ? parsed.revision : 0, contentHash: typeof parsed.contentHash === 'string' ? parsed.contentHash : '' };
 }
 
@@ -52,12 +53,13 @@ export class ConfigBuckets {
     return this.guard(siteId, async (kv) => {
       const e = await kv.get(Subjects.SNAPSHOT_KEY);
       if (e === null || e.operation !== 'PUT') return null;
-      return { ...envelopeOf(e.value), seq: e.revision, at: e.created, value: e.value };
+      const text = decodeSnapshotValue(e.value);
+      return { ...envelopeOf(text), seq: e.revision, at: e.created, text };
     });
   }
 
   /**
-   * Writes the snapshot only if the key is still at `expectedSeq` (0: no value yet), so two writers can never
+   * Writes the snapshot (its KV value: `encodeSnapshotValue` of the signed JSON) only if the key is still at `expectedSeq` (0: no value yet), so two writers can never
    * put an older revision over a newer one; a lost race throws and the caller looks again. Resolves to the
    * key's new sequence.
    */

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { signBuiltConfig, verifySnapshot } from '@fedpbx/signing';
+import { encodeSnapshotValue, signBuiltConfig, verifySnapshot } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
 import { FederationStore, type FederationView } from '../federation/federation-store.js';
@@ -140,7 +140,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
       }
     }
     const current = await this.buckets.head(siteId);
-    if (current !== null && current.revision >= head.revision && this.signedByUs(siteId, current.value, key)) {
+    if (current !== null && current.revision >= head.revision && this.signedByUs(siteId, current.text, key)) {
       if (current.revision === head.revision) this.record(siteId, head.revision, current.contentHash, current.at);
       this.published.set(siteId, { revision: current.revision, seq: current.seq });
       return;
@@ -153,9 +153,9 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
    * controller credentials, or corrupted) claims whatever revision it likes, and trusting that claim would stop
    * every later publish to the site. Such a value is overwritten with the site's real head.
    */
-  private signedByUs(siteId: string, value: Uint8Array, key: ControllerSigningKey): boolean {
+  private signedByUs(siteId: string, text: string, key: ControllerSigningKey): boolean {
     try {
-      verifySnapshot(JSON.parse(new TextDecoder().decode(value)), siteId, [key], { contentAlreadyValidated: true });
+      verifySnapshot(JSON.parse(text), siteId, [key], { contentAlreadyValidated: true, receivedText: text });
       return true;
     } catch (error) {
       this.log.warn({ siteId, reason: error instanceof Error ? error.message : String(error) }, 'the site bucket holds a snapshot this controller did not sign: replacing it');
@@ -176,7 +176,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
       // line, not a reason to withhold the snapshot (the agent checks the hash it is sent).
       this.log.warn({ siteId, revision: head.revision, built: snapshot.contentHash, recorded: head.contentHash }, 'snapshot hash differs from the revision\'s');
     }
-    const seq = await this.buckets.put(siteId, new TextEncoder().encode(json), expectedSeq);
+    const seq = await this.buckets.put(siteId, encodeSnapshotValue(json), expectedSeq);
     this.published.set(siteId, { revision: head.revision, seq });
     this.record(siteId, head.revision, snapshot.contentHash, at);
     this.log.debug({ siteId, revision: head.revision }, 'snapshot published');
