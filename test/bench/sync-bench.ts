@@ -13,15 +13,18 @@
 //   3. CDR ingest: BENCH_CDRS CDR envelopes published to JetStream with each site's agent credentials, as the
 //      agents publish them (subject per site, msg-id = envelope id), plus re-publishes of some (same msg-id:
 //      JetStream drops them) and copies under a new msg-id (as after the dedupe window: the database's unique
-//      key drops them). Timed from the first publish until PostgreSQL holds every distinct CDR.
+//      key drops them). Twice: live, timed from the first publish until PostgreSQL holds every distinct CDR
+//      (cdr_live_ingest_per_s: bounded by how fast 200 publishers get JetStream acks on this machine); then as a
+//      backlog - the controller stopped while as many again are published, then started - timed from the first
+//      CDR of the backlog stored to the last (cdr_ingest_per_s: the controller's ingest into PostgreSQL).
 // Progress on stderr; one JSON line on stdout:
 //   {"rollout_p50_ms","rollout_p99_ms","cdr_ingest_per_s","cdr_lost","cdr_duplicated", ...}
 // Targets: rollout p99 < 1 s for 200 sites; ingest >= 5,000 CDR/s; nothing lost or duplicated.
-import { chmodSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
-import { jetstream } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Subjects } from '@fedpbx/contracts';
 import { generateFederation, siteIdOf } from '@fedpbx/dialplan';
@@ -196,6 +199,7 @@ async function main(): Promise<void> {
     log(`${specs.length} agents in ${THREADS} worker thread(s) applied their first snapshot ${((wallNow() - a0) / 1000).toFixed(1)} s after starting`);
 
     // 2. Rollout: writes that change every site's view, one after another.
+    const cpuBefore = cpuSeconds(controller.pid(), nats.pid());
     const rolloutMs: number[] = [];
     const allAppliedMs: number[] = [];
     const writeMs: number[] = [];
@@ -211,16 +215,22 @@ async function main(): Promise<void> {
       await fleet.until(() => specs.every((s) => fleet.appliedAfter(s.siteId, before.get(s.siteId) ?? 0) !== undefined), `write ${k} to reach every agent`);
       const per = specs.map((s) => (fleet.appliedAfter(s.siteId, before.get(s.siteId) ?? 0) ?? Number.NaN) - t0);
       rolloutMs.push(...per);
-      const putAt = specs.map((s) => (putWatch.at(s.siteId, fleet.revision(s.siteId)) ?? Number.NaN) - t0);
+      const lastPut = await putWatch.lastPutAt(specs.map((s) => s.siteId));
+      const putAt = specs.map((s) => (lastPut.get(s.siteId) ?? Number.NaN) - t0);
       publishedMs.push(...putAt);
       allAppliedMs.push(Math.max(...per));
       log(`write ${k + 1}/${WRITES} (range at ${site}): API ${r1(writeMs.at(-1) ?? 0)} ms, first agent ${r1(Math.min(...per))} ms, all ${specs.length} ${r1(Math.max(...per))} ms; the controller's last put ${r1(Math.max(...putAt))} ms`);
     }
 
-    // 3. CDR ingest with duplicates, exactly once into PostgreSQL.
+    const cpuAfter = cpuSeconds(controller.pid(), nats.pid());
+    const cpuPerWrite = (k: keyof typeof cpuAfter) => r1(((cpuAfter[k] - cpuBefore[k]) * 1000) / WRITES);
+    const rolloutCpu = { controller: cpuPerWrite('controller'), nats: cpuPerWrite('nats'), agents: cpuPerWrite('agents') };
+    log(`CPU per write (ms): controller ${rolloutCpu.controller}, nats-server ${rolloutCpu.nats}, the 200 agents ${rolloutCpu.agents} (this process)`);
+
+    // 3. CDR ingest with duplicates, exactly once into PostgreSQL: live (published while the controller consumes),
+    //    then a backlog drained by a restarted controller.
     const sites = specs.map((s) => s.siteId);
     const perSite = Math.ceil(CDRS / sites.length);
-    const expected = perSite * sites.length;
     for (const siteId of sites) {
       agentConnections.push(
         await connect({
@@ -230,47 +240,72 @@ async function main(): Promise<void> {
         }),
       );
     }
-    log(`publishing ${expected} CDRs (${perSite} per site) + ${DUPLICATES_PER_SITE * 2 * sites.length} duplicates ...`);
-    const c0 = wallNow();
     let droppedByNats = 0;
-    const publishing = Promise.all(
-      sites.map(async (siteId, i) => {
-        const nc = agentConnections[i] as NatsConnection;
-        const first = await publishCdrs(nc, siteId, perSite, { window: 20 });
-        const again = await publishCdrs(nc, siteId, DUPLICATES_PER_SITE, { window: DUPLICATES_PER_SITE });
-        droppedByNats += first.duplicates + again.duplicates;
-        const js = jetstream(nc);
-        for (let n = 0; n < DUPLICATES_PER_SITE; n++) {
-          const env = cdrEnvelope(siteId, perSite - 1 - n, { id: `${siteId}-cdr-${perSite - 1 - n}-republished` });
-          await js.publish(Subjects.eventSubject(siteId, 'cdr'), JSON.stringify(env), { msgID: env.id });
+    /** Every site's CDRs number `from`..`from + perSite - 1`, then duplicates of the last few of them. */
+    const publishAll = (from: number) =>
+      Promise.all(
+        sites.map(async (siteId, i) => {
+          const nc = agentConnections[i] as NatsConnection;
+          const first = await publishCdrs(nc, siteId, perSite, { from, window: 20 });
+          const again = await publishCdrs(nc, siteId, DUPLICATES_PER_SITE, { from: from + perSite - DUPLICATES_PER_SITE, window: DUPLICATES_PER_SITE });
+          droppedByNats += first.duplicates + again.duplicates;
+          const js = jetstream(nc);
+          for (let n = 0; n < DUPLICATES_PER_SITE; n++) {
+            const env = cdrEnvelope(siteId, from + perSite - 1 - n, { id: `${siteId}-cdr-${from + perSite - 1 - n}-republished` });
+            await js.publish(Subjects.eventSubject(siteId, 'cdr'), JSON.stringify(env), { msgID: env.id });
+          }
+        }),
+      );
+    const waitFor = async (expected: number, what: string): Promise<{ rows: number; distinct: number }> => {
+      const w0 = wallNow();
+      for (let lastLog = w0; ; ) {
+        const counts = await countAll(pool as pg.Pool);
+        if (counts.distinct >= expected || wallNow() - w0 > 300_000) return counts;
+        if (wallNow() - lastLog > 2000) {
+          lastLog = wallNow();
+          log(`  ${what}: ${counts.distinct}/${expected} CDRs stored after ${((wallNow() - w0) / 1000).toFixed(1)} s`);
         }
-      }),
-    );
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    };
+
+    // 3a. Live: the agents' publishing and the controller's consuming at once (bounded by the publishers here).
+    const live = perSite * sites.length;
+    log(`live: publishing ${live} CDRs (${perSite} per site) + ${DUPLICATES_PER_SITE * 2 * sites.length} duplicates while the controller consumes ...`);
+    const c0 = wallNow();
+    const publishing = publishAll(0);
     let cdrPublishMs = Number.NaN;
     void publishing.then(() => (cdrPublishMs = wallNow() - c0));
-    let counts = { rows: 0, distinct: 0 };
-    for (let lastLog = 0; ; ) {
-      counts = await countAll(pool);
-      if (counts.distinct >= expected) break;
-      if (wallNow() - c0 > 300_000) break;
-      if (wallNow() - lastLog > 2000) {
-        lastLog = wallNow();
-        log(`  ${counts.distinct}/${expected} CDRs stored after ${((wallNow() - c0) / 1000).toFixed(1)} s`);
-      }
-      await new Promise((r) => setTimeout(r, 25));
-    }
-    const ingestMs = wallNow() - c0;
+    await waitFor(live, 'live');
+    const liveMs = wallNow() - c0;
     await publishing;
+    const liveCounts = await countAll(pool);
+    const livePerS = Math.round(liveCounts.distinct / (liveMs / 1000));
+    log(`live: ${liveCounts.distinct} distinct CDRs stored in ${(liveMs / 1000).toFixed(2)} s (${livePerS}/s); publishing took ${(cdrPublishMs / 1000).toFixed(2)} s`);
+
+    // 3b. Backlog: the controller down while the agents publish, then started: how fast it drains into PostgreSQL,
+    //     from its first stored CDR of the backlog to the last.
+    await controller.stop();
+    const lastLive = await pool.query<{ at: Date }>(`SELECT max(received_at) AS at FROM cdrs`);
+    log(`backlog: controller stopped; publishing ${live} more CDRs + duplicates ...`);
+    await publishAll(perSite);
+    await controller.start();
+    const expected = 2 * live;
+    let counts = await waitFor(expected, 'backlog');
+    const drainedAt = wallNow();
+    const firstBacklog = await pool.query<{ at: Date | null }>(`SELECT min(received_at) AS at FROM cdrs WHERE received_at > $1`, [lastLive.rows[0]?.at ?? new Date(0)]);
+    const drainMs = drainedAt - (firstBacklog.rows[0]?.at?.getTime() ?? Number.NaN);
     // Late copies (the re-published ones) would land after the last distinct row: give them time, then count.
     await new Promise((r) => setTimeout(r, 2000));
     counts = await countAll(pool);
-    const ingestPerS = Math.round(counts.distinct / (ingestMs / 1000));
-    log(`stored ${counts.distinct} distinct CDRs (${counts.rows} rows) in ${(ingestMs / 1000).toFixed(2)} s; publishing took ${(cdrPublishMs / 1000).toFixed(2)} s; NATS dropped ${droppedByNats} same-msg-id re-publishes`);
+    const ingestPerS = Math.round((counts.distinct - liveCounts.distinct) / (drainMs / 1000));
+    log(`backlog: ${counts.distinct - liveCounts.distinct} CDRs drained in ${(drainMs / 1000).toFixed(2)} s (${ingestPerS}/s); in all ${counts.distinct} distinct CDRs (${counts.rows} rows); NATS dropped ${droppedByNats} same-msg-id re-publishes`);
 
     const result = {
       rollout_p50_ms: r1(pct(rolloutMs, 50)),
       rollout_p99_ms: r1(pct(rolloutMs, 99)),
       cdr_ingest_per_s: ingestPerS,
+      cdr_live_ingest_per_s: livePerS,
       cdr_lost: expected - counts.distinct,
       cdr_duplicated: counts.rows - counts.distinct,
       rollout_all_applied_p50_ms: r1(pct(allAppliedMs, 50)),
@@ -278,13 +313,14 @@ async function main(): Promise<void> {
       published_p50_ms: r1(pct(publishedMs, 50)),
       published_p99_ms: r1(pct(publishedMs, 99)),
       write_p50_ms: r1(pct(writeMs, 50)),
+      cpu_ms_per_write: rolloutCpu,
       sites: SITES,
       extensions_per_site: EXT_PER_SITE,
       writes: WRITES,
       agent_threads: THREADS,
       cdrs: expected,
       cdr_duplicates_sent: DUPLICATES_PER_SITE * 2 * sites.length,
-      cdr_publish_per_s: Math.round(expected / (cdrPublishMs / 1000)),
+      cdr_publish_per_s: Math.round(live / (cdrPublishMs / 1000)),
     };
     log(`rollout p50 ${result.rollout_p50_ms} ms, p99 ${result.rollout_p99_ms} ms (target < 1000: ${result.rollout_p99_ms < 1000 ? 'met' : 'MISSED'}); ingest ${ingestPerS} CDR/s (target >= 5000: ${ingestPerS >= 5000 ? 'met' : 'MISSED'})`);
     process.stdout.write(`${JSON.stringify(result)}\n`);
@@ -300,25 +336,40 @@ async function main(): Promise<void> {
 }
 
 /**
- * When each site's snapshot revision reached NATS: a controller-credentials subscription to the KV buckets'
- * put subjects (the revision read from the envelope's first bytes). Splits the rollout time into the
- * controller's part (write, build, sign, put) and the agents' part (receive, verify, store, compile).
+ * When each site's latest snapshot reached NATS: the time JetStream stored the last message of the site's KV
+ * stream, asked with controller credentials once every agent has applied a write (no snapshot payloads travel to
+ * this process). Splits the rollout time into the controller's part (write, build, sign, put) and the agents'
+ * part (receive, verify, store, compile).
  */
-async function watchPuts(nats: TestNatsServer): Promise<{ nc: NatsConnection; at(siteId: string, revision: number): number | undefined }> {
+async function watchPuts(nats: TestNatsServer): Promise<{ nc: NatsConnection; lastPutAt(siteIds: readonly string[]): Promise<Map<string, number>> }> {
   const nc = await connect({ servers: nats.url, authenticator: credsAuthenticator(new TextEncoder().encode(await nats.controllerCreds())) });
-  const seen = new Map<string, number>();
-  const prefix = `$KV.${Subjects.configBucket('')}`;
-  nc.subscribe(`$KV.*.${Subjects.SNAPSHOT_KEY}`, {
-    callback: (_err, msg) => {
-      const at = wallNow();
-      const revision = /"revision":([0-9]+)/.exec(new TextDecoder().decode(msg.data.subarray(0, 300)))?.[1];
-      if (!msg.subject.startsWith(prefix) || revision === undefined) return;
-      const siteId = msg.subject.slice(prefix.length, -Subjects.SNAPSHOT_KEY.length - 1);
-      seen.set(`${siteId}@${revision}`, at);
+  const jsm = await jetstreamManager(nc);
+  return {
+    nc,
+    async lastPutAt(siteIds) {
+      const out = new Map<string, number>();
+      await Promise.all(
+        siteIds.map(async (siteId) => {
+          const info = await jsm.streams.info(`KV_${Subjects.configBucket(siteId)}`);
+          out.set(siteId, Date.parse(info.state.last_ts));
+        }),
+      );
+      return out;
     },
-  });
-  await nc.flush();
-  return { nc, at: (siteId, revision) => seen.get(`${siteId}@${revision}`) };
+  };
+}
+
+/** CPU seconds (user + system) so far of the controller and nats-server processes and of this process (the agents). */
+function cpuSeconds(controllerPid: number | undefined, natsPid: number | undefined): { controller: number; nats: number; agents: number } {
+  const ticks = 100; // USER_HZ on Linux
+  const of = (pid: number | undefined): number => {
+    if (pid === undefined) return Number.NaN;
+    // Fields after the command name, which is in parentheses and may hold spaces: utime and stime are the 12th and 13th.
+    const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+    return (Number(rest[11]) + Number(rest[12])) / ticks;
+  };
+  const own = process.cpuUsage();
+  return { controller: of(controllerPid), nats: of(natsPid), agents: (own.user + own.system) / 1e6 };
 }
 
 async function countAll(pool: pg.Pool): Promise<{ rows: number; distinct: number }> {
