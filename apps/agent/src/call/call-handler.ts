@@ -151,8 +151,7 @@ function toTarget(a: Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }>):
 
 function trunkIdOf(site: CompiledSite, endpoint: string | undefined): string | undefined {
   if (endpoint === undefined || !endpoint.startsWith('trunk-')) return undefined;
-  const name = endpoint.slice(6);
-  return site.config.trunks.find((t) => t.name === name)?.id;
+  return site.localTrunksByName.get(endpoint.slice(6))?.id;
 }
 
 /**

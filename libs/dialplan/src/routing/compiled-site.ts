@@ -1,7 +1,6 @@
 import type {
   CallClass,
   CallFlow,
-  Extension,
   InboundRoute,
   InterSiteLink,
   OutboundRoute,
@@ -13,6 +12,7 @@ import type {
 } from '@fedpbx/contracts';
 import { NumberingPlan } from '../numbering/numbering-plan.js';
 import { PatternSet } from '../patterns/index.js';
+import { ExtensionTable } from './extension-table.js';
 
 /** A trunk as the resolver sees it: own trunks in full, other sites' trunks by id, site and name only. */
 export interface TrunkRef {
@@ -26,19 +26,23 @@ export interface TrunkRef {
 /**
  * One site's snapshot turned into lookup structures, once per applied revision ("code loaded once, never per
  * call"). Every per-call decision in `resolveRoute` is a map lookup, a binary search or a pattern-trie walk.
+ * It keeps only what routing reads, not the `SiteConfig` it was built from: the agent holds it for as long as the
+ * revision is in force, and a head office's parsed extensions (ids, SIP secrets) would double its heap.
  */
 export interface CompiledSite {
   readonly siteId: string;
   readonly revision: number;
   readonly site: Site;
-  readonly config: SiteConfig;
   readonly plan: NumberingPlan;
   readonly directory: ReadonlyMap<string, SiteDirectoryEntry>;
   readonly hubSiteId: string | undefined;
-  readonly extensions: ReadonlyMap<string, Extension>;
+  /** The site's own extensions by number. */
+  readonly extensions: ExtensionTable;
   readonly flows: ReadonlyMap<string, CallFlow>;
   readonly flowsByNumber: ReadonlyMap<string, CallFlow>;
   readonly trunks: ReadonlyMap<string, TrunkRef>;
+  /** Own trunks by name (`trunk-<name>` is the PJSIP endpoint a call from the PSTN comes in on). */
+  readonly localTrunksByName: ReadonlyMap<string, TrunkRef>;
   /** Own trunks that may carry emergency calls, in declaration order. */
   readonly emergencyTrunks: readonly TrunkRef[];
   readonly emergencyNumbers: ReadonlySet<string>;
@@ -98,16 +102,16 @@ export function compileSite(config: SiteConfig, revision: number): CompiledSite 
     siteId,
     revision,
     site,
-    config,
     plan,
     directory,
     hubSiteId: config.federation.hubSiteId,
-    extensions: new Map(config.extensions.filter((e) => e.siteId === siteId).map((e) => [e.number, e])),
+    extensions: new ExtensionTable(config.extensions.filter((e) => e.siteId === siteId)),
     flows: new Map(config.callFlows.map((f) => [f.id, f])),
     flowsByNumber: new Map(
       config.callFlows.filter((f) => f.siteId === siteId && f.number !== undefined).map((f) => [f.number as string, f]),
     ),
     trunks,
+    localTrunksByName: new Map(ownTrunkRefs.map((t) => [t.name, t])),
     emergencyTrunks: ownTrunkRefs.filter((t) => t.emergency),
     emergencyNumbers: new Set(site.emergencyNumbers),
     links,

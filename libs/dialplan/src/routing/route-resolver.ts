@@ -358,7 +358,7 @@ function manipulate(dialled: string, pref: TrunkPreference): string | undefined 
 }
 
 function callerClasses(site: CompiledSite, caller: string): ReadonlySet<CallClass> {
-  const cosId = site.extensions.get(caller)?.classOfServiceId;
+  const cosId = site.extensions.classOfServiceOf(caller);
   return (cosId !== undefined ? site.classesOfService.get(cosId) : undefined) ?? site.defaultClasses;
 }
 
