@@ -1,5 +1,6 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
+import type { SiteSnapshot } from '@fedpbx/contracts';
 import { importPublicKey } from '@fedpbx/signing';
 import { AgiServer } from './agi/agi-server.js';
 import { AmiClient } from './ami/ami-client.js';
@@ -40,6 +41,13 @@ export class Agent {
   private sync: SyncClient | undefined;
   private wireguard: WireguardMesh | undefined;
   private recordings: RecordingRetentionSweeper | undefined;
+  /**
+   * The whole snapshot in force while `start` wires the parts that render from it (Asterisk config, WireGuard
+   * mesh); dropped once started - the routing state keeps no extensions, later snapshots reach them through the
+   * applier's hooks and listeners.
+   */
+  private startupSnapshot: SiteSnapshot | undefined;
+  private starting = false;
 
   constructor(
     readonly config: AgentConfig,
@@ -49,15 +57,23 @@ export class Agent {
     this.store = new SnapshotStore(config.FEDPBX_STATE_DIR, config.FEDPBX_SITE_ID, keys);
     this.applier = new SnapshotApplier(config.FEDPBX_SITE_ID, keys, this.store, this.state, this.metrics, log);
     this.cdrOutbox = new CdrOutbox(config.FEDPBX_STATE_DIR);
+    this.applier.onApplied((s) => {
+      if (this.starting) this.startupSnapshot = s;
+    });
   }
 
   async start(): Promise<{ agiPort: number; metricsPort: number }> {
     const started = process.hrtime.bigint();
+    this.starting = true;
     await this.store.init();
     await this.loadLocalSnapshot();
     // With a snapshot in force, calls are served at once and a bootstrap file is only checked afterwards.
     const fromDisk = this.state.ready;
     if (!fromDisk) await this.applyBootstrap();
+    // Only the Asterisk config writer and the WireGuard mesh render from the whole snapshot at start; without them
+    // it goes now, so that this compaction frees its extensions.
+    const rendersAtStart = this.config.FEDPBX_ASTERISK_CONFIG_DIR !== undefined || this.config.FEDPBX_WIREGUARD !== 'off';
+    if (!rendersAtStart) this.releaseStartupSnapshot();
     compactHeap();
 
     const handler = new CallHandler(this.state, this.metrics, this.log);
@@ -97,6 +113,12 @@ export class Agent {
     await this.startAsterisk(agi.port);
     this.startWireguard();
     this.startRecordingRetention();
+    if (rendersAtStart) {
+      this.releaseStartupSnapshot();
+      // Its extensions are garbage in the old space now: one more compaction (a ~20 MB heap: a few ms, once) rather
+      // than carrying them until V8's next full collection, whose limit they would raise.
+      compactHeap();
+    }
     return { agiPort: agi.port, metricsPort: m.port };
   }
 
@@ -183,7 +205,7 @@ export class Agent {
         writer.flushReloads().catch((err: unknown) => this.log.error({ err }, 'owed reloads failed'));
       });
       // The snapshot loaded from disk did not pass through the applier's hooks.
-      const current = this.state.snapshot;
+      const current = this.startupSnapshot;
       if (current !== undefined) await writer.apply(current).catch((err: unknown) => this.log.error({ err }, 'Asterisk config not written'));
     }
     this.ami?.start();
@@ -229,7 +251,7 @@ export class Agent {
           }),
     });
     this.applier.onApplied((s) => void mesh.apply(s));
-    const current = this.state.snapshot;
+    const current = this.startupSnapshot;
     if (current !== undefined) void mesh.apply(current);
     mesh.start();
     this.wireguard = mesh;
@@ -255,11 +277,17 @@ export class Agent {
     recordings.start();
   }
 
+  private releaseStartupSnapshot(): void {
+    this.starting = false;
+    this.startupSnapshot = undefined;
+  }
+
   /** Last-known-good from the state dir (verified: hash and signature). */
   private async loadLocalSnapshot(): Promise<void> {
     const loaded = await this.store.loadLastKnownGood();
     for (const s of loaded?.skipped ?? []) this.log.warn(s, 'stored snapshot skipped');
     if (loaded === undefined) return;
+    this.startupSnapshot = loaded.snapshot;
     this.state.apply(loaded.snapshot);
     this.metrics.snapshotApplied(loaded.snapshot);
     this.log.info({ revision: loaded.snapshot.revision }, 'serving the last applied snapshot from the state dir');

@@ -16,13 +16,13 @@
  * {@link AsteriskStatus.setLinkSignal}) and up when every known signal says up. While AMI is down nothing is
  * changed: the last known health stays in force (calls keep routing; a dead link still fails over per attempt).
  */
-import type { CdrEvent, HealthState, SiteConfig } from '@fedpbx/contracts';
+import type { CdrEvent, HealthState } from '@fedpbx/contracts';
 import type { z } from 'zod';
 import type { LinkStatusEvent, TrunkStatusEvent } from '@fedpbx/contracts';
 import { siteEndpointName, trunkEndpointName } from '@fedpbx/dialplan';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
-import type { RoutingState } from '../state/routing-state.js';
+import type { ConfigInForce, RoutingState } from '../state/routing-state.js';
 import { isEmptyListError, type AmiClient, type AmiEvent } from './ami-client.js';
 import { mapCdr } from './cdr-mapper.js';
 
@@ -300,12 +300,12 @@ export class AsteriskStatus {
     return h;
   }
 
-  private config(): SiteConfig | undefined {
+  private config(): ConfigInForce | undefined {
     return this.opts.state.snapshot?.config;
   }
 
   /** `site-P` of a link of this site, or `trunk-T` of one of its own trunks; anything else is the admin's. */
-  private targetOf(name: string, config: SiteConfig | undefined): Target | undefined {
+  private targetOf(name: string, config: ConfigInForce | undefined): Target | undefined {
     if (config === undefined) return undefined;
     const self = config.site.id;
     if (name.startsWith('site-')) {
@@ -320,7 +320,7 @@ export class AsteriskStatus {
     return undefined;
   }
 
-  private expected(config: SiteConfig | undefined): Target[] {
+  private expected(config: ConfigInForce | undefined): Target[] {
     if (config === undefined) return [];
     const self = config.site.id;
     return [
@@ -329,7 +329,7 @@ export class AsteriskStatus {
     ];
   }
 
-  private endpointOf(target: Target, config: SiteConfig | undefined): string {
+  private endpointOf(target: Target, config: ConfigInForce | undefined): string {
     if (target.kind === 'link') return siteEndpointName(target.id);
     const trunk = config?.trunks.find((t) => t.id === target.id);
     return trunk === undefined ? target.id : trunkEndpointName(trunk.name);

@@ -1,12 +1,23 @@
-import type { Health, HealthState, SiteSnapshot } from '@fedpbx/contracts';
+import type { Health, HealthState, SiteConfig, SiteSnapshot } from '@fedpbx/contracts';
 import { compileSite, type CompiledSite } from '@fedpbx/dialplan';
+
+/** The site config in force without its extensions (the call path reads those from the compiled site). */
+export type ConfigInForce = Omit<SiteConfig, 'extensions'>;
+
+/**
+ * What stays in memory of the snapshot in force: its identity (revision, hash, signature, time) and its config
+ * without the extensions. A head office's 100,000 parsed extensions - ids, names, SIP secrets - were two thirds of
+ * the agent's heap, and only the Asterisk config writer reads them, when a snapshot is applied: it gets the whole
+ * snapshot then (apply hooks, or the snapshot loaded at start).
+ */
+export type SnapshotInForce = Omit<SiteSnapshot, 'config'> & { readonly config: ConfigInForce };
 
 /**
  * What the call path reads: the compiled snapshot in force and the health of links and trunks. Both are
  * immutable values replaced as a whole, so a call in progress keeps a consistent view and a reader never waits.
  */
 export class RoutingState {
-  private current: { readonly snapshot: SiteSnapshot; readonly site: CompiledSite } | undefined;
+  private current: { readonly snapshot: SnapshotInForce; readonly site: CompiledSite } | undefined;
   private healthValue: Health = { links: {}, trunks: {} };
   private readonly listeners = new Set<() => void>();
 
@@ -19,7 +30,7 @@ export class RoutingState {
     return this.current.site;
   }
 
-  get snapshot(): SiteSnapshot | undefined {
+  get snapshot(): SnapshotInForce | undefined {
     return this.current?.snapshot;
   }
 
@@ -31,10 +42,14 @@ export class RoutingState {
     return this.healthValue;
   }
 
-  /** Compiles and swaps in a verified snapshot (all lookup structures are built before the swap). */
+  /**
+   * Compiles and swaps in a verified snapshot (all lookup structures are built before the swap). The extensions
+   * are kept only in the compiled site's compact table: the caller's `snapshot` may be dropped afterwards.
+   */
   apply(snapshot: SiteSnapshot): void {
     const site = compileSite(snapshot.config, snapshot.revision);
-    this.current = { snapshot, site };
+    const { extensions: _inTheCompiledSite, ...config } = snapshot.config;
+    this.current = { snapshot: { ...snapshot, config }, site };
     this.emit();
   }
 
