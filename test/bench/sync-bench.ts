@@ -286,18 +286,31 @@ async function main(): Promise<void> {
     // 3b. Backlog: the controller down while the agents publish, then started: how fast it drains into PostgreSQL,
     //     from its first stored CDR of the backlog to the last.
     await controller.stop();
-    const lastLive = await pool.query<{ at: Date }>(`SELECT max(received_at) AS at FROM cdrs`);
     log(`backlog: controller stopped; publishing ${live} more CDRs + duplicates ...`);
     await publishAll(perSite);
-    await controller.start();
     const expected = 2 * live;
-    let counts = await waitFor(expected, 'backlog');
-    const drainedAt = wallNow();
-    const firstBacklog = await pool.query<{ at: Date | null }>(`SELECT min(received_at) AS at FROM cdrs WHERE received_at > $1`, [lastLive.rows[0]?.at ?? new Date(0)]);
-    const drainMs = drainedAt - (firstBacklog.rows[0]?.at?.getTime() ?? Number.NaN);
+    // Watched from before the start (the controller starts ingesting before it answers HTTP): the first poll
+    // that sees a CDR of the backlog stored, and the first that sees them all (polls 25 ms apart).
+    let firstSeenAt = Number.NaN;
+    const draining = (async () => {
+      const d0 = wallNow();
+      for (let lastLog = d0; ; ) {
+        const c = await countAll(pool as pg.Pool);
+        if (Number.isNaN(firstSeenAt) && c.distinct > liveCounts.distinct) firstSeenAt = wallNow();
+        if (c.distinct >= expected || wallNow() - d0 > 300_000) return wallNow();
+        if (wallNow() - lastLog > 2000) {
+          lastLog = wallNow();
+          log(`  backlog: ${c.distinct}/${expected} CDRs stored after ${((wallNow() - d0) / 1000).toFixed(1)} s`);
+        }
+        await new Promise((r) => setTimeout(r, 25));
+      }
+    })();
+    await controller.start();
+    const drainedAt = await draining;
+    const drainMs = drainedAt - firstSeenAt;
     // Late copies (the re-published ones) would land after the last distinct row: give them time, then count.
     await new Promise((r) => setTimeout(r, 2000));
-    counts = await countAll(pool);
+    const counts = await countAll(pool);
     const ingestPerS = Math.round((counts.distinct - liveCounts.distinct) / (drainMs / 1000));
     log(`backlog: ${counts.distinct - liveCounts.distinct} CDRs drained in ${(drainMs / 1000).toFixed(2)} s (${ingestPerS}/s); in all ${counts.distinct} distinct CDRs (${counts.rows} rows); NATS dropped ${droppedByNats} same-msg-id re-publishes`);
 
