@@ -3,7 +3,10 @@
 // SnapshotApplier, CdrOutbox, SyncClient with its own NATS connection and credentials) - only FastAGI, AMI and
 // the metrics listener are left out. Every snapshot that comes into force is reported to the main thread with
 // the wall-clock time (performance.timeOrigin + now, comparable across threads).
-import { parentPort, workerData } from 'node:worker_threads';
+import { writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector/promises';
+import { join } from 'node:path';
+import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { destination, pino } from 'pino';
 import { importPublicKey } from '@fedpbx/signing';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
@@ -24,6 +27,8 @@ export interface AgentsWorkerData {
   readonly natsUrl: string;
   readonly keyId: string;
   readonly publicKeyPem: string;
+  /** When set, the thread profiles its CPU from 'profile-start' to 'profile-stop' into a .cpuprofile file here. */
+  readonly profileDir?: string;
 }
 
 /** Worker -> main: started, one snapshot applied, or stopped. */
@@ -74,7 +79,23 @@ const clients = await Promise.all(
 );
 port.postMessage({ type: 'started' } satisfies AgentsWorkerMessage);
 
+let profiler: Session | undefined;
 port.on('message', (msg: unknown) => {
+  if (msg === 'profile-start' && data.profileDir !== undefined) {
+    profiler = new Session();
+    profiler.connect();
+    void profiler.post('Profiler.enable').then(() => profiler?.post('Profiler.start'));
+    return;
+  }
+  if (msg === 'profile-stop' && profiler !== undefined) {
+    const session = profiler;
+    profiler = undefined;
+    void session.post('Profiler.stop').then(({ profile }) => {
+      writeFileSync(join(data.profileDir as string, `agents-thread-${threadId}.cpuprofile`), JSON.stringify(profile));
+      session.disconnect();
+    });
+    return;
+  }
   if (msg !== 'stop') return;
   void Promise.all(clients.map((c) => c.stop())).then(() => {
     port.postMessage({ type: 'stopped' } satisfies AgentsWorkerMessage);

@@ -126,6 +126,11 @@ class AgentFleet {
     }
   }
 
+  /** Tells every agents thread to start or stop its CPU profile (BENCH_AGENT_PROFILE_DIR). */
+  profile(what: 'profile-start' | 'profile-stop'): void {
+    for (const w of this.workers) w.postMessage(what);
+  }
+
   async stop(): Promise<void> {
     await Promise.all(
       this.workers.map(
@@ -194,11 +199,13 @@ async function main(): Promise<void> {
     const putWatch = await watchPuts(nats);
     puts = putWatch;
     const a0 = wallNow();
-    await fleet.start(specs, { natsUrl: nats.url, keyId: key.keyId, publicKeyPem: exportPublicKey(key.publicKey) });
+    const profileDir = process.env['BENCH_AGENT_PROFILE_DIR'];
+    await fleet.start(specs, { natsUrl: nats.url, keyId: key.keyId, publicKeyPem: exportPublicKey(key.publicKey), ...(profileDir !== undefined ? { profileDir } : {}) });
     await fleet.until(() => specs.every((s) => fleet.revision(s.siteId) > 0), 'every agent to apply its first snapshot');
     log(`${specs.length} agents in ${THREADS} worker thread(s) applied their first snapshot ${((wallNow() - a0) / 1000).toFixed(1)} s after starting`);
 
     // 2. Rollout: writes that change every site's view, one after another.
+    fleet.profile('profile-start');
     const cpuBefore = cpuSeconds(controller.pid(), nats.pid());
     const rolloutMs: number[] = [];
     const allAppliedMs: number[] = [];
@@ -223,6 +230,7 @@ async function main(): Promise<void> {
     }
 
     const cpuAfter = cpuSeconds(controller.pid(), nats.pid());
+    fleet.profile('profile-stop');
     const cpuPerWrite = (k: keyof typeof cpuAfter) => r1(((cpuAfter[k] - cpuBefore[k]) * 1000) / WRITES);
     const rolloutCpu = { controller: cpuPerWrite('controller'), nats: cpuPerWrite('nats'), agents: cpuPerWrite('agents') };
     log(`CPU per write (ms): controller ${rolloutCpu.controller}, nats-server ${rolloutCpu.nats}, the 200 agents ${rolloutCpu.agents} (this process)`);
