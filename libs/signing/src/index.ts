@@ -1,2 +1,3 @@
 export * from './snapshot-signer.js';
 export * from './snapshot-wire.js';
+export * from './snapshot-text.js';

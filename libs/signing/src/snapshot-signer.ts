@@ -191,9 +191,14 @@ export function verifySnapshot(raw: unknown, expectedSiteId: string, keys: reado
   if (actual !== snapshot.contentHash) {
     throw new SnapshotRejectedError('hash-mismatch', `snapshot content hash ${actual} does not match the declared ${snapshot.contentHash}`);
   }
-  const key = keys.find((k) => k.keyId === snapshot.signature.keyId);
-  if (key === undefined) throw new SnapshotRejectedError('unknown-key', `snapshot is signed with unknown key ${snapshot.signature.keyId}`);
-  const ok = verify(null, Buffer.from(snapshotSigningPayload(snapshot)), key.publicKey, Buffer.from(snapshot.signature.value, 'base64'));
-  if (!ok) throw new SnapshotRejectedError('bad-signature', `snapshot revision ${snapshot.revision} has a bad signature`);
+  verifySignature(snapshot, keys);
   return snapshot;
+}
+
+/** The controller's signature over the envelope (site, revision, time, content hash), by one of `keys`. */
+export function verifySignature(envelope: Omit<SiteSnapshot, 'config'>, keys: readonly VerifyingKey[]): void {
+  const key = keys.find((k) => k.keyId === envelope.signature.keyId);
+  if (key === undefined) throw new SnapshotRejectedError('unknown-key', `snapshot is signed with unknown key ${envelope.signature.keyId}`);
+  const ok = verify(null, Buffer.from(snapshotSigningPayload(envelope)), key.publicKey, Buffer.from(envelope.signature.value, 'base64'));
+  if (!ok) throw new SnapshotRejectedError('bad-signature', `snapshot revision ${envelope.revision} has a bad signature`);
 }

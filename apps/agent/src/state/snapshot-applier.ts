@@ -1,5 +1,5 @@
 import type { SiteSnapshot } from '@fedpbx/contracts';
-import { SnapshotRejectedError, verifySnapshot, type VerifyingKey } from '@fedpbx/signing';
+import { SnapshotRejectedError, verifySnapshot, verifySnapshotText, type SnapshotParts, type VerifyingKey } from '@fedpbx/signing';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { RoutingState } from './routing-state.js';
@@ -27,6 +27,8 @@ export class SnapshotApplier {
   private chain: Promise<unknown> = Promise.resolve();
   private readonly hooks: ApplyHook[] = [];
   private readonly listeners: ApplyListener[] = [];
+  /** The parts of the snapshot in force as verifySnapshotText read them (undefined after any other apply). */
+  private parts: SnapshotParts | undefined;
 
   constructor(
     private readonly siteId: string,
@@ -45,21 +47,35 @@ export class SnapshotApplier {
     this.listeners.push(listener);
   }
 
+  /** Offers have to be applied in order; concurrent offers are serialised. `raw` is a parsed snapshot (a bootstrap file). */
+  offer(raw: unknown, source: string): Promise<ApplyResult> {
+    return this.serialised(() => {
+      const claimed = typeof raw === 'object' && raw !== null && 'revision' in raw && typeof raw.revision === 'number' ? raw.revision : 0;
+      return this.verified(claimed, source, () => ({ snapshot: verifySnapshot(raw, this.siteId, this.keys), parts: undefined }));
+    });
+  }
+
   /**
-   * Offers have to be applied in order; concurrent offers are serialised. `text`, when the caller has it, is the
-   * JSON text `raw` was parsed from: its config bytes are hashed as they are, and it is what gets stored.
+   * A snapshot as its JSON text (a KV value): verified part by part, the parts unchanged since the snapshot in
+   * force taken over without parsing or validating them again (verifySnapshotText), and stored as received.
    */
-  offer(raw: unknown, source: string, text?: string): Promise<ApplyResult> {
-    const next = this.chain.then(() => this.apply(raw, source, text));
+  offerText(text: string, source: string): Promise<ApplyResult> {
+    return this.serialised(() =>
+      this.verified(claimedRevision(text) ?? 0, source, () => verifySnapshotText(text, this.siteId, this.keys, this.parts), text),
+    );
+  }
+
+  private serialised(f: () => Promise<ApplyResult>): Promise<ApplyResult> {
+    const next = this.chain.then(f);
     this.chain = next.catch(() => undefined);
     return next;
   }
 
-  private async apply(raw: unknown, source: string, text: string | undefined): Promise<ApplyResult> {
-    const claimed = typeof raw === 'object' && raw !== null && 'revision' in raw && typeof raw.revision === 'number' ? raw.revision : 0;
+  private async verified(claimed: number, source: string, verify: () => { snapshot: SiteSnapshot; parts: SnapshotParts | undefined }, text?: string): Promise<ApplyResult> {
     let snapshot: SiteSnapshot;
+    let parts: SnapshotParts | undefined;
     try {
-      snapshot = verifySnapshot(raw, this.siteId, this.keys, text !== undefined ? { receivedText: text } : {});
+      ({ snapshot, parts } = verify());
     } catch (error) {
       if (!(error instanceof SnapshotRejectedError)) throw error;
       return this.refuse(claimed, error.code, error.message, source);
@@ -73,6 +89,7 @@ export class SnapshotApplier {
     }
     await this.store.save(snapshot, text);
     this.state.apply(snapshot);
+    this.parts = parts;
     this.metrics.snapshotApplied(snapshot);
     this.log.info({ revision: snapshot.revision, contentHash: snapshot.contentHash, source }, 'snapshot applied');
     for (const hook of this.hooks) {
@@ -91,4 +108,10 @@ export class SnapshotApplier {
     this.log.warn({ revision, code, reason, source }, 'snapshot refused; last-known-good stays in force');
     return { applied: false, revision, code, reason };
   }
+}
+
+/** The revision a snapshot's text claims, read from its envelope (the first bytes) without parsing the config. */
+export function claimedRevision(text: string): number | undefined {
+  const m = /"revision":([0-9]{1,15})[,}]/.exec(text.slice(0, 512));
+  return m?.[1] !== undefined ? Number(m[1]) : undefined;
 }

@@ -3,7 +3,7 @@ import { Kvm, type KvEntry } from '@nats-io/kv';
 import { Subjects } from '@fedpbx/contracts';
 import { decodeSnapshotValue } from '@fedpbx/signing';
 import type { Logger } from '../logger.js';
-import type { ApplyResult, SnapshotApplier } from '../state/snapshot-applier.js';
+import { claimedRevision, type ApplyResult, type SnapshotApplier } from '../state/snapshot-applier.js';
 import type { RoutingState } from '../state/routing-state.js';
 import { Backoff, sleep } from './backoff.js';
 import { agentJetStream } from './event-envelope.js';
@@ -12,7 +12,7 @@ import type { NatsLink } from './nats-link.js';
 export interface ConfigWatcherOptions {
   readonly siteId: string;
   readonly link: NatsLink;
-  readonly applier: Pick<SnapshotApplier, 'offer'>;
+  readonly applier: Pick<SnapshotApplier, 'offerText'>;
   readonly state: Pick<RoutingState, 'revision' | 'ready'>;
   /** A snapshot from the bucket was refused (bad signature/hash/site, not JSON...): for the status report. */
   readonly onRefused: (revision: number, reason: string) => void;
@@ -93,7 +93,6 @@ export class ConfigWatcher {
       log.warn({ operation: entry.operation, kvRevision: entry.revision }, 'config key removed; the snapshot in force stays');
       return;
     }
-    let raw: unknown;
     let text: string;
     try {
       text = decodeSnapshotValue(entry.value);
@@ -101,20 +100,14 @@ export class ConfigWatcher {
       this.refused(0, error instanceof Error ? `malformed: ${error.message}` : 'malformed');
       return;
     }
-    try {
-      raw = JSON.parse(text);
-    } catch {
-      this.refused(0, 'not-json: the config value is not JSON');
-      return;
-    }
-    const claimed = typeof raw === 'object' && raw !== null && 'revision' in raw && typeof raw.revision === 'number' ? raw.revision : undefined;
+    const claimed = claimedRevision(text);
     if (claimed !== undefined && state.ready && claimed < state.revision) {
       log.debug({ revision: claimed, inForce: state.revision }, 'config value older than the snapshot in force: nothing to do');
       return;
     }
     // A throw here is not a verdict on the snapshot (e.g. the state dir is full): it ends this watch, and the
     // re-created one offers the latest value again.
-    const result: ApplyResult = await this.opts.applier.offer(raw, 'nats', text);
+    const result: ApplyResult = await this.opts.applier.offerText(text, 'nats');
     if (!result.applied) this.refused(result.revision, `${result.code}: ${result.reason}`);
   }
 

@@ -1,0 +1,87 @@
+import { canonicalJson, SiteConfig } from '@fedpbx/contracts';
+import { buildSiteConfig, foundingScenario } from '@fedpbx/dialplan';
+import { describe, expect, it } from 'vitest';
+import { generateSigningKey, signBuiltConfig, signSnapshot, SnapshotRejectedError, verifySnapshot } from './snapshot-signer.js';
+import { topLevelMembers, verifySnapshotText } from './snapshot-text.js';
+
+const key = generateSigningKey('k1');
+const other = generateSigningKey('k1');
+const at = new Date('2026-11-26T10:00:00Z');
+const fed = foundingScenario();
+const config = buildSiteConfig(fed, 'piter');
+const wire = (c = config, revision = 3, k = key) => signBuiltConfig(c, revision, k, at).json;
+
+function refusal(f: () => unknown): string {
+  try {
+    f();
+  } catch (e) {
+    if (e instanceof SnapshotRejectedError) return e.code;
+    throw e;
+  }
+  return 'accepted';
+}
+
+describe('verifying a snapshot from its text', () => {
+  it('gives what the whole-object path gives', () => {
+    const text = wire();
+    const { snapshot, parts } = verifySnapshotText(text, 'piter', [key]);
+    expect(snapshot).toEqual(verifySnapshot(JSON.parse(text), 'piter', [key]));
+    expect(snapshot.config).toEqual(SiteConfig.parse(config));
+    expect([...(parts?.values.keys() ?? [])].sort()).toEqual(Object.keys(config).sort());
+  });
+
+  it('takes over the parts that did not change, and reads those that did', () => {
+    const first = verifySnapshotText(wire(), 'piter', [key]);
+    const renamed = { ...config, extensions: config.extensions.map((e, i) => (i === 0 ? { ...e, displayName: 'Renamed' } : e)) };
+    const second = verifySnapshotText(wire(renamed, 4), 'piter', [key], first.parts);
+    expect(second.snapshot.revision).toBe(4);
+    expect(second.snapshot.config.extensions[0]?.displayName).toBe('Renamed');
+    expect(second.snapshot.config.extensions).not.toBe(first.snapshot.config.extensions);
+    expect(second.snapshot.config.federation).toBe(first.snapshot.config.federation);
+    expect(second.snapshot.config.outboundRoutes).toBe(first.snapshot.config.outboundRoutes);
+    expect(second.snapshot.config).toEqual(SiteConfig.parse(renamed));
+  });
+
+  it('refuses tampering, forgery, another site and another format, whatever parts it had before', () => {
+    const good = verifySnapshotText(wire(), 'piter', [key]);
+    const tampered = wire().replace('"displayName":"', '"displayName":"Evil ');
+    expect(refusal(() => verifySnapshotText(tampered, 'piter', [key], good.parts))).toBe('hash-mismatch');
+    expect(refusal(() => verifySnapshotText(wire(config, 5, other), 'piter', [key], good.parts))).toBe('bad-signature');
+    expect(refusal(() => verifySnapshotText(wire(), 'moscow', [key], good.parts))).toBe('wrong-site');
+    expect(refusal(() => verifySnapshotText(wire().replace('{"format":1,', '{"format":99,'), 'piter', [key]))).toBe('format');
+    expect(refusal(() => verifySnapshotText('not json', 'piter', [key]))).toBe('malformed');
+    // A signed config that would not pass the schema (signed outside signSnapshot's checks) is refused by part.
+    const bad = structuredClone(config) as unknown as { extensions: { number: string }[] };
+    bad.extensions[0]!.number = 'not-a-number';
+    expect(refusal(() => verifySnapshotText(wire(bad as unknown as typeof config), 'piter', [key], good.parts))).toBe('malformed');
+    const extra = { ...config, colour: 'red' } as unknown as typeof config;
+    expect(refusal(() => verifySnapshotText(wire(extra), 'piter', [key]))).toBe('malformed');
+  });
+
+  it('fills in defaults of parts the text leaves out, as the schema does', () => {
+    const { remoteTrunks: _r, ...without } = config;
+    const text = wire(without as typeof config);
+    expect(verifySnapshotText(text, 'piter', [key]).snapshot.config.remoteTrunks).toEqual([]);
+  });
+
+  it('takes text in any other form through the whole-object path', () => {
+    const pretty = JSON.stringify(signSnapshot(config, 3, key, at), null, 2);
+    const { snapshot, parts } = verifySnapshotText(pretty, 'piter', [key]);
+    expect(snapshot.revision).toBe(3);
+    expect(parts).toBeUndefined();
+  });
+});
+
+describe('topLevelMembers', () => {
+  it('finds each member of an object, brackets and escapes in strings included', () => {
+    const text = canonicalJson({ a: '}{][,"', b: [1, { c: 'x\\"y' }], d: { e: null }, f: -1.5e3, g: true });
+    const m = topLevelMembers(text, 0, text.length);
+    expect(Object.fromEntries([...(m ?? [])].map(([k, [s, e]]) => [k, JSON.parse(text.slice(s, e))]))).toEqual(JSON.parse(text));
+    const spaced = ' { "a" : [ 1 ] , "b" : "x" } ';
+    expect([...(topLevelMembers(spaced, 0, spaced.length) ?? [])].map(([k]) => k)).toEqual(['a', 'b']);
+  });
+
+  it('says undefined for what is not a well-formed object', () => {
+    for (const text of ['[]', '{"a":1', '{"a" 1}', '{"a":[1}', '{"a":"x}', '{"a":1}x', '{a:1}', '']) expect(topLevelMembers(text, 0, text.length), text).toBeUndefined();
+  });
+});

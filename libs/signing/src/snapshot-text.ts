@@ -1,0 +1,182 @@
+import { createHash } from 'node:crypto';
+import { SiteConfig, SiteSnapshot, SNAPSHOT_FORMAT_VERSION, snapshotSigningPayload } from '@fedpbx/contracts';
+import { SnapshotRejectedError, verifySignature, verifySnapshot, type VerifyingKey } from './snapshot-signer.js';
+
+const CONFIG_MEMBER = ',"config":';
+const Envelope = SiteSnapshot.omit({ config: true });
+const PART_SCHEMAS = SiteConfig.shape as Record<string, (typeof SiteConfig.shape)[keyof typeof SiteConfig.shape]>;
+
+/** What a verified snapshot's config was made of: each top-level part's value and the hash of its text. */
+export interface SnapshotParts {
+  readonly values: ReadonlyMap<string, unknown>;
+  readonly hashes: ReadonlyMap<string, string>;
+}
+
+export interface VerifiedText {
+  readonly snapshot: SiteSnapshot;
+  /** Hand these to the next verification to reuse the parts that did not change; undefined when the text was not in wire form. */
+  readonly parts: SnapshotParts | undefined;
+}
+
+/**
+ * Verifies a snapshot from its JSON text, as the controller writes it (envelope fields, then `,"config":` and the
+ * canonical config as its last member): envelope shape and format first, then the content hash over the config's
+ * bytes and the controller's signature, and only then the content - part by part. A part (`extensions`,
+ * `federation`, ...) whose text hashes as the same part of `previous` did is taken over as the value already
+ * validated then, neither parsed nor validated again: a change to the numbering plan re-reads only the plan, a new
+ * extension only the extensions. Text in any other form gets the whole-object path (`verifySnapshot`).
+ * Throws {@link SnapshotRejectedError}, as verifySnapshot does.
+ */
+export function verifySnapshotText(text: string, expectedSiteId: string, keys: readonly VerifyingKey[], previous?: SnapshotParts): VerifiedText {
+  const at = text.endsWith('}') ? text.indexOf(CONFIG_MEMBER) : -1;
+  const members = at < 0 ? undefined : topLevelMembers(text, at + CONFIG_MEMBER.length, text.length - 1);
+  if (at < 0 || members === undefined) return { snapshot: wholeObject(text, expectedSiteId, keys), parts: undefined };
+
+  let envelopeRaw: unknown;
+  try {
+    envelopeRaw = JSON.parse(`${text.slice(0, at)}}`);
+  } catch {
+    return { snapshot: wholeObject(text, expectedSiteId, keys), parts: undefined };
+  }
+  if (typeof envelopeRaw === 'object' && envelopeRaw !== null && 'format' in envelopeRaw && envelopeRaw.format !== SNAPSHOT_FORMAT_VERSION) {
+    throw new SnapshotRejectedError('format', `snapshot format ${String(envelopeRaw.format)} is not supported (this agent knows ${SNAPSHOT_FORMAT_VERSION})`);
+  }
+  const envelope = Envelope.safeParse(envelopeRaw);
+  if (!envelope.success) throw malformed(envelope.error.issues[0], []);
+  const e = envelope.data;
+  if (e.siteId !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${e.siteId}, this agent serves ${expectedSiteId}`);
+  const actual = sha256(text.slice(at + CONFIG_MEMBER.length, -1));
+  if (actual !== e.contentHash) throw new SnapshotRejectedError('hash-mismatch', `snapshot content hash ${actual} does not match the declared ${e.contentHash}`);
+  verifySignature(e, keys);
+
+  // The signed bytes: now the content, part by part.
+  const values = new Map<string, unknown>();
+  const hashes = new Map<string, string>();
+  for (const [key, [start, end]] of members) {
+    const schema = PART_SCHEMAS[key];
+    if (schema === undefined) throw new SnapshotRejectedError('malformed', `snapshot is malformed at config: unrecognized key "${key}"`);
+    const hash = sha256(text.slice(start, end));
+    hashes.set(key, hash);
+    if (previous !== undefined && previous.hashes.get(key) === hash && previous.values.has(key)) {
+      values.set(key, previous.values.get(key));
+      continue;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(text.slice(start, end));
+    } catch {
+      throw new SnapshotRejectedError('malformed', `snapshot is malformed at config.${key}: not JSON`);
+    }
+    const parsed = schema.safeParse(raw);
+    if (!parsed.success) throw malformed(parsed.error.issues[0], ['config', key]);
+    values.set(key, parsed.data);
+  }
+  for (const [key, schema] of Object.entries(PART_SCHEMAS)) {
+    if (members.has(key)) continue;
+    const parsed = schema.safeParse(undefined);
+    if (!parsed.success) throw malformed(parsed.error.issues[0], ['config', key]);
+    if (parsed.data !== undefined) values.set(key, parsed.data);
+  }
+  const config = Object.fromEntries(values) as SiteConfig;
+  if (config.site.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${config.site.id}, this agent serves ${expectedSiteId}`);
+  return { snapshot: { ...e, config }, parts: { values, hashes } };
+}
+
+function wholeObject(text: string, expectedSiteId: string, keys: readonly VerifyingKey[]): SiteSnapshot {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    throw new SnapshotRejectedError('malformed', 'snapshot is not JSON');
+  }
+  return verifySnapshot(raw, expectedSiteId, keys, { receivedText: text });
+}
+
+function malformed(issue: { path: PropertyKey[]; message: string } | undefined, prefix: string[]): SnapshotRejectedError {
+  const path = [...prefix, ...(issue?.path ?? []).map(String)].join('.');
+  return new SnapshotRejectedError('malformed', `snapshot is malformed at ${path || '(root)'}: ${issue?.message ?? 'invalid'}`);
+}
+
+function sha256(text: string): string {
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+}
+
+const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
+
+/**
+ * The members of the JSON object spanning text[from, to): key -> [start, end) of its value text. Undefined when
+ * it is not an object or not well formed as far as this scan can tell (every value is then checked by
+ * JSON.parse anyway). Strings are skipped with their escapes, so brackets inside them do not count.
+ */
+export function topLevelMembers(text: string, from: number, to: number): Map<string, [number, number]> | undefined {
+  const out = new Map<string, [number, number]>();
+  let i = skipWs(text, from, to);
+  if (text.charCodeAt(i) !== 0x7b /* { */) return undefined;
+  i = skipWs(text, i + 1, to);
+  if (text.charCodeAt(i) === 0x7d /* } */) return skipWs(text, i + 1, to) === to ? out : undefined;
+  for (;;) {
+    if (text.charCodeAt(i) !== 0x22) return undefined;
+    const keyEnd = stringEnd(text, i, to);
+    if (keyEnd < 0) return undefined;
+    let key: unknown;
+    try {
+      key = JSON.parse(text.slice(i, keyEnd));
+    } catch {
+      return undefined;
+    }
+    i = skipWs(text, keyEnd, to);
+    if (text.charCodeAt(i) !== 0x3a /* : */) return undefined;
+    const start = skipWs(text, i + 1, to);
+    const end = valueEnd(text, start, to);
+    if (end < 0) return undefined;
+    out.set(key as string, [start, end]);
+    i = skipWs(text, end, to);
+    const c = text.charCodeAt(i);
+    if (c === 0x7d) return skipWs(text, i + 1, to) === to ? out : undefined;
+    if (c !== 0x2c /* , */) return undefined;
+    i = skipWs(text, i + 1, to);
+  }
+}
+
+function skipWs(text: string, i: number, to: number): number {
+  while (i < to && WS.has(text.charCodeAt(i))) i++;
+  return i;
+}
+
+/** Index just past the string starting at `i` (a `"`), or -1. */
+function stringEnd(text: string, i: number, to: number): number {
+  for (let j = i + 1; j < to; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 0x5c /* \ */) j++;
+    else if (c === 0x22) return j + 1;
+  }
+  return -1;
+}
+
+/** Index just past the value starting at `i`, or -1. */
+function valueEnd(text: string, i: number, to: number): number {
+  const c = text.charCodeAt(i);
+  if (c === 0x22) return stringEnd(text, i, to);
+  if (c !== 0x7b && c !== 0x5b) {
+    let j = i;
+    while (j < to) {
+      const d = text.charCodeAt(j);
+      if (d === 0x2c || d === 0x7d || d === 0x5d || WS.has(d)) break;
+      j++;
+    }
+    return j > i ? j : -1;
+  }
+  let depth = 0;
+  for (let j = i; j < to; j++) {
+    const d = text.charCodeAt(j);
+    if (d === 0x22) {
+      j = stringEnd(text, j, to) - 1;
+      if (j < 0) return -1;
+    } else if (d === 0x7b || d === 0x5b) depth++;
+    else if (d === 0x7d || d === 0x5d) {
+      depth--;
+      if (depth === 0) return j + 1;
+    }
+  }
+  return -1;
+}
