@@ -74,12 +74,10 @@ export class AgiServer {
     }
     this.sessions.add(socket);
     this.metrics.sessionOpened();
-    void this.run(socket, acceptedAt).finally(() => {
-      this.sessions.delete(socket);
-      this.metrics.sessionClosed();
-    });
+    void this.run(socket, acceptedAt);
   }
 
+  /** One call, start to end; never rejects (the bookkeeping is in its `finally`: no extra promise per call). */
   private async run(socket: Socket, acceptedAt: number): Promise<void> {
     let session: AgiSession | undefined;
     try {
@@ -98,6 +96,8 @@ export class AgiServer {
     } finally {
       if (session !== undefined) await session.close().catch(() => undefined);
       else socket.destroy();
+      this.sessions.delete(socket);
+      this.metrics.sessionClosed();
     }
   }
 }

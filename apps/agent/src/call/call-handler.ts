@@ -63,8 +63,10 @@ export class CallHandler {
 
     // The recording's name travels with the first MSet (one command less per recorded call).
     const recording = plan.record ? this.recordingName(session, site) : undefined;
+    // exec writes the command before it returns: observed after, so the metric's bookkeeping is not on the path.
+    const first = session.exec('MSet', tags(site, plan, plan.attempts[0], recording));
     this.metrics.timeToFirstCommand.observe((performance.now() - acceptedAt) / 1000);
-    await session.exec('MSet', tags(site, plan, plan.attempts[0], recording));
+    await first;
     const outcome = plan.outcome === 'denied' ? await this.deny(session, plan) : await this.walk(session, site, plan, recording);
     this.metrics.callEnded(entry, plan.routeKind, outcome);
   }
