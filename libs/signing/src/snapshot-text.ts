@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { SiteConfig, SiteSnapshot, SNAPSHOT_FORMAT_VERSION, snapshotSigningPayload } from '@fedpbx/contracts';
+import { SiteConfig, SiteSnapshot, SNAPSHOT_FORMAT_VERSION } from '@fedpbx/contracts';
 import { SnapshotRejectedError, verifySignature, verifySnapshot, type VerifyingKey } from './snapshot-signer.js';
 
 const CONFIG_MEMBER = ',"config":';
