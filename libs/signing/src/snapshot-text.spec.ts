@@ -42,6 +42,18 @@ describe('verifying a snapshot from its text', () => {
     expect(second.snapshot.config).toEqual(SiteConfig.parse(renamed));
   });
 
+  it('keeps no part larger than the bound for reuse, and reads it again next time', () => {
+    const bound = canonicalJson(config.site).length;
+    expect(canonicalJson(config.federation).length).toBeGreaterThan(bound);
+    const first = verifySnapshotText(wire(), 'piter', [key], undefined, bound);
+    expect(first.parts?.values.has('federation')).toBe(false);
+    expect(first.parts?.values.has('site')).toBe(true);
+    const second = verifySnapshotText(wire(config, 4), 'piter', [key], first.parts, bound);
+    expect(second.snapshot.config.federation).not.toBe(first.snapshot.config.federation);
+    expect(second.snapshot.config.federation).toEqual(first.snapshot.config.federation);
+    expect(second.snapshot.config.site).toBe(first.snapshot.config.site);
+  });
+
   it('refuses tampering, forgery, another site and another format, whatever parts it had before', () => {
     const good = verifySnapshotText(wire(), 'piter', [key]);
     const tampered = wire().replace('"displayName":"', '"displayName":"Evil ');

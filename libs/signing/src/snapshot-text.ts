@@ -6,7 +6,14 @@ const CONFIG_MEMBER = ',"config":';
 const Envelope = SiteSnapshot.omit({ config: true });
 const PART_SCHEMAS = SiteConfig.shape as Record<string, (typeof SiteConfig.shape)[keyof typeof SiteConfig.shape]>;
 
-/** What a verified snapshot's config was made of: each top-level part's value and the hash of its text. */
+/**
+ * Parts larger than this are not kept for reuse: the values of a 100,000-extension head office's extensions
+ * would hold tens of MB for as long as the snapshot is in force, where the agent otherwise keeps them compact.
+ * Such a part is parsed again at the next snapshot (a rollout, not a call, pays for it).
+ */
+export const REUSE_MAX_PART_BYTES = 2 * 1024 * 1024;
+
+/** What a verified snapshot's config was made of: each top-level part's value and the hash of its text (parts up to REUSE_MAX_PART_BYTES). */
 export interface SnapshotParts {
   readonly values: ReadonlyMap<string, unknown>;
   readonly hashes: ReadonlyMap<string, string>;
@@ -27,7 +34,7 @@ export interface VerifiedText {
  * extension only the extensions. Text in any other form gets the whole-object path (`verifySnapshot`).
  * Throws {@link SnapshotRejectedError}, as verifySnapshot does.
  */
-export function verifySnapshotText(text: string, expectedSiteId: string, keys: readonly VerifyingKey[], previous?: SnapshotParts): VerifiedText {
+export function verifySnapshotText(text: string, expectedSiteId: string, keys: readonly VerifyingKey[], previous?: SnapshotParts, reuseMaxPartBytes = REUSE_MAX_PART_BYTES): VerifiedText {
   const at = text.endsWith('}') ? text.indexOf(CONFIG_MEMBER) : -1;
   const members = at < 0 ? undefined : topLevelMembers(text, at + CONFIG_MEMBER.length, text.length - 1);
   if (at < 0 || members === undefined) return { snapshot: wholeObject(text, expectedSiteId, keys), parts: undefined };
@@ -55,9 +62,10 @@ export function verifySnapshotText(text: string, expectedSiteId: string, keys: r
   for (const [key, [start, end]] of members) {
     const schema = PART_SCHEMAS[key];
     if (schema === undefined) throw new SnapshotRejectedError('malformed', `snapshot is malformed at config: unrecognized key "${key}"`);
-    const hash = sha256(text.slice(start, end));
-    hashes.set(key, hash);
-    if (previous !== undefined && previous.hashes.get(key) === hash && previous.values.has(key)) {
+    const reusable = end - start <= reuseMaxPartBytes;
+    const hash = reusable ? sha256(text.slice(start, end)) : undefined;
+    if (hash !== undefined) hashes.set(key, hash);
+    if (hash !== undefined && previous !== undefined && previous.hashes.get(key) === hash && previous.values.has(key)) {
       values.set(key, previous.values.get(key));
       continue;
     }
@@ -79,7 +87,8 @@ export function verifySnapshotText(text: string, expectedSiteId: string, keys: r
   }
   const config = Object.fromEntries(values) as SiteConfig;
   if (config.site.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${config.site.id}, this agent serves ${expectedSiteId}`);
-  return { snapshot: { ...e, config }, parts: { values, hashes } };
+  const kept = new Map([...values].filter(([key]) => hashes.has(key)));
+  return { snapshot: { ...e, config }, parts: { values: kept, hashes } };
 }
 
 function wholeObject(text: string, expectedSiteId: string, keys: readonly VerifyingKey[]): SiteSnapshot {
@@ -143,15 +152,18 @@ function skipWs(text: string, i: number, to: number): number {
   return i;
 }
 
-/** Index just past the string starting at `i` (a `"`), or -1. */
+/** Index just past the string starting at `i` (a `"`), or -1: the next `"` not escaped by an odd run of `\`. */
 function stringEnd(text: string, i: number, to: number): number {
-  for (let j = i + 1; j < to; j++) {
-    const c = text.charCodeAt(j);
-    if (c === 0x5c /* \ */) j++;
-    else if (c === 0x22) return j + 1;
+  for (let j = text.indexOf('"', i + 1); j >= 0 && j < to; j = text.indexOf('"', j + 1)) {
+    let backslashes = 0;
+    while (text.charCodeAt(j - 1 - backslashes) === 0x5c) backslashes++;
+    if (backslashes % 2 === 0) return j + 1;
   }
   return -1;
 }
+
+/** The characters that matter when skipping over an object or array: quotes and brackets. */
+const STRUCTURE = /["[\]{}]/g;
 
 /** Index just past the value starting at `i`, or -1. */
 function valueEnd(text: string, i: number, to: number): number {
@@ -167,16 +179,15 @@ function valueEnd(text: string, i: number, to: number): number {
     return j > i ? j : -1;
   }
   let depth = 0;
-  for (let j = i; j < to; j++) {
-    const d = text.charCodeAt(j);
+  STRUCTURE.lastIndex = i;
+  for (let m = STRUCTURE.exec(text); m !== null && m.index < to; m = STRUCTURE.exec(text)) {
+    const d = text.charCodeAt(m.index);
     if (d === 0x22) {
-      j = stringEnd(text, j, to) - 1;
-      if (j < 0) return -1;
+      const end = stringEnd(text, m.index, to);
+      if (end < 0) return -1;
+      STRUCTURE.lastIndex = end;
     } else if (d === 0x7b || d === 0x5b) depth++;
-    else if (d === 0x7d || d === 0x5d) {
-      depth--;
-      if (depth === 0) return j + 1;
-    }
+    else if (--depth === 0) return m.index + 1;
   }
   return -1;
 }
