@@ -45,6 +45,21 @@ describe('rollout status and revision diff (PostgreSQL)', () => {
     expect(await siteRollout('piter')).toEqual({ ...before, behindSec: 0 });
   });
 
+  it('stores a batch of applied reports in one go: per site the newest counts, older ones and unknown sites change nothing', async () => {
+    const current = await head('kazan');
+    const t0 = Date.now();
+    await rollout.recordAppliedMany(ds.manager, [
+      { siteId: 'kazan', revision: current - 1, at: new Date(t0) },
+      { siteId: 'kazan', revision: current, at: new Date(t0 + 1000) },
+      { siteId: 'kazan', revision: current - 2, at: new Date(t0 + 2000) },
+      { siteId: 'atlantis', revision: 7, at: new Date(t0) },
+    ]);
+    expect(await siteRollout('kazan')).toMatchObject({ appliedRevision: current, appliedAt: new Date(t0 + 1000).toISOString() });
+    await rollout.recordAppliedMany(ds.manager, [{ siteId: 'kazan', revision: current - 1, at: new Date(t0 + 5000) }]);
+    expect(await siteRollout('kazan')).toMatchObject({ appliedRevision: current });
+    expect(await ds.query(`SELECT 1 FROM site_rollouts WHERE site_id = 'atlantis'`)).toEqual([]);
+  });
+
   it('says since when a site is behind: the creation of the oldest revision it has not applied', async () => {
     await rollout.recordApplied(ds.manager, 'moscow', await head('moscow'), new Date());
     const r = await t.request('POST', '/api/v1/extensions', { siteId: 'moscow', number: '107', displayName: 'Behind' }, admin);

@@ -219,10 +219,8 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
       }
       const batch = groupEvents(envelopes);
       const { cdrsInserted } = await this.store.write(m, batch);
-      for (const s of batch.snapshots) {
-        if (s.refusedReason === undefined) await this.rollout.recordApplied(m, s.siteId, s.revision, s.at);
-        else await this.rollout.recordRefused(m, s.siteId, s.revision, s.refusedReason, s.at);
-      }
+      await this.rollout.recordAppliedMany(m, batch.snapshots.filter((s) => s.refusedReason === undefined));
+      for (const s of batch.snapshots) if (s.refusedReason !== undefined) await this.rollout.recordRefused(m, s.siteId, s.revision, s.refusedReason, s.at);
       return { cdrs: batch.cdrs.length, cdrsInserted, others: envelopes.length - batch.cdrs.length, unknown, dropped: accepted.length - envelopes.length };
     });
     this.stats.batches += 1;

@@ -53,6 +53,29 @@ export class RolloutRepository {
     );
   }
 
+  /**
+   * Many agents' applied reports in one statement (a change to the numbering plan has every site report at once).
+   * Per site the newest report counts; as with recordApplied, only a newer revision moves the row.
+   */
+  async recordAppliedMany(m: EntityManager, reports: readonly { siteId: string; revision: number; at: Date }[]): Promise<void> {
+    const newest = new Map<string, { siteId: string; revision: number; at: Date }>();
+    for (const r of reports) {
+      const seen = newest.get(r.siteId);
+      if (seen === undefined || seen.revision < r.revision || (seen.revision === r.revision && seen.at < r.at)) newest.set(r.siteId, r);
+    }
+    if (newest.size === 0) return;
+    const rows = [...newest.values()];
+    await m.query(
+      `INSERT INTO site_rollouts (site_id, applied_revision, applied_at)
+       SELECT u.site_id, u.revision, u.at
+         FROM unnest($1::text[], $2::int[], $3::timestamptz[]) AS u(site_id, revision, at)
+        WHERE EXISTS (SELECT 1 FROM sites WHERE id = u.site_id)
+       ON CONFLICT (site_id) DO UPDATE SET applied_revision = EXCLUDED.applied_revision, applied_at = EXCLUDED.applied_at
+       WHERE site_rollouts.applied_revision IS NULL OR site_rollouts.applied_revision < EXCLUDED.applied_revision`,
+      [rows.map((r) => r.siteId), rows.map((r) => r.revision), rows.map((r) => r.at.toISOString())],
+    );
+  }
+
   /** The agent refused `revision` (bad signature, hash, failed apply...) with `reason`. The latest refusal is kept. */
   async recordRefused(m: EntityManager, siteId: string, revision: number, reason: string, at: Date): Promise<void> {
     await m.query(
