@@ -3,7 +3,9 @@
 // Everything real and private to the run: a nats-server in operator mode on a free port, a fresh PostgreSQL
 // database, the built controller process (apps/controller/dist) syncing through that server, and 200 agents
 // in this process (worker threads: one process, the cores shared), each its own sync stack with its own state
-// dir and its own agent NATS credentials (sync-bench-agents.ts).
+// dir and its own agent NATS credentials (sync-bench-agents.ts). The npm script gives the process a libuv pool of
+// 64 threads (UV_THREADPOOL_SIZE): the 200 agents' file writes and fsyncs would otherwise queue on the 4 threads
+// one process has, where each real agent has 4 of its own.
 //   1. A generated federation of BENCH_SITES sites is imported through POST /api/v1/import; every agent
 //      applies its first snapshot.
 //   2. Rollout: BENCH_WRITES API writes, one after another, each adding a number range at one site - a change

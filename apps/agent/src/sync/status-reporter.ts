@@ -36,6 +36,7 @@ export class StatusReporter {
 
   /** Loads the entries of the previous run (an unreadable file is logged and replaced). */
   async init(): Promise<void> {
+    await mkdir(join(this.opts.stateDir, 'sync'), { recursive: true, mode: 0o750 });
     let text: string;
     try {
       text = await readFile(this.file, 'utf8');
@@ -99,10 +100,7 @@ export class StatusReporter {
   /** Writes the whole (small) map atomically; writes are chained, so the last one holds the latest state. */
   private persist(): void {
     this.persistChain = this.persistChain
-      .then(async () => {
-        await mkdir(join(this.opts.stateDir, 'sync'), { recursive: true, mode: 0o750 });
-        await writeFileAtomic(this.file, JSON.stringify({ v: 1, entries: Object.fromEntries(this.entries) }));
-      })
+      .then(() => writeFileAtomic(this.file, JSON.stringify({ v: 1, entries: Object.fromEntries(this.entries) })))
       .catch((error: unknown) => this.opts.log.error({ err: error, file: this.file }, 'status file not written'));
   }
 
