@@ -1,13 +1,11 @@
 // npm run bench:agi - measures FastAGI servers with the faithful Asterisk peer as load generator.
 //
-// Every server (the agent when it can run, plus the floor and ding-dong baselines) is spawned as its own process,
-// so that RSS and CPU are its own, and all of them stay up for the whole run:
-//   1. open loop: calls started at BENCH_RATE/s, whatever completes; per call the time from TCP connect to the
-//      first command line (TTFC), p50/p99 over the measured calls. The BENCH_SECONDS of measurement are split into
-//      BENCH_ROUNDS rounds that take turns between the servers (the first round of each after BENCH_WARMUP_SECONDS
-//      of warm-up): on a shared machine a burst of outside load then falls on every server alike instead of on
-//      whichever one happened to be measured at that moment (the same for the closed loop);
-//   2. closed loop: BENCH_CONCURRENCY sessions placing calls back to back for BENCH_SECONDS (in rounds too): calls/s;
+// For each server (the agent when it can run, plus the floor and ding-dong baselines), spawned as its own
+// process so that RSS and CPU are its own:
+//   1. open loop: calls started at BENCH_RATE/s for BENCH_WARMUP_SECONDS + BENCH_SECONDS, whatever
+//      completes; per call the time from TCP connect to the first command line (TTFC), p50/p99 over the
+//      measured window;
+//   2. closed loop: BENCH_CONCURRENCY sessions placing calls back to back for BENCH_SECONDS: calls/s;
 //   3. VmRSS sampled during both (max) and CPU time (utime+stime) per call; commands per call.
 // Prints a table, then ONE JSON line (agent figures unprefixed, null when the agent could not run).
 // Run: node --conditions=@fedpbx/source --import tsx test/bench/agi-bench.ts
@@ -27,8 +25,6 @@ export interface BenchOptions {
   readonly rate: number;
   readonly seconds: number;
   readonly warmupSeconds: number;
-  /** Both loops' measured seconds are split into this many rounds, taking turns between the servers. */
-  readonly rounds: number;
   readonly concurrency: number;
   /** Per-call bound (a call still open then is counted as parked). */
   readonly callTimeoutMs: number;
@@ -218,17 +214,14 @@ class CallStats {
   }
 }
 
-/** One open-loop stretch: `warmupSeconds` unmeasured, then `seconds` measured; TTFC samples unsorted. */
 async function openLoop(
   sut: ServerUnderTest,
   opts: BenchOptions,
   stats: CallStats,
-  warmupSeconds: number,
-  seconds: number,
-): Promise<{ ttfc: Float64Array; started: number; measuredCompleted: number; measuredSeconds: number }> {
+): Promise<{ ttfc: Float64Array; started: number; measuredCompleted: number; achievedRate: number }> {
   const pick = mixPicker(opts.mix);
-  const warmCalls = Math.round(opts.rate * warmupSeconds);
-  const total = warmCalls + Math.round(opts.rate * seconds);
+  const warmCalls = Math.round(opts.rate * opts.warmupSeconds);
+  const total = warmCalls + Math.round(opts.rate * opts.seconds);
   const ttfc = new Float64Array(total);
   let ttfcN = 0;
   let measuredCompleted = 0;
@@ -257,16 +250,16 @@ async function openLoop(
     if (wait > 1) await sleep(Math.min(wait, 20));
     else await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  const measuredSeconds = (lastStart - t0) / 1000 - warmupSeconds;
+  const achievedRate = (total - warmCalls) / ((lastStart - t0) / 1000 - opts.warmupSeconds || 1);
   // Whatever completes: every call is bounded by callTimeoutMs.
   await Promise.all([...pending]);
-  return { ttfc: ttfc.slice(0, ttfcN), started: total - warmCalls, measuredCompleted, measuredSeconds };
+  const sorted = ttfc.slice(0, ttfcN).sort();
+  return { ttfc: sorted, started: total - warmCalls, measuredCompleted, achievedRate };
 }
 
-/** One closed-loop stretch of `seconds`: the calls completed in it and its length. */
-async function closedLoop(sut: ServerUnderTest, opts: BenchOptions, stats: CallStats, seconds: number): Promise<{ calls: number; seconds: number }> {
+async function closedLoop(sut: ServerUnderTest, opts: BenchOptions, stats: CallStats): Promise<number> {
   const pick = mixPicker(opts.mix);
-  const end = performance.now() + seconds * 1000;
+  const end = performance.now() + opts.seconds * 1000;
   let inWindow = 0;
   const worker = async (): Promise<void> => {
     while (performance.now() < end) {
@@ -280,7 +273,7 @@ async function closedLoop(sut: ServerUnderTest, opts: BenchOptions, stats: CallS
   const t0 = performance.now();
   await Promise.all(Array.from({ length: opts.concurrency }, () => worker()));
   const elapsed = Math.min(performance.now(), end) - t0;
-  return { calls: inWindow, seconds: elapsed / 1000 };
+  return inWindow / (elapsed / 1000);
 }
 
 /** One probe call per template: the lines the agent sends, for floor and ding-dong to replay. */
@@ -296,9 +289,9 @@ async function recordAgentSequences(sut: ServerUnderTest, opts: BenchOptions): P
   recordedSequences.file = file;
 }
 
-function skippedResult(name: string, skipped: string): ServerResult {
-  return {
-    name,
+async function benchOne(factory: ServerFactory, opts: BenchOptions, log: (s: string) => void): Promise<ServerResult> {
+  const empty = (skipped: string): ServerResult => ({
+    name: factory.name,
     skipped,
     ttfcP50Ms: null,
     ttfcP99Ms: null,
@@ -313,144 +306,69 @@ function skippedResult(name: string, skipped: string): ServerResult {
     badCalls: 0,
     badSamples: [],
     loadgenCpuCores: null,
-  };
-}
-
-/** A server that is up for the run, with what has been measured of it so far. */
-interface Running {
-  readonly name: string;
-  readonly sut: ServerUnderTest;
-  readonly proc: ServerProcess;
-  readonly stats: CallStats;
-  readonly rssIdleMb: number | null;
-  readonly cpu0: number;
-  rssMax: number;
-  readonly ttfc: Float64Array[];
-  openStarted: number;
-  openCompleted: number;
-  openSeconds: number;
-  warmedUp: boolean;
-  closedCalls: number;
-  closedSeconds: number;
-  /** The load generator's CPU time (ms) during this server's closed-loop rounds. */
-  loadgenCpuMs: number;
-}
-
-async function startServer(factory: ServerFactory, opts: BenchOptions, tmpDirs: string[], running: Running[]): Promise<void> {
-  const tmpDir = mkdtempSync(join(tmpdir(), `agi-bench-${factory.name}-`));
-  tmpDirs.push(tmpDir);
-  const sut = factory.create({ repoRoot: REPO_ROOT, tmpDir, agiPort: await freePort(), metricsPort: await freePort() });
-  const proc = new ServerProcess(sut);
-  await proc.waitReady();
-  if (factory.name === 'agent') await recordAgentSequences(sut, opts);
-  await sleep(300);
-  const rssIdleMb = proc.rssMb();
-  running.push({
-    name: factory.name,
-    sut,
-    proc,
-    stats: new CallStats(),
-    rssIdleMb,
-    cpu0: proc.cpuMs(),
-    rssMax: rssIdleMb ?? 0,
-    ttfc: [],
-    openStarted: 0,
-    openCompleted: 0,
-    openSeconds: 0,
-    warmedUp: false,
-    closedCalls: 0,
-    closedSeconds: 0,
-    loadgenCpuMs: 0,
   });
-}
-
-function resultOf(r: Running, opts: BenchOptions): ServerResult {
-  const ttfc = new Float64Array(r.ttfc.reduce((n, a) => n + a.length, 0));
-  let at = 0;
-  for (const a of r.ttfc) {
-    ttfc.set(a, at);
-    at += a.length;
+  const why = factory.unavailable(REPO_ROOT);
+  if (why !== null) {
+    log(`${factory.name}: skipped (${why})`);
+    return empty(why);
   }
-  ttfc.sort();
-  return {
-    name: r.name,
-    skipped: null,
-    ttfcP50Ms: percentile(ttfc, 0.5),
-    ttfcP99Ms: percentile(ttfc, 0.99),
-    openLoopStarted: r.openStarted,
-    openLoopCompleted: r.openCompleted,
-    openLoopAchievedRate: r.openSeconds > 0 ? r.openStarted / r.openSeconds : null,
-    callsPerS: r.closedSeconds > 0 ? r.closedCalls / r.closedSeconds : null,
-    rssMb: r.rssMax,
-    rssIdleMb: r.rssIdleMb,
-    // CPU over both loops, warm-up included, divided by every call the server saw.
-    cpuMsPerCall: (r.proc.cpuMs() - r.cpu0) / (r.stats.completed + Math.round(opts.rate * opts.warmupSeconds)),
-    commandsPerCall: r.stats.completed > 0 ? r.stats.commands / r.stats.completed : null,
-    badCalls: r.stats.bad,
-    badSamples: r.stats.badSamples,
-    loadgenCpuCores: r.closedSeconds > 0 ? r.loadgenCpuMs / 1000 / r.closedSeconds : null,
-  };
+  const tmpDir = mkdtempSync(join(tmpdir(), `agi-bench-${factory.name}-`));
+  let proc: ServerProcess | null = null;
+  let sampler: NodeJS.Timeout | null = null;
+  try {
+    const sut = factory.create({ repoRoot: REPO_ROOT, tmpDir, agiPort: await freePort(), metricsPort: await freePort() });
+    proc = new ServerProcess(sut);
+    await proc.waitReady();
+    if (factory.name === 'agent') await recordAgentSequences(sut, opts);
+    const p = proc;
+    await sleep(300);
+    const rssIdleMb = p.rssMb();
+    let rssMax = rssIdleMb ?? 0;
+    sampler = setInterval(() => {
+      const r = p.rssMb();
+      if (r !== null && r > rssMax) rssMax = r;
+    }, 100);
+    const stats = new CallStats();
+    const cpu0 = p.cpuMs();
+    log(`${factory.name}: open loop ${opts.rate}/s for ${opts.warmupSeconds}+${opts.seconds} s`);
+    const open = await openLoop(sut, opts, stats);
+    log(`${factory.name}: closed loop, ${opts.concurrency} sessions for ${opts.seconds} s`);
+    const lg0 = process.cpuUsage();
+    const lgT0 = performance.now();
+    const callsPerS = await closedLoop(sut, opts, stats);
+    const lg = process.cpuUsage(lg0);
+    const loadgenCpuCores = (lg.user + lg.system) / 1000 / (performance.now() - lgT0);
+    const cpu1 = p.cpuMs();
+    if (p.exited) throw new Error(`${factory.name} died during the run:\n${p.tail()}`);
+    return {
+      name: factory.name,
+      skipped: null,
+      ttfcP50Ms: percentile(open.ttfc, 0.5),
+      ttfcP99Ms: percentile(open.ttfc, 0.99),
+      openLoopStarted: open.started,
+      openLoopCompleted: open.measuredCompleted,
+      openLoopAchievedRate: open.achievedRate,
+      callsPerS,
+      rssMb: rssMax,
+      rssIdleMb,
+      // CPU over both loops, warm-up included, divided by every call the server saw.
+      cpuMsPerCall: (cpu1 - cpu0) / (stats.completed + Math.round(opts.rate * opts.warmupSeconds)),
+      commandsPerCall: stats.completed > 0 ? stats.commands / stats.completed : null,
+      badCalls: stats.bad,
+      badSamples: stats.badSamples,
+      loadgenCpuCores,
+    };
+  } finally {
+    if (sampler) clearInterval(sampler);
+    await proc?.stop();
+    rmSync(tmpDir, { recursive: true, force: true });
+  }
 }
 
 export async function runBench(opts: BenchOptions, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<ServerResult[]> {
-  const skipped = new Map<string, string>();
-  const running: Running[] = [];
-  const tmpDirs: string[] = [];
-  // Every server's RSS, sampled for the whole run (an idle server's does not grow).
-  const sampler = setInterval(() => {
-    for (const r of running) {
-      const rss = r.proc.rssMb();
-      if (rss !== null && rss > r.rssMax) r.rssMax = rss;
-    }
-  }, 100);
-  try {
-    // In the listed order, the agent first: floor and ding-dong replay the lines recorded from it (bench-servers.ts).
-    for (const factory of opts.servers) {
-      const why = factory.unavailable(REPO_ROOT);
-      if (why === null) await startServer(factory, opts, tmpDirs, running);
-      else {
-        log(`${factory.name}: skipped (${why})`);
-        skipped.set(factory.name, why);
-      }
-    }
-    const roundSeconds = opts.seconds / opts.rounds;
-    // Both loops in rounds that take turns between the servers; turns rotate, so that no server is always
-    // measured right after the same other one.
-    const turns = function* (): Generator<Running> {
-      for (let round = 0; round < opts.rounds; round++) for (let k = 0; k < running.length; k++) yield running[(round + k) % running.length] as Running;
-    };
-    let turn = 0;
-    for (const r of turns()) {
-      const warmup = r.warmedUp ? 0 : opts.warmupSeconds;
-      log(`${r.name}: open loop ${opts.rate}/s, round ${Math.floor(turn++ / running.length) + 1}/${opts.rounds}: ${warmup > 0 ? `${warmup}+` : ''}${roundSeconds} s`);
-      const open = await openLoop(r.sut, opts, r.stats, warmup, roundSeconds);
-      r.warmedUp = true;
-      r.ttfc.push(open.ttfc);
-      r.openStarted += open.started;
-      r.openCompleted += open.measuredCompleted;
-      r.openSeconds += open.measuredSeconds;
-      if (r.proc.exited) throw new Error(`${r.name} died during the run:\n${r.proc.tail()}`);
-    }
-    turn = 0;
-    for (const r of turns()) {
-      log(`${r.name}: closed loop, ${opts.concurrency} sessions, round ${Math.floor(turn++ / running.length) + 1}/${opts.rounds}: ${roundSeconds} s`);
-      const lg0 = process.cpuUsage();
-      const closed = await closedLoop(r.sut, opts, r.stats, roundSeconds);
-      const lg = process.cpuUsage(lg0);
-      r.closedCalls += closed.calls;
-      r.closedSeconds += closed.seconds;
-      r.loadgenCpuMs += (lg.user + lg.system) / 1000;
-      if (r.proc.exited) throw new Error(`${r.name} died during the run:\n${r.proc.tail()}`);
-    }
-    return opts.servers.map((factory) => {
-      const r = running.find((x) => x.name === factory.name);
-      return r === undefined ? skippedResult(factory.name, skipped.get(factory.name) ?? 'not started') : resultOf(r, opts);
-    });
-  } finally {
-    clearInterval(sampler);
-    for (const r of running) await r.proc.stop();
-    for (const dir of tmpDirs) rmSync(dir, { recursive: true, force: true });
-  }
+  const results: ServerResult[] = [];
+  for (const f of opts.servers) results.push(await benchOne(f, opts, log));
+  return results;
 }
 
 const round = (n: number | null, digits = 2): number | null => (n === null ? null : Number(n.toFixed(digits)));
@@ -510,7 +428,6 @@ export function summaryJson(results: readonly ServerResult[], opts: BenchOptions
     agent_skipped: results.find((r) => r.name === 'agent')?.skipped ?? null,
     rate: opts.rate,
     seconds: opts.seconds,
-    rounds: opts.rounds,
     concurrency: opts.concurrency,
   };
 }
@@ -533,7 +450,6 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchOptio
     rate: envNumber('BENCH_RATE', 500),
     seconds: envNumber('BENCH_SECONDS', 10),
     warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 2),
-    rounds: Math.round(envNumber('BENCH_ROUNDS', 5)),
     concurrency: envNumber('BENCH_CONCURRENCY', 200),
     callTimeoutMs: envNumber('BENCH_CALL_TIMEOUT_MS', 10_000),
     mix: env.BENCH_MIX === 'default' ? DEFAULT_MIX : AGENT_MIX,
