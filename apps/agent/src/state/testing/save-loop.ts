@@ -15,6 +15,9 @@ const store = new SnapshotStore(stateDir, 'moscow', keys, 5);
 const applier = new SnapshotApplier('moscow', keys, store, new RoutingState(), new AgentMetrics(false), pino({ level: 'silent' }));
 await store.init();
 const existing = await store.loadLastKnownGood();
-// Revisions 1..N, each signed by the controller; carry on after the one in force.
+// Revisions 1..N, each signed by the controller; carry on after the one in force. 'ready' once one is stored
+// (on a loaded machine the first kill could otherwise come before anything was ever stored).
+const rest = snapshots.slice(existing?.snapshot.revision ?? 0);
+if (existing === undefined && rest[0] !== undefined) await applier.offer(rest.shift(), 'loop');
 process.stdout.write('ready\n');
-for (const s of snapshots.slice(existing?.snapshot.revision ?? 0)) await applier.offer(s, 'loop');
+for (const s of rest) await applier.offer(s, 'loop');
