@@ -11,7 +11,7 @@ const PART_SCHEMAS = SiteConfig.shape as Record<string, (typeof SiteConfig.shape
  * would hold tens of MB for as long as the snapshot is in force, where the agent otherwise keeps them compact.
  * Such a part is parsed again at the next snapshot (a rollout, not a call, pays for it).
  */
-export const REUSE_MAX_PART_BYTES = 2 * 1024 * 1024;
+export const REUSE_MAX_PART_BYTES = 512 * 1024;
 
 /** What a verified snapshot's config was made of: each top-level part's value and the hash of its text (parts up to REUSE_MAX_PART_BYTES). */
 export interface SnapshotParts {

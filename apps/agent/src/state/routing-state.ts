@@ -47,7 +47,8 @@ export class RoutingState {
    * are kept only in the compiled site's compact table: the caller's `snapshot` may be dropped afterwards.
    */
   apply(snapshot: SiteSnapshot): void {
-    const site = compileSite(snapshot.config, snapshot.revision);
+    // Parts of the config that are the same objects as the ones in force keep what was compiled from them.
+    const site = compileSite(snapshot.config, snapshot.revision, this.current !== undefined ? { config: this.current.snapshot.config, site: this.current.site } : undefined);
     const { extensions: _inTheCompiledSite, ...config } = snapshot.config;
     this.current = { snapshot: { ...snapshot, config }, site };
     this.emit();

@@ -63,31 +63,64 @@ export function routeAppliesTo(route: OutboundRoute, siteId: string): boolean {
   return route.sites.length === 0 || route.sites.includes(siteId);
 }
 
-export function compileSite(config: SiteConfig, revision: number): CompiledSite {
+/**
+ * The site compiled from the snapshot before, with the config (extensions aside) it was compiled from. A part of
+ * the new config that is the very same object as before - a snapshot verified part by part takes over the parts
+ * that did not change - keeps what was built from it instead of being built again: a change to the numbering plan
+ * recompiles the plan, not the routes' pattern tries.
+ */
+export interface PreviousCompile {
+  readonly config: Omit<SiteConfig, 'extensions'>;
+  readonly site: CompiledSite;
+}
+
+export function compileSite(config: SiteConfig, revision: number, previous?: PreviousCompile): CompiledSite {
   const site = config.site;
   const siteId = site.id;
-  const directory = new Map(config.federation.sites.map((s) => [s.id, s]));
-  const plan = new NumberingPlan(config.federation.sites, config.federation.numberRanges);
+  const before = previous !== undefined && previous.site.siteId === siteId ? previous : undefined;
+  const same = (...parts: (keyof PreviousCompile['config'])[]): boolean => before !== undefined && parts.every((p) => before.config[p] === config[p]);
 
-  const trunks = new Map<string, TrunkRef>();
+  const sameFederation = same('federation');
+  const directory = sameFederation && before !== undefined ? before.site.directory : new Map(config.federation.sites.map((s) => [s.id, s]));
+  const plan = sameFederation && before !== undefined ? before.site.plan : new NumberingPlan(config.federation.sites, config.federation.numberRanges);
+
+  const sameTrunks = same('trunks', 'remoteTrunks');
   const own: Trunk[] = config.trunks.filter((t) => t.siteId === siteId);
-  for (const t of own) trunks.set(t.id, { id: t.id, siteId, name: t.name, emergency: t.emergency, local: true });
-  for (const t of config.remoteTrunks) trunks.set(t.id, { id: t.id, siteId: t.siteId, name: t.name, emergency: false, local: false });
-
-  const links = new Map<string, InterSiteLink>();
-  for (const l of config.links) {
-    if (l.a === siteId) links.set(l.b, l);
-    else if (l.b === siteId) links.set(l.a, l);
+  let trunks: ReadonlyMap<string, TrunkRef>;
+  if (sameTrunks && before !== undefined) trunks = before.site.trunks;
+  else {
+    const built = new Map<string, TrunkRef>();
+    for (const t of own) built.set(t.id, { id: t.id, siteId, name: t.name, emergency: t.emergency, local: true });
+    for (const t of config.remoteTrunks) built.set(t.id, { id: t.id, siteId: t.siteId, name: t.name, emergency: false, local: false });
+    trunks = built;
   }
 
-  const outboundEntries: { pattern: string; value: OutboundRoute }[] = [];
-  const hopOffEntries: { pattern: string; value: OutboundRoute }[] = [];
-  for (const route of config.outboundRoutes) {
-    const usesOwnTrunk = route.trunks.some((p) => trunks.get(p.trunkId)?.local === true);
-    for (const pattern of route.patterns) {
-      if (routeAppliesTo(route, siteId)) outboundEntries.push({ pattern, value: route });
-      if (usesOwnTrunk) hopOffEntries.push({ pattern, value: route });
+  let links: ReadonlyMap<string, InterSiteLink>;
+  if (same('links') && before !== undefined) links = before.site.links;
+  else {
+    const built = new Map<string, InterSiteLink>();
+    for (const l of config.links) {
+      if (l.a === siteId) built.set(l.b, l);
+      else if (l.b === siteId) built.set(l.a, l);
     }
+    links = built;
+  }
+
+  let outbound: PatternSet<OutboundRoute>;
+  let hopOff: PatternSet<OutboundRoute>;
+  if (sameTrunks && same('outboundRoutes') && before !== undefined) ({ outbound, hopOff } = before.site);
+  else {
+    const outboundEntries: { pattern: string; value: OutboundRoute }[] = [];
+    const hopOffEntries: { pattern: string; value: OutboundRoute }[] = [];
+    for (const route of config.outboundRoutes) {
+      const usesOwnTrunk = route.trunks.some((p) => trunks.get(p.trunkId)?.local === true);
+      for (const pattern of route.patterns) {
+        if (routeAppliesTo(route, siteId)) outboundEntries.push({ pattern, value: route });
+        if (usesOwnTrunk) hopOffEntries.push({ pattern, value: route });
+      }
+    }
+    outbound = new PatternSet(outboundEntries);
+    hopOff = new PatternSet(hopOffEntries);
   }
 
   const ceiling = new Set<CallClass>(site.classOfServiceCeiling);
@@ -115,9 +148,9 @@ export function compileSite(config: SiteConfig, revision: number): CompiledSite 
     emergencyTrunks: ownTrunkRefs.filter((t) => t.emergency),
     emergencyNumbers: new Set(site.emergencyNumbers),
     links,
-    outbound: new PatternSet(outboundEntries),
-    hopOff: new PatternSet(hopOffEntries),
-    inbound: new PatternSet(config.inboundRoutes.filter((r) => r.siteId === siteId).map((r) => ({ pattern: r.did, value: r }))),
+    outbound,
+    hopOff,
+    inbound: same('inboundRoutes') && before !== undefined ? before.site.inbound : new PatternSet(config.inboundRoutes.filter((r) => r.siteId === siteId).map((r) => ({ pattern: r.did, value: r }))),
     classesOfService,
     defaultClasses,
   };
