@@ -152,18 +152,15 @@ function skipWs(text: string, i: number, to: number): number {
   return i;
 }
 
-/** Index just past the string starting at `i` (a `"`), or -1: the next `"` not escaped by an odd run of `\`. */
+/** Index just past the string starting at `i` (a `"`), or -1. */
 function stringEnd(text: string, i: number, to: number): number {
-  for (let j = text.indexOf('"', i + 1); j >= 0 && j < to; j = text.indexOf('"', j + 1)) {
-    let backslashes = 0;
-    while (text.charCodeAt(j - 1 - backslashes) === 0x5c) backslashes++;
-    if (backslashes % 2 === 0) return j + 1;
+  for (let j = i + 1; j < to; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 0x22) return j + 1;
+    if (c === 0x5c /* \ */) j++;
   }
   return -1;
 }
-
-/** The characters that matter when skipping over an object or array: quotes and brackets. */
-const STRUCTURE = /["[\]{}]/g;
 
 /** Index just past the value starting at `i`, or -1. */
 function valueEnd(text: string, i: number, to: number): number {
@@ -178,16 +175,19 @@ function valueEnd(text: string, i: number, to: number): number {
     }
     return j > i ? j : -1;
   }
+  // One pass over the characters: strings skipped whole, brackets counted.
   let depth = 0;
-  STRUCTURE.lastIndex = i;
-  for (let m = STRUCTURE.exec(text); m !== null && m.index < to; m = STRUCTURE.exec(text)) {
-    const d = text.charCodeAt(m.index);
+  for (let j = i; j < to; j++) {
+    const d = text.charCodeAt(j);
     if (d === 0x22) {
-      const end = stringEnd(text, m.index, to);
-      if (end < 0) return -1;
-      STRUCTURE.lastIndex = end;
+      for (j++; j < to; j++) {
+        const e = text.charCodeAt(j);
+        if (e === 0x22) break;
+        if (e === 0x5c) j++;
+      }
+      if (j >= to) return -1;
     } else if (d === 0x7b || d === 0x5b) depth++;
-    else if (--depth === 0) return m.index + 1;
+    else if ((d === 0x7d || d === 0x5d) && --depth === 0) return j + 1;
   }
   return -1;
 }
