@@ -13,13 +13,14 @@ export interface LoadedSnapshot {
 const SNAPSHOT_FILE = /^(\d{1,12})\.json$/;
 
 /**
- * The agent's applied snapshots on disk: `snapshots/<revision>.json` (a bounded history) and `current.json`
- * naming the one in force. Every file is written atomically and every snapshot is verified again when read,
- * so a damaged or tampered file is skipped and the newest good one is used (last-known-good).
+ * The agent's applied snapshots on disk: `snapshots/<revision>.json`, a bounded history. The newest is the one in
+ * force - the applier never applies a revision older than the one in force, so there is nothing to name apart
+ * (a `current.json` pointer, which earlier versions wrote, cost a second atomic write per apply and is removed).
+ * Every file is written atomically and every snapshot is verified again when read, so a damaged or tampered file
+ * is skipped and the newest good one is used (last-known-good).
  */
 export class SnapshotStore {
   private readonly snapshotsDir: string;
-  private readonly currentFile: string;
 
   constructor(
     readonly dir: string,
@@ -28,21 +29,17 @@ export class SnapshotStore {
     private readonly historyLimit = 20,
   ) {
     this.snapshotsDir = join(dir, 'snapshots');
-    this.currentFile = join(dir, 'current.json');
   }
 
   async init(): Promise<void> {
     await mkdir(this.snapshotsDir, { recursive: true, mode: 0o750 });
+    await rm(join(this.dir, 'current.json'), { force: true });
   }
 
-  /** The snapshot in force: the one `current.json` names if it verifies, else the newest that does. */
+  /** The snapshot in force: the newest that verifies. */
   async loadLastKnownGood(): Promise<LoadedSnapshot | undefined> {
     const skipped: { file: string; reason: string }[] = [];
-    const candidates: number[] = [];
-    const current = await this.readCurrentRevision();
-    if (current !== undefined) candidates.push(current);
-    for (const rev of await this.revisions()) if (rev !== current) candidates.push(rev);
-    for (const rev of candidates) {
+    for (const rev of await this.revisions()) {
       const file = join(this.snapshotsDir, `${rev}.json`);
       try {
         const text = await readFile(file, 'utf8');
@@ -66,13 +63,13 @@ export class SnapshotStore {
   }
 
   /**
-   * Stores an already verified snapshot and makes it current; keeps the newest `historyLimit`. `text` is the JSON
+   * Stores an already verified snapshot, which makes it the one in force at the next start; keeps the newest
+   * `historyLimit`. `text` is the JSON
    * text it was verified from, stored as received (the controller's wire form: the config as the canonical bytes it
    * hashed, so verifying it again at boot hashes them as they are); without it, canonical JSON is written.
    */
   async save(snapshot: SiteSnapshot, text?: string): Promise<void> {
     await writeFileAtomic(join(this.snapshotsDir, `${snapshot.revision}.json`), text ?? canonicalJson(snapshot));
-    await writeFileAtomic(this.currentFile, JSON.stringify({ revision: snapshot.revision, contentHash: snapshot.contentHash }));
     const revisions = await this.revisions();
     for (const old of revisions.slice(this.historyLimit)) {
       if (old !== snapshot.revision) await rm(join(this.snapshotsDir, `${old}.json`), { force: true });
@@ -87,14 +84,5 @@ export class SnapshotStore {
       .filter((r): r is string => r !== undefined)
       .map(Number)
       .sort((a, b) => b - a);
-  }
-
-  private async readCurrentRevision(): Promise<number | undefined> {
-    try {
-      const parsed = JSON.parse(await readFile(this.currentFile, 'utf8')) as { revision?: unknown };
-      return typeof parsed.revision === 'number' && Number.isInteger(parsed.revision) ? parsed.revision : undefined;
-    } catch {
-      return undefined; // absent or torn: fall back to the history
-    }
   }
 }
