@@ -72,7 +72,9 @@ export class StatusReporter {
   snapshotApplied(revision: number, contentHash: string): void {
     const existing = this.entries.get('snapshot.applied')?.event;
     if (existing?.type === 'snapshot.applied' && existing.revision === revision && existing.contentHash === contentHash) return;
-    this.set('snapshot.applied', eventId('snapshot.applied', this.opts.siteId, String(revision)), { type: 'snapshot.applied', revision, contentHash });
+    // Not written to the status file: at every start the sync client reports the snapshot in force again (same
+    // event id for the same revision), so the file would only cost every apply a second fsynced write.
+    this.set('snapshot.applied', eventId('snapshot.applied', this.opts.siteId, String(revision)), { type: 'snapshot.applied', revision, contentHash }, new Date(), false);
   }
 
   snapshotRefused(revision: number, reason: string): void {
@@ -90,9 +92,9 @@ export class StatusReporter {
     this.set(`trunk.status:${event.trunkId}`, eventId('trunk.status', this.opts.siteId, `${event.trunkId}:${at.getTime()}`), event, at);
   }
 
-  private set(key: string, id: string, event: AgentEvent, at = new Date()): void {
+  private set(key: string, id: string, event: AgentEvent, at = new Date(), persist = true): void {
     this.entries.set(key, envelope(this.opts.siteId, id, event, at));
-    this.persist();
+    if (persist) this.persist();
     this.pending.add(key);
     void this.pump();
   }
