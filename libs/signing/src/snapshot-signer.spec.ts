@@ -1,21 +1,12 @@
 import { canonicalJson, SiteConfig } from '@fedpbx/contracts';
 import { buildSiteConfig, foundingScenario } from '@fedpbx/dialplan';
 import { describe, expect, it } from 'vitest';
-import { contentHash, exportPublicKey, generateSigningKey, importPublicKey, signBuiltConfig, signSnapshot, SnapshotRejectedError, verifySnapshot } from './snapshot-signer.js';
+import { contentHash, exportPublicKey, generateSigningKey, importPublicKey, signBuiltConfig, signSnapshot, verifySnapshot } from './snapshot-signer.js';
+import { refusal } from './testing/refusal.js';
 
 const key = generateSigningKey('k1');
 const config = buildSiteConfig(foundingScenario(), 'piter');
 const at = new Date('2026-11-26T10:00:00Z');
-
-function refusal(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof SnapshotRejectedError) return e.code;
-    throw e;
-  }
-  return 'accepted';
-}
 
 describe('snapshot signing', () => {
   it('round-trips through JSON and a PEM-exported public key', () => {

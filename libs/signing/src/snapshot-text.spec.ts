@@ -1,8 +1,9 @@
 import { canonicalJson, SiteConfig } from '@fedpbx/contracts';
 import { buildSiteConfig, foundingScenario } from '@fedpbx/dialplan';
 import { describe, expect, it } from 'vitest';
-import { generateSigningKey, signBuiltConfig, signSnapshot, SnapshotRejectedError, verifySnapshot } from './snapshot-signer.js';
+import { generateSigningKey, signBuiltConfig, signSnapshot, verifySnapshot } from './snapshot-signer.js';
 import { topLevelMembers, verifySnapshotText } from './snapshot-text.js';
+import { refusal } from './testing/refusal.js';
 
 const key = generateSigningKey('k1');
 const other = generateSigningKey('k1');
@@ -10,16 +11,6 @@ const at = new Date('2026-11-26T10:00:00Z');
 const fed = foundingScenario();
 const config = buildSiteConfig(fed, 'piter');
 const wire = (c = config, revision = 3, k = key) => signBuiltConfig(c, revision, k, at).json;
-
-function refusal(f: () => unknown): string {
-  try {
-    f();
-  } catch (e) {
-    if (e instanceof SnapshotRejectedError) return e.code;
-    throw e;
-  }
-  return 'accepted';
-}
 
 describe('verifying a snapshot from its text', () => {
   it('gives what the whole-object path gives', () => {

@@ -1,7 +1,7 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { SnapshotRejectedError } from './snapshot-signer.js';
 import { decodeSnapshotValue, encodeSnapshotValue } from './snapshot-wire.js';
+import { refusal } from './testing/refusal.js';
 
 describe('snapshot KV values', () => {
   const json = JSON.stringify({ revision: 3, config: { extensions: Array.from({ length: 500 }, (_, i) => ({ id: `e-${i}`, number: String(100 + i), displayName: 'Имя' })) } });
@@ -19,16 +19,8 @@ describe('snapshot KV values', () => {
   it('refuses a value that expands past the bound, and broken gzip, as malformed', () => {
     const bomb = gzipSync(Buffer.alloc(10 * 1024 * 1024, 0x20));
     expect(bomb.length).toBeLessThan(64 * 1024);
-    const refusal = (v: Uint8Array, max?: number) => {
-      try {
-        decodeSnapshotValue(v, max);
-      } catch (e) {
-        return e instanceof SnapshotRejectedError ? e.code : 'other';
-      }
-      return 'accepted';
-    };
-    expect(refusal(bomb, 1024 * 1024)).toBe('malformed');
+    expect(refusal(() => decodeSnapshotValue(bomb, 1024 * 1024))).toBe('malformed');
     const broken = encodeSnapshotValue(json).slice(0, 40);
-    expect(refusal(broken)).toBe('malformed');
+    expect(refusal(() => decodeSnapshotValue(broken))).toBe('malformed');
   });
 });
