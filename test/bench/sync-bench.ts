@@ -9,7 +9,8 @@
 //   1. A generated federation of BENCH_SITES sites is imported through POST /api/v1/import; every agent
 //      applies its first snapshot.
 //   2. Rollout: BENCH_WRITES API writes, one after another, each adding a number range at one site - a change
-//      to the numbering plan every site carries, so all sites get a new snapshot. Per write and agent: the time
+//      to the numbering plan every site carries, so all sites get a new snapshot. Then as many one-site changes
+//      (an extension), timed to that site's agent (rollout_one_site_p50/p99_ms). Per write and agent: the time
 //      from sending the request to the agent having verified, stored and swapped in the new snapshot; beside it
 //      (published_p50/p99_ms) the time until the controller's put of that snapshot reached NATS.
 //   3. CDR ingest: BENCH_CDRS CDR envelopes published to JetStream with each site's agent credentials, as the
@@ -233,6 +234,20 @@ async function main(): Promise<void> {
 
     const cpuAfter = cpuSeconds(controller.pid(), nats.pid());
     fleet.profile('profile-stop');
+
+    // 2b. The common change: one extension at one site (in the range write k added there), which only that site's
+    //     snapshot carries - from the request to that site's agent applying it.
+    const singleSiteMs: number[] = [];
+    for (let k = 0; k < WRITES; k++) {
+      const site = siteIdOf((k * 37 + 11) % SITES);
+      const before = fleet.revision(site);
+      const t0 = wallNow();
+      const r = await controller.api('POST', '/api/v1/extensions', { siteId: site, number: String(900_000 + k * 100 + 1), displayName: `Bench ${k}` }, token);
+      if (r.status !== 201) throw new Error(`extension write ${k}: ${r.status} ${JSON.stringify(r.body).slice(0, 2000)}`);
+      await fleet.until(() => fleet.appliedAfter(site, before) !== undefined, `extension write ${k} to reach ${site}`);
+      singleSiteMs.push((fleet.appliedAfter(site, before) ?? Number.NaN) - t0);
+    }
+    log(`one-site changes: applied at their site ${r1(pct(singleSiteMs, 50))} ms (p50), ${r1(pct(singleSiteMs, 99))} ms (p99) after the request`);
     const cpuPerWrite = (k: keyof typeof cpuAfter) => r1(((cpuAfter[k] - cpuBefore[k]) * 1000) / WRITES);
     const rolloutCpu = { controller: cpuPerWrite('controller'), nats: cpuPerWrite('nats'), agents: cpuPerWrite('agents') };
     log(`CPU per write (ms): controller ${rolloutCpu.controller}, nats-server ${rolloutCpu.nats}, the 200 agents ${rolloutCpu.agents} (this process)`);
@@ -331,6 +346,8 @@ async function main(): Promise<void> {
       cdr_live_ingest_per_s: livePerS,
       cdr_lost: expected - counts.distinct,
       cdr_duplicated: counts.rows - counts.distinct,
+      rollout_one_site_p50_ms: r1(pct(singleSiteMs, 50)),
+      rollout_one_site_p99_ms: r1(pct(singleSiteMs, 99)),
       rollout_all_applied_p50_ms: r1(pct(allAppliedMs, 50)),
       rollout_all_applied_max_ms: r1(Math.max(...allAppliedMs)),
       published_p50_ms: r1(pct(publishedMs, 50)),
