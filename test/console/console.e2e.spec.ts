@@ -49,7 +49,8 @@ describe('web console', () => {
     const page = await signIn(ADMIN);
     await expect(page.getByRole('heading', { name: 'Federation overview' }).isVisible()).resolves.toBe(true);
     for (const site of ['moscow', 'piter', 'kazan']) await page.locator(`tr[data-site="${site}"]`).waitFor();
-    // Link health matrix: a row and a column per site.
+    // Link health matrix: a row and a column per site (it renders when the links have loaded, after the sites).
+    await page.locator('table.matrix tbody tr').nth(2).waitFor();
     expect(await page.locator('table.matrix tbody tr').count()).toBe(3);
     await page.screenshot({ path: artifactPath('overview.png'), fullPage: true });
     await page.context().close();
