@@ -1,4 +1,4 @@
-import { createHash, createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { createPrivateKey, createPublicKey, generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
 import {
   canonicalJson,
@@ -8,6 +8,7 @@ import {
   snapshotSigningPayload,
   type SiteConfigInput,
 } from '@fedpbx/contracts';
+import { configSpan, sha256 } from './wire-text.js';
 
 /** Why a snapshot was refused. */
 export type SnapshotRejectionCode = 'malformed' | 'format' | 'wrong-site' | 'hash-mismatch' | 'bad-signature' | 'unknown-key' | 'stale-revision';
@@ -133,21 +134,6 @@ function signCanonical(config: SiteConfig, configJson: string, revision: number,
   return { snapshot: { ...unsigned, signature, config }, json: `${envelope.slice(0, -1)},"config":${configJson}}` };
 }
 
-const CONFIG_MEMBER = ',"config":';
-
-/**
- * The config's bytes in a snapshot's JSON text, when the text ends with them as `,"config":<value>}` (the wire
- * form signCanonical writes). Sound for any text that parsed: a `"` after a `,` cannot be inside a string (it would
- * close it, and a bare `config` would follow), so `,"config":` is a member key; the value after it is followed
- * only by the `}` that ends the text, so that member belongs to the root object and is its last - the one
- * JSON.parse keeps. When these bytes hash to the signed hash, `config` was parsed from exactly the signed text.
- */
-function configTextOf(text: string): string | undefined {
-  if (!text.endsWith('}')) return undefined;
-  const at = text.indexOf(CONFIG_MEMBER);
-  return at < 0 ? undefined : text.slice(at + CONFIG_MEMBER.length, -1);
-}
-
 /**
  * The content hash of a config as received. First the config's own bytes in the received text, if any; else a
  * config parsed from canonical text (what the controller sends and the agent stores) serializes back to exactly
@@ -156,16 +142,14 @@ function configTextOf(text: string): string | undefined {
  * content was changed).
  */
 function receivedContentHash(config: unknown, declared: string, receivedText: string | undefined): string {
-  const configText = receivedText !== undefined ? configTextOf(receivedText) : undefined;
+  const span = receivedText !== undefined ? configSpan(receivedText) : undefined;
+  const configText = span !== undefined ? receivedText?.slice(span.configStart, -1) : undefined;
   if (configText !== undefined && sha256(configText) === declared) return declared;
   const plain = JSON.stringify(config) as string | undefined;
   if (plain !== undefined && sha256(plain) === declared) return declared;
   return contentHash(config);
 }
 
-function sha256(text: string): string {
-  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
-}
 
 /**
  * Checks a snapshot received from anywhere (NATS, disk, a bootstrap file) before it may be applied: shape,

@@ -1,8 +1,7 @@
-import { createHash } from 'node:crypto';
 import { SiteConfig, SiteSnapshot, SNAPSHOT_FORMAT_VERSION } from '@fedpbx/contracts';
 import { SnapshotRejectedError, verifySignature, verifySnapshot, type VerifyingKey } from './snapshot-signer.js';
+import { configSpan, sha256 } from './wire-text.js';
 
-const CONFIG_MEMBER = ',"config":';
 const Envelope = SiteSnapshot.omit({ config: true });
 const PART_SCHEMAS = SiteConfig.shape as Record<string, (typeof SiteConfig.shape)[keyof typeof SiteConfig.shape]>;
 
@@ -35,13 +34,13 @@ export interface VerifiedText {
  * Throws {@link SnapshotRejectedError}, as verifySnapshot does.
  */
 export function verifySnapshotText(text: string, expectedSiteId: string, keys: readonly VerifyingKey[], previous?: SnapshotParts, reuseMaxPartBytes = REUSE_MAX_PART_BYTES): VerifiedText {
-  const at = text.endsWith('}') ? text.indexOf(CONFIG_MEMBER) : -1;
-  const members = at < 0 ? undefined : topLevelMembers(text, at + CONFIG_MEMBER.length, text.length - 1);
-  if (at < 0 || members === undefined) return { snapshot: wholeObject(text, expectedSiteId, keys), parts: undefined };
+  const span = configSpan(text);
+  const members = span === undefined ? undefined : topLevelMembers(text, span.configStart, text.length - 1);
+  if (span === undefined || members === undefined) return { snapshot: wholeObject(text, expectedSiteId, keys), parts: undefined };
 
   let envelopeRaw: unknown;
   try {
-    envelopeRaw = JSON.parse(`${text.slice(0, at)}}`);
+    envelopeRaw = JSON.parse(`${text.slice(0, span.envelopeEnd)}}`);
   } catch {
     return { snapshot: wholeObject(text, expectedSiteId, keys), parts: undefined };
   }
@@ -52,7 +51,7 @@ export function verifySnapshotText(text: string, expectedSiteId: string, keys: r
   if (!envelope.success) throw malformed(envelope.error.issues[0], []);
   const e = envelope.data;
   if (e.siteId !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${e.siteId}, this agent serves ${expectedSiteId}`);
-  const actual = sha256(text.slice(at + CONFIG_MEMBER.length, -1));
+  const actual = sha256(text.slice(span.configStart, -1));
   if (actual !== e.contentHash) throw new SnapshotRejectedError('hash-mismatch', `snapshot content hash ${actual} does not match the declared ${e.contentHash}`);
   verifySignature(e, keys);
 
@@ -106,9 +105,6 @@ function malformed(issue: { path: PropertyKey[]; message: string } | undefined, 
   return new SnapshotRejectedError('malformed', `snapshot is malformed at ${path || '(root)'}: ${issue?.message ?? 'invalid'}`);
 }
 
-function sha256(text: string): string {
-  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
-}
 
 const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
 
