@@ -50,6 +50,6 @@ export function knownSiteConfigHash(fed: Federation, siteId: string): string | u
   return FEDERATIONS.get(fed)?.hashes.get(siteId);
 }
 
-export function sha256(text: string): string {
+function sha256(text: string): string {
   return `sha256:${createHash('sha256').update(text).digest('hex')}`;
 }

@@ -43,14 +43,8 @@ const int = (v: number | string | null): number | null => (v === null ? null : N
 @Injectable()
 export class RolloutRepository {
   /** The agent applied `revision` at `at`. */
-  async recordApplied(m: EntityManager, siteId: string, revision: number, at: Date): Promise<void> {
-    await m.query(
-      `INSERT INTO site_rollouts (site_id, applied_revision, applied_at)
-       SELECT $1, $2, $3 WHERE EXISTS (SELECT 1 FROM sites WHERE id = $1)
-       ON CONFLICT (site_id) DO UPDATE SET applied_revision = EXCLUDED.applied_revision, applied_at = EXCLUDED.applied_at
-       WHERE site_rollouts.applied_revision IS NULL OR site_rollouts.applied_revision < EXCLUDED.applied_revision`,
-      [siteId, revision, at],
-    );
+  recordApplied(m: EntityManager, siteId: string, revision: number, at: Date): Promise<void> {
+    return this.recordAppliedMany(m, [{ siteId, revision, at }]);
   }
 
   /**
@@ -106,14 +100,8 @@ export class RolloutRepository {
   }
 
   /** The snapshot publisher put `revision` (hash `contentHash`) into the site's KV bucket. */
-  async recordPublished(m: EntityManager, siteId: string, revision: number, contentHash: string, at: Date): Promise<void> {
-    await m.query(
-      `INSERT INTO site_rollouts (site_id, published_revision, published_hash, published_at)
-       SELECT $1, $2, $3, $4 WHERE EXISTS (SELECT 1 FROM sites WHERE id = $1)
-       ON CONFLICT (site_id) DO UPDATE SET published_revision = EXCLUDED.published_revision, published_hash = EXCLUDED.published_hash, published_at = EXCLUDED.published_at
-       WHERE site_rollouts.published_revision IS NULL OR site_rollouts.published_revision < EXCLUDED.published_revision`,
-      [siteId, revision, contentHash, at],
-    );
+  recordPublished(m: EntityManager, siteId: string, revision: number, contentHash: string, at: Date): Promise<void> {
+    return this.recordPublishedMany(m, [{ siteId, revision, contentHash, at }]);
   }
 
   /** Published revision of every site that has one. */
