@@ -229,7 +229,7 @@ async function main(): Promise<void> {
       const putAt = specs.map((s) => (lastPut.get(s.siteId) ?? Number.NaN) - t0);
       publishedMs.push(...putAt);
       allAppliedMs.push(Math.max(...per));
-      log(`write ${k + 1}/${WRITES} (range at ${site}): API ${r1(writeMs.at(-1) ?? 0)} ms, first agent ${r1(Math.min(...per))} ms, all ${specs.length} ${r1(Math.max(...per))} ms; the controller's last put ${r1(Math.max(...putAt))} ms`);
+      log(`write ${k + 1}/${WRITES} (range at ${site}): API ${r1(writeMs.at(-1) ?? 0)} ms, first agent ${r1(Math.min(...per))} ms, all ${specs.length} ${r1(Math.max(...per))} ms; the controller's puts ${r1(Math.min(...putAt))}-${r1(Math.max(...putAt))} ms`);
     }
 
     const cpuAfter = cpuSeconds(controller.pid(), nats.pid());

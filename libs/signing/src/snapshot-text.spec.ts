@@ -18,7 +18,9 @@ describe('verifying a snapshot from its text', () => {
     const { snapshot, parts } = verifySnapshotText(text, 'piter', [key]);
     expect(snapshot).toEqual(verifySnapshot(JSON.parse(text), 'piter', [key]));
     expect(snapshot.config).toEqual(SiteConfig.parse(config));
-    expect([...(parts?.values.keys() ?? [])].sort()).toEqual(Object.keys(config).sort());
+    const kept = [...(parts?.values.keys() ?? [])];
+    expect(kept.filter((id) => !id.includes('.')).sort()).toEqual(Object.keys(config).sort());
+    expect(kept).toEqual(expect.arrayContaining(['federation.sites', 'federation.numberRanges']));
   });
 
   it('takes over the parts that did not change, and reads those that did', () => {
@@ -31,6 +33,28 @@ describe('verifying a snapshot from its text', () => {
     expect(second.snapshot.config.federation).toBe(first.snapshot.config.federation);
     expect(second.snapshot.config.outboundRoutes).toBe(first.snapshot.config.outboundRoutes);
     expect(second.snapshot.config).toEqual(SiteConfig.parse(renamed));
+  });
+
+  it('reads the federation member by member: a new range leaves the site directory as it was', () => {
+    const first = verifySnapshotText(wire(), 'piter', [key]);
+    const range = { id: 'nr-new', siteId: 'moscow', from: '7000', to: '7099' };
+    const ranged = { ...config, federation: { ...config.federation, numberRanges: [...config.federation.numberRanges, range] } };
+    const second = verifySnapshotText(wire(ranged, 4), 'piter', [key], first.parts);
+    expect(second.snapshot.config).toEqual(SiteConfig.parse(ranged));
+    expect(second.snapshot.config.federation).not.toBe(first.snapshot.config.federation);
+    expect(second.snapshot.config.federation.sites).toBe(first.snapshot.config.federation.sites);
+    expect(second.snapshot.config.federation.numberRanges).toContainEqual(range);
+    // Nothing changed: the federation is the same object (what the agent's compile keys its reuse on).
+    const third = verifySnapshotText(wire(ranged, 5), 'piter', [key], second.parts);
+    expect(third.snapshot.config.federation).toBe(second.snapshot.config.federation);
+    // A member is refused as strictly as the whole part: unknown keys, bad values, missing ones get defaults.
+    const extra = { ...config, federation: { ...config.federation, colour: 'red' } } as unknown as typeof config;
+    expect(refusal(() => verifySnapshotText(wire(extra, 6), 'piter', [key], second.parts))).toBe('malformed');
+    const badRange = { ...config, federation: { ...config.federation, numberRanges: [{ ...range, from: 'x' }] } };
+    expect(refusal(() => verifySnapshotText(wire(badRange, 6), 'piter', [key], second.parts))).toBe('malformed');
+    const { hubSiteId: _h, ...noHub } = config.federation;
+    const hubless = { ...config, federation: noHub };
+    expect(verifySnapshotText(wire(hubless, 6), 'piter', [key], second.parts).snapshot.config).toEqual(SiteConfig.parse(hubless));
   });
 
   it('keeps no part larger than the bound for reuse, and reads it again next time', () => {

@@ -1,9 +1,10 @@
 import { SiteConfig, SiteSnapshot, SNAPSHOT_FORMAT_VERSION } from '@fedpbx/contracts';
 import { SnapshotRejectedError, verifySignature, verifySnapshot, type VerifyingKey } from './snapshot-signer.js';
+import type { ZodType } from 'zod';
 import { configSpan, sha256 } from './wire-text.js';
 
 const Envelope = SiteSnapshot.omit({ config: true });
-const PART_SCHEMAS = SiteConfig.shape as Record<string, (typeof SiteConfig.shape)[keyof typeof SiteConfig.shape]>;
+const PART_SCHEMAS = SiteConfig.shape as Shape;
 
 /**
  * Parts larger than this are not kept for reuse: the values of a 100,000-extension head office's extensions
@@ -12,7 +13,10 @@ const PART_SCHEMAS = SiteConfig.shape as Record<string, (typeof SiteConfig.shape
  */
 export const REUSE_MAX_PART_BYTES = 512 * 1024;
 
-/** What a verified snapshot's config was made of: each top-level part's value and the hash of its text (parts up to REUSE_MAX_PART_BYTES). */
+/**
+ * What a verified snapshot's config was made of, by part (`extensions`) and member of a nested part
+ * (`federation.sites`): each one's value and the hash of its text (parts up to REUSE_MAX_PART_BYTES).
+ */
 export interface SnapshotParts {
   readonly values: ReadonlyMap<string, unknown>;
   readonly hashes: ReadonlyMap<string, string>;
@@ -29,8 +33,8 @@ export interface VerifiedText {
  * canonical config as its last member): envelope shape and format first, then the content hash over the config's
  * bytes and the controller's signature, and only then the content - part by part. A part (`extensions`,
  * `federation`, ...) whose text hashes as the same part of `previous` did is taken over as the value already
- * validated then, neither parsed nor validated again: a change to the numbering plan re-reads only the plan, a new
- * extension only the extensions. Text in any other form gets the whole-object path (`verifySnapshot`).
+ * validated then, neither parsed nor validated again: a new extension re-reads only the extensions, and a range
+ * added anywhere only the federation's numbering plan, not its site directory (NESTED_PARTS). Text in any other form gets the whole-object path (`verifySnapshot`).
  * Throws {@link SnapshotRejectedError}, as verifySnapshot does.
  */
 export function verifySnapshotText(text: string, expectedSiteId: string, keys: readonly VerifyingKey[], previous?: SnapshotParts, reuseMaxPartBytes = REUSE_MAX_PART_BYTES): VerifiedText {
@@ -56,38 +60,87 @@ export function verifySnapshotText(text: string, expectedSiteId: string, keys: r
   verifySignature(e, keys);
 
   // The signed bytes: now the content, part by part.
-  const values = new Map<string, unknown>();
-  const hashes = new Map<string, string>();
-  for (const [key, [start, end]] of members) {
-    const schema = PART_SCHEMAS[key];
-    if (schema === undefined) throw new SnapshotRejectedError('malformed', `snapshot is malformed at config: unrecognized key "${key}"`);
-    const reusable = end - start <= reuseMaxPartBytes;
-    const hash = reusable ? sha256(text.slice(start, end)) : undefined;
-    if (hash !== undefined) hashes.set(key, hash);
-    if (hash !== undefined && previous !== undefined && previous.hashes.get(key) === hash && previous.values.has(key)) {
-      values.set(key, previous.values.get(key));
-      continue;
+  const reader = new PartReader(text, previous, reuseMaxPartBytes);
+  const config = reader.object(members, PART_SCHEMAS, []) as SiteConfig;
+  if (config.site.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${config.site.id}, this agent serves ${expectedSiteId}`);
+  return { snapshot: { ...e, config }, parts: { values: reader.kept, hashes: reader.hashes } };
+}
+
+type Shape = Record<string, ZodType>;
+
+/**
+ * Parts read member by member, each member reused on its own. A federation's numbering plan changes with every
+ * range added anywhere, its site directory (twice the plan's size) only when a site changes.
+ */
+const NESTED_PARTS: ReadonlyMap<string, Shape> = new Map([['federation', SiteConfig.shape.federation.shape as Shape]]);
+
+/** Reads a config's parts from the verified text, taking over those whose text hashes as in the snapshot before. */
+class PartReader {
+  readonly kept = new Map<string, unknown>();
+  readonly hashes = new Map<string, string>();
+
+  constructor(
+    private readonly text: string,
+    private readonly previous: SnapshotParts | undefined,
+    private readonly reuseMaxPartBytes: number,
+  ) {}
+
+  /** The object whose members are at `members` (strict: unknown keys are refused, left-out ones get their defaults). */
+  object(members: ReadonlyMap<string, [number, number]>, shape: Shape, path: readonly string[]): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [key, [start, end]] of members) {
+      const schema = shape[key];
+      if (schema === undefined) throw new SnapshotRejectedError('malformed', `snapshot is malformed at ${['config', ...path].join('.')}: unrecognized key "${key}"`);
+      const at = [...path, key];
+      const nestedShape = NESTED_PARTS.get(at.join('.'));
+      const nested = nestedShape === undefined ? undefined : topLevelMembers(this.text, start, end);
+      out[key] = nested !== undefined && nestedShape !== undefined ? this.nested(nested, nestedShape, at) : this.part(start, end, schema, at);
+    }
+    for (const [key, schema] of Object.entries(shape)) {
+      if (members.has(key)) continue;
+      const parsed = schema.safeParse(undefined);
+      if (!parsed.success) throw malformed(parsed.error.issues[0], ['config', ...path, key]);
+      if (parsed.data !== undefined) out[key] = parsed.data;
+    }
+    return out;
+  }
+
+  /** A part read member by member: the object before it when every member was taken over (so it stays the same object). */
+  private nested(members: ReadonlyMap<string, [number, number]>, shape: Shape, path: readonly string[]): unknown {
+    const value = this.object(members, shape, path);
+    const id = path.join('.');
+    const before = this.previous?.values.get(id);
+    const same = typeof before === 'object' && before !== null && Object.keys(before).length === Object.keys(value).length && Object.entries(value).every(([k, v]) => (before as Record<string, unknown>)[k] === v);
+    const result = same ? before : value;
+    // Kept only when all of it was (a member over the bound must not stay in memory through its parent).
+    if ([...members.keys()].every((key) => this.hashes.has(`${id}.${key}`))) this.kept.set(id, result);
+    return result;
+  }
+
+  /** One part (or member of a nested part): taken over when its text hashes as the same part's did before. */
+  private part(start: number, end: number, schema: ZodType, path: readonly string[]): unknown {
+    const id = path.join('.');
+    const hash = end - start <= this.reuseMaxPartBytes ? sha256(this.text.slice(start, end)) : undefined;
+    if (hash !== undefined && this.previous !== undefined && this.previous.hashes.get(id) === hash && this.previous.values.has(id)) {
+      this.keep(id, hash, this.previous.values.get(id));
+      return this.previous.values.get(id);
     }
     let raw: unknown;
     try {
-      raw = JSON.parse(text.slice(start, end));
+      raw = JSON.parse(this.text.slice(start, end));
     } catch {
-      throw new SnapshotRejectedError('malformed', `snapshot is malformed at config.${key}: not JSON`);
+      throw new SnapshotRejectedError('malformed', `snapshot is malformed at config.${id}: not JSON`);
     }
     const parsed = schema.safeParse(raw);
-    if (!parsed.success) throw malformed(parsed.error.issues[0], ['config', key]);
-    values.set(key, parsed.data);
+    if (!parsed.success) throw malformed(parsed.error.issues[0], ['config', ...path]);
+    if (hash !== undefined) this.keep(id, hash, parsed.data);
+    return parsed.data;
   }
-  for (const [key, schema] of Object.entries(PART_SCHEMAS)) {
-    if (members.has(key)) continue;
-    const parsed = schema.safeParse(undefined);
-    if (!parsed.success) throw malformed(parsed.error.issues[0], ['config', key]);
-    if (parsed.data !== undefined) values.set(key, parsed.data);
+
+  private keep(id: string, hash: string, value: unknown): void {
+    this.hashes.set(id, hash);
+    this.kept.set(id, value);
   }
-  const config = Object.fromEntries(values) as SiteConfig;
-  if (config.site.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${config.site.id}, this agent serves ${expectedSiteId}`);
-  const kept = new Map([...values].filter(([key]) => hashes.has(key)));
-  return { snapshot: { ...e, config }, parts: { values: kept, hashes } };
 }
 
 function wholeObject(text: string, expectedSiteId: string, keys: readonly VerifyingKey[]): SiteSnapshot {

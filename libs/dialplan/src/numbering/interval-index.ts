@@ -27,13 +27,23 @@ export class IntervalIndex<T> {
       byLength.set(it.from.length, list);
     }
     for (const [len, list] of byLength) {
-      list.sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
-      this.buckets.set(len, {
-        lo: Float64Array.from(list, (i) => Number(i.from)),
-        hi: Float64Array.from(list, (i) => Number(i.to)),
-        items: list,
-      });
+      if (list.length > 1) list.sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
+      // Filled by index: Float64Array.from with a map function goes through the iterator protocol, which showed
+      // in every snapshot apply (a plan has an index per site).
+      const lo = new Float64Array(list.length);
+      const hi = new Float64Array(list.length);
+      for (let i = 0; i < list.length; i++) {
+        const item = list[i] as DigitInterval<T>;
+        lo[i] = Number(item.from);
+        hi[i] = Number(item.to);
+      }
+      this.buckets.set(len, { lo, hi, items: list });
     }
+  }
+
+  /** Whether any interval has numbers of this many digits. */
+  hasLength(length: number): boolean {
+    return this.buckets.has(length);
   }
 
   /** The interval holding `digits` (the one starting last at or before it, when several would). */

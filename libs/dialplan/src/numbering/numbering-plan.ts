@@ -41,7 +41,6 @@ export class NumberingPlan {
   private readonly siteByPrefix: ReadonlyMap<string, string>;
   private readonly prefixLengths: readonly number[];
   private readonly bySite: ReadonlyMap<string, IntervalIndex<NumberRange>>;
-  private readonly lengthsBySite: ReadonlyMap<string, ReadonlySet<number>>;
 
   constructor(sites: Iterable<PlanSite>, ranges: Iterable<NumberRange>) {
     this.sites = new Map([...sites].map((s) => [s.id, s]));
@@ -54,7 +53,6 @@ export class NumberingPlan {
       if (this.sites.get(r.siteId)?.prefixRequired !== true) flat.push(r);
     }
     this.bySite = new Map([...perSite].map(([id, list]) => [id, toIndex(list)]));
-    this.lengthsBySite = new Map([...perSite].map(([id, list]) => [id, new Set(list.map((r) => r.from.length))]));
     this.flat = toIndex(flat);
     this.prefixes = [...this.sites.values()]
       .filter((s): s is PlanSite & { prefix: string } => s.prefix !== undefined)
@@ -93,7 +91,7 @@ export class NumberingPlan {
           ? { kind: 'own', siteId, number: rest, range }
           : { kind: 'site', siteId, number: rest, range, prefix };
       }
-      if (this.lengthsBySite.get(siteId)?.has(rest.length)) return { kind: 'prefix-unassigned', siteId, number: rest, prefix };
+      if (this.bySite.get(siteId)?.hasLength(rest.length) === true) return { kind: 'prefix-unassigned', siteId, number: rest, prefix };
     }
     const flat = this.flat.find(dialled)?.value;
     if (flat) return { kind: 'site', siteId: flat.siteId, number: dialled, range: flat };

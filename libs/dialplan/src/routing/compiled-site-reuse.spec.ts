@@ -33,6 +33,7 @@ describe('compiling a site over the one before', () => {
     const plan = { ...config, federation: { ...config.federation, numberRanges: config.federation.numberRanges.slice(1) } };
     const reused = routes(plan, { config, site: first });
     expect(reused.site.plan).not.toBe(first.plan);
+    expect(reused.site.directory).toBe(first.directory); // the same site directory
     expect(reused.site.outbound).toBe(first.outbound);
     expect(reused.plans).toEqual(routes(plan).plans);
 

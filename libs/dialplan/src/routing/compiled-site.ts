@@ -81,7 +81,8 @@ export function compileSite(config: SiteConfig, revision: number, previous?: Pre
   const same = (...parts: (keyof PreviousCompile['config'])[]): boolean => before !== undefined && parts.every((p) => before.config[p] === config[p]);
 
   const sameFederation = same('federation');
-  const directory = sameFederation && before !== undefined ? before.site.directory : new Map(config.federation.sites.map((s) => [s.id, s]));
+  const sameSites = before !== undefined && before.config.federation.sites === config.federation.sites;
+  const directory = sameSites && before !== undefined ? before.site.directory : new Map(config.federation.sites.map((s) => [s.id, s]));
   const plan = sameFederation && before !== undefined ? before.site.plan : new NumberingPlan(config.federation.sites, config.federation.numberRanges);
 
   const sameTrunks = same('trunks', 'remoteTrunks');
