@@ -43,6 +43,27 @@ describe('AgiEnvParser', () => {
     expect(env?.callerIdNumber).toBeUndefined();
   });
 
+  it('raw holds every line in the order received, whether or not it is setup_env order', () => {
+    const asterisk = parseAgiEnvironment(Buffer.from(`agi_network: yes\n${MINIMAL}agi_callerid: 101\nagi_arg_1: a\n\n`))?.env;
+    expect([...(asterisk?.raw ?? [])]).toEqual([
+      ['agi_network', 'yes'],
+      ['agi_request', 'agi://h/x'],
+      ['agi_channel', 'PJSIP/a-1'],
+      ['agi_uniqueid', '1.1'],
+      ['agi_callerid', '101'],
+      ['agi_arg_1', 'a'],
+    ]);
+    const shuffled = 'agi_uniqueid: 1.1\nagi_x: 1\nagi_channel: c\nagi_arg_1: a\nagi_request: r\n\n';
+    const env = parseAgiEnvironment(Buffer.from(shuffled))?.env;
+    expect([...(env?.raw.keys() ?? [])]).toEqual(['agi_uniqueid', 'agi_x', 'agi_channel', 'agi_arg_1', 'agi_request']);
+    expect(env?.raw).toBe(env?.raw);
+    expect(parseAgiEnvironment(Buffer.from('agi_channel: c\nagi_request: r\nagi_uniqueid: 1\n\n'))?.env.raw.get('agi_request')).toBe('r');
+  });
+
+  it('refuses a repeated key that is not one of res_agi.c\'s', () => {
+    expectEnvError(() => parseAgiEnvironment(Buffer.from(`${MINIMAL}agi_arg_1: a\nagi_x: 1\nagi_arg_1: b\n\n`)), 'ENV_DUPLICATE_KEY');
+  });
+
   it('keys like __proto__ cannot pollute anything (raw is a Map)', () => {
     const env = parseAgiEnvironment(Buffer.from(`${MINIMAL}__proto__: x\n\n`))?.env;
     expect(env?.raw.get('__proto__')).toBe('x');

@@ -6,7 +6,7 @@ import { ByteLineReader } from '../internal/byte-line-reader.js';
  * Every value is raw, unescaped and - for caller ID and arguments - controlled by the far end.
  */
 export interface AgiEnvironment {
-  /** Every line as received, key -> value, first occurrence (duplicates are refused). */
+  /** Every line as received, key -> value, in the order received (duplicates are refused). Built on first use. */
   readonly raw: ReadonlyMap<string, string>;
   /** `agi_network_script`: everything after the first `/` of the AGI URL, query included and undecoded; absent when the URL has no script part. */
   readonly networkScript: string | undefined;
@@ -64,9 +64,44 @@ export interface AgiEnvResult {
 /** The default `limits` argument: recognised so that a parser without overrides shares the frozen defaults. */
 const DEFAULT_LIMITS_ARG: Partial<AgiEnvLimits> = Object.freeze({});
 
-/** `agi_` keys as res_agi.c writes them; anything else means the peer is not speaking FastAGI. */
-const KEY_PATTERN = /^[A-Za-z0-9_]{1,64}$/;
-const REQUIRED_KEYS = ['agi_request', 'agi_channel', 'agi_uniqueid'] as const;
+/** Longest key: res_agi.c's are `[a-z_0-9]`, well under it; anything else means the peer is not speaking FastAGI. */
+const MAX_KEY_LENGTH = 64;
+
+/**
+ * The keys res_agi.c `setup_env` writes (`agi_arg_<n>` aside), in its order. Each has a slot of its own, found
+ * without cutting the key out of the line: Asterisk sends ~22 of them on every call.
+ */
+const KNOWN_KEYS = [
+  'agi_network',
+  'agi_network_script',
+  'agi_request',
+  'agi_channel',
+  'agi_language',
+  'agi_type',
+  'agi_uniqueid',
+  'agi_version',
+  'agi_callerid',
+  'agi_calleridname',
+  'agi_callingpres',
+  'agi_callingani2',
+  'agi_callington',
+  'agi_callingtns',
+  'agi_dnid',
+  'agi_rdnis',
+  'agi_context',
+  'agi_extension',
+  'agi_priority',
+  'agi_enhanced',
+  'agi_accountcode',
+  'agi_threadid',
+] as const;
+type KnownKey = (typeof KNOWN_KEYS)[number];
+const slotOf = (key: KnownKey): number => KNOWN_KEYS.indexOf(key);
+/** Slots of the known keys by key length: a line's key is compared in place with the few of its length. */
+const SLOTS_BY_LENGTH: number[][] = [];
+KNOWN_KEYS.forEach((key, slot) => (SLOTS_BY_LENGTH[key.length] ??= []).push(slot));
+const REQUIRED_SLOTS = [slotOf('agi_request'), slotOf('agi_channel'), slotOf('agi_uniqueid')] as const;
+const NO_ARGS: readonly string[] = Object.freeze([]);
 
 /**
  * Streaming parser of the environment block. Feed it socket chunks with {@link push}; it returns the
@@ -77,7 +112,8 @@ const REQUIRED_KEYS = ['agi_request', 'agi_channel', 'agi_uniqueid'] as const;
 export class AgiEnvParser {
   private readonly limits: AgiEnvLimits;
   private readonly reader = new ByteLineReader();
-  private readonly entries = new Map<string, string>();
+  /** Values of the {@link KNOWN_KEYS}, by slot; and the other lines (`agi_arg_<n>`, ...) as they come. */
+  private readonly entries = new EnvEntries();
   private lines = 0;
   private consumedBytes = 0;
   private state: 'reading' | 'complete' | 'failed' = 'reading';
@@ -132,9 +168,9 @@ export class AgiEnvParser {
       const text = reader.takeLineText();
       if (text === '') {
         this.state = 'complete';
-        return { env: buildEnvironment(this.entries), leftover: reader.takeRest() };
+        return { env: new ParsedEnvironment(this.entries), leftover: reader.takeRest() };
       }
-      this.addLine(text);
+      this.entries.addLine(text, 0, text.length);
     }
     const pending = reader.bufferedBytes;
     if (pending > maxLineBytes) throw lineTooLong(maxLineBytes);
@@ -164,34 +200,13 @@ export class AgiEnvParser {
       if (end === from) {
         this.state = 'complete';
         reader.skip(lf + 1);
-        return { env: buildEnvironment(this.entries), leftover: reader.takeRest() };
+        return { env: new ParsedEnvironment(this.entries), leftover: reader.takeRest() };
       }
-      this.addLine(text, from, end);
+      this.entries.addLine(text, from, end);
       from = lf + 1;
     }
     reader.skip(from);
     return undefined;
-  }
-
-  private addLine(text: string, from = 0, end = text.length): void {
-    // The line is text[from, end). Split at the first ": " only: values may contain ":" (agi_request is a URL).
-    // An empty value arrives as "key: " (setup_env writes "%s: %s\n"), and we also accept a bare "key:".
-    // (A ": " found at or past `end` belongs to a later line: text[end] is the CR or LF that ends this one.)
-    const sep = text.indexOf(': ', from);
-    let key: string;
-    let value: string;
-    if (sep >= 0 && sep < end) {
-      key = text.slice(from, sep);
-      value = text.slice(sep + 2, end);
-    } else if (end > from && text.charCodeAt(end - 1) === 0x3a) {
-      key = text.slice(from, end - 1);
-      value = '';
-    } else {
-      throw new AgiEnvError('ENV_MALFORMED_LINE', 'environment line without ": " separator');
-    }
-    if (!KEY_PATTERN.test(key)) throw new AgiEnvError('ENV_MALFORMED_LINE', 'environment key is not [A-Za-z0-9_]{1,64}');
-    if (this.entries.has(key)) throw new AgiEnvError('ENV_DUPLICATE_KEY', `environment key ${key} repeated`);
-    this.entries.set(key, value);
   }
 }
 
@@ -208,49 +223,203 @@ function tooLarge(max: number): AgiEnvError {
   return new AgiEnvError('ENV_TOO_LARGE', `environment block larger than ${max} bytes`);
 }
 
-function buildEnvironment(raw: Map<string, string>): AgiEnvironment {
-  for (const key of REQUIRED_KEYS) {
-    if (!raw.has(key)) throw new AgiEnvError('ENV_MISSING_FIELD', `environment block has no ${key}`);
+/**
+ * The lines of one environment block: values of known keys in fixed slots, other lines in arrival order.
+ * The received order is kept without bookkeeping while it is setup_env's (known keys in {@link KNOWN_KEYS}
+ * order, then the others), and written down line by line only once a line breaks it.
+ */
+class EnvEntries {
+  readonly known: (string | undefined)[] = new Array<string | undefined>(KNOWN_KEYS.length);
+  /** Keys and values of the lines whose key is not known: `[key, value, key, value, ...]`. */
+  others: string[] | undefined;
+  /** Arrival order once it differs from setup_env's: a known slot, or `KNOWN_KEYS.length` + index in `others`. */
+  order: number[] | undefined;
+  private lastKnown = -1;
+
+  /** Adds the line `text[from, end)` (CR and LF already removed). */
+  addLine(text: string, from: number, end: number): void {
+    // Split at the first ": " only: values may contain ":" (agi_request is a URL). An empty value arrives as
+    // "key: " (setup_env writes "%s: %s\n"), and we also accept a bare "key:".
+    // (A ": " found at or past `end` belongs to a later line: text[end] is the CR or LF that ends this one.)
+    const sep = text.indexOf(': ', from);
+    let keyEnd: number;
+    let valueFrom: number;
+    if (sep >= 0 && sep < end) {
+      keyEnd = sep;
+      valueFrom = sep + 2;
+    } else if (end > from && text.charCodeAt(end - 1) === 0x3a) {
+      keyEnd = end - 1;
+      valueFrom = end;
+    } else {
+      throw new AgiEnvError('ENV_MALFORMED_LINE', 'environment line without ": " separator');
+    }
+    if (!isKey(text, from, keyEnd)) throw new AgiEnvError('ENV_MALFORMED_LINE', 'environment key is not [A-Za-z0-9_]{1,64}');
+    const value = valueFrom === end ? '' : text.slice(valueFrom, end);
+    const slot = knownSlot(text, from, keyEnd - from);
+    if (slot >= 0) {
+      if (this.known[slot] !== undefined) throw duplicate(KNOWN_KEYS[slot] as string);
+      // Out of setup_env's order (before a known key already seen, or after another key): write the order down.
+      if (this.order === undefined && (slot < this.lastKnown || this.others !== undefined)) this.order = this.receivedOrder();
+      this.known[slot] = value;
+      this.lastKnown = slot;
+      this.order?.push(slot);
+      return;
+    }
+    const key = text.slice(from, keyEnd);
+    const others = (this.others ??= []);
+    for (let i = 0; i < others.length; i += 2) if (others[i] === key) throw duplicate(key);
+    others.push(key, value);
+    this.order?.push(KNOWN_KEYS.length + (others.length - 2) / 2);
   }
-  const get = (key: string): string | undefined => raw.get(key);
-  const networkScript = get('agi_network_script');
-  let scriptPath: string | undefined;
-  let scriptQuery: string | undefined;
-  if (networkScript !== undefined) {
-    const q = networkScript.indexOf('?');
-    scriptPath = q >= 0 ? networkScript.slice(0, q) : networkScript;
-    scriptQuery = q >= 0 ? networkScript.slice(q + 1) : undefined;
+
+  /** Value of a line whose key is not a known one. */
+  other(key: string): string | undefined {
+    const others = this.others;
+    if (others !== undefined) for (let i = 0; i < others.length; i += 2) if (others[i] === key) return others[i + 1];
+    return undefined;
   }
-  const entry = scriptPath === undefined ? undefined : scriptPath.split('/')[0];
-  const callerId = get('agi_callerid');
+
+  /** Lines in arrival order, as ids (see {@link order}). */
+  receivedOrder(): number[] {
+    if (this.order !== undefined) return this.order;
+    const ids: number[] = [];
+    for (let slot = 0; slot < KNOWN_KEYS.length; slot += 1) if (this.known[slot] !== undefined) ids.push(slot);
+    for (let i = 0; i < (this.others?.length ?? 0) / 2; i += 1) ids.push(KNOWN_KEYS.length + i);
+    return ids;
+  }
+}
+
+/** `/^[A-Za-z0-9_]{1,64}$/` over `text[from, end)`, without cutting it out. */
+function isKey(text: string, from: number, end: number): boolean {
+  if (end <= from || end - from > MAX_KEY_LENGTH) return false;
+  for (let i = from; i < end; i += 1) {
+    const c = text.charCodeAt(i);
+    const ok = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x5f;
+    if (!ok) return false;
+  }
+  return true;
+}
+
+/** Slot of the known key at `text[from, from + length)`, or -1. */
+function knownSlot(text: string, from: number, length: number): number {
+  const slots = SLOTS_BY_LENGTH[length];
+  if (slots === undefined) return -1;
+  for (let i = 0; i < slots.length; i += 1) {
+    const slot = slots[i] as number;
+    if (text.startsWith(KNOWN_KEYS[slot] as string, from)) return slot;
+  }
+  return -1;
+}
+
+function duplicate(key: string): AgiEnvError {
+  return new AgiEnvError('ENV_DUPLICATE_KEY', `environment key ${key} repeated`);
+}
+
+const S_NETWORK_SCRIPT = slotOf('agi_network_script');
+const S_REQUEST = slotOf('agi_request');
+const S_CHANNEL = slotOf('agi_channel');
+const S_LANGUAGE = slotOf('agi_language');
+const S_TYPE = slotOf('agi_type');
+const S_UNIQUEID = slotOf('agi_uniqueid');
+const S_VERSION = slotOf('agi_version');
+const S_CALLERID = slotOf('agi_callerid');
+const S_CALLERIDNAME = slotOf('agi_calleridname');
+const S_DNID = slotOf('agi_dnid');
+const S_RDNIS = slotOf('agi_rdnis');
+const S_CONTEXT = slotOf('agi_context');
+const S_EXTENSION = slotOf('agi_extension');
+const S_PRIORITY = slotOf('agi_priority');
+const S_ACCOUNTCODE = slotOf('agi_accountcode');
+
+/** The environment of one call; `raw` is made into a Map only if someone asks for it (the agent never does). */
+class ParsedEnvironment implements AgiEnvironment {
+  readonly networkScript: string | undefined;
+  readonly scriptPath: string | undefined;
+  readonly scriptQuery: string | undefined;
+  readonly entry: string | undefined;
+  readonly request: string;
+  readonly channel: string;
+  readonly language: string | undefined;
+  readonly type: string | undefined;
+  readonly uniqueId: string;
+  readonly version: string | undefined;
+  readonly callerId: string | undefined;
+  readonly callerIdName: string | undefined;
+  readonly callerIdNumber: string | undefined;
+  readonly dnid: string | undefined;
+  readonly rdnis: string | undefined;
+  readonly context: string | undefined;
+  readonly extension: string | undefined;
+  readonly priority: string | undefined;
+  readonly accountCode: string | undefined;
+  readonly args: readonly string[];
+  readonly #entries: EnvEntries;
+  #raw: Map<string, string> | undefined;
+
+  constructor(entries: EnvEntries) {
+    const known = entries.known;
+    for (const slot of REQUIRED_SLOTS) {
+      if (known[slot] === undefined) throw new AgiEnvError('ENV_MISSING_FIELD', `environment block has no ${KNOWN_KEYS[slot]}`);
+    }
+    this.#entries = entries;
+    const networkScript = known[S_NETWORK_SCRIPT];
+    let scriptPath: string | undefined;
+    let scriptQuery: string | undefined;
+    let entry: string | undefined;
+    if (networkScript !== undefined) {
+      const q = networkScript.indexOf('?');
+      scriptPath = q >= 0 ? networkScript.slice(0, q) : networkScript;
+      scriptQuery = q >= 0 ? networkScript.slice(q + 1) : undefined;
+      const slash = scriptPath.indexOf('/');
+      entry = slash >= 0 ? scriptPath.slice(0, slash) : scriptPath;
+    }
+    const callerId = known[S_CALLERID];
+    this.networkScript = networkScript;
+    this.scriptPath = scriptPath;
+    this.scriptQuery = scriptQuery;
+    this.entry = entry === '' ? undefined : entry;
+    this.request = known[S_REQUEST] ?? '';
+    this.channel = known[S_CHANNEL] ?? '';
+    this.language = known[S_LANGUAGE];
+    this.type = known[S_TYPE];
+    this.uniqueId = known[S_UNIQUEID] ?? '';
+    this.version = known[S_VERSION];
+    this.callerId = callerId;
+    this.callerIdName = known[S_CALLERIDNAME];
+    // res_agi.c writes "unknown" when the caller ID number is not valid.
+    this.callerIdNumber = callerId === undefined || callerId === '' || callerId === 'unknown' ? undefined : callerId;
+    this.dnid = known[S_DNID];
+    this.rdnis = known[S_RDNIS];
+    this.context = known[S_CONTEXT];
+    this.extension = known[S_EXTENSION];
+    this.priority = known[S_PRIORITY];
+    this.accountCode = known[S_ACCOUNTCODE];
+    this.args = entries.others === undefined ? NO_ARGS : argsOf(entries);
+  }
+
+  get raw(): ReadonlyMap<string, string> {
+    if (this.#raw !== undefined) return this.#raw;
+    const entries = this.#entries;
+    const raw = new Map<string, string>();
+    for (const id of entries.receivedOrder()) {
+      if (id < KNOWN_KEYS.length) raw.set(KNOWN_KEYS[id] as string, entries.known[id] as string);
+      else {
+        const i = (id - KNOWN_KEYS.length) * 2;
+        const others = entries.others as string[];
+        raw.set(others[i] as string, others[i + 1] as string);
+      }
+    }
+    this.#raw = raw;
+    return raw;
+  }
+}
+
+/** `agi_arg_1` .. `agi_arg_N` in order, up to the first missing index. */
+function argsOf(entries: EnvEntries): string[] {
   const args: string[] = [];
   for (let i = 1; ; i += 1) {
-    const arg = raw.get(`agi_arg_${i}`);
-    if (arg === undefined) break;
+    const arg = entries.other(`agi_arg_${i}`);
+    if (arg === undefined) return args;
     args.push(arg);
   }
-  return {
-    raw,
-    networkScript,
-    scriptPath,
-    scriptQuery,
-    entry: entry === '' ? undefined : entry,
-    request: raw.get('agi_request') ?? '',
-    channel: raw.get('agi_channel') ?? '',
-    language: get('agi_language'),
-    type: get('agi_type'),
-    uniqueId: raw.get('agi_uniqueid') ?? '',
-    version: get('agi_version'),
-    callerId,
-    callerIdName: get('agi_calleridname'),
-    // res_agi.c writes "unknown" when the caller ID number is not valid.
-    callerIdNumber: callerId === undefined || callerId === '' || callerId === 'unknown' ? undefined : callerId,
-    dnid: get('agi_dnid'),
-    rdnis: get('agi_rdnis'),
-    context: get('agi_context'),
-    extension: get('agi_extension'),
-    priority: get('agi_priority'),
-    accountCode: get('agi_accountcode'),
-    args,
-  };
 }
