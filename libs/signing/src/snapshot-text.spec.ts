@@ -101,7 +101,7 @@ describe('verifying a snapshot from its text', () => {
 
 describe('topLevelMembers', () => {
   it('finds each member of an object, brackets and escapes in strings included', () => {
-    const text = canonicalJson({ a: '}{][,"', b: [1, { c: 'x\\"y' }], d: { e: null }, f: -1.5e3, g: true });
+    const text = canonicalJson({ a: '}{][,"', b: [1, { c: 'x\\"y' }], d: { e: null }, f: -1.5e3, g: true, h: ['ends with \\', '\\\\"}', { i: '\\' }] });
     const m = topLevelMembers(text, 0, text.length);
     expect(Object.fromEntries([...(m ?? [])].map(([k, [s, e]]) => [k, JSON.parse(text.slice(s, e))]))).toEqual(JSON.parse(text));
     const spaced = ' { "a" : [ 1 ] , "b" : "x" } ';

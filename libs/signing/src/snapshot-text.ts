@@ -201,12 +201,16 @@ function skipWs(text: string, i: number, to: number): number {
   return i;
 }
 
-/** Index just past the string starting at `i` (a `"`), or -1. */
+/**
+ * Index just past the string starting at `i` (a `"`), or -1. Jumps from quote to quote (indexOf is a native
+ * search; most of a config's bytes are in strings): a quote counts as closing when an even number of backslashes
+ * precede it.
+ */
 function stringEnd(text: string, i: number, to: number): number {
-  for (let j = i + 1; j < to; j++) {
-    const c = text.charCodeAt(j);
-    if (c === 0x22) return j + 1;
-    if (c === 0x5c /* \ */) j++;
+  for (let j = text.indexOf('"', i + 1); j >= 0 && j < to; j = text.indexOf('"', j + 1)) {
+    let backslashes = 0;
+    while (text.charCodeAt(j - 1 - backslashes) === 0x5c /* \ */) backslashes++;
+    if (backslashes % 2 === 0) return j + 1;
   }
   return -1;
 }
@@ -229,12 +233,9 @@ function valueEnd(text: string, i: number, to: number): number {
   for (let j = i; j < to; j++) {
     const d = text.charCodeAt(j);
     if (d === 0x22) {
-      for (j++; j < to; j++) {
-        const e = text.charCodeAt(j);
-        if (e === 0x22) break;
-        if (e === 0x5c) j++;
-      }
-      if (j >= to) return -1;
+      const end = stringEnd(text, j, to);
+      if (end < 0) return -1;
+      j = end - 1;
     } else if (d === 0x7b || d === 0x5b) depth++;
     else if ((d === 0x7d || d === 0x5d) && --depth === 0) return j + 1;
   }
