@@ -56,6 +56,8 @@ const CDRS = envInt('BENCH_CDRS', 50_000);
 const THREADS = envInt('BENCH_AGENT_THREADS', Math.min(4, availableParallelism()));
 /** Per site: CDRs published a second time with the same msg-id, and copies under a new msg-id. */
 const DUPLICATES_PER_SITE = 5;
+// The duplicates re-send each site's last CDRs, so every site needs at least that many.
+if (CDRS < DUPLICATES_PER_SITE * SITES) throw new Error(`BENCH_CDRS must be at least ${DUPLICATES_PER_SITE * SITES} (${DUPLICATES_PER_SITE} per site), got ${CDRS}`);
 const APPLY_TIMEOUT_MS = 120_000;
 
 const wallNow = (): number => performance.timeOrigin + performance.now();
