@@ -65,6 +65,29 @@ interface PendingCommand {
   readonly reject: (error: AgiSessionError) => void;
 }
 
+// `new Promise(takeResolvers)` hands the new promise's resolving functions over here, to be read at once by
+// takeResolve / takeReject: a promise per command without a closure (and its context) made to capture them.
+let takenResolve: ((value: never) => void) | undefined;
+let takenReject: ((reason: AgiSessionError) => void) | undefined;
+
+function takeResolvers(resolve: (value: never) => void, reject: (reason: AgiSessionError) => void): void {
+  takenResolve = resolve;
+  takenReject = reject;
+}
+
+/** The resolve function of the promise `new Promise(takeResolvers)` just made (not kept here: no call stays reachable). */
+function takeResolve<T>(): (value: T) => void {
+  const resolve = takenResolve as (value: T) => void;
+  takenResolve = undefined;
+  return resolve;
+}
+
+function takeReject(): (reason: AgiSessionError) => void {
+  const reject = takenReject as (reason: AgiSessionError) => void;
+  takenReject = undefined;
+  return reject;
+}
+
 const DEFAULTS = {
   envTimeoutMs: 5_000,
   commandTimeoutMs: 60_000,
@@ -98,9 +121,11 @@ export class AgiSession {
   }
 
   /** Wraps an accepted socket; resolves once the environment block is parsed. On failure the socket is destroyed. */
-  static async start(socket: Duplex, options: AgiSessionOptions = {}): Promise<AgiSession> {
-    const core = new SessionCore(socket, options);
-    const env = await core.envReady;
+  static start(socket: Duplex, options: AgiSessionOptions = {}): Promise<AgiSession> {
+    return new SessionCore(socket, options, AgiSession.create).ready;
+  }
+
+  private static create(this: void, core: SessionCore, env: AgiEnvironment): AgiSession {
     return new AgiSession(core, env);
   }
 
@@ -233,6 +258,7 @@ export class AgiSession {
   /**
    * Ends the session: pending and queued commands are rejected with SESSION_CLOSED and the socket is
    * half-closed (Asterisk then writes `HANGUP` and closes); destroyed after `closeGraceMs` otherwise.
+   * Resolves once the socket is closed; never rejects.
    */
   close(): Promise<void> {
     return this.core.close();
@@ -293,7 +319,8 @@ class SessionCore {
   hangupListeners: Set<() => void> | undefined;
   closeListeners: Set<(reason: AgiSessionError | undefined) => void> | undefined;
   unknownListeners: Set<(line: string) => void> | undefined;
-  readonly envReady: Promise<AgiEnvironment>;
+  /** Resolves with the session once the environment is parsed. */
+  readonly ready: Promise<AgiSession>;
   hungUp = false;
 
   private readonly socket: Duplex;
@@ -308,16 +335,19 @@ class SessionCore {
   private readonly queue: PendingCommand[] = [];
   private timer: NodeJS.Timeout | undefined;
   private timerMs = 0;
-  private deadlineKind: 'env' | 'command' | 'idle' = 'env';
-  private graceTimer: NodeJS.Timeout | undefined;
+  /** What the timer bounds: the environment, the command in flight, an idle session, or Asterisk's close after ours. */
+  private deadlineKind: 'env' | 'command' | 'idle' | 'grace' = 'env';
   private envPending = true;
-  private resolveEnv!: (env: AgiEnvironment) => void;
-  private rejectEnv!: (error: AgiSessionError) => void;
-  private readonly closedPromise: Promise<void>;
-  private resolveClosed!: () => void;
+  private readonly createSession: (core: SessionCore, env: AgiEnvironment) => AgiSession;
+  private readonly resolveReady: (session: AgiSession) => void;
+  private readonly rejectReady: (error: AgiSessionError) => void;
+  /** Made by the first close(). */
+  private closedPromise: Promise<void> | undefined;
+  private resolveClosed: (() => void) | undefined;
 
-  constructor(socket: Duplex, options: AgiSessionOptions) {
+  constructor(socket: Duplex, options: AgiSessionOptions, createSession: (core: SessionCore, env: AgiEnvironment) => AgiSession) {
     this.socket = socket;
+    this.createSession = createSession;
     this.options = {
       envTimeoutMs: options.envTimeoutMs ?? DEFAULTS.envTimeoutMs,
       commandTimeoutMs: options.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs,
@@ -327,13 +357,9 @@ class SessionCore {
     };
     this.envParser = new AgiEnvParser(options.envLimits);
     this.responseParser = new AgiResponseParser(options.responseLimits);
-    this.envReady = new Promise<AgiEnvironment>((resolve, reject) => {
-      this.resolveEnv = resolve;
-      this.rejectEnv = reject;
-    });
-    this.closedPromise = new Promise<void>((resolve) => {
-      this.resolveClosed = resolve;
-    });
+    this.ready = new Promise<AgiSession>(takeResolvers);
+    this.resolveReady = takeResolve();
+    this.rejectReady = takeReject();
     // Commands are small and latency matters (HANGUP races): no Nagle delay.
     if (socket instanceof Socket) socket.setNoDelay(true);
     socket.on('data', (chunk: Buffer | string) => this.onData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
@@ -354,22 +380,35 @@ class SessionCore {
     if (this.queue.length >= this.options.maxQueuedCommands) {
       return Promise.reject(new AgiSessionError('QUEUE_FULL', 'too many AGI commands queued'));
     }
-    return new Promise<AgiResponse>((resolve, reject) => {
-      this.queue.push({ line, timeoutMs: timeoutMs ?? this.options.commandTimeoutMs, resolve, reject });
-      this.pump();
-    });
+    const answer = new Promise<AgiResponse>(takeResolvers);
+    const command: PendingCommand = { line, timeoutMs: timeoutMs ?? this.options.commandTimeoutMs, resolve: takeResolve(), reject: takeReject() };
+    try {
+      // Nothing in flight (the usual case: callers await each answer): on the wire at once, the queue unused.
+      if (this.phase === 'commands' && this.inFlight === undefined && this.queue.length === 0) this.send(command);
+      else {
+        this.queue.push(command);
+        this.pump();
+      }
+    } catch (error) {
+      command.reject(toSessionError(error));
+    }
+    return answer;
   }
 
   close(): Promise<void> {
     if (this.phase === 'closed') return Promise.resolve();
+    if (this.closedPromise === undefined) {
+      this.closedPromise = new Promise<void>(takeResolvers);
+      this.resolveClosed = takeResolve<void>();
+      takeReject(); // never rejects: only cleared
+    }
     if (this.phase !== 'closing') {
       this.phase = 'closing';
-      this.clearTimer();
       // Errors carry a stack trace: build one only when a command is actually waiting (not on every call).
       if (this.hasPending) this.rejectAll(new AgiSessionError('SESSION_CLOSED', 'AGI session closed'));
       this.socket.end();
-      this.graceTimer = setTimeout(() => this.socket.destroy(), this.options.closeGraceMs);
-      this.graceTimer.unref();
+      this.arm('grace', this.options.closeGraceMs);
+      this.timer?.unref();
     }
     return this.closedPromise;
   }
@@ -383,7 +422,7 @@ class SessionCore {
         this.phase = 'commands';
         this.clearTimer();
         this.envPending = false;
-        this.resolveEnv(done.env);
+        this.resolveReady(this.createSession(this, done.env));
         this.armIdle();
         if (done.leftover.length > 0) this.onResponseBytes(done.leftover);
         return;
@@ -454,9 +493,13 @@ class SessionCore {
       this.armIdle();
       return;
     }
-    this.inFlight = next;
-    this.arm('command', next.timeoutMs);
-    this.socket.write(next.line);
+    this.send(next);
+  }
+
+  private send(command: PendingCommand): void {
+    this.inFlight = command;
+    this.arm('command', command.timeoutMs);
+    this.socket.write(command.line);
   }
 
   private armIdle(): void {
@@ -467,7 +510,7 @@ class SessionCore {
    * One timer per session, re-armed for each phase: with an unchanged duration it is only refreshed, so a
    * command costs no timer allocation (a call runs several commands; the agent serves thousands of calls a second).
    */
-  private arm(kind: 'env' | 'command' | 'idle', ms: number): void {
+  private arm(kind: SessionCore['deadlineKind'], ms: number): void {
     this.deadlineKind = kind;
     if (this.timer !== undefined && this.timerMs === ms) {
       this.timer.refresh();
@@ -487,6 +530,9 @@ class SessionCore {
         return this.fail(new AgiSessionError('COMMAND_TIMEOUT', `no answer within ${this.timerMs} ms`));
       case 'idle':
         return this.fail(new AgiSessionError('IDLE_TIMEOUT', 'AGI session idle for too long'));
+      case 'grace':
+        this.socket.destroy();
+        return;
     }
   };
 
@@ -510,7 +556,7 @@ class SessionCore {
     this.failure ??= error;
     this.phase = 'closing';
     this.clearTimer();
-    if (this.envPending) this.rejectEnv(error);
+    if (this.envPending) this.rejectReady(error);
     this.rejectAll(error);
     this.socket.destroy();
   }
@@ -535,10 +581,9 @@ class SessionCore {
     if (!wasOrderly) this.failure ??= new AgiSessionError('SOCKET_CLOSED', 'AGI connection closed');
     this.phase = 'closed';
     this.clearTimer();
-    if (this.graceTimer) clearTimeout(this.graceTimer);
-    if (this.envPending) this.rejectEnv(this.failure ?? new AgiSessionError('SOCKET_CLOSED', 'AGI connection closed'));
+    if (this.envPending) this.rejectReady(this.failure ?? new AgiSessionError('SOCKET_CLOSED', 'AGI connection closed'));
     if (this.hasPending) this.rejectAll(this.failure ?? new AgiSessionError('SESSION_CLOSED', 'AGI session closed'));
-    this.resolveClosed();
+    this.resolveClosed?.();
     if (this.closeListeners) for (const listener of [...this.closeListeners]) listener(this.failure);
   }
 }
