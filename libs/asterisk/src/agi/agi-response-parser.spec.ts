@@ -81,4 +81,27 @@ describe('AgiResponseParser', () => {
     const bytes = new AgiResponseParser({ maxBlockBytes: 50 });
     expect(errorCode(() => bytes.push(Buffer.from(`520-x\n${'y'.repeat(60)}`)))).toBe('RESPONSE_BLOCK_TOO_LARGE');
   });
+
+  it('answers given again are the same frozen event; the set of them stays bounded whatever the peer sends', () => {
+    const parser = new AgiResponseParser();
+    const [first] = parser.push(Buffer.from('200 result=1 (ANSWER)\n'));
+    const [again] = new AgiResponseParser().push(Buffer.from('200 result=1 (ANSWER)\r\n'));
+    expect(again).toBe(first);
+    expect(Object.isFrozen(first)).toBe(true);
+    expect(first?.type === 'response' && Object.isFrozen(first.response)).toBe(true);
+    expect(first).toEqual({ type: 'response', response: parseAgiResponseLine('200 result=1 (ANSWER)') });
+    // 1,000 distinct answers, then the first again: still parsed right.
+    const many = Array.from({ length: 1000 }, (_, i) => `200 result=${i}\n`).join('');
+    const events = parser.push(Buffer.from(many));
+    expect(events.map((e) => (e.type === 'response' ? e.response.resultNumber : -1))).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    expect(parser.push(Buffer.from('100 result=0 Trying...\n200 result=1 (ANSWER)\n'))).toEqual([
+      { type: 'intermediate', response: parseAgiResponseLine('100 result=0 Trying...') },
+      first,
+    ]);
+    const long = `200 result=1 (${'x'.repeat(80)})`;
+    const [a] = parser.push(Buffer.from(`${long}\n`));
+    const [b] = parser.push(Buffer.from(`${long}\n`));
+    expect(a).not.toBe(b);
+    expect(a).toEqual(b);
+  });
 });

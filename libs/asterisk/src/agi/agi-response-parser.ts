@@ -139,8 +139,7 @@ export class AgiResponseParser {
       }
       return { type: 'unknown', line };
     }
-    const response = parseResponseLine(line, code);
-    return code === 100 ? { type: 'intermediate', response } : { type: 'response', response };
+    return answerEvent(line, code);
   }
 }
 
@@ -156,6 +155,30 @@ export function parseAgiResponseLine(line: string): AgiResponse | undefined {
 }
 
 const HANGUP_EVENT: AgiResponseEvent = Object.freeze({ type: 'hangup' });
+
+/**
+ * Events of the short answers already seen, shared and frozen: Asterisk gives the same few answers over and over
+ * (`200 result=1`, `200 result=0`, `200 result=1 (ANSWER)`), so most calls parse and allocate none of theirs.
+ * Bounded whatever the peer sends: lines up to 64 characters, at most 256 of them (then it starts over).
+ */
+const sharedAnswers = new Map<string, AgiResponseEvent>();
+const MAX_SHARED_LINE = 64;
+const MAX_SHARED_ANSWERS = 256;
+
+function answerEvent(line: string, code: number): AgiResponseEvent {
+  if (line.length > MAX_SHARED_LINE) return responseEvent(parseResponseLine(line, code));
+  let event = sharedAnswers.get(line);
+  if (event === undefined) {
+    event = Object.freeze(responseEvent(Object.freeze(parseResponseLine(line, code))));
+    if (sharedAnswers.size >= MAX_SHARED_ANSWERS) sharedAnswers.clear();
+    sharedAnswers.set(line, event);
+  }
+  return event;
+}
+
+function responseEvent(response: AgiResponse): AgiResponseEvent {
+  return response.code === 100 ? { type: 'intermediate', response } : { type: 'response', response };
+}
 const DASH = 0x2d;
 const SPACE = 0x20;
 const ZERO = 0x30;
