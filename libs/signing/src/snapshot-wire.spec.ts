@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeSnapshotValue, encodeSnapshotValue } from './snapshot-wire.js';
+import { decodeSnapshotValue, encodeSnapshotValue, SnapshotValueEncoder } from './snapshot-wire.js';
 import { refusal } from './testing/refusal.js';
 
 describe('snapshot KV values', () => {
@@ -22,5 +22,37 @@ describe('snapshot KV values', () => {
     expect(refusal(() => decodeSnapshotValue(bomb, 1024 * 1024))).toBe('malformed');
     const broken = encodeSnapshotValue(json).slice(0, 40);
     expect(refusal(() => decodeSnapshotValue(broken))).toBe('malformed');
+  });
+
+  describe('in pieces', () => {
+    const plan = JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ id: `r-${i}`, from: String(1000 + i * 10), to: String(1009 + i * 10), name: 'Офис' })));
+    const own = (site: string) => JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ id: `${site}-${i}`, number: String(100 + i) })));
+    const pieces = (site: string, revision: number) => [`{"revision":${revision},"config":{"extensions":`, own(site), ',"plan":', plan, '}}'];
+
+    it('decodes to the pieces joined, with members of long pieces compressed once and reused', () => {
+      const encoder = new SnapshotValueEncoder();
+      const a = encoder.encode(pieces('a', 1));
+      const b = encoder.encode(pieces('b', 1));
+      const a2 = encoder.encode(pieces('a', 2));
+      expect(decodeSnapshotValue(a)).toBe(pieces('a', 1).join(''));
+      expect(decodeSnapshotValue(b)).toBe(pieces('b', 1).join(''));
+      expect(decodeSnapshotValue(a2)).toBe(pieces('a', 2).join(''));
+      // The plan's member is the same bytes in every value; only the short pieces differ between a and a2.
+      const planMember = encodeSnapshotValue(plan);
+      for (const value of [a, b, a2]) expect(Buffer.from(value).includes(Buffer.from(planMember))).toBe(true);
+      const aMember = encodeSnapshotValue(own('a'));
+      expect(Buffer.from(a2).includes(Buffer.from(aMember))).toBe(true);
+      expect(Buffer.from(b).includes(Buffer.from(aMember))).toBe(false);
+      expect(a.length).toBeLessThan(pieces('a', 1).join('').length / 5);
+      expect(encoder.encode(['{}'])).toEqual(encodeSnapshotValue('{}'));
+      expect(decodeSnapshotValue(encoder.encode([]))).toBe('');
+    });
+
+    it('stays correct when it may remember less than one piece, and the bound holds over all members', () => {
+      const encoder = new SnapshotValueEncoder(1000);
+      for (const revision of [1, 2, 3]) expect(decodeSnapshotValue(encoder.encode(pieces('a', revision)))).toBe(pieces('a', revision).join(''));
+      const bomb = encoder.encode(['x'.repeat(600_000), 'y'.repeat(600_000)]);
+      expect(refusal(() => decodeSnapshotValue(bomb, 1024 * 1024))).toBe('malformed');
+    });
   });
 });

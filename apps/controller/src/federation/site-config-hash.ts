@@ -19,13 +19,15 @@ function of(fed: Federation, extensionsAt?: ExtensionsAt): { views: SiteViews; h
 }
 
 /**
- * A site's config (`buildSiteConfig(fed, siteId)`) and its canonical JSON - what the publisher signs and sends.
+ * A site's config (`buildSiteConfig(fed, siteId)`) and its canonical JSON, whole and in pieces - what the publisher
+ * signs and sends.
  * `extensionsAt`, when given, must return exactly the site's extensions in federation order (it is used for the
  * federation's views only if none exist yet).
  */
-export function siteConfigText(fed: Federation, siteId: string, extensionsAt?: ExtensionsAt): { config: SiteConfig; json: string } {
+export function siteConfigText(fed: Federation, siteId: string, extensionsAt?: ExtensionsAt): { config: SiteConfig; json: string; pieces: readonly string[] } {
   const config = of(fed, extensionsAt).views.of(siteId);
-  return { config, json: CONFIG_JSON.of(config) };
+  const pieces = CONFIG_JSON.pieces(config);
+  return { config, json: pieces.join(''), pieces };
 }
 
 /**

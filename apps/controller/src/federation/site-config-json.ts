@@ -21,14 +21,23 @@ export class SiteConfigJson {
   private readonly objects = new WeakMap<object, string>();
 
   of(config: SiteConfig): string {
-    const parts: string[] = [];
+    return this.pieces(config).join('');
+  }
+
+  /**
+   * The same text in pieces - `{"callFlows":`, the call flows' JSON, `,"classesOfService":`, ... `}` - each part's
+   * JSON a piece of its own (the federation part the same string for every site), for SnapshotValueEncoder.
+   */
+  pieces(config: SiteConfig): string[] {
+    const pieces: string[] = [];
     for (const key of (Object.keys(config) as (keyof SiteConfig)[]).sort()) {
       const value = config[key];
       if (value === undefined) continue;
-      const json = key === 'federation' ? this.federation(config.federation) : Array.isArray(value) ? this.array(value as readonly object[]) : this.object(value);
-      parts.push(`${JSON.stringify(key)}:${json}`);
+      pieces.push(`${pieces.length === 0 ? '{' : ','}${JSON.stringify(key)}:`);
+      pieces.push(key === 'federation' ? this.federation(config.federation) : Array.isArray(value) ? this.array(value as readonly object[]) : this.object(value));
     }
-    return `{${parts.join(',')}}`;
+    pieces.push(pieces.length === 0 ? '{}' : '}');
+    return pieces;
   }
 
   private federation(part: SiteConfig['federation']): string {

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { encodeSnapshotValue, signBuiltConfig, verifySnapshot } from '@fedpbx/signing';
+import { signBuiltConfig, SnapshotValueEncoder, verifySnapshot } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
 import { FederationStore, type FederationView } from '../federation/federation-store.js';
@@ -33,6 +33,8 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
   /** Puts not yet in the rollout table, newest per site: written in batches beside the puts, not one by one. */
   private readonly unrecorded = new Map<string, { siteId: string; revision: number; contentHash: string; at: Date }>();
   private recording: Promise<void> | undefined;
+  /** Compresses the parts sites share (and a site's unchanged ones) once, not in every site's value. */
+  private readonly encoder = new SnapshotValueEncoder();
   private readonly lanes: SiteLanes;
   private readonly log = pino({ name: 'fedpbx-controller', level: process.env.FEDPBX_LOG_LEVEL ?? 'info' }).child({ component: 'snapshot-publisher' });
 
@@ -167,7 +169,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     const at = new Date();
     // Built here from a committed (validated) federation: signed without a second schema parse, the canonical JSON
     // assembled from parts serialized once for all sites, and hashed only if the writer did not hash this view.
-    const { config, json: configJson } = siteConfigText(view.federation, siteId);
+    const { config, json: configJson, pieces } = siteConfigText(view.federation, siteId);
     const known = knownSiteConfigHash(view.federation, siteId);
     const { snapshot, json } = signBuiltConfig(config, head.revision, key, at, { canonicalConfigJson: configJson, ...(known !== undefined ? { contentHash: known } : {}) });
     if (snapshot.contentHash !== head.contentHash) {
@@ -176,7 +178,9 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
       // line, not a reason to withhold the snapshot (the agent checks the hash it is sent).
       this.log.warn({ siteId, revision: head.revision, built: snapshot.contentHash, recorded: head.contentHash }, 'snapshot hash differs from the revision\'s');
     }
-    const seq = await this.buckets.put(siteId, encodeSnapshotValue(json), expectedSeq);
+    // The signed text is the envelope, `,"config":`, the config's JSON and `}`: sent as those pieces.
+    const envelope = json.slice(0, json.length - configJson.length - 1);
+    const seq = await this.buckets.put(siteId, this.encoder.encode([envelope, ...pieces, '}']), expectedSeq);
     this.published.set(siteId, { revision: head.revision, seq });
     this.record(siteId, head.revision, snapshot.contentHash, at);
     this.log.debug({ siteId, revision: head.revision }, 'snapshot published');
