@@ -1,9 +1,14 @@
-import { dialData, mixMonitorData, type AgiSession, type DialOption } from '@fedpbx/asterisk';
+import { dialData, mixMonitorData, type AgiCommandOptions, type AgiSession, type DialOption } from '@fedpbx/asterisk';
 import { DIAL_STATUSES, type CallChannel, type CallerId, type DialOptions, type DialResult, type DialStatus, type DialTarget } from '@fedpbx/dialplan';
 import { toAsteriskTarget } from './dial-target.js';
 
 /** A Dial runs for the whole conversation once answered: its answer may take hours. */
 export const DIAL_COMMAND_TIMEOUT_MS = 12 * 3600 * 1000;
+/** Options of the commands bounded by {@link DIAL_COMMAND_TIMEOUT_MS}, and Dial's option sets: made once, not per call. */
+export const LONG_COMMAND: AgiCommandOptions = Object.freeze({ timeoutMs: DIAL_COMMAND_TIMEOUT_MS });
+export const TRANSFER_OPTIONS: readonly DialOption[] = Object.freeze(['t', 'T']);
+export const TRUNK_DIAL_OPTIONS: readonly DialOption[] = Object.freeze(['T']);
+const NO_OPTIONS: readonly DialOption[] = Object.freeze([]);
 const DIGITS = '0123456789*#';
 const statuses = new Set<string>(DIAL_STATUSES);
 
@@ -31,7 +36,7 @@ export class AgiCallChannel implements CallChannel {
   }
 
   async dial(targets: readonly DialTarget[], timeoutSec: number, opts: DialOptions = {}): Promise<DialResult> {
-    return dialAndWait(this.session, targets, timeoutSec, opts.allowTransfer === false ? [] : ['t', 'T']);
+    return dialAndWait(this.session, targets, timeoutSec, opts.allowTransfer === false ? NO_OPTIONS : TRANSFER_OPTIONS);
   }
 
   async playback(sound: string): Promise<void> {
@@ -52,7 +57,7 @@ export class AgiCallChannel implements CallChannel {
 
   async voicemail(mailbox: string): Promise<void> {
     if (this.isHungUp()) return;
-    await this.session.exec('VoiceMail', voicemailData(mailbox, 'u'), { timeoutMs: DIAL_COMMAND_TIMEOUT_MS });
+    await this.session.exec('VoiceMail', voicemailData(mailbox, 'u'), LONG_COMMAND);
   }
 
   async startRecording(): Promise<void> {
@@ -88,7 +93,7 @@ export async function dialAndWait(
   options: readonly DialOption[],
 ): Promise<DialResult> {
   if (session.hungUp) return { status: 'CANCEL', callerHungUp: true };
-  await session.exec('Dial', dialData({ targets: targets.map(toAsteriskTarget), timeoutSec, options }), { timeoutMs: DIAL_COMMAND_TIMEOUT_MS });
+  await session.exec('Dial', dialData({ targets: targets.map(toAsteriskTarget), timeoutSec, options }), LONG_COMMAND);
   const raw = await session.getVariable('DIALSTATUS');
   const status: DialStatus = raw !== undefined && statuses.has(raw) ? (raw as DialStatus) : 'CHANUNAVAIL';
   return { status, callerHungUp: session.hungUp };

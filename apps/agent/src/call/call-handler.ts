@@ -12,7 +12,7 @@ import {
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { RoutingState } from '../state/routing-state.js';
-import { AgiCallChannel, DIAL_COMMAND_TIMEOUT_MS, dialAndWait, voicemailData } from './agi-call-channel.js';
+import { AgiCallChannel, LONG_COMMAND, TRANSFER_OPTIONS, TRUNK_DIAL_OPTIONS, dialAndWait, voicemailData } from './agi-call-channel.js';
 
 const ENTRIES = new Set<string>(ROUTE_ENTRIES);
 /** Dial statuses after which the next alternative is tried: the route failed, not the callee. */
@@ -51,7 +51,8 @@ export class CallHandler {
       return;
     }
     const site = this.state.site;
-    const endpoint = CHANNEL.exec(env.channel)?.[1];
+    // The match's one group is the channel name between `PJSIP/` and `-<8 hex>`: test() and slice() make no match array.
+    const endpoint = CHANNEL.test(env.channel) ? env.channel.slice(6, -9) : undefined;
     const plan = resolveRoute(site, {
       entry: entry as RouteEntry,
       caller: env.callerIdNumber ?? '',
@@ -90,7 +91,7 @@ export class CallHandler {
         case 'site':
         case 'trunk': {
           if (i > 0) await session.exec('MSet', tags(site, plan, attempt));
-          const result = await dialAndWait(session, [attempt], attempt.timeoutSec, attempt.kind === 'trunk' ? ['T'] : ['t', 'T']);
+          const result = await dialAndWait(session, [attempt], attempt.timeoutSec, attempt.kind === 'trunk' ? TRUNK_DIAL_OPTIONS : TRANSFER_OPTIONS);
           last = result.status === 'ANSWER' ? 'answered' : result.status.toLowerCase();
           if (result.callerHungUp) return result.status === 'ANSWER' ? 'answered' : 'caller-hangup';
           const next = plan.attempts[i + 1];
@@ -100,7 +101,7 @@ export class CallHandler {
         }
         case 'voicemail': {
           const greeting = last === 'busy' ? 'b' : 'u';
-          await session.exec('VoiceMail', voicemailData(attempt.mailbox, greeting), { timeoutMs: DIAL_COMMAND_TIMEOUT_MS });
+          await session.exec('VoiceMail', voicemailData(attempt.mailbox, greeting), LONG_COMMAND);
           return 'voicemail';
         }
         case 'flow':
@@ -165,21 +166,21 @@ function tags(site: CompiledSite, plan: RoutePlan, attempt: Attempt | undefined,
   const t = plan.tags;
   const trunk = attempt?.kind === 'trunk' ? attempt.trunkId : (t.trunkId ?? '');
   const target = attempt?.kind === 'site' ? attempt.siteId : attempt?.kind === 'trunk' && attempt.trunkSiteId !== site.siteId ? attempt.trunkSiteId : (t.targetSiteId ?? '');
-  // Built as one string (this runs on every call): the variables, then the same ones as CDR variables
-  // except the fallback guard and FEDPBX_DENY.
   const route = safeTag(t.routeKind);
   const origin = safeTag(t.originSiteId);
   const tgt = safeTag(target);
   const trk = safeTag(trunk);
   const revision = safeTag(String(t.revision));
   const rec = recording === undefined ? undefined : safeTag(recording);
-  let out =
-    `${FEDPBX_HANDLED_VARIABLE}=1,FEDPBX_ROUTE=${route},FEDPBX_ORIGIN=${origin},FEDPBX_TARGET=${tgt},FEDPBX_TRUNK=${trk}` +
-    `,FEDPBX_REVISION=${revision},FEDPBX_DENY=${safeTag(plan.deny?.code ?? '')}`;
-  if (rec !== undefined) out += `,FEDPBX_REC_FILE=${rec}`;
-  out += `,CDR(FEDPBX_ROUTE)=${route},CDR(FEDPBX_ORIGIN)=${origin},CDR(FEDPBX_TARGET)=${tgt},CDR(FEDPBX_TRUNK)=${trk},CDR(FEDPBX_REVISION)=${revision}`;
-  if (rec !== undefined) out += `,CDR(FEDPBX_REC_FILE)=${rec}`;
-  return out;
+  // The variables, then the same ones as CDR variables except the fallback guard and FEDPBX_DENY. One join of
+  // constant pieces and values (this runs on every call) makes the string flat at once, where concatenation
+  // would build a rope of ~30 pieces, flattened when the argument is checked and again when written.
+  return [
+    FEDPBX_HANDLED_VARIABLE, '=1,FEDPBX_ROUTE=', route, ',FEDPBX_ORIGIN=', origin, ',FEDPBX_TARGET=', tgt, ',FEDPBX_TRUNK=', trk,
+    ',FEDPBX_REVISION=', revision, ',FEDPBX_DENY=', safeTag(plan.deny?.code ?? ''), rec === undefined ? '' : `,FEDPBX_REC_FILE=${rec}`,
+    ',CDR(FEDPBX_ROUTE)=', route, ',CDR(FEDPBX_ORIGIN)=', origin, ',CDR(FEDPBX_TARGET)=', tgt, ',CDR(FEDPBX_TRUNK)=', trk,
+    ',CDR(FEDPBX_REVISION)=', revision, rec === undefined ? '' : `,CDR(FEDPBX_REC_FILE)=${rec}`,
+  ].join('');
 }
 
 function safeTag(value: string): string {

@@ -180,8 +180,9 @@ export class AgiSession {
   }
 
   /** `GET VARIABLE`: the raw value (Asterisk truncates it to 1023 bytes), or undefined when not set. */
-  async getVariable(name: string, options?: AgiCommandOptions): Promise<string | undefined> {
-    return variableValue('GET VARIABLE', await this.command('GET VARIABLE', [name], options));
+  getVariable(name: string, options?: AgiCommandOptions): Promise<string | undefined> {
+    // then() with a module-level function: no async frame per call (the agent asks for DIALSTATUS after each Dial).
+    return this.command('GET VARIABLE', [name], options).then(getVariableValue);
   }
 
   /**
@@ -285,6 +286,10 @@ export function createAgiConnectionHandler(
     };
     run().catch((error: unknown) => options.onError(error, session));
   };
+}
+
+function getVariableValue(response: AgiResponse): string | undefined {
+  return variableValue('GET VARIABLE', response);
 }
 
 function variableValue(command: string, response: AgiResponse): string | undefined {
