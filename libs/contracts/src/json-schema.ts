@@ -6,7 +6,7 @@ import { Extension, InboundRoute, InterSiteLink, NumberRange, OutboundRoute, Sit
 import { RoutePlan, TraceRequest, TraceResult } from './routing.js';
 import { TimeSchedule } from './schedule.js';
 import { SiteSnapshot } from './snapshot.js';
-import { AgentStatus, CdrPage, CdrRecord, EnrollRequest, EnrollResponse, EnrollmentTokenIssued, LiveHealth, LiveTraceRequest, LiveTraceResponse, SiteRollout } from './sync.js';
+import { AgentStatus, CdrPage, CdrRecord, EnrollRequest, EnrollResponse, EnrollmentToken, EnrollmentTokenIssued, EnrollmentTokenPage, LiveHealth, LiveTraceRequest, LiveTraceResponse, SiteRollout } from './sync.js';
 
 /** The schemas published as JSON Schema (and used by the controller's OpenAPI document). */
 export const PUBLISHED_SCHEMAS = {
@@ -30,6 +30,8 @@ export const PUBLISHED_SCHEMAS = {
   CdrRecord,
   CdrPage,
   EnrollmentTokenIssued,
+  EnrollmentToken,
+  EnrollmentTokenPage,
   EnrollRequest,
   EnrollResponse,
   LiveTraceRequest,

@@ -99,6 +99,32 @@ export const EnrollmentTokenIssued = z.strictObject({
 });
 export type EnrollmentTokenIssued = z.infer<typeof EnrollmentTokenIssued>;
 
+/**
+ * Where an enrollment token stands: `pending` (can still be exchanged), `used` (its agent enrolled), `expired`
+ * (never used in time) or `revoked` (head office cancelled it before use).
+ */
+export const ENROLLMENT_TOKEN_STATES = ['pending', 'used', 'expired', 'revoked'] as const;
+export type EnrollmentTokenState = (typeof ENROLLMENT_TOKEN_STATES)[number];
+
+/** An issued enrollment token as listed and revoked: never the token itself or its hash. */
+export const EnrollmentToken = z.strictObject({
+  id: z.uuid(),
+  siteId: SiteId,
+  createdAt: z.iso.datetime(),
+  /** Who issued it (as the audit log names them). */
+  createdBy: z.string(),
+  expiresAt: z.iso.datetime(),
+  usedAt: z.iso.datetime().nullable(),
+  revokedAt: z.iso.datetime().nullable(),
+  revokedBy: z.string().nullable(),
+  state: z.enum(ENROLLMENT_TOKEN_STATES),
+});
+export type EnrollmentToken = z.infer<typeof EnrollmentToken>;
+
+/** `GET /api/v1/sites/:siteId/enrollment-tokens`: newest first; `next` is the `before` of the next page. */
+export const EnrollmentTokenPage = z.strictObject({ items: z.array(EnrollmentToken), next: z.string().optional() });
+export type EnrollmentTokenPage = z.infer<typeof EnrollmentTokenPage>;
+
 /** `POST /api/v1/enroll` (no login: the one-time token is the credential). */
 export const EnrollRequest = z.strictObject({
   token: z.string().min(16).max(200),
