@@ -9,6 +9,7 @@ export type DomainErrorCode =
   | 'not-found'
   | 'already-exists'
   | 'validation-conflict'
+  | 'state-conflict'
   | 'rate-limited';
 
 export interface InputProblem {
@@ -59,6 +60,13 @@ export class PropertyForbiddenError extends DomainError {
 export class AlreadyExistsError extends DomainError {
   constructor(objectType: string, id: string) {
     super('already-exists', `${objectType} ${id} already exists`, { objectType, id });
+  }
+}
+
+/** The object is in a state that does not allow the request (an enrollment token already used cannot be revoked). */
+export class StateConflictError extends DomainError {
+  constructor(objectType: string, id: string, state: string, message: string) {
+    super('state-conflict', message, { objectType, id, state });
   }
 }
 

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Inject, Injectable, ServiceUnavailableException } from '@nestjs/common';
-import { Subjects, type EnrollmentTokenIssued, type EnrollRequest, type EnrollResponse, type Site } from '@fedpbx/contracts';
+import { Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
+import { Subjects, type EnrollmentToken, type EnrollmentTokenIssued, type EnrollmentTokenPage, type EnrollRequest, type EnrollResponse, type Site } from '@fedpbx/contracts';
 import type { TunnelAddressPool } from '@fedpbx/dialplan';
 import { mintAgentCreds } from '@fedpbx/nats-auth';
 import { DataSource } from 'typeorm';
@@ -8,12 +8,12 @@ import { AuditRepository } from '../audit/audit.repository.js';
 import { LoginRateLimiter } from '../auth/login-rate-limiter.js';
 import { actorName, type Principal } from '../auth/principal.js';
 import { CONTROLLER_CONFIG, type ControllerConfig } from '../config.js';
-import { ForbiddenError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../errors.js';
+import { ForbiddenError, NotFoundError, RateLimitedError, StateConflictError, UnauthenticatedError } from '../errors.js';
 import { FederationStore } from '../federation/federation-store.js';
 import { FederationWriter } from '../federation/federation-writer.js';
 import { NatsBus } from '../nats/nats-bus.js';
 import { SnapshotSigningKey } from '../sync/snapshot-signing-key.js';
-import { EnrollmentTokenRepository } from './enrollment-token.repository.js';
+import { EnrollmentTokenRepository, tokenState, tokenView, type EnrollmentTokenRecord } from './enrollment-token.repository.js';
 
 /** How long an issued token can be used (it is one-time either way). */
 export const ENROLLMENT_TOKEN_TTL_MS = 24 * 60 * 60 * 1000;
@@ -21,12 +21,32 @@ const TOKEN_PREFIX = 'fpe_';
 const hashToken = (token: string): string => createHash('sha256').update(token).digest('hex');
 
 /**
+ * Why `POST /enroll` refuses a token, or undefined when it may be exchanged. A revoked token gets the answer of an
+ * unknown one: whoever holds a leaked token learns nothing from it.
+ */
+function refusalOf(t: EnrollmentTokenRecord | undefined, now: Date): string | undefined {
+  if (t === undefined) return 'enrollment token unknown';
+  switch (tokenState(t, now)) {
+    case 'pending':
+      return undefined;
+    case 'revoked':
+      return 'enrollment token unknown';
+    case 'used':
+      return 'enrollment token already used';
+    case 'expired':
+      return 'enrollment token expired';
+  }
+}
+
+/**
  * Enrollment: head office issues a one-time token for a site; the site's agent exchanges it (no login) for NATS
  * credentials limited to its site, the NATS URLs, its inbox prefix and the key that signs its snapshots. The
  * token is stored hashed and audited by id; the credentials are minted per request and never stored or logged.
+ * Readers of a site see its tokens' metadata (as they see its agent and its audit entries); head office revokes.
  */
 @Injectable()
 export class EnrollmentService {
+  private readonly log = new Logger('enrollment');
   private readonly limiter: LoginRateLimiter;
   private readonly vpnPool: TunnelAddressPool;
 
@@ -61,6 +81,58 @@ export class EnrollmentService {
     return { siteId, token, expiresAt: expiresAt.toISOString() };
   }
 
+  /** The site's tokens, newest first, with their state now: for every reader of the site (404 outside it). */
+  async list(caller: Principal, siteId: string, limit: number, before: string | undefined): Promise<EnrollmentTokenPage> {
+    if (!caller.scope.canRead(siteId)) throw new NotFoundError('site', siteId);
+    if (!(await this.tokens.siteExists(this.ds.manager, siteId))) throw new NotFoundError('site', siteId);
+    const now = new Date();
+    const { items, more } = await this.tokens.listBySite(this.ds.manager, siteId, limit, before);
+    const last = items[items.length - 1];
+    const views = items.map((t) => tokenView(t, now));
+    return more && last !== undefined ? { items: views, next: last.id } : { items: views };
+  }
+
+  /**
+   * Head office only (a reader of the site gets 403, anyone else 404). A pending (or expired) token becomes
+   * revoked: `POST /enroll` answers it as an unknown token from then on. Revoking a revoked token changes nothing
+   * and answers it as it is; a used token cannot be revoked (409: its agent holds credentials already).
+   */
+  async revoke(caller: Principal, id: string, dryRun: boolean): Promise<{ dryRun: boolean; data: EnrollmentToken }> {
+    const found = await this.tokens.byId(this.ds.manager, id);
+    if (found === undefined || !caller.scope.canRead(found.siteId)) throw new NotFoundError('enrollmentToken', id);
+    if (!caller.scope.headOffice) throw new ForbiddenError('only head office revokes enrollment tokens');
+    const now = new Date();
+    const actor = actorName(caller);
+    const usedError = (t: EnrollmentTokenRecord): StateConflictError =>
+      new StateConflictError('enrollmentToken', id, 'used', `enrollment token ${id} was used ${t.usedAt?.toISOString() ?? ''} by the agent of ${t.siteId}: it cannot be revoked`);
+    const state = tokenState(found, now);
+    if (state === 'used') throw usedError(found);
+    if (state === 'revoked') return { dryRun, data: tokenView(found, now) };
+    if (dryRun) return { dryRun, data: tokenView({ ...found, revokedAt: now, revokedBy: actor }, now) };
+    const after = await this.ds.transaction(async (m) => {
+      if (!(await this.tokens.revoke(m, id, now, actor))) {
+        // An enrollment or another revocation got there first.
+        const current = await this.tokens.byId(m, id);
+        if (current === undefined) throw new NotFoundError('enrollmentToken', id);
+        if (current.usedAt !== null) throw usedError(current);
+        return current;
+      }
+      await this.audit.append(m, [
+        {
+          actor,
+          action: 'enrollmentToken.revoke',
+          objectType: 'enrollmentToken',
+          objectId: id,
+          siteIds: [found.siteId],
+          before: { siteId: found.siteId, state, expiresAt: found.expiresAt.toISOString() },
+          after: { siteId: found.siteId, state: 'revoked', revokedAt: now.toISOString() },
+        },
+      ]);
+      return { ...found, revokedAt: now, revokedBy: actor };
+    });
+    return { dryRun, data: tokenView(after, now) };
+  }
+
   /** `client` is the caller's address: failed attempts are rate-limited per address like logins. */
   async enroll(req: EnrollRequest, client: string): Promise<EnrollResponse> {
     const key = `enroll:${client}`;
@@ -74,9 +146,11 @@ export class EnrollmentService {
     if (this.bus.agentUrls.length === 0) throw new ServiceUnavailableException('enrollment is not configured on this controller: set FEDPBX_NATS_AGENT_URLS or FEDPBX_NATS_URL');
 
     const found = await this.tokens.byHash(this.ds.manager, hashToken(req.token));
-    const refusal = found === undefined ? 'enrollment token unknown' : found.usedAt !== null ? 'enrollment token already used' : found.expiresAt <= new Date() ? 'enrollment token expired' : undefined;
+    const refusal = refusalOf(found, new Date());
     if (found === undefined || refusal !== undefined) {
       this.limiter.fail(key);
+      // The caller is told nothing; whoever watches the log learns that a revoked token is in someone's hands.
+      if (found !== undefined && found.revokedAt !== null) this.log.warn(`refused revoked enrollment token ${found.id} of site ${found.siteId} from ${client}`);
       throw new UnauthenticatedError(refusal);
     }
     const siteId = found.siteId;
@@ -101,8 +175,9 @@ export class EnrollmentService {
       return true;
     });
     if (!consumed) {
+      // Used, revoked or expired since it was read: refused as it would be now.
       this.limiter.fail(key);
-      throw new UnauthenticatedError('enrollment token already used');
+      throw new UnauthenticatedError(refusalOf(await this.tokens.byId(this.ds.manager, found.id), new Date()) ?? 'enrollment token already used');
     }
     this.limiter.succeed(key);
     return {

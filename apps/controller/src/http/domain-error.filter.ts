@@ -15,6 +15,7 @@ function statusOf(code: DomainErrorCode): number {
       return 404;
     case 'already-exists':
     case 'validation-conflict':
+    case 'state-conflict':
       return 409;
     case 'rate-limited':
       return 429;
