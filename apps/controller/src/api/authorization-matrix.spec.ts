@@ -116,6 +116,16 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
       req: (target) => ({ method: 'POST', url: `/api/v1/sites/${SITE[target]}/enrollment-tokens` }),
       expect: { headOffice: [201, 201], siteAdmin: [403, 404], viewer: [403, 404] },
     },
+    'GET /api/v1/sites/:siteId/enrollment-tokens': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/enrollment-tokens` }), expect: siteRead },
+    // A fresh pending token per request (revoked for real: no row depends on another).
+    'DELETE /api/v1/enrollment-tokens/:id': {
+      req: async (target) => {
+        expect((await t.request('POST', `/api/v1/sites/${SITE[target]}/enrollment-tokens`, undefined, adminToken)).status).toBe(201);
+        const listed = await t.request('GET', `/api/v1/sites/${SITE[target]}/enrollment-tokens?limit=1`, undefined, adminToken);
+        return { method: 'DELETE', url: `/api/v1/enrollment-tokens/${String((listed.body['items'] as { id: string }[])[0]?.id)}` };
+      },
+      expect: headOfficeObjectWrite,
+    },
     'POST /api/v1/enroll': {
       req: async (target) => {
         const issued = await t.request('POST', `/api/v1/sites/${SITE[target]}/enrollment-tokens`, undefined, adminToken);

@@ -21,6 +21,20 @@ const EXTRA_BODIES: Record<string, string> = {
   'POST /api/v1/enroll': 'EnrollRequest',
 };
 
+const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
+/** Success answers described by their schema (the other routes answer a plain "ok"). */
+const SUCCESS: Record<string, Record<string, unknown>> = {
+  'POST /api/v1/sites/{siteId}/enrollment-tokens': { '201': { description: 'the token, shown only in this answer', ...json(ref('EnrollmentTokenIssued')) } },
+  'GET /api/v1/sites/{siteId}/enrollment-tokens': { '200': { description: 'the site\'s tokens, newest first, with their state; never the token', ...json(ref('EnrollmentTokenPage')) } },
+  'DELETE /api/v1/enrollment-tokens/{id}': {
+    '200': {
+      description: 'the token, revoked (also when it already was); 409 `state-conflict` when it was used',
+      ...json({ type: 'object', required: ['dryRun', 'data'], properties: { dryRun: { type: 'boolean' }, data: ref('EnrollmentToken') } }),
+    },
+  },
+  'POST /api/v1/enroll': { '200': { description: 'the site\'s NATS credentials (secret); 401 for an unknown, used, expired or revoked token', ...json(ref('EnrollResponse')) } },
+};
+
 /**
  * The OpenAPI 3.1 document: every registered route, with request bodies from the same zod schemas the API
  * validates with (libs/contracts' published JSON Schemas for federation objects).
@@ -43,6 +57,8 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
     'CdrPage',
     'SiteRollout',
     'EnrollmentTokenIssued',
+    'EnrollmentToken',
+    'EnrollmentTokenPage',
     'EnrollRequest',
     'EnrollResponse',
     ...Object.values(RESOURCE_KINDS).map((k) => k.schemaName),
@@ -88,6 +104,17 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
     if (r.method === 'GET' && path === '/api/v1/cdrs') {
       const query = z.toJSONSchema(CdrQuery, { io: 'input' }) as { properties: Record<string, unknown> };
       for (const [name, schema] of Object.entries(query.properties)) (op['parameters'] as unknown[]).push({ name, in: 'query', required: false, schema });
+    }
+    const success = SUCCESS[`${r.method} ${path}`];
+    if (success !== undefined) {
+      const { '200': _plain, ...errors } = op['responses'] as Record<string, unknown>;
+      op['responses'] = { ...success, ...errors };
+    }
+    if (r.method === 'GET' && path === '/api/v1/sites/{siteId}/enrollment-tokens') {
+      (op['parameters'] as unknown[]).push(
+        { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
+        { name: 'before', in: 'query', required: false, schema: { type: 'string', format: 'uuid' }, description: '`next` of the previous page' },
+      );
     }
     if (path.startsWith('/api/v1/agents/{siteId}/live-')) {
       Object.assign(op['responses'] as object, { '502': ERROR, '503': ERROR, '504': { ...ERROR, description: 'the agent did not answer in time' } });
