@@ -242,7 +242,7 @@ describe('web console', () => {
     await page.context().close();
   }, 45_000);
 
-  it('lets head office create a site with a number range and issue its agent an enrollment token, shown once as the command to run', async () => {
+  it('lets head office create a site with a number range and issue its agent an enrollment token, shown once as the command to run, then revoke it', async () => {
     const page = await signIn(ADMIN, '/sites');
     await page.getByRole('button', { name: 'Add a site' }).click();
     const form = page.getByRole('form', { name: 'New site' });
@@ -281,10 +281,38 @@ describe('web console', () => {
     expect(site.body['data']).toMatchObject({ id: 'ufa', name: 'Ufa branch', prefix: '7', prefixRequired: false, timezone: 'Asia/Yekaterinburg', emergencyNumbers: ['112'], recording: { interSite: true, external: false, retentionDays: 90 } });
     const ranges = await stack.t.request('GET', '/api/v1/number-ranges?siteId=ufa', undefined, stack.adminToken);
     expect(ranges.body['items']).toEqual([expect.objectContaining({ siteId: 'ufa', from: '600', to: '699' })]);
-    // The token is never listed or shown again: a reload shows only the button.
+    // The token is never shown again: a reload shows the button and the token's state, not the command.
     await page.reload();
     await page.getByRole('button', { name: 'Issue an enrollment token' }).waitFor();
     expect(await page.getByLabel('Enrollment command').count()).toBe(0);
+    const tokens = page.getByRole('table', { name: 'Enrollment tokens of this site' });
+    const pending = tokens.locator('tr[data-state="pending"]');
+    await pending.waitFor();
+    expect(await tokens.locator('tbody tr').count()).toBe(1);
+    expect(await pending.innerText()).toMatch(/admin\s+pending\s+usable once until/);
+    expect(await tokens.innerText()).not.toContain(command.split(' --token ')[1]!);
+
+    // Revoking asks first: dismissed, nothing happens; accepted, the token is revoked and /enroll no longer knows it.
+    const id = await pending.getAttribute('data-enrollment-token');
+    page.once('dialog', (d) => void d.dismiss());
+    await pending.getByRole('button', { name: /^Revoke the token issued / }).click();
+    expect((await stack.t.request('GET', '/api/v1/sites/ufa/enrollment-tokens', undefined, stack.adminToken)).body['items']).toEqual([expect.objectContaining({ id, state: 'pending' })]);
+    let asked = '';
+    page.once('dialog', (d) => {
+      asked = d.message();
+      void d.accept();
+    });
+    await pending.getByRole('button', { name: /^Revoke the token issued / }).click();
+    await page.getByText('it can no longer be used.').waitFor();
+    expect(asked).toMatch(/^Revoke the enrollment token issued .* by admin\?/);
+    const revoked = tokens.locator(`tr[data-enrollment-token="${id}"][data-state="revoked"]`);
+    await revoked.waitFor();
+    expect(await revoked.innerText()).toMatch(/revoked .* by admin/);
+    expect(await revoked.getByRole('button').count()).toBe(0);
+    await page.screenshot({ path: artifactPath('site-enrollment-revoked.png'), fullPage: true });
+    expect((await stack.t.request('GET', '/api/v1/sites/ufa/enrollment-tokens', undefined, stack.adminToken)).body['items']).toEqual([
+      expect.objectContaining({ id, state: 'revoked', revokedBy: 'admin' }),
+    ]);
     await page.context().close();
   }, 45_000);
 
@@ -334,9 +362,15 @@ describe('web console', () => {
     await page.getByText('Head office creates sites').waitFor();
     expect(await page.getByRole('button', { name: 'Add a site' }).count()).toBe(0);
 
+    // Head office issued a token for piter: its admin sees it and its state, with no way to revoke it.
+    expect((await stack.t.request('POST', '/api/v1/sites/piter/enrollment-tokens', undefined, stack.adminToken)).status).toBe(201);
     await page.getByRole('link', { name: 'St Petersburg office', exact: true }).click();
     await page.getByText('Head office issues the enrollment token for this office’s agent').waitFor();
     expect(await page.getByRole('button', { name: /enrollment token/ }).count()).toBe(0);
+    const pending = page.getByRole('table', { name: 'Enrollment tokens of this site' }).locator('tr[data-state="pending"]');
+    await pending.waitFor();
+    expect(await page.getByRole('button', { name: /Revoke/ }).count()).toBe(0);
+    const pendingId = await pending.getAttribute('data-enrollment-token');
     await page.getByRole('button', { name: 'Edit settings' }).click();
     const form = page.getByRole('form', { name: /^Settings of / });
     await form.getByLabel('Time zone').waitFor();
@@ -352,6 +386,7 @@ describe('web console', () => {
     const token = await stack.t.login(PITER_ADMIN.username, PITER_ADMIN.password);
     expect((await stack.t.request('POST', '/api/v1/sites', { id: 'tver', name: 'Tver' }, token)).status).toBe(403);
     expect((await stack.t.request('POST', '/api/v1/sites/piter/enrollment-tokens', undefined, token)).status).toBe(403);
+    expect((await stack.t.request('DELETE', `/api/v1/enrollment-tokens/${pendingId}`, undefined, token)).status).toBe(403);
     await page.context().close();
   });
 
