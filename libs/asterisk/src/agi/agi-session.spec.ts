@@ -228,6 +228,26 @@ describe('AgiSession over loopback TCP', () => {
     await session.close();
   });
 
+  it('each bound runs from when it is armed, whether it is longer or shorter than the one before', async () => {
+    // The session's one timer, set for the short environment bound, is reused for the longer ones after it.
+    const { session, fake } = await open({ envTimeoutMs: 40, idleTimeoutMs: 150 });
+    const answered = session.command('NOOP', [], { timeoutMs: 120 });
+    await fake.nextCommand();
+    await delay(80);
+    fake.answer('200 result=0\n');
+    expect((await answered).code).toBe(200);
+    const started = performance.now();
+    const closed = new Promise<AgiSessionError | undefined>((resolve) => session.onClose(resolve));
+    const timedOut = session.command('WAIT FOR DIGIT', ['-1'], { timeoutMs: 90 });
+    const error = await sessionError(timedOut);
+    expect(error.code).toBe('COMMAND_TIMEOUT');
+    expect(error.message).toBe('no answer within 90 ms');
+    const waited = performance.now() - started;
+    expect(waited).toBeGreaterThanOrEqual(85);
+    expect(waited).toBeLessThan(140);
+    expect((await closed)?.code).toBe('COMMAND_TIMEOUT');
+  });
+
   it('an incomplete environment times out', async () => {
     const { serverSide, fake } = await loopback();
     const started = AgiSession.start(serverSide, { envTimeoutMs: 100 });

@@ -338,8 +338,12 @@ class SessionCore {
   private failure: AgiSessionError | undefined;
   private inFlight: PendingCommand | undefined;
   private readonly queue: PendingCommand[] = [];
+  /** Fires at or before {@link deadline} (see {@link arm}). */
   private timer: NodeJS.Timeout | undefined;
   private timerMs = 0;
+  /** `performance.now()` at which the current bound runs out, and that bound's length. */
+  private deadline = 0;
+  private boundMs = 0;
   /** What the timer bounds: the environment, the command in flight, an idle session, or Asterisk's close after ours. */
   private deadlineKind: 'env' | 'command' | 'idle' | 'grace' = 'env';
   private envPending = true;
@@ -425,10 +429,9 @@ class SessionCore {
         const done = this.envParser.push(chunk);
         if (!done) return;
         this.phase = 'commands';
-        this.clearTimer();
         this.envPending = false;
         this.resolveReady(this.createSession(this, done.env));
-        this.armIdle();
+        this.armIdle(); // the same timer as the environment's, refreshed
         if (done.leftover.length > 0) this.onResponseBytes(done.leftover);
         return;
       }
@@ -483,9 +486,8 @@ class SessionCore {
           return;
         }
         this.inFlight = undefined;
-        this.clearTimer();
         pending.resolve(event.response);
-        this.pump();
+        this.pump(); // re-arms the timer: for the next command, or the idle bound
         return;
       }
     }
@@ -512,27 +514,40 @@ class SessionCore {
   }
 
   /**
-   * One timer per session, re-armed for each phase: with an unchanged duration it is only refreshed, so a
-   * command costs no timer allocation (a call runs several commands; the agent serves thousands of calls a second).
+   * One timer per session, re-armed for each phase. For a bound at least as long as its own duration it is only
+   * refreshed: it then fires early and {@link onDeadline} sets it again for the rest. So commands and idle spells
+   * cost no timer allocation (a call runs several, the agent serves hundreds of calls a second), the
+   * environment's short bound included; a shorter bound takes a new timer.
    */
   private arm(kind: SessionCore['deadlineKind'], ms: number): void {
     this.deadlineKind = kind;
-    if (this.timer !== undefined && this.timerMs === ms) {
-      this.timer.refresh();
-      return;
-    }
+    this.boundMs = ms;
+    this.deadline = performance.now() + ms;
+    if (this.timer !== undefined && this.timerMs <= ms) this.timer.refresh();
+    else this.setTimer(ms);
+  }
+
+  private setTimer(ms: number): void {
     this.clearTimer();
     this.timerMs = ms;
     this.timer = setTimeout(this.onDeadline, ms);
+    // Waiting for Asterisk's close after ours does not keep the process alive.
+    if (this.deadlineKind === 'grace') this.timer.unref();
   }
 
   private readonly onDeadline = (): void => {
+    const rest = this.deadline - performance.now();
+    if (rest >= 1) {
+      // Fired before the bound (a shorter timer refreshed for a longer bound): wait out the rest.
+      this.setTimer(Math.ceil(rest));
+      return;
+    }
     this.timer = undefined;
     switch (this.deadlineKind) {
       case 'env':
         return this.fail(new AgiSessionError('ENV_TIMEOUT', 'no complete AGI environment in time'));
       case 'command':
-        return this.fail(new AgiSessionError('COMMAND_TIMEOUT', `no answer within ${this.timerMs} ms`));
+        return this.fail(new AgiSessionError('COMMAND_TIMEOUT', `no answer within ${this.boundMs} ms`));
       case 'idle':
         return this.fail(new AgiSessionError('IDLE_TIMEOUT', 'AGI session idle for too long'));
       case 'grace':
