@@ -187,26 +187,28 @@ function assertDialResource(value: string): string {
   throw new AgiAppDataError('INVALID_DIAL_TARGET', 'dial resource is neither a dial number nor an Asterisk name');
 }
 
+function dialTarget(target: DialTarget): string {
+  const resource = assertDialResource(target.resource);
+  switch (target.tech) {
+    case 'PJSIP':
+      return target.host === undefined ? `PJSIP/${resource}` : `PJSIP/${resource}@${assertAsteriskName(target.host)}`;
+    case 'Local':
+      if (target.host === undefined) throw new AgiAppDataError('INVALID_DIAL_TARGET', 'Local target needs a context');
+      return `Local/${resource}@${assertAsteriskName(target.host)}`;
+    default:
+      throw new AgiAppDataError('INVALID_DIAL_TARGET', 'unsupported channel technology');
+  }
+}
+
 /** Builds Dial's data, `PJSIP/305@site-piter&PJSIP/101,30,tT`, from whitelisted parts only. */
 export function dialData(input: DialDataInput): string {
   const { targets, timeoutSec, options = [] } = input;
   if (targets.length === 0 || targets.length > MAX_DIAL_TARGETS) {
     throw new AgiAppDataError('INVALID_DIAL_TARGET', `Dial needs 1-${MAX_DIAL_TARGETS} targets`);
   }
-  const dialString = targets
-    .map((target) => {
-      const resource = assertDialResource(target.resource);
-      switch (target.tech) {
-        case 'PJSIP':
-          return target.host === undefined ? `PJSIP/${resource}` : `PJSIP/${resource}@${assertAsteriskName(target.host)}`;
-        case 'Local':
-          if (target.host === undefined) throw new AgiAppDataError('INVALID_DIAL_TARGET', 'Local target needs a context');
-          return `Local/${resource}@${assertAsteriskName(target.host)}`;
-        default:
-          throw new AgiAppDataError('INVALID_DIAL_TARGET', 'unsupported channel technology');
-      }
-    })
-    .join('&');
+  // One target after the other (this runs for every Dial): no callback and array per call.
+  let dialString = '';
+  for (const target of targets) dialString = dialString === '' ? dialTarget(target) : `${dialString}&${dialTarget(target)}`;
   if (timeoutSec !== undefined && (!Number.isInteger(timeoutSec) || timeoutSec < 1 || timeoutSec > 3600)) {
     throw new AgiAppDataError('INVALID_TIMEOUT', 'Dial timeout must be an integer number of seconds, 1-3600');
   }
