@@ -36,7 +36,7 @@ describe('agent enrollment (PostgreSQL, private nats-server)', () => {
     const issued = await issue('kazan');
     expect(issued.status).toBe(201);
     const token = issued.body['token'] as string;
-    expect(issued.body).toEqual({ siteId: 'kazan', token: expect.stringMatching(/^fpe_/), expiresAt: expect.any(String) });
+    expect(issued.body).toEqual({ id: expect.any(String), siteId: 'kazan', token: expect.stringMatching(/^fpe_/), expiresAt: expect.any(String) });
     expect(Date.parse(issued.body['expiresAt'] as string) - Date.now()).toBeGreaterThan(23 * 3600 * 1000);
 
     const r = await enroll({ token, wireguardPublicKey: WG_KEY, agentVersion: '0.1.0' });

@@ -93,6 +93,8 @@ export type CdrPage = z.infer<typeof CdrPage>;
 
 /** `POST /api/v1/sites/:siteId/enrollment-tokens` answer: the token is shown once, stored hashed. */
 export const EnrollmentTokenIssued = z.strictObject({
+  /** The token's id, as listed and revoked (`EnrollmentToken.id`). */
+  id: z.string(),
   siteId: SiteId,
   token: z.string(),
   expiresAt: z.iso.datetime(),

@@ -48,8 +48,8 @@ export function EnrollmentPanel({ siteId }: { siteId: string }) {
     setMessage(undefined);
     try {
       await api.delete(`/enrollment-tokens/${encodeURIComponent(t.id)}`);
-      // The token shown above is this one (same expiry to the millisecond): its command is dead now.
-      if (issued?.expiresAt === t.expiresAt) setIssued(undefined);
+      // The token shown above is this one: its command is dead now.
+      if (issued?.id === t.id) setIssued(undefined);
       setMessage({ kind: 'ok', text: `Revoked the token issued ${when(t.createdAt)}: it can no longer be used.` });
     } catch (e) {
       if (e instanceof ApiError && e.code === 'state-conflict') setMessage({ kind: 'warning', text: 'That token was used in the meantime: the office’s agent has enrolled with it, so there is nothing to revoke.' });

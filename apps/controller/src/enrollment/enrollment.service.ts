@@ -72,13 +72,14 @@ export class EnrollmentService {
     const token = `${TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
     const expiresAt = new Date(Date.now() + ENROLLMENT_TOKEN_TTL_MS);
     const actor = actorName(caller);
-    await this.ds.transaction(async (m) => {
+    const id = await this.ds.transaction(async (m) => {
       const t = await this.tokens.create(m, siteId, hashToken(token), actor, expiresAt);
       await this.audit.append(m, [
         { actor, action: 'enrollmentToken.create', objectType: 'enrollmentToken', objectId: t.id, siteIds: [siteId], after: { siteId, expiresAt: expiresAt.toISOString() } },
       ]);
+      return t.id;
     });
-    return { siteId, token, expiresAt: expiresAt.toISOString() };
+    return { id, siteId, token, expiresAt: expiresAt.toISOString() };
   }
 
   /** The site's tokens, newest first, with their state now: for every reader of the site (404 outside it). */
