@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { Federation } from '@fedpbx/contracts';
 import { cityPrefixOf, generateFederation, rangeStartOf, siteIdOf } from '@fedpbx/dialplan';
 import { TestController } from '../support/signed-snapshots.js';
-import type { AgentBenchConfig } from './bench-servers.js';
+import { agentNodeArgs, type AgentBenchConfig } from './bench-servers.js';
 import type { CallTemplate } from './call-mix.js';
 
 export const BENCH_SITE = siteIdOf(0);
@@ -52,7 +52,7 @@ export function prepareAgentBench(dir: string, main = 'apps/agent/dist/main.js')
   const snapshot = controller.snapshot(benchFederation(), BENCH_SITE, 1);
   const snapshotFile = join(dir, 'hq-snapshot.json');
   writeFileSync(snapshotFile, JSON.stringify(snapshot));
-  return { siteId: BENCH_SITE, main, snapshotFile, controllerPublicKeyPem: controller.publicKeyPem, extraEnv: { FEDPBX_LOG_LEVEL: 'warn', NODE_OPTIONS: AGENT_NODE_OPTIONS } };
+  return { siteId: BENCH_SITE, main, snapshotFile, controllerPublicKeyPem: controller.publicKeyPem, extraEnv: { FEDPBX_LOG_LEVEL: 'warn', NODE_OPTIONS: AGENT_NODE_OPTIONS }, nodeArgs: agentNodeArgs() };
 }
 
 const answer = () => ({ status: 'ANSWER' as const });

@@ -37,6 +37,8 @@ export interface ServerResult {
   readonly skipped: string | null;
   readonly ttfcP50Ms: number | null;
   readonly ttfcP99Ms: number | null;
+  /** TTFC p99 per call kind of the mix (its template's label). */
+  readonly ttfcP99ByKindMs: Readonly<Record<string, number | null>>;
   readonly openLoopStarted: number;
   readonly openLoopCompleted: number;
   readonly openLoopAchievedRate: number | null;
@@ -218,8 +220,9 @@ async function openLoop(
   sut: ServerUnderTest,
   opts: BenchOptions,
   stats: CallStats,
-): Promise<{ ttfc: Float64Array; started: number; measuredCompleted: number; achievedRate: number }> {
+): Promise<{ ttfc: Float64Array; ttfcByKind: Map<string, number[]>; started: number; measuredCompleted: number; achievedRate: number }> {
   const pick = mixPicker(opts.mix);
+  const ttfcByKind = new Map<string, number[]>(opts.mix.map((t) => [t.label, []]));
   const warmCalls = Math.round(opts.rate * opts.warmupSeconds);
   const total = warmCalls + Math.round(opts.rate * opts.seconds);
   const ttfc = new Float64Array(total);
@@ -233,11 +236,15 @@ async function openLoop(
     const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * opts.rate) + 1);
     while (started < due) {
       const measured = started >= warmCalls;
-      const p = placeCall({ host: sut.agiHost, port: sut.agiPort, timeoutMs: opts.callTimeoutMs, ...pick() }).then((call) => {
+      const { label, options } = pick();
+      const p = placeCall({ host: sut.agiHost, port: sut.agiPort, timeoutMs: opts.callTimeoutMs, ...options }).then((call) => {
         if (measured) {
           stats.add(call);
           measuredCompleted += 1;
-          if (call.timeToFirstCommandMs !== null) ttfc[ttfcN++] = call.timeToFirstCommandMs;
+          if (call.timeToFirstCommandMs !== null) {
+            ttfc[ttfcN++] = call.timeToFirstCommandMs;
+            ttfcByKind.get(label)?.push(call.timeToFirstCommandMs);
+          }
         }
         pending.delete(p);
       });
@@ -254,7 +261,7 @@ async function openLoop(
   // Whatever completes: every call is bounded by callTimeoutMs.
   await Promise.all([...pending]);
   const sorted = ttfc.slice(0, ttfcN).sort();
-  return { ttfc: sorted, started: total - warmCalls, measuredCompleted, achievedRate };
+  return { ttfc: sorted, ttfcByKind, started: total - warmCalls, measuredCompleted, achievedRate };
 }
 
 async function closedLoop(sut: ServerUnderTest, opts: BenchOptions, stats: CallStats): Promise<number> {
@@ -263,7 +270,7 @@ async function closedLoop(sut: ServerUnderTest, opts: BenchOptions, stats: CallS
   let inWindow = 0;
   const worker = async (): Promise<void> => {
     while (performance.now() < end) {
-      const call = await placeCall({ host: sut.agiHost, port: sut.agiPort, timeoutMs: opts.callTimeoutMs, ...pick() });
+      const call = await placeCall({ host: sut.agiHost, port: sut.agiPort, timeoutMs: opts.callTimeoutMs, ...pick().options });
       if (performance.now() <= end) {
         inWindow += 1;
         stats.add(call);
@@ -280,7 +287,7 @@ async function closedLoop(sut: ServerUnderTest, opts: BenchOptions, stats: CallS
 async function recordAgentSequences(sut: ServerUnderTest, opts: BenchOptions): Promise<void> {
   const sequences: Record<string, string[]> = {};
   for (const t of opts.mix) {
-    const call = await placeCall({ host: sut.agiHost, port: sut.agiPort, timeoutMs: opts.callTimeoutMs, ...mixPicker([t])() });
+    const call = await placeCall({ host: sut.agiHost, port: sut.agiPort, timeoutMs: opts.callTimeoutMs, ...mixPicker([t])().options });
     sequences[t.extension] = call.commands.map((c) => c.raw);
   }
   // Its own directory: the agent's is removed when the agent's run ends, before floor and ding-dong start.
@@ -295,6 +302,7 @@ async function benchOne(factory: ServerFactory, opts: BenchOptions, log: (s: str
     skipped,
     ttfcP50Ms: null,
     ttfcP99Ms: null,
+    ttfcP99ByKindMs: {},
     openLoopStarted: 0,
     openLoopCompleted: 0,
     openLoopAchievedRate: null,
@@ -332,6 +340,7 @@ async function benchOne(factory: ServerFactory, opts: BenchOptions, log: (s: str
     const cpu0 = p.cpuMs();
     log(`${factory.name}: open loop ${opts.rate}/s for ${opts.warmupSeconds}+${opts.seconds} s`);
     const open = await openLoop(sut, opts, stats);
+    log(`${factory.name}: ttfc p99 by call kind (ms): ${[...open.ttfcByKind].map(([kind, ms]) => `${kind} ${round(percentile(Float64Array.from(ms).sort(), 0.99), 3)}`).join(', ')}`);
     log(`${factory.name}: closed loop, ${opts.concurrency} sessions for ${opts.seconds} s`);
     const lg0 = process.cpuUsage();
     const lgT0 = performance.now();
@@ -345,6 +354,7 @@ async function benchOne(factory: ServerFactory, opts: BenchOptions, log: (s: str
       skipped: null,
       ttfcP50Ms: percentile(open.ttfc, 0.5),
       ttfcP99Ms: percentile(open.ttfc, 0.99),
+      ttfcP99ByKindMs: Object.fromEntries([...open.ttfcByKind].map(([kind, ms]) => [kind, round(percentile(Float64Array.from(ms).sort(), 0.99), 3)])),
       openLoopStarted: open.started,
       openLoopCompleted: open.measuredCompleted,
       openLoopAchievedRate: open.achievedRate,
@@ -413,6 +423,7 @@ export function summaryJson(results: readonly ServerResult[], opts: BenchOptions
     commands_per_call: round(agent?.commandsPerCall ?? null, 2),
     cpu_ms_per_call: round(agent?.cpuMsPerCall ?? null, 3),
     bad_calls: agent?.badCalls ?? null,
+    ttfc_p99_by_kind_ms: agent?.ttfcP99ByKindMs ?? null,
     floor_ttfc_p50_ms: round(floor?.ttfcP50Ms ?? null, 3),
     floor_rss_mb: round(floor?.rssMb ?? null, 1),
     floor_cpu_ms_per_call: round(floor?.cpuMsPerCall ?? null, 3),

@@ -97,11 +97,14 @@ export interface AgentBenchConfig {
   readonly controllerPublicKeyPem: string | undefined;
   /** Anything else the agent needs. */
   readonly extraEnv: Readonly<Record<string, string>>;
+  /** Node options before the entry point (BENCH_AGENT_NODE_ARGS, e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'). */
+  readonly nodeArgs?: readonly string[];
 }
 
 /**
  * Env: BENCH_AGENT_MAIN (default apps/agent/dist/main.js), BENCH_AGENT_SITE (default site1),
- * BENCH_AGENT_SNAPSHOT (file), BENCH_AGENT_PUBLIC_KEY_FILE (PEM file) or BENCH_AGENT_PUBLIC_KEY (PEM text).
+ * BENCH_AGENT_SNAPSHOT (file), BENCH_AGENT_PUBLIC_KEY_FILE (PEM file) or BENCH_AGENT_PUBLIC_KEY (PEM text),
+ * BENCH_AGENT_NODE_ARGS (space-separated Node options for the agent process).
  */
 export function agentConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AgentBenchConfig {
   const keyFile = env.BENCH_AGENT_PUBLIC_KEY_FILE;
@@ -111,7 +114,12 @@ export function agentConfigFromEnv(env: NodeJS.ProcessEnv = process.env): AgentB
     snapshotFile: env.BENCH_AGENT_SNAPSHOT,
     controllerPublicKeyPem: keyFile ? readFileSync(keyFile, 'utf8') : env.BENCH_AGENT_PUBLIC_KEY,
     extraEnv: {},
+    nodeArgs: agentNodeArgs(env),
   };
+}
+
+export function agentNodeArgs(env: NodeJS.ProcessEnv = process.env): string[] {
+  return (env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
 }
 
 export function agentServer(cfg: AgentBenchConfig): ServerFactory {
@@ -126,7 +134,7 @@ export function agentServer(cfg: AgentBenchConfig): ServerFactory {
     create: (ctx) => ({
       name: 'agent',
       command: process.execPath,
-      args: [join(ctx.repoRoot, cfg.main)],
+      args: [...(cfg.nodeArgs ?? []), join(ctx.repoRoot, cfg.main)],
       cwd: ctx.repoRoot,
       env: {
         FEDPBX_SITE_ID: cfg.siteId,

@@ -28,26 +28,35 @@ export const DEFAULT_MIX: readonly CallTemplate[] = [
   { label: 'internal-unknown-number', weight: 1, callerNum: '109', callerName: 'Nobody', extension: '9999', context: 'fedpbx-internal', script: 'internal', onDial: answer },
 ];
 
-/** Deterministic weighted round-robin over the mix, returning ready placeCall options. */
-export function mixPicker(mix: readonly CallTemplate[]): () => Omit<PlaceCallOptions, 'host' | 'port'> {
-  const slots: Omit<PlaceCallOptions, 'host' | 'port'>[] = [];
+/** A call the mix picked: its template's label and ready placeCall options. */
+export interface MixCall {
+  readonly label: string;
+  readonly options: Omit<PlaceCallOptions, 'host' | 'port'>;
+}
+
+/** Deterministic weighted round-robin over the mix. */
+export function mixPicker(mix: readonly CallTemplate[]): () => MixCall {
+  const slots: MixCall[] = [];
   for (const t of mix) {
-    const opts: Omit<PlaceCallOptions, 'host' | 'port'> = {
-      script: t.script,
-      args: t.args,
-      callerId: { num: t.callerNum, name: t.callerName },
-      extension: t.extension,
-      context: t.context,
-      onDial: t.onDial,
-      ...t.extra,
+    const call: MixCall = {
+      label: t.label,
+      options: {
+        script: t.script,
+        args: t.args,
+        callerId: { num: t.callerNum, name: t.callerName },
+        extension: t.extension,
+        context: t.context,
+        onDial: t.onDial,
+        ...t.extra,
+      },
     };
-    for (let i = 0; i < t.weight; i += 1) slots.push(opts);
+    for (let i = 0; i < t.weight; i += 1) slots.push(call);
   }
   // Interleave so that a short window still sees the whole mix.
   const order = slots.map((_, i) => i).sort((a, b) => ((a * 7919) % slots.length) - ((b * 7919) % slots.length));
   let next = 0;
   return () => {
-    const s = slots[order[next % order.length] as number] as Omit<PlaceCallOptions, 'host' | 'port'>;
+    const s = slots[order[next % order.length] as number] as MixCall;
     next += 1;
     return s;
   };
