@@ -118,6 +118,8 @@ export interface PlaceCallOptions {
   /** Time ANSWER takes (Asterisk waits up to 500 ms for media on a real PJSIP call). */
   readonly answerDelayMs?: number;
   readonly connectTimeoutMs?: number;
+  /** The address the call comes from (net.connect's localAddress); the system's choice when unset. */
+  readonly localAddress?: string;
   /** Overall bound: a server that never closes leaves the channel parked in AGI. */
   readonly timeoutMs?: number;
   /** AGISIGHUP=no: no HANGUP notifications at all. */
@@ -316,7 +318,7 @@ class FastAgiCall {
   private connect(): Promise<string | null> {
     return new Promise((resolve) => {
       // allowHalfOpen: after the server's FIN Asterisk still writes its final HANGUP before closing.
-      const socket = net.connect({ host: this.o.host, port: this.o.port, allowHalfOpen: true });
+      const socket = net.connect({ host: this.o.host, port: this.o.port, allowHalfOpen: true, ...(this.o.localAddress !== undefined ? { localAddress: this.o.localAddress } : {}) });
       let settled = false;
       const timer = setTimeout(() => {
         if (settled) return;
