@@ -4,6 +4,7 @@ import type { ApiTokenRecord } from '../api/types';
 import { useApi, useSession } from '../session';
 import { Banner, ErrorBanner, LoadState } from '../ui/feedback';
 import { CopyBox } from '../ui/copy-box';
+import { DataTable } from '../ui/data-table';
 import { Field, problemsByField } from '../ui/field';
 import { useLoad } from '../ui/use-load';
 
@@ -73,40 +74,34 @@ export function ApiTokensScreen() {
       </form>
       {error !== undefined && !(error instanceof ApiError && error.problems.length > 0 && problems['name'] !== undefined) && <ErrorBanner error={error} />}
       <LoadState loaded={tokens} what="API tokens">
-        {(list) =>
-          list.length === 0 ? (
-            <p>You have no API tokens.</p>
-          ) : (
-            <div className="table-wrap">
-              <table aria-label="API tokens">
-                <thead>
-                  <tr>
-                    <th scope="col">Name</th>
-                    <th scope="col">Created</th>
-                    <th scope="col">State</th>
-                    <th scope="col"><span className="sr-only">Actions</span></th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((t) => (
-                    <tr key={t.id} data-token={t.id}>
-                      <th scope="row">{t.name}</th>
-                      <td>{new Date(t.createdAt).toLocaleString()}</td>
-                      <td>{t.revokedAt === undefined ? <span className="pill pill-ok">active</span> : <span className="pill pill-unknown">revoked {new Date(t.revokedAt).toLocaleString()}</span>}</td>
-                      <td>
-                        {t.revokedAt === undefined && (
-                          <button type="button" className="danger" onClick={() => void revoke(t)} aria-label={`Revoke token ${t.name}`}>
-                            Revoke
-                          </button>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )
-        }
+        {(list) => (
+          <DataTable
+            label="API tokens"
+            columns={[
+              { header: 'Name', rowHeader: true, cell: (t) => t.name },
+              { header: 'Created', cell: (t) => new Date(t.createdAt).toLocaleString() },
+              {
+                header: 'State',
+                cell: (t) =>
+                  t.revokedAt === undefined ? <span className="pill pill-ok">active</span> : <span className="pill pill-unknown">revoked {new Date(t.revokedAt).toLocaleString()}</span>,
+              },
+              {
+                header: 'Actions',
+                hideHeader: true,
+                cell: (t) =>
+                  t.revokedAt === undefined && (
+                    <button type="button" className="danger" onClick={() => void revoke(t)} aria-label={`Revoke token ${t.name}`}>
+                      Revoke
+                    </button>
+                  ),
+              },
+            ]}
+            rows={list}
+            rowKey={(t) => t.id}
+            rowAttributes={(t) => ({ 'data-token': t.id })}
+            empty="You have no API tokens."
+          />
+        )}
       </LoadState>
     </section>
   );

@@ -4,6 +4,7 @@ import type { EnrollmentToken, EnrollmentTokenIssued, EnrollmentTokenPage, Enrol
 import { useApi, useSession } from '../session';
 import { Banner, ErrorBanner, LoadState } from '../ui/feedback';
 import { CopyBox } from '../ui/copy-box';
+import { DataTable, type Column } from '../ui/data-table';
 import { useLoad } from '../ui/use-load';
 
 /** The command a branch box runs to join: the controller is the one serving this console. */
@@ -120,46 +121,33 @@ function outcome(t: EnrollmentToken): string {
 /** The site's tokens, newest first; `onRevoke` absent (not head office) leaves the Revoke buttons out. */
 function TokenTable({ tokens, more, onRevoke }: { tokens: readonly EnrollmentToken[]; more: boolean; onRevoke?: (t: EnrollmentToken) => void }) {
   if (tokens.length === 0) return <p>No enrollment token has been issued for this office yet.</p>;
+  const columns: Column<EnrollmentToken>[] = [
+    { header: 'Issued', cell: (t) => when(t.createdAt) },
+    { header: 'By', cell: (t) => t.createdBy },
+    { header: 'State', cell: (t) => <span className={`pill ${PILL[t.state]}`}>{t.state}</span> },
+    { header: 'Details', cell: outcome },
+  ];
+  if (onRevoke !== undefined) {
+    columns.push({
+      header: 'Actions',
+      hideHeader: true,
+      cell: (t) =>
+        t.state === 'pending' && (
+          <button type="button" className="danger" onClick={() => onRevoke(t)} aria-label={`Revoke the token issued ${when(t.createdAt)}`}>
+            Revoke
+          </button>
+        ),
+    });
+  }
   return (
     <>
-      <div className="table-wrap">
-        <table aria-label="Enrollment tokens of this site">
-          <thead>
-            <tr>
-              <th scope="col">Issued</th>
-              <th scope="col">By</th>
-              <th scope="col">State</th>
-              <th scope="col">Details</th>
-              {onRevoke !== undefined && (
-                <th scope="col">
-                  <span className="sr-only">Actions</span>
-                </th>
-              )}
-            </tr>
-          </thead>
-          <tbody>
-            {tokens.map((t) => (
-              <tr key={t.id} data-enrollment-token={t.id} data-state={t.state}>
-                <td>{when(t.createdAt)}</td>
-                <td>{t.createdBy}</td>
-                <td>
-                  <span className={`pill ${PILL[t.state]}`}>{t.state}</span>
-                </td>
-                <td>{outcome(t)}</td>
-                {onRevoke !== undefined && (
-                  <td>
-                    {t.state === 'pending' && (
-                      <button type="button" className="danger" onClick={() => onRevoke(t)} aria-label={`Revoke the token issued ${when(t.createdAt)}`}>
-                        Revoke
-                      </button>
-                    )}
-                  </td>
-                )}
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        label="Enrollment tokens of this site"
+        columns={columns}
+        rows={tokens}
+        rowKey={(t) => t.id}
+        rowAttributes={(t) => ({ 'data-enrollment-token': t.id, 'data-state': t.state })}
+      />
       {more && <p className="help">Showing the {LISTED} newest tokens.</p>}
     </>
   );

@@ -3,6 +3,7 @@ import type { FederationIssue, NumberingPlanView, NumberRange, Page } from '../a
 import { useApi, useSession } from '../session';
 import { siteOptions, useSites } from '../sites';
 import { Banner, LoadState } from '../ui/feedback';
+import { DataTable } from '../ui/data-table';
 import { ResourceForm, type FieldDef } from '../ui/resource-form';
 import { useLoad } from '../ui/use-load';
 
@@ -88,54 +89,58 @@ export function NumberingPlanScreen() {
       )}
       <LoadState loaded={plan} what="the numbering plan">
         {(p) => (
-          <div className="table-wrap">
-            <table aria-label="Number ranges">
-              <thead>
-                <tr>
-                  <th scope="col">Site</th>
-                  <th scope="col">Prefix</th>
-                  <th scope="col">Range</th>
-                  <th scope="col">Overlaps</th>
-                  <th scope="col"><span className="sr-only">Actions</span></th>
-                </tr>
-              </thead>
-              <tbody>
-                {p.numberRanges.map((r) => {
-                  const site = p.sites.find((s) => s.id === r.siteId);
-                  const overlaps = overlapsOf(r, p);
-                  const clash = overlaps.some((o) => o.privateBehindPrefix === undefined);
-                  const own = canWrite(r.siteId) ? editable.get(r.id) : undefined;
-                  return (
-                    <tr key={r.id} data-range={r.id} className={conflicts.has(r.id) || clash ? 'row-conflict' : overlaps.length > 0 ? 'row-overlap' : undefined}>
-                      <th scope="row">{site?.name ?? r.siteId}</th>
-                      <td>{site?.prefix !== undefined ? `${site.prefix}${site.prefixRequired ? ' (required)' : ''}` : '—'}</td>
-                      <td>
-                        {r.from}–{r.to}
-                        {own?.description !== undefined && <div className="muted">{own.description}</div>}
-                      </td>
-                      <td>
-                        {conflicts.has(r.id) && <strong className="field-error">conflicts with your change </strong>}
-                        {overlaps.map((o) => (
-                          <div key={o.other.id} className={o.privateBehindPrefix === undefined ? 'field-error' : 'muted'}>
-                            {o.other.siteId} {o.other.from}–{o.other.to}
-                            {o.privateBehindPrefix !== undefined ? ` — kept apart by prefix ${o.privateBehindPrefix}` : ' — conflict'}
-                          </div>
-                        ))}
-                        {overlaps.length === 0 && !conflicts.has(r.id) && <span className="muted">none</span>}
-                      </td>
-                      <td>
-                        {own !== undefined && (
-                          <button type="button" onClick={() => { setSaved(undefined); setEditing(own); }} aria-label={`Edit range ${r.from}–${r.to} of ${r.siteId}`}>
-                            Edit
-                          </button>
-                        )}
-                      </td>
-                    </tr>
-                  );
-                })}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            label="Number ranges"
+            columns={[
+              { header: 'Site', rowHeader: true, cell: ({ r, site }) => site?.name ?? r.siteId },
+              { header: 'Prefix', cell: ({ site }) => (site?.prefix !== undefined ? `${site.prefix}${site.prefixRequired ? ' (required)' : ''}` : '—') },
+              {
+                header: 'Range',
+                cell: ({ r, own }) => (
+                  <>
+                    {r.from}–{r.to}
+                    {own?.description !== undefined && <div className="muted">{own.description}</div>}
+                  </>
+                ),
+              },
+              {
+                header: 'Overlaps',
+                cell: ({ r, overlaps }) => (
+                  <>
+                    {conflicts.has(r.id) && <strong className="field-error">conflicts with your change </strong>}
+                    {overlaps.map((o) => (
+                      <div key={o.other.id} className={o.privateBehindPrefix === undefined ? 'field-error' : 'muted'}>
+                        {o.other.siteId} {o.other.from}–{o.other.to}
+                        {o.privateBehindPrefix !== undefined ? ` — kept apart by prefix ${o.privateBehindPrefix}` : ' — conflict'}
+                      </div>
+                    ))}
+                    {overlaps.length === 0 && !conflicts.has(r.id) && <span className="muted">none</span>}
+                  </>
+                ),
+              },
+              {
+                header: 'Actions',
+                hideHeader: true,
+                cell: ({ r, own }) =>
+                  own !== undefined && (
+                    <button type="button" onClick={() => { setSaved(undefined); setEditing(own); }} aria-label={`Edit range ${r.from}–${r.to} of ${r.siteId}`}>
+                      Edit
+                    </button>
+                  ),
+              },
+            ]}
+            rows={p.numberRanges.map((r) => ({
+              r,
+              site: p.sites.find((s) => s.id === r.siteId),
+              overlaps: overlapsOf(r, p),
+              own: canWrite(r.siteId) ? editable.get(r.id) : undefined,
+            }))}
+            rowKey={({ r }) => r.id}
+            rowAttributes={({ r, overlaps }) => ({
+              'data-range': r.id,
+              className: conflicts.has(r.id) || overlaps.some((o) => o.privateBehindPrefix === undefined) ? 'row-conflict' : overlaps.length > 0 ? 'row-overlap' : undefined,
+            })}
+          />
         )}
       </LoadState>
     </section>

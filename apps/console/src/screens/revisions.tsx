@@ -1,6 +1,7 @@
 import { useEffect, useRef, useState } from 'react';
 import type { RevisionDiff, RevisionSummary, WriteResponse } from '../api/types';
 import { useApi, useSession } from '../session';
+import { DataTable } from '../ui/data-table';
 import { Banner, ErrorBanner, ImpactPreview, LoadState } from '../ui/feedback';
 import { useLoad } from '../ui/use-load';
 import { RevisionDiffView } from './revision-diff-view';
@@ -98,64 +99,62 @@ export function RevisionsScreen({ siteId }: { siteId: string }) {
             <p>No revisions yet: the first change at this site makes revision 1.</p>
           ) : (
             <>
-              <div className="table-wrap">
-                <table aria-label="Revisions">
-                  <thead>
-                    <tr>
-                      <th scope="col">Revision</th>
-                      <th scope="col">When</th>
-                      <th scope="col">Who</th>
-                      <th scope="col">Why</th>
-                      <th scope="col">
-                        <span className="sr-only">Actions</span>
-                      </th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {list.map((r, i) => {
-                      const previous = list[i + 1]?.revision ?? (r.revision > 1 ? r.revision - 1 : undefined);
-                      return (
-                        <tr key={r.revision} data-revision={r.revision}>
-                          <th scope="row">
-                            {r.revision}
-                            {r.revision === head && <span className="pill pill-ok">current</span>}
-                          </th>
-                          <td>{new Date(r.createdAt).toLocaleString()}</td>
-                          <td>{r.actor}</td>
-                          <td>{r.reason}</td>
-                          <td className="row-actions">
-                            {previous !== undefined && (
-                              <button
-                                type="button"
-                                onClick={() => {
-                                  setMessage(undefined);
-                                  setRollbackTo(undefined);
-                                  setCompare({ from: previous, to: r.revision });
-                                }}
-                                aria-label={`Changes in revision ${r.revision}`}
-                              >
-                                Changes
-                              </button>
-                            )}
-                            {writable && r.revision !== head && (
-                              <button
-                                type="button"
-                                onClick={() => {
-                                  setMessage(undefined);
-                                  setRollbackTo(r.revision);
-                                }}
-                                aria-label={`Roll back to revision ${r.revision}`}
-                              >
-                                Roll back to this
-                              </button>
-                            )}
-                          </td>
-                        </tr>
-                      );
-                    })}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable
+                label="Revisions"
+                columns={[
+                  {
+                    header: 'Revision',
+                    rowHeader: true,
+                    cell: ({ r }) => (
+                      <>
+                        {r.revision}
+                        {r.revision === head && <span className="pill pill-ok">current</span>}
+                      </>
+                    ),
+                  },
+                  { header: 'When', cell: ({ r }) => new Date(r.createdAt).toLocaleString() },
+                  { header: 'Who', cell: ({ r }) => r.actor },
+                  { header: 'Why', cell: ({ r }) => r.reason },
+                  {
+                    header: 'Actions',
+                    hideHeader: true,
+                    className: 'row-actions',
+                    cell: ({ r, previous }) => (
+                      <>
+                        {previous !== undefined && (
+                          <button
+                            type="button"
+                            onClick={() => {
+                              setMessage(undefined);
+                              setRollbackTo(undefined);
+                              setCompare({ from: previous, to: r.revision });
+                            }}
+                            aria-label={`Changes in revision ${r.revision}`}
+                          >
+                            Changes
+                          </button>
+                        )}
+                        {writable && r.revision !== head && (
+                          <button
+                            type="button"
+                            onClick={() => {
+                              setMessage(undefined);
+                              setRollbackTo(r.revision);
+                            }}
+                            aria-label={`Roll back to revision ${r.revision}`}
+                          >
+                            Roll back to this
+                          </button>
+                        )}
+                      </>
+                    ),
+                  },
+                ]}
+                // Each revision with the one before it (on this list, else by number), which "Changes" compares it to.
+                rows={list.map((r, i) => ({ r, previous: list[i + 1]?.revision ?? (r.revision > 1 ? r.revision - 1 : undefined) }))}
+                rowKey={({ r }) => r.revision}
+                rowAttributes={({ r }) => ({ 'data-revision': r.revision })}
+              />
               {!olderDone && first.state === 'ok' && first.value.length === PAGE && (
                 <button type="button" onClick={() => void loadOlder()}>
                   Load older revisions

@@ -1,14 +1,10 @@
 import { useState, type ReactNode } from 'react';
 import type { Page, WriteResponse } from '../api/types';
 import { useApi, useSession } from '../session';
+import { DataTable, type Column } from './data-table';
 import { Banner, ErrorBanner, LoadState } from './feedback';
 import { ResourceForm, type FieldDef } from './resource-form';
 import { useLoad } from './use-load';
-
-export interface Column<T> {
-  readonly header: string;
-  readonly cell: (item: T) => ReactNode;
-}
 
 /**
  * One kind of a site's objects (extensions, trunks), or without `siteId` a federation-wide kind (classes of
@@ -47,6 +43,22 @@ export function SiteCollection<T extends { id: string }>(props: {
     }
   };
 
+  const actions: Column<T> = {
+    header: 'Actions',
+    hideHeader: true,
+    className: 'row-actions',
+    cell: (item) => (
+      <>
+        <button type="button" onClick={() => { setMessage(undefined); setEditing(item); }} aria-label={`Edit ${noun} ${props.describe(item)}`}>
+          Edit
+        </button>
+        <button type="button" className="danger" onClick={() => void remove(item)} aria-label={`Delete ${noun} ${props.describe(item)}`}>
+          Delete
+        </button>
+      </>
+    ),
+  };
+
   return (
     <section aria-labelledby="coll-title">
       <h1 id="coll-title">
@@ -79,43 +91,15 @@ export function SiteCollection<T extends { id: string }>(props: {
         />
       )}
       <LoadState loaded={items} what={`${noun}s`}>
-        {(list) =>
-          list.length === 0 ? (
-            <p>No {noun}s {siteId !== undefined ? 'at this site ' : ''}yet.</p>
-          ) : (
-            <div className="table-wrap">
-              <table aria-label={props.title}>
-                <thead>
-                  <tr>
-                    {props.columns.map((c) => (
-                      <th key={c.header} scope="col">{c.header}</th>
-                    ))}
-                    {canWrite && <th scope="col"><span className="sr-only">Actions</span></th>}
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((item) => (
-                    <tr key={item.id}>
-                      {props.columns.map((c) => (
-                        <td key={c.header}>{c.cell(item)}</td>
-                      ))}
-                      {canWrite && (
-                      <td className="row-actions">
-                        <button type="button" onClick={() => { setMessage(undefined); setEditing(item); }} aria-label={`Edit ${noun} ${props.describe(item)}`}>
-                          Edit
-                        </button>
-                        <button type="button" className="danger" onClick={() => void remove(item)} aria-label={`Delete ${noun} ${props.describe(item)}`}>
-                          Delete
-                        </button>
-                      </td>
-                      )}
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )
-        }
+        {(list) => (
+          <DataTable
+            label={props.title}
+            columns={canWrite ? [...props.columns, actions] : props.columns}
+            rows={list}
+            rowKey={(item) => item.id}
+            empty={`No ${noun}s ${siteId !== undefined ? 'at this site ' : ''}yet.`}
+          />
+        )}
       </LoadState>
     </section>
   );
