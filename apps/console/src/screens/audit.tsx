@@ -1,6 +1,7 @@
 import { useState } from 'react';
 import type { AuditEntry } from '../api/types';
 import { useApi } from '../session';
+import { DataTable } from '../ui/data-table';
 import { ErrorBanner, LoadState } from '../ui/feedback';
 import { useLoad } from '../ui/use-load';
 
@@ -30,43 +31,38 @@ export function AuditScreen() {
       <LoadState loaded={first} what="the audit log">
         {(p) => (
           <>
-            <div className="table-wrap">
-              <table aria-label="Audit log">
-                <thead>
-                  <tr>
-                    <th scope="col">When</th>
-                    <th scope="col">Who</th>
-                    <th scope="col">What</th>
-                    <th scope="col">Object</th>
-                    <th scope="col">Change</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {[...p.items, ...older].map((a) => (
-                    <tr key={a.id}>
-                      <td>{new Date(a.at).toLocaleString()}</td>
-                      <td>{a.actor}</td>
-                      <td>{a.action}</td>
-                      <td>
-                        {a.objectType} {a.objectId}
-                        {a.siteIds !== undefined && a.siteIds.length > 0 && <div className="muted">{a.siteIds.join(', ')}</div>}
-                      </td>
-                      <td>
-                        {(a.before !== undefined || a.after !== undefined) && (
-                          <details>
-                            <summary>before / after</summary>
-                            <div className="diff">
-                              <pre aria-label="before">{a.before === undefined ? '—' : JSON.stringify(a.before, null, 2)}</pre>
-                              <pre aria-label="after">{a.after === undefined ? '—' : JSON.stringify(a.after, null, 2)}</pre>
-                            </div>
-                          </details>
-                        )}
-                      </td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
+            <DataTable
+              label="Audit log"
+              columns={[
+                { header: 'When', cell: (a) => new Date(a.at).toLocaleString() },
+                { header: 'Who', cell: (a) => a.actor },
+                { header: 'What', cell: (a) => a.action },
+                {
+                  header: 'Object',
+                  cell: (a) => (
+                    <>
+                      {a.objectType} {a.objectId}
+                      {a.siteIds !== undefined && a.siteIds.length > 0 && <div className="muted">{a.siteIds.join(', ')}</div>}
+                    </>
+                  ),
+                },
+                {
+                  header: 'Change',
+                  cell: (a) =>
+                    (a.before !== undefined || a.after !== undefined) && (
+                      <details>
+                        <summary>before / after</summary>
+                        <div className="diff">
+                          <pre aria-label="before">{a.before === undefined ? '—' : JSON.stringify(a.before, null, 2)}</pre>
+                          <pre aria-label="after">{a.after === undefined ? '—' : JSON.stringify(a.after, null, 2)}</pre>
+                        </div>
+                      </details>
+                    ),
+                },
+              ]}
+              rows={[...p.items, ...older]}
+              rowKey={(a) => a.id}
+            />
             {error !== undefined && <ErrorBanner error={error} />}
             {cursor !== undefined && <button type="button" onClick={() => void loadMore()}>Load older entries</button>}
           </>

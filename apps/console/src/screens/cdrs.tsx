@@ -2,6 +2,7 @@ import { useState, type FormEvent } from 'react';
 import type { CdrPage, CdrRecord } from '../api/types';
 import { useApi } from '../session';
 import { useSites } from '../sites';
+import { DataTable } from '../ui/data-table';
 import { ErrorBanner, LoadState } from '../ui/feedback';
 import { useLoad } from '../ui/use-load';
 
@@ -94,38 +95,25 @@ export function CdrScreen() {
             <p>No calls match. Calls appear here once the sites’ agents report them.</p>
           ) : (
             <>
-              <div className="table-wrap">
-                <table aria-label="Call records">
-                  <thead>
-                    <tr>
-                      <th scope="col">Start</th>
-                      <th scope="col">Site</th>
-                      <th scope="col">From</th>
-                      <th scope="col">To</th>
-                      <th scope="col">Result</th>
-                      <th scope="col">Talk time</th>
-                      <th scope="col">Route</th>
-                      <th scope="col">Recording</th>
-                    </tr>
-                  </thead>
-                  <tbody>
-                    {rows.map((c) => (
-                      <tr key={`${c.siteId}/${c.cdrId}`}>
-                        <td>{new Date(c.start).toLocaleString()}</td>
-                        <td>{c.siteId}</td>
-                        <td>{c.src}</td>
-                        <td>{c.dst}</td>
-                        <td>{c.disposition.toLowerCase()}</td>
-                        <td>{c.billSec} s</td>
-                        <td>{c.routeKind ?? '—'}{c.targetSiteId !== undefined ? ` → ${c.targetSiteId}` : ''}{c.trunkId !== undefined ? ` (${c.trunkId})` : ''}</td>
-                        <td>
-                          {c.recordingFile !== undefined ? <span title={`kept at ${c.siteId}: ${c.recordingFile}`}>{c.recordingFile.split('/').pop()} <span className="muted">(at {c.siteId})</span></span> : '—'}
-                        </td>
-                      </tr>
-                    ))}
-                  </tbody>
-                </table>
-              </div>
+              <DataTable
+                label="Call records"
+                columns={[
+                  { header: 'Start', cell: (c) => new Date(c.start).toLocaleString() },
+                  { header: 'Site', cell: (c) => c.siteId },
+                  { header: 'From', cell: (c) => c.src },
+                  { header: 'To', cell: (c) => c.dst },
+                  { header: 'Result', cell: (c) => c.disposition.toLowerCase() },
+                  { header: 'Talk time', cell: (c) => `${c.billSec} s` },
+                  { header: 'Route', cell: (c) => `${c.routeKind ?? '—'}${c.targetSiteId !== undefined ? ` → ${c.targetSiteId}` : ''}${c.trunkId !== undefined ? ` (${c.trunkId})` : ''}` },
+                  {
+                    header: 'Recording',
+                    cell: (c) =>
+                      c.recordingFile !== undefined ? <span title={`kept at ${c.siteId}: ${c.recordingFile}`}>{c.recordingFile.split('/').pop()} <span className="muted">(at {c.siteId})</span></span> : '—',
+                  },
+                ]}
+                rows={rows}
+                rowKey={(c) => `${c.siteId}/${c.cdrId}`}
+              />
               {moreError !== undefined && <ErrorBanner error={moreError} />}
               {cursor !== null && <button type="button" onClick={() => void loadMore()}>Load older calls</button>}
             </>

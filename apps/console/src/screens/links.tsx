@@ -2,6 +2,7 @@ import { useState } from 'react';
 import type { Answered, InterSiteLink, NumberingPlanView, Page, WriteResponse } from '../api/types';
 import { useApi, useSession } from '../session';
 import { useSites } from '../sites';
+import { DataTable } from '../ui/data-table';
 import { Banner, ErrorBanner, ImpactPreview, LoadState } from '../ui/feedback';
 import { useLoad } from '../ui/use-load';
 
@@ -42,36 +43,21 @@ export function LinksScreen() {
         />
       )}
       <LoadState loaded={links} what="links">
-        {(list) =>
-          list.length === 0 ? (
-            <p>No links yet: offices cannot call each other until they are linked.{headOffice ? ' Generate them above.' : ' Head office creates them.'}</p>
-          ) : (
-            <div className="table-wrap">
-              <table aria-label="Links">
-                <thead>
-                  <tr>
-                    <th scope="col">Between</th>
-                    <th scope="col">How the two ends recognise each other</th>
-                    <th scope="col">Codecs</th>
-                    <th scope="col">Password</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((l) => (
-                    <tr key={l.id} data-link={l.id}>
-                      <th scope="row">
-                        {name(l.a)} ⇄ {name(l.b)}
-                      </th>
-                      <td>{l.mode === 'ip' ? 'by VPN address' : `${name(l.registrant ?? '?')} registers to the other`}</td>
-                      <td>{l.codecs.join(', ')}</td>
-                      <td>{l.secretSet ? 'set' : 'not set'}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )
-        }
+        {(list) => (
+          <DataTable
+            label="Links"
+            columns={[
+              { header: 'Between', rowHeader: true, cell: (l) => `${name(l.a)} ⇄ ${name(l.b)}` },
+              { header: 'How the two ends recognise each other', cell: (l) => (l.mode === 'ip' ? 'by VPN address' : `${name(l.registrant ?? '?')} registers to the other`) },
+              { header: 'Codecs', cell: (l) => l.codecs.join(', ') },
+              { header: 'Password', cell: (l) => (l.secretSet ? 'set' : 'not set') },
+            ]}
+            rows={list}
+            rowKey={(l) => l.id}
+            rowAttributes={(l) => ({ 'data-link': l.id })}
+            empty={`No links yet: offices cannot call each other until they are linked.${headOffice ? ' Generate them above.' : ' Head office creates them.'}`}
+          />
+        )}
       </LoadState>
     </section>
   );

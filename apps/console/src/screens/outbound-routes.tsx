@@ -3,6 +3,7 @@ import { ApiError } from '../api/client';
 import type { Answered, OutboundRoute, Page, Trunk, TrunkPreference, WriteResponse } from '../api/types';
 import { useApi, useSession } from '../session';
 import { useSites } from '../sites';
+import { DataTable } from '../ui/data-table';
 import { Banner, ErrorBanner, ImpactPreview, LoadState } from '../ui/feedback';
 import { Field, problemsByField } from '../ui/field';
 import { useLoad, valueOr } from '../ui/use-load';
@@ -44,40 +45,30 @@ export function OutboundRoutesScreen() {
       )}
       <LoadState loaded={routes} what="outbound routes">
         {(list) => (
-          <div className="table-wrap">
-            <table aria-label="Outbound routes">
-              <thead>
-                <tr>
-                  <th scope="col">Route</th>
-                  <th scope="col">Patterns</th>
-                  <th scope="col">Class</th>
-                  <th scope="col">From sites</th>
-                  <th scope="col">Trunks, in order</th>
-                  <th scope="col"><span className="sr-only">Actions</span></th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((r) => (
-                  <tr key={r.id}>
-                    <th scope="row">{r.name}</th>
-                    <td><code>{r.patterns.join(' ')}</code></td>
-                    <td>{r.callClass}</td>
-                    <td>{r.sites.length === 0 ? 'all' : r.sites.join(', ')}</td>
-                    <td>
-                      <ol className="compact">
-                        {r.trunks.map((t, i) => <li key={i}>{labels.find((l) => l.id === t.trunkId)?.label ?? t.trunkId}</li>)}
-                      </ol>
-                    </td>
-                    <td>
-                      {headOffice && (
-                        <button type="button" onClick={() => { setMessage(undefined); setEditing(r); }} aria-label={`Edit route ${r.name}`}>Edit</button>
-                      )}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            label="Outbound routes"
+            columns={[
+              { header: 'Route', rowHeader: true, cell: (r) => r.name },
+              { header: 'Patterns', cell: (r) => <code>{r.patterns.join(' ')}</code> },
+              { header: 'Class', cell: (r) => r.callClass },
+              { header: 'From sites', cell: (r) => (r.sites.length === 0 ? 'all' : r.sites.join(', ')) },
+              {
+                header: 'Trunks, in order',
+                cell: (r) => (
+                  <ol className="compact">
+                    {r.trunks.map((t, i) => <li key={i}>{labels.find((l) => l.id === t.trunkId)?.label ?? t.trunkId}</li>)}
+                  </ol>
+                ),
+              },
+              {
+                header: 'Actions',
+                hideHeader: true,
+                cell: (r) => headOffice && <button type="button" onClick={() => { setMessage(undefined); setEditing(r); }} aria-label={`Edit route ${r.name}`}>Edit</button>,
+              },
+            ]}
+            rows={list}
+            rowKey={(r) => r.id}
+          />
         )}
       </LoadState>
     </section>

@@ -3,6 +3,7 @@ import type { AgentStatus, InterSiteLink, Page, Site, SiteRollout } from '../api
 import { Link } from '../router';
 import { useApi } from '../session';
 import { useSites } from '../sites';
+import { DataTable } from '../ui/data-table';
 import { LoadState, NotAvailable } from '../ui/feedback';
 import { useLoad, valueOr, type Loaded } from '../ui/use-load';
 
@@ -56,33 +57,27 @@ function SitesTable({ sites, agents, rollout }: { sites: readonly Site[]; agents
   const rolloutOf = new Map(valueOr(rollout, []).map((r) => [r.siteId, r]));
   return (
     <>
-      <div className="table-wrap">
-        <table>
-          <caption className="sr-only">Sites, their agents and configuration rollout</caption>
-          <thead>
-            <tr>
-              <th scope="col">Site</th>
-              <th scope="col">Prefix</th>
-              <th scope="col">Agent</th>
-              <th scope="col">Configuration (applied / current)</th>
-              <th scope="col">Rollout</th>
-            </tr>
-          </thead>
-          <tbody>
-            {sites.map((s) => (
-              <tr key={s.id} data-site={s.id}>
-                <th scope="row">
-                  <Link to={`/sites/${s.id}`}>{s.name}</Link> <span className="muted">{s.id}</span>
-                </th>
-                <td>{s.prefix ?? '—'}{s.prefixRequired ? ' (required)' : ''}</td>
-                <td>{agents.state === 'ok' ? <AgentCell agent={agentOf.get(s.id)} /> : <span className="muted">—</span>}</td>
-                <td>{rollout.state === 'ok' ? <RevisionCell r={rolloutOf.get(s.id)} /> : <span className="muted">—</span>}</td>
-                <td>{rollout.state === 'ok' ? <RolloutCell r={rolloutOf.get(s.id)} /> : <span className="muted">—</span>}</td>
-              </tr>
-            ))}
-          </tbody>
-        </table>
-      </div>
+      <DataTable
+        caption="Sites, their agents and configuration rollout"
+        columns={[
+          {
+            header: 'Site',
+            rowHeader: true,
+            cell: (s) => (
+              <>
+                <Link to={`/sites/${s.id}`}>{s.name}</Link> <span className="muted">{s.id}</span>
+              </>
+            ),
+          },
+          { header: 'Prefix', cell: (s) => `${s.prefix ?? '—'}${s.prefixRequired ? ' (required)' : ''}` },
+          { header: 'Agent', cell: (s) => (agents.state === 'ok' ? <AgentCell agent={agentOf.get(s.id)} /> : <span className="muted">—</span>) },
+          { header: 'Configuration (applied / current)', cell: (s) => (rollout.state === 'ok' ? <RevisionCell r={rolloutOf.get(s.id)} /> : <span className="muted">—</span>) },
+          { header: 'Rollout', cell: (s) => (rollout.state === 'ok' ? <RolloutCell r={rolloutOf.get(s.id)} /> : <span className="muted">—</span>) },
+        ]}
+        rows={sites}
+        rowKey={(s) => s.id}
+        rowAttributes={(s) => ({ 'data-site': s.id })}
+      />
       {agents.state === 'unavailable' && <NotAvailable what="agent status" />}
       {rollout.state === 'unavailable' && <NotAvailable what="rollout status" />}
     </>

@@ -3,6 +3,7 @@ import type { ClassOfService, NumberingPlanView, Page, Site } from '../api/types
 import { Link, navigate } from '../router';
 import { useApi, useSession } from '../session';
 import { useSites } from '../sites';
+import { DataTable } from '../ui/data-table';
 import { LoadState } from '../ui/feedback';
 import { ResourceForm } from '../ui/resource-form';
 import { useLoad, valueOr } from '../ui/use-load';
@@ -46,39 +47,29 @@ export function SitesScreen() {
         />
       )}
       <LoadState loaded={loaded} what="sites">
-        {(list) =>
-          list.length === 0 ? (
-            <p>No sites yet.{headOffice ? ' Add the first one: usually head office itself.' : ''}</p>
-          ) : (
-            <div className="table-wrap">
-              <table aria-label="Sites">
-                <thead>
-                  <tr>
-                    <th scope="col">Site</th>
-                    <th scope="col">Prefix</th>
-                    <th scope="col">Time zone</th>
-                    <th scope="col">Emergency numbers</th>
-                  </tr>
-                </thead>
-                <tbody>
-                  {list.map((s) => (
-                    <tr key={s.id} data-site-row={s.id}>
-                      <th scope="row">
-                        <Link to={`/sites/${s.id}`}>{s.name}</Link> <span className="muted">{s.id}</span>
-                      </th>
-                      <td>
-                        {s.prefix ?? '—'}
-                        {s.prefixRequired ? ' (private numbering)' : ''}
-                      </td>
-                      <td>{s.timezone}</td>
-                      <td>{s.emergencyNumbers.join(', ')}</td>
-                    </tr>
-                  ))}
-                </tbody>
-              </table>
-            </div>
-          )
-        }
+        {(list) => (
+          <DataTable
+            label="Sites"
+            columns={[
+              {
+                header: 'Site',
+                rowHeader: true,
+                cell: (s) => (
+                  <>
+                    <Link to={`/sites/${s.id}`}>{s.name}</Link> <span className="muted">{s.id}</span>
+                  </>
+                ),
+              },
+              { header: 'Prefix', cell: (s) => `${s.prefix ?? '—'}${s.prefixRequired ? ' (private numbering)' : ''}` },
+              { header: 'Time zone', cell: (s) => s.timezone },
+              { header: 'Emergency numbers', cell: (s) => s.emergencyNumbers.join(', ') },
+            ]}
+            rows={list}
+            rowKey={(s) => s.id}
+            rowAttributes={(s) => ({ 'data-site-row': s.id })}
+            empty={`No sites yet.${headOffice ? ' Add the first one: usually head office itself.' : ''}`}
+          />
+        )}
       </LoadState>
     </section>
   );

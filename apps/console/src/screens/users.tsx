@@ -3,6 +3,7 @@ import { ApiError } from '../api/client';
 import type { Grant, Role, UserRecord } from '../api/types';
 import { useApi, useSession } from '../session';
 import { useSites } from '../sites';
+import { DataTable } from '../ui/data-table';
 import { Banner, ErrorBanner, LoadState } from '../ui/feedback';
 import { problemsByField } from '../ui/field';
 import { useLoad } from '../ui/use-load';
@@ -61,29 +62,30 @@ function Users() {
       )}
       <LoadState loaded={users} what="users">
         {(list) => (
-          <div className="table-wrap">
-            <table aria-label="Users">
-              <thead>
-                <tr>
-                  <th scope="col">User</th>
-                  <th scope="col">Grants</th>
-                  <th scope="col"><span className="sr-only">Actions</span></th>
-                </tr>
-              </thead>
-              <tbody>
-                {list.map((u) => (
-                  <tr key={u.id}>
-                    <th scope="row">{u.username}{u.disabled ? ' (disabled)' : ''}</th>
-                    <td>{u.grants.length === 0 ? <span className="muted">none (cannot see anything)</span> : u.grants.map((g) => `${g.role}${g.siteId !== null ? ` @ ${g.siteId}` : ''}`).join(', ')}</td>
-                    <td className="row-actions">
-                      <button type="button" onClick={() => { setMessage(undefined); setEditing(u); }} aria-label={`Edit grants of ${u.username}`}>Grants</button>
-                      {u.id !== me?.userId && <button type="button" className="danger" onClick={() => void remove(u)} aria-label={`Delete user ${u.username}`}>Delete</button>}
-                    </td>
-                  </tr>
-                ))}
-              </tbody>
-            </table>
-          </div>
+          <DataTable
+            label="Users"
+            columns={[
+              { header: 'User', rowHeader: true, cell: (u) => `${u.username}${u.disabled ? ' (disabled)' : ''}` },
+              {
+                header: 'Grants',
+                cell: (u) =>
+                  u.grants.length === 0 ? <span className="muted">none (cannot see anything)</span> : u.grants.map((g) => `${g.role}${g.siteId !== null ? ` @ ${g.siteId}` : ''}`).join(', '),
+              },
+              {
+                header: 'Actions',
+                hideHeader: true,
+                className: 'row-actions',
+                cell: (u) => (
+                  <>
+                    <button type="button" onClick={() => { setMessage(undefined); setEditing(u); }} aria-label={`Edit grants of ${u.username}`}>Grants</button>
+                    {u.id !== me?.userId && <button type="button" className="danger" onClick={() => void remove(u)} aria-label={`Delete user ${u.username}`}>Delete</button>}
+                  </>
+                ),
+              },
+            ]}
+            rows={list}
+            rowKey={(u) => u.id}
+          />
         )}
       </LoadState>
     </section>
