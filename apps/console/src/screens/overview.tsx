@@ -6,6 +6,7 @@ import { useSites } from '../sites';
 import { DataTable } from '../ui/data-table';
 import { LoadState, NotAvailable } from '../ui/feedback';
 import { useLoad, valueOr, type Loaded } from '../ui/use-load';
+import { siteColumn } from './sites';
 
 /** Federation at a glance: each site's agent and configuration rollout, and the health of the links between sites. */
 export function OverviewScreen() {
@@ -60,15 +61,7 @@ function SitesTable({ sites, agents, rollout }: { sites: readonly Site[]; agents
       <DataTable
         caption="Sites, their agents and configuration rollout"
         columns={[
-          {
-            header: 'Site',
-            rowHeader: true,
-            cell: (s) => (
-              <>
-                <Link to={`/sites/${s.id}`}>{s.name}</Link> <span className="muted">{s.id}</span>
-              </>
-            ),
-          },
+          siteColumn,
           { header: 'Prefix', cell: (s) => `${s.prefix ?? '—'}${s.prefixRequired ? ' (required)' : ''}` },
           { header: 'Agent', cell: (s) => (agents.state === 'ok' ? <AgentCell agent={agentOf.get(s.id)} /> : <span className="muted">—</span>) },
           { header: 'Configuration (applied / current)', cell: (s) => (rollout.state === 'ok' ? <RevisionCell r={rolloutOf.get(s.id)} /> : <span className="muted">—</span>) },

@@ -3,11 +3,22 @@ import type { ClassOfService, NumberingPlanView, Page, Site } from '../api/types
 import { Link, navigate } from '../router';
 import { useApi, useSession } from '../session';
 import { useSites } from '../sites';
-import { DataTable } from '../ui/data-table';
+import { DataTable, type Column } from '../ui/data-table';
 import { LoadState } from '../ui/feedback';
 import { ResourceForm } from '../ui/resource-form';
 import { useLoad, valueOr } from '../ui/use-load';
 import { newSiteDefaults, siteFormFields } from './site-fields';
+
+/** A table's first column: the site's name, linking to its page, and its id. */
+export const siteColumn: Column<Site> = {
+  header: 'Site',
+  rowHeader: true,
+  cell: (s) => (
+    <>
+      <Link to={`/sites/${s.id}`}>{s.name}</Link> <span className="muted">{s.id}</span>
+    </>
+  ),
+};
 
 /** The offices of the federation; head office adds new ones here (a site admin sees only theirs). */
 export function SitesScreen() {
@@ -51,15 +62,7 @@ export function SitesScreen() {
           <DataTable
             label="Sites"
             columns={[
-              {
-                header: 'Site',
-                rowHeader: true,
-                cell: (s) => (
-                  <>
-                    <Link to={`/sites/${s.id}`}>{s.name}</Link> <span className="muted">{s.id}</span>
-                  </>
-                ),
-              },
+              siteColumn,
               { header: 'Prefix', cell: (s) => `${s.prefix ?? '—'}${s.prefixRequired ? ' (private numbering)' : ''}` },
               { header: 'Time zone', cell: (s) => s.timezone },
               { header: 'Emergency numbers', cell: (s) => s.emergencyNumbers.join(', ') },
