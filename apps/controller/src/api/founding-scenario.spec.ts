@@ -125,6 +125,15 @@ describe('founding scenario through the API (PostgreSQL)', () => {
     const paths = doc.body['paths'] as Record<string, unknown>;
     expect(Object.keys(paths)).toContain('/api/v1/extensions/{id}');
     expect(JSON.stringify(doc.body)).toContain('"Extension"');
+    // Each operation lists the query parameters its handler reads: dryRun only where a write honours it.
+    type Op = { parameters: { name: string; in: string; schema: { type: string } }[] };
+    const query = (path: string, method: string): string[] => ((paths[path] as Record<string, Op>)[method]?.parameters ?? []).filter((p) => p.in === 'query').map((p) => p.name);
+    expect(query('/api/v1/extensions', 'post')).toEqual(['dryRun']);
+    expect(query('/api/v1/extensions/{id}', 'delete')).toEqual(['dryRun']);
+    expect(query('/api/v1/sites/{siteId}/revisions/{revision}/rollback', 'post')).toEqual(['dryRun']);
+    expect(query('/api/v1/sites/{siteId}/enrollment-tokens', 'post')).toEqual([]);
+    expect(query('/api/v1/enroll', 'post')).toEqual([]);
+    expect(query('/api/v1/sites/{siteId}/enrollment-tokens', 'get')).toEqual(expect.arrayContaining(['limit', 'before']));
     const docs = await t.request('GET', '/api/docs');
     expect(docs.status).toBe(200);
   });

@@ -85,7 +85,7 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
     const op: Record<string, unknown> = {
       operationId: `${r.controller}.${r.handler}`,
       tags: [r.controller.replace(/Controller$/, '')],
-      parameters: [...params, ...(r.method !== 'GET' && r.path.startsWith('/api/v1/') ? [{ name: 'dryRun', in: 'query', required: false, schema: { type: 'boolean' } }] : [])],
+      parameters: [...params, ...r.query.map((name) => ({ name, in: 'query', required: false, schema: { type: name === 'dryRun' ? 'boolean' : 'string' } }))],
       responses: { '200': { description: 'ok' }, '400': ERROR, '401': ERROR, '403': ERROR, '404': ERROR, '409': ERROR },
     };
     const objectSchema = bodyByPath.get(path.replace(/\/\{id\}$/, ''));
@@ -123,7 +123,7 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
   }
   return {
     openapi: '3.1.0',
-    info: { title: 'fedpbx controller', version: '1', description: 'Sites, numbering plan, routes and call flows of the federation. Writes accept ?dryRun=true.' },
+    info: { title: 'fedpbx controller', version: '1', description: 'Sites, numbering plan, routes and call flows of the federation. The writes that list a dryRun parameter validate and report without saving when it is true.' },
     components: { schemas, securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],
     paths,

@@ -1,5 +1,6 @@
 import { Injectable, RequestMethod } from '@nestjs/common';
-import { METHOD_METADATA, PATH_METADATA } from '@nestjs/common/constants.js';
+import { METHOD_METADATA, PATH_METADATA, ROUTE_ARGS_METADATA } from '@nestjs/common/constants.js';
+import { RouteParamtypes } from '@nestjs/common/enums/route-paramtypes.enum.js';
 import { DiscoveryService, MetadataScanner, Reflector } from '@nestjs/core';
 
 export interface RouteInfo {
@@ -8,6 +9,8 @@ export interface RouteInfo {
   readonly path: string;
   readonly controller: string;
   readonly handler: string;
+  /** The query parameters the handler reads by name (`@Query('dryRun')`), in argument order. */
+  readonly query: readonly string[];
 }
 
 const METHODS: Partial<Record<RequestMethod, RouteInfo['method']>> = {
@@ -41,9 +44,18 @@ export class RouteCatalog {
         const path = this.reflector.get<string | undefined>(PATH_METADATA, fn);
         const method = METHODS[this.reflector.get<RequestMethod>(METHOD_METADATA, fn)];
         if (path === undefined || method === undefined) continue;
-        out.push({ method, path: join(base, path), controller: metatype.name, handler: name });
+        out.push({ method, path: join(base, path), controller: metatype.name, handler: name, query: queryParameters(metatype, name) });
       }
     }
     return out.sort((a, b) => a.path.localeCompare(b.path) || a.method.localeCompare(b.method));
   }
+}
+
+/** The names of a handler's `@Query(name)` arguments, from the metadata Nest's parameter decorators leave. */
+function queryParameters(controller: object, handler: string): string[] {
+  const args = (Reflect.getMetadata(ROUTE_ARGS_METADATA, controller, handler) ?? {}) as Record<string, { index: number; data?: unknown }>;
+  return Object.entries(args)
+    .filter(([key, arg]) => key.startsWith(`${RouteParamtypes.QUERY}:`) && typeof arg.data === 'string')
+    .sort(([, a], [, b]) => a.index - b.index)
+    .map(([, arg]) => arg.data as string);
 }
