@@ -34,8 +34,8 @@ export interface VerifiedText {
  * bytes and the controller's signature, and only then the content - part by part. A part (`extensions`,
  * `federation`, ...) whose text hashes as the same part of `previous` did is taken over as the value already
  * validated then, neither parsed nor validated again: a new extension re-reads only the extensions, and a range
- * added anywhere only the federation's numbering plan, not its site directory (NESTED_PARTS). Text in any other form gets the whole-object path (`verifySnapshot`).
- * Throws {@link SnapshotRejectedError}, as verifySnapshot does.
+ * added anywhere only the federation's numbering plan, not its site directory (NESTED_PARTS). Text in any other
+ * form gets the whole-object path (`verifySnapshot`). Throws {@link SnapshotRejectedError}, as verifySnapshot does.
  */
 export function verifySnapshotText(text: string, expectedSiteId: string, keys: readonly VerifyingKey[], previous?: SnapshotParts, reuseMaxPartBytes = REUSE_MAX_PART_BYTES): VerifiedText {
   const span = configSpan(text);
