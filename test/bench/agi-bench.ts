@@ -16,9 +16,11 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
 import { placeCall, type CallRecord } from '../support/asterisk/fastagi-peer.js';
 import { agentConfigFromEnv, agentServer, dingDongServer, floorServer, recordedSequences, type ServerFactory, type ServerUnderTest } from './bench-servers.js';
-import { DEFAULT_MIX, mixPicker, type CallTemplate } from './call-mix.js';
+import { badReason, DEFAULT_MIX, mixPicker, type CallTemplate } from './call-mix.js';
+import type { ClosedLoopReport, ClosedLoopWork } from './closed-loop-worker.js';
 import { AGENT_MIX, prepareAgentBench } from './agent-bench-setup.js';
 
 export interface BenchOptions {
@@ -29,6 +31,10 @@ export interface BenchOptions {
   /** Per-call bound (a call still open then is counted as parked). */
   readonly callTimeoutMs: number;
   readonly mix: readonly CallTemplate[];
+  /** The mix by name, for the closed loop's worker threads (they build their own). */
+  readonly mixName: 'agent' | 'default';
+  /** Worker threads the closed loop's sessions are spread over (BENCH_LOADGEN_THREADS). */
+  readonly loadgenThreads: number;
   readonly servers: readonly ServerFactory[];
 }
 
@@ -185,11 +191,6 @@ function percentile(sorted: Float64Array, q: number): number | null {
   return sorted[idx] as number;
 }
 
-/** A flow that ends hangs the channel up itself (AGI HANGUP): AGISTATUS=HANGUP is then the expected end. */
-function serverHungUp(call: CallRecord): boolean {
-  return call.commands.some((c) => c.argv[0]?.toUpperCase() === 'HANGUP');
-}
-
 class CallStats {
   completed = 0;
   commands = 0;
@@ -197,22 +198,14 @@ class CallStats {
   readonly badSamples: string[] = [];
 
   add(call: CallRecord): void {
-    this.completed += 1;
-    this.commands += call.commands.length;
-    const why =
-      call.connectError !== null
-        ? `connect ${call.connectError}`
-        : call.parked
-          ? 'parked'
-          : call.pipelined
-            ? 'pipelined'
-            : call.agiStatus !== 'SUCCESS' && !(call.agiStatus === 'HANGUP' && serverHungUp(call))
-              ? `AGISTATUS=${call.agiStatus}`
-              : null;
-    if (why !== null) {
-      this.bad += 1;
-      if (this.badSamples.length < 5) this.badSamples.push(why);
-    }
+    this.addReport({ inWindow: 1, commands: call.commands.length, bad: [badReason(call)].filter((why): why is string => why !== null) });
+  }
+
+  addReport(report: ClosedLoopReport): void {
+    this.completed += report.inWindow;
+    this.commands += report.commands;
+    this.bad += report.bad.length;
+    for (const why of report.bad) if (this.badSamples.length < 5) this.badSamples.push(why);
   }
 }
 
@@ -224,11 +217,14 @@ class CallStats {
  * included). On loopback every 127.x.y.z is local, so each server gets addresses of its own (127.0.<n+1>.2-33),
  * rotated per call. Elsewhere the system chooses.
  */
-function sourceAddresses(host: string, serverIndex: number): () => string | undefined {
-  if (host !== '127.0.0.1') return () => undefined;
-  const pool = Array.from({ length: 32 }, (_, i) => `127.0.${serverIndex + 1}.${i + 2}`);
+function sourceAddresses(host: string, serverIndex: number): string[] {
+  if (host !== '127.0.0.1') return [];
+  return Array.from({ length: 32 }, (_, i) => `127.0.${serverIndex + 1}.${i + 2}`);
+}
+
+function rotate(pool: readonly string[]): () => string | undefined {
   let next = 0;
-  return () => pool[next++ % pool.length];
+  return () => (pool.length === 0 ? undefined : pool[next++ % pool.length]);
 }
 
 async function openLoop(
@@ -283,23 +279,50 @@ async function openLoop(
   return { ttfc: sorted, ttfcByKind, started: total - warmCalls, measuredCompleted, achievedRate };
 }
 
-async function closedLoop(sut: ServerUnderTest, opts: BenchOptions, stats: CallStats, source: () => string | undefined): Promise<number> {
-  const pick = mixPicker(opts.mix);
-  const end = performance.now() + opts.seconds * 1000;
-  let inWindow = 0;
-  const worker = async (): Promise<void> => {
-    while (performance.now() < end) {
-      const call = await placeCall({ host: sut.agiHost, port: sut.agiPort, timeoutMs: opts.callTimeoutMs, localAddress: source(), ...pick().options });
-      if (performance.now() <= end) {
-        inWindow += 1;
-        stats.add(call);
-      }
-    }
-  };
+/**
+ * A worker thread does not run the parent's `--import tsx`: it registers tsx itself, then loads the TypeScript
+ * worker (whose imports resolve through the `@fedpbx/source` condition, as in this process).
+ */
+const CLOSED_LOOP_WORKER = new URL(
+  `data:text/javascript,${encodeURIComponent(
+    `import { register } from ${JSON.stringify(import.meta.resolve('tsx/esm/api'))}; register(); await import(${JSON.stringify(new URL('./closed-loop-worker.ts', import.meta.url).href)});`,
+  )}`,
+);
+
+/**
+ * The closed loop: `concurrency` sessions placing calls back to back for `seconds`, spread over
+ * `loadgenThreads` worker threads. The faithful peer costs more CPU per call than any server measured (most of
+ * it kernel time in loopback connect and write): on one thread it is the bottleneck, and calls/s then measures
+ * how well its event loop batches, not the server. Returns calls/s in the window.
+ */
+async function closedLoop(sut: ServerUnderTest, opts: BenchOptions, stats: CallStats, sources: readonly string[]): Promise<number> {
+  const threads = Math.max(1, Math.min(opts.loadgenThreads, opts.concurrency));
+  const workers = Array.from({ length: threads }, (_, w) => {
+    const work: ClosedLoopWork = {
+      host: sut.agiHost,
+      port: sut.agiPort,
+      sessions: Math.floor(opts.concurrency / threads) + (w < opts.concurrency % threads ? 1 : 0),
+      callTimeoutMs: opts.callTimeoutMs,
+      mix: opts.mixName,
+      sources: sources.filter((_, i) => i % threads === w),
+    };
+    return new Worker(CLOSED_LOOP_WORKER, { workerData: work, execArgv: ['--conditions=@fedpbx/source'] });
+  });
+  const failed = (worker: Worker): Promise<never> =>
+    new Promise((_, reject) => {
+      worker.once('error', reject);
+      worker.once('exit', (code) => reject(new Error(`closed-loop worker exited with ${code} before reporting`)));
+    });
+  const message = <T>(worker: Worker): Promise<T> => Promise.race([new Promise<T>((resolve) => worker.once('message', resolve)), failed(worker)]);
+  // Loaded first (each registers tsx and imports the peer): the window starts when all of them can call.
+  await Promise.all(workers.map((w) => message<'ready'>(w)));
   const t0 = performance.now();
-  await Promise.all(Array.from({ length: opts.concurrency }, () => worker()));
-  const elapsed = Math.min(performance.now(), end) - t0;
-  return inWindow / (elapsed / 1000);
+  const reportsDone = Promise.all(workers.map((w) => message<ClosedLoopReport>(w)));
+  for (const w of workers) w.postMessage(performance.timeOrigin + t0 + opts.seconds * 1000);
+  const reports = await reportsDone;
+  for (const report of reports) stats.addReport(report);
+  const elapsed = Math.min(performance.now() - t0, opts.seconds * 1000);
+  return reports.reduce((sum, r) => sum + r.inWindow, 0) / (elapsed / 1000);
 }
 
 /** One probe call per template: the lines the agent sends, for floor and ding-dong to replay. */
@@ -358,14 +381,14 @@ async function benchOne(factory: ServerFactory, index: number, opts: BenchOption
     const stats = new CallStats();
     const cpu0 = p.cpuMs();
     log(`${factory.name}: open loop ${opts.rate}/s for ${opts.warmupSeconds}+${opts.seconds} s`);
-    const source = sourceAddresses(sut.agiHost, index);
-    const open = await openLoop(sut, opts, stats, source);
+    const sources = sourceAddresses(sut.agiHost, index);
+    const open = await openLoop(sut, opts, stats, rotate(sources));
     log(`${factory.name}: ttfc (ms) ${[0.5, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999].map((q) => `p${q * 100} ${round(percentile(open.ttfc, q), 3)}`).join(' ')} max ${round(percentile(open.ttfc, 1), 3)}`);
     log(`${factory.name}: ttfc p99 by call kind (ms): ${[...open.ttfcByKind].map(([kind, ms]) => `${kind} ${round(percentile(Float64Array.from(ms).sort(), 0.99), 3)}`).join(', ')}`);
     log(`${factory.name}: closed loop, ${opts.concurrency} sessions for ${opts.seconds} s`);
     const lg0 = process.cpuUsage();
     const lgT0 = performance.now();
-    const callsPerS = await closedLoop(sut, opts, stats, source);
+    const callsPerS = await closedLoop(sut, opts, stats, sources);
     const lg = process.cpuUsage(lg0);
     const loadgenCpuCores = (lg.user + lg.system) / 1000 / (performance.now() - lgT0);
     const cpu1 = p.cpuMs();
@@ -485,6 +508,8 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchOptio
     concurrency: envNumber('BENCH_CONCURRENCY', 200),
     callTimeoutMs: envNumber('BENCH_CALL_TIMEOUT_MS', 10_000),
     mix: env.BENCH_MIX === 'default' ? DEFAULT_MIX : AGENT_MIX,
+    mixName: env.BENCH_MIX === 'default' ? 'default' : 'agent',
+    loadgenThreads: envNumber('BENCH_LOADGEN_THREADS', 2),
     servers,
   };
 }

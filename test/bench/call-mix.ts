@@ -1,6 +1,6 @@
 // The simulated calls: what Asterisk would hand the server, as env templates. A placeholder "internal"
 // mix until the agent's real mix is plugged in (replace DEFAULT_MIX or pass another to the bench).
-import type { DialScript, PlaceCallOptions } from '../support/asterisk/fastagi-peer.js';
+import type { CallRecord, DialScript, PlaceCallOptions } from '../support/asterisk/fastagi-peer.js';
 
 export interface CallTemplate {
   readonly label: string;
@@ -60,4 +60,15 @@ export function mixPicker(mix: readonly CallTemplate[]): () => MixCall {
     next += 1;
     return s;
   };
+}
+
+/** Why a call counts as bad (it failed to connect, was parked, pipelined, or ended other than AGISTATUS=SUCCESS), or null. */
+export function badReason(call: CallRecord): string | null {
+  if (call.connectError !== null) return `connect ${call.connectError}`;
+  if (call.parked) return 'parked';
+  if (call.pipelined) return 'pipelined';
+  // A flow that ends hangs the channel up itself (AGI HANGUP): AGISTATUS=HANGUP is then the expected end.
+  const serverHungUp = call.commands.some((c) => c.argv[0]?.toUpperCase() === 'HANGUP');
+  if (call.agiStatus !== 'SUCCESS' && !(call.agiStatus === 'HANGUP' && serverHungUp)) return `AGISTATUS=${call.agiStatus}`;
+  return null;
 }
