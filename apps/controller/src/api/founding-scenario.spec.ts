@@ -134,6 +134,12 @@ describe('founding scenario through the API (PostgreSQL)', () => {
     expect(query('/api/v1/sites/{siteId}/enrollment-tokens', 'post')).toEqual([]);
     expect(query('/api/v1/enroll', 'post')).toEqual([]);
     expect(query('/api/v1/sites/{siteId}/enrollment-tokens', 'get')).toEqual(expect.arrayContaining(['limit', 'before']));
+    for (const [path, ops] of Object.entries(paths as Record<string, Record<string, Op>>)) {
+      for (const [method, op] of Object.entries(ops)) {
+        const names = op.parameters.map((p) => `${p.in}:${p.name}`);
+        expect(new Set(names).size, `${method} ${path} lists a parameter twice: ${names.join(', ')}`).toBe(names.length);
+      }
+    }
     const docs = await t.request('GET', '/api/docs');
     expect(docs.status).toBe(200);
   });

@@ -82,10 +82,13 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
   for (const r of routes) {
     const path = r.path.replace(/:([A-Za-z]+)/g, '{$1}');
     const params = [...path.matchAll(/\{([A-Za-z]+)\}/g)].map((m) => ({ name: m[1], in: 'path', required: true, schema: { type: 'string' } }));
+    // The query parameters the handler reads by name; the cases below describe some of them more closely.
+    const query = new Map<string, Record<string, unknown>>(r.query.map((name) => [name, { name, in: 'query', required: false, schema: { type: name === 'dryRun' ? 'boolean' : 'string' } }]));
+    const describeQuery = (param: { name: string } & Record<string, unknown>): void => void query.set(param.name, { in: 'query', required: false, ...param });
     const op: Record<string, unknown> = {
       operationId: `${r.controller}.${r.handler}`,
       tags: [r.controller.replace(/Controller$/, '')],
-      parameters: [...params, ...r.query.map((name) => ({ name, in: 'query', required: false, schema: { type: name === 'dryRun' ? 'boolean' : 'string' } }))],
+      parameters: params,
       responses: { '200': { description: 'ok' }, '400': ERROR, '401': ERROR, '403': ERROR, '404': ERROR, '409': ERROR },
     };
     const objectSchema = bodyByPath.get(path.replace(/\/\{id\}$/, ''));
@@ -99,11 +102,11 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
           'text/csv': { schema: { type: 'string', description: 'one kind (?kind=sites|numberRanges|extensions); a header row naming scalar properties' } },
         },
       };
-      (op['parameters'] as unknown[]).push({ name: 'kind', in: 'query', required: false, schema: { type: 'string', enum: ['sites', 'numberRanges', 'extensions'] } });
+      describeQuery({ name: 'kind', schema: { type: 'string', enum: ['sites', 'numberRanges', 'extensions'] } });
     }
     if (r.method === 'GET' && path === '/api/v1/cdrs') {
-      const query = z.toJSONSchema(CdrQuery, { io: 'input' }) as { properties: Record<string, unknown> };
-      for (const [name, schema] of Object.entries(query.properties)) (op['parameters'] as unknown[]).push({ name, in: 'query', required: false, schema });
+      const cdrQuery = z.toJSONSchema(CdrQuery, { io: 'input' }) as { properties: Record<string, unknown> };
+      for (const [name, schema] of Object.entries(cdrQuery.properties)) describeQuery({ name, schema });
     }
     const success = SUCCESS[`${r.method} ${path}`];
     if (success !== undefined) {
@@ -111,14 +114,13 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
       op['responses'] = { ...success, ...errors };
     }
     if (r.method === 'GET' && path === '/api/v1/sites/{siteId}/enrollment-tokens') {
-      (op['parameters'] as unknown[]).push(
-        { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } },
-        { name: 'before', in: 'query', required: false, schema: { type: 'string', format: 'uuid' }, description: '`next` of the previous page' },
-      );
+      describeQuery({ name: 'limit', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } });
+      describeQuery({ name: 'before', schema: { type: 'string', format: 'uuid' }, description: '`next` of the previous page' });
     }
     if (path.startsWith('/api/v1/agents/{siteId}/live-')) {
       Object.assign(op['responses'] as object, { '502': ERROR, '503': ERROR, '504': { ...ERROR, description: 'the agent did not answer in time' } });
     }
+    op['parameters'] = [...params, ...query.values()];
     (paths[path] ??= {})[r.method.toLowerCase()] = op;
   }
   return {
