@@ -18,8 +18,8 @@ const ENTRIES = new Set<string>(ROUTE_ENTRIES);
 /** Dial statuses after which the next alternative is tried: the route failed, not the callee. */
 const ROUTE_FAILURES = new Set(['CHANUNAVAIL', 'CONGESTION']);
 const DENY_SOUNDS: Record<string, string> = { unassigned: 'ss-noservice', 'invalid-number': 'ss-noservice' };
-/** `PJSIP/site-piter-0000001a` -> `site-piter`: the endpoint a channel belongs to (Asterisk names channels `<endpoint>-<8 hex>`). */
-const CHANNEL = /^PJSIP\/(.+)-[0-9a-f]{8}$/;
+/** A PJSIP channel's name: Asterisk names channels `PJSIP/<endpoint>-<8 hex>`. */
+const PJSIP_CHANNEL = /^PJSIP\/.+-[0-9a-f]{8}$/;
 /** Values of the CDR tags pass through MSet's comma-split: only ids made of these characters. */
 const TAG_VALUE = /^[A-Za-z0-9_.:/-]*$/;
 
@@ -51,8 +51,7 @@ export class CallHandler {
       return;
     }
     const site = this.state.site;
-    // The match's one group is the channel name between `PJSIP/` and `-<8 hex>`: test() and slice() make no match array.
-    const endpoint = CHANNEL.test(env.channel) ? env.channel.slice(6, -9) : undefined;
+    const endpoint = pjsipEndpoint(env.channel);
     const plan = resolveRoute(site, {
       entry: entry as RouteEntry,
       caller: env.callerIdNumber ?? '',
@@ -150,6 +149,11 @@ export class CallHandler {
 function toTarget(a: Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }>): DialTarget {
   const { timeoutSec: _ignored, ...target } = a;
   return target;
+}
+
+/** `PJSIP/site-piter-0000001a` -> `site-piter`: the endpoint a channel belongs to (no match array on the call path). */
+function pjsipEndpoint(channel: string): string | undefined {
+  return PJSIP_CHANNEL.test(channel) ? channel.slice('PJSIP/'.length, -'-0000001a'.length) : undefined;
 }
 
 function trunkIdOf(site: CompiledSite, endpoint: string | undefined): string | undefined {

@@ -223,18 +223,13 @@ function tooLarge(max: number): AgiEnvError {
   return new AgiEnvError('ENV_TOO_LARGE', `environment block larger than ${max} bytes`);
 }
 
-/**
- * The lines of one environment block: values of known keys in fixed slots, other lines in arrival order.
- * The received order is kept without bookkeeping while it is setup_env's (known keys in {@link KNOWN_KEYS}
- * order, then the others), and written down line by line only once a line breaks it.
- */
+/** The lines of one environment block: values of known keys in fixed slots, other lines in arrival order. */
 class EnvEntries {
   readonly known: (string | undefined)[] = new Array<string | undefined>(KNOWN_KEYS.length);
   /** Keys and values of the lines whose key is not known: `[key, value, key, value, ...]`. */
   others: string[] | undefined;
-  /** Arrival order once it differs from setup_env's: a known slot, or `KNOWN_KEYS.length` + index in `others`. */
-  order: number[] | undefined;
-  private lastKnown = -1;
+  /** Every line in arrival order, as ids: a known slot, or `KNOWN_KEYS.length` + index in `others`. */
+  readonly order: number[] = [];
 
   /** Adds the line `text[from, end)` (CR and LF already removed). */
   addLine(text: string, from: number, end: number): void {
@@ -258,18 +253,15 @@ class EnvEntries {
     const slot = knownSlot(text, from, keyEnd - from);
     if (slot >= 0) {
       if (this.known[slot] !== undefined) throw duplicate(KNOWN_KEYS[slot] as string);
-      // Out of setup_env's order (before a known key already seen, or after another key): write the order down.
-      if (this.order === undefined && (slot < this.lastKnown || this.others !== undefined)) this.order = this.receivedOrder();
       this.known[slot] = value;
-      this.lastKnown = slot;
-      this.order?.push(slot);
+      this.order.push(slot);
       return;
     }
     const key = text.slice(from, keyEnd);
     const others = (this.others ??= []);
     for (let i = 0; i < others.length; i += 2) if (others[i] === key) throw duplicate(key);
     others.push(key, value);
-    this.order?.push(KNOWN_KEYS.length + (others.length - 2) / 2);
+    this.order.push(KNOWN_KEYS.length + (others.length - 2) / 2);
   }
 
   /** Value of a line whose key is not a known one. */
@@ -277,15 +269,6 @@ class EnvEntries {
     const others = this.others;
     if (others !== undefined) for (let i = 0; i < others.length; i += 2) if (others[i] === key) return others[i + 1];
     return undefined;
-  }
-
-  /** Lines in arrival order, as ids (see {@link order}). */
-  receivedOrder(): number[] {
-    if (this.order !== undefined) return this.order;
-    const ids: number[] = [];
-    for (let slot = 0; slot < KNOWN_KEYS.length; slot += 1) if (this.known[slot] !== undefined) ids.push(slot);
-    for (let i = 0; i < (this.others?.length ?? 0) / 2; i += 1) ids.push(KNOWN_KEYS.length + i);
-    return ids;
   }
 }
 
@@ -401,7 +384,7 @@ class ParsedEnvironment implements AgiEnvironment {
     if (this.#raw !== undefined) return this.#raw;
     const entries = this.#entries;
     const raw = new Map<string, string>();
-    for (const id of entries.receivedOrder()) {
+    for (const id of entries.order) {
       if (id < KNOWN_KEYS.length) raw.set(KNOWN_KEYS[id] as string, entries.known[id] as string);
       else {
         const i = (id - KNOWN_KEYS.length) * 2;
