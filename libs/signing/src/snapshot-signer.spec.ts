@@ -70,6 +70,7 @@ describe('signing a config the controller built (no re-parse)', () => {
     const json = canonicalJson(config);
     const given = signBuiltConfig(config, 3, key, at, { canonicalConfigJson: json });
     expect(given.json).toBe(signBuiltConfig(config, 3, key, at).json);
+    expect(given.json).toBe(`${given.head}${json}}`);
     expect(given.snapshot.contentHash).toBe(contentHash(config));
   });
 

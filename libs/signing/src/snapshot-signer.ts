@@ -87,6 +87,8 @@ export interface SignedSnapshot {
    * the revision out of the first bytes), then the config as its canonical JSON - the exact bytes that were hashed.
    */
   readonly json: string;
+  /** `json` up to the config: the envelope fields and `,"config":` (json is head + the config's JSON + `}`). */
+  readonly head: string;
 }
 
 export interface SignBuiltConfigOptions {
@@ -131,7 +133,8 @@ function signCanonical(config: SiteConfig, configJson: string, revision: number,
   };
   const signature = { alg: 'ed25519' as const, keyId: key.keyId, value: sign(null, Buffer.from(snapshotSigningPayload(unsigned)), key.privateKey).toString('base64') };
   const envelope = JSON.stringify({ ...unsigned, signature });
-  return { snapshot: { ...unsigned, signature, config }, json: `${envelope.slice(0, -1)},"config":${configJson}}` };
+  const head = `${envelope.slice(0, -1)},"config":`;
+  return { snapshot: { ...unsigned, signature, config }, json: `${head}${configJson}}`, head };
 }
 
 /**

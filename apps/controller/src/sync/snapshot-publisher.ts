@@ -171,16 +171,15 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     // assembled from parts serialized once for all sites, and hashed only if the writer did not hash this view.
     const { config, json: configJson, pieces } = siteConfigText(view.federation, siteId);
     const known = knownSiteConfigHash(view.federation, siteId);
-    const { snapshot, json } = signBuiltConfig(config, head.revision, key, at, { canonicalConfigJson: configJson, ...(known !== undefined ? { contentHash: known } : {}) });
+    const { snapshot, head: signedHead } = signBuiltConfig(config, head.revision, key, at, { canonicalConfigJson: configJson, ...(known !== undefined ? { contentHash: known } : {}) });
     if (snapshot.contentHash !== head.contentHash) {
       // The view is consistent (a commit's, or read under the federation lock) and buildSiteConfig lists objects
       // in id order, so this means the writer and the publisher disagree on a site's content: a bug worth a log
       // line, not a reason to withhold the snapshot (the agent checks the hash it is sent).
       this.log.warn({ siteId, revision: head.revision, built: snapshot.contentHash, recorded: head.contentHash }, 'snapshot hash differs from the revision\'s');
     }
-    // The signed text is the envelope, `,"config":`, the config's JSON and `}`: sent as those pieces.
-    const envelope = json.slice(0, json.length - configJson.length - 1);
-    const seq = await this.buckets.put(siteId, this.encoder.encode([envelope, ...pieces, '}']), expectedSeq);
+    // The signed text is its head (envelope and `,"config":`), the config's JSON and `}`: sent as those pieces.
+    const seq = await this.buckets.put(siteId, this.encoder.encode([signedHead, ...pieces, '}']), expectedSeq);
     this.published.set(siteId, { revision: head.revision, seq });
     this.record(siteId, head.revision, snapshot.contentHash, at);
     this.log.debug({ siteId, revision: head.revision }, 'snapshot published');
