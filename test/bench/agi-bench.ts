@@ -1,12 +1,13 @@
 // npm run bench:agi - measures FastAGI servers with the faithful Asterisk peer as load generator.
 //
-// For each server (the agent when it can run, plus the floor and ding-dong baselines), spawned as its own
-// process so that RSS and CPU are its own:
-//   1. open loop: calls started at BENCH_RATE/s for BENCH_WARMUP_SECONDS + BENCH_SECONDS, whatever
-//      completes; per call the time from TCP connect to the first command line (TTFC), p50/p99 over the
-//      measured window;
-//   2. closed loop: BENCH_CONCURRENCY sessions placing calls back to back for BENCH_SECONDS: calls/s;
-//   3. VmRSS sampled during both (max) and CPU time (utime+stime) per call; commands per call.
+// Each server (the agent when it can run, plus the floor and ding-dong baselines) is spawned as its own process, so
+// that RSS and CPU are its own, and all of them run for the whole bench. After a BENCH_WARMUP_SECONDS open-loop
+// warm-up each, they take turns: BENCH_ROUNDS rounds, each giving every server BENCH_SECONDS/BENCH_ROUNDS of
+//   1. open loop: calls started at BENCH_RATE/s, whatever completes; per call the time from TCP connect to the
+//      first command line (TTFC), p50/p99 over all its turns;
+//   2. closed loop: BENCH_CONCURRENCY sessions placing calls back to back: calls/s over all its turns;
+// in an order rotated per round (see runBench). VmRSS sampled throughout (max), CPU time (utime+stime) per call
+// over its own turns, commands per call.
 // Prints a table, then ONE JSON line (agent figures unprefixed, null when the agent could not run).
 // Run: node --conditions=@fedpbx/source --import tsx test/bench/agi-bench.ts
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -27,6 +28,8 @@ export interface BenchOptions {
   readonly rate: number;
   readonly seconds: number;
   readonly warmupSeconds: number;
+  /** Turns each server takes, interleaved with the others' (BENCH_ROUNDS): `seconds` is split over them. */
+  readonly rounds: number;
   readonly concurrency: number;
   /** Per-call bound (a call still open then is counted as parked). */
   readonly callTimeoutMs: number;
@@ -36,6 +39,8 @@ export interface BenchOptions {
   /** Worker threads the closed loop's sessions are spread over (BENCH_LOADGEN_THREADS). */
   readonly loadgenThreads: number;
   readonly servers: readonly ServerFactory[];
+  /** The server whose lines per dialled number floor and ding-dong replay (recorded before they start). */
+  readonly sequenceSource: string;
 }
 
 export interface ServerResult {
@@ -44,6 +49,8 @@ export interface ServerResult {
   readonly ttfcP50Ms: number | null;
   readonly ttfcP99Ms: number | null;
   /** TTFC p99 per call kind of the mix (its template's label). */
+  /** Every measured TTFC, sorted (for the tail percentiles in the log). */
+  readonly ttfcTail: Float64Array;
   readonly ttfcP99ByKindMs: Readonly<Record<string, number | null>>;
   readonly openLoopStarted: number;
   readonly openLoopCompleted: number;
@@ -227,56 +234,52 @@ function rotate(pool: readonly string[]): () => string | undefined {
   return () => (pool.length === 0 ? undefined : pool[next++ % pool.length]);
 }
 
-async function openLoop(
-  sut: ServerUnderTest,
-  opts: BenchOptions,
-  stats: CallStats,
-  source: () => string | undefined,
-): Promise<{ ttfc: Float64Array; ttfcByKind: Map<string, number[]>; started: number; measuredCompleted: number; achievedRate: number }> {
+/** One open-loop slice: the TTFC of each call that completed, overall and by call kind. */
+interface OpenSlice {
+  readonly ttfc: number[];
+  readonly ttfcByKind: Map<string, number[]>;
+  readonly started: number;
+  readonly completed: number;
+  readonly seconds: number;
+}
+
+/**
+ * Open loop: calls started at `opts.rate`/s for `seconds`, whatever completes; every call is bounded by
+ * callTimeoutMs. `measure` false: a warm-up slice, whose calls are placed and not counted.
+ */
+async function openLoop(sut: ServerUnderTest, opts: BenchOptions, seconds: number, stats: CallStats | null, source: () => string | undefined): Promise<OpenSlice> {
   const pick = mixPicker(opts.mix);
-  const ttfcByKind = new Map<string, number[]>(opts.mix.map((t) => [t.label, []]));
-  const warmCalls = Math.round(opts.rate * opts.warmupSeconds);
-  const total = warmCalls + Math.round(opts.rate * opts.seconds);
-  const ttfc = new Float64Array(total);
-  let ttfcN = 0;
-  let measuredCompleted = 0;
+  const slice: OpenSlice = { ttfc: [], ttfcByKind: new Map(opts.mix.map((t) => [t.label, []])), started: Math.round(opts.rate * seconds), completed: 0, seconds };
   const pending = new Set<Promise<void>>();
   const t0 = performance.now();
   let started = 0;
-  let lastStart = t0;
-  while (started < total) {
-    const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * opts.rate) + 1);
+  let completed = 0;
+  while (started < slice.started) {
+    const due = Math.min(slice.started, Math.floor(((performance.now() - t0) / 1000) * opts.rate) + 1);
     while (started < due) {
-      const measured = started >= warmCalls;
       const { label, options } = pick();
       const p = placeCall({ host: sut.agiHost, port: sut.agiPort, timeoutMs: opts.callTimeoutMs, localAddress: source(), ...options }).then((call) => {
-        if (measured) {
-          stats.add(call);
-          measuredCompleted += 1;
-          if (call.timeToFirstCommandMs !== null) {
-            ttfc[ttfcN++] = call.timeToFirstCommandMs;
-            ttfcByKind.get(label)?.push(call.timeToFirstCommandMs);
-          }
-        }
         pending.delete(p);
+        if (stats === null) return;
+        stats.add(call);
+        completed += 1;
+        if (call.timeToFirstCommandMs !== null) {
+          slice.ttfc.push(call.timeToFirstCommandMs);
+          slice.ttfcByKind.get(label)?.push(call.timeToFirstCommandMs);
+        }
       });
       pending.add(p);
       started += 1;
-      lastStart = performance.now();
     }
-    const nextAt = t0 + (started / opts.rate) * 1000;
-    const wait = nextAt - performance.now();
+    const wait = t0 + (started / opts.rate) * 1000 - performance.now();
     // A timer, never a spin: on a 2-core machine a load generator polling with setImmediate holds a core the server
     // under test and the kernel's loopback work need. Timers fire at 1 ms granularity, so a call may start up to
     // ~1 ms late (the count stays on schedule: `due` is from the clock); TTFC is timed from its own connect.
     if (wait > 0) await sleep(Math.min(wait, 20));
     else await new Promise<void>((resolve) => setImmediate(resolve));
   }
-  const achievedRate = (total - warmCalls) / ((lastStart - t0) / 1000 - opts.warmupSeconds || 1);
-  // Whatever completes: every call is bounded by callTimeoutMs.
   await Promise.all([...pending]);
-  const sorted = ttfc.slice(0, ttfcN).sort();
-  return { ttfc: sorted, ttfcByKind, started: total - warmCalls, measuredCompleted, achievedRate };
+  return { ...slice, completed };
 }
 
 /**
@@ -290,39 +293,74 @@ const CLOSED_LOOP_WORKER = new URL(
 );
 
 /**
- * The closed loop: `concurrency` sessions placing calls back to back for `seconds`, spread over
- * `loadgenThreads` worker threads. The faithful peer costs more CPU per call than any server measured (most of
- * it kernel time in loopback connect and write): on one thread it is the bottleneck, and calls/s then measures
- * how well its event loop batches, not the server. Returns calls/s in the window.
+ * The closed loop's load generator: `threads` worker threads, started once for the whole run, each given a window
+ * against one server at a time. The faithful peer costs more CPU per call than any server measured (most of it
+ * kernel time in loopback connect and write): on one thread it is the bottleneck, and calls/s then measures how
+ * well its event loop batches, not the server.
  */
-async function closedLoop(sut: ServerUnderTest, opts: BenchOptions, stats: CallStats, sources: readonly string[]): Promise<number> {
-  const threads = Math.max(1, Math.min(opts.loadgenThreads, opts.concurrency));
-  const workers = Array.from({ length: threads }, (_, w) => {
-    const work: ClosedLoopWork = {
-      host: sut.agiHost,
-      port: sut.agiPort,
-      sessions: Math.floor(opts.concurrency / threads) + (w < opts.concurrency % threads ? 1 : 0),
-      callTimeoutMs: opts.callTimeoutMs,
-      mix: opts.mixName,
-      sources: sources.filter((_, i) => i % threads === w),
-    };
-    return new Worker(CLOSED_LOOP_WORKER, { workerData: work, execArgv: ['--conditions=@fedpbx/source'] });
-  });
-  const failed = (worker: Worker): Promise<never> =>
-    new Promise((_, reject) => {
-      worker.once('error', reject);
-      worker.once('exit', (code) => reject(new Error(`closed-loop worker exited with ${code} before reporting`)));
+class ClosedLoopPool {
+  private constructor(private readonly workers: readonly Worker[]) {}
+
+  static async start(threads: number, mix: BenchOptions['mixName']): Promise<ClosedLoopPool> {
+    const workers = Array.from({ length: threads }, () => new Worker(CLOSED_LOOP_WORKER, { workerData: { mix }, execArgv: ['--conditions=@fedpbx/source'] }));
+    const pool = new ClosedLoopPool(workers);
+    // Loaded first (each registers tsx and imports the peer): a window starts when all of them can call.
+    await Promise.all(workers.map((w) => pool.message<'ready'>(w)));
+    return pool;
+  }
+
+  /** `concurrency` sessions placing calls back to back against `sut` for `seconds`; returns calls completed in the window. */
+  async window(sut: ServerUnderTest, opts: BenchOptions, seconds: number, stats: CallStats, sources: readonly string[]): Promise<{ calls: number; seconds: number }> {
+    const threads = this.workers.length;
+    const t0 = performance.now();
+    const endAt = performance.timeOrigin + t0 + seconds * 1000;
+    const reports = await Promise.all(
+      this.workers.map((w, i) => {
+        const work: ClosedLoopWork = {
+          host: sut.agiHost,
+          port: sut.agiPort,
+          sessions: Math.floor(opts.concurrency / threads) + (i < opts.concurrency % threads ? 1 : 0),
+          callTimeoutMs: opts.callTimeoutMs,
+          sources: sources.filter((_, s) => s % threads === i),
+          endAt,
+        };
+        const report = this.message<ClosedLoopReport>(w);
+        w.postMessage(work);
+        return report;
+      }),
+    );
+    for (const report of reports) stats.addReport(report);
+    return { calls: reports.reduce((sum, r) => sum + r.inWindow, 0), seconds: Math.min(performance.now() - t0, seconds * 1000) / 1000 };
+  }
+
+  async stop(): Promise<void> {
+    await Promise.all(this.workers.map((w) => w.terminate()));
+  }
+
+  private message<T>(worker: Worker): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      const onMessage = (m: T): void => {
+        cleanup();
+        resolve(m);
+      };
+      const onError = (e: Error): void => {
+        cleanup();
+        reject(e);
+      };
+      const onExit = (code: number): void => {
+        cleanup();
+        reject(new Error(`closed-loop worker exited with ${code} before reporting`));
+      };
+      const cleanup = (): void => {
+        worker.off('message', onMessage);
+        worker.off('error', onError);
+        worker.off('exit', onExit);
+      };
+      worker.on('message', onMessage);
+      worker.on('error', onError);
+      worker.on('exit', onExit);
     });
-  const message = <T>(worker: Worker): Promise<T> => Promise.race([new Promise<T>((resolve) => worker.once('message', resolve)), failed(worker)]);
-  // Loaded first (each registers tsx and imports the peer): the window starts when all of them can call.
-  await Promise.all(workers.map((w) => message<'ready'>(w)));
-  const t0 = performance.now();
-  const reportsDone = Promise.all(workers.map((w) => message<ClosedLoopReport>(w)));
-  for (const w of workers) w.postMessage(performance.timeOrigin + t0 + opts.seconds * 1000);
-  const reports = await reportsDone;
-  for (const report of reports) stats.addReport(report);
-  const elapsed = Math.min(performance.now() - t0, opts.seconds * 1000);
-  return reports.reduce((sum, r) => sum + r.inWindow, 0) / (elapsed / 1000);
+  }
 }
 
 /** One probe call per template: the lines the agent sends, for floor and ding-dong to replay. */
@@ -332,18 +370,88 @@ async function recordAgentSequences(sut: ServerUnderTest, opts: BenchOptions): P
     const call = await placeCall({ host: sut.agiHost, port: sut.agiPort, timeoutMs: opts.callTimeoutMs, ...mixPicker([t])().options });
     sequences[t.extension] = call.commands.map((c) => c.raw);
   }
-  // Its own directory: the agent's is removed when the agent's run ends, before floor and ding-dong start.
   const file = join(mkdtempSync(join(tmpdir(), 'agi-bench-sequences-')), 'sequences.json');
   writeFileSync(file, JSON.stringify(sequences));
   recordedSequences.file = file;
 }
 
-async function benchOne(factory: ServerFactory, index: number, opts: BenchOptions, log: (s: string) => void): Promise<ServerResult> {
-  const empty = (skipped: string): ServerResult => ({
-    name: factory.name,
-    skipped,
+/** A server taking part in the run, and what was measured of it so far. */
+class Contender {
+  readonly stats = new CallStats();
+  readonly open: OpenSlice[] = [];
+  closedCalls = 0;
+  closedSeconds = 0;
+  /** Server CPU (ms) over its own slices, and the calls it served in them (warm-up included). */
+  cpuMs = 0;
+  callsServed = 0;
+  rssIdleMb: number | null = null;
+  rssMaxMb = 0;
+  loadgenCpuMs = 0;
+  readonly source: () => string | undefined;
+
+  constructor(
+    readonly name: string,
+    readonly proc: ServerProcess,
+    readonly sources: readonly string[],
+    readonly tmpDir: string,
+  ) {
+    this.source = rotate(sources);
+  }
+
+  get sut(): ServerUnderTest {
+    return this.proc.sut;
+  }
+
+  sampleRss(): void {
+    const r = this.proc.rssMb();
+    if (r !== null && r > this.rssMaxMb) this.rssMaxMb = r;
+  }
+
+  /** Runs `slice`, charging the server's CPU over it to this contender. */
+  async charge<T>(slice: () => Promise<T>, calls: (result: T) => number): Promise<T> {
+    const cpu0 = this.proc.cpuMs();
+    const result = await slice();
+    if (this.proc.exited) throw new Error(`${this.name} died during the run:\n${this.proc.tail()}`);
+    this.cpuMs += this.proc.cpuMs() - cpu0;
+    this.callsServed += calls(result);
+    return result;
+  }
+
+  result(): ServerResult {
+    const ttfc = Float64Array.from(this.open.flatMap((s) => s.ttfc)).sort();
+    const byKind = new Map<string, number[]>();
+    for (const s of this.open) for (const [kind, ms] of s.ttfcByKind) byKind.set(kind, [...(byKind.get(kind) ?? []), ...ms]);
+    const started = this.open.reduce((n, s) => n + s.started, 0);
+    const openSeconds = this.open.reduce((n, s) => n + s.seconds, 0);
+    return {
+      name: this.name,
+      skipped: null,
+      ttfcP50Ms: percentile(ttfc, 0.5),
+      ttfcP99Ms: percentile(ttfc, 0.99),
+      ttfcTail: ttfc,
+      ttfcP99ByKindMs: Object.fromEntries([...byKind].map(([kind, ms]) => [kind, round(percentile(Float64Array.from(ms).sort(), 0.99), 3)])),
+      openLoopStarted: started,
+      openLoopCompleted: this.open.reduce((n, s) => n + s.completed, 0),
+      openLoopAchievedRate: openSeconds > 0 ? started / openSeconds : null,
+      callsPerS: this.closedSeconds > 0 ? this.closedCalls / this.closedSeconds : null,
+      rssMb: this.rssMaxMb,
+      rssIdleMb: this.rssIdleMb,
+      cpuMsPerCall: this.callsServed > 0 ? this.cpuMs / this.callsServed : null,
+      commandsPerCall: this.stats.completed > 0 ? this.stats.commands / this.stats.completed : null,
+      badCalls: this.stats.bad,
+      badSamples: this.stats.badSamples,
+      loadgenCpuCores: this.closedSeconds > 0 ? this.loadgenCpuMs / (this.closedSeconds * 1000) : null,
+    };
+  }
+}
+
+function skippedResult(name: string, why: string): ServerResult {
+  return {
+    name,
+    skipped: why,
     ttfcP50Ms: null,
     ttfcP99Ms: null,
+    ttfcTail: new Float64Array(0),
     ttfcP99ByKindMs: {},
     openLoopStarted: 0,
     openLoopCompleted: 0,
@@ -356,76 +464,88 @@ async function benchOne(factory: ServerFactory, index: number, opts: BenchOption
     badCalls: 0,
     badSamples: [],
     loadgenCpuCores: null,
-  });
-  const why = factory.unavailable(REPO_ROOT);
-  if (why !== null) {
-    log(`${factory.name}: skipped (${why})`);
-    return empty(why);
-  }
-  const tmpDir = mkdtempSync(join(tmpdir(), `agi-bench-${factory.name}-`));
-  let proc: ServerProcess | null = null;
-  let sampler: NodeJS.Timeout | null = null;
-  try {
-    const sut = factory.create({ repoRoot: REPO_ROOT, tmpDir, agiPort: await freePort(), metricsPort: await freePort() });
-    proc = new ServerProcess(sut);
-    await proc.waitReady();
-    if (factory.name === 'agent') await recordAgentSequences(sut, opts);
-    const p = proc;
-    await sleep(300);
-    const rssIdleMb = p.rssMb();
-    let rssMax = rssIdleMb ?? 0;
-    sampler = setInterval(() => {
-      const r = p.rssMb();
-      if (r !== null && r > rssMax) rssMax = r;
-    }, 100);
-    const stats = new CallStats();
-    const cpu0 = p.cpuMs();
-    log(`${factory.name}: open loop ${opts.rate}/s for ${opts.warmupSeconds}+${opts.seconds} s`);
-    const sources = sourceAddresses(sut.agiHost, index);
-    const open = await openLoop(sut, opts, stats, rotate(sources));
-    log(`${factory.name}: ttfc (ms) ${[0.5, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999].map((q) => `p${q * 100} ${round(percentile(open.ttfc, q), 3)}`).join(' ')} max ${round(percentile(open.ttfc, 1), 3)}`);
-    log(`${factory.name}: ttfc p99 by call kind (ms): ${[...open.ttfcByKind].map(([kind, ms]) => `${kind} ${round(percentile(Float64Array.from(ms).sort(), 0.99), 3)}`).join(', ')}`);
-    log(`${factory.name}: closed loop, ${opts.concurrency} sessions for ${opts.seconds} s`);
-    const lg0 = process.cpuUsage();
-    const lgT0 = performance.now();
-    const callsPerS = await closedLoop(sut, opts, stats, sources);
-    const lg = process.cpuUsage(lg0);
-    const loadgenCpuCores = (lg.user + lg.system) / 1000 / (performance.now() - lgT0);
-    const cpu1 = p.cpuMs();
-    if (p.exited) throw new Error(`${factory.name} died during the run:\n${p.tail()}`);
-    return {
-      name: factory.name,
-      skipped: null,
-      ttfcP50Ms: percentile(open.ttfc, 0.5),
-      ttfcP99Ms: percentile(open.ttfc, 0.99),
-      ttfcP99ByKindMs: Object.fromEntries([...open.ttfcByKind].map(([kind, ms]) => [kind, round(percentile(Float64Array.from(ms).sort(), 0.99), 3)])),
-      openLoopStarted: open.started,
-      openLoopCompleted: open.measuredCompleted,
-      openLoopAchievedRate: open.achievedRate,
-      callsPerS,
-      rssMb: rssMax,
-      rssIdleMb,
-      // CPU over both loops, warm-up included, divided by every call the server saw.
-      cpuMsPerCall: (cpu1 - cpu0) / (stats.completed + Math.round(opts.rate * opts.warmupSeconds)),
-      commandsPerCall: stats.completed > 0 ? stats.commands / stats.completed : null,
-      badCalls: stats.bad,
-      badSamples: stats.badSamples,
-      loadgenCpuCores,
-    };
-  } finally {
-    if (sampler) clearInterval(sampler);
-    await proc?.stop();
-    rmSync(tmpDir, { recursive: true, force: true });
-  }
+  };
 }
 
+/** The order servers take their turn in round `r`: rotated, so that none is always measured first or last. */
+export function roundOrder<T>(items: readonly T[], r: number): T[] {
+  const k = items.length === 0 ? 0 : r % items.length;
+  return [...items.slice(k), ...items.slice(0, k)];
+}
+
+/**
+ * Every server runs for the whole bench, and the measurement is interleaved: BENCH_ROUNDS rounds, in each of which
+ * every server takes a turn of seconds/rounds (open loop, then closed loop), in rotated order. A machine's drift
+ * (another tenant, frequency, the kernel's TIME_WAIT work) then falls on all of them alike instead of on whichever
+ * server happened to be measured while it lasted; on the shared 2-core machines this bench runs on, measuring one
+ * server after the other moved the agent/floor TTFC ratio by 2x between runs of the same code.
+ */
 export async function runBench(opts: BenchOptions, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<ServerResult[]> {
-  const results: ServerResult[] = [];
-  for (const [index, f] of opts.servers.entries()) results.push(await benchOne(f, index, opts, log));
-  return results;
+  const results = new Map<string, ServerResult>();
+  const contenders: Contender[] = [];
+  let pool: ClosedLoopPool | null = null;
+  let sampler: NodeJS.Timeout | null = null;
+  try {
+    // In the given order, the agent first: floor and ding-dong replay the lines it sends.
+    for (const [index, factory] of opts.servers.entries()) {
+      const why = factory.unavailable(REPO_ROOT);
+      if (why !== null) {
+        log(`${factory.name}: skipped (${why})`);
+        results.set(factory.name, skippedResult(factory.name, why));
+        continue;
+      }
+      const tmpDir = mkdtempSync(join(tmpdir(), `agi-bench-${factory.name}-`));
+      const sut = factory.create({ repoRoot: REPO_ROOT, tmpDir, agiPort: await freePort(), metricsPort: await freePort() });
+      const proc = new ServerProcess(sut);
+      const contender = new Contender(factory.name, proc, sourceAddresses(sut.agiHost, index), tmpDir);
+      contenders.push(contender);
+      await proc.waitReady();
+      if (factory.name === opts.sequenceSource) await recordAgentSequences(sut, opts);
+    }
+    await sleep(300);
+    for (const c of contenders) c.rssIdleMb = c.proc.rssMb();
+    sampler = setInterval(() => contenders.forEach((c) => c.sampleRss()), 100);
+    pool = await ClosedLoopPool.start(Math.max(1, Math.min(opts.loadgenThreads, opts.concurrency)), opts.mixName);
+
+    for (const c of contenders) {
+      log(`${c.name}: warm-up, open loop ${opts.rate}/s for ${opts.warmupSeconds} s`);
+      await c.charge(() => openLoop(c.sut, opts, opts.warmupSeconds, null, c.source), (s) => s.started);
+    }
+    const turn = opts.seconds / opts.rounds;
+    for (let r = 0; r < opts.rounds; r++) {
+      const order = roundOrder(contenders, r);
+      log(`round ${r + 1}/${opts.rounds}: ${order.map((c) => c.name).join(', ')}; open loop ${opts.rate}/s, then closed loop ${opts.concurrency} sessions, ${turn} s each`);
+      for (const c of order) c.open.push(await c.charge(() => openLoop(c.sut, opts, turn, c.stats, c.source), (s) => s.started));
+      for (const c of order) {
+        const lg0 = process.cpuUsage();
+        const w = await c.charge(() => pool!.window(c.sut, opts, turn, c.stats, c.sources), (x) => x.calls);
+        const lg = process.cpuUsage(lg0);
+        c.closedCalls += w.calls;
+        c.closedSeconds += w.seconds;
+        c.loadgenCpuMs += (lg.user + lg.system) / 1000;
+      }
+    }
+    for (const c of contenders) {
+      const result = c.result();
+      results.set(c.name, result);
+      const t = result.ttfcTail;
+      log(`${c.name}: ttfc (ms) ${[0.5, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999].map((q) => `p${q * 100} ${round(percentile(t, q), 3)}`).join(' ')} max ${round(percentile(t, 1), 3)}`);
+      log(`${c.name}: ttfc p99 by call kind (ms): ${Object.entries(result.ttfcP99ByKindMs).map(([kind, ms]) => `${kind} ${ms}`).join(', ')}`);
+    }
+  } finally {
+    if (sampler) clearInterval(sampler);
+    await pool?.stop();
+    for (const c of contenders) {
+      await c.proc.stop();
+      rmSync(c.tmpDir, { recursive: true, force: true });
+    }
+  }
+  return opts.servers.map((f) => results.get(f.name) as ServerResult);
 }
 
 const round = (n: number | null, digits = 2): number | null => (n === null ? null : Number(n.toFixed(digits)));
+
+const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a == null || b == null || b === 0 ? null : round(a / b, 2));
 
 export function formatTable(results: readonly ServerResult[]): string {
   const head = ['server', 'ttfc p50 ms', 'ttfc p99 ms', 'open done/started', 'calls/s', 'loadgen cores', 'rss max MB', 'rss idle MB', 'cpu ms/call', 'cmds/call', 'bad calls'];
@@ -468,6 +588,9 @@ export function summaryJson(results: readonly ServerResult[], opts: BenchOptions
     cpu_ms_per_call: round(agent?.cpuMsPerCall ?? null, 3),
     bad_calls: agent?.badCalls ?? null,
     ttfc_p99_by_kind_ms: agent?.ttfcP99ByKindMs ?? null,
+    // The two targets as ratios: agent TTFC p99 / floor's (<= 1.5), agent calls/s / ding-dong's (>= 1.0).
+    ttfc_p99_vs_floor: ratio(agent?.ttfcP99Ms, floor?.ttfcP99Ms),
+    calls_vs_dingdong: ratio(agent?.callsPerS, dd?.callsPerS),
     floor_ttfc_p50_ms: round(floor?.ttfcP50Ms ?? null, 3),
     floor_rss_mb: round(floor?.rssMb ?? null, 1),
     floor_cpu_ms_per_call: round(floor?.cpuMsPerCall ?? null, 3),
@@ -483,34 +606,36 @@ export function summaryJson(results: readonly ServerResult[], opts: BenchOptions
     agent_skipped: results.find((r) => r.name === 'agent')?.skipped ?? null,
     rate: opts.rate,
     seconds: opts.seconds,
+    rounds: opts.rounds,
     concurrency: opts.concurrency,
   };
 }
 
 export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchOptions {
-  // Without an explicit snapshot, measure the agent on the 100,000-extension head office (agent-bench-setup.ts).
-  const agentConfig = env.BENCH_AGENT_SNAPSHOT === undefined ? prepareAgentBench(mkdtempSync(join(tmpdir(), 'agi-bench-hq-'))) : agentConfigFromEnv(env);
-  const all: Record<string, ServerFactory> = {
-    agent: agentServer(agentConfig),
-    floor: floorServer,
-    dingdong: dingDongServer,
-  };
   const names = (env.BENCH_SERVERS ?? 'agent,floor,dingdong').split(',').map((s) => s.trim()).filter(Boolean);
+  const all: Record<string, () => ServerFactory> = {
+    // Without an explicit snapshot, measure the agent on the 100,000-extension head office (agent-bench-setup.ts).
+    agent: () => agentServer(env.BENCH_AGENT_SNAPSHOT === undefined ? prepareAgentBench(mkdtempSync(join(tmpdir(), 'agi-bench-hq-'))) : agentConfigFromEnv(env)),
+    floor: () => floorServer,
+    dingdong: () => dingDongServer,
+  };
   const servers = names.map((n) => {
     const f = all[n];
     if (!f) throw new Error(`BENCH_SERVERS: unknown server ${n} (known: ${Object.keys(all).join(', ')})`);
-    return f;
+    return f();
   });
   return {
     rate: envNumber('BENCH_RATE', 500),
-    seconds: envNumber('BENCH_SECONDS', 10),
+    seconds: envNumber('BENCH_SECONDS', 20),
     warmupSeconds: envNumber('BENCH_WARMUP_SECONDS', 2),
+    rounds: Math.round(envNumber('BENCH_ROUNDS', 5)),
     concurrency: envNumber('BENCH_CONCURRENCY', 200),
     callTimeoutMs: envNumber('BENCH_CALL_TIMEOUT_MS', 10_000),
     mix: env.BENCH_MIX === 'default' ? DEFAULT_MIX : AGENT_MIX,
     mixName: env.BENCH_MIX === 'default' ? 'default' : 'agent',
     loadgenThreads: envNumber('BENCH_LOADGEN_THREADS', 2),
     servers,
+    sequenceSource: 'agent',
   };
 }
 
