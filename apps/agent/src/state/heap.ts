@@ -25,8 +25,17 @@ export function compactHeap(): void {
  * garbage stayed resident until the old space reached ~4x the live size. A full collection of a heap this size is
  * mostly concurrent marking and costs a few ms of CPU. Measured in `npm run bench:agi` (200 sessions): RSS max
  * 157 -> 118 MB, calls/s unchanged. Read by V8 when it sets the limit at the end of each full collection, so it is
- * set before the boot compaction.
+ * set before the boot compaction. An operator's own `--heap-growing-percent` on the node command line (NODE_OPTIONS
+ * refuses it) is left in force: it trades resident memory for fewer full collections (bench:agi-variants compares).
+ * Returns whether the agent's value was set.
  */
-export function limitHeapGrowth(): void {
+export function limitHeapGrowth(execArgv: readonly string[] = process.execArgv): boolean {
+  if (growthSetByOperator(execArgv)) return false;
   setFlagsFromString('--heap-growing-percent=50');
+  return true;
+}
+
+/** Whether Node was started with a heap growing percent of its own (V8 accepts `-` or `_` in flag names). */
+export function growthSetByOperator(execArgv: readonly string[]): boolean {
+  return execArgv.some((arg) => /^--heap[-_]growing[-_]percent(=|$)/.test(arg));
 }
