@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { roundOrder } from './agi-bench.js';
+import { parseVariants } from './agi-variants.js';
+
+describe('bench:agi interleaving', () => {
+  it('rotates who goes first each round, so every server takes every position', () => {
+    const servers = ['agent', 'floor', 'dingdong'];
+    expect([0, 1, 2, 3].map((r) => roundOrder(servers, r).join(','))).toEqual([
+      'agent,floor,dingdong',
+      'floor,dingdong,agent',
+      'dingdong,agent,floor',
+      'agent,floor,dingdong',
+    ]);
+    expect(roundOrder([], 3)).toEqual([]);
+  });
+});
+
+describe('BENCH_AGENT_VARIANTS', () => {
+  it('reads name=node args pairs; a name alone runs as deployed', () => {
+    expect(parseVariants('as-deployed=; young-16mb=--max-semi-space-size=16 --single-threaded-gc ;plain')).toEqual([
+      { name: 'as-deployed', nodeArgs: [] },
+      { name: 'young-16mb', nodeArgs: ['--max-semi-space-size=16', '--single-threaded-gc'] },
+      { name: 'plain', nodeArgs: [] },
+    ]);
+  });
+
+  it('refuses names that are missing, malformed, repeated or taken by a bench:agi server', () => {
+    expect(() => parseVariants(' ; ')).toThrow(/no variant/);
+    expect(() => parseVariants('a b=--x')).toThrow(/bad variant name "a b"/);
+    expect(() => parseVariants('=--x')).toThrow(/bad variant name ""/);
+    expect(() => parseVariants('x=;x=--y')).toThrow(/x given twice/);
+    expect(() => parseVariants('floor=--x')).toThrow(/floor is taken/);
+  });
+});
