@@ -10,8 +10,8 @@ import { agentNodeArgs, type AgentBenchConfig } from './bench-servers.js';
 import type { CallTemplate } from './call-mix.js';
 
 export const BENCH_SITE = siteIdOf(0);
-/** The Node options deploy/systemd/fedpbx-agent.service runs the agent with (smaller young generation). */
-export const AGENT_NODE_OPTIONS = '--max-semi-space-size=8';
+/** The Node options deploy/systemd/fedpbx-agent.service runs the agent with (its young generation's size). */
+export const AGENT_NODE_OPTIONS = '--max-semi-space-size=16';
 const BIG_RANGE_START = 10_000_000;
 
 export function benchFederation(extensions = 100_000): Federation {

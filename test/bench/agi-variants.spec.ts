@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { AGENT_NODE_OPTIONS } from './agent-bench-setup.js';
 import { roundOrder } from './agi-bench.js';
 import { parseVariants } from './agi-variants.js';
 
@@ -30,5 +32,13 @@ describe('BENCH_AGENT_VARIANTS', () => {
     expect(() => parseVariants('=--x')).toThrow(/bad variant name ""/);
     expect(() => parseVariants('x=;x=--y')).toThrow(/x given twice/);
     expect(() => parseVariants('floor=--x')).toThrow(/floor is taken/);
+  });
+});
+
+describe('the agent as bench:agi runs it', () => {
+  it('has the Node options of the systemd unit it is deployed with', () => {
+    const unit = readFileSync(new URL('../../deploy/systemd/fedpbx-agent.service', import.meta.url), 'utf8');
+    const deployed = /^Environment=NODE_OPTIONS=(.*)$/m.exec(unit)?.[1];
+    expect(deployed).toBe(AGENT_NODE_OPTIONS);
   });
 });
