@@ -1,8 +1,8 @@
 // npm run bench:agi - measures FastAGI servers with the faithful Asterisk peer as load generator.
 //
 // Each server (the agent when it can run, plus the floor and ding-dong baselines) is spawned as its own process, so
-// that RSS and CPU are its own, and all of them run for the whole bench. After a BENCH_WARMUP_SECONDS open-loop
-// warm-up each, they take turns: BENCH_ROUNDS rounds, each giving every server BENCH_SECONDS/BENCH_ROUNDS of
+// that RSS and CPU are its own, and all of them run for the whole bench. After a warm-up each (BENCH_WARMUP_SECONDS
+// of open loop, then as long of closed loop), they take turns: BENCH_ROUNDS rounds, each giving every server BENCH_SECONDS/BENCH_ROUNDS of
 //   1. open loop: calls started at BENCH_RATE/s, whatever completes; per call the time from TCP connect to the
 //      first command line (TTFC), p50/p99 over all its turns;
 //   2. closed loop: BENCH_CONCURRENCY sessions placing calls back to back: calls/s over all its turns;
@@ -51,6 +51,9 @@ export interface ServerResult {
   /** TTFC p99 per call kind of the mix (its template's label). */
   /** Every measured TTFC, sorted (for the tail percentiles in the log). */
   readonly ttfcTail: Float64Array;
+  /** TTFC p99 and closed-loop calls/s of each round's turn, in round order (their spread shows the machine's noise). */
+  readonly ttfcP99ByRoundMs: readonly (number | null)[];
+  readonly callsPerSByRound: readonly number[];
   readonly ttfcP99ByKindMs: Readonly<Record<string, number | null>>;
   readonly openLoopStarted: number;
   readonly openLoopCompleted: number;
@@ -381,6 +384,7 @@ class Contender {
   readonly open: OpenSlice[] = [];
   closedCalls = 0;
   closedSeconds = 0;
+  readonly callsPerSByRound: number[] = [];
   /** Server CPU (ms) over its own slices, and the calls it served in them (warm-up included). */
   cpuMs = 0;
   callsServed = 0;
@@ -429,6 +433,8 @@ class Contender {
       ttfcP50Ms: percentile(ttfc, 0.5),
       ttfcP99Ms: percentile(ttfc, 0.99),
       ttfcTail: ttfc,
+      ttfcP99ByRoundMs: this.open.map((slice) => percentile(Float64Array.from(slice.ttfc).sort(), 0.99)),
+      callsPerSByRound: this.callsPerSByRound,
       ttfcP99ByKindMs: Object.fromEntries([...byKind].map(([kind, ms]) => [kind, round(percentile(Float64Array.from(ms).sort(), 0.99), 3)])),
       openLoopStarted: started,
       openLoopCompleted: this.open.reduce((n, s) => n + s.completed, 0),
@@ -452,6 +458,8 @@ function skippedResult(name: string, why: string): ServerResult {
     ttfcP50Ms: null,
     ttfcP99Ms: null,
     ttfcTail: new Float64Array(0),
+    ttfcP99ByRoundMs: [],
+    callsPerSByRound: [],
     ttfcP99ByKindMs: {},
     openLoopStarted: 0,
     openLoopCompleted: 0,
@@ -507,9 +515,13 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
     sampler = setInterval(() => contenders.forEach((c) => c.sampleRss()), 100);
     pool = await ClosedLoopPool.start(Math.max(1, Math.min(opts.loadgenThreads, opts.concurrency)), opts.mixName);
 
+    // Warm-up in both regimes: a server serving 200 calls at once runs other code paths hot (and V8 sizes its young
+    // generation to that load) than one serving calls one at a time; without the closed-loop part the first round's
+    // turn of the agent, which has the most code to optimise, came out ~40% slower than its others.
     for (const c of contenders) {
-      log(`${c.name}: warm-up, open loop ${opts.rate}/s for ${opts.warmupSeconds} s`);
+      log(`${c.name}: warm-up, open loop ${opts.rate}/s then closed loop ${opts.concurrency} sessions, ${opts.warmupSeconds} s each`);
       await c.charge(() => openLoop(c.sut, opts, opts.warmupSeconds, null, c.source), (s) => s.started);
+      await c.charge(() => pool!.window(c.sut, opts, opts.warmupSeconds, new CallStats(), c.sources), (w) => w.calls);
     }
     const turn = opts.seconds / opts.rounds;
     for (let r = 0; r < opts.rounds; r++) {
@@ -522,6 +534,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
         const lg = process.cpuUsage(lg0);
         c.closedCalls += w.calls;
         c.closedSeconds += w.seconds;
+        c.callsPerSByRound.push(w.seconds > 0 ? w.calls / w.seconds : 0);
         c.loadgenCpuMs += (lg.user + lg.system) / 1000;
       }
     }
@@ -531,6 +544,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
       const t = result.ttfcTail;
       log(`${c.name}: ttfc (ms) ${[0.5, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999].map((q) => `p${q * 100} ${round(percentile(t, q), 3)}`).join(' ')} max ${round(percentile(t, 1), 3)}`);
       log(`${c.name}: ttfc p99 by call kind (ms): ${Object.entries(result.ttfcP99ByKindMs).map(([kind, ms]) => `${kind} ${ms}`).join(', ')}`);
+      log(`${c.name}: per round: ttfc p99 (ms) ${result.ttfcP99ByRoundMs.map((ms) => round(ms, 3)).join(' ')}; calls/s ${result.callsPerSByRound.map((n) => Math.round(n)).join(' ')}`);
     }
   } finally {
     if (sampler) clearInterval(sampler);
@@ -591,6 +605,9 @@ export function summaryJson(results: readonly ServerResult[], opts: BenchOptions
     // The two targets as ratios: agent TTFC p99 / floor's (<= 1.5), agent calls/s / ding-dong's (>= 1.0).
     ttfc_p99_vs_floor: ratio(agent?.ttfcP99Ms, floor?.ttfcP99Ms),
     calls_vs_dingdong: ratio(agent?.callsPerS, dd?.callsPerS),
+    // The same ratios round by round (each round's turns ran back to back): how far one run's noise moves them.
+    ttfc_p99_vs_floor_by_round: agent && floor ? agent.ttfcP99ByRoundMs.map((ms, r) => ratio(ms, floor.ttfcP99ByRoundMs[r])) : null,
+    calls_vs_dingdong_by_round: agent && dd ? agent.callsPerSByRound.map((n, r) => ratio(n, dd.callsPerSByRound[r])) : null,
     floor_ttfc_p50_ms: round(floor?.ttfcP50Ms ?? null, 3),
     floor_rss_mb: round(floor?.rssMb ?? null, 1),
     floor_cpu_ms_per_call: round(floor?.cpuMsPerCall ?? null, 3),
