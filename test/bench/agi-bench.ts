@@ -244,21 +244,26 @@ interface OpenSlice {
   readonly started: number;
   readonly completed: number;
   readonly seconds: number;
+  /** From the first call's start to the last's (ms): the rate the load generator achieved. */
+  readonly startSpanMs: number;
 }
 
 /**
  * Open loop: calls started at `opts.rate`/s for `seconds`, whatever completes; every call is bounded by
- * callTimeoutMs. `measure` false: a warm-up slice, whose calls are placed and not counted.
+ * callTimeoutMs. `stats` null: a warm-up slice, whose calls are placed and not counted.
  */
 async function openLoop(sut: ServerUnderTest, opts: BenchOptions, seconds: number, stats: CallStats | null, source: () => string | undefined): Promise<OpenSlice> {
   const pick = mixPicker(opts.mix);
-  const slice: OpenSlice = { ttfc: [], ttfcByKind: new Map(opts.mix.map((t) => [t.label, []])), started: Math.round(opts.rate * seconds), completed: 0, seconds };
+  const total = Math.round(opts.rate * seconds);
+  const ttfc: number[] = [];
+  const ttfcByKind = new Map<string, number[]>(opts.mix.map((t) => [t.label, []]));
   const pending = new Set<Promise<void>>();
   const t0 = performance.now();
   let started = 0;
   let completed = 0;
-  while (started < slice.started) {
-    const due = Math.min(slice.started, Math.floor(((performance.now() - t0) / 1000) * opts.rate) + 1);
+  let lastStart = t0;
+  while (started < total) {
+    const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * opts.rate) + 1);
     while (started < due) {
       const { label, options } = pick();
       const p = placeCall({ host: sut.agiHost, port: sut.agiPort, timeoutMs: opts.callTimeoutMs, localAddress: source(), ...options }).then((call) => {
@@ -267,12 +272,13 @@ async function openLoop(sut: ServerUnderTest, opts: BenchOptions, seconds: numbe
         stats.add(call);
         completed += 1;
         if (call.timeToFirstCommandMs !== null) {
-          slice.ttfc.push(call.timeToFirstCommandMs);
-          slice.ttfcByKind.get(label)?.push(call.timeToFirstCommandMs);
+          ttfc.push(call.timeToFirstCommandMs);
+          ttfcByKind.get(label)?.push(call.timeToFirstCommandMs);
         }
       });
       pending.add(p);
       started += 1;
+      lastStart = performance.now();
     }
     const wait = t0 + (started / opts.rate) * 1000 - performance.now();
     // A timer, never a spin: on a 2-core machine a load generator polling with setImmediate holds a core the server
@@ -282,7 +288,7 @@ async function openLoop(sut: ServerUnderTest, opts: BenchOptions, seconds: numbe
     else await new Promise<void>((resolve) => setImmediate(resolve));
   }
   await Promise.all([...pending]);
-  return { ...slice, completed };
+  return { ttfc, ttfcByKind, started: total, completed, seconds, startSpanMs: lastStart - t0 };
 }
 
 /**
@@ -426,7 +432,9 @@ class Contender {
     const byKind = new Map<string, number[]>();
     for (const s of this.open) for (const [kind, ms] of s.ttfcByKind) byKind.set(kind, [...(byKind.get(kind) ?? []), ...ms]);
     const started = this.open.reduce((n, s) => n + s.started, 0);
-    const openSeconds = this.open.reduce((n, s) => n + s.seconds, 0);
+    // N starts span N - 1 intervals.
+    const intervals = this.open.reduce((n, s) => n + Math.max(0, s.started - 1), 0);
+    const spanSeconds = this.open.reduce((n, s) => n + s.startSpanMs, 0) / 1000;
     return {
       name: this.name,
       skipped: null,
@@ -438,7 +446,7 @@ class Contender {
       ttfcP99ByKindMs: Object.fromEntries([...byKind].map(([kind, ms]) => [kind, round(percentile(Float64Array.from(ms).sort(), 0.99), 3)])),
       openLoopStarted: started,
       openLoopCompleted: this.open.reduce((n, s) => n + s.completed, 0),
-      openLoopAchievedRate: openSeconds > 0 ? started / openSeconds : null,
+      openLoopAchievedRate: spanSeconds > 0 ? intervals / spanSeconds : null,
       callsPerS: this.closedSeconds > 0 ? this.closedCalls / this.closedSeconds : null,
       rssMb: this.rssMaxMb,
       rssIdleMb: this.rssIdleMb,
@@ -542,7 +550,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
       const result = c.result();
       results.set(c.name, result);
       const t = result.ttfcTail;
-      log(`${c.name}: ttfc (ms) ${[0.5, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999].map((q) => `p${q * 100} ${round(percentile(t, q), 3)}`).join(' ')} max ${round(percentile(t, 1), 3)}`);
+      log(`${c.name}: ttfc (ms) ${[0.5, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999].map((q) => `p${q * 100} ${round(percentile(t, q), 3)}`).join(' ')} max ${round(percentile(t, 1), 3)}; open loop achieved ${round(result.openLoopAchievedRate, 1)} calls/s`);
       log(`${c.name}: ttfc p99 by call kind (ms): ${Object.entries(result.ttfcP99ByKindMs).map(([kind, ms]) => `${kind} ${ms}`).join(', ')}`);
       log(`${c.name}: per round: ttfc p99 (ms) ${result.ttfcP99ByRoundMs.map((ms) => round(ms, 3)).join(' ')}; calls/s ${result.callsPerSByRound.map((n) => Math.round(n)).join(' ')}`);
     }
