@@ -26,6 +26,14 @@ describe('BENCH_AGENT_VARIANTS', () => {
     ]);
   });
 
+  it('reads name@checkout as another checkout\'s built agent', () => {
+    expect(parseVariants('base@/tmp/fedpbx-base=--max-semi-space-size=16;change=')).toEqual([
+      { name: 'base', nodeArgs: ['--max-semi-space-size=16'], checkout: '/tmp/fedpbx-base' },
+      { name: 'change', nodeArgs: [] },
+    ]);
+    expect(() => parseVariants('base@tmp/fedpbx-base=')).toThrow(/absolute path/);
+  });
+
   it('refuses names that are missing, malformed, repeated or taken by a bench:agi server', () => {
     expect(() => parseVariants(' ; ')).toThrow(/no variant/);
     expect(() => parseVariants('a b=--x')).toThrow(/bad variant name "a b"/);

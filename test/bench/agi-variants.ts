@@ -6,12 +6,14 @@
 //
 // BENCH_AGENT_VARIANTS: `name=node args;name=node args` (args space-separated, added after the deployed
 // NODE_OPTIONS, so they override them). Default: as deployed, then each candidate setting alone.
+// `name@/path/to/checkout=args` runs that checkout's built agent (apps/agent/dist/main.js) instead of this one's:
+// two builds side by side, e.g. main against a change (`git worktree add /tmp/base main`, npm ci, npm run build).
 // BENCH_BASELINES: comparison servers measured with them (default `floor`; `floor,dingdong`, or empty).
 // Every bench:agi knob (BENCH_SECONDS, BENCH_ROUNDS, BENCH_RATE, ...) applies.
 // Run: node --conditions=@fedpbx/source --import tsx test/bench/agi-variants.ts
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareAgentBench } from './agent-bench-setup.js';
 import { formatTable, optionsFromEnv, runBench, type ServerResult } from './agi-bench.js';
@@ -20,6 +22,8 @@ import { agentServer, dingDongServer, floorServer, type ServerFactory } from './
 export interface AgentVariant {
   readonly name: string;
   readonly nodeArgs: readonly string[];
+  /** Another checkout whose built agent this variant runs; undefined: this one's. */
+  readonly checkout?: string;
 }
 
 const DEFAULT_VARIANTS = 'as-deployed=;young-16mb=--max-semi-space-size=16;single-threaded-gc=--single-threaded-gc;growth-100=--heap-growing-percent=100';
@@ -31,10 +35,15 @@ export function parseVariants(spec: string): AgentVariant[] {
     .filter((part) => part !== '')
     .map((part) => {
       const eq = part.indexOf('=');
-      const name = (eq < 0 ? part : part.slice(0, eq)).trim();
+      const head = (eq < 0 ? part : part.slice(0, eq)).trim();
+      const at = head.indexOf('@');
+      const name = at < 0 ? head : head.slice(0, at);
+      const checkout = at < 0 ? undefined : head.slice(at + 1);
       if (!/^[a-z0-9][a-z0-9._-]*$/i.test(name)) throw new Error(`BENCH_AGENT_VARIANTS: bad variant name ${JSON.stringify(name)} (letters, digits, . _ -)`);
       if (name === 'agent' || name === 'floor' || name === 'dingdong') throw new Error(`BENCH_AGENT_VARIANTS: ${name} is taken by a bench:agi server`);
-      return { name, nodeArgs: eq < 0 ? [] : part.slice(eq + 1).split(' ').filter((a) => a !== '') };
+      if (checkout !== undefined && !isAbsolute(checkout)) throw new Error(`BENCH_AGENT_VARIANTS: ${name}'s checkout must be an absolute path, got ${JSON.stringify(checkout)}`);
+      const nodeArgs = eq < 0 ? [] : part.slice(eq + 1).split(' ').filter((a) => a !== '');
+      return checkout === undefined ? { name, nodeArgs } : { name, nodeArgs, checkout };
     });
   if (variants.length === 0) throw new Error('BENCH_AGENT_VARIANTS: no variant given');
   const names = new Set<string>();
@@ -46,7 +55,8 @@ export function parseVariants(spec: string): AgentVariant[] {
 }
 
 function variantServer(base: ReturnType<typeof prepareAgentBench>, variant: AgentVariant): ServerFactory {
-  const server = agentServer({ ...base, nodeArgs: [...(base.nodeArgs ?? []), ...variant.nodeArgs] });
+  const main = variant.checkout === undefined ? base.main : join(variant.checkout, 'apps', 'agent', 'dist', 'main.js');
+  const server = agentServer({ ...base, main, nodeArgs: [...(base.nodeArgs ?? []), ...variant.nodeArgs] });
   return { name: variant.name, unavailable: server.unavailable, create: (ctx) => ({ ...server.create(ctx), name: variant.name }) };
 }
 

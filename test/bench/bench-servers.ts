@@ -2,7 +2,7 @@
 // port it answers FastAGI. The agent's is built from env (it needs a signed bootstrap snapshot and the
 // controller's public key); floor and ding-dong are the comparison baselines in ./servers.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import ts from 'typescript';
 
 export interface ServerUnderTest {
@@ -89,7 +89,7 @@ export const dingDongServer: ServerFactory = {
 
 export interface AgentBenchConfig {
   readonly siteId: string;
-  /** The agent entry point, relative to the repo root. */
+  /** The agent entry point, relative to the repo root (or absolute: another checkout's build). */
   readonly main: string;
   /** A signed bootstrap snapshot file (FEDPBX_BOOTSTRAP_SNAPSHOT). */
   readonly snapshotFile: string | undefined;
@@ -126,7 +126,7 @@ export function agentServer(cfg: AgentBenchConfig): ServerFactory {
   return {
     name: 'agent',
     unavailable: (repoRoot) => {
-      if (!existsSync(join(repoRoot, cfg.main))) return `${cfg.main} not built (npx nx build agent)`;
+      if (!existsSync(resolve(repoRoot, cfg.main))) return `${cfg.main} not built (npx nx build agent)`;
       if (!cfg.snapshotFile) return 'BENCH_AGENT_SNAPSHOT (signed bootstrap snapshot file) not set';
       if (!cfg.controllerPublicKeyPem) return 'BENCH_AGENT_PUBLIC_KEY_FILE / BENCH_AGENT_PUBLIC_KEY not set';
       return null;
@@ -134,7 +134,7 @@ export function agentServer(cfg: AgentBenchConfig): ServerFactory {
     create: (ctx) => ({
       name: 'agent',
       command: process.execPath,
-      args: [...(cfg.nodeArgs ?? []), join(ctx.repoRoot, cfg.main)],
+      args: [...(cfg.nodeArgs ?? []), resolve(ctx.repoRoot, cfg.main)],
       cwd: ctx.repoRoot,
       env: {
         FEDPBX_SITE_ID: cfg.siteId,
