@@ -388,9 +388,8 @@ async function recordAgentSequences(sut: ServerUnderTest, opts: BenchOptions): P
 class Contender {
   readonly stats = new CallStats();
   readonly open: OpenSlice[] = [];
-  closedCalls = 0;
-  closedSeconds = 0;
-  readonly callsPerSByRound: number[] = [];
+  /** Its measured closed-loop turns, in round order. */
+  readonly closed: { readonly calls: number; readonly seconds: number }[] = [];
   /** Server CPU (ms) over its own slices, and the calls it served in them (warm-up included). */
   cpuMs = 0;
   callsServed = 0;
@@ -417,6 +416,14 @@ class Contender {
     if (r !== null && r > this.rssMaxMb) this.rssMaxMb = r;
   }
 
+  /** One measured closed-loop turn: the server's calls/s, and the load generator's CPU spent driving it. */
+  async closedTurn(pool: ClosedLoopPool, opts: BenchOptions, seconds: number): Promise<void> {
+    const lg0 = process.cpuUsage();
+    this.closed.push(await this.charge(() => pool.window(this.sut, opts, seconds, this.stats, this.sources), (w) => w.calls));
+    const lg = process.cpuUsage(lg0);
+    this.loadgenCpuMs += (lg.user + lg.system) / 1000;
+  }
+
   /** Runs `slice`, charging the server's CPU over it to this contender. */
   async charge<T>(slice: () => Promise<T>, calls: (result: T) => number): Promise<T> {
     const cpu0 = this.proc.cpuMs();
@@ -435,6 +442,8 @@ class Contender {
     // N starts span N - 1 intervals.
     const intervals = this.open.reduce((n, s) => n + Math.max(0, s.started - 1), 0);
     const spanSeconds = this.open.reduce((n, s) => n + s.startSpanMs, 0) / 1000;
+    const closedCalls = this.closed.reduce((n, w) => n + w.calls, 0);
+    const closedSeconds = this.closed.reduce((n, w) => n + w.seconds, 0);
     return {
       name: this.name,
       skipped: null,
@@ -442,19 +451,19 @@ class Contender {
       ttfcP99Ms: percentile(ttfc, 0.99),
       ttfcTail: ttfc,
       ttfcP99ByRoundMs: this.open.map((slice) => percentile(Float64Array.from(slice.ttfc).sort(), 0.99)),
-      callsPerSByRound: this.callsPerSByRound,
+      callsPerSByRound: this.closed.map((w) => (w.seconds > 0 ? w.calls / w.seconds : 0)),
       ttfcP99ByKindMs: Object.fromEntries([...byKind].map(([kind, ms]) => [kind, round(percentile(Float64Array.from(ms).sort(), 0.99), 3)])),
       openLoopStarted: started,
       openLoopCompleted: this.open.reduce((n, s) => n + s.completed, 0),
       openLoopAchievedRate: spanSeconds > 0 ? intervals / spanSeconds : null,
-      callsPerS: this.closedSeconds > 0 ? this.closedCalls / this.closedSeconds : null,
+      callsPerS: closedSeconds > 0 ? closedCalls / closedSeconds : null,
       rssMb: this.rssMaxMb,
       rssIdleMb: this.rssIdleMb,
       cpuMsPerCall: this.callsServed > 0 ? this.cpuMs / this.callsServed : null,
       commandsPerCall: this.stats.completed > 0 ? this.stats.commands / this.stats.completed : null,
       badCalls: this.stats.bad,
       badSamples: this.stats.badSamples,
-      loadgenCpuCores: this.closedSeconds > 0 ? this.loadgenCpuMs / (this.closedSeconds * 1000) : null,
+      loadgenCpuCores: closedSeconds > 0 ? this.loadgenCpuMs / (closedSeconds * 1000) : null,
     };
   }
 }
@@ -499,8 +508,8 @@ export function roundOrder<T>(items: readonly T[], r: number): T[] {
 export async function runBench(opts: BenchOptions, log: (s: string) => void = (s) => process.stderr.write(`${s}\n`)): Promise<ServerResult[]> {
   const results = new Map<string, ServerResult>();
   const contenders: Contender[] = [];
-  let pool: ClosedLoopPool | null = null;
   let sampler: NodeJS.Timeout | null = null;
+  const pool = await ClosedLoopPool.start(Math.max(1, Math.min(opts.loadgenThreads, opts.concurrency)), opts.mixName);
   try {
     // In the given order, the agent first: floor and ding-dong replay the lines it sends.
     for (const [index, factory] of opts.servers.entries()) {
@@ -521,7 +530,6 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
     await sleep(300);
     for (const c of contenders) c.rssIdleMb = c.proc.rssMb();
     sampler = setInterval(() => contenders.forEach((c) => c.sampleRss()), 100);
-    pool = await ClosedLoopPool.start(Math.max(1, Math.min(opts.loadgenThreads, opts.concurrency)), opts.mixName);
 
     // Warm-up in both regimes: a server serving 200 calls at once runs other code paths hot (and V8 sizes its young
     // generation to that load) than one serving calls one at a time; without the closed-loop part the first round's
@@ -529,22 +537,14 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
     for (const c of contenders) {
       log(`${c.name}: warm-up, open loop ${opts.rate}/s then closed loop ${opts.concurrency} sessions, ${opts.warmupSeconds} s each`);
       await c.charge(() => openLoop(c.sut, opts, opts.warmupSeconds, null, c.source), (s) => s.started);
-      await c.charge(() => pool!.window(c.sut, opts, opts.warmupSeconds, new CallStats(), c.sources), (w) => w.calls);
+      await c.charge(() => pool.window(c.sut, opts, opts.warmupSeconds, new CallStats(), c.sources), (w) => w.calls);
     }
     const turn = opts.seconds / opts.rounds;
     for (let r = 0; r < opts.rounds; r++) {
       const order = roundOrder(contenders, r);
       log(`round ${r + 1}/${opts.rounds}: ${order.map((c) => c.name).join(', ')}; open loop ${opts.rate}/s, then closed loop ${opts.concurrency} sessions, ${turn} s each`);
       for (const c of order) c.open.push(await c.charge(() => openLoop(c.sut, opts, turn, c.stats, c.source), (s) => s.started));
-      for (const c of order) {
-        const lg0 = process.cpuUsage();
-        const w = await c.charge(() => pool!.window(c.sut, opts, turn, c.stats, c.sources), (x) => x.calls);
-        const lg = process.cpuUsage(lg0);
-        c.closedCalls += w.calls;
-        c.closedSeconds += w.seconds;
-        c.callsPerSByRound.push(w.seconds > 0 ? w.calls / w.seconds : 0);
-        c.loadgenCpuMs += (lg.user + lg.system) / 1000;
-      }
+      for (const c of order) await c.closedTurn(pool, opts, turn);
     }
     for (const c of contenders) {
       const result = c.result();
@@ -556,7 +556,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
     }
   } finally {
     if (sampler) clearInterval(sampler);
-    await pool?.stop();
+    await pool.stop();
     for (const c of contenders) {
       await c.proc.stop();
       rmSync(c.tmpDir, { recursive: true, force: true });
@@ -565,9 +565,9 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
   return opts.servers.map((f) => results.get(f.name) as ServerResult);
 }
 
-const round = (n: number | null, digits = 2): number | null => (n === null ? null : Number(n.toFixed(digits)));
+export const round = (n: number | null | undefined, digits = 2): number | null => (n == null ? null : Number(n.toFixed(digits)));
 
-const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a == null || b == null || b === 0 ? null : round(a / b, 2));
+export const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a == null || b == null || b === 0 ? null : round(a / b, 2));
 
 export function formatTable(results: readonly ServerResult[]): string {
   const head = ['server', 'ttfc p50 ms', 'ttfc p99 ms', 'open done/started', 'calls/s', 'loadgen cores', 'rss max MB', 'rss idle MB', 'cpu ms/call', 'cmds/call', 'bad calls'];

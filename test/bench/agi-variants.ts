@@ -16,7 +16,7 @@ import { tmpdir } from 'node:os';
 import { isAbsolute, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { prepareAgentBench } from './agent-bench-setup.js';
-import { formatTable, optionsFromEnv, runBench, type ServerResult } from './agi-bench.js';
+import { formatTable, optionsFromEnv, ratio, round, runBench, type ServerResult } from './agi-bench.js';
 import { agentServer, dingDongServer, floorServer, type ServerFactory } from './bench-servers.js';
 
 export interface AgentVariant {
@@ -62,7 +62,6 @@ function variantServer(base: ReturnType<typeof prepareAgentBench>, variant: Agen
 
 export function variantsSummary(results: readonly ServerResult[]): Record<string, unknown> {
   const floor = results.find((r) => r.name === 'floor' && r.skipped === null);
-  const round = (n: number | null | undefined, digits: number): number | null => (n == null ? null : Number(n.toFixed(digits)));
   return Object.fromEntries(
     results
       .filter((r) => r.skipped === null)
@@ -71,7 +70,7 @@ export function variantsSummary(results: readonly ServerResult[]): Record<string
         {
           ttfc_p50_ms: round(r.ttfcP50Ms, 3),
           ttfc_p99_ms: round(r.ttfcP99Ms, 3),
-          ttfc_p99_vs_floor: floor?.ttfcP99Ms && r.ttfcP99Ms !== null ? round(r.ttfcP99Ms / floor.ttfcP99Ms, 2) : null,
+          ttfc_p99_vs_floor: ratio(r.ttfcP99Ms, floor?.ttfcP99Ms),
           calls_per_s: round(r.callsPerS, 0),
           cpu_ms_per_call: round(r.cpuMsPerCall, 3),
           rss_mb: round(r.rssMb, 1),
