@@ -26,13 +26,10 @@ export function compactHeap(): void {
  * mostly concurrent marking and costs a few ms of CPU. Measured in `npm run bench:agi` (200 sessions): RSS max
  * 157 -> 118 MB, calls/s unchanged. Read by V8 when it sets the limit at the end of each full collection, so it is
  * set before the boot compaction. An operator's own `--heap-growing-percent` on the node command line (NODE_OPTIONS
- * refuses it) is left in force: it trades resident memory for fewer full collections (bench:agi-variants compares).
- * Returns whether the agent's value was set.
+ * refuses it) is left in force: it trades resident memory for fewer full collections (bench:agi:variants compares).
  */
-export function limitHeapGrowth(execArgv: readonly string[] = process.execArgv): boolean {
-  if (growthSetByOperator(execArgv)) return false;
-  setFlagsFromString('--heap-growing-percent=50');
-  return true;
+export function limitHeapGrowth(): void {
+  if (!growthSetByOperator(process.execArgv)) setFlagsFromString('--heap-growing-percent=50');
 }
 
 /** Whether Node was started with a heap growing percent of its own (V8 accepts `-` or `_` in flag names). */
