@@ -1,7 +1,8 @@
 // The Asterisk config writer against a temp config dir and the faithful AMI peer: only fedpbx's include files are
 // written, only when their text changed, with one Reload per changed module; owed reloads follow AMI back; the
-// admin's files are never touched; a value that could inject config text stops the whole write.
-import { mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+// admin's files are never touched; a value that could inject config text stops the whole write. Every case runs
+// twice: rendering in-process, and in a worker thread as the agent does (the built render-worker.js).
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -18,11 +19,21 @@ import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AmiClient } from '../../apps/agent/src/ami/ami-client.js';
 import { AsteriskConfigWriter } from '../../apps/agent/src/asterisk-config/config-writer.js';
+import type { IncludeFilesRunner } from '../../apps/agent/src/asterisk-config/include-files.js';
+import { workerRunner } from '../../apps/agent/src/asterisk-config/render-in-worker.js';
+import { BENCH_SITE, benchFederation } from '../bench/agent-bench-setup.js';
 import { AmiPeer, DEFAULT_AMI_USER } from '../support/asterisk/ami-peer.js';
 
 const key = generateSigningKey('controller-1');
 const snap = (fed: Federation, revision: number): SiteSnapshot =>
   signSnapshot(buildSiteConfig(fed, 'moscow'), revision, key, new Date('2026-11-26T09:00:00Z'));
+
+/** The agent's worker script as built (`npx nx build agent`; CI builds before it tests). */
+const BUILT_WORKER = new URL('../../apps/agent/dist/asterisk-config/render-worker.js', import.meta.url);
+const RUNNERS: [string, IncludeFilesRunner | undefined][] = [
+  ['in-process', undefined],
+  ['in a worker thread', workerRunner(BUILT_WORKER)],
+];
 
 const ADMIN_PJSIP =
   '[transport-udp]\ntype=transport\nprotocol=udp\nbind=0.0.0.0\n\n#include pjsip_fedpbx.conf\n';
@@ -41,7 +52,24 @@ async function until(predicate: () => boolean, timeoutMs = 4000): Promise<void> 
   }
 }
 
-async function setup() {
+/** The longest the event loop went without running a 1 ms timer while `work` ran (ms). */
+async function longestTimerGap(work: () => Promise<unknown>): Promise<number> {
+  let last = performance.now();
+  let longest = 0;
+  const ticker = setInterval(() => {
+    const now = performance.now();
+    longest = Math.max(longest, now - last);
+    last = now;
+  }, 1);
+  try {
+    await work();
+  } finally {
+    clearInterval(ticker);
+  }
+  return Math.max(longest, performance.now() - last);
+}
+
+async function setup(runner: IncludeFilesRunner | undefined) {
   const dir = mkdtempSync(join(tmpdir(), 'fedpbx-asterisk-etc-'));
   writeFileSync(join(dir, 'pjsip.conf'), ADMIN_PJSIP);
   writeFileSync(join(dir, 'extensions.conf'), ADMIN_EXTENSIONS);
@@ -72,6 +100,7 @@ async function setup() {
     agiPort: 4573,
     reloader: client,
     log,
+    ...(runner !== undefined ? { runner } : {}),
   });
   client.onConnected(() => void writer.flushReloads());
   client.start();
@@ -84,9 +113,9 @@ async function setup() {
   return ctx;
 }
 
-describe('AsteriskConfigWriter', () => {
+describe.each(RUNNERS)('AsteriskConfigWriter, rendering %s', (_where, runner) => {
   it('writes both include files once, reloads each module once, and leaves the admin files alone', async () => {
-    const { dir, peer, writer, logs } = await setup();
+    const { dir, peer, writer, logs } = await setup(runner);
     const fed = foundingScenario();
     const first = await writer.apply(snap(fed, 1));
     expect(first.written).toEqual([PJSIP_FILE_NAME, EXTENSIONS_FILE_NAME]);
@@ -126,7 +155,7 @@ describe('AsteriskConfigWriter', () => {
   });
 
   it('rewrites and reloads only what a change touches', async () => {
-    const { dir, peer, writer } = await setup();
+    const { dir, peer, writer } = await setup(runner);
     const fed = foundingScenario();
     await writer.apply(snap(fed, 1));
     const pjsipBefore = readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8');
@@ -143,7 +172,7 @@ describe('AsteriskConfigWriter', () => {
   });
 
   it('owes the reload while AMI is down and sends it when AMI is back', async () => {
-    const ctx = await setup();
+    const ctx = await setup(runner);
     const fed = foundingScenario();
     await ctx.writer.apply(snap(fed, 1));
     const port = ctx.peer.port;
@@ -166,7 +195,7 @@ describe('AsteriskConfigWriter', () => {
   });
 
   it('writes nothing and reloads nothing when a value could inject config text', async () => {
-    const { dir, peer, writer } = await setup();
+    const { dir, peer, writer } = await setup(runner);
     const fed = foundingScenario();
     await writer.apply(snap(fed, 1));
     const before = [
@@ -212,7 +241,7 @@ describe('AsteriskConfigWriter', () => {
   });
 
   it('recognises the include forms config.c accepts and ignores commented-out ones', async () => {
-    const { dir, writer } = await setup();
+    const { dir, writer } = await setup(runner);
     writeFileSync(join(dir, 'extensions.conf'), `${ADMIN_EXTENSIONS}\n;#include ${EXTENSIONS_FILE_NAME}\n`);
     writeFileSync(join(dir, 'pjsip.conf'), `#tryinclude "/etc/asterisk/${PJSIP_FILE_NAME}"\n`);
     expect(await writer.checkIncludes()).toEqual(['extensions.conf']);
@@ -221,7 +250,7 @@ describe('AsteriskConfigWriter', () => {
   });
 
   it('writes into a directory of its own when asked, and names it in the include line', async () => {
-    const { dir, peer } = await setup();
+    const { dir, peer } = await setup(runner);
     writeFileSync(join(dir, 'pjsip.conf'), '#include fedpbx/pjsip_fedpbx.conf\n');
     const client = new AmiClient({
       host: '127.0.0.1',
@@ -242,6 +271,7 @@ describe('AsteriskConfigWriter', () => {
       agiPort: 4573,
       reloader: client,
       log,
+      ...(runner !== undefined ? { runner } : {}),
     });
     const warned: unknown[] = [];
     const spy = new AsteriskConfigWriter({
@@ -264,5 +294,71 @@ describe('AsteriskConfigWriter', () => {
     expect(readdirSync(join(dir, 'fedpbx')).sort()).toEqual([EXTENSIONS_FILE_NAME, PJSIP_FILE_NAME]);
     expect(await spy.checkIncludes()).toEqual(['extensions.conf']);
     expect(warned).toEqual([expect.objectContaining({ add: '#include fedpbx/extensions_fedpbx.conf' })]);
+  });
+
+  it('says that Asterisk must restart when the federation transport changes (transports are not reloaded)', async () => {
+    const { writer, logs } = await setup(runner);
+    const fed = foundingScenario();
+    await writer.apply(snap(fed, 1));
+    const moved: Federation = {
+      ...fed,
+      sites: fed.sites.map((site) => (site.id === 'moscow' ? { ...site, network: { ...site.network, sipPort: 5070 } } : site)),
+    };
+    const result = await writer.apply(snap(moved, 2));
+    expect(result.written).toContain(PJSIP_FILE_NAME);
+    expect(logs.filter((l) => typeof l.msg === 'string' && l.msg.includes('restart Asterisk'))).toHaveLength(1);
+    // A change elsewhere in pjsip leaves the transport alone: no restart asked for.
+    const renamed: Federation = {
+      ...moved,
+      extensions: moved.extensions.map((e) => (e.id === 'e-m102' ? { ...e, displayName: 'Anna Smirnova-Ivanova' } : e)),
+    };
+    expect((await writer.apply(snap(renamed, 3))).written).toContain(PJSIP_FILE_NAME);
+    expect(logs.filter((l) => typeof l.msg === 'string' && l.msg.includes('restart Asterisk'))).toHaveLength(1);
+  });
+
+  it('reports a directory it cannot write with the system error, and writes nothing', async () => {
+    const { dir, peer } = await setup(runner);
+    writeFileSync(join(dir, 'not-a-dir'), '');
+    const writer = new AsteriskConfigWriter({
+      configDir: dir,
+      includeDir: join(dir, 'not-a-dir', 'fedpbx'),
+      agiHost: '127.0.0.1',
+      agiPort: 4573,
+      log: pino({ level: 'silent' }),
+      ...(runner !== undefined ? { runner } : {}),
+    });
+    await expect(writer.apply(snap(foundingScenario(), 1))).rejects.toMatchObject({ code: 'ENOTDIR' });
+    expect(peer.actions('Reload')).toHaveLength(0);
+  });
+});
+
+describe('AsteriskConfigWriter in a worker thread', () => {
+  it('writes the same bytes as in-process rendering, and leaves the event loop free meanwhile', async () => {
+    // A head office of 20,000 phones (the bench's has 100,000): rendering it takes the event loop hundreds of ms.
+    const s = signSnapshot(buildSiteConfig(benchFederation(20_000), BENCH_SITE), 1, key, new Date('2026-11-26T09:00:00Z'));
+    const text = JSON.stringify(s);
+    const [inline, worker] = [mkdtempSync(join(tmpdir(), 'fedpbx-inline-')), mkdtempSync(join(tmpdir(), 'fedpbx-worker-'))];
+    const options = { agiHost: '127.0.0.1', agiPort: 4573, log: pino({ level: 'silent' }) };
+    const inlineGap = await longestTimerGap(() => new AsteriskConfigWriter({ ...options, configDir: inline }).apply(s, text));
+    const workerGap = await longestTimerGap(() => new AsteriskConfigWriter({ ...options, configDir: worker, runner: workerRunner(BUILT_WORKER) }).apply(s, text));
+    expect(inlineGap).toBeGreaterThan(100);
+    expect(workerGap).toBeLessThan(inlineGap / 4);
+    for (const name of [PJSIP_FILE_NAME, EXTENSIONS_FILE_NAME]) {
+      expect(readFileSync(join(worker, name), 'utf8')).toBe(readFileSync(join(inline, name), 'utf8'));
+    }
+  });
+
+  it('rejects when the worker cannot run, and leaves the files as they were', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedpbx-worker-'));
+    mkdirSync(join(dir, 'x'));
+    const writer = new AsteriskConfigWriter({
+      configDir: dir,
+      agiHost: '127.0.0.1',
+      agiPort: 4573,
+      log: pino({ level: 'silent' }),
+      runner: workerRunner(new URL('./no-such-worker.js', BUILT_WORKER)),
+    });
+    await expect(writer.apply(snap(foundingScenario(), 1))).rejects.toThrow();
+    expect(readdirSync(dir)).toEqual(['x']);
   });
 });

@@ -6,6 +6,7 @@ import { AgiServer } from './agi/agi-server.js';
 import { AmiClient } from './ami/ami-client.js';
 import { AsteriskStatus } from './ami/asterisk-status.js';
 import { AsteriskConfigWriter } from './asterisk-config/config-writer.js';
+import { workerRunner } from './asterisk-config/render-in-worker.js';
 import { CallHandler } from './call/call-handler.js';
 import type { AgentConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -44,9 +45,9 @@ export class Agent {
   /**
    * The whole snapshot in force while `start` wires the parts that render from it (Asterisk config, WireGuard
    * mesh); dropped once started - the routing state keeps no extensions, later snapshots reach them through the
-   * applier's hooks and listeners.
+   * applier's hooks and listeners. With its JSON text, which is what the Asterisk config renderer's worker gets.
    */
-  private startupSnapshot: SiteSnapshot | undefined;
+  private startupSnapshot: { readonly snapshot: SiteSnapshot; readonly text: string } | undefined;
   private starting = false;
 
   constructor(
@@ -57,8 +58,8 @@ export class Agent {
     this.store = new SnapshotStore(config.FEDPBX_STATE_DIR, config.FEDPBX_SITE_ID, keys);
     this.applier = new SnapshotApplier(config.FEDPBX_SITE_ID, keys, this.store, this.state, this.metrics, log);
     this.cdrOutbox = new CdrOutbox(config.FEDPBX_STATE_DIR);
-    this.applier.onApplied((s) => {
-      if (this.starting) this.startupSnapshot = s;
+    this.applier.onApplied((snapshot, text) => {
+      if (this.starting) this.startupSnapshot = { snapshot, text };
     });
   }
 
@@ -197,16 +198,18 @@ export class Agent {
         ...(this.ami !== undefined ? { reloader: this.ami } : {}),
         log: this.log.child({ component: 'asterisk-config' }),
         onReloaded: () => void this.asteriskStatus?.resync(),
+        // A head office's files take seconds to render: never on the event loop that answers FastAGI.
+        runner: workerRunner(),
       });
-      this.applier.addHook(async (s) => {
-        await writer.apply(s);
+      this.applier.addHook(async (snapshot, text) => {
+        await writer.apply(snapshot, text);
       });
       this.ami?.onConnected(() => {
         writer.flushReloads().catch((err: unknown) => this.log.error({ err }, 'owed reloads failed'));
       });
       // The snapshot loaded from disk did not pass through the applier's hooks.
       const current = this.startupSnapshot;
-      if (current !== undefined) await writer.apply(current).catch((err: unknown) => this.log.error({ err }, 'Asterisk config not written'));
+      if (current !== undefined) await writer.apply(current.snapshot, current.text).catch((err: unknown) => this.log.error({ err }, 'Asterisk config not written'));
     }
     this.ami?.start();
   }
@@ -252,7 +255,7 @@ export class Agent {
     });
     this.applier.onApplied((s) => void mesh.apply(s));
     const current = this.startupSnapshot;
-    if (current !== undefined) void mesh.apply(current);
+    if (current !== undefined) void mesh.apply(current.snapshot);
     mesh.start();
     this.wireguard = mesh;
     log.info({ mode: c.FEDPBX_WIREGUARD, interface: manager.interfaceName, config: manager.configPath }, 'WireGuard mesh follows the snapshot');
@@ -287,7 +290,7 @@ export class Agent {
     const loaded = await this.store.loadLastKnownGood();
     for (const s of loaded?.skipped ?? []) this.log.warn(s, 'stored snapshot skipped');
     if (loaded === undefined) return;
-    this.startupSnapshot = loaded.snapshot;
+    this.startupSnapshot = { snapshot: loaded.snapshot, text: loaded.text };
     this.state.apply(loaded.snapshot);
     this.metrics.snapshotApplied(loaded.snapshot);
     this.log.info({ revision: loaded.snapshot.revision }, 'serving the last applied snapshot from the state dir');

@@ -13,21 +13,14 @@
  *   and says once, in the log, exactly which line to add where it is missing.
  * - Transports are not reloaded by `module reload res_pjsip.so` (allow_reload=no): a changed
  *   `[fedpbx-transport]` section is logged as needing an Asterisk restart.
+ * - Rendering and writing (include-files.ts) run where `runner` says: in the agent, a worker thread.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import type { SiteSnapshot } from '@fedpbx/contracts';
-import {
-  EXTENSIONS_FILE_NAME,
-  FEDERATION_TRANSPORT,
-  PJSIP_FILE_NAME,
-  renderExtensions,
-  renderPjsip,
-  type ExtensionsRenderOptions,
-  type PjsipRenderOptions,
-} from '@fedpbx/dialplan';
+import { EXTENSIONS_FILE_NAME, FEDERATION_TRANSPORT, PJSIP_FILE_NAME, type ExtensionsRenderOptions, type PjsipRenderOptions } from '@fedpbx/dialplan';
 import type { Logger } from '../logger.js';
-import { writeFileAtomic } from '../state/atomic-file.js';
+import { writeIncludeFiles, type IncludeFilesRunner } from './include-files.js';
 
 /** The one thing this module needs from AMI (AmiClient satisfies it). */
 export interface AsteriskReloader {
@@ -53,6 +46,11 @@ export interface AsteriskConfigWriterOptions {
   readonly extensions?: Omit<ExtensionsRenderOptions, 'agiHost' | 'agiPort'>;
   /** After reloads went through (e.g. AsteriskStatus.resync: the PJSIP objects changed). */
   readonly onReloaded?: (modules: readonly string[]) => void;
+  /**
+   * Where rendering and writing run: in-process by default; the agent passes `workerRunner()`, because a head
+   * office's files take seconds to render and calls must not wait for them.
+   */
+  readonly runner?: IncludeFilesRunner;
 }
 
 export type AsteriskModule = 'res_pjsip.so' | 'pbx_config.so';
@@ -62,8 +60,12 @@ interface OwnedFile {
   readonly module: AsteriskModule;
   /** The admin's file that must include it. */
   readonly includer: string;
-  readonly render: (snapshot: SiteSnapshot) => string;
 }
+
+const FILES: readonly OwnedFile[] = [
+  { name: PJSIP_FILE_NAME, module: 'res_pjsip.so', includer: 'pjsip.conf' },
+  { name: EXTENSIONS_FILE_NAME, module: 'pbx_config.so', includer: 'extensions.conf' },
+];
 
 export interface ConfigApplyResult {
   readonly revision: number;
@@ -76,29 +78,25 @@ export interface ConfigApplyResult {
 }
 
 export class AsteriskConfigWriter {
-  private readonly files: readonly OwnedFile[];
   private readonly outDir: string;
+  private readonly agiHost: string;
+  private readonly run: IncludeFilesRunner;
   private readonly owed = new Set<AsteriskModule>();
   private readonly includeWarned = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
 
   constructor(private readonly opts: AsteriskConfigWriterOptions) {
     this.outDir = opts.includeDir ?? opts.configDir;
-    const agiHost = opts.agiHost === '0.0.0.0' || opts.agiHost === '::' || opts.agiHost === '' ? '127.0.0.1' : opts.agiHost;
-    this.files = [
-      { name: PJSIP_FILE_NAME, module: 'res_pjsip.so', includer: 'pjsip.conf', render: (s) => renderPjsip(s.config, opts.pjsip) },
-      {
-        name: EXTENSIONS_FILE_NAME,
-        module: 'pbx_config.so',
-        includer: 'extensions.conf',
-        render: (s) => renderExtensions(s.config, { ...opts.extensions, agiHost, agiPort: opts.agiPort }),
-      },
-    ];
+    this.agiHost = opts.agiHost === '0.0.0.0' || opts.agiHost === '::' || opts.agiHost === '' ? '127.0.0.1' : opts.agiHost;
+    this.run = opts.runner ?? writeIncludeFiles;
   }
 
-  /** Renders, writes what changed, reloads what was written. Serialised with {@link flushReloads}. */
-  apply(snapshot: SiteSnapshot): Promise<ConfigApplyResult> {
-    return this.serial(() => this.applyNow(snapshot));
+  /**
+   * Renders, writes what changed, reloads what was written. Serialised with {@link flushReloads}. `text` is the
+   * snapshot's JSON as the applier stored it (made from `snapshot` when absent).
+   */
+  apply(snapshot: SiteSnapshot, text?: string): Promise<ConfigApplyResult> {
+    return this.serial(() => this.applyNow(snapshot.revision, text ?? JSON.stringify(snapshot)));
   }
 
   /** Sends the reloads still owed (call it on every AMI connect). Resolves with what was reloaded. */
@@ -117,7 +115,7 @@ export class AsteriskConfigWriter {
    */
   async checkIncludes(): Promise<string[]> {
     const missing: string[] = [];
-    for (const f of this.files) {
+    for (const f of FILES) {
       const includer = join(this.opts.configDir, f.includer);
       const target = this.includeTarget(f.name);
       let text: string | undefined;
@@ -144,29 +142,23 @@ export class AsteriskConfigWriter {
     return missing;
   }
 
-  private async applyNow(snapshot: SiteSnapshot): Promise<ConfigApplyResult> {
-    // Render everything before touching the disk: all files of one snapshot, or none.
-    const rendered = this.files.map((f) => ({ file: f, text: f.render(snapshot) }));
-    const written: string[] = [];
-    for (const { file, text } of rendered) {
-      const path = join(this.outDir, file.name);
-      const current = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
-        if (error.code === 'ENOENT') return undefined;
-        throw error;
-      });
-      if (current === text) continue;
-      if (file.module === 'res_pjsip.so' && current !== undefined && section(current, FEDERATION_TRANSPORT) !== section(text, FEDERATION_TRANSPORT)) {
-        this.opts.log.warn({ file: path }, `[${FEDERATION_TRANSPORT}] changed: PJSIP transports are not reloaded, restart Asterisk to apply it`);
-      }
-      if (written.length === 0) await mkdir(this.outDir, { recursive: true, mode: 0o750 });
-      await writeFileAtomic(path, text);
-      written.push(file.name);
-      this.owed.add(file.module);
+  private async applyNow(revision: number, snapshotText: string): Promise<ConfigApplyResult> {
+    const { extensions, pjsip } = this.opts;
+    const { written, transportChanged } = await this.run({
+      snapshotText,
+      outDir: this.outDir,
+      ...(pjsip !== undefined ? { pjsip } : {}),
+      extensions: { ...extensions, agiHost: this.agiHost, agiPort: this.opts.agiPort },
+    });
+    if (transportChanged) {
+      const path = join(this.outDir, PJSIP_FILE_NAME);
+      this.opts.log.warn({ file: path }, `[${FEDERATION_TRANSPORT}] changed: PJSIP transports are not reloaded, restart Asterisk to apply it`);
     }
-    if (written.length > 0) this.opts.log.info({ revision: snapshot.revision, written }, 'Asterisk include files written');
+    for (const f of FILES) if (written.includes(f.name)) this.owed.add(f.module);
+    if (written.length > 0) this.opts.log.info({ revision, written }, 'Asterisk include files written');
     await this.checkIncludes();
     const reloaded = await this.reloadOwed();
-    return { revision: snapshot.revision, written, reloaded, owed: [...this.owed] };
+    return { revision, written, reloaded, owed: [...this.owed] };
   }
 
   private async reloadOwed(): Promise<AsteriskModule[]> {
@@ -225,16 +217,4 @@ function includes(text: string, fileName: string): boolean {
     const target = m[1]!;
     return target === fileName || target.endsWith(`/${fileName}`);
   });
-}
-
-/** The text of every `[name]` section with that name (for change detection only). */
-function section(text: string, name: string): string {
-  const out: string[] = [];
-  let inside = false;
-  for (const line of text.split('\n')) {
-    const header = /^\[([^\]]+)\]/.exec(line);
-    if (header !== null) inside = header[1] === name;
-    if (inside) out.push(line);
-  }
-  return out.join('\n');
 }

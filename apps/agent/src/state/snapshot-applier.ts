@@ -1,4 +1,4 @@
-import type { SiteSnapshot } from '@fedpbx/contracts';
+import { canonicalJson, type SiteSnapshot } from '@fedpbx/contracts';
 import { SnapshotRejectedError, verifySnapshot, verifySnapshotText, type SnapshotParts, type VerifyingKey } from '@fedpbx/signing';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
@@ -9,14 +9,17 @@ export type ApplyResult =
   | { readonly applied: true; readonly revision: number; readonly contentHash: string; readonly unchanged: boolean }
   | { readonly applied: false; readonly revision: number; readonly code: string; readonly reason: string };
 
-/** Something that must follow an applied snapshot before the next one is applied (Asterisk config files): awaited. */
-export type ApplyHook = (snapshot: SiteSnapshot) => Promise<void>;
+/**
+ * Something that must follow an applied snapshot before the next one is applied (Asterisk config files): awaited.
+ * `text` is the snapshot's JSON as stored (what crosses to a worker thread cheaply).
+ */
+export type ApplyHook = (snapshot: SiteSnapshot, text: string) => Promise<void>;
 
 /**
  * Told of every applied snapshot once the awaited hooks are done; started, not awaited (a link re-read, the
  * WireGuard mesh, the recording sweep must not hold up the next apply). Must not throw and its work must not reject.
  */
-export type ApplyListener = (snapshot: SiteSnapshot) => void;
+export type ApplyListener = (snapshot: SiteSnapshot, text: string) => void;
 
 /**
  * The one way a snapshot comes into force: verify (shape, site, hash, signature), refuse anything not newer than
@@ -87,19 +90,20 @@ export class SnapshotApplier {
       }
       return this.refuse(snapshot.revision, 'stale-revision', `revision ${snapshot.revision} is not newer than ${current.revision} in force`, source);
     }
-    await this.store.save(snapshot, text);
+    const stored = text ?? canonicalJson(snapshot);
+    await this.store.save(snapshot, stored);
     this.state.apply(snapshot);
     this.parts = parts;
     this.metrics.snapshotApplied(snapshot);
     this.log.info({ revision: snapshot.revision, contentHash: snapshot.contentHash, source }, 'snapshot applied');
     for (const hook of this.hooks) {
       try {
-        await hook(snapshot);
+        await hook(snapshot, stored);
       } catch (error) {
         this.log.error({ err: error, revision: snapshot.revision }, 'post-apply step failed; routing uses the new snapshot');
       }
     }
-    for (const listener of this.listeners) listener(snapshot);
+    for (const listener of this.listeners) listener(snapshot, stored);
     return { applied: true, revision: snapshot.revision, contentHash: snapshot.contentHash, unchanged: false };
   }
 

@@ -6,6 +6,8 @@ import { writeFileAtomic } from './atomic-file.js';
 
 export interface LoadedSnapshot {
   readonly snapshot: SiteSnapshot;
+  /** The file's text, as verified. */
+  readonly text: string;
   /** Snapshots skipped on the way (damaged or badly signed files), newest first. */
   readonly skipped: readonly { file: string; reason: string }[];
 }
@@ -45,7 +47,7 @@ export class SnapshotStore {
         const text = await readFile(file, 'utf8');
         const snapshot = verifySnapshot(JSON.parse(text) as unknown, this.siteId, this.keys, { contentAlreadyValidated: true, receivedText: text });
         if (snapshot.revision !== rev) throw new SnapshotRejectedError('malformed', `file says revision ${snapshot.revision}`);
-        return { snapshot, skipped };
+        return { snapshot, text, skipped };
       } catch (error) {
         skipped.push({ file, reason: error instanceof Error ? error.message : String(error) });
       }

@@ -1,0 +1,83 @@
+/**
+ * The heavy half of {@link AsteriskConfigWriter.apply}: render fedpbx's two Asterisk include files from one snapshot
+ * and write those whose text changed. For a head office it is heavy indeed - 100,000 phones make a 45 MB
+ * `pjsip_fedpbx.conf` and take ~2 s to render - so the agent runs it in a worker thread (render-worker.ts), and the
+ * event loop that answers FastAGI never waits for it. Tests and tools may run it in-process.
+ */
+import { mkdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import type { SiteSnapshot } from '@fedpbx/contracts';
+import {
+  EXTENSIONS_FILE_NAME,
+  FEDERATION_TRANSPORT,
+  PJSIP_FILE_NAME,
+  renderExtensions,
+  renderPjsip,
+  type ExtensionsRenderOptions,
+  type PjsipRenderOptions,
+} from '@fedpbx/dialplan';
+import { writeFileAtomic } from '../state/atomic-file.js';
+
+export interface IncludeFilesJob {
+  /**
+   * The snapshot's JSON, as the applier verified and stored it. One string crosses to a worker as a copy of its
+   * bytes; a parsed head-office snapshot (100,000 extension objects) would take the event loop ~150 ms to clone.
+   */
+  readonly snapshotText: string;
+  /** Where the files are written (FEDPBX_ASTERISK_INCLUDE_DIR, or the config dir). */
+  readonly outDir: string;
+  readonly pjsip?: PjsipRenderOptions;
+  readonly extensions: ExtensionsRenderOptions;
+}
+
+export interface IncludeFilesResult {
+  /** The files whose text changed and were written. */
+  readonly written: readonly string[];
+  /** `[fedpbx-transport]` differs from the pjsip file written before (transports are not reloaded). */
+  readonly transportChanged: boolean;
+}
+
+/** Runs an {@link IncludeFilesJob}: {@link writeIncludeFiles} here, or `workerRunner()` in a worker thread. */
+export type IncludeFilesRunner = (job: IncludeFilesJob) => Promise<IncludeFilesResult>;
+
+/**
+ * Renders both files before touching the disk (all files of one snapshot, or none: a RenderError writes nothing),
+ * then writes each one whose text changed, atomically (temp file + fsync + rename), mode 0640.
+ */
+export async function writeIncludeFiles(job: IncludeFilesJob): Promise<IncludeFilesResult> {
+  // Verified by the applier; the controller fills in every default before it signs, so the JSON is the snapshot.
+  const { config } = JSON.parse(job.snapshotText) as SiteSnapshot;
+  const rendered = [
+    { name: PJSIP_FILE_NAME, text: renderPjsip(config, job.pjsip) },
+    { name: EXTENSIONS_FILE_NAME, text: renderExtensions(config, job.extensions) },
+  ];
+  const written: string[] = [];
+  let transportChanged = false;
+  for (const { name, text } of rendered) {
+    const path = join(job.outDir, name);
+    const current = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
+      if (error.code === 'ENOENT') return undefined;
+      throw error;
+    });
+    if (current === text) continue;
+    if (name === PJSIP_FILE_NAME && current !== undefined && section(current, FEDERATION_TRANSPORT) !== section(text, FEDERATION_TRANSPORT)) {
+      transportChanged = true;
+    }
+    if (written.length === 0) await mkdir(job.outDir, { recursive: true, mode: 0o750 });
+    await writeFileAtomic(path, text);
+    written.push(name);
+  }
+  return { written, transportChanged };
+}
+
+/** The text of every `[name]` section with that name (for change detection only). */
+function section(text: string, name: string): string {
+  const out: string[] = [];
+  let inside = false;
+  for (const line of text.split('\n')) {
+    const header = /^\[([^\]]+)\]/.exec(line);
+    if (header !== null) inside = header[1] === name;
+    if (inside) out.push(line);
+  }
+  return out.join('\n');
+}

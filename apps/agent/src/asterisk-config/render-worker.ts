@@ -1,0 +1,15 @@
+/**
+ * Worker thread entry: runs one {@link IncludeFilesJob} (its `workerData`), posts the outcome, and ends. Started by
+ * `workerRunner` for each applied snapshot, so a head office's transient render heap (~200 MB) is given back
+ * when it is done rather than kept by a worker that waits for the next change.
+ */
+import { parentPort, workerData } from 'node:worker_threads';
+import { writeIncludeFiles, type IncludeFilesJob } from './include-files.js';
+import { describeFailure } from './render-in-worker.js';
+
+const port = parentPort;
+if (port === null) throw new Error('render-worker.js runs as a worker thread (see render-in-worker.ts)');
+writeIncludeFiles(workerData as IncludeFilesJob).then(
+  (result) => port.postMessage({ ok: true, result }),
+  (error: unknown) => port.postMessage({ ok: false, failure: describeFailure(error) }),
+);
