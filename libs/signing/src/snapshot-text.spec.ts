@@ -2,7 +2,7 @@ import { canonicalJson, SiteConfig } from '@fedpbx/contracts';
 import { buildSiteConfig, foundingScenario } from '@fedpbx/dialplan';
 import { describe, expect, it } from 'vitest';
 import { generateSigningKey, signBuiltConfig, signSnapshot, verifySnapshot } from './snapshot-signer.js';
-import { topLevelMembers, verifySnapshotText } from './snapshot-text.js';
+import { topLevelMembers, verifySnapshotEnvelope, verifySnapshotText } from './snapshot-text.js';
 import { refusal } from './testing/refusal.js';
 
 const key = generateSigningKey('k1');
@@ -96,6 +96,27 @@ describe('verifying a snapshot from its text', () => {
     const { snapshot, parts } = verifySnapshotText(pretty, 'piter', [key]);
     expect(snapshot.revision).toBe(3);
     expect(parts).toBeUndefined();
+  });
+});
+
+describe('verifying only the envelope of a snapshot text', () => {
+  it('checks format, site, content hash and signature, and never reads the config', () => {
+    const text = wire();
+    const { config: _config, ...envelope } = verifySnapshotText(text, 'piter', [key]).snapshot;
+    expect(verifySnapshotEnvelope(text, 'piter', [key])).toEqual(envelope);
+    // Signed content that the schema refuses: the full check refuses it, the envelope check does not look.
+    const bad = structuredClone(config) as unknown as { extensions: { number: string }[] };
+    bad.extensions[0]!.number = 'not-a-number';
+    const signedBad = wire(bad as unknown as typeof config, 4);
+    expect(refusal(() => verifySnapshotText(signedBad, 'piter', [key]))).toBe('malformed');
+    expect(verifySnapshotEnvelope(signedBad, 'piter', [key])?.revision).toBe(4);
+
+    expect(refusal(() => verifySnapshotEnvelope(text.replace('"displayName":"', '"displayName":"Evil '), 'piter', [key]))).toBe('hash-mismatch');
+    expect(refusal(() => verifySnapshotEnvelope(wire(config, 5, other), 'piter', [key]))).toBe('bad-signature');
+    expect(refusal(() => verifySnapshotEnvelope(text, 'moscow', [key]))).toBe('wrong-site');
+    expect(refusal(() => verifySnapshotEnvelope(text.replace('{"format":1,', '{"format":99,'), 'piter', [key]))).toBe('format');
+    expect(verifySnapshotEnvelope(JSON.stringify(signSnapshot(config, 3, key, at), null, 2), 'piter', [key])).toBeUndefined();
+    expect(verifySnapshotEnvelope('not json', 'piter', [key])).toBeUndefined();
   });
 });
 

@@ -40,13 +40,35 @@ export interface VerifiedText {
 export function verifySnapshotText(text: string, expectedSiteId: string, keys: readonly VerifyingKey[], previous?: SnapshotParts, reuseMaxPartBytes = REUSE_MAX_PART_BYTES): VerifiedText {
   const span = configSpan(text);
   const members = span === undefined ? undefined : topLevelMembers(text, span.configStart, text.length - 1);
-  if (span === undefined || members === undefined) return { snapshot: wholeObject(text, expectedSiteId, keys), parts: undefined };
+  const envelope = span === undefined || members === undefined ? undefined : checkEnvelope(text, span, expectedSiteId, keys);
+  if (members === undefined || envelope === undefined) return { snapshot: wholeObject(text, expectedSiteId, keys), parts: undefined };
 
+  // The signed bytes: now the content, part by part.
+  const reader = new PartReader(text, previous, reuseMaxPartBytes);
+  const config = reader.object(members, PART_SCHEMAS, []) as SiteConfig;
+  if (config.site.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${config.site.id}, this agent serves ${expectedSiteId}`);
+  return { snapshot: { ...envelope, config }, parts: { values: reader.kept, hashes: reader.hashes } };
+}
+
+/**
+ * The envelope of a snapshot in wire form (site, revision, time, content hash, signature), checked as
+ * {@link verifySnapshotText} checks it - shape, format, site, the hash over the config's bytes, the controller's
+ * signature - without reading the config: enough to know that a value holds exactly the snapshot already in force
+ * (same revision and hash: the same signed bytes) at a twentieth of the cost for a head office. Undefined when the
+ * text is not in wire form; throws {@link SnapshotRejectedError} as verifySnapshotText does.
+ */
+export function verifySnapshotEnvelope(text: string, expectedSiteId: string, keys: readonly VerifyingKey[]): Omit<SiteSnapshot, 'config'> | undefined {
+  const span = configSpan(text);
+  return span === undefined ? undefined : checkEnvelope(text, span, expectedSiteId, keys);
+}
+
+/** Envelope shape, format, site, content hash and signature; undefined when the envelope's text is not JSON. */
+function checkEnvelope(text: string, span: { envelopeEnd: number; configStart: number }, expectedSiteId: string, keys: readonly VerifyingKey[]): Omit<SiteSnapshot, 'config'> | undefined {
   let envelopeRaw: unknown;
   try {
     envelopeRaw = JSON.parse(`${text.slice(0, span.envelopeEnd)}}`);
   } catch {
-    return { snapshot: wholeObject(text, expectedSiteId, keys), parts: undefined };
+    return undefined;
   }
   if (typeof envelopeRaw === 'object' && envelopeRaw !== null && 'format' in envelopeRaw && envelopeRaw.format !== SNAPSHOT_FORMAT_VERSION) {
     throw new SnapshotRejectedError('format', `snapshot format ${String(envelopeRaw.format)} is not supported (this agent knows ${SNAPSHOT_FORMAT_VERSION})`);
@@ -58,12 +80,7 @@ export function verifySnapshotText(text: string, expectedSiteId: string, keys: r
   const actual = sha256(text.slice(span.configStart, -1));
   if (actual !== e.contentHash) throw new SnapshotRejectedError('hash-mismatch', `snapshot content hash ${actual} does not match the declared ${e.contentHash}`);
   verifySignature(e, keys);
-
-  // The signed bytes: now the content, part by part.
-  const reader = new PartReader(text, previous, reuseMaxPartBytes);
-  const config = reader.object(members, PART_SCHEMAS, []) as SiteConfig;
-  if (config.site.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${config.site.id}, this agent serves ${expectedSiteId}`);
-  return { snapshot: { ...e, config }, parts: { values: reader.kept, hashes: reader.hashes } };
+  return e;
 }
 
 type Shape = Record<string, ZodType>;

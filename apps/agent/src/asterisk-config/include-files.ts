@@ -6,7 +6,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { SiteSnapshot } from '@fedpbx/contracts';
+import { SiteConfig } from '@fedpbx/contracts';
 import {
   EXTENSIONS_FILE_NAME,
   FEDERATION_TRANSPORT,
@@ -45,8 +45,8 @@ export type IncludeFilesRunner = (job: IncludeFilesJob) => Promise<IncludeFilesR
  * then writes each one whose text changed, atomically (temp file + fsync + rename), mode 0640.
  */
 export async function writeIncludeFiles(job: IncludeFilesJob): Promise<IncludeFilesResult> {
-  // Verified by the applier; the controller fills in every default before it signs, so the JSON is the snapshot.
-  const { config } = JSON.parse(job.snapshotText) as SiteSnapshot;
+  // Verified by the applier; parsed with the schema again for the defaults of parts the text may leave out.
+  const config = SiteConfig.parse((JSON.parse(job.snapshotText) as { config: unknown }).config);
   const rendered = [
     { name: PJSIP_FILE_NAME, text: renderPjsip(config, job.pjsip) },
     { name: EXTENSIONS_FILE_NAME, text: renderExtensions(config, job.extensions) },

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { foundingScenario } from '@fedpbx/dialplan';
-import { generateSigningKey, signSnapshot } from '@fedpbx/signing';
+import { generateSigningKey, signBuiltConfig, signSnapshot } from '@fedpbx/signing';
 import { buildSiteConfig } from '@fedpbx/dialplan';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { RoutingState } from './routing-state.js';
 import { SnapshotApplier } from './snapshot-applier.js';
@@ -74,6 +74,25 @@ describe('snapshot store and applier', () => {
     const s = snap(2);
     await applier.offer(s, 'test');
     expect(await applier.offer(s, 'test')).toMatchObject({ applied: true, unchanged: true });
+  });
+
+  it('answers the snapshot in force, offered again as text, from its verified envelope; other bytes get the full check', async () => {
+    const { applier, metrics } = await setup();
+    const text = signBuiltConfig(buildSiteConfig(fed, 'piter'), 2, key, new Date('2026-11-26T09:00:00Z')).json;
+    // In force from the bootstrap file (parsed there), then delivered by the bucket, as at every watch start: no
+    // part of the config's text is parsed again.
+    expect(await applier.offer(JSON.parse(text), 'bootstrap')).toMatchObject({ applied: true, unchanged: false });
+    const parse = vi.spyOn(JSON, 'parse');
+    try {
+      expect(await applier.offerText(text, 'nats')).toMatchObject({ applied: true, revision: 2, unchanged: true });
+      expect(parse.mock.calls.filter(([arg]) => typeof arg === 'string' && arg.length > 1000)).toEqual([]);
+    } finally {
+      parse.mockRestore();
+    }
+    // The same revision and declared hash over other bytes is not taken for it: refused, and counted.
+    const tampered = text.replace('"displayName":"', '"displayName":"Evil ');
+    expect(await applier.offerText(tampered, 'nats')).toMatchObject({ applied: false, code: 'hash-mismatch' });
+    expect(await metrics.registry.getSingleMetricAsString('fedpbx_rejected_inputs_total')).toContain('reason="snapshot-hash-mismatch"} 1');
   });
 
   it('skips a damaged current file and falls back to the newest snapshot that verifies', async () => {
