@@ -45,8 +45,7 @@ export type IncludeFilesRunner = (job: IncludeFilesJob) => Promise<IncludeFilesR
  * then writes each one whose text changed, atomically (temp file + fsync + rename), mode 0640.
  */
 export async function writeIncludeFiles(job: IncludeFilesJob): Promise<IncludeFilesResult> {
-  // Verified by the applier; parsed with the schema again for the defaults of parts the text may leave out.
-  const config = SiteConfig.parse((JSON.parse(job.snapshotText) as { config: unknown }).config);
+  const config = configOf(job.snapshotText);
   const rendered = [
     { name: PJSIP_FILE_NAME, text: renderPjsip(config, job.pjsip) },
     { name: EXTENSIONS_FILE_NAME, text: renderExtensions(config, job.extensions) },
@@ -68,6 +67,21 @@ export async function writeIncludeFiles(job: IncludeFilesJob): Promise<IncludeFi
     written.push(name);
   }
   return { written, transportChanged };
+}
+
+/**
+ * The config of a snapshot text the applier verified (every part validated against the schema; the controller
+ * signs configs with their defaults filled in). A part the text leaves out gets its default, as verification
+ * gives it. Not validated again: the renderers are the last gate for what the schema lets through.
+ */
+function configOf(snapshotText: string): SiteConfig {
+  const config = { ...(JSON.parse(snapshotText) as { config: Record<string, unknown> }).config };
+  for (const [key, schema] of Object.entries(SiteConfig.shape)) {
+    if (key in config) continue;
+    const filled = schema.safeParse(undefined);
+    if (filled.success && filled.data !== undefined) config[key] = filled.data;
+  }
+  return config as SiteConfig;
 }
 
 /** The text of every `[name]` section with that name (for change detection only). */
