@@ -11,7 +11,8 @@
 // Per phase: calls, TTFC p50 / p99 / max; per apply: put -> routing in force (log "snapshot applied") and put ->
 // include files written. One JSON line at the end.
 // Run: node --conditions=@fedpbx/source --import tsx test/bench/apply-bench.ts
-// BENCH_AGENT_MAIN measures another build (e.g. a worktree of an older commit: /tmp/base/apps/agent/dist/main.js).
+// BENCH_AGENT_MAIN measures another build (e.g. a worktree of an older commit: /tmp/base/apps/agent/dist/main.js);
+// BENCH_AGENT_NODE_ARGS passes Node options to the agent (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof').
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -147,7 +148,8 @@ async function main(): Promise<void> {
       NODE_ENV: 'production',
     };
     process.stderr.write(`agent: ${AGENT_MAIN}\n`);
-    child = spawn(process.execPath, [AGENT_MAIN], { env: agentEnv, stdio: ['ignore', 'pipe', 'inherit'] });
+    const nodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    child = spawn(process.execPath, [...nodeArgs, AGENT_MAIN], { env: agentEnv, stdio: ['ignore', 'pipe', 'inherit'] });
     const log = new AgentLog(child);
     const started = performance.now();
     let agiPort = 0;

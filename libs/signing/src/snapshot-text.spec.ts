@@ -1,8 +1,8 @@
 import { canonicalJson, SiteConfig } from '@fedpbx/contracts';
-import { buildSiteConfig, foundingScenario } from '@fedpbx/dialplan';
+import { buildSiteConfig, foundingScenario, generateFederation, siteIdOf } from '@fedpbx/dialplan';
 import { describe, expect, it } from 'vitest';
 import { generateSigningKey, signBuiltConfig, signSnapshot, verifySnapshot } from './snapshot-signer.js';
-import { topLevelMembers, verifySnapshotEnvelope, verifySnapshotText } from './snapshot-text.js';
+import { topLevelMembers, verifySnapshotEnvelope, verifySnapshotText, verifySnapshotTextInSlices } from './snapshot-text.js';
 import { refusal } from './testing/refusal.js';
 
 const key = generateSigningKey('k1');
@@ -96,6 +96,56 @@ describe('verifying a snapshot from its text', () => {
     const { snapshot, parts } = verifySnapshotText(pretty, 'piter', [key]);
     expect(snapshot.revision).toBe(3);
     expect(parts).toBeUndefined();
+  });
+});
+
+describe('verifying a snapshot text in slices', () => {
+  // A site with 3,000 extensions: its extensions part (~0.6 MB) is read 1,000 elements at a time.
+  const bigSite = siteIdOf(0);
+  const big = buildSiteConfig(generateFederation({ sites: 2, extensionsPerSite: 3000, flows: 0 }), bigSite);
+  const bigWire = (c = big, revision = 3) => signBuiltConfig(c, revision, key, at).json;
+  const pauses = () => {
+    let count = 0;
+    return { pause: async () => void (count += 1), count: () => count };
+  };
+
+  it('gives what reading the whole text at once gives, pausing between slices of the extensions', async () => {
+    const text = bigWire();
+    const p = pauses();
+    const { snapshot } = await verifySnapshotTextInSlices(text, bigSite, [key], p.pause);
+    expect(p.count()).toBe(4); // after the scan, after the envelope, then after each of the first two slices
+    expect(snapshot).toEqual(verifySnapshot(JSON.parse(text), bigSite, [key]));
+    expect(snapshot.config.extensions).toHaveLength(3000);
+    // A small site's parts are read at once: no pause but those after the scan and the envelope.
+    const small = pauses();
+    await verifySnapshotTextInSlices(wire(), 'piter', [key], small.pause);
+    expect(small.count()).toBe(2);
+  });
+
+  it('refuses a bad element wherever it is, naming it as the whole-object path does', async () => {
+    const bad = structuredClone(big) as unknown as { extensions: { number: string }[] };
+    bad.extensions[2500]!.number = 'not-a-number';
+    const text = bigWire(bad as unknown as typeof big, 4);
+    const whole = (() => {
+      try {
+        verifySnapshot(JSON.parse(text), bigSite, [key]);
+      } catch (error) {
+        return (error as Error).message;
+      }
+      return undefined;
+    })();
+    expect(whole).toContain('config.extensions.2500.number');
+    await expect(verifySnapshotTextInSlices(text, bigSite, [key], async () => {})).rejects.toMatchObject({ code: 'malformed', message: whole });
+    expect(refusal(() => verifySnapshotText(text, bigSite, [key]))).toBe('malformed');
+  });
+
+  it('takes over an unchanged small part and reads the changed large one', async () => {
+    const first = await verifySnapshotTextInSlices(bigWire(), bigSite, [key], async () => {});
+    const renamed = { ...big, extensions: big.extensions.map((e, i) => (i === 2999 ? { ...e, displayName: 'Renamed' } : e)) };
+    const second = await verifySnapshotTextInSlices(bigWire(renamed, 4), bigSite, [key], async () => {}, first.parts);
+    expect(second.snapshot.config.extensions[2999]?.displayName).toBe('Renamed');
+    expect(second.snapshot.config.site).toBe(first.snapshot.config.site);
+    expect(second.snapshot.config).toEqual(SiteConfig.parse(renamed));
   });
 });
 

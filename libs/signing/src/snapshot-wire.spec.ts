@@ -1,6 +1,6 @@
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeSnapshotValue, encodeSnapshotValue, SnapshotValueEncoder } from './snapshot-wire.js';
+import { decodeSnapshotValue, decodeSnapshotValueAsync, encodeSnapshotValue, SnapshotValueEncoder } from './snapshot-wire.js';
 import { refusal } from './testing/refusal.js';
 
 describe('snapshot KV values', () => {
@@ -22,6 +22,14 @@ describe('snapshot KV values', () => {
     expect(refusal(() => decodeSnapshotValue(bomb, 1024 * 1024))).toBe('malformed');
     const broken = encodeSnapshotValue(json).slice(0, 40);
     expect(refusal(() => decodeSnapshotValue(broken))).toBe('malformed');
+  });
+
+  it('decodes off the event loop to the same text, with the same refusals', async () => {
+    await expect(decodeSnapshotValueAsync(encodeSnapshotValue(json))).resolves.toBe(json);
+    await expect(decodeSnapshotValueAsync(new TextEncoder().encode(json))).resolves.toBe(json);
+    const bomb = gzipSync(Buffer.alloc(10 * 1024 * 1024, 0x20));
+    await expect(decodeSnapshotValueAsync(bomb, 1024 * 1024)).rejects.toMatchObject({ code: 'malformed' });
+    await expect(decodeSnapshotValueAsync(encodeSnapshotValue(json).slice(0, 40))).rejects.toMatchObject({ code: 'malformed' });
   });
 
   describe('in pieces', () => {

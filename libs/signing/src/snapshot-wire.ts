@@ -1,4 +1,5 @@
-import { gunzipSync, gzipSync } from 'node:zlib';
+import { promisify } from 'node:util';
+import { gunzip, gunzipSync, gzipSync } from 'node:zlib';
 import { SnapshotRejectedError } from './snapshot-signer.js';
 
 /**
@@ -84,10 +85,35 @@ export const MAX_SNAPSHOT_TEXT_BYTES = 256 * 1024 * 1024;
 
 /** The JSON text of a KV value: gunzipped (bounded) when it is gzip, else decoded as UTF-8. */
 export function decodeSnapshotValue(value: Uint8Array, maxBytes = MAX_SNAPSHOT_TEXT_BYTES): string {
-  if (value.length < 2 || value[0] !== 0x1f || value[1] !== 0x8b) return new TextDecoder().decode(value);
+  if (!isGzip(value)) return new TextDecoder().decode(value);
   try {
     return gunzipSync(value, { maxOutputLength: maxBytes }).toString('utf8');
   } catch (error) {
-    throw new SnapshotRejectedError('malformed', `the snapshot value does not decompress: ${error instanceof Error ? error.message : String(error)}`);
+    throw notDecompressed(error);
   }
+}
+
+const gunzipAsync = promisify(gunzip);
+
+/**
+ * {@link decodeSnapshotValue} with the decompression in libuv's thread pool: a head office's value expands to 20 MB,
+ * ~40 ms of gunzip the event loop does not spend. The same result and the same refusals.
+ */
+export async function decodeSnapshotValueAsync(value: Uint8Array, maxBytes = MAX_SNAPSHOT_TEXT_BYTES): Promise<string> {
+  if (!isGzip(value)) return new TextDecoder().decode(value);
+  let bytes: Buffer;
+  try {
+    bytes = await gunzipAsync(value, { maxOutputLength: maxBytes });
+  } catch (error) {
+    throw notDecompressed(error);
+  }
+  return bytes.toString('utf8');
+}
+
+function isGzip(value: Uint8Array): boolean {
+  return value.length >= 2 && value[0] === 0x1f && value[1] === 0x8b;
+}
+
+function notDecompressed(error: unknown): SnapshotRejectedError {
+  return new SnapshotRejectedError('malformed', `the snapshot value does not decompress: ${error instanceof Error ? error.message : String(error)}`);
 }

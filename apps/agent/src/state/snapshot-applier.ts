@@ -1,5 +1,5 @@
 import { canonicalJson, type SiteSnapshot } from '@fedpbx/contracts';
-import { SnapshotRejectedError, verifySnapshot, verifySnapshotEnvelope, verifySnapshotText, type SnapshotParts, type VerifyingKey } from '@fedpbx/signing';
+import { SnapshotRejectedError, verifySnapshot, verifySnapshotEnvelope, verifySnapshotTextInSlices, type SnapshotParts, type VerifyingKey } from '@fedpbx/signing';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { RoutingState } from './routing-state.js';
@@ -69,7 +69,8 @@ export class SnapshotApplier {
       if (inForce !== undefined && claimed === inForce.revision && this.holdsInForce(text, inForce)) {
         return { applied: true, revision: inForce.revision, contentHash: inForce.contentHash, unchanged: true };
       }
-      return this.verified(claimed, source, () => verifySnapshotText(text, this.siteId, this.keys, this.parts), text);
+      // In slices, the event loop turning between them: calls are answered from the snapshot in force meanwhile.
+      return this.verified(claimed, source, () => verifySnapshotTextInSlices(text, this.siteId, this.keys, nextTurn, this.parts), text);
     });
   }
 
@@ -95,11 +96,16 @@ export class SnapshotApplier {
     return next;
   }
 
-  private async verified(claimed: number, source: string, verify: () => { snapshot: SiteSnapshot; parts: SnapshotParts | undefined }, text?: string): Promise<ApplyResult> {
+  private async verified(
+    claimed: number,
+    source: string,
+    verify: () => { snapshot: SiteSnapshot; parts: SnapshotParts | undefined } | Promise<{ snapshot: SiteSnapshot; parts: SnapshotParts | undefined }>,
+    text?: string,
+  ): Promise<ApplyResult> {
     let snapshot: SiteSnapshot;
     let parts: SnapshotParts | undefined;
     try {
-      ({ snapshot, parts } = verify());
+      ({ snapshot, parts } = await verify());
     } catch (error) {
       if (!(error instanceof SnapshotRejectedError)) throw error;
       return this.refuse(claimed, error.code, error.message, source);
@@ -133,6 +139,11 @@ export class SnapshotApplier {
     this.log.warn({ revision, code, reason, source }, 'snapshot refused; last-known-good stays in force');
     return { applied: false, revision, code, reason };
   }
+}
+
+/** One turn of the event loop (I/O callbacks, hence FastAGI, run before it resolves). */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The revision a snapshot's text claims, read from its envelope (the first bytes) without parsing the config. */

@@ -1,7 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm, type KvEntry } from '@nats-io/kv';
 import { Subjects } from '@fedpbx/contracts';
-import { decodeSnapshotValue } from '@fedpbx/signing';
+import { decodeSnapshotValueAsync } from '@fedpbx/signing';
 import type { Logger } from '../logger.js';
 import { claimedRevision, type ApplyResult, type SnapshotApplier } from '../state/snapshot-applier.js';
 import type { RoutingState } from '../state/routing-state.js';
@@ -95,7 +95,7 @@ export class ConfigWatcher {
     }
     let text: string;
     try {
-      text = decodeSnapshotValue(entry.value);
+      text = await decodeSnapshotValueAsync(entry.value);
     } catch (error) {
       this.refused(0, error instanceof Error ? `malformed: ${error.message}` : 'malformed');
       return;
