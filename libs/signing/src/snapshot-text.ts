@@ -69,12 +69,15 @@ export async function verifySnapshotTextInSlices(
 
 /** The verification, yielding where a pause may come (between slices of a large array part). */
 function* verifySteps(text: string, expectedSiteId: string, keys: readonly VerifyingKey[], previous: SnapshotParts | undefined, reuseMaxPartBytes: number): Generator<void, VerifiedText> {
+  // The scan and the hash each read all of the text (~35 and ~25 ms at a head office): a pause after each, for
+  // texts large enough to need it (a small site's take microseconds, and a pause is a turn of the event loop).
+  const large = text.length >= SLICE_MIN_BYTES;
   const span = configSpan(text);
   const members = span === undefined ? undefined : topLevelMembers(text, span.configStart, text.length - 1);
-  yield; // the scan and the hash each read all of the text (~35 and ~25 ms at a head office)
+  if (large) yield;
   const envelope = span === undefined || members === undefined ? undefined : checkEnvelope(text, span, expectedSiteId, keys);
   if (members === undefined || envelope === undefined) return { snapshot: wholeObject(text, expectedSiteId, keys), parts: undefined };
-  yield;
+  if (large) yield;
 
   // The signed bytes: now the content, part by part.
   const reader = new PartReader(text, previous, reuseMaxPartBytes);
@@ -130,7 +133,7 @@ const NESTED_PARTS: ReadonlyMap<string, Shape> = new Map([['federation', SiteCon
  * is what parsing the array at once gives.
  */
 const SLICED_PARTS: ReadonlyMap<string, ZodType> = new Map([['extensions', Extension]]);
-/** Parts smaller than this are read at once. */
+/** Parts (and texts) smaller than this are read at once. */
 const SLICE_MIN_BYTES = 256 * 1024;
 /** ~2 ms of JSON.parse and ~3 ms of validation for a head office's extensions on the development machine. */
 const ELEMENTS_PER_SLICE = 1000;

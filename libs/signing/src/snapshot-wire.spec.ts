@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeSnapshotValue, decodeSnapshotValueAsync, encodeSnapshotValue, SnapshotValueEncoder } from './snapshot-wire.js';
@@ -26,6 +27,12 @@ describe('snapshot KV values', () => {
 
   it('decodes off the event loop to the same text, with the same refusals', async () => {
     await expect(decodeSnapshotValueAsync(encodeSnapshotValue(json))).resolves.toBe(json);
+    // Over the size from which the thread pool does the work (random text: it does not compress below it).
+    const large = JSON.stringify({ noise: randomBytes(200 * 1024).toString('base64') });
+    expect(encodeSnapshotValue(large).length).toBeGreaterThan(64 * 1024);
+    await expect(decodeSnapshotValueAsync(encodeSnapshotValue(large))).resolves.toBe(large);
+    await expect(decodeSnapshotValueAsync(encodeSnapshotValue(large).slice(0, 70 * 1024))).rejects.toMatchObject({ code: 'malformed' });
+    await expect(decodeSnapshotValueAsync(encodeSnapshotValue(large), 100 * 1024)).rejects.toMatchObject({ code: 'malformed' });
     await expect(decodeSnapshotValueAsync(new TextEncoder().encode(json))).resolves.toBe(json);
     const bomb = gzipSync(Buffer.alloc(10 * 1024 * 1024, 0x20));
     await expect(decodeSnapshotValueAsync(bomb, 1024 * 1024)).rejects.toMatchObject({ code: 'malformed' });

@@ -94,13 +94,16 @@ export function decodeSnapshotValue(value: Uint8Array, maxBytes = MAX_SNAPSHOT_T
 }
 
 const gunzipAsync = promisify(gunzip);
+/** Compressed values from this size on (a site of a few thousand extensions) are gunzipped in the pool. */
+const ASYNC_MIN_BYTES = 64 * 1024;
 
 /**
  * {@link decodeSnapshotValue} with the decompression in libuv's thread pool: a head office's value expands to 20 MB,
  * ~40 ms of gunzip the event loop does not spend. The same result and the same refusals.
  */
 export async function decodeSnapshotValueAsync(value: Uint8Array, maxBytes = MAX_SNAPSHOT_TEXT_BYTES): Promise<string> {
-  if (!isGzip(value)) return new TextDecoder().decode(value);
+  // A small value is quicker to gunzip here than to hand to a pool thread and back.
+  if (!isGzip(value) || value.length < ASYNC_MIN_BYTES) return decodeSnapshotValue(value, maxBytes);
   let bytes: Buffer;
   try {
     bytes = await gunzipAsync(value, { maxOutputLength: maxBytes });
