@@ -21,6 +21,12 @@ export type ApplyHook = (snapshot: SiteSnapshot, text: string) => Promise<void>;
  */
 export type ApplyListener = (snapshot: SiteSnapshot, text: string) => void;
 
+/** A verified snapshot, and the parts it was read from when it came as text (for the next one's reuse). */
+interface Verification {
+  readonly snapshot: SiteSnapshot;
+  readonly parts: SnapshotParts | undefined;
+}
+
 /**
  * The one way a snapshot comes into force: verify (shape, site, hash, signature), refuse anything not newer than
  * what is in force, store it atomically, then swap it into the routing state. A refused snapshot changes
@@ -60,7 +66,9 @@ export class SnapshotApplier {
 
   /**
    * A snapshot as its JSON text (a KV value): verified part by part, the parts unchanged since the snapshot in
-   * force taken over without parsing or validating them again (verifySnapshotText), and stored as received.
+   * force taken over without parsing or validating them again, a large one read in slices with the event loop
+   * turning between them (verifySnapshotTextInSlices), and stored as received. The snapshot in force offered again
+   * is known by its envelope alone.
    */
   offerText(text: string, source: string): Promise<ApplyResult> {
     return this.serialised(async () => {
@@ -99,7 +107,7 @@ export class SnapshotApplier {
   private async verified(
     claimed: number,
     source: string,
-    verify: () => { snapshot: SiteSnapshot; parts: SnapshotParts | undefined } | Promise<{ snapshot: SiteSnapshot; parts: SnapshotParts | undefined }>,
+    verify: () => Verification | Promise<Verification>,
     text?: string,
   ): Promise<ApplyResult> {
     let snapshot: SiteSnapshot;
