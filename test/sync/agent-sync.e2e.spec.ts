@@ -10,7 +10,7 @@ import { startAgent, type AgentProcess } from '../support/agent-process.js';
 import { AmiPeer } from '../support/asterisk/ami-peer.js';
 import { moscowPjsip } from '../support/asterisk/ami-scenario.js';
 import { placeCall } from '../support/asterisk/fastagi-peer.js';
-import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
+import { freePort, startNatsServer, type TestNatsServer } from '../support/nats-server.js';
 import { TestController } from '../support/signed-snapshots.js';
 import { controllerSide, writeAgentCreds, type ControllerSide } from './agent-harness.js';
 import { cdrEventFields } from '../support/asterisk/cdr-event.js';
@@ -124,6 +124,22 @@ describe('agent config sync over NATS', () => {
 });
 
 describe('agent events over NATS', () => {
+  it('sends a heartbeat as soon as AMI comes or goes, not at the next interval (10 s)', async () => {
+    const { server, ctl } = await nats();
+    await ctl.put('moscow', controller.snapshot(fed, 'moscow', 1));
+    const port = await freePort();
+    const ami = { FEDPBX_AMI_HOST: '127.0.0.1', FEDPBX_AMI_PORT: String(port), FEDPBX_AMI_USER: 'fedpbx', FEDPBX_AMI_SECRET: 'fedpbx-test-secret' };
+    await agent(server, stateDir(), ami);
+    const latest = async () => (await ctl.events(Subjects.eventSubject('moscow', 'heartbeat'))).at(-1)?.event;
+    await expect.poll(latest, { timeout: 5000 }).toMatchObject({ type: 'heartbeat', amiConnected: false });
+    const peer = await AmiPeer.start({ systemName: 'moscow' }, port);
+    cleanups.push(() => peer.close());
+    await expect.poll(latest, { timeout: 5000 }).toMatchObject({ type: 'heartbeat', amiConnected: true });
+    await peer.close();
+    await expect.poll(latest, { timeout: 5000 }).toMatchObject({ type: 'heartbeat', amiConnected: false });
+  });
+
+
   it('1,000 CDRs made while NATS is down arrive exactly once, in order, after it is back; heartbeats and link status too', async () => {
     const { server, ctl } = await nats();
     await ctl.put('moscow', controller.snapshot(fed, 'moscow', 1));
@@ -161,9 +177,10 @@ describe('agent events over NATS', () => {
     await expect.poll(() => metric(c, 'fedpbx_cdr_backlog'), { timeout: 20_000 }).toBe(0);
     expect(await ctl.events(Subjects.eventSubject('moscow', 'cdr'))).toHaveLength(1000);
 
-    await expect.poll(async () => (await ctl.events(Subjects.eventSubject('moscow', 'heartbeat'))).length).toBeGreaterThan(0);
-    const hb = (await ctl.events(Subjects.eventSubject('moscow', 'heartbeat'))).at(-1);
-    expect(hb?.event).toMatchObject({ type: 'heartbeat', appliedRevision: 1, amiConnected: true });
+    // The restarted agent's heartbeats: the first when NATS connects (AMI may not be up yet), another as soon as AMI is.
+    await expect
+      .poll(async () => (await ctl.events(Subjects.eventSubject('moscow', 'heartbeat'))).at(-1)?.event, { timeout: 5000 })
+      .toMatchObject({ type: 'heartbeat', appliedRevision: 1, amiConnected: true });
   });
 });
 

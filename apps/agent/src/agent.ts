@@ -170,7 +170,11 @@ export class Agent {
     const c = this.config;
     if (c.FEDPBX_AMI_HOST !== undefined && c.FEDPBX_AMI_USER !== undefined && c.FEDPBX_AMI_SECRET !== undefined) {
       const ami = new AmiClient({ host: c.FEDPBX_AMI_HOST, port: c.FEDPBX_AMI_PORT, username: c.FEDPBX_AMI_USER, secret: c.FEDPBX_AMI_SECRET, log: this.log.child({ component: 'ami' }) });
-      ami.onStateChange((s) => this.metrics.connectionUp.set({ peer: 'ami' }, s === 'connected' ? 1 : 0));
+      ami.onStateChange((s) => {
+        this.metrics.connectionUp.set({ peer: 'ami' }, s === 'connected' ? 1 : 0);
+        // The heartbeat carries amiConnected: the controller learns of the change now, not up to 10 s later.
+        if (s === 'connected' || s === 'disconnected') this.sync?.heartbeatNow();
+      });
       this.asteriskStatus = new AsteriskStatus({
         ami,
         state: this.state,

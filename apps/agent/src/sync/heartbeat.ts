@@ -39,7 +39,8 @@ export class Heartbeat {
     this.timer.unref();
   }
 
-  private beat(): void {
+  /** A heartbeat now (when NATS is up), e.g. because what it reports changed: AMI came or went. */
+  beat(): void {
     const nc = this.opts.link.connection;
     if (nc === undefined || !this.opts.link.connected) return;
     const { source, siteId } = this.opts;

@@ -93,6 +93,11 @@ export class SyncClient {
     this.link.start();
   }
 
+  /** Sends a heartbeat at once (when NATS is up): the controller sees AMI come and go without waiting for the next one. */
+  heartbeatNow(): void {
+    this.heartbeat.beat();
+  }
+
   async stop(): Promise<void> {
     this.unsubscribe?.();
     this.heartbeat.stop();
