@@ -9,12 +9,12 @@
 //   apply:  BENCH_APPLIES times, the controller puts a new revision in which one extension is renamed (the
 //           extensions part changes, as with any add/move/change of a phone), until the agent has written its files.
 // Per phase: calls, TTFC p50 / p99 / max; per apply: put -> routing in force (log "snapshot applied") and put ->
-// include files written. One JSON line at the end.
+// include files written; the agent's RSS at its peak (sampled every 100 ms) and at the end. One JSON line at the end.
 // Run: node --conditions=@fedpbx/source --import tsx test/bench/apply-bench.ts
 // BENCH_AGENT_MAIN measures another build (e.g. a worktree of an older commit: /tmp/base/apps/agent/dist/main.js);
 // BENCH_AGENT_NODE_ARGS passes Node options to the agent (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof').
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
@@ -151,6 +151,17 @@ async function main(): Promise<void> {
     const nodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
     child = spawn(process.execPath, [...nodeArgs, AGENT_MAIN], { env: agentEnv, stdio: ['ignore', 'pipe', 'inherit'] });
     const log = new AgentLog(child);
+    // VmRSS of the agent process (worker threads included) every 100 ms: the peak of an apply, and what stays.
+    const agentPid = child.pid;
+    let rssMaxMb = 0;
+    const rssMb = (): number => {
+      try {
+        return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${agentPid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
+      } catch {
+        return 0;
+      }
+    };
+    const rssTimer = setInterval(() => (rssMaxMb = Math.max(rssMaxMb, rssMb())), 100);
     const started = performance.now();
     let agiPort = 0;
     const servingAt = await log.when((e) => {
@@ -205,6 +216,8 @@ async function main(): Promise<void> {
     running = false;
     await loop;
     await Promise.all([...pending]);
+    clearInterval(rssTimer);
+    const rssEndMb = rssMb();
 
     const start = stats(calls, servingAt, startWritten);
     const quiet = stats(calls, quietFrom, quietTo);
@@ -228,6 +241,8 @@ async function main(): Promise<void> {
         apply_routing_ms: median(applies.map((a) => a.routing - a.put)),
         apply_files_ms: median(applies.map((a) => a.files - a.put)),
         calls_failed: calls.filter((c) => c.ttfcMs === null).length,
+        rss_max_mb: Math.round(rssMaxMb),
+        rss_end_mb: Math.round(rssEndMb),
         agent_errors: errors.length,
         rate: RATE,
         applies: APPLIES,
