@@ -170,10 +170,14 @@ export class Agent {
     const c = this.config;
     if (c.FEDPBX_AMI_HOST !== undefined && c.FEDPBX_AMI_USER !== undefined && c.FEDPBX_AMI_SECRET !== undefined) {
       const ami = new AmiClient({ host: c.FEDPBX_AMI_HOST, port: c.FEDPBX_AMI_PORT, username: c.FEDPBX_AMI_USER, secret: c.FEDPBX_AMI_SECRET, log: this.log.child({ component: 'ami' }) });
+      let amiUp = false;
       ami.onStateChange((s) => {
-        this.metrics.connectionUp.set({ peer: 'ami' }, s === 'connected' ? 1 : 0);
+        const up = s === 'connected';
+        this.metrics.connectionUp.set({ peer: 'ami' }, up ? 1 : 0);
+        if (up === amiUp) return; // reconnect attempts while AMI is down change nothing the controller sees
+        amiUp = up;
         // The heartbeat carries amiConnected: the controller learns of the change now, not up to 10 s later.
-        if (s === 'connected' || s === 'disconnected') this.sync?.heartbeatNow();
+        this.sync?.heartbeatNow();
       });
       this.asteriskStatus = new AsteriskStatus({
         ami,
