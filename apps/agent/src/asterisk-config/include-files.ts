@@ -6,7 +6,7 @@
  */
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { SiteConfig } from '@fedpbx/contracts';
+import type { SiteConfig } from '@fedpbx/contracts';
 import {
   EXTENSIONS_FILE_NAME,
   FEDERATION_TRANSPORT,
@@ -70,18 +70,12 @@ export async function writeIncludeFiles(job: IncludeFilesJob): Promise<IncludeFi
 }
 
 /**
- * The config of a snapshot text the applier verified (every part validated against the schema; the controller
- * signs configs with their defaults filled in). A part the text leaves out gets its default, as verification
- * gives it. Not validated again: the renderers are the last gate for what the schema lets through.
+ * The config of a snapshot text the applier verified (every part validated against the schema); not validated
+ * again: the renderers are the last gate for what the schema lets through. A text may leave out a part that has a
+ * default (verification fills it in); the only such part, `remoteTrunks`, is not rendered.
  */
 function configOf(snapshotText: string): SiteConfig {
-  const config = { ...(JSON.parse(snapshotText) as { config: Record<string, unknown> }).config };
-  for (const [key, schema] of Object.entries(SiteConfig.shape)) {
-    if (key in config) continue;
-    const filled = schema.safeParse(undefined);
-    if (filled.success && filled.data !== undefined) config[key] = filled.data;
-  }
-  return config as SiteConfig;
+  return (JSON.parse(snapshotText) as { config: SiteConfig }).config;
 }
 
 /**
