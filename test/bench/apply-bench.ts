@@ -13,14 +13,12 @@
 // Run: node --conditions=@fedpbx/source --import tsx test/bench/apply-bench.ts
 // BENCH_AGENT_MAIN measures another build (e.g. a worktree of an older commit: /tmp/base/apps/agent/dist/main.js);
 // BENCH_AGENT_NODE_ARGS passes Node options to the agent (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof').
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { performance } from 'node:perf_hooks';
 import { Subjects, type Federation, type SiteSnapshot } from '@fedpbx/contracts';
 import { encodeSnapshotValue } from '@fedpbx/signing';
-import { REPO_ROOT } from '../support/agent-process.js';
+import { REPO_ROOT, startAgent, type AgentProcess } from '../support/agent-process.js';
 import { placeCall } from '../support/asterisk/fastagi-peer.js';
 import { startNatsServer } from '../support/nats-server.js';
 import { TestController } from '../support/signed-snapshots.js';
@@ -45,48 +43,17 @@ interface Call {
   readonly ttfcMs: number | null;
 }
 
-/** The agent's log lines as they come, and a way to wait for one. */
-class AgentLog {
-  private readonly entries: { at: number; entry: Record<string, unknown> }[] = [];
-  private readonly waiters: { match: (e: Record<string, unknown>) => boolean; resolve: (at: number) => void }[] = [];
-  private buffered = '';
-
-  constructor(child: ChildProcess) {
-    child.stdout?.on('data', (d: Buffer) => {
-      this.buffered += d.toString();
-      let nl: number;
-      while ((nl = this.buffered.indexOf('\n')) >= 0) {
-        const line = this.buffered.slice(0, nl);
-        this.buffered = this.buffered.slice(nl + 1);
-        let entry: Record<string, unknown>;
-        try {
-          entry = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          continue;
-        }
-        const at = performance.now();
-        this.entries.push({ at, entry });
-        for (const w of [...this.waiters]) {
-          if (!w.match(entry)) continue;
-          this.waiters.splice(this.waiters.indexOf(w), 1);
-          w.resolve(at);
-        }
-      }
-    });
-  }
-
-  /** Resolves with the time the first matching line (already seen or to come) arrived. */
-  when(match: (e: Record<string, unknown>) => boolean, timeoutMs = 120_000): Promise<number> {
-    const seen = this.entries.find((e) => match(e.entry));
-    if (seen !== undefined) return Promise.resolve(seen.at);
-    return new Promise((resolvePromise, reject) => {
-      const timer = setTimeout(() => reject(new Error(`no agent log line matched within ${timeoutMs} ms`)), timeoutMs);
-      this.waiters.push({ match, resolve: (at) => (clearTimeout(timer), resolvePromise(at)) });
-    });
-  }
-
-  errors(): Record<string, unknown>[] {
-    return this.entries.map((e) => e.entry).filter((e) => typeof e.level === 'number' && e.level >= 50);
+/**
+ * When the agent logged the first line that matches (pino's `time`, epoch ms), waiting for it if need be. Calls are
+ * timed on the same clock (Date.now), at the millisecond the phases need.
+ */
+async function logged(agent: AgentProcess, match: (e: Record<string, unknown>) => boolean, timeoutMs = 120_000): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const entry = agent.logs.find(match);
+    if (entry !== undefined) return Number(entry.time);
+    if (Date.now() > deadline) throw new Error(`no agent log line matched within ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 20));
   }
 }
 
@@ -127,7 +94,7 @@ async function main(): Promise<void> {
   const publish = async (snapshot: SiteSnapshot): Promise<void> => {
     await (await ctl.bucket(BENCH_SITE)).put(Subjects.SNAPSHOT_KEY, encodeSnapshotValue(JSON.stringify(snapshot)));
   };
-  let child: ChildProcess | undefined;
+  let agent: AgentProcess | undefined;
   try {
     await ctl.eventsStream();
     await publish(snapshots[0] as SiteSnapshot);
@@ -148,28 +115,14 @@ async function main(): Promise<void> {
       NODE_ENV: 'production',
     };
     process.stderr.write(`agent: ${AGENT_MAIN}\n`);
-    const nodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
-    child = spawn(process.execPath, [...nodeArgs, AGENT_MAIN], { env: agentEnv, stdio: ['ignore', 'pipe', 'inherit'] });
-    const log = new AgentLog(child);
+    const started = Date.now();
+    agent = await startAgent(agentEnv, { main: AGENT_MAIN, nodeArgs: (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''), timeoutMs: 60_000 });
+    const serving = agent;
+    const servingAt = Number(serving.ready.time);
     // VmRSS of the agent process (worker threads included) every 100 ms: the peak of an apply, and what stays.
-    const agentPid = child.pid;
     let rssMaxMb = 0;
-    const rssMb = (): number => {
-      try {
-        return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${agentPid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-      } catch {
-        return 0;
-      }
-    };
-    const rssTimer = setInterval(() => (rssMaxMb = Math.max(rssMaxMb, rssMb())), 100);
-    const started = performance.now();
-    let agiPort = 0;
-    const servingAt = await log.when((e) => {
-      if (e.msg !== 'agent serving FastAGI') return false;
-      agiPort = Number(String(e.agi).split(':').pop());
-      return true;
-    });
-    process.stderr.write(`serving FastAGI ${(servingAt - started).toFixed(0)} ms after spawn; calls at ${RATE}/s from now on\n`);
+    const rssTimer = setInterval(() => (rssMaxMb = Math.max(rssMaxMb, serving.rssMb() ?? 0)), 100);
+    process.stderr.write(`serving FastAGI ${servingAt - started} ms after spawn; calls at ${RATE}/s from now on\n`);
 
     // The open loop: one call every 1/RATE s, whatever completes, until stopped.
     const calls: Call[] = [];
@@ -177,14 +130,14 @@ async function main(): Promise<void> {
     const pick = mixPicker(AGENT_MIX);
     let running = true;
     const loop = (async () => {
-      const t0 = performance.now();
+      const t0 = Date.now();
       let placed = 0;
       while (running) {
-        const due = Math.floor(((performance.now() - t0) / 1000) * RATE) + 1;
+        const due = Math.floor(((Date.now() - t0) / 1000) * RATE) + 1;
         while (placed < due) {
-          const at = performance.now();
+          const at = Date.now();
           const { options } = pick();
-          const p = placeCall({ host: '127.0.0.1', port: agiPort, timeoutMs: 30_000, ...options }).then(
+          const p = placeCall({ host: '127.0.0.1', port: serving.agiPort, timeoutMs: 30_000, ...options }).then(
             (call) => void calls.push({ at, ttfcMs: call.timeToFirstCommandMs }),
             () => void calls.push({ at, ttfcMs: null }),
           );
@@ -192,23 +145,23 @@ async function main(): Promise<void> {
           void p.finally(() => pending.delete(p));
           placed += 1;
         }
-        await new Promise((r) => setTimeout(r, Math.max(1, t0 + (placed / RATE) * 1000 - performance.now())));
+        await new Promise((r) => setTimeout(r, Math.max(1, t0 + (placed / RATE) * 1000 - Date.now())));
       }
     })();
 
     const written = (revision: number) => (e: Record<string, unknown>) => e.msg === 'Asterisk include files written' && e.revision === revision;
-    const startWritten = await log.when(written(1));
+    const startWritten = await logged(serving, written(1));
     process.stderr.write(`start: include files written ${(startWritten - servingAt).toFixed(0)} ms after serving\n`);
     const quietFrom = startWritten + 1000;
     await new Promise((r) => setTimeout(r, 1000 + QUIET_SECONDS * 1000));
-    const quietTo = performance.now();
+    const quietTo = Date.now();
 
     const applies: { revision: number; put: number; routing: number; files: number }[] = [];
     for (const snapshot of snapshots.slice(1)) {
-      const put = performance.now();
+      const put = Date.now();
       await publish(snapshot);
-      const routing = await log.when((e) => e.msg === 'snapshot applied' && e.revision === snapshot.revision);
-      const files = await log.when(written(snapshot.revision));
+      const routing = await logged(serving, (e) => e.msg === 'snapshot applied' && e.revision === snapshot.revision);
+      const files = await logged(serving, written(snapshot.revision));
       applies.push({ revision: snapshot.revision, put, routing, files });
       process.stderr.write(`r${snapshot.revision}: routing in force ${(routing - put).toFixed(0)} ms after the put, include files ${(files - put).toFixed(0)} ms\n`);
       await new Promise((r) => setTimeout(r, 2000));
@@ -217,7 +170,7 @@ async function main(): Promise<void> {
     await loop;
     await Promise.all([...pending]);
     clearInterval(rssTimer);
-    const rssEndMb = rssMb();
+    const rssEndMb = serving.rssMb() ?? 0;
 
     const start = stats(calls, servingAt, startWritten);
     const quiet = stats(calls, quietFrom, quietTo);
@@ -227,7 +180,7 @@ async function main(): Promise<void> {
     const row = (name: string, s: ReturnType<typeof stats>): string =>
       `${name.padEnd(7)} ${String(s.calls).padStart(6)} calls  TTFC p50 ${s.p50} ms  p99 ${s.p99} ms  max ${s.max} ms${s.failed > 0 ? `  failed ${s.failed}` : ''}`;
     process.stderr.write(`${row('start', start)}\n${row('quiet', quiet)}\n${row('apply', apply)}\n`);
-    const errors = log.errors();
+    const errors = serving.logs.filter((e) => typeof e.level === 'number' && e.level >= 50);
     if (errors.length > 0) process.stderr.write(`agent errors: ${JSON.stringify(errors.slice(0, 3))}\n`);
     const median = (xs: number[]): number => Number(([...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number).toFixed(0));
     console.log(
@@ -249,12 +202,7 @@ async function main(): Promise<void> {
       }),
     );
   } finally {
-    if (child !== undefined && child.exitCode === null) {
-      const agent = child;
-      const exited = new Promise((r) => agent.once('exit', r));
-      agent.kill('SIGTERM');
-      await Promise.race([exited, new Promise((r) => setTimeout(r, 5000))]);
-    }
+    await agent?.stop();
     await ctl.close();
     await nats.stop();
     rmSync(work, { recursive: true, force: true });

@@ -22,14 +22,23 @@ export interface AgentProcess {
   readonly child: ChildProcess;
 }
 
+export interface StartAgentOptions {
+  readonly timeoutMs?: number;
+  /** Another build's entry point (a benchmark comparing builds); default {@link AGENT_MAIN}. */
+  readonly main?: string;
+  /** Node options before the entry point (e.g. `--cpu-prof`). */
+  readonly nodeArgs?: readonly string[];
+}
+
 /**
  * Spawns a real agent process (`node apps/agent/dist/main.js`) with the given environment and waits until it
  * logs that it serves FastAGI (ports are chosen by the OS: FEDPBX_*_LISTEN ...:0).
  */
-export async function startAgent(env: Record<string, string>, opts: { timeoutMs?: number } = {}): Promise<AgentProcess> {
-  if (!existsSync(AGENT_MAIN)) throw new Error(`${AGENT_MAIN} is missing: run \`npm run build\` first`);
+export async function startAgent(env: Record<string, string>, opts: StartAgentOptions = {}): Promise<AgentProcess> {
+  const main = opts.main ?? AGENT_MAIN;
+  if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   const stateDir = env.FEDPBX_STATE_DIR || mkdtempSync(join(tmpdir(), 'fedpbx-agent-'));
-  const child = spawn(process.execPath, [AGENT_MAIN], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), main], {
     env: { PATH: process.env.PATH ?? '', FEDPBX_AGI_LISTEN: '127.0.0.1:0', FEDPBX_METRICS_LISTEN: '127.0.0.1:0', ...env, FEDPBX_STATE_DIR: stateDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
