@@ -73,7 +73,7 @@ export class AuthService implements OnApplicationBootstrap {
   /** A new API token of the caller; the token itself is returned this once and only its hash is kept. */
   async createApiToken(caller: Principal, name: string): Promise<ApiTokenRecord & { token: string }> {
     const token = `${API_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
-    const record = await this.users.createToken(caller.userId, name, hashToken(token));
+    const record = await this.users.createToken(caller.userId, name, hashToken(token), new Date(Date.now() + 90 * 86_400_000));
     return { ...record, token };
   }
 

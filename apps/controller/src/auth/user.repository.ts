@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource, IsNull, type EntityManager } from 'typeorm';
+import { DataSource, IsNull, MoreThan, type EntityManager } from 'typeorm';
 import type { Grant } from '../access/scope.js';
 import { ApiTokenEntity, GrantEntity, UserEntity } from '../database/entities/index.js';
 
@@ -73,13 +73,13 @@ export class UserRepository {
     await m.delete(UserEntity, { id });
   }
 
-  async createToken(userId: string, name: string, tokenHash: string): Promise<ApiTokenRecord> {
-    const t = await this.ds.manager.save(ApiTokenEntity, Object.assign(new ApiTokenEntity(), { userId, name, tokenHash, revokedAt: null }));
+  async createToken(userId: string, name: string, tokenHash: string, expiresAt: Date): Promise<ApiTokenRecord> {
+    const t = await this.ds.manager.save(ApiTokenEntity, Object.assign(new ApiTokenEntity(), { userId, name, tokenHash, expiresAt, revokedAt: null }));
     return tokenOf(t);
   }
 
   async tokenByHash(tokenHash: string): Promise<{ id: string; userId: string } | undefined> {
-    const t = await this.ds.manager.findOneBy(ApiTokenEntity, { tokenHash, revokedAt: IsNull() });
+    const t = await this.ds.manager.findOneBy(ApiTokenEntity, { tokenHash, revokedAt: IsNull(), expiresAt: MoreThan(new Date()) });
     return t === null ? undefined : { id: t.id, userId: t.userId };
   }
 

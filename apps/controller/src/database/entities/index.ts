@@ -14,7 +14,7 @@ import { SiteRevisionEntity } from './site-revision.entity.js';
 import { SiteRolloutEntity } from './site-rollout.entity.js';
 import { SiteEntity } from './site.entity.js';
 import { TrunkEntity } from './trunk.entity.js';
-import { ApiTokenEntity, GrantEntity, UserEntity } from './user.entity.js';
+import { ApiTokenEntity, GrantEntity, LoginKnownSourceEntity, LoginThrottleEntity, RefreshTokenEntity, SessionEntity, UserEntity } from './user.entity.js';
 
 export {
   AgentLinkStatusEntity,
@@ -31,9 +31,13 @@ export {
   GrantEntity,
   InboundRouteEntity,
   LinkEntity,
+  LoginKnownSourceEntity,
+  LoginThrottleEntity,
   NumberRangeEntity,
   OutboundRouteEntity,
   OutboundRouteTrunkEntity,
+  RefreshTokenEntity,
+  SessionEntity,
   SiteEntity,
   SiteRevisionEntity,
   SiteRolloutEntity,
@@ -64,4 +68,8 @@ export const ENTITIES = [
   AgentTrunkStatusEntity,
   SiteRolloutEntity,
   EnrollmentTokenEntity,
+  SessionEntity,
+  RefreshTokenEntity,
+  LoginThrottleEntity,
+  LoginKnownSourceEntity,
 ];
