@@ -1,9 +1,9 @@
 // deploy/ stays in step with the code: the dashboard and alerts use only metrics the agent registers, and the
-// cdr_manager.conf mappings produce exactly the headers the CDR mapper reads.
+// CDR configs (cdr_manager.conf mappings, cdr_custom.conf) are the agent's one column list (cdr/cdr-columns.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CDR_MAPPED_HEADERS } from '../../apps/agent/src/ami/cdr-mapper.js';
+import { CDR_COLUMNS, cdrManagerMappings, renderCdrCustomConf } from '../../apps/agent/src/cdr/cdr-columns.js';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
 
 const DEPLOY = join(import.meta.dirname, '..', '..', 'deploy');
@@ -46,12 +46,19 @@ describe('deploy/', () => {
     expect(read('prometheus/prometheus.yml')).toContain('fedpbx-rules.yml');
   });
 
-  it('cdr_manager.conf maps exactly the headers the CDR mapper reads', () => {
+  it('cdr_manager.conf maps exactly the CDR columns the default Cdr event lacks', () => {
     const text = read('asterisk/cdr_manager.conf');
     const mappings = text.slice(text.indexOf('[mappings]'));
-    const headers = [...mappings.matchAll(/^[A-Za-z_]+\s*=>\s*([A-Za-z_]+)\s*$/gm)].map((m) => m[1]);
-    expect(headers.sort()).toEqual(Object.values(CDR_MAPPED_HEADERS).sort());
+    const lines = [...mappings.matchAll(/^([A-Za-z_]+\s*=>\s*[A-Za-z_]+)\s*$/gm)].map((m) => m[1]!.replace(/\s+/g, ' '));
+    // A new column in apps/agent/src/cdr/cdr-columns.ts: these are the lines cdr_manager.conf must have.
+    expect(lines.sort()).toEqual(cdrManagerMappings().sort());
     expect(text).toMatch(/^\[general\]\s*\nenabled = yes$/m);
+  });
+
+  it('cdr_custom.conf is exactly what the column list renders (same fields, same order)', () => {
+    // A new column in apps/agent/src/cdr/cdr-columns.ts: write renderCdrCustomConf() to deploy/asterisk/cdr_custom.conf.
+    expect(read('asterisk/cdr_custom.conf')).toBe(renderCdrCustomConf());
+    expect(read('asterisk/cdr_custom.conf')).toContain(`fields = ${CDR_COLUMNS.map((c) => c.conf).join(', ')}\n`);
   });
 
   it('the systemd units and the setup script agree on users and writable directories', () => {
