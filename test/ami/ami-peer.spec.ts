@@ -169,3 +169,41 @@ describe('AmiPeer answers like Asterisk 22.10.1', () => {
     client.end();
   });
 });
+
+describe('AMI peer: CDR sources as observed on Asterisk 22.10.1', () => {
+  const login = async (client: RawClient): Promise<void> => {
+    await client.until((r) => r === AMI_BANNER);
+    client.send('Action: Login\r\nActionID: l1\r\nUsername: admin\r\nSecret: admin123\r\n\r\n');
+    await client.until((r) => r.includes('Authentication accepted'));
+  };
+
+  it('answers ModuleCheck from the running modules (manager_modulecheck), and `module load` loads one', async () => {
+    peer = await AmiPeer.start({ ...ADMIN, modules: ['cdr_custom', 'res_cdrel_custom'] });
+    const client = new RawClient(peer.port);
+    await login(client);
+    client.send('Action: ModuleCheck\r\nActionID: m1\r\nModule: cdr_custom.so\r\n\r\n');
+    await client.until((r) => r.includes('ActionID: m1'));
+    expect(client.received).toContain('Response: Success\r\nActionID: m1\r\nVersion: \r\n\r\n');
+    // cdr_manager without cdr_manager.conf declines at boot and stays unloaded (observed).
+    client.send('Action: ModuleCheck\r\nActionID: m2\r\nModule: cdr_manager\r\n\r\n');
+    await client.until((r) => r.includes('ActionID: m2'));
+    expect(client.received).toContain('Response: Error\r\nActionID: m2\r\nMessage: Module not loaded\r\n\r\n');
+    client.send('Action: Command\r\nActionID: c1\r\nCommand: module load cdr_manager.so\r\n\r\n');
+    await client.until((r) => r.includes('ActionID: c1'));
+    client.send('Action: ModuleCheck\r\nActionID: m3\r\nModule: CDR_MANAGER\r\n\r\n');
+    await client.until((r) => r.includes('ActionID: m3'));
+    expect(client.received).toContain('Response: Success\r\nActionID: m3\r\nVersion: \r\n\r\n');
+    client.end();
+  });
+
+  it('does not replay events: a Cdr sent while no client listened never reaches a client that logs in later', async () => {
+    peer = await AmiPeer.start(ADMIN);
+    peer.event('Cdr', [['UniqueID', 'site1-1.1']]);
+    const client = new RawClient(peer.port);
+    await login(client);
+    peer.event('Cdr', [['UniqueID', 'site1-1.2']]);
+    await client.until((r) => r.includes('site1-1.2'));
+    expect(client.received).not.toContain('site1-1.1');
+    client.end();
+  });
+});

@@ -77,7 +77,15 @@ const ACTION_AUTHORITY: Record<string, readonly AmiClass[]> = {
   originate: ['originate'],
   updateconfig: ['config'],
   getconfig: ['system', 'config'],
+  modulecheck: ['system'],
 };
+
+/**
+ * Modules a stock Asterisk 22 with fedpbx's deploy/ files has running. Observed: cdr_manager declines to load at
+ * boot when cdr_manager.conf is missing and stays unloaded until `module load cdr_manager.so`; cdr_custom needs
+ * res_cdrel_custom (22.10).
+ */
+export const DEFAULT_LOADED_MODULES: readonly string[] = ['res_pjsip', 'chan_pjsip', 'pbx_config', 'res_agi', 'app_mixmonitor', 'cdr_manager', 'cdr_custom', 'res_cdrel_custom'];
 
 export interface PeerEndpoint {
   readonly name: string;
@@ -169,6 +177,8 @@ export interface AmiPeerOptions {
   readonly systemName?: string;
   /** How responses are written: in one write, one write per line (as manager.c does), or byte by byte. */
   readonly chunking?: 'whole' | 'per-line' | 'bytewise';
+  /** Running modules (names without `.so`); default {@link DEFAULT_LOADED_MODULES}. */
+  readonly modules?: readonly string[];
 }
 
 export const DEFAULT_AMI_USER = { name: 'fedpbx', secret: 'fedpbx-test-secret' } as const;
@@ -181,6 +191,11 @@ export class AmiPeer {
   readonly reloads: string[] = [];
   readonly sessions = new Set<PeerSession>();
   connections = 0;
+  /**
+   * Running modules, lower case without `.so` (loader.c matches names case-insensitively, with or without `.so`).
+   * ModuleCheck answers from it; `Command: module load|unload <name>` changes it.
+   */
+  readonly modules: Set<string>;
   private readonly handlers = new Map<string, ActionHandler>();
   private readonly waiters: (() => void)[] = [];
   private nextSession = 0;
@@ -194,6 +209,12 @@ export class AmiPeer {
   ) {
     this.users = opts.users ?? { [DEFAULT_AMI_USER.name]: { secret: DEFAULT_AMI_USER.secret, read: ['all'], write: ['all'] } };
     this.systemName = opts.systemName ?? 'site1';
+    this.modules = new Set((opts.modules ?? DEFAULT_LOADED_MODULES).map(moduleBase));
+  }
+
+  /** Whether a module is running (as ModuleCheck would say). */
+  moduleLoaded(name: string): boolean {
+    return this.modules.has(moduleBase(name));
   }
 
   static async start(opts: AmiPeerOptions = {}, port = 0): Promise<AmiPeer> {
@@ -409,6 +430,11 @@ export class AmiPeer {
       case 'command':
         this.command(ctx, request.get('Command') ?? '');
         return;
+      case 'modulecheck':
+        // manager.c manager_modulecheck: ast_module_check(name) (loader.c find_resource: running modules only).
+        if (this.moduleLoaded(request.get('Module') ?? '')) ctx.respond('Success', [['Version', '']]);
+        else ctx.respond('Error', [['Message', 'Module not loaded']]);
+        return;
       case 'pjsipshowendpoints':
         this.list(ctx, 'A listing of Endpoints follows, presented as EndpointList events', 'EndpointListComplete', this.pjsip.endpoints.map((e) => endpointListItem(e, actionId)));
         return;
@@ -473,8 +499,14 @@ export class AmiPeer {
   }
 
   private command(ctx: ActionContext, command: string): void {
+    const load = /^module (load|unload) (\S+)$/.exec(command);
     const m = /^module reload (\S+)$/.exec(command);
-    if (m !== null) {
+    if (load !== null) {
+      const name = load[2]!;
+      if (load[1] === 'load') this.modules.add(moduleBase(name));
+      else this.modules.delete(moduleBase(name));
+      ctx.respond('Success', [['Message', 'Command output follows'], ['Output', `${load[1] === 'load' ? 'Loaded' : 'Unloaded'} ${name}`]]);
+    } else if (m !== null) {
       this.reloads.push(m[1]!);
       ctx.respond('Success', [['Message', 'Command output follows'], ['Output', `Module '${m[1]!}' reloaded successfully.`]]);
       this.event('Reload', [['Module', m[1]!], ['Status', '0']]);
@@ -683,4 +715,10 @@ export function recordedEvents(file: string): string[] {
   return splitMessages(text).filter(
     (m) => !m.startsWith('Response:') && !m.startsWith('Event: FullyBooted') && !(m.startsWith('Event: SuccessfulAuth') && m.includes('Service: AMI')),
   );
+}
+
+/** loader.c resource_name_baselen: `cdr_custom.so` and `cdr_custom` are the same module. */
+function moduleBase(name: string): string {
+  const lower = name.trim().toLowerCase();
+  return lower.endsWith('.so') ? lower.slice(0, -3) : lower;
 }
