@@ -85,7 +85,8 @@ describe('renderExtensions: entry contexts', () => {
     ['agent handled the call', { status: 'SUCCESS', handled: '1' }, false],
     ['agent handled it, then a STREAM FILE failed', { status: 'FAILURE', handled: '1' }, false],
     ['caller hung up during the AGI', { status: 'HANGUP' }, false],
-    ['session ended normally without the flag', { status: 'SUCCESS' }, false],
+    // Observed on Asterisk 22.10.1: a server that closes (or holds, then drops) without a command gives SUCCESS.
+    ['session ended without the flag (no snapshot, unknown entry, error, killed)', { status: 'SUCCESS' }, true],
     ['script not found', { status: 'NOTFOUND' }, true],
   ])('%s -> fallback %s', (_label, agi, fallback) => {
     for (const context of Object.keys(ENTRIES)) {
@@ -146,13 +147,13 @@ describe('renderExtensions: fallback dials exactly the site own extensions', () 
     const list = inContext(dialplan('moscow'), 'fedpbx-fallback-pstn');
     expect(list.find((e) => e.name === '_749555501XX')?.steps[0]).toEqual({
       app: 'Goto',
-      data: 'fedpbx-fallback,${FILTER(0-9,${EXTEN}):-3},1',
+      data: 'fedpbx-fallback-sites,${FILTER(0-9,${EXTEN}):-3},1',
       label: undefined,
     });
     // The main number goes to a call flow, which needs the agent: refused rather than guessed.
     expect(list.find((e) => e.name === '74955550100')?.steps).toEqual([{ app: 'Hangup', data: '', label: undefined }]);
     const piter = inContext(dialplan('piter'), 'fedpbx-fallback-pstn');
-    expect(piter.find((e) => e.name === '78125550300')?.steps[0]?.data).toBe('fedpbx-fallback,301,1');
+    expect(piter.find((e) => e.name === '78125550300')?.steps[0]?.data).toBe('fedpbx-fallback-sites,301,1');
   });
 });
 
@@ -226,5 +227,83 @@ describe('renderExtensions: refuses unsafe values', () => {
     expect(refusal(() => renderExtensions(did, AGI)).field).toBe('did');
     const tz = { ...config, site: { ...config.site, timezone: 'Europe/Moscow,x' } };
     expect(refusal(() => renderExtensions(tz, AGI)).field).toBe('timeZone');
+  });
+});
+
+describe('renderExtensions: the fallback reaches the other sites as the agent dials them', () => {
+  /** Asterisk's choice in fedpbx-fallback-sites (and its include): literals, then the one pattern that matches. */
+  function sitesMatch(list: DialplanExtension[], dialled: string): DialplanExtension | undefined {
+    const own = fallbackMatch(list, dialled);
+    const sites = inContext(list, 'fedpbx-fallback-sites').filter((e) => e.name !== 'i' && matchesPattern(parsePattern(e.name), dialled));
+    expect(sites.length + (own === undefined ? 0 : 1), `${dialled} matches one extension at most`).toBeLessThanOrEqual(1);
+    return sites[0] ?? own;
+  }
+  const dialOf = (e: DialplanExtension | undefined): string | undefined => e?.steps.find((s) => s.app === 'Dial' || s.app === 'Goto')?.data;
+
+  it('moscow: piter flat over site-piter, kazan by prefix 6 stripped, own prefix 5 to its own numbers', () => {
+    const list = dialplan('moscow');
+    expect(dialOf(sitesMatch(list, '305'))).toBe('PJSIP/${EXTEN}@site-piter,30,tT');
+    for (let n = 300; n <= 499; n += 1) expect(dialOf(sitesMatch(list, String(n))), String(n)).toMatch(/@site-piter,/);
+    expect(dialOf(sitesMatch(list, '6101'))).toBe('PJSIP/${EXTEN:1}@site-kazan,30,tT');
+    for (let n = 100; n <= 299; n += 1) {
+      expect(dialOf(sitesMatch(list, `6${n}`)), `6${n}`).toMatch(/^PJSIP\/\$\{EXTEN:1\}@site-kazan,/);
+      // moscow's own 100-299 stay moscow's (own ranges first), never kazan's overlapping ones.
+      expect(dialOf(sitesMatch(list, String(n))), String(n)).not.toMatch(/site-/);
+    }
+    // Numbers no site holds are not dialled anywhere.
+    for (const n of ['99', '500', '6300', '63', '84955550100']) expect(sitesMatch(list, n), n).toBeUndefined();
+  });
+
+  it('kazan (private plan): reaches moscow and piter only by prefix, its own 100-299 stay local', () => {
+    const text = renderExtensions(siteConfigFor('kazan'), AGI);
+    const list = parseDialplan(text);
+    const prefixes = siteConfigFor('kazan').federation.sites;
+    const moscow = prefixes.find((s) => s.id === 'moscow')?.prefix;
+    expect(moscow).toBeDefined();
+    expect(dialOf(sitesMatch(list, `${moscow}101`))).toMatch(new RegExp(`^PJSIP/\\$\\{EXTEN:${moscow?.length}\\}@site-moscow,`));
+    expect(dialOf(sitesMatch(list, '101'))).toBe('PJSIP/101,20,tT');
+  });
+
+  it('the receiving side records inter-site calls in the fallback when its policy says so', () => {
+    const list = dialplan('moscow');
+    expect(sitesMatch(list, '305')?.steps.map((s) => s.app)).toEqual(['Gosub', 'Dial', 'Hangup']);
+    expect(parseDialplan(renderExtensions(siteConfigFor('kazan'), AGI)).some((e) => e.steps.some((s) => s.app === 'Gosub'))).toBe(false);
+  });
+
+  it('phones and PSTN calls fall back to the sites context; calls from other sites only to own extensions (not the hub)', () => {
+    const config = siteConfigFor('moscow');
+    const gotoOf = (list: DialplanExtension[], context: string): string | undefined =>
+      inContext(list, context).find((e) => e.name === '_[*#+0-9].')?.steps.find((s) => s.app === 'Goto')?.data;
+    const list = parseDialplan(renderExtensions(config, AGI));
+    expect(gotoOf(list, 'fedpbx-internal')).toBe('fedpbx-fallback-sites,${FILTER(0-9,${EXTEN})},1');
+    expect(gotoOf(list, 'fedpbx-from-pstn')).toBe('fedpbx-fallback-pstn,${FILTER(0-9+,${EXTEN})},1');
+    expect(gotoOf(list, 'fedpbx-from-sites')).toBe('fedpbx-fallback,${FILTER(0-9,${EXTEN})},1');
+    const hub = parseDialplan(renderExtensions({ ...config, federation: { ...config.federation, hubSiteId: 'moscow' } }, AGI));
+    expect(gotoOf(hub, 'fedpbx-from-sites')).toBe('fedpbx-fallback-sites,${FILTER(0-9,${EXTEN})},1');
+  });
+
+  it('a site reached through the hub: dialled on the hub link, prefix kept', () => {
+    const config = siteConfigFor('kazan');
+    const viaHub: SiteConfig = { ...config, links: config.links.filter((l) => l.a !== 'piter' && l.b !== 'piter'), federation: { ...config.federation, hubSiteId: 'moscow' } };
+    const list = parseDialplan(renderExtensions(viaHub, AGI));
+    const piter = config.federation.sites.find((s) => s.id === 'piter');
+    const dialled = piter?.prefixRequired ? `${piter.prefix}305` : '305';
+    const data = dialOf(sitesMatch(list, piter?.prefix !== undefined ? `${piter.prefix}305` : dialled));
+    expect(data).toMatch(/@site-moscow,/);
+    expect(data?.startsWith('PJSIP/${EXTEN}@')).toBe(true);
+  });
+
+  it('emergency numbers never leave through another site: only the own emergency trunks', () => {
+    for (const siteId of ['moscow', 'piter', 'kazan']) {
+      const config = siteConfigFor(siteId);
+      const list = parseDialplan(renderExtensions(config, AGI));
+      for (const number of config.site.emergencyNumbers) {
+        const steps = inContext(list, 'fedpbx-internal').find((e) => e.name === number)?.steps ?? [];
+        const dials = steps.filter((s) => s.app === 'Dial').map((s) => s.data);
+        expect(dials.every((d) => /@trunk-/.test(d) && !/@site-/.test(d)), `${siteId} ${number}`).toBe(true);
+        const own = config.trunks.filter((t) => t.siteId === siteId && t.emergency).map((t) => `PJSIP/${number}@trunk-${t.name}`);
+        expect(dials.sort()).toEqual(own.sort());
+      }
+    }
   });
 });

@@ -1,18 +1,24 @@
 /**
  * `extensions_fedpbx.conf`: the dialplan fedpbx owns at one site. It is deliberately thin - every call is handed
  * to the site's agent over FastAGI, which routes it from its in-memory snapshot. What stays in the dialplan is
- * what must work when the agent does not answer: dialling the site's own extensions (and emergency numbers)
- * directly (ARCHITECTURE.md, "The world breaks").
+ * what must work when the agent does not take a call: the site's own extensions, the other sites' ranges over
+ * their links (prefixes included, the same dial strings and endpoints the agent uses), and emergency numbers
+ * through the site's own emergency trunks (ARCHITECTURE.md, "The world breaks"). Only health-based choices
+ * (link down -> PSTN, trunk order by health) and call flows need the agent.
  *
  * The agent contract (also written into the file's header):
  * - Entry contexts `fedpbx-internal` (phones), `fedpbx-from-sites` (other sites), `fedpbx-from-pstn` (trunks)
  *   run `AGI(agi://<host>:<port>/<entry>)` with entry `internal`, `from-sites`, `from-pstn`.
- * - The agent sets the channel variable `FEDPBX_HANDLED=1` (`SET VARIABLE FEDPBX_HANDLED 1`) as soon as it takes
- *   responsibility for the call. The dialplan clears it before the AGI and falls back only when, after the AGI,
- *   it is unset AND `AGISTATUS` is neither SUCCESS nor HANGUP. AGISTATUS alone is not enough: a session that went
- *   on normally can still end in FAILURE (a missing-file STREAM FILE, a failed GOSUB - asterisk-protocols.md),
- *   while an agent that is down gives FAILURE after at most 2 s per address and Asterisk continues at the next
- *   priority.
+ * - The agent sets the channel variable `FEDPBX_HANDLED=1` (in its first command, an `MSet`) as soon as it takes
+ *   responsibility for the call. The dialplan clears it before the AGI; after the AGI the call is the agent's
+ *   only when it is `1`, or when AGISTATUS is HANGUP (the caller is gone). Everything else runs the fallback.
+ *   AGISTATUS cannot tell: a FastAGI server that reads the environment and closes without a command, or holds the
+ *   connection and drops it, gives AGISTATUS=SUCCESS on Asterisk 22 (res_agi.c ends the script normally on EOF);
+ *   only a `failure` line, a refused connection or 2 s without accept give FAILURE; and a session that went on
+ *   normally can end in FAILURE (a missing-file STREAM FILE, a failed GOSUB - asterisk-protocols.md, "Observed").
+ * - Asterisk has no read timeout on a FastAGI connection: a stopped agent holds the call in AGI() (Set(TIMEOUT(...))
+ *   does not interrupt it). That case is the agent's supervisor's to end (it kills a silent agent within ~1.5 s,
+ *   whose closed sockets then send the calls here) - see README "How restarts and failures work".
  * - Recording (`fedpbx-record`, when the site records inter-site or external calls): `Gosub(fedpbx-record,s,1(<callee>))`
  *   on the caller's channel before Dial, or as a pre-dial handler `Dial(...,b(fedpbx-record^s^1(<callee>)))`.
  *   It MixMonitors to `${FEDPBX_REC_DIR}/<name>` (FEDPBX_REC_DIR defaults to the rendered directory unless a
@@ -21,7 +27,7 @@
  */
 import { ExtensionPatternText, type InboundRoute, type SiteConfig } from '@fedpbx/contracts';
 import { parsePattern, rangeToPatterns } from '../patterns/index.js';
-import { AGI_ENTRIES, EXTENSIONS_FILE_NAME, FEDPBX_CONTEXTS, phoneEndpointName, trunkEndpointName } from './names.js';
+import { AGI_ENTRIES, EXTENSIONS_FILE_NAME, FEDPBX_CONTEXTS, phoneEndpointName, siteEndpointName, trunkEndpointName } from './names.js';
 import { DEFAULT_RECORDING_DIR, FEDPBX_REC_DIR_VARIABLE, FEDPBX_REC_FILE_VARIABLE, recordingFileNameExpression } from './recording.js';
 import { RenderError } from './render-errors.js';
 import {
@@ -36,7 +42,7 @@ import {
   type ValueSite,
 } from './safe-values.js';
 
-/** Set to `1` by the agent when it has taken the call; the fallback runs only while it is unset. */
+/** Set to `1` by the agent when it has taken the call; unless it is `1` (or the caller is gone) the fallback runs. */
 export const FEDPBX_HANDLED_VARIABLE = 'FEDPBX_HANDLED';
 
 export interface ExtensionsRenderOptions {
@@ -77,8 +83,9 @@ export function renderExtensions(config: SiteConfig, opts: ExtensionsRenderOptio
     .comment('fedpbx rewrites this file whenever the federation configuration changes; local edits are lost.')
     .comment(`Include it from extensions.conf (#include ${EXTENSIONS_FILE_NAME}).`)
     .comment(`Every call goes to the fedpbx agent over FastAGI. The agent sets ${FEDPBX_HANDLED_VARIABLE}=1 when it takes`)
-    .comment(`a call; if it is unset after AGI() and AGISTATUS is not SUCCESS or HANGUP, the agent was unreachable and`)
-    .comment(`the call falls back to ${FEDPBX_CONTEXTS.fallback}, which dials this site's own extensions directly.`);
+    .comment(`a call. Unless ${FEDPBX_HANDLED_VARIABLE} is 1 after AGI() (or AGISTATUS is HANGUP: the caller is gone), whatever`)
+    .comment(`AGISTATUS says (SUCCESS too: an agent that closes without a command), the call falls back to`)
+    .comment(`${FEDPBX_CONTEXTS.fallbackSites}: this site's extensions, other sites' ranges over their links, no call flows.`);
 
   // Emergency numbers: literal extensions in fedpbx-internal, so they win over the catch-alls; without the
   // agent they still go out through the site's own emergency-capable trunks.
@@ -94,15 +101,18 @@ export function renderExtensions(config: SiteConfig, opts: ExtensionsRenderOptio
     w.extension(number, entrySteps(agi(AGI_ENTRIES.internal), [...dials, { app: 'Hangup', data: '' }]));
   }
   for (const exten of CATCH_ALL) {
-    w.extension(exten, entrySteps(agi(AGI_ENTRIES.internal), exten === 's' ? [hangup()] : [gotoFallback(FEDPBX_CONTEXTS.fallback)]));
+    w.extension(exten, entrySteps(agi(AGI_ENTRIES.internal), exten === 's' ? [hangup()] : [gotoFallback(FEDPBX_CONTEXTS.fallbackSites)]));
   }
 
   w.context(FEDPBX_CONTEXTS.fromSites, 'Calls from other sites (endpoints site-*).');
+  // Only the hub passes calls from one site on to another (as the agent does); any other site's fallback keeps
+  // them to its own extensions, so that two fallbacks can never bounce a call between them.
+  const fromSitesFallback = config.federation.hubSiteId === siteId ? FEDPBX_CONTEXTS.fallbackSites : FEDPBX_CONTEXTS.fallback;
   for (const exten of CATCH_ALL) {
     const fallback =
       exten === 's'
         ? [hangup()]
-        : [...(recordInterSite ? [recordStep(DIALLED_DIGITS)] : []), gotoFallback(FEDPBX_CONTEXTS.fallback)];
+        : [...(recordInterSite ? [recordStep(DIALLED_DIGITS)] : []), gotoFallback(fromSitesFallback)];
     w.extension(exten, entrySteps(agi(AGI_ENTRIES.fromSites), fallback));
   }
 
@@ -124,20 +134,24 @@ export function renderExtensions(config: SiteConfig, opts: ExtensionsRenderOptio
   }
 
   renderFallback(w, config, ringTimeout);
+  renderFallbackSites(w, config, recordInterSite);
   renderFallbackPstn(w, config);
   if (recordInterSite || recordExternal) renderRecord(w, site.timezone, recordingDir);
   return w.toString();
 }
 
-/** The entry sequence: clear the flag, ask the agent, stop if it took the call, otherwise run `fallback`. */
+/**
+ * The entry sequence: clear the flag, ask the agent, stop if it took the call (or the caller is gone), otherwise
+ * run `fallback`. AGISTATUS=SUCCESS is not "taken": an agent with no snapshot, an unknown entry, an exception or a
+ * kill before its first command all end the session that way (see the file comment).
+ */
 function entrySteps(agi: Step, fallback: readonly Step[]): Step[] {
   return [
     { app: 'Set', data: `${FEDPBX_HANDLED_VARIABLE}=` },
     agi,
     { app: 'GotoIf', data: `$["\${${FEDPBX_HANDLED_VARIABLE}}" = "1"]?handled` },
-    { app: 'GotoIf', data: '$["${AGISTATUS}" = "SUCCESS"]?handled' },
     { app: 'GotoIf', data: '$["${AGISTATUS}" = "HANGUP"]?handled' },
-    { app: 'Log', data: 'WARNING,fedpbx agent unreachable - AGISTATUS=${AGISTATUS} - fallback dialplan' },
+    { app: 'Log', data: 'WARNING,fedpbx agent did not take the call - AGISTATUS=${AGISTATUS} - fallback dialplan' },
     ...fallback,
     { app: 'Hangup', data: '', label: 'handled' },
   ];
@@ -158,7 +172,7 @@ function recordStep(calleeExpression: string): Step {
 
 function renderFallback(w: DialplanWriter, config: SiteConfig, ringTimeout: number): void {
   const siteId = config.site.id;
-  w.context(FEDPBX_CONTEXTS.fallback, 'Only when the agent is unreachable: this site\'s own extensions, dialled directly.');
+  w.context(FEDPBX_CONTEXTS.fallback, 'Only when the agent did not take the call: this site\'s own extensions, dialled directly.');
   const literals = new Set<string>();
   const extensions = config.extensions.filter((e) => e.siteId === siteId).sort((a, b) => (a.number < b.number ? -1 : a.number > b.number ? 1 : 0));
   for (const ext of extensions) {
@@ -189,9 +203,115 @@ function renderFallback(w: DialplanWriter, config: SiteConfig, ringTimeout: numb
   w.extension('i', [{ app: 'Hangup', data: '1' }]);
 }
 
+/** Equal-length digit strings `from` <= `to`: a block of numbers (string order is numeric order at equal length). */
+interface Span {
+  readonly from: string;
+  readonly to: string;
+}
+
+/**
+ * `fedpbx-fallback-sites`: `include => fedpbx-fallback` (own extensions), then every number the numbering plan
+ * gives to another site, dialled over the link the agent would use (the site itself, or the hub) with the same dial
+ * string: flat ranges as they are, prefix + number with the prefix stripped towards the site itself (the receiving
+ * site sees the number alone), prefix + number as is through the hub (a prefix reaches its site from anywhere).
+ * The number sets follow `NumberingPlan.classify` exactly: own ranges first, then prefixes longest first (a prefix
+ * claims every number of its site's lengths, assigned or not), then the flat plan - each block minus what an
+ * earlier rule took, so Asterisk's pattern order never has to choose. What the agent would do on a dead link
+ * (the PSTN to the number's DID) needs link health, which a static dialplan does not have.
+ */
+function renderFallbackSites(w: DialplanWriter, config: SiteConfig, recordInterSite: boolean): void {
+  const siteId = config.site.id;
+  w.context(FEDPBX_CONTEXTS.fallbackSites, 'Only when the agent did not take the call: this site\'s extensions and the other sites\' ranges over their links.');
+  w.include(FEDPBX_CONTEXTS.fallback);
+  const ranges = new Map<string, Span[]>();
+  for (const r of config.federation.numberRanges) {
+    const object = `number range ${r.id}`;
+    const span = { from: safeDigits(r.from, { object, field: 'from' }), to: safeDigits(r.to, { object, field: 'to' }) };
+    if (span.from.length !== span.to.length || span.from > span.to) continue; // validation never lets one through
+    ranges.set(r.siteId, [...(ranges.get(r.siteId) ?? []), span]);
+  }
+  const linked = new Set(config.links.flatMap((l) => (l.a === siteId ? [l.b] : l.b === siteId ? [l.a] : [])));
+  const hub = config.federation.hubSiteId;
+  const viaOf = (target: string): string | undefined =>
+    linked.has(target) ? target : hub !== undefined && hub !== siteId && hub !== target && linked.has(hub) ? hub : undefined;
+  const seen = new Set<string>();
+  const dialSteps = (target: string, via: string, onWire: string): Step[] => {
+    const entry = config.federation.sites.find((s) => s.id === target);
+    const timeout = safeInt(entry?.ringTimeoutSec ?? 30, 1, 600, { object: `site ${target}`, field: 'ringTimeoutSec' });
+    const endpoint = siteEndpointName(safeSiteId(via, { object: `site ${via}`, field: 'id' }));
+    return [...(recordInterSite ? [recordStep('${EXTEN}')] : []), { app: 'Dial', data: `PJSIP/${onWire}@${endpoint},${timeout},tT` }, hangup()];
+  };
+  const emit = (spans: readonly Span[], steps: Step[]): void => {
+    for (const span of spans) {
+      for (const pattern of rangeToPatterns(span.from, span.to)) {
+        if (seen.has(pattern.canonical)) continue;
+        seen.add(pattern.canonical);
+        w.extension(pattern.text, steps);
+      }
+    }
+  };
+
+  const claimed: Span[] = [...(ranges.get(siteId) ?? [])];
+  const prefixed = config.federation.sites
+    .filter((s): s is typeof s & { prefix: string } => s.prefix !== undefined)
+    .sort((a, b) => b.prefix.length - a.prefix.length || (a.prefix < b.prefix ? -1 : 1));
+  for (const s of prefixed) {
+    const prefix = safeDigits(s.prefix, { object: `site ${s.id}`, field: 'prefix' });
+    const own = ranges.get(s.id) ?? [];
+    const spans = own.flatMap((r) => subtractSpans({ from: prefix + r.from, to: prefix + r.to }, claimed));
+    if (s.id === siteId) {
+      // This site's own prefix + one of its numbers: the number, here.
+      emit(spans, [gotoFallback(FEDPBX_CONTEXTS.fallback, `\${EXTEN:${prefix.length}}`)]);
+    } else {
+      const via = viaOf(s.id);
+      if (via !== undefined) emit(spans, dialSteps(s.id, via, via === s.id ? `\${EXTEN:${prefix.length}}` : '${EXTEN}'));
+    }
+    for (const length of new Set(own.map((r) => r.from.length))) claimed.push({ from: prefix + '0'.repeat(length), to: prefix + '9'.repeat(length) });
+  }
+  for (const s of config.federation.sites) {
+    if (s.id === siteId || s.prefixRequired) continue;
+    const via = viaOf(s.id);
+    if (via === undefined) continue;
+    const hubRanges = via === s.id ? [] : (ranges.get(via) ?? []);
+    for (const r of ranges.get(s.id) ?? []) {
+      for (const span of subtractSpans(r, claimed)) {
+        // Through the hub the number must mean this site at the hub too; where the hub's own range holds it, the
+        // site's prefix says it (the agent's NumberingPlan.dialStringFrom).
+        const shadowedAtHub = hubRanges.some((h) => h.from.length === span.from.length && h.from <= span.to && span.from <= h.to);
+        const onWire = shadowedAtHub && s.prefix !== undefined ? `${safeDigits(s.prefix, { object: `site ${s.id}`, field: 'prefix' })}\${EXTEN}` : '${EXTEN}';
+        emit([span], dialSteps(s.id, via, onWire));
+      }
+    }
+  }
+  w.extension('i', [{ app: 'Hangup', data: '1' }]);
+}
+
+/** `span` minus every claimed span of the same length. */
+function subtractSpans(span: Span, claimed: readonly Span[]): Span[] {
+  let pieces: Span[] = [span];
+  for (const c of claimed) {
+    if (c.from.length !== span.from.length) continue;
+    const next: Span[] = [];
+    for (const p of pieces) {
+      if (c.to < p.from || c.from > p.to) {
+        next.push(p);
+        continue;
+      }
+      if (c.from > p.from) next.push({ from: p.from, to: stepDigits(c.from, -1n) });
+      if (c.to < p.to) next.push({ from: stepDigits(c.to, 1n), to: p.to });
+    }
+    pieces = next;
+  }
+  return pieces;
+}
+
+function stepDigits(digits: string, by: bigint): string {
+  return (BigInt(digits) + by).toString().padStart(digits.length, '0');
+}
+
 function renderFallbackPstn(w: DialplanWriter, config: SiteConfig): void {
   const siteId = config.site.id;
-  w.context(FEDPBX_CONTEXTS.fallbackPstn, 'Only when the agent is unreachable: inbound routes to an extension or by DID suffix.');
+  w.context(FEDPBX_CONTEXTS.fallbackPstn, 'Only when the agent did not take the call: inbound routes to an extension or by DID suffix.');
   const seen = new Set<string>();
   const routes = config.inboundRoutes.filter((r) => r.siteId === siteId);
   for (const route of routes) {
@@ -208,11 +328,12 @@ function renderFallbackPstn(w: DialplanWriter, config: SiteConfig): void {
 function fallbackDestination(route: InboundRoute, object: string): Step[] {
   const destination = route.destination;
   switch (destination.type) {
+    // The number may be at another site (the agent routes it there too): the fallback with the other sites.
     case 'extension':
-      return [gotoFallback(FEDPBX_CONTEXTS.fallback, safeDigits(destination.number, { object, field: 'destination.number' }))];
+      return [gotoFallback(FEDPBX_CONTEXTS.fallbackSites, safeDigits(destination.number, { object, field: 'destination.number' }))];
     case 'did-suffix': {
       const digits = safeInt(destination.digits, 1, 15, { object, field: 'destination.digits' });
-      return [gotoFallback(FEDPBX_CONTEXTS.fallback, `\${FILTER(0-9,\${EXTEN}):-${digits}}`)];
+      return [gotoFallback(FEDPBX_CONTEXTS.fallbackSites, `\${FILTER(0-9,\${EXTEN}):-${digits}}`)];
     }
     case 'voicemail':
       return [{ app: 'VoiceMail', data: `${safeDigits(destination.mailbox, { object, field: 'destination.mailbox' })},u` }];
@@ -263,6 +384,14 @@ class DialplanWriter {
       throw new RenderError('UNSAFE_VALUE', 'comment', 'text', 'a comment is one line without control characters');
     }
     this.lines.push(`; ${text}`);
+    return this;
+  }
+
+  /** `include => name`: the included context's extensions are searched after this one's (pbx.c). */
+  include(name: string): this {
+    if (this.current === undefined) throw new RenderError('MISSING_VALUE', `include ${name}`, 'context', 'no context open');
+    if (!this.contexts.has(name)) throw new RenderError('MISSING_VALUE', `include ${name}`, 'name', 'include a context written before');
+    this.lines.push(`include => ${name}`);
     return this;
   }
 

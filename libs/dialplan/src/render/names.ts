@@ -20,8 +20,13 @@ export const FEDPBX_CONTEXTS = {
   fromSites: 'fedpbx-from-sites',
   /** Calls arriving from a PSTN trunk of the site. */
   fromPstn: 'fedpbx-from-pstn',
-  /** Used only when the agent could not take a call: dials the site's own extensions directly. */
+  /** Used only when the agent did not take a call: dials the site's own extensions directly. */
   fallback: 'fedpbx-fallback',
+  /**
+   * The same plus the other sites' ranges (flat and by prefix) over the inter-site links, as the agent dials them;
+   * includes `fedpbx-fallback`. Phones' and PSTN calls fall back here; calls from other sites only at the hub.
+   */
+  fallbackSites: 'fedpbx-fallback-sites',
   /** The same for PSTN calls: the site's simple inbound routes (DID -> extension). */
   fallbackPstn: 'fedpbx-fallback-pstn',
   /** Subroutine that starts a MixMonitor recording; rendered when the site's recording policy asks for it. */

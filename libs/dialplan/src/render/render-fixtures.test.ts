@@ -107,7 +107,7 @@ export function parseDialplan(text: string): DialplanExtension[] {
   text
     .split('\n')
     .forEach((line, index) => {
-      if (line === '' || line.startsWith('; ')) return;
+      if (line === '' || line.startsWith('; ') || /^include => [A-Za-z0-9_-]+$/.test(line)) return;
       const header = /^\[([A-Za-z0-9_-]+)\]$/.exec(line);
       if (header !== null) {
         context = header[1];
