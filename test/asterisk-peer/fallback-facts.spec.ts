@@ -1,0 +1,137 @@
+// The "Observed in the field" facts of issue #15 §2 (asterisk-protocols.md), reproduced by the faithful peers:
+// the FastAGI peer (AGISTATUS after each way a server can end) and the dialplan peer (what the rendered
+// extensions_fedpbx.conf then does with the call).
+import { spawn } from 'node:child_process';
+import net from 'node:net';
+import { renderExtensions } from '@fedpbx/dialplan';
+import { afterEach, describe, expect, it } from 'vitest';
+import { siteConfigFor } from '../../libs/dialplan/src/render/render-fixtures.test.js';
+import { Dialplan, substitute } from '../support/asterisk/dialplan-peer.js';
+import { placeCall } from '../support/asterisk/fastagi-peer.js';
+
+const servers: net.Server[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => new Promise<void>((r) => s.close(() => r()))));
+});
+
+/** A FastAGI server that reads the environment, then does `then` with the socket. */
+async function server(then: (socket: net.Socket) => void): Promise<number> {
+  const s = net.createServer((socket) => {
+    let head = '';
+    socket.on('data', (d: Buffer) => {
+      if (head.includes('\n\n')) return;
+      head += d.toString();
+      if (head.includes('\n\n')) then(socket);
+    });
+    socket.on('error', () => socket.destroy());
+  });
+  servers.push(s);
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  return (s.address() as net.AddressInfo).port;
+}
+
+async function freePort(): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+describe('FastAGI peer: AGISTATUS as Asterisk 22.10.1 sets it (Observed in the field)', () => {
+  it('a server that reads the environment and closes without a command: SUCCESS', async () => {
+    const port = await server((s) => s.end());
+    const call = await placeCall({ host: '127.0.0.1', port, script: 'internal', timeoutMs: 3000 });
+    expect(call.agiStatus).toBe('SUCCESS');
+    expect(call.commands).toEqual([]);
+  });
+
+  it('a server that holds the connection, then drops it: SUCCESS (a reset too)', async () => {
+    const held = await server((s) => setTimeout(() => s.end(), 400));
+    const call = await placeCall({ host: '127.0.0.1', port: held, script: 'internal', timeoutMs: 3000 });
+    expect(call.agiStatus).toBe('SUCCESS');
+    expect(call.durationMs).toBeGreaterThanOrEqual(380);
+    const reset = await server((s) => setTimeout(() => s.resetAndDestroy(), 100));
+    expect((await placeCall({ host: '127.0.0.1', port: reset, script: 'internal', timeoutMs: 3000 })).agiStatus).toBe('SUCCESS');
+  });
+
+  it('only a failure line gives FAILURE; a refused connection gives FAILURE at once', async () => {
+    const port = await server((s) => s.end('failure\n'));
+    expect((await placeCall({ host: '127.0.0.1', port, script: 'internal', timeoutMs: 3000 })).agiStatus).toBe('FAILURE');
+    const refused = await placeCall({ host: '127.0.0.1', port: await freePort(), script: 'internal' });
+    expect(refused).toMatchObject({ agiStatus: 'FAILURE', connectError: 'refused' });
+    expect(refused.durationMs).toBeLessThan(100);
+  });
+
+  it('no read timeout: a stopped server process holds the call in AGI() until it is resumed', async () => {
+    // A real process, stopped with SIGSTOP once it listens (the kernel still completes the TCP handshake).
+    const script = `const net=require('node:net');const s=net.createServer((c)=>{let h='';c.on('data',(d)=>{h+=d;if(h.includes('\\n\\n'))c.end()})});s.listen(0,'127.0.0.1',()=>process.stdout.write(String(s.address().port)+'\\n'))`;
+    const child = spawn(process.execPath, ['-e', script], { stdio: ['ignore', 'pipe', 'inherit'] });
+    try {
+      const port = await new Promise<number>((resolve) => child.stdout.once('data', (d: Buffer) => resolve(Number(d.toString().trim()))));
+      child.kill('SIGSTOP');
+      const parked = await placeCall({ host: '127.0.0.1', port, script: 'internal', timeoutMs: 1500 });
+      expect(parked).toMatchObject({ agiStatus: null, parked: true, connectError: null });
+      const pending = placeCall({ host: '127.0.0.1', port, script: 'internal', timeoutMs: 5000 });
+      setTimeout(() => child.kill('SIGCONT'), 800);
+      const resumed = await pending;
+      expect(resumed.agiStatus).toBe('SUCCESS');
+      expect(resumed.durationMs).toBeGreaterThanOrEqual(750);
+    } finally {
+      child.kill('SIGKILL');
+    }
+  });
+});
+
+describe('dialplan peer: the rendered entry steps and fallback, after each AGI outcome', () => {
+  const moscow = new Dialplan(renderExtensions(siteConfigFor('moscow'), { agiHost: '127.0.0.1', agiPort: 4573 }));
+
+  it('substitutes variables, FILTER and substrings as Asterisk does', () => {
+    const vars = new Map([['EXTEN', '7-495+555']]);
+    expect(substitute('${FILTER(0-9,${EXTEN})}', vars)).toBe('7495555');
+    expect(substitute('${FILTER(0-9+,${EXTEN})}', vars)).toBe('7495+555');
+    expect(substitute('${FILTER(0-9,${EXTEN}):-3}/${EXTEN:1}/${EXTEN:1:3}', vars)).toBe('555/-495+555/-49');
+  });
+
+  it.each([
+    ['closes without a command (no snapshot, unknown entry, an exception)', (s: net.Socket) => s.end()],
+    ['holds, then drops', (s: net.Socket) => setTimeout(() => s.destroy(), 200)],
+    ['answers failure', (s: net.Socket) => s.end('failure\n')],
+  ])('agent %s: an inter-site number is dialled over the link by the fallback', async (_label, then) => {
+    const port = await server(then);
+    const call = await moscow.run({ context: 'fedpbx-internal', exten: '305', callerId: { num: '101' }, agi: { host: '127.0.0.1', port } });
+    expect(call.dials.map((d) => d.data)).toEqual(['PJSIP/305@site-piter,30,tT']);
+    expect(call.gosubs).toEqual(['fedpbx-record,s,1(305)']);
+    expect(call.logs[0]).toMatch(/^WARNING,fedpbx agent did not take the call - AGISTATUS=(SUCCESS|FAILURE)/);
+  });
+
+  it('agent refused: own extension, kazan by prefix, emergency via the own trunk; an unknown number is not dialled', async () => {
+    const agi = { host: '127.0.0.1', port: await freePort() };
+    const dial = async (context: string, exten: string): Promise<string[]> => (await moscow.run({ context, exten, agi })).dials.map((d) => d.data);
+    expect(await dial('fedpbx-internal', '101')).toEqual(['PJSIP/101,20,tT']);
+    expect(await dial('fedpbx-internal', '6101')).toEqual(['PJSIP/101@site-kazan,30,tT']);
+    expect(await dial('fedpbx-internal', '112')).toEqual(['PJSIP/112@trunk-moscow-city']);
+    expect(await dial('fedpbx-internal', '999')).toEqual([]);
+    // From another site, moscow (not the hub) only rings its own numbers: never a bounce to a third site.
+    expect(await dial('fedpbx-from-sites', '101')).toEqual(['PJSIP/101,20,tT']);
+    expect(await dial('fedpbx-from-sites', '305')).toEqual([]);
+  });
+
+  it('the agent took the call (FEDPBX_HANDLED=1 in its first MSet): no fallback, whatever AGISTATUS says', async () => {
+    const port = await server((s) => {
+      s.once('data', () => s.end('failure\n')); // the MSet's answer arrives; then a failure ends it with FAILURE
+      s.write('EXEC MSet FEDPBX_HANDLED=1,FEDPBX_ROUTE=site\n');
+    });
+    const call = await moscow.run({ context: 'fedpbx-internal', exten: '305', agi: { host: '127.0.0.1', port } });
+    expect(call.agiStatus).toBe('FAILURE');
+    expect(call.variables.FEDPBX_HANDLED).toBe('1');
+    expect(call.dials).toEqual([]);
+  });
+
+  it('a stopped agent: the call waits in AGI() (dead air) - the supervisor must end it', async () => {
+    const port = await server(() => undefined);
+    const call = await moscow.run({ context: 'fedpbx-internal', exten: '305', agi: { host: '127.0.0.1', port }, agiTimeoutMs: 800 });
+    expect(call.end).toBe('parked');
+    expect(call.dials).toEqual([]);
+  });
+});

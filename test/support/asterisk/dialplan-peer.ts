@@ -1,0 +1,367 @@
+// A faithful model of what Asterisk's PBX core does with an extensions.conf text around AGI(): finds the extension
+// (literals first, then patterns in ext_cmp order - main/pbx.c; included contexts after the context's own),
+// runs its priorities, and hands AGI() to the FastAGI peer, so that what happens AFTER the agent's session (the
+// AGISTATUS / FEDPBX_HANDLED checks, the fallback) runs as written in the rendered file. It models only the
+// applications and expressions the rendered file uses; anything else is an error, never a silent guess.
+// Written independently of libs/dialplan (no shared pattern code).
+import { performance } from 'node:perf_hooks';
+import { placeCall, type AgiStatus, type CallRecord, type DialOutcome, type DialRequest } from './fastagi-peer.js';
+
+interface Priority {
+  readonly app: string;
+  readonly data: string;
+  readonly label: string | undefined;
+}
+
+interface Context {
+  readonly includes: string[];
+  readonly extensions: Map<string, Priority[]>;
+}
+
+export interface DialplanStep {
+  readonly context: string;
+  readonly exten: string;
+  readonly app: string;
+  /** The data after variable substitution. */
+  readonly data: string;
+  readonly tMs: number;
+}
+
+export interface DialplanDial {
+  readonly data: string;
+  readonly context: string;
+  readonly status: string;
+}
+
+export interface DialplanCall {
+  readonly steps: DialplanStep[];
+  /** The FastAGI session of the (first) AGI() step, if any. */
+  readonly agi: CallRecord | undefined;
+  /** AGISTATUS after AGI() returned; null while the channel is parked in AGI() (server stopped, no read timeout). */
+  readonly agiStatus: AgiStatus | null | undefined;
+  /** Dial() steps of the dialplan itself (the fallback), not those the agent sent over AGI. */
+  readonly dials: DialplanDial[];
+  /** Gosub() targets reached by the dialplan (e.g. fedpbx-record). */
+  readonly gosubs: string[];
+  /** Log() messages. */
+  readonly logs: string[];
+  readonly variables: Record<string, string>;
+  /** `hangup`: a Hangup() or the end of an extension; `parked`: stuck in AGI(); `no-extension`: nothing to run. */
+  readonly end: 'hangup' | 'parked' | 'no-extension';
+  /** ms from the start of the call to the first fallback Dial (undefined when none). */
+  readonly msToFirstDial: number | undefined;
+  readonly durationMs: number;
+}
+
+export interface RunDialplanOptions {
+  readonly context: string;
+  readonly exten: string;
+  readonly callerId?: { readonly num?: string | null; readonly name?: string | null };
+  readonly channel?: string;
+  /** Where AGI(agi://...) connects, whatever the file says (tests run the agent on a free port). */
+  readonly agi?: { readonly host: string; readonly port: number };
+  /** Bound on AGI(): a stopped server holds the channel that long at most, then the call counts as parked. */
+  readonly agiTimeoutMs?: number;
+  /** Dial outcome for the dialplan's own Dial() and the agent's EXEC Dial. Default: ANSWER. */
+  readonly onDial?: (req: { data: string; fromAgi: boolean } & Partial<DialRequest>) => DialOutcome;
+  readonly variables?: Readonly<Record<string, string>>;
+  readonly maxSteps?: number;
+}
+
+/** Parses extensions.conf text: `[context]`, `include => ctx`, `exten => name,1[(label)],App(data)`, ` same => n...`. */
+export class Dialplan {
+  private readonly contexts = new Map<string, Context>();
+
+  constructor(text: string) {
+    let context: Context | undefined;
+    let current: Priority[] | undefined;
+    for (const [i, raw] of text.split('\n').entries()) {
+      const line = raw.trim();
+      if (line === '' || line.startsWith(';')) continue;
+      const header = /^\[([^\]]+)\]$/.exec(line);
+      if (header !== null) {
+        context = { includes: [], extensions: new Map() };
+        this.contexts.set(header[1] as string, context);
+        continue;
+      }
+      if (context === undefined) throw new Error(`line ${i + 1}: outside a context`);
+      const include = /^include\s*=>\s*(\S+)$/.exec(line);
+      if (include !== null) {
+        context.includes.push(include[1] as string);
+        continue;
+      }
+      const m = /^(exten|same)\s*=>\s*(?:([^,]+),)?(1|n)(?:\(([^)]+)\))?,([A-Za-z]+)\((.*)\)$/.exec(line);
+      if (m === null) throw new Error(`line ${i + 1}: not modelled: ${line}`);
+      const priority = { app: m[5] as string, data: m[6] as string, label: m[4] };
+      if (m[1] === 'exten') {
+        // `-` is eye candy in a literal; inside a pattern's [] it is a range (positions() skips the others).
+        const name = (m[2] as string).startsWith('_') ? (m[2] as string) : (m[2] as string).replaceAll('-', '');
+        if (m[3] !== '1') throw new Error(`line ${i + 1}: an extension starts at priority 1`);
+        current = [priority];
+        // pbx_config: a second `exten => X,1` in one context is refused ("duplicate extension"): keep the first.
+        if (!context.extensions.has(name)) context.extensions.set(name, current);
+      } else {
+        if (current === undefined) throw new Error(`line ${i + 1}: same => without an extension`);
+        current.push(priority);
+      }
+    }
+  }
+
+  has(context: string): boolean {
+    return this.contexts.has(context);
+  }
+
+  /** pbx_find_extension(): the context's own extensions (literal, then best pattern), then each include in order. */
+  find(context: string, exten: string, seen = new Set<string>()): Priority[] | undefined {
+    const ctx = this.contexts.get(context);
+    if (ctx === undefined || seen.has(context)) return undefined;
+    seen.add(context);
+    const literal = ctx.extensions.get(exten);
+    if (literal !== undefined) return literal;
+    const patterns = [...ctx.extensions.keys()].filter((k) => k.startsWith('_') && patternMatches(k.slice(1), exten)).sort(comparePatterns);
+    const best = patterns[0];
+    if (best !== undefined) return ctx.extensions.get(best);
+    for (const inc of ctx.includes) {
+      const found = this.find(inc, exten, seen);
+      if (found !== undefined) return found;
+    }
+    return undefined;
+  }
+
+  /** Runs one call through the dialplan. Never rejects. */
+  async run(opts: RunDialplanOptions): Promise<DialplanCall> {
+    const t0 = performance.now();
+    const vars = new Map<string, string>(Object.entries(opts.variables ?? {}));
+    const steps: DialplanStep[] = [];
+    const dials: DialplanDial[] = [];
+    const gosubs: string[] = [];
+    const logs: string[] = [];
+    let agi: CallRecord | undefined;
+    let agiStatus: AgiStatus | null | undefined;
+    let msToFirstDial: number | undefined;
+    let context = opts.context;
+    let exten = opts.exten;
+    let prios = this.find(context, exten);
+    let pc = 0;
+    const done = (end: DialplanCall['end']): DialplanCall => ({
+      steps,
+      agi,
+      agiStatus,
+      dials,
+      gosubs,
+      logs,
+      variables: Object.fromEntries(vars),
+      end,
+      msToFirstDial,
+      durationMs: performance.now() - t0,
+    });
+    if (prios === undefined) return done('no-extension');
+    for (let n = 0; n < (opts.maxSteps ?? 200); n++) {
+      const p = prios[pc];
+      if (p === undefined) return done('hangup'); // "Auto fallthrough, channel ... status is ..." -> hangup
+      vars.set('EXTEN', exten);
+      vars.set('CONTEXT', context);
+      const data = substitute(p.data, vars);
+      steps.push({ context, exten, app: p.app, data, tMs: performance.now() - t0 });
+      pc += 1;
+      switch (p.app) {
+        case 'Set': {
+          const eq = data.indexOf('=');
+          if (eq <= 0) throw new Error(`Set(${data})`);
+          vars.set(data.slice(0, eq), data.slice(eq + 1));
+          break;
+        }
+        case 'ExecIf':
+        case 'MixMonitor':
+        case 'Return':
+        case 'NoOp':
+          break;
+        case 'Log':
+          logs.push(data);
+          break;
+        case 'Gosub':
+          gosubs.push(data);
+          break;
+        case 'GotoIf': {
+          const q = data.lastIndexOf('?');
+          const cond = evaluate(data.slice(0, q));
+          const [yes, no] = data.slice(q + 1).split(':');
+          const target = cond ? yes : no;
+          if (target !== undefined && target !== '') {
+            const i = prios.findIndex((x) => x.label === target);
+            if (i < 0) throw new Error(`GotoIf: no label ${target}`);
+            pc = i;
+          }
+          break;
+        }
+        case 'Goto': {
+          const [c, e, pr] = data.split(',');
+          if (pr !== '1') throw new Error(`Goto(${data}): only priority 1 is modelled`);
+          context = c as string;
+          exten = e as string;
+          const next = this.find(context, exten) ?? this.find(context, 'i');
+          if (next === undefined) return done('hangup');
+          if (this.find(context, exten) === undefined) exten = 'i';
+          prios = next;
+          pc = 0;
+          break;
+        }
+        case 'AGI': {
+          const url = /^agi:\/\/([^:/]+)(?::(\d+))?(?:\/([^,]*))?$/.exec(data);
+          if (url === null) throw new Error(`AGI(${data})`);
+          const record = await placeCall({
+            host: opts.agi?.host ?? (url[1] as string),
+            port: opts.agi?.port ?? Number(url[2] ?? 4573),
+            script: url[3] ?? '',
+            context,
+            extension: exten,
+            ...(opts.channel !== undefined ? { channel: opts.channel } : {}),
+            ...(opts.callerId !== undefined ? { callerId: opts.callerId } : {}),
+            variables: Object.fromEntries(vars),
+            timeoutMs: opts.agiTimeoutMs ?? 10_000,
+            onDial: (req) => opts.onDial?.({ ...req, data: req.rawData, fromAgi: true }) ?? { status: 'ANSWER' },
+          });
+          agi ??= record;
+          for (const [k, v] of Object.entries(record.variables)) vars.set(k, v);
+          agiStatus = record.agiStatus;
+          if (record.agiStatus === null) return done('parked');
+          vars.set('AGISTATUS', record.agiStatus);
+          if (record.hungUp) return done('hangup');
+          break;
+        }
+        case 'Dial': {
+          msToFirstDial ??= performance.now() - t0;
+          const outcome = opts.onDial?.({ data, fromAgi: false }) ?? { status: 'ANSWER' };
+          vars.set('DIALSTATUS', outcome.status);
+          dials.push({ data, context, status: outcome.status });
+          break;
+        }
+        case 'Hangup':
+        case 'VoiceMail':
+          if (p.app === 'VoiceMail') dials.push({ data: `VoiceMail/${data}`, context, status: 'VOICEMAIL' });
+          if (p.app === 'Hangup') return done('hangup');
+          break;
+        default:
+          throw new Error(`application ${p.app} is not modelled`);
+      }
+    }
+    throw new Error('too many steps (a loop?)');
+  }
+}
+
+/** `${NAME}`, `${NAME:off[:len]}`, `${FILTER(set,value)[:off[:len]]}`, innermost first (pbx_substitute_variables). */
+export function substitute(text: string, vars: ReadonlyMap<string, string>): string {
+  let out = text;
+  for (;;) {
+    const end = out.indexOf('}');
+    if (end < 0) return out;
+    const start = out.lastIndexOf('${', end);
+    if (start < 0) return out;
+    const inner = out.slice(start + 2, end);
+    out = out.slice(0, start) + expand(inner, vars) + out.slice(end + 1);
+  }
+}
+
+function expand(inner: string, vars: ReadonlyMap<string, string>): string {
+  let value: string;
+  let rest: string;
+  const fn = /^([A-Z]+)\((.*)\)(.*)$/.exec(inner);
+  if (fn !== null) {
+    const [, name, args, tail] = fn as unknown as [string, string, string, string];
+    if (name !== 'FILTER') throw new Error(`function ${name} is not modelled`);
+    const comma = args.indexOf(',');
+    value = filter(args.slice(0, comma), args.slice(comma + 1));
+    rest = tail;
+  } else {
+    const colon = inner.indexOf(':');
+    value = vars.get(colon < 0 ? inner : inner.slice(0, colon)) ?? '';
+    rest = colon < 0 ? '' : inner.slice(colon);
+  }
+  if (rest === '') return value;
+  const sub = /^:(-?\d+)(?::(-?\d+))?$/.exec(rest);
+  if (sub === null) throw new Error(`substring ${rest} is not modelled`);
+  let off = Number(sub[1]);
+  if (off < 0) off = Math.max(0, value.length + off);
+  const len = sub[2] === undefined ? undefined : Number(sub[2]);
+  const cut = value.slice(off);
+  return len === undefined ? cut : len >= 0 ? cut.slice(0, len) : cut.slice(0, Math.max(0, cut.length + len));
+}
+
+function filter(set: string, value: string): string {
+  const allowed = (c: string): boolean => {
+    for (let i = 0; i < set.length; i++) {
+      if (set[i + 1] === '-' && i + 2 < set.length) {
+        if (c >= (set[i] as string) && c <= (set[i + 2] as string)) return true;
+        i += 2;
+      } else if (set[i] === c) return true;
+    }
+    return false;
+  };
+  return [...value].filter(allowed).join('');
+}
+
+/** `$["a" = "b"]` (the only form the rendered file uses); anything else is refused. */
+function evaluate(expr: string): boolean {
+  const m = /^\$\["(.*)" = "(.*)"\]$/.exec(expr);
+  if (m === null) throw new Error(`expression ${expr} is not modelled`);
+  return m[1] === m[2];
+}
+
+/** One pattern position: the set of characters it accepts, or `.` / `!`. */
+function positions(pattern: string): (Set<string> | '.' | '!')[] {
+  const out: (Set<string> | '.' | '!')[] = [];
+  for (let i = 0; i < pattern.length; i++) {
+    const c = pattern[i] as string;
+    if (c === '-') continue;
+    if (c === '.' || c === '!') out.push(c);
+    else if (c === 'X' || c === 'x') out.push(new Set('0123456789'));
+    else if (c === 'Z' || c === 'z') out.push(new Set('123456789'));
+    else if (c === 'N' || c === 'n') out.push(new Set('23456789'));
+    else if (c === '[') {
+      const close = pattern.indexOf(']', i);
+      const body = pattern.slice(i + 1, close);
+      const set = new Set<string>();
+      for (let j = 0; j < body.length; j++) {
+        if (body[j + 1] === '-' && j + 2 < body.length) {
+          for (let k = body.charCodeAt(j); k <= body.charCodeAt(j + 2); k++) set.add(String.fromCharCode(k));
+          j += 2;
+        } else set.add(body[j] as string);
+      }
+      i = close;
+      out.push(set);
+    } else out.push(new Set([c]));
+  }
+  return out;
+}
+
+function patternMatches(pattern: string, exten: string): boolean {
+  const pos = positions(pattern);
+  const go = (pi: number, ei: number): boolean => {
+    if (pi === pos.length) return ei === exten.length;
+    const p = pos[pi] as Set<string> | '.' | '!';
+    if (p === '.' || p === '!') {
+      for (let k = ei + (p === '.' ? 1 : 0); k <= exten.length; k++) if (go(pi + 1, k)) return true;
+      return false;
+    }
+    return ei < exten.length && p.has(exten[ei] as string) && go(pi + 1, ei + 1);
+  };
+  return go(0, 0);
+}
+
+/** ext_cmp order of two patterns (both without `_`): lower score per position first; `.` 0x18000, `!` 0x28000, end 0x30000. */
+function comparePatterns(a: string, b: string): number {
+  const pa = positions(a.slice(1));
+  const pb = positions(b.slice(1));
+  const score = (p: Set<string> | '.' | '!' | undefined): number => {
+    if (p === undefined) return 0x30000;
+    if (p === '.') return 0x18000;
+    if (p === '!') return 0x28000;
+    const lowest = [...p].sort()[0] as string;
+    return (p.size << 8) | lowest.charCodeAt(0);
+  };
+  for (let i = 0; i < Math.max(pa.length, pb.length); i++) {
+    const d = score(pa[i]) - score(pb[i]);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
