@@ -7,6 +7,8 @@ import { AmiClient } from './ami/ami-client.js';
 import { AsteriskStatus } from './ami/asterisk-status.js';
 import { AsteriskConfigWriter } from './asterisk-config/config-writer.js';
 import { workerRunner } from './asterisk-config/render-in-worker.js';
+import { CdrFileSource, type CdrAlarmSink } from './cdr/cdr-file-source.js';
+import { CdrSourceCheck } from './cdr/cdr-source-check.js';
 import { CallHandler } from './call/call-handler.js';
 import type { AgentConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -42,6 +44,20 @@ export class Agent {
   private sync: SyncClient | undefined;
   private wireguard: WireguardMesh | undefined;
   private recordings: RecordingRetentionSweeper | undefined;
+  private cdrFile: CdrFileSource | undefined;
+  private cdrSourceCheck: CdrSourceCheck | undefined;
+  /** Until the site's AlarmBoard lands: alarms logged once per change. */
+  private readonly raised = new Map<string, string>();
+  private readonly alarmSink: CdrAlarmSink = {
+    raise: (code, severity, message) => {
+      if (this.raised.get(code) === message) return;
+      this.raised.set(code, message);
+      this.log[severity === 'critical' ? 'error' : 'warn']({ alarm: code }, message);
+    },
+    clear: (code) => {
+      if (this.raised.delete(code)) this.log.info({ alarm: code }, 'alarm cleared');
+    },
+  };
   /**
    * The whole snapshot in force while `start` wires the parts that render from it (Asterisk config, WireGuard
    * mesh); dropped once started - the routing state keeps no extensions, later snapshots reach them through the
@@ -112,6 +128,7 @@ export class Agent {
     // Calls are served from here on; sync (its NATS libraries load on demand) and Asterisk follow.
     await this.startSync();
     await this.startAsterisk(agi.port);
+    this.startCdrFile();
     this.startWireguard();
     this.startRecordingRetention();
     if (rendersAtStart) {
@@ -128,6 +145,8 @@ export class Agent {
     this.wireguard?.stop();
     await this.recordings?.stop();
     this.asteriskStatus?.stop();
+    this.cdrSourceCheck?.stop();
+    await this.cdrFile?.stop();
     await this.ami?.stop();
     await this.sync?.stop();
     await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
@@ -190,6 +209,19 @@ export class Agent {
       });
       this.asteriskStatus.start();
       this.ami = ami;
+      this.cdrSourceCheck = new CdrSourceCheck({
+        ami,
+        alarms: this.alarmSink,
+        log: this.log.child({ component: 'cdr-source' }),
+        fileConfigured: c.FEDPBX_CDR_FILE !== undefined,
+        onChecked: (modules) => {
+          for (const [module, loaded] of modules) this.metrics.cdrSourceLoaded.set({ module }, loaded ? 1 : 0);
+        },
+      });
+      this.cdrSourceCheck.start();
+      if (c.FEDPBX_CDR_FILE === undefined) {
+        this.log.warn('FEDPBX_CDR_FILE not set: CDRs come from live AMI events only, and calls made while the agent or AMI is down leave none (deploy/asterisk/cdr_custom.conf)');
+      }
     }
     const status = this.asteriskStatus;
     if (status !== undefined && c.FEDPBX_ASTERISK_CONFIG_DIR === undefined) {
@@ -220,6 +252,32 @@ export class Agent {
       if (current !== undefined) await writer.apply(current.snapshot, current.text).catch((err: unknown) => this.log.error({ err }, 'Asterisk config not written'));
     }
     this.ami?.start();
+  }
+
+  /**
+   * The durable CDR source (FEDPBX_CDR_FILE): the file Asterisk's cdr_custom appends every CDR to, caught up at
+   * start and after each AMI reconnect, then followed; each CDR stored once with the live AMI events.
+   */
+  private startCdrFile(): void {
+    const path = this.config.FEDPBX_CDR_FILE;
+    if (path === undefined) return;
+    const source = new CdrFileSource({
+      path,
+      stateDir: this.config.FEDPBX_STATE_DIR,
+      outbox: this.cdrOutbox,
+      log: this.log.child({ component: 'cdr-file' }),
+      alarms: this.alarmSink,
+      onRead: ({ stored, duplicates, rejected, unreadable }) => {
+        const m = this.metrics.cdrFileRecords;
+        if (stored > 0) m.inc({ result: 'stored' }, stored);
+        if (duplicates > 0) m.inc({ result: 'duplicate' }, duplicates);
+        if (rejected > 0) m.inc({ result: 'rejected' }, rejected);
+        if (unreadable > 0) m.inc({ result: 'unusable' }, unreadable);
+      },
+    });
+    this.cdrFile = source;
+    this.ami?.onConnected(() => void source.readNow());
+    source.start().catch((err: unknown) => this.log.error({ err }, 'CDR file source not started'));
   }
 
   /**

@@ -78,6 +78,10 @@ export const AGENT_ENV = {
     schema: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, 'an absolute path').optional(),
     doc: "Asterisk's monitor dir (e.g. /var/spool/asterisk/monitor): recordings under <dir>/fedpbx/<site>/ older than the site's retentionDays are deleted; unset: nothing is deleted",
   },
+  FEDPBX_CDR_FILE: {
+    schema: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, 'an absolute path').optional(),
+    doc: "the file Asterisk's cdr_custom writes (deploy/asterisk/cdr_custom.conf: /var/log/asterisk/cdr-custom/fedpbx-cdr.json): read at start, after AMI reconnects and every second, so calls made while the agent was down keep their CDR; unset: only live AMI Cdr events",
+  },
   FEDPBX_METRICS_LISTEN: { schema: HostPort.prefault('127.0.0.1:9464'), doc: 'Prometheus /metrics and /healthz listen address' },
   FEDPBX_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), doc: 'log level' },
 } as const;

@@ -66,6 +66,18 @@ export class AgentMetrics {
     help: 'CDRs stored at the site and not yet acknowledged by JetStream',
     registers: [this.registry],
   });
+  readonly cdrFileRecords = new Counter({
+    name: 'fedpbx_cdr_file_records_total',
+    help: "Records read from Asterisk's CDR file: stored, duplicate (already stored from the live AMI event), rejected (no record), unusable",
+    labelNames: ['result'] as const,
+    registers: [this.registry],
+  });
+  readonly cdrSourceLoaded = new Gauge({
+    name: 'fedpbx_cdr_source_loaded',
+    help: 'Whether an Asterisk CDR backend the agent reads is running (AMI ModuleCheck: 1 loaded, 0 not)',
+    labelNames: ['module'] as const,
+    registers: [this.registry],
+  });
   readonly linkUp = new Gauge({ name: 'fedpbx_link_up', help: 'Inter-site link health by peer site', labelNames: ['peer_site'] as const, registers: [this.registry] });
   readonly trunkUp = new Gauge({ name: 'fedpbx_trunk_up', help: 'PSTN trunk health', labelNames: ['trunk'] as const, registers: [this.registry] });
 

@@ -1,38 +1,143 @@
-import { appendFile, mkdir, readdir } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import type { CdrEvent } from '@fedpbx/contracts';
 
 /**
  * The site's own call records, kept at the site first (ARCHITECTURE.md flow 3): one JSON line per CDR in
- * `<state dir>/cdr/<YYYY-MM-DD>.jsonl`, appended in order. The sync layer (issue #5) publishes from here with the
- * CDR id as dedupe id (sync/cdr-publisher.ts); this is also where a site's statistics live, queryable with no
- * network at all (`fedpbx-agent cdrs`). Appends are serialised, so lines never interleave.
+ * `<state dir>/cdr/<YYYY-MM-DD>.jsonl` (the day of the CDR's end, UTC), appended in order. The sync layer (issue #5)
+ * publishes from here with the CDR id as dedupe id (sync/cdr-publisher.ts); this is also where a site's statistics
+ * live, queryable with no network at all (`fedpbx-agent cdrs`).
+ *
+ * Each CDR is stored once: a CDR reaches the agent from two sources (the live AMI event and the CDR file, which is
+ * read again from its cursor after a crash), and the second arrival of an id is dropped. The ids of a day file are
+ * read from it the first time a CDR of that day arrives (a CDR and its duplicate have the same end, so the same
+ * day file), and kept for the most recent days only.
+ *
+ * Writes are batched in time: CDRs that arrive while a write is in progress go together in the next one, one
+ * append and one fdatasync per day file, so the cost per CDR falls as the rate rises; `add` resolves once the CDR
+ * is on disk (the CDR file's cursor moves only then).
  */
 export class CdrOutbox {
-  private chain: Promise<void> = Promise.resolve();
   private readonly dir: string;
   private readonly listeners: (() => void)[] = [];
+  private pending: { readonly cdr: CdrEvent; readonly done: (added: boolean) => void; readonly fail: (error: unknown) => void }[] = [];
+  private writing = false;
+  /** Day -> the ids stored in its file; most recently used last. */
+  private readonly known = new Map<string, Set<string>>();
+  private readonly keepDays: number;
 
-  constructor(stateDir: string) {
+  constructor(stateDir: string, opts: { readonly keepDays?: number } = {}) {
     this.dir = cdrDir(stateDir);
+    this.keepDays = opts.keepDays ?? 4;
   }
 
-  /** Called after each CDR is on disk (the publisher wakes up). */
+  /** Called once per CDR stored (the publisher wakes up). */
   onStored(listener: () => void): void {
     this.listeners.push(listener);
   }
 
-  add(cdr: CdrEvent): Promise<void> {
-    const line = `${JSON.stringify(cdr)}\n`;
-    const file = join(this.dir, `${cdr.end.slice(0, 10)}.jsonl`);
-    const next = this.chain.then(async () => {
-      await mkdir(this.dir, { recursive: true, mode: 0o750 });
-      await appendFile(file, line, { mode: 0o640 });
-      for (const l of this.listeners) l();
+  /** Stores a CDR unless its id is stored already; resolves with whether it was new, once it is on disk. */
+  add(cdr: CdrEvent): Promise<boolean> {
+    return new Promise((done, fail) => {
+      this.pending.push({ cdr, done, fail });
+      if (!this.writing) void this.drain();
     });
-    this.chain = next.catch(() => undefined);
-    return next;
   }
+
+  /** Stores several (e.g. one read of the CDR file); resolves with how many were new. */
+  async addAll(cdrs: readonly CdrEvent[]): Promise<number> {
+    const added = await Promise.all(cdrs.map((c) => this.add(c)));
+    return added.filter(Boolean).length;
+  }
+
+  private async drain(): Promise<void> {
+    this.writing = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending;
+        this.pending = [];
+        try {
+          const fresh = await this.write(batch.map((b) => b.cdr));
+          batch.forEach((b, i) => b.done(fresh[i]!));
+        } catch (error) {
+          for (const b of batch) b.fail(error);
+        }
+      }
+    } finally {
+      this.writing = false;
+    }
+  }
+
+  /** Appends the batch's new CDRs, grouped by day file; returns per CDR whether it was new. */
+  private async write(cdrs: readonly CdrEvent[]): Promise<boolean[]> {
+    await mkdir(this.dir, { recursive: true, mode: 0o750 });
+    const byDay = new Map<string, string[]>();
+    const fresh: boolean[] = [];
+    const claimed: [Set<string>, string][] = [];
+    for (const cdr of cdrs) {
+      const day = cdr.end.slice(0, 10);
+      const ids = await this.idsOf(day);
+      if (ids.has(cdr.cdrId)) {
+        fresh.push(false);
+        continue;
+      }
+      ids.add(cdr.cdrId);
+      claimed.push([ids, cdr.cdrId]);
+      fresh.push(true);
+      let lines = byDay.get(day);
+      if (lines === undefined) byDay.set(day, (lines = []));
+      lines.push(`${JSON.stringify(cdr)}\n`);
+    }
+    try {
+      for (const [day, lines] of byDay) {
+        const file = await open(join(this.dir, `${day}.jsonl`), 'a', 0o640);
+        try {
+          await file.writeFile(lines.join(''));
+          await file.datasync();
+        } finally {
+          await file.close();
+        }
+      }
+    } catch (error) {
+      // Not stored: the ids must not count as known (the CDR file is read again from its cursor).
+      for (const [ids, id] of claimed) ids.delete(id);
+      throw error;
+    }
+    for (const isNew of fresh) if (isNew) for (const l of this.listeners) l();
+    return fresh;
+  }
+
+  private async idsOf(day: string): Promise<Set<string>> {
+    let ids = this.known.get(day);
+    if (ids !== undefined) {
+      this.known.delete(day);
+      this.known.set(day, ids);
+      return ids;
+    }
+    ids = await readIds(join(this.dir, `${day}.jsonl`));
+    this.known.set(day, ids);
+    while (this.known.size > this.keepDays) this.known.delete(this.known.keys().next().value!);
+    return ids;
+  }
+}
+
+/** The cdrIds of one day file (none if it does not exist); a line that is not a CDR is ignored here. */
+async function readIds(path: string): Promise<Set<string>> {
+  const ids = new Set<string>();
+  const stream = createReadStream(path, { encoding: 'utf8' });
+  try {
+    for await (const line of createInterface({ input: stream, crlfDelay: Infinity })) {
+      const m = /"cdrId":"((?:[^"\\]|\\.)*)"/.exec(line);
+      if (m !== null) ids.add(JSON.parse(`"${m[1]!}"`) as string);
+    }
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  } finally {
+    stream.destroy();
+  }
+  return ids;
 }
 
 export function cdrDir(stateDir: string): string {
