@@ -316,6 +316,23 @@ describe.each(RUNNERS)('AsteriskConfigWriter, rendering %s', (_where, runner) =>
     expect(logs.filter((l) => typeof l.msg === 'string' && l.msg.includes('restart Asterisk'))).toHaveLength(1);
   });
 
+  it('a link switched between ip and registration mode is not a transport change (observed: warned on every switch)', async () => {
+    const { writer, logs, dir } = await setup(runner);
+    const fed = foundingScenario();
+    await writer.apply(snap(fed, 1));
+    // moscow's first link section (to kazan) follows [fedpbx-transport]; its comment names the mode.
+    const pjsipBefore = readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8');
+    expect(pjsipBefore).toMatch(/bind=10\.77\.0\.1:5060\n\n; Link l-moscow-kazan to site kazan \(registration, kazan registers\)\n/);
+    const switched = (mode: 'ip' | 'registration'): Federation => ({
+      ...fed,
+      links: fed.links.map((l) => (l.id !== 'l-moscow-kazan' ? l : mode === 'ip' ? { id: l.id, a: l.a, b: l.b, mode: 'ip', secret: l.secret } : { ...l, registrant: 'moscow' })),
+    });
+    for (const [revision, mode] of [[2, 'ip'], [3, 'registration'], [4, 'ip']] as const) {
+      expect((await writer.apply(snap(switched(mode), revision))).written).toContain(PJSIP_FILE_NAME);
+    }
+    expect(logs.filter((l) => typeof l.msg === 'string' && l.msg.includes('restart Asterisk'))).toEqual([]);
+  });
+
   it('reports a directory it cannot write with the system error, and writes nothing', async () => {
     const { dir, peer } = await setup(runner);
     writeFileSync(join(dir, 'not-a-dir'), '');

@@ -59,7 +59,7 @@ export async function writeIncludeFiles(job: IncludeFilesJob): Promise<IncludeFi
       throw error;
     });
     if (current === text) continue;
-    if (name === PJSIP_FILE_NAME && current !== undefined && section(current, FEDERATION_TRANSPORT) !== section(text, FEDERATION_TRANSPORT)) {
+    if (name === PJSIP_FILE_NAME && current !== undefined && sectionOptions(current, FEDERATION_TRANSPORT) !== sectionOptions(text, FEDERATION_TRANSPORT)) {
       transportChanged = true;
     }
     if (written.length === 0) await mkdir(job.outDir, { recursive: true, mode: 0o750 });
@@ -79,17 +79,24 @@ function configOf(snapshotText: string): SiteConfig {
 }
 
 /**
- * The text of every `[name]` section with that name, header to the next section's header (for change detection
- * only). Found with indexOf: a head office's pjsip file has a million lines, and splitting it into them held
- * ~100 MB while the worker compared old and new.
+ * The options of every `[name]` section with that name, header to the next section's header, without comment and
+ * blank lines (for change detection only: the renderer puts the comment that introduces the NEXT object - e.g.
+ * `; Link l-mp to site piter (ip)` - just before its header, so a link's mode change used to count as a transport
+ * change). Found with indexOf: a head office's pjsip file has a million lines, and splitting it into them held
+ * ~100 MB while the worker compared old and new; a section's own few lines are split.
  */
-function section(text: string, name: string): string {
+export function sectionOptions(text: string, name: string): string {
   const out: string[] = [];
   const header = `[${name}]`;
   for (let at = text.indexOf(header); at >= 0; at = text.indexOf(header, at + 1)) {
     if (at > 0 && text.charCodeAt(at - 1) !== 0x0a /* \n */) continue;
     const next = text.indexOf('\n[', at + header.length);
-    out.push(text.slice(at, next < 0 ? text.length : next));
+    const body = text.slice(at, next < 0 ? text.length : next);
+    // config.c: `;` starts a comment (`\;` is a literal one); leading/trailing blanks do not matter.
+    for (const line of body.split('\n')) {
+      const option = line.replace(/(?<!\\);.*$/, '').trim();
+      if (option !== '') out.push(option);
+    }
   }
   return out.join('\n');
 }
