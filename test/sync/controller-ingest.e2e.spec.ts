@@ -120,8 +120,10 @@ describe('controller event ingest (nats-server + PostgreSQL)', () => {
       id: `moscow-hb-${agoSec}`,
       siteId: 'moscow',
       at: at(agoSec),
-      event: { type: 'heartbeat', agentVersion: '1.2.3', appliedRevision, uptimeSec: 100 - agoSec, agiSessionsActive: 2, amiConnected: true },
+      event: { type: 'heartbeat', agentVersion: '1.2.3', appliedRevision, uptimeSec: 100 - agoSec, agiSessionsActive: 2, amiConnected: true, alarms: agoSec === 1 ? [alarm] : [] },
     });
+    // The alarm the agent raises when Asterisk could not start fedpbx's transport (carried by the newest heartbeat).
+    const alarm = { code: 'pjsip-transport-failed', severity: 'critical' as const, message: 'fedpbx-transport (10.77.0.1:5060) not started: admin transport transport-udp binds 0.0.0.0:5060', since: at(30) };
     const link = (agoSec: number, state: 'up' | 'down'): AgentEventEnvelope => ({ v: 1, id: `moscow-link-${agoSec}`, siteId: 'moscow', at: at(agoSec), event: { type: 'link.status', peerSiteId: 'piter', state, source: 'ami', rttMs: 12 } });
     const trunk = (agoSec: number, state: 'up' | 'down'): AgentEventEnvelope => ({ v: 1, id: `moscow-trunk-${agoSec}`, siteId: 'moscow', at: at(agoSec), event: { type: 'trunk.status', trunkId: 't-moscow-city', state, registration: state === 'up' ? 'Registered' : 'Rejected' } });
     // Newest first, then older ones (a backlog drained late): the older ones must not win.
@@ -142,6 +144,7 @@ describe('controller event ingest (nats-server + PostgreSQL)', () => {
       uptimeSec: 99,
       agiSessionsActive: 2,
       amiConnected: true,
+      alarms: [alarm],
       links: [{ peerSiteId: 'piter', state: 'down', source: 'ami', rttMs: 12, at: at(1) }],
       trunks: [{ trunkId: 't-moscow-city', state: 'up', registration: 'Registered', at: at(1) }],
     });

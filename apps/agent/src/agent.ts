@@ -2,6 +2,7 @@ import type { Server } from 'node:http';
 import { join } from 'node:path';
 import type { SiteSnapshot } from '@fedpbx/contracts';
 import { importPublicKey } from '@fedpbx/signing';
+import { AlarmBoard } from './alarms/alarm-board.js';
 import { AgiServer } from './agi/agi-server.js';
 import { AmiClient } from './ami/ami-client.js';
 import { AsteriskStatus } from './ami/asterisk-status.js';
@@ -33,6 +34,7 @@ import { WireguardMesh } from './wireguard/wireguard-mesh.js';
  */
 export class Agent {
   readonly metrics = new AgentMetrics();
+  readonly alarms: AlarmBoard;
   readonly state = new RoutingState();
   readonly store: SnapshotStore;
   readonly applier: SnapshotApplier;
@@ -74,6 +76,9 @@ export class Agent {
     this.store = new SnapshotStore(config.FEDPBX_STATE_DIR, config.FEDPBX_SITE_ID, keys);
     this.applier = new SnapshotApplier(config.FEDPBX_SITE_ID, keys, this.store, this.state, this.metrics, log);
     this.cdrOutbox = new CdrOutbox(config.FEDPBX_STATE_DIR);
+    this.alarms = new AlarmBoard(log.child({ component: 'alarms' }), this.metrics.registry);
+    // The controller sees an alarm come and go now, not with the next heartbeat up to 10 s later.
+    this.alarms.onChange(() => this.sync?.heartbeatNow());
     this.applier.onApplied((snapshot, text) => {
       if (this.starting) this.startupSnapshot = { snapshot, text };
     });
@@ -176,6 +181,7 @@ export class Agent {
       log: this.log,
       agiSessionsActive: () => this.agi?.activeSessions ?? 0,
       amiConnected: () => this.ami?.connected ?? false,
+      alarms: () => this.alarms.list(),
     });
     await this.sync.start();
   }

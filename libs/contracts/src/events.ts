@@ -2,6 +2,20 @@ import { z } from 'zod';
 import { RouteKind } from './routing.js';
 import { ObjectId, SiteId } from './primitives.js';
 
+/**
+ * Something at the site that an admin must act on, raised and cleared by the agent (e.g. `pjsip-transport-failed`:
+ * Asterisk could not start fedpbx's SIP transport). One alarm per code; every heartbeat carries the alarms in force,
+ * and the agent sends a heartbeat at once when they change.
+ */
+export const AgentAlarm = z.strictObject({
+  code: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,63}$/, 'an alarm code is lower-case letters, digits, dots and dashes'),
+  severity: z.enum(['critical', 'warning']),
+  message: z.string().min(1).max(1000),
+  /** When the agent raised it (agent clock). */
+  since: z.iso.datetime(),
+});
+export type AgentAlarm = z.infer<typeof AgentAlarm>;
+
 /** Everything an agent reports back. Each travels in an envelope whose `id` is the JetStream dedupe msg-id. */
 export const HeartbeatEvent = z.strictObject({
   type: z.literal('heartbeat'),
@@ -10,6 +24,8 @@ export const HeartbeatEvent = z.strictObject({
   uptimeSec: z.number().min(0),
   agiSessionsActive: z.number().int().min(0),
   amiConnected: z.boolean(),
+  /** The alarms in force (absent from agents older than alarms: none). */
+  alarms: z.array(AgentAlarm).max(32).optional(),
 });
 export const SnapshotAppliedEvent = z.strictObject({
   type: z.literal('snapshot.applied'),

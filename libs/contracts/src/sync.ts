@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CdrEvent } from './events.js';
+import { AgentAlarm, CdrEvent } from './events.js';
 import { RouteEntry, Health, TraceResult } from './routing.js';
 import { SiteId } from './primitives.js';
 
@@ -46,6 +46,8 @@ export const AgentStatus = z.strictObject({
   uptimeSec: z.number().min(0).nullable(),
   agiSessionsActive: z.number().int().min(0).nullable(),
   amiConnected: z.boolean().nullable(),
+  /** The alarms of the last heartbeat (empty when the agent never reported one). */
+  alarms: z.array(AgentAlarm),
   links: z.array(
     z.strictObject({
       peerSiteId: SiteId,

@@ -1,3 +1,4 @@
+import type { AgentAlarm } from '@fedpbx/contracts';
 import type { Logger } from '../logger.js';
 import { agentJetStream, envelope, eventId, publishEnvelope } from './event-envelope.js';
 import type { NatsLink } from './nats-link.js';
@@ -7,6 +8,8 @@ export interface HeartbeatSource {
   appliedRevision(): number;
   agiSessionsActive(): number;
   amiConnected(): boolean;
+  /** The alarms in force (AlarmBoard.list). */
+  alarms?(): AgentAlarm[];
 }
 
 /**
@@ -55,6 +58,7 @@ export class Heartbeat {
         uptimeSec: Math.round(process.uptime()),
         agiSessionsActive: source.agiSessionsActive(),
         amiConnected: source.amiConnected(),
+        alarms: source.alarms?.() ?? [],
       },
       at,
     );

@@ -1,3 +1,4 @@
+import type { AgentAlarm } from '@fedpbx/contracts';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { CdrOutbox } from '../state/cdr-outbox.js';
@@ -23,6 +24,8 @@ export interface SyncClientOptions {
   readonly log: Logger;
   agiSessionsActive(): number;
   amiConnected(): boolean;
+  /** The alarms in force, sent with every heartbeat. */
+  alarms?(): AgentAlarm[];
   /** Default 10 s. */
   readonly heartbeatMs?: number;
 }
@@ -53,7 +56,7 @@ export class SyncClient {
       link: this.link,
       log,
       ...(opts.heartbeatMs !== undefined ? { intervalMs: opts.heartbeatMs } : {}),
-      source: { agentVersion: opts.agentVersion, appliedRevision: () => state.revision, agiSessionsActive: opts.agiSessionsActive, amiConnected: opts.amiConnected },
+      source: { agentVersion: opts.agentVersion, appliedRevision: () => state.revision, agiSessionsActive: opts.agiSessionsActive, amiConnected: opts.amiConnected, ...(opts.alarms !== undefined ? { alarms: opts.alarms } : {}) },
     });
     this.live = new LiveResponder(
       {

@@ -83,6 +83,11 @@ function AgentCell({ agent }: { agent: AgentStatus | undefined }) {
     <span>
       <span className={`pill ${agent.online ? 'pill-ok' : 'pill-bad'}`}>{agent.online ? 'online' : 'offline'}</span>{' '}
       {agent.lastSeenAt !== null && <span className="muted">last seen {new Date(agent.lastSeenAt).toLocaleString()}</span>}
+      {agent.alarms.map((a) => (
+        <span key={a.code} className={`pill ${a.severity === 'critical' ? 'pill-bad' : 'pill-unknown'}`} title={a.message} data-alarm={a.code}>
+          {' '}alarm: {a.code}
+        </span>
+      ))}
     </span>
   );
 }

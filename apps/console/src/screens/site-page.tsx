@@ -182,6 +182,16 @@ function AgentPanel({ siteId }: { siteId: string }) {
           )}
         </p>
       )}
+      {agent !== undefined && agent.alarms.length > 0 && (
+        <ul className="alarms" aria-label="agent alarms">
+          {agent.alarms.map((a) => (
+            <li key={a.code} data-alarm={a.code}>
+              <span className={`pill ${a.severity === 'critical' ? 'pill-bad' : 'pill-unknown'}`}>{a.severity}</span> <strong>{a.code}</strong>: {a.message}{' '}
+              <span className="muted">since {new Date(a.since).toLocaleString()}</span>
+            </li>
+          ))}
+        </ul>
+      )}
       <EnrollmentPanel siteId={siteId} />
     </>
   );

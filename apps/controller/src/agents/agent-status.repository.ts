@@ -19,6 +19,7 @@ interface SiteRow {
   uptime_sec: number | null;
   agi_sessions_active: number | null;
   ami_connected: boolean | null;
+  alarms: AgentStatus['alarms'] | null;
 }
 interface LinkRow {
   site_id: string;
@@ -49,7 +50,7 @@ export class AgentStatusRepository {
     const filter = sites === 'all' ? null : [...sites];
     const [rows, links, trunks]: [SiteRow[], LinkRow[], TrunkRow[]] = await Promise.all([
       m.query(
-        `SELECT s.id, a.at, a.received_at, a.agent_version, a.applied_revision, a.uptime_sec, a.agi_sessions_active, a.ami_connected
+        `SELECT s.id, a.at, a.received_at, a.agent_version, a.applied_revision, a.uptime_sec, a.agi_sessions_active, a.ami_connected, a.alarms
            FROM sites s LEFT JOIN agent_status a ON a.site_id = s.id
           WHERE $1::text[] IS NULL OR s.id = ANY($1::text[]) ORDER BY s.id`,
         [filter],
@@ -68,6 +69,7 @@ export class AgentStatusRepository {
       uptimeSec: r.uptime_sec,
       agiSessionsActive: r.agi_sessions_active,
       amiConnected: r.ami_connected,
+      alarms: r.alarms ?? [],
       links: (linksBySite.get(r.id) ?? []).map((l) => ({
         peerSiteId: l.peer_site_id,
         state: l.state,

@@ -133,6 +133,7 @@ describe('GET /api/v1/cdrs and /api/v1/agents (PostgreSQL)', () => {
         uptimeSec: null,
         agiSessionsActive: null,
         amiConnected: null,
+        alarms: [],
         links: [],
         trunks: [],
       });

@@ -1,4 +1,4 @@
-import type { AgentEventEnvelope } from '@fedpbx/contracts';
+import type { AgentAlarm, AgentEventEnvelope } from '@fedpbx/contracts';
 
 /** Rows ready for the ingest's multi-row statements (column names as in the tables; times as ISO 8601 text). */
 export interface CdrRow {
@@ -30,6 +30,7 @@ export interface HeartbeatRow {
   uptime_sec: number;
   agi_sessions_active: number;
   ami_connected: boolean;
+  alarms: readonly AgentAlarm[];
 }
 
 export interface LinkRow {
@@ -120,6 +121,7 @@ export function groupEvents(envelopes: readonly AgentEventEnvelope[]): EventBatc
           uptime_sec: e.uptimeSec,
           agi_sessions_active: e.agiSessionsActive,
           ami_connected: e.amiConnected,
+          alarms: e.alarms ?? [],
         });
         break;
       case 'link.status':

@@ -50,13 +50,14 @@ export class EventStore {
   private async upsertHeartbeats(m: EntityManager, rows: readonly HeartbeatRow[]): Promise<void> {
     if (rows.length === 0) return;
     await m.query(
-      `INSERT INTO agent_status AS s (site_id, at, received_at, agent_version, applied_revision, uptime_sec, agi_sessions_active, ami_connected)
-       SELECT site_id, at, now(), agent_version, applied_revision, uptime_sec, agi_sessions_active, ami_connected
+      `INSERT INTO agent_status AS s (site_id, at, received_at, agent_version, applied_revision, uptime_sec, agi_sessions_active, ami_connected, alarms)
+       SELECT site_id, at, now(), agent_version, applied_revision, uptime_sec, agi_sessions_active, ami_connected, alarms
        FROM jsonb_to_recordset($1::jsonb) AS r(site_id text, at timestamptz, agent_version text, applied_revision integer,
-            uptime_sec double precision, agi_sessions_active integer, ami_connected boolean)
+            uptime_sec double precision, agi_sessions_active integer, ami_connected boolean, alarms jsonb)
        ON CONFLICT (site_id) DO UPDATE SET at = EXCLUDED.at, received_at = EXCLUDED.received_at, agent_version = EXCLUDED.agent_version,
          applied_revision = EXCLUDED.applied_revision, uptime_sec = EXCLUDED.uptime_sec,
-         agi_sessions_active = EXCLUDED.agi_sessions_active, ami_connected = EXCLUDED.ami_connected
+         agi_sessions_active = EXCLUDED.agi_sessions_active, ami_connected = EXCLUDED.ami_connected,
+         alarms = EXCLUDED.alarms
        WHERE s.at < EXCLUDED.at`,
       [JSON.stringify(rows)],
     );

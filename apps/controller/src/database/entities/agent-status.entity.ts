@@ -18,6 +18,8 @@ export class AgentStatusEntity {
   @Column('double precision') uptimeSec!: number;
   @Column('integer') agiSessionsActive!: number;
   @Column('boolean') amiConnected!: boolean;
+  /** The alarms in force at the site (AgentAlarm[]), from that heartbeat. */
+  @Column('jsonb', { default: () => "'[]'" }) alarms!: unknown[];
 }
 
 @Entity('agent_link_status')

@@ -4,6 +4,15 @@ import { SyncRollout1795706614770 } from './1795706614770-SyncRollout.js';
 import { RevisionOwnedShared1795900000000 } from './1795900000000-RevisionOwnedShared.js';
 import { EnrollmentTokenRevocation1795910000000 } from './1795910000000-EnrollmentTokenRevocation.js';
 import { AuthSessions1795920000000 } from './1795920000000-AuthSessions.js';
+import { AgentAlarms1795930000000 } from './1795930000000-AgentAlarms.js';
 
 /** Every migration, oldest first. The drift test fails when the entities need one that is not here. */
-export const MIGRATIONS = [Initial1795698603191, EventIngest1795706557139, SyncRollout1795706614770, RevisionOwnedShared1795900000000, EnrollmentTokenRevocation1795910000000, AuthSessions1795920000000];
+export const MIGRATIONS = [
+  Initial1795698603191,
+  EventIngest1795706557139,
+  SyncRollout1795706614770,
+  RevisionOwnedShared1795900000000,
+  EnrollmentTokenRevocation1795910000000,
+  AuthSessions1795920000000,
+  AgentAlarms1795930000000,
+];
