@@ -8,7 +8,7 @@ import { AmiClient } from './ami/ami-client.js';
 import { AsteriskStatus } from './ami/asterisk-status.js';
 import { AsteriskConfigWriter } from './asterisk-config/config-writer.js';
 import { workerRunner } from './asterisk-config/render-in-worker.js';
-import { CdrFileSource, type CdrAlarmSink } from './cdr/cdr-file-source.js';
+import { CdrFileSource } from './cdr/cdr-file-source.js';
 import { CdrSourceCheck } from './cdr/cdr-source-check.js';
 import { CallHandler } from './call/call-handler.js';
 import type { AgentConfig } from './config.js';
@@ -48,18 +48,6 @@ export class Agent {
   private recordings: RecordingRetentionSweeper | undefined;
   private cdrFile: CdrFileSource | undefined;
   private cdrSourceCheck: CdrSourceCheck | undefined;
-  /** Until the site's AlarmBoard lands: alarms logged once per change. */
-  private readonly raised = new Map<string, string>();
-  private readonly alarmSink: CdrAlarmSink = {
-    raise: (code, severity, message) => {
-      if (this.raised.get(code) === message) return;
-      this.raised.set(code, message);
-      this.log[severity === 'critical' ? 'error' : 'warn']({ alarm: code }, message);
-    },
-    clear: (code) => {
-      if (this.raised.delete(code)) this.log.info({ alarm: code }, 'alarm cleared');
-    },
-  };
   /**
    * The whole snapshot in force while `start` wires the parts that render from it (Asterisk config, WireGuard
    * mesh); dropped once started - the routing state keeps no extensions, later snapshots reach them through the
@@ -217,7 +205,7 @@ export class Agent {
       this.ami = ami;
       this.cdrSourceCheck = new CdrSourceCheck({
         ami,
-        alarms: this.alarmSink,
+        alarms: this.alarms,
         log: this.log.child({ component: 'cdr-source' }),
         fileConfigured: c.FEDPBX_CDR_FILE !== undefined,
         onChecked: (modules) => {
@@ -272,7 +260,7 @@ export class Agent {
       stateDir: this.config.FEDPBX_STATE_DIR,
       outbox: this.cdrOutbox,
       log: this.log.child({ component: 'cdr-file' }),
-      alarms: this.alarmSink,
+      alarms: this.alarms,
       onRead: ({ stored, duplicates, rejected, unreadable }) => {
         const m = this.metrics.cdrFileRecords;
         if (stored > 0) m.inc({ result: 'stored' }, stored);
