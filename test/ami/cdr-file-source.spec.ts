@@ -164,6 +164,25 @@ describe('CDR file source', () => {
     expect(stored(s)).toEqual([...first, ...missed, ...next].map(idOf));
   });
 
+  it('rotated twice while the agent was down (logrotate numbering: .1 -> .2): both files and the new one, each CDR once', async () => {
+    const s = site();
+    const first = [cdr()];
+    for (const c of first) s.writer.write(c);
+    await start(s);
+    await stop(s);
+    const a = [cdr(), cdr()];
+    for (const c of a) s.writer.write(c);
+    renameSync(s.path, `${s.path}.1`);
+    const b = [cdr(), cdr()];
+    for (const c of b) s.writer.write(c);
+    renameSync(`${s.path}.1`, `${s.path}.2`);
+    renameSync(s.path, `${s.path}.1`);
+    const c3 = [cdr()];
+    for (const c of c3) s.writer.write(c);
+    await start(s);
+    expect(stored(s)).toEqual([...first, ...a, ...b, ...c3].map(idOf));
+  });
+
   it('copytruncate: read again from the start, nothing doubled (records written in between would be lost)', async () => {
     const s = site();
     const first = [cdr(), cdr()];

@@ -133,6 +133,8 @@ export class CdrFileSource {
       if (old !== undefined) {
         await this.readFrom(old, true);
         this.renamed = { file: old, until: Date.now() + (this.opts.renamedGraceMs ?? 10_000) };
+        // Rotated more than once since (the agent was down a long time): the files made after it, oldest first.
+        await this.readLaterRotations(old, st);
       } else {
         this.opts.log.error({ file: this.opts.path, inode: cur.ino, offset: cur.offset }, 'the CDR file being read was rotated away and is gone (compressed or deleted before the agent read it): CDRs after the cursor may be missing; rotate with delaycompress');
       }
@@ -195,21 +197,52 @@ export class CdrFileSource {
     }
   }
 
+  /**
+   * Rotated files beside the path that were written after `after` (by mtime) and are neither it nor the current
+   * file: read whole, oldest first (what is in them already is dropped by id).
+   */
+  private async readLaterRotations(after: Tracked, current: BigIntStats | undefined): Promise<void> {
+    const handle = after.handle;
+    if (handle === undefined) return;
+    const since = (await handle.stat({ bigint: true })).mtimeNs;
+    const later: { path: string; st: BigIntStats }[] = [];
+    for (const path of await this.siblings()) {
+      const s = await statOrUndefined(path);
+      if (s === undefined || !s.isFile() || s.mtimeNs < since) continue;
+      if (String(s.ino) === after.ino && String(s.dev) === after.dev) continue;
+      if (current !== undefined && s.ino === current.ino && s.dev === current.dev) continue;
+      later.push({ path, st: s });
+    }
+    later.sort((a, b) => (a.st.mtimeNs < b.st.mtimeNs ? -1 : a.st.mtimeNs > b.st.mtimeNs ? 1 : 0));
+    for (const { path, st } of later) {
+      const file: Tracked = { dev: String(st.dev), ino: String(st.ino), offset: 0, handle: await open(path, 'r') };
+      try {
+        this.opts.log.info({ file: path }, 'reading a CDR file rotated while the agent was behind');
+        await this.readFrom(file, false);
+      } finally {
+        await file.handle?.close();
+      }
+    }
+  }
+
+  /** Files beside the path whose names start with its name (logrotate's `.1`, `-20261206`; compressed ones skipped). */
+  private async siblings(): Promise<string[]> {
+    const dir = dirname(this.opts.path);
+    const base = basename(this.opts.path);
+    try {
+      return (await readdir(dir)).filter((n) => n !== base && n.startsWith(base) && !/\.(gz|bz2|xz|zst)$/.test(n)).map((n) => join(dir, n));
+    } catch {
+      return [];
+    }
+  }
+
   /** The cursor's file again: the descriptor still held, else a file beside the path with the same inode. */
   private async reopen(cur: Tracked): Promise<Tracked | undefined> {
     if (cur.handle !== undefined) return cur;
-    const dir = dirname(this.opts.path);
-    const base = basename(this.opts.path);
-    let names: string[];
-    try {
-      names = (await readdir(dir)).filter((n) => n !== base && n.startsWith(base));
-    } catch {
-      return undefined;
-    }
-    for (const name of names) {
-      const s = await statOrUndefined(join(dir, name));
+    for (const path of await this.siblings()) {
+      const s = await statOrUndefined(path);
       if (s !== undefined && s.isFile() && String(s.ino) === cur.ino && String(s.dev) === cur.dev) {
-        return { ...cur, handle: await open(join(dir, name), 'r') };
+        return { ...cur, handle: await open(path, 'r') };
       }
     }
     return undefined;
