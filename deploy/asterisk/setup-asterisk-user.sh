@@ -11,8 +11,11 @@
 # Then for fedpbx:
 #   4. a system user `fedpbx` for the agent, member of group `asterisk` (to let Asterisk read what it writes);
 #   5. /etc/asterisk/fedpbx (fedpbx:asterisk 2750): the only place the agent writes Asterisk config;
-#   6. manager_fedpbx.conf and cdr_manager.conf copied if absent; the #include lines to add are printed, never
-#      written into the admin's files.
+#   6. manager_fedpbx.conf, cdr_manager.conf and cdr_custom.conf copied if absent; the #include lines to add are
+#      printed, never written into the admin's files;
+#   7. the recordings folder the agent sweeps (monitor/fedpbx, 2770; folders Asterisk made inside with umask 022
+#      made group-writable again), the CDR file's folder (/var/log/asterisk/cdr-custom: res_cdrel_custom does not
+#      create it) and its logrotate rule (rename, never copytruncate).
 set -euo pipefail
 
 DRY_RUN=0
@@ -79,9 +82,14 @@ run install -d -o "$AGENT_USER" -g "$AST_GROUP" -m 2750 "$ETC/fedpbx"
 run chown -R "$AGENT_USER:$AST_GROUP" "$ETC/fedpbx" # step 3 re-owned it on a re-run
 run install -d -o "$AGENT_USER" -g "$AGENT_USER" -m 0700 /etc/fedpbx/wireguard
 run install -d -o "$AST_USER" -g "$AST_GROUP" -m 2770 /var/spool/asterisk/monitor/fedpbx
+# Site folders Asterisk made itself before UMask=0002 (drwxr-sr-x): the agent could not delete recordings in them.
+run find /var/spool/asterisk/monitor/fedpbx -mindepth 1 -type d -exec chmod 2770 {} +
+# The durable CDR file (cdr_custom.conf): Asterisk writes it, the agent (group asterisk) reads it.
+run install -d -o "$AST_USER" -g "$AST_GROUP" -m 2750 /var/log/asterisk/cdr-custom
+run install -o root -g root -m 0644 "$HERE/logrotate-fedpbx-cdr" /etc/logrotate.d/asterisk-fedpbx-cdr
 
 # 6. AMI user and CDR events (copied only when absent: never overwrite the admin's files)
-for f in manager_fedpbx.conf cdr_manager.conf; do
+for f in manager_fedpbx.conf cdr_manager.conf cdr_custom.conf; do
   if [[ -e "$ETC/$f" ]]; then
     echo "kept existing $ETC/$f (compare with $HERE/$f)"
   else
@@ -96,7 +104,12 @@ Now, by hand (fedpbx never edits these files):
   $ETC/extensions.conf  add at the end:  #include fedpbx/extensions_fedpbx.conf
   $ETC/manager.conf     add at the end:  #include manager_fedpbx.conf   ([general] enabled = yes, bindaddr = 127.0.0.1)
   $ETC/manager_fedpbx.conf  set a real secret (openssl rand -base64 24) and give it to the agent (FEDPBX_AMI_SECRET)
-  phones: context=fedpbx-internal;  modules: res_pjsip_endpoint_identifier_ip.so and cdr_manager.so loaded
+  phones: context=fedpbx-internal
+  modules: res_pjsip_endpoint_identifier_ip.so, cdr_custom.so and cdr_manager.so loaded - a module whose config
+           file was missing at boot stays unloaded: asterisk -rx 'module load cdr_custom.so' (and cdr_manager.so)
+  cdr.conf: [general] unanswered = yes if unanswered and failed calls (fallback calls too) should leave a CDR
+  asterisk: systemctl daemon-reload && systemctl restart asterisk (the drop-in's UMask=0002)
   agent:  FEDPBX_ASTERISK_CONFIG_DIR=$ETC  FEDPBX_ASTERISK_INCLUDE_DIR=$ETC/fedpbx
+          FEDPBX_CDR_FILE=/var/log/asterisk/cdr-custom/fedpbx-cdr.json  FEDPBX_RECORDINGS_DIR=/var/spool/asterisk/monitor
 Then: systemctl daemon-reload && systemctl restart asterisk && systemctl enable --now fedpbx-agent
 EOF

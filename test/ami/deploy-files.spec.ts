@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CDR_COLUMNS, cdrManagerMappings, renderCdrCustomConf } from '../../apps/agent/src/cdr/cdr-columns.js';
+import { CDR_COLUMNS, DEFAULT_CDR_CUSTOM_PATH, cdrManagerMappings, renderCdrCustomConf } from '../../apps/agent/src/cdr/cdr-columns.js';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
 
 const DEPLOY = join(import.meta.dirname, '..', '..', 'deploy');
@@ -71,5 +71,25 @@ describe('deploy/', () => {
     }
     expect(read('systemd/fedpbx-controller.service')).toMatch(/^DynamicUser=yes$/m);
     expect(read('asterisk/asterisk.service.d/10-fedpbx-unprivileged.conf')).toMatch(/^User=asterisk$/m);
+  });
+
+  it('the CDR file has its folder, a rename-only rotation, and the agent reads the path cdr_custom.conf writes', () => {
+    const setup = read('asterisk/setup-asterisk-user.sh');
+    expect(DEFAULT_CDR_CUSTOM_PATH).toBe(`/var/log/asterisk/cdr-custom/${/^\[([^\]]+)\]$/m.exec(read('asterisk/cdr_custom.conf'))![1]}`);
+    expect(setup).toContain('-m 2750 /var/log/asterisk/cdr-custom');
+    expect(setup).toMatch(/for f in [^;]*\bcdr_custom\.conf\b/);
+    const rotate = read('asterisk/logrotate-fedpbx-cdr');
+    expect(rotate).toContain(`${DEFAULT_CDR_CUSTOM_PATH} {`);
+    const directives = rotate.split('\n').filter((l) => !l.startsWith('#'));
+    expect(directives.join('\n')).not.toMatch(/copytruncate|^\s*create\b/m);
+    expect(directives.join('\n')).toMatch(/^\s*nocreate$/m);
+    expect(directives.join('\n')).toMatch(/^\s*delaycompress$/m);
+    expect(read('systemd/fedpbx-agent.service')).toContain(`FEDPBX_CDR_FILE=${DEFAULT_CDR_CUSTOM_PATH}`);
+  });
+
+  it('recordings: Asterisk runs with UMask=0002, the agent may write the recordings folder, old site folders are fixed', () => {
+    expect(read('asterisk/asterisk.service.d/10-fedpbx-unprivileged.conf')).toMatch(/^UMask=0002$/m);
+    expect(/^ReadWritePaths=(.+)$/m.exec(read('systemd/fedpbx-agent.service'))![1]!.split(' ')).toContain('/var/spool/asterisk/monitor/fedpbx');
+    expect(read('asterisk/setup-asterisk-user.sh')).toContain('find /var/spool/asterisk/monitor/fedpbx -mindepth 1 -type d -exec chmod 2770');
   });
 });

@@ -334,6 +334,7 @@ export class Agent {
       retentionDays: () => this.state.snapshot?.config.site.recording.retentionDays,
       log: this.log.child({ component: 'recordings' }),
       registry: this.metrics.registry,
+      alarms: this.alarmSink,
     });
     const recordings = this.recordings;
     this.applier.onApplied(() => void recordings.sweepIfRetentionChanged());

@@ -6,14 +6,33 @@
  * It stays inside that subtree: symbolic links are never followed nor deleted (a link found anywhere - the
  * subtree's root included - is left alone and counted as skipped), and only regular files are removed (age by
  * mtime, which MixMonitor last touches when the call ends). Directories are kept: Asterisk may be writing into them.
+ *
+ * Deleting a file needs write permission on its directory. Observed on Asterisk 22.10.1: MixMonitor creates a
+ * missing folder itself with Asterisk's umask (022: `drwxr-sr-x asterisk`), so the agent - user fedpbx, group
+ * asterisk - then fails every unlink there with EACCES. So at start the agent makes the site's folder itself,
+ * group-writable (0770; setgid too where systemd's RestrictSUIDSGID allows), before Asterisk needs it, and says
+ * (alarm `recordings-not-deletable`) when the folder is there but not writable for it; deploy/ also gives Asterisk
+ * `UMask=0002`. A pass that cannot delete an expired recording raises `recordings-sweep-failed` until a pass
+ * deletes everything it should; both are in the agent status, the log and `fedpbx_alarm`, and the files are
+ * counted in `fedpbx_recordings_sweep_failures_total`.
  */
 import type { Dirent } from 'node:fs';
-import { lstat, readdir, unlink } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, chmod, lstat, mkdir, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Counter, type Registry } from 'prom-client';
 import type { Logger } from '../logger.js';
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+
+export const RECORDINGS_NOT_DELETABLE_ALARM = 'recordings-not-deletable';
+export const RECORDINGS_SWEEP_ALARM = 'recordings-sweep-failed';
+
+/** Where the sweeper reports conditions an admin must act on (the site's AlarmBoard). */
+export interface RecordingAlarmSink {
+  raise(code: string, severity: 'critical' | 'warning', message: string): void;
+  clear(code: string): void;
+}
 
 /** Where the site's dialplan records (the config writer's `recordingDir`) and the sweeper looks. */
 export function siteRecordingsDir(recordingsDir: string, siteId: string): string {
@@ -33,6 +52,7 @@ export interface RetentionSweeperOptions {
   readonly intervalMs?: number;
   /** Clock (tests). */
   readonly now?: () => Date;
+  readonly alarms?: RecordingAlarmSink;
 }
 
 export interface SweepResult {
@@ -48,6 +68,7 @@ export interface SweepResult {
 export class RecordingRetentionSweeper {
   readonly root: string;
   private readonly deletedTotal: Counter;
+  private readonly failuresTotal: Counter;
   private timer: NodeJS.Timeout | undefined;
   private running: Promise<SweepResult | undefined> | undefined;
   private readonly now: () => Date;
@@ -62,12 +83,51 @@ export class RecordingRetentionSweeper {
       help: "Call recordings deleted because they were older than the site's retention",
       registers: opts.registry === undefined ? [] : [opts.registry],
     });
+    this.failuresTotal = new Counter({
+      name: 'fedpbx_recordings_sweep_failures_total',
+      help: 'Expired call recordings the retention sweep could not delete (EACCES: see alarm recordings-sweep-failed)',
+      registers: opts.registry === undefined ? [] : [opts.registry],
+    });
   }
 
-  /** Sweeps now, then every interval (the timer does not keep the process alive). */
+  /**
+   * Makes the site's folder (`<dir>/fedpbx/<site>`) if it is missing, group-writable, so that Asterisk writes into a
+   * folder the agent can delete from; checks that an existing one is writable for the agent. Never rejects.
+   */
+  async prepare(): Promise<void> {
+    const dir = this.root;
+    try {
+      let made = false;
+      try {
+        await mkdir(dir, { mode: 0o770 });
+        made = true;
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+      }
+      if (made) {
+        // mkdir's mode went through the agent's umask (the unit's 0027): set it again. Setgid keeps group asterisk
+        // for what Asterisk makes inside; systemd's RestrictSUIDSGID refuses it (EPERM), 0770 is enough then.
+        await chmod(dir, 0o2770).catch(() => chmod(dir, 0o770));
+        this.opts.log.info({ dir }, "made the site's recordings folder (group-writable, so the agent can delete what Asterisk writes there)");
+      }
+      if ((await kindOf(dir)) !== 'directory') return; // a link: the sweep refuses it and says so
+      await access(dir, constants.W_OK | constants.X_OK);
+      this.opts.alarms?.clear(RECORDINGS_NOT_DELETABLE_ALARM);
+    } catch (error) {
+      const e = error as NodeJS.ErrnoException;
+      this.opts.alarms?.raise(
+        RECORDINGS_NOT_DELETABLE_ALARM,
+        'warning',
+        `${dir}: the agent cannot ${e.code === 'EACCES' || e.code === 'EPERM' ? 'delete recordings in it' : `prepare it (${e.code ?? e.message})`}; expired recordings stay. ` +
+          'Likely made by Asterisk with umask 022: chmod 2770 it (deploy/asterisk/setup-asterisk-user.sh does) and give Asterisk UMask=0002 (deploy/asterisk/asterisk.service.d)',
+      );
+    }
+  }
+
+  /** Prepares the site's folder, sweeps, then sweeps every interval (the timer does not keep the process alive). */
   start(): void {
     if (this.timer !== undefined) return;
-    void this.sweep();
+    void this.prepare().then(() => this.sweep());
     this.timer = setInterval(() => void this.sweep(), this.opts.intervalMs ?? 60 * 60 * 1000);
     this.timer.unref();
   }
@@ -96,13 +156,25 @@ export class RecordingRetentionSweeper {
     if (days <= 0) return Promise.resolve(undefined);
     const started = Date.now();
     this.running = this.pass(this.now().getTime() - days * DAY_MS)
-      .then((result) => {
+      .then(({ counts: result, firstFailure }) => {
         const level = result.failed > 0 ? 'warn' : 'info';
         this.opts.log[level]({ dir: this.root, retentionDays: days, ...result, ms: Date.now() - started }, 'recording retention sweep');
+        if (result.failed > 0) {
+          this.failuresTotal.inc(result.failed);
+          const reason = firstFailure instanceof Error ? firstFailure.message : String(firstFailure);
+          this.opts.alarms?.raise(
+            RECORDINGS_SWEEP_ALARM,
+            'warning',
+            `${result.failed} expired recording(s) in ${this.root} could not be deleted (${reason}); ` +
+              'the folder must be group-writable for the agent: chmod 2770 (deploy/asterisk/setup-asterisk-user.sh) and UMask=0002 for Asterisk',
+          );
+        } else this.opts.alarms?.clear(RECORDINGS_SWEEP_ALARM);
         return result;
       })
       .catch((error: unknown) => {
         this.opts.log.error({ err: error, dir: this.root }, 'recording retention sweep failed');
+        const e = error as NodeJS.ErrnoException;
+        this.opts.alarms?.raise(RECORDINGS_SWEEP_ALARM, 'warning', `recording retention sweep of ${this.root} failed: ${e.code ?? e.message}`);
         return undefined;
       })
       .finally(() => {
@@ -111,16 +183,16 @@ export class RecordingRetentionSweeper {
     return this.running;
   }
 
-  private async pass(cutoffMs: number): Promise<SweepResult> {
+  private async pass(cutoffMs: number): Promise<{ counts: SweepResult; firstFailure: unknown }> {
     const counts = { deleted: 0, kept: 0, skipped: 0, failed: 0 };
     let firstFailure: unknown;
     // Neither `<dir>/fedpbx` nor `<dir>/fedpbx/<site>` may be a link to somewhere else.
     for (const dir of [join(this.opts.recordingsDir, 'fedpbx'), this.root]) {
       const kind = await kindOf(dir);
-      if (kind === 'missing') return counts;
+      if (kind === 'missing') return { counts, firstFailure };
       if (kind !== 'directory') {
         this.opts.log.warn({ dir }, 'recordings dir is not a plain directory (a link?); nothing deleted');
-        return { ...counts, skipped: 1 };
+        return { counts: { ...counts, skipped: 1 }, firstFailure };
       }
     }
     const walk = async (dir: string): Promise<void> => {
@@ -162,7 +234,7 @@ export class RecordingRetentionSweeper {
     };
     await walk(this.root);
     if (firstFailure !== undefined) this.opts.log.warn({ err: firstFailure, failed: counts.failed }, 'some expired recordings could not be deleted');
-    return counts;
+    return { counts, firstFailure };
   }
 }
 
