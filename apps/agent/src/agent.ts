@@ -334,7 +334,7 @@ export class Agent {
       retentionDays: () => this.state.snapshot?.config.site.recording.retentionDays,
       log: this.log.child({ component: 'recordings' }),
       registry: this.metrics.registry,
-      alarms: this.alarmSink,
+      alarms: this.alarms,
     });
     const recordings = this.recordings;
     this.applier.onApplied(() => void recordings.sweepIfRetentionChanged());
