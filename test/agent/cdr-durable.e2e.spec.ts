@@ -189,15 +189,21 @@ describe('every call Asterisk makes gets exactly one CDR at the controller (issu
     await expectExactlyOnce(calls);
   }, 40_000);
 
-  it('cdr_custom not loaded: alarm in the log and fedpbx_cdr_source_loaded 0; loaded again: cleared', async () => {
+  it('cdr_custom not loaded: alarm in the log, the metrics and the agent status at the controller; loaded again: cleared', async () => {
     ami.modules.delete('cdr_custom');
     ami.dropAll(); // the agent checks after every (re)connect
     await until('alarm logged', () => agent!.logs.some((l) => l.alarm === 'cdr-source-not-loaded'), 10_000);
     const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${agent!.metricsPort}/metrics`)).text();
     expect(await metrics()).toMatch(/^fedpbx_cdr_source_loaded\{module="cdr_custom"\} 0$/m);
+    expect(await metrics()).toMatch(/^fedpbx_alarm\{code="cdr-source-not-loaded",severity="critical"\} 1$/m);
+    // The agent status the controller shows (the heartbeat goes at once when an alarm changes).
+    const status = async () => (await controller.api<{ data: { alarms: { code: string; message: string }[] } }>('GET', '/api/v1/agents/moscow', undefined, await controller.adminToken())).body.data.alarms;
+    const shown = await until('alarm at the controller', async () => (await status()).find((a) => a.code === 'cdr-source-not-loaded'), 10_000);
+    expect(shown.message).toContain("module load cdr_custom.so");
     ami.modules.add('cdr_custom');
     ami.dropAll();
     await until('cleared', async () => /^fedpbx_cdr_source_loaded\{module="cdr_custom"\} 1$/m.test(await metrics()), 10_000);
     expect(agent!.logs.some((l) => l.alarm === 'cdr-source-not-loaded' && String(l.msg).includes('cleared'))).toBe(true);
+    await until('cleared at the controller', async () => !(await status()).some((a) => a.code === 'cdr-source-not-loaded'), 10_000);
   }, 30_000);
 });
