@@ -125,7 +125,7 @@ async function main(): Promise<void> {
   // 1. NATS hub in operator mode: users are JWTs the controller mints; nothing per site in the server config.
   const trust = await createNatsTrust();
   const natsPort = await freePort();
-  writeFileSync(join(dir, 'nats-server.conf'), renderHubConfig(trust, { port: natsPort, storeDir: join(dir, 'jetstream'), serverName: 'fedpbx-demo' }));
+  writeFileSync(join(dir, 'nats-server.conf'), renderHubConfig(trust, { port: natsPort, storeDir: join(dir, 'jetstream'), resolverDir: join(dir, 'jwt'), serverName: 'fedpbx-demo' }));
   writeFileSync(join(dir, 'issuer.json'), JSON.stringify(issuerOf(trust)), { mode: 0o600 });
   const nats = start('nats-server', NATS_SERVER, ['-c', join(dir, 'nats-server.conf')], {});
   await nats.waitFor(/Server is ready/, 10_000);

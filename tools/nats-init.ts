@@ -1,8 +1,9 @@
 /**
- * `npm run nats:init -- --out DIR [--port 4222] [--leaf-port 7422] [--store DIR] [--host 0.0.0.0] [--monitor-port 8222]`
+ * `npm run nats:init -- --out DIR [--port 4222] [--leaf-port 7422] [--store DIR] [--resolver-dir DIR] [--host 0.0.0.0] [--monitor-port 8222]`
  *   Makes a new NATS trust (operator, system account, FEDPBX account and its signing key) and writes:
- *   - DIR/nats-server.conf  the hub config (operator mode, accounts preloaded, JetStream, optional leaf-node port)
- *   - DIR/issuer.json       the account signing key for the controller (FEDPBX_NATS_ISSUER_FILE), mode 0600
+ *   - DIR/nats-server.conf  the hub config (operator mode, accounts preloaded into the full resolver, JetStream, optional leaf-node port)
+ *   - DIR/issuer.json       for the controller (FEDPBX_NATS_ISSUER_FILE), mode 0600: the account signing key (mints users)
+ *                           and the operator and system signing keys (push account updates that revoke users)
  *   - DIR/trust.json        every seed (operator, accounts): keep it offline; it re-creates the hub config, mode 0600
  *
  * `npm run nats:init -- --leaf SITE --hub nats-leaf://HUB:7422 --creds /etc/fedpbx/nats.creds --out DIR [--port 4222]`
@@ -24,6 +25,7 @@ const { values } = parseArgs({
     'leaf-port': { type: 'string' },
     'monitor-port': { type: 'string' },
     store: { type: 'string', default: '/var/lib/fedpbx-nats' },
+    'resolver-dir': { type: 'string' },
     leaf: { type: 'string' },
     hub: { type: 'string', multiple: true, default: [] },
     creds: { type: 'string' },
@@ -66,6 +68,7 @@ if (values.leaf !== undefined) {
     host: values.host,
     port: port('port', values.port) ?? 4222,
     storeDir: values.store,
+    resolverDir: values['resolver-dir'] ?? join(values.store, 'jwt'),
     ...(leafPort !== undefined ? { leafPort } : {}),
     ...(monitorPort !== undefined ? { monitorPort } : {}),
   });

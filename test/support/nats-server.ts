@@ -76,7 +76,7 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<T
   const dir = mkdtempSync(join(tmpdir(), 'fedpbx-nats-'));
   const storeDir = join(dir, 'jetstream');
   const configFile = join(dir, 'nats-server.conf');
-  writeFileSync(configFile, renderHubConfig(trust, { port, storeDir, serverName: `fedpbx-test-${port}`, ...(leafPort !== undefined ? { leafPort } : {}) }));
+  writeFileSync(configFile, renderHubConfig(trust, { port, storeDir, resolverDir: join(dir, 'jwt'), serverName: `fedpbx-test-${port}`, ...(leafPort !== undefined ? { leafPort } : {}) }));
   const log: string[] = [];
   let child: ChildProcess | undefined;
 

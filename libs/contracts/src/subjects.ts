@@ -16,6 +16,12 @@ export const Subjects = {
   /** Live request/reply to one agent. */
   rpcTrace: (siteId: string) => `fedpbx.rpc.${siteId}.trace`,
   rpcHealth: (siteId: string) => `fedpbx.rpc.${siteId}.health`,
+  /**
+   * An agent asks the controller for new credentials before its own expire: only that site's agent (and the
+   * controller) may publish here, and the request is signed with the agent's current user key.
+   */
+  credsRenew: (siteId: string) => `fedpbx.creds.${siteId}.renew`,
+  CREDS_RENEW_WILDCARD: 'fedpbx.creds.*.renew',
   /** Per-agent inbox prefix so replies cannot be read by other agents. */
   inboxPrefix: (siteId: string) => `_INBOX.fedpbx.${siteId}`,
 } as const;

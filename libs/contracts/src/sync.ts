@@ -155,6 +155,39 @@ export const EnrollResponse = z.strictObject({
 });
 export type EnrollResponse = z.infer<typeof EnrollResponse>;
 
+/** A NATS user public key (nkey, `U...`). */
+const NatsUserKey = z.string().regex(/^U[A-Z2-7]{55}$/, 'a NATS user public key (U...)');
+
+/**
+ * `Subjects.credsRenew(site)`: the agent asks for a JWT for a user key it just made (the seed never leaves the
+ * box), proving it holds its current credentials by signing `renewalChallenge(...)` with the current user key.
+ */
+export const AgentCredsRenewRequest = z.strictObject({
+  /** The user key of the credentials the agent holds now. */
+  userKey: NatsUserKey,
+  /** The new user key the JWT is to be issued for. */
+  newUserKey: NatsUserKey,
+  /** When the request was made (ISO): the controller refuses one that is more than 5 minutes off. */
+  at: z.iso.datetime(),
+  /** base64url ed25519 signature of `renewalChallenge(siteId, newUserKey, at)` by `userKey`. */
+  sig: z.string().regex(/^[A-Za-z0-9_-]{86}$/),
+});
+export type AgentCredsRenewRequest = z.infer<typeof AgentCredsRenewRequest>;
+
+/** The text an agent signs to renew: binds the site, the new key and the time. */
+export const renewalChallenge = (siteId: string, newUserKey: string, at: string): string => `fedpbx-creds-renew\n${siteId}\n${newUserKey}\n${at}`;
+
+export const AgentCredsRenewResponse = z.discriminatedUnion('ok', [
+  z.strictObject({ ok: z.literal(true), jwt: z.string().min(1), expiresAt: z.iso.datetime() }),
+  z.strictObject({
+    ok: z.literal(false),
+    /** `revoked`/`unknown`: re-enroll with a new token; `unavailable`: try again later. */
+    code: z.enum(['revoked', 'unknown', 'expired', 'bad-request', 'unavailable']),
+    message: z.string(),
+  }),
+]);
+export type AgentCredsRenewResponse = z.infer<typeof AgentCredsRenewResponse>;
+
 /** Live request/reply (Nest microservice patterns `Subjects.rpcTrace(site)` / `rpcHealth(site)`). */
 export const LiveTraceRequest = z.strictObject({
   entry: RouteEntry.default('internal'),

@@ -1,6 +1,7 @@
 import { decode, type User } from '@nats-io/jwt';
 import { describe, expect, it } from 'vitest';
-import { agentPermissions, createNatsTrust, issuerOf, mintAgentCreds, renderHubConfig, renderLeafConfig } from './nats-auth.js';
+import { decode as decodeJwt, type Account } from '@nats-io/jwt';
+import { agentPermissions, createNatsTrust, credsFile, credsInfo, encodeAccountWithRevocations, issuerOf, mintAgentCreds, mintAgentJwt, newUserKey, renderHubConfig, renderLeafConfig, signRenewal, verifyRenewal } from './nats-auth.js';
 
 /** NATS subject matching: `*` one token, `>` the rest. */
 function matches(pattern: string, subject: string): boolean {
@@ -23,6 +24,7 @@ describe('agent permissions', () => {
     expect(allowed('pub', 'fedpbx.events.moscow.cdr')).toBe(true);
     expect(allowed('sub', '_INBOX.fedpbx.moscow.abc.1')).toBe(true);
     expect(allowed('sub', 'fedpbx.rpc.moscow.trace')).toBe(true);
+    expect(allowed('pub', 'fedpbx.creds.moscow.renew')).toBe(true);
   });
 
   it('reach nothing of another site, and no config writes or JetStream administration', () => {
@@ -35,6 +37,8 @@ describe('agent permissions', () => {
       '$JS.API.STREAM.PURGE.FEDPBX_EVENTS',
       'fedpbx.events.piter.cdr',
       'fedpbx.rpc.piter.trace',
+      'fedpbx.creds.piter.renew',
+      '$SYS.REQ.ACCOUNT.ABC.CLAIMS.UPDATE',
     ])
       expect(allowed('pub', subject), subject).toBe(false);
     for (const subject of ['_INBOX.fedpbx.piter.x', '_INBOX.x', 'fedpbx.events.moscow.cdr', 'fedpbx.rpc.piter.health']) expect(allowed('sub', subject), subject).toBe(false);
@@ -61,10 +65,58 @@ describe('minted credentials', () => {
   });
 });
 
-describe('server configs', () => {
-  it('the hub preloads both accounts and never lists users', async () => {
+describe('renewal and revocation', () => {
+  it('a renewed JWT names the key the agent made, with the site permissions and the expiry asked for', async () => {
     const trust = await createNatsTrust();
-    const conf = renderHubConfig(trust, { port: 4222, storeDir: '/var/lib/nats', leafPort: 7422 });
+    const key = newUserKey();
+    const expiresAt = new Date('2031-05-01T00:00:00Z');
+    const { jwt } = await mintAgentJwt(issuerOf(trust), 'piter', key.publicKey, expiresAt);
+    const info = credsInfo(credsFile(jwt, key.seed));
+    expect(info.userKey).toBe(key.publicKey);
+    expect(info.expiresAt).toEqual(expiresAt);
+    expect(decode<User>(jwt).nats.pub?.allow).toEqual(agentPermissions('piter').pub?.allow);
+  });
+
+  it('a renewal signature verifies only for the key, site, new key and time it was made for', () => {
+    const current = newUserKey();
+    const next = newUserKey().publicKey;
+    const at = '2026-12-06T20:00:00.000Z';
+    const sig = signRenewal(current.seed, 'moscow', next, at);
+    expect(verifyRenewal(current.publicKey, sig, 'moscow', next, at)).toBe(true);
+    expect(verifyRenewal(current.publicKey, sig, 'piter', next, at)).toBe(false);
+    expect(verifyRenewal(current.publicKey, sig, 'moscow', newUserKey().publicKey, at)).toBe(false);
+    expect(verifyRenewal(current.publicKey, sig, 'moscow', next, '2026-12-06T20:00:01.000Z')).toBe(false);
+    expect(verifyRenewal(newUserKey().publicKey, sig, 'moscow', next, at)).toBe(false);
+    expect(verifyRenewal(current.publicKey, 'x'.repeat(86), 'moscow', next, at)).toBe(false);
+  });
+
+  it('the account update keeps the account claims, carries the revocations, and is signed by the operator signing key', async () => {
+    const trust = await createNatsTrust();
+    const authority = issuerOf(trust).revocation;
+    if (authority === undefined) throw new Error('no revocation authority');
+    const jwt = await encodeAccountWithRevocations(authority, { UABC: 1_800_000_000 });
+    const claims = decodeJwt<Account>(jwt);
+    const base = decodeJwt<Account>(trust.account.jwt);
+    expect(claims.sub).toBe(trust.account.publicKey);
+    expect(claims.iss).toBe(trust.operatorSigner.publicKey);
+    expect(claims.nats.revocations).toEqual({ UABC: 1_800_000_000 });
+    expect(claims.nats.signing_keys).toEqual(base.nats.signing_keys);
+    expect(claims.nats.limits).toEqual(base.nats.limits);
+    expect(decodeJwt<Account>(await encodeAccountWithRevocations(authority, {})).nats.revocations).toBeUndefined();
+  });
+
+  it('the controller file holds signing keys only, never the operator or account identity seeds', async () => {
+    const trust = await createNatsTrust();
+    const text = JSON.stringify(issuerOf(trust));
+    for (const seed of [trust.operator.seed, trust.account.seed, trust.system.seed]) expect(text).not.toContain(seed);
+  });
+});
+
+describe('server configs', () => {
+  it('the hub preloads both accounts into the full resolver and never lists users', async () => {
+    const trust = await createNatsTrust();
+    const conf = renderHubConfig(trust, { port: 4222, storeDir: '/var/lib/nats', resolverDir: '/var/lib/nats/jwt', leafPort: 7422 });
+    expect(conf).toMatch(/resolver: \{\n  type: full\n  dir: "\/var\/lib\/nats\/jwt"/);
     expect(conf).toContain(`${trust.account.publicKey}: ${trust.account.jwt}`);
     expect(conf).toContain(`system_account: ${trust.system.publicKey}`);
     expect(conf).not.toContain(trust.accountSigner.seed);

@@ -1,5 +1,5 @@
-import { createAccount, createOperator, createUser, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromSeed, type Permissions } from '@nats-io/jwt';
-import { Subjects } from '@fedpbx/contracts';
+import { createAccount, createOperator, createUser, decode, encodeAccount, encodeOperator, encodeUser, fmtCreds, fromPublic, fromSeed, type Account, type Permissions } from '@nats-io/jwt';
+import { renewalChallenge, Subjects } from '@fedpbx/contracts';
 
 /**
  * NATS decentralized ("operator mode") auth, the way fedpbx adds sites without touching nats-server:
@@ -7,6 +7,12 @@ import { Subjects } from '@fedpbx/contracts';
  * and one per site's agent - is a JWT signed by the FEDPBX account's signing key, carrying its own subject
  * permissions. Minting an agent's credentials is pure computation in the controller; the server learns of the
  * user when it connects. (nats-server 2.9: no auth callout, so JWT is the way to add users without a reload.)
+ *
+ * Ending a user: agent JWTs expire (the controller renews them), and a user is revoked by listing its public key
+ * in the account JWT's `revocations`, re-signed with the operator's signing key and pushed by a system-account
+ * user to `$SYS.REQ.ACCOUNT.<account>.CLAIMS.UPDATE`. The hub runs the `full` (directory) resolver so that push
+ * is accepted and kept across restarts; nats-server then closes every connection of a revoked user
+ * ("User Authentication Revoked", server/accounts.go updateAccountClaimsWithRefresh) and refuses it at connect.
  */
 
 export interface NkeyIdentity {
@@ -26,12 +32,29 @@ export interface NatsTrust {
   readonly account: SignedIdentity;
   /** The account's signing key: the only key the controller needs (the account identity key can go offline). */
   readonly accountSigner: NkeyIdentity;
+  /** The operator's signing key: re-signs the FEDPBX account JWT when its revocations change. */
+  readonly operatorSigner: NkeyIdentity;
+  /** The system account's signing key: mints the short-lived system user that pushes account updates. */
+  readonly systemSigner: NkeyIdentity;
 }
 
 /** Which account a user belongs to and the key that signs its JWT. */
 export interface UserIssuer {
   readonly accountPublicKey: string;
   readonly signerSeed: string;
+  /** What revoking users takes; absent in issuer files written before revocation existed. */
+  readonly revocation?: RevocationAuthority;
+}
+
+/** The keys that let the controller publish a new FEDPBX account JWT (with revocations) to the hub. */
+export interface RevocationAuthority {
+  /** The FEDPBX account JWT as nats:init made it: the claims every update starts from. */
+  readonly accountJwt: string;
+  /** Seed of a signing key listed in the operator JWT. Secret. */
+  readonly operatorSignerSeed: string;
+  readonly systemAccountPublicKey: string;
+  /** Seed of the system account's signing key. Secret. */
+  readonly systemSignerSeed: string;
 }
 
 const textDecoder = new TextDecoder();
@@ -50,8 +73,10 @@ export async function createNatsTrust(name = 'fedpbx'): Promise<NatsTrust> {
   const system = createAccount();
   const account = createAccount();
   const signer = createAccount();
-  const operatorJwt = await encodeOperator(name, operator, { system_account: system.getPublicKey() });
-  const systemJwt = await encodeAccount('SYS', system, { limits: UNLIMITED_ACCOUNT }, { signer: operator });
+  const operatorSigner = createOperator();
+  const systemSigner = createAccount();
+  const operatorJwt = await encodeOperator(name, operator, { system_account: system.getPublicKey(), signing_keys: [operatorSigner.getPublicKey()] });
+  const systemJwt = await encodeAccount('SYS', system, { limits: UNLIMITED_ACCOUNT, signing_keys: [systemSigner.getPublicKey()] }, { signer: operator });
   const accountJwt = await encodeAccount(
     'FEDPBX',
     account,
@@ -63,11 +88,23 @@ export async function createNatsTrust(name = 'fedpbx'): Promise<NatsTrust> {
     system: { ...identity(system), jwt: systemJwt },
     account: { ...identity(account), jwt: accountJwt },
     accountSigner: identity(signer),
+    operatorSigner: identity(operatorSigner),
+    systemSigner: identity(systemSigner),
   };
 }
 
+/** What the controller holds (FEDPBX_NATS_ISSUER_FILE): never the operator or account identity keys. */
 export function issuerOf(trust: NatsTrust): UserIssuer {
-  return { accountPublicKey: trust.account.publicKey, signerSeed: trust.accountSigner.seed };
+  return {
+    accountPublicKey: trust.account.publicKey,
+    signerSeed: trust.accountSigner.seed,
+    revocation: {
+      accountJwt: trust.account.jwt,
+      operatorSignerSeed: trust.operatorSigner.seed,
+      systemAccountPublicKey: trust.system.publicKey,
+      systemSignerSeed: trust.systemSigner.seed,
+    },
+  };
 }
 
 /**
@@ -99,7 +136,7 @@ export function agentPermissions(siteId: string): Permissions {
   ];
   return {
     pub: {
-      allow: [...api.map((a) => `$JS.API.${a}`), ...api.map((a) => `$JS.${JS_DOMAIN}.API.${a}`), `$JS.FC.${stream}.>`, `fedpbx.events.${siteId}.>`],
+      allow: [...api.map((a) => `$JS.API.${a}`), ...api.map((a) => `$JS.${JS_DOMAIN}.API.${a}`), `$JS.FC.${stream}.>`, `fedpbx.events.${siteId}.>`, Subjects.credsRenew(siteId)],
     },
     sub: { allow: [`${Subjects.inboxPrefix(siteId)}.>`, `fedpbx.rpc.${siteId}.>`] },
     resp: { max: 1, ttl: RESPONSE_TTL_NS },
@@ -128,6 +165,106 @@ export function mintAgentCreds(issuer: UserIssuer, siteId: string, options: Mint
   return mintUserCreds(issuer, `agent-${siteId}`, agentPermissions(siteId), options);
 }
 
+/** An agent credentials file and what the controller records of it (the user key revocation names). */
+export interface MintedAgentCreds {
+  readonly creds: string;
+  readonly userKey: string;
+  /** The JWT's `iat`: revocation covers JWTs issued at or before the revocation time. */
+  readonly issuedAt: Date;
+  readonly expiresAt: Date;
+}
+
+export async function mintAgentCredentials(issuer: UserIssuer, siteId: string, expiresAt: Date): Promise<MintedAgentCreds> {
+  const creds = await mintAgentCreds(issuer, siteId, { expiresAt });
+  const jwt = jwtOfCreds(creds);
+  const claims = decode(jwt);
+  return { creds, userKey: claims.sub, issuedAt: new Date(claims.iat * 1000), expiresAt };
+}
+
+/**
+ * A user JWT for a key the agent made itself (renewal): the agent keeps the seed, the controller signs only
+ * the public key with the site's permissions.
+ */
+export async function mintAgentJwt(issuer: UserIssuer, siteId: string, userKey: string, expiresAt: Date): Promise<{ jwt: string; issuedAt: Date }> {
+  const jwt = await encodeUser(
+    `agent-${siteId}`,
+    fromPublic(userKey),
+    fromSeed(new TextEncoder().encode(issuer.signerSeed)),
+    { issuer_account: issuer.accountPublicKey, subs: -1, data: -1, payload: -1, ...agentPermissions(siteId) },
+    { exp: Math.floor(expiresAt.getTime() / 1000) },
+  );
+  return { jwt, issuedAt: new Date(decode(jwt).iat * 1000) };
+}
+
+/** The user JWT of a credentials file. */
+export function jwtOfCreds(creds: string): string {
+  const jwt = /-----BEGIN NATS USER JWT-----\s*\n\s*([A-Za-z0-9_.-]+)\s*\n/.exec(creds)?.[1];
+  if (jwt === undefined) throw new Error('not a NATS credentials file: no user JWT');
+  return jwt;
+}
+
+/** The user nkey seed of a credentials file (a secret). */
+export function seedOfCreds(creds: string): string {
+  const seed = /-----BEGIN USER NKEY SEED-----\s*\n\s*(SU[A-Z2-7]+)\s*\n/.exec(creds)?.[1];
+  if (seed === undefined) throw new Error('not a NATS credentials file: no user seed');
+  return seed;
+}
+
+/** What a credentials file's JWT says about its user: key and lifetime. */
+export function credsInfo(creds: string): { userKey: string; issuedAt: Date; expiresAt: Date | undefined } {
+  const claims = decode(jwtOfCreds(creds));
+  return { userKey: claims.sub, issuedAt: new Date(claims.iat * 1000), expiresAt: claims.exp !== undefined && claims.exp > 0 ? new Date(claims.exp * 1000) : undefined };
+}
+
+/** A credentials file for a JWT and a seed the agent made itself. */
+export function credsFile(jwt: string, seed: string): string {
+  return textDecoder.decode(fmtCreds(jwt, fromSeed(new TextEncoder().encode(seed))));
+}
+
+/** A fresh user key pair for renewal: the seed stays with the agent. */
+export function newUserKey(): NkeyIdentity {
+  return identity(createUser());
+}
+
+/** base64url signature of the renewal challenge by the current user key (seed from its credentials). */
+export function signRenewal(currentSeed: string, siteId: string, newUserKey: string, at: string): string {
+  const kp = fromSeed(new TextEncoder().encode(currentSeed));
+  return Buffer.from(kp.sign(new TextEncoder().encode(renewalChallenge(siteId, newUserKey, at)))).toString('base64url');
+}
+
+export function verifyRenewal(userKey: string, sig: string, siteId: string, newUserKey: string, at: string): boolean {
+  try {
+    return fromPublic(userKey).verify(new TextEncoder().encode(renewalChallenge(siteId, newUserKey, at)), Buffer.from(sig, 'base64url'));
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The FEDPBX account JWT with these revocations (user public key -> unix seconds: JWTs of that user issued at
+ * or before it are refused), signed by the operator's signing key. nats-server checks the issuer against the
+ * operator JWT's `signing_keys`.
+ */
+export async function encodeAccountWithRevocations(authority: RevocationAuthority, revocations: Readonly<Record<string, number>>): Promise<string> {
+  const base = decode<Account>(authority.accountJwt);
+  const { revocations: _old, ...rest } = base.nats;
+  const account: Partial<Account> = Object.keys(revocations).length > 0 ? { ...rest, revocations: { ...revocations } } : rest;
+  return encodeAccount(base.name ?? 'FEDPBX', fromPublic(base.sub), account, { signer: fromSeed(new TextEncoder().encode(authority.operatorSignerSeed)) });
+}
+
+/** The account update subject of nats-server's full resolver (server/events.go accUpdateEventSubjNew). */
+export const accountUpdateSubject = (accountPublicKey: string): string => `$SYS.REQ.ACCOUNT.${accountPublicKey}.CLAIMS.UPDATE`;
+
+/** A short-lived system-account user that may only push account JWT updates. */
+export function mintSystemCreds(authority: RevocationAuthority, expiresAt: Date): Promise<string> {
+  return mintUserCreds(
+    { accountPublicKey: authority.systemAccountPublicKey, signerSeed: authority.systemSignerSeed },
+    'fedpbx-controller-sys',
+    { pub: { allow: ['$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE'] }, sub: { allow: ['_INBOX.>'] } },
+    { expiresAt },
+  );
+}
+
 /** The controller owns the account's data: no subject restrictions. */
 export function mintControllerCreds(issuer: UserIssuer, options: MintOptions = {}): Promise<string> {
   return mintUserCreds(issuer, 'controller', {}, options);
@@ -142,9 +279,16 @@ export interface HubConfigOptions {
   readonly leafPort?: number;
   /** HTTP monitoring port (/varz, /connz, /jsz). */
   readonly monitorPort?: number;
+  /** Where the full resolver keeps account JWTs (the pushed updates with revocations). */
+  readonly resolverDir: string;
 }
 
-/** nats-server.conf for the hub: operator mode with the two accounts preloaded (MEMORY resolver), JetStream on. */
+/**
+ * nats-server.conf for the hub: operator mode with the two accounts preloaded into the `full` resolver, JetStream
+ * on. The full resolver (a directory of account JWTs) accepts account updates pushed by the system account and
+ * keeps them across restarts; a preload never replaces a newer stored JWT (server/accounts.go DirAccResolver.Store
+ * saves only if newer), so revocations survive a restart with the original config.
+ */
 export function renderHubConfig(trust: NatsTrust, o: HubConfigOptions): string {
   const lines = [
     `# fedpbx NATS hub - generated; users are JWTs minted by the controller, no per-site entries here.`,
@@ -160,7 +304,11 @@ export function renderHubConfig(trust: NatsTrust, o: HubConfigOptions): string {
     ...(o.leafPort !== undefined ? [`leafnodes {`, `  port: ${o.leafPort}`, `}`] : []),
     `operator: ${trust.operator.jwt}`,
     `system_account: ${trust.system.publicKey}`,
-    `resolver: MEMORY`,
+    `resolver: {`,
+    `  type: full`,
+    `  dir: ${JSON.stringify(o.resolverDir)}`,
+    `  allow_delete: false`,
+    `}`,
     `resolver_preload: {`,
     `  ${trust.system.publicKey}: ${trust.system.jwt}`,
     `  ${trust.account.publicKey}: ${trust.account.jwt}`,

@@ -6,7 +6,20 @@ import { pino } from 'pino';
 import { z } from 'zod';
 import { CONTROLLER_CONFIG, ConfigError, type ControllerConfig } from '../config.js';
 
-const IssuerFile = z.strictObject({ accountPublicKey: z.string().regex(/^A[A-Z2-7]{55}$/), signerSeed: z.string().regex(/^SA[A-Z2-7]{56}$/) });
+const AccountKey = z.string().regex(/^A[A-Z2-7]{55}$/);
+const IssuerFile = z.strictObject({
+  accountPublicKey: AccountKey,
+  signerSeed: z.string().regex(/^SA[A-Z2-7]{56}$/),
+  // Absent in files written before revocation existed: the controller then cannot revoke agents (it says so).
+  revocation: z
+    .strictObject({
+      accountJwt: z.string().regex(/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/),
+      operatorSignerSeed: z.string().regex(/^SO[A-Z2-7]{56}$/),
+      systemAccountPublicKey: AccountKey,
+      systemSignerSeed: z.string().regex(/^SA[A-Z2-7]{56}$/),
+    })
+    .optional(),
+});
 
 /** Reads FEDPBX_NATS_ISSUER_FILE; a bad file is a configuration error naming the variable. */
 export function loadIssuer(file: string): UserIssuer {
@@ -17,7 +30,7 @@ export function loadIssuer(file: string): UserIssuer {
     throw new ConfigError([`FEDPBX_NATS_ISSUER_FILE: cannot read ${file}: ${error instanceof Error ? error.message : String(error)}`]);
   }
   const parsed = IssuerFile.safeParse(raw);
-  if (!parsed.success) throw new ConfigError([`FEDPBX_NATS_ISSUER_FILE: ${file} is not {"accountPublicKey":"A...","signerSeed":"SA..."}`]);
+  if (!parsed.success) throw new ConfigError([`FEDPBX_NATS_ISSUER_FILE: ${file} is not {"accountPublicKey":"A...","signerSeed":"SA...","revocation":{...}} as npm run nats:init writes it: ${z.prettifyError(parsed.error).replace(/\n/g, '; ')}`]);
   return parsed.data;
 }
 
