@@ -1,5 +1,10 @@
 import { Module, type DynamicModule } from '@nestjs/common';
 import { APP_FILTER, APP_GUARD, DiscoveryModule } from '@nestjs/core';
+import { AccountRevocations } from './agent-credentials/account-revocations.js';
+import { AgentCredentialRepository } from './agent-credentials/agent-credential.repository.js';
+import { AgentCredentialsController } from './agent-credentials/agent-credentials.controller.js';
+import { AgentCredentialsService } from './agent-credentials/agent-credentials.service.js';
+import { SiteDecommissionService } from './agent-credentials/site-decommission.service.js';
 import { AgentRpcClient } from './agents/agent-rpc.client.js';
 import { AgentStatusRepository } from './agents/agent-status.repository.js';
 import { AgentsController } from './agents/agents.controller.js';
@@ -67,6 +72,7 @@ export class AppModule {
         RevisionsController,
         RolloutController,
         EnrollmentController,
+        AgentCredentialsController,
         AuditController,
         CdrsController,
         AgentsController,
@@ -105,6 +111,10 @@ export class AppModule {
         SnapshotPublisher,
         EnrollmentTokenRepository,
         EnrollmentService,
+        AgentCredentialRepository,
+        AccountRevocations,
+        AgentCredentialsService,
+        SiteDecommissionService,
         ConsoleStatic,
       ],
     };

@@ -18,6 +18,10 @@ export const CONTROLLER_ENV = {
     schema: z.string().min(1).optional(),
     doc: 'JSON file {"accountPublicKey","signerSeed"} of the NATS account signing key (npm run nats:init writes it): the controller mints its own and every enrolled agent\'s credentials with it; without it the controller connects without credentials and cannot enroll agents',
   },
+  FEDPBX_AGENT_CREDS_TTL_SEC: {
+    schema: z.coerce.number().int().min(60).max(30 * 86_400).default(3 * 86_400),
+    doc: 'lifetime of the NATS credentials an agent gets at enrollment and at each renewal, in seconds; the agent renews after half of it. An agent offline for longer must be re-enrolled with a new token',
+  },
   FEDPBX_NATS_AGENT_URLS: { schema: z.string().min(1).optional(), doc: 'NATS URL(s) handed to agents at enrollment, comma-separated; FEDPBX_NATS_URL when absent' },
   FEDPBX_SIGNING_KEY_FILE: {
     schema: z.string().min(1).optional(),

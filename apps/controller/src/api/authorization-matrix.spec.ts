@@ -134,6 +134,15 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
       expect: all(200),
       public: true,
     },
+    'GET /api/v1/sites/:siteId/agent-credentials': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/agent-credentials` }), expect: siteRead },
+    'POST /api/v1/sites/:siteId/agent-credentials/revoke': {
+      req: (target) => ({ method: 'POST', url: `/api/v1/sites/${SITE[target]}/agent-credentials/revoke?dryRun=true` }),
+      expect: headOfficeObjectWrite,
+    },
+    'POST /api/v1/sites/:siteId/decommission': {
+      req: (target) => ({ method: 'POST', url: `/api/v1/sites/${SITE[target]}/decommission?dryRun=true`, body: {} }),
+      expect: headOfficeObjectWrite,
+    },
     'GET /api/v1/rollout': { req: () => ({ method: 'GET', url: '/api/v1/rollout' }), expect: all(200) },
     'GET /api/v1/sites/:siteId/rollout': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/rollout` }), expect: siteRead },
     'POST /api/v1/sites/:siteId/revisions/:revision/rollback': {

@@ -2,8 +2,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Inject, Injectable, Logger, ServiceUnavailableException } from '@nestjs/common';
 import { Subjects, type EnrollmentToken, type EnrollmentTokenIssued, type EnrollmentTokenPage, type EnrollRequest, type EnrollResponse, type Site } from '@fedpbx/contracts';
 import type { TunnelAddressPool } from '@fedpbx/dialplan';
-import { mintAgentCreds } from '@fedpbx/nats-auth';
 import { DataSource } from 'typeorm';
+import { AgentCredentialsService } from '../agent-credentials/agent-credentials.service.js';
 import { AuditRepository } from '../audit/audit.repository.js';
 import { LoginRateLimiter } from '../auth/login-rate-limiter.js';
 import { actorName, type Principal } from '../auth/principal.js';
@@ -41,7 +41,7 @@ function refusalOf(t: EnrollmentTokenRecord | undefined, now: Date): string | un
 /**
  * Enrollment: head office issues a one-time token for a site; the site's agent exchanges it (no login) for NATS
  * credentials limited to its site, the NATS URLs, its inbox prefix and the key that signs its snapshots. The
- * token is stored hashed and audited by id; the credentials are minted per request and never stored or logged.
+ * token is stored hashed and audited by id; the credentials are minted per request; only their user public key and lifetime are recorded (agent_credentials), never the seed.
  * Readers of a site see its tokens' metadata (as they see its agent and its audit entries); head office revokes.
  */
 @Injectable()
@@ -59,6 +59,7 @@ export class EnrollmentService {
     private readonly writer: FederationWriter,
     private readonly bus: NatsBus,
     private readonly signing: SnapshotSigningKey,
+    private readonly credentials: AgentCredentialsService,
   ) {
     this.limiter = new LoginRateLimiter(config.FEDPBX_LOGIN_MAX_ATTEMPTS, config.FEDPBX_LOGIN_WINDOW_SEC * 1000);
     this.vpnPool = config.FEDPBX_VPN_POOL;
@@ -161,8 +162,13 @@ export class EnrollmentService {
     if (req.wireguardPublicKey !== undefined) await this.joinMesh(siteId, req.wireguardPublicKey, actor);
 
     const at = new Date();
+    // Minted before the transaction (pure), recorded in it: the token, the new key and the revocation of the
+    // site's earlier keys (a re-enrolled or replaced box ends the old one) commit together.
+    const minted = await this.credentials.mint(siteId, at);
+    let revoked: string[] = [];
     const consumed = await this.ds.transaction(async (m) => {
       if (!(await this.tokens.consume(m, found.id, at))) return false;
+      revoked = await this.credentials.issueAtEnrollment(m, siteId, minted, actor);
       await this.audit.append(m, [
         {
           actor,
@@ -170,7 +176,14 @@ export class EnrollmentService {
           objectType: 'enrollmentToken',
           objectId: found.id,
           siteIds: [siteId],
-          after: { siteId, usedAt: at.toISOString(), agentVersion: req.agentVersion ?? null, wireguardPublicKey: req.wireguardPublicKey ?? null },
+          after: {
+            siteId,
+            usedAt: at.toISOString(),
+            agentVersion: req.agentVersion ?? null,
+            wireguardPublicKey: req.wireguardPublicKey ?? null,
+            natsUserKey: minted.userKey,
+            credentialsExpireAt: minted.expiresAt.toISOString(),
+          },
         },
       ]);
       return true;
@@ -181,10 +194,11 @@ export class EnrollmentService {
       throw new UnauthenticatedError(refusalOf(await this.tokens.byId(this.ds.manager, found.id), new Date()) ?? 'enrollment token already used');
     }
     this.limiter.succeed(key);
+    if (revoked.length > 0) this.credentials.pushRevocations();
     return {
       siteId,
       natsUrls: [...this.bus.agentUrls],
-      natsCreds: await mintAgentCreds(issuer, siteId),
+      natsCreds: minted.creds,
       inboxPrefix: Subjects.inboxPrefix(siteId),
       controllerKeyId: signingKey.keyId,
       controllerPublicKey: signingKey.publicKeyPem,

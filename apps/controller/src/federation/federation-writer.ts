@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Federation } from '@fedpbx/contracts';
 import { ValidatedFederation, validateFederationFlows, type FederationIssue } from '@fedpbx/dialplan';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { AuditRepository, type AuditRecord } from '../audit/audit.repository.js';
 import { WriteLock } from '../database/write-lock.js';
 import { ValidationConflictError } from '../errors.js';
@@ -19,6 +19,11 @@ export interface WriteRequest {
   /** Why, for revisions ("extension e-101 created", "rollback to 12"). */
   readonly reason: string;
   readonly dryRun: boolean;
+  /**
+   * More of the same write, inside its transaction after the federation, audit and revisions are written (not
+   * called for a dry run or a refused write): what must commit or fail with the federation change.
+   */
+  readonly alsoInTransaction?: (m: EntityManager) => Promise<void>;
 }
 
 /** Decides the changes from the current federation (inside the lock); may throw a DomainError to refuse. */
@@ -92,6 +97,7 @@ export class FederationWriter {
           rows.push({ siteId: impact.siteId, revision, contentHash: impact.after, owned: ownedBySite.get(impact.siteId) ?? null, reason: req.reason, actor: req.actor });
         }
         await this.revisions.insert(m, rows);
+        await req.alsoInTransaction?.(m);
         committed = { version: state.version, state, federation: outcome.federation, heads };
         return { ...outcome, revisions: rows.map((r) => ({ siteId: r.siteId, revision: r.revision })) };
       }),

@@ -1,3 +1,4 @@
+import { AgentCredentialEntity } from './agent-credential.entity.js';
 import { AgentLinkStatusEntity, AgentStatusEntity, AgentTrunkStatusEntity } from './agent-status.entity.js';
 import { AuditEntryEntity } from './audit-entry.entity.js';
 import { CallFlowEntity } from './call-flow.entity.js';
@@ -17,6 +18,7 @@ import { TrunkEntity } from './trunk.entity.js';
 import { ApiTokenEntity, GrantEntity, LoginKnownSourceEntity, LoginThrottleEntity, RefreshTokenEntity, SessionEntity, UserEntity } from './user.entity.js';
 
 export {
+  AgentCredentialEntity,
   AgentLinkStatusEntity,
   AgentStatusEntity,
   AgentTrunkStatusEntity,
@@ -72,4 +74,5 @@ export const ENTITIES = [
   RefreshTokenEntity,
   LoginThrottleEntity,
   LoginKnownSourceEntity,
+  AgentCredentialEntity,
 ];

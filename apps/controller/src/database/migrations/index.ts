@@ -5,6 +5,7 @@ import { RevisionOwnedShared1795900000000 } from './1795900000000-RevisionOwnedS
 import { EnrollmentTokenRevocation1795910000000 } from './1795910000000-EnrollmentTokenRevocation.js';
 import { AuthSessions1795920000000 } from './1795920000000-AuthSessions.js';
 import { AgentAlarms1795930000000 } from './1795930000000-AgentAlarms.js';
+import { AgentCredentials1795934170000 } from './1795934170000-AgentCredentials.js';
 
 /** Every migration, oldest first. The drift test fails when the entities need one that is not here. */
 export const MIGRATIONS = [
@@ -15,4 +16,5 @@ export const MIGRATIONS = [
   EnrollmentTokenRevocation1795910000000,
   AuthSessions1795920000000,
   AgentAlarms1795930000000,
+  AgentCredentials1795934170000,
 ];
