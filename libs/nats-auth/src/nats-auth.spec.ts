@@ -116,7 +116,7 @@ describe('server configs', () => {
   it('the hub preloads both accounts into the full resolver and never lists users', async () => {
     const trust = await createNatsTrust();
     const conf = renderHubConfig(trust, { port: 4222, storeDir: '/var/lib/nats', resolverDir: '/var/lib/nats/jwt', leafPort: 7422 });
-    expect(conf).toMatch(/resolver: \{\n  type: full\n  dir: "\/var\/lib\/nats\/jwt"/);
+    expect(conf).toContain('resolver: {\n  type: full\n  dir: "/var/lib/nats/jwt"');
     expect(conf).toContain(`${trust.account.publicKey}: ${trust.account.jwt}`);
     expect(conf).toContain(`system_account: ${trust.system.publicKey}`);
     expect(conf).not.toContain(trust.accountSigner.seed);

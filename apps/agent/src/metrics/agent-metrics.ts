@@ -78,6 +78,11 @@ export class AgentMetrics {
     labelNames: ['module'] as const,
     registers: [this.registry],
   });
+  readonly natsCredsExpiry = new Gauge({
+    name: 'fedpbx_nats_credentials_expiry_timestamp_seconds',
+    help: 'When the agent\'s NATS credentials expire (unix seconds); past it the hub refuses the agent until it is re-enrolled',
+    registers: [this.registry],
+  });
   readonly linkUp = new Gauge({ name: 'fedpbx_link_up', help: 'Inter-site link health by peer site', labelNames: ['peer_site'] as const, registers: [this.registry] });
   readonly trunkUp = new Gauge({ name: 'fedpbx_trunk_up', help: 'PSTN trunk health', labelNames: ['trunk'] as const, registers: [this.registry] });
 

@@ -25,6 +25,7 @@ export class NatsLink {
   private nc: NatsConnection | undefined;
   private up = false;
   private closing = false;
+  private refused = false;
   private readonly onUp: Listener[] = [];
   private readonly onDown: (() => void)[] = [];
 
@@ -51,6 +52,16 @@ export class NatsLink {
 
   start(): void {
     void this.connectForever().catch((err: unknown) => this.opts.log.error({ err }, 'NATS connection gave up; sync stays off until restart'));
+  }
+
+  /**
+   * Drops the connection and connects again at once (new credentials file): the client reconnects with the file
+   * as it is now; subscriptions and watches carry over as on any reconnect.
+   */
+  async reconnect(): Promise<void> {
+    const nc = this.nc;
+    if (nc === undefined || nc.isClosed()) return;
+    await nc.reconnect();
   }
 
   async stop(): Promise<void> {
@@ -91,11 +102,16 @@ export class NatsLink {
           this.setUp(false);
           break;
         case 'reconnect':
+          this.refused = false;
           log.info({ server: s.server }, 'NATS reconnected');
           this.setUp(true);
           break;
         case 'error':
-          log.warn({ err: s.error.message }, 'NATS error');
+          if (/Authorization Violation|Authentication (Expired|Revoked)|user authentication/i.test(s.error.message)) {
+            // Said once per spell, not at every retry: expired or revoked credentials stay refused until re-enrolled.
+            if (!this.refused) log.error({ err: s.error.message }, 'the NATS hub refuses these credentials (expired or revoked): calls keep routing offline; re-enroll this agent with a new token (fedpbx-agent enroll)');
+            this.refused = true;
+          } else log.warn({ err: s.error.message }, 'NATS error');
           break;
         case 'staleConnection':
           log.warn('NATS connection stale (no PONG); reconnecting');

@@ -6,6 +6,7 @@ import type { RoutingState } from '../state/routing-state.js';
 import type { SnapshotApplier } from '../state/snapshot-applier.js';
 import { CdrPublisher } from './cdr-publisher.js';
 import { ConfigWatcher } from './config-watcher.js';
+import { CredsRenewer } from './creds-renewer.js';
 import { Heartbeat } from './heartbeat.js';
 import { LiveResponder } from './live-responder.js';
 import { NatsLink } from './nats-link.js';
@@ -42,6 +43,8 @@ export class SyncClient {
   private readonly watcher: ConfigWatcher;
   private readonly heartbeat: Heartbeat;
   private readonly live: LiveResponder;
+  /** Present when the agent has a credentials file (enrolled): renews it before it expires. */
+  readonly renewer: CredsRenewer | undefined;
   private unsubscribe: (() => void) | undefined;
 
   constructor(private readonly opts: SyncClientOptions) {
@@ -58,6 +61,7 @@ export class SyncClient {
       ...(opts.heartbeatMs !== undefined ? { intervalMs: opts.heartbeatMs } : {}),
       source: { agentVersion: opts.agentVersion, appliedRevision: () => state.revision, agiSessionsActive: opts.agiSessionsActive, amiConnected: opts.amiConnected, ...(opts.alarms !== undefined ? { alarms: opts.alarms } : {}) },
     });
+    this.renewer = opts.credsFile !== undefined ? new CredsRenewer({ siteId, credsFile: opts.credsFile, link: this.link, metrics: opts.metrics, log }) : undefined;
     this.live = new LiveResponder(
       {
         siteId,
@@ -94,6 +98,7 @@ export class SyncClient {
     this.heartbeat.start();
     this.link.onConnected((nc) => this.live.attach(nc));
     this.link.start();
+    this.renewer?.start();
   }
 
   /** Sends a heartbeat at once (when NATS is up): the controller sees AMI come and go without waiting for the next one. */
@@ -103,6 +108,7 @@ export class SyncClient {
 
   async stop(): Promise<void> {
     this.unsubscribe?.();
+    this.renewer?.stop();
     this.heartbeat.stop();
     this.live.detach();
     await Promise.all([this.watcher.stop(), this.cdrs.stop(), this.status.stop()]);

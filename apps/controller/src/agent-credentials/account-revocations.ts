@@ -56,7 +56,7 @@ export class AccountRevocations implements OnModuleInit, OnApplicationShutdown {
   onModuleInit(): void {
     if (this.unavailableReason() !== undefined) return;
     void this.bus.connection().then(() => this.push());
-    this.bus.onReconnect(() => this.push());
+    this.bus.onReconnect(() => void this.push());
   }
 
   onApplicationShutdown(): void {

@@ -45,6 +45,12 @@ export interface DecommissionOutcome {
   /** The site's config bucket, removed from NATS by the snapshot publisher once the write commits. */
   readonly bucket: string;
   readonly validation: { readonly ok: boolean; readonly errors: readonly FederationIssue[]; readonly warnings: readonly FederationIssue[] };
+  /**
+   * Objects of other sites that still need this site (a call flow dialling one of its extensions...): the
+   * validation errors name them. They are never changed behind their site's back; the decommission is refused
+   * (409) until they are edited.
+   */
+  readonly blockers: readonly { readonly type: string; readonly id: string; readonly siteId?: string; readonly message: string }[];
   readonly changedSites: readonly string[];
   readonly revisions: readonly { readonly siteId: string; readonly revision: number }[];
   readonly revocation: RevocationPushState;
@@ -152,6 +158,9 @@ export class SiteDecommissionService {
     );
     if (plan === undefined) throw new NotFoundError('site', siteId);
     if (!dryRun) await this.revocations.push();
+    const blockers = outcome.validation.errors.flatMap((e) =>
+      e.objects.filter((o) => o.siteId !== siteId && !(o.type === 'site' && o.id === siteId)).map((o) => ({ type: o.type, id: o.id, ...(o.siteId !== undefined ? { siteId: o.siteId } : {}), message: e.message })),
+    );
     return {
       dryRun,
       siteId,
@@ -159,6 +168,7 @@ export class SiteDecommissionService {
       revokedKeys,
       bucket: Subjects.configBucket(siteId),
       validation: outcome.validation,
+      blockers,
       changedSites: outcome.changedSites.map((s) => s.siteId),
       revisions: outcome.revisions,
       revocation: this.revocations.state(),
