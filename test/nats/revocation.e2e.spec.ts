@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Subjects } from '@fedpbx/contracts';
-import { accountUpdateSubject, credsFile, encodeAccountWithRevocations, mintAgentCredentials, mintAgentJwt, mintSystemCreds, newUserKey, type RevocationAuthority } from '@fedpbx/nats-auth';
+import { accountUpdateSubject, credsFile, credsInfo, encodeAccountWithRevocations, mintAgentCredentials, mintAgentJwt, mintSystemCreds, newUserKey, type RevocationAuthority } from '@fedpbx/nats-auth';
 import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
 
 /**
@@ -96,6 +96,9 @@ describe('agent credentials on a real nats-server (full resolver)', () => {
     const nc = await agent(short.creds, 'kazan');
     const seen = await statusesUntilClosed(nc, 6000);
     expect(seen.join('|')).toMatch(/Expired|Authorization Violation/i);
+    // The JWT's exp is in whole seconds and nats-server refuses it once the clock is past that second.
+    const exp = credsInfo(short.creds).expiresAt?.getTime() ?? 0;
+    await new Promise((r) => setTimeout(r, Math.max(0, exp + 1100 - Date.now())));
     await expect(agent(short.creds, 'kazan')).rejects.toThrow(/Authorization Violation|expired/i);
   });
 

@@ -212,7 +212,8 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
       }
     }
     expect(mismatches).toEqual([]);
-  });
+    // Every route x 3 roles x 2 sites, some of them real writes: ~20 s on a busy 2-core machine.
+  }, 90_000);
 
   it('refuses every non-public route without a token (401)', async () => {
     const wrong: string[] = [];
