@@ -183,6 +183,57 @@ describe('Dial', () => {
   });
 });
 
+describe('CDR chain (main/cdr.c)', () => {
+  it('reproduces the field fact: CDR variables set between two Dials land on the first Dial\'s record too', async () => {
+    const { call } = await run(async (c) => {
+      await c.command('EXEC MSet CDR(FEDPBX_TARGET)=piter,CDR(FEDPBX_TRUNK)=');
+      await c.command('EXEC Dial PJSIP/301@site-piter,30,tT');
+      await c.command('EXEC MSet CDR(FEDPBX_TARGET)=piter,CDR(FEDPBX_TRUNK)=t-msk-pstn');
+      await c.command('EXEC Dial PJSIP/88125550301@trunk-msk-pstn,60,T');
+      await c.finish();
+    }, { channel: 'PJSIP/101-0000001a', onDial: (r) => (r.rawData.includes('site-piter') ? { status: 'NOANSWER' } : { status: 'ANSWER' }) });
+    // Two records, one per Dial, dispatched together at hangup; the first (NO ANSWER to site-piter) took the
+    // second MSet's trunk because it was finalized but still the chain's last record (ast_cdr_setvar()).
+    expect(call.cdrs.map((r) => [r.dstChannel.replace(/-[0-9a-f]{8}$/, ''), r.disposition, r.variables.FEDPBX_TRUNK])).toEqual([
+      ['PJSIP/site-piter', 'NO ANSWER', 't-msk-pstn'],
+      ['PJSIP/trunk-msk-pstn', 'ANSWERED', 't-msk-pstn'],
+    ]);
+    expect(call.cdrs[0]?.sequence).toBeLessThan(call.cdrs[1]?.sequence ?? 0);
+    expect(call.cdrs.every((r) => r.uniqueId === call.cdrs[0]?.uniqueId && r.channel === 'PJSIP/101-0000001a')).toBe(true);
+  });
+
+  it('a record finalized before a later one began keeps its values; a new record copies the last one\'s variables', async () => {
+    const { call } = await run(async (c) => {
+      await c.command('EXEC Set CDR(LEG)=one');
+      await c.command('EXEC Dial PJSIP/301@site-piter,30,tT');
+      await c.command('EXEC Dial PJSIP/302@site-piter,30,tT');
+      await c.command('EXEC Set CDR(LEG)=three');
+      expect(await c.command('GET VARIABLE CDR(LEG)')).toBe('200 result=1 (three)\n');
+      await c.finish();
+    }, { onDial: () => ({ status: 'BUSY' }) });
+    expect(call.cdrs.map((r) => [r.disposition, r.variables.LEG])).toEqual([
+      ['BUSY', 'one'],
+      ['BUSY', 'three'],
+    ]);
+  });
+
+  it('one record per dialled peer; with unanswered=no an unanswered call without a Dial leaves none', async () => {
+    const { call } = await run(async (c) => {
+      await c.command('EXEC Dial PJSIP/101&PJSIP/102,20,tT');
+      await c.finish();
+    }, { onDial: () => ({ status: 'ANSWER' }) });
+    expect(call.cdrs.map((r) => [r.dstChannel.replace(/-[0-9a-f]{8}$/, ''), r.disposition])).toEqual([
+      ['PJSIP/101', 'ANSWERED'],
+      ['PJSIP/102', 'NO ANSWER'],
+    ]);
+    const none = await run(async (c) => {
+      await c.command('EXEC Playback ss-noservice,noanswer');
+      await c.finish();
+    });
+    expect(none.call.cdrs).toEqual([]);
+  });
+});
+
 describe('channel state and commands', () => {
   it('variables, caller ID, functions, truncation', async () => {
     const { call } = await run(async (c) => {

@@ -94,7 +94,8 @@ export class ChannelState {
         return undefined;
       }
       case 'CDR':
-        return this.cdr.get(args.split(',')[0]?.trim() ?? '');
+        // ast_cdr_getvar(): reads the LAST record of the chain (cdr->last).
+        return this.cdrChain.last.vars.get(args.split(',')[0]?.trim() ?? '');
       case 'LEN':
         return String(Buffer.byteLength(args, 'utf8'));
       case 'BASE64_ENCODE':
@@ -112,14 +113,19 @@ export class ChannelState {
     }
   }
 
-  /** CDR variables (func_cdr's CDR(name)=value): what cdr_manager `[mappings]` read. */
-  readonly cdr = new Map<string, string>();
+  /** The channel's CDR chain as main/cdr.c keeps it: one record per Dial attempt, all dispatched at hangup. */
+  readonly cdrChain = new CdrChain();
+
+  /** CDR variables of the last record (what `${CDR(name)}` reads). */
+  get cdr(): ReadonlyMap<string, string> {
+    return this.cdrChain.last.vars;
+  }
 
   writeFunction(name: string, args: string, value: string): boolean {
     if (name.toUpperCase() === 'CDR') {
       const key = args.split(',')[0]?.trim() ?? '';
       if (key === '') return false;
-      this.cdr.set(key, value);
+      this.cdrChain.setVar(key, value);
       return true;
     }
     if (name.toUpperCase() !== 'CALLERID') return false;
@@ -213,4 +219,118 @@ export function parseCallerId(text: string): { name: string | null; num: string 
   const trimmed = text.trim();
   if (/^[0-9*#+]+$/.test(trimmed)) return { name: null, num: trimmed };
   return { name: trimmed === '' ? null : trimmed, num: null };
+}
+
+/**
+ * A CDR record's state, the states of main/cdr.c that an AGI-driven channel passes through: Single (no party B
+ * yet), Dial (a Dial is ringing party B), Finalized. An answered Dial goes DialedPending -> Bridge -> Finalized in
+ * cdr.c, but EXEC Dial answers the AGI only after its bridge ended, so the AGI server sees it finalized.
+ */
+export type CdrStateName = 'single' | 'dial' | 'finalized';
+
+export interface PeerCdr {
+  /** cdr_object_alloc(): a global, increasing `sequence` per record. */
+  readonly sequence: number;
+  state: CdrStateName;
+  /** Party B's channel name (`dstchannel`), '' while there is none. */
+  dstChannel: string;
+  /** The application data of party A when the record's Dial began (`lastdata`). */
+  lastData: string;
+  /** AST_CDR_* as cdr_manager prints it; null until the record is finalized with a known outcome. */
+  disposition: 'ANSWERED' | 'NO ANSWER' | 'BUSY' | 'FAILED' | 'CONGESTION' | null;
+  /** Party A's CDR variables (CDR(name)=value). */
+  readonly vars: Map<string, string>;
+}
+
+let cdrSequence = 0;
+
+/**
+ * main/cdr.c's chain of cdr_objects for one party A channel, as far as an AGI server can observe it:
+ * - the first record starts in Single; the first Dial turns it into that Dial's record (single_state_process_dial_begin);
+ * - a Dial that ends unanswered finalizes its record (dial_state_process_dial_end -> finalized_state_fn_table);
+ *   an answered one goes DialedPending, then Bridge, and is finalized when the bridge ends;
+ * - a later Dial finds no record that takes it (finalized records have no process_dial_begin), so a new record
+ *   is appended (cdr_object_create_and_append), copying party A's variables from the last record
+ *   (cdr_object_snapshot_copy -> copy_variables);
+ * - ast_cdr_setvar() writes to every record of the chain EXCEPT finalized records that have a successor
+ *   (`fn_table == &finalized_state_fn_table && it_cdr->next != NULL`): a record finalized by a failed Dial is
+ *   still the last one until the next Dial begins, so a CDR(x)= between two Dials lands on the FIRST Dial's
+ *   record (observed on Asterisk 22.10.1, asterisk-protocols.md "Observed in the field");
+ * - under AGI the channel stays at one context/extension/priority, so no new record is started by dialplan
+ *   progress (check_new_cdr_needed needs a CEP change);
+ * - every record of the chain is dispatched together when the channel hangs up (handle_channel_snapshot_update_message
+ *   -> cdr_object_dispatch(cdr) on AST_FLAG_DEAD): nothing is dispatched between two Dials.
+ */
+export class CdrChain {
+  readonly records: PeerCdr[] = [newCdr(new Map())];
+
+  get last(): PeerCdr {
+    return this.records[this.records.length - 1] as PeerCdr;
+  }
+
+  setVar(name: string, value: string): void {
+    const n = this.records.length;
+    this.records.forEach((r, i) => {
+      if (r.state === 'finalized' && i < n - 1) return;
+      r.vars.set(name, value);
+    });
+  }
+
+  /** A Dial begins towards `dstChannel` (ast_channel_publish_dial with no status). */
+  dialBegin(dstChannel: string, lastData: string): PeerCdr {
+    let cdr = this.last;
+    if (cdr.state !== 'single') {
+      cdr = newCdr(new Map(this.last.vars));
+      this.records.push(cdr);
+    }
+    cdr.state = 'dial';
+    cdr.dstChannel = dstChannel;
+    cdr.lastData = lastData;
+    return cdr;
+  }
+
+  /** `cdr`'s Dial ended with `status` (DIALSTATUS); an answered Dial's record is finalized when its bridge ends. */
+  dialEnd(cdr: PeerCdr, status: string): void {
+    if (cdr.state !== 'dial') return;
+    switch (status) {
+      case 'ANSWER':
+        cdr.disposition = 'ANSWERED';
+        cdr.state = 'finalized';
+        return;
+      case 'BUSY':
+        cdr.disposition = 'BUSY';
+        break;
+      case 'NOANSWER':
+      case 'CANCEL':
+        // dial_status_to_disposition(): CANCEL is NO ANSWER unless cdr.conf enables the CANCEL disposition.
+        cdr.disposition = 'NO ANSWER';
+        break;
+      default:
+        // CONGESTION is FAILED unless cdr.conf `congestion=yes`; CHANUNAVAIL and anything else FAILED.
+        cdr.disposition = 'FAILED';
+    }
+    cdr.state = 'finalized';
+  }
+
+  /**
+   * The channel hung up: every record is finalized and the whole chain dispatched, minus what cdr.conf
+   * `unanswered = no` (the default) keeps from the backends: unanswered records WITHOUT a party B
+   * (cdr_detach(): `disposition < AST_CDR_ANSWERED && (channel or dstchannel empty)`). A NO ANSWER record of a
+   * Dial has its party B and is dispatched.
+   */
+  hangup(channelAnswered: boolean, unanswered = false): PeerCdr[] {
+    for (const r of this.records) {
+      if (r.state !== 'finalized') {
+        r.state = 'finalized';
+        // cdr_object_finalize(): answered -> ANSWERED, else from the hangup cause (FAILED when none).
+        r.disposition ??= channelAnswered ? 'ANSWERED' : r.dstChannel === '' ? 'FAILED' : 'NO ANSWER';
+      }
+    }
+    return this.records.filter((r) => unanswered || r.disposition === 'ANSWERED' || r.dstChannel !== '');
+  }
+}
+
+function newCdr(vars: Map<string, string>): PeerCdr {
+  cdrSequence += 1;
+  return { sequence: cdrSequence, state: 'single', dstChannel: '', lastData: '', disposition: null, vars };
 }

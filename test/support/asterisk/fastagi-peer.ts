@@ -8,7 +8,7 @@ import { parseAgiArgs } from './agi-args.js';
 import { findAgiCommand, RESPONSE_510, RESPONSE_511, usageBlock, type AgiCommandSpec } from './agi-commands.js';
 import { AGI_FGETS_MAX, AgiLineReader } from './agi-line-reader.js';
 import { parseDialData, separateAppArgs, type AppOption, type DialPeer } from './app-args.js';
-import { ChannelState, parseCallerId, type ChannelStateName } from './channel-state.js';
+import { ChannelState, parseCallerId, type ChannelStateName, type PeerCdr } from './channel-state.js';
 
 export type AgiStatus = 'SUCCESS' | 'FAILURE' | 'NOTFOUND' | 'HANGUP';
 export type DialStatus = 'ANSWER' | 'BUSY' | 'NOANSWER' | 'CHANUNAVAIL' | 'CONGESTION' | 'CANCEL';
@@ -125,6 +125,19 @@ export interface PlaceCallOptions {
   /** AGISIGHUP=no: no HANGUP notifications at all. */
   readonly agiSighup?: boolean;
   readonly transcript?: boolean;
+  /** cdr.conf `unanswered` (default no, as Asterisk's): dispatch unanswered records without a party B too. */
+  readonly cdrUnanswered?: boolean;
+}
+
+/** One dispatched CDR of the call (cdr_object_create_public_records()). */
+export interface PeerCdrRecord {
+  readonly sequence: number;
+  readonly channel: string;
+  readonly uniqueId: string;
+  readonly dstChannel: string;
+  readonly lastData: string;
+  readonly disposition: NonNullable<PeerCdr['disposition']>;
+  readonly variables: Record<string, string>;
 }
 
 export interface AgiCommandRecord {
@@ -149,8 +162,14 @@ export interface CallRecord {
   readonly apps: AppRecord[];
   /** Channel variables at the end (those set by the server, applications and Dial). */
   readonly variables: Record<string, string>;
-  /** CDR variables set through CDR(name)=value (what cdr_manager's [mappings] would report). */
+  /** CDR variables of the chain's last record (what `${CDR(name)}` reads at the end). */
   readonly cdr: Record<string, string>;
+  /**
+   * The CDRs Asterisk dispatches when this channel hangs up (main/cdr.c: one per Dial attempt and dialled peer,
+   * variables as ast_cdr_setvar left them; see CdrChain), in chain order. `cdr.conf unanswered` per
+   * PlaceCallOptions.cdrUnanswered.
+   */
+  readonly cdrs: PeerCdrRecord[];
   readonly callerId: { readonly num: string | null; readonly name: string | null };
   /** AGISTATUS as the dialplan would see it; null while parked (AGI() never returned). */
   readonly agiStatus: AgiStatus | null;
@@ -192,6 +211,19 @@ let callCounter = 0;
 const THREAD_ID_BASE = 140256877000000;
 
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+let outboundCounter = 0x100;
+
+/**
+ * The channel Dial creates for a peer: `PJSIP/<endpoint>-<8 hex>` (chan_pjsip names it after the endpoint, which
+ * is the part after `@` for `PJSIP/<user>@<endpoint>`, else the resource itself).
+ */
+export function outboundChannelName(tech: string, resource: string): string {
+  outboundCounter += 1;
+  const at = resource.indexOf('@');
+  const endpoint = tech.toUpperCase() === 'PJSIP' && at >= 0 ? resource.slice(at + 1) : resource;
+  return `${tech}/${endpoint}-${outboundCounter.toString(16).padStart(8, '0')}`;
+}
 
 /** Places one call into a FastAGI server and resolves when the AGI is over (never rejects). */
 export function placeCall(opts: PlaceCallOptions): Promise<CallRecord> {
@@ -921,14 +953,20 @@ class FastAgiCall {
       record('CHANUNAVAIL', 0);
       return { text: '200 result=0\n' };
     }
+    // Each dialled peer gets its own outbound channel and, in main/cdr.c, its own CDR record (a Dial begin for
+    // a second peer is refused by the record in Dial state and appended as a new one).
+    const cdrs = parsed.peers.map((p) => this.channel.cdrChain.dialBegin(outboundChannelName(p.tech, p.resource), data));
     if (this.hangsUpDuring(this.dialCount)) {
       setStatus('CANCEL');
+      for (const c of cdrs) this.channel.cdrChain.dialEnd(c, 'CANCEL');
       record('CANCEL', -1);
       return { text: '200 result=-1\n', hangup: true };
     }
     const outcome = this.o.onDial?.(req) ?? { status: 'ANSWER' };
     if (outcome.ringMs) await sleep(outcome.ringMs);
     setStatus(outcome.status);
+    // Dial End per peer: the one that answered ANSWER, the others were cancelled (NO ANSWER).
+    cdrs.forEach((c, i) => this.channel.cdrChain.dialEnd(c, outcome.status === 'ANSWER' && i > 0 ? 'CANCEL' : outcome.status));
     vars.set('DIALEDTIME', String(Math.round(((outcome.ringMs ?? 0) + (outcome.talkMs ?? 0)) / 1000)));
     switch (outcome.status) {
       case 'ANSWER': {
@@ -981,6 +1019,15 @@ class FastAgiCall {
       apps: this.apps,
       variables: this.channel.snapshot(),
       cdr: Object.fromEntries(this.channel.cdr),
+      cdrs: this.channel.cdrChain.hangup(this.channel.state === 'up', this.o.cdrUnanswered === true).map((r) => ({
+        sequence: r.sequence,
+        channel: this.channel.name,
+        uniqueId: this.channel.uniqueid,
+        dstChannel: r.dstChannel,
+        lastData: r.lastData,
+        disposition: r.disposition ?? 'FAILED',
+        variables: Object.fromEntries(r.vars),
+      })),
       callerId: { num: this.channel.callerNum, name: this.channel.callerName },
       agiStatus,
       hungUp: this.hungUp,
