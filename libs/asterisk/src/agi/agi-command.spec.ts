@@ -166,6 +166,18 @@ describe('application data builders', () => {
     expect(codeOf(() => dialData({ targets: [{ tech: 'PJSIP', resource: '1' }], options: [unsafeOption] }))).toBe('INVALID_OPTION');
   });
 
+  it('dialData adds a pre-dial handler b(context^s^1(args)) from whitelisted parts only', () => {
+    const target = { tech: 'PJSIP' as const, resource: '301', host: 'site-piter' };
+    expect(dialData({ targets: [target], timeoutSec: 30, options: ['t', 'T'], preDial: { context: 'fedpbx-predial', args: ['moscow/1732600000.12'] } })).toBe(
+      'PJSIP/301@site-piter,30,tTb(fedpbx-predial^s^1(moscow/1732600000.12))',
+    );
+    expect(dialData({ targets: [target], preDial: { context: 'fedpbx-predial', args: [] } })).toBe('PJSIP/301@site-piter,,b(fedpbx-predial^s^1)');
+    for (const arg of ['a^b', 'x,U(sub)', 'a)b', '${X}', 'a b', '', 'a'.repeat(101)]) {
+      expect(codeOf(() => dialData({ targets: [target], preDial: { context: 'fedpbx-predial', args: [arg] } })), arg).toBe('INVALID_OPTION');
+    }
+    expect(codeOf(() => dialData({ targets: [target], preDial: { context: 'a^b', args: [] } }))).toBe('INVALID_NAME');
+  });
+
   it('assertDialNumber / assertAsteriskName', () => {
     expect(assertDialNumber('*#+0123456789')).toBe('*#+0123456789');
     expect(codeOf(() => assertDialNumber('1'.repeat(33)))).toBe('INVALID_DIAL_NUMBER');

@@ -178,9 +178,29 @@ export interface DialDataInput {
   /** Ring timeout in whole seconds, 1-3600; omitted = ring until someone hangs up. */
   readonly timeoutSec?: number;
   readonly options?: readonly DialOption[];
+  /**
+   * A pre-dial handler run on each outgoing channel before it is dialled (app_dial option
+   * `b(context^exten^priority(arg1^arg2))`): `s`, priority 1 of `context`, with these arguments. The one option
+   * with an argument we build, from whitelisted parts only: an Asterisk name and {@link PRE_DIAL_ARG} values.
+   */
+  readonly preDial?: { readonly context: string; readonly args: readonly string[] };
 }
 
 const MAX_DIAL_TARGETS = 16;
+/**
+ * A pre-dial handler argument: no `^` (app_dial turns it into the argument separator), `,` `(` `)` `[` `]` `"` `\`
+ * `$` or space (the Gosub's own argument parsing and substitution).
+ */
+const PRE_DIAL_ARG = /^[A-Za-z0-9_.:/+-]{1,100}$/;
+
+function preDialOption(preDial: NonNullable<DialDataInput['preDial']>): string {
+  if (preDial.args.length > 8) throw new AgiAppDataError('INVALID_OPTION', 'a pre-dial handler takes at most 8 arguments');
+  for (const arg of preDial.args) {
+    if (!PRE_DIAL_ARG.test(arg)) throw new AgiAppDataError('INVALID_OPTION', 'pre-dial handler argument has characters outside A-Z a-z 0-9 _ . : / + -');
+  }
+  const target = `${assertAsteriskName(preDial.context)}^s^1`;
+  return preDial.args.length === 0 ? `b(${target})` : `b(${target}(${preDial.args.join('^')}))`;
+}
 
 function assertDialResource(value: string): string {
   if (DIAL_NUMBER.test(value) || ASTERISK_NAME.test(value)) return value;
@@ -212,7 +232,7 @@ export function dialData(input: DialDataInput): string {
   if (timeoutSec !== undefined && (!Number.isInteger(timeoutSec) || timeoutSec < 1 || timeoutSec > 3600)) {
     throw new AgiAppDataError('INVALID_TIMEOUT', 'Dial timeout must be an integer number of seconds, 1-3600');
   }
-  const letters = uniqueOptions(options, DIAL_OPTIONS);
+  const letters = uniqueOptions(options, DIAL_OPTIONS) + (input.preDial === undefined ? '' : preDialOption(input.preDial));
   if (letters === '') return timeoutSec === undefined ? dialString : `${dialString},${timeoutSec}`;
   return `${dialString},${timeoutSec ?? ''},${letters}`;
 }
