@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { RouteKind } from './routing.js';
-import { ObjectId, SiteId } from './primitives.js';
+import { FederationCallId, ObjectId, SiteId } from './primitives.js';
 
 /**
  * Something at the site that an admin must act on, raised and cleared by the agent (e.g. `pjsip-transport-failed`:
@@ -65,9 +65,14 @@ export const CdrEvent = z.strictObject({
   src: z.string().max(80),
   dst: z.string().max(80),
   disposition: z.enum(['ANSWERED', 'NO ANSWER', 'BUSY', 'FAILED', 'CONGESTION']),
+  /** This leg's own route decision (which attempt of the plan the leg's Dial was). */
   routeKind: RouteKind.optional(),
   targetSiteId: SiteId.optional(),
   trunkId: ObjectId.optional(),
+  /** The site where the call started (the same at every site the call passed through). */
+  originSiteId: SiteId.optional(),
+  /** The call across the federation: the origin site and the call's linkedid there (`moscow/1732600000.12`). */
+  callId: FederationCallId.optional(),
   snapshotRevision: z.number().int().min(0).optional(),
   recordingFile: z.string().max(255).optional(),
 });

@@ -12,6 +12,15 @@ export const SiteId = z
   .regex(/^[a-z][a-z0-9-]{0,30}$/, 'a site id is 1-31 characters: a lower-case letter, then a-z, 0-9 or -');
 export type SiteId = z.infer<typeof SiteId>;
 
+/**
+ * One call across the federation: `<origin site>/<the call's linkedid at the origin site>` (an Asterisk uniqueid,
+ * `[systemname-]epoch.sequence`). Travels between sites in the SIP header X-Fedpbx-Call.
+ */
+export const FederationCallId = z
+  .string()
+  .regex(/^[a-z][a-z0-9-]{0,30}\/[A-Za-z0-9_.-]{1,64}$/, 'a call id is <site id>/<Asterisk linkedid>');
+export type FederationCallId = z.infer<typeof FederationCallId>;
+
 /** Object ids chosen by the controller (uuids or slugs); never shown to Asterisk. */
 export const ObjectId = z
   .string()

@@ -83,6 +83,11 @@ export const RoutePlan = z.strictObject({
   /** Record the call (MixMonitor) per the site's recording policy. */
   record: z.boolean(),
   tags: RouteTags,
+  /**
+   * The caller number to present to the callee when it differs from what arrived: a colleague at another site
+   * shown as this site would dial them back (`5101` for 101 at a site behind prefix 5).
+   */
+  callerId: DialString.optional(),
 });
 export type RoutePlan = z.infer<typeof RoutePlan>;
 

@@ -188,6 +188,14 @@ describe('renderExtensions: recording', () => {
   });
 });
 
+describe('renderExtensions: the pre-dial handler of inter-site calls', () => {
+  it('adds the X-Fedpbx-Call header from ARG1 on the outgoing channel, then returns', () => {
+    const handler = inContext(dialplan('moscow'), 'fedpbx-predial');
+    expect(handler.map((e) => e.name)).toEqual(['s']);
+    expect(handler[0]?.steps.map((st) => `${st.app}(${st.data})`)).toEqual(['Set(PJSIP_HEADER(add,X-Fedpbx-Call)=${ARG1})', 'Return()']);
+  });
+});
+
 describe('renderExtensions: refuses unsafe values', () => {
   function refusal(fn: () => unknown): RenderError {
     try {

@@ -27,7 +27,7 @@
  */
 import { ExtensionPatternText, type InboundRoute, type SiteConfig } from '@fedpbx/contracts';
 import { parsePattern, rangeToPatterns } from '../patterns/index.js';
-import { AGI_ENTRIES, EXTENSIONS_FILE_NAME, FEDPBX_CONTEXTS, phoneEndpointName, siteEndpointName, trunkEndpointName } from './names.js';
+import { AGI_ENTRIES, EXTENSIONS_FILE_NAME, FEDPBX_CALL_HEADER, FEDPBX_CONTEXTS, phoneEndpointName, siteEndpointName, trunkEndpointName } from './names.js';
 import { DEFAULT_RECORDING_DIR, FEDPBX_REC_DIR_VARIABLE, FEDPBX_REC_FILE_VARIABLE, recordingFileNameExpression } from './recording.js';
 import { RenderError } from './render-errors.js';
 import {
@@ -137,7 +137,21 @@ export function renderExtensions(config: SiteConfig, opts: ExtensionsRenderOptio
   renderFallbackSites(w, config, recordInterSite);
   renderFallbackPstn(w, config);
   if (recordInterSite || recordExternal) renderRecord(w, site.timezone, recordingDir);
+  renderPreDial(w);
   return w.toString();
+}
+
+/**
+ * The pre-dial handler of calls to other sites: app_dial runs `b(context^exten^priority(args))` on each outgoing
+ * channel before dialling it, so the header goes on that INVITE only (PJSIP_HEADER(add,...) on the outbound
+ * channel, res_pjsip_header_funcs). ARG1 is the federation call id the agent built from whitelisted parts.
+ */
+function renderPreDial(w: DialplanWriter): void {
+  w.context(FEDPBX_CONTEXTS.preDial, `Dial(PJSIP/<n>@site-<id>,...,b(${FEDPBX_CONTEXTS.preDial}^s^1(<call id>))): tells the other site which call this is.`);
+  w.extension('s', [
+    { app: 'Set', data: `PJSIP_HEADER(add,${FEDPBX_CALL_HEADER})=\${ARG1}` },
+    { app: 'Return', data: '' },
+  ]);
 }
 
 /**

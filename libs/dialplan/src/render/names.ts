@@ -31,7 +31,18 @@ export const FEDPBX_CONTEXTS = {
   fallbackPstn: 'fedpbx-fallback-pstn',
   /** Subroutine that starts a MixMonitor recording; rendered when the site's recording policy asks for it. */
   record: 'fedpbx-record',
+  /**
+   * Pre-dial handler the agent names in Dial's `b()` option for calls to other sites: runs on the outgoing
+   * channel and adds the {@link FEDPBX_CALL_HEADER} header with the federation call id (its ARG1).
+   */
+  preDial: 'fedpbx-predial',
 } as const;
+
+/**
+ * SIP header carrying the federation call id (`<origin site>/<linkedid there>`) on calls between sites, read by
+ * the receiving agent only on calls from `site-*` endpoints (never from a trunk) and validated there.
+ */
+export const FEDPBX_CALL_HEADER = 'X-Fedpbx-Call';
 
 /** The FastAGI script names (`agi://host:port/<entry>`) of the three entry contexts. */
 export const AGI_ENTRIES = {

@@ -44,6 +44,41 @@ describe('founding scenario: moscow 100-299 and piter 300-499 call each other di
     ]);
   });
 
+  it('the receiving site tags the call with the site it started at, not with itself (field: FEDPBX_ORIGIN=piter)', () => {
+    const plan = resolveRoute(sites.piter as CompiledSite, { entry: 'from-sites', fromSiteId: 'moscow', caller: '101', dialled: '301' });
+    expect(plan.tags).toMatchObject({ originSiteId: 'moscow', targetSiteId: 'piter', routeKind: 'local' });
+    // Through a hub the calling site says where the call started (X-Fedpbx-Call); an unknown site is not believed.
+    const viaHub = resolveRoute(sites.piter as CompiledSite, { entry: 'from-sites', fromSiteId: 'moscow', originSiteId: 'kazan', caller: '101', dialled: '301' });
+    expect(viaHub.tags.originSiteId).toBe('kazan');
+    const forged = resolveRoute(sites.piter as CompiledSite, { entry: 'from-sites', fromSiteId: 'moscow', originSiteId: 'nowhere', caller: '101', dialled: '301' });
+    expect(forged.tags.originSiteId).toBe('moscow');
+  });
+
+  it('shows a colleague as the receiving site dials them back: moscow 101 reads 5101 at kazan, 101 at piter', () => {
+    const atKazan = resolveRoute(sites.kazan as CompiledSite, { entry: 'from-sites', fromSiteId: 'moscow', caller: '101', dialled: '101' });
+    expect(atKazan.callerId).toBe('5101');
+    const atPiter = resolveRoute(sites.piter as CompiledSite, { entry: 'from-sites', fromSiteId: 'moscow', caller: '101', dialled: '301' });
+    expect(atPiter.callerId).toBeUndefined();
+    // kazan 101 (private behind 6) calling piter reads 6101 there.
+    expect(resolveRoute(sites.piter as CompiledSite, { entry: 'from-sites', fromSiteId: 'kazan', caller: '101', dialled: '301' }).callerId).toBe('6101');
+    // Not a number of the calling site's plan (a PSTN caller relayed by it): left as it arrived.
+    expect(resolveRoute(sites.kazan as CompiledSite, { entry: 'from-sites', fromSiteId: 'moscow', caller: '79161234567', dialled: '101' }).callerId).toBeUndefined();
+    // A call passed on (hop-off through our trunk) is not rewritten here.
+    expect(resolveRoute(sites.piter as CompiledSite, { entry: 'from-sites', fromSiteId: 'kazan', caller: '101', dialled: '88125551234' }).callerId).toBeUndefined();
+  });
+
+  it('moscow private behind prefix 5: piter shows its caller 101 as 5101 (field: shown as 101, refused on call-back)', () => {
+    const privateMoscow = structuredClone(fed);
+    const moscow = privateMoscow.sites.find((x) => x.id === 'moscow');
+    if (moscow === undefined) throw new Error('no moscow');
+    moscow.prefixRequired = true;
+    const piter = compileSite(buildSiteConfig(privateMoscow, 'piter'), 2);
+    const plan = resolveRoute(piter, { entry: 'from-sites', fromSiteId: 'moscow', caller: '101', dialled: '301' });
+    expect(plan.callerId).toBe('5101');
+    // ... and 5101 is what piter dials to reach moscow's 101.
+    expect(resolveRoute(piter, { entry: 'internal', caller: '301', dialled: '5101' }).attempts[0]).toMatchObject({ kind: 'site', siteId: 'moscow', number: '101' });
+  });
+
   it('a call inside moscow rings the local phone', () => {
     const plan = call('moscow', '102', '101');
     expect(plan.routeKind).toBe('local');
@@ -211,6 +246,10 @@ describe('founding scenario: calls from the PSTN', () => {
   it('a DID rings the extension named by its last digits', () => {
     const plan = resolveRoute(sites.moscow as CompiledSite, { entry: 'from-pstn', caller: '79161234567', dialled: '74955550102' });
     expect(plan.attempts[0]).toMatchObject({ kind: 'endpoint', number: '102' });
+    // The call ends at moscow: its target is moscow (field: inbound DID calls had an empty FEDPBX_TARGET).
+    expect(plan.tags).toMatchObject({ targetSiteId: 'moscow', originSiteId: 'moscow' });
+    const flow = resolveRoute(sites.moscow as CompiledSite, { entry: 'from-pstn', caller: '79161234567', dialled: '74955550100' });
+    expect(flow.tags.targetSiteId).toBe('moscow');
   });
 
   it('an unknown DID is denied', () => {

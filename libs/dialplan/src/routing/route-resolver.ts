@@ -22,6 +22,11 @@ export interface RouteRequest {
   readonly caller: string;
   /** For `from-sites`: the site the call came from (derived from the inter-site endpoint, never from caller data). */
   readonly fromSiteId?: string | undefined;
+  /**
+   * For `from-sites`: the site where the call started, when the calling site said so (SIP header X-Fedpbx-Call,
+   * validated by the agent against the known sites); `fromSiteId` otherwise. Differs only through a hub.
+   */
+  readonly originSiteId?: string | undefined;
   /** What was dialled (`agi_extension`): the number, or the DID for `from-pstn`. */
   readonly dialled: string;
   /** For `from-pstn`: the trunk the call came in on, when known. */
@@ -62,11 +67,36 @@ export function resolveRoute(site: CompiledSite, req: RouteRequest, t?: Tracer):
   switch (req.entry) {
     case 'internal':
       return resolveInternal(site, req.caller, dialled, health, t);
-    case 'from-sites':
-      return resolveFromSite(site, req.fromSiteId, dialled, health, t);
+    case 'from-sites': {
+      const origin = req.originSiteId !== undefined && site.directory.has(req.originSiteId) ? req.originSiteId : req.fromSiteId;
+      const plan = resolveFromSite(site, req.fromSiteId, dialled, health, t);
+      // The call started at the calling site (or beyond it, through a hub), not here.
+      const tags = origin === undefined ? plan.tags : { ...plan.tags, originSiteId: origin };
+      const callerId = plan.outcome === 'route' && endsHere(plan) && origin !== undefined ? dialBackNumber(site, origin, req.caller, t) : undefined;
+      return callerId === undefined ? { ...plan, tags } : { ...plan, tags, callerId };
+    }
     case 'from-pstn':
       return resolveFromPstn(site, dialled, req.trunkId, health, t);
   }
+}
+
+/** The call ends at this site: a phone, a flow or a mailbox here, not a trunk or another site. */
+function endsHere(plan: RoutePlan): boolean {
+  const first = plan.attempts[0];
+  return first !== undefined && (first.kind === 'endpoint' || first.kind === 'flow' || first.kind === 'voicemail');
+}
+
+/**
+ * A colleague's number as this site dials it back: `caller` in a range of `originSiteId`, turned into what this
+ * site dials to reach it (prefix + number when the origin's range is private or overlaps ours). Undefined when
+ * it already reads right, is not a number of the origin's plan, or this site cannot dial it back at all.
+ */
+function dialBackNumber(site: CompiledSite, originSiteId: string, caller: string, t?: Tracer): string | undefined {
+  if (!/^[0-9]{1,15}$/.test(caller) || site.plan.rangeAt(originSiteId, caller) === undefined) return undefined;
+  const back = site.plan.dialStringFrom(site.siteId, originSiteId, caller);
+  if (back === undefined || back === caller) return undefined;
+  t?.step('caller-id', `caller ${caller} of ${originSiteId} is shown as ${back}: what ${site.siteId} dials to call back`, { callerId: back });
+  return back;
 }
 
 /** The same decision with its step-by-step explanation, as data. */
@@ -189,11 +219,12 @@ function resolveFromPstn(site: CompiledSite, did: string, trunkId: string | unde
   const destination = route.destination;
   t?.step('inbound-route', `DID ${did} matches inbound route ${route.id} (${match.pattern.text}) -> ${destination.type}`, { route: route.id });
   const record = site.site.recording.external;
+  // A DID call that ends here targets this site, as a call from another site ringing a phone here does.
   switch (destination.type) {
     case 'flow':
-      return finish(site, 'flow', 'internal', [{ kind: 'flow', flowId: destination.flowId }], record, undefined, undefined, t);
+      return finish(site, 'flow', 'internal', [{ kind: 'flow', flowId: destination.flowId }], record, site.siteId, undefined, t);
     case 'voicemail':
-      return finish(site, 'voicemail', 'internal', [{ kind: 'voicemail', mailbox: destination.mailbox }], record, undefined, undefined, t);
+      return finish(site, 'voicemail', 'internal', [{ kind: 'voicemail', mailbox: destination.mailbox }], record, site.siteId, undefined, t);
     case 'hangup':
       return deny(site, 'no-route', `inbound route ${route.id} hangs up`, 'internal', t);
     case 'extension':
@@ -202,7 +233,7 @@ function resolveFromPstn(site: CompiledSite, did: string, trunkId: string | unde
       const target = site.plan.classify(site.siteId, number);
       if (target?.kind === 'own') {
         const plan = local(site, target.number, 'local', t);
-        return plan.outcome === 'route' ? { ...plan, record } : plan;
+        return plan.outcome === 'route' ? { ...plan, record, tags: { ...plan.tags, targetSiteId: site.siteId } } : plan;
       }
       if (target?.kind === 'site') return interSite(site, target.siteId, target.number, target.range, health, t);
       return deny(site, 'unassigned', `DID ${did} leads to ${number}, which is in no range`, 'internal', t);
