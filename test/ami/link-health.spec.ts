@@ -213,6 +213,7 @@ describe('link and trunk health from AMI', () => {
       disposition: 'ANSWERED',
       routeKind: 'site',
       targetSiteId: 'piter',
+      originSiteId: 'moscow',
       snapshotRevision: 7,
       recordingFile: '20261126-122827_101_301_moscow.wav',
     });

@@ -12,6 +12,12 @@ const NO_OPTIONS: readonly DialOption[] = Object.freeze([]);
 const DIGITS = '0123456789*#';
 const statuses = new Set<string>(DIAL_STATUSES);
 
+/** The pre-dial handler for Dials to other sites (Dial option `b()`, libs/dialplan FEDPBX_CONTEXTS.preDial). */
+export interface PreDial {
+  readonly context: string;
+  readonly args: readonly string[];
+}
+
 /**
  * The flow engine's channel port over one FastAGI session. Every value that reaches application data is
  * whitelisted (dialData / mixMonitorData / contract-validated sound names and mailboxes).
@@ -25,6 +31,7 @@ export class AgiCallChannel implements CallChannel {
     private readonly session: AgiSession,
     callerId: CallerId,
     private readonly recordingFile: () => string,
+    private readonly preDial?: PreDial,
   ) {
     this.current = callerId;
   }
@@ -36,7 +43,9 @@ export class AgiCallChannel implements CallChannel {
   }
 
   async dial(targets: readonly DialTarget[], timeoutSec: number, opts: DialOptions = {}): Promise<DialResult> {
-    return dialAndWait(this.session, targets, timeoutSec, opts.allowTransfer === false ? NO_OPTIONS : TRANSFER_OPTIONS);
+    // The call id goes along when the flow rings another site (the handler runs on each outgoing channel).
+    const toSite = targets.some((t) => t.kind !== 'endpoint' && t.endpoint.startsWith('site-'));
+    return dialAndWait(this.session, targets, timeoutSec, opts.allowTransfer === false ? NO_OPTIONS : TRANSFER_OPTIONS, toSite ? this.preDial : undefined);
   }
 
   async playback(sound: string): Promise<void> {
@@ -91,9 +100,11 @@ export async function dialAndWait(
   targets: readonly DialTarget[],
   timeoutSec: number,
   options: readonly DialOption[],
+  preDial?: PreDial,
 ): Promise<DialResult> {
   if (session.hungUp) return { status: 'CANCEL', callerHungUp: true };
-  await session.exec('Dial', dialData({ targets: targets.map(toAsteriskTarget), timeoutSec, options }), LONG_COMMAND);
+  const data = dialData({ targets: targets.map(toAsteriskTarget), timeoutSec, options, ...(preDial === undefined ? {} : { preDial }) });
+  await session.exec('Dial', data, LONG_COMMAND);
   const raw = await session.getVariable('DIALSTATUS');
   const status: DialStatus = raw !== undefined && statuses.has(raw) ? (raw as DialStatus) : 'CHANUNAVAIL';
   return { status, callerHungUp: session.hungUp };

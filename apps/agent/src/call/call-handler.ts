@@ -1,6 +1,8 @@
 import { mixMonitorData, type AgiSession } from '@fedpbx/asterisk';
-import { ROUTE_ENTRIES, type Attempt, type RouteEntry, type RoutePlan } from '@fedpbx/contracts';
+import { FederationCallId, ROUTE_ENTRIES, type Attempt, type RouteEntry, type RoutePlan } from '@fedpbx/contracts';
 import {
+  FEDPBX_CALL_HEADER,
+  FEDPBX_CONTEXTS,
   FEDPBX_HANDLED_VARIABLE,
   FlowInterpreter,
   recordingFileName,
@@ -12,7 +14,8 @@ import {
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { RoutingState } from '../state/routing-state.js';
-import { AgiCallChannel, LONG_COMMAND, TRANSFER_OPTIONS, TRUNK_DIAL_OPTIONS, dialAndWait, voicemailData } from './agi-call-channel.js';
+import { AgiCallChannel, LONG_COMMAND, TRANSFER_OPTIONS, TRUNK_DIAL_OPTIONS, dialAndWait, voicemailData, type PreDial } from './agi-call-channel.js';
+import { FEDPBX_LEGS, encodeLegs, isDialAttempt, legOf } from './call-legs.js';
 
 const ENTRIES = new Set<string>(ROUTE_ENTRIES);
 /** Dial statuses after which the next alternative is tried: the route failed, not the callee. */
@@ -22,6 +25,8 @@ const DENY_SOUNDS: Record<string, string> = { unassigned: 'ss-noservice', 'inval
 const PJSIP_CHANNEL = /^PJSIP\/.+-[0-9a-f]{8}$/;
 /** Values of the CDR tags pass through MSet's comma-split: only ids made of these characters. */
 const TAG_VALUE = /^[A-Za-z0-9_.:/-]*$/;
+/** `PJSIP_HEADER(read,X-Fedpbx-Call)`: the federation call id a calling site put on the INVITE. */
+const CALL_HEADER_READ = `PJSIP_HEADER(read,${FEDPBX_CALL_HEADER})`;
 
 /**
  * The call path: from the AGI environment to Asterisk commands, served from the routing state in memory - no
@@ -52,11 +57,17 @@ export class CallHandler {
     }
     const site = this.state.site;
     const endpoint = pjsipEndpoint(env.channel);
+    const fromSiteId = entry === 'from-sites' && endpoint?.startsWith('site-') ? endpoint.slice(5) : undefined;
+    // Which call this is across the federation. From another site: the id it sent (read only on calls from a
+    // site-* endpoint, never from a trunk or phone, and only if it names a known site); started here: this site
+    // and the channel's uniqueid (the call's linkedid: phones and trunks enter the fedpbx contexts directly).
+    const callId = fromSiteId !== undefined ? this.callIdFrom(await session.getVariable(CALL_HEADER_READ), site) : entry === 'from-sites' ? undefined : ownCallId(site.siteId, env.uniqueId);
     const plan = resolveRoute(site, {
       entry: entry as RouteEntry,
       caller: env.callerIdNumber ?? '',
       dialled: env.extension ?? '',
-      fromSiteId: entry === 'from-sites' && endpoint?.startsWith('site-') ? endpoint.slice(5) : undefined,
+      fromSiteId,
+      originSiteId: fromSiteId !== undefined ? callId?.slice(0, callId.indexOf('/')) : undefined,
       trunkId: entry === 'from-pstn' ? trunkIdOf(site, endpoint) : undefined,
       health: this.state.health,
     });
@@ -64,11 +75,21 @@ export class CallHandler {
     // The recording's name travels with the first MSet (one command less per recorded call).
     const recording = plan.record ? this.recordingName(session, site) : undefined;
     // exec writes the command before it returns: observed after, so the metric's bookkeeping is not on the path.
-    const first = session.exec('MSet', tags(site, plan, plan.attempts[0], recording));
+    const first = session.exec('MSet', firstTags(site, plan, callId, recording));
     this.metrics.timeToFirstCommand.observe((performance.now() - acceptedAt) / 1000);
     await first;
-    const outcome = plan.outcome === 'denied' ? await this.deny(session, plan) : await this.walk(session, site, plan, recording);
+    const preDial: PreDial | undefined = callId === undefined ? undefined : { context: FEDPBX_CONTEXTS.preDial, args: [callId] };
+    const outcome = plan.outcome === 'denied' ? await this.deny(session, plan) : await this.walk(session, site, plan, recording, preDial);
     this.metrics.callEnded(entry, plan.routeKind, outcome);
+  }
+
+  /** The X-Fedpbx-Call header's value, when it is a call id of a site this snapshot knows. */
+  private callIdFrom(header: string | undefined, site: CompiledSite): string | undefined {
+    if (header === undefined || header === '') return undefined;
+    const slash = header.indexOf('/');
+    if (FederationCallId.safeParse(header).success && site.directory.has(header.slice(0, slash))) return header;
+    this.metrics.rejectedInputs.inc({ reason: 'call-header' });
+    return undefined;
   }
 
   private async deny(session: AgiSession, plan: RoutePlan): Promise<string> {
@@ -79,7 +100,7 @@ export class CallHandler {
   }
 
   /** Tries the plan's attempts in order; moves on only when an attempt fails as a route. */
-  private async walk(session: AgiSession, site: CompiledSite, plan: RoutePlan, recording: string | undefined): Promise<string> {
+  private async walk(session: AgiSession, site: CompiledSite, plan: RoutePlan, recording: string | undefined, preDial: PreDial | undefined): Promise<string> {
     if (recording !== undefined) await session.exec('MixMonitor', mixMonitorData(recording, ['b']));
     let last = 'failed';
     for (let i = 0; i < plan.attempts.length; i++) {
@@ -89,8 +110,10 @@ export class CallHandler {
         case 'endpoint':
         case 'site':
         case 'trunk': {
-          if (i > 0) await session.exec('MSet', tags(site, plan, attempt));
-          const result = await dialAndWait(session, [attempt], attempt.timeoutSec, attempt.kind === 'trunk' ? TRUNK_DIAL_OPTIONS : TRANSFER_OPTIONS);
+          // Channel variables only: a CDR variable set now would land on the previous leg's record (see call-legs.ts).
+          if (i > 0) await session.exec('MSet', attemptTags(site, plan, attempt));
+          const toSite = attempt.endpoint.startsWith('site-');
+          const result = await dialAndWait(session, [attempt], attempt.timeoutSec, attempt.kind === 'trunk' ? TRUNK_DIAL_OPTIONS : TRANSFER_OPTIONS, toSite ? preDial : undefined);
           last = result.status === 'ANSWER' ? 'answered' : result.status.toLowerCase();
           if (result.callerHungUp) return result.status === 'ANSWER' ? 'answered' : 'caller-hangup';
           const next = plan.attempts[i + 1];
@@ -104,18 +127,19 @@ export class CallHandler {
           return 'voicemail';
         }
         case 'flow':
-          return this.runFlow(session, site, attempt.flowId);
+          return this.runFlow(session, site, attempt.flowId, preDial);
       }
     }
     return last;
   }
 
-  private async runFlow(session: AgiSession, site: CompiledSite, flowId: string): Promise<string> {
+  private async runFlow(session: AgiSession, site: CompiledSite, flowId: string, preDial: PreDial | undefined): Promise<string> {
     const env = session.env;
     const channel = new AgiCallChannel(
       session,
       { ...(env.callerIdNumber !== undefined ? { number: env.callerIdNumber } : {}) },
       () => this.recordingName(session, site),
+      preDial,
     );
     const health = this.state.health;
     const ctx: FlowContext = {
@@ -161,21 +185,31 @@ function trunkIdOf(site: CompiledSite, endpoint: string | undefined): string | u
   return site.localTrunksByName.get(endpoint.slice(6))?.id;
 }
 
+/** This site and the call's uniqueid, when the uniqueid reads as one (`[systemname-]epoch.seq`). */
+function ownCallId(siteId: string, uniqueId: string): string | undefined {
+  const id = `${siteId}/${uniqueId}`;
+  return FederationCallId.safeParse(id).success ? id : undefined;
+}
+
 /**
- * MSet data: the fallback guard, and the route decision both as channel variables (for the admin's own dialplan,
- * e.g. hangup handlers) and as CDR variables - cdr_manager `[mappings]` read `${CDR(...)}`, and plain channel
- * variables are not CDR variables in Asterisk 12+ (deploy/asterisk/cdr_manager.conf).
+ * The first MSet, before any Dial: the fallback guard, the route decision both as channel variables (for the
+ * admin's own dialplan, e.g. hangup handlers) and as CDR variables - cdr_manager `[mappings]` read `${CDR(...)}`,
+ * and plain channel variables are not CDR variables in Asterisk 12+ (deploy/asterisk/cdr_manager.conf) - and the
+ * presented caller ID when the plan changes it. The CDR variables are set here only: main/cdr.c copies them to
+ * every later Dial's record, and FEDPBX_LEGS lets each record be matched to its own leg (call-legs.ts).
+ * FEDPBX_ROUTE/TARGET/TRUNK on the CDR are the call's first choice.
  */
-function tags(site: CompiledSite, plan: RoutePlan, attempt: Attempt | undefined, recording?: string): string {
-  const t = plan.tags;
-  const trunk = attempt?.kind === 'trunk' ? attempt.trunkId : (t.trunkId ?? '');
-  const target = attempt?.kind === 'site' ? attempt.siteId : attempt?.kind === 'trunk' && attempt.trunkSiteId !== site.siteId ? attempt.trunkSiteId : (t.targetSiteId ?? '');
-  const route = safeTag(t.routeKind);
-  const origin = safeTag(t.originSiteId);
-  const tgt = safeTag(target);
-  const trk = safeTag(trunk);
-  const revision = safeTag(String(t.revision));
+function firstTags(site: CompiledSite, plan: RoutePlan, callId: string | undefined, recording?: string): string {
+  const first = plan.attempts[0];
+  const leg = first !== undefined && isDialAttempt(first) ? legOf(site.siteId, plan, first) : undefined;
+  const route = safeTag(leg?.routeKind ?? plan.tags.routeKind);
+  const origin = safeTag(plan.tags.originSiteId);
+  const tgt = safeTag(leg === undefined ? (plan.tags.targetSiteId ?? '') : (leg.targetSiteId ?? ''));
+  const trk = safeTag(leg === undefined ? (plan.tags.trunkId ?? '') : (leg.trunkId ?? ''));
+  const revision = safeTag(String(plan.tags.revision));
   const rec = recording === undefined ? undefined : safeTag(recording);
+  const call = callId === undefined ? '' : safeTag(callId);
+  const legs = encodeLegs(plan.attempts.filter(isDialAttempt).map((a) => legOf(site.siteId, plan, a)));
   // The variables, then the same ones as CDR variables except the fallback guard and FEDPBX_DENY. One join of
   // constant pieces and values (this runs on every call) makes the string flat at once, where concatenation
   // would build a rope of ~30 pieces, flattened when the argument is checked and again when written.
@@ -184,6 +218,17 @@ function tags(site: CompiledSite, plan: RoutePlan, attempt: Attempt | undefined,
     ',FEDPBX_REVISION=', revision, ',FEDPBX_DENY=', safeTag(plan.deny?.code ?? ''), rec === undefined ? '' : `,FEDPBX_REC_FILE=${rec}`,
     ',CDR(FEDPBX_ROUTE)=', route, ',CDR(FEDPBX_ORIGIN)=', origin, ',CDR(FEDPBX_TARGET)=', tgt, ',CDR(FEDPBX_TRUNK)=', trk,
     ',CDR(FEDPBX_REVISION)=', revision, rec === undefined ? '' : `,CDR(FEDPBX_REC_FILE)=${rec}`,
+    call === '' ? '' : `,CDR(FEDPBX_CALL)=${call}`, legs === '' ? '' : `,CDR(${FEDPBX_LEGS})=${legs}`,
+    // A dial string from the numbering plan (DialString): digits, * # and a leading +, nothing MSet splits on.
+    plan.callerId === undefined || !/^\+?[0-9*#]{1,32}$/.test(plan.callerId) ? '' : `,CALLERID(num)=${plan.callerId}`,
+  ].join('');
+}
+
+/** MSet data before a later attempt's Dial: the channel variables of that leg (no CDR variables, see firstTags). */
+function attemptTags(site: CompiledSite, plan: RoutePlan, attempt: Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }>): string {
+  const leg = legOf(site.siteId, plan, attempt);
+  return [
+    'FEDPBX_ROUTE=', safeTag(leg.routeKind), ',FEDPBX_TARGET=', safeTag(leg.targetSiteId ?? ''), ',FEDPBX_TRUNK=', safeTag(leg.trunkId ?? ''),
   ].join('');
 }
 

@@ -43,12 +43,16 @@ export type CdrColumnKey =
   | 'src'
   | 'dst'
   | 'disposition'
+  | 'dstChannel'
+  | 'lastData'
   | 'route'
   | 'origin'
   | 'target'
   | 'trunk'
   | 'revision'
   | 'recording'
+  | 'call'
+  | 'legs'
   | 'sequence';
 
 /** A CDR variable the agent sets (AGI `SET VARIABLE CDR(<name>)`), carried as a uservar / mapped header. */
@@ -72,12 +76,18 @@ export const CDR_COLUMNS: readonly CdrColumn[] = [
   { key: 'src', file: 'src', conf: 'src', type: 'string', ami: 'Source' },
   { key: 'dst', file: 'dst', conf: 'dst', type: 'string', ami: 'Destination' },
   { key: 'disposition', file: 'disposition', conf: 'disposition', type: 'string', ami: 'Disposition' },
+  // Which Dial the record is (main/cdr.c makes one per Dial): matched against FEDPBX_LEGS (call/call-legs.ts).
+  { key: 'dstChannel', file: 'dstchannel', conf: 'dstchannel', type: 'string', ami: 'DestinationChannel' },
+  { key: 'lastData', file: 'lastdata', conf: 'lastdata', type: 'string', ami: 'LastData' },
   uservar('route', 'FEDPBX_ROUTE'),
   uservar('origin', 'FEDPBX_ORIGIN'),
   uservar('target', 'FEDPBX_TARGET'),
   uservar('trunk', 'FEDPBX_TRUNK'),
   uservar('revision', 'FEDPBX_REVISION'),
   uservar('recording', 'FEDPBX_REC_FILE'),
+  // The call across sites (<origin site>/<linkedid there>) and the plan's Dial attempts, set once before the first Dial.
+  uservar('call', 'FEDPBX_CALL'),
+  uservar('legs', 'FEDPBX_LEGS'),
   { key: 'sequence', file: 'sequence', conf: 'sequence', type: 'int', ami: 'Sequence', amiMapping: 'sequence' },
 ];
 

@@ -3,7 +3,8 @@
  * and the live AMI `Cdr` event), so a CDR read from either has the same id and content: the outbox keeps the first
  * and drops the other by its id.
  */
-import { CdrEvent, ObjectId, RouteKind, SiteId } from '@fedpbx/contracts';
+import { CdrEvent, FederationCallId, ObjectId, RouteKind, SiteId } from '@fedpbx/contracts';
+import { decodeLegs, legOfCdr } from '../call/call-legs.js';
 import type { CdrColumnKey } from './cdr-columns.js';
 
 export type CdrMapResult = { readonly ok: true; readonly cdr: CdrEvent } | { readonly ok: false; readonly reason: string };
@@ -35,6 +36,9 @@ export function cdrFromColumns(value: (key: CdrColumnKey) => string | undefined,
   const revisionText = get('revision');
   const revision = Number(revisionText);
   const recording = get('recording');
+  // This record's own leg, found by the endpoint Asterisk dialled for it (its dstchannel) in the plan's attempts
+  // (FEDPBX_LEGS, call/call-legs.ts); the call's first choice when it is none of them (no Dial, a flow's Dial).
+  const leg = legOfCdr(decodeLegs(get('legs')), get('dstChannel'), get('lastData'));
   const candidate = {
     type: 'cdr' as const,
     cdrId: cdrIdOf(uniqueId, get('sequence')),
@@ -49,9 +53,11 @@ export function cdrFromColumns(value: (key: CdrColumnKey) => string | undefined,
     dst: clip(value('dst') ?? '', 80),
     // Anything else Asterisk may print (a new disposition in a later version) is reported as FAILED, not dropped.
     disposition: (DISPOSITIONS.has(disposition) ? disposition : 'FAILED') as CdrEvent['disposition'],
-    ...optional('routeKind', RouteKind, get('route')),
-    ...optional('targetSiteId', SiteId, get('target')),
-    ...optional('trunkId', ObjectId, get('trunk')),
+    ...optional('routeKind', RouteKind, leg === undefined ? get('route') : leg.routeKind),
+    ...optional('targetSiteId', SiteId, leg === undefined ? get('target') : (leg.targetSiteId ?? '')),
+    ...optional('trunkId', ObjectId, leg === undefined ? get('trunk') : (leg.trunkId ?? '')),
+    ...optional('originSiteId', SiteId, get('origin')),
+    ...optional('callId', FederationCallId, get('call')),
     ...(revisionText !== '' && Number.isInteger(revision) && revision >= 0 ? { snapshotRevision: revision } : {}),
     ...(recording !== '' && recording.length <= 255 ? { recordingFile: recording } : {}),
   };

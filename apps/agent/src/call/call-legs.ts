@@ -1,0 +1,110 @@
+/**
+ * Which attempt of the route plan each CDR of a call is.
+ *
+ * Asterisk keeps one CDR per Dial (main/cdr.c: a Dial begin that no record takes appends a new one), dispatches
+ * all of them when the channel hangs up, and `CDR(x)=` writes every record that is not finalized-with-a-successor
+ * (ast_cdr_setvar) - so a record finalized by a failed Dial takes the values meant for the next Dial (observed on
+ * Asterisk 22.10.1: the NO ANSWER leg to site-piter carried the PSTN trunk of the failover). Per-Dial CDR
+ * variables therefore cannot describe legs. Instead the agent sets ONE CDR variable before the first Dial, the
+ * ordered list of the plan's Dial attempts (copied to every later record, cdr_object_create_and_append), and each
+ * CDR is matched to its attempt by what Asterisk itself wrote on it: the endpoint of its `dstchannel`
+ * (`PJSIP/site-piter-00000012` -> `site-piter`), and, when several attempts use one endpoint, the Dial data in
+ * its `lastdata` (`PJSIP/301@site-piter,...`).
+ */
+import { RouteKind, type Attempt, type RoutePlan } from '@fedpbx/contracts';
+
+export interface CallLeg {
+  readonly routeKind: RouteKind;
+  /** The PJSIP endpoint the leg dials (`site-piter`, `trunk-moscow-city`, `101`). */
+  readonly endpoint: string;
+  /** What the leg dials on that endpoint. */
+  readonly number: string;
+  readonly targetSiteId?: string;
+  readonly trunkId?: string;
+}
+
+/** The CDR variable (and cdr_manager header) holding the list. */
+export const FEDPBX_LEGS = 'FEDPBX_LEGS';
+/** Legs beyond this many are left out (the CDR then falls back to the call's first choice). */
+export const MAX_LEGS = 8;
+
+type DialAttempt = Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }>;
+
+/** The leg an attempt makes: its own route kind, target site and trunk. */
+export function legOf(siteId: string, plan: RoutePlan, attempt: DialAttempt): CallLeg {
+  switch (attempt.kind) {
+    case 'endpoint':
+      // A phone here: the call ends at this site.
+      return { routeKind: plan.routeKind, endpoint: attempt.endpoint, number: attempt.number, targetSiteId: plan.tags.targetSiteId ?? siteId };
+    case 'site':
+      return { routeKind: 'site', endpoint: attempt.endpoint, number: attempt.number, targetSiteId: attempt.siteId };
+    case 'trunk': {
+      const remote = attempt.trunkSiteId !== siteId;
+      // Hop-off: through a remote site's trunk, or through ours for a call another site sent us to hop off.
+      // A local trunk of our own call (a TEHO plan falling back to it) is a plain PSTN leg.
+      const hopOffHere = plan.routeKind === 'teho' && plan.tags.originSiteId !== siteId;
+      const routeKind: RouteKind = attempt.reason === 'emergency' ? 'emergency' : remote || hopOffHere ? 'teho' : 'pstn';
+      // A remote trunk's leg targets the site it leaves through; the PSTN fallback of an inter-site call still
+      // targets the site it reaches (at its DID).
+      const target = remote ? attempt.trunkSiteId : attempt.reason === 'link-down-fallback' ? plan.tags.targetSiteId : undefined;
+      return { routeKind, endpoint: attempt.endpoint, number: attempt.number, trunkId: attempt.trunkId, ...(target === undefined ? {} : { targetSiteId: target }) };
+    }
+  }
+}
+
+export function isDialAttempt(a: Attempt): a is DialAttempt {
+  return a.kind === 'endpoint' || a.kind === 'site' || a.kind === 'trunk';
+}
+
+/** Only these characters in a field: what MSet data and every CDR backend carry unchanged. */
+const FIELD = /^[A-Za-z0-9_.:+*#-]{0,64}$/;
+
+/**
+ * `kind/endpoint/number/target/trunk` per leg, legs joined by `;`. Every field comes from the signed snapshot
+ * (site ids, trunk ids, endpoint names, dial strings), none from the caller; a value outside FIELD drops the leg.
+ */
+export function encodeLegs(legs: readonly CallLeg[]): string {
+  let out = '';
+  let n = 0;
+  for (const leg of legs) {
+    if (n === MAX_LEGS) break;
+    const fields = [leg.routeKind, leg.endpoint, leg.number, leg.targetSiteId ?? '', leg.trunkId ?? ''];
+    if (!fields.every((f) => FIELD.test(f))) continue;
+    out += (n === 0 ? '' : ';') + fields.join('/');
+    n += 1;
+  }
+  return out;
+}
+
+/** The list as the CDR carries it back; malformed entries are skipped, never thrown on (it is data from Asterisk). */
+export function decodeLegs(text: string): CallLeg[] {
+  const legs: CallLeg[] = [];
+  if (text.length > 4096) return legs;
+  for (const entry of text.split(';')) {
+    if (legs.length === MAX_LEGS) break;
+    const f = entry.split('/');
+    if (f.length !== 5 || !f.every((x) => FIELD.test(x))) continue;
+    const [kind, endpoint, number, target, trunk] = f as [string, string, string, string, string];
+    const routeKind = RouteKind.safeParse(kind);
+    if (!routeKind.success || endpoint === '') continue;
+    legs.push({ routeKind: routeKind.data, endpoint, number, ...(target === '' ? {} : { targetSiteId: target }), ...(trunk === '' ? {} : { trunkId: trunk }) });
+  }
+  return legs;
+}
+
+/** `PJSIP/site-piter-00000012` -> `site-piter` (chan_pjsip names a channel `<endpoint>-<8 hex>`). */
+export function channelEndpoint(channel: string): string | undefined {
+  const m = /^PJSIP\/(.+)-[0-9a-f]{8}$/.exec(channel.trim());
+  return m?.[1];
+}
+
+/** The leg a CDR is, from its `dstchannel` and `lastdata`; undefined when it is none of them (no Dial, a flow's). */
+export function legOfCdr(legs: readonly CallLeg[], dstChannel: string, lastData: string): CallLeg | undefined {
+  const endpoint = channelEndpoint(dstChannel);
+  if (endpoint === undefined) return undefined;
+  const candidates = legs.filter((l) => l.endpoint === endpoint);
+  if (candidates.length <= 1) return candidates[0];
+  // Several attempts on one endpoint (two trunks of one remote site): the Dial data names the number too.
+  const dialled = lastData.split(',')[0] ?? '';
+  return candidates.find((l) => dialled.split('&').includes(`PJSIP/${l.number}@${l.endpoint}`)) ?? candidates[0];
+}

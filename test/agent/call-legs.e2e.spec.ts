@@ -1,0 +1,190 @@
+// #16 §2: each leg's CDR carries its own decision, the origin is carried across the link, a colleague's caller ID
+// is dialable back. Real agent processes (moscow, piter, kazan; and piter of a federation where moscow's range is
+// private behind prefix 5) driven by the faithful FastAGI peer, whose CDR chain behaves as main/cdr.c; each CDR it
+// dispatches goes through the deployed cdr_manager mappings and the agent's own CDR mapper.
+import { AmiHeaders } from '@fedpbx/asterisk';
+import { Federation, type CdrEvent } from '@fedpbx/contracts';
+import { foundingScenarioInput } from '@fedpbx/dialplan';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mapCdr } from '../../apps/agent/src/ami/cdr-mapper.js';
+import { startAgent, type AgentProcess } from '../support/agent-process.js';
+import { cdrEventFromPeer } from '../support/asterisk/cdr-event.js';
+import { placeCall, type CallRecord, type DialScript, type PlaceCallOptions } from '../support/asterisk/fastagi-peer.js';
+import { TestController } from '../support/signed-snapshots.js';
+
+const controller = new TestController();
+const agents: Record<string, AgentProcess> = {};
+
+function federation(privateMoscow: boolean): Federation {
+  const input = foundingScenarioInput();
+  if (privateMoscow) {
+    // moscow's range behind its prefix 5 only (as if it overlapped someone): piter reaches it as 5 + number.
+    const moscow = input.sites.find((s) => s.id === 'moscow');
+    if (moscow === undefined) throw new Error('no moscow in the founding scenario');
+    moscow.prefixRequired = true;
+  }
+  return Federation.parse(input);
+}
+
+beforeAll(async () => {
+  const fed = federation(false);
+  const priv = federation(true);
+  const started = await Promise.all([
+    ...['moscow', 'piter', 'kazan'].map(async (site) => [site, await startAgent({ ...controller.agentEnv(site, ''), FEDPBX_STATE_DIR: '', FEDPBX_BOOTSTRAP_SNAPSHOT: controller.writeSnapshot(fed, site, 1) })] as const),
+    (async () => ['piter-private', await startAgent({ ...controller.agentEnv('piter', ''), FEDPBX_STATE_DIR: '', FEDPBX_BOOTSTRAP_SNAPSHOT: controller.writeSnapshot(priv, 'piter', 2) })] as const)(),
+  ]);
+  for (const [name, agent] of started) agents[name] = agent;
+}, 60_000);
+
+afterAll(async () => {
+  await Promise.all(Object.values(agents).map((a) => a.stop()));
+});
+
+const answer: DialScript = () => ({ status: 'ANSWER' });
+
+function call(agent: string, opts: Omit<PlaceCallOptions, 'host' | 'port'>): Promise<CallRecord> {
+  return placeCall({ host: '127.0.0.1', port: (agents[agent] as AgentProcess).agiPort, timeoutMs: 10_000, ...opts });
+}
+const phone = (num: string, uniqueid: string) => ({ callerId: { num, name: 'Ivan' }, channel: `PJSIP/${num}-0000001a`, uniqueid, script: 'internal', context: 'fedpbx-internal' });
+const fromSite = (site: string, num: string, header?: string) => ({
+  callerId: { num, name: 'Colleague' },
+  channel: `PJSIP/site-${site}-0000002b`,
+  script: 'from-sites',
+  context: 'fedpbx-from-sites',
+  // res_pjsip_header_funcs: PJSIP_HEADER(read,<name>) of the incoming INVITE; absent header -> empty.
+  functions: { PJSIP_HEADER: (args: string) => (args.trim().toLowerCase() === 'read,x-fedpbx-call' ? (header ?? '') : undefined) },
+});
+
+/** The CDRs the call leaves, as the agent reports them (peer CDR chain -> cdr_manager mappings -> mapCdr). */
+function reportedCdrs(c: CallRecord, src: string, dst: string): CdrEvent[] {
+  return c.cdrs.map((rec) => {
+    const fields = cdrEventFromPeer(rec, { src, dst });
+    const mapped = mapCdr(new AmiHeaders(fields.map(([key, value]) => ({ key, value }))));
+    if (!mapped.ok) throw new Error(mapped.reason);
+    return mapped.cdr;
+  });
+}
+
+/** The pre-dial handler argument (the call id) of a Dial, as app_dial would pass it to fedpbx-predial. */
+function preDialArg(c: CallRecord, i: number): string | undefined {
+  const b = c.dials[i]?.options.find((o) => o.flag === 'b');
+  const m = /^fedpbx-predial\^s\^1\((.*)\)$/.exec(b?.arg ?? '');
+  return m?.[1];
+}
+
+describe('each leg of a failover call carries its own decision', () => {
+  it('reproduces the field fact with per-Dial CDR variables, then: two CDRs, each with its own leg', async () => {
+    const c = await call('moscow', {
+      ...phone('101', '1795696107.41'),
+      extension: '301',
+      onDial: (req) => (req.rawData.includes('site-piter') ? { status: 'CHANUNAVAIL' } : { status: 'ANSWER' }),
+    });
+    expect(c.dials.map((d) => d.rawData.split(',')[0])).toEqual(['PJSIP/301@site-piter', 'PJSIP/88125550301@trunk-moscow-city']);
+    // Asterisk's own record of the call: one CDR per Dial, the first finalized before the second began.
+    expect(c.cdrs.map((r) => [r.dstChannel.replace(/-[0-9a-f]{8}$/, ''), r.disposition])).toEqual([
+      ['PJSIP/site-piter', 'FAILED'],
+      ['PJSIP/trunk-moscow-city', 'ANSWERED'],
+    ]);
+    // No CDR variable is set between the Dials any more (it would land on the first leg's record).
+    const msets = c.apps.filter((a) => a.app.toLowerCase() === 'mset');
+    expect(msets).toHaveLength(2);
+    expect(msets[1]?.data).not.toContain('CDR(');
+    const [first, second] = reportedCdrs(c, '101', '301');
+    expect(first).toMatchObject({ routeKind: 'site', targetSiteId: 'piter', originSiteId: 'moscow', callId: 'moscow/1795696107.41', disposition: 'FAILED' });
+    expect(first?.trunkId).toBeUndefined();
+    expect(second).toMatchObject({ routeKind: 'pstn', targetSiteId: 'piter', trunkId: 't-moscow-city', originSiteId: 'moscow', callId: 'moscow/1795696107.41', disposition: 'ANSWERED' });
+    expect(first?.cdrId).not.toBe(second?.cdrId);
+  });
+
+  it('tail-end hop-off failing over to the local trunk: teho leg at piter, then pstn leg', async () => {
+    const c = await call('moscow', {
+      ...phone('101', '1795696107.42'),
+      extension: '88125551234',
+      onDial: (r) => (r.rawData.includes('site-piter') ? { status: 'CONGESTION' } : { status: 'ANSWER' }),
+    });
+    const [first, second] = reportedCdrs(c, '101', '88125551234');
+    expect(first).toMatchObject({ routeKind: 'teho', targetSiteId: 'piter', trunkId: 't-piter-city' });
+    expect(second).toMatchObject({ routeKind: 'pstn', trunkId: 't-moscow-city' });
+    expect(second?.targetSiteId).toBeUndefined();
+  });
+});
+
+describe('the origin is where the call started, at both ends', () => {
+  it('moscow sends the call id on the INVITE to piter; piter tags the call origin moscow with the same call id', async () => {
+    const m = await call('moscow', { ...phone('101', '1795696107.43'), extension: '301', onDial: answer });
+    expect(m.dials[0]?.rawData).toBe('PJSIP/301@site-piter,30,tTb(fedpbx-predial^s^1(moscow/1795696107.43))');
+    const header = preDialArg(m, 0);
+    expect(header).toBe('moscow/1795696107.43');
+
+    const p = await call('piter', { ...fromSite('moscow', '101', header), uniqueid: '1795696999.7', extension: '301', onDial: answer });
+    expect(p.commands[0]?.raw).toBe('GET VARIABLE "PJSIP_HEADER(read,X-Fedpbx-Call)"');
+    expect(p.variables.FEDPBX_ORIGIN).toBe('moscow');
+    // A local phone is not given the header.
+    expect(p.dials[0]?.rawData).toBe('PJSIP/301,20,tT');
+    const [atMoscow] = reportedCdrs(m, '101', '301');
+    const [atPiter] = reportedCdrs(p, '101', '301');
+    expect(atMoscow).toMatchObject({ originSiteId: 'moscow', callId: 'moscow/1795696107.43', routeKind: 'site', targetSiteId: 'piter' });
+    expect(atPiter).toMatchObject({ originSiteId: 'moscow', callId: 'moscow/1795696107.43', routeKind: 'local', targetSiteId: 'piter' });
+  });
+
+  it('a forged or malformed header is not believed: origin is the calling site, no call id from it', async () => {
+    for (const header of ['nowhere/1795696107.1', 'moscow/1,U(x)', 'moscow', 'kazan/../../etc']) {
+      const p = await call('piter', { ...fromSite('moscow', '101', header), extension: '301', onDial: answer });
+      const [cdr] = reportedCdrs(p, '101', '301');
+      expect(cdr?.originSiteId, header).toBe('moscow');
+      expect(cdr?.callId, header).toBeUndefined();
+      expect(p.apps.every((a) => !a.data.includes('U(x)') && !a.data.includes('..')), header).toBe(true);
+    }
+  });
+
+  it('a call from a trunk never has its header read', async () => {
+    const p = await call('piter', {
+      callerId: { num: '79161234567', name: 'x' },
+      channel: 'PJSIP/trunk-piter-city-0000003c',
+      uniqueid: '1795696999.9',
+      script: 'from-pstn',
+      context: 'fedpbx-from-pstn',
+      extension: '78125550301',
+      functions: { PJSIP_HEADER: () => 'moscow/1795696107.99' },
+      onDial: answer,
+    });
+    expect(p.commands.some((cmd) => cmd.raw.includes('PJSIP_HEADER'))).toBe(false);
+    const [cdr] = reportedCdrs(p, '79161234567', '78125550301');
+    expect(cdr).toMatchObject({ originSiteId: 'piter', callId: 'piter/1795696999.9' });
+  });
+});
+
+describe('a DID call has its target', () => {
+  it('a DID ringing a phone at moscow targets moscow (field: empty FEDPBX_TARGET)', async () => {
+    const c = await call('moscow', {
+      callerId: { num: '79161234567', name: 'x' },
+      channel: 'PJSIP/trunk-moscow-city-0000003d',
+      script: 'from-pstn',
+      context: 'fedpbx-from-pstn',
+      extension: '74955550102',
+      onDial: answer,
+    });
+    expect(c.dials[0]?.rawData.startsWith('PJSIP/102,')).toBe(true);
+    expect(c.cdrs[0]?.variables.FEDPBX_TARGET).toBe('moscow');
+    const [cdr] = reportedCdrs(c, '79161234567', '74955550102');
+    expect(cdr).toMatchObject({ routeKind: 'local', targetSiteId: 'moscow', originSiteId: 'moscow' });
+  });
+});
+
+describe('caller ID presented across sites is dialable back', () => {
+  it('moscow private behind prefix 5: piter shows moscow 101 as 5101 (field: 101, refused on call-back)', async () => {
+    const p = await call('piter-private', { ...fromSite('moscow', '101'), extension: '301', onDial: answer });
+    expect(p.callerId.num).toBe('5101');
+    expect(p.dials).toHaveLength(1);
+    // ... and piter dials 5101 back to moscow's 101.
+    const back = await call('piter-private', { ...phone('301', '1795696999.11'), extension: '5101', onDial: answer });
+    expect(back.dials[0]?.rawData.split(',')[0]).toBe('PJSIP/101@site-moscow');
+  });
+
+  it('kazan (which has its own 101) shows moscow 101 as 5101; piter in the flat plan keeps 101', async () => {
+    const k = await call('kazan', { ...fromSite('moscow', '101'), extension: '101', onDial: answer });
+    expect(k.callerId.num).toBe('5101');
+    const p = await call('piter', { ...fromSite('moscow', '101'), extension: '301', onDial: answer });
+    expect(p.callerId.num).toBe('101');
+  });
+});
