@@ -6,7 +6,13 @@ import { AmiHeaders } from '@fedpbx/asterisk';
 import { Federation, type CdrEvent } from '@fedpbx/contracts';
 import { foundingScenarioInput } from '@fedpbx/dialplan';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { mkdirSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { mapCdr } from '../../apps/agent/src/ami/cdr-mapper.js';
+import { parseCdrFileRecords } from '../../apps/agent/src/cdr/cdr-file-parser.js';
+import { cdrFromFileRecord } from '../../apps/agent/src/cdr/cdr-record.js';
+import { CdrCustomWriter } from '../support/asterisk/cdr-custom-writer.js';
 import { startAgent, type AgentProcess } from '../support/agent-process.js';
 import { cdrEventFromPeer } from '../support/asterisk/cdr-event.js';
 import { placeCall, type CallRecord, type DialScript, type PlaceCallOptions } from '../support/asterisk/fastagi-peer.js';
@@ -65,6 +71,36 @@ function reportedCdrs(c: CallRecord, src: string, dst: string): CdrEvent[] {
   });
 }
 
+/** The same CDRs read back from the durable file (cdr_custom with the shipped cdr_custom.conf). */
+function fileCdrs(c: CallRecord, src: string, dst: string): CdrEvent[] {
+  const logDir = mkdtempSync(join(tmpdir(), 'fedpbx-legs-'));
+  mkdirSync(join(logDir, 'cdr-custom'));
+  const w = CdrCustomWriter.fromFile(join(import.meta.dirname, '..', '..', 'deploy', 'asterisk', 'cdr_custom.conf'), logDir);
+  const start = Date.now();
+  const text = c.cdrs
+    .map((rec) => w.format({
+      uniqueid: rec.uniqueId,
+      linkedid: rec.uniqueId,
+      start,
+      ...(rec.disposition === 'ANSWERED' ? { answer: start + 2000 } : {}),
+      end: start + 62_000,
+      src,
+      dst,
+      channel: rec.channel,
+      dstchannel: rec.dstChannel,
+      lastdata: rec.lastData,
+      disposition: rec.disposition,
+      sequence: rec.sequence,
+      vars: rec.variables,
+    })[0])
+    .join('\n') + '\n';
+  return parseCdrFileRecords(Buffer.from(text)).records.map((r) => {
+    const mapped = cdrFromFileRecord(r.record);
+    if (!mapped.ok) throw new Error(mapped.reason);
+    return mapped.cdr;
+  });
+}
+
 /** The pre-dial handler argument (the call id) of a Dial, as app_dial would pass it to fedpbx-predial. */
 function preDialArg(c: CallRecord, i: number): string | undefined {
   const b = c.dials[i]?.options.find((o) => o.flag === 'b');
@@ -94,6 +130,10 @@ describe('each leg of a failover call carries its own decision', () => {
     expect(first?.trunkId).toBeUndefined();
     expect(second).toMatchObject({ routeKind: 'pstn', targetSiteId: 'piter', trunkId: 't-moscow-city', originSiteId: 'moscow', callId: 'moscow/1795696107.41', disposition: 'ANSWERED' });
     expect(first?.cdrId).not.toBe(second?.cdrId);
+    // The durable CDR file gives the same records, field for field.
+    expect(fileCdrs(c, '101', '301').map((x) => [x.cdrId, x.routeKind, x.targetSiteId, x.trunkId, x.callId])).toEqual(
+      [first, second].map((x) => [x?.cdrId, x?.routeKind, x?.targetSiteId, x?.trunkId, x?.callId]),
+    );
   });
 
   it('tail-end hop-off failing over to the local trunk: teho leg at piter, then pstn leg', async () => {

@@ -43,7 +43,7 @@ describe('cdr_custom json records (faithful writer, shipped config)', () => {
     const { w } = writer();
     const epoch = Math.floor(start / 1000);
     expect(w.format(call())).toEqual([
-      `{"uniqueid":"moscow-1795696107.36","linkedid":"moscow-1795696107.36","start":${epoch},"answer":${epoch + 2},"end":${epoch + 62},"duration":62,"billsec":60,"src":"101","dst":"102","disposition":"ANSWERED","FEDPBX_ROUTE":"local","FEDPBX_ORIGIN":"moscow","FEDPBX_TARGET":"","FEDPBX_TRUNK":"","FEDPBX_REVISION":"1","FEDPBX_REC_FILE":"","sequence":3}`,
+      `{"uniqueid":"moscow-1795696107.36","linkedid":"moscow-1795696107.36","start":${epoch},"answer":${epoch + 2},"end":${epoch + 62},"duration":62,"billsec":60,"src":"101","dst":"102","disposition":"ANSWERED","dstchannel":"","lastdata":"","FEDPBX_ROUTE":"local","FEDPBX_ORIGIN":"moscow","FEDPBX_TARGET":"","FEDPBX_TRUNK":"","FEDPBX_REVISION":"1","FEDPBX_REC_FILE":"","FEDPBX_CALL":"","FEDPBX_LEGS":"","sequence":3}`,
     ]);
     // A call never answered: answer is 0 (tv_sec 0), billsec 0.
     expect(w.format(call({ answer: undefined, disposition: 'NO ANSWER' }))[0]).toContain(`"answer":0,"end":${epoch + 62},"duration":62,"billsec":0,`);
