@@ -14,6 +14,8 @@ import { AuditRepository } from './audit/audit.repository.js';
 import { AuthController } from './auth/auth.controller.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { AuthService } from './auth/auth.service.js';
+import { LoginThrottle } from './auth/login-throttle.js';
+import { SessionRepository } from './auth/session.repository.js';
 import { UserRepository } from './auth/user.repository.js';
 import { UsersController } from './auth/users.controller.js';
 import { UsersService } from './auth/users.service.js';
@@ -90,6 +92,8 @@ export class AppModule {
         ScopedReadRepository,
         ResourceService,
         UserRepository,
+        SessionRepository,
+        LoginThrottle,
         AuthService,
         UsersService,
         TraceService,

@@ -1,4 +1,5 @@
 import { TunnelAddressPool } from '@fedpbx/dialplan';
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /** The controller's configuration from environment variables, validated at start; errors name the variable. */
@@ -69,8 +70,39 @@ export const CONTROLLER_ENV = {
     doc: 'head-office admin created on first start (when no user exists yet)',
   },
   FEDPBX_BOOTSTRAP_ADMIN_PASSWORD: { schema: z.string().min(12, 'at least 12 characters').max(256).optional(), doc: 'password of the bootstrap admin' },
-  FEDPBX_LOGIN_MAX_ATTEMPTS: { schema: z.coerce.number().int().min(1).max(1000).default(10), doc: 'failed logins allowed per user name and per client address per window' },
-  FEDPBX_LOGIN_WINDOW_SEC: { schema: z.coerce.number().int().min(1).max(86_400).default(300), doc: 'login rate-limit window in seconds' },
+  FEDPBX_LOGIN_MAX_ATTEMPTS: {
+    schema: z.coerce.number().int().min(1).max(1000).default(5),
+    doc: 'failed logins allowed per account and client address before each further attempt waits (1 s, doubling, up to FEDPBX_LOGIN_BACKOFF_MAX_SEC)',
+  },
+  FEDPBX_LOGIN_SOURCE_MAX_ATTEMPTS: {
+    schema: z.coerce.number().int().min(1).max(100_000).default(50),
+    doc: 'failed logins allowed per client address across all accounts before it backs off the same way (except for accounts that signed in from it before)',
+  },
+  FEDPBX_LOGIN_ACCOUNT_MAX_ATTEMPTS: {
+    schema: z.coerce.number().int().min(1).max(100_000).default(20),
+    doc: 'failed logins allowed per account from all addresses before addresses the account never signed in from back off; addresses it signed in from are not held back',
+  },
+  FEDPBX_LOGIN_BACKOFF_MAX_SEC: { schema: z.coerce.number().int().min(1).max(86_400).default(900), doc: 'longest wait between login attempts once backing off, in seconds' },
+  FEDPBX_LOGIN_WINDOW_SEC: { schema: z.coerce.number().int().min(1).max(30 * 86_400).default(900), doc: 'failed-login counters are forgotten after this many seconds without a failure' },
+  FEDPBX_TRUSTED_PROXIES: {
+    schema: z
+      .string()
+      .optional()
+      .transform((text, ctx) => {
+        if (text === undefined) return [] as string[];
+        const entries = text.split(',').map((e) => e.trim()).filter((e) => e !== '');
+        for (const e of entries) {
+          const problem = proxyEntryProblem(e);
+          if (problem !== undefined) ctx.addIssue({ code: 'custom', message: `"${e}": ${problem}` });
+        }
+        return entries;
+      }),
+    doc: 'comma-separated addresses or CIDR blocks of reverse proxies whose X-Forwarded-For is believed (client address for login throttling and sessions); empty: X-Forwarded-For is ignored',
+  },
+  FEDPBX_SESSION_IDLE_SEC: { schema: z.coerce.number().int().min(60).max(30 * 86_400).default(3600), doc: 'a session ends after this many seconds without a request or refresh' },
+  FEDPBX_SESSION_MAX_SEC: { schema: z.coerce.number().int().min(300).max(365 * 86_400).default(43_200), doc: 'a session ends this many seconds after sign-in, however active (absolute lifetime)' },
+  FEDPBX_PASSWORD_MIN_LENGTH: { schema: z.coerce.number().int().min(8).max(128).default(12), doc: 'shortest password accepted when a password is set, changed or reset' },
+  FEDPBX_API_TOKEN_MAX_DAYS: { schema: z.coerce.number().int().min(1).max(3650).default(365), doc: 'longest lifetime of an API token in days (a token without an expiry is refused)' },
 } as const;
 
 type Env = typeof CONTROLLER_ENV;
@@ -104,9 +136,23 @@ export function loadControllerConfig(env: NodeJS.ProcessEnv): ControllerConfig {
   if (typeof dedupe === 'number' && typeof maxAge === 'number' && dedupe > maxAge) {
     problems.push(`FEDPBX_EVENTS_DUPLICATE_WINDOW_SEC: ${dedupe} is longer than FEDPBX_EVENTS_MAX_AGE_SEC (${maxAge}); JetStream requires the window to fit in the stream's age`);
   }
+  const idle = out['FEDPBX_SESSION_IDLE_SEC'];
+  const max = out['FEDPBX_SESSION_MAX_SEC'];
+  if (typeof idle === 'number' && typeof max === 'number' && idle > max) problems.push(`FEDPBX_SESSION_IDLE_SEC: ${idle} is longer than FEDPBX_SESSION_MAX_SEC (${max})`);
   if (problems.length > 0) throw new ConfigError(problems);
   return out as ControllerConfig;
 }
 
 /** Nest injection token of the validated {@link ControllerConfig}. */
 export const CONTROLLER_CONFIG = Symbol('CONTROLLER_CONFIG');
+
+/** Why an FEDPBX_TRUSTED_PROXIES entry is not an address or CIDR block, or undefined when it is one. */
+function proxyEntryProblem(entry: string): string | undefined {
+  const [address, bits, extra] = entry.split('/');
+  if (extra !== undefined || address === undefined) return 'not an address or CIDR block';
+  const family = isIP(address);
+  if (family === 0) return 'not an IPv4 or IPv6 address';
+  if (bits === undefined) return undefined;
+  const n = Number(bits);
+  return /^[0-9]{1,3}$/.test(bits) && n <= (family === 4 ? 32 : 128) ? undefined : `prefix length must be 0-${family === 4 ? 32 : 128}`;
+}

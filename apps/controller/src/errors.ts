@@ -10,7 +10,8 @@ export type DomainErrorCode =
   | 'already-exists'
   | 'validation-conflict'
   | 'state-conflict'
-  | 'rate-limited';
+  | 'rate-limited'
+  | 'password-change-required';
 
 export interface InputProblem {
   readonly path: string;
@@ -89,5 +90,12 @@ export class UnauthenticatedError extends DomainError {
 export class RateLimitedError extends DomainError {
   constructor(readonly retryAfterSec: number) {
     super('rate-limited', `too many attempts; retry in ${retryAfterSec} s`, { retryAfterSec });
+  }
+}
+
+/** Head office reset the password: until the user sets a new one, the session may only do that. */
+export class PasswordChangeRequiredError extends DomainError {
+  constructor() {
+    super('password-change-required', 'your password was reset: set a new one first (POST /api/v1/auth/password)');
   }
 }

@@ -5,11 +5,13 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { pino } from 'pino';
 import { AppModule } from './app.module.js';
 import { ConfigError, loadControllerConfig } from './config.js';
+import { fastifyOptions, limitPublicBodies } from './http/http-options.js';
 
 async function main(): Promise<void> {
   const config = loadControllerConfig(process.env);
   const log = pino({ name: 'fedpbx-controller', level: config.FEDPBX_LOG_LEVEL });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), new FastifyAdapter({ bodyLimit: 64 * 1024 * 1024 }), { logger: false });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), new FastifyAdapter(fastifyOptions(config)), { logger: false });
+  limitPublicBodies(app.getHttpAdapter().getInstance());
   app.enableShutdownHooks();
   const i = config.FEDPBX_HTTP_LISTEN.lastIndexOf(':');
   await app.listen(Number(config.FEDPBX_HTTP_LISTEN.slice(i + 1)), config.FEDPBX_HTTP_LISTEN.slice(0, i));

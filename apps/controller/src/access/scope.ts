@@ -17,9 +17,11 @@ export class Scope {
     readonly headOffice: boolean,
     private readonly readable: ReadonlySet<string>,
     private readonly writable: ReadonlySet<string>,
+    /** A read-only API token: reads as its grants allow, writes nowhere (the auth guard also refuses its writes). */
+    readonly readOnly = false,
   ) {}
 
-  static of(grants: readonly Grant[]): Scope {
+  static of(grants: readonly Grant[], readOnly = false): Scope {
     const readable = new Set<string>();
     const writable = new Set<string>();
     let headOffice = false;
@@ -39,7 +41,7 @@ export class Scope {
           break;
       }
     }
-    return new Scope(headOffice, readable, writable);
+    return new Scope(headOffice, readable, writable, readOnly);
   }
 
   static readonly everything = new Scope(true, new Set(), new Set());
@@ -49,7 +51,7 @@ export class Scope {
   }
 
   canWrite(siteId: string): boolean {
-    return this.headOffice || this.writable.has(siteId);
+    return !this.readOnly && (this.headOffice || this.writable.has(siteId));
   }
 
   /** Sites readable, or 'all' for head office. */
@@ -59,11 +61,25 @@ export class Scope {
 
   /** Sites writable, or 'all' for head office (the console hides write controls elsewhere). */
   writableSites(): readonly string[] | 'all' {
+    if (this.readOnly) return [];
     return this.headOffice ? 'all' : [...this.writable];
   }
 
   /** May write at least one site (site admin somewhere, or head office). */
   get writesAnywhere(): boolean {
-    return this.headOffice || this.writable.size > 0;
+    return !this.readOnly && (this.headOffice || this.writable.size > 0);
   }
 }
+
+/**
+ * Whether `holder`'s grants include `g`: head office includes every grant, a site admin includes the site's
+ * site-admin and viewer grants, a viewer the site's viewer grant. An API token may carry only included grants.
+ */
+export function grantIncluded(holder: readonly Grant[], g: Grant): boolean {
+  return holder.some(
+    (h) => h.role === 'head-office-admin' || (g.siteId !== null && h.siteId === g.siteId && (h.role === g.role || (h.role === 'site-admin' && g.role === 'viewer'))),
+  );
+}
+
+/** The grants of `wanted` that `holder` still includes: an API token's rights shrink with its user's. */
+export const narrowGrants = (holder: readonly Grant[], wanted: readonly Grant[]): Grant[] => wanted.filter((g) => grantIncluded(holder, g));

@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Inject, Param, Post } from '@nestjs/common';
 import type { AgentStatus, LiveHealth, LiveTraceResponse } from '@fedpbx/contracts';
-import { Caller } from '../auth/auth.guard.js';
+import { Caller, ReadsOnly } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
 import { AgentsService } from './agents.service.js';
 
@@ -26,6 +26,7 @@ export class AgentsController {
   }
 
   /** The agent traces the call with its applied snapshot and live health (plus the request's what-ifs). */
+  @ReadsOnly()
   @Post(':siteId/live-trace')
   @HttpCode(200)
   async liveTrace(@Caller() caller: Principal, @Param('siteId') siteId: string, @Body() body: unknown): Promise<{ data: LiveTraceResponse }> {

@@ -14,7 +14,8 @@ import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
  */
 type Role = 'headOffice' | 'siteAdmin' | 'viewer';
 type Target = 'own' | 'foreign';
-type Req = { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; url: string; body?: unknown };
+/** `token`: sent instead of the role's own (a fresh session of the role, for routes that end theirs). */
+type Req = { method: 'GET' | 'POST' | 'PUT' | 'DELETE'; url: string; body?: unknown; token?: string };
 type Expect = Record<Role, [own: number, foreign: number]>;
 interface Row {
   readonly req: (target: Target, role: Role) => Promise<Req> | Req;
@@ -78,7 +79,24 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
       },
       expect: all(204),
     },
+    'POST /api/v1/auth/refresh': {
+      req: async (_, role) => {
+        const s = await t.request('POST', '/api/v1/auth/login', { username: users[role], password: PASSWORD });
+        return { method: 'POST', url: '/api/v1/auth/refresh', body: { refreshToken: s.body['refreshToken'] } };
+      },
+      expect: all(200),
+      public: true,
+    },
+    'POST /api/v1/auth/logout': { req: async (_, role) => ({ method: 'POST', url: '/api/v1/auth/logout', token: await t.login(users[role], PASSWORD) }), expect: all(204) },
+    // Every role may change its own password: reaching the check of the current one (wrong here) shows it.
+    'POST /api/v1/auth/password': {
+      req: async (_, role) => ({ method: 'POST', url: '/api/v1/auth/password', body: { currentPassword: 'not-the-password', newPassword: 'Velvet-Otter-Ladder-42' }, token: await t.login(users[role], PASSWORD) }),
+      expect: all(400),
+    },
     'GET /api/v1/users': { req: () => ({ method: 'GET', url: '/api/v1/users' }), expect: headOfficeOnly(200) },
+    'POST /api/v1/users/:id/password': { req: async () => ({ method: 'POST', url: `/api/v1/users/${await victim()}/password`, body: { newPassword: 'Velvet-Otter-Ladder-42' } }), expect: headOfficeOnly(200) },
+    'GET /api/v1/users/:id/sessions': { req: (_, role) => ({ method: 'GET', url: `/api/v1/users/${userIds[role]}/sessions` }), expect: headOfficeOnly(200) },
+    'DELETE /api/v1/users/:id/sessions': { req: async () => ({ method: 'DELETE', url: `/api/v1/users/${await victim()}/sessions` }), expect: headOfficeOnly(200) },
     'GET /api/v1/users/:id': { req: (_, role) => ({ method: 'GET', url: `/api/v1/users/${userIds[role]}` }), expect: headOfficeOnly(200) },
     'POST /api/v1/users': {
       req: () => ({ method: 'POST', url: '/api/v1/users', body: { username: `u${Math.random().toString(36).slice(2, 10)}`, password: PASSWORD, grants: [] } }),
@@ -151,6 +169,13 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
     },
   };
   const userIds = {} as Record<Role, string>;
+  /** A fresh user with no rights, signed in once: a target for head office's user writes. */
+  const victim = async (): Promise<string> => {
+    const name = `v${Math.random().toString(36).slice(2, 10)}`;
+    const r = await t.request('POST', '/api/v1/users', { username: name, password: PASSWORD }, adminToken);
+    await t.login(name, PASSWORD);
+    return (r.body['data'] as { id: string }).id;
+  };
 
   for (const [path, o] of Object.entries(OBJECTS)) {
     const headOfficeKind = path === 'links' || path === 'outbound-routes' || path === 'classes-of-service';
@@ -205,7 +230,7 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
       for (const role of ['headOffice', 'siteAdmin', 'viewer'] as const) {
         for (const [i, target] of (['own', 'foreign'] as const).entries()) {
           const req = await row.req(target, role);
-          const res = await t.request(req.method, req.url, req.body, row.public === true ? undefined : tokens[role]);
+          const res = await t.request(req.method, req.url, req.body, row.public === true ? undefined : (req.token ?? tokens[role]));
           const want = row.expect[role][i];
           if (res.status !== want) mismatches.push(`${route} as ${role} (${target}): ${res.status}, want ${want} ${JSON.stringify(res.body).slice(0, 200)}`);
         }

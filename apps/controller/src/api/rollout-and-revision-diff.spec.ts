@@ -75,8 +75,8 @@ describe('rollout status and revision diff (PostgreSQL)', () => {
     await rollout.recordApplied(ds.manager, 'atlantis', 3, new Date());
     const all = await t.request('GET', '/api/v1/rollout', undefined, admin);
     expect((all.body['items'] as { siteId: string }[]).map((s) => s.siteId)).toEqual(['kazan', 'moscow', 'piter']);
-    await t.request('POST', '/api/v1/users', { username: 'kazan-viewer', password: 'kazan-viewer-pass-1', grants: [{ role: 'viewer', siteId: 'kazan' }] }, admin);
-    const viewer = await t.login('kazan-viewer', 'kazan-viewer-pass-1');
+    await t.request('POST', '/api/v1/users', { username: 'kazan-viewer', password: 'kazan-reader-pass-1', grants: [{ role: 'viewer', siteId: 'kazan' }] }, admin);
+    const viewer = await t.login('kazan-viewer', 'kazan-reader-pass-1');
     const seen = await t.request('GET', '/api/v1/rollout', undefined, viewer);
     expect((seen.body['items'] as { siteId: string }[]).map((s) => s.siteId)).toEqual(['kazan']);
     expect((await t.request('GET', '/api/v1/sites/moscow/rollout', undefined, viewer)).status).toBe(404);

@@ -3,6 +3,7 @@ import { loadControllerConfig, ConfigError } from '../config.js';
 import { AccessTokenCodec } from './access-token.js';
 import { LoginRateLimiter } from './login-rate-limiter.js';
 import { hashPassword, verifyPassword } from './password-hasher.js';
+import { passwordProblems } from './password-policy.js';
 
 describe('password hashing (scrypt)', () => {
   it('verifies the right password only, and never a malformed hash', async () => {
@@ -18,8 +19,8 @@ describe('access tokens', () => {
   it('accept their own signature until expiry; refuse tampering and other keys', () => {
     let now = 1_000_000;
     const codec = new AccessTokenCodec('k'.repeat(32), 60, () => now);
-    const { token } = codec.issue('user-1');
-    expect(codec.verify(token)).toBe('user-1');
+    const { token } = codec.issue('user-1', 'session-1');
+    expect(codec.verify(token)).toEqual({ userId: 'user-1', sessionId: 'session-1' });
     const [tag, payload, mac] = token.split('.') as [string, string, string];
     const forged = Buffer.from(JSON.stringify({ sub: 'user-2', exp: 9e9 })).toString('base64url');
     expect(codec.verify(`${tag}.${forged}.${mac}`)).toBeUndefined();
@@ -58,5 +59,30 @@ describe('controller config', () => {
       expect(msg).toContain('FEDPBX_BOOTSTRAP_ADMIN_PASSWORD');
       expect(msg).toContain('DATABASE_URL');
     }
+  });
+});
+
+describe('trusted proxies setting', () => {
+  it('takes addresses and CIDR blocks, and names the setting and the entry of a bad one', () => {
+    const base = { FEDPBX_TOKEN_SECRET: 'k'.repeat(32) };
+    expect(loadControllerConfig({ ...base, FEDPBX_TRUSTED_PROXIES: '10.0.0.1, 192.168.0.0/16,::1,fd00::/8' }).FEDPBX_TRUSTED_PROXIES).toEqual(['10.0.0.1', '192.168.0.0/16', '::1', 'fd00::/8']);
+    expect(loadControllerConfig(base).FEDPBX_TRUSTED_PROXIES).toEqual([]);
+    for (const [bad, why] of <[string, string][]>[['10.0.0.0/33', 'prefix length'], ['proxy.example.net', 'not an IPv4 or IPv6 address'], ['10.0.0.1/8/2', 'not an address'], ['10.0.0.1/x', 'prefix length']]) {
+      expect(() => loadControllerConfig({ ...base, FEDPBX_TRUSTED_PROXIES: bad })).toThrow(new RegExp(`FEDPBX_TRUSTED_PROXIES: "${bad.replace(/[./]/g, '\\$&')}": ${why}`));
+    }
+  });
+
+  it('refuses an idle lifetime longer than the absolute one, naming both', () => {
+    expect(() => loadControllerConfig({ FEDPBX_SESSION_IDLE_SEC: '7200', FEDPBX_SESSION_MAX_SEC: '3600' })).toThrow(/FEDPBX_SESSION_IDLE_SEC: 7200 is longer than FEDPBX_SESSION_MAX_SEC/);
+  });
+});
+
+describe('password policy', () => {
+  it('refuses short, common (also decorated) and user-name passwords; accepts a long unusual one', () => {
+    expect(passwordProblems('Velvet-Otter-Ladder-42', 'alice', 12)).toEqual([]);
+    expect(passwordProblems('short', 'alice', 12)).toContain('at least 12 characters');
+    for (const p of ['qwertyuiop123', 'Password2024!', '!!Sunshine2025', 'trustno1trustno1', 'monkeymonkeymonkey']) expect(passwordProblems(p, 'alice', 12), p).toContain('is a common password (found in breach lists)');
+    expect(passwordProblems('alice-in-wonderland-7', 'Alice', 12)).toContain('must not contain the user name');
+    expect(passwordProblems('ababababababab', 'x', 12)).toContain('uses too few different characters');
   });
 });

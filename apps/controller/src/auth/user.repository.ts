@@ -7,25 +7,58 @@ export interface UserRecord {
   readonly id: string;
   readonly username: string;
   readonly disabled: boolean;
+  /** Head office reset the password; the user must set a new one at next sign-in. */
+  readonly mustChangePassword: boolean;
+  readonly passwordChangedAt?: string;
   readonly grants: readonly Grant[];
   readonly createdAt: string;
 }
 
-export interface ApiTokenRecord {
-  readonly id: string;
-  readonly userId: string;
-  readonly name: string;
-  readonly createdAt: string;
-  readonly revokedAt?: string;
+export interface ApiTokenScope {
+  /** Only reading routes answer the token. */
+  readonly readOnly: boolean;
+  /** The subset of its user's grants the token acts with; absent: all of them. */
+  readonly grants?: readonly Grant[];
 }
 
+export interface ApiTokenRecord extends ApiTokenScope {
+  readonly id: string;
+  readonly userId: string;
+  readonly username: string;
+  readonly name: string;
+  readonly createdAt: string;
+  readonly expiresAt: string;
+  /** Within a minute: the time is written at most once a minute per token. */
+  readonly lastUsedAt?: string;
+  readonly revokedAt?: string;
+  readonly revokedBy?: string;
+  readonly state: 'active' | 'expired' | 'revoked';
+}
+
+/** What the auth guard needs of a live token. */
+export interface LiveApiToken extends ApiTokenScope {
+  readonly id: string;
+  readonly userId: string;
+  readonly lastUsedAt: Date | null;
+}
+
+/** Writing a token's last-used time at most this often keeps a busy integration from writing on every request. */
+const LAST_USED_INTERVAL_MS = 60_000;
+
 const grantOf = (g: GrantEntity): Grant => ({ role: g.role, siteId: g.siteId });
-const tokenOf = (t: ApiTokenEntity): ApiTokenRecord => ({
+const tokenOf = (t: ApiTokenEntity, username: string, now = new Date()): ApiTokenRecord => ({
   id: t.id,
   userId: t.userId,
+  username,
   name: t.name,
   createdAt: t.createdAt.toISOString(),
+  expiresAt: t.expiresAt.toISOString(),
+  readOnly: t.readOnly,
+  ...(t.grants !== null ? { grants: t.grants } : {}),
+  ...(t.lastUsedAt !== null ? { lastUsedAt: t.lastUsedAt.toISOString() } : {}),
   ...(t.revokedAt !== null ? { revokedAt: t.revokedAt.toISOString() } : {}),
+  ...(t.revokedBy !== null ? { revokedBy: t.revokedBy } : {}),
+  state: t.revokedAt !== null ? 'revoked' : t.expiresAt <= now ? 'expired' : 'active',
 });
 
 /** Users, their grants and API tokens. */
@@ -37,9 +70,18 @@ export class UserRepository {
     return m.count(UserEntity);
   }
 
-  async credentials(username: string): Promise<{ id: string; passwordHash: string; disabled: boolean } | undefined> {
+  async credentials(username: string): Promise<{ id: string; passwordHash: string; disabled: boolean; mustChangePassword: boolean } | undefined> {
     const u = await this.ds.manager.findOneBy(UserEntity, { username });
-    return u === null ? undefined : { id: u.id, passwordHash: u.passwordHash, disabled: u.disabled };
+    return u === null ? undefined : { id: u.id, passwordHash: u.passwordHash, disabled: u.disabled, mustChangePassword: u.mustChangePassword };
+  }
+
+  async passwordHash(id: string): Promise<string | undefined> {
+    return (await this.ds.manager.findOneBy(UserEntity, { id }))?.passwordHash;
+  }
+
+  /** A new password; `mustChange` when head office set it (the user sets their own at next sign-in). */
+  async setPassword(m: EntityManager, id: string, passwordHash: string, mustChange: boolean, now: Date): Promise<void> {
+    await m.update(UserEntity, { id }, { passwordHash, mustChangePassword: mustChange, passwordChangedAt: now });
   }
 
   async get(id: string): Promise<UserRecord | undefined> {
@@ -73,27 +115,58 @@ export class UserRepository {
     await m.delete(UserEntity, { id });
   }
 
-  async createToken(userId: string, name: string, tokenHash: string, expiresAt: Date): Promise<ApiTokenRecord> {
-    const t = await this.ds.manager.save(ApiTokenEntity, Object.assign(new ApiTokenEntity(), { userId, name, tokenHash, expiresAt, revokedAt: null }));
-    return tokenOf(t);
+  async createToken(m: EntityManager, userId: string, username: string, name: string, tokenHash: string, expiresAt: Date, scope: ApiTokenScope): Promise<ApiTokenRecord> {
+    const t = await m.save(
+      ApiTokenEntity,
+      Object.assign(new ApiTokenEntity(), { userId, name, tokenHash, expiresAt, readOnly: scope.readOnly, grants: scope.grants === undefined ? null : [...scope.grants], lastUsedAt: null, revokedAt: null, revokedBy: null }),
+    );
+    return tokenOf(t, username);
   }
 
-  async tokenByHash(tokenHash: string): Promise<{ id: string; userId: string } | undefined> {
-    const t = await this.ds.manager.findOneBy(ApiTokenEntity, { tokenHash, revokedAt: IsNull(), expiresAt: MoreThan(new Date()) });
-    return t === null ? undefined : { id: t.id, userId: t.userId };
+  /** A token that is neither revoked nor expired. */
+  async tokenByHash(tokenHash: string, now: Date): Promise<LiveApiToken | undefined> {
+    const t = await this.ds.manager.findOneBy(ApiTokenEntity, { tokenHash, revokedAt: IsNull(), expiresAt: MoreThan(now) });
+    return t === null ? undefined : { id: t.id, userId: t.userId, readOnly: t.readOnly, ...(t.grants !== null ? { grants: t.grants } : {}), lastUsedAt: t.lastUsedAt };
   }
 
-  async tokens(userId: string): Promise<ApiTokenRecord[]> {
-    return (await this.ds.manager.find(ApiTokenEntity, { where: { userId }, order: { createdAt: 'ASC' } })).map(tokenOf);
+  /** Records use of a token, at most once a minute (the condition also holds across replicas). */
+  async touchToken(t: LiveApiToken, now: Date): Promise<void> {
+    if (t.lastUsedAt !== null && now.getTime() - t.lastUsedAt.getTime() < LAST_USED_INTERVAL_MS) return;
+    await this.ds.manager
+      .createQueryBuilder()
+      .update(ApiTokenEntity)
+      .set({ lastUsedAt: now })
+      .where('id = :id AND (last_used_at IS NULL OR last_used_at < :before)', { id: t.id, before: new Date(now.getTime() - LAST_USED_INTERVAL_MS) })
+      .execute();
   }
 
-  /** Revokes a token of this user; false when the user has no such live token. */
-  async revokeToken(userId: string, id: string): Promise<boolean> {
-    const r = await this.ds.manager.update(ApiTokenEntity, { id, userId, revokedAt: IsNull() }, { revokedAt: new Date() });
+  /** A user's tokens, or everyone's (`userId` undefined), newest first. */
+  async tokens(userId: string | undefined): Promise<ApiTokenRecord[]> {
+    const rows = await this.ds.manager.find(ApiTokenEntity, { where: userId === undefined ? {} : { userId }, order: { createdAt: 'DESC' }, relations: { user: true } });
+    const now = new Date();
+    return rows.map((t) => tokenOf(t, t.user?.username ?? '?', now));
+  }
+
+  async token(id: string): Promise<ApiTokenRecord | undefined> {
+    const t = await this.ds.manager.findOne(ApiTokenEntity, { where: { id }, relations: { user: true } });
+    return t === null ? undefined : tokenOf(t, t.user?.username ?? '?');
+  }
+
+  /** Revokes a token (of `userId` when given); false when there is no such live token. */
+  async revokeToken(m: EntityManager, id: string, userId: string | undefined, actor: string, now: Date): Promise<boolean> {
+    const r = await m.update(ApiTokenEntity, { id, ...(userId !== undefined ? { userId } : {}), revokedAt: IsNull() }, { revokedAt: now, revokedBy: actor });
     return (r.affected ?? 0) > 0;
   }
 
   private record(u: UserEntity, grants: readonly GrantEntity[]): UserRecord {
-    return { id: u.id, username: u.username, disabled: u.disabled, grants: grants.map(grantOf), createdAt: u.createdAt.toISOString() };
+    return {
+      id: u.id,
+      username: u.username,
+      disabled: u.disabled,
+      mustChangePassword: u.mustChangePassword,
+      ...(u.passwordChangedAt !== null ? { passwordChangedAt: u.passwordChangedAt.toISOString() } : {}),
+      grants: grants.map(grantOf),
+      createdAt: u.createdAt.toISOString(),
+    };
   }
 }

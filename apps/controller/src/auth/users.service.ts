@@ -2,11 +2,16 @@ import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import type { Grant } from '../access/scope.js';
 import { AuditRepository } from '../audit/audit.repository.js';
+import { CONTROLLER_CONFIG, type ControllerConfig } from '../config.js';
 import { AlreadyExistsError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
 import { FederationStore } from '../federation/federation-store.js';
 import { hashPassword } from './password-hasher.js';
+import { passwordProblems } from './password-policy.js';
 import { actorName, type Principal } from './principal.js';
+import { SessionRepository, type SessionRecord } from './session.repository.js';
 import { UserRepository, type UserRecord } from './user.repository.js';
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** Users and grants: head office only. Every change is audited (password never). */
 @Injectable()
@@ -16,6 +21,8 @@ export class UsersService {
     private readonly users: UserRepository,
     private readonly audit: AuditRepository,
     private readonly store: FederationStore,
+    private readonly sessions: SessionRepository,
+    @Inject(CONTROLLER_CONFIG) private readonly config: ControllerConfig,
   ) {}
 
   list(caller: Principal): Promise<UserRecord[]> {
@@ -25,7 +32,7 @@ export class UsersService {
 
   async get(caller: Principal, id: string): Promise<UserRecord> {
     this.headOffice(caller);
-    const u = await this.users.get(id);
+    const u = UUID.test(id) ? await this.users.get(id) : undefined;
     if (u === undefined) throw new NotFoundError('user', id);
     return u;
   }
@@ -33,6 +40,7 @@ export class UsersService {
   async create(caller: Principal, username: string, password: string, grants: readonly Grant[]): Promise<UserRecord> {
     this.headOffice(caller);
     await this.checkGrants(grants);
+    this.checkPassword(password, username, 'password');
     if (await this.users.exists(username)) throw new AlreadyExistsError('user', username);
     const hash = await hashPassword(password);
     const id = await this.ds.transaction(async (m) => {
@@ -62,6 +70,47 @@ export class UsersService {
       await this.users.delete(m, id);
       await this.audit.append(m, [{ actor: actorName(caller), action: 'user.delete', objectType: 'user', objectId: id, siteIds: siteIdsOf(before.grants), before: { username: before.username, grants: before.grants } }]);
     });
+  }
+
+  /**
+   * Head office sets another user's password: the user must choose their own at next sign-in, and every session
+   * they have ends now. Audited (never the password).
+   */
+  async resetPassword(caller: Principal, id: string, password: string): Promise<UserRecord> {
+    const before = await this.get(caller, id);
+    this.checkPassword(password, before.username, 'newPassword');
+    const hash = await hashPassword(password);
+    const now = new Date();
+    await this.ds.transaction(async (m) => {
+      await this.users.setPassword(m, id, hash, true, now);
+      const ended = await this.sessions.revokeAllOf(m, id, `password reset by ${actorName(caller)}`, now);
+      await this.audit.append(m, [
+        { actor: actorName(caller), action: 'user.password-reset', objectType: 'user', objectId: id, siteIds: siteIdsOf(before.grants), after: { username: before.username, mustChangePassword: true, sessionsRevoked: ended } },
+      ]);
+    });
+    return this.get(caller, id);
+  }
+
+  /** Head office: the user's live sessions (where and when they signed in, last use, absolute end). */
+  async sessionsOf(caller: Principal, id: string): Promise<SessionRecord[]> {
+    await this.get(caller, id);
+    return this.sessions.liveOf(id, new Date(), this.config.FEDPBX_SESSION_IDLE_SEC);
+  }
+
+  /** Head office ends every session of the user (their API tokens are revoked one by one). Audited. */
+  async revokeSessions(caller: Principal, id: string): Promise<{ revoked: number }> {
+    const before = await this.get(caller, id);
+    const revoked = await this.ds.transaction(async (m) => {
+      const n = await this.sessions.revokeAllOf(m, id, `revoked by ${actorName(caller)}`, new Date());
+      await this.audit.append(m, [{ actor: actorName(caller), action: 'user.sessions-revoke', objectType: 'user', objectId: id, siteIds: siteIdsOf(before.grants), after: { username: before.username, sessionsRevoked: n } }]);
+      return n;
+    });
+    return { revoked };
+  }
+
+  private checkPassword(password: string, username: string, path: string): void {
+    const problems = passwordProblems(password, username, this.config.FEDPBX_PASSWORD_MIN_LENGTH);
+    if (problems.length > 0) throw new InvalidInputError('password refused', problems.map((message) => ({ path, message, code: 'password-policy' })));
   }
 
   private headOffice(caller: Principal): void {

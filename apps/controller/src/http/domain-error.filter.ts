@@ -10,6 +10,7 @@ function statusOf(code: DomainErrorCode): number {
       return 401;
     case 'forbidden':
     case 'property-forbidden':
+    case 'password-change-required':
       return 403;
     case 'not-found':
       return 404;
@@ -43,12 +44,29 @@ export class DomainErrorFilter implements ExceptionFilter {
       return;
     }
     if (error instanceof HttpException) {
-      const status = error.getStatus();
-      // Nest's own errors: unknown route (404), malformed JSON (400), ...
-      void reply.status(status).send({ error: { code: status === 404 ? 'not-found' : status === 400 ? 'invalid-input' : `http-${status}`, message: error.message } });
+      void reply.status(error.getStatus()).send({ error: frameworkError(error.getStatus(), error.message) });
       return;
     }
     this.log.error(error instanceof Error ? (error.stack ?? error.message) : String(error));
     void reply.status(500).send({ error: { code: 'internal', message: 'internal error' } });
+  }
+}
+
+/**
+ * Nest's and Fastify's own refusals (unknown route, malformed JSON, body over the limit, other media types) in
+ * the shape of ours: a malformed body is an `invalid-input` with one problem at the body's root, like every 400.
+ */
+function frameworkError(status: number, message: string): Record<string, unknown> {
+  switch (status) {
+    case 400:
+      return { code: 'invalid-input', message: 'invalid body', problems: [{ path: '', message, code: 'invalid-json' }] };
+    case 404:
+      return { code: 'not-found', message };
+    case 413:
+      return { code: 'payload-too-large', message };
+    case 415:
+      return { code: 'unsupported-media-type', message };
+    default:
+      return { code: `http-${status}`, message };
   }
 }

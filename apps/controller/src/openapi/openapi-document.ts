@@ -1,7 +1,7 @@
 import { CdrQuery, TraceRequest, toJsonSchema, type PublishedSchemaName } from '@fedpbx/contracts';
 import { z } from 'zod';
-import { ApiTokenBody, LoginBody } from '../auth/auth.controller.js';
-import { CreateUserBody, GrantsBody } from '../auth/users.controller.js';
+import { ApiTokenBody, ChangePasswordBody, LoginBody, RefreshBody } from '../auth/auth.controller.js';
+import { CreateUserBody, GrantsBody, ResetPasswordBody } from '../auth/users.controller.js';
 import { RESOURCE_KINDS } from '../resources/resource-kinds.js';
 import { GenerateLinksBody } from '../resources/links.controller.js';
 import type { RouteInfo } from './route-catalog.js';
@@ -12,6 +12,9 @@ const ERROR = { description: 'error: `{ error: { code, message, ... } }`', conte
 /** Request bodies of the routes that are not object CRUD, from the zod schemas the handlers parse with. */
 const EXTRA_BODIES: Record<string, string> = {
   'POST /api/v1/auth/login': 'LoginBody',
+  'POST /api/v1/auth/refresh': 'RefreshBody',
+  'POST /api/v1/auth/password': 'ChangePasswordBody',
+  'POST /api/v1/users/{id}/password': 'ResetPasswordBody',
   'POST /api/v1/api-tokens': 'ApiTokenBody',
   'POST /api/v1/users': 'CreateUserBody',
   'PUT /api/v1/users/{id}/grants': 'GrantsBody',
@@ -64,7 +67,7 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
     ...Object.values(RESOURCE_KINDS).map((k) => k.schemaName),
   ]);
   for (const name of published) schemas[name] = stripDialect(toJsonSchema(name));
-  const own = { LoginBody, ApiTokenBody, CreateUserBody, GrantsBody, GenerateLinksBody };
+  const own = { LoginBody, RefreshBody, ChangePasswordBody, ApiTokenBody, CreateUserBody, GrantsBody, ResetPasswordBody, GenerateLinksBody };
   for (const [name, schema] of Object.entries(own)) schemas[name] = stripDialect(z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>);
   void TraceRequest;
   // POST /api/v1/import: arrays of federation objects by kind (JSON), or one kind as CSV (?kind=).

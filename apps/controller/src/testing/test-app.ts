@@ -3,6 +3,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { AppModule } from '../app.module.js';
 import { loadControllerConfig } from '../config.js';
+import { fastifyOptions, limitPublicBodies } from '../http/http-options.js';
 import { createTestDatabase, type TestDatabase } from './test-database.js';
 
 export const ADMIN = { username: 'admin', password: 'admin-password-123' } as const;
@@ -15,7 +16,8 @@ export interface ApiResponse {
 
 export interface TestApp {
   readonly app: NestFastifyApplication;
-  request(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown, token?: string): Promise<ApiResponse>;
+  /** `headers` are added to (and override) the bearer and content-type headers; a string body is sent as it is. */
+  request(method: 'GET' | 'POST' | 'PUT' | 'DELETE', url: string, body?: unknown, token?: string, headers?: Record<string, string>): Promise<ApiResponse>;
   login(username: string, password: string): Promise<string>;
   close(): Promise<void>;
 }
@@ -30,15 +32,16 @@ export async function startTestApp(options: { embedded?: boolean; env?: Record<s
     FEDPBX_TOKEN_SECRET: 'test-secret-test-secret-test-secret-123',
     ...options.env,
   });
-  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), new FastifyAdapter({ bodyLimit: 64 * 1024 * 1024 }), { logger: false });
+  const app = await NestFactory.create<NestFastifyApplication>(AppModule.forRoot(config), new FastifyAdapter(fastifyOptions(config)), { logger: false });
+  limitPublicBodies(app.getHttpAdapter().getInstance());
   await app.init();
   await app.getHttpAdapter().getInstance().ready();
-  const request: TestApp['request'] = async (method, url, body, token) => {
+  const request: TestApp['request'] = async (method, url, body, token, headers) => {
     const res = await app.getHttpAdapter().getInstance().inject({
       method,
       url,
       ...(body !== undefined ? { payload: body as object } : {}),
-      headers: { ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}) },
+      headers: { ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}), ...(body !== undefined ? { 'content-type': 'application/json' } : {}), ...headers },
     });
     const text = res.body;
     return { status: res.statusCode, body: text === '' ? {} : (res.headers['content-type']?.toString().includes('json') ? JSON.parse(text) : { text }), headers: res.headers };

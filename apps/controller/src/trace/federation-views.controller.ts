@@ -1,6 +1,6 @@
 import { Body, Controller, Get, HttpCode, Inject, Post } from '@nestjs/common';
 import { TraceRequest, type TraceResult } from '@fedpbx/contracts';
-import { Caller } from '../auth/auth.guard.js';
+import { Caller, ReadsOnly } from '../auth/auth.guard.js';
 import type { Principal } from '../auth/principal.js';
 import { FederationStore } from '../federation/federation-store.js';
 import { parseInput } from '../http/input.js';
@@ -30,6 +30,7 @@ export class FederationViewsController {
     };
   }
 
+  @ReadsOnly()
   @Post('trace')
   @HttpCode(200)
   trace(@Caller() caller: Principal, @Body() body: unknown): Promise<TraceResult> {
