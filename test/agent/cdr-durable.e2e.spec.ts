@@ -14,6 +14,7 @@ import { AmiPeer, DEFAULT_AMI_USER } from '../support/asterisk/ami-peer.js';
 import { moscowPjsip } from '../support/asterisk/ami-scenario.js';
 import { CdrCustomWriter, type PeerCdr } from '../support/asterisk/cdr-custom-writer.js';
 import { PeerCdrEngine } from '../support/asterisk/cdr-engine.js';
+import { placeCall } from '../support/asterisk/fastagi-peer.js';
 import { seedFoundingScenario, startController, type ControllerProcess } from '../support/controller-process.js';
 import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
 import { until } from '../support/until.js';
@@ -32,7 +33,7 @@ let stateDir: string;
 
 let n = 0;
 /** One answered call at moscow (101 -> piter 301), as Asterisk's CDR engine finishes it. */
-function call(): PeerCdr {
+function call(vars?: Readonly<Record<string, string>>): PeerCdr {
   const i = ++n;
   const start = Date.now() - 5000;
   const cdr: PeerCdr = {
@@ -49,7 +50,7 @@ function call(): PeerCdr {
     lastdata: 'PJSIP/301@site-piter,30,tT',
     disposition: 'ANSWERED',
     sequence: i,
-    vars: { FEDPBX_ROUTE: 'site', FEDPBX_ORIGIN: 'moscow', FEDPBX_TARGET: 'piter', FEDPBX_REVISION: '1' },
+    vars: vars ?? { FEDPBX_ROUTE: 'site', FEDPBX_ORIGIN: 'moscow', FEDPBX_TARGET: 'piter', FEDPBX_REVISION: '1' },
   };
   engine.dispatch(cdr);
   return cdr;
@@ -151,6 +152,31 @@ describe('every call Asterisk makes gets exactly one CDR at the controller (issu
     const calls = Array.from({ length: 25 }, () => call());
     agent = await startAgent(env);
     await expectExactlyOnce(calls);
+  }, 40_000);
+
+  it('a call in progress while the agent is killed and restarted: its CDR (written while the agent is down) arrives once, with its route tags', async () => {
+    const inProgress = placeCall({
+      host: '127.0.0.1',
+      port: agent!.agiPort,
+      script: 'internal',
+      context: 'fedpbx-internal',
+      channel: 'PJSIP/101-000000aa',
+      callerId: { num: '101', name: 'Ivan' },
+      extension: '301',
+      onDial: () => ({ status: 'ANSWER', ringMs: 100, talkMs: 1500 }),
+      timeoutMs: 10_000,
+    });
+    await sleep(400); // the agent has tagged the call and handed it to Dial
+    await agent!.stop('SIGKILL');
+    const record = await inProgress;
+    expect(record.dials.map((d) => d.rawData)).toEqual(['PJSIP/301@site-piter,30,tT']);
+    // The call ends now, with no agent: the CDR goes to the file (and to no AMI client).
+    const cdr = call(record.cdr);
+    expect(cdr.vars).toMatchObject({ FEDPBX_ROUTE: 'site', FEDPBX_TARGET: 'piter' });
+    agent = await startAgent(env);
+    await expectExactlyOnce([cdr]);
+    const stored = await controller.api<{ items: { cdrId: string; routeKind?: string; targetSiteId?: string }[] }>('GET', '/api/v1/cdrs?siteId=moscow&limit=500', undefined, await controller.adminToken());
+    expect(stored.body.items.find((i) => i.cdrId === idOf(cdr))).toMatchObject({ routeKind: 'site', targetSiteId: 'piter' });
   }, 40_000);
 
   it('the agent killed (-9) and restarted in the middle of a stream of calls: every CDR once', async () => {
