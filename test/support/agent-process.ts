@@ -19,6 +19,10 @@ export interface AgentProcess {
   readonly ready: Record<string, unknown>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   rssMb(): number | null;
+  /** The pid of the agent that logged "agent serving FastAGI" last (under `supervise`: the current child). */
+  agentPid(): number;
+  /** Resolves with the first log line (from now on, or already logged when `past`) that `match` accepts. */
+  waitForLog(match: (line: Record<string, unknown>) => boolean, timeoutMs?: number, past?: boolean): Promise<Record<string, unknown>>;
   readonly child: ChildProcess;
 }
 
@@ -28,6 +32,11 @@ export interface StartAgentOptions {
   readonly main?: string;
   /** Node options before the entry point (e.g. `--cpu-prof`). */
   readonly nodeArgs?: readonly string[];
+  /**
+   * `fedpbx-agent supervise` (as the systemd unit runs it): `pid` is the supervisor's, the agent is its child
+   * (`agentPid()`); ready when the first child serves.
+   */
+  readonly supervise?: boolean;
 }
 
 /**
@@ -38,7 +47,7 @@ export async function startAgent(env: Record<string, string>, opts: StartAgentOp
   const main = opts.main ?? AGENT_MAIN;
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   const stateDir = env.FEDPBX_STATE_DIR || mkdtempSync(join(tmpdir(), 'fedpbx-agent-'));
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), main], {
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), main, ...(opts.supervise === true ? ['supervise'] : [])], {
     env: { PATH: process.env.PATH ?? '', FEDPBX_AGI_LISTEN: '127.0.0.1:0', FEDPBX_METRICS_LISTEN: '127.0.0.1:0', ...env, FEDPBX_STATE_DIR: stateDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -73,6 +82,19 @@ export async function startAgent(env: Record<string, string>, opts: StartAgentOp
   });
   const port = (hostPort: unknown): number => Number(String(hostPort).split(':').pop());
   const pid = child.pid as number;
+  const waitForLog = (match: (line: Record<string, unknown>) => boolean, timeoutMs = 10_000, past = false): Promise<Record<string, unknown>> => {
+    const from = past ? 0 : logs.length;
+    return new Promise((resolve, reject) => {
+      const deadline = Date.now() + timeoutMs;
+      const poll = (): void => {
+        const hit = logs.slice(from).find(match);
+        if (hit !== undefined) return resolve(hit);
+        if (Date.now() > deadline) return reject(new Error(`no such log line in ${timeoutMs} ms; last: ${JSON.stringify(logs.slice(-5))}`));
+        setTimeout(poll, 10);
+      };
+      poll();
+    });
+  };
   return {
     pid,
     agiPort: port(ready.agi),
@@ -81,6 +103,8 @@ export async function startAgent(env: Record<string, string>, opts: StartAgentOp
     logs,
     ready,
     child,
+    agentPid: () => Number([...logs].reverse().find((l) => l.msg === 'agent serving FastAGI')?.pid),
+    waitForLog,
     rssMb: () => {
       try {
         const kb = /VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1];
@@ -91,6 +115,16 @@ export async function startAgent(env: Record<string, string>, opts: StartAgentOp
     },
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
+        // A supervisor killed outright leaves its children (maybe stopped): they go with it here.
+        if (signal === 'SIGKILL' && opts.supervise === true) {
+          for (const line of logs.filter((l) => l.msg === 'agent started')) {
+            try {
+              process.kill(Number(line.agentPid), 'SIGKILL');
+            } catch {
+              // already gone
+            }
+          }
+        }
         if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
         child.once('exit', (code) => resolve(code));
         child.kill(signal);

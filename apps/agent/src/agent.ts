@@ -28,6 +28,15 @@ import { DryRunWgRunner, ExecWgRunner } from './wireguard/wg-runner.js';
 import { WireguardManager } from './wireguard/wireguard-manager.js';
 import { WireguardMesh } from './wireguard/wireguard-mesh.js';
 
+export interface AgentStartOptions {
+  /** A listening FastAGI socket inherited from the supervisor (file descriptor) instead of FEDPBX_AGI_LISTEN. */
+  readonly agiListenFd?: number | undefined;
+  /** false: serve FastAGI only, until `startIo()` (see `start`). Default true. */
+  readonly startIo?: boolean | undefined;
+  /** `prepare` for a standby: no bootstrap file applied (no state dir writes while another agent serves). */
+  readonly standby?: boolean | undefined;
+}
+
 /**
  * Wires the agent once: local state first (so calls are served from disk with no network at all), then the
  * FastAGI listener and metrics; sync, AMI and WireGuard attach to the same state.
@@ -55,6 +64,13 @@ export class Agent {
    */
   private startupSnapshot: { readonly snapshot: SiteSnapshot; readonly text: string } | undefined;
   private starting = false;
+  private fromDisk = false;
+  private rendersAtStart = false;
+  private ioStarted = false;
+  private bootstrapTried = false;
+  private released: Promise<void> | undefined;
+  private agiPort: number | undefined;
+  private metricsPort: number | undefined;
 
   constructor(
     readonly config: AgentConfig,
@@ -72,18 +88,33 @@ export class Agent {
     });
   }
 
-  async start(): Promise<{ agiPort: number; metricsPort: number }> {
+  /**
+   * Serves FastAGI from the state dir at once; then (unless `startIo` is false) the parts that do IO on the state
+   * dir, the network and Asterisk: metrics, bootstrap file, sync, AMI and config files, WireGuard, recordings. A
+   * supervised agent taking over from another one (planned restart) starts with `startIo: false` and calls
+   * `startIo()` once the old agent has released them: never two writers of the outbox, cursor or snapshot files.
+   */
+  async start(opts: AgentStartOptions = {}): Promise<{ agiPort: number; metricsPort: number | undefined }> {
     const started = process.hrtime.bigint();
+    await this.prepare(opts);
+    return this.serve(opts.startIo !== false, started);
+  }
+
+  /**
+   * Everything before serving: the state dir's snapshot loaded and compiled, the FastAGI server built but not
+   * listening. A supervisor's standby agent stops here until it is told to take over (`serve`).
+   */
+  async prepare(opts: AgentStartOptions = {}): Promise<void> {
     this.starting = true;
     await this.store.init();
     await this.loadLocalSnapshot();
     // With a snapshot in force, calls are served at once and a bootstrap file is only checked afterwards.
-    const fromDisk = this.state.ready;
-    if (!fromDisk) await this.applyBootstrap();
+    this.fromDisk = this.state.ready;
+    if (!this.fromDisk && opts.startIo !== false && opts.standby !== true) await this.applyBootstrap();
     // Only the Asterisk config writer and the WireGuard mesh render from the whole snapshot at start; without them
     // it goes now, so that this compaction frees its extensions.
-    const rendersAtStart = this.config.FEDPBX_ASTERISK_CONFIG_DIR !== undefined || this.config.FEDPBX_WIREGUARD !== 'off';
-    if (!rendersAtStart) this.releaseStartupSnapshot();
+    this.rendersAtStart = this.config.FEDPBX_ASTERISK_CONFIG_DIR !== undefined || this.config.FEDPBX_WIREGUARD !== 'off';
+    if (!this.rendersAtStart) this.releaseStartupSnapshot();
     compactHeap();
 
     const handler = new CallHandler(this.state, this.metrics, this.log);
@@ -93,56 +124,120 @@ export class Agent {
         port: this.config.FEDPBX_AGI_LISTEN.port,
         maxSessions: this.config.FEDPBX_AGI_MAX_SESSIONS,
         idleTimeoutMs: this.config.FEDPBX_AGI_IDLE_TIMEOUT_MS,
+        listenFd: opts.agiListenFd,
       },
       handler,
       this.metrics,
       this.log,
     );
+  }
+
+  /**
+   * Listens for FastAGI (after `prepare`); with `io`, the IO parts follow. `refresh`: a standby taking over reads
+   * the state dir again first, for a snapshot the agent before it applied since.
+   */
+  async serve(io: boolean, started = process.hrtime.bigint(), refresh = false): Promise<{ agiPort: number; metricsPort: number | undefined }> {
+    if (this.agi === undefined) throw new Error('serve() before prepare()');
+    if (refresh) {
+      await this.loadLocalSnapshot(true);
+      if (!this.rendersAtStart) this.releaseStartupSnapshot();
+      this.fromDisk = this.state.ready;
+    }
     const agi = await this.agi.start();
-    const m = await startMetricsServer(this.config.FEDPBX_METRICS_LISTEN.host, this.config.FEDPBX_METRICS_LISTEN.port, this.metrics, () => ({
-      ok: this.state.ready,
-      detail: { site: this.config.FEDPBX_SITE_ID, revision: this.state.revision, agiSessions: this.agi?.activeSessions ?? 0 },
-    }));
-    this.metricsServer = m.server;
-    if (fromDisk) void this.applyBootstrap();
-    if (!this.state.ready) this.log.error('no snapshot: calls go to the dialplan fallback until one arrives');
+    this.agiPort = agi.port;
+    if (io) await this.startMetrics();
     this.log.info(
       {
         agi: `${agi.host}:${agi.port}`,
-        metrics: m.port,
+        metrics: this.metricsPort,
         revision: this.state.revision,
         startMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6),
         uptimeMs: Math.round(process.uptime() * 1000),
         rssMb: Math.round(process.memoryUsage.rss() / 1e6),
         heapMb: Math.round(process.memoryUsage().heapUsed / 1e6),
+        ...(io ? {} : { io: 'waiting for the agent before it to release the state dir' }),
       },
       'agent serving FastAGI',
     );
+    if (io) await this.startIoParts();
+    return { agiPort: agi.port, metricsPort: this.metricsPort };
+  }
+
+  /** The IO parts of a `start({ startIo: false })` agent, once the agent before it has released them. */
+  async startIo(): Promise<void> {
+    if (this.ioStarted) return;
+    await this.startMetrics();
+    this.log.info({ metrics: this.metricsPort }, 'agent took over sync, AMI and the state dir');
+    await this.startIoParts();
+  }
+
+  private async startMetrics(): Promise<void> {
+    const m = await startMetricsServer(this.config.FEDPBX_METRICS_LISTEN.host, this.config.FEDPBX_METRICS_LISTEN.port, this.metrics, () => ({
+      ok: this.state.ready,
+      detail: { site: this.config.FEDPBX_SITE_ID, revision: this.state.revision, agiSessions: this.agi?.activeSessions ?? 0 },
+    }));
+    this.metricsServer = m.server;
+    this.metricsPort = m.port;
+  }
+
+  private async startIoParts(): Promise<void> {
+    this.ioStarted = true;
+    if (!this.bootstrapTried) {
+      if (this.fromDisk) void this.applyBootstrap();
+      else await this.applyBootstrap();
+    }
+    if (!this.state.ready) this.log.error('no snapshot: calls go to the dialplan fallback until one arrives');
     // Calls are served from here on; sync (its NATS libraries load on demand) and Asterisk follow.
     await this.startSync();
-    await this.startAsterisk(agi.port);
+    await this.startAsterisk(this.agiPort ?? this.config.FEDPBX_AGI_LISTEN.port);
     this.startCdrFile();
     this.startWireguard();
     this.startRecordingRetention();
-    if (rendersAtStart) {
+    if (this.rendersAtStart) {
       this.releaseStartupSnapshot();
       // Its extensions are garbage in the old space now: one more compaction (a ~20 MB heap: a few ms, once) rather
       // than carrying them until V8's next full collection, whose limit they would raise.
       compactHeap();
     }
-    return { agiPort: agi.port, metricsPort: m.port };
   }
 
   async stop(graceMs = 5000): Promise<void> {
-    await this.agi?.stop(graceMs);
+    const closed = this.agi?.stopAccepting();
+    await this.agi?.drain(graceMs);
+    await closed;
+    await this.releaseIo();
+  }
+
+  /**
+   * Planned restart, old side: stop accepting (the listening socket stays open in the supervisor and the new
+   * agent, which already serves), release every IO part so the new agent can take them (`onReleased`), then let
+   * the calls in progress finish for up to `drainMs`.
+   */
+  async handOver(drainMs: number, onReleased: () => void): Promise<void> {
+    const closed = this.agi?.stopAccepting();
+    await this.releaseIo();
+    onReleased();
+    await this.agi?.drain(drainMs);
+    await closed;
+  }
+
+  private releaseIo(): Promise<void> {
+    this.released ??= this.releaseIoOnce();
+    return this.released;
+  }
+
+  private async releaseIoOnce(): Promise<void> {
     this.wireguard?.stop();
     await this.recordings?.stop();
     this.asteriskStatus?.stop();
     this.cdrSourceCheck?.stop();
     await this.cdrFile?.stop();
     await this.ami?.stop();
+    // The last CDRs on disk before another agent may open the outbox (a planned restart), or before exit.
+    await this.cdrOutbox.settled();
     await this.sync?.stop();
     await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
+    this.metricsServer = undefined;
   }
 
   /**
@@ -346,11 +441,12 @@ export class Agent {
     this.startupSnapshot = undefined;
   }
 
-  /** Last-known-good from the state dir (verified: hash and signature). */
-  private async loadLocalSnapshot(): Promise<void> {
+  /** Last-known-good from the state dir (verified: hash and signature); `onlyNewer`: only if newer than in force. */
+  private async loadLocalSnapshot(onlyNewer = false): Promise<void> {
     const loaded = await this.store.loadLastKnownGood();
     for (const s of loaded?.skipped ?? []) this.log.warn(s, 'stored snapshot skipped');
     if (loaded === undefined) return;
+    if (onlyNewer && this.state.ready && loaded.snapshot.revision <= this.state.revision) return;
     this.startupSnapshot = { snapshot: loaded.snapshot, text: loaded.text };
     this.state.apply(loaded.snapshot);
     this.metrics.snapshotApplied(loaded.snapshot);
@@ -359,6 +455,7 @@ export class Agent {
 
   /** The bootstrap file (first start, offline install, or a newer file dropped in): fully verified by the applier. */
   private async applyBootstrap(): Promise<void> {
+    this.bootstrapTried = true;
     const file = this.config.FEDPBX_BOOTSTRAP_SNAPSHOT;
     if (file === undefined) return;
     try {

@@ -41,6 +41,22 @@ export const AGENT_ENV = {
   FEDPBX_AGI_LISTEN: { schema: HostPort.prefault('127.0.0.1:4573'), doc: 'FastAGI listen address' },
   FEDPBX_AGI_MAX_SESSIONS: { schema: int(1, 100_000).default(2000), doc: 'concurrent FastAGI sessions; more are refused with `failure` (Asterisk then runs the fallback)' },
   FEDPBX_AGI_IDLE_TIMEOUT_MS: { schema: int(100, 3_600_000).default(30_000), doc: 'close a session that sends nothing for this long' },
+  FEDPBX_EVENT_LOOP_STALL_MS: {
+    schema: int(200, 60_000).default(1500),
+    doc: 'a watchdog thread kills the agent when its event loop has not run for this long, so Asterisk falls back at once',
+  },
+  FEDPBX_SUPERVISOR_HEARTBEAT_TIMEOUT_MS: {
+    schema: int(300, 60_000).default(1500),
+    doc: '`supervise`: an agent silent this long (stopped, hung) is killed and replaced',
+  },
+  FEDPBX_SUPERVISOR_STANDBY: {
+    schema: z.enum(['on', 'off']).default('on'),
+    doc: '`supervise`: keep a prepared standby agent that takes over in milliseconds when the serving one dies (costs one more agent\'s memory)',
+  },
+  FEDPBX_RESTART_DRAIN_MS: {
+    schema: int(0, 86_400_000).default(3_600_000),
+    doc: '`supervise`, planned restart: how long the old agent may finish its calls in progress before they are cut',
+  },
   FEDPBX_STATE_DIR: { schema: z.string().min(1).default('/var/lib/fedpbx-agent'), doc: 'applied snapshots (with history) and the CDR outbox' },
   FEDPBX_BOOTSTRAP_SNAPSHOT: { schema: z.string().min(1).optional(), doc: 'a signed snapshot file used when the state dir holds none (first start, offline install)' },
   FEDPBX_CONTROLLER_PUBLIC_KEY: {

@@ -1,28 +1,50 @@
 #!/usr/bin/env node
+import { fileURLToPath } from 'node:url';
 import { Agent } from './agent.js';
 import { runCdrsCommand } from './cli/cdrs-command.js';
 import { runEnrollCommand } from './cli/enroll-command.js';
 import { runTraceCommand } from './cli/trace-command.js';
 import { ConfigError, loadAgentConfig } from './config.js';
-import { createLogger } from './logger.js';
+import { createLogger, type Logger } from './logger.js';
+import { startEventLoopWatchdog, type EventLoopWatchdog } from './supervisor/event-loop-watchdog.js';
+import { runSupervisedChild, supervisedMode } from './supervisor/supervised-child.js';
+import { runSupervisor } from './supervisor/supervisor.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'trace') return runTraceCommand(argv.slice(1), process.env, process.stdout);
   if (argv[0] === 'enroll') return runEnrollCommand(argv.slice(1), process.env, process.stdout, process.stderr);
   if (argv[0] === 'cdrs') return runCdrsCommand(argv.slice(1), process.env, process.stdout, process.stderr);
+  if (argv[0] === 'supervise') {
+    // Validates the agent's whole configuration here too: a bad value stops it before any child starts.
+    const config = loadAgentConfig(process.env);
+    return runSupervisor({ config, env: process.env, log: createLogger(config.FEDPBX_LOG_LEVEL, 'fedpbx-supervisor'), main: fileURLToPath(import.meta.url) });
+  }
   if (argv[0] !== undefined && argv[0] !== 'run') {
     process.stderr.write(
       'usage: fedpbx-agent [run]\n' +
+        '       fedpbx-agent supervise     (what the systemd unit runs: the agent as a watched child; SIGHUP = restart without losing a call)\n' +
         '       fedpbx-agent trace <caller> <number> [--link-down SITE] [--trunk-down TRUNK] [--entry E] [--from-site S] [--json]\n' +
         '       fedpbx-agent enroll --controller <url> --token <token> [--no-wireguard] [--force]\n' +
         '       fedpbx-agent cdrs [--since ISO] [--limit N] [--json]\n',
     );
     return 2;
   }
+  const supervised = supervisedMode(process.env);
   const config = loadAgentConfig(process.env);
   const log = createLogger(config.FEDPBX_LOG_LEVEL);
+  installTestHooks(process.env, log);
   const agent = new Agent(config, log);
+  let watchdog: EventLoopWatchdog | undefined;
+  const startWatchdog = (): void => {
+    watchdog = startEventLoopWatchdog(config.FEDPBX_EVENT_LOOP_STALL_MS, (err) => log.error({ err }, 'event-loop watchdog failed'));
+  };
+  if (supervised !== undefined) {
+    const code = await runSupervisedChild(agent, log, supervised, startWatchdog);
+    watchdog?.stop();
+    return code;
+  }
   await agent.start();
+  startWatchdog();
   await new Promise<void>((resolve) => {
     const stop = (signal: string) => {
       log.info({ signal }, 'stopping: finishing calls in progress');
@@ -32,8 +54,29 @@ async function main(argv: readonly string[]): Promise<number> {
     process.once('SIGINT', () => stop('SIGINT'));
   });
   await agent.stop();
+  watchdog?.stop();
   log.info('stopped');
   return 0;
+}
+
+/**
+ * Test only: `FEDPBX_TEST_BLOCK_EVENT_LOOP_ON_SIGUSR2=1` makes SIGUSR2 block the event loop (a busy loop of up to
+ * 60 s), so that the tests can show the watchdog at work on a real process. Refused under systemd (INVOCATION_ID
+ * is set for every unit), so a stray variable in /etc/fedpbx/agent.env cannot arm it in production.
+ */
+function installTestHooks(env: NodeJS.ProcessEnv, log: Logger): void {
+  if (env.FEDPBX_TEST_BLOCK_EVENT_LOOP_ON_SIGUSR2 !== '1') return;
+  if (env.INVOCATION_ID !== undefined) {
+    log.error('FEDPBX_TEST_BLOCK_EVENT_LOOP_ON_SIGUSR2 is for tests only and ignored under systemd');
+    return;
+  }
+  log.warn('test hook armed: SIGUSR2 blocks the event loop');
+  process.on('SIGUSR2', () => {
+    const until = Date.now() + 60_000;
+    while (Date.now() < until) {
+      // blocked on purpose
+    }
+  });
 }
 
 main(process.argv.slice(2)).then(

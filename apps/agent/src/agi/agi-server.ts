@@ -9,6 +9,11 @@ export interface AgiServerOptions {
   readonly port: number;
   readonly maxSessions: number;
   readonly idleTimeoutMs: number;
+  /**
+   * A listening socket inherited from the supervisor (its file descriptor): listen on it instead of binding
+   * host:port. The supervisor keeps it open while agents come and go, so connections wait in its backlog.
+   */
+  readonly listenFd?: number | undefined;
 }
 
 /**
@@ -42,24 +47,40 @@ export class AgiServer {
     this.server = server;
     return new Promise((resolve, reject) => {
       server.once('error', reject);
-      server.listen(this.options.port, this.options.host, () => {
+      const listening = (): void => {
         server.off('error', reject);
         server.on('error', (error) => this.log.error({ err: error }, 'FastAGI listener error'));
         const address = server.address();
         const port = typeof address === 'object' && address !== null ? address.port : this.options.port;
-        resolve({ host: this.options.host, port });
-      });
+        const host = typeof address === 'object' && address !== null ? address.address : this.options.host;
+        resolve({ host, port });
+      };
+      if (this.options.listenFd !== undefined) server.listen({ fd: this.options.listenFd }, listening);
+      else server.listen(this.options.port, this.options.host, listening);
     });
   }
 
   /** Stops accepting, lets calls in progress finish for up to `graceMs`, then cuts the rest. */
   async stop(graceMs: number): Promise<void> {
+    const closed = this.stopAccepting();
+    await this.drain(graceMs);
+    await closed;
+  }
+
+  /**
+   * Stops accepting new connections (the socket of an inherited listener stays open in the supervisor and the
+   * agent taking over: nothing queued is refused). Resolves when the listener is closed.
+   */
+  stopAccepting(): Promise<void> {
     this.draining = true;
-    const closed = new Promise<void>((resolve) => (this.server ? this.server.close(() => resolve()) : resolve()));
+    return new Promise<void>((resolve) => (this.server?.listening === true ? this.server.close(() => resolve()) : resolve()));
+  }
+
+  /** Waits up to `graceMs` for the calls in progress to end, then cuts the rest. */
+  async drain(graceMs: number): Promise<void> {
     const deadline = Date.now() + graceMs;
     while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const s of this.sessions) s.destroy();
-    await closed;
   }
 
   private accept(socket: Socket): void {

@@ -46,6 +46,11 @@ export class CdrOutbox {
     });
   }
 
+  /** Resolves once nothing is waiting to be written (a planned restart hands the outbox to another process). */
+  async settled(): Promise<void> {
+    while (this.writing || this.pending.length > 0) await new Promise((r) => setTimeout(r, 5));
+  }
+
   /** Stores several (e.g. one read of the CDR file); resolves with how many were new. */
   async addAll(cdrs: readonly CdrEvent[]): Promise<number> {
     const added = await Promise.all(cdrs.map((c) => this.add(c)));

@@ -1,0 +1,193 @@
+// Issue #15 §2: every call the agent does not take runs the fallback within 3 s, and the fallback still reaches
+// the other sites. Real agent processes (run on their own, and under `fedpbx-agent supervise` as systemd runs
+// them); Asterisk is the dialplan peer running the rendered extensions_fedpbx.conf around the FastAGI peer.
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import net from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { foundingScenario, renderExtensions } from '@fedpbx/dialplan';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startAgent, type AgentProcess } from '../support/agent-process.js';
+import { Dialplan, type DialplanCall } from '../support/asterisk/dialplan-peer.js';
+import { TestController } from '../support/signed-snapshots.js';
+
+const controller = new TestController();
+const fed = foundingScenario();
+const dialplan = new Dialplan(renderExtensions(controller.snapshot(fed, 'moscow', 1).config, { agiHost: '127.0.0.1', agiPort: 4573 }));
+const started: AgentProcess[] = [];
+afterEach(async () => {
+  await Promise.all(started.splice(0).map((a) => a.stop('SIGKILL')));
+});
+
+async function agent(env: Record<string, string> = {}, supervise = false): Promise<AgentProcess> {
+  const a = await startAgent(
+    { ...controller.agentEnv('moscow', ''), FEDPBX_BOOTSTRAP_SNAPSHOT: controller.writeSnapshot(fed, 'moscow', 1), ...env },
+    { supervise },
+  );
+  started.push(a);
+  // Steady state under the supervisor: a standby agent prepared beside the serving one (a loaded 2-core test
+  // machine takes seconds to start a Node process: that is why the standby exists).
+  if (supervise) await a.waitForLog((l) => l.msg === 'standby agent ready to take over', 30_000, true);
+  return a;
+}
+
+/** A phone at moscow (101) dials `exten`; piter's 305 by default (an inter-site number). */
+function call(port: number, exten = '305', text?: Dialplan): Promise<DialplanCall> {
+  return (text ?? dialplan).run({ context: 'fedpbx-internal', exten, callerId: { num: '101' }, channel: 'PJSIP/101-00000001', agi: { host: '127.0.0.1', port }, agiTimeoutMs: 10_000 });
+}
+
+/** The agent took the call and dialled piter over the link; the dialplan's fallback did nothing. */
+function expectHandled(c: DialplanCall): void {
+  expect(c.variables.FEDPBX_HANDLED).toBe('1');
+  expect(c.agi?.dials.map((d) => d.rawData)).toEqual(['PJSIP/305@site-piter,30,tT']);
+  expect(c.dials).toEqual([]);
+}
+
+/** The fallback dialled piter over the same link within 3 s of the call's start. */
+function expectFallback(c: DialplanCall): void {
+  expect(c.variables.FEDPBX_HANDLED ?? '').toBe('');
+  expect(c.dials.map((d) => d.data)).toEqual(['PJSIP/305@site-piter,30,tT']);
+  expect(c.msToFirstDial).toBeLessThan(3000);
+}
+
+/** A connection the agent has accepted, with the environment not yet sent: a call before its first command. */
+async function acceptedConnection(port: number): Promise<{ socket: net.Socket; closed: Promise<number> }> {
+  const socket = net.connect({ host: '127.0.0.1', port });
+  await new Promise<void>((r) => socket.once('connect', () => r()));
+  await new Promise((r) => setTimeout(r, 100)); // accepted by the running agent
+  socket.on('error', () => undefined);
+  const closed = new Promise<number>((resolve) => {
+    let since = 0;
+    socket.once('data', () => undefined);
+    const t0 = Date.now();
+    socket.once('close', () => resolve(Date.now() - t0 + since));
+    since = 0;
+  });
+  return { socket, closed };
+}
+
+const ENV = 'agi_network: yes\nagi_network_script: internal\nagi_request: agi://127.0.0.1/internal\nagi_channel: PJSIP/101-00000009\nagi_callerid: 101\nagi_extension: 305\nagi_uniqueid: 1.9\n\n';
+
+describe('calls the agent does not take fall back at once, and the fallback reaches other sites', () => {
+  it('no snapshot in force: the agent closes without a command (AGISTATUS=SUCCESS) and the fallback dials piter', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedpbx-bad-'));
+    writeFileSync(join(dir, 'broken.json'), '{"format":1');
+    const a = await agent({ FEDPBX_BOOTSTRAP_SNAPSHOT: join(dir, 'broken.json') });
+    const c = await call(a.agiPort);
+    expect(c.agiStatus).toBe('SUCCESS');
+    expectFallback(c);
+  });
+
+  it('an unknown entry: the fallback runs too', async () => {
+    const a = await agent();
+    const odd = new Dialplan(renderExtensions(controller.snapshot(fed, 'moscow', 1).config, { agiHost: '127.0.0.1', agiPort: 4573 }).replaceAll('/internal)', '/no-such-entry)'));
+    const c = await call(a.agiPort, '305', odd);
+    expect(c.agi?.serverClosed).toBe(true);
+    expectFallback(c);
+    expectHandled(await call(a.agiPort));
+  });
+
+  it('an agent stopped for a restart (its port refuses): the fallback dials piter over the link, not 404', async () => {
+    const a = await agent();
+    expectHandled(await call(a.agiPort));
+    await a.stop('SIGTERM');
+    const c = await call(a.agiPort);
+    expect(c.agiStatus).toBe('FAILURE');
+    expectFallback(c);
+    // ... and kazan by its prefix, an own extension, emergency through the own trunk.
+    expect((await call(a.agiPort, '6101')).dials.map((d) => d.data)).toEqual(['PJSIP/101@site-kazan,30,tT']);
+    expect((await call(a.agiPort, '102')).dials.map((d) => d.data)).toEqual(['PJSIP/102,20,tT']);
+    expect((await call(a.agiPort, '112')).dials.map((d) => d.data)).toEqual(['PJSIP/112@trunk-moscow-city']);
+  });
+
+  it('event loop stalled (no supervisor): the watchdog thread kills the agent, its calls fall back within 3 s', async () => {
+    const a = await agent({ FEDPBX_TEST_BLOCK_EVENT_LOOP_ON_SIGUSR2: '1', FEDPBX_EVENT_LOOP_STALL_MS: '1000' });
+    const held = await acceptedConnection(a.agiPort);
+    const exited = new Promise<NodeJS.Signals | null>((r) => a.child.once('exit', (_code, signal) => r(signal)));
+    const t0 = Date.now();
+    process.kill(a.pid, 'SIGUSR2');
+    held.socket.write(ENV);
+    expect(await exited).toBe('SIGKILL');
+    expect(Date.now() - t0).toBeLessThan(3000);
+    await held.closed; // closed without a command: AGISTATUS=SUCCESS, FEDPBX_HANDLED unset -> fallback
+    await a.waitForLog((l) => l.msg === 'event loop stalled longer than FEDPBX_EVENT_LOOP_STALL_MS: killing the agent so that Asterisk falls back at once', 1000, true);
+    expectFallback(await call(a.agiPort));
+  });
+});
+
+describe('fedpbx-agent supervise: stopped, hung, killed and restarting agents', () => {
+  it('SIGKILL: calls arriving meanwhile wait in the backlog and the new agent takes them', async () => {
+    const a = await agent({}, true);
+    const first = a.agentPid();
+    expectHandled(await call(a.agiPort));
+    process.kill(first, 'SIGKILL');
+    const calls = await Promise.all([0, 1, 2, 3, 4].map(() => call(a.agiPort)));
+    for (const c of calls) {
+      expectHandled(c);
+      expect(c.durationMs).toBeLessThan(3000);
+    }
+    expect(a.agentPid()).not.toBe(first);
+    // ... and a new standby is prepared for the next failure.
+    await a.waitForLog((l) => l.msg === 'standby agent ready to take over' && l.pid !== a.agentPid(), 30_000);
+  });
+
+  it('SIGSTOP before the first command: killed after 1.5 s of silence, the accepted call falls back, queued ones are served', async () => {
+    const a = await agent({}, true);
+    const stopped = a.agentPid();
+    const held = await acceptedConnection(a.agiPort);
+    const t0 = Date.now();
+    process.kill(stopped, 'SIGSTOP');
+    held.socket.write(ENV);
+    const queued = call(a.agiPort);
+    await held.closed;
+    const heldMs = Date.now() - t0;
+    expect(heldMs).toBeGreaterThan(1400);
+    expect(heldMs).toBeLessThan(3000);
+    const q = await queued;
+    expectHandled(q);
+    expect(q.durationMs).toBeLessThan(3000);
+    await a.waitForLog((l) => l.msg === 'agent silent (stopped or hung): killing it so that its calls fall back, and starting a new one' && l.agentPid === stopped, 1000, true);
+  });
+
+  it('event loop stalled under the supervisor: the accepted call is released within 3 s and the next one is served', async () => {
+    const a = await agent({ FEDPBX_TEST_BLOCK_EVENT_LOOP_ON_SIGUSR2: '1', FEDPBX_SUPERVISOR_HEARTBEAT_TIMEOUT_MS: '5000' }, true);
+    const stalled = a.agentPid();
+    const held = await acceptedConnection(a.agiPort);
+    const t0 = Date.now();
+    process.kill(stalled, 'SIGUSR2');
+    held.socket.write(ENV);
+    await held.closed;
+    expect(Date.now() - t0).toBeLessThan(3000);
+    await a.waitForLog((l) => String(l.msg).startsWith('event loop stalled') && l.pid === stalled, 1000, true);
+    expectHandled(await call(a.agiPort));
+  });
+
+  it('planned restart (SIGHUP) under a steady call rate: no call refused or dropped, the call in progress finishes', async () => {
+    const a = await agent({}, true);
+    const old = a.agentPid();
+    const long = dialplan.run({
+      context: 'fedpbx-internal',
+      exten: '305',
+      callerId: { num: '101' },
+      agi: { host: '127.0.0.1', port: a.agiPort },
+      onDial: () => ({ status: 'ANSWER', talkMs: 1500 }),
+    });
+    const calls: Promise<DialplanCall>[] = [];
+    const every = setInterval(() => calls.push(call(a.agiPort)), 40); // 25 calls/s
+    await new Promise((r) => setTimeout(r, 500));
+    process.kill(a.pid, 'SIGHUP');
+    await a.waitForLog((l) => l.msg === 'old agent exited', 25_000);
+    await new Promise((r) => setTimeout(r, 300));
+    clearInterval(every);
+    const done = await Promise.all(calls);
+    expect(done.length).toBeGreaterThan(40);
+    for (const c of done) expectHandled(c);
+    expectHandled(await long);
+    expect(a.agentPid()).not.toBe(old);
+    // The old agent released sync, AMI and the state dir before the new one took them.
+    const released = a.logs.findIndex((l) => l.msg === 'planned restart: stop accepting, release the state dir, finish the calls in progress');
+    const took = a.logs.findIndex((l) => l.msg === 'agent took over sync, AMI and the state dir');
+    expect(released).toBeGreaterThan(-1);
+    expect(took).toBeGreaterThan(released);
+  });
+});
