@@ -39,7 +39,7 @@ function call(port: number, exten = '305', text?: Dialplan): Promise<DialplanCal
 /** The agent took the call and dialled piter over the link; the dialplan's fallback did nothing. */
 function expectHandled(c: DialplanCall): void {
   expect(c.variables.FEDPBX_HANDLED).toBe('1');
-  expect(c.agi?.dials.map((d) => d.rawData)).toEqual(['PJSIP/305@site-piter,30,tT']);
+  expect(c.agi?.dials.map((d) => d.rawData)).toEqual([expect.stringMatching(/^PJSIP\/305@site-piter,30,/)]);
   expect(c.dials).toEqual([]);
 }
 
