@@ -82,6 +82,15 @@ describe('agent credentials: lifetime, renewal, revocation, decommission (Postgr
     await nats?.stop();
   });
 
+  it('describes its three routes in the OpenAPI document', async () => {
+    const doc = (await t.request('GET', '/api/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, { description: string }> }>> };
+    expect(doc.paths['/api/v1/sites/{siteId}/agent-credentials']?.['get']?.responses['200']?.description).toMatch(/revocation/);
+    expect(doc.paths['/api/v1/sites/{siteId}/agent-credentials/revoke']?.['post']?.responses['200']?.description).toMatch(/rotatedLinks/);
+    const decommission = doc.paths['/api/v1/sites/{siteId}/decommission']?.['post'];
+    expect(JSON.stringify(decommission?.requestBody)).toMatch(/DecommissionBody/);
+    expect(decommission?.responses['200']?.description).toMatch(/blockers/);
+  });
+
   it('enrollment hands out credentials that expire after FEDPBX_AGENT_CREDS_TTL_SEC, listed by key for readers of the site', async () => {
     const answer = await enroll('kazan');
     const info = credsInfo(answer.natsCreds);

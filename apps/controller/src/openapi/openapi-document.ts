@@ -1,5 +1,6 @@
 import { CdrQuery, TraceRequest, toJsonSchema, type PublishedSchemaName } from '@fedpbx/contracts';
 import { z } from 'zod';
+import { DecommissionBody } from '../agent-credentials/site-decommission.service.js';
 import { ApiTokenBody, ChangePasswordBody, LoginBody, RefreshBody } from '../auth/auth.controller.js';
 import { CreateUserBody, GrantsBody, ResetPasswordBody } from '../auth/users.controller.js';
 import { RESOURCE_KINDS } from '../resources/resource-kinds.js';
@@ -22,6 +23,7 @@ const EXTRA_BODIES: Record<string, string> = {
   'POST /api/v1/trace': 'TraceRequest',
   'POST /api/v1/agents/{siteId}/live-trace': 'LiveTraceRequest',
   'POST /api/v1/enroll': 'EnrollRequest',
+  'POST /api/v1/sites/{siteId}/decommission': 'DecommissionBody',
 };
 
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
@@ -36,6 +38,18 @@ const SUCCESS: Record<string, Record<string, unknown>> = {
     },
   },
   'POST /api/v1/enroll': { '200': { description: 'the site\'s NATS credentials (secret); 401 for an unknown, used, expired or revoked token', ...json(ref('EnrollResponse')) } },
+  'GET /api/v1/sites/{siteId}/agent-credentials': {
+    '200': { description: 'the site\'s agent NATS users newest first (public key, origin, issuedAt, expiresAt, state active|expired|revoked; never a secret), `lifetimeSec`, and `revocation`: whether the hub has every revocation (`current`, `pending`, `failing`, `unavailable`)' },
+  },
+  'POST /api/v1/sites/{siteId}/agent-credentials/revoke': {
+    '200': { description: 'box replaced or lost (head office): `revokedKeys`, `rotatedLinks` (the site\'s links get new secrets), `changedSites`, `revisions`, `revocation`; the agent is disconnected and must be re-enrolled' },
+  },
+  'POST /api/v1/sites/{siteId}/decommission': {
+    '200': {
+      description:
+        'head office: `removes` (numberRanges, extensions, trunks, links, inboundRoutes, callFlows, outboundRoutesRemoved, outboundRoutesChanged, hubCleared, rotatedLinks, peers), `revokedKeys`, `bucket`, `validation`, `blockers` (other sites\' objects that still need the site), `changedSites`, `revisions`, `revocation`. `?dryRun=true` previews; a real run needs `{"confirm":"<siteId>"}` (400 otherwise) and answers 409 while blockers remain',
+    },
+  },
 };
 
 /**
@@ -67,7 +81,7 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
     ...Object.values(RESOURCE_KINDS).map((k) => k.schemaName),
   ]);
   for (const name of published) schemas[name] = stripDialect(toJsonSchema(name));
-  const own = { LoginBody, RefreshBody, ChangePasswordBody, ApiTokenBody, CreateUserBody, GrantsBody, ResetPasswordBody, GenerateLinksBody };
+  const own = { LoginBody, RefreshBody, ChangePasswordBody, ApiTokenBody, CreateUserBody, GrantsBody, ResetPasswordBody, GenerateLinksBody, DecommissionBody };
   for (const [name, schema] of Object.entries(own)) schemas[name] = stripDialect(z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>);
   void TraceRequest;
   // POST /api/v1/import: arrays of federation objects by kind (JSON), or one kind as CSV (?kind=).
