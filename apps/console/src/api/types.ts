@@ -167,3 +167,58 @@ export interface ApiTokenRecord {
   readonly createdAt: string;
   readonly revokedAt?: string;
 }
+
+/** `GET /sites/:siteId/agent-credentials`: the agent's NATS users (never a secret) and where the hub stands. */
+export interface AgentCredential {
+  readonly userKey: string;
+  readonly origin: 'enrollment' | 'renewal';
+  readonly issuedAt: string;
+  readonly expiresAt: string;
+  readonly state: 'active' | 'expired' | 'revoked';
+  readonly revokedAt?: string;
+  readonly revokedBy?: string;
+}
+export interface RevocationPushState {
+  readonly state: 'current' | 'pending' | 'failing' | 'unavailable';
+  readonly revokedKeys: number;
+  readonly lastPushedAt?: string;
+  readonly lastError?: string;
+  readonly reason?: string;
+}
+export interface AgentCredentialsPage {
+  readonly items: readonly AgentCredential[];
+  readonly lifetimeSec: number;
+  readonly revocation: RevocationPushState;
+}
+export interface AgentCredentialsRevocation {
+  readonly dryRun: boolean;
+  readonly revokedKeys: readonly string[];
+  readonly rotatedLinks: readonly string[];
+  readonly changedSites: readonly string[];
+  readonly revocation: RevocationPushState;
+}
+
+/** `POST /sites/:siteId/decommission[?dryRun=true]`. */
+export interface DecommissionOutcome {
+  readonly dryRun: boolean;
+  readonly siteId: string;
+  readonly removes: {
+    readonly numberRanges: readonly string[];
+    readonly extensions: readonly { readonly id: string; readonly number: string }[];
+    readonly trunks: readonly string[];
+    readonly links: readonly string[];
+    readonly inboundRoutes: readonly string[];
+    readonly callFlows: readonly string[];
+    readonly outboundRoutesRemoved: readonly string[];
+    readonly outboundRoutesChanged: readonly string[];
+    readonly hubCleared: boolean;
+    readonly rotatedLinks: readonly string[];
+    readonly peers: readonly string[];
+  };
+  readonly revokedKeys: readonly string[];
+  readonly bucket: string;
+  readonly validation: { readonly ok: boolean; readonly errors: readonly FederationIssue[]; readonly warnings: readonly FederationIssue[] };
+  readonly blockers: readonly { readonly type: string; readonly id: string; readonly siteId?: string; readonly message: string }[];
+  readonly changedSites: readonly string[];
+  readonly revocation: RevocationPushState;
+}

@@ -8,6 +8,7 @@ import { Banner, LoadState } from '../ui/feedback';
 import { ResourceForm, type FieldDef } from '../ui/resource-form';
 import { useLoad, valueOr } from '../ui/use-load';
 import { EnrollmentPanel } from './enrollment';
+import { AgentCredentialsPanel, DecommissionPanel } from './site-decommission';
 import { siteFormFields } from './site-fields';
 
 const RANGE_FIELDS: FieldDef[] = [
@@ -66,6 +67,7 @@ export function SitePageScreen({ siteId }: { siteId: string }) {
                 <li><Link to={`/sites/${s.id}/revisions`}>Revisions</Link> — every saved configuration: compare and roll back.</li>
               </ul>
             </nav>
+            <DecommissionPanel siteId={s.id} siteName={s.name} />
           </>
         )}
       </LoadState>
@@ -193,6 +195,7 @@ function AgentPanel({ siteId }: { siteId: string }) {
         </ul>
       )}
       <EnrollmentPanel siteId={siteId} />
+      <AgentCredentialsPanel siteId={siteId} />
     </>
   );
 }

@@ -1,10 +1,10 @@
 import { useState } from 'react';
 import type { ClassOfService, NumberingPlanView, Page, Site } from '../api/types';
-import { Link, navigate } from '../router';
+import { Link, navigate, useLocation } from '../router';
 import { useApi, useSession } from '../session';
 import { useSites } from '../sites';
 import { DataTable, type Column } from '../ui/data-table';
-import { LoadState } from '../ui/feedback';
+import { Banner, LoadState } from '../ui/feedback';
 import { ResourceForm } from '../ui/resource-form';
 import { useLoad, valueOr } from '../ui/use-load';
 import { newSiteDefaults, siteFormFields } from './site-fields';
@@ -28,10 +28,16 @@ export function SitesScreen() {
   const [classes] = useLoad(async () => (await api.get<Page<ClassOfService>>('/classes-of-service', { limit: 1000 })).items, [api]);
   const [plan] = useLoad(() => api.get<NumberingPlanView>('/numbering-plan'), [api]);
   const [adding, setAdding] = useState(false);
+  const decommissioned = useLocation().search.get('decommissioned');
 
   return (
     <section aria-labelledby="sites-title">
       <h1 id="sites-title">Sites</h1>
+      {decommissioned !== null && (
+        <Banner kind="ok" title={`${decommissioned} was decommissioned`}>
+          <p>Its objects are removed, its agent is cut off and its configuration is deleted from the bus; the offices it was linked to get new configuration.</p>
+        </Banner>
+      )}
       <p className="help">
         A site is one office with its own PBX. After creating it: give it a number range, connect its agent with an enrollment token, then add its
         phones and trunks.{!headOffice && ' Head office creates sites; you see the ones you manage.'}
