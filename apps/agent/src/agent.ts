@@ -256,6 +256,7 @@ export class Agent {
       stateDir: c.FEDPBX_STATE_DIR,
       servers: c.FEDPBX_NATS_URL,
       ...(c.FEDPBX_NATS_CREDS !== undefined ? { credsFile: c.FEDPBX_NATS_CREDS } : {}),
+      credsRenewAt: c.FEDPBX_NATS_CREDS_RENEW_AT,
       agentVersion: AGENT_VERSION,
       state: this.state,
       applier: this.applier,

@@ -66,6 +66,10 @@ export const AGENT_ENV = {
   FEDPBX_CONTROLLER_KEY_ID: { schema: z.string().min(1).default('controller-1'), doc: 'id of that key; default: from enrollment, else controller-1' },
   FEDPBX_NATS_URL: { schema: NatsUrls.optional(), doc: 'NATS server(s), comma-separated; default: from enrollment; without any the agent runs stand-alone' },
   FEDPBX_NATS_CREDS: { schema: z.string().min(1).optional(), doc: "path to this agent's NATS credentials file; default: <state dir>/nats.creds after enrollment" },
+  FEDPBX_NATS_CREDS_RENEW_AT: {
+    schema: z.coerce.number().min(0.05).max(0.9).default(0.5),
+    doc: 'renew the NATS credentials once this fraction of their lifetime has passed (0.05-0.9): earlier leaves more time to renew across a flaky WAN',
+  },
   FEDPBX_AMI_HOST: { schema: z.string().min(1).optional(), doc: 'Asterisk Manager host; without it AMI is not used' },
   FEDPBX_AMI_PORT: { schema: int(1, 65535).default(5038), doc: 'Asterisk Manager port' },
   FEDPBX_AMI_USER: { schema: z.string().min(1).optional(), doc: 'Asterisk Manager user (see deploy/asterisk/manager_fedpbx.conf)' },

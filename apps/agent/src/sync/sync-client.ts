@@ -17,6 +17,8 @@ export interface SyncClientOptions {
   readonly stateDir: string;
   readonly servers: readonly string[];
   readonly credsFile?: string;
+  /** Fraction of the credentials' lifetime after which they are renewed (FEDPBX_NATS_CREDS_RENEW_AT). */
+  readonly credsRenewAt?: number;
   readonly agentVersion: string;
   readonly state: RoutingState;
   readonly applier: SnapshotApplier;
@@ -61,7 +63,7 @@ export class SyncClient {
       ...(opts.heartbeatMs !== undefined ? { intervalMs: opts.heartbeatMs } : {}),
       source: { agentVersion: opts.agentVersion, appliedRevision: () => state.revision, agiSessionsActive: opts.agiSessionsActive, amiConnected: opts.amiConnected, ...(opts.alarms !== undefined ? { alarms: opts.alarms } : {}) },
     });
-    this.renewer = opts.credsFile !== undefined ? new CredsRenewer({ siteId, credsFile: opts.credsFile, link: this.link, metrics: opts.metrics, log }) : undefined;
+    this.renewer = opts.credsFile !== undefined ? new CredsRenewer({ siteId, credsFile: opts.credsFile, link: this.link, metrics: opts.metrics, log, ...(opts.credsRenewAt !== undefined ? { renewAtFraction: opts.credsRenewAt } : {}) }) : undefined;
     this.live = new LiveResponder(
       {
         siteId,
