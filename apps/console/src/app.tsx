@@ -1,5 +1,6 @@
 import { lazy, Suspense, useEffect, useRef, type ReactNode } from 'react';
 import { Link, match, navigate, useLocation } from './router';
+import { AccountScreen, ChangePasswordForm } from './screens/account';
 import { ApiTokensScreen } from './screens/api-tokens';
 import { AuditScreen } from './screens/audit';
 import { CallFlowsScreen } from './screens/call-flows';
@@ -43,6 +44,18 @@ function Shell() {
     return <LoginScreen />;
   }
   if (session.me === undefined) return <p className="muted center" aria-busy="true">Signing in…</p>;
+  if (session.me.mustChangePassword === true) {
+    return (
+      <main className="login" id="main">
+        <div>
+          <ChangePasswordForm forced />
+          <button type="button" className="link" onClick={() => void session.logout()}>
+            Sign out
+          </button>
+        </div>
+      </main>
+    );
+  }
   if (path === '/login') {
     navigate('/', { replace: true });
     return null;
@@ -70,6 +83,7 @@ function Screen({ path }: { path: string }) {
     '/classes-of-service': () => <ClassesOfServiceScreen />,
     '/links': () => <LinksScreen />,
     '/api-tokens': () => <ApiTokensScreen />,
+    '/account': () => <AccountScreen />,
     '/trace': () => <TracerScreen />,
     '/cdrs': () => <CdrScreen />,
     '/audit': () => <AuditScreen />,
@@ -118,9 +132,9 @@ function Layout({ children }: { children: ReactNode }) {
           fedpbx
         </Link>
         <span className="muted">
-          {me?.username} · {headOffice ? 'head office' : `sites: ${me?.readableSites === 'all' ? 'all' : (me?.readableSites.join(', ') ?? '')}`}
+          <Link to="/account">{me?.username}</Link> · {headOffice ? 'head office' : `sites: ${me?.readableSites === 'all' ? 'all' : (me?.readableSites.join(', ') ?? '')}`}
         </span>
-        <button type="button" className="link" onClick={() => logout()}>
+        <button type="button" className="link" onClick={() => void logout()}>
           Sign out
         </button>
       </header>

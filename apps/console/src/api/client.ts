@@ -29,12 +29,21 @@ export class ApiError extends Error {
 
 type Query = Record<string, string | number | boolean | undefined>;
 
-/** A small typed client of the controller's REST API (/api/v1), authenticated with the session's bearer token. */
+/** The session's side of the client: the current access token, renewing it, and noticing that the session ended. */
+export interface ApiAuth {
+  token(): string | undefined;
+  /** Renews the access token with the refresh token; false when the server ended the session. */
+  refresh(): Promise<boolean>;
+  ended(): void;
+}
+
+/**
+ * A small typed client of the controller's REST API (/api/v1), authenticated with the session's bearer token. A
+ * 401 is answered by one refresh and one retry (the access token may have expired while the tab was idle); a
+ * second 401 ends the session.
+ */
 export class ApiClient {
-  constructor(
-    private readonly token: string | undefined,
-    private readonly onUnauthenticated: () => void = () => undefined,
-  ) {}
+  constructor(private readonly auth?: ApiAuth) {}
 
   get<T>(path: string, query?: Query): Promise<T> {
     return this.request<T>('GET', path, undefined, query);
@@ -53,21 +62,25 @@ export class ApiClient {
   }
 
   async request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
-    const headers: Record<string, string> = { accept: 'application/json' };
-    if (this.token !== undefined) headers['authorization'] = `Bearer ${this.token}`;
-    if (body !== undefined) headers['content-type'] = 'application/json';
-    let res: Response;
-    try {
-      res = await fetch(`/api/v1${path}${queryString(query)}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-    } catch {
-      throw new ApiError(0, undefined);
+    const send = async (token: string | undefined): Promise<Response> => {
+      const headers: Record<string, string> = { accept: 'application/json' };
+      if (token !== undefined) headers['authorization'] = `Bearer ${token}`;
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      try {
+        return await fetch(`/api/v1${path}${queryString(query)}`, { method, headers, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
+      } catch {
+        throw new ApiError(0, undefined);
+      }
+    };
+    const token = this.auth?.token();
+    let res = await send(token);
+    if (res.status === 401 && token !== undefined && this.auth !== undefined) {
+      if (await this.auth.refresh()) res = await send(this.auth.token());
+      if (res.status === 401) this.auth.ended();
     }
     const text = await res.text();
     const json: unknown = text === '' ? undefined : safeJson(text);
-    if (!res.ok) {
-      if (res.status === 401 && this.token !== undefined) this.onUnauthenticated();
-      throw new ApiError(res.status, isErrorBody(json) ? json : undefined);
-    }
+    if (!res.ok) throw new ApiError(res.status, isErrorBody(json) ? json : undefined);
     return json as T;
   }
 }

@@ -84,10 +84,28 @@ export interface Me {
   readonly readableSites: readonly string[] | 'all';
   /** Where the caller may change things: a viewer reads sites it cannot write. */
   readonly writableSites: readonly string[] | 'all';
+  /** A read-only API token (the console itself always signs in with a password). */
+  readonly readOnly?: boolean;
+  /** Head office reset the password: the console shows only the form to choose a new one. */
+  readonly mustChangePassword?: boolean;
 }
 
+/** Sign-in and refresh answers: a short-lived access token and the one-use refresh token that renews it. */
 export interface LoginAnswer {
   readonly accessToken: string;
+  readonly expiresAt: string;
+  readonly refreshToken: string;
+  readonly sessionId: string;
+  readonly sessionExpiresAt: string;
+  readonly mustChangePassword: boolean;
+}
+
+export interface SessionRecord {
+  readonly id: string;
+  readonly userId: string;
+  readonly source: string;
+  readonly createdAt: string;
+  readonly lastSeenAt: string;
   readonly expiresAt: string;
 }
 
@@ -107,6 +125,7 @@ export interface UserRecord {
   readonly id: string;
   readonly username: string;
   readonly disabled: boolean;
+  readonly mustChangePassword?: boolean;
   readonly grants: readonly Grant[];
   readonly createdAt: string;
 }
@@ -163,9 +182,17 @@ export interface RevisionDiff {
 export interface ApiTokenRecord {
   readonly id: string;
   readonly userId: string;
+  readonly username: string;
   readonly name: string;
   readonly createdAt: string;
+  readonly expiresAt: string;
+  readonly readOnly: boolean;
+  /** The subset of its user's grants it acts with; absent: all of them. */
+  readonly grants?: readonly Grant[];
+  readonly lastUsedAt?: string;
   readonly revokedAt?: string;
+  readonly revokedBy?: string;
+  readonly state: 'active' | 'expired' | 'revoked';
 }
 
 /** `GET /sites/:siteId/agent-credentials`: the agent's NATS users (never a secret) and where the hub stands. */

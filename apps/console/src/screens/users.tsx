@@ -1,11 +1,11 @@
 import { useState, type FormEvent } from 'react';
 import { ApiError } from '../api/client';
-import type { Grant, Role, UserRecord } from '../api/types';
+import type { Grant, Role, SessionRecord, UserRecord } from '../api/types';
 import { useApi, useSession } from '../session';
 import { useSites } from '../sites';
 import { DataTable } from '../ui/data-table';
 import { Banner, ErrorBanner, LoadState } from '../ui/feedback';
-import { problemsByField } from '../ui/field';
+import { Field, problemsByField } from '../ui/field';
 import { useLoad } from '../ui/use-load';
 import { NotFound } from './not-found';
 
@@ -27,6 +27,7 @@ function Users() {
   const { me } = useSession();
   const [users, reload] = useLoad(async () => (await api.get<{ items: UserRecord[] }>('/users')).items, [api]);
   const [editing, setEditing] = useState<UserRecord | 'new' | undefined>(undefined);
+  const [access, setAccess] = useState<UserRecord | undefined>(undefined);
   const [message, setMessage] = useState<string | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);
 
@@ -60,12 +61,20 @@ function Users() {
           onCancel={() => setEditing(undefined)}
         />
       )}
+      {access !== undefined && (
+        <UserAccess
+          key={access.id}
+          user={access}
+          onDone={(m) => { setAccess(undefined); setMessage(m); reload(); }}
+          onCancel={() => setAccess(undefined)}
+        />
+      )}
       <LoadState loaded={users} what="users">
         {(list) => (
           <DataTable
             label="Users"
             columns={[
-              { header: 'User', rowHeader: true, cell: (u) => `${u.username}${u.disabled ? ' (disabled)' : ''}` },
+              { header: 'User', rowHeader: true, cell: (u) => `${u.username}${u.disabled ? ' (disabled)' : ''}${u.mustChangePassword === true ? ' (must choose a new password)' : ''}` },
               {
                 header: 'Grants',
                 cell: (u) =>
@@ -78,6 +87,7 @@ function Users() {
                 cell: (u) => (
                   <>
                     <button type="button" onClick={() => { setMessage(undefined); setEditing(u); }} aria-label={`Edit grants of ${u.username}`}>Grants</button>
+                    <button type="button" onClick={() => { setMessage(undefined); setAccess(u); }} aria-label={`Password and sessions of ${u.username}`}>Password and sessions</button>
                     {u.id !== me?.userId && <button type="button" className="danger" onClick={() => void remove(u)} aria-label={`Delete user ${u.username}`}>Delete</button>}
                   </>
                 ),
@@ -134,7 +144,7 @@ function UserForm({ user, onDone, onCancel }: { user: UserRecord | undefined; on
           <div className={`field${problems['password'] !== undefined ? ' field-invalid' : ''}`}>
             <label htmlFor="nu-pass">Password</label>
             <input id="nu-pass" type="password" value={password} onChange={(e) => setPassword(e.target.value)} autoComplete="new-password" />
-            <small className="help">At least 12 characters.</small>
+            <small className="help">At least 12 characters, not containing the user name, not a common password.</small>
             {problems['password'] !== undefined && <small className="field-error">{problems['password']}</small>}
           </div>
         </div>
@@ -166,5 +176,86 @@ function UserForm({ user, onDone, onCancel }: { user: UserRecord | undefined; on
         <button type="button" className="link" onClick={onCancel}>Cancel</button>
       </div>
     </form>
+  );
+}
+
+/**
+ * Head office: reset a user's password (they must choose their own at next sign-in; their sessions end now) and
+ * see or end their sessions.
+ */
+function UserAccess({ user, onDone, onCancel }: { user: UserRecord; onDone: (m: string) => void; onCancel: () => void }) {
+  const api = useApi();
+  const [sessions, reload] = useLoad(async () => (await api.get<{ items: SessionRecord[] }>(`/users/${encodeURIComponent(user.id)}/sessions`)).items, [api, user.id]);
+  const [password, setPassword] = useState('');
+  const [error, setError] = useState<unknown>(undefined);
+  const problems = error instanceof ApiError ? problemsByField(error.problems) : {};
+
+  const reset = async (e: FormEvent): Promise<void> => {
+    e.preventDefault();
+    setError(undefined);
+    try {
+      await api.post(`/users/${encodeURIComponent(user.id)}/password`, { newPassword: password });
+      onDone(`Reset the password of ${user.username}: they choose their own at next sign-in. Their sessions have ended.`);
+    } catch (err) {
+      setError(err);
+    }
+  };
+
+  const endSessions = async (): Promise<void> => {
+    if (!window.confirm(`Sign ${user.username} out everywhere?`)) return;
+    setError(undefined);
+    try {
+      const r = await api.delete<{ revoked: number }>(`/users/${encodeURIComponent(user.id)}/sessions`);
+      onDone(`Ended ${r.revoked} session${r.revoked === 1 ? '' : 's'} of ${user.username}.`);
+    } catch (err) {
+      setError(err);
+      reload();
+    }
+  };
+
+  return (
+    <div className="card form" role="region" aria-label={`Password and sessions of ${user.username}`}>
+      <h3>Password and sessions of {user.username}</h3>
+      <form onSubmit={(e) => void reset(e)} aria-label={`Reset the password of ${user.username}`} noValidate>
+        <Field
+          label="New password"
+          help="Tell it to the user by another channel; they must replace it at next sign-in."
+          {...(problems['newPassword'] !== undefined ? { error: problems['newPassword'] } : {})}
+        >
+          {(p) => <input {...p} type="password" autoComplete="new-password" value={password} onChange={(e) => setPassword(e.target.value)} />}
+        </Field>
+        <div className="actions">
+          <button type="submit" className="primary" disabled={password === ''}>Reset password</button>
+        </div>
+      </form>
+      <h4>Signed in</h4>
+      <LoadState loaded={sessions} what="sessions">
+        {(list) => (
+          <>
+            <DataTable
+              label={`Sessions of ${user.username}`}
+              columns={[
+                { header: 'From', rowHeader: true, cell: (s) => s.source },
+                { header: 'Since', cell: (s) => new Date(s.createdAt).toLocaleString() },
+                { header: 'Last use', cell: (s) => new Date(s.lastSeenAt).toLocaleString() },
+                { header: 'Ends at the latest', cell: (s) => new Date(s.expiresAt).toLocaleString() },
+              ]}
+              rows={list}
+              rowKey={(s) => s.id}
+              empty="Not signed in anywhere."
+            />
+            {list.length > 0 && (
+              <div className="actions">
+                <button type="button" className="danger" onClick={() => void endSessions()}>End all sessions</button>
+              </div>
+            )}
+          </>
+        )}
+      </LoadState>
+      {error !== undefined && !(error instanceof ApiError && problems['newPassword'] !== undefined) && <ErrorBanner error={error} />}
+      <div className="actions">
+        <button type="button" className="link" onClick={onCancel}>Close</button>
+      </div>
+    </div>
   );
 }
