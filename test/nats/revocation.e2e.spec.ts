@@ -1,8 +1,12 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Subjects } from '@fedpbx/contracts';
-import { accountUpdateSubject, credsFile, credsInfo, encodeAccountWithRevocations, mintAgentCredentials, mintAgentJwt, mintSystemCreds, newUserKey, type RevocationAuthority } from '@fedpbx/nats-auth';
-import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
+import { accountUpdateSubject, credsFile, credsInfo, renderLeafConfig, encodeAccountWithRevocations, mintAgentCredentials, mintAgentJwt, mintSystemCreds, newUserKey, type RevocationAuthority } from '@fedpbx/nats-auth';
+import { freePort, NATS_SERVER_BINARY, startNatsServer, type TestNatsServer } from '../support/nats-server.js';
 
 /**
  * Ending an agent's NATS user on the real nats-server 2.9 the hub runs: the account JWT's `revocations`, pushed by
@@ -51,7 +55,7 @@ async function statusesUntilClosed(nc: NatsConnection, ms: number): Promise<stri
 }
 
 beforeAll(async () => {
-  nats = await startNatsServer();
+  nats = await startNatsServer({ leafnodes: true });
   const r = nats.issuer.revocation;
   if (r === undefined) throw new Error('the test trust has no revocation authority');
   authority = r;
@@ -100,6 +104,34 @@ describe('agent credentials on a real nats-server (full resolver)', () => {
     const exp = credsInfo(short.creds).expiresAt?.getTime() ?? 0;
     await new Promise((r) => setTimeout(r, Math.max(0, exp + 1100 - Date.now())));
     await expect(agent(short.creds, 'kazan')).rejects.toThrow(/Authorization Violation|expired/i);
+  });
+
+  it('a branch leaf node connected with revoked agent credentials is cut off and refused too (a stolen box with a leaf)', async () => {
+    const moscow = await mintAgentCredentials(nats.issuer, 'moscow', new Date(Date.now() + 3600_000));
+    const dir = mkdtempSync(join(tmpdir(), 'fedpbx-leaf-revoke-'));
+    const creds = join(dir, 'moscow.creds');
+    writeFileSync(creds, moscow.creds, { mode: 0o600 });
+    const conf = join(dir, 'leaf.conf');
+    writeFileSync(conf, renderLeafConfig({ siteId: 'moscow', hubLeafUrls: [`nats-leaf://127.0.0.1:${nats.leafPort}`], credsFile: creds, port: await freePort() }));
+    const leaf = spawn(NATS_SERVER_BINARY, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    let log = '';
+    leaf.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+    try {
+      for (let i = 0; i < 200 && !/Leafnode connection created/i.test(log); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(log).toMatch(/Leafnode connection created/i);
+      const hubBefore = nats.log.length;
+      await pushRevocations({ [moscow.userKey]: Math.floor(Date.now() / 1000) });
+      // The hub closes the leaf connection and refuses each reconnect of the leaf with these credentials.
+      for (let i = 0; i < 100 && !/Leafnode connection closed/i.test(log); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(log).toMatch(/Leafnode connection closed/i);
+      const hubSays = (re: RegExp): boolean => nats.log.slice(hubBefore).some((l) => re.test(l));
+      expect(hubSays(/Leafnode connection closed: Credentials Revoked/)).toBe(true);
+      // The leaf keeps trying (every second by default) and the hub refuses each attempt.
+      for (let i = 0; i < 160 && !hubSays(/Leafnode connection closed: Authentication Failure/); i++) await new Promise((r) => setTimeout(r, 50));
+      expect(hubSays(/Leafnode connection closed: Authentication Failure/)).toBe(true);
+    } finally {
+      leaf.kill('SIGTERM');
+    }
   });
 
   it('a renewed user key (the agent keeps its seed) takes over on reconnect without waiting for the old one to expire', async () => {
