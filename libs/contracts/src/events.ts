@@ -37,6 +37,33 @@ export const SnapshotRefusedEvent = z.strictObject({
   revision: z.number().int().min(0),
   reason: z.string().max(500),
 });
+/**
+ * The agent rendered and wrote the Asterisk include files of `revision` (pjsip, extensions, voicemail): only the
+ * files whose text changed are listed. Clears an earlier `config.failed`.
+ */
+export const ConfigWrittenEvent = z.strictObject({
+  type: z.literal('config.written'),
+  revision: z.number().int().min(0),
+  files: z.array(z.string().max(80)).max(8),
+});
+/**
+ * The agent could not render or write the Asterisk include files of `revision`: the files of the last good
+ * revision stay in force (routing uses the new snapshot). `object`/`field` name what a renderer refused (never the
+ * value); a write failure names the file.
+ */
+export const CONFIG_FAILURE_KINDS = ['render', 'write'] as const;
+export const ConfigFailedEvent = z.strictObject({
+  type: z.literal('config.failed'),
+  revision: z.number().int().min(0),
+  kind: z.enum(CONFIG_FAILURE_KINDS),
+  /** RenderError code (UNSAFE_VALUE, MISSING_VALUE, ...) or the system error code (EACCES, ENOSPC, ...). */
+  code: z.string().max(40),
+  /** What was being rendered (`trunk t-moscow-city`, `extension e-m101`) or the file being written. */
+  object: z.string().max(200),
+  field: z.string().max(120),
+  reason: z.string().max(500),
+});
+export type ConfigFailedEvent = z.infer<typeof ConfigFailedEvent>;
 export const LinkStatusEvent = z.strictObject({
   type: z.literal('link.status'),
   peerSiteId: SiteId,
@@ -82,6 +109,8 @@ export const AgentEvent = z.discriminatedUnion('type', [
   HeartbeatEvent,
   SnapshotAppliedEvent,
   SnapshotRefusedEvent,
+  ConfigWrittenEvent,
+  ConfigFailedEvent,
   LinkStatusEvent,
   TrunkStatusEvent,
   CdrEvent,

@@ -12,9 +12,9 @@ import {
   IpAddress,
   ObjectId,
   Port,
-  Secret,
   SiteId,
 } from './primitives.js';
+import { EmailAddress, PhoneEndpointName, Secret, SipUser, TimeZoneName, VoicemailPin, WireguardKey } from './config-values.js';
 
 /** A site dial prefix: the caller dials prefix + number; the receiving site sees the number without it. */
 export const SitePrefix = z.string().regex(/^[0-9]{1,4}$/, 'a site prefix is 1-4 digits');
@@ -27,7 +27,7 @@ export const SiteNetwork = z.strictObject({
   sipPort: Port.default(5060),
   /** WireGuard: this site's public endpoint (host:port) when it accepts tunnels, and its public key. */
   wireguardEndpoint: z.string().regex(/^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$/).optional(),
-  wireguardPublicKey: z.string().regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/, 'a WireGuard public key (base64, 32 bytes)').optional(),
+  wireguardPublicKey: WireguardKey.optional(),
 });
 export type SiteNetwork = z.infer<typeof SiteNetwork>;
 
@@ -53,7 +53,7 @@ export const Site = z.strictObject({
    * overlaps another site's (founding scenario, "Overlapping numbering"). Requires `prefix`.
    */
   prefixRequired: z.boolean().default(false),
-  timezone: z.string().min(1).max(64).default('UTC'),
+  timezone: TimeZoneName.default('UTC'),
   /** The class of service an extension gets when it names none. */
   defaultClassOfServiceId: ObjectId.optional(),
   /** The most a site admin may grant at this site (set by head office). */
@@ -94,15 +94,24 @@ export const Extension = z.strictObject({
   displayName: CallerIdName,
   classOfServiceId: ObjectId.optional(),
   /** PJSIP endpoint name of the phone; defaults to the number. */
-  endpoint: AsteriskName.optional(),
+  endpoint: PhoneEndpointName.optional(),
   /** SIP password of the phone: generated, write-only through the API, present only in the own site's snapshot. */
   sipSecret: Secret.optional(),
+  /** A mailbox in the site's rendered voicemail include (`voicemail_fedpbx.conf`); flows and routes may target it. */
   voicemail: z.boolean().default(false),
+  /** The mailbox PIN: write-only through the API like `sipSecret`, present only in the own site's snapshot. */
+  voicemailPin: VoicemailPin.optional(),
+  /** Where app_voicemail e-mails new messages (optional). */
+  email: EmailAddress.optional(),
   ringTimeoutSec: z.number().int().min(5).max(300).default(20),
+}).refine((e) => !e.voicemail || e.voicemailPin !== undefined, {
+  // An empty voicemail.conf password means "no password" to app_voicemail (vm_authenticate): never rendered.
+  message: 'an extension with voicemail needs a voicemailPin (the API generates one when a create leaves it out)',
+  path: ['voicemailPin'],
 });
 export type Extension = z.infer<typeof Extension>;
 
-export const Trunk = z.strictObject({
+const TrunkFields = z.strictObject({
   id: ObjectId,
   siteId: SiteId,
   /** PJSIP object name at the site (prefixed with `trunk-` when rendered). */
@@ -112,11 +121,11 @@ export const Trunk = z.strictObject({
   transport: z.enum(['udp', 'tcp', 'tls']).default('udp'),
   /** Register to the provider (`type=registration`) rather than being identified by IP. */
   register: z.boolean().default(false),
-  username: z.string().regex(/^[A-Za-z0-9_.+-]{1,64}$/).optional(),
+  username: SipUser.optional(),
   /** Write-only; present only in the own site's snapshot. */
   secret: Secret.optional(),
   fromDomain: HostName.optional(),
-  fromUser: z.string().regex(/^[A-Za-z0-9_.+-]{1,64}$/).optional(),
+  fromUser: SipUser.optional(),
   codecs: z.array(Codec).min(1).default(['alaw', 'ulaw']),
   /** Caller ID number presented on calls out through this trunk. */
   callerIdNumber: DialString.optional(),
@@ -124,10 +133,16 @@ export const Trunk = z.strictObject({
   emergency: z.boolean().default(true),
   maxChannels: z.number().int().min(1).max(10000).optional(),
 });
+export const Trunk = TrunkFields.refine((t) => t.username !== undefined || (t.secret === undefined && !t.register), {
+  // The pjsip renderer writes `type=auth` with username= and password=, and a registration's contact_user: a
+  // secret or a registration without a username cannot be rendered.
+  message: 'a trunk with a secret, or one that registers, needs a username',
+  path: ['username'],
+});
 export type Trunk = z.infer<typeof Trunk>;
 
 /** What a site may know of another site's trunk: that it exists and where. Never its credentials. */
-export const RemoteTrunk = Trunk.pick({ id: true, siteId: true, name: true });
+export const RemoteTrunk = TrunkFields.pick({ id: true, siteId: true, name: true });
 export type RemoteTrunk = z.infer<typeof RemoteTrunk>;
 
 export const InterSiteLink = z
@@ -146,7 +161,9 @@ export const InterSiteLink = z
   .refine((l) => l.mode !== 'registration' || (l.registrant !== undefined && (l.registrant === l.a || l.registrant === l.b)), {
     message: 'a registration link names which of its two sites registers',
     path: ['registrant'],
-  });
+  })
+  // The registrar side authenticates the registrant with the link's secret (pjsip renderer: type=auth).
+  .refine((l) => l.mode !== 'registration' || l.secret !== undefined, { message: 'a registration link needs a secret', path: ['secret'] });
 export type InterSiteLink = z.infer<typeof InterSiteLink>;
 
 export const TrunkPreference = z.strictObject({

@@ -1,4 +1,5 @@
 export * from './primitives.js';
+export * from './config-values.js';
 export * from './class-of-service.js';
 export * from './schedule.js';
 export * from './federation.js';

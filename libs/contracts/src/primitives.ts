@@ -43,8 +43,6 @@ export const ExtensionPatternText = z
   .string()
   .regex(/^(?:_[0-9A-Za-z*#+\-[\].!]{1,79}|\+?[0-9*#-]{1,32})$/, 'an Asterisk pattern (_...) or a literal number');
 
-export const Secret = z.string().min(8).max(128).regex(/^[\x21-\x7e]+$/, 'printable ASCII without spaces');
-
 export const IpAddress = z.union([z.ipv4(), z.ipv6()]);
 
 export const HostName = z

@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { AgentAlarm, CdrEvent } from './events.js';
 import { RouteEntry, Health, TraceResult } from './routing.js';
 import { SiteId } from './primitives.js';
+import { WireguardKey } from './config-values.js';
 
 /**
  * Sync between controller and agents: rollout status, agent status, CDRs as the API shows them, enrollment,
@@ -9,7 +10,11 @@ import { SiteId } from './primitives.js';
  */
 
 /** Where one site's configuration stands: what the controller has, what it published, what the agent applied. */
-export const ROLLOUT_STATES = ['in-sync', 'publishing', 'applying', 'refused', 'never-seen'] as const;
+/**
+ * `config-failed`: the agent applied the snapshot (calls route by it) but could not render or write its Asterisk
+ * include files; Asterisk keeps the files of the last good revision until the object named is fixed.
+ */
+export const ROLLOUT_STATES = ['in-sync', 'publishing', 'applying', 'refused', 'config-failed', 'never-seen'] as const;
 export const RolloutState = z.enum(ROLLOUT_STATES);
 export type RolloutState = z.infer<typeof RolloutState>;
 
@@ -26,6 +31,18 @@ export const SiteRollout = z.strictObject({
   appliedAt: z.iso.datetime().nullable(),
   /** The last refusal of a revision newer than the applied one, with the agent's reason. */
   refused: z.strictObject({ revision: z.number().int().min(0), reason: z.string(), at: z.iso.datetime() }).nullable(),
+  /** The agent's last report that it could not render or write the Asterisk files (null when its last write went through). */
+  configFailure: z
+    .strictObject({
+      revision: z.number().int().min(0),
+      kind: z.enum(['render', 'write']),
+      code: z.string(),
+      object: z.string(),
+      field: z.string(),
+      reason: z.string(),
+      at: z.iso.datetime(),
+    })
+    .nullable(),
   state: RolloutState,
   /** When the site first fell behind `currentRevision` (null when in sync), and for how long, in seconds. */
   behindSince: z.iso.datetime().nullable(),
@@ -133,10 +150,7 @@ export type EnrollmentTokenPage = z.infer<typeof EnrollmentTokenPage>;
 export const EnrollRequest = z.strictObject({
   token: z.string().min(16).max(200),
   /** The agent's WireGuard public key (base64, 32 bytes); the private key never leaves the site. */
-  wireguardPublicKey: z
-    .string()
-    .regex(/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/, 'a WireGuard public key is 32 bytes of base64')
-    .optional(),
+  wireguardPublicKey: WireguardKey.optional(),
   agentVersion: z.string().max(40).optional(),
 });
 export type EnrollRequest = z.infer<typeof EnrollRequest>;

@@ -1,5 +1,5 @@
 /** Properties that hold credentials, in any object the API writes. */
-export const SECRET_PROPERTIES: ReadonlySet<string> = new Set(['sipSecret', 'secret', 'password', 'passwordHash', 'token', 'tokenHash']);
+export const SECRET_PROPERTIES: ReadonlySet<string> = new Set(['sipSecret', 'voicemailPin', 'secret', 'password', 'passwordHash', 'token', 'tokenHash']);
 
 export const MASK = '***';
 

@@ -88,6 +88,8 @@ export const extensionMapper = {
     ...opt('endpoint', e.endpoint),
     ...opt('sipSecret', e.sipSecret),
     voicemail: e.voicemail,
+    ...opt('voicemailPin', e.voicemailPin),
+    ...opt('email', e.email),
     ringTimeoutSec: e.ringTimeoutSec,
   }),
   toEntity: (x: Extension): Partial<ExtensionEntity> => ({
@@ -99,6 +101,8 @@ export const extensionMapper = {
     endpoint: x.endpoint ?? null,
     sipSecret: x.sipSecret ?? null,
     voicemail: x.voicemail,
+    voicemailPin: x.voicemailPin ?? null,
+    email: x.email ?? null,
     ringTimeoutSec: x.ringTimeoutSec,
   }),
 };

@@ -14,7 +14,7 @@ describe('CSV import parsing', () => {
   });
 
   it('takes the scalar properties of a contract as its columns', () => {
-    expect([...scalarFields(Extension).keys()]).toEqual(['id', 'siteId', 'number', 'displayName', 'classOfServiceId', 'endpoint', 'sipSecret', 'voicemail', 'ringTimeoutSec']);
+    expect([...scalarFields(Extension).keys()]).toEqual(['id', 'siteId', 'number', 'displayName', 'classOfServiceId', 'endpoint', 'sipSecret', 'voicemail', 'voicemailPin', 'email', 'ringTimeoutSec']);
     expect(scalarFields(Site).has('network')).toBe(false);
     expect(scalarFields(Site).get('prefixRequired')).toBe('boolean');
   });

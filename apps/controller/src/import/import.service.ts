@@ -6,7 +6,7 @@ import { DomainError, ForbiddenError } from '../errors.js';
 import { COLLECTIONS, findObject, type CollectionName, type FederationChange } from '../federation/federation-change.js';
 import { FederationWriter } from '../federation/federation-writer.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../resources/resource-kinds.js';
-import { generateSecret, type WriteResponse } from '../resources/resource.service.js';
+import { generateCredential, type WriteResponse } from '../resources/resource.service.js';
 import { csvObjects, type ImportProblem } from './csv.js';
 
 /** Kinds a CSV file may hold (one kind per file). */
@@ -96,7 +96,7 @@ export class ImportService {
         }
         const raw = value as Record<string, unknown>;
         const obj: Record<string, unknown> = { ...raw, id: typeof raw['id'] === 'string' ? raw['id'] : `${kind.idPrefix}-${randomUUID()}` };
-        for (const f of kind.generatedSecrets) if (obj[f] === undefined) obj[f] = generateSecret();
+        for (const f of kind.generatedSecrets) if (obj[f] === undefined) obj[f] = generateCredential(f);
         const r = kind.schema.safeParse(obj);
         if (!r.success) {
           for (const i of r.error.issues) problems.push({ kind: collection, row, path: i.path.map(String).join('.'), message: i.message });

@@ -59,6 +59,14 @@ export interface SnapshotOutcome {
   readonly refusedReason?: string;
 }
 
+/** The agent's report on the Asterisk include files of a revision: written, or why not (`failure`). */
+export interface ConfigOutcome {
+  readonly siteId: string;
+  readonly revision: number;
+  readonly at: Date;
+  readonly failure?: { readonly kind: 'render' | 'write'; readonly code: string; readonly object: string; readonly field: string; readonly reason: string };
+}
+
 /** One batch of accepted events, grouped by table. Status rows are already reduced to the newest per key. */
 export interface EventBatch {
   readonly cdrs: CdrRow[];
@@ -67,6 +75,8 @@ export interface EventBatch {
   readonly trunks: TrunkRow[];
   /** In the order the agents produced them (`at`), so a rollout record sees them in sequence. */
   readonly snapshots: SnapshotOutcome[];
+  /** Include-file outcomes, newest per site. */
+  readonly configs: ConfigOutcome[];
 }
 
 const iso = (at: string): string => new Date(at).toISOString();
@@ -83,6 +93,11 @@ export function groupEvents(envelopes: readonly AgentEventEnvelope[]): EventBatc
   const links = new Map<string, LinkRow>();
   const trunks = new Map<string, TrunkRow>();
   const snapshots: SnapshotOutcome[] = [];
+  const configs = new Map<string, ConfigOutcome>();
+  const newestConfig = (c: ConfigOutcome): void => {
+    const held = configs.get(c.siteId);
+    if (held === undefined || held.at.getTime() < c.at.getTime() || (held.at.getTime() === c.at.getTime() && held.revision < c.revision)) configs.set(c.siteId, c);
+  };
   const newest = <R extends { at: string }>(into: Map<string, R>, key: string, row: R): void => {
     const held = into.get(key);
     if (held === undefined || held.at < row.at) into.set(key, row);
@@ -144,8 +159,14 @@ export function groupEvents(envelopes: readonly AgentEventEnvelope[]): EventBatc
       case 'snapshot.refused':
         snapshots.push({ siteId, revision: e.revision, at: new Date(at), refusedReason: e.reason });
         break;
+      case 'config.written':
+        newestConfig({ siteId, revision: e.revision, at: new Date(at) });
+        break;
+      case 'config.failed':
+        newestConfig({ siteId, revision: e.revision, at: new Date(at), failure: { kind: e.kind, code: e.code, object: e.object, field: e.field, reason: e.reason } });
+        break;
     }
   }
   snapshots.sort((a, b) => a.at.getTime() - b.at.getTime());
-  return { cdrs, heartbeats: [...heartbeats.values()], links: [...links.values()], trunks: [...trunks.values()], snapshots };
+  return { cdrs, heartbeats: [...heartbeats.values()], links: [...links.values()], trunks: [...trunks.values()], snapshots, configs: [...configs.values()] };
 }

@@ -221,6 +221,7 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
       const { cdrsInserted } = await this.store.write(m, batch);
       await this.rollout.recordAppliedMany(m, batch.snapshots.filter((s) => s.refusedReason === undefined));
       for (const s of batch.snapshots) if (s.refusedReason !== undefined) await this.rollout.recordRefused(m, s.siteId, s.revision, s.refusedReason, s.at);
+      for (const c of batch.configs) await this.rollout.recordConfig(m, c);
       return { cdrs: batch.cdrs.length, cdrsInserted, others: envelopes.length - batch.cdrs.length, unknown, dropped: accepted.length - envelopes.length };
     });
     this.stats.batches += 1;

@@ -77,8 +77,8 @@ export const RESOURCE_KINDS = {
     create: 'site',
     update: 'site',
     delete: 'site',
-    secretFields: ['sipSecret'],
-    generatedSecrets: ['sipSecret'],
+    secretFields: ['sipSecret', 'voicemailPin'],
+    generatedSecrets: ['sipSecret', 'voicemailPin'],
     headOfficeFields: [],
   }),
   trunks: kind({

@@ -1,4 +1,4 @@
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Federation } from '@fedpbx/contracts';
 import type { FederationIssue } from '@fedpbx/dialplan';
@@ -24,6 +24,12 @@ export interface WriteResponse {
 
 /** A generated credential: 32 URL-safe characters (192 bits), inside the contracts' Secret alphabet. */
 export const generateSecret = (): string => randomBytes(24).toString('base64url');
+
+/** A generated voicemail PIN: 8 random digits (the contracts' VoicemailPin), for the mailbox's owner to change. */
+export const generatePin = (): string => String(randomInt(0, 100_000_000)).padStart(8, '0');
+
+/** The generated value of a credential field a create left out. */
+export const generateCredential = (field: string): string => (field === 'voicemailPin' ? generatePin() : generateSecret());
 
 /**
  * Create, read, update and delete of one kind of federation object, with the rights rules: objects outside the
@@ -52,7 +58,7 @@ export class ResourceService {
     const input = asObject(body);
     const id = typeof input['id'] === 'string' ? input['id'] : `${kind.idPrefix}-${randomUUID()}`;
     const withSecrets: Record<string, unknown> = { ...input, id };
-    for (const f of kind.generatedSecrets) if (withSecrets[f] === undefined) withSecrets[f] = generateSecret();
+    for (const f of kind.generatedSecrets) if (withSecrets[f] === undefined) withSecrets[f] = generateCredential(f);
     const value = parseInput(kind.schema, withSecrets);
     return this.write(caller, kind, id, `${kind.objectType} ${id} created`, dryRun, (fed) => {
       if (findObject(fed, kind.collection, id) !== undefined) throw new AlreadyExistsError(kind.objectType, id);

@@ -14,10 +14,31 @@ const base: RolloutRow = {
   refusedReason: null,
   refusedAt: null,
   behindSince: new Date('2026-11-26T09:59:00Z'),
+  configFailure: null,
 };
 const row = (r: Partial<RolloutRow>): RolloutRow => ({ ...base, ...r });
 
 describe('rollout state of a site', () => {
+  const failure = {
+    revision: 5,
+    kind: 'render' as const,
+    code: 'UNSAFE_VALUE',
+    object: 'trunk t-moscow-city',
+    field: 'secret',
+    reason: 'a secret must not start with >',
+    at: new Date('2026-11-26T10:00:02Z'),
+  };
+
+  it('is config-failed, never in-sync, when the agent applied the head but could not write its Asterisk files', () => {
+    expect(rolloutState(row({ appliedRevision: 5, configFailure: failure }))).toBe('config-failed');
+    const shown = toSiteRollout(row({ appliedRevision: 5, configFailure: failure }), new Date('2026-11-26T10:00:10Z'));
+    expect(shown.state).toBe('config-failed');
+    expect(shown.configFailure).toEqual({ ...failure, at: '2026-11-26T10:00:02.000Z' });
+    // A newer head not applied yet reads as before (the failure stays on show).
+    expect(rolloutState(row({ appliedRevision: 4, configFailure: failure }))).toBe('applying');
+    expect(rolloutState(row({ appliedRevision: 5 }))).toBe('in-sync');
+  });
+
   it('is in-sync once the head revision is applied, whatever happened before', () => {
     expect(rolloutState(row({ appliedRevision: 5, refusedRevision: 4, refusedReason: 'bad' }))).toBe('in-sync');
   });

@@ -3,12 +3,14 @@ import type { RolloutRow } from './rollout.repository.js';
 
 /**
  * Where a site stands, from its head revision, what its bucket holds and what its agent reported:
- * in-sync (applied the head) > publishing (the bucket is behind the head) > refused (the agent refused the
- * published revision and applied nothing newer) > never-seen (published, never a report) > applying.
+ * in-sync (applied the head, and its Asterisk files written) > config-failed (applied the head, but the agent's
+ * last render or write of the Asterisk include files failed: Asterisk runs the last good files) > publishing
+ * (the bucket is behind the head) > refused (the agent refused the published revision and applied nothing newer)
+ * > never-seen (published, never a report) > applying.
  */
 export function rolloutState(r: RolloutRow): RolloutState {
   const current = r.currentRevision ?? 0;
-  if (r.appliedRevision !== null && r.appliedRevision >= current) return 'in-sync';
+  if (r.appliedRevision !== null && r.appliedRevision >= current) return r.configFailure !== null ? 'config-failed' : 'in-sync';
   if (r.publishedRevision === null || r.publishedRevision < current) return 'publishing';
   const refused = openRefusal(r);
   if (refused !== null && refused >= r.publishedRevision) return 'refused';
@@ -32,6 +34,7 @@ export function toSiteRollout(r: RolloutRow, now: Date): SiteRollout {
     appliedRevision: r.appliedRevision,
     appliedAt: r.appliedAt?.toISOString() ?? null,
     refused: refused !== null ? { revision: refused, reason: r.refusedReason ?? '', at: (r.refusedAt ?? now).toISOString() } : null,
+    configFailure: r.configFailure === null ? null : { ...r.configFailure, at: r.configFailure.at.toISOString() },
     state,
     behindSince: behindSince?.toISOString() ?? null,
     behindSec: behindSince === null ? 0 : Math.max(0, (now.getTime() - behindSince.getTime()) / 1000),

@@ -1,5 +1,17 @@
 import { Injectable } from '@nestjs/common';
 import type { EntityManager } from 'typeorm';
+import type { ConfigOutcome } from '../ingest/event-batch.js';
+
+/** The agent's last report of a failed render or write of the Asterisk include files. */
+export interface ConfigFailureRow {
+  readonly revision: number;
+  readonly kind: 'render' | 'write';
+  readonly code: string;
+  readonly object: string;
+  readonly field: string;
+  readonly reason: string;
+  readonly at: Date;
+}
 
 /** One site's row as the rollout API needs it: its head revision, what was published, what the agent said. */
 export interface RolloutRow {
@@ -15,6 +27,8 @@ export interface RolloutRow {
   readonly refusedAt: Date | null;
   /** Creation time of the oldest revision newer than the applied one (null when none is newer). */
   readonly behindSince: Date | null;
+  /** The agent's last include-file report was a failure (null when it was a success, or there was none). */
+  readonly configFailure: ConfigFailureRow | null;
 }
 
 interface RawRow {
@@ -29,6 +43,9 @@ interface RawRow {
   refused_reason: string | null;
   refused_at: Date | string | null;
   behind_since: Date | string | null;
+  config_revision: number | null;
+  config_at: Date | string | null;
+  config_failure: { kind: 'render' | 'write'; code: string; object: string; field: string; reason: string } | string | null;
 }
 
 const date = (v: Date | string | null): Date | null => (v === null ? null : new Date(v));
@@ -83,6 +100,21 @@ export class RolloutRepository {
   }
 
   /**
+   * The agent's report on the Asterisk include files (written, or failed with the object and reason). The newest
+   * report counts (by time, then revision); a written report clears a failure.
+   */
+  async recordConfig(m: EntityManager, c: ConfigOutcome): Promise<void> {
+    await m.query(
+      `INSERT INTO site_rollouts (site_id, config_revision, config_at, config_failure)
+       SELECT $1, $2, $3, $4::jsonb WHERE EXISTS (SELECT 1 FROM sites WHERE id = $1)
+       ON CONFLICT (site_id) DO UPDATE SET config_revision = EXCLUDED.config_revision, config_at = EXCLUDED.config_at, config_failure = EXCLUDED.config_failure
+       WHERE site_rollouts.config_at IS NULL
+          OR (site_rollouts.config_at, site_rollouts.config_revision) < (EXCLUDED.config_at, EXCLUDED.config_revision)`,
+      [c.siteId, c.revision, c.at.toISOString(), c.failure === undefined ? null : JSON.stringify(c.failure)],
+    );
+  }
+
+  /**
    * The snapshot publisher put these revisions into the sites' KV buckets: one statement for a whole batch (a
    * change to the numbering plan publishes every site at once). At most one row per site.
    */
@@ -117,7 +149,8 @@ export class RolloutRepository {
     const raw: RawRow[] = await m.query(
       `SELECT s.id AS site_id, h.revision AS current_revision, h.content_hash AS current_hash,
               o.published_revision, o.published_at, o.applied_revision, o.applied_at,
-              o.refused_revision, o.refused_reason, o.refused_at, b.created_at AS behind_since
+              o.refused_revision, o.refused_reason, o.refused_at, b.created_at AS behind_since,
+              o.config_revision, o.config_at, o.config_failure
          FROM sites s
          LEFT JOIN site_rollouts o ON o.site_id = s.id
          LEFT JOIN LATERAL (SELECT revision, content_hash FROM site_config_revisions r
@@ -141,6 +174,13 @@ export class RolloutRepository {
       refusedReason: r.refused_reason,
       refusedAt: date(r.refused_at),
       behindSince: date(r.behind_since),
+      configFailure: configFailure(r),
     }));
   }
+}
+
+function configFailure(r: RawRow): ConfigFailureRow | null {
+  if (r.config_failure === null || r.config_revision === null || r.config_at === null) return null;
+  const f = typeof r.config_failure === 'string' ? (JSON.parse(r.config_failure) as Exclude<RawRow['config_failure'], string | null>) : r.config_failure;
+  return { revision: Number(r.config_revision), kind: f.kind, code: f.code, object: f.object, field: f.field, reason: f.reason, at: new Date(r.config_at) };
 }

@@ -24,6 +24,8 @@ export interface FlowValidationContext {
   getFlow(flowId: string): CallFlow | undefined;
   /** Whether a call placed at `siteId` to internal `number` reaches an extension (local or at another site). */
   extensionExists(siteId: string, number: string): boolean;
+  /** Whether `siteId` itself has mailbox `number` (an extension of that site with voicemail). */
+  mailboxExists(siteId: string, number: string): boolean;
 }
 
 /**

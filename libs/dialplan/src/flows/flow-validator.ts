@@ -9,6 +9,11 @@ export interface ValidateCallFlowsOptions {
    * numbering plan, at another one. Used for dial-extension numbers, ring-group members and voicemail mailboxes.
    */
   extensionExists(siteId: string, number: string): boolean;
+  /**
+   * Whether `siteId` has a mailbox `number` (an extension of that site with voicemail, rendered into its voicemail
+   * include). Without it, a mailbox is judged by {@link extensionExists}.
+   */
+  mailboxExists?(siteId: string, number: string): boolean;
   readonly registry?: FlowModuleRegistry;
 }
 
@@ -55,7 +60,12 @@ export function validateCallFlows(flows: readonly CallFlow[], opts: ValidateCall
       issues.push({ code: 'entry-missing', severity: 'error', flowId: flow.id, nodeId: flow.entry, message: `entry ${flow.entry} is not a node of flow ${flow.id}` });
     }
 
-    const ctx: FlowValidationContext = { flow, getFlow, extensionExists: (siteId, number) => opts.extensionExists(siteId, number) };
+    const ctx: FlowValidationContext = {
+      flow,
+      getFlow,
+      extensionExists: (siteId, number) => opts.extensionExists(siteId, number),
+      mailboxExists: (siteId, number) => (opts.mailboxExists !== undefined ? opts.mailboxExists(siteId, number) : opts.extensionExists(siteId, number)),
+    };
     for (const node of flow.nodes) {
       const possible = registry.outcomes(node);
       for (const [o, target] of edges(node)) {

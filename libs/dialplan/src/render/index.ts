@@ -3,6 +3,9 @@ export { escaped, IniWriter, type EscapedValue, type IniOption, type IniSchema, 
 export {
   AGI_ENTRIES,
   EXTENSIONS_FILE_NAME,
+  VOICEMAIL_CONTEXT,
+  VOICEMAIL_FILE_NAME,
+  voicemailMailbox,
   FEDERATION_TRANSPORT,
   FEDPBX_CALL_HEADER,
   FEDPBX_CONTEXTS,
@@ -12,6 +15,8 @@ export {
   siteEndpointName,
   trunkEndpointName,
 } from './names.js';
+export { includeLine } from './include-line.js';
+export { renderVoicemail, type VoicemailRenderOptions } from './voicemail-renderer.js';
 export { PJSIP_RENDERED_OPTIONS, renderPjsip, type PjsipRenderOptions } from './pjsip-renderer.js';
 export { FEDPBX_HANDLED_VARIABLE, renderExtensions, type ExtensionsRenderOptions } from './extensions-renderer.js';
 export {

@@ -9,7 +9,31 @@
  * name, key and value is checked again here, so a renderer bug cannot emit a line break, a section header or a
  * comment from data.
  */
+import { MAX_CONFIG_LINE_BYTES } from '@fedpbx/contracts';
 import { RenderError } from './render-errors.js';
+
+/** UTF-8 length of a line (config.c reads bytes; a line longer than {@link MAX_CONFIG_LINE_BYTES} is skipped whole). */
+export function utf8Length(text: string): number {
+  let n = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (c < 0x80) n += 1;
+    else if (c < 0x800) n += 2;
+    else if (c >= 0xd800 && c <= 0xdbff) {
+      n += 4;
+      i++;
+    } else n += 3;
+  }
+  return n;
+}
+
+/** Refuses a line Asterisk would skip ("Line %d too long, skipping", main/config.c). */
+export function checkLineLength(line: string, object: string, field: string): string {
+  if (line.length > MAX_CONFIG_LINE_BYTES / 4 && utf8Length(line) > MAX_CONFIG_LINE_BYTES) {
+    throw new RenderError('UNSAFE_VALUE', object, field, `the line is longer than the ${MAX_CONFIG_LINE_BYTES} bytes Asterisk reads`);
+  }
+  return line;
+}
 
 /** A value whose `;` characters are meant literally: written as `\;` (passwords, `;transport=` URI parameters). */
 export interface EscapedValue {
@@ -81,7 +105,7 @@ export class IniWriter {
       if (allowed !== undefined && !allowed.has(key)) throw new RenderError('UNKNOWN_OPTION', object, key, `not an option of ${type}`);
       if (keys.has(key)) throw new RenderError('DUPLICATE_OBJECT', object, key, 'option written twice');
       keys.add(key);
-      body.push(`${key}=${formatValue(value, object, key)}`);
+      body.push(checkLineLength(`${key}=${formatValue(value, object, key)}`, object, key));
     }
     if (this.lines.length > 0 && this.lines[this.lines.length - 1] !== '') this.lines.push('');
     if (comment !== undefined) this.comment(comment);

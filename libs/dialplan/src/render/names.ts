@@ -2,12 +2,21 @@
  * Names fedpbx gives to the objects it generates, shared by the renderers and the agent (which dials
  * `PJSIP/<number>@site-piter` or `PJSIP/<number>@trunk-moscow-city` and enters the contexts below).
  */
-import type { Extension } from '@fedpbx/contracts';
+import { RESERVED_ENDPOINT_PREFIXES, type Extension } from '@fedpbx/contracts';
 
 /** The include file for pjsip.conf (`#include pjsip_fedpbx.conf`). */
 export const PJSIP_FILE_NAME = 'pjsip_fedpbx.conf';
 /** The include file for extensions.conf (`#include extensions_fedpbx.conf`). */
 export const EXTENSIONS_FILE_NAME = 'extensions_fedpbx.conf';
+
+/** The include file for voicemail.conf (`#include voicemail_fedpbx.conf`): the mailboxes of the site's extensions. */
+export const VOICEMAIL_FILE_NAME = 'voicemail_fedpbx.conf';
+
+/**
+ * The voicemail.conf context (section) of fedpbx's mailboxes. The agent's `VoiceMail(<mailbox>@fedpbx,...)` and the
+ * fallback dialplan's use the same one; it is not `default`, so the admin's own mailboxes there stay apart.
+ */
+export const VOICEMAIL_CONTEXT = 'fedpbx';
 
 /** The PJSIP transport the inter-site endpoints and registrations use. */
 export const FEDERATION_TRANSPORT = 'fedpbx-transport';
@@ -52,7 +61,7 @@ export const AGI_ENTRIES = {
 } as const;
 
 /** Prefixes of the object names fedpbx generates; a phone endpoint may not use them. */
-export const RESERVED_NAME_PREFIXES = ['site-', 'trunk-', 'fedpbx-'] as const;
+export const RESERVED_NAME_PREFIXES = RESERVED_ENDPOINT_PREFIXES;
 
 /** Endpoint / aor / identify / registration name for the link to another site. */
 export function siteEndpointName(siteId: string): string {
@@ -67,4 +76,9 @@ export function trunkEndpointName(trunkName: string): string {
 /** The PJSIP endpoint (and aor, auth) name of a phone: its `endpoint`, or its number. */
 export function phoneEndpointName(extension: Pick<Extension, 'number' | 'endpoint'>): string {
   return extension.endpoint ?? extension.number;
+}
+
+/** `VoiceMail` data's mailbox: `<mailbox>@fedpbx` (the context of voicemail_fedpbx.conf). `mailbox` must be digits. */
+export function voicemailMailbox(mailbox: string): string {
+  return `${mailbox}@${VOICEMAIL_CONTEXT}`;
 }

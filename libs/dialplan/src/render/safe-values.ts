@@ -1,13 +1,27 @@
 /**
  * Whitelists applied to every value at the moment it is written into config text.
  *
- * The contracts already validate these shapes when a snapshot is parsed; the renderers check again because a
- * renderer cannot know that its input went through that parse (a test, a migration, a future caller), and
- * because a single CR/LF, `;` or `[` in pjsip.conf, or a `,`/`&`/`(` in dialplan application data, turns data
- * into configuration (asterisk-protocols.md, "EXEC"). Each check returns the value unchanged or throws a
- * RenderError naming the object and field - never the value.
+ * The rules are the contracts' own (`@fedpbx/contracts` config-values.ts and primitives.ts, which cite what breaks
+ * Asterisk's config parser): the API refuses at write time exactly what a renderer would refuse here. The renderers
+ * check again because a renderer cannot know that its input went through that parse (a test, a migration, a
+ * future caller), and because a single CR/LF, `;` or `[` in pjsip.conf, or a `,`/`&`/`(` in dialplan application
+ * data, turns data into configuration (asterisk-protocols.md, "EXEC"). Each check returns the value unchanged or
+ * throws a RenderError naming the object and field - never the value.
  */
-import { AsteriskName, CallerIdName, Codec, Digits, HostName, SiteId } from '@fedpbx/contracts';
+import {
+  AsteriskName,
+  CallerIdName,
+  Codec,
+  Digits,
+  EmailAddress,
+  HostName,
+  Secret,
+  SipUser,
+  SiteId,
+  TimeZoneName,
+  VoicemailPin,
+  WireguardKey,
+} from '@fedpbx/contracts';
 import { parseIp } from './net.js';
 import { RenderError } from './render-errors.js';
 
@@ -19,6 +33,19 @@ export interface ValueSite {
 
 function refuse(where: ValueSite, reason: string): never {
   throw new RenderError('UNSAFE_VALUE', where.object, where.field, reason);
+}
+
+/** What this module needs of a contracts schema (a zod schema). */
+interface Rule {
+  safeParse(value: unknown): { readonly success: true } | { readonly success: false; readonly error: { readonly issues: readonly { readonly message: string }[] } };
+}
+
+/** The value checked against a contracts schema; refused with the schema's first message (never the value). */
+function byRule(schema: Rule, value: unknown, where: ValueSite): string {
+  const text = requireString(value, where);
+  const result = schema.safeParse(text);
+  if (!result.success) refuse(where, result.error.issues[0]?.message ?? 'not accepted');
+  return text;
 }
 
 function requireString(value: unknown, where: ValueSite): string {
@@ -94,22 +121,26 @@ export function safeInt(value: unknown, min: number, max: number, where: ValueSi
 }
 
 /**
- * A password for a PJSIP `auth` object: printable ASCII without spaces (the contracts' `Secret`).
+ * A password for a PJSIP `auth` object: the contracts' `Secret` (printable ASCII without spaces, no leading `>`).
  * `;` is allowed and escaped by the ini writer (`\;`, which Asterisk's config parser turns back into `;`).
- * A leading `>` is refused: Asterisk reads `password=>x` as the object form `=>` and would drop the `>`.
  */
 export function safeSecret(value: unknown, where: ValueSite): string {
-  const text = requireString(value, where);
-  if (!/^[\x21-\x7e]{8,128}$/.test(text)) refuse(where, 'a secret is 8-128 printable ASCII characters without spaces');
-  if (text.startsWith('>')) refuse(where, 'a secret must not start with > (Asterisk would read it as =>)');
-  return text;
+  return byRule(Secret, value, where);
 }
 
-/** A SIP user part we write ourselves (trunk username, from_user): `A-Za-z0-9_.+-`. */
+/** A SIP user part we write ourselves (trunk username, from_user): the contracts' `SipUser`. */
 export function safeSipUser(value: unknown, where: ValueSite): string {
-  const text = requireString(value, where);
-  if (!/^[A-Za-z0-9_.+-]{1,64}$/.test(text)) refuse(where, 'a SIP user is 1-64 characters of A-Z a-z 0-9 _ . + -');
-  return text;
+  return byRule(SipUser, value, where);
+}
+
+/** A voicemail PIN (the contracts' `VoicemailPin`: digits). */
+export function safeVoicemailPin(value: unknown, where: ValueSite): string {
+  return byRule(VoicemailPin, value, where);
+}
+
+/** An e-mail address for voicemail.conf (the contracts' `EmailAddress`: no `,` `|` `;` quotes or spaces). */
+export function safeEmail(value: unknown, where: ValueSite): string {
+  return byRule(EmailAddress, value, where);
 }
 
 export function safeCodec(value: unknown, where: ValueSite): string {
@@ -125,11 +156,9 @@ export function safeCallerIdName(value: unknown, where: ValueSite): string {
   return text;
 }
 
-/** An IANA time zone name as STRFTIME and Intl take it: `UTC`, `Europe/Moscow`, `America/Argentina/Buenos_Aires`. */
+/** An IANA time zone name as STRFTIME and Intl take it (the contracts' `TimeZoneName`). */
 export function safeTimeZone(value: unknown, where: ValueSite): string {
-  const text = requireString(value, where);
-  if (!/^[A-Za-z][A-Za-z0-9_+-]{0,30}(?:\/[A-Za-z0-9_+-]{1,30}){0,3}$/.test(text)) refuse(where, 'not a time zone name');
-  return text;
+  return byRule(TimeZoneName, value, where);
 }
 
 /**
@@ -145,9 +174,7 @@ export function safeAbsolutePath(value: unknown, where: ValueSite): string {
   return text;
 }
 
-/** A WireGuard key: base64 of exactly 32 bytes (44 characters, the last one `=`, the one before it one of 16). */
+/** A WireGuard key: base64 of exactly 32 bytes (the contracts' `WireguardKey`). */
 export function safeWireguardKey(value: unknown, where: ValueSite): string {
-  const text = requireString(value, where);
-  if (!/^[A-Za-z0-9+/]{42}[AEIMQUYcgkosw048]=$/.test(text)) refuse(where, 'not a WireGuard key (base64 of 32 bytes)');
-  return text;
+  return byRule(WireguardKey, value, where);
 }

@@ -79,10 +79,10 @@ describe('founding scenario: moscow 100-299 and piter 300-499 call each other di
     expect(resolveRoute(piter, { entry: 'internal', caller: '301', dialled: '5101' }).attempts[0]).toMatchObject({ kind: 'site', siteId: 'moscow', number: '101' });
   });
 
-  it('a call inside moscow rings the local phone', () => {
+  it('a call inside moscow rings the local phone, then its mailbox (101 has voicemail: the reception flow leaves messages there)', () => {
     const plan = call('moscow', '102', '101');
     expect(plan.routeKind).toBe('local');
-    expect(plan.attempts).toEqual([{ kind: 'endpoint', number: '101', endpoint: '101', timeoutSec: 20 }]);
+    expect(plan.attempts).toEqual([{ kind: 'endpoint', number: '101', endpoint: '101', timeoutSec: 20 }, { kind: 'voicemail', mailbox: '101' }]);
     expect(plan.record).toBe(false);
   });
 

@@ -49,10 +49,10 @@ export function foundingScenarioInput(): FederationInput {
       { id: 'r-kazan', siteId: 'kazan', from: '100', to: '299', description: 'Kazan phones (overlaps Moscow)' },
     ],
     extensions: [
-      { id: 'e-m101', siteId: 'moscow', number: '101', displayName: 'Ivan Petrov', classOfServiceId: 'cos-international', sipSecret: 'm101-secret-XYZ' },
+      { id: 'e-m101', siteId: 'moscow', number: '101', displayName: 'Ivan Petrov', classOfServiceId: 'cos-international', sipSecret: 'm101-secret-XYZ', voicemail: true, voicemailPin: '510101' },
       { id: 'e-m102', siteId: 'moscow', number: '102', displayName: 'Anna Smirnova', sipSecret: 'm102-secret-XYZ' },
       { id: 'e-m150', siteId: 'moscow', number: '150', displayName: 'Lobby phone', classOfServiceId: 'cos-internal', sipSecret: 'm150-secret-XYZ' },
-      { id: 'e-p301', siteId: 'piter', number: '301', displayName: 'Olga Ivanova', sipSecret: 'p301-secret-XYZ', voicemail: true },
+      { id: 'e-p301', siteId: 'piter', number: '301', displayName: 'Olga Ivanova', sipSecret: 'p301-secret-XYZ', voicemail: true, voicemailPin: '520301', email: 'olga.ivanova@piter.example' },
       { id: 'e-p302', siteId: 'piter', number: '302', displayName: 'Pavel Orlov', sipSecret: 'p302-secret-XYZ' },
       { id: 'e-k101', siteId: 'kazan', number: '101', displayName: 'Rustam Khasanov', sipSecret: 'k101-secret-XYZ' },
       { id: 'e-k102', siteId: 'kazan', number: '102', displayName: 'Alsu Garipova', sipSecret: 'k102-secret-XYZ' },

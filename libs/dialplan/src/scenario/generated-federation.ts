@@ -74,6 +74,7 @@ export function generateFederation(o: GeneratedFederationOptions): Federation {
         classOfServiceId: cosIds[e % cosIds.length] as string,
         sipSecret: `sip-${id}-${e}-secret`,
         voicemail: e % 4 === 0,
+        ...(e % 4 === 0 ? { voicemailPin: String(100000 + i * 1000 + e) } : {}),
         ringTimeoutSec: 20,
       });
     }

@@ -17,13 +17,18 @@ export function extensionNumbersOf(fed: Federation): ExtensionNumbers {
   return (siteId) => numbers.get(siteId);
 }
 
+/** The mailboxes of each site (numbers of its extensions with voicemail), read straight from the federation. */
+export function mailboxNumbersOf(fed: Federation): ExtensionNumbers {
+  return extensionNumbersOf({ ...fed, extensions: fed.extensions.filter((e) => e.voicemail) });
+}
+
 /**
  * The flow validator, fed with the whole federation: a flow's dial targets and mailboxes are judged through the
  * numbering plan (a ring group may ring a number at another site). Flow issues are reported as `call-flow`
  * federation issues whose `detail` is the flow validator's own code. `numbers` must be the extension numbers of
  * `fed` (whole-federation validation passes the ones it keeps per site, so they are not gathered twice).
  */
-export function validateFederationFlows(fed: Federation, numbers?: ExtensionNumbers): FederationIssue[] {
+export function validateFederationFlows(fed: Federation, numbers?: ExtensionNumbers, mailboxes?: ExtensionNumbers): FederationIssue[] {
   if (fed.callFlows.length === 0) return [];
   const plan = new NumberingPlan(fed.sites, fed.numberRanges);
   const numbersAt = numbers ?? extensionNumbersOf(fed);
@@ -32,8 +37,12 @@ export function validateFederationFlows(fed: Federation, numbers?: ExtensionNumb
     if (target === undefined || target.kind === 'prefix-unassigned') return false;
     return numbersAt(target.siteId)?.has(target.number) === true;
   };
+  // A voicemail step runs VoiceMail(<n>@fedpbx) at the flow's own site: the mailbox must be in that site's
+  // voicemail include, i.e. an extension of that site with voicemail (not any number the plan reaches).
+  const mailboxesAt = mailboxes ?? mailboxNumbersOf(fed);
+  const mailboxExists = (siteId: string, number: string): boolean => mailboxesAt(siteId)?.has(number) === true;
   const siteOf = new Map(fed.callFlows.map((f) => [f.id, f.siteId]));
-  return validateCallFlows(fed.callFlows, { extensionExists }).map((i) => {
+  return validateCallFlows(fed.callFlows, { extensionExists, mailboxExists }).map((i) => {
     const siteId = siteOf.get(i.flowId);
     return {
       code: 'call-flow',

@@ -38,6 +38,8 @@ export const FEDERATION_ISSUE_CODES = [
   'site-unreachable',
   'class-of-service-above-ceiling',
   'call-flow',
+  /** A flow or inbound route leads to a mailbox its site does not have (no extension there with voicemail). */
+  'unknown-mailbox',
 ] as const;
 export type FederationIssueCode = (typeof FEDERATION_ISSUE_CODES)[number];
 

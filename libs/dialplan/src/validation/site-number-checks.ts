@@ -10,6 +10,8 @@ export interface SiteNumbers {
   readonly issues: readonly FederationIssue[];
   /** The numbers of the site's extensions (what the call-flow validator asks about). */
   readonly extensionNumbers: ReadonlySet<string>;
+  /** The numbers of the site's extensions with voicemail: the mailboxes of its rendered voicemail include. */
+  readonly mailboxNumbers: ReadonlySet<string>;
 }
 
 /**
@@ -24,13 +26,17 @@ export interface SiteNumbers {
 export function checkSiteNumbers(ctx: NumberingContext, siteId: string, extensions: readonly Extension[]): SiteNumbers {
   const out = new IssueList();
   const extensionNumbers = new Set<string>();
-  for (const e of extensions) extensionNumbers.add(e.number);
+  const mailboxNumbers = new Set<string>();
+  for (const e of extensions) {
+    extensionNumbers.add(e.number);
+    if (e.voicemail) mailboxNumbers.add(e.number);
+  }
   const site = ctx.sites.get(siteId);
   if (site === undefined) {
     for (const e of extensions) {
       out.error('dangling-reference', `extension ${e.id} names site "${siteId}", which does not exist`, [{ type: 'extension', id: e.id, siteId }, siteRef(siteId)]);
     }
-    return { extensions, issues: out.issues, extensionNumbers };
+    return { extensions, issues: out.issues, extensionNumbers, mailboxNumbers };
   }
 
   const claimed = new Map<string, ObjectRef>();
@@ -79,8 +85,23 @@ export function checkSiteNumbers(ctx: NumberingContext, siteId: string, extensio
 
   for (const { route, number, target } of ctx.numberDestinations.get(siteId) ?? []) {
     // A number of the site's own plan must be handed out here; another site's number is that site's business.
+    if (route.destination.type === 'voicemail') {
+      // VoiceMail(<n>@fedpbx) runs at this site: the mailbox is one of this site's extensions with voicemail
+      // (voicemail_fedpbx.conf), never a number of another site (app_voicemail: "No entry in voicemail config file").
+      if (!mailboxNumbers.has(number)) {
+        const ext = extensions.find((e) => e.number === number);
+        out.error(
+          'unknown-mailbox',
+          ext === undefined
+            ? `inbound route ${route.id} leads to mailbox ${number}, which is no extension of ${siteId}`
+            : `inbound route ${route.id} leads to mailbox ${number}, but extension ${ext.id} has no voicemail`,
+          [{ type: 'inboundRoute', id: route.id, siteId }, ...(ext !== undefined ? [{ type: 'extension' as const, id: ext.id, siteId }] : [])],
+        );
+      }
+      continue;
+    }
     const assigned = target?.kind === 'own' ? claimed.has(target.number) : target?.kind === 'site';
     if (!assigned) out.error('dangling-reference', `inbound route ${route.id} leads to ${number}, which is not assigned`, [{ type: 'inboundRoute', id: route.id, siteId }]);
   }
-  return { extensions, issues: out.issues, extensionNumbers };
+  return { extensions, issues: out.issues, extensionNumbers, mailboxNumbers };
 }

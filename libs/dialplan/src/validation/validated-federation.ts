@@ -11,7 +11,7 @@ import { checkSiteNumbers, type SiteNumbers } from './site-number-checks.js';
  * Flow validation is supplied by the flow engine; kept as a port so this module stays about the numbering
  * plan. `numbers` are the federation's extension numbers by site (see validateFederationFlows).
  */
-export type CallFlowValidator = (federation: Federation, numbers: ExtensionNumbers) => FederationIssue[];
+export type CallFlowValidator = (federation: Federation, numbers: ExtensionNumbers, mailboxes: ExtensionNumbers) => FederationIssue[];
 
 export interface ValidateOptions {
   readonly validateCallFlows?: CallFlowValidator;
@@ -152,7 +152,12 @@ export class ValidatedFederation {
     for (const siteId of rest.context.sites.keys()) issues.push(...(bySite.get(siteId)?.issues ?? []));
     const missingSites = [...bySite.keys()].filter((id) => !rest.context.sites.has(id)).sort();
     for (const id of missingSites) issues.push(...(bySite.get(id)?.issues ?? []));
-    if (options.validateCallFlows !== undefined) issues.push(...options.validateCallFlows(fed, (siteId) => bySite.get(siteId)?.extensionNumbers));
+    if (options.validateCallFlows !== undefined) issues.push(...options.validateCallFlows(
+        fed,
+        (siteId) => bySite.get(siteId)?.extensionNumbers,
+        (siteId) => bySite.get(siteId)?.mailboxNumbers,
+      ),
+    );
     const errors = issues.filter((i) => i.severity === 'error');
     const result = { ok: errors.length === 0, errors, warnings: issues.filter((i) => i.severity === 'warning') };
     return new ValidatedFederation(fed, result, computed, options, rest, extensionIds, extensionIdIssues, bySite);

@@ -14,5 +14,8 @@ export class ExtensionEntity {
   /** Needed in clear text: it goes into the site's signed snapshot (pjsip auth). Never in an API response. */
   @Column('text', { nullable: true }) sipSecret!: string | null;
   @Column('boolean') voicemail!: boolean;
+  /** The mailbox PIN: in clear text for the same reason as sipSecret (voicemail_fedpbx.conf). Never in an API response. */
+  @Column('text', { nullable: true }) voicemailPin!: string | null;
+  @Column('text', { nullable: true }) email!: string | null;
   @Column('integer') ringTimeoutSec!: number;
 }

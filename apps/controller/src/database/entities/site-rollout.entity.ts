@@ -18,4 +18,8 @@ export class SiteRolloutEntity {
   @Column('integer', { nullable: true }) refusedRevision!: number | null;
   @Column('text', { nullable: true }) refusedReason!: string | null;
   @Column('timestamptz', { nullable: true }) refusedAt!: Date | null;
+  /** The agent's last report on the Asterisk include files: of which revision, when, and the failure (null: written). */
+  @Column('integer', { nullable: true }) configRevision!: number | null;
+  @Column('timestamptz', { nullable: true }) configAt!: Date | null;
+  @Column('jsonb', { nullable: true }) configFailure!: { kind: string; code: string; object: string; field: string; reason: string } | null;
 }

@@ -6,6 +6,7 @@ import { EnrollmentTokenRevocation1795910000000 } from './1795910000000-Enrollme
 import { AuthSessions1795920000000 } from './1795920000000-AuthSessions.js';
 import { AgentAlarms1795930000000 } from './1795930000000-AgentAlarms.js';
 import { AgentCredentials1795934170000 } from './1795934170000-AgentCredentials.js';
+import { VoicemailAndConfigOutcome1796200000000 } from './1796200000000-VoicemailAndConfigOutcome.js';
 
 /** Every migration, oldest first. The drift test fails when the entities need one that is not here. */
 export const MIGRATIONS = [
@@ -17,4 +18,5 @@ export const MIGRATIONS = [
   AuthSessions1795920000000,
   AgentAlarms1795930000000,
   AgentCredentials1795934170000,
+  VoicemailAndConfigOutcome1796200000000,
 ];

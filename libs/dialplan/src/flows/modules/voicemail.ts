@@ -8,8 +8,13 @@ export const voicemailModule: FlowModule<'voicemail'> = {
   makesProgress: () => true,
   validate(node, ctx) {
     const issues: NodeIssue[] = [];
-    if (!ctx.extensionExists(ctx.flow.siteId, node.mailbox)) {
-      issues.push({ code: 'unknown-mailbox', severity: 'error', message: `mailbox ${node.mailbox} does not exist`, data: { mailbox: node.mailbox } });
+    if (!ctx.mailboxExists(ctx.flow.siteId, node.mailbox)) {
+      issues.push({
+        code: 'unknown-mailbox',
+        severity: 'error',
+        message: `mailbox ${node.mailbox} does not exist at ${ctx.flow.siteId} (no extension ${node.mailbox} there with voicemail)`,
+        data: { mailbox: node.mailbox },
+      });
     }
     return issues;
   },
