@@ -97,7 +97,7 @@ describe('founding scenario through real agents', () => {
 
   it('an unanswered extension with voicemail goes to voicemail', async () => {
     const c = await call('piter', { ...fromSite('moscow', '101'), extension: '301', onDial: () => ({ status: 'NOANSWER' }) });
-    expect(c.apps.filter((a) => a.app.toLowerCase() === 'voicemail').map((a) => a.data)).toEqual(['301@default,u']);
+    expect(c.apps.filter((a) => a.app.toLowerCase() === 'voicemail').map((a) => a.data)).toEqual(['301@fedpbx,u']);
   });
 
   it('when the link attempt fails the call reaches piter over the PSTN at its DID', async () => {

@@ -13,12 +13,13 @@ import {
   foundingScenario,
   PJSIP_FILE_NAME,
   RenderError,
+  VOICEMAIL_FILE_NAME,
 } from '@fedpbx/dialplan';
 import { generateSigningKey, signSnapshot } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AmiClient } from '../../apps/agent/src/ami/ami-client.js';
-import { AsteriskConfigWriter } from '../../apps/agent/src/asterisk-config/config-writer.js';
+import { AsteriskConfigWriter, type ConfigOutcome } from '../../apps/agent/src/asterisk-config/config-writer.js';
 import type { IncludeFilesRunner } from '../../apps/agent/src/asterisk-config/include-files.js';
 import { workerRunner } from '../../apps/agent/src/asterisk-config/render-in-worker.js';
 import { BENCH_SITE, benchFederation } from '../bench/agent-bench-setup.js';
@@ -38,6 +39,7 @@ const RUNNERS: [string, IncludeFilesRunner | undefined][] = [
 const ADMIN_PJSIP =
   '[transport-udp]\ntype=transport\nprotocol=udp\nbind=0.0.0.0\n\n#include pjsip_fedpbx.conf\n';
 const ADMIN_EXTENSIONS = '[general]\nstatic=yes\n\n[from-internal]\nexten => 100,1,Dial(PJSIP/100)\n';
+const ADMIN_VOICEMAIL = '[general]\nformat=wav49|gsm|wav\n\n#include voicemail_fedpbx.conf\n';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -74,6 +76,7 @@ async function setup(runner: IncludeFilesRunner | undefined) {
   writeFileSync(join(dir, 'pjsip.conf'), ADMIN_PJSIP);
   writeFileSync(join(dir, 'extensions.conf'), ADMIN_EXTENSIONS);
   writeFileSync(join(dir, 'manager.conf'), '[general]\nenabled=yes\n');
+  writeFileSync(join(dir, 'voicemail.conf'), ADMIN_VOICEMAIL);
   const peer = await AmiPeer.start();
   const logs: Record<string, unknown>[] = [];
   const log = pino(
@@ -94,18 +97,20 @@ async function setup(runner: IncludeFilesRunner | undefined) {
     keepaliveMs: 0,
     backoff: { initialMs: 20, maxMs: 50, jitter: 0 },
   });
+  const outcomes: ConfigOutcome[] = [];
   const writer = new AsteriskConfigWriter({
     configDir: dir,
     agiHost: '0.0.0.0',
     agiPort: 4573,
     reloader: client,
     log,
+    onOutcome: (o) => outcomes.push(o),
     ...(runner !== undefined ? { runner } : {}),
   });
   client.onConnected(() => void writer.flushReloads());
   client.start();
   await until(() => client.connected);
-  const ctx = { dir, peer, client, writer, logs };
+  const ctx = { dir, peer, client, writer, logs, outcomes };
   cleanups.push(async () => {
     await client.stop();
     await ctx.peer.close();
@@ -114,14 +119,19 @@ async function setup(runner: IncludeFilesRunner | undefined) {
 }
 
 describe.each(RUNNERS)('AsteriskConfigWriter, rendering %s', (_where, runner) => {
-  it('writes both include files once, reloads each module once, and leaves the admin files alone', async () => {
-    const { dir, peer, writer, logs } = await setup(runner);
+  it('writes the three include files once, reloads each module once, and leaves the admin files alone', async () => {
+    const { dir, peer, writer, logs, outcomes } = await setup(runner);
     const fed = foundingScenario();
     const first = await writer.apply(snap(fed, 1));
-    expect(first.written).toEqual([PJSIP_FILE_NAME, EXTENSIONS_FILE_NAME]);
-    expect(first.reloaded).toEqual(['res_pjsip.so', 'pbx_config.so']);
-    expect(peer.reloads).toEqual(['res_pjsip.so', 'pbx_config.so']);
-    expect(peer.actions('Reload').map((a) => a.get('Module'))).toEqual(['res_pjsip.so', 'pbx_config.so']);
+    expect(first.written).toEqual([PJSIP_FILE_NAME, EXTENSIONS_FILE_NAME, VOICEMAIL_FILE_NAME]);
+    expect(first.reloaded).toEqual(['res_pjsip.so', 'pbx_config.so', 'app_voicemail.so']);
+    expect(peer.reloads).toEqual(['res_pjsip.so', 'pbx_config.so', 'app_voicemail.so']);
+    expect(peer.actions('Reload').map((a) => a.get('Module'))).toEqual(['res_pjsip.so', 'pbx_config.so', 'app_voicemail.so']);
+    expect(outcomes).toEqual([{ revision: 1, ok: true, written: [PJSIP_FILE_NAME, EXTENSIONS_FILE_NAME, VOICEMAIL_FILE_NAME] }]);
+    // Moscow's 101 has voicemail (the reception flow leaves messages there): its mailbox, where VoiceMail(101@fedpbx) looks.
+    const voicemail = readFileSync(join(dir, VOICEMAIL_FILE_NAME), 'utf8');
+    expect(voicemail).toContain('\n[fedpbx]\n101 => 510101,Ivan Petrov\n');
+    expect(voicemail).toContain('; Include it at the end of voicemail.conf with this line: #include voicemail_fedpbx.conf\n');
 
     const pjsip = readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8');
     expect(pjsip).toContain('[site-piter]');
@@ -135,14 +145,15 @@ describe.each(RUNNERS)('AsteriskConfigWriter, rendering %s', (_where, runner) =>
     const mtime = statSync(join(dir, PJSIP_FILE_NAME)).mtimeMs;
     const second = await writer.apply(snap(fed, 2));
     expect(second).toEqual({ revision: 2, written: [], reloaded: [], owed: [] });
-    expect(peer.actions('Reload')).toHaveLength(2);
+    expect(peer.actions('Reload')).toHaveLength(3);
     expect(statSync(join(dir, PJSIP_FILE_NAME)).mtimeMs).toBe(mtime);
 
     // Admin files byte for byte, no temp files left, nothing else created.
     expect(readFileSync(join(dir, 'pjsip.conf'), 'utf8')).toBe(ADMIN_PJSIP);
     expect(readFileSync(join(dir, 'extensions.conf'), 'utf8')).toBe(ADMIN_EXTENSIONS);
+    expect(readFileSync(join(dir, 'voicemail.conf'), 'utf8')).toBe(ADMIN_VOICEMAIL);
     expect(readdirSync(dir).sort()).toEqual(
-      ['extensions.conf', EXTENSIONS_FILE_NAME, 'manager.conf', 'pjsip.conf', PJSIP_FILE_NAME].sort(),
+      ['extensions.conf', EXTENSIONS_FILE_NAME, 'manager.conf', 'pjsip.conf', PJSIP_FILE_NAME, 'voicemail.conf', VOICEMAIL_FILE_NAME].sort(),
     );
 
     // extensions.conf lacks the include: said once, with the exact line; pjsip.conf has it: nothing said.
@@ -167,8 +178,19 @@ describe.each(RUNNERS)('AsteriskConfigWriter, rendering %s', (_where, runner) =>
     const result = await writer.apply(snap(changed, 2));
     expect(result.written).toEqual([EXTENSIONS_FILE_NAME]);
     expect(result.reloaded).toEqual(['pbx_config.so']);
-    expect(peer.reloads).toEqual(['res_pjsip.so', 'pbx_config.so', 'pbx_config.so']);
+    expect(peer.reloads).toEqual(['res_pjsip.so', 'pbx_config.so', 'app_voicemail.so', 'pbx_config.so']);
     expect(readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8')).toBe(pjsipBefore);
+
+    // A mailbox of its own for 102: only the voicemail include changes, and only app_voicemail is reloaded
+    // (its reload re-reads voicemail.conf; app_voicemail.c `reload`).
+    const mailbox: Federation = {
+      ...changed,
+      extensions: changed.extensions.map((e) => (e.id === 'e-m102' ? { ...e, voicemail: true, voicemailPin: '4321', email: 'anna@moscow.example' } : e)),
+    };
+    const third = await writer.apply(snap(mailbox, 3));
+    expect(third.written).toEqual([VOICEMAIL_FILE_NAME]);
+    expect(third.reloaded).toEqual(['app_voicemail.so']);
+    expect(readFileSync(join(dir, VOICEMAIL_FILE_NAME), 'utf8')).toContain('\n102 => 4321,Anna Smirnova,anna@moscow.example\n');
   });
 
   it('owes the reload while AMI is down and sends it when AMI is back', async () => {
@@ -194,8 +216,8 @@ describe.each(RUNNERS)('AsteriskConfigWriter, rendering %s', (_where, runner) =>
     await until(() => ctx.writer.pendingReloads.length === 0);
   });
 
-  it('writes nothing and reloads nothing when a value could inject config text', async () => {
-    const { dir, peer, writer } = await setup(runner);
+  it('writes nothing and reloads nothing when a value could inject config text, and reports what was refused', async () => {
+    const { dir, peer, writer, outcomes } = await setup(runner);
     const fed = foundingScenario();
     await writer.apply(snap(fed, 1));
     const before = [
@@ -231,13 +253,19 @@ describe.each(RUNNERS)('AsteriskConfigWriter, rendering %s', (_where, runner) =>
     for (const attack of attacks) {
       await expect(writer.apply(attack(good) as SiteSnapshot)).rejects.toBeInstanceOf(RenderError);
     }
+    // Each refusal is reported with the object and field, never the value (the agent sends it as config.failed).
+    const failures = outcomes.filter((o) => !o.ok);
+    expect(failures).toHaveLength(attacks.length);
+    expect(failures[1]).toEqual({ revision: 2, ok: false, failure: expect.objectContaining({ kind: 'render', code: 'UNSAFE_VALUE', field: 'secret' }) });
+    expect(JSON.stringify(failures)).not.toMatch(/evil|password=x/);
     expect([
       readFileSync(join(dir, PJSIP_FILE_NAME), 'utf8'),
       readFileSync(join(dir, EXTENSIONS_FILE_NAME), 'utf8'),
     ]).toEqual(before);
-    expect(peer.actions('Reload')).toHaveLength(2);
-    // And the writer still works afterwards.
+    expect(peer.actions('Reload')).toHaveLength(3);
+    // And the writer still works afterwards; its success is reported too (the controller clears config-failed).
     await expect(writer.apply(good)).resolves.toMatchObject({ written: [] });
+    expect(outcomes.at(-1)).toEqual({ revision: 2, ok: true, written: [] });
   });
 
   it('recognises the include forms config.c accepts and ignores commented-out ones', async () => {
@@ -290,8 +318,13 @@ describe.each(RUNNERS)('AsteriskConfigWriter, rendering %s', (_where, runner) =>
       ),
     });
     const result = await writer.apply(snap(foundingScenario(), 1));
-    expect(result.written).toEqual([PJSIP_FILE_NAME, EXTENSIONS_FILE_NAME]);
-    expect(readdirSync(join(dir, 'fedpbx')).sort()).toEqual([EXTENSIONS_FILE_NAME, PJSIP_FILE_NAME]);
+    expect(result.written).toEqual([PJSIP_FILE_NAME, EXTENSIONS_FILE_NAME, VOICEMAIL_FILE_NAME]);
+    expect(readdirSync(join(dir, 'fedpbx')).sort()).toEqual([EXTENSIONS_FILE_NAME, PJSIP_FILE_NAME, VOICEMAIL_FILE_NAME]);
+    // Each file's header names the exact line for this include dir (config.c resolves a relative include against
+    // the config dir, not against the including file's folder).
+    expect(readFileSync(join(dir, 'fedpbx', PJSIP_FILE_NAME), 'utf8')).toContain('with this line: #include fedpbx/pjsip_fedpbx.conf\n');
+    expect(readFileSync(join(dir, 'fedpbx', EXTENSIONS_FILE_NAME), 'utf8')).toContain('with this line: #include fedpbx/extensions_fedpbx.conf\n');
+    expect(readFileSync(join(dir, 'fedpbx', VOICEMAIL_FILE_NAME), 'utf8')).toContain('with this line: #include fedpbx/voicemail_fedpbx.conf\n');
     expect(await spy.checkIncludes()).toEqual(['extensions.conf']);
     expect(warned).toEqual([expect.objectContaining({ add: '#include fedpbx/extensions_fedpbx.conf' })]);
   });
@@ -336,16 +369,21 @@ describe.each(RUNNERS)('AsteriskConfigWriter, rendering %s', (_where, runner) =>
   it('reports a directory it cannot write with the system error, and writes nothing', async () => {
     const { dir, peer } = await setup(runner);
     writeFileSync(join(dir, 'not-a-dir'), '');
+    const outcomes: ConfigOutcome[] = [];
     const writer = new AsteriskConfigWriter({
       configDir: dir,
       includeDir: join(dir, 'not-a-dir', 'fedpbx'),
       agiHost: '127.0.0.1',
       agiPort: 4573,
       log: pino({ level: 'silent' }),
+      onOutcome: (o) => outcomes.push(o),
       ...(runner !== undefined ? { runner } : {}),
     });
     await expect(writer.apply(snap(foundingScenario(), 1))).rejects.toMatchObject({ code: 'ENOTDIR' });
     expect(peer.actions('Reload')).toHaveLength(0);
+    expect(outcomes).toEqual([
+      { revision: 1, ok: false, failure: { kind: 'write', code: 'ENOTDIR', object: join(dir, 'not-a-dir', 'fedpbx', PJSIP_FILE_NAME), field: 'file', reason: expect.stringContaining('ENOTDIR') } },
+    ]);
   });
 });
 
@@ -360,7 +398,7 @@ describe('AsteriskConfigWriter in a worker thread', () => {
     const workerGap = await longestTimerGap(() => new AsteriskConfigWriter({ ...options, configDir: worker, runner: workerRunner(BUILT_WORKER) }).apply(s, text));
     expect(inlineGap).toBeGreaterThan(100);
     expect(workerGap).toBeLessThan(inlineGap / 4);
-    for (const name of [PJSIP_FILE_NAME, EXTENSIONS_FILE_NAME]) {
+    for (const name of [PJSIP_FILE_NAME, EXTENSIONS_FILE_NAME, VOICEMAIL_FILE_NAME]) {
       expect(readFileSync(join(worker, name), 'utf8')).toBe(readFileSync(join(inline, name), 'utf8'));
     }
   });

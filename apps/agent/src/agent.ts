@@ -330,6 +330,8 @@ export class Agent {
         onReloaded: () => void this.asteriskStatus?.resync(),
         // A head office's files take seconds to render: never on the event loop that answers FastAGI.
         runner: workerRunner(),
+        // The controller shows the site's rollout as config-failed (with the object) until a later revision writes.
+        onOutcome: (o) => (o.ok ? this.sync?.status.config(o.revision, undefined, o.written) : this.sync?.status.config(o.revision, o.failure)),
       });
       this.applier.addHook(async (snapshot, text) => {
         await writer.apply(snapshot, text);

@@ -12,7 +12,7 @@ export function createLogger(level: string, name = 'fedpbx-agent'): Logger {
     level,
     base: { pid: process.pid },
     redact: {
-      paths: ['secret', 'password', 'sipSecret', '*.secret', '*.password', '*.sipSecret', '*.*.secret', '*.*.sipSecret', 'Secret', '*.Secret', 'config.FEDPBX_AMI_SECRET'],
+      paths: ['secret', 'password', 'sipSecret', 'voicemailPin', '*.secret', '*.password', '*.sipSecret', '*.voicemailPin', '*.*.secret', '*.*.sipSecret', 'Secret', '*.Secret', 'config.FEDPBX_AMI_SECRET'],
       censor: '[redacted]',
     },
   });

@@ -1,13 +1,19 @@
 /**
  * Keeps the fedpbx-owned Asterisk include files in step with the snapshot in force, and nothing else:
- * `pjsip_fedpbx.conf` and `extensions_fedpbx.conf` in the Asterisk config dir, rendered by libs/dialplan.
+ * `pjsip_fedpbx.conf`, `extensions_fedpbx.conf` and `voicemail_fedpbx.conf` in the Asterisk config dir (or the
+ * include dir), rendered by libs/dialplan.
  *
- * - Runs after each applied snapshot (SnapshotApplier hook). Renders both files first: if either refuses to render
+ * - Runs after each applied snapshot (SnapshotApplier hook). Renders every file first: if one refuses to render
  *   (RenderError - e.g. a value that could inject a section or an application argument), nothing is written and
- *   nothing reloaded; the files of the last good snapshot stay in force.
+ *   nothing reloaded; the files of the last good snapshot stay in force. The outcome - files written, or the
+ *   failure with the object and field a renderer refused, or the file that could not be written - goes to
+ *   `onOutcome` (the agent reports it to the controller: `config.written` / `config.failed`, the site's rollout
+ *   then reads `config-failed`, never in-sync).
  * - Writes a file only when its text changed, atomically (temp file + fsync + rename), mode 0640.
  * - Then one `Action: Reload` per changed file's module (`res_pjsip.so` for pjsip, `pbx_config.so` for the
- *   dialplan), none when nothing changed. A reload that could not be sent (AMI down) is owed and sent on the next
+ *   dialplan, `app_voicemail.so` for the mailboxes: its `reload` re-reads voicemail.conf), none when nothing changed.
+ * - Each file's header names the exact `#include` line for the configured include dir (relative to the config
+ *   dir, as config.c resolves a relative include against astetcdir, or absolute when outside it). A reload that could not be sent (AMI down) is owed and sent on the next
  *   AMI connect ({@link AsteriskConfigWriter.flushReloads}); Asterisk also reads the files when it starts.
  * - Never edits the admin's files. It reads pjsip.conf and extensions.conf only to see whether they include ours,
  *   and says once, in the log, exactly which line to add where it is missing.
@@ -17,10 +23,26 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
-import type { SiteSnapshot } from '@fedpbx/contracts';
-import { EXTENSIONS_FILE_NAME, FEDERATION_TRANSPORT, PJSIP_FILE_NAME, type ExtensionsRenderOptions, type PjsipRenderOptions } from '@fedpbx/dialplan';
+import type { ConfigFailedEvent, SiteSnapshot } from '@fedpbx/contracts';
+import {
+  EXTENSIONS_FILE_NAME,
+  FEDERATION_TRANSPORT,
+  PJSIP_FILE_NAME,
+  RenderError,
+  VOICEMAIL_FILE_NAME,
+  type ExtensionsRenderOptions,
+  type PjsipRenderOptions,
+} from '@fedpbx/dialplan';
 import type { Logger } from '../logger.js';
-import { writeIncludeFiles, type IncludeFilesRunner } from './include-files.js';
+import { IncludeFileWriteError, writeIncludeFiles, type IncludeFilesRunner } from './include-files.js';
+
+/** Why the include files of a revision were not written, as the `config.failed` event carries it. */
+export type ConfigFailure = Omit<ConfigFailedEvent, 'type' | 'revision'>;
+
+/** What became of one apply: the files written (maybe none), or why nothing was. */
+export type ConfigOutcome =
+  | { readonly revision: number; readonly ok: true; readonly written: readonly string[] }
+  | { readonly revision: number; readonly ok: false; readonly failure: ConfigFailure };
 
 /** The one thing this module needs from AMI (AmiClient satisfies it). */
 export interface AsteriskReloader {
@@ -51,9 +73,11 @@ export interface AsteriskConfigWriterOptions {
    * office's files take seconds to render and calls must not wait for them.
    */
   readonly runner?: IncludeFilesRunner;
+  /** Told of each apply's outcome (also when nothing changed): the agent reports it to the controller. */
+  readonly onOutcome?: (outcome: ConfigOutcome) => void;
 }
 
-export type AsteriskModule = 'res_pjsip.so' | 'pbx_config.so';
+export type AsteriskModule = 'res_pjsip.so' | 'pbx_config.so' | 'app_voicemail.so';
 
 interface OwnedFile {
   readonly name: string;
@@ -65,6 +89,7 @@ interface OwnedFile {
 const FILES: readonly OwnedFile[] = [
   { name: PJSIP_FILE_NAME, module: 'res_pjsip.so', includer: 'pjsip.conf' },
   { name: EXTENSIONS_FILE_NAME, module: 'pbx_config.so', includer: 'extensions.conf' },
+  { name: VOICEMAIL_FILE_NAME, module: 'app_voicemail.so', includer: 'voicemail.conf' },
 ];
 
 export interface ConfigApplyResult {
@@ -144,12 +169,24 @@ export class AsteriskConfigWriter {
 
   private async applyNow(revision: number, snapshotText: string): Promise<ConfigApplyResult> {
     const { extensions, pjsip } = this.opts;
-    const { written, transportChanged } = await this.run({
-      snapshotText,
-      outDir: this.outDir,
-      ...(pjsip !== undefined ? { pjsip } : {}),
-      extensions: { ...extensions, agiHost: this.agiHost, agiPort: this.opts.agiPort },
-    });
+    let outcome: { written: readonly string[]; transportChanged: boolean };
+    try {
+      outcome = await this.run({
+        snapshotText,
+        outDir: this.outDir,
+        pjsip: { ...pjsip, include: this.includeTarget(PJSIP_FILE_NAME) },
+        extensions: { ...extensions, agiHost: this.agiHost, agiPort: this.opts.agiPort, include: this.includeTarget(EXTENSIONS_FILE_NAME) },
+        voicemail: { include: this.includeTarget(VOICEMAIL_FILE_NAME) },
+      });
+    } catch (error) {
+      const failure = configFailure(error);
+      // Never the value: a RenderError names the object and field only (it may be a secret).
+      this.opts.log.error({ revision, ...failure }, 'Asterisk include files not written; Asterisk keeps the files of the last good revision');
+      this.opts.onOutcome?.({ revision, ok: false, failure });
+      throw error;
+    }
+    const { written, transportChanged } = outcome;
+    this.opts.onOutcome?.({ revision, ok: true, written });
     if (transportChanged) {
       const path = join(this.outDir, PJSIP_FILE_NAME);
       this.opts.log.warn({ file: path }, `[${FEDERATION_TRANSPORT}] changed: PJSIP transports are not reloaded, restart Asterisk to apply it`);
@@ -204,6 +241,14 @@ export class AsteriskConfigWriter {
     this.chain = next.catch(() => undefined);
     return next;
   }
+}
+
+/** The report of a failed apply: a renderer's refusal, a file that could not be written, or anything else. */
+export function configFailure(error: unknown): ConfigFailure {
+  if (error instanceof RenderError) return { kind: 'render', code: error.code, object: error.object, field: error.field, reason: error.reason.slice(0, 500) };
+  if (error instanceof IncludeFileWriteError) return { kind: 'write', code: error.code.slice(0, 40), object: error.file.slice(0, 200), field: 'file', reason: error.detail.slice(0, 500) };
+  const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : 'ERROR';
+  return { kind: 'write', code: code.slice(0, 40), object: 'include files', field: 'render', reason: (error instanceof Error ? error.message : String(error)).slice(0, 500) };
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * The heavy half of {@link AsteriskConfigWriter.apply}: render fedpbx's two Asterisk include files from one snapshot
+ * The heavy half of {@link AsteriskConfigWriter.apply}: render fedpbx's Asterisk include files from one snapshot
  * and write those whose text changed. For a head office it is heavy indeed - 100,000 phones make a 45 MB
  * `pjsip_fedpbx.conf` and take ~2 s to render - so the agent runs it in a worker thread (render-worker.ts), and the
  * event loop that answers FastAGI never waits for it. Tests and tools may run it in-process.
@@ -13,8 +13,11 @@ import {
   PJSIP_FILE_NAME,
   renderExtensions,
   renderPjsip,
+  renderVoicemail,
+  VOICEMAIL_FILE_NAME,
   type ExtensionsRenderOptions,
   type PjsipRenderOptions,
+  type VoicemailRenderOptions,
 } from '@fedpbx/dialplan';
 import { writeFileAtomic } from '../state/atomic-file.js';
 
@@ -28,6 +31,7 @@ export interface IncludeFilesJob {
   readonly outDir: string;
   readonly pjsip?: PjsipRenderOptions;
   readonly extensions: ExtensionsRenderOptions;
+  readonly voicemail?: VoicemailRenderOptions;
 }
 
 export interface IncludeFilesResult {
@@ -40,15 +44,30 @@ export interface IncludeFilesResult {
 /** Runs an {@link IncludeFilesJob}: {@link writeIncludeFiles} here, or `workerRunner()` in a worker thread. */
 export type IncludeFilesRunner = (job: IncludeFilesJob) => Promise<IncludeFilesResult>;
 
+/** A file could not be written (or read to compare): which one, and the system error. */
+export class IncludeFileWriteError extends Error {
+  override readonly name = 'IncludeFileWriteError';
+  constructor(
+    readonly file: string,
+    readonly code: string,
+    /** The system error's message. */
+    readonly detail: string,
+  ) {
+    super(`${file}: ${detail}`);
+  }
+}
+
 /**
- * Renders both files before touching the disk (all files of one snapshot, or none: a RenderError writes nothing),
- * then writes each one whose text changed, atomically (temp file + fsync + rename), mode 0640.
+ * Renders every file before touching the disk (all files of one snapshot, or none: a RenderError writes nothing),
+ * then writes each one whose text changed, atomically (temp file + fsync + rename), mode 0640. A failure to read or
+ * write a file is an {@link IncludeFileWriteError} naming it.
  */
 export async function writeIncludeFiles(job: IncludeFilesJob): Promise<IncludeFilesResult> {
   const config = configOf(job.snapshotText);
   const rendered = [
     { name: PJSIP_FILE_NAME, text: renderPjsip(config, job.pjsip) },
     { name: EXTENSIONS_FILE_NAME, text: renderExtensions(config, job.extensions) },
+    { name: VOICEMAIL_FILE_NAME, text: renderVoicemail(config, job.voicemail) },
   ];
   const written: string[] = [];
   let transportChanged = false;
@@ -56,17 +75,25 @@ export async function writeIncludeFiles(job: IncludeFilesJob): Promise<IncludeFi
     const path = join(job.outDir, name);
     const current = await readFile(path, 'utf8').catch((error: NodeJS.ErrnoException) => {
       if (error.code === 'ENOENT') return undefined;
-      throw error;
+      throw writeError(path, error);
     });
     if (current === text) continue;
     if (name === PJSIP_FILE_NAME && current !== undefined && sectionOptions(current, FEDERATION_TRANSPORT) !== sectionOptions(text, FEDERATION_TRANSPORT)) {
       transportChanged = true;
     }
-    if (written.length === 0) await mkdir(job.outDir, { recursive: true, mode: 0o750 });
-    await writeFileAtomic(path, text);
+    try {
+      if (written.length === 0) await mkdir(job.outDir, { recursive: true, mode: 0o750 });
+      await writeFileAtomic(path, text);
+    } catch (error) {
+      throw writeError(path, error as NodeJS.ErrnoException);
+    }
     written.push(name);
   }
   return { written, transportChanged };
+}
+
+function writeError(path: string, error: NodeJS.ErrnoException): IncludeFileWriteError {
+  return new IncludeFileWriteError(path, error.code ?? 'EIO', error.message);
 }
 
 /**

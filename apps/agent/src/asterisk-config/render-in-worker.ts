@@ -1,22 +1,25 @@
 import { Worker } from 'node:worker_threads';
 import { RenderError, type RenderErrorCode } from '@fedpbx/dialplan';
-import type { IncludeFilesJob, IncludeFilesResult, IncludeFilesRunner } from './include-files.js';
+import { IncludeFileWriteError, type IncludeFilesJob, type IncludeFilesResult, type IncludeFilesRunner } from './include-files.js';
 
 /** An error as it crosses back from the worker: a RenderError keeps its fields, any other error its message and code. */
 export type WorkerFailure =
   | { readonly kind: 'render'; readonly code: RenderErrorCode; readonly object: string; readonly field: string; readonly reason: string }
+  | { readonly kind: 'write'; readonly file: string; readonly code: string; readonly message: string }
   | { readonly kind: 'other'; readonly message: string; readonly code: string | undefined };
 
 type WorkerReply = { readonly ok: true; readonly result: IncludeFilesResult } | { readonly ok: false; readonly failure: WorkerFailure };
 
 export function describeFailure(error: unknown): WorkerFailure {
   if (error instanceof RenderError) return { kind: 'render', code: error.code, object: error.object, field: error.field, reason: error.reason };
+  if (error instanceof IncludeFileWriteError) return { kind: 'write', file: error.file, code: error.code, message: error.detail };
   const code = typeof error === 'object' && error !== null && 'code' in error ? String(error.code) : undefined;
   return { kind: 'other', message: error instanceof Error ? error.message : String(error), code };
 }
 
 function revive(failure: WorkerFailure): Error {
   if (failure.kind === 'render') return new RenderError(failure.code, failure.object, failure.field, failure.reason);
+  if (failure.kind === 'write') return new IncludeFileWriteError(failure.file, failure.code, failure.message);
   return Object.assign(new Error(failure.message), failure.code === undefined ? {} : { code: failure.code });
 }
 

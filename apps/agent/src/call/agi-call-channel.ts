@@ -1,5 +1,5 @@
 import { dialData, mixMonitorData, type AgiCommandOptions, type AgiSession, type DialOption } from '@fedpbx/asterisk';
-import { DIAL_STATUSES, type CallChannel, type CallerId, type DialOptions, type DialResult, type DialStatus, type DialTarget } from '@fedpbx/dialplan';
+import { DIAL_STATUSES, voicemailMailbox, type CallChannel, type CallerId, type DialOptions, type DialResult, type DialStatus, type DialTarget } from '@fedpbx/dialplan';
 import { toAsteriskTarget } from './dial-target.js';
 
 /** A Dial runs for the whole conversation once answered: its answer may take hours. */
@@ -110,8 +110,11 @@ export async function dialAndWait(
   return { status, callerHungUp: session.hungUp };
 }
 
-/** VoiceMail data: mailbox digits at the default context; `u` unavailable or `b` busy greeting. */
+/**
+ * VoiceMail data: mailbox digits in fedpbx's voicemail context (`<n>@fedpbx`, the `[fedpbx]` of the rendered
+ * voicemail_fedpbx.conf, as the fallback dialplan uses it); `u` unavailable or `b` busy greeting.
+ */
 export function voicemailData(mailbox: string, greeting: 'u' | 'b'): string {
   if (!/^[0-9]{1,15}$/.test(mailbox)) throw new Error(`mailbox ${JSON.stringify(mailbox)} is not digits`);
-  return `${mailbox}@default,${greeting}`;
+  return `${voicemailMailbox(mailbox)},${greeting}`;
 }

@@ -10,6 +10,7 @@ import type { NatsLink } from './nats-link.js';
 
 type LinkStatus = Extract<AgentEvent, { type: 'link.status' }>;
 type TrunkStatus = Extract<AgentEvent, { type: 'trunk.status' }>;
+type ConfigFailure = Omit<Extract<AgentEvent, { type: 'config.failed' }>, 'type' | 'revision'>;
 
 const StatusFile = z.strictObject({ v: z.literal(1), entries: z.record(z.string(), AgentEventEnvelope) });
 
@@ -80,6 +81,30 @@ export class StatusReporter {
   snapshotRefused(revision: number, reason: string): void {
     const at = new Date();
     this.set('snapshot.refused', eventId('snapshot.refused', this.opts.siteId, `${revision}:${at.getTime()}`), { type: 'snapshot.refused', revision, reason }, at);
+  }
+
+  /**
+   * The Asterisk include files of `revision` were written (`failure` undefined) or not. One entry for both, so a
+   * success replaces a failure; kept in the status file, so a failure seen before a restart or while NATS was down
+   * still reaches the controller. An unchanged report is not sent again.
+   */
+  config(revision: number, failure?: ConfigFailure, files: readonly string[] = []): void {
+    const existing = this.entries.get('config')?.event;
+    if (failure === undefined && existing?.type === 'config.written' && existing.revision === revision && files.length === 0) return;
+    if (
+      failure !== undefined &&
+      existing?.type === 'config.failed' &&
+      existing.revision === revision &&
+      existing.object === failure.object &&
+      existing.field === failure.field &&
+      existing.code === failure.code
+    ) {
+      return;
+    }
+    const at = new Date();
+    const event: AgentEvent =
+      failure === undefined ? { type: 'config.written', revision, files: [...files] } : { type: 'config.failed', revision, ...failure };
+    this.set('config', eventId(event.type, this.opts.siteId, `${revision}:${at.getTime()}`), event, at);
   }
 
   link(event: LinkStatus): void {
