@@ -85,7 +85,7 @@ describe('rollout status and revision diff (PostgreSQL)', () => {
   it('diffs two revisions of a site by collection and id, credentials masked', async () => {
     const from = await head('kazan');
     const ext = await t.request('GET', '/api/v1/extensions/e-k101', undefined, admin);
-    const { id: _id, sipSecretSet: _set, ...k101 } = ext.body['data'] as Record<string, unknown>;
+    const { id: _id, sipSecretSet: _set, voicemailPinSet: _pin, ...k101 } = ext.body['data'] as Record<string, unknown>;
     expect((await t.request('PUT', '/api/v1/extensions/e-k101', { ...k101, displayName: 'Rustam K.', sipSecret: 'rotated-k101-secret' }, admin)).status).toBe(200);
     expect((await t.request('POST', '/api/v1/extensions', { id: 'e-k120', siteId: 'kazan', number: '120', displayName: 'Added' }, admin)).status).toBe(201);
     expect((await t.request('DELETE', '/api/v1/extensions/e-k102', undefined, admin)).status).toBe(200);
