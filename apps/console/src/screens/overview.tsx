@@ -105,12 +105,19 @@ function RevisionCell({ r }: { r: SiteRollout | undefined }) {
 
 function RolloutCell({ r }: { r: SiteRollout | undefined }) {
   if (r === undefined) return <span className="muted">—</span>;
-  const tone = r.state === 'in-sync' ? 'pill-ok' : r.state === 'refused' ? 'pill-bad' : 'pill-warn';
+  const tone = r.state === 'in-sync' ? 'pill-ok' : r.state === 'refused' || r.state === 'config-failed' ? 'pill-bad' : 'pill-warn';
+  const failure = r.configFailure;
   return (
     <span>
       <span className={`pill ${tone}`}>{r.state}</span>
       {r.state !== 'in-sync' && r.behindSec > 0 && <span className="muted"> behind for {formatDuration(r.behindSec)}</span>}
       {r.refused !== null && <div className="field-error">revision {r.refused.revision} refused: {r.refused.reason}</div>}
+      {failure !== null && (
+        <div className="field-error">
+          Asterisk files of revision {failure.revision} not {failure.kind === 'render' ? 'rendered' : 'written'}: {failure.object}, {failure.field}: {failure.reason}
+          {' '}(Asterisk keeps the last good files; calls route by the new revision)
+        </div>
+      )}
     </span>
   );
 }
