@@ -76,11 +76,11 @@ export const AGENT_ENV = {
   FEDPBX_AMI_SECRET: { schema: z.string().min(1).optional(), doc: 'Asterisk Manager secret (never logged)' },
   FEDPBX_ASTERISK_CONFIG_DIR: {
     schema: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, 'an absolute path').optional(),
-    doc: "Asterisk's config dir (pjsip.conf / extensions.conf are checked for fedpbx's #include); unset: no Asterisk config is written",
+    doc: "Asterisk's config dir (pjsip.conf / extensions.conf / voicemail.conf are checked for fedpbx's #include); unset: no Asterisk config is written",
   },
   FEDPBX_ASTERISK_INCLUDE_DIR: {
     schema: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, 'an absolute path').optional(),
-    doc: 'where pjsip_fedpbx.conf / extensions_fedpbx.conf are written (default: the config dir; deploy/ uses /etc/asterisk/fedpbx)',
+    doc: 'where pjsip_fedpbx.conf / extensions_fedpbx.conf / voicemail_fedpbx.conf are written (default: the config dir; deploy/ uses /etc/asterisk/fedpbx)',
   },
   FEDPBX_WIREGUARD: {
     schema: z.enum(['off', 'dry-run', 'on']).default('off'),
