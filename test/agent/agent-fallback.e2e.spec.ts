@@ -115,7 +115,7 @@ describe('calls the agent does not take fall back at once, and the fallback reac
   });
 });
 
-describe('fedpbx-agent supervise: stopped, hung, killed and restarting agents', () => {
+describe('fedpbx-agent supervise: stopped, hung, killed and restarting agents', { timeout: 60_000 }, () => {
   it('SIGKILL: calls arriving meanwhile wait in the backlog and the new agent takes them', async () => {
     const a = await agent({}, true);
     const first = a.agentPid();
@@ -147,6 +147,22 @@ describe('fedpbx-agent supervise: stopped, hung, killed and restarting agents', 
     expectHandled(q);
     expect(q.durationMs).toBeLessThan(3000);
     await a.waitForLog((l) => l.msg === 'agent silent (stopped or hung): killing it so that its calls fall back, and starting a new one' && l.agentPid === stopped, 1000, true);
+  });
+
+  it('serving agent and standby both stopped, no agent for a while: the refuser answers `failure`, calls fall back within 3 s', async () => {
+    const a = await agent({}, true);
+    const standby = Number([...a.logs].reverse().find((l) => l.msg === 'standby agent ready to take over')?.pid);
+    const serving = a.agentPid();
+    process.kill(standby, 'SIGSTOP');
+    process.kill(serving, 'SIGSTOP');
+    const c = await call(a.agiPort);
+    expect(c.agiStatus).toBe('FAILURE');
+    expect(c.agi?.failureLine).toBe(true);
+    expectFallback(c);
+    await a.waitForLog((l) => l.msg === 'no agent serving: calls are answered `failure` so that Asterisk falls back at once', 1000, true);
+    // Once a new agent serves, the refuser steps aside and the agent takes the calls again.
+    await a.waitForLog((l) => l.msg === 'an agent serves again: the refuser stops', 30_000, true);
+    expectHandled(await call(a.agiPort));
   });
 
   it('event loop stalled under the supervisor: the accepted call is released within 3 s and the next one is served', async () => {

@@ -19,6 +19,8 @@ export interface AgentProcess {
   readonly ready: Record<string, unknown>;
   stop(signal?: NodeJS.Signals): Promise<number | null>;
   rssMb(): number | null;
+  /** What the process (and, under `supervise`, its children) wrote to stderr so far. */
+  stderr(): string;
   /** The pid of the agent that logged "agent serving FastAGI" last (under `supervise`: the current child). */
   agentPid(): number;
   /** Resolves with the first log line (from now on, or already logged when `past`) that `match` accepts. */
@@ -103,6 +105,7 @@ export async function startAgent(env: Record<string, string>, opts: StartAgentOp
     logs,
     ready,
     child,
+    stderr: () => stderr,
     agentPid: () => Number([...logs].reverse().find((l) => l.msg === 'agent serving FastAGI')?.pid),
     waitForLog,
     rssMb: () => {

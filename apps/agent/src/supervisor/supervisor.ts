@@ -26,6 +26,9 @@ import type { Logger } from '../logger.js';
  *   the state dir's files, then the new one takes them over (never two writers of the outbox, cursor or snapshot
  *   files), and the old one finishes its calls in progress (up to FEDPBX_RESTART_DRAIN_MS) and exits. No call is
  *   refused: the socket is never closed and one of the two children accepts at every moment.
+ * - No agent serving for 0.5 s (the serving one died and nothing took over yet, e.g. every new one crashes at
+ *   start): a pre-spawned refuser process on the same socket answers every connection `failure`, so Asterisk
+ *   falls back at once instead of waiting in the backlog; it stops as soon as an agent serves again.
  * - SIGTERM / SIGINT: every child finishes its calls (5 s) and exits; then the socket closes (Asterisk's
  *   AGI() is refused from then on and the fallback runs at once).
  * With systemd socket activation (LISTEN_FDS=1, LISTEN_PID=this process) the socket from systemd is used instead.
@@ -37,6 +40,28 @@ export interface SuperviseOptions {
   /** The agent's entry point (main.js) the children run. */
   readonly main: string;
 }
+
+/**
+ * No agent serving for this long (the serving one died and neither a standby nor a new one serves yet): the
+ * refuser answers the queued and new connections with `failure`, so Asterisk runs the fallback at once instead of
+ * waiting in the backlog (dead air) for an agent that may not come.
+ */
+const REFUSE_AFTER_MS = 500;
+/**
+ * The refuser: a tiny process (no agent code, nothing to crash at start) pre-spawned on the same socket; on
+ * `refuse` it accepts and answers every connection `failure` (res_agi.c: AGISTATUS=FAILURE, the dialplan goes on).
+ */
+const REFUSER = `
+const net = require('node:net');
+let server;
+process.on('message', (m) => {
+  if (m.type !== 'refuse' || server !== undefined) return;
+  server = net.createServer((s) => { s.on('error', () => s.destroy()); s.end('failure\\n'); });
+  server.listen({ fd: ${4} }, () => process.send({ type: 'refusing' }));
+});
+process.on('disconnect', () => process.exit(0));
+process.send({ type: 'ready' });
+`;
 
 /** How long a child may take from spawn to serving FastAGI before it counts as hung. */
 const START_TIMEOUT_MS = 60_000;
@@ -80,6 +105,9 @@ class Supervisor {
   /** A prepared child (snapshot loaded, not listening) that takes over at once when the current one dies. */
   private standby: AgentChild | undefined;
   private standbyDeaths = 0;
+  private refuser: { proc: ChildProcess; refusing: boolean } | undefined;
+  /** Last check at which an agent was serving (undefined until the first one served: the socket was not listening). */
+  private lastServing: number | undefined;
   private readonly retiring = new Set<AgentChild>();
   private stopping = false;
   private quickDeaths = 0;
@@ -202,11 +230,14 @@ class Supervisor {
       return;
     }
     const standby = this.standby;
-    if (standby !== undefined && standby.beatingSince !== undefined && !standby.killed) {
+    // Only a standby that heartbeats now (one stopped with the serving agent would only delay the refuser).
+    if (standby !== undefined && standby.beatingSince !== undefined && !standby.killed && Date.now() - standby.lastBeat < 3 * HEARTBEAT_EVERY_MS) {
       this.standby = undefined;
       this.current = standby;
       this.log.error({ agentPid: pid, code, signal, standbyPid: standby.proc.pid }, 'agent exited: the standby agent takes over');
       send(standby, { type: 'activate' });
+      // The queued calls are the standby's to serve: the refuser waits 1.5 s for it rather than 0.5 s.
+      this.lastServing = Date.now() + 1000;
       return;
     }
     const quick = dead.servingSince === undefined || Date.now() - dead.servingSince < 5000;
@@ -223,6 +254,7 @@ class Supervisor {
   /** Kills children that stopped talking (SIGSTOP, a hung process, a stalled event loop the watchdog missed). */
   private check(): void {
     const now = Date.now();
+    this.checkRefuser(now);
     for (const child of [this.current, this.incoming, this.standby, ...this.retiring]) {
       if (child === undefined || child.killed || child.proc.exitCode !== null || child.proc.signalCode !== null) continue;
       const silent = now - child.lastBeat;
@@ -261,10 +293,48 @@ class Supervisor {
     this.log.info({ signal }, 'stopping: every agent finishes its calls in progress');
     for (const child of [this.current, this.incoming, this.standby, ...this.retiring]) child?.proc.kill('SIGTERM');
     this.finishIfStopped();
+    // Nothing to finish yet: the refuser goes now (it must not answer while the agents drain).
+    if (this.refuser !== undefined && (this.current !== undefined || this.retiring.size > 0)) {
+      this.refuser.proc.kill('SIGTERM');
+    }
+  }
+
+  /** Engages the refuser while no agent serves; ends it (a fresh one is prepared) once one serves again. */
+  private checkRefuser(now: number): void {
+    const c = this.current;
+    const serving = c !== undefined && c.servingSince !== undefined && !c.killed && c.proc.exitCode === null && c.proc.signalCode === null;
+    if (serving) {
+      this.lastServing = now;
+      if (this.refuser?.refusing === true) {
+        this.log.info('an agent serves again: the refuser stops');
+        this.refuser.proc.kill('SIGTERM');
+        this.refuser = undefined;
+      }
+    } else if (this.lastServing !== undefined && now - this.lastServing > REFUSE_AFTER_MS && this.refuser !== undefined && !this.refuser.refusing && !this.stopping) {
+      this.refuser.refusing = true;
+      this.log.error({ noAgentMs: now - this.lastServing }, 'no agent serving: calls are answered `failure` so that Asterisk falls back at once');
+      this.refuser.proc.send({ type: 'refuse' });
+    }
+    if (this.refuser === undefined && !this.stopping && this.listener !== undefined) this.spawnRefuser();
+  }
+
+  private spawnRefuser(): void {
+    const proc = spawn(process.execPath, ['-e', REFUSER], { stdio: ['ignore', 'inherit', 'inherit', 'ipc', (this.listener as Listener).fd] });
+    const refuser = { proc, refusing: false };
+    this.refuser = refuser;
+    proc.on('error', (err) => this.log.error({ err }, 'refuser process error'));
+    proc.once('exit', () => {
+      if (this.refuser === refuser) this.refuser = undefined; // a new one at the next check
+      this.finishIfStopped();
+    });
   }
 
   private finishIfStopped(): void {
     if (!this.stopping || this.current !== undefined || this.incoming !== undefined || this.standby !== undefined || this.retiring.size > 0) return;
+    if (this.refuser !== undefined) {
+      this.refuser.proc.kill('SIGTERM');
+      return; // its exit comes back here
+    }
     this.listener?.close();
     this.log.info('stopped');
     this.done?.(0);
