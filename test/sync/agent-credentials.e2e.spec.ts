@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { AgentCredsRenewResponse, EnrollResponse, Subjects } from '@fedpbx/contracts';
 import { credsInfo, newUserKey, seedOfCreds, signRenewal } from '@fedpbx/nats-auth';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../apps/agent/src/logger.js';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
@@ -102,6 +103,13 @@ describe('agent credentials: lifetime, renewal, revocation, decommission (Postgr
     expect(listed.body['items']).toEqual([expect.objectContaining({ userKey: info.userKey, origin: 'enrollment', state: 'active' })]);
     expect(JSON.stringify(listed.body)).not.toMatch(/SU[A-Z2-7]{20}|eyJ/);
     expect(listed.body['revocation']).toMatchObject({ state: 'current' });
+    expect(listed.body['alarm']).toBeUndefined();
+    // Had the box stayed offline past the lifetime: the site shows a critical alarm naming the way back.
+    const ds = t.app.get(DataSource);
+    await ds.query(`UPDATE agent_credentials SET issued_at = now() - interval '700 seconds', expires_at = now() - interval '100 seconds' WHERE user_key = $1`, [info.userKey]);
+    const expired = await t.request('GET', '/api/v1/sites/kazan/agent-credentials', undefined, admin);
+    expect(expired.body['alarm']).toMatchObject({ code: 'agent-credentials-expired', severity: 'critical', message: expect.stringMatching(/new token/) });
+    expect((expired.body['items'] as { state: string }[])[0]?.state).toBe('expired');
   });
 
   it('the agent renews over NATS with a new key of its own, stores it, and its link reconnects once on it', async () => {
@@ -185,6 +193,7 @@ describe('agent credentials: lifetime, renewal, revocation, decommission (Postgr
       .get(AgentCredentialsService)
       .renew('kazan', { userKey: credsInfo(current.natsCreds).userKey, newUserKey: next.publicKey, at, sig: signRenewal(seedOfCreds(current.natsCreds), 'kazan', next.publicKey, at) }, new Date());
     expect(renewal).toMatchObject({ ok: false, code: 'revoked' });
+    expect((await t.request('GET', '/api/v1/sites/kazan/agent-credentials', undefined, admin)).body['alarm']).toMatchObject({ code: 'agent-credentials-revoked' });
     expect(before.filter((l) => l.a === 'kazan' || l.b === 'kazan').length).toBe(2);
   });
 

@@ -214,6 +214,7 @@ export interface RevocationPushState {
 }
 export interface AgentCredentialsPage {
   readonly items: readonly AgentCredential[];
+  readonly alarm?: { readonly code: string; readonly severity: 'critical' | 'warning'; readonly message: string };
   readonly lifetimeSec: number;
   readonly revocation: RevocationPushState;
 }

@@ -69,6 +69,11 @@ export function AgentCredentialsPanel({ siteId }: { siteId: string }) {
                 The agent’s NATS credentials last {Math.round(p.lifetimeSec / 3600)} h and the agent renews them itself halfway. An office offline for longer keeps
                 routing calls, then needs a new enrollment token.
               </p>
+              {p.alarm !== undefined && (
+                <Banner kind={p.alarm.severity === 'critical' ? 'error' : 'warning'} title={p.alarm.code}>
+                  <p data-alarm={p.alarm.code}>{p.alarm.message}</p>
+                </Banner>
+              )}
               {p.items.length === 0 ? <p>No credentials issued yet: the agent has not enrolled.</p> : <DataTable label="Agent credentials of this site" columns={columns} rows={p.items} rowKey={(c) => c.userKey} rowAttributes={(c) => ({ 'data-credential-state': c.state })} />}
               {p.revocation.revokedKeys > 0 || p.revocation.state !== 'current' ? <Banner kind={hub.kind}>{hub.text}</Banner> : null}
             </>

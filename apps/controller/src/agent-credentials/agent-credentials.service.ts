@@ -28,8 +28,22 @@ export interface AgentCredentialView {
   readonly revokedBy?: string;
 }
 
+/** What needs someone's attention about a site's agent credentials (absent when nothing does). */
+export interface AgentCredentialsAlarm {
+  /**
+   * `agent-credentials-expired`: the newest credentials expired (the box was offline past their lifetime, or cannot
+   * renew): it routes calls from its last snapshot but cannot sync until re-enrolled. `agent-credentials-revoked`:
+   * revoked and not re-enrolled since. `agent-credentials-renewal-overdue`: the agent should have renewed at half the
+   * lifetime and has not (three quarters have passed).
+   */
+  readonly code: 'agent-credentials-expired' | 'agent-credentials-revoked' | 'agent-credentials-renewal-overdue';
+  readonly severity: 'critical' | 'warning';
+  readonly message: string;
+}
+
 export interface AgentCredentialsPage {
   readonly items: readonly AgentCredentialView[];
+  readonly alarm?: AgentCredentialsAlarm;
   /** Lifetime of new credentials (FEDPBX_AGENT_CREDS_TTL_SEC). */
   readonly lifetimeSec: number;
   readonly revocation: RevocationPushState;
@@ -125,7 +139,8 @@ export class AgentCredentialsService implements OnModuleInit {
     const rows = await this.repo.listBySite(this.ds.manager, siteId, 100);
     if (!federation.sites.some((s) => s.id === siteId) && rows.length === 0) throw new NotFoundError('site', siteId);
     const now = new Date();
-    return { items: rows.map((r) => view(r, now)), lifetimeSec: this.ttlMs / 1000, revocation: this.revocations.state() };
+    const alarm = alarmOf(rows, now);
+    return { items: rows.map((r) => view(r, now)), ...(alarm !== undefined ? { alarm } : {}), lifetimeSec: this.ttlMs / 1000, revocation: this.revocations.state() };
   }
 
   /**
@@ -235,6 +250,27 @@ export class AgentCredentialsService implements OnModuleInit {
       return { ok: true, jwt, expiresAt: expiresAt.toISOString() };
     });
   }
+}
+
+/** The alarm of a site's credentials, newest first (none without any: the agent never enrolled). */
+export function alarmOf(newestFirst: readonly AgentCredentialRecord[], now: Date): AgentCredentialsAlarm | undefined {
+  const newest = newestFirst[0];
+  if (newest === undefined) return undefined;
+  const active = newestFirst.find((r) => r.revokedAt === null && r.expiresAt > now);
+  if (active === undefined) {
+    return newest.revokedAt !== null
+      ? { code: 'agent-credentials-revoked', severity: 'warning', message: `the agent's credentials were revoked ${newest.revokedAt.toISOString()}: enroll the office's box with a new token` }
+      : {
+          code: 'agent-credentials-expired',
+          severity: 'critical',
+          message: `the agent's credentials expired ${newest.expiresAt.toISOString()}: it routes calls from its last configuration but cannot sync; enroll it again with a new token`,
+        };
+  }
+  const lifetime = active.expiresAt.getTime() - active.issuedAt.getTime();
+  if (now.getTime() > active.issuedAt.getTime() + lifetime * 0.75) {
+    return { code: 'agent-credentials-renewal-overdue', severity: 'warning', message: `the agent has not renewed its credentials, which expire ${active.expiresAt.toISOString()}: is it offline?` };
+  }
+  return undefined;
 }
 
 /** New generated secrets for these links (what a box that held them can no longer use). */
