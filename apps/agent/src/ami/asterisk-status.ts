@@ -29,6 +29,8 @@ import { mapCdr } from './cdr-mapper.js';
 export type LinkStatus = z.infer<typeof LinkStatusEvent>;
 export type TrunkStatus = z.infer<typeof TrunkStatusEvent>;
 type Signal = 'up' | 'down';
+/** Cdr events mapped per turn of the event loop. */
+const CDR_SLICE = 50;
 type RegistrationStatus = NonNullable<TrunkStatus['registration']>;
 
 /** The part of AmiClient this module uses (a fake in unit tests). */
@@ -68,6 +70,8 @@ export class AsteriskStatus {
   private syncing: Promise<void> | undefined;
   private syncAgain = false;
   private readonly unsubscribe: (() => void)[] = [];
+  private readonly cdrQueue: AmiEvent[] = [];
+  private cdrScheduled = false;
 
   constructor(private readonly opts: AsteriskStatusOptions) {}
 
@@ -255,13 +259,29 @@ export class AsteriskStatus {
     this.publish(target, this.entry(target));
   }
 
+  /**
+   * Cdr events are mapped (schema-checked) {@link CDR_SLICE} at a time with the event loop turning in between: after
+   * a busy second Asterisk sends many in one write, and mapping them all at once held FastAGI calls up (1,000 took
+   * 0.3-0.9 s on a loaded 2-core machine, enough for the event-loop watchdog). Order is kept.
+   */
   private onCdr(event: AmiEvent): void {
-    const result = mapCdr(event.headers);
-    if (!result.ok) {
-      this.opts.log.error({ reason: result.reason }, 'Cdr event not usable');
-      return;
+    this.cdrQueue.push(event);
+    if (this.cdrScheduled) return;
+    this.cdrScheduled = true;
+    setImmediate(() => this.mapCdrs());
+  }
+
+  private mapCdrs(): void {
+    for (const event of this.cdrQueue.splice(0, CDR_SLICE)) {
+      const result = mapCdr(event.headers);
+      if (!result.ok) {
+        this.opts.log.error({ reason: result.reason }, 'Cdr event not usable');
+        continue;
+      }
+      this.opts.onCdr?.(result.cdr);
     }
-    this.opts.onCdr?.(result.cdr);
+    if (this.cdrQueue.length > 0) setImmediate(() => this.mapCdrs());
+    else this.cdrScheduled = false;
   }
 
   private registration(target: Target, status: RegistrationStatus | undefined): void {
