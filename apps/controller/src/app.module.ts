@@ -20,6 +20,7 @@ import { UserRepository } from './auth/user.repository.js';
 import { UsersController } from './auth/users.controller.js';
 import { UsersService } from './auth/users.service.js';
 import { CdrRepository } from './cdrs/cdr.repository.js';
+import { CallsController } from './cdrs/calls.controller.js';
 import { CdrsController } from './cdrs/cdrs.controller.js';
 import { CONTROLLER_CONFIG, type ControllerConfig } from './config.js';
 import { ConsoleStatic } from './console/console-static.js';
@@ -77,6 +78,7 @@ export class AppModule {
         AgentCredentialsController,
         AuditController,
         CdrsController,
+        CallsController,
         AgentsController,
         OpenApiController,
       ],

@@ -6,7 +6,7 @@ import { Extension, InboundRoute, InterSiteLink, NumberRange, OutboundRoute, Sit
 import { RoutePlan, TraceRequest, TraceResult } from './routing.js';
 import { TimeSchedule } from './schedule.js';
 import { SiteSnapshot } from './snapshot.js';
-import { AgentStatus, CdrPage, CdrRecord, EnrollRequest, EnrollResponse, EnrollmentToken, EnrollmentTokenIssued, EnrollmentTokenPage, LiveHealth, LiveTraceRequest, LiveTraceResponse, SiteRollout } from './sync.js';
+import { AgentStatus, CallDetail, CdrPage, CdrRecord, EnrollRequest, EnrollResponse, EnrollmentToken, EnrollmentTokenIssued, EnrollmentTokenPage, LiveHealth, LiveTraceRequest, LiveTraceResponse, SiteRollout } from './sync.js';
 
 /** The schemas published as JSON Schema (and used by the controller's OpenAPI document). */
 export const PUBLISHED_SCHEMAS = {
@@ -29,6 +29,7 @@ export const PUBLISHED_SCHEMAS = {
   AgentStatus,
   CdrRecord,
   CdrPage,
+  CallDetail,
   EnrollmentTokenIssued,
   EnrollmentToken,
   EnrollmentTokenPage,

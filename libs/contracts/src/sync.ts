@@ -1,7 +1,7 @@
 import { z } from 'zod';
 import { AgentAlarm, CdrEvent } from './events.js';
 import { RouteEntry, Health, TraceResult } from './routing.js';
-import { SiteId } from './primitives.js';
+import { FederationCallId, SiteId } from './primitives.js';
 import { WireguardKey } from './config-values.js';
 
 /**
@@ -86,9 +86,14 @@ export const AgentStatus = z.strictObject({
 });
 export type AgentStatus = z.infer<typeof AgentStatus>;
 
-/** A call record as the API returns it: the agent's CDR event plus the site and when the controller stored it. */
+/**
+ * A call record as the API returns it: the agent's CDR event plus the site, when the controller stored it, and the
+ * call it belongs to (`callId`: what the agent sent, else `<site>/<linkedid>`; every leg of a call across sites
+ * has the same one).
+ */
 export const CdrRecord = CdrEvent.omit({ type: true }).extend({
   siteId: SiteId,
+  callId: FederationCallId,
   receivedAt: z.iso.datetime(),
 });
 export type CdrRecord = z.infer<typeof CdrRecord>;
@@ -102,6 +107,8 @@ export const CdrQuery = z.strictObject({
   dst: z.string().max(80).optional(),
   disposition: CdrEvent.shape.disposition.optional(),
   routeKind: CdrEvent.shape.routeKind.optional(),
+  /** Only the legs of one call (`<origin site>/<linkedid>`). */
+  callId: FederationCallId.optional(),
   limit: z.coerce.number().int().min(1).max(500).default(50),
   cursor: z.string().max(200).optional(),
 });
@@ -109,6 +116,24 @@ export type CdrQuery = z.infer<typeof CdrQuery>;
 
 export const CdrPage = z.strictObject({ items: z.array(CdrRecord), nextCursor: z.string().nullable() });
 export type CdrPage = z.infer<typeof CdrPage>;
+
+/**
+ * `GET /api/v1/calls/:originSiteId/:linkedId`: one call across the federation with its legs, oldest first - only
+ * the legs at sites the caller may read; `legsElsewhere` counts the others without showing any of their content.
+ */
+export const CallDetail = z.strictObject({
+  callId: FederationCallId,
+  originSiteId: SiteId,
+  start: z.iso.datetime(),
+  end: z.iso.datetime(),
+  /** The longest billed time of any readable leg. */
+  billSec: z.number().int().min(0),
+  answered: z.boolean(),
+  sites: z.array(SiteId),
+  legs: z.array(CdrRecord),
+  legsElsewhere: z.number().int().min(0),
+});
+export type CallDetail = z.infer<typeof CallDetail>;
 
 /** `POST /api/v1/sites/:siteId/enrollment-tokens` answer: the token is shown once, stored hashed. */
 export const EnrollmentTokenIssued = z.strictObject({

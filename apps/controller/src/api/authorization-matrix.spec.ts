@@ -3,6 +3,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNatsTrust, issuerOf } from '@fedpbx/nats-auth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DataSource } from 'typeorm';
+import { groupEvents } from '../ingest/event-batch.js';
+import { EventStore } from '../ingest/event-store.js';
+import { cdrEnvelope } from '../ingest/testing/cdr-envelopes.js';
 import { RouteCatalog } from '../openapi/route-catalog.js';
 import { buildFoundingScenario } from '../testing/scenario.js';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
@@ -125,6 +129,8 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
     'GET /api/v1/sites/:siteId/revisions/diff': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/revisions/diff?from=1&to=1` }), expect: siteRead },
     'GET /api/v1/sites/:siteId/revisions/:revision': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/revisions/1` }), expect: siteRead },
     'GET /api/v1/cdrs': { req: (target) => ({ method: 'GET', url: `/api/v1/cdrs?siteId=${SITE[target]}` }), expect: all(200) },
+    // A call with a leg at the own site only, and one at the foreign site only (written in beforeAll).
+    'GET /api/v1/calls/:originSiteId/:linkedId': { req: (target) => ({ method: 'GET', url: `/api/v1/calls/${SITE[target]}/1795696107.${target === 'own' ? 1 : 2}` }), expect: siteRead },
     'GET /api/v1/agents': { req: () => ({ method: 'GET', url: '/api/v1/agents' }), expect: all(200) },
     'GET /api/v1/agents/:siteId': { req: (target) => ({ method: 'GET', url: `/api/v1/agents/${SITE[target]}` }), expect: siteRead },
     // The matrix app runs without NATS: a live request the caller may make answers 503.
@@ -203,6 +209,10 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
     await buildFoundingScenario(t, adminToken);
     const flow = { id: 'f-piter', siteId: 'piter', name: 'Piter', number: '350', entry: 'a', nodes: [{ id: 'a', type: 'hangup' }] };
     expect((await t.request('POST', '/api/v1/call-flows', flow, adminToken)).status).toBe(201);
+    const store = new EventStore();
+    await t.app.get(DataSource).transaction((m) =>
+      store.write(m, groupEvents([cdrEnvelope('moscow', 1, { callId: 'moscow/1795696107.1' }), cdrEnvelope('piter', 2, { callId: 'piter/1795696107.2' })])),
+    );
     const grants: Record<Role, unknown[]> = {
       headOffice: [{ role: 'head-office-admin', siteId: null }],
       siteAdmin: [{ role: 'site-admin', siteId: 'moscow' }],

@@ -19,6 +19,8 @@ interface CdrRowOut {
   route_kind: CdrRecord['routeKind'] | null;
   target_site_id: string | null;
   trunk_id: string | null;
+  origin_site_id: string | null;
+  call_id: string;
   snapshot_revision: number | null;
   recording_file: string | null;
   received_at: Date | string;
@@ -45,6 +47,8 @@ function toRecord(r: CdrRowOut): CdrRecord {
     ...(r.route_kind !== null ? { routeKind: r.route_kind } : {}),
     ...(r.target_site_id !== null ? { targetSiteId: r.target_site_id } : {}),
     ...(r.trunk_id !== null ? { trunkId: r.trunk_id } : {}),
+    ...(r.origin_site_id !== null ? { originSiteId: r.origin_site_id } : {}),
+    callId: r.call_id,
     ...(r.snapshot_revision !== null ? { snapshotRevision: r.snapshot_revision } : {}),
     ...(r.recording_file !== null ? { recordingFile: r.recording_file } : {}),
     receivedAt: iso(r.received_at),
@@ -81,15 +85,34 @@ export class CdrRepository {
     if (f.dst !== undefined) where.push(`dst = ${p(f.dst)}`);
     if (f.disposition !== undefined) where.push(`disposition = ${p(f.disposition)}`);
     if (f.routeKind !== undefined) where.push(`route_kind = ${p(f.routeKind)}`);
+    if (f.callId !== undefined) where.push(`call_id = ${p(f.callId)}`);
     if (s.after !== undefined) where.push(`(start_at, site_id, cdr_id) < (${p(s.after.start)}::timestamptz, ${p(s.after.siteId)}, ${p(s.after.cdrId)})`);
     const rows: CdrRowOut[] = await m.query(
       `SELECT site_id, cdr_id, unique_id, linked_id, start_at, answer_at, end_at, duration_sec, bill_sec, src, dst, disposition,
-              route_kind, target_site_id, trunk_id, snapshot_revision, recording_file, received_at
+              route_kind, target_site_id, trunk_id, origin_site_id, call_id, snapshot_revision, recording_file, received_at
          FROM cdrs ${where.length > 0 ? `WHERE ${where.join(' AND ')}` : ''}
         ORDER BY start_at DESC, site_id DESC, cdr_id DESC
         LIMIT ${p(s.limit)}`,
       params,
     );
     return rows.map(toRecord);
+  }
+
+  /**
+   * Every leg of one call (`idx_cdrs_call`), oldest first: those at `sites` in full, and how many others there
+   * are - a number only, never their content.
+   */
+  async legsOf(m: EntityManager, callId: string, sites: readonly string[] | 'all'): Promise<{ legs: CdrRecord[]; elsewhere: number }> {
+    const rows: (CdrRowOut & { readable: boolean })[] = await m.query(
+      `SELECT site_id, cdr_id, unique_id, linked_id, start_at, answer_at, end_at, duration_sec, bill_sec, src, dst, disposition,
+              route_kind, target_site_id, trunk_id, origin_site_id, call_id, snapshot_revision, recording_file, received_at,
+              ${sites === 'all' ? 'true' : 'site_id = ANY($2::text[])'} AS readable
+         FROM cdrs WHERE call_id = $1
+        ORDER BY start_at, site_id, cdr_id
+        LIMIT 1000`,
+      sites === 'all' ? [callId] : [callId, [...sites]],
+    );
+    const legs = rows.filter((r) => r.readable).map(toRecord);
+    return { legs, elsewhere: rows.length - legs.length };
   }
 }

@@ -82,6 +82,8 @@ describe('GET /api/v1/cdrs and /api/v1/agents (PostgreSQL)', () => {
       targetSiteId: 'piter',
       trunkId: 't-moscow-city',
       snapshotRevision: 1,
+      // No call id from the agent: this site and the record's linkedid.
+      callId: 'moscow/1700000000.7',
       receivedAt: expect.stringMatching(/Z$/),
     });
   });
@@ -153,6 +155,60 @@ describe('GET /api/v1/cdrs and /api/v1/agents (PostgreSQL)', () => {
       // An agent with a fast clock that went silent: received long ago, so offline although its `at` looks fresh.
       await t.app.get(DataSource).query(`UPDATE agent_status SET received_at = now() - interval '31 seconds' WHERE site_id = 'piter'`);
       expect(await status('piter')).toMatchObject({ online: false, appliedRevision: 3 });
+    });
+  });
+
+  describe('one call across sites (GET /api/v1/calls/:originSiteId/:linkedId)', () => {
+    const callId = 'moscow/1795696107.41';
+    beforeAll(async () => {
+      await write([
+        // moscow: the link leg failed, the PSTN leg answered (two CDRs of one channel, each with its own leg).
+        cdrEnvelope('moscow', 41, { start: '2026-02-01T10:00:00.000Z', disposition: 'FAILED', routeKind: 'site', targetSiteId: 'piter', originSiteId: 'moscow', callId }),
+        cdrEnvelope('moscow', 42, { start: '2026-02-01T10:00:05.000Z', routeKind: 'pstn', targetSiteId: 'piter', trunkId: 't-moscow-city', originSiteId: 'moscow', callId }),
+        // piter: the same call arriving at its DID.
+        cdrEnvelope('piter', 43, { start: '2026-02-01T10:00:06.000Z', routeKind: 'local', targetSiteId: 'piter', originSiteId: 'moscow', callId, src: '101', dst: '301' }),
+        // A call only at piter, and a record from an agent that sent no call id.
+        cdrEnvelope('piter', 44, { start: '2026-02-01T11:00:00.000Z', routeKind: 'local', targetSiteId: 'piter', originSiteId: 'piter', callId: 'piter/1795696999.1' }),
+        cdrEnvelope('moscow', 45, { start: '2026-02-01T12:00:00.000Z', linkedId: '1795690000.9' }),
+      ]);
+    });
+    const call = async (path: string, token = admin) => get(`/api/v1/calls/${path}`, token);
+
+    it('shows head office the call with its legs at both sites, oldest first', async () => {
+      const r = await call(callId);
+      expect(r.status).toBe(200);
+      const body = r.body as unknown as { legs: CdrRecord[]; sites: string[]; legsElsewhere: number; originSiteId: string; answered: boolean; start: string };
+      expect(body.legs.map((l) => [l.siteId, l.routeKind, l.trunkId ?? null, l.disposition])).toEqual([
+        ['moscow', 'site', null, 'FAILED'],
+        ['moscow', 'pstn', 't-moscow-city', 'ANSWERED'],
+        ['piter', 'local', null, 'ANSWERED'],
+      ]);
+      expect(body).toMatchObject({ callId, originSiteId: 'moscow', sites: ['moscow', 'piter'], legsElsewhere: 0, answered: true, start: '2026-02-01T10:00:00.000Z' });
+      expect(body.legs.every((l) => l.callId === callId && l.originSiteId === 'moscow')).toBe(true);
+    });
+
+    it('shows a moscow viewer only the moscow legs; the piter leg is counted, never shown; a piter-only call is 404', async () => {
+      const r = await call(callId, viewer);
+      expect(r.status).toBe(200);
+      const body = r.body as unknown as { legs: CdrRecord[]; sites: string[]; legsElsewhere: number };
+      expect(body.legs.map((l) => l.siteId)).toEqual(['moscow', 'moscow']);
+      expect(body.sites).toEqual(['moscow']);
+      expect(body.legsElsewhere).toBe(1);
+      expect(JSON.stringify(r.body)).not.toContain('"301"');
+      expect((await call('piter/1795696999.1', viewer)).status).toBe(404);
+      expect((await call('piter/1795696999.1', admin)).status).toBe(200);
+      for (const bad of ['nowhere/1.2', 'moscow/0.0', 'Moscow/1.2', 'moscow/a%20b']) expect((await call(bad)).status, bad).toBe(404);
+    });
+
+    it('lists legs with their call id, filters by it, and gives a record without one its site and linkedid', async () => {
+      const legs = await all(`&callId=${encodeURIComponent(callId)}`, admin, 2);
+      expect(legs.map((l) => l.cdrId).sort()).toEqual(['moscow-1700000000.41', 'moscow-1700000000.42', 'piter-1700000000.43']);
+      const viewerLegs = await all(`&callId=${encodeURIComponent(callId)}`, viewer, 10);
+      expect(viewerLegs.map((l) => l.siteId)).toEqual(['moscow', 'moscow']);
+      const [old] = await all('&from=2026-02-01T12:00:00.000Z', admin, 10);
+      expect(old).toMatchObject({ callId: 'moscow/1795690000.9' });
+      expect(old?.originSiteId).toBeUndefined();
+      expect((await get('/api/v1/cdrs?callId=not-a-call', admin)).status).toBe(400);
     });
   });
 });

@@ -18,6 +18,8 @@ export interface CdrRow {
   route_kind: string | null;
   target_site_id: string | null;
   trunk_id: string | null;
+  origin_site_id: string | null;
+  call_id: string;
   snapshot_revision: number | null;
   recording_file: string | null;
 }
@@ -123,6 +125,9 @@ export function groupEvents(envelopes: readonly AgentEventEnvelope[]): EventBatc
           route_kind: e.routeKind ?? null,
           target_site_id: e.targetSiteId ?? null,
           trunk_id: e.trunkId ?? null,
+          origin_site_id: e.originSiteId ?? null,
+          // An agent that sent no call id (or a call that started here): the call is this site's linkedid.
+          call_id: e.callId ?? `${siteId}/${e.linkedId}`,
           snapshot_revision: e.snapshotRevision ?? null,
           recording_file: e.recordingFile ?? null,
         });

@@ -31,14 +31,14 @@ export class EventStore {
     const result: { inserted: string }[] = await m.query(
       `WITH ins AS (
          INSERT INTO cdrs (site_id, cdr_id, event_id, unique_id, linked_id, start_at, answer_at, end_at, duration_sec, bill_sec,
-                           src, dst, disposition, route_kind, target_site_id, trunk_id, snapshot_revision, recording_file)
+                           src, dst, disposition, route_kind, target_site_id, trunk_id, origin_site_id, call_id, snapshot_revision, recording_file)
          SELECT site_id, cdr_id, event_id, unique_id, linked_id,
                 date_trunc('milliseconds', start_at), date_trunc('milliseconds', answer_at), date_trunc('milliseconds', end_at), duration_sec, bill_sec,
-                src, dst, disposition, route_kind, target_site_id, trunk_id, snapshot_revision, recording_file
+                src, dst, disposition, route_kind, target_site_id, trunk_id, origin_site_id, call_id, snapshot_revision, recording_file
          FROM jsonb_to_recordset($1::jsonb) AS r(site_id text, cdr_id text, event_id text, unique_id text, linked_id text,
               start_at timestamptz, answer_at timestamptz, end_at timestamptz, duration_sec integer, bill_sec integer,
               src text, dst text, disposition text, route_kind text, target_site_id text, trunk_id text,
-              snapshot_revision integer, recording_file text)
+              origin_site_id text, call_id text, snapshot_revision integer, recording_file text)
          ON CONFLICT (site_id, cdr_id) DO NOTHING
          RETURNING 1)
        SELECT count(*) AS inserted FROM ins`,

@@ -50,6 +50,10 @@ const SUCCESS: Record<string, Record<string, unknown>> = {
         'head office: `removes` (numberRanges, extensions, trunks, links, inboundRoutes, callFlows, outboundRoutesRemoved, outboundRoutesChanged, hubCleared, rotatedLinks, peers), `revokedKeys`, `bucket`, `validation`, `blockers` (other sites\' objects that still need the site), `changedSites`, `revisions`, `revocation`. `?dryRun=true` previews; a real run needs `{"confirm":"<siteId>"}` (400 otherwise) and answers 409 while blockers remain',
     },
   },
+  'GET /api/v1/cdrs': { '200': { description: 'call records of the caller\'s sites, newest first; `callId` groups the legs of a call across sites', ...json(ref('CdrPage')) } },
+  'GET /api/v1/calls/{originSiteId}/{linkedId}': {
+    '200': { description: 'one call (id `<originSiteId>/<linkedId>`) with its legs at the caller\'s sites; legs elsewhere only counted; 404 when none is readable', ...json(ref('CallDetail')) },
+  },
 };
 
 /**
@@ -72,6 +76,8 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
     'LiveHealth',
     'AgentStatus',
     'CdrPage',
+    'CdrRecord',
+    'CallDetail',
     'SiteRollout',
     'EnrollmentTokenIssued',
     'EnrollmentToken',

@@ -8,6 +8,7 @@ import { Column, Entity, Index, PrimaryColumn } from 'typeorm';
 @Entity('cdrs')
 @Index('idx_cdrs_newest', ['startAt', 'siteId', 'cdrId'])
 @Index('idx_cdrs_site_newest', ['siteId', 'startAt'])
+@Index('idx_cdrs_call', ['callId', 'startAt'])
 export class CdrEntity {
   @PrimaryColumn('text') siteId!: string;
   @PrimaryColumn('text') cdrId!: string;
@@ -26,6 +27,13 @@ export class CdrEntity {
   @Column('text', { nullable: true }) routeKind!: string | null;
   @Column('text', { nullable: true }) targetSiteId!: string | null;
   @Column('text', { nullable: true }) trunkId!: string | null;
+  /** The site where the call started (as the agent tagged it). */
+  @Column('text', { nullable: true }) originSiteId!: string | null;
+  /**
+   * The call across the federation (`<origin site>/<linkedid there>`): what the agents sent, else this site and
+   * the record's linkedid. Every leg of one call, at every site, has the same value.
+   */
+  @Column('text') callId!: string;
   @Column('integer', { nullable: true }) snapshotRevision!: number | null;
   @Column('text', { nullable: true }) recordingFile!: string | null;
   @Column('timestamptz', { default: () => 'now()' }) receivedAt!: Date;

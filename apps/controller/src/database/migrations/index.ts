@@ -7,6 +7,7 @@ import { AuthSessions1795920000000 } from './1795920000000-AuthSessions.js';
 import { AgentAlarms1795930000000 } from './1795930000000-AgentAlarms.js';
 import { AgentCredentials1795934170000 } from './1795934170000-AgentCredentials.js';
 import { VoicemailAndConfigOutcome1796200000000 } from './1796200000000-VoicemailAndConfigOutcome.js';
+import { CdrCallLegs1796300000000 } from './1796300000000-CdrCallLegs.js';
 
 /** Every migration, oldest first. The drift test fails when the entities need one that is not here. */
 export const MIGRATIONS = [
@@ -19,4 +20,5 @@ export const MIGRATIONS = [
   AgentAlarms1795930000000,
   AgentCredentials1795934170000,
   VoicemailAndConfigOutcome1796200000000,
+  CdrCallLegs1796300000000,
 ];
