@@ -131,6 +131,18 @@ describe('fedpbx-agent supervise: stopped, hung, killed and restarting agents', 
     await a.waitForLog((l) => l.msg === 'standby agent ready to take over' && l.pid !== a.agentPid(), 30_000);
   });
 
+  it('the standby takes over with the newest snapshot in the state dir, not the one it prepared with', async () => {
+    const a = await agent({}, true);
+    const before = await call(a.agiPort);
+    expect(before.variables.FEDPBX_REVISION).toBe('1');
+    // As the serving agent stores a snapshot it applied (SnapshotStore: <state>/snapshots/<revision>.json).
+    writeFileSync(join(a.stateDir, 'snapshots', '2.json'), JSON.stringify(controller.snapshot(fed, 'moscow', 2)));
+    process.kill(a.agentPid(), 'SIGKILL');
+    const c = await call(a.agiPort);
+    expectHandled(c);
+    expect(c.variables.FEDPBX_REVISION).toBe('2');
+  });
+
   it('SIGSTOP before the first command: killed after 1.5 s of silence, the accepted call falls back, queued ones are served', async () => {
     const a = await agent({}, true);
     const stopped = a.agentPid();
