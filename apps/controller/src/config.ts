@@ -82,6 +82,7 @@ export const CONTROLLER_ENV = {
     schema: z.coerce.number().int().min(1).max(100_000).default(20),
     doc: 'failed logins allowed per account from all addresses before addresses the account never signed in from back off; addresses it signed in from are not held back',
   },
+  FEDPBX_LOGIN_BACKOFF_FIRST_SEC: { schema: z.coerce.number().int().min(1).max(3600).default(1), doc: 'first wait once a login counter backs off, in seconds; each further failure doubles it' },
   FEDPBX_LOGIN_BACKOFF_MAX_SEC: { schema: z.coerce.number().int().min(1).max(86_400).default(900), doc: 'longest wait between login attempts once backing off, in seconds' },
   FEDPBX_LOGIN_WINDOW_SEC: { schema: z.coerce.number().int().min(1).max(30 * 86_400).default(900), doc: 'failed-login counters are forgotten after this many seconds without a failure' },
   FEDPBX_TRUSTED_PROXIES: {

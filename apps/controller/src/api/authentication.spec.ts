@@ -4,7 +4,7 @@ import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
 describe('authentication (PostgreSQL)', () => {
   let t: TestApp;
   beforeAll(async () => {
-    t = await startTestApp({ env: { FEDPBX_LOGIN_MAX_ATTEMPTS: '3', FEDPBX_LOGIN_WINDOW_SEC: '60' } });
+    t = await startTestApp({ env: { FEDPBX_LOGIN_MAX_ATTEMPTS: '3', FEDPBX_LOGIN_WINDOW_SEC: '60', FEDPBX_LOGIN_BACKOFF_FIRST_SEC: '30' } });
   });
   afterAll(async () => t?.close());
 

@@ -190,6 +190,18 @@ describe('sessions and passwords (PostgreSQL)', () => {
     expect((await t.request('POST', `/api/v1/users/${viewerId}/password`, { newPassword: 'temporary-Pass-7788' }, s.accessToken)).status).toBe(403);
   });
 
+  it('describes the session and password routes in the OpenAPI document', async () => {
+    const doc = (await t.request('GET', '/api/openapi.json')).body as { paths: Record<string, Record<string, { requestBody?: unknown; responses: Record<string, unknown> }>>; components: { schemas: Record<string, unknown> } };
+    const body = (path: string, method: string): string => JSON.stringify(doc.paths[path]?.[method]?.requestBody);
+    expect(body('/api/v1/auth/refresh', 'post')).toContain('RefreshBody');
+    expect(body('/api/v1/auth/password', 'post')).toContain('ChangePasswordBody');
+    expect(body('/api/v1/users/{id}/password', 'post')).toContain('ResetPasswordBody');
+    expect(JSON.stringify(doc.paths['/api/v1/auth/login']?.['post']?.responses['200'])).toContain('SessionTokens');
+    expect(doc.paths['/api/v1/auth/logout']?.['post']).toBeDefined();
+    expect(Object.keys(doc.paths['/api/v1/users/{id}/sessions'] ?? {}).sort()).toEqual(['delete', 'get']);
+    expect(doc.components.schemas['SessionTokens']).toBeDefined();
+  });
+
   it('applies the password policy when head office creates a user', async () => {
     for (const password of ['password1234', 'qwertyuiop123', 'abcabcabcabcabc', 'aaaaaaaaaaaaaaaaa', 'newbie-newbie-2026']) {
       const r = await t.request('POST', '/api/v1/users', { username: 'newbie', password, grants: [] }, admin);

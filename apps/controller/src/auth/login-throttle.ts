@@ -7,12 +7,12 @@ import { LoginKnownSourceEntity, LoginThrottleEntity } from '../database/entitie
 export type ThrottleKind = 'account-and-source' | 'source' | 'account';
 
 /**
- * Seconds to wait after the `failures`-th failure when `free` failures are allowed: nothing before, then 1 s,
+ * Seconds to wait after the `failures`-th failure when `free` failures are allowed: nothing before, then `first`,
  * doubling with every further failure, at most `cap`.
  */
-export function backoffSec(failures: number, free: number, cap: number): number {
+export function backoffSec(failures: number, free: number, cap: number, first = 1): number {
   if (failures < free) return 0;
-  return Math.min(cap, 2 ** Math.min(failures - free, 30));
+  return Math.min(cap, first * 2 ** Math.min(failures - free, 30));
 }
 
 /** A counter that started holding logins back with this failure (the audit log's lock-out entry). */
@@ -85,7 +85,7 @@ export class LoginThrottle {
         [key, now, windowStart],
       )) as { failures: number }[];
       const failures = Number(rows[0]?.failures ?? 1);
-      const wait = backoffSec(failures, this.free(kind), this.config.FEDPBX_LOGIN_BACKOFF_MAX_SEC);
+      const wait = backoffSec(failures, this.free(kind), this.config.FEDPBX_LOGIN_BACKOFF_MAX_SEC, this.config.FEDPBX_LOGIN_BACKOFF_FIRST_SEC);
       if (wait === 0) continue;
       const blockedUntil = new Date(now.getTime() + wait * 1000);
       await m.update(LoginThrottleEntity, { key }, { blockedUntil });

@@ -38,6 +38,11 @@ const SUCCESS: Record<string, Record<string, unknown>> = {
     },
   },
   'POST /api/v1/enroll': { '200': { description: 'the site\'s NATS credentials (secret); 401 for an unknown, used, expired or revoked token', ...json(ref('EnrollResponse')) } },
+  'POST /api/v1/auth/login': {
+    '200': { description: 'a new session; 429 with Retry-After while the account and address (or address, or account from a new address) back off', ...json(ref('SessionTokens')) },
+    '429': ERROR,
+  },
+  'POST /api/v1/auth/refresh': { '200': { description: 'the session\'s new tokens; the presented refresh token is used up (presenting it again revokes the session)', ...json(ref('SessionTokens')) } },
   'GET /api/v1/sites/{siteId}/agent-credentials': {
     '200': { description: 'the site\'s agent NATS users newest first (public key, origin, issuedAt, expiresAt, state active|expired|revoked; never a secret), `lifetimeSec`, and `revocation`: whether the hub has every revocation (`current`, `pending`, `failing`, `unavailable`)' },
   },
@@ -66,6 +71,18 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
       type: 'object',
       required: ['error'],
       properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, issues: { type: 'array' }, problems: { type: 'array' } } } },
+    },
+  };
+  schemas['SessionTokens'] = {
+    type: 'object',
+    required: ['accessToken', 'expiresAt', 'refreshToken', 'sessionId', 'sessionExpiresAt', 'mustChangePassword'],
+    properties: {
+      accessToken: { type: 'string', description: 'send as `Authorization: Bearer <token>` until expiresAt' },
+      expiresAt: { type: 'string', format: 'date-time' },
+      refreshToken: { type: 'string', description: 'one use: POST /api/v1/auth/refresh answers a new one' },
+      sessionId: { type: 'string', format: 'uuid' },
+      sessionExpiresAt: { type: 'string', format: 'date-time', description: 'the absolute end of the session (FEDPBX_SESSION_MAX_SEC)' },
+      mustChangePassword: { type: 'boolean', description: 'head office reset the password: only auth/me, auth/password and auth/logout answer until it is changed' },
     },
   };
   const published = new Set<PublishedSchemaName>([
