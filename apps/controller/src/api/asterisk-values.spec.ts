@@ -113,6 +113,17 @@ describe('values the renderers accept, refused at write time (PostgreSQL)', () =
     expect(ok.status).toBe(201);
   });
 
+  it('refuses a phone whose PJSIP endpoint name another phone of the site has (the renderer would write it twice)', async () => {
+    const r = await t.request('POST', '/api/v1/extensions', { id: 'e-m140', siteId: 'moscow', number: '140', displayName: 'Clash', endpoint: '102' }, token);
+    expect(r.status).toBe(409);
+    const issues = r.body.error?.['issues'] as { code: string; objects: { id: string }[] }[];
+    expect(issues).toEqual([expect.objectContaining({ code: 'duplicate-endpoint', objects: [expect.objectContaining({ id: 'e-m102' }), expect.objectContaining({ id: 'e-m140' })] })]);
+    // A reserved prefix is refused at the field (400), before any federation check.
+    const reserved = await t.request('POST', '/api/v1/extensions', { siteId: 'moscow', number: '141', displayName: 'Reserved', endpoint: 'trunk-x' }, token);
+    expect(reserved.status).toBe(400);
+    expect(problems(reserved.body).map((p) => p.path)).toEqual(['endpoint']);
+  });
+
   it('refuses turning voicemail off on an extension a flow leaves messages with', async () => {
     const e101 = input.extensions.find((e) => e.id === 'e-m101');
     const r = await t.request('PUT', '/api/v1/extensions/e-m101', { ...e101, voicemail: false }, token);

@@ -40,6 +40,8 @@ export const FEDERATION_ISSUE_CODES = [
   'call-flow',
   /** A flow or inbound route leads to a mailbox its site does not have (no extension there with voicemail). */
   'unknown-mailbox',
+  /** Two phones of a site would get the same PJSIP endpoint name (`endpoint`, or the number when it has none). */
+  'duplicate-endpoint',
 ] as const;
 export type FederationIssueCode = (typeof FEDERATION_ISSUE_CODES)[number];
 

@@ -52,6 +52,22 @@ export function checkSiteNumbers(ctx: NumberingContext, siteId: string, extensio
     }
   };
 
+  // The pjsip renderer writes endpoint/auth/aor `<endpoint or number>` per phone: a name twice would be refused
+  // there (DUPLICATE_OBJECT) and the site's include files would stop following its snapshots.
+  const endpoints = new Map<string, Extension>();
+  for (const e of extensions) {
+    const name = e.endpoint ?? e.number;
+    const prior = endpoints.get(name);
+    if (prior === undefined) endpoints.set(name, e);
+    else if (prior.number !== e.number) {
+      // (The same number twice is reported as duplicate-extension already.)
+      out.error('duplicate-endpoint', `extensions ${prior.id} and ${e.id} at ${siteId} would both be PJSIP endpoint ${name}`, [
+        { type: 'extension', id: prior.id, siteId },
+        { type: 'extension', id: e.id, siteId },
+      ]);
+    }
+  }
+
   const ceiling = new Set(site.classOfServiceCeiling);
   const aboveCeiling = new Map<string, string[]>();
   for (const e of extensions) {
