@@ -5,6 +5,7 @@
 export type {
   AgentStatus,
   CallFlow,
+  CallDetail,
   CdrPage,
   CdrRecord,
   ClassOfService,

@@ -1,5 +1,5 @@
 import { useState, type FormEvent } from 'react';
-import type { CdrPage, CdrRecord } from '../api/types';
+import type { CallDetail, CdrPage, CdrRecord } from '../api/types';
 import { useApi } from '../session';
 import { useSites } from '../sites';
 import { DataTable } from '../ui/data-table';
@@ -50,6 +50,16 @@ export function CdrScreen() {
       setMoreError(e);
     }
   };
+  // One call across sites: its legs at the sites this user may read (GET /calls/<origin site>/<linkedid>).
+  const [call, setCall] = useState<{ id: string; detail?: CallDetail; error?: unknown } | undefined>(undefined);
+  const openCall = async (callId: string): Promise<void> => {
+    setCall({ id: callId });
+    try {
+      setCall({ id: callId, detail: await api.get<CallDetail>(`/calls/${callId}`) });
+    } catch (e) {
+      setCall({ id: callId, error: e });
+    }
+  };
   const submit = (e: FormEvent): void => {
     e.preventDefault();
     setApplied(draft);
@@ -88,9 +98,41 @@ export function CdrScreen() {
           <button type="button" className="link" onClick={() => { setDraft(EMPTY); setApplied(EMPTY); }}>Clear filters</button>
         </div>
       </form>
+      {call !== undefined && (
+        <section className="card" aria-label={`Call ${call.id}`}>
+          <h2>Call {call.id}</h2>
+          {call.error !== undefined && <ErrorBanner error={call.error} />}
+          {call.detail === undefined && call.error === undefined && <p>Loading the call…</p>}
+          {call.detail !== undefined && (
+            <>
+              <p>
+                Started at {call.detail.originSiteId} {new Date(call.detail.start).toLocaleString()}; {call.detail.answered ? 'answered' : 'not answered'}, legs at{' '}
+                {call.detail.sites.join(', ')}
+                {call.detail.legsElsewhere > 0 ? ` and ${call.detail.legsElsewhere} at sites you cannot see` : ''}.
+              </p>
+              <DataTable
+                label="Legs of the call"
+                columns={[
+                  { header: 'Start', cell: (c) => new Date(c.start).toLocaleString() },
+                  { header: 'Site', cell: (c) => c.siteId },
+                  { header: 'From', cell: (c) => c.src },
+                  { header: 'To', cell: (c) => c.dst },
+                  { header: 'Result', cell: (c) => c.disposition.toLowerCase() },
+                  { header: 'Route', cell: (c) => routeText(c) },
+                ]}
+                rows={call.detail.legs}
+                rowKey={(c) => `${c.siteId}/${c.cdrId}`}
+              />
+            </>
+          )}
+          <button type="button" className="link" onClick={() => setCall(undefined)}>Close</button>
+        </section>
+      )}
       <LoadState loaded={page} what="call records">
         {(p) => {
           const rows = [...p.items, ...more];
+          const legsIn = new Map<string, number>();
+          for (const r of rows) legsIn.set(r.callId, (legsIn.get(r.callId) ?? 0) + 1);
           return rows.length === 0 ? (
             <p>No calls match. Calls appear here once the sites’ agents report them.</p>
           ) : (
@@ -104,7 +146,16 @@ export function CdrScreen() {
                   { header: 'To', cell: (c) => c.dst },
                   { header: 'Result', cell: (c) => c.disposition.toLowerCase() },
                   { header: 'Talk time', cell: (c) => `${c.billSec} s` },
-                  { header: 'Route', cell: (c) => `${c.routeKind ?? '—'}${c.targetSiteId !== undefined ? ` → ${c.targetSiteId}` : ''}${c.trunkId !== undefined ? ` (${c.trunkId})` : ''}` },
+                  { header: 'Route', cell: (c) => routeText(c) },
+                  { header: 'Origin', cell: (c) => c.originSiteId ?? '—' },
+                  {
+                    header: 'Call',
+                    cell: (c) => (
+                      <button type="button" className="link" onClick={() => void openCall(c.callId)} title={c.callId}>
+                        {(legsIn.get(c.callId) ?? 1) > 1 ? `${legsIn.get(c.callId)} legs` : 'legs'}
+                      </button>
+                    ),
+                  },
                   {
                     header: 'Recording',
                     cell: (c) =>
@@ -122,4 +173,9 @@ export function CdrScreen() {
       </LoadState>
     </section>
   );
+}
+
+/** A leg's own decision: route kind, target site, trunk. */
+function routeText(c: CdrRecord): string {
+  return `${c.routeKind ?? '—'}${c.targetSiteId !== undefined ? ` → ${c.targetSiteId}` : ''}${c.trunkId !== undefined ? ` (${c.trunkId})` : ''}`;
 }
