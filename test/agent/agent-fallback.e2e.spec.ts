@@ -143,6 +143,23 @@ describe('fedpbx-agent supervise: stopped, hung, killed and restarting agents', 
     expect(c.variables.FEDPBX_REVISION).toBe('2');
   });
 
+  it('SIGTERM (systemctl stop): the call in progress finishes, the supervisor exits 0 and the port then refuses', async () => {
+    const a = await agent({}, true);
+    const inProgress = dialplan.run({
+      context: 'fedpbx-internal',
+      exten: '305',
+      callerId: { num: '101' },
+      agi: { host: '127.0.0.1', port: a.agiPort },
+      onDial: () => ({ status: 'ANSWER', talkMs: 800 }),
+    });
+    await new Promise((r) => setTimeout(r, 300));
+    expect(await a.stop('SIGTERM')).toBe(0);
+    expectHandled(await inProgress);
+    const after = await call(a.agiPort);
+    expect(after.agiStatus).toBe('FAILURE');
+    expectFallback(after);
+  });
+
   it('SIGSTOP before the first command: killed after 1.5 s of silence, the accepted call falls back, queued ones are served', async () => {
     const a = await agent({}, true);
     const stopped = a.agentPid();
