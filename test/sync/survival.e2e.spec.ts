@@ -81,7 +81,9 @@ async function call(
 function expectRoutedToPiter(c: CallRecord): void {
   expect(c.connectError).toBeNull();
   expect(c.agiStatus).toBe('SUCCESS');
-  expect(c.dials.map((d) => d.rawData)).toEqual(['PJSIP/301@site-piter,30,tT']);
+  // Target and timeout; the options also carry the pre-dial handler that passes the call id to piter.
+  expect(c.dials).toHaveLength(1);
+  expect(c.dials[0]!.rawData).toMatch(/^PJSIP\/301@site-piter,30,/);
 }
 
 async function agentRevision(s: Site): Promise<number> {
