@@ -358,7 +358,7 @@ describe.each(RUNNERS)('AsteriskConfigWriter, rendering %s', (_where, runner) =>
     expect(pjsipBefore).toMatch(/bind=10\.77\.0\.1:5060\n\n; Link l-moscow-kazan to site kazan \(registration, kazan registers\)\n/);
     const switched = (mode: 'ip' | 'registration'): Federation => ({
       ...fed,
-      links: fed.links.map((l) => (l.id !== 'l-moscow-kazan' ? l : mode === 'ip' ? { id: l.id, a: l.a, b: l.b, mode: 'ip', secret: l.secret } : { ...l, registrant: 'moscow' })),
+      links: fed.links.map((l) => (l.id !== 'l-moscow-kazan' ? l : mode === 'ip' ? { id: l.id, a: l.a, b: l.b, codecs: l.codecs, mode: 'ip', ...(l.secret !== undefined ? { secret: l.secret } : {}) } : { ...l, registrant: 'moscow' })),
     });
     for (const [revision, mode] of [[2, 'ip'], [3, 'registration'], [4, 'ip']] as const) {
       expect((await writer.apply(snap(switched(mode), revision))).written).toContain(PJSIP_FILE_NAME);

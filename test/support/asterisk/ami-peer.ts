@@ -78,6 +78,10 @@ const ACTION_AUTHORITY: Record<string, readonly AmiClass[]> = {
   updateconfig: ['config'],
   getconfig: ['system', 'config'],
   modulecheck: ['system'],
+  pjsipshowendpoint: ['system'],
+  // manager.c: Hangup EVENT_FLAG_SYSTEM | EVENT_FLAG_CALL, CoreShowChannels EVENT_FLAG_SYSTEM | EVENT_FLAG_REPORTING.
+  hangup: ['system', 'call'],
+  coreshowchannels: ['system', 'reporting'],
 };
 
 /**
@@ -197,6 +201,9 @@ export class AmiPeer {
    */
   readonly modules: Set<string>;
   private readonly handlers = new Map<string, ActionHandler>();
+  /** Actions a model of Asterisk's modules serves (PjsipSim), after the permission check. */
+  private readonly models = new Map<string, ActionHandler>();
+  private readonly reloadListeners: ((module: string) => void)[] = [];
   private readonly waiters: (() => void)[] = [];
   private nextSession = 0;
   private readonly users: Readonly<Record<string, AmiPeerUser>>;
@@ -252,6 +259,16 @@ export class AmiPeer {
   handle(action: string, handler: ActionHandler | undefined): void {
     if (handler === undefined) this.handlers.delete(action.toLowerCase());
     else this.handlers.set(action.toLowerCase(), handler);
+  }
+
+  /** A module model serves this action (name case-insensitive), behind the same permission check as the rest. */
+  implement(action: string, handler: ActionHandler): void {
+    this.models.set(action.toLowerCase(), handler);
+  }
+
+  /** Called for every module reloaded (Reload action or `module reload` command), before the answer is written. */
+  onReload(listener: (module: string) => void): void {
+    this.reloadListeners.push(listener);
   }
 
   get loggedInSessions(): PeerSession[] {
@@ -416,6 +433,11 @@ export class AmiPeer {
       ctx.respond('Error', [['Message', 'Permission denied']]);
       return;
     }
+    const model = this.models.get(name);
+    if (model !== undefined) {
+      void Promise.resolve(model(ctx)).catch(() => session.socket.destroy());
+      return;
+    }
     switch (name) {
       case 'ping':
         ctx.respond('Success', [['Ping', 'Pong'], ['Timestamp', (Date.now() / 1000).toFixed(6)]]);
@@ -492,6 +514,7 @@ export class AmiPeer {
     const known = ['res_pjsip.so', 'pbx_config.so', 'chan_pjsip.so', 'res_pjsip_session.so', 'app_voicemail.so', 'cdr_manager.so'];
     const ok = module === '' || known.includes(module);
     if (ok) this.reloads.push(module === '' ? '(all)' : module);
+    if (ok) for (const l of this.reloadListeners) l(module === '' ? '(all)' : module);
     this.notify();
     if (ok) ctx.respond('Success', [['Message', 'Module Reloaded']]);
     else ctx.respond('Error', [['Message', 'No such module']]);
@@ -508,6 +531,7 @@ export class AmiPeer {
       ctx.respond('Success', [['Message', 'Command output follows'], ['Output', `${load[1] === 'load' ? 'Loaded' : 'Unloaded'} ${name}`]]);
     } else if (m !== null) {
       this.reloads.push(m[1]!);
+      for (const l of this.reloadListeners) l(m[1]!);
       ctx.respond('Success', [['Message', 'Command output follows'], ['Output', `Module '${m[1]!}' reloaded successfully.`]]);
       this.event('Reload', [['Module', m[1]!], ['Status', '0']]);
     } else if (command === 'core show uptime seconds') {

@@ -106,6 +106,8 @@ export interface PlaceCallOptions {
   readonly chunking?: Chunking;
   readonly hangup?: HangupInjection;
   readonly onDial?: DialScript;
+  /** A Dial that ends when the far side decides (PjsipSim.dial: timer B, an AMI Hangup of the outgoing leg); wins over onDial. */
+  readonly onDialAsync?: (req: DialRequest) => Promise<DialOutcome>;
   /** Sound files that exist, name -> duration in ms. Anything else is missing (Asterisk has none installed). */
   readonly sounds?: Readonly<Record<string, number>>;
   /** DTMF the caller presses, consumed by STREAM FILE, WAIT FOR DIGIT and GET DATA. */
@@ -962,7 +964,7 @@ class FastAgiCall {
       record('CANCEL', -1);
       return { text: '200 result=-1\n', hangup: true };
     }
-    const outcome = this.o.onDial?.(req) ?? { status: 'ANSWER' };
+    const outcome = this.o.onDialAsync !== undefined ? await this.o.onDialAsync(req) : (this.o.onDial?.(req) ?? { status: 'ANSWER' });
     if (outcome.ringMs) await sleep(outcome.ringMs);
     setStatus(outcome.status);
     // Dial End per peer: the one that answered ANSWER, the others were cancelled (NO ANSWER).
