@@ -112,12 +112,19 @@ describe('link and trunk health from AMI', () => {
     expect(state.health.links.piter).toBe('down');
   });
 
-  it('registrar side: the registrant un-registering (ContactStatus Removed) takes the link down', async () => {
-    const { peer, state } = await moscowAgent();
+  it('registrar side: the last contact removed (un-registered, or a mode switch) leaves the link unknown and tried, not down', async () => {
+    // Issue #15 §3: a mode switch removed the contact and the link counted as down for 2-25 s although it worked.
+    // A Dial to an endpoint without a contact fails at once (res_pjsip_session.c), so trying it costs nothing.
+    const { peer, state, links } = await moscowAgent();
     peer.event('ContactStatus', [['URI', 'sip:site-moscow@10.77.0.3:5060'], ['ContactStatus', 'Removed'], ['AOR', 'site-kazan'], ['EndpointName', 'site-kazan'], ['RoundtripUsec', '0']]);
+    peer.event('PeerStatus', [['ChannelType', 'PJSIP'], ['Peer', 'PJSIP/site-kazan'], ['PeerStatus', 'Unreachable']]);
+    await until(() => links.at(-1)?.peerSiteId === 'kazan' && links.at(-1)?.state === 'unknown');
+    expect(state.health.links.kazan).not.toBe('down');
+    peer.event('ContactStatus', [['URI', 'sip:site-moscow@10.77.0.3:5060'], ['ContactStatus', 'Created'], ['AOR', 'site-kazan'], ['EndpointName', 'site-kazan'], ['RoundtripUsec', '0']]);
+    peer.event('ContactStatus', [['URI', 'sip:site-moscow@10.77.0.3:5060'], ['ContactStatus', 'Unreachable'], ['AOR', 'site-kazan'], ['EndpointName', 'site-kazan'], ['RoundtripUsec', '0']]);
     await until(() => state.health.links.kazan === 'down');
-    peer.event('ContactStatus', [['URI', 'sip:site-moscow@10.77.0.3:5060'], ['ContactStatus', 'NonQualified'], ['AOR', 'site-kazan'], ['EndpointName', 'site-kazan'], ['RoundtripUsec', '0']]);
-    await until(() => state.health.links.kazan !== 'down');
+    peer.event('ContactStatus', [['URI', 'sip:site-moscow@10.77.0.3:5060'], ['ContactStatus', 'Reachable'], ['AOR', 'site-kazan'], ['EndpointName', 'site-kazan'], ['RoundtripUsec', '900']]);
+    await until(() => state.health.links.kazan !== 'down' && links.at(-1)?.state === 'up');
   });
 
   it('Registry Rejected (which names no registration) is tied to the trunk by its URIs', async () => {

@@ -1,4 +1,4 @@
-import { EnrollResponse, SiteSnapshot, Subjects } from '@fedpbx/contracts';
+import { DEFAULT_SIP_PORT, EnrollResponse, SiteSnapshot, Subjects } from '@fedpbx/contracts';
 import { importPublicKey, verifySnapshot } from '@fedpbx/signing';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DataSource } from 'typeorm';
@@ -116,7 +116,7 @@ describe('agent enrollment (PostgreSQL, private nats-server)', () => {
       const riga = s === null ? undefined : SiteSnapshot.parse(s.raw).config.federation.sites.find((x) => x.id === 'riga');
       return riga?.network?.wireguardPublicKey === undefined ? undefined : riga.network;
     });
-    expect(kazan).toEqual({ sipPort: 5060, vpnAddress: '10.77.0.5', wireguardPublicKey: keys.riga });
+    expect(kazan).toEqual({ sipPort: DEFAULT_SIP_PORT, vpnAddress: '10.77.0.5', wireguardPublicKey: keys.riga });
   });
 
   it('rate-limits failed enrollments per client address like logins', async () => {

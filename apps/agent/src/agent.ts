@@ -6,7 +6,9 @@ import { AlarmBoard } from './alarms/alarm-board.js';
 import { AgiServer } from './agi/agi-server.js';
 import { AmiClient } from './ami/ami-client.js';
 import { AsteriskStatus } from './ami/asterisk-status.js';
+import { DeadLinkLegs } from './ami/dead-link-legs.js';
 import { AsteriskConfigWriter } from './asterisk-config/config-writer.js';
+import { FEDERATION_TRANSPORT } from '@fedpbx/dialplan';
 import { workerRunner } from './asterisk-config/render-in-worker.js';
 import { CdrFileSource } from './cdr/cdr-file-source.js';
 import { CdrSourceCheck } from './cdr/cdr-source-check.js';
@@ -37,6 +39,9 @@ export interface AgentStartOptions {
   readonly standby?: boolean | undefined;
 }
 
+/** Asterisk runs without fedpbx-transport (AMI: `Unable to retrieve transport`). */
+export const TRANSPORT_FAILED_ALARM = 'pjsip-transport-failed';
+
 /**
  * Wires the agent once: local state first (so calls are served from disk with no network at all), then the
  * FastAGI listener and metrics; sync, AMI and WireGuard attach to the same state.
@@ -56,6 +61,7 @@ export class Agent {
   private wireguard: WireguardMesh | undefined;
   private recordings: RecordingRetentionSweeper | undefined;
   private cdrFile: CdrFileSource | undefined;
+  private configWriter: AsteriskConfigWriter | undefined;
   private cdrSourceCheck: CdrSourceCheck | undefined;
   /**
    * The whole snapshot in force while `start` wires the parts that render from it (Asterisk config, WireGuard
@@ -288,6 +294,7 @@ export class Agent {
         // The heartbeat carries amiConnected: the controller learns of the change now, not up to 10 s later.
         this.sync?.heartbeatNow();
       });
+      const deadLegs = new DeadLinkLegs(ami, this.log.child({ component: 'dead-link-legs' }));
       this.asteriskStatus = new AsteriskStatus({
         ami,
         state: this.state,
@@ -295,6 +302,8 @@ export class Agent {
         log: this.log.child({ component: 'asterisk-status' }),
         onLinkStatus: (event) => this.sync?.status.link(event),
         onTrunkStatus: (event) => this.sync?.status.trunk(event),
+        onLinkDown: (peer) => void deadLegs.hangUp(peer),
+        onTransportCheck: (missing) => this.transportAlarm(missing),
         onCdr: (cdr) => void this.cdrOutbox.add(cdr).catch((err: unknown) => this.log.error({ err, cdrId: cdr.cdrId }, 'CDR not stored')),
       });
       this.asteriskStatus.start();
@@ -332,7 +341,9 @@ export class Agent {
         runner: workerRunner(),
         // The controller shows the site's rollout as config-failed (with the object) until a later revision writes.
         onOutcome: (o) => (o.ok ? this.sync?.status.config(o.revision, undefined, o.written) : this.sync?.status.config(o.revision, o.failure)),
+        alarms: this.alarms,
       });
+      this.configWriter = writer;
       this.applier.addHook(async (snapshot, text) => {
         await writer.apply(snapshot, text);
       });
@@ -370,6 +381,23 @@ export class Agent {
     this.cdrFile = source;
     this.ami?.onConnected(() => void source.readNow());
     source.start().catch((err: unknown) => this.log.error({ err }, 'CDR file source not started'));
+  }
+
+  /**
+   * `pjsip-transport-failed`: Asterisk has no fedpbx-transport (seen over AMI after each reload and connect), with the
+   * conflicting bind of the admin's pjsip.conf when the config check found one. Cleared when a read finds none missing.
+   */
+  private transportAlarm(missing: { readonly endpoint: string; readonly message: string } | undefined): void {
+    if (missing === undefined) {
+      this.alarms.clear(TRANSPORT_FAILED_ALARM);
+      return;
+    }
+    const conflict = this.configWriter?.transportProblems.conflict;
+    const cause =
+      conflict !== undefined
+        ? `transport '${conflict.name}' of ${conflict.file}:${conflict.line} binds ${conflict.bindText}, which takes the same UDP port and address ("Address already in use" in the Asterisk log). Set the site's sipPort to a port no transport of pjsip.conf uses (default 5070), then restart Asterisk.`
+        : 'see the Asterisk log (res_pjsip/config_transport.c: "Transport ... could not be started") for the cause; transports start only when Asterisk starts.';
+    this.alarms.raise(TRANSPORT_FAILED_ALARM, 'critical', `Asterisk has no ${FEDERATION_TRANSPORT} (${missing.endpoint}: ${missing.message}): no inter-site call can work. Cause: ${cause}`);
   }
 
   /**

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { CallFlow, canonicalJson, Extension, NumberRange, PUBLISHED_SCHEMAS, Site, snapshotSigningPayload, toJsonSchema, Trunk } from './index.js';
+import { CallFlow, canonicalJson, DEFAULT_SIP_PORT, Extension, NumberRange, PUBLISHED_SCHEMAS, Site, snapshotSigningPayload, toJsonSchema, Trunk } from './index.js';
 
 describe('contracts', () => {
   it('rejects unknown properties instead of ignoring them', () => {
@@ -12,7 +12,8 @@ describe('contracts', () => {
     const s = Site.parse({ id: 'piter', name: 'St Petersburg' });
     expect(s.emergencyNumbers).toEqual(['112']);
     expect(s.prefixRequired).toBe(false);
-    expect(s.network.sipPort).toBe(5060);
+    expect(s.network.sipPort).toBe(DEFAULT_SIP_PORT);
+    expect(DEFAULT_SIP_PORT).not.toBe(5060); // the stock pjsip.conf's transport binds 0.0.0.0:5060
   });
 
   it.each([

@@ -19,12 +19,20 @@ import { EmailAddress, PhoneEndpointName, Secret, SipUser, TimeZoneName, Voicema
 /** A site dial prefix: the caller dials prefix + number; the receiving site sees the number without it. */
 export const SitePrefix = z.string().regex(/^[0-9]{1,4}$/, 'a site prefix is 1-4 digits');
 
+/**
+ * The default port of a site's federation SIP transport (`fedpbx-transport`). Not 5060: the stock pjsip.conf binds
+ * `0.0.0.0:5060`, which takes 5060 on every address, and a second transport on the same port at another address makes
+ * res_pjsip put that other address into Via/Contact/SDP (deploy/asterisk/README.md, "Beside the admin's transports").
+ */
+export const DEFAULT_SIP_PORT = 5070;
+
 export const SiteNetwork = z.strictObject({
   /** The site's address inside the site-to-site VPN (WireGuard tunnel address), used by IP-identified links. */
   vpnAddress: IpAddress.optional(),
   /** Where other sites reach this site's SIP (defaults to vpnAddress). */
   sipHost: HostName.optional(),
-  sipPort: Port.default(5060),
+  /** The port of the site's federation transport; no transport of the admin's pjsip.conf may use it. */
+  sipPort: Port.default(DEFAULT_SIP_PORT),
   /** WireGuard: this site's public endpoint (host:port) when it accepts tunnels, and its public key. */
   wireguardEndpoint: z.string().regex(/^[A-Za-z0-9.-]{1,253}:[0-9]{1,5}$/).optional(),
   wireguardPublicKey: WireguardKey.optional(),
@@ -62,7 +70,7 @@ export const Site = z.strictObject({
   emergencyNumbers: z.array(DialString).max(16).default(['112']),
   /** The site's main (attendant) number on the PSTN: the last resort to reach it when its link is down. */
   mainNumber: DialString.optional(),
-  network: SiteNetwork.default({ sipPort: 5060 }),
+  network: SiteNetwork.default({ sipPort: DEFAULT_SIP_PORT }),
   recording: RecordingPolicy.default({ interSite: false, external: false, retentionDays: 90 }),
   /** Inter-site ring timeout used for attempts toward this site. */
   ringTimeoutSec: z.number().int().min(5).max(300).default(30),

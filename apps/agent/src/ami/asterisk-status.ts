@@ -13,8 +13,21 @@
  * - `PeerStatus` (Peer: PJSIP/<endpoint>, PeerStatus Reachable|Unreachable)
  * - `Registry` (Username = client_uri, Domain = server_uri, Status Registered|Unregistered|Rejected|Failed)
  * A link or trunk is down as soon as one of its signals says so (contacts, registration, WireGuard handshake via
- * {@link AsteriskStatus.setLinkSignal}) and up when every known signal says up. While AMI is down nothing is
- * changed: the last known health stays in force (calls keep routing; a dead link still fails over per attempt).
+ * {@link AsteriskStatus.setLinkSignal}), unknown while a signal is unknown, and up when every known signal says up.
+ * While AMI is down nothing is changed: the last known health stays in force (calls keep routing; a dead link still
+ * fails over per attempt).
+ *
+ * Only evidence of failure makes a link down: a contact whose qualify went unanswered (Unreachable), a registration
+ * Rejected/Failed, an endpoint or transport Asterisk does not have. A state Asterisk has not established yet is
+ * `unknown`, and an unknown link is tried (routing treats it as up): right after Asterisk starts, persistent endpoints
+ * are OFFLINE (DeviceState `Unavailable`, PeerStatus) until their first qualify (pjsip_configuration.c,
+ * pjsip_options.c), and a mode switch removes the static contact and makes a new one that is not qualified yet -
+ * observed on 22.10.1 as 2-25 s of `FEDPBX_DENY=all-routes-down` for a link that worked. Trying costs nothing where
+ * Asterisk knows better: a Dial to an endpoint without a reachable contact fails at once (res_pjsip_session.c
+ * ast_sip_session_create_outgoing filters AST_SIP_CONTACT_FILTER_REACHABLE).
+ *
+ * When a link goes down, `onLinkDown` runs (the agent hangs up the unanswered outgoing legs towards it, so that
+ * Dials waiting for an INVITE that will never be answered return at once instead of after timer B).
  */
 import type { CdrEvent, HealthState } from '@fedpbx/contracts';
 import type { z } from 'zod';
@@ -28,10 +41,11 @@ import { mapCdr } from './cdr-mapper.js';
 
 export type LinkStatus = z.infer<typeof LinkStatusEvent>;
 export type TrunkStatus = z.infer<typeof TrunkStatusEvent>;
-type Signal = 'up' | 'down';
+type Signal = 'up' | 'down' | 'unknown';
 /** Cdr events mapped per turn of the event loop. */
 const CDR_SLICE = 50;
 type RegistrationStatus = NonNullable<TrunkStatus['registration']>;
+type ReportedState = LinkStatus['state'];
 
 /** The part of AmiClient this module uses (a fake in unit tests). */
 export type AmiStatusSource = Pick<AmiClient, 'listAction' | 'onEvent' | 'onConnected' | 'connected'>;
@@ -44,6 +58,13 @@ export interface AsteriskStatusOptions {
   /** A link changed state (or its round-trip time was first measured): for the sync layer. */
   readonly onLinkStatus?: (event: LinkStatus) => void;
   readonly onTrunkStatus?: (event: TrunkStatus) => void;
+  /** A link went down (not at a first reading of an unknown link: only a transition from up or unknown). */
+  readonly onLinkDown?: (peerSiteId: string) => void;
+  /**
+   * After each full read: the first fedpbx endpoint whose transport Asterisk does not have (PJSIPShowEndpoint answers
+   * `Unable to retrieve transport <name>`), or undefined when none was seen (for the agent's transport alarm).
+   */
+  readonly onTransportCheck?: (missing: { readonly endpoint: string; readonly message: string } | undefined) => void;
   /** One per Cdr event (call leg); order relative to Hangup is not relied on. */
   readonly onCdr?: (event: CdrEvent) => void;
 }
@@ -58,7 +79,7 @@ interface Health {
   readonly signals: Map<string, Signal>;
   /** Contact URI -> signal, for the `contacts` signal. */
   readonly contacts: Map<string, Signal>;
-  reported: HealthState | undefined;
+  reported: ReportedState | undefined;
   rttMs: number | undefined;
   registration: RegistrationStatus | undefined;
 }
@@ -88,7 +109,7 @@ export class AsteriskStatus {
   }
 
   /** Current view, for status reports: `link:<site>` / `trunk:<id>` -> state. */
-  get states(): ReadonlyMap<string, HealthState | undefined> {
+  get states(): ReadonlyMap<string, ReportedState | undefined> {
     return new Map([...this.health].map(([k, h]) => [k, h.reported]));
   }
 
@@ -130,8 +151,10 @@ export class AsteriskStatus {
     const { ami } = this.opts;
     // AMI is one ordered stream: an event that arrives after a list completed is newer than that list, and the
     // list must not overwrite it (the lists are applied only once all three are in).
+    this.transportMissing = undefined;
     const endpoints = await ami.listAction('PJSIPShowEndpoints');
     const endpointsAt = this.eventSeq;
+    const unavailable: { target: Target; name: string }[] = [];
     const contacts = await ami.listAction('PJSIPShowContacts').then((r) => r.items, (e: unknown) => (isEmptyListError(e) ? [] : Promise.reject(e)));
     const contactsAt = this.eventSeq;
     const registrations = await ami.listAction('PJSIPShowRegistrationsOutbound');
@@ -150,9 +173,15 @@ export class AsteriskStatus {
       const device = (item.headers.get('DeviceState') ?? '').trim();
       const h = this.entry(target);
       h.contacts.clear();
-      if (device === 'Unavailable') h.signals.set('contacts', 'down');
+      // Unavailable = no aor with an available contact: unqualified as yet, none registered, or all Unreachable.
+      // Which one, only the contacts' own statuses say (PJSIPShowEndpoint, below).
+      if (device === 'Unavailable') unavailable.push({ target, name });
       else if (device === 'Unknown' || device === 'Invalid' || device === '') h.signals.delete('contacts');
       else h.signals.set('contacts', 'up');
+    }
+    for (const { target, name } of unavailable) {
+      const signal = await this.endpointContacts(target, name);
+      if (!newer(target, endpointsAt)) this.entry(target).signals.set('contacts', signal);
     }
     for (const item of contacts) {
       if (item.event !== 'ContactList') continue;
@@ -161,7 +190,7 @@ export class AsteriskStatus {
       if (target === undefined || signal === undefined || newer(target, contactsAt)) continue;
       const h = this.entry(target);
       h.contacts.set(item.headers.get('Uri') ?? '', signal);
-      h.signals.set('contacts', aggregate(h.contacts) ?? signal);
+      h.signals.set('contacts', aggregate(h.contacts));
       h.rttMs = rtt(item.headers.get('RoundtripUsec')) ?? h.rttMs;
     }
     const uris = new Map<string, string>();
@@ -184,6 +213,36 @@ export class AsteriskStatus {
       h.signals.set('contacts', 'down');
     }
     for (const [key, h] of this.health) this.publish(parseKey(key), h);
+    this.opts.onTransportCheck?.(this.transportMissing);
+  }
+
+  private transportMissing: { readonly endpoint: string; readonly message: string } | undefined;
+
+  /**
+   * The `contacts` signal of an endpoint Asterisk shows as Unavailable, from its contacts' own statuses
+   * (PJSIPShowEndpoint's ContactStatusDetail lists static contacts too, which PJSIPShowContacts does not). An
+   * endpoint whose transport Asterisk could not start answers `Unable to retrieve transport <name>`: down.
+   */
+  private async endpointContacts(target: Target, name: string): Promise<Signal> {
+    const h = this.entry(target);
+    let items: readonly AmiEvent[];
+    try {
+      items = (await this.opts.ami.listAction('PJSIPShowEndpoint', { Endpoint: name })).items;
+    } catch (error) {
+      const message = error instanceof Error ? error.message : String(error);
+      if (/Unable to retrieve transport/.test(message)) {
+        this.opts.log.warn({ endpoint: name, reason: message }, 'endpoint without its transport in Asterisk: it cannot carry calls');
+        this.transportMissing ??= { endpoint: name, message: message.replace(/^PJSIPShowEndpoint failed: /, '') };
+        return 'down';
+      }
+      throw error;
+    }
+    for (const item of items) {
+      if (item.event !== 'ContactStatusDetail') continue;
+      const signal = contactSignal(item.headers.get('Status'));
+      if (signal !== undefined) h.contacts.set(item.headers.get('URI') ?? '', signal);
+    }
+    return aggregate(h.contacts);
   }
 
   /** Status events are numbered so that a list read in flight cannot overwrite a newer event. */
@@ -218,14 +277,12 @@ export class AsteriskStatus {
     const signal = contactSignal(status);
     const h = this.entry(target);
     const uri = event.headers.get('URI') ?? '';
-    if (signal === undefined) h.contacts.delete(uri);
+    if (signal === undefined || status === 'Removed') h.contacts.delete(uri);
     else h.contacts.set(uri, signal);
-    if (status === 'Removed') h.contacts.delete(uri);
     this.noteEvent(target);
-    const aggregated = aggregate(h.contacts);
-    // The last contact removed (a registrant that un-registered): nothing left to reach.
-    if (aggregated === undefined && status === 'Removed') h.signals.set('contacts', 'down');
-    else if (aggregated !== undefined) h.signals.set('contacts', aggregated);
+    // The last contact removed (a mode switch, a registrant that un-registered): unknown, not down - a Dial with no
+    // contact fails at once, and a new contact is on its way in a mode switch.
+    if (signal !== undefined || status === 'Removed') h.signals.set('contacts', aggregate(h.contacts));
     const measured = rtt(event.headers.get('RoundtripUsec'));
     if (measured !== undefined && measured > 0) h.rttMs = measured;
     this.publish(target, h);
@@ -237,9 +294,12 @@ export class AsteriskStatus {
     const target = this.targetOf(peer.slice('PJSIP/'.length), this.config());
     const status = event.headers.get('PeerStatus');
     if (target === undefined || (status !== 'Reachable' && status !== 'Unreachable')) return;
+    // Unreachable = the endpoint went OFFLINE: also when its last contact was removed (a mode switch). The contacts'
+    // own ContactStatus events say whether a qualify failed; PeerStatus only confirms Reachable.
+    if (status !== 'Reachable') return;
     const h = this.entry(target);
     this.noteEvent(target);
-    h.signals.set('contacts', status === 'Reachable' ? 'up' : 'down');
+    h.signals.set('contacts', 'up');
     this.publish(target, h);
   }
 
@@ -288,23 +348,31 @@ export class AsteriskStatus {
     const h = this.entry(target);
     h.registration = status;
     if (status === undefined) h.signals.delete('registration');
-    else h.signals.set('registration', status === 'Registered' ? 'up' : 'down');
+    // Unregistered is where a registration starts (and is again after a reload or mode switch): not yet, not failed.
+    else h.signals.set('registration', status === 'Registered' ? 'up' : status === 'Unregistered' ? 'unknown' : 'down');
   }
 
   private publish(target: Target, h: Health): void {
     const values = [...h.signals.values()];
-    const state: HealthState | undefined = values.includes('down') ? 'down' : values.length > 0 ? 'up' : undefined;
-    if (state === undefined || state === h.reported) return;
+    const state: ReportedState = values.includes('down') ? 'down' : values.includes('unknown') || values.length === 0 ? 'unknown' : 'up';
+    // A first view that knows nothing yet says nothing (absent = tried); later, unknown is reported like any state.
+    if (state === h.reported || (state === 'unknown' && h.reported === undefined)) return;
+    const before = h.reported;
     h.reported = state;
     const { state: routing, metrics, log } = this.opts;
+    // Routing knows up and down; unknown is tried, i.e. routed as up.
+    const routed: HealthState = state === 'down' ? 'down' : 'up';
     if (target.kind === 'link') {
-      routing.setLink(target.id, state);
-      metrics?.linkUp.set({ peer_site: target.id }, state === 'up' ? 1 : 0);
+      routing.setLink(target.id, routed);
+      if (state === 'unknown') metrics?.linkUp.remove({ peer_site: target.id });
+      else metrics?.linkUp.set({ peer_site: target.id }, state === 'up' ? 1 : 0);
       log.info({ peerSite: target.id, state, signals: Object.fromEntries(h.signals) }, 'inter-site link health changed');
       this.opts.onLinkStatus?.({ type: 'link.status', peerSiteId: target.id, state, source: 'ami', ...(h.rttMs === undefined ? {} : { rttMs: h.rttMs }) });
+      if (state === 'down' && before !== undefined) this.opts.onLinkDown?.(target.id);
     } else {
-      routing.setTrunk(target.id, state);
-      metrics?.trunkUp.set({ trunk: target.id }, state === 'up' ? 1 : 0);
+      routing.setTrunk(target.id, routed);
+      if (state === 'unknown') metrics?.trunkUp.remove({ trunk: target.id });
+      else metrics?.trunkUp.set({ trunk: target.id }, state === 'up' ? 1 : 0);
       log.info({ trunk: target.id, state, signals: Object.fromEntries(h.signals) }, 'trunk health changed');
       this.opts.onTrunkStatus?.({ type: 'trunk.status', trunkId: target.id, state, ...(h.registration === undefined ? {} : { registration: h.registration }) });
     }
@@ -365,22 +433,26 @@ function parseKey(key: string): Target {
   return { kind: key.slice(0, i) as Target['kind'], id: key.slice(i + 1) };
 }
 
-/** res_pjsip contact states: qualify answered or not qualified (a registered contact) = reachable; Unknown = not qualified yet. */
+/**
+ * res_pjsip contact states (pjsip_options.c): Reachable = a qualify was answered; Unreachable = one was not (the only
+ * evidence of a dead link); Created/NonQualified = not qualified (yet); Unknown. Removed drops the contact.
+ */
 const CONTACT_SIGNAL: Readonly<Record<string, Signal>> = {
   Reachable: 'up',
-  NonQualified: 'up',
-  Created: 'up',
+  NonQualified: 'unknown',
+  Created: 'unknown',
+  Unknown: 'unknown',
   Unreachable: 'down',
-  Removed: 'down',
 };
 
 function contactSignal(status: string | undefined): Signal | undefined {
   return status !== undefined && Object.hasOwn(CONTACT_SIGNAL, status) ? CONTACT_SIGNAL[status] : undefined;
 }
 
-function aggregate(contacts: ReadonlyMap<string, Signal>): Signal | undefined {
-  if (contacts.size === 0) return undefined;
-  return [...contacts.values()].includes('up') ? 'up' : 'down';
+/** Dial takes any contact that is not Unreachable: up if one answered, down only if every one failed; none = unknown. */
+function aggregate(contacts: ReadonlyMap<string, Signal>): Signal {
+  const values = [...contacts.values()];
+  return values.includes('up') ? 'up' : values.includes('unknown') || values.length === 0 ? 'unknown' : 'down';
 }
 
 /** Registry events say Registered/Unregistered/Rejected/Failed; OutboundRegistrationDetail also NotRegistered. */

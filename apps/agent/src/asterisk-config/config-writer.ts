@@ -23,7 +23,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
-import type { ConfigFailedEvent, SiteSnapshot } from '@fedpbx/contracts';
+import { DEFAULT_SIP_PORT, type ConfigFailedEvent, type SiteSnapshot } from '@fedpbx/contracts';
 import {
   EXTENSIONS_FILE_NAME,
   FEDERATION_TRANSPORT,
@@ -34,6 +34,7 @@ import {
   type PjsipRenderOptions,
 } from '@fedpbx/dialplan';
 import type { Logger } from '../logger.js';
+import { federationBind, formatBind, readAdminTransports, transportProblems, type TransportProblems } from './admin-transports.js';
 import { IncludeFileWriteError, writeIncludeFiles, type IncludeFilesRunner } from './include-files.js';
 
 /** Why the include files of a revision were not written, as the `config.failed` event carries it. */
@@ -75,7 +76,21 @@ export interface AsteriskConfigWriterOptions {
   readonly runner?: IncludeFilesRunner;
   /** Told of each apply's outcome (also when nothing changed): the agent reports it to the controller. */
   readonly onOutcome?: (outcome: ConfigOutcome) => void;
+  /**
+   * Where the transport check raises its alarms (the agent's AlarmBoard): `pjsip-transport-conflict` when a
+   * transport of the admin's pjsip.conf takes fedpbx-transport's UDP port and address, `pjsip-transport-shared-port`
+   * when one uses the same port at another address (admin-transports.ts).
+   */
+  readonly alarms?: AlarmSink;
 }
+
+export interface AlarmSink {
+  raise(code: string, severity: 'critical' | 'warning', message: string): void;
+  clear(code: string): void;
+}
+
+export const TRANSPORT_CONFLICT_ALARM = 'pjsip-transport-conflict';
+export const TRANSPORT_SHARED_PORT_ALARM = 'pjsip-transport-shared-port';
 
 export type AsteriskModule = 'res_pjsip.so' | 'pbx_config.so' | 'app_voicemail.so';
 
@@ -109,6 +124,7 @@ export class AsteriskConfigWriter {
   private readonly owed = new Set<AsteriskModule>();
   private readonly includeWarned = new Set<string>();
   private chain: Promise<unknown> = Promise.resolve();
+  private problems: TransportProblems = {};
 
   constructor(private readonly opts: AsteriskConfigWriterOptions) {
     this.outDir = opts.includeDir ?? opts.configDir;
@@ -121,7 +137,48 @@ export class AsteriskConfigWriter {
    * snapshot's JSON as the applier stored it (made from `snapshot` when absent).
    */
   apply(snapshot: SiteSnapshot, text?: string): Promise<ConfigApplyResult> {
-    return this.serial(() => this.applyNow(snapshot.revision, text ?? JSON.stringify(snapshot)));
+    const { site } = snapshot.config;
+    return this.serial(async () => {
+      // Before the reload: what AMI then shows (a missing transport) is explained by what this finds.
+      await this.checkTransports(site.id, site.network);
+      return this.applyNow(snapshot.revision, text ?? JSON.stringify(snapshot));
+    });
+  }
+
+  /** What the last check found in the admin's pjsip.conf against fedpbx-transport. */
+  get transportProblems(): TransportProblems {
+    return this.problems;
+  }
+
+  /**
+   * Reads the admin's transports (pjsip.conf and its includes) and raises or clears the alarms. Never rejects: an
+   * unreadable pjsip.conf leaves the alarms as they were.
+   */
+  async checkTransports(siteId: string, network: SiteSnapshot['config']['site']['network']): Promise<TransportProblems> {
+    const own = federationBind(network);
+    if (own === undefined) return this.problems;
+    const admin = await readAdminTransports(this.opts.configDir).catch(() => undefined);
+    if (admin === undefined) return this.problems;
+    this.problems = transportProblems(own, admin);
+    const { conflict, sharedPort } = this.problems;
+    const alarms = this.opts.alarms;
+    const ours = `${FEDERATION_TRANSPORT} (${formatBind(own)})`;
+    const fix = `Set site ${siteId}'s sipPort to a UDP port no transport of pjsip.conf uses (the default is ${DEFAULT_SIP_PORT}), then restart Asterisk (transports are not reloaded)`;
+    if (conflict !== undefined) {
+      alarms?.raise(
+        TRANSPORT_CONFLICT_ALARM,
+        'critical',
+        `${ours} cannot start: transport '${conflict.name}' (${conflict.file}:${conflict.line}, bind = ${conflict.bindText}) already takes UDP ${formatBind(conflict.bind)}, so Asterisk logs "Address already in use" and no inter-site call works. ${fix}.`,
+      );
+    } else alarms?.clear(TRANSPORT_CONFLICT_ALARM);
+    if (sharedPort !== undefined) {
+      alarms?.raise(
+        TRANSPORT_SHARED_PORT_ALARM,
+        'warning',
+        `${ours} shares UDP port ${own.port} with transport '${sharedPort.name}' (${sharedPort.file}:${sharedPort.line}, bind = ${sharedPort.bindText}): requests to a peer reached from ${sharedPort.bind.host} carry that address in Via/Contact (res_pjsip pjsip_message_filter.c). ${fix}.`,
+      );
+    } else alarms?.clear(TRANSPORT_SHARED_PORT_ALARM);
+    return this.problems;
   }
 
   /** Sends the reloads still owed (call it on every AMI connect). Resolves with what was reloaded. */

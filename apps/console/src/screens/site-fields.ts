@@ -41,7 +41,8 @@ export function newSiteDefaults(sites: readonly Site[], ranges: readonly { from:
     emergencyNumbers: ['112'],
     ringTimeoutSec: 30,
     recording: { interSite: false, external: false, retentionDays: 90 },
-    network: { sipPort: 5060 },
+    // @fedpbx/contracts DEFAULT_SIP_PORT (types only reach the browser): not 5060, which the stock pjsip.conf binds.
+    network: { sipPort: 5070 },
   };
 }
 

@@ -14,7 +14,8 @@ const PJSIP_OPTIONS: Record<string, readonly string[]> = {
   endpoint: [
     'transport', 'context', 'disallow', 'allow', 'aors', 'auth', 'outbound_auth', 'direct_media', 'from_user', 'from_domain',
     'identify_by', 'callerid', 'rtp_symmetric', 'force_rport', 'rewrite_contact', 'dtmf_mode', 'send_pai', 'send_rpid',
-    'trust_id_inbound', 'trust_id_outbound', 'mailboxes', 'ice_support', 'media_encryption', 'language',
+    'trust_id_inbound', 'trust_id_outbound', 'mailboxes', 'ice_support', 'media_encryption', 'language', 'media_address',
+    'bind_rtp_to_media_address',
   ],
   aor: ['contact', 'qualify_frequency', 'qualify_timeout', 'max_contacts', 'remove_existing', 'default_expiration', 'minimum_expiration', 'maximum_expiration', 'authenticate_qualify'],
   auth: ['auth_type', 'username', 'password', 'realm', 'md5_cred', 'nonce_lifetime'],
@@ -121,8 +122,22 @@ describe('renderPjsip: the founding scenario', () => {
     expect(find(list, 'site-piter', 'aor').options.get('contact')).toBe('sip:10.77.0.2:5060');
     expect(Number(find(list, 'site-piter', 'aor').options.get('qualify_frequency'))).toBeGreaterThan(0);
     expect(find(list, 'site-piter', 'identify').options.get('match')).toBe('10.77.0.2');
+    // Media on the federation address whatever other transport shares the box (observed: c= of another transport).
+    expect(endpoint.get('media_address')).toBe('10.77.0.1');
+    expect(endpoint.get('bind_rtp_to_media_address')).toBe('yes');
     expect(find(list, 'fedpbx-transport', 'transport').options.get('bind')).toBe('10.77.0.1:5060');
     expect(has(list, 'site-piter', 'registration')).toBe(false);
+  });
+
+  it('qualifies every other site every 2 s with a 2 s timeout on both ends of every link: a dead link is seen within 4 s', () => {
+    for (const site of SITES) {
+      for (const aor of sections(site).filter((s) => s.type === 'aor' && s.name.startsWith('site-'))) {
+        expect([aor.options.get('qualify_frequency'), aor.options.get('qualify_timeout')], `${site} ${aor.name}`).toEqual(['2', '2']);
+      }
+    }
+    const none = siteConfigFor('moscow');
+    const off = parseIniStrict(renderPjsip(none, { siteQualifySec: 0 }));
+    expect(find(off, 'site-piter', 'aor').options.has('qualify_timeout')).toBe(false);
   });
 
   it('moscow-kazan is registration based: kazan registers, moscow is the registrar', () => {
@@ -207,6 +222,8 @@ describe('renderPjsip: other topologies', () => {
     const none = siteConfigFor('moscow');
     const noVpn: SiteConfig = { ...none, site: { ...none.site, network: { sipPort: 5070 } } };
     expect(find(parseIniStrict(renderPjsip(noVpn)), 'fedpbx-transport', 'transport').options.get('bind')).toBe('0.0.0.0:5070');
+    // No federation address: media follows the transport (pjsip_message_filter.c rewrites a host-address c=).
+    expect(find(parseIniStrict(renderPjsip(noVpn)), 'site-piter', 'endpoint').options.has('media_address')).toBe(false);
     const fed = withFederation((input) => {
       const [moscow, piter] = input.sites;
       if (moscow && piter) {

@@ -18,7 +18,7 @@
  *   an identify `trunk-T` matching its host when it does not.
  * - per own extension with a SIP secret: endpoint/auth/aor `<endpoint or number>` (option `includePhones`).
  */
-import type { Extension, InterSiteLink, SiteConfig, SiteDirectoryEntry, Trunk } from '@fedpbx/contracts';
+import { DEFAULT_SIP_PORT, type Extension, type InterSiteLink, type SiteConfig, type SiteDirectoryEntry, type Trunk } from '@fedpbx/contracts';
 import { includeLine } from './include-line.js';
 import { escaped, IniWriter, type IniOption, type IniSchema } from './ini-writer.js';
 import {
@@ -58,10 +58,12 @@ export interface PjsipRenderOptions {
    * `fedpbx-transport`, which is bound to the VPN address.
    */
   trunkTransports?: Partial<Record<Trunk['transport'], string>>;
-  /** How often to OPTIONS-ping another site, in seconds (aor `qualify_frequency`). Default 30. */
+  /** How often to OPTIONS-ping another site, in seconds (aor `qualify_frequency`). Default {@link SITE_QUALIFY_FREQUENCY_SEC}. */
   siteQualifySec?: number;
   /** The path the admin's `#include` names (relative to Asterisk's config dir, or absolute); default the file name. */
   include?: string;
+  /** How long an OPTIONS to another site may go unanswered before its contact is Unreachable (aor `qualify_timeout`). */
+  siteQualifyTimeoutSec?: number;
 }
 
 /**
@@ -73,7 +75,7 @@ export const PJSIP_RENDERED_OPTIONS: IniSchema = {
   endpoint: new Set([
     'transport', 'context', 'disallow', 'allow', 'aors', 'auth', 'outbound_auth', 'direct_media', 'from_user',
     'from_domain', 'identify_by', 'callerid', 'rtp_symmetric', 'force_rport', 'rewrite_contact', 'dtmf_mode',
-    'send_pai', 'trust_id_inbound', 'trust_id_outbound',
+    'send_pai', 'trust_id_inbound', 'trust_id_outbound', 'media_address', 'bind_rtp_to_media_address',
   ]),
   aor: new Set(['contact', 'qualify_frequency', 'qualify_timeout', 'max_contacts', 'remove_existing']),
   auth: new Set(['auth_type', 'username', 'password']),
@@ -85,6 +87,16 @@ export const PJSIP_RENDERED_OPTIONS: IniSchema = {
 };
 
 const DEFAULT_PHONE_CODECS = ['alaw', 'ulaw', 'g722'] as const;
+
+/**
+ * Qualify of the other sites' contacts (pjsip_options.c): an OPTIONS every 2 s, Unreachable when one is unanswered
+ * for 2 s. A link that dies is seen within frequency + timeout = 4 s at worst (the observed 3.5-20 s came from 30 s /
+ * 3 s), one that comes back within 2 s plus a round trip; the agent then hangs up the calls still waiting on it
+ * (deploy/asterisk/README.md: "A dying link"). Cost per link: each side sends one OPTIONS every 2 s and answers the
+ * other's - about 1 request/s with its 200 OK over the link, ~1 KB/s (~8 kbit/s) both directions together.
+ */
+export const SITE_QUALIFY_FREQUENCY_SEC = 2;
+export const SITE_QUALIFY_TIMEOUT_SEC = 2;
 
 /** Registration timers (pjsip.conf.sample values; expiration within Asterisk's 60..7200 s). */
 const REGISTRATION_TIMERS: readonly IniOption[] = [
@@ -159,7 +171,12 @@ function renderLink(writer: IniWriter, config: SiteConfig, link: InterSiteLink, 
   const codecs = link.codecs.map((c, i) => safeCodec(c, { object: linkObject, field: `codecs[${i}]` }));
   if (codecs.length === 0) throw new RenderError('MISSING_VALUE', linkObject, 'codecs', 'at least one codec');
   const secret = link.secret === undefined ? undefined : safeSecret(link.secret, { object: linkObject, field: 'secret' });
-  const qualify = opts.siteQualifySec ?? 30;
+  const qualify = opts.siteQualifySec ?? SITE_QUALIFY_FREQUENCY_SEC;
+  const qualifyTimeout = opts.siteQualifyTimeoutSec ?? SITE_QUALIFY_TIMEOUT_SEC;
+  // Media on the site's federation address: SDP `c=` says it and RTP binds to it, whatever other transport shares the
+  // box (res_pjsip_sdp_rtp.c create_rtp / create_outgoing_sdp_stream; otherwise `c=` is the host's main address,
+  // which pjsip_message_filter.c may rewrite to another transport's - observed: one-way audio).
+  const ownVpn = config.site.network.vpnAddress === undefined ? undefined : safeIp(config.site.network.vpnAddress, { object: `site ${selfId}`, field: 'vpnAddress' });
 
   const registration = link.mode === 'registration';
   if (registration && secret === undefined) {
@@ -174,7 +191,7 @@ function renderLink(writer: IniWriter, config: SiteConfig, link: InterSiteLink, 
   const outAuth = `${name}-out`;
   // Where the peer's SIP is reached; unknown is fine only when the peer registers to us.
   const peerHost = theyRegister ? undefined : peerSipHost(peer, linkObject);
-  const peerPort = safePort(peer.network?.sipPort ?? 5060, { object: linkObject, field: 'peer sipPort' });
+  const peerPort = safePort(peer.network?.sipPort ?? DEFAULT_SIP_PORT, { object: linkObject, field: 'peer sipPort' });
 
   writer.section(
     name,
@@ -194,6 +211,8 @@ function renderLink(writer: IniWriter, config: SiteConfig, link: InterSiteLink, 
       ['trust_id_outbound', true],
       ['direct_media', false],
       ['dtmf_mode', 'rfc4733'],
+      ownVpn !== undefined && ['media_address', ownVpn],
+      ownVpn !== undefined && ['bind_rtp_to_media_address', true],
     ],
     `Link ${link.id} to site ${peerId} (${registration ? `registration, ${weRegister ? 'we register' : `${peerId} registers`}` : 'ip'})`,
   );
@@ -204,11 +223,13 @@ function renderLink(writer: IniWriter, config: SiteConfig, link: InterSiteLink, 
       ['max_contacts', 1],
       ['remove_existing', true],
       ['qualify_frequency', qualify],
+      qualify > 0 && ['qualify_timeout', qualifyTimeout],
     ]);
   } else {
     writer.section(name, 'aor', [
       ['contact', `sip:${hostPort(peerHost, peerPort)}`],
       ['qualify_frequency', qualify],
+      qualify > 0 && ['qualify_timeout', qualifyTimeout],
     ]);
   }
 
