@@ -67,6 +67,9 @@ async function moscow(fed: Federation, opts: { random?: () => number } = {}): Pr
   return { ami, sim, agent, etc };
 }
 
+/** What a Dial dialled (its options, e.g. a pre-dial handler, are other suites' business). */
+const target = (d: { rawData: string } | undefined): string | undefined => d?.rawData.split(',')[0];
+
 async function metrics(agent: AgentProcess): Promise<string> {
   return (await fetch(`http://127.0.0.1:${agent.metricsPort}/metrics`)).text();
 }
@@ -101,6 +104,7 @@ describe('beside the admin’s stock transports (0.0.0.0:5060 and [::]:5060)', (
   it('a site on 5060: Asterisk cannot start fedpbx-transport (observed errors), and the agent raises alarms naming the conflicting bind', async () => {
     site = await moscow(federationOnPort(5060));
     await expect.poll(() => site.sim.log.length, { timeout: 10_000 }).toBeGreaterThan(0);
+    // (then the qualify of every site contact fails to be sent: "Unable to create request to qualify ...")
     expect(site.sim.log.slice(0, 2)).toEqual([
       "ERROR res_pjsip/config_transport.c: Transport 'fedpbx-transport' could not be started: Address already in use",
       "ERROR res_sorcery_config.c: Could not create an object of type 'transport' with id 'fedpbx-transport' from configuration file 'pjsip.conf'",
@@ -110,7 +114,7 @@ describe('beside the admin’s stock transports (0.0.0.0:5060 and [::]:5060)', (
     const alarm = site.agent.logs.findLast((l) => l['alarm'] === 'pjsip-transport-failed');
     expect(String(alarm?.['msg'])).toContain("transport 'transport-udp' of pjsip.conf:2 binds 0.0.0.0");
     // The link cannot work: calls to piter go to the PSTN at once instead of failing on a missing transport.
-    await expect.poll(async () => (await callTo301(site)).record.dials[0]?.rawData, { timeout: 10_000 }).toBe('PJSIP/88125550301@trunk-moscow-city,60,T');
+    await expect.poll(async () => target((await callTo301(site)).record.dials[0]), { timeout: 10_000 }).toBe('PJSIP/88125550301@trunk-moscow-city');
   });
 
   it('the default port: fedpbx-transport starts, no alarm, and Via, Contact, SDP and RTP all use the federation address', async () => {
@@ -121,7 +125,7 @@ describe('beside the admin’s stock transports (0.0.0.0:5060 and [::]:5060)', (
     expect(site.sim.outgoingInvite('site-piter')).toEqual({ source: '10.77.0.1', via: '10.77.0.1:5070', contact: '10.77.0.1:5070', sdpConnection: '10.77.0.1', rtpBind: '10.77.0.1' });
     await expect.poll(async () => metrics(site.agent), { timeout: 10_000 }).toMatch(/^fedpbx_link_up\{peer_site="piter"\} 1$/m);
     expect(await metrics(site.agent)).not.toMatch(/^fedpbx_alarm\{.*\} 1$/m);
-    expect((await callTo301(site)).record.dials.map((d) => [d.rawData, d.status])).toEqual([['PJSIP/301@site-piter,30,tT', 'ANSWER']]);
+    expect((await callTo301(site)).record.dials.map((d) => [target(d), d.status])).toEqual([['PJSIP/301@site-piter', 'ANSWER']]);
   });
 });
 
@@ -146,9 +150,9 @@ describe('a link that dies, comes back, and is not known yet', () => {
       new Promise<Awaited<ReturnType<typeof callTo301>>>((resolve) => setTimeout(() => resolve(callTo301(site)), 1500)),
     ]);
     for (const { record, dialStarts } of [first, second]) {
-      expect(record.dials.map((d) => [d.rawData, d.status])).toEqual([
-        ['PJSIP/301@site-piter,30,tT', 'CHANUNAVAIL'],
-        ['PJSIP/88125550301@trunk-moscow-city,60,T', 'ANSWER'],
+      expect(record.dials.map((d) => [target(d), d.status])).toEqual([
+        ['PJSIP/301@site-piter', 'CHANUNAVAIL'],
+        ['PJSIP/88125550301@trunk-moscow-city', 'ANSWER'],
       ]);
       expect(dialStarts[1]! - dialStarts[0]!).toBeLessThan(6000);
       expect(dialStarts[1]! - cut).toBeLessThan(6000);
@@ -156,7 +160,7 @@ describe('a link that dies, comes back, and is not known yet', () => {
     expect(site.agent.logs.some((l) => l['msg'] === 'link down: unanswered calls towards it hung up, their callers go to the next route')).toBe(true);
     expect(await metrics(site.agent)).toMatch(/^fedpbx_link_up\{peer_site="piter"\} 0$/m);
     // A call placed now does not try the dead link at all.
-    expect((await callTo301(site)).record.dials.map((d) => d.rawData)).toEqual(['PJSIP/88125550301@trunk-moscow-city,60,T']);
+    expect((await callTo301(site)).record.dials.map(target)).toEqual(['PJSIP/88125550301@trunk-moscow-city']);
   }, 30_000);
 
   it('recovery is seen within 6 s and the next call takes the link again', async () => {
@@ -164,7 +168,7 @@ describe('a link that dies, comes back, and is not known yet', () => {
     const repair = performance.now();
     await expect.poll(async () => metrics(site.agent), { timeout: 6000, interval: 100 }).toMatch(/^fedpbx_link_up\{peer_site="piter"\} 1$/m);
     expect(performance.now() - repair).toBeLessThan(6000);
-    expect((await callTo301(site)).record.dials.map((d) => [d.rawData, d.status])).toEqual([['PJSIP/301@site-piter,30,tT', 'ANSWER']]);
+    expect((await callTo301(site)).record.dials.map((d) => [target(d), d.status])).toEqual([['PJSIP/301@site-piter', 'ANSWER']]);
   }, 15_000);
 
   it('right after an Asterisk restart (endpoints OFFLINE, contacts not qualified yet) a call to piter is tried over the link, not denied', async () => {
@@ -178,7 +182,7 @@ describe('a link that dies, comes back, and is not known yet', () => {
     expect(site.sim.contactStatus('site-piter')).toEqual(['Created']);
     const { record } = await callTo301(site);
     expect(performance.now() - restarted).toBeLessThan(1980); // before the first qualify
-    expect(record.dials.map((d) => [d.rawData, d.status])).toEqual([['PJSIP/301@site-piter,30,tT', 'ANSWER']]);
+    expect(record.dials.map((d) => [target(d), d.status])).toEqual([['PJSIP/301@site-piter', 'ANSWER']]);
     expect(record.variables['FEDPBX_DENY']).toBe('');
   }, 15_000);
 });

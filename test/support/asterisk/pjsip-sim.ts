@@ -355,6 +355,13 @@ export class PjsipSim {
   }
 
   private qualify(a: SimAor, c: SimContact): void {
+    // The OPTIONS goes out with the endpoint's transport: without it the request cannot be made, and the contact's
+    // status stays as it was (pjsip_options.c sip_options_qualify_contact: "Unable to create request to qualify").
+    const endpoint = this.endpointsOf(a.name)[0];
+    if (endpoint?.transport !== undefined && !this.transports.has(endpoint.transport)) {
+      this.log.push(`ERROR res_pjsip/pjsip_options.c: Unable to create request to qualify contact ${c.uri} on AOR ${a.name}`);
+      return;
+    }
     const host = hostOf(c.uri);
     const alive = !this.dead.has(host);
     // An answer comes back after the round trip; no answer ends the OPTIONS transaction at qualify_timeout.
