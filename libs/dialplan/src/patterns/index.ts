@@ -12,5 +12,6 @@ export {
   type ExtensionRangeErrorCode,
   type PatternSyntaxErrorCode,
 } from './pattern-errors.js';
+export { patternHazards, type PatternHazard } from './pattern-hazards.js';
 export { patternCovers, patternsIntersect, shadowingOrder, type Shadowing } from './pattern-overlap.js';
 export { PatternSet, type PatternEntry, type PatternSetInput } from './pattern-set.js';

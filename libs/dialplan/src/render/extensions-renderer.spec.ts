@@ -122,9 +122,10 @@ describe('renderExtensions: entry contexts', () => {
 });
 
 describe('renderExtensions: fallback dials exactly the site own extensions', () => {
-  it('moscow: 100-299 reachable, 300-499 (piter) not', () => {
+  it('moscow: 100-299 but emergency 112 reachable, 300-499 (piter) not', () => {
     const list = dialplan('moscow');
-    for (let n = 100; n <= 299; n += 1) expect(fallbackMatch(list, String(n)), String(n)).toBeDefined();
+    for (let n = 100; n <= 299; n += 1) if (n !== 112) expect(fallbackMatch(list, String(n)), String(n)).toBeDefined();
+    expect(fallbackMatch(list, '112')).toBeUndefined();
     for (let n = 300; n <= 499; n += 1) expect(fallbackMatch(list, String(n)), String(n)).toBeUndefined();
     for (const other of ['99', '1000', '1', '84955550100']) expect(fallbackMatch(list, other), other).toBeUndefined();
     expect(fallbackMatch(list, '101')?.steps[0]).toEqual({ app: 'Dial', data: 'PJSIP/101,20,tT', label: undefined });
@@ -134,7 +135,7 @@ describe('renderExtensions: fallback dials exactly the site own extensions', () 
   it('piter: 300-499 reachable, moscow numbers not', () => {
     const list = dialplan('piter');
     for (let n = 300; n <= 499; n += 1) expect(fallbackMatch(list, String(n)), String(n)).toBeDefined();
-    for (let n = 100; n <= 299; n += 1) expect(fallbackMatch(list, String(n)), String(n)).toBeUndefined();
+    for (let n = 100; n <= 299; n += 1) if (n !== 112) expect(fallbackMatch(list, String(n)), String(n)).toBeUndefined();
   });
 
   it('dials a phone by its endpoint name when it has one', () => {

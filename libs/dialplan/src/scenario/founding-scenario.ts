@@ -1,7 +1,7 @@
 import { Federation, type FederationInput } from '@fedpbx/contracts';
 
 /**
- * The founding scenario (shared/reference/seed-scenario.md) as data: moscow (100-299) and piter (300-499) call
+ * The founding scenario (shared/reference/seed-scenario.md) as data: moscow (100-299 but 112) and piter (300-499) call
  * each other directly over an IP-identified link; kazan's plan overlaps moscow's and is private behind site
  * prefix 6 (moscow is reachable from kazan as 5 + number); calls to St Petersburg city numbers leave through
  * piter's own trunk (tail-end hop-off) and fall back to moscow's trunk; inter-site calls are recorded both ways.
@@ -44,9 +44,12 @@ export function foundingScenarioInput(): FederationInput {
       },
     ],
     numberRanges: [
-      { id: 'r-moscow', siteId: 'moscow', from: '100', to: '299', pstnPrefix: '84955550', description: 'Moscow phones' },
+      // 112 is every site's emergency number, so no range may hold it: moscow's and kazan's 100-299 leave it out.
+      { id: 'r-moscow', siteId: 'moscow', from: '100', to: '111', pstnPrefix: '84955550', description: 'Moscow phones' },
+      { id: 'r-moscow-2', siteId: 'moscow', from: '113', to: '299', pstnPrefix: '84955550', description: 'Moscow phones (after emergency 112)' },
       { id: 'r-piter', siteId: 'piter', from: '300', to: '499', pstnPrefix: '88125550', description: 'St Petersburg phones' },
-      { id: 'r-kazan', siteId: 'kazan', from: '100', to: '299', description: 'Kazan phones (overlaps Moscow)' },
+      { id: 'r-kazan', siteId: 'kazan', from: '100', to: '111', description: 'Kazan phones (overlaps Moscow)' },
+      { id: 'r-kazan-2', siteId: 'kazan', from: '113', to: '299', description: 'Kazan phones (overlaps Moscow, after emergency 112)' },
     ],
     extensions: [
       { id: 'e-m101', siteId: 'moscow', number: '101', displayName: 'Ivan Petrov', classOfServiceId: 'cos-international', sipSecret: 'm101-secret-XYZ', voicemail: true, voicemailPin: '510101' },

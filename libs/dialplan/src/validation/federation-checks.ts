@@ -5,6 +5,7 @@ import {
   compareExtensions,
   matchesPattern,
   parsePattern,
+  patternHazards,
   patternsIntersect,
   PatternSyntaxError,
   rangeToPatterns,
@@ -30,6 +31,8 @@ export interface NumberingContext {
   readonly sites: ReadonlyMap<string, Site>;
   /** The emergency numbers of every site id (of each site object with that id, should the id be used twice). */
   readonly emergencyNumbers: ReadonlyMap<string, readonly string[]>;
+  /** How many trunks of its own that may carry emergency calls each site id has. */
+  readonly emergencyTrunks: ReadonlyMap<string, number>;
   readonly classesOfService: ReadonlyMap<string, ClassOfService>;
   /** The plan of the ranges of existing sites. */
   readonly plan: NumberingPlan;
@@ -63,6 +66,9 @@ export function checkFederation(fed: Federation, out: IssueList): NumberingConte
   for (const s of fed.sites) {
     if (s.prefixRequired && s.prefix === undefined) {
       out.error('prefix-required-without-prefix', `site ${s.id} is marked prefix-required but has no prefix`, [siteRef(s.id)]);
+    }
+    if (s.emergencyNumbers.length === 0) {
+      out.error('site-without-emergency-number', `site ${s.id} has no emergency number: an emergency call from it would be routed like any other number`, [siteRef(s.id)]);
     }
     if (s.defaultClassOfServiceId !== undefined && !cos.has(s.defaultClassOfServiceId)) {
       out.error('dangling-reference', `site ${s.id}'s default class of service "${s.defaultClassOfServiceId}" does not exist`, [siteRef(s.id)]);
@@ -138,6 +144,9 @@ export function checkFederation(fed: Federation, out: IssueList): NumberingConte
     );
   }
 
+  checkEmergencyNumbers(fed.sites, blocks, out);
+  checkRangesAgainstPrefixes(fed.sites, ranges, out);
+
   // --- call flows at sites (their numbers are checked with the site's extensions) -------------------------
   const numberedFlows = new Map<string, CallFlow[]>();
   for (const f of fed.callFlows) {
@@ -174,6 +183,10 @@ export function checkFederation(fed: Federation, out: IssueList): NumberingConte
     for (const text of r.patterns) {
       try {
         routePatterns.push({ route: r, pattern: parsePattern(text) });
+        for (const h of patternHazards(text)) {
+          if (h.severity === 'error') out.error('invalid-pattern', `outbound route "${r.name}": ${h.reason}`, [ref]);
+          else out.warning('risky-pattern', `outbound route "${r.name}": ${h.reason}`, [ref]);
+        }
       } catch (e) {
         if (!(e instanceof PatternSyntaxError)) throw e;
         out.error('invalid-pattern', `outbound route "${r.name}": ${e.message}`, [ref]);
@@ -194,7 +207,68 @@ export function checkFederation(fed: Federation, out: IssueList): NumberingConte
 
   const emergencyNumbers = new Map<string, string[]>();
   for (const s of fed.sites) for (const n of s.emergencyNumbers) pushTo(emergencyNumbers, s.id, n);
-  return { sites, emergencyNumbers, classesOfService: cos, plan, numberedFlows, numberDestinations };
+  const emergencyTrunks = new Map<string, number>();
+  for (const t of fed.trunks) if (t.emergency) emergencyTrunks.set(t.siteId, (emergencyTrunks.get(t.siteId) ?? 0) + 1);
+  return { sites, emergencyNumbers, emergencyTrunks, classesOfService: cos, plan, numberedFlows, numberDestinations };
+}
+
+/**
+ * An emergency number must never be an internal number: not inside any site's range, as dialled plainly or
+ * as prefix + number. Otherwise the number belongs to two plans at once - a site whose emergency list loses it
+ * (or another site, whose plan reaches that range) routes the call to an office instead of emergency services.
+ * Each distinct number is compared with every block once (most federations share one or two numbers).
+ */
+function checkEmergencyNumbers(sites: readonly Site[], blocks: readonly DialBlock[], out: IssueList): void {
+  const bySite = new Map<string, string[]>();
+  for (const s of sites) for (const n of new Set(s.emergencyNumbers)) pushTo(bySite, n, s.id);
+  for (const [n, siteIds] of bySite) {
+    for (const b of blocks) {
+      if (b.from.length !== n.length || n < b.from || n > b.to) continue;
+      const where = b.prefix !== undefined ? `${b.range.siteId}'s prefix ${b.prefix} + range ${b.range.from}-${b.range.to}` : `${b.range.siteId}'s range ${b.range.from}-${b.range.to}`;
+      out.error(
+        'emergency-number-in-range',
+        `emergency number ${n} of ${siteIds.join(', ')} is inside ${where}: it must never be an internal number (renumber the range around it)`,
+        [{ type: 'numberRange', id: b.range.id, siteId: b.range.siteId }, ...siteIds.map(siteRef)],
+        { from: n, to: n },
+      );
+    }
+  }
+}
+
+/**
+ * A range whose numbers start with another site's prefix (or are the start of it, such as range 5-5 when a site's
+ * prefix is 5) makes a caller's digits ambiguous: Asterisk has both a complete number and a longer prefixed one
+ * that begins alike, so it waits for the digit timeout or takes the wrong one. Exact collisions of prefix +
+ * number with a plain number are errors (`prefixed-number-collision`); this is the rest, a warning.
+ */
+function checkRangesAgainstPrefixes(sites: readonly Site[], ranges: readonly NumberRange[], out: IssueList): void {
+  const prefixed = sites.filter((s): s is Site & { prefix: string } => s.prefix !== undefined);
+  if (prefixed.length === 0) return;
+  for (const r of ranges) {
+    const len = r.from.length;
+    for (const s of prefixed) {
+      if (s.id === r.siteId) continue;
+      const p = s.prefix;
+      let span: { from: string; to: string } | undefined;
+      if (len <= p.length) {
+        const head = p.slice(0, len);
+        if (r.from <= head && head <= r.to) span = { from: head, to: head };
+      } else {
+        const lo = p + '0'.repeat(len - p.length);
+        const hi = p + '9'.repeat(len - p.length);
+        if (r.from <= hi && lo <= r.to) span = { from: r.from > lo ? r.from : lo, to: r.to < hi ? r.to : hi };
+      }
+      if (span === undefined) continue;
+      out.warning(
+        'range-meets-prefix',
+        len <= p.length
+          ? `${r.siteId}'s range ${r.from}-${r.to} holds ${span.from}, the start of ${s.id}'s prefix ${p}: a caller dialling ${s.id} as ${p} + number may reach ${r.siteId}'s ${span.from} instead`
+          : `${r.siteId}'s numbers ${span.from}-${span.to} begin with ${s.id}'s prefix ${p}: they look like ${s.id}'s prefixed numbers to a caller and to Asterisk`,
+        [{ type: 'numberRange', id: r.id, siteId: r.siteId }, siteRef(r.siteId), siteRef(s.id)],
+        span,
+      );
+    }
+  }
 }
 
 /** A block of numbers as dialled: a range as it is, or its site's prefix + the range. */
@@ -316,6 +390,10 @@ function checkInbound(
     }
     try {
       parsed.push({ id: r.id, siteId: r.siteId, trunkId: r.trunkId, pattern: parsePattern(r.did) });
+      for (const h of patternHazards(r.did)) {
+        if (h.severity === 'error') out.error('invalid-pattern', `inbound route ${r.id}: ${h.reason}`, [ref]);
+        else out.warning('risky-pattern', `inbound route ${r.id}: ${h.reason}`, [ref]);
+      }
     } catch (e) {
       if (!(e instanceof PatternSyntaxError)) throw e;
       out.error('invalid-pattern', `inbound route ${r.id}: ${e.message}`, [ref]);

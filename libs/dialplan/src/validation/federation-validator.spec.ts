@@ -15,8 +15,7 @@ describe('validateFederation', () => {
     const result = validateFederation(foundingScenario());
     expect(result.errors).toEqual([]);
     expect(result.ok).toBe(true);
-    expect(result.warnings.map((w) => w.code)).toEqual(['emergency-number-in-range', 'emergency-number-in-range']);
-    expect(result.warnings[0]?.message).toContain('112');
+    expect(result.warnings).toEqual([]);
   });
 
   it('rejects overlapping flat ranges, naming both sites and the overlapping span', () => {
@@ -46,8 +45,8 @@ describe('validateFederation', () => {
 
   it('rejects a prefixed number that is also a plain number', () => {
     const f = variant((x) => x.numberRanges.push({ id: 'r-piter-4d', siteId: 'piter', from: '6000', to: '6199' }));
-    const issue = validateFederation(f).errors.find((e) => e.code === 'prefixed-number-collision');
-    expect(issue?.span).toEqual({ from: '6100', to: '6199' });
+    const issues = validateFederation(f).errors.filter((e) => e.code === 'prefixed-number-collision');
+    expect(issues.map((i) => i.span)).toEqual([{ from: '6100', to: '6111' }, { from: '6113', to: '6199' }]);
   });
 
   it('rejects a route pattern that shadows a range, and accepts catch-alls that sort after it', () => {
@@ -59,7 +58,7 @@ describe('validateFederation', () => {
   });
 
   it("does not count a private range as shadowed by a route of other sites", () => {
-    const f = variant((x) => x.outboundRoutes.push({ id: 'or-short', name: 'short', patterns: ['_1XX'], callClass: 'local', sites: ['piter'], trunks: [{ trunkId: 't-piter-city' }] }));
+    const f = variant((x) => x.outboundRoutes.push({ id: 'or-short', name: 'short', patterns: ['105'], callClass: 'local', sites: ['piter'], trunks: [{ trunkId: 't-piter-city' }] }));
     const errors = validateFederation(f).errors.filter((e) => e.code === 'range-shadowed-by-pattern');
     expect(errors.map((e) => e.objects[1]?.id)).toEqual(['r-moscow']);
   });
@@ -67,9 +66,9 @@ describe('validateFederation', () => {
   it('rejects a DID owned twice, by inbound routes or by DID blocks', () => {
     const twice = variant((x) => x.inboundRoutes.push({ id: 'ir-x', siteId: 'piter', did: '_74955550XXX', destination: { type: 'hangup' } }));
     expect(codes(twice)).toContain('did-owned-twice');
-    const blocks = variant((x) => (x.numberRanges[2]!.pstnPrefix = '84955550'));
+    const blocks = variant((x) => (x.numberRanges.find((r) => r.id === 'r-kazan-2')!.pstnPrefix = '84955550'));
     const issue = validateFederation(blocks).errors.find((e) => e.code === 'did-owned-twice');
-    expect(issue?.span).toEqual({ from: '84955550100', to: '84955550299' });
+    expect(issue?.span).toEqual({ from: '84955550113', to: '84955550299' });
   });
 
   it('rejects references that point at nothing', () => {
@@ -119,5 +118,81 @@ describe('validateFederation', () => {
     const warnings = validateFederation(f).warnings.map((w) => w.code);
     expect(warnings).toContain('site-unreachable');
     expect(warnings).toContain('class-of-service-above-ceiling');
+  });
+});
+
+describe('validateFederation: emergency calls (#17 §1)', () => {
+  const errorsOf = (f: Federation, code: string) => validateFederation(f).errors.filter((e) => e.code === code);
+
+  it('rejects a site with no emergency number', () => {
+    const f = variant((x) => (x.sites.find((s) => s.id === 'piter')!.emergencyNumbers = []));
+    expect(errorsOf(f, 'site-without-emergency-number').map((e) => e.objects)).toEqual([[{ type: 'site', id: 'piter' }]]);
+  });
+
+  it("rejects an emergency number inside any site's range: piter's 112 inside moscow's 100-299 (the reported defect's plan)", () => {
+    const f = variant((x) => {
+      x.numberRanges = x.numberRanges.filter((r) => r.id !== 'r-moscow-2');
+      x.numberRanges.find((r) => r.id === 'r-moscow')!.to = '299';
+    });
+    const [issue, ...rest] = errorsOf(f, 'emergency-number-in-range');
+    expect(rest).toEqual([]);
+    expect(issue?.message).toBe("emergency number 112 of moscow, piter, kazan is inside moscow's range 100-299: it must never be an internal number (renumber the range around it)");
+    expect(issue?.objects).toEqual([{ type: 'numberRange', id: 'r-moscow', siteId: 'moscow' }, { type: 'site', id: 'moscow' }, { type: 'site', id: 'piter' }, { type: 'site', id: 'kazan' }]);
+    expect(issue?.span).toEqual({ from: '112', to: '112' });
+  });
+
+  it('rejects an emergency number that is a prefixed internal number (prefix + range)', () => {
+    const f = variant((x) => (x.sites.find((s) => s.id === 'piter')!.emergencyNumbers = ['112', '5101']));
+    expect(errorsOf(f, 'emergency-number-in-range')[0]?.message).toContain("moscow's prefix 5 + range 100-111");
+  });
+
+  it('rejects a site with extensions but no emergency-capable trunk of its own, and warns while it has no extension', () => {
+    const noTrunk = variant((x) => {
+      x.trunks = x.trunks.filter((t) => t.siteId !== 'piter');
+      x.outboundRoutes = x.outboundRoutes.flatMap((r) => {
+        const trunks = r.trunks.filter((t) => t.trunkId !== 't-piter-city');
+        return trunks.length === 0 ? [] : [{ ...r, trunks }];
+      });
+      x.inboundRoutes = x.inboundRoutes.filter((r) => r.siteId !== 'piter');
+    });
+    expect(errorsOf(noTrunk, 'no-emergency-trunk').map((e) => e.objects)).toEqual([[{ type: 'site', id: 'piter' }]]);
+    const notEmergency = variant((x) => (x.trunks.find((t) => t.id === 't-piter-city')!.emergency = false));
+    expect(errorsOf(notEmergency, 'no-emergency-trunk').map((e) => e.objects)).toEqual([[{ type: 'site', id: 'piter' }]]);
+    const newSite = variant((x) => x.sites.push({ id: 'ufa', name: 'Ufa' }));
+    expect(codes(newSite)).toEqual([]);
+    expect(validateFederation(newSite).warnings.filter((w) => w.code === 'no-emergency-trunk').map((w) => w.objects)).toEqual([[{ type: 'site', id: 'ufa' }]]);
+  });
+});
+
+describe('validateFederation: ranges that meet a prefix, risky patterns (#17 §1)', () => {
+  const warningsOf = (f: Federation, code: string) => validateFederation(f).warnings.filter((w) => w.code === code);
+
+  it("warns about a range equal to another site's prefix (5 when moscow's prefix is 5)", () => {
+    const f = variant((x) => x.numberRanges.push({ id: 'r-piter-5', siteId: 'piter', from: '5', to: '5' }));
+    expect(codes(f)).toEqual([]);
+    const [w] = warningsOf(f, 'range-meets-prefix');
+    expect(w?.message).toBe("piter's range 5-5 holds 5, the start of moscow's prefix 5: a caller dialling moscow as 5 + number may reach piter's 5 instead");
+    expect(w?.objects).toEqual([{ type: 'numberRange', id: 'r-piter-5', siteId: 'piter' }, { type: 'site', id: 'piter' }, { type: 'site', id: 'moscow' }]);
+  });
+
+  it("warns about a range covered by another site's prefix plus digits", () => {
+    const f = variant((x) => x.numberRanges.push({ id: 'r-piter-50', siteId: 'piter', from: '5000', to: '5099' }));
+    expect(codes(f)).toEqual([]);
+    expect(warningsOf(f, 'range-meets-prefix').map((w) => w.span)).toEqual([{ from: '5000', to: '5099' }]);
+    expect(warningsOf(foundingScenario(), 'range-meets-prefix')).toEqual([]);
+  });
+
+  it('refuses _!, _. and _[]X with the reason, and warns about an early match', () => {
+    const route = (pattern: string) => variant((x) => x.outboundRoutes.push({ id: 'or-x', name: 'x', patterns: [pattern], callClass: 'national', sites: ['moscow'], trunks: [{ trunkId: 't-moscow-city' }] }));
+    for (const p of ['_!', '_.', '_[]X']) {
+      const issue = validateFederation(route(p)).errors.find((e) => e.code === 'invalid-pattern');
+      expect(issue?.message, p).toMatch(p === '_[]X' ? /empty set \[\]: Asterisk never matches/ : /matches every number, internal numbers and emergency numbers included/);
+      expect(issue?.objects).toEqual([{ type: 'outboundRoute', id: 'or-x' }]);
+    }
+    const early = route('_89!');
+    expect(codes(early)).toEqual([]);
+    expect(warningsOf(early, 'risky-pattern')[0]?.message).toContain('early match');
+    const did = variant((x) => x.inboundRoutes.push({ id: 'ir-any', siteId: 'piter', did: '_.', destination: { type: 'hangup' } }));
+    expect(validateFederation(did).errors.find((e) => e.code === 'invalid-pattern')?.objects).toEqual([{ type: 'inboundRoute', id: 'ir-any', siteId: 'piter' }]);
   });
 });

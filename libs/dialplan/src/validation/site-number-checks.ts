@@ -17,7 +17,8 @@ export interface SiteNumbers {
 /**
  * The checks that depend on one site's extensions and on nothing else that changes with them: numbers used
  * twice (by extensions, then by the site's numbered flows, in federation order: the first one keeps the
- * number), numbers outside the site's ranges, classes of service, extensions on emergency numbers, and inbound
+ * number), numbers outside the site's ranges, classes of service, extensions on emergency numbers, an own
+ * emergency-capable trunk once the site has extensions, and inbound
  * routes of the site that lead to a number nobody has. An extension naming a site that does not exist is
  * only reported as such (`siteId` is then that missing site).
  *
@@ -89,14 +90,14 @@ export function checkSiteNumbers(ctx: NumberingContext, siteId: string, extensio
 
   for (const n of ctx.emergencyNumbers.get(siteId) ?? []) {
     const used = claimed.get(n);
-    if (used !== undefined) {
-      out.error('emergency-extension', `${n} is an emergency number at ${siteId}: ${used.type} ${used.id} can never be reached`, [used, siteRef(siteId)]);
-      continue;
-    }
-    const r = ctx.plan.rangeAt(siteId, n);
-    if (r !== undefined) {
-      out.warning('emergency-number-in-range', `emergency number ${n} lies in ${siteId}'s range ${r.from}-${r.to}: it always dials emergency services`, [{ type: 'numberRange', id: r.id, siteId: r.siteId }, siteRef(siteId)], { from: n, to: n });
-    }
+    if (used !== undefined) out.error('emergency-extension', `${n} is an emergency number at ${siteId}: ${used.type} ${used.id} can never be reached`, [used, siteRef(siteId)]);
+  }
+  // Emergency calls leave only through the site's own trunks (never through another site, whose carrier would
+  // send them to the wrong emergency centre). A site whose phones can dial must have one; a site still being set
+  // up (no extension yet) is only warned about.
+  if ((ctx.emergencyTrunks.get(siteId) ?? 0) === 0) {
+    if (extensions.length > 0) out.error('no-emergency-trunk', `site ${siteId} has extensions but no emergency-capable trunk of its own: its emergency calls could not be placed`, [siteRef(siteId)]);
+    else out.warning('no-emergency-trunk', `site ${siteId} has no emergency-capable trunk of its own yet: add one before its first extension`, [siteRef(siteId)]);
   }
 
   for (const { route, number, target } of ctx.numberDestinations.get(siteId) ?? []) {
