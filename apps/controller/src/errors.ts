@@ -11,6 +11,7 @@ export type DomainErrorCode =
   | 'validation-conflict'
   | 'state-conflict'
   | 'rate-limited'
+  | 'invariant-violated'
   | 'password-change-required';
 
 export interface InputProblem {
@@ -68,6 +69,19 @@ export class AlreadyExistsError extends DomainError {
 export class StateConflictError extends DomainError {
   constructor(objectType: string, id: string, state: string, message: string) {
     super('state-conflict', message, { objectType, id, state });
+  }
+}
+
+/** Rules no write may break, whoever makes it (#17 §1). */
+export type Invariant = 'last-head-office-admin';
+
+/** The write would break an invariant of the federation; the rule is named in `rule` and in the message. */
+export class InvariantViolatedError extends DomainError {
+  constructor(
+    readonly rule: Invariant,
+    message: string,
+  ) {
+    super('invariant-violated', message, { rule });
   }
 }
 

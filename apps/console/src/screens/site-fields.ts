@@ -78,6 +78,20 @@ const headOfficeFields = (): FieldDef[] => [
     options: GRANTABLE,
     help: 'The most a site admin can allow any phone of this office. Emergency numbers always work.',
   },
+  {
+    name: 'emergencyNumbers',
+    label: 'Emergency numbers',
+    kind: 'list',
+    placeholder: '112',
+    help: 'Comma-separated, at least one. Always sent out through this office’s own emergency-capable trunk, whatever the class of service or link state; no number range may contain one.',
+  },
+  {
+    name: 'network.vpnAddress',
+    label: 'VPN address (optional)',
+    kind: 'text',
+    placeholder: '10.20.0.5',
+    help: 'This office’s address inside the site-to-site VPN. Links between offices use it; the agent can fill it in when it enrolls.',
+  },
 ];
 
 /** Settings a site's own admin may change too. */
@@ -92,25 +106,11 @@ const siteFields = (classes: readonly ClassOfService[]): FieldDef[] => [
     options: classes.map((c) => ({ value: c.id, label: `${c.name} (${c.allow.join(', ')})` })),
     help: 'What a phone may dial when its extension names no class of service.',
   },
-  {
-    name: 'emergencyNumbers',
-    label: 'Emergency numbers',
-    kind: 'list',
-    placeholder: '112, 101, 102, 103',
-    help: 'Comma-separated. Always sent out through this office’s own trunk, whatever the class of service or link state.',
-  },
   { name: 'mainNumber', label: 'Main number on the phone network (optional)', kind: 'text', inputMode: 'tel', placeholder: '+78435550100', help: 'The office’s public number. Other offices fall back to calling it when the link here is down.' },
   { name: 'ringTimeoutSec', label: 'Ring calls from other offices for (seconds)', kind: 'number', min: 5, max: 300 },
   { name: 'recording.interSite', label: 'Record calls between offices', kind: 'checkbox', help: 'Both directions. Recordings are kept at this office.' },
   { name: 'recording.external', label: 'Record calls to and from the phone network', kind: 'checkbox' },
   { name: 'recording.retentionDays', label: 'Keep recordings for (days)', kind: 'number', min: 1, max: 3650 },
-  {
-    name: 'network.vpnAddress',
-    label: 'VPN address (optional)',
-    kind: 'text',
-    placeholder: '10.20.0.5',
-    help: 'This office’s address inside the site-to-site VPN. Links between offices use it; the agent can fill it in when it enrolls.',
-  },
   { name: 'network.sipHost', label: 'SIP host (optional)', kind: 'text', help: 'Where other offices send calls for this one. Empty: the VPN address.' },
   { name: 'network.sipPort', label: 'SIP port', kind: 'number', min: 1, max: 65535 },
   { name: 'network.wireguardEndpoint', label: 'WireGuard endpoint (optional)', kind: 'text', placeholder: 'vpn.ufa.example:51820', help: 'host:port, only if this office accepts VPN tunnels from the internet (usually head office).' },

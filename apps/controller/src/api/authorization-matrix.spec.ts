@@ -28,6 +28,21 @@ interface Row {
 }
 
 const SITE: Record<Target, string> = { own: 'moscow', foreign: 'piter' };
+/**
+ * What only head office and piter's or kazan's people may know (moscow's admin and viewer may not): ids, names,
+ * credentials, addresses and DIDs of objects at those sites. (Site ids and ranges are the numbering plan, which
+ * everyone reads; outbound routes used at moscow may name piter's trunk.) No answer to a moscow caller may hold
+ * one of them unless the caller's own request did.
+ */
+const FOREIGN_ONLY = [
+  'e-p301', 'e-p302', 'Olga Ivanova', 'Pavel Orlov', 'p301-secret-XYZ', 'spb-trunk-SECRET', 'sip.spb-carrier.example', '10.77.0.2',
+  'ir-spb-main', 'ir-spb-did', '78125550300', 'f-piter', 'e-k101', 'Rustam Khasanov', 'k101-secret-XYZ', 'kzn-trunk-SECRET', '10.77.0.3', 'link-pk-SECRET',
+];
+const leaks = (req: Req, body: unknown): string[] => {
+  const asked = `${req.url} ${JSON.stringify(req.body ?? null)}`;
+  const answered = JSON.stringify(body);
+  return FOREIGN_ONLY.filter((x) => answered.includes(x) && !asked.includes(x));
+};
 const PASSWORD = 'matrix-password-123';
 const all = (s: number): Expect => ({ headOffice: [s, s], siteAdmin: [s, s], viewer: [s, s] });
 const headOfficeOnly = (ok: number): Expect => ({ headOffice: [ok, ok], siteAdmin: [403, 403], viewer: [403, 403] });
@@ -108,6 +123,13 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
     },
     'PUT /api/v1/users/:id/grants': {
       req: () => ({ method: 'PUT', url: `/api/v1/users/${userIds.viewer}/grants`, body: { grants: [{ role: 'viewer', siteId: 'moscow' }] } }),
+      expect: headOfficeOnly(200),
+    },
+    'PUT /api/v1/users/:id/disabled': {
+      req: async () => {
+        const victim = await t.request('POST', '/api/v1/users', { username: `d${Math.random().toString(36).slice(2, 10)}`, password: PASSWORD }, adminToken);
+        return { method: 'PUT', url: `/api/v1/users/${String((victim.body['data'] as { id: string }).id)}/disabled`, body: { disabled: true } };
+      },
       expect: headOfficeOnly(200),
     },
     'DELETE /api/v1/users/:id': {
@@ -234,7 +256,7 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
     expect(Object.keys(rows).filter((r) => !registered.includes(r))).toEqual([]);
   });
 
-  it('answers every route x role x own/foreign site as the matrix says', async () => {
+  it('answers every route x role x own/foreign site as the matrix says, telling nobody about foreign objects', async () => {
     const mismatches: string[] = [];
     for (const [route, row] of Object.entries(rows)) {
       for (const role of ['headOffice', 'siteAdmin', 'viewer'] as const) {
@@ -243,6 +265,9 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
           const res = await t.request(req.method, req.url, req.body, row.public === true ? undefined : (req.token ?? tokens[role]));
           const want = row.expect[role][i];
           if (res.status !== want) mismatches.push(`${route} as ${role} (${target}): ${res.status}, want ${want} ${JSON.stringify(res.body).slice(0, 200)}`);
+          // Ids in bodies and dry-run answers: whatever the status, nothing of another site's objects (#17 §5).
+          const leaked = role === 'headOffice' ? [] : leaks(req, res.body);
+          if (leaked.length > 0) mismatches.push(`${route} as ${role} (${target}) tells ${leaked.join(', ')}: ${JSON.stringify(res.body).slice(0, 300)}`);
         }
       }
     }
@@ -271,9 +296,62 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
   });
 
   it('names a foreign range in a site admin\'s 409 only as far as the numbering plan shows', async () => {
-    const r = await t.request('POST', '/api/v1/number-ranges', { id: 'r-m2', siteId: 'moscow', from: '390', to: '399' }, tokens.siteAdmin);
+    const r = await t.request('POST', '/api/v1/number-ranges', { siteId: 'moscow', from: '390', to: '399' }, tokens.siteAdmin);
     expect(r.status).toBe(409);
     const issues = r.body.error?.['issues'] as { code: string; objects: { type: string; id: string }[] }[];
     expect(issues.find((i) => i.code === 'range-overlap')?.objects).toEqual(expect.arrayContaining([{ type: 'numberRange', id: 'r-piter', siteId: 'piter' }]));
+  });
+
+  it("answers a site admin's POST with a foreign object's id exactly as one with an unused id: ids are the server's", async () => {
+    const body = (id: string) => ({ id, siteId: 'moscow', number: '105', displayName: 'New' });
+    const foreign = await t.request('POST', '/api/v1/extensions?dryRun=true', body('e-p301'), tokens.siteAdmin);
+    const unused = await t.request('POST', '/api/v1/extensions?dryRun=true', body('e-unused'), tokens.siteAdmin);
+    expect(foreign.status).toBe(400);
+    expect(foreign.body).toEqual(unused.body);
+    expect(foreign.body.error).toMatchObject({ code: 'invalid-input', problems: [{ path: 'id', message: 'ids are chosen by the server for callers with site grants: leave id out' }] });
+    const generated = await t.request('POST', '/api/v1/extensions?dryRun=true', { siteId: 'moscow', number: '105', displayName: 'New' }, tokens.siteAdmin);
+    expect(generated.status).toBe(200);
+    expect((generated.body['data'] as { id: string }).id).toMatch(/^e-[0-9a-f-]{36}$/);
+    // Head office sees every object, so a taken id may be named to it.
+    expect((await t.request('POST', '/api/v1/extensions?dryRun=true', body('e-p301'), adminToken)).body.error).toMatchObject({ code: 'already-exists' });
+  });
+
+  it("refuses a site admin's dry run of another site's VPN address without naming that site (tunnel identity is head office's)", async () => {
+    const site = (await current('sites', 'moscow')) as { network: Record<string, unknown> };
+    for (const network of [{ ...site.network, vpnAddress: '10.77.0.2' }, { ...site.network, wireguardPublicKey: 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=' }]) {
+      const r = await t.request('PUT', '/api/v1/sites/moscow?dryRun=true', { ...site, network }, tokens.siteAdmin);
+      expect(r.status).toBe(403);
+      expect(r.body.error).toMatchObject({ code: 'property-forbidden' });
+      expect(JSON.stringify(r.body)).not.toContain('piter');
+    }
+    // Head office is told which site has the address.
+    const ho = await t.request('PUT', '/api/v1/sites/moscow?dryRun=true', { ...site, network: { ...site.network, vpnAddress: '10.77.0.2' } }, adminToken);
+    expect(ho.body['validation']).toMatchObject({ ok: false, errors: [{ code: 'duplicate-vpn-address', objects: [{ type: 'site', id: 'moscow' }, { type: 'site', id: 'piter' }] }] });
+  });
+
+  it("names no foreign object in a site admin's refused dry run (a DID another site owns), nor its site or numbers", async () => {
+    const r = await t.request('POST', '/api/v1/inbound-routes?dryRun=true', { siteId: 'moscow', did: '78125550301', destination: { type: 'hangup' } }, tokens.siteAdmin);
+    expect(r.status).toBe(200);
+    const issues = (r.body['validation'] as { errors: unknown }).errors as { code: string; message: string; objects: { type: string; id: string; siteId?: string }[]; span?: unknown }[];
+    const clash = issues.find((i) => i.code === 'did-owned-twice');
+    expect(clash?.message).toBe('did-owned-twice: conflicts with something outside your sites');
+    expect(clash?.objects).toContainEqual({ type: 'inboundRoute', id: '(hidden)' });
+    expect(JSON.stringify(r.body)).not.toMatch(/piter|ir-spb|7812555030X/);
+    const ho = await t.request('POST', '/api/v1/inbound-routes?dryRun=true', { siteId: 'moscow', did: '78125550301', destination: { type: 'hangup' } }, adminToken);
+    expect(JSON.stringify(ho.body['validation'])).toContain('ir-spb-did');
+    // A real write is refused (409) with the same redaction.
+    const real = await t.request('POST', '/api/v1/inbound-routes', { siteId: 'moscow', did: '78125550301', destination: { type: 'hangup' } }, tokens.siteAdmin);
+    expect(real.status).toBe(409);
+    expect(JSON.stringify(real.body)).not.toMatch(/piter|ir-spb|7812555030X/);
+  });
+
+  it("refuses emergency numbers to a site admin with 403 naming the field; an empty list is refused even to head office", async () => {
+    const site = (await current('sites', 'piter')) as Record<string, unknown>;
+    const r = await t.request('PUT', '/api/v1/sites/moscow?dryRun=true', { ...((await current('sites', 'moscow')) as object), emergencyNumbers: [] }, tokens.siteAdmin);
+    expect(r.status).toBe(403);
+    expect(r.body.error).toMatchObject({ code: 'property-forbidden', message: 'only head office may set emergencyNumbers', properties: ['emergencyNumbers'] });
+    const ho = await t.request('PUT', '/api/v1/sites/piter', { ...site, emergencyNumbers: [] }, adminToken);
+    expect(ho.status).toBe(409);
+    expect((ho.body.error?.['issues'] as { code: string }[]).map((i) => i.code)).toEqual(['site-without-emergency-number']);
   });
 });

@@ -12,11 +12,12 @@ describe('embedded database (PGlite)', () => {
   it('starts, migrates and serves validated writes and reads', async () => {
     const token = await t.login(ADMIN.username, ADMIN.password);
     expect((await t.request('POST', '/api/v1/sites', { id: 'solo', name: 'Solo office' }, token)).status).toBe(201);
-    expect((await t.request('POST', '/api/v1/number-ranges', { id: 'r-solo', siteId: 'solo', from: '100', to: '199' }, token)).status).toBe(201);
-    const ext = await t.request('POST', '/api/v1/extensions', { id: 'e-1', siteId: 'solo', number: '101', displayName: 'First' }, token);
+    expect((await t.request('POST', '/api/v1/number-ranges', { id: 'r-solo', siteId: 'solo', from: '120', to: '199' }, token)).status).toBe(201);
+    expect((await t.request('POST', '/api/v1/trunks', { id: 't-solo', siteId: 'solo', name: 'city', host: 'sip.solo.example' }, token)).status).toBe(201);
+    const ext = await t.request('POST', '/api/v1/extensions', { id: 'e-1', siteId: 'solo', number: '121', displayName: 'First' }, token);
     expect(ext.status).toBe(201);
-    expect(ext.body['revisions']).toEqual([{ siteId: 'solo', revision: 3 }]);
-    const clash = await t.request('POST', '/api/v1/extensions', { id: 'e-2', siteId: 'solo', number: '101', displayName: 'Twin' }, token);
+    expect(ext.body['revisions']).toEqual([{ siteId: 'solo', revision: 4 }]);
+    const clash = await t.request('POST', '/api/v1/extensions', { id: 'e-2', siteId: 'solo', number: '121', displayName: 'Twin' }, token);
     expect(clash.status).toBe(409);
     const list = await t.request('GET', '/api/v1/extensions', undefined, token);
     expect((list.body['items'] as { id: string }[]).map((e) => e.id)).toEqual(['e-1']);

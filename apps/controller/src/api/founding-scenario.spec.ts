@@ -69,7 +69,7 @@ describe('founding scenario through the API (PostgreSQL)', () => {
     expect(r.status).toBe(409);
     expect(r.body.error?.code).toBe('validation-conflict');
     const issue = (r.body.error?.['issues'] as { code: string; objects: { id: string }[]; span?: unknown }[]).find((i) => i.code === 'range-overlap');
-    expect(issue?.objects.map((o) => o.id)).toEqual(expect.arrayContaining(['r-moscow', 'r-piter-2', 'moscow', 'piter']));
+    expect(issue?.objects.map((o) => o.id)).toEqual(expect.arrayContaining(['r-moscow-2', 'r-piter-2', 'moscow', 'piter']));
     expect(issue?.span).toEqual({ from: '250', to: '299' });
     expect((await t.request('GET', '/api/v1/number-ranges/r-piter-2', undefined, token)).status).toBe(404);
   });

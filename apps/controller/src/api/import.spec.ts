@@ -31,8 +31,13 @@ describe('bulk import (PostgreSQL)', () => {
         { id: 'piter', name: 'Saint Petersburg' },
       ],
       numberRanges: [
-        { id: 'r-moscow', siteId: 'moscow', from: '100', to: '199' },
+        { id: 'r-moscow', siteId: 'moscow', from: '100', to: '111' },
         { id: 'r-piter', siteId: 'piter', from: '300', to: '399' },
+      ],
+      // Every site with extensions has an emergency-capable trunk of its own (#17).
+      trunks: [
+        { id: 't-moscow', siteId: 'moscow', name: 'city', host: 'sip.msk.example' },
+        { id: 't-piter', siteId: 'piter', name: 'city', host: 'sip.spb.example' },
       ],
       extensions: [
         { id: 'e-m101', siteId: 'moscow', number: '101', displayName: 'Anna' },
@@ -41,8 +46,8 @@ describe('bulk import (PostgreSQL)', () => {
       ],
     };
     const r = await t.request('POST', '/api/v1/import', body, token);
-    expect(r.status).toBe(201);
-    expect(r.body).toMatchObject({ dryRun: false, imported: { sites: 2, numberRanges: 2, extensions: 3 }, validation: { ok: true } });
+    expect(r.status, JSON.stringify(r.body)).toBe(201);
+    expect(r.body).toMatchObject({ dryRun: false, imported: { sites: 2, numberRanges: 2, trunks: 2, extensions: 3 }, validation: { ok: true } });
     expect((r.body['revisions'] as { siteId: string }[]).map((x) => x.siteId).sort()).toEqual(['moscow', 'piter']);
     expect(JSON.stringify(r.body)).not.toContain('given-secret');
     const ext = await t.request('GET', '/api/v1/extensions/e-m101', undefined, token);
@@ -83,7 +88,7 @@ describe('bulk import (PostgreSQL)', () => {
     const r = await t.request(
       'POST',
       '/api/v1/import',
-      { sites: [{ id: 'kazan', name: 'Kazan' }], numberRanges: [{ id: 'r-kazan', siteId: 'kazan', from: '150', to: '249' }], extensions: [{ id: 'e-k200', siteId: 'kazan', number: '200', displayName: 'Kamil' }] },
+      { sites: [{ id: 'kazan', name: 'Kazan' }], numberRanges: [{ id: 'r-kazan', siteId: 'kazan', from: '105', to: '110' }], extensions: [{ id: 'e-k200', siteId: 'kazan', number: '110', displayName: 'Kamil' }] },
       token,
     );
     expect(r.status).toBe(409);

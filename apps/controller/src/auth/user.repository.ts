@@ -45,6 +45,9 @@ export interface LiveApiToken extends ApiTokenScope {
 /** Writing a token's last-used time at most this often keeps a busy integration from writing on every request. */
 const LAST_USED_INTERVAL_MS = 60_000;
 
+/** Key of the advisory lock taken by {@link UserRepository.lockHeadOfficeAdmins} ("fedH" in ASCII). */
+const HEAD_OFFICE_ADMINS_LOCK = 0x66656448;
+
 const grantOf = (g: GrantEntity): Grant => ({ role: g.role, siteId: g.siteId });
 const tokenOf = (t: ApiTokenEntity, username: string, now = new Date()): ApiTokenRecord => ({
   id: t.id,
@@ -109,6 +112,32 @@ export class UserRepository {
   async replaceGrants(m: EntityManager, userId: string, grants: readonly Grant[]): Promise<void> {
     await m.delete(GrantEntity, { userId });
     if (grants.length > 0) await m.insert(GrantEntity, grants.map((g) => ({ userId, role: g.role, siteId: g.siteId })));
+  }
+
+  /**
+   * Serializes every write that can take away a head-office admin (grant changes, deletion, disabling, the
+   * reset-admin command) until the end of the transaction, so two concurrent ones cannot each leave the other's
+   * admin as the last and both succeed. (The embedded database runs one transaction at a time anyway.)
+   */
+  async lockHeadOfficeAdmins(m: EntityManager): Promise<void> {
+    await m.query('SELECT pg_advisory_xact_lock($1)', [HEAD_OFFICE_ADMINS_LOCK]);
+  }
+
+  /** Ids of the users that are enabled and hold a head-office-admin grant. */
+  async activeHeadOfficeAdmins(m: EntityManager): Promise<string[]> {
+    const rows = await m
+      .getRepository(UserEntity)
+      .createQueryBuilder('u')
+      .innerJoin(GrantEntity, 'g', 'g.user_id = u.id')
+      .where('g.role = :role', { role: 'head-office-admin' })
+      .andWhere('u.disabled = false')
+      .select('u.id', 'id')
+      .getRawMany<{ id: string }>();
+    return [...new Set(rows.map((r) => r.id))];
+  }
+
+  async setDisabled(m: EntityManager, id: string, disabled: boolean): Promise<void> {
+    await m.update(UserEntity, { id }, { disabled });
   }
 
   async delete(m: EntityManager, id: string): Promise<void> {

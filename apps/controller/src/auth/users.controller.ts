@@ -17,6 +17,7 @@ export const CreateUserBody = z.strictObject({
 });
 export const GrantsBody = z.strictObject({ grants: z.array(GrantBody).max(1000) });
 export const ResetPasswordBody = z.strictObject({ newPassword: z.string().min(1).max(256) });
+export const DisabledBody = z.strictObject({ disabled: z.boolean() });
 
 @Controller('api/v1/users')
 export class UsersController {
@@ -60,6 +61,12 @@ export class UsersController {
   @Delete(':id/sessions')
   revokeSessions(@Caller() caller: Principal, @Param('id') id: string): Promise<{ revoked: number }> {
     return this.users.revokeSessions(caller, id);
+  }
+
+  /** Disables or enables a user (`{"disabled": true}`); the last active head-office admin cannot be disabled (409). */
+  @Put(':id/disabled')
+  async disabled(@Caller() caller: Principal, @Param('id') id: string, @Body() body: unknown): Promise<{ data: UserRecord }> {
+    return { data: await this.users.setDisabled(caller, id, parseInput(DisabledBody, body).disabled) };
   }
 
   @Delete(':id')

@@ -1,9 +1,9 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import type { Grant } from '../access/scope.js';
 import { AuditRepository } from '../audit/audit.repository.js';
 import { CONTROLLER_CONFIG, type ControllerConfig } from '../config.js';
-import { AlreadyExistsError, ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
+import { AlreadyExistsError, ForbiddenError, InvalidInputError, InvariantViolatedError, NotFoundError } from '../errors.js';
 import { FederationStore } from '../federation/federation-store.js';
 import { hashPassword } from './password-hasher.js';
 import { passwordProblems } from './password-policy.js';
@@ -13,7 +13,11 @@ import { UserRepository, type UserRecord } from './user.repository.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-/** Users and grants: head office only. Every change is audited (password never). */
+/**
+ * Users and grants: head office only. Every change is audited (password never). No change may leave the
+ * federation without an active head-office admin (the bootstrap admin is only made on an empty users table, so
+ * nobody could manage users again short of `fedpbx-controller reset-admin` on the controller host).
+ */
 @Injectable()
 export class UsersService {
   constructor(
@@ -55,7 +59,9 @@ export class UsersService {
     const before = await this.get(caller, id);
     await this.checkGrants(grants);
     await this.ds.transaction(async (m) => {
+      await this.users.lockHeadOfficeAdmins(m);
       await this.users.replaceGrants(m, id, grants);
+      await this.keepsHeadOfficeAdmin(m, 'remove the last head-office-admin grant');
       await this.audit.append(m, [
         { actor: actorName(caller), action: 'user.grants', objectType: 'user', objectId: id, siteIds: siteIdsOf([...before.grants, ...grants]), before: { grants: before.grants }, after: { grants } },
       ]);
@@ -67,7 +73,9 @@ export class UsersService {
     const before = await this.get(caller, id);
     if (id === caller.userId) throw new ForbiddenError('you cannot delete yourself');
     await this.ds.transaction(async (m) => {
+      await this.users.lockHeadOfficeAdmins(m);
       await this.users.delete(m, id);
+      await this.keepsHeadOfficeAdmin(m, 'delete the last head-office admin');
       await this.audit.append(m, [{ actor: actorName(caller), action: 'user.delete', objectType: 'user', objectId: id, siteIds: siteIdsOf(before.grants), before: { username: before.username, grants: before.grants } }]);
     });
   }
@@ -86,6 +94,24 @@ export class UsersService {
       const ended = await this.sessions.revokeAllOf(m, id, `password reset by ${actorName(caller)}`, now);
       await this.audit.append(m, [
         { actor: actorName(caller), action: 'user.password-reset', objectType: 'user', objectId: id, siteIds: siteIdsOf(before.grants), after: { username: before.username, mustChangePassword: true, sessionsRevoked: ended } },
+      ]);
+    });
+    return this.get(caller, id);
+  }
+
+  /** Disables (or enables again) a user: a disabled user cannot log in and their tokens stop working. */
+  async setDisabled(caller: Principal, id: string, disabled: boolean): Promise<UserRecord> {
+    const before = await this.get(caller, id);
+    if (disabled && id === caller.userId) throw new ForbiddenError('you cannot disable yourself');
+    if (before.disabled === disabled) return before;
+    await this.ds.transaction(async (m) => {
+      await this.users.lockHeadOfficeAdmins(m);
+      await this.users.setDisabled(m, id, disabled);
+      if (disabled) await this.keepsHeadOfficeAdmin(m, 'disable the last head-office admin');
+      // A disabled user's sessions end now (the guard refuses them anyway; this also shows in their session list).
+      if (disabled) await this.sessions.revokeAllOf(m, id, `disabled by ${actorName(caller)}`, new Date());
+      await this.audit.append(m, [
+        { actor: actorName(caller), action: disabled ? 'user.disable' : 'user.enable', objectType: 'user', objectId: id, siteIds: siteIdsOf(before.grants), before: { disabled: before.disabled }, after: { disabled } },
       ]);
     });
     return this.get(caller, id);
@@ -111,6 +137,15 @@ export class UsersService {
   private checkPassword(password: string, username: string, path: string): void {
     const problems = passwordProblems(password, username, this.config.FEDPBX_PASSWORD_MIN_LENGTH);
     if (problems.length > 0) throw new InvalidInputError('password refused', problems.map((message) => ({ path, message, code: 'password-policy' })));
+  }
+
+  /** Inside a write's transaction, after its change: refuses (and so rolls back) a change that left no active head-office admin. */
+  private async keepsHeadOfficeAdmin(m: EntityManager, what: string): Promise<void> {
+    if ((await this.users.activeHeadOfficeAdmins(m)).length > 0) return;
+    throw new InvariantViolatedError(
+      'last-head-office-admin',
+      `the federation must keep at least one active head-office admin: cannot ${what} (grant head-office-admin to another user first)`,
+    );
   }
 
   private headOffice(caller: Principal): void {

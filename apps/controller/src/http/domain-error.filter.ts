@@ -17,6 +17,7 @@ function statusOf(code: DomainErrorCode): number {
     case 'already-exists':
     case 'validation-conflict':
     case 'state-conflict':
+    case 'invariant-violated':
       return 409;
     case 'rate-limited':
       return 429;

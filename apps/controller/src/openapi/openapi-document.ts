@@ -2,7 +2,7 @@ import { CdrQuery, TraceRequest, toJsonSchema, type PublishedSchemaName } from '
 import { z } from 'zod';
 import { DecommissionBody } from '../agent-credentials/site-decommission.service.js';
 import { ApiTokenBody, ChangePasswordBody, LoginBody, RefreshBody } from '../auth/auth.controller.js';
-import { CreateUserBody, GrantsBody, ResetPasswordBody } from '../auth/users.controller.js';
+import { CreateUserBody, DisabledBody, GrantsBody, ResetPasswordBody } from '../auth/users.controller.js';
 import { RESOURCE_KINDS } from '../resources/resource-kinds.js';
 import { GenerateLinksBody } from '../resources/links.controller.js';
 import type { RouteInfo } from './route-catalog.js';
@@ -19,6 +19,7 @@ const EXTRA_BODIES: Record<string, string> = {
   'POST /api/v1/api-tokens': 'ApiTokenBody',
   'POST /api/v1/users': 'CreateUserBody',
   'PUT /api/v1/users/{id}/grants': 'GrantsBody',
+  'PUT /api/v1/users/{id}/disabled': 'DisabledBody',
   'POST /api/v1/links/generate': 'GenerateLinksBody',
   'POST /api/v1/trace': 'TraceRequest',
   'POST /api/v1/agents/{siteId}/live-trace': 'LiveTraceRequest',
@@ -104,7 +105,7 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
     ...Object.values(RESOURCE_KINDS).map((k) => k.schemaName),
   ]);
   for (const name of published) schemas[name] = stripDialect(toJsonSchema(name));
-  const own = { LoginBody, RefreshBody, ChangePasswordBody, ApiTokenBody, CreateUserBody, GrantsBody, ResetPasswordBody, GenerateLinksBody, DecommissionBody };
+  const own = { LoginBody, RefreshBody, ChangePasswordBody, ApiTokenBody, CreateUserBody, GrantsBody, DisabledBody, ResetPasswordBody, GenerateLinksBody, DecommissionBody };
   for (const [name, schema] of Object.entries(own)) schemas[name] = stripDialect(z.toJSONSchema(schema, { io: 'input' }) as Record<string, unknown>);
   void TraceRequest;
   // POST /api/v1/import: arrays of federation objects by kind (JSON), or one kind as CSV (?kind=).

@@ -32,7 +32,10 @@ export interface ResourceKind<C extends CollectionName = CollectionName> {
   readonly secretFields: readonly string[];
   /** Credentials the controller generates when a create omits them. */
   readonly generatedSecrets: readonly string[];
-  /** Properties only head office may set or change (ARCHITECTURE.md "Rights"). */
+  /**
+   * Properties only head office may set or change (ARCHITECTURE.md "Rights"), as dotted paths
+   * (`network.vpnAddress`): a site admin's write that changes one is refused with 403 naming it.
+   */
   readonly headOfficeFields: readonly string[];
 }
 
@@ -51,7 +54,10 @@ export const RESOURCE_KINDS = {
     delete: 'head-office',
     secretFields: [],
     generatedSecrets: [],
-    headOfficeFields: ['prefix', 'prefixRequired', 'classOfServiceCeiling'],
+    // Emergency numbers decide where a call to emergency services goes (#17): head office's. The tunnel
+    // identity is federation infrastructure, and a site admin probing it with dry runs would learn which
+    // addresses and keys other sites hold.
+    headOfficeFields: ['prefix', 'prefixRequired', 'classOfServiceCeiling', 'emergencyNumbers', 'network.vpnAddress', 'network.wireguardPublicKey'],
   }),
   numberRanges: kind({
     collection: 'numberRanges',
@@ -175,4 +181,15 @@ export function toResponse<C extends CollectionName>(k: ResourceKind<C>, o: Obje
     delete out[f];
   }
   return out;
+}
+
+/** The head-office properties (dotted paths) whose value differs between `before` and `after`. */
+export function headOfficeChanges(k: ResourceKind, before: unknown, after: unknown): string[] {
+  return k.headOfficeFields.filter((f) => JSON.stringify(valueAt(before, f)) !== JSON.stringify(valueAt(after, f)));
+}
+
+function valueAt(o: unknown, path: string): unknown {
+  let v: unknown = o;
+  for (const key of path.split('.')) v = typeof v === 'object' && v !== null ? (v as Record<string, unknown>)[key] : undefined;
+  return v;
 }

@@ -10,7 +10,7 @@ import { FederationWriter, type WriteOutcome } from '../federation/federation-wr
 import { sitesOfObject } from '../federation/object-sites.js';
 import { parseInput } from '../http/input.js';
 import { redactIssues } from './issue-redaction.js';
-import { toResponse, type ResourceKind, type WriteLevel } from './resource-kinds.js';
+import { headOfficeChanges, toResponse, type ResourceKind, type WriteLevel } from './resource-kinds.js';
 import { ScopedReadRepository, type ListQuery, type Page } from './scoped-read.repository.js';
 
 /** What every write answers: the object (when one remains), warnings, and the sites whose snapshot changes. */
@@ -56,6 +56,12 @@ export class ResourceService {
 
   async create<C extends CollectionName>(caller: Principal, kind: ResourceKind<C>, body: unknown, dryRun: boolean): Promise<WriteResponse> {
     const input = asObject(body);
+    // A caller who may not see the whole federation cannot choose ids: an id taken by an object outside their
+    // sites would answer 409 and so reveal that object (#17 §5). Head office sees everything anyway.
+    if (!caller.scope.headOffice && kind.create === 'head-office') throw new ForbiddenError('only head office may make this change');
+    if (input['id'] !== undefined && !caller.scope.headOffice) {
+      throw new InvalidInputError('invalid body', [{ path: 'id', message: 'ids are chosen by the server for callers with site grants: leave id out' }]);
+    }
     const id = typeof input['id'] === 'string' ? input['id'] : `${kind.idPrefix}-${randomUUID()}`;
     const withSecrets: Record<string, unknown> = { ...input, id };
     for (const f of kind.generatedSecrets) if (withSecrets[f] === undefined) withSecrets[f] = generateCredential(f);
@@ -78,7 +84,7 @@ export class ResourceService {
       const value = parseInput(kind.schema, merged);
       this.authorize(caller.scope, kind.update, [...sitesOfObject(kind.collection, existing), ...sitesOfObject(kind.collection, value)]);
       if (!caller.scope.headOffice) {
-        const changed = kind.headOfficeFields.filter((f) => JSON.stringify((existing as Record<string, unknown>)[f]) !== JSON.stringify((value as Record<string, unknown>)[f]));
+        const changed = headOfficeChanges(kind, existing, value);
         if (changed.length > 0) throw new PropertyForbiddenError(changed);
       }
       return [{ collection: kind.collection, op: 'upsert', value } as FederationChange];

@@ -1,12 +1,13 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { DataSource } from 'typeorm';
 import { actorName, type Principal } from '../auth/principal.js';
-import { ForbiddenError, NotFoundError, PropertyForbiddenError } from '../errors.js';
+import { ForbiddenError, NotFoundError, PropertyForbiddenError, ValidationConflictError } from '../errors.js';
 import type { CollectionName, FederationChange } from '../federation/federation-change.js';
 import { FederationWriter } from '../federation/federation-writer.js';
 import { siteOwnedConfig } from '../federation/site-impact.js';
 import type { SiteOwnedConfig } from '../federation/site-owned-config.js';
-import { RESOURCE_KINDS, toResponse } from '../resources/resource-kinds.js';
+import { redactIssues } from '../resources/issue-redaction.js';
+import { headOfficeChanges, RESOURCE_KINDS, toResponse } from '../resources/resource-kinds.js';
 import type { WriteResponse } from '../resources/resource.service.js';
 import { diffOwnedConfig, type OwnedConfigDiff } from './revision-diff.js';
 import { RevisionRepository, type RevisionSummary } from './revision.repository.js';
@@ -58,13 +59,11 @@ export class RevisionsService {
     if (!caller.scope.canWrite(siteId)) throw new ForbiddenError(`read-only access to site ${siteId}`);
     const target = await this.revisions.get(this.ds.manager, siteId, revision);
     if (target === undefined) throw new NotFoundError('revision', `${siteId}@${revision}`);
-    const outcome = await this.writer.write({ actor: actorName(caller), reason: `rollback of ${siteId} to revision ${revision}`, dryRun }, (fed) => {
+    const write = () => this.writer.write({ actor: actorName(caller), reason: `rollback of ${siteId} to revision ${revision}`, dryRun }, (fed) => {
       const current = siteOwnedConfig(fed, siteId);
       if (current === undefined) throw new NotFoundError('site', siteId);
       if (!caller.scope.headOffice) {
-        const changed = RESOURCE_KINDS.sites.headOfficeFields.filter(
-          (f) => JSON.stringify((current.site as Record<string, unknown>)[f]) !== JSON.stringify((target.owned.site as Record<string, unknown>)[f]),
-        );
+        const changed = headOfficeChanges(RESOURCE_KINDS.sites, current.site, target.owned.site);
         if (changed.length > 0) throw new PropertyForbiddenError(changed);
       }
       const changes: FederationChange[] = [{ collection: 'sites', op: 'upsert', value: target.owned.site }];
@@ -75,9 +74,13 @@ export class RevisionsService {
       }
       return changes;
     });
+    // A refused rollback answers with the issues the caller may see, as every other write does.
+    const outcome = await write().catch((e: unknown) => {
+      throw e instanceof ValidationConflictError ? new ValidationConflictError(redactIssues(e.issues, caller.scope), redactIssues(e.warnings, caller.scope)) : e;
+    });
     return {
       dryRun,
-      validation: outcome.validation,
+      validation: { ok: outcome.validation.ok, errors: redactIssues(outcome.validation.errors, caller.scope), warnings: redactIssues(outcome.validation.warnings, caller.scope) },
       changedSites: outcome.changedSites.map((s) => s.siteId).filter((s) => caller.scope.canRead(s)),
       revisions: outcome.revisions.filter((r) => caller.scope.canRead(r.siteId)),
     };
