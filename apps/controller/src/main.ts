@@ -4,6 +4,7 @@ import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fastify';
 import { pino } from 'pino';
 import { AppModule } from './app.module.js';
+import { runResetAdmin } from './cli/reset-admin-command.js';
 import { ConfigError, loadControllerConfig } from './config.js';
 import { fastifyOptions, limitPublicBodies } from './http/http-options.js';
 
@@ -25,7 +26,9 @@ async function main(): Promise<void> {
   process.once('SIGINT', () => void stop('SIGINT'));
 }
 
-main().catch((error: unknown) => {
+const command = process.argv[2];
+const run = command === 'reset-admin' ? runResetAdmin(process.argv.slice(3), process.env, { stdin: process.stdin, out: process.stdout, err: process.stderr }).then((code) => process.exit(code)) : main();
+run.catch((error: unknown) => {
   process.stderr.write(`fedpbx-controller: ${error instanceof ConfigError ? error.message : error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`);
   process.exit(1);
 });

@@ -219,18 +219,21 @@ export function checkFederation(fed: Federation, out: IssueList): NumberingConte
  * Each distinct number is compared with every block once (most federations share one or two numbers).
  */
 function checkEmergencyNumbers(sites: readonly Site[], blocks: readonly DialBlock[], out: IssueList): void {
-  const bySite = new Map<string, string[]>();
-  for (const s of sites) for (const n of new Set(s.emergencyNumbers)) pushTo(bySite, n, s.id);
-  for (const [n, siteIds] of bySite) {
+  const sitesByNumber = new Map<string, string[]>();
+  for (const s of sites) for (const n of new Set(s.emergencyNumbers)) pushTo(sitesByNumber, n, s.id);
+  for (const [n, siteIds] of sitesByNumber) {
     for (const b of blocks) {
       if (b.from.length !== n.length || n < b.from || n > b.to) continue;
       const where = b.prefix !== undefined ? `${b.range.siteId}'s prefix ${b.prefix} + range ${b.range.from}-${b.range.to}` : `${b.range.siteId}'s range ${b.range.from}-${b.range.to}`;
-      out.error(
-        'emergency-number-in-range',
-        `emergency number ${n} of ${siteIds.join(', ')} is inside ${where}: it must never be an internal number (renumber the range around it)`,
-        [{ type: 'numberRange', id: b.range.id, siteId: b.range.siteId }, ...siteIds.map(siteRef)],
-        { from: n, to: n },
-      );
+      // One issue per site whose number it is: each names one site, so it can be shown to that site's admins.
+      for (const siteId of siteIds) {
+        out.error(
+          'emergency-number-in-range',
+          `emergency number ${n} of ${siteId} is inside ${where}: it must never be an internal number (renumber the range around it)`,
+          [{ type: 'numberRange', id: b.range.id, siteId: b.range.siteId }, siteRef(siteId)],
+          { from: n, to: n },
+        );
+      }
     }
   }
 }

@@ -134,11 +134,10 @@ describe('validateFederation: emergency calls (#17 §1)', () => {
       x.numberRanges = x.numberRanges.filter((r) => r.id !== 'r-moscow-2');
       x.numberRanges.find((r) => r.id === 'r-moscow')!.to = '299';
     });
-    const [issue, ...rest] = errorsOf(f, 'emergency-number-in-range');
-    expect(rest).toEqual([]);
-    expect(issue?.message).toBe("emergency number 112 of moscow, piter, kazan is inside moscow's range 100-299: it must never be an internal number (renumber the range around it)");
-    expect(issue?.objects).toEqual([{ type: 'numberRange', id: 'r-moscow', siteId: 'moscow' }, { type: 'site', id: 'moscow' }, { type: 'site', id: 'piter' }, { type: 'site', id: 'kazan' }]);
-    expect(issue?.span).toEqual({ from: '112', to: '112' });
+    const issues = errorsOf(f, 'emergency-number-in-range');
+    expect(issues.map((i) => i.objects)).toEqual(['moscow', 'piter', 'kazan'].map((id) => [{ type: 'numberRange', id: 'r-moscow', siteId: 'moscow' }, { type: 'site', id }]));
+    expect(issues[1]?.message).toBe("emergency number 112 of piter is inside moscow's range 100-299: it must never be an internal number (renumber the range around it)");
+    expect(issues[1]?.span).toEqual({ from: '112', to: '112' });
   });
 
   it('rejects an emergency number that is a prefixed internal number (prefix + range)', () => {
