@@ -24,6 +24,8 @@ describe('the last active head-office admin (#17 §1, PostgreSQL)', () => {
   let t: TestApp;
   let admin: string;
   let adminId: string;
+  /** The head-office admin left after the concurrency test. */
+  let survivor: string;
 
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -86,7 +88,8 @@ describe('the last active head-office admin (#17 §1, PostgreSQL)', () => {
       t.request('PUT', `/api/v1/users/${adminId}/grants`, { grants: [] }, c),
     ]);
     expect([x.status, y.status].sort()).toEqual([200, 409]);
-    const list = await t.request('GET', '/api/v1/users', undefined, x.status === 200 ? admin : c);
+    survivor = x.status === 200 ? admin : c;
+    const list = await t.request('GET', '/api/v1/users', undefined, survivor);
     const heads = (list.body['items'] as { grants: { role: string }[] }[]).filter((u) => u.grants.some((g) => g.role === 'head-office-admin'));
     expect(heads).toHaveLength(1);
   });
@@ -99,17 +102,19 @@ describe('the last active head-office admin (#17 §1, PostgreSQL)', () => {
     expect(password.length).toBeGreaterThanOrEqual(20);
     expect(r.err).toMatch(/^created head-office admin "rescue" \(postgres database\); audited as cli:reset-admin \S+@\S+\n$/);
     const rescue = await t.login('rescue', password);
-    expect((await t.request('GET', '/api/v1/users', undefined, rescue)).status).toBe(200);
+    const flags = async (username: string) =>
+      (await t.app.get(DataSource).query('SELECT u.disabled, u.must_change_password AS "mustChange", g.role FROM users u JOIN grants g ON g.user_id = u.id WHERE u.username = $1', [username])) as unknown[];
+    expect(await flags('rescue')).toEqual([{ disabled: false, mustChange: true, role: 'head-office-admin' }]);
     // An existing, disabled, demoted user gets its grant, its access and a password read from stdin.
-    const dId = await newUser('demoted', [], rescue);
-    expect((await t.request('PUT', `/api/v1/users/${dId}/disabled`, { disabled: true }, rescue)).status).toBe(200);
+    const headOffice = survivor;
+    const dId = await newUser('demoted', [], headOffice);
+    expect((await t.request('PUT', `/api/v1/users/${dId}/disabled`, { disabled: true }, headOffice)).status).toBe(200);
     const again = await resetAdminCli(['--user', 'demoted', '--password-stdin'], { DATABASE_URL: db.url }, 'chosen-password-1234\n');
     expect(again.code, again.err).toBe(0);
     expect(again.out).toBe('');
-    const demoted = await t.login('demoted', 'chosen-password-1234');
-    const me = await t.request('GET', `/api/v1/users/${dId}`, undefined, demoted);
-    expect(me.body['data']).toMatchObject({ disabled: false, grants: HEAD_OFFICE });
-    const audit = await t.request('GET', '/api/v1/audit?limit=100', undefined, demoted);
+    await t.login('demoted', 'chosen-password-1234');
+    expect(await flags('demoted')).toEqual([{ disabled: false, mustChange: true, role: 'head-office-admin' }]);
+    const audit = await t.request('GET', '/api/v1/audit?limit=100', undefined, headOffice);
     const entries = (audit.body['items'] as { action: string; actor: string; objectId: string; before?: unknown; after?: unknown }[]).filter((e) => e.action === 'user.reset-admin');
     expect(entries.map((e) => e.objectId)).toEqual([dId, expect.any(String)]);
     expect(entries[0]?.actor).toMatch(/^cli:reset-admin /);
@@ -136,10 +141,10 @@ describe('reset-admin on the embedded database', () => {
     try {
       const r = await resetAdmin(t.app.get(DataSource), 'rescue', 'embedded-password-123', 'cli:reset-admin test@host');
       expect(r).toMatchObject({ username: 'rescue', created: true });
-      const token = await t.login('rescue', 'embedded-password-123');
-      expect((await t.request('GET', '/api/v1/users', undefined, token)).status).toBe(200);
-      const audit = await t.request('GET', '/api/v1/audit?limit=5', undefined, token);
-      expect((audit.body['items'] as { action: string; actor: string }[])[0]).toMatchObject({ action: 'user.reset-admin', actor: 'cli:reset-admin test@host' });
+      await t.login('rescue', 'embedded-password-123');
+      const ds = t.app.get(DataSource);
+      expect(await ds.query(`SELECT g.role, u.must_change_password AS "mustChange" FROM users u JOIN grants g ON g.user_id = u.id WHERE u.username = 'rescue'`)).toEqual([{ role: 'head-office-admin', mustChange: true }]);
+      expect(await ds.query(`SELECT action, actor FROM audit_log ORDER BY id DESC LIMIT 1`)).toEqual([{ action: 'user.reset-admin', actor: 'cli:reset-admin test@host' }]);
     } finally {
       await t.close();
     }

@@ -22,8 +22,9 @@ export interface ResetAdminResult {
 
 /**
  * The recovery when no head-office admin can log in (lost password, every admin disabled): run on the controller
- * host, with the controller's own database settings. In one transaction it gives `username` a new password,
- * enables it and grants it head-office-admin (creating the user if there is none of that name), and writes an
+ * host, with the controller's own database settings. In one transaction it gives `username` a new password
+ * (to be changed at the next login), enables it and grants it head-office-admin (creating the user if there is
+ * none of that name), and writes an
  * audit entry naming the operating-system user and host that ran it - never the password. It is deliberately
  * not an API endpoint: whoever can run it can already read the database.
  */
@@ -42,9 +43,10 @@ export async function resetAdmin(ds: DataSource, username: string, password: str
       userId = existing.id;
       const grants = await m.findBy(GrantEntity, { userId });
       before = { disabled: existing.disabled, grants: grants.map((g) => ({ role: g.role, siteId: g.siteId })) };
-      await m.update(UserEntity, { id: userId }, { passwordHash, disabled: false });
       if (!grants.some((g) => g.role === 'head-office-admin')) await m.insert(GrantEntity, { userId, role: 'head-office-admin', siteId: null });
     }
+    // The password went through a terminal: the user must choose their own at the next login.
+    await m.update(UserEntity, { id: userId }, { passwordHash, disabled: false, mustChangePassword: true, passwordChangedAt: new Date() });
     const grants = (await m.findBy(GrantEntity, { userId })).map((g) => ({ role: g.role, siteId: g.siteId }));
     await audit.append(m, [
       {
@@ -54,7 +56,7 @@ export async function resetAdmin(ds: DataSource, username: string, password: str
         objectId: userId,
         siteIds: [],
         ...(before !== undefined ? { before } : {}),
-        after: { username, disabled: false, grants, passwordChanged: true },
+        after: { username, disabled: false, grants, passwordChanged: true, mustChangePassword: true },
       },
     ]);
     return { userId, username, created: existing === null, password };
