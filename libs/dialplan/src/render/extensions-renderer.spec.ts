@@ -254,7 +254,10 @@ describe('renderExtensions: the fallback reaches the other sites as the agent di
     expect(dialOf(sitesMatch(list, '305'))).toBe('PJSIP/${EXTEN}@site-piter,30,tT');
     for (let n = 300; n <= 499; n += 1) expect(dialOf(sitesMatch(list, String(n))), String(n)).toMatch(/@site-piter,/);
     expect(dialOf(sitesMatch(list, '6101'))).toBe('PJSIP/${EXTEN:1}@site-kazan,30,tT');
+    // 112 is the emergency number, in no range: 6112 is nobody's.
+    expect(sitesMatch(list, '6112')).toBeUndefined();
     for (let n = 100; n <= 299; n += 1) {
+      if (n === 112) continue;
       expect(dialOf(sitesMatch(list, `6${n}`)), `6${n}`).toMatch(/^PJSIP\/\$\{EXTEN:1\}@site-kazan,/);
       // moscow's own 100-299 stay moscow's (own ranges first), never kazan's overlapping ones.
       expect(dialOf(sitesMatch(list, String(n))), String(n)).not.toMatch(/site-/);
