@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nameOf } from './names.js';
 import { CallerIdName, Digits, ObjectId, SiteId } from './primitives.js';
 import { TimeSchedule } from './schedule.js';
 
@@ -19,7 +20,7 @@ const base = {
   id: NodeId,
   /** Outgoing edges by outcome. */
   next: z.record(FlowOutcome, NodeId).default({}),
-  label: z.string().max(80).optional(),
+  label: nameOf(80).optional(),
   /** Where the console drew it. */
   position: Position.optional(),
 };
@@ -80,7 +81,7 @@ export type FlowNodeOf<T extends FlowNodeType> = Extract<FlowNode, { type: T }>;
 export const CallFlow = z.strictObject({
   id: ObjectId,
   siteId: SiteId,
-  name: z.string().min(1).max(80),
+  name: nameOf(80),
   /** An internal number (inside the site's ranges) that runs this flow when dialled. */
   number: Digits.optional(),
   entry: NodeId,

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { CallFlow } from './call-flow.js';
+import { DisplayName, nameOf, textOf } from './names.js';
 import { CallClass, ClassOfService, RestrictableCallClass } from './class-of-service.js';
 import {
   AsteriskName,
-  CallerIdName,
   Codec,
   DialString,
   Digits,
@@ -50,7 +50,7 @@ export type RecordingPolicy = z.infer<typeof RecordingPolicy>;
 
 export const Site = z.strictObject({
   id: SiteId,
-  name: z.string().min(1).max(80),
+  name: nameOf(80),
   /**
    * Site dial prefix (set by head office only). prefix + number always reaches this site from any other site;
    * the receiving site sees the number without it.
@@ -89,7 +89,7 @@ export const NumberRange = z
      * Used to reach the site's extensions through the PSTN when the inter-site link is down.
      */
     pstnPrefix: z.string().regex(/^\+?[0-9]{1,15}$/).optional(),
-    description: z.string().max(200).optional(),
+    description: textOf(200).optional(),
   })
   .refine((r) => r.from.length === r.to.length, { message: 'from and to must have the same number of digits', path: ['to'] })
   .refine((r) => r.from <= r.to, { message: 'from must not be greater than to', path: ['to'] });
@@ -99,7 +99,7 @@ export const Extension = z.strictObject({
   id: ObjectId,
   siteId: SiteId,
   number: Digits,
-  displayName: CallerIdName,
+  displayName: DisplayName,
   classOfServiceId: ObjectId.optional(),
   /** PJSIP endpoint name of the phone; defaults to the number. */
   endpoint: PhoneEndpointName.optional(),
@@ -185,7 +185,7 @@ export type TrunkPreference = z.infer<typeof TrunkPreference>;
 
 export const OutboundRoute = z.strictObject({
   id: ObjectId,
-  name: z.string().min(1).max(80),
+  name: nameOf(80),
   /** Dialled-number patterns (Asterisk syntax) this route takes. */
   patterns: z.array(ExtensionPatternText).min(1).max(100),
   callClass: CallClass.exclude(['internal']),

@@ -1,5 +1,6 @@
 export * from './primitives.js';
 export * from './config-values.js';
+export * from './names.js';
 export * from './class-of-service.js';
 export * from './schedule.js';
 export * from './federation.js';

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { nameOf } from './names.js';
 import { CallFlow } from './call-flow.js';
 import { ClassOfService } from './class-of-service.js';
 import {
@@ -25,7 +26,7 @@ export const SNAPSHOT_FORMAT_VERSION = 1 as const;
 /** What every site knows of every other site: the federation numbering plan and how to reach it. */
 export const SiteDirectoryEntry = z.strictObject({
   id: SiteId,
-  name: z.string().min(1).max(80),
+  name: nameOf(80),
   prefix: SitePrefix.optional(),
   prefixRequired: z.boolean().default(false),
   mainNumber: DialString.optional(),

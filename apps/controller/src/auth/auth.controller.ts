@@ -1,5 +1,6 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req } from '@nestjs/common';
 import type { FastifyRequest } from 'fastify';
+import { nameOf } from '@fedpbx/contracts';
 import { z } from 'zod';
 import { ROLES } from '../access/scope.js';
 import { parseInput } from '../http/input.js';
@@ -12,7 +13,7 @@ export const LoginBody = z.strictObject({ username: z.string().min(1).max(64), p
 export const RefreshBody = z.strictObject({ refreshToken: z.string().min(1).max(256) });
 export const ChangePasswordBody = z.strictObject({ currentPassword: z.string().min(1).max(256), newPassword: z.string().min(1).max(256) });
 export const ApiTokenBody = z.strictObject({
-  name: z.string().min(1).max(80),
+  name: nameOf(80),
   /** Days until the token stops working: at most FEDPBX_API_TOKEN_MAX_DAYS, 90 (or that maximum if lower) when absent. */
   expiresInDays: z.number().int().min(1).optional(),
   /** Only reading routes (GET, and trace requests) answer the token. */
