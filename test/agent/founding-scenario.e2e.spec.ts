@@ -150,6 +150,17 @@ describe('founding scenario through real agents', () => {
     expect(dialData(c)).toEqual(['PJSIP/112@trunk-moscow-city,60,T']);
   });
 
+  it("an emergency call whose own trunk fails goes nowhere else: never over the link or another site's trunk (#17)", async () => {
+    const c = await call('piter', { ...phone('302'), extension: '112', onDial: () => ({ status: 'CHANUNAVAIL' }) });
+    expectCleanSession(c);
+    expect(c.dials.map((d) => d.rawData)).toEqual(['PJSIP/112@trunk-piter-city,60,T']);
+    expect(c.variables).toMatchObject({ FEDPBX_HANDLED: '1', FEDPBX_ROUTE: 'emergency' });
+    // Nor does moscow place an emergency call another site hands it.
+    const relayed = await call('moscow', { ...fromSite('piter', '302'), extension: '112', onDial: answer });
+    expect(relayed.dials).toEqual([]);
+    expect(relayed.variables).toMatchObject({ FEDPBX_HANDLED: '1', FEDPBX_DENY: 'no-route' });
+  });
+
   it('a PSTN call through the switchboard: press 1 rings the sales group at once', async () => {
     const c = await call('moscow', {
       callerId: { num: '79161234567', name: 'x,,U(sub)&PJSIP/999' },

@@ -235,6 +235,17 @@ describe('founding scenario: class of service', () => {
     const piter = call('piter', '302', '112', { health: down([], ['t-piter-city']) });
     expect(piter.attempts[0]).toMatchObject({ trunkId: 't-piter-city' });
   });
+
+  it('emergency calls never leave through another site: own trunk only, with the trunk and the links down (#17)', () => {
+    for (const health of [down([], ['t-piter-city']), down(['moscow', 'kazan'], ['t-piter-city']), down(['moscow'], []), down([], ['t-piter-city', 't-moscow-city'])]) {
+      const plan = call('piter', '302', '112', { health });
+      expect(plan.routeKind).toBe('emergency');
+      expect(plan.attempts).toEqual([{ kind: 'trunk', trunkId: 't-piter-city', trunkSiteId: 'piter', number: '112', endpoint: 'trunk-piter-city', timeoutSec: 60, reason: 'emergency' }]);
+    }
+    // A site that receives an emergency number from another site does not place it.
+    const relayed = resolveRoute(sites.moscow as CompiledSite, { entry: 'from-sites', fromSiteId: 'piter', caller: '302', dialled: '112' });
+    expect(relayed).toMatchObject({ outcome: 'denied', attempts: [], deny: { code: 'no-route' } });
+  });
 });
 
 describe('founding scenario: calls from the PSTN', () => {

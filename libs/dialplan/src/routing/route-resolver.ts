@@ -162,6 +162,11 @@ function resolveFromSite(site: CompiledSite, fromSiteId: string | undefined, dia
   if (fromSiteId === undefined || !site.directory.has(fromSiteId)) {
     return deny(site, 'no-route', `call from an unknown site (${fromSiteId ?? 'none'})`, 'internal', t);
   }
+  // An emergency call leaves through the caller's own site only: from here it would reach this site's emergency
+  // centre, not the caller's. (Validation keeps emergency numbers out of every range, so no site sends one here.)
+  if (site.emergencyNumbers.has(dialled)) {
+    return deny(site, 'no-route', `${dialled} is an emergency number: ${site.siteId} does not place emergency calls for ${fromSiteId}`, 'emergency', t);
+  }
   const range = site.plan.rangeAt(site.siteId, dialled);
   if (range !== undefined) {
     t?.step('numbering-plan', `${dialled} is in ${site.siteId}'s range ${range.from}-${range.to}`);
