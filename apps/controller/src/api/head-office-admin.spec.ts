@@ -5,7 +5,7 @@ import { resetAdmin, runResetAdmin } from '../cli/reset-admin-command.js';
 import { createTestDatabase, type TestDatabase } from '../testing/test-database.js';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
 
-const PASSWORD = 'second-admin-password-1';
+const PASSWORD = 'Vq7-tundra-Koala-38x';
 const HEAD_OFFICE = [{ role: 'head-office-admin', siteId: null }];
 
 /** Runs `fedpbx-controller reset-admin` in-process; stdout/stderr collected. */
@@ -109,17 +109,17 @@ describe('the last active head-office admin (#17 §1, PostgreSQL)', () => {
     const headOffice = survivor;
     const dId = await newUser('demoted', [], headOffice);
     expect((await t.request('PUT', `/api/v1/users/${dId}/disabled`, { disabled: true }, headOffice)).status).toBe(200);
-    const again = await resetAdminCli(['--user', 'demoted', '--password-stdin'], { DATABASE_URL: db.url }, 'chosen-password-1234\n');
+    const again = await resetAdminCli(['--user', 'demoted', '--password-stdin'], { DATABASE_URL: db.url }, 'Lx9-mango-Fjord-412\n');
     expect(again.code, again.err).toBe(0);
     expect(again.out).toBe('');
-    await t.login('demoted', 'chosen-password-1234');
+    await t.login('demoted', 'Lx9-mango-Fjord-412');
     expect(await flags('demoted')).toEqual([{ disabled: false, mustChange: true, role: 'head-office-admin' }]);
     const audit = await t.request('GET', '/api/v1/audit?limit=100', undefined, headOffice);
     const entries = (audit.body['items'] as { action: string; actor: string; objectId: string; before?: unknown; after?: unknown }[]).filter((e) => e.action === 'user.reset-admin');
     expect(entries.map((e) => e.objectId)).toEqual([dId, expect.any(String)]);
     expect(entries[0]?.actor).toMatch(/^cli:reset-admin /);
     expect(entries[0]?.before).toEqual({ disabled: true, grants: [] });
-    expect(JSON.stringify(audit.body)).not.toContain('chosen-password-1234');
+    expect(JSON.stringify(audit.body)).not.toContain('Lx9-mango-Fjord-412');
     expect(JSON.stringify(audit.body)).not.toContain(password);
   });
 
@@ -139,9 +139,9 @@ describe('reset-admin on the embedded database', () => {
   it('restores a head-office admin on PGlite, beside a running controller of that database', async () => {
     const t = await startTestApp({ embedded: true });
     try {
-      const r = await resetAdmin(t.app.get(DataSource), 'rescue', 'embedded-password-123', 'cli:reset-admin test@host');
+      const r = await resetAdmin(t.app.get(DataSource), 'rescue', 'Pq4-walrus-Tide-77b', 'cli:reset-admin test@host');
       expect(r).toMatchObject({ username: 'rescue', created: true });
-      await t.login('rescue', 'embedded-password-123');
+      await t.login('rescue', 'Pq4-walrus-Tide-77b');
       const ds = t.app.get(DataSource);
       expect(await ds.query(`SELECT g.role, u.must_change_password AS "mustChange" FROM users u JOIN grants g ON g.user_id = u.id WHERE u.username = 'rescue'`)).toEqual([{ role: 'head-office-admin', mustChange: true }]);
       expect(await ds.query(`SELECT action, actor FROM audit_log ORDER BY id DESC LIMIT 1`)).toEqual([{ action: 'user.reset-admin', actor: 'cli:reset-admin test@host' }]);

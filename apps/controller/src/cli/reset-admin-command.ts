@@ -4,6 +4,7 @@ import { parseArgs } from 'node:util';
 import { DataSource } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository.js';
 import { hashPassword } from '../auth/password-hasher.js';
+import { passwordProblems } from '../auth/password-policy.js';
 import { UserRepository } from '../auth/user.repository.js';
 import { ConfigError, loadControllerConfig } from '../config.js';
 import { dataSourceOptions, databaseMode } from '../database/data-source-options.js';
@@ -91,8 +92,10 @@ export async function runResetAdmin(args: readonly string[], env: NodeJS.Process
   let password: string;
   if (values['password-stdin']) {
     password = (await readAll(io.stdin)).replace(/\r?\n$/, '');
-    if (password.length < 12 || password.length > 256) {
-      io.err.write('the password read from stdin must be 12-256 characters\n');
+    // The same password policy as every other way of setting one.
+    const problems = passwordProblems(password, values.user, config.FEDPBX_PASSWORD_MIN_LENGTH);
+    if (problems.length > 0) {
+      io.err.write(`the password read from stdin is refused: ${problems.join('; ')}\n`);
       return 2;
     }
   } else {
