@@ -105,6 +105,12 @@ describe('the last active head-office admin (#17 §1, PostgreSQL)', () => {
     const flags = async (username: string) =>
       (await t.app.get(DataSource).query('SELECT u.disabled, u.must_change_password AS "mustChange", g.role FROM users u JOIN grants g ON g.user_id = u.id WHERE u.username = $1', [username])) as unknown[];
     expect(await flags('rescue')).toEqual([{ disabled: false, mustChange: true, role: 'head-office-admin' }]);
+    // The printed password only opens the way to choosing one's own.
+    expect((await t.request('GET', '/api/v1/users', undefined, rescue)).body.error?.code).toBe('password-change-required');
+    const changed = await t.request('POST', '/api/v1/auth/password', { currentPassword: password, newPassword: 'Rz5-otter-Canyon-93k' }, rescue);
+    expect(changed.status, JSON.stringify(changed.body)).toBeLessThan(300);
+    const manager = await t.login('rescue', 'Rz5-otter-Canyon-93k');
+    expect((await t.request('GET', '/api/v1/users', undefined, manager)).status).toBe(200);
     // An existing, disabled, demoted user gets its grant, its access and a password read from stdin.
     const headOffice = survivor;
     const dId = await newUser('demoted', [], headOffice);
