@@ -7,7 +7,7 @@
  */
 import {
   AsteriskName,
-  CallerIdName,
+  DisplayName,
   EmailAddress,
   Federation,
   HostName,
@@ -54,7 +54,7 @@ const sipUser = valid(SipUser, 'abcXYZ019_.+-', 1, 16, HOSTILE);
 const asteriskName = valid(AsteriskName, 'abcXYZ019_.-', 1, 20, HOSTILE);
 const label = fc.string({ unit: fc.constantFrom(...'abcxyz019'), minLength: 1, maxLength: 8 });
 const hostName = fc.array(label, { minLength: 1, maxLength: 4 }).map((l) => l.join('.')).filter((h) => HostName.safeParse(h).success);
-const displayName = valid(CallerIdName, "AbyzЖжé09 ._'-", 0, 30, HOSTILE);
+const displayName = valid(DisplayName, "AbyzЖжé09 ._'-", 1, 30, HOSTILE);
 const pin = valid(VoicemailPin, '0123456789', 4, 16, '*#,');
 const localPart = fc.string({ unit: fc.constantFrom(...'abz09._%+-'), minLength: 1, maxLength: 12 });
 const email = fc.tuple(localPart, hostName).map(([l, h]) => `${l}@${h}.example`).filter((e) => EmailAddress.safeParse(e).success);
@@ -115,6 +115,8 @@ function federationOf([sites, links]: [SiteDraft[], { secret: string; registrati
       name: `Site ${i}`,
       timezone: s.timezone,
       defaultClassOfServiceId: 'cos-all',
+      // An emergency number in no range (#17): the ranges are (i + 1) * 100 and up.
+      emergencyNumbers: ['0112'],
       network: { vpnAddress: `10.77.0.${i + 1}`, sipPort: 5060, wireguardPublicKey: s.wgKey, ...(i === 0 ? { wireguardEndpoint: `vpn${i}.example:51820` } : {}) },
     });
     fed.numberRanges.push({ id: `r-${s.id}`, siteId: s.id, from: String(first), to: String(first + 99) });
@@ -135,6 +137,8 @@ function federationOf([sites, links]: [SiteDraft[], { secret: string; registrati
         ...(e.voicemail !== null ? { voicemailPin: e.voicemail.pin, ...(e.voicemail.email !== null ? { email: e.voicemail.email } : {}) } : {}),
       });
     });
+    // Every site with phones has an emergency-capable trunk of its own (#17); the generated names never spell "sos".
+    fed.trunks.push({ id: `t-${s.id}-sos`, siteId: s.id, name: 'sos', host: 'sip.sos.example' });
     s.trunks.forEach((t, k) => {
       fed.trunks.push({
         id: `t-${s.id}-${k}`,
