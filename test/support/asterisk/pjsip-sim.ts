@@ -436,7 +436,7 @@ export class PjsipSim {
   private filterTx(transportName: string | undefined, dst: string): { source: string; retAddr: string; retPort: number } | undefined {
     const own = transportName === undefined ? [...this.transports.values()][0] : this.transports.get(transportName);
     if (own === undefined) return undefined;
-    const kernelSource = (this.o.sourceAddressFor ?? defaultSource)(dst);
+    const kernelSource = (this.o.sourceAddressFor ?? ((h: string) => this.defaultSource(h)))(dst);
     let chosen = own;
     let retAddr = kernelSource;
     if (retAddr !== own.bind.host) {
@@ -595,6 +595,17 @@ export class PjsipSim {
     c.hangup?.(Number.isInteger(cause) && cause > 0 ? cause : 16);
   }
 
+  /**
+   * `ip route get <host>` on a box whose interfaces are the transports' addresses: every 127/8 destination is reached
+   * from 127.0.0.1 (lo's primary address); another host from the transport address on its /24 (e.g. the WireGuard
+   * interface's for a peer's tunnel address), else the host's main address.
+   */
+  private defaultSource(host: string): string {
+    if (host.startsWith('127.')) return '127.0.0.1';
+    const local = [...this.transports.values()].find((t) => !t.bind.any && t.bind.family === 4 && sameSubnet24(t.bind.host, host));
+    return local?.bind.host ?? this.o.hostIp ?? '127.0.0.1';
+  }
+
   /** A channel the sim did not make (e.g. a call arriving from a site, state Ring), listed by CoreShowChannels. */
   addChannel(c: Omit<SimChannel, 'createdAt'>): SimChannel {
     const ch = { ...c, createdAt: Date.now() };
@@ -603,12 +614,13 @@ export class PjsipSim {
   }
 }
 
+function sameSubnet24(a: string, b: string): boolean {
+  return a.split('.').slice(0, 3).join('.') === b.split('.').slice(0, 3).join('.');
+}
+
 function hostOf(uri: string): string {
   const m = /^sips?:(?:[^@]*@)?(\[[^\]]+\]|[^:;>]+)/.exec(uri);
   return m === null ? '' : m[1]!.replace(/^\[|\]$/g, '');
 }
 
-/** `ip route get` on loopback: every 127/8 destination is reached from 127.0.0.1 (lo's primary address). */
-function defaultSource(host: string): string {
-  return host.startsWith('127.') ? '127.0.0.1' : host;
-}
+
