@@ -147,6 +147,7 @@ describe('controller event ingest (nats-server + PostgreSQL)', () => {
       alarms: [alarm],
       links: [{ peerSiteId: 'piter', state: 'down', source: 'ami', rttMs: 12, at: at(1) }],
       trunks: [{ trunkId: 't-moscow-city', state: 'up', registration: 'Registered', at: at(1) }],
+      warnings: [],
     });
   });
 

@@ -83,6 +83,11 @@ export const AgentStatus = z.strictObject({
       at: z.iso.datetime(),
     }),
   ),
+  /**
+   * What the controller concludes from the above and the federation: `emergency-trunk-down` when an emergency-capable
+   * trunk of the site is down (emergency calls leave only through the site's own trunks).
+   */
+  warnings: z.array(z.strictObject({ code: z.enum(['emergency-trunk-down']), message: z.string(), trunkIds: z.array(z.string()) })).default([]),
 });
 export type AgentStatus = z.infer<typeof AgentStatus>;
 

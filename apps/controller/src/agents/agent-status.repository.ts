@@ -46,7 +46,7 @@ interface TrunkRow {
  */
 @Injectable()
 export class AgentStatusRepository {
-  async list(m: EntityManager, sites: readonly string[] | 'all', now: Date): Promise<AgentStatus[]> {
+  async list(m: EntityManager, sites: readonly string[] | 'all', now: Date): Promise<Omit<AgentStatus, 'warnings'>[]> {
     const filter = sites === 'all' ? null : [...sites];
     const [rows, links, trunks]: [SiteRow[], LinkRow[], TrunkRow[]] = await Promise.all([
       m.query(

@@ -3,9 +3,11 @@ import { LiveHealth, LiveTraceRequest, LiveTraceResponse, Subjects, type AgentSt
 import { DataSource } from 'typeorm';
 import type { Principal } from '../auth/principal.js';
 import { NotFoundError } from '../errors.js';
+import { FederationStore } from '../federation/federation-store.js';
 import { parseInput } from '../http/input.js';
 import { AgentRpcClient, AgentBadReplyError } from './agent-rpc.client.js';
 import { AgentStatusRepository } from './agent-status.repository.js';
+import { emergencyTrunkWarnings } from './emergency-trunk-warnings.js';
 
 /** Agent status from ingested events, and live requests to one agent; both within the caller's sites. */
 @Injectable()
@@ -14,17 +16,23 @@ export class AgentsService {
     @Inject(DataSource) private readonly ds: DataSource,
     @Inject(AgentStatusRepository) private readonly status: AgentStatusRepository,
     @Inject(AgentRpcClient) private readonly rpc: AgentRpcClient,
+    @Inject(FederationStore) private readonly store: FederationStore,
   ) {}
 
-  list(caller: Principal): Promise<AgentStatus[]> {
-    return this.status.list(this.ds.manager, caller.scope.readableSites(), new Date());
+  async list(caller: Principal): Promise<AgentStatus[]> {
+    return this.withWarnings(await this.status.list(this.ds.manager, caller.scope.readableSites(), new Date()));
   }
 
   async get(caller: Principal, siteId: string): Promise<AgentStatus> {
     if (!caller.scope.canRead(siteId)) throw new NotFoundError('site', siteId);
-    const [status] = await this.status.list(this.ds.manager, [siteId], new Date());
+    const [status] = await this.withWarnings(await this.status.list(this.ds.manager, [siteId], new Date()));
     if (status === undefined) throw new NotFoundError('site', siteId);
     return status;
+  }
+
+  private async withWarnings(list: readonly Omit<AgentStatus, 'warnings'>[]): Promise<AgentStatus[]> {
+    const { trunks } = (await this.store.read()).federation;
+    return list.map((s) => ({ ...s, warnings: emergencyTrunkWarnings(trunks, s) }));
   }
 
   async liveHealth(caller: Principal, siteId: string): Promise<LiveHealth> {

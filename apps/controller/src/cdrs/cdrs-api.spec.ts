@@ -138,6 +138,7 @@ describe('GET /api/v1/cdrs and /api/v1/agents (PostgreSQL)', () => {
         alarms: [],
         links: [],
         trunks: [],
+        warnings: [],
       });
       expect(((await get('/api/v1/agents', viewer)).body['items'] as { siteId: string }[]).map((i) => i.siteId)).toEqual(['moscow']);
       expect((await get('/api/v1/agents/piter', viewer)).status).toBe(404);
