@@ -25,7 +25,7 @@ export class ConsoleStatic implements OnModuleInit {
     @Inject(CONTROLLER_CONFIG) private readonly config: ControllerConfig,
   ) {}
 
-  async onModuleInit(): Promise<void> {
+  onModuleInit(): void {
     const log = pino({ name: 'fedpbx-controller', level: this.config.FEDPBX_LOG_LEVEL }).child({ component: 'console' });
     const { dir, found } = findConsoleDir(this.config.FEDPBX_CONSOLE_DIR);
     if (!found) {
@@ -33,8 +33,13 @@ export class ConsoleStatic implements OnModuleInit {
       return;
     }
     const fastify = this.host.httpAdapter.getInstance<FastifyInstance>();
-    await fastify.register(fastifyStatic, { root: dir, serve: false });
-    fastify.get('/*', (req, reply) => serve(dir, req, reply));
+    // Registered, not awaited: awaiting a register starts Fastify's plugin loading here, and the API routes Nest
+    // adds afterwards would be bound to Fastify's default error handler instead of Nest's filter (malformed JSON
+    // would answer in Fastify's shape, not the API's). Queued, it loads at ready(), after Nest's routes.
+    void fastify.register(async (scope) => {
+      await scope.register(fastifyStatic, { root: dir, serve: false });
+      scope.get('/*', (req, reply) => serve(dir, req, reply));
+    });
     log.info({ dir }, 'serving the console at /');
   }
 }
