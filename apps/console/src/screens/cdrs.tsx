@@ -2,11 +2,19 @@ import { useState, type FormEvent } from 'react';
 import type { CallDetail, CdrPage, CdrRecord } from '../api/types';
 import { useApi } from '../session';
 import { useSites } from '../sites';
-import { DataTable } from '../ui/data-table';
+import { DataTable, type Column } from '../ui/data-table';
 import { ErrorBanner, LoadState } from '../ui/feedback';
 import { useLoad } from '../ui/use-load';
 
 const DISPOSITIONS = ['ANSWERED', 'NO ANSWER', 'BUSY', 'FAILED', 'CONGESTION'];
+/** What the call records list and a call's legs both show first. */
+const RECORD_COLUMNS: readonly Column<CdrRecord>[] = [
+  { header: 'Start', cell: (c) => new Date(c.start).toLocaleString() },
+  { header: 'Site', cell: (c) => c.siteId },
+  { header: 'From', cell: (c) => c.src },
+  { header: 'To', cell: (c) => c.dst },
+  { header: 'Result', cell: (c) => c.disposition.toLowerCase() },
+];
 const ROUTE_KINDS = ['local', 'site', 'pstn', 'teho', 'emergency', 'flow', 'voicemail', 'none'];
 
 interface Filters {
@@ -113,11 +121,7 @@ export function CdrScreen() {
               <DataTable
                 label="Legs of the call"
                 columns={[
-                  { header: 'Start', cell: (c) => new Date(c.start).toLocaleString() },
-                  { header: 'Site', cell: (c) => c.siteId },
-                  { header: 'From', cell: (c) => c.src },
-                  { header: 'To', cell: (c) => c.dst },
-                  { header: 'Result', cell: (c) => c.disposition.toLowerCase() },
+                  ...RECORD_COLUMNS,
                   { header: 'Route', cell: (c) => routeText(c) },
                 ]}
                 rows={call.detail.legs}
@@ -140,11 +144,7 @@ export function CdrScreen() {
               <DataTable
                 label="Call records"
                 columns={[
-                  { header: 'Start', cell: (c) => new Date(c.start).toLocaleString() },
-                  { header: 'Site', cell: (c) => c.siteId },
-                  { header: 'From', cell: (c) => c.src },
-                  { header: 'To', cell: (c) => c.dst },
-                  { header: 'Result', cell: (c) => c.disposition.toLowerCase() },
+                  ...RECORD_COLUMNS,
                   { header: 'Talk time', cell: (c) => `${c.billSec} s` },
                   { header: 'Route', cell: (c) => routeText(c) },
                   { header: 'Origin', cell: (c) => c.originSiteId ?? '—' },
