@@ -4,7 +4,7 @@
 // member of group asterisk only). The monitor/fedpbx folder is what deploy/asterisk/setup-asterisk-user.sh makes:
 // asterisk:asterisk 2770.
 import { spawnSync } from 'node:child_process';
-import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -14,6 +14,31 @@ const ASTERISK = { uid: 64001, gid: 64000 };
 const FEDPBX = { uid: 64002, gid: 64000 };
 const SWEEPER = join(REPO_ROOT, 'apps', 'agent', 'dist', 'recording', 'retention-sweeper.js');
 const DAY = 86_400_000;
+
+/**
+ * The built sweeper and the one package it imports (prom-client, with its own), copied where the agent's uid can
+ * read them: the checkout itself may sit in a folder only root may enter (CI clones into a 0700 temp dir).
+ */
+let sweeperCopy: { dir: string; module: string } | undefined;
+function sweeperRuntime(): { dir: string; module: string } {
+  if (sweeperCopy !== undefined) return sweeperCopy;
+  const dir = mkdtempSync(join(tmpdir(), 'fedpbx-sweeper-'));
+  chmodSync(dir, 0o755);
+  const module = join(dir, 'retention-sweeper.js');
+  copyFileSync(SWEEPER, module);
+  for (const pkg of ['prom-client', 'tdigest', 'bintrees', '@opentelemetry/api']) {
+    cpSync(join(REPO_ROOT, 'node_modules', pkg), join(dir, 'node_modules', pkg), { recursive: true, dereference: true });
+  }
+  chmodR(dir);
+  sweeperCopy = { dir, module };
+  return sweeperCopy;
+}
+
+function chmodR(path: string): void {
+  const st = statSync(path);
+  chmodSync(path, st.isDirectory() ? 0o755 : 0o644);
+  if (st.isDirectory()) for (const name of readdirSync(path)) chmodR(join(path, name));
+}
 
 function monitorDir(): string {
   const base = mkdtempSync(join(tmpdir(), 'fedpbx-two-users-'));
@@ -51,23 +76,25 @@ interface AgentRun {
 
 /** The agent's sweeper as fedpbx (umask 0027 as in its unit): prepare (at start) and/or one sweep of 30 days' retention. */
 function agentSweeps(monitor: string, what: { prepare: boolean; sweep: boolean }): AgentRun {
+  const runtime = sweeperRuntime();
   const script = `
     process.umask(0o027);
-    const { RecordingRetentionSweeper } = await import(${JSON.stringify(SWEEPER)});
+    const { RecordingRetentionSweeper } = await import(${JSON.stringify(runtime.module)});
     const { Registry } = await import('prom-client');
-    const { pino } = await import('pino');
+    const quiet = () => undefined;
+    const log = { trace: quiet, debug: quiet, info: quiet, warn: quiet, error: quiet, fatal: quiet, child: () => log };
     const alarms = {};
     const registry = new Registry();
     const sweeper = new RecordingRetentionSweeper({
       recordingsDir: ${JSON.stringify(monitor)}, siteId: 'moscow', retentionDays: () => 30,
-      log: pino({ level: 'silent' }), registry,
+      log, registry,
       alarms: { raise: (code, _s, message) => { alarms[code] = message; }, clear: (code) => { delete alarms[code]; } },
     });
     if (${what.prepare}) await sweeper.prepare();
     const result = ${what.sweep} ? await sweeper.sweep() : undefined;
     const failures = (await registry.getSingleMetric('fedpbx_recordings_sweep_failures_total').get()).values[0]?.value ?? 0;
     console.log(JSON.stringify({ prepared: ${what.prepare}, result, alarms, failuresMetric: failures }));`;
-  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { ...FEDPBX, cwd: join(REPO_ROOT, 'apps', 'agent'), encoding: 'utf8' });
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { ...FEDPBX, cwd: runtime.dir, encoding: 'utf8' });
   expect(r.status, r.stderr).toBe(0);
   return JSON.parse(r.stdout.trim().split('\n').at(-1)!) as AgentRun;
 }
