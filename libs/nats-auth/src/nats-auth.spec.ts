@@ -105,6 +105,17 @@ describe('renewal and revocation', () => {
     expect(decodeJwt<Account>(await encodeAccountWithRevocations(authority, {})).nats.revocations).toBeUndefined();
   });
 
+  it('each account update is issued in a later second than the preloaded account JWT and the previous update (nats-server keeps an equal-iat JWT only by chance)', async () => {
+    const trust = await createNatsTrust();
+    const authority = issuerOf(trust).revocation;
+    if (authority === undefined) throw new Error('no revocation authority');
+    const base = decodeJwt<Account>(trust.account.jwt).iat;
+    const first = decodeJwt<Account>(await encodeAccountWithRevocations(authority, { UABC: 1 })).iat;
+    const second = decodeJwt<Account>(await encodeAccountWithRevocations(authority, { UABC: 1, UDEF: 2 })).iat;
+    expect(first).toBeGreaterThan(base);
+    expect(second).toBeGreaterThan(first);
+  });
+
   it('the controller file holds signing keys only, never the operator or account identity seeds', async () => {
     const trust = await createNatsTrust();
     const text = JSON.stringify(issuerOf(trust));

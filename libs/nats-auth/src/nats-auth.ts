@@ -249,7 +249,25 @@ export async function encodeAccountWithRevocations(authority: RevocationAuthorit
   const base = decode<Account>(authority.accountJwt);
   const { revocations: _old, ...rest } = base.nats;
   const account: Partial<Account> = Object.keys(revocations).length > 0 ? { ...rest, revocations: { ...revocations } } : rest;
-  return encodeAccount(base.name ?? 'FEDPBX', fromPublic(base.sub), account, { signer: fromSeed(new TextEncoder().encode(authority.operatorSignerSeed)) });
+  await untilSecondAfter(Math.max(base.iat, lastAccountIssuedAt));
+  const jwt = await encodeAccount(base.name ?? 'FEDPBX', fromPublic(base.sub), account, { signer: fromSeed(new TextEncoder().encode(authority.operatorSignerSeed)) });
+  lastAccountIssuedAt = decode<Account>(jwt).iat;
+  return jwt;
+}
+
+/**
+ * The issue time (unix seconds, the JWT's `iat`) of the last account JWT this process encoded. nats-server's
+ * directory resolver keeps a stored account JWT when the incoming one is not newer by `iat`
+ * (server/dirstore.go saveIfNewer: `existingJWT.IssuedAt > newJWT.IssuedAt` keeps the stored one) and stores the
+ * config's `resolver_preload` that way at every start: a push issued in the same second as the preload is
+ * replaced by it at the next restart (the revocations are lost), and two pushes in one second leave the order to
+ * chance. So each push is issued in a later second than both the preload and the previous push.
+ */
+let lastAccountIssuedAt = 0;
+
+async function untilSecondAfter(issuedAt: number): Promise<void> {
+  const waitMs = (issuedAt + 1) * 1000 - Date.now();
+  if (waitMs > 0) await new Promise((resolve) => setTimeout(resolve, waitMs));
 }
 
 /** The account update subject of nats-server's full resolver (server/events.go accUpdateEventSubjNew). */
