@@ -10,16 +10,16 @@
 // over its own turns, commands per call.
 // Prints a table, then ONE JSON line (agent figures unprefixed, null when the agent could not run).
 // Run: node --conditions=@fedpbx/source --import tsx test/bench/agi-bench.ts
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
-import { tmpdir } from 'node:os';
+import { availableParallelism, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { placeCall, type CallRecord } from '../support/asterisk/fastagi-peer.js';
-import { agentConfigFromEnv, agentServer, dingDongServer, floorServer, recordedSequences, type ServerFactory, type ServerUnderTest } from './bench-servers.js';
+import { agentConfigFromEnv, agentServer, dingDongServer, floorServer, recordedSequences, transpile, type ServerFactory, type ServerUnderTest } from './bench-servers.js';
 import { badReason, DEFAULT_MIX, mixPicker, type CallTemplate } from './call-mix.js';
 import type { ClosedLoopReport, ClosedLoopWork } from './closed-loop-worker.js';
 import { AGENT_MIX, prepareAgentBench } from './agent-bench-setup.js';
@@ -38,6 +38,8 @@ export interface BenchOptions {
   readonly mixName: 'agent' | 'default';
   /** Worker threads the closed loop's sessions are spread over (BENCH_LOADGEN_THREADS). */
   readonly loadgenThreads: number;
+  /** Pin the load generator and the servers to different CPUs (BENCH_PIN, default on where possible). */
+  readonly pin: boolean;
   readonly servers: readonly ServerFactory[];
   /** The server whose lines per dialled number floor and ding-dong replay (recorded before they start). */
   readonly sequenceSource: string;
@@ -53,6 +55,11 @@ export interface ServerResult {
   readonly ttfcTail: Float64Array;
   /** TTFC p99 and closed-loop calls/s of each round's turn, in round order (their spread shows the machine's noise). */
   readonly ttfcP99ByRoundMs: readonly (number | null)[];
+  readonly ttfcP50ByRoundMs: readonly (number | null)[];
+  /** Server CPU per call over each round's turns (open and closed loop), in round order. */
+  readonly cpuMsPerCallByRound: readonly (number | null)[];
+  /** Heap bytes allocated per call (KB) over each round's turns; null without the probe. */
+  readonly allocKbPerCallByRound: readonly (number | null)[];
   readonly callsPerSByRound: readonly number[];
   readonly ttfcP99ByKindMs: Readonly<Record<string, number | null>>;
   readonly openLoopStarted: number;
@@ -62,6 +69,8 @@ export interface ServerResult {
   readonly rssMb: number | null;
   readonly rssIdleMb: number | null;
   readonly cpuMsPerCall: number | null;
+  /** Median over rounds of allocKbPerCallByRound. */
+  readonly allocKbPerCall: number | null;
   readonly commandsPerCall: number | null;
   /** Calls that failed to connect, were parked, pipelined, or ended other than AGISTATUS=SUCCESS. */
   readonly badCalls: number;
@@ -98,12 +107,24 @@ class ServerProcess {
   exited: { code: number | null; signal: NodeJS.Signals | null } | null = null;
   readonly exitedPromise: Promise<void>;
 
-  constructor(readonly sut: ServerUnderTest) {
-    this.child = spawn(sut.command, [...sut.args], {
+  constructor(
+    readonly sut: ServerUnderTest,
+    launch: Launch,
+  ) {
+    // Node servers get the allocation probe preloaded (it answers over the IPC channel); `taskset` execs the server
+    // itself, so the PID is still the server's.
+    const nodeArgs = sut.command === process.execPath && launch.allocProbe !== null ? ['--import', launch.allocProbe, ...sut.args] : [...sut.args];
+    const [command, args] = launch.serverCpus !== null ? ['taskset', ['-c', launch.serverCpus, sut.command, ...nodeArgs]] : [sut.command, nodeArgs];
+    this.child = spawn(command, args, {
       cwd: sut.cwd ?? REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', NODE_ENV: 'production', ...sut.env },
-      stdio: ['ignore', 'pipe', 'pipe'],
+      stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
     });
+    this.child.on('message', (m: unknown) => {
+      const waiting = this.allocWaiters.shift();
+      if (waiting) waiting(typeof m === 'object' && m !== null && 'allocatedBytes' in m && typeof m.allocatedBytes === 'number' ? m.allocatedBytes : null);
+    });
+    this.child.channel?.unref();
     // Always drain the pipes (a full pipe would stall the server); keep a tail for diagnostics.
     const keep = (chunk: Buffer): void => {
       this.logTail.push(chunk.toString('utf8'));
@@ -157,6 +178,26 @@ class ServerProcess {
     }
   }
 
+  private readonly allocWaiters: ((bytes: number | null) => void)[] = [];
+
+  /** Bytes the server's heap allocated since it started (the preloaded alloc-probe), or null without the probe. */
+  allocatedBytes(): Promise<number | null> {
+    if (this.exited || !this.child.connected) return Promise.resolve(null);
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => {
+        const i = this.allocWaiters.indexOf(done);
+        if (i >= 0) this.allocWaiters.splice(i, 1);
+        resolve(null);
+      }, 2000);
+      const done = (bytes: number | null): void => {
+        clearTimeout(timer);
+        resolve(bytes);
+      };
+      this.allocWaiters.push(done);
+      this.child.send('alloc?');
+    });
+  }
+
   /** utime + stime in ms. */
   cpuMs(): number {
     const stat = readFileSync(`/proc/${this.pid}/stat`, 'utf8');
@@ -181,6 +222,29 @@ class ServerProcess {
 }
 
 const LIVE = new Set<ServerProcess>();
+
+/** How servers are started: the allocation probe to preload, the CPUs to pin them to (null: not pinned). */
+interface Launch {
+  readonly allocProbe: string | null;
+  readonly serverCpus: string | null;
+  /** What the log and JSON say about pinning. */
+  readonly pinning: string;
+}
+
+/**
+ * Pins this process (the load generator, all its threads) to CPU 0 and the servers to the others, when the machine
+ * has two or more and `taskset` is there (BENCH_PIN=off: not pinned). The load generator's kernel work then stops
+ * competing with the server under test's for one core; the servers take turns, so they share theirs without overlap.
+ */
+function pinCpus(env: NodeJS.ProcessEnv): { serverCpus: string | null; pinning: string } {
+  const cpus = availableParallelism();
+  if (env.BENCH_PIN === 'off') return { serverCpus: null, pinning: 'not pinned (BENCH_PIN=off)' };
+  if (cpus < 2) return { serverCpus: null, pinning: `not pinned (${cpus} CPU)` };
+  if (spawnSync('taskset', ['-V']).status !== 0) return { serverCpus: null, pinning: 'not pinned (no taskset)' };
+  const serverCpus = cpus === 2 ? '1' : `1-${cpus - 1}`;
+  execFileSync('taskset', ['-a', '-p', '-c', '0', String(process.pid)], { stdio: 'ignore' });
+  return { serverCpus, pinning: `load generator on CPU 0, servers on CPU ${serverCpus} (taskset)` };
+}
 
 function killAllSync(): void {
   for (const p of LIVE) {
@@ -393,6 +457,8 @@ class Contender {
   /** Server CPU (ms) over its own slices, and the calls it served in them (warm-up included). */
   cpuMs = 0;
   callsServed = 0;
+  /** Per measured round: server CPU (ms), calls served, heap bytes allocated (null: unknown). */
+  readonly rounds: { cpuMs: number; calls: number; allocBytes: number | null }[] = [];
   rssIdleMb: number | null = null;
   rssMaxMb = 0;
   loadgenCpuMs = 0;
@@ -417,20 +483,30 @@ class Contender {
   }
 
   /** One measured closed-loop turn: the server's calls/s, and the load generator's CPU spent driving it. */
-  async closedTurn(pool: ClosedLoopPool, opts: BenchOptions, seconds: number): Promise<void> {
+  async closedTurn(pool: ClosedLoopPool, opts: BenchOptions, seconds: number, round: number): Promise<void> {
     const lg0 = process.cpuUsage();
-    this.closed.push(await this.charge(() => pool.window(this.sut, opts, seconds, this.stats, this.sources), (w) => w.calls));
+    this.closed.push(await this.charge(() => pool.window(this.sut, opts, seconds, this.stats, this.sources), (w) => w.calls, round));
     const lg = process.cpuUsage(lg0);
     this.loadgenCpuMs += (lg.user + lg.system) / 1000;
   }
 
-  /** Runs `slice`, charging the server's CPU over it to this contender. */
-  async charge<T>(slice: () => Promise<T>, calls: (result: T) => number): Promise<T> {
+  /** Runs `slice`, charging the server's CPU (and heap allocation) over it to this contender, and to `round` if measured. */
+  async charge<T>(slice: () => Promise<T>, calls: (result: T) => number, round: number | null): Promise<T> {
+    const alloc0 = round === null ? null : await this.proc.allocatedBytes();
     const cpu0 = this.proc.cpuMs();
     const result = await slice();
     if (this.proc.exited) throw new Error(`${this.name} died during the run:\n${this.proc.tail()}`);
-    this.cpuMs += this.proc.cpuMs() - cpu0;
-    this.callsServed += calls(result);
+    const cpuMs = this.proc.cpuMs() - cpu0;
+    const n = calls(result);
+    this.cpuMs += cpuMs;
+    this.callsServed += n;
+    if (round !== null) {
+      const alloc1 = await this.proc.allocatedBytes();
+      const r = (this.rounds[round] ??= { cpuMs: 0, calls: 0, allocBytes: 0 });
+      r.cpuMs += cpuMs;
+      r.calls += n;
+      r.allocBytes = alloc0 === null || alloc1 === null || r.allocBytes === null ? null : r.allocBytes + (alloc1 - alloc0);
+    }
     return result;
   }
 
@@ -451,6 +527,10 @@ class Contender {
       ttfcP99Ms: percentile(ttfc, 0.99),
       ttfcTail: ttfc,
       ttfcP99ByRoundMs: this.open.map((slice) => percentile(Float64Array.from(slice.ttfc).sort(), 0.99)),
+      ttfcP50ByRoundMs: this.open.map((slice) => percentile(Float64Array.from(slice.ttfc).sort(), 0.5)),
+      cpuMsPerCallByRound: this.rounds.map((r) => (r.calls > 0 ? r.cpuMs / r.calls : null)),
+      allocKbPerCallByRound: this.rounds.map((r) => (r.calls > 0 && r.allocBytes !== null ? r.allocBytes / 1024 / r.calls : null)),
+      allocKbPerCall: median(this.rounds.map((r) => (r.calls > 0 && r.allocBytes !== null ? r.allocBytes / 1024 / r.calls : null))),
       callsPerSByRound: this.closed.map((w) => (w.seconds > 0 ? w.calls / w.seconds : 0)),
       ttfcP99ByKindMs: Object.fromEntries([...byKind].map(([kind, ms]) => [kind, round(percentile(Float64Array.from(ms).sort(), 0.99), 3)])),
       openLoopStarted: started,
@@ -476,6 +556,10 @@ function skippedResult(name: string, why: string): ServerResult {
     ttfcP99Ms: null,
     ttfcTail: new Float64Array(0),
     ttfcP99ByRoundMs: [],
+    ttfcP50ByRoundMs: [],
+    cpuMsPerCallByRound: [],
+    allocKbPerCallByRound: [],
+    allocKbPerCall: null,
     callsPerSByRound: [],
     ttfcP99ByKindMs: {},
     openLoopStarted: 0,
@@ -509,6 +593,12 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
   const results = new Map<string, ServerResult>();
   const contenders: Contender[] = [];
   let sampler: NodeJS.Timeout | null = null;
+  // Before the load generator's threads start: they inherit the pinning.
+  const pinned = opts.pin ? pinCpus(process.env) : { serverCpus: null, pinning: 'not pinned' };
+  const probeDir = mkdtempSync(join(tmpdir(), 'agi-bench-probe-'));
+  const launch: Launch = { allocProbe: transpile(REPO_ROOT, probeDir, 'alloc-probe.ts'), ...pinned };
+  log(`cpus: ${launch.pinning}; heap allocation per call from V8's per-GC heap statistics (alloc-probe.ts)`);
+  lastPinning = launch.pinning;
   const pool = await ClosedLoopPool.start(Math.max(1, Math.min(opts.loadgenThreads, opts.concurrency)), opts.mixName);
   try {
     // In the given order, the agent first: floor and ding-dong replay the lines it sends.
@@ -521,7 +611,7 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
       }
       const tmpDir = mkdtempSync(join(tmpdir(), `agi-bench-${factory.name}-`));
       const sut = factory.create({ repoRoot: REPO_ROOT, tmpDir, agiPort: await freePort(), metricsPort: await freePort() });
-      const proc = new ServerProcess(sut);
+      const proc = new ServerProcess(sut, launch);
       const contender = new Contender(factory.name, proc, sourceAddresses(sut.agiHost, index), tmpDir);
       contenders.push(contender);
       await proc.waitReady();
@@ -536,15 +626,15 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
     // turn of the agent, which has the most code to optimise, came out ~40% slower than its others.
     for (const c of contenders) {
       log(`${c.name}: warm-up, open loop ${opts.rate}/s then closed loop ${opts.concurrency} sessions, ${opts.warmupSeconds} s each`);
-      await c.charge(() => openLoop(c.sut, opts, opts.warmupSeconds, null, c.source), (s) => s.started);
-      await c.charge(() => pool.window(c.sut, opts, opts.warmupSeconds, new CallStats(), c.sources), (w) => w.calls);
+      await c.charge(() => openLoop(c.sut, opts, opts.warmupSeconds, null, c.source), (s) => s.started, null);
+      await c.charge(() => pool.window(c.sut, opts, opts.warmupSeconds, new CallStats(), c.sources), (w) => w.calls, null);
     }
     const turn = opts.seconds / opts.rounds;
     for (let r = 0; r < opts.rounds; r++) {
       const order = roundOrder(contenders, r);
       log(`round ${r + 1}/${opts.rounds}: ${order.map((c) => c.name).join(', ')}; open loop ${opts.rate}/s, then closed loop ${opts.concurrency} sessions, ${turn} s each`);
-      for (const c of order) c.open.push(await c.charge(() => openLoop(c.sut, opts, turn, c.stats, c.source), (s) => s.started));
-      for (const c of order) await c.closedTurn(pool, opts, turn);
+      for (const c of order) c.open.push(await c.charge(() => openLoop(c.sut, opts, turn, c.stats, c.source), (s) => s.started, r));
+      for (const c of order) await c.closedTurn(pool, opts, turn, r);
     }
     for (const c of contenders) {
       const result = c.result();
@@ -552,7 +642,9 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
       const t = result.ttfcTail;
       log(`${c.name}: ttfc (ms) ${[0.5, 0.9, 0.95, 0.98, 0.99, 0.995, 0.999].map((q) => `p${q * 100} ${round(percentile(t, q), 3)}`).join(' ')} max ${round(percentile(t, 1), 3)}; open loop achieved ${round(result.openLoopAchievedRate, 1)} calls/s`);
       log(`${c.name}: ttfc p99 by call kind (ms): ${Object.entries(result.ttfcP99ByKindMs).map(([kind, ms]) => `${kind} ${ms}`).join(', ')}`);
-      log(`${c.name}: per round: ttfc p99 (ms) ${result.ttfcP99ByRoundMs.map((ms) => round(ms, 3)).join(' ')}; calls/s ${result.callsPerSByRound.map((n) => Math.round(n)).join(' ')}`);
+      log(
+        `${c.name}: per round: ttfc p50 (ms) ${result.ttfcP50ByRoundMs.map((ms) => round(ms, 3)).join(' ')}; ttfc p99 (ms) ${result.ttfcP99ByRoundMs.map((ms) => round(ms, 3)).join(' ')}; calls/s ${result.callsPerSByRound.map((n) => Math.round(n)).join(' ')}; cpu ms/call ${result.cpuMsPerCallByRound.map((ms) => round(ms, 3)).join(' ')}; alloc KB/call ${result.allocKbPerCallByRound.map((kb) => round(kb, 1)).join(' ')}`,
+      );
     }
   } finally {
     if (sampler) clearInterval(sampler);
@@ -561,16 +653,38 @@ export async function runBench(opts: BenchOptions, log: (s: string) => void = (s
       await c.proc.stop();
       rmSync(c.tmpDir, { recursive: true, force: true });
     }
+    rmSync(probeDir, { recursive: true, force: true });
   }
   return opts.servers.map((f) => results.get(f.name) as ServerResult);
 }
 
 export const round = (n: number | null | undefined, digits = 2): number | null => (n == null ? null : Number(n.toFixed(digits)));
 
+/** What the last runBench said about CPU pinning (for the JSON line). */
+let lastPinning = 'not pinned';
+
+export function median(values: readonly (number | null)[]): number | null {
+  const xs = values.filter((v): v is number => v !== null).sort((a, b) => a - b);
+  if (xs.length === 0) return null;
+  const mid = Math.floor(xs.length / 2);
+  return xs.length % 2 === 1 ? (xs[mid] as number) : ((xs[mid - 1] as number) + (xs[mid] as number)) / 2;
+}
+
+/** [min, max] of the known values, or null. */
+export function spread(values: readonly (number | null)[]): [number, number] | null {
+  const xs = values.filter((v): v is number => v !== null);
+  return xs.length === 0 ? null : [Math.min(...xs), Math.max(...xs)];
+}
+
+/** a[r] / b[r] per round. */
+function ratioByRound(a: readonly (number | null)[] | undefined, b: readonly (number | null)[] | undefined): (number | null)[] | null {
+  return a && b ? a.map((x, r) => ratio(x, b[r])) : null;
+}
+
 export const ratio = (a: number | null | undefined, b: number | null | undefined): number | null => (a == null || b == null || b === 0 ? null : round(a / b, 2));
 
 export function formatTable(results: readonly ServerResult[]): string {
-  const head = ['server', 'ttfc p50 ms', 'ttfc p99 ms', 'open done/started', 'calls/s', 'loadgen cores', 'rss max MB', 'rss idle MB', 'cpu ms/call', 'cmds/call', 'bad calls'];
+  const head = ['server', 'ttfc p50 ms', 'ttfc p99 ms', 'open done/started', 'calls/s', 'loadgen cores', 'rss max MB', 'rss idle MB', 'cpu ms/call', 'alloc KB/call', 'cmds/call', 'bad calls'];
   const rows = results.map((r) =>
     r.skipped !== null
       ? [r.name, `skipped: ${r.skipped}`]
@@ -584,6 +698,7 @@ export function formatTable(results: readonly ServerResult[]): string {
           String(round(r.rssMb, 1)),
           String(round(r.rssIdleMb, 1)),
           String(round(r.cpuMsPerCall, 3)),
+          String(round(r.allocKbPerCall, 1)),
           String(round(r.commandsPerCall, 2)),
           r.badCalls === 0 ? '0' : `${r.badCalls} (${r.badSamples.join(', ')})`,
         ],
@@ -598,7 +713,27 @@ export function summaryJson(results: readonly ServerResult[], opts: BenchOptions
   const agent = by('agent');
   const floor = by('floor');
   const dd = by('dingdong');
+  const cpuVsFloor = ratioByRound(agent?.cpuMsPerCallByRound, floor?.cpuMsPerCallByRound);
+  const cpuVsDingdong = ratioByRound(agent?.cpuMsPerCallByRound, dd?.cpuMsPerCallByRound);
+  const ttfcP50VsFloor = ratioByRound(agent?.ttfcP50ByRoundMs, floor?.ttfcP50ByRoundMs);
   return {
+    // Ratios within each round (its turns ran back to back), then their median over rounds and spread [min, max]:
+    // a machine's drift moves all servers of a round alike, so these hold where absolute figures do not.
+    cpu_vs_floor: round(median(cpuVsFloor ?? []), 2),
+    cpu_vs_dingdong: round(median(cpuVsDingdong ?? []), 2),
+    ttfc_p50_vs_floor: round(median(ttfcP50VsFloor ?? []), 2),
+    alloc_kb_per_call: round(agent?.allocKbPerCall ?? null, 1),
+    cpu_vs_floor_by_round: cpuVsFloor,
+    cpu_vs_dingdong_by_round: cpuVsDingdong,
+    ttfc_p50_vs_floor_by_round: ttfcP50VsFloor,
+    alloc_kb_per_call_by_round: agent?.allocKbPerCallByRound.map((kb) => round(kb, 1)) ?? null,
+    cpu_vs_floor_spread: spread(cpuVsFloor ?? []),
+    cpu_vs_dingdong_spread: spread(cpuVsDingdong ?? []),
+    ttfc_p50_vs_floor_spread: spread(ttfcP50VsFloor ?? []),
+    alloc_kb_per_call_spread: spread((agent?.allocKbPerCallByRound ?? []).map((kb) => round(kb, 1))),
+    floor_alloc_kb_per_call: round(floor?.allocKbPerCall ?? null, 1),
+    dingdong_alloc_kb_per_call: round(dd?.allocKbPerCall ?? null, 1),
+    cpu_pinning: lastPinning,
     ttfc_p50_ms: round(agent?.ttfcP50Ms ?? null, 3),
     ttfc_p99_ms: round(agent?.ttfcP99Ms ?? null, 3),
     floor_ttfc_p99_ms: round(floor?.ttfcP99Ms ?? null, 3),
@@ -659,6 +794,7 @@ export function optionsFromEnv(env: NodeJS.ProcessEnv = process.env): BenchOptio
     mix: env.BENCH_MIX === 'default' ? DEFAULT_MIX : AGENT_MIX,
     mixName: env.BENCH_MIX === 'default' ? 'default' : 'agent',
     loadgenThreads: envNumber('BENCH_LOADGEN_THREADS', 2),
+    pin: env.BENCH_PIN !== 'off',
     servers,
     sequenceSource: 'agent',
   };

@@ -35,7 +35,7 @@ export interface ServerFactory {
 }
 
 /** Our own TypeScript baselines run as plain JS (no tsx loader in their RSS), transpiled on the fly. */
-function transpile(repoRoot: string, tmpDir: string, file: string): string {
+export function transpile(repoRoot: string, tmpDir: string, file: string): string {
   const source = readFileSync(join(repoRoot, 'test', 'bench', 'servers', file), 'utf8');
   const out = ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
