@@ -11,3 +11,4 @@ export * from './events.js';
 export * from './sync.js';
 export * from './subjects.js';
 export * from './json-schema.js';
+export * from './survivability.js';

@@ -13,3 +13,5 @@ export * from './scenario/generated-federation.js';
 export * from './validation/call-flow-validation.js';
 export * from './flows/index.js';
 export * from './render/index.js';
+export * from './survivability/survivability-report.js';
+export { flowDialTargets } from './validation/survivability-checks.js';

@@ -14,6 +14,7 @@ import {
 import type { ObjectRef, ObjectType } from './federation-issues.js';
 import { parseIp } from '../render/net.js';
 import { IssueList, siteRef } from './issue-list.js';
+import { checkSurvivability } from './survivability-checks.js';
 
 /** An inbound route that leads to a number of its site's plan (an extension or a mailbox). */
 export interface NumberDestination {
@@ -209,6 +210,7 @@ export function checkFederation(fed: Federation, out: IssueList): NumberingConte
   for (const s of fed.sites) for (const n of s.emergencyNumbers) pushTo(emergencyNumbers, s.id, n);
   const emergencyTrunks = new Map<string, number>();
   for (const t of fed.trunks) if (t.emergency) emergencyTrunks.set(t.siteId, (emergencyTrunks.get(t.siteId) ?? 0) + 1);
+  checkSurvivability(fed, sites, plan, out);
   return { sites, emergencyNumbers, emergencyTrunks, classesOfService: cos, plan, numberedFlows, numberDestinations };
 }
 

@@ -46,6 +46,12 @@ export const FEDERATION_ISSUE_CODES = [
   'unknown-mailbox',
   /** Two phones of a site would get the same PJSIP endpoint name (`endpoint`, or the number when it has none). */
   'duplicate-endpoint',
+  /** Survivability (#19 §2): every emergency-capable trunk of a site points at another site's PBX. */
+  'emergency-depends-on-site',
+  /** Survivability: a call flow rings only numbers of other sites. */
+  'flow-only-remote-targets',
+  /** Survivability: an outbound route has no trunk at some site it serves. */
+  'route-only-remote-trunks',
 ] as const;
 export type FederationIssueCode = (typeof FEDERATION_ISSUE_CODES)[number];
 

@@ -15,7 +15,13 @@ describe('validateFederation', () => {
     const result = validateFederation(foundingScenario());
     expect(result.errors).toEqual([]);
     expect(result.ok).toBe(true);
-    expect(result.warnings).toEqual([]);
+    // Survivability (#19 §2): routes some sites can only use through another site's trunk.
+    expect(result.warnings.map((w) => w.message)).toEqual([
+      'outbound route "St Petersburg city via piter" has no trunk at kazan: calls from there through it depend on another site (and the link to it)',
+      'outbound route "International" has no trunk at piter: calls from there through it depend on another site (and the link to it)',
+      'outbound route "Premium rate" has no trunk at piter, kazan: calls from there through it depend on another site (and the link to it)',
+    ]);
+    expect(result.warnings.map((w) => w.code)).toEqual(['route-only-remote-trunks', 'route-only-remote-trunks', 'route-only-remote-trunks']);
   });
 
   it('rejects overlapping flat ranges, naming both sites and the overlapping span', () => {

@@ -1,0 +1,90 @@
+import type { CallFlow, Federation, Site } from '@fedpbx/contracts';
+import type { NumberingPlan } from '../numbering/numbering-plan.js';
+import type { ObjectRef } from './federation-issues.js';
+import { IssueList, siteRef } from './issue-list.js';
+
+/** The numbers a call flow rings: its dial-extension and ring-group targets, each once, in node order. */
+export function flowDialTargets(flow: CallFlow): string[] {
+  const numbers = new Set<string>();
+  for (const node of flow.nodes) {
+    if (node.type === 'dial-extension') numbers.add(node.number);
+    else if (node.type === 'ring-group') for (const m of node.members) numbers.add(m);
+  }
+  return [...numbers];
+}
+
+/**
+ * The site a host name or address belongs to, when it is one of the federation's sites (its tunnel address or
+ * SIP host): a "trunk" that points there is another site's PBX, so what leaves through it depends on that site.
+ */
+export function siteAddresses(sites: readonly Pick<Site, 'id' | 'network'>[]): Map<string, string> {
+  const bySiteAddress = new Map<string, string>();
+  for (const s of sites) {
+    if (s.network.vpnAddress !== undefined) bySiteAddress.set(s.network.vpnAddress.toLowerCase(), s.id);
+    if (s.network.sipHost !== undefined) bySiteAddress.set(s.network.sipHost.toLowerCase(), s.id);
+  }
+  return bySiteAddress;
+}
+
+const MAX_NAMED = 5;
+const nameSome = (ids: readonly string[]): string =>
+  ids.length <= MAX_NAMED ? ids.join(', ') : `${ids.slice(0, MAX_NAMED).join(', ')} and ${ids.length - MAX_NAMED} more`;
+
+/**
+ * Warnings from the survivability report's red flags (#19 §2) that hold whatever fails: what a site can only do
+ * while another site (and the link to it) is up. The full picture per failure is the report itself.
+ */
+export function checkSurvivability(fed: Federation, sites: ReadonlyMap<string, Site>, plan: NumberingPlan, out: IssueList): void {
+  // Emergency calls leave through the site's own trunks; a trunk whose host is another site is that site's PBX.
+  const addresses = siteAddresses(fed.sites);
+  const emergencyTrunksBySite = new Map<string, { id: string; dependsOn: string | undefined }[]>();
+  for (const t of fed.trunks) {
+    if (!t.emergency || !sites.has(t.siteId)) continue;
+    const owner = addresses.get(t.host.toLowerCase());
+    const list = emergencyTrunksBySite.get(t.siteId) ?? [];
+    list.push({ id: t.id, dependsOn: owner !== undefined && owner !== t.siteId ? owner : undefined });
+    emergencyTrunksBySite.set(t.siteId, list);
+  }
+  for (const [siteId, trunks] of emergencyTrunksBySite) {
+    if (!trunks.every((t) => t.dependsOn !== undefined)) continue;
+    const others = [...new Set(trunks.map((t) => t.dependsOn as string))];
+    out.warning(
+      'emergency-depends-on-site',
+      `site ${siteId}'s emergency calls depend on ${others.join(', ')}: every emergency-capable trunk of ${siteId} points at another site's PBX (a trunk to the local carrier keeps them working when that site or the link fails)`,
+      [siteRef(siteId), ...trunks.map((t): ObjectRef => ({ type: 'trunk', id: t.id, siteId })), ...others.map(siteRef)],
+    );
+  }
+
+  for (const f of fed.callFlows) {
+    if (!sites.has(f.siteId)) continue;
+    const targets = flowDialTargets(f);
+    if (targets.length === 0) continue;
+    const remoteSites = new Set<string>();
+    let allRemote = true;
+    for (const n of targets) {
+      const target = plan.classify(f.siteId, n);
+      if (target?.kind === 'site') remoteSites.add(target.siteId);
+      else allRemote = false;
+    }
+    if (!allRemote) continue;
+    out.warning(
+      'flow-only-remote-targets',
+      `call flow "${f.name}" at ${f.siteId} rings only numbers of ${[...remoteSites].join(', ')} (${nameSome(targets)}): without the link it reaches no one at ${f.siteId}`,
+      [{ type: 'callFlow', id: f.id, siteId: f.siteId }, ...[...remoteSites].map(siteRef)],
+    );
+  }
+
+  const trunkSite = new Map(fed.trunks.map((t) => [t.id, t.siteId]));
+  for (const r of fed.outboundRoutes) {
+    if (r.trunks.length === 0) continue;
+    const withTrunk = new Set(r.trunks.map((p) => trunkSite.get(p.trunkId)));
+    const applies = r.sites.length > 0 ? r.sites : [...sites.keys()];
+    const lacking = applies.filter((s) => sites.has(s) && !withTrunk.has(s));
+    if (lacking.length === 0) continue;
+    out.warning(
+      'route-only-remote-trunks',
+      `outbound route "${r.name}" has no trunk at ${nameSome(lacking)}: calls from there through it depend on another site (and the link to it)`,
+      [{ type: 'outboundRoute', id: r.id }, ...lacking.map(siteRef)],
+    );
+  }
+}
