@@ -29,6 +29,34 @@ function federation(privateMoscow: boolean): Federation {
     if (moscow === undefined) throw new Error('no moscow in the founding scenario');
     moscow.prefixRequired = true;
   }
+  // Flows dialling from moscow: a DID to a ring group of a local phone and piter's 301, and a DID to a dial step
+  // to piter's 301 (which fails over to the PSTN when the link fails, as a phone's call would).
+  input.callFlows.push(
+    {
+      id: 'f-msk-group',
+      siteId: 'moscow',
+      name: 'Moscow group',
+      entry: 'group',
+      nodes: [
+        { id: 'group', type: 'ring-group', members: ['101', '301'], strategy: 'ringall', timeoutSec: 20, next: { noanswer: 'bye', busy: 'bye', unavailable: 'bye' } },
+        { id: 'bye', type: 'hangup' },
+      ],
+    },
+    {
+      id: 'f-msk-spb',
+      siteId: 'moscow',
+      name: 'Moscow to St Petersburg',
+      entry: 'spb',
+      nodes: [
+        { id: 'spb', type: 'dial-extension', number: '301', timeoutSec: 20, next: { noanswer: 'bye', busy: 'bye', unavailable: 'bye' } },
+        { id: 'bye', type: 'hangup' },
+      ],
+    },
+  );
+  input.inboundRoutes.push(
+    { id: 'ir-msk-group', siteId: 'moscow', did: '74955550177', destination: { type: 'flow', flowId: 'f-msk-group' } },
+    { id: 'ir-msk-spb', siteId: 'moscow', did: '74955550178', destination: { type: 'flow', flowId: 'f-msk-spb' } },
+  );
   return Federation.parse(input);
 }
 
@@ -146,6 +174,47 @@ describe('each leg of a failover call carries its own decision', () => {
     expect(first).toMatchObject({ routeKind: 'teho', targetSiteId: 'piter', trunkId: 't-piter-city' });
     expect(second).toMatchObject({ routeKind: 'pstn', trunkId: 't-moscow-city' });
     expect(second?.targetSiteId).toBeUndefined();
+  });
+});
+
+describe('each Dial a call flow makes registers its own leg', () => {
+  const fromPstn = (uniqueid: string, did: string) => ({
+    callerId: { num: '79161234567', name: 'Client' },
+    channel: 'PJSIP/trunk-moscow-city-0000004e',
+    uniqueid,
+    script: 'from-pstn',
+    context: 'fedpbx-from-pstn',
+    extension: did,
+  });
+
+  it('a DID to a ring group rings a local phone and piter at once: the phone\'s CDR is local at moscow, piter\'s is a site leg', async () => {
+    const c = await call('moscow', { ...fromPstn('1795696107.61', '74955550177'), onDial: answer });
+    expect(c.dials).toHaveLength(1);
+    expect(c.dials[0]?.rawData).toBe('PJSIP/101&PJSIP/301@site-piter,20,tTb(fedpbx-predial^s^1(moscow/1795696107.61))');
+    // The flow's leg list is written to the CDR before its Dial (the plan itself has no Dial attempt).
+    expect(c.cdrs.map((r) => r.dstChannel.replace(/-[0-9a-f]{8}$/, ''))).toEqual(['PJSIP/101', 'PJSIP/site-piter']);
+    const cdrs = reportedCdrs(c, '79161234567', '74955550177');
+    expect(cdrs[0]).toMatchObject({ routeKind: 'local', targetSiteId: 'moscow', originSiteId: 'moscow', callId: 'moscow/1795696107.61' });
+    expect(cdrs[0]?.trunkId).toBeUndefined();
+    expect(cdrs[1]).toMatchObject({ routeKind: 'site', targetSiteId: 'piter', originSiteId: 'moscow', callId: 'moscow/1795696107.61' });
+    expect(cdrs[1]?.trunkId).toBeUndefined();
+    expect(fileCdrs(c, '79161234567', '74955550177').map((x) => [x.cdrId, x.routeKind, x.targetSiteId, x.trunkId])).toEqual(cdrs.map((x) => [x.cdrId, x.routeKind, x.targetSiteId, x.trunkId]));
+  });
+
+  it('a flow\'s dial step to piter fails over to the PSTN as a phone\'s call would: the failed site leg and the trunk leg each carry their own decision', async () => {
+    const c = await call('moscow', {
+      ...fromPstn('1795696107.62', '74955550178'),
+      onDial: (req) => (req.rawData.includes('site-piter') ? { status: 'CHANUNAVAIL' } : { status: 'ANSWER' }),
+    });
+    expect(c.dials.map((d) => d.rawData.split(',')[0])).toEqual(['PJSIP/301@site-piter', 'PJSIP/88125550301@trunk-moscow-city']);
+    expect(c.cdrs.map((r) => r.disposition)).toEqual(['FAILED', 'ANSWERED']);
+    const [first, second] = reportedCdrs(c, '79161234567', '74955550178');
+    expect(first).toMatchObject({ routeKind: 'site', targetSiteId: 'piter', originSiteId: 'moscow', disposition: 'FAILED' });
+    expect(first?.trunkId).toBeUndefined();
+    expect(second).toMatchObject({ routeKind: 'pstn', targetSiteId: 'piter', trunkId: 't-moscow-city', originSiteId: 'moscow', disposition: 'ANSWERED' });
+    expect(fileCdrs(c, '79161234567', '74955550178').map((x) => [x.cdrId, x.routeKind, x.targetSiteId, x.trunkId])).toEqual(
+      [first, second].map((x) => [x?.cdrId, x?.routeKind, x?.targetSiteId, x?.trunkId]),
+    );
   });
 });
 

@@ -1,5 +1,6 @@
 import { dialData, mixMonitorData, type AgiCommandOptions, type AgiSession, type DialOption } from '@fedpbx/asterisk';
 import { DIAL_STATUSES, voicemailMailbox, type CallChannel, type CallerId, type DialOptions, type DialResult, type DialStatus, type DialTarget } from '@fedpbx/dialplan';
+import { FEDPBX_LEGS, type CallLegBook } from './call-legs.js';
 import { toAsteriskTarget } from './dial-target.js';
 
 /** A Dial runs for the whole conversation once answered: its answer may take hours. */
@@ -32,6 +33,7 @@ export class AgiCallChannel implements CallChannel {
     callerId: CallerId,
     private readonly recordingFile: () => string,
     private readonly preDial?: PreDial,
+    private readonly legs?: CallLegBook,
   ) {
     this.current = callerId;
   }
@@ -45,7 +47,7 @@ export class AgiCallChannel implements CallChannel {
   async dial(targets: readonly DialTarget[], timeoutSec: number, opts: DialOptions = {}): Promise<DialResult> {
     // The call id goes along when the flow rings another site (the handler runs on each outgoing channel).
     const toSite = targets.some((t) => t.kind !== 'endpoint' && t.endpoint.startsWith('site-'));
-    return dialAndWait(this.session, targets, timeoutSec, opts.allowTransfer === false ? NO_OPTIONS : TRANSFER_OPTIONS, toSite ? this.preDial : undefined);
+    return dialAndWait(this.session, targets, timeoutSec, opts.allowTransfer === false ? NO_OPTIONS : TRANSFER_OPTIONS, toSite ? this.preDial : undefined, this.legs);
   }
 
   async playback(sound: string): Promise<void> {
@@ -94,15 +96,21 @@ export class AgiCallChannel implements CallChannel {
   }
 }
 
-/** EXEC Dial, then DIALSTATUS (still readable on a dead channel). */
+/**
+ * EXEC Dial, then DIALSTATUS (still readable on a dead channel). With `legs`, the call's leg list is written to
+ * the CDR first when it grew (a flow's leg), so the CDR this Dial opens finds its own leg (call-legs.ts).
+ */
 export async function dialAndWait(
   session: AgiSession,
   targets: readonly DialTarget[],
   timeoutSec: number,
   options: readonly DialOption[],
   preDial?: PreDial,
+  legs?: CallLegBook,
 ): Promise<DialResult> {
   if (session.hungUp) return { status: 'CANCEL', callerHungUp: true };
+  const update = legs?.takeUpdate();
+  if (update !== undefined) await session.setVariable(`CDR(${FEDPBX_LEGS})`, update);
   const data = dialData({ targets: targets.map(toAsteriskTarget), timeoutSec, options, ...(preDial === undefined ? {} : { preDial }) });
   await session.exec('Dial', data, LONG_COMMAND);
   const raw = await session.getVariable('DIALSTATUS');

@@ -15,7 +15,7 @@ import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { RoutingState } from '../state/routing-state.js';
 import { AgiCallChannel, LONG_COMMAND, TRANSFER_OPTIONS, TRUNK_DIAL_OPTIONS, dialAndWait, voicemailData, type PreDial } from './agi-call-channel.js';
-import { FEDPBX_LEGS, encodeLegs, isDialAttempt, legOf } from './call-legs.js';
+import { CallLegBook, FEDPBX_LEGS, isDialAttempt, legOf } from './call-legs.js';
 
 const ENTRIES = new Set<string>(ROUTE_ENTRIES);
 /** Dial statuses after which the next alternative is tried: the route failed, not the callee. */
@@ -75,11 +75,13 @@ export class CallHandler {
     // The recording's name travels with the first MSet (one command less per recorded call).
     const recording = plan.record ? this.recordingName(session, site) : undefined;
     // exec writes the command before it returns: observed after, so the metric's bookkeeping is not on the path.
-    const first = session.exec('MSet', firstTags(site, plan, callId, recording));
+    // Every leg the call dials is registered in its book before its Dial: the plan's now, a flow's when it rings.
+    const legs = new CallLegBook(plan.attempts.filter(isDialAttempt).map((a) => legOf(site.siteId, plan, a)));
+    const first = session.exec('MSet', firstTags(site, plan, callId, legs.encoded, recording));
     this.metrics.timeToFirstCommand.observe((performance.now() - acceptedAt) / 1000);
     await first;
     const preDial: PreDial | undefined = callId === undefined ? undefined : { context: FEDPBX_CONTEXTS.preDial, args: [callId] };
-    const outcome = plan.outcome === 'denied' ? await this.deny(session, plan) : await this.walk(session, site, plan, recording, preDial);
+    const outcome = plan.outcome === 'denied' ? await this.deny(session, plan) : await this.walk(session, site, plan, recording, preDial, legs);
     this.metrics.callEnded(entry, plan.routeKind, outcome);
   }
 
@@ -100,7 +102,7 @@ export class CallHandler {
   }
 
   /** Tries the plan's attempts in order; moves on only when an attempt fails as a route. */
-  private async walk(session: AgiSession, site: CompiledSite, plan: RoutePlan, recording: string | undefined, preDial: PreDial | undefined): Promise<string> {
+  private async walk(session: AgiSession, site: CompiledSite, plan: RoutePlan, recording: string | undefined, preDial: PreDial | undefined, legs: CallLegBook): Promise<string> {
     if (recording !== undefined) await session.exec('MixMonitor', mixMonitorData(recording, ['b']));
     let last = 'failed';
     for (let i = 0; i < plan.attempts.length; i++) {
@@ -113,7 +115,7 @@ export class CallHandler {
           // Channel variables only: a CDR variable set now would land on the previous leg's record (see call-legs.ts).
           if (i > 0) await session.exec('MSet', attemptTags(site, plan, attempt));
           const toSite = attempt.endpoint.startsWith('site-');
-          const result = await dialAndWait(session, [attempt], attempt.timeoutSec, attempt.kind === 'trunk' ? TRUNK_DIAL_OPTIONS : TRANSFER_OPTIONS, toSite ? preDial : undefined);
+          const result = await dialAndWait(session, [attempt], attempt.timeoutSec, attempt.kind === 'trunk' ? TRUNK_DIAL_OPTIONS : TRANSFER_OPTIONS, toSite ? preDial : undefined, legs);
           last = result.status === 'ANSWER' ? 'answered' : result.status.toLowerCase();
           if (result.callerHungUp) return result.status === 'ANSWER' ? 'answered' : 'caller-hangup';
           const next = plan.attempts[i + 1];
@@ -127,31 +129,40 @@ export class CallHandler {
           return 'voicemail';
         }
         case 'flow':
-          return this.runFlow(session, site, attempt.flowId, preDial);
+          return this.runFlow(session, site, attempt.flowId, preDial, legs);
       }
     }
     return last;
   }
 
-  private async runFlow(session: AgiSession, site: CompiledSite, flowId: string, preDial: PreDial | undefined): Promise<string> {
+  private async runFlow(session: AgiSession, site: CompiledSite, flowId: string, preDial: PreDial | undefined, legs: CallLegBook): Promise<string> {
     const env = session.env;
     const channel = new AgiCallChannel(
       session,
       { ...(env.callerIdNumber !== undefined ? { number: env.callerIdNumber } : {}) },
       () => this.recordingName(session, site),
       preDial,
+      legs,
     );
     const health = this.state.health;
+    // A flow rings internal numbers as an internal call from this site would: local phone, other site, and on a
+    // failed route the same alternatives (the PSTN behind a failed link). Each leg goes in the call's book with
+    // that internal decision (route kind, target, trunk), written to the CDR before its Dial.
+    const dialAttempts = (number: string): Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }>[] => {
+      const p = resolveRoute(site, { entry: 'internal', caller: '', dialled: number, health });
+      const attempts = p.attempts.filter(isDialAttempt);
+      for (const a of attempts) legs.add(legOf(site.siteId, p, a));
+      return attempts;
+    };
     const ctx: FlowContext = {
       channel,
       now: this.now(),
       getFlow: (id) => site.flows.get(id),
-      // A flow rings internal numbers as an internal call from this site would: local phone, other site, ...
       resolveExtension: (number) => {
-        const p = resolveRoute(site, { entry: 'internal', caller: '', dialled: number, health });
-        const first = p.attempts.find((a): a is Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }> => a.kind === 'endpoint' || a.kind === 'site' || a.kind === 'trunk');
+        const first = dialAttempts(number)[0];
         return first === undefined ? undefined : [toTarget(first)];
       },
+      resolveFailover: (number) => dialAttempts(number).slice(1).map(toTarget),
     };
     const result = await this.interpreter.run(flowId, ctx);
     return `flow-${result.end}`;
@@ -199,7 +210,7 @@ function ownCallId(siteId: string, uniqueId: string): string | undefined {
  * every later Dial's record, and FEDPBX_LEGS lets each record be matched to its own leg (call-legs.ts).
  * FEDPBX_ROUTE/TARGET/TRUNK on the CDR are the call's first choice.
  */
-function firstTags(site: CompiledSite, plan: RoutePlan, callId: string | undefined, recording?: string): string {
+function firstTags(site: CompiledSite, plan: RoutePlan, callId: string | undefined, legs: string, recording?: string): string {
   const first = plan.attempts[0];
   const leg = first !== undefined && isDialAttempt(first) ? legOf(site.siteId, plan, first) : undefined;
   const route = safeTag(leg?.routeKind ?? plan.tags.routeKind);
@@ -209,7 +220,6 @@ function firstTags(site: CompiledSite, plan: RoutePlan, callId: string | undefin
   const revision = safeTag(String(plan.tags.revision));
   const rec = recording === undefined ? undefined : safeTag(recording);
   const call = callId === undefined ? '' : safeTag(callId);
-  const legs = encodeLegs(plan.attempts.filter(isDialAttempt).map((a) => legOf(site.siteId, plan, a)));
   // The variables, then the same ones as CDR variables except the fallback guard and FEDPBX_DENY. One join of
   // constant pieces and values (this runs on every call) makes the string flat at once, where concatenation
   // would build a rope of ~30 pieces, flattened when the argument is checked and again when written.

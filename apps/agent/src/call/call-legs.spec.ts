@@ -1,6 +1,6 @@
 import { foundingScenario, buildSiteConfig, compileSite, resolveRoute, type CompiledSite } from '@fedpbx/dialplan';
 import { describe, expect, it } from 'vitest';
-import { channelEndpoint, decodeLegs, encodeLegs, isDialAttempt, legOf, legOfCdr, MAX_LEGS, type CallLeg } from './call-legs.js';
+import { CallLegBook, channelEndpoint, decodeLegs, encodeLegs, isDialAttempt, legOf, legOfCdr, MAX_LEGS, type CallLeg } from './call-legs.js';
 
 const fed = foundingScenario();
 const site = (id: string): CompiledSite => compileSite(buildSiteConfig(fed, id), 1);
@@ -43,5 +43,23 @@ describe('call legs', () => {
     expect(decodeLegs(encodeLegs(many))).toHaveLength(MAX_LEGS);
     // A field with a character MSet would split on drops that leg, not the list.
     expect(decodeLegs(encodeLegs([{ routeKind: 'local', endpoint: 'a,b', number: '1' }, many[0] as CallLeg]))).toEqual([many[0]]);
+  });
+
+  it('a call\'s book: the plan\'s legs written first, a flow\'s legs added later only grow the list, and long lists stay within one AGI line', () => {
+    const site: CallLeg = { routeKind: 'site', endpoint: 'site-piter', number: '301', targetSiteId: 'piter' };
+    const phone: CallLeg = { routeKind: 'local', endpoint: '101', number: '101', targetSiteId: 'moscow' };
+    const book = new CallLegBook([site]);
+    expect(book.encoded).toBe('site/site-piter/301/piter/');
+    expect(book.takeUpdate()).toBeUndefined();
+    book.add(phone);
+    book.add(site);
+    const grown = book.takeUpdate();
+    expect(decodeLegs(grown ?? '')).toEqual([site, phone]);
+    expect(book.takeUpdate()).toBeUndefined();
+    book.add({ ...phone });
+    expect(book.takeUpdate()).toBeUndefined();
+    const wide = new CallLegBook(Array.from({ length: 40 }, (_, i): CallLeg => ({ routeKind: 'teho', endpoint: `trunk-a-long-trunk-name-${i}`, number: '+7812555123456', targetSiteId: 'some-site', trunkId: 't-a-long-trunk-id' })));
+    expect(wide.encoded.length).toBeLessThanOrEqual(1024);
+    expect(decodeLegs(wide.encoded).length).toBeGreaterThan(8);
   });
 });

@@ -25,8 +25,12 @@ export interface CallLeg {
 
 /** The CDR variable (and cdr_manager header) holding the list. */
 export const FEDPBX_LEGS = 'FEDPBX_LEGS';
-/** Legs beyond this many are left out (the CDR then falls back to the call's first choice). */
-export const MAX_LEGS = 8;
+/**
+ * Legs beyond this many, or beyond LEGS_MAX_CHARS of text, are left out (their CDR then falls back to the call's
+ * first choice): the list travels in one AGI command line, which res_agi reads into a 2,048-byte buffer.
+ */
+export const MAX_LEGS = 16;
+const LEGS_MAX_CHARS = 1024;
 
 type DialAttempt = Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }>;
 
@@ -70,7 +74,9 @@ export function encodeLegs(legs: readonly CallLeg[]): string {
     if (n === MAX_LEGS) break;
     const fields = [leg.routeKind, leg.endpoint, leg.number, leg.targetSiteId ?? '', leg.trunkId ?? ''];
     if (!fields.every((f) => FIELD.test(f))) continue;
-    out += (n === 0 ? '' : ';') + fields.join('/');
+    const entry = (n === 0 ? '' : ';') + fields.join('/');
+    if (out.length + entry.length > LEGS_MAX_CHARS) break;
+    out += entry;
     n += 1;
   }
   return out;
@@ -98,7 +104,7 @@ export function channelEndpoint(channel: string): string | undefined {
   return m?.[1];
 }
 
-/** The leg a CDR is, from its `dstchannel` and `lastdata`; undefined when it is none of them (no Dial, a flow's). */
+/** The leg a CDR is, from its `dstchannel` and `lastdata`; undefined when it is none of them (a record without a Dial). */
 export function legOfCdr(legs: readonly CallLeg[], dstChannel: string, lastData: string): CallLeg | undefined {
   const endpoint = channelEndpoint(dstChannel);
   if (endpoint === undefined) return undefined;
@@ -107,4 +113,41 @@ export function legOfCdr(legs: readonly CallLeg[], dstChannel: string, lastData:
   // Several attempts on one endpoint (two trunks of one remote site): the Dial data names the number too.
   const dialled = lastData.split(',')[0] ?? '';
   return candidates.find((l) => dialled.split('&').includes(`PJSIP/${l.number}@${l.endpoint}`)) ?? candidates[0];
+}
+
+/**
+ * The legs of one call, in the order the agent decided them: the route plan's Dial attempts (written with the
+ * first MSet), then each leg a call flow rings (a ring group's members, a dial step and its failover). Before each
+ * Dial the agent writes the list again if it grew: `CDR(x)=` lands on the records already finalized too (see
+ * above), which is harmless here because the list only grows - every earlier record still finds its own leg in it.
+ */
+export class CallLegBook {
+  private readonly legs: CallLeg[] = [];
+  private readonly keys = new Set<string>();
+  private written: string;
+
+  constructor(planLegs: readonly CallLeg[]) {
+    for (const leg of planLegs) this.add(leg);
+    this.written = encodeLegs(this.legs);
+  }
+
+  /** The list as the first MSet writes it. */
+  get encoded(): string {
+    return this.written;
+  }
+
+  add(leg: CallLeg): void {
+    const key = `${leg.routeKind}/${leg.endpoint}/${leg.number}/${leg.targetSiteId ?? ''}/${leg.trunkId ?? ''}`;
+    if (this.keys.has(key)) return;
+    this.keys.add(key);
+    this.legs.push(leg);
+  }
+
+  /** The list to write before the next Dial, when it changed since it was last written; then it counts as written. */
+  takeUpdate(): string | undefined {
+    const now = encodeLegs(this.legs);
+    if (now === this.written) return undefined;
+    this.written = now;
+    return now;
+  }
 }

@@ -37,7 +37,7 @@ export function cdrFromColumns(value: (key: CdrColumnKey) => string | undefined,
   const revision = Number(revisionText);
   const recording = get('recording');
   // This record's own leg, found by the endpoint Asterisk dialled for it (its dstchannel) in the plan's attempts
-  // (FEDPBX_LEGS, call/call-legs.ts); the call's first choice when it is none of them (no Dial, a flow's Dial).
+  // (FEDPBX_LEGS, call/call-legs.ts); the call's first choice when it is none of them (no Dial, or a leg beyond the list's limit).
   const leg = legOfCdr(decodeLegs(get('legs')), get('dstChannel'), get('lastData'));
   const candidate = {
     type: 'cdr' as const,

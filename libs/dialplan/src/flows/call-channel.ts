@@ -77,6 +77,12 @@ export interface FlowContext {
    * a flow treats as `unavailable`.
    */
   resolveExtension(number: string): Promise<readonly DialTarget[] | undefined> | readonly DialTarget[] | undefined;
+  /**
+   * Where to ring `number` next, one after another, when ringing it alone failed as a route (DIALSTATUS
+   * CONGESTION or CHANUNAVAIL: the link or trunk, not the callee) - the alternatives a phone dialling the number
+   * would be given (another site's extension over the PSTN when the link fails). Absent or empty: none.
+   */
+  resolveFailover?(number: string): readonly DialTarget[] | undefined;
   /** A flow of this site by id (for `goto-flow` and the start of a run). */
   getFlow(flowId: string): CallFlow | undefined;
   /** Receives each step of the run as it happens, to explain a call step by step. */

@@ -214,6 +214,31 @@ describe('dial-extension', () => {
     expect(result.visited.map((v) => v.outcome)).toEqual(['unavailable', undefined]);
   });
 
+  it('a number whose route fails (CHANUNAVAIL, CONGESTION) is rung through its failover routes, in order, as a phone would', async () => {
+    const trunk = (number: string, endpoint: string): DialTarget => ({ kind: 'trunk', trunkId: `t-${endpoint}`, trunkSiteId: 'moscow', number, endpoint, reason: 'link-down-fallback' });
+    const f = flow({ id: 'd', entry: 'd', nodes: [{ id: 'd', type: 'dial-extension', number: '301' }] });
+    const { channel, ctx, steps } = harness([f], { dial: ['CHANUNAVAIL', 'CONGESTION', 'ANSWER', 'ANSWER'] });
+    const withFailover: FlowContext = { ...ctx, resolveFailover: (n) => (n === '301' ? [trunk('88125550301', 'trunk-a'), trunk('88125550301', 'trunk-b'), trunk('88125550301', 'trunk-c')] : undefined) };
+    const result = await interpreter.run('d', withFailover);
+    expect(channel.eventsOf('dial').map((d) => d.targets.map((t) => t.endpoint))).toEqual([['site-piter'], ['trunk-a'], ['trunk-b']]);
+    expect(result.lastOutcome).toBe('answered');
+    expect(steps.filter((s) => s.step === 'dial-failover')).toHaveLength(2);
+  });
+
+  it('a callee who does not answer or is busy is not failed over, nor is a group rung at once', async () => {
+    const alt: DialTarget = { kind: 'trunk', trunkId: 't-x', trunkSiteId: 'moscow', number: '88125550301', endpoint: 'trunk-x', reason: 'link-down-fallback' };
+    for (const status of ['NOANSWER', 'BUSY'] as const) {
+      const f = flow({ id: 'd', entry: 'd', nodes: [{ id: 'd', type: 'dial-extension', number: '301' }] });
+      const { channel, ctx } = harness([f], { dial: [status] });
+      await interpreter.run('d', { ...ctx, resolveFailover: () => [alt] });
+      expect(channel.eventsOf('dial'), status).toHaveLength(1);
+    }
+    const g = flow({ id: 'g', entry: 'g', nodes: [{ id: 'g', type: 'ring-group', members: ['101', '301'], strategy: 'ringall' }] });
+    const { channel, ctx } = harness([g], { dial: ['CHANUNAVAIL'] });
+    await interpreter.run('g', { ...ctx, resolveFailover: () => [alt] });
+    expect(channel.eventsOf('dial')).toHaveLength(1);
+  });
+
   it('accepts an async resolver', async () => {
     const f = flow({ id: 'd', entry: 'd', nodes: [{ id: 'd', type: 'dial-extension', number: '301', timeoutSec: 15 }] });
     const { channel, ctx } = harness([f], { dial: ['ANSWER'] }, BUSINESS_HOURS, (n) => Promise.resolve(resolveFromMoscow(n)));

@@ -93,6 +93,7 @@ export class FlowInterpreter {
         now: ctx.now,
         flow,
         resolveExtension: (n) => ctx.resolveExtension(n),
+        resolveFailover: (n) => ctx.resolveFailover?.(n),
         getFlow: (id) => ctx.getFlow(id),
         trace,
       };

@@ -57,15 +57,35 @@ export async function dialNumbers(ctx: FlowRunContext, numbers: readonly string[
   if (targets.length === 0) {
     return { outcome: 'unavailable', targets, unknown, callerHungUp: ctx.channel.isHungUp() };
   }
-  const result = await ctx.channel.dial(targets, timeoutSec, { allowTransfer: true });
-  const dialOutcome = dialStatusOutcome(result.status);
+  let result = await ctx.channel.dial(targets, timeoutSec, { allowTransfer: true });
+  let dialOutcome = dialStatusOutcome(result.status);
   ctx.trace({
     step: 'dial',
     detail: `dial ${numbers.join(' & ')} for ${timeoutSec}s: ${result.status}${result.callerHungUp ? ' (caller hung up)' : ''}`,
     data: { numbers: [...numbers], targets, timeoutSec, status: result.status, outcome: dialOutcome },
   });
+  // One number that failed as a route is tried the way a phone dialling it would be next (the PSTN when the
+  // inter-site link fails). Several numbers rung at once share one DIALSTATUS, which cannot say whose route
+  // failed: a group is not failed over.
+  const only = numbers.length === 1 ? numbers[0] : undefined;
+  if (only !== undefined && ROUTE_FAILURES.has(result.status) && !result.callerHungUp) {
+    for (const alternative of ctx.resolveFailover?.(only) ?? []) {
+      if (ctx.channel.isHungUp()) break;
+      result = await ctx.channel.dial([alternative], timeoutSec, { allowTransfer: true });
+      dialOutcome = dialStatusOutcome(result.status);
+      ctx.trace({
+        step: 'dial-failover',
+        detail: `dial ${only} again through ${alternative.endpoint} for ${timeoutSec}s: ${result.status}${result.callerHungUp ? ' (caller hung up)' : ''}`,
+        data: { numbers: [only], targets: [alternative], timeoutSec, status: result.status, outcome: dialOutcome },
+      });
+      if (!ROUTE_FAILURES.has(result.status) || result.callerHungUp) break;
+    }
+  }
   return { outcome: dialOutcome, status: result.status, targets, unknown, callerHungUp: result.callerHungUp || ctx.channel.isHungUp() };
 }
+
+/** Dial statuses of a route that failed (the link or trunk), not of a callee who did not answer. */
+const ROUTE_FAILURES: ReadonlySet<DialStatus> = new Set<DialStatus>(['CONGESTION', 'CHANUNAVAIL']);
 
 export const dialExtensionModule: FlowModule<'dial-extension'> = {
   type: 'dial-extension',
