@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { Agent } from './agent.js';
 import { runCdrsCommand } from './cli/cdrs-command.js';
 import { runEnrollCommand } from './cli/enroll-command.js';
+import { runSurvivabilityCommand } from './cli/survivability-command.js';
 import { runTraceCommand } from './cli/trace-command.js';
 import { ConfigError, loadAgentConfig } from './config.js';
 import { createLogger, type Logger } from './logger.js';
@@ -12,6 +13,7 @@ import { runSupervisor } from './supervisor/supervisor.js';
 
 async function main(argv: readonly string[]): Promise<number> {
   if (argv[0] === 'trace') return runTraceCommand(argv.slice(1), process.env, process.stdout);
+  if (argv[0] === 'survivability') return runSurvivabilityCommand(argv.slice(1), process.env, process.stdout);
   if (argv[0] === 'enroll') return runEnrollCommand(argv.slice(1), process.env, process.stdout, process.stderr);
   if (argv[0] === 'cdrs') return runCdrsCommand(argv.slice(1), process.env, process.stdout, process.stderr);
   if (argv[0] === 'supervise') {
@@ -24,6 +26,7 @@ async function main(argv: readonly string[]): Promise<number> {
       'usage: fedpbx-agent [run]\n' +
         '       fedpbx-agent supervise     (what the systemd unit runs: the agent as a watched child; SIGHUP = restart without losing a call)\n' +
         '       fedpbx-agent trace <caller> <number> [--link-down SITE] [--trunk-down TRUNK] [--entry E] [--from-site S] [--json]\n' +
+        '       fedpbx-agent survivability [--scenario ID]... [--red-flags] [--json]   (what this site keeps when things fail)\n' +
         '       fedpbx-agent enroll --controller <url> --token <token> [--no-wireguard] [--force]\n' +
         '       fedpbx-agent cdrs [--since ISO] [--limit N] [--json]\n',
     );

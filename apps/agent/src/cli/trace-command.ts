@@ -1,9 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ROUTE_ENTRIES, type Health, type RouteEntry, type TraceResult } from '@fedpbx/contracts';
 import { compileSite, traceRoute } from '@fedpbx/dialplan';
-import { importPublicKey, verifySnapshot } from '@fedpbx/signing';
-import { loadAgentConfig } from '../config.js';
-import { SnapshotStore } from '../state/snapshot-store.js';
+import { snapshotInForce } from './snapshot-in-force.js';
 
 /**
  * `fedpbx-agent trace <caller> <number> [--link-down SITE]... [--trunk-down TRUNK]... [--entry internal|from-sites|from-pstn]
@@ -27,18 +25,8 @@ export async function runTraceCommand(args: readonly string[], env: NodeJS.Proce
     out.write('usage: fedpbx-agent trace <caller> <number> [--link-down SITE] [--trunk-down TRUNK] [--entry internal|from-sites|from-pstn] [--from-site SITE] [--json]\n');
     return 2;
   }
-  const config = loadAgentConfig(env, ['FEDPBX_SITE_ID', 'FEDPBX_STATE_DIR', 'FEDPBX_CONTROLLER_PUBLIC_KEY', 'FEDPBX_CONTROLLER_KEY_ID', 'FEDPBX_BOOTSTRAP_SNAPSHOT']);
-  const keys = [importPublicKey(config.FEDPBX_CONTROLLER_KEY_ID, config.FEDPBX_CONTROLLER_PUBLIC_KEY)];
-  const store = new SnapshotStore(config.FEDPBX_STATE_DIR, config.FEDPBX_SITE_ID, keys);
-  const snapshot =
-    (await store.loadLastKnownGood())?.snapshot ??
-    (config.FEDPBX_BOOTSTRAP_SNAPSHOT !== undefined
-      ? verifySnapshot(await store.readExternal(config.FEDPBX_BOOTSTRAP_SNAPSHOT), config.FEDPBX_SITE_ID, keys)
-      : undefined);
-  if (snapshot === undefined) {
-    out.write(`no snapshot in ${config.FEDPBX_STATE_DIR} and no bootstrap file\n`);
-    return 1;
-  }
+  const snapshot = await snapshotInForce(env, out);
+  if (snapshot === undefined) return 1;
   const health: Health = {
     links: Object.fromEntries(values['link-down'].map((s) => [s, 'down'])),
     trunks: Object.fromEntries(values['trunk-down'].map((t) => [t, 'down'])),
