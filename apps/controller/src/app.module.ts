@@ -42,6 +42,8 @@ import { OpenApiController } from './openapi/openapi.controller.js';
 import { RouteCatalog } from './openapi/route-catalog.js';
 import { LinkGenerationService } from './resources/link-generation.service.js';
 import { LinksController } from './resources/links.controller.js';
+import { CallFlowLayoutController } from './call-flows/call-flow-layout.controller.js';
+import { CallFlowLayoutService } from './call-flows/call-flow-layout.service.js';
 import { RESOURCE_CONTROLLERS } from './resources/resource.controller.js';
 import { ResourceService } from './resources/resource.service.js';
 import { ScopedReadRepository } from './resources/scoped-read.repository.js';
@@ -71,6 +73,7 @@ export class AppModule {
         LinksController,
         ImportController,
         ...RESOURCE_CONTROLLERS,
+        CallFlowLayoutController,
         FederationViewsController,
         RevisionsController,
         RolloutController,
@@ -93,6 +96,7 @@ export class AppModule {
         AuditRepository,
         ScopedReadRepository,
         ResourceService,
+        CallFlowLayoutService,
         UserRepository,
         SessionRepository,
         LoginThrottle,

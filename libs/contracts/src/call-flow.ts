@@ -15,14 +15,15 @@ export const SoundName = z
   .string()
   .regex(/^(?!.*\.\.)[A-Za-z0-9_][A-Za-z0-9_/-]{0,99}$/, 'a sound name: A-Z a-z 0-9 _ - / (no extension, no ..)');
 
-const Position = z.strictObject({ x: z.number(), y: z.number() });
+/**
+ * What a node does and where it leads: the routing the agents run. Where the console draws a node is not here
+ * (CallFlowLayout): moving a box must not change a site's snapshot nor roll out.
+ */
 const base = {
   id: NodeId,
   /** Outgoing edges by outcome. */
   next: z.record(FlowOutcome, NodeId).default({}),
   label: nameOf(80).optional(),
-  /** Where the console drew it. */
-  position: Position.optional(),
 };
 
 export const DialExtensionNode = z.strictObject({
@@ -88,3 +89,20 @@ export const CallFlow = z.strictObject({
   nodes: z.array(FlowNode).min(1).max(500),
 });
 export type CallFlow = z.infer<typeof CallFlow>;
+
+/** A point on the console's flow canvas. */
+export const LayoutPosition = z.strictObject({
+  x: z.number().min(-1_000_000).max(1_000_000),
+  y: z.number().min(-1_000_000).max(1_000_000),
+});
+export type LayoutPosition = z.infer<typeof LayoutPosition>;
+
+/**
+ * Where the console draws a flow's nodes (`PUT /api/v1/call-flows/{id}/layout`): console metadata the controller
+ * stores beside the flow, never part of a snapshot, so saving it makes no revision and no rollout. Nodes left out
+ * are placed by the console's automatic layout.
+ */
+export const CallFlowLayout = z.strictObject({
+  nodes: z.record(NodeId, LayoutPosition).refine((n) => Object.keys(n).length <= 500, 'at most 500 nodes'),
+});
+export type CallFlowLayout = z.infer<typeof CallFlowLayout>;

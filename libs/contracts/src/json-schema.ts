@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { CallFlow } from './call-flow.js';
+import { CallFlow, CallFlowLayout } from './call-flow.js';
 import { ClassOfService } from './class-of-service.js';
 import { AgentEventEnvelope } from './events.js';
 import { Extension, InboundRoute, InterSiteLink, NumberRange, OutboundRoute, Site, Trunk } from './federation.js';
@@ -18,6 +18,7 @@ export const PUBLISHED_SCHEMAS = {
   OutboundRoute,
   InboundRoute,
   CallFlow,
+  CallFlowLayout,
   TimeSchedule,
   ClassOfService,
   SiteSnapshot,

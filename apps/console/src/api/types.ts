@@ -5,6 +5,7 @@
 export type {
   AgentStatus,
   CallFlow,
+  CallFlowLayout,
   CallDetail,
   CdrPage,
   CdrRecord,
@@ -18,6 +19,7 @@ export type {
   FlowNodeType,
   InboundRoute,
   InterSiteLink,
+  LayoutPosition,
   LiveTraceResponse,
   NumberRange,
   OutboundRoute,

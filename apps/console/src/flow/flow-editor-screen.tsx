@@ -2,7 +2,7 @@ import '@xyflow/react/dist/style.css';
 import { addEdge, Background, Controls, ReactFlow, ReactFlowProvider, useEdgesState, useNodesState, useReactFlow, type Connection, type Edge } from '@xyflow/react';
 import { useCallback, useEffect, useMemo, useState } from 'react';
 import { ApiError } from '../api/client';
-import type { CallFlow, FederationIssue, FlowNode, FlowNodeType, WriteResponse } from '../api/types';
+import type { CallFlow, CallFlowLayout, FederationIssue, FlowNode, FlowNodeType, WriteResponse } from '../api/types';
 import { Link, navigate } from '../router';
 import { useApi, useSession } from '../session';
 import { Banner, ErrorBanner, ImpactPreview } from '../ui/feedback';
@@ -20,10 +20,12 @@ import { NodeInspector } from './node-inspector';
 export function FlowEditorScreen({ siteId, flowId }: { siteId: string; flowId: string }) {
   const api = useApi();
   const readOnly = !useSession().canWrite(siteId);
-  const [loaded] = useLoad(
-    async () => (flowId === 'new' ? undefined : (await api.get<{ data: CallFlow }>(`/call-flows/${encodeURIComponent(flowId)}`)).data),
-    [api, flowId],
-  );
+  const [loaded] = useLoad(async () => {
+    if (flowId === 'new') return undefined;
+    const path = `/call-flows/${encodeURIComponent(flowId)}`;
+    const [flow, layout] = await Promise.all([api.get<{ data: CallFlow }>(path), api.get<{ data: CallFlowLayout }>(`${path}/layout`)]);
+    return { flow: flow.data, layout: layout.data };
+  }, [api, flowId]);
   if (flowId === 'new' && readOnly) return <NotFound what={`New call flows at ${siteId} are made by its site admin`} />;
   switch (loaded.state) {
     case 'loading':
@@ -34,19 +36,19 @@ export function FlowEditorScreen({ siteId, flowId }: { siteId: string; flowId: s
       return <ErrorBanner error={loaded.error} />;
     case 'ok':
       // A flow of another site under this site's URL is not found here either.
-      if (loaded.value !== undefined && loaded.value.siteId !== siteId) return <NotFound what={`No call flow “${flowId}” at ${siteId}`} />;
+      if (loaded.value !== undefined && loaded.value.flow.siteId !== siteId) return <NotFound what={`No call flow “${flowId}” at ${siteId}`} />;
       return (
         <ReactFlowProvider>
-          <FlowEditor key={loaded.value?.id ?? 'new'} siteId={siteId} flow={loaded.value} readOnly={readOnly} />
+          <FlowEditor key={loaded.value?.flow.id ?? 'new'} siteId={siteId} flow={loaded.value?.flow} layout={loaded.value?.layout} readOnly={readOnly} />
         </ReactFlowProvider>
       );
   }
 }
 
-function FlowEditor({ siteId, flow, readOnly }: { siteId: string; flow: CallFlow | undefined; readOnly: boolean }) {
+function FlowEditor({ siteId, flow, layout, readOnly }: { siteId: string; flow: CallFlow | undefined; layout: CallFlowLayout | undefined; readOnly: boolean }) {
   const api = useApi();
   const rf = useReactFlow();
-  const initial = useMemo(() => toDiagram(flow ?? { nodes: [], entry: '' }), [flow]);
+  const initial = useMemo(() => toDiagram(flow ?? { nodes: [], entry: '' }, layout?.nodes), [flow, layout]);
   const [nodes, setNodes, onNodesChange] = useNodesState<DiagramNode>(initial.nodes);
   const [edges, setEdges, onEdgesChange] = useEdgesState<Edge>(initial.edges);
   const [name, setName] = useState(flow?.name ?? '');
@@ -129,6 +131,8 @@ function FlowEditor({ siteId, flow, readOnly }: { siteId: string; flow: CallFlow
     try {
       const q = dryRun ? { dryRun: true } : undefined;
       const answer = flow === undefined ? await api.post<WriteResponse<CallFlow>>('/call-flows', body, q) : await api.put<WriteResponse<CallFlow>>(`/call-flows/${encodeURIComponent(flow.id)}`, body, q);
+      // Where the boxes are is saved apart from the routing: it makes no revision and rolls out nowhere.
+      if (!dryRun) await api.put(`/call-flows/${encodeURIComponent(flowId)}/layout`, { nodes: graph.layout });
       showFindings([], [...answer.validation.errors, ...answer.validation.warnings]);
       if (dryRun) setPreview({ ...answer, validation: { ok: answer.validation.ok, errors: answer.validation.errors.filter(aboutThisFlow), warnings: answer.validation.warnings.filter(aboutThisFlow) } });
       else if (flow === undefined && answer.data !== undefined) navigate(`/sites/${siteId}/flows/${answer.data.id}?saved=1`, { replace: true });

@@ -1,5 +1,5 @@
 import type { Edge, Node } from '@xyflow/react';
-import type { CallFlow, FlowNode } from '../api/types';
+import type { CallFlow, FlowNode, LayoutPosition } from '../api/types';
 import { DIGITS, NODE_KINDS, outcomeLabel, type NodeBody } from './node-catalog';
 
 export interface FlowNodeData extends Record<string, unknown> {
@@ -21,14 +21,14 @@ export function edgeOf(source: string, outcome: string, target: string): Edge {
   return { id: edgeId(source, outcome), source, sourceHandle: outcome, target, label: outcomeLabel(outcome), type: 'smoothstep' };
 }
 
-/** A stored flow as diagram nodes and edges; nodes without a stored position are laid out in rows. */
-export function toDiagram(flow: Pick<CallFlow, 'nodes' | 'entry'>): { nodes: DiagramNode[]; edges: Edge[] } {
+/** A stored flow as diagram nodes and edges, at its layout's positions; nodes without one are laid out in rows. */
+export function toDiagram(flow: Pick<CallFlow, 'nodes' | 'entry'>, positions: Readonly<Record<string, LayoutPosition>> = {}): { nodes: DiagramNode[]; edges: Edge[] } {
   const nodes = flow.nodes.map((n, i): DiagramNode => {
     const digits = Object.keys(n.next).filter((o) => o.startsWith('digit:')).map((o) => o.slice(6));
     return {
       id: n.id,
       type: 'flow',
-      position: n.position ?? { x: 40 + (i % 3) * 280, y: 40 + Math.floor(i / 3) * 200 },
+      position: positions[n.id] ?? { x: 40 + (i % 3) * 280, y: 40 + Math.floor(i / 3) * 200 },
       data: { node: n, digits: n.type === 'ivr-menu' && digits.length === 0 ? ['1'] : sortDigits(digits), entry: n.id === flow.entry, issues: [] },
     };
   });
@@ -36,14 +36,18 @@ export function toDiagram(flow: Pick<CallFlow, 'nodes' | 'entry'>): { nodes: Dia
   return { nodes, edges };
 }
 
-/** The diagram as the call-flow API takes it: each node's edges from the drawn connections, positions kept. */
-export function fromDiagram(nodes: readonly DiagramNode[], edges: readonly Edge[]): { nodes: FlowNode[]; entry: string | undefined } {
+/**
+ * The diagram as the API takes it: the routing (each node's edges from the drawn connections) for the call-flow
+ * write, and where the nodes are drawn for the layout write (console metadata, never rolled out).
+ */
+export function fromDiagram(nodes: readonly DiagramNode[], edges: readonly Edge[]): { nodes: FlowNode[]; entry: string | undefined; layout: Record<string, LayoutPosition> } {
   const flowNodes = nodes.map((d): FlowNode => {
     const next: Record<string, string> = {};
     for (const e of edges) if (e.source === d.id && typeof e.sourceHandle === 'string') next[e.sourceHandle] = e.target;
-    return { ...d.data.node, id: d.id, next, position: { x: Math.round(d.position.x), y: Math.round(d.position.y) } } as FlowNode;
+    return { ...d.data.node, id: d.id, next } as FlowNode;
   });
-  return { nodes: flowNodes, entry: nodes.find((n) => n.data.entry)?.id };
+  const layout = Object.fromEntries(nodes.map((d) => [d.id, { x: Math.round(d.position.x), y: Math.round(d.position.y) }]));
+  return { nodes: flowNodes, entry: nodes.find((n) => n.data.entry)?.id, layout };
 }
 
 /** A new node of `body`'s type with a free id (`menu1`, `menu2`, ...). */

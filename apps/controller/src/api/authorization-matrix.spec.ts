@@ -185,6 +185,9 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
       req: (target) => ({ method: 'POST', url: `/api/v1/sites/${SITE[target]}/agent-credentials/revoke?dryRun=true` }),
       expect: headOfficeObjectWrite,
     },
+    // A flow's layout: read and written with the flow's rights (a real write: it changes no revision).
+    'GET /api/v1/call-flows/:id/layout': { req: (target) => ({ method: 'GET', url: `/api/v1/call-flows/${OBJECTS['call-flows']?.ids[target]}/layout` }), expect: siteRead },
+    'PUT /api/v1/call-flows/:id/layout': { req: (target) => ({ method: 'PUT', url: `/api/v1/call-flows/${OBJECTS['call-flows']?.ids[target]}/layout`, body: { nodes: {} } }), expect: siteWrite },
     'POST /api/v1/sites/:siteId/decommission': {
       req: (target) => ({ method: 'POST', url: `/api/v1/sites/${SITE[target]}/decommission?dryRun=true`, body: {} }),
       expect: headOfficeObjectWrite,

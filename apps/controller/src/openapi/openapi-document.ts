@@ -25,6 +25,7 @@ const EXTRA_BODIES: Record<string, string> = {
   'POST /api/v1/agents/{siteId}/live-trace': 'LiveTraceRequest',
   'POST /api/v1/enroll': 'EnrollRequest',
   'POST /api/v1/sites/{siteId}/decommission': 'DecommissionBody',
+  'PUT /api/v1/call-flows/{id}/layout': 'CallFlowLayout',
 };
 
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
@@ -55,6 +56,12 @@ const SUCCESS: Record<string, Record<string, unknown>> = {
       description:
         'head office: `removes` (numberRanges, extensions, trunks, links, inboundRoutes, callFlows, outboundRoutesRemoved, outboundRoutesChanged, hubCleared, rotatedLinks, peers), `revokedKeys`, `bucket`, `validation`, `blockers` (other sites\' objects that still need the site), `changedSites`, `revisions`, `revocation`. `?dryRun=true` previews; a real run needs `{"confirm":"<siteId>"}` (400 otherwise) and answers 409 while blockers remain',
     },
+  },
+  'GET /api/v1/call-flows/{id}/layout': {
+    '200': { description: 'where the console draws the flow\'s nodes: `{ data: { flowId, nodes: { <nodeId>: { x, y } }, updatedAt } }` (console metadata: not in any snapshot)' },
+  },
+  'PUT /api/v1/call-flows/{id}/layout': {
+    '200': { description: 'the layout, saved: no revision and no rollout (positions of nodes the flow does not have answer 400)' },
   },
   'GET /api/v1/cdrs': { '200': { description: 'call records of the caller\'s sites, newest first; `callId` groups the legs of a call across sites', ...json(ref('CdrPage')) } },
   'GET /api/v1/calls/{originSiteId}/{linkedId}': {
@@ -102,6 +109,7 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
     'EnrollmentTokenPage',
     'EnrollRequest',
     'EnrollResponse',
+    'CallFlowLayout',
     ...Object.values(RESOURCE_KINDS).map((k) => k.schemaName),
   ]);
   for (const name of published) schemas[name] = stripDialect(toJsonSchema(name));

@@ -2,8 +2,11 @@ import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { Federation } from '@fedpbx/contracts';
 import type { FederationIssue } from '@fedpbx/dialplan';
+import type { EntityManager } from 'typeorm';
 import type { Scope } from '../access/scope.js';
 import { actorName, type Principal } from '../auth/principal.js';
+import { CallFlowLayoutService } from '../call-flows/call-flow-layout.service.js';
+import { splitFlowPositions } from '../call-flows/flow-positions.js';
 import { AlreadyExistsError, ForbiddenError, InvalidInputError, NotFoundError, PropertyForbiddenError, ValidationConflictError } from '../errors.js';
 import { findObject, type CollectionName, type FederationChange, type ObjectOf } from '../federation/federation-change.js';
 import { FederationWriter, type WriteOutcome } from '../federation/federation-writer.js';
@@ -41,6 +44,7 @@ export class ResourceService {
   constructor(
     private readonly reads: ScopedReadRepository,
     private readonly writer: FederationWriter,
+    private readonly layouts: CallFlowLayoutService,
   ) {}
 
   async list<C extends CollectionName>(caller: Principal, kind: ResourceKind<C>, q: ListQuery): Promise<Page<Record<string, unknown>>> {
@@ -55,7 +59,7 @@ export class ResourceService {
   }
 
   async create<C extends CollectionName>(caller: Principal, kind: ResourceKind<C>, body: unknown, dryRun: boolean): Promise<WriteResponse> {
-    const input = asObject(body);
+    const { input, alsoInTransaction } = this.withoutLayout(kind, asObject(body));
     // A caller who may not see the whole federation cannot choose ids: an id taken by an object outside their
     // sites would answer 409 and so reveal that object (#17 §5). Head office sees everything anyway.
     if (!caller.scope.headOffice && kind.create === 'head-office') throw new ForbiddenError('only head office may make this change');
@@ -66,17 +70,18 @@ export class ResourceService {
     const withSecrets: Record<string, unknown> = { ...input, id };
     for (const f of kind.generatedSecrets) if (withSecrets[f] === undefined) withSecrets[f] = generateCredential(f);
     const value = parseInput(kind.schema, withSecrets);
-    return this.write(caller, kind, id, `${kind.objectType} ${id} created`, dryRun, (fed) => {
+    const plan = (fed: Federation): FederationChange[] => {
       if (findObject(fed, kind.collection, id) !== undefined) throw new AlreadyExistsError(kind.objectType, id);
       this.authorize(caller.scope, kind.create, sitesOfObject(kind.collection, value));
       return [{ collection: kind.collection, op: 'upsert', value } as FederationChange];
-    });
+    };
+    return this.write(caller, kind, id, `${kind.objectType} ${id} created`, dryRun, plan, alsoInTransaction?.(id));
   }
 
   async update<C extends CollectionName>(caller: Principal, kind: ResourceKind<C>, id: string, body: unknown, dryRun: boolean): Promise<WriteResponse> {
-    const input = asObject(body);
+    const { input, alsoInTransaction } = this.withoutLayout(kind, asObject(body));
     if (input['id'] !== undefined && input['id'] !== id) throw new InvalidInputError('invalid body', [{ path: 'id', message: `the body's id must be the path's (${id})` }]);
-    return this.write(caller, kind, id, `${kind.objectType} ${id} updated`, dryRun, (fed) => {
+    const plan = (fed: Federation): FederationChange[] => {
       const existing = this.visible(caller.scope, kind, fed, id);
       // Credentials are write-only: an update that leaves them out keeps the stored ones.
       const merged: Record<string, unknown> = { ...input, id };
@@ -88,7 +93,22 @@ export class ResourceService {
         if (changed.length > 0) throw new PropertyForbiddenError(changed);
       }
       return [{ collection: kind.collection, op: 'upsert', value } as FederationChange];
-    });
+    };
+    return this.write(caller, kind, id, `${kind.objectType} ${id} updated`, dryRun, plan, alsoInTransaction?.(id));
+  }
+
+  /**
+   * A call flow written with node positions inside it (clients from before layouts left the snapshot): the
+   * positions are taken out of the routing and stored as the flow's layout in the same transaction.
+   */
+  private withoutLayout<C extends CollectionName>(
+    kind: ResourceKind<C>,
+    body: Record<string, unknown>,
+  ): { input: Record<string, unknown>; alsoInTransaction?: (id: string) => (m: EntityManager) => Promise<void> } {
+    if (kind.collection !== 'callFlows') return { input: body };
+    const { routing, positions } = splitFlowPositions(body);
+    if (positions === undefined) return { input: routing };
+    return { input: routing, alsoInTransaction: (id) => (m) => this.layouts.store(m, id, positions) };
   }
 
   async remove<C extends CollectionName>(caller: Principal, kind: ResourceKind<C>, id: string, dryRun: boolean): Promise<WriteResponse> {
@@ -107,10 +127,11 @@ export class ResourceService {
     reason: string,
     dryRun: boolean,
     plan: (fed: Federation) => readonly FederationChange[],
+    alsoInTransaction?: (m: EntityManager) => Promise<void>,
   ): Promise<WriteResponse> {
     let outcome: WriteOutcome;
     try {
-      outcome = await this.writer.write({ actor: actorName(caller), reason, dryRun }, plan);
+      outcome = await this.writer.write({ actor: actorName(caller), reason, dryRun, ...(alsoInTransaction !== undefined ? { alsoInTransaction } : {}) }, plan);
     } catch (e) {
       if (e instanceof ValidationConflictError) throw new ValidationConflictError(redactIssues(e.issues, caller.scope), redactIssues(e.warnings, caller.scope));
       throw e;

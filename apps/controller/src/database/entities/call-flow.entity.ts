@@ -10,6 +10,6 @@ export class CallFlowEntity {
   @Column('text') name!: string;
   @Column('text', { nullable: true }) number!: string | null;
   @Column('text') entry!: string;
-  /** The graph as the console draws it: nodes with their outgoing edges, validated by libs/dialplan. */
+  /** The graph: nodes with their outgoing edges, validated by libs/dialplan (where they are drawn: call_flow_layouts). */
   @Column('jsonb') nodes!: FlowNode[];
 }

@@ -1,6 +1,7 @@
 import { AgentCredentialEntity } from './agent-credential.entity.js';
 import { AgentLinkStatusEntity, AgentStatusEntity, AgentTrunkStatusEntity } from './agent-status.entity.js';
 import { AuditEntryEntity } from './audit-entry.entity.js';
+import { CallFlowLayoutEntity } from './call-flow-layout.entity.js';
 import { CallFlowEntity } from './call-flow.entity.js';
 import { CdrEntity } from './cdr.entity.js';
 import { ClassOfServiceEntity } from './class-of-service.entity.js';
@@ -25,6 +26,7 @@ export {
   ApiTokenEntity,
   AuditEntryEntity,
   CallFlowEntity,
+  CallFlowLayoutEntity,
   CdrEntity,
   ClassOfServiceEntity,
   EnrollmentTokenEntity,
@@ -57,6 +59,7 @@ export const ENTITIES = [
   OutboundRouteTrunkEntity,
   InboundRouteEntity,
   CallFlowEntity,
+  CallFlowLayoutEntity,
   ClassOfServiceEntity,
   FederationStateEntity,
   SiteRevisionEntity,

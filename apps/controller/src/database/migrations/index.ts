@@ -8,6 +8,7 @@ import { AgentAlarms1795930000000 } from './1795930000000-AgentAlarms.js';
 import { AgentCredentials1795934170000 } from './1795934170000-AgentCredentials.js';
 import { VoicemailAndConfigOutcome1796200000000 } from './1796200000000-VoicemailAndConfigOutcome.js';
 import { CdrCallLegs1796300000000 } from './1796300000000-CdrCallLegs.js';
+import { CallFlowLayouts1796600762394 } from './1796600762394-CallFlowLayouts.js';
 
 /** Every migration, oldest first. The drift test fails when the entities need one that is not here. */
 export const MIGRATIONS = [
@@ -21,4 +22,5 @@ export const MIGRATIONS = [
   AgentCredentials1795934170000,
   VoicemailAndConfigOutcome1796200000000,
   CdrCallLegs1796300000000,
+  CallFlowLayouts1796600762394,
 ];
