@@ -2,23 +2,30 @@
  * `npm run demo` - the demo federation on one machine, every part real but Asterisk:
  *   a nats-server (the installed binary, operator mode, its own port and store), the controller on the embedded
  *   database, and three agents - moscow (100-299), piter (300-499) and kazan (100-299 too, reached through its
- *   site prefix 6) - enrolled with one-time tokens and synced over NATS. It seeds the founding scenario through
- *   the REST API, places sample calls through each agent's real FastAGI port with the faithful Asterisk peer,
- *   prints what Asterisk was told to do and the traces, then keeps running until Ctrl-C, which stops everything
- *   it started.
+ *   site prefix 6) - enrolled with one-time tokens and synced over NATS. Beside each agent runs that site's
+ *   Asterisk as the faithful peers model it (AMI, the PJSIP model reading the files the agent writes, the CDR
+ *   engine), so link health is live and every call leaves its CDRs at the controller. It seeds the founding
+ *   scenario through the REST API, places sample calls through each agent's real FastAGI port, prints what Asterisk
+ *   was told to do, the traces, the CDRs and the link health the controller has, then keeps running: `l` (or a line
+ *   with `l`) takes the moscow-piter link down or back up and shows the next call's reroute; Ctrl-C (or `q`) stops
+ *   everything it started and removes its work dir.
  *
- * Options: --port N (controller HTTP, default 8080 or a free one), --no-wait (exit after the sample calls).
+ * Options: --port N (controller HTTP, default 8080 or a free one), --no-wait (exit after the sample calls),
+ * --keep (keep the work dir - keys, credentials, databases - on exit).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { foundingScenarioRequests } from '../apps/controller/src/testing/scenario.js';
+import { foundingScenario } from '@fedpbx/dialplan';
 import { createNatsTrust, issuerOf, renderHubConfig } from '@fedpbx/nats-auth';
-import { placeCall, type CallRecord, type PlaceCallOptions } from '../test/support/asterisk/fastagi-peer.js';
-import { freePort } from '../test/support/nats-server.js';
+import { AsteriskSite, type SiteCall } from '@fedpbx/e2e/support/asterisk/asterisk-site.js';
+import type { CallRecord } from '@fedpbx/e2e/support/asterisk/fastagi-peer.js';
+import { freePort } from '@fedpbx/e2e/support/nats-server.js';
+import { buildIfStale } from './build-if-stale.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const CONTROLLER_MAIN = join(ROOT, 'apps', 'controller', 'dist', 'main.js');
@@ -34,20 +41,55 @@ const NATS_SERVER =
   '/usr/sbin/nats-server';
 const SITES = ['moscow', 'piter', 'kazan'] as const;
 
-const { values } = parseArgs({ options: { port: { type: 'string' }, 'no-wait': { type: 'boolean', default: false } } });
+const { values } = parseArgs({ options: { port: { type: 'string' }, 'no-wait': { type: 'boolean', default: false }, keep: { type: 'boolean', default: false } } });
+/** The link `l` toggles, and the address its far ends have (the founding scenario's VPN addresses). */
+const TOGGLED_LINK = { a: 'moscow', b: 'piter' } as const;
+/** How long a start-up step may take: seconds when the machine is idle, minutes on a shared and loaded one. */
+const STARTUP_MS = 180_000;
 
 const children: { name: string; child: ChildProcess }[] = [];
 const bold = (s: string) => (process.stdout.isTTY ? `\x1b[1m${s}\x1b[0m` : s);
 const say = (s = '') => process.stdout.write(`${s}\n`);
 
-function fail(message: string): never {
+const asterisks: AsteriskSite[] = [];
+/** The work dir (keys, credentials, databases): removed on exit unless --keep. */
+let workDir: string | undefined;
+
+/** Prints the reason and shuts everything down (exit code 1); safe to call from any event handler. */
+function abort(message: string): void {
+  if (stopping) return;
+  stopping = true;
   process.stderr.write(`demo: ${message}\n`);
-  stopAll();
-  process.exit(1);
+  void shutDown(1);
 }
 
-function stopAll(): void {
-  for (const { child } of children.reverse()) if (child.exitCode === null && child.signalCode === null) child.kill('SIGTERM');
+/** Thrown by {@link fail} so the rest of the demo's steps do not run while it shuts down. */
+class DemoStopped extends Error {}
+
+function fail(message: string): never {
+  abort(message);
+  throw new DemoStopped(message);
+}
+
+/** Stops every child (SIGTERM, then SIGKILL after 5 s), the Asterisk models, removes the work dir, exits. */
+async function shutDown(code: number): Promise<never> {
+  const running = children.filter(({ child }) => child.exitCode === null && child.signalCode === null);
+  for (const { child } of [...running].reverse()) child.kill('SIGTERM');
+  await Promise.all(
+    running.map(({ child }) =>
+      new Promise<void>((resolve) => {
+        if (child.exitCode !== null || child.signalCode !== null) return resolve();
+        const killer = setTimeout(() => child.kill('SIGKILL'), 5000);
+        child.once('exit', () => (clearTimeout(killer), resolve()));
+      }),
+    ),
+  );
+  await Promise.all(asterisks.map((a) => a.stop().catch(() => undefined)));
+  if (workDir !== undefined) {
+    if (values.keep) say(`work dir kept: ${workDir}`);
+    else rmSync(workDir, { recursive: true, force: true });
+  }
+  process.exit(code);
 }
 
 /** Spawns a child we own; its output goes to a log line prefix only when it dies early. */
@@ -70,7 +112,7 @@ function start(name: string, command: string, args: string[], env: Record<string
   child.stdout?.on('data', onData);
   child.stderr?.on('data', onData);
   child.once('exit', (code, signal) => {
-    if (!stopping && !(oneShot && code === 0)) fail(`${name} exited (${signal ?? code}):\n${out.slice(-3000)}`);
+    if (!stopping && !(oneShot && code === 0)) abort(`${name} exited (${signal ?? code}):\n${out.slice(-3000)}`);
   });
   return {
     child,
@@ -86,14 +128,13 @@ function start(name: string, command: string, args: string[], env: Record<string
 }
 
 let stopping = false;
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    stopping = true;
-    say('\nstopping the demo federation ...');
-    stopAll();
-    setTimeout(() => process.exit(0), 500).unref();
-  });
+function stop(): void {
+  if (stopping) return;
+  stopping = true;
+  say('\nstopping the demo federation ...');
+  void shutDown(0);
 }
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, stop);
 
 async function api<T = Record<string, unknown>>(base: string, method: string, path: string, body?: unknown, token?: string): Promise<{ status: number; body: T }> {
   const res = await fetch(`${base}${path}`, {
@@ -105,12 +146,12 @@ async function api<T = Record<string, unknown>>(base: string, method: string, pa
   return { status: res.status, body: (text === '' ? {} : JSON.parse(text)) as T };
 }
 
-async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>): Promise<T> {
+async function until<T>(what: string, ms: number, probe: () => Promise<T | undefined>, detail: () => string = () => ''): Promise<T> {
   const deadline = Date.now() + ms;
   for (;;) {
     const v = await probe().catch(() => undefined);
     if (v !== undefined) return v;
-    if (Date.now() > deadline) fail(`${what} did not happen within ${ms} ms`);
+    if (Date.now() > deadline) fail(`${what} did not happen within ${ms} ms${detail() === '' ? '' : `:\n${detail()}`}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }
@@ -119,8 +160,19 @@ async function main(): Promise<void> {
   if (!existsSync(NATS_SERVER)) {
     fail(`nats-server not found at ${NATS_SERVER}.\n  Install it: sudo apt-get install nats-server   (Debian/Ubuntu; or set FEDPBX_NATS_SERVER_BIN)`);
   }
+  // Before anything starts: a taken port would otherwise surface as the other server refusing our login.
+  let httpPort: number;
+  if (values.port !== undefined) {
+    httpPort = Number(values.port);
+    if (!Number.isInteger(httpPort) || httpPort < 1 || httpPort > 65535) fail(`--port ${values.port}: not a port number (1-65535)`);
+    if (!(await portFree(httpPort))) fail(`port ${httpPort} is in use (127.0.0.1:${httpPort}): stop what listens there or pick another with --port`);
+  } else {
+    httpPort = (await portFree(8080)) ? 8080 : await freePort();
+  }
+  if (!(await buildIfStale(say))) fail('the build failed (its output is above)');
   for (const f of [CONTROLLER_MAIN, AGENT_MAIN]) if (!existsSync(f)) fail(`${f} is missing: run \`npm run build\` first`);
   const dir = mkdtempSync(join(tmpdir(), 'fedpbx-demo-'));
+  workDir = dir;
 
   // 1. NATS hub in operator mode: users are JWTs the controller mints; nothing per site in the server config.
   const trust = await createNatsTrust();
@@ -128,11 +180,10 @@ async function main(): Promise<void> {
   writeFileSync(join(dir, 'nats-server.conf'), renderHubConfig(trust, { port: natsPort, storeDir: join(dir, 'jetstream'), resolverDir: join(dir, 'jwt'), serverName: 'fedpbx-demo' }));
   writeFileSync(join(dir, 'issuer.json'), JSON.stringify(issuerOf(trust)), { mode: 0o600 });
   const nats = start('nats-server', NATS_SERVER, ['-c', join(dir, 'nats-server.conf')], {});
-  await nats.waitFor(/Server is ready/, 10_000);
+  await nats.waitFor(/Server is ready/, 60_000);
   const natsUrl = `nats://127.0.0.1:${natsPort}`;
 
   // 2. Controller on the embedded database.
-  const httpPort = values.port !== undefined ? Number(values.port) : (await portFree(8080)) ? 8080 : await freePort();
   const base = `http://127.0.0.1:${httpPort}`;
   const admin = { username: 'admin', password: `demo-${randomBytes(6).toString('hex')}` };
   const controller = start('controller', process.execPath, [CONTROLLER_MAIN], {
@@ -145,8 +196,7 @@ async function main(): Promise<void> {
     FEDPBX_TOKEN_SECRET: randomBytes(32).toString('hex'),
     FEDPBX_LOG_LEVEL: 'warn',
   });
-  await until('controller start', 60_000, async () => ((await api(base, 'GET', '/api/v1/health')).status === 200 ? true : undefined));
-  void controller;
+  await until('controller start', STARTUP_MS, async () => ((await api(base, 'GET', '/api/v1/health')).status === 200 ? true : undefined), () => controller.output().slice(-3000));
   const login = await api<{ accessToken: string }>(base, 'POST', '/api/v1/auth/login', admin);
   if (login.status !== 200) fail(`login failed: ${JSON.stringify(login.body)}`);
   const token = login.body.accessToken;
@@ -159,10 +209,15 @@ async function main(): Promise<void> {
     }
   }
 
-  // 4. Three agents, each enrolled with a one-time token, then running and synced over NATS.
+  // 4. Three sites, each an Asterisk (the faithful peers) and its agent, enrolled with a one-time token, then
+  //    running and synced over NATS; the agent writes its PJSIP file into the site's Asterisk config dir.
   const agiPorts: Record<string, number> = {};
+  const asteriskOf: Record<string, AsteriskSite> = {};
   for (const site of SITES) {
     const stateDir = join(dir, `agent-${site}`);
+    const asterisk = await AsteriskSite.start({ siteId: site, configDir: join(dir, `asterisk-${site}`) });
+    asterisks.push(asterisk);
+    asteriskOf[site] = asterisk;
     const issued = await api<{ token: string }>(base, 'POST', `/api/v1/sites/${site}/enrollment-tokens`, {}, token);
     if (issued.status !== 201) fail(`enrollment token for ${site}: ${issued.status} ${JSON.stringify(issued.body)}`);
     const enroll = start(`enroll ${site}`, process.execPath, [AGENT_MAIN, 'enroll', '--controller', base, '--token', issued.body.token], { FEDPBX_STATE_DIR: stateDir, FEDPBX_SITE_ID: site }, true);
@@ -173,15 +228,32 @@ async function main(): Promise<void> {
       FEDPBX_AGI_LISTEN: '127.0.0.1:0',
       FEDPBX_METRICS_LISTEN: '127.0.0.1:0',
       FEDPBX_LOG_LEVEL: 'info',
+      ...asterisk.agentEnv,
     });
-    const ready = await agent.waitFor(/"msg":"agent serving FastAGI"[^\n]*/, 15_000);
+    await agent.waitFor(/"msg":"agent serving FastAGI"[^\n]*/, STARTUP_MS);
     const line = JSON.parse(/\{[^\n]*"msg":"agent serving FastAGI"[^\n]*\}/.exec(agent.output())?.[0] ?? '{}') as { agi?: string };
     agiPorts[site] = Number(line.agi?.split(':').pop());
-    void ready;
   }
-  await until('every agent applied its snapshot', 30_000, async () => {
+  await until('every agent applied its snapshot', STARTUP_MS, async () => {
     const r = await api<{ items: { siteId: string; state: string }[] }>(base, 'GET', '/api/v1/rollout', undefined, token);
     return r.status === 200 && SITES.every((s) => r.body.items.find((x) => x.siteId === s)?.state === 'in-sync') ? true : undefined;
+  });
+  const federation = foundingScenario();
+  const vpnAddress = (site: string): string => federation.sites.find((s) => s.id === site)?.network.vpnAddress ?? '';
+  // A registration link: the registrant's Asterisk registers to the registrar's aor for it (res_pjsip_outbound_registration).
+  for (const link of federation.links.filter((l) => l.mode === 'registration')) {
+    const registrant = link.registrant ?? link.b;
+    const registrar = registrant === link.a ? link.b : link.a;
+    const at = asteriskOf[registrar];
+    const port = federation.sites.find((s) => s.id === registrant)?.network.sipPort ?? 5060;
+    if (at === undefined) continue;
+    await until(`${registrar}'s Asterisk loaded the agent's PJSIP file`, STARTUP_MS, async () => (at.hasAor(`site-${registrant}`) ? true : undefined));
+    at.pjsip.register(`site-${registrant}`, `sip:site-${registrar}@${vpnAddress(registrant)}:${port}`);
+  }
+  await until('every link up at the controller (qualified through AMI)', STARTUP_MS, async () => {
+    const health = await linkHealth(base, token);
+    // Both ends of every link report (an end that has heard nothing yet is absent, not unknown).
+    return health.length === federation.links.length * 2 && health.every((l) => l.state === 'up') ? true : undefined;
   });
 
   say(bold('\nfedpbx demo federation is up'));
@@ -190,50 +262,123 @@ async function main(): Promise<void> {
   say(`  log in as   ${admin.username} / ${admin.password}`);
   say(`  NATS        ${natsUrl}`);
   say(`  agents      ${SITES.map((s) => `${s} agi://127.0.0.1:${agiPorts[s]}`).join(', ')}`);
-  say(`  work dir    ${dir}`);
+  say(`  asterisk    ${SITES.map((s) => `${s} ami://127.0.0.1:${asteriskOf[s]?.ami.port}`).join(', ')} (the faithful peers)`);
+  say(`  work dir    ${dir}${values.keep ? ' (kept on exit: --keep)' : ' (removed on exit; --keep keeps it)'}`);
 
   // 5. Sample calls through the agents' FastAGI ports, and their traces.
-  const answer = () => ({ status: 'ANSWER' as const, ringMs: 10, talkMs: 10 });
-  const samples: { title: string; site: (typeof SITES)[number]; caller: string; number: string; opts?: Partial<PlaceCallOptions> }[] = [
-    { title: 'moscow 101 calls piter 301 (inter-site, recorded on both sides)', site: 'moscow', caller: '101', number: '301' },
-    { title: 'moscow 101 calls kazan 101 through its prefix 6 (overlapping plans)', site: 'moscow', caller: '101', number: '6101' },
-    { title: 'moscow 101 calls a St Petersburg number (trunk-preferred: out through piter)', site: 'moscow', caller: '101', number: '88125551234' },
+  const place = async (site: string, c: SiteCall): Promise<CallRecord> => {
+    const asterisk = asteriskOf[site];
+    if (asterisk === undefined) fail(`no Asterisk for ${site}`);
+    return asterisk.call(agiPorts[site] ?? 0, c);
+  };
+  const samples: { title: string; site: (typeof SITES)[number]; call: SiteCall }[] = [
+    { title: 'moscow 101 calls piter 301 (inter-site, recorded on both sides)', site: 'moscow', call: { caller: '101', number: '301' } },
+    { title: 'moscow 101 calls kazan 101 through its prefix 6 (overlapping plans)', site: 'moscow', call: { caller: '101', number: '6101' } },
+    { title: 'moscow 101 calls a St Petersburg number (trunk-preferred: out through piter)', site: 'moscow', call: { caller: '101', number: '88125551234' } },
     {
-      title: 'the same call when piter cannot hop it off: moscow\'s own trunk',
+      title: "the same call when piter cannot hop it off: moscow's own trunk",
       site: 'moscow',
-      caller: '101',
-      number: '88125551234',
-      opts: { onDial: (r) => (r.rawData.includes('site-piter') ? { status: 'CONGESTION' } : answer()) },
+      call: { caller: '101', number: '88125551234', farEnd: (r) => (r.rawData.includes('site-piter') ? { status: 'CONGESTION' } : undefined) },
     },
-    { title: 'piter 302 calls moscow 102', site: 'piter', caller: '302', number: '102' },
+    { title: 'piter 302 calls moscow 102', site: 'piter', call: { caller: '302', number: '102' } },
   ];
   for (const s of samples) {
-    const call: CallRecord = await placeCall({
-      host: '127.0.0.1',
-      port: agiPorts[s.site] ?? 0,
-      script: 'internal',
-      context: 'fedpbx-internal',
-      channel: `PJSIP/${s.caller}-00000001`,
-      callerId: { num: s.caller, name: 'Demo' },
-      extension: s.number,
-      onDial: answer,
-      timeoutMs: 10_000,
-      ...s.opts,
-    });
+    const call = await place(s.site, s.call);
     say(bold(`\n${s.title}`));
-    for (const d of call.dials) say(`  Dial(${d.rawData}) -> ${d.status ?? 'no status'}`);
-    for (const a of call.apps.filter((x) => x.app.toLowerCase() === 'mixmonitor')) say(`  MixMonitor(${a.data})`);
-    say(`  route ${call.variables.FEDPBX_ROUTE ?? '?'} origin ${call.variables.FEDPBX_ORIGIN ?? '?'} target ${call.variables.FEDPBX_TARGET ?? '-'} trunk ${call.variables.FEDPBX_TRUNK || '-'} revision ${call.variables.FEDPBX_REVISION ?? '?'}`);
-    const trace = await api<{ steps?: { step: string; detail: string }[] }>(base, 'POST', '/api/v1/trace', { siteId: s.site, caller: s.caller, number: s.number }, token);
+    printCall(call);
+    const trace = await api<{ steps?: { step: string; detail: string }[] }>(base, 'POST', '/api/v1/trace', { siteId: s.site, caller: s.call.caller, number: s.call.number }, token);
     for (const step of trace.body.steps ?? []) say(`    ${step.step.padEnd(14)} ${step.detail}`);
   }
 
+  // 6. What the controller now knows from the sites' AMI: the calls' CDRs and live link health.
+  const answered = samples.length; // every sample call ends answered (one CDR each at least)
+  const cdrs = await until('the sample calls\' CDRs at the controller', STARTUP_MS, async () => {
+    const r = await api<{ items: CdrItem[] }>(base, 'GET', '/api/v1/cdrs?limit=100', undefined, token);
+    return r.status === 200 && r.body.items.length >= answered ? r.body.items : undefined;
+  });
+  say(bold(`\ncall records at the controller (${cdrs.length}, from the sites' AMI):`));
+  for (const c of [...cdrs].reverse()) say(`  ${c.siteId.padEnd(7)} ${String(c.src ?? '').padEnd(5)} -> ${String(c.dst ?? '').padEnd(12)} ${String(c.disposition ?? '').padEnd(9)} ${c.routeKind ?? '-'}${c.targetSiteId !== undefined ? ` to ${c.targetSiteId}` : ''}${c.trunkId !== undefined ? ` via ${c.trunkId}` : ''}`);
+  await printLinkHealth(base, token);
+
   if (values['no-wait']) {
     stopping = true;
-    stopAll();
+    await shutDown(0);
     return;
   }
-  say(bold('\nrunning - change something in the console or the API and watch the agents apply it; Ctrl-C stops everything.'));
+
+  // 7. Interactive: `l` takes the moscow-piter link down (both Asterisks stop hearing each other) and up again.
+  let linkDown = false;
+  let busy = false;
+  const toggle = async (): Promise<void> => {
+    if (busy) return;
+    busy = true;
+    try {
+      linkDown = !linkDown;
+      const state = linkDown ? 'down' : 'up';
+      say(bold(`\nlink ${TOGGLED_LINK.a}-${TOGGLED_LINK.b} ${linkDown ? 'goes down (their Asterisks stop answering each other)' : 'comes back'} ...`));
+      asteriskOf[TOGGLED_LINK.a]?.setHostAlive(vpnAddress(TOGGLED_LINK.b), !linkDown);
+      asteriskOf[TOGGLED_LINK.b]?.setHostAlive(vpnAddress(TOGGLED_LINK.a), !linkDown);
+      // Qualify (OPTIONS every 2 s, 3 s timeout) notices; the agents report it over NATS.
+      await until(`the controller sees ${TOGGLED_LINK.a}-${TOGGLED_LINK.b} ${state}`, 30_000, async () => {
+        const health = await linkHealth(base, token);
+        const ends = health.filter((l) => (l.siteId === TOGGLED_LINK.a && l.peerSiteId === TOGGLED_LINK.b) || (l.siteId === TOGGLED_LINK.b && l.peerSiteId === TOGGLED_LINK.a));
+        return ends.length === 2 && ends.every((l) => l.state === state) ? true : undefined;
+      });
+      await printLinkHealth(base, token);
+      say(bold(`\nmoscow 101 calls piter 301 with the link ${state}`));
+      printCall(await place('moscow', { caller: '101', number: '301' }));
+      const live = await api<{ data?: { result: { steps: { step: string; detail: string }[] } } }>(base, 'POST', '/api/v1/agents/moscow/live-trace', { caller: '101', number: '301' }, token);
+      say('  live trace at moscow (its agent, with the health it has now):');
+      for (const step of live.body.data?.result.steps ?? []) say(`    ${step.step.padEnd(14)} ${step.detail}`);
+      say(`\n${KEYS}`);
+    } catch (error) {
+      if (!(error instanceof DemoStopped)) say(`toggle failed: ${error instanceof Error ? error.message : String(error)}`);
+    } finally {
+      busy = false;
+    }
+  };
+  say(bold(`\nrunning - change something in the console or the API and watch the agents apply it.`));
+  say(KEYS);
+  if (process.stdin.isTTY) process.stdin.setRawMode(true);
+  process.stdin.on('data', (chunk: Buffer) => {
+    for (const key of chunk.toString()) {
+      if (key === 'l' || key === 'L') void toggle();
+      else if (key === 'q' || key === '\u0003' /* Ctrl-C in raw mode */) stop();
+    }
+  });
+  // Without a terminal (stdin at its end) the demo keeps running until a signal.
+  process.stdin.on('end', () => undefined);
+}
+
+const KEYS = `keys: l = take the moscow-piter link ${'down/up'}, q or Ctrl-C = stop everything`;
+
+interface CdrItem {
+  siteId: string;
+  src?: string;
+  dst?: string;
+  disposition?: string;
+  routeKind?: string;
+  targetSiteId?: string;
+  trunkId?: string;
+}
+
+function printCall(call: CallRecord): void {
+  for (const d of call.dials) say(`  Dial(${d.rawData}) -> ${d.status ?? 'no status'}`);
+  for (const a of call.apps.filter((x) => x.app.toLowerCase() === 'mixmonitor')) say(`  MixMonitor(${a.data})`);
+  const v = call.variables;
+  say(`  route ${v.FEDPBX_ROUTE ?? '?'} origin ${v.FEDPBX_ORIGIN ?? '?'} target ${v.FEDPBX_TARGET || '-'} trunk ${v.FEDPBX_TRUNK || '-'} revision ${v.FEDPBX_REVISION ?? '?'}`);
+}
+
+/** Every link end as the controller has it from the agents' heartbeats. */
+async function linkHealth(base: string, token: string): Promise<{ siteId: string; peerSiteId: string; state: string; rttMs?: number }[]> {
+  const r = await api<{ items: { siteId: string; links: { peerSiteId: string; state: string; rttMs?: number }[] }[] }>(base, 'GET', '/api/v1/agents', undefined, token);
+  if (r.status !== 200) return [];
+  return r.body.items.flatMap((a) => a.links.map((l) => ({ siteId: a.siteId, ...l })));
+}
+
+async function printLinkHealth(base: string, token: string): Promise<void> {
+  say(bold('link health at the controller (live, from each site\'s AMI):'));
+  for (const l of await linkHealth(base, token)) say(`  ${l.siteId.padEnd(7)} -> ${l.peerSiteId.padEnd(7)} ${l.state}${l.state === 'up' && l.rttMs !== undefined ? ` (round trip ${l.rttMs} ms)` : ''}`);
 }
 
 async function portFree(port: number): Promise<boolean> {
@@ -245,4 +390,6 @@ async function portFree(port: number): Promise<boolean> {
   });
 }
 
-main().catch((error: unknown) => fail(error instanceof Error ? error.message : String(error)));
+main().catch((error: unknown) => {
+  if (!(error instanceof DemoStopped)) abort(error instanceof Error ? (error.stack ?? error.message) : String(error));
+});

@@ -22,7 +22,13 @@ if (site === undefined || caller === undefined || number === undefined) {
   console.error('usage: npm run trace -- <moscow|piter|kazan> <caller> <number> [--link-down SITE] [--trunk-down TRUNK] [--entry internal|from-sites|from-pstn] [--from-site SITE]');
   process.exit(2);
 }
-const compiled = compileSite(buildSiteConfig(foundingScenario(), site), 1);
+const federation = foundingScenario();
+const knownSites = federation.sites.map((s) => s.id);
+if (!knownSites.includes(site)) {
+  console.error(`no site "${site}" in the founding scenario; its sites are: ${knownSites.join(', ')}`);
+  process.exit(2);
+}
+const compiled = compileSite(buildSiteConfig(federation, site), 1);
 const result = traceRoute(compiled, {
   entry: values.entry as RouteEntry,
   caller,
