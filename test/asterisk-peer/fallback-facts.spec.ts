@@ -3,7 +3,8 @@
 // extensions_fedpbx.conf then does with the call).
 import { spawn } from 'node:child_process';
 import net from 'node:net';
-import { renderExtensions } from '@fedpbx/dialplan';
+import { Federation } from '@fedpbx/contracts';
+import { buildSiteConfig, foundingScenarioInput, renderExtensions } from '@fedpbx/dialplan';
 import { afterEach, describe, expect, it } from 'vitest';
 import { siteConfigFor } from '../../libs/dialplan/src/render/render-fixtures.test.js';
 import { Dialplan, substitute } from '../support/asterisk/dialplan-peer.js';
@@ -133,5 +134,18 @@ describe('dialplan peer: the rendered entry steps and fallback, after each AGI o
     const call = await moscow.run({ context: 'fedpbx-internal', exten: '305', agi: { host: '127.0.0.1', port }, agiTimeoutMs: 800 });
     expect(call.end).toBe('parked');
     expect(call.dials).toEqual([]);
+  });
+});
+
+describe('busy-lamp hints beside the call contexts', () => {
+  it('a phone subscribes in fedpbx-hints, and a dialled number still reaches the agent in fedpbx-internal', () => {
+    const input = foundingScenarioInput();
+    for (const s of input.sites) if (s.id === 'moscow') s.presence = { remoteHints: 'all' };
+    const plan = new Dialplan(renderExtensions(buildSiteConfig(Federation.parse(input), 'moscow'), { agiHost: '127.0.0.1', agiPort: 4573 }));
+    expect(plan.hint('fedpbx-hints', '101')).toBe('PJSIP/101');
+    expect(plan.hint('fedpbx-hints', '301')).toBe('Custom:fedpbx-piter-301');
+    expect(plan.hint('fedpbx-internal', '301')).toBeUndefined();
+    expect(plan.find('fedpbx-internal', '301')?.[1]?.app).toBe('AGI');
+    expect(plan.find('fedpbx-hints', '301')).toBeUndefined();
   });
 });

@@ -14,6 +14,7 @@ import {
   Port,
   SiteId,
 } from './primitives.js';
+import { PresenceSettings } from './presence.js';
 import { EmailAddress, PhoneEndpointName, Secret, SipUser, TimeZoneName, VoicemailPin, WireguardKey } from './config-values.js';
 
 /** A site dial prefix: the caller dials prefix + number; the receiving site sees the number without it. */
@@ -74,6 +75,8 @@ export const Site = z.strictObject({
   recording: RecordingPolicy.default({ interSite: false, external: false, retentionDays: 90 }),
   /** Inter-site ring timeout used for attempts toward this site. */
   ringTimeoutSec: z.number().int().min(5).max(300).default(30),
+  /** Busy lamps: which extensions other sites may see, which remote ones get hints here (absent: share all, show none). */
+  presence: PresenceSettings.optional(),
 });
 export type Site = z.infer<typeof Site>;
 

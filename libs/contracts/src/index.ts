@@ -6,6 +6,7 @@ export * from './schedule.js';
 export * from './federation.js';
 export * from './call-flow.js';
 export * from './routing.js';
+export * from './presence.js';
 export * from './snapshot.js';
 export * from './events.js';
 export * from './sync.js';

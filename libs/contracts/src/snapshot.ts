@@ -15,6 +15,7 @@ import {
   Trunk,
 } from './federation.js';
 import { DialString, ObjectId, SiteId } from './primitives.js';
+import { RemotePresence } from './presence.js';
 
 /**
  * The per-site snapshot: everything one site needs to route its calls alone, and nothing it may not know
@@ -52,6 +53,11 @@ export const SiteConfig = z.strictObject({
   inboundRoutes: z.array(InboundRoute),
   callFlows: z.array(CallFlow),
   classesOfService: z.array(ClassOfService),
+  /**
+   * The other sites' extensions that get a busy-lamp hint here (the site's presence setting, limited to sites it can
+   * reach and extensions they share), by site id. Absent when there are none.
+   */
+  remotePresence: z.array(RemotePresence).optional(),
 });
 export type SiteConfig = z.infer<typeof SiteConfig>;
 export type SiteConfigInput = z.input<typeof SiteConfig>;

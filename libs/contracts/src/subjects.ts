@@ -22,6 +22,13 @@ export const Subjects = {
    */
   credsRenew: (siteId: string) => `fedpbx.creds.${siteId}.renew`,
   CREDS_RENEW_WILDCARD: 'fedpbx.creds.*.renew',
+  /**
+   * Busy lamps: one site's coalesced device-state changes (core NATS, no JetStream write per lamp change). Only the
+   * owning agent publishes; a site may subscribe only to the sites whose lamps it shows (nats-auth).
+   */
+  presenceChanges: (siteId: string) => `fedpbx.presence.${siteId}.changes`,
+  /** Request/reply answered by the owning agent: the full state of its shared extensions (a PresenceBatch, full). */
+  presenceState: (siteId: string) => `fedpbx.presence.${siteId}.state`,
   /** Per-agent inbox prefix so replies cannot be read by other agents. */
   inboxPrefix: (siteId: string) => `_INBOX.fedpbx.${siteId}`,
 } as const;

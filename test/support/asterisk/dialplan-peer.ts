@@ -16,6 +16,8 @@ interface Priority {
 interface Context {
   readonly includes: string[];
   readonly extensions: Map<string, Priority[]>;
+  /** Hint priorities: extension -> device. */
+  readonly hints: Map<string, string>;
 }
 
 export interface DialplanStep {
@@ -80,7 +82,7 @@ export class Dialplan {
       if (line === '' || line.startsWith(';')) continue;
       const header = /^\[([^\]]+)\]$/.exec(line);
       if (header !== null) {
-        context = { includes: [], extensions: new Map() };
+        context = { includes: [], extensions: new Map(), hints: new Map() };
         this.contexts.set(header[1] as string, context);
         continue;
       }
@@ -88,6 +90,13 @@ export class Dialplan {
       const include = /^include\s*=>\s*(\S+)$/.exec(line);
       if (include !== null) {
         context.includes.push(include[1] as string);
+        continue;
+      }
+      // `exten => 301,hint,PJSIP/301`: a hint priority (pbx.c PRIORITY_HINT), no application; calls never run it.
+      const hint = /^exten\s*=>\s*([^,]+),hint,(\S+)$/.exec(line);
+      if (hint !== null) {
+        context.hints.set(hint[1] as string, hint[2] as string);
+        current = undefined;
         continue;
       }
       const m = /^(exten|same)\s*=>\s*(?:([^,]+),)?(1|n)(?:\(([^)]+)\))?,([A-Za-z]+)\((.*)\)$/.exec(line);
@@ -109,6 +118,11 @@ export class Dialplan {
 
   has(context: string): boolean {
     return this.contexts.has(context);
+  }
+
+  /** The device of `exten`'s hint in `context` (what a SUBSCRIBE there watches), if it has one. */
+  hint(context: string, exten: string): string | undefined {
+    return this.contexts.get(context)?.hints.get(exten);
   }
 
   /** pbx_find_extension(): the context's own extensions (literal, then best pattern), then each include in order. */

@@ -42,6 +42,7 @@ export const siteMapper = {
     network: e.network,
     recording: e.recording,
     ringTimeoutSec: e.ringTimeoutSec,
+    ...opt('presence', e.presence),
   }),
   toEntity: (s: Site): Partial<SiteEntity> => ({
     id: s.id,
@@ -56,6 +57,7 @@ export const siteMapper = {
     network: s.network,
     recording: s.recording,
     ringTimeoutSec: s.ringTimeoutSec,
+    presence: s.presence ?? null,
   }),
 };
 

@@ -26,10 +26,11 @@
  *   agent the same name.
  */
 import { ExtensionPatternText, type InboundRoute, type SiteConfig } from '@fedpbx/contracts';
+import { NumberingPlan } from '../numbering/numbering-plan.js';
 import { parsePattern, rangeToPatterns } from '../patterns/index.js';
 import { includeLine } from './include-line.js';
 import { checkLineLength } from './ini-writer.js';
-import { AGI_ENTRIES, EXTENSIONS_FILE_NAME, FEDPBX_CALL_HEADER, FEDPBX_CONTEXTS, phoneEndpointName, siteEndpointName, trunkEndpointName, voicemailMailbox } from './names.js';
+import { AGI_ENTRIES, EXTENSIONS_FILE_NAME, FEDPBX_CALL_HEADER, FEDPBX_CONTEXTS, phoneEndpointName, remotePresenceDevice, siteEndpointName, trunkEndpointName, voicemailMailbox } from './names.js';
 import { DEFAULT_RECORDING_DIR, FEDPBX_REC_DIR_VARIABLE, FEDPBX_REC_FILE_VARIABLE, recordingFileNameExpression } from './recording.js';
 import { RenderError } from './render-errors.js';
 import {
@@ -137,12 +138,55 @@ export function renderExtensions(config: SiteConfig, opts: ExtensionsRenderOptio
     w.extension(user, entrySteps(agi(AGI_ENTRIES.fromPstn), [hangup()]));
   }
 
+  renderHints(w, config);
   renderFallback(w, config, ringTimeout);
   renderFallbackSites(w, config, recordInterSite);
   renderFallbackPstn(w, config);
   if (recordInterSite || recordExternal) renderRecord(w, site.timezone, recordingDir);
   renderPreDial(w);
   return w.toString();
+}
+
+/**
+ * `fedpbx-hints`, the phones' subscribe_context: one `exten => <n>,hint,<device>` per extension, the hint priority
+ * (pbx.c PRIORITY_HINT, -1) being the extension's only one. res_pjsip_exten_state.c accepts a SUBSCRIBE for <n> when
+ * `ast_exists_extension(..., context, n, PRIORITY_HINT)` holds there.
+ * - Local: every extension of the site on its phone's endpoint, `PJSIP/<endpoint>` (chan_pjsip's device state).
+ * - Remote: the snapshot's remotePresence, each in the numbering a local phone dials (prefix included, the agent's
+ *   NumberingPlan.dialStringFrom), on `Custom:fedpbx-<site>-<number>`, which the agent sets from the owner's events.
+ *   A number the phone could not dial (no flat range, no prefix) or one that means something local gets no hint.
+ * Sorted by number, local first: a remote number equal to a local one cannot happen (the local one would win the
+ * dialled number, so the remote is dialled with its prefix or not at all).
+ */
+function renderHints(w: DialplanWriter, config: SiteConfig): void {
+  const siteId = config.site.id;
+  w.context(FEDPBX_CONTEXTS.hints, 'Busy lamps: the phones subscribe here (subscribe_context); hints only, no calls.');
+  const written = new Set<string>();
+  const local = config.extensions.filter((e) => e.siteId === siteId).sort((a, b) => (a.number < b.number ? -1 : a.number > b.number ? 1 : 0));
+  for (const ext of local) {
+    const object = `extension ${ext.id}`;
+    const number = safeDigits(ext.number, { object, field: 'number' });
+    if (written.has(number)) continue;
+    written.add(number);
+    w.hint(number, `PJSIP/${safeAsteriskName(phoneEndpointName(ext), { object, field: 'endpoint' })}`);
+  }
+  const remote = config.remotePresence ?? [];
+  if (remote.length === 0) return;
+  const plan = new NumberingPlan(config.federation.sites, config.federation.numberRanges);
+  const lines: { dial: string; device: string }[] = [];
+  for (const entry of remote) {
+    const target = safeSiteId(entry.siteId, { object: 'remotePresence', field: 'siteId' });
+    if (target === siteId) continue;
+    for (const raw of entry.numbers) {
+      const number = safeDigits(raw, { object: `remotePresence ${target}`, field: 'numbers' });
+      const dial = plan.dialStringFrom(siteId, target, number);
+      if (dial === undefined || written.has(dial)) continue;
+      written.add(dial);
+      lines.push({ dial, device: remotePresenceDevice(target, number) });
+    }
+  }
+  lines.sort((a, b) => (a.dial < b.dial ? -1 : a.dial > b.dial ? 1 : 0));
+  for (const l of lines) w.hint(l.dial, l.device);
 }
 
 /**
@@ -449,6 +493,21 @@ class DialplanWriter {
       const head = i === 0 ? `exten => ${name},${priority}` : ` same => ${priority}`;
       this.lines.push(checkLineLength(`${head},${step.app}(${step.data})`, object, `step ${i + 1} data`));
     });
+    return this;
+  }
+
+  /** `exten => name,hint,device`: a hint-only extension (its device a `PJSIP/<endpoint>` or a fedpbx custom state). */
+  hint(name: string, device: string): this {
+    const context = this.current;
+    if (context === undefined) throw new RenderError('MISSING_VALUE', `hint ${name}`, 'context', 'no context open');
+    const object = `hint ${name}@${context.name}`;
+    if (!/^[0-9]{1,32}$/.test(name)) throw new RenderError('UNSAFE_VALUE', object, 'name', 'a hint is for a number');
+    if (!/^(?:PJSIP\/[A-Za-z0-9_.+-]{1,80}|Custom:fedpbx-[a-z][a-z0-9-]{0,30}-[0-9]{1,15})$/.test(device)) {
+      throw new RenderError('UNSAFE_VALUE', object, 'device', 'not a PJSIP endpoint or fedpbx custom device');
+    }
+    if (context.extensions.has(name)) throw new RenderError('DUPLICATE_OBJECT', object, 'name', 'extension written twice in this context');
+    context.extensions.add(name);
+    this.lines.push(`exten => ${name},hint,${device}`);
     return this;
   }
 

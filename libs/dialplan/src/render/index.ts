@@ -11,7 +11,9 @@ export {
   FEDPBX_CONTEXTS,
   PJSIP_FILE_NAME,
   RESERVED_NAME_PREFIXES,
+  phoneDevice,
   phoneEndpointName,
+  remotePresenceDevice,
   siteEndpointName,
   trunkEndpointName,
 } from './names.js';

@@ -45,6 +45,13 @@ export const FEDPBX_CONTEXTS = {
    * channel and adds the {@link FEDPBX_CALL_HEADER} header with the federation call id (its ARG1).
    */
   preDial: 'fedpbx-predial',
+  /**
+   * Busy-lamp hints only (`exten => <n>,hint,<device>`), the phones' `subscribe_context`. Not in fedpbx-internal: with
+   * the trie matcher (extensions.conf `extenpatternmatchnew=yes`, an admin's choice; pbx.c pbx_find_extension) a
+   * literal `305` that has only a hint priority is the best match for a dialled 305, and its missing priority 1 fails
+   * the call instead of reaching the catch-all (the default matcher walks on to the next match; we rely on neither).
+   */
+  hints: 'fedpbx-hints',
 } as const;
 
 /**
@@ -81,4 +88,14 @@ export function phoneEndpointName(extension: Pick<Extension, 'number' | 'endpoin
 /** `VoiceMail` data's mailbox: `<mailbox>@fedpbx` (the context of voicemail_fedpbx.conf). `mailbox` must be digits. */
 export function voicemailMailbox(mailbox: string): string {
   return `${mailbox}@${VOICEMAIL_CONTEXT}`;
+}
+
+/** The custom device state (func_devstate.c, `Custom:<name>`) that shows `number` of another site here. */
+export function remotePresenceDevice(siteId: string, number: string): string {
+  return `Custom:fedpbx-${siteId}-${number}`;
+}
+
+/** The device a phone's hint watches: its PJSIP endpoint (chan_pjsip device state `PJSIP/<endpoint>`). */
+export function phoneDevice(extension: Pick<Extension, 'number' | 'endpoint'>): string {
+  return `PJSIP/${phoneEndpointName(extension)}`;
 }

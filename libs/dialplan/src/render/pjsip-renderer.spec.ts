@@ -15,7 +15,7 @@ const PJSIP_OPTIONS: Record<string, readonly string[]> = {
     'transport', 'context', 'disallow', 'allow', 'aors', 'auth', 'outbound_auth', 'direct_media', 'from_user', 'from_domain',
     'identify_by', 'callerid', 'rtp_symmetric', 'force_rport', 'rewrite_contact', 'dtmf_mode', 'send_pai', 'send_rpid',
     'trust_id_inbound', 'trust_id_outbound', 'mailboxes', 'ice_support', 'media_encryption', 'language', 'media_address',
-    'bind_rtp_to_media_address',
+    'bind_rtp_to_media_address', 'subscribe_context',
   ],
   aor: ['contact', 'qualify_frequency', 'qualify_timeout', 'max_contacts', 'remove_existing', 'default_expiration', 'minimum_expiration', 'maximum_expiration', 'authenticate_qualify'],
   auth: ['auth_type', 'username', 'password', 'realm', 'md5_cred', 'nonce_lifetime'],

@@ -75,7 +75,7 @@ export const PJSIP_RENDERED_OPTIONS: IniSchema = {
   endpoint: new Set([
     'transport', 'context', 'disallow', 'allow', 'aors', 'auth', 'outbound_auth', 'direct_media', 'from_user',
     'from_domain', 'identify_by', 'callerid', 'rtp_symmetric', 'force_rport', 'rewrite_contact', 'dtmf_mode',
-    'send_pai', 'trust_id_inbound', 'trust_id_outbound', 'media_address', 'bind_rtp_to_media_address',
+    'send_pai', 'trust_id_inbound', 'trust_id_outbound', 'media_address', 'bind_rtp_to_media_address', 'subscribe_context',
   ]),
   aor: new Set(['contact', 'qualify_frequency', 'qualify_timeout', 'max_contacts', 'remove_existing']),
   auth: new Set(['auth_type', 'username', 'password']),
@@ -380,6 +380,8 @@ function renderPhone(writer: IniWriter, phone: Extension, opts: PjsipRenderOptio
     [
       transport !== undefined && ['transport', transport],
       ['context', FEDPBX_CONTEXTS.internal],
+      // SUBSCRIBEs for busy lamps look for hints here (res_pjsip_exten_state.c: subscription.context, else context).
+      ['subscribe_context', FEDPBX_CONTEXTS.hints],
       ['disallow', 'all'],
       ['allow', codecs.join(',')],
       ['auth', name],

@@ -98,11 +98,13 @@ export interface DialplanExtension {
   readonly name: string;
   /** Application calls in priority order: `App(data)`. */
   readonly steps: readonly { app: string; data: string; label?: string }[];
+  /** The device of its `hint` priority (`exten => name,hint,device`), if it has one. */
+  readonly hint?: string;
 }
 
 /** Reads the renderer's extensions.conf output: `[context]`, `exten => name,1,App(data)`, ` same => n,App(data)`. */
 export function parseDialplan(text: string): DialplanExtension[] {
-  const out: { context: string; name: string; steps: { app: string; data: string; label?: string }[] }[] = [];
+  const out: { context: string; name: string; steps: { app: string; data: string; label?: string }[]; hint?: string }[] = [];
   let context: string | undefined;
   text
     .split('\n')
@@ -111,6 +113,11 @@ export function parseDialplan(text: string): DialplanExtension[] {
       const header = /^\[([A-Za-z0-9_-]+)\]$/.exec(line);
       if (header !== null) {
         context = header[1];
+        return;
+      }
+      const hint = /^exten => ([^,]+),hint,(\S+)$/.exec(line);
+      if (hint !== null && context !== undefined) {
+        out.push({ context, name: hint[1] as string, steps: [], hint: hint[2] as string });
         return;
       }
       const exten = /^exten => ([^,]+),1(?:\(([a-z-]+)\))?,([A-Za-z]+)\((.*)\)$/.exec(line);

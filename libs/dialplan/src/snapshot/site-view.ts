@@ -1,4 +1,4 @@
-import type { CallFlow, ClassOfService, Extension, Federation, InboundRoute, InterSiteLink, NumberRange, RemoteTrunk, Site, SiteConfig, SiteDirectoryEntry, Trunk } from '@fedpbx/contracts';
+import type { CallFlow, ClassOfService, Extension, Federation, InboundRoute, InterSiteLink, NumberRange, RemotePresence, RemoteTrunk, Site, SiteConfig, SiteDirectoryEntry, Trunk } from '@fedpbx/contracts';
 import { routeAppliesTo } from '../routing/compiled-site.js';
 
 /** Thrown when asked for the view of a site the federation does not have. */
@@ -38,6 +38,8 @@ export class SiteViews {
   private readonly inboundBySite = new Map<string, InboundRoute[]>();
   private readonly flowsBySite = new Map<string, CallFlow[]>();
   private extensionsBySite: Map<string, Extension[]> | undefined;
+  /** Site -> the numbers of its extensions it shares the presence of, sorted (built on first use). */
+  private readonly sharedBySite = new Map<string, readonly string[]>();
 
   /**
    * `extensionsAt`, when given, returns exactly a site's extensions in federation order (a validated federation
@@ -97,7 +99,55 @@ export class SiteViews {
       inboundRoutes: byId(this.inboundBySite.get(siteId) ?? []),
       callFlows: byId(this.flowsBySite.get(siteId) ?? []),
       classesOfService: this.classesOfService,
+      ...this.remotePresenceOf(site),
     };
+  }
+
+  /**
+   * The remote extensions that get a hint at `site`: its presence setting (`remoteHints`), limited to the sites it can
+   * reach - a direct link, or the hub when the hub is linked to both (the way its calls go) - and to the extensions
+   * each of them shares. Absent when empty, so sites without a presence setting keep the snapshot they had.
+   */
+  private remotePresenceOf(site: Site): { remotePresence?: RemotePresence[] } {
+    const mode = site.presence?.remoteHints ?? 'none';
+    if (mode === 'none') return {};
+    const linked = (a: string): Set<string> => new Set((this.linksBySite.get(a) ?? []).map((l) => (l.a === a ? l.b : l.a)));
+    const mine = linked(site.id);
+    const hub = this.federation.hubSiteId;
+    const viaHub = hub !== undefined && hub !== site.id && mine.has(hub) ? linked(hub) : new Set<string>();
+    const reachable = (target: string): boolean => target !== site.id && this.sites.has(target) && (mine.has(target) || viaHub.has(target));
+    const wanted: { siteId: string; numbers?: readonly string[] }[] =
+      mode === 'all' ? [...this.sites.keys()].map((siteId) => ({ siteId })) : (site.presence?.watch ?? []);
+    const out = new Map<string, Set<string>>();
+    for (const w of wanted) {
+      if (!reachable(w.siteId)) continue;
+      const shared = this.sharedOf(w.siteId);
+      let picked: readonly string[] = shared;
+      if (w.numbers !== undefined) {
+        const sharedSet = new Set(shared);
+        picked = w.numbers.filter((n) => sharedSet.has(n));
+      }
+      const set = out.get(w.siteId) ?? new Set<string>();
+      for (const n of picked) set.add(n);
+      out.set(w.siteId, set);
+    }
+    const remotePresence = [...out]
+      .filter(([, numbers]) => numbers.size > 0)
+      .map(([siteId, numbers]) => ({ siteId, numbers: [...numbers].sort() }))
+      .sort((a, b) => (a.siteId < b.siteId ? -1 : 1));
+    return remotePresence.length === 0 ? {} : { remotePresence };
+  }
+
+  private sharedOf(siteId: string): readonly string[] {
+    let shared = this.sharedBySite.get(siteId);
+    if (shared === undefined) {
+      const presence = this.sites.get(siteId)?.presence;
+      const share = presence?.share ?? 'all';
+      const listed = new Set(presence?.sharedNumbers ?? []);
+      shared = share === 'none' ? [] : this.extensionsOf(siteId).map((e) => e.number).filter((n) => share === 'all' || listed.has(n)).sort();
+      this.sharedBySite.set(siteId, shared);
+    }
+    return shared;
   }
 
   private extensionsOf(siteId: string): readonly Extension[] {

@@ -74,6 +74,12 @@ export function checkFederation(fed: Federation, out: IssueList): NumberingConte
     if (s.defaultClassOfServiceId !== undefined && !cos.has(s.defaultClassOfServiceId)) {
       out.error('dangling-reference', `site ${s.id}'s default class of service "${s.defaultClassOfServiceId}" does not exist`, [siteRef(s.id)]);
     }
+    // Busy lamps: the sites a presence setting watches are others, and exist - a warning only, so that removing a
+    // site is not blocked by the lamps others had of it (a watched or shared number that is no extension gives no lamp).
+    for (const w of s.presence?.watch ?? []) {
+      if (w.siteId === s.id) out.error('dangling-reference', `site ${s.id}'s presence setting watches the site itself: its own phones have lamps already`, [siteRef(s.id)]);
+      else if (!sites.has(w.siteId)) out.warning('dangling-reference', `site ${s.id}'s presence setting watches site "${w.siteId}", which does not exist`, [siteRef(s.id), siteRef(w.siteId)]);
+    }
   }
   const prefixed = fed.sites.filter((s): s is typeof s & { prefix: string } => s.prefix !== undefined);
   for (let i = 0; i < prefixed.length; i++) {

@@ -1,5 +1,5 @@
 import { Column, CreateDateColumn, Entity, PrimaryColumn, UpdateDateColumn } from 'typeorm';
-import type { RecordingPolicy, RestrictableCallClass, SiteNetwork } from '@fedpbx/contracts';
+import type { PresenceSettings, RecordingPolicy, RestrictableCallClass, SiteNetwork } from '@fedpbx/contracts';
 
 @Entity('sites')
 export class SiteEntity {
@@ -15,6 +15,8 @@ export class SiteEntity {
   @Column('jsonb') network!: SiteNetwork;
   @Column('jsonb') recording!: RecordingPolicy;
   @Column('integer') ringTimeoutSec!: number;
+  /** Busy lamps; NULL = share every extension, show no remote lamp. */
+  @Column('jsonb', { nullable: true }) presence!: PresenceSettings | null;
   @CreateDateColumn({ type: 'timestamptz' }) createdAt!: Date;
   @UpdateDateColumn({ type: 'timestamptz' }) updatedAt!: Date;
 }

@@ -9,6 +9,7 @@ import { AgentCredentials1795934170000 } from './1795934170000-AgentCredentials.
 import { VoicemailAndConfigOutcome1796200000000 } from './1796200000000-VoicemailAndConfigOutcome.js';
 import { CdrCallLegs1796300000000 } from './1796300000000-CdrCallLegs.js';
 import { CallFlowLayouts1796600762394 } from './1796600762394-CallFlowLayouts.js';
+import { SitePresence1796601176121 } from './1796601176121-SitePresence.js';
 
 /** Every migration, oldest first. The drift test fails when the entities need one that is not here. */
 export const MIGRATIONS = [
@@ -23,4 +24,5 @@ export const MIGRATIONS = [
   VoicemailAndConfigOutcome1796200000000,
   CdrCallLegs1796300000000,
   CallFlowLayouts1796600762394,
+  SitePresence1796601176121,
 ];
