@@ -56,6 +56,8 @@ import { RolloutService } from './rollout/rollout.service.js';
 import { ConfigBuckets } from './sync/config-buckets.js';
 import { SnapshotPublisher } from './sync/snapshot-publisher.js';
 import { SnapshotSigningKey } from './sync/snapshot-signing-key.js';
+import { SurvivabilityController } from './survivability/survivability.controller.js';
+import { SurvivabilityService } from './survivability/survivability.service.js';
 import { FederationViewsController } from './trace/federation-views.controller.js';
 import { TraceService } from './trace/trace.service.js';
 
@@ -75,6 +77,7 @@ export class AppModule {
         ...RESOURCE_CONTROLLERS,
         CallFlowLayoutController,
         FederationViewsController,
+        SurvivabilityController,
         RevisionsController,
         RolloutController,
         EnrollmentController,
@@ -103,6 +106,7 @@ export class AppModule {
         AuthService,
         UsersService,
         TraceService,
+        SurvivabilityService,
         RevisionsService,
         LinkGenerationService,
         ImportService,

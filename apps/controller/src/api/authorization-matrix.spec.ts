@@ -140,6 +140,7 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
       expect: headOfficeOnly(204),
     },
     'GET /api/v1/numbering-plan': { req: () => ({ method: 'GET', url: '/api/v1/numbering-plan' }), expect: all(200) },
+    'GET /api/v1/sites/:siteId/survivability': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/survivability` }), expect: siteRead },
     'POST /api/v1/trace': { req: (target) => ({ method: 'POST', url: '/api/v1/trace', body: { siteId: SITE[target], caller: '101', number: '302' } }), expect: siteRead },
     'GET /api/v1/audit': { req: () => ({ method: 'GET', url: '/api/v1/audit' }), expect: all(200) },
     'POST /api/v1/import': {

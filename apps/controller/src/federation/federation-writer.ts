@@ -45,6 +45,8 @@ export interface WriteOutcome {
   readonly revisions: readonly { readonly siteId: string; readonly revision: number }[];
   /** The federation after the write (before it, for a refused dry run). */
   readonly federation: Federation;
+  /** The federation the write started from. */
+  readonly before: Federation;
 }
 
 const VALIDATE_OPTIONS = { validateCallFlows: validateFederationFlows };
@@ -123,6 +125,7 @@ export class FederationWriter {
       changedSites,
       revisions: [],
       federation: next,
+      before: current.federation,
     };
     return { outcome, changes, heads, extensionsAt, previous };
   }

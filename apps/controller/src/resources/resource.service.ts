@@ -12,6 +12,7 @@ import { findObject, type CollectionName, type FederationChange, type ObjectOf }
 import { FederationWriter, type WriteOutcome } from '../federation/federation-writer.js';
 import { sitesOfObject } from '../federation/object-sites.js';
 import { parseInput } from '../http/input.js';
+import { SurvivabilityService, type SurvivabilityPreview } from '../survivability/survivability.service.js';
 import { redactIssues } from './issue-redaction.js';
 import { headOfficeChanges, toResponse, type ResourceKind, type WriteLevel } from './resource-kinds.js';
 import { ScopedReadRepository, type ListQuery, type Page } from './scoped-read.repository.js';
@@ -23,6 +24,8 @@ export interface WriteResponse {
   readonly validation: { readonly ok: boolean; readonly errors: readonly FederationIssue[]; readonly warnings: readonly FederationIssue[] };
   readonly changedSites: readonly string[];
   readonly revisions: readonly { readonly siteId: string; readonly revision: number }[];
+  /** Dry runs of valid writes: what the write changes in the survivability reports of the caller's changed sites. */
+  readonly survivability?: SurvivabilityPreview;
 }
 
 /** A generated credential: 32 URL-safe characters (192 bits), inside the contracts' Secret alphabet. */
@@ -45,6 +48,7 @@ export class ResourceService {
     private readonly reads: ScopedReadRepository,
     private readonly writer: FederationWriter,
     private readonly layouts: CallFlowLayoutService,
+    private readonly survivability: SurvivabilityService,
   ) {}
 
   async list<C extends CollectionName>(caller: Principal, kind: ResourceKind<C>, q: ListQuery): Promise<Page<Record<string, unknown>>> {
@@ -137,12 +141,16 @@ export class ResourceService {
       throw e;
     }
     const after = findObject(outcome.federation, kind.collection, id);
+    const changedSites = outcome.changedSites.map((s) => s.siteId).filter((s) => caller.scope.canRead(s));
+    // "What changes" in what the sites keep when things fail, for the admin checking a change before making it.
+    const survivability = dryRun && outcome.validation.ok ? await this.survivability.preview(caller, outcome.before, outcome.federation, changedSites) : undefined;
     return {
       dryRun,
       ...(after !== undefined ? { data: toResponse(kind, after) } : {}),
       validation: { ok: outcome.validation.ok, errors: redactIssues(outcome.validation.errors, caller.scope), warnings: redactIssues(outcome.validation.warnings, caller.scope) },
-      changedSites: outcome.changedSites.map((s) => s.siteId).filter((s) => caller.scope.canRead(s)),
+      changedSites,
       revisions: outcome.revisions.filter((r) => caller.scope.canRead(r.siteId)),
+      ...(survivability !== undefined ? { survivability } : {}),
     };
   }
 
