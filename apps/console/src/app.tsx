@@ -1,4 +1,5 @@
 import { lazy, Suspense, useEffect, useRef, type ReactNode } from 'react';
+import { LiveProvider, useLive } from './api/live';
 import { Link, match, navigate, useLocation } from './router';
 import { AccountScreen, ChangePasswordForm } from './screens/account';
 import { ApiTokensScreen } from './screens/api-tokens';
@@ -61,11 +62,13 @@ function Shell() {
     return null;
   }
   return (
-    <SitesProvider>
-      <Layout>
-        <Screen path={path} />
-      </Layout>
-    </SitesProvider>
+    <LiveProvider api={session.api}>
+      <SitesProvider>
+        <Layout>
+          <Screen path={path} />
+        </Layout>
+      </SitesProvider>
+    </LiveProvider>
   );
 }
 
@@ -109,6 +112,17 @@ function Screen({ path }: { path: string }) {
   return <>{screen}</>;
 }
 
+/** Whether the screens follow the controller by themselves: "live", or a warning while the stream is being reopened. */
+function LiveBadge() {
+  const { status } = useLive();
+  if (status === 'off') return null;
+  return (
+    <span role="status" aria-live="polite" className={`live-badge live-${status}`} data-live={status}>
+      {status === 'live' ? 'live' : status === 'lost' ? 'live updates lost, reconnecting…' : 'connecting…'}
+    </span>
+  );
+}
+
 function Layout({ children }: { children: ReactNode }) {
   const { me, logout, headOffice } = useSession();
   const { sites } = useSites();
@@ -134,6 +148,7 @@ function Layout({ children }: { children: ReactNode }) {
         <span className="muted">
           <Link to="/account">{me?.username}</Link> · {headOffice ? 'head office' : `sites: ${me?.readableSites === 'all' ? 'all' : (me?.readableSites.join(', ') ?? '')}`}
         </span>
+        <LiveBadge />
         <button type="button" className="link" onClick={() => void logout()}>
           Sign out
         </button>

@@ -14,7 +14,7 @@ const SitesContext = createContext<SitesValue>({ loaded: { state: 'loading' }, s
 
 export function SitesProvider({ children }: { children: ReactNode }) {
   const api = useApi();
-  const [loaded, reload] = useLoad(async () => (await api.get<Page<Site>>('/sites', { limit: 1000 })).items, [api]);
+  const [loaded, reload] = useLoad(async () => (await api.get<Page<Site>>('/sites', { limit: 1000 })).items, [api], { topics: ['config'], kinds: ['site'] });
   return <SitesContext.Provider value={{ loaded, sites: loaded.state === 'ok' ? loaded.value : [], reload }}>{children}</SitesContext.Provider>;
 }
 

@@ -37,6 +37,9 @@ import { ImportService } from './import/import.service.js';
 import { DomainErrorFilter } from './http/domain-error.filter.js';
 import { EventIngestService } from './ingest/event-ingest.service.js';
 import { EventStore } from './ingest/event-store.js';
+import { AgentPresenceWatch } from './live/agent-presence.js';
+import { LiveHub } from './live/live-hub.js';
+import { LiveController } from './live/live.controller.js';
 import { NatsBus } from './nats/nats-bus.js';
 import { OpenApiController } from './openapi/openapi.controller.js';
 import { RouteCatalog } from './openapi/route-catalog.js';
@@ -87,6 +90,7 @@ export class AppModule {
         CallsController,
         AgentsController,
         OpenApiController,
+        LiveController,
       ],
       providers: [
         { provide: CONTROLLER_CONFIG, useValue: config },
@@ -112,6 +116,8 @@ export class AppModule {
         ImportService,
         RouteCatalog,
         NatsBus,
+        LiveHub,
+        AgentPresenceWatch,
         RolloutRepository,
         RolloutService,
         EventStore,

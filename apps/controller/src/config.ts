@@ -59,6 +59,10 @@ export const CONTROLLER_ENV = {
     doc: 'the block WireGuard tunnel addresses are assigned from: a site without a vpnAddress gets the lowest free one when its agent enrolls with a WireGuard key',
   },
   FEDPBX_RPC_TIMEOUT_MS: { schema: z.coerce.number().int().min(100).max(60_000).default(3000), doc: 'how long live requests to an agent (live trace, live health) wait for its answer' },
+  FEDPBX_LIVE_HEARTBEAT_SEC: {
+    schema: z.coerce.number().int().min(1).max(300).default(15),
+    doc: 'seconds between keep-alive comments on the console event stream (GET /api/v1/events); the caller\'s token and rights are checked again at each',
+  },
   FEDPBX_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), doc: 'log level' },
   FEDPBX_TOKEN_SECRET: {
     schema: z.string().min(32, 'at least 32 characters').optional(),

@@ -9,6 +9,7 @@ export * from './routing.js';
 export * from './presence.js';
 export * from './snapshot.js';
 export * from './events.js';
+export * from './live.js';
 export * from './sync.js';
 export * from './subjects.js';
 export * from './json-schema.js';

@@ -29,6 +29,12 @@ export const Subjects = {
   presenceChanges: (siteId: string) => `fedpbx.presence.${siteId}.changes`,
   /** Request/reply answered by the owning agent: the full state of its shared extensions (a PresenceBatch, full). */
   presenceState: (siteId: string) => `fedpbx.presence.${siteId}.state`,
+  /**
+   * An agent's calls in progress (core NATS, not stored: a report replaces the previous one). Only that site's
+   * agent may publish here; every controller replica subscribes to the wildcard.
+   */
+  activeCalls: (siteId: string) => `fedpbx.live.${siteId}.calls`,
+  ACTIVE_CALLS_WILDCARD: 'fedpbx.live.*.calls',
   /** Per-agent inbox prefix so replies cannot be read by other agents. */
   inboxPrefix: (siteId: string) => `_INBOX.fedpbx.${siteId}`,
 } as const;

@@ -61,6 +61,29 @@ export class ApiClient {
     return this.request<T>('DELETE', path, undefined, query);
   }
 
+  /**
+   * Opens a long-lived GET (the event stream) with the session's bearer token in the Authorization header - never
+   * in the URL, where proxies and logs keep it. A 401 is answered as for any request (one refresh, one retry);
+   * the caller reads the body and aborts with `signal`. Throws ApiError for a refusal.
+   */
+  async openStream(path: string, signal: AbortSignal): Promise<Response> {
+    const send = (token: string | undefined): Promise<Response> =>
+      fetch(`/api/v1${path}`, { headers: { accept: 'text/event-stream', ...(token !== undefined ? { authorization: `Bearer ${token}` } : {}) }, cache: 'no-store', signal });
+    const token = this.auth?.token();
+    let res = await send(token).catch(() => {
+      throw new ApiError(0, undefined);
+    });
+    if (res.status === 401 && token !== undefined && this.auth !== undefined) {
+      if (await this.auth.refresh()) res = await send(this.auth.token());
+      if (res.status === 401) this.auth.ended();
+    }
+    if (!res.ok) {
+      const json = safeJson(await res.text());
+      throw new ApiError(res.status, isErrorBody(json) ? json : undefined);
+    }
+    return res;
+  }
+
   async request<T>(method: string, path: string, body?: unknown, query?: Query): Promise<T> {
     const send = async (token: string | undefined): Promise<Response> => {
       const headers: Record<string, string> = { accept: 'application/json' };

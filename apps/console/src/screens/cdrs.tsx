@@ -46,7 +46,8 @@ export function CdrScreen() {
     setMore([]);
     setCursor(p.nextCursor);
     return p;
-  }, [api, applied]);
+    // New records show at the top while only the first page is shown (a reload would drop pages read further on).
+  }, [api, applied], more.length === 0 ? ['cdrs'] : undefined);
 
   const loadMore = async (): Promise<void> => {
     if (cursor === null) return;

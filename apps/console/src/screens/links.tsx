@@ -17,8 +17,8 @@ export function LinksScreen() {
   const api = useApi();
   const { headOffice } = useSession();
   const { sites } = useSites();
-  const [links, reloadLinks] = useLoad(async () => (await api.get<Page<LinkRow>>('/links', { limit: 1000 })).items, [api]);
-  const [plan, reloadPlan] = useLoad(() => api.get<NumberingPlanView>('/numbering-plan'), [api]);
+  const [links, reloadLinks] = useLoad(async () => (await api.get<Page<LinkRow>>('/links', { limit: 1000 })).items, [api], { topics: ['config', 'health'], kinds: ['link', 'site'] });
+  const [plan, reloadPlan] = useLoad(() => api.get<NumberingPlanView>('/numbering-plan'), [api], { topics: ['config'], kinds: ['federation', 'site', 'numberRange'] });
   const [message, setMessage] = useState<string | undefined>(undefined);
   const hub = plan.state === 'ok' ? plan.value.hubSiteId : undefined;
   const name = (id: string): string => sites.find((s) => s.id === id)?.name ?? id;

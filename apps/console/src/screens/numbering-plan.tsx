@@ -36,8 +36,8 @@ export function NumberingPlanScreen() {
   const api = useApi();
   const { canWrite } = useSession();
   const writableSites = useSites().sites.filter((s) => canWrite(s.id));
-  const [plan, reloadPlan] = useLoad(() => api.get<NumberingPlanView>('/numbering-plan'), [api]);
-  const [mine, reloadMine] = useLoad(async () => (await api.get<Page<NumberRange>>('/number-ranges', { limit: 1000 })).items, [api]);
+  const [plan, reloadPlan] = useLoad(() => api.get<NumberingPlanView>('/numbering-plan'), [api], { topics: ['config'], kinds: ['federation', 'site', 'numberRange'] });
+  const [mine, reloadMine] = useLoad(async () => (await api.get<Page<NumberRange>>('/number-ranges', { limit: 1000 })).items, [api], { topics: ['config'], kinds: ['numberRange'] });
   const [editing, setEditing] = useState<NumberRange | 'new' | undefined>(undefined);
   const [conflicts, setConflicts] = useState<ReadonlySet<string>>(new Set());
   const [saved, setSaved] = useState<string | undefined>(undefined);

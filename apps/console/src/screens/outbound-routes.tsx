@@ -15,7 +15,7 @@ const CALL_CLASSES = ['local', 'national', 'international', 'premium', 'emergenc
 export function OutboundRoutesScreen() {
   const api = useApi();
   const { headOffice } = useSession();
-  const [routes, reload] = useLoad(async () => (await api.get<Page<OutboundRoute>>('/outbound-routes', { limit: 1000 })).items, [api]);
+  const [routes, reload] = useLoad(async () => (await api.get<Page<OutboundRoute>>('/outbound-routes', { limit: 1000 })).items, [api], { topics: ['config'], kinds: ['outboundRoute'] });
   const [trunks] = useLoad(async () => (await api.get<Page<Answered<Trunk, 'secret'>>>('/trunks', { limit: 1000 })).items, [api]);
   const [editing, setEditing] = useState<OutboundRoute | 'new' | undefined>(undefined);
   const [message, setMessage] = useState<string | undefined>(undefined);

@@ -12,9 +12,9 @@ import { siteColumn } from './sites';
 export function OverviewScreen() {
   const api = useApi();
   const { loaded: sites } = useSites();
-  const [agents] = useLoad(async () => itemsOf(await api.get<{ items: AgentStatus[] } | AgentStatus[]>('/agents')), [api]);
-  const [rollout] = useLoad(async () => itemsOf(await api.get<{ items: SiteRollout[] } | SiteRollout[]>('/rollout')), [api]);
-  const [links] = useLoad(async () => (await api.get<Page<InterSiteLink>>('/links', { limit: 1000 })).items, [api]);
+  const [agents] = useLoad(async () => itemsOf(await api.get<{ items: AgentStatus[] } | AgentStatus[]>('/agents')), [api], ['agents', 'health']);
+  const [rollout] = useLoad(async () => itemsOf(await api.get<{ items: SiteRollout[] } | SiteRollout[]>('/rollout')), [api], ['rollout']);
+  const [links] = useLoad(async () => (await api.get<Page<InterSiteLink>>('/links', { limit: 1000 })).items, [api], { topics: ['config'], kinds: ['link'] });
 
   return (
     <section aria-labelledby="ov-title">

@@ -19,6 +19,7 @@ export function RevisionsScreen({ siteId }: { siteId: string }) {
   const [first, reload] = useLoad(
     async () => (await api.get<{ items: RevisionSummary[] }>(base, { limit: PAGE })).items,
     [api, base],
+    { topics: ['config', 'rollout'], siteId },
   );
   const [older, setOlder] = useState<RevisionSummary[]>([]);
   const [olderDone, setOlderDone] = useState(false);

@@ -24,7 +24,7 @@ export function SitePageScreen({ siteId }: { siteId: string }) {
   const { headOffice, canWrite } = useSession();
   const { reload: reloadSites } = useSites();
   const { search } = useLocation();
-  const [site, reloadSite] = useLoad(async () => (await api.get<{ data: Site }>(`/sites/${encodeURIComponent(siteId)}`)).data, [api, siteId]);
+  const [site, reloadSite] = useLoad(async () => (await api.get<{ data: Site }>(`/sites/${encodeURIComponent(siteId)}`)).data, [api, siteId], { topics: ['config'], siteId, kinds: ['site'] });
   const [classes] = useLoad(async () => (await api.get<Page<ClassOfService>>('/classes-of-service', { limit: 1000 })).items, [api]);
   const [editing, setEditing] = useState(false);
   const [message, setMessage] = useState<string | undefined>(search.get('created') !== null ? 'Site created. Next: give it a number range, then connect its agent.' : undefined);
@@ -111,7 +111,7 @@ function SiteSummary({ site, classes, onEdit, headOffice }: { site: Site; classe
 function SiteRanges({ siteId }: { siteId: string }) {
   const api = useApi();
   const writable = useSession().canWrite(siteId);
-  const [ranges, reload] = useLoad(async () => (await api.get<Page<NumberRange>>('/number-ranges', { siteId, limit: 1000 })).items, [api, siteId]);
+  const [ranges, reload] = useLoad(async () => (await api.get<Page<NumberRange>>('/number-ranges', { siteId, limit: 1000 })).items, [api, siteId], { topics: ['config'], siteId, kinds: ['numberRange'] });
   const [editing, setEditing] = useState<NumberRange | 'new' | undefined>(undefined);
   return (
     <section className="card" aria-labelledby="ranges-title">
@@ -164,7 +164,7 @@ function SiteRanges({ siteId }: { siteId: string }) {
 
 function AgentPanel({ siteId }: { siteId: string }) {
   const api = useApi();
-  const [agents] = useLoad(async () => itemsOf(await api.get<{ items: AgentStatus[] } | AgentStatus[]>('/agents')), [api]);
+  const [agents] = useLoad(async () => itemsOf(await api.get<{ items: AgentStatus[] } | AgentStatus[]>('/agents')), [api], { topics: ['agents', 'health', 'rollout'], siteId });
   const agent = valueOr(agents, []).find((a) => a.siteId === siteId);
   return (
     <>

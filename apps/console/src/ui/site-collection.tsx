@@ -26,7 +26,7 @@ export function SiteCollection<T extends { id: string }>(props: {
   const session = useSession();
   const canWrite = siteId !== undefined ? session.canWrite(siteId) : session.headOffice;
   const api = useApi();
-  const [items, reload] = useLoad(async () => (await api.get<Page<T>>(path, { siteId, limit: 1000 })).items, [api, path, siteId]);
+  const [items, reload] = useLoad(async () => (await api.get<Page<T>>(path, { siteId, limit: 1000 })).items, [api, path, siteId], { topics: ['config'], ...(siteId !== undefined ? { siteId } : {}) });
   const [editing, setEditing] = useState<T | 'new' | undefined>(undefined);
   const [message, setMessage] = useState<string | undefined>(undefined);
   const [error, setError] = useState<unknown>(undefined);

@@ -1,5 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { createNatsTrust, issuerOf } from '@fedpbx/nats-auth';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -25,6 +26,8 @@ interface Row {
   readonly req: (target: Target, role: Role) => Promise<Req> | Req;
   readonly expect: Expect;
   readonly public?: boolean;
+  /** A stream that never ends (Server-Sent Events): asked over real HTTP, its status read and the stream dropped. */
+  readonly stream?: boolean;
 }
 
 const SITE: Record<Target, string> = { own: 'moscow', foreign: 'piter' };
@@ -71,6 +74,15 @@ const OBJECTS: Record<string, { ids: Record<Target, string>; create: (site: stri
 
 describe('authorization matrix: every route x role x own/foreign site (PostgreSQL)', () => {
   let t: TestApp;
+  let base = '';
+  /** The status of a stream, and its first bytes as the body (a refused one answers JSON and ends). */
+  const streamStatus = async (url: string, token: string | undefined): Promise<{ status: number; body: unknown }> => {
+    const abort = new AbortController();
+    const res = await fetch(`${base}${url}`, { headers: token !== undefined ? { authorization: `Bearer ${token}` } : {}, signal: abort.signal });
+    const body: unknown = res.ok ? null : await res.json();
+    abort.abort();
+    return { status: res.status, body };
+  };
   const tokens = {} as Record<Role, string>;
   const users = {} as Record<Role, string>;
   let adminToken: string;
@@ -194,6 +206,8 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
       expect: headOfficeObjectWrite,
     },
     'GET /api/v1/rollout': { req: () => ({ method: 'GET', url: '/api/v1/rollout' }), expect: all(200) },
+    // Everyone may listen; what each hears is scoped (live/live-events.spec.ts).
+    'GET /api/v1/events': { req: () => ({ method: 'GET', url: '/api/v1/events' }), expect: all(200), stream: true },
     'GET /api/v1/sites/:siteId/rollout': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/rollout` }), expect: siteRead },
     'POST /api/v1/sites/:siteId/revisions/:revision/rollback': {
       req: (target) => ({ method: 'POST', url: `/api/v1/sites/${SITE[target]}/revisions/1/rollback?dryRun=true` }),
@@ -231,6 +245,8 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
     const dir = mkdtempSync(join(tmpdir(), 'fedpbx-matrix-'));
     writeFileSync(join(dir, 'nats-issuer.json'), JSON.stringify(issuerOf(await createNatsTrust())));
     t = await startTestApp({ env: { FEDPBX_DATA_DIR: dir, FEDPBX_NATS_ISSUER_FILE: join(dir, 'nats-issuer.json'), FEDPBX_NATS_AGENT_URLS: 'nats://127.0.0.1:4222' } });
+    await t.app.listen(0, '127.0.0.1');
+    base = `http://127.0.0.1:${(t.app.getHttpServer().address() as AddressInfo).port}`;
     adminToken = await t.login(ADMIN.username, ADMIN.password);
     await buildFoundingScenario(t, adminToken);
     const flow = { id: 'f-piter', siteId: 'piter', name: 'Piter', number: '350', entry: 'a', nodes: [{ id: 'a', type: 'hangup' }] };
@@ -266,7 +282,8 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
       for (const role of ['headOffice', 'siteAdmin', 'viewer'] as const) {
         for (const [i, target] of (['own', 'foreign'] as const).entries()) {
           const req = await row.req(target, role);
-          const res = await t.request(req.method, req.url, req.body, row.public === true ? undefined : (req.token ?? tokens[role]));
+          const token = row.public === true ? undefined : (req.token ?? tokens[role]);
+          const res = row.stream === true ? await streamStatus(req.url, token) : await t.request(req.method, req.url, req.body, token);
           const want = row.expect[role][i];
           if (res.status !== want) mismatches.push(`${route} as ${role} (${target}): ${res.status}, want ${want} ${JSON.stringify(res.body).slice(0, 200)}`);
           // Ids in bodies and dry-run answers: whatever the status, nothing of another site's objects (#17 §5).
@@ -284,7 +301,7 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
     for (const [route, row] of Object.entries(rows)) {
       if (row.public === true) continue;
       const req = await row.req('own', 'headOffice');
-      const res = await t.request(req.method, req.url, req.body);
+      const res = row.stream === true ? await streamStatus(req.url, undefined) : await t.request(req.method, req.url, req.body);
       if (res.status !== 401) wrong.push(`${route}: ${res.status}`);
     }
     expect(wrong).toEqual([]);

@@ -1,9 +1,10 @@
 import { Inject, Injectable } from '@nestjs/common';
-import type { Federation } from '@fedpbx/contracts';
+import type { Federation, LiveEvent } from '@fedpbx/contracts';
 import { ValidatedFederation, validateFederationFlows, type FederationIssue } from '@fedpbx/dialplan';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditRepository, type AuditRecord } from '../audit/audit.repository.js';
 import { WriteLock } from '../database/write-lock.js';
+import { LiveHub } from '../live/live-hub.js';
 import { ValidationConflictError } from '../errors.js';
 import { RevisionRepository, type NewRevision, type SiteHead } from '../revisions/revision.repository.js';
 import { applyChanges, changedId, type FederationChange } from './federation-change.js';
@@ -73,18 +74,21 @@ export class FederationWriter {
     private readonly store: FederationStore,
     private readonly revisions: RevisionRepository,
     private readonly audit: AuditRepository,
+    private readonly live: LiveHub,
   ) {}
 
   async write(req: WriteRequest, plan: ChangePlanner): Promise<WriteOutcome> {
     if (req.dryRun) return this.evaluate(await this.store.read(), plan, req).outcome;
     let committed: FederationView | undefined;
+    let changed: LiveEvent[] = [];
     const outcome = await this.lock.run(() =>
       this.ds.transaction(async (m) => {
         const current = await this.store.locked(m);
         const { outcome, changes, heads, extensionsAt, previous } = this.evaluate(current, plan, req);
         if (!outcome.validation.ok) throw new ValidationConflictError(outcome.validation.errors, outcome.validation.warnings);
         const state = await this.repo.persist(m, changes, current.state);
-        await this.audit.append(m, auditRecords(req.actor, current.federation, changes, previous));
+        const records = auditRecords(req.actor, current.federation, changes, previous);
+        await this.audit.append(m, records);
         const rows: NewRevision[] = [];
         // A revision records the site's own objects when they changed (or the site is new - or re-created under
         // the id of a deleted site, whose revisions remain); otherwise they are its previous revision's.
@@ -101,10 +105,18 @@ export class FederationWriter {
         await this.revisions.insert(m, rows);
         await req.alsoInTransaction?.(m);
         committed = { version: state.version, state, federation: outcome.federation, heads };
+        changed = [
+          ...records.map((r): LiveEvent => ({ topic: 'config', kind: r.objectType, siteIds: r.siteIds })),
+          ...(rows.length > 0 ? [{ topic: 'rollout' as const, siteIds: rows.map((r) => r.siteId) }] : []),
+        ];
         return { ...outcome, revisions: rows.map((r) => ({ siteId: r.siteId, revision: r.revision })) };
       }),
     );
-    if (committed !== undefined) this.store.committed(committed);
+    if (committed !== undefined) {
+      this.store.committed(committed);
+      // After the commit: a console that reads at once sees the change.
+      this.live.emit(changed);
+    }
     return outcome;
   }
 

@@ -1,13 +1,15 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
-import { Subjects, type AgentEventEnvelope } from '@fedpbx/contracts';
+import { Subjects, type AgentEventEnvelope, type LiveEvent } from '@fedpbx/contracts';
 import { jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
 import { CONTROLLER_CONFIG, type ControllerConfig } from '../config.js';
+import { AgentPresenceWatch } from '../live/agent-presence.js';
+import { LiveHub } from '../live/live-hub.js';
 import { NatsBus } from '../nats/nats-bus.js';
 import { RolloutRepository } from '../rollout/rollout.repository.js';
 import { decodeEvent, type RejectReason } from './event-decoder.js';
-import { groupEvents } from './event-batch.js';
+import { groupEvents, type EventBatch } from './event-batch.js';
 import { EventStore } from './event-store.js';
 import { ensureEventsStream, INGEST_CONSUMER } from './events-stream.js';
 
@@ -75,6 +77,8 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
     @Inject(NatsBus) private readonly bus: NatsBus,
     @Inject(EventStore) private readonly store: EventStore,
     @Inject(RolloutRepository) private readonly rollout: RolloutRepository,
+    @Inject(LiveHub) private readonly live: LiveHub,
+    @Inject(AgentPresenceWatch) private readonly presence: AgentPresenceWatch,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -195,6 +199,18 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
     }
   }
 
+  /** After the commit: what changed for the consoles (a redelivered batch of CDRs already stored is no news). */
+  private tellConsoles(batch: EventBatch, newCdrs: boolean): void {
+    const sites = (rows: readonly { site_id: string }[]): string[] => [...new Set(rows.map((r) => r.site_id))];
+    const events: LiveEvent[] = [];
+    if (newCdrs) events.push({ topic: 'cdrs', siteIds: sites(batch.cdrs) });
+    if (batch.links.length + batch.trunks.length > 0) events.push({ topic: 'health', siteIds: sites([...batch.links, ...batch.trunks]) });
+    const rollout = [...new Set([...batch.snapshots, ...batch.configs].map((s) => s.siteId))];
+    if (rollout.length > 0) events.push({ topic: 'rollout', siteIds: rollout });
+    this.live.emit(events);
+    this.presence.heartbeats(batch.heartbeats);
+  }
+
   private terminateUnstorable(a: Accepted, error: unknown): void {
     a.msg.term();
     this.stats.unstorable += 1;
@@ -222,8 +238,9 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
       await this.rollout.recordAppliedMany(m, batch.snapshots.filter((s) => s.refusedReason === undefined));
       for (const s of batch.snapshots) if (s.refusedReason !== undefined) await this.rollout.recordRefused(m, s.siteId, s.revision, s.refusedReason, s.at);
       for (const c of batch.configs) await this.rollout.recordConfig(m, c);
-      return { cdrs: batch.cdrs.length, cdrsInserted, others: envelopes.length - batch.cdrs.length, unknown, dropped: accepted.length - envelopes.length };
+      return { batch, cdrs: batch.cdrs.length, cdrsInserted, others: envelopes.length - batch.cdrs.length, unknown, dropped: accepted.length - envelopes.length };
     });
+    this.tellConsoles(outcome.batch, outcome.cdrsInserted > 0);
     this.stats.batches += 1;
     this.stats.cdrsStored += outcome.cdrsInserted;
     this.stats.cdrsDuplicate += outcome.cdrs - outcome.cdrsInserted;

@@ -64,6 +64,13 @@ const SUCCESS: Record<string, Record<string, unknown>> = {
     '200': { description: 'the layout, saved: no revision and no rollout (positions of nodes the flow does not have answer 400)' },
   },
   'GET /api/v1/cdrs': { '200': { description: 'call records of the caller\'s sites, newest first; `callId` groups the legs of a call across sites', ...json(ref('CdrPage')) } },
+  'GET /api/v1/events': {
+    '200': {
+      description:
+        'Server-Sent Events (text/event-stream) of changes the caller may see, for live consoles: `event: <topic>` with `data: {"topic","siteIds","kind"?}` naming only the caller\'s sites (empty `siteIds`: a federation-wide object). Topics: `config` (an object of `kind` was written), `rollout`, `agents` (online/offline, alarms), `health` (links, trunks), `cdrs`, `calls` (calls in progress). Also `resync` (events were dropped for a slow reader: read everything again) and `end` (the token no longer works). A `: keep-alive` comment every FEDPBX_LIVE_HEARTBEAT_SEC, at which the token and rights are checked again. Authenticate with the Authorization header (fetch streaming), never a token in the URL; no Last-Event-ID replay (read again after a reconnect)',
+      content: { 'text/event-stream': { schema: { type: 'string' }, example: 'event: config\ndata: {"topic":"config","kind":"site","siteIds":["moscow"]}\n\n' } },
+    },
+  },
   'GET /api/v1/calls/{originSiteId}/{linkedId}': {
     '200': { description: 'one call (id `<originSiteId>/<linkedId>`) with its legs at the caller\'s sites; legs elsewhere only counted; 404 when none is readable', ...json(ref('CallDetail')) },
   },

@@ -3,6 +3,7 @@ import { signBuiltConfig, SnapshotValueEncoder, verifySnapshot } from '@fedpbx/s
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
 import { FederationStore, type FederationView } from '../federation/federation-store.js';
+import { LiveHub } from '../live/live-hub.js';
 import { NatsBus } from '../nats/nats-bus.js';
 import { RolloutRepository } from '../rollout/rollout.repository.js';
 import { ConfigBuckets } from './config-buckets.js';
@@ -45,6 +46,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     private readonly buckets: ConfigBuckets,
     private readonly signing: SnapshotSigningKey,
     private readonly rollout: RolloutRepository,
+    private readonly live: LiveHub,
   ) {
     this.lanes = new SiteLanes(
       (siteId) => this.sync(siteId),
@@ -203,6 +205,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
       this.unrecorded.clear();
       try {
         await this.rollout.recordPublishedMany(this.ds.manager, batch);
+        this.live.emit([{ topic: 'rollout', siteIds: batch.map((r) => r.siteId) }]);
         failures = 0;
       } catch (error) {
         for (const row of batch) if ((this.unrecorded.get(row.siteId)?.revision ?? 0) < row.revision) this.unrecorded.set(row.siteId, row);
