@@ -25,7 +25,7 @@ import type { Logger } from '../logger.js';
 import { writeFileAtomic } from '../state/atomic-file.js';
 import { cdrDir, type CdrOutbox } from '../state/cdr-outbox.js';
 import { parseCdrFileRecords } from './cdr-file-parser.js';
-import { cdrFromFileRecord } from './cdr-record.js';
+import { cdrFromFileRecord, cdrIdOf } from './cdr-record.js';
 
 /** What the source reports to the site's alarms (AlarmBoard). */
 export interface CdrAlarmSink {
@@ -37,7 +37,7 @@ export interface CdrFileSourceOptions {
   /** FEDPBX_CDR_FILE. */
   readonly path: string;
   readonly stateDir: string;
-  readonly outbox: Pick<CdrOutbox, 'addAll'>;
+  readonly outbox: Pick<CdrOutbox, 'addAll'> & Partial<Pick<CdrOutbox, 'isStored'>>;
   readonly log: Logger;
   readonly alarms?: CdrAlarmSink;
   /** Called with each read's counts (metrics). */
@@ -177,7 +177,13 @@ export class CdrFileSource {
       const parsed = parseCdrFileRecords(buf.subarray(0, bytesRead));
       const cdrs: CdrEvent[] = [];
       let unreadable = 0;
+      let storedBefore = 0;
       for (const { record } of parsed.records) {
+        // Most records are on disk already, from the live AMI event: not mapped and validated a second time.
+        if (this.opts.outbox.isStored?.(cdrIdOf((record.get('uniqueId') ?? '').trim(), (record.get('sequence') ?? '').trim())) === true) {
+          storedBefore++;
+          continue;
+        }
         const mapped = cdrFromFileRecord(record);
         if (mapped.ok) cdrs.push(mapped.cdr);
         else {
@@ -189,7 +195,7 @@ export class CdrFileSource {
         this.opts.log.error({ file: this.opts.path, from: file.offset + r.start, to: file.offset + r.end, reason: r.reason }, 'bytes in the CDR file that are no record; skipped');
       }
       const stored = cdrs.length === 0 ? 0 : await this.opts.outbox.addAll(cdrs);
-      this.opts.onRead?.({ stored, duplicates: cdrs.length - stored, rejected: parsed.rejected.length, unreadable });
+      this.opts.onRead?.({ stored, duplicates: storedBefore + cdrs.length - stored, rejected: parsed.rejected.length, unreadable });
       if (parsed.consumed === 0) return; // an unfinished record: wait for the rest
       file.offset += parsed.consumed;
       if (persist) await this.saveCursorOf(file);
