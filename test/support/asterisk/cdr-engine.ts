@@ -1,6 +1,7 @@
 // Test support: Asterisk's CDR engine handing each finished CDR to its backends, as observed on 22.10.1:
-// - cdr.conf `unanswered = no` (the default): a CDR whose disposition is not ANSWERED goes to no backend at all
-//   (fallback calls included);
+// - cdr.conf `unanswered` (default no): what reaches the backends is decided by the one model both peers use,
+//   cdr-post.ts (main/cdr.c post_cdr(): an unanswered record without a far-end channel is skipped, an unanswered
+//   Dial record with its party B is not);
 // - cdr_manager (when running, ModuleCheck-visible in the AMI peer's module set): an `Event: Cdr` to the AMI sessions
 //   logged in at that moment - nobody else ever sees it (AMI does not replay); its `[mappings]` (read from the
 //   shipped deploy/asterisk/cdr_manager.conf) add `${CDR(x)}` headers after the standard ones (cdr_manager.c);
@@ -9,6 +10,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { AmiPeer } from './ami-peer.js';
 import type { CdrCustomWriter, PeerCdr } from './cdr-custom-writer.js';
+import { CDR_CONF_DEFAULTS, postedToBackends, type CdrConf } from './cdr-post.js';
 
 const CDR_MANAGER_CONF = join(import.meta.dirname, '..', '..', '..', 'deploy', 'asterisk', 'cdr_manager.conf');
 
@@ -20,14 +22,14 @@ export class PeerCdrEngine {
   constructor(
     private readonly ami: AmiPeer,
     private readonly writer: CdrCustomWriter | undefined,
-    private readonly opts: { readonly unanswered?: boolean } = {},
+    private readonly conf: CdrConf = CDR_CONF_DEFAULTS,
   ) {
     const text = readFileSync(CDR_MANAGER_CONF, 'utf8');
     this.mappings = [...text.slice(text.indexOf('[mappings]')).matchAll(/^([A-Za-z_]+)\s*=>\s*([A-Za-z_]+)\s*$/gm)].map((m) => [m[1]!, m[2]!] as const);
   }
 
   dispatch(cdr: PeerCdr): void {
-    if ((cdr.disposition ?? 'ANSWERED') !== 'ANSWERED' && this.opts.unanswered !== true) return;
+    if (!postedToBackends({ disposition: cdr.disposition ?? 'ANSWERED', channel: cdr.channel ?? '', dstChannel: cdr.dstchannel ?? '' }, this.conf)) return;
     this.dispatched++;
     if (this.ami.moduleLoaded('cdr_custom')) this.writer?.write(cdr);
     if (this.ami.moduleLoaded('cdr_manager')) this.ami.event('Cdr', this.eventFields(cdr));

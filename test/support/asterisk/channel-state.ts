@@ -1,5 +1,6 @@
 // The bits of an Asterisk channel the FastAGI peer needs: variables, caller ID, dialplan position, state,
 // and the small part of pbx_substitute_variables_helper() / dialplan functions that AGI servers use.
+import { CDR_CONF_DEFAULTS, postedToBackends, type CdrConf } from './cdr-post.js';
 
 export type ChannelStateName = 'ring' | 'up';
 
@@ -313,12 +314,11 @@ export class CdrChain {
   }
 
   /**
-   * The channel hung up: every record is finalized and the whole chain dispatched, minus what cdr.conf
-   * `unanswered = no` (the default) keeps from the backends: unanswered records WITHOUT a party B
-   * (cdr_detach(): `disposition < AST_CDR_ANSWERED && (channel or dstchannel empty)`). A NO ANSWER record of a
-   * Dial has its party B and is dispatched.
+   * The channel `channelName` hung up: every record is finalized and the whole chain dispatched, minus what
+   * cdr.conf keeps from the backends - the one model both peers use (cdr-post.ts, main/cdr.c post_cdr()):
+   * unanswered records WITHOUT a party B. A NO ANSWER record of a Dial has its party B and is dispatched.
    */
-  hangup(channelAnswered: boolean, unanswered = false): PeerCdr[] {
+  hangup(channelName: string, channelAnswered: boolean, conf: CdrConf = CDR_CONF_DEFAULTS): PeerCdr[] {
     for (const r of this.records) {
       if (r.state !== 'finalized') {
         r.state = 'finalized';
@@ -326,7 +326,7 @@ export class CdrChain {
         r.disposition ??= channelAnswered ? 'ANSWERED' : r.dstChannel === '' ? 'FAILED' : 'NO ANSWER';
       }
     }
-    return this.records.filter((r) => unanswered || r.disposition === 'ANSWERED' || r.dstChannel !== '');
+    return this.records.filter((r) => postedToBackends({ disposition: r.disposition ?? 'FAILED', channel: channelName, dstChannel: r.dstChannel }, conf));
   }
 }
 

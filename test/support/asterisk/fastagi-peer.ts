@@ -7,6 +7,7 @@ import { performance } from 'node:perf_hooks';
 import { parseAgiArgs } from './agi-args.js';
 import { findAgiCommand, RESPONSE_510, RESPONSE_511, usageBlock, type AgiCommandSpec } from './agi-commands.js';
 import { AGI_FGETS_MAX, AgiLineReader } from './agi-line-reader.js';
+import { CDR_CONF_DEFAULTS } from './cdr-post.js';
 import { parseDialData, separateAppArgs, type AppOption, type DialPeer } from './app-args.js';
 import { ChannelState, parseCallerId, type ChannelStateName, type PeerCdr } from './channel-state.js';
 
@@ -1021,7 +1022,7 @@ class FastAgiCall {
       apps: this.apps,
       variables: this.channel.snapshot(),
       cdr: Object.fromEntries(this.channel.cdr),
-      cdrs: this.channel.cdrChain.hangup(this.channel.state === 'up', this.o.cdrUnanswered === true).map((r) => ({
+      cdrs: this.channel.cdrChain.hangup(this.channel.name, this.channel.state === 'up', { ...CDR_CONF_DEFAULTS, unanswered: this.o.cdrUnanswered === true }).map((r) => ({
         sequence: r.sequence,
         channel: this.channel.name,
         uniqueId: this.channel.uniqueid,
