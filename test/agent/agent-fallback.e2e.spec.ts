@@ -46,7 +46,9 @@ function expectHandled(c: DialplanCall): void {
 /** The fallback dialled piter over the same link within 3 s of the call's start. */
 function expectFallback(c: DialplanCall): void {
   expect(c.variables.FEDPBX_HANDLED ?? '').toBe('');
-  expect(c.dials.map((d) => d.data)).toEqual(['PJSIP/305@site-piter,30,tT']);
+  // With the call id the agent would have given it (the peer's uniqueid), on the INVITE to piter.
+  expect(c.dials.map((d) => d.data)).toEqual(['PJSIP/305@site-piter,30,tTb(fedpbx-predial^s^1(moscow/1795700000.1))']);
+  expect(c.dials[0]?.headers).toEqual({ 'X-Fedpbx-Call': 'moscow/1795700000.1' });
   expect(c.msToFirstDial).toBeLessThan(3000);
 }
 
@@ -95,7 +97,7 @@ describe('calls the agent does not take fall back at once, and the fallback reac
     expect(c.agiStatus).toBe('FAILURE');
     expectFallback(c);
     // ... and kazan by its prefix, an own extension, emergency through the own trunk.
-    expect((await call(a.agiPort, '6101')).dials.map((d) => d.data)).toEqual(['PJSIP/101@site-kazan,30,tT']);
+    expect((await call(a.agiPort, '6101')).dials.map((d) => d.data)).toEqual(['PJSIP/101@site-kazan,30,tTb(fedpbx-predial^s^1(moscow/1795700000.1))']);
     expect((await call(a.agiPort, '102')).dials.map((d) => d.data)).toEqual(['PJSIP/102,20,tT']);
     expect((await call(a.agiPort, '112')).dials.map((d) => d.data)).toEqual(['PJSIP/112@trunk-moscow-city']);
   });

@@ -100,8 +100,8 @@ describe('dialplan peer: the rendered entry steps and fallback, after each AGI o
     ['answers failure', (s: net.Socket) => s.end('failure\n')],
   ])('agent %s: an inter-site number is dialled over the link by the fallback', async (_label, then) => {
     const port = await server(then);
-    const call = await moscow.run({ context: 'fedpbx-internal', exten: '305', callerId: { num: '101' }, agi: { host: '127.0.0.1', port } });
-    expect(call.dials.map((d) => d.data)).toEqual(['PJSIP/305@site-piter,30,tT']);
+    const call = await moscow.run({ context: 'fedpbx-internal', exten: '305', callerId: { num: '101' }, agi: { host: '127.0.0.1', port }, uniqueId: '1795700000.5' });
+    expect(call.dials.map((d) => d.data)).toEqual(['PJSIP/305@site-piter,30,tTb(fedpbx-predial^s^1(moscow/1795700000.5))']);
     expect(call.gosubs).toEqual(['fedpbx-record,s,1(305)']);
     expect(call.logs[0]).toMatch(/^WARNING,fedpbx agent did not take the call - AGISTATUS=(SUCCESS|FAILURE)/);
   });
@@ -110,7 +110,7 @@ describe('dialplan peer: the rendered entry steps and fallback, after each AGI o
     const agi = { host: '127.0.0.1', port: await freePort() };
     const dial = async (context: string, exten: string): Promise<string[]> => (await moscow.run({ context, exten, agi })).dials.map((d) => d.data);
     expect(await dial('fedpbx-internal', '101')).toEqual(['PJSIP/101,20,tT']);
-    expect(await dial('fedpbx-internal', '6101')).toEqual(['PJSIP/101@site-kazan,30,tT']);
+    expect(await dial('fedpbx-internal', '6101')).toEqual(['PJSIP/101@site-kazan,30,tTb(fedpbx-predial^s^1(moscow/1795700000.1))']);
     expect(await dial('fedpbx-internal', '112')).toEqual(['PJSIP/112@trunk-moscow-city']);
     expect(await dial('fedpbx-internal', '999')).toEqual([]);
     // From another site, moscow (not the hub) only rings its own numbers: never a bounce to a third site.
@@ -127,6 +127,44 @@ describe('dialplan peer: the rendered entry steps and fallback, after each AGI o
     expect(call.agiStatus).toBe('FAILURE');
     expect(call.variables.FEDPBX_HANDLED).toBe('1');
     expect(call.dials).toEqual([]);
+  });
+
+  // #16: calls through the fallback to other sites carried no call id, so the receiving site and the CDRs could not
+  // link the call. Now the fallback gives it the id the agent would, sends it on the INVITE, and a site receiving
+  // it in its own fallback keeps it on its CDR.
+  it('a fallback call to another site carries its call id on the INVITE and on the CDRs at both ends', async () => {
+    const agi = { host: '127.0.0.1', port: await freePort() };
+    const m = await moscow.run({ context: 'fedpbx-internal', exten: '305', callerId: { num: '101' }, agi, uniqueId: '1795700000.21' });
+    expect(m.dials).toHaveLength(1);
+    expect(m.dials[0]?.headers).toEqual({ 'X-Fedpbx-Call': 'moscow/1795700000.21' });
+    expect(m.cdr).toMatchObject({ FEDPBX_CALL: 'moscow/1795700000.21', FEDPBX_ORIGIN: 'moscow' });
+    // piter's agent is down too: its fallback reads the header and keeps the same id on its CDR.
+    const piter = new Dialplan(renderExtensions(siteConfigFor('piter'), { agiHost: '127.0.0.1', agiPort: 4573 }));
+    const p = await piter.run({ context: 'fedpbx-from-sites', exten: '305', agi, uniqueId: '1795799999.3', inviteHeaders: m.dials[0]?.headers ?? {} });
+    expect(p.dials.map((d) => d.data)).toEqual(['PJSIP/305,20,tT']);
+    expect(p.cdr.FEDPBX_CALL).toBe('moscow/1795700000.21');
+    // No header: the id is piter's own, as the controller would give it.
+    expect((await piter.run({ context: 'fedpbx-from-sites', exten: '305', agi, uniqueId: '1795799999.4' })).cdr.FEDPBX_CALL).toBe('piter/1795799999.4');
+  });
+
+  it('a call from the PSTN to a DID of another site\'s extension, through the fallback: the id is this site\'s', async () => {
+    const agi = { host: '127.0.0.1', port: await freePort() };
+    const piter = new Dialplan(renderExtensions(siteConfigFor('piter'), { agiHost: '127.0.0.1', agiPort: 4573 }));
+    const p = await piter.run({ context: 'fedpbx-from-pstn', exten: '78125550300', agi, uniqueId: '1795799999.8' });
+    expect(p.cdr).toMatchObject({ FEDPBX_CALL: 'piter/1795799999.8', FEDPBX_ORIGIN: 'piter' });
+    expect(p.dials.map((d) => d.data)).toEqual(['PJSIP/301,20,tT']);
+  });
+
+  it('at the hub the fallback passes the id it received on to the next site, filtered to call id characters', async () => {
+    const agi = { host: '127.0.0.1', port: await freePort() };
+    const config = siteConfigFor('moscow');
+    const hub = new Dialplan(renderExtensions({ ...config, federation: { ...config.federation, hubSiteId: 'moscow' } }, { agiHost: '127.0.0.1', agiPort: 4573 }));
+    const passed = await hub.run({ context: 'fedpbx-from-sites', exten: '6101', agi, inviteHeaders: { 'x-fedpbx-call': 'piter/1795799999.9' } });
+    expect(passed.dials.map((d) => d.headers)).toEqual([{ 'X-Fedpbx-Call': 'piter/1795799999.9' }]);
+    expect(passed.cdr.FEDPBX_CALL).toBe('piter/1795799999.9');
+    // A header that would split the Dial data (`,`, `(`, `)`) loses those characters: one Dial, its own options only.
+    const forged = await hub.run({ context: 'fedpbx-from-sites', exten: '6101', agi, inviteHeaders: { 'X-Fedpbx-Call': 'piter/1,U(x)' } });
+    expect(forged.dials.map((d) => d.data)).toEqual(['PJSIP/101@site-kazan,30,tTb(fedpbx-predial^s^1(piter/1Ux))']);
   });
 
   it('a stopped agent: the call waits in AGI() (dead air) - the supervisor must end it', async () => {

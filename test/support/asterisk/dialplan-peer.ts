@@ -33,6 +33,11 @@ export interface DialplanDial {
   readonly data: string;
   readonly context: string;
   readonly status: string;
+  /**
+   * Headers the Dial's pre-dial handler (`b(context^exten^priority(args))`, app_dial.c: run on each outgoing
+   * channel before it is called) added with `Set(PJSIP_HEADER(add,<name>)=<value>)`: what the INVITE carries.
+   */
+  readonly headers: Readonly<Record<string, string>>;
 }
 
 export interface DialplanCall {
@@ -48,6 +53,8 @@ export interface DialplanCall {
   /** Log() messages. */
   readonly logs: string[];
   readonly variables: Record<string, string>;
+  /** CDR variables set with `Set(CDR(<name>)=...)` (on the channel's CDR, not channel variables). */
+  readonly cdr: Record<string, string>;
   /** `hangup`: a Hangup() or the end of an extension; `parked`: stuck in AGI(); `no-extension`: nothing to run. */
   readonly end: 'hangup' | 'parked' | 'no-extension';
   /** ms from the start of the call to the first fallback Dial (undefined when none). */
@@ -67,6 +74,10 @@ export interface RunDialplanOptions {
   /** Dial outcome for the dialplan's own Dial() and the agent's EXEC Dial. Default: ANSWER. */
   readonly onDial?: (req: { data: string; fromAgi: boolean } & Partial<DialRequest>) => DialOutcome;
   readonly variables?: Readonly<Record<string, string>>;
+  /** The channel's uniqueid (`${UNIQUEID}`). Default `1795700000.1`. */
+  readonly uniqueId?: string;
+  /** Headers of the INVITE that brought the call, for `${PJSIP_HEADER(read,<name>)}` (none: empty, as Asterisk reads a missing header). */
+  readonly inviteHeaders?: Readonly<Record<string, string>>;
   readonly maxSteps?: number;
 }
 
@@ -146,6 +157,17 @@ export class Dialplan {
   async run(opts: RunDialplanOptions): Promise<DialplanCall> {
     const t0 = performance.now();
     const vars = new Map<string, string>(Object.entries(opts.variables ?? {}));
+    vars.set('UNIQUEID', opts.uniqueId ?? '1795700000.1');
+    const cdr = new Map<string, string>();
+    const functions: DialplanFunctions = { PJSIP_HEADER: (args) => pjsipHeaderRead(args, opts.inviteHeaders ?? {}) };
+    const set = (data: string): void => {
+      const eq = data.indexOf('=');
+      if (eq <= 0) throw new Error(`Set(${data})`);
+      const name = data.slice(0, eq);
+      const cdrVar = /^CDR\(([A-Za-z0-9_]+)\)$/.exec(name);
+      if (cdrVar !== null) cdr.set(cdrVar[1] as string, data.slice(eq + 1));
+      else vars.set(name, data.slice(eq + 1));
+    };
     const steps: DialplanStep[] = [];
     const dials: DialplanDial[] = [];
     const gosubs: string[] = [];
@@ -165,6 +187,7 @@ export class Dialplan {
       gosubs,
       logs,
       variables: Object.fromEntries(vars),
+      cdr: Object.fromEntries(cdr),
       end,
       msToFirstDial,
       durationMs: performance.now() - t0,
@@ -175,17 +198,28 @@ export class Dialplan {
       if (p === undefined) return done('hangup'); // "Auto fallthrough, channel ... status is ..." -> hangup
       vars.set('EXTEN', exten);
       vars.set('CONTEXT', context);
-      const data = substitute(p.data, vars);
+      const data = substitute(p.data, vars, functions);
       steps.push({ context, exten, app: p.app, data, tMs: performance.now() - t0 });
       pc += 1;
       switch (p.app) {
-        case 'Set': {
-          const eq = data.indexOf('=');
-          if (eq <= 0) throw new Error(`Set(${data})`);
-          vars.set(data.slice(0, eq), data.slice(eq + 1));
+        case 'Set':
+          set(data);
+          break;
+        case 'ExecIf': {
+          // app_exec.c execif_exec(), preferred syntax: `<expr>?<app>(<args>)[:<app>(<args>)]`, split at the first
+          // `?`, then at `:` outside parentheses (ast_app_separate_args); the app's args between its `(` and last `)`.
+          const q = data.indexOf('?');
+          const comma = data.indexOf(',');
+          if (q < 0 || (comma >= 0 && comma < q)) throw new Error(`ExecIf(${data}): only the preferred syntax is modelled`);
+          const [yes, no] = splitOutsideParens(data.slice(q + 1), ':');
+          const branch = evaluate(data.slice(0, q)) ? yes : no;
+          if (branch === undefined || branch === '') break;
+          const open = branch.indexOf('(');
+          const app = branch.slice(0, open);
+          if (app !== 'Set') throw new Error(`ExecIf: ${app} is not modelled`);
+          set(branch.slice(open + 1, branch.lastIndexOf(')')));
           break;
         }
-        case 'ExecIf':
         case 'MixMonitor':
         case 'Return':
         case 'NoOp':
@@ -245,14 +279,15 @@ export class Dialplan {
         }
         case 'Dial': {
           msToFirstDial ??= performance.now() - t0;
+          const headers = this.preDialHeaders(data);
           const outcome = opts.onDial?.({ data, fromAgi: false }) ?? { status: 'ANSWER' };
           vars.set('DIALSTATUS', outcome.status);
-          dials.push({ data, context, status: outcome.status });
+          dials.push({ data, context, status: outcome.status, headers });
           break;
         }
         case 'Hangup':
         case 'VoiceMail':
-          if (p.app === 'VoiceMail') dials.push({ data: `VoiceMail/${data}`, context, status: 'VOICEMAIL' });
+          if (p.app === 'VoiceMail') dials.push({ data: `VoiceMail/${data}`, context, status: 'VOICEMAIL', headers: {} });
           if (p.app === 'Hangup') return done('hangup');
           break;
         default:
@@ -261,10 +296,64 @@ export class Dialplan {
     }
     throw new Error('too many steps (a loop?)');
   }
+
+  /**
+   * Runs a Dial's pre-dial handler `b(context^exten^priority(arg1^...))` (app_dial.c: on the outgoing channel,
+   * which inherits the caller's inheritable variables only - none here - and gets ARGn) and returns the headers its
+   * `Set(PJSIP_HEADER(add,<name>)=<value>)` add (res_pjsip_header_funcs); Return ends it.
+   */
+  private preDialHeaders(dialData: string): Record<string, string> {
+    const options = splitOutsideParens(dialData, ',')[2] ?? '';
+    const b = /b\(([^^()]+)\^([^^()]+)\^(\d+)(?:\((.*)\))?\)/.exec(options);
+    if (b === null) return {};
+    const [, ctx, exten, priority, args] = b as unknown as [string, string, string, string, string | undefined];
+    if (priority !== '1') throw new Error(`pre-dial handler ${ctx}^${exten}^${priority}: only priority 1 is modelled`);
+    const prios = this.find(ctx, exten);
+    if (prios === undefined) throw new Error(`pre-dial handler ${ctx}^${exten}: no such extension`);
+    const vars = new Map<string, string>((args ?? '').split('^').map((a, i) => [`ARG${i + 1}`, a] as [string, string]));
+    const headers: Record<string, string> = {};
+    for (const p of prios) {
+      const data = substitute(p.data, vars);
+      if (p.app === 'Return') return headers;
+      const add = /^PJSIP_HEADER\(add,([^)]+)\)=(.*)$/.exec(data);
+      if (p.app !== 'Set' || add === null) throw new Error(`pre-dial handler: ${p.app}(${data}) is not modelled`);
+      headers[add[1] as string] = add[2] as string;
+    }
+    return headers;
+  }
+}
+
+/** Dialplan functions a test provides: name -> (args) => value (undefined: the read fails, an empty value). */
+export type DialplanFunctions = Readonly<Record<string, (args: string) => string | undefined>>;
+
+/** PJSIP_HEADER(read,<name>) of the incoming INVITE; names match case-insensitively as in SIP. */
+function pjsipHeaderRead(args: string, headers: Readonly<Record<string, string>>): string | undefined {
+  const [action, name] = args.split(',');
+  if (action?.trim() !== 'read' || name === undefined) throw new Error(`PJSIP_HEADER(${args}) is not modelled`);
+  const found = Object.entries(headers).find(([k]) => k.toLowerCase() === name.trim().toLowerCase());
+  return found?.[1];
+}
+
+/** Splits at `sep` outside parentheses (ast_app_separate_args). */
+function splitOutsideParens(text: string, sep: string): string[] {
+  const out: string[] = [];
+  let depth = 0;
+  let start = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i];
+    if (c === '(') depth++;
+    else if (c === ')') depth = Math.max(0, depth - 1);
+    else if (c === sep && depth === 0) {
+      out.push(text.slice(start, i));
+      start = i + 1;
+    }
+  }
+  out.push(text.slice(start));
+  return out;
 }
 
 /** `${NAME}`, `${NAME:off[:len]}`, `${FILTER(set,value)[:off[:len]]}`, innermost first (pbx_substitute_variables). */
-export function substitute(text: string, vars: ReadonlyMap<string, string>): string {
+export function substitute(text: string, vars: ReadonlyMap<string, string>, functions: DialplanFunctions = {}): string {
   let out = text;
   for (;;) {
     const end = out.indexOf('}');
@@ -272,19 +361,25 @@ export function substitute(text: string, vars: ReadonlyMap<string, string>): str
     const start = out.lastIndexOf('${', end);
     if (start < 0) return out;
     const inner = out.slice(start + 2, end);
-    out = out.slice(0, start) + expand(inner, vars) + out.slice(end + 1);
+    out = out.slice(0, start) + expand(inner, vars, functions) + out.slice(end + 1);
   }
 }
 
-function expand(inner: string, vars: ReadonlyMap<string, string>): string {
+function expand(inner: string, vars: ReadonlyMap<string, string>, functions: DialplanFunctions): string {
   let value: string;
   let rest: string;
-  const fn = /^([A-Z]+)\((.*)\)(.*)$/.exec(inner);
+  const fn = /^([A-Z_]+)\((.*)\)(.*)$/.exec(inner);
   if (fn !== null) {
     const [, name, args, tail] = fn as unknown as [string, string, string, string];
-    if (name !== 'FILTER') throw new Error(`function ${name} is not modelled`);
-    const comma = args.indexOf(',');
-    value = filter(args.slice(0, comma), args.slice(comma + 1));
+    const provided = functions[name];
+    if (provided !== undefined) {
+      // A function whose read fails (a missing header) substitutes nothing (pbx_substitute_variables_helper_full).
+      value = provided(args) ?? '';
+    } else {
+      if (name !== 'FILTER') throw new Error(`function ${name} is not modelled`);
+      const comma = args.indexOf(',');
+      value = filter(args.slice(0, comma), args.slice(comma + 1));
+    }
     rest = tail;
   } else {
     const colon = inner.indexOf(':');

@@ -168,7 +168,7 @@ describe('renderExtensions: recording', () => {
     expect(record?.steps[2]?.data).toBe('${FEDPBX_REC_DIR}/${FEDPBX_REC_FILE},b');
     const fromSites = inContext(list, 'fedpbx-from-sites').find((e) => e.name === '_[*#+0-9].');
     if (fromSites === undefined) throw new Error('no catch-all');
-    expect(run(fromSites, { status: 'FAILURE' })).toEqual(['Gosub', 'Goto']);
+    expect(run(fromSites, { status: 'FAILURE' })).toEqual(['ExecIf', 'Gosub', 'Goto']);
     expect(fromSites.steps.find((s) => s.app === 'Gosub')?.data).toBe('fedpbx-record,s,1(${FILTER(0-9,${EXTEN})})');
     // PSTN calls are not recorded at moscow (external: false).
     const fromPstn = inContext(list, 'fedpbx-from-pstn').find((e) => e.name === '_[*#+0-9].');
@@ -251,9 +251,9 @@ describe('renderExtensions: the fallback reaches the other sites as the agent di
 
   it('moscow: piter flat over site-piter, kazan by prefix 6 stripped, own prefix 5 to its own numbers', () => {
     const list = dialplan('moscow');
-    expect(dialOf(sitesMatch(list, '305'))).toBe('PJSIP/${EXTEN}@site-piter,30,tT');
+    expect(dialOf(sitesMatch(list, '305'))).toBe('PJSIP/${EXTEN}@site-piter,30,tTb(fedpbx-predial^s^1(${FEDPBX_CALL}))');
     for (let n = 300; n <= 499; n += 1) expect(dialOf(sitesMatch(list, String(n))), String(n)).toMatch(/@site-piter,/);
-    expect(dialOf(sitesMatch(list, '6101'))).toBe('PJSIP/${EXTEN:1}@site-kazan,30,tT');
+    expect(dialOf(sitesMatch(list, '6101'))).toBe('PJSIP/${EXTEN:1}@site-kazan,30,tTb(fedpbx-predial^s^1(${FEDPBX_CALL}))');
     // 112 is the emergency number, in no range: 6112 is nobody's.
     expect(sitesMatch(list, '6112')).toBeUndefined();
     for (let n = 100; n <= 299; n += 1) {

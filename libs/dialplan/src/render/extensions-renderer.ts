@@ -106,7 +106,7 @@ export function renderExtensions(config: SiteConfig, opts: ExtensionsRenderOptio
     w.extension(number, entrySteps(agi(AGI_ENTRIES.internal), [...dials, { app: 'Hangup', data: '' }]));
   }
   for (const exten of CATCH_ALL) {
-    w.extension(exten, entrySteps(agi(AGI_ENTRIES.internal), exten === 's' ? [hangup()] : [gotoFallback(FEDPBX_CONTEXTS.fallbackSites)]));
+    w.extension(exten, entrySteps(agi(AGI_ENTRIES.internal), exten === 's' ? [hangup()] : [...startedHere(siteId), gotoFallback(FEDPBX_CONTEXTS.fallbackSites)]));
   }
 
   w.context(FEDPBX_CONTEXTS.fromSites, 'Calls from other sites (endpoints site-*).');
@@ -117,7 +117,7 @@ export function renderExtensions(config: SiteConfig, opts: ExtensionsRenderOptio
     const fallback =
       exten === 's'
         ? [hangup()]
-        : [...(recordInterSite ? [recordStep(DIALLED_DIGITS)] : []), gotoFallback(fromSitesFallback)];
+        : [...fromAnotherSite(siteId), ...(recordInterSite ? [recordStep(DIALLED_DIGITS)] : []), gotoFallback(fromSitesFallback)];
     w.extension(exten, entrySteps(agi(AGI_ENTRIES.fromSites), fallback));
   }
 
@@ -126,7 +126,7 @@ export function renderExtensions(config: SiteConfig, opts: ExtensionsRenderOptio
     const fallback =
       exten === 's'
         ? [hangup()]
-        : [...(recordExternal ? [recordStep(DIALLED_DIGITS)] : []), gotoFallback(FEDPBX_CONTEXTS.fallbackPstn, '${FILTER(0-9+,${EXTEN})}')];
+        : [...startedHere(siteId), ...(recordExternal ? [recordStep(DIALLED_DIGITS)] : []), gotoFallback(FEDPBX_CONTEXTS.fallbackPstn, '${FILTER(0-9+,${EXTEN})}')];
     w.extension(exten, entrySteps(agi(AGI_ENTRIES.fromPstn), fallback));
   }
   // A registering trunk's calls may arrive on its contact_user (the trunk username) instead of the DID.
@@ -219,6 +219,40 @@ function entrySteps(agi: Step, fallback: readonly Step[]): Step[] {
   ];
 }
 
+/**
+ * The federation call id of a fallback call that started here, as the agent gives it (`<site>/<uniqueid>`: phones
+ * and trunks enter these contexts directly, so the uniqueid is the call's linkedid), on the channel for the
+ * pre-dial handler and on the CDR with the origin, before any Dial (main/cdr.c copies CDR variables to later records).
+ */
+function startedHere(siteId: string): Step[] {
+  const site = safeSiteId(siteId, { object: 'site', field: 'id' });
+  return [
+    { app: 'Set', data: `${FEDPBX_CALL_VARIABLE}=${site}/\${UNIQUEID}` },
+    { app: 'Set', data: `CDR(${FEDPBX_CALL_VARIABLE})=\${${FEDPBX_CALL_VARIABLE}}` },
+    { app: 'Set', data: `CDR(FEDPBX_ORIGIN)=${site}` },
+  ];
+}
+
+/**
+ * The call id of a fallback call from another site: the one its INVITE carries (the calling site's pre-dial
+ * handler), else this site's own. The dialplan cannot check it as the agent does (a site it knows), so only the
+ * characters of a call id pass (FILTER: `--/` is the range `-` to `/`, i.e. `-./`; `0-:` the digits and `:`) -
+ * nothing that could split the Dial data it goes into.
+ */
+function fromAnotherSite(siteId: string): Step[] {
+  const site = safeSiteId(siteId, { object: 'site', field: 'id' });
+  return [
+    { app: 'Set', data: `${FEDPBX_CALL_VARIABLE}=\${FILTER(${CALL_ID_CHARACTERS},\${PJSIP_HEADER(read,${FEDPBX_CALL_HEADER})})}` },
+    { app: 'ExecIf', data: `$["\${${FEDPBX_CALL_VARIABLE}}" = ""]?Set(${FEDPBX_CALL_VARIABLE}=${site}/\${UNIQUEID})` },
+    { app: 'Set', data: `CDR(${FEDPBX_CALL_VARIABLE})=\${${FEDPBX_CALL_VARIABLE}}` },
+  ];
+}
+
+/** The channel (and CDR) variable holding the federation call id, as the agent names it. */
+const FEDPBX_CALL_VARIABLE = 'FEDPBX_CALL';
+/** FILTER's set of the characters of a call id (FederationCallId): letters, digits, `-` `.` `/` `:` `_`. */
+const CALL_ID_CHARACTERS = '--/0-:A-Z_a-z';
+
 /** Only digits of the dialled number reach the fallback (the catch-all `.` accepts anything, `,` and `&` included). */
 function gotoFallback(context: string, exten = DIALLED_DIGITS): Step {
   return { app: 'Goto', data: `${context},${exten},1` };
@@ -301,7 +335,9 @@ function renderFallbackSites(w: DialplanWriter, config: SiteConfig, recordInterS
     const entry = config.federation.sites.find((s) => s.id === target);
     const timeout = safeInt(entry?.ringTimeoutSec ?? 30, 1, 600, { object: `site ${target}`, field: 'ringTimeoutSec' });
     const endpoint = siteEndpointName(safeSiteId(via, { object: `site ${via}`, field: 'id' }));
-    return [...(recordInterSite ? [recordStep('${EXTEN}')] : []), { app: 'Dial', data: `PJSIP/${onWire}@${endpoint},${timeout},tT` }, hangup()];
+    // The call id (set at the entry, above) goes on the INVITE as the agent sends it: the receiving site links the call.
+    const preDial = `b(${FEDPBX_CONTEXTS.preDial}^s^1(\${${FEDPBX_CALL_VARIABLE}}))`;
+    return [...(recordInterSite ? [recordStep('${EXTEN}')] : []), { app: 'Dial', data: `PJSIP/${onWire}@${endpoint},${timeout},tT${preDial}` }, hangup()];
   };
   const emit = (spans: readonly Span[], steps: Step[]): void => {
     for (const span of spans) {
