@@ -71,8 +71,9 @@ export class AsteriskSite {
     writeFileSync(join(opts.configDir, 'pjsip.conf'), '; the admin\'s pjsip.conf: fedpbx\'s part is included\n#include pjsip_fedpbx.conf\n');
     writeFileSync(join(opts.configDir, 'extensions.conf'), '[default]\n#include extensions_fedpbx.conf\n');
     const pjsip = new PjsipSim({ ami, configDir: opts.configDir }).start();
-    // cdr.conf `unanswered = no` is applied by the call's CDR chain (CallRecord.cdrs); the engine dispatches what it got.
-    const cdrs = new PeerCdrEngine(ami, undefined, { unanswered: true });
+    // A stock cdr.conf, as the calls' CDR chains (CallRecord.cdrs) have it: both apply the one post_cdr() model
+    // (cdr-post.ts), so every record a chain hands over is posted here too.
+    const cdrs = new PeerCdrEngine(ami, undefined);
     return new AsteriskSite(opts.siteId, ami, pjsip, cdrs, secret, name, opts.configDir);
   }
 
