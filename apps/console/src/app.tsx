@@ -18,6 +18,7 @@ import { OverviewScreen } from './screens/overview';
 import { SiteGate } from './screens/site-gate';
 import { SitePageScreen } from './screens/site-page';
 import { SitesScreen } from './screens/sites';
+import { SurvivabilityScreen } from './screens/survivability';
 import { TracerScreen } from './screens/tracer';
 import { TrunksScreen } from './screens/trunks';
 import { UsersScreen } from './screens/users';
@@ -96,6 +97,7 @@ function Screen({ path }: { path: string }) {
     plain[path]?.() ??
     site('/sites/:siteId', (p) => <SitePageScreen siteId={p['siteId'] ?? ''} />) ??
     site('/sites/:siteId/inbound', (p) => <InboundRoutesScreen siteId={p['siteId'] ?? ''} />) ??
+    site('/sites/:siteId/survivability', (p) => <SurvivabilityScreen siteId={p['siteId'] ?? ''} />) ??
     site('/sites/:siteId/revisions', (p) => (
       <Suspense fallback={<p className="muted">Loading revisions…</p>}>
         <RevisionsScreen siteId={p['siteId'] ?? ''} />
@@ -176,6 +178,7 @@ function Layout({ children }: { children: ReactNode }) {
               <li><Link to={`/sites/${currentSite}/inbound`}>Inbound numbers</Link></li>
               <li><Link to={`/sites/${currentSite}/flows`}>Call flows</Link></li>
               <li><Link to={`/sites/${currentSite}/revisions`}>Revisions</Link></li>
+              <li><Link to={`/sites/${currentSite}/survivability`}>Survivability</Link></li>
             </ul>
           </div>
         )}

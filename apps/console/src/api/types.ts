@@ -3,6 +3,11 @@
  * no schema code ships to the browser); the envelopes below mirror the controller's answers.
  */
 export type {
+  SurvivabilityChange,
+  SurvivabilityReport,
+  SurvivabilityRow,
+  SurvivabilityScenario,
+  SurvivabilityStatus,
   AgentStatus,
   CallFlow,
   CallFlowLayout,
@@ -31,6 +36,7 @@ export type {
   Trunk,
   TrunkPreference,
 } from '@fedpbx/contracts';
+import type { SurvivabilityChange } from '@fedpbx/contracts';
 
 export interface InputProblem {
   readonly path: string;
@@ -77,6 +83,8 @@ export interface WriteResponse<T = Record<string, unknown>> {
   readonly validation: { readonly ok: boolean; readonly errors: readonly FederationIssue[]; readonly warnings: readonly FederationIssue[] };
   readonly changedSites: readonly string[];
   readonly revisions: readonly { readonly siteId: string; readonly revision: number }[];
+  /** Dry runs of valid writes: what the change does to the survivability reports of the caller's changed sites. */
+  readonly survivability?: { readonly changes: readonly SurvivabilityChange[]; readonly sitesNotCompared: readonly string[] };
 }
 
 export interface Me {

@@ -65,6 +65,7 @@ export function SitePageScreen({ siteId }: { siteId: string }) {
                 <li><Link to={`/sites/${s.id}/inbound`}>Inbound numbers (DIDs)</Link> — where calls from outside go.</li>
                 <li><Link to={`/sites/${s.id}/flows`}>Call flows</Link> — menus, ring groups, office hours.</li>
                 <li><Link to={`/sites/${s.id}/revisions`}>Revisions</Link> — every saved configuration: compare and roll back.</li>
+                <li><Link to={`/sites/${s.id}/survivability`}>Survivability</Link> — what keeps working when the centre, a link, a trunk or the agent fails.</li>
               </ul>
             </nav>
             <DecommissionPanel siteId={s.id} siteName={s.name} />

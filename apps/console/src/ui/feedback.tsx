@@ -1,6 +1,7 @@
 import type { ReactNode } from 'react';
 import { ApiError } from '../api/client';
 import type { FederationIssue, WriteResponse } from '../api/types';
+import { SurvivabilityChanges } from './survivability-table';
 import type { Loaded } from './use-load';
 
 /** A message box; `role=alert` for errors so screen readers announce them. */
@@ -83,6 +84,7 @@ export function ImpactPreview({ preview }: { preview: WriteResponse }) {
           {changedSites.length === 0 ? 'No site’s configuration changes.' : `Sites whose configuration changes: ${changedSites.join(', ')}.`}
         </p>
         <IssueList issues={[...validation.errors, ...validation.warnings]} />
+        {preview.survivability !== undefined && <SurvivabilityChanges changes={preview.survivability.changes} sitesNotCompared={preview.survivability.sitesNotCompared} />}
       </Banner>
     </section>
   );

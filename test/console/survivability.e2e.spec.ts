@@ -1,0 +1,90 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN, PITER_ADMIN, artifactPath, launchChromium, startConsoleStack, type ConsoleStack } from './console-stack.js';
+
+/**
+ * The survivability screen in real Chromium against a real controller seeded with the founding scenario: one
+ * table per failure scenario, scenarios with red flags first and red flags first in each table; scoped like every
+ * site page; and a dry run ("Preview impact") that says what a change does to it.
+ */
+describe('web console: survivability report', () => {
+  let stack: ConsoleStack;
+  let chrome: Awaited<ReturnType<typeof launchChromium>>;
+  let browser: Browser;
+
+  beforeAll(async () => {
+    [stack, chrome] = await Promise.all([startConsoleStack(), launchChromium()]);
+    browser = chrome.browser;
+  });
+  afterAll(async () => {
+    await chrome?.close();
+    await stack?.close();
+  });
+
+  async function signIn(user: { username: string; password: string }, path: string): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 1400 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(8000);
+    await page.goto(`${stack.url}${path}`);
+    await page.getByLabel('User name').fill(user.username);
+    await page.getByLabel('Password').fill(user.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    return page;
+  }
+
+  const STATUS_RANK: Record<string, number> = { 'red-flag': 0, degraded: 1, works: 2, 'not-available': 3 };
+
+  it('shows a table per scenario, scenarios with red flags first, red flags first in each table', async () => {
+    const page = await signIn(ADMIN, '/sites/piter');
+    await page.getByRole('main').getByRole('link', { name: 'Survivability' }).click();
+    await page.getByRole('heading', { name: 'Survivability of piter' }).waitFor();
+    await page.getByTestId('surv-summary').waitFor();
+    expect(await page.getByTestId('surv-summary').innerText()).toMatch(/^Revision \d+: 18 red flags over 7 scenarios\.$/);
+    const scenarios = await page.locator('section[data-scenario]').evaluateAll((els) => els.map((e) => e.getAttribute('data-scenario')));
+    expect(scenarios).toEqual(['all-links-down', 'trunk-down:t-piter-city', 'agent-down', 'link-down:kazan', 'link-down:moscow', 'trunk-down:t-moscow-city', 'centre-down']);
+    for (const id of scenarios) {
+      const statuses = await page.locator(`section[data-scenario="${id}"] tbody tr`).evaluateAll((rows) => rows.map((r) => r.getAttribute('data-status') ?? ''));
+      expect(statuses.length).toBeGreaterThan(0);
+      expect([...statuses].sort((a, b) => (STATUS_RANK[a] ?? 9) - (STATUS_RANK[b] ?? 9)), id).toEqual(statuses);
+    }
+    const linkDown = page.getByRole('table', { name: 'Link to moscow down' });
+    const redRows = linkDown.locator('tbody tr[data-status="red-flag"]');
+    expect(await redRows.count()).toBe(2);
+    expect(await redRows.first().innerText()).toMatch(/Red flag\s+Outbound\s+International \(international\)\s+—\s+81000000000: every trunk of route "International" is unavailable/i);
+    const degraded = await linkDown.locator('tbody tr[data-status="degraded"]').allInnerTexts();
+    expect(degraded.some((t) => /moscow 100-111\s+PSTN 84955550100 via trunk piter-city/.test(t))).toBe(true);
+    await page.screenshot({ path: artifactPath('survivability-piter.png'), fullPage: true });
+    await page.context().close();
+  });
+
+  it('a branch admin sees their site\'s report and no other site\'s', async () => {
+    const page = await signIn(PITER_ADMIN, '/sites/piter/survivability');
+    await page.getByTestId('surv-summary').waitFor();
+    await page.goto(`${stack.url}/sites/moscow/survivability`);
+    await page.getByText('No site “moscow”').waitFor();
+    expect(await page.locator('section[data-scenario]').count()).toBe(0);
+    await page.context().close();
+  });
+
+  it('"Preview impact" of a change says what it does to the report', async () => {
+    const page = await signIn(PITER_ADMIN, '/sites/piter/inbound');
+    await page.getByRole('button', { name: 'Add inbound route' }).click();
+    await page.getByLabel('Number dialled (DID)').fill('78125550399');
+    await page.getByLabel('Extension number').fill('302');
+    await page.getByRole('button', { name: 'Preview impact' }).click();
+    const changes = page.getByTestId('surv-changes');
+    await changes.waitFor();
+    // The new DID works with everything up, and is lost when piter's only trunk or its agent is down.
+    const red = await changes.locator('tbody tr[data-status="red-flag"]').allInnerTexts();
+    expect(red.map((t) => t.split('\t').slice(0, 3).join(' | '))).toEqual([
+      'piter | Trunk piter-city down | Inbound (DID): DID 78125550399',
+    ]);
+    expect(await changes.innerText()).toContain('Agent down (fallback dialplan only)');
+    // Nothing was saved.
+    const listed = (await stack.t.request('GET', '/api/v1/inbound-routes?siteId=piter', undefined, stack.adminToken)).body['items'] as { did: string }[];
+    expect(listed.map((r) => r.did)).not.toContain('78125550399');
+    await page.screenshot({ path: artifactPath('survivability-preview.png'), fullPage: true });
+    await page.context().close();
+  });
+});
