@@ -99,20 +99,34 @@ describe('an include-file failure at an agent reaches the controller as config-f
     expect(header).toContain('101 => 510101,Ivan Petrov');
   });
 
-  it('a stored value the rules no longer accept (a trunk secret starting with >, written before the rule) is refused by the agent with the field named, never in-sync', async () => {
+  it('a stored value the rules no longer accept (a trunk secret starting with >, written before the rule) is not shipped: config-failed with the object named, in-sync once fixed', async () => {
     const before = await rollout();
     // As if written by an older controller: straight into the table, and the controller started again on it (it
-    // reads the federation at start); then any write republishes moscow.
+    // reads the federation at start); then any write makes a new revision of moscow.
     await t.app.get(DataSource).query(`UPDATE trunks SET secret = '>old-trunk-secret' WHERE id = 't-moscow-city'`);
     const dataDir = (t as TestApp & { dataDir: string }).dataDir;
     await t.close();
     t = await startSyncedController(nats, { databaseUrl: db.url, dataDir });
     token = await t.login(ADMIN.username, ADMIN.password);
     await rename('Anna Smirnova-Ivanova');
-    await expect.poll(async () => (await rollout()).state, { timeout: 15_000, interval: 200 }).toBe('refused');
+    // Before: the snapshot was signed and shipped, the agent refused it whole and the site read `refused`.
+    await expect.poll(async () => (await rollout()).state, { timeout: 15_000, interval: 200 }).toBe('config-failed');
     const r = await rollout();
+    expect(r.configFailure).toMatchObject({ revision: r.currentRevision, kind: 'render', code: 'invalid-stored-value', object: 'trunk t-moscow-city', field: 'secret' });
+    expect(r.configFailure?.reason).toContain('must not start with >');
+    expect(JSON.stringify(r)).not.toContain('old-trunk-secret');
+    // Withheld: never published, the agent keeps running the revision it had and refused nothing.
+    expect(r.publishedRevision).toBe(before.currentRevision);
     expect(r.appliedRevision).toBe(before.currentRevision);
-    expect(r.refused?.reason).toMatch(/trunks.*secret/);
-    expect(r.refused?.reason).not.toContain('old-trunk-secret');
+    expect(r.refused).toBeNull();
+
+    // The admin sets a secret the rules accept: the next revision is published, applied and written.
+    const trunk = (await t.request('GET', '/api/v1/trunks/t-moscow-city', undefined, token)).body['data'] as Record<string, unknown>;
+    const { id: _id, secretSet: _s, ...body } = trunk;
+    const put = await t.request('PUT', '/api/v1/trunks/t-moscow-city', { ...body, secret: 'new-trunk-secret-1' }, token);
+    expect(put.status, JSON.stringify(put.body)).toBe(200);
+    await expect.poll(async () => (await rollout()).state, { timeout: 15_000, interval: 200 }).toBe('in-sync');
+    expect((await rollout()).configFailure).toBeNull();
+    expect(readFileSync(join(etc, 'blocked', 'fedpbx', 'pjsip_fedpbx.conf'), 'utf8')).toContain('new-trunk-secret-1');
   });
 });

@@ -29,13 +29,22 @@ describe('rollout state of a site', () => {
     at: new Date('2026-11-26T10:00:02Z'),
   };
 
+  it('is config-failed, not publishing, when the controller withheld the head for a stored value the rules refuse', () => {
+    const withheld = { ...failure, code: 'invalid-stored-value' };
+    const r = row({ publishedRevision: 4, appliedRevision: 4, configFailure: withheld });
+    expect(rolloutState(r)).toBe('config-failed');
+    expect(toSiteRollout(r, new Date('2026-11-26T10:00:10Z')).configFailure).toMatchObject({ revision: 5, object: 'trunk t-moscow-city', field: 'secret' });
+    // Fixed: the next revision is published and its failure no longer stands.
+    expect(rolloutState(row({ currentRevision: 6, publishedRevision: 6, appliedRevision: 4, configFailure: withheld }))).toBe('applying');
+  });
+
   it('is config-failed, never in-sync, when the agent applied the head but could not write its Asterisk files', () => {
     expect(rolloutState(row({ appliedRevision: 5, configFailure: failure }))).toBe('config-failed');
     const shown = toSiteRollout(row({ appliedRevision: 5, configFailure: failure }), new Date('2026-11-26T10:00:10Z'));
     expect(shown.state).toBe('config-failed');
     expect(shown.configFailure).toEqual({ ...failure, at: '2026-11-26T10:00:02.000Z' });
-    // A newer head not applied yet reads as before (the failure stays on show).
-    expect(rolloutState(row({ appliedRevision: 4, configFailure: failure }))).toBe('applying');
+    // A newer head than the failed revision, not applied yet, reads as before (the failure stays on show).
+    expect(rolloutState(row({ appliedRevision: 4, configFailure: { ...failure, revision: 4 } }))).toBe('applying');
     expect(rolloutState(row({ appliedRevision: 5 }))).toBe('in-sync');
   });
 

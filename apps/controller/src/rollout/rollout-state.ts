@@ -3,13 +3,15 @@ import type { RolloutRow } from './rollout.repository.js';
 
 /**
  * Where a site stands, from its head revision, what its bucket holds and what its agent reported:
- * in-sync (applied the head, and its Asterisk files written) > config-failed (applied the head, but the agent's
- * last render or write of the Asterisk include files failed: Asterisk runs the last good files) > publishing
+ * config-failed (the head's Asterisk files could not be made: the agent's render or write failed, or the controller
+ * withheld the head because a stored value breaks the value rules - with the object named either way; the site runs
+ * its last good revision) > in-sync (applied the head, and its Asterisk files written) > publishing
  * (the bucket is behind the head) > refused (the agent refused the published revision and applied nothing newer)
  * > never-seen (published, never a report) > applying.
  */
 export function rolloutState(r: RolloutRow): RolloutState {
   const current = r.currentRevision ?? 0;
+  if (r.configFailure !== null && r.configFailure.revision >= current) return 'config-failed';
   if (r.appliedRevision !== null && r.appliedRevision >= current) return r.configFailure !== null ? 'config-failed' : 'in-sync';
   if (r.publishedRevision === null || r.publishedRevision < current) return 'publishing';
   const refused = openRefusal(r);

@@ -1,4 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
+import { Extension, InterSiteLink, RemoteTrunk, Site, Trunk, type SiteConfig } from '@fedpbx/contracts';
 import { signBuiltConfig, SnapshotValueEncoder, verifySnapshot } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
@@ -172,6 +173,11 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     // Built here from a committed (validated) federation: signed without a second schema parse, the canonical JSON
     // assembled from parts serialized once for all sites, and hashed only if the writer did not hash this view.
     const { config, json: configJson, pieces } = siteConfigText(view.federation, siteId);
+    const invalid = invalidStoredValue(config);
+    if (invalid !== undefined) {
+      await this.withhold(siteId, head.revision, invalid, at);
+      return;
+    }
     const known = knownSiteConfigHash(view.federation, siteId);
     const { snapshot, head: signedHead } = signBuiltConfig(config, head.revision, key, at, { canonicalConfigJson: configJson, ...(known !== undefined ? { contentHash: known } : {}) });
     if (snapshot.contentHash !== head.contentHash) {
@@ -185,6 +191,19 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     this.published.set(siteId, { revision: head.revision, seq });
     this.record(siteId, head.revision, snapshot.contentHash, at);
     this.log.debug({ siteId, revision: head.revision }, 'snapshot published');
+  }
+
+  /**
+   * A snapshot whose stored values break today's rules (written before a rule existed, or straight into the
+   * database) is not signed or shipped: the agent would refuse it whole, and its renderer could never write it. The
+   * site keeps the revision it runs, its rollout reads config-failed with the object, field and reason (the same
+   * record an agent's failed render makes) and the error is logged for the alarm. The next commit that fixes the
+   * object publishes again (its revision is newer than the one withheld).
+   */
+  private async withhold(siteId: string, revision: number, invalid: InvalidValue, at: Date): Promise<void> {
+    this.log.error({ siteId, revision, object: invalid.object, field: invalid.field, reason: invalid.reason }, 'snapshot withheld: a stored value breaks the value rules; fix the object named');
+    await this.rollout.recordConfig(this.ds.manager, { siteId, revision, at, failure: { kind: 'render', code: 'invalid-stored-value', ...invalid } });
+    this.live.emit([{ topic: 'rollout', siteIds: [siteId] }]);
   }
 
   /**
@@ -215,4 +234,37 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
       }
     }
   }
+}
+
+interface InvalidValue {
+  readonly object: string;
+  readonly field: string;
+  readonly reason: string;
+}
+
+/** Parses each item with its contract; the first refusal, with the object (`trunk t-x`) and field named. */
+function firstInvalid<T extends { readonly id: string }>(kind: string, items: readonly T[], schema: { safeParse(v: unknown): { success: boolean; error?: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } } }): InvalidValue | undefined {
+  for (const item of items) {
+    const parsed = schema.safeParse(item);
+    const issue = parsed.success ? undefined : parsed.error?.issues[0];
+    if (issue !== undefined) return { object: `${kind} ${item.id}`, field: issue.path.map(String).join('.'), reason: issue.message };
+  }
+  return undefined;
+}
+
+/**
+ * The first value of the site's own objects - those its agent renders into Asterisk files (the site, its phones,
+ * trunks, links) - that today's contracts refuse. Every API write checks these rules, so only data stored around
+ * them fails here; the check parses the site's own objects, not the whole snapshot (a head office's is 20 MB).
+ * No value is quoted back: a secret's refusal names the field only.
+ */
+export function invalidStoredValue(config: SiteConfig): InvalidValue | undefined {
+  const siteId = config.site.id;
+  return (
+    firstInvalid('site', [config.site], Site) ??
+    firstInvalid('extension', config.extensions.filter((e) => e.siteId === siteId), Extension) ??
+    firstInvalid('trunk', config.trunks, Trunk) ??
+    firstInvalid('remote trunk', config.remoteTrunks, RemoteTrunk) ??
+    firstInvalid('link', config.links, InterSiteLink)
+  );
 }
