@@ -7,7 +7,7 @@ import { ADMIN, PITER_ADMIN, artifactPath, launchChromium, startConsoleStack, ty
  * table per failure scenario, scenarios with red flags first and red flags first in each table; scoped like every
  * site page; and a dry run ("Preview impact") that says what a change does to it.
  */
-describe('web console: survivability report', () => {
+describe('web console: survivability report', { timeout: 90_000 }, () => {
   let stack: ConsoleStack;
   let chrome: Awaited<ReturnType<typeof launchChromium>>;
   let browser: Browser;
@@ -54,13 +54,23 @@ describe('web console: survivability report', () => {
     expect(await redRows.first().innerText()).toMatch(/Red flag\s+Outbound\s+International \(international\)\s+—\s+81000000000: every trunk of route "International" is unavailable/i);
     const degraded = await linkDown.locator('tbody tr[data-status="degraded"]').allInnerTexts();
     expect(degraded.some((t) => /moscow 100-111\s+PSTN 84955550100 via trunk piter-city/.test(t))).toBe(true);
-    await page.screenshot({ path: artifactPath('survivability-piter.png'), fullPage: true });
+    await page.screenshot({ path: artifactPath('survivability-piter.png'), fullPage: true, timeout: 30_000 });
     await page.context().close();
   });
 
-  it('a branch admin sees their site\'s report and no other site\'s', async () => {
+  it('a branch admin sees their site\'s report, kept current as the configuration changes, and no other site\'s', async () => {
     const page = await signIn(PITER_ADMIN, '/sites/piter/survivability');
-    await page.getByTestId('surv-summary').waitFor();
+    const summary = page.getByTestId('surv-summary');
+    await summary.waitFor();
+    expect(await summary.innerText()).toContain(': 18 red flags');
+    // Head office drops moscow's trunk from piter's national route: the open screen follows (live config events).
+    const route = (await stack.t.request('GET', '/api/v1/outbound-routes/or-spb-national', undefined, stack.adminToken)).body['data'] as Record<string, unknown>;
+    const { id: _id, ...body } = route;
+    expect((await stack.t.request('PUT', '/api/v1/outbound-routes/or-spb-national', { ...body, trunks: [{ trunkId: 't-piter-city' }] }, stack.adminToken)).status).toBe(200);
+    await page.getByText(/: 19 red flags over 7 scenarios/).waitFor({ timeout: 15_000 });
+    expect(await page.getByRole('table', { name: 'Trunk piter-city down' }).locator('tbody tr[data-status="red-flag"]').allInnerTexts()).toEqual(
+      expect.arrayContaining([expect.stringMatching(/Russia from St Petersburg \(national\)/)]),
+    );
     await page.goto(`${stack.url}/sites/moscow/survivability`);
     await page.getByText('No site “moscow”').waitFor();
     expect(await page.locator('section[data-scenario]').count()).toBe(0);
@@ -84,7 +94,7 @@ describe('web console: survivability report', () => {
     // Nothing was saved.
     const listed = (await stack.t.request('GET', '/api/v1/inbound-routes?siteId=piter', undefined, stack.adminToken)).body['items'] as { did: string }[];
     expect(listed.map((r) => r.did)).not.toContain('78125550399');
-    await page.screenshot({ path: artifactPath('survivability-preview.png'), fullPage: true });
+    await page.screenshot({ path: artifactPath('survivability-preview.png'), fullPage: true, timeout: 30_000 });
     await page.context().close();
   });
 });

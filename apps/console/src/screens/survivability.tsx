@@ -12,7 +12,9 @@ import { useLoad } from '../ui/use-load';
  */
 export function SurvivabilityScreen({ siteId }: { siteId: string }) {
   const api = useApi();
-  const [loaded] = useLoad(() => api.get<SurvivabilityReport>(`/sites/${encodeURIComponent(siteId)}/survivability`), [api, siteId]);
+  // Any configuration change may change the report (another site's range, a route, a link); health does not: the
+  // scenarios are what-ifs, whatever is up right now.
+  const [loaded] = useLoad(() => api.get<SurvivabilityReport>(`/sites/${encodeURIComponent(siteId)}/survivability`), [api, siteId], { topics: ['config'] });
   return (
     <section aria-labelledby="surv-title">
       <h1 id="surv-title">Survivability of {siteId}</h1>
