@@ -19,7 +19,6 @@ describe('survivability report of the founding scenario', () => {
       "== Centre / NATS down: 0 red flag(s)",
       "   assumes: the controller and the message bus are unreachable; the agent routes from its last signed snapshot; links and trunks up",
       "   degraded      cdrs      call records -> kept in the agent's outbox: kept locally and delivered exactly once when the bus is back",
-      "   degraded      presence  busy lamps -> local lamps only: lamps of other sites' phones show UNAVAILABLE (presence travels over the bus); local lamps keep working",
       "   works         emergency emergency 112 -> trunk moscow-city: emergency calls leave through the site's own emergency trunks, whatever the class of service",
       "   works         numbers   own 100-111 -> own phones: this site's own phones ring directly, whatever else fails",
       "   works         numbers   own 113-299 -> own phones: this site's own phones ring directly, whatever else fails",
@@ -34,12 +33,12 @@ describe('survivability report of the founding scenario', () => {
       "   works         inbound   DID _749555501XX -> phone 101: rings the phone here",
       "   works         inbound   DID 74955550100 -> call flow Moscow reception: the agent runs the call flow",
       "   works         call-flow Moscow reception -> 101: phone 101; 102: phone 102; 301: direct over the link to piter: every number it rings is reachable",
+      "   works         presence  busy lamps -> local lamps: local lamps keep working (Asterisk's own hints); no lamp here shows another site",
       "",
       "== Link to kazan down: 2 red flag(s)",
       "   assumes: the inter-site link between moscow and kazan is down; everything else up",
       "   RED FLAG      numbers   kazan 6100-6111 -> -: kazan is unreachable: link down and no PSTN fallback",
       "   RED FLAG      numbers   kazan 6113-6299 -> -: kazan is unreachable: link down and no PSTN fallback",
-      "   degraded      presence  busy lamps -> local lamps; kazan's lamps UNAVAILABLE: lamps of kazan's phones show UNAVAILABLE while it is unreachable; local and other sites' lamps keep working",
       "   works         emergency emergency 112 -> trunk moscow-city: emergency calls leave through the site's own emergency trunks, whatever the class of service",
       "   works         numbers   own 100-111 -> own phones: this site's own phones ring directly, whatever else fails",
       "   works         numbers   own 113-299 -> own phones: this site's own phones ring directly, whatever else fails",
@@ -53,13 +52,13 @@ describe('survivability report of the founding scenario', () => {
       "   works         inbound   DID 74955550100 -> call flow Moscow reception: the agent runs the call flow",
       "   works         call-flow Moscow reception -> 101: phone 101; 102: phone 102; 301: direct over the link to piter: every number it rings is reachable",
       "   works         cdrs      call records -> delivered to the centre: records travel over the bus, not over inter-site links or trunks",
+      "   works         presence  busy lamps -> local lamps: local lamps keep working (Asterisk's own hints); no lamp here shows kazan",
       "",
       "== Link to piter down: 0 red flag(s)",
       "   assumes: the inter-site link between moscow and piter is down; everything else up",
       "   degraded      numbers   piter 300-499 -> PSTN 88125550300 via trunk moscow-city: the link is down or missing: the agent calls the number's PSTN DID instead",
       "   degraded      outbound  St Petersburg city via piter (national) -> trunk moscow-city: 88120000000 leaves through trunk moscow-city",
       "   degraded      call-flow Moscow reception -> 101: phone 101; 102: phone 102; 301: PSTN 88125550301 via trunk moscow-city: every number it rings is reachable",
-      "   degraded      presence  busy lamps -> local lamps; piter's lamps UNAVAILABLE: lamps of piter's phones show UNAVAILABLE while it is unreachable; local and other sites' lamps keep working",
       "   works         emergency emergency 112 -> trunk moscow-city: emergency calls leave through the site's own emergency trunks, whatever the class of service",
       "   works         numbers   own 100-111 -> own phones: this site's own phones ring directly, whatever else fails",
       "   works         numbers   own 113-299 -> own phones: this site's own phones ring directly, whatever else fails",
@@ -72,6 +71,7 @@ describe('survivability report of the founding scenario', () => {
       "   works         inbound   DID _749555501XX -> phone 101: rings the phone here",
       "   works         inbound   DID 74955550100 -> call flow Moscow reception: the agent runs the call flow",
       "   works         cdrs      call records -> delivered to the centre: records travel over the bus, not over inter-site links or trunks",
+      "   works         presence  busy lamps -> local lamps: local lamps keep working (Asterisk's own hints); no lamp here shows piter",
       "",
       "== All links down (WAN): 2 red flag(s)",
       "   assumes: every inter-site link of moscow is down; its own trunks up (a carrier access of their own)",
@@ -80,7 +80,6 @@ describe('survivability report of the founding scenario', () => {
       "   degraded      numbers   piter 300-499 -> PSTN 88125550300 via trunk moscow-city: the link is down or missing: the agent calls the number's PSTN DID instead",
       "   degraded      outbound  St Petersburg city via piter (national) -> trunk moscow-city: 88120000000 leaves through trunk moscow-city",
       "   degraded      call-flow Moscow reception -> 101: phone 101; 102: phone 102; 301: PSTN 88125550301 via trunk moscow-city: every number it rings is reachable",
-      "   degraded      presence  busy lamps -> local lamps only: every other site is unreachable: their lamps show UNAVAILABLE; local lamps keep working",
       "   works         emergency emergency 112 -> trunk moscow-city: emergency calls leave through the site's own emergency trunks, whatever the class of service",
       "   works         numbers   own 100-111 -> own phones: this site's own phones ring directly, whatever else fails",
       "   works         numbers   own 113-299 -> own phones: this site's own phones ring directly, whatever else fails",
@@ -91,6 +90,7 @@ describe('survivability report of the founding scenario', () => {
       "   works         inbound   DID _749555501XX -> phone 101: rings the phone here",
       "   works         inbound   DID 74955550100 -> call flow Moscow reception: the agent runs the call flow",
       "   works         cdrs      call records -> delivered to the centre: records travel over the bus, not over inter-site links or trunks",
+      "   works         presence  busy lamps -> local lamps: local lamps keep working (Asterisk's own hints); no lamp here shows another site",
       "",
       "== Trunk moscow-city down: 7 red flag(s)",
       "   assumes: trunk moscow-city is down; links and other trunks up",
@@ -109,7 +109,7 @@ describe('survivability report of the founding scenario', () => {
       "   works         outbound  St Petersburg city via piter (national) -> trunk piter-city at piter (over the link to piter; tail-end hop-off): 88120000000 leaves through trunk piter-city at piter",
       "   works         call-flow Moscow reception -> 101: phone 101; 102: phone 102; 301: direct over the link to piter: every number it rings is reachable",
       "   works         cdrs      call records -> delivered to the centre: records travel over the bus, not over inter-site links or trunks",
-      "   works         presence  busy lamps -> local and remote lamps: presence does not use trunks",
+      "   works         presence  busy lamps -> local lamps: presence does not use trunks",
       "",
       "== Trunk piter-city at piter down: 0 red flag(s)",
       "   assumes: trunk piter-city (piter's, used for tail-end hop-off) is down; links and other trunks up",
@@ -128,7 +128,7 @@ describe('survivability report of the founding scenario', () => {
       "   works         inbound   DID 74955550100 -> call flow Moscow reception: the agent runs the call flow",
       "   works         call-flow Moscow reception -> 101: phone 101; 102: phone 102; 301: direct over the link to piter: every number it rings is reachable",
       "   works         cdrs      call records -> delivered to the centre: records travel over the bus, not over inter-site links or trunks",
-      "   works         presence  busy lamps -> local and remote lamps: presence does not use trunks",
+      "   works         presence  busy lamps -> local lamps: presence does not use trunks",
       "",
       "== Agent down (fallback dialplan only): 7 red flag(s)",
       "   assumes: the fedpbx agent does not answer; Asterisk runs the generated fallback dialplan; links and trunks up",
@@ -143,7 +143,7 @@ describe('survivability report of the founding scenario', () => {
       "   degraded      numbers   own 100-111 -> own phones (fallback dialplan): this site's own phones ring directly, whatever else fails",
       "   degraded      numbers   own 113-299 -> own phones (fallback dialplan): this site's own phones ring directly, whatever else fails",
       "   degraded      cdrs      call records -> Asterisk's CDR file: Asterisk keeps writing its cdr_custom file; the agent reads it when it starts again and delivers them",
-      "   degraded      presence  busy lamps -> local lamps only: local lamps keep working (Asterisk's own hints); other sites see moscow's lamps as UNAVAILABLE and its lamps of other sites stop updating",
+      "   degraded      presence  busy lamps -> local lamps: local lamps keep working (Asterisk's own hints); other sites see moscow's lamps as UNAVAILABLE",
       "   works         numbers   kazan 6100-6111 -> direct over the link to kazan: the fallback dialplan dials other sites over their links, as the agent would with every link up",
       "   works         numbers   kazan 6113-6299 -> direct over the link to kazan: the fallback dialplan dials other sites over their links, as the agent would with every link up",
       "   works         numbers   piter 300-499 -> direct over the link to piter: the fallback dialplan dials other sites over their links, as the agent would with every link up",
@@ -157,19 +157,16 @@ describe('survivability report of the founding scenario', () => {
       "",
       "== Centre / NATS down: 0 red flag(s)",
       "   degraded      cdrs      call records -> kept in the agent's outbox: kept locally and delivered exactly once when the bus is back",
-      "   degraded      presence  busy lamps -> local lamps only: lamps of other sites' phones show UNAVAILABLE (presence travels over the bus); local lamps keep working",
       "",
       "== Link to kazan down: 2 red flag(s)",
       "   RED FLAG      numbers   kazan 6100-6111 -> -: kazan is unreachable: link down and no PSTN fallback",
       "   RED FLAG      numbers   kazan 6113-6299 -> -: kazan is unreachable: link down and no PSTN fallback",
-      "   degraded      presence  busy lamps -> local lamps; kazan's lamps UNAVAILABLE: lamps of kazan's phones show UNAVAILABLE while it is unreachable; local and other sites' lamps keep working",
       "",
       "== Link to moscow down: 2 red flag(s)",
       "   RED FLAG      outbound  International (international) -> -: 81000000000: every trunk of route \"International\" is unavailable",
       "   RED FLAG      outbound  Premium rate (premium) -> -: 88090000000: every trunk of route \"Premium rate\" is unavailable",
       "   degraded      numbers   moscow 100-111 -> PSTN 84955550100 via trunk piter-city: the link is down or missing: the agent calls the number's PSTN DID instead",
       "   degraded      numbers   moscow 113-299 -> PSTN 84955550113 via trunk piter-city: the link is down or missing: the agent calls the number's PSTN DID instead",
-      "   degraded      presence  busy lamps -> local lamps; moscow's lamps UNAVAILABLE: lamps of moscow's phones show UNAVAILABLE while it is unreachable; local and other sites' lamps keep working",
       "",
       "== All links down (WAN): 4 red flag(s)",
       "   RED FLAG      numbers   kazan 6100-6111 -> -: kazan is unreachable: link down and no PSTN fallback",
@@ -178,7 +175,6 @@ describe('survivability report of the founding scenario', () => {
       "   RED FLAG      outbound  Premium rate (premium) -> -: 88090000000: every trunk of route \"Premium rate\" is unavailable",
       "   degraded      numbers   moscow 100-111 -> PSTN 84955550100 via trunk piter-city: the link is down or missing: the agent calls the number's PSTN DID instead",
       "   degraded      numbers   moscow 113-299 -> PSTN 84955550113 via trunk piter-city: the link is down or missing: the agent calls the number's PSTN DID instead",
-      "   degraded      presence  busy lamps -> local lamps only: every other site is unreachable: their lamps show UNAVAILABLE; local lamps keep working",
       "",
       "== Trunk piter-city down: 4 red flag(s)",
       "   RED FLAG      emergency emergency 112 -> -: every emergency trunk (piter-city) is down (still tried, last)",
@@ -199,7 +195,7 @@ describe('survivability report of the founding scenario', () => {
       "   degraded      emergency emergency 112 -> fallback dialplan: trunk piter-city: the emergency number is a literal extension of the fallback dialplan: it dials the site's emergency trunks without the agent",
       "   degraded      numbers   own 300-499 -> own phones (fallback dialplan): this site's own phones ring directly, whatever else fails",
       "   degraded      cdrs      call records -> Asterisk's CDR file: Asterisk keeps writing its cdr_custom file; the agent reads it when it starts again and delivers them",
-      "   degraded      presence  busy lamps -> local lamps only: local lamps keep working (Asterisk's own hints); other sites see piter's lamps as UNAVAILABLE and its lamps of other sites stop updating",
+      "   degraded      presence  busy lamps -> local lamps: local lamps keep working (Asterisk's own hints); other sites see piter's lamps as UNAVAILABLE",
     ]);
   });
 
@@ -209,24 +205,20 @@ describe('survivability report of the founding scenario', () => {
       "",
       "== Centre / NATS down: 0 red flag(s)",
       "   degraded      cdrs      call records -> kept in the agent's outbox: kept locally and delivered exactly once when the bus is back",
-      "   degraded      presence  busy lamps -> local lamps only: lamps of other sites' phones show UNAVAILABLE (presence travels over the bus); local lamps keep working",
       "",
       "== Link to moscow down: 0 red flag(s)",
       "   degraded      numbers   moscow 5100-5111 -> PSTN 84955550100 via trunk kazan-city: the link is down or missing: the agent calls the number's PSTN DID instead",
       "   degraded      numbers   moscow 5113-5299 -> PSTN 84955550113 via trunk kazan-city: the link is down or missing: the agent calls the number's PSTN DID instead",
-      "   degraded      presence  busy lamps -> local lamps; moscow's lamps UNAVAILABLE: lamps of moscow's phones show UNAVAILABLE while it is unreachable; local and other sites' lamps keep working",
       "",
       "== Link to piter down: 0 red flag(s)",
       "   degraded      numbers   piter 300-499 -> PSTN 88125550300 via trunk moscow-city at moscow: the link is down or missing: the agent calls the number's PSTN DID instead",
       "   degraded      outbound  St Petersburg city via piter (national) -> trunk moscow-city at moscow (over the link to moscow; tail-end hop-off): 88120000000 leaves through trunk moscow-city at moscow",
-      "   degraded      presence  busy lamps -> local lamps; piter's lamps UNAVAILABLE: lamps of piter's phones show UNAVAILABLE while it is unreachable; local and other sites' lamps keep working",
       "",
       "== All links down (WAN): 2 red flag(s)",
       "   RED FLAG      numbers   piter 300-499 -> -: piter is unreachable: link down and no PSTN fallback",
       "   RED FLAG      outbound  St Petersburg city via piter (national) -> -: 88120000000: every trunk of route \"St Petersburg city via piter\" is unavailable",
       "   degraded      numbers   moscow 5100-5111 -> PSTN 84955550100 via trunk kazan-city: the link is down or missing: the agent calls the number's PSTN DID instead",
       "   degraded      numbers   moscow 5113-5299 -> PSTN 84955550113 via trunk kazan-city: the link is down or missing: the agent calls the number's PSTN DID instead",
-      "   degraded      presence  busy lamps -> local lamps only: every other site is unreachable: their lamps show UNAVAILABLE; local lamps keep working",
       "",
       "== Trunk kazan-city down: 2 red flag(s)",
       "   RED FLAG      emergency emergency 112 -> -: every emergency trunk (kazan-city) is down (still tried, last)",
@@ -246,7 +238,7 @@ describe('survivability report of the founding scenario', () => {
       "   degraded      numbers   own 100-111 -> own phones (fallback dialplan): this site's own phones ring directly, whatever else fails",
       "   degraded      numbers   own 113-299 -> own phones (fallback dialplan): this site's own phones ring directly, whatever else fails",
       "   degraded      cdrs      call records -> Asterisk's CDR file: Asterisk keeps writing its cdr_custom file; the agent reads it when it starts again and delivers them",
-      "   degraded      presence  busy lamps -> local lamps only: local lamps keep working (Asterisk's own hints); other sites see kazan's lamps as UNAVAILABLE and its lamps of other sites stop updating",
+      "   degraded      presence  busy lamps -> local lamps: local lamps keep working (Asterisk's own hints); other sites see kazan's lamps as UNAVAILABLE",
     ]);
   });
 });
@@ -304,6 +296,20 @@ describe('survivability report', () => {
     expect(validateFederation(fed).warnings.filter((w) => w.code === 'flow-only-remote-targets').map((w) => w.message)).toEqual([
       'call flow "St Petersburg desk" at moscow rings only numbers of piter (301): without the link it reaches no one at moscow',
     ]);
+  });
+
+  it('presence: the lamps of other sites a site shows go UNAVAILABLE with the bus or their link; local lamps keep working', () => {
+    const fed = changed((f) => {
+      const moscow = f.sites.find((s) => s.id === 'moscow');
+      if (moscow !== undefined) moscow.presence = { remoteHints: 'all' };
+    });
+    const presence = (scenarioId: string) => reportOf(fed, 'moscow').scenarios.find((s) => s.id === scenarioId)?.rows.find((r) => r.area === 'presence');
+    expect(presence('centre-down')).toMatchObject({ status: 'degraded', path: 'local lamps; kazan\'s 2, piter\'s 2 remote lamps UNAVAILABLE' });
+    expect(presence('link-down:piter')).toMatchObject({ status: 'degraded', path: 'local lamps; piter\'s 2 remote lamps UNAVAILABLE' });
+    expect(presence('trunk-down:t-moscow-city')).toMatchObject({ status: 'works', path: 'local and remote lamps' });
+    expect(presence('agent-down')?.reason).toContain('its 4 lamps of other sites stop updating');
+    // Without remote hints (the founding scenario), a link going down changes no lamp here.
+    expect(reportOf(foundingScenario(), 'moscow').scenarios.find((s) => s.id === 'link-down:piter')?.rows.find((r) => r.area === 'presence')?.status).toBe('works');
   });
 
   it('samples the numbers a pattern matches', () => {

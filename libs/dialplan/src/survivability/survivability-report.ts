@@ -578,18 +578,36 @@ function cdrRow(s: Scenario): RawRow {
 
 function presenceRow(ctx: Context, s: Scenario): RawRow {
   const base = { area: 'presence' as const, key: 'presence', subject: 'busy lamps' };
+  // The lamps of other sites' phones shown here (the site's presence setting, as the snapshot lists them).
+  const watched = new Map((ctx.config.remotePresence ?? []).filter((r) => r.numbers.length > 0).map((r) => [r.siteId, r.numbers.length]));
+  const shares = (ctx.config.site.presence?.share ?? 'all') !== 'none';
+  const lamps = (sites: readonly string[]): string => sites.map((id) => `${id}'s ${watched.get(id) ?? 0}`).join(', ');
+  const local = 'local lamps keep working (Asterisk\'s own hints)';
+  /** `sites`' lamps go UNAVAILABLE until `until`; `none` says which lamps there are none of here. */
+  const lost = (sites: readonly string[], until: string, none: string): RawRow =>
+    sites.length === 0
+      ? { ...base, ok: true, path: 'local lamps', reason: `${local}; no lamp here shows ${none}`, forced: 'works' }
+      : { ...base, ok: true, path: `local lamps; ${lamps(sites)} remote lamps UNAVAILABLE`, reason: `lamps of ${sites.join(', ')} show UNAVAILABLE until ${until} (then they resync); ${local}`, forced: 'degraded' };
   switch (s.kind) {
     case 'centre-down':
-      return { ...base, ok: true, path: 'local lamps only', reason: 'lamps of other sites\' phones show UNAVAILABLE (presence travels over the bus); local lamps keep working', forced: 'degraded' };
+      // Presence travels over the bus: with it gone, no state comes in from any site.
+      return lost([...watched.keys()], 'the bus is back', 'another site');
     case 'link-down':
-      return { ...base, ok: true, path: `local lamps; ${s.subject ?? ''}'s lamps UNAVAILABLE`, reason: `lamps of ${s.subject ?? 'that site'}'s phones show UNAVAILABLE while it is unreachable; local and other sites' lamps keep working`, forced: 'degraded' };
+      return lost(watched.has(s.subject ?? '') ? [s.subject ?? ''] : [], `${s.subject ?? 'the site'} is reachable again`, s.subject ?? 'that site');
     case 'all-links-down':
-      return { ...base, ok: true, path: 'local lamps only', reason: 'every other site is unreachable: their lamps show UNAVAILABLE; local lamps keep working', forced: 'degraded' };
-    case 'agent-down':
-      return { ...base, ok: true, path: 'local lamps only', reason: `local lamps keep working (Asterisk's own hints); other sites see ${ctx.site.siteId}'s lamps as UNAVAILABLE and its lamps of other sites stop updating`, forced: 'degraded' };
+      return lost([...watched.keys()], 'they are reachable again', 'another site');
+    case 'agent-down': {
+      const effects = [
+        ...(shares ? [`other sites see ${ctx.site.siteId}'s lamps as UNAVAILABLE`] : []),
+        ...(watched.size > 0 ? [`its ${[...watched.values()].reduce((a, b) => a + b, 0)} lamps of other sites stop updating`] : []),
+      ];
+      return effects.length === 0
+        ? { ...base, ok: true, path: 'local lamps', reason: local, forced: 'works' }
+        : { ...base, ok: true, path: 'local lamps', reason: `${local}; ${effects.join('; ')}`, forced: 'degraded' };
+    }
     case 'baseline':
     case 'trunk-down':
-      return { ...base, ok: true, path: 'local and remote lamps', reason: 'presence does not use trunks', forced: 'works' };
+      return { ...base, ok: true, path: watched.size > 0 ? 'local and remote lamps' : 'local lamps', reason: 'presence does not use trunks', forced: 'works' };
   }
 }
 
