@@ -1,6 +1,6 @@
 import '@xyflow/react/dist/style.css';
 import { addEdge, Background, Controls, ReactFlow, ReactFlowProvider, useEdgesState, useNodesState, useReactFlow, type Connection, type Edge } from '@xyflow/react';
-import { useCallback, useEffect, useMemo, useState } from 'react';
+import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { ApiError } from '../api/client';
 import type { CallFlow, CallFlowLayout, FederationIssue, FlowNode, FlowNodeType, WriteResponse } from '../api/types';
 import { Link, navigate } from '../router';
@@ -8,10 +8,12 @@ import { useApi, useSession } from '../session';
 import { Banner, ErrorBanner, ImpactPreview } from '../ui/feedback';
 import { useLoad } from '../ui/use-load';
 import { NotFound } from '../screens/not-found';
-import { edgeId, edgeOf, fromDiagram, newNode, placeIssues, sortDigits, toDiagram, type DiagramNode } from './flow-graph';
+import { edgeId, edgeOf, fromDiagram, layoutOf, newNode, placeIssues, sortDigits, toDiagram, type DiagramNode } from './flow-graph';
 import { NODE_TYPES } from './flow-node-view';
 import { NODE_KINDS, PALETTE } from './node-catalog';
 import { NodeInspector } from './node-inspector';
+import { EDGE_TYPES } from './routed-edge';
+import { FIT_VIEW, useAutoLayout } from './use-auto-layout';
 
 /**
  * Create or edit a call flow by drawing it: `flowId` "new" starts an empty one. A caller who may not write the
@@ -63,6 +65,33 @@ function FlowEditor({ siteId, flow, layout, readOnly }: { siteId: string; flow: 
   const [flowId] = useState(() => flow?.id ?? `f-${crypto.randomUUID()}`);
   const aboutThisFlow = (i: FederationIssue): boolean => i.objects.some((o) => o.type === 'callFlow' && o.id === flowId);
   const selectedNode = nodes.find((n) => n.id === selected);
+  // Nodes a person placed (stored in the flow's layout); the automatic layout places the rest.
+  const pinned = useRef(new Set(Object.keys(layout?.nodes ?? {})));
+  const { arrange, state: layoutState } = useAutoLayout(setNodes, setEdges, pinned, flow !== undefined);
+  const [layoutNote, setLayoutNote] = useState<string | undefined>(undefined);
+
+  /** Saves where the boxes are: console metadata, so no revision and nothing rolls out. */
+  const saveLayout = async (current: readonly DiagramNode[]): Promise<void> => {
+    if (flow === undefined || readOnly) return;
+    try {
+      await api.put(`/call-flows/${encodeURIComponent(flow.id)}/layout`, { nodes: layoutOf(current, pinned.current) });
+      setLayoutNote('Layout saved (drawing only: no site configuration changes).');
+    } catch (e) {
+      setError(e);
+    }
+  };
+
+  const onNodeDragStop = (_: unknown, dragged: DiagramNode, moved: readonly DiagramNode[]): void => {
+    for (const n of [dragged, ...moved]) pinned.current.add(n.id);
+    const current = nodes.map((n) => moved.find((m) => m.id === n.id) ?? (n.id === dragged.id ? dragged : n));
+    void saveLayout(current);
+  };
+
+  const arrangeAgain = async (): Promise<void> => {
+    pinned.current.clear();
+    await arrange();
+    await saveLayout(nodes);
+  };
 
   // Drawing a connection from an outcome replaces whatever that outcome led to: one outcome, one next step.
   const onConnect = useCallback(
@@ -132,7 +161,7 @@ function FlowEditor({ siteId, flow, layout, readOnly }: { siteId: string; flow: 
       const q = dryRun ? { dryRun: true } : undefined;
       const answer = flow === undefined ? await api.post<WriteResponse<CallFlow>>('/call-flows', body, q) : await api.put<WriteResponse<CallFlow>>(`/call-flows/${encodeURIComponent(flow.id)}`, body, q);
       // Where the boxes are is saved apart from the routing: it makes no revision and rolls out nowhere.
-      if (!dryRun) await api.put(`/call-flows/${encodeURIComponent(flowId)}/layout`, { nodes: graph.layout });
+      if (!dryRun) await api.put(`/call-flows/${encodeURIComponent(flowId)}/layout`, { nodes: layoutOf(nodes, pinned.current) });
       showFindings([], [...answer.validation.errors, ...answer.validation.warnings]);
       if (dryRun) setPreview({ ...answer, validation: { ok: answer.validation.ok, errors: answer.validation.errors.filter(aboutThisFlow), warnings: answer.validation.warnings.filter(aboutThisFlow) } });
       else if (flow === undefined && answer.data !== undefined) navigate(`/sites/${siteId}/flows/${answer.data.id}?saved=1`, { replace: true });
@@ -187,6 +216,7 @@ function FlowEditor({ siteId, flow, layout, readOnly }: { siteId: string; flow: 
         )}
       </div>
       {saved !== undefined && <Banner kind="ok">{saved}</Banner>}
+      {layoutNote !== undefined && saved === undefined && <p className="help layout-note" role="status">{layoutNote}</p>}
       {error !== undefined && <ErrorBanner error={error} />}
       {general.length > 0 && error === undefined && (
         <Banner kind="warning" title="About the whole flow">
@@ -204,18 +234,19 @@ function FlowEditor({ siteId, flow, layout, readOnly }: { siteId: string; flow: 
             ))}
           </div>
         )}
-        <div className="canvas" aria-label="Call flow diagram">
+        <div className="canvas" aria-label="Call flow diagram" data-layout={layoutState}>
           {nodes.length === 0 && <p className="canvas-empty">Start with a step from the palette — for an office menu, an IVR menu; for office hours, a time condition.</p>}
           <ReactFlow
             nodes={nodes}
             edges={edges}
             nodeTypes={NODE_TYPES}
+            edgeTypes={EDGE_TYPES}
             onNodesChange={onNodesChange}
+            onNodeDragStop={onNodeDragStop}
             onEdgesChange={onEdgesChange}
             onConnect={onConnect}
             onSelectionChange={({ nodes: sel }) => setSelected(sel[0]?.id)}
-            fitView={flow !== undefined}
-            fitViewOptions={{ maxZoom: 1 }}
+            fitViewOptions={FIT_VIEW}
             nodesDraggable={!readOnly}
             nodesConnectable={!readOnly}
             edgesReconnectable={!readOnly}
@@ -223,7 +254,11 @@ function FlowEditor({ siteId, flow, layout, readOnly }: { siteId: string; flow: 
             minZoom={0.3}
           >
             <Background />
-            <Controls />
+            <Controls position="top-left" orientation="horizontal" showInteractive={false}>
+              <button type="button" className="react-flow__controls-button arrange-button" onClick={() => void arrangeAgain()} title="Arrange the steps automatically" aria-label="Arrange automatically">
+                ⤧
+              </button>
+            </Controls>
           </ReactFlow>
         </div>
         <aside className="side">

@@ -1,4 +1,4 @@
-import type { Edge, Node } from '@xyflow/react';
+import { MarkerType, type Edge, type Node } from '@xyflow/react';
 import type { CallFlow, FlowNode, LayoutPosition } from '../api/types';
 import { DIGITS, NODE_KINDS, outcomeLabel, type NodeBody } from './node-catalog';
 
@@ -17,11 +17,15 @@ export type DiagramNode = Node<FlowNodeData, 'flow'>;
 /** Edge ids are `<node>:<outcome>`: one outcome leads to one node. */
 export const edgeId = (source: string, outcome: string): string => `${source}:${outcome}`;
 
+/** An outcome's connection: one edge, one label (its outcome), drawn along the automatic layout's route. */
 export function edgeOf(source: string, outcome: string, target: string): Edge {
-  return { id: edgeId(source, outcome), source, sourceHandle: outcome, target, label: outcomeLabel(outcome), type: 'smoothstep' };
+  return { id: edgeId(source, outcome), source, sourceHandle: outcome, target, label: outcomeLabel(outcome), type: 'routed', markerEnd: { type: MarkerType.ArrowClosed, width: 16, height: 16 } };
 }
 
-/** A stored flow as diagram nodes and edges, at its layout's positions; nodes without one are laid out in rows. */
+/**
+ * A stored flow as diagram nodes and edges, at its layout's positions (the ones a person placed); the others get
+ * a provisional place in rows until the automatic layout has measured and placed them.
+ */
 export function toDiagram(flow: Pick<CallFlow, 'nodes' | 'entry'>, positions: Readonly<Record<string, LayoutPosition>> = {}): { nodes: DiagramNode[]; edges: Edge[] } {
   const nodes = flow.nodes.map((n, i): DiagramNode => {
     const digits = Object.keys(n.next).filter((o) => o.startsWith('digit:')).map((o) => o.slice(6));
@@ -36,18 +40,19 @@ export function toDiagram(flow: Pick<CallFlow, 'nodes' | 'entry'>, positions: Re
   return { nodes, edges };
 }
 
-/**
- * The diagram as the API takes it: the routing (each node's edges from the drawn connections) for the call-flow
- * write, and where the nodes are drawn for the layout write (console metadata, never rolled out).
- */
-export function fromDiagram(nodes: readonly DiagramNode[], edges: readonly Edge[]): { nodes: FlowNode[]; entry: string | undefined; layout: Record<string, LayoutPosition> } {
+/** The routing as the call-flow API takes it: each node's edges from the drawn connections (no positions). */
+export function fromDiagram(nodes: readonly DiagramNode[], edges: readonly Edge[]): { nodes: FlowNode[]; entry: string | undefined } {
   const flowNodes = nodes.map((d): FlowNode => {
     const next: Record<string, string> = {};
     for (const e of edges) if (e.source === d.id && typeof e.sourceHandle === 'string') next[e.sourceHandle] = e.target;
     return { ...d.data.node, id: d.id, next } as FlowNode;
   });
-  const layout = Object.fromEntries(nodes.map((d) => [d.id, { x: Math.round(d.position.x), y: Math.round(d.position.y) }]));
-  return { nodes: flowNodes, entry: nodes.find((n) => n.data.entry)?.id, layout };
+  return { nodes: flowNodes, entry: nodes.find((n) => n.data.entry)?.id };
+}
+
+/** The layout the API stores: where a person placed nodes (the others are left to the automatic layout). */
+export function layoutOf(nodes: readonly DiagramNode[], pinned: ReadonlySet<string>): Record<string, LayoutPosition> {
+  return Object.fromEntries(nodes.filter((n) => pinned.has(n.id)).map((n) => [n.id, { x: Math.round(n.position.x), y: Math.round(n.position.y) }]));
 }
 
 /** A new node of `body`'s type with a free id (`menu1`, `menu2`, ...). */

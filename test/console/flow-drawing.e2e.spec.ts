@@ -1,0 +1,146 @@
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ADMIN, artifactPath, launchChromium, startConsoleStack, type ConsoleStack } from './console-stack.js';
+
+type Box = { x: number; y: number; width: number; height: number };
+const overlaps = (a: Box, b: Box): boolean => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
+
+/**
+ * Issue #18 §2: the demo's seven-step reception flow (f-moscow-reception of the founding scenario) drawn in real
+ * Chromium so it can be read - one label per edge, none on another label or on a node, no node under the zoom
+ * controls - and its layout kept as console metadata: a dragged node stays where it was put, with no revision.
+ */
+describe('call flow drawing', () => {
+  let stack: ConsoleStack;
+  let chrome: Awaited<ReturnType<typeof launchChromium>>;
+  let browser: Browser;
+  const FLOW = '/sites/moscow/flows/f-moscow-reception';
+
+  beforeAll(async () => {
+    [stack, chrome] = await Promise.all([startConsoleStack(), launchChromium()]);
+    browser = chrome.browser;
+  }, 300_000);
+  afterAll(async () => {
+    await chrome?.close();
+    await stack?.close();
+  });
+
+  async function signIn(path: string): Promise<Page> {
+    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(10_000);
+    page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
+    await page.goto(`${stack.url}${path}`);
+    await page.getByLabel('User name').fill(ADMIN.username);
+    await page.getByLabel('Password').fill(ADMIN.password);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    return page;
+  }
+
+  /** The flow editor with the automatic layout applied and the diagram fitted. */
+  async function drawn(page: Page): Promise<void> {
+    // ELK is loaded with the first flow drawn: give a loaded machine time.
+    await page.locator('.canvas[data-layout="done"]').waitFor({ timeout: 45_000 });
+    await page.locator('.react-flow__node[data-id="vm"]').waitFor();
+  }
+
+  const boxes = async (page: Page, selector: string): Promise<{ id: string; box: Box }[]> =>
+    page.locator(selector).evaluateAll((els) =>
+      els.map((el) => {
+        const r = el.getBoundingClientRect();
+        return { id: el.getAttribute('data-id') ?? el.getAttribute('data-edge-id') ?? el.className, box: { x: r.x, y: r.y, width: r.width, height: r.height } };
+      }),
+    );
+
+  /** A node's place on the canvas (flow coordinates, independent of zoom and pan). */
+  const flowPosition = async (page: Page, id: string): Promise<{ x: number; y: number }> => {
+    const transform = await page.locator(`.react-flow__node[data-id="${id}"]`).evaluate((el) => (el as HTMLElement).style.transform);
+    const m = /translate\((-?[\d.]+)px, ?(-?[\d.]+)px\)/.exec(transform);
+    if (m === null) throw new Error(`no position in ${transform}`);
+    return { x: Number(m[1]), y: Number(m[2]) };
+  };
+
+  const revisionCount = async (): Promise<number> => {
+    const r = await stack.t.request('GET', '/api/v1/sites/moscow/revisions?limit=1000', undefined, stack.adminToken);
+    return (r.body['items'] as unknown[]).length;
+  };
+
+  it('draws every edge with one label, no label on another label or on a node, and no node under the zoom controls', async () => {
+    const page = await signIn(FLOW);
+    await drawn(page);
+    const nodes = await boxes(page, '.react-flow__node');
+    const labels = await boxes(page, '.flow-edge-label');
+    const [controls] = await boxes(page, '.react-flow__controls');
+    expect(nodes.map((n) => n.id).sort()).toEqual(['closed', 'hours', 'menu', 'operator', 'sales', 'spb', 'vm']);
+    // 2 + 4 + 3 + 3 + 3 + 1 outcomes connected: one label each, all placed by the layout.
+    expect(await page.locator('.react-flow__edge').count()).toBe(16);
+    expect(labels).toHaveLength(16);
+    expect(new Set(labels.map((l) => l.id)).size).toBe(16);
+    expect(await page.locator('.flow-edge-label.unrouted').count()).toBe(0);
+    const problems: string[] = [];
+    for (const [i, a] of labels.entries()) {
+      if (a.box.width === 0 || a.box.height === 0) problems.push(`label ${a.id} is not drawn`);
+      for (const b of labels.slice(i + 1)) if (overlaps(a.box, b.box)) problems.push(`label ${a.id} overlaps label ${b.id}`);
+      for (const n of nodes) if (overlaps(a.box, n.box)) problems.push(`label ${a.id} overlaps node ${n.id}`);
+    }
+    if (controls === undefined) throw new Error('no zoom controls');
+    for (const n of nodes) if (overlaps(controls.box, n.box)) problems.push(`the zoom controls cover node ${n.id}`);
+    // Every node is on screen, inside the canvas.
+    const [canvas] = await boxes(page, '.canvas');
+    for (const n of nodes) {
+      const c = canvas?.box as Box;
+      if (n.box.x < c.x || n.box.y < c.y || n.box.x + n.box.width > c.x + c.width || n.box.y + n.box.height > c.y + c.height) problems.push(`node ${n.id} is outside the canvas`);
+    }
+    expect(problems).toEqual([]);
+    await page.screenshot({ path: artifactPath('console-flow.png') });
+    await page.context().close();
+  }, 120_000);
+
+  it('"Check" on the untouched flow changes no site; a dragged node keeps its place after a save and a reload, with no new revision', async () => {
+    const page = await signIn(FLOW);
+    await drawn(page);
+    await page.getByRole('button', { name: 'Check' }).click();
+    await page.getByTestId('impact-preview').getByText('No site’s configuration changes.').waitFor();
+
+    const revisions = await revisionCount();
+    const before = await flowPosition(page, 'vm');
+    const box = await page.locator('.react-flow__node[data-id="vm"] .flow-node-head').boundingBox();
+    if (box === null) throw new Error('cannot see node vm');
+    await page.mouse.move(box.x + 20, box.y + box.height / 2);
+    await page.mouse.down();
+    await page.mouse.move(box.x + 20 + 120, box.y + box.height / 2 + 40, { steps: 10 });
+    await page.mouse.up();
+    await page.getByRole('status').getByText('Layout saved').waitFor();
+    const moved = await flowPosition(page, 'vm');
+    expect(Math.abs(moved.x - before.x)).toBeGreaterThan(50);
+
+    await page.getByRole('button', { name: 'Save flow' }).click();
+    await page.getByText('Saved.').waitFor();
+    expect(await revisionCount()).toBe(revisions);
+
+    await page.reload();
+    await drawn(page);
+    const kept = await flowPosition(page, 'vm');
+    expect(Math.abs(kept.x - moved.x)).toBeLessThanOrEqual(1);
+    expect(Math.abs(kept.y - moved.y)).toBeLessThanOrEqual(1);
+    const layout = await stack.t.request('GET', '/api/v1/call-flows/f-moscow-reception/layout', undefined, stack.adminToken);
+    expect((layout.body['data'] as { nodes: Record<string, unknown> }).nodes).toEqual({ vm: { x: Math.round(moved.x), y: Math.round(moved.y) } });
+    expect(await revisionCount()).toBe(revisions);
+
+    // "Arrange" gives the node back to the automatic layout, and forgets the stored place.
+    await page.getByRole('button', { name: 'Arrange automatically' }).click();
+    await page.getByRole('status').getByText('Layout saved').waitFor();
+    await expect.poll(async () => ((await stack.t.request('GET', '/api/v1/call-flows/f-moscow-reception/layout', undefined, stack.adminToken)).body['data'] as { nodes: object }).nodes).toEqual({});
+    expect(await revisionCount()).toBe(revisions);
+    await page.context().close();
+  }, 180_000);
+
+  it('shows the federation overview (README screenshot)', async () => {
+    const page = await signIn('/');
+    for (const site of ['moscow', 'piter', 'kazan']) await page.locator(`tr[data-site="${site}"]`).waitFor();
+    await page.locator('table.matrix tbody tr').nth(2).waitFor();
+    await page.screenshot({ path: artifactPath('console-overview.png') });
+    await page.context().close();
+  }, 60_000);
+});
