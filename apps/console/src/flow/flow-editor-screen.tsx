@@ -104,10 +104,11 @@ function FlowEditor({ siteId, flow, layout, readOnly }: { siteId: string; flow: 
   );
 
   const add = (type: FlowNodeType): void => {
-    // New steps go into a grid from the visible top-left corner, three to a row, so none hides another.
+    // New steps go into a grid from the visible top-left corner (below the zoom controls' strip), two to a row,
+    // so none hides another.
     const vp = rf.getViewport();
     const n = nodes.length;
-    const position = { x: (20 - vp.x) / vp.zoom + (n % 2) * 250, y: (20 - vp.y) / vp.zoom + Math.floor(n / 2) * 170 };
+    const position = { x: (20 - vp.x) / vp.zoom + (n % 2) * 250, y: (64 - vp.y) / vp.zoom + Math.floor(n / 2) * 170 };
     const node = newNode(NODE_KINDS[type].create(), nodes, position, nodes.length === 0);
     setNodes((old) => [...old.map((n) => ({ ...n, selected: false })), { ...node, selected: true }]);
     setSelected(node.id);
@@ -224,7 +225,7 @@ function FlowEditor({ siteId, flow, layout, readOnly }: { siteId: string; flow: 
         </Banner>
       )}
       {preview !== undefined && <ImpactPreview preview={preview} />}
-      <div className="flow-workspace">
+      <div className={`flow-workspace${readOnly ? ' read-only' : ''}`}>
         {!readOnly && (
           <div className="palette" role="toolbar" aria-label="Add a step">
             {PALETTE.map((t) => (
