@@ -12,7 +12,7 @@ import { TestController } from '../support/signed-snapshots.js';
 const controller = new TestController();
 const fed = foundingScenario();
 
-function run(env: Record<string, string>, args: string[]): Promise<{ code: number; stdout: string }> {
+function run(env: NodeJS.ProcessEnv, args: string[]): Promise<{ code: number; stdout: string }> {
   return new Promise((resolve) => {
     execFile(process.execPath, [AGENT_MAIN, 'survivability', ...args], { env }, (err, stdout) =>
       resolve({ code: err === null ? 0 : typeof err.code === 'number' ? err.code : -1, stdout }),
