@@ -83,4 +83,17 @@ describe('survivability report over the API (PostgreSQL)', () => {
     expect(new Set(changes.map((c) => c.siteId))).toEqual(new Set(['moscow']));
     expect(changes.filter((c) => c.after?.status === 'red-flag').map((c) => `${c.scenarioId} ${c.subject}`)).toEqual(['trunk-down:t-moscow-city DID 74950000000', 'agent-down DID 74950000000']);
   });
+
+  it('a dry run of link generation says what the new links give back (this test deletes a link: keep it last)', async () => {
+    expect((await t.request('DELETE', '/api/v1/links/l-moscow-kazan', undefined, admin)).status).toBe(200);
+    const r = await t.request('POST', '/api/v1/links/generate?dryRun=true', { topology: 'full-mesh' }, admin);
+    expect(r.status).toBe(200);
+    const { changes } = r.body['survivability'] as { changes: SurvivabilityChange[] };
+    expect(changes.find((c) => c.siteId === 'moscow' && c.scenarioId === 'centre-down' && c.subject === 'kazan 6100-6111')).toMatchObject({
+      before: { status: 'not-available', path: '' },
+      after: { status: 'works', path: 'direct over the link to kazan' },
+    });
+    // A scenario the new link brings: its rows are new (no "before").
+    expect(changes.some((c) => c.siteId === 'moscow' && c.scenarioId === 'link-down:kazan' && c.before === undefined)).toBe(true);
+  });
 });

@@ -4,12 +4,16 @@ import { actorName, type Principal } from '../auth/principal.js';
 import { ForbiddenError, NotFoundError } from '../errors.js';
 import type { FederationChange } from '../federation/federation-change.js';
 import { FederationWriter } from '../federation/federation-writer.js';
+import { SurvivabilityService } from '../survivability/survivability.service.js';
 import { generateSecret, type WriteResponse } from './resource.service.js';
 
 /** Inter-site links derived from the sites: every pair, or hub and spokes. */
 @Injectable()
 export class LinkGenerationService {
-  constructor(private readonly writer: FederationWriter) {}
+  constructor(
+    private readonly writer: FederationWriter,
+    private readonly survivability: SurvivabilityService,
+  ) {}
 
   /**
    * Links for a topology (head office): `full-mesh` links every pair of sites, `hub-and-spoke` links the hub to
@@ -19,11 +23,15 @@ export class LinkGenerationService {
   async generate(caller: Principal, topology: 'full-mesh' | 'hub-and-spoke', hubSiteId: string | undefined, dryRun: boolean): Promise<WriteResponse> {
     if (!caller.scope.headOffice) throw new ForbiddenError('only head office may generate links');
     const outcome = await this.writer.write({ actor: actorName(caller), reason: `links generated (${topology})`, dryRun }, (fed) => linkChanges(fed, topology, hubSiteId));
+    const changedSites = outcome.changedSites.map((s) => s.siteId);
+    // Links are what survivability is most about: the preview says which red flags the new links clear.
+    const survivability = dryRun && outcome.validation.ok ? await this.survivability.preview(caller, outcome.before, outcome.federation, changedSites) : undefined;
     return {
       dryRun,
       validation: outcome.validation,
-      changedSites: outcome.changedSites.map((s) => s.siteId),
+      changedSites,
       revisions: outcome.revisions,
+      ...(survivability !== undefined ? { survivability } : {}),
     };
   }
 }
