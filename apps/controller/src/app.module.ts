@@ -47,6 +47,7 @@ import { LinkGenerationService } from './resources/link-generation.service.js';
 import { LinksController } from './resources/links.controller.js';
 import { CallFlowLayoutController } from './call-flows/call-flow-layout.controller.js';
 import { CallFlowLayoutService } from './call-flows/call-flow-layout.service.js';
+import { CallFlowLayoutUpgrade } from './call-flows/call-flow-layout-upgrade.js';
 import { RESOURCE_CONTROLLERS } from './resources/resource.controller.js';
 import { ResourceService } from './resources/resource.service.js';
 import { ScopedReadRepository } from './resources/scoped-read.repository.js';
@@ -104,6 +105,7 @@ export class AppModule {
         ScopedReadRepository,
         ResourceService,
         CallFlowLayoutService,
+        CallFlowLayoutUpgrade,
         UserRepository,
         SessionRepository,
         LoginThrottle,

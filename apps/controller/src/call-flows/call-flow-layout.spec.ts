@@ -3,6 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FederationStore } from '../federation/federation-store.js';
 import { siteConfigText } from '../federation/site-config-hash.js';
 import { buildFoundingScenario } from '../testing/scenario.js';
+import { CallFlowLayoutUpgrade } from './call-flow-layout-upgrade.js';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
 
 /** Issue #18 §2: where the console draws a flow is console metadata - saving it makes no revision and no rollout. */
@@ -98,5 +99,28 @@ describe('call-flow layout, outside the snapshot (PostgreSQL)', () => {
     expect((await t.request('GET', '/api/v1/call-flows/f-short/layout', undefined, admin)).body['data']).toMatchObject({ nodes: { a: { x: 5, y: 6 } } });
     expect((await t.request('DELETE', '/api/v1/call-flows/f-short', undefined, admin)).status).toBe(200);
     expect(await ds.query(`SELECT 1 FROM call_flow_layouts WHERE flow_id = 'f-short'`)).toEqual([]);
+  });
+
+  it('writes a site whose flows had positions one revision without them after the upgrade, then nothing more', async () => {
+    // As the upgrade leaves it: moscow's head revision hashes a snapshot that still had positions, and the layout
+    // moved out of its flow is marked. (The version bump makes the controller read the federation again.)
+    const before = await revisions();
+    await ds.query(`UPDATE site_config_revisions SET content_hash = 'sha256:with-positions' WHERE site_id = 'moscow' AND revision = $1`, [before.heads['moscow']]);
+    await ds.query(`UPDATE federation_state SET version = version + 1`);
+    await t.request('PUT', `/api/v1/call-flows/${FLOW}/layout`, { nodes: { vm: { x: 3, y: 4 } } }, admin);
+    await ds.query(`UPDATE call_flow_layouts SET moved_from_snapshot = true WHERE flow_id = $1`, [FLOW]);
+
+    const upgrade = t.app.get(CallFlowLayoutUpgrade);
+    expect(await upgrade.republish()).toEqual(['moscow']);
+    const after = await revisions();
+    expect(after.heads).toEqual({ ...before.heads, moscow: (before.heads['moscow'] ?? 0) + 1 });
+    const [head] = (await ds.query(`SELECT reason, actor, content_hash FROM site_config_revisions WHERE site_id = 'moscow' ORDER BY revision DESC LIMIT 1`)) as { reason: string; actor: string; content_hash: string }[];
+    expect(head).toMatchObject({ reason: 'call-flow layouts left the snapshot', actor: 'controller' });
+    expect(head?.content_hash).not.toBe('sha256:with-positions');
+    expect(await ds.query(`SELECT 1 FROM call_flow_layouts WHERE moved_from_snapshot`)).toEqual([]);
+    // The layout itself is kept; a second start has nothing to do.
+    expect((await t.request('GET', `/api/v1/call-flows/${FLOW}/layout`, undefined, admin)).body['data']).toMatchObject({ nodes: { vm: { x: 3, y: 4 } } });
+    expect(await upgrade.republish()).toEqual([]);
+    expect(await revisions()).toEqual(after);
   });
 });

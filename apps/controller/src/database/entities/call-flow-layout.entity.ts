@@ -13,4 +13,9 @@ export class CallFlowLayoutEntity {
   /** Position by node id; nodes left out are placed by the console's automatic layout. */
   @Column('jsonb') nodes!: Record<string, LayoutPosition>;
   @UpdateDateColumn({ type: 'timestamptz' }) updatedAt!: Date;
+  /**
+   * The positions came out of the flow when layouts left the snapshot: the site's agents still hold a snapshot with
+   * them, so the controller writes the site a revision without them once, at start (CallFlowLayoutUpgrade).
+   */
+  @Column('boolean', { default: false }) movedFromSnapshot!: boolean;
 }

@@ -9,6 +9,7 @@ import { AgentCredentials1795934170000 } from './1795934170000-AgentCredentials.
 import { VoicemailAndConfigOutcome1796200000000 } from './1796200000000-VoicemailAndConfigOutcome.js';
 import { CdrCallLegs1796300000000 } from './1796300000000-CdrCallLegs.js';
 import { CallFlowLayouts1796600762394 } from './1796600762394-CallFlowLayouts.js';
+import { CallFlowLayoutsRepublish1796605040952 } from './1796605040952-CallFlowLayoutsRepublish.js';
 import { SitePresence1796601176121 } from './1796601176121-SitePresence.js';
 
 /** Every migration, oldest first. The drift test fails when the entities need one that is not here. */
@@ -25,4 +26,5 @@ export const MIGRATIONS = [
   CdrCallLegs1796300000000,
   CallFlowLayouts1796600762394,
   SitePresence1796601176121,
+  CallFlowLayoutsRepublish1796605040952,
 ];
