@@ -148,7 +148,7 @@ function Layout({ children }: { children: ReactNode }) {
           fedpbx
         </Link>
         <span className="muted">
-          <Link to="/account">{me?.username}</Link> · {headOffice ? 'head office' : `sites: ${me?.readableSites === 'all' ? 'all' : (me?.readableSites.join(', ') ?? '')}`}
+          <Link to="/account">{me?.username}</Link> · {headOffice ? 'head office' : me?.readableSites.length === 0 ? 'no site access yet' : `sites: ${me?.readableSites === 'all' ? 'all' : (me?.readableSites.join(', ') ?? '')}`}
         </span>
         <LiveBadge />
         <button type="button" className="link" onClick={() => void logout()}>

@@ -28,6 +28,7 @@ export type {
   LiveTraceResponse,
   NumberRange,
   OutboundRoute,
+  RolloutState,
   RouteEntry,
   SiteRollout,
   Site,

@@ -3,6 +3,7 @@ import type { Answered, InterSiteLink, NumberingPlanView, Page, WriteResponse } 
 import { useApi, useSession } from '../session';
 import { useSites } from '../sites';
 import { DataTable } from '../ui/data-table';
+import { useDeleteWithPreview } from '../ui/delete-preview';
 import { Banner, ErrorBanner, ImpactPreview, LoadState } from '../ui/feedback';
 import { useLoad } from '../ui/use-load';
 
@@ -20,6 +21,10 @@ export function LinksScreen() {
   const [links, reloadLinks] = useLoad(async () => (await api.get<Page<LinkRow>>('/links', { limit: 1000 })).items, [api], { topics: ['config', 'health'], kinds: ['link', 'site'] });
   const [plan, reloadPlan] = useLoad(() => api.get<NumberingPlanView>('/numbering-plan'), [api], { topics: ['config'], kinds: ['federation', 'site', 'numberRange'] });
   const [message, setMessage] = useState<string | undefined>(undefined);
+  const deletion = useDeleteWithPreview((m) => {
+    setMessage(m);
+    reloadLinks();
+  });
   const hub = plan.state === 'ok' ? plan.value.hubSiteId : undefined;
   const name = (id: string): string => sites.find((s) => s.id === id)?.name ?? id;
 
@@ -32,6 +37,7 @@ export function LinksScreen() {
       </p>
       {hub !== undefined && <p>Hub: <strong>{name(hub)}</strong> — offices without a direct link call each other through it.</p>}
       {message !== undefined && <Banner kind="ok">{message}</Banner>}
+      {deletion.dialog}
       {headOffice && (
         <GenerateLinks
           hubDefault={hub ?? sites[0]?.id}
@@ -51,6 +57,24 @@ export function LinksScreen() {
               { header: 'How the two ends recognise each other', cell: (l) => (l.mode === 'ip' ? 'by VPN address' : `${name(l.registrant ?? '?')} registers to the other`) },
               { header: 'Codecs', cell: (l) => l.codecs.join(', ') },
               { header: 'Password', cell: (l) => (l.secretSet ? 'set' : 'not set') },
+              ...(headOffice
+                ? [
+                    {
+                      header: 'Actions',
+                      hideHeader: true,
+                      cell: (l: LinkRow) => (
+                        <button
+                          type="button"
+                          className="danger"
+                          onClick={() => { setMessage(undefined); deletion.ask({ path: `/links/${encodeURIComponent(l.id)}`, label: `link ${l.a} ⇄ ${l.b}`, id: l.id }); }}
+                          aria-label={`Delete link ${l.a} ⇄ ${l.b}`}
+                        >
+                          Delete
+                        </button>
+                      ),
+                    },
+                  ]
+                : []),
             ]}
             rows={list}
             rowKey={(l) => l.id}

@@ -4,6 +4,7 @@ import { useApi, useSession } from '../session';
 import { siteOptions, useSites } from '../sites';
 import { Banner, LoadState } from '../ui/feedback';
 import { DataTable } from '../ui/data-table';
+import { useDeleteWithPreview } from '../ui/delete-preview';
 import { ResourceForm, type FieldDef } from '../ui/resource-form';
 import { useLoad } from '../ui/use-load';
 
@@ -41,6 +42,7 @@ export function NumberingPlanScreen() {
   const [editing, setEditing] = useState<NumberRange | 'new' | undefined>(undefined);
   const [conflicts, setConflicts] = useState<ReadonlySet<string>>(new Set());
   const [saved, setSaved] = useState<string | undefined>(undefined);
+  const deletion = useDeleteWithPreview((m) => done(m));
   const editable = new Map((mine.state === 'ok' ? mine.value : []).map((r) => [r.id, r]));
 
   const fields: FieldDef[] = [
@@ -67,6 +69,7 @@ export function NumberingPlanScreen() {
         Every office owns ranges of internal numbers. Ranges of two offices may overlap only when one of them is private behind its site prefix (callers elsewhere dial prefix + number).
       </p>
       {saved !== undefined && <Banner kind="ok">{saved}</Banner>}
+      {deletion.dialog}
       <div className="actions">
         {editing === undefined && writableSites.length > 0 && (
           <button type="button" className="primary" onClick={() => { setSaved(undefined); setEditing('new'); }}>
@@ -123,9 +126,19 @@ export function NumberingPlanScreen() {
                 hideHeader: true,
                 cell: ({ r, own }) =>
                   own !== undefined && (
-                    <button type="button" onClick={() => { setSaved(undefined); setEditing(own); }} aria-label={`Edit range ${r.from}–${r.to} of ${r.siteId}`}>
-                      Edit
-                    </button>
+                    <>
+                      <button type="button" onClick={() => { setSaved(undefined); setEditing(own); }} aria-label={`Edit range ${r.from}–${r.to} of ${r.siteId}`}>
+                        Edit
+                      </button>
+                      <button
+                        type="button"
+                        className="danger"
+                        onClick={() => { setSaved(undefined); deletion.ask({ path: `/number-ranges/${encodeURIComponent(r.id)}`, label: `range ${r.from}–${r.to} of ${r.siteId}`, id: r.id }); }}
+                        aria-label={`Delete range ${r.from}–${r.to} of ${r.siteId}`}
+                      >
+                        Delete
+                      </button>
+                    </>
                   ),
               },
             ]}

@@ -4,6 +4,7 @@ import type { Answered, OutboundRoute, Page, Trunk, TrunkPreference, WriteRespon
 import { useApi, useSession } from '../session';
 import { useSites } from '../sites';
 import { DataTable } from '../ui/data-table';
+import { useDeleteWithPreview } from '../ui/delete-preview';
 import { Banner, ErrorBanner, ImpactPreview, LoadState } from '../ui/feedback';
 import { Field, problemsByField } from '../ui/field';
 import { useLoad, valueOr } from '../ui/use-load';
@@ -19,6 +20,10 @@ export function OutboundRoutesScreen() {
   const [trunks] = useLoad(async () => (await api.get<Page<Answered<Trunk, 'secret'>>>('/trunks', { limit: 1000 })).items, [api]);
   const [editing, setEditing] = useState<OutboundRoute | 'new' | undefined>(undefined);
   const [message, setMessage] = useState<string | undefined>(undefined);
+  const deletion = useDeleteWithPreview((m) => {
+    setMessage(m);
+    reload();
+  });
   const labels: TrunkLabel[] = valueOr(trunks, []).map((t) => ({ id: t.id, label: `${t.name} at ${t.siteId}` }));
 
   return (
@@ -29,6 +34,7 @@ export function OutboundRoutesScreen() {
         {!headOffice && ' Only head office changes routes; you see the ones that apply to your sites.'}
       </p>
       {message !== undefined && <Banner kind="ok">{message}</Banner>}
+      {deletion.dialog}
       {headOffice && editing === undefined && (
         <div className="actions">
           <button type="button" className="primary" onClick={() => { setMessage(undefined); setEditing('new'); }}>Add a route</button>
@@ -63,7 +69,15 @@ export function OutboundRoutesScreen() {
               {
                 header: 'Actions',
                 hideHeader: true,
-                cell: (r) => headOffice && <button type="button" onClick={() => { setMessage(undefined); setEditing(r); }} aria-label={`Edit route ${r.name}`}>Edit</button>,
+                cell: (r) =>
+                  headOffice && (
+                    <>
+                      <button type="button" onClick={() => { setMessage(undefined); setEditing(r); }} aria-label={`Edit route ${r.name}`}>Edit</button>
+                      <button type="button" className="danger" onClick={() => { setMessage(undefined); deletion.ask({ path: `/outbound-routes/${encodeURIComponent(r.id)}`, label: `route ${r.name}`, id: r.id }); }} aria-label={`Delete route ${r.name}`}>
+                        Delete
+                      </button>
+                    </>
+                  ),
               },
             ]}
             rows={list}

@@ -1,11 +1,13 @@
 import { itemsOf } from '../api/client';
-import type { AgentStatus, InterSiteLink, Page, Site, SiteRollout } from '../api/types';
+import type { AgentStatus, InterSiteLink, NumberingPlanView, Page, Site, SiteRollout } from '../api/types';
 import { Link } from '../router';
 import { useApi } from '../session';
 import { useSites } from '../sites';
 import { DataTable } from '../ui/data-table';
 import { LoadState, NotAvailable } from '../ui/feedback';
+import { NoAccess, useHasNoAccess } from '../ui/no-access';
 import { useLoad, valueOr, type Loaded } from '../ui/use-load';
+import { FederationMap } from './federation-map';
 import { siteColumn } from './sites';
 
 /** Federation at a glance: each site's agent and configuration rollout, and the health of the links between sites. */
@@ -15,11 +17,14 @@ export function OverviewScreen() {
   const [agents] = useLoad(async () => itemsOf(await api.get<{ items: AgentStatus[] } | AgentStatus[]>('/agents')), [api], ['agents', 'health']);
   const [rollout] = useLoad(async () => itemsOf(await api.get<{ items: SiteRollout[] } | SiteRollout[]>('/rollout')), [api], ['rollout']);
   const [links] = useLoad(async () => (await api.get<Page<InterSiteLink>>('/links', { limit: 1000 })).items, [api], { topics: ['config'], kinds: ['link'] });
+  // The hub, for the map (every role may read the numbering plan).
+  const [plan] = useLoad(() => api.get<NumberingPlanView>('/numbering-plan'), [api], { topics: ['config'], kinds: ['federation', 'site'] });
+  const noAccess = useHasNoAccess();
 
   return (
     <section aria-labelledby="ov-title">
       <h1 id="ov-title">Federation overview</h1>
-      <LoadState loaded={sites} what="sites">
+      {noAccess ? <NoAccess /> : <LoadState loaded={sites} what="sites">
         {(list) =>
           list.length === 0 ? (
             <p>
@@ -29,6 +34,22 @@ export function OverviewScreen() {
             <>
               <RolloutSummary rollout={rollout} />
               <SitesTable sites={list} agents={agents} rollout={rollout} />
+              <h2>Map</h2>
+              <p className="help">Offices and the links between them, coloured by the health their agents report; each office filled by its configuration rollout. Click an office to open it.</p>
+              <LoadState loaded={links} what="links">
+                {(l) => {
+                  const hub = valueOr(plan, undefined)?.hubSiteId;
+                  return (
+                    <FederationMap
+                      sites={list}
+                      links={l}
+                      agents={agents.state === 'ok' ? agents.value : undefined}
+                      rollout={rollout.state === 'ok' ? rollout.value : undefined}
+                      {...(hub !== undefined ? { hubSiteId: hub } : {})}
+                    />
+                  );
+                }}
+              </LoadState>
               <h2>Links between sites</h2>
               <p className="help">Each cell is the link between the row’s site and the column’s site, as the row’s agent last reported it.</p>
               <LoadState loaded={links} what="links">
@@ -37,7 +58,7 @@ export function OverviewScreen() {
             </>
           )
         }
-      </LoadState>
+      </LoadState>}
     </section>
   );
 }

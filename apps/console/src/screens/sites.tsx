@@ -5,6 +5,7 @@ import { useApi, useSession } from '../session';
 import { useSites } from '../sites';
 import { DataTable, type Column } from '../ui/data-table';
 import { Banner, LoadState } from '../ui/feedback';
+import { NoAccess, useHasNoAccess } from '../ui/no-access';
 import { ResourceForm } from '../ui/resource-form';
 import { useLoad, valueOr } from '../ui/use-load';
 import { newSiteDefaults, siteFormFields } from './site-fields';
@@ -29,6 +30,7 @@ export function SitesScreen() {
   const [plan] = useLoad(() => api.get<NumberingPlanView>('/numbering-plan'), [api]);
   const [adding, setAdding] = useState(false);
   const decommissioned = useLocation().search.get('decommissioned');
+  const noAccess = useHasNoAccess();
 
   return (
     <section aria-labelledby="sites-title">
@@ -63,6 +65,7 @@ export function SitesScreen() {
           onCancel={() => setAdding(false)}
         />
       )}
+      {noAccess && <NoAccess />}
       <LoadState loaded={loaded} what="sites">
         {(list) => (
           <DataTable
@@ -76,7 +79,7 @@ export function SitesScreen() {
             rows={list}
             rowKey={(s) => s.id}
             rowAttributes={(s) => ({ 'data-site-row': s.id })}
-            empty={`No sites yet.${headOffice ? ' Add the first one: usually head office itself.' : ''}`}
+            empty={noAccess ? 'No site is open to your account.' : `No sites yet.${headOffice ? ' Add the first one: usually head office itself.' : ' Head office creates them.'}`}
           />
         )}
       </LoadState>

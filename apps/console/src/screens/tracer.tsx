@@ -143,7 +143,7 @@ function TraceDrawing({ result, siteId }: { result: TraceResult; siteId: string 
       </div>
       <ol className="trace-steps">
         {steps.map((s, i) => (
-          <li key={i} className={`trace-step step-${s.step}${isSkipped(s) ? ' skipped' : ''}`}>
+          <li key={i} className={`trace-step step-${s.step}${isSkipped(s) ? ' skipped' : ''}${isPlan(s) ? ' plan' : ''}`} data-plan={isPlan(s) ? 'true' : undefined}>
             <span className="step-kind">{s.step}</span>
             <span className="step-detail">{s.detail}</span>
           </li>
@@ -175,3 +175,5 @@ function TraceDrawing({ result, siteId }: { result: TraceResult; siteId: string 
 }
 
 const isSkipped = (s: TraceStep): boolean => s.data?.['skipped'] === true;
+/** A fallback prepared for a failure that has not happened (drawn neutral, not as a skip). */
+const isPlan = (s: TraceStep): boolean => s.data?.['plan'] === true;

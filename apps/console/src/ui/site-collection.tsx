@@ -1,14 +1,15 @@
 import { useState, type ReactNode } from 'react';
-import type { Page, WriteResponse } from '../api/types';
+import type { Page } from '../api/types';
 import { useApi, useSession } from '../session';
 import { DataTable, type Column } from './data-table';
-import { Banner, ErrorBanner, LoadState } from './feedback';
+import { useDeleteWithPreview } from './delete-preview';
+import { Banner, LoadState } from './feedback';
 import { ResourceForm, type FieldDef } from './resource-form';
 import { useLoad } from './use-load';
 
 /**
  * One kind of a site's objects (extensions, trunks), or without `siteId` a federation-wide kind (classes of
- * service): a table, add/edit through {@link ResourceForm}, delete. The write controls are there only when the
+ * service): a table, add/edit through {@link ResourceForm}, delete with an impact preview. The write controls are there only when the
  * session says the caller may write here: the site's writers, or head office for a federation-wide kind.
  */
 export function SiteCollection<T extends { id: string }>(props: {
@@ -29,18 +30,13 @@ export function SiteCollection<T extends { id: string }>(props: {
   const [items, reload] = useLoad(async () => (await api.get<Page<T>>(path, { siteId, limit: 1000 })).items, [api, path, siteId], { topics: ['config'], ...(siteId !== undefined ? { siteId } : {}) });
   const [editing, setEditing] = useState<T | 'new' | undefined>(undefined);
   const [message, setMessage] = useState<string | undefined>(undefined);
-  const [error, setError] = useState<unknown>(undefined);
-
-  const remove = async (item: T): Promise<void> => {
-    if (!window.confirm(`Delete ${noun} ${props.describe(item)}?`)) return;
-    setError(undefined);
-    try {
-      await api.delete<WriteResponse>(`${path}/${encodeURIComponent(item.id)}`);
-      setMessage(`Deleted ${noun} ${props.describe(item)}.`);
-      reload();
-    } catch (e) {
-      setError(e);
-    }
+  const deletion = useDeleteWithPreview((m) => {
+    setMessage(m);
+    reload();
+  });
+  const remove = (item: T): void => {
+    setMessage(undefined);
+    deletion.ask({ path: `${path}/${encodeURIComponent(item.id)}`, label: `${noun} ${props.describe(item)}`, id: item.id });
   };
 
   const actions: Column<T> = {
@@ -52,7 +48,7 @@ export function SiteCollection<T extends { id: string }>(props: {
         <button type="button" onClick={() => { setMessage(undefined); setEditing(item); }} aria-label={`Edit ${noun} ${props.describe(item)}`}>
           Edit
         </button>
-        <button type="button" className="danger" onClick={() => void remove(item)} aria-label={`Delete ${noun} ${props.describe(item)}`}>
+        <button type="button" className="danger" onClick={() => remove(item)} aria-label={`Delete ${noun} ${props.describe(item)}`}>
           Delete
         </button>
       </>
@@ -66,7 +62,7 @@ export function SiteCollection<T extends { id: string }>(props: {
       </h1>
       <p className="help">{props.intro}</p>
       {message !== undefined && <Banner kind="ok">{message}</Banner>}
-      {error !== undefined && <ErrorBanner error={error} />}
+      {deletion.dialog}
       {!canWrite ? null : editing === undefined ? (
         <div className="actions">
           <button type="button" className="primary" onClick={() => { setMessage(undefined); setEditing('new'); }}>

@@ -99,6 +99,8 @@ describe('authorization matrix: every route x role x own/foreign site (PostgreSQ
     'GET /api/v1/health': { req: () => ({ method: 'GET', url: '/api/v1/health' }), expect: all(200), public: true },
     'GET /api/openapi.json': { req: () => ({ method: 'GET', url: '/api/openapi.json' }), expect: all(200), public: true },
     'GET /api/docs': { req: () => ({ method: 'GET', url: '/api/docs' }), expect: all(200), public: true },
+    'GET /api/docs/:file': { req: () => ({ method: 'GET', url: '/api/docs/swagger-ui.css' }), expect: all(200), public: true },
+    'GET /api/v1': { req: () => ({ method: 'GET', url: '/api/v1' }), expect: all(200), public: true },
     'POST /api/v1/auth/login': { req: (_, role) => ({ method: 'POST', url: '/api/v1/auth/login', body: { username: users[role], password: PASSWORD } }), expect: all(200), public: true },
     'GET /api/v1/auth/me': { req: () => ({ method: 'GET', url: '/api/v1/auth/me' }), expect: all(200) },
     'GET /api/v1/api-tokens': { req: () => ({ method: 'GET', url: '/api/v1/api-tokens' }), expect: all(200) },

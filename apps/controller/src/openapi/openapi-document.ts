@@ -1,9 +1,10 @@
 import { CdrQuery, TraceRequest, toJsonSchema, type PublishedSchemaName } from '@fedpbx/contracts';
+import { foundingScenarioInput } from '@fedpbx/dialplan';
 import { z } from 'zod';
 import { DecommissionBody } from '../agent-credentials/site-decommission.service.js';
 import { ApiTokenBody, ChangePasswordBody, LoginBody, RefreshBody } from '../auth/auth.controller.js';
 import { CreateUserBody, DisabledBody, GrantsBody, ResetPasswordBody } from '../auth/users.controller.js';
-import { RESOURCE_KINDS } from '../resources/resource-kinds.js';
+import { RESOURCE_KINDS, type ResourceKind } from '../resources/resource-kinds.js';
 import { GenerateLinksBody } from '../resources/links.controller.js';
 import type { RouteInfo } from './route-catalog.js';
 
@@ -133,7 +134,9 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
     },
   };
 
-  const bodyByPath = new Map<string, string>(Object.values(RESOURCE_KINDS).map((k) => [`/api/v1/${k.path}`, k.schemaName]));
+  schemas['WriteResponse'] = WRITE_RESPONSE;
+  const kindByPath = new Map<string, ResourceKind>(Object.values(RESOURCE_KINDS).map((k) => [`/api/v1/${k.path}`, k as ResourceKind]));
+  const bodyByPath = new Map<string, string>([...kindByPath].map(([path, k]) => [path, k.schemaName]));
   const paths: Record<string, Record<string, unknown>> = {};
   for (const r of routes) {
     const path = r.path.replace(/:([A-Za-z]+)/g, '{$1}');
@@ -150,6 +153,18 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
     const objectSchema = bodyByPath.get(path.replace(/\/\{id\}$/, ''));
     const body = EXTRA_BODIES[`${r.method} ${path}`] ?? ((r.method === 'POST' || r.method === 'PUT') && objectSchema !== undefined ? objectSchema : undefined);
     if (body !== undefined) op['requestBody'] = { required: true, content: { 'application/json': { schema: ref(body) } } };
+    // Federation object writes: an example body (from the founding scenario) and the write answer, whose dry run
+    // (`?dryRun=true`) is the impact preview of a create, a change or a delete.
+    const kind = kindByPath.get(path.replace(/\/\{id\}$/, ''));
+    if (kind !== undefined && r.method !== 'GET') {
+      if (body === kind.schemaName) {
+        const example = exampleOf(kind);
+        if (example !== undefined) op['requestBody'] = { required: true, content: { 'application/json': { schema: ref(body), example } } };
+      }
+      const answer = { description: 'the write (or with `?dryRun=true`, its preview: nothing saved)', content: { 'application/json': { schema: ref('WriteResponse'), ...(r.method === 'DELETE' ? { example: DELETE_PREVIEW_EXAMPLE } : {}) } } };
+      const { '200': _plain, ...errors } = op['responses'] as Record<string, unknown>;
+      op['responses'] = { [r.method === 'POST' ? '201' : '200']: answer, ...(r.method === 'POST' ? { '200': { ...answer, description: 'the preview of a `?dryRun=true` create' } } : {}), ...errors };
+    }
     if (r.method === 'POST' && path === '/api/v1/import') {
       op['requestBody'] = {
         required: true,
@@ -186,6 +201,62 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
     security: [{ bearer: [] }],
     paths,
   };
+}
+
+/** What every federation object write answers (resource.service.ts WriteResponse). */
+const ISSUE = {
+  type: 'object',
+  required: ['code', 'severity', 'message', 'objects'],
+  properties: {
+    code: { type: 'string', description: 'e.g. `dangling-reference`, `extension-outside-range`, `range-overlap`, `call-flow`' },
+    severity: { type: 'string', enum: ['error', 'warning'] },
+    message: { type: 'string' },
+    detail: { type: 'string' },
+    objects: { type: 'array', description: 'the objects the finding names (those outside the caller\'s sites are left out)', items: { type: 'object', required: ['type', 'id'], properties: { type: { type: 'string' }, id: { type: 'string' }, siteId: { type: 'string' } } } },
+  },
+};
+const WRITE_RESPONSE = {
+  type: 'object',
+  required: ['dryRun', 'validation', 'changedSites', 'revisions'],
+  properties: {
+    dryRun: { type: 'boolean' },
+    data: { type: 'object', description: 'the object after the write (absent after a delete); credentials replaced by `<name>Set` flags' },
+    validation: {
+      type: 'object',
+      description: 'the whole federation checked as it would be after the write: `ok` false means the write is (or would be) refused with 409, and `errors` say what would break',
+      required: ['ok', 'errors', 'warnings'],
+      properties: { ok: { type: 'boolean' }, errors: { type: 'array', items: ISSUE }, warnings: { type: 'array', items: ISSUE } },
+    },
+    changedSites: { type: 'array', items: { type: 'string' }, description: 'sites whose configuration changes (would change, for a dry run)' },
+    revisions: { type: 'array', items: { type: 'object', properties: { siteId: { type: 'string' }, revision: { type: 'integer' } } }, description: 'the revisions written (none for a dry run)' },
+  },
+};
+/** A delete that would break other objects (an extension still named by an inbound route and a flow). */
+const DELETE_PREVIEW_EXAMPLE = {
+  dryRun: true,
+  validation: {
+    ok: false,
+    errors: [
+      { code: 'dangling-reference', severity: 'error', message: 'inbound route ir-branch-main leads to 301, which is not assigned', objects: [{ type: 'inboundRoute', id: 'ir-branch-main', siteId: 'branch' }] },
+      { code: 'call-flow', severity: 'error', detail: 'unknown-extension', message: 'call flow f-hq-reception, node branch: extension 301 does not exist', objects: [{ type: 'callFlow', id: 'f-hq-reception', siteId: 'hq' }] },
+    ],
+    warnings: [],
+  },
+  changedSites: ['branch'],
+  revisions: [],
+};
+
+/**
+ * The founding scenario's first object of the kind as a create body, without credentials (generated or
+ * write-only); without an id where site admins create the kind (the server chooses theirs).
+ */
+function exampleOf(kind: ResourceKind): Record<string, unknown> | undefined {
+  const first = (foundingScenarioInput()[kind.collection] as readonly Record<string, unknown>[] | undefined)?.[0];
+  if (first === undefined) return undefined;
+  const out: Record<string, unknown> = { ...first };
+  if (kind.create === 'site') delete out['id'];
+  for (const f of kind.secretFields) delete out[f];
+  return out;
 }
 
 function stripDialect(s: Record<string, unknown>): Record<string, unknown> {

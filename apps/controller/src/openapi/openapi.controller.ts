@@ -1,27 +1,39 @@
-import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { Controller, Get, Header, Inject, Param, Res } from '@nestjs/common';
+import type { FastifyReply } from 'fastify';
 import { Public } from '../auth/auth.guard.js';
+import { NotFoundError } from '../errors.js';
+import { apiIndex, type ApiIndex } from './api-index.js';
 import { openApiDocument } from './openapi-document.js';
 import { RouteCatalog } from './route-catalog.js';
 
-/** A self-contained page that lists the document's operations and schemas (no CDN, no bundle). */
-const DOCS_HTML = `<!doctype html><html><head><meta charset="utf-8"><title>fedpbx API</title>
-<style>body{font:14px system-ui,sans-serif;margin:2em;max-width:70em}code,pre{background:#f4f4f4}pre{padding:.5em;overflow:auto}
-h2{margin-top:1.5em}.m{display:inline-block;width:4.5em;font-weight:bold}</style></head><body>
-<h1>fedpbx controller API</h1><p>Machine-readable: <a href="/api/openapi.json">/api/openapi.json</a>. Authenticate with
-<code>POST /api/v1/auth/login</code>, then send <code>Authorization: Bearer &lt;token&gt;</code>.</p><div id="ops"></div>
-<script>
-fetch('/api/openapi.json').then(r=>r.json()).then(doc=>{const el=document.getElementById('ops');
-for(const [p,ops] of Object.entries(doc.paths)){for(const [m,op] of Object.entries(ops)){const d=document.createElement('details');
-const s=document.createElement('summary');s.innerHTML='<span class="m">'+m.toUpperCase()+'</span><code></code>';s.querySelector('code').textContent=p;d.appendChild(s);
-const ref=op.requestBody&&op.requestBody.content['application/json'].schema.$ref;if(ref){const name=ref.split('/').pop();
-const pre=document.createElement('pre');pre.textContent=name+' = '+JSON.stringify(doc.components.schemas[name],null,2);d.appendChild(pre);}
-el.appendChild(d);}}});
-</script></body></html>`;
+/**
+ * The API's documentation page: Swagger UI (the swagger-ui-dist package, served from this controller: the
+ * controller may have no internet, so no CDN) rendering /api/openapi.json, with its schemas and examples.
+ */
+const DOCS_HTML = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>fedpbx controller API</title>
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" type="image/svg+xml" href="/favicon.svg">
+<link rel="stylesheet" href="/api/docs/swagger-ui.css"></head><body>
+<noscript>The API documentation needs JavaScript. The document itself is at <a href="/api/openapi.json">/api/openapi.json</a>.</noscript>
+<div id="swagger-ui"></div><script src="/api/docs/swagger-ui-bundle.js"></script><script src="/api/docs/docs-init.js"></script></body></html>`;
+
+/** Starts Swagger UI on the document; a script file rather than inline, so a strict content policy can allow it. */
+const INIT_JS = `window.ui = SwaggerUIBundle({ url: '/api/openapi.json', dom_id: '#swagger-ui', deepLinking: true, presets: [SwaggerUIBundle.presets.apis], layout: 'BaseLayout', defaultModelsExpandDepth: 1, tryItOutEnabled: false });\n`;
+
+/** The viewer's files this page uses (and only those: the package holds more, none of which is served). */
+const VIEWER_FILES: Record<string, string> = {
+  'swagger-ui.css': 'text/css; charset=utf-8',
+  'swagger-ui-bundle.js': 'text/javascript; charset=utf-8',
+};
 
 @Public()
 @Controller('api')
 export class OpenApiController {
   private document: Record<string, unknown> | undefined;
+  private index: ApiIndex | undefined;
+  private readonly viewerFiles = new Map<string, Buffer>();
 
   constructor(@Inject(RouteCatalog) private readonly catalog: RouteCatalog) {}
 
@@ -30,9 +42,35 @@ export class OpenApiController {
     return (this.document ??= openApiDocument(this.catalog.routes()));
   }
 
+  /** `GET /api/v1`: what this API offers, as links (was a 404: a newcomer's first request). */
+  @Get('v1')
+  v1(): ApiIndex {
+    return (this.index ??= apiIndex(this.catalog.routes()));
+  }
+
   @Get('docs')
   @Header('content-type', 'text/html; charset=utf-8')
   docs(): string {
     return DOCS_HTML;
   }
+
+  @Get('docs/:file')
+  viewerFile(@Param('file') file: string, @Res({ passthrough: true }) reply: FastifyReply): Buffer | string {
+    void reply.header('cache-control', 'public, max-age=3600');
+    if (file === 'docs-init.js') {
+      void reply.type('text/javascript; charset=utf-8');
+      return INIT_JS;
+    }
+    const type = VIEWER_FILES[file];
+    if (type === undefined) throw new NotFoundError('documentation file', file);
+    let content = this.viewerFiles.get(file);
+    if (content === undefined) this.viewerFiles.set(file, (content = readFileSync(join(viewerDir(), file))));
+    void reply.type(type);
+    return content;
+  }
+}
+
+/** Where the installed swagger-ui-dist package is. */
+function viewerDir(): string {
+  return dirname(createRequire(import.meta.url).resolve('swagger-ui-dist/package.json'));
 }

@@ -301,7 +301,7 @@ function interSite(site: CompiledSite, targetSiteId: string, number: string, ran
     if (match !== undefined) {
       const fallback = trunkAttempts(site, match.value, did, health, targetSiteId, 'link-down-fallback', t);
       if (fallback.length > 0) {
-        t?.step('fallback', `if ${targetSiteId} cannot be reached over the link: ${did} over the PSTN (route "${match.value.name}")`, { did });
+        t?.step('fallback', `if ${targetSiteId} cannot be reached over the link: ${did} over the PSTN (route "${match.value.name}")`, { did, plan: true });
       }
       attempts.push(...fallback);
     } else {
@@ -343,7 +343,9 @@ function trunkAttempts(
       continue;
     }
     if (trunk.siteId === avoidSiteId) {
-      t?.step('trunk', `skip ${trunk.name}: it is at ${trunk.siteId}, which is unreachable`, { trunk: trunk.id, skipped: true });
+      // The fallback is planned whether or not the site is down now: worded as a plan, so a trace with every
+      // link up does not read as "the site is down".
+      t?.step('trunk', `if ${trunk.siteId} is unreachable: not through ${trunk.name}, which is at ${trunk.siteId}`, { trunk: trunk.id, plan: true });
       continue;
     }
     const hop = nextHop(site, trunk.siteId, health);
