@@ -14,3 +14,4 @@ export * from './sync.js';
 export * from './subjects.js';
 export * from './json-schema.js';
 export * from './survivability.js';
+export * from './api-answers.js';

@@ -15,6 +15,8 @@ export type {
   CdrPage,
   CdrRecord,
   ClassOfService,
+  DecommissionOutcome,
+  DecommissionPlan,
   EnrollmentToken,
   EnrollmentTokenIssued,
   EnrollmentTokenPage,
@@ -27,6 +29,7 @@ export type {
   LayoutPosition,
   LiveTraceResponse,
   NumberRange,
+  RevocationPushState,
   OutboundRoute,
   RolloutState,
   RouteEntry,
@@ -37,7 +40,7 @@ export type {
   Trunk,
   TrunkPreference,
 } from '@fedpbx/contracts';
-import type { SurvivabilityChange } from '@fedpbx/contracts';
+import type { IssueObjectRef, RevocationPushState, SurvivabilityChange, ValidationIssue, WriteAnswer } from '@fedpbx/contracts';
 
 export interface InputProblem {
   readonly path: string;
@@ -45,21 +48,10 @@ export interface InputProblem {
   readonly code?: string;
 }
 
-export interface ObjectRef {
-  readonly type: string;
-  readonly id: string;
-  readonly siteId?: string;
-}
-
+/** An object a validation finding names. */
+export type ObjectRef = IssueObjectRef;
 /** One finding of the controller's whole-federation validation (libs/dialplan FederationIssue). */
-export interface FederationIssue {
-  readonly code: string;
-  readonly severity: 'error' | 'warning';
-  readonly message: string;
-  readonly objects: readonly ObjectRef[];
-  readonly span?: { readonly from: string; readonly to: string };
-  readonly detail?: string;
-}
+export type FederationIssue = ValidationIssue;
 
 export interface ApiErrorBody {
   readonly error: {
@@ -78,15 +70,10 @@ export interface Page<T> {
 }
 
 /** What every federation write answers (also for `?dryRun=true`: the impact preview). */
-export interface WriteResponse<T = Record<string, unknown>> {
-  readonly dryRun: boolean;
-  readonly data?: T;
-  readonly validation: { readonly ok: boolean; readonly errors: readonly FederationIssue[]; readonly warnings: readonly FederationIssue[] };
-  readonly changedSites: readonly string[];
-  readonly revisions: readonly { readonly siteId: string; readonly revision: number }[];
+export type WriteResponse<T = Record<string, unknown>> = WriteAnswer<T> & {
   /** Dry runs of valid writes: what the change does to the survivability reports of the caller's changed sites. */
   readonly survivability?: { readonly changes: readonly SurvivabilityChange[]; readonly sitesNotCompared: readonly string[] };
-}
+};
 
 export interface Me {
   readonly userId: string;
@@ -217,13 +204,6 @@ export interface AgentCredential {
   readonly revokedAt?: string;
   readonly revokedBy?: string;
 }
-export interface RevocationPushState {
-  readonly state: 'current' | 'pending' | 'failing' | 'unavailable';
-  readonly revokedKeys: number;
-  readonly lastPushedAt?: string;
-  readonly lastError?: string;
-  readonly reason?: string;
-}
 export interface AgentCredentialsPage {
   readonly items: readonly AgentCredential[];
   readonly alarm?: { readonly code: string; readonly severity: 'critical' | 'warning'; readonly message: string };
@@ -234,31 +214,6 @@ export interface AgentCredentialsRevocation {
   readonly dryRun: boolean;
   readonly revokedKeys: readonly string[];
   readonly rotatedLinks: readonly string[];
-  readonly changedSites: readonly string[];
-  readonly revocation: RevocationPushState;
-}
-
-/** `POST /sites/:siteId/decommission[?dryRun=true]`. */
-export interface DecommissionOutcome {
-  readonly dryRun: boolean;
-  readonly siteId: string;
-  readonly removes: {
-    readonly numberRanges: readonly string[];
-    readonly extensions: readonly { readonly id: string; readonly number: string }[];
-    readonly trunks: readonly string[];
-    readonly links: readonly string[];
-    readonly inboundRoutes: readonly string[];
-    readonly callFlows: readonly string[];
-    readonly outboundRoutesRemoved: readonly string[];
-    readonly outboundRoutesChanged: readonly string[];
-    readonly hubCleared: boolean;
-    readonly rotatedLinks: readonly string[];
-    readonly peers: readonly string[];
-  };
-  readonly revokedKeys: readonly string[];
-  readonly bucket: string;
-  readonly validation: { readonly ok: boolean; readonly errors: readonly FederationIssue[]; readonly warnings: readonly FederationIssue[] };
-  readonly blockers: readonly { readonly type: string; readonly id: string; readonly siteId?: string; readonly message: string }[];
   readonly changedSites: readonly string[];
   readonly revocation: RevocationPushState;
 }

@@ -1,5 +1,6 @@
 import { Inject, Injectable, type OnApplicationShutdown, type OnModuleInit } from '@nestjs/common';
 import { connect, credsAuthenticator } from '@nats-io/transport-node';
+import type { RevocationPushState } from '@fedpbx/contracts';
 import { accountUpdateSubject, encodeAccountWithRevocations, mintSystemCreds, type RevocationAuthority } from '@fedpbx/nats-auth';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
@@ -7,19 +8,13 @@ import { CONTROLLER_CONFIG, type ControllerConfig } from '../config.js';
 import { NatsBus, splitUrls } from '../nats/nats-bus.js';
 import { AgentCredentialRepository } from './agent-credential.repository.js';
 
-/** Where the hub stands with the revocations the database holds. */
-export interface RevocationPushState {
-  /**
-   * `current`: the hub has every revocation; `pending`: a push is due or under way; `failing`: the last push
-   * failed and is retried; `unavailable`: this controller cannot revoke at the hub (no NATS, or an issuer file
-   * without the revocation keys) - revoked credentials then end only when their JWT expires.
-   */
-  readonly state: 'current' | 'pending' | 'failing' | 'unavailable';
-  readonly revokedKeys: number;
-  readonly lastPushedAt?: string;
-  readonly lastError?: string;
-  readonly reason?: string;
-}
+/**
+ * Where the hub stands with the revocations the database holds (the shape is the API's, in libs/contracts).
+ * `current`: the hub has every revocation; `pending`: a push is due or under way; `failing`: the last push failed
+ * and is retried; `unavailable`: this controller cannot revoke at the hub (no NATS, or an issuer file without the
+ * revocation keys) - revoked credentials then end only when their JWT expires.
+ */
+export type { RevocationPushState } from '@fedpbx/contracts';
 
 const RETRY_MS = 5000;
 const SYSTEM_USER_TTL_MS = 5 * 60_000;

@@ -1,5 +1,5 @@
 import { Inject, Injectable } from '@nestjs/common';
-import { Subjects, type Federation } from '@fedpbx/contracts';
+import { Subjects, type DecommissionOutcome as DecommissionAnswer, type DecommissionPlan, type Federation } from '@fedpbx/contracts';
 import type { FederationIssue } from '@fedpbx/dialplan';
 import { DataSource } from 'typeorm';
 import { z } from 'zod';
@@ -9,52 +9,16 @@ import { ForbiddenError, InvalidInputError, NotFoundError } from '../errors.js';
 import type { FederationChange } from '../federation/federation-change.js';
 import { FederationStore } from '../federation/federation-store.js';
 import { FederationWriter } from '../federation/federation-writer.js';
-import { AccountRevocations, type RevocationPushState } from './account-revocations.js';
+import { AccountRevocations } from './account-revocations.js';
 import { AgentCredentialRepository } from './agent-credential.repository.js';
 import { AgentCredentialsService, rotateLinkSecrets } from './agent-credentials.service.js';
 
 /** `POST /sites/:siteId/decommission`: a real run names the site again (what the console's typed confirmation sends). */
 export const DecommissionBody = z.strictObject({ confirm: z.string().max(64).optional() });
 
-/** What a decommission removes, changes and revokes. */
-export interface DecommissionPlan {
-  readonly numberRanges: readonly string[];
-  readonly extensions: readonly { readonly id: string; readonly number: string }[];
-  readonly trunks: readonly string[];
-  readonly links: readonly string[];
-  readonly inboundRoutes: readonly string[];
-  readonly callFlows: readonly string[];
-  /** Routes used only by this site or left without a trunk: removed. */
-  readonly outboundRoutesRemoved: readonly string[];
-  /** Routes that lose this site from their sites, or its trunks from their trunk list. */
-  readonly outboundRoutesChanged: readonly string[];
-  /** The site was the federation's hub: the federation has none afterwards. */
-  readonly hubCleared: boolean;
-  /** Other links whose secret equals one this site held (reused by hand): replaced. */
-  readonly rotatedLinks: readonly string[];
-  /** Sites whose links to this site go (their snapshots change). */
-  readonly peers: readonly string[];
-}
-
-export interface DecommissionOutcome {
-  readonly dryRun: boolean;
-  readonly siteId: string;
-  readonly removes: DecommissionPlan;
-  /** Agent credentials revoked (that would be, for a dry run). */
-  readonly revokedKeys: readonly string[];
-  /** The site's config bucket, removed from NATS by the snapshot publisher once the write commits. */
-  readonly bucket: string;
-  readonly validation: { readonly ok: boolean; readonly errors: readonly FederationIssue[]; readonly warnings: readonly FederationIssue[] };
-  /**
-   * Objects of other sites that still need this site (a call flow dialling one of its extensions...): the
-   * validation errors name them. They are never changed behind their site's back; the decommission is refused
-   * (409) until they are edited.
-   */
-  readonly blockers: readonly { readonly type: string; readonly id: string; readonly siteId?: string; readonly message: string }[];
-  readonly changedSites: readonly string[];
-  readonly revisions: readonly { readonly siteId: string; readonly revision: number }[];
-  readonly revocation: RevocationPushState;
-}
+export type { DecommissionPlan } from '@fedpbx/contracts';
+/** The decommission's answer (libs/contracts, which the console reads it with), with the validator's issues. */
+export type DecommissionOutcome = DecommissionAnswer<FederationIssue>;
 
 /** The changes that remove a site and everything that depends on it (pure). */
 export function decommissionChanges(fed: Federation, siteId: string): { changes: FederationChange[]; plan: DecommissionPlan } {

@@ -1,6 +1,6 @@
 import { randomBytes, randomInt, randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import type { Federation } from '@fedpbx/contracts';
+import type { Federation, WriteAnswer } from '@fedpbx/contracts';
 import type { FederationIssue } from '@fedpbx/dialplan';
 import type { EntityManager } from 'typeorm';
 import type { Scope } from '../access/scope.js';
@@ -17,16 +17,12 @@ import { redactIssues } from './issue-redaction.js';
 import { headOfficeChanges, toResponse, type ResourceKind, type WriteLevel } from './resource-kinds.js';
 import { ScopedReadRepository, type ListQuery, type Page } from './scoped-read.repository.js';
 
-/** What every write answers: the object (when one remains), warnings, and the sites whose snapshot changes. */
-export interface WriteResponse {
-  readonly dryRun: boolean;
-  readonly data?: Record<string, unknown>;
-  readonly validation: { readonly ok: boolean; readonly errors: readonly FederationIssue[]; readonly warnings: readonly FederationIssue[] };
-  readonly changedSites: readonly string[];
-  readonly revisions: readonly { readonly siteId: string; readonly revision: number }[];
-  /** Dry runs of valid writes: what the write changes in the survivability reports of the caller's changed sites. */
-  readonly survivability?: SurvivabilityPreview;
-}
+/**
+ * What every write answers (libs/contracts' WriteAnswer): the object (when one remains), the validation, the
+ * sites whose snapshot changes; dry runs of valid writes also say what changes in the survivability reports of the
+ * caller's changed sites.
+ */
+export type WriteResponse = WriteAnswer<Record<string, unknown>, FederationIssue> & { readonly survivability?: SurvivabilityPreview };
 
 /** A generated credential: 32 URL-safe characters (192 bits), inside the contracts' Secret alphabet. */
 export const generateSecret = (): string => randomBytes(24).toString('base64url');
