@@ -206,9 +206,9 @@ describe('web console: deletes with previews, no-rights message, tracer plan, AP
 
     const index = await page.goto(`${stack.url}/api/v1`);
     expect(index?.status()).toBe(200);
-    const body = JSON.parse(await page.locator('body').innerText()) as { links: Record<string, string>; collections: Record<string, string> };
+    const body = JSON.parse(await page.locator('body').innerText()) as { links: Record<string, string>; resources: Record<string, string> };
     expect(body.links['docs']).toBe('/api/docs');
-    expect(body.collections['number-ranges']).toBe('/api/v1/number-ranges');
+    expect(body.resources['number-ranges']).toBe('/api/v1/number-ranges');
 
     await page.goto(`${stack.url}/`);
     expect(await page.locator('link[rel="icon"]').getAttribute('href')).toBe('/favicon.svg');

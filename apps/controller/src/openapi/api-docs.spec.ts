@@ -12,16 +12,18 @@ describe('API index and documentation (PostgreSQL)', () => {
   });
   afterAll(async () => t?.close());
 
-  it('answers GET /api/v1 without a token with links, and every collection it names answers', async () => {
+  it('answers GET /api/v1 without a token with links, and every resource it names answers', async () => {
     const r = await t.request('GET', '/api/v1');
     expect(r.status).toBe(200);
     expect(r.body['links']).toEqual({ docs: '/api/docs', openapi: '/api/openapi.json', health: '/api/v1/health', login: '/api/v1/auth/login', me: '/api/v1/auth/me' });
-    const collections = r.body['collections'] as Record<string, string>;
-    for (const name of ['sites', 'number-ranges', 'extensions', 'trunks', 'links', 'outbound-routes', 'inbound-routes', 'call-flows', 'classes-of-service', 'users', 'audit']) {
-      expect(collections[name]).toBe(`/api/v1/${name}`);
+    const resources = r.body['resources'] as Record<string, string>;
+    for (const name of ['sites', 'number-ranges', 'extensions', 'trunks', 'links', 'outbound-routes', 'inbound-routes', 'call-flows', 'classes-of-service', 'users', 'audit', 'numbering-plan', 'events']) {
+      expect(resources[name]).toBe(`/api/v1/${name}`);
     }
-    // Taken from the registered routes: nothing it names is missing (a collection may refuse a role, never 404).
-    for (const path of Object.values(collections)) expect([path, (await t.request('GET', path, undefined, token)).status]).not.toEqual([path, 404]);
+    // Taken from the registered routes: nothing it names is missing (a resource may refuse a role, never 404).
+    // The event stream never ends: it is there, as the route table says; the others are asked.
+    const asked = Object.values(resources).filter((path) => path !== '/api/v1/events');
+    for (const path of asked) expect([path, (await t.request('GET', path, undefined, token)).status]).not.toEqual([path, 404]);
   });
 
   it('serves Swagger UI at /api/docs from the installed package, and nothing else of it', async () => {
