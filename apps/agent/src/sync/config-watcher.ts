@@ -16,7 +16,56 @@ export interface ConfigWatcherOptions {
   readonly state: Pick<RoutingState, 'revision' | 'ready'>;
   /** A snapshot from the bucket was refused (bad signature/hash/site, not JSON...): for the status report. */
   readonly onRefused: (revision: number, reason: string) => void;
+  /**
+   * The refused snapshot broke a value rule of one object (the renderers' rules are the contracts'): reported as
+   * the revision's config failure too, so the site reads config-failed with the object named, as a render refusal.
+   */
+  readonly onValueRefused?: (revision: number, failure: RefusedValue) => void;
   readonly log: Logger;
+}
+
+/** A value rule a snapshot broke, named as the renderers name objects (`trunk t-moscow-city`, field `secret`). */
+export interface RefusedValue {
+  readonly kind: 'render';
+  readonly code: 'invalid-value';
+  readonly object: string;
+  readonly field: string;
+  readonly reason: string;
+}
+
+const OBJECT_KIND: Readonly<Record<string, string>> = {
+  extensions: 'extension',
+  trunks: 'trunk',
+  remoteTrunks: 'remote trunk',
+  links: 'link',
+  outboundRoutes: 'outbound route',
+  inboundRoutes: 'inbound route',
+  callFlows: 'call flow',
+  classesOfService: 'class of service',
+};
+
+/**
+ * The object and field of a `malformed` refusal at `config.<collection>.<index>.<field>` (or `config.site.<field>`),
+ * with the object's id read from the snapshot text; undefined for any other refusal (signature, hash, format...).
+ * Only on this failure path is the text parsed again.
+ */
+export function refusedValueOf(code: string, reason: string, text: string): RefusedValue | undefined {
+  if (code !== 'malformed') return undefined;
+  const m = /^snapshot is malformed at config\.([A-Za-z]+)\.((?:[0-9]+\.)?)([^:]+): (.*)$/s.exec(reason);
+  if (m === null) return undefined;
+  const [, collection, indexPart, field, message] = m as unknown as [string, string, string, string, string];
+  let config: Record<string, unknown>;
+  try {
+    config = (JSON.parse(text) as { config: Record<string, unknown> }).config;
+  } catch {
+    return undefined;
+  }
+  const idOf = (o: unknown): string => (typeof o === 'object' && o !== null && typeof (o as { id?: unknown }).id === 'string' ? (o as { id: string }).id : '?');
+  if (collection === 'site' && indexPart === '') return { kind: 'render', code: 'invalid-value', object: `site ${idOf(config['site'])}`, field, reason: message };
+  const kind = OBJECT_KIND[collection];
+  const items = config[collection];
+  if (kind === undefined || indexPart === '' || !Array.isArray(items)) return undefined;
+  return { kind: 'render', code: 'invalid-value', object: `${kind} ${idOf(items[Number(indexPart.slice(0, -1))])}`, field, reason: message };
 }
 
 /**
@@ -108,7 +157,11 @@ export class ConfigWatcher {
     // A throw here is not a verdict on the snapshot (e.g. the state dir is full): it ends this watch, and the
     // re-created one offers the latest value again.
     const result: ApplyResult = await this.opts.applier.offerText(text, 'nats');
-    if (!result.applied) this.refused(result.revision, `${result.code}: ${result.reason}`);
+    if (!result.applied) {
+      this.refused(result.revision, `${result.code}: ${result.reason}`);
+      const value = this.opts.onValueRefused === undefined ? undefined : refusedValueOf(result.code, result.reason, text);
+      if (value !== undefined) this.opts.onValueRefused?.(result.revision, value);
+    }
   }
 
   private refused(revision: number, reason: string): void {

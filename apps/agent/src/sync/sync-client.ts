@@ -55,7 +55,7 @@ export class SyncClient {
     this.link = new NatsLink({ siteId, servers: opts.servers, ...(opts.credsFile !== undefined ? { credsFile: opts.credsFile } : {}), metrics: opts.metrics, log });
     this.status = new StatusReporter({ stateDir, siteId, link: this.link, log });
     this.cdrs = new CdrPublisher({ stateDir, siteId, link: this.link, metrics: opts.metrics, log });
-    this.watcher = new ConfigWatcher({ siteId, link: this.link, applier: opts.applier, state, onRefused: (r, reason) => this.status.snapshotRefused(r, reason), log });
+    this.watcher = new ConfigWatcher({ siteId, link: this.link, applier: opts.applier, state, onRefused: (r, reason) => this.status.snapshotRefused(r, reason), onValueRefused: (r, failure) => this.status.config(r, failure), log });
     this.heartbeat = new Heartbeat({
       siteId,
       link: this.link,

@@ -34,6 +34,9 @@ describe('rollout state of a site', () => {
     const r = row({ publishedRevision: 4, appliedRevision: 4, configFailure: withheld });
     expect(rolloutState(r)).toBe('config-failed');
     expect(toSiteRollout(r, new Date('2026-11-26T10:00:10Z')).configFailure).toMatchObject({ revision: 5, object: 'trunk t-moscow-city', field: 'secret' });
+    // An older controller shipped it and the agent refused it for that value (its config.failed names the object):
+    // config-failed too, not refused.
+    expect(rolloutState(row({ appliedRevision: 4, refusedRevision: 5, refusedReason: 'malformed: ...', refusedAt: new Date('2026-11-26T10:00:01Z'), configFailure: { ...failure, code: 'invalid-value' } }))).toBe('config-failed');
     // Fixed: the next revision is published and its failure no longer stands.
     expect(rolloutState(row({ currentRevision: 6, publishedRevision: 6, appliedRevision: 4, configFailure: withheld }))).toBe('applying');
   });
