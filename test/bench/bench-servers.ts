@@ -147,7 +147,8 @@ export function agentServer(cfg: AgentBenchConfig): ServerFactory {
       },
       agiHost: '127.0.0.1',
       agiPort: ctx.agiPort,
-      readyTimeoutMs: 20_000,
+      // Booting the 100,000-extension snapshot on one pinned CPU of a loaded machine took over 20 s.
+      readyTimeoutMs: 90_000,
     }),
   };
 }
