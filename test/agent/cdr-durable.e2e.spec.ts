@@ -109,7 +109,7 @@ beforeAll(async () => {
   const dir = mkdtempSync(join(tmpdir(), 'fedpbx-cdr-durable-'));
   const issuerFile = join(dir, 'issuer.json');
   writeFileSync(issuerFile, JSON.stringify(nats.issuer), { mode: 0o600 });
-  controller = await startController({ DATABASE_URL: db.url, FEDPBX_DATA_DIR: join(dir, 'controller'), FEDPBX_NATS_URL: nats.url, FEDPBX_NATS_ISSUER_FILE: issuerFile });
+  controller = await startController({ FEDPBX_DATA_DIR: join(dir, 'controller'), FEDPBX_NATS_URL: nats.url, FEDPBX_NATS_ISSUER_FILE: issuerFile, ...db.env });
   await seedFoundingScenario(controller);
   stateDir = mkdtempSync(join(tmpdir(), 'fedpbx-agent-moscow-'));
   const issued = await controller.api<{ token: string }>('POST', '/api/v1/sites/moscow/enrollment-tokens', {}, await controller.adminToken());

@@ -133,11 +133,11 @@ async function main(): Promise<void> {
   const results: PhaseResult[] = [];
   try {
     nats = await startNatsServer();
-    db = await createTestDatabase();
+    db = await createTestDatabase({ require: 'postgres' });
     const issuerFile = join(dir, 'issuer.json');
     writeFileSync(issuerFile, JSON.stringify(nats.issuer), { mode: 0o600 });
     controller = await startController(
-      { DATABASE_URL: db.url, FEDPBX_DATA_DIR: join(dir, 'controller'), FEDPBX_NATS_URL: nats.url, FEDPBX_NATS_ISSUER_FILE: issuerFile },
+      { DATABASE_URL: db.url!, FEDPBX_DATA_DIR: join(dir, 'controller'), FEDPBX_NATS_URL: nats.url, FEDPBX_NATS_ISSUER_FILE: issuerFile },
       (process.env.BENCH_CONTROLLER_NODE_ARGS ?? '').split(' ').filter((a) => a !== ''),
     );
     await seedFoundingScenario(controller);
@@ -168,7 +168,7 @@ async function main(): Promise<void> {
     await peer.waitFor(() => peer.loggedInSessions.length > 0, 10_000);
     const metricsPort = agent.metricsPort;
     await until('moscow has its snapshot', async () => (await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status === 200, 30_000);
-    client = new pg.Client({ connectionString: db.url });
+    client = new pg.Client({ connectionString: db.url! });
     await client.connect();
     const agentPid = agent.pid;
     const controllerPid = controller.pid() as number;

@@ -165,15 +165,15 @@ async function main(): Promise<void> {
   let puts: Awaited<ReturnType<typeof watchPuts>> | undefined;
   try {
     nats = await startNatsServer();
-    db = await createTestDatabase();
-    pool = new pg.Pool({ connectionString: db.url, max: 2 });
+    db = await createTestDatabase({ require: 'postgres' });
+    pool = new pg.Pool({ connectionString: db.url!, max: 2 });
     const issuerFile = join(dir, 'nats-issuer.json');
     writeFileSync(issuerFile, JSON.stringify(nats.issuer), { mode: 0o600 });
     const key = generateSigningKey('bench-key');
     const keyFile = join(dir, 'signing-key.pem');
     writeFileSync(keyFile, exportPrivateKey(key.privateKey), { mode: 0o600 });
     controller = await startController({
-      DATABASE_URL: db.url,
+      DATABASE_URL: db.url!,
       FEDPBX_DATA_DIR: join(dir, 'controller'),
       FEDPBX_NATS_URL: nats.url,
       FEDPBX_NATS_ISSUER_FILE: issuerFile,

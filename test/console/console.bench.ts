@@ -17,8 +17,8 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
 
 const dir = await buildConsole();
-const db = await createTestDatabase();
-const controller = await startController({ DATABASE_URL: db.url, FEDPBX_CONSOLE_DIR: dir, FEDPBX_LOG_LEVEL: 'warn' });
+const db = await createTestDatabase({ require: 'postgres' });
+const controller = await startController({ DATABASE_URL: db.url!, FEDPBX_CONSOLE_DIR: dir, FEDPBX_LOG_LEVEL: 'warn' });
 const chrome = await launchChromium();
 try {
   await seedFoundingScenario(controller);

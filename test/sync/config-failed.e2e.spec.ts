@@ -10,14 +10,14 @@ import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFoundingScenario } from '../../apps/controller/src/testing/scenario.js';
 import { ADMIN, type TestApp } from '../../apps/controller/src/testing/test-app.js';
-import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
+import { createTestDatabase, testDatabaseLabel, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
 import { SnapshotSigningKey } from '../../apps/controller/src/sync/snapshot-signing-key.js';
 import { startAgent, type AgentProcess } from '../support/agent-process.js';
 import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
 import { writeAgentCreds } from './agent-harness.js';
 import { startSyncedController } from './controller-harness.js';
 
-describe('an include-file failure at an agent reaches the controller as config-failed (nats-server + PostgreSQL)', () => {
+describe(`an include-file failure at an agent reaches the controller as config-failed (nats-server + ${testDatabaseLabel()})`, () => {
   let nats: TestNatsServer;
   let db: TestDatabase;
   let t: TestApp;

@@ -10,7 +10,7 @@ import { EventIngestService } from '../../apps/controller/src/ingest/event-inges
 import { INGEST_CONSUMER } from '../../apps/controller/src/ingest/events-stream.js';
 import { publishCdrs, waitForCdrs } from '../../apps/controller/src/ingest/testing/cdr-load.js';
 import { ADMIN, startTestApp, type TestApp } from '../../apps/controller/src/testing/test-app.js';
-import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
+import { createTestDatabase, testDatabaseLabel, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
 import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
 
 /** Backlog size; FEDPBX_MEASURE_CDRS=50000 for a longer measurement. */
@@ -20,7 +20,7 @@ const N = Number(process.env['FEDPBX_MEASURE_CDRS'] ?? 10_000);
  * A controller that was down while N CDRs piled up in JetStream drains them into PostgreSQL exactly once; the
  * clock runs from its start to the last row stored and the rate is printed (one JSON line) for the report.
  */
-describe('controller CDR backlog ingest (nats-server + PostgreSQL)', () => {
+describe(`controller CDR backlog ingest (nats-server + ${testDatabaseLabel()})`, () => {
   let nats: TestNatsServer;
   let db: TestDatabase;
   let env: Record<string, string>;
@@ -32,7 +32,7 @@ describe('controller CDR backlog ingest (nats-server + PostgreSQL)', () => {
     const dir = mkdtempSync(join(tmpdir(), 'fedpbx-measure-'));
     const issuerFile = join(dir, 'issuer.json');
     writeFileSync(issuerFile, JSON.stringify(nats.issuer), { mode: 0o600 });
-    env = { DATABASE_URL: db.url, FEDPBX_NATS_URL: nats.url, FEDPBX_NATS_ISSUER_FILE: issuerFile, FEDPBX_DATA_DIR: dir, FEDPBX_LOG_LEVEL: 'warn' };
+    env = { FEDPBX_NATS_URL: nats.url, FEDPBX_NATS_ISSUER_FILE: issuerFile, FEDPBX_DATA_DIR: dir, FEDPBX_LOG_LEVEL: 'warn', ...db.env };
     ctl = await startTestApp({ env });
     const token = await ctl.login(ADMIN.username, ADMIN.password);
     expect((await ctl.request('POST', '/api/v1/sites', { id: 'moscow', name: 'Moscow' }, token)).status).toBe(201);

@@ -14,7 +14,8 @@ import { cdrEnvelope } from '../../apps/controller/src/ingest/testing/cdr-envelo
 import { countCdrs, publishCdrs, waitForCdrs } from '../../apps/controller/src/ingest/testing/cdr-load.js';
 import { buildFoundingScenario } from '../../apps/controller/src/testing/scenario.js';
 import { ADMIN, startTestApp, type TestApp } from '../../apps/controller/src/testing/test-app.js';
-import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
+import { createTestDatabase, testDatabaseLabel, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
+import { dataSourceOptions } from '../../apps/controller/src/database/data-source-options.js';
 import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
 import { until } from '../support/until.js';
 
@@ -23,7 +24,7 @@ import { until } from '../support/until.js';
  * PostgreSQL. Agents are played by NATS clients holding the agent credentials the controller would mint.
  * One database across controller restarts, as in production.
  */
-describe('controller event ingest (nats-server + PostgreSQL)', () => {
+describe(`controller event ingest (nats-server + ${testDatabaseLabel()})`, () => {
   let nats: TestNatsServer;
   let db: TestDatabase;
   let issuerFile: string;
@@ -35,7 +36,8 @@ describe('controller event ingest (nats-server + PostgreSQL)', () => {
 
   const startController = async (): Promise<TestApp> => {
     ctl = await startTestApp({
-      env: { DATABASE_URL: db.url, FEDPBX_NATS_URL: nats.url, FEDPBX_NATS_ISSUER_FILE: issuerFile, FEDPBX_EVENTS_ACK_WAIT_SEC: '2', FEDPBX_DATA_DIR: mkdtempSync(join(tmpdir(), 'fedpbx-ingest-')) },
+      // db.env last: on the embedded database its data dir is the database, kept across the controller's restarts.
+      env: { FEDPBX_NATS_URL: nats.url, FEDPBX_NATS_ISSUER_FILE: issuerFile, FEDPBX_EVENTS_ACK_WAIT_SEC: '2', FEDPBX_DATA_DIR: mkdtempSync(join(tmpdir(), 'fedpbx-ingest-')), ...db.env },
     });
     return ctl;
   };
@@ -183,7 +185,7 @@ describe('controller event ingest (nats-server + PostgreSQL)', () => {
     const consumer = await jetstream(crashing).consumers.get(Subjects.EVENTS_STREAM, INGEST_CONSUMER);
     const taken = await consumer.next({ expires: 5000 });
     expect(taken?.json()).toEqual(env);
-    const ds = await new DataSource({ type: 'postgres', url: db.url }).initialize();
+    const ds = await new DataSource(dataSourceOptions(db.settings)).initialize();
     await ds.transaction((m) => new EventStore().write(m, groupEvents([env])));
     await ds.destroy();
     await crashing.close();

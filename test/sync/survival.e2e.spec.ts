@@ -189,10 +189,10 @@ beforeAll(async () => {
   const issuerFile = join(dir, 'issuer.json');
   writeFileSync(issuerFile, JSON.stringify(nats.issuer), { mode: 0o600 });
   controller = await startController({
-    DATABASE_URL: db.url,
     FEDPBX_DATA_DIR: join(dir, 'controller'),
     FEDPBX_NATS_URL: nats.url,
     FEDPBX_NATS_ISSUER_FILE: issuerFile,
+    ...db.env,
   });
   await seedFoundingScenario(controller);
   const token = await controller.adminToken();

@@ -12,9 +12,9 @@ import { createTestDatabase } from '../src/testing/test-database.js';
 
 const name = process.argv[2];
 if (name === undefined || !/^[A-Z][A-Za-z0-9]+$/.test(name)) throw new Error('usage: generate-migration.ts <PascalCaseName>');
-const db = await createTestDatabase();
+const db = await createTestDatabase({ require: 'postgres' });
 try {
-  const ds = await new DataSource(dataSourceOptions({ url: db.url, dataDir: '' })).initialize();
+  const ds = await new DataSource(dataSourceOptions(db.settings)).initialize();
   await ds.runMigrations();
   const { up, down } = await pendingSchemaChanges(ds);
   await ds.destroy();

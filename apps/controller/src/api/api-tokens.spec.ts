@@ -2,13 +2,14 @@ import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFoundingScenario } from '../testing/scenario.js';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
+import { testDatabaseLabel } from '../testing/test-database.js';
 
 /**
  * API tokens that can be limited and ended (issue #17 §3): scopes (read-only, a subset of the user's grants),
  * an expiry, no tokens minted by tokens, rights that shrink with the user's, head office listing and revoking
  * anyone's, and a last-used time written at most once a minute.
  */
-describe('API tokens (PostgreSQL)', () => {
+describe(`API tokens (${testDatabaseLabel()})`, () => {
   let t: TestApp;
   let admin: string;
   let ds: DataSource;

@@ -1,13 +1,14 @@
 import { foundingScenarioInput } from '@fedpbx/dialplan';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
+import { testDatabaseLabel } from '../testing/test-database.js';
 
 /**
  * What the API accepts, Asterisk can do (issue 16 §4): the API refuses at write time, with 400 naming the field,
  * every value a renderer would refuse (one rule: `@fedpbx/contracts` config-values.ts), and refuses with 409 a flow
  * or inbound route whose voicemail step names a mailbox its site does not have. Real PostgreSQL.
  */
-describe('values the renderers accept, refused at write time (PostgreSQL)', () => {
+describe(`values the renderers accept, refused at write time (${testDatabaseLabel()})`, () => {
   let t: TestApp;
   let token: string;
   const input = foundingScenarioInput();

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
+import { testDatabaseLabel } from '../testing/test-database.js';
 
-describe('authentication (PostgreSQL)', () => {
+describe(`authentication (${testDatabaseLabel()})`, () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({ env: { FEDPBX_LOGIN_MAX_ATTEMPTS: '3', FEDPBX_LOGIN_WINDOW_SEC: '60', FEDPBX_LOGIN_BACKOFF_FIRST_SEC: '30' } });

@@ -11,6 +11,7 @@ import { cdrEnvelope } from '../ingest/testing/cdr-envelopes.js';
 import { RouteCatalog } from '../openapi/route-catalog.js';
 import { buildFoundingScenario } from '../testing/scenario.js';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
+import { testDatabaseLabel } from '../testing/test-database.js';
 
 /**
  * Every registered route x role x own/foreign site, with the status each must answer. The routes come from
@@ -72,7 +73,7 @@ const OBJECTS: Record<string, { ids: Record<Target, string>; create: (site: stri
   'classes-of-service': { ids: { own: 'cos-local', foreign: 'cos-national' }, create: () => ({ name: 'extra', allow: ['internal'] }) },
 };
 
-describe('authorization matrix: every route x role x own/foreign site (PostgreSQL)', () => {
+describe(`authorization matrix: every route x role x own/foreign site (${testDatabaseLabel()})`, () => {
   let t: TestApp;
   let base = '';
   /** The status of a stream, and its first bytes as the body (a refused one answers JSON and ends). */

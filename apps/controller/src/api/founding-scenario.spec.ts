@@ -1,9 +1,10 @@
 import { foundingScenario, foundingScenarioInput } from '@fedpbx/dialplan';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
+import { testDatabaseLabel } from '../testing/test-database.js';
 
 /** The founding scenario (seed-scenario.md) built through the REST API on a real PostgreSQL database. */
-describe('founding scenario through the API (PostgreSQL)', () => {
+describe(`founding scenario through the API (${testDatabaseLabel()})`, () => {
   let t: TestApp;
   let token: string;
   const input = foundingScenarioInput();

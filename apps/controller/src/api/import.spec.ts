@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
+import { testDatabaseLabel } from '../testing/test-database.js';
 
 /** POST /api/v1/import: JSON and CSV bulk import, all or nothing, one validation of the whole federation. */
-describe('bulk import (PostgreSQL)', () => {
+describe(`bulk import (${testDatabaseLabel()})`, () => {
   let t: TestApp;
   let token: string;
 

@@ -2,13 +2,14 @@ import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { backoffSec, LoginThrottle } from '../auth/login-throttle.js';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
+import { testDatabaseLabel } from '../testing/test-database.js';
 
 /**
  * Login throttling (issue #17 §2): "ten bad logins for admin from any address lock the real admin out for 300 s,
  * renewable forever; behind a reverse proxy everyone shares one key". Counters live in the database (shared by
  * replicas); the proxy's X-Forwarded-For is believed only from FEDPBX_TRUSTED_PROXIES.
  */
-describe('login throttling (PostgreSQL)', () => {
+describe(`login throttling (${testDatabaseLabel()})`, () => {
   let t: TestApp;
   // Requests are injected from 127.0.0.1, the trusted proxy here: X-Forwarded-For names each client.
   const from = (ip: string) => ({ 'x-forwarded-for': ip });

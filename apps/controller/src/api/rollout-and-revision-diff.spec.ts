@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RolloutRepository } from '../rollout/rollout.repository.js';
 import { buildFoundingScenario } from '../testing/scenario.js';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
+import { testDatabaseLabel } from '../testing/test-database.js';
 
-describe('rollout status and revision diff (PostgreSQL)', () => {
+describe(`rollout status and revision diff (${testDatabaseLabel()})`, () => {
   let t: TestApp;
   let admin: string;
   let rollout: RolloutRepository;

@@ -2,6 +2,7 @@ import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFoundingScenario } from '../testing/scenario.js';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
+import { testDatabaseLabel } from '../testing/test-database.js';
 
 /**
  * Sessions on the server (issue #17 §2): sign-out ends the token, refresh tokens rotate and a reused one ends its
@@ -9,7 +10,7 @@ import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
  * reset by head office (forced change at next sign-in), the password policy, and the HTTP edge (bearer in any
  * case, malformed JSON, small bodies on public routes).
  */
-describe('sessions and passwords (PostgreSQL)', () => {
+describe(`sessions and passwords (${testDatabaseLabel()})`, () => {
   let t: TestApp;
   let admin: string;
   let ds: DataSource;

@@ -5,9 +5,10 @@ import { siteConfigText } from '../federation/site-config-hash.js';
 import { buildFoundingScenario } from '../testing/scenario.js';
 import { CallFlowLayoutUpgrade } from './call-flow-layout-upgrade.js';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
+import { testDatabaseLabel } from '../testing/test-database.js';
 
 /** Issue #18 §2: where the console draws a flow is console metadata - saving it makes no revision and no rollout. */
-describe('call-flow layout, outside the snapshot (PostgreSQL)', () => {
+describe(`call-flow layout, outside the snapshot (${testDatabaseLabel()})`, () => {
   let t: TestApp;
   let admin: string;
   let ds: DataSource;

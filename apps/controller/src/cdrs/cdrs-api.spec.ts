@@ -6,12 +6,13 @@ import { EventStore } from '../ingest/event-store.js';
 import { cdrEnvelope } from '../ingest/testing/cdr-envelopes.js';
 import { buildFoundingScenario } from '../testing/scenario.js';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
+import { testDatabaseLabel } from '../testing/test-database.js';
 
 /**
  * The CDR and agent status APIs over rows written by the ingest's own store (the NATS path is covered in
  * test/sync/controller-ingest.e2e.spec.ts): filters, keyset paging, per-site scope, newest-wins status.
  */
-describe('GET /api/v1/cdrs and /api/v1/agents (PostgreSQL)', () => {
+describe(`GET /api/v1/cdrs and /api/v1/agents (${testDatabaseLabel()})`, () => {
   let t: TestApp;
   let admin: string;
   let viewer: string;

@@ -3,12 +3,12 @@ import { foundingScenario } from '@fedpbx/dialplan';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { callFlowMapper, siteMapper } from '../federation/federation-mappers.js';
-import { createTestDatabase, type TestDatabase } from '../testing/test-database.js';
+import { createTestDatabase, testDatabaseLabel, type TestDatabase } from '../testing/test-database.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { CallFlowEntity, CallFlowLayoutEntity, SiteEntity, SiteRevisionEntity } from './entities/index.js';
 
 /** The CallFlowLayouts migration moves stored node positions out of the flows (and their revisions) into layouts. */
-describe('CallFlowLayouts migration (PostgreSQL)', () => {
+describe(`CallFlowLayouts migration (${testDatabaseLabel()})`, () => {
   let db: TestDatabase;
   let ds: DataSource;
   const fed = foundingScenario();
@@ -17,7 +17,7 @@ describe('CallFlowLayouts migration (PostgreSQL)', () => {
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    ds = await new DataSource(dataSourceOptions({ url: db.url, dataDir: '' })).initialize();
+    ds = await new DataSource(dataSourceOptions(db.settings)).initialize();
     await ds.runMigrations();
     // The site goes in with today's schema (later migrations may add site columns), then the migrations go back.
     const site = fed.sites.find((s) => s.id === flow?.siteId);

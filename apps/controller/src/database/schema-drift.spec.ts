@@ -1,16 +1,16 @@
 import 'reflect-metadata';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '../testing/test-database.js';
+import { createTestDatabase, testDatabaseLabel, type TestDatabase } from '../testing/test-database.js';
 import { dataSourceOptions } from './data-source-options.js';
 import { pendingSchemaChanges } from './schema-drift.js';
 
-describe('migrations and entities (PostgreSQL)', () => {
+describe(`migrations and entities (${testDatabaseLabel()})`, () => {
   let db: TestDatabase;
   let ds: DataSource;
   beforeAll(async () => {
     db = await createTestDatabase();
-    ds = await new DataSource(dataSourceOptions({ url: db.url, dataDir: '' })).initialize();
+    ds = await new DataSource(dataSourceOptions(db.settings)).initialize();
   });
   afterAll(async () => {
     await ds?.destroy();

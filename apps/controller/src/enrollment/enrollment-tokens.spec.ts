@@ -10,11 +10,11 @@ import { dataSourceOptions } from '../database/data-source-options.js';
 import { MIGRATIONS } from '../database/migrations/index.js';
 import { buildFoundingScenario } from '../testing/scenario.js';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
-import { createTestDatabase, type TestDatabase } from '../testing/test-database.js';
+import { createTestDatabase, testDatabaseLabel, type TestDatabase } from '../testing/test-database.js';
 
 const PASSWORD = 'tokens-password-123';
 
-describe('enrollment tokens: list, revoke, and enrollment with a revoked token (PostgreSQL)', () => {
+describe(`enrollment tokens: list, revoke, and enrollment with a revoked token (${testDatabaseLabel()})`, () => {
   let t: TestApp;
   let admin: string;
   const as = {} as Record<'siteAdmin' | 'viewer', string>;
@@ -49,7 +49,7 @@ describe('enrollment tokens: list, revoke, and enrollment with a revoked token (
       expect((await t.request('POST', '/api/v1/users', { username, password: PASSWORD, grants: [{ role, siteId: 'moscow' }] }, admin)).status).toBe(201);
       as[key] = await t.login(username, PASSWORD);
     }
-  }, 60_000);
+  }, 240_000); // the embedded database (no PostgreSQL) is created with an initdb: tens of seconds on a loaded machine
   afterAll(async () => t?.close());
 
   it('lists the site\'s tokens newest first as pending, used, expired and revoked, never with the token or its hash', async () => {
@@ -191,7 +191,7 @@ describe('enrollment tokens: list, revoke, and enrollment with a revoked token (
   });
 });
 
-describe('migration EnrollmentTokenRevocation on a database with tokens (PostgreSQL)', () => {
+describe(`migration EnrollmentTokenRevocation on a database with tokens (${testDatabaseLabel()})`, () => {
   let db: TestDatabase;
   beforeAll(async () => {
     db = await createTestDatabase();
@@ -201,8 +201,9 @@ describe('migration EnrollmentTokenRevocation on a database with tokens (Postgre
   it('keeps existing tokens as they were (not revoked), and its down migration expires revoked tokens instead of reviving them', async () => {
     // Up to this migration only: later ones are other tests' business.
     const upTo = MIGRATIONS.findIndex((m) => m.name === 'EnrollmentTokenRevocation1795910000000');
-    const options = { ...dataSourceOptions({ url: db.url, dataDir: '' }), migrations: MIGRATIONS.slice(0, upTo + 1) };
-    const before = await new DataSource({ ...options, migrations: MIGRATIONS.slice(0, upTo) }).initialize();
+    // Options of its own for each DataSource: an embedded database's driver (its PGlite) ends with its DataSource.
+    const options = () => ({ ...dataSourceOptions(db.settings), migrations: MIGRATIONS.slice(0, upTo + 1) });
+    const before = await new DataSource({ ...options(), migrations: MIGRATIONS.slice(0, upTo) }).initialize();
     await before.runMigrations();
     await before.query(
       `INSERT INTO sites (id, name, timezone, class_of_service_ceiling, emergency_numbers, network, recording, ring_timeout_sec)
@@ -216,7 +217,7 @@ describe('migration EnrollmentTokenRevocation on a database with tokens (Postgre
     );
     await before.destroy();
 
-    const ds = await new DataSource(options).initialize();
+    const ds = await new DataSource(options()).initialize();
     try {
       expect((await ds.runMigrations()).map((m) => m.name)).toEqual(['EnrollmentTokenRevocation1795910000000']);
       const rows = await ds.query(`SELECT token_hash, revoked_at, revoked_by FROM enrollment_tokens ORDER BY token_hash`);

@@ -4,7 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { AppModule } from '../app.module.js';
 import { loadControllerConfig } from '../config.js';
 import { fastifyOptions, limitPublicBodies } from '../http/http-options.js';
-import { createTestDatabase, type TestDatabase } from './test-database.js';
+import { createTestDatabase, testDatabaseKind, type TestDatabase } from './test-database.js';
 
 export const ADMIN = { username: 'admin', password: 'admin-password-123' } as const;
 
@@ -22,11 +22,16 @@ export interface TestApp {
   close(): Promise<void>;
 }
 
-/** The controller on its own fresh PostgreSQL database (or embedded, with `embedded: true`), requests injected in-process. */
+/**
+ * The controller on its own fresh test database (PostgreSQL, or the embedded one when no PostgreSQL is reachable:
+ * createTestDatabase), or on PGlite in memory with `embedded: true`; requests injected in-process.
+ */
 export async function startTestApp(options: { embedded?: boolean; env?: Record<string, string> } = {}): Promise<TestApp> {
-  const db: TestDatabase | undefined = options.embedded === true ? undefined : await createTestDatabase();
+  const onPostgres = options.embedded !== true && (await testDatabaseKind()).kind === 'postgres';
+  const db: TestDatabase | undefined = onPostgres ? await createTestDatabase() : undefined;
   const config = loadControllerConfig({
-    ...(db !== undefined ? { DATABASE_URL: db.url } : { FEDPBX_DATA_DIR: 'memory://' }),
+    // The embedded database of a test app lives as long as the app: in memory (an on-disk PGlite is slow to create).
+    ...(db !== undefined ? db.env : { FEDPBX_DATA_DIR: 'memory://' }),
     FEDPBX_BOOTSTRAP_ADMIN_USER: ADMIN.username,
     FEDPBX_BOOTSTRAP_ADMIN_PASSWORD: ADMIN.password,
     FEDPBX_TOKEN_SECRET: 'test-secret-test-secret-test-secret-123',
