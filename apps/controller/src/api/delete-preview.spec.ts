@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFoundingScenario } from '../testing/scenario.js';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
+import { testDatabaseLabel } from '../testing/test-database.js';
 
 interface Issue {
   readonly code: string;
@@ -21,7 +22,7 @@ const PITER_ADMIN = { username: 'piter-admin', password: 'Velvet-Otter-Ladder-42
  * checked whole (what breaks, named), and the sites whose configuration would change; nothing saved, nothing
  * audited, no revision. A site admin's preview names nothing outside their sites.
  */
-describe('delete previews: DELETE ?dryRun=true (PostgreSQL)', () => {
+describe(`delete previews: DELETE ?dryRun=true (${testDatabaseLabel()})`, () => {
   let t: TestApp;
   let token: string;
   let piterToken: string;

@@ -3,10 +3,11 @@ import { buildSiteConfig, foundingScenario, survivabilityReport } from '@fedpbx/
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFoundingScenario } from '../testing/scenario.js';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
+import { testDatabaseLabel } from '../testing/test-database.js';
 
 const PASSWORD = 'survivability-password-123';
 
-describe('survivability report over the API (PostgreSQL)', () => {
+describe(`survivability report over the API (${testDatabaseLabel()})`, () => {
   let t: TestApp;
   let admin: string;
   let moscowAdmin: string;

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
+import { testDatabaseLabel } from '../testing/test-database.js';
 
 /** The API's front door: `GET /api/v1` (an index of links) and `/api/docs` (Swagger UI served locally on the OpenAPI document). */
-describe('API index and documentation (PostgreSQL)', () => {
+describe(`API index and documentation (${testDatabaseLabel()})`, () => {
   let t: TestApp;
   let token: string;
 
