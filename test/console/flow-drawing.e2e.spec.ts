@@ -55,7 +55,7 @@ describe('call flow drawing', () => {
 
   /** A node's place on the canvas (flow coordinates, independent of zoom and pan). */
   const flowPosition = async (page: Page, id: string): Promise<{ x: number; y: number }> => {
-    const transform = await page.locator(`.react-flow__node[data-id="${id}"]`).evaluate((el) => (el as HTMLElement).style.transform);
+    const transform = await page.locator(`.react-flow__node[data-id="${id}"]`).getAttribute('style').then((style) => /transform:\s*([^;]+)/.exec(style ?? '')?.[1] ?? '');
     const m = /translate\((-?[\d.]+)px, ?(-?[\d.]+)px\)/.exec(transform);
     if (m === null) throw new Error(`no position in ${transform}`);
     return { x: Number(m[1]), y: Number(m[2]) };
