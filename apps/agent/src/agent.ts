@@ -12,6 +12,7 @@ import { FEDERATION_TRANSPORT } from '@fedpbx/dialplan';
 import { workerRunner } from './asterisk-config/render-in-worker.js';
 import { CdrFileSource } from './cdr/cdr-file-source.js';
 import { CdrSourceCheck } from './cdr/cdr-source-check.js';
+import { ActiveCalls } from './call/active-calls.js';
 import { CallHandler } from './call/call-handler.js';
 import type { AgentConfig } from './config.js';
 import type { Logger } from './logger.js';
@@ -53,6 +54,8 @@ export class Agent {
   readonly store: SnapshotStore;
   readonly applier: SnapshotApplier;
   readonly cdrOutbox: CdrOutbox;
+  /** The calls the FastAGI sessions serve now (reported to the controller, shown in the console). */
+  readonly activeCalls = new ActiveCalls();
   private agi: AgiServer | undefined;
   private metricsServer: Server | undefined;
   private ami: AmiClient | undefined;
@@ -123,7 +126,7 @@ export class Agent {
     if (!this.rendersAtStart) this.releaseStartupSnapshot();
     compactHeap();
 
-    const handler = new CallHandler(this.state, this.metrics, this.log);
+    const handler = new CallHandler(this.state, this.metrics, this.log, undefined, this.activeCalls);
     this.agi = new AgiServer(
       {
         host: this.config.FEDPBX_AGI_LISTEN.host,
@@ -272,6 +275,7 @@ export class Agent {
       agiSessionsActive: () => this.agi?.activeSessions ?? 0,
       amiConnected: () => this.ami?.connected ?? false,
       alarms: () => this.alarms.list(),
+      activeCalls: this.activeCalls,
     });
     await this.sync.start();
   }

@@ -2,6 +2,7 @@ import { lazy, Suspense, useEffect, useRef, type ReactNode } from 'react';
 import { LiveProvider, useLive } from './api/live';
 import { Link, match, navigate, useLocation } from './router';
 import { AccountScreen, ChangePasswordForm } from './screens/account';
+import { ActiveCallsScreen } from './screens/active-calls';
 import { ApiTokensScreen } from './screens/api-tokens';
 import { AuditScreen } from './screens/audit';
 import { CallFlowsScreen } from './screens/call-flows';
@@ -90,6 +91,7 @@ function Screen({ path }: { path: string }) {
     '/account': () => <AccountScreen />,
     '/trace': () => <TracerScreen />,
     '/cdrs': () => <CdrScreen />,
+    '/calls': () => <ActiveCallsScreen />,
     '/audit': () => <AuditScreen />,
     '/users': () => <UsersScreen />,
   };
@@ -187,6 +189,7 @@ function Layout({ children }: { children: ReactNode }) {
           <li><Link to="/classes-of-service">Classes of service</Link></li>
           <li><Link to="/links">Inter-site links</Link></li>
           <li><Link to="/trace">Route tracer</Link></li>
+          <li><Link to="/calls">Calls in progress</Link></li>
           <li><Link to="/cdrs">Call records</Link></li>
           <li><Link to="/audit">Audit log</Link></li>
           <li><Link to="/api-tokens">API tokens</Link></li>

@@ -37,6 +37,8 @@ import { ImportService } from './import/import.service.js';
 import { DomainErrorFilter } from './http/domain-error.filter.js';
 import { EventIngestService } from './ingest/event-ingest.service.js';
 import { EventStore } from './ingest/event-store.js';
+import { ActiveCallsController } from './live/active-calls.controller.js';
+import { ActiveCallsService } from './live/active-calls.js';
 import { AgentPresenceWatch } from './live/agent-presence.js';
 import { LiveHub } from './live/live-hub.js';
 import { LiveController } from './live/live.controller.js';
@@ -92,6 +94,7 @@ export class AppModule {
         AgentsController,
         OpenApiController,
         LiveController,
+        ActiveCallsController,
       ],
       providers: [
         { provide: CONTROLLER_CONFIG, useValue: config },
@@ -120,6 +123,7 @@ export class AppModule {
         NatsBus,
         LiveHub,
         AgentPresenceWatch,
+        ActiveCallsService,
         RolloutRepository,
         RolloutService,
         EventStore,

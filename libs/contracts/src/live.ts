@@ -57,3 +57,24 @@ export const ActiveCallsReport = z.strictObject({
   calls: z.array(ActiveCall).max(ACTIVE_CALLS_LISTED),
 });
 export type ActiveCallsReport = z.infer<typeof ActiveCallsReport>;
+
+/** A call in progress as the API shows it: its parts at each site the caller may read, joined by call id. */
+export interface ActiveCallView {
+  readonly callId: string;
+  /** From the site where the call began when the caller may read it, else from its oldest part. */
+  readonly caller: string;
+  readonly callee: string;
+  readonly routeKind?: ActiveCall['routeKind'];
+  /** The oldest part's start. */
+  readonly since: string;
+  /** The readable sites it is at now, in the order it reached them. */
+  readonly sites: readonly string[];
+  readonly legs: readonly (ActiveCall & { readonly siteId: string })[];
+}
+
+/** `GET /api/v1/active-calls`: per readable site the count its agent reported, and the calls listed. */
+export interface ActiveCallsView {
+  /** Sites whose agent reported recently; a site missing here has no current report (agent offline or older). */
+  readonly sites: readonly { readonly siteId: string; readonly total: number; readonly reportedAt: string }[];
+  readonly calls: readonly ActiveCallView[];
+}

@@ -25,6 +25,7 @@ describe('agent permissions', () => {
     expect(allowed('sub', '_INBOX.fedpbx.moscow.abc.1')).toBe(true);
     expect(allowed('sub', 'fedpbx.rpc.moscow.trace')).toBe(true);
     expect(allowed('pub', 'fedpbx.creds.moscow.renew')).toBe(true);
+    expect(allowed('pub', 'fedpbx.live.moscow.calls')).toBe(true);
   });
 
   it('reach nothing of another site, and no config writes or JetStream administration', () => {
@@ -38,10 +39,12 @@ describe('agent permissions', () => {
       'fedpbx.events.piter.cdr',
       'fedpbx.rpc.piter.trace',
       'fedpbx.creds.piter.renew',
+      'fedpbx.live.piter.calls',
+      'fedpbx.controller.live',
       '$SYS.REQ.ACCOUNT.ABC.CLAIMS.UPDATE',
     ])
       expect(allowed('pub', subject), subject).toBe(false);
-    for (const subject of ['_INBOX.fedpbx.piter.x', '_INBOX.x', 'fedpbx.events.moscow.cdr', 'fedpbx.rpc.piter.health']) expect(allowed('sub', subject), subject).toBe(false);
+    for (const subject of ['_INBOX.fedpbx.piter.x', '_INBOX.x', 'fedpbx.events.moscow.cdr', 'fedpbx.rpc.piter.health', 'fedpbx.live.piter.calls', 'fedpbx.controller.live']) expect(allowed('sub', subject), subject).toBe(false);
   });
 
   it('a site id that prefixes another does not widen the grant', () => {

@@ -120,7 +120,7 @@ export function configStreamOf(siteId: string): string {
 
 /**
  * An agent's permissions: watch and read its own site's config bucket (never write it), publish its own
- * site's events, receive on its own inbox prefix and live-request subjects, and answer the requests it got.
+ * site's events and calls in progress, receive on its own inbox prefix and live-request subjects, and answer the requests it got.
  * Everything else - other sites' buckets, events and inboxes, the JetStream admin API - is denied.
  */
 export function agentPermissions(siteId: string): Permissions {
@@ -136,7 +136,7 @@ export function agentPermissions(siteId: string): Permissions {
   ];
   return {
     pub: {
-      allow: [...api.map((a) => `$JS.API.${a}`), ...api.map((a) => `$JS.${JS_DOMAIN}.API.${a}`), `$JS.FC.${stream}.>`, `fedpbx.events.${siteId}.>`, Subjects.credsRenew(siteId)],
+      allow: [...api.map((a) => `$JS.API.${a}`), ...api.map((a) => `$JS.${JS_DOMAIN}.API.${a}`), `$JS.FC.${stream}.>`, `fedpbx.events.${siteId}.>`, Subjects.credsRenew(siteId), Subjects.activeCalls(siteId)],
     },
     sub: { allow: [`${Subjects.inboxPrefix(siteId)}.>`, `fedpbx.rpc.${siteId}.>`] },
     resp: { max: 1, ttl: RESPONSE_TTL_NS },

@@ -14,6 +14,7 @@ import {
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { RoutingState } from '../state/routing-state.js';
+import type { ActiveCalls } from './active-calls.js';
 import { AgiCallChannel, LONG_COMMAND, TRANSFER_OPTIONS, TRUNK_DIAL_OPTIONS, dialAndWait, voicemailData, type PreDial } from './agi-call-channel.js';
 import { CallLegBook, FEDPBX_LEGS, isDialAttempt, legOf } from './call-legs.js';
 
@@ -40,6 +41,8 @@ export class CallHandler {
     private readonly metrics: AgentMetrics,
     private readonly log: Logger,
     private readonly now: () => Date = () => new Date(),
+    /** Where the calls in progress are counted (reported to the controller for the console). */
+    private readonly activeCalls?: ActiveCalls,
   ) {}
 
   /** `acceptedAt`: `performance.now()` when the connection was accepted. */
@@ -81,8 +84,25 @@ export class CallHandler {
     this.metrics.timeToFirstCommand.observe((performance.now() - acceptedAt) / 1000);
     await first;
     const preDial: PreDial | undefined = callId === undefined ? undefined : { context: FEDPBX_CONTEXTS.preDial, args: [callId] };
-    const outcome = plan.outcome === 'denied' ? await this.deny(session, plan) : await this.walk(session, site, plan, recording, preDial, legs);
-    this.metrics.callEnded(entry, plan.routeKind, outcome);
+    // In progress from its plan until the session ends (a refused call only hears why, and is not counted).
+    const ended =
+      plan.outcome === 'denied'
+        ? undefined
+        : this.activeCalls?.begin({
+            callId: callId ?? `${site.siteId}/${env.uniqueId}`,
+            caller: env.callerIdNumber ?? '',
+            callee: env.extension ?? '',
+            routeKind: plan.routeKind,
+            ...(fromSiteId !== undefined ? { originSiteId: plan.tags.originSiteId } : {}),
+            ...(plan.tags.targetSiteId !== undefined ? { targetSiteId: plan.tags.targetSiteId } : {}),
+            since: this.now().toISOString(),
+          });
+    try {
+      const outcome = plan.outcome === 'denied' ? await this.deny(session, plan) : await this.walk(session, site, plan, recording, preDial, legs);
+      this.metrics.callEnded(entry, plan.routeKind, outcome);
+    } finally {
+      ended?.();
+    }
   }
 
   /** The X-Fedpbx-Call header's value, when it is a call id of a site this snapshot knows. */

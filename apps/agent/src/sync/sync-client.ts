@@ -4,6 +4,8 @@ import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { CdrOutbox } from '../state/cdr-outbox.js';
 import type { RoutingState } from '../state/routing-state.js';
 import type { SnapshotApplier } from '../state/snapshot-applier.js';
+import type { ActiveCalls } from '../call/active-calls.js';
+import { ActiveCallsPublisher } from './active-calls-publisher.js';
 import { CdrPublisher } from './cdr-publisher.js';
 import { ConfigWatcher } from './config-watcher.js';
 import { CredsRenewer } from './creds-renewer.js';
@@ -31,6 +33,8 @@ export interface SyncClientOptions {
   alarms?(): AgentAlarm[];
   /** Default 10 s. */
   readonly heartbeatMs?: number;
+  /** The calls in progress, reported on core NATS for the console. */
+  readonly activeCalls?: ActiveCalls;
 }
 
 /**
@@ -45,6 +49,7 @@ export class SyncClient {
   private readonly watcher: ConfigWatcher;
   private readonly heartbeat: Heartbeat;
   private readonly live: LiveResponder;
+  private readonly callsPublisher: ActiveCallsPublisher | undefined;
   /** Present when the agent has a credentials file (enrolled): renews it before it expires. */
   readonly renewer: CredsRenewer | undefined;
   private unsubscribe: (() => void) | undefined;
@@ -64,6 +69,7 @@ export class SyncClient {
       source: { agentVersion: opts.agentVersion, appliedRevision: () => state.revision, agiSessionsActive: opts.agiSessionsActive, amiConnected: opts.amiConnected, ...(opts.alarms !== undefined ? { alarms: opts.alarms } : {}) },
     });
     this.renewer = opts.credsFile !== undefined ? new CredsRenewer({ siteId, credsFile: opts.credsFile, link: this.link, metrics: opts.metrics, log, ...(opts.credsRenewAt !== undefined ? { renewAtFraction: opts.credsRenewAt } : {}) }) : undefined;
+    this.callsPublisher = opts.activeCalls !== undefined ? new ActiveCallsPublisher({ siteId, link: this.link, calls: opts.activeCalls, log }) : undefined;
     this.live = new LiveResponder(
       {
         siteId,
@@ -98,6 +104,7 @@ export class SyncClient {
     }
     this.watcher.start();
     this.heartbeat.start();
+    this.callsPublisher?.start();
     this.link.onConnected((nc) => this.live.attach(nc));
     this.link.start();
     this.renewer?.start();
@@ -112,6 +119,7 @@ export class SyncClient {
     this.unsubscribe?.();
     this.renewer?.stop();
     this.heartbeat.stop();
+    this.callsPublisher?.stop();
     this.live.detach();
     await Promise.all([this.watcher.stop(), this.cdrs.stop(), this.status.stop()]);
     await this.link.stop();

@@ -32,6 +32,8 @@ export type {
   RevocationPushState,
   OutboundRoute,
   RolloutState,
+  ActiveCallsView,
+  ActiveCallView,
   RouteEntry,
   SiteRollout,
   Site,

@@ -1,5 +1,5 @@
 import { itemsOf } from '../api/client';
-import type { AgentStatus, InterSiteLink, NumberingPlanView, Page, Site, SiteRollout } from '../api/types';
+import type { ActiveCallsView, AgentStatus, InterSiteLink, NumberingPlanView, Page, Site, SiteRollout } from '../api/types';
 import { Link } from '../router';
 import { useApi } from '../session';
 import { useSites } from '../sites';
@@ -16,6 +16,7 @@ export function OverviewScreen() {
   const { loaded: sites } = useSites();
   const [agents] = useLoad(async () => itemsOf(await api.get<{ items: AgentStatus[] } | AgentStatus[]>('/agents')), [api], ['agents', 'health']);
   const [rollout] = useLoad(async () => itemsOf(await api.get<{ items: SiteRollout[] } | SiteRollout[]>('/rollout')), [api], ['rollout']);
+  const [calls] = useLoad(() => api.get<ActiveCallsView>('/active-calls'), [api], ['calls']);
   const [links] = useLoad(async () => (await api.get<Page<InterSiteLink>>('/links', { limit: 1000 })).items, [api], { topics: ['config'], kinds: ['link'] });
   // The hub, for the map (every role may read the numbering plan).
   const [plan] = useLoad(() => api.get<NumberingPlanView>('/numbering-plan'), [api], { topics: ['config'], kinds: ['federation', 'site'] });
@@ -33,7 +34,7 @@ export function OverviewScreen() {
           ) : (
             <>
               <RolloutSummary rollout={rollout} />
-              <SitesTable sites={list} agents={agents} rollout={rollout} />
+              <SitesTable sites={list} agents={agents} rollout={rollout} calls={calls} />
               <h2>Map</h2>
               <p className="help">Offices and the links between them, coloured by the health their agents report; each office filled by its configuration rollout. Click an office to open it.</p>
               <LoadState loaded={links} what="links">
@@ -74,7 +75,8 @@ function RolloutSummary({ rollout }: { rollout: Loaded<SiteRollout[]> }) {
   );
 }
 
-function SitesTable({ sites, agents, rollout }: { sites: readonly Site[]; agents: Loaded<AgentStatus[]>; rollout: Loaded<SiteRollout[]> }) {
+function SitesTable({ sites, agents, rollout, calls }: { sites: readonly Site[]; agents: Loaded<AgentStatus[]>; rollout: Loaded<SiteRollout[]>; calls: Loaded<ActiveCallsView> }) {
+  const callsAt = new Map((calls.state === 'ok' ? calls.value.sites : []).map((s) => [s.siteId, s.total]));
   const agentOf = new Map(valueOr(agents, []).map((a) => [a.siteId, a]));
   const rolloutOf = new Map(valueOr(rollout, []).map((r) => [r.siteId, r]));
   return (
@@ -87,6 +89,11 @@ function SitesTable({ sites, agents, rollout }: { sites: readonly Site[]; agents
           { header: 'Agent', cell: (s) => (agents.state === 'ok' ? <AgentCell agent={agentOf.get(s.id)} /> : <span className="muted">—</span>) },
           { header: 'Configuration (applied / current)', cell: (s) => (rollout.state === 'ok' ? <RevisionCell r={rolloutOf.get(s.id)} /> : <span className="muted">—</span>) },
           { header: 'Rollout', cell: (s) => (rollout.state === 'ok' ? <RolloutCell r={rolloutOf.get(s.id)} /> : <span className="muted">—</span>) },
+          {
+            header: 'Calls now',
+            // No number without a current report from the agent: "0" would claim a silent site is idle.
+            cell: (s) => (callsAt.has(s.id) ? <Link to="/calls" data-calls={s.id}>{callsAt.get(s.id)}</Link> : <span className="muted" title="no current report from the agent">—</span>),
+          },
         ]}
         rows={sites}
         rowKey={(s) => s.id}

@@ -210,6 +210,7 @@ describe(`authorization matrix: every route x role x own/foreign site (${testDat
     },
     'GET /api/v1/rollout': { req: () => ({ method: 'GET', url: '/api/v1/rollout' }), expect: all(200) },
     // Everyone may listen; what each hears is scoped (live/live-events.spec.ts).
+    'GET /api/v1/active-calls': { req: () => ({ method: 'GET', url: '/api/v1/active-calls' }), expect: all(200) },
     'GET /api/v1/events': { req: () => ({ method: 'GET', url: '/api/v1/events' }), expect: all(200), stream: true },
     'GET /api/v1/sites/:siteId/rollout': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/rollout` }), expect: siteRead },
     'POST /api/v1/sites/:siteId/revisions/:revision/rollback': {

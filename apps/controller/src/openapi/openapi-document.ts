@@ -65,6 +65,12 @@ const SUCCESS: Record<string, Record<string, unknown>> = {
     '200': { description: 'the layout, saved: no revision and no rollout (positions of nodes the flow does not have answer 400)' },
   },
   'GET /api/v1/cdrs': { '200': { description: 'call records of the caller\'s sites, newest first; `callId` groups the legs of a call across sites', ...json(ref('CdrPage')) } },
+  'GET /api/v1/active-calls': {
+    '200': {
+      description:
+        'calls in progress at the caller\'s sites as their agents reported them within the last 30 s (core NATS `fedpbx.live.<site>.calls`, not stored): `sites` [{siteId, total, reportedAt}] (a site missing has no current report), `calls` [{callId, caller, callee, routeKind, since, sites, legs}] with the parts of a call across sites joined by its call id (FEDPBX_CALL); each site lists at most 200 calls, `total` counts all',
+    },
+  },
   'GET /api/v1/events': {
     '200': {
       description:
