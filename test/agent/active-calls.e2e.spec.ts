@@ -39,7 +39,11 @@ describe('agent: calls in progress reported to the controller', () => {
     const credsFile = join(dir, 'moscow.creds');
     writeFileSync(credsFile, await nats.agentCreds('moscow'), { mode: 0o600 });
     controller = await connect({ servers: nats.url, authenticator: credsAuthenticator(new TextEncoder().encode(await nats.controllerCreds())) });
-    controller.subscribe(Subjects.ACTIVE_CALLS_WILDCARD, { callback: (_e, msg) => reports.push(ActiveCallsReport.parse(msg.json())) });
+    controller.subscribe(Subjects.ACTIVE_CALLS_WILDCARD, {
+      callback: (_e, msg) => {
+        reports.push(ActiveCallsReport.parse(msg.json()));
+      },
+    });
     await controller.flush();
 
     const metrics = new AgentMetrics(false);

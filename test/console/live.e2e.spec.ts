@@ -100,7 +100,7 @@ describe('web console: live updates', () => {
     expect(reloaded).toBe(false);
     // The issue's bar: a write in one browser shows in another within 1 s.
     expect(committedAt).toBeGreaterThan(0);
-    const load = loadavg()[0] / cpus().length;
+    const load = (loadavg()[0] ?? 0) / cpus().length;
     console.log(
       `live update shown ${shownAfterMs} ms after the commit (its read started after ${Math.round((read?.[0] ?? 0) - committedAt)} ms, took ${Math.round((read?.[1] ?? 0) - (read?.[0] ?? 0))} ms; load ${load.toFixed(1)} per CPU)`,
     );
