@@ -207,3 +207,62 @@ describe('AMI peer: CDR sources as observed on Asterisk 22.10.1', () => {
     client.end();
   });
 });
+
+describe('device states (devicestate.c, res_manager_devicestate.c, func_devstate.c)', () => {
+  async function loggedIn(p: AmiPeer): Promise<RawClient> {
+    const client = new RawClient(p.port);
+    await client.until((r) => r === AMI_BANNER);
+    client.send('Action: Login\r\nActionID: l1\r\nUsername: admin\r\nSecret: admin123\r\n\r\n');
+    await client.until((r) => r.includes('Authentication accepted'));
+    return client;
+  }
+
+  it('raises DeviceStateChange byte for byte as the recording, and DeviceStateList lists the known states', async () => {
+    peer = await AmiPeer.start({ ...ADMIN, systemName: 'site1' });
+    const client = await loggedIn(peer);
+    client.received = '';
+    peer.setDeviceState('PJSIP/peer', 'UNAVAILABLE');
+    const recorded = loadAmiFixture('ami-09-events-contactstatus.json').exchange.map((c) => c.data ?? '').join('');
+    const event = 'Event: DeviceStateChange\r\nPrivilege: call,all\r\nSystemName: site1\r\nDevice: PJSIP/peer\r\nState: UNAVAILABLE\r\n\r\n';
+    expect(recorded).toContain(event);
+    await client.until((r) => r.includes('State: UNAVAILABLE'));
+    expect(client.received).toBe(event);
+    client.received = '';
+    client.send('Action: DeviceStateList\r\nActionID: d1\r\n\r\n');
+    await client.until((r) => r.includes('DeviceStateListComplete'));
+    expect(client.received).toBe(
+      'Response: Success\r\nActionID: d1\r\nEventList: start\r\nMessage: Device State Changes will follow\r\n\r\n' +
+        'Event: DeviceStateChange\r\nActionID: d1\r\nDevice: PJSIP/peer\r\nState: UNAVAILABLE\r\n\r\n' +
+        'Event: DeviceStateListComplete\r\nActionID: d1\r\nEventList: Complete\r\nListItems: 1\r\n\r\n',
+    );
+    client.end();
+  });
+
+  it('Setvar of DEVICE_STATE(Custom:...) sets the custom state and raises its event; other devices and unknown states are refused', async () => {
+    peer = await AmiPeer.start(ADMIN);
+    const client = await loggedIn(peer);
+    client.received = '';
+    client.send('Action: Setvar\r\nActionID: s1\r\nVariable: DEVICE_STATE(Custom:fedpbx-piter-301)\r\nValue: ringing\r\n\r\n');
+    await client.until((r) => messages(r) >= 2);
+    expect(client.received).toContain('Response: Success\r\nActionID: s1\r\nMessage: Variable Set\r\n\r\n');
+    expect(client.received).toContain('Device: Custom:fedpbx-piter-301\r\nState: RINGING\r\n\r\n');
+    expect(peer.deviceStates.get('Custom:fedpbx-piter-301')).toBe('RINGING');
+    for (const [id, variable, value] of [
+      ['s2', 'DEVICE_STATE(PJSIP/301)', 'BUSY'],
+      ['s3', 'DEVICE_STATE(Custom:)', 'BUSY'],
+      ['s4', 'DEVICE_STATE(Custom:x)', 'UNKNOWN'],
+      ['s5', 'DEVICE_STATE(Custom:x)', 'SLEEPING'],
+    ] as const) {
+      client.received = '';
+      client.send(`Action: Setvar\r\nActionID: ${id}\r\nVariable: ${variable}\r\nValue: ${value}\r\n\r\n`);
+      await client.until((r) => messages(r) >= 1);
+      expect(client.received).toBe(`Response: Error\r\nActionID: ${id}\r\nMessage: Variable not set\r\n\r\n`);
+    }
+    client.received = '';
+    client.send('Action: Setvar\r\nActionID: s6\r\nValue: 1\r\n\r\n');
+    await client.until((r) => messages(r) >= 1);
+    expect(client.received).toBe('Response: Error\r\nActionID: s6\r\nMessage: No variable specified\r\n\r\n');
+    expect([...peer.deviceStates.keys()]).toEqual(['Custom:fedpbx-piter-301']);
+    client.end();
+  });
+});

@@ -16,7 +16,14 @@
 //   (`EventList: Complete`, `ListItems`); an empty PJSIPShowContacts is `Response: Error` with the stray LF
 //   (`No Contacts found\n\r\n\r\n`); static aor contacts are not listed by PJSIPShowContacts;
 // - Reload answers `Module Reloaded` + `Event: Reload` (Status 0), unknown module `No such module` + Status 2;
-// - Ping, Logoff (Goodbye, then close), unknown actions, missing Action.
+// - Ping, Logoff (Goodbye, then close), unknown actions, missing Action;
+// - device states (main/devicestate.c, res/res_manager_devicestate.c, funcs/func_devstate.c): setDeviceState() and a
+//   good DEVICE_STATE(Custom:...) write raise `DeviceStateChange` (Device, State; class call); DeviceStateList answers
+//   one DeviceStateChange per known device (ActionID, Device, State - no Privilege or SystemName: the list writes the
+//   blob's fields only) and DeviceStateListComplete; Setvar (class call) with no Channel writes a global variable or,
+//   for a name ending in `)`, the function (pbx_variables.c pbx_builtin_setvar_helper -> ast_func_write):
+//   DEVICE_STATE accepts only `Custom:<name>` and a state ast_devstate_val knows other than UNKNOWN, else
+//   `Variable not set`; `Command: devstate change Custom:<name> <STATE>` does the same.
 // Messages whose text was recorded are produced from the recording (ActionID rewritten), the rest from
 // templates laid out field for field like the recordings (test/ami/ami-peer.spec.ts checks both against them).
 // Test hooks: handle() overrides an action (write half a list and cut the socket, never answer, ...), event() and
@@ -79,6 +86,9 @@ const ACTION_AUTHORITY: Record<string, readonly AmiClass[]> = {
   getconfig: ['system', 'config'],
   modulecheck: ['system'],
   pjsipshowendpoint: ['system'],
+  // manager.c: Setvar EVENT_FLAG_CALL; res_manager_devicestate.c: DeviceStateList EVENT_FLAG_CALL | EVENT_FLAG_REPORTING.
+  setvar: ['call'],
+  devicestatelist: ['call', 'reporting'],
   // manager.c: Hangup EVENT_FLAG_SYSTEM | EVENT_FLAG_CALL, CoreShowChannels EVENT_FLAG_SYSTEM | EVENT_FLAG_REPORTING.
   hangup: ['system', 'call'],
   coreshowchannels: ['system', 'reporting'],
@@ -183,6 +193,8 @@ export interface AmiPeerOptions {
   readonly chunking?: 'whole' | 'per-line' | 'bytewise';
   /** Running modules (names without `.so`); default {@link DEFAULT_LOADED_MODULES}. */
   readonly modules?: readonly string[];
+  /** false: keep no `received`/`rawReceived` log (benchmarks at thousands of actions a second). Default true. */
+  readonly record?: boolean;
 }
 
 export const DEFAULT_AMI_USER = { name: 'fedpbx', secret: 'fedpbx-test-secret' } as const;
@@ -192,6 +204,10 @@ export class AmiPeer {
   /** Every byte any client sent, in order. */
   rawReceived = '';
   pjsip: PeerPjsipState = { endpoints: [], contacts: [], registrations: [] };
+  /** Device -> state name as ast_devstate_str gives it (`PJSIP/101` -> `INUSE`, `Custom:lamp` -> `BUSY`). */
+  readonly deviceStates = new Map<string, string>();
+  /** Global variables set through Setvar without a channel. */
+  readonly globals = new Map<string, string>();
   readonly reloads: string[] = [];
   readonly sessions = new Set<PeerSession>();
   connections = 0;
@@ -204,6 +220,7 @@ export class AmiPeer {
   /** Actions a model of Asterisk's modules serves (PjsipSim), after the permission check. */
   private readonly models = new Map<string, ActionHandler>();
   private readonly reloadListeners: ((module: string) => void)[] = [];
+  private readonly customStateListeners: ((device: string, state: string) => void)[] = [];
   private readonly waiters: (() => void)[] = [];
   private nextSession = 0;
   private readonly users: Readonly<Record<string, AmiPeerUser>>;
@@ -264,6 +281,20 @@ export class AmiPeer {
   /** A module model serves this action (name case-insensitive), behind the same permission check as the rest. */
   implement(action: string, handler: ActionHandler): void {
     this.models.set(action.toLowerCase(), handler);
+  }
+
+  /** Called for every Custom: device state written through AMI (Setvar of DEVICE_STATE, `devstate change`). */
+  onCustomDeviceState(listener: (device: string, state: string) => void): void {
+    this.customStateListeners.push(listener);
+  }
+
+  /**
+   * A device changes state (a phone rings, answers, hangs up): remembered and raised as Asterisk's aggregate
+   * `DeviceStateChange` (devicestate.c devstate_to_ami: `Device`, `State`).
+   */
+  setDeviceState(device: string, state: string): void {
+    this.deviceStates.set(device, state);
+    this.event('DeviceStateChange', [['Device', device], ['State', state]]);
   }
 
   /** Called for every module reloaded (Reload action or `module reload` command), before the answer is written. */
@@ -335,7 +366,7 @@ export class AmiPeer {
     let lines: { line: string; raw: string }[] = [];
     let tooLong = false;
     socket.on('data', (chunk: Buffer) => {
-      this.rawReceived += chunk.toString('utf8');
+      if (this.opts.record !== false) this.rawReceived += chunk.toString('utf8');
       buffer = Buffer.concat([buffer, chunk]);
       for (let nl = buffer.indexOf(0x0a); nl >= 0; nl = buffer.indexOf(0x0a)) {
         const rawLine = buffer.subarray(0, nl + 1);
@@ -384,7 +415,7 @@ export class AmiPeer {
       raw: lines.map((l) => l.raw).join('') + closing,
       get,
     };
-    this.received.push(request);
+    if (this.opts.record !== false) this.received.push(request);
     this.notify();
     const ctx = this.context(session, request);
     const handler = this.handlers.get(request.action.toLowerCase());
@@ -456,6 +487,18 @@ export class AmiPeer {
         // manager.c manager_modulecheck: ast_module_check(name) (loader.c find_resource: running modules only).
         if (this.moduleLoaded(request.get('Module') ?? '')) ctx.respond('Success', [['Version', '']]);
         else ctx.respond('Error', [['Message', 'Module not loaded']]);
+        return;
+      case 'devicestatelist':
+        // res_manager_devicestate.c: the cached states, each as `Event: DeviceStateChange` + ActionID + the blob's fields.
+        this.list(
+          ctx,
+          'Device State Changes will follow',
+          'DeviceStateListComplete',
+          [...this.deviceStates].map(([device, state]) => formatMessage([['Event', 'DeviceStateChange'], ...(actionId === undefined ? [] : [['ActionID', actionId] as [string, string]]), ['Device', device], ['State', state]])),
+        );
+        return;
+      case 'setvar':
+        this.setvar(ctx);
         return;
       case 'pjsipshowendpoints':
         this.list(ctx, 'A listing of Endpoints follows, presented as EndpointList events', 'EndpointListComplete', this.pjsip.endpoints.map((e) => endpointListItem(e, actionId)));
@@ -534,6 +577,11 @@ export class AmiPeer {
       for (const l of this.reloadListeners) l(m[1]!);
       ctx.respond('Success', [['Message', 'Command output follows'], ['Output', `Module '${m[1]!}' reloaded successfully.`]]);
       this.event('Reload', [['Module', m[1]!], ['Status', '0']]);
+    } else if (/^devstate change /.test(command)) {
+      // func_devstate.c handle_cli_devstate_change: `devstate change Custom:<name> <state>`.
+      const [, , device = '', state = ''] = command.split(/\s+/);
+      const written = this.writeCustomState(device, state);
+      ctx.respond(written ? 'Success' : 'Error', [['Message', 'Command output follows'], ['Output', written ? `Changing ${device.slice('Custom:'.length)} to ${state}` : 'The devstate command can only be used to set \'Custom:\' device state!']]);
     } else if (command === 'core show uptime seconds') {
       const up = String(Math.round(process.uptime()));
       ctx.respond('Success', [['Message', 'Command output follows'], ['Output', `System uptime: ${up}`], ['Output', `Last reload: ${up}`]]);
@@ -545,6 +593,45 @@ export class AmiPeer {
       ctx.respond('Error', [['Message', 'Command output follows'], ['Output', `No such command '${command}' (type 'core show help ${first}' for other possible commands)`]]);
     }
     this.notify();
+  }
+
+  /** manager.c action_setvar with pbx_variables.c pbx_builtin_setvar_helper; channels are not modelled here. */
+  private setvar(ctx: ActionContext): void {
+    const { request } = ctx;
+    const name = request.get('Variable') ?? '';
+    const value = request.get('Value') ?? '';
+    if (name === '') {
+      ctx.respond('Error', [['Message', 'No variable specified']]);
+      return;
+    }
+    if ((request.get('Channel') ?? '') !== '') {
+      ctx.respond('Error', [['Message', 'No such channel']]);
+      return;
+    }
+    let ok = true;
+    if (name.endsWith(')')) {
+      const fn = /^([A-Za-z_]+)\((.*)\)$/.exec(name);
+      ok = fn !== null && fn[1] === 'DEVICE_STATE' && this.writeCustomState(fn[2]!, value);
+    } else {
+      this.globals.set(name, value);
+    }
+    if (ok) ctx.respond('Success', [['Message', 'Variable Set']]);
+    else ctx.respond('Error', [['Message', 'Variable not set']]);
+  }
+
+  /**
+   * func_devstate.c devstate_write: only `Custom:<name>` (prefix case-insensitive, name not empty), a value
+   * ast_devstate_val knows (case-insensitive) other than UNKNOWN; the device is stored and announced as
+   * `Custom:<name>` and the state as ast_devstate_str writes it (upper case).
+   */
+  private writeCustomState(device: string, value: string): boolean {
+    if (device.slice(0, 'Custom:'.length).toLowerCase() !== 'custom:' || device.length === 'Custom:'.length) return false;
+    const state = value.toUpperCase();
+    if (!SETTABLE_DEVICE_STATES.has(state)) return false;
+    const name = `Custom:${device.slice('Custom:'.length)}`;
+    for (const l of this.customStateListeners) l(name, state);
+    this.setDeviceState(name, state);
+    return true;
   }
 
   private list(
@@ -581,6 +668,12 @@ export class AmiPeer {
     }
   }
 }
+
+/**
+ * States ast_devstate_val (main/devicestate.c) maps to something other than AST_DEVICE_UNKNOWN, i.e. what
+ * DEVICE_STATE(Custom:...) accepts; `INVALID` maps to AST_DEVICE_INVALID and is accepted too.
+ */
+const SETTABLE_DEVICE_STATES = new Set(['NOT_INUSE', 'INUSE', 'BUSY', 'INVALID', 'UNAVAILABLE', 'RINGING', 'RINGINUSE', 'ONHOLD']);
 
 /** `Key: Value\r\n` lines (manager.c astman_append "%s: %s\r\n") and the closing empty line. */
 export function formatMessage(headers: readonly (readonly [string, string])[]): string {
