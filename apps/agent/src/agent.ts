@@ -7,6 +7,9 @@ import { AgiServer } from './agi/agi-server.js';
 import { AmiClient } from './ami/ami-client.js';
 import { AsteriskStatus } from './ami/asterisk-status.js';
 import { DeadLinkLegs } from './ami/dead-link-legs.js';
+import { LocalPresence } from './presence/local-presence.js';
+import type { PresenceBus } from './presence/presence-ports.js';
+import { RemoteLamps } from './presence/remote-lamps.js';
 import { AsteriskConfigWriter } from './asterisk-config/config-writer.js';
 import { FEDERATION_TRANSPORT } from '@fedpbx/dialplan';
 import { workerRunner } from './asterisk-config/render-in-worker.js';
@@ -60,6 +63,8 @@ export class Agent {
   private metricsServer: Server | undefined;
   private ami: AmiClient | undefined;
   private asteriskStatus: AsteriskStatus | undefined;
+  private localPresence: LocalPresence | undefined;
+  private remoteLamps: RemoteLamps | undefined;
   private sync: SyncClient | undefined;
   private wireguard: WireguardMesh | undefined;
   private recordings: RecordingRetentionSweeper | undefined;
@@ -239,6 +244,8 @@ export class Agent {
     this.wireguard?.stop();
     await this.recordings?.stop();
     this.asteriskStatus?.stop();
+    this.localPresence?.stop();
+    this.remoteLamps?.stop();
     this.cdrSourceCheck?.stop();
     await this.cdrFile?.stop();
     await this.ami?.stop();
@@ -304,7 +311,10 @@ export class Agent {
         state: this.state,
         metrics: this.metrics,
         log: this.log.child({ component: 'asterisk-status' }),
-        onLinkStatus: (event) => this.sync?.status.link(event),
+        onLinkStatus: (event) => {
+          this.sync?.status.link(event);
+          this.remoteLamps?.setLink(event.peerSiteId, event.state);
+        },
         onTrunkStatus: (event) => this.sync?.status.trunk(event),
         onLinkDown: (peer) => void deadLegs.hangUp(peer),
         onTransportCheck: (missing) => this.transportAlarm(missing),
@@ -312,6 +322,7 @@ export class Agent {
       });
       this.asteriskStatus.start();
       this.ami = ami;
+      if (this.sync !== undefined) this.startPresence(ami, this.sync.link);
       this.cdrSourceCheck = new CdrSourceCheck({
         ami,
         alarms: this.alarms,
@@ -402,6 +413,28 @@ export class Agent {
         ? `transport '${conflict.name}' of ${conflict.file}:${conflict.line} binds ${conflict.bindText}, which takes the same UDP port and address ("Address already in use" in the Asterisk log). Set the site's sipPort to a port no transport of pjsip.conf uses (default 5070), then restart Asterisk.`
         : 'see the Asterisk log (res_pjsip/config_transport.c: "Transport ... could not be started") for the cause; transports start only when Asterisk starts.';
     this.alarms.raise(TRANSPORT_FAILED_ALARM, 'critical', `Asterisk has no ${FEDERATION_TRANSPORT} (${missing.endpoint}: ${missing.message}): no inter-site call can work. Cause: ${cause}`);
+  }
+
+  /**
+   * Busy lamps across sites (AMI and NATS both configured): this site's phones' device states out to the sites that
+   * watch them, the watched sites' states in as Custom: device states (presence/local-presence.ts, remote-lamps.ts).
+   */
+  private startPresence(ami: AmiClient, bus: PresenceBus): void {
+    const log = this.log.child({ component: 'presence' });
+    const siteId = this.config.FEDPBX_SITE_ID;
+    const local = new LocalPresence({ siteId, ami, bus, log });
+    const remote = new RemoteLamps({ siteId, ami, bus, log });
+    const configure = (snapshot: SiteSnapshot): void => {
+      local.configure(snapshot.config);
+      remote.configure(snapshot.config);
+    };
+    this.applier.onApplied((snapshot) => configure(snapshot));
+    const current = this.startupSnapshot;
+    if (current !== undefined) configure(current.snapshot);
+    local.start();
+    remote.start();
+    this.localPresence = local;
+    this.remoteLamps = remote;
   }
 
   /**

@@ -121,9 +121,13 @@ export function configStreamOf(siteId: string): string {
 /**
  * An agent's permissions: watch and read its own site's config bucket (never write it), publish its own
  * site's events and calls in progress, receive on its own inbox prefix and live-request subjects, and answer the requests it got.
- * Everything else - other sites' buckets, events and inboxes, the JetStream admin API - is denied.
+ * Busy lamps: publish its own site's presence changes and answer requests for its state; subscribe to the changes
+ * of, and ask the state of, only the `presencePeers` (the sites whose lamps its snapshot shows) - plain subjects per
+ * site, enforceable on nats-server 2.9 without multi-subject filters.
+ * Everything else - other sites' buckets, events, presence and inboxes, the JetStream admin API - is denied.
  */
-export function agentPermissions(siteId: string): Permissions {
+export function agentPermissions(siteId: string, presencePeers: readonly string[] = []): Permissions {
+  const peers = [...new Set(presencePeers)].filter((p) => p !== siteId).sort();
   const stream = configStreamOf(siteId);
   const api = [
     `STREAM.INFO.${stream}`,
@@ -136,9 +140,18 @@ export function agentPermissions(siteId: string): Permissions {
   ];
   return {
     pub: {
-      allow: [...api.map((a) => `$JS.API.${a}`), ...api.map((a) => `$JS.${JS_DOMAIN}.API.${a}`), `$JS.FC.${stream}.>`, `fedpbx.events.${siteId}.>`, Subjects.credsRenew(siteId), Subjects.activeCalls(siteId)],
+      allow: [
+        ...api.map((a) => `$JS.API.${a}`),
+        ...api.map((a) => `$JS.${JS_DOMAIN}.API.${a}`),
+        `$JS.FC.${stream}.>`,
+        `fedpbx.events.${siteId}.>`,
+        Subjects.credsRenew(siteId),
+        Subjects.activeCalls(siteId),
+        Subjects.presenceChanges(siteId),
+        ...peers.map((p) => Subjects.presenceState(p)),
+      ],
     },
-    sub: { allow: [`${Subjects.inboxPrefix(siteId)}.>`, `fedpbx.rpc.${siteId}.>`] },
+    sub: { allow: [`${Subjects.inboxPrefix(siteId)}.>`, `fedpbx.rpc.${siteId}.>`, Subjects.presenceState(siteId), ...peers.map((p) => Subjects.presenceChanges(p))] },
     resp: { max: 1, ttl: RESPONSE_TTL_NS },
   };
 }
@@ -146,6 +159,8 @@ export function agentPermissions(siteId: string): Permissions {
 export interface MintOptions {
   /** Expiry of the credentials (none when absent). */
   readonly expiresAt?: Date;
+  /** Sites whose presence (busy lamps) the agent may read. */
+  readonly presencePeers?: readonly string[];
 }
 
 /** A NATS credentials file (user JWT + user nkey seed) for a new user of the FEDPBX account. */
@@ -162,7 +177,7 @@ export async function mintUserCreds(issuer: UserIssuer, name: string, permission
 }
 
 export function mintAgentCreds(issuer: UserIssuer, siteId: string, options: MintOptions = {}): Promise<string> {
-  return mintUserCreds(issuer, `agent-${siteId}`, agentPermissions(siteId), options);
+  return mintUserCreds(issuer, `agent-${siteId}`, agentPermissions(siteId, options.presencePeers), options);
 }
 
 /** An agent credentials file and what the controller records of it (the user key revocation names). */
@@ -174,8 +189,8 @@ export interface MintedAgentCreds {
   readonly expiresAt: Date;
 }
 
-export async function mintAgentCredentials(issuer: UserIssuer, siteId: string, expiresAt: Date): Promise<MintedAgentCreds> {
-  const creds = await mintAgentCreds(issuer, siteId, { expiresAt });
+export async function mintAgentCredentials(issuer: UserIssuer, siteId: string, expiresAt: Date, presencePeers: readonly string[] = []): Promise<MintedAgentCreds> {
+  const creds = await mintAgentCreds(issuer, siteId, { expiresAt, presencePeers });
   const jwt = jwtOfCreds(creds);
   const claims = decode(jwt);
   return { creds, userKey: claims.sub, issuedAt: new Date(claims.iat * 1000), expiresAt };
@@ -185,12 +200,12 @@ export async function mintAgentCredentials(issuer: UserIssuer, siteId: string, e
  * A user JWT for a key the agent made itself (renewal): the agent keeps the seed, the controller signs only
  * the public key with the site's permissions.
  */
-export async function mintAgentJwt(issuer: UserIssuer, siteId: string, userKey: string, expiresAt: Date): Promise<{ jwt: string; issuedAt: Date }> {
+export async function mintAgentJwt(issuer: UserIssuer, siteId: string, userKey: string, expiresAt: Date, presencePeers: readonly string[] = []): Promise<{ jwt: string; issuedAt: Date }> {
   const jwt = await encodeUser(
     `agent-${siteId}`,
     fromPublic(userKey),
     fromSeed(new TextEncoder().encode(issuer.signerSeed)),
-    { issuer_account: issuer.accountPublicKey, subs: -1, data: -1, payload: -1, ...agentPermissions(siteId) },
+    { issuer_account: issuer.accountPublicKey, subs: -1, data: -1, payload: -1, ...agentPermissions(siteId, presencePeers) },
     { exp: Math.floor(expiresAt.getTime() / 1000) },
   );
   return { jwt, issuedAt: new Date(decode(jwt).iat * 1000) };

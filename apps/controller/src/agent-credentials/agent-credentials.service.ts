@@ -1,6 +1,7 @@
 import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { Msg } from '@nats-io/transport-node';
 import { AgentCredsRenewRequest, Subjects, type AgentCredsRenewResponse, type InterSiteLink } from '@fedpbx/contracts';
+import { buildSiteConfig } from '@fedpbx/dialplan';
 import { mintAgentCredentials, mintAgentJwt, verifyRenewal, type MintedAgentCreds } from '@fedpbx/nats-auth';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository.js';
@@ -122,10 +123,21 @@ export class AgentCredentialsService implements OnModuleInit {
   }
 
   /** Mints enrollment credentials (pure: nothing recorded yet). */
-  mint(siteId: string, now = new Date()): Promise<MintedAgentCreds> {
+  async mint(siteId: string, now = new Date()): Promise<MintedAgentCreds> {
     const issuer = this.bus.issuer;
     if (issuer === undefined) throw new Error('no NATS issuer');
-    return mintAgentCredentials(issuer, siteId, new Date(now.getTime() + this.ttlMs));
+    return mintAgentCredentials(issuer, siteId, new Date(now.getTime() + this.ttlMs), await this.presencePeers(siteId));
+  }
+
+  /**
+   * The sites whose busy lamps the site shows (its snapshot's remotePresence): its credentials may read their
+   * presence and nothing else's. A new watched site is readable from the agent's next renewal (at half the lifetime)
+   * or enrollment; until then its lamps show UNAVAILABLE.
+   */
+  private async presencePeers(siteId: string): Promise<string[]> {
+    const { federation } = await this.store.read();
+    if (!federation.sites.some((s) => s.id === siteId)) return [];
+    return (buildSiteConfig(federation, siteId).remotePresence ?? []).map((r) => r.siteId);
   }
 
   pushRevocations(): void {
@@ -225,6 +237,8 @@ export class AgentCredentialsService implements OnModuleInit {
     if (req.newUserKey === req.userKey || !verifyRenewal(req.userKey, req.sig, siteId, req.newUserKey, req.at)) {
       return { ok: false, code: 'bad-request', message: 'the renewal is not signed by the user key it names' };
     }
+    // Read before the transaction: the federation store may read the database itself.
+    const presencePeers = await this.presencePeers(siteId);
     return this.ds.transaction(async (m): Promise<AgentCredsRenewResponse> => {
       await m.query('SELECT "id" FROM "federation_state" WHERE "id" = 1 FOR UPDATE');
       const current = await this.repo.byKey(m, req.userKey);
@@ -235,7 +249,7 @@ export class AgentCredentialsService implements OnModuleInit {
       if (site.length === 0) return { ok: false, code: 'revoked', message: `site ${siteId} no longer exists` };
       if ((await this.repo.byKey(m, req.newUserKey)) !== undefined) return { ok: false, code: 'bad-request', message: 'that user key was issued before: make a new one' };
       const expiresAt = new Date(now.getTime() + this.ttlMs);
-      const { jwt, issuedAt } = await mintAgentJwt(issuer, siteId, req.newUserKey, expiresAt);
+      const { jwt, issuedAt } = await mintAgentJwt(issuer, siteId, req.newUserKey, expiresAt, presencePeers);
       await this.repo.insert(m, { userKey: req.newUserKey, siteId, origin: 'renewal', issuedAt, expiresAt });
       await this.audit.append(m, [
         {

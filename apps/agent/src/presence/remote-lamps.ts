@@ -1,0 +1,308 @@
+/**
+ * The watcher's side of busy lamps across sites: other sites' presence events become the `Custom:fedpbx-<site>-<n>`
+ * device states the hints of extensions_fedpbx.conf (`fedpbx-hints`) watch.
+ *
+ * - Writes: AMI `Setvar` of `DEVICE_STATE(Custom:fedpbx-<site>-<n>)` (funcs/func_devstate.c devstate_write: stored
+ *   in AstDB, so it survives an Asterisk restart, and announced as a cachable state change that res_pjsip_exten_state
+ *   sends to the subscribed phones). Writes are coalesced per device (only the latest state of a lamp waits) and at
+ *   most `maxInFlight` are outstanding; what Asterisk shows is remembered, so a resync writes only what differs, and
+ *   an AMI reconnect writes everything again.
+ * - Reads: `fedpbx.presence.<site>.changes` of each watched site (the snapshot's remotePresence; nats-auth lets a site
+ *   subscribe to those sites only). A batch whose sequence does not follow the last one (a lost message, a restarted
+ *   owner) makes the lamps of that site ask for the full state, `fedpbx.presence.<site>.state` (request/reply,
+ *   answered by the owner); batches arriving meanwhile wait and are applied after the answer when newer.
+ * - Peer gone. res_corosync drops the device states of a node that leaves the cluster, res_xmpp keeps the last
+ *   published state until the buddy's presence says otherwise, res_pjsip_publish_asterisk keeps them until the next
+ *   PUBLISH: only the first shows a dead peer as gone. Here a site's lamps show UNAVAILABLE as soon as either the link
+ *   that reaches it (direct, or the hub's) is down - link health from qualify, the same signal that reroutes calls -
+ *   or this agent's bus is down, or the owner does not answer a state request (it is off the bus). Each recovery asks
+ *   the owner for the whole state, and the owner sends it whenever it comes back itself. A periodic state request
+ *   (`recheckMs`) catches an owner that left the bus while this agent did not notice.
+ */
+import type { NatsConnection, Subscription } from '@nats-io/transport-node';
+import { PresenceBatch, Subjects, type DeviceState, type SiteConfig } from '@fedpbx/contracts';
+import { remotePresenceDevice } from '@fedpbx/dialplan';
+import type { Logger } from '../logger.js';
+import type { PresenceAmi, PresenceBus } from './presence-ports.js';
+
+export interface RemoteLampsOptions {
+  readonly siteId: string;
+  readonly ami: PresenceAmi;
+  readonly bus: PresenceBus;
+  readonly log: Logger;
+  /** Most Setvar actions outstanding at once. Default 64. */
+  readonly maxInFlight?: number;
+  /** A state request this old without an answer counts as failed. Default 2 s. */
+  readonly requestTimeoutMs?: number;
+  /** Every this many ms each watched site's full state is asked for again (0: never). Default 30 s. */
+  readonly recheckMs?: number;
+  /** Observer of every Setvar sent (benchmarks, tests). */
+  readonly onWrite?: (device: string, state: DeviceState) => void;
+}
+
+type LinkState = 'up' | 'down' | 'unknown';
+
+interface WatchedSite {
+  readonly siteId: string;
+  numbers: Set<string>;
+  /** The owner's latest states as received (also while the lamps show UNAVAILABLE). */
+  readonly known: Map<string, DeviceState>;
+  epoch: string | undefined;
+  seq: number;
+  /** The full state was received since the last outage. */
+  synced: boolean;
+  /** The owner did not answer the last state request. */
+  ownerGone: boolean;
+  /** Batches that arrived while a state request was out. */
+  waiting: PresenceBatch[] | undefined;
+  sub: Subscription | undefined;
+}
+
+const decoder = new TextDecoder();
+
+export class RemoteLamps {
+  private readonly sites = new Map<string, WatchedSite>();
+  /** What Asterisk shows now, as far as we wrote it: device -> state. */
+  private readonly shown = new Map<string, DeviceState>();
+  /** Writes waiting for a free slot: device -> latest state. */
+  private readonly queue = new Map<string, DeviceState>();
+  private inFlight = 0;
+  private readonly links = new Map<string, LinkState>();
+  private directPeers = new Set<string>();
+  private hub: string | undefined;
+  private nc: NatsConnection | undefined;
+  private busUp = false;
+  private recheckTimer: NodeJS.Timeout | undefined;
+  private readonly unsubscribe: (() => void)[] = [];
+  private stopped = false;
+
+  constructor(private readonly opts: RemoteLampsOptions) {}
+
+  start(): void {
+    const { ami, bus } = this.opts;
+    // Asterisk (re)connected: what it shows is not known any more; write every lamp again.
+    this.unsubscribe.push(ami.onConnected(() => {
+      this.shown.clear();
+      for (const s of this.sites.values()) this.render(s);
+    }));
+    bus.onConnected((nc) => this.onBusUp(nc));
+    bus.onDisconnected(() => this.onBusDown());
+    const recheck = this.opts.recheckMs ?? 30_000;
+    if (recheck > 0) {
+      this.recheckTimer = setInterval(() => {
+        for (const s of this.sites.values()) if (this.reachable(s)) void this.resync(s);
+      }, recheck);
+      this.recheckTimer.unref();
+    }
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const u of this.unsubscribe.splice(0)) u();
+    if (this.recheckTimer !== undefined) clearInterval(this.recheckTimer);
+    for (const s of this.sites.values()) s.sub?.unsubscribe();
+  }
+
+  /** The lamps of the snapshot in force (remotePresence) and the links that reach their sites. */
+  configure(config: SiteConfig): void {
+    const self = config.site.id;
+    this.directPeers = new Set(config.links.flatMap((l) => (l.a === self ? [l.b] : l.b === self ? [l.a] : [])));
+    this.hub = config.federation.hubSiteId;
+    const wanted = new Map((config.remotePresence ?? []).map((r) => [r.siteId, new Set(r.numbers)]));
+    for (const [siteId, site] of this.sites) {
+      if (wanted.has(siteId)) continue;
+      site.sub?.unsubscribe();
+      this.sites.delete(siteId);
+    }
+    for (const [siteId, numbers] of wanted) {
+      const existing = this.sites.get(siteId);
+      if (existing !== undefined) {
+        existing.numbers = numbers;
+        this.render(existing);
+        continue;
+      }
+      const site: WatchedSite = { siteId, numbers, known: new Map(), epoch: undefined, seq: 0, synced: false, ownerGone: false, waiting: undefined, sub: undefined };
+      this.sites.set(siteId, site);
+      this.subscribe(site);
+      this.render(site);
+      if (this.busUp) void this.resync(site);
+    }
+  }
+
+  /** Link health towards a peer site (AsteriskStatus): down turns the lamps it carries UNAVAILABLE, up resyncs them. */
+  setLink(peerSiteId: string, state: LinkState): void {
+    const before = this.links.get(peerSiteId) ?? 'unknown';
+    this.links.set(peerSiteId, state);
+    if ((before === 'down') === (state === 'down')) return;
+    for (const s of this.sites.values()) {
+      if (this.viaOf(s.siteId) !== peerSiteId) continue;
+      if (state === 'down') s.synced = false;
+      this.render(s);
+      if (state !== 'down' && this.busUp) void this.resync(s);
+    }
+  }
+
+  /** What the lamps of a site show now (tests, status). */
+  shownState(siteId: string, number: string): DeviceState | undefined {
+    return this.shown.get(remotePresenceDevice(siteId, number));
+  }
+
+  private onBusUp(nc: NatsConnection): void {
+    this.busUp = true;
+    if (this.nc !== nc) {
+      this.nc = nc;
+      for (const s of this.sites.values()) {
+        s.sub = undefined;
+        this.subscribe(s);
+      }
+    }
+    for (const s of this.sites.values()) void this.resync(s);
+  }
+
+  private onBusDown(): void {
+    this.busUp = false;
+    for (const s of this.sites.values()) {
+      s.synced = false;
+      this.render(s);
+    }
+  }
+
+  private subscribe(site: WatchedSite): void {
+    const nc = this.nc;
+    if (nc === undefined || site.sub !== undefined) return;
+    site.sub = nc.subscribe(Subjects.presenceChanges(site.siteId), {
+      callback: (err, msg) => {
+        if (err !== null) {
+          this.opts.log.warn({ err: err.message, site: site.siteId }, 'presence subscription refused');
+          return;
+        }
+        const batch = parseBatch(msg.data, site.siteId);
+        if (batch !== undefined) this.onBatch(site, batch);
+      },
+    });
+  }
+
+  private onBatch(site: WatchedSite, batch: PresenceBatch): void {
+    if (this.sites.get(site.siteId) !== site) return;
+    if (site.waiting !== undefined) {
+      site.waiting.push(batch);
+      return;
+    }
+    if (batch.full) {
+      this.applyFull(site, batch);
+      return;
+    }
+    if (batch.epoch !== site.epoch || batch.seq !== site.seq + 1) {
+      // A gap (lost message) or an owner that restarted: what we hold may be wrong; ask for all of it.
+      this.applyStates(site, batch);
+      site.epoch = batch.epoch;
+      site.seq = batch.seq;
+      void this.resync(site);
+      return;
+    }
+    site.seq = batch.seq;
+    this.applyStates(site, batch);
+  }
+
+  private applyFull(site: WatchedSite, batch: PresenceBatch): void {
+    site.known.clear();
+    site.epoch = batch.epoch;
+    site.seq = batch.seq;
+    site.ownerGone = false;
+    site.synced = true;
+    this.applyStates(site, batch);
+  }
+
+  private applyStates(site: WatchedSite, batch: PresenceBatch): void {
+    for (const [n, state] of Object.entries(batch.states)) site.known.set(n, state);
+    this.render(site, batch.full ? undefined : Object.keys(batch.states));
+  }
+
+  /** Asks the owner for the whole state; batches arriving meanwhile are applied after it when newer. */
+  private async resync(site: WatchedSite): Promise<void> {
+    const nc = this.nc;
+    if (nc === undefined || !this.busUp || site.waiting !== undefined || this.stopped) return;
+    site.waiting = [];
+    let answer: PresenceBatch | undefined;
+    try {
+      const msg = await nc.request(Subjects.presenceState(site.siteId), undefined, { timeout: this.opts.requestTimeoutMs ?? 2000 });
+      answer = parseBatch(msg.data, site.siteId);
+    } catch (err) {
+      // No responders: the owner is off the bus; a timeout: it or its path is stuck. Either way it cannot be shown.
+      if (!site.ownerGone) this.opts.log.info({ site: site.siteId, err: err instanceof Error ? err.message : String(err) }, 'presence owner not answering: its lamps show UNAVAILABLE');
+    }
+    const waiting = site.waiting;
+    site.waiting = undefined;
+    if (this.sites.get(site.siteId) !== site) return;
+    if (answer === undefined) {
+      site.ownerGone = true;
+      site.synced = false;
+      this.render(site);
+      return;
+    }
+    this.applyFull(site, answer);
+    for (const b of waiting) {
+      if (b.epoch === site.epoch && b.seq <= site.seq) continue;
+      this.onBatch(site, b);
+    }
+  }
+
+  private viaOf(siteId: string): string | undefined {
+    if (this.directPeers.has(siteId)) return siteId;
+    return this.hub !== undefined && this.directPeers.has(this.hub) ? this.hub : undefined;
+  }
+
+  private reachable(site: WatchedSite): boolean {
+    const via = this.viaOf(site.siteId);
+    return this.busUp && via !== undefined && this.links.get(via) !== 'down';
+  }
+
+  /** Writes what each lamp (or the given ones) of the site should show now. */
+  private render(site: WatchedSite, numbers?: readonly string[]): void {
+    const available = this.reachable(site) && !site.ownerGone;
+    for (const n of numbers ?? site.numbers) {
+      if (!site.numbers.has(n)) continue;
+      const state: DeviceState = available ? (site.known.get(n) ?? 'UNAVAILABLE') : 'UNAVAILABLE';
+      this.write(remotePresenceDevice(site.siteId, n), state);
+    }
+  }
+
+  private write(device: string, state: DeviceState): void {
+    if (this.shown.get(device) === state && !this.queue.has(device)) return;
+    this.queue.set(device, state);
+    this.pump();
+  }
+
+  private pump(): void {
+    const max = this.opts.maxInFlight ?? 64;
+    if (!this.opts.ami.connected) return; // everything is written again at the connect
+    while (this.inFlight < max && this.queue.size > 0) {
+      const [device, state] = this.queue.entries().next().value as [string, DeviceState];
+      this.queue.delete(device);
+      if (this.shown.get(device) === state) continue;
+      this.inFlight += 1;
+      this.shown.set(device, state);
+      this.opts.onWrite?.(device, state);
+      void this.opts.ami
+        .action('Setvar', { Variable: `DEVICE_STATE(${device})`, Value: state })
+        .catch((err: unknown) => {
+          // Not known to be shown: the next change or resync writes it again.
+          if (this.shown.get(device) === state) this.shown.delete(device);
+          if (!this.stopped) this.opts.log.warn({ err, device }, 'lamp not set');
+        })
+        .finally(() => {
+          this.inFlight -= 1;
+          this.pump();
+        });
+    }
+  }
+}
+
+function parseBatch(data: Uint8Array, siteId: string): PresenceBatch | undefined {
+  try {
+    const batch = PresenceBatch.parse(JSON.parse(decoder.decode(data)));
+    return batch.siteId === siteId ? batch : undefined;
+  } catch {
+    return undefined;
+  }
+}
