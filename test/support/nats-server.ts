@@ -50,7 +50,7 @@ export interface TestNatsServer {
   running(): boolean;
   /** Credentials files for the controller and for one site's agent, minted from this server's trust. */
   controllerCreds(): Promise<string>;
-  agentCreds(siteId: string, presencePeers?: readonly string[]): Promise<string>;
+  agentCreds(siteId: string, presencePeers?: readonly string[] | 'all'): Promise<string>;
   /** SIGKILL (an outage), then `start()` again brings it back on the same port with the same JetStream store. */
   kill(): Promise<void>;
   stop(): Promise<void>;

@@ -123,11 +123,15 @@ export function configStreamOf(siteId: string): string {
  * site's events and calls in progress, receive on its own inbox prefix and live-request subjects, and answer the requests it got.
  * Busy lamps: publish its own site's presence changes and answer requests for its state; subscribe to the changes
  * of, and ask the state of, only the `presencePeers` (the sites whose lamps its snapshot shows) - plain subjects per
- * site, enforceable on nats-server 2.9 without multi-subject filters.
+ * site, enforceable on nats-server 2.9 without multi-subject filters. `'all'` (a site whose setting shows every
+ * reachable site's lamps, a head office) is one wildcard per direction instead: a user JWT travels in the CONNECT line,
+ * which nats-server limits to 4 KB (max_control_line), and 199 sites' subjects would not fit.
  * Everything else - other sites' buckets, events, presence and inboxes, the JetStream admin API - is denied.
  */
-export function agentPermissions(siteId: string, presencePeers: readonly string[] = []): Permissions {
-  const peers = [...new Set(presencePeers)].filter((p) => p !== siteId).sort();
+export type PresencePeers = readonly string[] | 'all';
+
+export function agentPermissions(siteId: string, presencePeers: PresencePeers = []): Permissions {
+  const peers = presencePeers === 'all' ? ['*'] : [...new Set(presencePeers)].filter((p) => p !== siteId).sort();
   const stream = configStreamOf(siteId);
   const api = [
     `STREAM.INFO.${stream}`,
@@ -160,7 +164,7 @@ export interface MintOptions {
   /** Expiry of the credentials (none when absent). */
   readonly expiresAt?: Date;
   /** Sites whose presence (busy lamps) the agent may read. */
-  readonly presencePeers?: readonly string[];
+  readonly presencePeers?: PresencePeers;
 }
 
 /** A NATS credentials file (user JWT + user nkey seed) for a new user of the FEDPBX account. */
@@ -189,7 +193,7 @@ export interface MintedAgentCreds {
   readonly expiresAt: Date;
 }
 
-export async function mintAgentCredentials(issuer: UserIssuer, siteId: string, expiresAt: Date, presencePeers: readonly string[] = []): Promise<MintedAgentCreds> {
+export async function mintAgentCredentials(issuer: UserIssuer, siteId: string, expiresAt: Date, presencePeers: PresencePeers = []): Promise<MintedAgentCreds> {
   const creds = await mintAgentCreds(issuer, siteId, { expiresAt, presencePeers });
   const jwt = jwtOfCreds(creds);
   const claims = decode(jwt);
@@ -200,7 +204,7 @@ export async function mintAgentCredentials(issuer: UserIssuer, siteId: string, e
  * A user JWT for a key the agent made itself (renewal): the agent keeps the seed, the controller signs only
  * the public key with the site's permissions.
  */
-export async function mintAgentJwt(issuer: UserIssuer, siteId: string, userKey: string, expiresAt: Date, presencePeers: readonly string[] = []): Promise<{ jwt: string; issuedAt: Date }> {
+export async function mintAgentJwt(issuer: UserIssuer, siteId: string, userKey: string, expiresAt: Date, presencePeers: PresencePeers = []): Promise<{ jwt: string; issuedAt: Date }> {
   const jwt = await encodeUser(
     `agent-${siteId}`,
     fromPublic(userKey),

@@ -61,6 +61,8 @@ interface WatchedSite {
 const decoder = new TextDecoder();
 
 export class RemoteLamps {
+  /** Counters for status and benchmarks: state requests made, batches out of sequence, Setvar actions sent. */
+  readonly stats = { resyncs: 0, gaps: 0, writes: 0 };
   private readonly sites = new Map<string, WatchedSite>();
   /** What Asterisk shows now, as far as we wrote it: device -> state. */
   private readonly shown = new Map<string, DeviceState>();
@@ -142,6 +144,11 @@ export class RemoteLamps {
     }
   }
 
+  /** Lamp writes not yet answered by Asterisk (queued or in flight). */
+  get pendingWrites(): number {
+    return this.queue.size + this.inFlight;
+  }
+
   /** What the lamps of a site show now (tests, status). */
   shownState(siteId: string, number: string): DeviceState | undefined {
     return this.shown.get(remotePresenceDevice(siteId, number));
@@ -194,6 +201,7 @@ export class RemoteLamps {
     }
     if (batch.epoch !== site.epoch || batch.seq !== site.seq + 1) {
       // A gap (lost message) or an owner that restarted: what we hold may be wrong; ask for all of it.
+      this.stats.gaps += 1;
       this.applyStates(site, batch);
       site.epoch = batch.epoch;
       site.seq = batch.seq;
@@ -223,6 +231,7 @@ export class RemoteLamps {
     const nc = this.nc;
     if (nc === undefined || !this.busUp || site.waiting !== undefined || this.stopped) return;
     site.waiting = [];
+    this.stats.resyncs += 1;
     let answer: PresenceBatch | undefined;
     try {
       const msg = await nc.request(Subjects.presenceState(site.siteId), undefined, { timeout: this.opts.requestTimeoutMs ?? 2000 });
@@ -282,6 +291,7 @@ export class RemoteLamps {
       if (this.shown.get(device) === state) continue;
       this.inFlight += 1;
       this.shown.set(device, state);
+      this.stats.writes += 1;
       this.opts.onWrite?.(device, state);
       void this.opts.ami
         .action('Setvar', { Variable: `DEVICE_STATE(${device})`, Value: state })

@@ -2,7 +2,7 @@ import { Inject, Injectable, Logger, type OnModuleInit } from '@nestjs/common';
 import type { Msg } from '@nats-io/transport-node';
 import { AgentCredsRenewRequest, Subjects, type AgentCredsRenewResponse, type InterSiteLink } from '@fedpbx/contracts';
 import { buildSiteConfig } from '@fedpbx/dialplan';
-import { mintAgentCredentials, mintAgentJwt, verifyRenewal, type MintedAgentCreds } from '@fedpbx/nats-auth';
+import { mintAgentCredentials, mintAgentJwt, verifyRenewal, type MintedAgentCreds, type PresencePeers } from '@fedpbx/nats-auth';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditRepository } from '../audit/audit.repository.js';
 import { actorName, type Principal } from '../auth/principal.js';
@@ -134,9 +134,12 @@ export class AgentCredentialsService implements OnModuleInit {
    * presence and nothing else's. A new watched site is readable from the agent's next renewal (at half the lifetime)
    * or enrollment; until then its lamps show UNAVAILABLE.
    */
-  private async presencePeers(siteId: string): Promise<string[]> {
+  private async presencePeers(siteId: string): Promise<PresencePeers> {
     const { federation } = await this.store.read();
-    if (!federation.sites.some((s) => s.id === siteId)) return [];
+    const site = federation.sites.find((s) => s.id === siteId);
+    if (site === undefined) return [];
+    // A site that shows every reachable site's lamps (a head office) may read every site's presence: one wildcard.
+    if (site.presence?.remoteHints === 'all') return 'all';
     return (buildSiteConfig(federation, siteId).remotePresence ?? []).map((r) => r.siteId);
   }
 
