@@ -19,7 +19,7 @@ import { Federation, type FederationInput } from '@fedpbx/contracts';
 import { SiteViews } from '@fedpbx/dialplan';
 import { AmiPeer, DEFAULT_AMI_USER } from '../support/asterisk/ami-peer.js';
 import { startNatsServer } from '../support/nats-server.js';
-import type { PresenceAgentsInput } from './presence-agents.js';
+import type { PresenceAgentSpec, PresenceAgentsInput } from './presence-agents.js';
 
 const SITES = Number(process.env['BENCH_SITES'] ?? 200);
 const EXTENSIONS = Number(process.env['BENCH_EXTENSIONS'] ?? 100);
@@ -80,7 +80,7 @@ async function main(): Promise<void> {
   progress(`${SITES} sites x ${EXTENSIONS} extensions, ${lamps} remote lamps; ${RATE} changes/s for ${SECONDS} s after ${WARMUP_SECONDS} s warm-up`);
 
   const peers = await Promise.all(fed.sites.map((s) => AmiPeer.start({ systemName: s.id, record: false })));
-  const agents: PresenceAgentsInput['agents'] = [];
+  const agents: PresenceAgentSpec[] = [];
   for (const [i, c] of configs.entries()) {
     const credsFile = join(dir, `${c.site.id}.creds`);
     const presencePeers = c.site.presence?.remoteHints === 'all' ? 'all' : (c.remotePresence ?? []).map((r) => r.siteId);

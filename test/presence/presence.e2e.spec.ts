@@ -114,7 +114,7 @@ describe('busy lamps across sites', () => {
 
   it('only shared extensions leave the site, and the lamps moscow sets itself never go back out', async () => {
     const seen: PresenceBatch[] = [];
-    const sub = watcher.subscribe('fedpbx.presence.*.changes', { callback: (_e, m) => seen.push(JSON.parse(decoder.decode(m.data)) as PresenceBatch) });
+    const sub = watcher.subscribe('fedpbx.presence.*.changes', { callback: (_e, m) => void seen.push(JSON.parse(decoder.decode(m.data)) as PresenceBatch) });
     const input = foundingScenarioInput();
     for (const s of input.sites) if (s.id === 'piter') s.presence = { share: 'listed', sharedNumbers: ['302'] };
     piter.local.configure(buildSiteConfig(Federation.parse(input), 'piter'));
@@ -214,7 +214,7 @@ describe('NATS permissions of presence (real nats-server, operator mode)', () =>
 /** How many state requests for piter the server saw while `body` ran (a subscriber with the controller's rights). */
 async function countStateRequests(body: () => Promise<void>): Promise<number> {
   let n = 0;
-  const sub = watcher.subscribe(Subjects.presenceState('piter'), { callback: () => (n += 1) });
+  const sub = watcher.subscribe(Subjects.presenceState('piter'), { callback: () => void (n += 1) });
   await watcher.flush();
   try {
     await body();

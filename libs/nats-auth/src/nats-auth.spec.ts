@@ -47,6 +47,21 @@ describe('agent permissions', () => {
     for (const subject of ['_INBOX.fedpbx.piter.x', '_INBOX.x', 'fedpbx.events.moscow.cdr', 'fedpbx.rpc.piter.health', 'fedpbx.live.piter.calls', 'fedpbx.controller.live']) expect(allowed('sub', subject), subject).toBe(false);
   });
 
+  it('presence: its own changes out and its own state answered; only the peers it shows in', () => {
+    const withPeers = agentPermissions('moscow', ['piter', 'moscow']);
+    const may = (kind: 'pub' | 'sub', subject: string) => (withPeers[kind]?.allow ?? []).some((p) => matches(p, subject));
+    expect(may('pub', 'fedpbx.presence.moscow.changes')).toBe(true);
+    expect(may('sub', 'fedpbx.presence.moscow.state')).toBe(true);
+    expect(may('sub', 'fedpbx.presence.piter.changes')).toBe(true);
+    expect(may('pub', 'fedpbx.presence.piter.state')).toBe(true);
+    for (const subject of ['fedpbx.presence.kazan.changes', 'fedpbx.presence.moscow.changes', 'fedpbx.presence.piter.state']) expect(may('sub', subject), subject).toBe(false);
+    for (const subject of ['fedpbx.presence.piter.changes', 'fedpbx.presence.kazan.state', 'fedpbx.presence.moscow.state']) expect(may('pub', subject), subject).toBe(false);
+    const all = agentPermissions('hq', 'all');
+    expect((all.sub?.allow ?? []).some((p) => matches(p, 'fedpbx.presence.kazan.changes'))).toBe(true);
+    expect((all.pub?.allow ?? []).some((p) => matches(p, 'fedpbx.presence.kazan.changes'))).toBe(false);
+    expect(JSON.stringify(all).length).toBeLessThan(JSON.stringify(agentPermissions('hq')).length + 200);
+  });
+
   it('a site id that prefixes another does not widen the grant', () => {
     const mos = agentPermissions('mos');
     expect((mos.pub?.allow ?? []).some((p) => matches(p, 'fedpbx.events.moscow.cdr'))).toBe(false);
