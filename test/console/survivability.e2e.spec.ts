@@ -41,7 +41,7 @@ describe('web console: survivability report', { timeout: 90_000 }, () => {
     await page.getByRole('heading', { name: 'Survivability of piter' }).waitFor();
     await page.getByTestId('surv-summary').waitFor();
     expect(await page.getByTestId('surv-summary').innerText()).toMatch(/^Revision \d+: 18 red flags over 7 scenarios\.$/);
-    const scenarios = await page.locator('section[data-scenario]').evaluateAll((els) => els.map((e) => e.getAttribute('data-scenario')));
+    const scenarios = await page.locator('section[data-scenario]').evaluateAll((els) => els.map((e) => e.getAttribute('data-scenario') ?? ''));
     expect(scenarios).toEqual(['all-links-down', 'trunk-down:t-piter-city', 'agent-down', 'link-down:kazan', 'link-down:moscow', 'trunk-down:t-moscow-city', 'centre-down']);
     for (const id of scenarios) {
       const statuses = await page.locator(`section[data-scenario="${id}"] tbody tr`).evaluateAll((rows) => rows.map((r) => r.getAttribute('data-status') ?? ''));
