@@ -58,7 +58,11 @@ export async function startAgent(env: Record<string, string>, opts: StartAgentOp
   let buffered = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`agent not ready in time; stderr: ${stderr}`)), opts.timeoutMs ?? 15_000);
+    // An agent that never got ready is ended here: left running it would hold the caller's event loop open.
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`agent not ready in time; stderr: ${stderr}`));
+    }, opts.timeoutMs ?? 15_000);
     child.stdout?.on('data', (d: Buffer) => {
       buffered += d.toString();
       let nl: number;
