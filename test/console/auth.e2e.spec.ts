@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, PITER_ADMIN, PITER_VIEWER, artifactPath, launchChromium, startConsoleStack, type ConsoleStack } from './console-stack.js';
+import { ADMIN, PITER_ADMIN, PITER_VIEWER, artifactPath, launchChromium, signInPage, startConsoleStack, type ConsoleStack } from './console-stack.js';
 
 /**
  * Sessions, passwords and API tokens in the console (issue #17 §2, §3), in real Chromium against a real controller:
@@ -22,17 +22,7 @@ describe('web console: sessions, passwords and API tokens', () => {
     await stack?.close();
   });
 
-  async function signIn(user: { username: string; password: string }, path = '/'): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(8000);
-    await page.goto(`${stack.url}${path}`);
-    await page.getByLabel('User name').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
-    return page;
-  }
+  const signIn = (user: { username: string; password: string }, path = '/'): Promise<Page> => signInPage(browser, stack, user, { path });
 
   type Stored = { accessToken: string; expiresAt: string; refreshToken: string; sessionExpiresAt: string };
   // The test project has no DOM types; these functions run in the page, where sessionStorage exists.

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groupEvents } from '../../apps/controller/src/ingest/event-batch.js';
 import { EventStore } from '../../apps/controller/src/ingest/event-store.js';
 import { cdrEnvelope } from '../../apps/controller/src/ingest/testing/cdr-envelopes.js';
-import { ADMIN, PITER_VIEWER, artifactPath, launchChromium, startConsoleStack, type ConsoleStack } from './console-stack.js';
+import { ADMIN, PITER_VIEWER, artifactPath, launchChromium, signInPage, startConsoleStack, type ConsoleStack } from './console-stack.js';
 
 /**
  * #16 §2 in the console: a call that failed over from the link to the PSTN at moscow and rang a phone at piter is
@@ -37,13 +37,7 @@ describe('web console: a multi-site call as one call', () => {
   });
 
   async function signIn(user: { username: string; password: string }): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(8000);
-    await page.goto(`${stack.url}/cdrs`);
-    await page.getByLabel('User name').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
+    const page = await signInPage(browser, stack, user, { path: '/cdrs' });
     await page.getByRole('heading', { name: 'Call records' }).waitFor();
     return page;
   }

@@ -4,7 +4,7 @@ import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { groupEvents } from '../../apps/controller/src/ingest/event-batch.js';
 import { EventStore } from '../../apps/controller/src/ingest/event-store.js';
-import { ADMIN, PITER_ADMIN, artifactPath, launchChromium, startConsoleStack, type ConsoleStack } from './console-stack.js';
+import { ADMIN, PITER_ADMIN, artifactPath, launchChromium, signInPage, startConsoleStack, type ConsoleStack } from './console-stack.js';
 
 const NO_GRANTS = { username: 'newcomer', password: 'Velvet-Otter-Ladder-42' } as const;
 
@@ -29,17 +29,7 @@ describe('web console: deletes with previews, no-rights message, tracer plan, AP
     await stack?.close();
   });
 
-  async function signIn(user: { username: string; password: string }, path = '/'): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(8000);
-    await page.goto(`${stack.url}${path}`);
-    await page.getByLabel('User name').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
-    return page;
-  }
+  const signIn = (user: { username: string; password: string }, path = '/'): Promise<Page> => signInPage(browser, stack, user, { path, viewportHeight: 1000 });
   const status = async (path: string): Promise<number> => (await stack.t.request('GET', `/api/v1/${path}`, undefined, stack.adminToken)).status;
 
   it("previews a number range's delete: names the phones, the inbound route and moscow's flow that need it; delete stays off; cancel keeps it", async () => {

@@ -1,4 +1,5 @@
 import { rmSync } from 'node:fs';
+import type { Browser, Page } from 'playwright-core';
 import { buildFoundingScenario } from '../../apps/controller/src/testing/scenario.js';
 import { startTestApp, ADMIN, type TestApp } from '../../apps/controller/src/testing/test-app.js';
 import { buildConsole } from './browser.js';
@@ -45,3 +46,25 @@ export async function startConsoleStack(): Promise<ConsoleStack> {
   };
 }
 
+
+export interface SignInOptions {
+  /** Where the browser starts (the sign-in form comes first, then this page). */
+  readonly path?: string;
+  readonly viewportHeight?: number;
+  /** Playwright's default timeout for the page's actions. */
+  readonly timeoutMs?: number;
+}
+
+/** A fresh browser context on the console, signed in as `user` through the sign-in form, with the main navigation shown. */
+export async function signInPage(browser: Browser, stack: ConsoleStack, user: { username: string; password: string }, options: SignInOptions = {}): Promise<Page> {
+  const context = await browser.newContext({ viewport: { width: 1280, height: options.viewportHeight ?? 900 } });
+  const page = await context.newPage();
+  page.setDefaultTimeout(options.timeoutMs ?? 8000);
+  page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
+  await page.goto(`${stack.url}${options.path ?? '/'}`);
+  await page.getByLabel('User name').fill(user.username);
+  await page.getByLabel('Password').fill(user.password);
+  await page.getByRole('button', { name: 'Sign in' }).click();
+  await page.getByRole('navigation', { name: 'Main' }).waitFor();
+  return page;
+}

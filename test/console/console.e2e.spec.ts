@@ -1,7 +1,7 @@
 import type { CallFlow } from '@fedpbx/contracts';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, PITER_ADMIN, PITER_VIEWER, artifactPath, launchChromium, startConsoleStack, type ConsoleStack } from './console-stack.js';
+import { ADMIN, PITER_ADMIN, PITER_VIEWER, artifactPath, launchChromium, signInPage, startConsoleStack, type ConsoleStack } from './console-stack.js';
 
 /**
  * The web console in real Chromium against a real controller (own PostgreSQL database) seeded with the founding
@@ -22,18 +22,8 @@ describe('web console', () => {
     await stack?.close();
   });
 
-  async function signIn(user: { username: string; password: string }, path = '/'): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    // Fail on a missing element well inside the test's own timeout, with Playwright's explanation.
-    page.setDefaultTimeout(8000);
-    await page.goto(`${stack.url}${path}`);
-    await page.getByLabel('User name').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
-    return page;
-  }
+  // Fails on a missing element well inside the test's own timeout, with Playwright's explanation (8 s).
+  const signIn = (user: { username: string; password: string }, path = '/'): Promise<Page> => signInPage(browser, stack, user, { path });
 
   it('serves the console at / with an SPA fallback, and keeps unknown API paths a JSON 404', async () => {
     const index = await fetch(`${stack.url}/sites/moscow/flows`);

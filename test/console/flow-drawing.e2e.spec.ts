@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, artifactPath, launchChromium, startConsoleStack, type ConsoleStack } from './console-stack.js';
+import { ADMIN, artifactPath, launchChromium, signInPage, startConsoleStack, type ConsoleStack } from './console-stack.js';
 
 type Box = { x: number; y: number; width: number; height: number };
 const overlaps = (a: Box, b: Box): boolean => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
@@ -25,18 +25,7 @@ describe('call flow drawing', () => {
     await stack?.close();
   });
 
-  async function signIn(path: string): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(10_000);
-    page.on('pageerror', (e) => process.stderr.write(`page error: ${e.message}\n`));
-    await page.goto(`${stack.url}${path}`);
-    await page.getByLabel('User name').fill(ADMIN.username);
-    await page.getByLabel('Password').fill(ADMIN.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
-    return page;
-  }
+  const signIn = (path: string): Promise<Page> => signInPage(browser, stack, ADMIN, { path, timeoutMs: 10_000 });
 
   /** The flow editor with the automatic layout applied and the diagram fitted. */
   async function drawn(page: Page): Promise<void> {

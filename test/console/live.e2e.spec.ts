@@ -13,7 +13,7 @@ import { RoutingState } from '../../apps/agent/src/state/routing-state.js';
 import { ActiveCallsService } from '../../apps/controller/src/live/active-calls.js';
 import { LiveHub } from '../../apps/controller/src/live/live-hub.js';
 import { placeCall, type DialOutcome } from '../support/asterisk/fastagi-peer.js';
-import { ADMIN, PITER_ADMIN, artifactPath, launchChromium, startConsoleStack, type ConsoleStack } from './console-stack.js';
+import { ADMIN, PITER_ADMIN, artifactPath, launchChromium, signInPage, startConsoleStack, type ConsoleStack } from './console-stack.js';
 
 /**
  * Live updates (issue #18 §1) in real Chromium against a real controller: what one browser writes appears in
@@ -35,14 +35,7 @@ describe('web console: live updates', () => {
   });
 
   async function signIn(user: { username: string; password: string }, path = '/'): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(8000);
-    await page.goto(`${stack.url}${path}`);
-    await page.getByLabel('User name').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
+    const page = await signInPage(browser, stack, user, { path });
     await page.locator('[data-live="live"]').waitFor();
     return page;
   }

@@ -1,6 +1,6 @@
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, PITER_ADMIN, artifactPath, launchChromium, startConsoleStack, type ConsoleStack } from './console-stack.js';
+import { ADMIN, PITER_ADMIN, artifactPath, launchChromium, signInPage, startConsoleStack, type ConsoleStack } from './console-stack.js';
 
 /**
  * The guided decommission on a site's page, in real Chromium against a real controller seeded with the founding
@@ -21,17 +21,7 @@ describe('web console: decommissioning an office', () => {
     await stack?.close();
   });
 
-  async function signIn(user: { username: string; password: string }, path: string): Promise<Page> {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 1400 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(8000);
-    await page.goto(`${stack.url}${path}`);
-    await page.getByLabel('User name').fill(user.username);
-    await page.getByLabel('Password').fill(user.password);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('navigation', { name: 'Main' }).waitFor();
-    return page;
-  }
+  const signIn = (user: { username: string; password: string }, path: string): Promise<Page> => signInPage(browser, stack, user, { path, viewportHeight: 1400 });
 
   it('a site admin sees the agent credentials but no way to decommission or revoke', async () => {
     const page = await signIn(PITER_ADMIN, '/sites/piter');
