@@ -17,9 +17,13 @@ export class AgentCredentialRepository {
     return (await m.findOne(AgentCredentialEntity, { where: { userKey } })) ?? undefined;
   }
 
-  /** The site's credentials, newest first. */
+  /**
+   * The site's credentials, newest first. `issuedAt` is the JWT's `iat` (whole seconds), so an enrollment and the
+   * agent's first renewal can share it: in that second the renewal is the newer one (an enrollment after it would
+   * have revoked it), hence `origin` descending before the key.
+   */
   async listBySite(m: EntityManager, siteId: string, limit: number): Promise<AgentCredentialRecord[]> {
-    return m.find(AgentCredentialEntity, { where: { siteId }, order: { issuedAt: 'DESC', userKey: 'ASC' }, take: limit });
+    return m.find(AgentCredentialEntity, { where: { siteId }, order: { issuedAt: 'DESC', origin: 'DESC', userKey: 'ASC' }, take: limit });
   }
 
   /** Credentials of the site that are still valid (issued before `at`, not revoked, not expired): what revoking it ends. */
