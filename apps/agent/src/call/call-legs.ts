@@ -125,10 +125,13 @@ export class CallLegBook {
   private readonly legs: CallLeg[] = [];
   private readonly keys = new Set<string>();
   private written: string;
+  /** A leg was added since the list was last encoded. */
+  private grown = false;
 
   constructor(planLegs: readonly CallLeg[]) {
     for (const leg of planLegs) this.add(leg);
     this.written = encodeLegs(this.legs);
+    this.grown = false;
   }
 
   /** The list as the first MSet writes it. */
@@ -141,10 +144,16 @@ export class CallLegBook {
     if (this.keys.has(key)) return;
     this.keys.add(key);
     this.legs.push(leg);
+    this.grown = true;
   }
 
-  /** The list to write before the next Dial, when it changed since it was last written; then it counts as written. */
+  /**
+   * The list to write before the next Dial, when a leg was added since it was last written; then it counts as
+   * written. Every Dial asks, so the common answer (nothing new) costs a flag test, not an encoding.
+   */
   takeUpdate(): string | undefined {
+    if (!this.grown) return undefined;
+    this.grown = false;
     const now = encodeLegs(this.legs);
     if (now === this.written) return undefined;
     this.written = now;
