@@ -7,6 +7,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { foundingScenario, renderExtensions } from '@fedpbx/dialplan';
 import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { AgiServer } from '../../apps/agent/src/agi/agi-server.js';
+import { CallHandler } from '../../apps/agent/src/call/call-handler.js';
+import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
+import { RoutingState } from '../../apps/agent/src/state/routing-state.js';
 import { startAgent, type AgentProcess } from '../support/agent-process.js';
 import { Dialplan, type DialplanCall } from '../support/asterisk/dialplan-peer.js';
 import { TestController } from '../support/signed-snapshots.js';
@@ -87,6 +92,28 @@ describe('calls the agent does not take fall back at once, and the fallback reac
     expect(c.agi?.serverClosed).toBe(true);
     expectFallback(c);
     expectHandled(await call(a.agiPort));
+  });
+
+  it('an exception before the first command (a bug on the call path): the session closes without one and the fallback runs', async () => {
+    // The agent's own AgiServer and CallHandler in this process; the routing state fails the way a bug would, on
+    // the first thing the call path reads from it.
+    const state = new RoutingState();
+    state.apply(controller.snapshot(fed, 'moscow', 1));
+    Object.defineProperty(state, 'health', { get: () => { throw new TypeError('a bug on the call path'); } });
+    const failed: unknown[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => void failed.push(JSON.parse(line)) });
+    const metrics = new AgentMetrics(false);
+    const server = new AgiServer({ host: '127.0.0.1', port: 0, maxSessions: 4, idleTimeoutMs: 10_000 }, new CallHandler(state, metrics, log), metrics, log);
+    const { port } = await server.start();
+    try {
+      const c = await call(port);
+      expect(c.agiStatus).toBe('SUCCESS');
+      expect(c.agi?.serverClosed).toBe(true);
+      expectFallback(c);
+      expect(failed).toEqual([expect.objectContaining({ msg: 'FastAGI session failed', err: expect.objectContaining({ message: 'a bug on the call path' }) })]);
+    } finally {
+      await server.stop(0);
+    }
   });
 
   it('an agent stopped for a restart (its port refuses): the fallback dials piter over the link, not 404', async () => {

@@ -133,9 +133,11 @@ describe('PjsipSim: a link that dies', () => {
   });
 
   it('a mode switch removes the static contact (PeerStatus Unreachable) and the new one starts not qualified', async () => {
-    const { dir, sim, client, events } = await setup({ 'pjsip.conf': `[t]\ntype=transport\nbind=127.0.10.1:5070\n${linkTo('kazan', '127.0.10.3:5070', 't')}` }, { random: () => 0.01 });
-    await until(() => sim.contactStatus('site-kazan')[0] === 'Reachable', 1500);
-    writeFileSync(join(dir, 'pjsip.conf'), '[t]\ntype=transport\nbind=127.0.10.1:5070\n[site-kazan]\ntype=endpoint\ntransport=t\naors=site-kazan\n[site-kazan]\ntype=aor\nmax_contacts=1\nqualify_frequency=1\n');
+    // The first qualify of an aor comes at random x frequency: 0.99 s before the switch, 29.7 s after it, so the
+    // registered contact is still not qualified when it is looked at (with 1 s it raced the next qualify).
+    const { dir, sim, client, events } = await setup({ 'pjsip.conf': `[t]\ntype=transport\nbind=127.0.10.1:5070\n${linkTo('kazan', '127.0.10.3:5070', 't')}` }, { random: () => 0.99 });
+    await until(() => sim.contactStatus('site-kazan')[0] === 'Reachable', 5000);
+    writeFileSync(join(dir, 'pjsip.conf'), '[t]\ntype=transport\nbind=127.0.10.1:5070\n[site-kazan]\ntype=endpoint\ntransport=t\naors=site-kazan\n[site-kazan]\ntype=aor\nmax_contacts=1\nqualify_frequency=30\n');
     await client.action('Reload', { Module: 'res_pjsip.so' });
     await until(() => events.some((e) => e.event === 'ContactStatus' && e.headers.get('contactstatus') === 'Removed'));
     await until(() => events.some((e) => e.event === 'PeerStatus' && e.headers.get('peerstatus') === 'Unreachable'));
