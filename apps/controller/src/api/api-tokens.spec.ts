@@ -129,6 +129,29 @@ describe(`API tokens (${testDatabaseLabel()})`, () => {
     expect(await status('GET', '/api/v1/auth/me', token.token)).toBe(401);
   });
 
+  it('ends every session and token of a user that is disabled; enabling the user again revives none of them', async () => {
+    const r = await t.request('POST', '/api/v1/users', { username: 'laptop-lost', password: 'Suspended-Pass-86420', grants: [{ role: 'viewer', siteId: 'moscow' }] }, admin);
+    const id = (r.body['data'] as { id: string }).id;
+    const login = await t.request('POST', '/api/v1/auth/login', { username: 'laptop-lost', password: 'Suspended-Pass-86420' });
+    const { accessToken, refreshToken } = login.body as { accessToken: string; refreshToken: string };
+    const token = await create(accessToken, { name: 'backup-script' });
+    expect(await status('GET', '/api/v1/auth/me', token.token)).toBe(200);
+    expect(await status('PUT', `/api/v1/users/${id}/disabled`, admin, { disabled: true })).toBe(200);
+    expect(await status('GET', '/api/v1/auth/me', accessToken)).toBe(401);
+    expect(await status('GET', '/api/v1/auth/me', token.token)).toBe(401);
+    expect((await t.request('POST', '/api/v1/auth/refresh', { refreshToken })).status).toBe(401);
+    const listed = (await t.request('GET', '/api/v1/api-tokens?all=true', undefined, admin)).body['items'] as { id: string; state: string; revokedBy?: string }[];
+    expect(listed.find((x) => x.id === token.id)).toMatchObject({ state: 'revoked', revokedBy: ADMIN.username });
+    const audit = (await t.request('GET', '/api/v1/audit?limit=1000', undefined, admin)).body['items'] as { action: string; objectId: string; after?: unknown }[];
+    expect(audit.find((e) => e.action === 'user.disable' && e.objectId === id)?.after).toEqual({ disabled: true, sessionsRevoked: 1, tokensRevoked: 1 });
+    // Enabled again: the user signs in anew; what they held before stays ended.
+    expect(await status('PUT', `/api/v1/users/${id}/disabled`, admin, { disabled: false })).toBe(200);
+    expect(await status('GET', '/api/v1/auth/me', token.token)).toBe(401);
+    expect(await status('GET', '/api/v1/auth/me', accessToken)).toBe(401);
+    expect((await t.request('POST', '/api/v1/auth/refresh', { refreshToken })).status).toBe(401);
+    expect(await status('GET', '/api/v1/auth/me', await t.login('laptop-lost', 'Suspended-Pass-86420'))).toBe(200);
+  });
+
   it('shows when a token was last used, written at most once a minute', async () => {
     const c = await create(admin, { name: 'metrics' });
     const lastUsed = async (): Promise<string | undefined> =>

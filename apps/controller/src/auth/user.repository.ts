@@ -187,6 +187,12 @@ export class UserRepository {
     return (r.affected ?? 0) > 0;
   }
 
+  /** Revokes every live token of a user; the number revoked. */
+  async revokeTokensOf(m: EntityManager, userId: string, actor: string, now: Date): Promise<number> {
+    const r = await m.update(ApiTokenEntity, { userId, revokedAt: IsNull() }, { revokedAt: now, revokedBy: actor });
+    return r.affected ?? 0;
+  }
+
   private record(u: UserEntity, grants: readonly GrantEntity[]): UserRecord {
     return {
       id: u.id,

@@ -99,7 +99,10 @@ export class UsersService {
     return this.get(caller, id);
   }
 
-  /** Disables (or enables again) a user: a disabled user cannot log in and their tokens stop working. */
+  /**
+   * Disables (or enables again) a user: a disabled user cannot log in, and their sessions and API tokens are
+   * revoked - enabling the user again (say, after a lost laptop) brings none of them back.
+   */
   async setDisabled(caller: Principal, id: string, disabled: boolean): Promise<UserRecord> {
     const before = await this.get(caller, id);
     if (disabled && id === caller.userId) throw new ForbiddenError('you cannot disable yourself');
@@ -108,10 +111,16 @@ export class UsersService {
       await this.users.lockHeadOfficeAdmins(m);
       await this.users.setDisabled(m, id, disabled);
       if (disabled) await this.keepsHeadOfficeAdmin(m, 'disable the last head-office admin');
-      // A disabled user's sessions end now (the guard refuses them anyway; this also shows in their session list).
-      if (disabled) await this.sessions.revokeAllOf(m, id, `disabled by ${actorName(caller)}`, new Date());
+      // What the user holds ends now, not just while disabled (the guard refuses it meanwhile anyway): it shows in
+      // their session and token lists, and an enable does not revive a token copied off a lost machine.
+      const ended = disabled
+        ? {
+            sessionsRevoked: await this.sessions.revokeAllOf(m, id, `disabled by ${actorName(caller)}`, new Date()),
+            tokensRevoked: await this.users.revokeTokensOf(m, id, actorName(caller), new Date()),
+          }
+        : {};
       await this.audit.append(m, [
-        { actor: actorName(caller), action: disabled ? 'user.disable' : 'user.enable', objectType: 'user', objectId: id, siteIds: siteIdsOf(before.grants), before: { disabled: before.disabled }, after: { disabled } },
+        { actor: actorName(caller), action: disabled ? 'user.disable' : 'user.enable', objectType: 'user', objectId: id, siteIds: siteIdsOf(before.grants), before: { disabled: before.disabled }, after: { disabled, ...ended } },
       ]);
     });
     return this.get(caller, id);
