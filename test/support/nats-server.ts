@@ -62,6 +62,8 @@ export interface TestNatsServer {
 export interface StartNatsOptions {
   readonly trust?: NatsTrust;
   readonly leafnodes?: boolean;
+  /** Listen here instead of on a free port (a test that had clients waiting on it before the server existed). */
+  readonly port?: number;
 }
 
 /**
@@ -71,12 +73,45 @@ export interface StartNatsOptions {
 export async function startNatsServer(options: StartNatsOptions = {}): Promise<TestNatsServer> {
   if (!existsSync(NATS_SERVER_BINARY)) throw new Error(`${NATS_SERVER_BINARY} not found: install the Debian package nats-server`);
   const trust = options.trust ?? (await createNatsTrust());
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const leafPort = options.leafnodes === true ? await freePort() : undefined;
   const dir = mkdtempSync(join(tmpdir(), 'fedpbx-nats-'));
   const storeDir = join(dir, 'jetstream');
   const configFile = join(dir, 'nats-server.conf');
   writeFileSync(configFile, renderHubConfig(trust, { port, storeDir, resolverDir: join(dir, 'jwt'), serverName: `fedpbx-test-${port}`, ...(leafPort !== undefined ? { leafPort } : {}) }));
+  const proc = natsProcess(configFile, port);
+  await proc.start();
+  const issuer = issuerOf(trust);
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    leafPort,
+    trust,
+    issuer,
+    storeDir,
+    configFile,
+    log: proc.log,
+    pid: proc.pid,
+    running: proc.running,
+    controllerCreds: () => mintControllerCreds(issuer),
+    agentCreds: (siteId, presencePeers = []) => mintAgentCreds(issuer, siteId, { presencePeers }),
+    kill: proc.kill,
+    stop: proc.stop,
+    start: proc.start,
+  };
+}
+
+/** One nats-server process of a config file, listening on `port` once started; restartable. */
+export interface NatsProcess {
+  readonly log: string[];
+  pid(): number | undefined;
+  running(): boolean;
+  start(): Promise<void>;
+  kill(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export function natsProcess(configFile: string, port: number): NatsProcess {
   const log: string[] = [];
   let child: ChildProcess | undefined;
 
@@ -102,23 +137,5 @@ export async function startNatsServer(options: StartNatsOptions = {}): Promise<T
     });
     child = undefined;
   };
-  await start();
-  const issuer = issuerOf(trust);
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    leafPort,
-    trust,
-    issuer,
-    storeDir,
-    configFile,
-    log,
-    pid: () => child?.pid,
-    running: () => child !== undefined,
-    controllerCreds: () => mintControllerCreds(issuer),
-    agentCreds: (siteId, presencePeers = []) => mintAgentCreds(issuer, siteId, { presencePeers }),
-    kill: () => terminate('SIGKILL'),
-    stop: () => terminate('SIGTERM'),
-    start,
-  };
+  return { log, pid: () => child?.pid, running: () => child !== undefined, start, kill: () => terminate('SIGKILL'), stop: () => terminate('SIGTERM') };
 }

@@ -188,7 +188,7 @@ export class Agent {
   private async startMetrics(): Promise<void> {
     const m = await startMetricsServer(this.config.FEDPBX_METRICS_LISTEN.host, this.config.FEDPBX_METRICS_LISTEN.port, this.metrics, () => ({
       ok: this.state.ready,
-      detail: { site: this.config.FEDPBX_SITE_ID, revision: this.state.revision, agiSessions: this.agi?.activeSessions ?? 0 },
+      detail: { site: this.config.FEDPBX_SITE_ID, revision: this.state.revision, agiSessions: this.agi?.activeSessions ?? 0, alarms: this.alarms.list() },
     }));
     this.metricsServer = m.server;
     this.metricsPort = m.port;
@@ -282,6 +282,7 @@ export class Agent {
       agiSessionsActive: () => this.agi?.activeSessions ?? 0,
       amiConnected: () => this.ami?.connected ?? false,
       alarms: () => this.alarms.list(),
+      alarmBoard: this.alarms,
       activeCalls: this.activeCalls,
     });
     await this.sync.start();

@@ -23,6 +23,10 @@ export const CONTROLLER_ENV = {
     schema: z.coerce.number().int().min(60).max(30 * 86_400).default(3 * 86_400),
     doc: 'lifetime of the NATS credentials an agent gets at enrollment and at each renewal, in seconds; the agent renews after half of it. An agent offline for longer must be re-enrolled with a new token',
   },
+  FEDPBX_NATS_REPLICAS: {
+    schema: z.coerce.number().int().min(1, 'at least 1').max(5, 'at most 5 (JetStream keeps up to 5 copies)').optional(),
+    doc: 'copies JetStream keeps of each config bucket and of the events stream (1-5); unset: 3 when the NATS server is part of a cluster, 1 on a single server. Streams and buckets made with another count are brought to this one at start',
+  },
   FEDPBX_NATS_AGENT_URLS: { schema: z.string().min(1).optional(), doc: 'NATS URL(s) handed to agents at enrollment, comma-separated; FEDPBX_NATS_URL when absent' },
   FEDPBX_SIGNING_KEY_FILE: {
     schema: z.string().min(1).optional(),

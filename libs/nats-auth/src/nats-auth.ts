@@ -318,11 +318,59 @@ export interface HubConfigOptions {
   readonly monitorPort?: number;
   /** Where the full resolver keeps account JWTs (the pushed updates with revocations). */
   readonly resolverDir: string;
+  /** One node of a JetStream cluster (3 nodes: streams and buckets then keep 3 replicas); absent: a single hub. */
+  readonly cluster?: ClusterNodeOptions;
+}
+
+export interface ClusterNodeOptions {
+  /** The cluster's name: the same on every node. */
+  readonly name: string;
+  /** Where this node listens for the other nodes' routes. */
+  readonly host?: string;
+  readonly port: number;
+  /** Every node's route URL (`nats-route://host:6222`; this node's own is ignored by nats-server). */
+  readonly routes: readonly string[];
+  /**
+   * Route credentials (the same on every node): a node that does not present them cannot join. Routes carry
+   * every account's traffic unchecked, so without them the cluster port must be unreachable from anything
+   * but the other nodes.
+   */
+  readonly routeUser?: string;
+  /** A secret: the config file holding it is written mode 0600. */
+  readonly routePassword?: string;
 }
 
 /**
- * nats-server.conf for the hub: operator mode with the two accounts preloaded into the `full` resolver, JetStream
- * on. The full resolver (a directory of account JWTs) accepts account updates pushed by the system account and
+ * The `cluster {}` block of one node. Routes are not users of an account (operator mode's JWTs do not apply to
+ * them: server/route.go authenticates routes with the cluster's own user/password or TLS), so they get their own
+ * credentials. The full resolver's account JWTs travel between nodes over these routes (server/accounts.go
+ * DirAccResolver: pushes to `$SYS.REQ.ACCOUNT.*.CLAIMS.UPDATE` reach every node, and nodes exchange missing JWTs),
+ * so a revocation pushed to one node reaches all three.
+ */
+function clusterBlock(c: ClusterNodeOptions): string[] {
+  const auth = c.routeUser !== undefined && c.routePassword !== undefined ? { user: c.routeUser, password: c.routePassword } : undefined;
+  const withAuth = (url: string): string => (auth === undefined ? url : url.replace('://', `://${encodeURIComponent(auth.user)}:${encodeURIComponent(auth.password)}@`));
+  return [
+    `cluster {`,
+    `  name: ${JSON.stringify(c.name)}`,
+    `  listen: ${JSON.stringify(`${c.host ?? '0.0.0.0'}:${c.port}`)}`,
+    ...(auth !== undefined ? [`  authorization {`, `    user: ${JSON.stringify(auth.user)}`, `    password: ${JSON.stringify(auth.password)}`, `  }`] : []),
+    `  routes: [`,
+    ...c.routes.map((r) => `    ${JSON.stringify(withAuth(r))}`),
+    `  ]`,
+    `}`,
+  ];
+}
+
+/** The route URLs of a cluster's nodes (`nats-route://host:port`). */
+export function routeUrls(nodes: readonly { host: string; port: number }[]): string[] {
+  return nodes.map((n) => `nats-route://${n.host}:${n.port}`);
+}
+
+/**
+ * nats-server.conf for the hub (or one node of a hub cluster: `cluster`): operator mode with the two accounts
+ * preloaded into the `full` resolver, JetStream on (every node in the same domain, so agents and leaf nodes see
+ * one JetStream). The full resolver (a directory of account JWTs) accepts account updates pushed by the system account and
  * keeps them across restarts; a preload never replaces a newer stored JWT (server/accounts.go DirAccResolver.Store
  * saves only if newer), so revocations survive a restart with the original config.
  */
@@ -339,6 +387,7 @@ export function renderHubConfig(trust: NatsTrust, o: HubConfigOptions): string {
     `  domain: ${JS_DOMAIN}`,
     `}`,
     ...(o.leafPort !== undefined ? [`leafnodes {`, `  port: ${o.leafPort}`, `}`] : []),
+    ...(o.cluster !== undefined ? clusterBlock(o.cluster) : []),
     `operator: ${trust.operator.jwt}`,
     `system_account: ${trust.system.publicKey}`,
     `resolver: {`,

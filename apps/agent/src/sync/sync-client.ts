@@ -11,7 +11,7 @@ import { ConfigWatcher } from './config-watcher.js';
 import { CredsRenewer } from './creds-renewer.js';
 import { Heartbeat } from './heartbeat.js';
 import { LiveResponder } from './live-responder.js';
-import { NatsLink } from './nats-link.js';
+import { NatsLink, type NatsAlarmSink } from './nats-link.js';
 import { StatusReporter } from './status-reporter.js';
 
 export interface SyncClientOptions {
@@ -31,6 +31,8 @@ export interface SyncClientOptions {
   amiConnected(): boolean;
   /** The alarms in force, sent with every heartbeat. */
   alarms?(): AgentAlarm[];
+  /** Where the NATS link shows that it has no connection (the agent's AlarmBoard). */
+  readonly alarmBoard?: NatsAlarmSink;
   /** Default 10 s. */
   readonly heartbeatMs?: number;
   /** The calls in progress, reported on core NATS for the console. */
@@ -57,7 +59,14 @@ export class SyncClient {
   constructor(private readonly opts: SyncClientOptions) {
     const log = opts.log.child({ component: 'sync' });
     const { siteId, stateDir, state } = opts;
-    this.link = new NatsLink({ siteId, servers: opts.servers, ...(opts.credsFile !== undefined ? { credsFile: opts.credsFile } : {}), metrics: opts.metrics, log });
+    this.link = new NatsLink({
+      siteId,
+      servers: opts.servers,
+      ...(opts.credsFile !== undefined ? { credsFile: opts.credsFile } : {}),
+      ...(opts.alarmBoard !== undefined ? { alarms: opts.alarmBoard } : {}),
+      metrics: opts.metrics,
+      log,
+    });
     this.status = new StatusReporter({ stateDir, siteId, link: this.link, log });
     this.cdrs = new CdrPublisher({ stateDir, siteId, link: this.link, metrics: opts.metrics, log });
     this.watcher = new ConfigWatcher({ siteId, link: this.link, applier: opts.applier, state, onRefused: (r, reason) => this.status.snapshotRefused(r, reason), onValueRefused: (r, failure) => this.status.config(r, failure), log });

@@ -110,6 +110,7 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
           duplicateWindowSec: this.config.FEDPBX_EVENTS_DUPLICATE_WINDOW_SEC,
           maxAgeSec: this.config.FEDPBX_EVENTS_MAX_AGE_SEC,
           ackWaitSec: this.config.FEDPBX_EVENTS_ACK_WAIT_SEC,
+          replicas: this.bus.replicas,
         });
         const consumer = await jetstream(nc).consumers.get(Subjects.EVENTS_STREAM, INGEST_CONSUMER);
         failures = 0;

@@ -12,6 +12,7 @@ import {
   type StreamConfig,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
+import { explainReplicasError } from '../nats/stream-replicas.js';
 
 /** The controller's durable pull consumer of agent events: its position survives controller restarts. */
 export const INGEST_CONSUMER = 'fedpbx-controller-ingest';
@@ -23,6 +24,8 @@ export interface EventsStreamSettings {
   readonly maxAgeSec: number;
   /** How long the server waits for an ack before redelivering (a crashed controller's batch comes back after it). */
   readonly ackWaitSec: number;
+  /** Copies JetStream keeps (FEDPBX_NATS_REPLICAS): 3 on a cluster, so losing a node loses no event. */
+  readonly replicas: number;
 }
 
 /** Unacked messages the server lets the controller hold: a few batches pulled ahead while one commits. */
@@ -37,7 +40,7 @@ export function eventsStreamConfig(s: EventsStreamSettings): Partial<StreamConfi
     discard: DiscardPolicy.Old,
     max_age: nanos(s.maxAgeSec * 1000),
     duplicate_window: nanos(s.duplicateWindowSec * 1000),
-    num_replicas: 1,
+    num_replicas: s.replicas,
   };
 }
 
@@ -56,18 +59,25 @@ const isApiError = (e: unknown, code: number): boolean => e instanceof JetStream
 
 /**
  * Creates the events stream and the ingest consumer, or brings existing ones to these settings (a changed
- * dedupe window or max age takes effect on the next start). Idempotent: run at start and after reconnects.
+ * dedupe window, max age or replica count takes effect on the next start; nats-server 2.9 changes a clustered
+ * stream's replicas in place, and the durable consumer follows its stream's). Idempotent: run at start and after
+ * reconnects.
  */
 export async function ensureEventsStream(jsm: JetStreamManager, s: EventsStreamSettings): Promise<void> {
   const stream = eventsStreamConfig(s);
   try {
-    const info = await jsm.streams.info(stream.name);
-    if (info.config.max_age !== stream.max_age || info.config.duplicate_window !== stream.duplicate_window) {
-      await jsm.streams.update(stream.name, { max_age: stream.max_age, duplicate_window: stream.duplicate_window });
+    let info;
+    try {
+      info = await jsm.streams.info(stream.name);
+    } catch (e) {
+      if (!isApiError(e, JetStreamApiCodes.StreamNotFound)) throw e;
+      await jsm.streams.add(stream);
+    }
+    if (info !== undefined && (info.config.max_age !== stream.max_age || info.config.duplicate_window !== stream.duplicate_window || info.config.num_replicas !== stream.num_replicas)) {
+      await jsm.streams.update(stream.name, { max_age: stream.max_age, duplicate_window: stream.duplicate_window, num_replicas: stream.num_replicas });
     }
   } catch (e) {
-    if (!isApiError(e, JetStreamApiCodes.StreamNotFound)) throw e;
-    await jsm.streams.add(stream);
+    throw explainReplicasError(e, stream.name, s.replicas);
   }
   const consumer = ingestConsumerConfig(s);
   try {

@@ -5,6 +5,7 @@ import { mintControllerCreds, type UserIssuer } from '@fedpbx/nats-auth';
 import { pino } from 'pino';
 import { z } from 'zod';
 import { CONTROLLER_CONFIG, ConfigError, type ControllerConfig } from '../config.js';
+import { replicasFor, replicasProblem } from './stream-replicas.js';
 
 const AccountKey = z.string().regex(/^A[A-Z2-7]{55}$/);
 const IssuerFile = z.strictObject({
@@ -52,6 +53,7 @@ export class NatsBus implements OnModuleInit, OnApplicationShutdown {
   readonly issuer: UserIssuer | undefined;
   readonly agentUrls: readonly string[];
   private nc: NatsConnection | undefined;
+  private jsReplicas = 1;
   private closing = false;
   private readonly ready: Promise<NatsConnection>;
   private resolveReady!: (nc: NatsConnection) => void;
@@ -72,6 +74,14 @@ export class NatsBus implements OnModuleInit, OnApplicationShutdown {
   /** Resolves once connected the first time (never, when NATS is not configured: check `enabled`). */
   connection(): Promise<NatsConnection> {
     return this.ready;
+  }
+
+  /**
+   * Copies JetStream keeps of fedpbx's buckets and streams (FEDPBX_NATS_REPLICAS, or 3 on a cluster and 1 on a
+   * single server): known once `connection()` resolved.
+   */
+  get replicas(): number {
+    return this.jsReplicas;
   }
 
   isConnected(): boolean {
@@ -107,7 +117,11 @@ export class NatsBus implements OnModuleInit, OnApplicationShutdown {
       return;
     }
     this.nc = nc;
-    this.log.info({ server: nc.getServer() }, 'connected to NATS');
+    this.jsReplicas = replicasFor(this.config.FEDPBX_NATS_REPLICAS, nc.info);
+    this.log.info({ server: nc.getServer(), cluster: nc.info?.cluster, replicas: this.jsReplicas }, 'connected to NATS');
+    const problem = replicasProblem(this.jsReplicas, nc.info);
+    // Said at once: every bucket and the events stream would be refused with a less telling JetStream error.
+    if (problem !== undefined) this.log.error(problem);
     this.resolveReady(nc);
     void (async () => {
       for await (const s of nc.status()) {

@@ -4,6 +4,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Subjects } from '@fedpbx/contracts';
 import { decodeSnapshotValue } from '@fedpbx/signing';
+import { ensureStreamReplicas, explainReplicasError } from '../nats/stream-replicas.js';
 
 /** What a site's bucket holds now: the snapshot revision and the KV sequence to update against. */
 export interface BucketHead {
@@ -38,12 +39,14 @@ function envelopeOf(text: string): { revision: number; contentHash: string } {
 export class ConfigBuckets {
   private kvm: Kvm | undefined;
   private nc: NatsConnection | undefined;
+  private replicas = 1;
   private readonly open = new Map<string, Promise<KV>>();
 
-  /** Binds to the connection (the bus's one, which reconnects on its own). */
-  attach(nc: NatsConnection): void {
-    if (this.nc === nc) return;
+  /** Binds to the connection (the bus's one, which reconnects on its own); buckets keep `replicas` copies (FEDPBX_NATS_REPLICAS). */
+  attach(nc: NatsConnection, replicas = 1): void {
+    if (this.nc === nc && this.replicas === replicas) return;
     this.nc = nc;
+    this.replicas = replicas;
     this.kvm = new Kvm(jetstream(nc, { timeout: 5000 }));
     this.open.clear();
   }
@@ -88,7 +91,7 @@ export class ConfigBuckets {
   private async guard<T>(siteId: string, f: (kv: KV) => Promise<T>): Promise<T> {
     let kv = this.open.get(siteId);
     if (kv === undefined) {
-      kv = this.kvmOrThrow().create(Subjects.configBucket(siteId), { history: HISTORY, description: `fedpbx signed config snapshots of site ${siteId}` });
+      kv = this.createBucket(siteId);
       this.open.set(siteId, kv);
     }
     try {
@@ -97,6 +100,17 @@ export class ConfigBuckets {
       this.open.delete(siteId);
       throw error;
     }
+  }
+
+  /** Opens the site's bucket, creating it when missing; one made with another replica count is brought to this one. */
+  private async createBucket(siteId: string): Promise<KV> {
+    const kvm = this.kvmOrThrow();
+    const name = Subjects.configBucket(siteId);
+    const kv = await kvm.create(name, { history: HISTORY, replicas: this.replicas, description: `fedpbx signed config snapshots of site ${siteId}` }).catch((error: unknown) => {
+      throw explainReplicasError(error, `KV_${name}`, this.replicas);
+    });
+    await ensureStreamReplicas(await kvm.js.jetstreamManager(), `KV_${name}`, this.replicas);
+    return kv;
   }
 
   private kvmOrThrow(): Kvm {

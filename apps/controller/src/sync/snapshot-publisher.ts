@@ -67,7 +67,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     this.store.onCommitted((view) => this.committed(view));
     this.bus.onReconnect(() => void this.reconcile());
     void this.bus.connection().then((nc) => {
-      this.buckets.attach(nc);
+      this.buckets.attach(nc, this.bus.replicas);
       return this.reconcile();
     });
   }
