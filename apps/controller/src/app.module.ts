@@ -24,6 +24,7 @@ import { CallsController } from './cdrs/calls.controller.js';
 import { CdrsController } from './cdrs/cdrs.controller.js';
 import { CONTROLLER_CONFIG, type ControllerConfig } from './config.js';
 import { ConsoleStatic } from './console/console-static.js';
+import { ControllerKeys } from './database/controller-keys.js';
 import { DatabaseModule } from './database/database.module.js';
 import { EnrollmentTokenRepository } from './enrollment/enrollment-token.repository.js';
 import { EnrollmentController } from './enrollment/enrollment.controller.js';
@@ -32,6 +33,7 @@ import { FederationRepository } from './federation/federation.repository.js';
 import { FederationStore } from './federation/federation-store.js';
 import { FederationWriter } from './federation/federation-writer.js';
 import { HealthController } from './health/health.controller.js';
+import { Readiness } from './health/readiness.js';
 import { ImportController } from './import/import.controller.js';
 import { ImportService } from './import/import.service.js';
 import { DomainErrorFilter } from './http/domain-error.filter.js';
@@ -56,6 +58,7 @@ import { ScopedReadRepository } from './resources/scoped-read.repository.js';
 import { RevisionRepository } from './revisions/revision.repository.js';
 import { RevisionsController } from './revisions/revisions.controller.js';
 import { RevisionsService } from './revisions/revisions.service.js';
+import { UnpublishedRevisionsWatch } from './replicas/unpublished-revisions.js';
 import { RolloutController } from './rollout/rollout.controller.js';
 import { RolloutRepository } from './rollout/rollout.repository.js';
 import { RolloutService } from './rollout/rollout.service.js';
@@ -73,7 +76,7 @@ export class AppModule {
   static forRoot(config: ControllerConfig): DynamicModule {
     return {
       module: AppModule,
-      imports: [DatabaseModule.forRoot({ url: config.DATABASE_URL, dataDir: config.FEDPBX_DATA_DIR }), DiscoveryModule],
+      imports: [DatabaseModule.forRoot({ url: config.DATABASE_URL, dataDir: config.FEDPBX_DATA_DIR, connectTimeoutMs: config.FEDPBX_DATABASE_CONNECT_TIMEOUT_MS }), DiscoveryModule],
       controllers: [
         HealthController,
         AuthController,
@@ -109,6 +112,7 @@ export class AppModule {
         ResourceService,
         CallFlowLayoutService,
         CallFlowLayoutUpgrade,
+        ControllerKeys,
         UserRepository,
         SessionRepository,
         LoginThrottle,
@@ -121,6 +125,7 @@ export class AppModule {
         ImportService,
         RouteCatalog,
         NatsBus,
+        Readiness,
         LiveHub,
         AgentPresenceWatch,
         ActiveCallsService,
@@ -135,6 +140,7 @@ export class AppModule {
         SnapshotSigningKey,
         ConfigBuckets,
         SnapshotPublisher,
+        UnpublishedRevisionsWatch,
         EnrollmentTokenRepository,
         EnrollmentService,
         AgentCredentialRepository,

@@ -10,6 +10,10 @@ export const CONTROLLER_ENV = {
     doc: 'directory of the built web console served at / (default: apps/console/dist beside the controller); without a built console only the API is served',
   },
   DATABASE_URL: { schema: z.url().optional(), doc: 'PostgreSQL URL; without it an embedded database is used' },
+  FEDPBX_DATABASE_CONNECT_TIMEOUT_MS: {
+    schema: z.coerce.number().int().min(100).max(60_000).default(3000),
+    doc: 'PostgreSQL: how long a request waits for a database connection before it is answered 503 (database-unavailable) instead of waiting for the database to come back',
+  },
   FEDPBX_DATA_DIR: {
     schema: z.string().min(1).default('./fedpbx-data'),
     doc: 'directory of the embedded database (used only without DATABASE_URL); "memory://" keeps it in memory',
@@ -70,7 +74,7 @@ export const CONTROLLER_ENV = {
   FEDPBX_LOG_LEVEL: { schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace']).default('info'), doc: 'log level' },
   FEDPBX_TOKEN_SECRET: {
     schema: z.string().min(32, 'at least 32 characters').optional(),
-    doc: 'HMAC key of access tokens; without it a random key is made at start (tokens then die with the process)',
+    doc: 'HMAC key of access tokens, the same on every controller replica; without it the replicas share a random key kept in the database (whoever can read the database could then mint access tokens for live sessions)',
   },
   FEDPBX_ACCESS_TOKEN_TTL_SEC: { schema: z.coerce.number().int().min(60).max(86_400).default(900), doc: 'lifetime of access tokens in seconds' },
   FEDPBX_BOOTSTRAP_ADMIN_USER: {

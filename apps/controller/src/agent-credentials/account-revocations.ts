@@ -3,7 +3,7 @@ import { connect, credsAuthenticator } from '@nats-io/transport-node';
 import type { RevocationPushState } from '@fedpbx/contracts';
 import { accountUpdateSubject, encodeAccountWithRevocations, mintSystemCreds, type RevocationAuthority } from '@fedpbx/nats-auth';
 import { pino } from 'pino';
-import { DataSource } from 'typeorm';
+import { DataSource, type EntityManager } from 'typeorm';
 import { CONTROLLER_CONFIG, type ControllerConfig } from '../config.js';
 import { NatsBus, splitUrls } from '../nats/nats-bus.js';
 import { AgentCredentialRepository } from './agent-credential.repository.js';
@@ -18,6 +18,8 @@ export type { RevocationPushState } from '@fedpbx/contracts';
 
 const RETRY_MS = 5000;
 const SYSTEM_USER_TTL_MS = 5 * 60_000;
+/** Key of the advisory lock one push round holds across replicas ("fedR" in ASCII). */
+const REVOCATIONS_PUSH_LOCK = 0x66656452;
 
 /**
  * Keeps the hub's FEDPBX account JWT carrying the revocations the database holds. Each push sends the whole list
@@ -94,24 +96,11 @@ export class AccountRevocations implements OnModuleInit, OnApplicationShutdown {
     this.timer = undefined;
     let revokedKeys = this.status.revokedKeys;
     try {
-      const revocations = await this.repo.revocations(this.ds.manager, new Date());
-      revokedKeys = Object.keys(revocations).length;
-      const jwt = await encodeAccountWithRevocations(authority, revocations);
-      const creds = await mintSystemCreds(authority, new Date(Date.now() + SYSTEM_USER_TTL_MS));
-      const nc = await connect({
-        servers: splitUrls(this.config.FEDPBX_NATS_URL ?? ''),
-        name: 'fedpbx-controller-revocations',
-        authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
-        maxReconnectAttempts: 0,
-        timeout: 5000,
+      revokedKeys = await this.oneReplicaAtATime(async (m) => {
+        const revocations = await this.repo.revocations(m, new Date());
+        await this.send(authority, revocations);
+        return Object.keys(revocations).length;
       });
-      try {
-        const reply = await nc.request(accountUpdateSubject(this.accountPublicKey), jwt, { timeout: 5000 });
-        const answer = reply.json<{ data?: { code?: number; message?: string }; error?: { code?: number; description?: string } }>();
-        if (answer.error !== undefined || answer.data?.code !== 200) throw new Error(`the hub refused the account update: ${answer.error?.description ?? answer.data?.message ?? reply.string()}`);
-      } finally {
-        await nc.close().catch(() => undefined);
-      }
       this.status = { state: 'current', revokedKeys, lastPushedAt: new Date().toISOString() };
       this.log.info({ revokedKeys }, 'account revocations pushed to the hub');
     } catch (error) {
@@ -122,6 +111,40 @@ export class AccountRevocations implements OnModuleInit, OnApplicationShutdown {
         this.timer = setTimeout(() => void this.push(), RETRY_MS);
         this.timer.unref();
       }
+    }
+  }
+
+  /**
+   * Read and push under a PostgreSQL advisory lock: controller replicas revoking at once must not have a push of
+   * an older list (read before another replica's revocation committed) reach the hub after the newer one, which
+   * would un-revoke until the next push. In the embedded database (one process) a transaction held across the
+   * push would stall every other query, and nothing else pushes.
+   */
+  private async oneReplicaAtATime<T>(fn: (m: EntityManager) => Promise<T>): Promise<T> {
+    if (this.config.DATABASE_URL === undefined) return fn(this.ds.manager);
+    return this.ds.transaction(async (m) => {
+      await m.query('SELECT pg_advisory_xact_lock($1)', [REVOCATIONS_PUSH_LOCK]);
+      return fn(m);
+    });
+  }
+
+  /** The account JWT with these revocations, to the hub as a short-lived system-account user. */
+  private async send(authority: RevocationAuthority, revocations: Awaited<ReturnType<AgentCredentialRepository['revocations']>>): Promise<void> {
+    const jwt = await encodeAccountWithRevocations(authority, revocations);
+    const creds = await mintSystemCreds(authority, new Date(Date.now() + SYSTEM_USER_TTL_MS));
+    const nc = await connect({
+      servers: splitUrls(this.config.FEDPBX_NATS_URL ?? ''),
+      name: 'fedpbx-controller-revocations',
+      authenticator: credsAuthenticator(new TextEncoder().encode(creds)),
+      maxReconnectAttempts: 0,
+      timeout: 5000,
+    });
+    try {
+      const reply = await nc.request(accountUpdateSubject(this.accountPublicKey), jwt, { timeout: 5000 });
+      const answer = reply.json<{ data?: { code?: number; message?: string }; error?: { code?: number; description?: string } }>();
+      if (answer.error !== undefined || answer.data?.code !== 200) throw new Error(`the hub refused the account update: ${answer.error?.description ?? answer.data?.message ?? reply.string()}`);
+    } finally {
+      await nc.close().catch(() => undefined);
     }
   }
 }

@@ -98,6 +98,8 @@ describe(`authorization matrix: every route x role x own/foreign site (${testDat
 
   const rows: Record<string, Row> = {
     'GET /api/v1/health': { req: () => ({ method: 'GET', url: '/api/v1/health' }), expect: all(200), public: true },
+    'GET /healthz': { req: () => ({ method: 'GET', url: '/healthz' }), expect: all(200), public: true },
+    'GET /readyz': { req: () => ({ method: 'GET', url: '/readyz' }), expect: all(200), public: true },
     'GET /api/openapi.json': { req: () => ({ method: 'GET', url: '/api/openapi.json' }), expect: all(200), public: true },
     'GET /api/docs': { req: () => ({ method: 'GET', url: '/api/docs' }), expect: all(200), public: true },
     'GET /api/docs/:file': { req: () => ({ method: 'GET', url: '/api/docs/swagger-ui.css' }), expect: all(200), public: true },

@@ -1,10 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { Inject, Injectable, Logger, type OnApplicationBootstrap } from '@nestjs/common';
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleInit } from '@nestjs/common';
 import { DataSource, type EntityManager } from 'typeorm';
 import { narrowGrants, Scope, type Grant } from '../access/scope.js';
 import { AuditRepository } from '../audit/audit.repository.js';
 import { CONTROLLER_CONFIG, type ControllerConfig } from '../config.js';
 import { ForbiddenError, InvalidInputError, NotFoundError, RateLimitedError, UnauthenticatedError } from '../errors.js';
+import { ControllerKeys } from '../database/controller-keys.js';
 import { FederationStore } from '../federation/federation-store.js';
 import { AccessTokenCodec } from './access-token.js';
 import { LoginThrottle, type Lockout } from './login-throttle.js';
@@ -41,9 +42,9 @@ export interface NewApiToken {
 
 /** Login with throttling, sessions with rotating refresh tokens, passwords, API tokens and the bootstrap admin. */
 @Injectable()
-export class AuthService implements OnApplicationBootstrap {
+export class AuthService implements OnModuleInit, OnApplicationBootstrap {
   private readonly log = new Logger('auth');
-  private readonly tokens: AccessTokenCodec;
+  private tokens!: AccessTokenCodec;
 
   constructor(
     @Inject(CONTROLLER_CONFIG) private readonly config: ControllerConfig,
@@ -53,8 +54,17 @@ export class AuthService implements OnApplicationBootstrap {
     private readonly throttle: LoginThrottle,
     private readonly audit: AuditRepository,
     private readonly store: FederationStore,
-  ) {
-    this.tokens = new AccessTokenCodec(config.FEDPBX_TOKEN_SECRET, config.FEDPBX_ACCESS_TOKEN_TTL_SEC);
+    private readonly keys: ControllerKeys,
+  ) {}
+
+  /**
+   * The access-token key: FEDPBX_TOKEN_SECRET, or else one kept in the database, so that a token one replica
+   * issued works at every other (no sticky sessions) and after a restart. Setting the secret keeps the key out of
+   * the database, where whoever can read it could otherwise mint access tokens for live sessions.
+   */
+  async onModuleInit(): Promise<void> {
+    const secret = this.config.FEDPBX_TOKEN_SECRET ?? (await this.keys.shared('access-token-hmac'));
+    this.tokens = new AccessTokenCodec(secret, this.config.FEDPBX_ACCESS_TOKEN_TTL_SEC);
   }
 
   /** Creates the head-office admin from the environment when the database has no user yet; never again after. */
@@ -64,6 +74,8 @@ export class AuthService implements OnApplicationBootstrap {
     if (username === undefined || password === undefined) return;
     const passwordHash = await hashPassword(password);
     const created = await this.ds.transaction(async (m) => {
+      // Replicas starting together: one creates the admin, the others then see a user and leave it.
+      await this.users.lockHeadOfficeAdmins(m);
       if ((await this.users.count(m)) > 0) return false;
       await this.users.create(m, username, passwordHash, [{ role: 'head-office-admin', siteId: null }]);
       return true;

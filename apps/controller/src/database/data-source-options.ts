@@ -10,7 +10,11 @@ export interface DatabaseSettings {
   /** PostgreSQL URL; absent means the embedded database (PGlite) in `dataDir`. */
   readonly url?: string | undefined;
   readonly dataDir: string;
+  /** PostgreSQL: how long taking a new connection may wait before the request fails (503) instead of hanging. */
+  readonly connectTimeoutMs?: number | undefined;
 }
+
+const DEFAULT_CONNECT_TIMEOUT_MS = 3000;
 
 export const databaseMode = (s: DatabaseSettings): DatabaseMode => (s.url === undefined ? 'embedded' : 'postgres');
 
@@ -32,7 +36,13 @@ export function dataSourceOptions(s: DatabaseSettings): DataSourceOptions {
     installExtensions: false,
     uuidExtension: 'pgcrypto' as const,
   };
-  if (s.url !== undefined) return { ...common, url: s.url, extra: { max: 10 } };
+  if (s.url !== undefined) {
+    // node-postgres waits for a connection forever by default: while PostgreSQL is away every request would hang.
+    // Keep-alive finds connections whose server vanished without a FIN (a failed-over host); the pool drops broken
+    // connections and opens new ones on demand, so nothing has to restart when the server is back.
+    const extra = { max: 10, connectionTimeoutMillis: s.connectTimeoutMs ?? DEFAULT_CONNECT_TIMEOUT_MS, keepAlive: true };
+    return { ...common, url: s.url, extra };
+  }
   return {
     ...common,
     driver: serializedPGliteDriver(s.dataDir === 'memory://' ? {} : { dataDir: s.dataDir }),

@@ -15,7 +15,8 @@ export interface FederationView {
 /**
  * The federation as of the last commit, kept in memory and trusted only while the database's federation
  * version matches it: validating a write needs the whole federation, and reading 100,000 rows per write would
- * dominate its cost. Another process's commit bumps the version and the next use reloads.
+ * dominate its cost. Another process's commit (another controller replica's) bumps the version and the next use
+ * reloads.
  */
 @Injectable()
 export class FederationStore {
@@ -35,13 +36,27 @@ export class FederationStore {
 
   /** The current federation for a read (no lock). */
   async read(): Promise<FederationView> {
-    return this.fresh(this.ds.manager, await this.repo.readState(this.ds.manager));
+    const state = await this.repo.readState(this.ds.manager);
+    if (this.view !== undefined && this.view.version === state.version) return this.view;
+    // Reloading: inside one snapshot of the database, so that the rows, the heads and the version are of one commit
+    // even while another replica commits (outside a transaction each query would see the database of its moment).
+    return this.ds.transaction('REPEATABLE READ', async (m) => this.fresh(m, await this.repo.readState(m)));
   }
 
   /** Called after a commit with what was committed. */
   committed(view: FederationView): void {
-    this.view = view;
+    this.keep(view);
     for (const listener of this.listeners) listener(view);
+  }
+
+  /**
+   * Runs the commit listeners with the current federation, as after a commit of this process: for commits another
+   * replica made and did not get to publish (it died between its commit and its puts).
+   */
+  async catchUp(): Promise<FederationView> {
+    const view = await this.read();
+    for (const listener of this.listeners) listener(view);
+    return view;
   }
 
   /** Runs after every commit of this process (the snapshot publisher's trigger). Listeners must not throw. */
@@ -54,7 +69,12 @@ export class FederationStore {
     const federation = await this.repo.load(m, state);
     const heads = await this.revisions.heads(m);
     const view = { version: state.version, state, federation, heads };
-    this.view = view;
+    this.keep(view);
     return view;
+  }
+
+  /** A read that finishes after a later commit must not put the older federation back. */
+  private keep(view: FederationView): void {
+    if (this.view === undefined || view.version >= this.view.version) this.view = view;
   }
 }

@@ -1,5 +1,6 @@
 import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter } from '@nestjs/common';
 import type { FastifyReply } from 'fastify';
+import { isDatabaseUnavailable } from '../database/database-unavailable.js';
 import { DomainError, RateLimitedError, ValidationConflictError, type DomainErrorCode } from '../errors.js';
 
 function statusOf(code: DomainErrorCode): number {
@@ -26,7 +27,8 @@ function statusOf(code: DomainErrorCode): number {
 
 /**
  * Typed errors become HTTP here and only here: `{ error: { code, message, ...details } }`. A 409 carries the
- * validation issues (each naming its objects). Anything unexpected is a 500 with no internals in the body.
+ * validation issues (each naming its objects). The database being away is a 503 the moment it is noticed, not a
+ * hang: the client tries again (on any replica) once it is back. Anything unexpected is a 500 with no internals in the body.
  */
 @Catch()
 export class DomainErrorFilter implements ExceptionFilter {
@@ -46,6 +48,11 @@ export class DomainErrorFilter implements ExceptionFilter {
     }
     if (error instanceof HttpException) {
       void reply.status(error.getStatus()).send({ error: frameworkError(error.getStatus(), error.message) });
+      return;
+    }
+    if (isDatabaseUnavailable(error)) {
+      this.log.warn(`database unavailable: ${error instanceof Error ? error.message : String(error)}`);
+      void reply.header('retry-after', '2').status(503).send({ error: { code: 'database-unavailable', message: 'the database is unavailable: try again shortly' } });
       return;
     }
     this.log.error(error instanceof Error ? (error.stack ?? error.message) : String(error));

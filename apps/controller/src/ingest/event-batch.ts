@@ -172,6 +172,12 @@ export function groupEvents(envelopes: readonly AgentEventEnvelope[]): EventBatc
         break;
     }
   }
-  snapshots.sort((a, b) => a.at.getTime() - b.at.getTime());
-  return { cdrs, heartbeats: [...heartbeats.values()], links: [...links.values()], trunks: [...trunks.values()], snapshots, configs: [...configs.values()] };
+  // Rows in key order, table by table: controller replicas storing overlapping batches at once (a redelivery, a
+  // site's events spread over both) then lock the same rows in the same order and wait for each other instead of
+  // deadlocking. A site's outcomes stay in time order.
+  const byKey = <R>(key: (r: R) => string) => (a: R, b: R): number => (key(a) < key(b) ? -1 : key(a) > key(b) ? 1 : 0);
+  cdrs.sort(byKey((r) => `${r.site_id}\u0000${r.cdr_id}`));
+  snapshots.sort((a, b) => byKey<SnapshotOutcome>((r) => r.siteId)(a, b) || a.at.getTime() - b.at.getTime());
+  const sorted = <R>(rows: Map<string, R>): R[] => [...rows.entries()].sort(byKey(([k]) => k)).map(([, r]) => r);
+  return { cdrs, heartbeats: sorted(heartbeats), links: sorted(links), trunks: sorted(trunks), snapshots, configs: sorted(configs) };
 }

@@ -71,6 +71,11 @@ const SUCCESS: Record<string, Record<string, unknown>> = {
         'calls in progress at the caller\'s sites as their agents reported them within the last 30 s (core NATS `fedpbx.live.<site>.calls`, not stored): `sites` [{siteId, total, reportedAt}] (a site missing has no current report), `calls` [{callId, caller, callee, routeKind, since, sites, legs}] with the parts of a call across sites joined by its call id (FEDPBX_CALL); each site lists at most 200 calls, `total` counts all',
     },
   },
+  'GET /healthz': { '200': { description: 'liveness: the process answers (`{status:"ok"}`); a load balancer restarts a replica that does not' } },
+  'GET /readyz': {
+    '200': { description: 'readiness: the database and NATS answer now, `{status:"ready", checks:{database, nats}}` (each `up`, or `not-configured` for NATS without FEDPBX_NATS_URL)' },
+    '503': { description: '`{status:"unavailable", down:["database"|"nats"], checks}`: send this replica no requests until it answers 200' },
+  },
   'GET /api/v1/events': {
     '200': {
       description:

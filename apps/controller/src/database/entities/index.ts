@@ -5,6 +5,7 @@ import { CallFlowLayoutEntity } from './call-flow-layout.entity.js';
 import { CallFlowEntity } from './call-flow.entity.js';
 import { CdrEntity } from './cdr.entity.js';
 import { ClassOfServiceEntity } from './class-of-service.entity.js';
+import { ControllerKeyEntity } from './controller-key.entity.js';
 import { EnrollmentTokenEntity } from './enrollment-token.entity.js';
 import { ExtensionEntity } from './extension.entity.js';
 import { FederationStateEntity } from './federation-state.entity.js';
@@ -29,6 +30,7 @@ export {
   CallFlowLayoutEntity,
   CdrEntity,
   ClassOfServiceEntity,
+  ControllerKeyEntity,
   EnrollmentTokenEntity,
   ExtensionEntity,
   FederationStateEntity,
@@ -62,6 +64,7 @@ export const ENTITIES = [
   CallFlowLayoutEntity,
   ClassOfServiceEntity,
   FederationStateEntity,
+  ControllerKeyEntity,
   SiteRevisionEntity,
   UserEntity,
   GrantEntity,

@@ -11,6 +11,7 @@ import { CdrCallLegs1796300000000 } from './1796300000000-CdrCallLegs.js';
 import { CallFlowLayouts1796600762394 } from './1796600762394-CallFlowLayouts.js';
 import { CallFlowLayoutsRepublish1796605040952 } from './1796605040952-CallFlowLayoutsRepublish.js';
 import { SitePresence1796601176121 } from './1796601176121-SitePresence.js';
+import { ControllerKeys1796700000000 } from './1796700000000-ControllerKeys.js';
 
 /** Every migration, oldest first. The drift test fails when the entities need one that is not here. */
 export const MIGRATIONS = [
@@ -27,4 +28,5 @@ export const MIGRATIONS = [
   CallFlowLayouts1796600762394,
   SitePresence1796601176121,
   CallFlowLayoutsRepublish1796605040952,
+  ControllerKeys1796700000000,
 ];
