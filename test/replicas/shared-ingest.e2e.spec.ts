@@ -25,6 +25,8 @@ describe('controller replicas: shared event ingest, one killed mid-flood (Postgr
   let db: TestDatabase;
   let replicas: ControllerProcess[];
   let sql: pg.Client;
+  /** countCdrs wants rows back, as a DataSource answers. */
+  const rowsOf = { query: async (text: string, params?: unknown[]) => (await sql.query(text, params)).rows };
   let probe: NatsConnection;
 
   beforeAll(async () => {
@@ -56,7 +58,7 @@ describe('controller replicas: shared event ingest, one killed mid-flood (Postgr
     );
     const stored = async (): Promise<number> => {
       let n = 0;
-      for (const siteId of SITES) n += (await countCdrs(sql, siteId)).rows;
+      for (const siteId of SITES) n += (await countCdrs(rowsOf, siteId)).rows;
       return n;
     };
     const flood = Promise.all(SITES.map((siteId, i) => publishCdrs(agents[i]!, siteId, PER_SITE, { window: 50 })));
@@ -69,7 +71,7 @@ describe('controller replicas: shared event ingest, one killed mid-flood (Postgr
     await until('every CDR stored', async () => (await stored()) >= SITES.length * PER_SITE, 90_000);
     // A moment for a late redelivery to (not) add a row twice.
     await new Promise((r) => setTimeout(r, 3000));
-    for (const siteId of SITES) expect(await countCdrs(sql, siteId)).toEqual({ rows: PER_SITE, distinct: PER_SITE });
+    for (const siteId of SITES) expect(await countCdrs(rowsOf, siteId)).toEqual({ rows: PER_SITE, distinct: PER_SITE });
     const info = await jsm.consumers.info(Subjects.EVENTS_STREAM, INGEST_CONSUMER);
     expect(info.num_ack_pending).toBe(0);
     expect(info.num_pending).toBe(0);
