@@ -92,6 +92,34 @@ describe('web console: deletes with previews, no-rights message, tracer plan, AP
     await page.context().close();
   });
 
+  it("shows an agent's alarm on the overview and the site page: the federation transport Asterisk could not start, naming the conflicting bind (#15 §1)", async () => {
+    // The alarm as moscow's agent raises it beside a stock pjsip.conf with sipPort 5060 (config-writer.ts
+    // checkTransports; test/agent/federation-transport.e2e.spec.ts has the agent raise it), in its heartbeat.
+    const message =
+      "fedpbx-transport (10.77.0.1:5060) cannot start: transport 'transport-udp' (pjsip.conf:2, bind = 0.0.0.0) already takes UDP 0.0.0.0:5060, so Asterisk logs \"Address already in use\" and no inter-site call works. Set site moscow's sipPort to a UDP port no transport of pjsip.conf uses (the default is 5070), then restart Asterisk (transports are not reloaded).";
+    const heartbeat: AgentEventEnvelope = {
+      v: 1,
+      id: 'moscow-alarm-1',
+      siteId: 'moscow',
+      at: new Date().toISOString(),
+      event: { type: 'heartbeat', agentVersion: '0.9.0', appliedRevision: 1, uptimeSec: 65, agiSessionsActive: 0, amiConnected: true, alarms: [{ code: 'pjsip-transport-conflict', severity: 'critical', message, since: new Date().toISOString() }] },
+    };
+    await stack.t.app.get(DataSource).transaction((m) => new EventStore().write(m, groupEvents([heartbeat])));
+
+    const page = await signIn(ADMIN, '/');
+    const pill = page.locator('tr[data-site="moscow"] [data-alarm="pjsip-transport-conflict"]');
+    await pill.waitFor();
+    expect(await pill.innerText()).toContain('alarm: pjsip-transport-conflict');
+    expect(await pill.getAttribute('title')).toBe(message);
+    expect(await page.locator('tr[data-site="piter"] [data-alarm]').count()).toBe(0);
+    await page.goto(`${stack.url}/sites/moscow`);
+    const listed = page.getByRole('list', { name: 'agent alarms' }).locator('[data-alarm="pjsip-transport-conflict"]');
+    await listed.waitFor();
+    expect(await listed.innerText()).toContain("transport 'transport-udp' (pjsip.conf:2, bind = 0.0.0.0)");
+    expect(await listed.innerText()).toMatch(/^critical pjsip-transport-conflict: /);
+    await page.context().close();
+  });
+
   it("deletes a link after a preview that says nothing breaks and which sites change; a cancelled first try left it", async () => {
     const page = await signIn(ADMIN, '/links');
     const ask = page.getByRole('button', { name: 'Delete link piter ⇄ kazan' });
