@@ -1,5 +1,5 @@
 import type { Health, HealthState, SiteConfig, SiteSnapshot } from '@fedpbx/contracts';
-import { compileSite, type CompiledSite } from '@fedpbx/dialplan';
+import { compileSite, compileSiteInSlices, type CompiledSite, type PreviousCompile } from '@fedpbx/dialplan';
 
 /** The site config in force without its extensions (the call path reads those from the compiled site). */
 export type ConfigInForce = Omit<SiteConfig, 'extensions'>;
@@ -20,6 +20,8 @@ export class RoutingState {
   private current: { readonly snapshot: SnapshotInForce; readonly site: CompiledSite } | undefined;
   private healthValue: Health = { links: {}, trunks: {} };
   private readonly listeners = new Set<() => void>();
+  /** Whether applyInSlices is between its first slice and its swap. */
+  private compiling = false;
 
   get ready(): boolean {
     return this.current !== undefined;
@@ -43,15 +45,45 @@ export class RoutingState {
   }
 
   /**
-   * Compiles and swaps in a verified snapshot (all lookup structures are built before the swap). The extensions
-   * are kept only in the compiled site's compact table: the caller's `snapshot` may be dropped afterwards.
+   * Compiles and swaps in a verified snapshot (all lookup structures are built before the swap), at once: for the
+   * snapshot loaded at start, before calls are taken. The extensions are kept only in the compiled site's compact
+   * table: the caller's `snapshot` may be dropped afterwards.
    */
   apply(snapshot: SiteSnapshot): void {
-    // Parts of the config that are the same objects as the ones in force keep what was compiled from them.
-    const site = compileSite(snapshot.config, snapshot.revision, this.current !== undefined ? { config: this.current.snapshot.config, site: this.current.site } : undefined);
+    this.assertIdle();
+    this.swapIn(snapshot, compileSite(snapshot.config, snapshot.revision, this.previous()));
+  }
+
+  /**
+   * {@link apply} with the compile in slices, awaiting `pause` (a turn of the event loop) between them: calls keep
+   * routing on the compiled site in force until the new one is complete, then it is swapped in as a whole - no
+   * call ever sees a half-built table. A compile that throws leaves the site in force (last-known-good). One at a
+   * time: the applier serialises its offers, and a second one meanwhile is refused.
+   */
+  async applyInSlices(snapshot: SiteSnapshot, pause: () => Promise<void>): Promise<void> {
+    this.assertIdle();
+    this.compiling = true;
+    try {
+      const site = await compileSiteInSlices(snapshot.config, snapshot.revision, this.previous(), pause);
+      this.swapIn(snapshot, site);
+    } finally {
+      this.compiling = false;
+    }
+  }
+
+  /** The compile in force, for the next one to take over what did not change (parts that are the same objects). */
+  private previous(): PreviousCompile | undefined {
+    return this.current !== undefined ? { config: this.current.snapshot.config, site: this.current.site } : undefined;
+  }
+
+  private swapIn(snapshot: SiteSnapshot, site: CompiledSite): void {
     const { extensions: _inTheCompiledSite, ...config } = snapshot.config;
     this.current = { snapshot: { ...snapshot, config }, site };
     this.emit();
+  }
+
+  private assertIdle(): void {
+    if (this.compiling) throw new Error('a snapshot is being compiled: applies must be serialised');
   }
 
   setLink(peerSiteId: string, state: HealthState): void {

@@ -12,7 +12,7 @@ import type {
 } from '@fedpbx/contracts';
 import { NumberingPlan } from '../numbering/numbering-plan.js';
 import { PatternSet } from '../patterns/index.js';
-import { ExtensionTable } from './extension-table.js';
+import { ExtensionTable, runToEnd } from './extension-table.js';
 
 /** A trunk as the resolver sees it: own trunks in full, other sites' trunks by id, site and name only. */
 export interface TrunkRef {
@@ -75,6 +75,28 @@ export interface PreviousCompile {
 }
 
 export function compileSite(config: SiteConfig, revision: number, previous?: PreviousCompile): CompiledSite {
+  return runToEnd(compilingSite(config, revision, previous));
+}
+
+/**
+ * {@link compileSite} in slices: between them it awaits `pause` (the agent: one turn of the event loop, so calls
+ * keep being answered - on the site compiled before - while a head office's 100,000 extensions are compiled).
+ * The same result as compileSite; nothing of it is visible until it resolves.
+ */
+export async function compileSiteInSlices(config: SiteConfig, revision: number, previous: PreviousCompile | undefined, pause: () => Promise<void>): Promise<CompiledSite> {
+  const steps = compilingSite(config, revision, previous);
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+    await pause();
+  }
+}
+
+/**
+ * The compile, yielding where a pause may come: between slices of the extension table. The rest (plan, pattern
+ * tries, maps of trunks and links) is small beside it, and taken over from `previous` where its part did not change.
+ */
+export function* compilingSite(config: SiteConfig, revision: number, previous?: PreviousCompile): Generator<void, CompiledSite> {
   const site = config.site;
   const siteId = site.id;
   const before = previous !== undefined && previous.site.siteId === siteId ? previous : undefined;
@@ -132,6 +154,8 @@ export function compileSite(config: SiteConfig, revision: number, previous?: Pre
     (site.defaultClassOfServiceId !== undefined ? classesOfService.get(site.defaultClassOfServiceId) : undefined) ?? ceiling;
 
   const ownTrunkRefs = own.map((t) => trunks.get(t.id) as TrunkRef);
+  yield;
+  const extensions = yield* ExtensionTable.building(config.extensions, { siteId, ...(before !== undefined ? { previous: before.site.extensions } : {}) });
   return {
     siteId,
     revision,
@@ -139,7 +163,7 @@ export function compileSite(config: SiteConfig, revision: number, previous?: Pre
     plan,
     directory,
     hubSiteId: config.federation.hubSiteId,
-    extensions: new ExtensionTable(config.extensions.filter((e) => e.siteId === siteId)),
+    extensions,
     flows: new Map(config.callFlows.map((f) => [f.id, f])),
     flowsByNumber: new Map(
       config.callFlows.filter((f) => f.siteId === siteId && f.number !== undefined).map((f) => [f.number as string, f]),

@@ -1,6 +1,6 @@
 import type { Extension } from '@fedpbx/contracts';
 import { describe, expect, it } from 'vitest';
-import { ExtensionTable } from './extension-table.js';
+import { ExtensionTable, runToEnd } from './extension-table.js';
 
 const ext = (number: string, over: Partial<Extension> = {}): Extension => ({
   id: `e-${number}`,
@@ -14,7 +14,7 @@ const ext = (number: string, over: Partial<Extension> = {}): Extension => ({
 
 describe('ExtensionTable', () => {
   it('finds every extension by number with the fields routing reads', () => {
-    const table = new ExtensionTable([
+    const table = ExtensionTable.of([
       ext('101', { classOfServiceId: 'cos-a', voicemail: true, ringTimeoutSec: 45 }),
       ext('102', { endpoint: 'desk-102', displayName: 'Иван Петров' }),
       ext('0100', { classOfServiceId: 'cos-b' }),
@@ -29,7 +29,7 @@ describe('ExtensionTable', () => {
   });
 
   it('keeps numbers of different lengths apart and refuses non-digits', () => {
-    const table = new ExtensionTable([ext('100'), ext('0100')]);
+    const table = ExtensionTable.of([ext('100'), ext('0100')]);
     expect(table.has('100')).toBe(true);
     expect(table.has('0100')).toBe(true);
     expect(table.has('00100')).toBe(false);
@@ -44,7 +44,7 @@ describe('ExtensionTable', () => {
       const n = String(((i * 7919) % 5000) + (i % 3 === 0 ? 10_000 : 1_000_000));
       list.push(ext(n, { classOfServiceId: i % 4 === 0 ? undefined : `cos-${i % 5}`, ringTimeoutSec: 5 + (i % 290), voicemail: i % 2 === 0 }));
     }
-    const table = new ExtensionTable(list);
+    const table = ExtensionTable.of(list);
     const map = new Map(list.map((e) => [e.number, e]));
     expect(table.size).toBe(map.size);
     for (const e of map.values()) {
@@ -61,8 +61,82 @@ describe('ExtensionTable', () => {
   });
 
   it('keeps the first of a repeated number', () => {
-    const table = new ExtensionTable([ext('200', { displayName: 'first' }), ext('200', { displayName: 'second' })]);
+    const table = ExtensionTable.of([ext('200', { displayName: 'first' }), ext('200', { displayName: 'second' })]);
     expect(table.size).toBe(1);
     expect(table.get('200')?.displayName).toBe('first');
+  });
+
+  it('sorts numbers too long to pack with their row (15 digits) by comparator, keeping the first of a repeat', () => {
+    const numbers = ['999999999999999', '100000000000000', '999999999999998', '500000000000000', '999999999999999', '123456789012345', '100000000000001', '000000000000001', '700000000000000'];
+    const table = ExtensionTable.of(numbers.map((n, i) => ext(n, { displayName: `row ${i}` })));
+    expect(table.size).toBe(8);
+    expect(table.get('999999999999999')?.displayName).toBe('row 0');
+    for (const [i, n] of numbers.entries()) if (i !== 4) expect(table.get(n)?.displayName).toBe(`row ${i}`);
+    expect(table.has('999999999999997')).toBe(false);
+  });
+
+  it('takes only the extensions of the site it is built for', () => {
+    const table = ExtensionTable.of([ext('100'), ext('101', { siteId: 's2' }), ext('102')], { siteId: 's1' });
+    expect(table.size).toBe(2);
+    expect(table.has('101')).toBe(false);
+    expect(table.get('102')?.displayName).toBe('Name 102');
+  });
+
+  it('yields between slices of rows and gives the same table as a build at once', () => {
+    const list = Array.from({ length: 95 }, (_, i) => ext(String(1000 + ((i * 37) % 95))));
+    const steps = ExtensionTable.building(list, { rowsPerSlice: 10 });
+    let yields = 0;
+    let step = steps.next();
+    for (; step.done !== true; step = steps.next()) yields++;
+    expect(yields).toBe(10); // after rows 10, 20, ... 90, and before the index
+    for (const e of list) expect(step.value.get(e.number)).toEqual(ExtensionTable.of(list).get(e.number));
+  });
+});
+
+describe('ExtensionTable built over the table before', () => {
+  const base = Array.from({ length: 2000 }, (_, i) => ext(String(((i * 7919) % 2000) + 5000), { classOfServiceId: `cos-${i % 3}`, ringTimeoutSec: 10 + (i % 50) }));
+  const before = ExtensionTable.of(base);
+  const view = (t: ExtensionTable, list: readonly Extension[]) => list.map((e) => t.get(e.number));
+
+  it('takes over the number index when every row keeps its number (a rename), and leaves the table before as it was', () => {
+    const renamed = base.map((e, i) => (i === 700 ? { ...e, displayName: 'Renamed', voicemail: true } : e));
+    const after = ExtensionTable.of(renamed, { previous: before });
+    expect(after.sharesIndexWith(before)).toBe(true);
+    expect(after.get(base[700]!.number)).toMatchObject({ displayName: 'Renamed', voicemail: true });
+    expect(before.get(base[700]!.number)).toMatchObject({ displayName: base[700]!.displayName, voicemail: false });
+    expect(view(after, renamed)).toEqual(view(ExtensionTable.of(renamed), renamed));
+  });
+
+  it('sorts again when a number changes, one is added or one is removed, and answers as a fresh build', () => {
+    const renumbered = base.map((e, i) => (i === 3 ? { ...e, number: '9999' } : e));
+    const added = [...base, ext('4999')];
+    const removed = base.slice(1);
+    for (const list of [renumbered, added, removed]) {
+      const after = ExtensionTable.of(list, { previous: before });
+      expect(after.sharesIndexWith(before)).toBe(false);
+      expect(after.size).toBe(ExtensionTable.of(list).size);
+      expect(view(after, base)).toEqual(view(ExtensionTable.of(list), base));
+      expect(view(after, list)).toEqual(view(ExtensionTable.of(list), list));
+    }
+    expect(ExtensionTable.of(renumbered, { previous: before }).has(base[3]!.number)).toBe(false);
+  });
+
+  it('agrees with a fresh build over random edits', () => {
+    let previous = before;
+    let list: Extension[] = base;
+    let seed = 7;
+    const random = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    for (let round = 0; round < 30; round++) {
+      const i = random(list.length);
+      const kind = random(4);
+      const e = list[i]!;
+      if (kind === 0) list = list.map((x, j) => (j === i ? { ...x, displayName: `N${round}` } : x));
+      else if (kind === 1) list = list.map((x, j) => (j === i ? { ...x, classOfServiceId: undefined, endpoint: `desk-${round}` } : x));
+      else if (kind === 2) list = [...list.slice(0, i), ...list.slice(i + 1)];
+      else list = [...list, ext(String(7000 + round))];
+      const after = runToEnd(ExtensionTable.building(list, { previous, rowsPerSlice: 333 }));
+      expect(view(after, [...list, e])).toEqual(view(ExtensionTable.of(list), [...list, e]));
+      previous = after;
+    }
   });
 });
