@@ -23,8 +23,9 @@ import { writeFileAtomic } from '../state/atomic-file.js';
 
 export interface IncludeFilesJob {
   /**
-   * The snapshot's JSON, as the applier verified and stored it. One string crosses to a worker as a copy of its
-   * bytes; a parsed head-office snapshot (100,000 extension objects) would take the event loop ~150 ms to clone.
+   * The snapshot's JSON, as the applier verified and stored it. It crosses to a worker as UTF-8 bytes in shared
+   * memory (render-in-worker.ts); a parsed head-office snapshot (100,000 extension objects) would take the event
+   * loop ~150 ms to clone.
    */
   readonly snapshotText: string;
   /** Where the files are written (FEDPBX_ASTERISK_INCLUDE_DIR, or the config dir). */

@@ -4,12 +4,13 @@
  * when it is done rather than kept by a worker that waits for the next change.
  */
 import { parentPort, workerData } from 'node:worker_threads';
-import { writeIncludeFiles, type IncludeFilesJob } from './include-files.js';
-import { describeFailure } from './render-in-worker.js';
+import { writeIncludeFiles } from './include-files.js';
+import { describeFailure, jobText, type WorkerJob } from './render-in-worker.js';
 
 const port = parentPort;
 if (port === null) throw new Error('render-worker.js runs as a worker thread (see render-in-worker.ts)');
-writeIncludeFiles(workerData as IncludeFilesJob).then(
+// The text is decoded here, off the event loop (the agent put it in shared memory as UTF-8).
+writeIncludeFiles(jobText(workerData as WorkerJob)).then(
   (result) => port.postMessage({ ok: true, result }),
   (error: unknown) => port.postMessage({ ok: false, failure: describeFailure(error) }),
 );

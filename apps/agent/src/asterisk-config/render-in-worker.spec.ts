@@ -1,0 +1,21 @@
+import { describe, expect, it } from 'vitest';
+import { jobText, sharedUtf8 } from './render-in-worker.js';
+
+describe('sharedUtf8', () => {
+  it('encodes in slices exactly as at once, a surrogate pair never split, with a pause between slices', async () => {
+    // Cyrillic (2 bytes), an emoji (a surrogate pair, 4 bytes) falling on every slice boundary, ASCII.
+    const text = `{"name":"Иван 😀 Петров","x":"${'a😀'.repeat(50)}"}`;
+    for (const chars of [1, 2, 3, 7, 64, text.length, text.length + 1]) {
+      let pauses = 0;
+      const bytes = await sharedUtf8(text, async () => void pauses++, chars);
+      expect(Buffer.from(bytes).equals(Buffer.from(text, 'utf8'))).toBe(true);
+      expect(jobText({ snapshotBytes: bytes, outDir: '/x', extensions: { agiHost: '127.0.0.1', agiPort: 4573 } } as never).snapshotText).toBe(text);
+      if (chars < text.length) expect(pauses).toBeGreaterThan(0);
+      else expect(pauses).toBe(0);
+    }
+  });
+
+  it('handles the empty text', async () => {
+    expect((await sharedUtf8('', async () => {})).byteLength).toBe(0);
+  });
+});
