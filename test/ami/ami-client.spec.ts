@@ -6,7 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 // test/ is the cross-app tier: it reaches agent internals, which have no package export.
 import { AmiClient, isEmptyListError, loggableHeaders, type AmiClientOptions, type AmiEvent } from '../../apps/agent/src/ami/ami-client.js';
 import { AmiClientError } from '../../apps/agent/src/ami/ami-errors.js';
-import { AmiPeer, DEFAULT_AMI_USER, type AmiPeerOptions } from '../support/asterisk/ami-peer.js';
+import { AmiPeer, DEFAULT_AMI_USER, formatMessage, type AmiPeerOptions } from '../support/asterisk/ami-peer.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -77,6 +77,48 @@ describe('AmiClient', () => {
     expect(pings.map((p) => p.actionId)).toEqual([a.actionId, b.actionId]);
     expect(pings[0]!.actionId).toMatch(/^fedpbx-[0-9a-f]{8}-\d+$/);
     expect(peer.actions('Login')[0]!.get('Username')).toBe(DEFAULT_AMI_USER.name);
+  });
+
+  it('writes the actions of one tick in one write; Asterisk answers the pipeline in order, each by its ActionID', async () => {
+    const { peer, client } = await setup();
+    client.start();
+    await connected(client);
+    let chunks = 0;
+    [...peer.sessions][0]!.socket.on('data', () => (chunks += 1));
+    const answers = await Promise.all(
+      Array.from({ length: 200 }, (_, i) => client.action('Setvar', { Variable: `DEVICE_STATE(Custom:lamp-${i})`, Value: i % 2 === 1 ? 'INUSE' : 'NOT_INUSE' })),
+    );
+    // ~17 KB in one write reaches the peer in one read (or a few): one write per action would be 200.
+    expect(chunks).toBeLessThanOrEqual(3);
+    expect(peer.actions('Setvar').map((a) => a.actionId)).toEqual(answers.map((a) => a.actionId));
+    expect(answers.every((a) => a.headers.get('Message') === 'Variable Set')).toBe(true);
+    expect(peer.deviceStates.get('Custom:lamp-7')).toBe('INUSE');
+    expect(peer.deviceStates.get('Custom:lamp-8')).toBe('NOT_INUSE');
+  });
+
+  it('hands on an event that came with the Login answer, once (the package read that packet too)', async () => {
+    const { peer, client } = await setup();
+    peer.handle('Login', (ctx) => {
+      ctx.fallthrough();
+      ctx.write(formatMessage([['Event', 'DeviceStateChange'], ['Privilege', 'call,all'], ['SystemName', 'site1'], ['Device', 'PJSIP/101'], ['State', 'INUSE']]));
+    });
+    const events: AmiEvent[] = [];
+    client.onEvent((e) => events.push(e));
+    client.start();
+    await connected(client);
+    await client.action('Ping'); // answered after the event: it has been read
+    expect(events.filter((e) => e.event === 'DeviceStateChange').map((e) => e.headers.get('State'))).toEqual(['INUSE']);
+  });
+
+  it('drops a connection whose stream breaks the parser limits (a 100 KB line), says why, and reconnects', async () => {
+    const { peer, client, errors } = await setup();
+    client.start();
+    await connected(client);
+    peer.sendRaw(`Event: Junk\r\nData: ${'x'.repeat(100_000)}\r\n\r\n`);
+    await until(() => errors.some((e) => e.code === 'STREAM_UNREADABLE' && /longer than/.test(e.message)));
+    await until(() => peer.connections >= 2);
+    await connected(client);
+    await expect(client.action('Ping')).resolves.toMatchObject({ response: 'Success' });
   });
 
   it('collects a list until its Complete event, whatever the chunking', async () => {

@@ -165,6 +165,55 @@ describe('busy lamps across sites', () => {
   });
 });
 
+describe('what Asterisk already shows (AstDB keeps Custom: states across a restart)', () => {
+  it('a lamp already showing the owner\'s state is not written again, and none is written UNAVAILABLE before the first answer', async () => {
+    await until('piter settled', () => lamp('301') !== undefined && lamp('302') !== undefined);
+    const p301 = lamp('301')!;
+    const p302 = lamp('302')!;
+    // A second Asterisk for moscow whose AstDB brought back 301 as piter has it now and 302 as something stale.
+    const stale = p302 === 'BUSY' ? 'ONHOLD' : 'BUSY';
+    const again = await startSite('moscow', moscow.config, ['piter'], (peer) => {
+      peer.deviceStates.set('Custom:fedpbx-piter-301', p301);
+      peer.deviceStates.set('Custom:fedpbx-piter-302', stale);
+    });
+    try {
+      await until('the stale lamp corrected', () => again.peer.deviceStates.get('Custom:fedpbx-piter-302') === p302);
+      await new Promise((r) => setTimeout(r, 100));
+      const writes = again.peer.actions('Setvar').map((a) => [a.get('Variable'), a.get('Value')]);
+      expect(writes).toEqual([['DEVICE_STATE(Custom:fedpbx-piter-302)', p302]]);
+    } finally {
+      again.local.stop();
+      again.remote.stop();
+      await again.ami.stop();
+      await again.link.stop();
+      await again.peer.close();
+    }
+  });
+
+  it('lamps are left as shown while the first bus connect is under way, and UNAVAILABLE once startGraceMs is over', async () => {
+    const peer = await AmiPeer.start({ systemName: 'moscow' });
+    peer.deviceStates.set('Custom:fedpbx-piter-301', 'INUSE');
+    const ami = new AmiClient({ host: '127.0.0.1', port: peer.port, username: DEFAULT_AMI_USER.name, secret: DEFAULT_AMI_USER.secret, log: silent, keepaliveMs: 0 });
+    const noBus = { connected: false, onConnected: () => undefined, onDisconnected: () => undefined };
+    const remote = new RemoteLamps({ siteId: 'moscow', ami, bus: noBus, log: silent, recheckMs: 0, startGraceMs: 600 });
+    remote.configure(moscow.config);
+    remote.start();
+    ami.start();
+    try {
+      await until('AMI connected', () => ami.connected);
+      const started = Date.now();
+      await new Promise((r) => setTimeout(r, 200));
+      expect(peer.actions('Setvar')).toEqual([]);
+      await until('UNAVAILABLE after the grace', () => ['301', '302'].every((n) => peer.deviceStates.get(`Custom:fedpbx-piter-${n}`) === 'UNAVAILABLE'));
+      expect(Date.now() - started).toBeGreaterThanOrEqual(300);
+    } finally {
+      remote.stop();
+      await ami.stop();
+      await peer.close();
+    }
+  });
+});
+
 describe('NATS permissions of presence (real nats-server, operator mode)', () => {
   async function agent(siteId: string, peers: string[] = []): Promise<NatsConnection> {
     return connect({ servers: nats.url, authenticator: credsAuthenticator(encoder.encode(await nats.agentCreds(siteId, peers))), inboxPrefix: Subjects.inboxPrefix(siteId), maxReconnectAttempts: 0 });

@@ -189,7 +189,10 @@ export interface AmiPeerOptions {
   readonly users?: Readonly<Record<string, AmiPeerUser>>;
   readonly loginFailureDelayMs?: number;
   readonly systemName?: string;
-  /** How responses are written: in one write, one write per line (as manager.c does), or byte by byte. */
+  /**
+   * How responses are written: everything one tick produces for a session in one write (default: cheap at thousands
+   * of actions a second; the bytes are the same), one write per line (as manager.c does), or byte by byte.
+   */
   readonly chunking?: 'whole' | 'per-line' | 'bytewise';
   /** Running modules (names without `.so`); default {@link DEFAULT_LOADED_MODULES}. */
   readonly modules?: readonly string[];
@@ -222,6 +225,8 @@ export class AmiPeer {
   private readonly reloadListeners: ((module: string) => void)[] = [];
   private readonly customStateListeners: ((device: string, state: string) => void)[] = [];
   private readonly waiters: (() => void)[] = [];
+  /** What this tick wrote to each session, sent in one write at its end ('whole' chunking). */
+  private readonly outboxes = new Map<PeerSession, string[]>();
   private nextSession = 0;
   private readonly users: Readonly<Record<string, AmiPeerUser>>;
   private readonly systemName: string;
@@ -308,7 +313,7 @@ export class AmiPeer {
 
   /** Cuts every connection at once. */
   dropAll(): void {
-    for (const s of this.sessions) s.socket.destroy();
+    for (const s of this.sessions) this.cut(s);
   }
 
   /** An event as manager.c formats it: Event, Privilege, SystemName, then the fields; to every entitled session. */
@@ -419,7 +424,7 @@ export class AmiPeer {
     this.notify();
     const ctx = this.context(session, request);
     const handler = this.handlers.get(request.action.toLowerCase());
-    if (handler !== undefined) void Promise.resolve(handler(ctx)).catch(() => session.socket.destroy());
+    if (handler !== undefined) void Promise.resolve(handler(ctx)).catch(() => this.cut(session));
     else this.standard(ctx);
   }
 
@@ -431,7 +436,7 @@ export class AmiPeer {
       actionId,
       respond: (status, headers = []) => this.write(session, this.response(status, actionId, headers)),
       write: (text) => this.write(session, text),
-      destroy: () => session.socket.destroy(),
+      destroy: () => this.cut(session),
       fallthrough: () => this.standard(this.context(session, request)),
     };
   }
@@ -466,7 +471,7 @@ export class AmiPeer {
     }
     const model = this.models.get(name);
     if (model !== undefined) {
-      void Promise.resolve(model(ctx)).catch(() => session.socket.destroy());
+      void Promise.resolve(model(ctx)).catch(() => this.cut(session));
       return;
     }
     switch (name) {
@@ -475,6 +480,7 @@ export class AmiPeer {
         return;
       case 'logoff':
         ctx.respond('Goodbye', [['Message', 'Thanks for all the fish.']]);
+        this.flush(session);
         session.socket.end();
         return;
       case 'reload':
@@ -537,6 +543,7 @@ export class AmiPeer {
       setTimeout(() => {
         if (session.socket.destroyed) return;
         ctx.respond('Error', [['Message', 'Authentication failed']]);
+        this.flush(session);
         session.socket.end();
       }, this.opts.loginFailureDelayMs ?? 1000);
       return;
@@ -653,12 +660,31 @@ export class AmiPeer {
     return granted.includes('all') || classes.some((c) => granted.includes(c));
   }
 
+  /** Cuts a session at once (RST-like), after what was already written to it. */
+  private cut(session: PeerSession): void {
+    this.flush(session);
+    session.socket.destroy();
+  }
+
+  private flush(session: PeerSession): void {
+    const box = this.outboxes.get(session);
+    if (box === undefined) return;
+    this.outboxes.delete(session);
+    if (!session.socket.destroyed) session.socket.write(box.length === 1 ? box[0]! : box.join(''));
+  }
+
   private write(session: PeerSession, text: string): void {
     if (session.socket.destroyed) return;
     switch (this.opts.chunking ?? 'whole') {
-      case 'whole':
-        session.socket.write(text);
+      case 'whole': {
+        const box = this.outboxes.get(session);
+        if (box !== undefined) box.push(text);
+        else {
+          this.outboxes.set(session, [text]);
+          queueMicrotask(() => this.flush(session));
+        }
         return;
+      }
       case 'per-line':
         for (const part of text.split(/(?<=\n)/)) session.socket.write(part);
         return;

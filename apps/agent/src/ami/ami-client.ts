@@ -7,17 +7,21 @@
  *   attempt gets a FRESH instance, so its internal "held" queue, its lost callbacks and its reconnect state die
  *   with the connection; reconnection is ours (capped exponential backoff with jitter, forever);
  * - action callbacks never time out and are lost on disconnect, and list actions call back on the first response
- *   only: we never use its callbacks for actions; we route every parsed message ourselves by our own ActionID
+ *   only: we never use its callbacks for actions; we route every message ourselves by our own ActionID
  *   (unique per client: random prefix + counter), with a timeout per action, list items collected until the
  *   `EventList: Complete` event, and every in-flight action rejected with DISCONNECTED when the socket closes;
  * - it pre-installs a no-op `error` listener: ours turns socket errors into typed AmiClientError reports;
- * - it does no CR/LF escaping: every action is first serialised with @fedpbx/asterisk `formatAmiAction`, which
+ * - it does no CR/LF escaping: every action is serialised with @fedpbx/asterisk `formatAmiAction`, which
  *   throws AmiFormatError on CR/LF/NUL in any key or value, bad keys and over-long lines, so nothing that could
- *   inject a header or a second action (fixture ami-10-crlf-injection.json) is ever handed to the package;
+ *   inject a header or a second action (fixture ami-10-crlf-injection.json) is ever written;
  * - it sends `Event: on` instead of `Events:` at login, which Asterisk ignores: events then follow the AMI user's
  *   `read=` classes, which is why deploy/asterisk/manager_fedpbx.conf grants only system,call,reporting(,cdr).
- * The package still owns the socket and the parsing (its `rawevent` items are mapped onto @fedpbx/asterisk's
- * AmiMessage); its parser is unbounded, acceptable for an Asterisk on loopback, not for an untrusted peer.
+ *
+ * The package connects and logs in; after the Login answer the stream is ours (ami-stream.ts): actions are written
+ * on its socket, all those of one tick in ONE write (a lamp resync is hundreds of Setvar: the package writes each
+ * with its own syscall), and what Asterisk sends is read by @fedpbx/asterisk's bounded AmiParser instead of the
+ * package's unbounded one (which also re-splits its whole backlog per chunk). Asterisk answers pipelined actions of
+ * one session in order, each with its ActionID (manager.c reads and runs one action at a time per session).
  *
  * Secrets: the AMI secret lives only in the package's options object and is never logged. Field values of
  * actions are never logged (only action names). Events may carry passwords (AuthDetail): use
@@ -32,6 +36,7 @@ import { AmiHeaders, formatAmiAction, type AmiHeader, type AmiMessage } from '@f
 import Manager, { type ManagerInstance, type RawAmiItem } from 'asterisk-manager';
 import type { Logger } from '../logger.js';
 import { AmiClientError } from './ami-errors.js';
+import { AmiStream, connectKeepingSocket } from './ami-stream.js';
 
 export type AmiEvent = Extract<AmiMessage, { kind: 'event' }>;
 export type AmiResponse = Extract<AmiMessage, { kind: 'response' }>;
@@ -79,6 +84,8 @@ interface Pending {
 interface Connection {
   readonly generation: number;
   readonly manager: ManagerInstance;
+  /** The socket's messages and our writes (set right after the package opens the socket). */
+  stream: AmiStream | undefined;
   loggedIn: boolean;
 }
 
@@ -186,14 +193,16 @@ export class AmiClient {
 
   private send(name: string, fields: AmiFields, list: boolean, timeoutMs = this.opts.actionTimeoutMs): Promise<AmiResponse | AmiListResult> {
     const actionId = `${this.idPrefix}${++this.nextId}`;
+    let text: string;
     try {
-      // The package re-serialises what we hand it; this call is the gate that refuses injection and limits.
-      formatAmiAction(name, fields, actionId);
+      // The gate that refuses injection and limits; what it returns is exactly what is written.
+      text = formatAmiAction(name, fields, actionId);
     } catch (error) {
       return Promise.reject(error instanceof Error ? error : new Error(String(error)));
     }
     const conn = this.conn;
-    if (conn === undefined || !conn.loggedIn || this.stateValue !== 'connected') {
+    const stream = conn?.stream;
+    if (conn === undefined || stream === undefined || !conn.loggedIn || this.stateValue !== 'connected') {
       return Promise.reject(new AmiClientError(this.stateValue === 'stopped' ? 'STOPPED' : 'NOT_CONNECTED', `AMI not connected (${name} not sent)`, { action: name }));
     }
     return new Promise((resolve, reject) => {
@@ -208,11 +217,7 @@ export class AmiClient {
         reject,
       };
       this.pending.set(actionId, pending);
-      const sentId = conn.manager.action({ action: name, actionid: actionId, ...lowerKeys(fields) });
-      if (sentId !== actionId) {
-        // Only possible if the package changed how it picks ActionIDs; the answer would never be matched.
-        this.settle(actionId, new AmiClientError('DISCONNECTED', `asterisk-manager sent ${name} with another ActionID`, { action: name }));
-      }
+      stream.write(text);
     });
   }
 
@@ -242,14 +247,11 @@ export class AmiClient {
     manager.options.username = this.opts.username;
     manager.options.password = this.opts.secret;
     manager.options.events = true;
-    const conn: Connection = { generation, manager, loggedIn: false };
+    const conn: Connection = { generation, manager, stream: undefined, loggedIn: false };
     this.conn = conn;
     this.setState('connecting');
     const current = (): boolean => this.conn === conn && this.generation === generation;
 
-    manager.on('rawevent', (item) => {
-      if (current()) this.dispatch(item);
-    });
     manager.on('error', (error) => {
       if (!current()) return;
       this.report(new AmiClientError('SOCKET_ERROR', `AMI socket error: ${error.message}`, { cause: error }), conn.loggedIn ? 'warn' : 'debug');
@@ -262,7 +264,7 @@ export class AmiClient {
       if (current()) this.lost(`AMI connect and login took longer than ${this.opts.loginTimeoutMs} ms`);
     }, this.opts.loginTimeoutMs);
 
-    manager.connect(this.opts.port, this.opts.host, () => {
+    const socket = connectKeepingSocket(manager, this.opts.port, this.opts.host, () => {
       if (!current()) return;
       manager.login((error) => {
         if (!current()) return;
@@ -283,6 +285,16 @@ export class AmiClient {
         this.armKeepalive(conn);
         for (const l of this.connectedListeners) safely(() => l(), this.opts.log);
       });
+    });
+    conn.stream = new AmiStream(socket, {
+      message: (message) => {
+        if (current()) this.dispatch(message);
+      },
+      failed: (error) => {
+        if (!current()) return;
+        this.report(new AmiClientError('STREAM_UNREADABLE', `AMI stream unreadable: ${error.message}`, { cause: error }), 'error');
+        this.lost('AMI stream unreadable');
+      },
     });
   }
 
@@ -308,7 +320,7 @@ export class AmiClient {
     if (conn !== undefined) {
       // Abandon the instance: our listeners go (the package keeps its own no-op `error` listener, so a late
       // socket error cannot crash the process); a still-open socket is ended.
-      conn.manager.removeAllListeners('rawevent');
+      conn.stream?.detach();
       conn.manager.removeAllListeners('close');
       conn.manager.disconnect();
     }
@@ -356,9 +368,7 @@ export class AmiClient {
   // Incoming messages
   // ------------------------------------------------------------------------------------------------------
 
-  private dispatch(item: RawAmiItem): void {
-    const message = toMessage(item);
-    if (message === undefined) return;
+  private dispatch(message: AmiMessage): void {
     const pending = message.actionId === undefined ? undefined : this.pending.get(message.actionId);
     switch (message.kind) {
       case 'response':
@@ -427,7 +437,7 @@ export function isEmptyListError(error: unknown): boolean {
   return error instanceof AmiClientError && error.code === 'ACTION_FAILED' && /^No .* found\s*$/i.test(error.response?.headers.get('Message') ?? '');
 }
 
-/** Maps the package's parsed item onto @fedpbx/asterisk's AmiMessage (keys stay lower-cased; lookups ignore case). */
+/** Maps the package's parsed item (the Login answer) onto @fedpbx/asterisk's AmiMessage (keys lower-cased; lookups ignore case). */
 function toMessage(item: RawAmiItem): AmiMessage | undefined {
   const list: AmiHeader[] = [];
   for (const [key, value] of Object.entries(item)) {
@@ -448,13 +458,6 @@ function toMessage(item: RawAmiItem): AmiMessage | undefined {
 
 function syntheticResponse(actionId: string): AmiResponse {
   return { kind: 'response', response: 'Success', actionId, headers: new AmiHeaders([{ key: 'Response', value: 'Success' }]) };
-}
-
-/** The package upper-cases only the first letter of each key; case does not matter to Asterisk. */
-function lowerKeys(fields: AmiFields): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const [k, v] of Object.entries(fields)) out[k.toLowerCase()] = v;
-  return out;
 }
 
 function add<T>(set: Set<T>, item: T): () => void {

@@ -22,7 +22,9 @@ export type AmiClientErrorCode =
   /** A response that carries no ActionID of ours (e.g. `Failed to parse message: line too long`). */
   | 'UNMATCHED_RESPONSE'
   /** A list action produced more items than the client accepts. */
-  | 'LIST_TOO_LARGE';
+  | 'LIST_TOO_LARGE'
+  /** What Asterisk sent broke the parser's limits (line, headers, message size) or had no banner: reconnect. */
+  | 'STREAM_UNREADABLE';
 
 export class AmiClientError extends AsteriskProtocolError<AmiClientErrorCode> {
   override readonly name = 'AmiClientError';

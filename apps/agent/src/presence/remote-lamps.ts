@@ -4,9 +4,14 @@
  *
  * - Writes: AMI `Setvar` of `DEVICE_STATE(Custom:fedpbx-<site>-<n>)` (funcs/func_devstate.c devstate_write: stored
  *   in AstDB, so it survives an Asterisk restart, and announced as a cachable state change that res_pjsip_exten_state
- *   sends to the subscribed phones). Writes are coalesced per device (only the latest state of a lamp waits) and at
- *   most `maxInFlight` are outstanding; what Asterisk shows is remembered, so a resync writes only what differs, and
- *   an AMI reconnect writes everything again.
+ *   sends to the subscribed phones). Writes are coalesced per device (only the latest state of a lamp waits), those
+ *   of one tick go out in one socket write (ami-stream.ts), at most `maxInFlight` outstanding. What Asterisk shows is
+ *   read at every AMI connect (DeviceStateList lists the Custom: states too, AstDB's after a restart) and then kept
+ *   as written, so a resync or a reconnect writes only what differs.
+ * - Before a site's first state answer its lamps are left as Asterisk shows them - at most `requestTimeoutMs` once
+ *   the bus is up, `startGraceMs` while the agent's first bus connect is under way: writing UNAVAILABLE first would
+ *   double every write at start and flash every lamp. A lamp left from before (AstDB) may be stale meanwhile; a site
+ *   that cannot be reached (bus lost, link down, the owner not answering) is written UNAVAILABLE at once.
  * - Reads: `fedpbx.presence.<site>.changes` of each watched site (the snapshot's remotePresence; nats-auth lets a site
  *   subscribe to those sites only). A batch whose sequence does not follow the last one (a lost message, a restarted
  *   owner) makes the lamps of that site ask for the full state, `fedpbx.presence.<site>.state` (request/reply,
@@ -20,7 +25,7 @@
  *   (`recheckMs`) catches an owner that left the bus while this agent did not notice.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { PresenceBatch, Subjects, type DeviceState, type SiteConfig } from '@fedpbx/contracts';
+import { DEVICE_STATES, PresenceBatch, Subjects, type DeviceState, type SiteConfig } from '@fedpbx/contracts';
 import { remotePresenceDevice } from '@fedpbx/dialplan';
 import type { Logger } from '../logger.js';
 import type { PresenceAmi, PresenceBus } from './presence-ports.js';
@@ -30,12 +35,14 @@ export interface RemoteLampsOptions {
   readonly ami: PresenceAmi;
   readonly bus: PresenceBus;
   readonly log: Logger;
-  /** Most Setvar actions outstanding at once. Default 64. */
+  /** Most Setvar actions outstanding at once (pipelined on the one AMI session). Default 2,000. */
   readonly maxInFlight?: number;
   /** A state request this old without an answer counts as failed. Default 2 s. */
   readonly requestTimeoutMs?: number;
   /** Every this many ms each watched site's full state is asked for again (0: never). Default 30 s. */
   readonly recheckMs?: number;
+  /** Lamps are left as shown this long for the agent's first bus connect; then UNAVAILABLE. Default 10 s. */
+  readonly startGraceMs?: number;
   /** Observer of every Setvar sent (benchmarks, tests). */
   readonly onWrite?: (device: string, state: DeviceState) => void;
 }
@@ -59,6 +66,8 @@ interface WatchedSite {
 }
 
 const decoder = new TextDecoder();
+const LAMP_PREFIX = 'Custom:fedpbx-';
+const SHOWABLE = new Set<string>(DEVICE_STATES);
 
 export class RemoteLamps {
   /** Counters for status and benchmarks: state requests made, batches out of sequence, Setvar actions sent. */
@@ -69,11 +78,17 @@ export class RemoteLamps {
   /** Writes waiting for a free slot: device -> latest state. */
   private readonly queue = new Map<string, DeviceState>();
   private inFlight = 0;
+  /** DeviceStateList is being read after an AMI connect: writes wait for it. */
+  private listing = false;
+  private amiConnects = 0;
   private readonly links = new Map<string, LinkState>();
   private directPeers = new Set<string>();
   private hub: string | undefined;
   private nc: NatsConnection | undefined;
   private busUp = false;
+  /** Until the first bus connect (or startGraceMs): no outage seen yet, lamps not yet answered are left alone. */
+  private starting = true;
+  private graceTimer: NodeJS.Timeout | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
   private readonly unsubscribe: (() => void)[] = [];
   private stopped = false;
@@ -82,13 +97,14 @@ export class RemoteLamps {
 
   start(): void {
     const { ami, bus } = this.opts;
-    // Asterisk (re)connected: what it shows is not known any more; write every lamp again.
-    this.unsubscribe.push(ami.onConnected(() => {
-      this.shown.clear();
-      for (const s of this.sites.values()) this.render(s);
-    }));
+    // Asterisk (re)connected: read what it shows (its own restart brings AstDB's states back), write what differs.
+    this.unsubscribe.push(ami.onConnected(() => void this.readShown()));
     bus.onConnected((nc) => this.onBusUp(nc));
     bus.onDisconnected(() => this.onBusDown());
+    if (!this.busUp) {
+      this.graceTimer = setTimeout(() => this.endStart(), this.opts.startGraceMs ?? 10_000);
+      this.graceTimer.unref();
+    }
     const recheck = this.opts.recheckMs ?? 30_000;
     if (recheck > 0) {
       this.recheckTimer = setInterval(() => {
@@ -102,6 +118,7 @@ export class RemoteLamps {
     this.stopped = true;
     for (const u of this.unsubscribe.splice(0)) u();
     if (this.recheckTimer !== undefined) clearInterval(this.recheckTimer);
+    clearTimeout(this.graceTimer);
     for (const s of this.sites.values()) s.sub?.unsubscribe();
   }
 
@@ -154,8 +171,38 @@ export class RemoteLamps {
     return this.shown.get(remotePresenceDevice(siteId, number));
   }
 
+  private async readShown(): Promise<void> {
+    const connect = ++this.amiConnects;
+    this.listing = true;
+    this.shown.clear();
+    try {
+      const list = await this.opts.ami.listAction('DeviceStateList');
+      for (const item of list.items) {
+        const device = item.headers.get('Device') ?? '';
+        const state = item.headers.get('State') ?? '';
+        if (device.startsWith(LAMP_PREFIX) && SHOWABLE.has(state)) this.shown.set(device, state as DeviceState);
+      }
+    } catch (err) {
+      if (!this.stopped) this.opts.log.warn({ err }, 'DeviceStateList failed: every lamp is written again');
+      this.shown.clear();
+    }
+    if (connect !== this.amiConnects || this.stopped) return;
+    this.listing = false;
+    this.queue.clear();
+    for (const s of this.sites.values()) this.render(s);
+  }
+
+  private endStart(): void {
+    clearTimeout(this.graceTimer);
+    if (!this.starting) return;
+    this.starting = false;
+    for (const s of this.sites.values()) this.render(s);
+  }
+
   private onBusUp(nc: NatsConnection): void {
     this.busUp = true;
+    this.starting = false;
+    clearTimeout(this.graceTimer);
     if (this.nc !== nc) {
       this.nc = nc;
       for (const s of this.sites.values()) {
@@ -168,6 +215,7 @@ export class RemoteLamps {
 
   private onBusDown(): void {
     this.busUp = false;
+    this.starting = false;
     for (const s of this.sites.values()) {
       s.synced = false;
       this.render(s);
@@ -261,18 +309,25 @@ export class RemoteLamps {
     return this.hub !== undefined && this.directPeers.has(this.hub) ? this.hub : undefined;
   }
 
-  private reachable(site: WatchedSite): boolean {
+  private linkUp(site: WatchedSite): boolean {
     const via = this.viaOf(site.siteId);
-    return this.busUp && via !== undefined && this.links.get(via) !== 'down';
+    return via !== undefined && this.links.get(via) !== 'down';
+  }
+
+  private reachable(site: WatchedSite): boolean {
+    return this.busUp && this.linkUp(site);
   }
 
   /** Writes what each lamp (or the given ones) of the site should show now. */
   private render(site: WatchedSite, numbers?: readonly string[]): void {
-    const available = this.reachable(site) && !site.ownerGone;
+    const unavailable = !this.linkUp(site) || site.ownerGone || (!this.busUp && !this.starting);
+    // Never answered yet (start, a newly watched site): left as shown until the answer or its failure.
+    const firstAnswerDue = !unavailable && site.epoch === undefined;
     for (const n of numbers ?? site.numbers) {
       if (!site.numbers.has(n)) continue;
-      const state: DeviceState = available ? (site.known.get(n) ?? 'UNAVAILABLE') : 'UNAVAILABLE';
-      this.write(remotePresenceDevice(site.siteId, n), state);
+      const known = site.known.get(n);
+      if (firstAnswerDue && known === undefined) continue;
+      this.write(remotePresenceDevice(site.siteId, n), unavailable ? 'UNAVAILABLE' : (known ?? 'UNAVAILABLE'));
     }
   }
 
@@ -283,8 +338,8 @@ export class RemoteLamps {
   }
 
   private pump(): void {
-    const max = this.opts.maxInFlight ?? 64;
-    if (!this.opts.ami.connected) return; // everything is written again at the connect
+    const max = this.opts.maxInFlight ?? 2000;
+    if (!this.opts.ami.connected || this.listing) return; // what differs is written after the connect's DeviceStateList
     while (this.inFlight < max && this.queue.size > 0) {
       const [device, state] = this.queue.entries().next().value as [string, DeviceState];
       this.queue.delete(device);
