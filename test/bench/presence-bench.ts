@@ -12,7 +12,7 @@
 // machine being shared. One JSON line on stdout; progress on stderr.
 import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { Federation, type FederationInput } from '@fedpbx/contracts';
@@ -27,6 +27,9 @@ const RATE = Number(process.env['BENCH_RATE'] ?? 2000);
 const SECONDS = Number(process.env['BENCH_SECONDS'] ?? 15);
 const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 3);
 const COALESCE_MS = Number(process.env['BENCH_COALESCE_MS'] ?? 25);
+// Each site's agent runs on its own machine; here they share AGENT_PROCS processes (sites dealt round-robin, the hub
+// first), apart from this process, which plays every site's Asterisk (the AMI peers) and the phones.
+const AGENT_PROCS = Math.max(1, Number(process.env['BENCH_AGENT_PROCS'] ?? 4));
 const STATES = ['INUSE', 'RINGING', 'BUSY', 'ONHOLD', 'RINGINUSE', 'NOT_INUSE'] as const;
 
 const progress = (m: string): void => void process.stderr.write(`[bench:presence] ${m}\n`);
@@ -55,6 +58,15 @@ function federation(): Federation {
     hubSiteId: hub,
   };
   return Federation.parse(input);
+}
+
+interface AgentFigures {
+  userUs: number;
+  systemUs: number;
+  writes: number;
+  pending: number;
+  resyncs: number;
+  gaps: number;
 }
 
 function percentile(sorted: readonly number[], p: number): number {
@@ -87,8 +99,12 @@ async function main(): Promise<void> {
     writeFileSync(credsFile, await nats.agentCreds(c.site.id, presencePeers), { mode: 0o600 });
     agents.push({ siteId: c.site.id, amiPort: (peers[i] as AmiPeer).port, credsFile, config: c });
   }
-  const inputFile = join(dir, 'agents.json');
-  writeFileSync(inputFile, JSON.stringify({ natsUrl: nats.url, amiUser: DEFAULT_AMI_USER.name, amiSecret: DEFAULT_AMI_USER.secret, coalesceMs: COALESCE_MS, agents } satisfies PresenceAgentsInput));
+  const inputFiles = Array.from({ length: Math.min(AGENT_PROCS, agents.length) }, (_, k) => {
+    const file = join(dir, `agents-${k}.json`);
+    const mine = agents.filter((_a, i) => i % AGENT_PROCS === k);
+    writeFileSync(file, JSON.stringify({ natsUrl: nats.url, amiUser: DEFAULT_AMI_USER.name, amiSecret: DEFAULT_AMI_USER.secret, coalesceMs: COALESCE_MS, agents: mine } satisfies PresenceAgentsInput));
+    return file;
+  });
 
   // Deliveries: `<watcher>|<device>|<state>` -> when the owner's Asterisk changed it; measured only in the window.
   const sent = new Map<string, number>();
@@ -105,26 +121,35 @@ async function main(): Promise<void> {
     });
   }
 
-  const child = spawn(process.execPath, ['--conditions=@fedpbx/source', '--import', 'tsx', ...(process.env['BENCH_AGENT_EXEC_ARGV']?.split(' ') ?? []), new URL('./presence-agents.ts', import.meta.url).pathname, inputFile], { stdio: ['pipe', 'pipe', 'inherit'] });
-  const replies: ((m: Record<string, unknown>) => void)[] = [];
-  const lines = createInterface({ input: child.stdout });
-  let ready!: () => void;
-  const isReady = new Promise<void>((r) => (ready = r));
-  lines.on('line', (line) => {
-    const m = JSON.parse(line) as Record<string, unknown>;
-    if (m['type'] === 'ready') ready();
-    else replies.shift()?.(m);
-  });
-  const ask = (type: 'cpu' | 'stop'): Promise<Record<string, unknown>> =>
-    new Promise((resolve) => {
-      replies.push(resolve);
-      child.stdin.write(`${JSON.stringify({ type })}\n`);
+  const children = inputFiles.map((file) => {
+    const child = spawn(process.execPath, ['--conditions=@fedpbx/source', '--import', 'tsx', ...(process.env['BENCH_AGENT_EXEC_ARGV']?.split(' ') ?? []), new URL('./presence-agents.ts', import.meta.url).pathname, file], { stdio: ['pipe', 'pipe', 'inherit'] });
+    const replies: ((m: Record<string, unknown>) => void)[] = [];
+    let ready!: () => void;
+    const isReady = new Promise<void>((r) => (ready = r));
+    createInterface({ input: child.stdout }).on('line', (line) => {
+      const m = JSON.parse(line) as Record<string, unknown>;
+      if (m['type'] === 'ready') ready();
+      else replies.shift()?.(m);
     });
-  await isReady;
+    const ask = (type: 'cpu' | 'stop'): Promise<Record<string, unknown>> =>
+      new Promise((resolve) => {
+        replies.push(resolve);
+        child.stdin.write(`${JSON.stringify({ type })}\n`);
+      });
+    return { isReady, ask };
+  });
+  // The figures of every agents process added up.
+  const ask = async (type: 'cpu' | 'stop'): Promise<AgentFigures> => {
+    const answers = await Promise.all(children.map((c) => c.ask(type)));
+    const sum: AgentFigures = { userUs: 0, systemUs: 0, writes: 0, pending: 0, resyncs: 0, gaps: 0 };
+    for (const a of answers) for (const k of Object.keys(sum) as (keyof AgentFigures)[]) sum[k] += typeof a[k] === 'number' ? a[k] : 0;
+    return sum;
+  };
+  await Promise.all(children.map((c) => c.isReady));
   progress('agents connected; waiting for the initial resync (every lamp written) to drain');
   for (let last = -1; ; ) {
     await new Promise((r) => setTimeout(r, 1000));
-    const s = (await ask('cpu')) as { writes: number; pending: number };
+    const s = await ask('cpu');
     if (s.pending === 0 && s.writes === last) break;
     last = s.writes;
   }
@@ -159,13 +184,15 @@ async function main(): Promise<void> {
     }
   };
   await run(WARMUP_SECONDS, false);
-  const cpu0 = (await ask('cpu')) as { userUs: number; systemUs: number };
+  const cpu0 = await ask('cpu');
   const natsPid = nats.pid() as number;
   const nats0 = procCpuMs(natsPid);
+  const benchCpu0 = process.cpuUsage();
   const t0 = performance.now();
   await run(SECONDS, true);
   const elapsed = (performance.now() - t0) / 1000;
-  const cpu1 = (await ask('cpu')) as { userUs: number; systemUs: number; resyncs: number; gaps: number; writes: number };
+  const cpu1 = await ask('cpu');
+  const benchCpu1 = process.cpuUsage(benchCpu0);
   progress(`agents: ${cpu1.writes} Setvar sent, ${cpu1.resyncs} state requests, ${cpu1.gaps} gaps seen (since start)`);
   const nats1 = procCpuMs(natsPid);
   progress(`window done (${changes} changes in ${elapsed.toFixed(1)} s); draining`);
@@ -187,6 +214,10 @@ async function main(): Promise<void> {
       presence_lost: lost,
       agent_cpu_ms_per_1k: perK(agentCpuMs),
       nats_cpu_ms_per_1k: perK(nats1 - nats0),
+      // This process: every site's Asterisk (AMI peers: parse each Setvar, answer it, raise DeviceStateChange) and the phones.
+      asterisk_sim_cpu_ms_per_1k: perK((benchCpu1.user + benchCpu1.system) / 1000),
+      agent_procs: children.length,
+      load_avg_1m: Math.round(loadavg()[0]! * 10) / 10,
       sites: SITES,
       shared_extensions_per_site: EXTENSIONS,
       remote_lamps: lamps,
