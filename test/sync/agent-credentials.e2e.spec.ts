@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentCredsRenewResponse, EnrollResponse, Subjects } from '@fedpbx/contracts';
-import { credsInfo, newUserKey, seedOfCreds, signRenewal } from '@fedpbx/nats-auth';
+import { credsInfo, newUserKey, presencePeersOfCreds, seedOfCreds, signRenewal } from '@fedpbx/nats-auth';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -145,6 +145,45 @@ describe('agent credentials: lifetime, renewal, revocation, decommission (Postgr
       expect((await audit()).some((e) => e.action === 'agentCredentials.renew' && e.objectId === 'piter')).toBe(true);
       expect(downs.length).toBeLessThanOrEqual(1);
       expect((await metrics.natsCredsExpiry.get()).values[0]?.value).toBe((renewed.expiresAt?.getTime() ?? 0) / 1000);
+    } finally {
+      renewer.stop();
+      await link.stop();
+    }
+  });
+
+  it('an agent whose snapshot starts watching a site renews at once, and then reads that site\'s presence', async () => {
+    const answer = await enroll('kazan');
+    expect(presencePeersOfCreds(answer.natsCreds)).toEqual([]);
+    const dir = mkdtempSync(join(tmpdir(), 'fedpbx-agent-creds-'));
+    const file = join(dir, 'nats.creds');
+    writeFileSync(file, answer.natsCreds, { mode: 0o600 });
+    const log = createLogger('silent');
+    const metrics = new AgentMetrics();
+    const link = new NatsLink({ siteId: 'kazan', servers: [nats.url], credsFile: file, metrics, log });
+    const renewer = new CredsRenewer({ siteId: 'kazan', credsFile: file, link, metrics, log, retryMs: 200 });
+    link.start();
+    try {
+      await until('kazan link up', () => link.connected);
+      // The admin makes kazan show piter's lamps (the console's Presence field, or PUT /sites/kazan).
+      const site = (await t.request('GET', '/api/v1/sites/kazan', undefined, admin)).body as Record<string, unknown>;
+      const put = await t.request('PUT', '/api/v1/sites/kazan', { ...((site['data'] as Record<string, unknown> | undefined) ?? site), presence: { remoteHints: 'listed', watch: [{ siteId: 'piter' }] } }, admin);
+      expect(put.status, JSON.stringify(put.body)).toBe(200);
+      // What the agent does with the snapshot that carries remotePresence [piter].
+      await renewer.coverPresence(['piter']);
+      const renewed = readFileSync(file, 'utf8');
+      expect(credsInfo(renewed).userKey).not.toBe(credsInfo(answer.natsCreds).userKey);
+      expect(presencePeersOfCreds(renewed)).toEqual(['piter']);
+      await until('kazan link back on the new key', () => link.connected);
+      const nc = link.connection;
+      if (nc === undefined) throw new Error('no connection');
+      const got = new Promise<string>((resolve) => nc.subscribe(Subjects.presenceChanges('piter'), { max: 1, callback: (_e, m) => resolve(m.string()) }));
+      await nc.flush();
+      const piter = await agentConnection('piter', await nats.agentCreds('piter'));
+      piter.publish(Subjects.presenceChanges('piter'), '{"siteId":"piter"}');
+      expect(await got).toBe('{"siteId":"piter"}');
+      // The same snapshot applied again asks nothing more.
+      await renewer.coverPresence(['piter']);
+      expect(credsInfo(readFileSync(file, 'utf8')).userKey).toBe(credsInfo(renewed).userKey);
     } finally {
       renewer.stop();
       await link.stop();

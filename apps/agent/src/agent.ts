@@ -428,6 +428,8 @@ export class Agent {
     const configure = (snapshot: SiteSnapshot): void => {
       local.configure(snapshot.config);
       remote.configure(snapshot.config);
+      // A newly watched site is readable at once, not at the next scheduled renewal of the credentials.
+      void this.sync?.renewer?.coverPresence((snapshot.config.remotePresence ?? []).map((r) => r.siteId));
     };
     this.applier.onApplied((snapshot) => configure(snapshot));
     const current = this.startupSnapshot;

@@ -1,7 +1,7 @@
 import { decode, type User } from '@nats-io/jwt';
 import { describe, expect, it } from 'vitest';
 import { decode as decodeJwt, type Account } from '@nats-io/jwt';
-import { agentPermissions, createNatsTrust, credsFile, credsInfo, encodeAccountWithRevocations, issuerOf, mintAgentCreds, mintAgentJwt, newUserKey, renderHubConfig, renderLeafConfig, signRenewal, verifyRenewal } from './nats-auth.js';
+import { agentPermissions, createNatsTrust, credsFile, credsInfo, encodeAccountWithRevocations, issuerOf, mintAgentCreds, mintAgentJwt, newUserKey, presencePeersOfCreds, renderHubConfig, renderLeafConfig, signRenewal, verifyRenewal } from './nats-auth.js';
 
 /** NATS subject matching: `*` one token, `>` the rest. */
 function matches(pattern: string, subject: string): boolean {
@@ -80,6 +80,13 @@ describe('minted credentials', () => {
     expect(claims.nats.pub?.allow).toEqual(agentPermissions('moscow').pub?.allow);
     expect(claims.exp).toBe(Date.parse('2030-01-01T00:00:00Z') / 1000);
     expect(creds).toMatch(/-----BEGIN USER NKEY SEED-----\nSU[A-Z2-7]+\n/);
+  });
+
+  it('say whose presence they let the agent read: the listed sites, every site, or none', async () => {
+    const issuer = issuerOf(await createNatsTrust());
+    expect(presencePeersOfCreds(await mintAgentCreds(issuer, 'moscow', { presencePeers: ['piter', 'kazan', 'moscow'] }))).toEqual(['kazan', 'piter']);
+    expect(presencePeersOfCreds(await mintAgentCreds(issuer, 'moscow', { presencePeers: 'all' }))).toBe('all');
+    expect(presencePeersOfCreds(await mintAgentCreds(issuer, 'moscow'))).toEqual([]);
   });
 });
 

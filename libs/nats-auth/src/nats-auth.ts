@@ -235,6 +235,23 @@ export function credsInfo(creds: string): { userKey: string; issuedAt: Date; exp
   return { userKey: claims.sub, issuedAt: new Date(claims.iat * 1000), expiresAt: claims.exp !== undefined && claims.exp > 0 ? new Date(claims.exp * 1000) : undefined };
 }
 
+/**
+ * The sites whose presence a credentials file lets its agent read (the `fedpbx.presence.<site>.changes` it may
+ * subscribe to, as agentPermissions grants them): 'all' for the head office's wildcard. An agent whose snapshot
+ * watches a site outside it renews at once instead of waiting for half the lifetime.
+ */
+export function presencePeersOfCreds(creds: string): PresencePeers {
+  const claims = decode<{ sub?: { allow?: string[] } }>(jwtOfCreds(creds));
+  const peers: string[] = [];
+  for (const subject of claims.nats.sub?.allow ?? []) {
+    const m = /^fedpbx\.presence\.([^.]+)\.changes$/.exec(subject);
+    if (m === null) continue;
+    if (m[1] === '*') return 'all';
+    peers.push(m[1]!);
+  }
+  return peers;
+}
+
 /** A credentials file for a JWT and a seed the agent made itself. */
 export function credsFile(jwt: string, seed: string): string {
   return textDecoder.decode(fmtCreds(jwt, fromSeed(new TextEncoder().encode(seed))));

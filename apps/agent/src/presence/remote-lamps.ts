@@ -205,12 +205,14 @@ export class RemoteLamps {
     clearTimeout(this.graceTimer);
     if (this.nc !== nc) {
       this.nc = nc;
-      for (const s of this.sites.values()) {
-        s.sub = undefined;
-        this.subscribe(s);
-      }
+      for (const s of this.sites.values()) s.sub = undefined;
     }
-    for (const s of this.sites.values()) void this.resync(s);
+    // The client re-subscribes by itself after a reconnect; a subscription the server refused (credentials minted
+    // before the site was watched, renewed since: CredsRenewer.coverPresence) is made again here.
+    for (const s of this.sites.values()) {
+      this.subscribe(s);
+      void this.resync(s);
+    }
   }
 
   private onBusDown(): void {
@@ -225,16 +227,18 @@ export class RemoteLamps {
   private subscribe(site: WatchedSite): void {
     const nc = this.nc;
     if (nc === undefined || site.sub !== undefined) return;
-    site.sub = nc.subscribe(Subjects.presenceChanges(site.siteId), {
+    const sub: Subscription = nc.subscribe(Subjects.presenceChanges(site.siteId), {
       callback: (err, msg) => {
         if (err !== null) {
-          this.opts.log.warn({ err: err.message, site: site.siteId }, 'presence subscription refused');
+          this.opts.log.warn({ err: err.message, site: site.siteId }, 'presence subscription refused: its lamps show UNAVAILABLE until the credentials allow it');
+          if (site.sub === sub) site.sub = undefined;
           return;
         }
         const batch = parseBatch(msg.data, site.siteId);
         if (batch !== undefined) this.onBatch(site, batch);
       },
     });
+    site.sub = sub;
   }
 
   private onBatch(site: WatchedSite, batch: PresenceBatch): void {

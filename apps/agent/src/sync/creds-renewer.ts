@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { AgentCredsRenewResponse, Subjects, type AgentCredsRenewRequest } from '@fedpbx/contracts';
-import { credsFile as formatCreds, credsInfo, newUserKey, seedOfCreds, signRenewal } from '@fedpbx/nats-auth';
+import { credsFile as formatCreds, credsInfo, newUserKey, presencePeersOfCreds, seedOfCreds, signRenewal } from '@fedpbx/nats-auth';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import { writeFileAtomic } from '../state/atomic-file.js';
@@ -41,6 +41,8 @@ export class CredsRenewer {
   private waitingForLink = false;
   /** Set when the controller refused: no more attempts with these credentials. */
   private refused = false;
+  /** The watched sites a renewal was last made for (coverPresence), so that it is not asked again for them. */
+  private renewedForPresence: string | undefined;
 
   constructor(private readonly opts: CredsRenewerOptions) {
     opts.link.onConnected(() => {
@@ -65,6 +67,35 @@ export class CredsRenewer {
     if (this.running !== undefined) return this.running;
     this.running = this.attempt().finally(() => (this.running = undefined));
     return this.running;
+  }
+
+  /**
+   * The snapshot in force shows busy lamps of these sites: if the credentials do not let the agent read the presence
+   * of one of them (they were minted before the site was watched), renews now - the controller mints the new ones
+   * from the same remotePresence - instead of leaving those lamps UNAVAILABLE until the renewal at half the lifetime.
+   * Off the bus, the renewal runs when the link is back. Asked once per set of missing sites.
+   */
+  async coverPresence(siteIds: readonly string[]): Promise<void> {
+    const missing = await this.unreadable(siteIds);
+    if (missing === undefined) return;
+    const key = missing.join(',');
+    if (missing.length === 0 || key === this.renewedForPresence) return;
+    this.renewedForPresence = key;
+    this.opts.log.info({ sites: missing }, 'the snapshot shows busy lamps of sites these NATS credentials cannot read: renewing them now');
+    await this.renewNow();
+    const still = this.waitingForLink ? [] : await this.unreadable(missing);
+    if (still !== undefined && still.length > 0) this.opts.log.warn({ sites: still }, 'the renewed NATS credentials still cannot read the presence of these sites: their lamps stay UNAVAILABLE');
+  }
+
+  /** The sites among `siteIds` whose presence the credentials file does not cover (sorted); undefined if unreadable. */
+  private async unreadable(siteIds: readonly string[]): Promise<string[] | undefined> {
+    let readable: ReturnType<typeof presencePeersOfCreds>;
+    try {
+      readable = presencePeersOfCreds(await readFile(this.opts.credsFile, 'utf8'));
+    } catch {
+      return undefined; // schedule() says why the file cannot be read
+    }
+    return readable === 'all' ? [] : siteIds.filter((s) => s !== this.opts.siteId && !readable.includes(s)).sort();
   }
 
   private kick(): void {
