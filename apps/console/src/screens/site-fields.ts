@@ -94,6 +94,64 @@ const headOfficeFields = (): FieldDef[] => [
   },
 ];
 
+/**
+ * One watched site in the Presence box: `piter` (every extension it shares) or `piter: 301 302` (those only).
+ * Numbers are kept as typed; the API says which entry is wrong.
+ */
+export function watchFromText(text: string): { siteId: string; numbers?: string[] } {
+  const colon = text.indexOf(':');
+  if (colon < 0) return { siteId: text.trim() };
+  return { siteId: text.slice(0, colon).trim(), numbers: text.slice(colon + 1).split(/\s+/).filter((n) => n !== '') };
+}
+
+export function watchToText(item: unknown): string {
+  const w = item as { siteId: string; numbers?: readonly string[] };
+  return w.numbers === undefined ? w.siteId : `${w.siteId}: ${w.numbers.join(' ')}`;
+}
+
+/** A site's busy-lamp setting (contracts PresenceSettings): what it shares, which other sites' lamps it shows. */
+const presenceFields = (): FieldDef[] => [
+  {
+    name: 'presence.share',
+    label: 'Busy lamps: whose state other offices may see',
+    kind: 'select',
+    options: [
+      { value: 'all', label: 'every extension of this office' },
+      { value: 'listed', label: 'only the extensions listed below' },
+      { value: 'none', label: 'none' },
+    ],
+  },
+  {
+    name: 'presence.sharedNumbers',
+    label: 'Extensions whose state is shared',
+    kind: 'list',
+    placeholder: '101, 102',
+    help: 'Comma-separated extension numbers of this office.',
+    showIf: (v) => v['presence.share'] === 'listed',
+  },
+  {
+    name: 'presence.remoteHints',
+    label: 'Busy lamps of other offices shown here',
+    kind: 'select',
+    options: [
+      { value: 'none', label: 'none' },
+      { value: 'listed', label: 'the offices (and extensions) listed below' },
+      { value: 'all', label: 'every shared extension of every office this one reaches' },
+    ],
+    help: 'Each shown extension gets a hint a phone’s BLF key can watch. “Every” at a head office can mean many thousands of hints.',
+  },
+  {
+    name: 'presence.watch',
+    label: 'Offices whose lamps are shown',
+    kind: 'list',
+    placeholder: 'piter, kazan: 201 202',
+    help: 'Comma-separated site ids; “site: numbers” shows only those extensions of it. The agent can read a newly listed office’s lamps at once.',
+    showIf: (v) => v['presence.remoteHints'] === 'listed',
+    toItem: watchFromText,
+    fromItem: watchToText,
+  },
+];
+
 /** Settings a site's own admin may change too. */
 const siteFields = (classes: readonly ClassOfService[]): FieldDef[] => [
   { name: 'name', label: 'Name', kind: 'text', required: true, placeholder: 'Ufa branch' },
@@ -114,6 +172,7 @@ const siteFields = (classes: readonly ClassOfService[]): FieldDef[] => [
   { name: 'network.sipHost', label: 'SIP host (optional)', kind: 'text', help: 'Where other offices send calls for this one. Empty: the VPN address.' },
   { name: 'network.sipPort', label: 'SIP port', kind: 'number', min: 1, max: 65535 },
   { name: 'network.wireguardEndpoint', label: 'WireGuard endpoint (optional)', kind: 'text', placeholder: 'vpn.ufa.example:51820', help: 'host:port, only if this office accepts VPN tunnels from the internet (usually head office).' },
+  ...presenceFields(),
 ];
 
 /** The site form's fields: a new site (head office) names its id; a site admin never sees head-office settings. */

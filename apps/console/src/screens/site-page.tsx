@@ -9,7 +9,7 @@ import { ResourceForm, type FieldDef } from '../ui/resource-form';
 import { useLoad, valueOr } from '../ui/use-load';
 import { EnrollmentPanel } from './enrollment';
 import { AgentCredentialsPanel, DecommissionPanel } from './site-decommission';
-import { siteFormFields } from './site-fields';
+import { siteFormFields, watchToText } from './site-fields';
 
 const RANGE_FIELDS: FieldDef[] = [
   { name: 'from', label: 'First number', kind: 'text', inputMode: 'numeric', required: true, placeholder: '600', help: 'Digits only.' },
@@ -17,6 +17,16 @@ const RANGE_FIELDS: FieldDef[] = [
   { name: 'pstnPrefix', label: 'PSTN prefix (optional)', kind: 'text', inputMode: 'tel', help: 'If these phones have direct-dial numbers: prefix + extension reaches them from outside.' },
   { name: 'description', label: 'Description (optional)', kind: 'text' },
 ];
+
+/** What a site without a presence setting does (contracts PresenceSettings defaults). */
+const DEFAULT_PRESENCE: NonNullable<Site['presence']> = { share: 'all', sharedNumbers: [], remoteHints: 'none', watch: [] };
+
+function presenceText(site: Site): string {
+  const p = site.presence ?? DEFAULT_PRESENCE;
+  const shared = p.share === 'all' ? 'shares every extension' : p.share === 'none' ? 'shares none' : `shares ${p.sharedNumbers.join(', ') || 'none'}`;
+  const shown = p.remoteHints === 'none' ? 'shows no other office' : p.remoteHints === 'all' ? 'shows every office it reaches' : `shows ${p.watch.map(watchToText).join(', ') || 'no other office'}`;
+  return `${shared}; ${shown}`;
+}
 
 /** One office: its settings, its number ranges, its agent, and the way to everything else it owns. */
 export function SitePageScreen({ siteId }: { siteId: string }) {
@@ -43,7 +53,7 @@ export function SitePageScreen({ siteId }: { siteId: string }) {
                 title={`Settings of ${s.name}`}
                 path="/sites"
                 fields={siteFormFields('edit', headOffice, valueOr(classes, []))}
-                existing={s}
+                existing={{ ...s, presence: s.presence ?? DEFAULT_PRESENCE }}
                 onSaved={() => {
                   setEditing(false);
                   setMessage('Saved the site’s settings.');
@@ -96,6 +106,7 @@ function SiteSummary({ site, classes, onEdit, headOffice }: { site: Site; classe
         {row('Emergency numbers', site.emergencyNumbers.join(', '))}
         {row('Main number', site.mainNumber ?? '—')}
         {row('Recording', `${site.recording.interSite ? 'calls between offices' : 'not between offices'}; ${site.recording.external ? 'outside calls' : 'not outside calls'}; kept ${site.recording.retentionDays} days`)}
+        {row('Busy lamps', presenceText(site))}
         {row('Network', site.network.vpnAddress === undefined && site.network.sipHost === undefined ? `no VPN address yet (SIP port ${site.network.sipPort})` : `VPN ${site.network.vpnAddress ?? '—'} · SIP ${site.network.sipHost ?? site.network.vpnAddress ?? ''}:${site.network.sipPort}`)}
       </dl>
       {onEdit !== undefined && !headOffice && <p className="help">Head office sets the prefix and the dialling ceiling.</p>}

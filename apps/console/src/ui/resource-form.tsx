@@ -18,8 +18,11 @@ export type FieldDef =
   | (Common & { readonly kind: 'number'; readonly min?: number; readonly max?: number })
   | (Common & { readonly kind: 'checkbox' })
   | (Common & { readonly kind: 'select'; readonly options: readonly { value: string; label: string }[]; readonly optional?: boolean })
-  /** Comma-separated values, sent as an array of strings. */
-  | (Common & { readonly kind: 'list'; readonly placeholder?: string })
+  /**
+   * Comma-separated values, sent as an array of strings - or of what `toItem` makes of each (an object per item,
+   * written back into the box by `fromItem`).
+   */
+  | (Common & { readonly kind: 'list'; readonly placeholder?: string; readonly toItem?: (text: string) => unknown; readonly fromItem?: (item: unknown) => string })
   /** Several of a fixed set, ticked; sent as an array of the ticked values (in the options' order). */
   | (Common & { readonly kind: 'choices'; readonly options: readonly { value: string; label: string }[] })
   /** Write-only credential: empty keeps the stored one (or lets the server generate one). */
@@ -59,7 +62,7 @@ function initialValues(fields: readonly FieldDef[], from: Record<string, unknown
     const x = getPath(from, f.name);
     if (f.kind === 'checkbox') v[f.name] = x === true;
     else if (f.kind === 'choices') v[f.name] = Array.isArray(x) ? x.map(String) : [];
-    else if (f.kind === 'list') v[f.name] = Array.isArray(x) ? x.join(', ') : '';
+    else if (f.kind === 'list') v[f.name] = Array.isArray(x) ? x.map((i) => (f.fromItem !== undefined ? f.fromItem(i) : String(i))).join(', ') : '';
     else if (f.kind === 'secret') v[f.name] = '';
     else v[f.name] = x === undefined || x === null ? '' : String(x);
   }
@@ -82,7 +85,10 @@ function bodyOf(fields: readonly FieldDef[], values: Values, base: Record<string
     else if (f.kind === 'choices') setPath(body, f.name, f.options.map((o) => o.value).filter((o) => Array.isArray(x) && x.includes(o)));
     else if (typeof x !== 'string' || x.trim() === '') continue;
     else if (f.kind === 'number') setPath(body, f.name, Number(x));
-    else if (f.kind === 'list') setPath(body, f.name, x.split(',').map((s) => s.trim()).filter((s) => s !== ''));
+    else if (f.kind === 'list') {
+      const items = x.split(',').map((s) => s.trim()).filter((s) => s !== '');
+      setPath(body, f.name, f.toItem !== undefined ? items.map(f.toItem) : items);
+    }
     else setPath(body, f.name, x.trim());
   }
   return body;
