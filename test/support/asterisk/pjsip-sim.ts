@@ -13,7 +13,8 @@
 //   packet still leaves from the endpoint's own transport; RTP binds to `media_address` (bind_rtp_to_media_address)
 //   or the endpoint transport's address (create_rtp).
 // - qualify (pjsip_options.c): a new or reloaded aor is first qualified at a random time within its
-//   qualify_frequency, then every qualify_frequency; an OPTIONS unanswered within qualify_timeout makes the contact
+//   qualify_frequency, then every qualify_frequency - except that the first contact registering to an aor that had
+//   none is qualified at once (sip_options_contact_add_task: "We immediately schedule the initial qualify"); an OPTIONS unanswered within qualify_timeout makes the contact
 //   Unreachable, an answer Reachable; each change is a ContactStatus event, and PeerStatus when the endpoint goes
 //   ONLINE/OFFLINE (persistent endpoints start OFFLINE: DeviceState Unavailable until a contact answers).
 // - Dial (app_dial.c + chan_pjsip): no reachable contact (all Unreachable, or none) -> CHANUNAVAIL at once (`No URI
@@ -219,8 +220,10 @@ export class PjsipSim {
     const a = this.aors.get(aor);
     if (a === undefined) return;
     for (const c of [...this.contacts.values()]) if (c.aor === aor && c.dynamic && a.maxContacts <= 1) this.removeContact(c);
+    const first = ![...this.contacts.values()].some((c) => c.aor === aor);
     this.addContact(aor, uri, true);
     this.sync();
+    if (first && a.qualifyFrequencySec > 0) this.scheduleQualify(a, 'now');
   }
 
   contactStatus(aor: string): string[] {
@@ -341,11 +344,12 @@ export class PjsipSim {
   // Qualify
   // ------------------------------------------------------------------------------------------------------
 
-  private scheduleQualify(a: SimAor, initial: boolean): void {
+  /** `initial`: a new or reloaded aor; `'now'`: its first contact registered (qualified after 1 ms). */
+  private scheduleQualify(a: SimAor, initial: boolean | 'now'): void {
     clearTimeout(a.timer);
     if (a.qualifyFrequencySec <= 0) return;
     // pjsip_options.c sip_options_determine_initial_qualify_time: random within the frequency (max_initial_qualify_time unset).
-    const delay = initial ? Math.max(1, Math.floor(a.qualifyFrequencySec * 1000 * (this.o.random ?? Math.random)())) : a.qualifyFrequencySec * 1000;
+    const delay = initial === 'now' ? 1 : initial ? Math.max(1, Math.floor(a.qualifyFrequencySec * 1000 * (this.o.random ?? Math.random)())) : a.qualifyFrequencySec * 1000;
     a.timer = setTimeout(() => {
       if (this.aors.get(a.name) !== a) return;
       for (const c of [...this.contacts.values()].filter((x) => x.aor === a.name)) this.qualify(a, c);
