@@ -112,12 +112,13 @@ describe('agent: calls in progress reported to the controller', () => {
   });
 
   it('counts every call and lists the oldest ones when there are many', () => {
-    const ends = Array.from({ length: 205 }, (_, i) => calls.begin({ callId: `moscow/1.${i}`, caller: '101', callee: String(200 + i), since: new Date(Date.UTC(2026, 0, 1, 9, 0, i)).toISOString() }));
+    const ids = Array.from({ length: 205 }, (_, i) => calls.begin({ callId: `moscow/1.${i}`, caller: '101', callee: String(200 + i) }, Date.UTC(2026, 0, 1, 9, 0, i)));
     const report = ActiveCallsReport.parse(calls.report('moscow', new Date()));
     expect(report.total).toBe(205);
     expect(report.calls).toHaveLength(200);
     expect(report.calls[0]?.callId).toBe('moscow/1.0');
-    for (const end of ends) end();
+    expect(report.calls[0]?.since).toBe('2026-01-01T09:00:00.000Z');
+    for (const id of ids) calls.end(id);
     expect(calls.report('moscow', new Date())).toMatchObject({ total: 0, calls: [] });
   });
 

@@ -111,7 +111,7 @@ export async function dialAndWait(
   if (session.hungUp) return { status: 'CANCEL', callerHungUp: true };
   const update = legs?.takeUpdate();
   if (update !== undefined) await session.setVariable(`CDR(${FEDPBX_LEGS})`, update);
-  const data = dialData({ targets: targets.map(toAsteriskTarget), timeoutSec, options, ...(preDial === undefined ? {} : { preDial }) });
+  const data = dialData({ targets: targets.map(toAsteriskTarget), timeoutSec, options, preDial });
   await session.exec('Dial', data, LONG_COMMAND);
   const raw = await session.getVariable('DIALSTATUS');
   const status: DialStatus = raw !== undefined && statuses.has(raw) ? (raw as DialStatus) : 'CHANUNAVAIL';

@@ -85,23 +85,25 @@ export class CallHandler {
     await first;
     const preDial: PreDial | undefined = callId === undefined ? undefined : { context: FEDPBX_CONTEXTS.preDial, args: [callId] };
     // In progress from its plan until the session ends (a refused call only hears why, and is not counted).
-    const ended =
-      plan.outcome === 'denied'
+    const active =
+      plan.outcome === 'denied' || this.activeCalls === undefined
         ? undefined
-        : this.activeCalls?.begin({
-            callId: callId ?? `${site.siteId}/${env.uniqueId}`,
-            caller: env.callerIdNumber ?? '',
-            callee: env.extension ?? '',
-            routeKind: plan.routeKind,
-            ...(fromSiteId !== undefined ? { originSiteId: plan.tags.originSiteId } : {}),
-            ...(plan.tags.targetSiteId !== undefined ? { targetSiteId: plan.tags.targetSiteId } : {}),
-            since: this.now().toISOString(),
-          });
+        : this.activeCalls.begin(
+            {
+              callId: callId ?? `${site.siteId}/${env.uniqueId}`,
+              caller: env.callerIdNumber ?? '',
+              callee: env.extension ?? '',
+              routeKind: plan.routeKind,
+              originSiteId: fromSiteId !== undefined ? plan.tags.originSiteId : undefined,
+              targetSiteId: plan.tags.targetSiteId,
+            },
+            this.now().getTime(),
+          );
     try {
       const outcome = plan.outcome === 'denied' ? await this.deny(session, plan) : await this.walk(session, site, plan, recording, preDial, legs);
       this.metrics.callEnded(entry, plan.routeKind, outcome);
     } finally {
-      ended?.();
+      if (active !== undefined) this.activeCalls?.end(active);
     }
   }
 

@@ -72,9 +72,11 @@ export function encodeLegs(legs: readonly CallLeg[]): string {
   let n = 0;
   for (const leg of legs) {
     if (n === MAX_LEGS) break;
-    const fields = [leg.routeKind, leg.endpoint, leg.number, leg.targetSiteId ?? '', leg.trunkId ?? ''];
-    if (!fields.every((f) => FIELD.test(f))) continue;
-    const entry = (n === 0 ? '' : ';') + fields.join('/');
+    const target = leg.targetSiteId ?? '';
+    const trunk = leg.trunkId ?? '';
+    if (!FIELD.test(leg.routeKind) || !FIELD.test(leg.endpoint) || !FIELD.test(leg.number) || !FIELD.test(target) || !FIELD.test(trunk)) continue;
+    // Every call encodes its plan's legs: one template per leg, no array of fields and join.
+    const entry = `${n === 0 ? '' : ';'}${leg.routeKind}/${leg.endpoint}/${leg.number}/${target}/${trunk}`;
     if (out.length + entry.length > LEGS_MAX_CHARS) break;
     out += entry;
     n += 1;
@@ -123,7 +125,6 @@ export function legOfCdr(legs: readonly CallLeg[], dstChannel: string, lastData:
  */
 export class CallLegBook {
   private readonly legs: CallLeg[] = [];
-  private readonly keys = new Set<string>();
   private written: string;
   /** A leg was added since the list was last encoded. */
   private grown = false;
@@ -139,10 +140,10 @@ export class CallLegBook {
     return this.written;
   }
 
+  /** Adds a leg unless the book has it already (same route kind, endpoint, number, target and trunk). */
   add(leg: CallLeg): void {
-    const key = `${leg.routeKind}/${leg.endpoint}/${leg.number}/${leg.targetSiteId ?? ''}/${leg.trunkId ?? ''}`;
-    if (this.keys.has(key)) return;
-    this.keys.add(key);
+    // A call has a handful of legs (at most MAX_LEGS are written): compared field by field, no key string per leg.
+    for (const known of this.legs) if (sameLeg(known, leg)) return;
     this.legs.push(leg);
     this.grown = true;
   }
@@ -159,4 +160,8 @@ export class CallLegBook {
     this.written = now;
     return now;
   }
+}
+
+function sameLeg(a: CallLeg, b: CallLeg): boolean {
+  return a.routeKind === b.routeKind && a.endpoint === b.endpoint && a.number === b.number && (a.targetSiteId ?? '') === (b.targetSiteId ?? '') && (a.trunkId ?? '') === (b.trunkId ?? '');
 }

@@ -371,10 +371,12 @@ class SessionCore {
     this.rejectReady = takeReject();
     // Commands are small and latency matters (HANGUP races): no Nagle delay.
     if (socket instanceof Socket) socket.setNoDelay(true);
-    socket.on('data', (chunk: Buffer | string) => this.onData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk));
-    socket.on('end', () => this.onPeerEnd());
-    socket.on('error', (error: Error) => this.fail(new AgiSessionError('SOCKET_ERROR', `AGI socket error: ${error.message}`, { cause: error })));
-    socket.on('close', () => this.onClosed());
+    // The same four functions for every session, which they find on the socket: no closures made per call.
+    (socket as CoreSocket)[SESSION_CORE] = this;
+    socket.on('data', onSocketData);
+    socket.on('end', onSocketEnd);
+    socket.on('error', onSocketError);
+    socket.on('close', onSocketClose);
     this.arm('env', this.options.envTimeoutMs);
   }
 
@@ -422,7 +424,7 @@ class SessionCore {
     return this.closedPromise;
   }
 
-  private onData(chunk: Buffer): void {
+  onData(chunk: Buffer): void {
     if (this.phase === 'closed') return;
     try {
       if (this.phase === 'env') {
@@ -530,12 +532,12 @@ class SessionCore {
   private setTimer(ms: number): void {
     this.clearTimer();
     this.timerMs = ms;
-    this.timer = setTimeout(this.onDeadline, ms);
+    this.timer = setTimeout(onSessionDeadline, ms, this);
     // Waiting for Asterisk's close after ours does not keep the process alive.
     if (this.deadlineKind === 'grace') this.timer.unref();
   }
 
-  private readonly onDeadline = (): void => {
+  onDeadline(): void {
     const rest = this.deadline - performance.now();
     if (rest >= 1) {
       // Fired before the bound (a shorter timer refreshed for a longer bound): wait out the rest.
@@ -554,7 +556,7 @@ class SessionCore {
         this.socket.destroy();
         return;
     }
-  };
+  }
 
   private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
@@ -565,7 +567,7 @@ class SessionCore {
     this.fail(new AgiSessionError('PROTOCOL_ERROR', message));
   }
 
-  private onPeerEnd(): void {
+  onPeerEnd(): void {
     if (this.isFinished) return;
     this.fail(new AgiSessionError('SOCKET_CLOSED', 'Asterisk closed the AGI connection'));
   }
@@ -595,8 +597,15 @@ class SessionCore {
     }
   }
 
-  private onClosed(): void {
+  onSocketError(error: Error): void {
+    this.fail(new AgiSessionError('SOCKET_ERROR', `AGI socket error: ${error.message}`, { cause: error }));
+  }
+
+  onClosed(): void {
     if (this.phase === 'closed') return;
+    // The socket no longer leads to the session: a closed socket lingers until its native handle lets go of it (it
+    // is often promoted), and must not keep the session, its parsers, environment and promises alive with it.
+    (this.socket as CoreSocket)[SESSION_CORE] = undefined;
     const wasOrderly = this.phase === 'closing' && this.failure === undefined;
     if (!wasOrderly) this.failure ??= new AgiSessionError('SOCKET_CLOSED', 'AGI connection closed');
     this.phase = 'closed';
@@ -606,6 +615,30 @@ class SessionCore {
     this.resolveClosed?.();
     if (this.closeListeners) for (const listener of [...this.closeListeners]) listener(this.failure);
   }
+}
+
+/** Where a session's socket keeps its {@link SessionCore} for the shared listeners below (until it closes). */
+const SESSION_CORE = Symbol('agiSessionCore');
+type CoreSocket = Duplex & { [SESSION_CORE]?: SessionCore | undefined };
+
+function onSocketData(this: CoreSocket, chunk: Buffer | string): void {
+  this[SESSION_CORE]?.onData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+}
+
+function onSocketEnd(this: CoreSocket): void {
+  this[SESSION_CORE]?.onPeerEnd();
+}
+
+function onSocketError(this: CoreSocket, error: Error): void {
+  this[SESSION_CORE]?.onSocketError(error);
+}
+
+function onSocketClose(this: CoreSocket): void {
+  this[SESSION_CORE]?.onClosed();
+}
+
+function onSessionDeadline(core: SessionCore): void {
+  core.onDeadline();
 }
 
 function toSessionError(error: unknown): AgiSessionError {
