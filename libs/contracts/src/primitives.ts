@@ -16,10 +16,14 @@ export type SiteId = z.infer<typeof SiteId>;
  * One call across the federation: `<origin site>/<the call's linkedid at the origin site>` (an Asterisk uniqueid,
  * `[systemname-]epoch.sequence`). Travels between sites in the SIP header X-Fedpbx-Call.
  */
-export const FederationCallId = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,30}\/[A-Za-z0-9_.-]{1,64}$/, 'a call id is <site id>/<Asterisk linkedid>');
+const FEDERATION_CALL_ID = /^[a-z][a-z0-9-]{0,30}\/[A-Za-z0-9_.-]{1,64}$/;
+export const FederationCallId = z.string().regex(FEDERATION_CALL_ID, 'a call id is <site id>/<Asterisk linkedid>');
 export type FederationCallId = z.infer<typeof FederationCallId>;
+
+/** {@link FederationCallId}'s check as a plain test: the agent's call path asks it on every call (no parse result). */
+export function isFederationCallId(value: string): boolean {
+  return FEDERATION_CALL_ID.test(value);
+}
 
 /** Object ids chosen by the controller (uuids or slugs); never shown to Asterisk. */
 export const ObjectId = z

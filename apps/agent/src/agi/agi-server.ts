@@ -115,9 +115,11 @@ export class AgiServer {
         this.log.error({ err: error, uniqueId: session?.env.uniqueId }, 'FastAGI session failed');
       }
     } finally {
-      // Closed, the socket no longer leads to the session (AgiSession cuts it loose: a closed socket lingers, and is
-      // often promoted, until its native handle lets go of it).
-      if (session !== undefined) await session.close(); // never rejects
+      // The session ends here: close() half-closes the socket, Asterisk closes its side at once (or the socket is
+      // destroyed after the close grace). Not awaited - an await per call for nothing but this bookkeeping - so the
+      // session stops counting once its socket is closing. Closed, the socket no longer leads to the session
+      // (AgiSession cuts it loose: a closed socket lingers, and is often promoted, until its handle lets go of it).
+      if (session !== undefined) void session.close(); // never rejects
       else socket.destroy();
       this.sessions.delete(socket);
       this.metrics.sessionClosed();

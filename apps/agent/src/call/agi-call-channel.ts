@@ -112,8 +112,8 @@ export async function dialAndWait(
   const update = legs?.takeUpdate();
   if (update !== undefined) await session.setVariable(`CDR(${FEDPBX_LEGS})`, update);
   const data = dialData({ targets: targets.map(toAsteriskTarget), timeoutSec, options, preDial });
-  await session.exec('Dial', data, LONG_COMMAND);
-  const raw = await session.getVariable('DIALSTATUS');
+  // DIALSTATUS is asked the moment Dial returns (still readable on a dead channel).
+  const raw = await session.execThenGetVariable('Dial', data, 'DIALSTATUS', LONG_COMMAND);
   const status: DialStatus = raw !== undefined && statuses.has(raw) ? (raw as DialStatus) : 'CHANUNAVAIL';
   return { status, callerHungUp: session.hungUp };
 }

@@ -1,5 +1,5 @@
 import { mixMonitorData, type AgiSession } from '@fedpbx/asterisk';
-import { FederationCallId, ROUTE_ENTRIES, type Attempt, type RouteEntry, type RoutePlan } from '@fedpbx/contracts';
+import { ROUTE_ENTRIES, isFederationCallId, type Attempt, type RouteEntry, type RoutePlan } from '@fedpbx/contracts';
 import {
   FEDPBX_CALL_HEADER,
   FEDPBX_CONTEXTS,
@@ -16,7 +16,7 @@ import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { RoutingState } from '../state/routing-state.js';
 import type { ActiveCalls } from './active-calls.js';
 import { AgiCallChannel, LONG_COMMAND, TRANSFER_OPTIONS, TRUNK_DIAL_OPTIONS, dialAndWait, voicemailData, type PreDial } from './agi-call-channel.js';
-import { CallLegBook, FEDPBX_LEGS, isDialAttempt, legOf } from './call-legs.js';
+import { CallLegBook, FEDPBX_LEGS, isDialAttempt, legOf, type CallLeg } from './call-legs.js';
 
 const ENTRIES = new Set<string>(ROUTE_ENTRIES);
 /** Dial statuses after which the next alternative is tried: the route failed, not the callee. */
@@ -79,7 +79,7 @@ export class CallHandler {
     const recording = plan.record ? this.recordingName(session, site) : undefined;
     // exec writes the command before it returns: observed after, so the metric's bookkeeping is not on the path.
     // Every leg the call dials is registered in its book before its Dial: the plan's now, a flow's when it rings.
-    const legs = new CallLegBook(plan.attempts.filter(isDialAttempt).map((a) => legOf(site.siteId, plan, a)));
+    const legs = new CallLegBook(planLegs(site.siteId, plan));
     const first = session.exec('MSet', firstTags(site, plan, callId, legs.encoded, recording));
     this.metrics.timeToFirstCommand.observe((performance.now() - acceptedAt) / 1000);
     await first;
@@ -111,7 +111,7 @@ export class CallHandler {
   private callIdFrom(header: string | undefined, site: CompiledSite): string | undefined {
     if (header === undefined || header === '') return undefined;
     const slash = header.indexOf('/');
-    if (FederationCallId.safeParse(header).success && site.directory.has(header.slice(0, slash))) return header;
+    if (isFederationCallId(header) && site.directory.has(header.slice(0, slash))) return header;
     this.metrics.rejectedInputs.inc({ reason: 'call-header' });
     return undefined;
   }
@@ -203,6 +203,13 @@ export class CallHandler {
   }
 }
 
+/** The legs of the plan's Dial attempts, in order. */
+function planLegs(siteId: string, plan: RoutePlan): CallLeg[] {
+  const legs: CallLeg[] = [];
+  for (const attempt of plan.attempts) if (isDialAttempt(attempt)) legs.push(legOf(siteId, plan, attempt));
+  return legs;
+}
+
 function toTarget(a: Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }>): DialTarget {
   const { timeoutSec: _ignored, ...target } = a;
   return target;
@@ -221,7 +228,7 @@ function trunkIdOf(site: CompiledSite, endpoint: string | undefined): string | u
 /** This site and the call's uniqueid, when the uniqueid reads as one (`[systemname-]epoch.seq`). */
 function ownCallId(siteId: string, uniqueId: string): string | undefined {
   const id = `${siteId}/${uniqueId}`;
-  return FederationCallId.safeParse(id).success ? id : undefined;
+  return isFederationCallId(id) ? id : undefined;
 }
 
 /**

@@ -228,8 +228,13 @@ class EnvEntries {
   readonly known: (string | undefined)[] = new Array<string | undefined>(KNOWN_KEYS.length);
   /** Keys and values of the lines whose key is not known: `[key, value, key, value, ...]`. */
   others: string[] | undefined;
-  /** Every line in arrival order, as ids: a known slot, or `KNOWN_KEYS.length` + index in `others`. */
-  readonly order: number[] = [];
+  /**
+   * Every line in arrival order, as ids: a known slot, or `KNOWN_KEYS.length` + index in `others`. Made with room
+   * for Asterisk's ~22 lines at once (grown by push past them), not grown three times on every call.
+   */
+  readonly order: number[] = new Array<number>(KNOWN_KEYS.length + 4);
+  /** Lines in {@link order}. */
+  lineCount = 0;
 
   /** Adds the line `text[from, end)` (CR and LF already removed). */
   addLine(text: string, from: number, end: number): void {
@@ -254,14 +259,20 @@ class EnvEntries {
     if (slot >= 0) {
       if (this.known[slot] !== undefined) throw duplicate(KNOWN_KEYS[slot] as string);
       this.known[slot] = value;
-      this.order.push(slot);
+      this.addOrder(slot);
       return;
     }
     const key = text.slice(from, keyEnd);
     const others = (this.others ??= []);
     for (let i = 0; i < others.length; i += 2) if (others[i] === key) throw duplicate(key);
     others.push(key, value);
-    this.order.push(KNOWN_KEYS.length + (others.length - 2) / 2);
+    this.addOrder(KNOWN_KEYS.length + (others.length - 2) / 2);
+  }
+
+  private addOrder(id: number): void {
+    if (this.lineCount < this.order.length) this.order[this.lineCount] = id;
+    else this.order.push(id);
+    this.lineCount += 1;
   }
 
   /** Value of a line whose key is not a known one. */
@@ -384,7 +395,8 @@ class ParsedEnvironment implements AgiEnvironment {
     if (this.#raw !== undefined) return this.#raw;
     const entries = this.#entries;
     const raw = new Map<string, string>();
-    for (const id of entries.order) {
+    for (let line = 0; line < entries.lineCount; line += 1) {
+      const id = entries.order[line] as number;
       if (id < KNOWN_KEYS.length) raw.set(KNOWN_KEYS[id] as string, entries.known[id] as string);
       else {
         const i = (id - KNOWN_KEYS.length) * 2;

@@ -211,6 +211,32 @@ describe('AgiSession over loopback TCP', () => {
     expect((await sessionError(session.command('NOOP'))).code).toBe('COMMAND_TIMEOUT');
   });
 
+  it('execThenGetVariable sends the variable read only once the application has answered, and resolves with it', async () => {
+    const { session, fake } = await open();
+    const status = session.execThenGetVariable('Dial', 'PJSIP/101,20,tT', 'DIALSTATUS', { timeoutMs: 5000 });
+    expect(await fake.nextCommand()).toBe('EXEC "Dial" "PJSIP/101,20,tT"');
+    await delay(40); // the read must not go out while Dial runs
+    expect(fake.lines).toHaveLength(1);
+    // The answer and the hang-up in one read, as Asterisk writes them when the caller leaves during the Dial.
+    fake.answer('200 result=-1\nHANGUP\n');
+    expect(await fake.nextCommand()).toBe('GET VARIABLE "DIALSTATUS"');
+    fake.answer('200 result=1 (CANCEL)\n');
+    expect(await status).toBe('CANCEL');
+    expect(session.hungUp).toBe(true);
+    expect(fake.pipelined).toEqual([]);
+    await session.close();
+  });
+
+  it('execThenGetVariable rejects with the application\'s failure, and refuses unsendable input before writing', async () => {
+    const { session, fake } = await open();
+    await expect(session.execThenGetVariable('Dial;x', 'PJSIP/101', 'DIALSTATUS')).rejects.toThrow();
+    await expect(session.execThenGetVariable('Dial', 'a\nb', 'DIALSTATUS')).rejects.toThrow();
+    const status = session.execThenGetVariable('Dial', 'PJSIP/101', 'DIALSTATUS', { timeoutMs: 100 });
+    expect((await sessionError(status)).code).toBe('COMMAND_TIMEOUT');
+    await fake.ended;
+    expect(fake.lines).toEqual(['EXEC "Dial" "PJSIP/101"']);
+  });
+
   it('an idle session is closed (Asterisk never times out on its own)', async () => {
     const { session, fake } = await open({ idleTimeoutMs: 100 });
     const closed = new Promise<AgiSessionError | undefined>((resolve) => session.onClose(resolve));

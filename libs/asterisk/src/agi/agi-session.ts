@@ -96,6 +96,24 @@ const DEFAULTS = {
   maxQueuedCommands: 32,
 };
 
+/** The options with their defaults filled in, by the object given: a server passes the same one for every call. */
+const resolvedOptions = new WeakMap<AgiSessionOptions, typeof DEFAULTS>();
+
+function resolveOptions(options: AgiSessionOptions): typeof DEFAULTS {
+  let resolved = resolvedOptions.get(options);
+  if (resolved === undefined) {
+    resolved = {
+      envTimeoutMs: options.envTimeoutMs ?? DEFAULTS.envTimeoutMs,
+      commandTimeoutMs: options.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs,
+      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
+      closeGraceMs: options.closeGraceMs ?? DEFAULTS.closeGraceMs,
+      maxQueuedCommands: options.maxQueuedCommands ?? DEFAULTS.maxQueuedCommands,
+    };
+    resolvedOptions.set(options, resolved);
+  }
+  return resolved;
+}
+
 const DIGITS = /^[0-9*#]*$/;
 const NO_ARGS: readonly string[] = Object.freeze([]);
 
@@ -183,6 +201,26 @@ export class AgiSession {
   getVariable(name: string, options?: AgiCommandOptions): Promise<string | undefined> {
     // then() with a module-level function: no async frame per call (the agent asks for DIALSTATUS after each Dial).
     return this.command('GET VARIABLE', [name], options).then(getVariableValue);
+  }
+
+  /**
+   * `EXEC <app> <data>`, then `GET VARIABLE <name>` the moment the application returns: resolves with the variable
+   * (as {@link getVariable}), for an application whose outcome is a channel variable (Dial and DIALSTATUS). The
+   * application's own answer is not returned. Both commands are queued at once, so the second goes out from the
+   * read that brought the first's answer - the same bytes in the same order as two awaited calls, without a promise
+   * and a turn of the event loop in between. Rejects with the first failure (the application's, when it fails).
+   */
+  execThenGetVariable(application: string, data: string | undefined, name: string, options?: AgiCommandOptions): Promise<string | undefined> {
+    let exec: string;
+    let get: string;
+    try {
+      assertApplicationName(application);
+      exec = formatAgiCommand('EXEC', data === undefined ? [application] : [application, data]);
+      get = formatAgiCommand('GET VARIABLE', [name]);
+    } catch (error) {
+      return Promise.reject(asError(error));
+    }
+    return this.core.enqueueThen(exec, options?.timeoutMs, get).then(getVariableValue);
   }
 
   /**
@@ -288,6 +326,8 @@ export function createAgiConnectionHandler(
   };
 }
 
+function ignoreResponse(): void {}
+
 function getVariableValue(response: AgiResponse): string | undefined {
   return variableValue('GET VARIABLE', response);
 }
@@ -357,13 +397,7 @@ class SessionCore {
   constructor(socket: Duplex, options: AgiSessionOptions, createSession: (core: SessionCore, env: AgiEnvironment) => AgiSession) {
     this.socket = socket;
     this.createSession = createSession;
-    this.options = {
-      envTimeoutMs: options.envTimeoutMs ?? DEFAULTS.envTimeoutMs,
-      commandTimeoutMs: options.commandTimeoutMs ?? DEFAULTS.commandTimeoutMs,
-      idleTimeoutMs: options.idleTimeoutMs ?? DEFAULTS.idleTimeoutMs,
-      closeGraceMs: options.closeGraceMs ?? DEFAULTS.closeGraceMs,
-      maxQueuedCommands: options.maxQueuedCommands ?? DEFAULTS.maxQueuedCommands,
-    };
+    this.options = resolveOptions(options);
     this.envParser = new AgiEnvParser(options.envLimits);
     this.responseParser = new AgiResponseParser(options.responseLimits);
     this.ready = new Promise<AgiSession>(takeResolvers);
@@ -402,6 +436,36 @@ class SessionCore {
       }
     } catch (error) {
       command.reject(toSessionError(error));
+    }
+    return answer;
+  }
+
+  /**
+   * `first` (its answer dropped) and then `second`, queued together: resolves with `second`'s answer and rejects
+   * with the first failure of either. The second is sent from {@link onEvent} as soon as the first is answered.
+   */
+  enqueueThen(first: string, firstTimeoutMs: number | undefined, second: string): Promise<AgiResponse> {
+    if (this.isFinished) {
+      return Promise.reject(this.failure ?? new AgiSessionError('SESSION_CLOSED', 'AGI session is closed'));
+    }
+    if (this.queue.length + 1 >= this.options.maxQueuedCommands) {
+      return Promise.reject(new AgiSessionError('QUEUE_FULL', 'too many AGI commands queued'));
+    }
+    const answer = new Promise<AgiResponse>(takeResolvers);
+    const resolve = takeResolve<AgiResponse>();
+    const reject = takeReject();
+    const head: PendingCommand = { line: first, timeoutMs: firstTimeoutMs ?? this.options.commandTimeoutMs, resolve: ignoreResponse, reject };
+    const tail: PendingCommand = { line: second, timeoutMs: this.options.commandTimeoutMs, resolve, reject };
+    try {
+      if (this.phase === 'commands' && this.inFlight === undefined && this.queue.length === 0) {
+        this.queue.push(tail);
+        this.send(head);
+      } else {
+        this.queue.push(head, tail);
+        this.pump();
+      }
+    } catch (error) {
+      reject(toSessionError(error));
     }
     return answer;
   }
