@@ -344,27 +344,29 @@ export class RemoteLamps {
   private pump(): void {
     const max = this.opts.maxInFlight ?? 2000;
     if (!this.opts.ami.connected || this.listing) return; // what differs is written after the connect's DeviceStateList
-    while (this.inFlight < max && this.queue.size > 0) {
-      const [device, state] = this.queue.entries().next().value as [string, DeviceState];
+    // One pass in order, deleting as it goes (allowed while iterating a Map); `entries().next()` after each delete
+    // would walk every deleted slot at the head of the table again - quadratic in a resync of thousands of lamps.
+    for (const [device, state] of this.queue) {
+      if (this.inFlight >= max) break;
       this.queue.delete(device);
       if (this.shown.get(device) === state) continue;
       this.inFlight += 1;
       this.shown.set(device, state);
       this.stats.writes += 1;
       this.opts.onWrite?.(device, state);
-      void this.opts.ami
-        .action('Setvar', { Variable: `DEVICE_STATE(${device})`, Value: state })
-        .catch((err: unknown) => {
-          // Not known to be shown: the next change or resync writes it again.
-          if (this.shown.get(device) === state) this.shown.delete(device);
-          if (!this.stopped) this.opts.log.warn({ err, device }, 'lamp not set');
-        })
-        .finally(() => {
-          this.inFlight -= 1;
-          this.pump();
-        });
+      this.opts.ami.action('Setvar', { Variable: `DEVICE_STATE(${device})`, Value: state }).then(this.written, (err: unknown) => {
+        // Not known to be shown: the next change or resync writes it again.
+        if (this.shown.get(device) === state) this.shown.delete(device);
+        if (!this.stopped) this.opts.log.warn({ err, device }, 'lamp not set');
+        this.written();
+      });
     }
   }
+
+  private readonly written = (): void => {
+    this.inFlight -= 1;
+    this.pump();
+  };
 }
 
 function parseBatch(data: Uint8Array, siteId: string): PresenceBatch | undefined {
