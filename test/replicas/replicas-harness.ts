@@ -2,10 +2,12 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Subjects } from '@fedpbx/contracts';
-import type { NatsConnection } from '@nats-io/transport-node';
+import { decodeSnapshotValue } from '@fedpbx/signing';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { startController, type ControllerProcess } from '../support/controller-process.js';
 import type { TestNatsServer } from '../support/nats-server.js';
-import { connectWithCreds, openConfigBucket, readSnapshot } from '../sync/controller-harness.js';
 
 /**
  * The environment every replica of one federation shares: the database, NATS with the account signing key, the
@@ -35,7 +37,7 @@ export async function startReplicas(env: Record<string, string>, n: number): Pro
   return out;
 }
 
-/** Reads sites' KV buckets as their agents would (each with its own credentials). */
+/** Reads sites' KV buckets as their agents would (each with its own credentials); no Nest code, so benchmarks can use it under tsx. */
 export class BucketReader {
   private readonly connections = new Map<string, NatsConnection>();
 
@@ -45,12 +47,14 @@ export class BucketReader {
   async revision(siteId: string): Promise<number> {
     let nc = this.connections.get(siteId);
     if (nc === undefined) {
-      nc = await connectWithCreds(this.nats.url, await this.nats.agentCreds(siteId), Subjects.inboxPrefix(siteId));
+      const creds = new TextEncoder().encode(await this.nats.agentCreds(siteId));
+      nc = await connect({ servers: this.nats.url, authenticator: credsAuthenticator(creds), inboxPrefix: Subjects.inboxPrefix(siteId) });
       this.connections.set(siteId, nc);
     }
-    const kv = await openConfigBucket(nc, siteId).catch(() => undefined);
-    if (kv === undefined) return 0;
-    return (await readSnapshot(kv))?.revision ?? 0;
+    const kv = await new Kvm(jetstream(nc, { timeout: 3000 })).open(Subjects.configBucket(siteId)).catch(() => undefined);
+    const entry = await kv?.get(Subjects.SNAPSHOT_KEY);
+    if (entry === undefined || entry === null || entry.operation !== 'PUT') return 0;
+    return (JSON.parse(decodeSnapshotValue(entry.value)) as { revision: number }).revision;
   }
 
   async close(): Promise<void> {
