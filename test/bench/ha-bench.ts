@@ -83,7 +83,7 @@ class WriteLoad {
           break;
         } catch (error) {
           if (error instanceof Error && error.message.startsWith('PUT answered')) throw error;
-          if (error instanceof Error && error.name === 'TimeoutError') throw new Error(`client ${c}: replica ${replica} hung for ${HANG_MS} ms`);
+          if (error instanceof Error && error.name === 'TimeoutError') throw new Error(`client ${c}: replica ${replica} hung for ${HANG_MS} ms`, { cause: error });
           this.errors.push({ replica, ms: performance.now() - t0 });
           this.dead.add(replica);
         }
