@@ -12,7 +12,8 @@
 // include files written; the agent's RSS at its peak (sampled every 100 ms) and at the end. One JSON line at the end.
 // Run: node --conditions=@fedpbx/source --import tsx test/bench/apply-bench.ts
 // BENCH_AGENT_MAIN measures another build (e.g. a worktree of an older commit: /tmp/base/apps/agent/dist/main.js);
-// BENCH_AGENT_NODE_ARGS passes Node options to the agent (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof').
+// BENCH_AGENT_NODE_ARGS passes Node options to the agent (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'); BENCH_WAIT_SECONDS
+// bounds the wait for each of the agent's milestones (120).
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -36,6 +37,8 @@ const num = (name: string, fallback: number): number => {
 const RATE = num('BENCH_RATE', 200);
 const APPLIES = Math.round(num('BENCH_APPLIES', 3));
 const QUIET_SECONDS = num('BENCH_QUIET_SECONDS', 3);
+/** How long to wait for each of the agent's milestones (a loaded machine renders a head office slowly). */
+const WAIT_MS = num('BENCH_WAIT_SECONDS', 120) * 1000;
 const AGENT_MAIN = resolve(REPO_ROOT, process.env.BENCH_AGENT_MAIN ?? 'apps/agent/dist/main.js');
 
 interface Call {
@@ -47,12 +50,15 @@ interface Call {
  * When the agent logged the first line that matches (pino's `time`, epoch ms), waiting for it if need be. Calls are
  * timed on the same clock (Date.now), at the millisecond the phases need.
  */
-async function logged(agent: AgentProcess, match: (e: Record<string, unknown>) => boolean, timeoutMs = 120_000): Promise<number> {
+async function logged(agent: AgentProcess, match: (e: Record<string, unknown>) => boolean, timeoutMs = WAIT_MS): Promise<number> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const entry = agent.logs.find(match);
     if (entry !== undefined) return Number(entry.time);
-    if (Date.now() > deadline) throw new Error(`no agent log line matched within ${timeoutMs} ms`);
+    if (Date.now() > deadline) {
+      const last = agent.logs.slice(-3).map((e) => JSON.stringify(e).slice(0, 300));
+      throw new Error(`no agent log line matched within ${timeoutMs} ms (BENCH_WAIT_SECONDS); the agent's last lines:\n${last.join('\n')}`);
+    }
     await new Promise((r) => setTimeout(r, 20));
   }
 }
