@@ -32,3 +32,16 @@ export function agentJetStream(nc: NatsConnection, timeoutMs = 5000): JetStreamC
 export function publishEnvelope(js: JetStreamClient, env: AgentEventEnvelope): Promise<PubAck> {
   return js.publish(Subjects.eventSubject(env.siteId, env.event.type), JSON.stringify(env), { msgID: env.id });
 }
+
+/**
+ * The JSON of an envelope whose event is already JSON text (a CDR outbox line, validated when it was stored): the
+ * same bytes `JSON.stringify(envelope(...))` gives, without parsing the event and encoding it again.
+ */
+export function envelopeText(siteId: string, id: string, eventJson: string, at: Date): string {
+  return `{"v":1,"id":${JSON.stringify(id)},"siteId":${JSON.stringify(siteId)},"at":"${at.toISOString()}","event":${eventJson}}`;
+}
+
+/** {@link publishEnvelope} for an envelope already in its JSON text. */
+export function publishEnvelopeText(js: JetStreamClient, siteId: string, type: AgentEvent['type'], id: string, text: string): Promise<PubAck> {
+  return js.publish(Subjects.eventSubject(siteId, type), text, { msgID: id });
+}

@@ -1,0 +1,81 @@
+// The CDR publisher builds each envelope's text around the outbox line as stored (no second schema pass, no second
+// encoding): what reaches JetStream must still be the envelope the controller takes, and a line that is not a CDR
+// must still be skipped, counted and logged - in order, with the lines around it sent. Private nats-server with
+// the agent's real permissions; the controller's side reads the stream with the controller's schema.
+import { appendFileSync, mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AgentEventEnvelope, Subjects, type CdrEvent } from '@fedpbx/contracts';
+import { afterEach, describe, expect, it } from 'vitest';
+import { pino } from 'pino';
+import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
+import { CdrOutbox, cdrDir } from '../../apps/agent/src/state/cdr-outbox.js';
+import { CdrPublisher } from '../../apps/agent/src/sync/cdr-publisher.js';
+import { envelope, eventId } from '../../apps/agent/src/sync/event-envelope.js';
+import { NatsLink } from '../../apps/agent/src/sync/nats-link.js';
+import { startNatsServer } from '../support/nats-server.js';
+import { controllerSide, writeAgentCreds } from './agent-harness.js';
+
+const cleanups: (() => Promise<unknown> | void)[] = [];
+afterEach(async () => {
+  for (const c of cleanups.splice(0).reverse()) await c();
+});
+
+const cdr = (n: number): CdrEvent => ({
+  type: 'cdr',
+  cdrId: `moscow-1795696107.${n}:1`,
+  uniqueId: `moscow-1795696107.${n}`,
+  linkedId: `moscow-1795696107.${n}`,
+  start: '2026-12-07T04:00:00.000Z',
+  answer: '2026-12-07T04:00:02.000Z',
+  end: `2026-12-07T04:00:${String(10 + n).padStart(2, '0')}.000Z`,
+  durationSec: 10 + n,
+  billSec: 8 + n,
+  src: '101 "Иван" \\ <x>',
+  dst: '301',
+  disposition: 'ANSWERED',
+  routeKind: 'site',
+  targetSiteId: 'piter',
+  callId: `moscow/moscow-1795696107.${n}`,
+  snapshotRevision: 3,
+});
+
+describe('CdrPublisher', () => {
+  it('publishes each outbox line as the envelope the controller takes, skips lines that are not CDRs, and counts them', async () => {
+    const server = await startNatsServer();
+    cleanups.push(() => server.stop());
+    const ctl = await controllerSide(server);
+    cleanups.push(() => ctl.close());
+    await ctl.eventsStream();
+    const stateDir = mkdtempSync(join(tmpdir(), 'fedpbx-cdr-publisher-'));
+    const errors: { msg: string; err?: string }[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => void errors.push(JSON.parse(line) as { msg: string }) });
+    const metrics = new AgentMetrics(false);
+
+    const outbox = new CdrOutbox(stateDir, { lingerMs: 0 });
+    await outbox.addAll([cdr(0), cdr(1)]);
+    const day = join(cdrDir(stateDir), '2026-12-07.jsonl');
+    appendFileSync(day, '{"type":"cdr","cdrId":"torn-by-a-power-loss","start":"2026-12\n'); // a torn line
+    appendFileSync(day, '{"type":"heartbeat","cdrId":"x","end":"2026-12-07T04:00:30.000Z"}\n'); // not a CDR
+    await outbox.addAll([cdr(2)]);
+    await outbox.settled();
+
+    const link = new NatsLink({ siteId: 'moscow', servers: [server.url], credsFile: await writeAgentCreds(server, 'moscow', stateDir), metrics, log });
+    const publisher = new CdrPublisher({ stateDir, siteId: 'moscow', link, metrics, log, lingerMs: 0 });
+    await publisher.init();
+    expect(publisher.backlog).toBe(5);
+    publisher.start();
+    link.start();
+    cleanups.push(async () => {
+      await publisher.stop();
+      await link.stop();
+    });
+    await expect.poll(() => publisher.backlog, { timeout: 10_000 }).toBe(0);
+
+    const sent = await ctl.events(Subjects.eventSubject('moscow', 'cdr')); // each parsed with AgentEventEnvelope
+    expect(sent).toEqual([0, 1, 2].map((n) => AgentEventEnvelope.parse(envelope('moscow', eventId('cdr', 'moscow', cdr(n).cdrId), cdr(n), new Date(cdr(n).end)))));
+    expect(errors.map((e) => e.msg)).toEqual(['CDR outbox line is not a valid CDR; skipped', 'CDR outbox line is not a valid CDR; skipped']);
+    expect(errors[1]?.err).toBe('not a CDR with a cdrId and an end');
+    expect((await metrics.registry.getSingleMetricAsString('fedpbx_rejected_inputs_total')).match(/reason="cdr-outbox-line"} (\d+)/)?.[1]).toBe('2');
+  });
+});
