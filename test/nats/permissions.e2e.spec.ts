@@ -20,6 +20,7 @@ const encoder = new TextEncoder();
 let nats: TestNatsServer;
 let controller: NatsConnection;
 let moscowKv: KV;
+let sharedKv: KV;
 
 async function agentConnection(siteId: string, servers = nats.url, creds?: string): Promise<NatsConnection> {
   const c = creds ?? (await nats.agentCreds(siteId));
@@ -54,6 +55,8 @@ beforeAll(async () => {
   await moscowKv.put(Subjects.SNAPSHOT_KEY, 'moscow-rev-1');
   const piterKv = await kvm.create(Subjects.configBucket('piter'), { history: 5 });
   await piterKv.put(Subjects.SNAPSHOT_KEY, 'piter-secret-rev-1');
+  sharedKv = await kvm.create(Subjects.SHARED_BUCKET, { history: 2 });
+  await sharedKv.put(Subjects.SHARED_KEY, 'shared-rev-1');
   const jsm = await jetstreamManager(controller);
   await jsm.streams.add({ name: Subjects.EVENTS_STREAM, subjects: [Subjects.EVENTS_WILDCARD] });
 }, 30_000);
@@ -79,6 +82,20 @@ describe('an agent with its site credentials', () => {
     await moscowKv.put(Subjects.SNAPSHOT_KEY, 'moscow-rev-2');
     await done;
     expect(seen).toEqual(['moscow-rev-1', 'moscow-rev-2']);
+    await nc.close();
+  });
+
+  it('reads and watches the shared part every site may know, and cannot write it', async () => {
+    const nc = await agentConnection('moscow');
+    const kv = await new Kvm(nc).open(Subjects.SHARED_BUCKET);
+    expect((await kv.get(Subjects.SHARED_KEY))?.string()).toBe('shared-rev-1');
+    const watch = await kv.watch({ key: Subjects.SHARED_KEY });
+    const first = await watch[Symbol.asyncIterator]().next();
+    expect((first.value as { string(): string }).string()).toBe('shared-rev-1');
+    watch.stop();
+    await expect(kv.put(Subjects.SHARED_KEY, 'forged', { timeout: 1000 } as never)).rejects.toThrow();
+    expect(await violationLogged(`$KV.${Subjects.SHARED_BUCKET}.${Subjects.SHARED_KEY}`)).toBe(true);
+    expect((await sharedKv.get(Subjects.SHARED_KEY))?.string()).toBe('shared-rev-1');
     await nc.close();
   });
 

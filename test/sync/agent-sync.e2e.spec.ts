@@ -80,18 +80,18 @@ describe('agent config sync over NATS', () => {
     ]);
   });
 
-  it('waits for a bucket that does not exist yet, resumes after a restart without re-applying, and survives a NATS restart', async () => {
+  it('waits for a bucket that does not exist yet, resumes after a restart without re-applying, and survives a NATS restart', { timeout: 60_000 }, async () => {
     const { server, ctl } = await nats();
     const dir = stateDir();
     const first = await agent(server, dir);
-    await expect.poll(() => first.logs.some((l) => l.msg === 'cannot watch the config bucket; retrying')).toBe(true);
+    await expect.poll(() => first.logs.some((l) => l.msg === 'cannot watch the config bucket; retrying'), { timeout: 10_000 }).toBe(true);
     await ctl.put('moscow', controller.snapshot(fed, 'moscow', 5));
     await expect.poll(() => revisionOf(first), { timeout: 10_000 }).toBe(5);
     await first.stop();
 
     const second = await agent(server, dir);
     expect(second.ready.revision).toBe(5); // from disk, before NATS
-    await expect.poll(() => second.logs.some((l) => l.msg === 'watching the config bucket')).toBe(true);
+    await expect.poll(() => second.logs.some((l) => l.msg === 'watching the config bucket'), { timeout: 10_000 }).toBe(true);
     await new Promise((r) => setTimeout(r, 300));
     expect(second.logs.filter((l) => l.msg === 'snapshot applied' || l.msg === 'snapshot refused; last-known-good stays in force')).toEqual([]);
 

@@ -5,7 +5,8 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Subjects } from '@fedpbx/contracts';
-import { decodeSnapshotValue, importPublicKey, type VerifyingKey } from '@fedpbx/signing';
+import type { SiteSnapshot } from '@fedpbx/contracts';
+import { decodeSnapshotValue, importPublicKey, runSteps, SiteConfigAssembler, verifySharedSteps, verifySitePartSteps, type VerifyingKey } from '@fedpbx/signing';
 import { SnapshotSigningKey } from '../../apps/controller/src/sync/snapshot-signing-key.js';
 import { startTestApp, type TestApp } from '../../apps/controller/src/testing/test-app.js';
 import type { TestNatsServer } from '../support/nats-server.js';
@@ -49,12 +50,28 @@ export function openConfigBucket(nc: NatsConnection, siteId: string): Promise<KV
   return new Kvm(jetstream(nc, { timeout: 3000 })).open(Subjects.configBucket(siteId));
 }
 
-/** What a site's bucket holds: the parsed snapshot (unverified), its KV sequence, and whether it was stored gzipped. */
-export async function readSnapshot(kv: KV): Promise<{ raw: Record<string, unknown>; revision: number; seq: number; gzipped: boolean } | null> {
+/** What a site's bucket holds: the parsed snapshot (unverified) and its text, its KV sequence, and whether it was stored gzipped. */
+export async function readSnapshot(kv: KV): Promise<{ raw: Record<string, unknown>; text: string; revision: number; seq: number; gzipped: boolean } | null> {
   const e = await kv.get(Subjects.SNAPSHOT_KEY);
   if (e === null || e.operation !== 'PUT') return null;
-  const raw = JSON.parse(decodeSnapshotValue(e.value)) as Record<string, unknown>;
-  return { raw, revision: raw['revision'] as number, seq: e.revision, gzipped: e.value[0] === 0x1f && e.value[1] === 0x8b };
+  const text = decodeSnapshotValue(e.value);
+  const raw = JSON.parse(text) as Record<string, unknown>;
+  return { raw, text, revision: raw['revision'] as number, seq: e.revision, gzipped: e.value[0] === 0x1f && e.value[1] === 0x8b };
+}
+
+/** The shared part's text in the shared bucket (unverified), read with `nc`'s permissions; null when empty. */
+export async function readSharedText(nc: NatsConnection): Promise<{ text: string; revision: number; seq: number } | null> {
+  const kv = await new Kvm(jetstream(nc, { timeout: 3000 })).open(Subjects.SHARED_BUCKET);
+  const e = await kv.get(Subjects.SHARED_KEY);
+  if (e === null || e.operation !== 'PUT') return null;
+  const text = decodeSnapshotValue(e.value);
+  return { text, revision: (JSON.parse(text) as { revision: number }).revision, seq: e.revision };
+}
+
+/** A published site part and shared part verified as an agent verifies them (format 2), assembled into the snapshot. */
+export function verifyPublishedPair(siteText: string, sharedText: string, siteId: string, keys: readonly VerifyingKey[]): SiteSnapshot {
+  const shared = runSteps(verifySharedSteps(sharedText, keys));
+  return runSteps(verifySitePartSteps(siteText, siteId, keys, shared, new SiteConfigAssembler())).snapshot;
 }
 
 export { until } from '../support/until.js';

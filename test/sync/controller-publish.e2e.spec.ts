@@ -1,7 +1,8 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { Subjects, type Federation, type SiteSnapshot } from '@fedpbx/contracts';
-import { signSnapshot, verifySnapshot } from '@fedpbx/signing';
+import { canonicalJson, Subjects, type Federation } from '@fedpbx/contracts';
+import { buildSiteConfig } from '@fedpbx/dialplan';
+import { signSitePart } from '@fedpbx/signing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FederationStore } from '../../apps/controller/src/federation/federation-store.js';
 import { SnapshotPublisher } from '../../apps/controller/src/sync/snapshot-publisher.js';
@@ -10,7 +11,7 @@ import { buildFoundingScenario } from '../../apps/controller/src/testing/scenari
 import { ADMIN, type TestApp } from '../../apps/controller/src/testing/test-app.js';
 import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
 import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
-import { connectWithCreds, controllerVerifyingKey, openConfigBucket, readSnapshot, startSyncedController, until } from './controller-harness.js';
+import { connectWithCreds, controllerVerifyingKey, openConfigBucket, readSharedText, readSnapshot, startSyncedController, until, verifyPublishedPair } from './controller-harness.js';
 
 const SITES = ['moscow', 'piter', 'kazan'] as const;
 
@@ -38,6 +39,14 @@ describe('snapshot publishing to per-site KV buckets (PostgreSQL, private nats-s
     const nc = await connectWithCreds(nats.url, await nats.agentCreds(siteId), Subjects.inboxPrefix(siteId));
     agents.push(nc);
     return openConfigBucket(nc, siteId);
+  };
+  /** The shared part as the site's agent reads it (its own credentials). */
+  const sharedAs = async (siteId: string) => {
+    const nc = await connectWithCreds(nats.url, await nats.agentCreds(siteId), Subjects.inboxPrefix(siteId));
+    agents.push(nc);
+    const shared = await readSharedText(nc);
+    if (shared === null) throw new Error('the shared bucket is empty');
+    return shared;
   };
   /** Waits until the site's bucket holds its head revision; returns what it holds. */
   const published = async (siteId: string) => {
@@ -70,11 +79,33 @@ describe('snapshot publishing to per-site KV buckets (PostgreSQL, private nats-s
     expect(secrets.length).toBeGreaterThan(3);
     for (const siteId of SITES) {
       const s = await published(siteId);
-      const snapshot = verifySnapshot(s.raw, siteId, [key]);
+      const shared = await sharedAs(siteId);
+      // Format 2: the site part names the shared part every site reads; together they are the site's whole view.
+      const snapshot = verifyPublishedPair(s.text, shared.text, siteId, [key]);
       expect(snapshot.revision).toBe(await head(siteId));
+      expect(snapshot.config).toEqual(buildSiteConfig(fed, siteId));
       expect(s.gzipped).toBe(true);
-      const text = JSON.stringify(s.raw);
+      // What the site's agent can read: its site part and the shared part.
+      const text = s.text + shared.text;
       for (const { secret, sites } of secrets) expect(text.includes(secret), `${siteId} knows ${secret}: ${sites.join(',')}`).toBe(sites.includes(siteId));
+    }
+  });
+
+  it('a plan-wide write puts the shared part once and every site part names it', async () => {
+    const before = await sharedAs('moscow');
+    const r = await t.request('POST', '/api/v1/number-ranges', { id: 'nr-plan-wide', siteId: 'piter', from: '7000', to: '7099' }, token);
+    expect(r.status).toBe(201);
+    expect([...(r.body['changedSites'] as string[])].sort()).toEqual([...SITES].sort());
+    const parts = await Promise.all(SITES.map((siteId) => published(siteId)));
+    const after = await sharedAs('kazan');
+    expect(after.revision).toBeGreaterThan(before.revision);
+    // One put of the shared part for the write (its sequence moved by one), named by every site part.
+    expect(after.seq).toBe(before.seq + 1);
+    expect(after.text).toContain('nr-plan-wide');
+    for (const [i, siteId] of SITES.entries()) {
+      const part = parts[i]!;
+      expect(part.text).not.toContain('nr-plan-wide');
+      expect(verifyPublishedPair(part.text, after.text, siteId, [controllerVerifyingKey(t)]).config.federation.numberRanges.some((n) => n.id === 'nr-plan-wide')).toBe(true);
     }
   });
 
@@ -107,7 +138,11 @@ describe('snapshot publishing to per-site KV buckets (PostgreSQL, private nats-s
     const s = await published('piter');
     const text = JSON.stringify(s.raw);
     for (const name of names) expect(text).toContain(`Offline ${name}`);
-    const after = await t.request('GET', '/api/v1/sites/piter/rollout', undefined, token);
+    // The rollout rows follow the puts in batches (SnapshotPublisher.record): the table catches up with the bucket.
+    const after = await until('the rollout table records the put', async () => {
+      const r = await t.request('GET', '/api/v1/sites/piter/rollout', undefined, token);
+      return (r.body['data'] as { publishedRevision?: number }).publishedRevision === s.revision ? r : undefined;
+    });
     expect(after.body['data']).toMatchObject({ publishedRevision: s.revision, state: 'never-seen' });
   });
 
@@ -123,7 +158,7 @@ describe('snapshot publishing to per-site KV buckets (PostgreSQL, private nats-s
     const s = await published('moscow');
     expect(JSON.stringify(s.raw)).toContain('While away');
     // Same key file: what agents were given at enrollment still verifies.
-    verifySnapshot(s.raw, 'moscow', [controllerVerifyingKey(t)]);
+    verifyPublishedPair(s.text, (await sharedAs('moscow')).text, 'moscow', [controllerVerifyingKey(t)]);
   });
 
   it('never puts an older revision over a newer one in the bucket', async () => {
@@ -134,7 +169,8 @@ describe('snapshot publishing to per-site KV buckets (PostgreSQL, private nats-s
     // Signed with the controller's own key: a value the controller did not sign would be replaced (next test).
     const key = t.app.get(SnapshotSigningKey).key;
     if (key === undefined) throw new Error('the controller has no signing key');
-    const newer = JSON.stringify(signSnapshot((now.raw as SiteSnapshot).config, now.revision + 5, key, new Date()));
+    const partJson = canonicalJson(now.raw['config']);
+    const newer = `${signSitePart('kazan', partJson, now.revision + 5, key, new Date()).head}${partJson}}`;
     await (await openConfigBucket(other, 'kazan')).put(Subjects.SNAPSHOT_KEY, newer);
     const r = await t.request('POST', '/api/v1/extensions', { siteId: 'kazan', number: '206', displayName: 'Older than the bucket' }, token);
     expect(r.status).toBe(201);

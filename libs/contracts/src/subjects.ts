@@ -9,6 +9,12 @@ export const Subjects = {
   /** JetStream KV bucket holding one site's signed snapshot under key `SNAPSHOT_KEY`. */
   configBucket: (siteId: string) => `fedpbx-config-${siteId}`,
   SNAPSHOT_KEY: 'snapshot',
+  /**
+   * JetStream KV bucket every agent may read: the shared part of the snapshots (format 2) under `SHARED_KEY`. Not
+   * under the `configBucket` prefix, so no site id can name it.
+   */
+  SHARED_BUCKET: 'fedpbx-shared-config',
+  SHARED_KEY: 'federation',
   /** Events back from agents: `fedpbx.events.<site>.<type>`. */
   eventSubject: (siteId: string, type: AgentEventType) => `fedpbx.events.${siteId}.${type}`,
   EVENTS_WILDCARD: 'fedpbx.events.>',

@@ -113,6 +113,9 @@ export function issuerOf(trust: NatsTrust): UserIssuer {
  */
 export const JS_DOMAIN = 'fedpbx';
 
+/** The JetStream stream behind the shared part's bucket (what every site may know). */
+export const SHARED_STREAM = `KV_${Subjects.SHARED_BUCKET}`;
+
 /** The JetStream stream behind a site's config bucket. */
 export function configStreamOf(siteId: string): string {
   return `KV_${Subjects.configBucket(siteId)}`;
@@ -133,21 +136,23 @@ export type PresencePeers = readonly string[] | 'all';
 export function agentPermissions(siteId: string, presencePeers: PresencePeers = []): Permissions {
   const peers = presencePeers === 'all' ? ['*'] : [...new Set(presencePeers)].filter((p) => p !== siteId).sort();
   const stream = configStreamOf(siteId);
-  const api = [
-    `STREAM.INFO.${stream}`,
-    `CONSUMER.CREATE.${stream}`,
-    `CONSUMER.CREATE.${stream}.>`,
-    `CONSUMER.INFO.${stream}.>`,
-    `CONSUMER.DELETE.${stream}.>`,
-    `DIRECT.GET.${stream}.>`,
-    `STREAM.MSG.GET.${stream}`,
-  ];
+  // Its own site's bucket, and the shared part every site may know (format-2 snapshots): read and watch only.
+  const api = [stream, SHARED_STREAM].flatMap((s) => [
+    `STREAM.INFO.${s}`,
+    `CONSUMER.CREATE.${s}`,
+    `CONSUMER.CREATE.${s}.>`,
+    `CONSUMER.INFO.${s}.>`,
+    `CONSUMER.DELETE.${s}.>`,
+    `DIRECT.GET.${s}.>`,
+    `STREAM.MSG.GET.${s}`,
+  ]);
   return {
     pub: {
       allow: [
         ...api.map((a) => `$JS.API.${a}`),
         ...api.map((a) => `$JS.${JS_DOMAIN}.API.${a}`),
         `$JS.FC.${stream}.>`,
+        `$JS.FC.${SHARED_STREAM}.>`,
         `fedpbx.events.${siteId}.>`,
         Subjects.credsRenew(siteId),
         Subjects.activeCalls(siteId),

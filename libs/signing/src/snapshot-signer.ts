@@ -11,7 +11,7 @@ import {
 import { configSpan, sha256 } from './wire-text.js';
 
 /** Why a snapshot was refused. */
-export type SnapshotRejectionCode = 'malformed' | 'format' | 'wrong-site' | 'hash-mismatch' | 'bad-signature' | 'unknown-key' | 'stale-revision';
+export type SnapshotRejectionCode = 'malformed' | 'format' | 'wrong-site' | 'hash-mismatch' | 'bad-signature' | 'unknown-key' | 'stale-revision' | 'shared-missing';
 
 export class SnapshotRejectedError extends Error {
   constructor(

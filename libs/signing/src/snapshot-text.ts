@@ -38,11 +38,7 @@ export interface VerifiedText {
  * form gets the whole-object path (`verifySnapshot`). Throws {@link SnapshotRejectedError}, as verifySnapshot does.
  */
 export function verifySnapshotText(text: string, expectedSiteId: string, keys: readonly VerifyingKey[], previous?: SnapshotParts, reuseMaxPartBytes = REUSE_MAX_PART_BYTES): VerifiedText {
-  const steps = verifySteps(text, expectedSiteId, keys, previous, reuseMaxPartBytes);
-  for (;;) {
-    const step = steps.next();
-    if (step.done === true) return step.value;
-  }
+  return runSteps(verifySteps(text, expectedSiteId, keys, previous, reuseMaxPartBytes));
 }
 
 /**
@@ -59,7 +55,70 @@ export async function verifySnapshotTextInSlices(
   previous?: SnapshotParts,
   reuseMaxPartBytes = REUSE_MAX_PART_BYTES,
 ): Promise<VerifiedText> {
-  const steps = verifySteps(text, expectedSiteId, keys, previous, reuseMaxPartBytes);
+  return runStepsWithPauses(verifySteps(text, expectedSiteId, keys, previous, reuseMaxPartBytes), pause);
+}
+
+/** The verification, yielding where a pause may come (between slices of a large array part). */
+function* verifySteps(text: string, expectedSiteId: string, keys: readonly VerifyingKey[], previous: SnapshotParts | undefined, reuseMaxPartBytes: number): Generator<void, VerifiedText> {
+  const read = yield* verifyPartSteps(text, wholeSnapshotSpec(expectedSiteId, keys), previous, reuseMaxPartBytes);
+  if (read === undefined) return { snapshot: wholeObject(text, expectedSiteId, keys), parts: undefined };
+  const config = read.content as SiteConfig;
+  if (config.site.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${config.site.id}, this agent serves ${expectedSiteId}`);
+  return { snapshot: { ...read.envelope, config }, parts: read.parts };
+}
+
+/**
+ * How one kind of signed text is read (a format-1 snapshot, a format-2 site part or shared part): its envelope's
+ * checks and signature, and its content's members with their schemas.
+ */
+export interface PartSpec<E extends { readonly contentHash: string }> {
+  /** Shape, format and site of the envelope's JSON (throws SnapshotRejectedError); its signature is checked apart. */
+  readonly envelope: (raw: unknown) => E;
+  readonly signature: (envelope: E) => void;
+  readonly shape: Shape;
+  /** Members read member by member (`federation`). */
+  readonly nested?: ReadonlyMap<string, Shape>;
+}
+
+/** A text read by {@link verifyPartSteps}: its verified envelope, its validated content, and its parts for reuse. */
+export interface VerifiedPart<E> {
+  readonly envelope: E;
+  readonly content: Record<string, unknown>;
+  readonly parts: SnapshotParts;
+}
+
+/**
+ * Verifies a signed text in wire form - envelope, the content hash over the content's bytes, the signature, and
+ * only then the content, member by member, those unchanged since `previous` taken over - yielding between slices.
+ * Undefined when the text is not in wire form (the caller reads it whole or refuses it).
+ */
+export function* verifyPartSteps<E extends { readonly contentHash: string }>(text: string, spec: PartSpec<E>, previous: SnapshotParts | undefined, reuseMaxPartBytes = REUSE_MAX_PART_BYTES): Generator<void, VerifiedPart<E> | undefined> {
+  // The scan and the hash each read all of the text (~35 and ~25 ms at a head office): a pause after each, for
+  // texts large enough to need it (a small site's take microseconds, and a pause is a turn of the event loop).
+  const large = text.length >= SLICE_MIN_BYTES;
+  const span = configSpan(text);
+  const members = span === undefined ? undefined : topLevelMembers(text, span.configStart, text.length - 1);
+  if (large) yield;
+  const envelope = span === undefined || members === undefined ? undefined : checkSignedEnvelope(text, span, spec);
+  if (members === undefined || envelope === undefined) return undefined;
+  if (large) yield;
+
+  // The signed bytes: now the content, part by part.
+  const reader = new PartReader(text, previous, reuseMaxPartBytes, spec.nested ?? NO_NESTED);
+  const content = yield* reader.object(members, spec.shape, []);
+  return { envelope, content, parts: { values: reader.kept, hashes: reader.hashes } };
+}
+
+/** Runs a verification generator to its end at once. */
+export function runSteps<T>(steps: Generator<void, T>): T {
+  for (;;) {
+    const step = steps.next();
+    if (step.done === true) return step.value;
+  }
+}
+
+/** Runs a verification generator, awaiting `pause` between its steps. */
+export async function runStepsWithPauses<T>(steps: Generator<void, T>, pause: () => Promise<void>): Promise<T> {
   for (;;) {
     const step = steps.next();
     if (step.done === true) return step.value;
@@ -67,23 +126,21 @@ export async function verifySnapshotTextInSlices(
   }
 }
 
-/** The verification, yielding where a pause may come (between slices of a large array part). */
-function* verifySteps(text: string, expectedSiteId: string, keys: readonly VerifyingKey[], previous: SnapshotParts | undefined, reuseMaxPartBytes: number): Generator<void, VerifiedText> {
-  // The scan and the hash each read all of the text (~35 and ~25 ms at a head office): a pause after each, for
-  // texts large enough to need it (a small site's take microseconds, and a pause is a turn of the event loop).
-  const large = text.length >= SLICE_MIN_BYTES;
-  const span = configSpan(text);
-  const members = span === undefined ? undefined : topLevelMembers(text, span.configStart, text.length - 1);
-  if (large) yield;
-  const envelope = span === undefined || members === undefined ? undefined : checkEnvelope(text, span, expectedSiteId, keys);
-  if (members === undefined || envelope === undefined) return { snapshot: wholeObject(text, expectedSiteId, keys), parts: undefined };
-  if (large) yield;
-
-  // The signed bytes: now the content, part by part.
-  const reader = new PartReader(text, previous, reuseMaxPartBytes);
-  const config = (yield* reader.object(members, PART_SCHEMAS, [])) as SiteConfig;
-  if (config.site.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${config.site.id}, this agent serves ${expectedSiteId}`);
-  return { snapshot: { ...envelope, config }, parts: { values: reader.kept, hashes: reader.hashes } };
+function wholeSnapshotSpec(expectedSiteId: string, keys: readonly VerifyingKey[]): PartSpec<Omit<SiteSnapshot, 'config'>> {
+  return {
+    envelope: (raw) => {
+      if (typeof raw === 'object' && raw !== null && 'format' in raw && raw.format !== SNAPSHOT_FORMAT_VERSION) {
+        throw new SnapshotRejectedError('format', `snapshot format ${String(raw.format)} is not supported (this agent knows ${SNAPSHOT_FORMAT_VERSION})`);
+      }
+      const envelope = Envelope.safeParse(raw);
+      if (!envelope.success) throw malformed(envelope.error.issues[0], []);
+      if (envelope.data.siteId !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${envelope.data.siteId}, this agent serves ${expectedSiteId}`);
+      return envelope.data;
+    },
+    signature: (e) => verifySignature(e, keys),
+    shape: PART_SCHEMAS,
+    nested: NESTED_PARTS,
+  };
 }
 
 /**
@@ -94,38 +151,38 @@ function* verifySteps(text: string, expectedSiteId: string, keys: readonly Verif
  * text is not in wire form; throws {@link SnapshotRejectedError} as verifySnapshotText does.
  */
 export function verifySnapshotEnvelope(text: string, expectedSiteId: string, keys: readonly VerifyingKey[]): Omit<SiteSnapshot, 'config'> | undefined {
-  const span = configSpan(text);
-  return span === undefined ? undefined : checkEnvelope(text, span, expectedSiteId, keys);
+  return verifyEnvelopeOnly(text, wholeSnapshotSpec(expectedSiteId, keys));
 }
 
-/** Envelope shape, format, site, content hash and signature; undefined when the envelope's text is not JSON. */
-function checkEnvelope(text: string, span: { envelopeEnd: number; configStart: number }, expectedSiteId: string, keys: readonly VerifyingKey[]): Omit<SiteSnapshot, 'config'> | undefined {
+/** {@link verifySnapshotEnvelope} for any kind of signed text. */
+export function verifyEnvelopeOnly<E extends { readonly contentHash: string }>(text: string, spec: PartSpec<E>): E | undefined {
+  const span = configSpan(text);
+  return span === undefined ? undefined : checkSignedEnvelope(text, span, spec);
+}
+
+/** Envelope checks, content hash and signature; undefined when the envelope's text is not JSON. */
+function checkSignedEnvelope<E extends { readonly contentHash: string }>(text: string, span: { envelopeEnd: number; configStart: number }, spec: PartSpec<E>): E | undefined {
   let envelopeRaw: unknown;
   try {
     envelopeRaw = JSON.parse(`${text.slice(0, span.envelopeEnd)}}`);
   } catch {
     return undefined;
   }
-  if (typeof envelopeRaw === 'object' && envelopeRaw !== null && 'format' in envelopeRaw && envelopeRaw.format !== SNAPSHOT_FORMAT_VERSION) {
-    throw new SnapshotRejectedError('format', `snapshot format ${String(envelopeRaw.format)} is not supported (this agent knows ${SNAPSHOT_FORMAT_VERSION})`);
-  }
-  const envelope = Envelope.safeParse(envelopeRaw);
-  if (!envelope.success) throw malformed(envelope.error.issues[0], []);
-  const e = envelope.data;
-  if (e.siteId !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${e.siteId}, this agent serves ${expectedSiteId}`);
+  const e = spec.envelope(envelopeRaw);
   const actual = sha256(text.slice(span.configStart, -1));
   if (actual !== e.contentHash) throw new SnapshotRejectedError('hash-mismatch', `snapshot content hash ${actual} does not match the declared ${e.contentHash}`);
-  verifySignature(e, keys);
+  spec.signature(e);
   return e;
 }
 
-type Shape = Record<string, ZodType>;
+export type Shape = Record<string, ZodType>;
 
 /**
  * Parts read member by member, each member reused on its own. A federation's numbering plan changes with every
  * range added anywhere, its site directory (twice the plan's size) only when a site changes.
  */
 const NESTED_PARTS: ReadonlyMap<string, Shape> = new Map([['federation', SiteConfig.shape.federation.shape as Shape]]);
+const NO_NESTED: ReadonlyMap<string, Shape> = new Map();
 
 /**
  * Array parts read element by element, in slices (see verifySnapshotTextInSlices), with each element's schema:
@@ -147,6 +204,7 @@ class PartReader {
     private readonly text: string,
     private readonly previous: SnapshotParts | undefined,
     private readonly reuseMaxPartBytes: number,
+    private readonly nestedParts: ReadonlyMap<string, Shape>,
   ) {}
 
   /** The object whose members are at `members` (strict: unknown keys are refused, left-out ones get their defaults). */
@@ -156,7 +214,7 @@ class PartReader {
       const schema = shape[key];
       if (schema === undefined) throw new SnapshotRejectedError('malformed', `snapshot is malformed at ${['config', ...path].join('.')}: unrecognized key "${key}"`);
       const at = [...path, key];
-      const nestedShape = NESTED_PARTS.get(at.join('.'));
+      const nestedShape = this.nestedParts.get(at.join('.'));
       const nested = nestedShape === undefined ? undefined : topLevelMembers(this.text, start, end);
       out[key] = nested !== undefined && nestedShape !== undefined ? yield* this.nested(nested, nestedShape, at) : yield* this.part(start, end, schema, at);
     }

@@ -19,6 +19,7 @@ import {
   type PjsipRenderOptions,
   type VoicemailRenderOptions,
 } from '@fedpbx/dialplan';
+import { configOfStoredText } from '@fedpbx/signing';
 import { writeFileAtomic } from '../state/atomic-file.js';
 
 export interface IncludeFilesJob {
@@ -103,7 +104,8 @@ function writeError(path: string, error: NodeJS.ErrnoException): IncludeFileWrit
  * default (verification fills it in); the only such part, `remoteTrunks`, is not rendered.
  */
 function configOf(snapshotText: string): SiteConfig {
-  return (JSON.parse(snapshotText) as { config: SiteConfig }).config;
+  // A format-2 snapshot's text is its stored pair (site part and shared part), assembled as the applier did.
+  return configOfStoredText(snapshotText);
 }
 
 /**

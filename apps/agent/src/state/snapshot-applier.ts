@@ -1,5 +1,21 @@
 import { canonicalJson, type SiteSnapshot } from '@fedpbx/contracts';
-import { SnapshotRejectedError, verifySnapshot, verifySnapshotEnvelope, verifySnapshotTextInSlices, type SnapshotParts, type VerifyingKey } from '@fedpbx/signing';
+import {
+  pairText,
+  runStepsWithPauses,
+  SiteConfigAssembler,
+  snapshotFormatOf,
+  SnapshotRejectedError,
+  SPLIT_SNAPSHOT_FORMAT,
+  verifySharedSteps,
+  verifySitePartEnvelope,
+  verifySitePartSteps,
+  verifySnapshot,
+  verifySnapshotEnvelope,
+  verifySnapshotTextInSlices,
+  type SnapshotParts,
+  type VerifiedShared,
+  type VerifyingKey,
+} from '@fedpbx/signing';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { RoutingState } from './routing-state.js';
@@ -7,7 +23,15 @@ import type { SnapshotStore } from './snapshot-store.js';
 
 export type ApplyResult =
   | { readonly applied: true; readonly revision: number; readonly contentHash: string; readonly unchanged: boolean }
-  | { readonly applied: false; readonly revision: number; readonly code: string; readonly reason: string };
+  | { readonly applied: false; readonly revision: number; readonly code: string; readonly reason: string; readonly waitingFor?: string };
+
+/** A shared part offered (format 2): refused, or verified and kept - and the site part that waited for it, applied. */
+export type SharedResult =
+  | { readonly accepted: true; readonly revision: number; readonly contentHash: string; readonly applied?: ApplyResult }
+  | { readonly accepted: false; readonly revision: number; readonly code: string; readonly reason: string };
+
+/** Verified shared parts kept by hash: the one in force and the newest (a site part may name either). */
+const SHARED_KEPT = 2;
 
 /**
  * Something that must follow an applied snapshot before the next one is applied (Asterisk config files): awaited.
@@ -38,6 +62,12 @@ export class SnapshotApplier {
   private readonly listeners: ApplyListener[] = [];
   /** The parts of the snapshot in force as verifySnapshotText read them (undefined after any other apply). */
   private parts: SnapshotParts | undefined;
+  /** Verified shared parts by content hash, oldest first; and the last one's parts, for the next one's reuse. */
+  private readonly shared = new Map<string, VerifiedShared>();
+  private sharedParts: SnapshotParts | undefined;
+  /** The newest site part whose shared part has not come yet: applied when it does. */
+  private pending: { readonly text: string; readonly source: string; readonly sharedHash: string; readonly revision: number } | undefined;
+  private readonly assembler = new SiteConfigAssembler();
 
   constructor(
     private readonly siteId: string,
@@ -72,6 +102,7 @@ export class SnapshotApplier {
    */
   offerText(text: string, source: string): Promise<ApplyResult> {
     return this.serialised(async () => {
+      if (snapshotFormatOf(text) === SPLIT_SNAPSHOT_FORMAT) return this.sitePart(text, source);
       const claimed = claimedRevision(text) ?? 0;
       const inForce = this.state.snapshot;
       if (inForce !== undefined && claimed === inForce.revision && this.holdsInForce(text, inForce)) {
@@ -80,6 +111,72 @@ export class SnapshotApplier {
       // In slices, the event loop turning between them: calls are answered from the snapshot in force meanwhile.
       return this.verified(claimed, source, () => verifySnapshotTextInSlices(text, this.siteId, this.keys, nextTurn, this.parts), text);
     });
+  }
+
+  /**
+   * A shared part (format 2, from the shared bucket): verified once per revision - envelope, hash, signature, then
+   * its content in slices, the members unchanged since the last one taken over - and kept by its hash. A site part
+   * that waited for it is applied now. A refused one changes nothing.
+   */
+  offerShared(text: string, source: string): Promise<SharedResult> {
+    return this.serialised(async (): Promise<SharedResult> => {
+      let verified: VerifiedShared;
+      try {
+        verified = await runStepsWithPauses(verifySharedSteps(text, this.keys, this.sharedParts), nextTurn);
+      } catch (error) {
+        if (!(error instanceof SnapshotRejectedError)) throw error;
+        const revision = claimedRevision(text) ?? 0;
+        this.metrics.snapshotRefused(error.code);
+        this.log.warn({ revision, code: error.code, reason: error.message, source }, 'shared part refused; last-known-good stays in force');
+        return { accepted: false, revision, code: error.code, reason: error.message };
+      }
+      const { revision, contentHash } = verified.envelope;
+      this.shared.delete(contentHash);
+      this.shared.set(contentHash, verified);
+      for (const old of this.shared.keys()) if (this.shared.size > SHARED_KEPT) this.shared.delete(old);
+      this.sharedParts = verified.parts;
+      const waiting = this.pending;
+      if (waiting === undefined || waiting.sharedHash !== contentHash) return { accepted: true, revision, contentHash };
+      this.pending = undefined;
+      return { accepted: true, revision, contentHash, applied: await this.applySitePart(waiting.text, waiting.source, verified) };
+    });
+  }
+
+  /**
+   * A site part (format 2): its envelope checked first (hash and signature: it names its shared part), then applied
+   * with that shared part - or, when the shared part has not come yet, kept as pending (newest only) and answered
+   * `shared-missing` with `waitingFor`: the last-known-good stays in force meanwhile.
+   */
+  private async sitePart(text: string, source: string): Promise<ApplyResult> {
+    const claimed = claimedRevision(text) ?? 0;
+    let named: { envelope: { revision: number; contentHash: string }; sharedHash: string } | undefined;
+    try {
+      named = verifySitePartEnvelope(text, this.siteId, this.keys);
+    } catch (error) {
+      if (!(error instanceof SnapshotRejectedError)) throw error;
+      return this.refuse(claimed, error.code, error.message, source);
+    }
+    if (named === undefined) return this.refuse(claimed, 'malformed', 'snapshot is not in wire form (envelope, then "config" as its last member)', source);
+    const inForce = this.state.snapshot;
+    if (inForce !== undefined && named.envelope.revision <= inForce.revision) {
+      if (named.envelope.revision === inForce.revision && named.envelope.contentHash === inForce.contentHash) {
+        return { applied: true, revision: inForce.revision, contentHash: inForce.contentHash, unchanged: true };
+      }
+      return this.refuse(named.envelope.revision, 'stale-revision', `revision ${named.envelope.revision} is not newer than ${inForce.revision} in force`, source);
+    }
+    const shared = this.shared.get(named.sharedHash);
+    if (shared === undefined) {
+      if (this.pending === undefined || this.pending.revision <= named.envelope.revision) this.pending = { text, source, sharedHash: named.sharedHash, revision: named.envelope.revision };
+      return { applied: false, revision: named.envelope.revision, code: 'shared-missing', reason: `waiting for shared part ${named.sharedHash}`, waitingFor: named.sharedHash };
+    }
+    if (this.pending !== undefined && this.pending.revision <= named.envelope.revision) this.pending = undefined;
+    return this.applySitePart(text, source, shared);
+  }
+
+  private applySitePart(text: string, source: string, shared: VerifiedShared): Promise<ApplyResult> {
+    const claimed = claimedRevision(text) ?? 0;
+    // Stored as one file, site part and shared part: the pair that was applied, and the pair the agent boots from.
+    return this.verified(claimed, source, () => runStepsWithPauses(verifySitePartSteps(text, this.siteId, this.keys, shared, this.assembler, this.parts), nextTurn), pairText(text, shared.text));
   }
 
   /**
@@ -98,7 +195,7 @@ export class SnapshotApplier {
     }
   }
 
-  private serialised(f: () => Promise<ApplyResult>): Promise<ApplyResult> {
+  private serialised<T>(f: () => Promise<T>): Promise<T> {
     const next = this.chain.then(f);
     this.chain = next.catch(() => undefined);
     return next;

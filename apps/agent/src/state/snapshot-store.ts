@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, type SiteSnapshot } from '@fedpbx/contracts';
-import { SnapshotRejectedError, verifySnapshot, type VerifyingKey } from '@fedpbx/signing';
+import { splitPairText, SnapshotRejectedError, verifySnapshot, verifyStoredPair, type VerifyingKey } from '@fedpbx/signing';
 import { writeFileAtomic } from './atomic-file.js';
 
 export interface LoadedSnapshot {
@@ -45,7 +45,12 @@ export class SnapshotStore {
       const file = join(this.snapshotsDir, `${rev}.json`);
       try {
         const text = await readFile(file, 'utf8');
-        const snapshot = verifySnapshot(JSON.parse(text) as unknown, this.siteId, this.keys, { contentAlreadyValidated: true, receivedText: text });
+        // A format-2 snapshot is stored as its pair (site part and shared part, one file); format 1 as itself (an
+        // agent upgraded from it boots from its last format-1 snapshot).
+        const snapshot =
+          splitPairText(text) !== undefined
+            ? verifyStoredPair(text, this.siteId, this.keys).snapshot
+            : verifySnapshot(JSON.parse(text) as unknown, this.siteId, this.keys, { contentAlreadyValidated: true, receivedText: text });
         if (snapshot.revision !== rev) throw new SnapshotRejectedError('malformed', `file says revision ${snapshot.revision}`);
         return { snapshot, text, skipped };
       } catch (error) {

@@ -12,7 +12,7 @@ import type { NatsLink } from './nats-link.js';
 export interface ConfigWatcherOptions {
   readonly siteId: string;
   readonly link: NatsLink;
-  readonly applier: Pick<SnapshotApplier, 'offerText'>;
+  readonly applier: Pick<SnapshotApplier, 'offerText' | 'offerShared'>;
   readonly state: Pick<RoutingState, 'revision' | 'ready'>;
   /** A snapshot from the bucket was refused (bad signature/hash/site, not JSON...): for the status report. */
   readonly onRefused: (revision: number, reason: string) => void;
@@ -68,33 +68,54 @@ export function refusedValueOf(code: string, reason: string, text: string): Refu
   return { kind: 'render', code: 'invalid-value', object: `${kind} ${idOf(items[Number(indexPart.slice(0, -1))])}`, field, reason: message };
 }
 
+/** How long a site part may wait for its shared part before the site reports it (the rollout shows the refusal). */
+export const SHARED_WAIT_MS = 10_000;
+
+/** One watched key: the site's snapshot, or the shared part every site's format-2 snapshot names. */
+interface WatchedKey {
+  readonly bucket: string;
+  readonly key: string;
+  readonly handle: (entry: KvEntry) => Promise<void>;
+}
+
 /**
- * Watches the site's KV bucket key `snapshot` and offers every value to the applier (which verifies, stores and
- * swaps). Each watch starts from the bucket's latest value, so after an agent restart or a NATS outage the site
- * catches up straight to the newest revision; a value not newer than the revision in force (a restart, a
- * re-delivery) is a no-op, not a refusal. The watch (an ordered consumer) is re-created whenever it ends - the
- * bucket does not exist yet, the server restarted, a permission is missing - with a growing pause between tries.
+ * Watches the site's KV bucket key `snapshot` and the shared bucket's key (format 2: the part of every snapshot
+ * that every site may know) and offers every value to the applier (which verifies, stores and swaps). Each watch
+ * starts from the bucket's latest value, so after an agent restart or a NATS outage the site catches up straight
+ * to the newest revision; a value not newer than the revision in force (a restart, a re-delivery) is a no-op, not
+ * a refusal. Each watch (an ordered consumer) is re-created on its own whenever it ends - the bucket does not
+ * exist yet (a controller from before format 2 has no shared bucket), the server restarted, a permission is
+ * missing - with a growing pause between tries. A site part whose shared part has not come is kept by the applier
+ * and applied when it comes; if it has not come within `sharedWaitMs`, that is reported as a refusal.
  */
 export class ConfigWatcher {
   private readonly abort = new AbortController();
   private running: Promise<void> | undefined;
-  private stopWatch: (() => void) | undefined;
+  private readonly stopWatches = new Set<() => void>();
+  private waitTimer: NodeJS.Timeout | undefined;
 
-  constructor(private readonly opts: ConfigWatcherOptions) {}
+  constructor(
+    private readonly opts: ConfigWatcherOptions,
+    private readonly sharedWaitMs = SHARED_WAIT_MS,
+  ) {}
 
   start(): void {
-    this.running ??= this.loop();
+    this.running ??= Promise.all([
+      this.loop({ bucket: Subjects.configBucket(this.opts.siteId), key: Subjects.SNAPSHOT_KEY, handle: (e) => this.handle(e) }),
+      this.loop({ bucket: Subjects.SHARED_BUCKET, key: Subjects.SHARED_KEY, handle: (e) => this.handleShared(e) }),
+    ]).then(() => undefined);
   }
 
   async stop(): Promise<void> {
     this.abort.abort();
-    this.stopWatch?.();
+    for (const stop of this.stopWatches) stop();
+    clearTimeout(this.waitTimer);
     await this.running;
   }
 
-  private async loop(): Promise<void> {
+  private async loop(watched: WatchedKey): Promise<void> {
     const { link, log } = this.opts;
-    const bucket = Subjects.configBucket(this.opts.siteId);
+    const { bucket } = watched;
     const backoff = new Backoff(500, 30_000);
     let lastProblem = '';
     while (!this.abort.signal.aborted) {
@@ -104,7 +125,7 @@ export class ConfigWatcher {
         continue;
       }
       try {
-        await this.watchOnce(nc, bucket, () => {
+        await this.watchOnce(nc, watched, () => {
           backoff.reset();
           lastProblem = '';
         });
@@ -119,36 +140,41 @@ export class ConfigWatcher {
     }
   }
 
-  private async watchOnce(nc: NatsConnection, bucket: string, onWatching: () => void): Promise<void> {
-    const kv = await new Kvm(agentJetStream(nc)).open(bucket);
-    const watch = await kv.watch({ key: Subjects.SNAPSHOT_KEY });
-    this.stopWatch = () => watch.stop();
+  private async watchOnce(nc: NatsConnection, watched: WatchedKey, onWatching: () => void): Promise<void> {
+    const kv = await new Kvm(agentJetStream(nc)).open(watched.bucket);
+    const watch = await kv.watch({ key: watched.key });
+    const stop = (): void => void watch.stop();
+    this.stopWatches.add(stop);
     onWatching();
-    this.opts.log.info({ bucket, revision: this.opts.state.revision }, 'watching the config bucket');
+    this.opts.log.info({ bucket: watched.bucket, revision: this.opts.state.revision }, 'watching the config bucket');
     try {
       for await (const entry of watch) {
         if (this.abort.signal.aborted) break;
-        await this.handle(entry);
+        await watched.handle(entry);
       }
     } finally {
-      this.stopWatch = undefined;
+      this.stopWatches.delete(stop);
       watch.stop();
+    }
+  }
+
+  private async decoded(entry: KvEntry): Promise<string | undefined> {
+    if (entry.operation !== 'PUT') {
+      this.opts.log.warn({ key: entry.key, operation: entry.operation, kvRevision: entry.revision }, 'config key removed; the snapshot in force stays');
+      return undefined;
+    }
+    try {
+      return await decodeSnapshotValueAsync(entry.value);
+    } catch (error) {
+      this.refused(0, error instanceof Error ? `malformed: ${error.message}` : 'malformed');
+      return undefined;
     }
   }
 
   private async handle(entry: KvEntry): Promise<void> {
     const { log, state } = this.opts;
-    if (entry.operation !== 'PUT') {
-      log.warn({ operation: entry.operation, kvRevision: entry.revision }, 'config key removed; the snapshot in force stays');
-      return;
-    }
-    let text: string;
-    try {
-      text = await decodeSnapshotValueAsync(entry.value);
-    } catch (error) {
-      this.refused(0, error instanceof Error ? `malformed: ${error.message}` : 'malformed');
-      return;
-    }
+    const text = await this.decoded(entry);
+    if (text === undefined) return;
     const claimed = claimedRevision(text);
     if (claimed !== undefined && state.ready && claimed < state.revision) {
       log.debug({ revision: claimed, inForce: state.revision }, 'config value older than the snapshot in force: nothing to do');
@@ -156,12 +182,33 @@ export class ConfigWatcher {
     }
     // A throw here is not a verdict on the snapshot (e.g. the state dir is full): it ends this watch, and the
     // re-created one offers the latest value again.
-    const result: ApplyResult = await this.opts.applier.offerText(text, 'nats');
-    if (!result.applied) {
-      this.refused(result.revision, `${result.code}: ${result.reason}`);
-      const value = this.opts.onValueRefused === undefined ? undefined : refusedValueOf(result.code, result.reason, text);
-      if (value !== undefined) this.opts.onValueRefused?.(result.revision, value);
+    this.outcome(await this.opts.applier.offerText(text, 'nats'), text);
+  }
+
+  private async handleShared(entry: KvEntry): Promise<void> {
+    const text = await this.decoded(entry);
+    if (text === undefined) return;
+    const result = await this.opts.applier.offerShared(text, 'nats');
+    if (!result.accepted) this.refused(result.revision, `${result.code}: ${result.reason}`);
+    else if (result.applied !== undefined) this.outcome(result.applied, undefined);
+  }
+
+  /** Reports a site part's outcome: a refusal at once, a wait for its shared part only once it has lasted. */
+  private outcome(result: ApplyResult, text: string | undefined): void {
+    if (result.applied || result.waitingFor === undefined) clearTimeout(this.waitTimer);
+    if (result.applied) return;
+    if (result.waitingFor !== undefined) {
+      const { revision, code, reason } = result;
+      clearTimeout(this.waitTimer);
+      this.waitTimer = setTimeout(() => {
+        if (!this.opts.state.ready || this.opts.state.revision < revision) this.refused(revision, `${code}: ${reason} (not in the shared bucket after ${this.sharedWaitMs} ms; the last-known-good stays in force)`);
+      }, this.sharedWaitMs);
+      this.waitTimer.unref();
+      return;
     }
+    this.refused(result.revision, `${result.code}: ${result.reason}`);
+    const value = this.opts.onValueRefused === undefined || text === undefined ? undefined : refusedValueOf(result.code, result.reason, text);
+    if (value !== undefined) this.opts.onValueRefused?.(result.revision, value);
   }
 
   private refused(revision: number, reason: string): void {

@@ -1,22 +1,47 @@
-import type { Federation } from '@fedpbx/contracts';
+import { canonicalJson, type Federation } from '@fedpbx/contracts';
 import { buildSiteConfig, foundingScenario, generateFederation, ValidatedFederation } from '@fedpbx/dialplan';
-import { contentHash } from '@fedpbx/signing';
+import { contentHash, SharedPart, SiteConfigAssembler, SitePart } from '@fedpbx/signing';
 import { describe, expect, it } from 'vitest';
 import { applyChanges, type FederationChange } from './federation-change.js';
-import { siteConfigHash } from './site-config-hash.js';
+import { siteConfigHash, siteConfigText } from './site-config-hash.js';
 
-/** Every site's hash, computed the cheap way (with and without the per-site extensions), is the agent's. */
+/** Every credential of the federation with the sites allowed to know it (ARCHITECTURE.md "Snapshot"). */
+function secretsOf(fed: Federation): { secret: string; sites: readonly string[] }[] {
+  return [
+    ...fed.extensions.flatMap((e) => (e.sipSecret !== undefined ? [{ secret: e.sipSecret, sites: [e.siteId] }] : [])),
+    ...fed.trunks.flatMap((x) => (x.secret !== undefined ? [{ secret: x.secret, sites: [x.siteId] }] : [])),
+    ...fed.links.flatMap((l) => (l.secret !== undefined ? [{ secret: l.secret, sites: [l.a, l.b] }] : [])),
+  ];
+}
+
+/**
+ * Every site's two parts (format 2), built the cheap way, are what the agent checks: canonical JSON whose hash is
+ * the site's content hash (with and without the per-site extensions), valid for the parts' schemas, assembling
+ * into exactly buildSiteConfig; the shared part holds no secret, a site part no other site's.
+ */
 function expectAgentHashes(fed: Federation): void {
   const validated = ValidatedFederation.validate(fed);
+  const secrets = secretsOf(fed);
   for (const site of fed.sites) {
-    const expected = contentHash(buildSiteConfig(fed, site.id));
+    const text = siteConfigText(fed, site.id);
+    const part = JSON.parse(text.json) as unknown;
+    const shared = JSON.parse(text.shared.json) as unknown;
+    expect(canonicalJson(part)).toBe(text.json);
+    expect(canonicalJson(shared)).toBe(text.shared.json);
+    expect(contentHash(shared)).toBe(text.shared.contentHash);
+    const expected = contentHash(part);
     expect(siteConfigHash(fed, site.id)).toBe(expected);
     expect(siteConfigHash(fed, site.id, (s) => validated.extensionsAt(s))).toBe(expected);
+    expect(new SiteConfigAssembler().assemble(SitePart.parse(part), SharedPart.parse(shared))).toEqual(buildSiteConfig(fed, site.id));
+    for (const { secret, sites } of secrets) {
+      expect(text.shared.json.includes(secret), `the shared part holds ${secret}`).toBe(false);
+      if (!sites.includes(site.id)) expect(text.json.includes(secret), `${site.id} holds ${secret} of ${sites.join(',')}`).toBe(false);
+    }
   }
 }
 
 describe('siteConfigHash', () => {
-  it('is contentHash(buildSiteConfig(...)) for every site of the founding scenario and of a generated federation', () => {
+  it('is the site part\'s hash, and the parts assemble into buildSiteConfig, for every site of the founding scenario and of a generated federation', () => {
     expectAgentHashes(foundingScenario());
     expectAgentHashes(generateFederation({ sites: 25, extensionsPerSite: 6, flows: 4, prefixEvery: 5 }));
   });

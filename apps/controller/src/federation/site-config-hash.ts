@@ -1,15 +1,14 @@
-import { createHash } from 'node:crypto';
-import type { Extension, Federation, SiteConfig } from '@fedpbx/contracts';
+import type { Extension, Federation } from '@fedpbx/contracts';
 import { SiteViews } from '@fedpbx/dialplan';
-import { SiteConfigJson } from './site-config-json.js';
+import { SnapshotParts, type SharedPartText, type SitePartText } from './snapshot-parts.js';
 
 /** A site's extensions without a pass over all of them (a ValidatedFederation keeps them by site). */
 export type ExtensionsAt = (siteId: string) => readonly Extension[];
 
-/** The site configs' canonical JSON, assembled from parts shared between sites and writes (site-config-json.ts). */
-const CONFIG_JSON = new SiteConfigJson();
+/** The snapshot parts' canonical JSON, assembled from objects serialized once (snapshot-parts.ts). */
+const PARTS = new SnapshotParts();
 
-/** Per federation (writer and publisher see the same objects): its site views, and the hashes worked out so far. */
+/** Per federation (writer and publisher see the same objects): its site views, and the site parts worked out so far. */
 const FEDERATIONS = new WeakMap<Federation, { views: SiteViews; hashes: Map<string, string> }>();
 
 function of(fed: Federation, extensionsAt?: ExtensionsAt): { views: SiteViews; hashes: Map<string, string> } {
@@ -18,40 +17,39 @@ function of(fed: Federation, extensionsAt?: ExtensionsAt): { views: SiteViews; h
   return entry;
 }
 
-/**
- * A site's config (`buildSiteConfig(fed, siteId)`) and its canonical JSON, whole and in pieces - what the publisher
- * signs and sends.
- * `extensionsAt`, when given, must return exactly the site's extensions in federation order (it is used for the
- * federation's views only if none exist yet).
- */
-export function siteConfigText(fed: Federation, siteId: string, extensionsAt?: ExtensionsAt): { config: SiteConfig; json: string; pieces: readonly string[] } {
-  const config = of(fed, extensionsAt).views.of(siteId);
-  const pieces = CONFIG_JSON.pieces(config);
-  return { config, json: pieces.join(''), pieces };
+/** The federation's shared part (format 2): built, serialized and hashed once per federation object. */
+export function sharedPartText(fed: Federation, extensionsAt?: ExtensionsAt): SharedPartText {
+  return PARTS.sharedOf(fed, of(fed, extensionsAt).views);
 }
 
 /**
- * `contentHash(buildSiteConfig(fed, siteId))` - the hash the agent verifies - without re-serializing at every
- * write what did not change: at 1,000 sites a site's config carries the whole numbering plan and every route
- * that applies to it (~500 KB of JSON, ~30 ms to serialize), and a write changes a few objects of one site.
- * Remembered per federation object, so the publisher signs the text the writer hashed without hashing it again.
- * site-config-hash.spec.ts holds this to contentHash(buildSiteConfig(...)) as the federation changes.
+ * A site's snapshot content as published (format 2): its view (`buildSiteConfig(fed, siteId)`, for the value
+ * checks), the site part's canonical JSON in pieces and its hash, and the shared part it names. `extensionsAt`,
+ * when given, must return exactly the site's extensions in federation order (it is used for the federation's
+ * views only if none exist yet).
+ */
+export function siteConfigText(fed: Federation, siteId: string, extensionsAt?: ExtensionsAt): SitePartText & { json: string; shared: SharedPartText } {
+  const entry = of(fed, extensionsAt);
+  const shared = PARTS.sharedOf(fed, entry.views);
+  const part = PARTS.sitePart(entry.views.of(siteId), shared);
+  entry.hashes.set(siteId, part.contentHash);
+  return { ...part, json: part.pieces.join(''), shared };
+}
+
+/**
+ * The content hash of a site's snapshot - the site part's, which names the shared part's hash, so it changes
+ * whenever anything the site's config is assembled from changes - without serializing again what did not change.
+ * A plan-wide change hashes the plan once (the shared part) and, per site, only its small site part: at 1,000
+ * sites a whole config is ~500 KB of JSON, a site part of the generated federation ~12 KB. Remembered per
+ * federation object, so the publisher signs what the writer hashed without hashing it again.
+ * site-config-hash.spec.ts holds the parts to buildSiteConfig as the federation changes.
  */
 export function siteConfigHash(fed: Federation, siteId: string, extensionsAt?: ExtensionsAt): string {
   const entry = of(fed, extensionsAt);
-  let hash = entry.hashes.get(siteId);
-  if (hash === undefined) {
-    hash = sha256(CONFIG_JSON.of(entry.views.of(siteId)));
-    entry.hashes.set(siteId, hash);
-  }
-  return hash;
+  return entry.hashes.get(siteId) ?? siteConfigText(fed, siteId, extensionsAt).contentHash;
 }
 
 /** The hash siteConfigHash worked out for this federation object and site, if it did. */
 export function knownSiteConfigHash(fed: Federation, siteId: string): string | undefined {
   return FEDERATIONS.get(fed)?.hashes.get(siteId);
-}
-
-function sha256(text: string): string {
-  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
 }

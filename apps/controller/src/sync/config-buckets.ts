@@ -17,8 +17,21 @@ export interface BucketHead {
   readonly text: string;
 }
 
+/** What the shared bucket holds now: the shared part's revision and hash, and the KV sequence to update against. */
+export interface SharedHead {
+  readonly revision: number;
+  readonly contentHash: string;
+  readonly seq: number;
+  readonly text: string;
+}
+
+/** The envelope's first fields as signSharedPart orders them. */
+const SHARED_START = /^\{"format":[0-9]+,"part":"shared","revision":([0-9]+),"generatedAt":"[^"]*","contentHash":"([^"]+)",/;
+
 /** Versions kept per site: enough to look at the last few publishes, small enough to not keep old secrets long. */
 const HISTORY = 5;
+/** The shared part is read by every agent at its latest: two versions are kept, one to look back at. */
+const SHARED_HISTORY = 2;
 const BUCKET_PREFIX = Subjects.configBucket('');
 /** The envelope's first fields as `signSnapshot` orders them: the revision is read without parsing a large config. */
 const ENVELOPE_START = /^\{"format":[0-9]+,"siteId":"[a-z0-9-]+","revision":([0-9]+),"generatedAt":"[^"]*","contentHash":"([^"]+)",/;
@@ -41,6 +54,7 @@ export class ConfigBuckets {
   private nc: NatsConnection | undefined;
   private replicas = 1;
   private readonly open = new Map<string, Promise<KV>>();
+  private shared: Promise<KV> | undefined;
 
   /** Binds to the connection (the bus's one, which reconnects on its own); buckets keep `replicas` copies (FEDPBX_NATS_REPLICAS). */
   attach(nc: NatsConnection, replicas = 1): void {
@@ -49,6 +63,7 @@ export class ConfigBuckets {
     this.replicas = replicas;
     this.kvm = new Kvm(jetstream(nc, { timeout: 5000 }));
     this.open.clear();
+    this.shared = undefined;
   }
 
   /** The snapshot currently in the site's bucket, or null when the bucket or the key is empty. */
@@ -68,6 +83,36 @@ export class ConfigBuckets {
    */
   async put(siteId: string, bytes: Uint8Array, expectedSeq: number): Promise<number> {
     return this.guard(siteId, (kv) => (expectedSeq === 0 ? kv.create(Subjects.SNAPSHOT_KEY, bytes) : kv.update(Subjects.SNAPSHOT_KEY, bytes, expectedSeq)));
+  }
+
+  /** The shared part in the shared bucket, or null when it is empty (or holds something not shaped as one: replaced). */
+  async sharedHead(): Promise<SharedHead | null> {
+    const kv = await this.sharedBucket();
+    const e = await kv.get(Subjects.SHARED_KEY);
+    if (e === null || e.operation !== 'PUT') return null;
+    const text = decodeSnapshotValue(e.value);
+    const m = SHARED_START.exec(text.slice(0, 512));
+    return { revision: m?.[1] !== undefined ? Number(m[1]) : 0, contentHash: m?.[2] ?? '', seq: e.revision, text };
+  }
+
+  /** Writes the shared part only if the key is still at `expectedSeq` (0: empty), as {@link put} does. */
+  async putShared(bytes: Uint8Array, expectedSeq: number): Promise<number> {
+    const kv = await this.sharedBucket();
+    try {
+      return await (expectedSeq === 0 ? kv.create(Subjects.SHARED_KEY, bytes) : kv.update(Subjects.SHARED_KEY, bytes, expectedSeq));
+    } catch (error) {
+      this.shared = undefined;
+      throw error;
+    }
+  }
+
+  private sharedBucket(): Promise<KV> {
+    this.shared ??= this.kvmOrThrow().create(Subjects.SHARED_BUCKET, { history: SHARED_HISTORY, description: 'fedpbx: the part of every site snapshot that every site may know' });
+    const kv = this.shared;
+    kv.catch(() => {
+      if (this.shared === kv) this.shared = undefined;
+    });
+    return kv;
   }
 
   /** Removes a deleted site's bucket (and with it every snapshot of the site, secrets included). */

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
 import { Extension, InterSiteLink, RemoteTrunk, Site, Trunk, type SiteConfig } from '@fedpbx/contracts';
-import { signBuiltConfig, SnapshotValueEncoder, verifySnapshot } from '@fedpbx/signing';
+import { signSitePart, snapshotFormatOf, SnapshotValueEncoder, SPLIT_SNAPSHOT_FORMAT, verifySitePartEnvelope, verifySnapshot } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
 import { FederationStore, type FederationView } from '../federation/federation-store.js';
@@ -8,7 +8,8 @@ import { LiveHub } from '../live/live-hub.js';
 import { NatsBus } from '../nats/nats-bus.js';
 import { RolloutRepository } from '../rollout/rollout.repository.js';
 import { ConfigBuckets } from './config-buckets.js';
-import { knownSiteConfigHash, siteConfigText } from '../federation/site-config-hash.js';
+import { siteConfigText } from '../federation/site-config-hash.js';
+import { SharedPartPublisher } from './shared-part-publisher.js';
 import { SiteLanes } from './site-lanes.js';
 import { SnapshotSigningKey, type ControllerSigningKey } from './snapshot-signing-key.js';
 
@@ -38,6 +39,8 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
   /** Compresses the parts sites share (and a site's unchanged ones) once, not in every site's value. */
   private readonly encoder = new SnapshotValueEncoder();
   private readonly lanes: SiteLanes;
+  /** The shared part of format-2 snapshots, put once per revision before the site parts that name it. */
+  private readonly shared: SharedPartPublisher;
   private readonly log = pino({ name: 'fedpbx-controller', level: process.env.FEDPBX_LOG_LEVEL ?? 'info' }).child({ component: 'snapshot-publisher' });
 
   constructor(
@@ -55,6 +58,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
       undefined,
       PUBLISHES_IN_FLIGHT,
     );
+    this.shared = new SharedPartPublisher(buckets, this.encoder, this.log);
   }
 
   /** Publishing is on when NATS is configured (and with it the signing key). */
@@ -95,6 +99,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
       const view = await this.ds.transaction((m) => this.store.locked(m));
       this.adopt(view);
       this.published.clear();
+      this.shared.forget();
       const sites = new Set(view.federation.sites.map((s) => s.id));
       for (const siteId of sites) this.lanes.kick(siteId);
       for (const siteId of await this.buckets.sitesWithBuckets()) if (!sites.has(siteId)) this.lanes.kick(siteId);
@@ -160,7 +165,9 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
    */
   private signedByUs(siteId: string, text: string, key: ControllerSigningKey): boolean {
     try {
-      verifySnapshot(JSON.parse(text), siteId, [key], { contentAlreadyValidated: true, receivedText: text });
+      if (snapshotFormatOf(text) === SPLIT_SNAPSHOT_FORMAT) {
+        if (verifySitePartEnvelope(text, siteId, [key]) === undefined) throw new Error('not in wire form');
+      } else verifySnapshot(JSON.parse(text), siteId, [key], { contentAlreadyValidated: true, receivedText: text });
       return true;
     } catch (error) {
       this.log.warn({ siteId, reason: error instanceof Error ? error.message : String(error) }, 'the site bucket holds a snapshot this controller did not sign: replacing it');
@@ -170,26 +177,28 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
 
   private async publish(view: FederationView, siteId: string, head: { revision: number; contentHash: string }, key: ControllerSigningKey, expectedSeq: number): Promise<void> {
     const at = new Date();
-    // Built here from a committed (validated) federation: signed without a second schema parse, the canonical JSON
-    // assembled from parts serialized once for all sites, and hashed only if the writer did not hash this view.
-    const { config, json: configJson, pieces } = siteConfigText(view.federation, siteId);
-    const invalid = invalidStoredValue(config);
+    // Built here from a committed (validated) federation: the site part's canonical JSON assembled from objects
+    // serialized once, hashed by the writer already (the same federation object), signed without a schema parse.
+    const part = siteConfigText(view.federation, siteId);
+    const invalid = invalidStoredValue(part.config);
     if (invalid !== undefined) {
       await this.withhold(siteId, head.revision, invalid, at);
       return;
     }
-    const known = knownSiteConfigHash(view.federation, siteId);
-    const { snapshot, head: signedHead } = signBuiltConfig(config, head.revision, key, at, { canonicalConfigJson: configJson, ...(known !== undefined ? { contentHash: known } : {}) });
-    if (snapshot.contentHash !== head.contentHash) {
-      // The view is consistent (a commit's, or read under the federation lock) and buildSiteConfig lists objects
-      // in id order, so this means the writer and the publisher disagree on a site's content: a bug worth a log
-      // line, not a reason to withhold the snapshot (the agent checks the hash it is sent).
-      this.log.warn({ siteId, revision: head.revision, built: snapshot.contentHash, recorded: head.contentHash }, 'snapshot hash differs from the revision\'s');
+    if (part.contentHash !== head.contentHash) {
+      // The view is consistent (a commit's, or read under the federation lock) and the parts list objects in id
+      // order, so this means the writer and the publisher disagree on a site's content (or the head was hashed in
+      // format 1 before an upgrade): worth a log line, not a reason to withhold the snapshot (the agent checks the
+      // hash it is sent).
+      this.log.warn({ siteId, revision: head.revision, built: part.contentHash, recorded: head.contentHash }, 'snapshot hash differs from the revision\'s');
     }
-    // The signed text is its head (envelope and `,"config":`), the config's JSON and `}`: sent as those pieces.
-    const seq = await this.buckets.put(siteId, this.encoder.encode([signedHead, ...pieces, '}']), expectedSeq);
+    // The shared part the site part names goes first: an agent never gets a site part whose shared part is not
+    // in the bucket. A newer shared part there means a newer view (another replica's): its site parts follow it.
+    if (!(await this.shared.ensure({ revision: view.version, json: part.shared.json, contentHash: part.shared.contentHash }, key))) return;
+    const signed = signSitePart(siteId, part.json, head.revision, key, at, part.contentHash);
+    const seq = await this.buckets.put(siteId, this.encoder.encode([signed.head, ...part.pieces, '}']), expectedSeq);
     this.published.set(siteId, { revision: head.revision, seq });
-    this.record(siteId, head.revision, snapshot.contentHash, at);
+    this.record(siteId, head.revision, part.contentHash, at);
     this.log.debug({ siteId, revision: head.revision }, 'snapshot published');
   }
 

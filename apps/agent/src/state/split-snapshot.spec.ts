@@ -1,0 +1,137 @@
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import type { SiteSnapshot } from '@fedpbx/contracts';
+import { buildSiteConfig, foundingScenario } from '@fedpbx/dialplan';
+import { generateSigningKey, signSnapshot, signSplitSnapshot } from '@fedpbx/signing';
+import { describe, expect, it } from 'vitest';
+import { AgentMetrics } from '../metrics/agent-metrics.js';
+import { RoutingState } from './routing-state.js';
+import { SnapshotApplier } from './snapshot-applier.js';
+import { SnapshotStore } from './snapshot-store.js';
+
+const key = generateSigningKey('controller-1');
+const at = new Date('2026-12-07T03:00:00Z');
+const piter = buildSiteConfig(foundingScenario(), 'piter');
+const split = (revision: number, config = piter, sharedRevision = revision) => signSplitSnapshot(config, revision, sharedRevision, key, at);
+/** piter's config with one more number range: a plan-wide change (the shared part changes). */
+const withRange = (id: string) => ({ ...piter, federation: { ...piter.federation, numberRanges: [...piter.federation.numberRanges, { id, siteId: 'piter', from: '700', to: '709' }] } });
+
+async function setup() {
+  const dir = mkdtempSync(join(tmpdir(), 'fedpbx-split-'));
+  const store = new SnapshotStore(dir, 'piter', [key], 3);
+  await store.init();
+  const state = new RoutingState();
+  const applier = new SnapshotApplier('piter', [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }));
+  // The snapshot as applied (the routing state keeps the extensions compact, not in its config).
+  const applied: SiteSnapshot[] = [];
+  applier.onApplied((snapshot) => applied.push(snapshot));
+  return { dir, store, state, applier, applied };
+}
+
+describe('format 2: a site part and the shared part it names', () => {
+  it('applies the pair as the site config buildSiteConfig gives, stores it as one file, and boots from it', async () => {
+    const { dir, applier, applied } = await setup();
+    const s = split(3);
+    expect(await applier.offerShared(s.sharedText, 'test')).toMatchObject({ accepted: true, contentHash: s.sharedHash });
+    expect(await applier.offerText(s.siteText, 'test')).toMatchObject({ applied: true, revision: 3, unchanged: false });
+    expect(applied.at(-1)?.config).toEqual(piter);
+    expect(readFileSync(join(dir, 'snapshots', '3.json'), 'utf8')).toBe(`${s.siteText}\n${s.sharedText}`);
+    const booted = await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood();
+    expect(booted?.snapshot.revision).toBe(3);
+    expect(booted?.snapshot.config).toEqual(piter);
+    // The same site part again (a watch restart) is known by its envelope.
+    expect(await applier.offerText(s.siteText, 'test')).toMatchObject({ applied: true, unchanged: true });
+  });
+
+  it('a site part whose shared part has not come waits, the last-known-good in force; it applies when the shared part comes', async () => {
+    const { applier, state } = await setup();
+    const first = split(1);
+    await applier.offerShared(first.sharedText, 'test');
+    await applier.offerText(first.siteText, 'test');
+    const next = split(2, withRange('nr-new'));
+    expect(next.sharedHash).not.toBe(first.sharedHash);
+    expect(await applier.offerText(next.siteText, 'test')).toMatchObject({ applied: false, code: 'shared-missing', revision: 2, waitingFor: next.sharedHash });
+    expect(state.revision).toBe(1);
+    expect(await applier.offerShared(next.sharedText, 'test')).toMatchObject({ accepted: true, applied: { applied: true, revision: 2 } });
+    expect(state.snapshot?.config.federation.numberRanges.map((r) => r.id)).toContain('nr-new');
+  });
+
+  it("a site part naming another revision's shared part waits while the newest shared part is held", async () => {
+    const { applier, state } = await setup();
+    const old = split(1);
+    const newer = split(2, withRange('nr-newer'));
+    await applier.offerShared(newer.sharedText, 'test');
+    // The site part of revision 1 names the older shared part, which this agent never got.
+    expect(await applier.offerText(old.siteText, 'test')).toMatchObject({ applied: false, code: 'shared-missing' });
+    expect(state.ready).toBe(false);
+    expect(await applier.offerText(newer.siteText, 'test')).toMatchObject({ applied: true, revision: 2 });
+  });
+
+  it('refuses a tampered shared part and one signed by another key; a site part altered to name another shared part', async () => {
+    const { applier, state } = await setup();
+    const good = split(4);
+    const tampered = good.sharedText.replace('"numberRanges":[', '"numberRanges":[{"from":"900","id":"nr-evil","siteId":"piter","to":"999"},');
+    expect(tampered).not.toBe(good.sharedText);
+    expect(await applier.offerShared(tampered, 'test')).toMatchObject({ accepted: false, code: 'hash-mismatch' });
+    const forged = signSplitSnapshot(piter, 4, 4, generateSigningKey('controller-1'), at);
+    expect(await applier.offerShared(forged.sharedText, 'test')).toMatchObject({ accepted: false, code: 'bad-signature' });
+    // Neither was kept: the good site part still waits for its own.
+    expect(await applier.offerText(good.siteText, 'test')).toMatchObject({ applied: false, code: 'shared-missing' });
+    expect(state.ready).toBe(false);
+    // Naming another shared part breaks the site part's hash (its signature covers the reference).
+    const renamed = good.siteText.replace(good.sharedHash, `sha256:${'0'.repeat(64)}`);
+    expect(await applier.offerText(renamed, 'test')).toMatchObject({ applied: false, code: 'hash-mismatch' });
+    expect(await applier.offerShared(good.sharedText, 'test')).toMatchObject({ accepted: true, applied: { applied: true, revision: 4 } });
+    expect(state.revision).toBe(4);
+  });
+
+  it('a plan-wide change reads only what changed: the site directory and the extensions stay the same objects', async () => {
+    const { applier, applied } = await setup();
+    const a = split(1);
+    await applier.offerShared(a.sharedText, 'test');
+    await applier.offerText(a.siteText, 'test');
+    const before = applied.at(-1)?.config;
+    const b = split(2, withRange('nr-b'));
+    await applier.offerShared(b.sharedText, 'test');
+    await applier.offerText(b.siteText, 'test');
+    const after = applied.at(-1)?.config;
+    expect(after?.federation.numberRanges.map((r) => r.id)).toContain('nr-b');
+    expect(after?.federation.sites).toBe(before?.federation.sites);
+    expect(after?.extensions).toBe(before?.extensions);
+    expect(after?.outboundRoutes).toBe(before?.outboundRoutes);
+    expect(after?.federation.numberRanges).not.toBe(before?.federation.numberRanges);
+  });
+
+  it('an agent upgraded from format 1 boots from its stored format-1 snapshot, then takes format 2 over it', async () => {
+    const { dir, applier } = await setup();
+    expect(await applier.offer(signSnapshot(piter, 5, key, at), 'test')).toMatchObject({ applied: true, revision: 5 });
+    const store = new SnapshotStore(dir, 'piter', [key], 3);
+    const loaded = await store.loadLastKnownGood();
+    expect(loaded?.snapshot.revision).toBe(5);
+    expect(loaded?.snapshot.config).toEqual(piter);
+    const state = new RoutingState();
+    state.apply(loaded!.snapshot);
+    const upgraded = new SnapshotApplier('piter', [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }));
+    const s = split(6);
+    await upgraded.offerShared(s.sharedText, 'test');
+    expect(await upgraded.offerText(s.siteText, 'test')).toMatchObject({ applied: true, revision: 6 });
+    expect(readdirSync(join(dir, 'snapshots')).sort()).toEqual(['5.json', '6.json']);
+    expect((await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood())?.snapshot.revision).toBe(6);
+  });
+
+  it('a damaged stored pair is skipped for the older good one', async () => {
+    const { dir, applier } = await setup();
+    for (const r of [1, 2]) {
+      const s = split(r, withRange(`nr-${r}`));
+      await applier.offerShared(s.sharedText, 'test');
+      await applier.offerText(s.siteText, 'test');
+    }
+    const file = join(dir, 'snapshots', '2.json');
+    writeFileSync(file, readFileSync(file, 'utf8').replace('nr-2', 'nr-X'));
+    const loaded = await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood();
+    expect(loaded?.snapshot.revision).toBe(1);
+    expect(loaded?.skipped[0]?.reason).toMatch(/hash/);
+  });
+});

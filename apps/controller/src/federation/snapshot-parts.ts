@@ -1,0 +1,113 @@
+import { createHash } from 'node:crypto';
+import { canonicalJson, type Federation, type RemoteTrunk, type SiteConfig } from '@fedpbx/contracts';
+import type { SiteViews } from '@fedpbx/dialplan';
+import { isSharedRoute, type SharedPart } from '@fedpbx/signing';
+
+/** The shared part of a federation's snapshots (format 2): its canonical JSON and that text's hash. */
+export interface SharedPartText {
+  readonly json: string;
+  readonly contentHash: string;
+  /** Ids of the trunk entries it lists (a site part leaves them out). */
+  readonly trunkIds: ReadonlySet<string>;
+}
+
+/** A site part: the site's config (for the value checks), its canonical JSON in pieces, and the hash of that JSON. */
+export interface SitePartText {
+  readonly config: SiteConfig;
+  readonly pieces: readonly string[];
+  readonly contentHash: string;
+}
+
+/**
+ * Builds the two parts of format-2 snapshots (libs/signing split-snapshot.ts) from a federation's site views:
+ * the shared part once per federation object, each site part from its view. The site part is the view minus what
+ * the shared part holds, so a change to the numbering plan makes one new shared text (serialized and hashed once)
+ * and, per site, a small text whose only change is the shared hash it names. Objects are serialized once and
+ * remembered (a federation is never mutated: a change makes new objects), as SiteConfigJson does.
+ */
+export class SnapshotParts {
+  private readonly shared = new WeakMap<Federation, SharedPartText>();
+  private readonly objects = new WeakMap<object, string>();
+
+  sharedOf(fed: Federation, views: SiteViews): SharedPartText {
+    let out = this.shared.get(fed);
+    if (out !== undefined) return out;
+    // Every view of a federation holds the same directory, ranges and classes; the shared routes come from the
+    // federation itself (a federation without sites has no snapshots, so any view will do for the rest).
+    const any = fed.sites[0];
+    const federation = any !== undefined ? views.of(any.id).federation : { sites: [], numberRanges: [] };
+    const classesOfService = any !== undefined ? views.of(any.id).classesOfService : [];
+    const outboundRoutes = byId(fed.outboundRoutes.filter(isSharedRoute));
+    const trunks = new Map(fed.trunks.map((t) => [t.id, t]));
+    const remoteTrunks = new Map<string, RemoteTrunk>();
+    for (const r of outboundRoutes) {
+      for (const p of r.trunks) {
+        const t = trunks.get(p.trunkId);
+        if (t !== undefined) remoteTrunks.set(t.id, { id: t.id, siteId: t.siteId, name: t.name });
+      }
+    }
+    const part: SharedPart = {
+      sites: federation.sites,
+      numberRanges: federation.numberRanges,
+      ...(federation.hubSiteId !== undefined ? { hubSiteId: federation.hubSiteId } : {}),
+      outboundRoutes,
+      remoteTrunks: byId([...remoteTrunks.values()]),
+      classesOfService,
+    };
+    const json = this.objectJson(part as unknown as Record<string, unknown>);
+    out = { json, contentHash: sha256(json), trunkIds: new Set(remoteTrunks.keys()) };
+    this.shared.set(fed, out);
+    return out;
+  }
+
+  /** The site part of `config` (the site's view), naming `shared`. */
+  sitePart(config: SiteConfig, shared: SharedPartText): SitePartText {
+    const part: Record<string, unknown> = {
+      site: config.site,
+      shared: { contentHash: shared.contentHash },
+      extensions: config.extensions,
+      trunks: config.trunks,
+      remoteTrunks: (config.remoteTrunks ?? []).filter((t) => !shared.trunkIds.has(t.id)),
+      links: config.links,
+      outboundRoutes: config.outboundRoutes.filter((r) => !isSharedRoute(r)),
+      inboundRoutes: config.inboundRoutes,
+      callFlows: config.callFlows,
+      ...(config.remotePresence !== undefined ? { remotePresence: config.remotePresence } : {}),
+    };
+    const pieces = this.pieces(part);
+    const hash = createHash('sha256');
+    for (const p of pieces) hash.update(p);
+    return { config, pieces, contentHash: `sha256:${hash.digest('hex')}` };
+  }
+
+  /** `canonicalJson(part)` in pieces: `{"key":`, the value's JSON, ... `}`; arrays from their elements' cached JSON. */
+  private pieces(part: Record<string, unknown>): string[] {
+    const pieces: string[] = [];
+    for (const key of Object.keys(part).sort()) {
+      const value = part[key];
+      if (value === undefined) continue;
+      pieces.push(`${pieces.length === 0 ? '{' : ','}${JSON.stringify(key)}:`);
+      pieces.push(Array.isArray(value) ? `[${(value as object[]).map((v) => this.json(v)).join(',')}]` : typeof value === 'object' && value !== null ? this.json(value) : canonicalJson(value));
+    }
+    pieces.push(pieces.length === 0 ? '{}' : '}');
+    return pieces;
+  }
+
+  private objectJson(part: Record<string, unknown>): string {
+    return this.pieces(part).join('');
+  }
+
+  private json(item: object): string {
+    let json = this.objects.get(item);
+    if (json === undefined) this.objects.set(item, (json = canonicalJson(item)));
+    return json;
+  }
+}
+
+function byId<T extends { readonly id: string }>(items: readonly T[]): T[] {
+  return [...items].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+}
+
+function sha256(text: string): string {
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
+}

@@ -1,0 +1,408 @@
+import { sign, verify } from 'node:crypto';
+import { z } from 'zod';
+import { canonicalJson, RemoteTrunk, SiteConfig, SNAPSHOT_FORMAT_VERSION, SnapshotSignature, type OutboundRoute, type SiteSnapshot } from '@fedpbx/contracts';
+import { SnapshotRejectedError, type SigningKey, type VerifyingKey } from './snapshot-signer.js';
+import { runSteps, topLevelMembers, verifyEnvelopeOnly, verifyPartSteps, type PartSpec, type Shape, type SnapshotParts } from './snapshot-text.js';
+import { configSpan, sha256 } from './wire-text.js';
+
+/**
+ * Snapshot format 2: a site's snapshot in two signed parts (README "Snapshot format at scale").
+ *
+ * - The **shared part**: what every site may know and every site's snapshot carried alike - the site directory, the
+ *   numbering plan, the hub, the outbound routes of every site (`sites: []`), the public entries of the trunks they
+ *   use, the classes of service. No secrets. Signed, hashed and compressed once per revision and published once,
+ *   in one bucket every agent may read (`Subjects.SHARED_BUCKET`).
+ * - The **site part**: the rest of the site's view (its own objects with their secrets, the routes only it uses),
+ *   naming the shared part it goes with by content hash. The site part's content hash covers that reference, so the
+ *   site's signature binds both parts: an agent applies a site part only with the shared part whose bytes hash to
+ *   the named hash, and the shared part's own signature is checked too.
+ *
+ * The agent assembles the two into exactly the config `buildSiteConfig` gives (assembleSiteConfig): everything
+ * after verification sees the same SiteConfig as with format 1. A plan-wide change costs the controller one
+ * serialization, hash and signature of the plan instead of one per site, and each site part stays small.
+ */
+export const SPLIT_SNAPSHOT_FORMAT = 2 as const;
+
+const S = SiteConfig.shape;
+const ContentHash = z.string().regex(/^sha256:[0-9a-f]{64}$/);
+
+/** The shared part's content (canonical JSON of this is what its contentHash is over). */
+export const SharedPart = z.strictObject({
+  sites: S.federation.shape.sites,
+  numberRanges: S.federation.shape.numberRanges,
+  hubSiteId: S.federation.shape.hubSiteId,
+  /** The outbound routes that apply to every site (`sites: []`), in id order. */
+  outboundRoutes: S.outboundRoutes,
+  /** The public entries (id, site, name) of every trunk those routes use, the sites' own included, in id order. */
+  remoteTrunks: z.array(RemoteTrunk),
+  classesOfService: S.classesOfService,
+});
+export type SharedPart = z.infer<typeof SharedPart>;
+
+/** A site part's content: its view without what the shared part holds, and the shared part's hash. */
+export const SitePart = z.strictObject({
+  site: S.site,
+  /** The shared part this site part goes with. */
+  shared: z.strictObject({ contentHash: ContentHash }),
+  extensions: S.extensions,
+  trunks: S.trunks,
+  /** Entries of other sites' trunks that the routes of this part use and the shared part does not list. */
+  remoteTrunks: S.remoteTrunks,
+  links: S.links,
+  /** The routes of this view that are not the shared part's (scoped to sites, or hopping off through its trunks). */
+  outboundRoutes: S.outboundRoutes,
+  inboundRoutes: S.inboundRoutes,
+  callFlows: S.callFlows,
+  remotePresence: S.remotePresence,
+});
+export type SitePart = z.infer<typeof SitePart>;
+
+export const SitePartEnvelope = z.strictObject({
+  format: z.literal(SPLIT_SNAPSHOT_FORMAT),
+  siteId: z.string(),
+  revision: z.number().int().min(1),
+  generatedAt: z.iso.datetime(),
+  contentHash: ContentHash,
+  signature: SnapshotSignature,
+});
+export type SitePartEnvelope = z.infer<typeof SitePartEnvelope>;
+
+export const SharedPartEnvelope = z.strictObject({
+  format: z.literal(SPLIT_SNAPSHOT_FORMAT),
+  /** Which part this is: a shared part's signature can never pass for a site's (its payload differs too). */
+  part: z.literal('shared'),
+  /** The federation version it was built from: the bucket is compare-and-set on it, never older over newer. */
+  revision: z.number().int().min(1),
+  generatedAt: z.iso.datetime(),
+  contentHash: ContentHash,
+  signature: SnapshotSignature,
+});
+export type SharedPartEnvelope = z.infer<typeof SharedPartEnvelope>;
+
+/** The exact bytes the controller signs for a shared part (a prefix of its own: never a site snapshot's payload). */
+export function sharedSigningPayload(e: Pick<SharedPartEnvelope, 'format' | 'revision' | 'generatedAt' | 'contentHash'>): string {
+  return `fedpbx-shared\n${e.format}\n${e.revision}\n${e.generatedAt}\n${e.contentHash}`;
+}
+
+/** The bytes signed for a site part: format 1's layout (`snapshotSigningPayload`) with format 2 in it. */
+export function sitePartSigningPayload(e: Pick<SitePartEnvelope, 'format' | 'siteId' | 'revision' | 'generatedAt' | 'contentHash'>): string {
+  return `fedpbx-snapshot\n${e.format}\n${e.siteId}\n${e.revision}\n${e.generatedAt}\n${e.contentHash}`;
+}
+
+/** The controller's signature over a site part's envelope, by one of `keys`. */
+export function verifySitePartSignature(e: SitePartEnvelope, keys: readonly VerifyingKey[]): void {
+  const key = keys.find((k) => k.keyId === e.signature.keyId);
+  if (key === undefined) throw new SnapshotRejectedError('unknown-key', `snapshot is signed with unknown key ${e.signature.keyId}`);
+  if (!verify(null, Buffer.from(sitePartSigningPayload(e)), key.publicKey, Buffer.from(e.signature.value, 'base64'))) {
+    throw new SnapshotRejectedError('bad-signature', `snapshot revision ${e.revision} has a bad signature`);
+  }
+}
+
+/** A signed part in wire form: `head` (envelope and `,"config":`), then the part's canonical JSON, then `}`. */
+export interface SignedPart<E> {
+  readonly envelope: E;
+  readonly head: string;
+}
+
+/**
+ * Signs a shared part whose canonical JSON the caller assembled (the controller, from per-object cached JSON):
+ * `contentHash` is `sha256(partJson)`, worked out here when not given.
+ */
+export function signSharedPart(partJson: string, revision: number, key: SigningKey, generatedAt: Date, contentHash = sha256(partJson)): SignedPart<SharedPartEnvelope> {
+  const unsigned = { format: SPLIT_SNAPSHOT_FORMAT, part: 'shared' as const, revision, generatedAt: generatedAt.toISOString(), contentHash };
+  const signature = { alg: 'ed25519' as const, keyId: key.keyId, value: sign(null, Buffer.from(sharedSigningPayload(unsigned)), key.privateKey).toString('base64') };
+  const envelope = { ...unsigned, signature };
+  return { envelope, head: `${JSON.stringify(envelope).slice(0, -1)},"config":` };
+}
+
+/** Signs a site part (canonical JSON `partJson`, which names its shared part) for `siteId` at `revision`. */
+export function signSitePart(siteId: string, partJson: string, revision: number, key: SigningKey, generatedAt: Date, contentHash = sha256(partJson)): SignedPart<SitePartEnvelope> {
+  const unsigned = { format: SPLIT_SNAPSHOT_FORMAT, siteId, revision, generatedAt: generatedAt.toISOString(), contentHash };
+  const signature = { alg: 'ed25519' as const, keyId: key.keyId, value: sign(null, Buffer.from(sitePartSigningPayload(unsigned)), key.privateKey).toString('base64') };
+  const envelope = { ...unsigned, signature };
+  return { envelope, head: `${JSON.stringify(envelope).slice(0, -1)},"config":` };
+}
+
+/** The controller's signature over a shared part's envelope, by one of `keys`. */
+export function verifySharedSignature(e: SharedPartEnvelope, keys: readonly VerifyingKey[]): void {
+  const key = keys.find((k) => k.keyId === e.signature.keyId);
+  if (key === undefined) throw new SnapshotRejectedError('unknown-key', `shared part is signed with unknown key ${e.signature.keyId}`);
+  if (!verify(null, Buffer.from(sharedSigningPayload(e)), key.publicKey, Buffer.from(e.signature.value, 'base64'))) {
+    throw new SnapshotRejectedError('bad-signature', `shared part revision ${e.revision} has a bad signature`);
+  }
+}
+
+/** Which routes go to the shared part: those that apply to every site. */
+export function isSharedRoute(route: Pick<OutboundRoute, 'sites'>): boolean {
+  return route.sites.length === 0;
+}
+
+/**
+ * The format of a snapshot text, read from its first member without parsing it (`{"format":2,...`); undefined
+ * when the text does not start so (it then gets the whole-object path, which names what is wrong).
+ */
+export function snapshotFormatOf(text: string): number | undefined {
+  const m = /^\{"format":([0-9]{1,3})[,}]/.exec(text.slice(0, 16));
+  return m?.[1] !== undefined ? Number(m[1]) : undefined;
+}
+
+/**
+ * A site's config from its two verified parts, exactly as `buildSiteConfig` builds it: the directory, plan and hub
+ * as `federation`, the shared routes merged with the site's in id order, the shared trunk entries of other sites
+ * merged with the site's. Memoized on the very objects given, so when neither part changed a member, the assembled
+ * member is the same object as the time before (the agent's compile reuses what it compiled for an unchanged part).
+ */
+export class SiteConfigAssembler {
+  private routes: { shared: readonly OutboundRoute[]; own: readonly OutboundRoute[]; out: OutboundRoute[] } | undefined;
+  private trunks: { shared: readonly RemoteTrunk[]; own: readonly RemoteTrunk[]; out: RemoteTrunk[] } | undefined;
+  private federation: { shared: SharedPart; out: SiteConfig['federation'] } | undefined;
+
+  assemble(part: SitePart, shared: SharedPart): SiteConfig {
+    const siteId = part.site.id;
+    if (this.routes?.shared !== shared.outboundRoutes || this.routes.own !== part.outboundRoutes) {
+      this.routes = { shared: shared.outboundRoutes, own: part.outboundRoutes, out: mergeById(shared.outboundRoutes, part.outboundRoutes) };
+    }
+    if (this.trunks?.shared !== shared.remoteTrunks || this.trunks.own !== part.remoteTrunks) {
+      this.trunks = { shared: shared.remoteTrunks, own: part.remoteTrunks, out: mergeById(shared.remoteTrunks.filter((t) => t.siteId !== siteId), part.remoteTrunks) };
+    }
+    const f = this.federation;
+    if (f === undefined || f.shared.sites !== shared.sites || f.shared.numberRanges !== shared.numberRanges || f.shared.hubSiteId !== shared.hubSiteId) {
+      this.federation = { shared, out: { sites: shared.sites, numberRanges: shared.numberRanges, ...(shared.hubSiteId !== undefined ? { hubSiteId: shared.hubSiteId } : {}) } };
+    }
+    return {
+      site: part.site,
+      federation: (this.federation as { out: SiteConfig['federation'] }).out,
+      extensions: part.extensions,
+      trunks: part.trunks,
+      remoteTrunks: this.trunks.out,
+      links: part.links,
+      outboundRoutes: this.routes.out,
+      inboundRoutes: part.inboundRoutes,
+      callFlows: part.callFlows,
+      classesOfService: shared.classesOfService,
+      ...(part.remotePresence !== undefined ? { remotePresence: part.remotePresence } : {}),
+    };
+  }
+}
+
+/** Two id-ordered lists as one id-ordered list; an id in both is taken once. */
+function mergeById<T extends { readonly id: string }>(a: readonly T[], b: readonly T[]): T[] {
+  if (b.length === 0) return a as T[];
+  if (a.length === 0) return b as T[];
+  const out: T[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < a.length || j < b.length) {
+    const x = a[i];
+    const y = b[j];
+    if (y === undefined || (x !== undefined && x.id < y.id)) {
+      out.push(x as T);
+      i++;
+    } else if (x === undefined || y.id < x.id) {
+      out.push(y);
+      j++;
+    } else {
+      out.push(x);
+      i++;
+      j++;
+    }
+  }
+  return out;
+}
+
+/**
+ * How the agent stores a format-2 snapshot: the site part's text, a newline, the shared part's text - one file,
+ * written atomically, so the pair is always the pair that was applied. Neither text holds a raw newline (JSON
+ * escapes them in strings, and the controller writes no white space).
+ */
+export function pairText(siteText: string, sharedText: string): string {
+  return `${siteText}\n${sharedText}`;
+}
+
+/** The two texts of a stored pair; undefined for a single snapshot text (format 1). */
+export function splitPairText(text: string): { siteText: string; sharedText: string } | undefined {
+  const at = text.indexOf('\n');
+  return at < 0 ? undefined : { siteText: text.slice(0, at), sharedText: text.slice(at + 1) };
+}
+
+/**
+ * The config of a stored snapshot text, not verified again (a text the applier verified and handed on, e.g. to
+ * the renderer's worker thread): format 1's `config`, or a stored pair assembled.
+ */
+export function configOfStoredText(text: string): SiteConfig {
+  const pair = splitPairText(text);
+  if (pair === undefined) return (JSON.parse(text) as { config: SiteConfig }).config;
+  const part = (JSON.parse(pair.siteText) as { config: SitePart }).config;
+  const shared = (JSON.parse(pair.sharedText) as { config: SharedPart }).config;
+  return new SiteConfigAssembler().assemble(part, shared);
+}
+
+/** A verified shared part: its envelope, its validated content, its text (stored with the site part) and its parts. */
+export interface VerifiedShared {
+  readonly envelope: SharedPartEnvelope;
+  readonly part: SharedPart;
+  readonly text: string;
+  readonly parts: SnapshotParts;
+}
+
+const SHARED_SHAPE = SharedPart.shape as unknown as Shape;
+const SITE_PART_SHAPE = SitePart.shape as unknown as Shape;
+
+function refuseOtherFormat(raw: unknown, what: string): void {
+  if (typeof raw === 'object' && raw !== null && 'format' in raw && raw.format !== SPLIT_SNAPSHOT_FORMAT) {
+    throw new SnapshotRejectedError('format', `${what} format ${String(raw.format)} is not supported here (expected ${SPLIT_SNAPSHOT_FORMAT})`);
+  }
+}
+
+function envelopeOf<T>(schema: z.ZodType<T>, raw: unknown, what: string): T {
+  refuseOtherFormat(raw, what);
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) {
+    const first = parsed.error.issues[0];
+    throw new SnapshotRejectedError('malformed', `${what} is malformed at ${first?.path.join('.') || '(root)'}: ${first?.message ?? 'invalid'}`);
+  }
+  return parsed.data;
+}
+
+/**
+ * Verifies a shared part from its text: envelope, hash over the content's bytes, the controller's signature, then
+ * the content member by member - the members whose text hashes as in `previous` (the site directory when only the
+ * plan changed) taken over without parsing them again. Yields between slices (runStepsWithPauses).
+ */
+export function* verifySharedSteps(text: string, keys: readonly VerifyingKey[], previous?: SnapshotParts): Generator<void, VerifiedShared> {
+  const read = yield* verifyPartSteps(text, sharedSpec(keys), previous);
+  if (read === undefined) throw new SnapshotRejectedError('malformed', 'shared part is not in wire form (envelope, then "config" as its last member)');
+  return { envelope: read.envelope, part: read.content as SharedPart, text, parts: read.parts };
+}
+
+function sharedSpec(keys: readonly VerifyingKey[]): PartSpec<SharedPartEnvelope> {
+  return { envelope: (raw) => envelopeOf(SharedPartEnvelope, raw, 'shared part'), signature: (e) => verifySharedSignature(e, keys), shape: SHARED_SHAPE };
+}
+
+/** A shared part's envelope, its hash and signature checked, its content not read; undefined when not in wire form. */
+export function verifySharedEnvelope(text: string, keys: readonly VerifyingKey[]): SharedPartEnvelope | undefined {
+  return verifyEnvelopeOnly(text, sharedSpec(keys));
+}
+
+/** A site part's envelope and the shared part it names, its signature checked, its content not read (cheap). */
+export function verifySitePartEnvelope(text: string, expectedSiteId: string, keys: readonly VerifyingKey[]): { envelope: SitePartEnvelope; sharedHash: string } | undefined {
+  const envelope = verifyEnvelopeOnly(text, sitePartSpec(expectedSiteId, keys));
+  if (envelope === undefined) return undefined;
+  // The reference is a member of the signed bytes (hash checked above); read with the content's own reader.
+  const span = configSpan(text);
+  const members = span === undefined ? undefined : topLevelMembers(text, span.configStart, text.length - 1);
+  const at = members?.get('shared');
+  if (at === undefined) throw new SnapshotRejectedError('malformed', 'snapshot is malformed at config.shared: required');
+  const ref = SitePart.shape.shared.safeParse(safeJson(text.slice(at[0], at[1])));
+  if (!ref.success) throw new SnapshotRejectedError('malformed', 'snapshot is malformed at config.shared: not a shared part reference');
+  return { envelope, sharedHash: ref.data.contentHash };
+}
+
+function safeJson(text: string): unknown {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch {
+    return undefined;
+  }
+}
+
+function sitePartSpec(expectedSiteId: string, keys: readonly VerifyingKey[]): PartSpec<SitePartEnvelope> {
+  return {
+    envelope: (raw) => {
+      const e = envelopeOf(SitePartEnvelope, raw, 'snapshot');
+      if (e.siteId !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${e.siteId}, this agent serves ${expectedSiteId}`);
+      return e;
+    },
+    signature: (e) => verifySitePartSignature(e, keys),
+    shape: SITE_PART_SHAPE,
+  };
+}
+
+/** A verified site part assembled with its shared part: the snapshot in force, as format 1 would have given it. */
+export interface VerifiedSplit {
+  readonly snapshot: SiteSnapshot;
+  readonly parts: SnapshotParts;
+}
+
+/**
+ * Verifies a site part from its text with the (verified) shared part it names, and assembles the site's config.
+ * The site part's signature covers its content hash, which covers the shared part's hash: a site part with any
+ * other shared part is refused (`shared-missing`), as is one for another site. Yields between slices.
+ */
+export function* verifySitePartSteps(
+  text: string,
+  expectedSiteId: string,
+  keys: readonly VerifyingKey[],
+  shared: VerifiedShared,
+  assembler: SiteConfigAssembler,
+  previous?: SnapshotParts,
+): Generator<void, VerifiedSplit> {
+  const read = yield* verifyPartSteps(text, sitePartSpec(expectedSiteId, keys), previous);
+  if (read === undefined) throw new SnapshotRejectedError('malformed', 'snapshot is not in wire form (envelope, then "config" as its last member)');
+  const part = read.content as SitePart;
+  if (part.site.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${part.site.id}, this agent serves ${expectedSiteId}`);
+  if (part.shared.contentHash !== shared.envelope.contentHash) {
+    throw new SnapshotRejectedError('shared-missing', `snapshot revision ${read.envelope.revision} goes with shared part ${part.shared.contentHash}, not ${shared.envelope.contentHash}`);
+  }
+  const { format: _wire, ...envelope } = read.envelope;
+  // In memory the snapshot is the assembled config, the same as a format-1 snapshot's; the wire form stays in the stored text.
+  return { snapshot: { ...envelope, format: SNAPSHOT_FORMAT_VERSION, config: assembler.assemble(part, shared.part) }, parts: read.parts };
+}
+
+/**
+ * A stored pair (pairText) read back at boot: both parts' hashes and signatures checked again (a damaged or
+ * tampered file is refused), the shared part's content validated (it is modest), the site part's content taken as
+ * validated when it was applied - as format 1's stored snapshots are (`contentAlreadyValidated`): a head office's
+ * 100,000 extensions are not validated again at every start. Throws {@link SnapshotRejectedError}.
+ */
+export function verifyStoredPair(text: string, expectedSiteId: string, keys: readonly VerifyingKey[]): { snapshot: SiteSnapshot; shared: VerifiedShared } {
+  const pair = splitPairText(text);
+  if (pair === undefined) throw new SnapshotRejectedError('malformed', 'not a stored pair of a site part and a shared part');
+  const shared = runSteps(verifySharedSteps(pair.sharedText, keys));
+  const named = verifySitePartEnvelope(pair.siteText, expectedSiteId, keys);
+  if (named === undefined) throw new SnapshotRejectedError('malformed', 'the stored site part is not in wire form');
+  if (named.sharedHash !== shared.envelope.contentHash) throw new SnapshotRejectedError('shared-missing', `the stored site part goes with shared part ${named.sharedHash}, not the one stored beside it`);
+  const part = (safeJson(pair.siteText) as { config?: SitePart } | undefined)?.config;
+  if (part?.site?.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `the stored site part is not for ${expectedSiteId}`);
+  const { format: _wire, ...envelope } = named.envelope;
+  return { snapshot: { ...envelope, format: SNAPSHOT_FORMAT_VERSION, config: new SiteConfigAssembler().assemble(part, shared.part) }, shared };
+}
+
+/**
+ * One site's config as its two parts, signed: the shared part as far as this config shows it (a federation's
+ * shared part lists the trunks of every site that shared routes use; the controller builds that one from the whole
+ * federation). For tools and tests; assembling the result gives `config` back.
+ */
+export function signSplitSnapshot(config: SiteConfig, revision: number, sharedRevision: number, key: SigningKey, generatedAt: Date): { siteText: string; sharedText: string; sharedHash: string } {
+  const sharedRoutes = config.outboundRoutes.filter(isSharedRoute);
+  const used = new Set(sharedRoutes.flatMap((r) => r.trunks.map((t) => t.trunkId)));
+  const ownEntries = config.trunks.filter((t) => used.has(t.id)).map((t) => ({ id: t.id, siteId: t.siteId, name: t.name }));
+  const sharedTrunks = [...(config.remoteTrunks ?? []).filter((t) => used.has(t.id)), ...ownEntries].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const sharedIds = new Set(sharedTrunks.map((t) => t.id));
+  const shared: SharedPart = {
+    sites: config.federation.sites,
+    numberRanges: config.federation.numberRanges,
+    ...(config.federation.hubSiteId !== undefined ? { hubSiteId: config.federation.hubSiteId } : {}),
+    outboundRoutes: sharedRoutes,
+    remoteTrunks: sharedTrunks,
+    classesOfService: config.classesOfService,
+  };
+  const sharedJson = canonicalJson(shared);
+  const sharedHash = sha256(sharedJson);
+  const part: SitePart = {
+    site: config.site,
+    shared: { contentHash: sharedHash },
+    extensions: config.extensions,
+    trunks: config.trunks,
+    remoteTrunks: (config.remoteTrunks ?? []).filter((t) => !sharedIds.has(t.id)),
+    links: config.links,
+    outboundRoutes: config.outboundRoutes.filter((r) => !isSharedRoute(r)),
+    inboundRoutes: config.inboundRoutes,
+    callFlows: config.callFlows,
+    ...(config.remotePresence !== undefined ? { remotePresence: config.remotePresence } : {}),
+  };
+  const partJson = canonicalJson(part);
+  const signedShared = signSharedPart(sharedJson, sharedRevision, key, generatedAt, sharedHash);
+  const signedSite = signSitePart(config.site.id, partJson, revision, key, generatedAt);
+  return { siteText: `${signedSite.head}${partJson}}`, sharedText: `${signedShared.head}${sharedJson}}`, sharedHash };
+}

@@ -1,0 +1,85 @@
+import { createHash } from 'node:crypto';
+import { jetstream } from '@nats-io/jetstream';
+import { Kvm } from '@nats-io/kv';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { Subjects } from '@fedpbx/contracts';
+import { generateSigningKey, SnapshotValueEncoder } from '@fedpbx/signing';
+import { pino } from 'pino';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ConfigBuckets } from '../../apps/controller/src/sync/config-buckets.js';
+import { SharedPartPublisher, type SharedToPublish } from '../../apps/controller/src/sync/shared-part-publisher.js';
+import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
+import { connectWithCreds, readSharedText } from './controller-harness.js';
+
+const key = generateSigningKey('controller-1');
+const silent = pino({ level: 'silent' });
+const sha256Text = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
+const part = (revision: number, marker = `v${revision}`): SharedToPublish => {
+  const json = `{"marker":${JSON.stringify(marker)}}`;
+  return { revision, json, contentHash: sha256Text(json) };
+};
+
+/**
+ * Two controller replicas (each its own connection, buckets and publisher) keeping the shared part on one real
+ * nats-server: compare-and-set on the KV sequence, ordered by revision.
+ */
+describe('the shared part is compare-and-set by revision across replicas (private nats-server)', () => {
+  let nats: TestNatsServer;
+  const connections: NatsConnection[] = [];
+  const replica = async () => {
+    const nc = await connectWithCreds(nats.url, await nats.controllerCreds());
+    connections.push(nc);
+    const buckets = new ConfigBuckets();
+    buckets.attach(nc);
+    return { buckets, publisher: new SharedPartPublisher(buckets, new SnapshotValueEncoder(), silent) };
+  };
+  const inBucket = async () => {
+    const nc = connections[0]!;
+    const shared = await readSharedText(nc);
+    return { revision: shared?.revision, seq: shared?.seq, marker: shared === null ? undefined : (JSON.parse(shared.text) as { config: { marker: string } }).config.marker };
+  };
+
+  beforeAll(async () => {
+    nats = await startNatsServer();
+  });
+  afterAll(async () => {
+    for (const nc of connections) await nc.close();
+    await nats?.stop();
+  });
+
+  it('an older revision never overwrites a newer one; the same revision is put once; a newer one wins', async () => {
+    const a = await replica();
+    const b = await replica();
+    expect(await a.publisher.ensure(part(5), key)).toBe(true);
+    expect(await inBucket()).toMatchObject({ revision: 5, marker: 'v5', seq: 1 });
+    // B is behind (its view is of version 3): it must not put its part over A's.
+    expect(await b.publisher.ensure(part(3), key)).toBe(false);
+    expect(await inBucket()).toMatchObject({ revision: 5, seq: 1 });
+    // B publishing the same revision finds it there: no second put.
+    expect(await b.publisher.ensure(part(5), key)).toBe(true);
+    expect((await inBucket()).seq).toBe(1);
+    // B moves on to 7; A, still believing the bucket at its own put, tries 6: its update loses the
+    // compare-and-set, it reads the bucket again and finds the newer revision.
+    expect(await b.publisher.ensure(part(7), key)).toBe(true);
+    expect(await a.publisher.ensure(part(6), key)).toBe(false);
+    expect(await inBucket()).toMatchObject({ revision: 7, marker: 'v7', seq: 2 });
+  });
+
+  it('two replicas racing with different revisions converge on the newest', async () => {
+    const a = await replica();
+    const b = await replica();
+    const results = await Promise.all([a.publisher.ensure(part(20), key), b.publisher.ensure(part(21), key), a.publisher.ensure(part(19), key)]);
+    expect(results[1]).toBe(true);
+    expect(await inBucket()).toMatchObject({ revision: 21, marker: 'v21' });
+  });
+
+  it('replaces a value the controller did not sign, whatever revision it claims', async () => {
+    const nc = connections[0]!;
+    const kv = await new Kvm(jetstream(nc)).open(Subjects.SHARED_BUCKET);
+    const forged = `{"format":2,"part":"shared","revision":9999,"generatedAt":"2026-12-07T03:00:00.000Z","contentHash":"${sha256Text('{}')}","signature":{"alg":"ed25519","keyId":"controller-1","value":"AAAA"},"config":{}}`;
+    await kv.put(Subjects.SHARED_KEY, new TextEncoder().encode(forged));
+    const fresh = await replica();
+    expect(await fresh.publisher.ensure(part(30), key)).toBe(true);
+    expect(await inBucket()).toMatchObject({ revision: 30, marker: 'v30' });
+  });
+});
