@@ -107,7 +107,15 @@ export class ConfigBuckets {
   }
 
   private sharedBucket(): Promise<KV> {
-    this.shared ??= this.kvmOrThrow().create(Subjects.SHARED_BUCKET, { history: SHARED_HISTORY, description: 'fedpbx: the part of every site snapshot that every site may know' });
+    this.shared ??= (async () => {
+      const kvm = this.kvmOrThrow();
+      const name = Subjects.SHARED_BUCKET;
+      const kv = await kvm.create(name, { history: SHARED_HISTORY, replicas: this.replicas, description: 'fedpbx: the part of every site snapshot that every site may know' }).catch((error: unknown) => {
+        throw explainReplicasError(error, `KV_${name}`, this.replicas);
+      });
+      await ensureStreamReplicas(await kvm.js.jetstreamManager(), `KV_${name}`, this.replicas);
+      return kv;
+    })();
     const kv = this.shared;
     kv.catch(() => {
       if (this.shared === kv) this.shared = undefined;
