@@ -24,7 +24,7 @@
 //   {"rollout_p50_ms","rollout_p99_ms","cdr_ingest_per_s","cdr_lost","cdr_duplicated", ...}
 // Targets: rollout p99 < 1 s for 200 sites; ingest >= 5,000 CDR/s; nothing lost or duplicated.
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { availableParallelism, tmpdir } from 'node:os';
+import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
@@ -48,7 +48,10 @@ function envInt(name: string, fallback: number): number {
   return n;
 }
 
-const SITES = envInt('BENCH_SITES', 200);
+/** `SITES` (issue #20) or `BENCH_SITES`: the federation's size. */
+const SITES = envInt('SITES', envInt('BENCH_SITES', 200));
+/** BENCH_CDR_PHASE=0: the rollout only (the CDR phase needs a connection per site and minutes at 1,000 sites). */
+const CDR_PHASE = process.env['BENCH_CDR_PHASE'] !== '0';
 const EXT_PER_SITE = envInt('BENCH_EXT_PER_SITE', 50);
 const WRITES = envInt('BENCH_WRITES', 20);
 const CDRS = envInt('BENCH_CDRS', 50_000);
@@ -57,7 +60,7 @@ const THREADS = envInt('BENCH_AGENT_THREADS', Math.min(4, availableParallelism()
 /** Per site: CDRs published a second time with the same msg-id, and copies under a new msg-id. */
 const DUPLICATES_PER_SITE = 5;
 // The duplicates re-send each site's last CDRs, so every site needs at least that many.
-if (CDRS < DUPLICATES_PER_SITE * SITES) throw new Error(`BENCH_CDRS must be at least ${DUPLICATES_PER_SITE * SITES} (${DUPLICATES_PER_SITE} per site), got ${CDRS}`);
+if (CDR_PHASE && CDRS < DUPLICATES_PER_SITE * SITES) throw new Error(`BENCH_CDRS must be at least ${DUPLICATES_PER_SITE * SITES} (${DUPLICATES_PER_SITE} per site), got ${CDRS}`);
 const APPLY_TIMEOUT_MS = 120_000;
 
 const wallNow = (): number => performance.timeOrigin + performance.now();
@@ -254,100 +257,104 @@ async function main(): Promise<void> {
     const rolloutCpu = { controller: cpuPerWrite('controller'), nats: cpuPerWrite('nats'), agents: cpuPerWrite('agents') };
     log(`CPU per write (ms): controller ${rolloutCpu.controller}, nats-server ${rolloutCpu.nats}, the 200 agents ${rolloutCpu.agents} (this process)`);
 
-    // 3. CDR ingest with duplicates, exactly once into PostgreSQL: live (published while the controller consumes),
-    //    then a backlog drained by a restarted controller.
-    const sites = specs.map((s) => s.siteId);
-    const perSite = Math.ceil(CDRS / sites.length);
-    for (const siteId of sites) {
-      agentConnections.push(
-        await connect({
-          servers: nats.url,
-          authenticator: credsAuthenticator(new TextEncoder().encode(await nats.agentCreds(siteId))),
-          inboxPrefix: Subjects.inboxPrefix(siteId),
-        }),
-      );
-    }
-    let droppedByNats = 0;
-    /** Every site's CDRs number `from`..`from + perSite - 1`, then duplicates of the last few of them. */
-    const publishAll = (from: number) =>
-      Promise.all(
-        sites.map(async (siteId, i) => {
-          const nc = agentConnections[i] as NatsConnection;
-          const first = await publishCdrs(nc, siteId, perSite, { from, window: 20 });
-          const again = await publishCdrs(nc, siteId, DUPLICATES_PER_SITE, { from: from + perSite - DUPLICATES_PER_SITE, window: DUPLICATES_PER_SITE });
-          droppedByNats += first.duplicates + again.duplicates;
-          const js = jetstream(nc);
-          for (let n = 0; n < DUPLICATES_PER_SITE; n++) {
-            const env = cdrEnvelope(siteId, from + perSite - 1 - n, { id: `${siteId}-cdr-${from + perSite - 1 - n}-republished` });
-            await js.publish(Subjects.eventSubject(siteId, 'cdr'), JSON.stringify(env), { msgID: env.id });
+    // 3. (BENCH_CDR_PHASE=0 skips it: a rollout-only run, e.g. at 1,000 sites)
+    const cdr = !CDR_PHASE ? undefined : await (async () => {
+      // 3. CDR ingest with duplicates, exactly once into PostgreSQL: live (published while the controller consumes),
+      //    then a backlog drained by a restarted controller.
+      const sites = specs.map((s) => s.siteId);
+      const perSite = Math.ceil(CDRS / sites.length);
+      for (const siteId of sites) {
+        agentConnections.push(
+          await connect({
+            servers: nats.url,
+            authenticator: credsAuthenticator(new TextEncoder().encode(await nats.agentCreds(siteId))),
+            inboxPrefix: Subjects.inboxPrefix(siteId),
+          }),
+        );
+      }
+      let droppedByNats = 0;
+      /** Every site's CDRs number `from`..`from + perSite - 1`, then duplicates of the last few of them. */
+      const publishAll = (from: number) =>
+        Promise.all(
+          sites.map(async (siteId, i) => {
+            const nc = agentConnections[i] as NatsConnection;
+            const first = await publishCdrs(nc, siteId, perSite, { from, window: 20 });
+            const again = await publishCdrs(nc, siteId, DUPLICATES_PER_SITE, { from: from + perSite - DUPLICATES_PER_SITE, window: DUPLICATES_PER_SITE });
+            droppedByNats += first.duplicates + again.duplicates;
+            const js = jetstream(nc);
+            for (let n = 0; n < DUPLICATES_PER_SITE; n++) {
+              const env = cdrEnvelope(siteId, from + perSite - 1 - n, { id: `${siteId}-cdr-${from + perSite - 1 - n}-republished` });
+              await js.publish(Subjects.eventSubject(siteId, 'cdr'), JSON.stringify(env), { msgID: env.id });
+            }
+          }),
+        );
+      const waitFor = async (expected: number, what: string): Promise<{ rows: number; distinct: number }> => {
+        const w0 = wallNow();
+        for (let lastLog = w0; ; ) {
+          const counts = await countAll(pool as pg.Pool);
+          if (counts.distinct >= expected || wallNow() - w0 > 300_000) return counts;
+          if (wallNow() - lastLog > 2000) {
+            lastLog = wallNow();
+            log(`  ${what}: ${counts.distinct}/${expected} CDRs stored after ${((wallNow() - w0) / 1000).toFixed(1)} s`);
           }
-        }),
-      );
-    const waitFor = async (expected: number, what: string): Promise<{ rows: number; distinct: number }> => {
-      const w0 = wallNow();
-      for (let lastLog = w0; ; ) {
-        const counts = await countAll(pool as pg.Pool);
-        if (counts.distinct >= expected || wallNow() - w0 > 300_000) return counts;
-        if (wallNow() - lastLog > 2000) {
-          lastLog = wallNow();
-          log(`  ${what}: ${counts.distinct}/${expected} CDRs stored after ${((wallNow() - w0) / 1000).toFixed(1)} s`);
+          await new Promise((r) => setTimeout(r, 25));
         }
-        await new Promise((r) => setTimeout(r, 25));
-      }
-    };
+      };
 
-    // 3a. Live: the agents' publishing and the controller's consuming at once (bounded by the publishers here).
-    const live = perSite * sites.length;
-    log(`live: publishing ${live} CDRs (${perSite} per site) + ${DUPLICATES_PER_SITE * 2 * sites.length} duplicates while the controller consumes ...`);
-    const c0 = wallNow();
-    const publishing = publishAll(0);
-    let cdrPublishMs = Number.NaN;
-    void publishing.then(() => (cdrPublishMs = wallNow() - c0));
-    await waitFor(live, 'live');
-    const liveMs = wallNow() - c0;
-    await publishing;
-    const liveCounts = await countAll(pool);
-    const livePerS = Math.round(liveCounts.distinct / (liveMs / 1000));
-    log(`live: ${liveCounts.distinct} distinct CDRs stored in ${(liveMs / 1000).toFixed(2)} s (${livePerS}/s); publishing took ${(cdrPublishMs / 1000).toFixed(2)} s`);
+      // 3a. Live: the agents' publishing and the controller's consuming at once (bounded by the publishers here).
+      const live = perSite * sites.length;
+      log(`live: publishing ${live} CDRs (${perSite} per site) + ${DUPLICATES_PER_SITE * 2 * sites.length} duplicates while the controller consumes ...`);
+      const c0 = wallNow();
+      const publishing = publishAll(0);
+      let cdrPublishMs = Number.NaN;
+      void publishing.then(() => (cdrPublishMs = wallNow() - c0));
+      await waitFor(live, 'live');
+      const liveMs = wallNow() - c0;
+      await publishing;
+      const liveCounts = await countAll(pool);
+      const livePerS = Math.round(liveCounts.distinct / (liveMs / 1000));
+      log(`live: ${liveCounts.distinct} distinct CDRs stored in ${(liveMs / 1000).toFixed(2)} s (${livePerS}/s); publishing took ${(cdrPublishMs / 1000).toFixed(2)} s`);
 
-    // 3b. Backlog: the controller down while the agents publish, then started: how fast it drains into PostgreSQL,
-    //     from its first stored CDR of the backlog to the last.
-    await controller.stop();
-    log(`backlog: controller stopped; publishing ${live} more CDRs + duplicates ...`);
-    await publishAll(perSite);
-    const expected = 2 * live;
-    // Watched from before the start (the controller starts ingesting before it answers HTTP): the first poll
-    // that sees a CDR of the backlog stored, and the first that sees them all (polls 25 ms apart).
-    let firstSeenAt = Number.NaN;
-    const draining = (async () => {
-      const d0 = wallNow();
-      for (let lastLog = d0; ; ) {
-        const c = await countAll(pool as pg.Pool);
-        if (Number.isNaN(firstSeenAt) && c.distinct > liveCounts.distinct) firstSeenAt = wallNow();
-        if (c.distinct >= expected || wallNow() - d0 > 300_000) return wallNow();
-        if (wallNow() - lastLog > 2000) {
-          lastLog = wallNow();
-          log(`  backlog: ${c.distinct}/${expected} CDRs stored after ${((wallNow() - d0) / 1000).toFixed(1)} s`);
+      // 3b. Backlog: the controller down while the agents publish, then started: how fast it drains into PostgreSQL,
+      //     from its first stored CDR of the backlog to the last.
+      await controller.stop();
+      log(`backlog: controller stopped; publishing ${live} more CDRs + duplicates ...`);
+      await publishAll(perSite);
+      const expected = 2 * live;
+      // Watched from before the start (the controller starts ingesting before it answers HTTP): the first poll
+      // that sees a CDR of the backlog stored, and the first that sees them all (polls 25 ms apart).
+      let firstSeenAt = Number.NaN;
+      const draining = (async () => {
+        const d0 = wallNow();
+        for (let lastLog = d0; ; ) {
+          const c = await countAll(pool as pg.Pool);
+          if (Number.isNaN(firstSeenAt) && c.distinct > liveCounts.distinct) firstSeenAt = wallNow();
+          if (c.distinct >= expected || wallNow() - d0 > 300_000) return wallNow();
+          if (wallNow() - lastLog > 2000) {
+            lastLog = wallNow();
+            log(`  backlog: ${c.distinct}/${expected} CDRs stored after ${((wallNow() - d0) / 1000).toFixed(1)} s`);
+          }
+          await new Promise((r) => setTimeout(r, 25));
         }
-        await new Promise((r) => setTimeout(r, 25));
-      }
+      })();
+      await controller.start();
+      const drainedAt = await draining;
+      const drainMs = drainedAt - firstSeenAt;
+      // Late copies (the re-published ones) would land after the last distinct row: give them time, then count.
+      await new Promise((r) => setTimeout(r, 2000));
+      const counts = await countAll(pool);
+      const ingestPerS = Math.round((counts.distinct - liveCounts.distinct) / (drainMs / 1000));
+      log(`backlog: ${counts.distinct - liveCounts.distinct} CDRs drained in ${(drainMs / 1000).toFixed(2)} s (${ingestPerS}/s); in all ${counts.distinct} distinct CDRs (${counts.rows} rows); NATS dropped ${droppedByNats} same-msg-id re-publishes`);
+      return { ingestPerS, livePerS, lost: expected - counts.distinct, duplicated: counts.rows - counts.distinct, expected, duplicatesSent: DUPLICATES_PER_SITE * 2 * sites.length, publishPerS: Math.round(live / (cdrPublishMs / 1000)) };
     })();
-    await controller.start();
-    const drainedAt = await draining;
-    const drainMs = drainedAt - firstSeenAt;
-    // Late copies (the re-published ones) would land after the last distinct row: give them time, then count.
-    await new Promise((r) => setTimeout(r, 2000));
-    const counts = await countAll(pool);
-    const ingestPerS = Math.round((counts.distinct - liveCounts.distinct) / (drainMs / 1000));
-    log(`backlog: ${counts.distinct - liveCounts.distinct} CDRs drained in ${(drainMs / 1000).toFixed(2)} s (${ingestPerS}/s); in all ${counts.distinct} distinct CDRs (${counts.rows} rows); NATS dropped ${droppedByNats} same-msg-id re-publishes`);
 
     const result = {
       rollout_p50_ms: r1(pct(rolloutMs, 50)),
       rollout_p99_ms: r1(pct(rolloutMs, 99)),
-      cdr_ingest_per_s: ingestPerS,
-      cdr_live_ingest_per_s: livePerS,
-      cdr_lost: expected - counts.distinct,
-      cdr_duplicated: counts.rows - counts.distinct,
+      cdr_ingest_per_s: cdr?.ingestPerS ?? null,
+      cdr_live_ingest_per_s: cdr?.livePerS ?? null,
+      cdr_lost: cdr?.lost ?? null,
+      cdr_duplicated: cdr?.duplicated ?? null,
       rollout_one_site_p50_ms: r1(pct(singleSiteMs, 50)),
       rollout_one_site_p99_ms: r1(pct(singleSiteMs, 99)),
       rollout_all_applied_p50_ms: r1(pct(allAppliedMs, 50)),
@@ -356,15 +363,19 @@ async function main(): Promise<void> {
       published_p99_ms: r1(pct(publishedMs, 99)),
       write_p50_ms: r1(pct(writeMs, 50)),
       cpu_ms_per_write: rolloutCpu,
+      // Issue #20 §1: the controller's CPU per plan-wide write, and the agents' CPU per (write, site) apply.
+      controller_cpu_ms_per_write: rolloutCpu.controller,
+      agent_cpu_ms_per_apply: Math.round((rolloutCpu.agents / SITES) * 100) / 100,
+      load_average: loadavg().map((l) => Math.round(l * 10) / 10),
       sites: SITES,
       extensions_per_site: EXT_PER_SITE,
       writes: WRITES,
       agent_threads: THREADS,
-      cdrs: expected,
-      cdr_duplicates_sent: DUPLICATES_PER_SITE * 2 * sites.length,
-      cdr_publish_per_s: Math.round(live / (cdrPublishMs / 1000)),
+      cdrs: cdr?.expected ?? 0,
+      cdr_duplicates_sent: cdr?.duplicatesSent ?? 0,
+      cdr_publish_per_s: cdr?.publishPerS ?? null,
     };
-    log(`rollout p50 ${result.rollout_p50_ms} ms, p99 ${result.rollout_p99_ms} ms (target < 1000: ${result.rollout_p99_ms < 1000 ? 'met' : 'MISSED'}); ingest ${ingestPerS} CDR/s (target >= 5000: ${ingestPerS >= 5000 ? 'met' : 'MISSED'})`);
+    log(`rollout p50 ${result.rollout_p50_ms} ms, p99 ${result.rollout_p99_ms} ms (target < 1000: ${result.rollout_p99_ms < 1000 ? 'met' : 'MISSED'}); ingest ${cdr?.ingestPerS ?? '-'} CDR/s (target >= 5000: ${cdr === undefined ? 'not run' : cdr.ingestPerS >= 5000 ? 'met' : 'MISSED'})`);
     process.stdout.write(`${JSON.stringify(result)}\n`);
   } finally {
     await Promise.all([...agentConnections, ...(puts !== undefined ? [puts.nc] : [])].map((nc) => nc.close().catch(() => undefined)));
