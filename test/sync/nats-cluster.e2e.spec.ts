@@ -10,6 +10,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Subjects } from '@fedpbx/contracts';
+import { Kvm } from '@nats-io/kv';
+import { renderLeafConfig } from '@fedpbx/nats-auth';
+import { decodeSnapshotValue } from '@fedpbx/signing';
 import pg from 'pg';
 import { cdrEnvelope } from '../../apps/controller/src/ingest/testing/cdr-envelopes.js';
 import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
@@ -19,6 +22,7 @@ import { moscowPjsip } from '../support/asterisk/ami-scenario.js';
 import { cdrEventFields } from '../support/asterisk/cdr-event.js';
 import { seedFoundingScenario, startController, type ControllerProcess } from '../support/controller-process.js';
 import { startNatsCluster, type TestNatsCluster, type TestNatsNode } from '../support/nats-cluster.js';
+import { freePort, natsProcess } from '../support/nats-server.js';
 import { until } from '../support/until.js';
 
 /** CDRs in the flood, published as kazan's agent publishes them; FEDPBX_CLUSTER_CDRS to change it. */
@@ -60,10 +64,16 @@ async function rollout(siteId: string): Promise<Rollout> {
 }
 
 async function inSync(siteId: string, ms: number): Promise<Rollout> {
-  return until(`${siteId} in sync`, async () => {
-    const r = await rollout(siteId);
-    return r.state === 'in-sync' && r.appliedRevision === r.currentRevision ? r : undefined;
-  }, ms);
+  let last: Rollout | undefined;
+  try {
+    return await until(`${siteId} in sync`, async () => {
+      last = await rollout(siteId);
+      return last.state === 'in-sync' && last.appliedRevision === last.currentRevision ? last : undefined;
+    }, ms);
+  } catch (error) {
+    const agentLog = sites.get(siteId)?.agent.logs.slice(-25).map((l) => JSON.stringify(l)) ?? [];
+    throw new Error(`${error instanceof Error ? error.message : String(error)}\nrollout: ${JSON.stringify(last)}\nagent:\n${agentLog.join('\n')}\ncontroller:\n${controller.output.slice(-25).join('\n')}`, { cause: error });
+  }
 }
 
 /** The cluster node a process's NATS client is on now, from its `nats://host:port` URL. */
@@ -144,7 +154,7 @@ function emitCdr(ami: AmiPeer, n: number): void {
 
 beforeAll(async () => {
   expect(AGENT_MAIN).toBeTruthy();
-  cluster = await startNatsCluster({ size: 3 });
+  cluster = await startNatsCluster({ size: 3, leafnodes: true });
   db = await createTestDatabase({ require: 'postgres' });
   const dir = mkdtempSync(join(tmpdir(), 'fedpbx-cluster-'));
   const issuerFile = join(dir, 'issuer.json');
@@ -174,6 +184,8 @@ beforeAll(async () => {
       FEDPBX_AMI_USER: DEFAULT_AMI_USER.name,
       FEDPBX_AMI_SECRET: DEFAULT_AMI_USER.secret,
       FEDPBX_LOG_LEVEL: 'info',
+      // This suite is about the bus; on a loaded CI machine the default 1.5 s stall watchdog would end the agent mid-test.
+      FEDPBX_EVENT_LOOP_STALL_MS: '10000',
     };
     sites.set(id, { id, ami, agent: await startAgent(env, { timeoutMs: 30_000 }) });
   }
@@ -293,4 +305,44 @@ describe('a 3-node NATS cluster (issue 20 §3-4)', () => {
       await victim.start();
     }
   }, 150_000);
+  it('a branch leaf node connects to the cluster with its agent credentials and moves to another node when its node dies', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedpbx-cluster-leaf-'));
+    const credsFile = join(dir, 'nats.creds');
+    writeFileSync(credsFile, await cluster.agentCreds('piter'), { mode: 0o600 });
+    const port = await freePort();
+    const conf = join(dir, 'leaf.conf');
+    writeFileSync(conf, renderLeafConfig({ siteId: 'piter', hubLeafUrls: cluster.nodes.map((n) => `nats-leaf://127.0.0.1:${n.leafPort}`), credsFile, port }));
+    const leaf = natsProcess(conf, port);
+    await leaf.start();
+    // The agent's view through the leaf: its own bucket, over the hub's JetStream domain.
+    const nc = await connect({ servers: `nats://127.0.0.1:${port}`, inboxPrefix: Subjects.inboxPrefix('piter'), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+    try {
+      const revision = async (): Promise<number | undefined> => {
+        const kv = await new Kvm(jetstream(nc, { checkAPI: false, timeout: 3000 })).open(Subjects.configBucket('piter'));
+        const e = await kv.get(Subjects.SNAPSHOT_KEY);
+        return e === null ? undefined : (JSON.parse(decodeSnapshotValue(e.value)) as { revision: number }).revision;
+      };
+      const hub = await until('the leaf connected to a node', async () => {
+        const line = [...leaf.log].reverse().find((l) => /Leafnode connection created/.test(l));
+        const m = line === undefined ? null : /127\.0\.0\.1:(\d+) - lid/.exec(line);
+        return m === null ? undefined : cluster.nodes.find((n) => n.leafPort === Number(m[1]));
+      }, 10_000);
+      const before = await until('piter snapshot through the leaf', async () => (await revision().catch(() => undefined)) ?? undefined, 10_000);
+      expect(before).toBe((await rollout('piter')).currentRevision);
+
+      await hub.kill();
+      const write = await controller.api('POST', '/api/v1/extensions', { id: 'e-piter-322', siteId: 'piter', number: '322', displayName: 'Added through a leaf' }, await controller.adminToken());
+      expect(write.status, JSON.stringify(write.body)).toBe(201);
+      const after = await until('the new revision through the leaf', async () => {
+        const r = await revision().catch(() => undefined);
+        return r !== undefined && r > before ? r : undefined;
+      }, 30_000);
+      expect(after).toBe((await rollout('piter')).currentRevision);
+      expect(leaf.log.filter((l) => /Leafnode connection created/.test(l)).length).toBeGreaterThanOrEqual(2);
+      await hub.start();
+    } finally {
+      await nc.close();
+      await leaf.stop();
+    }
+  }, 90_000);
 });

@@ -427,7 +427,7 @@ export function renderHubConfig(trust: NatsTrust, o: HubConfigOptions): string {
 
 export interface LeafConfigOptions {
   readonly siteId: string;
-  /** The hub's leaf-node URL, e.g. nats-leaf://hub.example:7422. */
+  /** The hub's leaf-node URL(s), e.g. nats-leaf://hub.example:7422; on a cluster every node's. */
   readonly hubLeafUrls: readonly string[];
   /** The site's agent credentials file: the hub applies that agent's permissions to everything the leaf carries. */
   readonly credsFile: string;
@@ -451,7 +451,9 @@ export function renderLeafConfig(o: LeafConfigOptions): string {
     `default_js_domain: { "$G": ${JS_DOMAIN} }`,
     `leafnodes {`,
     `  remotes: [`,
-    ...o.hubLeafUrls.map((url) => `    { url: ${JSON.stringify(url)}, credentials: ${JSON.stringify(o.credsFile)} }`),
+    // One remote with every hub node's URL: the leaf keeps one connection and moves to another node when its node
+    // dies. (One remote per node would open a connection to each for the same account: a loop nats-server refuses.)
+    `    { urls: ${JSON.stringify(o.hubLeafUrls)}, credentials: ${JSON.stringify(o.credsFile)} }`,
     `  ]`,
     `}`,
   ];
