@@ -100,7 +100,14 @@ export class ConfigWatcher {
   ) {}
 
   start(): void {
-    this.running ??= Promise.all([
+    if (this.running !== undefined) return;
+    // After a reconnect a watch's consumer may have lived on the server that went away (a cluster node that died):
+    // the client would notice only when its idle heartbeats stay missing (2 x 30 s). Start the watches over at once;
+    // a new watch begins at the bucket's latest value, which is a no-op when nothing changed meanwhile.
+    this.opts.link.onConnected(() => {
+      for (const stop of [...this.stopWatches]) stop();
+    });
+    this.running = Promise.all([
       this.loop({ bucket: Subjects.configBucket(this.opts.siteId), key: Subjects.SNAPSHOT_KEY, handle: (e) => this.handle(e) }),
       this.loop({ bucket: Subjects.SHARED_BUCKET, key: Subjects.SHARED_KEY, handle: (e) => this.handleShared(e) }),
     ]).then(() => undefined);
