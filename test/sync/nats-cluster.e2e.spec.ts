@@ -206,7 +206,7 @@ afterAll(async () => {
 
 describe('a 3-node NATS cluster (issue 20 §3-4)', () => {
   it('keeps 3 copies of every config bucket and of the events stream; the agents got all three URLs', async () => {
-    for (const stream of [Subjects.EVENTS_STREAM, `KV_${Subjects.configBucket('moscow')}`, `KV_${Subjects.configBucket('piter')}`]) {
+    for (const stream of [Subjects.EVENTS_STREAM, `KV_${Subjects.SHARED_BUCKET}`, `KV_${Subjects.configBucket('moscow')}`, `KV_${Subjects.configBucket('piter')}`]) {
       const info = await jsm.streams.info(stream);
       expect(info.config.num_replicas, stream).toBe(3);
       expect(info.cluster?.replicas?.length, stream).toBe(2);
