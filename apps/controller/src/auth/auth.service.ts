@@ -123,7 +123,7 @@ export class AuthService implements OnModuleInit, OnApplicationBootstrap {
       if (session === undefined) return 'ended';
       if (row.rotatedAt !== null) {
         await this.sessions.revoke(m, session.id, 'refresh-token-reuse', now);
-        const user = await this.users.get(session.userId);
+        const user = await this.users.get(session.userId, m);
         await this.audit.append(m, [
           {
             actor: `${user?.username ?? session.userId} (refresh token)`,
@@ -136,7 +136,7 @@ export class AuthService implements OnModuleInit, OnApplicationBootstrap {
         ]);
         return 'reused';
       }
-      const user = await this.users.get(session.userId);
+      const user = await this.users.get(session.userId, m);
       if (user === undefined || user.disabled) return 'ended';
       const next = `${REFRESH_TOKEN_PREFIX}${randomBytes(32).toString('base64url')}`;
       await this.sessions.rotate(m, session.id, row.tokenHash, hashToken(next), now);

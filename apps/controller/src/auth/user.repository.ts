@@ -87,10 +87,11 @@ export class UserRepository {
     await m.update(UserEntity, { id }, { passwordHash, mustChangePassword: mustChange, passwordChangedAt: now });
   }
 
-  async get(id: string): Promise<UserRecord | undefined> {
-    const u = await this.ds.manager.findOneBy(UserEntity, { id });
+  /** `m`: the caller's transaction, when it holds one (the embedded database has a single connection). */
+  async get(id: string, m: EntityManager = this.ds.manager): Promise<UserRecord | undefined> {
+    const u = await m.findOneBy(UserEntity, { id });
     if (u === null) return undefined;
-    const grants = await this.ds.manager.findBy(GrantEntity, { userId: id });
+    const grants = await m.findBy(GrantEntity, { userId: id });
     return this.record(u, grants);
   }
 
