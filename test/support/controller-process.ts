@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { foundingScenarioRequests } from '../../apps/controller/src/testing/scenario.js';
+import { seedEmbeddedDataDir } from '../../apps/controller/src/testing/test-database.js';
 import { REPO_ROOT } from './agent-process.js';
 import { freePort } from './nats-server.js';
 
@@ -54,6 +55,9 @@ export async function startController(env: Record<string, string>, nodeArgs: rea
 
   const start = async (): Promise<void> => {
     if (child !== undefined) return;
+    // An embedded database's data dir starts as a copy of the run's initdb'd template (test-database.ts).
+    const dataDir = env['FEDPBX_DATA_DIR'];
+    if (env['DATABASE_URL'] === undefined && dataDir !== undefined && dataDir !== 'memory://') seedEmbeddedDataDir(dataDir);
     const c = spawn(process.execPath, [...nodeArgs, CONTROLLER_MAIN], {
       env: {
         PATH: process.env.PATH ?? '',

@@ -41,8 +41,7 @@ describe(`the last active head-office admin (#17 §1, ${database.kind === 'postg
 
   beforeAll(async () => {
     db = await createTestDatabase();
-    // On the embedded database the app keeps its own (in memory: an on-disk PGlite takes tens of seconds to create).
-    t = await startTestApp(db.kind === 'postgres' ? { env: { ...db.env } } : {});
+    t = await startTestApp({ env: { ...db.env } });
     admin = await t.login(ADMIN.username, ADMIN.password);
     adminId = (await t.request('GET', '/api/v1/auth/me', undefined, admin)).body['userId'] as string;
   }, 60_000);

@@ -4,7 +4,7 @@ import { FastifyAdapter, type NestFastifyApplication } from '@nestjs/platform-fa
 import { AppModule } from '../app.module.js';
 import { loadControllerConfig } from '../config.js';
 import { fastifyOptions, limitPublicBodies } from '../http/http-options.js';
-import { createTestDatabase, testDatabaseKind, type TestDatabase } from './test-database.js';
+import { createTestDatabase, seedEmbeddedDataDir, testDatabaseKind, type TestDatabase } from './test-database.js';
 
 export const ADMIN = { username: 'admin', password: 'admin-password-123' } as const;
 
@@ -24,14 +24,24 @@ export interface TestApp {
 
 /**
  * The controller on its own fresh test database (PostgreSQL, or the embedded one when no PostgreSQL is reachable:
- * createTestDatabase), or on PGlite in memory with `embedded: true`; requests injected in-process.
+ * createTestDatabase), or on PGlite in memory with `embedded: true`; requests injected in-process. A data dir the
+ * caller gives in `env` (without DATABASE_URL) holds an embedded run's database, as it would for a user.
  */
 export async function startTestApp(options: { embedded?: boolean; env?: Record<string, string> } = {}): Promise<TestApp> {
-  const onPostgres = options.embedded !== true && (await testDatabaseKind()).kind === 'postgres';
-  const db: TestDatabase | undefined = onPostgres ? await createTestDatabase() : undefined;
+  let db: TestDatabase | undefined;
+  let database: Record<string, string>;
+  const givenDataDir = options.env?.['FEDPBX_DATA_DIR'];
+  if (options.embedded === true) {
+    database = { FEDPBX_DATA_DIR: 'memory://' };
+  } else if ((await testDatabaseKind()).kind === 'embedded' && options.env?.['DATABASE_URL'] === undefined && givenDataDir !== undefined) {
+    if (givenDataDir !== 'memory://') seedEmbeddedDataDir(givenDataDir);
+    database = {};
+  } else {
+    db = await createTestDatabase();
+    database = db.env;
+  }
   const config = loadControllerConfig({
-    // The embedded database of a test app lives as long as the app: in memory (an on-disk PGlite is slow to create).
-    ...(db !== undefined ? db.env : { FEDPBX_DATA_DIR: 'memory://' }),
+    ...database,
     FEDPBX_BOOTSTRAP_ADMIN_USER: ADMIN.username,
     FEDPBX_BOOTSTRAP_ADMIN_PASSWORD: ADMIN.password,
     FEDPBX_TOKEN_SECRET: 'test-secret-test-secret-test-secret-123',

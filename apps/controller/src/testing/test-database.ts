@@ -1,13 +1,16 @@
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
 import pg from 'pg';
 import type { DatabaseSettings } from '../database/data-source-options.js';
 
 const ADMIN_URL = process.env['FEDPBX_TEST_PG_ADMIN_URL'] ?? 'postgres://postgres@127.0.0.1:5432/postgres';
 /** Set by the test run's global setup (test/support/database-global-setup.ts) so each test file need not probe again. */
 export const TEST_DATABASE_KIND_ENV = 'FEDPBX_TEST_DATABASE_KIND';
+/** Set by the same global setup on an embedded run: the initdb'd PGlite data dir every embedded test database copies. */
+export const EMBEDDED_TEMPLATE_ENV = 'FEDPBX_TEST_PGLITE_TEMPLATE';
 
 export type TestDatabaseKind = 'postgres' | 'embedded';
 
@@ -67,6 +70,7 @@ export async function createTestDatabase(options: { require?: 'postgres' } = {})
   if (kind === 'embedded') {
     if (options.require === 'postgres') throw new Error(`this suite needs PostgreSQL: ${reason}`);
     const dataDir = mkdtempSync(join(tmpdir(), `${name}-`));
+    seedEmbeddedDataDir(dataDir);
     return {
       kind,
       url: undefined,
@@ -87,6 +91,35 @@ export async function createTestDatabase(options: { require?: 'postgres' } = {})
     settings: { url: url.toString(), dataDir: '' },
     drop: () => adminQuery(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`),
   };
+}
+
+/**
+ * PGlite's initdb costs ~10 s of CPU (30-45 s of wall time on a loaded machine) and each embedded test database
+ * would pay it; booting a copied data dir costs ~1.5 s. So an embedded run makes one initdb'd data dir (no schema:
+ * every database still runs the controller's migrations itself) and each database starts as a copy of it.
+ * `remove` is for the run's teardown.
+ */
+export async function createEmbeddedTemplate(): Promise<{ dir: string; remove(): void }> {
+  const dir = mkdtempSync(join(tmpdir(), 'fedpbx-test-pglite-template-'));
+  try {
+    const db = await PGlite.create({ dataDir: dir });
+    await db.close();
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true });
+    throw error;
+  }
+  return { dir, remove: () => rmSync(dir, { recursive: true, force: true }) };
+}
+
+/**
+ * Makes `dataDir` (a new or existing directory without a database) a copy of the run's template, so the embedded
+ * database opened there boots without an initdb. Without a template (a test file run outside the global setup)
+ * it does nothing and PGlite runs initdb itself, as it does for a user.
+ */
+export function seedEmbeddedDataDir(dataDir: string): void {
+  const template = process.env[EMBEDDED_TEMPLATE_ENV];
+  if (template === undefined || template === '' || existsSync(join(dataDir, 'PG_VERSION'))) return;
+  cpSync(template, dataDir, { recursive: true });
 }
 
 function redacted(url: string): string {
