@@ -1,6 +1,6 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, PITER_ADMIN, PITER_VIEWER, artifactPath, launchChromium, signInPage, startConsoleStack, type ConsoleStack } from './console-stack.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { ADMIN, PITER_ADMIN, PITER_VIEWER, artifactPath, consoleSuite } from './console-stack.js';
 
 /**
  * Sessions, passwords and API tokens in the console (issue #17 §2, §3), in real Chromium against a real controller:
@@ -9,26 +9,15 @@ import { ADMIN, PITER_ADMIN, PITER_VIEWER, artifactPath, launchChromium, signInP
  * scope, an expiry and their last use, listed and revoked by head office.
  */
 describe('web console: sessions, passwords and API tokens', () => {
-  let stack: ConsoleStack;
-  let chrome: Awaited<ReturnType<typeof launchChromium>>;
-  let browser: Browser;
+  const suite = consoleSuite();
 
-  beforeAll(async () => {
-    [stack, chrome] = await Promise.all([startConsoleStack(), launchChromium()]);
-    browser = chrome.browser;
-  });
-  afterAll(async () => {
-    await chrome?.close();
-    await stack?.close();
-  });
-
-  const signIn = (user: { username: string; password: string }, path = '/'): Promise<Page> => signInPage(browser, stack, user, { path });
+  const signIn = (user: { username: string; password: string }, path = '/'): Promise<Page> => suite.signIn(user, { path });
 
   type Stored = { accessToken: string; expiresAt: string; refreshToken: string; sessionExpiresAt: string };
   // The test project has no DOM types; these functions run in the page, where sessionStorage exists.
   type PageGlobal = { sessionStorage: { getItem(k: string): string | null; setItem(k: string, v: string): void } };
   const stored = async (page: Page): Promise<Stored> => JSON.parse((await page.evaluate(() => (globalThis as unknown as PageGlobal).sessionStorage.getItem('fedpbx.session'))) ?? 'null') as Stored;
-  const meWith = async (token: string): Promise<number> => (await fetch(`${stack.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } })).status;
+  const meWith = async (token: string): Promise<number> => (await fetch(`${suite.stack.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } })).status;
 
   it('renews the access token before it expires and after a refused request, and signs out on the server', async () => {
     const page = await signIn(ADMIN);
@@ -56,7 +45,7 @@ describe('web console: sessions, passwords and API tokens', () => {
     await page.getByRole('button', { name: 'Sign in' }).waitFor();
     // Signed out on the server: the tokens the tab held no longer work anywhere.
     expect(await meWith(again.accessToken)).toBe(401);
-    const refresh = await fetch(`${stack.url}/api/v1/auth/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: again.refreshToken }) });
+    const refresh = await fetch(`${suite.stack.url}/api/v1/auth/refresh`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ refreshToken: again.refreshToken }) });
     expect(refresh.status).toBe(401);
     await page.context().close();
   }, 60_000);
@@ -96,7 +85,7 @@ describe('web console: sessions, passwords and API tokens', () => {
     await form.getByLabel('New password again').fill('Neva-Bridges-At-Night-5');
     await form.getByRole('button', { name: 'Change password' }).click();
     await viewer.getByRole('navigation', { name: 'Main' }).waitFor();
-    const r = await stack.t.request('POST', '/api/v1/auth/login', { username: PITER_VIEWER.username, password: 'Neva-Bridges-At-Night-5' });
+    const r = await suite.stack.t.request('POST', '/api/v1/auth/login', { username: PITER_VIEWER.username, password: 'Neva-Bridges-At-Night-5' });
     expect(r.body['mustChangePassword']).toBe(false);
 
     // Changing one's own password on the account screen: the current one is checked.
@@ -120,9 +109,9 @@ describe('web console: sessions, passwords and API tokens', () => {
     await page.getByRole('button', { name: 'Create token' }).click();
     const token = await page.getByLabel('API token', { exact: true }).inputValue();
     expect(token).toMatch(/^fpt_/);
-    const get = await fetch(`${stack.url}/api/v1/extensions?siteId=piter`, { headers: { authorization: `Bearer ${token}` } });
+    const get = await fetch(`${suite.stack.url}/api/v1/extensions?siteId=piter`, { headers: { authorization: `Bearer ${token}` } });
     expect(get.status).toBe(200);
-    const write = await fetch(`${stack.url}/api/v1/extensions?dryRun=true`, {
+    const write = await fetch(`${suite.stack.url}/api/v1/extensions?dryRun=true`, {
       method: 'POST',
       headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
       body: JSON.stringify({ siteId: 'piter', number: '399', displayName: 'x' }),
@@ -142,7 +131,7 @@ describe('web console: sessions, passwords and API tokens', () => {
     admin.once('dialog', (d) => void d.accept());
     await theirs.getByRole('button', { name: 'Revoke token piter monitoring' }).click();
     await theirs.getByText(`by ${ADMIN.username}`).waitFor();
-    expect((await fetch(`${stack.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
+    expect((await fetch(`${suite.stack.url}/api/v1/auth/me`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(401);
     await admin.context().close();
   }, 60_000);
 });

@@ -1,43 +1,36 @@
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { DataSource } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { groupEvents } from '../../apps/controller/src/ingest/event-batch.js';
 import { EventStore } from '../../apps/controller/src/ingest/event-store.js';
 import { cdrEnvelope } from '../../apps/controller/src/ingest/testing/cdr-envelopes.js';
-import { ADMIN, PITER_VIEWER, artifactPath, launchChromium, signInPage, startConsoleStack, type ConsoleStack } from './console-stack.js';
+import { ADMIN, PITER_VIEWER, artifactPath, consoleSuite } from './console-stack.js';
 
 /**
  * #16 §2 in the console: a call that failed over from the link to the PSTN at moscow and rang a phone at piter is
  * one call with three legs; a viewer of piter sees its own leg and only a count of moscow's.
  */
 describe('web console: a multi-site call as one call', () => {
-  let stack: ConsoleStack;
-  let chrome: Awaited<ReturnType<typeof launchChromium>>;
-  let browser: Browser;
   const callId = 'moscow/1795696107.41';
-
-  beforeAll(async () => {
-    [stack, chrome] = await Promise.all([startConsoleStack(), launchChromium()]);
-    browser = chrome.browser;
-    const store = new EventStore();
-    await stack.t.app.get(DataSource).transaction((m) =>
-      store.write(
-        m,
-        groupEvents([
-          cdrEnvelope('moscow', 41, { start: '2026-02-01T10:00:00.000Z', disposition: 'FAILED', routeKind: 'site', targetSiteId: 'piter', originSiteId: 'moscow', callId, dst: '301' }),
-          cdrEnvelope('moscow', 42, { start: '2026-02-01T10:00:05.000Z', routeKind: 'pstn', targetSiteId: 'piter', trunkId: 't-moscow-city', originSiteId: 'moscow', callId, dst: '301' }),
-          cdrEnvelope('piter', 43, { start: '2026-02-01T10:00:06.000Z', routeKind: 'local', targetSiteId: 'piter', originSiteId: 'moscow', callId, src: '101', dst: '301' }),
-        ]),
-      ),
-    );
-  }, 120_000);
-  afterAll(async () => {
-    await chrome?.close();
-    await stack?.close();
+  const suite = consoleSuite({
+    setUp: async (stack) => {
+      const store = new EventStore();
+      await stack.t.app.get(DataSource).transaction((m) =>
+        store.write(
+          m,
+          groupEvents([
+            cdrEnvelope('moscow', 41, { start: '2026-02-01T10:00:00.000Z', disposition: 'FAILED', routeKind: 'site', targetSiteId: 'piter', originSiteId: 'moscow', callId, dst: '301' }),
+            cdrEnvelope('moscow', 42, { start: '2026-02-01T10:00:05.000Z', routeKind: 'pstn', targetSiteId: 'piter', trunkId: 't-moscow-city', originSiteId: 'moscow', callId, dst: '301' }),
+            cdrEnvelope('piter', 43, { start: '2026-02-01T10:00:06.000Z', routeKind: 'local', targetSiteId: 'piter', originSiteId: 'moscow', callId, src: '101', dst: '301' }),
+          ]),
+        ),
+      );
+    },
+    timeoutMs: 120_000,
   });
 
   async function signIn(user: { username: string; password: string }): Promise<Page> {
-    const page = await signInPage(browser, stack, user, { path: '/cdrs' });
+    const page = await suite.signIn(user, { path: '/cdrs' });
     await page.getByRole('heading', { name: 'Call records' }).waitFor();
     return page;
   }

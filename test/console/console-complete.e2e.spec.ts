@@ -1,10 +1,10 @@
 import type { AgentEventEnvelope, SiteRollout } from '@fedpbx/contracts';
-import type { Browser, Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import { DataSource } from 'typeorm';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { groupEvents } from '../../apps/controller/src/ingest/event-batch.js';
 import { EventStore } from '../../apps/controller/src/ingest/event-store.js';
-import { ADMIN, PITER_ADMIN, artifactPath, launchChromium, signInPage, startConsoleStack, type ConsoleStack } from './console-stack.js';
+import { ADMIN, PITER_ADMIN, artifactPath, consoleSuite } from './console-stack.js';
 
 const NO_GRANTS = { username: 'newcomer', password: 'Velvet-Otter-Ladder-42' } as const;
 
@@ -14,23 +14,15 @@ const NO_GRANTS = { username: 'newcomer', password: 'Velvet-Otter-Ladder-42' } a
  * a user without grants told so, the tracer's planned fallback worded as a plan, the API docs and index.
  */
 describe('web console: deletes with previews, no-rights message, tracer plan, API docs', () => {
-  let stack: ConsoleStack;
-  let chrome: Awaited<ReturnType<typeof launchChromium>>;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [stack, chrome] = await Promise.all([startConsoleStack(), launchChromium()]);
-    browser = chrome.browser;
-    const u = await stack.t.request('POST', '/api/v1/users', { ...NO_GRANTS, grants: [] }, stack.adminToken);
-    if (u.status !== 201) throw new Error(`create ${NO_GRANTS.username}: ${u.status}`);
-  });
-  afterAll(async () => {
-    await chrome?.close();
-    await stack?.close();
+  const suite = consoleSuite({
+    setUp: async (stack) => {
+      const u = await stack.t.request('POST', '/api/v1/users', { ...NO_GRANTS, grants: [] }, stack.adminToken);
+      if (u.status !== 201) throw new Error(`create ${NO_GRANTS.username}: ${u.status}`);
+    },
   });
 
-  const signIn = (user: { username: string; password: string }, path = '/'): Promise<Page> => signInPage(browser, stack, user, { path, viewportHeight: 1000 });
-  const status = async (path: string): Promise<number> => (await stack.t.request('GET', `/api/v1/${path}`, undefined, stack.adminToken)).status;
+  const signIn = (user: { username: string; password: string }, path = '/'): Promise<Page> => suite.signIn(user, { path, viewportHeight: 1000 });
+  const status = async (path: string): Promise<number> => (await suite.stack.t.request('GET', `/api/v1/${path}`, undefined, suite.stack.adminToken)).status;
 
   it("previews a number range's delete: names the phones, the inbound route and moscow's flow that need it; delete stays off; cancel keeps it", async () => {
     const page = await signIn(ADMIN, '/numbering');
@@ -62,21 +54,21 @@ describe('web console: deletes with previews, no-rights message, tracer plan, AP
       envelope('kazan', 4, { type: 'link.status', peerSiteId: 'moscow', state: 'down', source: 'ami' }),
     ];
     const store = new EventStore();
-    await stack.t.app.get(DataSource).transaction((m) => store.write(m, groupEvents(events)));
+    await suite.stack.t.app.get(DataSource).transaction((m) => store.write(m, groupEvents(events)));
 
     const page = await signIn(ADMIN, '/');
     const map = page.getByTestId('federation-map');
     // A horizontal line has no height: Playwright calls it hidden, so wait for it to be there.
     await map.locator('line[data-link="l-moscow-piter"][data-health="up"]').waitFor({ state: 'attached' });
     expect((await map.locator('g[data-site]').evaluateAll((els) => els.map((e) => e.getAttribute('data-site')))).sort()).toEqual(['kazan', 'moscow', 'piter']);
-    const links = (await stack.t.request('GET', '/api/v1/links?limit=100', undefined, stack.adminToken)).body['items'] as { id: string }[];
+    const links = (await suite.stack.t.request('GET', '/api/v1/links?limit=100', undefined, suite.stack.adminToken)).body['items'] as { id: string }[];
     expect((await map.locator('line[data-link]').evaluateAll((els) => els.map((e) => e.getAttribute('data-link')))).sort()).toEqual(links.map((l) => l.id).sort());
     const health = async (id: string) => map.locator(`line[data-link="${id}"]`).evaluate((el) => ({ health: el.getAttribute('data-health'), stroke: getComputedStyle(el).stroke }));
     expect(await health('l-moscow-piter')).toEqual({ health: 'up', stroke: 'rgb(22, 121, 76)' });
     expect(await health('l-moscow-kazan')).toEqual({ health: 'down', stroke: 'rgb(180, 35, 24)' });
     expect((await health('l-piter-kazan')).health).toBe('unknown');
     // Each site shows the rollout state the API reports, and whether its agent is online.
-    const rollout = await stack.t.request('GET', '/api/v1/rollout', undefined, stack.adminToken);
+    const rollout = await suite.stack.t.request('GET', '/api/v1/rollout', undefined, suite.stack.adminToken);
     const states = rollout.status === 200 ? new Map(((rollout.body['items'] ?? rollout.body) as SiteRollout[]).map((r) => [r.siteId, r.state])) : undefined;
     for (const site of ['kazan', 'moscow', 'piter']) {
       const node = map.locator(`g[data-site="${site}"]`);
@@ -156,7 +148,7 @@ describe('web console: deletes with previews, no-rights message, tracer plan, AP
     expect(await status('extensions/e-p301')).toBe(200);
 
     // An object nothing else needs goes after its preview: piter's DID block.
-    await page.goto(`${stack.url}/sites/piter/inbound`);
+    await page.goto(`${suite.stack.url}/sites/piter/inbound`);
     await page.getByRole('button', { name: 'Delete inbound route _7812555030X' }).click();
     await preview.getByText('Nothing else breaks').waitFor();
     await preview.getByRole('button', { name: 'Delete inbound route _7812555030X' }).click();
@@ -208,29 +200,29 @@ describe('web console: deletes with previews, no-rights message, tracer plan, AP
   });
 
   it('renders the API docs with Swagger UI served by the controller, showing a known path; GET /api/v1 is an index of links', async () => {
-    const context = await browser.newContext({ viewport: { width: 1280, height: 1000 } });
+    const context = await suite.browser.newContext({ viewport: { width: 1280, height: 1000 } });
     const page = await context.newPage();
     // Swagger UI parses a 1.5 MB bundle and the whole document: slow on a loaded machine.
     page.setDefaultTimeout(40_000);
     const outside: string[] = [];
     page.on('request', (r) => {
-      if (!r.url().startsWith(stack.url)) outside.push(r.url());
+      if (!r.url().startsWith(suite.stack.url)) outside.push(r.url());
     });
-    await page.goto(`${stack.url}/api/docs`);
+    await page.goto(`${suite.stack.url}/api/docs`);
     await page.locator('.opblock-summary-path[data-path="/api/v1/number-ranges/{id}"]').first().waitFor();
     await page.getByText('WriteResponse').first().waitFor();
     expect(outside).toEqual([]);
     await page.screenshot({ path: artifactPath('api-docs.png') });
 
-    const index = await page.goto(`${stack.url}/api/v1`);
+    const index = await page.goto(`${suite.stack.url}/api/v1`);
     expect(index?.status()).toBe(200);
     const body = JSON.parse(await page.locator('body').innerText()) as { links: Record<string, string>; resources: Record<string, string> };
     expect(body.links['docs']).toBe('/api/docs');
     expect(body.resources['number-ranges']).toBe('/api/v1/number-ranges');
 
-    await page.goto(`${stack.url}/`);
+    await page.goto(`${suite.stack.url}/`);
     expect(await page.locator('link[rel="icon"]').getAttribute('href')).toBe('/favicon.svg');
-    const icon = await fetch(`${stack.url}/favicon.svg`);
+    const icon = await fetch(`${suite.stack.url}/favicon.svg`);
     expect(icon.status).toBe(200);
     expect(icon.headers.get('content-type')).toContain('image/svg+xml');
     await context.close();

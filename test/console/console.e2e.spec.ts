@@ -1,7 +1,7 @@
 import type { CallFlow } from '@fedpbx/contracts';
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, PITER_ADMIN, PITER_VIEWER, artifactPath, launchChromium, signInPage, startConsoleStack, type ConsoleStack } from './console-stack.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { ADMIN, PITER_ADMIN, PITER_VIEWER, artifactPath, consoleSuite } from './console-stack.js';
 
 /**
  * The web console in real Chromium against a real controller (own PostgreSQL database) seeded with the founding
@@ -9,30 +9,19 @@ import { ADMIN, PITER_ADMIN, PITER_VIEWER, artifactPath, launchChromium, signInP
  * viewer's read-only one.
  */
 describe('web console', () => {
-  let stack: ConsoleStack;
-  let chrome: Awaited<ReturnType<typeof launchChromium>>;
-  let browser: Browser;
-
-  beforeAll(async () => {
-    [stack, chrome] = await Promise.all([startConsoleStack(), launchChromium()]);
-    browser = chrome.browser;
-  });
-  afterAll(async () => {
-    await chrome?.close();
-    await stack?.close();
-  });
+  const suite = consoleSuite();
 
   // Fails on a missing element well inside the test's own timeout, with Playwright's explanation (8 s).
-  const signIn = (user: { username: string; password: string }, path = '/'): Promise<Page> => signInPage(browser, stack, user, { path });
+  const signIn = (user: { username: string; password: string }, path = '/'): Promise<Page> => suite.signIn(user, { path });
 
   it('serves the console at / with an SPA fallback, and keeps unknown API paths a JSON 404', async () => {
-    const index = await fetch(`${stack.url}/sites/moscow/flows`);
+    const index = await fetch(`${suite.stack.url}/sites/moscow/flows`);
     expect(index.status).toBe(200);
     expect(await index.text()).toContain('<div id="root">');
-    const api = await fetch(`${stack.url}/api/v1/no-such-thing`);
+    const api = await fetch(`${suite.stack.url}/api/v1/no-such-thing`);
     expect(api.status).toBe(404);
     expect(await api.json()).toMatchObject({ error: { code: 'not-found' } });
-    expect((await fetch(`${stack.url}/assets/missing.js`)).status).toBe(404);
+    expect((await fetch(`${suite.stack.url}/assets/missing.js`)).status).toBe(404);
   });
 
   it('signs in and shows the federation overview', async () => {
@@ -56,7 +45,7 @@ describe('web console', () => {
     await form.getByRole('button', { name: 'Preview impact' }).click();
     await page.getByTestId('impact-preview').getByText('Preview: this change is valid (not saved yet)').waitFor();
     expect(await page.getByTestId('impact-preview').innerText()).toMatch(/configuration changes: .*piter/);
-    const before = await stack.t.request('GET', '/api/v1/number-ranges?siteId=piter', undefined, stack.adminToken);
+    const before = await suite.stack.t.request('GET', '/api/v1/number-ranges?siteId=piter', undefined, suite.stack.adminToken);
     expect(before.body['items']).toHaveLength(1);
 
     await form.getByLabel('First number').fill('450');
@@ -64,7 +53,7 @@ describe('web console', () => {
     await page.getByText('The change conflicts with the federation').waitFor();
     await page.locator('tr.row-conflict[data-range="r-piter"]').waitFor();
     await page.screenshot({ path: artifactPath('numbering-conflict.png'), fullPage: true });
-    const after = await stack.t.request('GET', '/api/v1/number-ranges?siteId=piter', undefined, stack.adminToken);
+    const after = await suite.stack.t.request('GET', '/api/v1/number-ranges?siteId=piter', undefined, suite.stack.adminToken);
     expect(after.body['items']).toHaveLength(1);
     await page.context().close();
   });
@@ -93,7 +82,7 @@ describe('web console', () => {
     expect(await node('menu1').locator('.flow-node-issues').count()).toBe(0);
     await page.screenshot({ path: artifactPath('flow-saved.png'), fullPage: true });
 
-    const list = await stack.t.request('GET', '/api/v1/call-flows?siteId=moscow', undefined, stack.adminToken);
+    const list = await suite.stack.t.request('GET', '/api/v1/call-flows?siteId=moscow', undefined, suite.stack.adminToken);
     const flow = (list.body['items'] as CallFlow[]).find((f) => f.name === 'Sales line');
     expect(flow).toBeDefined();
     expect(flow?.number).toBe('210');
@@ -135,7 +124,7 @@ describe('web console', () => {
     await page.getByRole('cell', { name: 'Olga Ivanova', exact: true }).waitFor();
 
     for (const path of ['/sites/moscow/extensions', '/sites/moscow/flows/f-moscow-reception', '/sites/piter/flows/f-moscow-reception']) {
-      await page.goto(`${stack.url}${path}`);
+      await page.goto(`${suite.stack.url}${path}`);
       await page.getByRole('heading', { name: 'Not found' }).waitFor();
       expect(await page.getByText('Ivan Petrov').count()).toBe(0);
     }
@@ -143,14 +132,14 @@ describe('web console', () => {
 
     // Tablet width: the same screens, navigation above the content.
     await page.setViewportSize({ width: 820, height: 1100 });
-    await page.goto(`${stack.url}/numbering`);
+    await page.goto(`${suite.stack.url}/numbering`);
     await page.locator('tr[data-range="r-kazan"]').waitFor();
     await page.screenshot({ path: artifactPath('site-admin-numbering-tablet.png'), fullPage: true });
     await page.context().close();
   });
 
   it("gives a viewer of piter a read-only console: piter's lists, flows and revisions without write controls; moscow is not found", async () => {
-    const desk = await stack.t.request(
+    const desk = await suite.stack.t.request(
       'POST',
       '/api/v1/call-flows',
       {
@@ -162,7 +151,7 @@ describe('web console', () => {
           { id: 'vm', type: 'voicemail', mailbox: '301' },
         ],
       },
-      stack.adminToken,
+      suite.stack.adminToken,
     );
     expect(desk.status).toBe(201);
     const flowId = (desk.body['data'] as { id: string }).id;
@@ -172,7 +161,7 @@ describe('web console', () => {
     const admin = await signIn(PITER_ADMIN, '/sites/piter/extensions');
     await admin.getByRole('button', { name: 'Edit extension 301 (Olga Ivanova)' }).waitFor();
     await admin.getByRole('button', { name: 'Add extension' }).waitFor();
-    await admin.goto(`${stack.url}/sites/piter/flows`);
+    await admin.goto(`${suite.stack.url}/sites/piter/flows`);
     await admin.getByRole('link', { name: 'New call flow' }).waitFor();
     await admin.context().close();
 
@@ -183,13 +172,13 @@ describe('web console', () => {
     expect(await main.getByRole('columnheader', { name: 'Actions' }).count()).toBe(0);
 
     for (const [path, shown] of [['/sites/piter/trunks', 'piter-city'], ['/sites/piter/inbound', '78125550300']] as const) {
-      await page.goto(`${stack.url}${path}`);
+      await page.goto(`${suite.stack.url}${path}`);
       await main.getByRole('table').getByText(shown, { exact: false }).first().waitFor();
       expect(await main.getByRole('button', { name: writeButton }).count()).toBe(0);
     }
 
     // Call flows: listed and opened as a diagram, but nothing to draw with and nothing to save.
-    await page.goto(`${stack.url}/sites/piter/flows`);
+    await page.goto(`${suite.stack.url}/sites/piter/flows`);
     await main.getByRole('link', { name: 'Piter front desk' }).click();
     await page.locator('.react-flow__node[data-id="desk"]').waitFor();
     await page.getByText('Read only: you can see this flow').waitFor();
@@ -203,32 +192,32 @@ describe('web console', () => {
     expect(await inspector.getByLabel('Phones to ring').isDisabled()).toBe(true);
     expect(await inspector.getByRole('button').count()).toBe(0);
     await page.screenshot({ path: artifactPath('viewer-flow.png'), fullPage: true });
-    await page.goto(`${stack.url}/sites/piter/flows/new`);
+    await page.goto(`${suite.stack.url}/sites/piter/flows/new`);
     await page.getByRole('heading', { name: 'Not found' }).waitFor();
 
     // The site page, its revisions (diffs still open) and the numbering plan: read, never written.
-    await page.goto(`${stack.url}/sites/piter`);
+    await page.goto(`${suite.stack.url}/sites/piter`);
     await page.getByRole('list', { name: 'Number ranges of this site' }).waitFor();
     expect(await main.getByRole('button', { name: writeButton }).count()).toBe(0);
-    await page.goto(`${stack.url}/sites/piter/revisions`);
+    await page.goto(`${suite.stack.url}/sites/piter/revisions`);
     await main.getByRole('button', { name: /^Changes in revision / }).first().click();
     await page.getByTestId('revision-diff').waitFor();
     expect(await main.getByRole('button', { name: writeButton }).count()).toBe(0);
-    await page.goto(`${stack.url}/numbering`);
+    await page.goto(`${suite.stack.url}/numbering`);
     await page.locator('tr[data-range="r-piter"]').waitFor();
     expect(await main.getByRole('button', { name: writeButton }).count()).toBe(0);
 
     for (const path of ['/sites/moscow/extensions', '/sites/moscow/flows/f-moscow-reception', '/sites/moscow']) {
-      await page.goto(`${stack.url}${path}`);
+      await page.goto(`${suite.stack.url}${path}`);
       await page.getByRole('heading', { name: 'Not found' }).waitFor();
       expect(await page.getByText('Ivan Petrov').count()).toBe(0);
     }
 
     // What the console leaves out, the API refuses; and the session's rights come from the API.
-    const token = await stack.t.login(PITER_VIEWER.username, PITER_VIEWER.password);
-    expect((await stack.t.request('GET', '/api/v1/auth/me', undefined, token)).body).toMatchObject({ headOffice: false, readableSites: ['piter'], writableSites: [] });
-    expect((await stack.t.request('DELETE', `/api/v1/call-flows/${flowId}`, undefined, token)).status).toBe(403);
-    expect((await stack.t.request('DELETE', '/api/v1/extensions/e-p301', undefined, token)).status).toBe(403);
+    const token = await suite.stack.t.login(PITER_VIEWER.username, PITER_VIEWER.password);
+    expect((await suite.stack.t.request('GET', '/api/v1/auth/me', undefined, token)).body).toMatchObject({ headOffice: false, readableSites: ['piter'], writableSites: [] });
+    expect((await suite.stack.t.request('DELETE', `/api/v1/call-flows/${flowId}`, undefined, token)).status).toBe(403);
+    expect((await suite.stack.t.request('DELETE', '/api/v1/extensions/e-p301', undefined, token)).status).toBe(403);
     await page.context().close();
   }, 45_000);
 
@@ -245,7 +234,7 @@ describe('web console', () => {
     await form.getByRole('button', { name: 'Create' }).click();
     // The server's complaint lands beside the field it names; nothing is created.
     await form.locator('.field-invalid', { hasText: 'Site prefix' }).getByText('a site prefix is 1-4 digits').waitFor();
-    expect((await stack.t.request('GET', '/api/v1/sites/ufa', undefined, stack.adminToken)).status).toBe(404);
+    expect((await suite.stack.t.request('GET', '/api/v1/sites/ufa', undefined, suite.stack.adminToken)).status).toBe(404);
 
     await form.getByLabel('Site prefix').fill('7');
     await form.getByLabel('Record calls between offices').check();
@@ -263,13 +252,13 @@ describe('web console', () => {
 
     await page.getByRole('button', { name: 'Issue an enrollment token' }).click();
     const command = await page.getByLabel('Enrollment command').inputValue();
-    expect(command).toMatch(new RegExp(`^fedpbx-agent enroll --controller ${stack.url.replace(/[.]/g, '\\.')} --token fpe_[A-Za-z0-9_-]{43}$`));
+    expect(command).toMatch(new RegExp(`^fedpbx-agent enroll --controller ${suite.stack.url.replace(/[.]/g, '\\.')} --token fpe_[A-Za-z0-9_-]{43}$`));
     expect(await page.getByTestId('enrollment-token').innerText()).toMatch(/works once and expires/);
     await page.screenshot({ path: artifactPath('site-enrollment.png'), fullPage: true });
 
-    const site = await stack.t.request('GET', '/api/v1/sites/ufa', undefined, stack.adminToken);
+    const site = await suite.stack.t.request('GET', '/api/v1/sites/ufa', undefined, suite.stack.adminToken);
     expect(site.body['data']).toMatchObject({ id: 'ufa', name: 'Ufa branch', prefix: '7', prefixRequired: false, timezone: 'Asia/Yekaterinburg', emergencyNumbers: ['112'], recording: { interSite: true, external: false, retentionDays: 90 } });
-    const ranges = await stack.t.request('GET', '/api/v1/number-ranges?siteId=ufa', undefined, stack.adminToken);
+    const ranges = await suite.stack.t.request('GET', '/api/v1/number-ranges?siteId=ufa', undefined, suite.stack.adminToken);
     expect(ranges.body['items']).toEqual([expect.objectContaining({ siteId: 'ufa', from: '600', to: '699' })]);
     // The token is never shown again: a reload shows the button and the token's state, not the command.
     await page.reload();
@@ -286,7 +275,7 @@ describe('web console', () => {
     const id = await pending.getAttribute('data-enrollment-token');
     page.once('dialog', (d) => void d.dismiss());
     await pending.getByRole('button', { name: /^Revoke the token issued / }).click();
-    expect((await stack.t.request('GET', '/api/v1/sites/ufa/enrollment-tokens', undefined, stack.adminToken)).body['items']).toEqual([expect.objectContaining({ id, state: 'pending' })]);
+    expect((await suite.stack.t.request('GET', '/api/v1/sites/ufa/enrollment-tokens', undefined, suite.stack.adminToken)).body['items']).toEqual([expect.objectContaining({ id, state: 'pending' })]);
     let asked = '';
     page.once('dialog', (d) => {
       asked = d.message();
@@ -300,7 +289,7 @@ describe('web console', () => {
     expect(await revoked.innerText()).toMatch(/revoked .* by admin/);
     expect(await revoked.getByRole('button').count()).toBe(0);
     await page.screenshot({ path: artifactPath('site-enrollment-revoked.png'), fullPage: true });
-    expect((await stack.t.request('GET', '/api/v1/sites/ufa/enrollment-tokens', undefined, stack.adminToken)).body['items']).toEqual([
+    expect((await suite.stack.t.request('GET', '/api/v1/sites/ufa/enrollment-tokens', undefined, suite.stack.adminToken)).body['items']).toEqual([
       expect.objectContaining({ id, state: 'revoked', revokedBy: 'admin' }),
     ]);
     await page.context().close();
@@ -308,7 +297,7 @@ describe('web console', () => {
 
   it('shows what an edit changed between two revisions and rolls the site back after a dry run', async () => {
     const headOf = async (): Promise<number> => {
-      const r = await stack.t.request('GET', '/api/v1/sites/piter/revisions?limit=1', undefined, stack.adminToken);
+      const r = await suite.stack.t.request('GET', '/api/v1/sites/piter/revisions?limit=1', undefined, suite.stack.adminToken);
       return (r.body['items'] as { revision: number }[])[0]?.revision ?? NaN;
     };
     const before = await headOf();
@@ -340,7 +329,7 @@ describe('web console', () => {
     const rolledBack = await headOf();
     expect(rolledBack).toBeGreaterThan(edited);
     await page.locator(`tr[data-revision="${rolledBack}"]`).getByText('current').waitFor();
-    const ext = await stack.t.request('GET', '/api/v1/extensions/e-p302', undefined, stack.adminToken);
+    const ext = await suite.stack.t.request('GET', '/api/v1/extensions/e-p302', undefined, suite.stack.adminToken);
     expect(ext.body['data']).toMatchObject({ displayName: 'Pavel Orlov', sipSecretSet: true });
     await page.context().close();
   }, 45_000);
@@ -353,7 +342,7 @@ describe('web console', () => {
     expect(await page.getByRole('button', { name: 'Add a site' }).count()).toBe(0);
 
     // Head office issued a token for piter: its admin sees it and its state, with no way to revoke it.
-    expect((await stack.t.request('POST', '/api/v1/sites/piter/enrollment-tokens', undefined, stack.adminToken)).status).toBe(201);
+    expect((await suite.stack.t.request('POST', '/api/v1/sites/piter/enrollment-tokens', undefined, suite.stack.adminToken)).status).toBe(201);
     await page.getByRole('link', { name: 'St Petersburg office', exact: true }).click();
     await page.getByText('Head office issues the enrollment token for this office’s agent').waitFor();
     expect(await page.getByRole('button', { name: /enrollment token/ }).count()).toBe(0);
@@ -367,16 +356,16 @@ describe('web console', () => {
     expect(await form.getByLabel('Site prefix').count()).toBe(0);
     expect(await form.getByLabel('Site id').count()).toBe(0);
 
-    await page.goto(`${stack.url}/links`);
+    await page.goto(`${suite.stack.url}/links`);
     await page.getByRole('heading', { name: 'Links between sites' }).waitFor();
     expect(await page.getByRole('form', { name: 'Generate links' }).count()).toBe(0);
     await page.screenshot({ path: artifactPath('site-admin-site.png'), fullPage: true });
 
     // What the console leaves out, the API refuses.
-    const token = await stack.t.login(PITER_ADMIN.username, PITER_ADMIN.password);
-    expect((await stack.t.request('POST', '/api/v1/sites', { id: 'tver', name: 'Tver' }, token)).status).toBe(403);
-    expect((await stack.t.request('POST', '/api/v1/sites/piter/enrollment-tokens', undefined, token)).status).toBe(403);
-    expect((await stack.t.request('DELETE', `/api/v1/enrollment-tokens/${pendingId}`, undefined, token)).status).toBe(403);
+    const token = await suite.stack.t.login(PITER_ADMIN.username, PITER_ADMIN.password);
+    expect((await suite.stack.t.request('POST', '/api/v1/sites', { id: 'tver', name: 'Tver' }, token)).status).toBe(403);
+    expect((await suite.stack.t.request('POST', '/api/v1/sites/piter/enrollment-tokens', undefined, token)).status).toBe(403);
+    expect((await suite.stack.t.request('DELETE', `/api/v1/enrollment-tokens/${pendingId}`, undefined, token)).status).toBe(403);
     await page.context().close();
   });
 
@@ -391,7 +380,7 @@ describe('web console', () => {
     await form.getByLabel('Call flow').selectOption('f-moscow-reception');
     await form.getByRole('button', { name: 'Create' }).click();
     await page.getByRole('cell', { name: '74955550200', exact: true }).waitFor();
-    const routes = await stack.t.request('GET', '/api/v1/inbound-routes?siteId=moscow', undefined, stack.adminToken);
+    const routes = await suite.stack.t.request('GET', '/api/v1/inbound-routes?siteId=moscow', undefined, suite.stack.adminToken);
     expect(routes.body['items']).toEqual(expect.arrayContaining([expect.objectContaining({ did: '74955550200', destination: { type: 'flow', flowId: 'f-moscow-reception' } })]));
 
     await page.getByRole('link', { name: 'API tokens' }).click();
@@ -399,12 +388,12 @@ describe('web console', () => {
     await page.getByRole('button', { name: 'Create token' }).click();
     const token = await page.getByLabel('API token', { exact: true }).inputValue();
     expect(token).toMatch(/^fpt_/);
-    expect((await stack.t.request('GET', '/api/v1/auth/me', undefined, token)).status).toBe(200);
+    expect((await suite.stack.t.request('GET', '/api/v1/auth/me', undefined, token)).status).toBe(200);
     page.once('dialog', (d) => void d.accept());
     await page.getByRole('button', { name: 'Revoke token provisioning script' }).click();
     await page.getByText('Revoked “provisioning script”.').waitFor();
     expect(await page.getByLabel('API token', { exact: true }).count()).toBe(0);
-    expect((await stack.t.request('GET', '/api/v1/auth/me', undefined, token)).status).toBe(401);
+    expect((await suite.stack.t.request('GET', '/api/v1/auth/me', undefined, token)).status).toBe(401);
     await page.context().close();
   });
 });

@@ -1,6 +1,6 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, artifactPath, launchChromium, signInPage, startConsoleStack, type ConsoleStack } from './console-stack.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { ADMIN, artifactPath, consoleSuite } from './console-stack.js';
 
 type Box = { x: number; y: number; width: number; height: number };
 const overlaps = (a: Box, b: Box): boolean => a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
@@ -11,21 +11,10 @@ const overlaps = (a: Box, b: Box): boolean => a.x < b.x + b.width && b.x < a.x +
  * controls - and its layout kept as console metadata: a dragged node stays where it was put, with no revision.
  */
 describe('call flow drawing', () => {
-  let stack: ConsoleStack;
-  let chrome: Awaited<ReturnType<typeof launchChromium>>;
-  let browser: Browser;
   const FLOW = '/sites/moscow/flows/f-moscow-reception';
+  const suite = consoleSuite({ timeoutMs: 300_000 });
 
-  beforeAll(async () => {
-    [stack, chrome] = await Promise.all([startConsoleStack(), launchChromium()]);
-    browser = chrome.browser;
-  }, 300_000);
-  afterAll(async () => {
-    await chrome?.close();
-    await stack?.close();
-  });
-
-  const signIn = (path: string): Promise<Page> => signInPage(browser, stack, ADMIN, { path, timeoutMs: 10_000 });
+  const signIn = (path: string): Promise<Page> => suite.signIn(ADMIN, { path, timeoutMs: 10_000 });
 
   /** The flow editor with the automatic layout applied and the diagram fitted. */
   async function drawn(page: Page): Promise<void> {
@@ -51,7 +40,7 @@ describe('call flow drawing', () => {
   };
 
   const revisionCount = async (): Promise<number> => {
-    const r = await stack.t.request('GET', '/api/v1/sites/moscow/revisions?limit=1000', undefined, stack.adminToken);
+    const r = await suite.stack.t.request('GET', '/api/v1/sites/moscow/revisions?limit=1000', undefined, suite.stack.adminToken);
     return (r.body['items'] as unknown[]).length;
   };
 
@@ -113,14 +102,14 @@ describe('call flow drawing', () => {
     const kept = await flowPosition(page, 'vm');
     expect(Math.abs(kept.x - moved.x)).toBeLessThanOrEqual(1);
     expect(Math.abs(kept.y - moved.y)).toBeLessThanOrEqual(1);
-    const layout = await stack.t.request('GET', '/api/v1/call-flows/f-moscow-reception/layout', undefined, stack.adminToken);
+    const layout = await suite.stack.t.request('GET', '/api/v1/call-flows/f-moscow-reception/layout', undefined, suite.stack.adminToken);
     expect((layout.body['data'] as { nodes: Record<string, unknown> }).nodes).toEqual({ vm: { x: Math.round(moved.x), y: Math.round(moved.y) } });
     expect(await revisionCount()).toBe(revisions);
 
     // "Arrange" gives the node back to the automatic layout, and forgets the stored place.
     await page.getByRole('button', { name: 'Arrange automatically' }).click();
     await page.getByRole('status').getByText('Layout saved').waitFor();
-    await expect.poll(async () => ((await stack.t.request('GET', '/api/v1/call-flows/f-moscow-reception/layout', undefined, stack.adminToken)).body['data'] as { nodes: object }).nodes).toEqual({});
+    await expect.poll(async () => ((await suite.stack.t.request('GET', '/api/v1/call-flows/f-moscow-reception/layout', undefined, suite.stack.adminToken)).body['data'] as { nodes: object }).nodes).toEqual({});
     expect(await revisionCount()).toBe(revisions);
     await page.context().close();
   }, 180_000);

@@ -1,6 +1,6 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, PITER_ADMIN, artifactPath, launchChromium, signInPage, startConsoleStack, type ConsoleStack } from './console-stack.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { ADMIN, PITER_ADMIN, artifactPath, consoleSuite } from './console-stack.js';
 
 /**
  * The guided decommission on a site's page, in real Chromium against a real controller seeded with the founding
@@ -8,20 +8,9 @@ import { ADMIN, PITER_ADMIN, artifactPath, launchChromium, signInPage, startCons
  * 301), the button stays off until the blockers are fixed and the site id is typed, and only head office sees it.
  */
 describe('web console: decommissioning an office', () => {
-  let stack: ConsoleStack;
-  let chrome: Awaited<ReturnType<typeof launchChromium>>;
-  let browser: Browser;
+  const suite = consoleSuite();
 
-  beforeAll(async () => {
-    [stack, chrome] = await Promise.all([startConsoleStack(), launchChromium()]);
-    browser = chrome.browser;
-  });
-  afterAll(async () => {
-    await chrome?.close();
-    await stack?.close();
-  });
-
-  const signIn = (user: { username: string; password: string }, path: string): Promise<Page> => signInPage(browser, stack, user, { path, viewportHeight: 1400 });
+  const signIn = (user: { username: string; password: string }, path: string): Promise<Page> => suite.signIn(user, { path, viewportHeight: 1400 });
 
   it('a site admin sees the agent credentials but no way to decommission or revoke', async () => {
     const page = await signIn(PITER_ADMIN, '/sites/piter');
@@ -46,10 +35,10 @@ describe('web console: decommissioning an office', () => {
     await page.screenshot({ path: artifactPath('decommission-blocked.png'), fullPage: true });
 
     // Head office fixes moscow's flow (no more "2: Saint Petersburg"), then looks again.
-    const flow = (await stack.t.request('GET', '/api/v1/call-flows/f-moscow-reception', undefined, stack.adminToken)).body['data'] as { id: string; nodes: { id: string; next?: Record<string, string> }[] };
+    const flow = (await suite.stack.t.request('GET', '/api/v1/call-flows/f-moscow-reception', undefined, suite.stack.adminToken)).body['data'] as { id: string; nodes: { id: string; next?: Record<string, string> }[] };
     const { id: _id, ...rest } = flow;
     const nodes = flow.nodes.filter((n) => n.id !== 'spb').map((n) => (n.id === 'menu' ? { ...n, next: { ...n.next, 'digit:2': 'operator' } } : n));
-    expect((await stack.t.request('PUT', '/api/v1/call-flows/f-moscow-reception', { ...rest, nodes }, stack.adminToken)).status).toBe(200);
+    expect((await suite.stack.t.request('PUT', '/api/v1/call-flows/f-moscow-reception', { ...rest, nodes }, suite.stack.adminToken)).status).toBe(200);
     await page.getByRole('button', { name: 'Cancel' }).click();
     await page.getByRole('button', { name: /^Decommission .*…$/ }).click();
     await preview.waitFor();
@@ -63,8 +52,8 @@ describe('web console: decommissioning an office', () => {
     await go.click();
     await page.getByText('piter was decommissioned').waitFor();
     expect(new URL(page.url()).pathname).toBe('/sites');
-    expect((await stack.t.request('GET', '/api/v1/sites/piter', undefined, stack.adminToken)).status).toBe(404);
-    const audit = (await stack.t.request('GET', '/api/v1/audit?limit=100', undefined, stack.adminToken)).body['items'] as { action: string; objectId: string; actor: string }[];
+    expect((await suite.stack.t.request('GET', '/api/v1/sites/piter', undefined, suite.stack.adminToken)).status).toBe(404);
+    const audit = (await suite.stack.t.request('GET', '/api/v1/audit?limit=100', undefined, suite.stack.adminToken)).body['items'] as { action: string; objectId: string; actor: string }[];
     expect(audit.find((e) => e.action === 'site.decommission')).toMatchObject({ objectId: 'piter', actor: ADMIN.username });
     await page.context().close();
   });

@@ -1,6 +1,6 @@
-import type { Browser, Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ADMIN, PITER_ADMIN, artifactPath, launchChromium, signInPage, startConsoleStack, type ConsoleStack } from './console-stack.js';
+import type { Page } from 'playwright-core';
+import { describe, expect, it } from 'vitest';
+import { ADMIN, PITER_ADMIN, artifactPath, consoleSuite } from './console-stack.js';
 
 /**
  * The survivability screen in real Chromium against a real controller seeded with the founding scenario: one
@@ -8,20 +8,9 @@ import { ADMIN, PITER_ADMIN, artifactPath, launchChromium, signInPage, startCons
  * site page; and a dry run ("Preview impact") that says what a change does to it.
  */
 describe('web console: survivability report', { timeout: 90_000 }, () => {
-  let stack: ConsoleStack;
-  let chrome: Awaited<ReturnType<typeof launchChromium>>;
-  let browser: Browser;
+  const suite = consoleSuite();
 
-  beforeAll(async () => {
-    [stack, chrome] = await Promise.all([startConsoleStack(), launchChromium()]);
-    browser = chrome.browser;
-  });
-  afterAll(async () => {
-    await chrome?.close();
-    await stack?.close();
-  });
-
-  const signIn = (user: { username: string; password: string }, path: string): Promise<Page> => signInPage(browser, stack, user, { path, viewportHeight: 1400 });
+  const signIn = (user: { username: string; password: string }, path: string): Promise<Page> => suite.signIn(user, { path, viewportHeight: 1400 });
 
   const STATUS_RANK: Record<string, number> = { 'red-flag': 0, degraded: 1, works: 2, 'not-available': 3 };
 
@@ -54,14 +43,14 @@ describe('web console: survivability report', { timeout: 90_000 }, () => {
     await summary.waitFor();
     expect(await summary.innerText()).toContain(': 18 red flags');
     // Head office drops moscow's trunk from piter's national route: the open screen follows (live config events).
-    const route = (await stack.t.request('GET', '/api/v1/outbound-routes/or-spb-national', undefined, stack.adminToken)).body['data'] as Record<string, unknown>;
+    const route = (await suite.stack.t.request('GET', '/api/v1/outbound-routes/or-spb-national', undefined, suite.stack.adminToken)).body['data'] as Record<string, unknown>;
     const { id: _id, ...body } = route;
-    expect((await stack.t.request('PUT', '/api/v1/outbound-routes/or-spb-national', { ...body, trunks: [{ trunkId: 't-piter-city' }] }, stack.adminToken)).status).toBe(200);
+    expect((await suite.stack.t.request('PUT', '/api/v1/outbound-routes/or-spb-national', { ...body, trunks: [{ trunkId: 't-piter-city' }] }, suite.stack.adminToken)).status).toBe(200);
     await page.getByText(/: 19 red flags over 7 scenarios/).waitFor({ timeout: 15_000 });
     expect(await page.getByRole('table', { name: 'Trunk piter-city down' }).locator('tbody tr[data-status="red-flag"]').allInnerTexts()).toEqual(
       expect.arrayContaining([expect.stringMatching(/Russia from St Petersburg \(national\)/)]),
     );
-    await page.goto(`${stack.url}/sites/moscow/survivability`);
+    await page.goto(`${suite.stack.url}/sites/moscow/survivability`);
     await page.getByText('No site “moscow”').waitFor();
     expect(await page.locator('section[data-scenario]').count()).toBe(0);
     await page.context().close();
@@ -82,7 +71,7 @@ describe('web console: survivability report', { timeout: 90_000 }, () => {
     ]);
     expect(await changes.innerText()).toContain('Agent down (fallback dialplan only)');
     // Nothing was saved.
-    const listed = (await stack.t.request('GET', '/api/v1/inbound-routes?siteId=piter', undefined, stack.adminToken)).body['items'] as { did: string }[];
+    const listed = (await suite.stack.t.request('GET', '/api/v1/inbound-routes?siteId=piter', undefined, suite.stack.adminToken)).body['items'] as { did: string }[];
     expect(listed.map((r) => r.did)).not.toContain('78125550399');
     await page.screenshot({ path: artifactPath('survivability-preview.png'), fullPage: true, timeout: 30_000 });
     await page.context().close();

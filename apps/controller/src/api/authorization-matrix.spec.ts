@@ -11,7 +11,7 @@ import { cdrEnvelope } from '../ingest/testing/cdr-envelopes.js';
 import { RouteCatalog } from '../openapi/route-catalog.js';
 import { buildFoundingScenario } from '../testing/scenario.js';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
-import { testDatabaseLabel } from '../testing/test-database.js';
+import { testDatabaseLabel, timeLimit } from '../testing/test-database.js';
 
 /**
  * Every registered route x role x own/foreign site, with the status each must answer. The routes come from
@@ -300,7 +300,7 @@ describe(`authorization matrix: every route x role x own/foreign site (${testDat
     }
     expect(mismatches).toEqual([]);
     // Every route x 3 roles x 2 sites, some of them real writes: ~20 s on a busy 2-core machine.
-  }, 90_000);
+  }, timeLimit(90_000));
 
   it('refuses every non-public route without a token (401)', async () => {
     const wrong: string[] = [];

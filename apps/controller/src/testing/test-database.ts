@@ -145,3 +145,11 @@ async function adminQuery(sql: string): Promise<void> {
 export function testDatabaseLabel(): string {
   return process.env[TEST_DATABASE_KIND_ENV] === 'embedded' ? 'embedded database - no PostgreSQL reachable' : 'PostgreSQL';
 }
+
+/**
+ * A test's time limit for this run: PGlite (PostgreSQL in WebAssembly, one connection) takes up to ~3x as long as
+ * PostgreSQL for a test of hundreds of requests, so an embedded run gives such a test three times its limit.
+ */
+export function timeLimit(ms: number): number {
+  return process.env[TEST_DATABASE_KIND_ENV] === 'embedded' ? ms * 3 : ms;
+}
