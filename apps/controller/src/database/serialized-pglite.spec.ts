@@ -9,7 +9,8 @@ describe('the embedded database pool', () => {
   beforeAll(async () => {
     ds = await new DataSource({ type: 'postgres', driver: serializedPGliteDriver({}), installExtensions: false, uuidExtension: 'pgcrypto' }).initialize();
     await ds.query('CREATE TABLE notes (text text NOT NULL)');
-  }, 60_000);
+    // An initdb in memory: ~10 s of CPU, a few minutes of wall time on a loaded 2-core machine.
+  }, 240_000);
 
   afterAll(async () => {
     await ds?.destroy();
