@@ -6,7 +6,7 @@ import { EventStore } from '../ingest/event-store.js';
 import { cdrEnvelope } from '../ingest/testing/cdr-envelopes.js';
 import { buildFoundingScenario } from '../testing/scenario.js';
 import { ADMIN, startTestApp, type TestApp } from '../testing/test-app.js';
-import { testDatabaseLabel } from '../testing/test-database.js';
+import { testDatabaseLabel, timeLimit } from '../testing/test-database.js';
 
 /**
  * The CDR and agent status APIs over rows written by the ingest's own store (the NATS path is covered in
@@ -52,7 +52,7 @@ describe(`GET /api/v1/cdrs and /api/v1/agents (${testDatabaseLabel()})`, () => {
       cdrEnvelope('piter', 1, { src: '301', dst: '101', targetSiteId: 'moscow' }),
       cdrEnvelope('piter', 2, { src: '301', dst: '102', disposition: 'NO ANSWER' }),
     ]);
-  }, 60_000);
+  }, timeLimit(60_000));
   afterAll(async () => t?.close());
 
   it('pages every record newest first, once, whatever the page size', async () => {
