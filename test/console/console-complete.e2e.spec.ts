@@ -96,7 +96,7 @@ describe('web console: deletes with previews, no-rights message, tracer plan, AP
       at: new Date().toISOString(),
       event: { type: 'heartbeat', agentVersion: '0.9.0', appliedRevision: 1, uptimeSec: 65, agiSessionsActive: 0, amiConnected: true, alarms: [{ code: 'pjsip-transport-conflict', severity: 'critical', message, since: new Date().toISOString() }] },
     };
-    await stack.t.app.get(DataSource).transaction((m) => new EventStore().write(m, groupEvents([heartbeat])));
+    await suite.stack.t.app.get(DataSource).transaction((m) => new EventStore().write(m, groupEvents([heartbeat])));
 
     const page = await signIn(ADMIN, '/');
     const pill = page.locator('tr[data-site="moscow"] [data-alarm="pjsip-transport-conflict"]');
@@ -104,7 +104,7 @@ describe('web console: deletes with previews, no-rights message, tracer plan, AP
     expect(await pill.innerText()).toContain('alarm: pjsip-transport-conflict');
     expect(await pill.getAttribute('title')).toBe(message);
     expect(await page.locator('tr[data-site="piter"] [data-alarm]').count()).toBe(0);
-    await page.goto(`${stack.url}/sites/moscow`);
+    await page.goto(`${suite.stack.url}/sites/moscow`);
     const listed = page.getByRole('list', { name: 'agent alarms' }).locator('[data-alarm="pjsip-transport-conflict"]');
     await listed.waitFor();
     expect(await listed.innerText()).toContain("transport 'transport-udp' (pjsip.conf:2, bind = 0.0.0.0)");
