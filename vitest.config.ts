@@ -19,6 +19,9 @@ export default defineConfig(async () => {
       testTimeout: embedded ? 90_000 : 20_000,
       hookTimeout: embedded ? 240_000 : 60_000,
       pool: 'forks',
+      // expect.poll waits for something that must come true (an agent reconnecting, a revision applied): on a loaded
+      // 2-core runner that can take more than vitest's default second. A test of "does not happen" never polls.
+      expect: { poll: { timeout: 5_000 } },
     },
   };
 });

@@ -224,7 +224,7 @@ export class SnapshotApplier {
     }
     const stored = text ?? canonicalJson(snapshot);
     await this.store.save(snapshot, stored);
-    this.state.apply(snapshot);
+    await this.state.applyInSlices(snapshot, nextTurn); // calls keep routing on the site in force while the new one compiles
     this.parts = parts;
     this.metrics.snapshotApplied(snapshot);
     this.log.info({ revision: snapshot.revision, contentHash: snapshot.contentHash, source }, 'snapshot applied');
