@@ -67,7 +67,7 @@ function FlowEditor({ siteId, flow, layout, readOnly }: { siteId: string; flow: 
   const selectedNode = nodes.find((n) => n.id === selected);
   // Nodes a person placed (stored in the flow's layout); the automatic layout places the rest.
   const pinned = useRef(new Set(Object.keys(layout?.nodes ?? {})));
-  const { arrange, state: layoutState } = useAutoLayout(setNodes, setEdges, pinned, flow !== undefined);
+  const { arrange, reroute, state: layoutState } = useAutoLayout(setNodes, setEdges, pinned, flow !== undefined);
   const [layoutNote, setLayoutNote] = useState<string | undefined>(undefined);
 
   /** Saves where the boxes are: console metadata, so no revision and nothing rolls out. */
@@ -84,6 +84,7 @@ function FlowEditor({ siteId, flow, layout, readOnly }: { siteId: string; flow: 
   const onNodeDragStop = (_: unknown, dragged: DiagramNode, moved: readonly DiagramNode[]): void => {
     for (const n of [dragged, ...moved]) pinned.current.add(n.id);
     const current = nodes.map((n) => moved.find((m) => m.id === n.id) ?? (n.id === dragged.id ? dragged : n));
+    reroute([dragged, ...moved]);
     void saveLayout(current);
   };
 

@@ -2,7 +2,7 @@ import { BaseEdge, EdgeLabelRenderer, getSmoothStepPath, type Edge, type EdgePro
 import type { EdgeRoute, Point } from './flow-layout';
 
 export interface RoutedEdgeData extends Record<string, unknown> {
-  /** The automatic layout's route and label box, for the node positions it placed. */
+  /** The route and label box (ELK's, or the edge router's), for the node positions it was made for. */
   readonly route?: EdgeRoute;
 }
 export type RoutedEdge = Edge<RoutedEdgeData, 'routed'>;
@@ -33,9 +33,9 @@ function polylinePath(points: readonly Point[]): string {
 }
 
 /**
- * An edge along the layout's route with its one label where the layout put it (clear of nodes and of other
- * labels). Once a person drags one of its nodes away from where the layout placed it, the route no longer fits:
- * the edge is then drawn as a step line between its handles, label at its middle, until the flow is arranged again.
+ * An edge along its route with its one label where the route's placer put it (clear of nodes and of other labels).
+ * While a person drags one of its nodes the route no longer fits: the edge is then drawn as a step line between its
+ * handles, label at its middle, until the drop routes every edge again around the nodes where they stand.
  */
 export function RoutedEdgeView({ id, sourceX, sourceY, targetX, targetY, sourcePosition, targetPosition, label, data, markerEnd, style, selected }: EdgeProps<RoutedEdge>) {
   const route = data?.route;
