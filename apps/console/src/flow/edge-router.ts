@@ -88,23 +88,39 @@ const DOWN = 2;
 class Grid {
   private readonly xs: number[];
   private readonly ys: number[];
-  /** Stretches used by edges routed so far, by `${column},${row},${axis}`. */
-  private readonly used = new Map<string, number>();
+  /** Per cell: whether the stretch to the next column (right) / next row (down) stays out of every node box. */
+  private readonly openRight: Uint8Array;
+  private readonly openDown: Uint8Array;
+  /** Per cell: how many routed edges use the stretch to the right / downwards (so the next ones spread out). */
+  private readonly usedRight: Uint16Array;
+  private readonly usedDown: Uint16Array;
 
-  constructor(
-    private readonly boxes: readonly Box[],
-    handles: readonly Point[],
-  ) {
-    const xs = [...handles.map((p) => p.x), ...boxes.flatMap((b) => [b.x - CLEARANCE, b.x + b.width + CLEARANCE])];
-    const ys = [...handles.map((p) => p.y), ...boxes.flatMap((b) => [b.y - CLEARANCE, b.y + b.height + CLEARANCE])];
-    this.xs = withMidlines(xs);
-    this.ys = withMidlines(ys);
+  constructor(boxes: readonly Box[], handles: readonly Point[]) {
+    this.xs = withMidlines([...handles.map((p) => p.x), ...boxes.flatMap((b) => [b.x - CLEARANCE, b.x + b.width + CLEARANCE])]);
+    this.ys = withMidlines([...handles.map((p) => p.y), ...boxes.flatMap((b) => [b.y - CLEARANCE, b.y + b.height + CLEARANCE])]);
+    const cells = this.xs.length * this.ys.length;
+    this.openRight = new Uint8Array(cells);
+    this.openDown = new Uint8Array(cells);
+    this.usedRight = new Uint16Array(cells);
+    this.usedDown = new Uint16Array(cells);
+    // Worked out once: the searches then only look these up.
+    const blocked = (a: Point, b: Point): boolean => {
+      const stretch = { x: Math.min(a.x, b.x), y: Math.min(a.y, b.y), width: Math.max(Math.abs(a.x - b.x), 0.01), height: Math.max(Math.abs(a.y - b.y), 0.01) };
+      return boxes.some((box) => overlaps(stretch, box));
+    };
+    for (const [j, y] of this.ys.entries()) {
+      for (const [i, x] of this.xs.entries()) {
+        const right = this.xs[i + 1];
+        const down = this.ys[j + 1];
+        const cell = this.cell(i, j);
+        if (right !== undefined && !blocked({ x, y }, { x: right, y })) this.openRight[cell] = 1;
+        if (down !== undefined && !blocked({ x, y }, { x, y: down })) this.openDown[cell] = 1;
+      }
+    }
   }
 
-  /** Whether the straight stretch from a to b runs through (the inside of) a node box. */
-  private blocked(a: Point, b: Point): boolean {
-    const stretch = { x: Math.min(a.x, b.x), y: Math.min(a.y, b.y), width: Math.max(Math.abs(a.x - b.x), 0.01), height: Math.max(Math.abs(a.y - b.y), 0.01) };
-    return this.boxes.some((box) => overlaps(stretch, box));
+  private cell(i: number, j: number): number {
+    return j * this.xs.length + i;
   }
 
   /** The cheapest way from a to b (both on the grid), leaving a downwards and arriving at b downwards if it can. */
@@ -118,40 +134,44 @@ class Grid {
     const state = (i: number, j: number, d: number): number => ((j * cols + i) << 2) | d;
     const cost = new Float64Array(cols * rows * 4).fill(Infinity);
     const prev = new Int32Array(cols * rows * 4).fill(-1);
+    // A*: what is left is at least the straight-line (Manhattan) distance to b.
+    const left = (i: number, j: number): number => Math.abs((this.xs[i] as number) - b.x) + Math.abs((this.ys[j] as number) - b.y);
     const queue = new MinQueue();
     cost[state(ai, aj, DOWN)] = 0;
-    queue.push(0, state(ai, aj, DOWN));
+    queue.push(left(ai, aj), state(ai, aj, DOWN));
     let best = -1;
     let bestCost = Infinity;
     while (queue.size > 0) {
-      const [c, s] = queue.pop();
-      if (c > (cost[s] as number) || c >= bestCost) continue;
+      const [f, s] = queue.pop();
       const d = s & 3;
       const cell = s >> 2;
       const i = cell % cols;
       const j = (cell - i) / cols;
+      const c = cost[s] as number;
+      if (f > c + left(i, j) || f >= bestCost) continue;
       if (i === bi && j === bj) {
         // The last stretch, into the handle, goes down: arriving sideways costs one more bend.
         const total = c + (d === DOWN ? 0 : BEND_COST);
         if (total < bestCost) [best, bestCost] = [s, total];
         continue;
       }
-      for (const [k, [dx, dy]] of DIRS.entries()) {
+      for (let k = 0; k < 4; k++) {
         if ((d ^ k) === 1) continue; // never straight back
+        const [dx, dy] = DIRS[k] as readonly [number, number];
         const ni = i + dx;
         const nj = j + dy;
         if (ni < 0 || nj < 0 || ni >= cols || nj >= rows) continue;
-        const p = { x: this.xs[i] as number, y: this.ys[j] as number };
-        const q = { x: this.xs[ni] as number, y: this.ys[nj] as number };
-        if (this.blocked(p, q)) continue;
-        const length = Math.abs(q.x - p.x) + Math.abs(q.y - p.y);
-        const shared = this.used.get(stretchKey(i, j, ni, nj)) ?? 0;
+        const across = dy === 0;
+        const via = Math.min(j, nj) * cols + Math.min(i, ni);
+        if ((across ? this.openRight[via] : this.openDown[via]) !== 1) continue;
+        const length = Math.abs((this.xs[ni] as number) - (this.xs[i] as number)) + Math.abs((this.ys[nj] as number) - (this.ys[j] as number));
+        const shared = (across ? this.usedRight[via] : this.usedDown[via]) as number;
         const next = c + length * (1 + shared * SHARED_COST) + (k === d ? 0 : BEND_COST);
         const ns = state(ni, nj, k);
         if (next < (cost[ns] as number)) {
           cost[ns] = next;
           prev[ns] = s;
-          queue.push(next, ns);
+          queue.push(next + left(ni, nj), ns);
         }
       }
     }
@@ -165,14 +185,14 @@ class Grid {
     for (let k = 1; k < cells.length; k++) {
       const [i, j] = cells[k - 1] as [number, number];
       const [ni, nj] = cells[k] as [number, number];
-      const key = stretchKey(i, j, ni, nj);
-      this.used.set(key, (this.used.get(key) ?? 0) + 1);
+      const across = j === nj;
+      const via = this.cell(Math.min(i, ni), Math.min(j, nj));
+      if (across) this.usedRight[via] = (this.usedRight[via] as number) + 1;
+      else this.usedDown[via] = (this.usedDown[via] as number) + 1;
     }
     return cells.map(([i, j]) => ({ x: this.xs[i] as number, y: this.ys[j] as number }));
   }
 }
-
-const stretchKey = (i: number, j: number, ni: number, nj: number): string => `${Math.min(i, ni)},${Math.min(j, nj)},${i === ni ? 'v' : 'h'}`;
 
 /** The coordinates sorted and deduplicated, with a line through the middle of each gap so edges can run between nodes. */
 function withMidlines(values: readonly number[]): number[] {
