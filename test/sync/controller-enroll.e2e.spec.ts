@@ -1,12 +1,12 @@
-import { DEFAULT_SIP_PORT, EnrollResponse, SiteSnapshot, Subjects } from '@fedpbx/contracts';
-import { importPublicKey, verifySnapshot } from '@fedpbx/signing';
+import { DEFAULT_SIP_PORT, EnrollResponse, Subjects } from '@fedpbx/contracts';
+import { importPublicKey } from '@fedpbx/signing';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { buildFoundingScenario } from '../../apps/controller/src/testing/scenario.js';
 import { ADMIN, startTestApp, type TestApp } from '../../apps/controller/src/testing/test-app.js';
 import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
-import { connectWithCreds, openConfigBucket, readSnapshot, startSyncedController, until } from './controller-harness.js';
+import { connectWithCreds, controllerVerifyingKey, openConfigBucket, readSharedText, readSnapshot, startSyncedController, until, verifyPublishedPair } from './controller-harness.js';
 
 const WG_KEY = 'xTIBA5rboUvnH4htodjb6e697QjLERt1NAB4mZqp8Dg=';
 const PASSWORD = 'enroll-password-123';
@@ -46,8 +46,10 @@ describe('agent enrollment (PostgreSQL, private nats-server)', () => {
 
     const nc = await connectWithCreds(answer.natsUrls[0]!, answer.natsCreds, answer.inboxPrefix);
     clients.push(nc);
+    // With the agent's own credentials: its site part and the part every site shares, verified with the key it was given.
     const own = await until('kazan snapshot', async () => (await readSnapshot(await openConfigBucket(nc, 'kazan'))) ?? undefined);
-    const snapshot = verifySnapshot(own.raw, 'kazan', [importPublicKey(answer.controllerKeyId, answer.controllerPublicKey)]);
+    const shared = await until('the shared part', async () => (await readSharedText(nc)) ?? undefined);
+    const snapshot = verifyPublishedPair(own.text, shared.text, 'kazan', [importPublicKey(answer.controllerKeyId, answer.controllerPublicKey)]);
     expect(snapshot.config.site.id).toBe('kazan');
     await expect(openConfigBucket(nc, 'piter').then((kv) => kv.get(Subjects.SNAPSHOT_KEY))).rejects.toThrow(/Permissions Violation for Publish to "\$JS\.API\.[A-Z.]+\.KV_fedpbx-config-piter"/);
   });
@@ -112,8 +114,14 @@ describe('agent enrollment (PostgreSQL, private nats-server)', () => {
     // Every site's snapshot sees the new peers' public WireGuard data.
     const nc = clients[0]!;
     const kazan = await until('kazan sees riga', async () => {
-      const s = await readSnapshot(await openConfigBucket(nc, 'kazan'));
-      const riga = s === null ? undefined : SiteSnapshot.parse(s.raw).config.federation.sites.find((x) => x.id === 'riga');
+      const [s, shared] = [await readSnapshot(await openConfigBucket(nc, 'kazan')), await readSharedText(nc)];
+      if (s === null || shared === null) return undefined;
+      let riga;
+      try {
+        riga = verifyPublishedPair(s.text, shared.text, 'kazan', [controllerVerifyingKey(t)]).config.federation.sites.find((x) => x.id === 'riga');
+      } catch {
+        return undefined; // read between the shared part and the site part naming it: the next read has both
+      }
       return riga?.network?.wireguardPublicKey === undefined ? undefined : riga.network;
     });
     expect(kazan).toEqual({ sipPort: DEFAULT_SIP_PORT, vpnAddress: '10.77.0.5', wireguardPublicKey: keys.riga });
