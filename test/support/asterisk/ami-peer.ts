@@ -24,6 +24,11 @@
 //   for a name ending in `)`, the function (pbx_variables.c pbx_builtin_setvar_helper -> ast_func_write):
 //   DEVICE_STATE accepts only `Custom:<name>` and a state ast_devstate_val knows other than UNKNOWN, else
 //   `Variable not set`; `Command: devstate change Custom:<name> <STATE>` does the same.
+// - event filters (manager.c manager_add_filter, filter_cmp_fn, should_send_event; model in ami-event-filter.ts):
+//   a user's manager.conf `eventfilter` lines are copied into each session at Login, the `Filter` action (write class
+//   system) adds one to its own session; every event raised (event(), setDeviceState(), one-event sendRaw()) goes to a
+//   session only if its filters let it through. Answers to actions, list items included (DeviceStateList), are never
+//   filtered: they are written to the session directly, not queued as events.
 // Messages whose text was recorded are produced from the recording (ActionID rewritten), the rest from
 // templates laid out field for field like the recordings (test/ami/ami-peer.spec.ts checks both against them).
 // Test hooks: handle() overrides an action (write half a list and cut the socket, never answer, ...), event() and
@@ -32,6 +37,7 @@ import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { addFilter, parseEventFilter, shouldSendEvent, type SessionFilters } from './ami-event-filter.js';
 
 export const AMI_FIXTURE_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'libs', 'asterisk', 'fixtures', 'asterisk-22');
 
@@ -64,6 +70,12 @@ export interface AmiPeerUser {
   readonly secret: string;
   readonly read?: readonly AmiClass[];
   readonly write?: readonly AmiClass[];
+  /**
+   * manager.conf `eventfilter...` lines of the user, as [key, value] (`['eventfilter(action(exclude),name(X))', '']`):
+   * parsed when the user is loaded (a bad one is dropped, as manager.c logs and skips it) and copied into each of its
+   * sessions at Login (authenticate), before the Filter actions the session adds itself.
+   */
+  readonly eventFilters?: readonly (readonly [string, string])[];
 }
 
 /** Write classes an action needs (any one of them); `[]` = any logged-in user. From the ast_manager_register calls. */
@@ -90,6 +102,8 @@ const ACTION_AUTHORITY: Record<string, readonly AmiClass[]> = {
   setvar: ['call'],
   devicestatelist: ['call', 'reporting'],
   // manager.c: Hangup EVENT_FLAG_SYSTEM | EVENT_FLAG_CALL, CoreShowChannels EVENT_FLAG_SYSTEM | EVENT_FLAG_REPORTING.
+  // manager.c: Filter EVENT_FLAG_SYSTEM (per session; manager.conf eventfilter lines need no action at all).
+  filter: ['system'],
   hangup: ['system', 'call'],
   coreshowchannels: ['system', 'reporting'],
 };
@@ -167,6 +181,8 @@ export interface PeerSession {
   readonly socket: net.Socket;
   user: string | undefined;
   events: boolean;
+  /** The session's event filters: the user's manager.conf ones from Login, then those its Filter actions added. */
+  readonly filters: SessionFilters;
 }
 
 export interface ActionContext {
@@ -321,13 +337,19 @@ export class AmiPeer {
     const text = formatMessage([['Event', name], ['Privilege', privilege], ['SystemName', this.systemName], ...fields]);
     const cls = privilege.split(',')[0] as AmiClass;
     for (const s of this.loggedInSessions) {
-      if (s.events && this.may(s, 'read', [cls])) this.write(s, text);
+      if (s.events && this.may(s, 'read', [cls]) && shouldSendEvent(s.filters, name, text)) this.write(s, text);
     }
   }
 
-  /** Bytes to every logged-in session with events on (e.g. recorded event chunks). */
+  /**
+   * Bytes to every logged-in session with events on (e.g. recorded event chunks). Text that is one event
+   * (`Event: <name>` first) passes each session's event filters like any event; other bytes go out as they are.
+   */
   sendRaw(text: string): void {
-    for (const s of this.loggedInSessions) if (s.events) this.write(s, text);
+    const name = /^Event: ([^\r\n]*)\r?\n/.exec(text)?.[1];
+    for (const s of this.loggedInSessions) {
+      if (s.events && (name === undefined || shouldSendEvent(s.filters, name, text))) this.write(s, text);
+    }
   }
 
   /** The recorded event chunks of a fixture (everything Asterisk sent after the login answer, before Logoff). */
@@ -358,7 +380,7 @@ export class AmiPeer {
   }
 
   private accept(socket: net.Socket): void {
-    const session: PeerSession = { id: ++this.nextSession, socket, user: undefined, events: true };
+    const session: PeerSession = { id: ++this.nextSession, socket, user: undefined, events: true, filters: { include: [], exclude: [] } };
     this.sessions.add(session);
     this.connections += 1;
     socket.setNoDelay(true);
@@ -506,6 +528,9 @@ export class AmiPeer {
       case 'setvar':
         this.setvar(ctx);
         return;
+      case 'filter':
+        this.filter(ctx);
+        return;
       case 'pjsipshowendpoints':
         this.list(ctx, 'A listing of Endpoints follows, presented as EndpointList events', 'EndpointListComplete', this.pjsip.endpoints.map((e) => endpointListItem(e, actionId)));
         return;
@@ -550,6 +575,12 @@ export class AmiPeer {
     }
     session.user = username;
     session.events = (request.get('Events') ?? '').toLowerCase() !== 'off';
+    // authenticate(): the user's manager.conf filters are linked into the session's lists.
+    for (const [key, value] of user.eventFilters ?? []) {
+      if (!key.startsWith('eventfilter')) continue;
+      const parsed = parseEventFilter(key, value);
+      if (parsed.ok) addFilter(session.filters, parsed.entry);
+    }
     // The recorded answer, then (events on) the recorded FullyBooted and this login's SuccessfulAuth, each only
     // if the user's read classes allow it (system / security).
     const [answer, fullyBooted, successfulAuth] = splitMessages(
@@ -600,6 +631,31 @@ export class AmiPeer {
       ctx.respond('Error', [['Message', 'Command output follows'], ['Output', `No such command '${command}' (type 'core show help ${first}' for other possible commands)`]]);
     }
     this.notify();
+  }
+
+  /**
+   * manager.c action_filter: `Operation: Add` (case-insensitive; nothing else is known), `MatchCriteria` (optional:
+   * wrapped as `eventfilter(<MatchCriteria>)`, else plain `eventfilter`), `Filter` (the pattern). The filter holds
+   * for this session only, from the next event on; there is no way to remove one but to log in again.
+   */
+  private filter(ctx: ActionContext): void {
+    const { request, session } = ctx;
+    if ((request.get('Operation') ?? '').toLowerCase() !== 'add') {
+      ctx.respond('Error', [['Message', 'Unknown operation']]);
+      return;
+    }
+    const match = request.get('MatchCriteria') ?? '';
+    const parsed = parseEventFilter(match === '' ? 'eventfilter' : `eventfilter(${match})`, request.get('Filter') ?? '');
+    if (!parsed.ok) {
+      const message =
+        parsed.error === 'compile'
+          ? 'Filter did not compile.  Check the syntax of the filter given.'
+          : 'Filter was formatted incorrectly.  Check the syntax of the filter given.';
+      ctx.respond('Error', [['Message', message]]);
+      return;
+    }
+    addFilter(session.filters, parsed.entry);
+    ctx.respond('Success', [['Message', 'Success']]);
   }
 
   /** manager.c action_setvar with pbx_variables.c pbx_builtin_setvar_helper; channels are not modelled here. */
