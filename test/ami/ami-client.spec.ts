@@ -6,6 +6,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 // test/ is the cross-app tier: it reaches agent internals, which have no package export.
 import { AmiClient, isEmptyListError, loggableHeaders, type AmiClientOptions, type AmiEvent } from '../../apps/agent/src/ami/ami-client.js';
 import { AmiClientError } from '../../apps/agent/src/ami/ami-errors.js';
+import { filterActionFields, filterConfLine, type AmiEventFilter } from '../../apps/agent/src/ami/ami-filter.js';
 import { AmiPeer, DEFAULT_AMI_USER, formatMessage, type AmiPeerOptions } from '../support/asterisk/ami-peer.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -326,5 +327,84 @@ describe('AmiClient', () => {
     peer.handle('Reload', undefined);
     await connected(client);
     await expect(client.action('Reload', { Module: 'pbx_config.so' })).resolves.toMatchObject({ response: 'Success' });
+  });
+
+  describe('event filters (Action: Filter after every Login)', () => {
+    const OWN_LAMPS: AmiEventFilter = { action: 'exclude', event: 'DeviceStateChange', header: 'Device', method: 'starts_with', pattern: 'Custom:fedpbx-', reason: 'test' };
+
+    it('sends each filter after every Login before what the connected listeners send, and Asterisk then keeps those events away', async () => {
+      const { peer, client } = await setup();
+      client.addEventFilter(OWN_LAMPS);
+      client.addEventFilter({ ...OWN_LAMPS }); // the same filter twice is sent once
+      const events: AmiEvent[] = [];
+      client.onEvent((e) => events.push(e));
+      let connects = 0;
+      client.onConnected(() => {
+        connects += 1;
+        void client.action('Setvar', { Variable: 'DEVICE_STATE(Custom:fedpbx-piter-301)', Value: connects === 1 ? 'INUSE' : 'BUSY' });
+      });
+      client.start();
+      await until(() => peer.deviceStates.get('Custom:fedpbx-piter-301') === 'INUSE');
+      peer.setDeviceState('PJSIP/101', 'RINGING');
+      await until(() => events.some((e) => e.headers.get('Device') === 'PJSIP/101'));
+      expect(events.filter((e) => e.event === 'DeviceStateChange').map((e) => e.headers.get('Device'))).toEqual(['PJSIP/101']);
+      expect(peer.received.map((r) => r.action.toLowerCase())).toEqual(['login', 'filter', 'setvar']);
+      const filter = peer.actions('Filter')[0]!;
+      expect([filter.get('Operation'), filter.get('MatchCriteria'), filter.get('Filter')]).toEqual([
+        'Add',
+        'action(exclude),name(DeviceStateChange),header(Device),method(starts_with)',
+        '!Custom:fedpbx-',
+      ]);
+      // A new session has no filters: the client sends them again.
+      peer.dropAll();
+      await until(() => peer.deviceStates.get('Custom:fedpbx-piter-301') === 'BUSY');
+      peer.setDeviceState('PJSIP/101', 'NOT_INUSE');
+      await until(() => events.some((e) => e.headers.get('State') === 'NOT_INUSE'));
+      expect(peer.received.map((r) => r.action.toLowerCase())).toEqual(['login', 'filter', 'setvar', 'login', 'filter', 'setvar']);
+      expect(events.some((e) => (e.headers.get('Device') ?? '').startsWith('Custom:'))).toBe(false);
+      // Added while connected: sent at once.
+      client.addEventFilter({ action: 'exclude', event: 'ContactStatus', method: 'none', reason: 'test' });
+      await until(() => peer.actions('Filter').length === 3);
+      expect(client.eventFilterLines).toEqual([
+        'eventfilter(action(exclude),name(DeviceStateChange),header(Device),method(starts_with)) = Custom:fedpbx-',
+        'eventfilter(action(exclude),name(ContactStatus),method(none)) =',
+      ]);
+    });
+
+    it('works on without the filter when Asterisk refuses it (no write = system), and says so once', async () => {
+      const { peer, client, lines } = await setup({ users: { [DEFAULT_AMI_USER.name]: { secret: DEFAULT_AMI_USER.secret, read: ['all'], write: ['call'] } } });
+      client.addEventFilter(OWN_LAMPS);
+      const events: AmiEvent[] = [];
+      client.onEvent((e) => events.push(e));
+      client.start();
+      await connected(client);
+      await client.action('Setvar', { Variable: 'DEVICE_STATE(Custom:fedpbx-piter-301)', Value: 'INUSE' });
+      await until(() => events.some((e) => e.headers.get('Device') === 'Custom:fedpbx-piter-301'));
+      peer.dropAll();
+      await until(() => peer.actions('Filter').length === 2 && client.connected);
+      await client.action('Ping');
+      const refused = lines.filter((l) => l.includes('Asterisk refused an AMI event filter'));
+      expect(refused).toHaveLength(1);
+      expect(refused[0]).toContain('Permission denied');
+    });
+
+    it('refuses filters Asterisk would refuse or that an Asterisk before 22.1 would misread', () => {
+      const client = new AmiClient({ host: '127.0.0.1', port: 1, username: 'u', secret: 's', log: pino({ level: 'silent' }) });
+      const bad: AmiEventFilter[] = [
+        { ...OWN_LAMPS, method: 'none' },
+        { ...OWN_LAMPS, pattern: undefined },
+        { action: 'exclude', method: 'none', reason: 'test' },
+        { ...OWN_LAMPS, event: 'Device StateChange' },
+        { ...OWN_LAMPS, header: 'Device)' },
+        { ...OWN_LAMPS, pattern: '!x' },
+        { action: 'include', event: 'Cdr', header: 'Source', method: 'exact', pattern: '101', reason: 'test' },
+      ];
+      for (const f of bad) expect(() => client.addEventFilter(f), JSON.stringify(f)).toThrow(/AMI event filter \(test\)/);
+      expect(client.eventFilterLines).toEqual([]);
+      // An include filter by name only is fine (its legacy reading, an empty regex, matches every event).
+      client.addEventFilter({ action: 'include', event: 'Cdr', method: 'none', reason: 'test' });
+      expect(filterActionFields({ action: 'include', event: 'Cdr', method: 'none', reason: 'test' })).toEqual({ Operation: 'Add', MatchCriteria: 'action(include),name(Cdr),method(none)', Filter: '' });
+      expect(filterConfLine(OWN_LAMPS)).toBe('eventfilter(action(exclude),name(DeviceStateChange),header(Device),method(starts_with)) = Custom:fedpbx-');
+    });
   });
 });

@@ -23,6 +23,10 @@
  * package's unbounded one (which also re-splits its whole backlog per chunk). Asterisk answers pipelined actions of
  * one session in order, each with its ActionID (manager.c reads and runs one action at a time per session).
  *
+ * Event filters (ami-filter.ts): {@link AmiClient.addEventFilter} asks Asterisk not to send events nobody here wants;
+ * they are sent with `Action: Filter` after every Login, before the connected listeners run (so before anything they
+ * send), and a refusal only costs the saving.
+ *
  * Secrets: the AMI secret lives only in the package's options object and is never logged. Field values of
  * actions are never logged (only action names). Events may carry passwords (AuthDetail): use
  * {@link loggableHeaders} before logging any message.
@@ -36,6 +40,7 @@ import { AmiHeaders, formatAmiAction, type AmiHeader, type AmiMessage } from '@f
 import Manager, { type ManagerInstance, type RawAmiItem } from 'asterisk-manager';
 import type { Logger } from '../logger.js';
 import { AmiClientError } from './ami-errors.js';
+import { checkFilter, filterActionFields, filterConfLine, type AmiEventFilter } from './ami-filter.js';
 import { AmiStream, connectKeepingSocket } from './ami-stream.js';
 
 export type AmiEvent = Extract<AmiMessage, { kind: 'event' }>;
@@ -117,6 +122,10 @@ export class AmiClient {
   private readonly connectedListeners = new Set<Listener<[]>>();
   private readonly stateListeners = new Set<Listener<[AmiConnectionState]>>();
   private readonly errorListeners = new Set<Listener<[AmiClientError]>>();
+  /** Event filters for every session, by their manager.conf line (the same filter asked twice is sent once). */
+  private readonly eventFilters = new Map<string, AmiEventFilter>();
+  /** Filters Asterisk refused, with its answer: said once per filter and answer, not at every reconnect. */
+  private readonly refusedFilters = new Set<string>();
 
   constructor(options: AmiClientOptions) {
     this.opts = {
@@ -154,6 +163,38 @@ export class AmiClient {
   /** Connection-level failures (socket errors, failed logins, unmatched error responses); already logged. */
   onError(listener: (error: AmiClientError) => void): () => void {
     return add(this.errorListeners, listener);
+  }
+
+  /**
+   * Asks Asterisk not to send the events this filter excludes (or, for an include filter: only those it includes, once
+   * any include filter is set) - for this session if logged in, and after every later Login. Throws for a filter
+   * Asterisk would refuse or that is unsafe on an older Asterisk (ami-filter.ts checkFilter). Callers must still
+   * ignore the events they do not want: an Asterisk without filters, or a user without `write = system`, sends all.
+   */
+  addEventFilter(filter: AmiEventFilter): void {
+    checkFilter(filter);
+    const line = filterConfLine(filter);
+    if (this.eventFilters.has(line)) return;
+    this.eventFilters.set(line, filter);
+    if (this.stateValue === 'connected') this.sendFilter(line, filter);
+  }
+
+  /** The filters asked for, as manager.conf lines (status, tests). */
+  get eventFilterLines(): string[] {
+    return [...this.eventFilters.keys()];
+  }
+
+  private sendFilter(line: string, filter: AmiEventFilter): void {
+    this.action('Filter', filterActionFields(filter)).then(
+      () => this.opts.log.debug({ filter: line }, 'AMI event filter set'),
+      (error: unknown) => {
+        if (!(error instanceof AmiClientError) || error.code !== 'ACTION_FAILED') return; // connection gone: sent again at the next Login
+        const key = `${line}\n${error.message}`;
+        if (this.refusedFilters.has(key)) return;
+        this.refusedFilters.add(key);
+        this.opts.log.warn({ filter: line, reason: filter.reason, answer: error.message }, 'Asterisk refused an AMI event filter: those events still come (and are ignored)');
+      },
+    );
   }
 
   /** Starts connecting; from now on the client reconnects forever until stop(). */
@@ -283,6 +324,8 @@ export class AmiClient {
         this.setState('connected');
         this.opts.log.info({ host: this.opts.host, port: this.opts.port, user: this.opts.username }, 'AMI connected');
         this.armKeepalive(conn);
+        // Before the listeners: Asterisk runs a session's actions in order, so nothing they cause comes back unfiltered.
+        for (const [line, filter] of this.eventFilters) this.sendFilter(line, filter);
         for (const l of this.connectedListeners) safely(() => l(), this.opts.log);
       });
     });
