@@ -9,12 +9,12 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEVICE_STATES, Federation, Subjects, type PresenceBatch, type SiteConfig } from '@fedpbx/contracts';
 import { buildSiteConfig, foundingScenarioInput } from '@fedpbx/dialplan';
-import { AmiClient } from '../../apps/agent/src/ami/ami-client.js';
+import { AmiClient, type AmiEvent } from '../../apps/agent/src/ami/ami-client.js';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
 import { LocalPresence } from '../../apps/agent/src/presence/local-presence.js';
 import { RemoteLamps } from '../../apps/agent/src/presence/remote-lamps.js';
 import { NatsLink } from '../../apps/agent/src/sync/nats-link.js';
-import { AmiPeer, DEFAULT_AMI_USER } from '../support/asterisk/ami-peer.js';
+import { AmiPeer, DEFAULT_AMI_USER, type AmiPeerOptions } from '../support/asterisk/ami-peer.js';
 import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
 import { until } from '../support/until.js';
 
@@ -43,8 +43,8 @@ let piter: Site;
 let watcher: NatsConnection;
 const dir = mkdtempSync(join(tmpdir(), 'fedpbx-presence-'));
 
-async function startSite(siteId: string, config: SiteConfig, presencePeers: string[], prepare?: (peer: AmiPeer) => void): Promise<Site> {
-  const peer = await AmiPeer.start({ systemName: siteId });
+async function startSite(siteId: string, config: SiteConfig, presencePeers: string[], prepare?: (peer: AmiPeer) => void, peerOpts: AmiPeerOptions = {}): Promise<Site> {
+  const peer = await AmiPeer.start({ systemName: siteId, ...peerOpts });
   prepare?.(peer);
   const credsFile = join(dir, `${siteId}.creds`);
   writeFileSync(credsFile, await nats.agentCreds(siteId, presencePeers), { mode: 0o600 });
@@ -187,6 +187,41 @@ describe('what Asterisk already shows (AstDB keeps Custom: states across a resta
       await again.ami.stop();
       await again.link.stop();
       await again.peer.close();
+    }
+  });
+
+  it("Asterisk keeps the echo of the agent's own lamp writes away from it (Filter at Login); refused, the lamps work the same", async () => {
+    const echoes = (events: AmiEvent[]): number => events.filter((e) => e.event === 'DeviceStateChange' && (e.headers.get('Device') ?? '').startsWith('Custom:')).length;
+    const seen: AmiEvent[] = [];
+    const off = moscow.ami.onEvent((e) => seen.push(e));
+    // Write class `call` only: Setvar and DeviceStateList are allowed, Filter (system) is not.
+    const callOnly: AmiPeerOptions = { users: { [DEFAULT_AMI_USER.name]: { secret: DEFAULT_AMI_USER.secret, read: ['all'], write: ['call'] } } };
+    const plain = await startSite('moscow', moscow.config, ['piter'], undefined, callOnly);
+    const seenPlain: AmiEvent[] = [];
+    plain.ami.onEvent((e) => seenPlain.push(e));
+    try {
+      expect(moscow.peer.actions('Filter').map((a) => [a.get('MatchCriteria'), a.get('Filter')])).toEqual([
+        ['action(exclude),name(DeviceStateChange),header(Device),method(starts_with)', '!Custom:fedpbx-'],
+      ]);
+      await until('the second moscow shows piter', () => plain.peer.deviceStates.get('Custom:fedpbx-piter-302') !== undefined);
+      for (const state of ['BUSY', 'NOT_INUSE'] as const) {
+        piter.peer.setDeviceState('PJSIP/302', state);
+        await until(`both moscows show 302 ${state}`, () => lamp('302') === state && plain.peer.deviceStates.get('Custom:fedpbx-piter-302') === state);
+      }
+      // A marker after the writes: once it is in, every echo the writes raised would be too.
+      moscow.peer.setDeviceState('PJSIP/101', 'INUSE');
+      plain.peer.setDeviceState('PJSIP/101', 'INUSE');
+      await until('the markers arrive', () => [seen, seenPlain].every((list) => list.some((e) => e.headers.get('Device') === 'PJSIP/101')));
+      expect(echoes(seen)).toBe(0);
+      expect(plain.peer.actions('Filter')).toHaveLength(1); // asked, refused: Permission denied
+      expect(echoes(seenPlain)).toBeGreaterThanOrEqual(2);
+    } finally {
+      off();
+      plain.local.stop();
+      plain.remote.stop();
+      await plain.ami.stop();
+      await plain.link.stop();
+      await plain.peer.close();
     }
   });
 

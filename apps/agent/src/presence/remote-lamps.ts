@@ -4,8 +4,9 @@
  *
  * - Writes: AMI `Setvar` of `DEVICE_STATE(Custom:fedpbx-<site>-<n>)` (funcs/func_devstate.c devstate_write: stored
  *   in AstDB, so it survives an Asterisk restart, and announced as a cachable state change that res_pjsip_exten_state
- *   sends to the subscribed phones). Writes are coalesced per device (only the latest state of a lamp waits), those
- *   of one tick go out in one socket write (ami-stream.ts), at most `maxInFlight` outstanding. What Asterisk shows is
+ *   sends to the subscribed phones; the `DeviceStateChange` it raises is filtered out in Asterisk: OWN_LAMP_ECHO).
+ *   Writes are coalesced per device (only the latest state of a lamp waits), those of one tick go out in one socket
+ *   write (ami-stream.ts), at most `maxInFlight` outstanding. What Asterisk shows is
  *   read at every AMI connect (DeviceStateList lists the Custom: states too, AstDB's after a restart) and then kept
  *   as written, so a resync or a reconnect writes only what differs.
  * - Before a site's first state answer its lamps are left as Asterisk shows them - at most `requestTimeoutMs` once
@@ -27,6 +28,7 @@
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { DEVICE_STATES, PresenceBatch, Subjects, type DeviceState, type SiteConfig } from '@fedpbx/contracts';
 import { remotePresenceDevice } from '@fedpbx/dialplan';
+import type { AmiEventFilter } from '../ami/ami-filter.js';
 import type { Logger } from '../logger.js';
 import type { PresenceAmi, PresenceBus } from './presence-ports.js';
 
@@ -67,6 +69,20 @@ interface WatchedSite {
 
 const decoder = new TextDecoder();
 const LAMP_PREFIX = 'Custom:fedpbx-';
+
+/**
+ * Each lamp written comes back as a `DeviceStateChange` event (devicestate.c), which nothing here reads: LocalPresence
+ * shares PJSIP devices only, and what Asterisk shows is read with DeviceStateList (list items pass any filter). At
+ * thousands of writes a second that echo is half of the agent's AMI input; Asterisk drops it for this session.
+ */
+export const OWN_LAMP_ECHO: AmiEventFilter = {
+  action: 'exclude',
+  event: 'DeviceStateChange',
+  header: 'Device',
+  method: 'starts_with',
+  pattern: LAMP_PREFIX,
+  reason: 'busy lamps: the echo of our own DEVICE_STATE writes',
+};
 const SHOWABLE = new Set<string>(DEVICE_STATES);
 
 export class RemoteLamps {
@@ -97,6 +113,7 @@ export class RemoteLamps {
 
   start(): void {
     const { ami, bus } = this.opts;
+    ami.addEventFilter(OWN_LAMP_ECHO);
     // Asterisk (re)connected: read what it shows (its own restart brings AstDB's states back), write what differs.
     this.unsubscribe.push(ami.onConnected(() => void this.readShown()));
     bus.onConnected((nc) => this.onBusUp(nc));
