@@ -2,7 +2,8 @@ import { canonicalJson, SiteConfig } from '@fedpbx/contracts';
 import { buildSiteConfig, foundingScenario, generateFederation, siteIdOf } from '@fedpbx/dialplan';
 import { describe, expect, it } from 'vitest';
 import { generateSigningKey, signBuiltConfig, signSnapshot, verifySnapshot } from './snapshot-signer.js';
-import { topLevelMembers, verifySnapshotEnvelope, verifySnapshotText, verifySnapshotTextInSlices } from './snapshot-text.js';
+import { membersLike, runSteps, topLevelMembers, verifySnapshotEnvelope, verifySnapshotText, verifySnapshotTextInSlices } from './snapshot-text.js';
+import { signSplitSnapshot, verifySharedSteps } from './split-snapshot.js';
 import { refusal } from './testing/refusal.js';
 
 const key = generateSigningKey('k1');
@@ -181,5 +182,61 @@ describe('topLevelMembers', () => {
 
   it('says undefined for what is not a well-formed object', () => {
     for (const text of ['[]', '{"a":1', '{"a" 1}', '{"a":[1}', '{"a":"x}', '{"a":1}x', '{a:1}', '']) expect(topLevelMembers(text, 0, text.length), text).toBeUndefined();
+  });
+});
+
+describe('membersLike: members compared with the text before', () => {
+  const membersOf = (text: string) => ({ text, members: topLevelMembers(text, 0, text.length) ?? new Map() });
+
+  it('finds the members whose bytes are as before without scanning them, and scans the others', () => {
+    const before = membersOf(canonicalJson({ a: [1, { b: '}]' }], c: 'x', d: { e: [] }, f: 7 }));
+    const text = canonicalJson({ a: [1, { b: '}]' }], c: 'xy', d: { e: [] }, f: 7 });
+    const found = membersLike(text, 0, text.length, before);
+    expect(found?.same).toEqual(new Set(['a', 'd', 'f']));
+    expect([...(found?.members ?? [])]).toEqual([...(topLevelMembers(text, 0, text.length) ?? [])]);
+  });
+
+  it('never takes a longer value for the same one because it starts alike', () => {
+    const before = membersOf(canonicalJson({ a: 1, b: 'x', c: [1] }));
+    const text = canonicalJson({ a: 12, b: 'x\\"', c: [1, 2] });
+    const found = membersLike(text, 0, text.length, before);
+    expect(found?.same.size).toBe(0);
+    expect(Object.fromEntries([...(found?.members ?? [])].map(([k, [s, e]]) => [k, JSON.parse(text.slice(s, e))]))).toEqual(JSON.parse(text));
+    // A member renamed or moved is scanned; a value that is not well formed is still refused.
+    const renamed = canonicalJson({ a: 1, bb: 'x', c: [1] });
+    expect(membersLike(renamed, 0, renamed.length, before)?.same).toEqual(new Set(['a', 'c']));
+    for (const bad of ['{"a":1,"b":"x","c":[1]x}', '{"a":1,"b":"x","c":[1}', '{"a":1,"b":"x","c":[1]']) expect(membersLike(bad, 0, bad.length, before), bad).toBeUndefined();
+  });
+
+  it('is topLevelMembers when there is no text before', () => {
+    const text = canonicalJson({ a: 1, b: [2] });
+    expect(membersLike(text, 0, text.length, undefined)).toEqual({ members: topLevelMembers(text, 0, text.length), same: new Set() });
+  });
+});
+
+describe('a shared part read against the one before', () => {
+  const ranged = (id: string) => ({ ...config, federation: { ...config.federation, numberRanges: [...config.federation.numberRanges, { id, siteId: 'moscow', from: '7000', to: '7099' }] } });
+  const shared = (c: typeof config, revision: number, k = key) => signSplitSnapshot(c, revision, revision, k, at).sharedText;
+
+  it('takes over the members whose bytes are as before (not hashed again) and reads the plan that changed', () => {
+    const first = runSteps(verifySharedSteps(shared(config, 1), [key]));
+    expect(first.parts.source?.text).toBe(first.text);
+    const second = runSteps(verifySharedSteps(shared(ranged('nr-a'), 2), [key], first.parts));
+    expect(second.part.numberRanges.map((r) => r.id)).toContain('nr-a');
+    expect(second.part.numberRanges).not.toBe(first.part.numberRanges);
+    for (const same of ['sites', 'outboundRoutes', 'remoteTrunks', 'classesOfService'] as const) expect(second.part[same], same).toBe(first.part[same]);
+    // Compared by text, so no member hashes are kept; what it gives is what reading it alone gives.
+    expect(second.parts.hashes.size).toBe(0);
+    expect(second.part).toEqual(runSteps(verifySharedSteps(shared(ranged('nr-a'), 2), [key])).part);
+  });
+
+  it('still checks the hash and signature of the whole, and every member that changed', () => {
+    const first = runSteps(verifySharedSteps(shared(config, 1), [key]));
+    const next = shared(ranged('nr-b'), 2);
+    const tampered = next.replace('"nr-b"', '"nr-c"');
+    expect(refusal(() => runSteps(verifySharedSteps(tampered, [key], first.parts)))).toBe('hash-mismatch');
+    expect(refusal(() => runSteps(verifySharedSteps(shared(ranged('nr-b'), 2, other), [key], first.parts)))).toBe('bad-signature');
+    const badRange = { ...config, federation: { ...config.federation, numberRanges: [{ id: 'nr-x', siteId: 'moscow', from: 'x', to: '7099' }] } };
+    expect(refusal(() => runSteps(verifySharedSteps(shared(badRange, 3), [key], first.parts)))).toBe('malformed');
   });
 });

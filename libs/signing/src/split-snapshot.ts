@@ -276,7 +276,7 @@ export function* verifySharedSteps(text: string, keys: readonly VerifyingKey[], 
 }
 
 function sharedSpec(keys: readonly VerifyingKey[]): PartSpec<SharedPartEnvelope> {
-  return { envelope: (raw) => envelopeOf(SharedPartEnvelope, raw, 'shared part'), signature: (e) => verifySharedSignature(e, keys), shape: SHARED_SHAPE };
+  return { envelope: (raw) => envelopeOf(SharedPartEnvelope, raw, 'shared part'), signature: (e) => verifySharedSignature(e, keys), shape: SHARED_SHAPE, keepText: true };
 }
 
 /** A shared part's envelope, its hash and signature checked, its content not read; undefined when not in wire form. */

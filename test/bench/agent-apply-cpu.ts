@@ -1,0 +1,115 @@
+// npm run bench:agent-apply - one agent's CPU per apply of a plan-wide change in snapshot format 2 (issue #20 §1),
+// without NATS: the agent's own code path from the bucket values on (decode, SnapshotApplier.offerShared and
+// offerText - verification, store, compile), as ConfigWatcher hands them over. bench:sync measures the same
+// inside 200 (or 1,000) agents sharing two cores, where the figure is blurred by the NATS clients and the
+// scheduler; this one isolates it, for A/B of the agent's apply.
+//
+// A generated federation of SITES sites (BENCH_EXT_PER_SITE extensions each); one site's agent applies its first
+// snapshot, then WRITES plan-wide changes (a number range added at another site: the shared part changes, and
+// every site part's reference to it), each as the controller publishes it: the shared part, then the site part.
+// Per apply: the thread's CPU time (process.cpuUsage of this process, libuv threads included), and the CPU
+// spent in each step (decode, shared part, site part envelope, verify+assemble, store, compile).
+// One JSON line on stdout: {"sites","agent_cpu_ms_per_apply","steps_ms":{...},...}.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { buildSiteConfig, generateFederation, siteIdOf } from '@fedpbx/dialplan';
+import { decodeSnapshotValueAsync, encodeSnapshotValue, generateSigningKey, signSplitSnapshot } from '@fedpbx/signing';
+import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
+import { RoutingState } from '../../apps/agent/src/state/routing-state.js';
+import { SnapshotApplier } from '../../apps/agent/src/state/snapshot-applier.js';
+import { SnapshotStore } from '../../apps/agent/src/state/snapshot-store.js';
+
+const envInt = (name: string, fallback: number): number => {
+  const raw = process.env[name];
+  return raw === undefined || raw === '' ? fallback : Number(raw);
+};
+const SITES = envInt('SITES', 200);
+const EXT_PER_SITE = envInt('BENCH_EXT_PER_SITE', 50);
+const WRITES = envInt('BENCH_WRITES', 40);
+const log = (msg: string): void => void process.stderr.write(`[bench:agent-apply] ${msg}\n`);
+const cpuMs = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+
+async function main(): Promise<void> {
+  const key = generateSigningKey('bench-key');
+  const fed = generateFederation({ sites: SITES, extensionsPerSite: EXT_PER_SITE, flows: 0 });
+  const siteId = siteIdOf(Math.min(7, SITES - 1));
+  const at = new Date('2026-12-07T06:00:00Z');
+  // The values as the buckets hold them (gzipped when large), prepared before the clock starts.
+  const values: { shared: Uint8Array; site: Uint8Array }[] = [];
+  for (let k = 0; k <= WRITES; k++) {
+    if (k > 0) {
+      const from = 900_000 + k * 100;
+      fed.numberRanges.push({ id: `nr-bench-${k}`, siteId: siteIdOf((k * 37 + 11) % SITES), from: String(from), to: String(from + 99) });
+    }
+    const s = signSplitSnapshot(buildSiteConfig(fed, siteId), k + 1, k + 1, key, at);
+    values.push({ shared: encodeSnapshotValue(s.sharedText), site: encodeSnapshotValue(s.siteText) });
+  }
+  log(`${SITES} sites: shared part ${values[0]?.shared.length} bytes in the bucket, site part ${values[0]?.site.length}`);
+
+  const dir = mkdtempSync(join(tmpdir(), 'fedpbx-bench-agent-apply-'));
+  try {
+    const store = new SnapshotStore(dir, siteId, [key]);
+    await store.init();
+    const state = new RoutingState();
+    const applier = new SnapshotApplier(siteId, [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }));
+    // CPU per step: the store's write and the compile timed where the applier calls them.
+    const steps = { decode: 0, shared: 0, site: 0, store: 0, compile: 0 };
+    const timed = <A extends unknown[], R>(step: keyof typeof steps, f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+      const c0 = cpuMs();
+      try {
+        return await f(...a);
+      } finally {
+        steps[step] += cpuMs() - c0;
+      }
+    };
+    store.save = timed('store', store.save.bind(store));
+    state.applyInSlices = timed('compile', state.applyInSlices.bind(state));
+    const applyOne = async (v: { shared: Uint8Array; site: Uint8Array }): Promise<void> => {
+      const sharedText = await timed('decode', decodeSnapshotValueAsync)(v.shared);
+      const shared = await timed('shared', (t: string) => applier.offerShared(t, 'bench'))(sharedText);
+      if (!shared.accepted) throw new Error(`shared part refused: ${shared.reason}`);
+      const siteText = await timed('decode', decodeSnapshotValueAsync)(v.site);
+      const applied = await timed('site', (t: string) => applier.offerText(t, 'bench'))(siteText);
+      if (!applied.applied || applied.unchanged) throw new Error(`site part not applied: ${JSON.stringify(applied)}`);
+    };
+    await applyOne(values[0] as (typeof values)[0]);
+    for (const k of Object.keys(steps)) steps[k as keyof typeof steps] = 0;
+    const c0 = cpuMs();
+    const w0 = performance.now();
+    for (let k = 1; k <= WRITES; k++) await applyOne(values[k] as (typeof values)[0]);
+    const perApply = (cpuMs() - c0) / WRITES;
+    const r2 = (x: number): number => Math.round(x * 100) / 100;
+    // `site` includes store and compile (they run inside offerText): shown apart, and `verify` is the rest.
+    const result = {
+      sites: SITES,
+      extensions_per_site: EXT_PER_SITE,
+      writes: WRITES,
+      agent_cpu_ms_per_apply: r2(perApply),
+      wall_ms_per_apply: r2((performance.now() - w0) / WRITES),
+      steps_ms: {
+        decode: r2(steps.decode / WRITES),
+        shared_part: r2(steps.shared / WRITES),
+        site_part_verify: r2((steps.site - steps.store - steps.compile) / WRITES),
+        store: r2(steps.store / WRITES),
+        compile: r2(steps.compile / WRITES),
+      },
+      load_average: loadavg().map((l) => Math.round(l * 10) / 10),
+    };
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+main().then(
+  () => process.exit(0),
+  (e: unknown) => {
+    process.stderr.write(`bench:agent-apply: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);
