@@ -1,6 +1,6 @@
 import { createServer, type Server, type Socket } from 'node:net';
-import { AgiSession, AsteriskProtocolError, type AgiSessionOptions } from '@fedpbx/asterisk';
-import type { CallHandler } from '../call/call-handler.js';
+import { AgiSession, AsteriskProtocolError, type AgiSessionError, type AgiSessionOptions, type AgiSessionStarter } from '@fedpbx/asterisk';
+import type { CallDone, CallHandler } from '../call/call-handler.js';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 
@@ -16,12 +16,19 @@ export interface AgiServerOptions {
   readonly listenFd?: number | undefined;
 }
 
+/** A connection from its accept: what the session's start and the call's end are told along with it. */
+interface Connection {
+  readonly socket: Socket;
+  /** `performance.now()` at accept. */
+  readonly acceptedAt: number;
+}
+
 /**
  * The FastAGI listener. Each connection is one call: parse the environment, hand it to the call handler, close
  * the socket (Asterisk has no read timeout of its own). Over `maxSessions` a connection is refused with a
  * `failure` line, which makes Asterisk set AGISTATUS=FAILURE at once and run the dialplan fallback.
  */
-export class AgiServer {
+export class AgiServer implements AgiSessionStarter<Connection>, CallDone<Connection> {
   private server: Server | undefined;
   private readonly sessions = new Set<Socket>();
   private draining = false;
@@ -95,35 +102,48 @@ export class AgiServer {
     }
     this.sessions.add(socket);
     this.metrics.sessionOpened();
-    void this.run(socket, acceptedAt);
+    // No promise or async function per call for the start: the session tells this server (sessionStarted or
+    // sessionFailed) from the socket's read, and the handler tells it when the call is over (callDone).
+    AgiSession.accept(socket, this.sessionOptions, this, { socket, acceptedAt });
   }
 
-  /** One call, start to end; never rejects (the bookkeeping is in its `finally`: no extra promise per call). */
-  private async run(socket: Socket, acceptedAt: number): Promise<void> {
-    let session: AgiSession | undefined;
-    try {
-      session = await AgiSession.start(socket, this.sessionOptions);
-      await this.handler.handle(session, acceptedAt);
-      this.metrics.sessionEnded(session.hungUp ? 'caller-hangup' : 'completed');
-    } catch (error) {
-      if (error instanceof AsteriskProtocolError) {
-        this.metrics.rejectedInputs.inc({ reason: error.code.toLowerCase() });
-        this.metrics.sessionEnded('protocol-error');
-        this.log.warn({ code: error.code, reason: error.message, uniqueId: session?.env.uniqueId }, 'FastAGI session ended');
-      } else {
-        this.metrics.sessionEnded('error');
-        this.log.error({ err: error, uniqueId: session?.env.uniqueId }, 'FastAGI session failed');
-      }
-    } finally {
-      // The session ends here: close() half-closes the socket, Asterisk closes its side at once (or the socket is
-      // destroyed after the close grace). Not awaited - an await per call for nothing but this bookkeeping - so the
-      // session stops counting once its socket is closing. Closed, the socket no longer leads to the session
-      // (AgiSession cuts it loose: a closed socket lingers, and is often promoted, until its handle lets go of it).
-      if (session !== undefined) void session.close(); // never rejects
-      else socket.destroy();
-      this.sessions.delete(socket);
-      this.metrics.sessionClosed();
+  /** The session's environment is in: the call runs (internal: the sessions' starter). */
+  sessionStarted(session: AgiSession, connection: Connection): void {
+    void this.handler.handle(session, connection.acceptedAt, this, connection); // never rejects when told its end
+  }
+
+  /** The session failed before its environment was complete (its socket is destroyed). */
+  sessionFailed(error: AgiSessionError, connection: Connection): void {
+    this.failed(error, undefined);
+    connection.socket.destroy();
+    this.ended(connection);
+  }
+
+  /** The call is over (internal: the handler's `done`). */
+  callDone(session: AgiSession, failed: boolean, error: unknown, connection: Connection): void {
+    if (failed) this.failed(error, session);
+    else this.metrics.sessionEnded(session.hungUp ? 'caller-hangup' : 'completed');
+    // The session ends here: close() half-closes the socket, Asterisk closes its side at once (or the socket is
+    // destroyed after the close grace). Not awaited - an await per call for nothing but this bookkeeping - so the
+    // session stops counting once its socket is closing. Closed, the socket no longer leads to the session
+    // (AgiSession cuts it loose: a closed socket lingers, and is often promoted, until its handle lets go of it).
+    void session.close(); // never rejects
+    this.ended(connection);
+  }
+
+  private failed(error: unknown, session: AgiSession | undefined): void {
+    if (error instanceof AsteriskProtocolError) {
+      this.metrics.rejectedInputs.inc({ reason: error.code.toLowerCase() });
+      this.metrics.sessionEnded('protocol-error');
+      this.log.warn({ code: error.code, reason: error.message, uniqueId: session?.env.uniqueId }, 'FastAGI session ended');
+    } else {
+      this.metrics.sessionEnded('error');
+      this.log.error({ err: error, uniqueId: session?.env.uniqueId }, 'FastAGI session failed');
     }
   }
-}
 
+  private ended(connection: Connection): void {
+    this.sessions.delete(connection.socket);
+    this.metrics.sessionClosed();
+  }
+}

@@ -114,8 +114,12 @@ export async function dialAndWait(
   const data = dialData({ targets: targets.map(toAsteriskTarget), timeoutSec, options, preDial });
   // DIALSTATUS is asked the moment Dial returns (still readable on a dead channel).
   const raw = await session.execThenGetVariable('Dial', data, 'DIALSTATUS', LONG_COMMAND);
-  const status: DialStatus = raw !== undefined && statuses.has(raw) ? (raw as DialStatus) : 'CHANUNAVAIL';
-  return { status, callerHungUp: session.hungUp };
+  return { status: dialStatusOf(raw), callerHungUp: session.hungUp };
+}
+
+/** DIALSTATUS as read after a Dial: anything not a known status (unset included) counts as CHANUNAVAIL. */
+export function dialStatusOf(raw: string | undefined): DialStatus {
+  return raw !== undefined && statuses.has(raw) ? (raw as DialStatus) : 'CHANUNAVAIL';
 }
 
 /**

@@ -1,13 +1,15 @@
-import { mixMonitorData, type AgiSession } from '@fedpbx/asterisk';
+import { dialData, mixMonitorData, type AgiSession } from '@fedpbx/asterisk';
 import { ROUTE_ENTRIES, isFederationCallId, type Attempt, type RouteEntry, type RoutePlan } from '@fedpbx/contracts';
 import {
   FEDPBX_CALL_HEADER,
   FEDPBX_CONTEXTS,
+  DIAL_STATUSES,
   FEDPBX_HANDLED_VARIABLE,
   FlowInterpreter,
   recordingFileName,
   resolveRoute,
   type CompiledSite,
+  type DialStatus,
   type DialTarget,
   type FlowContext,
 } from '@fedpbx/dialplan';
@@ -15,10 +17,19 @@ import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { RoutingState } from '../state/routing-state.js';
 import type { ActiveCalls } from './active-calls.js';
-import { AgiCallChannel, LONG_COMMAND, TRANSFER_OPTIONS, TRUNK_DIAL_OPTIONS, dialAndWait, voicemailData, type PreDial } from './agi-call-channel.js';
+import { AgiCallChannel, LONG_COMMAND, TRANSFER_OPTIONS, TRUNK_DIAL_OPTIONS, dialStatusOf, voicemailData, type PreDial } from './agi-call-channel.js';
+import { toAsteriskTarget } from './dial-target.js';
 import { CallLegBook, FEDPBX_LEGS, isDialAttempt, legOf, type CallLeg } from './call-legs.js';
 
 const ENTRIES = new Set<string>(ROUTE_ENTRIES);
+const systemNow = (): Date => new Date();
+/** The call's outcome (`fedpbx_calls_total{outcome}`) after a Dial: its status in lower case, `answered` for ANSWER. */
+const OUTCOME_OF_STATUS = Object.fromEntries(DIAL_STATUSES.map((s) => [s, s === 'ANSWER' ? 'answered' : s.toLowerCase()])) as Record<DialStatus, string>;
+
+/** Told by {@link CallHandler.handle} when a call is over: `failed` with the error it ended with. */
+export interface CallDone<C> {
+  callDone(session: AgiSession, failed: boolean, error: unknown, context: C): void;
+}
 /** Dial statuses after which the next alternative is tried: the route failed, not the callee. */
 const ROUTE_FAILURES = new Set(['CHANUNAVAIL', 'CONGESTION']);
 const DENY_SOUNDS: Record<string, string> = { unassigned: 'ss-noservice', 'invalid-number': 'ss-noservice' };
@@ -40,70 +51,142 @@ export class CallHandler {
     private readonly state: RoutingState,
     private readonly metrics: AgentMetrics,
     private readonly log: Logger,
-    private readonly now: () => Date = () => new Date(),
+    private readonly now: () => Date = systemNow,
     /** Where the calls in progress are counted (reported to the controller for the console). */
     private readonly activeCalls?: ActiveCalls,
   ) {}
 
-  /** `acceptedAt`: `performance.now()` when the connection was accepted. */
-  async handle(session: AgiSession, acceptedAt: number): Promise<void> {
-    const env = session.env;
-    const entry = env.entry;
-    if (entry === undefined || !ENTRIES.has(entry)) {
-      this.metrics.rejectedInputs.inc({ reason: 'unknown-entry' });
-      this.log.warn({ script: env.networkScript, channel: env.channel }, 'AGI request for an unknown entry; leaving the call to the dialplan fallback');
-      return;
-    }
-    if (!this.state.ready) {
-      this.log.error('no snapshot in force; leaving the call to the dialplan fallback');
-      return;
-    }
-    const site = this.state.site;
-    const endpoint = pjsipEndpoint(env.channel);
-    const fromSiteId = entry === 'from-sites' && endpoint?.startsWith('site-') ? endpoint.slice(5) : undefined;
-    // Which call this is across the federation. From another site: the id it sent (read only on calls from a
-    // site-* endpoint, never from a trunk or phone, and only if it names a known site); started here: this site
-    // and the channel's uniqueid (the call's linkedid: phones and trunks enter the fedpbx contexts directly).
-    const callId = fromSiteId !== undefined ? this.callIdFrom(await session.getVariable(CALL_HEADER_READ), site) : entry === 'from-sites' ? undefined : ownCallId(site.siteId, env.uniqueId);
-    const plan = resolveRoute(site, {
-      entry: entry as RouteEntry,
-      caller: env.callerIdNumber ?? '',
-      dialled: env.extension ?? '',
-      fromSiteId,
-      originSiteId: fromSiteId !== undefined ? callId?.slice(0, callId.indexOf('/')) : undefined,
-      trunkId: entry === 'from-pstn' ? trunkIdOf(site, endpoint) : undefined,
-      health: this.state.health,
-    });
-
-    // The recording's name travels with the first MSet (one command less per recorded call).
-    const recording = plan.record ? this.recordingName(session, site) : undefined;
-    // exec writes the command before it returns: observed after, so the metric's bookkeeping is not on the path.
-    // Every leg the call dials is registered in its book before its Dial: the plan's now, a flow's when it rings.
-    const legs = new CallLegBook(planLegs(site.siteId, plan));
-    const first = session.exec('MSet', firstTags(site, plan, callId, legs.encoded, recording));
-    this.metrics.timeToFirstCommand.observe((performance.now() - acceptedAt) / 1000);
-    await first;
-    const preDial: PreDial | undefined = callId === undefined ? undefined : { context: FEDPBX_CONTEXTS.preDial, args: [callId] };
-    // In progress from its plan until the session ends (a refused call only hears why, and is not counted).
-    const active =
-      plan.outcome === 'denied' || this.activeCalls === undefined
-        ? undefined
-        : this.activeCalls.begin(
-            {
-              callId: callId ?? `${site.siteId}/${env.uniqueId}`,
-              caller: env.callerIdNumber ?? '',
-              callee: env.extension ?? '',
-              routeKind: plan.routeKind,
-              originSiteId: fromSiteId !== undefined ? plan.tags.originSiteId : undefined,
-              targetSiteId: plan.tags.targetSiteId,
-            },
-            this.now().getTime(),
-          );
+  /**
+   * One call, from its parsed environment to its last command. `acceptedAt`: `performance.now()` when the connection
+   * was accepted. With `done`, the call's end is told to it (with the error, if the call failed) and the returned
+   * promise never rejects: the server's bookkeeping runs from here rather than from a second async function that
+   * awaits this one.
+   *
+   * One async function for the whole plan (route, first MSet, each attempt's Dial): every `async` frame and `await`
+   * costs allocations on each call (a frame holding the function's registers, a promise, the await's reaction and
+   * closures), and the common call - one Dial - needs no more than this frame and two awaits. Flows, refusals and
+   * the caller-ID read of calls from other sites keep functions of their own.
+   */
+  async handle<C>(session: AgiSession, acceptedAt: number, done?: CallDone<C>, context?: C): Promise<void> {
+    let failure: unknown;
+    let failed = false;
+    let active: number | undefined;
     try {
-      const outcome = plan.outcome === 'denied' ? await this.deny(session, plan) : await this.walk(session, site, plan, recording, preDial, legs);
+      const env = session.env;
+      const entry = env.entry;
+      if (entry === undefined || !ENTRIES.has(entry)) {
+        this.metrics.rejectedInputs.inc({ reason: 'unknown-entry' });
+        this.log.warn({ script: env.networkScript, channel: env.channel }, 'AGI request for an unknown entry; leaving the call to the dialplan fallback');
+        return;
+      }
+      if (!this.state.ready) {
+        this.log.error('no snapshot in force; leaving the call to the dialplan fallback');
+        return;
+      }
+      const site = this.state.site;
+      const endpoint = pjsipEndpoint(env.channel);
+      const fromSiteId = entry === 'from-sites' && endpoint?.startsWith('site-') ? endpoint.slice(5) : undefined;
+      // Which call this is across the federation. From another site: the id it sent (read only on calls from a
+      // site-* endpoint, never from a trunk or phone, and only if it names a known site); started here: this site
+      // and the channel's uniqueid (the call's linkedid: phones and trunks enter the fedpbx contexts directly).
+      const callId = fromSiteId !== undefined ? this.callIdFrom(await session.getVariable(CALL_HEADER_READ), site) : entry === 'from-sites' ? undefined : ownCallId(site.siteId, env.uniqueId);
+      const plan = resolveRoute(site, {
+        entry: entry as RouteEntry,
+        caller: env.callerIdNumber ?? '',
+        dialled: env.extension ?? '',
+        fromSiteId,
+        originSiteId: fromSiteId !== undefined ? callId?.slice(0, callId.indexOf('/')) : undefined,
+        trunkId: entry === 'from-pstn' ? trunkIdOf(site, endpoint) : undefined,
+        health: this.state.health,
+      });
+
+      // The recording's name travels with the first MSet (one command less per recorded call).
+      const recording = plan.record ? this.recordingName(session, site) : undefined;
+      // exec writes the command before it returns: observed after, so the metric's bookkeeping is not on the path.
+      // Every leg the call dials is registered in its book before its Dial: the plan's now, a flow's when it rings.
+      const legs = new CallLegBook(planLegs(site.siteId, plan));
+      const first = session.exec('MSet', firstTags(site, plan, callId, legs.encoded, recording));
+      this.metrics.observeTimeToFirstCommand((performance.now() - acceptedAt) / 1000);
+      await first;
+      const preDial: PreDial | undefined = callId === undefined ? undefined : { context: FEDPBX_CONTEXTS.preDial, args: [callId] };
+      // In progress from its plan until the session ends (a refused call only hears why, and is not counted).
+      active =
+        plan.outcome === 'denied' || this.activeCalls === undefined
+          ? undefined
+          : this.activeCalls.begin(
+              {
+                callId: callId ?? `${site.siteId}/${env.uniqueId}`,
+                caller: env.callerIdNumber ?? '',
+                callee: env.extension ?? '',
+                routeKind: plan.routeKind,
+                originSiteId: fromSiteId !== undefined ? plan.tags.originSiteId : undefined,
+                targetSiteId: plan.tags.targetSiteId,
+              },
+              this.nowMs(),
+            );
+      let outcome = 'failed';
+      if (plan.outcome === 'denied') outcome = await this.deny(session, plan);
+      else {
+        // The plan's attempts in order; the next one only when an attempt fails as a route.
+        if (recording !== undefined) await session.exec('MixMonitor', mixMonitorData(recording, ['b']));
+        walk: for (let i = 0; i < plan.attempts.length; i++) {
+          const attempt = plan.attempts[i] as Attempt;
+          if (session.hungUp) {
+            outcome = 'caller-hangup';
+            break;
+          }
+          switch (attempt.kind) {
+            case 'endpoint':
+            case 'site':
+            case 'trunk': {
+              // Channel variables only: a CDR variable set now would land on the previous leg's record (see call-legs.ts).
+              if (i > 0) {
+                await session.exec('MSet', attemptTags(site, plan, attempt));
+                if (session.hungUp) {
+                  outcome = 'caller-hangup';
+                  break walk;
+                }
+              }
+              // dialAndWait's steps, in this frame: a leg list that grew is written first, then Dial and DIALSTATUS.
+              const update = legs.takeUpdate();
+              if (update !== undefined) await session.setVariable(`CDR(${FEDPBX_LEGS})`, update);
+              const data = dialData({
+                targets: [toAsteriskTarget(attempt)],
+                timeoutSec: attempt.timeoutSec,
+                options: attempt.kind === 'trunk' ? TRUNK_DIAL_OPTIONS : TRANSFER_OPTIONS,
+                preDial: attempt.endpoint.startsWith('site-') ? preDial : undefined,
+              });
+              const status = dialStatusOf(await session.execThenGetVariable('Dial', data, 'DIALSTATUS', LONG_COMMAND));
+              outcome = OUTCOME_OF_STATUS[status];
+              if (session.hungUp) {
+                if (status !== 'ANSWER') outcome = 'caller-hangup';
+                break walk;
+              }
+              const next = plan.attempts[i + 1];
+              if (next?.kind === 'voicemail' && status !== 'ANSWER') continue;
+              if (!ROUTE_FAILURES.has(status)) break walk;
+              break;
+            }
+            case 'voicemail': {
+              const greeting = outcome === 'busy' ? 'b' : 'u';
+              await session.exec('VoiceMail', voicemailData(attempt.mailbox, greeting), LONG_COMMAND);
+              outcome = 'voicemail';
+              break walk;
+            }
+            case 'flow':
+              outcome = await this.runFlow(session, site, attempt.flowId, preDial, legs);
+              break walk;
+          }
+        }
+      }
       this.metrics.callEnded(entry, plan.routeKind, outcome);
+    } catch (error) {
+      if (done === undefined) throw error;
+      failed = true;
+      failure = error;
     } finally {
       if (active !== undefined) this.activeCalls?.end(active);
+      done?.callDone(session, failed, failure, context as C);
     }
   }
 
@@ -123,38 +206,9 @@ export class CallHandler {
     return 'denied';
   }
 
-  /** Tries the plan's attempts in order; moves on only when an attempt fails as a route. */
-  private async walk(session: AgiSession, site: CompiledSite, plan: RoutePlan, recording: string | undefined, preDial: PreDial | undefined, legs: CallLegBook): Promise<string> {
-    if (recording !== undefined) await session.exec('MixMonitor', mixMonitorData(recording, ['b']));
-    let last = 'failed';
-    for (let i = 0; i < plan.attempts.length; i++) {
-      const attempt = plan.attempts[i] as Attempt;
-      if (session.hungUp) return 'caller-hangup';
-      switch (attempt.kind) {
-        case 'endpoint':
-        case 'site':
-        case 'trunk': {
-          // Channel variables only: a CDR variable set now would land on the previous leg's record (see call-legs.ts).
-          if (i > 0) await session.exec('MSet', attemptTags(site, plan, attempt));
-          const toSite = attempt.endpoint.startsWith('site-');
-          const result = await dialAndWait(session, [attempt], attempt.timeoutSec, attempt.kind === 'trunk' ? TRUNK_DIAL_OPTIONS : TRANSFER_OPTIONS, toSite ? preDial : undefined, legs);
-          last = result.status === 'ANSWER' ? 'answered' : result.status.toLowerCase();
-          if (result.callerHungUp) return result.status === 'ANSWER' ? 'answered' : 'caller-hangup';
-          const next = plan.attempts[i + 1];
-          if (next?.kind === 'voicemail' && result.status !== 'ANSWER') continue;
-          if (!ROUTE_FAILURES.has(result.status)) return last;
-          break;
-        }
-        case 'voicemail': {
-          const greeting = last === 'busy' ? 'b' : 'u';
-          await session.exec('VoiceMail', voicemailData(attempt.mailbox, greeting), LONG_COMMAND);
-          return 'voicemail';
-        }
-        case 'flow':
-          return this.runFlow(session, site, attempt.flowId, preDial, legs);
-      }
-    }
-    return last;
+  /** The clock in epoch ms: without a Date per call unless a test gave its own clock. */
+  private nowMs(): number {
+    return this.now === systemNow ? Date.now() : this.now().getTime();
   }
 
   private async runFlow(session: AgiSession, site: CompiledSite, flowId: string, preDial: PreDial | undefined, legs: CallLegBook): Promise<string> {

@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { BucketHistogram } from './bucket-histogram.js';
 import type { SiteSnapshot } from '@fedpbx/contracts';
 
 /** The agent's Prometheus metrics (names documented in README and used by deploy/grafana). */
@@ -21,7 +22,8 @@ export class AgentMetrics {
     registers: [this.registry],
     collect: () => this.sessionResults.flushInto(this.agiSessionsTotal),
   });
-  readonly timeToFirstCommand = new Histogram({
+  /** Observed once per call: typed arrays bumped, read by the registry as a prom-client histogram (bucket-histogram.ts). */
+  readonly timeToFirstCommand = new BucketHistogram({
     name: 'fedpbx_agi_time_to_first_command_seconds',
     help: 'From TCP accept to the first AGI command written',
     buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
@@ -96,6 +98,11 @@ export class AgentMetrics {
     this.snapshotRevision.set(s.revision);
     this.generatedAtMs = Date.parse(s.generatedAt);
     this.snapshotGeneratedAt.set(this.generatedAtMs / 1000);
+  }
+
+  /** `fedpbx_agi_time_to_first_command_seconds`: one call's time from accept to its first command, in seconds. */
+  observeTimeToFirstCommand(seconds: number): void {
+    this.timeToFirstCommand.observe(seconds);
   }
 
   /** A FastAGI session began: `fedpbx_agi_sessions_active` + 1 (read when collected). */

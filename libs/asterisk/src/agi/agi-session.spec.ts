@@ -274,6 +274,48 @@ describe('AgiSession over loopback TCP', () => {
     expect((await closed)?.code).toBe('COMMAND_TIMEOUT');
   });
 
+  it('the environment bound holds when the session\'s one timer is made for a shorter close grace', async () => {
+    const { serverSide, fake } = await loopback();
+    const t0 = performance.now();
+    const started = AgiSession.start(serverSide, { envTimeoutMs: 120, closeGraceMs: 30 });
+    fake.write('agi_network: yes\n');
+    expect((await sessionError(started)).code).toBe('ENV_TIMEOUT');
+    const waited = performance.now() - t0;
+    expect(waited).toBeGreaterThanOrEqual(115);
+    expect(waited).toBeLessThan(400);
+  });
+
+  it('accept() tells its starter, with the context, from the read that completes the environment', async () => {
+    const { serverSide, fake } = await loopback();
+    const told: { what: string; context: number; hungUp?: boolean; code?: string }[] = [];
+    let sent: Promise<unknown> | undefined;
+    AgiSession.accept(serverSide, {}, {
+      sessionStarted: (session, context) => {
+        // Bytes that came after the environment in the same read are handled first: here a HANGUP.
+        told.push({ what: 'started', context, hungUp: session.hungUp });
+        sent = session.command('NOOP'); // commands may go out at once, from inside the read
+      },
+      sessionFailed: (error, context) => told.push({ what: 'failed', context, code: error.code }),
+    }, 7);
+    fake.write(`${ENV}HANGUP\n`);
+    expect(await fake.nextCommand()).toBe('NOOP');
+    fake.answer('200 result=0\n');
+    expect(await sent).toMatchObject({ code: 200 });
+    expect(told).toEqual([{ what: 'started', context: 7, hungUp: true }]);
+
+    const b = await loopback();
+    const failures: { context: string; code: string }[] = [];
+    AgiSession.accept(b.serverSide, { envTimeoutMs: 5000 }, {
+      sessionStarted: () => failures.push({ context: 'started', code: '' }),
+      sessionFailed: (error, context) => failures.push({ context, code: error.code }),
+    }, 'b');
+    b.fake.write('GET / HTTP/1.1\r\n\r\n');
+    await once(b.serverSide, 'close');
+    await delay(20);
+    // Told once: the refusal, not again for the close that follows it.
+    expect(failures).toEqual([{ context: 'b', code: 'PROTOCOL_ERROR' }]);
+  });
+
   it('an incomplete environment times out', async () => {
     const { serverSide, fake } = await loopback();
     const started = AgiSession.start(serverSide, { envTimeoutMs: 100 });

@@ -114,6 +114,32 @@ function resolveOptions(options: AgiSessionOptions): typeof DEFAULTS {
   return resolved;
 }
 
+/**
+ * Told when a session started by {@link AgiSession.accept} has its environment, or failed before it had one. Called
+ * from the socket's data (or error, close, timer) handler, with the context given to `accept`: a server passes one
+ * starter for every connection, so a call costs no promise and no closure to learn that its session is ready.
+ */
+export interface AgiSessionStarter<C> {
+  /**
+   * The environment is parsed (the bytes that came after it in the same read, if any, are already handled: a
+   * `HANGUP` among them has set {@link AgiSession.hungUp}). Commands may be sent at once.
+   */
+  sessionStarted(session: AgiSession, context: C): void;
+  /** The session ended before its environment was complete; the socket is destroyed. */
+  sessionFailed(error: AgiSessionError, context: C): void;
+}
+
+interface PromiseResolvers {
+  readonly resolve: (session: AgiSession) => void;
+  readonly reject: (error: AgiSessionError) => void;
+}
+
+/** {@link AgiSession.start}'s starter: settles the promise whose resolving functions are the context. */
+const PROMISE_STARTER: AgiSessionStarter<PromiseResolvers> = {
+  sessionStarted: (session, context) => context.resolve(session),
+  sessionFailed: (error, context) => context.reject(error),
+};
+
 const DIGITS = /^[0-9*#]*$/;
 const NO_ARGS: readonly string[] = Object.freeze([]);
 
@@ -140,7 +166,19 @@ export class AgiSession {
 
   /** Wraps an accepted socket; resolves once the environment block is parsed. On failure the socket is destroyed. */
   static start(socket: Duplex, options: AgiSessionOptions = {}): Promise<AgiSession> {
-    return new SessionCore(socket, options, AgiSession.create).ready;
+    const answer = new Promise<AgiSession>(takeResolvers);
+    AgiSession.accept(socket, options, PROMISE_STARTER, { resolve: takeResolve(), reject: takeReject() });
+    return answer;
+  }
+
+  /**
+   * {@link start} without a promise: `starter` is told, with `context`, when the environment is parsed (the
+   * session) or the session failed before that (the error; the socket is then destroyed). For servers that take
+   * many calls a second: the call path runs from the socket's read, with no promise and no turn of the microtask
+   * queue in between. `options` are resolved once per object: pass the same one for every connection.
+   */
+  static accept<C>(socket: Duplex, options: AgiSessionOptions, starter: AgiSessionStarter<C>, context: C): void {
+    new SessionCore(socket, options, AgiSession.create, starter as AgiSessionStarter<unknown>, context);
   }
 
   private static create(this: void, core: SessionCore, env: AgiEnvironment): AgiSession {
@@ -364,8 +402,6 @@ class SessionCore {
   hangupListeners: Set<() => void> | undefined;
   closeListeners: Set<(reason: AgiSessionError | undefined) => void> | undefined;
   unknownListeners: Set<(line: string) => void> | undefined;
-  /** Resolves with the session once the environment is parsed. */
-  readonly ready: Promise<AgiSession>;
   hungUp = false;
 
   private readonly socket: Duplex;
@@ -378,31 +414,37 @@ class SessionCore {
   private failure: AgiSessionError | undefined;
   private inFlight: PendingCommand | undefined;
   private readonly queue: PendingCommand[] = [];
-  /** Fires at or before {@link deadline} (see {@link arm}). */
+  /** Fires when the current bound runs out, or {@link restMs} before (see {@link arm}). */
   private timer: NodeJS.Timeout | undefined;
   private timerMs = 0;
-  /** `performance.now()` at which the current bound runs out, and that bound's length. */
-  private deadline = 0;
+  /** The current bound's length, and how much of it is left when the timer fires. */
   private boundMs = 0;
+  private restMs = 0;
   /** What the timer bounds: the environment, the command in flight, an idle session, or Asterisk's close after ours. */
   private deadlineKind: 'env' | 'command' | 'idle' | 'grace' = 'env';
   private envPending = true;
   private readonly createSession: (core: SessionCore, env: AgiEnvironment) => AgiSession;
-  private readonly resolveReady: (session: AgiSession) => void;
-  private readonly rejectReady: (error: AgiSessionError) => void;
+  /** Told once: the session, or its failure while {@link envPending}. */
+  private readonly starter: AgiSessionStarter<unknown>;
+  private readonly context: unknown;
   /** Made by the first close(). */
   private closedPromise: Promise<void> | undefined;
   private resolveClosed: (() => void) | undefined;
 
-  constructor(socket: Duplex, options: AgiSessionOptions, createSession: (core: SessionCore, env: AgiEnvironment) => AgiSession) {
+  constructor(
+    socket: Duplex,
+    options: AgiSessionOptions,
+    createSession: (core: SessionCore, env: AgiEnvironment) => AgiSession,
+    starter: AgiSessionStarter<unknown>,
+    context: unknown,
+  ) {
     this.socket = socket;
     this.createSession = createSession;
+    this.starter = starter;
+    this.context = context;
     this.options = resolveOptions(options);
     this.envParser = new AgiEnvParser(options.envLimits);
     this.responseParser = new AgiResponseParser(options.responseLimits);
-    this.ready = new Promise<AgiSession>(takeResolvers);
-    this.resolveReady = takeResolve();
-    this.rejectReady = takeReject();
     // Commands are small and latency matters (HANGUP races): no Nagle delay.
     if (socket instanceof Socket) socket.setNoDelay(true);
     // The same four functions for every session, which they find on the socket: no closures made per call.
@@ -411,7 +453,14 @@ class SessionCore {
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
-    this.arm('env', this.options.envTimeoutMs);
+    // The session's one timer is made with the shortest bound it will need - the environment's or the close
+    // grace's - so that every later bound only refreshes it (see arm): one timer per call, not two.
+    const envMs = this.options.envTimeoutMs;
+    const timerMs = Math.min(envMs, this.options.closeGraceMs);
+    this.deadlineKind = 'env';
+    this.boundMs = envMs;
+    this.setTimer(timerMs);
+    this.restMs = envMs - timerMs;
   }
 
   get isFinished(): boolean {
@@ -496,9 +545,17 @@ class SessionCore {
         if (!done) return;
         this.phase = 'commands';
         this.envPending = false;
-        this.resolveReady(this.createSession(this, done.env));
+        const session = this.createSession(this, done.env);
         this.armIdle(); // the same timer as the environment's, refreshed
-        if (done.leftover.length > 0) this.onResponseBytes(done.leftover);
+        if (done.leftover.length > 0) {
+          try {
+            this.onResponseBytes(done.leftover);
+          } catch (error) {
+            // The session exists: its owner still gets it (and finds it failed), as with a promise resolved first.
+            this.fail(toSessionError(error));
+          }
+        }
+        this.starter.sessionStarted(session, this.context);
         return;
       }
       this.onResponseBytes(chunk);
@@ -581,16 +638,21 @@ class SessionCore {
 
   /**
    * One timer per session, re-armed for each phase. For a bound at least as long as its own duration it is only
-   * refreshed: it then fires early and {@link onDeadline} sets it again for the rest. So commands and idle spells
-   * cost no timer allocation (a call runs several, the agent serves hundreds of calls a second), the
-   * environment's short bound included; a shorter bound takes a new timer.
+   * refreshed: it then fires early, {@link restMs} before the bound runs out, and {@link onDeadline} sets a timer
+   * for that rest. So commands and idle spells cost no timer allocation (a call runs several, the agent serves
+   * hundreds of calls a second) and no clock reading; a shorter bound takes a new timer. A bound is counted from
+   * the timer's (re)start, so one that fires early adds the event loop's lateness once, as any timer does.
    */
   private arm(kind: SessionCore['deadlineKind'], ms: number): void {
     this.deadlineKind = kind;
     this.boundMs = ms;
-    this.deadline = performance.now() + ms;
-    if (this.timer !== undefined && this.timerMs <= ms) this.timer.refresh();
-    else this.setTimer(ms);
+    if (this.timer !== undefined && this.timerMs <= ms) {
+      this.timer.refresh();
+      this.restMs = ms - this.timerMs;
+    } else {
+      this.setTimer(ms);
+      this.restMs = 0;
+    }
   }
 
   private setTimer(ms: number): void {
@@ -602,10 +664,11 @@ class SessionCore {
   }
 
   onDeadline(): void {
-    const rest = this.deadline - performance.now();
+    const rest = this.restMs;
     if (rest >= 1) {
       // Fired before the bound (a shorter timer refreshed for a longer bound): wait out the rest.
-      this.setTimer(Math.ceil(rest));
+      this.setTimer(rest);
+      this.restMs = 0;
       return;
     }
     this.timer = undefined;
@@ -642,9 +705,14 @@ class SessionCore {
     this.failure ??= error;
     this.phase = 'closing';
     this.clearTimer();
-    if (this.envPending) this.rejectReady(error);
     this.rejectAll(error);
     this.socket.destroy();
+    if (this.envPending) this.startFailed(error);
+  }
+
+  private startFailed(error: AgiSessionError): void {
+    this.envPending = false;
+    this.starter.sessionFailed(error, this.context);
   }
 
   private get hasPending(): boolean {
@@ -674,7 +742,7 @@ class SessionCore {
     if (!wasOrderly) this.failure ??= new AgiSessionError('SOCKET_CLOSED', 'AGI connection closed');
     this.phase = 'closed';
     this.clearTimer();
-    if (this.envPending) this.rejectReady(this.failure ?? new AgiSessionError('SOCKET_CLOSED', 'AGI connection closed'));
+    if (this.envPending) this.startFailed(this.failure ?? new AgiSessionError('SOCKET_CLOSED', 'AGI connection closed'));
     if (this.hasPending) this.rejectAll(this.failure ?? new AgiSessionError('SESSION_CLOSED', 'AGI session closed'));
     this.resolveClosed?.();
     if (this.closeListeners) for (const listener of [...this.closeListeners]) listener(this.failure);
