@@ -273,6 +273,7 @@ export class Agent {
       servers: c.FEDPBX_NATS_URL,
       ...(c.FEDPBX_NATS_CREDS !== undefined ? { credsFile: c.FEDPBX_NATS_CREDS } : {}),
       credsRenewAt: c.FEDPBX_NATS_CREDS_RENEW_AT,
+      configWatchHeartbeatMs: c.FEDPBX_CONFIG_WATCH_HEARTBEAT_MS,
       agentVersion: AGENT_VERSION,
       state: this.state,
       applier: this.applier,

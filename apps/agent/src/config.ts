@@ -45,6 +45,10 @@ export const AGENT_ENV = {
     schema: int(200, 60_000).default(1500),
     doc: 'a watchdog thread kills the agent when its event loop has not run for this long, so Asterisk falls back at once',
   },
+  FEDPBX_CONFIG_WATCH_HEARTBEAT_MS: {
+    schema: int(500, 30_000).default(2000),
+    doc: 'idle heartbeat of the config watches: a watch that misses two in a row (its consumer died with a cluster node) is re-created, so a config change is at most ~3 heartbeats late',
+  },
   FEDPBX_SUPERVISOR_HEARTBEAT_TIMEOUT_MS: {
     schema: int(300, 60_000).default(1500),
     doc: '`supervise`: an agent silent this long (stopped, hung) is killed and replaced',

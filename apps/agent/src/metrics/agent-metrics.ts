@@ -42,6 +42,12 @@ export class AgentMetrics {
     labelNames: ['reason'] as const,
     registers: [this.registry],
   });
+  readonly configWatchRecreated = new Counter({
+    name: 'fedpbx_config_watch_recreated_total',
+    help: 'Config bucket watches re-created because they ended on their own: silent (heartbeats missed: their consumer\'s NATS node died), gap (a value lost), consumer-gone, closed',
+    labelNames: ['reason'] as const,
+    registers: [this.registry],
+  });
   readonly snapshotRevision = new Gauge({ name: 'fedpbx_snapshot_revision', help: 'Revision of the snapshot in force', registers: [this.registry] });
   readonly snapshotGeneratedAt = new Gauge({
     name: 'fedpbx_snapshot_generated_timestamp_seconds',

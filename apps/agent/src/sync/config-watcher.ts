@@ -1,12 +1,13 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Kvm, type KvEntry } from '@nats-io/kv';
 import { Subjects } from '@fedpbx/contracts';
 import { decodeSnapshotValueAsync } from '@fedpbx/signing';
 import type { Logger } from '../logger.js';
+import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import { claimedRevision, type ApplyResult, type SnapshotApplier } from '../state/snapshot-applier.js';
 import type { RoutingState } from '../state/routing-state.js';
 import { Backoff, sleep } from './backoff.js';
 import { agentJetStream } from './event-envelope.js';
+import { KeyWatch, type KeyEntry, type KeyWatchEnd } from './key-watch.js';
 import type { NatsLink } from './nats-link.js';
 
 export interface ConfigWatcherOptions {
@@ -21,6 +22,13 @@ export interface ConfigWatcherOptions {
    * the revision's config failure too, so the site reads config-failed with the object named, as a render refusal.
    */
   readonly onValueRefused?: (revision: number, failure: RefusedValue) => void;
+  /**
+   * The idle heartbeat of each watch's consumer (FEDPBX_CONFIG_WATCH_HEARTBEAT_MS); a watch that misses two in a
+   * row is re-created. Default {@link WATCH_HEARTBEAT_MS}.
+   */
+  readonly heartbeatMs?: number;
+  /** Where re-created watches are counted (`fedpbx_config_watch_recreated_total`). */
+  readonly metrics?: Pick<AgentMetrics, 'configWatchRecreated'>;
   readonly log: Logger;
 }
 
@@ -71,21 +79,43 @@ export function refusedValueOf(code: string, reason: string, text: string): Refu
 /** How long a site part may wait for its shared part before the site reports it (the rollout shows the refusal). */
 export const SHARED_WAIT_MS = 10_000;
 
+/**
+ * The default idle heartbeat of a config watch's consumer: a watch whose consumer died with its cluster node is
+ * re-created after 4-6 s of silence (two heartbeats missed, checked once per heartbeat), at the cost of one tiny
+ * message per watch every 2 s while nothing changes.
+ */
+export const WATCH_HEARTBEAT_MS = 2000;
+
 /** One watched key: the site's snapshot, or the shared part every site's format-2 snapshot names. */
 interface WatchedKey {
   readonly bucket: string;
   readonly key: string;
-  readonly handle: (entry: KvEntry) => Promise<void>;
+  readonly handle: (entry: KeyEntry) => Promise<void>;
 }
+
+/** The same write to the bucket: its revision, and the same bytes (a bucket deleted and made again restarts revisions). */
+function sameValue(a: KeyEntry | undefined, b: KeyEntry): boolean {
+  return a !== undefined && a.revision === b.revision && a.operation === b.operation && Buffer.compare(a.value, b.value) === 0;
+}
+
+/** How a watch that ended on its own is logged (re-created either way). */
+const ENDED: Readonly<Record<Exclude<KeyWatchEnd, 'stopped'>, string>> = {
+  silent: 'config watch fell silent; re-creating it',
+  gap: 'config watch lost a value on the way; re-creating it',
+  'consumer-gone': 'config watch consumer was deleted; re-creating it',
+  closed: 'config watch closed; re-creating it',
+};
 
 /**
  * Watches the site's KV bucket key `snapshot` and the shared bucket's key (format 2: the part of every snapshot
  * that every site may know) and offers every value to the applier (which verifies, stores and swaps). Each watch
  * starts from the bucket's latest value, so after an agent restart or a NATS outage the site catches up straight
  * to the newest revision; a value not newer than the revision in force (a restart, a re-delivery) is a no-op, not
- * a refusal. Each watch (an ordered consumer) is re-created on its own whenever it ends - the bucket does not
- * exist yet (a controller from before format 2 has no shared bucket), the server restarted, a permission is
- * missing - with a growing pause between tries. A site part whose shared part has not come is kept by the applier
+ * a refusal, and the bucket revision handled last is not even offered again. Each watch (a {@link KeyWatch}) is
+ * re-created on its own whenever it ends - the bucket does not exist yet (a controller from before format 2 has
+ * no shared bucket), the server restarted, a permission is missing - with a growing pause between tries that
+ * fail. A watch that falls silent (its consumer's node died while the agent stayed connected to another), loses a
+ * value or loses its consumer is re-created at once, logged and counted. A site part whose shared part has not come is kept by the applier
  * and applied when it comes; if it has not come within `sharedWaitMs`, that is reported as a refusal.
  */
 export class ConfigWatcher {
@@ -93,6 +123,8 @@ export class ConfigWatcher {
   private running: Promise<void> | undefined;
   private readonly stopWatches = new Set<() => void>();
   private waitTimer: NodeJS.Timeout | undefined;
+  /** Per bucket: the value handled last, so a re-created watch does not offer it again. */
+  private readonly handled = new Map<string, KeyEntry>();
 
   constructor(
     private readonly opts: ConfigWatcherOptions,
@@ -102,8 +134,8 @@ export class ConfigWatcher {
   start(): void {
     if (this.running !== undefined) return;
     // After a reconnect a watch's consumer may have lived on the server that went away (a cluster node that died):
-    // the client would notice only when its idle heartbeats stay missing (2 x 30 s). Start the watches over at once;
-    // a new watch begins at the bucket's latest value, which is a no-op when nothing changed meanwhile.
+    // its missing heartbeats would tell only seconds later. Start the watches over at once; a new watch begins at
+    // the bucket's latest value, which is not offered again when nothing changed meanwhile.
     this.opts.link.onConnected(() => {
       for (const stop of [...this.stopWatches]) stop();
     });
@@ -132,11 +164,16 @@ export class ConfigWatcher {
         continue;
       }
       try {
-        await this.watchOnce(nc, watched, () => {
+        const ended = await this.watchOnce(nc, watched, () => {
           backoff.reset();
           lastProblem = '';
         });
-        if (!this.abort.signal.aborted) log.info({ bucket }, 'config watch ended; re-creating it');
+        if (this.abort.signal.aborted) break;
+        if (ended === 'stopped') log.info({ bucket }, 'config watch ended; re-creating it');
+        else {
+          log.warn({ bucket, reason: ended, heartbeatMs: this.heartbeatMs, revision: this.opts.state.revision }, ENDED[ended]);
+          this.opts.metrics?.configWatchRecreated.inc({ reason: ended });
+        }
       } catch (error) {
         const problem = error instanceof Error ? error.message : String(error);
         // Logged once per kind of problem, not once per retry.
@@ -147,25 +184,34 @@ export class ConfigWatcher {
     }
   }
 
-  private async watchOnce(nc: NatsConnection, watched: WatchedKey, onWatching: () => void): Promise<void> {
-    const kv = await new Kvm(agentJetStream(nc)).open(watched.bucket);
-    const watch = await kv.watch({ key: watched.key });
-    const stop = (): void => void watch.stop();
+  private get heartbeatMs(): number {
+    return this.opts.heartbeatMs ?? WATCH_HEARTBEAT_MS;
+  }
+
+  /** Watches until the watch ends; resolves with why (rejects when it cannot be created or a value cannot be handled). */
+  private async watchOnce(nc: NatsConnection, watched: WatchedKey, onWatching: () => void): Promise<KeyWatchEnd> {
+    const { bucket, key } = watched;
+    const watch = await KeyWatch.open(agentJetStream(nc), { bucket, key, inboxPrefix: Subjects.inboxPrefix(this.opts.siteId), heartbeatMs: this.heartbeatMs });
+    const stop = (): void => watch.stop();
     this.stopWatches.add(stop);
     onWatching();
-    this.opts.log.info({ bucket: watched.bucket, revision: this.opts.state.revision }, 'watching the config bucket');
+    this.opts.log.info({ bucket, revision: this.opts.state.revision }, 'watching the config bucket');
     try {
       for await (const entry of watch) {
         if (this.abort.signal.aborted) break;
+        // A re-created watch starts at the key's latest value: the one handled last is not offered twice.
+        if (sameValue(this.handled.get(bucket), entry)) continue;
         await watched.handle(entry);
+        this.handled.set(bucket, entry);
       }
     } finally {
       this.stopWatches.delete(stop);
       watch.stop();
     }
+    return watch.ended ?? 'stopped';
   }
 
-  private async decoded(entry: KvEntry): Promise<string | undefined> {
+  private async decoded(entry: KeyEntry): Promise<string | undefined> {
     if (entry.operation !== 'PUT') {
       this.opts.log.warn({ key: entry.key, operation: entry.operation, kvRevision: entry.revision }, 'config key removed; the snapshot in force stays');
       return undefined;
@@ -178,7 +224,7 @@ export class ConfigWatcher {
     }
   }
 
-  private async handle(entry: KvEntry): Promise<void> {
+  private async handle(entry: KeyEntry): Promise<void> {
     const { log, state } = this.opts;
     const text = await this.decoded(entry);
     if (text === undefined) return;
@@ -192,7 +238,7 @@ export class ConfigWatcher {
     this.outcome(await this.opts.applier.offerText(text, 'nats'), text);
   }
 
-  private async handleShared(entry: KvEntry): Promise<void> {
+  private async handleShared(entry: KeyEntry): Promise<void> {
     const text = await this.decoded(entry);
     if (text === undefined) return;
     const result = await this.opts.applier.offerShared(text, 'nats');

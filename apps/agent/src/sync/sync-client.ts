@@ -21,6 +21,8 @@ export interface SyncClientOptions {
   readonly credsFile?: string;
   /** Fraction of the credentials' lifetime after which they are renewed (FEDPBX_NATS_CREDS_RENEW_AT). */
   readonly credsRenewAt?: number;
+  /** Idle heartbeat of the config watches (FEDPBX_CONFIG_WATCH_HEARTBEAT_MS); default 2 s. */
+  readonly configWatchHeartbeatMs?: number;
   readonly agentVersion: string;
   readonly state: RoutingState;
   readonly applier: SnapshotApplier;
@@ -69,7 +71,7 @@ export class SyncClient {
     });
     this.status = new StatusReporter({ stateDir, siteId, link: this.link, log });
     this.cdrs = new CdrPublisher({ stateDir, siteId, link: this.link, metrics: opts.metrics, log });
-    this.watcher = new ConfigWatcher({ siteId, link: this.link, applier: opts.applier, state, onRefused: (r, reason) => this.status.snapshotRefused(r, reason), onValueRefused: (r, failure) => this.status.config(r, failure), log });
+    this.watcher = new ConfigWatcher({ siteId, link: this.link, applier: opts.applier, state, onRefused: (r, reason) => this.status.snapshotRefused(r, reason), onValueRefused: (r, failure) => this.status.config(r, failure), metrics: opts.metrics, ...(opts.configWatchHeartbeatMs !== undefined ? { heartbeatMs: opts.configWatchHeartbeatMs } : {}), log });
     this.heartbeat = new Heartbeat({
       siteId,
       link: this.link,
