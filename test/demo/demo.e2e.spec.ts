@@ -3,13 +3,14 @@
 // from each site's AMI (the faithful peers), `l` takes the moscow-piter link down and up and the next call is rerouted;
 // a taken --port is named before anything starts; the work dir goes on exit. `npm run trace` with an unknown site
 // names the known ones.
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { REPO_ROOT } from '../support/agent-process.js';
+import { spawnOwned } from '../support/owned-process.js';
 import { until } from '../support/until.js';
 
 const NODE_ARGS = ['--conditions=@fedpbx/source', '--import', 'tsx'];
@@ -27,11 +28,13 @@ const started: Demo[] = [];
 
 function startDemo(args: string[]): Demo {
   const tmp = mkdtempSync(join(tmpdir(), 'fedpbx-demo-test-'));
-  const child = spawn(process.execPath, [...NODE_ARGS, DEMO, ...args], {
-    cwd: REPO_ROOT,
-    env: { ...process.env, TMPDIR: tmp, FORCE_COLOR: '0' },
-    stdio: ['pipe', 'pipe', 'pipe'],
-  });
+  // SIGTERM when this test process dies: the demo then ends the agents, controller and nats-server it started.
+  const child = spawnOwned(
+    process.execPath,
+    [...NODE_ARGS, DEMO, ...args],
+    { cwd: REPO_ROOT, env: { ...process.env, TMPDIR: tmp, FORCE_COLOR: '0' }, stdio: ['pipe', 'pipe', 'pipe'] },
+    'TERM',
+  );
   let out = '';
   child.stdout?.on('data', (d: Buffer) => (out += d.toString()));
   child.stderr?.on('data', (d: Buffer) => (out += d.toString()));

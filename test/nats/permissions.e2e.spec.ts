@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +9,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { Subjects } from '@fedpbx/contracts';
 import { renderLeafConfig } from '@fedpbx/nats-auth';
 import { freePort, NATS_SERVER_BINARY, startNatsServer, type TestNatsServer } from '../support/nats-server.js';
+import { spawnOwned } from '../support/owned-process.js';
 
 /**
  * The per-agent permissions of libs/nats-auth, enforced by a real nats-server: an agent reads only its own
@@ -177,7 +178,7 @@ describe('a branch leaf node with the site agent credentials', () => {
     leafPort = await freePort();
     const conf = join(dir, 'leaf.conf');
     writeFileSync(conf, renderLeafConfig({ siteId: 'moscow', hubLeafUrls: [`nats-leaf://127.0.0.1:${nats.leafPort}`], credsFile, port: leafPort }));
-    leaf = spawn(NATS_SERVER_BINARY, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    leaf = spawnOwned(NATS_SERVER_BINARY, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     leaf.stderr?.on('data', (d: Buffer) => (log += d.toString()));
     for (let i = 0; i < 100 && !/Leafnode connection created/i.test(log); i++) await new Promise((r) => setTimeout(r, 50));

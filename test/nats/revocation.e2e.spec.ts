@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +6,7 @@ import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/trans
 import { Subjects } from '@fedpbx/contracts';
 import { accountUpdateSubject, credsFile, credsInfo, renderLeafConfig, encodeAccountWithRevocations, mintAgentCredentials, mintAgentJwt, mintSystemCreds, newUserKey, type RevocationAuthority } from '@fedpbx/nats-auth';
 import { freePort, NATS_SERVER_BINARY, startNatsServer, type TestNatsServer } from '../support/nats-server.js';
+import { spawnOwned } from '../support/owned-process.js';
 
 /**
  * Ending an agent's NATS user on the real nats-server 2.9 the hub runs: the account JWT's `revocations`, pushed by
@@ -113,7 +113,7 @@ describe('agent credentials on a real nats-server (full resolver)', () => {
     writeFileSync(creds, moscow.creds, { mode: 0o600 });
     const conf = join(dir, 'leaf.conf');
     writeFileSync(conf, renderLeafConfig({ siteId: 'moscow', hubLeafUrls: [`nats-leaf://127.0.0.1:${nats.leafPort}`], credsFile: creds, port: await freePort() }));
-    const leaf = spawn(NATS_SERVER_BINARY, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const leaf = spawnOwned(NATS_SERVER_BINARY, ['-c', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
     let log = '';
     leaf.stderr?.on('data', (d: Buffer) => (log += d.toString()));
     try {

@@ -1,8 +1,9 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { spawnOwned } from './owned-process.js';
 
 export const REPO_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 /** The agent as it is installed: the built entry point (CI builds before testing). */
@@ -39,6 +40,8 @@ export interface StartAgentOptions {
    * (`agentPid()`); ready when the first child serves.
    */
   readonly supervise?: boolean;
+  /** The log line that means ready; default: "agent serving FastAGI". */
+  readonly ready?: (line: Record<string, unknown>) => boolean;
 }
 
 /**
@@ -49,7 +52,7 @@ export async function startAgent(env: Record<string, string>, opts: StartAgentOp
   const main = opts.main ?? AGENT_MAIN;
   if (!existsSync(main)) throw new Error(`${main} is missing: run \`npm run build\` first`);
   const stateDir = env.FEDPBX_STATE_DIR || mkdtempSync(join(tmpdir(), 'fedpbx-agent-'));
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), main, ...(opts.supervise === true ? ['supervise'] : [])], {
+  const child = spawnOwned(process.execPath, [...(opts.nodeArgs ?? []), main, ...(opts.supervise === true ? ['supervise'] : [])], {
     env: { PATH: process.env.PATH ?? '', FEDPBX_AGI_LISTEN: '127.0.0.1:0', FEDPBX_METRICS_LISTEN: '127.0.0.1:0', ...env, FEDPBX_STATE_DIR: stateDir },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -57,9 +60,25 @@ export async function startAgent(env: Record<string, string>, opts: StartAgentOp
   let stderr = '';
   let buffered = '';
   child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
+  // A supervisor killed outright leaves its children (maybe stopped) behind: they go with it. (They would exit on
+  // their own once they notice the supervisor is gone, but a stopped one notices nothing.)
+  const killSupervisedChildren = (): void => {
+    if (opts.supervise !== true) return;
+    for (const line of logs.filter((l) => l.msg === 'agent started')) {
+      try {
+        process.kill(Number(line.agentPid), 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  };
+  let isReadyYet = false;
+  const isReady = opts.ready ?? ((l: Record<string, unknown>) => l.msg === 'agent serving FastAGI');
   const ready = await new Promise<Record<string, unknown>>((resolve, reject) => {
-    // An agent that never got ready is ended here: left running it would hold the caller's event loop open.
+    // An agent that never got ready is ended here (the caller has nothing to stop): left running it would outlive
+    // the test, and hold the caller's event loop open.
     const timer = setTimeout(() => {
+      killSupervisedChildren();
       child.kill('SIGKILL');
       reject(new Error(`agent not ready in time; stderr: ${stderr}`));
     }, opts.timeoutMs ?? 15_000);
@@ -72,7 +91,8 @@ export async function startAgent(env: Record<string, string>, opts: StartAgentOp
         try {
           const entry = JSON.parse(line) as Record<string, unknown>;
           logs.push(entry);
-          if (entry.msg === 'agent serving FastAGI') {
+          if (isReady(entry)) {
+            isReadyYet = true;
             clearTimeout(timer);
             resolve(entry);
           }
@@ -83,6 +103,7 @@ export async function startAgent(env: Record<string, string>, opts: StartAgentOp
     });
     child.once('exit', (code) => {
       clearTimeout(timer);
+      if (!isReadyYet) killSupervisedChildren();
       reject(new Error(`agent exited with ${code}; stderr: ${stderr}`));
     });
   });
@@ -122,16 +143,7 @@ export async function startAgent(env: Record<string, string>, opts: StartAgentOp
     },
     stop: (signal = 'SIGTERM') =>
       new Promise((resolve) => {
-        // A supervisor killed outright leaves its children (maybe stopped): they go with it here.
-        if (signal === 'SIGKILL' && opts.supervise === true) {
-          for (const line of logs.filter((l) => l.msg === 'agent started')) {
-            try {
-              process.kill(Number(line.agentPid), 'SIGKILL');
-            } catch {
-              // already gone
-            }
-          }
-        }
+        if (signal === 'SIGKILL') killSupervisedChildren();
         if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
         child.once('exit', (code) => resolve(code));
         child.kill(signal);

@@ -1,10 +1,11 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { foundingScenarioRequests } from '../../apps/controller/src/testing/scenario.js';
 import { seedEmbeddedDataDir } from '../../apps/controller/src/testing/test-database.js';
 import { REPO_ROOT } from './agent-process.js';
 import { freePort } from './nats-server.js';
+import { spawnOwned } from './owned-process.js';
 
 /** The controller as it is installed: the built entry point (CI builds before testing). */
 export const CONTROLLER_MAIN = join(REPO_ROOT, 'apps', 'controller', 'dist', 'main.js');
@@ -33,9 +34,10 @@ export interface ControllerProcess {
 /**
  * A real controller process (`node apps/controller/dist/main.js`) on a port of its own, with the bootstrap admin
  * {@link TEST_ADMIN}; `env` adds DATABASE_URL / FEDPBX_DATA_DIR, NATS settings and so on; `nodeArgs` go to
- * node before the entry point (`--cpu-prof`, which NODE_OPTIONS refuses).
+ * node before the entry point (`--cpu-prof`, which NODE_OPTIONS refuses). A controller not serving within
+ * `startTimeoutMs` is killed and the start fails.
  */
-export async function startController(env: Record<string, string>, nodeArgs: readonly string[] = []): Promise<ControllerProcess> {
+export async function startController(env: Record<string, string>, nodeArgs: readonly string[] = [], startTimeoutMs = 60_000): Promise<ControllerProcess> {
   if (!existsSync(CONTROLLER_MAIN)) throw new Error(`${CONTROLLER_MAIN} is missing: run \`npm run build\` first`);
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
@@ -58,7 +60,7 @@ export async function startController(env: Record<string, string>, nodeArgs: rea
     // An embedded database's data dir starts as a copy of the run's initdb'd template (test-database.ts).
     const dataDir = env['FEDPBX_DATA_DIR'];
     if (env['DATABASE_URL'] === undefined && dataDir !== undefined && dataDir !== 'memory://') seedEmbeddedDataDir(dataDir);
-    const c = spawn(process.execPath, [...nodeArgs, CONTROLLER_MAIN], {
+    const c = spawnOwned(process.execPath, [...nodeArgs, CONTROLLER_MAIN], {
       env: {
         PATH: process.env.PATH ?? '',
         FEDPBX_HTTP_LISTEN: `127.0.0.1:${port}`,
@@ -81,7 +83,7 @@ export async function startController(env: Record<string, string>, nodeArgs: rea
     c.once('exit', () => {
       if (child === c) child = undefined;
     });
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + startTimeoutMs;
     for (;;) {
       if (child === undefined) throw new Error(`controller exited at start:\n${output.slice(-30).join('\n')}`);
       const ok = await api('GET', '/api/v1/health').then(
@@ -89,7 +91,11 @@ export async function startController(env: Record<string, string>, nodeArgs: rea
         () => false,
       );
       if (ok) return;
-      if (Date.now() > deadline) throw new Error(`controller not serving within 60 s:\n${output.slice(-30).join('\n')}`);
+      if (Date.now() > deadline) {
+        // Nobody holds a handle to a controller that failed to start: it is ended here, not left running.
+        await stop('SIGKILL');
+        throw new Error(`controller not serving within ${startTimeoutMs} ms:\n${output.slice(-30).join('\n')}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   };

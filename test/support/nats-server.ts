@@ -1,9 +1,10 @@
-import { spawn, type ChildProcess } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { createServer, connect as tcpConnect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createNatsTrust, issuerOf, mintAgentCreds, mintControllerCreds, renderHubConfig, type NatsTrust, type UserIssuer } from '@fedpbx/nats-auth';
+import { spawnOwned } from './owned-process.js';
 
 export const NATS_SERVER_BINARY = process.env.FEDPBX_NATS_SERVER_BIN ?? '/usr/sbin/nats-server';
 
@@ -117,7 +118,7 @@ export function natsProcess(configFile: string, port: number): NatsProcess {
 
   const start = async (): Promise<void> => {
     if (child !== undefined) return;
-    const c = spawn(NATS_SERVER_BINARY, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
+    const c = spawnOwned(NATS_SERVER_BINARY, ['-c', configFile], { stdio: ['ignore', 'ignore', 'pipe'] });
     child = c;
     c.stderr?.on('data', (d: Buffer) => {
       for (const line of d.toString().split('\n')) if (line !== '') log.push(line);
@@ -126,7 +127,12 @@ export function natsProcess(configFile: string, port: number): NatsProcess {
     c.once('exit', () => {
       if (child === c) child = undefined;
     });
-    await waitForPort(port, 10_000);
+    try {
+      await waitForPort(port, 10_000);
+    } catch (err) {
+      await terminate('SIGKILL'); // a server that never listened is ended here: the caller has no handle to stop
+      throw err;
+    }
   };
   const terminate = async (signal: NodeJS.Signals): Promise<void> => {
     const c = child;

@@ -1,9 +1,10 @@
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { spawnSync, type ChildProcess } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { freePort } from './nats-server.js';
+import { spawnOwned } from './owned-process.js';
 
 /** Debian's PostgreSQL server binaries; FEDPBX_PG_BIN_DIR for another layout. */
 export const PG_BIN_DIR = process.env.FEDPBX_PG_BIN_DIR ?? '/usr/lib/postgresql/15/bin';
@@ -45,7 +46,7 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
 
   const start = async (): Promise<void> => {
     if (child !== undefined) return;
-    const c = spawn(
+    const c = spawnOwned(
       join(PG_BIN_DIR, 'postgres'),
       ['-D', dataDir, '-p', String(port), '-c', 'listen_addresses=127.0.0.1', '-c', `unix_socket_directories=${dir}`, '-c', 'fsync=off', '-c', 'synchronous_commit=off', '-c', 'full_page_writes=off'],
       { stdio: ['ignore', 'ignore', 'pipe'], ...(owner !== undefined ? { uid: owner.uid, gid: owner.gid } : {}) },
@@ -68,7 +69,10 @@ export async function startPrivatePostgres(): Promise<PrivatePostgres> {
       );
       await client.end().catch(() => undefined);
       if (ok) return;
-      if (Date.now() > deadline) throw new Error(`postgres not accepting connections within 30 s:\n${log.join('').slice(-2000)}`);
+      if (Date.now() > deadline) {
+        c.kill('SIGKILL'); // the caller has no handle to stop a server that never started
+        throw new Error(`postgres not accepting connections within 30 s:\n${log.join('').slice(-2000)}`);
+      }
       await new Promise((r) => setTimeout(r, 100));
     }
   };

@@ -1,7 +1,6 @@
 // `fedpbx-agent enroll` (the built CLI) against a tiny HTTP server that answers like the controller's
 // POST /api/v1/enroll, then the agent started with nothing but its state dir: site, NATS and the controller key all
 // come from the enrollment, and it syncs from a private nats-server with the credentials it was given.
-import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -11,6 +10,7 @@ import { foundingScenario } from '@fedpbx/dialplan';
 import { afterEach, describe, expect, it } from 'vitest';
 import { AGENT_MAIN, startAgent } from '../support/agent-process.js';
 import { freePort, startNatsServer } from '../support/nats-server.js';
+import { spawnOwned } from '../support/owned-process.js';
 import { TestController } from '../support/signed-snapshots.js';
 import { controllerSide } from './agent-harness.js';
 
@@ -52,11 +52,11 @@ async function fakeController(answer: () => Promise<EnrollResponse>): Promise<Fa
 
 function cli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [AGENT_MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawnOwned(process.execPath, [AGENT_MAIN, ...args], { env: { PATH: process.env.PATH ?? '', ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     child.once('exit', (code) => resolve({ code, stdout, stderr }));
   });
 }

@@ -31,6 +31,13 @@ export async function runSupervisedChild(agent: Agent, log: Logger, mode: Superv
   const send = (m: ChildMessage): void => {
     if (process.connected) process.send?.(m);
   };
+  // The supervisor can die at any moment, also while this agent starts (seconds on a loaded machine): the watch
+  // begins before the first await. Registered later, it would miss a 'disconnect' already emitted, and the agent
+  // would run on for ever on its own (a test run once left one so for 45 minutes).
+  const gone = new Promise<void>((resolve) => {
+    if (!process.connected) resolve();
+    else process.once('disconnect', () => resolve());
+  });
   let beat: NodeJS.Timeout | undefined;
   const startBeating = (): void => {
     beat ??= setInterval(() => send({ type: 'beat' }), HEARTBEAT_EVERY_MS);
@@ -46,7 +53,6 @@ export async function runSupervisedChild(agent: Agent, log: Logger, mode: Superv
       };
       process.on('message', onMessage);
     });
-    const gone = new Promise<void>((resolve) => process.once('disconnect', () => resolve()));
     startBeating();
     onStarted();
     send({ type: 'standby' });
@@ -59,7 +65,13 @@ export async function runSupervisedChild(agent: Agent, log: Logger, mode: Superv
       return 0;
     }
   } else {
-    await agent.start({ agiListenFd: mode.listenFd, startIo: mode.io === 'now' });
+    const started = agent.start({ agiListenFd: mode.listenFd, startIo: mode.io === 'now' }).then(() => true);
+    if (!(await Promise.race([started, gone.then(() => false)]))) {
+      log.warn('supervisor gone while this agent started: exiting');
+      // A start still under way is left to the process exit; a finished part is stopped (bounded: nothing waits).
+      await Promise.race([agent.stop(1000).catch(() => undefined), new Promise((r) => setTimeout(r, 2000))]);
+      return 0;
+    }
     startBeating();
     onStarted();
   }
@@ -100,7 +112,7 @@ export async function runSupervisedChild(agent: Agent, log: Logger, mode: Superv
     });
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
-    process.once('disconnect', () => {
+    void gone.then(() => {
       if (!finished) stop('supervisor gone');
     });
   });
