@@ -225,6 +225,9 @@ describe('a shared part read against the one before', () => {
     expect(second.part.numberRanges.map((r) => r.id)).toContain('nr-a');
     expect(second.part.numberRanges).not.toBe(first.part.numberRanges);
     for (const same of ['sites', 'outboundRoutes', 'remoteTrunks', 'classesOfService'] as const) expect(second.part[same], same).toBe(first.part[same]);
+    // The plan is read range by range: the ranges that were there are taken over, only the new one is parsed.
+    const added = second.part.numberRanges.findIndex((r) => r.id === 'nr-a');
+    second.part.numberRanges.forEach((r, i) => (i === added ? expect(first.part.numberRanges).not.toContain(r) : expect(r).toBe(first.part.numberRanges[i < added ? i : i - 1])));
     // Compared by text, so no member hashes are kept; what it gives is what reading it alone gives.
     expect(second.parts.hashes.size).toBe(0);
     expect(second.part).toEqual(runSteps(verifySharedSteps(shared(ranged('nr-a'), 2), [key])).part);
@@ -236,7 +239,9 @@ describe('a shared part read against the one before', () => {
     const tampered = next.replace('"nr-b"', '"nr-c"');
     expect(refusal(() => runSteps(verifySharedSteps(tampered, [key], first.parts)))).toBe('hash-mismatch');
     expect(refusal(() => runSteps(verifySharedSteps(shared(ranged('nr-b'), 2, other), [key], first.parts)))).toBe('bad-signature');
-    const badRange = { ...config, federation: { ...config.federation, numberRanges: [{ id: 'nr-x', siteId: 'moscow', from: 'x', to: '7099' }] } };
-    expect(refusal(() => runSteps(verifySharedSteps(shared(badRange, 3), [key], first.parts)))).toBe('malformed');
+    // A new element is validated as reading the whole array validates it, and named by its index.
+    const badRange = { ...config, federation: { ...config.federation, numberRanges: [...config.federation.numberRanges, { id: 'nr-x', siteId: 'moscow', from: '7100', to: '70' }] } };
+    expect(() => runSteps(verifySharedSteps(shared(badRange, 3), [key], first.parts))).toThrow(`snapshot is malformed at config.numberRanges.${config.federation.numberRanges.length}.to:`);
+    expect(() => runSteps(verifySharedSteps(shared(badRange, 3), [key]))).toThrow(`snapshot is malformed at config.numberRanges.${config.federation.numberRanges.length}.to:`);
   });
 });
