@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { gzipSync } from 'node:zlib';
+import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
 import { decodeSnapshotValue, decodeSnapshotValueAsync, encodeSnapshotValue, SnapshotValueEncoder } from './snapshot-wire.js';
 import { refusal } from './testing/refusal.js';
@@ -59,8 +59,23 @@ describe('snapshot KV values', () => {
       expect(Buffer.from(a2).includes(Buffer.from(aMember))).toBe(true);
       expect(Buffer.from(b).includes(Buffer.from(aMember))).toBe(false);
       expect(a.length).toBeLessThan(pieces('a', 1).join('').length / 5);
-      expect(encoder.encode(['{}'])).toEqual(encodeSnapshotValue('{}'));
+      expect(decodeSnapshotValue(encoder.encode(['{}']))).toBe('{}');
       expect(decodeSnapshotValue(encoder.encode([]))).toBe('');
+    });
+
+    it('stores short runs in their gzip member uncompressed, which any gunzip reads (CRC and length checked)', () => {
+      const encoder = new SnapshotValueEncoder();
+      const head = '{"revision":7,"signature":"Имя+/=","config":';
+      const value = encoder.encode([head, own('a'), '}']);
+      // The short runs are there as they are (no compressor set up for them), the long piece compressed.
+      expect(Buffer.from(value).includes(Buffer.from(head))).toBe(true);
+      expect(gunzipSync(value).toString('utf8')).toBe(`${head}${own('a')}}`);
+      expect(value.length).toBeLessThan(own('a').length / 3);
+      // A flipped byte in a stored run fails its member's CRC: refused, never decoded into other text.
+      const bad = Buffer.from(value);
+      const at = bad.indexOf(Buffer.from('revision'));
+      bad[at] = (bad[at] as number) ^ 1;
+      expect(refusal(() => decodeSnapshotValue(bad))).toBe('malformed');
     });
 
     it('stays correct when it may remember less than one piece, and the bound holds over all members', () => {

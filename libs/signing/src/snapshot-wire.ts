@@ -1,5 +1,5 @@
 import { promisify } from 'node:util';
-import { gunzip, gunzipSync, gzipSync } from 'node:zlib';
+import { crc32, gunzip, gunzipSync, gzipSync } from 'node:zlib';
 import { SnapshotRejectedError } from './snapshot-signer.js';
 
 /**
@@ -22,8 +22,34 @@ const MEMBER_MIN_CHARS = 4096;
 /** For the short runs between them: a small window and state, which halve the cost of setting up a compressor. */
 const GZIP_SHORT = { level: 3, windowBits: 10, memLevel: 2 } as const;
 
+/**
+ * Runs shorter than this are stored in their gzip member, not compressed: they are a value's envelope (hashes and a
+ * signature, which do not compress) and the few hundred bytes around a site part's shared-part reference, and
+ * setting up a compressor for them cost more than all the rest of a site's publish after a plan-wide change.
+ */
+const STORE_MAX_CHARS = 1024;
+
 function compressRun(text: string): Buffer {
+  if (text.length < STORE_MAX_CHARS) return storedMember(text);
   return gzipSync(text, text.length < MEMBER_MIN_CHARS ? GZIP_SHORT : GZIP);
+}
+
+/**
+ * A gzip member (RFC 1952) holding `text` in one stored deflate block (RFC 1951 3.2.4: BFINAL=1, BTYPE=00, LEN,
+ * NLEN, the bytes): read by any gunzip like a compressed member, at the cost of a CRC-32.
+ */
+function storedMember(text: string): Buffer {
+  const data = Buffer.from(text, 'utf8');
+  // At most 3 bytes a UTF-16 unit, so under 65,535 bytes: one stored block holds it.
+  const out = Buffer.allocUnsafe(10 + 5 + data.length + 8);
+  out.set([0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 0xff], 0);
+  out[10] = 1;
+  out.writeUInt16LE(data.length, 11);
+  out.writeUInt16LE(~data.length & 0xffff, 13);
+  data.copy(out, 15);
+  out.writeUInt32LE(crc32(data), 15 + data.length);
+  out.writeUInt32LE(data.length, 19 + data.length);
+  return out;
 }
 
 /**

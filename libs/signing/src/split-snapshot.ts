@@ -117,6 +117,11 @@ export function signSharedPart(partJson: string, revision: number, key: SigningK
 
 /** Signs a site part (canonical JSON `partJson`, which names its shared part) for `siteId` at `revision`. */
 export function signSitePart(siteId: string, partJson: string, revision: number, key: SigningKey, generatedAt: Date, contentHash = sha256(partJson)): SignedPart<SitePartEnvelope> {
+  return signSitePartHash(siteId, contentHash, revision, key, generatedAt);
+}
+
+/** Signs a site part by its content hash (the controller hashes the part's text in pieces, never joining them). */
+export function signSitePartHash(siteId: string, contentHash: string, revision: number, key: SigningKey, generatedAt: Date): SignedPart<SitePartEnvelope> {
   const unsigned = { format: SPLIT_SNAPSHOT_FORMAT, siteId, revision, generatedAt: generatedAt.toISOString(), contentHash };
   const signature = { alg: 'ed25519' as const, keyId: key.keyId, value: sign(null, Buffer.from(sitePartSigningPayload(unsigned)), key.privateKey).toString('base64') };
   const envelope = { ...unsigned, signature };

@@ -63,6 +63,11 @@ describe('siteConfigHash', () => {
       [{ collection: 'inboundRoutes', op: 'delete', id: inbound.id }],
       [{ collection: 'callFlows', op: 'upsert', value: { ...flow, name: 'Renamed flow' } }],
       [{ collection: 'classesOfService', op: 'upsert', value: { ...fed.classesOfService[0]!, name: 'renamed' } }],
+      // Members a view makes anew each time (presence lists): the part kept from before must follow their content.
+      [{ collection: 'sites', op: 'upsert', value: { ...fed.sites[0]!, presence: { remoteHints: 'all', share: 'all', sharedNumbers: [], watch: [] } } }],
+      [{ collection: 'extensions', op: 'upsert', value: { ...ext, id: 'e-added-for-presence', siteId: fed.sites[1]!.id, number: String(Number(fed.extensions.find((e) => e.siteId === fed.sites[1]!.id)!.number) + 1) } }],
+      // The numbering plan only: every site part changes by its shared-part reference alone.
+      [{ collection: 'numberRanges', op: 'upsert', value: { ...range, id: 'nr-plan-only', from: '990000', to: '990099' } }],
     ];
     for (const changes of writes) {
       const before = fed.sites.map((s) => siteConfigHash(fed, s.id));

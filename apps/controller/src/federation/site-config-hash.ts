@@ -20,14 +20,18 @@ interface Entry {
    * routes and their trunks every whole view lists at 1,000 sites (~0.4-0.6 ms per site, the bulk of a plan-wide write).
    */
   readonly partViews: SiteViews;
-  readonly hashes: Map<string, string>;
+  /** The site parts worked out so far: the writer hashes them, the publisher signs the same text. */
+  readonly parts: Map<string, SiteConfigText>;
 }
+
+/** A site's part as published: its text in pieces, hash and view (SitePartText), the whole text, the shared part. */
+export type SiteConfigText = SitePartText & { readonly json: string; readonly shared: SharedPartText };
 
 function of(fed: Federation, extensionsAt?: ExtensionsAt): Entry {
   let entry = FEDERATIONS.get(fed);
   if (entry === undefined) {
     const withoutShared: Federation = { ...fed, outboundRoutes: fed.outboundRoutes.filter((r) => !isSharedRoute(r)) };
-    entry = { views: new SiteViews(fed, extensionsAt), partViews: new SiteViews(withoutShared, extensionsAt), hashes: new Map() };
+    entry = { views: new SiteViews(fed, extensionsAt), partViews: new SiteViews(withoutShared, extensionsAt), parts: new Map() };
     FEDERATIONS.set(fed, entry);
   }
   return entry;
@@ -44,12 +48,24 @@ export function sharedPartText(fed: Federation, extensionsAt?: ExtensionsAt): Sh
  * when given, must return exactly the site's extensions in federation order (it is used for the federation's
  * views only if none exist yet).
  */
-export function siteConfigText(fed: Federation, siteId: string, extensionsAt?: ExtensionsAt): SitePartText & { json: string; shared: SharedPartText } {
+export function siteConfigText(fed: Federation, siteId: string, extensionsAt?: ExtensionsAt): SiteConfigText {
   const entry = of(fed, extensionsAt);
-  const shared = PARTS.sharedOf(fed, entry.views);
-  const part = PARTS.sitePart(entry.partViews.of(siteId), shared);
-  entry.hashes.set(siteId, part.contentHash);
-  return { ...part, json: part.pieces.join(''), shared };
+  let out = entry.parts.get(siteId);
+  if (out === undefined) {
+    const shared = PARTS.sharedOf(fed, entry.views);
+    const part = PARTS.sitePart(entry.partViews.of(siteId), shared);
+    let json: string | undefined;
+    out = {
+      ...part,
+      shared,
+      // Joined only when asked (tests, tools): the publisher signs and sends the pieces.
+      get json() {
+        return (json ??= part.pieces.join(''));
+      },
+    };
+    entry.parts.set(siteId, out);
+  }
+  return out;
 }
 
 /**
@@ -61,11 +77,10 @@ export function siteConfigText(fed: Federation, siteId: string, extensionsAt?: E
  * site-config-hash.spec.ts holds the parts to buildSiteConfig as the federation changes.
  */
 export function siteConfigHash(fed: Federation, siteId: string, extensionsAt?: ExtensionsAt): string {
-  const entry = of(fed, extensionsAt);
-  return entry.hashes.get(siteId) ?? siteConfigText(fed, siteId, extensionsAt).contentHash;
+  return siteConfigText(fed, siteId, extensionsAt).contentHash;
 }
 
 /** The hash siteConfigHash worked out for this federation object and site, if it did. */
 export function knownSiteConfigHash(fed: Federation, siteId: string): string | undefined {
-  return FEDERATIONS.get(fed)?.hashes.get(siteId);
+  return FEDERATIONS.get(fed)?.parts.get(siteId)?.contentHash;
 }

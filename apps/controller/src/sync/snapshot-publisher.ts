@@ -1,6 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { Extension, InterSiteLink, RemoteTrunk, Site, Trunk, type SiteConfig } from '@fedpbx/contracts';
-import { signSitePart, snapshotFormatOf, SnapshotValueEncoder, SPLIT_SNAPSHOT_FORMAT, verifySitePartEnvelope, verifySnapshot } from '@fedpbx/signing';
+import { signSitePartHash, snapshotFormatOf, SnapshotValueEncoder, SPLIT_SNAPSHOT_FORMAT, verifySitePartEnvelope, verifySnapshot } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
 import { FederationStore, type FederationView } from '../federation/federation-store.js';
@@ -11,6 +10,7 @@ import { ConfigBuckets } from './config-buckets.js';
 import { siteConfigText } from '../federation/site-config-hash.js';
 import { SharedPartPublisher } from './shared-part-publisher.js';
 import { SiteLanes } from './site-lanes.js';
+import { invalidStoredValue, type InvalidValue } from './stored-value-check.js';
 import { SnapshotSigningKey, type ControllerSigningKey } from './snapshot-signing-key.js';
 
 /**
@@ -195,7 +195,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     // The shared part the site part names goes first: an agent never gets a site part whose shared part is not
     // in the bucket. A newer shared part there means a newer view (another replica's): its site parts follow it.
     if (!(await this.shared.ensure({ revision: view.version, json: part.shared.json, contentHash: part.shared.contentHash }, key))) return;
-    const signed = signSitePart(siteId, part.json, head.revision, key, at, part.contentHash);
+    const signed = signSitePartHash(siteId, part.contentHash, head.revision, key, at);
     const seq = await this.buckets.put(siteId, this.encoder.encode([signed.head, ...part.pieces, '}']), expectedSeq);
     this.published.set(siteId, { revision: head.revision, seq });
     this.record(siteId, head.revision, part.contentHash, at);
@@ -243,37 +243,4 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
       }
     }
   }
-}
-
-interface InvalidValue {
-  readonly object: string;
-  readonly field: string;
-  readonly reason: string;
-}
-
-/** Parses each item with its contract; the first refusal, with the object (`trunk t-x`) and field named. */
-function firstInvalid<T extends { readonly id: string }>(kind: string, items: readonly T[], schema: { safeParse(v: unknown): { success: boolean; error?: { issues: readonly { path: readonly PropertyKey[]; message: string }[] } } }): InvalidValue | undefined {
-  for (const item of items) {
-    const parsed = schema.safeParse(item);
-    const issue = parsed.success ? undefined : parsed.error?.issues[0];
-    if (issue !== undefined) return { object: `${kind} ${item.id}`, field: issue.path.map(String).join('.'), reason: issue.message };
-  }
-  return undefined;
-}
-
-/**
- * The first value of the site's own objects - those its agent renders into Asterisk files (the site, its phones,
- * trunks, links) - that today's contracts refuse. Every API write checks these rules, so only data stored around
- * them fails here; the check parses the site's own objects, not the whole snapshot (a head office's is 20 MB).
- * No value is quoted back: a secret's refusal names the field only.
- */
-export function invalidStoredValue(config: SiteConfig): InvalidValue | undefined {
-  const siteId = config.site.id;
-  return (
-    firstInvalid('site', [config.site], Site) ??
-    firstInvalid('extension', config.extensions.filter((e) => e.siteId === siteId), Extension) ??
-    firstInvalid('trunk', config.trunks, Trunk) ??
-    firstInvalid('remote trunk', config.remoteTrunks, RemoteTrunk) ??
-    firstInvalid('link', config.links, InterSiteLink)
-  );
 }

@@ -36,6 +36,36 @@ describe('a site view', () => {
   });
 });
 
+describe("a site view's outbound routes", () => {
+  it('are the routes for every site, those scoped to it and those through its trunks, as a test of every route gives', () => {
+    const generated = generateFederation({ sites: 30, extensionsPerSite: 2, flows: 0 });
+    const [a, b, c] = [generated.sites[3]!.id, generated.sites[4]!.id, generated.sites[5]!.id];
+    const trunkOf = (siteId: string) => generated.trunks.find((t) => t.siteId === siteId)!.id;
+    const tricky: Federation = {
+      ...generated,
+      outboundRoutes: [
+        ...generated.outboundRoutes,
+        // Scoped to two sites (one named twice), through a third site's trunk (which therefore carries it too).
+        { id: 'or-z-two-sites', name: 'two', patterns: ['_9X.'], callClass: 'national', sites: [a, b, a], trunks: [{ trunkId: trunkOf(c), strip: 0, prepend: '' }, { trunkId: trunkOf(c), strip: 1, prepend: '' }] },
+        // Listed before routes it sorts after: the view is in id order whatever the federation's order.
+        { id: 'or-0-first', name: 'first', patterns: ['_8X.'], callClass: 'national', sites: [b], trunks: [{ trunkId: 't-unknown', strip: 0, prepend: '' }] },
+      ],
+    };
+    for (const fed of [foundingScenario(), generated, tricky, reversed(tricky)]) {
+      const views = new SiteViews(fed);
+      for (const site of fed.sites) {
+        const own = new Set(fed.trunks.filter((t) => t.siteId === site.id).map((t) => t.id));
+        const expected = fed.outboundRoutes
+          .filter((r) => r.sites.length === 0 || r.sites.includes(site.id) || r.trunks.some((p) => own.has(p.trunkId)))
+          .map((r) => r.id)
+          .sort();
+        expect(views.of(site.id).outboundRoutes.map((r) => r.id)).toEqual(expected);
+      }
+    }
+    expect(new SiteViews(tricky).of(c).outboundRoutes.some((r) => r.id === 'or-z-two-sites')).toBe(true);
+  });
+});
+
 describe("a site view's directory", () => {
   it("carries every site's public WireGuard endpoint and key, and sites without them lack the fields", () => {
     const fed = foundingScenario();

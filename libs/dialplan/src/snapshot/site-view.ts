@@ -1,4 +1,4 @@
-import type { CallFlow, ClassOfService, Extension, Federation, InboundRoute, InterSiteLink, NumberRange, RemotePresence, RemoteTrunk, Site, SiteConfig, SiteDirectoryEntry, Trunk } from '@fedpbx/contracts';
+import type { CallFlow, ClassOfService, Extension, Federation, InboundRoute, InterSiteLink, NumberRange, OutboundRoute, RemotePresence, RemoteTrunk, Site, SiteConfig, SiteDirectoryEntry, Trunk } from '@fedpbx/contracts';
 import { routeAppliesTo } from '../routing/compiled-site.js';
 
 /** Thrown when asked for the view of a site the federation does not have. */
@@ -37,6 +37,14 @@ export class SiteViews {
   private readonly linksBySite = new Map<string, InterSiteLink[]>();
   private readonly inboundBySite = new Map<string, InboundRoute[]>();
   private readonly flowsBySite = new Map<string, CallFlow[]>();
+  /**
+   * The outbound routes a site's view may hold, by index in the federation: those for every site, those scoped to
+   * it, those through each trunk. A view picks from these instead of testing every route of the federation (at
+   * 1,000 sites each site's view tested ~2,000 routes: ~2 million tests per plan-wide write).
+   */
+  private readonly routesForAll: number[] = [];
+  private readonly routesScopedTo = new Map<string, number[]>();
+  private readonly routesThroughTrunk = new Map<string, number[]>();
   private extensionsBySite: Map<string, Extension[]> | undefined;
   /** Site -> the numbers of its extensions it shares the presence of, sorted (built on first use). */
   private readonly sharedBySite = new Map<string, readonly string[]>();
@@ -63,6 +71,11 @@ export class SiteViews {
     }
     for (const r of federation.inboundRoutes) push(this.inboundBySite, r.siteId, r);
     for (const f of federation.callFlows) push(this.flowsBySite, f.siteId, f);
+    federation.outboundRoutes.forEach((r, i) => {
+      if (r.sites.length === 0) this.routesForAll.push(i);
+      for (const s of new Set(r.sites)) push(this.routesScopedTo, s, i);
+      for (const trunkId of new Set(r.trunks.map((p) => p.trunkId))) push(this.routesThroughTrunk, trunkId, i);
+    });
   }
 
   of(siteId: string): SiteConfig {
@@ -72,9 +85,13 @@ export class SiteViews {
 
     const trunks = this.trunksBySite.get(siteId) ?? [];
     const ownTrunkIds = new Set(trunks.map((t) => t.id));
-    const outboundRoutes = federation.outboundRoutes.filter(
-      (r) => routeAppliesTo(r, siteId) || r.trunks.some((p) => ownTrunkIds.has(p.trunkId)),
-    );
+    // The candidates in federation order, then the same test as over the whole list.
+    const candidates = new Set([...this.routesForAll, ...(this.routesScopedTo.get(siteId) ?? [])]);
+    for (const id of ownTrunkIds) for (const i of this.routesThroughTrunk.get(id) ?? []) candidates.add(i);
+    const outboundRoutes = [...candidates]
+      .sort((a, b) => a - b)
+      .map((i) => federation.outboundRoutes[i] as OutboundRoute)
+      .filter((r) => routeAppliesTo(r, siteId) || r.trunks.some((p) => ownTrunkIds.has(p.trunkId)));
     const remoteTrunks = new Map<string, RemoteTrunk>();
     for (const r of outboundRoutes) {
       if (!routeAppliesTo(r, siteId)) continue;
