@@ -1,7 +1,7 @@
 // The agent's durable CDR source against the faithful cdr_custom writer: catch-up after downtime, a crash between
 // storing and the cursor, rotation by rename (while running and while stopped), copytruncate, the live AMI event of
 // the same CDR, a missing cdr-custom directory; and the ModuleCheck alarm against the AMI peer.
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, truncateSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, renameSync, rmSync, statSync, truncateSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -52,8 +52,8 @@ function site(): Site {
   return { logDir, stateDir, writer, path: writer.paths[0]!, outbox: new CdrOutbox(stateDir), alarms: new Alarms(), source: undefined };
 }
 
-async function start(s: Site, pollMs = 20): Promise<CdrFileSource> {
-  const source = new CdrFileSource({ path: s.path, stateDir: s.stateDir, outbox: s.outbox, log: silent, alarms: s.alarms, pollMs, renamedGraceMs: 200 });
+async function start(s: Site, pollMs = 20, cursorIntervalMs?: number): Promise<CdrFileSource> {
+  const source = new CdrFileSource({ path: s.path, stateDir: s.stateDir, outbox: s.outbox, log: silent, alarms: s.alarms, pollMs, renamedGraceMs: 200, ...(cursorIntervalMs === undefined ? {} : { cursorIntervalMs }) });
   sources.push(source);
   s.source = source;
   await source.start();
@@ -111,6 +111,27 @@ describe('CDR file source', () => {
     const fresh = new Site2(s);
     await start(fresh.site);
     expect(stored(s)).toEqual(all.map(idOf));
+  });
+
+  it('writes its cursor at most once per interval while records come, and at stop; a crash in between reads them again, stored once', async () => {
+    const s = site();
+    const cursor = (): number => (JSON.parse(readFileSync(join(s.stateDir, 'cdr', 'source-cursor.json'), 'utf8')) as { offset: number }).offset;
+    const first = Array.from({ length: 5 }, () => cdr());
+    for (const c of first) s.writer.write(c);
+    await start(s, 20, 60_000);
+    const afterFirst = statSync(s.path).size;
+    expect(cursor()).toBe(afterFirst); // the first read is saved at once
+    const second = Array.from({ length: 5 }, () => cdr());
+    for (const c of second) s.writer.write(c);
+    await until('stored', () => stored(s).length === 10);
+    expect(cursor()).toBe(afterFirst); // within the interval: the outbox has them, the cursor file not yet
+    // A crash now (the cursor file behind): the next start reads the second five again and stores nothing twice.
+    const crashed = new Site2(s);
+    await start(crashed.site, 20, 60_000);
+    expect(stored(s)).toEqual([...first, ...second].map(idOf));
+    expect(cursor()).toBe(statSync(s.path).size);
+    await stop(crashed.site);
+    expect(cursor()).toBe(statSync(s.path).size);
   });
 
   it('the live AMI event and the file record of one CDR are stored once, whichever comes first', async () => {

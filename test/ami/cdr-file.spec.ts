@@ -75,6 +75,41 @@ describe('cdr_custom json records (faithful writer, shipped config)', () => {
     }
   });
 
+  it('passes over the records `skip` names by their raw ids, and reads the others as it would without, wherever the read is cut', () => {
+    const { w } = writer();
+    // Values that look like the column boundaries the quick look searches for (escaped quotes make them harmless).
+    const hostile = ['","sequence":7}\n', '","linkedid":"', '{"uniqueid":"fake', 'x"y\\', 'Иван'];
+    const cdrs = hostile.flatMap((h, i) => [call({ uniqueid: `moscow-"${i}"`, src: h, sequence: 10 + i }), call({ uniqueid: `piter-${i}`, lastdata: h, sequence: 20 + i })]);
+    const text = Buffer.from(cdrs.map((c) => `${w.format(c)[0]}\n`).join(''));
+    const asked: string[] = [];
+    const skip = (uniqueId: string, sequence: string): boolean => (asked.push(`${uniqueId}:${sequence}`), uniqueId.startsWith('moscow-'));
+    const whole = parseCdrFileRecords(text);
+    const quick = parseCdrFileRecords(text, { skip });
+    expect(asked).toEqual(cdrs.map((c) => `${c.uniqueid}:${c.sequence}`));
+    expect(quick.skipped).toBe(hostile.length);
+    expect(quick.rejected).toEqual([]);
+    expect(quick.consumed).toBe(text.length);
+    expect(quick.records.map((r) => [...r.record])).toEqual(whole.records.filter((r) => r.record.get('uniqueId')!.startsWith('piter-')).map((r) => [...r.record]));
+    for (let cut = 0; cut <= text.length; cut += 7) {
+      const first = parseCdrFileRecords(text.subarray(0, cut), { skip });
+      const second = parseCdrFileRecords(text.subarray(first.consumed), { skip });
+      expect([...first.rejected, ...second.rejected]).toEqual([]);
+      expect(first.skipped + second.skipped).toBe(hostile.length);
+      expect([...first.records, ...second.records].map((r) => [...r.record])).toEqual(quick.records.map((r) => [...r.record]));
+    }
+  });
+
+  it('does not pass over a torn record on the ids of the record after it', () => {
+    const { w, path } = writer();
+    w.write(call({ sequence: 1 }));
+    w.writeTorn(call({ sequence: 2 }), 40);
+    w.write(call({ sequence: 3 }));
+    const parsed = parseCdrFileRecords(readFileSync(path), { skip: () => true });
+    expect(parsed.skipped).toBe(2);
+    expect(parsed.rejected).toHaveLength(1);
+    expect(parsed.rejected[0]!.end - parsed.rejected[0]!.start).toBe(40);
+  });
+
   it('skips a record torn by a crash, with its byte range, and reads the next one', () => {
     const { w, path } = writer();
     w.write(call({ sequence: 1 }));
@@ -90,7 +125,7 @@ describe('cdr_custom json records (faithful writer, shipped config)', () => {
 
   it('holds back an unfinished tail, but never more than MAX_RECORD_BYTES of bytes that are no record', () => {
     const partial = parseCdrFileRecords(Buffer.from('{"uniqueid":"a","linkedid":"a","start":17'));
-    expect(partial).toEqual({ records: [], rejected: [], consumed: 0 });
+    expect(partial).toEqual({ records: [], rejected: [], consumed: 0, skipped: 0 });
     const junk = parseCdrFileRecords(Buffer.alloc(MAX_RECORD_BYTES + 1, 0x41));
     expect(junk.consumed).toBe(MAX_RECORD_BYTES + 1);
     expect(junk.rejected).toHaveLength(1);
@@ -105,6 +140,14 @@ describe('cdr_custom json records (faithful writer, shipped config)', () => {
     const fromAmi = mapCdr(new AmiHeaders(cdrEventFields({ uniqueId: 'moscow-1795696107.36', sequence: 3, route: 'local', origin: 'moscow', revision: 1 }).map(([key, value]) => ({ key, value }))));
     expect(fromFile).toEqual(fromAmi);
     expect(fromFile).toMatchObject({ ok: true, cdr: { cdrId: 'moscow-1795696107.36:3', routeKind: 'local', snapshotRevision: 1, disposition: 'ANSWERED', durationSec: 62, billSec: 60 } });
+  });
+
+  it('reads the Cdr event\'s headers whatever their case, the first of a repeated one winning (as AmiHeaders.get)', () => {
+    const fields = cdrEventFields({ uniqueId: 'moscow-1795696107.36', sequence: 3, route: 'local', origin: 'moscow', revision: 1 }).map(([key, value]) => ({ key, value }));
+    const plain = mapCdr(new AmiHeaders(fields));
+    const cased = mapCdr(new AmiHeaders([...fields.map((h, i) => ({ key: i % 2 === 0 ? h.key.toLowerCase() : h.key.toUpperCase(), value: h.value })), { key: 'UniqueID', value: 'later' }]));
+    expect(cased).toEqual(plain);
+    expect(plain).toMatchObject({ ok: true, cdr: { cdrId: 'moscow-1795696107.36:3' } });
   });
 
   it('names every column once, and ends with a numeric one', () => {

@@ -11,11 +11,15 @@
 // ingest transaction's time), fsyncs per CDR of the agent (fsync + fdatasync syscalls, counted with `perf stat`
 // tracepoints where perf works, else null), and CDRs lost (dispatched and not stored).
 // Prints a table, then ONE JSON line; the headline keys are the worst over the rates (`by_rate` has each).
+// A/B in one run: BENCH_AGENT_MAINS=<main.js of build A>,<main.js of build B> runs each rate's phase once per build
+// (the agent restarted on the same state between phases, the order reversed from one rate to the next, repeated
+// BENCH_ROUNDS times), and adds `by_build` (label: the build's directory relative to the repo); the headline keys
+// are then this tree's build's (apps/agent/dist) when it is one of them, else the first's, median over rounds.
 // Run: node --conditions=@fedpbx/source --import tsx test/bench/cdr-trickle-bench.ts
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
@@ -41,10 +45,24 @@ function envList(name: string, fallback: number[]): number[] {
 }
 
 /** utime + stime of a process in ms (all its threads). */
-function cpuMs(pid: number): number {
-  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+function cpuMs(pid: number, path = `/proc/${pid}/stat`): number {
+  const stat = readFileSync(path, 'utf8');
   const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+}
+
+/** CPU ms per thread name (`node` is the main thread, `libuv-worker` the fs pool, `V8 ...` GC and compiler helpers). */
+function threadCpuMs(pid: number): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      out.set(name, (out.get(name) ?? 0) + cpuMs(Number(tid), `/proc/${pid}/task/${tid}/stat`));
+    } catch {
+      // the thread ended meanwhile
+    }
+  }
+  return out;
 }
 
 /** Counts a process's fsync and fdatasync calls with perf's syscall tracepoints (no ptrace: no cost to it). */
@@ -78,6 +96,8 @@ class FsyncCounter {
 }
 
 interface PhaseResult {
+  readonly build: string;
+  readonly round: number;
   readonly rate: number;
   readonly calls: number;
   readonly agentCpuMsPerCall: number;
@@ -92,7 +112,7 @@ interface PhaseResult {
 }
 
 const percentile = (sorted: readonly number[], q: number): number | null => (sorted.length === 0 ? null : (sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number));
-const round = (n: number | null, digits = 3): number | null => (n === null ? null : Number(n.toFixed(digits)));
+const fix = (n: number | null, digits = 3): number | null => (n === null ? null : Number(n.toFixed(digits)));
 
 let seq = 0;
 /** One answered call at moscow (101 -> piter 301), as Asterisk's CDR engine finishes it now. */
@@ -120,6 +140,9 @@ function peerCdr(run: string): PeerCdr {
 
 async function main(): Promise<void> {
   const rates = envList('BENCH_RATES', [50, 200]);
+  const builds = (process.env.BENCH_AGENT_MAINS ?? '').split(',').filter((m) => m.trim() !== '').map((m) => resolve(m.trim()));
+  if (builds.length === 0) builds.push(AGENT_MAIN);
+  const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
   const seconds = Number(process.env.BENCH_SECONDS ?? 20);
   const idleSeconds = 3;
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
@@ -155,7 +178,7 @@ async function main(): Promise<void> {
     mkdirSync(join(logDir, 'cdr-custom'), { recursive: true });
     const writer = CdrCustomWriter.fromFile(CONF, logDir);
     const engine = new PeerCdrEngine(ami, writer);
-    agent = await startAgent({
+    const agentEnv = {
       FEDPBX_SITE_ID: 'moscow',
       FEDPBX_STATE_DIR: stateDir,
       FEDPBX_AMI_HOST: '127.0.0.1',
@@ -163,47 +186,70 @@ async function main(): Promise<void> {
       FEDPBX_AMI_USER: DEFAULT_AMI_USER.name,
       FEDPBX_AMI_SECRET: DEFAULT_AMI_USER.secret,
       FEDPBX_CDR_FILE: writer.paths[0] as string,
-    }, { nodeArgs: (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '') });
-    const peer = ami;
-    await peer.waitFor(() => peer.loggedInSessions.length > 0, 10_000);
-    const metricsPort = agent.metricsPort;
-    await until('moscow has its snapshot', async () => (await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status === 200, 30_000);
+    };
+    const nodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+    let running: string | undefined;
+    /** The agent of this build, started (the previous build's stopped first) and warmed up. */
+    const launch = async (main: string): Promise<AgentProcess> => {
+      if (running === main && agent !== undefined) return agent;
+      if (agent !== undefined) await agent.stop();
+      agent = undefined;
+      agent = await startAgent(agentEnv, { main, nodeArgs });
+      running = main;
+      const metricsPort = agent.metricsPort;
+      await until('moscow has its snapshot', async () => (await fetch(`http://127.0.0.1:${metricsPort}/healthz`)).status === 200, 30_000);
+      await until('AMI logged in', async () => (await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text()).includes('fedpbx_connection_up{peer="ami"} 1'), 30_000);
+      // Warm-up: a few seconds of calls, so that JIT and first-use costs do not fall on the phase.
+      const tag = `${run}w${++warmups}`;
+      for (let i = 0; i < 100; i++) {
+        engine.dispatch(peerCdr(tag));
+        await sleep(20);
+      }
+      await until('warm-up CDRs stored', async () => (await storedCount(`moscow-${tag}.`)) >= 100, 30_000);
+      return agent;
+    };
+    let warmups = 0;
     client = new pg.Client({ connectionString: db.url! });
     await client.connect();
-    const agentPid = agent.pid;
     const controllerPid = controller.pid() as number;
     const natsPid = nats.pid() as number;
-
     const run = String(Date.now());
-    // Warm-up: a few seconds of calls, so that JIT and first-use costs do not fall on the first rate.
-    for (let i = 0; i < 100; i++) {
-      engine.dispatch(peerCdr(`${run}w`));
-      await sleep(20);
-    }
     const pgClient = client;
-    const storedCount = async (prefix: string): Promise<number> =>
-      Number((await pgClient.query<{ n: string }>("SELECT count(*) AS n FROM cdrs WHERE site_id = 'moscow' AND cdr_id LIKE $1", [`${prefix}%`])).rows[0]?.n ?? 0);
-    await until('warm-up CDRs stored', async () => (await storedCount(`moscow-${run}w.`)) >= 100, 30_000);
+    async function storedCount(prefix: string): Promise<number> {
+      return Number((await pgClient.query<{ n: string }>("SELECT count(*) AS n FROM cdrs WHERE site_id = 'moscow' AND cdr_id LIKE $1", [`${prefix}%`])).rows[0]?.n ?? 0);
+    }
 
-    for (const rate of rates) {
+    const phases: { rate: number; main: string; round: number }[] = [];
+    let flip = false;
+    for (let round = 1; round <= rounds; round++) {
+      for (const rate of rates) {
+        for (const main of flip ? [...builds].reverse() : builds) phases.push({ rate, main, round });
+        flip = !flip;
+      }
+    }
+    for (const { rate, main, round } of phases) {
+      const agentPid = (await launch(main)).pid;
+      const build = label(main);
       // What each process spends doing nothing (heartbeats, polls, timers), to take out of the phase's figure.
       const idle0 = [cpuMs(agentPid), cpuMs(controllerPid), cpuMs(natsPid)];
       await sleep(idleSeconds * 1000);
       const idle = [cpuMs(agentPid) - idle0[0]!, cpuMs(controllerPid) - idle0[1]!, cpuMs(natsPid) - idle0[2]!].map((ms) => ms / idleSeconds);
 
-      const prefix = `moscow-${run}r${rate}.`;
+      const tag = `${run}b${phases.findIndex((p) => p.rate === rate && p.main === main && p.round === round)}r${rate}`;
+      const prefix = `moscow-${tag}.`;
       const ends = new Map<string, number>();
       const fsyncs = FsyncCounter.start(agentPid);
       await sleep(200); // perf attached
       const cpu0 = [cpuMs(agentPid), cpuMs(controllerPid), cpuMs(natsPid)];
+      const threads0 = threadCpuMs(agentPid);
       const t0 = performance.now();
       const total = Math.round(rate * seconds);
       let sent = 0;
-      log(`rate ${rate}/s: ${total} calls over ${seconds} s`);
+      log(`${build}, round ${round}, rate ${rate}/s: ${total} calls over ${seconds} s`);
       while (sent < total) {
         const due = Math.min(total, Math.floor(((performance.now() - t0) / 1000) * rate) + 1);
         while (sent < due) {
-          const cdr = peerCdr(`${run}r${rate}`);
+          const cdr = peerCdr(tag);
           ends.set(`${cdr.uniqueid}:${cdr.sequence}`, cdr.end);
           engine.dispatch(cdr);
           sent += 1;
@@ -220,6 +266,7 @@ async function main(): Promise<void> {
       }
       const elapsedS = (performance.now() - t0) / 1000;
       const cpu1 = [cpuMs(agentPid), cpuMs(controllerPid), cpuMs(natsPid)];
+      const threads = [...threadCpuMs(agentPid)].map(([name, ms]) => `${name} ${fix((ms - (threads0.get(name) ?? 0)) / total)}`).join(', ');
       const fsyncCount = fsyncs === null ? null : await fsyncs.stop();
       const rows = (
         await pgClient.query<{ cdr_id: string; received_ms: string }>("SELECT cdr_id, (extract(epoch FROM received_at) * 1000)::float8 AS received_ms FROM cdrs WHERE site_id = 'moscow' AND cdr_id LIKE $1", [`${prefix}%`])
@@ -231,6 +278,8 @@ async function main(): Promise<void> {
       latencies.sort((a, b) => a - b);
       const spent = cpu1.map((c, i) => Math.max(0, c - cpu0[i]! - idle[i]! * elapsedS));
       const result: PhaseResult = {
+        build,
+        round,
         rate,
         calls: total,
         agentCpuMsPerCall: spent[0]! / total,
@@ -245,7 +294,7 @@ async function main(): Promise<void> {
       };
       results.push(result);
       log(
-        `rate ${rate}/s: agent ${round(result.agentCpuMsPerCall)} ms CPU/call (idle ${round(idle[0]!, 1)} ms/s), controller ${round(result.controllerCpuMsPerCdr)} ms/CDR (idle ${round(idle[1]!, 1)} ms/s), nats ${round(result.natsCpuMsPerCdr)} ms/CDR; e2e p50 ${round(result.e2eP50Ms, 1)} p99 ${round(result.e2eP99Ms, 1)} max ${round(result.e2eMaxMs, 1)} ms; fsyncs/CDR ${round(result.fsyncsPerCdr, 2)}; lost ${result.lost}${drained ? '' : ' (not drained in 60 s)'}`,
+        `${build}, round ${round}, rate ${rate}/s: agent ${fix(result.agentCpuMsPerCall)} ms CPU/call (idle ${fix(idle[0]!, 1)} ms/s), controller ${fix(result.controllerCpuMsPerCdr)} ms/CDR (idle ${fix(idle[1]!, 1)} ms/s), nats ${fix(result.natsCpuMsPerCdr)} ms/CDR; e2e p50 ${fix(result.e2eP50Ms, 1)} p99 ${fix(result.e2eP99Ms, 1)} max ${fix(result.e2eMaxMs, 1)} ms; fsyncs/CDR ${fix(result.fsyncsPerCdr, 2)}; lost ${result.lost}${drained ? '' : ' (not drained in 60 s)'}; agent threads ms/call (idle not taken out): ${threads}`,
       );
     }
   } finally {
@@ -258,36 +307,57 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const head = ['calls/s', 'calls', 'agent ms/call', 'controller ms/CDR', 'nats ms/CDR', 'e2e p50 ms', 'e2e p99 ms', 'e2e max ms', 'fsyncs/CDR', 'lost'];
-  const rows = results.map((r) => [r.rate, r.calls, round(r.agentCpuMsPerCall), round(r.controllerCpuMsPerCdr), round(r.natsCpuMsPerCdr), round(r.e2eP50Ms, 1), round(r.e2eP99Ms, 1), round(r.e2eMaxMs, 1), round(r.fsyncsPerCdr, 2), r.lost].map(String));
+  const head = ['build', 'round', 'calls/s', 'calls', 'agent ms/call', 'controller ms/CDR', 'nats ms/CDR', 'e2e p50 ms', 'e2e p99 ms', 'e2e max ms', 'fsyncs/CDR', 'lost'];
+  const rows = results.map((r) => [r.build, r.round, r.rate, r.calls, fix(r.agentCpuMsPerCall), fix(r.controllerCpuMsPerCdr), fix(r.natsCpuMsPerCdr), fix(r.e2eP50Ms, 1), fix(r.e2eP99Ms, 1), fix(r.e2eMaxMs, 1), fix(r.fsyncsPerCdr, 2), r.lost].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   process.stdout.write(`${[head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ')).join('\n')}\n`);
-  const worst = (f: (r: PhaseResult) => number | null): number | null => {
-    const xs = results.map(f).filter((x): x is number => x !== null);
+
+  const median = (xs: readonly number[]): number | null => {
+    if (xs.length === 0) return null;
+    const sorted = [...xs].sort((a, b) => a - b);
+    const mid = Math.floor(sorted.length / 2);
+    return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
+  };
+  /** Per rate, the median over rounds of one build's figure. */
+  const byRateOf = (of: readonly PhaseResult[], f: (r: PhaseResult) => number | null, digits = 3): Record<string, number | null> =>
+    Object.fromEntries(rates.map((rate) => [String(rate), fix(median(of.filter((r) => r.rate === rate).map(f).filter((x): x is number => x !== null)), digits)]));
+  const figures = (of: readonly PhaseResult[]) => ({
+    agent_cdr_cpu_ms_per_call: byRateOf(of, (r) => r.agentCpuMsPerCall),
+    controller_cpu_ms_per_cdr: byRateOf(of, (r) => r.controllerCpuMsPerCdr),
+    nats_cpu_ms_per_cdr: byRateOf(of, (r) => r.natsCpuMsPerCdr),
+    cdr_e2e_p50_ms: byRateOf(of, (r) => r.e2eP50Ms, 1),
+    cdr_e2e_p99_ms: byRateOf(of, (r) => r.e2eP99Ms, 1),
+    cdr_fsyncs_per_cdr: byRateOf(of, (r) => r.fsyncsPerCdr, 2),
+    cdr_lost: Object.fromEntries(rates.map((rate) => [String(rate), of.filter((r) => r.rate === rate).reduce((n, r) => n + r.lost, 0)])),
+  });
+  const headline = label(builds.includes(AGENT_MAIN) ? AGENT_MAIN : (builds[0] as string));
+  const mine = results.filter((r) => r.build === headline);
+  const byRate = figures(mine);
+  const worst = (per: Record<string, number | null>): number | null => {
+    const xs = Object.values(per).filter((x): x is number => x !== null);
     return xs.length === 0 ? null : Math.max(...xs);
   };
-  const byRate = (f: (r: PhaseResult) => number | null, digits = 3): Record<string, number | null> => Object.fromEntries(results.map((r) => [String(r.rate), round(f(r), digits)]));
   process.stdout.write(
     `${JSON.stringify({
-      agent_cdr_cpu_ms_per_call: round(worst((r) => r.agentCpuMsPerCall)),
-      controller_cpu_ms_per_cdr: round(worst((r) => r.controllerCpuMsPerCdr)),
-      cdr_e2e_p50_ms: round(worst((r) => r.e2eP50Ms), 1),
-      cdr_e2e_p99_ms: round(worst((r) => r.e2eP99Ms), 1),
-      cdr_fsyncs_per_cdr: round(worst((r) => r.fsyncsPerCdr), 2),
+      agent_cdr_cpu_ms_per_call: worst(byRate.agent_cdr_cpu_ms_per_call),
+      controller_cpu_ms_per_cdr: worst(byRate.controller_cpu_ms_per_cdr),
+      cdr_e2e_p50_ms: worst(byRate.cdr_e2e_p50_ms),
+      cdr_e2e_p99_ms: worst(byRate.cdr_e2e_p99_ms),
+      cdr_fsyncs_per_cdr: worst(byRate.cdr_fsyncs_per_cdr),
+      // Every phase's losses, of every build.
       cdr_lost: results.reduce((n, r) => n + r.lost, 0),
-      by_rate: {
-        agent_cdr_cpu_ms_per_call: byRate((r) => r.agentCpuMsPerCall),
-        controller_cpu_ms_per_cdr: byRate((r) => r.controllerCpuMsPerCdr),
-        nats_cpu_ms_per_cdr: byRate((r) => r.natsCpuMsPerCdr),
-        cdr_e2e_p50_ms: byRate((r) => r.e2eP50Ms, 1),
-        cdr_e2e_p99_ms: byRate((r) => r.e2eP99Ms, 1),
-        cdr_fsyncs_per_cdr: byRate((r) => r.fsyncsPerCdr, 2),
-        cdr_lost: byRate((r) => r.lost, 0),
-      },
+      by_rate: byRate,
+      ...(builds.length > 1 ? { build: headline, by_build: Object.fromEntries(builds.map((b) => [label(b), figures(results.filter((r) => r.build === label(b)))])) } : {}),
       rates,
       seconds,
+      rounds,
     })}\n`,
   );
+}
+
+/** A build's name in the output: its directory relative to the repository. */
+function label(main: string): string {
+  return relative(join(import.meta.dirname, '..', '..'), join(main, '..'));
 }
 
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {

@@ -2,11 +2,11 @@
 // encoding): what reaches JetStream must still be the envelope the controller takes, and a line that is not a CDR
 // must still be skipped, counted and logged - in order, with the lines around it sent. Private nats-server with
 // the agent's real permissions; the controller's side reads the stream with the controller's schema.
-import { appendFileSync, mkdtempSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentEventEnvelope, Subjects, type CdrEvent } from '@fedpbx/contracts';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
 import { CdrOutbox, cdrDir } from '../../apps/agent/src/state/cdr-outbox.js';
@@ -77,5 +77,49 @@ describe('CdrPublisher', () => {
     expect(errors.map((e) => e.msg)).toEqual(['CDR outbox line is not a valid CDR; skipped', 'CDR outbox line is not a valid CDR; skipped']);
     expect(errors[1]?.err).toBe('not a CDR with a cdrId and an end');
     expect((await metrics.registry.getSingleMetricAsString('fedpbx_rejected_inputs_total')).match(/reason="cdr-outbox-line"} (\d+)/)?.[1]).toBe('2');
+  });
+
+  it('writes its cursor once per interval while a backlog drains and when caught up; a cursor left behind by a crash re-publishes nothing twice', async () => {
+    const server = await startNatsServer();
+    cleanups.push(() => server.stop());
+    const ctl = await controllerSide(server);
+    cleanups.push(() => ctl.close());
+    await ctl.eventsStream();
+    const stateDir = mkdtempSync(join(tmpdir(), 'fedpbx-cdr-publisher-'));
+    const log = pino({ level: 'silent' });
+    const metrics = new AgentMetrics(false);
+    const outbox = new CdrOutbox(stateDir, { lingerMs: 0 });
+    await outbox.addAll(Array.from({ length: 10 }, (_, n) => cdr(n)));
+    await outbox.settled();
+    const day = join(cdrDir(stateDir), '2026-12-07.jsonl');
+    const cursorPath = join(stateDir, 'sync', 'cdr-cursor.json');
+    const cursor = (): number | undefined => (JSON.parse(readFileSync(cursorPath, 'utf8')) as { files: Record<string, number> }).files['2026-12-07.jsonl'];
+    const link = new NatsLink({ siteId: 'moscow', servers: [server.url], credsFile: await writeAgentCreds(server, 'moscow', stateDir), metrics, log });
+    link.start();
+    cleanups.push(() => link.stop());
+
+    // Ten batches of one, an interval longer than the test: the first batch's write and the caught-up one only.
+    const writes = vi.spyOn(CdrPublisher.prototype as unknown as { writeCursor: () => Promise<void> }, 'writeCursor');
+    cleanups.push(() => writes.mockRestore());
+    const a = new CdrPublisher({ stateDir, siteId: 'moscow', link, metrics, log, lingerMs: 0, batchSize: 1, cursorIntervalMs: 60_000 });
+    await a.init();
+    a.start();
+    await expect.poll(() => a.backlog, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => cursor(), { timeout: 10_000 }).toBe(statSync(day).size);
+    await a.stop();
+    expect(writes).toHaveBeenCalledTimes(2);
+
+    // A crash after the PubAcks of lines 2-10 and before their cursor write: they go again, JetStream keeps one each.
+    const firstLine = readFileSync(day).indexOf(0x0a) + 1; // bytes (the lines hold Cyrillic)
+    writeFileSync(cursorPath, JSON.stringify({ v: 1, files: { '2026-12-07.jsonl': firstLine } }));
+    const b = new CdrPublisher({ stateDir, siteId: 'moscow', link, metrics, log, lingerMs: 0 });
+    await b.init();
+    expect(b.backlog).toBe(9);
+    b.start();
+    cleanups.push(() => b.stop());
+    await expect.poll(() => b.backlog, { timeout: 10_000 }).toBe(0);
+    await expect.poll(() => cursor(), { timeout: 10_000 }).toBe(statSync(day).size);
+    const sent = await ctl.events(Subjects.eventSubject('moscow', 'cdr'));
+    expect(sent.map((e) => e.event.type === 'cdr' && e.event.cdrId)).toEqual(Array.from({ length: 10 }, (_, n) => cdr(n).cdrId));
   });
 });

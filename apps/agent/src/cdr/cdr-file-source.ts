@@ -14,7 +14,8 @@
  * that way, which is why rotation must rename.
  *
  * Exactly once: records are stored (outbox, fdatasync) before the cursor moves past them; a crash in between reads
- * them again and the outbox drops them by id (uniqueid + sequence, the same id as the live AMI event's).
+ * them again and the outbox drops them by id (uniqueid + sequence, the same id as the live AMI event's). The cursor
+ * file is written at most every `cursorIntervalMs` while records keep coming (a crash reads up to that much again).
  */
 import type { BigIntStats } from 'node:fs';
 import { mkdir, open, readdir, readFile, stat, type FileHandle } from 'node:fs/promises';
@@ -46,6 +47,12 @@ export interface CdrFileSourceOptions {
   readonly pollMs?: number;
   /** How long a renamed file is read again after the switch. Default 10 s. */
   readonly renamedGraceMs?: number;
+  /**
+   * While records keep coming, the cursor file is written at most this often (ms, default 5000); a rotation and
+   * stop write it at once. A cursor behind the outbox only makes a restart read again records the outbox drops by
+   * id, and each write is an atomic replace with two fsyncs.
+   */
+  readonly cursorIntervalMs?: number;
 }
 
 const Cursor = z.strictObject({ v: z.literal(1), dev: z.string(), ino: z.string(), offset: z.number().int().min(0) });
@@ -72,6 +79,9 @@ export class CdrFileSource {
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  /** The cursor's file moved on (records stored) and the cursor file does not say so yet. */
+  private cursorDirty = false;
+  private cursorSavedAt = 0;
 
   constructor(private readonly opts: CdrFileSourceOptions) {
     this.cursorPath = join(cdrDir(opts.stateDir), 'source-cursor.json');
@@ -91,6 +101,7 @@ export class CdrFileSource {
     this.stopped = true;
     clearInterval(this.timer);
     await this.running;
+    if (this.cursorDirty) await this.saveCursor().catch((error: unknown) => this.opts.log.warn({ err: error }, 'CDR file cursor not saved at stop (the records after it are read again and dropped by id)'));
     await this.current?.handle?.close().catch(() => undefined);
     await this.renamed?.file.handle?.close().catch(() => undefined);
   }
@@ -159,6 +170,8 @@ export class CdrFileSource {
       file.handle ??= await open(this.opts.path, 'r');
       await this.readFrom(file, true);
     }
+    // Records stopped coming: the cursor file catches up once its interval is over.
+    if (this.cursorDirty && Date.now() - this.cursorSavedAt >= (this.opts.cursorIntervalMs ?? 5000)) await this.saveCursor();
   }
 
   /**
@@ -174,12 +187,14 @@ export class CdrFileSource {
       const length = Math.min(CHUNK, size - file.offset);
       const buf = Buffer.allocUnsafe(length);
       const { bytesRead } = await handle.read(buf, 0, length, file.offset);
-      const parsed = parseCdrFileRecords(buf.subarray(0, bytesRead));
+      // Most records are on disk already, from the live AMI event: passed over on their raw ids, not decoded.
+      const isStored = this.opts.outbox.isStored?.bind(this.opts.outbox);
+      const parsed = parseCdrFileRecords(buf.subarray(0, bytesRead), isStored === undefined ? {} : { skip: (uniqueId, sequence) => isStored(cdrIdOf(uniqueId.trim(), sequence)) });
       const cdrs: CdrEvent[] = [];
       let unreadable = 0;
-      let storedBefore = 0;
+      let storedBefore = parsed.skipped;
       for (const { record } of parsed.records) {
-        // Most records are on disk already, from the live AMI event: not mapped and validated a second time.
+        // One the quick look could not pass over: not mapped a second time either when it is stored.
         if (this.opts.outbox.isStored?.(cdrIdOf((record.get('uniqueId') ?? '').trim(), (record.get('sequence') ?? '').trim())) === true) {
           storedBefore++;
           continue;
@@ -198,7 +213,10 @@ export class CdrFileSource {
       this.opts.onRead?.({ stored, duplicates: storedBefore + cdrs.length - stored, rejected: parsed.rejected.length, unreadable });
       if (parsed.consumed === 0) return; // an unfinished record: wait for the rest
       file.offset += parsed.consumed;
-      if (persist) await this.saveCursorOf(file);
+      if (persist) {
+        this.cursorDirty = true;
+        if (Date.now() - this.cursorSavedAt >= (this.opts.cursorIntervalMs ?? 5000)) await this.saveCursorOf(file);
+      }
       if (bytesRead < CHUNK) return;
     }
   }
@@ -277,6 +295,8 @@ export class CdrFileSource {
   private async saveCursorOf(file: Tracked): Promise<void> {
     const cursor: Cursor = { v: 1, dev: file.dev, ino: file.ino, offset: file.offset };
     await writeFileAtomic(this.cursorPath, JSON.stringify(cursor));
+    this.cursorDirty = false;
+    this.cursorSavedAt = Date.now();
   }
 }
 

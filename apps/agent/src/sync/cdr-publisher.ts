@@ -26,9 +26,17 @@ export interface CdrPublisherOptions {
    * is followed at once by the next.
    */
   readonly lingerMs?: number;
+  /**
+   * The cursor file is written at most this often while CDRs keep coming (ms, default
+   * {@link DEFAULT_CURSOR_INTERVAL_MS}), and whenever the publisher catches up or stops. Each write is an atomic
+   * replace with two fsyncs; a cursor behind the PubAcks only re-publishes after a crash what JetStream's
+   * duplicate window and the controller's unique key drop anyway.
+   */
+  readonly cursorIntervalMs?: number;
 }
 
 export const DEFAULT_PUBLISH_LINGER_MS = 300;
+export const DEFAULT_CURSOR_INTERVAL_MS = 1000;
 
 const CursorFile = z.strictObject({ v: z.literal(1), files: z.record(z.string(), z.number().int().min(0)) });
 /** Bytes read from a day file at a time; a CDR line is well under 2 KB. */
@@ -46,9 +54,10 @@ interface Line {
 /**
  * Publishes the CDR outbox (`<state>/cdr/<day>.jsonl`, appended in order) to JetStream exactly once, in order:
  * a batch of lines is published with `Nats-Msg-Id` = `cdr:<site>:<cdrId>`, every PubAck is awaited, and only then
- * does the durable cursor (`<state>/sync/cdr-cursor.json`: byte offset per day file, written atomically) move past
- * them. A crash between the acks and the cursor write re-publishes that batch, which JetStream's duplicate window
- * and the controller's unique key absorb. While NATS is down nothing moves; after hours offline the backlog
+ * does the durable cursor (`<state>/sync/cdr-cursor.json`: byte offset per day file, written atomically, at most
+ * once per `cursorIntervalMs` while CDRs keep coming and at once when caught up) move past them. A crash before the
+ * cursor write re-publishes what was acknowledged since the last one, which JetStream's duplicate window and the
+ * controller's unique key absorb. While NATS is down nothing moves; after hours offline the backlog
  * drains in order, one bounded batch at a time.
  */
 export class CdrPublisher {
@@ -60,7 +69,11 @@ export class CdrPublisher {
   private running: Promise<void> | undefined;
   private readonly batchSize: number;
   private readonly lingerMs: number;
+  private readonly cursorIntervalMs: number;
   private syncDirMade = false;
+  /** The cursor moved past acknowledged CDRs and the file does not say so yet. */
+  private cursorDirty = false;
+  private cursorWrittenAt = 0;
   /** The day file read last, kept open between batches (opening it for each one was a third of the CPU per CDR). */
   private reading: { readonly path: string; readonly handle: FileHandle } | undefined;
   /** Ends a linger early (stop). A plain timer: the abort signal's removeEventListener took ~2 ms a call in a CPU profile (bench:cdr-trickle). */
@@ -70,6 +83,7 @@ export class CdrPublisher {
     this.cursorPath = join(opts.stateDir, 'sync', 'cdr-cursor.json');
     this.batchSize = opts.batchSize ?? 256;
     this.lingerMs = opts.lingerMs ?? DEFAULT_PUBLISH_LINGER_MS;
+    this.cursorIntervalMs = opts.cursorIntervalMs ?? DEFAULT_CURSOR_INTERVAL_MS;
     opts.metrics.cdrBacklog.set(0);
   }
 
@@ -98,6 +112,7 @@ export class CdrPublisher {
     this.wake?.();
     this.endLinger?.();
     await this.running;
+    await this.flushCursor();
     const reading = this.reading;
     this.reading = undefined;
     await reading?.handle.close().catch(() => undefined);
@@ -125,6 +140,7 @@ export class CdrPublisher {
       });
       if (nc !== undefined && batch.length === 0) this.setBacklog(0); // caught up: the count is exact again
       if (nc === undefined || batch.length === 0) {
+        await this.flushCursor(); // caught up (or cut off): the file says where, before the wait
         // New CDRs and (re)connects wake this up; the timeout covers anything missed.
         const woken = await this.idle(nc === undefined ? 1000 : 5000);
         if (woken && nc !== undefined && this.lingerMs > 0) await this.linger();
@@ -240,14 +256,33 @@ export class CdrPublisher {
     return undefined;
   }
 
+  /** The batch is acknowledged: the cursor moves past it, and its file follows at most every `cursorIntervalMs`. */
   private async advance(batch: readonly Line[]): Promise<void> {
     for (const l of batch) this.cursor.set(l.file, l.end);
+    this.cursorDirty = true;
+    this.setBacklog(Math.max(0, this.backlogCount - batch.length));
+    if (Date.now() - this.cursorWrittenAt >= this.cursorIntervalMs) await this.flushCursor();
+  }
+
+  /** Writes the cursor if it moved since the last write; a failure is logged and tried again later. */
+  private async flushCursor(): Promise<void> {
+    if (!this.cursorDirty) return;
+    await this.writeCursor().catch((error: unknown) => this.opts.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'CDR cursor not written; trying again later'));
+  }
+
+  private async writeCursor(): Promise<void> {
     if (!this.syncDirMade) {
       await mkdir(join(this.opts.stateDir, 'sync'), { recursive: true, mode: 0o750 });
       this.syncDirMade = true;
     }
-    await writeFileAtomic(this.cursorPath, JSON.stringify({ v: 1, files: Object.fromEntries(this.cursor) }));
-    this.setBacklog(Math.max(0, this.backlogCount - batch.length));
+    this.cursorDirty = false;
+    try {
+      await writeFileAtomic(this.cursorPath, JSON.stringify({ v: 1, files: Object.fromEntries(this.cursor) }));
+    } catch (error) {
+      this.cursorDirty = true;
+      throw error;
+    }
+    this.cursorWrittenAt = Date.now();
   }
 
   private async readCursor(): Promise<Map<string, number>> {
