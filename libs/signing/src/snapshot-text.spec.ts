@@ -3,7 +3,7 @@ import { buildSiteConfig, foundingScenario, generateFederation, siteIdOf } from 
 import { describe, expect, it } from 'vitest';
 import { generateSigningKey, signBuiltConfig, signSnapshot, verifySnapshot } from './snapshot-signer.js';
 import { membersLike, runSteps, topLevelMembers, verifySnapshotEnvelope, verifySnapshotText, verifySnapshotTextInSlices } from './snapshot-text.js';
-import { signSplitSnapshot, verifySharedSteps } from './split-snapshot.js';
+import { SiteConfigAssembler, signSplitSnapshot, verifySharedSteps, verifySitePartEnvelope, verifySitePartSteps } from './split-snapshot.js';
 import { refusal } from './testing/refusal.js';
 
 const key = generateSigningKey('k1');
@@ -243,5 +243,19 @@ describe('a shared part read against the one before', () => {
     const badRange = { ...config, federation: { ...config.federation, numberRanges: [...config.federation.numberRanges, { id: 'nr-x', siteId: 'moscow', from: '7100', to: '70' }] } };
     expect(() => runSteps(verifySharedSteps(shared(badRange, 3), [key], first.parts))).toThrow(`snapshot is malformed at config.numberRanges.${config.federation.numberRanges.length}.to:`);
     expect(() => runSteps(verifySharedSteps(shared(badRange, 3), [key]))).toThrow(`snapshot is malformed at config.numberRanges.${config.federation.numberRanges.length}.to:`);
+  });
+});
+
+describe('a site part whose envelope was checked', () => {
+  it('is not checked again for the same text, and is for any other', () => {
+    const a = signSplitSnapshot(config, 1, 1, key, at);
+    const shared = runSteps(verifySharedSteps(a.sharedText, [key]));
+    const envelope = verifySitePartEnvelope(a.siteText, 'piter', [key])?.envelope;
+    const checked = envelope === undefined ? undefined : { text: a.siteText, envelope };
+    const read = (text: string) => runSteps(verifySitePartSteps(text, 'piter', [key], shared, new SiteConfigAssembler(), undefined, checked));
+    expect(read(a.siteText).snapshot).toEqual(runSteps(verifySitePartSteps(a.siteText, 'piter', [key], shared, new SiteConfigAssembler())).snapshot);
+    // Another text with that envelope's hash and signature (its content altered) gets its own checks.
+    const last = a.siteText.lastIndexOf('"piter"');
+    expect(refusal(() => read(`${a.siteText.slice(0, last)}"pitex"${a.siteText.slice(last + 7)}`))).toBe('hash-mismatch');
   });
 });

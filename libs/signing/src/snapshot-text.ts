@@ -99,6 +99,11 @@ export interface PartSpec<E extends { readonly contentHash: string }> {
   readonly nested?: ReadonlyMap<string, Shape>;
   /** Keep the text in the parts (SnapshotParts.source) for the next one's members to be compared with. */
   readonly keepText?: boolean;
+  /**
+   * The envelope of this very text, its hash and signature already checked (verifyEnvelopeOnly): not checked a
+   * second time. Taken only for the same text (`checked.text === text`).
+   */
+  readonly checked?: { readonly text: string; readonly envelope: E };
 }
 
 /** A text read by {@link verifyPartSteps}: its verified envelope, its validated content, and its parts for reuse. */
@@ -120,7 +125,7 @@ export function* verifyPartSteps<E extends { readonly contentHash: string }>(tex
   const span = configSpan(text);
   const scan = span === undefined ? undefined : membersLike(text, span.configStart, text.length - 1, previous?.source);
   if (large) yield;
-  const envelope = span === undefined || scan === undefined ? undefined : checkSignedEnvelope(text, span, spec);
+  const envelope = span === undefined || scan === undefined ? undefined : spec.checked !== undefined && spec.checked.text === text ? spec.checked.envelope : checkSignedEnvelope(text, span, spec);
   if (scan === undefined || envelope === undefined) return undefined;
   if (large) yield;
 

@@ -311,8 +311,9 @@ function safeJson(text: string): unknown {
   }
 }
 
-function sitePartSpec(expectedSiteId: string, keys: readonly VerifyingKey[]): PartSpec<SitePartEnvelope> {
+function sitePartSpec(expectedSiteId: string, keys: readonly VerifyingKey[], checked?: { readonly text: string; readonly envelope: SitePartEnvelope }): PartSpec<SitePartEnvelope> {
   return {
+    ...(checked !== undefined ? { checked } : {}),
     envelope: (raw) => {
       const e = envelopeOf(SitePartEnvelope, raw, 'snapshot');
       if (e.siteId !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${e.siteId}, this agent serves ${expectedSiteId}`);
@@ -341,8 +342,10 @@ export function* verifySitePartSteps(
   shared: VerifiedShared,
   assembler: SiteConfigAssembler,
   previous?: SnapshotParts,
+  /** A text and its envelope as verifySitePartEnvelope gave it (hash and signature checked): not checked again for that text. */
+  checked?: { readonly text: string; readonly envelope: SitePartEnvelope },
 ): Generator<void, VerifiedSplit> {
-  const read = yield* verifyPartSteps(text, sitePartSpec(expectedSiteId, keys), previous);
+  const read = yield* verifyPartSteps(text, sitePartSpec(expectedSiteId, keys, checked), previous);
   if (read === undefined) throw new SnapshotRejectedError('malformed', 'snapshot is not in wire form (envelope, then "config" as its last member)');
   const part = read.content as SitePart;
   if (part.site.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${part.site.id}, this agent serves ${expectedSiteId}`);

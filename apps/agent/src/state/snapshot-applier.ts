@@ -12,6 +12,7 @@ import {
   verifySnapshot,
   verifySnapshotEnvelope,
   verifySnapshotTextInSlices,
+  type SitePartEnvelope,
   type SnapshotParts,
   type VerifiedShared,
   type VerifyingKey,
@@ -66,7 +67,7 @@ export class SnapshotApplier {
   private readonly shared = new Map<string, VerifiedShared>();
   private sharedParts: SnapshotParts | undefined;
   /** The newest site part whose shared part has not come yet: applied when it does. */
-  private pending: { readonly text: string; readonly source: string; readonly sharedHash: string; readonly revision: number } | undefined;
+  private pending: { readonly text: string; readonly source: string; readonly sharedHash: string; readonly revision: number; readonly envelope: SitePartEnvelope } | undefined;
   private readonly assembler = new SiteConfigAssembler();
 
   constructor(
@@ -138,7 +139,7 @@ export class SnapshotApplier {
       const waiting = this.pending;
       if (waiting === undefined || waiting.sharedHash !== contentHash) return { accepted: true, revision, contentHash };
       this.pending = undefined;
-      return { accepted: true, revision, contentHash, applied: await this.applySitePart(waiting.text, waiting.source, verified) };
+      return { accepted: true, revision, contentHash, applied: await this.applySitePart(waiting.text, waiting.source, verified, waiting.envelope) };
     });
   }
 
@@ -149,7 +150,7 @@ export class SnapshotApplier {
    */
   private async sitePart(text: string, source: string): Promise<ApplyResult> {
     const claimed = claimedRevision(text) ?? 0;
-    let named: { envelope: { revision: number; contentHash: string }; sharedHash: string } | undefined;
+    let named: { envelope: SitePartEnvelope; sharedHash: string } | undefined;
     try {
       named = verifySitePartEnvelope(text, this.siteId, this.keys);
     } catch (error) {
@@ -166,17 +167,18 @@ export class SnapshotApplier {
     }
     const shared = this.shared.get(named.sharedHash);
     if (shared === undefined) {
-      if (this.pending === undefined || this.pending.revision <= named.envelope.revision) this.pending = { text, source, sharedHash: named.sharedHash, revision: named.envelope.revision };
+      if (this.pending === undefined || this.pending.revision <= named.envelope.revision) this.pending = { text, source, sharedHash: named.sharedHash, revision: named.envelope.revision, envelope: named.envelope };
       return { applied: false, revision: named.envelope.revision, code: 'shared-missing', reason: `waiting for shared part ${named.sharedHash}`, waitingFor: named.sharedHash };
     }
     if (this.pending !== undefined && this.pending.revision <= named.envelope.revision) this.pending = undefined;
-    return this.applySitePart(text, source, shared);
+    return this.applySitePart(text, source, shared, named.envelope);
   }
 
-  private applySitePart(text: string, source: string, shared: VerifiedShared): Promise<ApplyResult> {
+  /** `envelope`: the site part's, its hash and signature checked by sitePart (not checked twice). */
+  private applySitePart(text: string, source: string, shared: VerifiedShared, envelope: SitePartEnvelope): Promise<ApplyResult> {
     const claimed = claimedRevision(text) ?? 0;
     // Stored as one file, site part and shared part: the pair that was applied, and the pair the agent boots from.
-    return this.verified(claimed, source, () => runStepsWithPauses(verifySitePartSteps(text, this.siteId, this.keys, shared, this.assembler, this.parts), nextTurn), pairText(text, shared.text));
+    return this.verified(claimed, source, () => runStepsWithPauses(verifySitePartSteps(text, this.siteId, this.keys, shared, this.assembler, this.parts, { text, envelope }), nextTurn), pairText(text, shared.text));
   }
 
   /**

@@ -104,6 +104,32 @@ describe('format 2: a site part and the shared part it names', () => {
     expect(after?.federation.numberRanges).not.toBe(before?.federation.numberRanges);
   });
 
+  it('checks each part\'s signature once per apply, and a site part that waited for its shared part too', async () => {
+    /** The verifying keys, counting the signatures checked (each check looks its key up once). */
+    class CountingKeys extends Array<typeof key> {
+      looked = 0;
+      override find(...args: Parameters<Array<typeof key>['find']>): ReturnType<Array<typeof key>['find']> {
+        this.looked++;
+        return super.find(...args);
+      }
+    }
+    const keys = new CountingKeys();
+    keys.push(key);
+    const dir = mkdtempSync(join(tmpdir(), 'fedpbx-split-'));
+    const store = new SnapshotStore(dir, 'piter', [key], 3);
+    await store.init();
+    const applier = new SnapshotApplier('piter', keys, store, new RoutingState(), new AgentMetrics(false), pino({ level: 'silent' }));
+    const a = split(1);
+    await applier.offerShared(a.sharedText, 'test');
+    expect(keys.looked).toBe(1);
+    expect(await applier.offerText(a.siteText, 'test')).toMatchObject({ applied: true, revision: 1 });
+    expect(keys.looked).toBe(2);
+    const b = split(2, withRange('nr-b'));
+    expect(await applier.offerText(b.siteText, 'test')).toMatchObject({ applied: false, code: 'shared-missing' });
+    expect(await applier.offerShared(b.sharedText, 'test')).toMatchObject({ accepted: true, applied: { applied: true, revision: 2 } });
+    expect(keys.looked).toBe(4);
+  });
+
   it('an agent upgraded from format 1 boots from its stored format-1 snapshot, then takes format 2 over it', async () => {
     const { dir, applier } = await setup();
     expect(await applier.offer(signSnapshot(piter, 5, key, at), 'test')).toMatchObject({ applied: true, revision: 5 });
