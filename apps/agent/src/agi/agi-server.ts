@@ -123,11 +123,11 @@ export class AgiServer implements AgiSessionStarter<Connection>, CallDone<Connec
   callDone(session: AgiSession, failed: boolean, error: unknown, connection: Connection): void {
     if (failed) this.failed(error, session);
     else this.metrics.sessionEnded(session.hungUp ? 'caller-hangup' : 'completed');
-    // The session ends here: close() half-closes the socket, Asterisk closes its side at once (or the socket is
-    // destroyed after the close grace). Not awaited - an await per call for nothing but this bookkeeping - so the
-    // session stops counting once its socket is closing. Closed, the socket no longer leads to the session
+    // The session ends here: end() half-closes the socket, Asterisk closes its side at once (or the socket is
+    // destroyed after the close grace). Nothing waits for that (close() would make a promise per call for it), so
+    // the session stops counting once its socket is closing. Closed, the socket no longer leads to the session
     // (AgiSession cuts it loose: a closed socket lingers, and is often promoted, until its handle lets go of it).
-    void session.close(); // never rejects
+    session.end();
     this.ended(connection);
   }
 

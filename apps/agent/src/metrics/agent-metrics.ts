@@ -13,8 +13,8 @@ export class AgentMetrics {
     collect: () => this.agiSessionsActive.set(this.activeSessions),
   });
   /** Per-call counts kept as plain numbers and added to the counters when they are read (see {@link Tally}). */
-  private readonly sessionResults = new Tally<'result'>();
-  private readonly outcomes = new Tally<'entry' | 'route_kind' | 'outcome'>();
+  private readonly sessionResults = new Tally(['result'] as const);
+  private readonly outcomes = new Tally(['entry', 'route_kind', 'outcome'] as const);
   readonly agiSessionsTotal: Counter<'result'> = new Counter({
     name: 'fedpbx_agi_sessions_total',
     help: 'FastAGI sessions by how they ended',
@@ -123,12 +123,12 @@ export class AgentMetrics {
 
   /** `fedpbx_agi_sessions_total{result}` += 1, without prom-client's per-call label hashing. */
   sessionEnded(result: string): void {
-    this.sessionResults.add1(result, () => ({ result }));
+    this.sessionResults.add1(result);
   }
 
   /** `fedpbx_calls_total{entry,route_kind,outcome}` += 1, without prom-client's per-call label hashing. */
   callEnded(entry: string, routeKind: string, outcome: string): void {
-    this.outcomes.add3(entry, routeKind, outcome, () => ({ entry, route_kind: routeKind, outcome }));
+    this.outcomes.add3(entry, routeKind, outcome);
   }
 
   snapshotRefused(code: string): void {
@@ -144,17 +144,20 @@ class Tally<L extends string> {
   private readonly root = new Map<string, unknown>();
   private readonly entries: { labels: Partial<Record<L, string>>; pending: number }[] = [];
 
-  add1(a: string, labels: () => Partial<Record<L, string>>): void {
+  /** `names`: the counter's label names, in the order its label objects list them. */
+  constructor(private readonly names: readonly L[]) {}
+
+  add1(a: string): void {
     let entry = this.root.get(a) as { labels: Partial<Record<L, string>>; pending: number } | undefined;
     if (entry === undefined) {
-      entry = { labels: labels(), pending: 0 };
+      entry = { labels: this.labels(a), pending: 0 };
       this.root.set(a, entry);
       this.entries.push(entry);
     }
     entry.pending += 1;
   }
 
-  add3(a: string, b: string, c: string, labels: () => Partial<Record<L, string>>): void {
+  add3(a: string, b: string, c: string): void {
     let mb = this.root.get(a) as Map<string, Map<string, { labels: Partial<Record<L, string>>; pending: number }>> | undefined;
     if (mb === undefined) {
       mb = new Map();
@@ -167,11 +170,18 @@ class Tally<L extends string> {
     }
     let entry = mc.get(c);
     if (entry === undefined) {
-      entry = { labels: labels(), pending: 0 };
+      entry = { labels: this.labels(a, b, c), pending: 0 };
       mc.set(c, entry);
       this.entries.push(entry);
     }
     entry.pending += 1;
+  }
+
+  /** The label object of a tuple seen for the first time (made here, not by a closure on every call). */
+  private labels(...values: string[]): Partial<Record<L, string>> {
+    const labels: Partial<Record<L, string>> = {};
+    this.names.forEach((name, i) => (labels[name] = values[i]));
+    return labels;
   }
 
   flushInto(counter: Counter<L>): void {

@@ -227,6 +227,34 @@ describe('AgiSession over loopback TCP', () => {
     await session.close();
   });
 
+  it('execThenGetVariable behind queued commands, and commands queued behind it, keep their order', async () => {
+    const { session, fake } = await open();
+    const first = session.command('NOOP', ['1']);
+    const dial = session.execThenGetVariable('Dial', 'PJSIP/101', 'DIALSTATUS');
+    const after = session.command('NOOP', ['2']);
+    const seen: string[] = [];
+    for (const answer of ['200 result=0', '200 result=0', '200 result=1 (BUSY)', '200 result=0']) {
+      seen.push(await fake.nextCommand());
+      fake.answer(`${answer}\n`);
+    }
+    expect(seen).toEqual(['NOOP "1"', 'EXEC "Dial" "PJSIP/101"', 'GET VARIABLE "DIALSTATUS"', 'NOOP "2"']);
+    expect((await first).code).toBe(200);
+    expect(await dial).toBe('BUSY');
+    expect((await after).code).toBe(200);
+    // Nothing in flight: the variable read waits beside the Dial, and a command queued meanwhile goes after it.
+    const dial2 = session.execThenGetVariable('Dial', 'PJSIP/102', 'DIALSTATUS');
+    const third = session.command('NOOP', ['3']);
+    const seen2: string[] = [];
+    for (const answer of ['200 result=0', '200 result=0', '200 result=0']) {
+      seen2.push(await fake.nextCommand());
+      fake.answer(`${answer}\n`);
+    }
+    expect(seen2).toEqual(['EXEC "Dial" "PJSIP/102"', 'GET VARIABLE "DIALSTATUS"', 'NOOP "3"']);
+    expect(await dial2).toBeUndefined();
+    expect((await third).code).toBe(200);
+    expect(fake.pipelined).toEqual([]);
+  });
+
   it('execThenGetVariable rejects with the application\'s failure, and refuses unsendable input before writing', async () => {
     const { session, fake } = await open();
     await expect(session.execThenGetVariable('Dial;x', 'PJSIP/101', 'DIALSTATUS')).rejects.toThrow();
@@ -354,6 +382,21 @@ describe('AgiSession over loopback TCP', () => {
     expect(reason).toBeUndefined();
     expect((await sessionError(session.command('NOOP'))).code).toBe('SESSION_CLOSED');
     await session.close();
+  });
+
+  it('end() closes as close() does, without a promise: pending commands rejected, half-closed, grace bound', async () => {
+    const { session, fake, serverSide } = await open({ closeGraceMs: 60 });
+    fake.autoHangupOnFin = false;
+    const pending = session.command('WAIT FOR DIGIT', ['-1']);
+    await fake.nextCommand();
+    session.end();
+    session.end(); // a second end does nothing
+    expect((await sessionError(pending)).code).toBe('SESSION_CLOSED');
+    expect(session.closed).toBe(true);
+    await fake.ended; // our FIN
+    // Asterisk does not close: destroyed after the grace.
+    await once(serverSide, 'close');
+    expect(serverSide.destroyed).toBe(true);
   });
 
   it('close() destroys the socket if Asterisk does not close', async () => {

@@ -61,16 +61,19 @@ export type AgiGetDataResult =
 interface PendingCommand {
   readonly line: string;
   readonly timeoutMs: number;
-  readonly resolve: (response: AgiResponse) => void;
-  readonly reject: (error: AgiSessionError) => void;
+  /** Resolved with the response, or - for a `GET VARIABLE` of {@link SessionCore.enqueueThen} - with the variable. */
+  readonly resolve: (response: never) => void;
+  readonly reject: (error: Error) => void;
+  /** The answer is a `GET VARIABLE`'s: resolve with its value (see {@link getVariableValue}), reject when refused. */
+  readonly variable: boolean;
 }
 
 // `new Promise(takeResolvers)` hands the new promise's resolving functions over here, to be read at once by
 // takeResolve / takeReject: a promise per command without a closure (and its context) made to capture them.
 let takenResolve: ((value: never) => void) | undefined;
-let takenReject: ((reason: AgiSessionError) => void) | undefined;
+let takenReject: ((reason: Error) => void) | undefined;
 
-function takeResolvers(resolve: (value: never) => void, reject: (reason: AgiSessionError) => void): void {
+function takeResolvers(resolve: (value: never) => void, reject: (reason: Error) => void): void {
   takenResolve = resolve;
   takenReject = reject;
 }
@@ -82,8 +85,8 @@ function takeResolve<T>(): (value: T) => void {
   return resolve;
 }
 
-function takeReject(): (reason: AgiSessionError) => void {
-  const reject = takenReject as (reason: AgiSessionError) => void;
+function takeReject(): (reason: Error) => void {
+  const reject = takenReject as (reason: Error) => void;
   takenReject = undefined;
   return reject;
 }
@@ -258,7 +261,7 @@ export class AgiSession {
     } catch (error) {
       return Promise.reject(asError(error));
     }
-    return this.core.enqueueThen(exec, options?.timeoutMs, get).then(getVariableValue);
+    return this.core.enqueueThen(exec, options?.timeoutMs, get);
   }
 
   /**
@@ -340,6 +343,14 @@ export class AgiSession {
   close(): Promise<void> {
     return this.core.close();
   }
+
+  /**
+   * Ends the session as {@link close} does, for a caller that does not wait for the socket to close: no promise is
+   * made (a server ends a session per call and learns of the socket's close from the socket).
+   */
+  end(): void {
+    this.core.shutdown();
+  }
 }
 
 /**
@@ -365,6 +376,18 @@ export function createAgiConnectionHandler(
 }
 
 function ignoreResponse(): void {}
+
+/** A `GET VARIABLE` answer for {@link SessionCore.enqueueThen}'s promise: its value, or the refusal as a rejection. */
+function settleVariable(pending: PendingCommand, response: AgiResponse): void {
+  let value: string | undefined;
+  try {
+    value = getVariableValue(response);
+  } catch (error) {
+    pending.reject(error as Error);
+    return;
+  }
+  (pending.resolve as (value: string | undefined) => void)(value);
+}
 
 function getVariableValue(response: AgiResponse): string | undefined {
   return variableValue('GET VARIABLE', response);
@@ -413,6 +436,8 @@ class SessionCore {
   private phase: 'env' | 'commands' | 'closing' | 'closed' = 'env';
   private failure: AgiSessionError | undefined;
   private inFlight: PendingCommand | undefined;
+  /** The command that goes right after the one in flight, ahead of {@link queue} (see {@link enqueueThen}). */
+  private follow: PendingCommand | undefined;
   private readonly queue: PendingCommand[] = [];
   /** Fires when the current bound runs out, or {@link restMs} before (see {@link arm}). */
   private timer: NodeJS.Timeout | undefined;
@@ -471,14 +496,14 @@ class SessionCore {
     if (this.isFinished) {
       return Promise.reject(this.failure ?? new AgiSessionError('SESSION_CLOSED', 'AGI session is closed'));
     }
-    if (this.queue.length >= this.options.maxQueuedCommands) {
+    if (this.queued >= this.options.maxQueuedCommands) {
       return Promise.reject(new AgiSessionError('QUEUE_FULL', 'too many AGI commands queued'));
     }
     const answer = new Promise<AgiResponse>(takeResolvers);
-    const command: PendingCommand = { line, timeoutMs: timeoutMs ?? this.options.commandTimeoutMs, resolve: takeResolve(), reject: takeReject() };
+    const command: PendingCommand = { line, timeoutMs: timeoutMs ?? this.options.commandTimeoutMs, resolve: takeResolve(), reject: takeReject(), variable: false };
     try {
       // Nothing in flight (the usual case: callers await each answer): on the wire at once, the queue unused.
-      if (this.phase === 'commands' && this.inFlight === undefined && this.queue.length === 0) this.send(command);
+      if (this.phase === 'commands' && this.inFlight === undefined && this.queued === 0) this.send(command);
       else {
         this.queue.push(command);
         this.pump();
@@ -490,24 +515,25 @@ class SessionCore {
   }
 
   /**
-   * `first` (its answer dropped) and then `second`, queued together: resolves with `second`'s answer and rejects
-   * with the first failure of either. The second is sent from {@link onEvent} as soon as the first is answered.
+   * `first` (its answer dropped) and then `second`, a `GET VARIABLE`, queued together: resolves with the variable
+   * `second` reads and rejects with the first failure of either. The second is sent from {@link onEvent} as soon as
+   * the first is answered; it waits in {@link follow}, not in the queue, when nothing else is queued (the usual Dial).
    */
-  enqueueThen(first: string, firstTimeoutMs: number | undefined, second: string): Promise<AgiResponse> {
+  enqueueThen(first: string, firstTimeoutMs: number | undefined, second: string): Promise<string | undefined> {
     if (this.isFinished) {
       return Promise.reject(this.failure ?? new AgiSessionError('SESSION_CLOSED', 'AGI session is closed'));
     }
-    if (this.queue.length + 1 >= this.options.maxQueuedCommands) {
+    if (this.queued + 1 >= this.options.maxQueuedCommands) {
       return Promise.reject(new AgiSessionError('QUEUE_FULL', 'too many AGI commands queued'));
     }
-    const answer = new Promise<AgiResponse>(takeResolvers);
-    const resolve = takeResolve<AgiResponse>();
+    const answer = new Promise<string | undefined>(takeResolvers);
+    const resolve = takeResolve<string | undefined>();
     const reject = takeReject();
-    const head: PendingCommand = { line: first, timeoutMs: firstTimeoutMs ?? this.options.commandTimeoutMs, resolve: ignoreResponse, reject };
-    const tail: PendingCommand = { line: second, timeoutMs: this.options.commandTimeoutMs, resolve, reject };
+    const head: PendingCommand = { line: first, timeoutMs: firstTimeoutMs ?? this.options.commandTimeoutMs, resolve: ignoreResponse, reject, variable: false };
+    const tail: PendingCommand = { line: second, timeoutMs: this.options.commandTimeoutMs, resolve, reject, variable: true };
     try {
-      if (this.phase === 'commands' && this.inFlight === undefined && this.queue.length === 0) {
-        this.queue.push(tail);
+      if (this.phase === 'commands' && this.inFlight === undefined && this.queued === 0) {
+        this.follow = tail;
         this.send(head);
       } else {
         this.queue.push(head, tail);
@@ -526,15 +552,19 @@ class SessionCore {
       this.resolveClosed = takeResolve<void>();
       takeReject(); // never rejects: only cleared
     }
-    if (this.phase !== 'closing') {
-      this.phase = 'closing';
-      // Errors carry a stack trace: build one only when a command is actually waiting (not on every call).
-      if (this.hasPending) this.rejectAll(new AgiSessionError('SESSION_CLOSED', 'AGI session closed'));
-      this.socket.end();
-      this.arm('grace', this.options.closeGraceMs);
-      this.timer?.unref();
-    }
+    this.shutdown();
     return this.closedPromise;
+  }
+
+  /** close() without its promise: pending commands rejected, the socket half-closed, the close grace armed. */
+  shutdown(): void {
+    if (this.phase === 'closed' || this.phase === 'closing') return;
+    this.phase = 'closing';
+    // Errors carry a stack trace: build one only when a command is actually waiting (not on every call).
+    if (this.hasPending) this.rejectAll(new AgiSessionError('SESSION_CLOSED', 'AGI session closed'));
+    this.socket.end();
+    this.arm('grace', this.options.closeGraceMs);
+    this.timer?.unref();
   }
 
   onData(chunk: Buffer): void {
@@ -609,16 +639,24 @@ class SessionCore {
           return;
         }
         this.inFlight = undefined;
-        pending.resolve(event.response);
+        if (!pending.variable) (pending.resolve as (response: AgiResponse) => void)(event.response);
+        else settleVariable(pending, event.response);
         this.pump(); // re-arms the timer: for the next command, or the idle bound
         return;
       }
     }
   }
 
+  /** Commands waiting behind the one in flight. */
+  private get queued(): number {
+    return this.queue.length + (this.follow === undefined ? 0 : 1);
+  }
+
   private pump(): void {
     if (this.phase !== 'commands' || this.inFlight) return;
-    const next = this.queue.shift();
+    let next = this.follow;
+    if (next !== undefined) this.follow = undefined;
+    else next = this.queue.shift();
     if (!next) {
       this.armIdle();
       return;
@@ -716,7 +754,7 @@ class SessionCore {
   }
 
   private get hasPending(): boolean {
-    return this.inFlight !== undefined || this.queue.length > 0;
+    return this.inFlight !== undefined || this.queued > 0;
   }
 
   private rejectAll(reason: AgiSessionError): void {
@@ -724,6 +762,8 @@ class SessionCore {
     this.inFlight = undefined;
     inFlight?.reject(reason);
     const queued = this.queue.splice(0);
+    if (this.follow !== undefined) queued.unshift(this.follow);
+    this.follow = undefined;
     for (const command of queued) {
       command.reject(new AgiSessionError('SESSION_CLOSED', 'AGI session ended before the command was sent', { cause: reason }));
     }
