@@ -41,8 +41,15 @@ export class NumberingPlan {
   private readonly siteByPrefix: ReadonlyMap<string, string>;
   private readonly prefixLengths: readonly number[];
   private readonly bySite: ReadonlyMap<string, IntervalIndex<NumberRange>>;
+  /** Each site's ranges as given (for the next plan to take over the index of a site whose ranges are the same). */
+  private readonly rangesBySite: ReadonlyMap<string, readonly NumberRange[]>;
 
-  constructor(sites: Iterable<PlanSite>, ranges: Iterable<NumberRange>) {
+  /**
+   * `previous`: the plan before, built from the same `sites`: the index of every site whose ranges are the very
+   * same objects in the same order is taken over (a range added anywhere re-indexes that site and the flat plan,
+   * not the other 999 sites).
+   */
+  constructor(sites: Iterable<PlanSite>, ranges: Iterable<NumberRange>, previous?: NumberingPlan) {
     this.sites = new Map([...sites].map((s) => [s.id, s]));
     const perSite = new Map<string, NumberRange[]>();
     const flat: NumberRange[] = [];
@@ -52,7 +59,14 @@ export class NumberingPlan {
       perSite.set(r.siteId, list);
       if (this.sites.get(r.siteId)?.prefixRequired !== true) flat.push(r);
     }
-    this.bySite = new Map([...perSite].map(([id, list]) => [id, toIndex(list)]));
+    this.rangesBySite = perSite;
+    this.bySite = new Map(
+      [...perSite].map(([id, list]) => {
+        const before = previous?.rangesBySite.get(id);
+        const same = before !== undefined && before.length === list.length && before.every((r, i) => r === list[i]);
+        return [id, same ? (previous?.bySite.get(id) ?? toIndex(list)) : toIndex(list)];
+      }),
+    );
     this.flat = toIndex(flat);
     this.prefixes = [...this.sites.values()]
       .filter((s): s is PlanSite & { prefix: string } => s.prefix !== undefined)

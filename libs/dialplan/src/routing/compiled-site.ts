@@ -105,7 +105,7 @@ export function* compilingSite(config: SiteConfig, revision: number, previous?: 
   const sameFederation = same('federation');
   const sameSites = before !== undefined && before.config.federation.sites === config.federation.sites;
   const directory = sameSites && before !== undefined ? before.site.directory : new Map(config.federation.sites.map((s) => [s.id, s]));
-  const plan = sameFederation && before !== undefined ? before.site.plan : new NumberingPlan(config.federation.sites, config.federation.numberRanges);
+  const plan = sameFederation && before !== undefined ? before.site.plan : new NumberingPlan(config.federation.sites, config.federation.numberRanges, sameSites ? before?.site.plan : undefined);
 
   const sameTrunks = same('trunks', 'remoteTrunks');
   const own: Trunk[] = config.trunks.filter((t) => t.siteId === siteId);
