@@ -23,7 +23,8 @@
  *   that reaches it (direct, or the hub's) is down - link health from qualify, the same signal that reroutes calls -
  *   or this agent's bus is down, or the owner does not answer a state request (it is off the bus). Each recovery asks
  *   the owner for the whole state, and the owner sends it whenever it comes back itself. A periodic state request
- *   (`recheckMs`) catches an owner that left the bus while this agent did not notice.
+ *   (`recheckMs`, one site after the other over the period) catches an owner that left the bus while this agent did
+ *   not notice.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
 import { DEVICE_STATES, PresenceBatch, Subjects, type DeviceState, type SiteConfig } from '@fedpbx/contracts';
@@ -41,7 +42,7 @@ export interface RemoteLampsOptions {
   readonly maxInFlight?: number;
   /** A state request this old without an answer counts as failed. Default 2 s. */
   readonly requestTimeoutMs?: number;
-  /** Every this many ms each watched site's full state is asked for again (0: never). Default 30 s. */
+  /** Every this many ms each watched site's full state is asked for again, the sites spread over it (0: never). Default 30 s. */
   readonly recheckMs?: number;
   /** Lamps are left as shown this long for the agent's first bus connect; then UNAVAILABLE. Default 10 s. */
   readonly startGraceMs?: number;
@@ -86,8 +87,11 @@ export const OWN_LAMP_ECHO: AmiEventFilter = {
 const SHOWABLE = new Set<string>(DEVICE_STATES);
 
 export class RemoteLamps {
-  /** Counters for status and benchmarks: state requests made, batches out of sequence, Setvar actions sent. */
-  readonly stats = { resyncs: 0, gaps: 0, writes: 0 };
+  /**
+   * Counters for status and benchmarks: state requests made, batches out of sequence, Setvar actions sent, batches
+   * held back while their site's state request was out.
+   */
+  readonly stats = { resyncs: 0, gaps: 0, writes: 0, held: 0 };
   private readonly sites = new Map<string, WatchedSite>();
   /** What Asterisk shows now, as far as we wrote it: device -> state. */
   private readonly shown = new Map<string, DeviceState>();
@@ -106,6 +110,8 @@ export class RemoteLamps {
   private starting = true;
   private graceTimer: NodeJS.Timeout | undefined;
   private recheckTimer: NodeJS.Timeout | undefined;
+  /** Where the periodic state requests are in the round of watched sites (a Map iterator survives changes to it). */
+  private recheckCursor: Iterator<WatchedSite> | undefined;
   private readonly unsubscribe: (() => void)[] = [];
   private stopped = false;
 
@@ -122,19 +128,33 @@ export class RemoteLamps {
       this.graceTimer = setTimeout(() => this.endStart(), this.opts.startGraceMs ?? 10_000);
       this.graceTimer.unref();
     }
-    const recheck = this.opts.recheckMs ?? 30_000;
-    if (recheck > 0) {
-      this.recheckTimer = setInterval(() => {
-        for (const s of this.sites.values()) if (this.reachable(s)) void this.resync(s);
-      }, recheck);
-      this.recheckTimer.unref();
-    }
+    if ((this.opts.recheckMs ?? 30_000) > 0) this.scheduleRecheck();
+  }
+
+  /**
+   * The periodic state requests, one watched site per step, round robin, so each site is still asked every recheckMs.
+   * All at once, a head office watching 199 sites asked 199 owners together and took 199 full states (~20,000 lamps
+   * to parse and compare) in one go every 30 s: a stall that held up every lamp change arriving meanwhile.
+   */
+  private scheduleRecheck(): void {
+    const period = this.opts.recheckMs ?? 30_000;
+    this.recheckTimer = setTimeout(() => {
+      if (this.stopped) return;
+      let next = this.recheckCursor?.next();
+      if (next === undefined || next.done === true) {
+        this.recheckCursor = this.sites.values();
+        next = this.recheckCursor.next();
+      }
+      if (next.done !== true && this.reachable(next.value)) void this.resync(next.value);
+      this.scheduleRecheck();
+    }, period / Math.max(1, this.sites.size));
+    this.recheckTimer.unref();
   }
 
   stop(): void {
     this.stopped = true;
     for (const u of this.unsubscribe.splice(0)) u();
-    if (this.recheckTimer !== undefined) clearInterval(this.recheckTimer);
+    clearTimeout(this.recheckTimer);
     clearTimeout(this.graceTimer);
     for (const s of this.sites.values()) s.sub?.unsubscribe();
   }
@@ -261,6 +281,7 @@ export class RemoteLamps {
   private onBatch(site: WatchedSite, batch: PresenceBatch): void {
     if (this.sites.get(site.siteId) !== site) return;
     if (site.waiting !== undefined) {
+      this.stats.held += 1;
       site.waiting.push(batch);
       return;
     }

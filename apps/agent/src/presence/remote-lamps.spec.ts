@@ -1,0 +1,45 @@
+import type { NatsConnection } from '@nats-io/transport-node';
+import { buildSiteConfig, foundingScenario } from '@fedpbx/dialplan';
+import { pino } from 'pino';
+import { describe, expect, it } from 'vitest';
+import { AmiClient } from '../ami/ami-client.js';
+import { OWN_LAMP_ECHO, RemoteLamps } from './remote-lamps.js';
+
+const log = pino({ level: 'silent' });
+
+describe('RemoteLamps', () => {
+  it('asks the watched sites for their state one after the other over recheckMs, not all at once', async () => {
+    // moscow reaches kazan and piter directly (founding scenario) and shows one lamp of each.
+    const config = { ...buildSiteConfig(foundingScenario(), 'moscow'), remotePresence: [{ siteId: 'piter', numbers: ['301'] }, { siteId: 'kazan', numbers: ['201'] }] };
+    const asked: { site: string; at: number }[] = [];
+    const nc = {
+      subscribe: () => ({ unsubscribe: () => undefined }),
+      request: (subject: string) => {
+        asked.push({ site: subject.split('.')[2]!, at: performance.now() });
+        return Promise.reject(new Error('503'));
+      },
+    } as unknown as NatsConnection;
+    const bus = { connected: true, onConnected: (l: (c: NatsConnection) => void) => l(nc), onDisconnected: () => undefined };
+    // Never started: the lamps it would write wait for an AMI connection that does not come.
+    const ami = new AmiClient({ host: '127.0.0.1', port: 1, username: 'u', secret: 's', log });
+    const lamps = new RemoteLamps({ siteId: 'moscow', ami, bus, log, recheckMs: 600 });
+    lamps.configure(config);
+    lamps.start();
+    try {
+      await new Promise((r) => setTimeout(r, 1900));
+    } finally {
+      lamps.stop();
+    }
+    // At the bus connect both at once (a resync, as after any outage); then one site per 300 ms, taking turns.
+    expect(asked.slice(0, 2).map((a) => a.site).sort()).toEqual(['kazan', 'piter']);
+    const rechecks = asked.slice(2);
+    expect(rechecks.length).toBeGreaterThanOrEqual(3);
+    for (let i = 1; i < rechecks.length; i++) {
+      expect(rechecks[i]!.site).not.toBe(rechecks[i - 1]!.site);
+      expect(rechecks[i]!.at - rechecks[i - 1]!.at).toBeGreaterThanOrEqual(280);
+    }
+    // And it asked its AMI session to drop the echo of its own lamp writes.
+    expect(ami.eventFilterLines).toEqual(['eventfilter(action(exclude),name(DeviceStateChange),header(Device),method(starts_with)) = Custom:fedpbx-']);
+    expect(OWN_LAMP_ECHO.pattern).toBe('Custom:fedpbx-');
+  });
+});
