@@ -22,17 +22,25 @@ export interface PresenceAgentsInput {
   readonly amiUser: string;
   readonly amiSecret: string;
   readonly coalesceMs: number;
+  /** false: the lamps' AMI event filter is not sent (A/B against the agent before it). */
+  readonly amiFilter: boolean;
+  /** RemoteLamps' periodic state requests (undefined: its default, 30 s). */
+  readonly recheckMs: number | undefined;
   readonly agents: readonly PresenceAgentSpec[];
 }
 
 const input = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as PresenceAgentsInput;
 const log = pino({ level: 'warn' }, process.stderr);
 const metrics = new AgentMetrics(false);
+/** Events the agents' AMI clients handed to their listeners (what Asterisk sent them, list items aside). */
+let amiEvents = 0;
 const parts = input.agents.map((spec) => {
   const link = new NatsLink({ siteId: spec.siteId, servers: [input.natsUrl], credsFile: spec.credsFile, metrics, log });
   const ami = new AmiClient({ host: '127.0.0.1', port: spec.amiPort, username: input.amiUser, secret: input.amiSecret, log, keepaliveMs: 0 });
+  if (!input.amiFilter) ami.addEventFilter = () => undefined;
+  ami.onEvent(() => void (amiEvents += 1));
   const local = new LocalPresence({ siteId: spec.siteId, ami, bus: link, log, coalesceMs: input.coalesceMs });
-  const remote = new RemoteLamps({ siteId: spec.siteId, ami, bus: link, log });
+  const remote = new RemoteLamps({ siteId: spec.siteId, ami, bus: link, log, ...(input.recheckMs !== undefined ? { recheckMs: input.recheckMs } : {}) });
   local.configure(spec.config);
   remote.configure(spec.config);
   local.start();
@@ -63,9 +71,9 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   const cmd = JSON.parse(line) as { type: 'cpu' | 'stop' };
   if (cmd.type === 'cpu') {
     const u = process.cpuUsage();
-    const stats = { resyncs: 0, gaps: 0, writes: 0 };
-    for (const p of parts) for (const k of ['resyncs', 'gaps', 'writes'] as const) stats[k] += p.remote.stats[k];
-    say({ type: 'cpu', userUs: u.user, systemUs: u.system, ...stats, pending: parts.reduce((n, p) => n + p.remote.pendingWrites, 0) });
+    const stats = { resyncs: 0, gaps: 0, writes: 0, held: 0 };
+    for (const p of parts) for (const k of ['resyncs', 'gaps', 'writes', 'held'] as const) stats[k] += (p.remote.stats as Partial<typeof stats>)[k] ?? 0;
+    say({ type: 'cpu', userUs: u.user, systemUs: u.system, amiEvents, ...stats, pending: parts.reduce((n, p) => n + p.remote.pendingWrites, 0) });
     return;
   }
   void (async () => {

@@ -29,6 +29,10 @@ const WARMUP_SECONDS = Number(process.env['BENCH_WARMUP_SECONDS'] ?? 3);
 const COALESCE_MS = Number(process.env['BENCH_COALESCE_MS'] ?? 25);
 // Each site's agent runs on its own machine; here they share AGENT_PROCS processes (sites dealt round-robin, the hub
 // first), apart from this process, which plays every site's Asterisk (the AMI peers) and the phones.
+// BENCH_AMI_FILTER=0: the agents do not ask Asterisk to drop the echo of their own lamp writes (A/B).
+const AMI_FILTER = process.env['BENCH_AMI_FILTER'] !== '0';
+// The watchers' periodic state requests (RemoteLamps recheckMs; default its own 30 s): shorter puts them in the window.
+const RECHECK_MS = process.env['BENCH_RECHECK_MS'] === undefined ? undefined : Number(process.env['BENCH_RECHECK_MS']);
 const AGENT_PROCS = Math.max(1, Number(process.env['BENCH_AGENT_PROCS'] ?? 4));
 const STATES = ['INUSE', 'RINGING', 'BUSY', 'ONHOLD', 'RINGINUSE', 'NOT_INUSE'] as const;
 
@@ -65,6 +69,8 @@ interface AgentFigures {
   systemUs: number;
   writes: number;
   pending: number;
+  amiEvents: number;
+  held: number;
   resyncs: number;
   gaps: number;
 }
@@ -102,7 +108,7 @@ async function main(): Promise<void> {
   const inputFiles = Array.from({ length: Math.min(AGENT_PROCS, agents.length) }, (_, k) => {
     const file = join(dir, `agents-${k}.json`);
     const mine = agents.filter((_a, i) => i % AGENT_PROCS === k);
-    writeFileSync(file, JSON.stringify({ natsUrl: nats.url, amiUser: DEFAULT_AMI_USER.name, amiSecret: DEFAULT_AMI_USER.secret, coalesceMs: COALESCE_MS, agents: mine } satisfies PresenceAgentsInput));
+    writeFileSync(file, JSON.stringify({ natsUrl: nats.url, amiUser: DEFAULT_AMI_USER.name, amiSecret: DEFAULT_AMI_USER.secret, coalesceMs: COALESCE_MS, amiFilter: AMI_FILTER, recheckMs: RECHECK_MS, agents: mine } satisfies PresenceAgentsInput));
     return file;
   });
 
@@ -141,7 +147,7 @@ async function main(): Promise<void> {
   // The figures of every agents process added up.
   const ask = async (type: 'cpu' | 'stop'): Promise<AgentFigures> => {
     const answers = await Promise.all(children.map((c) => c.ask(type)));
-    const sum: AgentFigures = { userUs: 0, systemUs: 0, writes: 0, pending: 0, resyncs: 0, gaps: 0 };
+    const sum: AgentFigures = { userUs: 0, systemUs: 0, writes: 0, pending: 0, amiEvents: 0, held: 0, resyncs: 0, gaps: 0 };
     for (const a of answers) for (const k of Object.keys(sum) as (keyof AgentFigures)[]) sum[k] += typeof a[k] === 'number' ? a[k] : 0;
     return sum;
   };
@@ -216,6 +222,14 @@ async function main(): Promise<void> {
       nats_cpu_ms_per_1k: perK(nats1 - nats0),
       // This process: every site's Asterisk (AMI peers: parse each Setvar, answer it, raise DeviceStateChange) and the phones.
       asterisk_sim_cpu_ms_per_1k: perK((benchCpu1.user + benchCpu1.system) / 1000),
+      // AMI events the agents read per change (their phones' DeviceStateChange, and without the filter the echo of
+      // every lamp they wrote).
+      agent_ami_events_per_change: Math.round(((cpu1.amiEvents - cpu0.amiEvents) / changes) * 100) / 100,
+      ami_filter: AMI_FILTER,
+      // In the window: state requests made by the watchers, and change batches held back meanwhile (a batch arriving
+      // while its site's state request is out waits for the answer).
+      state_requests: cpu1.resyncs - cpu0.resyncs,
+      batches_held: cpu1.held - cpu0.held,
       agent_procs: children.length,
       load_avg_1m: Math.round(loadavg()[0]! * 10) / 10,
       sites: SITES,
@@ -225,6 +239,7 @@ async function main(): Promise<void> {
       changes_per_s: Math.round(changes / elapsed),
       deliveries: expected,
       coalesce_ms: COALESCE_MS,
+      recheck_ms: RECHECK_MS ?? 30_000,
     })}\n`,
   );
 }
