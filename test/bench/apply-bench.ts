@@ -3,22 +3,31 @@
 // The real agent (built) serves a 100,000-extension head office with its Asterisk config dir set, as deployed, and
 // with a private nats-server as its controller link. From the moment it serves FastAGI, the faithful Asterisk peer
 // places calls at BENCH_RATE/s (the bench:agi mix) and times each one from TCP connect to the first command (TTFC).
+// Snapshots are sent as the controller sends them: format 2 (BENCH_FORMAT, 2), the site part in the site's bucket and
+// the shared part in the shared bucket, the agent starting from the pair stored in its state dir as at a restart;
+// BENCH_FORMAT=1 sends format 1 (one whole snapshot per revision, the agent starting from a bootstrap file).
 // Phases:
 //   start:  the agent writes the Asterisk include files of the snapshot it started with (pjsip for 100,000 phones);
 //   quiet:  BENCH_QUIET_SECONDS with nothing to do but calls;
 //   apply:  BENCH_APPLIES times, the controller puts a new revision in which one extension is renamed (the
 //           extensions part changes, as with any add/move/change of a phone), until the agent has written its files.
 // Per phase: calls, TTFC p50 / p99 / max; per apply: put -> routing in force (log "snapshot applied") and put ->
-// include files written; the agent's RSS at its peak (sampled every 100 ms) and at the end. One JSON line at the end.
+// include files written; the agent's RSS at its peak (sampled every 100 ms) and at the end. Over the applies (put
+// to files written, read from /proc and the agent's /metrics): its CPU ms per apply, the longest event-loop delay
+// (prom-client's monitor, 10 ms resolution), GC pauses and their total. One JSON line at the end; the headline is
+// `apply_ttfc_max_over_quiet_p99_ms` (apply TTFC max minus quiet p99 of the same run: target <= 20 ms).
 // Run: node --conditions=@fedpbx/source --import tsx test/bench/apply-bench.ts
 // BENCH_AGENT_MAIN measures another build (e.g. a worktree of an older commit: /tmp/base/apps/agent/dist/main.js);
 // BENCH_AGENT_NODE_ARGS passes Node options to the agent (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'); BENCH_WAIT_SECONDS
 // bounds the wait for each of the agent's milestones (120).
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Subjects, type Federation, type SiteSnapshot } from '@fedpbx/contracts';
-import { encodeSnapshotValue } from '@fedpbx/signing';
+import { Subjects, type Federation } from '@fedpbx/contracts';
+import { Kvm } from '@nats-io/kv';
+import { jetstream } from '@nats-io/jetstream';
+import { buildSiteConfig } from '@fedpbx/dialplan';
+import { encodeSnapshotValue, pairText, signSplitSnapshot } from '@fedpbx/signing';
 import { REPO_ROOT, startAgent, type AgentProcess } from '../support/agent-process.js';
 import { placeCall } from '../support/asterisk/fastagi-peer.js';
 import { startNatsServer } from '../support/nats-server.js';
@@ -37,6 +46,8 @@ const num = (name: string, fallback: number): number => {
 const RATE = num('BENCH_RATE', 200);
 const APPLIES = Math.round(num('BENCH_APPLIES', 3));
 const QUIET_SECONDS = num('BENCH_QUIET_SECONDS', 3);
+const FORMAT = num('BENCH_FORMAT', 2);
+if (FORMAT !== 1 && FORMAT !== 2) throw new Error(`BENCH_FORMAT: 1 or 2, got ${FORMAT}`);
 /** How long to wait for each of the agent's milestones (a loaded machine renders a head office slowly). */
 const WAIT_MS = num('BENCH_WAIT_SECONDS', 120) * 1000;
 const AGENT_MAIN = resolve(REPO_ROOT, process.env.BENCH_AGENT_MAIN ?? 'apps/agent/dist/main.js');
@@ -84,34 +95,94 @@ function revisionOf(base: Federation, revision: number): Federation {
   return { ...base, extensions };
 }
 
+/**
+ * A revision as the bus carries it: the site's value and, in format 2, the shared part's (the same in every revision
+ * here). Compressed beforehand: gzip of 20 MB in the put would hold up this process's loop - the load generator's -
+ * for ~200 ms, and the calls in flight would count it as the agent's.
+ */
+interface Sent {
+  readonly revision: number;
+  readonly siteText: string;
+  readonly siteValue: Uint8Array;
+  readonly sharedText?: string;
+  readonly sharedValue?: Uint8Array;
+}
+
+function sent(controller: TestController, fed: Federation, revision: number): Sent {
+  if (FORMAT === 1) {
+    const siteText = JSON.stringify(controller.snapshot(fed, BENCH_SITE, revision));
+    return { revision, siteText, siteValue: encodeSnapshotValue(siteText) };
+  }
+  const at = new Date('2026-11-26T09:00:00Z');
+  const { siteText, sharedText } = signSplitSnapshot(buildSiteConfig(fed, BENCH_SITE), revision, 1, controller.key, at);
+  return { revision, siteText, siteValue: encodeSnapshotValue(siteText), sharedText, sharedValue: encodeSnapshotValue(sharedText) };
+}
+
+/** utime + stime of a process, in ms (from /proc; clock ticks of 10 ms). */
+function cpuMs(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+  return (Number(fields[11]) + Number(fields[12])) * 10;
+}
+
+/** The agent's GC histogram and event-loop delay from its /metrics (prom-client's default metrics). */
+async function agentGauges(port: number): Promise<{ gcCount: number; gcOver10ms: number; gcSeconds: number; lagMaxMs: number }> {
+  const text = await (await fetch(`http://127.0.0.1:${port}/metrics`)).text();
+  let gcCount = 0;
+  let gcUnder10ms = 0;
+  let gcSeconds = 0;
+  let lagMaxMs = 0;
+  for (const line of text.split('\n')) {
+    const [name, value] = line.split(' ');
+    if (name === undefined || value === undefined) continue;
+    if (name.startsWith('fedpbx_agent_nodejs_gc_duration_seconds_count')) gcCount += Number(value);
+    else if (name.startsWith('fedpbx_agent_nodejs_gc_duration_seconds_sum')) gcSeconds += Number(value);
+    else if (name.startsWith('fedpbx_agent_nodejs_gc_duration_seconds_bucket') && name.includes('le="0.01"')) gcUnder10ms += Number(value);
+    else if (name === 'fedpbx_agent_nodejs_eventloop_lag_max_seconds') lagMaxMs = Number(value) * 1000;
+  }
+  return { gcCount, gcOver10ms: gcCount - gcUnder10ms, gcSeconds, lagMaxMs };
+}
+
 async function main(): Promise<void> {
   const work = mkdtempSync(join(tmpdir(), 'fedpbx-apply-bench-'));
   const controller = new TestController();
   process.stderr.write('building the 100,000-extension head office and its revisions ...\n');
   const fed = benchFederation();
-  const snapshots: SiteSnapshot[] = [controller.snapshot(fed, BENCH_SITE, 1)];
-  for (let r = 2; r <= APPLIES + 1; r++) snapshots.push(controller.snapshot(revisionOf(fed, r), BENCH_SITE, r));
+  const snapshots: Sent[] = [sent(controller, fed, 1)];
+  for (let r = 2; r <= APPLIES + 1; r++) snapshots.push(sent(controller, revisionOf(fed, r), r));
+  const first = snapshots[0] as Sent;
   const bootstrap = join(work, 'bootstrap.json');
-  writeFileSync(bootstrap, JSON.stringify(snapshots[0]));
+  if (first.sharedText === undefined) writeFileSync(bootstrap, first.siteText);
 
   const nats = await startNatsServer();
   const ctl = await controllerSide(nats);
   // As the controller publishes: gzip-compressed (a head office's 20 MB of JSON is over the bus's payload limit).
-  const publish = async (snapshot: SiteSnapshot): Promise<void> => {
-    await (await ctl.bucket(BENCH_SITE)).put(Subjects.SNAPSHOT_KEY, encodeSnapshotValue(JSON.stringify(snapshot)));
+  // The shared part goes first, as the controller puts it (only when it changed: never, here).
+  const shared = FORMAT === 2 ? await new Kvm(jetstream(ctl.nc)).create(Subjects.SHARED_BUCKET, { history: 1 }) : undefined;
+  let sharedPut: string | undefined;
+  const publish = async (snapshot: Sent): Promise<void> => {
+    if (shared !== undefined && snapshot.sharedValue !== undefined && snapshot.sharedText !== sharedPut) {
+      await shared.put(Subjects.SHARED_KEY, snapshot.sharedValue);
+      sharedPut = snapshot.sharedText;
+    }
+    await (await ctl.bucket(BENCH_SITE)).put(Subjects.SNAPSHOT_KEY, snapshot.siteValue);
   };
   let agent: AgentProcess | undefined;
   try {
     await ctl.eventsStream();
-    await publish(snapshots[0] as SiteSnapshot);
+    await publish(first);
     const stateDir = join(work, 'state');
     mkdirSync(stateDir);
+    if (first.sharedText !== undefined) {
+      // Format 2: the agent restarts on the pair it stored when it applied revision 1.
+      mkdirSync(join(stateDir, 'snapshots'));
+      writeFileSync(join(stateDir, 'snapshots', '1.json'), pairText(first.siteText, first.sharedText));
+    }
     const etc = join(work, 'etc-asterisk');
     mkdirSync(etc);
     const creds = await writeAgentCreds(nats, BENCH_SITE, stateDir);
     const agentEnv = {
       ...controller.agentEnv(BENCH_SITE, stateDir, {
-        FEDPBX_BOOTSTRAP_SNAPSHOT: bootstrap,
+        ...(first.sharedText === undefined ? { FEDPBX_BOOTSTRAP_SNAPSHOT: bootstrap } : {}),
         FEDPBX_ASTERISK_CONFIG_DIR: etc,
         FEDPBX_NATS_URL: nats.url,
         FEDPBX_NATS_CREDS: creds,
@@ -162,14 +233,21 @@ async function main(): Promise<void> {
     await new Promise((r) => setTimeout(r, 1000 + QUIET_SECONDS * 1000));
     const quietTo = Date.now();
 
-    const applies: { revision: number; put: number; routing: number; files: number }[] = [];
+    const applies: { revision: number; put: number; routing: number; files: number; cpuMs: number; gc: Awaited<ReturnType<typeof agentGauges>> }[] = [];
     for (const snapshot of snapshots.slice(1)) {
+      const gcBefore = await agentGauges(serving.metricsPort); // also resets the event-loop delay's maximum
+      const cpuBefore = cpuMs(serving.pid);
       const put = Date.now();
       await publish(snapshot);
       const routing = await logged(serving, (e) => e.msg === 'snapshot applied' && e.revision === snapshot.revision);
       const files = await logged(serving, written(snapshot.revision));
-      applies.push({ revision: snapshot.revision, put, routing, files });
-      process.stderr.write(`r${snapshot.revision}: routing in force ${(routing - put).toFixed(0)} ms after the put, include files ${(files - put).toFixed(0)} ms\n`);
+      const cpu = cpuMs(serving.pid) - cpuBefore;
+      const gcAfter = await agentGauges(serving.metricsPort);
+      const gc = { gcCount: gcAfter.gcCount - gcBefore.gcCount, gcOver10ms: gcAfter.gcOver10ms - gcBefore.gcOver10ms, gcSeconds: gcAfter.gcSeconds - gcBefore.gcSeconds, lagMaxMs: gcAfter.lagMaxMs };
+      applies.push({ revision: snapshot.revision, put, routing, files, cpuMs: cpu, gc });
+      process.stderr.write(
+        `r${snapshot.revision}: routing in force ${(routing - put).toFixed(0)} ms after the put, include files ${(files - put).toFixed(0)} ms; agent CPU ${cpu} ms (all threads), GC ${gc.gcCount} pauses (${gc.gcOver10ms} over 10 ms, ${(gc.gcSeconds * 1000).toFixed(0)} ms), event-loop delay max ${gc.lagMaxMs.toFixed(0)} ms\n`,
+      );
       await new Promise((r) => setTimeout(r, 2000));
     }
     running = false;
@@ -197,6 +275,12 @@ async function main(): Promise<void> {
         quiet_ttfc_p99_ms: quiet.p99,
         apply_ttfc_p99_ms: apply.p99,
         apply_ttfc_max_ms: apply.max,
+        apply_ttfc_max_over_quiet_p99_ms: apply.max !== null && quiet.p99 !== null ? Number((apply.max - quiet.p99).toFixed(2)) : null,
+        apply_loop_delay_max_ms: Math.round(Math.max(...applies.map((a) => a.gc.lagMaxMs))),
+        apply_cpu_ms: median(applies.map((a) => a.cpuMs)),
+        apply_gc_pauses: median(applies.map((a) => a.gc.gcCount)),
+        apply_gc_over_10ms: median(applies.map((a) => a.gc.gcOver10ms)),
+        apply_gc_ms: median(applies.map((a) => a.gc.gcSeconds * 1000)),
         apply_routing_ms: median(applies.map((a) => a.routing - a.put)),
         apply_files_ms: median(applies.map((a) => a.files - a.put)),
         calls_failed: calls.filter((c) => c.ttfcMs === null).length,
@@ -204,6 +288,8 @@ async function main(): Promise<void> {
         rss_end_mb: Math.round(rssEndMb),
         agent_errors: errors.length,
         rate: RATE,
+        format: FORMAT,
+        load_average: Number(readFileSync('/proc/loadavg', 'utf8').split(' ')[0]),
         applies: APPLIES,
       }),
     );
