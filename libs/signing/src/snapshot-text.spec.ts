@@ -2,9 +2,10 @@ import { canonicalJson, SiteConfig } from '@fedpbx/contracts';
 import { buildSiteConfig, foundingScenario, generateFederation, siteIdOf } from '@fedpbx/dialplan';
 import { describe, expect, it } from 'vitest';
 import { generateSigningKey, signBuiltConfig, signSnapshot, verifySnapshot } from './snapshot-signer.js';
-import { membersLike, runSteps, topLevelMembers, verifySnapshotEnvelope, verifySnapshotText, verifySnapshotTextInSlices } from './snapshot-text.js';
-import { SiteConfigAssembler, signSplitSnapshot, verifySharedSteps, verifySitePartEnvelope, verifySitePartSteps } from './split-snapshot.js';
+import { membersLike, runSteps, topLevelMembers, topLevelMembersSteps, verifySnapshotEnvelope, verifySnapshotText, verifySnapshotTextInSlices } from './snapshot-text.js';
+import { checkSitePartSteps, SiteConfigAssembler, signSplitSnapshot, verifySharedSteps, verifySitePartSteps } from './split-snapshot.js';
 import { refusal } from './testing/refusal.js';
+import { sha256, sha256Steps } from './wire-text.js';
 
 const key = generateSigningKey('k1');
 const other = generateSigningKey('k1');
@@ -114,7 +115,8 @@ describe('verifying a snapshot text in slices', () => {
     const text = bigWire();
     const p = pauses();
     const { snapshot } = await verifySnapshotTextInSlices(text, bigSite, [key], p.pause);
-    expect(p.count()).toBe(4); // after the scan, after the envelope, then after each of the first two slices
+    // After each of the first two slices: the scan and the hash of its 0.6 MB are one step each (SCAN_CHARS_PER_STEP).
+    expect(p.count()).toBe(2);
     expect(snapshot).toEqual(verifySnapshot(JSON.parse(text), bigSite, [key]));
     expect(snapshot.config.extensions).toHaveLength(3000);
     // A small site's text is read at once: no pause.
@@ -183,6 +185,53 @@ describe('topLevelMembers', () => {
   it('says undefined for what is not a well-formed object', () => {
     for (const text of ['[]', '{"a":1', '{"a" 1}', '{"a":[1}', '{"a":"x}', '{"a":1}x', '{a:1}', '']) expect(topLevelMembers(text, 0, text.length), text).toBeUndefined();
   });
+
+  it('in steps, finds the same members (or the same undefined) whatever the step, yielding once per step of a long value', () => {
+    const texts = [
+      canonicalJson({ a: '}{][,"', b: [1, { c: 'x\\"y' }, [[[]]]], d: { e: null, f: ['\\', '"]'] }, g: 'x'.repeat(50), h: -1 }),
+      canonicalJson(config),
+      ...['[]', '{"a":1', '{"a":[1}', '{"a":[[[1]]', '{"a":"x}', '{"a":{"b":[1,2]}}x', '{"a":[1,2,3],"b":{"c":"]"}'],
+    ];
+    for (const text of texts) {
+      const whole = topLevelMembers(text, 0, text.length);
+      for (const step of [1, 2, 3, 7, 64, 4096]) {
+        const steps = topLevelMembersSteps(text, 0, text.length, step);
+        let yields = 0;
+        let r = steps.next();
+        for (; r.done !== true; r = steps.next()) yields += 1;
+        expect(r.value?.members, `${text.slice(0, 40)} / ${step}`).toEqual(whole);
+        // Never more yields than steps over the text, and at least one per step of its longest value.
+        expect(yields).toBeLessThanOrEqual(Math.ceil(text.length / step));
+        if (whole !== undefined && step === 64) {
+          const longest = Math.max(...[...whole.values()].map(([from, to]) => to - from));
+          expect(yields).toBeGreaterThanOrEqual(Math.floor(longest / step) - 1);
+        }
+      }
+    }
+  });
+});
+
+describe('sha256Steps', () => {
+  it('gives sha256 of the range whatever the step, a surrogate pair never split between two pieces', () => {
+    const text = `{"a":"${'😀é'.repeat(40)}x${'\u{1F600}'.repeat(3)}"}`;
+    for (const [from, to] of [
+      [0, text.length],
+      [5, text.length - 1],
+      [6, 6],
+    ] as const) {
+      for (const step of [1, 2, 3, 5, 1000]) {
+        const steps = sha256Steps(text, from, to, step);
+        let yields = 0;
+        let r = steps.next();
+        for (; r.done !== true; r = steps.next()) yields += 1;
+        expect(r.value, `${from}-${to} / ${step}`).toBe(sha256(text.slice(from, to)));
+        expect(yields).toBeLessThanOrEqual(Math.max(0, Math.ceil((to - from) / step) - 1));
+        if (to - from > 2 * step) expect(yields).toBeGreaterThan(0);
+      }
+    }
+    // Whole: one piece, no yield.
+    expect(runSteps(sha256Steps(text, 0, text.length, text.length))).toBe(sha256(text));
+  });
 });
 
 describe('membersLike: members compared with the text before', () => {
@@ -250,8 +299,8 @@ describe('a site part whose envelope was checked', () => {
   it('is not checked again for the same text, and is for any other', () => {
     const a = signSplitSnapshot(config, 1, 1, key, at);
     const shared = runSteps(verifySharedSteps(a.sharedText, [key]));
-    const envelope = verifySitePartEnvelope(a.siteText, 'piter', [key])?.envelope;
-    const checked = envelope === undefined ? undefined : { text: a.siteText, envelope };
+    const checked = runSteps(checkSitePartSteps(a.siteText, 'piter', [key]))?.checked;
+    expect(checked?.envelope.revision).toBe(1);
     const read = (text: string) => runSteps(verifySitePartSteps(text, 'piter', [key], shared, new SiteConfigAssembler(), undefined, checked));
     expect(read(a.siteText).snapshot).toEqual(runSteps(verifySitePartSteps(a.siteText, 'piter', [key], shared, new SiteConfigAssembler())).snapshot);
     // Another text with that envelope's hash and signature (its content altered) gets its own checks.

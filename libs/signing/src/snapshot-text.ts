@@ -1,7 +1,7 @@
 import { Extension, SiteConfig, SiteSnapshot, SNAPSHOT_FORMAT_VERSION } from '@fedpbx/contracts';
 import { SnapshotRejectedError, verifySignature, verifySnapshot, type VerifyingKey } from './snapshot-signer.js';
 import { ZodArray, type ZodType } from 'zod';
-import { configSpan, sha256 } from './wire-text.js';
+import { configSpan, sha256, sha256Steps } from './wire-text.js';
 
 const Envelope = SiteSnapshot.omit({ config: true });
 const PART_SCHEMAS = SiteConfig.shape as Shape;
@@ -99,11 +99,6 @@ export interface PartSpec<E extends { readonly contentHash: string }> {
   readonly nested?: ReadonlyMap<string, Shape>;
   /** Keep the text in the parts (SnapshotParts.source) for the next one's members to be compared with. */
   readonly keepText?: boolean;
-  /**
-   * The envelope of this very text, its hash and signature already checked (verifyEnvelopeOnly): not checked a
-   * second time. Taken only for the same text (`checked.text === text`).
-   */
-  readonly checked?: { readonly text: string; readonly envelope: E };
 }
 
 /** A text read by {@link verifyPartSteps}: its verified envelope, its validated content, and its parts for reuse. */
@@ -118,22 +113,47 @@ export interface VerifiedPart<E> {
  * only then the content, member by member, those unchanged since `previous` taken over - yielding between slices.
  * Undefined when the text is not in wire form (the caller reads it whole or refuses it).
  */
-export function* verifyPartSteps<E extends { readonly contentHash: string }>(text: string, spec: PartSpec<E>, previous: SnapshotParts | undefined, reuseMaxPartBytes = REUSE_MAX_PART_BYTES): Generator<void, VerifiedPart<E> | undefined> {
-  // The scan and the hash each read all of the text (~35 and ~25 ms at a head office): a pause after each, for
-  // texts large enough to need it (a small site's take microseconds, and a pause is a turn of the event loop).
-  const large = text.length >= SLICE_MIN_BYTES;
-  const span = configSpan(text);
-  const scan = span === undefined ? undefined : membersLike(text, span.configStart, text.length - 1, previous?.source);
-  if (large) yield;
-  const envelope = span === undefined || scan === undefined ? undefined : spec.checked !== undefined && spec.checked.text === text ? spec.checked.envelope : checkSignedEnvelope(text, span, spec);
-  if (scan === undefined || envelope === undefined) return undefined;
-  if (large) yield;
-
+export function* verifyPartSteps<E extends { readonly contentHash: string }>(
+  text: string,
+  spec: PartSpec<E>,
+  previous: SnapshotParts | undefined,
+  reuseMaxPartBytes = REUSE_MAX_PART_BYTES,
+  checked?: CheckedText<E>,
+): Generator<void, VerifiedPart<E> | undefined> {
+  // What was found for this very text only: any other text gets every check.
+  const head = checked !== undefined && checked.text === text ? checked : yield* checkTextSteps(text, spec, previous?.source);
+  if (head === undefined) return undefined;
   // The signed bytes: now the content, part by part.
-  const reader = new PartReader(text, previous, reuseMaxPartBytes, spec.nested ?? NO_NESTED, spec.keepText === true, scan.same);
-  const content = yield* reader.object(scan.members, spec.shape, []);
-  const source = spec.keepText === true ? { source: { text, members: scan.members }, elements: reader.elements } : {};
-  return { envelope, content, parts: { values: reader.kept, hashes: reader.hashes, ...source } };
+  const reader = new PartReader(text, previous, reuseMaxPartBytes, spec.nested ?? NO_NESTED, spec.keepText === true, head.same);
+  const content = yield* reader.object(head.members, spec.shape, []);
+  const source = spec.keepText === true ? { source: { text, members: head.members }, elements: reader.elements } : {};
+  return { envelope: head.envelope, content, parts: { values: reader.kept, hashes: reader.hashes, ...source } };
+}
+
+/** A signed text whose envelope, hash and signature were checked, and where its content's members are. */
+export interface CheckedText<E> {
+  /** The text checked (a CheckedText is taken only for it). */
+  readonly text: string;
+  readonly envelope: E;
+  /** Member key -> [start, end) of its value text, in the content (the `config` object). */
+  readonly members: Map<string, [number, number]>;
+  /** The members whose text is byte for byte that of `before` (membersLike). */
+  readonly same: ReadonlySet<string>;
+}
+
+/**
+ * The first half of {@link verifyPartSteps}: the content's members found (those as in `before` by a comparison of
+ * bytes), then the envelope checked, the content hashed and the signature checked - the content not read. A head
+ * office's site part is 20 MB: the scan over it and its hash (~50 and ~60 ms at load 5, each in one piece before)
+ * go SCAN_CHARS_PER_STEP characters at a time, with a pause between steps. Undefined when the text is not in wire form.
+ */
+export function* checkTextSteps<E extends { readonly contentHash: string }>(text: string, spec: PartSpec<E>, before?: MemberTexts): Generator<void, CheckedText<E> | undefined> {
+  const span = configSpan(text);
+  if (span === undefined) return undefined;
+  const scan = yield* topLevelMembersSteps(text, span.configStart, text.length - 1, SCAN_CHARS_PER_STEP, before);
+  if (scan === undefined) return undefined;
+  const envelope = yield* checkSignedEnvelopeSteps(text, span, spec);
+  return envelope === undefined ? undefined : { text, envelope, members: scan.members, same: scan.same };
 }
 
 /** Runs a verification generator to its end at once. */
@@ -189,6 +209,11 @@ export function verifyEnvelopeOnly<E extends { readonly contentHash: string }>(t
 
 /** Envelope checks, content hash and signature; undefined when the envelope's text is not JSON. */
 function checkSignedEnvelope<E extends { readonly contentHash: string }>(text: string, span: { envelopeEnd: number; configStart: number }, spec: PartSpec<E>): E | undefined {
+  return runSteps(checkSignedEnvelopeSteps(text, span, spec));
+}
+
+/** {@link checkSignedEnvelope}, the hash a step at a time (sha256Steps). */
+function* checkSignedEnvelopeSteps<E extends { readonly contentHash: string }>(text: string, span: { envelopeEnd: number; configStart: number }, spec: PartSpec<E>): Generator<void, E | undefined> {
   let envelopeRaw: unknown;
   try {
     envelopeRaw = JSON.parse(`${text.slice(0, span.envelopeEnd)}}`);
@@ -196,7 +221,7 @@ function checkSignedEnvelope<E extends { readonly contentHash: string }>(text: s
     return undefined;
   }
   const e = spec.envelope(envelopeRaw);
-  const actual = sha256(text.slice(span.configStart, -1));
+  const actual = yield* sha256Steps(text, span.configStart, text.length - 1, SCAN_CHARS_PER_STEP);
   if (actual !== e.contentHash) throw new SnapshotRejectedError('hash-mismatch', `snapshot content hash ${actual} does not match the declared ${e.contentHash}`);
   spec.signature(e);
   return e;
@@ -219,6 +244,11 @@ const NO_NESTED: ReadonlyMap<string, Shape> = new Map();
 const SLICED_PARTS: ReadonlyMap<string, ZodType> = new Map([['extensions', Extension]]);
 /** Parts (and texts) smaller than this are read at once. */
 const SLICE_MIN_BYTES = 256 * 1024;
+/**
+ * Characters scanned or hashed between two pauses: 2-4 ms at load 5 (a head office's 20 MB was ~50 ms of scan and
+ * ~60 ms of hash, each in one piece). A text shorter than this takes no pause for them.
+ */
+export const SCAN_CHARS_PER_STEP = 1 << 20;
 /** ~2 ms of JSON.parse and ~3 ms of validation for a head office's extensions on the development machine. */
 const ELEMENTS_PER_SLICE = 1000;
 
@@ -423,11 +453,7 @@ const NONE: ReadonlySet<string> = new Set();
  * and a number or literal is followed by the delimiter checked here. A value that differs is scanned.
  */
 export function membersLike(text: string, from: number, to: number, before: MemberTexts | undefined): { members: Map<string, [number, number]>; same: ReadonlySet<string> } | undefined {
-  if (before === undefined) {
-    const members = topLevelMembers(text, from, to);
-    return members === undefined ? undefined : { members, same: NONE };
-  }
-  return topLevelMembers(text, from, to, before);
+  return runSteps(topLevelMembersSteps(text, from, to, Infinity, before));
 }
 
 /**
@@ -438,9 +464,24 @@ export function membersLike(text: string, from: number, to: number, before: Memb
 export function topLevelMembers(text: string, from: number, to: number): Map<string, [number, number]> | undefined;
 export function topLevelMembers(text: string, from: number, to: number, before: MemberTexts): { members: Map<string, [number, number]>; same: Set<string> } | undefined;
 export function topLevelMembers(text: string, from: number, to: number, before?: MemberTexts): Map<string, [number, number]> | { members: Map<string, [number, number]>; same: Set<string> } | undefined {
+  const scan = runSteps(topLevelMembersSteps(text, from, to, Infinity, before));
+  return before === undefined ? scan?.members : scan;
+}
+
+/**
+ * {@link membersLike} (topLevelMembers with `before`), yielding after every `charsPerStep` characters of a value
+ * scanned: a head office's extensions are 20 MB of one member.
+ */
+export function* topLevelMembersSteps(
+  text: string,
+  from: number,
+  to: number,
+  charsPerStep = SCAN_CHARS_PER_STEP,
+  before?: MemberTexts,
+): Generator<void, { members: Map<string, [number, number]>; same: Set<string> } | undefined> {
   const out = new Map<string, [number, number]>();
   const same = new Set<string>();
-  const result = () => (before === undefined ? out : { members: out, same });
+  const result = () => ({ members: out, same });
   let i = skipWs(text, from, to);
   if (text.charCodeAt(i) !== 0x7b /* { */) return undefined;
   i = skipWs(text, i + 1, to);
@@ -461,7 +502,7 @@ export function topLevelMembers(text: string, from: number, to: number, before?:
     const was = before?.members.get(key as string);
     const asBefore = was !== undefined && before !== undefined && text.startsWith(before.text.slice(was[0], was[1]), start) && isMemberEnd(text, start + was[1] - was[0], to);
     if (asBefore) same.add(key as string);
-    const end = asBefore ? start + was[1] - was[0] : valueEnd(text, start, to);
+    const end = asBefore ? start + was[1] - was[0] : yield* valueEndSteps(text, start, to, charsPerStep);
     if (end < 0) return undefined;
     out.set(key as string, [start, end]);
     i = skipWs(text, end, to);
@@ -527,18 +568,42 @@ function stringEnd(text: string, i: number, to: number): number {
 function valueEnd(text: string, i: number, to: number): number {
   const c = text.charCodeAt(i);
   if (c === 0x22) return stringEnd(text, i, to);
-  if (c !== 0x7b && c !== 0x5b) {
-    let j = i;
-    while (j < to) {
-      const d = text.charCodeAt(j);
-      if (d === 0x2c || d === 0x7d || d === 0x5d || WS.has(d)) break;
-      j++;
-    }
-    return j > i ? j : -1;
+  if (c !== 0x7b && c !== 0x5b) return scalarEnd(text, i, to);
+  return bracketsEnd(text, { at: i, depth: 0 }, to, to);
+}
+
+/** {@link valueEnd}, an object or array scanned `charsPerStep` characters at a time with a yield between. */
+function* valueEndSteps(text: string, i: number, to: number, charsPerStep: number): Generator<void, number> {
+  const c = text.charCodeAt(i);
+  if (c === 0x22) return stringEnd(text, i, to);
+  if (c !== 0x7b && c !== 0x5b) return scalarEnd(text, i, to);
+  const scan = { at: i, depth: 0 };
+  for (;;) {
+    const end = bracketsEnd(text, scan, to, Math.min(to, scan.at + charsPerStep));
+    if (end !== 0) return end;
+    yield;
   }
-  // One pass over the characters: strings skipped whole, brackets counted.
-  let depth = 0;
-  for (let j = i; j < to; j++) {
+}
+
+function scalarEnd(text: string, i: number, to: number): number {
+  let j = i;
+  while (j < to) {
+    const d = text.charCodeAt(j);
+    if (d === 0x2c || d === 0x7d || d === 0x5d || WS.has(d)) break;
+    j++;
+  }
+  return j > i ? j : -1;
+}
+
+/**
+ * One pass over the characters of an object or array from `scan.at` (strings skipped whole, brackets counted in
+ * `scan.depth`): index just past its end, -1 when it does not end well within `to`, or 0 when `limit` was reached
+ * first - `scan` then says where to go on from (a string may take the pass a little past `limit`).
+ */
+function bracketsEnd(text: string, scan: { at: number; depth: number }, to: number, limit: number): number {
+  let depth = scan.depth;
+  let j = scan.at;
+  for (; j < limit; j++) {
     const d = text.charCodeAt(j);
     if (d === 0x22) {
       const end = stringEnd(text, j, to);
@@ -547,5 +612,8 @@ function valueEnd(text: string, i: number, to: number): number {
     } else if (d === 0x7b || d === 0x5b) depth++;
     else if ((d === 0x7d || d === 0x5d) && --depth === 0) return j + 1;
   }
-  return -1;
+  if (j >= to) return -1;
+  scan.at = j;
+  scan.depth = depth;
+  return 0;
 }

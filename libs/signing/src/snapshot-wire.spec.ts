@@ -39,6 +39,19 @@ describe('snapshot KV values', () => {
     await expect(decodeSnapshotValueAsync(encodeSnapshotValue(json).slice(0, 40))).rejects.toMatchObject({ code: 'malformed' });
   });
 
+  it('decodes a large value piece by piece: characters split between pieces, several gzip members, a bomb over the pool size', async () => {
+    // Two- and four-byte characters at every offset: some fall across the 256 KB pieces' boundaries.
+    const wide = JSON.stringify({ names: Array.from({ length: 60_000 }, (_, i) => `Офис ${i} 😀${randomBytes(3).toString('hex')}`) });
+    expect(Buffer.byteLength(wide)).toBeGreaterThan(1024 * 1024);
+    await expect(decodeSnapshotValueAsync(encodeSnapshotValue(wide))).resolves.toBe(wide);
+    const members = new SnapshotValueEncoder().encode([wide.slice(0, 500_000), wide.slice(500_000)]);
+    expect(members.length).toBeGreaterThan(64 * 1024);
+    await expect(decodeSnapshotValueAsync(members)).resolves.toBe(wide);
+    const bomb = gzipSync(Buffer.alloc(100 * 1024 * 1024, 0x20));
+    expect(bomb.length).toBeGreaterThan(64 * 1024);
+    await expect(decodeSnapshotValueAsync(bomb, 8 * 1024 * 1024)).rejects.toMatchObject({ code: 'malformed' });
+  });
+
   describe('in pieces', () => {
     const plan = JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ id: `r-${i}`, from: String(1000 + i * 10), to: String(1009 + i * 10), name: 'Офис' })));
     const own = (site: string) => JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ id: `${site}-${i}`, number: String(100 + i) })));

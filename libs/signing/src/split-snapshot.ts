@@ -2,8 +2,8 @@ import { sign, verify } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson, RemoteTrunk, SiteConfig, SNAPSHOT_FORMAT_VERSION, SnapshotSignature, type OutboundRoute, type SiteSnapshot } from '@fedpbx/contracts';
 import { SnapshotRejectedError, type SigningKey, type VerifyingKey } from './snapshot-signer.js';
-import { runSteps, topLevelMembers, verifyEnvelopeOnly, verifyPartSteps, type PartSpec, type Shape, type SnapshotParts } from './snapshot-text.js';
-import { configSpan, sha256 } from './wire-text.js';
+import { checkTextSteps, runSteps, verifyEnvelopeOnly, verifyPartSteps, type CheckedText, type PartSpec, type Shape, type SnapshotParts } from './snapshot-text.js';
+import { sha256 } from './wire-text.js';
 
 /**
  * Snapshot format 2: a site's snapshot in two signed parts (README "Snapshot format at scale").
@@ -291,16 +291,30 @@ export function verifySharedEnvelope(text: string, keys: readonly VerifyingKey[]
 
 /** A site part's envelope and the shared part it names, its signature checked, its content not read (cheap). */
 export function verifySitePartEnvelope(text: string, expectedSiteId: string, keys: readonly VerifyingKey[]): { envelope: SitePartEnvelope; sharedHash: string } | undefined {
-  const envelope = verifyEnvelopeOnly(text, sitePartSpec(expectedSiteId, keys));
-  if (envelope === undefined) return undefined;
+  return runSteps(checkSitePartSteps(text, expectedSiteId, keys));
+}
+
+/** A site part checked as far as its signature, and the shared part it names: enough to know whether it can be applied. */
+export interface CheckedSitePart {
+  readonly envelope: SitePartEnvelope;
+  readonly sharedHash: string;
+  /** Hand this to {@link verifySitePartSteps} to read the content without scanning and hashing the text again. */
+  readonly checked: CheckedText<SitePartEnvelope>;
+}
+
+/**
+ * {@link verifySitePartEnvelope} a step at a time (the scan of a head office's 20 MB and its hash, checkTextSteps),
+ * with what it found kept for the content's reading. Undefined when the text is not in wire form.
+ */
+export function* checkSitePartSteps(text: string, expectedSiteId: string, keys: readonly VerifyingKey[]): Generator<void, CheckedSitePart | undefined> {
+  const checked = yield* checkTextSteps(text, sitePartSpec(expectedSiteId, keys));
+  if (checked === undefined) return undefined;
   // The reference is a member of the signed bytes (hash checked above); read with the content's own reader.
-  const span = configSpan(text);
-  const members = span === undefined ? undefined : topLevelMembers(text, span.configStart, text.length - 1);
-  const at = members?.get('shared');
+  const at = checked.members.get('shared');
   if (at === undefined) throw new SnapshotRejectedError('malformed', 'snapshot is malformed at config.shared: required');
   const ref = SitePart.shape.shared.safeParse(safeJson(text.slice(at[0], at[1])));
   if (!ref.success) throw new SnapshotRejectedError('malformed', 'snapshot is malformed at config.shared: not a shared part reference');
-  return { envelope, sharedHash: ref.data.contentHash };
+  return { envelope: checked.envelope, sharedHash: ref.data.contentHash, checked };
 }
 
 function safeJson(text: string): unknown {
@@ -311,9 +325,8 @@ function safeJson(text: string): unknown {
   }
 }
 
-function sitePartSpec(expectedSiteId: string, keys: readonly VerifyingKey[], checked?: { readonly text: string; readonly envelope: SitePartEnvelope }): PartSpec<SitePartEnvelope> {
+function sitePartSpec(expectedSiteId: string, keys: readonly VerifyingKey[]): PartSpec<SitePartEnvelope> {
   return {
-    ...(checked !== undefined ? { checked } : {}),
     envelope: (raw) => {
       const e = envelopeOf(SitePartEnvelope, raw, 'snapshot');
       if (e.siteId !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${e.siteId}, this agent serves ${expectedSiteId}`);
@@ -333,7 +346,8 @@ export interface VerifiedSplit {
 /**
  * Verifies a site part from its text with the (verified) shared part it names, and assembles the site's config.
  * The site part's signature covers its content hash, which covers the shared part's hash: a site part with any
- * other shared part is refused (`shared-missing`), as is one for another site. Yields between slices.
+ * other shared part is refused (`shared-missing`), as is one for another site. Yields between slices. `checked`:
+ * what checkSitePartSteps found for this very text (its scan and hash are then not done again).
  */
 export function* verifySitePartSteps(
   text: string,
@@ -342,10 +356,9 @@ export function* verifySitePartSteps(
   shared: VerifiedShared,
   assembler: SiteConfigAssembler,
   previous?: SnapshotParts,
-  /** A text and its envelope as verifySitePartEnvelope gave it (hash and signature checked): not checked again for that text. */
-  checked?: { readonly text: string; readonly envelope: SitePartEnvelope },
+  checked?: CheckedText<SitePartEnvelope>,
 ): Generator<void, VerifiedSplit> {
-  const read = yield* verifyPartSteps(text, sitePartSpec(expectedSiteId, keys, checked), previous);
+  const read = yield* verifyPartSteps(text, sitePartSpec(expectedSiteId, keys), previous, undefined, checked);
   if (read === undefined) throw new SnapshotRejectedError('malformed', 'snapshot is not in wire form (envelope, then "config" as its last member)');
   const part = read.content as SitePart;
   if (part.site.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${part.site.id}, this agent serves ${expectedSiteId}`);

@@ -1,5 +1,6 @@
 import { canonicalJson, type SiteSnapshot } from '@fedpbx/contracts';
 import {
+  checkSitePartSteps,
   pairText,
   runStepsWithPauses,
   SiteConfigAssembler,
@@ -7,12 +8,11 @@ import {
   SnapshotRejectedError,
   SPLIT_SNAPSHOT_FORMAT,
   verifySharedSteps,
-  verifySitePartEnvelope,
   verifySitePartSteps,
   verifySnapshot,
   verifySnapshotEnvelope,
   verifySnapshotTextInSlices,
-  type SitePartEnvelope,
+  type CheckedSitePart,
   type SnapshotParts,
   type VerifiedShared,
   type VerifyingKey,
@@ -67,7 +67,7 @@ export class SnapshotApplier {
   private readonly shared = new Map<string, VerifiedShared>();
   private sharedParts: SnapshotParts | undefined;
   /** The newest site part whose shared part has not come yet: applied when it does. */
-  private pending: { readonly text: string; readonly source: string; readonly sharedHash: string; readonly revision: number; readonly envelope: SitePartEnvelope } | undefined;
+  private pending: { readonly text: string; readonly source: string; readonly sharedHash: string; readonly revision: number; readonly checked: CheckedSitePart } | undefined;
   private readonly assembler = new SiteConfigAssembler();
 
   constructor(
@@ -139,20 +139,22 @@ export class SnapshotApplier {
       const waiting = this.pending;
       if (waiting === undefined || waiting.sharedHash !== contentHash) return { accepted: true, revision, contentHash };
       this.pending = undefined;
-      return { accepted: true, revision, contentHash, applied: await this.applySitePart(waiting.text, waiting.source, verified, waiting.envelope) };
+      return { accepted: true, revision, contentHash, applied: await this.applySitePart(waiting.text, waiting.source, verified, waiting.checked) };
     });
   }
 
   /**
    * A site part (format 2): its envelope checked first (hash and signature: it names its shared part), then applied
    * with that shared part - or, when the shared part has not come yet, kept as pending (newest only) and answered
-   * `shared-missing` with `waitingFor`: the last-known-good stays in force meanwhile.
+   * `shared-missing` with `waitingFor`: the last-known-good stays in force meanwhile. The check reads all of a head
+   * office's 20 MB (a scan and a hash): in steps, the event loop turning between them, and done once - the content
+   * is read from what it found.
    */
   private async sitePart(text: string, source: string): Promise<ApplyResult> {
     const claimed = claimedRevision(text) ?? 0;
-    let named: { envelope: SitePartEnvelope; sharedHash: string } | undefined;
+    let named: CheckedSitePart | undefined;
     try {
-      named = verifySitePartEnvelope(text, this.siteId, this.keys);
+      named = await runStepsWithPauses(checkSitePartSteps(text, this.siteId, this.keys), nextTurn);
     } catch (error) {
       if (!(error instanceof SnapshotRejectedError)) throw error;
       return this.refuse(claimed, error.code, error.message, source);
@@ -167,18 +169,22 @@ export class SnapshotApplier {
     }
     const shared = this.shared.get(named.sharedHash);
     if (shared === undefined) {
-      if (this.pending === undefined || this.pending.revision <= named.envelope.revision) this.pending = { text, source, sharedHash: named.sharedHash, revision: named.envelope.revision, envelope: named.envelope };
+      if (this.pending === undefined || this.pending.revision <= named.envelope.revision) this.pending = { text, source, sharedHash: named.sharedHash, revision: named.envelope.revision, checked: named };
       return { applied: false, revision: named.envelope.revision, code: 'shared-missing', reason: `waiting for shared part ${named.sharedHash}`, waitingFor: named.sharedHash };
     }
     if (this.pending !== undefined && this.pending.revision <= named.envelope.revision) this.pending = undefined;
-    return this.applySitePart(text, source, shared, named.envelope);
+    return this.applySitePart(text, source, shared, named);
   }
 
-  /** `envelope`: the site part's, its hash and signature checked by sitePart (not checked twice). */
-  private applySitePart(text: string, source: string, shared: VerifiedShared, envelope: SitePartEnvelope): Promise<ApplyResult> {
+  private applySitePart(text: string, source: string, shared: VerifiedShared, named: CheckedSitePart): Promise<ApplyResult> {
     const claimed = claimedRevision(text) ?? 0;
     // Stored as one file, site part and shared part: the pair that was applied, and the pair the agent boots from.
-    return this.verified(claimed, source, () => runStepsWithPauses(verifySitePartSteps(text, this.siteId, this.keys, shared, this.assembler, this.parts, { text, envelope }), nextTurn), pairText(text, shared.text));
+    return this.verified(
+      claimed,
+      source,
+      () => runStepsWithPauses(verifySitePartSteps(text, this.siteId, this.keys, shared, this.assembler, this.parts, named.checked), nextTurn),
+      pairText(text, shared.text),
+    );
   }
 
   /**

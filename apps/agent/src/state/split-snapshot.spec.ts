@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import type { SiteSnapshot } from '@fedpbx/contracts';
-import { buildSiteConfig, foundingScenario } from '@fedpbx/dialplan';
-import { generateSigningKey, signSnapshot, signSplitSnapshot } from '@fedpbx/signing';
+import { buildSiteConfig, foundingScenario, generateFederation, siteIdOf } from '@fedpbx/dialplan';
+import { checkSitePartSteps, generateSigningKey, runSteps, SiteConfigAssembler, signSnapshot, signSplitSnapshot, verifySharedSteps, verifySitePartSteps } from '@fedpbx/signing';
 import { describe, expect, it } from 'vitest';
 import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { RoutingState } from './routing-state.js';
@@ -18,12 +18,12 @@ const split = (revision: number, config = piter, sharedRevision = revision) => s
 /** piter's config with one more number range: a plan-wide change (the shared part changes). */
 const withRange = (id: string) => ({ ...piter, federation: { ...piter.federation, numberRanges: [...piter.federation.numberRanges, { id, siteId: 'piter', from: '700', to: '709' }] } });
 
-async function setup() {
+async function setup(siteId = 'piter') {
   const dir = mkdtempSync(join(tmpdir(), 'fedpbx-split-'));
-  const store = new SnapshotStore(dir, 'piter', [key], 3);
+  const store = new SnapshotStore(dir, siteId, [key], 3);
   await store.init();
   const state = new RoutingState();
-  const applier = new SnapshotApplier('piter', [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }));
+  const applier = new SnapshotApplier(siteId, [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }));
   // The snapshot as applied (the routing state keeps the extensions compact, not in its config).
   const applied: SiteSnapshot[] = [];
   applier.onApplied((snapshot) => applied.push(snapshot));
@@ -145,6 +145,54 @@ describe('format 2: a site part and the shared part it names', () => {
     expect(await upgraded.offerText(s.siteText, 'test')).toMatchObject({ applied: true, revision: 6 });
     expect(readdirSync(join(dir, 'snapshots')).sort()).toEqual(['5.json', '6.json']);
     expect((await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood())?.snapshot.revision).toBe(6);
+  });
+
+  describe('a large site part (6,000 extensions, 1.2 MB: over a step of the scan and the hash)', () => {
+    const bigId = siteIdOf(0);
+    const big = buildSiteConfig(generateFederation({ sites: 2, extensionsPerSite: 6000, flows: 0 }), bigId);
+    const renamed = { ...big, extensions: big.extensions.map((e, i) => (i === 0 ? { ...e, displayName: 'Renamed' } : e)) };
+
+    it('is checked (scan, hash, signature) in steps, once: the content is read from what the check found', () => {
+      const s = signSplitSnapshot(big, 2, 1, key, at);
+      const steps = checkSitePartSteps(s.siteText, bigId, [key]);
+      let yields = 0;
+      let r = steps.next();
+      for (; r.done !== true; r = steps.next()) yields += 1;
+      const named = r.value;
+      expect(yields).toBeGreaterThanOrEqual(2); // a step of the scan and one of the hash at least
+      expect(named?.sharedHash).toBe(s.sharedHash);
+      const shared = runSteps(verifySharedSteps(s.sharedText, [key]));
+      const once = runSteps(verifySitePartSteps(s.siteText, bigId, [key], shared, new SiteConfigAssembler(), undefined, named?.checked));
+      const again = runSteps(verifySitePartSteps(s.siteText, bigId, [key], shared, new SiteConfigAssembler()));
+      expect(once.snapshot).toEqual(again.snapshot);
+      expect(once.snapshot.config).toEqual(big);
+      // A tampered text fails the check as it did in one piece.
+      const tampered = s.siteText.replace('"displayName":"', '"displayName":"Evil ');
+      expect(() => runSteps(checkSitePartSteps(tampered, bigId, [key]))).toThrow(/content hash/);
+    });
+
+    it('calls route on the site in force while it is checked and read, the event loop turning throughout; then it is in force', async () => {
+      const { applier, state } = await setup(bigId);
+      const first = signSplitSnapshot(big, 1, 1, key, at);
+      await applier.offerShared(first.sharedText, 'test');
+      expect(await applier.offerText(first.siteText, 'test')).toMatchObject({ applied: true, revision: 1 });
+      const next = signSplitSnapshot(renamed, 2, 1, key, at);
+      let done = false;
+      const seen: number[] = [];
+      const turn = (): void => {
+        seen.push(state.revision);
+        if (!done) setImmediate(turn);
+      };
+      setImmediate(turn);
+      const result = await applier.offerText(next.siteText, 'test');
+      done = true;
+      expect(result).toMatchObject({ applied: true, revision: 2 });
+      // The check's steps, the extensions' six slices and the compile's: many turns, all of them on revision 1.
+      expect(seen.length).toBeGreaterThanOrEqual(8);
+      expect(new Set(seen)).toEqual(new Set([1]));
+      expect(state.revision).toBe(2);
+      expect(state.site.extensions.get(renamed.extensions[0]!.number)?.displayName).toBe('Renamed');
+    });
   });
 
   it('a damaged stored pair is skipped for the older good one', async () => {
