@@ -104,11 +104,14 @@ export class CallHandler {
       const recording = plan.record ? this.recordingName(session, site) : undefined;
       // exec writes the command before it returns: observed after, so the metric's bookkeeping is not on the path.
       // Every leg the call dials is registered in its book before its Dial: the plan's now, a flow's when it rings.
-      const legs = new CallLegBook(planLegs(site.siteId, plan));
-      const first = session.exec('MSet', firstTags(site, plan, callId, legs.encoded, recording));
+      const dialLegs = planLegs(site.siteId, plan);
+      const legs = new CallLegBook(dialLegs);
+      // The first attempt's leg, when it dials, is the plan's first leg: not worked out a second time for the tags.
+      const firstAttempt = plan.attempts[0];
+      const firstLeg = firstAttempt !== undefined && isDialAttempt(firstAttempt) ? dialLegs[0] : undefined;
+      const first = session.exec('MSet', firstTags(plan, firstLeg, callId, legs.encoded, recording));
       this.metrics.observeTimeToFirstCommand((performance.now() - acceptedAt) / 1000);
       await first;
-      const preDial: PreDial | undefined = callId === undefined ? undefined : { context: FEDPBX_CONTEXTS.preDial, args: [callId] };
       // In progress from its plan until the session ends (a refused call only hears why, and is not counted).
       active =
         plan.outcome === 'denied' || this.activeCalls === undefined
@@ -154,7 +157,7 @@ export class CallHandler {
                 targets: [toAsteriskTarget(attempt)],
                 timeoutSec: attempt.timeoutSec,
                 options: attempt.kind === 'trunk' ? TRUNK_DIAL_OPTIONS : TRANSFER_OPTIONS,
-                preDial: attempt.endpoint.startsWith('site-') ? preDial : undefined,
+                preDial: attempt.endpoint.startsWith('site-') ? preDialFor(callId) : undefined,
               });
               const status = dialStatusOf(await session.execThenGetVariable('Dial', data, 'DIALSTATUS', LONG_COMMAND));
               outcome = OUTCOME_OF_STATUS[status];
@@ -174,7 +177,7 @@ export class CallHandler {
               break walk;
             }
             case 'flow':
-              outcome = await this.runFlow(session, site, attempt.flowId, preDial, legs);
+              outcome = await this.runFlow(session, site, attempt.flowId, preDialFor(callId), legs);
               break walk;
           }
         }
@@ -257,6 +260,11 @@ export class CallHandler {
   }
 }
 
+/** The pre-dial handler that carries the call id to another site: made only for a Dial that goes to one. */
+function preDialFor(callId: string | undefined): PreDial | undefined {
+  return callId === undefined ? undefined : { context: FEDPBX_CONTEXTS.preDial, args: [callId] };
+}
+
 /** The legs of the plan's Dial attempts, in order. */
 function planLegs(siteId: string, plan: RoutePlan): CallLeg[] {
   const legs: CallLeg[] = [];
@@ -293,9 +301,7 @@ function ownCallId(siteId: string, uniqueId: string): string | undefined {
  * every later Dial's record, and FEDPBX_LEGS lets each record be matched to its own leg (call-legs.ts).
  * FEDPBX_ROUTE/TARGET/TRUNK on the CDR are the call's first choice.
  */
-function firstTags(site: CompiledSite, plan: RoutePlan, callId: string | undefined, legs: string, recording?: string): string {
-  const first = plan.attempts[0];
-  const leg = first !== undefined && isDialAttempt(first) ? legOf(site.siteId, plan, first) : undefined;
+function firstTags(plan: RoutePlan, leg: CallLeg | undefined, callId: string | undefined, legs: string, recording?: string): string {
   const route = safeTag(leg?.routeKind ?? plan.tags.routeKind);
   const origin = safeTag(plan.tags.originSiteId);
   const tgt = safeTag(leg === undefined ? (plan.tags.targetSiteId ?? '') : (leg.targetSiteId ?? ''));

@@ -34,7 +34,7 @@ export interface RecordingNameInput {
 
 export function recordingFileName(input: RecordingNameInput): string {
   const object = 'recording';
-  const timeZone = safeTimeZone(input.timeZone ?? 'UTC', { object, field: 'timeZone' });
+  const timeZone = checkedTimeZone(input.timeZone ?? 'UTC');
   if (!(input.at instanceof Date) || Number.isNaN(input.at.getTime())) {
     throw new RenderError('UNSAFE_VALUE', object, 'at', 'not a valid date');
   }
@@ -42,6 +42,16 @@ export function recordingFileName(input: RecordingNameInput): string {
   const callee = String(input.callee).replace(/[^0-9]/g, '').slice(0, MAX_NUMBER);
   const uniqueId = String(input.uniqueId).replace(/[^0-9A-Za-z.]/g, '').slice(0, MAX_UNIQUE_ID);
   return `${formatStamp(input.at, timeZone)}-${caller}-${callee}-${uniqueId}.wav`;
+}
+
+/** The zone last accepted: a site names its recordings in one zone, checked once rather than on every call. */
+let lastZone: string | undefined;
+
+function checkedTimeZone(timeZone: string): string {
+  if (timeZone === lastZone) return timeZone;
+  const checked = safeTimeZone(timeZone, { object: 'recording', field: 'timeZone' });
+  lastZone = checked;
+  return checked;
 }
 
 /**
