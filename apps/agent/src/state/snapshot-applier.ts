@@ -14,6 +14,7 @@ import {
   verifySnapshotTextInSlices,
   type CheckedSitePart,
   type SnapshotParts,
+  type StoredPair,
   type VerifiedShared,
   type VerifyingKey,
 } from '@fedpbx/signing';
@@ -68,7 +69,7 @@ export class SnapshotApplier {
   private sharedParts: SnapshotParts | undefined;
   /** The newest site part whose shared part has not come yet: applied when it does. */
   private pending: { readonly text: string; readonly source: string; readonly sharedHash: string; readonly revision: number; readonly checked: CheckedSitePart } | undefined;
-  private readonly assembler = new SiteConfigAssembler();
+  private assembler = new SiteConfigAssembler();
 
   constructor(
     private readonly siteId: string,
@@ -78,6 +79,19 @@ export class SnapshotApplier {
     private readonly metrics: AgentMetrics,
     private readonly log: Logger,
   ) {}
+
+  /**
+   * Takes over what reading a stored pair at start gave (the snapshot in force, compiled from `pair.snapshot`): its
+   * shared part, its site part's members and its assembler, as if this applier had applied it. The first change
+   * after a restart then reads only its changed members and the compile keeps what it built at start (the route
+   * tries of a head office: ~90 ms in one piece at load 5 when built again). Before any offer.
+   */
+  resume(pair: StoredPair): void {
+    this.shared.set(pair.shared.envelope.contentHash, pair.shared);
+    this.sharedParts = pair.shared.parts;
+    this.parts = pair.siteParts;
+    this.assembler = pair.assembler;
+  }
 
   addHook(hook: ApplyHook): void {
     this.hooks.push(hook);

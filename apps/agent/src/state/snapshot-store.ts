@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, type SiteSnapshot } from '@fedpbx/contracts';
-import { splitPairText, SnapshotRejectedError, verifySnapshot, verifyStoredPair, type VerifyingKey } from '@fedpbx/signing';
+import { splitPairText, SnapshotRejectedError, verifySnapshot, verifyStoredPair, type StoredPair, type VerifyingKey } from '@fedpbx/signing';
 import { writeFileAtomic } from './atomic-file.js';
 
 export interface LoadedSnapshot {
@@ -10,6 +10,8 @@ export interface LoadedSnapshot {
   readonly text: string;
   /** Snapshots skipped on the way (damaged or badly signed files), newest first. */
   readonly skipped: readonly { file: string; reason: string }[];
+  /** A stored pair (format 2) as read: for the applier to take the next snapshot over it (SnapshotApplier.resume). */
+  readonly pair?: StoredPair;
 }
 
 const SNAPSHOT_FILE = /^(\d{1,12})\.json$/;
@@ -47,12 +49,10 @@ export class SnapshotStore {
         const text = await readFile(file, 'utf8');
         // A format-2 snapshot is stored as its pair (site part and shared part, one file); format 1 as itself (an
         // agent upgraded from it boots from its last format-1 snapshot).
-        const snapshot =
-          splitPairText(text) !== undefined
-            ? verifyStoredPair(text, this.siteId, this.keys).snapshot
-            : verifySnapshot(JSON.parse(text) as unknown, this.siteId, this.keys, { contentAlreadyValidated: true, receivedText: text });
+        const pair = splitPairText(text) !== undefined ? verifyStoredPair(text, this.siteId, this.keys) : undefined;
+        const snapshot = pair?.snapshot ?? verifySnapshot(JSON.parse(text) as unknown, this.siteId, this.keys, { contentAlreadyValidated: true, receivedText: text });
         if (snapshot.revision !== rev) throw new SnapshotRejectedError('malformed', `file says revision ${snapshot.revision}`);
-        return { snapshot, text, skipped };
+        return { snapshot, text, skipped, ...(pair !== undefined ? { pair } : {}) };
       } catch (error) {
         skipped.push({ file, reason: error instanceof Error ? error.message : String(error) });
       }

@@ -195,6 +195,42 @@ describe('format 2: a site part and the shared part it names', () => {
     });
   });
 
+  it('after a restart on the stored pair, the first change reads only what changed and keeps what the start compiled', async () => {
+    const { dir, applier } = await setup();
+    const a = split(1);
+    await applier.offerShared(a.sharedText, 'test');
+    await applier.offerText(a.siteText, 'test');
+    // A new agent process: the store's pair compiled at start, the applier resumed from it.
+    const store = new SnapshotStore(dir, 'piter', [key], 3);
+    const loaded = await store.loadLastKnownGood();
+    expect(loaded?.pair?.siteParts.values.has('outboundRoutes')).toBe(true);
+    const state = new RoutingState();
+    state.apply(loaded!.snapshot);
+    const restarted = new SnapshotApplier('piter', [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }));
+    restarted.resume(loaded!.pair!);
+    const applied: SiteSnapshot[] = [];
+    restarted.onApplied((snapshot) => applied.push(snapshot));
+    const booted = state.site;
+    // The bus delivers the shared part in force again, then a change of one extension.
+    expect(await restarted.offerShared(a.sharedText, 'test')).toMatchObject({ accepted: true });
+    const renamed = { ...piter, extensions: piter.extensions.map((e, i) => (i === 0 ? { ...e, displayName: 'Renamed' } : e)) };
+    expect(await restarted.offerText(split(2, renamed, 1).siteText, 'test')).toMatchObject({ applied: true, revision: 2 });
+    expect(state.site).not.toBe(booted);
+    expect(state.site.extensions.get(piter.extensions[0]!.number)?.displayName).toBe('Renamed');
+    // The members that did not change are the objects the start read, so the compile took over its tries and plan.
+    expect(applied[0]?.config.outboundRoutes).toBe(loaded!.snapshot.config.outboundRoutes);
+    expect(applied[0]?.config.federation).toBe(loaded!.snapshot.config.federation);
+    for (const kept of ['outbound', 'hopOff', 'inbound', 'plan', 'trunks'] as const) expect(state.site[kept], kept).toBe(booted[kept]);
+    // Without resume (as before), the same change built them again.
+    const state2 = new RoutingState();
+    state2.apply((await store.loadLastKnownGood())!.snapshot);
+    const fresh = new SnapshotApplier('piter', [key], new SnapshotStore(dir, 'piter', [key], 3), state2, new AgentMetrics(false), pino({ level: 'silent' }));
+    const booted2 = state2.site;
+    await fresh.offerShared(a.sharedText, 'test');
+    expect(await fresh.offerText(split(3, renamed, 1).siteText, 'test')).toMatchObject({ applied: true, revision: 3 });
+    expect(state2.site.outbound).not.toBe(booted2.outbound);
+  });
+
   it('a damaged stored pair is skipped for the older good one', async () => {
     const { dir, applier } = await setup();
     for (const r of [1, 2]) {
