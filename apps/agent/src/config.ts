@@ -43,7 +43,7 @@ export const AGENT_ENV = {
   FEDPBX_AGI_IDLE_TIMEOUT_MS: { schema: int(100, 3_600_000).default(30_000), doc: 'close a session that sends nothing for this long' },
   FEDPBX_EVENT_LOOP_STALL_MS: {
     schema: int(200, 60_000).default(1500),
-    doc: 'a watchdog thread kills the agent when its event loop has not run for this long, so Asterisk falls back at once',
+    doc: 'a watchdog thread kills the agent when its event loop has had this much of its own time (time waiting for a CPU does not count) without coming back, so Asterisk falls back at once',
   },
   FEDPBX_CONFIG_WATCH_HEARTBEAT_MS: {
     schema: int(500, 30_000).default(2000),
@@ -51,7 +51,7 @@ export const AGENT_ENV = {
   },
   FEDPBX_SUPERVISOR_HEARTBEAT_TIMEOUT_MS: {
     schema: int(300, 60_000).default(1500),
-    doc: '`supervise`: an agent silent this long (stopped, hung) is killed and replaced',
+    doc: '`supervise`: an agent silent for this much of its own time (stopped, hung; time waiting for a CPU does not count) is killed and replaced',
   },
   FEDPBX_SUPERVISOR_STANDBY: {
     schema: z.enum(['on', 'off']).default('on'),

@@ -40,6 +40,7 @@ async function main(argv: readonly string[]): Promise<number> {
   let watchdog: EventLoopWatchdog | undefined;
   const startWatchdog = (): void => {
     watchdog = startEventLoopWatchdog(config.FEDPBX_EVENT_LOOP_STALL_MS, (err) => log.error({ err }, 'event-loop watchdog failed'));
+    if (watchdog.measures === 'wall time') log.warn({ stallMs: config.FEDPBX_EVENT_LOOP_STALL_MS }, 'event-loop watchdog measures wall time (no schedstat): a starved agent on a loaded host may be killed too');
   };
   if (supervised !== undefined) {
     const code = await runSupervisedChild(agent, log, supervised, startWatchdog);
@@ -64,17 +65,23 @@ async function main(argv: readonly string[]): Promise<number> {
 
 /**
  * Test only: `FEDPBX_TEST_BLOCK_EVENT_LOOP_ON_SIGUSR2=1` makes SIGUSR2 block the event loop (a busy loop of up to
- * 60 s), so that the tests can show the watchdog at work on a real process. Refused under systemd (INVOCATION_ID
+ * 60 s; `=sleep`: asleep in a synchronous wait of 60 s instead, burning no CPU), so that the tests can show the
+ * watchdog at work on a real process. Refused under systemd (INVOCATION_ID
  * is set for every unit), so a stray variable in /etc/fedpbx/agent.env cannot arm it in production.
  */
 function installTestHooks(env: NodeJS.ProcessEnv, log: Logger): void {
-  if (env.FEDPBX_TEST_BLOCK_EVENT_LOOP_ON_SIGUSR2 !== '1') return;
+  const mode = env.FEDPBX_TEST_BLOCK_EVENT_LOOP_ON_SIGUSR2;
+  if (mode !== '1' && mode !== 'sleep') return;
   if (env.INVOCATION_ID !== undefined) {
     log.error('FEDPBX_TEST_BLOCK_EVENT_LOOP_ON_SIGUSR2 is for tests only and ignored under systemd');
     return;
   }
-  log.warn('test hook armed: SIGUSR2 blocks the event loop');
+  log.warn({ mode }, 'test hook armed: SIGUSR2 blocks the event loop');
   process.on('SIGUSR2', () => {
+    if (mode === 'sleep') {
+      Atomics.wait(new Int32Array(new SharedArrayBuffer(4)), 0, 0, 60_000);
+      return;
+    }
     const until = Date.now() + 60_000;
     while (Date.now() < until) {
       // blocked on purpose

@@ -1,8 +1,10 @@
 import { spawn, type ChildProcess } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import net from 'node:net';
 import { getSystemErrorName } from 'node:util';
 import type { AgentConfig } from '../config.js';
 import type { Logger } from '../logger.js';
+import { ownTimeMeter, type OwnTimeMeter } from './own-time.js';
 
 /**
  * `fedpbx-agent supervise`: a small process that owns the FastAGI listening socket and runs the real agent
@@ -79,6 +81,8 @@ interface AgentChild {
   readonly proc: ChildProcess;
   readonly spawnedAt: number;
   lastBeat: number;
+  /** Its own time since the last heartbeat (own-time.ts). */
+  readonly silence: OwnTimeMeter;
   /** Since it first reported in (serving, or ready as a standby): from then on it must heartbeat. */
   beatingSince: number | undefined;
   servingSince: number | undefined;
@@ -121,7 +125,9 @@ class Supervisor {
   run(): Promise<number> {
     this.listener = openListener(this.opts.env, this.opts.config.FEDPBX_AGI_LISTEN);
     this.log.info({ fd: this.listener.fd, source: this.listener.source, agi: `${this.opts.config.FEDPBX_AGI_LISTEN.host}:${this.opts.config.FEDPBX_AGI_LISTEN.port}` }, 'supervisor holds the FastAGI socket');
-    const monitor = setInterval(() => this.check(), CHECK_EVERY_MS);
+    // Judged after the poll phase (setImmediate): heartbeats that reached the pipe while this process itself
+    // waited for a CPU are read first, not taken for silence.
+    const monitor = setInterval(() => setImmediate(() => this.check()), CHECK_EVERY_MS);
     process.on('SIGHUP', () => this.restart());
     process.once('SIGTERM', () => this.stop('SIGTERM'));
     process.once('SIGINT', () => this.stop('SIGINT'));
@@ -141,7 +147,7 @@ class Supervisor {
       env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc', (this.listener as Listener).fd],
     });
-    const child: AgentChild = { proc, spawnedAt: Date.now(), lastBeat: Date.now(), beatingSince: undefined, servingSince: undefined, ioSent: io !== 'wait', killed: false };
+    const child: AgentChild = { proc, spawnedAt: Date.now(), lastBeat: Date.now(), silence: ownTimeMeter(readFileSync, proc.pid ?? 0, HEARTBEAT_EVERY_MS + 100, CHECK_EVERY_MS), beatingSince: undefined, servingSince: undefined, ioSent: io !== 'wait', killed: false };
     proc.on('message', (m: ChildMessage) => this.onMessage(child, m));
     proc.on('error', (err) => this.log.error({ err, agentPid: proc.pid }, 'agent process error'));
     proc.once('exit', (code, signal) => this.onExit(child, code, signal));
@@ -151,6 +157,7 @@ class Supervisor {
 
   private onMessage(child: AgentChild, m: ChildMessage): void {
     child.lastBeat = Date.now();
+    child.silence.reset(Date.now());
     switch (m.type) {
       case 'beat':
         return;
@@ -251,18 +258,23 @@ class Supervisor {
     }, delay);
   }
 
-  /** Kills children that stopped talking (SIGSTOP, a hung process, a stalled event loop the watchdog missed). */
+  /**
+   * Kills children that stopped talking (SIGSTOP, a hung process, a stalled event loop the watchdog missed). Silence
+   * is measured in the child's own time since its last heartbeat (own-time.ts, as the event-loop watchdog does): a
+   * child starved by a loaded host is not hung (a new one would be as starved); a stopped one is.
+   */
   private check(): void {
     const now = Date.now();
     this.checkRefuser(now);
     for (const child of [this.current, this.incoming, this.standby, ...this.retiring]) {
       if (child === undefined || child.killed || child.proc.exitCode !== null || child.proc.signalCode !== null) continue;
       const silent = now - child.lastBeat;
-      const hung = child.beatingSince !== undefined ? silent > this.opts.config.FEDPBX_SUPERVISOR_HEARTBEAT_TIMEOUT_MS : now - child.spawnedAt > START_TIMEOUT_MS;
+      const own = child.beatingSince !== undefined ? (child.silence.ownMs(now) ?? silent) : silent;
+      const hung = child.beatingSince !== undefined ? own > this.opts.config.FEDPBX_SUPERVISOR_HEARTBEAT_TIMEOUT_MS : now - child.spawnedAt > START_TIMEOUT_MS;
       if (!hung) continue;
       child.killed = true;
       this.log.error(
-        { agentPid: child.proc.pid, silentMs: silent, timeoutMs: this.opts.config.FEDPBX_SUPERVISOR_HEARTBEAT_TIMEOUT_MS },
+        { agentPid: child.proc.pid, silentMs: silent, ownMs: Math.round(own), timeoutMs: this.opts.config.FEDPBX_SUPERVISOR_HEARTBEAT_TIMEOUT_MS },
         child.beatingSince !== undefined ? 'agent silent (stopped or hung): killing it so that its calls fall back, and starting a new one' : 'agent did not start in time: killing it',
       );
       child.proc.kill('SIGKILL');
@@ -370,3 +382,4 @@ interface ServerHandle {
   readonly fd: number;
   close(): void;
 }
+
