@@ -74,54 +74,103 @@ export function transportProblems(own: BindAddress, admin: readonly AdminTranspo
   return { ...(conflict !== undefined ? { conflict } : {}), ...(sharedPort !== undefined ? { sharedPort } : {}) };
 }
 
+/** A category of the configuration as config.c builds it: its variables in order, inherited ones first. */
+interface Category {
+  readonly name: string;
+  readonly file: string;
+  readonly line: number;
+  /** `(!)`: a template. Templates are no objects: res_sorcery_config browses categories without them. */
+  template: boolean;
+  readonly vars: [key: string, value: string][];
+}
+
 /**
  * The transports of pjsip.conf and what it includes (config.c: `#include`/`#tryinclude`, relative to the config dir
  * or absolute; `;` comments), without fedpbx's own file. Unreadable files are skipped (a missing #tryinclude is
  * normal). At most 64 files: an include loop ends there.
+ *
+ * Category headers as config.c reads them: `[name](!)` is a template - no object, so no transport, whatever it
+ * holds; `[name](a,b)` starts with copies of the variables of the categories or templates named (found by name,
+ * case-insensitively, the first defined), its own after them, so its own win (sorcery applies them in order);
+ * `[name](+)` adds to the first non-template category of that name. A header naming a category not defined
+ * before is a parse error in Asterisk; that section is left out here.
  */
-export async function readAdminTransports(configDir: string, file = 'pjsip.conf', seen = new Set<string>()): Promise<AdminTransport[]> {
+export async function readAdminTransports(configDir: string, file = 'pjsip.conf'): Promise<AdminTransport[]> {
+  const categories: Category[] = [];
+  await readCategories(configDir, file, new Set<string>(), categories);
+  const out: AdminTransport[] = [];
+  for (const c of categories) {
+    if (c.template) continue;
+    const last = (key: string): string | undefined => c.vars.findLast(([k]) => k === key)?.[1];
+    if (last('type')?.toLowerCase() !== 'transport') continue;
+    const bindText = last('bind') ?? '0.0.0.0';
+    const bind = parseBind(bindText);
+    if (bind !== undefined) out.push({ name: c.name, protocol: (last('protocol') ?? 'udp').toLowerCase(), bind, bindText, file: c.file, line: c.line });
+  }
+  return out;
+}
+
+async function readCategories(configDir: string, file: string, seen: Set<string>, categories: Category[]): Promise<void> {
   const path = isAbsolute(file) ? file : join(configDir, file);
-  if (seen.has(path) || seen.size >= 64 || basename(path) === PJSIP_FILE_NAME) return [];
+  if (seen.has(path) || seen.size >= 64 || basename(path) === PJSIP_FILE_NAME) return;
   seen.add(path);
   let text: string;
   try {
     text = await readFile(path, 'utf8');
   } catch {
-    return [];
+    return;
   }
-  const out: AdminTransport[] = [];
-  let section: { name: string; line: number; type: string; protocol: string; bind: string } | undefined;
-  const close = (): void => {
-    if (section === undefined || section.type !== 'transport') return;
-    const bind = parseBind(section.bind);
-    if (bind !== undefined) out.push({ name: section.name, protocol: section.protocol, bind, bindText: section.bind, file, line: section.line });
-  };
+  const find = (name: string, templates: boolean): Category | undefined =>
+    categories.find((c) => c.name.toLowerCase() === name.toLowerCase() && (templates || !c.template));
+  let section: Category | undefined;
   const lines = text.split(/\r?\n/);
   for (let i = 0; i < lines.length; i += 1) {
     const raw = lines[i]!;
     const include = /^\s*#\s*(?:try)?include\s+"?([^"\s;]+)"?/.exec(raw);
     if (include !== null) {
-      close();
       section = undefined;
-      out.push(...(await readAdminTransports(configDir, include[1]!, seen)));
+      await readCategories(configDir, include[1]!, seen, categories);
       continue;
     }
     const line = raw.replace(/(?<!\\);.*$/, '').trim();
     if (line === '') continue;
-    const header = /^\[([^\]]+)\]/.exec(line);
+    const header = /^\[([^\]]+)\](?:\(([^)]*)\))?/.exec(line);
     if (header !== null) {
-      close();
-      section = { name: header[1]!, line: i + 1, type: '', protocol: 'udp', bind: '0.0.0.0' };
+      section = category(header[1]!, header[2], file, i + 1, categories, find);
       continue;
     }
     const eq = line.indexOf('=');
     if (section === undefined || eq < 0) continue;
-    const key = line.slice(0, eq).replace(/>$/, '').trim().toLowerCase();
-    const value = line.slice(eq + 1).replace(/^>/, '').trim();
-    if (key === 'type') section.type = value.toLowerCase();
-    else if (key === 'protocol') section.protocol = value.toLowerCase();
-    else if (key === 'bind') section.bind = value;
+    section.vars.push([line.slice(0, eq).replace(/>$/, '').trim().toLowerCase(), line.slice(eq + 1).replace(/^>/, '').trim()]);
   }
-  close();
-  return out;
+}
+
+/** The category a header starts (a new one, or the one `+` adds to); undefined where Asterisk fails to parse it. */
+function category(
+  name: string,
+  options: string | undefined,
+  file: string,
+  line: number,
+  categories: Category[],
+  find: (name: string, templates: boolean) => Category | undefined,
+): Category | undefined {
+  const fresh: Category = { name, file, line, template: false, vars: [] };
+  let current = fresh;
+  for (const option of options === undefined ? [] : options.split(',')) {
+    if (option === '!') {
+      current.template = true;
+    } else if (option.startsWith('+')) {
+      const existing = find(name, false);
+      if (existing === undefined) return undefined;
+      existing.template ||= current.template;
+      existing.vars.push(...current.vars);
+      current = existing;
+    } else {
+      const base = find(option, true);
+      if (base === undefined) return undefined;
+      current.vars.push(...base.vars.map(([k, v]): [string, string] => [k, v]));
+    }
+  }
+  if (current === fresh) categories.push(fresh);
+  return current;
 }
