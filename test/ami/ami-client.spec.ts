@@ -160,6 +160,40 @@ describe('AmiClient', () => {
     await expect(client.action('Reload', { Module: 'res_pjsip.so' })).resolves.toMatchObject({ response: 'Success' });
   });
 
+  it('times each action out by its own deadline, a later short one before an earlier long one, answered ones never', async () => {
+    const { peer, client } = await setup();
+    peer.handle('CoreStatus', () => undefined);
+    client.start();
+    await connected(client);
+    const started = Date.now();
+    const took = (p: Promise<unknown>): Promise<number> =>
+      p.then(
+        () => Number.NaN,
+        (e: unknown) => ((e as AmiClientError).code === 'TIMEOUT' ? Date.now() - started : Number.NaN),
+      );
+    const long = took(client.action('CoreStatus', {}, { timeoutMs: 1200 }));
+    const answered = client.action('Ping', {}, { timeoutMs: 100 });
+    const short = took(client.action('CoreStatus', {}, { timeoutMs: 300 }));
+    await expect(answered).resolves.toMatchObject({ response: 'Success' });
+    const [shortMs, longMs] = await Promise.all([short, long]);
+    expect(shortMs).toBeGreaterThanOrEqual(290);
+    expect(shortMs).toBeLessThan(1100);
+    expect(longMs).toBeGreaterThanOrEqual(1190);
+    // A list's deadline moves with each item: items 250 ms apart (1 s in all) outlive a 500 ms timeout.
+    peer.pjsip.endpoints = [{ name: 'a' }, { name: 'b' }, { name: 'c' }];
+    peer.handle('PJSIPShowEndpoints', async (ctx) => {
+      ctx.respond('Success', [['EventList', 'start'], ['Message', 'A listing of Endpoints follows, presented as EndpointList events']]);
+      for (const name of ['a', 'b', 'c']) {
+        await new Promise((r) => setTimeout(r, 250));
+        ctx.write(`Event: EndpointList\r\nActionID: ${ctx.actionId}\r\nObjectType: endpoint\r\nObjectName: ${name}\r\n\r\n`);
+      }
+      await new Promise((r) => setTimeout(r, 250));
+      ctx.write(`Event: EndpointListComplete\r\nActionID: ${ctx.actionId}\r\nEventList: Complete\r\nListItems: 3\r\n\r\n`);
+    });
+    const list = await client.listAction('PJSIPShowEndpoints', {}, { timeoutMs: 500 });
+    expect(list.items.map((i) => i.headers.get('ObjectName'))).toEqual(['a', 'b', 'c']);
+  });
+
   it('fails in-flight actions when the connection drops mid-list, then reconnects and resyncs', async () => {
     const { peer, client } = await setup();
     peer.pjsip.endpoints = [{ name: 'a' }, { name: 'b' }];

@@ -79,7 +79,8 @@ interface Pending {
   readonly action: string;
   readonly list: boolean;
   readonly timeoutMs: number;
-  timer: NodeJS.Timeout;
+  /** Date.now() after which it times out (for a list: without its next item). */
+  deadline: number;
   response: AmiResponse | undefined;
   readonly items: AmiEvent[];
   readonly resolve: (value: AmiResponse | AmiListResult) => void;
@@ -110,6 +111,12 @@ export class AmiClient {
   private readonly idPrefix = `fedpbx-${randomBytes(4).toString('hex')}-`;
   private nextId = 0;
   private readonly pending = new Map<string, Pending>();
+  /**
+   * One timer for every action in flight, armed for the earliest deadline, instead of a timer per action: at
+   * thousands of Setvar a second a Timeout object each (created, linked, cleared) was a good part of the garbage.
+   */
+  private sweepTimer: NodeJS.Timeout | undefined;
+  private sweepAt = Number.POSITIVE_INFINITY;
   private conn: Connection | undefined;
   private generation = 0;
   private attempt = 0;
@@ -251,15 +258,38 @@ export class AmiClient {
         action: name,
         list,
         timeoutMs,
-        timer: setTimeout(() => this.timeout(actionId), timeoutMs),
+        deadline: Date.now() + timeoutMs,
         response: undefined,
         items: [],
         resolve,
         reject,
       };
       this.pending.set(actionId, pending);
+      this.armSweep(pending.deadline);
       stream.write(text);
     });
+  }
+
+  /** Makes sure a sweep runs by `deadline` (an earlier one, once done, re-arms itself for the rest). */
+  private armSweep(deadline: number): void {
+    if (deadline >= this.sweepAt) return;
+    clearTimeout(this.sweepTimer);
+    this.sweepAt = deadline;
+    this.sweepTimer = setTimeout(() => this.sweep(), Math.max(1, deadline - Date.now()));
+  }
+
+  /** Times out every action past its deadline and re-arms for the earliest of the others. */
+  private sweep(): void {
+    this.sweepTimer = undefined;
+    this.sweepAt = Number.POSITIVE_INFINITY;
+    const now = Date.now();
+    let next = Number.POSITIVE_INFINITY;
+    // Deleting the entry being visited is allowed while iterating a Map.
+    for (const [actionId, p] of this.pending) {
+      if (p.deadline <= now) this.timeout(actionId);
+      else if (p.deadline < next) next = p.deadline;
+    }
+    if (next !== Number.POSITIVE_INFINITY) this.armSweep(next);
   }
 
   private timeout(actionId: string): void {
@@ -273,7 +303,12 @@ export class AmiClient {
     const p = this.pending.get(actionId);
     if (p === undefined) return;
     this.pending.delete(actionId);
-    clearTimeout(p.timer);
+    if (this.pending.size === 0) {
+      // Nothing left to time out: no timer keeps the process up.
+      clearTimeout(this.sweepTimer);
+      this.sweepTimer = undefined;
+      this.sweepAt = Number.POSITIVE_INFINITY;
+    }
     if (outcome instanceof Error) p.reject(outcome);
     else p.resolve(outcome);
   }
@@ -452,7 +487,7 @@ export class AmiClient {
       return;
     }
     p.response = message;
-    this.restartTimer(actionId, p);
+    this.restartTimer(p);
   }
 
   private onListEvent(actionId: string, p: Pending, event: AmiEvent): void {
@@ -466,12 +501,12 @@ export class AmiClient {
       return;
     }
     p.items.push(event);
-    this.restartTimer(actionId, p);
+    this.restartTimer(p);
   }
 
-  private restartTimer(actionId: string, p: Pending): void {
-    clearTimeout(p.timer);
-    p.timer = setTimeout(() => this.timeout(actionId), p.timeoutMs);
+  private restartTimer(p: Pending): void {
+    p.deadline = Date.now() + p.timeoutMs;
+    this.armSweep(p.deadline);
   }
 }
 
