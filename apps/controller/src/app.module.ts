@@ -64,6 +64,7 @@ import { RolloutRepository } from './rollout/rollout.repository.js';
 import { RolloutService } from './rollout/rollout.service.js';
 import { ConfigBuckets } from './sync/config-buckets.js';
 import { SnapshotPublisher } from './sync/snapshot-publisher.js';
+import { SigningKeyAgreement } from './sync/signing-key-agreement.js';
 import { SnapshotSigningKey } from './sync/snapshot-signing-key.js';
 import { SurvivabilityController } from './survivability/survivability.controller.js';
 import { SurvivabilityService } from './survivability/survivability.service.js';
@@ -138,6 +139,7 @@ export class AppModule {
         AgentRpcClient,
         AgentsService,
         SnapshotSigningKey,
+        SigningKeyAgreement,
         ConfigBuckets,
         SnapshotPublisher,
         UnpublishedRevisionsWatch,

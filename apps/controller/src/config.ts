@@ -34,7 +34,7 @@ export const CONTROLLER_ENV = {
   FEDPBX_NATS_AGENT_URLS: { schema: z.string().min(1).optional(), doc: 'NATS URL(s) handed to agents at enrollment, comma-separated; FEDPBX_NATS_URL when absent' },
   FEDPBX_SIGNING_KEY_FILE: {
     schema: z.string().min(1).optional(),
-    doc: 'PEM (PKCS#8) ed25519 private key that signs site snapshots; without it <FEDPBX_DATA_DIR>/signing-key.pem, created (mode 0600) on the first start that syncs with agents',
+    doc: 'PEM (PKCS#8) ed25519 private key that signs site snapshots; without it <FEDPBX_DATA_DIR>/signing-key.pem, created (mode 0600) on the first start that syncs with agents; every replica must have the same key (checked at start against the public key the database recorded)',
   },
   FEDPBX_SIGNING_KEY_ID: {
     schema: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.:-]{0,63}$/, '1-64 characters of A-Z a-z 0-9 _ . : -').optional(),

@@ -19,4 +19,16 @@ export class ControllerKeys {
     if (value === undefined) throw new Error(`controller key ${name} vanished after it was written`);
     return value;
   }
+
+  /**
+   * The value recorded under `name`: `value` when no replica recorded one before (it is recorded now), else the
+   * recorded one, with when it was recorded. For a value each replica brings itself and all must agree on.
+   */
+  async recordedOr(name: string, value: string): Promise<{ value: string; recordedAt: Date }> {
+    await this.ds.query('INSERT INTO controller_keys (name, value) VALUES ($1, $2) ON CONFLICT (name) DO NOTHING', [name, value]);
+    const rows: { value: string; created_at: Date | string }[] = await this.ds.query('SELECT value, created_at FROM controller_keys WHERE name = $1', [name]);
+    const row = rows[0];
+    if (row === undefined) throw new Error(`controller key ${name} vanished after it was written`);
+    return { value: row.value, recordedAt: new Date(row.created_at) };
+  }
 }
