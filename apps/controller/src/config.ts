@@ -52,6 +52,10 @@ export const CONTROLLER_ENV = {
     schema: z.coerce.number().int().min(1).max(3600).default(60),
     doc: 'seconds before NATS redelivers events the controller took but did not acknowledge (it crashed mid-batch)',
   },
+  FEDPBX_INGEST_HEARTBEAT_MS: {
+    schema: z.coerce.number().int().min(500).max(30_000).default(2000),
+    doc: 'idle heartbeat of the event ingest\'s pulls: two missed in a row (the consumer\'s leader died with a cluster node) and the pull is made again at once, not after the client default of 30-45 s',
+  },
   FEDPBX_VPN_POOL: {
     schema: z
       .string()

@@ -41,6 +41,8 @@ export interface IngestStats {
   unknownSite: number;
   /** Batches the database refused and that were handed back for redelivery. */
   retried: number;
+  /** Times the pulls heard nothing for two heartbeats (the consumer's leader moved: a cluster node died) and were made again. */
+  heartbeatsMissed: number;
 }
 
 interface Accepted {
@@ -71,7 +73,7 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
  */
 @Injectable()
 export class EventIngestService implements OnApplicationBootstrap, OnApplicationShutdown {
-  readonly stats: IngestStats = { batches: 0, cdrsStored: 0, cdrsDuplicate: 0, statusEvents: 0, malformed: 0, spoofed: 0, unstorable: 0, unknownSite: 0, retried: 0 };
+  readonly stats: IngestStats = { batches: 0, cdrsStored: 0, cdrsDuplicate: 0, statusEvents: 0, malformed: 0, spoofed: 0, unstorable: 0, unknownSite: 0, retried: 0, heartbeatsMissed: 0 };
   private readonly stop = new AbortController();
   private messages: ConsumerMessages | undefined;
   private running: Promise<void> | undefined;
@@ -133,8 +135,18 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
   private async consume(consumer: Consumer): Promise<void> {
     const buffer: JsMsg[] = [];
     let wake: (() => void) | undefined;
-    const messages = await consumer.consume({ max_messages: MAX_BATCH, callback: (msg) => (buffer.push(msg), wake?.()) });
+    // The pulls' heartbeat: when the consumer's leader dies with its cluster node, the pulls waiting there are lost
+    // and nothing else says so. The client pulls again after two missed heartbeats - 30-45 s with its defaults, a
+    // few seconds with these (a pull must outlast two heartbeats: expires is three, and at least 5 s).
+    const heartbeatMs = this.config.FEDPBX_INGEST_HEARTBEAT_MS;
+    const messages = await consumer.consume({
+      max_messages: MAX_BATCH,
+      idle_heartbeat: heartbeatMs,
+      expires: Math.max(5000, 3 * heartbeatMs),
+      callback: (msg) => (buffer.push(msg), wake?.()),
+    });
     this.messages = messages;
+    void this.followStatus(messages, heartbeatMs);
     let open = !this.stop.signal.aborted;
     if (!open) await messages.close();
     void messages.closed().then(() => ((open = false), wake?.()));
@@ -156,6 +168,15 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
       storing = this.save(accepted);
     }
     await storing;
+  }
+
+  /** Says (and counts) when the pulls went unheard and were made again; the client re-pulls on its own. */
+  private async followStatus(messages: ConsumerMessages, heartbeatMs: number): Promise<void> {
+    for await (const s of messages.status()) {
+      if (s.type !== 'heartbeats_missed') continue;
+      this.stats.heartbeatsMissed += 1;
+      this.log.warn({ stream: Subjects.EVENTS_STREAM, consumer: INGEST_CONSUMER, heartbeatMs, missed: s.count }, 'event ingest heard no heartbeat from its consumer; pulling again');
+    }
   }
 
   /** Decodes a batch; malformed and spoofed messages are terminated (never redelivered) and counted. */
