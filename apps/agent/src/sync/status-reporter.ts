@@ -131,11 +131,15 @@ export class StatusReporter {
       .catch((error: unknown) => this.opts.log.error({ err: error, file: this.file }, 'status file not written'));
   }
 
-  /** Publishes pending entries one by one while connected; retries with a growing pause. */
+  /**
+   * Publishes pending entries one by one while connected; retries with a growing pause, at most 5 s: the failures
+   * met while connected are short (a cluster node died and JetStream elects new leaders: "jetstream is not enabled"
+   * for some seconds), and a longer pause would leave the rollout showing the site behind long after they ended.
+   */
   private async pump(): Promise<void> {
     if (this.pumping) return;
     this.pumping = true;
-    const backoff = new Backoff(500, 30_000);
+    const backoff = new Backoff(500, 5_000);
     try {
       while (!this.abort.signal.aborted && this.pending.size > 0) {
         const nc = this.opts.link.connected ? this.opts.link.connection : undefined;
