@@ -126,6 +126,9 @@ describe('npm run demo', () => {
     const linkStates = async (): Promise<string[]> =>
       (await get<Agents>('/api/v1/agents')).items.flatMap((a) => a.links.map((l) => `${a.siteId}->${l.peerSiteId} ${l.state} ${l.source}`)).sort();
     expect(await linkStates()).toEqual(['kazan->moscow up ami', 'kazan->piter up ami', 'moscow->kazan up ami', 'moscow->piter up ami', 'piter->kazan up ami', 'piter->moscow up ami']);
+    // amiConnected comes with an agent's status heartbeat, a message apart from its link events (sent when AMI
+    // connects, but ingested on its own): the demo waits for the links only, so this waits for the heartbeats.
+    await until('every agent reports AMI connected', async () => (await get<Agents>('/api/v1/agents')).items.every((a) => a.amiConnected === true), 30_000);
     expect((await get<Agents>('/api/v1/agents')).items.map((a) => a.amiConnected)).toEqual([true, true, true]);
 
     // `l`: the link goes down at both ends, the next call from moscow to piter 301 leaves through moscow's trunk.
