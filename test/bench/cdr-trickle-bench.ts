@@ -51,12 +51,13 @@ function cpuMs(pid: number, path = `/proc/${pid}/stat`): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
 }
 
-/** CPU ms per thread name (`node` is the main thread, `libuv-worker` the fs pool, `V8 ...` GC and compiler helpers). */
+/** CPU ms per thread name: `main` (the event loop), `node` (libuv's fs pool and others), `V8 ...` (GC, compiler). */
 function threadCpuMs(pid: number): Map<string, number> {
   const out = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      const name = readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+      // The main thread by its id (libuv's pool threads are named `node` too).
+      const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
       out.set(name, (out.get(name) ?? 0) + cpuMs(Number(tid), `/proc/${pid}/task/${tid}/stat`));
     } catch {
       // the thread ended meanwhile

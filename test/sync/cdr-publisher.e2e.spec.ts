@@ -79,7 +79,7 @@ describe('CdrPublisher', () => {
     expect((await metrics.registry.getSingleMetricAsString('fedpbx_rejected_inputs_total')).match(/reason="cdr-outbox-line"} (\d+)/)?.[1]).toBe('2');
   });
 
-  it('writes its cursor once per interval while a backlog drains and when caught up; a cursor left behind by a crash re-publishes nothing twice', async () => {
+  it('writes its cursor at most once per interval (and at stop); a cursor left behind by a crash re-publishes nothing twice', async () => {
     const server = await startNatsServer();
     cleanups.push(() => server.stop());
     const ctl = await controllerSide(server);
@@ -98,28 +98,66 @@ describe('CdrPublisher', () => {
     link.start();
     cleanups.push(() => link.stop());
 
-    // Ten batches of one, an interval longer than the test: the first batch's write and the caught-up one only.
+    // Ten batches of one, an interval longer than the test: the first batch's write, then none until stop.
     const writes = vi.spyOn(CdrPublisher.prototype as unknown as { writeCursor: () => Promise<void> }, 'writeCursor');
     cleanups.push(() => writes.mockRestore());
     const a = new CdrPublisher({ stateDir, siteId: 'moscow', link, metrics, log, lingerMs: 0, batchSize: 1, cursorIntervalMs: 60_000 });
     await a.init();
     a.start();
     await expect.poll(() => a.backlog, { timeout: 10_000 }).toBe(0);
-    await expect.poll(() => cursor(), { timeout: 10_000 }).toBe(statSync(day).size);
+    await new Promise((r) => setTimeout(r, 300)); // caught up, idle
+    expect(writes).toHaveBeenCalledTimes(1);
+    expect(cursor()).toBe(readFileSync(day).indexOf(0x0a) + 1);
     await a.stop();
     expect(writes).toHaveBeenCalledTimes(2);
+    expect(cursor()).toBe(statSync(day).size);
 
     // A crash after the PubAcks of lines 2-10 and before their cursor write: they go again, JetStream keeps one each.
     const firstLine = readFileSync(day).indexOf(0x0a) + 1; // bytes (the lines hold Cyrillic)
     writeFileSync(cursorPath, JSON.stringify({ v: 1, files: { '2026-12-07.jsonl': firstLine } }));
-    const b = new CdrPublisher({ stateDir, siteId: 'moscow', link, metrics, log, lingerMs: 0 });
+    const b = new CdrPublisher({ stateDir, siteId: 'moscow', link, metrics, log, lingerMs: 0, cursorIntervalMs: 200 });
     await b.init();
     expect(b.backlog).toBe(9);
     b.start();
     cleanups.push(() => b.stop());
     await expect.poll(() => b.backlog, { timeout: 10_000 }).toBe(0);
+    // Caught up: the cursor file follows once the interval is over, without a stop.
     await expect.poll(() => cursor(), { timeout: 10_000 }).toBe(statSync(day).size);
     const sent = await ctl.events(Subjects.eventSubject('moscow', 'cdr'));
     expect(sent.map((e) => e.event.type === 'cdr' && e.event.cdrId)).toEqual(Array.from({ length: 10 }, (_, n) => cdr(n).cdrId));
+  });
+
+  it('follows each outbox write at once: a late CDR of a day already published, and a new day', async () => {
+    const server = await startNatsServer();
+    cleanups.push(() => server.stop());
+    const ctl = await controllerSide(server);
+    cleanups.push(() => ctl.close());
+    await ctl.eventsStream();
+    const stateDir = mkdtempSync(join(tmpdir(), 'fedpbx-cdr-publisher-'));
+    const log = pino({ level: 'silent' });
+    const metrics = new AgentMetrics(false);
+    const outbox = new CdrOutbox(stateDir, { lingerMs: 0 });
+    const onDay = (n: number, day: string): CdrEvent => ({ ...cdr(n), end: `${day}T23:59:${String(n).padStart(2, '0')}.000Z` });
+    await outbox.addAll([onDay(1, '2026-12-06'), onDay(2, '2026-12-07')]);
+    const link = new NatsLink({ siteId: 'moscow', servers: [server.url], credsFile: await writeAgentCreds(server, 'moscow', stateDir), metrics, log });
+    const publisher = new CdrPublisher({ stateDir, siteId: 'moscow', link, metrics, log });
+    await publisher.init();
+    outbox.onStored((count, days) => publisher.stored(count, days)); // as the sync client wires them
+    publisher.start();
+    link.start();
+    cleanups.push(async () => {
+      await publisher.stop();
+      await link.stop();
+    });
+    const published = async (): Promise<string[]> => (await ctl.events(Subjects.eventSubject('moscow', 'cdr'))).map((e) => (e.event.type === 'cdr' ? e.event.cdrId : ''));
+    await expect.poll(published, { timeout: 10_000 }).toEqual([cdr(1).cdrId, cdr(2).cdrId]);
+    // Well before the publisher's quiet-spell look (5 s): the write's own wake-up says which day file grew.
+    await outbox.add(onDay(3, '2026-12-06'));
+    await expect.poll(published, { timeout: 4000, interval: 50 }).toEqual([1, 2, 3].map((n) => cdr(n).cdrId));
+    await outbox.add(onDay(4, '2026-12-08'));
+    await expect.poll(published, { timeout: 4000, interval: 50 }).toEqual([1, 2, 3, 4].map((n) => cdr(n).cdrId));
+    await outbox.add(onDay(5, '2026-12-06'));
+    await expect.poll(published, { timeout: 4000, interval: 50 }).toEqual([1, 2, 3, 4, 5].map((n) => cdr(n).cdrId));
+    expect(publisher.backlog).toBe(0);
   });
 });

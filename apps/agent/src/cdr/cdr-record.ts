@@ -6,7 +6,7 @@
 import { isFederationCallId, ObjectId, RouteKind, SiteId } from '@fedpbx/contracts';
 import type { CdrEvent } from '@fedpbx/contracts';
 import type { z } from 'zod';
-import { decodeLegs, legOfCdr } from '../call/call-legs.js';
+import { decodeLegs, legOfCdr, type CallLeg } from '../call/call-legs.js';
 import type { CdrColumnKey } from './cdr-columns.js';
 
 export type CdrMapResult = { readonly ok: true; readonly cdr: CdrEvent } | { readonly ok: false; readonly reason: string };
@@ -40,7 +40,7 @@ export function cdrFromColumns(value: (key: CdrColumnKey) => string | undefined,
   const recording = get('recording');
   // This record's own leg, found by the endpoint Asterisk dialled for it (its dstchannel) in the plan's attempts
   // (FEDPBX_LEGS, call/call-legs.ts); the call's first choice when it is none of them (no Dial, or a leg beyond the list's limit).
-  const leg = legOfCdr(decodeLegs(get('legs')), get('dstChannel'), get('lastData'));
+  const leg = legOfCdr(legsOf(get('legs')), get('dstChannel'), get('lastData'));
   const candidate = {
     type: 'cdr' as const,
     cdrId: cdrIdOf(uniqueId, get('sequence')),
@@ -90,6 +90,22 @@ function remembered<T extends string>(schema: z.ZodType<T>, max = 1024): (raw: s
     }
     return ok;
   };
+}
+
+/**
+ * FEDPBX_LEGS decoded, remembered by its text: the calls of one route plan carry the same list. Bounded like
+ * {@link remembered}; the legs are only read (legOfCdr).
+ */
+const decodedLegs = new Map<string, readonly CallLeg[]>();
+function legsOf(text: string): readonly CallLeg[] {
+  if (text === '') return [];
+  let legs = decodedLegs.get(text);
+  if (legs === undefined) {
+    legs = decodeLegs(text);
+    if (decodedLegs.size >= 256) decodedLegs.clear();
+    decodedLegs.set(text, legs);
+  }
+  return legs;
 }
 
 const isRouteKind = remembered(RouteKind);

@@ -21,21 +21,22 @@ export interface CdrPublisherOptions {
   readonly batchSize?: number;
   /**
    * After new CDRs wake it from idle, how long it waits for more before reading a batch (ms, default
-   * {@link DEFAULT_PUBLISH_LINGER_MS}): calls ending one at a time then share one read of the outbox, one round of
-   * PubAcks and one atomic (fsynced) cursor write, instead of each paying for all three. A full batch (a backlog)
-   * is followed at once by the next.
+   * {@link DEFAULT_PUBLISH_LINGER_MS}: none). The batch window is the outbox's: it writes the CDRs of calls ending
+   * one at a time together (cdr-outbox.ts `lingerMs`) and wakes the publisher once per write, so each such write
+   * is one read of the outbox, one round of PubAcks, and at most one cursor write a second. A full batch (a
+   * backlog) is followed at once by the next.
    */
   readonly lingerMs?: number;
   /**
-   * The cursor file is written at most this often while CDRs keep coming (ms, default
-   * {@link DEFAULT_CURSOR_INTERVAL_MS}), and whenever the publisher catches up or stops. Each write is an atomic
+   * The cursor file is written at most this often (ms, default {@link DEFAULT_CURSOR_INTERVAL_MS}): after a batch
+   * once the interval since the last write is over, when caught up at the end of it, and at stop. Each write is an atomic
    * replace with two fsyncs; a cursor behind the PubAcks only re-publishes after a crash what JetStream's
    * duplicate window and the controller's unique key drop anyway.
    */
   readonly cursorIntervalMs?: number;
 }
 
-export const DEFAULT_PUBLISH_LINGER_MS = 300;
+export const DEFAULT_PUBLISH_LINGER_MS = 0;
 export const DEFAULT_CURSOR_INTERVAL_MS = 1000;
 
 const CursorFile = z.strictObject({ v: z.literal(1), files: z.record(z.string(), z.number().int().min(0)) });
@@ -55,7 +56,7 @@ interface Line {
  * Publishes the CDR outbox (`<state>/cdr/<day>.jsonl`, appended in order) to JetStream exactly once, in order:
  * a batch of lines is published with `Nats-Msg-Id` = `cdr:<site>:<cdrId>`, every PubAck is awaited, and only then
  * does the durable cursor (`<state>/sync/cdr-cursor.json`: byte offset per day file, written atomically, at most
- * once per `cursorIntervalMs` while CDRs keep coming and at once when caught up) move past them. A crash before the
+ * once per `cursorIntervalMs`, and at stop) move past them. A crash before the
  * cursor write re-publishes what was acknowledged since the last one, which JetStream's duplicate window and the
  * controller's unique key absorb. While NATS is down nothing moves; after hours offline the backlog
  * drains in order, one bounded batch at a time.
@@ -76,6 +77,15 @@ export class CdrPublisher {
   private cursorWrittenAt = 0;
   /** The day file read last, kept open between batches (opening it for each one was a third of the CPU per CDR). */
   private reading: { readonly path: string; readonly handle: FileHandle } | undefined;
+  /**
+   * The outbox's day files (sorted, oldest first), listed once and again only when the outbox writes a day not in it
+   * or after a quiet spell; and those read to their end with nothing stored in them since. Without these every
+   * batch listed the directory and opened and stat'ed every day file the site ever had.
+   */
+  private files: string[] | undefined;
+  private readonly finished = new Set<string>();
+  /** Counts the outbox's writes: a file is only marked finished when none came while it was being read. */
+  private storedWrites = 0;
   /** Ends a linger early (stop). A plain timer: the abort signal's removeEventListener took ~2 ms a call in a CPU profile (bench:cdr-trickle). */
   private endLinger: (() => void) | undefined;
 
@@ -118,9 +128,15 @@ export class CdrPublisher {
     await reading?.handle.close().catch(() => undefined);
   }
 
-  /** A CDR was appended to the outbox. */
-  stored(): void {
-    this.setBacklog(this.backlogCount + 1);
+  /** The outbox appended `count` CDRs to the files of these days (`YYYY-MM-DD`). */
+  stored(count = 1, days: Iterable<string> = []): void {
+    this.storedWrites += 1;
+    for (const day of days) {
+      const file = `${day}.jsonl`;
+      this.finished.delete(file);
+      if (this.files !== undefined && !this.files.includes(file)) this.files = undefined; // a new day: list again
+    }
+    this.setBacklog(this.backlogCount + count);
     this.notify();
   }
 
@@ -136,13 +152,19 @@ export class CdrPublisher {
         this.opts.log.error({ err: error }, 'CDR outbox unreadable');
         void this.reading?.handle.close().catch(() => undefined);
         this.reading = undefined; // opened afresh next time
+        this.forgetFiles();
         return [];
       });
       if (nc !== undefined && batch.length === 0) this.setBacklog(0); // caught up: the count is exact again
       if (nc === undefined || batch.length === 0) {
-        await this.flushCursor(); // caught up (or cut off): the file says where, before the wait
-        // New CDRs and (re)connects wake this up; the timeout covers anything missed.
-        const woken = await this.idle(nc === undefined ? 1000 : 5000);
+        // Caught up (or cut off): the file says where once the interval since its last write is over - not after
+        // every outbox write, which the publisher follows one by one.
+        const cursorDue = this.cursorDirty ? this.cursorWrittenAt + this.cursorIntervalMs - Date.now() : Infinity;
+        if (cursorDue <= 0) await this.flushCursor();
+        // New CDRs and (re)connects wake this up; the timeout covers anything missed (also lines appended by
+        // something else than this process's outbox: the files are looked at afresh) and the cursor's write.
+        const woken = await this.idle(Math.min(nc === undefined ? 1000 : 5000, cursorDue > 0 ? cursorDue : Infinity));
+        if (!woken) this.forgetFiles();
         if (woken && nc !== undefined && this.lingerMs > 0) await this.linger();
         continue;
       }
@@ -195,7 +217,10 @@ export class CdrPublisher {
   private async readBatch(): Promise<Line[]> {
     const out: Line[] = [];
     const dir = cdrDir(this.opts.stateDir);
-    for (const file of await listCdrFiles(this.opts.stateDir)) {
+    const writes = this.storedWrites;
+    const files = (this.files ??= await listCdrFiles(this.opts.stateDir));
+    for (const file of files) {
+      if (this.finished.has(file)) continue;
       const path = join(dir, file);
       let offset = this.cursor.get(file) ?? 0;
       const handle = await this.handleOf(path);
@@ -217,8 +242,15 @@ export class CdrPublisher {
         offset += start === 0 ? chunk.length : start;
       }
       if (out.length >= this.batchSize) break;
+      // Read to its end, and the outbox wrote nothing meanwhile: not opened again until it stores into that day.
+      if (offset >= size && this.storedWrites === writes && file !== files.at(-1)) this.finished.add(file);
     }
     return out;
+  }
+
+  private forgetFiles(): void {
+    this.files = undefined;
+    this.finished.clear();
   }
 
   private async handleOf(path: string): Promise<FileHandle> {

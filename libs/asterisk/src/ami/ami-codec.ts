@@ -1,5 +1,5 @@
 import { AmiFormatError, AmiParseError } from '../errors.js';
-import { ByteLineReader, stripTrailingCr } from '../internal/byte-line-reader.js';
+import { ByteLineReader } from '../internal/byte-line-reader.js';
 
 /**
  * Asterisk Manager Interface codec (main/manager.c). Pure: bytes in, messages out; strings out for actions.
@@ -119,9 +119,11 @@ export class AmiParser {
     const { maxLineBytes, maxHeaders, maxMessageBytes } = this.limits;
     const out: AmiParseEvent[] = [];
     this.reader.append(chunk);
-    for (let raw = this.reader.readLine(); raw !== undefined; raw = this.reader.readLine()) {
-      if (raw.length > maxLineBytes) throw lineTooLong(maxLineBytes);
-      const line = stripTrailingCr(raw).toString('utf8');
+    // Each line is measured, then decoded straight from the reader's buffer (CR stripped): no Buffer view per line.
+    for (let length = this.reader.peekLineLength(); length >= 0; length = this.reader.peekLineLength()) {
+      // The length counts a CR before the LF, as the line read whole did.
+      if (length > maxLineBytes) throw lineTooLong(maxLineBytes);
+      const line = this.reader.takeLineText();
       if (this.awaitingBanner) {
         if (!line.startsWith(BANNER_PREFIX)) throw new AmiParseError('AMI_BAD_BANNER', 'stream does not start with the AMI banner');
         this.awaitingBanner = false;
@@ -130,7 +132,7 @@ export class AmiParser {
       }
       // The closing empty line counts towards the message size too, so that the size check on a partial
       // line (below) can never fire where the complete line would not: the outcome is chunking-independent.
-      this.messageBytes += raw.length + 1;
+      this.messageBytes += length + 1;
       if (this.messageBytes > maxMessageBytes) throw messageTooLarge(maxMessageBytes);
       if (line === '') {
         if (this.headers.length > 0) out.push({ type: 'message', message: classify(this.headers) });
