@@ -118,12 +118,16 @@ function matchData(entry: EventFilterEntry, data: string): boolean {
 export function filterMatches(entry: EventFilterEntry, eventName: string, eventData: string): boolean {
   if (entry.name !== undefined && entry.name !== eventName) return false;
   if (entry.header === undefined) return matchData(entry, eventData);
-  for (const raw of eventData.split('\n')) {
-    const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-    if (!line.startsWith(entry.header)) continue;
-    const value = line.slice(entry.header.length).replace(/^[ \t]+/, '');
-    if (value === '') continue;
-    if (matchData(entry, value)) return true;
+  // Line by line without splitting the text (the peer runs this for every event and session of a benchmark).
+  for (let start = 0; start < eventData.length; ) {
+    const nl = eventData.indexOf('\n', start);
+    const end = nl < 0 ? eventData.length : nl;
+    const lineEnd = end > start && eventData.charCodeAt(end - 1) === 13 ? end - 1 : end;
+    if (lineEnd - start >= entry.header.length && eventData.startsWith(entry.header, start)) {
+      const value = eventData.slice(start + entry.header.length, lineEnd).replace(/^[ \t]+/, '');
+      if (value !== '' && matchData(entry, value)) return true;
+    }
+    start = end + 1;
   }
   return false;
 }
