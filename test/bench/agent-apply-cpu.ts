@@ -71,10 +71,10 @@ async function main(): Promise<void> {
     state.applyInSlices = timed('compile', state.applyInSlices.bind(state));
     const applyOne = async (v: { shared: Uint8Array; site: Uint8Array }): Promise<void> => {
       const sharedText = await timed('decode', decodeSnapshotValueAsync)(v.shared);
-      const shared = await timed('shared', (t: string) => applier.offerShared(t, 'bench'))(sharedText);
+      const shared = await timed('shared', (t: string) => applier.offerShared(t, 'bench', v.shared))(sharedText);
       if (!shared.accepted) throw new Error(`shared part refused: ${shared.reason}`);
       const siteText = await timed('decode', decodeSnapshotValueAsync)(v.site);
-      const applied = await timed('site', (t: string) => applier.offerText(t, 'bench'))(siteText);
+      const applied = await timed('site', (t: string) => applier.offerText(t, 'bench', v.site))(siteText);
       if (!applied.applied || applied.unchanged) throw new Error(`site part not applied: ${JSON.stringify(applied)}`);
     };
     await applyOne(values[0] as (typeof values)[0]);

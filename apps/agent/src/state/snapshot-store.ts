@@ -1,7 +1,7 @@
 import { mkdir, readdir, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { canonicalJson, type SiteSnapshot } from '@fedpbx/contracts';
-import { splitPairText, SnapshotRejectedError, verifySnapshot, verifyStoredPair, type StoredPair, type VerifyingKey } from '@fedpbx/signing';
+import { decodeSnapshotValue, splitPairText, SnapshotRejectedError, verifySnapshot, verifyStoredPair, type StoredPair, type VerifyingKey } from '@fedpbx/signing';
 import { writeFileAtomic } from './atomic-file.js';
 
 export interface LoadedSnapshot {
@@ -46,7 +46,7 @@ export class SnapshotStore {
     for (const rev of await this.revisions()) {
       const file = join(this.snapshotsDir, `${rev}.json`);
       try {
-        const text = await readFile(file, 'utf8');
+        const text = fileText(await readFile(file));
         // A format-2 snapshot is stored as its pair (site part and shared part, one file); format 1 as itself (an
         // agent upgraded from it boots from its last format-1 snapshot).
         const pair = splitPairText(text) !== undefined ? verifyStoredPair(text, this.siteId, this.keys) : undefined;
@@ -73,9 +73,10 @@ export class SnapshotStore {
    * Stores an already verified snapshot, which makes it the one in force at the next start; keeps the newest
    * `historyLimit`. `text` is the JSON
    * text it was verified from, stored as received (the controller's wire form: the config as the canonical bytes it
-   * hashed, so verifying it again at boot hashes them as they are); without it, canonical JSON is written.
+   * hashed, so verifying it again at boot hashes them as they are); without it, canonical JSON is written. Bytes
+   * are that text gzipped (a format-2 pair as the compressed values it came in: storedPairBytes), read back as it.
    */
-  async save(snapshot: SiteSnapshot, text?: string): Promise<void> {
+  async save(snapshot: SiteSnapshot, text?: string | Uint8Array): Promise<void> {
     await writeFileAtomic(join(this.snapshotsDir, `${snapshot.revision}.json`), text ?? canonicalJson(snapshot));
     const revisions = await this.revisions();
     for (const old of revisions.slice(this.historyLimit)) {
@@ -92,4 +93,12 @@ export class SnapshotStore {
       .map(Number)
       .sort((a, b) => b - a);
   }
+}
+
+/**
+ * A stored file's text: as it is, or decompressed when it is gzip (a format-2 pair stored as the values it came
+ * in; JSON text never starts with the gzip magic bytes). Bounded as a bucket value is (MAX_SNAPSHOT_TEXT_BYTES).
+ */
+function fileText(bytes: Buffer): string {
+  return bytes.length >= 2 && bytes[0] === 0x1f && bytes[1] === 0x8b ? decodeSnapshotValue(bytes) : bytes.toString('utf8');
 }

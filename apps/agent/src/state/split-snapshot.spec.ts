@@ -1,10 +1,11 @@
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { gunzipSync } from 'node:zlib';
 import { pino } from 'pino';
 import type { SiteSnapshot } from '@fedpbx/contracts';
 import { buildSiteConfig, foundingScenario, generateFederation, siteIdOf } from '@fedpbx/dialplan';
-import { checkSitePartSteps, generateSigningKey, runSteps, SiteConfigAssembler, signSnapshot, signSplitSnapshot, verifySharedSteps, verifySitePartSteps } from '@fedpbx/signing';
+import { checkSitePartSteps, encodeSnapshotValue, generateSigningKey, runSteps, SiteConfigAssembler, signSnapshot, signSplitSnapshot, verifySharedSteps, verifySitePartSteps } from '@fedpbx/signing';
 import { describe, expect, it } from 'vitest';
 import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { RoutingState } from './routing-state.js';
@@ -128,6 +129,38 @@ describe('format 2: a site part and the shared part it names', () => {
     expect(await applier.offerText(b.siteText, 'test')).toMatchObject({ applied: false, code: 'shared-missing' });
     expect(await applier.offerShared(b.sharedText, 'test')).toMatchObject({ accepted: true, applied: { applied: true, revision: 2 } });
     expect(keys.looked).toBe(4);
+  });
+
+  it('stores the pair as the compressed values it came in, which read back as the pair text, and boots from it', async () => {
+    const { dir, applier, state } = await setup();
+    const pairOf = (r: number) => {
+      const s = split(r, withRange(`nr-${r}`));
+      return { ...s, sharedValue: encodeSnapshotValue(s.sharedText), siteValue: encodeSnapshotValue(s.siteText) };
+    };
+    const a = pairOf(1);
+    await applier.offerShared(a.sharedText, 'test', a.sharedValue);
+    expect(await applier.offerText(a.siteText, 'test', a.siteValue)).toMatchObject({ applied: true, revision: 1 });
+    const file = readFileSync(join(dir, 'snapshots', '1.json'));
+    expect(file.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
+    expect(file.length).toBeLessThan(a.siteText.length + a.sharedText.length);
+    expect(gunzipSync(file).toString('utf8')).toBe(`${a.siteText}\n${a.sharedText}`);
+    // A site part that came uncompressed is stored beside the compressed shared part all the same.
+    const b = pairOf(2);
+    await applier.offerShared(b.sharedText, 'test', b.sharedValue);
+    expect(await applier.offerText(b.siteText, 'test', new TextEncoder().encode(b.siteText))).toMatchObject({ applied: true, revision: 2 });
+    expect(gunzipSync(readFileSync(join(dir, 'snapshots', '2.json'))).toString('utf8')).toBe(`${b.siteText}\n${b.sharedText}`);
+    const booted = await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood();
+    expect(booted?.snapshot.revision).toBe(2);
+    expect(booted?.text).toBe(`${b.siteText}\n${b.sharedText}`);
+    expect(booted?.snapshot.config).toEqual(withRange('nr-2'));
+    expect(state.revision).toBe(2);
+    // A damaged compressed file is skipped for the older good one.
+    const damaged = readFileSync(join(dir, 'snapshots', '2.json'));
+    damaged.writeUInt8(damaged.readUInt8(damaged.length - 20) ^ 0xff, damaged.length - 20);
+    writeFileSync(join(dir, 'snapshots', '2.json'), damaged);
+    const fallback = await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood();
+    expect(fallback?.snapshot.revision).toBe(1);
+    expect(fallback?.skipped).toHaveLength(1);
   });
 
   it('an agent upgraded from format 1 boots from its stored format-1 snapshot, then takes format 2 over it', async () => {

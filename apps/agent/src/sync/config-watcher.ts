@@ -235,13 +235,13 @@ export class ConfigWatcher {
     }
     // A throw here is not a verdict on the snapshot (e.g. the state dir is full): it ends this watch, and the
     // re-created one offers the latest value again.
-    this.outcome(await this.opts.applier.offerText(text, 'nats'), text);
+    this.outcome(await this.opts.applier.offerText(text, 'nats', entry.value), text);
   }
 
   private async handleShared(entry: KeyEntry): Promise<void> {
     const text = await this.decoded(entry);
     if (text === undefined) return;
-    const result = await this.opts.applier.offerShared(text, 'nats');
+    const result = await this.opts.applier.offerShared(text, 'nats', entry.value);
     if (!result.accepted) this.refused(result.revision, `${result.code}: ${result.reason}`);
     else if (result.applied !== undefined) this.outcome(result.applied, undefined);
   }
