@@ -3,7 +3,7 @@
 // loopback ports), the built controller on its own PostgreSQL database (FEDPBX_NATS_URL = the three nodes), two
 // agent processes enrolled with one-time tokens (they get the three URLs), and the faithful AMI peers.
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -370,4 +370,18 @@ describe('a 3-node NATS cluster (issue 20 §3-4)', () => {
       await leaf.stop();
     }
   }, 150_000);
+
+  it("revoking a site's agent credentials takes effect on every node: the connections on each are cut, each refuses them after", async () => {
+    const creds = readFileSync(join(site('piter').agent.stateDir, 'nats.creds'));
+    const connectWith = (n: TestNatsNode): Promise<NatsConnection> => connect({ servers: n.url, authenticator: credsAuthenticator(creds), inboxPrefix: Subjects.inboxPrefix('piter'), reconnect: false });
+    // One connection with piter's credentials on each node (the revocation reaches each node through the resolver).
+    const conns = await Promise.all(cluster.nodes.map(connectWith));
+    const closed = conns.map((nc) => nc.closed().then((e) => (e instanceof Error ? e.message : 'closed without an error')));
+    const r = await controller.api<{ revokedKeys: string[] }>('POST', '/api/v1/sites/piter/agent-credentials/revoke', undefined, await controller.adminToken());
+    expect(r.status, JSON.stringify(r.body)).toBe(200);
+    expect(r.body.revokedKeys.length).toBeGreaterThan(0);
+    const timeout = new Promise<string>((resolve) => setTimeout(() => resolve('still connected after 20 s'), 20_000).unref());
+    for (const [i, c] of closed.entries()) expect(await Promise.race([c, timeout]), cluster.nodes[i]?.name).toMatch(/Revoked|Authorization Violation/i);
+    for (const n of cluster.nodes) await expect(connectWith(n), n.name).rejects.toThrow(/Authorization Violation/i);
+  }, 60_000);
 });
