@@ -12,7 +12,7 @@ import { jetstreamManager, type JetStreamManager } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Subjects } from '@fedpbx/contracts';
-import { encodeSnapshotValue } from '@fedpbx/signing';
+import { decodeSnapshotValue, encodeSnapshotValue } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
@@ -128,4 +128,29 @@ describe('a config watch whose consumer was on a NATS node that died (issue 20 Â
       await victim.start();
     }
   }, 180_000);
+
+  it('whose consumer is deleted under it is re-created too, and the value it already handled is not offered again', async () => {
+    const agent = agentWatch(cluster.nodes[1] as TestNatsNode);
+    agent.start();
+    try {
+      const latest = await bucket.get(Subjects.SNAPSHOT_KEY);
+      const revision = latest === null ? 0 : (claimedRevision(decodeSnapshotValue(latest.value)) ?? 0);
+      await until('the latest revision applied', async () => (agent.state.revision === revision ? true : undefined), 20_000);
+      const [consumer] = await jsm.consumers.list(STREAM).next();
+      expect(consumer).toBeDefined();
+      await jsm.consumers.delete(STREAM, consumer?.name ?? '');
+      // Whether the server says so or the consumer's heartbeats just stop, the watch ends and is made again.
+      const recreated = async (): Promise<string> => await agent.metrics.registry.getSingleMetricAsString('fedpbx_config_watch_recreated_total');
+      await until('the watch re-created', async () => (/fedpbx_config_watch_recreated_total\{reason="(silent|consumer-gone)"\} [1-9]/.test(await recreated()) ? true : undefined), 20_000);
+      await until('a new consumer', async () => ((await jsm.consumers.list(STREAM).next()).some((c) => c.name !== consumer?.name) ? true : undefined), 20_000);
+      // The re-created watch started at the same value: not offered again.
+      expect(agent.offered).toEqual([revision]);
+      await bucket.put(Subjects.SNAPSHOT_KEY, snapshotValue(revision + 1));
+      await until('the next revision applied', async () => (agent.state.revision === revision + 1 ? true : undefined), 15_000);
+      expect(agent.offered).toEqual([revision, revision + 1]);
+      expect(agent.logs.some((l) => typeof l.msg === 'string' && /^config watch (fell silent|consumer was deleted)/.test(l.msg))).toBe(true);
+    } finally {
+      await agent.stop();
+    }
+  }, 120_000);
 });
