@@ -34,10 +34,14 @@ describe(`controller event ingest (nats-server + ${testDatabaseLabel()})`, () =>
   let admin: NatsConnection;
   let token: string;
 
+  // One data dir across restarts, as in production: it holds the snapshot signing key, and a controller with another
+  // key than the one the database recorded refuses to start.
+  let dataDir: string | undefined;
   const startController = async (): Promise<TestApp> => {
+    dataDir ??= mkdtempSync(join(tmpdir(), 'fedpbx-ingest-'));
     ctl = await startTestApp({
       // db.env last: on the embedded database its data dir is the database, kept across the controller's restarts.
-      env: { FEDPBX_NATS_URL: nats.url, FEDPBX_NATS_ISSUER_FILE: issuerFile, FEDPBX_EVENTS_ACK_WAIT_SEC: '2', FEDPBX_DATA_DIR: mkdtempSync(join(tmpdir(), 'fedpbx-ingest-')), ...db.env },
+      env: { FEDPBX_NATS_URL: nats.url, FEDPBX_NATS_ISSUER_FILE: issuerFile, FEDPBX_EVENTS_ACK_WAIT_SEC: '2', FEDPBX_DATA_DIR: dataDir, ...db.env },
     });
     return ctl;
   };
