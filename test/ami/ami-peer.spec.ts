@@ -417,6 +417,30 @@ describe('event filters (Asterisk 22 main/manager.c: manager_add_filter, should_
     again.end();
   });
 
+  it('a hint on a device raises ExtensionStatus when its extension state changes (pbx.c, manager_state_cb), which a Hint filter drops', async () => {
+    peer = await AmiPeer.start(ADMIN);
+    peer.addHint('fedpbx-hints', '301', 'Custom:fedpbx-piter-301');
+    peer.addHint('fedpbx-hints', '101', 'PJSIP/101');
+    const all = await login(peer);
+    const filtered = await login(peer);
+    filtered.send('Action: Filter\r\nActionID: f1\r\nOperation: Add\r\nMatchCriteria: action(exclude),name(ExtensionStatus),header(Hint),method(starts_with)\r\nFilter: !Custom:fedpbx-\r\n\r\n');
+    await filtered.until((r) => r.includes('ActionID: f1\r\nMessage: Success'));
+    all.received = '';
+    filtered.received = '';
+    for (const state of ['RINGING', 'RINGING', 'RINGINUSE', 'ONHOLD', 'UNAVAILABLE', 'NOT_INUSE']) peer.setDeviceState('Custom:fedpbx-piter-301', state);
+    peer.setDeviceState('PJSIP/101', 'BUSY');
+    await all.until((r) => r.includes('Hint: PJSIP/101'));
+    await filtered.until((r) => r.includes('Hint: PJSIP/101'));
+    const statuses = [...all.received.matchAll(/Event: ExtensionStatus\r\nPrivilege: call,all\r\nSystemName: site1\r\nExten: 301\r\nContext: fedpbx-hints\r\nHint: Custom:fedpbx-piter-301\r\nStatus: (\d+)\r\nStatusText: (\S+)\r\n\r\n/g)].map((m) => `${m[1]} ${m[2]}`);
+    // The second RINGING changes nothing: no event (the global callbacks run only on a change).
+    expect(statuses).toEqual(['8 Ringing', '9 InUse&Ringing', '16 Hold', '4 Unavailable', '0 Idle']);
+    expect(all.received).toContain('Exten: 101\r\nContext: fedpbx-hints\r\nHint: PJSIP/101\r\nStatus: 2\r\nStatusText: Busy\r\n');
+    expect(filtered.received).not.toContain('Event: ExtensionStatus\r\nPrivilege: call,all\r\nSystemName: site1\r\nExten: 301');
+    expect(filtered.received).toContain('Hint: PJSIP/101\r\nStatus: 2');
+    all.end();
+    filtered.end();
+  });
+
   it("a user's manager.conf eventfilter lines hold for each of its sessions from Login, a bad one is skipped", async () => {
     peer = await AmiPeer.start({
       users: {

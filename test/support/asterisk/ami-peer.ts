@@ -23,7 +23,8 @@
 //   blob's fields only) and DeviceStateListComplete; Setvar (class call) with no Channel writes a global variable or,
 //   for a name ending in `)`, the function (pbx_variables.c pbx_builtin_setvar_helper -> ast_func_write):
 //   DEVICE_STATE accepts only `Custom:<name>` and a state ast_devstate_val knows other than UNKNOWN, else
-//   `Variable not set`; `Command: devstate change Custom:<name> <STATE>` does the same.
+//   `Variable not set`; `Command: devstate change Custom:<name> <STATE>` does the same; hints added with addHint()
+//   raise `ExtensionStatus` when their extension state changes (pbx.c, manager.c manager_state_cb);
 // - event filters (manager.c manager_add_filter, filter_cmp_fn, should_send_event; model in ami-event-filter.ts):
 //   a user's manager.conf `eventfilter` lines are copied into each session at Login, the `Filter` action (write class
 //   system) adds one to its own session; every event raised (event(), setDeviceState(), one-event sendRaw()) goes to a
@@ -227,6 +228,7 @@ export class AmiPeer {
   readonly deviceStates = new Map<string, string>();
   /** Global variables set through Setvar without a channel. */
   readonly globals = new Map<string, string>();
+  private readonly hints: { readonly context: string; readonly exten: string; readonly device: string; last: number }[] = [];
   readonly reloads: string[] = [];
   readonly sessions = new Set<PeerSession>();
   connections = 0;
@@ -316,6 +318,24 @@ export class AmiPeer {
   setDeviceState(device: string, state: string): void {
     this.deviceStates.set(device, state);
     this.event('DeviceStateChange', [['Device', device], ['State', state]]);
+    // pbx.c device_state_notify_callbacks -> manager_state_cb: the global callbacks run only when the hint's
+    // extension state changed.
+    for (const hint of this.hints) {
+      if (hint.device !== device) continue;
+      const ext = extensionState(state);
+      if (ext === hint.last) continue;
+      hint.last = ext;
+      this.event('ExtensionStatus', [['Exten', hint.exten], ['Context', hint.context], ['Hint', hint.device], ['Status', String(ext)], ['StatusText', extensionStateText(ext)]]);
+    }
+  }
+
+  /**
+   * `exten => <exten>,hint,<device>` in `<context>` (one device, as fedpbx writes them): from now on a change of the
+   * device's extension state raises `ExtensionStatus` (manager.c manager_state_cb: Exten, Context, Hint, Status,
+   * StatusText; class call).
+   */
+  addHint(context: string, exten: string, device: string): void {
+    this.hints.push({ context, exten, device, last: extensionState(this.deviceStates.get(device) ?? 'UNKNOWN') });
   }
 
   /** Called for every module reloaded (Reload action or `module reload` command), before the answer is written. */
@@ -757,6 +777,33 @@ export class AmiPeer {
  */
 const SETTABLE_DEVICE_STATES = new Set(['NOT_INUSE', 'INUSE', 'BUSY', 'INVALID', 'UNAVAILABLE', 'RINGING', 'RINGINUSE', 'ONHOLD']);
 
+/** main/devicestate.c ast_devstate_to_extenstate, on ast_devstate_str names (AST_EXTENSION_* bits of pbx.h). */
+function extensionState(deviceState: string): number {
+  switch (deviceState) {
+    case 'ONHOLD':
+      return 16;
+    case 'BUSY':
+      return 2;
+    case 'UNAVAILABLE':
+    case 'INVALID':
+      return 4;
+    case 'RINGINUSE':
+      return 1 | 8;
+    case 'RINGING':
+      return 8;
+    case 'INUSE':
+      return 1;
+    default: // NOT_INUSE, UNKNOWN
+      return 0;
+  }
+}
+
+/** main/pbx.c ast_extension_state2str. */
+function extensionStateText(state: number): string {
+  const texts: Record<number, string> = { 0: 'Idle', 1: 'InUse', 2: 'Busy', 4: 'Unavailable', 8: 'Ringing', 9: 'InUse&Ringing', 16: 'Hold', 17: 'InUse&Hold' };
+  return texts[state] ?? 'Unknown';
+}
+
 /** `Key: Value\r\n` lines (manager.c astman_append "%s: %s\r\n") and the closing empty line. */
 export function formatMessage(headers: readonly (readonly [string, string])[]): string {
   return `${headers.map(([k, v]) => `${k}: ${v}\r\n`).join('')}\r\n`;
@@ -775,6 +822,7 @@ export function eventPrivilege(event: string): string {
     case 'Hangup':
     case 'Newstate':
     case 'DeviceStateChange':
+    case 'ExtensionStatus':
     case 'SoftHangupRequest':
       return 'call,all';
     case 'VarSet':
