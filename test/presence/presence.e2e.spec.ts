@@ -191,17 +191,25 @@ describe('what Asterisk already shows (AstDB keeps Custom: states across a resta
   });
 
   it("Asterisk keeps the echo of the agent's own lamp writes away from it (Filter at Login); refused, the lamps work the same", async () => {
-    const echoes = (events: AmiEvent[]): number => events.filter((e) => e.event === 'DeviceStateChange' && (e.headers.get('Device') ?? '').startsWith('Custom:')).length;
+    const echoes = (events: AmiEvent[]): number =>
+      events.filter((e) => (e.event === 'DeviceStateChange' || e.event === 'ExtensionStatus') && (e.headers.get('Device') ?? e.headers.get('Hint') ?? '').startsWith('Custom:')).length;
+    const hints = (events: AmiEvent[]): number => events.filter((e) => e.event === 'ExtensionStatus').length;
     const seen: AmiEvent[] = [];
     const off = moscow.ami.onEvent((e) => seen.push(e));
     // Write class `call` only: Setvar and DeviceStateList are allowed, Filter (system) is not.
     const callOnly: AmiPeerOptions = { users: { [DEFAULT_AMI_USER.name]: { secret: DEFAULT_AMI_USER.secret, read: ['all'], write: ['call'] } } };
-    const plain = await startSite('moscow', moscow.config, ['piter'], undefined, callOnly);
+    // Each lamp has its hint in fedpbx-hints (extensions_fedpbx.conf): its state changes raise ExtensionStatus too.
+    const withHints = (peer: AmiPeer): void => {
+      for (const n of ['301', '302']) peer.addHint('fedpbx-hints', n, `Custom:fedpbx-piter-${n}`);
+    };
+    withHints(moscow.peer);
+    const plain = await startSite('moscow', moscow.config, ['piter'], withHints, callOnly);
     const seenPlain: AmiEvent[] = [];
     plain.ami.onEvent((e) => seenPlain.push(e));
     try {
       expect(moscow.peer.actions('Filter').map((a) => [a.get('MatchCriteria'), a.get('Filter')])).toEqual([
         ['action(exclude),name(DeviceStateChange),header(Device),method(starts_with)', '!Custom:fedpbx-'],
+        ['action(exclude),name(ExtensionStatus),header(Hint),method(starts_with)', '!Custom:fedpbx-'],
       ]);
       await until('the second moscow shows piter', () => plain.peer.deviceStates.get('Custom:fedpbx-piter-302') !== undefined);
       for (const state of ['BUSY', 'NOT_INUSE'] as const) {
@@ -213,8 +221,10 @@ describe('what Asterisk already shows (AstDB keeps Custom: states across a resta
       plain.peer.setDeviceState('PJSIP/101', 'INUSE');
       await until('the markers arrive', () => [seen, seenPlain].every((list) => list.some((e) => e.headers.get('Device') === 'PJSIP/101')));
       expect(echoes(seen)).toBe(0);
-      expect(plain.peer.actions('Filter')).toHaveLength(1); // asked, refused: Permission denied
-      expect(echoes(seenPlain)).toBeGreaterThanOrEqual(2);
+      expect(plain.peer.actions('Filter')).toHaveLength(2); // asked, refused: Permission denied
+      expect(echoes(seenPlain)).toBeGreaterThanOrEqual(4);
+      expect(hints(seenPlain)).toBeGreaterThanOrEqual(2);
+      expect(hints(seen)).toBe(0);
     } finally {
       off();
       plain.local.stop();

@@ -3,7 +3,7 @@ import { buildSiteConfig, foundingScenario } from '@fedpbx/dialplan';
 import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
 import { AmiClient } from '../ami/ami-client.js';
-import { OWN_LAMP_ECHO, RemoteLamps } from './remote-lamps.js';
+import { OWN_LAMP_ECHO, OWN_LAMP_HINTS, RemoteLamps } from './remote-lamps.js';
 
 const log = pino({ level: 'silent' });
 
@@ -39,7 +39,10 @@ describe('RemoteLamps', () => {
       expect(rechecks[i]!.at - rechecks[i - 1]!.at).toBeGreaterThanOrEqual(280);
     }
     // And it asked its AMI session to drop the echo of its own lamp writes.
-    expect(ami.eventFilterLines).toEqual(['eventfilter(action(exclude),name(DeviceStateChange),header(Device),method(starts_with)) = Custom:fedpbx-']);
-    expect(OWN_LAMP_ECHO.pattern).toBe('Custom:fedpbx-');
+    expect(ami.eventFilterLines).toEqual([
+      'eventfilter(action(exclude),name(DeviceStateChange),header(Device),method(starts_with)) = Custom:fedpbx-',
+      'eventfilter(action(exclude),name(ExtensionStatus),header(Hint),method(starts_with)) = Custom:fedpbx-',
+    ]);
+    expect([OWN_LAMP_ECHO.pattern, OWN_LAMP_HINTS.pattern]).toEqual(['Custom:fedpbx-', 'Custom:fedpbx-']);
   });
 });

@@ -4,7 +4,8 @@
  *
  * - Writes: AMI `Setvar` of `DEVICE_STATE(Custom:fedpbx-<site>-<n>)` (funcs/func_devstate.c devstate_write: stored
  *   in AstDB, so it survives an Asterisk restart, and announced as a cachable state change that res_pjsip_exten_state
- *   sends to the subscribed phones; the `DeviceStateChange` it raises is filtered out in Asterisk: OWN_LAMP_ECHO).
+ *   sends to the subscribed phones; the `DeviceStateChange` and the hint's `ExtensionStatus` it raises are filtered out
+ *   in Asterisk: OWN_LAMP_ECHO, OWN_LAMP_HINTS).
  *   Writes are coalesced per device (only the latest state of a lamp waits), those of one tick go out in one socket
  *   write (ami-stream.ts), at most `maxInFlight` outstanding. What Asterisk shows is
  *   read at every AMI connect (DeviceStateList lists the Custom: states too, AstDB's after a restart) and then kept
@@ -84,6 +85,20 @@ export const OWN_LAMP_ECHO: AmiEventFilter = {
   pattern: LAMP_PREFIX,
   reason: 'busy lamps: the echo of our own DEVICE_STATE writes',
 };
+
+/**
+ * The other echo: the hint on each lamp (`exten => 301,hint,Custom:fedpbx-piter-301`) changes its extension state, and
+ * manager.c manager_state_cb raises `ExtensionStatus` (Exten, Context, Hint, Status, StatusText) for it. Nothing in
+ * the agent reads ExtensionStatus; the phones' own hints (`Hint: PJSIP/...`) are left alone.
+ */
+export const OWN_LAMP_HINTS: AmiEventFilter = {
+  action: 'exclude',
+  event: 'ExtensionStatus',
+  header: 'Hint',
+  method: 'starts_with',
+  pattern: LAMP_PREFIX,
+  reason: 'busy lamps: the hint state changes of our own DEVICE_STATE writes',
+};
 const SHOWABLE = new Set<string>(DEVICE_STATES);
 
 export class RemoteLamps {
@@ -120,6 +135,7 @@ export class RemoteLamps {
   start(): void {
     const { ami, bus } = this.opts;
     ami.addEventFilter(OWN_LAMP_ECHO);
+    ami.addEventFilter(OWN_LAMP_HINTS);
     // Asterisk (re)connected: read what it shows (its own restart brings AstDB's states back), write what differs.
     this.unsubscribe.push(ami.onConnected(() => void this.readShown()));
     bus.onConnected((nc) => this.onBusUp(nc));
