@@ -3,7 +3,7 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addFilter, parseEventFilter, shouldSendEvent, type SessionFilters } from '../support/asterisk/ami-event-filter.js';
-import { AMI_BANNER, AmiPeer, loadAmiFixture, type AmiPeerOptions, type PeerPjsipState } from '../support/asterisk/ami-peer.js';
+import { AMI_BANNER, AmiPeer, eventPrivilege, loadAmiFixture, type AmiPeerOptions, type PeerPjsipState } from '../support/asterisk/ami-peer.js';
 
 const ADMIN: AmiPeerOptions = { users: { admin: { secret: 'admin123', read: ['all'], write: ['all'] } } };
 
@@ -168,6 +168,39 @@ describe('AmiPeer answers like Asterisk 22.10.1', () => {
     expect(client.received).not.toContain('Event: Cdr');
     expect(client.received).not.toContain('SuccessfulAuth');
     client.end();
+  });
+
+  it('per-call events are class call (DialBegin, Bridge*, Hold...), an event needs every one of its classes, and the lamp actions need write call', async () => {
+    expect(['DialBegin', 'DialEnd', 'BridgeEnter', 'BridgeLeave', 'Hold', 'Newchannel', 'Hangup', 'DeviceStateChange', 'ExtensionStatus'].map(eventPrivilege)).toEqual(Array(9).fill('call,all'));
+    expect([eventPrivilege('ContactStatus'), eventPrivilege('Cdr'), eventPrivilege('VarSet'), eventPrivilege('DTMFEnd')]).toEqual(['system,all', 'cdr,all', 'dialplan,all', 'dtmf,all']);
+    // The classes manager_fedpbx.conf had before presence: no call.
+    peer = await AmiPeer.start({ users: { old: { secret: 'old-secret-1', read: ['system', 'cdr'], write: ['system'] }, lamps: { secret: 'lamps-secret', read: ['call'], write: ['call'] } } });
+    const old = new RawClient(peer.port);
+    old.send('Action: Login\r\nUsername: old\r\nSecret: old-secret-1\r\nActionID: l\r\n\r\n');
+    await old.until((r) => r.includes('FullyBooted'));
+    const lamps = new RawClient(peer.port);
+    lamps.send('Action: Login\r\nUsername: lamps\r\nSecret: lamps-secret\r\nActionID: l\r\n\r\n');
+    await lamps.until((r) => r.includes('Authentication accepted'));
+    for (const c of [old, lamps]) {
+      c.send('Action: Setvar\r\nVariable: DEVICE_STATE(Custom:fedpbx-x)\r\nValue: BUSY\r\nActionID: s\r\n\r\n');
+      c.send('Action: DeviceStateList\r\nActionID: d\r\n\r\n');
+    }
+    // manager.c process_message: `writeperm & authority` else astman_send_error(s, m, "Permission denied").
+    await old.until((r) => r.includes('Response: Error\r\nActionID: s\r\nMessage: Permission denied\r\n\r\n') && r.includes('Response: Error\r\nActionID: d\r\nMessage: Permission denied\r\n\r\n'));
+    await lamps.until((r) => r.includes('Response: Success\r\nActionID: s\r\n') && r.includes('Event: DeviceStateListComplete'));
+    for (const name of ['DialBegin', 'BridgeEnter', 'Hold']) peer.event(name, [['Channel', 'PJSIP/101-00000001']]);
+    // Two classes: (send_events & category) == category, so `call` alone is not enough.
+    peer.event('TwoClasses', [], 'call,reporting,all');
+    peer.event('ContactStatus', [['ContactStatus', 'Reachable']]);
+    await old.until((r) => r.includes('Event: ContactStatus'));
+    await lamps.until((r) => r.includes('Event: Hold'));
+    for (const name of ['DialBegin', 'BridgeEnter', 'Hold', 'DeviceStateChange']) expect(old.received).not.toContain(`Event: ${name}`);
+    expect(lamps.received).toContain('Event: DialBegin');
+    expect(lamps.received).toContain('Event: DeviceStateChange\r\nPrivilege: call,all');
+    expect(lamps.received).not.toContain('Event: ContactStatus');
+    expect(lamps.received + old.received).not.toContain('TwoClasses');
+    old.end();
+    lamps.end();
   });
 });
 

@@ -355,9 +355,11 @@ export class AmiPeer {
   /** An event as manager.c formats it: Event, Privilege, SystemName, then the fields; to every entitled session. */
   event(name: string, fields: readonly (readonly [string, string])[], privilege = eventPrivilege(name)): void {
     const text = formatMessage([['Event', name], ['Privilege', privilege], ['SystemName', this.systemName], ...fields]);
-    const cls = privilege.split(',')[0] as AmiClass;
+    // manager.c: an event goes to a session when (send_events & category) == category - EVERY class of the event
+    // (Privilege lists them, then `all`) must be among the user's read classes.
+    const classes = privilege.split(',').filter((c) => c !== 'all') as AmiClass[];
     for (const s of this.loggedInSessions) {
-      if (s.events && this.may(s, 'read', [cls]) && shouldSendEvent(s.filters, name, text)) this.write(s, text);
+      if (s.events && classes.every((c) => this.may(s, 'read', [c])) && shouldSendEvent(s.filters, name, text)) this.write(s, text);
     }
   }
 
@@ -813,21 +815,34 @@ function idLine(actionId: string | undefined): string {
   return actionId === undefined ? '' : `ActionID: ${actionId}\r\n`;
 }
 
+/**
+ * Per-call events and their class, from the manager_event / ast_manager_event_blob_create calls of Asterisk 22
+ * (main/manager_channels.c, manager_bridges.c, stasis_bridges.c, stasis_channels.c, pbx.c manager_state_cb,
+ * devicestate.c devstate_to_ami, presencestate.c, manager_mwi.c, channel.c): all EVENT_FLAG_CALL. A busy PBX raises
+ * these for every call; a user with `read = call` gets them all unless its event filters drop them.
+ */
+export const CALL_CLASS_EVENTS: readonly string[] = [
+  'Newchannel', 'Newstate', 'Hangup', 'HangupRequest', 'SoftHangupRequest', 'NewCallerid', 'NewConnectedLine', 'NewAccountCode',
+  'DialBegin', 'DialEnd', 'DialState', 'Hold', 'Unhold', 'MusicOnHoldStart', 'MusicOnHoldStop', 'Flash', 'Wink',
+  'ChanSpyStart', 'ChanSpyStop', 'MixMonitorMute', 'ChannelTalkingStart', 'ChannelTalkingStop',
+  'BridgeCreate', 'BridgeDestroy', 'BridgeEnter', 'BridgeLeave', 'BridgeMerge', 'BridgeVideoSourceUpdate',
+  'BlindTransfer', 'AttendedTransfer', 'LocalBridge', 'LocalOptimizationBegin', 'LocalOptimizationEnd', 'Rename',
+  'DeviceStateChange', 'ExtensionStatus', 'PresenceStateChange', 'MessageWaiting',
+];
+const CALL_EVENTS = new Set(CALL_CLASS_EVENTS);
+
 /** The Privilege header manager.c gives an event (its EVENT_FLAG class, then `all`). */
 export function eventPrivilege(event: string): string {
+  if (CALL_EVENTS.has(event)) return 'call,all';
   switch (event) {
     case 'Cdr':
       return 'cdr,all';
-    case 'Newchannel':
-    case 'Hangup':
-    case 'Newstate':
-    case 'DeviceStateChange':
-    case 'ExtensionStatus':
-    case 'SoftHangupRequest':
-      return 'call,all';
     case 'VarSet':
     case 'Newexten':
       return 'dialplan,all';
+    case 'DTMFBegin':
+    case 'DTMFEnd':
+      return 'dtmf,all';
     case 'SuccessfulAuth':
     case 'ChallengeSent':
     case 'InvalidPassword':
