@@ -3,7 +3,8 @@
 import net from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { addFilter, parseEventFilter, shouldSendEvent, type SessionFilters } from '../support/asterisk/ami-event-filter.js';
-import { AMI_BANNER, AmiPeer, eventPrivilege, loadAmiFixture, type AmiPeerOptions, type PeerPjsipState } from '../support/asterisk/ami-peer.js';
+import { deployedAmiUser } from '../support/asterisk/deployed-ami-user.js';
+import { AMI_BANNER, AmiPeer, CALL_CLASS_EVENTS, eventPrivilege, loadAmiFixture, type AmiPeerOptions, type PeerPjsipState } from '../support/asterisk/ami-peer.js';
 
 const ADMIN: AmiPeerOptions = { users: { admin: { secret: 'admin123', read: ['all'], write: ['all'] } } };
 
@@ -201,6 +202,25 @@ describe('AmiPeer answers like Asterisk 22.10.1', () => {
     expect(lamps.received + old.received).not.toContain('TwoClasses');
     old.end();
     lamps.end();
+  });
+
+  it('the deployed user (manager_fedpbx.conf) may write the lamps and reads DeviceStateChange but none of the other per-call events', async () => {
+    const { name, user } = deployedAmiUser('dep-secret');
+    expect(user.read).toEqual(expect.arrayContaining(['system', 'cdr', 'call']));
+    expect(user.write).toEqual(expect.arrayContaining(['system', 'call']));
+    peer = await AmiPeer.start({ users: { [name]: user } });
+    const c = new RawClient(peer.port);
+    c.send(`Action: Login\r\nUsername: ${name}\r\nSecret: dep-secret\r\nActionID: l\r\n\r\n`);
+    await c.until((r) => r.includes('FullyBooted'));
+    c.send('Action: Setvar\r\nVariable: DEVICE_STATE(Custom:fedpbx-x)\r\nValue: BUSY\r\nActionID: s\r\n\r\n');
+    await c.until((r) => r.includes('Response: Success\r\nActionID: s\r\n') && r.includes('Event: DeviceStateChange'));
+    // Every filter line was accepted (a bad one would be skipped and its event would come through).
+    for (const e of CALL_CLASS_EVENTS.filter((n) => n !== 'DeviceStateChange')) peer.event(e, [['Channel', 'PJSIP/101-00000001']]);
+    peer.event('Cdr', [['Source', '101']]);
+    await c.until((r) => r.includes('Event: Cdr'));
+    const got = [...c.received.matchAll(/^Event: (\w+)/gm)].map((m) => m[1]);
+    expect(got.filter((e) => e !== 'FullyBooted')).toEqual(['DeviceStateChange', 'Cdr']);
+    c.end();
   });
 });
 

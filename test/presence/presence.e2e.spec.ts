@@ -14,7 +14,8 @@ import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
 import { LocalPresence } from '../../apps/agent/src/presence/local-presence.js';
 import { RemoteLamps } from '../../apps/agent/src/presence/remote-lamps.js';
 import { NatsLink } from '../../apps/agent/src/sync/nats-link.js';
-import { AmiPeer, DEFAULT_AMI_USER, type AmiPeerOptions } from '../support/asterisk/ami-peer.js';
+import { AmiPeer, type AmiPeerOptions } from '../support/asterisk/ami-peer.js';
+import { deployedAmiUser } from '../support/asterisk/deployed-ami-user.js';
 import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
 import { until } from '../support/until.js';
 
@@ -42,14 +43,17 @@ let moscow: Site;
 let piter: Site;
 let watcher: NatsConnection;
 const dir = mkdtempSync(join(tmpdir(), 'fedpbx-presence-'));
+// Every Asterisk here has the AMI user fedpbx ships (deploy/asterisk/manager_fedpbx.conf): its classes and eventfilters.
+const DEPLOYED = deployedAmiUser();
+const deployedUser: AmiPeerOptions = { users: { [DEPLOYED.name]: DEPLOYED.user } };
 
-async function startSite(siteId: string, config: SiteConfig, presencePeers: string[], prepare?: (peer: AmiPeer) => void, peerOpts: AmiPeerOptions = {}): Promise<Site> {
+async function startSite(siteId: string, config: SiteConfig, presencePeers: string[], prepare?: (peer: AmiPeer) => void, peerOpts: AmiPeerOptions = deployedUser): Promise<Site> {
   const peer = await AmiPeer.start({ systemName: siteId, ...peerOpts });
   prepare?.(peer);
   const credsFile = join(dir, `${siteId}.creds`);
   writeFileSync(credsFile, await nats.agentCreds(siteId, presencePeers), { mode: 0o600 });
   const link = new NatsLink({ siteId, servers: [nats.url], credsFile, metrics: new AgentMetrics(false), log: silent });
-  const ami = new AmiClient({ host: '127.0.0.1', port: peer.port, username: DEFAULT_AMI_USER.name, secret: DEFAULT_AMI_USER.secret, log: silent, keepaliveMs: 0, backoff: { initialMs: 50, maxMs: 200, jitter: 0 } });
+  const ami = new AmiClient({ host: '127.0.0.1', port: peer.port, username: DEPLOYED.name, secret: DEPLOYED.user.secret, log: silent, keepaliveMs: 0, backoff: { initialMs: 50, maxMs: 200, jitter: 0 } });
   const local = new LocalPresence({ siteId, ami, bus: link, log: silent, coalesceMs: 10 });
   const remote = new RemoteLamps({ siteId, ami, bus: link, log: silent, requestTimeoutMs: 1000, recheckMs: 0 });
   local.configure(config);
@@ -197,7 +201,7 @@ describe('what Asterisk already shows (AstDB keeps Custom: states across a resta
     const seen: AmiEvent[] = [];
     const off = moscow.ami.onEvent((e) => seen.push(e));
     // Write class `call` only: Setvar and DeviceStateList are allowed, Filter (system) is not.
-    const callOnly: AmiPeerOptions = { users: { [DEFAULT_AMI_USER.name]: { secret: DEFAULT_AMI_USER.secret, read: ['all'], write: ['call'] } } };
+    const callOnly: AmiPeerOptions = { users: { [DEPLOYED.name]: { secret: DEPLOYED.user.secret, read: ['all'], write: ['call'] } } };
     // Each lamp has its hint in fedpbx-hints (extensions_fedpbx.conf): its state changes raise ExtensionStatus too.
     const withHints = (peer: AmiPeer): void => {
       for (const n of ['301', '302']) peer.addHint('fedpbx-hints', n, `Custom:fedpbx-piter-${n}`);
@@ -236,9 +240,9 @@ describe('what Asterisk already shows (AstDB keeps Custom: states across a resta
   });
 
   it('lamps are left as shown while the first bus connect is under way, and UNAVAILABLE once startGraceMs is over', async () => {
-    const peer = await AmiPeer.start({ systemName: 'moscow' });
+    const peer = await AmiPeer.start({ systemName: 'moscow', ...deployedUser });
     peer.deviceStates.set('Custom:fedpbx-piter-301', 'INUSE');
-    const ami = new AmiClient({ host: '127.0.0.1', port: peer.port, username: DEFAULT_AMI_USER.name, secret: DEFAULT_AMI_USER.secret, log: silent, keepaliveMs: 0 });
+    const ami = new AmiClient({ host: '127.0.0.1', port: peer.port, username: DEPLOYED.name, secret: DEPLOYED.user.secret, log: silent, keepaliveMs: 0 });
     const noBus = { connected: false, onConnected: () => undefined, onDisconnected: () => undefined };
     const remote = new RemoteLamps({ siteId: 'moscow', ami, bus: noBus, log: silent, recheckMs: 0, startGraceMs: 600 });
     remote.configure(moscow.config);

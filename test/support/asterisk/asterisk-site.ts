@@ -6,23 +6,13 @@
 // model, and the CDRs the call leaves are dispatched when it hangs up - so the agent reports link health and CDRs
 // exactly as it would beside a real Asterisk.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AmiPeer, type AmiClass } from './ami-peer.js';
+import { AmiPeer } from './ami-peer.js';
+import { deployedAmiUser } from './deployed-ami-user.js';
 import { PeerCdrEngine } from './cdr-engine.js';
 import { placeCall, type CallRecord, type DialOutcome, type DialRequest, type PlaceCallOptions } from './fastagi-peer.js';
 import { PjsipSim } from './pjsip-sim.js';
-
-const MANAGER_CONF = join(import.meta.dirname, '..', '..', '..', 'deploy', 'asterisk', 'manager_fedpbx.conf');
-
-/** The AMI user of deploy/asterisk/manager_fedpbx.conf, read from the file itself, with a secret of our own. */
-function deployedAmiUser(): { name: string; read: AmiClass[]; write: AmiClass[] } {
-  const text = readFileSync(MANAGER_CONF, 'utf8');
-  const name = /^\[([a-z0-9_-]+)\]/m.exec(text)?.[1];
-  const classes = (key: string): AmiClass[] => (new RegExp(`^${key}\\s*=\\s*(.+)$`, 'm').exec(text)?.[1] ?? '').split(',').map((c) => c.trim() as AmiClass);
-  if (name === undefined) throw new Error(`${MANAGER_CONF}: no [user] section`);
-  return { name, read: classes('read'), write: classes('write') };
-}
 
 export interface AsteriskSiteOptions {
   readonly siteId: string;
@@ -64,9 +54,9 @@ export class AsteriskSite {
 
   /** Asterisk up with the admin's files including fedpbx's (not there yet: the agent writes them, then reloads). */
   static async start(opts: AsteriskSiteOptions): Promise<AsteriskSite> {
-    const { name, read, write } = deployedAmiUser();
     const secret = randomBytes(18).toString('base64url');
-    const ami = await AmiPeer.start({ systemName: opts.siteId, users: { [name]: { secret, read, write } } });
+    const { name, user } = deployedAmiUser(secret);
+    const ami = await AmiPeer.start({ systemName: opts.siteId, users: { [name]: user } });
     mkdirSync(opts.configDir, { recursive: true });
     writeFileSync(join(opts.configDir, 'pjsip.conf'), '; the admin\'s pjsip.conf: fedpbx\'s part is included\n#include pjsip_fedpbx.conf\n');
     writeFileSync(join(opts.configDir, 'extensions.conf'), '[default]\n#include extensions_fedpbx.conf\n');
