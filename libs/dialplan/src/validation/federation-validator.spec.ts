@@ -1,6 +1,7 @@
 import { Federation, type FederationInput } from '@fedpbx/contracts';
 import { describe, expect, it } from 'vitest';
 import { foundingScenario, foundingScenarioInput } from '../scenario/founding-scenario.js';
+import { generateFederation } from '../scenario/generated-federation.js';
 import { validateFederation } from './federation-validator.js';
 
 function variant(change: (f: FederationInput) => void): Federation {
@@ -22,6 +23,16 @@ describe('validateFederation', () => {
       'outbound route "Premium rate" has no trunk at piter, kazan: calls from there through it depend on another site (and the link to it)',
     ]);
     expect(result.warnings.map((w) => w.code)).toEqual(['route-only-remote-trunks', 'route-only-remote-trunks', 'route-only-remote-trunks']);
+  });
+
+  it('a route for every site through one site\'s trunk warns once, counting every site without a trunk and listing the 5 it names', () => {
+    const fed = generateFederation({ sites: 30, extensionsPerSite: 1, flows: 0 });
+    const route = fed.outboundRoutes.find((r) => r.sites.length === 0 && r.trunks.length > 0)!;
+    const warning = validateFederation(fed).warnings.find((w) => w.code === 'route-only-remote-trunks' && w.objects.some((o) => o.id === route.id));
+    expect(warning?.message).toMatch(/ and 24 more: /);
+    expect(warning?.objects).toHaveLength(6);
+    for (const o of warning?.objects.slice(1) ?? []) expect(warning?.message).toContain(o.id);
+    expect(warning?.objects.slice(1).every((o) => o.type === 'site' && fed.sites.some((s) => s.id === o.id) && !route.trunks.some((p) => fed.trunks.find((t) => t.id === p.trunkId)?.siteId === o.id))).toBe(true);
   });
 
   it('rejects overlapping flat ranges, naming both sites and the overlapping span', () => {
