@@ -29,6 +29,12 @@ export interface AgentsWorkerData {
   readonly publicKeyPem: string;
   /** When set, the thread profiles its CPU from 'profile-start' to 'profile-stop' into a .cpuprofile file here. */
   readonly profileDir?: string;
+  /**
+   * Agents started at once: each batch is connected and has applied its first snapshot (or 60 s passed) before the
+   * next starts. A thousand agents connecting together overran nats-server's authentication timeout (2 s: the
+   * server checks each connection's JWT chain) on a loaded machine: 970-990 of 1,000 were refused and retried.
+   */
+  readonly connectBatch: number;
 }
 
 /** Worker -> main: started, one snapshot applied, or stopped. */
@@ -37,46 +43,71 @@ export type AgentsWorkerMessage =
   | { readonly type: 'applied'; readonly siteId: string; readonly revision: number; readonly at: number }
   | { readonly type: 'stopped' };
 
-const port = parentPort;
-if (port === null) throw new Error('sync-bench-agents.ts runs as a worker thread of sync-bench.ts');
-const data = workerData as AgentsWorkerData;
+/**
+ * Runs as a worker thread of sync-bench.ts (the fleet), or as a child process of it (the probe agent: one agent in
+ * a process of its own, so its CPU time can be read from /proc apart from the fleet's), data in BENCH_AGENTS_DATA.
+ */
+interface Port {
+  postMessage(m: AgentsWorkerMessage): void;
+  on(event: 'message', listener: (m: unknown) => void): void;
+  close(): void;
+}
+const port: Port | undefined =
+  parentPort ??
+  (process.send !== undefined
+    ? { postMessage: (m) => void process.send?.(m), on: (event, listener) => void process.on(event, listener), close: () => process.disconnect() }
+    : undefined);
+if (port === undefined) throw new Error('sync-bench-agents.ts runs as a worker thread or child process of sync-bench.ts');
+const data = (parentPort !== null ? workerData : JSON.parse(process.env['BENCH_AGENTS_DATA'] ?? 'null')) as AgentsWorkerData;
 // Warnings and errors only, on stderr: stdout belongs to the bench's result line.
 const log = pino({ name: 'fedpbx-agent', level: process.env['BENCH_AGENT_LOG_LEVEL'] ?? 'warn' }, destination(2));
 const keys = [importPublicKey(data.keyId, data.publicKeyPem)];
 const wallNow = (): number => performance.timeOrigin + performance.now();
 
-const clients = await Promise.all(
-  data.agents.map(async (a) => {
-    const agentLog = log.child({ site: a.siteId });
-    const metrics = new AgentMetrics();
-    const state = new RoutingState();
-    const store = new SnapshotStore(a.stateDir, a.siteId, keys);
-    await store.init();
-    const applier = new SnapshotApplier(a.siteId, keys, store, state, metrics, agentLog);
-    let revision = 0;
-    state.onChange(() => {
-      if (state.revision === revision) return; // a link/trunk health change, not a snapshot
-      revision = state.revision;
-      port.postMessage({ type: 'applied', siteId: a.siteId, revision, at: wallNow() } satisfies AgentsWorkerMessage);
-    });
-    const sync = new SyncClient({
-      siteId: a.siteId,
-      stateDir: a.stateDir,
-      servers: [data.natsUrl],
-      credsFile: a.credsFile,
-      agentVersion: 'bench',
-      state,
-      applier,
-      cdrOutbox: new CdrOutbox(a.stateDir),
-      metrics,
-      log: agentLog,
-      agiSessionsActive: () => 0,
-      amiConnected: () => false,
-    });
-    await sync.start();
-    return sync;
-  }),
-);
+/** Starts one agent's sync stack; resolves with it once its first snapshot is in force. */
+const startAgent = async (a: AgentSpec): Promise<{ sync: SyncClient; firstApplied: Promise<void> }> => {
+  const agentLog = log.child({ site: a.siteId });
+  const metrics = new AgentMetrics();
+  const state = new RoutingState();
+  const store = new SnapshotStore(a.stateDir, a.siteId, keys);
+  await store.init();
+  const applier = new SnapshotApplier(a.siteId, keys, store, state, metrics, agentLog);
+  let revision = 0;
+  let applied: () => void = () => undefined;
+  const firstApplied = new Promise<void>((resolve) => (applied = resolve));
+  state.onChange(() => {
+    if (state.revision === revision) return; // a link/trunk health change, not a snapshot
+    revision = state.revision;
+    applied();
+    port.postMessage({ type: 'applied', siteId: a.siteId, revision, at: wallNow() } satisfies AgentsWorkerMessage);
+  });
+  const sync = new SyncClient({
+    siteId: a.siteId,
+    stateDir: a.stateDir,
+    servers: [data.natsUrl],
+    credsFile: a.credsFile,
+    agentVersion: 'bench',
+    state,
+    applier,
+    cdrOutbox: new CdrOutbox(a.stateDir),
+    metrics,
+    log: agentLog,
+    agiSessionsActive: () => 0,
+    amiConnected: () => false,
+  });
+  await sync.start();
+  return { sync, firstApplied };
+};
+
+const clients: SyncClient[] = [];
+for (let i = 0; i < data.agents.length; i += data.connectBatch) {
+  const batch = await Promise.all(data.agents.slice(i, i + data.connectBatch).map(startAgent));
+  clients.push(...batch.map((b) => b.sync));
+  // Connected and applied, or given time: an agent that is still not connected goes on retrying on its own.
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([Promise.all(batch.map((b) => b.firstApplied)), new Promise<void>((resolve) => (timer = setTimeout(resolve, 60_000)))]);
+  clearTimeout(timer);
+}
 port.postMessage({ type: 'started' } satisfies AgentsWorkerMessage);
 
 let profiler: Session | undefined;

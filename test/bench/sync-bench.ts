@@ -3,7 +3,8 @@
 // Everything real and private to the run: a nats-server in operator mode on a free port, a fresh PostgreSQL
 // database, the built controller process (apps/controller/dist) syncing through that server, and 200 agents
 // in this process (worker threads: one process, the cores shared), each its own sync stack with its own state
-// dir and its own agent NATS credentials (sync-bench-agents.ts). The npm script gives the process a libuv pool of
+// dir and its own agent NATS credentials (sync-bench-agents.ts), started BENCH_CONNECT_BATCH (25) per thread at a
+// time so that 1,000 connect; plus one probe agent in a process of its own (its CPU per apply read from /proc). The npm script gives the process a libuv pool of
 // 64 threads (UV_THREADPOOL_SIZE): the 200 agents' file writes and fsyncs would otherwise queue on the 4 threads
 // one process has, where each real agent has 4 of its own.
 //   1. A generated federation of BENCH_SITES sites is imported through POST /api/v1/import; every agent
@@ -21,11 +22,17 @@
 //      backlog - the controller stopped while as many again are published, then started - timed from the first
 //      CDR of the backlog stored to the last (cdr_ingest_per_s: the controller's ingest into PostgreSQL).
 // Progress on stderr; one JSON line on stdout:
-//   {"rollout_p50_ms","rollout_p99_ms","cdr_ingest_per_s","cdr_lost","cdr_duplicated", ...}
+//   {"rollout_p50_ms","rollout_p99_ms","cdr_ingest_per_s","cdr_lost","cdr_duplicated", ...,
+//    "sites","controller_cpu_ms_per_write","agent_cpu_ms_per_apply","rollout_how", ...}
+// At 1,000 sites on a few cores the rollout figure is mostly the simulated fleet queueing for CPU: the controller's
+// CPU per write and one agent's CPU per apply (the probe's process) are reported apart, and rollout_how says how
+// the rollout was measured.
 // Targets: rollout p99 < 1 s for 200 sites; ingest >= 5,000 CDR/s; nothing lost or duplicated.
+import { fork, type ChildProcess } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
@@ -57,6 +64,8 @@ const WRITES = envInt('BENCH_WRITES', 20);
 const CDRS = envInt('BENCH_CDRS', 50_000);
 /** Worker threads hosting the agents (the agents' CPU work is spread over the machine's cores). */
 const THREADS = envInt('BENCH_AGENT_THREADS', Math.min(4, availableParallelism()));
+/** Agents of a worker thread that connect at once (sync-bench-agents.ts: the next batch starts once these have applied). */
+const CONNECT_BATCH = envInt('BENCH_CONNECT_BATCH', 25);
 /** Per site: CDRs published a second time with the same msg-id, and copies under a new msg-id. */
 const DUPLICATES_PER_SITE = 5;
 // The duplicates re-send each site's last CDRs, so every site needs at least that many.
@@ -157,12 +166,73 @@ class AgentFleet {
   }
 }
 
+/**
+ * One more agent for one site, in a process of its own: its CPU time (from /proc) is one agent's cost of the
+ * rollout, apart from the fleet's (whose threads share this process with the bench), and its apply times are those
+ * of an agent that does not queue behind 1,000 others in four threads. It uses the site's credentials and a state
+ * dir of its own, as a second agent of the site would.
+ */
+class ProbeAgent {
+  readonly applied: { revision: number; at: number }[] = [];
+  private child: ChildProcess | undefined;
+  private waiters: (() => void)[] = [];
+
+  async start(spec: AgentSpec, data: Omit<AgentsWorkerData, 'agents' | 'connectBatch'>): Promise<void> {
+    const child = fork(fileURLToPath(new URL('./sync-bench-agents.ts', import.meta.url)), [], {
+      execArgv: ['--conditions=@fedpbx/source', '--import', 'tsx'],
+      env: { ...process.env, BENCH_AGENTS_DATA: JSON.stringify({ ...data, agents: [spec], connectBatch: 1 } satisfies AgentsWorkerData) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    this.child = child;
+    await new Promise<void>((resolve, reject) => {
+      child.once('error', reject);
+      child.once('exit', (code) => reject(new Error(`the probe agent exited with ${code}`)));
+      child.on('message', (m: AgentsWorkerMessage) => {
+        if (m.type === 'started') resolve();
+        if (m.type !== 'applied') return;
+        this.applied.push({ revision: m.revision, at: m.at });
+        for (const wake of this.waiters.splice(0)) wake();
+      });
+    });
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  revision(): number {
+    return this.applied.at(-1)?.revision ?? 0;
+  }
+
+  appliedAfter(after: number): number | undefined {
+    return this.applied.find((a) => a.revision > after)?.at;
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child;
+    if (child === undefined || child.exitCode !== null) return;
+    child.removeAllListeners('exit');
+    await new Promise<void>((resolve) => {
+      const timer = setTimeout(() => {
+        if (child.pid !== undefined) process.kill(child.pid, 'SIGKILL');
+        resolve();
+      }, 10_000);
+      child.once('exit', () => {
+        clearTimeout(timer);
+        resolve();
+      });
+      child.send('stop');
+    });
+  }
+}
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'fedpbx-bench-sync-'));
   let nats: TestNatsServer | undefined;
   let db: TestDatabase | undefined;
   let controller: ControllerProcess | undefined;
   const fleet = new AgentFleet();
+  const probe = new ProbeAgent();
   const agentConnections: NatsConnection[] = [];
   let pool: pg.Pool | undefined;
   let puts: Awaited<ReturnType<typeof watchPuts>> | undefined;
@@ -208,19 +278,29 @@ async function main(): Promise<void> {
     puts = putWatch;
     const a0 = wallNow();
     const profileDir = process.env['BENCH_AGENT_PROFILE_DIR'];
-    await fleet.start(specs, { natsUrl: nats.url, keyId: key.keyId, publicKeyPem: exportPublicKey(key.publicKey), ...(profileDir !== undefined ? { profileDir } : {}) });
+    const agentData = { natsUrl: nats.url, keyId: key.keyId, publicKeyPem: exportPublicKey(key.publicKey) };
+    await fleet.start(specs, { ...agentData, connectBatch: CONNECT_BATCH, ...(profileDir !== undefined ? { profileDir } : {}) });
     await fleet.until(() => specs.every((s) => fleet.revision(s.siteId) > 0), 'every agent to apply its first snapshot');
-    log(`${specs.length} agents in ${THREADS} worker thread(s) applied their first snapshot ${((wallNow() - a0) / 1000).toFixed(1)} s after starting`);
+    const connectS = (wallNow() - a0) / 1000;
+    log(`${specs.length} agents in ${THREADS} worker thread(s), ${CONNECT_BATCH} at a time per thread, applied their first snapshot ${connectS.toFixed(1)} s after starting`);
+    const probeSite = specs[specs.length - 1] as AgentSpec;
+    const probeDir = join(dir, 'agents', `probe-${probeSite.siteId}`);
+    mkdirSync(probeDir, { recursive: true, mode: 0o750 });
+    await probe.start({ ...probeSite, stateDir: probeDir }, agentData);
+    await fleet.until(() => probe.revision() > 0, 'the probe agent to apply its first snapshot');
+    log(`probe agent for ${probeSite.siteId} (pid ${probe.pid ?? '?'}) applied its first snapshot`);
 
     // 2. Rollout: writes that change every site's view, one after another.
     fleet.profile('profile-start');
-    const cpuBefore = cpuSeconds(controller.pid(), nats.pid());
+    const cpuBefore = cpuSeconds(controller.pid(), nats.pid(), probe.pid);
     const rolloutMs: number[] = [];
     const allAppliedMs: number[] = [];
     const writeMs: number[] = [];
     const publishedMs: number[] = [];
+    const probeMs: number[] = [];
     for (let k = 0; k < WRITES; k++) {
       const before = new Map(specs.map((s) => [s.siteId, fleet.revision(s.siteId)]));
+      const probeBefore = probe.revision();
       const site = siteIdOf((k * 37 + 11) % SITES);
       const from = 900_000 + k * 100;
       const t0 = wallNow();
@@ -228,6 +308,8 @@ async function main(): Promise<void> {
       writeMs.push(wallNow() - t0);
       if (r.status !== 201) throw new Error(`write ${k}: ${r.status} ${JSON.stringify(r.body).slice(0, 2000)}`);
       await fleet.until(() => specs.every((s) => fleet.appliedAfter(s.siteId, before.get(s.siteId) ?? 0) !== undefined), `write ${k} to reach every agent`);
+      await fleet.until(() => probe.appliedAfter(probeBefore) !== undefined, `write ${k} to reach the probe agent`);
+      probeMs.push((probe.appliedAfter(probeBefore) ?? Number.NaN) - t0);
       const per = specs.map((s) => (fleet.appliedAfter(s.siteId, before.get(s.siteId) ?? 0) ?? Number.NaN) - t0);
       rolloutMs.push(...per);
       const lastPut = await putWatch.lastPutAt(specs.map((s) => s.siteId));
@@ -237,7 +319,7 @@ async function main(): Promise<void> {
       log(`write ${k + 1}/${WRITES} (range at ${site}): API ${r1(writeMs.at(-1) ?? 0)} ms, first agent ${r1(Math.min(...per))} ms, all ${specs.length} ${r1(Math.max(...per))} ms; the controller's puts ${r1(Math.min(...putAt))}-${r1(Math.max(...putAt))} ms`);
     }
 
-    const cpuAfter = cpuSeconds(controller.pid(), nats.pid());
+    const cpuAfter = cpuSeconds(controller.pid(), nats.pid(), probe.pid);
     fleet.profile('profile-stop');
 
     // 2b. The common change: one extension at one site (in the range write k added there), which only that site's
@@ -254,8 +336,8 @@ async function main(): Promise<void> {
     }
     log(`one-site changes: applied at their site ${r1(pct(singleSiteMs, 50))} ms (p50), ${r1(pct(singleSiteMs, 99))} ms (p99) after the request`);
     const cpuPerWrite = (k: keyof typeof cpuAfter) => r1(((cpuAfter[k] - cpuBefore[k]) * 1000) / WRITES);
-    const rolloutCpu = { controller: cpuPerWrite('controller'), nats: cpuPerWrite('nats'), agents: cpuPerWrite('agents') };
-    log(`CPU per write (ms): controller ${rolloutCpu.controller}, nats-server ${rolloutCpu.nats}, the 200 agents ${rolloutCpu.agents} (this process)`);
+    const rolloutCpu = { controller: cpuPerWrite('controller'), nats: cpuPerWrite('nats'), agents: cpuPerWrite('agents'), probe: cpuPerWrite('probe') };
+    log(`CPU per write (ms): controller ${rolloutCpu.controller}, nats-server ${rolloutCpu.nats}, the ${SITES} agents ${rolloutCpu.agents} (this process), the probe agent ${rolloutCpu.probe} (its own process)`);
 
     // 3. (BENCH_CDR_PHASE=0 skips it: a rollout-only run, e.g. at 1,000 sites)
     const cdr = !CDR_PHASE ? undefined : await (async () => {
@@ -363,9 +445,16 @@ async function main(): Promise<void> {
       published_p99_ms: r1(pct(publishedMs, 99)),
       write_p50_ms: r1(pct(writeMs, 50)),
       cpu_ms_per_write: rolloutCpu,
-      // Issue #20 §1: the controller's CPU per plan-wide write, and the agents' CPU per (write, site) apply.
+      // Issue #20 §1: the controller's CPU per plan-wide write (its process, from /proc), and one agent's CPU per
+      // apply: the probe agent's process over the writes (everything it did meanwhile, heartbeats included).
       controller_cpu_ms_per_write: rolloutCpu.controller,
-      agent_cpu_ms_per_apply: Math.round((rolloutCpu.agents / SITES) * 100) / 100,
+      agent_cpu_ms_per_apply: Math.round(rolloutCpu.probe * 100) / 100,
+      // The fleet's CPU (this process: the agents' threads and the bench's bookkeeping) per (write, site).
+      agents_cpu_ms_per_apply_fleet: Math.round((rolloutCpu.agents / SITES) * 100) / 100,
+      probe_rollout_p50_ms: r1(pct(probeMs, 50)),
+      probe_rollout_p99_ms: r1(pct(probeMs, 99)),
+      rollout_how: `request sent -> each agent's new snapshot in force, wall clock; ${SITES} agents in ${THREADS} worker threads of one process beside the controller, nats-server and PostgreSQL on ${availableParallelism()} cores (the fleet's queueing is in the figure); probe_rollout_*: one more agent in its own process`,
+      connect_s: r1(connectS),
       load_average: loadavg().map((l) => Math.round(l * 10) / 10),
       sites: SITES,
       extensions_per_site: EXT_PER_SITE,
@@ -380,6 +469,7 @@ async function main(): Promise<void> {
   } finally {
     await Promise.all([...agentConnections, ...(puts !== undefined ? [puts.nc] : [])].map((nc) => nc.close().catch(() => undefined)));
     await fleet.stop();
+    await probe.stop();
     await controller?.stop();
     await nats?.stop();
     await pool?.end();
@@ -412,8 +502,8 @@ async function watchPuts(nats: TestNatsServer): Promise<{ nc: NatsConnection; la
   };
 }
 
-/** CPU seconds (user + system) so far of the controller and nats-server processes and of this process (the agents). */
-function cpuSeconds(controllerPid: number | undefined, natsPid: number | undefined): { controller: number; nats: number; agents: number } {
+/** CPU seconds (user + system) so far of the controller, nats-server and probe processes and of this process (the agents). */
+function cpuSeconds(controllerPid: number | undefined, natsPid: number | undefined, probePid: number | undefined): { controller: number; nats: number; agents: number; probe: number } {
   const ticks = 100; // USER_HZ on Linux
   const of = (pid: number | undefined): number => {
     if (pid === undefined) return Number.NaN;
@@ -422,7 +512,7 @@ function cpuSeconds(controllerPid: number | undefined, natsPid: number | undefin
     return (Number(rest[11]) + Number(rest[12])) / ticks;
   };
   const own = process.cpuUsage();
-  return { controller: of(controllerPid), nats: of(natsPid), agents: (own.user + own.system) / 1e6 };
+  return { controller: of(controllerPid), nats: of(natsPid), agents: (own.user + own.system) / 1e6, probe: of(probePid) };
 }
 
 async function countAll(pool: pg.Pool): Promise<{ rows: number; distinct: number }> {
