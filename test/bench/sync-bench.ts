@@ -288,11 +288,18 @@ async function main(): Promise<void> {
     mkdirSync(probeDir, { recursive: true, mode: 0o750 });
     await probe.start({ ...probeSite, stateDir: probeDir }, agentData);
     await fleet.until(() => probe.revision() > 0, 'the probe agent to apply its first snapshot');
-    log(`probe agent for ${probeSite.siteId} (pid ${probe.pid ?? '?'}) applied its first snapshot`);
+    // What the probe spends with nothing to apply (heartbeats, status, watch heartbeats, NATS pings): taken off its
+    // CPU over the writes, so that agent_cpu_ms_per_apply is the applies' (the write phase lasts minutes when loaded).
+    const idle0 = cpuSeconds(controller.pid(), nats.pid(), probe.pid);
+    const idleT0 = wallNow();
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    const probeIdleMsPerS = ((cpuSeconds(controller.pid(), nats.pid(), probe.pid).probe - idle0.probe) * 1000) / ((wallNow() - idleT0) / 1000);
+    log(`probe agent for ${probeSite.siteId} (pid ${probe.pid ?? '?'}) applied its first snapshot; idle it uses ${r1(probeIdleMsPerS)} ms CPU per s`);
 
     // 2. Rollout: writes that change every site's view, one after another.
     fleet.profile('profile-start');
     const cpuBefore = cpuSeconds(controller.pid(), nats.pid(), probe.pid);
+    const writesT0 = wallNow();
     const rolloutMs: number[] = [];
     const allAppliedMs: number[] = [];
     const writeMs: number[] = [];
@@ -320,6 +327,7 @@ async function main(): Promise<void> {
     }
 
     const cpuAfter = cpuSeconds(controller.pid(), nats.pid(), probe.pid);
+    const writePhaseS = (wallNow() - writesT0) / 1000;
     fleet.profile('profile-stop');
 
     // 2b. The common change: one extension at one site (in the range write k added there), which only that site's
@@ -446,9 +454,11 @@ async function main(): Promise<void> {
       write_p50_ms: r1(pct(writeMs, 50)),
       cpu_ms_per_write: rolloutCpu,
       // Issue #20 §1: the controller's CPU per plan-wide write (its process, from /proc), and one agent's CPU per
-      // apply: the probe agent's process over the writes (everything it did meanwhile, heartbeats included).
+      // apply: the probe agent's process over the writes, less what it spends idle (measured for 10 s before) for as long.
       controller_cpu_ms_per_write: rolloutCpu.controller,
-      agent_cpu_ms_per_apply: Math.round(rolloutCpu.probe * 100) / 100,
+      agent_cpu_ms_per_apply: Math.round(Math.max(0, rolloutCpu.probe - (probeIdleMsPerS * writePhaseS) / WRITES) * 100) / 100,
+      probe_cpu_ms_per_write_gross: rolloutCpu.probe,
+      probe_idle_cpu_ms_per_s: r1(probeIdleMsPerS),
       // The fleet's CPU (this process: the agents' threads and the bench's bookkeeping) per (write, site).
       agents_cpu_ms_per_apply_fleet: Math.round((rolloutCpu.agents / SITES) * 100) / 100,
       probe_rollout_p50_ms: r1(pct(probeMs, 50)),
