@@ -5,16 +5,19 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
-import { pino } from 'pino';
+import { pino, type Logger } from 'pino';
+import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEVICE_STATES, Federation, Subjects, type PresenceBatch, type SiteConfig } from '@fedpbx/contracts';
 import { buildSiteConfig, foundingScenarioInput } from '@fedpbx/dialplan';
+import { AlarmBoard } from '../../apps/agent/src/alarms/alarm-board.js';
 import { AmiClient, type AmiEvent } from '../../apps/agent/src/ami/ami-client.js';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
+import { AMI_RIGHTS_ALARM, type LampAlarms } from '../../apps/agent/src/presence/lamp-rights.js';
 import { LocalPresence } from '../../apps/agent/src/presence/local-presence.js';
 import { RemoteLamps } from '../../apps/agent/src/presence/remote-lamps.js';
 import { NatsLink } from '../../apps/agent/src/sync/nats-link.js';
-import { AmiPeer, type AmiPeerOptions } from '../support/asterisk/ami-peer.js';
+import { AmiPeer, type AmiPeerOptions, type AmiPeerUser } from '../support/asterisk/ami-peer.js';
 import { deployedAmiUser } from '../support/asterisk/deployed-ami-user.js';
 import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
 import { until } from '../support/until.js';
@@ -47,15 +50,16 @@ const dir = mkdtempSync(join(tmpdir(), 'fedpbx-presence-'));
 const DEPLOYED = deployedAmiUser();
 const deployedUser: AmiPeerOptions = { users: { [DEPLOYED.name]: DEPLOYED.user } };
 
-async function startSite(siteId: string, config: SiteConfig, presencePeers: string[], prepare?: (peer: AmiPeer) => void, peerOpts: AmiPeerOptions = deployedUser): Promise<Site> {
+async function startSite(siteId: string, config: SiteConfig, presencePeers: string[], prepare?: (peer: AmiPeer) => void, peerOpts: AmiPeerOptions = deployedUser, extra: { alarms?: LampAlarms; log?: Logger } = {}): Promise<Site> {
   const peer = await AmiPeer.start({ systemName: siteId, ...peerOpts });
   prepare?.(peer);
   const credsFile = join(dir, `${siteId}.creds`);
   writeFileSync(credsFile, await nats.agentCreds(siteId, presencePeers), { mode: 0o600 });
   const link = new NatsLink({ siteId, servers: [nats.url], credsFile, metrics: new AgentMetrics(false), log: silent });
   const ami = new AmiClient({ host: '127.0.0.1', port: peer.port, username: DEPLOYED.name, secret: DEPLOYED.user.secret, log: silent, keepaliveMs: 0, backoff: { initialMs: 50, maxMs: 200, jitter: 0 } });
-  const local = new LocalPresence({ siteId, ami, bus: link, log: silent, coalesceMs: 10 });
-  const remote = new RemoteLamps({ siteId, ami, bus: link, log: silent, requestTimeoutMs: 1000, recheckMs: 0 });
+  const log = extra.log ?? silent;
+  const local = new LocalPresence({ siteId, ami, bus: link, log, coalesceMs: 10, alarms: extra.alarms });
+  const remote = new RemoteLamps({ siteId, ami, bus: link, log, requestTimeoutMs: 1000, recheckMs: 0, alarms: extra.alarms });
   local.configure(config);
   remote.configure(config);
   local.start();
@@ -236,6 +240,45 @@ describe('what Asterisk already shows (AstDB keeps Custom: states across a resta
       await plain.ami.stop();
       await plain.link.stop();
       await plain.peer.close();
+    }
+  });
+
+  it('an AMI user without class call (manager_fedpbx.conf before presence): one alarm naming the class and the file, no warning per refused lamp; cleared once the user may write', async () => {
+    // The classes the file granted before: Setvar and DeviceStateList answer Permission denied (manager.c).
+    const users: Record<string, AmiPeerUser> = { [DEPLOYED.name]: { secret: DEPLOYED.user.secret, read: ['system', 'cdr'], write: ['system'] } };
+    const registry = new Registry();
+    const board = new AlarmBoard(silent, registry);
+    const warnings: string[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push((JSON.parse(line) as { msg: string }).msg) });
+    const old = await startSite('moscow', moscow.config, ['piter'], undefined, { users }, { alarms: board, log });
+    try {
+      await until('the connect DeviceStateList is refused', () => board.get(AMI_RIGHTS_ALARM) !== undefined);
+      const states = ['BUSY', 'RINGING', 'NOT_INUSE', 'INUSE'] as const;
+      for (const state of states) {
+        piter.peer.setDeviceState('PJSIP/302', state);
+        await until(`the first moscow shows 302 ${state}`, () => lamp('302') === state);
+      }
+      await until('the second moscow tried each write', () => old.peer.actions('Setvar').length >= states.length);
+      const alarm = board.get(AMI_RIGHTS_ALARM)!;
+      expect(alarm.severity).toBe('warning');
+      expect(alarm.message).toContain('lacks class call');
+      expect(alarm.message).toContain('manager_fedpbx.conf');
+      expect(board.list()).toHaveLength(1);
+      expect(await registry.getSingleMetricAsString('fedpbx_alarm')).toContain(`fedpbx_alarm{code="${AMI_RIGHTS_ALARM}",severity="warning"} 1`);
+      expect(warnings.filter((m) => /lamp not set|DeviceStateList failed/.test(m))).toEqual([]);
+      expect(old.peer.deviceStates.get('Custom:fedpbx-piter-302')).toBeUndefined();
+      // The admin installs the new file and reloads: the classes hold from the next Login (authenticate copies them).
+      users[DEPLOYED.name] = DEPLOYED.user;
+      old.peer.dropAll();
+      await until('the second moscow shows 302 once it may write', () => old.peer.deviceStates.get('Custom:fedpbx-piter-302') === 'INUSE');
+      await until('the alarm is cleared', () => board.get(AMI_RIGHTS_ALARM) === undefined);
+      expect(await registry.getSingleMetricAsString('fedpbx_alarm')).toContain(`fedpbx_alarm{code="${AMI_RIGHTS_ALARM}",severity="warning"} 0`);
+    } finally {
+      old.local.stop();
+      old.remote.stop();
+      await old.ami.stop();
+      await old.link.stop();
+      await old.peer.close();
     }
   });
 

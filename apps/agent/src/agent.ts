@@ -424,8 +424,8 @@ export class Agent {
   private startPresence(ami: AmiClient, bus: PresenceBus): void {
     const log = this.log.child({ component: 'presence' });
     const siteId = this.config.FEDPBX_SITE_ID;
-    const local = new LocalPresence({ siteId, ami, bus, log });
-    const remote = new RemoteLamps({ siteId, ami, bus, log });
+    const local = new LocalPresence({ siteId, ami, bus, log, alarms: this.alarms });
+    const remote = new RemoteLamps({ siteId, ami, bus, log, alarms: this.alarms });
     const configure = (snapshot: SiteSnapshot): void => {
       local.configure(snapshot.config);
       remote.configure(snapshot.config);

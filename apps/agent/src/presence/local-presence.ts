@@ -21,6 +21,7 @@ import { Subjects, type DeviceState, type PresenceBatch, type SiteConfig } from 
 import { phoneDevice } from '@fedpbx/dialplan';
 import type { Logger } from '../logger.js';
 import type { AmiEvent } from '../ami/ami-client.js';
+import { LampRights, type LampAlarms } from './lamp-rights.js';
 import { sharedDeviceState, type PresenceAmi, type PresenceBus } from './presence-ports.js';
 
 export interface LocalPresenceOptions {
@@ -30,6 +31,8 @@ export interface LocalPresenceOptions {
   readonly log: Logger;
   /** How long changes are gathered into one message. Default 25 ms. */
   readonly coalesceMs?: number;
+  /** The site's alarm board: DeviceStateList refused for the AMI user's classes raises one alarm (lamp-rights.ts). */
+  readonly alarms?: LampAlarms;
 }
 
 const encoder = new TextEncoder();
@@ -52,7 +55,11 @@ export class LocalPresence {
   private readonly unsubscribe: (() => void)[] = [];
   private stopped = false;
 
-  constructor(private readonly opts: LocalPresenceOptions) {}
+  private readonly rights: LampRights;
+
+  constructor(private readonly opts: LocalPresenceOptions) {
+    this.rights = new LampRights(opts.alarms);
+  }
 
   start(): void {
     const { ami, bus } = this.opts;
@@ -121,6 +128,7 @@ export class LocalPresence {
   private async readAll(): Promise<void> {
     try {
       const list = await this.opts.ami.listAction('DeviceStateList');
+      this.rights.allowed();
       const seen = new Set<string>();
       for (const item of list.items) {
         const device = item.headers.get('Device') ?? '';
@@ -131,7 +139,7 @@ export class LocalPresence {
       this.flush();
       this.publishFull();
     } catch (err) {
-      if (!this.stopped) this.opts.log.warn({ err }, 'DeviceStateList failed; lamps follow live events until the next AMI connect');
+      if (!this.stopped && !this.rights.refused('DeviceStateList', err)) this.opts.log.warn({ err }, 'DeviceStateList failed; lamps follow live events until the next AMI connect');
     }
   }
 

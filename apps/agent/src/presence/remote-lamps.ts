@@ -32,6 +32,7 @@ import { DEVICE_STATES, PresenceBatch, Subjects, type DeviceState, type SiteConf
 import { remotePresenceDevice } from '@fedpbx/dialplan';
 import type { AmiEventFilter } from '../ami/ami-filter.js';
 import type { Logger } from '../logger.js';
+import { LampRights, type LampAlarms } from './lamp-rights.js';
 import type { PresenceAmi, PresenceBus } from './presence-ports.js';
 
 export interface RemoteLampsOptions {
@@ -49,6 +50,8 @@ export interface RemoteLampsOptions {
   readonly startGraceMs?: number;
   /** Observer of every Setvar sent (benchmarks, tests). */
   readonly onWrite?: (device: string, state: DeviceState) => void;
+  /** The site's alarm board: writes refused for the AMI user's classes raise one alarm (lamp-rights.ts). */
+  readonly alarms?: LampAlarms;
 }
 
 type LinkState = 'up' | 'down' | 'unknown';
@@ -130,7 +133,11 @@ export class RemoteLamps {
   private readonly unsubscribe: (() => void)[] = [];
   private stopped = false;
 
-  constructor(private readonly opts: RemoteLampsOptions) {}
+  private readonly rights: LampRights;
+
+  constructor(private readonly opts: RemoteLampsOptions) {
+    this.rights = new LampRights(opts.alarms);
+  }
 
   start(): void {
     const { ami, bus } = this.opts;
@@ -230,13 +237,14 @@ export class RemoteLamps {
     this.shown.clear();
     try {
       const list = await this.opts.ami.listAction('DeviceStateList');
+      this.rights.allowed();
       for (const item of list.items) {
         const device = item.headers.get('Device') ?? '';
         const state = item.headers.get('State') ?? '';
         if (device.startsWith(LAMP_PREFIX) && SHOWABLE.has(state)) this.shown.set(device, state as DeviceState);
       }
     } catch (err) {
-      if (!this.stopped) this.opts.log.warn({ err }, 'DeviceStateList failed: every lamp is written again');
+      if (!this.stopped && !this.rights.refused('DeviceStateList', err)) this.opts.log.warn({ err }, 'DeviceStateList failed: every lamp is written again');
       this.shown.clear();
     }
     if (connect !== this.amiConnects || this.stopped) return;
@@ -408,14 +416,20 @@ export class RemoteLamps {
       this.shown.set(device, state);
       this.stats.writes += 1;
       this.opts.onWrite?.(device, state);
-      this.opts.ami.action('Setvar', { Variable: `DEVICE_STATE(${device})`, Value: state }).then(this.written, (err: unknown) => {
+      this.opts.ami.action('Setvar', { Variable: `DEVICE_STATE(${device})`, Value: state }).then(this.setvarDone, (err: unknown) => {
         // Not known to be shown: the next change or resync writes it again.
         if (this.shown.get(device) === state) this.shown.delete(device);
-        if (!this.stopped) this.opts.log.warn({ err, device }, 'lamp not set');
+        // Refused for the user's classes: one alarm for all of them, not a warning per lamp.
+        if (!this.stopped && !this.rights.refused('Setvar', err)) this.opts.log.warn({ err, device }, 'lamp not set');
         this.written();
       });
     }
   }
+
+  private readonly setvarDone = (): void => {
+    this.rights.allowed();
+    this.written();
+  };
 
   private readonly written = (): void => {
     this.inFlight -= 1;
