@@ -1,7 +1,7 @@
 // Issue #15 §2: every call the agent does not take runs the fallback within 3 s, and the fallback still reaches
 // the other sites. Real agent processes (run on their own, and under `fedpbx-agent supervise` as systemd runs
 // them); Asterisk is the dialplan peer running the rendered extensions_fedpbx.conf around the FastAGI peer.
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -212,9 +212,17 @@ describe('fedpbx-agent supervise: stopped, hung, killed and restarting agents', 
   });
 
   it('serving agent and standby both stopped, no agent for a while: the refuser answers `failure`, calls fall back within 3 s', async () => {
-    const a = await agent({}, true);
+    // "For a while": the agents started after the two stopped ones die at start while a gate file exists (as a box
+    // whose agent crashes on start would). Without it a quiet machine starts a new agent in ~0.3 s, inside the
+    // refuser's 0.5 s, and that agent takes the call from the backlog (the SIGKILL case above) - nothing refused.
+    const gateDir = mkdtempSync(join(tmpdir(), 'fedpbx-start-gate-'));
+    const gate = join(gateDir, 'closed');
+    const preload = join(gateDir, 'gate.cjs');
+    writeFileSync(preload, `if (require('node:fs').existsSync(${JSON.stringify(gate)})) process.exit(70);\n`);
+    const a = await agent({ NODE_OPTIONS: `--require ${preload}` }, true);
     const standby = Number([...a.logs].reverse().find((l) => l.msg === 'standby agent ready to take over')?.pid);
     const serving = a.agentPid();
+    writeFileSync(gate, '');
     process.kill(standby, 'SIGSTOP');
     process.kill(serving, 'SIGSTOP');
     const c = await call(a.agiPort);
@@ -222,6 +230,7 @@ describe('fedpbx-agent supervise: stopped, hung, killed and restarting agents', 
     expect(c.agi?.failureLine).toBe(true);
     expectFallback(c);
     await a.waitForLog((l) => l.msg === 'no agent serving: calls are answered `failure` so that Asterisk falls back at once', 1000, true);
+    rmSync(gate);
     // Once a new agent serves, the refuser steps aside and the agent takes the calls again.
     await a.waitForLog((l) => l.msg === 'an agent serves again: the refuser stops', 30_000, true);
     expectHandled(await call(a.agiPort));
