@@ -1,8 +1,11 @@
 // npm run bench:cdr-trickle - what the CDRs of calls trickling in one at a time cost the agent and the controller
 // (issue #21 section 4). A private nats-server, the built controller on its own PostgreSQL database, moscow's agent
-// enrolled and running as deployed (AMI user `read = system,cdr`, FEDPBX_CDR_FILE on cdr_custom's file), and the
-// faithful Asterisk side: the AMI peer and its CDR engine, which for every finished call sends the `Cdr` event (the
-// only event of a call that user's read classes let through) and appends the record to the cdr_custom file.
+// enrolled and running as deployed (the AMI user of deploy/asterisk/manager_fedpbx.conf, read from the file: classes
+// and eventfilter lines; FEDPBX_CDR_FILE on cdr_custom's file), and the faithful Asterisk side: the AMI peer and its
+// CDR engine. For every call the user's classes and filters let two per-call events through besides the `Cdr` (and
+// the cdr_custom record): the calling phone's DeviceStateChange to INUSE when its channel appears and back to
+// NOT_INUSE at hangup (chan_pjsip's device state; the callee is at the other site, the trunk endpoint's aggregate
+// state stays INUSE while calls overlap). Every other per-call event is excluded by the file's eventfilter lines.
 //
 // For each rate of BENCH_RATES (calls/s, default 50,200), calls end at that rate for BENCH_SECONDS (default 20); the
 // phase lasts until the controller has stored every CDR. Figures per phase: agent CPU ms per call and controller
@@ -24,7 +27,8 @@ import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
 import { AGENT_MAIN, startAgent, type AgentProcess } from '../support/agent-process.js';
-import { AmiPeer, DEFAULT_AMI_USER } from '../support/asterisk/ami-peer.js';
+import { AmiPeer } from '../support/asterisk/ami-peer.js';
+import { deployedAmiUser } from '../support/asterisk/deployed-ami-user.js';
 import { moscowPjsip } from '../support/asterisk/ami-scenario.js';
 import { CdrCustomWriter, type PeerCdr } from '../support/asterisk/cdr-custom-writer.js';
 import { PeerCdrEngine } from '../support/asterisk/cdr-engine.js';
@@ -173,19 +177,28 @@ async function main(): Promise<void> {
       encoding: 'utf8',
     });
     if (enroll.status !== 0) throw new Error(`enroll failed: ${enroll.stderr}`);
-    ami = await AmiPeer.start({ systemName: 'moscow' });
+    const deployed = deployedAmiUser();
+    ami = await AmiPeer.start({ systemName: 'moscow', users: { [deployed.name]: deployed.user } });
     ami.pjsip = moscowPjsip();
     const logDir = join(dir, 'log-asterisk');
     mkdirSync(join(logDir, 'cdr-custom'), { recursive: true });
     const writer = CdrCustomWriter.fromFile(CONF, logDir);
     const engine = new PeerCdrEngine(ami, writer);
+    const peer = ami;
+    /** A finished call as the agent's AMI session sees it: the phone's device state in and out, then its CDR. */
+    const endCall = (cdr: PeerCdr): void => {
+      const device = `PJSIP/${cdr.src}`;
+      peer.setDeviceState(device, 'INUSE');
+      peer.setDeviceState(device, 'NOT_INUSE');
+      engine.dispatch(cdr);
+    };
     const agentEnv = {
       FEDPBX_SITE_ID: 'moscow',
       FEDPBX_STATE_DIR: stateDir,
       FEDPBX_AMI_HOST: '127.0.0.1',
       FEDPBX_AMI_PORT: String(ami.port),
-      FEDPBX_AMI_USER: DEFAULT_AMI_USER.name,
-      FEDPBX_AMI_SECRET: DEFAULT_AMI_USER.secret,
+      FEDPBX_AMI_USER: deployed.name,
+      FEDPBX_AMI_SECRET: deployed.user.secret,
       FEDPBX_CDR_FILE: writer.paths[0] as string,
     };
     const nodeArgs = (process.env.BENCH_AGENT_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
@@ -203,7 +216,7 @@ async function main(): Promise<void> {
       // Warm-up: a few seconds of calls, so that JIT and first-use costs do not fall on the phase.
       const tag = `${run}w${++warmups}`;
       for (let i = 0; i < 100; i++) {
-        engine.dispatch(peerCdr(tag));
+        endCall(peerCdr(tag));
         await sleep(20);
       }
       await until('warm-up CDRs stored', async () => (await storedCount(`moscow-${tag}.`)) >= 100, 30_000);
@@ -252,7 +265,7 @@ async function main(): Promise<void> {
         while (sent < due) {
           const cdr = peerCdr(tag);
           ends.set(`${cdr.uniqueid}:${cdr.sequence}`, cdr.end);
-          engine.dispatch(cdr);
+          endCall(cdr);
           sent += 1;
         }
         const wait = t0 + (sent / rate) * 1000 - performance.now();
