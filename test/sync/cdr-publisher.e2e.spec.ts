@@ -40,14 +40,19 @@ const cdr = (n: number): CdrEvent => ({
   snapshotRevision: 3,
 });
 
+/** A private nats-server, the controller's side of it with the events stream, and an empty agent state dir. */
+async function publisherSetup(): Promise<{ server: Awaited<ReturnType<typeof startNatsServer>>; ctl: Awaited<ReturnType<typeof controllerSide>>; stateDir: string }> {
+  const server = await startNatsServer();
+  cleanups.push(() => server.stop());
+  const ctl = await controllerSide(server);
+  cleanups.push(() => ctl.close());
+  await ctl.eventsStream();
+  return { server, ctl, stateDir: mkdtempSync(join(tmpdir(), 'fedpbx-cdr-publisher-')) };
+}
+
 describe('CdrPublisher', () => {
   it('publishes each outbox line as the envelope the controller takes, skips lines that are not CDRs, and counts them', async () => {
-    const server = await startNatsServer();
-    cleanups.push(() => server.stop());
-    const ctl = await controllerSide(server);
-    cleanups.push(() => ctl.close());
-    await ctl.eventsStream();
-    const stateDir = mkdtempSync(join(tmpdir(), 'fedpbx-cdr-publisher-'));
+    const { server, ctl, stateDir } = await publisherSetup();
     const errors: { msg: string; err?: string }[] = [];
     const log = pino({ level: 'error' }, { write: (line: string) => void errors.push(JSON.parse(line) as { msg: string }) });
     const metrics = new AgentMetrics(false);
@@ -80,12 +85,7 @@ describe('CdrPublisher', () => {
   });
 
   it('writes its cursor at most once per interval (and at stop); a cursor left behind by a crash re-publishes nothing twice', async () => {
-    const server = await startNatsServer();
-    cleanups.push(() => server.stop());
-    const ctl = await controllerSide(server);
-    cleanups.push(() => ctl.close());
-    await ctl.eventsStream();
-    const stateDir = mkdtempSync(join(tmpdir(), 'fedpbx-cdr-publisher-'));
+    const { server, ctl, stateDir } = await publisherSetup();
     const log = pino({ level: 'silent' });
     const metrics = new AgentMetrics(false);
     const outbox = new CdrOutbox(stateDir, { lingerMs: 0 });
@@ -128,12 +128,7 @@ describe('CdrPublisher', () => {
   });
 
   it('follows each outbox write at once: a late CDR of a day already published, and a new day', async () => {
-    const server = await startNatsServer();
-    cleanups.push(() => server.stop());
-    const ctl = await controllerSide(server);
-    cleanups.push(() => ctl.close());
-    await ctl.eventsStream();
-    const stateDir = mkdtempSync(join(tmpdir(), 'fedpbx-cdr-publisher-'));
+    const { server, ctl, stateDir } = await publisherSetup();
     const log = pino({ level: 'silent' });
     const metrics = new AgentMetrics(false);
     const outbox = new CdrOutbox(stateDir, { lingerMs: 0 });
