@@ -10,7 +10,9 @@
 // For each rate of BENCH_RATES (calls/s, default 50,200), calls end at that rate for BENCH_SECONDS (default 20); the
 // phase lasts until the controller has stored every CDR. Figures per phase: agent CPU ms per call and controller
 // CPU ms per CDR (utime+stime from /proc over the phase, minus what the process spends idle over as long, measured
-// just before), end-to-end latency from the call's end (the CDR dispatched) to the row's `received_at` (the
+// just before over BENCH_IDLE_SECONDS, default 5; that idle CPU is reported on its own: `agent_idle_cpu_ms_per_s`,
+// `controller_idle_cpu_ms_per_s`, and by_rate `agent_cpu_ms_per_call_with_idle` is the per-call figure with it left
+// in), end-to-end latency from the call's end (the CDR dispatched) to the row's `received_at` (the
 // ingest transaction's time), fsyncs per CDR of the agent (fsync + fdatasync syscalls, counted with `perf stat`
 // tracepoints where perf works, else null), and CDRs lost (dispatched and not stored).
 // Prints a table, then ONE JSON line; the headline keys are the worst over the rates (`by_rate` has each).
@@ -55,14 +57,18 @@ function cpuMs(pid: number, path = `/proc/${pid}/stat`): number {
   return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
 }
 
-/** CPU ms per thread name: `main` (the event loop), `node` (libuv's fs pool and others), `V8 ...` (GC, compiler). */
+/**
+ * CPU ms per thread name: `main` (the event loop), `node` (libuv's fs pool, V8's helpers, worker threads: Node 20
+ * names them all `node`). From schedstat (nanoseconds), not stat's 10 ms ticks: a thread's few ms a second at rest
+ * are a handful of ticks.
+ */
 function threadCpuMs(pid: number): Map<string, number> {
   const out = new Map<string, number>();
   for (const tid of readdirSync(`/proc/${pid}/task`)) {
     try {
-      // The main thread by its id (libuv's pool threads are named `node` too).
       const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
-      out.set(name, (out.get(name) ?? 0) + cpuMs(Number(tid), `/proc/${pid}/task/${tid}/stat`));
+      const ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      out.set(name, (out.get(name) ?? 0) + ns / 1e6);
     } catch {
       // the thread ended meanwhile
     }
@@ -106,6 +112,11 @@ interface PhaseResult {
   readonly rate: number;
   readonly calls: number;
   readonly agentCpuMsPerCall: number;
+  /** The same before the idle CPU is taken out. */
+  readonly agentGrossCpuMsPerCall: number;
+  /** What the agent and the controller spend at rest (ms of CPU per second), measured just before the phase. */
+  readonly agentIdleMsPerS: number;
+  readonly controllerIdleMsPerS: number;
   readonly controllerCpuMsPerCdr: number;
   readonly natsCpuMsPerCdr: number;
   readonly e2eP50Ms: number | null;
@@ -149,7 +160,8 @@ async function main(): Promise<void> {
   if (builds.length === 0) builds.push(AGENT_MAIN);
   const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
   const seconds = Number(process.env.BENCH_SECONDS ?? 20);
-  const idleSeconds = 3;
+  // Long enough that /proc's 10 ms ticks are a small part of it (5 s: +-2 ms/s).
+  const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   let nats: TestNatsServer | undefined;
   let db: TestDatabase | undefined;
@@ -246,8 +258,10 @@ async function main(): Promise<void> {
       const build = label(main);
       // What each process spends doing nothing (heartbeats, polls, timers), to take out of the phase's figure.
       const idle0 = [cpuMs(agentPid), cpuMs(controllerPid), cpuMs(natsPid)];
+      const idleThreads0 = threadCpuMs(agentPid);
       await sleep(idleSeconds * 1000);
       const idle = [cpuMs(agentPid) - idle0[0]!, cpuMs(controllerPid) - idle0[1]!, cpuMs(natsPid) - idle0[2]!].map((ms) => ms / idleSeconds);
+      const idleThreads = [...threadCpuMs(agentPid)].map(([name, ms]) => `${name} ${fix((ms - (idleThreads0.get(name) ?? 0)) / idleSeconds, 1)}`).join(', ');
 
       const tag = `${run}b${phases.findIndex((p) => p.rate === rate && p.main === main && p.round === round)}r${rate}`;
       const prefix = `moscow-${tag}.`;
@@ -297,6 +311,9 @@ async function main(): Promise<void> {
         rate,
         calls: total,
         agentCpuMsPerCall: spent[0]! / total,
+        agentGrossCpuMsPerCall: (cpu1[0]! - cpu0[0]!) / total,
+        agentIdleMsPerS: idle[0]!,
+        controllerIdleMsPerS: idle[1]!,
         controllerCpuMsPerCdr: spent[1]! / total,
         natsCpuMsPerCdr: spent[2]! / total,
         e2eP50Ms: percentile(latencies, 0.5),
@@ -308,7 +325,7 @@ async function main(): Promise<void> {
       };
       results.push(result);
       log(
-        `${build}, round ${round}, rate ${rate}/s: agent ${fix(result.agentCpuMsPerCall)} ms CPU/call (idle ${fix(idle[0]!, 1)} ms/s), controller ${fix(result.controllerCpuMsPerCdr)} ms/CDR (idle ${fix(idle[1]!, 1)} ms/s), nats ${fix(result.natsCpuMsPerCdr)} ms/CDR; e2e p50 ${fix(result.e2eP50Ms, 1)} p99 ${fix(result.e2eP99Ms, 1)} max ${fix(result.e2eMaxMs, 1)} ms; fsyncs/CDR ${fix(result.fsyncsPerCdr, 2)}; lost ${result.lost}${drained ? '' : ' (not drained in 60 s)'}; agent threads ms/call (idle not taken out): ${threads}`,
+        `${build}, round ${round}, rate ${rate}/s: agent ${fix(result.agentCpuMsPerCall)} ms CPU/call (idle ${fix(idle[0]!, 1)} ms/s), controller ${fix(result.controllerCpuMsPerCdr)} ms/CDR (idle ${fix(idle[1]!, 1)} ms/s), nats ${fix(result.natsCpuMsPerCdr)} ms/CDR; e2e p50 ${fix(result.e2eP50Ms, 1)} p99 ${fix(result.e2eP99Ms, 1)} max ${fix(result.e2eMaxMs, 1)} ms; fsyncs/CDR ${fix(result.fsyncsPerCdr, 2)}; lost ${result.lost}${drained ? '' : ' (not drained in 60 s)'}; agent threads ms/call (idle not taken out): ${threads}; agent at rest by thread ms/s: ${idleThreads}`,
       );
     }
   } finally {
@@ -337,6 +354,9 @@ async function main(): Promise<void> {
     Object.fromEntries(rates.map((rate) => [String(rate), fix(median(of.filter((r) => r.rate === rate).map(f).filter((x): x is number => x !== null)), digits)]));
   const figures = (of: readonly PhaseResult[]) => ({
     agent_cdr_cpu_ms_per_call: byRateOf(of, (r) => r.agentCpuMsPerCall),
+    agent_cpu_ms_per_call_with_idle: byRateOf(of, (r) => r.agentGrossCpuMsPerCall),
+    agent_idle_cpu_ms_per_s: byRateOf(of, (r) => r.agentIdleMsPerS, 1),
+    controller_idle_cpu_ms_per_s: byRateOf(of, (r) => r.controllerIdleMsPerS, 1),
     controller_cpu_ms_per_cdr: byRateOf(of, (r) => r.controllerCpuMsPerCdr),
     nats_cpu_ms_per_cdr: byRateOf(of, (r) => r.natsCpuMsPerCdr),
     cdr_e2e_p50_ms: byRateOf(of, (r) => r.e2eP50Ms, 1),
@@ -358,6 +378,9 @@ async function main(): Promise<void> {
       cdr_e2e_p50_ms: worst(byRate.cdr_e2e_p50_ms),
       cdr_e2e_p99_ms: worst(byRate.cdr_e2e_p99_ms),
       cdr_fsyncs_per_cdr: worst(byRate.cdr_fsyncs_per_cdr),
+      // At rest, taken out of the per-call figures above (worst over the phases' idle spells): shown, not hidden.
+      agent_idle_cpu_ms_per_s: worst(byRate.agent_idle_cpu_ms_per_s),
+      controller_idle_cpu_ms_per_s: worst(byRate.controller_idle_cpu_ms_per_s),
       // Every phase's losses, of every build.
       cdr_lost: results.reduce((n, r) => n + r.lost, 0),
       by_rate: byRate,

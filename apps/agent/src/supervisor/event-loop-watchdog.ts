@@ -36,18 +36,24 @@ const ctl = new Int32Array(workerData.ctl);
 const stallMs = workerData.stallMs;
 const ms = () => Number(process.hrtime.bigint() / 1000000n);
 const ownTimeMeter = ${OWN_TIME_METER};
-// Measured from when this thread saw the last heartbeat (not when it was written: a worker starved itself sees it
-// late, and measures a little less, never more).
+// Measured from the first check that finds no new heartbeat (not from when the last one was written: a worker
+// starved itself sees it late, and measures a little less, never more). While the loop beats, /proc is not read:
+// two files every 100 ms were most of an idle agent's CPU (bench:cdr-trickle, agent at rest).
 const meter = ownTimeMeter(readFileSync, process.pid, ${BEAT_MS * 1.5});
 let seen = Atomics.load(beat, 0);
-meter.reset(ms());
+let measuring = false;
 for (;;) {
   if (Atomics.wait(ctl, 0, 0, ${BEAT_MS}) !== 'timed-out') break; // stop() stores 1 and notifies
   const now = ms();
   const last = Atomics.load(beat, 0);
   if (last !== seen) {
     seen = last;
+    measuring = false;
+    continue;
+  }
+  if (!measuring) {
     meter.reset(now);
+    measuring = true;
     continue;
   }
   const own = meter.ownMs(now);
