@@ -128,7 +128,8 @@ export class AgiEnvParser {
     return this.reader.bufferedBytes;
   }
 
-  push(chunk: Uint8Array): AgiEnvResult | undefined {
+  /** `length`: how many of `chunk`'s first bytes are data (default: all; a reused read buffer holds more). */
+  push(chunk: Uint8Array, length = chunk.length): AgiEnvResult | undefined {
     switch (this.state) {
       case 'complete':
         throw new AgiEnvError('ENV_ALREADY_COMPLETE', 'the environment block is already complete');
@@ -138,7 +139,7 @@ export class AgiEnvParser {
         break;
     }
     try {
-      return this.consume(chunk);
+      return this.consume(chunk, length);
     } catch (error) {
       this.state = 'failed';
       if (error instanceof AgiEnvError) this.failure = error;
@@ -146,10 +147,10 @@ export class AgiEnvParser {
     }
   }
 
-  private consume(chunk: Uint8Array): AgiEnvResult | undefined {
+  private consume(chunk: Uint8Array, byteCount: number): AgiEnvResult | undefined {
     const { maxLineBytes, maxLines, maxTotalBytes } = this.limits;
     const reader = this.reader;
-    reader.appendBorrowed(chunk);
+    reader.appendBorrowed(chunk, byteCount);
     // Usual case: the whole block arrives in one ASCII chunk - decode it once and split it in JS.
     const ascii = reader.peekAsciiLines(maxTotalBytes);
     if (ascii !== undefined) {

@@ -91,20 +91,20 @@ export class AgiResponseParser {
    * On error nothing of this chunk is appended that would not have been returned by `push` - `push` returns
    * nothing at all then - so callers must drop `out`'s new entries when it throws.
    */
-  pushInto(chunk: Uint8Array, out: AgiResponseEvent[]): void {
+  pushInto(chunk: Uint8Array, out: AgiResponseEvent[], length = chunk.length): void {
     if (this.failure) throw this.failure;
     try {
-      this.consume(chunk, out);
+      this.consume(chunk, length, out);
     } catch (error) {
       if (error instanceof AgiResponseParseError) this.failure = error;
       throw error;
     }
   }
 
-  private consume(chunk: Uint8Array, events: AgiResponseEvent[]): void {
+  private consume(chunk: Uint8Array, byteCount: number, events: AgiResponseEvent[]): void {
     const { maxLineBytes } = this.limits;
     const reader = this.reader;
-    reader.appendBorrowed(chunk);
+    reader.appendBorrowed(chunk, byteCount);
     for (let length = reader.peekLineLength(); length >= 0; length = reader.peekLineLength()) {
       if (length > maxLineBytes) throw lineTooLong(maxLineBytes);
       const event = this.onLine(reader.takeLineText(), length + 1);

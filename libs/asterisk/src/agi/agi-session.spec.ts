@@ -137,6 +137,44 @@ describe('AgiSession over loopback TCP', () => {
     await session.close();
   });
 
+  it('accepted sockets read into one shared buffer: interleaved sessions, lines cut anywhere, never mix their bytes', async () => {
+    const a = await loopback();
+    const b = await loopback();
+    const startedA = AgiSession.start(a.serverSide);
+    const startedB = AgiSession.start(b.serverSide);
+    // The shared-buffer read path (no 'data' listener on an accepted socket), not the stream's.
+    expect(a.serverSide.listenerCount('data')).toBe(0);
+    // Each environment in two pieces, cut mid-line, the pieces of the two sessions interleaved.
+    const envB = ENV.replace('site1-1.1', 'site1-2.2').replace('Иван', 'Пётр');
+    const cutA = ENV.indexOf('uniqueid') + 3;
+    const cutB = envB.indexOf('calleridname') + 5;
+    a.fake.write(ENV.slice(0, cutA));
+    await delay(10);
+    b.fake.write(envB.slice(0, cutB));
+    await delay(10);
+    a.fake.write(ENV.slice(cutA));
+    await delay(10);
+    b.fake.write(envB.slice(cutB));
+    const [sessionA, sessionB] = await Promise.all([startedA, startedB]);
+    expect(sessionA.env).toMatchObject({ uniqueId: 'site1-1.1', callerIdName: 'Иван' });
+    expect(sessionB.env).toMatchObject({ uniqueId: 'site1-2.2', callerIdName: 'Пётр' });
+    // Answers cut mid-line, interleaved likewise.
+    const getA = sessionA.getVariable('X');
+    const getB = sessionB.getVariable('Y');
+    expect(await a.fake.nextCommand()).toBe('GET VARIABLE "X"');
+    expect(await b.fake.nextCommand()).toBe('GET VARIABLE "Y"');
+    a.fake.write('200 result=1 (first');
+    await delay(10);
+    b.fake.write('200 result=1 (sec');
+    await delay(10);
+    a.fake.answer(' value)\n');
+    await delay(10);
+    b.fake.answer('ond value)\n');
+    expect(await getA).toBe('first value');
+    expect(await getB).toBe('second value');
+    await Promise.all([sessionA.close(), sessionB.close()]);
+  });
+
   it('keeps exactly one command on the wire: concurrent calls queue', async () => {
     const { session, fake } = await open();
     const answering = (async () => {

@@ -8,6 +8,7 @@ import {
   AgiSessionError,
   AsteriskProtocolError,
 } from '../errors.js';
+import { readIntoSharedBuffer } from '../internal/shared-read-buffer.js';
 import { assertApplicationName, formatAgiCommand } from './agi-command.js';
 import { AgiEnvParser, type AgiEnvironment, type AgiEnvLimits } from './agi-env-parser.js';
 import {
@@ -474,7 +475,9 @@ class SessionCore {
     if (socket instanceof Socket) socket.setNoDelay(true);
     // The same four functions for every session, which they find on the socket: no closures made per call.
     (socket as CoreSocket)[SESSION_CORE] = this;
-    socket.on('data', onSocketData);
+    // An accepted TCP socket reads into one buffer shared by every session (no Buffer, stream bookkeeping and
+    // tick per read); other streams (tests' doubles) keep 'data'.
+    if (!readIntoSharedBuffer(socket, onSocketRead)) socket.on('data', onSocketData);
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
@@ -567,11 +570,12 @@ class SessionCore {
     this.timer?.unref();
   }
 
-  onData(chunk: Buffer): void {
+  /** Bytes from the socket: `chunk`'s first `byteCount` (a shared read buffer is lent for this call only). */
+  onData(chunk: Buffer, byteCount: number): void {
     if (this.phase === 'closed') return;
     try {
       if (this.phase === 'env') {
-        const done = this.envParser.push(chunk);
+        const done = this.envParser.push(chunk, byteCount);
         if (!done) return;
         this.phase = 'commands';
         this.envPending = false;
@@ -588,19 +592,19 @@ class SessionCore {
         this.starter.sessionStarted(session, this.context);
         return;
       }
-      this.onResponseBytes(chunk);
+      this.onResponseBytes(chunk, byteCount);
     } catch (error) {
       this.fail(toSessionError(error));
     }
   }
 
-  private onResponseBytes(bytes: Buffer): void {
+  private onResponseBytes(bytes: Buffer, byteCount = bytes.length): void {
     // One array per session, refilled per chunk: a chunk nearly always holds a single answer.
     // A test double may answer synchronously from inside onEvent (write -> data): then use a fresh array.
     const events = this.eventsBusy ? [] : this.events;
     events.length = 0;
     try {
-      this.responseParser.pushInto(bytes, events);
+      this.responseParser.pushInto(bytes, events, byteCount);
     } catch (error) {
       // As before: a chunk that breaks a limit delivers none of its events.
       events.length = 0;
@@ -794,7 +798,13 @@ const SESSION_CORE = Symbol('agiSessionCore');
 type CoreSocket = Duplex & { [SESSION_CORE]?: SessionCore | undefined };
 
 function onSocketData(this: CoreSocket, chunk: Buffer | string): void {
-  this[SESSION_CORE]?.onData(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
+  const bytes = typeof chunk === 'string' ? Buffer.from(chunk) : chunk;
+  this[SESSION_CORE]?.onData(bytes, bytes.length);
+}
+
+/** A read into the shared buffer (see readIntoSharedBuffer): its first `byteCount` bytes, lent for this call. */
+function onSocketRead(this: CoreSocket, byteCount: number, buffer: Buffer): void {
+  this[SESSION_CORE]?.onData(buffer, byteCount);
 }
 
 function onSocketEnd(this: CoreSocket): void {

@@ -26,27 +26,29 @@ export class ByteLineReader {
     return this.end - this.start;
   }
 
-  append(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
-    if (!this.owned || this.end + chunk.length > this.buf.length) this.makeRoom(chunk.length);
-    this.buf.set(chunk, this.end);
-    this.end += chunk.length;
+  /** Copies in `chunk`'s first `length` bytes (default: all of it). */
+  append(chunk: Uint8Array, length = chunk.length): void {
+    if (length === 0) return;
+    if (!this.owned || this.end + length > this.buf.length) this.makeRoom(length);
+    this.buf.set(length === chunk.length ? chunk : chunk.subarray(0, length), this.end);
+    this.end += length;
   }
 
   /**
    * Like {@link append}, but when nothing is held the lines are read from `chunk` itself, without a copy.
-   * The caller must call {@link retainRest} before it returns (the chunk is only lent for the call).
+   * The caller must call {@link retainRest} before it returns (the chunk is only lent for the call). `length`: how
+   * many of the chunk's bytes are data (a socket's reused read buffer holds the read's bytes at its start).
    */
-  appendBorrowed(chunk: Uint8Array): void {
-    if (chunk.length === 0) return;
+  appendBorrowed(chunk: Uint8Array, length = chunk.length): void {
+    if (length === 0) return;
     if (this.start !== this.end) {
-      this.append(chunk);
+      this.append(chunk, length);
       return;
     }
     this.buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     this.owned = false;
     this.start = 0;
-    this.end = chunk.length;
+    this.end = length;
     this.scanFrom = 0;
   }
 
