@@ -34,14 +34,26 @@ const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
  * CR would become part of the value - fixture agi-05-crlf-line-endings.json).
  */
 export function quoteAgiArg(value: string): string {
+  return `"${escapedAgiArg(value)}"`;
+}
+
+/** What goes between an argument's quotes: the value itself, or with `\` and `"` escaped; refuses as quoteAgiArg does. */
+function escapedAgiArg(value: string): string {
   // One scan for the usual argument (nothing to refuse or escape, no surrogate at all); the exact checks otherwise.
-  if (!SPECIAL_IN_ARG.test(value)) return `"${value}"`;
+  if (!SPECIAL_IN_ARG.test(value)) return value;
   if (FORBIDDEN_IN_ARG.test(value)) {
     throw new AgiCommandError('ARG_FORBIDDEN_CHAR', 'AGI argument contains CR, LF or NUL');
   }
   if (LONE_SURROGATE.test(value)) throw new AgiCommandError('ARG_FORBIDDEN_CHAR', 'AGI argument is not well-formed UTF-16');
-  return NEEDS_ESCAPE.test(value) ? `"${value.replace(ESCAPED_CHARS, '\\$&')}"` : `"${value}"`;
+  return NEEDS_ESCAPE.test(value) ? value.replace(ESCAPED_CHARS, '\\$&') : value;
 }
+
+/**
+ * The pieces of the line formatAgiCommand is building, joined at the end: one array for every command (the
+ * function neither calls out nor re-enters). A join makes the line a flat string at once, where `+=` would build
+ * a rope of a few pieces per argument, flattened again when the socket writes it - this runs for every command.
+ */
+const linePieces: string[] = [];
 
 /**
  * Builds one command line, `VERB "arg1" "arg2"\n`. The verb is a fixed command word sequence
@@ -52,9 +64,13 @@ export function formatAgiCommand(verb: string, args: readonly string[] = []): st
   if (words + args.length > AGI_MAX_ARGS - 1) {
     throw new AgiCommandError('TOO_MANY_ARGS', `AGI command has more than ${AGI_MAX_ARGS - 1} words`);
   }
-  let line = verb;
-  for (let i = 0; i < args.length; i++) line += ` ${quoteAgiArg(args[i] as string)}`;
-  line += '\n';
+  const pieces = linePieces;
+  pieces.length = 0;
+  pieces.push(verb);
+  for (let i = 0; i < args.length; i++) pieces.push(' "', escapedAgiArg(args[i] as string), '"');
+  pieces.push('\n');
+  const line = pieces.join('');
+  pieces.length = 0; // the arguments are not kept alive by the module
   // A UTF-16 code unit is at most 3 UTF-8 bytes: short lines need no exact count.
   if (line.length * 3 >= AGI_MAX_COMMAND_BYTES && Buffer.byteLength(line, 'utf8') >= AGI_MAX_COMMAND_BYTES) {
     throw new AgiCommandError('COMMAND_TOO_LONG', `AGI command line must be shorter than ${AGI_MAX_COMMAND_BYTES} bytes`);

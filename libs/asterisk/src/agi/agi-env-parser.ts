@@ -254,9 +254,10 @@ class EnvEntries {
     } else {
       throw new AgiEnvError('ENV_MALFORMED_LINE', 'environment line without ": " separator');
     }
-    if (!isKey(text, from, keyEnd)) throw new AgiEnvError('ENV_MALFORMED_LINE', 'environment key is not [A-Za-z0-9_]{1,64}');
-    const value = valueFrom === end ? '' : text.slice(valueFrom, end);
+    // A known key is one of res_agi.c's, valid as it is: only the others are checked character by character.
     const slot = knownSlot(text, from, keyEnd - from);
+    if (slot < 0 && !isKey(text, from, keyEnd)) throw new AgiEnvError('ENV_MALFORMED_LINE', 'environment key is not [A-Za-z0-9_]{1,64}');
+    const value = valueFrom === end ? '' : text.slice(valueFrom, end);
     if (slot >= 0) {
       if (this.known[slot] !== undefined) throw duplicate(KNOWN_KEYS[slot] as string);
       this.known[slot] = value;
