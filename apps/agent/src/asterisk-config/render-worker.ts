@@ -1,7 +1,7 @@
 /**
  * Worker thread entry: runs one {@link IncludeFilesJob} (its `workerData`), posts the outcome, and ends. Started by
- * `workerRunner` for each applied snapshot, so a head office's transient render heap (~200 MB) is given back
- * when it is done rather than kept by a worker that waits for the next change.
+ * `workerRunner` for each applied snapshot, so what a head office's render holds (its parsed config; the files are
+ * streamed to disk, include-files.ts) is given back when it is done rather than kept by a worker that waits for the next change.
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { writeIncludeFiles } from './include-files.js';

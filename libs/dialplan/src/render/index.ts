@@ -18,9 +18,10 @@ export {
   trunkEndpointName,
 } from './names.js';
 export { includeLine } from './include-line.js';
-export { renderVoicemail, type VoicemailRenderOptions } from './voicemail-renderer.js';
-export { PJSIP_RENDERED_OPTIONS, renderPjsip, type PjsipRenderOptions } from './pjsip-renderer.js';
-export { FEDPBX_HANDLED_VARIABLE, renderExtensions, type ExtensionsRenderOptions } from './extensions-renderer.js';
+export { renderVoicemail, renderVoicemailTo, type VoicemailRenderOptions } from './voicemail-renderer.js';
+export { collected, LineBuffer, type TextSink } from './line-sink.js';
+export { PJSIP_RENDERED_OPTIONS, renderPjsip, renderPjsipTo, type PjsipRenderOptions } from './pjsip-renderer.js';
+export { FEDPBX_HANDLED_VARIABLE, renderExtensions, renderExtensionsTo, type ExtensionsRenderOptions } from './extensions-renderer.js';
 export {
   DEFAULT_RECORDING_DIR,
   FEDPBX_REC_DIR_VARIABLE,

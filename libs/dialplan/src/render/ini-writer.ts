@@ -10,6 +10,7 @@
  * comment from data.
  */
 import { MAX_CONFIG_LINE_BYTES } from '@fedpbx/contracts';
+import { LineBuffer, type TextSink } from './line-sink.js';
 import { RenderError } from './render-errors.js';
 
 /** UTF-8 length of a line (config.c reads bytes; a line longer than {@link MAX_CONFIG_LINE_BYTES} is skipped whole). */
@@ -59,10 +60,18 @@ const KEY = /^[a-z][a-z0-9_]{0,63}$/;
 const CONTROL = /[\u0000-\u001f\u007f-\u009f\u2028\u2029]/;
 
 export class IniWriter {
-  private readonly lines: string[] = [];
+  private readonly lines: LineBuffer;
+  /** The chunks kept for toString when no sink was given. */
+  private readonly chunks: string[] = [];
   private readonly seen = new Set<string>();
 
-  constructor(private readonly schema?: IniSchema) {}
+  /** `sink`: where the text goes as it is written (then call {@link end}); without one, {@link toString} gives it. */
+  constructor(
+    private readonly schema?: IniSchema,
+    sink?: TextSink,
+  ) {
+    this.lines = new LineBuffer(sink ?? ((chunk) => this.chunks.push(chunk)));
+  }
 
   /** A `; text` line. The text must be one line; it is free text otherwise (Asterisk ignores the rest of the line). */
   comment(text: string): this {
@@ -107,14 +116,21 @@ export class IniWriter {
       keys.add(key);
       body.push(checkLineLength(`${key}=${formatValue(value, object, key)}`, object, key));
     }
-    if (this.lines.length > 0 && this.lines[this.lines.length - 1] !== '') this.lines.push('');
+    if (this.lines.last !== undefined && this.lines.last !== '') this.lines.push('');
     if (comment !== undefined) this.comment(comment);
     this.lines.push(`[${name}]`, `type=${type}`, ...body);
     return this;
   }
 
+  /** Hands the last lines to the sink. */
+  end(): void {
+    this.lines.end();
+  }
+
+  /** The text written (a writer without a sink). */
   toString(): string {
-    return `${this.lines.join('\n')}\n`;
+    this.lines.end();
+    return this.chunks.join('');
   }
 }
 
