@@ -127,6 +127,40 @@ describe('CdrPublisher', () => {
     expect(sent.map((e) => e.event.type === 'cdr' && e.event.cdrId)).toEqual(Array.from({ length: 10 }, (_, n) => cdr(n).cdrId));
   });
 
+  it('no stream takes the subject yet: each try is refused at once (503, not a 5 s PubAck timeout), nothing moves; once the stream exists every CDR is stored once, in order', async () => {
+    const server = await startNatsServer();
+    cleanups.push(() => server.stop());
+    const ctl = await controllerSide(server);
+    cleanups.push(() => ctl.close());
+    const stateDir = mkdtempSync(join(tmpdir(), 'fedpbx-cdr-publisher-'));
+    const warnings: { msg: string; err?: string; time: number }[] = [];
+    const log = pino({ level: 'warn' }, { write: (line: string) => void warnings.push(JSON.parse(line) as { msg: string; time: number }) });
+    const metrics = new AgentMetrics(false);
+    const outbox = new CdrOutbox(stateDir, { lingerMs: 0 });
+    await outbox.addAll(Array.from({ length: 5 }, (_, n) => cdr(n)));
+    await outbox.settled();
+    const link = new NatsLink({ siteId: 'moscow', servers: [server.url], credsFile: await writeAgentCreds(server, 'moscow', stateDir), metrics, log });
+    const publisher = new CdrPublisher({ stateDir, siteId: 'moscow', link, metrics, log, lingerMs: 0 });
+    await publisher.init();
+    const startedAt = Date.now();
+    publisher.start();
+    link.start();
+    cleanups.push(async () => {
+      await publisher.stop();
+      await link.stop();
+    });
+    await expect.poll(() => warnings.find((w) => w.msg === 'CDRs not acknowledged; retrying the batch'), { timeout: 10_000 }).toBeDefined();
+    const refused = warnings.find((w) => w.msg === 'CDRs not acknowledged; retrying the batch')!;
+    expect(refused.err).toMatch(/no stream takes the subject \(503/);
+    expect(refused.time - startedAt).toBeLessThan(4000); // well inside the 5 s a lost PubAck would take
+    expect(publisher.backlog).toBe(5);
+
+    await ctl.eventsStream();
+    await expect.poll(() => publisher.backlog, { timeout: 40_000 }).toBe(0);
+    const sent = await ctl.events(Subjects.eventSubject('moscow', 'cdr'));
+    expect(sent.map((e) => e.event.type === 'cdr' && e.event.cdrId)).toEqual(Array.from({ length: 5 }, (_, n) => cdr(n).cdrId));
+  }, 60_000);
+
   it('follows each outbox write at once: a late CDR of a day already published, and a new day', async () => {
     const { server, ctl, stateDir } = await publisherSetup();
     const log = pino({ level: 'silent' });

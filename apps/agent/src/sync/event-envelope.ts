@@ -40,8 +40,3 @@ export function publishEnvelope(js: JetStreamClient, env: AgentEventEnvelope): P
 export function envelopeText(siteId: string, id: string, eventJson: string, at: Date): string {
   return `{"v":1,"id":${JSON.stringify(id)},"siteId":${JSON.stringify(siteId)},"at":"${at.toISOString()}","event":${eventJson}}`;
 }
-
-/** {@link publishEnvelope} for an envelope already in its JSON text. */
-export function publishEnvelopeText(js: JetStreamClient, siteId: string, type: AgentEvent['type'], id: string, text: string): Promise<PubAck> {
-  return js.publish(Subjects.eventSubject(siteId, type), text, { msgID: id });
-}
