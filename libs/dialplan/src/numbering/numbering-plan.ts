@@ -81,6 +81,11 @@ export class NumberingPlan {
     return this.bySite.get(siteId)?.find(number)?.value;
   }
 
+  /** The site's ranges as given, in their order: all that {@link rangeAt} of the site looks at. */
+  ownRanges(siteId: string): readonly NumberRange[] {
+    return this.rangesBySite.get(siteId) ?? [];
+  }
+
   siteRanges(siteId: string): readonly NumberRange[] {
     const index = this.bySite.get(siteId);
     return index ? [...index].map((i) => i.value) : [];

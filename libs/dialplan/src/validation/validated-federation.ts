@@ -5,7 +5,7 @@ import { checkFederation, type NumberingContext } from './federation-checks.js';
 import type { FederationIssue, ValidationResult } from './federation-issues.js';
 import { IdSet } from './id-set.js';
 import { IssueList } from './issue-list.js';
-import { checkSiteNumbers, type SiteNumbers } from './site-number-checks.js';
+import { checkSiteNumbers, sameSiteInputs, siteInputs, type SiteNumbers } from './site-number-checks.js';
 
 /**
  * Flow validation is supplied by the flow engine; kept as a port so this module stays about the numbering
@@ -34,18 +34,26 @@ interface FederationPart {
  *    ids of missing sites that extensions name, sorted);
  * 4. call flows (they may dial any site's numbers), given the extension numbers of every site.
  * The result lists their issues in that order. {@link validate} computes every part. {@link revalidate}
- * does too when anything but the extensions changed (a site, its prefix, a range, a route, the hub...); when
- * only extensions changed it reuses part 1 and the part 3 of every untouched site as they were computed for
- * the very same input, and recomputes the part 3 of the sites whose extensions changed, part 2 from the ids
- * appended, and part 4. Both give exactly the same result for the same federation (validated-federation.spec.ts
- * holds them to it over random federations and write sequences).
+ * reuses what the change cannot reach: when only extensions changed, part 1 and the part 3 of every untouched
+ * site as they were computed for the very same input, recomputing the part 3 of the sites whose extensions
+ * changed, part 2 from the ids appended, and part 4; when the extensions are the very same and anything else
+ * changed (a range, a site, a route, the hub...), part 2 and the part 3 of every site whose slice of part 1's
+ * context is the same ({@link sameSiteInputs}: a range added at one site re-checks that site's numbers, not
+ * the other 999 sites'), recomputing part 1 and part 4. Both give exactly the same result for the same federation
+ * (validated-federation.spec.ts holds them to it over random federations and write sequences).
  */
 export class ValidatedFederation {
   private constructor(
     readonly federation: Federation,
     readonly result: ValidationResult,
-    /** How this one was computed: 'whole', or 'extensions' when only changed sites were re-checked. */
-    readonly computed: 'whole' | 'extensions',
+    /**
+     * How this one was computed: 'whole'; 'extensions' when only extensions changed and their sites were
+     * re-checked; 'rest' when the extensions did not change and the rest was checked, with the numbers of the
+     * sites it reaches.
+     */
+    readonly computed: 'whole' | 'extensions' | 'rest',
+    /** How many sites' numbers ({@link checkSiteNumbers}) were checked for this result; the others' were kept. */
+    readonly sitesChecked: number,
     private readonly options: ValidateOptions,
     private readonly rest: FederationPart,
     private readonly extensionIds: IdSet,
@@ -72,8 +80,8 @@ export class ValidatedFederation {
       else list.push(e);
     }
     const bySite = new Map<string, SiteNumbers>();
-    for (const [siteId, list] of extensionsBySite) bySite.set(siteId, checkSiteNumbers(context, siteId, list));
-    return ValidatedFederation.assemble(fed, 'whole', options, rest, IdSet.of(ids), idIssues.issues, bySite);
+    for (const [siteId, list] of extensionsBySite) bySite.set(siteId, checkSiteNumbers(siteInputs(context, siteId), list));
+    return ValidatedFederation.assemble(fed, 'whole', bySite.size, options, rest, IdSet.of(ids), idIssues.issues, bySite);
   }
 
   /**
@@ -84,6 +92,7 @@ export class ValidatedFederation {
    */
   revalidate(next: Federation): ValidatedFederation {
     if (next === this.federation) return this;
+    if (next.extensions === this.federation.extensions) return this.revalidateRest(next);
     if (!sameButExtensions(this.federation, next) || this.extensionIdIssues.length > 0) return ValidatedFederation.validate(next, this.options);
 
     const { deleted, replaced, appended } = diffExtensions(this.federation.extensions, next.extensions);
@@ -108,9 +117,35 @@ export class ValidatedFederation {
     for (const [siteId, list] of lists) {
       // A site that exists is checked even with no extensions (its flows and emergency numbers are).
       if (list.length === 0 && !this.rest.context.sites.has(siteId)) bySite.delete(siteId);
-      else bySite.set(siteId, checkSiteNumbers(this.rest.context, siteId, list));
+      else bySite.set(siteId, checkSiteNumbers(siteInputs(this.rest.context, siteId), list));
     }
-    return ValidatedFederation.assemble(next, 'extensions', this.options, this.rest, surviving.edited([], seen), idIssues.issues, bySite);
+    return ValidatedFederation.assemble(next, 'extensions', lists.size, this.options, this.rest, surviving.edited([], seen), idIssues.issues, bySite);
+  }
+
+  /**
+   * `next` has this federation's very extensions (the same array) and anything else may differ: part 1 is
+   * checked again, and each site's numbers only when its slice of the new context differs from its slice of
+   * this one. The extension ids and each site's extensions are this federation's.
+   */
+  private revalidateRest(next: Federation): ValidatedFederation {
+    const out = new IssueList();
+    let context = checkFederation(next, out);
+    // The same classes of service (the very objects) are the same input to every site: keep the one map, so
+    // that sameSiteInputs can compare it by identity.
+    if (sameValues(context.classesOfService, this.rest.context.classesOfService)) context = { ...context, classesOfService: this.rest.context.classesOfService };
+    const bySite = new Map<string, SiteNumbers>();
+    let checked = 0;
+    const numbersOf = (siteId: string): SiteNumbers => {
+      const before = this.bySite.get(siteId);
+      const inputs = siteInputs(context, siteId);
+      if (before !== undefined && sameSiteInputs(siteInputs(this.rest.context, siteId), inputs)) return before;
+      checked++;
+      return checkSiteNumbers(inputs, before?.extensions ?? []);
+    };
+    for (const siteId of context.sites.keys()) bySite.set(siteId, numbersOf(siteId));
+    // Sites that do not exist but that extensions name (the same extensions, so the same names as before).
+    for (const [siteId, before] of this.bySite) if (!context.sites.has(siteId) && before.extensions.length > 0) bySite.set(siteId, numbersOf(siteId));
+    return ValidatedFederation.assemble(next, 'rest', checked, this.options, { issues: out.issues, context }, this.extensionIds, this.extensionIdIssues, bySite);
   }
 
   /**
@@ -141,7 +176,8 @@ export class ValidatedFederation {
 
   private static assemble(
     fed: Federation,
-    computed: 'whole' | 'extensions',
+    computed: 'whole' | 'extensions' | 'rest',
+    sitesChecked: number,
     options: ValidateOptions,
     rest: FederationPart,
     extensionIds: IdSet,
@@ -160,12 +196,19 @@ export class ValidatedFederation {
     );
     const errors = issues.filter((i) => i.severity === 'error');
     const result = { ok: errors.length === 0, errors, warnings: issues.filter((i) => i.severity === 'warning') };
-    return new ValidatedFederation(fed, result, computed, options, rest, extensionIds, extensionIdIssues, bySite);
+    return new ValidatedFederation(fed, result, computed, sitesChecked, options, rest, extensionIds, extensionIdIssues, bySite);
   }
 }
 
 function duplicateId(out: IssueList, id: string): void {
   out.error('duplicate-id', `two extension objects share the id ${id}`, [{ type: 'extension', id }]);
+}
+
+/** Whether two maps hold the very same values under the same keys. */
+function sameValues<K, V>(a: ReadonlyMap<K, V>, b: ReadonlyMap<K, V>): boolean {
+  if (a.size !== b.size) return false;
+  for (const [k, v] of a) if (b.get(k) !== v) return false;
+  return true;
 }
 
 /** Whether every property but `extensions` is the very same value (arrays compared by identity). */
