@@ -51,22 +51,24 @@ export class RevisionRepository {
     return Number(rows[0]?.last ?? 0);
   }
 
+  /**
+   * One statement for all of a write's revisions (a change to the numbering plan gives every site one: 1,000 rows
+   * at 1,000 sites, which TypeORM's insert builder turned into parameter lists at some 3% of the controller's CPU in bench:sync's profile).
+   */
   async insert(m: EntityManager, rows: readonly NewRevision[]): Promise<void> {
-    for (let i = 0; i < rows.length; i += 500) {
-      await m.insert(
-        SiteRevisionEntity,
-        rows.slice(i, i + 500).map((r) =>
-          Object.assign(new SiteRevisionEntity(), {
-            siteId: r.siteId,
-            revision: r.revision,
-            contentHash: r.contentHash,
-            owned: r.owned,
-            reason: r.reason,
-            actor: r.actor,
-          }),
-        ),
-      );
-    }
+    if (rows.length === 0) return;
+    await m.query(
+      `INSERT INTO site_config_revisions (site_id, revision, content_hash, owned, reason, actor)
+       SELECT * FROM unnest($1::text[], $2::int[], $3::text[], $4::jsonb[], $5::text[], $6::text[])`,
+      [
+        rows.map((r) => r.siteId),
+        rows.map((r) => r.revision),
+        rows.map((r) => r.contentHash),
+        rows.map((r) => (r.owned === null ? null : JSON.stringify(r.owned))),
+        rows.map((r) => r.reason),
+        rows.map((r) => r.actor),
+      ],
+    );
   }
 
   async list(m: EntityManager, siteId: string, limit: number, before: number | undefined): Promise<RevisionSummary[]> {
