@@ -32,6 +32,7 @@ import { EnrollmentService } from './enrollment/enrollment.service.js';
 import { FederationRepository } from './federation/federation.repository.js';
 import { FederationStore } from './federation/federation-store.js';
 import { FederationWriter } from './federation/federation-writer.js';
+import { WarningsController } from './federation/warnings.controller.js';
 import { HealthController } from './health/health.controller.js';
 import { Readiness } from './health/readiness.js';
 import { ImportController } from './import/import.controller.js';
@@ -99,6 +100,7 @@ export class AppModule {
         OpenApiController,
         LiveController,
         ActiveCallsController,
+        WarningsController,
       ],
       providers: [
         { provide: CONTROLLER_CONFIG, useValue: config },

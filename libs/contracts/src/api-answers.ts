@@ -24,8 +24,13 @@ export interface ValidationIssue<Code extends string = string> {
 
 export interface WriteValidation<Issue = ValidationIssue> {
   readonly ok: boolean;
+  /** Every error. */
   readonly errors: readonly Issue[];
+  /** The first warnings (20): `warningCount` says how many there are, `GET /api/v1/warnings` lists them all. */
   readonly warnings: readonly Issue[];
+  readonly warningCount: number;
+  /** Every warning counted by its code. */
+  readonly warningsByCode: Readonly<Record<string, number>>;
 }
 
 /**

@@ -165,7 +165,7 @@ function FlowEditor({ siteId, flow, layout, readOnly }: { siteId: string; flow: 
       // Where the boxes are is saved apart from the routing: it makes no revision and rolls out nowhere.
       if (!dryRun) await api.put(`/call-flows/${encodeURIComponent(flowId)}/layout`, { nodes: layoutOf(nodes, pinned.current) });
       showFindings([], [...answer.validation.errors, ...answer.validation.warnings]);
-      if (dryRun) setPreview({ ...answer, validation: { ok: answer.validation.ok, errors: answer.validation.errors.filter(aboutThisFlow), warnings: answer.validation.warnings.filter(aboutThisFlow) } });
+      if (dryRun) setPreview({ ...answer, validation: { ...answer.validation, errors: answer.validation.errors.filter(aboutThisFlow), warnings: answer.validation.warnings.filter(aboutThisFlow) } });
       else if (flow === undefined && answer.data !== undefined) navigate(`/sites/${siteId}/flows/${answer.data.id}?saved=1`, { replace: true });
       else setSaved('Saved. The sites’ configuration is being updated.');
     } catch (e) {

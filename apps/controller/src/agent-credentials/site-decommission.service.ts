@@ -12,6 +12,7 @@ import { FederationWriter } from '../federation/federation-writer.js';
 import { AccountRevocations } from './account-revocations.js';
 import { AgentCredentialRepository } from './agent-credential.repository.js';
 import { AgentCredentialsService, rotateLinkSecrets } from './agent-credentials.service.js';
+import { answeredValidation } from '../federation/write-validation.js';
 
 /** `POST /sites/:siteId/decommission`: a real run names the site again (what the console's typed confirmation sends). */
 export const DecommissionBody = z.strictObject({ confirm: z.string().max(64).optional() });
@@ -131,7 +132,7 @@ export class SiteDecommissionService {
       removes: plan,
       revokedKeys,
       bucket: Subjects.configBucket(siteId),
-      validation: outcome.validation,
+      validation: answeredValidation(outcome.validation, caller.scope),
       blockers,
       changedSites: outcome.changedSites.map((s) => s.siteId),
       revisions: outcome.revisions,

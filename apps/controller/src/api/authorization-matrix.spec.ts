@@ -160,6 +160,7 @@ describe(`authorization matrix: every route x role x own/foreign site (${testDat
     'GET /api/v1/sites/:siteId/survivability': { req: (target) => ({ method: 'GET', url: `/api/v1/sites/${SITE[target]}/survivability` }), expect: siteRead },
     'POST /api/v1/trace': { req: (target) => ({ method: 'POST', url: '/api/v1/trace', body: { siteId: SITE[target], caller: '101', number: '302' } }), expect: siteRead },
     'GET /api/v1/audit': { req: () => ({ method: 'GET', url: '/api/v1/audit' }), expect: all(200) },
+    'GET /api/v1/warnings': { req: () => ({ method: 'GET', url: '/api/v1/warnings' }), expect: all(200) },
     'POST /api/v1/import': {
       req: (target) => ({ method: 'POST', url: '/api/v1/import?dryRun=true', body: { extensions: [{ siteId: SITE[target], number: SITE[target] === 'moscow' ? '106' : '306', displayName: 'Imported' }] } }),
       expect: headOfficeOnly(200),

@@ -1,6 +1,6 @@
 import { Inject, Injectable } from '@nestjs/common';
 import type { Federation, LiveEvent } from '@fedpbx/contracts';
-import { ValidatedFederation, validateFederationFlows, type FederationIssue } from '@fedpbx/dialplan';
+import { ValidatedFederation, validateFederationFlows, type FederationIssue, type ValidationResult } from '@fedpbx/dialplan';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditRepository, type AuditRecord } from '../audit/audit.repository.js';
 import { WriteLock } from '../database/write-lock.js';
@@ -39,6 +39,7 @@ export interface SiteImpact {
 
 export interface WriteOutcome {
   readonly dryRun: boolean;
+  /** Every issue; the warnings that concern the write (it brought them, or they name an object it changes) first. */
   readonly validation: { readonly ok: boolean; readonly errors: readonly FederationIssue[]; readonly warnings: readonly FederationIssue[] };
   /** Sites whose snapshot changes (would change, for a dry run). */
   readonly changedSites: readonly SiteImpact[];
@@ -120,10 +121,19 @@ export class FederationWriter {
     return outcome;
   }
 
+  /** The validation of the current federation: the one its write kept, or (after a reload) worked out once. */
+  async currentValidation(): Promise<ValidationResult> {
+    const { federation } = await this.store.read();
+    let validated = this.validations.get(federation);
+    if (validated === undefined) this.validations.set(federation, (validated = ValidatedFederation.validate(federation, VALIDATE_OPTIONS)));
+    return validated.result;
+  }
+
   private evaluate(current: FederationView, plan: ChangePlanner, req: WriteRequest) {
     const changes = plan(current.federation);
     const next = applyChanges(current.federation, changes);
-    const validated = this.validations.get(current.federation)?.revalidate(next) ?? ValidatedFederation.validate(next, VALIDATE_OPTIONS);
+    const kept = this.validations.get(current.federation);
+    const validated = kept?.revalidate(next) ?? ValidatedFederation.validate(next, VALIDATE_OPTIONS);
     this.validations.set(next, validated);
     const { result } = validated;
     const extensionsAt: ExtensionsAt = (siteId) => validated.extensionsAt(siteId);
@@ -133,7 +143,7 @@ export class FederationWriter {
     for (const s of changedSites) if (s.after === undefined) heads.delete(s.siteId);
     const outcome: WriteOutcome = {
       dryRun: req.dryRun,
-      validation: { ok: result.ok, errors: result.errors, warnings: result.warnings },
+      validation: { ok: result.ok, errors: result.errors, warnings: concernsFirst(result.warnings, changes, kept?.result.warnings) },
       changedSites,
       revisions: [],
       federation: next,
@@ -142,6 +152,24 @@ export class FederationWriter {
     return { outcome, changes, heads, extensionsAt, previous };
   }
 }
+
+/**
+ * The warnings with those that concern the write first: the ones it brought (not among `before`'s, when known)
+ * and the ones naming an object it changes, each group in validation order. An answer lists only the first few
+ * of a large federation's standing warnings (write-validation.ts): what the write did must be among them.
+ */
+function concernsFirst(warnings: readonly FederationIssue[], changes: readonly FederationChange[], before: readonly FederationIssue[] | undefined): FederationIssue[] {
+  const changed = new Set(changes.map((c) => (c.collection === 'hub' ? 'site\n' + (c.hubSiteId ?? '') : `${OBJECT_TYPE[c.collection]}\n${changedId(c)}`)));
+  const standing = new Set(before?.map(issueKey));
+  const concerns = (w: FederationIssue): boolean => (before !== undefined && !standing.has(issueKey(w))) || w.objects.some((o) => changed.has(`${o.type}\n${o.id}`));
+  const first: FederationIssue[] = [];
+  const rest: FederationIssue[] = [];
+  for (const w of warnings) (concerns(w) ? first : rest).push(w);
+  return rest.length === 0 || first.length === 0 ? [...warnings] : [...first, ...rest];
+}
+
+/** An issue as far as telling one from another goes: its code and its message (which names its objects). */
+const issueKey = (i: FederationIssue): string => `${i.code}\n${i.message}`;
 
 /** Sites whose snapshot hash differs after the change (hashes computed only for sites the change can reach). */
 function impactOf(current: FederationView, next: Federation, changes: readonly FederationChange[], previous: BeforeLookup, extensionsAt: ExtensionsAt): SiteImpact[] {

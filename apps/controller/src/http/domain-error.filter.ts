@@ -2,6 +2,7 @@ import { Catch, HttpException, Logger, type ArgumentsHost, type ExceptionFilter 
 import type { FastifyReply } from 'fastify';
 import { isDatabaseUnavailable } from '../database/database-unavailable.js';
 import { DomainError, RateLimitedError, ValidationConflictError, type DomainErrorCode } from '../errors.js';
+import { WARNINGS_LISTED, warningSummary } from '../federation/write-validation.js';
 
 function statusOf(code: DomainErrorCode): number {
   switch (code) {
@@ -40,7 +41,9 @@ export class DomainErrorFilter implements ExceptionFilter {
       const body: Record<string, unknown> = { code: error.code, message: error.message, ...error.details };
       if (error instanceof ValidationConflictError) {
         body['issues'] = error.issues;
-        body['warnings'] = error.warnings;
+        // As in a write's answer: the first warnings and their counts (GET /api/v1/warnings lists the federation's).
+        body['warnings'] = error.warnings.slice(0, WARNINGS_LISTED);
+        Object.assign(body, warningSummary(error.warnings));
       }
       if (error instanceof RateLimitedError) void reply.header('retry-after', String(error.retryAfterSec));
       void reply.status(statusOf(error.code)).send({ error: body });

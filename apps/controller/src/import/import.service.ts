@@ -8,6 +8,7 @@ import { FederationWriter } from '../federation/federation-writer.js';
 import { RESOURCE_KINDS, type ResourceKind } from '../resources/resource-kinds.js';
 import { generateCredential, type WriteResponse } from '../resources/resource.service.js';
 import { csvObjects, type ImportProblem } from './csv.js';
+import { answeredValidation } from '../federation/write-validation.js';
 
 /** Kinds a CSV file may hold (one kind per file). */
 export const CSV_KINDS = ['sites', 'numberRanges', 'extensions'] as const;
@@ -131,7 +132,7 @@ export class ImportService {
     return {
       dryRun,
       imported,
-      validation: outcome.validation,
+      validation: answeredValidation(outcome.validation, caller.scope),
       changedSites: outcome.changedSites.map((s) => s.siteId),
       revisions: outcome.revisions,
     };

@@ -29,6 +29,18 @@ const EXTRA_BODIES: Record<string, string> = {
   'PUT /api/v1/call-flows/{id}/layout': 'CallFlowLayout',
 };
 
+const ISSUE = {
+  type: 'object',
+  required: ['code', 'severity', 'message', 'objects'],
+  properties: {
+    code: { type: 'string', description: 'e.g. `dangling-reference`, `extension-outside-range`, `range-overlap`, `call-flow`' },
+    severity: { type: 'string', enum: ['error', 'warning'] },
+    message: { type: 'string' },
+    detail: { type: 'string' },
+    objects: { type: 'array', description: 'the objects the finding names (those outside the caller\'s sites are left out)', items: { type: 'object', required: ['type', 'id'], properties: { type: { type: 'string' }, id: { type: 'string' }, siteId: { type: 'string' } } } },
+  },
+};
+
 const json = (schema: unknown) => ({ content: { 'application/json': { schema } } });
 /** Success answers described by their schema (the other routes answer a plain "ok"). */
 const SUCCESS: Record<string, Record<string, unknown>> = {
@@ -38,6 +50,21 @@ const SUCCESS: Record<string, Record<string, unknown>> = {
     '200': {
       description: 'the token, revoked (also when it already was); 409 `state-conflict` when it was used',
       ...json({ type: 'object', required: ['dryRun', 'data'], properties: { dryRun: { type: 'boolean' }, data: ref('EnrollmentToken') } }),
+    },
+  },
+  'GET /api/v1/warnings': {
+    '200': {
+      description: 'the current federation\'s validation warnings (a write\'s answer lists the first 20 and counts them all), redacted for the caller as in a write\'s answer',
+      ...json({
+        type: 'object',
+        required: ['items', 'warningCount', 'warningsByCode'],
+        properties: {
+          items: { type: 'array', items: ISSUE },
+          warningCount: { type: 'integer', description: 'all warnings, of every code' },
+          warningsByCode: { type: 'object', additionalProperties: { type: 'integer' } },
+          next: { type: 'string', description: '`?after=` for the next page, while there is one' },
+        },
+      }),
     },
   },
   'POST /api/v1/enroll': { '200': { description: 'the site\'s NATS credentials (secret); 401 for an unknown, used, expired or revoked token', ...json(ref('EnrollResponse')) } },
@@ -97,7 +124,21 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
     Error: {
       type: 'object',
       required: ['error'],
-      properties: { error: { type: 'object', required: ['code', 'message'], properties: { code: { type: 'string' }, message: { type: 'string' }, issues: { type: 'array' }, problems: { type: 'array' } } } },
+      properties: {
+        error: {
+          type: 'object',
+          required: ['code', 'message'],
+          properties: {
+            code: { type: 'string' },
+            message: { type: 'string' },
+            issues: { type: 'array', description: '`validation-conflict`: every error' },
+            warnings: { type: 'array', description: '`validation-conflict`: the first 20 warnings' },
+            warningCount: { type: 'integer' },
+            warningsByCode: { type: 'object', additionalProperties: { type: 'integer' } },
+            problems: { type: 'array' },
+          },
+        },
+      },
     },
   };
   schemas['SessionTokens'] = {
@@ -195,6 +236,11 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
       const { '200': _plain, ...errors } = op['responses'] as Record<string, unknown>;
       op['responses'] = { ...success, ...errors };
     }
+    if (r.method === 'GET' && path === '/api/v1/warnings') {
+      describeQuery({ name: 'code', schema: { type: 'string' }, description: 'one kind of warning only (`route-only-remote-trunks`, `range-meets-prefix`...)' });
+      describeQuery({ name: 'limit', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } });
+      describeQuery({ name: 'after', schema: { type: 'string' }, description: '`next` of the previous page' });
+    }
     if (r.method === 'GET' && path === '/api/v1/sites/{siteId}/enrollment-tokens') {
       describeQuery({ name: 'limit', schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 } });
       describeQuery({ name: 'before', schema: { type: 'string', format: 'uuid' }, description: '`next` of the previous page' });
@@ -215,17 +261,6 @@ export function openApiDocument(routes: readonly RouteInfo[]): Record<string, un
 }
 
 /** What every federation object write answers (resource.service.ts WriteResponse). */
-const ISSUE = {
-  type: 'object',
-  required: ['code', 'severity', 'message', 'objects'],
-  properties: {
-    code: { type: 'string', description: 'e.g. `dangling-reference`, `extension-outside-range`, `range-overlap`, `call-flow`' },
-    severity: { type: 'string', enum: ['error', 'warning'] },
-    message: { type: 'string' },
-    detail: { type: 'string' },
-    objects: { type: 'array', description: 'the objects the finding names (those outside the caller\'s sites are left out)', items: { type: 'object', required: ['type', 'id'], properties: { type: { type: 'string' }, id: { type: 'string' }, siteId: { type: 'string' } } } },
-  },
-};
 const WRITE_RESPONSE = {
   type: 'object',
   required: ['dryRun', 'validation', 'changedSites', 'revisions'],
@@ -235,8 +270,14 @@ const WRITE_RESPONSE = {
     validation: {
       type: 'object',
       description: 'the whole federation checked as it would be after the write: `ok` false means the write is (or would be) refused with 409, and `errors` say what would break',
-      required: ['ok', 'errors', 'warnings'],
-      properties: { ok: { type: 'boolean' }, errors: { type: 'array', items: ISSUE }, warnings: { type: 'array', items: ISSUE } },
+      required: ['ok', 'errors', 'warnings', 'warningCount', 'warningsByCode'],
+      properties: {
+        ok: { type: 'boolean' },
+        errors: { type: 'array', items: ISSUE, description: 'every error' },
+        warnings: { type: 'array', items: ISSUE, description: 'the first 20 warnings; `GET /api/v1/warnings` pages through all of the current federation\'s' },
+        warningCount: { type: 'integer', description: 'how many warnings there are in all' },
+        warningsByCode: { type: 'object', additionalProperties: { type: 'integer' }, description: 'every warning counted by its code' },
+      },
     },
     changedSites: { type: 'array', items: { type: 'string' }, description: 'sites whose configuration changes (would change, for a dry run)' },
     revisions: { type: 'array', items: { type: 'object', properties: { siteId: { type: 'string' }, revision: { type: 'integer' } } }, description: 'the revisions written (none for a dry run)' },
@@ -252,6 +293,8 @@ const DELETE_PREVIEW_EXAMPLE = {
       { code: 'call-flow', severity: 'error', detail: 'unknown-extension', message: 'call flow f-hq-reception, node branch: extension 301 does not exist', objects: [{ type: 'callFlow', id: 'f-hq-reception', siteId: 'hq' }] },
     ],
     warnings: [],
+    warningCount: 0,
+    warningsByCode: {},
   },
   changedSites: ['branch'],
   revisions: [],

@@ -6,6 +6,7 @@ import type { FederationChange } from '../federation/federation-change.js';
 import { FederationWriter } from '../federation/federation-writer.js';
 import { SurvivabilityService } from '../survivability/survivability.service.js';
 import { generateSecret, type WriteResponse } from './resource.service.js';
+import { answeredValidation } from '../federation/write-validation.js';
 
 /** Inter-site links derived from the sites: every pair, or hub and spokes. */
 @Injectable()
@@ -28,7 +29,7 @@ export class LinkGenerationService {
     const survivability = dryRun && outcome.validation.ok ? await this.survivability.preview(caller, outcome.before, outcome.federation, changedSites) : undefined;
     return {
       dryRun,
-      validation: outcome.validation,
+      validation: answeredValidation(outcome.validation, caller.scope),
       changedSites,
       revisions: outcome.revisions,
       ...(survivability !== undefined ? { survivability } : {}),

@@ -10,6 +10,7 @@ import { splitFlowPositions } from '../call-flows/flow-positions.js';
 import { AlreadyExistsError, ForbiddenError, InvalidInputError, NotFoundError, PropertyForbiddenError, ValidationConflictError } from '../errors.js';
 import { findObject, type CollectionName, type FederationChange, type ObjectOf } from '../federation/federation-change.js';
 import { FederationWriter, type WriteOutcome } from '../federation/federation-writer.js';
+import { answeredValidation } from '../federation/write-validation.js';
 import { sitesOfObject } from '../federation/object-sites.js';
 import { parseInput } from '../http/input.js';
 import { SurvivabilityService, type SurvivabilityPreview } from '../survivability/survivability.service.js';
@@ -143,7 +144,7 @@ export class ResourceService {
     return {
       dryRun,
       ...(after !== undefined ? { data: toResponse(kind, after) } : {}),
-      validation: { ok: outcome.validation.ok, errors: redactIssues(outcome.validation.errors, caller.scope), warnings: redactIssues(outcome.validation.warnings, caller.scope) },
+      validation: answeredValidation(outcome.validation, caller.scope),
       changedSites,
       revisions: outcome.revisions.filter((r) => caller.scope.canRead(r.siteId)),
       ...(survivability !== undefined ? { survivability } : {}),

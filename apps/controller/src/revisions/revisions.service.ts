@@ -11,6 +11,7 @@ import { headOfficeChanges, RESOURCE_KINDS, toResponse } from '../resources/reso
 import type { WriteResponse } from '../resources/resource.service.js';
 import { diffOwnedConfig, type OwnedConfigDiff } from './revision-diff.js';
 import { RevisionRepository, type RevisionSummary } from './revision.repository.js';
+import { answeredValidation } from '../federation/write-validation.js';
 
 type OwnedCollection = Exclude<keyof SiteOwnedConfig, 'site'> & CollectionName;
 const OWNED: readonly OwnedCollection[] = ['numberRanges', 'extensions', 'trunks', 'inboundRoutes', 'callFlows'];
@@ -80,7 +81,7 @@ export class RevisionsService {
     });
     return {
       dryRun,
-      validation: { ok: outcome.validation.ok, errors: redactIssues(outcome.validation.errors, caller.scope), warnings: redactIssues(outcome.validation.warnings, caller.scope) },
+      validation: answeredValidation(outcome.validation, caller.scope),
       changedSites: outcome.changedSites.map((s) => s.siteId).filter((s) => caller.scope.canRead(s)),
       revisions: outcome.revisions.filter((r) => caller.scope.canRead(r.siteId)),
     };
