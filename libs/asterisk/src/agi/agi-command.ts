@@ -49,11 +49,25 @@ function escapedAgiArg(value: string): string {
 }
 
 /**
- * The pieces of the line formatAgiCommand is building, joined at the end: one array for every command (the
- * function neither calls out nor re-enters). A join makes the line a flat string at once, where `+=` would build
- * a rope of a few pieces per argument, flattened again when the socket writes it - this runs for every command.
+ * The pieces of a command line, one array per argument count, joined at the end: `[verb, ' "', arg1, '" "', arg2,
+ * '"\n']`. A join makes the line a flat string at once, where `+=` builds a rope of a few pieces per argument that
+ * the socket's write flattens again; and an array of a fixed length is refilled in place (one emptied with
+ * `length = 0` and pushed to again gets a new backing store every time). This runs for every command.
  */
-const linePieces: string[] = [];
+const piecesByArgCount: string[][] = [];
+const MAX_PIECE_ARRAYS = 8;
+
+function piecesFor(argCount: number): string[] | undefined {
+  if (argCount >= MAX_PIECE_ARRAYS) return undefined;
+  let pieces = piecesByArgCount[argCount];
+  if (pieces === undefined) {
+    pieces = [''];
+    for (let i = 0; i < argCount; i++) pieces.push(i === 0 ? ' "' : '" "', '');
+    pieces.push(argCount === 0 ? '\n' : '"\n');
+    piecesByArgCount[argCount] = pieces;
+  }
+  return pieces;
+}
 
 /**
  * Builds one command line, `VERB "arg1" "arg2"\n`. The verb is a fixed command word sequence
@@ -64,17 +78,27 @@ export function formatAgiCommand(verb: string, args: readonly string[] = []): st
   if (words + args.length > AGI_MAX_ARGS - 1) {
     throw new AgiCommandError('TOO_MANY_ARGS', `AGI command has more than ${AGI_MAX_ARGS - 1} words`);
   }
-  const pieces = linePieces;
-  pieces.length = 0;
-  pieces.push(verb);
-  for (let i = 0; i < args.length; i++) pieces.push(' "', escapedAgiArg(args[i] as string), '"');
-  pieces.push('\n');
-  const line = pieces.join('');
-  pieces.length = 0; // the arguments are not kept alive by the module
+  const line = joinLine(verb, args);
   // A UTF-16 code unit is at most 3 UTF-8 bytes: short lines need no exact count.
   if (line.length * 3 >= AGI_MAX_COMMAND_BYTES && Buffer.byteLength(line, 'utf8') >= AGI_MAX_COMMAND_BYTES) {
     throw new AgiCommandError('COMMAND_TOO_LONG', `AGI command line must be shorter than ${AGI_MAX_COMMAND_BYTES} bytes`);
   }
+  return line;
+}
+
+function joinLine(verb: string, args: readonly string[]): string {
+  const pieces = piecesFor(args.length);
+  if (pieces === undefined) {
+    let line = verb;
+    for (let i = 0; i < args.length; i++) line += ` "${escapedAgiArg(args[i] as string)}"`;
+    return `${line}\n`;
+  }
+  // A refused argument throws with the earlier ones in their slots: every slot is refilled before the next join.
+  for (let i = 0; i < args.length; i++) pieces[2 + 2 * i] = escapedAgiArg(args[i] as string);
+  pieces[0] = verb;
+  const line = pieces.join('');
+  // The arguments are not kept alive by the module.
+  for (let i = 0; i < args.length; i++) pieces[2 + 2 * i] = '';
   return line;
 }
 

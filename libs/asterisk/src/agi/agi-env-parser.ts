@@ -230,12 +230,13 @@ class EnvEntries {
   /** Keys and values of the lines whose key is not known: `[key, value, key, value, ...]`. */
   others: string[] | undefined;
   /**
-   * Every line in arrival order, as ids: a known slot, or `KNOWN_KEYS.length` + index in `others`. Made with room
-   * for Asterisk's ~22 lines at once (grown by push past them), not grown three times on every call.
+   * Every line in arrival order, as ids: a known slot, or `KNOWN_KEYS.length` + index in `others`. Made only when
+   * the lines leave the order res_agi.c writes them in (known keys in KNOWN_KEYS order, then the others): until
+   * then that order is the arrival order (see {@link lineIds}), and a call's environment needs no array for it.
    */
-  readonly order: number[] = new Array<number>(KNOWN_KEYS.length + 4);
-  /** Lines in {@link order}. */
-  lineCount = 0;
+  private order: number[] | undefined;
+  /** The highest known slot filled so far. */
+  private lastKnown = -1;
 
   /** Adds the line `text[from, end)` (CR and LF already removed). */
   addLine(text: string, from: number, end: number): void {
@@ -260,21 +261,27 @@ class EnvEntries {
     const value = valueFrom === end ? '' : text.slice(valueFrom, end);
     if (slot >= 0) {
       if (this.known[slot] !== undefined) throw duplicate(KNOWN_KEYS[slot] as string);
+      if (this.order === undefined && (slot < this.lastKnown || this.others !== undefined)) this.order = this.lineIds();
       this.known[slot] = value;
-      this.addOrder(slot);
+      if (slot > this.lastKnown) this.lastKnown = slot;
+      this.order?.push(slot);
       return;
     }
     const key = text.slice(from, keyEnd);
     const others = (this.others ??= []);
     for (let i = 0; i < others.length; i += 2) if (others[i] === key) throw duplicate(key);
     others.push(key, value);
-    this.addOrder(KNOWN_KEYS.length + (others.length - 2) / 2);
+    this.order?.push(KNOWN_KEYS.length + (others.length - 2) / 2);
   }
 
-  private addOrder(id: number): void {
-    if (this.lineCount < this.order.length) this.order[this.lineCount] = id;
-    else this.order.push(id);
-    this.lineCount += 1;
+  /** The ids of the lines so far, in arrival order. */
+  lineIds(): number[] {
+    if (this.order !== undefined) return this.order;
+    const ids: number[] = [];
+    for (let slot = 0; slot < KNOWN_KEYS.length; slot += 1) if (this.known[slot] !== undefined) ids.push(slot);
+    const others = this.others;
+    if (others !== undefined) for (let i = 0; i < others.length; i += 2) ids.push(KNOWN_KEYS.length + i / 2);
+    return ids;
   }
 
   /** Value of a line whose key is not a known one. */
@@ -397,8 +404,9 @@ class ParsedEnvironment implements AgiEnvironment {
     if (this.#raw !== undefined) return this.#raw;
     const entries = this.#entries;
     const raw = new Map<string, string>();
-    for (let line = 0; line < entries.lineCount; line += 1) {
-      const id = entries.order[line] as number;
+    const ids = entries.lineIds();
+    for (let line = 0; line < ids.length; line += 1) {
+      const id = ids[line] as number;
       if (id < KNOWN_KEYS.length) raw.set(KNOWN_KEYS[id] as string, entries.known[id] as string);
       else {
         const i = (id - KNOWN_KEYS.length) * 2;

@@ -36,6 +36,11 @@ export type AgiResponseEvent =
   /** A line that is none of the above (e.g. the tail of a value that contained a newline). */
   | { readonly type: 'unknown'; readonly line: string };
 
+/** Where {@link AgiResponseParser.pushInto} appends a chunk's events: an array, or a list that reuses its slots. */
+export interface AgiResponseEventSink {
+  push(event: AgiResponseEvent): unknown;
+}
+
 export interface AgiResponseLimits {
   /** Longest line in bytes, LF excluded. GET FULL VARIABLE answers lines of 8 KiB and more. */
   readonly maxLineBytes: number;
@@ -91,7 +96,7 @@ export class AgiResponseParser {
    * On error nothing of this chunk is appended that would not have been returned by `push` - `push` returns
    * nothing at all then - so callers must drop `out`'s new entries when it throws.
    */
-  pushInto(chunk: Uint8Array, out: AgiResponseEvent[], length = chunk.length): void {
+  pushInto(chunk: Uint8Array, out: AgiResponseEventSink, length = chunk.length): void {
     if (this.failure) throw this.failure;
     try {
       this.consume(chunk, length, out);
@@ -101,7 +106,7 @@ export class AgiResponseParser {
     }
   }
 
-  private consume(chunk: Uint8Array, byteCount: number, events: AgiResponseEvent[]): void {
+  private consume(chunk: Uint8Array, byteCount: number, events: AgiResponseEventSink): void {
     const { maxLineBytes } = this.limits;
     const reader = this.reader;
     reader.appendBorrowed(chunk, byteCount);

@@ -432,8 +432,6 @@ class SessionCore {
   private readonly options: typeof DEFAULTS;
   private readonly envParser: AgiEnvParser;
   private readonly responseParser: AgiResponseParser;
-  private readonly events: AgiResponseEvent[] = [];
-  private eventsBusy = false;
   private phase: 'env' | 'commands' | 'closing' | 'closed' = 'env';
   private failure: AgiSessionError | undefined;
   private inFlight: PendingCommand | undefined;
@@ -599,27 +597,27 @@ class SessionCore {
   }
 
   private onResponseBytes(bytes: Buffer, byteCount = bytes.length): void {
-    // One array per session, refilled per chunk: a chunk nearly always holds a single answer.
-    // A test double may answer synchronously from inside onEvent (write -> data): then use a fresh array.
-    const events = this.eventsBusy ? [] : this.events;
-    events.length = 0;
+    // One list for every session, refilled per chunk: a chunk nearly always holds a single answer. A test double
+    // may answer synchronously from inside onEvent (write -> data): that nested chunk gets a list of its own.
+    const nested = sharedEventsBusy;
+    const events = nested ? new EventList() : SHARED_EVENTS;
     try {
       this.responseParser.pushInto(bytes, events, byteCount);
     } catch (error) {
       // As before: a chunk that breaks a limit delivers none of its events.
-      events.length = 0;
+      events.clear();
       throw error;
     }
-    if (events !== this.events) {
-      for (let i = 0; i < events.length; i++) this.onEvent(events[i] as AgiResponseEvent);
+    if (nested) {
+      for (let i = 0; i < events.count; i++) this.onEvent(events.items[i] as AgiResponseEvent);
       return;
     }
-    this.eventsBusy = true;
+    sharedEventsBusy = true;
     try {
-      for (let i = 0; i < events.length; i++) this.onEvent(events[i] as AgiResponseEvent);
+      for (let i = 0; i < events.count; i++) this.onEvent(events.items[i] as AgiResponseEvent);
     } finally {
-      this.eventsBusy = false;
-      events.length = 0;
+      sharedEventsBusy = false;
+      events.clear();
     }
   }
 
@@ -792,6 +790,31 @@ class SessionCore {
     if (this.closeListeners) for (const listener of [...this.closeListeners]) listener(this.failure);
   }
 }
+
+/**
+ * A chunk's response events, in slots reused from chunk to chunk: an array emptied with `length = 0` gets a new
+ * backing store at its next push (~150 bytes per read).
+ */
+class EventList {
+  readonly items: (AgiResponseEvent | undefined)[] = [];
+  count = 0;
+
+  push(event: AgiResponseEvent): void {
+    if (this.count < this.items.length) this.items[this.count] = event;
+    else this.items.push(event);
+    this.count += 1;
+  }
+
+  /** Empties the list (its slots let go of the events, and stay). */
+  clear(): void {
+    for (let i = 0; i < this.count; i++) this.items[i] = undefined;
+    this.count = 0;
+  }
+}
+
+/** The list {@link SessionCore.onResponseBytes} fills, shared by every session; busy while its events are handled. */
+const SHARED_EVENTS = new EventList();
+let sharedEventsBusy = false;
 
 /** Where a session's socket keeps its {@link SessionCore} for the shared listeners below (until it closes). */
 const SESSION_CORE = Symbol('agiSessionCore');
