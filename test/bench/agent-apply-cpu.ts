@@ -15,10 +15,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { buildSiteConfig, generateFederation, siteIdOf } from '@fedpbx/dialplan';
-import { decodeSnapshotValueAsync, encodeSnapshotValue, generateSigningKey, signSplitSnapshot } from '@fedpbx/signing';
+import { decodeSnapshotValueAsync, encodeSnapshotValue, generateSigningKey, isSizedMembers, signSplitSnapshot } from '@fedpbx/signing';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
 import { RoutingState } from '../../apps/agent/src/state/routing-state.js';
-import { SnapshotApplier } from '../../apps/agent/src/state/snapshot-applier.js';
+import { SnapshotApplier, type SharedResult } from '../../apps/agent/src/state/snapshot-applier.js';
 import { SnapshotStore } from '../../apps/agent/src/state/snapshot-store.js';
 
 const envInt = (name: string, fallback: number): number => {
@@ -28,6 +28,8 @@ const envInt = (name: string, fallback: number): number => {
 const SITES = envInt('SITES', 200);
 const EXT_PER_SITE = envInt('BENCH_EXT_PER_SITE', 50);
 const WRITES = envInt('BENCH_WRITES', 40);
+/** 3: the chunked shared part the controller publishes; 2: one text, as a controller before it published. */
+const SHARED_FORMAT = envInt('BENCH_SHARED_FORMAT', 3) === 2 ? 2 : 3;
 const log = (msg: string): void => void process.stderr.write(`[bench:agent-apply] ${msg}\n`);
 const cpuMs = (): number => {
   const u = process.cpuUsage();
@@ -46,8 +48,8 @@ async function main(): Promise<void> {
       const from = 900_000 + k * 100;
       fed.numberRanges.push({ id: `nr-bench-${k}`, siteId: siteIdOf((k * 37 + 11) % SITES), from: String(from), to: String(from + 99) });
     }
-    const s = signSplitSnapshot(buildSiteConfig(fed, siteId), k + 1, k + 1, key, at);
-    values.push({ shared: encodeSnapshotValue(s.sharedText), site: encodeSnapshotValue(s.siteText) });
+    const s = signSplitSnapshot(buildSiteConfig(fed, siteId), k + 1, k + 1, key, at, SHARED_FORMAT);
+    values.push({ shared: SHARED_FORMAT === 2 ? encodeSnapshotValue(s.sharedText) : s.sharedValue, site: encodeSnapshotValue(s.siteText) });
   }
   log(`${SITES} sites: shared part ${values[0]?.shared.length} bytes in the bucket, site part ${values[0]?.site.length}`);
 
@@ -69,9 +71,14 @@ async function main(): Promise<void> {
     };
     store.save = timed('store', store.save.bind(store));
     state.applyInSlices = timed('compile', state.applyInSlices.bind(state));
+    // As ConfigWatcher hands a shared value over: a chunked one as its value, any other decoded first.
+    const offerShared = async (value: Uint8Array): Promise<SharedResult> => {
+      if (isSizedMembers(value)) return timed('shared', (v: Uint8Array) => applier.offerSharedValue(v, 'bench'))(value);
+      const text = await timed('decode', decodeSnapshotValueAsync)(value);
+      return timed('shared', (t: string) => applier.offerShared(t, 'bench', value))(text);
+    };
     const applyOne = async (v: { shared: Uint8Array; site: Uint8Array }): Promise<void> => {
-      const sharedText = await timed('decode', decodeSnapshotValueAsync)(v.shared);
-      const shared = await timed('shared', (t: string) => applier.offerShared(t, 'bench', v.shared))(sharedText);
+      const shared = await offerShared(v.shared);
       if (!shared.accepted) throw new Error(`shared part refused: ${shared.reason}`);
       const siteText = await timed('decode', decodeSnapshotValueAsync)(v.site);
       const applied = await timed('site', (t: string) => applier.offerText(t, 'bench', v.site))(siteText);
@@ -87,6 +94,7 @@ async function main(): Promise<void> {
     // `site` includes store and compile (they run inside offerText): shown apart, and `verify` is the rest.
     const result = {
       sites: SITES,
+      shared_format: SHARED_FORMAT,
       extensions_per_site: EXT_PER_SITE,
       writes: WRITES,
       agent_cpu_ms_per_apply: r2(perApply),

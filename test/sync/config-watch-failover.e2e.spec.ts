@@ -52,6 +52,7 @@ function agentWatch(node: TestNatsNode) {
       return Promise.resolve({ applied: true, revision, contentHash: 'x', unchanged: false });
     },
     offerShared: () => Promise.reject(new Error('no shared part in this test')),
+    offerSharedValue: () => Promise.reject(new Error('no shared part in this test')),
   };
   const watcher = new ConfigWatcher({ siteId: SITE, link, applier, state, metrics, log, onRefused: () => undefined });
   return {

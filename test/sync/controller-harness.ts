@@ -65,7 +65,8 @@ export async function readSharedText(nc: NatsConnection): Promise<{ text: string
   const e = await kv.get(Subjects.SHARED_KEY);
   if (e === null || e.operation !== 'PUT') return null;
   const text = decodeSnapshotValue(e.value);
-  return { text, revision: (JSON.parse(text) as { revision: number }).revision, seq: e.revision };
+  // The envelope is the first line (a chunked shared part: its chunks follow, one a line).
+  return { text, revision: (JSON.parse(text.split('\n', 1)[0] as string) as { revision: number }).revision, seq: e.revision };
 }
 
 /** A published site part and shared part verified as an agent verifies them (format 2), assembled into the snapshot. */

@@ -3,7 +3,7 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm } from '@nats-io/kv';
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Subjects } from '@fedpbx/contracts';
-import { generateSigningKey, SnapshotValueEncoder } from '@fedpbx/signing';
+import { chunkedContentHash, chunkedSharedContent, generateSigningKey, SizedMemberEncoder } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ConfigBuckets } from '../../apps/controller/src/sync/config-buckets.js';
@@ -15,8 +15,9 @@ const key = generateSigningKey('controller-1');
 const silent = pino({ level: 'silent' });
 const sha256Text = (text: string): string => `sha256:${createHash('sha256').update(text).digest('hex')}`;
 const part = (revision: number, marker = `v${revision}`): SharedToPublish => {
-  const json = `{"marker":${JSON.stringify(marker)}}`;
-  return { revision, json, contentHash: sha256Text(json) };
+  const chunks = [`["marker",${JSON.stringify(marker)}]`];
+  const chunkHashes = chunks.map(sha256Text);
+  return { revision, chunks, chunkHashes, contentHash: chunkedContentHash(chunkHashes) };
 };
 
 /**
@@ -31,12 +32,12 @@ describe('the shared part is compare-and-set by revision across replicas (privat
     connections.push(nc);
     const buckets = new ConfigBuckets();
     buckets.attach(nc);
-    return { buckets, publisher: new SharedPartPublisher(buckets, new SnapshotValueEncoder(), silent) };
+    return { buckets, publisher: new SharedPartPublisher(buckets, new SizedMemberEncoder(), silent) };
   };
   const inBucket = async () => {
     const nc = connections[0]!;
     const shared = await readSharedText(nc);
-    return { revision: shared?.revision, seq: shared?.seq, marker: shared === null ? undefined : (JSON.parse(shared.text) as { config: { marker: string } }).config.marker };
+    return { revision: shared?.revision, seq: shared?.seq, marker: shared === null ? undefined : (chunkedSharedContent(shared.text) as { marker: string }).marker };
   };
 
   beforeAll(async () => {

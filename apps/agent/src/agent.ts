@@ -252,6 +252,8 @@ export class Agent {
     // The last CDRs on disk before another agent may open the outbox (a planned restart), or before exit.
     await this.cdrOutbox.settled();
     await this.sync?.stop();
+    // Sync is stopped: no more saves (a bootstrap file's apply may still save: it opens the directory again).
+    await this.store.close();
     await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
     this.metricsServer = undefined;
   }

@@ -265,12 +265,12 @@ describe('membersLike: members compared with the text before', () => {
 
 describe('a shared part read against the one before', () => {
   const ranged = (id: string) => ({ ...config, federation: { ...config.federation, numberRanges: [...config.federation.numberRanges, { id, siteId: 'moscow', from: '7000', to: '7099' }] } });
-  const shared = (c: typeof config, revision: number, k = key) => signSplitSnapshot(c, revision, revision, k, at).sharedText;
+  const shared = (c: typeof config, revision: number, k = key) => signSplitSnapshot(c, revision, revision, k, at, 2).sharedText;
 
   it('takes over the members whose bytes are as before (not hashed again) and reads the plan that changed', () => {
     const first = runSteps(verifySharedSteps(shared(config, 1), [key]));
     expect(first.parts.source?.text).toBe(first.text);
-    const second = runSteps(verifySharedSteps(shared(ranged('nr-a'), 2), [key], first.parts));
+    const second = runSteps(verifySharedSteps(shared(ranged('nr-a'), 2), [key], first));
     expect(second.part.numberRanges.map((r) => r.id)).toContain('nr-a');
     expect(second.part.numberRanges).not.toBe(first.part.numberRanges);
     for (const same of ['sites', 'outboundRoutes', 'remoteTrunks', 'classesOfService'] as const) expect(second.part[same], same).toBe(first.part[same]);
@@ -286,11 +286,11 @@ describe('a shared part read against the one before', () => {
     const first = runSteps(verifySharedSteps(shared(config, 1), [key]));
     const next = shared(ranged('nr-b'), 2);
     const tampered = next.replace('"nr-b"', '"nr-c"');
-    expect(refusal(() => runSteps(verifySharedSteps(tampered, [key], first.parts)))).toBe('hash-mismatch');
-    expect(refusal(() => runSteps(verifySharedSteps(shared(ranged('nr-b'), 2, other), [key], first.parts)))).toBe('bad-signature');
+    expect(refusal(() => runSteps(verifySharedSteps(tampered, [key], first)))).toBe('hash-mismatch');
+    expect(refusal(() => runSteps(verifySharedSteps(shared(ranged('nr-b'), 2, other), [key], first)))).toBe('bad-signature');
     // A new element is validated as reading the whole array validates it, and named by its index.
     const badRange = { ...config, federation: { ...config.federation, numberRanges: [...config.federation.numberRanges, { id: 'nr-x', siteId: 'moscow', from: '7100', to: '70' }] } };
-    expect(() => runSteps(verifySharedSteps(shared(badRange, 3), [key], first.parts))).toThrow(`snapshot is malformed at config.numberRanges.${config.federation.numberRanges.length}.to:`);
+    expect(() => runSteps(verifySharedSteps(shared(badRange, 3), [key], first))).toThrow(`snapshot is malformed at config.numberRanges.${config.federation.numberRanges.length}.to:`);
     expect(() => runSteps(verifySharedSteps(shared(badRange, 3), [key]))).toThrow(`snapshot is malformed at config.numberRanges.${config.federation.numberRanges.length}.to:`);
   });
 });

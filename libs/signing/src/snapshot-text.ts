@@ -514,14 +514,14 @@ export function* topLevelMembersSteps(
 }
 
 /** The element schema of an array schema with no checks of its own (so validating it is validating each element). */
-function plainArrayElement(schema: ZodType): ZodType | undefined {
+export function plainArrayElement(schema: ZodType): ZodType | undefined {
   if (!(schema instanceof ZodArray)) return undefined;
   const checks = (schema._zod.def as { checks?: readonly unknown[] }).checks;
   return checks === undefined || checks.length === 0 ? (schema.element as ZodType) : undefined;
 }
 
 /** The texts of the elements of the JSON array spanning text[start, end); undefined when it is not one. */
-function arrayElements(text: string, start: number, end: number): string[] | undefined {
+export function arrayElements(text: string, start: number, end: number): string[] | undefined {
   let i = skipWs(text, start, end);
   if (text.charCodeAt(i) !== 0x5b /* [ */) return undefined;
   i = skipWs(text, i + 1, end);

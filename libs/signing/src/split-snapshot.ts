@@ -4,6 +4,9 @@ import { canonicalJson, RemoteTrunk, SiteConfig, SNAPSHOT_FORMAT_VERSION, Snapsh
 import { SnapshotRejectedError, type SigningKey, type VerifyingKey } from './snapshot-signer.js';
 import { checkTextSteps, REUSE_MAX_PART_BYTES, runSteps, verifyEnvelopeOnly, verifyPartSteps, type CheckedText, type PartSpec, type Shape, type SnapshotParts } from './snapshot-text.js';
 import { sha256 } from './wire-text.js';
+import { ChunkedSharedEnvelope, CHUNKED_SHARED_FORMAT, chunkedContentHash, chunkedSharedContent, chunkedSharedText, sharedChunks, verifyChunkedSharedSteps, type SharedChunks } from './chunked-shared.js';
+import { SizedMemberEncoder } from './sized-members.js';
+import { encodeSnapshotValue } from './snapshot-wire.js';
 
 /**
  * Snapshot format 2: a site's snapshot in two signed parts (README "Snapshot format at scale").
@@ -80,7 +83,7 @@ export const SharedPartEnvelope = z.strictObject({
 export type SharedPartEnvelope = z.infer<typeof SharedPartEnvelope>;
 
 /** The exact bytes the controller signs for a shared part (a prefix of its own: never a site snapshot's payload). */
-export function sharedSigningPayload(e: Pick<SharedPartEnvelope, 'format' | 'revision' | 'generatedAt' | 'contentHash'>): string {
+export function sharedSigningPayload(e: Pick<SharedPartEnvelope | ChunkedSharedEnvelope, 'format' | 'revision' | 'generatedAt' | 'contentHash'>): string {
   return `fedpbx-shared\n${e.format}\n${e.revision}\n${e.generatedAt}\n${e.contentHash}`;
 }
 
@@ -115,6 +118,23 @@ export function signSharedPart(partJson: string, revision: number, key: SigningK
   return { envelope, head: `${JSON.stringify(envelope).slice(0, -1)},"config":` };
 }
 
+/**
+ * Signs a chunked shared part (format 3) given as its chunk texts (sharedChunks) and their hashes: its envelope
+ * line, which lists the hashes; the text is chunkedSharedText(line, chunks), the bucket value each line a sized
+ * gzip member (encodeChunkedShared).
+ */
+export function signSharedChunks(chunkHashes: readonly string[], revision: number, key: SigningKey, generatedAt: Date): { envelope: ChunkedSharedEnvelope; line: string } {
+  const unsigned = { format: CHUNKED_SHARED_FORMAT, part: 'shared' as const, revision, generatedAt: generatedAt.toISOString(), contentHash: chunkedContentHash(chunkHashes) };
+  const signature = { alg: 'ed25519' as const, keyId: key.keyId, value: sign(null, Buffer.from(sharedSigningPayload(unsigned)), key.privateKey).toString('base64') };
+  const envelope = { ...unsigned, signature, chunks: [...chunkHashes] };
+  return { envelope, line: JSON.stringify(envelope) };
+}
+
+/** A chunked shared part's bucket value: its envelope line and each `"\n" + chunk` a sized gzip member. */
+export function encodeChunkedShared(line: string, chunks: readonly string[], encoder = new SizedMemberEncoder()): Uint8Array {
+  return encoder.encode([line, ...chunks.map((c) => `\n${c}`)]);
+}
+
 /** Signs a site part (canonical JSON `partJson`, which names its shared part) for `siteId` at `revision`. */
 export function signSitePart(siteId: string, partJson: string, revision: number, key: SigningKey, generatedAt: Date, contentHash = sha256(partJson)): SignedPart<SitePartEnvelope> {
   return signSitePartHash(siteId, contentHash, revision, key, generatedAt);
@@ -129,7 +149,7 @@ export function signSitePartHash(siteId: string, contentHash: string, revision: 
 }
 
 /** The controller's signature over a shared part's envelope, by one of `keys`. */
-export function verifySharedSignature(e: SharedPartEnvelope, keys: readonly VerifyingKey[]): void {
+export function verifySharedSignature(e: SharedPartEnvelope | ChunkedSharedEnvelope, keys: readonly VerifyingKey[]): void {
   const key = keys.find((k) => k.keyId === e.signature.keyId);
   if (key === undefined) throw new SnapshotRejectedError('unknown-key', `shared part is signed with unknown key ${e.signature.keyId}`);
   if (!verify(null, Buffer.from(sharedSigningPayload(e)), key.publicKey, Buffer.from(e.signature.value, 'base64'))) {
@@ -238,29 +258,33 @@ export function configOfStoredText(text: string): SiteConfig {
   const pair = splitPairText(text);
   if (pair === undefined) return (JSON.parse(text) as { config: SiteConfig }).config;
   const part = (JSON.parse(pair.siteText) as { config: SitePart }).config;
-  const shared = (JSON.parse(pair.sharedText) as { config: SharedPart }).config;
+  const shared = snapshotFormatOf(pair.sharedText) === CHUNKED_SHARED_FORMAT ? (chunkedSharedContent(pair.sharedText) as SharedPart) : (JSON.parse(pair.sharedText) as { config: SharedPart }).config;
   return new SiteConfigAssembler().assemble(part, shared);
 }
 
-/** A verified shared part: its envelope, its validated content, its text (stored with the site part) and its parts. */
+/**
+ * A verified shared part: its envelope, its validated content, its text (stored with the site part) and what the
+ * next one takes over - a format-2 part's members (`parts`), a chunked part's chunks (`chunks`).
+ */
 export interface VerifiedShared {
-  readonly envelope: SharedPartEnvelope;
+  readonly envelope: SharedPartEnvelope | ChunkedSharedEnvelope;
   readonly part: SharedPart;
   readonly text: string;
-  readonly parts: SnapshotParts;
+  readonly parts?: SnapshotParts;
+  readonly chunks?: SharedChunks;
 }
 
 const SHARED_SHAPE = SharedPart.shape as unknown as Shape;
 const SITE_PART_SHAPE = SitePart.shape as unknown as Shape;
 
-function refuseOtherFormat(raw: unknown, what: string): void {
-  if (typeof raw === 'object' && raw !== null && 'format' in raw && raw.format !== SPLIT_SNAPSHOT_FORMAT) {
-    throw new SnapshotRejectedError('format', `${what} format ${String(raw.format)} is not supported here (expected ${SPLIT_SNAPSHOT_FORMAT})`);
+function refuseOtherFormat(raw: unknown, what: string, format: number): void {
+  if (typeof raw === 'object' && raw !== null && 'format' in raw && raw.format !== format) {
+    throw new SnapshotRejectedError('format', `${what} format ${String(raw.format)} is not supported here (expected ${format})`);
   }
 }
 
-function envelopeOf<T>(schema: z.ZodType<T>, raw: unknown, what: string): T {
-  refuseOtherFormat(raw, what);
+function envelopeOf<T>(schema: z.ZodType<T>, raw: unknown, what: string, format: number = SPLIT_SNAPSHOT_FORMAT): T {
+  refuseOtherFormat(raw, what, format);
   const parsed = schema.safeParse(raw);
   if (!parsed.success) {
     const first = parsed.error.issues[0];
@@ -270,14 +294,35 @@ function envelopeOf<T>(schema: z.ZodType<T>, raw: unknown, what: string): T {
 }
 
 /**
- * Verifies a shared part from its text: envelope, hash over the content's bytes, the controller's signature, then
- * the content member by member - the members whose text hashes as in `previous` (the site directory when only the
- * plan changed) taken over without parsing them again. Yields between slices (runStepsWithPauses).
+ * Verifies a shared part from its text - chunked (format 3: chunkedSharedText) or whole (format 2: envelope, hash
+ * over the content's bytes, the controller's signature, then the content member by member, the members whose text
+ * is as in `previous` taken over without parsing them again). Yields between slices (runStepsWithPauses).
  */
-export function* verifySharedSteps(text: string, keys: readonly VerifyingKey[], previous?: SnapshotParts): Generator<void, VerifiedShared> {
-  const read = yield* verifyPartSteps(text, sharedSpec(keys), previous);
+export function* verifySharedSteps(text: string, keys: readonly VerifyingKey[], previous?: VerifiedShared): Generator<void, VerifiedShared> {
+  if (snapshotFormatOf(text) === CHUNKED_SHARED_FORMAT) return yield* chunkedSteps({ text }, keys, previous);
+  const read = yield* verifyPartSteps(text, sharedSpec(keys), previous?.parts);
   if (read === undefined) throw new SnapshotRejectedError('malformed', 'shared part is not in wire form (envelope, then "config" as its last member)');
   return { envelope: read.envelope, part: read.content as SharedPart, text, parts: read.parts };
+}
+
+/**
+ * A chunked shared part from its bucket value (sized gzip members, SizedMemberEncoder): only the chunks `previous`
+ * does not hold in the same bytes are inflated, hashed and read (chunked-shared.ts).
+ */
+export function* verifySharedValueSteps(value: Uint8Array, keys: readonly VerifyingKey[], previous?: VerifiedShared): Generator<void, VerifiedShared> {
+  return yield* chunkedSteps({ value }, keys, previous);
+}
+
+function* chunkedSteps(input: { readonly value: Uint8Array } | { readonly text: string }, keys: readonly VerifyingKey[], previous: VerifiedShared | undefined): Generator<void, VerifiedShared> {
+  const read = yield* verifyChunkedSharedSteps(input, SHARED_SHAPE, (e) => verifySharedSignature(e, keys), previous?.chunks);
+  return {
+    envelope: read.envelope,
+    part: read.content as SharedPart,
+    chunks: read.chunks,
+    get text(): string {
+      return read.text;
+    },
+  };
 }
 
 function sharedSpec(keys: readonly VerifyingKey[]): PartSpec<SharedPartEnvelope> {
@@ -285,8 +330,25 @@ function sharedSpec(keys: readonly VerifyingKey[]): PartSpec<SharedPartEnvelope>
 }
 
 /** A shared part's envelope, its hash and signature checked, its content not read; undefined when not in wire form. */
-export function verifySharedEnvelope(text: string, keys: readonly VerifyingKey[]): SharedPartEnvelope | undefined {
+export function verifySharedEnvelope(text: string, keys: readonly VerifyingKey[]): SharedPartEnvelope | ChunkedSharedEnvelope | undefined {
+  if (snapshotFormatOf(text) === CHUNKED_SHARED_FORMAT) return verifyChunkedEnvelope(text, keys);
   return verifyEnvelopeOnly(text, sharedSpec(keys));
+}
+
+/** A chunked shared part's envelope line: its shape, its hash over the chunk list, its signature; chunks not read. */
+function verifyChunkedEnvelope(text: string, keys: readonly VerifyingKey[]): ChunkedSharedEnvelope | undefined {
+  const end = text.indexOf('\n');
+  let raw: unknown;
+  try {
+    raw = JSON.parse(end < 0 ? text : text.slice(0, end)) as unknown;
+  } catch {
+    return undefined;
+  }
+  const e = envelopeOf(ChunkedSharedEnvelope, raw, 'shared part', CHUNKED_SHARED_FORMAT);
+  const actual = chunkedContentHash(e.chunks);
+  if (actual !== e.contentHash) throw new SnapshotRejectedError('hash-mismatch', `shared part content hash ${actual} does not match the declared ${e.contentHash}`);
+  verifySharedSignature(e, keys);
+  return e;
 }
 
 /** A site part's envelope and the shared part it names, its signature checked, its content not read (cheap). */
@@ -417,7 +479,15 @@ export interface StoredPair {
  * shared part lists the trunks of every site that shared routes use; the controller builds that one from the whole
  * federation). For tools and tests; assembling the result gives `config` back.
  */
-export function signSplitSnapshot(config: SiteConfig, revision: number, sharedRevision: number, key: SigningKey, generatedAt: Date): { siteText: string; sharedText: string; sharedHash: string } {
+export function signSplitSnapshot(
+  config: SiteConfig,
+  revision: number,
+  sharedRevision: number,
+  key: SigningKey,
+  generatedAt: Date,
+  /** 3 (chunked, what the controller publishes) or 2 (one text: what a controller before it published). */
+  sharedFormat: 2 | 3 = CHUNKED_SHARED_FORMAT,
+): { siteText: string; sharedText: string; sharedHash: string; sharedValue: Uint8Array } {
   const sharedRoutes = config.outboundRoutes.filter(isSharedRoute);
   const used = new Set(sharedRoutes.flatMap((r) => r.trunks.map((t) => t.trunkId)));
   const ownEntries = config.trunks.filter((t) => used.has(t.id)).map((t) => ({ id: t.id, siteId: t.siteId, name: t.name }));
@@ -431,8 +501,10 @@ export function signSplitSnapshot(config: SiteConfig, revision: number, sharedRe
     remoteTrunks: sharedTrunks,
     classesOfService: config.classesOfService,
   };
-  const sharedJson = canonicalJson(shared);
-  const sharedHash = sha256(sharedJson);
+  const sharedJson = sharedFormat === 2 ? canonicalJson(shared) : '';
+  const chunks = sharedFormat === 2 ? [] : sharedChunks(shared, canonicalJson);
+  const chunkHashes = chunks.map(sha256);
+  const sharedHash = sharedFormat === 2 ? sha256(sharedJson) : chunkedContentHash(chunkHashes);
   const part: SitePart = {
     site: config.site,
     shared: { contentHash: sharedHash },
@@ -446,7 +518,12 @@ export function signSplitSnapshot(config: SiteConfig, revision: number, sharedRe
     ...(config.remotePresence !== undefined ? { remotePresence: config.remotePresence } : {}),
   };
   const partJson = canonicalJson(part);
-  const signedShared = signSharedPart(sharedJson, sharedRevision, key, generatedAt, sharedHash);
   const signedSite = signSitePart(config.site.id, partJson, revision, key, generatedAt);
-  return { siteText: `${signedSite.head}${partJson}}`, sharedText: `${signedShared.head}${sharedJson}}`, sharedHash };
+  const siteText = `${signedSite.head}${partJson}}`;
+  if (sharedFormat === 2) {
+    const sharedText = `${signSharedPart(sharedJson, sharedRevision, key, generatedAt, sharedHash).head}${sharedJson}}`;
+    return { siteText, sharedText, sharedHash, sharedValue: encodeSnapshotValue(sharedText) };
+  }
+  const { line } = signSharedChunks(chunkHashes, sharedRevision, key, generatedAt);
+  return { siteText, sharedText: chunkedSharedText(line, chunks), sharedHash, sharedValue: encodeChunkedShared(line, chunks) };
 }

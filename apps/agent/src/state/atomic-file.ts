@@ -4,9 +4,10 @@ import { randomBytes } from 'node:crypto';
 
 /**
  * Writes a file so that a crash (kill -9, power loss) at any moment leaves either the old or the new content:
- * write a temporary file in the same directory, fsync it, rename it over the target, fsync the directory.
+ * write a temporary file in the same directory, fsync it, rename it over the target, fsync the directory
+ * (`dirHandle`: that directory, already open).
  */
-export async function writeFileAtomic(path: string, data: string | Uint8Array, options: { mode?: number } = {}): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, options: { mode?: number; dirHandle?: FileHandle } = {}): Promise<void> {
   const mode = options.mode ?? 0o640;
   const dir = dirname(path);
   const tmp = join(dir, `.${basename(path)}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`);
@@ -26,6 +27,8 @@ export async function writeFileAtomic(path: string, data: string | Uint8Array, o
     await rm(tmp, { force: true });
     throw error;
   }
+  // A caller that writes often into one directory keeps it open (`dirHandle`): an open and a close less per write.
+  if (options.dirHandle !== undefined) return options.dirHandle.sync();
   const dh = await open(dir, 'r');
   try {
     await dh.sync();

@@ -1,6 +1,7 @@
 import { canonicalJson, type SiteSnapshot } from '@fedpbx/contracts';
 import {
   checkSitePartSteps,
+  inflateSizedMember,
   pairText,
   runStepsWithPauses,
   SiteConfigAssembler,
@@ -8,6 +9,7 @@ import {
   SnapshotRejectedError,
   SPLIT_SNAPSHOT_FORMAT,
   verifySharedSteps,
+  verifySharedValueSteps,
   verifySitePartSteps,
   verifySnapshot,
   verifySnapshotEnvelope,
@@ -71,9 +73,9 @@ export class SnapshotApplier {
   private readonly listeners: ApplyListener[] = [];
   /** The parts of the snapshot in force as verifySnapshotText read them (undefined after any other apply). */
   private parts: SnapshotParts | undefined;
-  /** Verified shared parts by content hash, oldest first; and the last one's parts, for the next one's reuse. */
+  /** Verified shared parts by content hash, oldest first; and the last one verified, for the next one's reuse. */
   private readonly shared = new Map<string, KeptShared>();
-  private sharedParts: SnapshotParts | undefined;
+  private lastShared: VerifiedShared | undefined;
   /** The newest site part whose shared part has not come yet: applied when it does. */
   private pending: { readonly text: string; readonly source: string; readonly value: Uint8Array | undefined; readonly sharedHash: string; readonly revision: number; readonly checked: CheckedSitePart } | undefined;
   private assembler = new SiteConfigAssembler();
@@ -95,7 +97,7 @@ export class SnapshotApplier {
    */
   resume(pair: StoredPair): void {
     this.shared.set(pair.shared.envelope.contentHash, { verified: pair.shared, compressed: undefined });
-    this.sharedParts = pair.shared.parts;
+    this.lastShared = pair.shared;
     this.parts = pair.siteParts;
     this.assembler = pair.assembler;
   }
@@ -136,33 +138,44 @@ export class SnapshotApplier {
   }
 
   /**
-   * A shared part (format 2, from the shared bucket): verified once per revision - envelope, hash, signature, then
-   * its content in slices, the members unchanged since the last one taken over - and kept by its hash. A site part
-   * that waited for it is applied now. A refused one changes nothing.
+   * A shared part (from the shared bucket) as its text: verified once per revision - envelope, hash, signature, then
+   * its content, what is unchanged since the last one taken over - and kept by its hash. A site part that waited for
+   * it is applied now. A refused one changes nothing.
    */
   offerShared(text: string, source: string, value?: Uint8Array): Promise<SharedResult> {
-    return this.serialised(async (): Promise<SharedResult> => {
-      let verified: VerifiedShared;
-      try {
-        verified = await runStepsWithPauses(verifySharedSteps(text, this.keys, this.sharedParts), nextTurn);
-      } catch (error) {
-        if (!(error instanceof SnapshotRejectedError)) throw error;
-        const revision = claimedRevision(text) ?? 0;
-        this.metrics.snapshotRefused(error.code);
-        this.log.warn({ revision, code: error.code, reason: error.message, source }, 'shared part refused; last-known-good stays in force');
-        return { accepted: false, revision, code: error.code, reason: error.message };
-      }
-      const { revision, contentHash } = verified.envelope;
-      this.shared.delete(contentHash);
-      const kept = { verified, compressed: isGzip(value) ? value : undefined };
-      this.shared.set(contentHash, kept);
-      for (const old of this.shared.keys()) if (this.shared.size > SHARED_KEPT) this.shared.delete(old);
-      this.sharedParts = verified.parts;
-      const waiting = this.pending;
-      if (waiting === undefined || waiting.sharedHash !== contentHash) return { accepted: true, revision, contentHash };
-      this.pending = undefined;
-      return { accepted: true, revision, contentHash, applied: await this.applySitePart(waiting.text, waiting.source, kept, waiting.checked, waiting.value) };
-    });
+    return this.serialised(() => this.acceptShared(() => runStepsWithPauses(verifySharedSteps(text, this.keys, this.lastShared), nextTurn), () => text, source, value));
+  }
+
+  /**
+   * A chunked shared part as its bucket value (sized gzip members: isSizedMembers), read from the value: only the
+   * chunks not held in the same bytes are inflated, hashed and parsed. Any other value is refused as malformed
+   * (offer its text to offerShared).
+   */
+  offerSharedValue(value: Uint8Array, source: string): Promise<SharedResult> {
+    return this.serialised(() => this.acceptShared(() => runStepsWithPauses(verifySharedValueSteps(value, this.keys, this.lastShared), nextTurn), () => firstMemberText(value), source, value));
+  }
+
+  private async acceptShared(verify: () => Promise<VerifiedShared>, envelopeText: () => string, source: string, value: Uint8Array | undefined): Promise<SharedResult> {
+    let verified: VerifiedShared;
+    try {
+      verified = await verify();
+    } catch (error) {
+      if (!(error instanceof SnapshotRejectedError)) throw error;
+      const revision = claimedRevisionOf(envelopeText);
+      this.metrics.snapshotRefused(error.code);
+      this.log.warn({ revision, code: error.code, reason: error.message, source }, 'shared part refused; last-known-good stays in force');
+      return { accepted: false, revision, code: error.code, reason: error.message };
+    }
+    const { revision, contentHash } = verified.envelope;
+    this.shared.delete(contentHash);
+    const kept = { verified, compressed: isGzip(value) ? value : undefined };
+    this.shared.set(contentHash, kept);
+    for (const old of this.shared.keys()) if (this.shared.size > SHARED_KEPT) this.shared.delete(old);
+    this.lastShared = verified;
+    const waiting = this.pending;
+    if (waiting === undefined || waiting.sharedHash !== contentHash) return { accepted: true, revision, contentHash };
+    this.pending = undefined;
+    return { accepted: true, revision, contentHash, applied: await this.applySitePart(waiting.text, waiting.source, kept, waiting.checked, waiting.value) };
   }
 
   /**
@@ -208,7 +221,7 @@ export class SnapshotApplier {
       claimed,
       source,
       () => runStepsWithPauses(verifySitePartSteps(text, this.siteId, this.keys, shared.verified, this.assembler, this.parts, named.checked), nextTurn),
-      pairText(text, shared.verified.text),
+      () => pairText(text, shared.verified.text),
       compressed === undefined ? undefined : () => storedPairBytes(text, value, compressed),
     );
   }
@@ -239,7 +252,8 @@ export class SnapshotApplier {
     claimed: number,
     source: string,
     verify: () => Verification | Promise<Verification>,
-    text?: string,
+    /** The text as stored and handed to hooks: made only when something needs it (a chunked shared part is joined). */
+    text?: string | (() => string),
     /** What to write to disk instead of `text` (the same text, compressed): made only once the snapshot is verified. */
     bytes?: () => Uint8Array,
   ): Promise<ApplyResult> {
@@ -258,20 +272,21 @@ export class SnapshotApplier {
       }
       return this.refuse(snapshot.revision, 'stale-revision', `revision ${snapshot.revision} is not newer than ${current.revision} in force`, source);
     }
-    const stored = text ?? canonicalJson(snapshot);
-    await this.store.save(snapshot, bytes?.() ?? stored);
+    let storedText = typeof text === 'string' ? text : undefined;
+    const stored = (): string => (storedText ??= typeof text === 'function' ? text() : canonicalJson(snapshot));
+    await this.store.save(snapshot, bytes?.() ?? stored());
     await this.state.applyInSlices(snapshot, nextTurn); // calls keep routing on the site in force while the new one compiles
     this.parts = parts;
     this.metrics.snapshotApplied(snapshot);
     this.log.info({ revision: snapshot.revision, contentHash: snapshot.contentHash, source }, 'snapshot applied');
     for (const hook of this.hooks) {
       try {
-        await hook(snapshot, stored);
+        await hook(snapshot, stored());
       } catch (error) {
         this.log.error({ err: error, revision: snapshot.revision }, 'post-apply step failed; routing uses the new snapshot');
       }
     }
-    for (const listener of this.listeners) listener(snapshot, stored);
+    for (const listener of this.listeners) listener(snapshot, stored());
     return { applied: true, revision: snapshot.revision, contentHash: snapshot.contentHash, unchanged: false };
   }
 
@@ -291,6 +306,21 @@ function nextTurn(): Promise<void> {
 export function claimedRevision(text: string): number | undefined {
   const m = /"revision":([0-9]{1,15})[,}]/.exec(text.slice(0, 512));
   return m?.[1] !== undefined ? Number(m[1]) : undefined;
+}
+
+/** The revision a shared part claims (for its refusal's report), from its envelope's text when that can be read. */
+function claimedRevisionOf(envelopeText: () => string): number {
+  try {
+    return claimedRevision(envelopeText()) ?? 0;
+  } catch {
+    return 0;
+  }
+}
+
+/** A sized-members value's first member (a chunked shared part's envelope line), bounded. */
+function firstMemberText(value: Uint8Array): string {
+  const size = Buffer.from(value.buffer, value.byteOffset, value.byteLength).readUInt32LE(16);
+  return inflateSizedMember(value.subarray(0, size), 1 << 20);
 }
 
 function isGzip(value: Uint8Array | undefined): value is Uint8Array {

@@ -73,7 +73,7 @@ describe('format 2: a site part and the shared part it names', () => {
   it('refuses a tampered shared part and one signed by another key; a site part altered to name another shared part', async () => {
     const { applier, state } = await setup();
     const good = split(4);
-    const tampered = good.sharedText.replace('"numberRanges":[', '"numberRanges":[{"from":"900","id":"nr-evil","siteId":"piter","to":"999"},');
+    const tampered = good.sharedText.replace('["numberRanges",[', '["numberRanges",[{"from":"900","id":"nr-evil","siteId":"piter","to":"999"},');
     expect(tampered).not.toBe(good.sharedText);
     expect(await applier.offerShared(tampered, 'test')).toMatchObject({ accepted: false, code: 'hash-mismatch' });
     const forged = signSplitSnapshot(piter, 4, 4, generateSigningKey('controller-1'), at);

@@ -1,9 +1,9 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Subjects } from '@fedpbx/contracts';
-import { decodeSnapshotValueAsync } from '@fedpbx/signing';
+import { decodeSnapshotValueAsync, isSizedMembers } from '@fedpbx/signing';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
-import { claimedRevision, type ApplyResult, type SnapshotApplier } from '../state/snapshot-applier.js';
+import { claimedRevision, type ApplyResult, type SharedResult, type SnapshotApplier } from '../state/snapshot-applier.js';
 import type { RoutingState } from '../state/routing-state.js';
 import { Backoff, sleep } from './backoff.js';
 import { agentJetStream } from './event-envelope.js';
@@ -13,7 +13,7 @@ import type { NatsLink } from './nats-link.js';
 export interface ConfigWatcherOptions {
   readonly siteId: string;
   readonly link: NatsLink;
-  readonly applier: Pick<SnapshotApplier, 'offerText' | 'offerShared'>;
+  readonly applier: Pick<SnapshotApplier, 'offerText' | 'offerShared' | 'offerSharedValue'>;
   readonly state: Pick<RoutingState, 'revision' | 'ready'>;
   /** A snapshot from the bucket was refused (bad signature/hash/site, not JSON...): for the status report. */
   readonly onRefused: (revision: number, reason: string) => void;
@@ -239,9 +239,14 @@ export class ConfigWatcher {
   }
 
   private async handleShared(entry: KeyEntry): Promise<void> {
+    // A chunked shared part is read from its value: only the chunks the agent does not hold are decompressed.
+    if (entry.operation === 'PUT' && isSizedMembers(entry.value)) return this.sharedOutcome(await this.opts.applier.offerSharedValue(entry.value, 'nats'));
     const text = await this.decoded(entry);
     if (text === undefined) return;
-    const result = await this.opts.applier.offerShared(text, 'nats', entry.value);
+    this.sharedOutcome(await this.opts.applier.offerShared(text, 'nats', entry.value));
+  }
+
+  private sharedOutcome(result: SharedResult): void {
     if (!result.accepted) this.refused(result.revision, `${result.code}: ${result.reason}`);
     else if (result.applied !== undefined) this.outcome(result.applied, undefined);
   }

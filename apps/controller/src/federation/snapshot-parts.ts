@@ -1,11 +1,15 @@
 import { createHash, type Hash } from 'node:crypto';
 import { canonicalJson, type Federation, type RemoteTrunk, type SiteConfig } from '@fedpbx/contracts';
 import type { SiteViews } from '@fedpbx/dialplan';
-import { isSharedRoute, type SharedPart } from '@fedpbx/signing';
+import { chunkedContentHash, isSharedRoute, sharedChunks, type SharedPart } from '@fedpbx/signing';
 
-/** The shared part of a federation's snapshots (format 2): its canonical JSON and that text's hash. */
+/**
+ * The shared part of a federation's snapshots, chunked (libs/signing chunked-shared.ts): its chunk texts, their
+ * hashes, and the content hash over those (what the site parts name).
+ */
 export interface SharedPartText {
-  readonly json: string;
+  readonly chunks: readonly string[];
+  readonly chunkHashes: readonly string[];
   readonly contentHash: string;
   /** Ids of the trunk entries it lists (a site part leaves them out). */
   readonly trunkIds: ReadonlySet<string>;
@@ -57,8 +61,9 @@ export class SnapshotParts {
       remoteTrunks: byId([...remoteTrunks.values()]),
       classesOfService,
     };
-    const json = this.objectJson(part as unknown as Record<string, unknown>);
-    out = { json, contentHash: sha256(json), trunkIds: new Set(remoteTrunks.keys()) };
+    const chunks = sharedChunks(part as unknown as Record<string, unknown>, (v) => (typeof v === 'object' && v !== null ? this.json(v) : canonicalJson(v)));
+    const chunkHashes = chunks.map(sha256);
+    out = { chunks, chunkHashes, contentHash: chunkedContentHash(chunkHashes), trunkIds: new Set(remoteTrunks.keys()) };
     this.shared.set(fed, out);
     return out;
   }
@@ -131,10 +136,6 @@ export class SnapshotParts {
     }
     pieces.push(pieces.length === 0 ? '{}' : '}');
     return pieces;
-  }
-
-  private objectJson(part: Record<string, unknown>): string {
-    return this.pieces(part).join('');
   }
 
   private json(item: object): string {

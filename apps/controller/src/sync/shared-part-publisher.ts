@@ -1,11 +1,12 @@
-import { signSharedPart, verifySharedEnvelope, type SigningKey, type SnapshotValueEncoder, type VerifyingKey } from '@fedpbx/signing';
+import { encodeChunkedShared, signSharedChunks, verifySharedEnvelope, type SigningKey, type SizedMemberEncoder, type VerifyingKey } from '@fedpbx/signing';
 import type { Logger } from 'pino';
 import type { ConfigBuckets } from './config-buckets.js';
 
-/** A shared part to publish: its canonical JSON and hash, and the federation version it was built from. */
+/** A shared part to publish: its chunks (texts and hashes), its content hash, and the federation version it was built from. */
 export interface SharedToPublish {
   readonly revision: number;
-  readonly json: string;
+  readonly chunks: readonly string[];
+  readonly chunkHashes: readonly string[];
   readonly contentHash: string;
 }
 
@@ -29,7 +30,8 @@ export class SharedPartPublisher {
 
   constructor(
     private readonly buckets: Pick<ConfigBuckets, 'sharedHead' | 'putShared'>,
-    private readonly encoder: SnapshotValueEncoder,
+    /** Each chunk's gzip member made once: a plan-wide write compresses the chunk that changed and the envelope. */
+    private readonly encoder: SizedMemberEncoder,
     private readonly log: Logger,
   ) {}
 
@@ -68,9 +70,9 @@ export class SharedPartPublisher {
       }
       expectedSeq = current?.seq ?? 0;
     }
-    const signed = signSharedPart(shared.json, shared.revision, key, new Date(), shared.contentHash);
+    const signed = signSharedChunks(shared.chunkHashes, shared.revision, key, new Date());
     try {
-      const seq = await this.buckets.putShared(this.encoder.encode([signed.head, shared.json, '}']), expectedSeq);
+      const seq = await this.buckets.putShared(encodeChunkedShared(signed.line, shared.chunks, this.encoder), expectedSeq);
       this.known = { revision: shared.revision, contentHash: shared.contentHash, seq };
       this.log.debug({ revision: shared.revision }, 'shared part published');
     } catch (error) {

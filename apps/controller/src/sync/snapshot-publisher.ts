@@ -1,5 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { signSitePartHash, snapshotFormatOf, SnapshotValueEncoder, SPLIT_SNAPSHOT_FORMAT, verifySitePartEnvelope, verifySnapshot } from '@fedpbx/signing';
+import { signSitePartHash, snapshotFormatOf, SizedMemberEncoder, SnapshotValueEncoder, SPLIT_SNAPSHOT_FORMAT, verifySitePartEnvelope, verifySnapshot } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
 import { FederationStore, type FederationView } from '../federation/federation-store.js';
@@ -58,7 +58,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
       undefined,
       PUBLISHES_IN_FLIGHT,
     );
-    this.shared = new SharedPartPublisher(buckets, this.encoder, this.log);
+    this.shared = new SharedPartPublisher(buckets, new SizedMemberEncoder(), this.log);
   }
 
   /** Publishing is on when NATS is configured (and with it the signing key). */
@@ -194,7 +194,8 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     }
     // The shared part the site part names goes first: an agent never gets a site part whose shared part is not
     // in the bucket. A newer shared part there means a newer view (another replica's): its site parts follow it.
-    if (!(await this.shared.ensure({ revision: view.version, json: part.shared.json, contentHash: part.shared.contentHash }, key))) return;
+    const { chunks, chunkHashes, contentHash } = part.shared;
+    if (!(await this.shared.ensure({ revision: view.version, chunks, chunkHashes, contentHash }, key))) return;
     const signed = signSitePartHash(siteId, part.contentHash, head.revision, key, at);
     const seq = await this.buckets.put(siteId, this.encoder.encode([signed.head, ...part.pieces, '}']), expectedSeq);
     this.published.set(siteId, { revision: head.revision, seq });
