@@ -28,17 +28,49 @@ export class IntervalIndex<T> {
     }
     for (const [len, list] of byLength) {
       if (list.length > 1) list.sort((a, b) => (a.from < b.from ? -1 : a.from > b.from ? 1 : 0));
-      // Filled by index: Float64Array.from with a map function goes through the iterator protocol, which showed
-      // in every snapshot apply (a plan has an index per site).
-      const lo = new Float64Array(list.length);
-      const hi = new Float64Array(list.length);
-      for (let i = 0; i < list.length; i++) {
-        const item = list[i] as DigitInterval<T>;
-        lo[i] = Number(item.from);
-        hi[i] = Number(item.to);
-      }
-      this.buckets.set(len, { lo, hi, items: list });
+      this.buckets.set(len, bucketOf(list));
     }
+  }
+
+  /**
+   * This index with `removed` (by value) taken out and `added` put in, each bucket that changed copied and the
+   * others shared: what `new IntervalIndex` gives for the resulting intervals in the order they were given, when
+   * that order cannot matter. Undefined when it might - an added interval starting where another starts (the
+   * order among equals is the input's), a length that had no bucket (buckets iterate in the input's order), a
+   * removed value not found exactly once - for the caller to build afresh.
+   */
+  withChanges(added: readonly DigitInterval<T>[], removed: ReadonlySet<T>): IntervalIndex<T> | undefined {
+    const changed = new Map<number, DigitInterval<T>[]>();
+    let found = 0;
+    for (const [len, bucket] of this.buckets) {
+      let hit = false;
+      for (const it of bucket.items) if (removed.has(it.value)) (found++, (hit = true));
+      if (hit) changed.set(len, bucket.items.filter((it) => !removed.has(it.value)));
+    }
+    if (found !== removed.size) return undefined;
+    for (const it of added) {
+      const len = it.from.length;
+      const items = changed.get(len) ?? this.buckets.get(len)?.items.slice();
+      if (items === undefined) return undefined;
+      let left = 0;
+      let right = items.length;
+      while (left < right) {
+        const mid = (left + right) >>> 1;
+        if ((items[mid] as DigitInterval<T>).from < it.from) left = mid + 1;
+        else right = mid;
+      }
+      if (items[left]?.from === it.from) return undefined;
+      items.splice(left, 0, it);
+      changed.set(len, items);
+    }
+    const out = new IntervalIndex<T>([]);
+    for (const [len, bucket] of this.buckets) {
+      const items = changed.get(len);
+      if (items === undefined) out.buckets.set(len, bucket);
+      else if (items.length > 0) out.buckets.set(len, bucketOf(items));
+      else return undefined; // a bucket emptied: its place in the order would go (rare: build afresh)
+    }
+    return out;
   }
 
   /** Whether any interval has numbers of this many digits. */
@@ -92,6 +124,20 @@ export class IntervalIndex<T> {
   *[Symbol.iterator](): IterableIterator<DigitInterval<T>> {
     for (const bucket of this.buckets.values()) yield* bucket.items;
   }
+}
+
+/** A bucket of intervals sorted by start, with their bounds as numbers for the binary search. */
+function bucketOf<T>(items: DigitInterval<T>[]): Bucket<T> {
+  // Filled by index: Float64Array.from with a map function goes through the iterator protocol, which showed in
+  // every snapshot apply (a plan has an index per site).
+  const lo = new Float64Array(items.length);
+  const hi = new Float64Array(items.length);
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i] as DigitInterval<T>;
+    lo[i] = Number(item.from);
+    hi[i] = Number(item.to);
+  }
+  return { lo, hi, items };
 }
 
 /** The common span of two same-length digit intervals, or undefined. */

@@ -37,4 +37,33 @@ describe('a numbering plan built over the one before', () => {
     expect(without.siteRanges(a.siteId)).toEqual([]);
     expect(classified(without, fed.numberRanges)).toEqual(classified(new NumberingPlan(fed.sites, gone), fed.numberRanges));
   });
+
+  it('over random changes (added, removed, replaced, moved, reordered, overlapping, new lengths), a plan built over the one before is the plan built afresh', () => {
+    let seed = 11;
+    const next = (): number => {
+      seed = (seed * 1103515245 + 12345) % 2147483648;
+      return seed / 2147483648;
+    };
+    const pick = <T>(list: readonly T[]): T => list[Math.floor(next() * list.length)] as T;
+    let ranges: NumberRange[] = [...fed.numberRanges];
+    let plan = first;
+    for (let round = 0; round < 150; round++) {
+      const roll = next();
+      const from = String(100_000 + Math.floor(next() * 40) * 1000 * (roll < 0.9 ? 1 : 10));
+      const fresh = { id: `nr-${round}`, siteId: pick(fed.sites).id, from, to: String(Number(from) + Math.floor(next() * 999)) };
+      if (roll < 0.35) ranges = [...ranges, fresh].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+      else if (roll < 0.55 && ranges.length > 1) ranges = ranges.filter((r) => r !== pick(ranges));
+      else if (roll < 0.7) ranges = ranges.map((r) => (r === pick(ranges) ? { ...r, to: String(Number(r.from) + 3) } : r));
+      else if (roll < 0.8) ranges = ranges.map((r) => (r === pick(ranges) ? { ...r, siteId: pick(fed.sites).id } : r));
+      else if (roll < 0.9) ranges = [...ranges].reverse();
+      else ranges = [...ranges, fresh, { ...fresh, id: `nr-${round}-same-from` }];
+      plan = new NumberingPlan(fed.sites, ranges, plan);
+      const afresh = new NumberingPlan(fed.sites, ranges);
+      // Compared as JSON (deep equality of thousands of answers per round is slow).
+      expect(JSON.stringify(classified(plan, ranges)), `round ${round}`).toBe(JSON.stringify(classified(afresh, ranges)));
+      expect(JSON.stringify(fed.sites.map((s) => plan.siteRanges(s.id)))).toBe(JSON.stringify(fed.sites.map((s) => afresh.siteRanges(s.id))));
+      expect(JSON.stringify([...plan.flat])).toBe(JSON.stringify([...afresh.flat]));
+      expect(JSON.stringify(plan.flat.overlapping())).toBe(JSON.stringify(afresh.flat.overlapping()));
+    }
+  });
 });

@@ -44,20 +44,44 @@ export class NumberingPlan {
   /** Each site's ranges as given (for the next plan to take over the index of a site whose ranges are the same). */
   private readonly rangesBySite: ReadonlyMap<string, readonly NumberRange[]>;
 
+  /** The ranges as given (for the next plan to find what changed). */
+  private readonly ranges: readonly NumberRange[];
+
   /**
-   * `previous`: the plan before, built from the same `sites`: the index of every site whose ranges are the very
-   * same objects in the same order is taken over (a range added anywhere re-indexes that site and the flat plan,
-   * not the other 999 sites).
+   * `previous`: the plan before, built from the same `sites`. What depends on the sites alone is taken over; the
+   * ranges are compared with the plan before's by identity (the agent's snapshot keeps unchanged ranges the same
+   * objects): only the sites whose ranges were added, removed or replaced are indexed again, and the flat plan's
+   * index is updated in place of being built again (a range added anywhere: that site and one bucket of the flat
+   * plan, not 1,000 sites and a sort of every flat range). The result is the plan built afresh.
    */
   constructor(sites: Iterable<PlanSite>, ranges: Iterable<NumberRange>, previous?: NumberingPlan) {
-    this.sites = new Map([...sites].map((s) => [s.id, s]));
+    this.sites = previous?.sites ?? new Map([...sites].map((s) => [s.id, s]));
+    this.ranges = Array.isArray(ranges) ? (ranges as NumberRange[]) : [...ranges];
+    if (previous !== undefined) {
+      this.prefixes = previous.prefixes;
+      this.siteByPrefix = previous.siteByPrefix;
+      this.prefixLengths = previous.prefixLengths;
+    } else {
+      this.prefixes = [...this.sites.values()]
+        .filter((s): s is PlanSite & { prefix: string } => s.prefix !== undefined)
+        .map((s) => ({ prefix: s.prefix, siteId: s.id }))
+        .sort((a, b) => b.prefix.length - a.prefix.length);
+      this.siteByPrefix = new Map(this.prefixes.map((p) => [p.prefix, p.siteId]));
+      this.prefixLengths = [...new Set(this.prefixes.map((p) => p.prefix.length))];
+    }
+    const changes = previous === undefined ? undefined : rangeChanges(previous.ranges, this.ranges);
+    const updated = previous !== undefined && changes !== undefined ? this.updatedFrom(previous, changes) : undefined;
+    if (updated !== undefined) {
+      ({ rangesBySite: this.rangesBySite, bySite: this.bySite, flat: this.flat } = updated);
+      return;
+    }
     const perSite = new Map<string, NumberRange[]>();
     const flat: NumberRange[] = [];
-    for (const r of ranges) {
+    for (const r of this.ranges) {
       const list = perSite.get(r.siteId) ?? [];
       list.push(r);
       perSite.set(r.siteId, list);
-      if (this.sites.get(r.siteId)?.prefixRequired !== true) flat.push(r);
+      if (this.isFlat(r)) flat.push(r);
     }
     this.rangesBySite = perSite;
     this.bySite = new Map(
@@ -68,12 +92,37 @@ export class NumberingPlan {
       }),
     );
     this.flat = toIndex(flat);
-    this.prefixes = [...this.sites.values()]
-      .filter((s): s is PlanSite & { prefix: string } => s.prefix !== undefined)
-      .map((s) => ({ prefix: s.prefix, siteId: s.id }))
-      .sort((a, b) => b.prefix.length - a.prefix.length);
-    this.siteByPrefix = new Map(this.prefixes.map((p) => [p.prefix, p.siteId]));
-    this.prefixLengths = [...new Set(this.prefixes.map((p) => p.prefix.length))];
+  }
+
+  private isFlat(r: NumberRange): boolean {
+    return this.sites.get(r.siteId)?.prefixRequired !== true;
+  }
+
+  /**
+   * The plan before with `changes` applied: each site a change touches indexed again from its ranges in the order
+   * given (as a build afresh does), the flat index updated; undefined when the flat index cannot be updated
+   * exactly (IntervalIndex.withChanges).
+   */
+  private updatedFrom(previous: NumberingPlan, changes: RangeChanges): Pick<NumberingPlan, 'flat'> & { rangesBySite: Map<string, readonly NumberRange[]>; bySite: Map<string, IntervalIndex<NumberRange>> } | undefined {
+    const flat = previous.flat.withChanges(
+      changes.added.filter((r) => this.isFlat(r)).map((r) => ({ from: r.from, to: r.to, value: r })),
+      new Set(changes.removed.filter((r) => this.isFlat(r))),
+    );
+    if (flat === undefined) return undefined;
+    const rangesBySite = new Map(previous.rangesBySite);
+    const bySite = new Map(previous.bySite);
+    const touched = new Set([...changes.added, ...changes.removed].map((r) => r.siteId));
+    for (const id of touched) {
+      const list = this.ranges.filter((r) => r.siteId === id);
+      if (list.length === 0) {
+        rangesBySite.delete(id);
+        bySite.delete(id);
+      } else {
+        rangesBySite.set(id, list);
+        bySite.set(id, toIndex(list));
+      }
+    }
+    return { flat, rangesBySite, bySite };
   }
 
   /** The range of `siteId` holding `number`. */
@@ -125,6 +174,50 @@ export class NumberingPlan {
     const prefix = this.sites.get(siteId)?.prefix;
     return prefix === undefined ? undefined : prefix + number;
   }
+}
+
+interface RangeChanges {
+  readonly added: readonly NumberRange[];
+  readonly removed: readonly NumberRange[];
+}
+
+/** Beyond this many changed ranges the plan is built afresh (the walk's bookkeeping would cost more). */
+const MAX_RANGE_CHANGES = 64;
+
+/**
+ * The ranges taken out of `before` and put into `after`, found by walking both in step: the same object at both
+ * places is unchanged, otherwise the smaller id is the one removed or added (both, for one id in another object).
+ * Every element of each list is consumed once, so `after` is always `before` less `removed` plus `added` (as
+ * multisets of objects), whatever the order; in id order (the controller's) the lists are the real changes.
+ */
+function rangeChanges(before: readonly NumberRange[], after: readonly NumberRange[]): RangeChanges | undefined {
+  const added: NumberRange[] = [];
+  const removed: NumberRange[] = [];
+  let i = 0;
+  let j = 0;
+  while (i < before.length || j < after.length) {
+    const a = before[i];
+    const b = after[j];
+    if (a !== undefined && a === b) {
+      i++;
+      j++;
+      continue;
+    }
+    if (b === undefined || (a !== undefined && a.id < b.id)) {
+      removed.push(a as NumberRange);
+      i++;
+    } else if (a === undefined || b.id < a.id) {
+      added.push(b);
+      j++;
+    } else {
+      removed.push(a);
+      added.push(b);
+      i++;
+      j++;
+    }
+    if (added.length + removed.length > MAX_RANGE_CHANGES) return undefined;
+  }
+  return { added, removed };
 }
 
 function toIndex(ranges: readonly NumberRange[]): IntervalIndex<NumberRange> {
