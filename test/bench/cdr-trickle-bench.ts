@@ -254,7 +254,8 @@ async function main(): Promise<void> {
       }
     }
     for (const { rate, main, round } of phases) {
-      const agentPid = (await launch(main)).pid;
+      const running = await launch(main);
+      const agentPid = running.pid;
       const build = label(main);
       // What each process spends doing nothing (heartbeats, polls, timers), to take out of the phase's figure.
       const idle0 = [cpuMs(agentPid), cpuMs(controllerPid), cpuMs(natsPid)];
@@ -270,6 +271,8 @@ async function main(): Promise<void> {
       await sleep(200); // perf attached
       const cpu0 = [cpuMs(agentPid), cpuMs(controllerPid), cpuMs(natsPid)];
       const threads0 = threadCpuMs(agentPid);
+      const logsBefore = running.logs.length;
+      const controllerOutputBefore = controller.output.length;
       const t0 = performance.now();
       const total = Math.round(rate * seconds);
       let sent = 0;
@@ -296,6 +299,11 @@ async function main(): Promise<void> {
       const cpu1 = [cpuMs(agentPid), cpuMs(controllerPid), cpuMs(natsPid)];
       const threads = [...threadCpuMs(agentPid)].map(([name, ms]) => `${name} ${fix((ms - (threads0.get(name) ?? 0)) / total)}`).join(', ');
       const fsyncCount = fsyncs === null ? null : await fsyncs.stop();
+      // What the agent warned of meanwhile (a batch not acknowledged and sent again shows in the latency).
+      const warnings = running.logs.slice(logsBefore).filter((l) => Number(l.level) >= 40);
+      if (warnings.length > 0) log(`${build}, round ${round}, rate ${rate}/s: the agent logged ${warnings.length} warnings/errors, the first: ${JSON.stringify({ msg: warnings[0]!.msg, err: warnings[0]!.err })}`);
+      const controllerWarnings = controller.output.slice(controllerOutputBefore).filter((l) => /"level":(4|5|6)0/.test(l));
+      if (controllerWarnings.length > 0) log(`${build}, round ${round}, rate ${rate}/s: the controller logged ${controllerWarnings.length} warnings/errors, the first: ${controllerWarnings[0]!.slice(0, 300)}`);
       const rows = (
         await pgClient.query<{ cdr_id: string; received_ms: string }>("SELECT cdr_id, (extract(epoch FROM received_at) * 1000)::float8 AS received_ms FROM cdrs WHERE site_id = 'moscow' AND cdr_id LIKE $1", [`${prefix}%`])
       ).rows;
