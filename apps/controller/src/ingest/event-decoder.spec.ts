@@ -32,6 +32,18 @@ describe('decodeEvent', () => {
     expect(decodeEvent('fedpbx.events.moscow.cdr', data)).toMatchObject({ ok: false, reason: 'malformed' });
   });
 
+  it.each([
+    ['a negative duration', { durationSec: -1 }, 'event.durationSec'],
+    ['an unknown disposition', { disposition: 'MAYBE' as 'ANSWERED' }, 'event.disposition'],
+    ['a site id that is not a slug', { targetSiteId: 'Piter!' }, 'event.targetSiteId'],
+    ['a time with an offset', { answer: '2026-01-01T12:00:05+03:00' }, 'event.answer'],
+    ['a source too long', { src: '1'.repeat(81) }, 'event.src'],
+  ])('refuses a CDR with %s and says where (zod words it)', (_, change, path) => {
+    const d = decodeEvent('fedpbx.events.moscow.cdr', bytes(cdrEnvelope('moscow', 1, change)));
+    expect(d).toMatchObject({ ok: false, reason: 'malformed' });
+    expect(d.ok ? '' : d.detail).toMatch(new RegExp(`^not an AgentEventEnvelope: ${path.replace('.', '\\.')} `));
+  });
+
   it('refuses an event on the subject of another event type', () => {
     expect(decodeEvent('fedpbx.events.moscow.heartbeat', bytes(cdrEnvelope('moscow', 1)))).toMatchObject({ ok: false, reason: 'malformed' });
   });

@@ -1,4 +1,5 @@
 import { AgentEventEnvelope } from '@fedpbx/contracts';
+import { isPlainCdrEnvelope } from './cdr-envelope-check.js';
 
 const SUBJECT_PREFIX = 'fedpbx.events.';
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -42,12 +43,17 @@ export function decodeEvent(subject: string, data: Uint8Array): Decoded {
   }
   // PostgreSQL text and jsonb cannot hold U+0000: such an event could never be stored, so refuse it here.
   if (text.includes('\\u0000')) return reject('malformed', 'contains U+0000');
-  const parsed = AgentEventEnvelope.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return reject('malformed', `not an AgentEventEnvelope: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
+  let envelope: AgentEventEnvelope;
+  if (isPlainCdrEnvelope(json)) envelope = json;
+  else {
+    // Everything but a plain CDR (and any envelope the quick check is unsure of): zod decides, and says why not.
+    const parsed = AgentEventEnvelope.safeParse(json);
+    if (!parsed.success) {
+      const issue = parsed.error.issues[0];
+      return reject('malformed', `not an AgentEventEnvelope: ${issue?.path.join('.') ?? ''} ${issue?.message ?? ''}`.trim());
+    }
+    envelope = parsed.data;
   }
-  const envelope = parsed.data;
   if (envelope.siteId !== target.site) return reject('spoofed', `envelope says site ${envelope.siteId}, subject says ${target.site}`);
   if (envelope.event.type !== target.type) return reject('malformed', `a ${envelope.event.type} event on subject type ${target.type}`);
   return { ok: true, envelope };
