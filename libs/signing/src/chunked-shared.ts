@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { SnapshotSignature } from '@fedpbx/contracts';
-import { SnapshotRejectedError, type VerifyingKey } from './snapshot-signer.js';
+import { SnapshotRejectedError } from './snapshot-signer.js';
 import { arrayElements, plainArrayElement, type Shape } from './snapshot-text.js';
 import { MAX_SNAPSHOT_TEXT_BYTES } from './snapshot-wire.js';
 import { inflateSizedMember, sizedMembers } from './sized-members.js';
