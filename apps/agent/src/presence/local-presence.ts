@@ -33,6 +33,8 @@ export interface LocalPresenceOptions {
   readonly coalesceMs?: number;
   /** The site's alarm board: DeviceStateList refused for the AMI user's classes raises one alarm (lamp-rights.ts). */
   readonly alarms?: LampAlarms;
+  /** Observer of every batch published (benchmarks, tests). */
+  readonly onPublish?: (batch: PresenceBatch) => void;
 }
 
 const encoder = new TextEncoder();
@@ -185,6 +187,7 @@ export class LocalPresence {
   private send(batch: PresenceBatch): void {
     try {
       this.nc?.publish(Subjects.presenceChanges(this.opts.siteId), encoder.encode(JSON.stringify(batch)));
+      this.opts.onPublish?.(batch);
     } catch (err) {
       this.opts.log.warn({ err }, 'presence batch not published');
     }

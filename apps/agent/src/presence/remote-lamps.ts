@@ -50,6 +50,8 @@ export interface RemoteLampsOptions {
   readonly startGraceMs?: number;
   /** Observer of every Setvar sent (benchmarks, tests). */
   readonly onWrite?: (device: string, state: DeviceState) => void;
+  /** Observer of every change batch received from a watched site, before it is applied (benchmarks, tests). */
+  readonly onBatch?: (batch: PresenceBatch) => void;
   /** The site's alarm board: writes refused for the AMI user's classes raise one alarm (lamp-rights.ts). */
   readonly alarms?: LampAlarms;
 }
@@ -296,7 +298,9 @@ export class RemoteLamps {
           return;
         }
         const batch = parseBatch(msg.data, site.siteId);
-        if (batch !== undefined) this.onBatch(site, batch);
+        if (batch === undefined) return;
+        this.opts.onBatch?.(batch);
+        this.onBatch(site, batch);
       },
     });
     site.sub = sub;
