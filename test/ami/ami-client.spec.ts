@@ -97,6 +97,37 @@ describe('AmiClient', () => {
     expect(peer.deviceStates.get('Custom:lamp-8')).toBe('NOT_INUSE');
   });
 
+  it('post(): one callback for many actions, told each one by its tag - success, Error answers, and what cannot be sent, never synchronously', async () => {
+    const { peer, client } = await setup();
+    const seen: [string, string | undefined][] = [];
+    const done = (error: Error | undefined, tag: string): void => void seen.push([tag, error === undefined ? undefined : (error as AmiClientError).code]);
+    client.post('Ping', {}, done, 'before connect');
+    expect(seen).toEqual([]); // not synchronously, even when it cannot be sent
+    await until(() => seen.length === 1);
+    expect(seen).toEqual([['before connect', 'NOT_CONNECTED']]);
+    client.start();
+    await connected(client);
+    seen.length = 0;
+    for (let i = 0; i < 50; i++) client.post('Setvar', { Variable: `DEVICE_STATE(Custom:lamp-${i})`, Value: 'INUSE' }, done, `lamp-${i}`);
+    client.post('Setvar', { Variable: 'DEVICE_STATE(Custom:lamp-x)', Value: 'UNKNOWN' }, done, 'refused by Asterisk'); // func_devstate refuses UNKNOWN
+    client.post('Setvar', { Variable: 'DEVICE_STATE(Custom:lamp-y)\r\nAction: Reload', Value: 'INUSE' }, done, 'not sent (CR LF)');
+    expect(seen).toEqual([]);
+    await until(() => seen.length === 52);
+    expect(seen.filter(([, code]) => code === undefined).map(([tag]) => tag)).toEqual(Array.from({ length: 50 }, (_, i) => `lamp-${i}`));
+    expect(seen.find(([tag]) => tag === 'refused by Asterisk')?.[1]).toBe('ACTION_FAILED');
+    expect(seen.find(([tag]) => tag === 'not sent (CR LF)')?.[1]).toBe('AMI_FORBIDDEN_CHAR'); // AmiFormatError, as action() rejects
+    expect(peer.deviceStates.get('Custom:lamp-49')).toBe('INUSE');
+    expect(peer.actions('Setvar')).toHaveLength(51); // the CR LF one never left
+    // The connection dropping fails what is in flight, by tag.
+    seen.length = 0;
+    peer.handle('Setvar', () => undefined);
+    client.post('Setvar', { Variable: 'DEVICE_STATE(Custom:lamp-z)', Value: 'BUSY' }, done, 'in flight');
+    await until(() => peer.actions('Setvar').length === 52);
+    peer.dropAll();
+    await until(() => seen.length === 1);
+    expect(seen).toEqual([['in flight', 'DISCONNECTED']]);
+  });
+
   it('hands on an event that came with the Login answer, once (the package read that packet too)', async () => {
     const { peer, client } = await setup();
     peer.handle('Login', (ctx) => {

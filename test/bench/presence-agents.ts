@@ -37,7 +37,7 @@ export interface PresenceAgentsInput {
 const now = (): number => performance.timeOrigin + performance.now();
 
 const input = JSON.parse(readFileSync(process.argv[2] ?? '', 'utf8')) as PresenceAgentsInput;
-const log = pino({ level: 'warn' }, process.stderr);
+const log = pino({ level: process.env['BENCH_LOG_LEVEL'] ?? 'warn' }, process.stderr);
 const metrics = new AgentMetrics(false);
 /** Events the agents' AMI clients handed to their listeners (what Asterisk sent them, list items aside). */
 let amiEvents = 0;

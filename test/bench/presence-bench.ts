@@ -239,6 +239,7 @@ async function main(): Promise<void> {
   progress(`window done (${changes} changes in ${elapsed.toFixed(1)} s); draining`);
   for (let i = 0; i < 100 && sent.size > 0; i++) await new Promise((r) => setTimeout(r, 100));
   const lost = sent.size;
+  if (lost > 0) progress(`lost ${lost}, e.g. ${[...sent.keys()].slice(0, 5).join(', ')}`);
   const stages = TRACE ? stageBreakdown(delivered, await Promise.all(children.map((c) => c.ask('trace')))) : undefined;
 
   await ask('stop');

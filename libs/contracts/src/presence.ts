@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { Digits, SiteId } from './primitives.js';
+import { Digits, isDigits, isSiteId, SiteId } from './primitives.js';
 
 /**
  * Busy lamps (BLF) across sites. A site shares the device state of its extensions' phones; other sites show them
@@ -64,3 +64,35 @@ export const PresenceBatch = z.strictObject({
   firstChangeAt: z.number().int().min(0).optional(),
 });
 export type PresenceBatch = z.infer<typeof PresenceBatch>;
+
+const BATCH_KEYS = new Set(['siteId', 'epoch', 'seq', 'full', 'states', 'firstChangeAt']);
+const STATE_NAMES = new Set<string>(DEVICE_STATES);
+
+/**
+ * {@link PresenceBatch}'s check written out, for the watcher's hot path: a head office takes thousands of batches a
+ * second, and the schema's parse (a copy of the object, a check object per key) was a tenth of its CPU. Accepts
+ * exactly what `PresenceBatch.safeParse` accepts (presence.spec.ts compares them) but for an extension named
+ * `__proto__`, which the schema drops silently and this refuses, and returns the value itself, not a copy. Bounded like the parse: one pass over the keys JSON.parse produced.
+ */
+export function readPresenceBatch(value: unknown): PresenceBatch | undefined {
+  if (!isPlainObject(value)) return undefined;
+  for (const key in value) if (!BATCH_KEYS.has(key)) return undefined;
+  const { siteId, epoch, seq, full, states, firstChangeAt } = value;
+  if (!isSiteId(siteId) || typeof epoch !== 'string' || epoch.length < 1 || epoch.length > 64) return undefined;
+  if (!isCount(seq) || typeof full !== 'boolean' || !isPlainObject(states)) return undefined;
+  if (firstChangeAt !== undefined && !isCount(firstChangeAt)) return undefined;
+  for (const n in states) if (!isDigits(n) || !STATE_NAMES.has(states[n] as string)) return undefined;
+  return value as PresenceBatch;
+}
+
+/** zod's `.int().min(0)`: a safe integer, not negative. */
+function isCount(value: unknown): value is number {
+  return typeof value === 'number' && Number.isSafeInteger(value) && value >= 0;
+}
+
+/** An object as JSON.parse makes them (zod's object and record checks refuse arrays and other classes). */
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  const proto = Object.getPrototypeOf(value) as unknown;
+  return proto === Object.prototype || proto === null;
+}

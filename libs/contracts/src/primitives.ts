@@ -7,10 +7,14 @@ import { z } from 'zod';
  */
 
 /** A site id doubles as part of PJSIP object names (`site-<id>`) and NATS subjects: lower-case slug. */
-export const SiteId = z
-  .string()
-  .regex(/^[a-z][a-z0-9-]{0,30}$/, 'a site id is 1-31 characters: a lower-case letter, then a-z, 0-9 or -');
+const SITE_ID = /^[a-z][a-z0-9-]{0,30}$/;
+export const SiteId = z.string().regex(SITE_ID, 'a site id is 1-31 characters: a lower-case letter, then a-z, 0-9 or -');
 export type SiteId = z.infer<typeof SiteId>;
+
+/** {@link SiteId}'s check as a plain test (hot paths that check by hand: readPresenceBatch). */
+export function isSiteId(value: unknown): value is SiteId {
+  return typeof value === 'string' && SITE_ID.test(value);
+}
 
 /**
  * One call across the federation: `<origin site>/<the call's linkedid at the origin site>` (an Asterisk uniqueid,
@@ -37,7 +41,13 @@ export const AsteriskName = z
   .regex(/^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/, 'a name is 1-63 characters of A-Z a-z 0-9 _ . - (starts with a letter or digit)');
 
 /** An internal number: digits only (an extension, a range bound). */
-export const Digits = z.string().regex(/^[0-9]{1,15}$/, 'digits only, 1-15 of them');
+const DIGITS = /^[0-9]{1,15}$/;
+export const Digits = z.string().regex(DIGITS, 'digits only, 1-15 of them');
+
+/** {@link Digits}' check as a plain test. */
+export function isDigits(value: string): boolean {
+  return DIGITS.test(value);
+}
 
 /** A dialable string as Asterisk may see it: digits, `*`, `#`, leading `+`. */
 export const DialString = z.string().regex(/^\+?[0-9*#]{1,32}$/, 'a dial string is up to 32 of 0-9 * # with an optional leading +');

@@ -6,9 +6,11 @@
  *   for every aggregate device state change - not only for devices with a hint, unlike `ExtensionStatus`, so it works
  *   before any hint exists. At every AMI (re)connect `DeviceStateList` (res/res_manager_devicestate.c) reads the
  *   cached state of every device; a device Asterisk does not list is UNAVAILABLE.
- * - Out: `fedpbx.presence.<site>.changes` - core NATS, no JetStream write per lamp change. Changes are coalesced for
- *   `coalesceMs` (a later state of an extension replaces an earlier one) into one PresenceBatch with a sequence
- *   number per run (`epoch`), so that a receiver sees a loss as a gap. After every (re)connect to the bus or to
+ * - Out: `fedpbx.presence.<site>.changes` - core NATS, no JetStream write per lamp change. At most one batch per
+ *   `coalesceMs`: a change after a quiet spell (no batch in the last `coalesceMs`) goes out at once - with whatever
+ *   else changed in the same turn of the event loop - and the changes that follow wait until `coalesceMs` after that
+ *   batch (a later state of an extension replaces an earlier one). A PresenceBatch carries a sequence number per run
+ *   (`epoch`), so that a receiver sees a loss as a gap. After every (re)connect to the bus or to
  *   Asterisk the full state goes out (`full: true`), and `fedpbx.presence.<site>.state` answers it on request.
  *
  * Like res_pjsip_publish_asterisk (PUBLISH of device state to a peer Asterisk, whose states stay as last published
@@ -29,7 +31,7 @@ export interface LocalPresenceOptions {
   readonly ami: PresenceAmi;
   readonly bus: PresenceBus;
   readonly log: Logger;
-  /** How long changes are gathered into one message. Default 25 ms. */
+  /** The shortest time between two batches: changes made meanwhile are gathered into the next. Default 25 ms. */
   readonly coalesceMs?: number;
   /** The site's alarm board: DeviceStateList refused for the AMI user's classes raises one alarm (lamp-rights.ts). */
   readonly alarms?: LampAlarms;
@@ -51,6 +53,8 @@ export class LocalPresence {
   private readonly states = new Map<string, DeviceState>();
   private readonly pending = new Map<string, DeviceState>();
   private firstPendingAt: number | undefined;
+  /** performance.now() when the last batch went out (changes or full). */
+  private lastSentAt = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
   private nc: NatsConnection | undefined;
   private stateSub: Subscription | undefined;
@@ -122,8 +126,19 @@ export class LocalPresence {
     }
     if (this.pending.size > 0 && this.timer === undefined) {
       this.firstPendingAt = Date.now();
-      this.timer = setTimeout(() => this.flush(), this.opts.coalesceMs ?? 25);
+      this.timer = setTimeout(() => this.flush(), this.sendDelay());
     }
+  }
+
+  /**
+   * How long a first pending change waits: nothing after a quiet spell - the timer still lets the rest of this turn's
+   * AMI events join it - else until `coalesceMs` after the last batch. A fixed window made every change wait for it
+   * (on average half of it, most of the lamps' latency at a few changes a second), while under load batches go out
+   * once per window as before.
+   */
+  private sendDelay(): number {
+    const since = performance.now() - this.lastSentAt;
+    return Math.max(0, (this.opts.coalesceMs ?? 25) - since);
   }
 
   /** Every device state Asterisk has cached, at each AMI (re)connect; then the full state goes out. */
@@ -185,6 +200,7 @@ export class LocalPresence {
   }
 
   private send(batch: PresenceBatch): void {
+    this.lastSentAt = performance.now();
     try {
       this.nc?.publish(Subjects.presenceChanges(this.opts.siteId), encoder.encode(JSON.stringify(batch)));
       this.opts.onPublish?.(batch);

@@ -3,7 +3,7 @@ import { DEVICE_STATES, type DeviceState } from '@fedpbx/contracts';
 import type { AmiClient } from '../ami/ami-client.js';
 
 /** The part of AmiClient presence uses (both directions). */
-export type PresenceAmi = Pick<AmiClient, 'onEvent' | 'onConnected' | 'listAction' | 'action' | 'connected' | 'addEventFilter'>;
+export type PresenceAmi = Pick<AmiClient, 'onEvent' | 'onConnected' | 'listAction' | 'post' | 'connected' | 'addEventFilter'>;
 
 /** The agent's NATS connection as presence needs it (NatsLink). */
 export interface PresenceBus {

@@ -45,4 +45,38 @@ describe('RemoteLamps', () => {
     ]);
     expect([OWN_LAMP_ECHO.pattern, OWN_LAMP_HINTS.pattern]).toEqual(['Custom:fedpbx-', 'Custom:fedpbx-']);
   });
+
+  it('asks again at once when an owner that did not answer sends a batch (it is back), not at the next periodic request', async () => {
+    const config = { ...buildSiteConfig(foundingScenario(), 'moscow'), remotePresence: [{ siteId: 'piter', numbers: ['301'] }] };
+    const encode = (b: object): Uint8Array => new TextEncoder().encode(JSON.stringify({ siteId: 'piter', epoch: 'e1', full: false, ...b }));
+    let deliver: ((data: Uint8Array) => void) | undefined;
+    // The owner answers the first state request, then one times out (a busy owner), then it answers again.
+    const answers = [() => Promise.resolve({ data: encode({ seq: 1, full: true, states: { '301': 'NOT_INUSE' } }) }), () => Promise.reject(new Error('TIMEOUT'))];
+    let asked = 0;
+    const nc = {
+      subscribe: (_subject: string, opts: { callback: (err: Error | null, msg: { data: Uint8Array }) => void }) => {
+        deliver = (data) => opts.callback(null, { data });
+        return { unsubscribe: () => undefined };
+      },
+      request: () => answers[asked++]?.() ?? new Promise(() => undefined),
+    } as unknown as NatsConnection;
+    const bus = { connected: true, onConnected: (l: (c: NatsConnection) => void) => l(nc), onDisconnected: () => undefined };
+    const ami = new AmiClient({ host: '127.0.0.1', port: 1, username: 'u', secret: 's', log });
+    const lamps = new RemoteLamps({ siteId: 'moscow', ami, bus, log, recheckMs: 0 });
+    lamps.configure(config);
+    lamps.start();
+    const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+    try {
+      await settle();
+      expect(asked).toBe(1); // at the bus connect, answered
+      deliver!(encode({ seq: 3, states: { '301': 'INUSE' } })); // seq 2 lost: asked again, and that request times out
+      await settle();
+      expect([asked, lamps.stats.gaps]).toEqual([2, 1]);
+      deliver!(encode({ seq: 4, states: { '301': 'BUSY' } })); // in sequence, but from an owner whose lamps are dark
+      await settle();
+      expect([asked, lamps.stats.gaps]).toEqual([3, 1]);
+    } finally {
+      lamps.stop();
+    }
+  });
 });

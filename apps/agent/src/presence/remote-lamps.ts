@@ -28,7 +28,7 @@
  *   not notice.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { DEVICE_STATES, PresenceBatch, Subjects, type DeviceState, type SiteConfig } from '@fedpbx/contracts';
+import { DEVICE_STATES, readPresenceBatch, Subjects, type DeviceState, type PresenceBatch, type SiteConfig } from '@fedpbx/contracts';
 import { remotePresenceDevice } from '@fedpbx/dialplan';
 import type { AmiEventFilter } from '../ami/ami-filter.js';
 import type { Logger } from '../logger.js';
@@ -60,7 +60,8 @@ type LinkState = 'up' | 'down' | 'unknown';
 
 interface WatchedSite {
   readonly siteId: string;
-  numbers: Set<string>;
+  /** The numbers shown here -> their lamp's device (`Custom:fedpbx-<site>-<n>`, made once, not per write). */
+  numbers: Map<string, string>;
   /** The owner's latest states as received (also while the lamps show UNAVAILABLE). */
   readonly known: Map<string, DeviceState>;
   epoch: string | undefined;
@@ -189,7 +190,7 @@ export class RemoteLamps {
     const self = config.site.id;
     this.directPeers = new Set(config.links.flatMap((l) => (l.a === self ? [l.b] : l.b === self ? [l.a] : [])));
     this.hub = config.federation.hubSiteId;
-    const wanted = new Map((config.remotePresence ?? []).map((r) => [r.siteId, new Set(r.numbers)]));
+    const wanted = new Map((config.remotePresence ?? []).map((r) => [r.siteId, new Map(r.numbers.map((n) => [n, remotePresenceDevice(r.siteId, n)]))]));
     for (const [siteId, site] of this.sites) {
       if (wanted.has(siteId)) continue;
       site.sub?.unsubscribe();
@@ -317,9 +318,11 @@ export class RemoteLamps {
       this.applyFull(site, batch);
       return;
     }
-    if (batch.epoch !== site.epoch || batch.seq !== site.seq + 1) {
-      // A gap (lost message) or an owner that restarted: what we hold may be wrong; ask for all of it.
-      this.stats.gaps += 1;
+    if (batch.epoch !== site.epoch || batch.seq !== site.seq + 1 || site.ownerGone) {
+      // A gap (lost message) or an owner that restarted: what we hold may be wrong; ask for all of it. An owner that did
+      // not answer its last state request (its lamps UNAVAILABLE) and now sends is back: asked now, not at the next
+      // periodic request up to recheckMs later (a request timed out on a busy owner left its lamps dark that long).
+      if (!site.ownerGone) this.stats.gaps += 1;
       this.applyStates(site, batch);
       site.epoch = batch.epoch;
       site.seq = batch.seq;
@@ -340,8 +343,14 @@ export class RemoteLamps {
   }
 
   private applyStates(site: WatchedSite, batch: PresenceBatch): void {
-    for (const [n, state] of Object.entries(batch.states)) site.known.set(n, state);
-    this.render(site, batch.full ? undefined : Object.keys(batch.states));
+    const { states } = batch;
+    for (const n in states) site.known.set(n, states[n]!);
+    if (batch.full) {
+      this.render(site);
+      return;
+    }
+    const shows = this.showing(site);
+    for (const n in states) this.renderLamp(site, n, shows);
   }
 
   /** Asks the owner for the whole state; batches arriving meanwhile are applied after it when newer. */
@@ -388,17 +397,33 @@ export class RemoteLamps {
     return this.busUp && this.linkUp(site);
   }
 
-  /** Writes what each lamp (or the given ones) of the site should show now. */
-  private render(site: WatchedSite, numbers?: readonly string[]): void {
-    const unavailable = !this.linkUp(site) || site.ownerGone || (!this.busUp && !this.starting);
-    // Never answered yet (start, a newly watched site): left as shown until the answer or its failure.
-    const firstAnswerDue = !unavailable && site.epoch === undefined;
-    for (const n of numbers ?? site.numbers) {
-      if (!site.numbers.has(n)) continue;
-      const known = site.known.get(n);
-      if (firstAnswerDue && known === undefined) continue;
-      this.write(remotePresenceDevice(site.siteId, n), unavailable ? 'UNAVAILABLE' : (known ?? 'UNAVAILABLE'));
+  /** Writes what each lamp of the site should show now. */
+  private render(site: WatchedSite): void {
+    const shows = this.showing(site);
+    for (const n of site.numbers.keys()) this.renderLamp(site, n, shows);
+  }
+
+  /**
+   * What the site's lamps show now: `unavailable` (the site cannot be reached), `known` (the owner's states), or
+   * `known-only` - never answered yet (start, a newly watched site): a lamp whose state is not known is left as shown
+   * until the answer or its failure.
+   */
+  private showing(site: WatchedSite): 'unavailable' | 'known' | 'known-only' {
+    if (!this.linkUp(site) || site.ownerGone || (!this.busUp && !this.starting)) return 'unavailable';
+    return site.epoch === undefined ? 'known-only' : 'known';
+  }
+
+  /** Writes what one lamp of the site should show (a number the site does not show here is ignored). */
+  private renderLamp(site: WatchedSite, n: string, shows: 'unavailable' | 'known' | 'known-only'): void {
+    const device = site.numbers.get(n);
+    if (device === undefined) return;
+    if (shows === 'unavailable') {
+      this.write(device, 'UNAVAILABLE');
+      return;
     }
+    const known = site.known.get(n);
+    if (known === undefined && shows === 'known-only') return;
+    this.write(device, known ?? 'UNAVAILABLE');
   }
 
   private write(device: string, state: DeviceState): void {
@@ -420,32 +445,39 @@ export class RemoteLamps {
       this.shown.set(device, state);
       this.stats.writes += 1;
       this.opts.onWrite?.(device, state);
-      this.opts.ami.action('Setvar', { Variable: `DEVICE_STATE(${device})`, Value: state }).then(this.setvarDone, (err: unknown) => {
-        // Not known to be shown: the next change or resync writes it again.
-        if (this.shown.get(device) === state) this.shown.delete(device);
-        // Refused for the user's classes: one alarm for all of them, not a warning per lamp.
-        if (!this.stopped && !this.rights.refused('Setvar', err)) this.opts.log.warn({ err, device }, 'lamp not set');
-        this.written();
-      });
+      // No promise per lamp: one callback for every Setvar, the fields themselves say which lamp it was.
+      const setvar: SetvarFields = { Variable: `DEVICE_STATE(${device})`, Value: state };
+      this.opts.ami.post('Setvar', setvar, this.setvarDone, setvar);
     }
   }
 
-  private readonly setvarDone = (): void => {
-    this.rights.allowed();
-    this.written();
-  };
-
-  private readonly written = (): void => {
+  private readonly setvarDone = (err: Error | undefined, setvar: SetvarFields): void => {
+    if (err === undefined) this.rights.allowed();
+    else this.setvarFailed(err, setvar);
     this.inFlight -= 1;
     this.pump();
   };
+
+  private setvarFailed(err: Error, setvar: SetvarFields): void {
+    const device = setvar.Variable.slice('DEVICE_STATE('.length, -1);
+    // Not known to be shown: the next change or resync writes it again.
+    if (this.shown.get(device) === setvar.Value) this.shown.delete(device);
+    // Refused for the user's classes: one alarm for all of them, not a warning per lamp.
+    if (!this.stopped && !this.rights.refused('Setvar', err)) this.opts.log.warn({ err, device }, 'lamp not set');
+  }
 }
 
+/** A type, not an interface: it must fit AmiFields' index signature. */
+type SetvarFields = { readonly Variable: string; readonly Value: DeviceState };
+
+/** A batch from the bus (any sender's bytes): checked by hand (readPresenceBatch), and only for the site it names. */
 function parseBatch(data: Uint8Array, siteId: string): PresenceBatch | undefined {
+  let value: unknown;
   try {
-    const batch = PresenceBatch.parse(JSON.parse(decoder.decode(data)));
-    return batch.siteId === siteId ? batch : undefined;
+    value = JSON.parse(decoder.decode(data));
   } catch {
     return undefined;
   }
+  const batch = readPresenceBatch(value);
+  return batch?.siteId === siteId ? batch : undefined;
 }
