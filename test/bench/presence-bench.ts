@@ -41,16 +41,34 @@ const AGENT_PROCS = Math.max(1, Number(process.env['BENCH_AGENT_PROCS'] ?? 4));
 const TRACE = process.env['BENCH_TRACE'] === '1';
 // BENCH_PROFILE=<dir>: a CPU profile of each agents process (and of this one) over the measuring window only.
 const PROFILE_DIR = process.env['BENCH_PROFILE'];
-// The generator's order over the extensions: `by-site` (default) takes a site's 100 extensions one after the other,
-// so every site's phones all change within 50 ms once per round (at the hub: 100 changes x 199 watchers = 19,900 lamp
-// writes in ~50 ms, every 10 s); `interleaved` takes one extension of each site in turn (each site's changes spread
-// evenly in time, ~10/s per site).
-const ORDER = process.env['BENCH_ORDER'] === 'interleaved' ? 'interleaved' : 'by-site';
+// The generator's order over the extensions. `random` (default): one fixed, seeded shuffle of every extension,
+// taken in turn - phones change independently of one another, as in an office, and each extension changes once per
+// round (never twice inside a coalescing window, which would be coalesced, not lost). `by-site` takes a site's 100
+// extensions one after the other, so every site's phones all change within 50 ms once per round (at the hub: 100
+// changes x 199 watchers = 19,900 lamp writes in ~50 ms, every 10 s): a stress case, not an office. `interleaved`
+// takes one extension of each site in turn (each site's changes spread evenly in time, ~10/s per site).
+const ORDERS = ['random', 'by-site', 'interleaved'] as const;
+const ORDER = (ORDERS as readonly string[]).includes(process.env['BENCH_ORDER'] ?? '') ? (process.env['BENCH_ORDER'] as (typeof ORDERS)[number]) : 'random';
 const STATES = ['INUSE', 'RINGING', 'BUSY', 'ONHOLD', 'RINGINUSE', 'NOT_INUSE'] as const;
 
 const progress = (m: string): void => void process.stderr.write(`[bench:presence] ${m}\n`);
 const siteId = (i: number): string => `s${String(i).padStart(3, '0')}`;
 const number = (site: number, ext: number): string => String(100000 + site * EXTENSIONS + ext);
+
+/** Extension indexes (site x EXTENSIONS + ext) in the order the generator changes them (see ORDER). */
+function generatorOrder(kind: (typeof ORDERS)[number], sites: number, extensions: number): Uint32Array {
+  const n = sites * extensions;
+  const order = new Uint32Array(n);
+  for (let i = 0; i < n; i++) order[i] = kind === 'interleaved' ? (i % sites) * extensions + Math.floor(i / sites) : i;
+  if (kind !== 'random') return order;
+  let seed = 0x9e3779b9; // xorshift32, fixed seed: every run shuffles alike
+  const nextRandom = (): number => ((seed ^= seed << 13), (seed ^= seed >>> 17), (seed ^= seed << 5), (seed >>> 0) / 2 ** 32);
+  for (let i = n - 1; i > 0; i--) {
+    const j = Math.floor(nextRandom() * (i + 1));
+    [order[i], order[j]] = [order[j] as number, order[i] as number];
+  }
+  return order;
+}
 
 function federation(): Federation {
   const hub = siteId(0);
@@ -189,8 +207,9 @@ async function main(): Promise<void> {
     last = s.writes;
   }
 
-  // The generator: changes spread evenly over every site's extensions; each extension's next state in a cycle.
+  // The generator: changes taken in ORDER over every site's extensions; each extension's next state in a cycle.
   const stateOf = new Uint8Array(SITES * EXTENSIONS);
+  const order = generatorOrder(ORDER, SITES, EXTENSIONS);
   let next = 0;
   let changes = 0;
   let expected = 0;
@@ -201,7 +220,7 @@ async function main(): Promise<void> {
     while (performance.now() - start < seconds * 1000) {
       const due = Math.floor(((performance.now() - start) / 1000) * RATE);
       for (; emitted < due; emitted++) {
-        const k = ORDER === 'by-site' ? next : (next % SITES) * EXTENSIONS + Math.floor(next / SITES);
+        const k = order[next] as number;
         next = (next + 1) % (SITES * EXTENSIONS);
         const s = Math.floor(k / EXTENSIONS);
         const state = STATES[(stateOf[k] = ((stateOf[k] as number) + 1) % STATES.length)] as string;
