@@ -44,7 +44,11 @@ export class IntervalIndex<T> {
     let found = 0;
     for (const [len, bucket] of this.buckets) {
       let hit = false;
-      for (const it of bucket.items) if (removed.has(it.value)) (found++, (hit = true));
+      for (const it of bucket.items) {
+        if (!removed.has(it.value)) continue;
+        found++;
+        hit = true;
+      }
       if (hit) changed.set(len, bucket.items.filter((it) => !removed.has(it.value)));
     }
     if (found !== removed.size) return undefined;
