@@ -168,14 +168,20 @@ describe(`controller event ingest (nats-server + ${testDatabaseLabel()})`, () =>
 
   it('acknowledges and drops events of a site that does not exist', async () => {
     const ghost = await agentConnection('ghost');
+    const piter = await agentConnection('piter');
     try {
       const before = stats().unknownSite;
-      await publish(jetstream(ghost), cdrEnvelope('ghost', 1));
+      // Published back to back, so the two usually share a batch: the known site's CDR is stored all the same.
+      const known = cdrEnvelope('piter', 60);
+      await Promise.all([publish(jetstream(ghost), cdrEnvelope('ghost', 1)), publish(jetstream(piter), known)]);
       await until('the ghost event', () => stats().unknownSite > before);
+      await until('the known site\'s CDR', async () => (await sql(`SELECT 1 FROM cdrs WHERE site_id = 'piter' AND cdr_id = '${known.event.type === 'cdr' ? known.event.cdrId : ''}'`)).length === 1);
+      expect(stats().unknownSite).toBe(before + 1);
       expect(await sql(`SELECT cdr_id FROM cdrs WHERE site_id = 'ghost'`)).toEqual([]);
       await until('the consumer to hold nothing back', consumerDrained);
     } finally {
       await ghost.close();
+      await piter.close();
     }
   });
 

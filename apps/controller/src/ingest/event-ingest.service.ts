@@ -45,6 +45,16 @@ export interface IngestStats {
   heartbeatsMissed: number;
 }
 
+/** What a stored batch changed: the rows of known sites, and what was dropped for an unknown site. */
+interface StoredBatch {
+  readonly batch: EventBatch;
+  readonly cdrs: number;
+  readonly cdrsInserted: number;
+  readonly others: number;
+  readonly unknown: Set<string>;
+  readonly dropped: number;
+}
+
 interface Accepted {
   readonly msg: JsMsg;
   readonly envelope: AgentEventEnvelope;
@@ -253,9 +263,37 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
     this.log.warn({ events: accepted.length, err: error instanceof Error ? error.message : String(error) }, 'could not store agent events; NATS redelivers them');
   }
 
-  /** One transaction: drop unknown sites, write every table, record rollout outcomes. */
+  /**
+   * Stores a batch at once: drop unknown sites, write every table, record rollout outcomes. A batch of CDRs alone
+   * (calls ending one at a time: nearly every batch) is one statement; any other batch one transaction.
+   */
   private async commit(accepted: readonly Accepted[]): Promise<void> {
-    const outcome = await this.ds.transaction(async (m) => {
+    const outcome = accepted.every((a) => a.envelope.event.type === 'cdr') ? await this.storeCdrs(accepted) : await this.storeInTransaction(accepted);
+    this.tellConsoles(outcome.batch, outcome.cdrsInserted > 0);
+    this.stats.batches += 1;
+    this.stats.cdrsStored += outcome.cdrsInserted;
+    this.stats.cdrsDuplicate += outcome.cdrs - outcome.cdrsInserted;
+    this.stats.statusEvents += outcome.others;
+    this.stats.unknownSite += outcome.dropped;
+    if (outcome.unknown.size > 0) this.log.warn({ sites: [...outcome.unknown], events: outcome.dropped }, 'events of unknown sites acknowledged and dropped');
+  }
+
+  /**
+   * CDRs only: one self-committing statement checks the sites and inserts (`insertCdrsOfKnownSites`), instead of
+   * BEGIN, a site query, the insert and COMMIT - four round trips per batch (a quarter of the controller's CPU at
+   * 50 CDRs/s in bench:cdr-trickle). Exactly once as before: the unique key drops a CDR stored already, and the
+   * caller acknowledges only after the statement (and so its commit) returned.
+   */
+  private async storeCdrs(accepted: readonly Accepted[]): Promise<StoredBatch> {
+    const batch = groupEvents(accepted.map((a) => a.envelope));
+    const { known, cdrsInserted } = await this.store.insertCdrsOfKnownSites(this.ds.manager, batch.cdrs);
+    const cdrs = batch.cdrs.filter((r) => known.has(r.site_id));
+    const unknown = new Set(batch.cdrs.filter((r) => !known.has(r.site_id)).map((r) => r.site_id));
+    return { batch: { ...batch, cdrs }, cdrs: cdrs.length, cdrsInserted, others: 0, unknown, dropped: batch.cdrs.length - cdrs.length };
+  }
+
+  private async storeInTransaction(accepted: readonly Accepted[]): Promise<StoredBatch> {
+    return this.ds.transaction(async (m) => {
       const known = await this.store.knownSites(m, [...new Set(accepted.map((a) => a.envelope.siteId))]);
       const envelopes: AgentEventEnvelope[] = [];
       const unknown = new Set<string>();
@@ -270,12 +308,5 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
       for (const c of batch.configs) await this.rollout.recordConfig(m, c);
       return { batch, cdrs: batch.cdrs.length, cdrsInserted, others: envelopes.length - batch.cdrs.length, unknown, dropped: accepted.length - envelopes.length };
     });
-    this.tellConsoles(outcome.batch, outcome.cdrsInserted > 0);
-    this.stats.batches += 1;
-    this.stats.cdrsStored += outcome.cdrsInserted;
-    this.stats.cdrsDuplicate += outcome.cdrs - outcome.cdrsInserted;
-    this.stats.statusEvents += outcome.others;
-    this.stats.unknownSite += outcome.dropped;
-    if (outcome.unknown.size > 0) this.log.warn({ sites: [...outcome.unknown], events: outcome.dropped }, 'events of unknown sites acknowledged and dropped');
   }
 }

@@ -26,24 +26,27 @@ export class EventStore {
     return { cdrsInserted };
   }
 
+  /**
+   * A batch of CDRs alone, in ONE statement that commits on its own (no BEGIN/COMMIT round trips): the rows of
+   * known sites are inserted, and the statement says which sites were known. Atomic as a transaction is, so the
+   * caller acknowledges after it returns exactly as after a commit.
+   */
+  async insertCdrsOfKnownSites(m: EntityManager, rows: readonly CdrRow[]): Promise<{ known: Set<string>; cdrsInserted: number }> {
+    const siteIds = [...new Set(rows.map((r) => r.site_id))];
+    const result: { known: string[]; inserted: string }[] = await m.query(
+      `WITH known AS (SELECT id FROM sites WHERE id = ANY($2::text[])),
+       ins AS (${INSERT_CDRS} WHERE r.site_id IN (SELECT id FROM known) ${ON_CONFLICT_CDRS})
+       SELECT ARRAY(SELECT id FROM known) AS known, (SELECT count(*) FROM ins) AS inserted`,
+      [JSON.stringify(rows), siteIds],
+    );
+    return { known: new Set(result[0]?.known ?? []), cdrsInserted: Number(result[0]?.inserted ?? 0) };
+  }
+
   private async insertCdrs(m: EntityManager, rows: readonly CdrRow[]): Promise<number> {
     if (rows.length === 0) return 0;
-    const result: { inserted: string }[] = await m.query(
-      `WITH ins AS (
-         INSERT INTO cdrs (site_id, cdr_id, event_id, unique_id, linked_id, start_at, answer_at, end_at, duration_sec, bill_sec,
-                           src, dst, disposition, route_kind, target_site_id, trunk_id, origin_site_id, call_id, snapshot_revision, recording_file)
-         SELECT site_id, cdr_id, event_id, unique_id, linked_id,
-                date_trunc('milliseconds', start_at), date_trunc('milliseconds', answer_at), date_trunc('milliseconds', end_at), duration_sec, bill_sec,
-                src, dst, disposition, route_kind, target_site_id, trunk_id, origin_site_id, call_id, snapshot_revision, recording_file
-         FROM jsonb_to_recordset($1::jsonb) AS r(site_id text, cdr_id text, event_id text, unique_id text, linked_id text,
-              start_at timestamptz, answer_at timestamptz, end_at timestamptz, duration_sec integer, bill_sec integer,
-              src text, dst text, disposition text, route_kind text, target_site_id text, trunk_id text,
-              origin_site_id text, call_id text, snapshot_revision integer, recording_file text)
-         ON CONFLICT (site_id, cdr_id) DO NOTHING
-         RETURNING 1)
-       SELECT count(*) AS inserted FROM ins`,
-      [JSON.stringify(rows)],
-    );
+    const result: { inserted: string }[] = await m.query(`WITH ins AS (${INSERT_CDRS} ${ON_CONFLICT_CDRS}) SELECT count(*) AS inserted FROM ins`, [
+      JSON.stringify(rows),
+    ]);
     return Number(result[0]?.inserted ?? 0);
   }
 
@@ -89,3 +92,16 @@ export class EventStore {
     );
   }
 }
+
+/** CDR rows from the jsonb array $1, as `r` (a WHERE on r may follow). */
+const INSERT_CDRS = `INSERT INTO cdrs (site_id, cdr_id, event_id, unique_id, linked_id, start_at, answer_at, end_at, duration_sec, bill_sec,
+                   src, dst, disposition, route_kind, target_site_id, trunk_id, origin_site_id, call_id, snapshot_revision, recording_file)
+  SELECT site_id, cdr_id, event_id, unique_id, linked_id,
+         date_trunc('milliseconds', start_at), date_trunc('milliseconds', answer_at), date_trunc('milliseconds', end_at), duration_sec, bill_sec,
+         src, dst, disposition, route_kind, target_site_id, trunk_id, origin_site_id, call_id, snapshot_revision, recording_file
+  FROM jsonb_to_recordset($1::jsonb) AS r(site_id text, cdr_id text, event_id text, unique_id text, linked_id text,
+       start_at timestamptz, answer_at timestamptz, end_at timestamptz, duration_sec integer, bill_sec integer,
+       src text, dst text, disposition text, route_kind text, target_site_id text, trunk_id text,
+       origin_site_id text, call_id text, snapshot_revision integer, recording_file text)`;
+/** A CDR already stored (a redelivery, a re-publish) is stored once. */
+const ON_CONFLICT_CDRS = 'ON CONFLICT (site_id, cdr_id) DO NOTHING RETURNING 1';
