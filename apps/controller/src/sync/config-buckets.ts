@@ -5,6 +5,7 @@ import type { NatsConnection } from '@nats-io/transport-node';
 import { Subjects } from '@fedpbx/contracts';
 import { decodeSnapshotValue } from '@fedpbx/signing';
 import { ensureStreamReplicas, explainReplicasError } from '../nats/stream-replicas.js';
+import { KvUpdates } from './kv-updates.js';
 
 /** What a site's bucket holds now: the snapshot revision and the KV sequence to update against. */
 export interface BucketHead {
@@ -55,6 +56,8 @@ export class ConfigBuckets {
   private replicas = 1;
   private readonly open = new Map<string, Promise<KV>>();
   private shared: Promise<KV> | undefined;
+  /** Site snapshot updates (the bulk of every plan-wide write's puts) without a nats.js request each. */
+  private readonly updates = new KvUpdates(5000);
 
   /** Binds to the connection (the bus's one, which reconnects on its own); buckets keep `replicas` copies (FEDPBX_NATS_REPLICAS). */
   attach(nc: NatsConnection, replicas = 1): void {
@@ -62,6 +65,7 @@ export class ConfigBuckets {
     this.nc = nc;
     this.replicas = replicas;
     this.kvm = new Kvm(jetstream(nc, { timeout: 5000 }));
+    this.updates.close();
     this.open.clear();
     this.shared = undefined;
   }
@@ -82,7 +86,13 @@ export class ConfigBuckets {
    * key's new sequence.
    */
   async put(siteId: string, bytes: Uint8Array, expectedSeq: number): Promise<number> {
-    return this.guard(siteId, (kv) => (expectedSeq === 0 ? kv.create(Subjects.SNAPSHOT_KEY, bytes) : kv.update(Subjects.SNAPSHOT_KEY, bytes, expectedSeq)));
+    return this.guard(siteId, (kv) => {
+      if (expectedSeq === 0) return kv.create(Subjects.SNAPSHOT_KEY, bytes);
+      const nc = this.nc;
+      if (nc === undefined) throw new Error('config buckets used before the NATS connection was attached');
+      // The bucket exists (its handle opened or created it): what kv.update sends, with its PubAck on the shared inbox.
+      return this.updates.update(nc, Subjects.configBucket(siteId), Subjects.SNAPSHOT_KEY, bytes, expectedSeq);
+    });
   }
 
   /** The shared part in the shared bucket, or null when it is empty (or holds something not shaped as one: replaced). */
