@@ -1,4 +1,4 @@
-import type { CallFlow, ClassOfService, Federation, InboundRoute, NumberRange, OutboundRoute, Site } from '@fedpbx/contracts';
+import type { CallFlow, ClassOfService, Federation, InboundRoute, NumberRange, OutboundRoute, Site, Trunk } from '@fedpbx/contracts';
 import { IntervalIndex, intersectSpan } from '../numbering/interval-index.js';
 import { NumberingPlan, type NumberTarget } from '../numbering/numbering-plan.js';
 import {
@@ -11,10 +11,10 @@ import {
   rangeToPatterns,
   type ExtensionPattern,
 } from '../patterns/index.js';
-import type { ObjectRef, ObjectType } from './federation-issues.js';
+import type { FederationIssue, ObjectRef, ObjectType } from './federation-issues.js';
 import { parseIp } from '../render/net.js';
 import { IssueList, siteRef } from './issue-list.js';
-import { checkSurvivability } from './survivability-checks.js';
+import { checkEmergencySurvivability, checkFlowSurvivability, checkRouteSurvivability } from './survivability-checks.js';
 
 /** An inbound route that leads to a number of its site's plan (an extension or a mailbox). */
 export interface NumberDestination {
@@ -43,28 +43,134 @@ export interface NumberingContext {
   readonly numberDestinations: ReadonlyMap<string, readonly NumberDestination[]>;
 }
 
+/** One section of {@link checkFederation}: what it was given, what it found, what it worked out. */
+interface Section {
+  readonly inputs: readonly unknown[];
+  readonly issues: readonly FederationIssue[];
+  readonly value: unknown;
+}
+
+/** The sections of the last {@link checkFederation}, for the next one to take over what it was given again. */
+export type FederationSections = ReadonlyMap<string, Section>;
+
+/**
+ * Runs each section of the checks unless it is given the very inputs (by identity) it was given last time, in which
+ * case its issues and value are taken over: federations are never mutated, a write makes new arrays only for the
+ * collections it changes, and a section's value keeps its identity while it is taken over, so the sections after
+ * it see the same input too. A section reads nothing but its inputs (and pure helpers).
+ */
+class Sections {
+  readonly now = new Map<string, Section>();
+
+  constructor(
+    private readonly before: FederationSections | undefined,
+    private readonly out: IssueList,
+  ) {}
+
+  run<T>(name: string, inputs: readonly unknown[], check: (out: IssueList) => T): T {
+    const prior = this.before?.get(name);
+    let section: Section;
+    if (prior !== undefined && prior.inputs.length === inputs.length && prior.inputs.every((x, i) => x === inputs[i])) section = prior;
+    else {
+      const own = new IssueList();
+      const value = check(own);
+      section = { inputs, issues: own.issues, value };
+    }
+    this.now.set(name, section);
+    for (const issue of section.issues) this.out.issues.push(issue);
+    return section.value as T;
+  }
+}
+
 /**
  * Every check of the federation that does not look at extensions: ids of everything else, sites and
  * prefixes, ranges, prefixed numbers, links, outbound patterns shadowing ranges, inbound routes and DID
  * blocks. What depends on extensions is left to {@link checkSiteNumbers} (numbers a site hands out, emergency
  * numbers, inbound routes that lead to a number) and to the call-flow validator.
+ *
+ * `before`: the sections of the checks of the federation before (a write's), of which those given the very same
+ * collections are taken over - a range added re-checks the ranges, the patterns that may shadow them, the inbound
+ * routes and flows whose numbers it may reach, not the sites, links, trunks and routes.
  */
-export function checkFederation(fed: Federation, out: IssueList): NumberingContext {
-  checkDuplicateIds(fed, out);
+export function checkFederation(fed: Federation, out: IssueList, before?: FederationSections): NumberingContext & { readonly sections: FederationSections } {
+  const s = new Sections(before, out);
+  for (const [type, list] of idCollections(fed)) s.run(`ids:${type}`, [list], (o) => checkDuplicateIds(type, list, o));
+  s.run('trunk-names', [fed.trunks], (o) => checkTrunkNames(fed.trunks, o));
 
-  const sites = new Map(fed.sites.map((s) => [s.id, s]));
-  const trunks = new Map(fed.trunks.map((t) => [t.id, t]));
-  const flows = new Map(fed.callFlows.map((f) => [f.id, f]));
-  const cos = new Map(fed.classesOfService.map((c) => [c.id, c]));
-  const rangeRef = (r: NumberRange): ObjectRef => ({ type: 'numberRange', id: r.id, siteId: r.siteId });
-  const needSite = (siteId: string, owner: ObjectRef, what: string): boolean => {
+  const sites = s.run('site-map', [fed.sites], () => new Map(fed.sites.map((x) => [x.id, x])));
+  const trunks = s.run('trunk-map', [fed.trunks], () => new Map(fed.trunks.map((t) => [t.id, t])));
+  const flows = s.run('flow-map', [fed.callFlows], () => new Map(fed.callFlows.map((f) => [f.id, f])));
+  const cos = s.run('cos-map', [fed.classesOfService], () => new Map(fed.classesOfService.map((c) => [c.id, c])));
+  const needSite = (o: IssueList, siteId: string, owner: ObjectRef, what: string): boolean => {
     if (sites.has(siteId)) return true;
-    out.error('dangling-reference', `${what} ${owner.id} names site "${siteId}", which does not exist`, [owner, siteRef(siteId)]);
+    o.error('dangling-reference', `${what} ${owner.id} names site "${siteId}", which does not exist`, [owner, siteRef(siteId)]);
     return false;
   };
 
-  // --- sites and prefixes -------------------------------------------------------------------------------
-  for (const s of fed.sites) {
+  s.run('sites', [fed.sites, sites, cos], (o) => checkSites(fed.sites, sites, cos, o));
+  s.run('hub', [fed.hubSiteId, sites], (o) => (fed.hubSiteId !== undefined ? needSite(o, fed.hubSiteId, siteRef(fed.hubSiteId), 'the hub') : undefined));
+  s.run('tunnels', [fed.sites], (o) => checkTunnelIdentities(fed.sites, o));
+
+  // --- ranges ---------------------------------------------------------------------------------------------
+  const numbering = s.run('ranges', [fed.sites, sites, fed.numberRanges], (o) => {
+    const rangeChecks = before?.get('ranges')?.value as RangeChecks | undefined;
+    return checkRanges(fed.sites, sites, fed.numberRanges, (r) => needSite(o, r.siteId, rangeRef(r), 'range'), rangeChecks, o);
+  });
+  const { plan, blocks } = numbering;
+
+  // --- call flows at sites (their numbers are checked with the site's extensions) -------------------------
+  const numberedFlows = s.run('flows', [fed.callFlows, sites], (o) => {
+    const byFlowSite = new Map<string, CallFlow[]>();
+    for (const f of fed.callFlows) {
+      if (needSite(o, f.siteId, { type: 'callFlow', id: f.id, siteId: f.siteId }, 'call flow') && f.number !== undefined) pushTo(byFlowSite, f.siteId, f);
+    }
+    return byFlowSite;
+  });
+
+  // --- trunks, links, routes -------------------------------------------------------------------------------
+  s.run('trunks', [fed.trunks, sites], (o) => {
+    for (const t of fed.trunks) needSite(o, t.siteId, { type: 'trunk', id: t.id, siteId: t.siteId }, 'trunk');
+  });
+  s.run('links', [fed.links, fed.sites, sites, fed.hubSiteId], (o) => checkLinks(fed, (siteId, owner) => needSite(o, siteId, owner, 'link'), o));
+  const routePatterns = s.run('routes', [fed.outboundRoutes, sites, trunks], (o) => checkRoutes(fed.outboundRoutes, trunks, (siteId, owner) => needSite(o, siteId, owner, 'outbound route'), o));
+  s.run('shadowing', [routePatterns, blocks], (o) => checkShadowing(routePatterns, blocks, o));
+
+  // --- inbound routes and DIDs -----------------------------------------------------------------------------
+  const numberDestinations = s.run('inbound', [fed.inboundRoutes, sites, trunks, flows, plan], (o) => checkInbound(fed, sites, trunks, flows, plan, o));
+  s.run('dids', [numbering], (o) => checkDids(numbering.ranges, o));
+
+  const emergencyNumbers = s.run('emergency-numbers', [fed.sites], () => {
+    const bySite = new Map<string, string[]>();
+    for (const x of fed.sites) for (const n of x.emergencyNumbers) pushTo(bySite, x.id, n);
+    return bySite;
+  });
+  const emergencyTrunks = s.run('emergency-trunks', [fed.trunks], () => {
+    const bySite = new Map<string, number>();
+    for (const t of fed.trunks) if (t.emergency) bySite.set(t.siteId, (bySite.get(t.siteId) ?? 0) + 1);
+    return bySite;
+  });
+  s.run('survivability-emergency', [fed.sites, fed.trunks, sites], (o) => checkEmergencySurvivability(fed, sites, o));
+  s.run('survivability-flows', [fed.callFlows, sites, plan], (o) => checkFlowSurvivability(fed, sites, plan, o));
+  s.run('survivability-routes', [fed.outboundRoutes, fed.trunks, sites], (o) => checkRouteSurvivability(fed, sites, o));
+  return { sites, emergencyNumbers, emergencyTrunks, classesOfService: cos, plan, numberedFlows, numberDestinations, sections: s.now };
+}
+
+const rangeRef = (r: NumberRange): ObjectRef => ({ type: 'numberRange', id: r.id, siteId: r.siteId });
+
+/** What the range checks work out for the checks after them, and keep for the next range check. */
+interface RangeChecks {
+  /** The ranges of existing sites. */
+  readonly ranges: readonly NumberRange[];
+  readonly plan: NumberingPlan;
+  readonly blocks: readonly DialBlock[];
+  /** The sites the per-range prefix warnings were worked out against, and those warnings by range. */
+  readonly prefixSites: readonly Site[];
+  readonly prefixWarnings: WeakMap<NumberRange, readonly FederationIssue[]>;
+}
+
+/** Site checks: prefix-required without a prefix, emergency numbers, default class, presence; prefixes that start alike. */
+function checkSites(list: readonly Site[], sites: ReadonlyMap<string, Site>, cos: ReadonlyMap<string, ClassOfService>, out: IssueList): void {
+  for (const s of list) {
     if (s.prefixRequired && s.prefix === undefined) {
       out.error('prefix-required-without-prefix', `site ${s.id} is marked prefix-required but has no prefix`, [siteRef(s.id)]);
     }
@@ -81,7 +187,7 @@ export function checkFederation(fed: Federation, out: IssueList): NumberingConte
       else if (!sites.has(w.siteId)) out.warning('dangling-reference', `site ${s.id}'s presence setting watches site "${w.siteId}", which does not exist`, [siteRef(s.id), siteRef(w.siteId)]);
     }
   }
-  const prefixed = fed.sites.filter((s): s is typeof s & { prefix: string } => s.prefix !== undefined);
+  const prefixed = list.filter((s): s is typeof s & { prefix: string } => s.prefix !== undefined);
   for (let i = 0; i < prefixed.length; i++) {
     for (let j = i + 1; j < prefixed.length; j++) {
       const a = prefixed[i] as (typeof prefixed)[number];
@@ -97,13 +203,17 @@ export function checkFederation(fed: Federation, out: IssueList): NumberingConte
       }
     }
   }
-  if (fed.hubSiteId !== undefined) needSite(fed.hubSiteId, siteRef(fed.hubSiteId), 'the hub');
-  checkTunnelIdentities(fed.sites, out);
+}
 
-  // --- ranges ---------------------------------------------------------------------------------------------
-  const ranges = fed.numberRanges.filter((r) => needSite(r.siteId, rangeRef(r), 'range'));
+/**
+ * Ranges: their sites, overlaps, prefixed numbers that collide, emergency numbers inside them, ranges that meet a
+ * prefix. The plan is built over `before`'s (each site's index taken over while its ranges are the same), and a
+ * range's prefix warnings are taken over while it and the sites are the very same objects.
+ */
+function checkRanges(list: readonly Site[], sites: ReadonlyMap<string, Site>, all: readonly NumberRange[], needSite: (r: NumberRange) => boolean, before: RangeChecks | undefined, out: IssueList): RangeChecks {
+  const ranges = all.filter(needSite);
   const isPrivate = (siteId: string): boolean => sites.get(siteId)?.prefixRequired === true;
-  const plan = new NumberingPlan(fed.sites, ranges);
+  const plan = new NumberingPlan(list, ranges, before?.prefixSites === list ? before.plan : undefined);
   const span = (a: { from: string; to: string }, b: { from: string; to: string }) => intersectSpan(a, b) as { from: string; to: string };
 
   for (const [x, y] of new IntervalIndex(ranges.map((r) => ({ from: r.from, to: r.to, value: r }))).overlapping()) {
@@ -151,22 +261,19 @@ export function checkFederation(fed: Federation, out: IssueList): NumberingConte
     );
   }
 
-  checkEmergencyNumbers(fed.sites, blocks, out);
-  checkRangesAgainstPrefixes(fed.sites, ranges, out);
+  checkEmergencyNumbers(list, blocks, out);
+  const prefixWarnings = before?.prefixSites === list ? before.prefixWarnings : new WeakMap<NumberRange, readonly FederationIssue[]>();
+  checkRangesAgainstPrefixes(list, ranges, prefixWarnings, out);
+  return { ranges, plan, blocks, prefixSites: list, prefixWarnings };
+}
 
-  // --- call flows at sites (their numbers are checked with the site's extensions) -------------------------
-  const numberedFlows = new Map<string, CallFlow[]>();
-  for (const f of fed.callFlows) {
-    if (needSite(f.siteId, { type: 'callFlow', id: f.id, siteId: f.siteId }, 'call flow') && f.number !== undefined) pushTo(numberedFlows, f.siteId, f);
-  }
-
-  // --- trunks, links, routes -------------------------------------------------------------------------------
-  for (const t of fed.trunks) needSite(t.siteId, { type: 'trunk', id: t.id, siteId: t.siteId }, 'trunk');
+/** Links: their sites, two links between the same sites, sites without a link (to anyone, or to the hub). */
+function checkLinks(fed: Federation, needSite: (siteId: string, owner: ObjectRef) => boolean, out: IssueList): void {
   const pairs = new Map<string, string>();
   const linked = new Set<string>();
   for (const l of fed.links) {
     const ref: ObjectRef = { type: 'link', id: l.id };
-    if (!needSite(l.a, ref, 'link') || !needSite(l.b, ref, 'link')) continue;
+    if (!needSite(l.a, ref) || !needSite(l.b, ref)) continue;
     const key = [l.a, l.b].sort().join('|');
     const prior = pairs.get(key);
     if (prior !== undefined) out.error('duplicate-link', `links ${prior} and ${l.id} both join ${l.a} and ${l.b}`, [{ type: 'link', id: prior }, ref]);
@@ -179,11 +286,19 @@ export function checkFederation(fed: Federation, out: IssueList): NumberingConte
       if (!linked.has(s.id) && !viaHub) out.warning('site-unreachable', `site ${s.id} has no inter-site link: other sites reach it only over the PSTN`, [siteRef(s.id)]);
     }
   }
+}
 
+/** Outbound routes: their sites and trunks, and their patterns (parsed, for the shadowing check). */
+function checkRoutes(
+  routes: readonly OutboundRoute[],
+  trunks: ReadonlyMap<string, unknown>,
+  needSite: (siteId: string, owner: ObjectRef) => boolean,
+  out: IssueList,
+): { route: OutboundRoute; pattern: ExtensionPattern }[] {
   const routePatterns: { route: OutboundRoute; pattern: ExtensionPattern }[] = [];
-  for (const r of fed.outboundRoutes) {
+  for (const r of routes) {
     const ref: ObjectRef = { type: 'outboundRoute', id: r.id };
-    for (const s of r.sites) needSite(s, ref, 'outbound route');
+    for (const s of r.sites) needSite(s, ref);
     for (const p of r.trunks) {
       if (!trunks.has(p.trunkId)) out.error('dangling-reference', `outbound route "${r.name}" names trunk "${p.trunkId}", which does not exist`, [ref, { type: 'trunk', id: p.trunkId }]);
     }
@@ -200,24 +315,18 @@ export function checkFederation(fed: Federation, out: IssueList): NumberingConte
       }
     }
   }
-  checkShadowing(routePatterns, blocks, out);
+  return routePatterns;
+}
 
-  // --- inbound routes and DIDs -----------------------------------------------------------------------------
-  const numberDestinations = checkInbound(fed, sites, trunks, flows, plan, out);
+/** PSTN numbers (a range's pstnPrefix + its numbers) that belong to two ranges. */
+function checkDids(ranges: readonly NumberRange[], out: IssueList): void {
   const didBlocks = ranges
     .filter((r): r is NumberRange & { pstnPrefix: string } => r.pstnPrefix !== undefined && r.pstnPrefix.replace('+', '').length + r.from.length <= 15)
     .map((r) => ({ from: r.pstnPrefix.replace('+', '') + r.from, to: r.pstnPrefix.replace('+', '') + r.to, value: r }));
   for (const [x, y] of new IntervalIndex(didBlocks).overlapping()) {
-    const common = span(x, y);
+    const common = intersectSpan(x, y) as { from: string; to: string };
     out.error('did-owned-twice', `PSTN numbers ${common.from}-${common.to} belong to both ${x.value.siteId}'s range ${x.value.from}-${x.value.to} and ${y.value.siteId}'s range ${y.value.from}-${y.value.to}`, [rangeRef(x.value), rangeRef(y.value)], common);
   }
-
-  const emergencyNumbers = new Map<string, string[]>();
-  for (const s of fed.sites) for (const n of s.emergencyNumbers) pushTo(emergencyNumbers, s.id, n);
-  const emergencyTrunks = new Map<string, number>();
-  for (const t of fed.trunks) if (t.emergency) emergencyTrunks.set(t.siteId, (emergencyTrunks.get(t.siteId) ?? 0) + 1);
-  checkSurvivability(fed, sites, plan, out);
-  return { sites, emergencyNumbers, emergencyTrunks, classesOfService: cos, plan, numberedFlows, numberDestinations };
 }
 
 /**
@@ -252,34 +361,43 @@ function checkEmergencyNumbers(sites: readonly Site[], blocks: readonly DialBloc
  * that begins alike, so it waits for the digit timeout or takes the wrong one. Exact collisions of prefix +
  * number with a plain number are errors (`prefixed-number-collision`); this is the rest, a warning.
  */
-function checkRangesAgainstPrefixes(sites: readonly Site[], ranges: readonly NumberRange[], out: IssueList): void {
+function checkRangesAgainstPrefixes(sites: readonly Site[], ranges: readonly NumberRange[], memo: WeakMap<NumberRange, readonly FederationIssue[]>, out: IssueList): void {
   const prefixed = sites.filter((s): s is Site & { prefix: string } => s.prefix !== undefined);
   if (prefixed.length === 0) return;
   for (const r of ranges) {
-    const len = r.from.length;
-    for (const s of prefixed) {
-      if (s.id === r.siteId) continue;
-      const p = s.prefix;
-      let span: { from: string; to: string } | undefined;
-      if (len <= p.length) {
-        const head = p.slice(0, len);
-        if (r.from <= head && head <= r.to) span = { from: head, to: head };
-      } else {
-        const lo = p + '0'.repeat(len - p.length);
-        const hi = p + '9'.repeat(len - p.length);
-        if (r.from <= hi && lo <= r.to) span = { from: r.from > lo ? r.from : lo, to: r.to < hi ? r.to : hi };
-      }
-      if (span === undefined) continue;
-      out.warning(
-        'range-meets-prefix',
-        len <= p.length
-          ? `${r.siteId}'s range ${r.from}-${r.to} holds ${span.from}, the start of ${s.id}'s prefix ${p}: a caller dialling ${s.id} as ${p} + number may reach ${r.siteId}'s ${span.from} instead`
-          : `${r.siteId}'s numbers ${span.from}-${span.to} begin with ${s.id}'s prefix ${p}: they look like ${s.id}'s prefixed numbers to a caller and to Asterisk`,
-        [{ type: 'numberRange', id: r.id, siteId: r.siteId }, siteRef(r.siteId), siteRef(s.id)],
-        span,
-      );
-    }
+    // A range's warnings depend on it and on the sites only (`memo` is of these very sites).
+    let issues = memo.get(r);
+    if (issues === undefined) memo.set(r, (issues = rangeAgainstPrefixes(r, prefixed)));
+    for (const issue of issues) out.issues.push(issue);
   }
+}
+
+function rangeAgainstPrefixes(r: NumberRange, prefixed: readonly (Site & { prefix: string })[]): readonly FederationIssue[] {
+  const out = new IssueList();
+  const len = r.from.length;
+  for (const s of prefixed) {
+    if (s.id === r.siteId) continue;
+    const p = s.prefix;
+    let span: { from: string; to: string } | undefined;
+    if (len <= p.length) {
+      const head = p.slice(0, len);
+      if (r.from <= head && head <= r.to) span = { from: head, to: head };
+    } else {
+      const lo = p + '0'.repeat(len - p.length);
+      const hi = p + '9'.repeat(len - p.length);
+      if (r.from <= hi && lo <= r.to) span = { from: r.from > lo ? r.from : lo, to: r.to < hi ? r.to : hi };
+    }
+    if (span === undefined) continue;
+    out.warning(
+      'range-meets-prefix',
+      len <= p.length
+        ? `${r.siteId}'s range ${r.from}-${r.to} holds ${span.from}, the start of ${s.id}'s prefix ${p}: a caller dialling ${s.id} as ${p} + number may reach ${r.siteId}'s ${span.from} instead`
+        : `${r.siteId}'s numbers ${span.from}-${span.to} begin with ${s.id}'s prefix ${p}: they look like ${s.id}'s prefixed numbers to a caller and to Asterisk`,
+      [{ type: 'numberRange', id: r.id, siteId: r.siteId }, siteRef(r.siteId), siteRef(s.id)],
+      span,
+    );
+  }
+  return out.issues;
 }
 
 /** A block of numbers as dialled: a range as it is, or its site's prefix + the range. */
@@ -297,9 +415,9 @@ function pushTo<T>(map: Map<string, T[]>, key: string, value: T): void {
   else list.push(value);
 }
 
-/** Duplicate ids of every collection but the extensions (see `duplicateExtensionIds`), and trunk names. */
-function checkDuplicateIds(fed: Federation, out: IssueList): void {
-  const collections: [ObjectType, readonly { id: string }[]][] = [
+/** The collections whose ids are checked here (the extensions' are checked with them, validated-federation.ts). */
+function idCollections(fed: Federation): [ObjectType, readonly { id: string }[]][] {
+  return [
     ['site', fed.sites],
     ['numberRange', fed.numberRanges],
     ['trunk', fed.trunks],
@@ -309,15 +427,19 @@ function checkDuplicateIds(fed: Federation, out: IssueList): void {
     ['callFlow', fed.callFlows],
     ['classOfService', fed.classesOfService],
   ];
-  for (const [type, list] of collections) {
-    const seen = new Set<string>();
-    for (const o of list) {
-      if (seen.has(o.id)) out.error('duplicate-id', `two ${type} objects share the id ${o.id}`, [{ type, id: o.id }]);
-      seen.add(o.id);
-    }
+}
+
+function checkDuplicateIds(type: ObjectType, list: readonly { id: string }[], out: IssueList): void {
+  const seen = new Set<string>();
+  for (const o of list) {
+    if (seen.has(o.id)) out.error('duplicate-id', `two ${type} objects share the id ${o.id}`, [{ type, id: o.id }]);
+    seen.add(o.id);
   }
+}
+
+function checkTrunkNames(trunks: readonly Trunk[], out: IssueList): void {
   const trunkNames = new Set<string>();
-  for (const t of fed.trunks) {
+  for (const t of trunks) {
     const key = `${t.siteId}/${t.name}`;
     if (trunkNames.has(key)) out.error('duplicate-id', `two trunks at ${t.siteId} are named ${t.name}`, [{ type: 'trunk', id: t.id, siteId: t.siteId }]);
     trunkNames.add(key);

@@ -36,12 +36,12 @@ const MAX_NAMED = 5;
 const nameSome = (ids: readonly string[]): string =>
   ids.length <= MAX_NAMED ? ids.join(', ') : `${ids.slice(0, MAX_NAMED).join(', ')} and ${ids.length - MAX_NAMED} more`;
 
-/**
- * Warnings from the survivability report's red flags (#19 §2) that hold whatever fails: what a site can only do
- * while another site (and the link to it) is up. The full picture per failure is the report itself.
- */
-export function checkSurvivability(fed: Federation, sites: ReadonlyMap<string, Site>, plan: NumberingPlan, out: IssueList): void {
-  // Emergency calls leave through the site's own trunks; a trunk whose host is another site is that site's PBX.
+// Warnings from the survivability report's red flags (#19 §2) that hold whatever fails: what a site can only do while
+// another site (and the link to it) is up (the full picture per failure is the report itself). Three checks, each
+// reading only what it is given: federation-checks.ts takes one over while its inputs are the same.
+
+/** Emergency calls leave through the site's own trunks; a trunk whose host is another site is that site's PBX. Reads the sites and trunks. */
+export function checkEmergencySurvivability(fed: Pick<Federation, 'sites' | 'trunks'>, sites: ReadonlyMap<string, Site>, out: IssueList): void {
   const addresses = siteAddresses(fed.sites);
   const emergencyTrunksBySite = new Map<string, { id: string; dependsOn: string | undefined }[]>();
   for (const t of fed.trunks) {
@@ -60,7 +60,10 @@ export function checkSurvivability(fed: Federation, sites: ReadonlyMap<string, S
       [siteRef(siteId), ...trunks.map((t): ObjectRef => ({ type: 'trunk', id: t.id, siteId })), ...others.map(siteRef)],
     );
   }
+}
 
+/** Call flows that ring only other sites' numbers. Reads the flows and the plan. */
+export function checkFlowSurvivability(fed: Pick<Federation, 'callFlows'>, sites: ReadonlyMap<string, Site>, plan: NumberingPlan, out: IssueList): void {
   for (const f of fed.callFlows) {
     if (!sites.has(f.siteId)) continue;
     const targets = flowDialTargets(f);
@@ -79,7 +82,10 @@ export function checkSurvivability(fed: Federation, sites: ReadonlyMap<string, S
       [{ type: 'callFlow', id: f.id, siteId: f.siteId }, ...[...remoteSites].map(siteRef)],
     );
   }
+}
 
+/** Outbound routes without a trunk at some of the sites that use them. Reads the routes and trunks. */
+export function checkRouteSurvivability(fed: Pick<Federation, 'outboundRoutes' | 'trunks'>, sites: ReadonlyMap<string, Site>, out: IssueList): void {
   const trunkSite = new Map(fed.trunks.map((t) => [t.id, t.siteId]));
   for (const r of fed.outboundRoutes) {
     if (r.trunks.length === 0) continue;

@@ -115,14 +115,18 @@ type Change =
   | { readonly kind: 'trunk-delete' }
   | { readonly kind: 'inbound'; readonly site: string; readonly type: 'extension' | 'voicemail'; readonly number: string }
   | { readonly kind: 'flow-number'; readonly at: number; readonly number: string | undefined }
-  | { readonly kind: 'cos'; readonly allow: readonly ('internal' | 'local' | 'national')[] | undefined };
+  | { readonly kind: 'cos'; readonly allow: readonly ('internal' | 'local' | 'national')[] | undefined }
+  | { readonly kind: 'route'; readonly sites: readonly string[]; readonly trunk: number; readonly pattern: string }
+  | { readonly kind: 'route-delete' }
+  | { readonly kind: 'link'; readonly a: string; readonly b: string }
+  | { readonly kind: 'address'; readonly site: number; readonly trunkTo: number };
 
 const changeArb: fc.Arbitrary<Change> = fc.oneof(
   { weight: 6, arbitrary: fc.integer({ min: 0, max: 33 }).chain((k) => extensionArb(`e${k}`)).map((extension) => ({ kind: 'upsert' as const, extension })) },
   { weight: 3, arbitrary: fc.integer({ min: 0, max: 33 }).map((k) => ({ kind: 'delete' as const, id: `e${k}` })) },
   { weight: 1, arbitrary: fc.integer({ min: 0, max: 33 }).chain((k) => extensionArb(`e${k}`)).map((extension) => ({ kind: 'push' as const, extension })) },
   { weight: 1, arbitrary: fc.integer({ min: 1, max: 5 }).map((by) => ({ kind: 'rotate' as const, by })) },
-  { weight: 1, arbitrary: fc.record({ site: fc.nat(3), prefix: fc.constantFrom(undefined, '7', '9') }).map((c) => ({ kind: 'site-prefix' as const, ...c })) },
+  { weight: 1, arbitrary: fc.record({ site: fc.nat(3), prefix: fc.constantFrom(undefined, '7', '9', '12') }).map((c) => ({ kind: 'site-prefix' as const, ...c })) },
   { weight: 1, arbitrary: fc.record({ site: siteId, from: fc.integer({ min: 100, max: 130 }) }).map(({ site, from }) => ({ kind: 'range' as const, range: { id: `r-new-${from}`, siteId: site, from: String(from), to: String(from + 3) } })) },
   { weight: 1, arbitrary: fc.constantFrom(undefined, 's1', 'gone').map((hub) => ({ kind: 'hub' as const, hub })) },
   { weight: 2, arbitrary: fc.record({ at: fc.nat(7), from: fc.integer({ min: 100, max: 130 }), width: fc.integer({ min: 0, max: 12 }), site: siteId }).map((c) => ({ kind: 'range-edit' as const, ...c })) },
@@ -136,6 +140,15 @@ const changeArb: fc.Arbitrary<Change> = fc.oneof(
   { weight: 1, arbitrary: fc.record({ site: siteId, type: fc.constantFrom('extension' as const, 'voicemail' as const), number: fc.tuple(fc.constantFrom('', '7', '8'), number).map(([p, n]) => p + n) }).map((c) => ({ kind: 'inbound' as const, ...c })) },
   { weight: 1, arbitrary: fc.record({ at: fc.nat(2), number: fc.option(number, { nil: undefined }) }).map((c) => ({ kind: 'flow-number' as const, ...c })) },
   { weight: 1, arbitrary: fc.option(fc.subarray(['internal', 'local', 'national'] as const), { nil: undefined }).map((allow) => ({ kind: 'cos' as const, allow })) },
+  {
+    weight: 2,
+    arbitrary: fc
+      .record({ sites: fc.subarray(SITE_IDS, { maxLength: 2 }), trunk: fc.nat(4), pattern: fc.constantFrom('_1XX', '_9X.', '105', '121', '_8XXXXXXX', '_X.') })
+      .map((c) => ({ kind: 'route' as const, ...c })),
+  },
+  { weight: 1, arbitrary: fc.constant({ kind: 'route-delete' as const }) },
+  { weight: 1, arbitrary: fc.record({ a: siteId, b: siteId }).map((c) => ({ kind: 'link' as const, ...c })) },
+  { weight: 1, arbitrary: fc.record({ site: fc.nat(3), trunkTo: fc.nat(4) }).map((c) => ({ kind: 'address' as const, ...c })) },
 );
 
 const trunkAt = (site: string, k: number, emergency: boolean): Trunk => ({
@@ -212,6 +225,25 @@ function apply(fed: Federation, c: Change): Federation {
       const edited: CallFlow = c.number === undefined ? rest : { ...rest, number: c.number };
       return { ...fed, callFlows: fed.callFlows.map((f) => (f === flow ? edited : f)) };
     }
+    case 'route': {
+      const id = `or-${fed.outboundRoutes.length}`;
+      const route = { id, name: id, patterns: [c.pattern], callClass: 'national' as const, sites: [...c.sites], trunks: [{ trunkId: `t${c.trunk}`, strip: 0, prepend: '' }] };
+      return { ...fed, outboundRoutes: [...fed.outboundRoutes, route] };
+    }
+    case 'route-delete':
+      return { ...fed, outboundRoutes: fed.outboundRoutes.slice(1) };
+    case 'link':
+      return { ...fed, links: [...fed.links, { id: `l-${fed.links.length}`, a: c.a, b: c.b, mode: 'ip', secret: 'link-secret-0123456789', codecs: ['alaw'] }] };
+    case 'address': {
+      // A trunk points at another site's tunnel address: it is that site's PBX (emergency calls would depend on it).
+      const trunk = fed.trunks[c.trunkTo % Math.max(1, fed.trunks.length)];
+      const others = fed.sites.filter((x) => x.id !== trunk?.siteId);
+      const target = others[c.site % Math.max(1, others.length)];
+      if (trunk === undefined || target === undefined) return fed;
+      const address = `10.9.0.${fed.sites.indexOf(target) + 1}`;
+      const sites = fed.sites.map((x) => (x === target ? { ...x, network: { ...x.network, vpnAddress: address } } : x));
+      return { ...fed, sites, trunks: fed.trunks.map((t) => (t === trunk ? { ...t, host: address } : t)) };
+    }
     case 'cos':
       // Equal classes as new objects (the same input), or one class allowed more or less.
       return { ...fed, classesOfService: fed.classesOfService.map((k) => (k.id === 'cos-low' && c.allow !== undefined ? { ...k, allow: [...c.allow] } : { ...k })) };
@@ -247,10 +279,10 @@ describe('ValidatedFederation.revalidate', () => {
     expect(incremental).toBeGreaterThan(400);
     expect(rest).toBeGreaterThan(1000);
     expect(keptSites).toBeGreaterThan(500);
-    for (const code of ['duplicate-id', 'no-emergency-trunk', 'site-without-emergency-number', 'range-overlap', 'duplicate-extension', 'flow-number-conflict', 'extension-outside-range', 'emergency-extension', 'emergency-number-in-range', 'class-of-service-above-ceiling', 'dangling-reference', 'unknown-extension', 'unknown-mailbox']) {
+    for (const code of ['range-meets-prefix', 'range-shadowed-by-pattern', 'route-only-remote-trunks', 'site-unreachable', 'emergency-depends-on-site', 'duplicate-id', 'no-emergency-trunk', 'site-without-emergency-number', 'range-overlap', 'duplicate-extension', 'flow-number-conflict', 'extension-outside-range', 'emergency-extension', 'emergency-number-in-range', 'class-of-service-above-ceiling', 'dangling-reference', 'unknown-extension', 'unknown-mailbox']) {
       expect(seen).toContain(code);
     }
-  });
+  }, 120_000);
 
   it('re-checks only the sites whose extensions changed, and validates whole when anything else changed', () => {
     const fed = generateFederation({ sites: 30, extensionsPerSite: 10, flows: 5 });
@@ -306,6 +338,14 @@ describe('ValidatedFederation.revalidate', () => {
       expect(refused.result.errors.map((e) => e.code)).toContain(code);
       expect(refused.result).toEqual(ValidatedFederation.validate(refused.federation, options).result);
     }
+
+    // A route whose pattern takes the new range's numbers: the range is checked against the routes again.
+    const withRoute = { ...fed, outboundRoutes: [...fed.outboundRoutes, { id: 'or-9', name: 'Nines', patterns: ['900050'], callClass: 'national' as const, sites: [], trunks: [{ trunkId: `t-${siteIdOf(0)}`, strip: 0, prepend: '' }] }] };
+    const routed = state.revalidate(withRoute);
+    expect(routed.result.ok).toBe(true);
+    const shadowed = routed.revalidate({ ...withRoute, numberRanges: [...fed.numberRanges, { id: 'r-new', siteId: siteIdOf(5), from: '900000', to: '900099' }] });
+    expect(shadowed.result.errors.map((e) => e.code)).toEqual(['range-shadowed-by-pattern']);
+    expect(shadowed.result).toEqual(ValidatedFederation.validate(shadowed.federation, options).result);
 
     // Taking a range away re-checks its site: its extensions fall outside every range.
     const gone = state.revalidate({ ...fed, numberRanges: fed.numberRanges.filter((r) => r.siteId !== siteIdOf(7)) });

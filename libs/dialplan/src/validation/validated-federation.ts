@@ -1,7 +1,7 @@
 import type { Extension, Federation } from '@fedpbx/contracts';
 import type { ExtensionNumbers } from './call-flow-validation.js';
 import { diffExtensions, type ExtensionDiff } from './extension-diff.js';
-import { checkFederation, type NumberingContext } from './federation-checks.js';
+import { checkFederation, type FederationSections, type NumberingContext } from './federation-checks.js';
 import type { FederationIssue, ValidationResult } from './federation-issues.js';
 import { IdSet } from './id-set.js';
 import { IssueList } from './issue-list.js';
@@ -20,7 +20,7 @@ export interface ValidateOptions {
 /** The part of a validation that only the rest of the federation (everything but its extensions) decides. */
 interface FederationPart {
   readonly issues: readonly FederationIssue[];
-  readonly context: NumberingContext;
+  readonly context: NumberingContext & { readonly sections: FederationSections };
 }
 
 /**
@@ -129,7 +129,8 @@ export class ValidatedFederation {
    */
   private revalidateRest(next: Federation): ValidatedFederation {
     const out = new IssueList();
-    let context = checkFederation(next, out);
+    // Part 1's sections given the very collections they were given before are taken over (federation-checks.ts).
+    let context = checkFederation(next, out, this.rest.context.sections);
     // The same classes of service (the very objects) are the same input to every site: keep the one map, so
     // that sameSiteInputs can compare it by identity.
     if (sameValues(context.classesOfService, this.rest.context.classesOfService)) context = { ...context, classesOfService: this.rest.context.classesOfService };
