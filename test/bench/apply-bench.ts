@@ -186,6 +186,9 @@ async function main(): Promise<void> {
         FEDPBX_ASTERISK_CONFIG_DIR: etc,
         FEDPBX_NATS_URL: nats.url,
         FEDPBX_NATS_CREDS: creds,
+        // apply_loop_delay_max_ms reads the lag monitor: sampled every 10 ms (the agent's default is 20), as in the
+        // sessions before, so a stall reads S to S + 10 ms and stays comparable with their figures.
+        FEDPBX_METRICS_LOOP_DELAY_MS: '10',
       }),
       PATH: process.env.PATH ?? '',
       NODE_OPTIONS: AGENT_NODE_OPTIONS,

@@ -51,7 +51,7 @@ export const TRANSPORT_FAILED_ALARM = 'pjsip-transport-failed';
  * FastAGI listener and metrics; sync, AMI and WireGuard attach to the same state.
  */
 export class Agent {
-  readonly metrics = new AgentMetrics();
+  readonly metrics: AgentMetrics;
   readonly alarms: AlarmBoard;
   readonly state = new RoutingState();
   readonly store: SnapshotStore;
@@ -90,6 +90,7 @@ export class Agent {
     readonly config: AgentConfig,
     readonly log: Logger,
   ) {
+    this.metrics = new AgentMetrics(true, config.FEDPBX_METRICS_LOOP_DELAY_MS);
     const keys = [importPublicKey(config.FEDPBX_CONTROLLER_KEY_ID, config.FEDPBX_CONTROLLER_PUBLIC_KEY)];
     this.store = new SnapshotStore(config.FEDPBX_STATE_DIR, config.FEDPBX_SITE_ID, keys);
     this.applier = new SnapshotApplier(config.FEDPBX_SITE_ID, keys, this.store, this.state, this.metrics, log);

@@ -23,6 +23,12 @@ describe('agent configuration', () => {
     expect(c.FEDPBX_AGI_LISTEN).toEqual({ host: '127.0.0.1', port: 4573 });
     expect(c.FEDPBX_METRICS_LISTEN).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(c.FEDPBX_AGI_MAX_SESSIONS).toBe(2000);
+    expect(c.FEDPBX_METRICS_LOOP_DELAY_MS).toBe(20);
+  });
+
+  it('takes the event-loop delay sampling interval within 1-1000 ms', () => {
+    expect(loadAgentConfig({ FEDPBX_SITE_ID: 'moscow', FEDPBX_CONTROLLER_PUBLIC_KEY: pem, FEDPBX_METRICS_LOOP_DELAY_MS: '10' }).FEDPBX_METRICS_LOOP_DELAY_MS).toBe(10);
+    expect(problems({ FEDPBX_METRICS_LOOP_DELAY_MS: '0' }).some((x) => x.startsWith('FEDPBX_METRICS_LOOP_DELAY_MS'))).toBe(true);
   });
 
   it('accepts a PEM with literal \\n as systemd environment files carry it', () => {
