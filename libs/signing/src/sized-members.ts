@@ -1,4 +1,5 @@
 import { crc32, deflateRawSync, gunzipSync } from 'node:zlib';
+import { MemberCache } from './member-cache.js';
 import { SnapshotRejectedError } from './snapshot-signer.js';
 
 /**
@@ -73,31 +74,13 @@ export function inflateSizedMember(member: Uint8Array, maxBytes: number): string
  * `maxCachedChars` of text.
  */
 export class SizedMemberEncoder {
-  private readonly members = new Map<string, Buffer>();
-  private cachedChars = 0;
+  private readonly members: MemberCache;
 
-  constructor(private readonly maxCachedChars = 32 * 1024 * 1024) {}
-
-  encode(texts: readonly string[]): Buffer {
-    return Buffer.concat(texts.map((t) => this.member(t)));
+  constructor(maxCachedChars = 32 * 1024 * 1024) {
+    this.members = new MemberCache(sizedMember, maxCachedChars);
   }
 
-  private member(text: string): Buffer {
-    let member = this.members.get(text);
-    if (member !== undefined) {
-      this.members.delete(text);
-      this.members.set(text, member);
-      return member;
-    }
-    member = sizedMember(text);
-    if (text.length > this.maxCachedChars) return member;
-    this.members.set(text, member);
-    this.cachedChars += text.length;
-    for (const [old] of this.members) {
-      if (this.cachedChars <= this.maxCachedChars) break;
-      this.members.delete(old);
-      this.cachedChars -= old.length;
-    }
-    return member;
+  encode(texts: readonly string[]): Buffer {
+    return Buffer.concat(texts.map((t) => this.members.member(t)));
   }
 }

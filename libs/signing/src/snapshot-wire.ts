@@ -1,5 +1,6 @@
 import { StringDecoder } from 'node:string_decoder';
 import { crc32, createGunzip, gunzipSync, gzipSync } from 'node:zlib';
+import { MemberCache } from './member-cache.js';
 import { SnapshotRejectedError } from './snapshot-signer.js';
 
 /**
@@ -64,11 +65,11 @@ function storedMember(text: string): Buffer {
  * snapshot costs the same as before, never more than a few per cent of size).
  */
 export class SnapshotValueEncoder {
-  /** Piece text -> its gzip member, least recently used first. */
-  private readonly members = new Map<string, Buffer>();
-  private cachedChars = 0;
+  private readonly members: MemberCache;
 
-  constructor(private readonly maxCachedChars = 32 * 1024 * 1024) {}
+  constructor(maxCachedChars = 32 * 1024 * 1024) {
+    this.members = new MemberCache((piece) => gzipSync(piece, GZIP), maxCachedChars);
+  }
 
   encode(pieces: readonly string[]): Uint8Array {
     const out: Buffer[] = [];
@@ -80,29 +81,10 @@ export class SnapshotValueEncoder {
       }
       if (pending !== '') out.push(compressRun(pending));
       pending = '';
-      out.push(this.member(piece));
+      out.push(this.members.member(piece));
     }
     if (pending !== '' || out.length === 0) out.push(compressRun(pending));
     return out.length === 1 ? (out[0] as Buffer) : Buffer.concat(out);
-  }
-
-  private member(piece: string): Buffer {
-    let member = this.members.get(piece);
-    if (member !== undefined) {
-      this.members.delete(piece);
-      this.members.set(piece, member);
-      return member;
-    }
-    member = gzipSync(piece, GZIP);
-    if (piece.length > this.maxCachedChars) return member;
-    this.members.set(piece, member);
-    this.cachedChars += piece.length;
-    for (const [old] of this.members) {
-      if (this.cachedChars <= this.maxCachedChars) break;
-      this.members.delete(old);
-      this.cachedChars -= old.length;
-    }
-    return member;
   }
 }
 
