@@ -236,6 +236,42 @@ describe('fedpbx-agent supervise: stopped, hung, killed and restarting agents', 
     expectHandled(await call(a.agiPort));
   });
 
+  it('an agent stopped while it starts: killed once the start timeout of its own time has passed, and a new one serves', async () => {
+    // The start is timed in the child's own time (FEDPBX_SUPERVISOR_START_TIMEOUT_MS), as the heartbeat is: a
+    // stopped child is asleep in its own time, so it is killed; one merely waiting for a CPU would not be.
+    const gateDir = mkdtempSync(join(tmpdir(), 'fedpbx-start-stop-'));
+    const gate = join(gateDir, 'closed');
+    const preload = join(gateDir, 'stop.cjs');
+    writeFileSync(preload, `if (require('node:fs').existsSync(${JSON.stringify(gate)})) process.kill(process.pid, 'SIGSTOP');\n`);
+    const a = await startAgent(
+      {
+        ...controller.agentEnv('moscow', ''),
+        FEDPBX_BOOTSTRAP_SNAPSHOT: controller.writeSnapshot(fed, 'moscow', 1),
+        FEDPBX_SUPERVISOR_STANDBY: 'off',
+        FEDPBX_SUPERVISOR_START_TIMEOUT_MS: '2000',
+        NODE_OPTIONS: `--require ${preload}`,
+      },
+      { supervise: true },
+    );
+    started.push(a);
+    expectHandled(await call(a.agiPort));
+    writeFileSync(gate, '');
+    const first = a.agentPid();
+    const t0 = Date.now();
+    process.kill(first, 'SIGKILL');
+    const killed = await a.waitForLog((l) => l.msg === 'agent did not start in time: killing it', 15_000, true);
+    const killedAfterMs = Date.now() - t0;
+    rmSync(gate);
+    expect(Number(killed.timeoutMs)).toBe(2000);
+    expect(Number(killed.ownMs)).toBeGreaterThan(2000);
+    expect(Number(killed.agentPid)).not.toBe(first);
+    // Its own time while stopped is wall time past the meter's grace: about 2 s, plus the spawn on this machine.
+    expect(killedAfterMs).toBeLessThan(2000 + 8000);
+    await a.waitForLog((l) => l.msg === 'agent started' && Number(l.agentPid) !== Number(killed.agentPid) && Number(l.agentPid) !== first, 5000, true);
+    await a.waitForLog((l) => l.msg === 'an agent serves again: the refuser stops', 30_000, true);
+    expectHandled(await call(a.agiPort));
+  });
+
   it('event loop stalled under the supervisor: the accepted call is released within 3 s and the next one is served', async () => {
     // The supervisor's wall-time heartbeat limit out of the way: the watchdog's alarm is what this test shows.
     const a = await agent({ FEDPBX_TEST_BLOCK_EVENT_LOOP_ON_SIGUSR2: '1', FEDPBX_SUPERVISOR_HEARTBEAT_TIMEOUT_MS: '30000' }, true);

@@ -53,6 +53,10 @@ export const AGENT_ENV = {
     schema: int(300, 60_000).default(1500),
     doc: '`supervise`: an agent silent for this much of its own time (stopped, hung; time waiting for a CPU does not count) is killed and replaced',
   },
+  FEDPBX_SUPERVISOR_START_TIMEOUT_MS: {
+    schema: int(1000, 600_000).default(60_000),
+    doc: '`supervise`: an agent that has not reported in (serving, or ready as a standby) after this much of its own time since it was spawned (stopped, hung at start; time waiting for a CPU does not count) is killed and replaced',
+  },
   FEDPBX_SUPERVISOR_STANDBY: {
     schema: z.enum(['on', 'off']).default('on'),
     doc: '`supervise`: keep a prepared standby agent that takes over in milliseconds when the serving one dies (costs one more agent\'s memory)',

@@ -65,8 +65,6 @@ process.on('disconnect', () => process.exit(0));
 process.send({ type: 'ready' });
 `;
 
-/** How long a child may take from spawn to serving FastAGI before it counts as hung. */
-const START_TIMEOUT_MS = 60_000;
 const CHECK_EVERY_MS = 100;
 /** The child's IPC heartbeat period (agent side: `supervised-child.ts`). */
 export const HEARTBEAT_EVERY_MS = 250;
@@ -148,6 +146,8 @@ class Supervisor {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc', (this.listener as Listener).fd],
     });
     const child: AgentChild = { proc, spawnedAt: Date.now(), lastBeat: Date.now(), silence: ownTimeMeter(readFileSync, proc.pid ?? 0, HEARTBEAT_EVERY_MS + 100, CHECK_EVERY_MS), beatingSince: undefined, servingSince: undefined, ioSent: io !== 'wait', killed: false };
+    // From spawn to its first message the meter times the start (it is reset at every message after).
+    child.silence.reset(child.spawnedAt);
     proc.on('message', (m: ChildMessage) => this.onMessage(child, m));
     proc.on('error', (err) => this.log.error({ err, agentPid: proc.pid }, 'agent process error'));
     proc.once('exit', (code, signal) => this.onExit(child, code, signal));
@@ -268,13 +268,14 @@ class Supervisor {
     this.checkRefuser(now);
     for (const child of [this.current, this.incoming, this.standby, ...this.retiring]) {
       if (child === undefined || child.killed || child.proc.exitCode !== null || child.proc.signalCode !== null) continue;
+      // Before it first reports in, `lastBeat` is its spawn time: the same meter then times its start.
       const silent = now - child.lastBeat;
-      const own = child.beatingSince !== undefined ? (child.silence.ownMs(now) ?? silent) : silent;
-      const hung = child.beatingSince !== undefined ? own > this.opts.config.FEDPBX_SUPERVISOR_HEARTBEAT_TIMEOUT_MS : now - child.spawnedAt > START_TIMEOUT_MS;
-      if (!hung) continue;
+      const own = child.silence.ownMs(now) ?? silent;
+      const timeoutMs = child.beatingSince !== undefined ? this.opts.config.FEDPBX_SUPERVISOR_HEARTBEAT_TIMEOUT_MS : this.opts.config.FEDPBX_SUPERVISOR_START_TIMEOUT_MS;
+      if (own <= timeoutMs) continue;
       child.killed = true;
       this.log.error(
-        { agentPid: child.proc.pid, silentMs: silent, ownMs: Math.round(own), timeoutMs: this.opts.config.FEDPBX_SUPERVISOR_HEARTBEAT_TIMEOUT_MS },
+        { agentPid: child.proc.pid, silentMs: silent, ownMs: Math.round(own), timeoutMs },
         child.beatingSince !== undefined ? 'agent silent (stopped or hung): killing it so that its calls fall back, and starting a new one' : 'agent did not start in time: killing it',
       );
       child.proc.kill('SIGKILL');
