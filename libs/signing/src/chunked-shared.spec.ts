@@ -6,7 +6,7 @@ import { chunksContent, sharedChunks } from './chunked-shared.js';
 import { generateSigningKey, SnapshotRejectedError } from './snapshot-signer.js';
 import { runSteps } from './snapshot-text.js';
 import { sizedMember, sizedMembers } from './sized-members.js';
-import { signSplitSnapshot, verifySharedSteps, verifySharedValueSteps, type VerifiedShared } from './split-snapshot.js';
+import { pairingGap, requiredSitePart, signPairedSnapshot, signSplitSnapshot, verifySharedSteps, verifySharedValueSteps, type PairedSitePartEnvelope, type VerifiedShared } from './split-snapshot.js';
 
 const key = generateSigningKey('controller-1');
 const at = new Date('2026-12-07T09:00:00Z');
@@ -132,3 +132,53 @@ describe('the chunked shared part (format 3)', () => {
     }
   });
 });
+
+describe('the paired shared part (format 4): the chunked layout with every site part revision listed', () => {
+  const fed = generateFederation({ sites: 300, extensionsPerSite: 1, flows: 0 });
+  const config = buildSiteConfig(fed, siteIdOf(3));
+  const refs = (bump?: string) => fed.sites.map((s) => ({ id: s.id, revision: s.id === bump ? 9 : 1 }));
+  const withRange = { ...config, federation: { ...config.federation, numberRanges: [...config.federation.numberRanges, { id: 'nr-x', siteId: siteIdOf(3), from: '990000', to: '990009' } as NumberRange] } };
+
+  it('reads the list; a plan-wide change keeps it the same object, one site part changed reads one chunk of it', () => {
+    const first = runSteps(verifySharedValueSteps(signPairedSnapshot(config, 1, 1, 1, refs(), key, at).sharedValue, [key]));
+    expect(first.envelope.format).toBe(4);
+    expect(first.siteParts).toHaveLength(300);
+    expect(requiredSitePart(first, siteIdOf(7))).toBe(1);
+    expect(requiredSitePart(first, 'no-such-site')).toBe(0);
+    expect(first.part).not.toHaveProperty('siteParts');
+    const plan = runSteps(verifySharedValueSteps(signPairedSnapshot(withRange, 1, 1, 2, refs(), key, at).sharedValue, [key], first));
+    expect(plan.siteParts).toBe(first.siteParts);
+    expect(plan.part.numberRanges.map((r) => r.id)).toContain('nr-x');
+    const bumped = signPairedSnapshot(withRange, 1, 1, 3, refs(siteIdOf(7)), key, at);
+    const listChunks = (text: string) => text.split('\n').filter((l) => l.startsWith('["siteParts"'));
+    const changed = listChunks(bumped.sharedText).filter((c) => !listChunks(signPairedSnapshot(withRange, 1, 1, 3, refs(), key, at).sharedText).includes(c));
+    expect(changed).toHaveLength(1);
+    const third = runSteps(verifySharedValueSteps(bumped.sharedValue, [key], plan));
+    expect(requiredSitePart(third, siteIdOf(7))).toBe(9);
+    expect(requiredSitePart(third, siteIdOf(8))).toBe(1);
+  });
+
+  it('pairs a site part and a shared part only when each is at least what the other names', () => {
+    const s = signPairedSnapshot(config, 5, 4, 6, [{ id: siteIdOf(3), revision: 5 }], key, at);
+    const shared = runSteps(verifySharedSteps(s.sharedText, [key]));
+    const site = (revision: number, requiresShared: number) => ({ ...pairedEnvelope(s.siteText), revision, requiresShared });
+    expect(pairingGap(site(5, 4), shared)).toBeUndefined();
+    expect(pairingGap(site(7, 6), shared)).toBeUndefined();
+    expect(pairingGap(site(4, 4), shared)).toMatch(/requires site part 5/);
+    expect(pairingGap(site(8, 7), shared)).toMatch(/requires shared part 7/);
+    // A format-3 shared part pairs with no paired site part.
+    const old = runSteps(verifySharedSteps(signSplitSnapshot(config, 6, 6, key, at).sharedText, [key]));
+    expect(pairingGap(site(5, 4), old)).toMatch(/format 3/);
+  });
+
+  it('a paired shared part relabelled format 3 is refused: the format is signed', () => {
+    const s = signPairedSnapshot(config, 1, 1, 1, refs(), key, at);
+    const asFormat3 = s.sharedText.replace('{"format":4', '{"format":3');
+    expect(refusal(() => runSteps(verifySharedSteps(asFormat3, [key])))).toBe('bad-signature');
+  });
+});
+
+function pairedEnvelope(siteText: string): PairedSitePartEnvelope {
+  const { config: _config, ...envelope } = JSON.parse(siteText) as PairedSitePartEnvelope & { config: unknown };
+  return envelope;
+}

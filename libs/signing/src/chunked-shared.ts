@@ -27,6 +27,13 @@ import { sha256 } from './wire-text.js';
  * newest as it is (every chunk it does not hold is read).
  */
 export const CHUNKED_SHARED_FORMAT = 3 as const;
+/**
+ * The same chunked layout, for the paired format (split-snapshot.ts PAIRED_FORMAT): its content also lists each
+ * site's part revision (`siteParts`), and site parts no longer name it by hash. An agent of before refuses it as
+ * `format`, keeping its last-known-good.
+ */
+export const PAIRED_SHARED_FORMAT = 4 as const;
+export type ChunkedFormat = typeof CHUNKED_SHARED_FORMAT | typeof PAIRED_SHARED_FORMAT;
 
 /** Elements per chunk on average (boundaries are where an element's id hashes to 0 modulo this). */
 const CHUNK_SPREAD = 32;
@@ -39,7 +46,7 @@ const CHUNK_HASH = /^sha256:[0-9a-f]{64}$/;
 const ContentHash = z.string().regex(CHUNK_HASH);
 
 export const ChunkedSharedEnvelope = z.strictObject({
-  format: z.literal(CHUNKED_SHARED_FORMAT),
+  format: z.union([z.literal(CHUNKED_SHARED_FORMAT), z.literal(PAIRED_SHARED_FORMAT)]),
   part: z.literal('shared'),
   /** The federation version it was built from (the bucket is compare-and-set on it, never older over newer). */
   revision: z.number().int().min(1),
@@ -135,12 +142,13 @@ const CHUNKS_PER_STEP = 64;
  */
 export function* verifyChunkedSharedSteps(
   input: { readonly value: Uint8Array } | { readonly text: string },
-  shape: Shape,
+  shapeOf: Shape | ((format: ChunkedFormat) => Shape),
   signature: (e: ChunkedSharedEnvelope) => void,
   previous: SharedChunks | undefined,
 ): Generator<void, VerifiedChunkedShared> {
   const source = chunkSource(input);
   const envelope = envelopeOf(source.envelopeText);
+  const shape = typeof shapeOf === 'function' ? shapeOf(envelope.format) : shapeOf;
   if (source.count !== envelope.chunks.length) throw new SnapshotRejectedError('malformed', `shared part lists ${envelope.chunks.length} chunks and carries ${source.count}`);
   const actual = chunkedContentHash(envelope.chunks);
   if (actual !== envelope.contentHash) throw new SnapshotRejectedError('hash-mismatch', `shared part content hash ${actual} does not match the declared ${envelope.contentHash}`);
@@ -241,8 +249,8 @@ function envelopeOf(line: string): ChunkedSharedEnvelope {
   } catch {
     throw new SnapshotRejectedError('malformed', 'shared part envelope is not JSON');
   }
-  if (typeof raw === 'object' && raw !== null && 'format' in raw && raw.format !== CHUNKED_SHARED_FORMAT) {
-    throw new SnapshotRejectedError('format', `shared part format ${String(raw.format)} is not supported here (expected ${CHUNKED_SHARED_FORMAT})`);
+  if (typeof raw === 'object' && raw !== null && 'format' in raw && raw.format !== CHUNKED_SHARED_FORMAT && raw.format !== PAIRED_SHARED_FORMAT) {
+    throw new SnapshotRejectedError('format', `shared part format ${String(raw.format)} is not supported here (expected ${CHUNKED_SHARED_FORMAT} or ${PAIRED_SHARED_FORMAT})`);
   }
   const parsed = ChunkedSharedEnvelope.safeParse(raw);
   if (!parsed.success) {

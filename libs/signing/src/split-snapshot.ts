@@ -4,7 +4,7 @@ import { canonicalJson, RemoteTrunk, SiteConfig, SNAPSHOT_FORMAT_VERSION, Snapsh
 import { SnapshotRejectedError, type SigningKey, type VerifyingKey } from './snapshot-signer.js';
 import { checkTextSteps, REUSE_MAX_PART_BYTES, runSteps, verifyEnvelopeOnly, verifyPartSteps, type CheckedText, type PartSpec, type Shape, type SnapshotParts } from './snapshot-text.js';
 import { sha256 } from './wire-text.js';
-import { ChunkedSharedEnvelope, CHUNKED_SHARED_FORMAT, chunkedContentHash, chunkedSharedContent, chunkedSharedText, sharedChunks, verifyChunkedSharedSteps, type SharedChunks } from './chunked-shared.js';
+import { ChunkedSharedEnvelope, CHUNKED_SHARED_FORMAT, PAIRED_SHARED_FORMAT, chunkedContentHash, chunkedSharedContent, chunkedSharedText, sharedChunks, verifyChunkedSharedSteps, type SharedChunks } from './chunked-shared.js';
 import { SizedMemberEncoder } from './sized-members.js';
 import { encodeSnapshotValue } from './snapshot-wire.js';
 
@@ -258,7 +258,7 @@ export function configOfStoredText(text: string): SiteConfig {
   const pair = splitPairText(text);
   if (pair === undefined) return (JSON.parse(text) as { config: SiteConfig }).config;
   const part = (JSON.parse(pair.siteText) as { config: SitePart }).config;
-  const shared = snapshotFormatOf(pair.sharedText) === CHUNKED_SHARED_FORMAT ? (chunkedSharedContent(pair.sharedText) as SharedPart) : (JSON.parse(pair.sharedText) as { config: SharedPart }).config;
+  const shared = isChunkedFormat(snapshotFormatOf(pair.sharedText)) ? (chunkedSharedContent(pair.sharedText) as SharedPart) : (JSON.parse(pair.sharedText) as { config: SharedPart }).config;
   return new SiteConfigAssembler().assemble(part, shared);
 }
 
@@ -272,6 +272,8 @@ export interface VerifiedShared {
   readonly text: string;
   readonly parts?: SnapshotParts;
   readonly chunks?: SharedChunks;
+  /** A paired shared part's (format 4) site part revisions, in site id order: see {@link PAIRED_FORMAT}. */
+  readonly siteParts?: readonly SitePartRef[];
 }
 
 const SHARED_SHAPE = SharedPart.shape as unknown as Shape;
@@ -299,7 +301,7 @@ function envelopeOf<T>(schema: z.ZodType<T>, raw: unknown, what: string, format:
  * is as in `previous` taken over without parsing them again). Yields between slices (runStepsWithPauses).
  */
 export function* verifySharedSteps(text: string, keys: readonly VerifyingKey[], previous?: VerifiedShared): Generator<void, VerifiedShared> {
-  if (snapshotFormatOf(text) === CHUNKED_SHARED_FORMAT) return yield* chunkedSteps({ text }, keys, previous);
+  if (isChunkedFormat(snapshotFormatOf(text))) return yield* chunkedSteps({ text }, keys, previous);
   const read = yield* verifyPartSteps(text, sharedSpec(keys), previous?.parts);
   if (read === undefined) throw new SnapshotRejectedError('malformed', 'shared part is not in wire form (envelope, then "config" as its last member)');
   return { envelope: read.envelope, part: read.content as SharedPart, text, parts: read.parts };
@@ -314,10 +316,13 @@ export function* verifySharedValueSteps(value: Uint8Array, keys: readonly Verify
 }
 
 function* chunkedSteps(input: { readonly value: Uint8Array } | { readonly text: string }, keys: readonly VerifyingKey[], previous: VerifiedShared | undefined): Generator<void, VerifiedShared> {
-  const read = yield* verifyChunkedSharedSteps(input, SHARED_SHAPE, (e) => verifySharedSignature(e, keys), previous?.chunks);
+  const read = yield* verifyChunkedSharedSteps(input, (format) => (format === PAIRED_SHARED_FORMAT ? PAIRED_SHARED_SHAPE : SHARED_SHAPE), (e) => verifySharedSignature(e, keys), previous?.chunks);
+  const { siteParts, ...part } = read.content as SharedPart & { siteParts?: SitePartRef[] };
   return {
     envelope: read.envelope,
-    part: read.content as SharedPart,
+    // The assembler keeps what it built by member identity: a new object around the same members is as good.
+    part: part as SharedPart,
+    ...(siteParts !== undefined ? { siteParts } : {}),
     chunks: read.chunks,
     get text(): string {
       return read.text;
@@ -331,7 +336,7 @@ function sharedSpec(keys: readonly VerifyingKey[]): PartSpec<SharedPartEnvelope>
 
 /** A shared part's envelope, its hash and signature checked, its content not read; undefined when not in wire form. */
 export function verifySharedEnvelope(text: string, keys: readonly VerifyingKey[]): SharedPartEnvelope | ChunkedSharedEnvelope | undefined {
-  if (snapshotFormatOf(text) === CHUNKED_SHARED_FORMAT) return verifyChunkedEnvelope(text, keys);
+  if (isChunkedFormat(snapshotFormatOf(text))) return verifyChunkedEnvelope(text, keys);
   return verifyEnvelopeOnly(text, sharedSpec(keys));
 }
 
@@ -344,7 +349,7 @@ function verifyChunkedEnvelope(text: string, keys: readonly VerifyingKey[]): Chu
   } catch {
     return undefined;
   }
-  const e = envelopeOf(ChunkedSharedEnvelope, raw, 'shared part', CHUNKED_SHARED_FORMAT);
+  const e = envelopeOf(ChunkedSharedEnvelope, raw, 'shared part', (raw as { format?: unknown }).format === PAIRED_SHARED_FORMAT ? PAIRED_SHARED_FORMAT : CHUNKED_SHARED_FORMAT);
   const actual = chunkedContentHash(e.chunks);
   if (actual !== e.contentHash) throw new SnapshotRejectedError('hash-mismatch', `shared part content hash ${actual} does not match the declared ${e.contentHash}`);
   verifySharedSignature(e, keys);
@@ -442,6 +447,7 @@ export function verifyStoredPair(text: string, expectedSiteId: string, keys: rea
   const pair = splitPairText(text);
   if (pair === undefined) throw new SnapshotRejectedError('malformed', 'not a stored pair of a site part and a shared part');
   const shared = runSteps(verifySharedSteps(pair.sharedText, keys));
+  if (snapshotFormatOf(pair.siteText) === PAIRED_FORMAT) return storedPaired(pair.siteText, shared, expectedSiteId, keys, assembler);
   const named = runSteps(checkSitePartSteps(pair.siteText, expectedSiteId, keys));
   if (named === undefined) throw new SnapshotRejectedError('malformed', 'the stored site part is not in wire form');
   if (named.sharedHash !== shared.envelope.contentHash) throw new SnapshotRejectedError('shared-missing', `the stored site part goes with shared part ${named.sharedHash}, not the one stored beside it`);
@@ -460,6 +466,12 @@ export function verifyStoredPair(text: string, expectedSiteId: string, keys: rea
   return { snapshot: { ...envelope, format: SNAPSHOT_FORMAT_VERSION, config: assembler.assemble(part, shared.part) }, shared, siteParts: { values, hashes }, assembler };
 }
 
+/** A stored paired site part and its shared part (verifyStoredPair): the pair must still pair (pairingGap). */
+function storedPaired(siteText: string, shared: VerifiedShared, expectedSiteId: string, keys: readonly VerifyingKey[], assembler: SiteConfigAssembler): StoredPair {
+  const site = runSteps(verifyPairedSitePartSteps(siteText, expectedSiteId, keys));
+  return { snapshot: pairedSnapshot(site, shared, assembler), shared, siteParts: site.parts, assembler, site: { text: siteText, verified: site } };
+}
+
 /**
  * A stored pair read back: the snapshot, and what the applier needs to take the next one over it as if it had
  * applied this one itself - the verified shared part, the site part's members (values and text hashes) and the
@@ -472,6 +484,8 @@ export interface StoredPair {
   readonly shared: VerifiedShared;
   readonly siteParts: SnapshotParts;
   readonly assembler: SiteConfigAssembler;
+  /** A paired site part (format 4): its text and what verifying it gave, to pair it with the next shared part. */
+  readonly site?: { readonly text: string; readonly verified: VerifiedPairedSitePart };
 }
 
 /**
@@ -488,6 +502,25 @@ export function signSplitSnapshot(
   /** 3 (chunked, what the controller publishes) or 2 (one text: what a controller before it published). */
   sharedFormat: 2 | 3 = CHUNKED_SHARED_FORMAT,
 ): { siteText: string; sharedText: string; sharedHash: string; sharedValue: Uint8Array } {
+  const { shared, part: own } = splitConfig(config);
+  const sharedJson = sharedFormat === 2 ? canonicalJson(shared) : '';
+  const chunks = sharedFormat === 2 ? [] : sharedChunks(shared, canonicalJson);
+  const chunkHashes = chunks.map(sha256);
+  const sharedHash = sharedFormat === 2 ? sha256(sharedJson) : chunkedContentHash(chunkHashes);
+  const part: SitePart = { ...own, shared: { contentHash: sharedHash } };
+  const partJson = canonicalJson(part);
+  const signedSite = signSitePart(config.site.id, partJson, revision, key, generatedAt);
+  const siteText = `${signedSite.head}${partJson}}`;
+  if (sharedFormat === 2) {
+    const sharedText = `${signSharedPart(sharedJson, sharedRevision, key, generatedAt, sharedHash).head}${sharedJson}}`;
+    return { siteText, sharedText, sharedHash, sharedValue: encodeSnapshotValue(sharedText) };
+  }
+  const { line } = signSharedChunks(chunkHashes, sharedRevision, key, generatedAt);
+  return { siteText, sharedText: chunkedSharedText(line, chunks), sharedHash, sharedValue: encodeChunkedShared(line, chunks) };
+}
+
+/** A site's config cut into what the shared part holds (as far as this config shows it) and the site's own part. */
+function splitConfig(config: SiteConfig): { shared: SharedPart; part: PairedSitePart } {
   const sharedRoutes = config.outboundRoutes.filter(isSharedRoute);
   const used = new Set(sharedRoutes.flatMap((r) => r.trunks.map((t) => t.trunkId)));
   const ownEntries = config.trunks.filter((t) => used.has(t.id)).map((t) => ({ id: t.id, siteId: t.siteId, name: t.name }));
@@ -501,13 +534,8 @@ export function signSplitSnapshot(
     remoteTrunks: sharedTrunks,
     classesOfService: config.classesOfService,
   };
-  const sharedJson = sharedFormat === 2 ? canonicalJson(shared) : '';
-  const chunks = sharedFormat === 2 ? [] : sharedChunks(shared, canonicalJson);
-  const chunkHashes = chunks.map(sha256);
-  const sharedHash = sharedFormat === 2 ? sha256(sharedJson) : chunkedContentHash(chunkHashes);
-  const part: SitePart = {
+  const part: PairedSitePart = {
     site: config.site,
-    shared: { contentHash: sharedHash },
     extensions: config.extensions,
     trunks: config.trunks,
     remoteTrunks: (config.remoteTrunks ?? []).filter((t) => !sharedIds.has(t.id)),
@@ -517,13 +545,202 @@ export function signSplitSnapshot(
     callFlows: config.callFlows,
     ...(config.remotePresence !== undefined ? { remotePresence: config.remotePresence } : {}),
   };
-  const partJson = canonicalJson(part);
-  const signedSite = signSitePart(config.site.id, partJson, revision, key, generatedAt);
-  const siteText = `${signedSite.head}${partJson}}`;
-  if (sharedFormat === 2) {
-    const sharedText = `${signSharedPart(sharedJson, sharedRevision, key, generatedAt, sharedHash).head}${sharedJson}}`;
-    return { siteText, sharedText, sharedHash, sharedValue: encodeSnapshotValue(sharedText) };
+  return { shared, part };
+}
+
+/** Whether a shared part of this format is chunked (3, or the paired format's 4). */
+function isChunkedFormat(format: number | undefined): boolean {
+  return format === CHUNKED_SHARED_FORMAT || format === PAIRED_SHARED_FORMAT;
+}
+
+/**
+ * The paired format (site part format 4, shared part format 4; README "Snapshot format at scale", issue #20 §1).
+ * Format 2 had every site part name the shared part's content hash, so a change to the numbering plan alone made
+ * the controller hash, sign and put 1,000 site parts whose own content had not changed, and every agent verify a
+ * new site part too. Here neither part names the other by hash; each names the other's **revision**:
+ *
+ * - the site part (revision S, the federation version of the last write that changed it) carries
+ *   `requiresShared: R0`, the shared part's revision when it was written (signed in its envelope);
+ * - the shared part (revision R) lists every site's part revision as it was when the shared part was built
+ *   (`siteParts: [{id, revision}]`, in id order, chunked like any member: a plan-wide write changes no entry,
+ *   a write that changes one site's part and the shared part changes one chunk).
+ *
+ * An agent applies the pair (R, S) when R >= R0 and S >= siteParts[site]: the site part is at least the one the
+ * shared part was built beside, and the shared part at least the one the site part was built against. Any such pair
+ * is the federation of one committed version (the newer of the two: a write that changed neither part of a site
+ * leaves both as they were), so it never assembles a config no write made. The pair's revision is max(R, S) and its
+ * content hash {@link pairedContentHash}. A plan-wide write then puts one signed shared part and no site part; a
+ * write that changes one site's objects puts that site's part and, while the shared part is unchanged, nothing else.
+ */
+export const PAIRED_FORMAT = 4 as const;
+
+/** A site's part revision as the shared part of the paired format lists it. */
+export const SitePartRef = z.strictObject({ id: z.string(), revision: z.number().int().min(0) });
+export type SitePartRef = z.infer<typeof SitePartRef>;
+
+const PAIRED_SHARED_SHAPE = { ...SharedPart.shape, siteParts: z.array(SitePartRef) } as unknown as Shape;
+
+/** A paired site part's content: format 2's without the shared part's hash. */
+export const PairedSitePart = SitePart.omit({ shared: true });
+export type PairedSitePart = z.infer<typeof PairedSitePart>;
+const PAIRED_SITE_PART_SHAPE = PairedSitePart.shape as unknown as Shape;
+
+export const PairedSitePartEnvelope = z.strictObject({
+  format: z.literal(PAIRED_FORMAT),
+  siteId: z.string(),
+  revision: z.number().int().min(1),
+  /** The shared part's revision when this part was written: it is applied with that one or a newer one. */
+  requiresShared: z.number().int().min(0),
+  generatedAt: z.iso.datetime(),
+  contentHash: ContentHash,
+  signature: SnapshotSignature,
+});
+export type PairedSitePartEnvelope = z.infer<typeof PairedSitePartEnvelope>;
+
+/** The bytes signed for a paired site part: format 2's layout with its format, and the shared revision it requires. */
+export function pairedSitePartSigningPayload(e: Pick<PairedSitePartEnvelope, 'format' | 'siteId' | 'revision' | 'requiresShared' | 'generatedAt' | 'contentHash'>): string {
+  return `fedpbx-snapshot\n${e.format}\n${e.siteId}\n${e.revision}\n${e.generatedAt}\n${e.contentHash}\nrequires-shared ${e.requiresShared}`;
+}
+
+/** Signs a paired site part by its content hash. */
+export function signPairedSitePartHash(siteId: string, contentHash: string, revision: number, requiresShared: number, key: SigningKey, generatedAt: Date): SignedPart<PairedSitePartEnvelope> {
+  const unsigned = { format: PAIRED_FORMAT, siteId, revision, requiresShared, generatedAt: generatedAt.toISOString(), contentHash };
+  const signature = { alg: 'ed25519' as const, keyId: key.keyId, value: sign(null, Buffer.from(pairedSitePartSigningPayload(unsigned)), key.privateKey).toString('base64') };
+  const envelope = { ...unsigned, signature };
+  return { envelope, head: `${JSON.stringify(envelope).slice(0, -1)},"config":` };
+}
+
+function verifyPairedSitePartSignature(e: PairedSitePartEnvelope, keys: readonly VerifyingKey[]): void {
+  const key = keys.find((k) => k.keyId === e.signature.keyId);
+  if (key === undefined) throw new SnapshotRejectedError('unknown-key', `snapshot is signed with unknown key ${e.signature.keyId}`);
+  if (!verify(null, Buffer.from(pairedSitePartSigningPayload(e)), key.publicKey, Buffer.from(e.signature.value, 'base64'))) {
+    throw new SnapshotRejectedError('bad-signature', `snapshot revision ${e.revision} has a bad signature`);
   }
-  const { line } = signSharedChunks(chunkHashes, sharedRevision, key, generatedAt);
-  return { siteText, sharedText: chunkedSharedText(line, chunks), sharedHash, sharedValue: encodeChunkedShared(line, chunks) };
+}
+
+/** The signed paired shared part's chunks: the controller's, and signPairedSnapshot's. */
+export function signPairedSharedChunks(chunkHashes: readonly string[], revision: number, key: SigningKey, generatedAt: Date): { envelope: ChunkedSharedEnvelope; line: string } {
+  const unsigned = { format: PAIRED_SHARED_FORMAT, part: 'shared' as const, revision, generatedAt: generatedAt.toISOString(), contentHash: chunkedContentHash(chunkHashes) };
+  const signature = { alg: 'ed25519' as const, keyId: key.keyId, value: sign(null, Buffer.from(sharedSigningPayload(unsigned)), key.privateKey).toString('base64') };
+  const envelope = { ...unsigned, signature, chunks: [...chunkHashes] };
+  return { envelope, line: JSON.stringify(envelope) };
+}
+
+/** The content hash of an applied pair: names both parts, so the same pair is known again and any other is not. */
+export function pairedContentHash(siteHash: string, sharedHash: string): string {
+  return sha256(`fedpbx-pair\n${siteHash}\n${sharedHash}`);
+}
+
+/** The site part revision a paired shared part was built beside for `siteId` (0: none listed, e.g. a site added since). */
+export function requiredSitePart(shared: VerifiedShared, siteId: string): number {
+  const list = shared.siteParts;
+  if (list === undefined) return 0;
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const ref = list[mid] as SitePartRef;
+    if (ref.id === siteId) return ref.revision;
+    if (ref.id < siteId) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  // Not in id order (never from the controller): a plain search, so a listed site is never missed.
+  return list.find((r) => r.id === siteId)?.revision ?? 0;
+}
+
+/** Why the pair cannot be applied yet, or undefined when it can (see {@link PAIRED_FORMAT}). */
+export function pairingGap(site: PairedSitePartEnvelope, shared: VerifiedShared): string | undefined {
+  if (shared.envelope.format !== PAIRED_SHARED_FORMAT) return `shared part format ${shared.envelope.format} does not pair with site part format ${PAIRED_FORMAT}`;
+  if (shared.envelope.revision < site.requiresShared) return `site part ${site.revision} requires shared part ${site.requiresShared} or newer, have ${shared.envelope.revision}`;
+  const needed = requiredSitePart(shared, site.siteId);
+  if (site.revision < needed) return `shared part ${shared.envelope.revision} requires site part ${needed} or newer, have ${site.revision}`;
+  return undefined;
+}
+
+/** A paired site part checked as far as its signature (its content not read). */
+export interface CheckedPairedSitePart {
+  readonly envelope: PairedSitePartEnvelope;
+  readonly checked: CheckedText<PairedSitePartEnvelope>;
+}
+
+/** A paired site part verified: envelope, validated content, and its members for the next one's reuse. */
+export interface VerifiedPairedSitePart {
+  readonly envelope: PairedSitePartEnvelope;
+  readonly part: PairedSitePart;
+  readonly parts: SnapshotParts;
+}
+
+function pairedSitePartSpec(expectedSiteId: string, keys: readonly VerifyingKey[]): PartSpec<PairedSitePartEnvelope> {
+  return {
+    envelope: (raw) => {
+      const e = envelopeOf(PairedSitePartEnvelope, raw, 'snapshot', PAIRED_FORMAT);
+      if (e.siteId !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${e.siteId}, this agent serves ${expectedSiteId}`);
+      return e;
+    },
+    signature: (e) => verifyPairedSitePartSignature(e, keys),
+    shape: PAIRED_SITE_PART_SHAPE,
+  };
+}
+
+/** A paired site part's envelope, hash and signature checked in steps (content not read); undefined when not in wire form. */
+export function* checkPairedSitePartSteps(text: string, expectedSiteId: string, keys: readonly VerifyingKey[]): Generator<void, CheckedPairedSitePart | undefined> {
+  const checked = yield* checkTextSteps(text, pairedSitePartSpec(expectedSiteId, keys));
+  return checked === undefined ? undefined : { envelope: checked.envelope, checked };
+}
+
+/** A paired site part's content read (members as in `previous` taken over), after checkPairedSitePartSteps. */
+export function* verifyPairedSitePartSteps(
+  text: string,
+  expectedSiteId: string,
+  keys: readonly VerifyingKey[],
+  previous?: SnapshotParts,
+  checked?: CheckedText<PairedSitePartEnvelope>,
+): Generator<void, VerifiedPairedSitePart> {
+  const read = yield* verifyPartSteps(text, pairedSitePartSpec(expectedSiteId, keys), previous, undefined, checked);
+  if (read === undefined) throw new SnapshotRejectedError('malformed', 'snapshot is not in wire form (envelope, then "config" as its last member)');
+  const part = read.content as PairedSitePart;
+  if (part.site.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${part.site.id}, this agent serves ${expectedSiteId}`);
+  return { envelope: read.envelope, part, parts: read.parts };
+}
+
+/**
+ * The snapshot a verified paired site part and shared part make, when they pair (pairingGap; else refused as
+ * `shared-missing`): revision max(R, S), the pair's content hash, the site part's signature and time.
+ */
+export function pairedSnapshot(site: VerifiedPairedSitePart, shared: VerifiedShared, assembler: SiteConfigAssembler): SiteSnapshot {
+  const gap = pairingGap(site.envelope, shared);
+  if (gap !== undefined) throw new SnapshotRejectedError('shared-missing', gap);
+  const { siteId, revision, generatedAt, contentHash, signature } = site.envelope;
+  return {
+    format: SNAPSHOT_FORMAT_VERSION,
+    siteId,
+    revision: Math.max(revision, shared.envelope.revision),
+    generatedAt: shared.envelope.revision > revision ? shared.envelope.generatedAt : generatedAt,
+    contentHash: pairedContentHash(contentHash, shared.envelope.contentHash),
+    signature,
+    config: assembler.assemble(site.part as SitePart, shared.part),
+  };
+}
+
+/**
+ * One site's config as paired parts, signed (tools and tests): `siteRevision` and `requiresShared` for the site
+ * part, `sharedRevision` and `siteParts` for the shared part (this site's entry as given; others' entries too).
+ */
+export function signPairedSnapshot(
+  config: SiteConfig,
+  siteRevision: number,
+  requiresShared: number,
+  sharedRevision: number,
+  siteParts: readonly SitePartRef[],
+  key: SigningKey,
+  generatedAt: Date,
+): { siteText: string; sharedText: string; sharedValue: Uint8Array; siteHash: string; sharedHash: string } {
+  const { shared, part: own } = splitConfig(config);
+  const content = { ...shared, siteParts: [...siteParts].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) };
+  const chunks = sharedChunks(content, canonicalJson);
+  const { line, envelope } = signPairedSharedChunks(chunks.map(sha256), sharedRevision, key, generatedAt);
+  const partJson = canonicalJson(own);
+  const siteHash = sha256(partJson);
+  const signed = signPairedSitePartHash(config.site.id, siteHash, siteRevision, requiresShared, key, generatedAt);
+  return { siteText: `${signed.head}${partJson}}`, sharedText: chunkedSharedText(line, chunks), sharedValue: encodeChunkedShared(line, chunks), siteHash, sharedHash: envelope.contentHash };
 }

@@ -1,7 +1,11 @@
 import { canonicalJson, type SiteSnapshot } from '@fedpbx/contracts';
 import {
+  checkPairedSitePartSteps,
   checkSitePartSteps,
   inflateSizedMember,
+  PAIRED_FORMAT,
+  pairedSnapshot,
+  pairingGap,
   pairText,
   runStepsWithPauses,
   SiteConfigAssembler,
@@ -9,14 +13,17 @@ import {
   SnapshotRejectedError,
   SPLIT_SNAPSHOT_FORMAT,
   verifySharedSteps,
+  verifyPairedSitePartSteps,
   verifySharedValueSteps,
   verifySitePartSteps,
   verifySnapshot,
   verifySnapshotEnvelope,
   verifySnapshotTextInSlices,
+  type CheckedPairedSitePart,
   type CheckedSitePart,
   type SnapshotParts,
   type StoredPair,
+  type VerifiedPairedSitePart,
   type VerifiedShared,
   type VerifyingKey,
 } from '@fedpbx/signing';
@@ -56,6 +63,13 @@ interface KeptShared {
   readonly compressed: Uint8Array | undefined;
 }
 
+/** A paired site part in force: its text and the value it came in (stored with the next shared part), verified. */
+interface PairedSite {
+  readonly text: string;
+  readonly value: Uint8Array | undefined;
+  readonly verified: VerifiedPairedSitePart;
+}
+
 /** A verified snapshot, and the parts it was read from when it came as text (for the next one's reuse). */
 interface Verification {
   readonly snapshot: SiteSnapshot;
@@ -79,6 +93,10 @@ export class SnapshotApplier {
   /** The newest site part whose shared part has not come yet: applied when it does. */
   private pending: { readonly text: string; readonly source: string; readonly value: Uint8Array | undefined; readonly sharedHash: string; readonly revision: number; readonly checked: CheckedSitePart } | undefined;
   private assembler = new SiteConfigAssembler();
+  /** The paired site part (format 4) in force: a newer shared part is applied with it, not verifying it again. */
+  private pairedSite: PairedSite | undefined;
+  /** The newest paired site part that pairs with no shared part held yet: applied when one comes. */
+  private pendingPaired: { readonly text: string; readonly source: string; readonly value: Uint8Array | undefined; readonly checked: CheckedPairedSitePart } | undefined;
 
   constructor(
     private readonly siteId: string,
@@ -100,6 +118,7 @@ export class SnapshotApplier {
     this.lastShared = pair.shared;
     this.parts = pair.siteParts;
     this.assembler = pair.assembler;
+    this.pairedSite = pair.site === undefined ? undefined : { text: pair.site.text, value: undefined, verified: pair.site.verified };
   }
 
   addHook(hook: ApplyHook): void {
@@ -126,7 +145,9 @@ export class SnapshotApplier {
    */
   offerText(text: string, source: string, value?: Uint8Array): Promise<ApplyResult> {
     return this.serialised(async () => {
-      if (snapshotFormatOf(text) === SPLIT_SNAPSHOT_FORMAT) return this.sitePart(text, source, value);
+      const format = snapshotFormatOf(text);
+      if (format === SPLIT_SNAPSHOT_FORMAT) return this.sitePart(text, source, value);
+      if (format === PAIRED_FORMAT) return this.pairedSitePart(text, source, value);
       const claimed = claimedRevision(text) ?? 0;
       const inForce = this.state.snapshot;
       if (inForce !== undefined && claimed === inForce.revision && this.holdsInForce(text, inForce)) {
@@ -172,6 +193,7 @@ export class SnapshotApplier {
     this.shared.set(contentHash, kept);
     for (const old of this.shared.keys()) if (this.shared.size > SHARED_KEPT) this.shared.delete(old);
     this.lastShared = verified;
+    if (verified.siteParts !== undefined) return { accepted: true, revision, contentHash, applied: await this.pairWithShared(kept) };
     const waiting = this.pending;
     if (waiting === undefined || waiting.sharedHash !== contentHash) return { accepted: true, revision, contentHash };
     this.pending = undefined;
@@ -209,6 +231,85 @@ export class SnapshotApplier {
     }
     if (this.pending !== undefined && this.pending.revision <= named.envelope.revision) this.pending = undefined;
     return this.applySitePart(text, source, shared, named, value);
+  }
+
+  /**
+   * A paired site part (format 4, split-snapshot.ts PAIRED_FORMAT): its envelope checked (hash, signature), then
+   * applied with the newest shared part held that it pairs with - or kept as pending (newest only) and answered
+   * `shared-missing` with `waitingFor` while the last-known-good stays in force.
+   */
+  private async pairedSitePart(text: string, source: string, value: Uint8Array | undefined): Promise<ApplyResult> {
+    const claimed = claimedRevision(text) ?? 0;
+    let checked: CheckedPairedSitePart | undefined;
+    try {
+      checked = await runStepsWithPauses(checkPairedSitePartSteps(text, this.siteId, this.keys), nextTurn);
+    } catch (error) {
+      if (!(error instanceof SnapshotRejectedError)) throw error;
+      return this.refuse(claimed, error.code, error.message, source);
+    }
+    if (checked === undefined) return this.refuse(claimed, 'malformed', 'snapshot is not in wire form (envelope, then "config" as its last member)', source);
+    const { envelope } = checked;
+    const inForce = this.pairedSite?.verified.envelope;
+    const current = this.state.snapshot;
+    if (inForce !== undefined && current !== undefined && envelope.revision <= inForce.revision) {
+      if (envelope.revision === inForce.revision && envelope.contentHash === inForce.contentHash) return { applied: true, revision: current.revision, contentHash: current.contentHash, unchanged: true };
+      return this.refuse(envelope.revision, 'stale-revision', `site part revision ${envelope.revision} is not newer than ${inForce.revision} in force`, source);
+    }
+    // Newest first: a site part written after the newest shared part was built may still pair with the one in force.
+    const shared = [...this.shared.values()].reverse().find((k) => pairingGap(envelope, k.verified) === undefined);
+    if (shared === undefined) {
+      if (this.pendingPaired === undefined || this.pendingPaired.checked.envelope.revision <= envelope.revision) this.pendingPaired = { text, source, value, checked };
+      const waitingFor = `shared part revision ${envelope.requiresShared} or newer`;
+      return { applied: false, revision: envelope.revision, code: 'shared-missing', reason: `waiting for ${waitingFor}`, waitingFor };
+    }
+    if (this.pendingPaired !== undefined && this.pendingPaired.checked.envelope.revision <= envelope.revision) this.pendingPaired = undefined;
+    return this.applyPaired(text, source, value, shared, checked);
+  }
+
+  /**
+   * A paired shared part just kept: applied with the pending site part when they pair, else with the site part in
+   * force (nothing of it read again). When it requires a newer site part than either, nothing is applied and the
+   * answer waits for one (`site-part-missing`, reported after the wait as `shared-missing` is).
+   */
+  private async pairWithShared(shared: KeptShared): Promise<ApplyResult | undefined> {
+    const pending = this.pendingPaired;
+    if (pending !== undefined && pairingGap(pending.checked.envelope, shared.verified) === undefined) {
+      this.pendingPaired = undefined;
+      return this.applyPaired(pending.text, pending.source, pending.value, shared, pending.checked);
+    }
+    const site = this.pairedSite;
+    if (site === undefined) return undefined;
+    const revision = Math.max(site.verified.envelope.revision, shared.verified.envelope.revision);
+    // An older or the same shared part again (a watch starting over): nothing to do.
+    if (revision <= (this.state.snapshot?.revision ?? 0)) return undefined;
+    const gap = pairingGap(site.verified.envelope, shared.verified);
+    if (gap !== undefined) return { applied: false, revision, code: 'site-part-missing', reason: gap, waitingFor: gap };
+    const result = await this.verified(
+      revision,
+      'nats',
+      () => ({ snapshot: pairedSnapshot(site.verified, shared.verified, this.assembler), parts: this.parts }),
+      () => pairText(site.text, shared.verified.text),
+      shared.compressed === undefined ? undefined : () => storedPairBytes(site.text, site.value, shared.compressed as Uint8Array),
+    );
+    if (result.applied) this.pairedSite = site;
+    return result;
+  }
+
+  /** A paired site part's content read (what is as in force taken over) and applied with `shared`. */
+  private async applyPaired(text: string, source: string, value: Uint8Array | undefined, shared: KeptShared, checked: CheckedPairedSitePart): Promise<ApplyResult> {
+    let site: VerifiedPairedSitePart | undefined;
+    const result = await this.verified(
+      checked.envelope.revision,
+      source,
+      async () => {
+        site = await runStepsWithPauses(verifyPairedSitePartSteps(text, this.siteId, this.keys, this.parts, checked.checked), nextTurn);
+        return { snapshot: pairedSnapshot(site, shared.verified, this.assembler), parts: site.parts };
+      },
+      () => pairText(text, shared.verified.text),
+      shared.compressed === undefined ? undefined : () => storedPairBytes(text, value, shared.compressed as Uint8Array),
+    );
+    if (result.applied && site !== undefined) this.pairedSite = { text, value, verified: site };
+    return result;
   }
 
   /** `value`: the bucket value the site part's text came in (undefined: none, e.g. a test's text). */
@@ -277,6 +378,8 @@ export class SnapshotApplier {
     await this.store.save(snapshot, bytes?.() ?? stored());
     await this.state.applyInSlices(snapshot, nextTurn); // calls keep routing on the site in force while the new one compiles
     this.parts = parts;
+    // Any snapshot but a paired one ends the pairing; the paired paths set it again (applyPaired, pairWithShared).
+    this.pairedSite = undefined;
     this.metrics.snapshotApplied(snapshot);
     this.log.info({ revision: snapshot.revision, contentHash: snapshot.contentHash, source }, 'snapshot applied');
     for (const hook of this.hooks) {
