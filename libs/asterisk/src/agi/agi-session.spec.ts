@@ -158,7 +158,8 @@ describe('AgiSession over loopback TCP', () => {
     const [sessionA, sessionB] = await Promise.all([startedA, startedB]);
     expect(sessionA.env).toMatchObject({ uniqueId: 'site1-1.1', callerIdName: 'Иван' });
     expect(sessionB.env).toMatchObject({ uniqueId: 'site1-2.2', callerIdName: 'Пётр' });
-    // Answers cut mid-line, interleaved likewise.
+    // Answers cut mid-line, interleaved likewise. The commands go to the TCP handle, not through the stream.
+    const streamWrite = vi.spyOn(a.serverSide, 'write');
     const getA = sessionA.getVariable('X');
     const getB = sessionB.getVariable('Y');
     expect(await a.fake.nextCommand()).toBe('GET VARIABLE "X"');
@@ -172,6 +173,7 @@ describe('AgiSession over loopback TCP', () => {
     b.fake.answer('ond value)\n');
     expect(await getA).toBe('first value');
     expect(await getB).toBe('second value');
+    expect(streamWrite).not.toHaveBeenCalled();
     await Promise.all([sessionA.close(), sessionB.close()]);
   });
 

@@ -8,6 +8,7 @@ import {
   AgiSessionError,
   AsteriskProtocolError,
 } from '../errors.js';
+import { canWriteDirect, writeLine } from '../internal/direct-write.js';
 import { readIntoSharedBuffer } from '../internal/shared-read-buffer.js';
 import { assertApplicationName, formatAgiCommand } from './agi-command.js';
 import { AgiEnvParser, type AgiEnvironment, type AgiEnvLimits } from './agi-env-parser.js';
@@ -447,6 +448,8 @@ class SessionCore {
   /** What the timer bounds: the environment, the command in flight, an idle session, or Asterisk's close after ours. */
   private deadlineKind: 'env' | 'command' | 'idle' | 'grace' = 'env';
   private envPending = true;
+  /** Commands go straight to the TCP handle (see writeLine); false: through `socket.write` (other streams). */
+  private readonly directWrite: boolean;
   private readonly createSession: (core: SessionCore, env: AgiEnvironment) => AgiSession;
   /** Told once: the session, or its failure while {@link envPending}. */
   private readonly starter: AgiSessionStarter<unknown>;
@@ -476,6 +479,8 @@ class SessionCore {
     // An accepted TCP socket reads into one buffer shared by every session (no Buffer, stream bookkeeping and
     // tick per read); other streams (tests' doubles) keep 'data'.
     if (!readIntoSharedBuffer(socket, onSocketRead)) socket.on('data', onSocketData);
+    // And writes to its handle, past the Writable stream (no stream state, WriteWrap or tick per command).
+    this.directWrite = canWriteDirect(socket);
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
@@ -669,7 +674,8 @@ class SessionCore {
   private send(command: PendingCommand): void {
     this.inFlight = command;
     this.arm('command', command.timeoutMs);
-    this.socket.write(command.line);
+    if (this.directWrite) writeLine(this.socket, command.line);
+    else this.socket.write(command.line);
   }
 
   private armIdle(): void {
