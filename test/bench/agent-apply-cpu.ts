@@ -10,12 +10,13 @@
 // Per apply: the thread's CPU time (process.cpuUsage of this process, libuv threads included), and the CPU
 // spent in each step (decode, shared part, site part envelope, verify+assemble, store, compile).
 // One JSON line on stdout: {"sites","agent_cpu_ms_per_apply","steps_ms":{...},...}.
+import { createHash } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
 import { buildSiteConfig, generateFederation, siteIdOf } from '@fedpbx/dialplan';
-import { decodeSnapshotValueAsync, encodeSnapshotValue, generateSigningKey, isSizedMembers, signSplitSnapshot } from '@fedpbx/signing';
+import { decodeSnapshotValueAsync, encodeSnapshotValue, generateSigningKey, isSizedMembers, signPairedSnapshot, signSplitSnapshot } from '@fedpbx/signing';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
 import { RoutingState } from '../../apps/agent/src/state/routing-state.js';
 import { SnapshotApplier, type SharedResult } from '../../apps/agent/src/state/snapshot-applier.js';
@@ -28,8 +29,12 @@ const envInt = (name: string, fallback: number): number => {
 const SITES = envInt('SITES', 200);
 const EXT_PER_SITE = envInt('BENCH_EXT_PER_SITE', 50);
 const WRITES = envInt('BENCH_WRITES', 40);
-/** 3: the chunked shared part the controller publishes; 2: one text, as a controller before it published. */
-const SHARED_FORMAT = envInt('BENCH_SHARED_FORMAT', 3) === 2 ? 2 : 3;
+/**
+ * 3: the chunked shared part a format-2 site part names by hash (both put at every plan-wide write); 2: one text, as
+ * a controller before it published; 4: the paired format (a plan-wide write is the shared part alone, applied with
+ * the site part in force; its list of SITES site part revisions unchanged).
+ */
+const SHARED_FORMAT = ((f) => (f === 2 || f === 4 ? f : 3))(envInt('BENCH_SHARED_FORMAT', 3));
 const log = (msg: string): void => void process.stderr.write(`[bench:agent-apply] ${msg}\n`);
 const cpuMs = (): number => {
   const u = process.cpuUsage();
@@ -43,10 +48,17 @@ async function main(): Promise<void> {
   const at = new Date('2026-12-07T06:00:00Z');
   // The values as the buckets hold them (gzipped when large), prepared before the clock starts.
   const values: { shared: Uint8Array; site: Uint8Array }[] = [];
+  /** Format 4: every site's part as listed by the shared part (a plan-wide write changes no entry). */
+  const siteParts = fed.sites.map((s) => ({ id: s.id, contentHash: s.id === siteId ? 'self' : `sha256:${createHash('sha256').update(s.id).digest('hex')}` }));
   for (let k = 0; k <= WRITES; k++) {
     if (k > 0) {
       const from = 900_000 + k * 100;
       fed.numberRanges.push({ id: `nr-bench-${k}`, siteId: siteIdOf((k * 37 + 11) % SITES), from: String(from), to: String(from + 99) });
+    }
+    if (SHARED_FORMAT === 4) {
+      const p = signPairedSnapshot(buildSiteConfig(fed, siteId), 1, 1, k + 1, siteParts, key, at);
+      values.push({ shared: p.sharedValue, site: encodeSnapshotValue(p.siteText) });
+      continue;
     }
     const s = signSplitSnapshot(buildSiteConfig(fed, siteId), k + 1, k + 1, key, at, SHARED_FORMAT);
     values.push({ shared: SHARED_FORMAT === 2 ? encodeSnapshotValue(s.sharedText) : s.sharedValue, site: encodeSnapshotValue(s.siteText) });
@@ -77,14 +89,19 @@ async function main(): Promise<void> {
       const text = await timed('decode', decodeSnapshotValueAsync)(value);
       return timed('shared', (t: string) => applier.offerShared(t, 'bench', value))(text);
     };
-    const applyOne = async (v: { shared: Uint8Array; site: Uint8Array }): Promise<void> => {
+    const applyOne = async (v: { shared: Uint8Array; site: Uint8Array }, first = false): Promise<void> => {
       const shared = await offerShared(v.shared);
       if (!shared.accepted) throw new Error(`shared part refused: ${shared.reason}`);
+      if (SHARED_FORMAT === 4 && !first) {
+        // The paired format: the shared part is applied with the site part in force; no site part comes.
+        if (shared.applied?.applied !== true || shared.applied.unchanged) throw new Error(`shared part not applied: ${JSON.stringify(shared.applied)}`);
+        return;
+      }
       const siteText = await timed('decode', decodeSnapshotValueAsync)(v.site);
       const applied = await timed('site', (t: string) => applier.offerText(t, 'bench', v.site))(siteText);
       if (!applied.applied || applied.unchanged) throw new Error(`site part not applied: ${JSON.stringify(applied)}`);
     };
-    await applyOne(values[0] as (typeof values)[0]);
+    await applyOne(values[0] as (typeof values)[0], true);
     for (const k of Object.keys(steps)) steps[k as keyof typeof steps] = 0;
     const c0 = cpuMs();
     const w0 = performance.now();
@@ -101,8 +118,9 @@ async function main(): Promise<void> {
       wall_ms_per_apply: r2((performance.now() - w0) / WRITES),
       steps_ms: {
         decode: r2(steps.decode / WRITES),
-        shared_part: r2(steps.shared / WRITES),
-        site_part_verify: r2((steps.site - steps.store - steps.compile) / WRITES),
+        // Format 4 applies inside the shared offer: store and compile are shown apart from it instead.
+        shared_part: r2((SHARED_FORMAT === 4 ? steps.shared - steps.store - steps.compile : steps.shared) / WRITES),
+        site_part_verify: r2((SHARED_FORMAT === 4 ? 0 : steps.site - steps.store - steps.compile) / WRITES),
         store: r2(steps.store / WRITES),
         compile: r2(steps.compile / WRITES),
       },

@@ -6,7 +6,7 @@ import { chunksContent, sharedChunks } from './chunked-shared.js';
 import { generateSigningKey, SnapshotRejectedError } from './snapshot-signer.js';
 import { runSteps } from './snapshot-text.js';
 import { sizedMember, sizedMembers } from './sized-members.js';
-import { pairingGap, requiredSitePart, signPairedSnapshot, signSplitSnapshot, verifySharedSteps, verifySharedValueSteps, type PairedSitePartEnvelope, type VerifiedShared } from './split-snapshot.js';
+import { listedSitePart, pairingGap, signPairedSnapshot, signSplitSnapshot, verifySharedSteps, verifySharedValueSteps, type PairedSitePartEnvelope, type VerifiedShared } from './split-snapshot.js';
 
 const key = generateSigningKey('controller-1');
 const at = new Date('2026-12-07T09:00:00Z');
@@ -136,15 +136,16 @@ describe('the chunked shared part (format 3)', () => {
 describe('the paired shared part (format 4): the chunked layout with every site part revision listed', () => {
   const fed = generateFederation({ sites: 300, extensionsPerSite: 1, flows: 0 });
   const config = buildSiteConfig(fed, siteIdOf(3));
-  const refs = (bump?: string) => fed.sites.map((s) => ({ id: s.id, revision: s.id === bump ? 9 : 1 }));
+  const hashOf = (id: string, bumped: boolean) => `sha256:${(bumped ? 'f' : '0').repeat(56)}${id.replace(/[^0-9]/g, '').padStart(8, '0')}`;
+  const refs = (bump?: string) => fed.sites.map((s) => ({ id: s.id, contentHash: hashOf(s.id, s.id === bump) }));
   const withRange = { ...config, federation: { ...config.federation, numberRanges: [...config.federation.numberRanges, { id: 'nr-x', siteId: siteIdOf(3), from: '990000', to: '990009' } as NumberRange] } };
 
   it('reads the list; a plan-wide change keeps it the same object, one site part changed reads one chunk of it', () => {
     const first = runSteps(verifySharedValueSteps(signPairedSnapshot(config, 1, 1, 1, refs(), key, at).sharedValue, [key]));
     expect(first.envelope.format).toBe(4);
     expect(first.siteParts).toHaveLength(300);
-    expect(requiredSitePart(first, siteIdOf(7))).toBe(1);
-    expect(requiredSitePart(first, 'no-such-site')).toBe(0);
+    expect(listedSitePart(first, siteIdOf(7))).toBe(hashOf(siteIdOf(7), false));
+    expect(listedSitePart(first, 'no-such-site')).toBeUndefined();
     expect(first.part).not.toHaveProperty('siteParts');
     const plan = runSteps(verifySharedValueSteps(signPairedSnapshot(withRange, 1, 1, 2, refs(), key, at).sharedValue, [key], first));
     expect(plan.siteParts).toBe(first.siteParts);
@@ -154,21 +155,26 @@ describe('the paired shared part (format 4): the chunked layout with every site 
     const changed = listChunks(bumped.sharedText).filter((c) => !listChunks(signPairedSnapshot(withRange, 1, 1, 3, refs(), key, at).sharedText).includes(c));
     expect(changed).toHaveLength(1);
     const third = runSteps(verifySharedValueSteps(bumped.sharedValue, [key], plan));
-    expect(requiredSitePart(third, siteIdOf(7))).toBe(9);
-    expect(requiredSitePart(third, siteIdOf(8))).toBe(1);
+    expect(listedSitePart(third, siteIdOf(7))).toBe(hashOf(siteIdOf(7), true));
+    expect(listedSitePart(third, siteIdOf(8))).toBe(hashOf(siteIdOf(8), false));
   });
 
-  it('pairs a site part and a shared part only when each is at least what the other names', () => {
-    const s = signPairedSnapshot(config, 5, 4, 6, [{ id: siteIdOf(3), revision: 5 }], key, at);
+  it('pairs a site part with a shared part that lists it, or that it was written after, never below what it requires', () => {
+    const s = signPairedSnapshot(config, 5, 4, 6, [{ id: siteIdOf(3), contentHash: 'self' }], key, at);
     const shared = runSteps(verifySharedSteps(s.sharedText, [key]));
-    const site = (revision: number, requiresShared: number) => ({ ...pairedEnvelope(s.siteText), revision, requiresShared });
-    expect(pairingGap(site(5, 4), shared)).toBeUndefined();
-    expect(pairingGap(site(7, 6), shared)).toBeUndefined();
-    expect(pairingGap(site(4, 4), shared)).toMatch(/requires site part 5/);
-    expect(pairingGap(site(8, 7), shared)).toMatch(/requires shared part 7/);
+    const own = pairedEnvelope(s.siteText);
+    const other = { ...own, contentHash: hashOf(siteIdOf(3), true) };
+    expect(pairingGap(own, shared)).toBeUndefined();
+    // Another site part: only one written after the shared part (a site-only write since) pairs with it.
+    expect(pairingGap({ ...other, revision: 5 }, shared)).toMatch(/another site part/);
+    expect(pairingGap({ ...other, revision: 7, requiresShared: 6 }, shared)).toBeUndefined();
+    expect(pairingGap({ ...other, revision: 8, requiresShared: 7 }, shared)).toMatch(/requires shared part 7/);
+    // A site not listed (none from the controller) pairs only with a part written after the shared part.
+    const unlisted = runSteps(verifySharedSteps(signPairedSnapshot(config, 5, 4, 6, [], key, at).sharedText, [key]));
+    expect(pairingGap(own, unlisted)).toMatch(/another site part/);
     // A format-3 shared part pairs with no paired site part.
     const old = runSteps(verifySharedSteps(signSplitSnapshot(config, 6, 6, key, at).sharedText, [key]));
-    expect(pairingGap(site(5, 4), old)).toMatch(/format 3/);
+    expect(pairingGap(own, old)).toMatch(/format 3/);
   });
 
   it('a paired shared part relabelled format 3 is refused: the format is signed', () => {

@@ -557,25 +557,28 @@ function isChunkedFormat(format: number | undefined): boolean {
  * The paired format (site part format 4, shared part format 4; README "Snapshot format at scale", issue #20 §1).
  * Format 2 had every site part name the shared part's content hash, so a change to the numbering plan alone made
  * the controller hash, sign and put 1,000 site parts whose own content had not changed, and every agent verify a
- * new site part too. Here neither part names the other by hash; each names the other's **revision**:
+ * new site part too. Here the site part no longer names the shared part:
  *
- * - the site part (revision S, the federation version of the last write that changed it) carries
- *   `requiresShared: R0`, the shared part's revision when it was written (signed in its envelope);
- * - the shared part (revision R) lists every site's part revision as it was when the shared part was built
- *   (`siteParts: [{id, revision}]`, in id order, chunked like any member: a plan-wide write changes no entry,
- *   a write that changes one site's part and the shared part changes one chunk).
+ * - the site part (revision S: the federation version of the write that made it) carries `requiresShared: R0`, the
+ *   revision of the shared part in force at version S (signed in its envelope);
+ * - the shared part (revision R: the version it was built at) lists the content hash of every site's part at version
+ *   R (`siteParts: [{id, contentHash}]`, in id order, chunked like any member: a plan-wide write changes no entry, a
+ *   write that changes the shared part and one site's part changes the one chunk holding that site). The list is a
+ *   function of the committed federation alone (no replica needs to know what any bucket holds to build it).
  *
- * An agent applies the pair (R, S) when R >= R0 and S >= siteParts[site]: the site part is at least the one the
- * shared part was built beside, and the shared part at least the one the site part was built against. Any such pair
- * is the federation of one committed version (the newer of the two: a write that changed neither part of a site
- * leaves both as they were), so it never assembles a config no write made. The pair's revision is max(R, S) and its
- * content hash {@link pairedContentHash}. A plan-wide write then puts one signed shared part and no site part; a
- * write that changes one site's objects puts that site's part and, while the shared part is unchanged, nothing else.
+ * An agent applies the pair (R, S) when R >= R0 and either the site part is the one the shared part lists for its
+ * site (the same content hash) or was written after it (S > R: a site-only write since, against R0 <= R, so the
+ * shared part did not change between R and S). Either way the pair is the config of one committed version - the
+ * newer of the two - and never a mix: a site part older than the one listed (say a site-only write still in flight
+ * when a later plan change's shared part comes, which may name a trunk only the newer site part holds) waits. The
+ * pair's revision is max(R, S), its content hash {@link pairedContentHash}. A plan-wide write then puts one signed
+ * shared part and no site part; a write that changes one site's objects puts that site's part and nothing else
+ * while the shared part is unchanged.
  */
 export const PAIRED_FORMAT = 4 as const;
 
-/** A site's part revision as the shared part of the paired format lists it. */
-export const SitePartRef = z.strictObject({ id: z.string(), revision: z.number().int().min(0) });
+/** A site's part as the shared part of the paired format lists it: by its content hash. */
+export const SitePartRef = z.strictObject({ id: z.string(), contentHash: ContentHash });
 export type SitePartRef = z.infer<typeof SitePartRef>;
 
 const PAIRED_SHARED_SHAPE = { ...SharedPart.shape, siteParts: z.array(SitePartRef) } as unknown as Shape;
@@ -631,30 +634,30 @@ export function pairedContentHash(siteHash: string, sharedHash: string): string 
   return sha256(`fedpbx-pair\n${siteHash}\n${sharedHash}`);
 }
 
-/** The site part revision a paired shared part was built beside for `siteId` (0: none listed, e.g. a site added since). */
-export function requiredSitePart(shared: VerifiedShared, siteId: string): number {
+/** The content hash of the site part a paired shared part was built beside for `siteId` (undefined: none listed). */
+export function listedSitePart(shared: VerifiedShared, siteId: string): string | undefined {
   const list = shared.siteParts;
-  if (list === undefined) return 0;
+  if (list === undefined) return undefined;
   let lo = 0;
   let hi = list.length - 1;
   while (lo <= hi) {
     const mid = (lo + hi) >> 1;
     const ref = list[mid] as SitePartRef;
-    if (ref.id === siteId) return ref.revision;
+    if (ref.id === siteId) return ref.contentHash;
     if (ref.id < siteId) lo = mid + 1;
     else hi = mid - 1;
   }
   // Not in id order (never from the controller): a plain search, so a listed site is never missed.
-  return list.find((r) => r.id === siteId)?.revision ?? 0;
+  return list.find((r) => r.id === siteId)?.contentHash;
 }
 
-/** Why the pair cannot be applied yet, or undefined when it can (see {@link PAIRED_FORMAT}). */
+/** Why the pair cannot be applied (yet), or undefined when it can (see {@link PAIRED_FORMAT}). */
 export function pairingGap(site: PairedSitePartEnvelope, shared: VerifiedShared): string | undefined {
+  const r = shared.envelope.revision;
   if (shared.envelope.format !== PAIRED_SHARED_FORMAT) return `shared part format ${shared.envelope.format} does not pair with site part format ${PAIRED_FORMAT}`;
-  if (shared.envelope.revision < site.requiresShared) return `site part ${site.revision} requires shared part ${site.requiresShared} or newer, have ${shared.envelope.revision}`;
-  const needed = requiredSitePart(shared, site.siteId);
-  if (site.revision < needed) return `shared part ${shared.envelope.revision} requires site part ${needed} or newer, have ${site.revision}`;
-  return undefined;
+  if (r < site.requiresShared) return `site part ${site.revision} requires shared part ${site.requiresShared} or newer, have ${r}`;
+  if (site.revision > r || listedSitePart(shared, site.siteId) === site.contentHash) return undefined;
+  return `shared part ${r} goes with another site part than ${site.revision} (a newer one)`;
 }
 
 /** A paired site part checked as far as its signature (its content not read). */
@@ -724,7 +727,8 @@ export function pairedSnapshot(site: VerifiedPairedSitePart, shared: VerifiedSha
 
 /**
  * One site's config as paired parts, signed (tools and tests): `siteRevision` and `requiresShared` for the site
- * part, `sharedRevision` and `siteParts` for the shared part (this site's entry as given; others' entries too).
+ * part, `sharedRevision` and `siteParts` for the shared part's list - an entry whose contentHash is `"self"` lists
+ * this very site part (its hash is worked out here).
  */
 export function signPairedSnapshot(
   config: SiteConfig,
@@ -736,11 +740,11 @@ export function signPairedSnapshot(
   generatedAt: Date,
 ): { siteText: string; sharedText: string; sharedValue: Uint8Array; siteHash: string; sharedHash: string } {
   const { shared, part: own } = splitConfig(config);
-  const content = { ...shared, siteParts: [...siteParts].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0)) };
-  const chunks = sharedChunks(content, canonicalJson);
-  const { line, envelope } = signPairedSharedChunks(chunks.map(sha256), sharedRevision, key, generatedAt);
   const partJson = canonicalJson(own);
   const siteHash = sha256(partJson);
+  const list = siteParts.map((r) => (r.contentHash === 'self' ? { ...r, contentHash: siteHash } : r)).sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const chunks = sharedChunks({ ...shared, siteParts: list }, canonicalJson);
+  const { line, envelope } = signPairedSharedChunks(chunks.map(sha256), sharedRevision, key, generatedAt);
   const signed = signPairedSitePartHash(config.site.id, siteHash, siteRevision, requiresShared, key, generatedAt);
   return { siteText: `${signed.head}${partJson}}`, sharedText: chunkedSharedText(line, chunks), sharedValue: encodeChunkedShared(line, chunks), siteHash, sharedHash: envelope.contentHash };
 }

@@ -24,12 +24,15 @@ const withRange = (config: SiteConfig, id: string): SiteConfig => ({
 /** piter's config with its first extension renamed (a site-only change: only the site part changes). */
 const renamed = (config: SiteConfig, name: string): SiteConfig => ({ ...config, extensions: config.extensions.map((e, i) => (i === 0 ? { ...e, displayName: name } : e)) });
 
+const MOSCOW_PART: SitePartRef = { id: 'moscow', contentHash: `sha256:${'ab'.repeat(32)}` };
+
 /**
  * The parts of `config` as the controller would publish them at federation versions: the site part written at `site`
- * against shared revision `requires`, the shared part at `shared` built beside piter's part `sitePart`.
+ * against shared revision `requires`, the shared part at `shared`, listing this very site part for piter (the
+ * federation at version `shared` has piter's objects as `config` has them).
  */
-function paired(config: SiteConfig, v: { site: number; requires: number; shared: number; sitePart: number }, others: readonly SitePartRef[] = [{ id: 'moscow', revision: 1 }]) {
-  return signPairedSnapshot(config, v.site, v.requires, v.shared, [{ id: 'piter', revision: v.sitePart }, ...others], key, at);
+function paired(config: SiteConfig, v: { site: number; requires: number; shared: number }) {
+  return signPairedSnapshot(config, v.site, v.requires, v.shared, [{ id: 'piter', contentHash: 'self' }, MOSCOW_PART], key, at);
 }
 
 /** The config of the last snapshot applied (the routing state keeps extensions compact, not in its config). */
@@ -49,7 +52,7 @@ async function setup() {
 /** An applier with the pair of version 1 (site part 1, shared part 1) in force. */
 async function inForceAt1() {
   const t = await setup();
-  const first = paired(piter, { site: 1, requires: 1, shared: 1, sitePart: 1 });
+  const first = paired(piter, { site: 1, requires: 1, shared: 1 });
   await t.applier.offerSharedValue(first.sharedValue, 'test');
   expect(await t.applier.offerText(first.siteText, 'test')).toMatchObject({ applied: true, revision: 1 });
   return { ...t, first };
@@ -60,7 +63,7 @@ describe('paired format 4: parts that name each other by revision', () => {
     const { dir, applier, state, applied, first } = await inForceAt1();
     expect(applied.at(-1)?.config).toEqual(piter);
     // Version 2 changes the plan only: the controller puts the shared part and no site part.
-    const plan = paired(withRange(piter, 'nr-2'), { site: 1, requires: 1, shared: 2, sitePart: 1 });
+    const plan = paired(withRange(piter, 'nr-2'), { site: 1, requires: 1, shared: 2 });
     expect(plan.siteText).toBe(first.siteText);
     expect(await applier.offerSharedValue(plan.sharedValue, 'test')).toMatchObject({ accepted: true, revision: 2, applied: { applied: true, revision: 2, unchanged: false } });
     expect(state.revision).toBe(2);
@@ -77,7 +80,7 @@ describe('paired format 4: parts that name each other by revision', () => {
 
   it('a site-only write is one site part: applied with the shared part held', async () => {
     const { applier, applied } = await inForceAt1();
-    const site = paired(renamed(piter, 'Only here'), { site: 2, requires: 1, shared: 1, sitePart: 1 });
+    const site = paired(renamed(piter, 'Only here'), { site: 2, requires: 1, shared: 1 });
     expect(await applier.offerText(site.siteText, 'test')).toMatchObject({ applied: true, revision: 2 });
     expect(last(applied).extensions[0]?.displayName).toBe('Only here');
     // The same site part again is known.
@@ -87,7 +90,7 @@ describe('paired format 4: parts that name each other by revision', () => {
   it('site part first: it waits for the shared part it requires, the last-known-good in force', async () => {
     const { applier, state, applied } = await inForceAt1();
     // Version 2 changes piter's part and the shared part (a range and an extension at piter).
-    const both = paired(renamed(withRange(piter, 'nr-2'), 'Both'), { site: 2, requires: 2, shared: 2, sitePart: 2 });
+    const both = paired(renamed(withRange(piter, 'nr-2'), 'Both'), { site: 2, requires: 2, shared: 2 });
     expect(await applier.offerText(both.siteText, 'test')).toMatchObject({ applied: false, code: 'shared-missing', revision: 2, waitingFor: 'shared part revision 2 or newer' });
     expect(state.revision).toBe(1);
     expect(await applier.offerSharedValue(both.sharedValue, 'test')).toMatchObject({ accepted: true, applied: { applied: true, revision: 2 } });
@@ -96,7 +99,7 @@ describe('paired format 4: parts that name each other by revision', () => {
 
   it('shared part first: it waits for the site part it was built beside, the last-known-good in force', async () => {
     const { applier, state, applied } = await inForceAt1();
-    const both = paired(renamed(withRange(piter, 'nr-2'), 'Both'), { site: 2, requires: 2, shared: 2, sitePart: 2 });
+    const both = paired(renamed(withRange(piter, 'nr-2'), 'Both'), { site: 2, requires: 2, shared: 2 });
     expect(await applier.offerSharedValue(both.sharedValue, 'test')).toMatchObject({ accepted: true, applied: { applied: false, code: 'site-part-missing', revision: 2 } });
     expect(state.revision).toBe(1);
     expect(last(applied)).toEqual(piter);
@@ -107,9 +110,9 @@ describe('paired format 4: parts that name each other by revision', () => {
   it('a shared part newer than a site-only write still in flight waits for it: no pair of two versions is applied', async () => {
     const { applier, state, applied } = await inForceAt1();
     // Version 2: a site-only write (piter's part 2, against shared 1) - its put is slow.
-    const siteOnly = paired(renamed(piter, 'Two'), { site: 2, requires: 1, shared: 1, sitePart: 1 });
-    // Version 3: a plan change; its shared part lists piter's part 2, so part 1 with it would be no version's config.
-    const plan = paired(withRange(renamed(piter, 'Two'), 'nr-3'), { site: 2, requires: 1, shared: 3, sitePart: 2 });
+    const siteOnly = paired(renamed(piter, 'Two'), { site: 2, requires: 1, shared: 1 });
+    // Version 3: a plan change; its shared part lists piter's part of version 2, so part 1 with it would be no version's config.
+    const plan = paired(withRange(renamed(piter, 'Two'), 'nr-3'), { site: 2, requires: 1, shared: 3 });
     expect(await applier.offerSharedValue(plan.sharedValue, 'test')).toMatchObject({ applied: { applied: false, code: 'site-part-missing' } });
     expect(state.revision).toBe(1);
     // The site part of version 2 comes: it pairs with the newest shared part, version 3's config.
@@ -120,18 +123,18 @@ describe('paired format 4: parts that name each other by revision', () => {
 
   it('a site-only write newer than the newest shared part pairs with the one it was written against', async () => {
     const { applier, applied } = await inForceAt1();
-    // Shared part 3 (plan change, built beside piter's part 2) came; piter's part 2 has not.
-    const plan3 = paired(withRange(renamed(piter, 'Two'), 'nr-3'), { site: 2, requires: 1, shared: 3, sitePart: 2 });
+    // Shared part 3 (a plan change, listing piter's part of version 2) came; that part has not.
+    const plan3 = paired(withRange(renamed(piter, 'Two'), 'nr-3'), { site: 2, requires: 1, shared: 3 });
     await applier.offerSharedValue(plan3.sharedValue, 'test');
     // Version 4, a site-only write against shared 3, arrives before part 2 ever does: it pairs with shared 3.
-    const four = paired(withRange(renamed(piter, 'Four'), 'nr-3'), { site: 4, requires: 3, shared: 3, sitePart: 2 });
+    const four = paired(withRange(renamed(piter, 'Four'), 'nr-3'), { site: 4, requires: 3, shared: 3 });
     expect(await applier.offerText(four.siteText, 'test')).toMatchObject({ applied: true, revision: 4 });
     expect(last(applied)).toEqual(withRange(renamed(piter, 'Four'), 'nr-3'));
   });
 
   it('an older site part or shared part never replaces a newer pair', async () => {
     const { applier, state, first } = await inForceAt1();
-    const two = paired(renamed(piter, 'Two'), { site: 2, requires: 1, shared: 1, sitePart: 1 });
+    const two = paired(renamed(piter, 'Two'), { site: 2, requires: 1, shared: 1 });
     await applier.offerText(two.siteText, 'test');
     expect(await applier.offerText(first.siteText, 'test')).toMatchObject({ applied: false, code: 'stale-revision' });
     expect(state.revision).toBe(2);
@@ -142,14 +145,14 @@ describe('paired format 4: parts that name each other by revision', () => {
 
   it('refuses a tampered site part, a tampered site-part list and a foreign key; the last-known-good stays', async () => {
     const { applier, state } = await inForceAt1();
-    const next = paired(renamed(withRange(piter, 'nr-2'), 'Both'), { site: 2, requires: 2, shared: 2, sitePart: 2 });
+    const next = paired(renamed(withRange(piter, 'nr-2'), 'Both'), { site: 2, requires: 2, shared: 2 });
     // The site part claiming it needs an older shared part than it was signed for.
     expect(await applier.offerText(next.siteText.replace('"requiresShared":2', '"requiresShared":1'), 'test')).toMatchObject({ applied: false, code: 'bad-signature' });
-    // The shared part's list of site parts altered (its chunk no longer hashes to the signed hash).
-    const lowered = next.sharedText.replace('{"id":"piter","revision":2}', '{"id":"piter","revision":0}');
+    // The shared part's list altered to name the site part in force (its chunk no longer hashes to the signed hash).
+    const lowered = next.sharedText.replace(next.siteHash, paired(piter, { site: 1, requires: 1, shared: 1 }).siteHash);
     expect(lowered).not.toBe(next.sharedText);
     expect(await applier.offerShared(lowered, 'test')).toMatchObject({ accepted: false, code: 'hash-mismatch' });
-    const forged = signPairedSnapshot(piter, 3, 1, 3, [{ id: 'piter', revision: 1 }], generateSigningKey('controller-1'), at);
+    const forged = signPairedSnapshot(piter, 3, 1, 3, [{ id: 'piter', contentHash: 'self' }], generateSigningKey('controller-1'), at);
     expect(await applier.offerSharedValue(forged.sharedValue, 'test')).toMatchObject({ accepted: false, code: 'bad-signature' });
     expect(await applier.offerText(forged.siteText, 'test')).toMatchObject({ applied: false, code: 'bad-signature' });
     expect(state.revision).toBe(1);
@@ -168,7 +171,7 @@ describe('paired format 4: parts that name each other by revision', () => {
     restarted.onApplied((snapshot) => applied.push(snapshot));
     // The site bucket delivers the part in force again: known.
     expect(await restarted.offerText(first.siteText, 'test')).toMatchObject({ applied: true, unchanged: true, revision: 1 });
-    const plan = paired(withRange(piter, 'nr-2'), { site: 1, requires: 1, shared: 2, sitePart: 1 });
+    const plan = paired(withRange(piter, 'nr-2'), { site: 1, requires: 1, shared: 2 });
     expect(await restarted.offerSharedValue(plan.sharedValue, 'test')).toMatchObject({ applied: { applied: true, revision: 2 } });
     expect(last(applied)).toEqual(withRange(piter, 'nr-2'));
   });
@@ -179,7 +182,7 @@ describe('paired format 4: parts that name each other by revision', () => {
     await applier.offerShared(old.sharedText, 'test');
     expect(await applier.offerText(old.siteText, 'test')).toMatchObject({ applied: true, revision: 1 });
     // A format-3 shared part never pairs with a format-4 site part.
-    const upgraded = paired(renamed(piter, 'New'), { site: 5, requires: 5, shared: 5, sitePart: 5 });
+    const upgraded = paired(renamed(piter, 'New'), { site: 5, requires: 5, shared: 5 });
     expect(await applier.offerText(upgraded.siteText, 'test')).toMatchObject({ applied: false, code: 'shared-missing' });
     expect(await applier.offerSharedValue(upgraded.sharedValue, 'test')).toMatchObject({ applied: { applied: true, revision: 5 } });
     expect(last(applied).extensions[0]?.displayName).toBe('New');
@@ -194,7 +197,7 @@ describe('paired format 4: parts that name each other by revision', () => {
   it('what an agent of format 2 does with the paired format: its site-snapshot path refuses it as `format`', async () => {
     // An agent before format 4 reads any format but 2 as a whole snapshot (format 1), whose check refuses the format
     // (and its shared path refuses shared format 4 as `format` too): it keeps its last-known-good.
-    const p = paired(piter, { site: 1, requires: 1, shared: 1, sitePart: 1 });
+    const p = paired(piter, { site: 1, requires: 1, shared: 1 });
     await expect(verifySnapshotTextInSlices(p.siteText, 'piter', [key], async () => undefined)).rejects.toMatchObject({ code: 'format' });
   });
 });
