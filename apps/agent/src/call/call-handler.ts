@@ -1,4 +1,4 @@
-import { dialData, mixMonitorData, type AgiSession } from '@fedpbx/asterisk';
+import { EXEC_LINE_END, dialData, execLinePrefix, mixMonitorData, type AgiSession } from '@fedpbx/asterisk';
 import { ROUTE_ENTRIES, isFederationCallId, type Attempt, type RouteEntry, type RoutePlan } from '@fedpbx/contracts';
 import {
   FEDPBX_CALL_HEADER,
@@ -39,6 +39,8 @@ const PJSIP_CHANNEL = /^PJSIP\/.+-[0-9a-f]{8}$/;
 const TAG_VALUE = /^[A-Za-z0-9_.:/-]*$/;
 /** `PJSIP_HEADER(read,X-Fedpbx-Call)`: the federation call id a calling site put on the INVITE. */
 const CALL_HEADER_READ = `PJSIP_HEADER(read,${FEDPBX_CALL_HEADER})`;
+/** `EXEC "MSet" "`: the first MSet's line is joined whole from its pieces (see firstTagsLine). */
+const MSET_LINE_START = execLinePrefix('MSet');
 
 /**
  * The call path: from the AGI environment to Asterisk commands, served from the routing state in memory - no
@@ -109,7 +111,7 @@ export class CallHandler {
       // The first attempt's leg, when it dials, is the plan's first leg: not worked out a second time for the tags.
       const firstAttempt = plan.attempts[0];
       const firstLeg = firstAttempt !== undefined && isDialAttempt(firstAttempt) ? dialLegs[0] : undefined;
-      const first = session.exec('MSet', firstTags(plan, firstLeg, callId, legs.encoded, recording));
+      const first = session.execLine(firstTagsLine(plan, firstLeg, callId, legs.encoded, recording));
       this.metrics.observeTimeToFirstCommand((performance.now() - acceptedAt) / 1000);
       await first;
       // In progress from its plan until the session ends (a refused call only hears why, and is not counted).
@@ -294,14 +296,14 @@ function ownCallId(siteId: string, uniqueId: string): string | undefined {
 }
 
 /**
- * The first MSet, before any Dial: the fallback guard, the route decision both as channel variables (for the
+ * The first MSet's EXEC line, before any Dial: the fallback guard, the route decision both as channel variables (for the
  * admin's own dialplan, e.g. hangup handlers) and as CDR variables - cdr_manager `[mappings]` read `${CDR(...)}`,
  * and plain channel variables are not CDR variables in Asterisk 12+ (deploy/asterisk/cdr_manager.conf) - and the
  * presented caller ID when the plan changes it. The CDR variables are set here only: main/cdr.c copies them to
  * every later Dial's record, and FEDPBX_LEGS lets each record be matched to its own leg (call-legs.ts).
  * FEDPBX_ROUTE/TARGET/TRUNK on the CDR are the call's first choice.
  */
-function firstTags(plan: RoutePlan, leg: CallLeg | undefined, callId: string | undefined, legs: string, recording?: string): string {
+function firstTagsLine(plan: RoutePlan, leg: CallLeg | undefined, callId: string | undefined, legs: string, recording?: string): string {
   const route = safeTag(leg?.routeKind ?? plan.tags.routeKind);
   const origin = safeTag(plan.tags.originSiteId);
   const tgt = safeTag(leg === undefined ? (plan.tags.targetSiteId ?? '') : (leg.targetSiteId ?? ''));
@@ -310,20 +312,22 @@ function firstTags(plan: RoutePlan, leg: CallLeg | undefined, callId: string | u
   const rec = recording === undefined ? undefined : safeTag(recording);
   const call = callId === undefined ? '' : safeTag(callId);
   // The variables, then the same ones as CDR variables except the fallback guard and FEDPBX_DENY. One join of
-  // constant pieces and values (this runs on every call) makes the string flat at once, where concatenation
-  // would build a rope of ~30 pieces, flattened when the argument is checked and again when written.
+  // constant pieces and values (this runs on every call) makes the whole EXEC line flat at once, where
+  // concatenation would build a rope of ~30 pieces, and data joined first would be copied again into the line.
+  // Every value is a safeTag, a leg list of FIELD characters or a checked caller ID: nothing to quote or refuse.
   return [
-    FEDPBX_HANDLED_VARIABLE, '=1,FEDPBX_ROUTE=', route, ',FEDPBX_ORIGIN=', origin, ',FEDPBX_TARGET=', tgt, ',FEDPBX_TRUNK=', trk,
+    MSET_LINE_START, FEDPBX_HANDLED_VARIABLE, '=1,FEDPBX_ROUTE=', route, ',FEDPBX_ORIGIN=', origin, ',FEDPBX_TARGET=', tgt, ',FEDPBX_TRUNK=', trk,
     ',FEDPBX_REVISION=', revision, ',FEDPBX_DENY=', safeTag(plan.deny?.code ?? ''), rec === undefined ? '' : `,FEDPBX_REC_FILE=${rec}`,
     ',CDR(FEDPBX_ROUTE)=', route, ',CDR(FEDPBX_ORIGIN)=', origin, ',CDR(FEDPBX_TARGET)=', tgt, ',CDR(FEDPBX_TRUNK)=', trk,
     ',CDR(FEDPBX_REVISION)=', revision, rec === undefined ? '' : `,CDR(FEDPBX_REC_FILE)=${rec}`,
     call === '' ? '' : `,CDR(FEDPBX_CALL)=${call}`, legs === '' ? '' : `,CDR(${FEDPBX_LEGS})=${legs}`,
     // A dial string from the numbering plan (DialString): digits, * # and a leading +, nothing MSet splits on.
     plan.callerId === undefined || !/^\+?[0-9*#]{1,32}$/.test(plan.callerId) ? '' : `,CALLERID(num)=${plan.callerId}`,
+    EXEC_LINE_END,
   ].join('');
 }
 
-/** MSet data before a later attempt's Dial: the channel variables of that leg (no CDR variables, see firstTags). */
+/** MSet data before a later attempt's Dial: the channel variables of that leg (no CDR variables, see firstTagsLine). */
 function attemptTags(site: CompiledSite, plan: RoutePlan, attempt: Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }>): string {
   const leg = legOf(site.siteId, plan, attempt);
   return [

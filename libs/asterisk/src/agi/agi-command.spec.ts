@@ -6,7 +6,10 @@ import {
   assertAsteriskName,
   assertDialNumber,
   dialData,
+  EXEC_LINE_END,
+  execLinePrefix,
   formatAgiCommand,
+  isReadyExecLine,
   mixMonitorData,
   quoteAgiArg,
   splitAgiCommandLine,
@@ -211,5 +214,27 @@ describe('application data builders', () => {
       }),
       { numRuns: 2000 },
     );
+  });
+});
+
+describe('EXEC lines joined by their caller', () => {
+  const line = (app: string, data: string): string => `${execLinePrefix(app)}${data}${EXEC_LINE_END}`;
+
+  it('is the line formatAgiCommand makes from the same application and data', () => {
+    expect(line('MSet', 'FEDPBX_ROUTE=local,CDR(FEDPBX_CALL)=s1/1.2')).toBe(formatAgiCommand('EXEC', ['MSet', 'FEDPBX_ROUTE=local,CDR(FEDPBX_CALL)=s1/1.2']));
+    expect(isReadyExecLine(line('MSet', 'A=1,B=Иван'))).toBe(true);
+    expect(isReadyExecLine(line('MSet', ''))).toBe(true);
+    expect(codeOf(() => execLinePrefix('MSet"'))).toBe('INVALID_APPLICATION');
+  });
+
+  it('is refused with anything formatAgiCommand would escape or refuse, a second line, or past the length bound', () => {
+    for (const data of ['a"b', 'a\\b', 'a\nb', 'a\rb', 'a\0b', 'a\uD800b', 'x" "y']) expect(isReadyExecLine(line('MSet', data))).toBe(false);
+    expect(isReadyExecLine(`${line('MSet', 'A=1')}EXEC "Dial" "x"\n`)).toBe(false);
+    expect(isReadyExecLine(line('MSet', 'A=1').slice(0, -1))).toBe(false);
+    expect(isReadyExecLine('EXEC "1Set" "A=1"\n')).toBe(false);
+    expect(isReadyExecLine('SET VARIABLE "A" "1"\n')).toBe(false);
+    expect(isReadyExecLine(line('MSet', 'x'.repeat(7900)))).toBe(true);
+    expect(isReadyExecLine(line('MSet', 'x'.repeat(8000)))).toBe(false);
+    expect(isReadyExecLine(line('MSet', 'я'.repeat(4000)))).toBe(false);
   });
 });

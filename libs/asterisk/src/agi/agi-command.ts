@@ -102,6 +102,29 @@ function joinLine(verb: string, args: readonly string[]): string {
   return line;
 }
 
+/**
+ * An `EXEC` line joined by its caller, for data built from many pieces on every call (the agent's first MSet): one
+ * join of `execLinePrefix(app)`, the data's pieces and {@link EXEC_LINE_END} makes the line, where building the data
+ * first and then the line copies the data twice. The line is then checked whole (see {@link isReadyExecLine}).
+ */
+export function execLinePrefix(application: string): string {
+  return `EXEC "${assertApplicationName(application)}" "`;
+}
+
+export const EXEC_LINE_END = '"\n';
+
+/** `EXEC "<app>" "<data>"\n` whose data needs no escaping and holds nothing to refuse (CR, LF, NUL, `\`, `"`, surrogates). */
+const READY_EXEC_LINE = /^EXEC "[A-Za-z][A-Za-z0-9_]{0,63}" "[^\r\n\0\\"\uD800-\uDFFF]*"\n$/;
+
+/**
+ * Whether `line` is an EXEC line as {@link formatAgiCommand} would have made it from an application name and data
+ * that needed no escaping, under the length bound: the same line, so it is as safe to send.
+ */
+export function isReadyExecLine(line: string): boolean {
+  if (!READY_EXEC_LINE.test(line)) return false;
+  return line.length * 3 < AGI_MAX_COMMAND_BYTES || Buffer.byteLength(line, 'utf8') < AGI_MAX_COMMAND_BYTES;
+}
+
 /** Verbs already checked, with their word count: the agent sends the same few verbs on every call. */
 const knownVerbs = new Map<string, number>();
 const MAX_KNOWN_VERBS = 64;

@@ -3,7 +3,7 @@ import { createServer, connect, type Server, type Socket } from 'node:net';
 import { setTimeout as delay } from 'node:timers/promises';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AgiSessionError } from '../errors.js';
-import { splitAgiCommandLine } from './agi-command.js';
+import { EXEC_LINE_END, execLinePrefix, splitAgiCommandLine } from './agi-command.js';
 import { AgiEnvParser } from './agi-env-parser.js';
 import { AgiResponseParser } from './agi-response-parser.js';
 import { AgiSession, createAgiConnectionHandler, type AgiSessionOptions } from './agi-session.js';
@@ -478,13 +478,19 @@ describe('AgiSession over loopback TCP', () => {
     await expect(session.setVariable('X', 'a\nEXEC Dial PJSIP/evil')).rejects.toMatchObject({ code: 'ARG_FORBIDDEN_CHAR' });
     await expect(session.exec('Dial,U', 'x')).rejects.toMatchObject({ code: 'INVALID_APPLICATION' });
     await expect(session.streamFile('x', 'abc')).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    // A joined EXEC line goes out only as exec() would have made it: no escaping needed, nothing after its LF.
+    await expect(session.execLine(`${execLinePrefix('MSet')}A="1"${EXEC_LINE_END}`)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
+    await expect(session.execLine(`${execLinePrefix('MSet')}A=1${EXEC_LINE_END}EXEC "Dial" "PJSIP/evil"\n`)).rejects.toMatchObject({ code: 'BAD_ARGUMENT' });
     const script = (async () => {
       expect(await fake.nextCommand()).toBe('VERBOSE "ok" "1"');
       fake.answer('200 result=1\n');
+      expect(await fake.nextCommand()).toBe('EXEC "MSet" "A=1,B=2"');
+      fake.answer('200 result=0\n');
     })();
     expect((await session.verbose('ok')).code).toBe(200);
+    expect((await session.execLine(`${execLinePrefix('MSet')}A=1,B=2${EXEC_LINE_END}`)).code).toBe(200);
     await script;
-    expect(fake.lines).toEqual(['VERBOSE "ok" "1"']);
+    expect(fake.lines).toEqual(['VERBOSE "ok" "1"', 'EXEC "MSet" "A=1,B=2"']);
     await session.close();
   });
 

@@ -10,7 +10,7 @@ import {
 } from '../errors.js';
 import { canWriteDirect, writeLine } from '../internal/direct-write.js';
 import { readIntoSharedBuffer } from '../internal/shared-read-buffer.js';
-import { assertApplicationName, formatAgiCommand } from './agi-command.js';
+import { assertApplicationName, formatAgiCommand, isReadyExecLine } from './agi-command.js';
 import { AgiEnvParser, type AgiEnvironment, type AgiEnvLimits } from './agi-env-parser.js';
 import {
   AgiResponseParser,
@@ -240,6 +240,16 @@ export class AgiSession {
     return this.command('EXEC', data === undefined ? [application] : [application, data], options);
   }
 
+  /**
+   * Sends an EXEC line its caller joined (`execLinePrefix(app)` + data + `EXEC_LINE_END`, see agi-command.ts), as
+   * {@link exec} would have sent it: refused (AgiCommandError, nothing written) unless it is exactly such a line with
+   * data that needs no escaping. For data built from many pieces on every call: the line is made in one join.
+   */
+  execLine(line: string, options?: AgiCommandOptions): Promise<AgiResponse> {
+    if (!isReadyExecLine(line)) return Promise.reject(new AgiCommandError('BAD_ARGUMENT', 'not an EXEC line with data that needs no escaping'));
+    return this.core.enqueue(line, options?.timeoutMs);
+  }
+
   /** `GET VARIABLE`: the raw value (Asterisk truncates it to 1023 bytes), or undefined when not set. */
   getVariable(name: string, options?: AgiCommandOptions): Promise<string | undefined> {
     // then() with a module-level function: no async frame per call (the agent asks for DIALSTATUS after each Dial).
@@ -259,7 +269,7 @@ export class AgiSession {
     try {
       assertApplicationName(application);
       exec = formatAgiCommand('EXEC', data === undefined ? [application] : [application, data]);
-      get = formatAgiCommand('GET VARIABLE', [name]);
+      get = getVariableLine(name);
     } catch (error) {
       return Promise.reject(asError(error));
     }
@@ -375,6 +385,19 @@ export function createAgiConnectionHandler(
     };
     run().catch((error: unknown) => options.onError(error, session));
   };
+}
+
+/** `GET VARIABLE` lines by name: the agent reads DIALSTATUS after every Dial. */
+const getVariableLines = new Map<string, string>();
+const MAX_GET_VARIABLE_LINES = 32;
+
+function getVariableLine(name: string): string {
+  let line = getVariableLines.get(name);
+  if (line === undefined) {
+    line = formatAgiCommand('GET VARIABLE', [name]);
+    if (getVariableLines.size < MAX_GET_VARIABLE_LINES) getVariableLines.set(name, line);
+  }
+  return line;
 }
 
 function ignoreResponse(): void {}
