@@ -37,7 +37,11 @@ export type ApplyResult =
   | { readonly applied: true; readonly revision: number; readonly contentHash: string; readonly unchanged: boolean }
   | { readonly applied: false; readonly revision: number; readonly code: string; readonly reason: string; readonly waitingFor?: string };
 
-/** A shared part offered (format 2): refused, or verified and kept - and the site part that waited for it, applied. */
+/**
+ * A shared part offered: refused, or verified and kept - and what it brought into force: the site part that waited
+ * for it (format 2), or the pair it makes with the pending or in-force site part (paired format; `applied` is then
+ * `site-part-missing` while the site part it lists has not come).
+ */
 export type SharedResult =
   | { readonly accepted: true; readonly revision: number; readonly contentHash: string; readonly applied?: ApplyResult }
   | { readonly accepted: false; readonly revision: number; readonly code: string; readonly reason: string };
