@@ -9,9 +9,13 @@
 // every site part's reference to it), each as the controller publishes it: the shared part, then the site part.
 // Per apply: the thread's CPU time (process.cpuUsage of this process, libuv threads included), and the CPU
 // spent in each step (decode, shared part, site part envelope, verify+assemble, store, compile).
-// One JSON line on stdout: {"sites","agent_cpu_ms_per_apply","steps_ms":{...},...}.
+// Per thread too (Linux /proc schedstat): the main thread, libuv's pool (the newest threads: the pool starts with
+// its first job) and the rest, V8's platform threads (GC, compiler) - a step's
+// CPU (process.cpuUsage) includes whatever the other threads did meanwhile, e.g. V8's concurrent GC while the
+// store waits for the disk.
+// One JSON line on stdout: {"sites","agent_cpu_ms_per_apply","steps_ms":{...},"threads_ms":{...},...}.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
@@ -36,6 +40,33 @@ const WRITES = envInt('BENCH_WRITES', 40);
  */
 const SHARED_FORMAT = ((f) => (f === 2 || f === 4 ? f : 3))(envInt('BENCH_SHARED_FORMAT', 3));
 const log = (msg: string): void => void process.stderr.write(`[bench:agent-apply] ${msg}\n`);
+/** libuv's pool: its threads are the process's newest (started with its first job; the bench starts no others). */
+const POOL_THREADS = envInt('UV_THREADPOOL_SIZE', 4);
+/**
+ * CPU ns of the main thread and of libuv's pool, from /proc schedstat (zeros elsewhere); V8's platform threads are
+ * the rest of process.cpuUsage. The files stay open and are read again at offset 0 (a read each: this runs around
+ * every store).
+ */
+class ThreadCpu {
+  private fds: { main: number | undefined; pool: number[] } = { main: undefined, pool: [] };
+  private readonly buf = Buffer.alloc(128);
+
+  /** After the pool has started (its threads exist). */
+  open(): void {
+    if (!existsSync('/proc/self/task')) return;
+    const tids = readdirSync('/proc/self/task').map(Number).sort((a, b) => a - b);
+    const open = (tid: number): number => openSync(`/proc/self/task/${tid}/schedstat`, 'r');
+    this.fds = { main: open(process.pid), pool: tids.filter((t) => t !== process.pid).slice(-POOL_THREADS).map(open) };
+  }
+
+  /** ms: main thread, libuv pool, and the rest of the process (V8's threads). */
+  now(): { main: number; pool: number; v8: number } {
+    const read = (fd: number | undefined): number => (fd === undefined ? 0 : Number(this.buf.toString('latin1', 0, readSync(fd, this.buf, 0, this.buf.length, 0)).split(' ')[0]) / 1e6);
+    const main = read(this.fds.main);
+    const pool = this.fds.pool.reduce((n, fd) => n + read(fd), 0);
+    return { main, pool, v8: cpuMs() - main - pool };
+  }
+}
 const cpuMs = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
@@ -81,7 +112,19 @@ async function main(): Promise<void> {
         steps[step] += cpuMs() - c0;
       }
     };
-    store.save = timed('store', store.save.bind(store));
+    // The store by thread: what it costs itself (main thread, pool) apart from what V8 did meanwhile.
+    const storeThreads = { main: 0, pool: 0, v8: 0 };
+    const threads = new ThreadCpu();
+    const timedSave = timed('store', store.save.bind(store));
+    store.save = async (...a: Parameters<typeof store.save>): Promise<void> => {
+      const t0 = threads.now();
+      try {
+        return await timedSave(...a);
+      } finally {
+        const t1 = threads.now();
+        for (const k of ['main', 'pool', 'v8'] as const) storeThreads[k] += t1[k] - t0[k];
+      }
+    };
     state.applyInSlices = timed('compile', state.applyInSlices.bind(state));
     // As ConfigWatcher hands a shared value over: a chunked one as its value, any other decoded first.
     const offerShared = async (value: Uint8Array): Promise<SharedResult> => {
@@ -103,10 +146,14 @@ async function main(): Promise<void> {
     };
     await applyOne(values[0] as (typeof values)[0], true);
     for (const k of Object.keys(steps)) steps[k as keyof typeof steps] = 0;
+    for (const k of ['main', 'pool', 'v8'] as const) storeThreads[k] = 0;
+    threads.open();
     const c0 = cpuMs();
+    const t0 = threads.now();
     const w0 = performance.now();
     for (let k = 1; k <= WRITES; k++) await applyOne(values[k] as (typeof values)[0]);
     const perApply = (cpuMs() - c0) / WRITES;
+    const t1 = threads.now();
     const r2 = (x: number): number => Math.round(x * 100) / 100;
     // `site` includes store and compile (they run inside offerText): shown apart, and `verify` is the rest.
     const result = {
@@ -123,6 +170,16 @@ async function main(): Promise<void> {
         site_part_verify: r2((SHARED_FORMAT === 4 ? 0 : steps.site - steps.store - steps.compile) / WRITES),
         store: r2(steps.store / WRITES),
         compile: r2(steps.compile / WRITES),
+      },
+      store_by_thread_ms: {
+        main: r2(storeThreads.main / WRITES),
+        libuv_pool: r2(storeThreads.pool / WRITES),
+        v8_platform: r2(storeThreads.v8 / WRITES),
+      },
+      threads_ms: {
+        main: r2((t1.main - t0.main) / WRITES),
+        libuv_pool: r2((t1.pool - t0.pool) / WRITES),
+        v8_platform: r2((t1.v8 - t0.v8) / WRITES),
       },
       load_average: loadavg().map((l) => Math.round(l * 10) / 10),
     };

@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -11,6 +11,7 @@ import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { RoutingState } from './routing-state.js';
 import { SnapshotApplier } from './snapshot-applier.js';
 import { SnapshotStore } from './snapshot-store.js';
+import { appendTornRecord, storedBytes } from './testing/stored-snapshots.js';
 
 const key = generateSigningKey('controller-1');
 const at = new Date('2026-12-07T09:30:00Z');
@@ -49,7 +50,7 @@ describe('the chunked shared part at the agent (format 3)', () => {
     for (const revision of [1, 2, 3]) {
       const p = published(revision);
       expect((await offer(applier, p)).site).toMatchObject({ applied: true, revision });
-      expect(gunzipSync(readFileSync(join(dir, 'snapshots', `${revision}.json`))).toString('utf8')).toBe(`${p.siteText}\n${p.sharedText}`);
+      expect(gunzipSync(await storedBytes(dir, revision)).toString('utf8')).toBe(`${p.siteText}\n${p.sharedText}`);
     }
     expect(state.snapshot?.config.federation.numberRanges).toEqual(buildSiteConfig(federationAt(3), siteId).federation.numberRanges);
     await store.close();
@@ -73,7 +74,7 @@ describe('the chunked shared part at the agent (format 3)', () => {
   });
 
   it('refuses a shared part with a tampered chunk: the last-known-good stays in force and on disk', async () => {
-    const { dir, applier, state, store } = await agent();
+    const { applier, state, store } = await agent();
     await offer(applier, published(1));
     const p = published(2);
     const members = sizedMembers(p.sharedValue) as Uint8Array[];
@@ -85,7 +86,7 @@ describe('the chunked shared part at the agent (format 3)', () => {
     expect(await applier.offerSharedValue(tampered, 'test')).toMatchObject({ accepted: false, revision: 2, code: 'hash-mismatch' });
     expect(await applier.offerText(p.siteText, 'test', p.siteValue)).toMatchObject({ applied: false, code: 'shared-missing' });
     expect(state.revision).toBe(1);
-    expect(readdirSync(join(dir, 'snapshots'))).toEqual(['1.json']);
+    expect(await store.revisions()).toEqual([1]);
     // Garbage where the value should be is refused too, and the genuine value still applies after.
     expect(await applier.offerSharedValue(Buffer.concat([members[0] as Uint8Array, Buffer.from('garbage')]), 'test')).toMatchObject({ accepted: false, code: 'malformed' });
     expect(await applier.offerSharedValue(p.sharedValue, 'test')).toMatchObject({ accepted: true, applied: { applied: true, revision: 2 } });
@@ -97,10 +98,10 @@ describe('the chunked shared part at the agent (format 3)', () => {
     await offer(first.applier, published(1));
     await offer(first.applier, published(2));
     await first.store.close();
-    // Killed while writing revision 3: its file holds part of the pair.
+    // Killed while writing revision 3: its record holds part of the pair.
     const p3 = published(3);
     const whole = Buffer.concat([p3.siteValue, p3.sharedValue]);
-    writeFileSync(join(first.dir, 'snapshots', '3.json'), whole.subarray(0, whole.length >> 1));
+    await appendTornRecord(first.dir, 3, whole, whole.length >> 1);
     const again = await agent(first.dir);
     const loaded = await again.store.loadLastKnownGood();
     expect(loaded?.snapshot.revision).toBe(2);

@@ -1,6 +1,6 @@
 // kill -9 at any moment while the agent stores snapshots: the state dir always yields a verified snapshot.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -12,7 +12,7 @@ import { SnapshotStore } from './snapshot-store.js';
 const here = dirname(fileURLToPath(import.meta.url));
 
 describe('snapshot store under kill -9', () => {
-  it('after 12 kills at random moments of writing, the newest good snapshot is always there', async () => {
+  it('after 12 kills at random moments of writing, the newest good snapshot is always there, and every one reported applied', async () => {
     const key = generateSigningKey('controller-1');
     const dir = mkdtempSync(join(tmpdir(), 'fedpbx-crash-'));
     const config = buildSiteConfig(foundingScenario(), 'moscow');
@@ -25,6 +25,14 @@ describe('snapshot store under kill -9', () => {
       const child = spawn(process.execPath, ['--conditions=@fedpbx/source', '--import', 'tsx', join(here, 'testing', 'save-loop.ts'), stateDir, join(dir, 'snaps.json'), join(dir, 'pub.pem')], {
         stdio: ['ignore', 'pipe', 'inherit'],
       });
+      // The newest revision the child reported applied (after its store returned), read up to the kill.
+      let acked = 0;
+      let buffered = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        const lines = (buffered + chunk.toString('utf8')).split('\n');
+        buffered = lines.pop() ?? '';
+        for (const line of lines) acked = Math.max(acked, Number(/^applied (\d+)$/.exec(line)?.[1] ?? 0));
+      });
       await new Promise<void>((resolve) => child.stdout.once('data', () => resolve()));
       await new Promise((r) => setTimeout(r, 30 + Math.floor(Math.random() * 120)));
       child.kill('SIGKILL');
@@ -33,8 +41,13 @@ describe('snapshot store under kill -9', () => {
       expect(loaded).toBeDefined();
       // Never goes back: what was in force before the kill is still there or superseded.
       expect(loaded!.snapshot.revision).toBeGreaterThanOrEqual(lastSeen);
+      // Durable before reported: nothing the agent acked is lost to the kill.
+      expect(loaded!.snapshot.revision).toBeGreaterThanOrEqual(acked);
       lastSeen = loaded!.snapshot.revision;
     }
     expect(lastSeen).toBeGreaterThan(1);
+    // Pruned as it went: two journal generations at most (history limit 5 in the child), the old-format files none.
+    expect(readdirSync(join(stateDir, 'snapshots')).filter((f) => !/^applied-\d+\.journal$/.test(f))).toEqual([]);
+    expect(readdirSync(join(stateDir, 'snapshots')).length).toBeLessThanOrEqual(2);
   }, 120_000);
 });

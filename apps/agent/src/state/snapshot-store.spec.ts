@@ -1,7 +1,8 @@
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pino } from 'pino';
+import { canonicalJson } from '@fedpbx/contracts';
 import { foundingScenario } from '@fedpbx/dialplan';
 import { generateSigningKey, signBuiltConfig, signSnapshot } from '@fedpbx/signing';
 import { buildSiteConfig } from '@fedpbx/dialplan';
@@ -10,6 +11,7 @@ import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { RoutingState } from './routing-state.js';
 import { SnapshotApplier } from './snapshot-applier.js';
 import { SnapshotStore } from './snapshot-store.js';
+import { replaceStored, storedBytes } from './testing/stored-snapshots.js';
 
 const key = generateSigningKey('controller-1');
 const fed = foundingScenario();
@@ -95,20 +97,65 @@ describe('snapshot store and applier', () => {
     expect(await metrics.registry.getSingleMetricAsString('fedpbx_rejected_inputs_total')).toContain('reason="snapshot-hash-mismatch"} 1');
   });
 
-  it('skips a damaged current file and falls back to the newest snapshot that verifies', async () => {
+  it('skips a damaged newest record and falls back to the newest snapshot that verifies', async () => {
     const { dir, applier, store } = await setup();
     await applier.offer(snap(1), 'test');
     await applier.offer(snap(2), 'test');
-    writeFileSync(join(dir, 'snapshots', '2.json'), '{"torn');
+    // Checksum made to match: only the signature check stands in the way.
+    await replaceStored(dir, 2, Buffer.from((await storedBytes(dir, 2)).toString('utf8').replace('"displayName":"', '"displayNamf":"')));
     const loaded = await store.loadLastKnownGood();
     expect(loaded?.snapshot.revision).toBe(1);
-    expect(loaded?.skipped[0]?.file).toContain('2.json');
+    expect(loaded?.skipped[0]).toMatchObject({ file: expect.stringContaining('applied-1.journal@'), reason: expect.stringMatching(/hash/) });
   });
 
-  it('keeps a bounded history and no temporary files', async () => {
+  it('keeps between historyLimit and twice that many revisions, in two journal files at most, no temporary files', async () => {
     const { dir, applier, store } = await setup();
     for (let r = 1; r <= 6; r++) await applier.offer(snap(r), 'test');
-    expect(await store.revisions()).toEqual([6, 5, 4]);
-    expect(readdirSync(join(dir, 'snapshots')).filter((f) => f.endsWith('.tmp'))).toEqual([]);
+    expect(await store.revisions()).toEqual([6, 5, 4, 3, 2, 1]);
+    await applier.offer(snap(7), 'test');
+    expect(await store.revisions()).toEqual([7, 6, 5, 4]);
+    for (let r = 8; r <= 10; r++) await applier.offer(snap(r), 'test');
+    expect(await store.revisions()).toEqual([10, 9, 8, 7]);
+    expect(readdirSync(join(dir, 'snapshots')).sort()).toEqual(['applied-3.journal', 'applied-4.journal']);
+    expect((await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood())?.snapshot.revision).toBe(10);
+  });
+
+  it('boots an agent upgraded from the file-per-revision build from its files, then journals over them, files left for a downgrade', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedpbx-store-upgrade-'));
+    // As the build before the journal stored them: snapshots/<revision>.json, the canonical text.
+    mkdirSync(join(dir, 'snapshots'), { mode: 0o750 });
+    for (const r of [3, 4]) writeFileSync(join(dir, 'snapshots', `${r}.json`), canonicalJson(snap(r)), { mode: 0o640 });
+    const store = new SnapshotStore(dir, 'piter', [key], 3);
+    await store.init();
+    const loaded = await store.loadLastKnownGood();
+    expect(loaded?.snapshot.revision).toBe(4);
+    const state = new RoutingState();
+    state.apply(loaded!.snapshot);
+    const applier = new SnapshotApplier('piter', [key], store, state, new AgentMetrics(false), silent);
+    expect(await applier.offer(snap(5), 'test')).toMatchObject({ applied: true, revision: 5 });
+    await store.close();
+    expect(await store.revisions()).toEqual([5, 4, 3]);
+    expect(readdirSync(join(dir, 'snapshots')).sort()).toEqual(['3.json', '4.json', 'applied-1.journal']);
+    expect((await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood())?.snapshot.revision).toBe(5);
+    // Its record damaged on disk: the newest file is the last-known-good.
+    const bytes = await storedBytes(dir, 5);
+    bytes[100] = (bytes[100] as number) ^ 0x04;
+    await replaceStored(dir, 5, bytes, { checksum: false });
+    const fallback = await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood();
+    expect(fallback?.snapshot.revision).toBe(4);
+    expect(fallback?.skipped).toEqual([{ file: expect.stringContaining('applied-1.journal@0'), reason: expect.stringMatching(/checksum/) }]);
+  });
+
+  it('stores with the modes of the state dir: directory 0750, journal 0640', async () => {
+    const { dir, applier, store } = await setup();
+    const umask = process.umask(0o002);
+    try {
+      await applier.offer(snap(1), 'test');
+    } finally {
+      process.umask(umask);
+    }
+    await store.close();
+    expect(statSync(join(dir, 'snapshots')).mode & 0o777).toBe(0o750);
+    expect(statSync(join(dir, 'snapshots', 'applied-1.journal')).mode & 0o777).toBe(0o640);
   });
 });

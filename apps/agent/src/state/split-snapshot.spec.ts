@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -11,6 +11,7 @@ import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { RoutingState } from './routing-state.js';
 import { SnapshotApplier } from './snapshot-applier.js';
 import { SnapshotStore } from './snapshot-store.js';
+import { replaceStored, storedBytes } from './testing/stored-snapshots.js';
 
 const key = generateSigningKey('controller-1');
 const at = new Date('2026-12-07T03:00:00Z');
@@ -38,7 +39,7 @@ describe('format 2: a site part and the shared part it names', () => {
     expect(await applier.offerShared(s.sharedText, 'test')).toMatchObject({ accepted: true, contentHash: s.sharedHash });
     expect(await applier.offerText(s.siteText, 'test')).toMatchObject({ applied: true, revision: 3, unchanged: false });
     expect(applied.at(-1)?.config).toEqual(piter);
-    expect(readFileSync(join(dir, 'snapshots', '3.json'), 'utf8')).toBe(`${s.siteText}\n${s.sharedText}`);
+    expect((await storedBytes(dir, 3)).toString('utf8')).toBe(`${s.siteText}\n${s.sharedText}`);
     const booted = await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood();
     expect(booted?.snapshot.revision).toBe(3);
     expect(booted?.snapshot.config).toEqual(piter);
@@ -140,7 +141,7 @@ describe('format 2: a site part and the shared part it names', () => {
     const a = pairOf(1);
     await applier.offerShared(a.sharedText, 'test', a.sharedValue);
     expect(await applier.offerText(a.siteText, 'test', a.siteValue)).toMatchObject({ applied: true, revision: 1 });
-    const file = readFileSync(join(dir, 'snapshots', '1.json'));
+    const file = await storedBytes(dir, 1);
     expect(file.subarray(0, 2)).toEqual(Buffer.from([0x1f, 0x8b]));
     expect(file.length).toBeLessThan(a.siteText.length + a.sharedText.length);
     expect(gunzipSync(file).toString('utf8')).toBe(`${a.siteText}\n${a.sharedText}`);
@@ -148,16 +149,16 @@ describe('format 2: a site part and the shared part it names', () => {
     const b = pairOf(2);
     await applier.offerShared(b.sharedText, 'test', b.sharedValue);
     expect(await applier.offerText(b.siteText, 'test', new TextEncoder().encode(b.siteText))).toMatchObject({ applied: true, revision: 2 });
-    expect(gunzipSync(readFileSync(join(dir, 'snapshots', '2.json'))).toString('utf8')).toBe(`${b.siteText}\n${b.sharedText}`);
+    expect(gunzipSync(await storedBytes(dir, 2)).toString('utf8')).toBe(`${b.siteText}\n${b.sharedText}`);
     const booted = await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood();
     expect(booted?.snapshot.revision).toBe(2);
     expect(booted?.text).toBe(`${b.siteText}\n${b.sharedText}`);
     expect(booted?.snapshot.config).toEqual(withRange('nr-2'));
     expect(state.revision).toBe(2);
-    // A damaged compressed file is skipped for the older good one.
-    const damaged = readFileSync(join(dir, 'snapshots', '2.json'));
+    // A damaged compressed record is skipped for the older good one.
+    const damaged = await storedBytes(dir, 2);
     damaged.writeUInt8(damaged.readUInt8(damaged.length - 20) ^ 0xff, damaged.length - 20);
-    writeFileSync(join(dir, 'snapshots', '2.json'), damaged);
+    await replaceStored(dir, 2, damaged);
     const fallback = await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood();
     expect(fallback?.snapshot.revision).toBe(1);
     expect(fallback?.skipped).toHaveLength(1);
@@ -176,7 +177,7 @@ describe('format 2: a site part and the shared part it names', () => {
     const s = split(6);
     await upgraded.offerShared(s.sharedText, 'test');
     expect(await upgraded.offerText(s.siteText, 'test')).toMatchObject({ applied: true, revision: 6 });
-    expect(readdirSync(join(dir, 'snapshots')).sort()).toEqual(['5.json', '6.json']);
+    expect(await store.revisions()).toEqual([6, 5]);
     expect((await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood())?.snapshot.revision).toBe(6);
   });
 
@@ -271,8 +272,7 @@ describe('format 2: a site part and the shared part it names', () => {
       await applier.offerShared(s.sharedText, 'test');
       await applier.offerText(s.siteText, 'test');
     }
-    const file = join(dir, 'snapshots', '2.json');
-    writeFileSync(file, readFileSync(file, 'utf8').replace('nr-2', 'nr-X'));
+    await replaceStored(dir, 2, Buffer.from((await storedBytes(dir, 2)).toString('utf8').replace('nr-2', 'nr-X')));
     const loaded = await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood();
     expect(loaded?.snapshot.revision).toBe(1);
     expect(loaded?.skipped[0]?.reason).toMatch(/hash/);

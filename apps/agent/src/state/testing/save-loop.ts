@@ -20,4 +20,8 @@ const existing = await store.loadLastKnownGood();
 const rest = snapshots.slice(existing?.snapshot.revision ?? 0);
 if (existing === undefined && rest[0] !== undefined) await applier.offer(rest.shift(), 'loop');
 process.stdout.write('ready\n');
-for (const s of rest) await applier.offer(s, 'loop');
+// Each revision reported once the applier returns (as the agent acks it): the parent checks it survives the kill.
+for (const s of rest) {
+  const result = await applier.offer(s, 'loop');
+  if (result.applied) process.stdout.write(`applied ${result.revision}\n`);
+}
