@@ -124,6 +124,23 @@ describe('snapshot journal', () => {
     expect((await readAll(dir)).map((r) => r.revision)).toEqual([11, 10]);
   });
 
+  it('a generation left without a record (a crash while it was created) does not cost the history', async () => {
+    // Generations 1 and 2 full; killed after creating the third (nothing in it yet), or while writing its zeros.
+    for (const size of [0, 1000]) {
+      const dir = mkdtempSync(join(tmpdir(), 'fedpbx-journal-empty-'));
+      const writer = new JournalWriter(dir, 3);
+      for (let r = 1; r <= 6; r++) await writer.append(r, payloadOf(Buffer.from(`{"revision":${r}}`)));
+      await writer.close();
+      writeFileSync(join(dir, 'applied-3.journal'), Buffer.alloc(size));
+      const again = new JournalWriter(dir, 3);
+      await again.append(7, payloadOf(Buffer.from('{"revision":7}')));
+      await again.close();
+      // As without the crash: the full generation before kept with the new one.
+      expect((await readAll(dir)).map((r) => r.revision), `${size} bytes`).toEqual([7, 4, 5, 6]);
+      expect(readdirSync(dir).sort()).toEqual(['applied-2.journal', 'applied-3.journal']);
+    }
+  });
+
   it('removes the temporary files a crash of an earlier version left', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fedpbx-journal-tmp-'));
     mkdirSync(join(dir, 'sub'));

@@ -203,16 +203,22 @@ export class JournalWriter {
     await this.removeTemporaries();
     const generation = (await journalGenerations(this.dir))[0];
     if (generation === undefined) return undefined;
-    const fh = await open(join(this.dir, journalName(generation)), constants.O_RDWR | constants.O_DSYNC);
+    const path = join(this.dir, journalName(generation));
+    const fh = await open(path, constants.O_RDWR | constants.O_DSYNC);
+    let empty = false;
     try {
       const scan = await scanJournal(fh, journalName(generation), generation, true);
       const last = scan.records.at(-1);
       const lastIntact = last === undefined || (await readPayload(fh, last).then(() => true, () => false));
-      if (scan.cleanEnd && lastIntact) return { fh, generation, end: scan.end, capacity: scan.size, records: scan.records.length };
+      if (scan.cleanEnd && lastIntact && last !== undefined) return { fh, generation, end: scan.end, capacity: scan.size, records: scan.records.length };
+      empty = last === undefined;
     } catch {
       // Unreadable: not appended to (the reader still tries its records).
     }
     await fh.close();
+    // No record at all (a crash while it was created): removed, so that the generation started instead does not
+    // prune the one before it, which holds the history.
+    if (empty) await rm(path, { force: true });
     return undefined;
   }
 
