@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { gunzipSync } from 'node:zlib';
@@ -11,6 +11,7 @@ import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { RoutingState } from './routing-state.js';
 import { SnapshotApplier } from './snapshot-applier.js';
 import { SnapshotStore } from './snapshot-store.js';
+import { storedBytes } from './testing/stored-snapshots.js';
 
 const key = generateSigningKey('controller-1');
 const at = new Date('2026-12-07T03:00:00Z');
@@ -69,7 +70,7 @@ describe('paired format 4: parts that name each other by revision', () => {
     expect(state.revision).toBe(2);
     expect(applied.at(-1)?.config).toEqual(withRange(piter, 'nr-2'));
     // The store holds the pair applied: the site part of version 1 with the shared part of version 2.
-    expect(gunzipSync(readFileSync(join(dir, 'snapshots', '2.json'))).toString('utf8')).toBe(`${first.siteText}\n${plan.sharedText}`);
+    expect(gunzipSync(await storedBytes(dir, 2)).toString('utf8')).toBe(`${first.siteText}\n${plan.sharedText}`);
     const booted = await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood();
     expect(booted?.snapshot.revision).toBe(2);
     expect(booted?.snapshot.config).toEqual(withRange(piter, 'nr-2'));
