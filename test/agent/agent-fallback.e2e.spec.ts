@@ -12,6 +12,7 @@ import { AgiServer } from '../../apps/agent/src/agi/agi-server.js';
 import { CallHandler } from '../../apps/agent/src/call/call-handler.js';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
 import { RoutingState } from '../../apps/agent/src/state/routing-state.js';
+import { SnapshotStore } from '../../apps/agent/src/state/snapshot-store.js';
 import { startAgent, type AgentProcess } from '../support/agent-process.js';
 import { Dialplan, type DialplanCall } from '../support/asterisk/dialplan-peer.js';
 import { TestController } from '../support/signed-snapshots.js';
@@ -167,8 +168,11 @@ describe('fedpbx-agent supervise: stopped, hung, killed and restarting agents', 
     const a = await agent({}, true);
     const before = await call(a.agiPort);
     expect(before.variables.FEDPBX_REVISION).toBe('1');
-    // As the serving agent stores a snapshot it applied (SnapshotStore: <state>/snapshots/<revision>.json).
-    writeFileSync(join(a.stateDir, 'snapshots', '2.json'), JSON.stringify(controller.snapshot(fed, 'moscow', 2)));
+    // As the serving agent stores a snapshot it applied (SnapshotStore: a record of <state>/snapshots' journal).
+    const snapshot = controller.snapshot(fed, 'moscow', 2);
+    const store = new SnapshotStore(a.stateDir, 'moscow', []);
+    await store.save(snapshot, JSON.stringify(snapshot));
+    await store.close();
     process.kill(a.agentPid(), 'SIGKILL');
     const c = await call(a.agiPort);
     expectHandled(c);
