@@ -141,6 +141,20 @@ describe('snapshot journal', () => {
     }
   });
 
+  it('bounds a generation\'s room: large records fill it with fewer than historyLimit, one larger than it gets its own', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedpbx-journal-room-'));
+    const writer = new JournalWriter(dir, 20, 0o640, 1 << 20);
+    const record = Buffer.alloc(300 << 10, 0x62);
+    for (let r = 1; r <= 4; r++) await writer.append(r, payloadOf(record));
+    // 1 MB of room: three 300 KB records, the fourth in the next generation, not 20 x 300 KB of zeros.
+    expect(statSync(join(dir, 'applied-1.journal')).size).toBe(1 << 20);
+    expect((await readAll(dir)).map((r) => r.revision)).toEqual([4, 1, 2, 3]);
+    await writer.append(5, payloadOf(Buffer.alloc(3 << 20, 0x63)));
+    expect(statSync(join(dir, 'applied-3.journal')).size).toBeGreaterThanOrEqual(3 << 20);
+    expect((await readAll(dir)).map((r) => r.revision)).toEqual([5, 4]);
+    await writer.close();
+  });
+
   it('removes the temporary files a crash of an earlier version left', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fedpbx-journal-tmp-'));
     mkdirSync(join(dir, 'sub'));

@@ -23,7 +23,10 @@ import { crc32 } from 'node:zlib';
  * Pruning: a generation holds at most `historyLimit` records and is created with room for that many of the size of
  * the one that starts it (zeros written and synced once, with the directory). When it is full, or a record does
  * not fit, the next generation starts with that record, and generations older than the one before are removed - so
- * between `historyLimit` and twice that many revisions are kept, and nothing is ever copied.
+ * between `historyLimit` and twice that many revisions are kept, and nothing is ever copied. A generation's room is
+ * bounded (`maxGenerationBytes`, 64 MB): a head office's records (several MB each) fill it with fewer than
+ * `historyLimit`, so its history is shorter (at least the previous generation's records) rather than hundreds of
+ * MB of zeros written at a time.
  */
 
 export const JOURNAL_FILE = /^applied-(\d{1,12})\.journal$/;
@@ -37,6 +40,8 @@ const MAX_PAYLOAD = 0xffff_ffff;
 const ZERO_CHUNK = 1 << 20;
 /** Space a new generation starts with at least, and the multiple its size is rounded to. */
 const MIN_CAPACITY = 256 << 10;
+/** The room a generation is created with at most, unless one record needs more. */
+const MAX_CAPACITY = 64 << 20;
 const CAPACITY_STEP = 64 << 10;
 
 export interface JournalRecord {
@@ -167,6 +172,7 @@ export class JournalWriter {
     private readonly dir: string,
     private readonly historyLimit: number,
     private readonly mode = 0o640,
+    private readonly maxGenerationBytes = MAX_CAPACITY,
   ) {}
 
   /** Appends a record and returns once it is on disk (O_DSYNC: the write returns after the data is). */
@@ -230,7 +236,8 @@ export class JournalWriter {
   private async startGeneration(header: Buffer, payload: Payload): Promise<void> {
     const generation = ((await journalGenerations(this.dir))[0] ?? 0) + 1;
     const size = HEADER_BYTES + payload.length;
-    const capacity = roundUp(Math.max(MIN_CAPACITY, size * Math.max(1, this.historyLimit)), CAPACITY_STEP);
+    const room = Math.min(size * Math.max(1, this.historyLimit), Math.max(size, this.maxGenerationBytes));
+    const capacity = roundUp(Math.max(MIN_CAPACITY, room), CAPACITY_STEP);
     const path = join(this.dir, journalName(generation));
     let journal: FileHandle | undefined;
     const zeroing = await open(path, constants.O_RDWR | constants.O_CREAT | constants.O_EXCL, this.mode);
