@@ -124,6 +124,40 @@ describe('site views of many sites (SiteViews)', () => {
     }
   });
 
+  it('over a series of writes that hand on the arrays they did not change, gives what views of a fresh copy give', () => {
+    // Seeded: each step replaces one collection (an object added out of id order, one changed, one removed) and
+    // keeps every other array, as the controller's writes do; the views are compared with views of a deep copy
+    // (new arrays and objects: nothing derived from an earlier federation can be taken over).
+    let seed = 20;
+    const random = (n: number): number => ((seed = (seed * 1103515245 + 12345) % 2 ** 31), seed % n);
+    const collections = ['sites', 'numberRanges', 'extensions', 'trunks', 'links', 'outboundRoutes', 'inboundRoutes', 'callFlows', 'classesOfService'] as const;
+    let fed: Federation = generateFederation({ sites: 12, extensionsPerSite: 4, flows: 1 });
+    for (let step = 0; step < 60; step++) {
+      const name = collections[random(collections.length)]!;
+      const items = fed[name] as readonly { id: string }[];
+      const picked = items[random(items.length)];
+      const op = random(3);
+      let next: { id: string }[];
+      if (op === 0 && picked !== undefined) next = [...items, { ...structuredClone(picked), id: `${picked.id.slice(0, -1)}-z${step}` }, ...[]].reverse();
+      else if (op === 1 && picked !== undefined) next = items.map((x) => (x === picked ? structuredClone(x) : x));
+      else next = name === 'sites' || items.length < 2 ? [...items] : items.filter((x) => x !== picked);
+      fed = { ...fed, [name]: next };
+      const views = new SiteViews(fed);
+      const fresh = new SiteViews(structuredClone(fed));
+      for (const site of fed.sites) expect(views.of(site.id), `step ${step} (${name}), ${site.id}`).toEqual(fresh.of(site.id));
+    }
+  });
+
+  it("takes over a site's lists from the views of a federation with the same arrays (a range write leaves them as they were)", () => {
+    const fed = generateFederation({ sites: 8, extensionsPerSite: 12, flows: 1 });
+    const range = { id: 'nr-new', siteId: fed.sites[2]!.id, from: '900000', to: '900099' };
+    const next: Federation = { ...fed, numberRanges: [...fed.numberRanges, range] };
+    const [before, after] = [new SiteViews(fed).of(fed.sites[5]!.id), new SiteViews(next).of(fed.sites[5]!.id)];
+    for (const key of ['extensions', 'trunks', 'links', 'inboundRoutes', 'callFlows'] as const) expect(after[key], key).toBe(before[key]);
+    expect(after.federation.sites).toBe(before.federation.sites);
+    expect(after.federation.numberRanges.map((r) => r.id)).toContain('nr-new');
+  });
+
   it('shares what every view carries between the views of one federation', () => {
     const views = new SiteViews(foundingScenario());
     const [moscow, piter] = [views.of('moscow'), views.of('piter')];

@@ -28,15 +28,15 @@ export function buildSiteConfig(federation: Federation, siteId: string): SiteCon
  * federation must not change while this is in use (the controller never mutates one: a change makes a new one).
  */
 export class SiteViews {
-  private readonly sites = new Map<string, Site>();
+  private readonly sites: ReadonlyMap<string, Site>;
   private readonly directory: SiteDirectoryEntry[];
   private readonly numberRanges: NumberRange[];
   private readonly classesOfService: ClassOfService[];
-  private readonly trunksBySite = new Map<string, Trunk[]>();
-  private readonly remoteTrunks = new Map<string, RemoteTrunk>();
-  private readonly linksBySite = new Map<string, InterSiteLink[]>();
-  private readonly inboundBySite = new Map<string, InboundRoute[]>();
-  private readonly flowsBySite = new Map<string, CallFlow[]>();
+  private readonly trunksBySite: ReadonlyMap<string, Trunk[]>;
+  private readonly remoteTrunks: ReadonlyMap<string, RemoteTrunk>;
+  private readonly linksBySite: ReadonlyMap<string, InterSiteLink[]>;
+  private readonly inboundBySite: ReadonlyMap<string, InboundRoute[]>;
+  private readonly flowsBySite: ReadonlyMap<string, CallFlow[]>;
   /**
    * The outbound routes a site's view may hold, by index in the federation: those for every site, those scoped to
    * it, those through each trunk. A view picks from these instead of testing every route of the federation (at
@@ -45,7 +45,7 @@ export class SiteViews {
   private readonly routesForAll: number[] = [];
   private readonly routesScopedTo = new Map<string, number[]>();
   private readonly routesThroughTrunk = new Map<string, number[]>();
-  private extensionsBySite: Map<string, Extension[]> | undefined;
+  private extensionsBySite: ReadonlyMap<string, Extension[]> | undefined;
   /** Site -> the numbers of its extensions it shares the presence of, sorted (built on first use). */
   private readonly sharedBySite = new Map<string, readonly string[]>();
 
@@ -57,20 +57,17 @@ export class SiteViews {
     private readonly federation: Federation,
     private readonly extensionsAt?: (siteId: string) => readonly Extension[],
   ) {
-    for (const s of federation.sites) this.sites.set(s.id, s);
-    this.directory = byId(federation.sites.map(directoryEntry));
-    this.numberRanges = byId(federation.numberRanges);
-    this.classesOfService = byId(federation.classesOfService);
-    for (const t of federation.trunks) {
-      push(this.trunksBySite, t.siteId, t);
-      this.remoteTrunks.set(t.id, { id: t.id, siteId: t.siteId, name: t.name });
-    }
-    for (const l of federation.links) {
-      push(this.linksBySite, l.a, l);
-      if (l.b !== l.a) push(this.linksBySite, l.b, l);
-    }
-    for (const r of federation.inboundRoutes) push(this.inboundBySite, r.siteId, r);
-    for (const f of federation.callFlows) push(this.flowsBySite, f.siteId, f);
+    const sites = derived(federation.sites, siteIndex);
+    this.sites = sites.byId;
+    this.directory = sites.directory;
+    this.numberRanges = sortedById(federation.numberRanges);
+    this.classesOfService = sortedById(federation.classesOfService);
+    const trunks = derived(federation.trunks, trunkIndex);
+    this.trunksBySite = trunks.bySite;
+    this.remoteTrunks = trunks.remote;
+    this.linksBySite = derived(federation.links, linksBySite);
+    this.inboundBySite = derived(federation.inboundRoutes, bySiteId);
+    this.flowsBySite = derived(federation.callFlows, bySiteId);
     federation.outboundRoutes.forEach((r, i) => {
       if (r.sites.length === 0) this.routesForAll.push(i);
       for (const s of new Set(r.sites)) push(this.routesScopedTo, s, i);
@@ -83,7 +80,7 @@ export class SiteViews {
     if (site === undefined) throw new UnknownSiteError(siteId);
     const federation = this.federation;
 
-    const trunks = this.trunksBySite.get(siteId) ?? [];
+    const trunks = this.trunksBySite.get(siteId) ?? NONE;
     const ownTrunkIds = new Set(trunks.map((t) => t.id));
     // The candidates in federation order, then the same test as over the whole list.
     const candidates = new Set([...this.routesForAll, ...(this.routesScopedTo.get(siteId) ?? [])]);
@@ -108,13 +105,13 @@ export class SiteViews {
         numberRanges: this.numberRanges,
         ...(federation.hubSiteId !== undefined ? { hubSiteId: federation.hubSiteId } : {}),
       },
-      extensions: byId(this.extensionsOf(siteId)),
-      trunks: byId(trunks),
+      extensions: sortedById(this.extensionsOf(siteId)),
+      trunks,
       remoteTrunks: byId([...remoteTrunks.values()]),
-      links: byId(this.linksBySite.get(siteId) ?? []),
+      links: this.linksBySite.get(siteId) ?? NONE,
       outboundRoutes: byId(outboundRoutes),
-      inboundRoutes: byId(this.inboundBySite.get(siteId) ?? []),
-      callFlows: byId(this.flowsBySite.get(siteId) ?? []),
+      inboundRoutes: this.inboundBySite.get(siteId) ?? NONE,
+      callFlows: this.flowsBySite.get(siteId) ?? NONE,
       classesOfService: this.classesOfService,
       ...this.remotePresenceOf(site),
     };
@@ -169,11 +166,8 @@ export class SiteViews {
 
   private extensionsOf(siteId: string): readonly Extension[] {
     if (this.extensionsAt !== undefined) return this.extensionsAt(siteId);
-    if (this.extensionsBySite === undefined) {
-      this.extensionsBySite = new Map();
-      for (const e of this.federation.extensions) push(this.extensionsBySite, e.siteId, e);
-    }
-    return this.extensionsBySite.get(siteId) ?? [];
+    this.extensionsBySite ??= derived(this.federation.extensions, bySiteId);
+    return this.extensionsBySite.get(siteId) ?? NONE;
   }
 }
 
@@ -190,6 +184,64 @@ function directoryEntry(s: Site): SiteDirectoryEntry {
     ...(wireguardPublicKey !== undefined ? { wireguardPublicKey } : {}),
   };
   return entry;
+}
+
+/**
+ * What SiteViews derives from one collection of a federation (indexes by site, the site directory), kept per
+ * collection array. A write makes a new federation object but hands on the arrays it did not change (a range write
+ * keeps the very `sites`, `trunks`, `links`... arrays; a validated federation keeps each untouched site's
+ * extensions), so the next write's views take these over instead of indexing and sorting 1,000 sites' objects
+ * again - and a view's members are then the very arrays of the view before, which lets a snapshot writer compare
+ * them by identity. Sound because a federation's arrays are never mutated (see the class comment).
+ */
+/** What a site without objects of a kind lists: one array for all (never mutated), so views compare alike by identity. */
+const NONE: never[] = [];
+
+const DERIVED = new WeakMap<object, WeakMap<(items: never) => unknown, unknown>>();
+
+function derived<T, R>(items: readonly T[], derive: (items: readonly T[]) => R): R {
+  let byFunction = DERIVED.get(items);
+  if (byFunction === undefined) DERIVED.set(items, (byFunction = new WeakMap()));
+  let out = byFunction.get(derive as (items: never) => unknown) as R | undefined;
+  if (out === undefined) byFunction.set(derive as (items: never) => unknown, (out = derive(items)));
+  return out;
+}
+
+function siteIndex(sites: readonly Site[]): { byId: Map<string, Site>; directory: SiteDirectoryEntry[] } {
+  return { byId: new Map(sites.map((s) => [s.id, s])), directory: byId(sites.map(directoryEntry)) };
+}
+
+function trunkIndex(trunks: readonly Trunk[]): { bySite: Map<string, Trunk[]>; remote: Map<string, RemoteTrunk> } {
+  const remote = new Map<string, RemoteTrunk>();
+  for (const t of trunks) remote.set(t.id, { id: t.id, siteId: t.siteId, name: t.name });
+  return { bySite: bySiteId(trunks), remote };
+}
+
+/** Each site's objects, in id order. */
+function bySiteId<T extends { readonly id: string; readonly siteId: string }>(items: readonly T[]): Map<string, T[]> {
+  const out = new Map<string, T[]>();
+  for (const x of items) push(out, x.siteId, x);
+  return sortLists(out);
+}
+
+/** Each site's links (both ends), in id order. */
+function linksBySite(links: readonly InterSiteLink[]): Map<string, InterSiteLink[]> {
+  const out = new Map<string, InterSiteLink[]>();
+  for (const l of links) {
+    push(out, l.a, l);
+    if (l.b !== l.a) push(out, l.b, l);
+  }
+  return sortLists(out);
+}
+
+function sortLists<T extends { readonly id: string }>(lists: Map<string, T[]>): Map<string, T[]> {
+  for (const [key, list] of lists) lists.set(key, byId(list));
+  return lists;
+}
+
+/** {@link byId} of an array the federation holds (its ranges, a site's extensions): sorted once per array. */
+function sortedById<T extends { readonly id: string }>(items: readonly T[]): T[] {
+  return derived(items, byId) as T[];
 }
 
 function push<K, V>(map: Map<K, V[]>, key: K, value: V): void {
