@@ -160,16 +160,33 @@ export class FederationWriter {
  */
 function concernsFirst(warnings: readonly FederationIssue[], changes: readonly FederationChange[], before: readonly FederationIssue[] | undefined): FederationIssue[] {
   const changed = new Set(changes.map((c) => (c.collection === 'hub' ? 'site\n' + (c.hubSiteId ?? '') : `${OBJECT_TYPE[c.collection]}\n${changedId(c)}`)));
-  const standing = new Set(before?.map(issueKey));
-  const concerns = (w: FederationIssue): boolean => (before !== undefined && !standing.has(issueKey(w))) || w.objects.some((o) => changed.has(`${o.type}\n${o.id}`));
+  const standing = before === undefined ? undefined : issueKeys(before);
+  const concerns = (w: FederationIssue): boolean => (standing !== undefined && !standing.has(issueKey(w))) || w.objects.some((o) => changed.has(`${o.type}\n${o.id}`));
   const first: FederationIssue[] = [];
   const rest: FederationIssue[] = [];
   for (const w of warnings) (concerns(w) ? first : rest).push(w);
   return rest.length === 0 || first.length === 0 ? [...warnings] : [...first, ...rest];
 }
 
-/** An issue as far as telling one from another goes: its code and its message (which names its objects). */
-const issueKey = (i: FederationIssue): string => `${i.code}\n${i.message}`;
+/**
+ * An issue as far as telling one from another goes: its code and its message (which names its objects). Kept per
+ * issue object, and the set per warning list: a revalidation hands on the issues of what it did not re-check, and
+ * the list of one write is the `before` of the next (1,000 sites have ~1,000 standing warnings, every write).
+ */
+const KEYS = new WeakMap<FederationIssue, string>();
+const KEY_SETS = new WeakMap<readonly FederationIssue[], ReadonlySet<string>>();
+
+function issueKey(i: FederationIssue): string {
+  let key = KEYS.get(i);
+  if (key === undefined) KEYS.set(i, (key = `${i.code}\n${i.message}`));
+  return key;
+}
+
+function issueKeys(issues: readonly FederationIssue[]): ReadonlySet<string> {
+  let keys = KEY_SETS.get(issues);
+  if (keys === undefined) KEY_SETS.set(issues, (keys = new Set(issues.map(issueKey))));
+  return keys;
+}
 
 /** Sites whose snapshot hash differs after the change (hashes computed only for sites the change can reach). */
 function impactOf(current: FederationView, next: Federation, changes: readonly FederationChange[], previous: BeforeLookup, extensionsAt: ExtensionsAt): SiteImpact[] {
