@@ -8,6 +8,9 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, renameSync, writeFil
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { jetstreamManager } from '@nats-io/jetstream';
+import { connect, credsAuthenticator } from '@nats-io/transport-node';
+import { Subjects } from '@fedpbx/contracts';
 import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
 import { AGENT_MAIN, startAgent, type AgentProcess } from '../support/agent-process.js';
 import { AmiPeer, DEFAULT_AMI_USER } from '../support/asterisk/ami-peer.js';
@@ -206,6 +209,16 @@ describe('every call Asterisk makes gets exactly one CDR at the controller (issu
     }
     expect(calls.length).toBeGreaterThan(20);
     await expectExactlyOnce(calls);
+    // They travelled as CDR batches (issue #21 §4: the agent's credentials, minted by this controller, allow them, and
+    // the controller made their stream), none alone: the kill fell between a batch's send and its cursor write.
+    const nc = await connect({ servers: nats.url, authenticator: credsAuthenticator(new TextEncoder().encode(await nats.controllerCreds())) });
+    try {
+      const jsm = await jetstreamManager(nc);
+      expect((await jsm.streams.info(Subjects.CDRS_STREAM)).state.messages).toBeGreaterThan(1);
+      expect((await jsm.streams.info(Subjects.EVENTS_STREAM, { subjects_filter: 'fedpbx.events.moscow.cdr' })).state.subjects ?? {}).toEqual({});
+    } finally {
+      await nc.close();
+    }
   }, 40_000);
 
   it('rotation by rename in the middle of a stream, and again while the agent is down: nothing lost', async () => {

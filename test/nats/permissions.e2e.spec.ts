@@ -60,6 +60,7 @@ beforeAll(async () => {
   await sharedKv.put(Subjects.SHARED_KEY, 'shared-rev-1');
   const jsm = await jetstreamManager(controller);
   await jsm.streams.add({ name: Subjects.EVENTS_STREAM, subjects: [Subjects.EVENTS_WILDCARD] });
+  await jsm.streams.add({ name: Subjects.CDRS_STREAM, subjects: [Subjects.CDRS_WILDCARD] });
 }, 30_000);
 
 afterAll(async () => {
@@ -136,6 +137,18 @@ describe('an agent with its site credentials', () => {
     const jsm = await jetstreamManager(controller);
     const info = await jsm.streams.info(Subjects.EVENTS_STREAM, { subjects_filter: 'fedpbx.events.piter.>' });
     expect(info.state.subjects ?? {}).toEqual({});
+  });
+
+  it('publishes CDR batches for its own site only', async () => {
+    const nc = await agentConnection('moscow');
+    const own = await jetstream(nc).publish(Subjects.cdrBatch('moscow'), '{}', { msgID: 'own-batch-1' });
+    expect(own.stream).toBe(Subjects.CDRS_STREAM);
+    const error = nextError(nc);
+    nc.publish(Subjects.cdrBatch('piter'), '{"forged":true}');
+    expect(await error).toMatch(/Permissions Violation for Publish to "fedpbx.cdrs.piter"/);
+    expect(await violationLogged('fedpbx.cdrs.piter')).toBe(true);
+    const info = await (await jetstreamManager(controller)).streams.info(Subjects.CDRS_STREAM, { subjects_filter: 'fedpbx.cdrs.>' });
+    expect(info.state.subjects ?? {}).toEqual({ 'fedpbx.cdrs.moscow': 1 });
   });
 
   it('cannot listen on another site inbox or request subjects', async () => {

@@ -13,6 +13,10 @@ export interface ControllerSide {
   readonly jsm: JetStreamManager;
   /** Creates the events stream (as the controller's ingest does). */
   eventsStream(): Promise<void>;
+  /** Creates the CDR batch stream (as a controller that reads CDR batches does). */
+  cdrsStream(): Promise<void>;
+  /** Every CDR batch message in the CDR batch stream, in stream order: its msg-id and its envelopes (each parsed). */
+  cdrBatches(): Promise<{ msgId: string; envelopes: AgentEventEnvelope[] }[]>;
   bucket(siteId: string): Promise<KV>;
   put(siteId: string, value: SiteSnapshot | string): Promise<number>;
   /** Every envelope in the events stream for `subject` (default: all), in stream order. */
@@ -41,6 +45,19 @@ export async function controllerSide(nats: TestNatsServer): Promise<ControllerSi
     eventsStream: async () => {
       await jsm.streams.add({ name: Subjects.EVENTS_STREAM, subjects: [Subjects.EVENTS_WILDCARD], duplicate_window: 120 * 1e9 });
     },
+    cdrsStream: async () => {
+      await jsm.streams.add({ name: Subjects.CDRS_STREAM, subjects: [Subjects.CDRS_WILDCARD], duplicate_window: 120 * 1e9 });
+    },
+    cdrBatches: async () => {
+      const out: { msgId: string; envelopes: AgentEventEnvelope[] }[] = [];
+      const info = await jsm.streams.info(Subjects.CDRS_STREAM, {});
+      for (let seq = info.state.first_seq; info.state.messages > 0 && seq <= info.state.last_seq; seq++) {
+        const m = await jsm.streams.getMessage(Subjects.CDRS_STREAM, { seq });
+        if (m === null) continue;
+        out.push({ msgId: m.header.get('Nats-Msg-Id'), envelopes: m.string().split('\n').map((l) => AgentEventEnvelope.parse(JSON.parse(l))) });
+      }
+      return out;
+    },
     bucket,
     put: async (siteId, value) => (await bucket(siteId)).put(Subjects.SNAPSHOT_KEY, typeof value === 'string' ? value : JSON.stringify(value)),
     events: async (subject = Subjects.EVENTS_WILDCARD) => {
@@ -68,9 +85,9 @@ export async function controllerSide(nats: TestNatsServer): Promise<ControllerSi
 }
 
 /** Writes a site's agent credentials (0600) into its state dir, as enrollment would. */
-export async function writeAgentCreds(nats: TestNatsServer, siteId: string, stateDir: string): Promise<string> {
+export async function writeAgentCreds(nats: TestNatsServer, siteId: string, stateDir: string, creds?: string): Promise<string> {
   const file = join(stateDir, 'nats.creds');
-  writeFileSync(file, await nats.agentCreds(siteId), { mode: 0o600 });
+  writeFileSync(file, creds ?? (await nats.agentCreds(siteId)), { mode: 0o600 });
   chmodSync(file, 0o600);
   return file;
 }

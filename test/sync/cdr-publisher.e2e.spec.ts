@@ -13,6 +13,7 @@ import { CdrOutbox, cdrDir } from '../../apps/agent/src/state/cdr-outbox.js';
 import { CdrPublisher } from '../../apps/agent/src/sync/cdr-publisher.js';
 import { envelope, eventId } from '../../apps/agent/src/sync/event-envelope.js';
 import { NatsLink } from '../../apps/agent/src/sync/nats-link.js';
+import { agentPermissions, mintUserCreds } from '@fedpbx/nats-auth';
 import { startNatsServer } from '../support/nats-server.js';
 import { controllerSide, writeAgentCreds } from './agent-harness.js';
 
@@ -188,5 +189,93 @@ describe('CdrPublisher', () => {
     await outbox.add(onDay(5, '2026-12-06'));
     await expect.poll(published, { timeout: 4000, interval: 50 }).toEqual([1, 2, 3, 4, 5].map((n) => cdr(n).cdrId));
     expect(publisher.backlog).toBe(0);
+  });
+});
+
+describe('CdrPublisher, CDR batches (issue #21 §4)', () => {
+  const cdrIds = (envs: readonly AgentEventEnvelope[]): string[] => envs.map((e) => (e.event.type === 'cdr' ? e.event.cdrId : ''));
+  const asAlone = (n: number): AgentEventEnvelope => AgentEventEnvelope.parse(envelope('moscow', eventId('cdr', 'moscow', cdr(n).cdrId), cdr(n), new Date(cdr(n).end)));
+
+  async function running(stateDir: string, server: Awaited<ReturnType<typeof startNatsServer>>, over: { creds?: string; batchRetryMs?: number; batchSize?: number } = {}) {
+    const logs: { level: number; msg: string; reason?: string; time: number }[] = [];
+    const log = pino({ level: 'info' }, { write: (line: string) => void logs.push(JSON.parse(line) as (typeof logs)[number]) });
+    const metrics = new AgentMetrics(false);
+    const link = new NatsLink({ siteId: 'moscow', servers: [server.url], credsFile: await writeAgentCreds(server, 'moscow', stateDir, over.creds), metrics, log });
+    const publisher = new CdrPublisher({ stateDir, siteId: 'moscow', link, metrics, log, lingerMs: 0, batchRetryMs: over.batchRetryMs, batchSize: over.batchSize });
+    await publisher.init();
+    publisher.start();
+    link.start();
+    cleanups.push(async () => {
+      await publisher.stop();
+      await link.stop();
+    });
+    return { publisher, logs, startedAt: Date.now() };
+  }
+
+  it('a controller that reads batches: the CDRs go as ONE message on fedpbx.cdrs.<site>, each line the envelope a CDR alone would be', async () => {
+    const { server, ctl, stateDir } = await publisherSetup();
+    await ctl.cdrsStream();
+    const outbox = new CdrOutbox(stateDir, { lingerMs: 0 });
+    await outbox.addAll(Array.from({ length: 10 }, (_, n) => cdr(n)));
+    await outbox.settled();
+    const { publisher } = await running(stateDir, server);
+    await expect.poll(() => publisher.backlog, { timeout: 10_000 }).toBe(0);
+    const batches = await ctl.cdrBatches();
+    expect(batches).toHaveLength(1);
+    expect(batches[0]?.envelopes).toEqual(Array.from({ length: 10 }, (_, n) => asAlone(n)));
+    expect(batches[0]?.msgId).toMatch(/^cdrs:moscow:10:[\w-]{43}$/);
+    expect(await ctl.events(Subjects.eventSubject('moscow', 'cdr'))).toEqual([]);
+  });
+
+  it('the same batch sent again (a crash before the cursor write) is a JetStream duplicate: one message in the stream', async () => {
+    const { server, ctl, stateDir } = await publisherSetup();
+    await ctl.cdrsStream();
+    const outbox = new CdrOutbox(stateDir, { lingerMs: 0 });
+    await outbox.addAll(Array.from({ length: 4 }, (_, n) => cdr(n)));
+    await outbox.settled();
+    const a = await running(stateDir, server);
+    await expect.poll(() => a.publisher.backlog, { timeout: 10_000 }).toBe(0);
+    await a.publisher.stop();
+    writeFileSync(join(stateDir, 'sync', 'cdr-cursor.json'), JSON.stringify({ v: 1, files: {} })); // the cursor as before the batch
+    const b = await running(stateDir, server);
+    await expect.poll(() => b.publisher.backlog, { timeout: 10_000 }).toBe(0);
+    const batches = await ctl.cdrBatches();
+    expect(batches.map((m) => cdrIds(m.envelopes))).toEqual([[0, 1, 2, 3].map((n) => cdr(n).cdrId)]);
+  });
+
+  it('an old controller (no batch stream: 503) gets one CDR per message at once; batches start once its successor made the stream', async () => {
+    const { server, ctl, stateDir } = await publisherSetup(); // the events stream only
+    const outbox = new CdrOutbox(stateDir, { lingerMs: 0 });
+    await outbox.addAll([cdr(0), cdr(1)]);
+    const { publisher, logs, startedAt } = await running(stateDir, server, { batchRetryMs: 1000 });
+    outbox.onStored((count, days) => publisher.stored(count, days));
+    await expect.poll(() => publisher.backlog, { timeout: 10_000 }).toBe(0);
+    const fellBack = logs.find((l) => l.msg.startsWith('CDR batch not taken'));
+    expect(fellBack?.reason).toMatch(/503/);
+    expect((fellBack?.time ?? Infinity) - startedAt).toBeLessThan(4000); // not a 5 s PubAck timeout
+    expect(cdrIds(await ctl.events(Subjects.eventSubject('moscow', 'cdr')))).toEqual([cdr(0).cdrId, cdr(1).cdrId]);
+
+    await ctl.cdrsStream(); // the controller upgraded
+    await new Promise((r) => setTimeout(r, 1100)); // past batchRetryMs
+    await outbox.addAll([cdr(2), cdr(3)]);
+    await expect.poll(async () => (await ctl.cdrBatches()).flatMap((m) => cdrIds(m.envelopes)), { timeout: 10_000 }).toEqual([cdr(2).cdrId, cdr(3).cdrId]);
+    expect(await ctl.events(Subjects.eventSubject('moscow', 'cdr'))).toHaveLength(2);
+  });
+
+  it('credentials minted before batches (publish denied) fall back at once, even where the batch stream exists; nothing is lost', async () => {
+    const { server, ctl, stateDir } = await publisherSetup();
+    await ctl.cdrsStream();
+    const old = agentPermissions('moscow');
+    const oldCreds = await mintUserCreds(server.issuer, 'agent-moscow', { ...old, pub: { allow: (old.pub?.allow ?? []).filter((p) => p !== Subjects.cdrBatch('moscow')) } });
+    const outbox = new CdrOutbox(stateDir, { lingerMs: 0 });
+    await outbox.addAll(Array.from({ length: 3 }, (_, n) => cdr(n)));
+    await outbox.settled();
+    const { publisher, logs, startedAt } = await running(stateDir, server, { creds: oldCreds });
+    await expect.poll(() => publisher.backlog, { timeout: 10_000 }).toBe(0);
+    const fellBack = logs.find((l) => l.msg.startsWith('CDR batch not taken'));
+    expect(fellBack?.reason).toBe('publishing to fedpbx.cdrs.moscow is not permitted (credentials from before CDR batches)');
+    expect((fellBack?.time ?? Infinity) - startedAt).toBeLessThan(4000);
+    expect(cdrIds(await ctl.events(Subjects.eventSubject('moscow', 'cdr')))).toEqual([0, 1, 2].map((n) => cdr(n).cdrId));
+    expect(await ctl.cdrBatches()).toEqual([]);
   });
 });

@@ -127,3 +127,10 @@ export const AgentEventEnvelope = z.strictObject({
   event: AgentEvent,
 });
 export type AgentEventEnvelope = z.infer<typeof AgentEventEnvelope>;
+
+/**
+ * Bounds of a CDR batch message (`Subjects.cdrBatch`): the agent never sends more, the controller refuses more, and
+ * the stream's `max_msg_size` is the byte bound (nats-server's default max_payload is 1 MiB).
+ */
+export const CDR_BATCH_MAX_CDRS = 1000;
+export const CDR_BATCH_MAX_BYTES = 512 * 1024;

@@ -19,6 +19,15 @@ export const Subjects = {
   eventSubject: (siteId: string, type: AgentEventType) => `fedpbx.events.${siteId}.${type}`,
   EVENTS_WILDCARD: 'fedpbx.events.>',
   EVENTS_STREAM: 'FEDPBX_EVENTS',
+  /**
+   * Several CDRs of one site in ONE JetStream message (issue #21 §4): `fedpbx.cdrs.<site>`, the envelopes as
+   * newline-separated JSON. A subject of its own, in a stream (`CDRS_STREAM`) only controllers that read it create,
+   * and allowed only by credentials such controllers mint: an old controller's setup answers 503 or a permission
+   * violation, and the agent falls back to one CDR per message on `eventSubject(site, 'cdr')`.
+   */
+  cdrBatch: (siteId: string) => `fedpbx.cdrs.${siteId}`,
+  CDRS_WILDCARD: 'fedpbx.cdrs.*',
+  CDRS_STREAM: 'FEDPBX_CDRS',
   /** Live request/reply to one agent. */
   rpcTrace: (siteId: string) => `fedpbx.rpc.${siteId}.trace`,
   rpcHealth: (siteId: string) => `fedpbx.rpc.${siteId}.health`,

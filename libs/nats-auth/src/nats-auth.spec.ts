@@ -22,6 +22,7 @@ describe('agent permissions', () => {
     expect(allowed('pub', '$JS.API.CONSUMER.CREATE.KV_fedpbx-config-moscow.oc_1.$KV.fedpbx-config-moscow.snapshot')).toBe(true);
     expect(allowed('pub', '$JS.fedpbx.API.DIRECT.GET.KV_fedpbx-config-moscow.$KV.fedpbx-config-moscow.snapshot')).toBe(true);
     expect(allowed('pub', 'fedpbx.events.moscow.cdr')).toBe(true);
+    expect(allowed('pub', 'fedpbx.cdrs.moscow')).toBe(true);
     expect(allowed('sub', '_INBOX.fedpbx.moscow.abc.1')).toBe(true);
     expect(allowed('sub', 'fedpbx.rpc.moscow.trace')).toBe(true);
     expect(allowed('pub', 'fedpbx.creds.moscow.renew')).toBe(true);
@@ -37,6 +38,9 @@ describe('agent permissions', () => {
       '$JS.API.STREAM.DELETE.KV_fedpbx-config-moscow',
       '$JS.API.STREAM.PURGE.FEDPBX_EVENTS',
       'fedpbx.events.piter.cdr',
+      'fedpbx.cdrs.piter',
+      'fedpbx.cdrs.moscow.x',
+      '$JS.API.STREAM.PURGE.FEDPBX_CDRS',
       'fedpbx.rpc.piter.trace',
       'fedpbx.creds.piter.renew',
       'fedpbx.live.piter.calls',
@@ -44,7 +48,7 @@ describe('agent permissions', () => {
       '$SYS.REQ.ACCOUNT.ABC.CLAIMS.UPDATE',
     ])
       expect(allowed('pub', subject), subject).toBe(false);
-    for (const subject of ['_INBOX.fedpbx.piter.x', '_INBOX.x', 'fedpbx.events.moscow.cdr', 'fedpbx.rpc.piter.health', 'fedpbx.live.piter.calls', 'fedpbx.controller.live']) expect(allowed('sub', subject), subject).toBe(false);
+    for (const subject of ['_INBOX.fedpbx.piter.x', '_INBOX.x', 'fedpbx.events.moscow.cdr', 'fedpbx.cdrs.moscow', 'fedpbx.rpc.piter.health', 'fedpbx.live.piter.calls', 'fedpbx.controller.live']) expect(allowed('sub', subject), subject).toBe(false);
   });
 
   it('presence: its own changes out and its own state answered; only the peers it shows in', () => {

@@ -123,7 +123,7 @@ export function configStreamOf(siteId: string): string {
 
 /**
  * An agent's permissions: watch and read its own site's config bucket (never write it), publish its own
- * site's events and calls in progress, receive on its own inbox prefix and live-request subjects, and answer the requests it got.
+ * site's events, CDR batches and calls in progress, receive on its own inbox prefix and live-request subjects, and answer the requests it got.
  * Busy lamps: publish its own site's presence changes and answer requests for its state; subscribe to the changes
  * of, and ask the state of, only the `presencePeers` (the sites whose lamps its snapshot shows) - plain subjects per
  * site, enforceable on nats-server 2.9 without multi-subject filters. `'all'` (a site whose setting shows every
@@ -154,6 +154,9 @@ export function agentPermissions(siteId: string, presencePeers: PresencePeers = 
         `$JS.FC.${stream}.>`,
         `$JS.FC.${SHARED_STREAM}.>`,
         `fedpbx.events.${siteId}.>`,
+        // Batches of CDRs (issue #21 §4): credentials minted before this lack it, and the agent then sends one CDR
+        // per message on its events subject.
+        Subjects.cdrBatch(siteId),
         Subjects.credsRenew(siteId),
         Subjects.activeCalls(siteId),
         Subjects.presenceChanges(siteId),

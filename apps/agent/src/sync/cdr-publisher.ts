@@ -1,8 +1,10 @@
+import { createHash } from 'node:crypto';
 import { mkdir, open, readFile, stat, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setImmediate as yieldToLoop } from 'node:timers/promises';
 import { z } from 'zod';
-import { Subjects, type CdrEvent } from '@fedpbx/contracts';
+import type { NatsConnection } from '@nats-io/transport-node';
+import { CDR_BATCH_MAX_BYTES, CDR_BATCH_MAX_CDRS, Subjects, type CdrEvent } from '@fedpbx/contracts';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import { writeFileAtomic } from '../state/atomic-file.js';
@@ -10,7 +12,7 @@ import { cdrDir, listCdrFiles } from '../state/cdr-outbox.js';
 import { Backoff, sleep } from './backoff.js';
 import { envelopeText, eventId } from './event-envelope.js';
 import type { NatsLink } from './nats-link.js';
-import { PubAcks } from './pub-acks.js';
+import { PubAcks, type JsMessage } from './pub-acks.js';
 
 export interface CdrPublisherOptions {
   readonly stateDir: string;
@@ -36,10 +38,20 @@ export interface CdrPublisherOptions {
    * key drop anyway (at 200 calls/s: up to 1,000 CDRs sent again once).
    */
   readonly cursorIntervalMs?: number;
+  /**
+   * Send a batch's CDRs as ONE message on `fedpbx.cdrs.<site>` (default true). Where that is refused - no stream
+   * takes it (a 503: the controllers predate batches, or were downgraded and the stream removed), the credentials
+   * do not allow it (minted by such a controller), or no PubAck within 5 s - the batch goes one CDR per message on
+   * `fedpbx.events.<site>.cdr` as before, and batches are tried again after `batchRetryMs` or a reconnect.
+   */
+  readonly batchMessages?: boolean;
+  /** How long after a refused batch the publisher sends one CDR per message before trying a batch again (ms). */
+  readonly batchRetryMs?: number;
 }
 
 export const DEFAULT_PUBLISH_LINGER_MS = 0;
 export const DEFAULT_CURSOR_INTERVAL_MS = 5000;
+export const DEFAULT_BATCH_RETRY_MS = 10 * 60_000;
 
 const CursorFile = z.strictObject({ v: z.literal(1), files: z.record(z.string(), z.number().int().min(0)) });
 /** Bytes read from a day file at a time; a CDR line is well under 2 KB. */
@@ -53,12 +65,19 @@ interface Line {
   /** Byte offset just past the line's newline: where the cursor goes once it is acknowledged. */
   readonly end: number;
   /** Undefined for a line that is not a CDR (skipped, counted, logged). */
-  readonly env: { readonly id: string; readonly text: string } | undefined;
+  readonly env: Envelope | undefined;
+}
+
+/** An outbox line's envelope: its id (the per-CDR msg-id) and JSON text. */
+interface Envelope {
+  readonly id: string;
+  readonly text: string;
 }
 
 /**
  * Publishes the CDR outbox (`<state>/cdr/<day>.jsonl`, appended in order) to JetStream exactly once, in order:
- * a batch of lines is published with `Nats-Msg-Id` = `cdr:<site>:<cdrId>`, every PubAck is awaited, and only then
+ * a batch of lines is published - as one message on `fedpbx.cdrs.<site>` (see {@link CdrPublisherOptions.batchMessages}),
+ * or one per CDR with `Nats-Msg-Id` = `cdr:<site>:<cdrId>` - every PubAck is awaited, and only then
  * does the durable cursor (`<state>/sync/cdr-cursor.json`: byte offset per day file, written atomically, at most
  * once per `cursorIntervalMs`, and at stop) move past them. A crash before the
  * cursor write re-publishes what was acknowledged since the last one, which JetStream's duplicate window and the
@@ -95,11 +114,18 @@ export class CdrPublisher {
   /** Each batch's PubAcks, on one subscription (not a nats.js request per CDR). */
   private readonly acks: PubAcks;
   private readonly subject: string;
+  private readonly batchSubject: string;
+  private readonly batchRetryMs: number;
+  /** Until when CDRs go one per message (a batch was refused); 0: batches. Infinity: batches are off. */
+  private singlesUntil: number;
 
   constructor(private readonly opts: CdrPublisherOptions) {
     this.cursorPath = join(opts.stateDir, 'sync', 'cdr-cursor.json');
     this.acks = new PubAcks(Subjects.inboxPrefix(opts.siteId));
     this.subject = Subjects.eventSubject(opts.siteId, 'cdr');
+    this.batchSubject = Subjects.cdrBatch(opts.siteId);
+    this.batchRetryMs = opts.batchRetryMs ?? DEFAULT_BATCH_RETRY_MS;
+    this.singlesUntil = opts.batchMessages === false ? Infinity : 0;
     this.batchSize = opts.batchSize ?? 256;
     this.lingerMs = opts.lingerMs ?? DEFAULT_PUBLISH_LINGER_MS;
     this.cursorIntervalMs = opts.cursorIntervalMs ?? DEFAULT_CURSOR_INTERVAL_MS;
@@ -122,7 +148,15 @@ export class CdrPublisher {
   }
 
   start(): void {
-    this.opts.link.onConnected(() => this.notify());
+    this.opts.link.onConnected(() => {
+      // New credentials (renewed by a newer controller) or another server: worth a batch again.
+      if (this.singlesUntil !== Infinity) this.singlesUntil = 0;
+      this.notify();
+    });
+    // A permission violation comes on the connection, not as a reply: fail the batch now, not after the timeout.
+    this.opts.link.onPublishDenied((subject) => {
+      if (subject === this.batchSubject) this.acks.fail(new Error(`publishing to ${subject} is not permitted (credentials from before CDR batches)`));
+    });
     this.running ??= this.loop();
   }
 
@@ -179,7 +213,7 @@ export class CdrPublisher {
         continue;
       }
       try {
-        await this.acks.publishAll(nc, batch.flatMap((l) => (l.env !== undefined ? [{ subject: this.subject, text: l.env.text, msgId: l.env.id }] : [])), PUBACK_TIMEOUT_MS);
+        await this.publish(nc, batch.flatMap((l) => (l.env !== undefined ? [l.env] : [])));
         await this.advance(batch);
         backoff.reset();
         // Not full: what came meanwhile waits for the linger (a backlog's full batches follow one another at once).
@@ -192,6 +226,59 @@ export class CdrPublisher {
         await sleep(backoff.next(), this.abort.signal);
       }
     }
+  }
+
+  /**
+   * Resolves once JetStream holds every envelope: as batch messages, or - where batches are refused - one per
+   * message. Either way the envelopes (and so the controller's unique key on each CDR) are the same, so a CDR that
+   * reaches the controller both ways (a batch stored but its PubAck lost, then sent alone) is stored once.
+   */
+  private async publish(nc: NatsConnection, envs: readonly Envelope[]): Promise<void> {
+    if (envs.length === 0) return;
+    if (Date.now() >= this.singlesUntil) {
+      try {
+        await this.acks.publishAll(nc, this.batchMessages(envs), PUBACK_TIMEOUT_MS);
+        return;
+      } catch (error) {
+        this.singlesUntil = Date.now() + this.batchRetryMs;
+        this.opts.log.info(
+          { reason: error instanceof Error ? error.message : String(error), retryInSec: Math.round(this.batchRetryMs / 1000) },
+          'CDR batch not taken (controllers or credentials from before CDR batches?); sending one CDR per message',
+        );
+      }
+    }
+    await this.acks.publishAll(nc, envs.map((e) => ({ subject: this.subject, text: e.text, msgId: e.id })), PUBACK_TIMEOUT_MS);
+  }
+
+  /** The envelopes as batch messages of at most CDR_BATCH_MAX_CDRS and CDR_BATCH_MAX_BYTES each (in order). */
+  private batchMessages(envs: readonly Envelope[]): JsMessage[] {
+    const out: JsMessage[] = [];
+    let start = 0;
+    let bytes = 0;
+    envs.forEach((e, i) => {
+      const size = Buffer.byteLength(e.text) + 1;
+      if (i > start && (bytes + size > CDR_BATCH_MAX_BYTES || i - start >= CDR_BATCH_MAX_CDRS)) {
+        out.push(this.batchMessage(envs.slice(start, i)));
+        start = i;
+        bytes = 0;
+      }
+      bytes += size;
+    });
+    out.push(this.batchMessage(envs.slice(start)));
+    return out;
+  }
+
+  /**
+   * One batch: the envelopes' texts, one per line. Its msg-id names its first and last CDR and their count, so the
+   * same batch sent again (a lost PubAck) is a JetStream duplicate. Batch boundaries are NOT stable across a crash
+   * or a retry (a batch is whatever follows the cursor when it is read), so exactly-once rests on the controller's
+   * unique key per CDR, as for a re-publish of single CDRs; the msg-id only saves it the work for exact repeats.
+   */
+  private batchMessage(envs: readonly Envelope[]): JsMessage {
+    const first = envs[0] as Envelope;
+    const last = envs[envs.length - 1] as Envelope;
+    const hash = createHash('sha256').update(`${first.id}\n${last.id}`).digest('base64url');
+    return { subject: this.batchSubject, text: envs.map((e) => e.text).join('\n'), msgId: `cdrs:${this.opts.siteId}:${envs.length}:${hash}` };
   }
 
   private linger(): Promise<void> {

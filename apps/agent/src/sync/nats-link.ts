@@ -1,5 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
+import { connect, credsAuthenticator, PermissionViolationError, type NatsConnection } from '@nats-io/transport-node';
 import { Subjects } from '@fedpbx/contracts';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
@@ -50,6 +50,7 @@ export class NatsLink {
   private alarmTimer: NodeJS.Timeout | undefined;
   private readonly onUp: Listener[] = [];
   private readonly onDown: (() => void)[] = [];
+  private readonly onDenied: ((subject: string) => void)[] = [];
 
   constructor(private readonly opts: NatsLinkOptions) {}
 
@@ -66,6 +67,14 @@ export class NatsLink {
   onConnected(listener: Listener): void {
     this.onUp.push(listener);
     if (this.up && this.nc !== undefined) listener(this.nc);
+  }
+
+  /**
+   * The server refused a publish to `subject` (a permission violation: nats-server says so on the connection, never
+   * as a reply, so a publisher awaiting one would otherwise only time out).
+   */
+  onPublishDenied(listener: (subject: string) => void): void {
+    this.onDenied.push(listener);
   }
 
   onDisconnected(listener: () => void): void {
@@ -177,6 +186,7 @@ export class NatsLink {
             if (!this.refused) log.error({ err: s.error.message }, REFUSED_MESSAGE);
             this.refused = true;
           } else log.warn({ err: s.error.message }, 'NATS error');
+          if (s.error instanceof PermissionViolationError && s.error.operation === 'publish') for (const l of this.onDenied) l(s.error.subject);
           break;
         case 'staleConnection':
           log.warn('NATS connection stale (no PONG); reconnecting');

@@ -69,6 +69,11 @@ export class PubAcks {
     return done;
   }
 
+  /** Gives up on the batch awaited now, if any (the server refused a publish on the connection: a permission violation). */
+  fail(error: Error): void {
+    this.giveUp(error);
+  }
+
   /** Stops listening (the publisher stops). */
   close(): void {
     this.giveUp(new Error('closed'));

@@ -1,6 +1,6 @@
 import { Inject, Injectable, type OnApplicationBootstrap, type OnApplicationShutdown } from '@nestjs/common';
 import { Subjects, type AgentEventEnvelope, type LiveEvent } from '@fedpbx/contracts';
-import { jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JsMsg } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager, type Consumer, type ConsumerMessages, type JetStreamManager, type JsMsg } from '@nats-io/jetstream';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
 import { CONTROLLER_CONFIG, type ControllerConfig } from '../config.js';
@@ -8,13 +8,15 @@ import { AgentPresenceWatch } from '../live/agent-presence.js';
 import { LiveHub } from '../live/live-hub.js';
 import { NatsBus } from '../nats/nats-bus.js';
 import { RolloutRepository } from '../rollout/rollout.repository.js';
-import { decodeEvent, type RejectReason } from './event-decoder.js';
+import { decodeCdrBatch, decodeEvent, type Decoded, type RejectReason } from './event-decoder.js';
 import { groupEvents, type EventBatch } from './event-batch.js';
 import { EventStore } from './event-store.js';
-import { ensureEventsStream, INGEST_CONSUMER } from './events-stream.js';
+import { CDRS_CONSUMER, ensureCdrsStream, ensureEventsStream, INGEST_CONSUMER, type EventsStreamSettings } from './events-stream.js';
 
 /** Messages taken per transaction at most: big enough for >= 5,000 CDR/s, small enough to commit well within ack_wait. */
 const MAX_BATCH = 2000;
+/** CDR batch messages taken per statement at most (each up to CDR_BATCH_MAX_CDRS CDRs; an agent sends up to 256). */
+const MAX_CDR_BATCHES = 16;
 /**
  * How long a batch that is not full waits for more messages before it is stored (ms): events trickling in one at a
  * time (CDRs of calls ending at 50/s) then share a transaction and its commit's WAL flush instead of paying one each
@@ -56,9 +58,86 @@ interface StoredBatch {
 }
 
 interface Accepted {
-  readonly msg: JsMsg;
+  readonly delivery: Delivery;
   readonly envelope: AgentEventEnvelope;
 }
+
+/**
+ * A JetStream message and its events (one, or a batch's CDRs), settled together: acknowledged once every event in
+ * it is stored (or dropped for good), handed back for redelivery as soon as one cannot be stored now (those already
+ * stored are then duplicates the CDR unique key drops).
+ */
+class Delivery {
+  private left: number;
+  private settled = false;
+
+  constructor(
+    readonly msg: JsMsg,
+    private readonly parts: number,
+  ) {
+    this.left = parts;
+  }
+
+  stored(): void {
+    this.left -= 1;
+    if (this.left === 0 && !this.settled) {
+      this.settled = true;
+      this.msg.ack();
+    }
+  }
+
+  /** The event can never be stored: a message of its own is terminated; in a batch it only stops holding the ack. */
+  dropped(): void {
+    if (this.parts > 1) return this.stored();
+    this.settled = true;
+    this.msg.term();
+  }
+
+  retry(delayMs: number): void {
+    if (this.settled) return;
+    this.settled = true;
+    this.msg.nak(delayMs);
+  }
+}
+
+/** What a message holds: the events it carries that passed their checks, and those refused (with why). */
+interface Unpacked {
+  readonly envelopes: readonly AgentEventEnvelope[];
+  readonly refused: readonly Extract<Decoded, { ok: false }>[];
+}
+
+/** A stream the ingest consumes, with the durable consumer all controller replicas share. */
+interface IngestStream {
+  readonly stream: string;
+  readonly consumer: string;
+  readonly ensure: (jsm: JetStreamManager, s: EventsStreamSettings) => Promise<void>;
+  /** Messages stored together (one statement or transaction) at most. */
+  readonly perBatch: number;
+  readonly unpack: (msg: JsMsg) => Unpacked;
+}
+
+const EVENTS: IngestStream = {
+  stream: Subjects.EVENTS_STREAM,
+  consumer: INGEST_CONSUMER,
+  ensure: ensureEventsStream,
+  perBatch: MAX_BATCH,
+  unpack: (msg) => {
+    const d = decodeEvent(msg.subject, msg.data);
+    return d.ok ? { envelopes: [d.envelope], refused: [] } : { envelopes: [], refused: [d] };
+  },
+};
+
+/** CDR batches (issue #21 §4): a bad CDR in one is refused alone, the others are stored. */
+const CDRS: IngestStream = {
+  stream: Subjects.CDRS_STREAM,
+  consumer: CDRS_CONSUMER,
+  ensure: ensureCdrsStream,
+  perBatch: MAX_CDR_BATCHES,
+  unpack: (msg) => {
+    const d = decodeCdrBatch(msg.subject, msg.data);
+    return d.ok ? d : { envelopes: [], refused: [d] };
+  },
+};
 
 /** A PostgreSQL error caused by the data (class 22 data exception, 23 integrity violation), not by the server being away. */
 const isDataError = (e: unknown): boolean => {
@@ -74,7 +153,8 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
   });
 
 /**
- * Events back from agents, exactly once: the durable pull consumer of `FEDPBX_EVENTS` hands over batches; each
+ * Events back from agents, exactly once: the durable pull consumers of `FEDPBX_EVENTS` and `FEDPBX_CDRS` (CDR
+ * batches) hand over batches; each
  * batch is checked (malformed and spoofed messages are terminated, never block the stream), stored in ONE
  * PostgreSQL transaction, and acknowledged only after the commit. A crash between commit and ack redelivers
  * the batch, and the idempotent writes (CDR unique key, newest-wins status) store it once. Survives NATS
@@ -85,7 +165,7 @@ const sleep = (ms: number, signal: AbortSignal): Promise<void> =>
 export class EventIngestService implements OnApplicationBootstrap, OnApplicationShutdown {
   readonly stats: IngestStats = { batches: 0, cdrsStored: 0, cdrsDuplicate: 0, statusEvents: 0, malformed: 0, spoofed: 0, unstorable: 0, unknownSite: 0, retried: 0, heartbeatsMissed: 0 };
   private readonly stop = new AbortController();
-  private messages: ConsumerMessages | undefined;
+  private readonly messages = new Set<ConsumerMessages>();
   private running: Promise<void> | undefined;
   private readonly log = pino({ name: 'fedpbx-controller', level: process.env.FEDPBX_LOG_LEVEL ?? 'info' }).child({ component: 'ingest' });
 
@@ -102,35 +182,37 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
   onApplicationBootstrap(): void {
     if (!this.bus.enabled) return;
     // After a reconnect the server may be a new one without the stream or consumer: start over, which re-ensures them.
-    this.bus.onReconnect(() => void this.messages?.close());
-    this.running = this.run();
+    this.bus.onReconnect(() => {
+      for (const m of this.messages) void m.close();
+    });
+    this.running = Promise.all([this.run(EVENTS), this.run(CDRS)]).then(() => undefined);
   }
 
   async onApplicationShutdown(): Promise<void> {
     this.stop.abort();
-    await this.messages?.close();
+    await Promise.all([...this.messages].map((m) => m.close()));
     await this.running;
   }
 
-  private async run(): Promise<void> {
+  private async run(from: IngestStream): Promise<void> {
     const nc = await Promise.race([this.bus.connection(), new Promise<undefined>((r) => this.stop.signal.addEventListener('abort', () => r(undefined)))]);
     if (nc === undefined) return;
     let failures = 0;
     while (!this.stop.signal.aborted) {
       try {
-        await ensureEventsStream(await jetstreamManager(nc), {
+        await from.ensure(await jetstreamManager(nc), {
           duplicateWindowSec: this.config.FEDPBX_EVENTS_DUPLICATE_WINDOW_SEC,
           maxAgeSec: this.config.FEDPBX_EVENTS_MAX_AGE_SEC,
           ackWaitSec: this.config.FEDPBX_EVENTS_ACK_WAIT_SEC,
           replicas: this.bus.replicas,
         });
-        const consumer = await jetstream(nc).consumers.get(Subjects.EVENTS_STREAM, INGEST_CONSUMER);
+        const consumer = await jetstream(nc).consumers.get(from.stream, from.consumer);
         failures = 0;
-        await this.consume(consumer);
+        await this.consume(consumer, from);
       } catch (error) {
         if (this.stop.signal.aborted) break;
         failures += 1;
-        this.log.warn({ err: error instanceof Error ? error.message : String(error) }, 'event ingest interrupted; retrying');
+        this.log.warn({ stream: from.stream, err: error instanceof Error ? error.message : String(error) }, 'event ingest interrupted; retrying');
       }
       await sleep(Math.min(30_000, 250 * 2 ** Math.min(failures, 7)), this.stop.signal);
     }
@@ -142,7 +224,7 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
    * commits; the server holds back beyond the consumer's max_ack_pending. When the consumer closes after a
    * reconnect, what it already buffered is still stored and acknowledged; at shutdown it is left for redelivery.
    */
-  private async consume(consumer: Consumer): Promise<void> {
+  private async consume(consumer: Consumer, from: IngestStream): Promise<void> {
     const buffer: JsMsg[] = [];
     let wake: (() => void) | undefined;
     // The pulls' heartbeat: when the consumer's leader dies with its cluster node, the pulls waiting there are lost
@@ -150,17 +232,17 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
     // few seconds with these (a pull must outlast two heartbeats: expires is three, and at least 5 s).
     const heartbeatMs = this.config.FEDPBX_INGEST_HEARTBEAT_MS;
     const messages = await consumer.consume({
-      max_messages: MAX_BATCH,
+      max_messages: Math.max(64, from.perBatch),
       idle_heartbeat: heartbeatMs,
       expires: Math.max(5000, 3 * heartbeatMs),
       callback: (msg) => (buffer.push(msg), wake?.()),
     });
-    this.messages = messages;
-    void this.followStatus(messages, heartbeatMs);
+    this.messages.add(messages);
+    void this.followStatus(messages, heartbeatMs, from);
     let open = !this.stop.signal.aborted;
     if (!open) await messages.close();
-    void messages.closed().then(() => ((open = false), wake?.()));
-    this.log.info({ stream: Subjects.EVENTS_STREAM, consumer: INGEST_CONSUMER }, 'ingesting agent events');
+    void messages.closed().then(() => ((open = false), this.messages.delete(messages), wake?.()));
+    this.log.info({ stream: from.stream, consumer: from.consumer }, 'ingesting agent events');
     // Checking the next batch (CPU here) overlaps the previous batch's commit (work in PostgreSQL); commits
     // still run one after another, in stream order.
     let storing: Promise<void> = Promise.resolve();
@@ -170,10 +252,10 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
         await new Promise<void>((resolve) => (wake = resolve));
         wake = undefined;
         // The first message after a quiet spell: let the ones right behind it join its batch.
-        if (buffer.length < MAX_BATCH && open) await sleep(BATCH_LINGER_MS, this.stop.signal);
+        if (buffer.length < from.perBatch && open) await sleep(BATCH_LINGER_MS, this.stop.signal);
         continue;
       }
-      const accepted = this.check(buffer.splice(0, MAX_BATCH));
+      const accepted = this.check(buffer.splice(0, from.perBatch), from);
       await storing;
       storing = this.save(accepted);
     }
@@ -181,31 +263,44 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
   }
 
   /** Says (and counts) when the pulls went unheard and were made again; the client re-pulls on its own. */
-  private async followStatus(messages: ConsumerMessages, heartbeatMs: number): Promise<void> {
+  private async followStatus(messages: ConsumerMessages, heartbeatMs: number, from: IngestStream): Promise<void> {
     for await (const s of messages.status()) {
       if (s.type !== 'heartbeats_missed') continue;
       this.stats.heartbeatsMissed += 1;
-      this.log.warn({ stream: Subjects.EVENTS_STREAM, consumer: INGEST_CONSUMER, heartbeatMs, missed: s.count }, 'event ingest heard no heartbeat from its consumer; pulling again');
+      this.log.warn({ stream: from.stream, consumer: from.consumer, heartbeatMs, missed: s.count }, 'event ingest heard no heartbeat from its consumer; pulling again');
     }
   }
 
-  /** Decodes a batch; malformed and spoofed messages are terminated (never redelivered) and counted. */
-  private check(batch: readonly JsMsg[]): Accepted[] {
+  /**
+   * Decodes a batch; malformed and spoofed events are counted and never stored. A message with nothing storable is
+   * terminated (never redelivered). A CDR batch's refused CDRs are logged as an error (the agent sent something its
+   * controller cannot take: a version skew or a tampered agent) and the batch's other CDRs are stored; the refused
+   * ones stay in the agent's outbox file, which keeps every CDR it made.
+   */
+  private check(batch: readonly JsMsg[], from: IngestStream): Accepted[] {
     const accepted: Accepted[] = [];
     const rejected = new Map<RejectReason, { count: number; example: string }>();
+    const inBatches: { site: string | undefined; reason: RejectReason; detail: string }[] = [];
     for (const msg of batch) {
-      const d = decodeEvent(msg.subject, msg.data);
-      if (d.ok) {
-        accepted.push({ msg, envelope: d.envelope });
+      const { envelopes, refused } = from.unpack(msg);
+      for (const d of refused) {
+        this.stats[d.reason] += 1;
+        const r = rejected.get(d.reason);
+        if (r === undefined) rejected.set(d.reason, { count: 1, example: `${msg.subject}: ${d.detail}` });
+        else r.count += 1;
+        if (envelopes.length > 0) inBatches.push({ site: d.subjectSite, reason: d.reason, detail: d.detail });
+      }
+      if (envelopes.length === 0) {
+        msg.term();
         continue;
       }
-      msg.term();
-      this.stats[d.reason] += 1;
-      const r = rejected.get(d.reason);
-      if (r === undefined) rejected.set(d.reason, { count: 1, example: `${msg.subject}: ${d.detail}` });
-      else r.count += 1;
+      const delivery = new Delivery(msg, envelopes.length);
+      for (const envelope of envelopes) accepted.push({ delivery, envelope });
     }
-    for (const [reason, r] of rejected) this.log.warn({ reason, count: r.count, example: r.example }, `refused ${reason} agent events`);
+    for (const [reason, r] of rejected) this.log.warn({ stream: from.stream, reason, count: r.count, example: r.example }, `refused ${reason} agent events`);
+    if (inBatches.length > 0) {
+      this.log.error({ refused: inBatches.slice(0, 10), count: inBatches.length }, 'CDRs refused inside batches whose other CDRs are stored; they stay in the agent\'s outbox');
+    }
     return accepted;
   }
 
@@ -214,7 +309,7 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
     if (accepted.length === 0) return;
     try {
       await this.commit(accepted);
-      for (const a of accepted) a.msg.ack();
+      for (const a of accepted) a.delivery.stored();
     } catch (error) {
       if (isDataError(error) && accepted.length > 1) return this.handleOneByOne(accepted);
       if (isDataError(error)) return this.terminateUnstorable(accepted[0] as Accepted, error);
@@ -228,7 +323,7 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
     for (const [i, a] of accepted.entries()) {
       try {
         await this.commit([a]);
-        a.msg.ack();
+        a.delivery.stored();
       } catch (error) {
         if (!isDataError(error)) {
           this.retryLater(accepted.slice(i), error);
@@ -252,13 +347,13 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
   }
 
   private terminateUnstorable(a: Accepted, error: unknown): void {
-    a.msg.term();
+    a.delivery.dropped();
     this.stats.unstorable += 1;
     this.log.error({ site: a.envelope.siteId, id: a.envelope.id, type: a.envelope.event.type, err: error instanceof Error ? error.message : String(error) }, 'agent event refused by the database; dropped');
   }
 
   private retryLater(accepted: readonly Accepted[], error: unknown): void {
-    for (const a of accepted) a.msg.nak(RETRY_DELAY_MS);
+    for (const a of accepted) a.delivery.retry(RETRY_DELAY_MS);
     this.stats.retried += 1;
     this.log.warn({ events: accepted.length, err: error instanceof Error ? error.message : String(error) }, 'could not store agent events; NATS redelivers them');
   }

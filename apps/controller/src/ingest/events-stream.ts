@@ -1,4 +1,4 @@
-import { Subjects } from '@fedpbx/contracts';
+import { CDR_BATCH_MAX_BYTES, Subjects } from '@fedpbx/contracts';
 import {
   AckPolicy,
   DeliverPolicy,
@@ -16,6 +16,8 @@ import { explainReplicasError } from '../nats/stream-replicas.js';
 
 /** The controller's durable pull consumer of agent events: its position survives controller restarts. */
 export const INGEST_CONSUMER = 'fedpbx-controller-ingest';
+/** The same for CDR batches (`FEDPBX_CDRS`): one durable pull consumer every controller replica pulls from. */
+export const CDRS_CONSUMER = 'fedpbx-controller-cdrs';
 
 export interface EventsStreamSettings {
   /** JetStream dedupe window: an agent re-publishing with the same msg-id within it is stored once by NATS. */
@@ -44,9 +46,18 @@ export function eventsStreamConfig(s: EventsStreamSettings): Partial<StreamConfi
   };
 }
 
-export function ingestConsumerConfig(s: EventsStreamSettings): Partial<ConsumerConfig> & { durable_name: string } {
+/**
+ * CDR batches (issue #21 §4): a stream of its own on `fedpbx.cdrs.*`, which only controllers that read it create, so an
+ * agent publishing a batch where none exists hears 503 and sends its CDRs one per message instead. Settings as the
+ * events stream's; a message is at most CDR_BATCH_MAX_BYTES (the server refuses more, the agent then sends singles).
+ */
+export function cdrsStreamConfig(s: EventsStreamSettings): Partial<StreamConfig> & { name: string; subjects: string[] } {
+  return { ...eventsStreamConfig(s), name: Subjects.CDRS_STREAM, subjects: [Subjects.CDRS_WILDCARD], max_msg_size: CDR_BATCH_MAX_BYTES };
+}
+
+export function ingestConsumerConfig(s: EventsStreamSettings, durableName = INGEST_CONSUMER): Partial<ConsumerConfig> & { durable_name: string } {
   return {
-    durable_name: INGEST_CONSUMER,
+    durable_name: durableName,
     ack_policy: AckPolicy.Explicit,
     deliver_policy: DeliverPolicy.All,
     ack_wait: nanos(s.ackWaitSec * 1000),
@@ -64,7 +75,20 @@ const isApiError = (e: unknown, code: number): boolean => e instanceof JetStream
  * reconnects.
  */
 export async function ensureEventsStream(jsm: JetStreamManager, s: EventsStreamSettings): Promise<void> {
-  const stream = eventsStreamConfig(s);
+  await ensureStream(jsm, eventsStreamConfig(s), ingestConsumerConfig(s), s.replicas);
+}
+
+/** The CDR batch stream and its consumer, as {@link ensureEventsStream}. */
+export async function ensureCdrsStream(jsm: JetStreamManager, s: EventsStreamSettings): Promise<void> {
+  await ensureStream(jsm, cdrsStreamConfig(s), ingestConsumerConfig(s, CDRS_CONSUMER), s.replicas);
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  stream: ReturnType<typeof eventsStreamConfig>,
+  consumer: ReturnType<typeof ingestConsumerConfig>,
+  replicas: number,
+): Promise<void> {
   try {
     let info;
     try {
@@ -77,9 +101,8 @@ export async function ensureEventsStream(jsm: JetStreamManager, s: EventsStreamS
       await jsm.streams.update(stream.name, { max_age: stream.max_age, duplicate_window: stream.duplicate_window, num_replicas: stream.num_replicas });
     }
   } catch (e) {
-    throw explainReplicasError(e, stream.name, s.replicas);
+    throw explainReplicasError(e, stream.name, replicas);
   }
-  const consumer = ingestConsumerConfig(s);
   try {
     const info = await jsm.consumers.info(stream.name, consumer.durable_name);
     if (info.config.ack_wait !== consumer.ack_wait || info.config.max_ack_pending !== consumer.max_ack_pending) {
