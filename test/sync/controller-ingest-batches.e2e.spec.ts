@@ -3,6 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { jetstream, jetstreamManager, type JetStreamClient } from '@nats-io/jetstream';
+import { dataSourceOptions } from '../../apps/controller/src/database/data-source-options.js';
+import { groupEvents } from '../../apps/controller/src/ingest/event-batch.js';
+import { EventStore } from '../../apps/controller/src/ingest/event-store.js';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { CDR_BATCH_MAX_BYTES, Subjects, type AgentEventEnvelope } from '@fedpbx/contracts';
 import { DataSource } from 'typeorm';
@@ -29,6 +32,7 @@ describe(`controller ingest of CDR batches (nats-server + ${testDatabaseLabel()}
   let moscow: NatsConnection;
   let moscowJs: JetStreamClient;
   let admin: NatsConnection;
+  let startController: () => Promise<TestApp>;
 
   const ds = (): DataSource => ctl.app.get(DataSource);
   const stats = () => ctl.app.get(EventIngestService).stats;
@@ -49,7 +53,8 @@ describe(`controller ingest of CDR batches (nats-server + ${testDatabaseLabel()}
     const dir = mkdtempSync(join(tmpdir(), 'fedpbx-ingest-batches-'));
     const issuerFile = join(dir, 'issuer.json');
     writeFileSync(issuerFile, JSON.stringify(nats.issuer), { mode: 0o600 });
-    ctl = await startTestApp({ env: { FEDPBX_NATS_URL: nats.url, FEDPBX_NATS_ISSUER_FILE: issuerFile, FEDPBX_EVENTS_ACK_WAIT_SEC: '2', FEDPBX_DATA_DIR: dir, ...db.env } });
+    startController = async () => (ctl = await startTestApp({ env: { FEDPBX_NATS_URL: nats.url, FEDPBX_NATS_ISSUER_FILE: issuerFile, FEDPBX_EVENTS_ACK_WAIT_SEC: '2', FEDPBX_DATA_DIR: dir, ...db.env } }));
+    await startController();
     await buildFoundingScenario(ctl, await ctl.login(ADMIN.username, ADMIN.password));
     moscow = await connect({ servers: nats.url, authenticator: credsAuthenticator(new TextEncoder().encode(await nats.agentCreds('moscow'))), inboxPrefix: Subjects.inboxPrefix('moscow') });
     moscowJs = jetstream(moscow);
@@ -113,4 +118,23 @@ describe(`controller ingest of CDR batches (nats-server + ${testDatabaseLabel()}
     await until('the refusals', () => stats().malformed - before.malformed === 2 && stats().spoofed - before.spoofed === 1);
     await until('every message settled (the refused ones terminated)', consumerDrained);
   });
+
+  it('a batch committed by a controller that died before the ack comes back and is stored once', async () => {
+    await ctl.close();
+    const batch = calls(500, 20);
+    await publishBatch(batch, 'b-500');
+    // Play the controller up to the crash: take the batch from the shared consumer, store it as the ingest does, vanish.
+    const crashing = await connect({ servers: nats.url, authenticator: credsAuthenticator(new TextEncoder().encode(await nats.controllerCreds())) });
+    const taken = await (await jetstream(crashing).consumers.get(Subjects.CDRS_STREAM, CDRS_CONSUMER)).next({ expires: 5000 });
+    expect(taken?.string()).toBe(text(batch));
+    const direct = await new DataSource(dataSourceOptions(db.settings)).initialize();
+    await new EventStore().insertCdrsOfKnownSites(direct.manager, groupEvents(batch).cdrs);
+    await direct.destroy();
+    await crashing.close();
+
+    await startController();
+    await until('the redelivery (ack wait 2 s) to be acknowledged', async () => stats().cdrsDuplicate === 20 && (await consumerDrained()), 20_000);
+    expect(stats().cdrsStored).toBe(0);
+    expect(await storedIds(500, 519)).toEqual(ids(batch));
+  }, 60_000);
 });
