@@ -13,6 +13,14 @@
  *   (`epoch`), so that a receiver sees a loss as a gap. After every (re)connect to the bus or to
  *   Asterisk the full state goes out (`full: true`), and `fedpbx.presence.<site>.state` answers it on request.
  *
+ * - Only while watched: a site that watches this one asks for its full state when it starts watching, when the owner
+ *   restarted (a full batch of a new epoch), after any outage, and every `recheckMs` (RemoteLamps, 30 s) - so the
+ *   owner knows it is watched, without the snapshot having to say by whom. Changes go out only while some state
+ *   request came in the last `watcherTimeoutMs` (95 s: three periodic requests and a margin); a site nobody watches
+ *   publishes none of its phones' changes (at 50 calls a second that was a NATS message per call, for no one). The
+ *   full state still goes out at every bus and AMI (re)connect (a restarted owner's sign), and a request is always
+ *   answered with it.
+ *
  * Like res_pjsip_publish_asterisk (PUBLISH of device state to a peer Asterisk, whose states stay as last published
  * when the publisher goes away) the owner only publishes; unlike it, a receiver can always ask for the whole state,
  * and decides itself when an owner it cannot reach shows UNAVAILABLE (see RemoteLamps).
@@ -35,11 +43,22 @@ export interface LocalPresenceOptions {
   readonly coalesceMs?: number;
   /** The site's alarm board: DeviceStateList refused for the AMI user's classes raises one alarm (lamp-rights.ts). */
   readonly alarms?: LampAlarms;
+  /**
+   * How long after the last state request this site still counts as watched (changes published). Default
+   * {@link WATCHER_TIMEOUT_MS}; must exceed every watcher's `recheckMs`.
+   */
+  readonly watcherTimeoutMs?: number;
   /** Observer of every batch published (benchmarks, tests). */
   readonly onPublish?: (batch: PresenceBatch) => void;
 }
 
 const encoder = new TextEncoder();
+
+/**
+ * Three of RemoteLamps' default periodic requests (30 s) and a margin: a watcher that is still there has asked at
+ * least twice more by then, so one lost request does not stop its lamps.
+ */
+export const WATCHER_TIMEOUT_MS = 95_000;
 
 export class LocalPresence {
   /** Run id: a restarted agent's sequence starts again at 0 under a new epoch. */
@@ -55,6 +74,8 @@ export class LocalPresence {
   private firstPendingAt: number | undefined;
   /** performance.now() when the last batch went out (changes or full). */
   private lastSentAt = Number.NEGATIVE_INFINITY;
+  /** performance.now() until which some site counts as watching (its last state request + watcherTimeoutMs). */
+  private watchedUntil = Number.NEGATIVE_INFINITY;
   private timer: NodeJS.Timeout | undefined;
   private nc: NatsConnection | undefined;
   private stateSub: Subscription | undefined;
@@ -99,7 +120,12 @@ export class LocalPresence {
     this.states.clear();
     for (const [device, numbers] of next) for (const n of numbers) this.states.set(n, this.deviceStates.get(device) ?? 'UNAVAILABLE');
     const same = before.size === this.states.size && [...this.states].every(([n, s]) => before.get(n) === s);
-    if (!same) this.publishFull();
+    if (!same && this.watched) this.publishFull();
+  }
+
+  /** Some site asked for this site's state within the last `watcherTimeoutMs`: changes are published. */
+  get watched(): boolean {
+    return performance.now() < this.watchedUntil;
   }
 
   /** The full state now (what a state request is answered with). */
@@ -119,10 +145,12 @@ export class LocalPresence {
     this.deviceStates.set(device, state);
     const numbers = this.numbersByDevice.get(device);
     if (numbers === undefined) return;
+    // Unwatched, the state is only kept (a state request is answered with it): no batch, no timer.
+    const watched = this.watched;
     for (const n of numbers) {
       if (this.states.get(n) === state) continue;
       this.states.set(n, state);
-      this.pending.set(n, state);
+      if (watched) this.pending.set(n, state);
     }
     if (this.pending.size > 0 && this.timer === undefined) {
       this.firstPendingAt = Date.now();
@@ -168,6 +196,7 @@ export class LocalPresence {
       this.stateSub = nc.subscribe(Subjects.presenceState(this.opts.siteId), {
         callback: (err, msg) => {
           if (err !== null) return;
+          this.watchedUntil = performance.now() + (this.opts.watcherTimeoutMs ?? WATCHER_TIMEOUT_MS);
           msg.respond(encoder.encode(JSON.stringify(this.batch(true, this.seq, Object.fromEntries(this.states)))));
         },
       });
@@ -185,8 +214,8 @@ export class LocalPresence {
     const firstChangeAt = this.firstPendingAt;
     this.pending.clear();
     this.firstPendingAt = undefined;
-    // Off the bus nothing is queued: the full state goes out at the reconnect.
-    if (!this.opts.bus.connected || this.nc === undefined) return;
+    // Off the bus nothing is queued: the full state goes out at the reconnect. Nobody watching any more: no one to tell.
+    if (!this.opts.bus.connected || this.nc === undefined || !this.watched) return;
     this.send(this.batch(false, ++this.seq, states, firstChangeAt));
   }
 

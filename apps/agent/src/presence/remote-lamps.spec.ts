@@ -79,4 +79,37 @@ describe('RemoteLamps', () => {
       lamps.stop();
     }
   });
+
+  it('asks for the state when a full batch comes from a new run of the owner (it publishes only to sites that asked), not for a repeat of the same run', async () => {
+    const config = { ...buildSiteConfig(foundingScenario(), 'moscow'), remotePresence: [{ siteId: 'piter', numbers: ['301'] }] };
+    const encode = (b: object): Uint8Array => new TextEncoder().encode(JSON.stringify({ siteId: 'piter', full: true, ...b }));
+    let deliver: ((data: Uint8Array) => void) | undefined;
+    const answers = [encode({ epoch: 'e1', seq: 1, states: { '301': 'NOT_INUSE' } }), encode({ epoch: 'e2', seq: 1, states: { '301': 'INUSE' } })];
+    let asked = 0;
+    const nc = {
+      subscribe: (_subject: string, opts: { callback: (err: Error | null, msg: { data: Uint8Array }) => void }) => {
+        deliver = (data) => opts.callback(null, { data });
+        return { unsubscribe: () => undefined };
+      },
+      request: () => Promise.resolve({ data: answers[asked++] }),
+    } as unknown as NatsConnection;
+    const bus = { connected: true, onConnected: (l: (c: NatsConnection) => void) => l(nc), onDisconnected: () => undefined };
+    const ami = new AmiClient({ host: '127.0.0.1', port: 1, username: 'u', secret: 's', log });
+    const lamps = new RemoteLamps({ siteId: 'moscow', ami, bus, log, recheckMs: 0 });
+    lamps.configure(config);
+    lamps.start();
+    const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+    try {
+      await settle();
+      expect(asked).toBe(1); // at the bus connect
+      deliver!(encode({ epoch: 'e1', seq: 2, states: { '301': 'NOT_INUSE' } })); // the owner's AMI reconnect: same run
+      await settle();
+      expect(asked).toBe(1);
+      deliver!(encode({ epoch: 'e2', seq: 1, states: { '301': 'INUSE' } })); // the owner restarted
+      await settle();
+      expect([asked, lamps.stats.gaps]).toEqual([2, 0]);
+    } finally {
+      lamps.stop();
+    }
+  });
 });

@@ -18,6 +18,9 @@
  *   subscribe to those sites only). A batch whose sequence does not follow the last one (a lost message, a restarted
  *   owner) makes the lamps of that site ask for the full state, `fedpbx.presence.<site>.state` (request/reply,
  *   answered by the owner); batches arriving meanwhile wait and are applied after the answer when newer.
+ * - Being watched: the owner publishes changes only while some site asked for its state in the last 95 s
+ *   (LocalPresence `watcherTimeoutMs`), so every way of learning the state goes through a request - the periodic
+ *   ones, and one on a full batch of a new epoch (a restarted owner knows no watchers).
  * - Peer gone. res_corosync drops the device states of a node that leaves the cluster, res_xmpp keeps the last
  *   published state until the buddy's presence says otherwise, res_pjsip_publish_asterisk keeps them until the next
  *   PUBLISH: only the first shows a dead peer as gone. Here a site's lamps show UNAVAILABLE as soon as either the link
@@ -315,7 +318,11 @@ export class RemoteLamps {
       return;
     }
     if (batch.full) {
+      const newRun = batch.epoch !== site.epoch;
       this.applyFull(site, batch);
+      // A restarted owner (or one that never answered us) does not know this site watches it, and publishes its
+      // changes only while watched (LocalPresence): asking for its state says so.
+      if (newRun) void this.resync(site);
       return;
     }
     if (batch.epoch !== site.epoch || batch.seq !== site.seq + 1 || site.ownerGone) {
