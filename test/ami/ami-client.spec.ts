@@ -1,13 +1,13 @@
 // The agent's AMI adapter (asterisk-manager wrapped) against the faithful AMI peer on loopback.
 import { Writable } from 'node:stream';
-import { AmiFormatError } from '@fedpbx/asterisk';
+import { AmiFormatError, AmiParser } from '@fedpbx/asterisk';
 import { pino, type Logger } from 'pino';
 import { afterEach, describe, expect, it } from 'vitest';
 // test/ is the cross-app tier: it reaches agent internals, which have no package export.
 import { AmiClient, isEmptyListError, loggableHeaders, type AmiClientOptions, type AmiEvent } from '../../apps/agent/src/ami/ami-client.js';
 import { AmiClientError } from '../../apps/agent/src/ami/ami-errors.js';
 import { filterActionFields, filterConfLine, type AmiEventFilter } from '../../apps/agent/src/ami/ami-filter.js';
-import { AmiPeer, DEFAULT_AMI_USER, formatMessage, type AmiPeerOptions } from '../support/asterisk/ami-peer.js';
+import { AmiPeer, DEFAULT_AMI_USER, formatMessage, loadAmiFixture, type AmiPeerOptions } from '../support/asterisk/ami-peer.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {
@@ -332,6 +332,63 @@ describe('AmiClient', () => {
       ['peer', 'Unreachable'],
       ['peer', 'Reachable'],
     ]);
+  });
+
+  describe.each(['ami-09-events-call-cdr.json', 'ami-09-events-contactstatus.json', 'ami-09-events-registry-rejected.json', 'ami-09-events-registry-site1-registrar.json', 'ami-09-events-registry-site2.json'])(
+    'recorded events of %s',
+    (file) => {
+      /** What Asterisk sent after the Login answer, in the reads it was recorded in. */
+      const recordedReads = (): string[] => {
+        const ex = loadAmiFixture(file).exchange;
+        const login = ex.findIndex((c) => c.dir === 'server->asterisk' && (c.data ?? '').startsWith('Action: Login'));
+        const reads = ex.slice(login + 1).filter((c) => c.dir === 'asterisk->server').map((c) => c.data ?? '');
+        const answerEnd = reads[0]!.indexOf('\r\n\r\n') + 4; // the Login answer: the peer sends its own
+        return [reads[0]!.slice(answerEnd), ...reads.slice(1)].filter((r) => r !== '');
+      };
+      const expected = (): string[] =>
+        new AmiParser({ expectBanner: false })
+          .push(Buffer.from(recordedReads().join(''), 'utf8'))
+          .flatMap((e) => (e.type === 'message' && e.message.kind === 'event' ? [JSON.stringify(e.message.headers.list)] : []));
+
+      it.each(['whole', 'bytewise'] as const)('reach the listeners exactly as the parser reads them, chunked %s', async (chunking) => {
+        const { peer, client, errors } = await setup({ chunking });
+        client.start();
+        await connected(client);
+        await client.action('Ping'); // the peer's own events at Login are read by now
+        const events: string[] = [];
+        client.onEvent((e) => events.push(JSON.stringify(e.headers.list)));
+        for (const read of recordedReads()) {
+          peer.sendRaw(read); // 'whole': one socket write per recorded read, each in a tick of its own
+          await new Promise((r) => setImmediate(r));
+        }
+        const want = expected();
+        expect(want.length).toBeGreaterThan(0);
+        await until(() => events.length >= want.length);
+        await client.action('Ping');
+        expect(events).toEqual(want);
+        expect(errors.filter((e) => e.code === 'STREAM_UNREADABLE')).toEqual([]);
+      });
+    },
+  );
+
+  it('drops a connection that sends bytes that are not AMI text (NUL, invalid UTF-8, a bare CR flood), never hangs, and reconnects', async () => {
+    const { peer, client, errors } = await setup();
+    const events: AmiEvent[] = [];
+    client.onEvent((e) => events.push(e));
+    client.start();
+    await connected(client);
+    // Odd bytes inside a message are text to the parser (kept, replaced or split as UTF-8 decoding does), not a failure.
+    peer.sendRaw('Event: Odd\r\nData: a\u0000b\rx\r\n\r\n');
+    for (const session of peer.sessions) session.socket.write(Buffer.concat([Buffer.from('Event: Bytes\r\nData: '), Buffer.of(0xff, 0xfe, 0xc3), Buffer.from('\r\n\r\n')]));
+    await until(() => events.some((e) => e.event === 'Bytes'));
+    expect(events.find((e) => e.event === 'Odd')?.headers.get('Data')).toBe('a\u0000b\rx');
+    expect(events.find((e) => e.event === 'Bytes')?.headers.get('Data')).toBe('\ufffd\ufffd\ufffd');
+    // A line of CRs with no LF grows until the line limit: the connection is dropped, not the process.
+    for (const session of peer.sessions) session.socket.write(Buffer.alloc(70 * 1024, 0x0d));
+    await until(() => errors.some((e) => e.code === 'STREAM_UNREADABLE'));
+    await until(() => peer.connections >= 2);
+    await connected(client);
+    await expect(client.action('Ping')).resolves.toMatchObject({ response: 'Success' });
   });
 
   it('keeps passwords of AuthDetail events out of loggable headers', async () => {

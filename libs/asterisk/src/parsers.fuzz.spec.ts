@@ -130,13 +130,18 @@ describe('AMI parser under fuzzing', () => {
     fc.record({ maxLineBytes: fc.integer({ min: 1, max: 300 }), maxHeaders: fc.integer({ min: 1, max: 30 }), maxMessageBytes: fc.integer({ min: 1, max: 2000 }) }),
   );
 
-  function run(chunks: readonly Uint8Array[], l?: AmiParserLimits, expectBanner = true): Outcome {
+  /** `reused`: each chunk through pushRead from one buffer, overwritten after every read (a socket's `onread`). */
+  function run(chunks: readonly Uint8Array[], l?: AmiParserLimits, expectBanner = true, reused = false): Outcome {
     const parser = new AmiParser({ limits: l, expectBanner });
     const max = (l?.maxLineBytes ?? 64 * 1024) + (l?.maxMessageBytes ?? 1024 * 1024);
     const out: unknown[] = [];
+    const shared = Buffer.alloc(Math.max(1, ...chunks.map((c) => c.length)));
     try {
       for (const chunk of chunks) {
-        for (const e of parser.push(chunk)) out.push(e.type === 'message' ? { ...e.message, headers: e.message.headers.list } : e);
+        shared.set(chunk);
+        const events = reused ? parser.pushRead(shared, chunk.length) : parser.push(chunk);
+        shared.fill(0x0a);
+        for (const e of events) out.push(e.type === 'message' ? { ...e.message, headers: e.message.headers.list } : e);
         expect(parser.bufferedBytes).toBeLessThanOrEqual(max);
       }
     } catch (error) {
@@ -155,6 +160,8 @@ describe('AMI parser under fuzzing', () => {
         const split = run(cut(bytes, offsets), l, withBanner);
         expect(split.ok).toBe(whole.ok);
         if (whole.ok && split.ok) expect(split.value).toBe(whole.value);
+        const reads = run(cut(bytes, offsets), l, withBanner, true);
+        expect(reads).toEqual(split);
       }),
       { numRuns: 400 },
     );

@@ -41,7 +41,7 @@ import Manager, { type ManagerInstance, type RawAmiItem } from 'asterisk-manager
 import type { Logger } from '../logger.js';
 import { AmiClientError } from './ami-errors.js';
 import { checkFilter, filterActionFields, filterConfLine, type AmiEventFilter } from './ami-filter.js';
-import { AmiStream, connectKeepingSocket } from './ami-stream.js';
+import { AmiStream } from './ami-stream.js';
 
 export type AmiEvent = Extract<AmiMessage, { kind: 'event' }>;
 export type AmiResponse = Extract<AmiMessage, { kind: 'response' }>;
@@ -368,7 +368,7 @@ export class AmiClient {
       if (current()) this.lost(`AMI connect and login took longer than ${this.opts.loginTimeoutMs} ms`);
     }, this.opts.loginTimeoutMs);
 
-    const socket = connectKeepingSocket(manager, this.opts.port, this.opts.host, () => {
+    const onConnect = (): void => {
       if (!current()) return;
       manager.login((error) => {
         if (!current()) return;
@@ -391,8 +391,8 @@ export class AmiClient {
         for (const [line, filter] of this.eventFilters) this.sendFilter(line, filter);
         for (const l of this.connectedListeners) safely(() => l(), this.opts.log);
       });
-    });
-    conn.stream = new AmiStream(socket, {
+    };
+    conn.stream = AmiStream.open(manager, this.opts.port, this.opts.host, onConnect, {
       message: (message) => {
         if (current()) this.dispatch(message);
       },

@@ -4,11 +4,15 @@
  * - Out: actions already serialised (formatAmiAction) are gathered and written in one socket write per tick, in the
  *   order they were sent. Asterisk reads one action at a time per session and answers each in turn with its
  *   ActionID, so a pipelined batch is answered like the same actions written one by one.
- * - In: every byte goes through @fedpbx/asterisk's AmiParser (bounded: line, header and message limits) from the
- *   banner on. Messages up to and including the Login answer belong to the package (its login callback); the first
- *   `Response: Success` ends that, the package's own reader is detached, and every later message is ours - also
- *   those that came in the same read as the Login answer, which the package had already split for itself (its
- *   `rawevent`s are not listened to).
+ * - In: the socket reads into one buffer of the connection's own (net.connect's `onread`), and every read goes
+ *   through @fedpbx/asterisk's AmiParser (bounded: line, header and message limits) from the banner on, lines decoded
+ *   straight from that buffer. A `'data'` event per read allocated a Buffer, ran the stream's bookkeeping and a
+ *   nextTick, and the package's `setEncoding('utf-8')` decoded it to a string that was encoded back to bytes for the
+ *   parser; at 50 calls a second each call's `Cdr` and DeviceStateChange events are reads of their own.
+ *   Messages up to and including the Login answer belong to the package (its login callback), which reads `'data'`
+ *   events: until then each read is also handed to it as one, as text. The first `Response: Success` ends that,
+ *   the package's reader is detached, and every later message is ours - also those that came in the same read as the
+ *   Login answer, which the package had already split for itself (its `rawevent`s are not listened to).
  */
 import net from 'node:net';
 import { AmiParser, type AmiMessage } from '@fedpbx/asterisk';
@@ -21,36 +25,48 @@ export interface AmiStreamHandlers {
   readonly failed: (error: Error) => void;
 }
 
-/**
- * `manager.connect()`, keeping the socket the package opens: it creates it synchronously with
- * `net.createConnection` and exposes it nowhere, so that function is wrapped for exactly the length of the call.
- */
-export function connectKeepingSocket(manager: ManagerInstance, port: number, host: string, onConnect: () => void): net.Socket {
-  const original = net.createConnection;
-  let socket: net.Socket | undefined;
-  net.createConnection = ((...args: Parameters<typeof net.createConnection>) => (socket = original(...args))) as typeof net.createConnection;
-  try {
-    manager.connect(port, host, onConnect);
-  } finally {
-    net.createConnection = original;
-  }
-  if (socket === undefined) throw new Error('asterisk-manager did not open its socket with net.createConnection');
-  return socket;
-}
+/** Bytes one read may bring: a few whole events, or a slice of a large list (DeviceStateList at connect). */
+const READ_BUFFER_BYTES = 64 * 1024;
 
 export class AmiStream {
   private readonly parser = new AmiParser({ expectBanner: true });
   private owned = false;
   private outbox: string[] = [];
   private failed = false;
-  private readonly onData = (chunk: string | Buffer): void => this.read(chunk);
+  private detached = false;
 
-  constructor(
+  private constructor(
     private readonly socket: net.Socket,
     private readonly handlers: AmiStreamHandlers,
-  ) {
-    // Added after the package's own `data` listener: both see the bytes of the login exchange.
-    socket.on('data', this.onData);
+  ) {}
+
+  /**
+   * `manager.connect()`, with the socket the package opens made by us: it calls `net.createConnection(port, host)`
+   * synchronously and exposes the socket nowhere, so that function is replaced for exactly the length of the call by
+   * one that adds `onread` (reads into this stream's buffer, no `'data'` events).
+   */
+  static open(manager: ManagerInstance, port: number, host: string, onConnect: () => void, handlers: AmiStreamHandlers): AmiStream {
+    const original = net.createConnection;
+    const opened: { stream?: AmiStream } = {};
+    const onread = {
+      buffer: Buffer.allocUnsafe(READ_BUFFER_BYTES),
+      // Node calls it for each read, never before connect() has returned (reads are asynchronous); false would pause.
+      callback: (length: number, buffer: Uint8Array): boolean => {
+        opened.stream?.read(length, buffer);
+        return true;
+      },
+    };
+    let socket: net.Socket | undefined;
+    net.createConnection = ((p: number, h: string) => (socket = original({ port: p, host: h, onread }))) as typeof net.createConnection;
+    try {
+      manager.connect(port, host, onConnect);
+    } finally {
+      net.createConnection = original;
+    }
+    if (socket === undefined) throw new Error('asterisk-manager did not open its socket with net.createConnection');
+    const stream = new AmiStream(socket, handlers);
+    opened.stream = stream;
+    return stream;
   }
 
   /** Queues one serialised action; the whole queue is written at the end of this tick. */
@@ -60,7 +76,7 @@ export class AmiStream {
 
   /** Stops reading (the connection is being abandoned). */
   detach(): void {
-    this.socket.off('data', this.onData);
+    this.detached = true;
     this.outbox = [];
   }
 
@@ -70,12 +86,13 @@ export class AmiStream {
     if (text !== undefined && !this.socket.destroyed) this.socket.write(text);
   }
 
-  private read(chunk: string | Buffer): void {
-    if (this.failed) return;
+  private read(length: number, buffer: Uint8Array): void {
+    if (this.failed || this.detached) return;
+    // Until the Login answer the package reads too. Its reader expects text (it set utf-8); the login exchange is ASCII.
+    if (!this.owned) this.socket.emit('data', Buffer.from(buffer.buffer, buffer.byteOffset, length).toString('utf8'));
     let messages;
     try {
-      // The package set the socket's encoding to utf-8: chunks come as strings, whole characters only.
-      messages = this.parser.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : chunk);
+      messages = this.parser.pushRead(buffer, length);
     } catch (error) {
       this.failed = true;
       this.handlers.failed(error instanceof Error ? error : new Error(String(error)));
@@ -88,7 +105,7 @@ export class AmiStream {
       } else if (event.message.kind === 'response' && event.message.response.toLowerCase() === 'success') {
         // The Login answer (nothing else is sent before it): the package's reader is done, the rest is ours.
         this.owned = true;
-        for (const l of this.socket.listeners('data')) if (l !== this.onData) this.socket.off('data', l as (...a: unknown[]) => void);
+        this.socket.removeAllListeners('data');
       }
     }
   }

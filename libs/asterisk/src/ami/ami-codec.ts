@@ -106,19 +106,36 @@ export class AmiParser {
   }
 
   push(chunk: Uint8Array): AmiParseEvent[] {
+    return this.parse(chunk, chunk.length, false);
+  }
+
+  /**
+   * {@link push} for a socket's reused read buffer (net.connect's `onread`): its first `length` bytes are the read,
+   * lent for this call only. Whole lines are decoded straight from it; only an incomplete line's bytes are copied
+   * out, so the usual read - whole messages - copies nothing.
+   */
+  pushRead(buffer: Uint8Array, length: number): AmiParseEvent[] {
+    return this.parse(buffer, length, true);
+  }
+
+  private parse(chunk: Uint8Array, length: number, borrowed: boolean): AmiParseEvent[] {
     if (this.failure) throw this.failure;
     try {
-      return this.consume(chunk);
+      return this.consume(chunk, length, borrowed);
     } catch (error) {
       if (error instanceof AmiParseError) this.failure = error;
       throw error;
+    } finally {
+      // Nothing may keep a view of a lent buffer once the call returns (it is read into again).
+      if (borrowed) this.reader.retainRest();
     }
   }
 
-  private consume(chunk: Uint8Array): AmiParseEvent[] {
+  private consume(chunk: Uint8Array, length: number, borrowed: boolean): AmiParseEvent[] {
     const { maxLineBytes, maxHeaders, maxMessageBytes } = this.limits;
     const out: AmiParseEvent[] = [];
-    this.reader.append(chunk);
+    if (borrowed) this.reader.appendBorrowed(chunk, length);
+    else this.reader.append(chunk, length);
     // Each line is measured, then decoded straight from the reader's buffer (CR stripped): no Buffer view per line.
     for (let length = this.reader.peekLineLength(); length >= 0; length = this.reader.peekLineLength()) {
       // The length counts a CR before the LF, as the line read whole did.
