@@ -10,8 +10,25 @@ import { cdrFromColumns, isoTime, type CdrMapResult } from '../cdr/cdr-record.js
 
 export type { CdrMapResult } from '../cdr/cdr-record.js';
 
-/** Each column's AMI header, lower-cased (header names compare case-insensitively, as astman_get_header() does). */
-const AMI_HEADER = new Map<CdrColumnKey, string>(CDR_COLUMNS.map((c) => [c.key, c.ami.toLowerCase()]));
+/** Each column's index in CDR_COLUMNS, by its AMI header lower-cased (header names compare case-insensitively, as astman_get_header() does). */
+const COLUMN_OF_HEADER = new Map<string, number>(CDR_COLUMNS.map((c, i) => [c.ami.toLowerCase(), i]));
+const INDEX_OF_KEY = new Map<CdrColumnKey, number>(CDR_COLUMNS.map((c, i) => [c.key, i]));
+const NOT_A_COLUMN = -1;
+
+/**
+ * A header name as it comes -> its column's index (or NOT_A_COLUMN), remembered: cdr_manager writes the same ~35
+ * names in every event, and lower-casing each of them per event was most of the header pass. Bounded like isoTimes.
+ */
+const columnOfName = new Map<string, number>();
+function columnOf(name: string): number {
+  let index = columnOfName.get(name);
+  if (index === undefined) {
+    index = COLUMN_OF_HEADER.get(name.toLowerCase()) ?? NOT_A_COLUMN;
+    if (columnOfName.size >= 256) columnOfName.clear();
+    columnOfName.set(name, index);
+  }
+  return index;
+}
 
 /**
  * cdr_manager writes times as `YYYY-MM-DD HH:MM:SS` in Asterisk's local time without an offset (empty for a call
@@ -41,13 +58,13 @@ function isoTimeOf(text: string | undefined): string | undefined {
 }
 
 export function mapCdr(headers: AmiHeaders): CdrMapResult {
-  // One pass over the event's headers (the first of a repeated name wins, as in AmiHeaders.get) instead of a search
-  // through all of them for each of the ~25 columns.
-  const byName = new Map<string, string>();
+  // One pass over the event's headers into the columns (the first of a repeated name wins, as in AmiHeaders.get)
+  // instead of a search through all of them for each of the ~25 columns.
+  const values: (string | undefined)[] = new Array<string | undefined>(CDR_COLUMNS.length).fill(undefined);
   for (const { key, value } of headers.list) {
-    const name = key.toLowerCase();
-    if (!byName.has(name)) byName.set(name, value);
+    const index = columnOf(key);
+    if (index !== NOT_A_COLUMN && values[index] === undefined) values[index] = value;
   }
-  const value = (key: CdrColumnKey): string | undefined => byName.get(AMI_HEADER.get(key)!);
+  const value = (key: CdrColumnKey): string | undefined => values[INDEX_OF_KEY.get(key)!];
   return cdrFromColumns(value, (key) => isoTimeOf(value(key)));
 }
