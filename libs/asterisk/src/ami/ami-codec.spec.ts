@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { AmiFormatError, AmiParseError } from '../errors.js';
 import { chunksFrom, loadFixture, loadFixtures, rechunkings, type Fixture } from '../testing/asterisk-fixtures.js';
-import { AmiParser, formatAmiAction, type AmiMessage, type AmiParseEvent } from './ami-codec.js';
+import { AmiHeaders, AmiParser, formatAmiAction, type AmiMessage, type AmiParseEvent } from './ami-codec.js';
 
 function parseAll(chunks: readonly Buffer[]): { events: AmiParseEvent[]; buffered: number; maxBuffered: number } {
   const parser = new AmiParser();
@@ -276,5 +276,20 @@ describe('formatAmiAction', () => {
     expect(formatCode(() => formatAmiAction('Ping', { K: 'x'.repeat(1025 - 'K: \r\n'.length) }, 'id'))).toBe('AMI_LINE_TOO_LONG');
     expect(formatCode(() => formatAmiAction('Ping', { V: Array.from({ length: 126 }, () => 'v') }, 'id'))).toBeUndefined();
     expect(formatCode(() => formatAmiAction('Ping', { V: Array.from({ length: 127 }, () => 'v') }, 'id'))).toBe('AMI_TOO_MANY_HEADERS');
+  });
+});
+
+describe('AmiHeaders.get', () => {
+  it('finds the first header whose name lower-cases to the asked one, whatever the names hold (Kelvin sign, dotted I, astral)', () => {
+    const NAMES = ['Device', 'device', 'DEVICE', 'Devic', 'Devices', '\u212Aey', 'key', 'KEY', 'ke', '\u0130d', 'i\u0307d', 'id', 'ID', '\u{1F600}x', 'x', 'State', 'st\u0041te', 'Σa', 'σa', ''];
+    let seed = 11;
+    const next = (n: number): number => (seed = (seed * 1103515245 + 12345) % 2 ** 31) % n;
+    for (let i = 0; i < 5000; i++) {
+      const list = Array.from({ length: 1 + next(8) }, (_, j) => ({ key: NAMES[next(NAMES.length)]!, value: String(j) }));
+      const headers = new AmiHeaders(list);
+      const asked = NAMES[next(NAMES.length)]!;
+      const reference = list.find((h) => h.key.toLowerCase() === asked.toLowerCase())?.value;
+      expect(headers.get(asked), `${JSON.stringify(list)} ${asked}`).toBe(reference);
+    }
   });
 });

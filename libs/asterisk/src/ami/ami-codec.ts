@@ -28,8 +28,18 @@ export class AmiHeaders implements Iterable<AmiHeader> {
 
   /** First value of `key`, compared case-insensitively as manager.c astman_get_header() does. */
   get(key: string): string | undefined {
+    // Names of another length are passed over without lower-casing them: every event listener of the agent asks a
+    // few headers of every event (the DeviceStateChange and Cdr of each call), and a lower-cased copy of each name
+    // per lookup was most of it. A name that lower-cases to an ASCII name has its length: each of its characters
+    // lower-cases to one ASCII character (U+212A KELVIN SIGN to `k`, ...), one UTF-16 unit each.
     const wanted = key.toLowerCase();
-    return this.list.find((h) => h.key.toLowerCase() === wanted)?.value;
+    const anyLength = !isAscii(wanted);
+    for (const h of this.list) {
+      const name = h.key;
+      if (name === key) return h.value;
+      if ((anyLength || name.length === wanted.length) && name.toLowerCase() === wanted) return h.value;
+    }
+    return undefined;
   }
 
   /** Every value of `key`, in order. */
@@ -45,6 +55,11 @@ export class AmiHeaders implements Iterable<AmiHeader> {
   [Symbol.iterator](): Iterator<AmiHeader> {
     return this.list[Symbol.iterator]();
   }
+}
+
+const NON_ASCII = /[^\x00-\x7f]/;
+function isAscii(text: string): boolean {
+  return !NON_ASCII.test(text);
 }
 
 export type AmiMessage =
