@@ -57,9 +57,9 @@ export class AmiHeaders implements Iterable<AmiHeader> {
   }
 }
 
-const NON_ASCII = /[^\x00-\x7f]/;
 function isAscii(text: string): boolean {
-  return !NON_ASCII.test(text);
+  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 export type AmiMessage =
