@@ -24,6 +24,28 @@ describe('AgiEnvParser', () => {
     expect(result?.env.args).toEqual(['x']);
   });
 
+  it('reads ASCII lines in place and decodes a UTF-8 line among them, in one chunk or byte by byte alike', () => {
+    const block = Buffer.from(`${MINIMAL}agi_calleridname: Иван "И" Петров\r\nagi_x_custom: v: w\nagi_extension: 101\nagi_arg_1: Ё\n\n200 result=0\n`);
+    const whole = parseAgiEnvironment(block);
+    const parser = new AgiEnvParser();
+    let byByte: ReturnType<AgiEnvParser['push']>;
+    for (let i = 0; i < block.length && byByte === undefined; i++) byByte = parser.push(block.subarray(i, i + 1));
+    for (const result of [whole, byByte]) {
+      expect(result?.env).toMatchObject({ callerIdName: 'Иван "И" Петров', extension: '101', args: ['Ё'], uniqueId: '1.1' });
+      expect(result?.env.raw.get('agi_x_custom')).toBe('v: w');
+      expect([...(result?.env.raw.keys() ?? [])]).toEqual(['agi_request', 'agi_channel', 'agi_uniqueid', 'agi_calleridname', 'agi_x_custom', 'agi_extension', 'agi_arg_1']);
+    }
+    expect(whole?.leftover.toString()).toBe('200 result=0\n');
+  });
+
+  it('refuses a bad key or a line without a separator, whether the line is ASCII or not', () => {
+    expectEnvError(() => parseAgiEnvironment(Buffer.from(`${MINIMAL}agi-bad: x\n\n`)), 'ENV_MALFORMED_LINE');
+    expectEnvError(() => parseAgiEnvironment(Buffer.from(`${MINIMAL}agi_bäd: x\n\n`)), 'ENV_MALFORMED_LINE');
+    expectEnvError(() => parseAgiEnvironment(Buffer.from(`${MINIMAL}agi_dnid x\n\n`)), 'ENV_MALFORMED_LINE');
+    expectEnvError(() => parseAgiEnvironment(Buffer.from(`${MINIMAL}agi_dnid Ж\n\n`)), 'ENV_MALFORMED_LINE');
+    expectEnvError(() => parseAgiEnvironment(Buffer.from(`${MINIMAL}agi_dnid: 1\nagi_dnid: 2\n\n`)), 'ENV_DUPLICATE_KEY');
+  });
+
   it('returns the bytes after the empty line as leftover, even a partial response', () => {
     const result = parseAgiEnvironment(Buffer.from(`${MINIMAL}\nHANGUP\n200 res`));
     expect(result?.leftover.toString()).toBe('HANGUP\n200 res');

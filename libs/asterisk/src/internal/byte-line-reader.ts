@@ -2,6 +2,8 @@ const LF = 0x0a;
 const INITIAL_CAPACITY = 1024;
 const RETAINED_CAPACITY = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
+/** What peekAsciiLine returns, one for every reader: read at once by its caller (no object per line). */
+const ASCII_LINE: { buffer: Buffer; from: number; end: number } = { buffer: EMPTY, from: 0, end: 0 };
 
 /**
  * Splits a byte stream into LF-terminated lines without ever decoding a partial line: TCP may cut a
@@ -118,19 +120,28 @@ export class ByteLineReader {
   }
 
   /**
-   * Every complete line held (up to and including the last LF), decoded in one go, when those bytes are all
-   * ASCII (so string indices are byte offsets) and at most `maxBytes` long; otherwise undefined. Does not
-   * consume: follow with {@link skip}.
+   * The next complete line read in place (call only after {@link peekLineLength} returned >= 0): the reader's buffer
+   * and the line's range in it, one trailing CR excluded, when every byte of the line is ASCII - so that its owner
+   * decodes only the parts it keeps (a FastAGI environment's values, not its keys). Undefined when it is not all
+   * ASCII (decode it with {@link takeLineText}). Does not consume: follow with {@link skipLine}. The buffer is valid
+   * only until then.
    */
-  peekAsciiLines(maxBytes: number): string | undefined {
-    if (this.start === this.end) return undefined;
-    const lastLf = this.buf.lastIndexOf(LF, this.end - 1);
-    if (lastLf < this.start) return undefined;
-    const bytes = lastLf + 1 - this.start;
-    if (bytes > maxBytes) return undefined;
-    const text = this.buf.toString('utf8', this.start, lastLf + 1);
-    // UTF-8 decoding gives fewer UTF-16 units than bytes as soon as one byte is not ASCII.
-    return text.length === bytes ? text : undefined;
+  peekAsciiLine(): { readonly buffer: Buffer; readonly from: number; readonly end: number } | undefined {
+    const lf = this.scanFrom;
+    const buf = this.buf;
+    for (let i = this.start; i < lf; i += 1) if ((buf[i] as number) >= 0x80) return undefined;
+    ASCII_LINE.buffer = buf;
+    ASCII_LINE.from = this.start;
+    ASCII_LINE.end = lf > this.start && buf[lf - 1] === 0x0d ? lf - 1 : lf;
+    return ASCII_LINE;
+  }
+
+  /** Consumes the line {@link peekAsciiLine} showed. */
+  skipLine(): void {
+    ASCII_LINE.buffer = EMPTY;
+    this.start = this.scanFrom + 1;
+    this.scanFrom = this.start;
+    if (this.start === this.end) this.release();
   }
 
   /** Consumes `bytes` bytes (at most {@link bufferedBytes}). */
