@@ -82,6 +82,8 @@ export class Agent {
   private rendersAtStart = false;
   private ioStarted = false;
   private bootstrapTried = false;
+  /** A bootstrap file's apply left running while calls are served (from disk): awaited before the state dir is released. */
+  private bootstrapApply: Promise<void> | undefined;
   private released: Promise<void> | undefined;
   private agiPort: number | undefined;
   private metricsPort: number | undefined;
@@ -198,7 +200,7 @@ export class Agent {
   private async startIoParts(): Promise<void> {
     this.ioStarted = true;
     if (!this.bootstrapTried) {
-      if (this.fromDisk) void this.applyBootstrap();
+      if (this.fromDisk) this.bootstrapApply = this.applyBootstrap();
       else await this.applyBootstrap();
     }
     if (!this.state.ready) this.log.error('no snapshot: calls go to the dialplan fallback until one arrives');
@@ -253,7 +255,9 @@ export class Agent {
     // The last CDRs on disk before another agent may open the outbox (a planned restart), or before exit.
     await this.cdrOutbox.settled();
     await this.sync?.stop();
-    // Sync is stopped: no more saves (a bootstrap file's apply may still save: it opens the directory again).
+    // Sync is stopped; a bootstrap file's apply still running would save after the next agent took the state dir
+    // (two writers of one journal): it ends first (it never throws: a refusal is logged).
+    await this.bootstrapApply;
     await this.store.close();
     await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
     this.metricsServer = undefined;
