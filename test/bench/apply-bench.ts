@@ -297,11 +297,34 @@ async function main(): Promise<void> {
       }),
     );
   } finally {
-    await agent?.stop();
-    await ctl.close();
-    await nats.stop();
+    // Everything this run started ends with it, each by its PID, whatever state it is in: twice a run printed its
+    // figures and then waited on an agent that did not stop (its agent ran on for 53 min).
+    if (agent !== undefined) await stopAgent(agent);
+    await bounded('closing the controller side', ctl.close(), STOP_WAIT_MS);
+    if (!(await bounded('stopping nats-server', nats.stop(), STOP_WAIT_MS))) await nats.kill();
     rmSync(work, { recursive: true, force: true });
   }
 }
 
+/** How long a part is given to stop before it is killed (the agent's own bound is 20 s: main.ts). */
+const STOP_WAIT_MS = 30_000;
+
+/** Whether `p` settled within `ms`; when not, says so on stderr. */
+async function bounded(what: string, p: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const done = await Promise.race([p.then(() => true, () => true), new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), ms)))]);
+  clearTimeout(timer);
+  if (!done) process.stderr.write(`${what}: not done after ${ms} ms\n`);
+  return done;
+}
+
+/** SIGTERM, then SIGKILL by its PID when it has not exited in time - with its last log lines, which say where it hung. */
+async function stopAgent(agent: AgentProcess): Promise<void> {
+  if (await bounded(`stopping the agent (pid ${agent.pid})`, agent.stop(), STOP_WAIT_MS)) return;
+  process.stderr.write(`the agent's last log lines:\n${agent.logs.slice(-5).map((l) => JSON.stringify(l)).join('\n')}\nkilling pid ${agent.pid}\n`);
+  await agent.stop('SIGKILL');
+}
+
 await main();
+// Nothing this run started is left (above); a handle of the load generator's (a socket, a timer) must not keep it open.
+process.exit(0);

@@ -1,6 +1,5 @@
 import type { Server } from 'node:http';
 import { join } from 'node:path';
-import type { SiteSnapshot } from '@fedpbx/contracts';
 import { importPublicKey } from '@fedpbx/signing';
 import { AlarmBoard } from './alarms/alarm-board.js';
 import { AgiServer } from './agi/agi-server.js';
@@ -24,7 +23,8 @@ import { startMetricsServer } from './metrics/metrics-server.js';
 import { RecordingRetentionSweeper, siteRecordingsDir } from './recording/retention-sweeper.js';
 import { CdrOutbox } from './state/cdr-outbox.js';
 import { compactHeap } from './state/heap.js';
-import { RoutingState } from './state/routing-state.js';
+import { workerExtensionReader } from './state/extension-reader.js';
+import { RoutingState, type SnapshotInForce } from './state/routing-state.js';
 import { SnapshotApplier } from './state/snapshot-applier.js';
 import { SnapshotStore } from './state/snapshot-store.js';
 import type { SyncClient } from './sync/sync-client.js';
@@ -76,7 +76,7 @@ export class Agent {
    * mesh); dropped once started - the routing state keeps no extensions, later snapshots reach them through the
    * applier's hooks and listeners. With its JSON text, which is what the Asterisk config renderer's worker gets.
    */
-  private startupSnapshot: { readonly snapshot: SiteSnapshot; readonly text: string } | undefined;
+  private startupSnapshot: { readonly snapshot: SnapshotInForce; readonly text: string } | undefined;
   private starting = false;
   private fromDisk = false;
   private rendersAtStart = false;
@@ -95,9 +95,10 @@ export class Agent {
     this.metrics = new AgentMetrics(true, config.FEDPBX_METRICS_LOOP_DELAY_MS);
     const keys = [importPublicKey(config.FEDPBX_CONTROLLER_KEY_ID, config.FEDPBX_CONTROLLER_PUBLIC_KEY)];
     this.store = new SnapshotStore(config.FEDPBX_STATE_DIR, config.FEDPBX_SITE_ID, keys);
-    this.applier = new SnapshotApplier(config.FEDPBX_SITE_ID, keys, this.store, this.state, this.metrics, log);
-    this.cdrOutbox = new CdrOutbox(config.FEDPBX_STATE_DIR);
     this.alarms = new AlarmBoard(log.child({ component: 'alarms' }), this.metrics.registry);
+    // A head office's extensions are read in a worker thread: the event loop answers FastAGI meanwhile.
+    this.applier = new SnapshotApplier(config.FEDPBX_SITE_ID, keys, this.store, this.state, this.metrics, log, workerExtensionReader({ alarms: this.alarms }));
+    this.cdrOutbox = new CdrOutbox(config.FEDPBX_STATE_DIR);
     // The controller sees an alarm come and go now, not with the next heartbeat up to 10 s later.
     this.alarms.onChange(() => this.sync?.heartbeatNow());
     this.applier.onApplied((snapshot, text) => {
@@ -220,9 +221,18 @@ export class Agent {
 
   async stop(graceMs = 5000): Promise<void> {
     const closed = this.agi?.stopAccepting();
-    await this.agi?.drain(graceMs);
-    await closed;
+    await this.step('AGI calls draining', () => this.agi?.drain(graceMs));
+    await this.step('AGI listener closing (connections still open)', () => closed);
     await this.releaseIo();
+  }
+
+  /** The step of `stop` under way (a stop that does not end says where it hangs: main.ts). */
+  stopping: string | undefined;
+
+  private async step(name: string, f: () => Promise<unknown> | undefined): Promise<void> {
+    this.stopping = name;
+    await f();
+    this.stopping = undefined;
   }
 
   /**
@@ -245,21 +255,21 @@ export class Agent {
 
   private async releaseIoOnce(): Promise<void> {
     this.wireguard?.stop();
-    await this.recordings?.stop();
+    await this.step('recording sweep', () => this.recordings?.stop());
     this.asteriskStatus?.stop();
     this.localPresence?.stop();
     this.remoteLamps?.stop();
     this.cdrSourceCheck?.stop();
-    await this.cdrFile?.stop();
-    await this.ami?.stop();
+    await this.step('CDR file source', () => this.cdrFile?.stop());
+    await this.step('AMI', () => this.ami?.stop());
     // The last CDRs on disk before another agent may open the outbox (a planned restart), or before exit.
-    await this.cdrOutbox.settled();
-    await this.sync?.stop();
+    await this.step('CDR outbox writes', () => this.cdrOutbox.settled());
+    await this.step('sync (NATS drain)', () => this.sync?.stop());
     // Sync is stopped; a bootstrap file's apply still running would save after the next agent took the state dir
     // (two writers of one journal): it ends first (it never throws: a refusal is logged).
-    await this.bootstrapApply;
-    await this.store.close();
-    await new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve()));
+    await this.step('bootstrap file apply', () => this.bootstrapApply);
+    await this.step('state dir', () => this.store.close());
+    await this.step('metrics listener', () => new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve())));
     this.metricsServer = undefined;
   }
 
@@ -433,8 +443,9 @@ export class Agent {
     const siteId = this.config.FEDPBX_SITE_ID;
     const local = new LocalPresence({ siteId, ami, bus, log, alarms: this.alarms });
     const remote = new RemoteLamps({ siteId, ami, bus, log, alarms: this.alarms });
-    const configure = (snapshot: SiteSnapshot): void => {
-      local.configure(snapshot.config);
+    const configure = (snapshot: SnapshotInForce): void => {
+      // The extensions from the compiled table of the snapshot just applied (it is in force when listeners run).
+      local.configure(snapshot.config, this.state.site.extensions);
       remote.configure(snapshot.config);
       // A newly watched site is readable at once, not at the next scheduled renewal of the credentials.
       void this.sync?.renewer?.coverPresence((snapshot.config.remotePresence ?? []).map((r) => r.siteId));

@@ -11,7 +11,9 @@ import {
 import { configSpan, sha256 } from './wire-text.js';
 
 /** Why a snapshot was refused. */
-export type SnapshotRejectionCode = 'malformed' | 'format' | 'wrong-site' | 'hash-mismatch' | 'bad-signature' | 'unknown-key' | 'stale-revision' | 'shared-missing';
+export type SnapshotRejectionCode = 'malformed' | 'format' | 'wrong-site' | 'hash-mismatch' | 'bad-signature' | 'unknown-key' | 'stale-revision' | 'shared-missing'
+  /** The agent could not read the content (its worker thread failed or timed out): no verdict on the bytes. */
+  | 'reader-failed';
 
 export class SnapshotRejectedError extends Error {
   constructor(

@@ -106,6 +106,8 @@ export interface VerifiedPart<E> {
   readonly envelope: E;
   readonly content: Record<string, unknown>;
   readonly parts: SnapshotParts;
+  /** The member left unread (`defer`), when it was. */
+  readonly deferred?: DeferredMember;
 }
 
 /**
@@ -119,15 +121,40 @@ export function* verifyPartSteps<E extends { readonly contentHash: string }>(
   previous: SnapshotParts | undefined,
   reuseMaxPartBytes = REUSE_MAX_PART_BYTES,
   checked?: CheckedText<E>,
+  /** A top-level member left unread when its text is over `reuseMaxPartBytes`: see {@link DeferredMember}. */
+  defer?: string,
 ): Generator<void, VerifiedPart<E> | undefined> {
   // What was found for this very text only: any other text gets every check.
   const head = checked !== undefined && checked.text === text ? checked : yield* checkTextSteps(text, spec, previous?.source);
   if (head === undefined) return undefined;
   // The signed bytes: now the content, part by part.
-  const reader = new PartReader(text, previous, reuseMaxPartBytes, spec.nested ?? NO_NESTED, spec.keepText === true, head.same);
-  const content = yield* reader.object(head.members, spec.shape, []);
+  const reader = new PartReader(text, previous, reuseMaxPartBytes, spec.nested ?? NO_NESTED, spec.keepText === true, head.same, defer);
+  let content: Record<string, unknown>;
+  let after: SnapshotRejectedError | undefined;
+  try {
+    content = yield* reader.object(head.members, spec.shape, []);
+  } catch (error) {
+    // Past the deferred member, a refusal waits for its verdict: refusing the deferred member would have come first.
+    if (reader.deferred === undefined || !(error instanceof SnapshotRejectedError)) throw error;
+    content = {};
+    after = error;
+  }
   const source = spec.keepText === true ? { source: { text, members: head.members }, elements: reader.elements } : {};
-  return { envelope: head.envelope, content, parts: { values: reader.kept, hashes: reader.hashes, ...source } };
+  const deferred = reader.deferred === undefined ? {} : { deferred: { ...reader.deferred, ...(after !== undefined ? { after } : {}) } };
+  return { envelope: head.envelope, content, parts: { values: reader.kept, hashes: reader.hashes, ...source }, ...deferred };
+}
+
+/**
+ * A member verifyPartSteps left unread (`defer`) for another reader - a worker thread, readDeferredMember - and
+ * what the verdict waits on: the content is complete but for it, unless `after` is set - the refusal a member read
+ * after it gave (the content is then not to be used). Its refusal, if any, comes first; `after` next.
+ */
+export interface DeferredMember {
+  readonly key: string;
+  /** Its value's text: [start, end) of the verified text. */
+  readonly start: number;
+  readonly end: number;
+  readonly after?: SnapshotRejectedError;
 }
 
 /** A signed text whose envelope, hash and signature were checked, and where its content's members are. */
@@ -268,7 +295,12 @@ class PartReader {
     private readonly byText = false,
     /** Top-level members whose text is byte for byte the previous text's (membersLike). */
     private readonly same: ReadonlySet<string> = NONE,
+    /** A top-level member left unread when over reuseMaxPartBytes (verifyPartSteps' `defer`). */
+    private readonly defer?: string,
   ) {}
+
+  /** Where the member left unread is, once it was reached. */
+  deferred: { readonly key: string; readonly start: number; readonly end: number } | undefined;
 
   /** The object whose members are at `members` (strict: unknown keys are refused, left-out ones get their defaults). */
   *object(members: ReadonlyMap<string, [number, number]>, shape: Shape, path: readonly string[]): Generator<void, Record<string, unknown>> {
@@ -276,6 +308,10 @@ class PartReader {
     for (const [key, [start, end]] of members) {
       const schema = shape[key];
       if (schema === undefined) throw new SnapshotRejectedError('malformed', `snapshot is malformed at ${['config', ...path].join('.')}: unrecognized key "${key}"`);
+      if (path.length === 0 && key === this.defer && end - start > this.reuseMaxPartBytes) {
+        this.deferred = { key, start, end };
+        continue;
+      }
       const at = [...path, key];
       const nestedShape = this.nestedParts.get(at.join('.'));
       const nested = nestedShape === undefined ? undefined : topLevelMembers(this.text, start, end);
@@ -323,65 +359,11 @@ class PartReader {
     }
     const element = SLICED_PARTS.get(id);
     if (element !== undefined && end - start >= SLICE_MIN_BYTES) {
-      const value = yield* this.sliced(start, end, element, path);
+      const value = yield* slicedArray(this.text, start, end, element, path);
       if (value !== undefined) return reusable ? this.keep(id, hash, value) : value;
     }
-    let raw: unknown;
-    try {
-      raw = JSON.parse(this.text.slice(start, end));
-    } catch {
-      throw new SnapshotRejectedError('malformed', `snapshot is malformed at config.${id}: not JSON`);
-    }
-    const parsed = schema.safeParse(raw);
-    if (!parsed.success) throw malformed(parsed.error.issues[0], ['config', ...path]);
-    return reusable ? this.keep(id, hash, parsed.data) : parsed.data;
-  }
-
-  /**
-   * An array part ELEMENTS_PER_SLICE elements at a time, yielding after each slice: each slice's text (from its first
-   * element to its last, commas between) parsed as one array, each element validated. Undefined when the text is not
-   * a JSON array as far as the element scan can tell: the caller then reads the part at once (and reports it).
-   */
-  private *sliced(start: number, end: number, element: ZodType, path: readonly string[]): Generator<void, unknown[] | undefined> {
-    const text = this.text;
-    let i = skipWs(text, start, end);
-    if (text.charCodeAt(i) !== 0x5b /* [ */) return undefined;
-    i = skipWs(text, i + 1, end);
-    const out: unknown[] = [];
-    if (text.charCodeAt(i) === 0x5d /* ] */) return skipWs(text, i + 1, end) === end ? out : undefined;
-    for (;;) {
-      // The next slice: up to ELEMENTS_PER_SLICE elements from i, ending at the last one's end.
-      const sliceStart = i;
-      let sliceEnd = i;
-      let closed = false;
-      for (let n = 0; n < ELEMENTS_PER_SLICE; n++) {
-        const valueEndAt = valueEnd(text, i, end);
-        if (valueEndAt < 0) return undefined;
-        sliceEnd = valueEndAt;
-        i = skipWs(text, valueEndAt, end);
-        const c = text.charCodeAt(i);
-        if (c === 0x5d) {
-          if (skipWs(text, i + 1, end) !== end) return undefined;
-          closed = true;
-          break;
-        }
-        if (c !== 0x2c /* , */) return undefined;
-        i = skipWs(text, i + 1, end);
-      }
-      let raw: unknown[];
-      try {
-        raw = JSON.parse(`[${text.slice(sliceStart, sliceEnd)}]`) as unknown[];
-      } catch {
-        return undefined;
-      }
-      for (const value of raw) {
-        const parsed = element.safeParse(value);
-        if (!parsed.success) throw malformed(parsed.error.issues[0], ['config', ...path, String(out.length)]);
-        out.push(parsed.data);
-      }
-      if (closed) return out;
-      yield;
-    }
+    const value = wholePart(this.text, start, end, schema, path);
+    return reusable ? this.keep(id, hash, value) : value;
   }
 
   /**
@@ -424,6 +406,82 @@ class PartReader {
     this.kept.set(id, value);
     return value;
   }
+}
+
+/**
+ * An array part ELEMENTS_PER_SLICE elements at a time, yielding after each slice: each slice's text (from its first
+ * element to its last, commas between) parsed as one array, each element validated. Undefined when the text is not
+ * a JSON array as far as the element scan can tell: the caller then reads the part at once (and reports it).
+ */
+function* slicedArray(text: string, start: number, end: number, element: ZodType, path: readonly string[]): Generator<void, unknown[] | undefined> {
+  let i = skipWs(text, start, end);
+  if (text.charCodeAt(i) !== 0x5b /* [ */) return undefined;
+  i = skipWs(text, i + 1, end);
+  const out: unknown[] = [];
+  if (text.charCodeAt(i) === 0x5d /* ] */) return skipWs(text, i + 1, end) === end ? out : undefined;
+  for (;;) {
+    // The next slice: up to ELEMENTS_PER_SLICE elements from i, ending at the last one's end.
+    const sliceStart = i;
+    let sliceEnd = i;
+    let closed = false;
+    for (let n = 0; n < ELEMENTS_PER_SLICE; n++) {
+      const valueEndAt = valueEnd(text, i, end);
+      if (valueEndAt < 0) return undefined;
+      sliceEnd = valueEndAt;
+      i = skipWs(text, valueEndAt, end);
+      const c = text.charCodeAt(i);
+      if (c === 0x5d) {
+        if (skipWs(text, i + 1, end) !== end) return undefined;
+        closed = true;
+        break;
+      }
+      if (c !== 0x2c /* , */) return undefined;
+      i = skipWs(text, i + 1, end);
+    }
+    let raw: unknown[];
+    try {
+      raw = JSON.parse(`[${text.slice(sliceStart, sliceEnd)}]`) as unknown[];
+    } catch {
+      return undefined;
+    }
+    for (const value of raw) {
+      const parsed = element.safeParse(value);
+      if (!parsed.success) throw malformed(parsed.error.issues[0], ['config', ...path, String(out.length)]);
+      out.push(parsed.data);
+    }
+    if (closed) return out;
+    yield;
+  }
+}
+
+/** A part's text parsed and validated in one piece. */
+function wholePart(text: string, start: number, end: number, schema: ZodType, path: readonly string[]): unknown {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text.slice(start, end));
+  } catch {
+    throw new SnapshotRejectedError('malformed', `snapshot is malformed at config.${path.join('.')}: not JSON`);
+  }
+  const parsed = schema.safeParse(raw);
+  if (!parsed.success) throw malformed(parsed.error.issues[0], ['config', ...path]);
+  return parsed.data;
+}
+
+/**
+ * A top-level member of a content left unread by {@link verifyPartSteps} (`defer`), read from its text `text[start,
+ * end)` as verifyPartSteps would have read it - the same parse, the same schema, the same refusals with the same
+ * texts (SnapshotRejectedError): what a worker thread runs on a head office's extensions. Only for members over
+ * REUSE_MAX_PART_BYTES (those are never taken over from the text before, so reading them elsewhere loses nothing).
+ */
+export function readDeferredMember(text: string, key: string, shape: Shape, start = 0, end = text.length): unknown {
+  const schema = shape[key];
+  if (schema === undefined) throw new SnapshotRejectedError('malformed', `snapshot is malformed at config: unrecognized key "${key}"`);
+  const element = SLICED_PARTS.get(key);
+  if (element !== undefined && end - start >= SLICE_MIN_BYTES) {
+    const value = runSteps(slicedArray(text, start, end, element, [key]));
+    if (value !== undefined) return value;
+  }
+  return wholePart(text, start, end, schema, [key]);
 }
 
 function wholeObject(text: string, expectedSiteId: string, keys: readonly VerifyingKey[]): SiteSnapshot {

@@ -2,7 +2,7 @@ import { sign, verify } from 'node:crypto';
 import { z } from 'zod';
 import { canonicalJson, RemoteTrunk, SiteConfig, SNAPSHOT_FORMAT_VERSION, SnapshotSignature, type OutboundRoute, type SiteSnapshot } from '@fedpbx/contracts';
 import { SnapshotRejectedError, type SigningKey, type VerifyingKey } from './snapshot-signer.js';
-import { checkTextSteps, REUSE_MAX_PART_BYTES, runSteps, verifyEnvelopeOnly, verifyPartSteps, type CheckedText, type PartSpec, type Shape, type SnapshotParts } from './snapshot-text.js';
+import { checkTextSteps, readDeferredMember, REUSE_MAX_PART_BYTES, runSteps, verifyEnvelopeOnly, verifyPartSteps, type CheckedText, type PartSpec, type Shape, type SnapshotParts, type VerifiedPart } from './snapshot-text.js';
 import { sha256 } from './wire-text.js';
 import { ChunkedSharedEnvelope, CHUNKED_SHARED_FORMAT, PAIRED_SHARED_FORMAT, chunkedContentHash, chunkedSharedContent, chunkedSharedText, sharedChunks, verifyChunkedSharedSteps, type SharedChunks } from './chunked-shared.js';
 import { SizedMemberEncoder } from './sized-members.js';
@@ -183,6 +183,11 @@ export class SiteConfigAssembler {
   private federation: { shared: SharedPart; out: SiteConfig['federation'] } | undefined;
 
   assemble(part: SitePart, shared: SharedPart): SiteConfig {
+    return { ...this.assembleWithoutExtensions(part, shared), extensions: part.extensions };
+  }
+
+  /** {@link assemble} for a part whose extensions are read elsewhere (a worker thread builds their table). */
+  assembleWithoutExtensions(part: Omit<SitePart, 'extensions'>, shared: SharedPart): Omit<SiteConfig, 'extensions'> {
     const siteId = part.site.id;
     if (this.routes?.shared !== shared.outboundRoutes || this.routes.own !== part.outboundRoutes) {
       this.routes = { shared: shared.outboundRoutes, own: part.outboundRoutes, out: mergeById(shared.outboundRoutes, part.outboundRoutes) };
@@ -197,7 +202,6 @@ export class SiteConfigAssembler {
     return {
       site: part.site,
       federation: (this.federation as { out: SiteConfig['federation'] }).out,
-      extensions: part.extensions,
       trunks: part.trunks,
       remoteTrunks: this.trunks.out,
       links: part.links,
@@ -427,14 +431,78 @@ export function* verifySitePartSteps(
 ): Generator<void, VerifiedSplit> {
   const read = yield* verifyPartSteps(text, sitePartSpec(expectedSiteId, keys), previous, undefined, checked);
   if (read === undefined) throw new SnapshotRejectedError('malformed', 'snapshot is not in wire form (envelope, then "config" as its last member)');
-  const part = read.content as SitePart;
+  const part = checkedSitePart(read, expectedSiteId, shared) as SitePart;
+  const { format: _wire, ...envelope } = read.envelope;
+  // In memory the snapshot is the assembled config, the same as a format-1 snapshot's; the wire form stays in the stored text.
+  return { snapshot: { ...envelope, format: SNAPSHOT_FORMAT_VERSION, config: assembler.assemble(part, shared.part) }, parts: read.parts };
+}
+
+/** The checks of a site part's content once it is read: the site it is for, the shared part it goes with. */
+function checkedSitePart(read: VerifiedPart<SitePartEnvelope>, expectedSiteId: string, shared: VerifiedShared): Omit<SitePart, 'extensions'> {
+  const part = read.content as Omit<SitePart, 'extensions'>;
   if (part.site.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${part.site.id}, this agent serves ${expectedSiteId}`);
   if (part.shared.contentHash !== shared.envelope.contentHash) {
     throw new SnapshotRejectedError('shared-missing', `snapshot revision ${read.envelope.revision} goes with shared part ${part.shared.contentHash}, not ${shared.envelope.contentHash}`);
   }
+  return part;
+}
+
+/** A verified site part whose extensions are not read here: its snapshot's config has none (see DeferredSplit). */
+export type SnapshotWithoutExtensions = Omit<SiteSnapshot, 'config'> & { readonly config: Omit<SiteConfig, 'extensions'> };
+
+/**
+ * A site part read but for its extensions (a head office's: over REUSE_MAX_PART_BYTES), which another reader - a
+ * worker thread - reads from `extensions` ({@link readSitePartExtensions}). The verdict is then `finish`'s: it
+ * throws what a member read after the extensions was refused for, or the site's or shared part's refusal, as
+ * verifySitePartSteps would have; call it only once the extensions read without refusal (theirs comes first).
+ */
+export interface DeferredSplit {
+  readonly extensions: { readonly start: number; readonly end: number };
+  readonly finish: () => { readonly snapshot: SnapshotWithoutExtensions; readonly parts: SnapshotParts };
+}
+
+/**
+ * {@link verifySitePartSteps}, the extensions left unread when they are over REUSE_MAX_PART_BYTES (a DeferredSplit
+ * then; a smaller site's part is read whole, a VerifiedSplit). The same checks in the same order: the envelope,
+ * hash and signature, then every member but the extensions.
+ */
+export function* verifySitePartDeferringSteps(
+  text: string,
+  expectedSiteId: string,
+  keys: readonly VerifyingKey[],
+  shared: VerifiedShared,
+  assembler: SiteConfigAssembler,
+  previous?: SnapshotParts,
+  checked?: CheckedText<SitePartEnvelope>,
+): Generator<void, VerifiedSplit | DeferredSplit> {
+  const read = yield* verifyPartSteps(text, sitePartSpec(expectedSiteId, keys), previous, undefined, checked, 'extensions');
+  if (read === undefined) throw new SnapshotRejectedError('malformed', 'snapshot is not in wire form (envelope, then "config" as its last member)');
   const { format: _wire, ...envelope } = read.envelope;
-  // In memory the snapshot is the assembled config, the same as a format-1 snapshot's; the wire form stays in the stored text.
-  return { snapshot: { ...envelope, format: SNAPSHOT_FORMAT_VERSION, config: assembler.assemble(part, shared.part) }, parts: read.parts };
+  const deferred = read.deferred;
+  if (deferred === undefined) {
+    const part = checkedSitePart(read, expectedSiteId, shared) as SitePart;
+    return { snapshot: { ...envelope, format: SNAPSHOT_FORMAT_VERSION, config: assembler.assemble(part, shared.part) }, parts: read.parts };
+  }
+  const finish = (): { snapshot: SnapshotWithoutExtensions; parts: SnapshotParts } => {
+    if (deferred.after !== undefined) throw deferred.after;
+    const part = checkedSitePart(read, expectedSiteId, shared);
+    return { snapshot: { ...envelope, format: SNAPSHOT_FORMAT_VERSION, config: assembler.assembleWithoutExtensions(part, shared.part) }, parts: read.parts };
+  };
+  return { extensions: { start: deferred.start, end: deferred.end }, finish };
+}
+
+/** Whether a site part's verification left its extensions to another reader. */
+export function isDeferredSplit(v: VerifiedSplit | DeferredSplit): v is DeferredSplit {
+  return 'finish' in v;
+}
+
+/**
+ * A site part's extensions from their text (DeferredSplit.extensions), read and validated as verifySitePartSteps
+ * reads them: the same refusals, with the same texts (SnapshotRejectedError). Runs where the text was sent: a
+ * worker thread.
+ */
+export function readSitePartExtensions(extensionsText: string): SitePart['extensions'] {
+  return readDeferredMember(extensionsText, 'extensions', SITE_PART_SHAPE) as SitePart['extensions'];
 }
 
 /**

@@ -24,6 +24,7 @@
 import { readFile } from 'node:fs/promises';
 import { isAbsolute, join, relative } from 'node:path';
 import { DEFAULT_SIP_PORT, type ConfigFailedEvent, type SiteSnapshot } from '@fedpbx/contracts';
+import type { SnapshotInForce } from '../state/routing-state.js';
 import {
   EXTENSIONS_FILE_NAME,
   FEDERATION_TRANSPORT,
@@ -136,7 +137,10 @@ export class AsteriskConfigWriter {
    * Renders, writes what changed, reloads what was written. Serialised with {@link flushReloads}. `text` is the
    * snapshot's JSON as the applier stored it (made from `snapshot` when absent).
    */
-  apply(snapshot: SiteSnapshot, text?: string): Promise<ConfigApplyResult> {
+  apply(snapshot: SiteSnapshot, text?: string): Promise<ConfigApplyResult>;
+  /** A snapshot in force (its extensions are in `text` only). */
+  apply(snapshot: SnapshotInForce, text: string): Promise<ConfigApplyResult>;
+  apply(snapshot: SiteSnapshot | SnapshotInForce, text?: string): Promise<ConfigApplyResult> {
     const { site } = snapshot.config;
     return this.serial(async () => {
       // Before the reload: what AMI then shows (a missing transport) is explained by what this finds.

@@ -110,7 +110,7 @@ export class AgentMetrics {
     this.connectionUp.set({ peer: 'ami' }, 0);
   }
 
-  snapshotApplied(s: SiteSnapshot): void {
+  snapshotApplied(s: Pick<SiteSnapshot, 'revision' | 'generatedAt'>): void {
     this.snapshotRevision.set(s.revision);
     this.generatedAtMs = Date.parse(s.generatedAt);
     this.snapshotGeneratedAt.set(this.generatedAtMs / 1000);

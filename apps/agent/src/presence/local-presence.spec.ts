@@ -1,6 +1,7 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { AmiHeaders } from '@fedpbx/asterisk';
-import type { PresenceBatch, SiteConfig } from '@fedpbx/contracts';
+import type { Extension, PresenceBatch, SiteConfig } from '@fedpbx/contracts';
+import { ExtensionTable } from '@fedpbx/dialplan';
 import { pino } from 'pino';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import type { AmiEvent } from '../ami/ami-client.js';
@@ -33,7 +34,7 @@ function setup(coalesceMs: number, watched = true): Setup {
   const bus = { connected: true, onConnected: (l: (c: NatsConnection) => void) => l(nc), onDisconnected: () => undefined };
   const local = new LocalPresence({ siteId: 'kazan', ami, bus, log, coalesceMs, watcherTimeoutMs: 1000 });
   const numbers = ['101', '102', '103', '104', '105'];
-  local.configure({ site: { id: 'kazan' }, extensions: numbers.map((n) => ({ siteId: 'kazan', number: n })) } as unknown as SiteConfig);
+  local.configure({ site: { id: 'kazan' } } as SiteConfig, ExtensionTable.of(numbers.map((n) => ({ siteId: 'kazan', number: n, displayName: n, voicemail: false, ringTimeoutSec: 20 }) as Extension)));
   local.start();
   const phone = (n: number, state: string): void => {
     const event: AmiEvent = { kind: 'event', event: 'DeviceStateChange', actionId: undefined, headers: new AmiHeaders([{ key: 'Device', value: `PJSIP/${n}` }, { key: 'State', value: state }]) };

@@ -27,8 +27,9 @@
  */
 import { randomBytes } from 'node:crypto';
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { Subjects, type DeviceState, type PresenceBatch, type SiteConfig } from '@fedpbx/contracts';
-import { phoneDevice } from '@fedpbx/dialplan';
+import { Subjects, type DeviceState, type PresenceBatch } from '@fedpbx/contracts';
+import { phoneDevice, type ExtensionTable } from '@fedpbx/dialplan';
+import type { ConfigInForce } from '../state/routing-state.js';
 import type { Logger } from '../logger.js';
 import type { AmiEvent } from '../ami/ami-client.js';
 import { LampRights, type LampAlarms } from './lamp-rights.js';
@@ -104,16 +105,21 @@ export class LocalPresence {
     this.stateSub?.unsubscribe();
   }
 
-  /** The extensions the site shares, from the snapshot in force; a change of the set sends the full state. */
-  configure(config: SiteConfig): void {
+  /**
+   * The extensions the site shares, from the snapshot in force: `extensions` is its compiled table (the site's own
+   * extensions: a head office's are never objects on the event loop). A change of the set sends the full state.
+   */
+  configure(config: Pick<ConfigInForce, 'site'>, extensions: Pick<ExtensionTable, 'forEachExtension'>): void {
     const presence = config.site.presence;
     const share = presence?.share ?? 'all';
     const listed = new Set(presence?.sharedNumbers ?? []);
     const next = new Map<string, string[]>();
-    for (const ext of config.extensions) {
-      if (ext.siteId !== config.site.id || share === 'none' || (share === 'listed' && !listed.has(ext.number))) continue;
-      const device = phoneDevice(ext);
-      next.set(device, [...(next.get(device) ?? []), ext.number]);
+    if (share !== 'none') {
+      extensions.forEachExtension((number, endpoint) => {
+        if (share === 'listed' && !listed.has(number)) return;
+        const device = phoneDevice({ number, endpoint });
+        next.set(device, [...(next.get(device) ?? []), number]);
+      });
     }
     this.numbersByDevice = next;
     const before = new Map(this.states);

@@ -31,7 +31,8 @@
  *   not notice.
  */
 import type { NatsConnection, Subscription } from '@nats-io/transport-node';
-import { DEVICE_STATES, readPresenceBatch, Subjects, type DeviceState, type PresenceBatch, type SiteConfig } from '@fedpbx/contracts';
+import { DEVICE_STATES, readPresenceBatch, Subjects, type DeviceState, type PresenceBatch } from '@fedpbx/contracts';
+import type { ConfigInForce } from '../state/routing-state.js';
 import { remotePresenceDevice } from '@fedpbx/dialplan';
 import type { AmiEventFilter } from '../ami/ami-filter.js';
 import type { Logger } from '../logger.js';
@@ -189,7 +190,7 @@ export class RemoteLamps {
   }
 
   /** The lamps of the snapshot in force (remotePresence) and the links that reach their sites. */
-  configure(config: SiteConfig): void {
+  configure(config: ConfigInForce): void {
     const self = config.site.id;
     this.directPeers = new Set(config.links.flatMap((l) => (l.a === self ? [l.b] : l.b === self ? [l.a] : [])));
     this.hub = config.federation.hubSiteId;

@@ -45,8 +45,9 @@ async function setup() {
   await store.init();
   const state = new RoutingState();
   const applier = new SnapshotApplier('piter', [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }));
+  // Read here without an extension reader, the snapshot's extensions are the list they were read into.
   const applied: SiteSnapshot[] = [];
-  applier.onApplied((snapshot) => applied.push(snapshot));
+  applier.onApplied((snapshot) => applied.push(snapshot as SiteSnapshot));
   return { dir, store, state, applier, applied };
 }
 
@@ -169,7 +170,7 @@ describe('paired format 4: parts that name each other by revision', () => {
     const restarted = new SnapshotApplier('piter', [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }));
     restarted.resume(loaded!.pair!);
     const applied: SiteSnapshot[] = [];
-    restarted.onApplied((snapshot) => applied.push(snapshot));
+    restarted.onApplied((snapshot) => applied.push(snapshot as SiteSnapshot));
     // The site bucket delivers the part in force again: known.
     expect(await restarted.offerText(first.siteText, 'test')).toMatchObject({ applied: true, unchanged: true, revision: 1 });
     const plan = paired(withRange(piter, 'nr-2'), { site: 1, requires: 1, shared: 2 });

@@ -1,5 +1,5 @@
 import type { Health, HealthState, SiteConfig, SiteSnapshot } from '@fedpbx/contracts';
-import { compileSite, compileSiteInSlices, type CompiledSite, type PreviousCompile } from '@fedpbx/dialplan';
+import { compileSite, compileSiteInSlices, type CompiledSite, type PreviousCompile, type SiteConfigToCompile } from '@fedpbx/dialplan';
 
 /** The site config in force without its extensions (the call path reads those from the compiled site). */
 export type ConfigInForce = Omit<SiteConfig, 'extensions'>;
@@ -11,6 +11,12 @@ export type ConfigInForce = Omit<SiteConfig, 'extensions'>;
  * snapshot then (apply hooks, or the snapshot loaded at start).
  */
 export type SnapshotInForce = Omit<SiteSnapshot, 'config'> & { readonly config: ConfigInForce };
+
+/**
+ * A verified snapshot to compile: a whole one, or one whose extensions were read into their table elsewhere (a
+ * head office's, in a worker thread: SiteConfigToCompile's `extensionTable`).
+ */
+export type SnapshotToApply = Omit<SiteSnapshot, 'config'> & { readonly config: SiteConfigToCompile };
 
 /**
  * What the call path reads: the compiled snapshot in force and the health of links and trunks. Both are
@@ -60,7 +66,7 @@ export class RoutingState {
    * call ever sees a half-built table. A compile that throws leaves the site in force (last-known-good). One at a
    * time: the applier serialises its offers, and a second one meanwhile is refused.
    */
-  async applyInSlices(snapshot: SiteSnapshot, pause: () => Promise<void>): Promise<void> {
+  async applyInSlices(snapshot: SnapshotToApply, pause: () => Promise<void>): Promise<void> {
     this.assertIdle();
     this.compiling = true;
     try {
@@ -76,9 +82,8 @@ export class RoutingState {
     return this.current !== undefined ? { config: this.current.snapshot.config, site: this.current.site } : undefined;
   }
 
-  private swapIn(snapshot: SiteSnapshot, site: CompiledSite): void {
-    const { extensions: _inTheCompiledSite, ...config } = snapshot.config;
-    this.current = { snapshot: { ...snapshot, config }, site };
+  private swapIn(snapshot: SnapshotToApply, site: CompiledSite): void {
+    this.current = { snapshot: { ...snapshot, config: withoutExtensions(snapshot.config) }, site };
     this.emit();
   }
 
@@ -106,4 +111,10 @@ export class RoutingState {
   private emit(): void {
     for (const l of this.listeners) l();
   }
+}
+
+/** A config to compile without its extensions, as a list or a table (those are in the compiled site's table). */
+function withoutExtensions(config: SiteConfigToCompile): ConfigInForce {
+  const { extensions: _list, extensionTable: _table, ...rest } = config as SiteConfigToCompile & { readonly extensions?: unknown; readonly extensionTable?: unknown };
+  return rest;
 }

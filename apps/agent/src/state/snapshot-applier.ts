@@ -1,12 +1,15 @@
-import { canonicalJson, type SiteSnapshot } from '@fedpbx/contracts';
+import { canonicalJson } from '@fedpbx/contracts';
+import type { ExtensionTable } from '@fedpbx/dialplan';
 import {
   checkPairedSitePartSteps,
   checkSitePartSteps,
   inflateSizedMember,
+  isDeferredSplit,
   PAIRED_FORMAT,
   pairedSnapshot,
   pairingGap,
   pairText,
+  REUSE_MAX_PART_BYTES,
   runStepsWithPauses,
   SiteConfigAssembler,
   snapshotFormatOf,
@@ -15,12 +18,14 @@ import {
   verifySharedSteps,
   verifyPairedSitePartSteps,
   verifySharedValueSteps,
+  verifySitePartDeferringSteps,
   verifySitePartSteps,
   verifySnapshot,
   verifySnapshotEnvelope,
   verifySnapshotTextInSlices,
   type CheckedPairedSitePart,
   type CheckedSitePart,
+  type DeferredSplit,
   type SnapshotParts,
   type StoredPair,
   type VerifiedPairedSitePart,
@@ -30,7 +35,8 @@ import {
 import { gzipSync } from 'node:zlib';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
-import type { RoutingState } from './routing-state.js';
+import { ExtensionReaderFailure, type ExtensionRead, type ExtensionReader } from './extension-reader.js';
+import type { RoutingState, SnapshotInForce, SnapshotToApply } from './routing-state.js';
 import type { SnapshotStore } from './snapshot-store.js';
 
 export type ApplyResult =
@@ -51,15 +57,16 @@ const SHARED_KEPT = 2;
 
 /**
  * Something that must follow an applied snapshot before the next one is applied (Asterisk config files): awaited.
- * `text` is the snapshot's JSON as stored (what crosses to a worker thread cheaply).
+ * `text` is the snapshot's JSON as stored (what crosses to a worker thread cheaply). The snapshot's extensions are
+ * in the routing state's compiled table (a head office's are never objects on the event loop), and in `text`.
  */
-export type ApplyHook = (snapshot: SiteSnapshot, text: string) => Promise<void>;
+export type ApplyHook = (snapshot: SnapshotInForce, text: string) => Promise<void>;
 
 /**
  * Told of every applied snapshot once the awaited hooks are done; started, not awaited (a link re-read, the
  * WireGuard mesh, the recording sweep must not hold up the next apply). Must not throw and its work must not reject.
  */
-export type ApplyListener = (snapshot: SiteSnapshot, text: string) => void;
+export type ApplyListener = (snapshot: SnapshotInForce, text: string) => void;
 
 /** A verified shared part kept by its hash, and the value it came in when that was compressed (to store as it is). */
 interface KeptShared {
@@ -76,7 +83,7 @@ interface PairedSite {
 
 /** A verified snapshot, and the parts it was read from when it came as text (for the next one's reuse). */
 interface Verification {
-  readonly snapshot: SiteSnapshot;
+  readonly snapshot: SnapshotToApply;
   readonly parts: SnapshotParts | undefined;
 }
 
@@ -109,6 +116,11 @@ export class SnapshotApplier {
     private readonly state: RoutingState,
     private readonly metrics: AgentMetrics,
     private readonly log: Logger,
+    /**
+     * Reads a head office's extensions (a site part's over REUSE_MAX_PART_BYTES) off the event loop: a worker
+     * thread (workerExtensionReader). Without it they are read here, in slices.
+     */
+    private readonly readExtensions?: ExtensionReader,
   ) {}
 
   /**
@@ -212,6 +224,16 @@ export class SnapshotApplier {
    * is read from what it found.
    */
   private async sitePart(text: string, source: string, value: Uint8Array | undefined): Promise<ApplyResult> {
+    // A head office's extensions will be read in a worker: started now, it loads while the text is checked here.
+    const read = this.extensionRead(text);
+    try {
+      return await this.checkedSitePart(text, source, value, read);
+    } finally {
+      read?.cancel();
+    }
+  }
+
+  private async checkedSitePart(text: string, source: string, value: Uint8Array | undefined, read: ExtensionRead | undefined): Promise<ApplyResult> {
     const claimed = claimedRevision(text) ?? 0;
     let named: CheckedSitePart | undefined;
     try {
@@ -234,7 +256,7 @@ export class SnapshotApplier {
       return { applied: false, revision: named.envelope.revision, code: 'shared-missing', reason: `waiting for shared part ${named.sharedHash}`, waitingFor: named.sharedHash };
     }
     if (this.pending !== undefined && this.pending.revision <= named.envelope.revision) this.pending = undefined;
-    return this.applySitePart(text, source, shared, named, value);
+    return this.applySitePart(text, source, shared, named, value, read);
   }
 
   /**
@@ -316,19 +338,58 @@ export class SnapshotApplier {
     return result;
   }
 
-  /** `value`: the bucket value the site part's text came in (undefined: none, e.g. a test's text). */
-  private applySitePart(text: string, source: string, shared: KeptShared, named: CheckedSitePart, value: Uint8Array | undefined): Promise<ApplyResult> {
+  /** A worker's read of the extensions, for a text long enough that they may be over REUSE_MAX_PART_BYTES. */
+  private extensionRead(text: string): ExtensionRead | undefined {
+    return this.readExtensions !== undefined && text.length > REUSE_MAX_PART_BYTES ? this.readExtensions() : undefined;
+  }
+
+  /**
+   * `value`: the bucket value the site part's text came in (undefined: none, e.g. a test's text). `read`: a worker's
+   * read of the extensions started for this text (one is started here when needed and there is none).
+   */
+  private async applySitePart(text: string, source: string, shared: KeptShared, named: CheckedSitePart, value: Uint8Array | undefined, read?: ExtensionRead): Promise<ApplyResult> {
     const claimed = claimedRevision(text) ?? 0;
     // Stored as one file, site part and shared part: the pair that was applied, and the pair the agent boots from -
     // as the compressed values they came in when the shared part came compressed (storedPairBytes).
     const compressed = shared.compressed;
-    return this.verified(
-      claimed,
-      source,
-      () => runStepsWithPauses(verifySitePartSteps(text, this.siteId, this.keys, shared.verified, this.assembler, this.parts, named.checked), nextTurn),
-      () => pairText(text, shared.verified.text),
-      compressed === undefined ? undefined : () => storedPairBytes(text, value, compressed),
-    );
+    const own = read === undefined ? this.extensionRead(text) : undefined;
+    try {
+      const reader = read ?? own;
+      return await this.verified(
+        claimed,
+        source,
+        reader === undefined
+          ? () => runStepsWithPauses(verifySitePartSteps(text, this.siteId, this.keys, shared.verified, this.assembler, this.parts, named.checked), nextTurn)
+          : () => this.verifiedWithWorker(text, shared, named, reader),
+        () => pairText(text, shared.verified.text),
+        compressed === undefined ? undefined : () => storedPairBytes(text, value, compressed),
+      );
+    } finally {
+      own?.cancel();
+    }
+  }
+
+  /**
+   * A site part verified with its extensions read in the worker when they are large (DeferredSplit): every other
+   * member read here first, then the worker's verdict on the extensions, then the checks after them - the refusal
+   * the event loop's reading would give, in the same order. A worker that fails is a refusal of its own
+   * (`reader-failed`, with the reader's alarm): the snapshot in force stays.
+   */
+  private async verifiedWithWorker(text: string, shared: KeptShared, named: CheckedSitePart, read: ExtensionRead): Promise<Verification> {
+    const split = await runStepsWithPauses(verifySitePartDeferringSteps(text, this.siteId, this.keys, shared.verified, this.assembler, this.parts, named.checked), nextTurn);
+    if (!isDeferredSplit(split)) return split;
+    const extensionTable = await this.extensionTable(text, split, read);
+    const { snapshot, parts } = split.finish();
+    return { snapshot: { ...snapshot, config: { ...snapshot.config, extensionTable } }, parts };
+  }
+
+  private async extensionTable(text: string, split: DeferredSplit, read: ExtensionRead): Promise<ExtensionTable> {
+    try {
+      return await read.read(text, split.extensions.start, split.extensions.end, this.siteId);
+    } catch (error) {
+      if (error instanceof ExtensionReaderFailure) throw new SnapshotRejectedError('reader-failed', error.message);
+      throw error;
+    }
   }
 
   /**
@@ -362,7 +423,7 @@ export class SnapshotApplier {
     /** What to write to disk instead of `text` (the same text, compressed): made only once the snapshot is verified. */
     bytes?: () => Uint8Array,
   ): Promise<ApplyResult> {
-    let snapshot: SiteSnapshot;
+    let snapshot: SnapshotToApply;
     let parts: SnapshotParts | undefined;
     try {
       ({ snapshot, parts } = await verify());
@@ -378,6 +439,7 @@ export class SnapshotApplier {
       return this.refuse(snapshot.revision, 'stale-revision', `revision ${snapshot.revision} is not newer than ${current.revision} in force`, source);
     }
     let storedText = typeof text === 'string' ? text : undefined;
+    // Without a text, the snapshot is a whole one (offer: a bootstrap file's), its extensions a list.
     const stored = (): string => (storedText ??= typeof text === 'function' ? text() : canonicalJson(snapshot));
     await this.store.save(snapshot, bytes?.() ?? stored());
     await this.state.applyInSlices(snapshot, nextTurn); // calls keep routing on the site in force while the new one compiles

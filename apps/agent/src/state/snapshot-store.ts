@@ -1,6 +1,6 @@
 import { mkdir, open, readdir, readFile, rm, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { canonicalJson, type SiteSnapshot } from '@fedpbx/contracts';
+import type { SiteSnapshot } from '@fedpbx/contracts';
 import { decodeSnapshotValue, splitPairText, SnapshotRejectedError, verifySnapshot, verifyStoredPair, type StoredPair, type VerifyingKey } from '@fedpbx/signing';
 import { journalGenerations, journalName, JournalWriter, payloadOf, payloadOfText, readPayload, scanJournal, type JournalRecord } from './snapshot-journal.js';
 
@@ -90,13 +90,13 @@ export class SnapshotStore {
   /**
    * Stores an already verified snapshot, which makes it the one in force at the next start: on disk when this
    * returns. `text` is the JSON text it was verified from, stored as received (the controller's wire form: the
-   * config as the canonical bytes it hashed, so verifying it again at boot hashes them as they are); without it,
-   * canonical JSON is written. Bytes are that text gzipped (a format-2 pair as the compressed values it came in:
+   * config as the canonical bytes it hashed, so verifying it again at boot hashes them as they are; the applier
+   * makes canonical JSON of a snapshot that came as an object - only it has the extensions then, a head office's
+   * are in its table). Bytes are that text gzipped (a format-2 pair as the compressed values it came in:
    * storedPairBytes), read back as it.
    */
-  async save(snapshot: SiteSnapshot, text?: string | Uint8Array): Promise<void> {
-    const stored = text ?? canonicalJson(snapshot);
-    const payload = typeof stored === 'string' ? await payloadOfText(stored, nextTurn) : payloadOf(stored);
+  async save(snapshot: Pick<SiteSnapshot, 'revision'>, text: string | Uint8Array): Promise<void> {
+    const payload = typeof text === 'string' ? await payloadOfText(text, nextTurn) : payloadOf(text);
     await this.journal.append(snapshot.revision, payload);
   }
 

@@ -26,9 +26,10 @@ async function setup(siteId = 'piter') {
   await store.init();
   const state = new RoutingState();
   const applier = new SnapshotApplier(siteId, [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }));
-  // The snapshot as applied (the routing state keeps the extensions compact, not in its config).
+  // The snapshot as applied (the routing state keeps the extensions compact, not in its config). Read here without
+  // an extension reader, its extensions are the list they were read into.
   const applied: SiteSnapshot[] = [];
-  applier.onApplied((snapshot) => applied.push(snapshot));
+  applier.onApplied((snapshot) => applied.push(snapshot as SiteSnapshot));
   return { dir, store, state, applier, applied };
 }
 
@@ -243,7 +244,7 @@ describe('format 2: a site part and the shared part it names', () => {
     const restarted = new SnapshotApplier('piter', [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }));
     restarted.resume(loaded!.pair!);
     const applied: SiteSnapshot[] = [];
-    restarted.onApplied((snapshot) => applied.push(snapshot));
+    restarted.onApplied((snapshot) => applied.push(snapshot as SiteSnapshot));
     const booted = state.site;
     // The bus delivers the shared part in force again, then a change of one extension.
     expect(await restarted.offerShared(a.sharedText, 'test')).toMatchObject({ accepted: true });

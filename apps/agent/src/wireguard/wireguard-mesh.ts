@@ -9,7 +9,7 @@
  */
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import type { SiteSnapshot } from '@fedpbx/contracts';
+import type { SnapshotInForce } from '../state/routing-state.js';
 import { RenderError, wireguardMeshFor } from '@fedpbx/dialplan';
 import type { Logger } from '../logger.js';
 import { HandshakeMonitor, type HandshakeMonitorOptions, type WireguardPeerSite } from './handshake-monitor.js';
@@ -51,13 +51,13 @@ export class WireguardMesh {
   }
 
   /** Applies the snapshot's mesh after those offered before it; resolves with what was done, never rejects. */
-  apply(snapshot: SiteSnapshot): Promise<WireguardApplyResult | undefined> {
+  apply(snapshot: SnapshotInForce): Promise<WireguardApplyResult | undefined> {
     const next = this.chain.then(() => this.applyNow(snapshot));
     this.chain = next;
     return next;
   }
 
-  private async applyNow(snapshot: SiteSnapshot): Promise<WireguardApplyResult | undefined> {
+  private async applyNow(snapshot: SnapshotInForce): Promise<WireguardApplyResult | undefined> {
     const { log, manager } = this.opts;
     const config = snapshot.config;
     const mesh = wireguardMeshFor(config);

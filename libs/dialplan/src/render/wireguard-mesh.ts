@@ -19,7 +19,7 @@ export type WireguardMesh = Omit<WireguardInterfaceInput, 'privateKeyPath'> & { 
  * one when the site's agent enrolls). A peer without an endpoint can only be reached after it dials in, so both
  * sides of such a pair keep the path open with a keepalive; the same holds when this site has no endpoint.
  */
-export function wireguardMeshFor(config: SiteConfig): WireguardMesh | undefined {
+export function wireguardMeshFor(config: Omit<SiteConfig, 'extensions'>): WireguardMesh | undefined {
   const self = config.site;
   const address = self.network.vpnAddress;
   if (address === undefined) return undefined;

@@ -1,5 +1,6 @@
 import type {
   CallClass,
+  Extension,
   CallFlow,
   InboundRoute,
   InterSiteLink,
@@ -74,7 +75,13 @@ export interface PreviousCompile {
   readonly site: CompiledSite;
 }
 
-export function compileSite(config: SiteConfig, revision: number, previous?: PreviousCompile): CompiledSite {
+/**
+ * What a site is compiled from: its config with its extensions as a list, or with them already built into their
+ * table (a head office's, read and built in a worker thread: no extension object on the event loop).
+ */
+export type SiteConfigToCompile = Omit<SiteConfig, 'extensions'> & ({ readonly extensions: readonly Extension[] } | { readonly extensionTable: ExtensionTable });
+
+export function compileSite(config: SiteConfigToCompile, revision: number, previous?: PreviousCompile): CompiledSite {
   return runToEnd(compilingSite(config, revision, previous));
 }
 
@@ -83,7 +90,7 @@ export function compileSite(config: SiteConfig, revision: number, previous?: Pre
  * keep being answered - on the site compiled before - while a head office's 100,000 extensions are compiled).
  * The same result as compileSite; nothing of it is visible until it resolves.
  */
-export async function compileSiteInSlices(config: SiteConfig, revision: number, previous: PreviousCompile | undefined, pause: () => Promise<void>): Promise<CompiledSite> {
+export async function compileSiteInSlices(config: SiteConfigToCompile, revision: number, previous: PreviousCompile | undefined, pause: () => Promise<void>): Promise<CompiledSite> {
   const steps = compilingSite(config, revision, previous);
   for (;;) {
     const step = steps.next();
@@ -96,7 +103,7 @@ export async function compileSiteInSlices(config: SiteConfig, revision: number, 
  * The compile, yielding where a pause may come: between slices of the extension table. The rest (plan, pattern
  * tries, maps of trunks and links) is small beside it, and taken over from `previous` where its part did not change.
  */
-export function* compilingSite(config: SiteConfig, revision: number, previous?: PreviousCompile): Generator<void, CompiledSite> {
+export function* compilingSite(config: SiteConfigToCompile, revision: number, previous?: PreviousCompile): Generator<void, CompiledSite> {
   const site = config.site;
   const siteId = site.id;
   const before = previous !== undefined && previous.site.siteId === siteId ? previous : undefined;
@@ -154,8 +161,12 @@ export function* compilingSite(config: SiteConfig, revision: number, previous?: 
     (site.defaultClassOfServiceId !== undefined ? classesOfService.get(site.defaultClassOfServiceId) : undefined) ?? ceiling;
 
   const ownTrunkRefs = own.map((t) => trunks.get(t.id) as TrunkRef);
-  yield;
-  const extensions = yield* ExtensionTable.building(config.extensions, { siteId, ...(before !== undefined ? { previous: before.site.extensions } : {}) });
+  let extensions: ExtensionTable;
+  if ('extensionTable' in config) extensions = config.extensionTable;
+  else {
+    yield;
+    extensions = yield* ExtensionTable.building(config.extensions, { siteId, ...(before !== undefined ? { previous: before.site.extensions } : {}) });
+  }
   return {
     siteId,
     revision,

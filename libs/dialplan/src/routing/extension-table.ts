@@ -11,16 +11,20 @@ export interface ExtensionView {
   readonly ringTimeoutSec: number;
 }
 
-interface Bucket {
+export interface ExtensionBucket {
   /** The numbers of this length as values (at most 15 digits: exact in a double), ascending. */
   readonly keys: Float64Array;
   /** Row of each key. */
   readonly rows: Uint32Array;
 }
 
-/** What a table is made of; each build makes new columns, and takes over the index and names when they are the same. */
-interface Columns {
-  readonly buckets: ReadonlyMap<number, Bucket>;
+/**
+ * What a table is made of; each build makes new columns, and takes over the index and names when they are the same.
+ * Plain data (typed arrays, strings, maps): a table built in a worker thread crosses to the event loop as its
+ * columns (`ExtensionTable.columns`, `ExtensionTable.fromColumns`), the typed arrays' buffers moved, not copied.
+ */
+export interface ExtensionColumns {
+  readonly buckets: ReadonlyMap<number, ExtensionBucket>;
   readonly size: number;
   readonly ringTimeoutSec: Uint16Array;
   readonly voicemail: Uint8Array;
@@ -70,7 +74,7 @@ export class ExtensionTable {
   /** Distinct numbers. */
   readonly size: number;
 
-  private constructor(private readonly c: Columns) {
+  private constructor(private readonly c: ExtensionColumns) {
     this.size = c.size;
   }
 
@@ -95,7 +99,7 @@ export class ExtensionTable {
     const sameNames = before !== undefined && rows.sameNames && rows.n === before.values.length;
     const values = rows.trim(rows.values);
     const lengths = rows.trim(rows.lengths);
-    let buckets: ReadonlyMap<number, Bucket>;
+    let buckets: ReadonlyMap<number, ExtensionBucket>;
     let size: number;
     if (sameNumbers) ({ buckets, size } = before);
     else {
@@ -116,6 +120,34 @@ export class ExtensionTable {
       values,
       lengths,
     });
+  }
+
+  /** A table from the columns of one (built elsewhere: a worker thread). */
+  static fromColumns(columns: ExtensionColumns): ExtensionTable {
+    return new ExtensionTable(columns);
+  }
+
+  /**
+   * What this table is made of, to post to another thread; `transfer` lists the buffers to move with it (this table
+   * is unusable once they are moved: a worker's table, posted as it ends).
+   */
+  columns(): { readonly columns: ExtensionColumns; readonly transfer: ArrayBuffer[] } {
+    const c = this.c;
+    const arrays = [c.ringTimeoutSec, c.voicemail, c.classOf, c.nameEnd, c.values, c.lengths, ...[...c.buckets.values()].flatMap((b) => [b.keys, b.rows])];
+    // A column cut from a larger one (trim) shares its buffer: each buffer once. Each distinct buffer is moved.
+    return { columns: c, transfer: [...new Set(arrays.map((a) => a.buffer as ArrayBuffer))] };
+  }
+
+  /**
+   * Each row's number and its endpoint name when that is not the number, in the rows' order (the config's): for
+   * readers that need every extension (presence), without an object per extension. A repeated number comes once
+   * per row, as in the config.
+   */
+  forEachExtension(visit: (number: string, endpoint: string | undefined) => void): void {
+    const c = this.c;
+    for (let row = 0; row < c.values.length; row++) {
+      visit(digitsOf(c.values[row] as number, c.lengths[row] as number), c.endpoints.get(row));
+    }
   }
 
   has(number: string): boolean {
@@ -199,7 +231,7 @@ class RowScan {
   constructor(
     private readonly total: number,
     private readonly siteId: string | undefined,
-    readonly before: Columns | undefined,
+    readonly before: ExtensionColumns | undefined,
   ) {
     this.ringTimeoutSec = new Uint16Array(total);
     this.voicemail = new Uint8Array(total);
@@ -261,7 +293,7 @@ class RowScan {
  * million times for 100,000 rows, no per-row array - when that stays an exact integer (numbers up to 10 digits
  * with a million rows); else by comparator.
  */
-function numberIndex(values: Float64Array, lengths: Uint8Array): { buckets: Map<number, Bucket>; size: number } {
+function numberIndex(values: Float64Array, lengths: Uint8Array): { buckets: Map<number, ExtensionBucket>; size: number } {
   const n = values.length;
   // Digits are 1-15 long (contracts' Digits): a counting sort by length.
   const start = new Uint32Array(MAX_DIGITS + 2);
@@ -280,7 +312,7 @@ function numberIndex(values: Float64Array, lengths: Uint8Array): { buckets: Map<
     const length = lengths[row] as number;
     grouped[(fill[length] as number)++] = packable ? (values[row] as number) * rowSpan + row : row;
   }
-  const buckets = new Map<number, Bucket>();
+  const buckets = new Map<number, ExtensionBucket>();
   let size = 0;
   for (let length = 1; length <= MAX_DIGITS; length++) {
     const part = grouped.subarray(start[length], start[length + 1]);
@@ -316,6 +348,11 @@ function digitsValue(digits: string): number {
   let v = 0;
   for (let i = 0; i < digits.length; i++) v = v * 10 + (digits.charCodeAt(i) - 48);
   return v;
+}
+
+/** The string of digits of `length` whose value is `value` (leading zeros put back). */
+function digitsOf(value: number, length: number): string {
+  return String(value).padStart(length, '0');
 }
 
 /** A build run to its end at once. */
