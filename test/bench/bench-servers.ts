@@ -143,9 +143,9 @@ export function agentServer(cfg: AgentBenchConfig): ServerFactory {
         FEDPBX_BOOTSTRAP_SNAPSHOT: cfg.snapshotFile ?? '',
         FEDPBX_CONTROLLER_PUBLIC_KEY: cfg.controllerPublicKeyPem ?? '',
         FEDPBX_METRICS_LISTEN: `127.0.0.1:${ctx.metricsPort}`,
-        // The watchdog's 1.5 s default killed the agent mid-run on a loaded machine (the server CPU shared with
-        // everyone else's work: its event loop went 2.6 s without a turn). The bench measures the call path, not it.
-        FEDPBX_EVENT_LOOP_STALL_MS: '60000',
+        // No FEDPBX_EVENT_LOOP_STALL_MS: the watchdog's default (1.5 s) is judged in the loop's own CPU time since
+        // session 11, so a loaded machine (a loop waiting seconds for a CPU) no longer trips it, as the wall-clock
+        // watchdog once did mid-run here; the bench runs the agent as deployed.
         ...cfg.extraEnv,
       },
       agiHost: '127.0.0.1',
