@@ -7,6 +7,7 @@ import { monitorEventLoopDelay, PerformanceObserver } from 'node:perf_hooks';
 import { createInterface } from 'node:readline';
 import { pino } from 'pino';
 import type { PresenceBatch, SiteConfig } from '@fedpbx/contracts';
+import { ExtensionTable } from '@fedpbx/dialplan';
 import { AmiClient } from '../../apps/agent/src/ami/ami-client.js';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
 import { LocalPresence } from '../../apps/agent/src/presence/local-presence.js';
@@ -79,7 +80,7 @@ const parts = input.agents.map((spec) => {
     : {};
   const local = new LocalPresence({ siteId: spec.siteId, ami, bus: link, log, coalesceMs: input.coalesceMs, ...(traced.onPublish ? { onPublish: traced.onPublish } : {}) });
   const remote = new RemoteLamps({ siteId: spec.siteId, ami, bus: link, log, ...(input.recheckMs !== undefined ? { recheckMs: input.recheckMs } : {}), ...(traced.onBatch ? { onBatch: traced.onBatch, onWrite: traced.onWrite } : {}) });
-  local.configure(spec.config);
+  local.configure(spec.config, ExtensionTable.of(spec.config.extensions, { siteId: spec.config.site.id }));
   remote.configure(spec.config);
   local.start();
   remote.start();

@@ -9,7 +9,7 @@ import { pino, type Logger } from 'pino';
 import { Registry } from 'prom-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEVICE_STATES, Federation, Subjects, type PresenceBatch, type SiteConfig } from '@fedpbx/contracts';
-import { buildSiteConfig, foundingScenarioInput } from '@fedpbx/dialplan';
+import { buildSiteConfig, ExtensionTable, foundingScenarioInput } from '@fedpbx/dialplan';
 import { AlarmBoard } from '../../apps/agent/src/alarms/alarm-board.js';
 import { AmiClient, type AmiEvent } from '../../apps/agent/src/ami/ami-client.js';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
@@ -60,7 +60,7 @@ async function startSite(siteId: string, config: SiteConfig, presencePeers: stri
   const log = extra.log ?? silent;
   const local = new LocalPresence({ siteId, ami, bus: link, log, coalesceMs: 10, alarms: extra.alarms });
   const remote = new RemoteLamps({ siteId, ami, bus: link, log, requestTimeoutMs: 1000, recheckMs: 0, alarms: extra.alarms });
-  local.configure(config);
+  local.configure(config, tableOf(config));
   remote.configure(config);
   local.start();
   remote.start();
@@ -125,13 +125,14 @@ describe('busy lamps across sites', () => {
     const sub = watcher.subscribe('fedpbx.presence.*.changes', { callback: (_e, m) => void seen.push(JSON.parse(decoder.decode(m.data)) as PresenceBatch) });
     const input = foundingScenarioInput();
     for (const s of input.sites) if (s.id === 'piter') s.presence = { share: 'listed', sharedNumbers: ['302'] };
-    piter.local.configure(buildSiteConfig(Federation.parse(input), 'piter'));
+    const listed = buildSiteConfig(Federation.parse(input), 'piter');
+    piter.local.configure(listed, tableOf(listed));
     piter.peer.setDeviceState('PJSIP/301', 'BUSY');
     piter.peer.setDeviceState('PJSIP/302', 'RINGING');
     await until('302 RINGING published', () => seen.some((b) => b.states['302'] === 'RINGING'));
     expect(seen.every((b) => b.siteId === 'piter' && b.states['301'] === undefined)).toBe(true);
     sub.unsubscribe();
-    piter.local.configure(piter.config);
+    piter.local.configure(piter.config, tableOf(piter.config));
     piter.peer.setDeviceState('PJSIP/302', 'NOT_INUSE');
     await until('moscow sees both again', () => lamp('301') === 'BUSY' && lamp('302') === 'NOT_INUSE');
   });
@@ -363,4 +364,9 @@ async function countStateRequests(body: () => Promise<void>): Promise<number> {
     sub.unsubscribe();
   }
   return n;
+}
+
+/** The site's extension table, as the agent compiles it (LocalPresence reads the shared numbers from it). */
+function tableOf(config: SiteConfig): ExtensionTable {
+  return ExtensionTable.of(config.extensions, { siteId: config.site.id });
 }
