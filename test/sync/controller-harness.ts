@@ -6,7 +6,7 @@ import { Kvm, type KV } from '@nats-io/kv';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Subjects } from '@fedpbx/contracts';
 import type { SiteSnapshot } from '@fedpbx/contracts';
-import { decodeSnapshotValue, importPublicKey, runSteps, SiteConfigAssembler, verifySharedSteps, verifySitePartSteps, type VerifyingKey } from '@fedpbx/signing';
+import { decodeSnapshotValue, importPublicKey, pairedSnapshot, runSteps, SiteConfigAssembler, verifyPairedSitePartSteps, verifySharedSteps, verifySitePartSteps, type VerifyingKey } from '@fedpbx/signing';
 import { SnapshotSigningKey } from '../../apps/controller/src/sync/snapshot-signing-key.js';
 import { startTestApp, type TestApp } from '../../apps/controller/src/testing/test-app.js';
 import type { TestNatsServer } from '../support/nats-server.js';
@@ -73,6 +73,12 @@ export async function readSharedText(nc: NatsConnection): Promise<{ text: string
 export function verifyPublishedPair(siteText: string, sharedText: string, siteId: string, keys: readonly VerifyingKey[]): SiteSnapshot {
   const shared = runSteps(verifySharedSteps(sharedText, keys));
   return runSteps(verifySitePartSteps(siteText, siteId, keys, shared, new SiteConfigAssembler())).snapshot;
+}
+
+/** A paired site part and shared part (format 4) verified and paired as an agent does; throws `shared-missing` when they do not pair. */
+export function verifyPublishedPaired(siteText: string, sharedText: string, siteId: string, keys: readonly VerifyingKey[]): SiteSnapshot {
+  const shared = runSteps(verifySharedSteps(sharedText, keys));
+  return pairedSnapshot(runSteps(verifyPairedSitePartSteps(siteText, siteId, keys)), shared, new SiteConfigAssembler());
 }
 
 export { until } from '../support/until.js';

@@ -31,6 +31,10 @@ export const CONTROLLER_ENV = {
     schema: z.coerce.number().int().min(1, 'at least 1').max(5, 'at most 5 (JetStream keeps up to 5 copies)').optional(),
     doc: 'copies JetStream keeps of each config bucket and of the events stream (1-5); unset: 3 when the NATS server is part of a cluster, 1 on a single server. Streams and buckets made with another count are brought to this one at start',
   },
+  FEDPBX_SNAPSHOT_FORMAT: {
+    schema: z.enum(['split', 'paired'], { message: "'split' or 'paired'" }).default('split'),
+    doc: "how site snapshots are published: 'split' (format 2/3: every site part names the shared part, so a numbering-plan change re-signs every site part; agents of any version) or 'paired' (format 4: a plan-only write is one shared part, a site-only write one site part; agents of session 12 or later only - older ones refuse it and keep their last-known-good)",
+  },
   FEDPBX_NATS_AGENT_URLS: { schema: z.string().min(1).optional(), doc: 'NATS URL(s) handed to agents at enrollment, comma-separated; FEDPBX_NATS_URL when absent' },
   FEDPBX_SIGNING_KEY_FILE: {
     schema: z.string().min(1).optional(),

@@ -759,6 +759,11 @@ export function* checkPairedSitePartSteps(text: string, expectedSiteId: string, 
   return checked === undefined ? undefined : { envelope: checked.envelope, checked };
 }
 
+/** A paired site part's envelope, its signature checked, its content not read (the controller's check of its bucket). */
+export function verifyPairedSitePartEnvelope(text: string, expectedSiteId: string, keys: readonly VerifyingKey[]): PairedSitePartEnvelope | undefined {
+  return runSteps(checkPairedSitePartSteps(text, expectedSiteId, keys))?.envelope;
+}
+
 /** A paired site part's content read (members as in `previous` taken over), after checkPairedSitePartSteps. */
 export function* verifyPairedSitePartSteps(
   text: string,

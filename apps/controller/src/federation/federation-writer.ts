@@ -3,6 +3,7 @@ import type { Federation, LiveEvent } from '@fedpbx/contracts';
 import { ValidatedFederation, validateFederationFlows, type FederationIssue, type ValidationResult } from '@fedpbx/dialplan';
 import { DataSource, type EntityManager } from 'typeorm';
 import { AuditRepository, type AuditRecord } from '../audit/audit.repository.js';
+import { CONTROLLER_CONFIG, type ControllerConfig } from '../config.js';
 import { WriteLock } from '../database/write-lock.js';
 import { LiveHub } from '../live/live-hub.js';
 import { ValidationConflictError } from '../errors.js';
@@ -76,6 +77,7 @@ export class FederationWriter {
     private readonly revisions: RevisionRepository,
     private readonly audit: AuditRepository,
     private readonly live: LiveHub,
+    @Inject(CONTROLLER_CONFIG) private readonly config: Pick<ControllerConfig, 'FEDPBX_SNAPSHOT_FORMAT'>,
   ) {}
 
   async write(req: WriteRequest, plan: ChangePlanner): Promise<WriteOutcome> {
@@ -99,7 +101,7 @@ export class FederationWriter {
         for (const impact of outcome.changedSites) {
           if (impact.after === undefined) continue;
           const head = current.heads.get(impact.siteId);
-          const revision = (head?.revision ?? (await this.revisions.lastRevision(m, impact.siteId))) + 1;
+          const revision = this.nextRevision((head?.revision ?? (await this.revisions.lastRevision(m, impact.siteId))) + 1, state.version);
           heads.set(impact.siteId, { revision, contentHash: impact.after });
           rows.push({ siteId: impact.siteId, revision, contentHash: impact.after, owned: ownedBySite.get(impact.siteId) ?? null, reason: req.reason, actor: req.actor });
         }
@@ -119,6 +121,15 @@ export class FederationWriter {
       this.live.emit(changed);
     }
     return outcome;
+  }
+
+  /**
+   * A site's next revision: its own counter, or in the paired format the federation version of the write (never
+   * below the counter). Paired agents compare a site part's revision with the shared part's (the version it was
+   * built at): "written after the shared part" must mean the same in both (split-snapshot.ts PAIRED_FORMAT).
+   */
+  private nextRevision(counter: number, version: number): number {
+    return this.config.FEDPBX_SNAPSHOT_FORMAT === 'paired' ? Math.max(counter, version) : counter;
   }
 
   /** The validation of the current federation: the one its write kept, or (after a reload) worked out once. */

@@ -1,6 +1,7 @@
 import type { Extension, Federation } from '@fedpbx/contracts';
 import { SiteViews } from '@fedpbx/dialplan';
-import { isSharedRoute } from '@fedpbx/signing';
+import { chunkedContentHash, isSharedRoute, sharedChunks } from '@fedpbx/signing';
+import { createHash } from 'node:crypto';
 import { SnapshotParts, type SharedPartText, type SitePartText } from './snapshot-parts.js';
 
 /** A site's extensions without a pass over all of them (a ValidatedFederation keeps them by site). */
@@ -22,6 +23,24 @@ interface Entry {
   readonly partViews: SiteViews;
   /** The site parts worked out so far: the writer hashes them, the publisher signs the same text. */
   readonly parts: Map<string, SiteConfigText>;
+  /** The same in the paired format (site parts that name no shared part), worked out by the publisher when it uses it. */
+  readonly pairedParts: Map<string, SitePartText>;
+  /** The paired shared part (its site list needs every site's paired part): built once, when first published. */
+  paired?: PairedSharedText;
+}
+
+/**
+ * The paired format's shared part at a federation version: the shared part's chunks with the `siteParts` list
+ * (every site's paired part hash) among them, and `baseHash`, the shared part's content hash WITHOUT the list -
+ * what decides whether it must be put again (a write that changes only site parts leaves it as it is).
+ */
+export interface PairedSharedText {
+  readonly chunks: readonly string[];
+  readonly chunkHashes: readonly string[];
+  readonly contentHash: string;
+  readonly baseHash: string;
+  /** Each site's part hash as the list names it. */
+  readonly listed: ReadonlyMap<string, string>;
 }
 
 /** A site's part as published: its text in pieces, hash and view (SitePartText), the whole text, the shared part. */
@@ -31,7 +50,7 @@ function of(fed: Federation, extensionsAt?: ExtensionsAt): Entry {
   let entry = FEDERATIONS.get(fed);
   if (entry === undefined) {
     const withoutShared: Federation = { ...fed, outboundRoutes: fed.outboundRoutes.filter((r) => !isSharedRoute(r)) };
-    entry = { views: new SiteViews(fed, extensionsAt), partViews: new SiteViews(withoutShared, extensionsAt), parts: new Map() };
+    entry = { views: new SiteViews(fed, extensionsAt), partViews: new SiteViews(withoutShared, extensionsAt), parts: new Map(), pairedParts: new Map() };
     FEDERATIONS.set(fed, entry);
   }
   return entry;
@@ -83,4 +102,47 @@ export function siteConfigHash(fed: Federation, siteId: string, extensionsAt?: E
 /** The hash siteConfigHash worked out for this federation object and site, if it did. */
 export function knownSiteConfigHash(fed: Federation, siteId: string): string | undefined {
   return FEDERATIONS.get(fed)?.parts.get(siteId)?.contentHash;
+}
+
+/**
+ * A site's part in the paired format (split-snapshot.ts PAIRED_FORMAT): format 2's without the shared part's hash,
+ * so a plan-only write leaves it (and its hash) as it was. Cut from the same per-site memo as siteConfigText.
+ */
+export function pairedSitePartText(fed: Federation, siteId: string): SitePartText {
+  const entry = of(fed);
+  let out = entry.pairedParts.get(siteId);
+  if (out === undefined) {
+    out = PARTS.sitePart(entry.partViews.of(siteId), PARTS.sharedOf(fed, entry.views), true);
+    entry.pairedParts.set(siteId, out);
+  }
+  return out;
+}
+
+/**
+ * The paired shared part of a federation: format 3's chunks with `siteParts` (each site's paired part hash, in id
+ * order) inserted where its key sorts (between `remoteTrunks` and `sites`), as libs/signing sharedChunks makes them.
+ */
+export function pairedSharedText(fed: Federation): PairedSharedText {
+  const entry = of(fed);
+  if (entry.paired !== undefined) return entry.paired;
+  const base = PARTS.sharedOf(fed, entry.views);
+  const siteParts = [...fed.sites]
+    .map((s) => s.id)
+    .sort()
+    .map((id) => ({ contentHash: pairedSitePartText(fed, id).contentHash, id }));
+  const list = sharedChunks({ siteParts }, (v) => JSON.stringify(v));
+  const at = firstIndex(base.chunks, (c) => c.startsWith('["sites",'));
+  const chunks = [...base.chunks.slice(0, at), ...list, ...base.chunks.slice(at)];
+  const chunkHashes = [...base.chunkHashes.slice(0, at), ...list.map(sha256), ...base.chunkHashes.slice(at)];
+  entry.paired = { chunks, chunkHashes, contentHash: chunkedContentHash(chunkHashes), baseHash: base.contentHash, listed: new Map(siteParts.map((r) => [r.id, r.contentHash])) };
+  return entry.paired;
+}
+
+function firstIndex(items: readonly string[], match: (s: string) => boolean): number {
+  const i = items.findIndex(match);
+  return i < 0 ? items.length : i;
+}
+
+function sha256(text: string): string {
+  return `sha256:${createHash('sha256').update(text).digest('hex')}`;
 }

@@ -69,17 +69,19 @@ export class SnapshotParts {
   }
 
   /**
-   * The site part of `config` (the site's view), naming `shared`. Its canonical JSON lists the members in key
+   * The site part of `config` (the site's view), naming `shared` (not in the paired format: `paired`). Its canonical JSON lists the members in key
    * order, and `shared` sorts after every member that holds the site's objects but `site` and `trunks`: the text
    * before it (~12 KB at 50 extensions a site) is kept per site with the SHA-256 state after hashing it, and
    * reused while the site's objects are the very same ones. A plan-wide change then costs a site part the
    * comparison of its objects by identity and the hash of the few hundred bytes from `"shared"` on, not the
    * serialization and hash of the whole part.
    */
-  sitePart(config: SiteConfig, shared: SharedPartText): SitePartText {
+  sitePart(config: SiteConfig, shared: SharedPartText, paired = false): SitePartText {
     const part: Record<string, unknown> = {
       site: config.site,
-      shared: { contentHash: shared.contentHash },
+      // The paired format's site part names no shared part (split-snapshot.ts PAIRED_FORMAT): only its text after
+      // the memo differs, so both formats share the per-site memo.
+      ...(paired ? {} : { shared: { contentHash: shared.contentHash } }),
       extensions: config.extensions,
       trunks: config.trunks,
       remoteTrunks: (config.remoteTrunks ?? []).filter((t) => !shared.trunkIds.has(t.id)),

@@ -35,7 +35,7 @@ const HISTORY = 5;
 const SHARED_HISTORY = 2;
 const BUCKET_PREFIX = Subjects.configBucket('');
 /** The envelope's first fields as `signSnapshot` orders them: the revision is read without parsing a large config. */
-const ENVELOPE_START = /^\{"format":[0-9]+,"siteId":"[a-z0-9-]+","revision":([0-9]+),"generatedAt":"[^"]*","contentHash":"([^"]+)",/;
+const ENVELOPE_START = /^\{"format":[0-9]+,"siteId":"[a-z0-9-]+","revision":([0-9]+),(?:"requiresShared":[0-9]+,)?"generatedAt":"[^"]*","contentHash":"([^"]+)",/;
 
 function envelopeOf(text: string): { revision: number; contentHash: string } {
   const m = ENVELOPE_START.exec(text.slice(0, 512));

@@ -1,5 +1,5 @@
 import { Inject, Injectable, type BeforeApplicationShutdown, type OnApplicationBootstrap } from '@nestjs/common';
-import { signSitePartHash, snapshotFormatOf, SizedMemberEncoder, SnapshotValueEncoder, SPLIT_SNAPSHOT_FORMAT, verifySitePartEnvelope, verifySnapshot } from '@fedpbx/signing';
+import { PAIRED_FORMAT, pairedContentHash, signPairedSitePartHash, signSitePartHash, snapshotFormatOf, SizedMemberEncoder, SnapshotValueEncoder, SPLIT_SNAPSHOT_FORMAT, verifyPairedSitePartEnvelope, verifySitePartEnvelope, verifySnapshot } from '@fedpbx/signing';
 import { pino } from 'pino';
 import { DataSource } from 'typeorm';
 import { FederationStore, type FederationView } from '../federation/federation-store.js';
@@ -7,11 +7,21 @@ import { LiveHub } from '../live/live-hub.js';
 import { NatsBus } from '../nats/nats-bus.js';
 import { RolloutRepository } from '../rollout/rollout.repository.js';
 import { ConfigBuckets } from './config-buckets.js';
-import { siteConfigText } from '../federation/site-config-hash.js';
+import { CONTROLLER_CONFIG, type ControllerConfig } from '../config.js';
+import { pairedSharedText, pairedSitePartText, sharedPartText, siteConfigText } from '../federation/site-config-hash.js';
 import { SharedPartPublisher } from './shared-part-publisher.js';
 import { SiteLanes } from './site-lanes.js';
 import { invalidStoredValue, type InvalidValue } from './stored-value-check.js';
 import { SnapshotSigningKey, type ControllerSigningKey } from './snapshot-signing-key.js';
+
+/** What this process knows a site's bucket holds: the head revision it serves, its KV sequence, its paired part. */
+interface Published {
+  /** The site's head revision the bucket (with the shared bucket, in the paired format) brings to its agent. */
+  readonly revision: number;
+  readonly seq: number;
+  /** The paired site part in the bucket: its hash and its own revision (older than `revision` after a plan-only write). */
+  readonly part?: { readonly contentHash: string; readonly revision: number };
+}
 
 /**
  * Sites published at once: enough to keep NATS and the database busy while the next snapshots are built, few
@@ -32,7 +42,14 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
   private latest: FederationView | undefined;
   private stopped = false;
   /** Revision and KV sequence known to be in each site's bucket (a cache of the bucket; the bucket decides). */
-  private readonly published = new Map<string, { revision: number; seq: number }>();
+  private readonly published = new Map<string, Published>();
+  /** Publishing in the paired format (FEDPBX_SNAPSHOT_FORMAT=paired): site parts name no shared part. */
+  private readonly paired: boolean;
+  /**
+   * The last commit of this process seen (paired format): its version, its shared content's hash without the site
+   * list, and the version since which that content is in force - what a site part's `requiresShared` says.
+   */
+  private sharedSince: { version: number; baseHash: string; since: number } | undefined;
   /** Puts not yet in the rollout table, newest per site: written in batches beside the puts, not one by one. */
   private readonly unrecorded = new Map<string, { siteId: string; revision: number; contentHash: string; at: Date }>();
   private recording: Promise<void> | undefined;
@@ -51,7 +68,9 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     private readonly signing: SnapshotSigningKey,
     private readonly rollout: RolloutRepository,
     private readonly live: LiveHub,
+    @Inject(CONTROLLER_CONFIG) config: Pick<ControllerConfig, 'FEDPBX_SNAPSHOT_FORMAT'>,
   ) {
+    this.paired = config.FEDPBX_SNAPSHOT_FORMAT === 'paired';
     this.lanes = new SiteLanes(
       (siteId) => this.sync(siteId),
       (siteId, error, retryInMs) => this.log.warn({ siteId, err: error instanceof Error ? error.message : String(error), retryInMs }, 'snapshot not published yet'),
@@ -112,12 +131,35 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
   private committed(view: FederationView): void {
     const before = this.latest;
     this.adopt(view);
+    if (this.paired) this.trackShared(view);
     for (const s of view.federation.sites) {
       const head = view.heads.get(s.id);
       if (head !== undefined && head.revision > (this.published.get(s.id)?.revision ?? 0)) this.lanes.kick(s.id);
     }
     const now = new Set(view.federation.sites.map((s) => s.id));
     for (const s of before?.federation.sites ?? []) if (!now.has(s.id)) this.lanes.kick(s.id);
+  }
+
+  /**
+   * Follows the shared content from commit to commit of this process: unchanged from the commit just before (its
+   * version minus one: nothing committed in between), it has been in force since that one's `since`; otherwise
+   * (changed, or another replica committed in between) since this version.
+   */
+  private trackShared(view: FederationView): void {
+    const baseHash = sharedPartText(view.federation).contentHash;
+    const last = this.sharedSince;
+    const same = last !== undefined && last.baseHash === baseHash && (last.version === view.version - 1 || last.version === view.version);
+    if (last === undefined || view.version >= last.version) this.sharedSince = { version: view.version, baseHash, since: same ? last.since : view.version };
+  }
+
+  /**
+   * The shared revision a site part of `view` requires: the version since which its shared content is in force
+   * when this process followed it there, else the view's own version (the shared part is then put at it: safe,
+   * only not minimal). No shared part of a version in [since, view] differs from the view's but for its list.
+   */
+  private sinceOf(view: FederationView): number {
+    const s = this.sharedSince;
+    return s !== undefined && s.version === view.version ? s.since : view.version;
   }
 
   /** Keeps the newest view (a reconcile's read can finish after a later commit). */
@@ -138,6 +180,10 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     const head = view.heads.get(siteId);
     const known = this.published.get(siteId);
     if (head === undefined || head.revision <= (known?.revision ?? 0)) return;
+    if (this.paired) {
+      await this.syncPaired(view, siteId, head, key, known);
+      return;
+    }
     if (known !== undefined) {
       // The bucket is where this process last put it (as far as it knows): update against that sequence without
       // reading the value back first. If anything else wrote meanwhile the update fails, and the retry reads it.
@@ -159,14 +205,67 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
   }
 
   /**
+   * The paired format (split-snapshot.ts PAIRED_FORMAT): the shared part first (put only when its content, the site
+   * list aside, is not in the bucket since the version it is in force from), then the site part only when the
+   * bucket's does not pair with it as it is: a plan-only write puts no site part, yet records the site's new head
+   * as published (its agent applies the new shared part with the site part it holds).
+   */
+  private async syncPaired(view: FederationView, siteId: string, head: { revision: number; contentHash: string }, key: ControllerSigningKey, known: Published | undefined): Promise<void> {
+    const at = new Date();
+    const part = pairedSitePartText(view.federation, siteId);
+    const invalid = invalidStoredValue(part.config);
+    if (invalid !== undefined) {
+      await this.withhold(siteId, head.revision, invalid, at);
+      return;
+    }
+    const since = this.sinceOf(view);
+    const shared = pairedSharedText(view.federation);
+    const sharedToPublish = { revision: view.version, chunks: shared.chunks, chunkHashes: shared.chunkHashes, contentHash: shared.contentHash, paired: { baseHash: shared.baseHash, since, listed: shared.listed } };
+    if (!(await this.shared.ensure(sharedToPublish, key))) return;
+    let bucket = known?.part;
+    let expectedSeq = known?.seq;
+    if (bucket === undefined) {
+      const current = await this.buckets.head(siteId);
+      expectedSeq = current?.seq ?? 0;
+      if (current !== null && this.signedByUs(siteId, current.text, key)) {
+        if (current.revision > head.revision) {
+          // A newer view's part (another replica's): that view publishes the rest.
+          this.published.set(siteId, { revision: current.revision, seq: current.seq });
+          return;
+        }
+        if (snapshotFormatOf(current.text) === PAIRED_FORMAT) bucket = { contentHash: current.contentHash, revision: current.revision };
+      }
+    }
+    const sharedHash = (): string => pairedContentHash(part.contentHash, this.shared.contentHash ?? shared.contentHash);
+    if (bucket !== undefined && bucket.contentHash === part.contentHash && this.shared.pairs(siteId, bucket.contentHash, bucket.revision)) {
+      this.published.set(siteId, { revision: head.revision, seq: expectedSeq ?? 0, part: bucket });
+      this.record(siteId, head.revision, sharedHash(), at);
+      return;
+    }
+    const signed = signPairedSitePartHash(siteId, part.contentHash, head.revision, since, key, at);
+    try {
+      const seq = await this.buckets.put(siteId, this.encoder.encode([signed.head, ...part.pieces, '}']), expectedSeq ?? 0);
+      this.published.set(siteId, { revision: head.revision, seq, part: { contentHash: part.contentHash, revision: head.revision } });
+    } catch (error) {
+      this.published.delete(siteId);
+      throw error;
+    }
+    this.record(siteId, head.revision, sharedHash(), at);
+    this.log.debug({ siteId, revision: head.revision, requiresShared: since }, 'site part published');
+  }
+
+  /**
    * A bucket value counts only when this controller's key signed it: anything else there (written with leaked
    * controller credentials, or corrupted) claims whatever revision it likes, and trusting that claim would stop
    * every later publish to the site. Such a value is overwritten with the site's real head.
    */
   private signedByUs(siteId: string, text: string, key: ControllerSigningKey): boolean {
     try {
-      if (snapshotFormatOf(text) === SPLIT_SNAPSHOT_FORMAT) {
+      const format = snapshotFormatOf(text);
+      if (format === SPLIT_SNAPSHOT_FORMAT) {
         if (verifySitePartEnvelope(text, siteId, [key]) === undefined) throw new Error('not in wire form');
+      } else if (format === PAIRED_FORMAT) {
+        if (verifyPairedSitePartEnvelope(text, siteId, [key]) === undefined) throw new Error('not in wire form');
       } else verifySnapshot(JSON.parse(text), siteId, [key], { contentAlreadyValidated: true, receivedText: text });
       return true;
     } catch (error) {
