@@ -259,6 +259,8 @@ async function main(): Promise<void> {
       FEDPBX_SIGNING_KEY_FILE: keyFile,
       FEDPBX_SIGNING_KEY_ID: key.keyId,
       FEDPBX_LOG_LEVEL: 'warn',
+      // FEDPBX_SNAPSHOT_FORMAT=split|paired (the controller's default when unset): run both for a same-run A/B.
+      ...(process.env['FEDPBX_SNAPSHOT_FORMAT'] !== undefined ? { FEDPBX_SNAPSHOT_FORMAT: process.env['FEDPBX_SNAPSHOT_FORMAT'] } : {}),
       // e.g. BENCH_CONTROLLER_NODE_ARGS='--cpu-prof --cpu-prof-dir=/tmp/prof' to profile the controller.
     }, process.env['BENCH_CONTROLLER_NODE_ARGS']?.split(' ').filter((a) => a !== '') ?? []);
     log(`nats-server ${nats.url}, database ${db.name}, controller ${controller.url} (pid ${controller.pid() ?? '?'})`);
@@ -475,6 +477,7 @@ async function main(): Promise<void> {
       connect_s: r1(connectS),
       load_average: loadavg().map((l) => Math.round(l * 10) / 10),
       sites: SITES,
+      snapshot_format: process.env['FEDPBX_SNAPSHOT_FORMAT'] ?? 'split',
       extensions_per_site: EXT_PER_SITE,
       writes: WRITES,
       agent_threads: THREADS,

@@ -20,6 +20,17 @@ const part = (revision: number, marker = `v${revision}`): SharedToPublish => {
   return { revision, chunks, chunkHashes, contentHash: chunkedContentHash(chunkHashes) };
 };
 
+/** A paired shared part: content `base` and a site list (`siteParts`), content in force since version `since`. */
+const pairedPart = (revision: number, base: string, since: number, listed: Record<string, string>): SharedToPublish => {
+  const list = `["siteParts",${JSON.stringify(Object.entries(listed).map(([id, contentHash]) => ({ contentHash, id })))}]`;
+  const baseChunk = `["marker",${JSON.stringify(base)}]`;
+  const chunks = [baseChunk, list];
+  const chunkHashes = chunks.map(sha256Text);
+  const baseHash = chunkedContentHash([sha256Text(baseChunk)]);
+  return { revision, chunks, chunkHashes, contentHash: chunkedContentHash(chunkHashes), paired: { baseHash, since, listed: new Map(Object.entries(listed)) } };
+};
+const h = (s: string): string => sha256Text(s);
+
 /**
  * Two controller replicas (each its own connection, buckets and publisher) keeping the shared part on one real
  * nats-server: compare-and-set on the KV sequence, ordered by revision.
@@ -82,5 +93,31 @@ describe('the shared part is compare-and-set by revision across replicas (privat
     const fresh = await replica();
     expect(await fresh.publisher.ensure(part(30), key)).toBe(true);
     expect(await inBucket()).toMatchObject({ revision: 30, marker: 'v30' });
+  });
+
+  it('paired: a part that differs only in its site list is not put again, by either replica; a content change is', async () => {
+    const a = await replica();
+    const b = await replica();
+    expect(await a.publisher.ensure(pairedPart(40, 'plan-1', 40, { s1: h('s1@40'), s2: h('s2@40') }), key)).toBe(true);
+    const first = await inBucket();
+    expect(first).toMatchObject({ revision: 40, marker: 'plan-1' });
+    // B (which never saw the bucket) at version 42, after a site-only write of s1 at 41: same content, a newer list.
+    expect(await b.publisher.ensure(pairedPart(42, 'plan-1', 40, { s1: h('s1@41'), s2: h('s2@40') }), key)).toBe(true);
+    expect(await inBucket()).toMatchObject({ revision: 40, seq: first.seq });
+    // What the agent's rule says of site parts against the part in the bucket (40): listed, or written after it.
+    expect(b.publisher.pairs('s2', h('s2@40'), 12)).toBe(true);
+    expect(b.publisher.pairs('s1', h('s1@41'), 41)).toBe(true);
+    expect(b.publisher.pairs('s1', h('s1@39'), 39)).toBe(false);
+    // A view whose content has been in force only since after the bucket's part: put.
+    expect(await b.publisher.ensure(pairedPart(44, 'plan-1', 43, { s1: h('s1@41'), s2: h('s2@40') }), key)).toBe(true);
+    expect(await inBucket()).toMatchObject({ revision: 44, seq: first.seq! + 1 });
+    // A plan change on A (stale: it believes 40 is there): its compare-and-set loses, it reads 44 and puts 45.
+    expect(await a.publisher.ensure(pairedPart(45, 'plan-2', 45, { s1: h('s1@41'), s2: h('s2@40') }), key)).toBe(true);
+    expect(await inBucket()).toMatchObject({ revision: 45, marker: 'plan-2', seq: first.seq! + 2 });
+    // B, behind at 44 with the old content, never puts it over 45 (a fresh view of B's finds 45 newer than its own).
+    await b.publisher.ensure(pairedPart(44, 'plan-1', 43, { s1: h('s1@41'), s2: h('s2@40') }), key);
+    b.publisher.forget();
+    expect(await b.publisher.ensure(pairedPart(44, 'plan-1', 43, { s1: h('s1@41'), s2: h('s2@40') }), key)).toBe(false);
+    expect(await inBucket()).toMatchObject({ revision: 45, marker: 'plan-2', seq: first.seq! + 2 });
   });
 });
