@@ -510,12 +510,14 @@ async function watchPuts(nats: TestNatsServer): Promise<{ nc: NatsConnection; la
   const jsm = await jetstreamManager(nc);
   return {
     nc,
+    // The later of the site's bucket and the shared bucket: a plan-wide write in the paired format puts no site part.
     async lastPutAt(siteIds) {
       const out = new Map<string, number>();
+      const shared = Date.parse((await jsm.streams.info(`KV_${Subjects.SHARED_BUCKET}`)).state.last_ts);
       await Promise.all(
         siteIds.map(async (siteId) => {
           const info = await jsm.streams.info(`KV_${Subjects.configBucket(siteId)}`);
-          out.set(siteId, Date.parse(info.state.last_ts));
+          out.set(siteId, Math.max(shared, Date.parse(info.state.last_ts)));
         }),
       );
       return out;
