@@ -521,22 +521,37 @@ export function verifyStoredPair(text: string, expectedSiteId: string, keys: rea
   if (named.sharedHash !== shared.envelope.contentHash) throw new SnapshotRejectedError('shared-missing', `the stored site part goes with shared part ${named.sharedHash}, not the one stored beside it`);
   const part = (safeJson(pair.siteText) as { config?: SitePart } | undefined)?.config;
   if (part?.site?.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `the stored site part is not for ${expectedSiteId}`);
-  // The members as the applier keeps them for the next snapshot's reuse (verifyPartSteps' parts): the first change
-  // after a restart then reads only what changed, and assembles and compiles over what the boot built.
-  const values = new Map<string, unknown>();
-  const hashes = new Map<string, string>();
-  for (const [key, [start, end]] of named.checked.members) {
-    if (end - start > REUSE_MAX_PART_BYTES || !(key in part)) continue;
-    values.set(key, (part as Record<string, unknown>)[key]);
-    hashes.set(key, sha256(pair.siteText.slice(start, end)));
-  }
   const { format: _wire, ...envelope } = named.envelope;
-  return { snapshot: { ...envelope, format: SNAPSHOT_FORMAT_VERSION, config: assembler.assemble(part, shared.part) }, shared, siteParts: { values, hashes }, assembler };
+  const siteParts = storedMembers(pair.siteText, named.checked.members, part);
+  return { snapshot: { ...envelope, format: SNAPSHOT_FORMAT_VERSION, config: assembler.assemble(part, shared.part) }, shared, siteParts, assembler };
 }
 
-/** A stored paired site part and its shared part (verifyStoredPair): the pair must still pair (pairingGap). */
+/**
+ * A stored site part's members as the applier keeps them for the next snapshot's reuse (verifyPartSteps' parts):
+ * the first change after a restart then reads only what changed, and assembles and compiles over what the boot built.
+ */
+function storedMembers(siteText: string, members: CheckedText<unknown>['members'], part: object): SnapshotParts {
+  const values = new Map<string, unknown>();
+  const hashes = new Map<string, string>();
+  for (const [key, [start, end]] of members) {
+    if (end - start > REUSE_MAX_PART_BYTES || !(key in part)) continue;
+    values.set(key, (part as Record<string, unknown>)[key]);
+    hashes.set(key, sha256(siteText.slice(start, end)));
+  }
+  return { values, hashes };
+}
+
+/**
+ * A stored paired site part and its shared part (verifyStoredPair): the pair must still pair (pairingGap). As a
+ * format-2 stored site part: hash and signature checked again, the content taken as validated when it was applied
+ * (a head office's 100,000 extensions were read in a worker then; validating them here held a start ~1 s).
+ */
 function storedPaired(siteText: string, shared: VerifiedShared, expectedSiteId: string, keys: readonly VerifyingKey[], assembler: SiteConfigAssembler): StoredPair {
-  const site = runSteps(verifyPairedSitePartSteps(siteText, expectedSiteId, keys));
+  const checked = runSteps(checkPairedSitePartSteps(siteText, expectedSiteId, keys));
+  if (checked === undefined) throw new SnapshotRejectedError('malformed', 'the stored site part is not in wire form');
+  const part = (safeJson(siteText) as { config?: PairedSitePart } | undefined)?.config;
+  if (part?.site?.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `the stored site part is not for ${expectedSiteId}`);
+  const site: VerifiedPairedSitePart = { envelope: checked.envelope, part, parts: storedMembers(siteText, checked.checked.members, part) };
   return { snapshot: pairedSnapshot(site, shared, assembler), shared, siteParts: site.parts, assembler, site: { text: siteText, verified: site } };
 }
 
@@ -784,6 +799,12 @@ export function* verifyPairedSitePartSteps(
  * `shared-missing`): revision max(R, S), the pair's content hash, the site part's signature and time.
  */
 export function pairedSnapshot(site: VerifiedPairedSitePart, shared: VerifiedShared, assembler: SiteConfigAssembler): SiteSnapshot {
+  const snapshot = pairedSnapshotWithoutExtensions(site, shared, assembler);
+  return { ...snapshot, config: { ...snapshot.config, extensions: site.part.extensions } };
+}
+
+/** {@link pairedSnapshot} of a site part whose extensions were read elsewhere (a worker thread built their table). */
+export function pairedSnapshotWithoutExtensions(site: PairedSitePartWithoutExtensions, shared: VerifiedShared, assembler: SiteConfigAssembler): SnapshotWithoutExtensions {
   const gap = pairingGap(site.envelope, shared);
   if (gap !== undefined) throw new SnapshotRejectedError('shared-missing', gap);
   const { siteId, revision, generatedAt, contentHash, signature } = site.envelope;
@@ -794,8 +815,58 @@ export function pairedSnapshot(site: VerifiedPairedSitePart, shared: VerifiedSha
     generatedAt: shared.envelope.revision > revision ? shared.envelope.generatedAt : generatedAt,
     contentHash: pairedContentHash(contentHash, shared.envelope.contentHash),
     signature,
-    config: assembler.assemble(site.part as SitePart, shared.part),
+    config: assembler.assembleWithoutExtensions(site.part as Omit<SitePart, 'extensions'>, shared.part),
   };
+}
+
+/** A verified paired site part but for its extensions (a head office's, read in a worker: DeferredPairedSitePart). */
+export interface PairedSitePartWithoutExtensions {
+  readonly envelope: PairedSitePartEnvelope;
+  readonly part: Omit<PairedSitePart, 'extensions'>;
+  readonly parts: SnapshotParts;
+}
+
+/**
+ * A paired site part read but for its extensions, which another reader - a worker thread - reads from `extensions`
+ * ({@link readSitePartExtensions}: the member's schema is the format-2 one). As {@link DeferredSplit}: `finish`
+ * throws what a member after the extensions was refused for, or the site's refusal; call it only once the
+ * extensions read without refusal (theirs comes first).
+ */
+export interface DeferredPairedSitePart {
+  readonly extensions: { readonly start: number; readonly end: number };
+  readonly finish: () => PairedSitePartWithoutExtensions;
+}
+
+/**
+ * {@link verifyPairedSitePartSteps}, the extensions left unread when they are over REUSE_MAX_PART_BYTES (a
+ * DeferredPairedSitePart then; a smaller site's part is read whole). The same checks in the same order.
+ */
+export function* verifyPairedSitePartDeferringSteps(
+  text: string,
+  expectedSiteId: string,
+  keys: readonly VerifyingKey[],
+  previous?: SnapshotParts,
+  checked?: CheckedText<PairedSitePartEnvelope>,
+): Generator<void, VerifiedPairedSitePart | DeferredPairedSitePart> {
+  const read = yield* verifyPartSteps(text, pairedSitePartSpec(expectedSiteId, keys), previous, undefined, checked, 'extensions');
+  if (read === undefined) throw new SnapshotRejectedError('malformed', 'snapshot is not in wire form (envelope, then "config" as its last member)');
+  const deferred = read.deferred;
+  const site = (): PairedSitePartWithoutExtensions => {
+    const part = read.content as Omit<PairedSitePart, 'extensions'>;
+    if (part.site.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${part.site.id}, this agent serves ${expectedSiteId}`);
+    return { envelope: read.envelope, part, parts: read.parts };
+  };
+  if (deferred === undefined) return site() as VerifiedPairedSitePart;
+  const finish = (): PairedSitePartWithoutExtensions => {
+    if (deferred.after !== undefined) throw deferred.after;
+    return site();
+  };
+  return { extensions: { start: deferred.start, end: deferred.end }, finish };
+}
+
+/** Whether a paired site part's verification left its extensions to another reader. */
+export function isDeferredPairedSitePart(v: VerifiedPairedSitePart | DeferredPairedSitePart): v is DeferredPairedSitePart {
+  return 'finish' in v;
 }
 
 /**

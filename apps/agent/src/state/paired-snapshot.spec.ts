@@ -1,15 +1,18 @@
-import { mkdtempSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { gunzipSync } from 'node:zlib';
 import { pino } from 'pino';
-import type { SiteConfig, SiteSnapshot } from '@fedpbx/contracts';
-import { buildSiteConfig, foundingScenario } from '@fedpbx/dialplan';
-import { generateSigningKey, signPairedSnapshot, signSplitSnapshot, verifySnapshotTextInSlices, type SitePartRef } from '@fedpbx/signing';
+import { canonicalJson, type SiteConfig, type SiteSnapshot } from '@fedpbx/contracts';
+import { buildSiteConfig, foundingScenario, generateFederation, siteIdOf } from '@fedpbx/dialplan';
+import { generateSigningKey, signPairedSitePartHash, signPairedSnapshot, signSplitSnapshot, verifySnapshotTextInSlices, type PairedSitePart, type SitePartRef } from '@fedpbx/signing';
 import { describe, expect, it } from 'vitest';
 import { AgentMetrics } from '../metrics/agent-metrics.js';
-import { RoutingState } from './routing-state.js';
-import { SnapshotApplier } from './snapshot-applier.js';
+import { EXTENSION_READER_ALARM, workerExtensionReader, type ExtensionReader, type ExtensionReaderOptions } from './extension-reader.js';
+import { RoutingState, type SnapshotInForce } from './routing-state.js';
+import { SnapshotApplier, type ApplyResult } from './snapshot-applier.js';
 import { SnapshotStore } from './snapshot-store.js';
 import { storedBytes } from './testing/stored-snapshots.js';
 
@@ -202,4 +205,146 @@ describe('paired format 4: parts that name each other by revision', () => {
     const p = paired(piter, { site: 1, requires: 1, shared: 1 });
     await expect(verifySnapshotTextInSlices(p.siteText, 'piter', [key], async () => undefined)).rejects.toMatchObject({ code: 'format' });
   });
+});
+
+// A head office's paired site part: its extensions read in the worker (extension-reader.ts) as format 2's are. The
+// worker runs the built extension-worker.js: build first (`npx nx run-many -t build --projects=@fedpbx/agent`).
+const BUILT_WORKER = new URL('../../dist/state/extension-worker.js', import.meta.url);
+const hqId = siteIdOf(0);
+// 6,000 extensions: ~1.2 MB of site part, its extensions over REUSE_MAX_PART_BYTES.
+const hq = buildSiteConfig(generateFederation({ sites: 2, extensionsPerSite: 6000, flows: 0 }), hqId);
+const hqFirst = signPairedSnapshot(hq, 1, 1, 1, [{ id: hqId, contentHash: 'self' }], key, at);
+
+/** hq's paired site part of revision 2 (requiring shared part 1) with its content made by `mutate`, signed. */
+function hqPart(mutate: (part: PairedSitePart) => string): string {
+  const part = JSON.parse(hqFirst.siteText.slice(hqFirst.siteText.indexOf(',"config":') + 10, -1)) as PairedSitePart;
+  const json = mutate(part);
+  const hash = `sha256:${createHash('sha256').update(json).digest('hex')}`;
+  return `${signPairedSitePartHash(hqId, hash, 2, 1, key, at).head}${json}}`;
+}
+const hqExtension = (part: PairedSitePart, index: number, change: Record<string, unknown>): PairedSitePart => ({
+  ...part,
+  extensions: part.extensions.map((e, i) => (i === index ? ({ ...e, ...change } as PairedSitePart['extensions'][number]) : e)),
+});
+
+/**
+ * An applier for hq with the pair of version 1 in force; `reader`: its extensions read in a worker (reads counted),
+ * false: on the event loop.
+ */
+async function hqApplier(reader: ExtensionReaderOptions | false) {
+  const dir = mkdtempSync(join(tmpdir(), 'fedpbx-paired-hq-'));
+  const store = new SnapshotStore(dir, hqId, [key], 3);
+  await store.init();
+  const state = new RoutingState();
+  const reads = { started: 0, given: 0, cancelled: 0 };
+  const inner = reader === false ? undefined : workerExtensionReader({ script: BUILT_WORKER, ...reader });
+  const counted: ExtensionReader | undefined =
+    inner === undefined
+      ? undefined
+      : () => {
+          reads.started++;
+          const read = inner();
+          return { read: (...args) => (reads.given++, read.read(...args)), cancel: () => (reads.cancelled++, read.cancel()) };
+        };
+  const applier = new SnapshotApplier(hqId, [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }), counted);
+  const applied: SnapshotInForce[] = [];
+  applier.onApplied((snapshot) => applied.push(snapshot));
+  await applier.offerSharedValue(hqFirst.sharedValue, 'test');
+  const first = await applier.offerText(hqFirst.siteText, 'test');
+  return { dir, store, state, applier, applied, reads, first };
+}
+
+/** The compiled table's rows, in its order: what routing reads. */
+function tableRows(state: RoutingState): [string, string | undefined, unknown][] {
+  const rows: [string, string | undefined, unknown][] = [];
+  state.site.extensions.forEachExtension((n, endpoint) => rows.push([n, endpoint, state.site.extensions.get(n)]));
+  return rows;
+}
+
+const outcome = (r: ApplyResult) => (r.applied ? { applied: true, revision: r.revision, contentHash: r.contentHash } : { applied: false, code: r.code, reason: r.reason });
+
+describe('paired format 4: a head office\'s extensions read in the worker, as format 2\'s', () => {
+  it('applies the pair with the worker\'s table: the config and table the event loop\'s read gives; a plan-only shared part reads nothing again', async () => {
+    const here = await hqApplier(false);
+    const worker = await hqApplier({});
+    expect(worker.first).toEqual(here.first);
+    expect(worker.first).toMatchObject({ applied: true, revision: 1 });
+    // The paired path used the worker (one read, given the text) - not the event loop.
+    expect(worker.reads).toEqual({ started: 1, given: 1, cancelled: 1 });
+    expect(worker.state.site.extensions.size).toBe(6000);
+    expect(tableRows(worker.state)).toEqual(tableRows(here.state));
+    // Hooks and listeners get no extension objects (the table is what the worker built), the rest as the event loop's.
+    const { extensionTable, ...config } = worker.applied.at(-1)?.config as SnapshotInForce['config'] & { extensionTable?: unknown };
+    expect(extensionTable).toBe(worker.state.site.extensions);
+    expect('extensions' in config).toBe(false);
+    expect({ ...worker.applied.at(-1), config }).toEqual(here.state.snapshot);
+    // A plan-only write: applied with the site part in force, its table taken over (no read, no extension object).
+    const plan = signPairedSnapshot(withRange(hq, 'nr-hq'), 1, 1, 2, [{ id: hqId, contentHash: 'self' }], key, at);
+    for (const t of [here, worker]) expect(await t.applier.offerSharedValue(plan.sharedValue, 'test')).toMatchObject({ applied: { applied: true, revision: 2 } });
+    expect(worker.reads).toEqual({ started: 1, given: 1, cancelled: 1 });
+    expect(worker.state.snapshot).toEqual(here.state.snapshot);
+    expect(tableRows(worker.state)).toEqual(tableRows(here.state));
+    // The stored pair boots to the same config as the event loop's (content taken as validated, as format 2's).
+    const booted = await new SnapshotStore(worker.dir, hqId, [key]).loadLastKnownGood();
+    expect(booted?.snapshot.revision).toBe(2);
+    expect(booted?.snapshot.config).toEqual(withRange(hq, 'nr-hq'));
+  }, 120_000);
+
+  it('gives the event loop\'s verdicts for the same signed texts: valid, and refused at every member in the same order', async () => {
+    // Each text, and whether the worker is given it (a member before the extensions is refused here first).
+    const cases: Record<string, [(p: PairedSitePart) => string, boolean]> = {
+      'a renamed extension (valid)': [(p) => canonicalJson(hqExtension(p, 0, { displayName: 'Renamed' })), true],
+      'a number with a letter': [(p) => canonicalJson(hqExtension(p, 0, { number: '10a0' })), true],
+      'a bad extension and a bad link after it: the extension is refused': [(p) => canonicalJson({ ...hqExtension(p, 5, { number: 'x' }), links: [{ bogus: true }] as unknown as PairedSitePart['links'] }), true],
+      'a bad link only': [(p) => canonicalJson({ ...p, links: [{ bogus: true }] as unknown as PairedSitePart['links'] }), true],
+      'a bad call flow (before the extensions) and a bad extension: the flow is refused': [
+        (p) => canonicalJson({ ...hqExtension(p, 5, { number: 'x' }), callFlows: [{ id: 'f' }] as unknown as PairedSitePart['callFlows'] }),
+        false,
+      ],
+      'extensions not JSON': [(p) => canonicalJson(p).replace('},{"displayName"', '},,{"displayName"'), true],
+      'another site': [(p) => canonicalJson({ ...p, site: { ...p.site, id: 'elsewhere' } }), true],
+    };
+    for (const [name, [mutate, givenToWorker]] of Object.entries(cases)) {
+      const text = hqPart(mutate);
+      const here = await hqApplier(false);
+      const worker = await hqApplier({});
+      const expected = await here.applier.offerText(text, 'test');
+      expect(outcome(await worker.applier.offerText(text, 'test')), name).toEqual(outcome(expected));
+      expect(worker.reads, name).toEqual({ started: 2, given: givenToWorker ? 2 : 1, cancelled: 2 });
+      expect(worker.state.revision, name).toBe(here.state.revision);
+      expect(tableRows(worker.state), name).toEqual(tableRows(here.state));
+    }
+  }, 180_000);
+
+  it('a site part that waits for its shared part ends its worker; the one read when the shared part comes is the worker\'s', async () => {
+    const t = await hqApplier({});
+    const next = signPairedSnapshot(renamed(hq, 'Waited'), 3, 3, 3, [{ id: hqId, contentHash: 'self' }], key, at);
+    expect(await t.applier.offerText(next.siteText, 'test')).toMatchObject({ applied: false, code: 'shared-missing' });
+    // Started early (it loads while the text is checked), ended unused: no worker left running for a waiting part.
+    expect(t.reads).toEqual({ started: 2, given: 1, cancelled: 2 });
+    expect(await t.applier.offerSharedValue(next.sharedValue, 'test')).toMatchObject({ applied: { applied: true, revision: 3 } });
+    expect(t.reads).toEqual({ started: 3, given: 2, cancelled: 3 });
+    expect(t.state.site.extensions.get(hq.extensions[0]!.number)?.displayName).toBe('Waited');
+  }, 60_000);
+
+  it('a worker that crashes is a refusal (reader-failed) with the alarm: the pair in force stays', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedpbx-paired-crash-'));
+    const crashing = join(dir, 'crashing.mjs');
+    writeFileSync(crashing, "throw new Error('boom');\n");
+    const here = await hqApplier(false);
+    const raised = new Map<string, string>();
+    const alarms = { raise: (code: string, _s: string, message: string) => void raised.set(code, message), clear: (code: string) => void raised.delete(code) };
+    // Revision 1 in force read by a good worker; then the reader crashes for revision 2.
+    const t = await hqApplier({});
+    const broken = new SnapshotApplier(hqId, [key], t.store, t.state, new AgentMetrics(false), pino({ level: 'silent' }), workerExtensionReader({ script: pathToFileURL(crashing), alarms }));
+    await broken.offerSharedValue(hqFirst.sharedValue, 'test');
+    const before = tableRows(t.state);
+    const result = await broken.offerText(hqPart((p) => canonicalJson(hqExtension(p, 0, { displayName: 'Renamed' }))), 'test');
+    expect(result).toMatchObject({ applied: false, code: 'reader-failed', reason: expect.stringMatching(/extension reader crashed: boom/) as string });
+    expect(raised.get(EXTENSION_READER_ALARM)).toMatch(/crashed: boom/);
+    expect(t.state.revision).toBe(1);
+    expect(tableRows(t.state)).toEqual(before);
+    expect(tableRows(t.state)).toEqual(tableRows(here.state));
+    expect((await t.store.loadLastKnownGood())?.snapshot.revision).toBe(1);
+  }, 60_000);
 });

@@ -4,9 +4,11 @@ import {
   checkPairedSitePartSteps,
   checkSitePartSteps,
   inflateSizedMember,
+  isDeferredPairedSitePart,
   isDeferredSplit,
   PAIRED_FORMAT,
   pairedSnapshot,
+  pairedSnapshotWithoutExtensions,
   pairingGap,
   pairText,
   REUSE_MAX_PART_BYTES,
@@ -16,6 +18,7 @@ import {
   SnapshotRejectedError,
   SPLIT_SNAPSHOT_FORMAT,
   verifySharedSteps,
+  verifyPairedSitePartDeferringSteps,
   verifyPairedSitePartSteps,
   verifySharedValueSteps,
   verifySitePartDeferringSteps,
@@ -25,7 +28,7 @@ import {
   verifySnapshotTextInSlices,
   type CheckedPairedSitePart,
   type CheckedSitePart,
-  type DeferredSplit,
+  type PairedSitePartWithoutExtensions,
   type SnapshotParts,
   type StoredPair,
   type VerifiedPairedSitePart,
@@ -75,11 +78,18 @@ interface KeptShared {
 }
 
 /** A paired site part in force: its text and the value it came in (stored with the next shared part), verified. */
-interface PairedSite {
+type PairedSite = VerifiedPaired & {
   readonly text: string;
   readonly value: Uint8Array | undefined;
-  readonly verified: VerifiedPairedSitePart;
-}
+};
+
+/**
+ * A paired site part verified: with its extensions as objects, or - a head office's, read in the worker - without
+ * them and with their table (kept for the next shared part: it is compiled with the same table, never read again).
+ */
+type VerifiedPaired =
+  | { readonly verified: VerifiedPairedSitePart; readonly extensionTable?: undefined }
+  | { readonly verified: PairedSitePartWithoutExtensions; readonly extensionTable: ExtensionTable };
 
 /** A verified snapshot, and the parts it was read from when it came as text (for the next one's reuse). */
 interface Verification {
@@ -265,6 +275,16 @@ export class SnapshotApplier {
    * `shared-missing` with `waitingFor` while the last-known-good stays in force.
    */
   private async pairedSitePart(text: string, source: string, value: Uint8Array | undefined): Promise<ApplyResult> {
+    // As sitePart: a head office's worker loads while the text is checked here; ended on every way out.
+    const read = this.extensionRead(text);
+    try {
+      return await this.checkedPairedSitePart(text, source, value, read);
+    } finally {
+      read?.cancel();
+    }
+  }
+
+  private async checkedPairedSitePart(text: string, source: string, value: Uint8Array | undefined, read: ExtensionRead | undefined): Promise<ApplyResult> {
     const claimed = claimedRevision(text) ?? 0;
     let checked: CheckedPairedSitePart | undefined;
     try {
@@ -289,7 +309,7 @@ export class SnapshotApplier {
       return { applied: false, revision: envelope.revision, code: 'shared-missing', reason: `waiting for ${waitingFor}`, waitingFor };
     }
     if (this.pendingPaired !== undefined && this.pendingPaired.checked.envelope.revision <= envelope.revision) this.pendingPaired = undefined;
-    return this.applyPaired(text, source, value, shared, checked);
+    return this.applyPaired(text, source, value, shared, checked, read);
   }
 
   /**
@@ -313,7 +333,7 @@ export class SnapshotApplier {
     const result = await this.verified(
       revision,
       'nats',
-      () => ({ snapshot: pairedSnapshot(site.verified, shared.verified, this.assembler), parts: this.parts }),
+      () => ({ snapshot: pairedSnapshotToApply(site, shared.verified, this.assembler), parts: this.parts }),
       () => pairText(site.text, shared.verified.text),
       shared.compressed === undefined ? undefined : () => storedPairBytes(site.text, site.value, shared.compressed as Uint8Array),
     );
@@ -321,21 +341,45 @@ export class SnapshotApplier {
     return result;
   }
 
-  /** A paired site part's content read (what is as in force taken over) and applied with `shared`. */
-  private async applyPaired(text: string, source: string, value: Uint8Array | undefined, shared: KeptShared, checked: CheckedPairedSitePart): Promise<ApplyResult> {
-    let site: VerifiedPairedSitePart | undefined;
-    const result = await this.verified(
-      checked.envelope.revision,
-      source,
-      async () => {
-        site = await runStepsWithPauses(verifyPairedSitePartSteps(text, this.siteId, this.keys, this.parts, checked.checked), nextTurn);
-        return { snapshot: pairedSnapshot(site, shared.verified, this.assembler), parts: site.parts };
-      },
-      () => pairText(text, shared.verified.text),
-      shared.compressed === undefined ? undefined : () => storedPairBytes(text, value, shared.compressed as Uint8Array),
-    );
-    if (result.applied && site !== undefined) this.pairedSite = { text, value, verified: site };
-    return result;
+  /**
+   * A paired site part's content read (what is as in force taken over) and applied with `shared`. `read`: a
+   * worker's read of the extensions started for this text (one is started here when needed and there is none).
+   */
+  private async applyPaired(text: string, source: string, value: Uint8Array | undefined, shared: KeptShared, checked: CheckedPairedSitePart, read?: ExtensionRead): Promise<ApplyResult> {
+    const own = read === undefined ? this.extensionRead(text) : undefined;
+    const reader = read ?? own;
+    let site: VerifiedPaired | undefined;
+    try {
+      const result = await this.verified(
+        checked.envelope.revision,
+        source,
+        async () => {
+          site =
+            reader === undefined
+              ? { verified: await runStepsWithPauses(verifyPairedSitePartSteps(text, this.siteId, this.keys, this.parts, checked.checked), nextTurn) }
+              : await this.pairedWithWorker(text, checked, reader);
+          return { snapshot: pairedSnapshotToApply(site, shared.verified, this.assembler), parts: site.verified.parts };
+        },
+        () => pairText(text, shared.verified.text),
+        shared.compressed === undefined ? undefined : () => storedPairBytes(text, value, shared.compressed as Uint8Array),
+      );
+      if (result.applied && site !== undefined) this.pairedSite = { ...site, text, value };
+      return result;
+    } finally {
+      own?.cancel();
+    }
+  }
+
+  /**
+   * A paired site part verified with its extensions read in the worker when they are large, as verifiedWithWorker
+   * does for format 2: every other member read here first, then the worker's verdict, then the checks after them;
+   * a worker that fails is `reader-failed`. The pairing is checked after (pairedSnapshotToApply), as on the event loop.
+   */
+  private async pairedWithWorker(text: string, checked: CheckedPairedSitePart, read: ExtensionRead): Promise<VerifiedPaired> {
+    const split = await runStepsWithPauses(verifyPairedSitePartDeferringSteps(text, this.siteId, this.keys, this.parts, checked.checked), nextTurn);
+    if (!isDeferredPairedSitePart(split)) return { verified: split };
+    const extensionTable = await this.extensionTable(text, split.extensions, read);
+    return { verified: split.finish(), extensionTable };
   }
 
   /** A worker's read of the extensions, for a text long enough that they may be over REUSE_MAX_PART_BYTES. */
@@ -378,14 +422,14 @@ export class SnapshotApplier {
   private async verifiedWithWorker(text: string, shared: KeptShared, named: CheckedSitePart, read: ExtensionRead): Promise<Verification> {
     const split = await runStepsWithPauses(verifySitePartDeferringSteps(text, this.siteId, this.keys, shared.verified, this.assembler, this.parts, named.checked), nextTurn);
     if (!isDeferredSplit(split)) return split;
-    const extensionTable = await this.extensionTable(text, split, read);
+    const extensionTable = await this.extensionTable(text, split.extensions, read);
     const { snapshot, parts } = split.finish();
     return { snapshot: { ...snapshot, config: { ...snapshot.config, extensionTable } }, parts };
   }
 
-  private async extensionTable(text: string, split: DeferredSplit, read: ExtensionRead): Promise<ExtensionTable> {
+  private async extensionTable(text: string, extensions: { readonly start: number; readonly end: number }, read: ExtensionRead): Promise<ExtensionTable> {
     try {
-      return await read.read(text, split.extensions.start, split.extensions.end, this.siteId);
+      return await read.read(text, extensions.start, extensions.end, this.siteId);
     } catch (error) {
       if (error instanceof ExtensionReaderFailure) throw new SnapshotRejectedError('reader-failed', error.message);
       throw error;
@@ -464,6 +508,13 @@ export class SnapshotApplier {
     this.log.warn({ revision, code, reason, source }, 'snapshot refused; last-known-good stays in force');
     return { applied: false, revision, code, reason };
   }
+}
+
+/** The snapshot a verified paired site part makes with `shared`: its extensions as objects, or as the worker's table. */
+function pairedSnapshotToApply(site: VerifiedPaired, shared: VerifiedShared, assembler: SiteConfigAssembler): SnapshotToApply {
+  if (site.extensionTable === undefined) return pairedSnapshot(site.verified, shared, assembler);
+  const snapshot = pairedSnapshotWithoutExtensions(site.verified, shared, assembler);
+  return { ...snapshot, config: { ...snapshot.config, extensionTable: site.extensionTable } };
 }
 
 /** One turn of the event loop (I/O callbacks, hence FastAGI, run before it resolves). */
