@@ -213,11 +213,6 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
   private async syncPaired(view: FederationView, siteId: string, head: { revision: number; contentHash: string }, key: ControllerSigningKey, known: Published | undefined): Promise<void> {
     const at = new Date();
     const part = pairedSitePartText(view.federation, siteId);
-    const invalid = invalidStoredValue(part.config);
-    if (invalid !== undefined) {
-      await this.withhold(siteId, head.revision, invalid, at);
-      return;
-    }
     const since = this.sinceOf(view);
     const shared = pairedSharedText(view.federation);
     const sharedToPublish = { revision: view.version, chunks: shared.chunks, chunkHashes: shared.chunkHashes, contentHash: shared.contentHash, paired: { baseHash: shared.baseHash, since, listed: shared.listed } };
@@ -240,6 +235,13 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     if (bucket !== undefined && bucket.contentHash === part.contentHash && this.shared.pairs(siteId, bucket.contentHash, bucket.revision)) {
       this.published.set(siteId, { revision: head.revision, seq: expectedSeq ?? 0, part: bucket });
       this.record(siteId, head.revision, sharedHash(), at);
+      return;
+    }
+    // Checked only for a site part to be signed: one already in the bucket was checked when it was put (a plan-wide
+    // write would otherwise check every site's whole config again: 1.2 s of CPU in the last 60 s of a 1,000-site bench:sync).
+    const invalid = invalidStoredValue(part.config);
+    if (invalid !== undefined) {
+      await this.withhold(siteId, head.revision, invalid, at);
       return;
     }
     const signed = signPairedSitePartHash(siteId, part.contentHash, head.revision, since, key, at);
