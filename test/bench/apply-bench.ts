@@ -5,7 +5,9 @@
 // places calls at BENCH_RATE/s (the bench:agi mix) and times each one from TCP connect to the first command (TTFC).
 // Snapshots are sent as the controller sends them: format 2 (BENCH_FORMAT, 2), the site part in the site's bucket and
 // the shared part in the shared bucket, the agent starting from the pair stored in its state dir as at a restart;
-// BENCH_FORMAT=1 sends format 1 (one whole snapshot per revision, the agent starting from a bootstrap file).
+// BENCH_FORMAT=1 sends format 1 (one whole snapshot per revision, the agent starting from a bootstrap file);
+// BENCH_FORMAT=4 the paired format (split-snapshot.ts PAIRED_FORMAT): the shared part of version 1 put once, each
+// revision a site-only write (site part r requiring shared part 1), the agent starting from the stored pair.
 // Phases:
 //   start:  the agent writes the Asterisk include files of the snapshot it started with (pjsip for 100,000 phones);
 //   quiet:  BENCH_QUIET_SECONDS with nothing to do but calls;
@@ -27,7 +29,7 @@ import { Subjects, type Federation } from '@fedpbx/contracts';
 import { Kvm } from '@nats-io/kv';
 import { jetstream } from '@nats-io/jetstream';
 import { buildSiteConfig } from '@fedpbx/dialplan';
-import { encodeSnapshotValue, pairText, signSplitSnapshot } from '@fedpbx/signing';
+import { encodeSnapshotValue, pairText, signPairedSnapshot, signSplitSnapshot } from '@fedpbx/signing';
 import { REPO_ROOT, startAgent, type AgentProcess } from '../support/agent-process.js';
 import { placeCall } from '../support/asterisk/fastagi-peer.js';
 import { startNatsServer } from '../support/nats-server.js';
@@ -47,7 +49,7 @@ const RATE = num('BENCH_RATE', 200);
 const APPLIES = Math.round(num('BENCH_APPLIES', 3));
 const QUIET_SECONDS = num('BENCH_QUIET_SECONDS', 3);
 const FORMAT = num('BENCH_FORMAT', 2);
-if (FORMAT !== 1 && FORMAT !== 2) throw new Error(`BENCH_FORMAT: 1 or 2, got ${FORMAT}`);
+if (FORMAT !== 1 && FORMAT !== 2 && FORMAT !== 4) throw new Error(`BENCH_FORMAT: 1, 2 or 4, got ${FORMAT}`);
 /** How long to wait for each of the agent's milestones (a loaded machine renders a head office slowly). */
 const WAIT_MS = num('BENCH_WAIT_SECONDS', 120) * 1000;
 const AGENT_MAIN = resolve(REPO_ROOT, process.env.BENCH_AGENT_MAIN ?? 'apps/agent/dist/main.js');
@@ -114,6 +116,12 @@ function sent(controller: TestController, fed: Federation, revision: number): Se
     return { revision, siteText, siteValue: encodeSnapshotValue(siteText) };
   }
   const at = new Date('2026-11-26T09:00:00Z');
+  if (FORMAT === 4) {
+    // Site-only writes: the shared part of version 1 (listing revision 1's site part) pairs with every later site part.
+    const pair = signPairedSnapshot(buildSiteConfig(fed, BENCH_SITE), revision, 1, 1, [{ id: BENCH_SITE, contentHash: 'self' }], controller.key, at);
+    const site = { revision, siteText: pair.siteText, siteValue: encodeSnapshotValue(pair.siteText) };
+    return revision === 1 ? { ...site, sharedText: pair.sharedText, sharedValue: pair.sharedValue } : site;
+  }
   const { siteText, sharedText } = signSplitSnapshot(buildSiteConfig(fed, BENCH_SITE), revision, 1, controller.key, at);
   return { revision, siteText, siteValue: encodeSnapshotValue(siteText), sharedText, sharedValue: encodeSnapshotValue(sharedText) };
 }
@@ -157,7 +165,7 @@ async function main(): Promise<void> {
   const ctl = await controllerSide(nats);
   // As the controller publishes: gzip-compressed (a head office's 20 MB of JSON is over the bus's payload limit).
   // The shared part goes first, as the controller puts it (only when it changed: never, here).
-  const shared = FORMAT === 2 ? await new Kvm(jetstream(ctl.nc)).create(Subjects.SHARED_BUCKET, { history: 1 }) : undefined;
+  const shared = FORMAT !== 1 ? await new Kvm(jetstream(ctl.nc)).create(Subjects.SHARED_BUCKET, { history: 1 }) : undefined;
   let sharedPut: string | undefined;
   const publish = async (snapshot: Sent): Promise<void> => {
     if (shared !== undefined && snapshot.sharedValue !== undefined && snapshot.sharedText !== sharedPut) {
