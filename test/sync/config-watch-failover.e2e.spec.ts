@@ -112,13 +112,17 @@ describe('a config watch whose consumer was on a NATS node that died (issue 20 Â
       await until('revision 2 applied', async () => (agent.state.revision === 2 ? true : undefined), 60_000);
       const lateMs = Date.now() - killedAt;
       const silent = agent.logs.find((l) => l.msg === 'config watch fell silent; re-creating it');
-      process.stdout.write(`${JSON.stringify({ killed: victim.name, silent_after_ms: typeof silent?.time === 'number' ? silent.time - killedAt : null, revision_2_applied_after_ms: lateMs })}\n`);
+      const silentAfterMs = typeof silent?.time === 'number' ? silent.time - killedAt : undefined;
+      process.stdout.write(`${JSON.stringify({ killed: victim.name, silent_after_ms: silentAfterMs ?? null, revision_2_applied_after_ms: lateMs })}\n`);
 
       // Still on its node all along: nobody but the watcher's own heartbeat check could have noticed.
       expect(agent.logs.filter((l) => l.msg === 'NATS reconnected')).toHaveLength(0);
-      // Two heartbeats missed (2 s each by default, checked every 2 s: 4-6 s), the watch made again and the value
-      // read; measured 6.5 s at load 26 on 2 cores. Without the watcher's own check it took 106 s here.
-      expect(lateMs).toBeLessThan(15_000);
+      // Two heartbeats missed (2 s each by default, checked every 2 s: 4-6 s): the silence is noticed by the watcher's
+      // own check (5.9 s in two CI runs). Then the watch is made again and the value read, which also waits for the
+      // cluster's new stream leader: 6.2 s after the kill in one CI run, 18.3 s in another (and 18.7 s at load 20).
+      // Without the watcher's own check it took 106 s here.
+      expect(silentAfterMs).toBeLessThan(10_000);
+      expect(lateMs).toBeLessThan(30_000);
       // Logged and counted, not silent; each value offered once and in order (the re-created watch starts at the
       // latest value, and revision 1 - if nothing was written yet when it started - is not offered again).
       expect(silent).toMatchObject({ level: 40, reason: 'silent', bucket: Subjects.configBucket(SITE) });
