@@ -429,12 +429,8 @@ export function* verifySitePartSteps(
   previous?: SnapshotParts,
   checked?: CheckedText<SitePartEnvelope>,
 ): Generator<void, VerifiedSplit> {
-  const read = yield* verifyPartSteps(text, sitePartSpec(expectedSiteId, keys), previous, undefined, checked);
-  if (read === undefined) throw new SnapshotRejectedError('malformed', 'snapshot is not in wire form (envelope, then "config" as its last member)');
-  const part = checkedSitePart(read, expectedSiteId, shared) as SitePart;
-  const { format: _wire, ...envelope } = read.envelope;
-  // In memory the snapshot is the assembled config, the same as a format-1 snapshot's; the wire form stays in the stored text.
-  return { snapshot: { ...envelope, format: SNAPSHOT_FORMAT_VERSION, config: assembler.assemble(part, shared.part) }, parts: read.parts };
+  // Nothing deferred, the part is read whole: a VerifiedSplit.
+  return (yield* sitePartSteps(text, expectedSiteId, keys, shared, assembler, previous, checked, undefined)) as VerifiedSplit;
 }
 
 /** The checks of a site part's content once it is read: the site it is for, the shared part it goes with. */
@@ -475,12 +471,27 @@ export function* verifySitePartDeferringSteps(
   previous?: SnapshotParts,
   checked?: CheckedText<SitePartEnvelope>,
 ): Generator<void, VerifiedSplit | DeferredSplit> {
-  const read = yield* verifyPartSteps(text, sitePartSpec(expectedSiteId, keys), previous, undefined, checked, 'extensions');
+  return yield* sitePartSteps(text, expectedSiteId, keys, shared, assembler, previous, checked, 'extensions');
+}
+
+/** verifySitePartSteps and its deferring form: `defer` names the member left to another reader when large. */
+function* sitePartSteps(
+  text: string,
+  expectedSiteId: string,
+  keys: readonly VerifyingKey[],
+  shared: VerifiedShared,
+  assembler: SiteConfigAssembler,
+  previous: SnapshotParts | undefined,
+  checked: CheckedText<SitePartEnvelope> | undefined,
+  defer: 'extensions' | undefined,
+): Generator<void, VerifiedSplit | DeferredSplit> {
+  const read = yield* verifyPartSteps(text, sitePartSpec(expectedSiteId, keys), previous, undefined, checked, defer);
   if (read === undefined) throw new SnapshotRejectedError('malformed', 'snapshot is not in wire form (envelope, then "config" as its last member)');
   const { format: _wire, ...envelope } = read.envelope;
   const deferred = read.deferred;
   if (deferred === undefined) {
     const part = checkedSitePart(read, expectedSiteId, shared) as SitePart;
+    // In memory the snapshot is the assembled config, the same as a format-1 snapshot's; the wire form stays in the stored text.
     return { snapshot: { ...envelope, format: SNAPSHOT_FORMAT_VERSION, config: assembler.assemble(part, shared.part) }, parts: read.parts };
   }
   const finish = (): { snapshot: SnapshotWithoutExtensions; parts: SnapshotParts } => {
@@ -787,11 +798,8 @@ export function* verifyPairedSitePartSteps(
   previous?: SnapshotParts,
   checked?: CheckedText<PairedSitePartEnvelope>,
 ): Generator<void, VerifiedPairedSitePart> {
-  const read = yield* verifyPartSteps(text, pairedSitePartSpec(expectedSiteId, keys), previous, undefined, checked);
-  if (read === undefined) throw new SnapshotRejectedError('malformed', 'snapshot is not in wire form (envelope, then "config" as its last member)');
-  const part = read.content as PairedSitePart;
-  if (part.site.id !== expectedSiteId) throw new SnapshotRejectedError('wrong-site', `snapshot is for site ${part.site.id}, this agent serves ${expectedSiteId}`);
-  return { envelope: read.envelope, part, parts: read.parts };
+  // Nothing deferred, the part is read whole: a VerifiedPairedSitePart.
+  return (yield* pairedSitePartSteps(text, expectedSiteId, keys, previous, checked, undefined)) as VerifiedPairedSitePart;
 }
 
 /**
@@ -848,7 +856,19 @@ export function* verifyPairedSitePartDeferringSteps(
   previous?: SnapshotParts,
   checked?: CheckedText<PairedSitePartEnvelope>,
 ): Generator<void, VerifiedPairedSitePart | DeferredPairedSitePart> {
-  const read = yield* verifyPartSteps(text, pairedSitePartSpec(expectedSiteId, keys), previous, undefined, checked, 'extensions');
+  return yield* pairedSitePartSteps(text, expectedSiteId, keys, previous, checked, 'extensions');
+}
+
+/** verifyPairedSitePartSteps and its deferring form: `defer` names the member left to another reader when large. */
+function* pairedSitePartSteps(
+  text: string,
+  expectedSiteId: string,
+  keys: readonly VerifyingKey[],
+  previous: SnapshotParts | undefined,
+  checked: CheckedText<PairedSitePartEnvelope> | undefined,
+  defer: 'extensions' | undefined,
+): Generator<void, VerifiedPairedSitePart | DeferredPairedSitePart> {
+  const read = yield* verifyPartSteps(text, pairedSitePartSpec(expectedSiteId, keys), previous, undefined, checked, defer);
   if (read === undefined) throw new SnapshotRejectedError('malformed', 'snapshot is not in wire form (envelope, then "config" as its last member)');
   const deferred = read.deferred;
   const site = (): PairedSitePartWithoutExtensions => {
