@@ -233,14 +233,9 @@ export class SnapshotApplier {
    * office's 20 MB (a scan and a hash): in steps, the event loop turning between them, and done once - the content
    * is read from what it found.
    */
-  private async sitePart(text: string, source: string, value: Uint8Array | undefined): Promise<ApplyResult> {
+  private sitePart(text: string, source: string, value: Uint8Array | undefined): Promise<ApplyResult> {
     // A head office's extensions will be read in a worker: started now, it loads while the text is checked here.
-    const read = this.extensionRead(text);
-    try {
-      return await this.checkedSitePart(text, source, value, read);
-    } finally {
-      read?.cancel();
-    }
+    return this.withExtensionRead(text, undefined, (read) => this.checkedSitePart(text, source, value, read));
   }
 
   private async checkedSitePart(text: string, source: string, value: Uint8Array | undefined, read: ExtensionRead | undefined): Promise<ApplyResult> {
@@ -274,14 +269,9 @@ export class SnapshotApplier {
    * applied with the newest shared part held that it pairs with - or kept as pending (newest only) and answered
    * `shared-missing` with `waitingFor` while the last-known-good stays in force.
    */
-  private async pairedSitePart(text: string, source: string, value: Uint8Array | undefined): Promise<ApplyResult> {
-    // As sitePart: a head office's worker loads while the text is checked here; ended on every way out.
-    const read = this.extensionRead(text);
-    try {
-      return await this.checkedPairedSitePart(text, source, value, read);
-    } finally {
-      read?.cancel();
-    }
+  private pairedSitePart(text: string, source: string, value: Uint8Array | undefined): Promise<ApplyResult> {
+    // As sitePart: a head office's worker loads while the text is checked here.
+    return this.withExtensionRead(text, undefined, (read) => this.checkedPairedSitePart(text, source, value, read));
   }
 
   private async checkedPairedSitePart(text: string, source: string, value: Uint8Array | undefined, read: ExtensionRead | undefined): Promise<ApplyResult> {
@@ -345,11 +335,9 @@ export class SnapshotApplier {
    * A paired site part's content read (what is as in force taken over) and applied with `shared`. `read`: a
    * worker's read of the extensions started for this text (one is started here when needed and there is none).
    */
-  private async applyPaired(text: string, source: string, value: Uint8Array | undefined, shared: KeptShared, checked: CheckedPairedSitePart, read?: ExtensionRead): Promise<ApplyResult> {
-    const own = read === undefined ? this.extensionRead(text) : undefined;
-    const reader = read ?? own;
-    let site: VerifiedPaired | undefined;
-    try {
+  private applyPaired(text: string, source: string, value: Uint8Array | undefined, shared: KeptShared, checked: CheckedPairedSitePart, read?: ExtensionRead): Promise<ApplyResult> {
+    return this.withExtensionRead(text, read, async (reader) => {
+      let site: VerifiedPaired | undefined;
       const result = await this.verified(
         checked.envelope.revision,
         source,
@@ -365,9 +353,7 @@ export class SnapshotApplier {
       );
       if (result.applied && site !== undefined) this.pairedSite = { ...site, text, value };
       return result;
-    } finally {
-      own?.cancel();
-    }
+    });
   }
 
   /**
@@ -382,24 +368,31 @@ export class SnapshotApplier {
     return { verified: split.finish(), extensionTable };
   }
 
-  /** A worker's read of the extensions, for a text long enough that they may be over REUSE_MAX_PART_BYTES. */
-  private extensionRead(text: string): ExtensionRead | undefined {
-    return this.readExtensions !== undefined && text.length > REUSE_MAX_PART_BYTES ? this.readExtensions() : undefined;
+  /**
+   * `f` given a worker's read of the extensions: `read` when there is one, else one started here for a text long
+   * enough that they may be over REUSE_MAX_PART_BYTES (undefined: they are read on the event loop), and ended on
+   * every way out (a read not used, or not finished, stops its worker).
+   */
+  private async withExtensionRead<T>(text: string, read: ExtensionRead | undefined, f: (read: ExtensionRead | undefined) => Promise<T>): Promise<T> {
+    const own = read === undefined && this.readExtensions !== undefined && text.length > REUSE_MAX_PART_BYTES ? this.readExtensions() : undefined;
+    try {
+      return await f(read ?? own);
+    } finally {
+      own?.cancel();
+    }
   }
 
   /**
    * `value`: the bucket value the site part's text came in (undefined: none, e.g. a test's text). `read`: a worker's
    * read of the extensions started for this text (one is started here when needed and there is none).
    */
-  private async applySitePart(text: string, source: string, shared: KeptShared, named: CheckedSitePart, value: Uint8Array | undefined, read?: ExtensionRead): Promise<ApplyResult> {
+  private applySitePart(text: string, source: string, shared: KeptShared, named: CheckedSitePart, value: Uint8Array | undefined, read?: ExtensionRead): Promise<ApplyResult> {
     const claimed = claimedRevision(text) ?? 0;
     // Stored as one file, site part and shared part: the pair that was applied, and the pair the agent boots from -
     // as the compressed values they came in when the shared part came compressed (storedPairBytes).
     const compressed = shared.compressed;
-    const own = read === undefined ? this.extensionRead(text) : undefined;
-    try {
-      const reader = read ?? own;
-      return await this.verified(
+    return this.withExtensionRead(text, read, (reader) =>
+      this.verified(
         claimed,
         source,
         reader === undefined
@@ -407,10 +400,8 @@ export class SnapshotApplier {
           : () => this.verifiedWithWorker(text, shared, named, reader),
         () => pairText(text, shared.verified.text),
         compressed === undefined ? undefined : () => storedPairBytes(text, value, compressed),
-      );
-    } finally {
-      own?.cancel();
-    }
+      ),
+    );
   }
 
   /**
