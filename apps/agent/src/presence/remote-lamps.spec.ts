@@ -7,6 +7,31 @@ import { OWN_LAMP_ECHO, OWN_LAMP_HINTS, RemoteLamps } from './remote-lamps.js';
 
 const log = pino({ level: 'silent' });
 
+const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+
+/**
+ * moscow watching piter's lamp 301 (no periodic requests), started on a bus that is up: `request` answers its state
+ * requests, `deliver` hands it a batch published by piter.
+ */
+function watchingPiter(request: () => Promise<unknown>): { lamps: RemoteLamps; deliver: (data: Uint8Array) => void } {
+  const config = { ...buildSiteConfig(foundingScenario(), 'moscow'), remotePresence: [{ siteId: 'piter', numbers: ['301'] }] };
+  let onBatch: ((err: Error | null, msg: { data: Uint8Array }) => void) | undefined;
+  const nc = {
+    subscribe: (_subject: string, opts: { callback: typeof onBatch }) => ((onBatch = opts.callback), { unsubscribe: () => undefined }),
+    request,
+  } as unknown as NatsConnection;
+  const bus = { connected: true, onConnected: (l: (c: NatsConnection) => void) => l(nc), onDisconnected: () => undefined };
+  const ami = new AmiClient({ host: '127.0.0.1', port: 1, username: 'u', secret: 's', log });
+  const lamps = new RemoteLamps({ siteId: 'moscow', ami, bus, log, recheckMs: 0 });
+  lamps.configure(config);
+  lamps.start();
+  const deliver = (data: Uint8Array): void => {
+    if (onBatch === undefined) throw new Error('not subscribed to piter');
+    onBatch(null, { data });
+  };
+  return { lamps, deliver };
+}
+
 describe('RemoteLamps', () => {
   it('asks the watched sites for their state one after the other over recheckMs, not all at once', async () => {
     // moscow reaches kazan and piter directly (founding scenario) and shows one lamp of each.
@@ -47,32 +72,18 @@ describe('RemoteLamps', () => {
   });
 
   it('asks again at once when an owner that did not answer sends a batch (it is back), not at the next periodic request', async () => {
-    const config = { ...buildSiteConfig(foundingScenario(), 'moscow'), remotePresence: [{ siteId: 'piter', numbers: ['301'] }] };
     const encode = (b: object): Uint8Array => new TextEncoder().encode(JSON.stringify({ siteId: 'piter', epoch: 'e1', full: false, ...b }));
-    let deliver: ((data: Uint8Array) => void) | undefined;
     // The owner answers the first state request, then one times out (a busy owner), then it answers again.
     const answers = [() => Promise.resolve({ data: encode({ seq: 1, full: true, states: { '301': 'NOT_INUSE' } }) }), () => Promise.reject(new Error('TIMEOUT'))];
     let asked = 0;
-    const nc = {
-      subscribe: (_subject: string, opts: { callback: (err: Error | null, msg: { data: Uint8Array }) => void }) => {
-        deliver = (data) => opts.callback(null, { data });
-        return { unsubscribe: () => undefined };
-      },
-      request: () => answers[asked++]?.() ?? new Promise(() => undefined),
-    } as unknown as NatsConnection;
-    const bus = { connected: true, onConnected: (l: (c: NatsConnection) => void) => l(nc), onDisconnected: () => undefined };
-    const ami = new AmiClient({ host: '127.0.0.1', port: 1, username: 'u', secret: 's', log });
-    const lamps = new RemoteLamps({ siteId: 'moscow', ami, bus, log, recheckMs: 0 });
-    lamps.configure(config);
-    lamps.start();
-    const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+    const { lamps, deliver } = watchingPiter(() => answers[asked++]?.() ?? new Promise(() => undefined));
     try {
       await settle();
       expect(asked).toBe(1); // at the bus connect, answered
-      deliver!(encode({ seq: 3, states: { '301': 'INUSE' } })); // seq 2 lost: asked again, and that request times out
+      deliver(encode({ seq: 3, states: { '301': 'INUSE' } })); // seq 2 lost: asked again, and that request times out
       await settle();
       expect([asked, lamps.stats.gaps]).toEqual([2, 1]);
-      deliver!(encode({ seq: 4, states: { '301': 'BUSY' } })); // in sequence, but from an owner whose lamps are dark
+      deliver(encode({ seq: 4, states: { '301': 'BUSY' } })); // in sequence, but from an owner whose lamps are dark
       await settle();
       expect([asked, lamps.stats.gaps]).toEqual([3, 1]);
     } finally {
@@ -81,31 +92,17 @@ describe('RemoteLamps', () => {
   });
 
   it('asks for the state when a full batch comes from a new run of the owner (it publishes only to sites that asked), not for a repeat of the same run', async () => {
-    const config = { ...buildSiteConfig(foundingScenario(), 'moscow'), remotePresence: [{ siteId: 'piter', numbers: ['301'] }] };
     const encode = (b: object): Uint8Array => new TextEncoder().encode(JSON.stringify({ siteId: 'piter', full: true, ...b }));
-    let deliver: ((data: Uint8Array) => void) | undefined;
     const answers = [encode({ epoch: 'e1', seq: 1, states: { '301': 'NOT_INUSE' } }), encode({ epoch: 'e2', seq: 1, states: { '301': 'INUSE' } })];
     let asked = 0;
-    const nc = {
-      subscribe: (_subject: string, opts: { callback: (err: Error | null, msg: { data: Uint8Array }) => void }) => {
-        deliver = (data) => opts.callback(null, { data });
-        return { unsubscribe: () => undefined };
-      },
-      request: () => Promise.resolve({ data: answers[asked++] }),
-    } as unknown as NatsConnection;
-    const bus = { connected: true, onConnected: (l: (c: NatsConnection) => void) => l(nc), onDisconnected: () => undefined };
-    const ami = new AmiClient({ host: '127.0.0.1', port: 1, username: 'u', secret: 's', log });
-    const lamps = new RemoteLamps({ siteId: 'moscow', ami, bus, log, recheckMs: 0 });
-    lamps.configure(config);
-    lamps.start();
-    const settle = (): Promise<void> => new Promise((r) => setTimeout(r, 20));
+    const { lamps, deliver } = watchingPiter(() => Promise.resolve({ data: answers[asked++] }));
     try {
       await settle();
       expect(asked).toBe(1); // at the bus connect
-      deliver!(encode({ epoch: 'e1', seq: 2, states: { '301': 'NOT_INUSE' } })); // the owner's AMI reconnect: same run
+      deliver(encode({ epoch: 'e1', seq: 2, states: { '301': 'NOT_INUSE' } })); // the owner's AMI reconnect: same run
       await settle();
       expect(asked).toBe(1);
-      deliver!(encode({ epoch: 'e2', seq: 1, states: { '301': 'INUSE' } })); // the owner restarted
+      deliver(encode({ epoch: 'e2', seq: 1, states: { '301': 'INUSE' } })); // the owner restarted
       await settle();
       expect([asked, lamps.stats.gaps]).toEqual([2, 0]);
     } finally {
