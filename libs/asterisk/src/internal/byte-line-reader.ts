@@ -11,8 +11,8 @@ const ASCII_LINE: { buffer: Buffer; from: number; end: number } = { buffer: EMPT
  *
  * Amortised O(1) per byte whatever the chunking (a line arriving one byte per chunk is not quadratic):
  * bytes live in one growable buffer and the search for LF resumes where it last stopped.
- * The reader itself has no limit; its owners check {@link bufferedBytes} after each
- * {@link readLine} that returned `undefined`, and the length of each line, against theirs.
+ * The reader itself has no limit; its owners check {@link bufferedBytes} once {@link peekLineLength} returned -1,
+ * and the length of each line, against theirs.
  */
 export class ByteLineReader {
   private buf: Buffer = EMPTY;
@@ -23,7 +23,7 @@ export class ByteLineReader {
   /** Absolute index in `buf` from which no LF has been seen yet. */
   private scanFrom = 0;
 
-  /** Bytes held: after `readLine()` returned `undefined`, this is the length of the incomplete line. */
+  /** Bytes held: after `peekLineLength()` returned -1, this is the length of the incomplete line. */
   get bufferedBytes(): number {
     return this.end - this.start;
   }
@@ -65,30 +65,8 @@ export class ByteLineReader {
   }
 
   /**
-   * The next complete line: the bytes before LF (LF removed, a CR before it kept - the caller decides).
-   * The returned view is valid only until the next `append`.
-   */
-  readLine(): Buffer | undefined {
-    // Bytes past `end` are stale; an LF found there means "none in the live bytes".
-    const lf = this.scanFrom < this.end ? this.buf.indexOf(LF, this.scanFrom) : -1;
-    if (lf < 0 || lf >= this.end) {
-      this.scanFrom = this.end;
-      return undefined;
-    }
-    const line = this.buf.subarray(this.start, lf);
-    this.start = lf + 1;
-    this.scanFrom = this.start;
-    if (this.start === this.end) {
-      // Everything consumed: rewind. A buffer grown by one big chunk is released once drained
-      // (only after the caller is done with `line`, which stays a view of the old buffer).
-      this.release();
-    }
-    return line;
-  }
-
-  /**
    * Length in bytes (LF excluded, a CR before it included) of the next complete line, or -1 when no line is
-   * complete. Does not consume it: follow with {@link takeLineText} or {@link readLine}. Lets owners check a
+   * complete. Does not consume it: follow with {@link takeLineText} or {@link skipLine}. Lets owners check a
    * line against their limits without allocating a view of it.
    */
   peekLineLength(): number {
@@ -97,7 +75,7 @@ export class ByteLineReader {
       this.scanFrom = this.end;
       return -1;
     }
-    // The LF stays the first one at or after scanFrom: readLine / takeLineText find it again at once.
+    // The LF stays the first one at or after scanFrom: takeLineText / skipLine find it again at once.
     this.scanFrom = lf;
     return lf - this.start;
   }
@@ -144,13 +122,6 @@ export class ByteLineReader {
     if (this.start === this.end) this.release();
   }
 
-  /** Consumes `bytes` bytes (at most {@link bufferedBytes}). */
-  skip(bytes: number): void {
-    this.start += bytes;
-    this.scanFrom = this.start;
-    if (this.start >= this.end) this.release();
-  }
-
   /** Removes and returns (as a copy) every byte still held. */
   takeRest(): Buffer {
     if (this.start === this.end) {
@@ -164,8 +135,7 @@ export class ByteLineReader {
   }
 
   /**
-   * Everything consumed: rewind. A borrowed chunk is let go, and a buffer grown by one big chunk is released
-   * (only after the caller is done with the last line, which stays a view of the old buffer).
+   * Everything consumed: rewind. A borrowed chunk is let go, and a buffer grown by one big chunk is released.
    */
   private release(): void {
     this.start = 0;
@@ -193,9 +163,4 @@ export class ByteLineReader {
     this.end = held;
     this.scanFrom = scanOffset;
   }
-}
-
-/** Removes one trailing CR (lines may end in CRLF or bare LF). */
-export function stripTrailingCr(line: Buffer): Buffer {
-  return line.length > 0 && line[line.length - 1] === 0x0d ? line.subarray(0, line.length - 1) : line;
 }
