@@ -14,6 +14,7 @@ import { EXTENSION_READER_ALARM, workerExtensionReader, type ExtensionReaderOpti
 import { RoutingState, type SnapshotInForce } from './routing-state.js';
 import { SnapshotApplier, type ApplyResult } from './snapshot-applier.js';
 import { SnapshotStore } from './snapshot-store.js';
+import { revisionsSeenWhile } from './testing/applier-runs.js';
 
 const BUILT_WORKER = new URL('../../dist/state/extension-worker.js', import.meta.url);
 const key = generateSigningKey('controller-1');
@@ -111,15 +112,7 @@ describe('a head office\'s extensions read in a worker thread', () => {
     const { applier, state, applied } = await setup();
     const renamed: SiteConfig = { ...big, extensions: big.extensions.map((e, i) => (i === 0 ? { ...e, displayName: 'Renamed' } : e)) };
     const next = signSplitSnapshot(renamed, 2, 1, key, at);
-    let done = false;
-    const seen: number[] = [];
-    const turn = (): void => {
-      seen.push(state.revision);
-      if (!done) setImmediate(turn);
-    };
-    setImmediate(turn);
-    const result = await applier.offerText(next.siteText, 'test');
-    done = true;
+    const { result, seen } = await revisionsSeenWhile(state, () => applier.offerText(next.siteText, 'test'));
     expect(result).toMatchObject({ applied: true, revision: 2 });
     expect(seen.length).toBeGreaterThanOrEqual(8);
     expect(new Set(seen)).toEqual(new Set([1]));

@@ -14,6 +14,7 @@ import { EXTENSION_READER_ALARM, workerExtensionReader, type ExtensionReader, ty
 import { RoutingState, type SnapshotInForce } from './routing-state.js';
 import { SnapshotApplier, type ApplyResult } from './snapshot-applier.js';
 import { SnapshotStore } from './snapshot-store.js';
+import { restartOnStoredPair } from './testing/applier-runs.js';
 import { storedBytes } from './testing/stored-snapshots.js';
 
 const key = generateSigningKey('controller-1');
@@ -165,15 +166,8 @@ describe('paired format 4: parts that name each other by revision', () => {
 
   it('after a restart on a stored pair, the next plan-only shared part is applied with the stored site part', async () => {
     const { dir, first } = await inForceAt1();
-    const store = new SnapshotStore(dir, 'piter', [key], 3);
-    const loaded = await store.loadLastKnownGood();
-    expect(loaded?.snapshot.revision).toBe(1);
-    const state = new RoutingState();
-    state.apply(loaded!.snapshot);
-    const restarted = new SnapshotApplier('piter', [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }));
-    restarted.resume(loaded!.pair!);
-    const applied: SiteSnapshot[] = [];
-    restarted.onApplied((snapshot) => applied.push(snapshot as SiteSnapshot));
+    const { loaded, applier: restarted, applied } = await restartOnStoredPair(dir, 'piter', [key]);
+    expect(loaded.snapshot.revision).toBe(1);
     // The site bucket delivers the part in force again: known.
     expect(await restarted.offerText(first.siteText, 'test')).toMatchObject({ applied: true, unchanged: true, revision: 1 });
     const plan = paired(withRange(piter, 'nr-2'), { site: 1, requires: 1, shared: 2 });

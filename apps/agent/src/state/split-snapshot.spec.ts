@@ -11,6 +11,7 @@ import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { RoutingState } from './routing-state.js';
 import { SnapshotApplier } from './snapshot-applier.js';
 import { SnapshotStore } from './snapshot-store.js';
+import { restartOnStoredPair, revisionsSeenWhile } from './testing/applier-runs.js';
 import { replaceStored, storedBytes } from './testing/stored-snapshots.js';
 
 const key = generateSigningKey('controller-1');
@@ -212,15 +213,7 @@ describe('format 2: a site part and the shared part it names', () => {
       await applier.offerShared(first.sharedText, 'test');
       expect(await applier.offerText(first.siteText, 'test')).toMatchObject({ applied: true, revision: 1 });
       const next = signSplitSnapshot(renamed, 2, 1, key, at);
-      let done = false;
-      const seen: number[] = [];
-      const turn = (): void => {
-        seen.push(state.revision);
-        if (!done) setImmediate(turn);
-      };
-      setImmediate(turn);
-      const result = await applier.offerText(next.siteText, 'test');
-      done = true;
+      const { result, seen } = await revisionsSeenWhile(state, () => applier.offerText(next.siteText, 'test'));
       expect(result).toMatchObject({ applied: true, revision: 2 });
       // The check's steps, the extensions' six slices and the compile's: many turns, all of them on revision 1.
       expect(seen.length).toBeGreaterThanOrEqual(8);
@@ -236,15 +229,8 @@ describe('format 2: a site part and the shared part it names', () => {
     await applier.offerShared(a.sharedText, 'test');
     await applier.offerText(a.siteText, 'test');
     // A new agent process: the store's pair compiled at start, the applier resumed from it.
-    const store = new SnapshotStore(dir, 'piter', [key], 3);
-    const loaded = await store.loadLastKnownGood();
-    expect(loaded?.pair?.siteParts.values.has('outboundRoutes')).toBe(true);
-    const state = new RoutingState();
-    state.apply(loaded!.snapshot);
-    const restarted = new SnapshotApplier('piter', [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }));
-    restarted.resume(loaded!.pair!);
-    const applied: SiteSnapshot[] = [];
-    restarted.onApplied((snapshot) => applied.push(snapshot as SiteSnapshot));
+    const { store, loaded, state, applier: restarted, applied } = await restartOnStoredPair(dir, 'piter', [key]);
+    expect(loaded.pair?.siteParts.values.has('outboundRoutes')).toBe(true);
     const booted = state.site;
     // The bus delivers the shared part in force again, then a change of one extension.
     expect(await restarted.offerShared(a.sharedText, 'test')).toMatchObject({ accepted: true });
@@ -253,8 +239,8 @@ describe('format 2: a site part and the shared part it names', () => {
     expect(state.site).not.toBe(booted);
     expect(state.site.extensions.get(piter.extensions[0]!.number)?.displayName).toBe('Renamed');
     // The members that did not change are the objects the start read, so the compile took over its tries and plan.
-    expect(applied[0]?.config.outboundRoutes).toBe(loaded!.snapshot.config.outboundRoutes);
-    expect(applied[0]?.config.federation).toBe(loaded!.snapshot.config.federation);
+    expect(applied[0]?.config.outboundRoutes).toBe(loaded.snapshot.config.outboundRoutes);
+    expect(applied[0]?.config.federation).toBe(loaded.snapshot.config.federation);
     for (const kept of ['outbound', 'hopOff', 'inbound', 'plan', 'trunks'] as const) expect(state.site[kept], kept).toBe(booted[kept]);
     // Without resume (as before), the same change built them again.
     const state2 = new RoutingState();
