@@ -24,6 +24,19 @@ interface Published {
 }
 
 /**
+ * A view's site ids, kept per `sites` array (a write that adds or removes no site hands the array on): every site's
+ * sync asks whether its site still exists, and a search of the list each time made a plan-wide write O(sites²).
+ */
+const SITE_IDS = new WeakMap<FederationView['federation']['sites'], ReadonlySet<string>>();
+
+function siteIdsOf(view: FederationView): ReadonlySet<string> {
+  const sites = view.federation.sites;
+  let ids = SITE_IDS.get(sites);
+  if (ids === undefined) SITE_IDS.set(sites, (ids = new Set(sites.map((s) => s.id))));
+  return ids;
+}
+
+/**
  * Sites published at once: enough to keep NATS and the database busy while the next snapshots are built, few
  * enough that a change to every site of a large federation does not hold every snapshot in memory together.
  */
@@ -119,7 +132,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
       this.adopt(view);
       this.published.clear();
       this.shared.forget();
-      const sites = new Set(view.federation.sites.map((s) => s.id));
+      const sites = siteIdsOf(view);
       for (const siteId of sites) this.lanes.kick(siteId);
       for (const siteId of await this.buckets.sitesWithBuckets()) if (!sites.has(siteId)) this.lanes.kick(siteId);
     } catch (error) {
@@ -136,7 +149,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
       const head = view.heads.get(s.id);
       if (head !== undefined && head.revision > (this.published.get(s.id)?.revision ?? 0)) this.lanes.kick(s.id);
     }
-    const now = new Set(view.federation.sites.map((s) => s.id));
+    const now = siteIdsOf(view);
     for (const s of before?.federation.sites ?? []) if (!now.has(s.id)) this.lanes.kick(s.id);
   }
 
@@ -172,7 +185,7 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     const view = this.latest;
     const key = this.signing.key;
     if (view === undefined || key === undefined) return;
-    if (!view.federation.sites.some((s) => s.id === siteId)) {
+    if (!siteIdsOf(view).has(siteId)) {
       await this.buckets.remove(siteId);
       this.published.delete(siteId);
       return;
