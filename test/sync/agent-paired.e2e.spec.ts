@@ -8,14 +8,11 @@ import { join } from 'node:path';
 import type { SiteRollout } from '@fedpbx/contracts';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FederationStore } from '../../apps/controller/src/federation/federation-store.js';
-import { buildFoundingScenario } from '../../apps/controller/src/testing/scenario.js';
-import { ADMIN, type TestApp } from '../../apps/controller/src/testing/test-app.js';
-import { createTestDatabase, testDatabaseLabel, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
-import { SnapshotSigningKey } from '../../apps/controller/src/sync/snapshot-signing-key.js';
-import { startAgent, type AgentProcess } from '../support/agent-process.js';
-import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
-import { writeAgentCreds } from './agent-harness.js';
-import { connectWithCreds, openConfigBucket, readSnapshot, startSyncedController } from './controller-harness.js';
+import type { TestApp } from '../../apps/controller/src/testing/test-app.js';
+import { testDatabaseLabel, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
+import type { AgentProcess } from '../support/agent-process.js';
+import type { TestNatsServer } from '../support/nats-server.js';
+import { connectWithCreds, openConfigBucket, readSnapshot, startFoundedSync, startSyncedAgent, stopFoundedSync } from './controller-harness.js';
 
 describe(`an agent applies paired snapshots from the controller (nats-server + ${testDatabaseLabel()})`, () => {
   let nats: TestNatsServer;
@@ -43,35 +40,14 @@ describe(`an agent applies paired snapshots from the controller (nats-server + $
   const pjsip = (): string => readFileSync(join(etc, 'fedpbx', 'pjsip_fedpbx.conf'), 'utf8');
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    db = await createTestDatabase();
-    t = await startSyncedController(nats, { databaseUrl: db.url, env: { FEDPBX_SNAPSHOT_FORMAT: 'paired' } });
-    token = await t.login(ADMIN.username, ADMIN.password);
-    await buildFoundingScenario(t, token);
-    const key = t.app.get(SnapshotSigningKey).key;
-    if (key === undefined) throw new Error('no signing key');
+    ({ nats, db, t, token } = await startFoundedSync({ FEDPBX_SNAPSHOT_FORMAT: 'paired' }));
     etc = mkdtempSync(join(tmpdir(), 'fedpbx-etc-'));
-    const stateDir = mkdtempSync(join(tmpdir(), 'fedpbx-agent-'));
-    agent = await startAgent({
-      FEDPBX_SITE_ID: 'moscow',
-      FEDPBX_STATE_DIR: stateDir,
-      FEDPBX_CONTROLLER_PUBLIC_KEY: key.publicKeyPem,
-      FEDPBX_CONTROLLER_KEY_ID: key.keyId,
-      FEDPBX_AGI_LISTEN: '127.0.0.1:0',
-      FEDPBX_METRICS_LISTEN: '127.0.0.1:0',
-      FEDPBX_LOG_LEVEL: 'info',
-      FEDPBX_NATS_URL: nats.url,
-      FEDPBX_NATS_CREDS: await writeAgentCreds(nats, 'moscow', stateDir),
-      FEDPBX_ASTERISK_CONFIG_DIR: etc,
-      FEDPBX_ASTERISK_INCLUDE_DIR: join(etc, 'fedpbx'),
-    });
+    agent = await startSyncedAgent(t, nats, 'moscow', { configDir: etc, includeDir: join(etc, 'fedpbx') });
   }, 90_000);
 
   afterAll(async () => {
     await agent?.stop('SIGKILL');
-    await t?.close();
-    await db?.drop();
-    await nats?.stop();
+    await stopFoundedSync({ nats, db, t });
   });
 
   it('reaches its head, then a plan-only write (no site part put), then a site-only write, then a rollback', { timeout: 90_000 }, async () => {

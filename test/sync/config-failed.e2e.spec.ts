@@ -8,14 +8,11 @@ import { join } from 'node:path';
 import type { SiteRollout } from '@fedpbx/contracts';
 import { DataSource } from 'typeorm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { buildFoundingScenario } from '../../apps/controller/src/testing/scenario.js';
 import { ADMIN, type TestApp } from '../../apps/controller/src/testing/test-app.js';
-import { createTestDatabase, testDatabaseLabel, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
-import { SnapshotSigningKey } from '../../apps/controller/src/sync/snapshot-signing-key.js';
-import { startAgent, type AgentProcess } from '../support/agent-process.js';
-import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
-import { writeAgentCreds } from './agent-harness.js';
-import { startSyncedController } from './controller-harness.js';
+import { testDatabaseLabel, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
+import type { AgentProcess } from '../support/agent-process.js';
+import type { TestNatsServer } from '../support/nats-server.js';
+import { startFoundedSync, startSyncedAgent, startSyncedController, stopFoundedSync } from './controller-harness.js';
 
 describe(`an include-file failure at an agent reaches the controller as config-failed (nats-server + ${testDatabaseLabel()})`, () => {
   let nats: TestNatsServer;
@@ -33,38 +30,16 @@ describe(`an include-file failure at an agent reaches the controller as config-f
   };
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    db = await createTestDatabase();
-    t = await startSyncedController(nats, { databaseUrl: db.url });
-    token = await t.login(ADMIN.username, ADMIN.password);
-    await buildFoundingScenario(t, token);
-    const key = t.app.get(SnapshotSigningKey).key;
-    if (key === undefined) throw new Error('no signing key');
+    ({ nats, db, t, token } = await startFoundedSync());
     etc = mkdtempSync(join(tmpdir(), 'fedpbx-etc-'));
     // The include dir's parent is a file: every write fails with ENOTDIR until the admin fixes it.
     writeFileSync(join(etc, 'blocked'), '');
-    const stateDir = mkdtempSync(join(tmpdir(), 'fedpbx-agent-'));
-    const creds = await writeAgentCreds(nats, 'moscow', stateDir);
-    agent = await startAgent({
-      FEDPBX_SITE_ID: 'moscow',
-      FEDPBX_STATE_DIR: stateDir,
-      FEDPBX_CONTROLLER_PUBLIC_KEY: key.publicKeyPem,
-      FEDPBX_CONTROLLER_KEY_ID: key.keyId,
-      FEDPBX_AGI_LISTEN: '127.0.0.1:0',
-      FEDPBX_METRICS_LISTEN: '127.0.0.1:0',
-      FEDPBX_LOG_LEVEL: 'info',
-      FEDPBX_NATS_URL: nats.url,
-      FEDPBX_NATS_CREDS: creds,
-      FEDPBX_ASTERISK_CONFIG_DIR: etc,
-      FEDPBX_ASTERISK_INCLUDE_DIR: join(etc, 'blocked', 'fedpbx'),
-    });
+    agent = await startSyncedAgent(t, nats, 'moscow', { configDir: etc, includeDir: join(etc, 'blocked', 'fedpbx') });
   }, 90_000);
 
   afterAll(async () => {
     await agent?.stop('SIGKILL');
-    await t?.close();
-    await db?.drop();
-    await nats?.stop();
+    await stopFoundedSync({ nats, db, t });
   });
 
   it('shows config-failed, never in-sync, with the reason and the object, and in-sync once a revision is written', async () => {

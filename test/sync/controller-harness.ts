@@ -5,11 +5,15 @@ import { jetstream } from '@nats-io/jetstream';
 import { Kvm, type KV } from '@nats-io/kv';
 import { connect, credsAuthenticator, type NatsConnection } from '@nats-io/transport-node';
 import { Subjects } from '@fedpbx/contracts';
-import type { SiteSnapshot } from '@fedpbx/contracts';
+import type { Federation, SiteSnapshot } from '@fedpbx/contracts';
 import { decodeSnapshotValue, importPublicKey, pairedSnapshot, runSteps, SiteConfigAssembler, verifyPairedSitePartSteps, verifySharedSteps, verifySitePartSteps, type VerifyingKey } from '@fedpbx/signing';
 import { SnapshotSigningKey } from '../../apps/controller/src/sync/snapshot-signing-key.js';
-import { startTestApp, type TestApp } from '../../apps/controller/src/testing/test-app.js';
-import type { TestNatsServer } from '../support/nats-server.js';
+import { buildFoundingScenario } from '../../apps/controller/src/testing/scenario.js';
+import { ADMIN, startTestApp, type TestApp } from '../../apps/controller/src/testing/test-app.js';
+import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
+import { startAgent, type AgentProcess } from '../support/agent-process.js';
+import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
+import { writeAgentCreds } from './agent-harness.js';
 
 /** The controller in-process on its own PostgreSQL database, syncing through `nats` (issuer file and key in a temp dir). */
 export async function startSyncedController(nats: TestNatsServer, options: { databaseUrl?: string; dataDir?: string; env?: Record<string, string> } = {}): Promise<TestApp & { dataDir: string }> {
@@ -26,6 +30,70 @@ export async function startSyncedController(nats: TestNatsServer, options: { dat
     },
   });
   return Object.assign(t, { dataDir });
+}
+
+/** What a sync spec starts from: a private nats-server, a database of its own, a synced controller on them with the founding scenario built, and the admin's token. */
+export interface FoundedSync {
+  readonly nats: TestNatsServer;
+  readonly db: TestDatabase;
+  readonly t: TestApp & { dataDir: string };
+  readonly token: string;
+}
+
+/** Starts a {@link FoundedSync} (controller settings in `env`); what it started is stopped again if a later step fails. */
+export async function startFoundedSync(env: Record<string, string> = {}): Promise<FoundedSync> {
+  const nats = await startNatsServer();
+  let db: TestDatabase | undefined;
+  let t: (TestApp & { dataDir: string }) | undefined;
+  try {
+    db = await createTestDatabase();
+    t = await startSyncedController(nats, { databaseUrl: db.url, env });
+    const token = await t.login(ADMIN.username, ADMIN.password);
+    await buildFoundingScenario(t, token);
+    return { nats, db, t, token };
+  } catch (error) {
+    await stopFoundedSync({ nats, db, t });
+    throw error;
+  }
+}
+
+/** Stops what {@link startFoundedSync} started (the controller given: a spec may have restarted it). */
+export async function stopFoundedSync(s: { nats?: TestNatsServer; db?: TestDatabase; t?: TestApp }): Promise<void> {
+  await s.t?.close();
+  await s.db?.drop();
+  await s.nats?.stop();
+}
+
+/**
+ * A real agent process (apps/agent/dist) of `siteId` syncing with the controller `t` through `nats`: its site's
+ * credentials, the controller's key, Asterisk's config dir `configDir` and the include files in `includeDir`.
+ */
+export async function startSyncedAgent(t: TestApp, nats: TestNatsServer, siteId: string, asterisk: { configDir: string; includeDir: string }): Promise<AgentProcess> {
+  const key = t.app.get(SnapshotSigningKey).key;
+  if (key === undefined) throw new Error('no signing key');
+  const stateDir = mkdtempSync(join(tmpdir(), 'fedpbx-agent-'));
+  return startAgent({
+    FEDPBX_SITE_ID: siteId,
+    FEDPBX_STATE_DIR: stateDir,
+    FEDPBX_CONTROLLER_PUBLIC_KEY: key.publicKeyPem,
+    FEDPBX_CONTROLLER_KEY_ID: key.keyId,
+    FEDPBX_AGI_LISTEN: '127.0.0.1:0',
+    FEDPBX_METRICS_LISTEN: '127.0.0.1:0',
+    FEDPBX_LOG_LEVEL: 'info',
+    FEDPBX_NATS_URL: nats.url,
+    FEDPBX_NATS_CREDS: await writeAgentCreds(nats, siteId, stateDir),
+    FEDPBX_ASTERISK_CONFIG_DIR: asterisk.configDir,
+    FEDPBX_ASTERISK_INCLUDE_DIR: asterisk.includeDir,
+  });
+}
+
+/** Every credential in the federation with the sites allowed to know it (ARCHITECTURE.md "Snapshot"). */
+export function secretsWithAudience(fed: Federation): { secret: string; sites: string[] }[] {
+  return [
+    ...fed.extensions.flatMap((e) => (e.sipSecret !== undefined ? [{ secret: e.sipSecret, sites: [e.siteId] }] : [])),
+    ...fed.trunks.flatMap((x) => (x.secret !== undefined ? [{ secret: x.secret, sites: [x.siteId] }] : [])),
+    ...fed.links.flatMap((l) => (l.secret !== undefined ? [{ secret: l.secret, sites: [l.a, l.b] }] : [])),
+  ];
 }
 
 /** The key agents verify this controller's snapshots with. */

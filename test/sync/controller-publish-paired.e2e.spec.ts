@@ -1,26 +1,16 @@
 import type { NatsConnection } from '@nats-io/transport-node';
-import { Subjects, type Federation } from '@fedpbx/contracts';
+import { Subjects } from '@fedpbx/contracts';
 import { buildSiteConfig } from '@fedpbx/dialplan';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadControllerConfig } from '../../apps/controller/src/config.js';
 import { FederationStore } from '../../apps/controller/src/federation/federation-store.js';
 import { SnapshotPublisher } from '../../apps/controller/src/sync/snapshot-publisher.js';
-import { buildFoundingScenario } from '../../apps/controller/src/testing/scenario.js';
 import { ADMIN, type TestApp } from '../../apps/controller/src/testing/test-app.js';
-import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
-import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
-import { connectWithCreds, controllerVerifyingKey, openConfigBucket, readSharedText, readSnapshot, startSyncedController, until, verifyPublishedPaired } from './controller-harness.js';
+import type { TestDatabase } from '../../apps/controller/src/testing/test-database.js';
+import type { TestNatsServer } from '../support/nats-server.js';
+import { connectWithCreds, controllerVerifyingKey, openConfigBucket, readSharedText, readSnapshot, secretsWithAudience, startFoundedSync, startSyncedController, stopFoundedSync, until, verifyPublishedPaired } from './controller-harness.js';
 
 const SITES = ['moscow', 'piter', 'kazan'] as const;
-
-/** Every credential in the federation with the sites allowed to know it (ARCHITECTURE.md "Snapshot"). */
-function secretsWithAudience(fed: Federation): { secret: string; sites: string[] }[] {
-  return [
-    ...fed.extensions.flatMap((e) => (e.sipSecret !== undefined ? [{ secret: e.sipSecret, sites: [e.siteId] }] : [])),
-    ...fed.trunks.flatMap((x) => (x.secret !== undefined ? [{ secret: x.secret, sites: [x.siteId] }] : [])),
-    ...fed.links.flatMap((l) => (l.secret !== undefined ? [{ secret: l.secret, sites: [l.a, l.b] }] : [])),
-  ];
-}
 
 describe('FEDPBX_SNAPSHOT_FORMAT', () => {
   it('is split unless set, and a value other than split or paired is refused naming the setting', () => {
@@ -62,17 +52,11 @@ describe('paired snapshot publishing, FEDPBX_SNAPSHOT_FORMAT=paired (PostgreSQL,
   const federation = async () => (await t.app.get(FederationStore).read()).federation;
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    db = await createTestDatabase();
-    t = await startSyncedController(nats, { databaseUrl: db.url, env: { FEDPBX_SNAPSHOT_FORMAT: 'paired' } });
-    token = await t.login(ADMIN.username, ADMIN.password);
-    await buildFoundingScenario(t, token);
+    ({ nats, db, t, token } = await startFoundedSync({ FEDPBX_SNAPSHOT_FORMAT: 'paired' }));
   });
   afterAll(async () => {
     for (const nc of clients) await nc.close();
-    await t?.close();
-    await db?.drop();
-    await nats?.stop();
+    await stopFoundedSync({ nats, db, t });
   });
 
   it('publishes every site as a paired site part and shared part that pair, with only what the site may know', async () => {

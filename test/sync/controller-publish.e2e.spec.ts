@@ -1,28 +1,18 @@
 import type { NatsConnection } from '@nats-io/transport-node';
 import { Kvm } from '@nats-io/kv';
-import { canonicalJson, Subjects, type Federation } from '@fedpbx/contracts';
+import { canonicalJson, Subjects } from '@fedpbx/contracts';
 import { buildSiteConfig } from '@fedpbx/dialplan';
 import { signSitePart } from '@fedpbx/signing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FederationStore } from '../../apps/controller/src/federation/federation-store.js';
 import { SnapshotPublisher } from '../../apps/controller/src/sync/snapshot-publisher.js';
 import { SnapshotSigningKey } from '../../apps/controller/src/sync/snapshot-signing-key.js';
-import { buildFoundingScenario } from '../../apps/controller/src/testing/scenario.js';
 import { ADMIN, type TestApp } from '../../apps/controller/src/testing/test-app.js';
-import { createTestDatabase, type TestDatabase } from '../../apps/controller/src/testing/test-database.js';
-import { startNatsServer, type TestNatsServer } from '../support/nats-server.js';
-import { connectWithCreds, controllerVerifyingKey, openConfigBucket, readSharedText, readSnapshot, startSyncedController, until, verifyPublishedPair } from './controller-harness.js';
+import type { TestDatabase } from '../../apps/controller/src/testing/test-database.js';
+import type { TestNatsServer } from '../support/nats-server.js';
+import { connectWithCreds, controllerVerifyingKey, openConfigBucket, readSharedText, readSnapshot, secretsWithAudience, startFoundedSync, startSyncedController, stopFoundedSync, until, verifyPublishedPair } from './controller-harness.js';
 
 const SITES = ['moscow', 'piter', 'kazan'] as const;
-
-/** Every credential in the federation with the sites allowed to know it (ARCHITECTURE.md "Snapshot"). */
-function secretsWithAudience(fed: Federation): { secret: string; sites: string[] }[] {
-  return [
-    ...fed.extensions.flatMap((e) => (e.sipSecret !== undefined ? [{ secret: e.sipSecret, sites: [e.siteId] }] : [])),
-    ...fed.trunks.flatMap((x) => (x.secret !== undefined ? [{ secret: x.secret, sites: [x.siteId] }] : [])),
-    ...fed.links.flatMap((l) => (l.secret !== undefined ? [{ secret: l.secret, sites: [l.a, l.b] }] : [])),
-  ];
-}
 
 describe('snapshot publishing to per-site KV buckets (PostgreSQL, private nats-server)', () => {
   let nats: TestNatsServer;
@@ -59,17 +49,11 @@ describe('snapshot publishing to per-site KV buckets (PostgreSQL, private nats-s
   };
 
   beforeAll(async () => {
-    nats = await startNatsServer();
-    db = await createTestDatabase();
-    t = await startSyncedController(nats, { databaseUrl: db.url });
-    token = await t.login(ADMIN.username, ADMIN.password);
-    await buildFoundingScenario(t, token);
+    ({ nats, db, t, token } = await startFoundedSync());
   });
   afterAll(async () => {
     for (const nc of agents) await nc.close();
-    await t?.close();
-    await db?.drop();
-    await nats?.stop();
+    await stopFoundedSync({ nats, db, t });
   });
 
   it('publishes every site signed, verifiable by the agent, with only what that site may know', async () => {
