@@ -186,6 +186,9 @@ function directoryEntry(s: Site): SiteDirectoryEntry {
   return entry;
 }
 
+/** What a site without objects of a kind lists: one array for all (never mutated), so views compare alike by identity. */
+const NONE: never[] = [];
+
 /**
  * What SiteViews derives from one collection of a federation (indexes by site, the site directory), kept per
  * collection array. A write makes a new federation object but hands on the arrays it did not change (a range write
@@ -194,9 +197,6 @@ function directoryEntry(s: Site): SiteDirectoryEntry {
  * again - and a view's members are then the very arrays of the view before, which lets a snapshot writer compare
  * them by identity. Sound because a federation's arrays are never mutated (see the class comment).
  */
-/** What a site without objects of a kind lists: one array for all (never mutated), so views compare alike by identity. */
-const NONE: never[] = [];
-
 const DERIVED = new WeakMap<object, WeakMap<(items: never) => unknown, unknown>>();
 
 function derived<T, R>(items: readonly T[], derive: (items: readonly T[]) => R): R {
