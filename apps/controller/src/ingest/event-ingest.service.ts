@@ -274,8 +274,8 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
   /**
    * Decodes a batch; malformed and spoofed events are counted and never stored. A message with nothing storable is
    * terminated (never redelivered). A CDR batch's refused CDRs are logged as an error (the agent sent something its
-   * controller cannot take: a version skew or a tampered agent) and the batch's other CDRs are stored; the refused
-   * ones stay in the agent's outbox file, which keeps every CDR it made.
+   * controller cannot take: a version skew or a tampered agent), whether or not the batch's other CDRs are stored;
+   * the refused ones stay in the agent's outbox file, which keeps every CDR it made.
    */
   private check(batch: readonly JsMsg[], from: IngestStream): Accepted[] {
     const accepted: Accepted[] = [];
@@ -288,7 +288,7 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
         const r = rejected.get(d.reason);
         if (r === undefined) rejected.set(d.reason, { count: 1, example: `${msg.subject}: ${d.detail}` });
         else r.count += 1;
-        if (envelopes.length > 0) inBatches.push({ site: d.subjectSite, reason: d.reason, detail: d.detail });
+        if (from === CDRS) inBatches.push({ site: d.subjectSite, reason: d.reason, detail: d.detail });
       }
       if (envelopes.length === 0) {
         msg.term();
@@ -299,7 +299,7 @@ export class EventIngestService implements OnApplicationBootstrap, OnApplication
     }
     for (const [reason, r] of rejected) this.log.warn({ stream: from.stream, reason, count: r.count, example: r.example }, `refused ${reason} agent events`);
     if (inBatches.length > 0) {
-      this.log.error({ refused: inBatches.slice(0, 10), count: inBatches.length }, 'CDRs refused inside batches whose other CDRs are stored; they stay in the agent\'s outbox');
+      this.log.error({ refused: inBatches.slice(0, 10), count: inBatches.length }, 'CDRs refused inside batches (any others in them are stored); they stay in the agent\'s outbox');
     }
     return accepted;
   }
