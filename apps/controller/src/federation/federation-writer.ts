@@ -12,7 +12,7 @@ import { applyChanges, changedId, type FederationChange } from './federation-cha
 import { FederationRepository } from './federation.repository.js';
 import { FederationStore, type FederationView } from './federation-store.js';
 import { OBJECT_TYPE, sitesOfObject } from './object-sites.js';
-import { siteConfigHash, type ExtensionsAt } from './site-config-hash.js';
+import { carryPairedParts, pairedSiteHash, sharedPartText, siteConfigHash, type ExtensionsAt } from './site-config-hash.js';
 import { candidateSites, lookupOnce, siteOwnedConfigs, type BeforeLookup } from './site-impact.js';
 
 export interface WriteRequest {
@@ -150,7 +150,7 @@ export class FederationWriter {
     const extensionsAt: ExtensionsAt = (siteId) => validated.extensionsAt(siteId);
     const heads = new Map<string, SiteHead>(current.heads);
     const previous = lookupOnce(current.federation);
-    const changedSites = result.ok || req.dryRun ? impactOf(current, next, changes, previous, extensionsAt) : [];
+    const changedSites = result.ok || req.dryRun ? impactOf(this.config.FEDPBX_SNAPSHOT_FORMAT, current, next, changes, previous, extensionsAt) : [];
     for (const s of changedSites) if (s.after === undefined) heads.delete(s.siteId);
     const outcome: WriteOutcome = {
       dryRun: req.dryRun,
@@ -199,15 +199,28 @@ function issueKeys(issues: readonly FederationIssue[]): ReadonlySet<string> {
   return keys;
 }
 
-/** Sites whose snapshot hash differs after the change (hashes computed only for sites the change can reach). */
-function impactOf(current: FederationView, next: Federation, changes: readonly FederationChange[], previous: BeforeLookup, extensionsAt: ExtensionsAt): SiteImpact[] {
-  const candidates = candidateSites(current.federation, next, changes, previous);
+/**
+ * Sites whose snapshot hash differs after the change (hashes computed only for sites the change can reach). In the
+ * paired format a site's head hash is over its site part and the shared part without its list (pairedSiteHash):
+ * a change to what the shared part carries moves every site's head, yet builds only the site parts the change can
+ * reach - the others are handed on from the federation before.
+ */
+function impactOf(format: ControllerConfig['FEDPBX_SNAPSHOT_FORMAT'], current: FederationView, next: Federation, changes: readonly FederationChange[], previous: BeforeLookup, extensionsAt: ExtensionsAt): SiteImpact[] {
+  if (format === 'split') return impactOn(current, next, candidateSites(current.federation, next, changes, previous), (siteId) => siteConfigHash(next, siteId, extensionsAt));
+  const parts = candidateSites(current.federation, next, changes, previous, 'site-part');
+  carryPairedParts(current.federation, next, parts, extensionsAt);
+  const sharedMoved = sharedPartText(current.federation).contentHash !== sharedPartText(next, extensionsAt).contentHash;
+  return impactOn(current, next, sharedMoved ? 'all' : parts, (siteId) => pairedSiteHash(next, siteId, extensionsAt));
+}
+
+/** The sites among `candidates` whose head hash (`hashOf` in `next`) differs from the current head's. */
+function impactOn(current: FederationView, next: Federation, candidates: ReadonlySet<string> | 'all', hashOf: (siteId: string) => string): SiteImpact[] {
   const ids = candidates === 'all' ? new Set([...current.federation.sites.map((s) => s.id), ...next.sites.map((s) => s.id)]) : candidates;
   const nextSites = new Set(next.sites.map((s) => s.id));
   const out: SiteImpact[] = [];
   for (const siteId of [...ids].sort()) {
     const before = current.heads.get(siteId)?.contentHash;
-    const after = nextSites.has(siteId) ? siteConfigHash(next, siteId, extensionsAt) : undefined;
+    const after = nextSites.has(siteId) ? hashOf(siteId) : undefined;
     if (before !== after) out.push({ siteId, ...(before !== undefined ? { before } : {}), ...(after !== undefined ? { after } : {}) });
   }
   return out;

@@ -21,29 +21,43 @@ export function lookupOnce(before: Federation): BeforeLookup {
 }
 
 /**
- * Sites whose snapshot a change can affect, from what buildSiteConfig puts in a site's view: a superset of the
- * sites whose content hash really changes (the hashes decide). Extensions, flows and inbound routes are seen only
- * by their own site (where the object was, and where every upsert puts it); links by their two ends; sites,
- * ranges and classes of service by every site.
+ * What the sites of {@link candidateSites} are for: a site's whole snapshot (`config`: in the split format a site
+ * part names the shared part, so whatever the shared part carries reaches every site), or its paired site part
+ * alone (`site-part`: split-snapshot.ts PAIRED_FORMAT, which names no shared part - the numbering plan and the
+ * classes of service, which only the shared part carries, reach no site part).
  */
-export function candidateSites(before: Federation, after: Federation, changes: readonly FederationChange[], previous: BeforeLookup = lookupOnce(before)): Set<string> | 'all' {
+export type ImpactScope = 'config' | 'site-part';
+
+/**
+ * Sites whose snapshot (or paired site part, per `scope`) a change can affect, from what buildSiteConfig puts in a
+ * site's view: a superset of the sites whose content hash really changes (the hashes decide). Extensions, flows and
+ * inbound routes are seen by their own site (where the object was, and where every upsert puts it); links by their
+ * two ends; extensions and links also by the sites that show remote presence (other sites' numbers, over links);
+ * sites and the hub (the directory, presence through the hub) by every site; ranges and classes of service by every
+ * site's config and by no site part.
+ */
+export function candidateSites(before: Federation, after: Federation, changes: readonly FederationChange[], previous: BeforeLookup = lookupOnce(before), scope: ImpactScope = 'config'): Set<string> | 'all' {
   const out = new Set<string>();
   for (const c of changes) {
     switch (c.collection) {
       case 'hub':
       case 'sites':
+        return 'all';
       case 'numberRanges':
       case 'classesOfService':
-        return 'all';
-      case 'extensions':
-      case 'inboundRoutes':
-      case 'callFlows': {
-        const o = previous(c.collection, c.op === 'upsert' ? c.value.id : c.id);
-        if (o !== undefined) out.add(o.siteId);
-        if (c.op === 'upsert') out.add(c.value.siteId);
+        if (scope === 'config') return 'all';
         break;
-      }
+      case 'extensions':
+        addPresenceViewers(out, before, after);
+        addOwnerSites(out, c, previous);
+        break;
+      case 'inboundRoutes':
+      case 'callFlows':
+        addOwnerSites(out, c, previous);
+        break;
       case 'links': {
+        // Presence goes over links (and through the hub's): a link changes what sites showing presence can reach.
+        addPresenceViewers(out, before, after);
         const id = c.op === 'upsert' ? c.value.id : c.id;
         for (const fed of [before, after]) {
           const l = findObject(fed, 'links', id);
@@ -83,6 +97,28 @@ export function candidateSites(before: Federation, after: Federation, changes: r
     }
   }
   return out;
+}
+
+/** The site an extension, flow or inbound route was at before the change, and the one an upsert puts it at. */
+function addOwnerSites(out: Set<string>, c: Extract<FederationChange, { collection: 'extensions' | 'inboundRoutes' | 'callFlows' }>, previous: BeforeLookup): void {
+  const o = previous(c.collection, c.op === 'upsert' ? c.value.id : c.id);
+  if (o !== undefined) out.add(o.siteId);
+  if (c.op === 'upsert') out.add(c.value.siteId);
+}
+
+/** The sites whose view lists remote presence (other sites' numbers, reached over links), before and after. */
+function addPresenceViewers(out: Set<string>, before: Federation, after: Federation): void {
+  for (const s of sitesShowingPresence(before)) out.add(s);
+  for (const s of sitesShowingPresence(after)) out.add(s);
+}
+
+/** Sites of a `sites` array whose view lists remote presence (remoteHints other than none), kept per array. */
+const SHOWING_PRESENCE = new WeakMap<Federation['sites'], readonly string[]>();
+
+function sitesShowingPresence(fed: Federation): readonly string[] {
+  let ids = SHOWING_PRESENCE.get(fed.sites);
+  if (ids === undefined) SHOWING_PRESENCE.set(fed.sites, (ids = fed.sites.filter((s) => (s.presence?.remoteHints ?? 'none') !== 'none').map((s) => s.id)));
+  return ids;
 }
 
 /** What a revision of a site records: the objects it owns (what a rollback restores). */
