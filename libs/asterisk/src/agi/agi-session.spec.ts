@@ -6,7 +6,7 @@ import { AgiSessionError } from '../errors.js';
 import { EXEC_LINE_END, execLinePrefix, splitAgiCommandLine } from './agi-command.js';
 import { AgiEnvParser } from './agi-env-parser.js';
 import { AgiResponseParser } from './agi-response-parser.js';
-import { AgiSession, createAgiConnectionHandler, type AgiSessionOptions } from './agi-session.js';
+import { AgiSession, createAgiConnectionHandler, type AgiCommandSink, type AgiSessionOptions } from './agi-session.js';
 import { chunkBytes, chunksFrom, loadFixture, loadFixtures } from '../testing/asterisk-fixtures.js';
 
 const ENV = [
@@ -303,6 +303,48 @@ describe('AgiSession over loopback TCP', () => {
     expect((await sessionError(status)).code).toBe('COMMAND_TIMEOUT');
     await fake.ended;
     expect(fake.lines).toEqual(['EXEC "Dial" "PJSIP/101"']);
+  });
+
+  it('a command sink hears the answer once its read is handled: a HANGUP in the same read is already counted', async () => {
+    const { session, fake } = await open();
+    const seen: string[] = [];
+    // A call's sink: sends its next command from the answer, unless the caller has gone.
+    const sink: AgiCommandSink = {
+      commandAnswered: (response) => {
+        seen.push(`${response.raw} hungUp=${session.hungUp}`);
+        if (!session.hungUp) session.execTo(sink, 'Dial', 'PJSIP/101');
+      },
+      commandFailed: (error) => seen.push(`failed ${error.message}`),
+    };
+    session.execTo(sink, 'MSet', 'A=1');
+    expect(await fake.nextCommand()).toBe('EXEC "MSet" "A=1"');
+    fake.answer('200 result=0\nHANGUP\n');
+    await delay(40);
+    expect(seen).toEqual(['200 result=0 hungUp=true']);
+    expect(fake.lines).toEqual(['EXEC "MSet" "A=1"']);
+    await session.close();
+  });
+
+  it('a command sink is told exactly once: a refusal from inside the call, a pair\'s failure, commands queued at the end', async () => {
+    const { session, fake } = await open({ commandTimeoutMs: 100 });
+    const told: string[] = [];
+    const sink = (name: string): AgiCommandSink => ({
+      commandAnswered: (response) => told.push(`${name} answered ${response.raw}`),
+      commandFailed: (error) => told.push(`${name} failed ${(error as AgiSessionError).code ?? error.message}`),
+    });
+    session.execTo(sink('bad'), 'Dial;x');
+    expect(told).toEqual(['bad failed INVALID_APPLICATION']); // told before execTo returned, nothing written
+    session.execThenGetVariableTo(sink('dial'), 'Dial', 'PJSIP/101', 'DIALSTATUS', { timeoutMs: 5000 });
+    session.execThenGetVariableTo(sink('queued pair'), 'Dial', 'PJSIP/102', 'DIALSTATUS');
+    session.getVariableTo(sink('queued'), 'X');
+    expect(await fake.nextCommand()).toBe('EXEC "Dial" "PJSIP/101"');
+    fake.answer('200 result=0\n');
+    expect(await fake.nextCommand()).toBe('GET VARIABLE "DIALSTATUS"');
+    // No answer to the variable read: its timeout ends the session, and each sink hears of it once.
+    await fake.ended;
+    expect(told).toEqual(['bad failed INVALID_APPLICATION', 'dial failed COMMAND_TIMEOUT', 'queued pair failed SESSION_CLOSED', 'queued failed SESSION_CLOSED']);
+    session.commandTo(sink('late'), 'NOOP');
+    expect(told.at(-1)).toBe('late failed COMMAND_TIMEOUT');
   });
 
   it('an idle session is closed (Asterisk never times out on its own)', async () => {

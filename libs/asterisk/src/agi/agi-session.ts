@@ -60,14 +60,32 @@ export type AgiGetDataResult =
   | { readonly kind: 'digits'; readonly digits: string; readonly timedOut: boolean }
   | { readonly kind: 'failed'; readonly response: AgiResponse };
 
+/**
+ * Told the outcome of one command sent with a `...To` method of {@link AgiSession} (`execTo`, `setVariableTo`, ...):
+ * exactly once, with the final answer or with the failure. The callback face of the session, for a call path that
+ * runs as a state machine: one sink object for all of a call's commands, where the promise face costs a promise,
+ * its resolving functions and an `await` per command.
+ *
+ * The answer is told once every event of the read that brought it is handled (a `HANGUP` in the same read has set
+ * {@link AgiSession.hungUp}), as a promise's reaction would see it. A failure is told at once, possibly from inside
+ * the `...To` call itself (a command refused before sending): a sink sends its next command as its last action.
+ */
+export interface AgiCommandSink {
+  /** The command's final answer, any code (510/511/520 included). */
+  commandAnswered(response: AgiResponse): void;
+  /** The command was refused (nothing sent), timed out, or the session ended before its answer. */
+  commandFailed(error: Error): void;
+}
+
 interface PendingCommand {
   readonly line: string;
   readonly timeoutMs: number;
-  /** Resolved with the response, or - for a `GET VARIABLE` of {@link SessionCore.enqueueThen} - with the variable. */
-  readonly resolve: (response: never) => void;
-  readonly reject: (error: Error) => void;
-  /** The answer is a `GET VARIABLE`'s: resolve with its value (see {@link getVariableValue}), reject when refused. */
-  readonly variable: boolean;
+  readonly sink: AgiCommandSink;
+  /**
+   * The first of a pair queued by {@link SessionCore.enqueueThen}: its answer is dropped, its failure is the pair's
+   * (the second is then not told again).
+   */
+  readonly chained: boolean;
 }
 
 // `new Promise(takeResolvers)` hands the new promise's resolving functions over here, to be read at once by
@@ -91,6 +109,35 @@ function takeReject(): (reason: Error) => void {
   const reject = takenReject as (reason: Error) => void;
   takenReject = undefined;
   return reject;
+}
+
+/** The promise face of a command: a sink that settles its promise (with the answer, or a `GET VARIABLE`'s value). */
+class PromiseSink<T> implements AgiCommandSink {
+  readonly promise: Promise<T>;
+  private readonly resolve: (value: T) => void;
+  private readonly reject: (error: Error) => void;
+
+  /** `variable`: the answer is a `GET VARIABLE`'s, settled as {@link agiVariableValue} reads it. */
+  constructor(private readonly variable: boolean) {
+    this.promise = new Promise<T>(takeResolvers);
+    this.resolve = takeResolve<T>();
+    this.reject = takeReject();
+  }
+
+  commandAnswered(response: AgiResponse): void {
+    if (!this.variable) return this.resolve(response as T);
+    let value: string | undefined;
+    try {
+      value = agiVariableValue(response);
+    } catch (error) {
+      return this.reject(error as Error);
+    }
+    this.resolve(value as T);
+  }
+
+  commandFailed(error: Error): void {
+    this.reject(error);
+  }
 }
 
 const DEFAULTS = {
@@ -221,23 +268,37 @@ export class AgiSession {
    * the session ends, and with {@link AgiCommandError} (before sending) for an unsendable command.
    */
   command(verb: string, args: readonly string[] = NO_ARGS, options?: AgiCommandOptions): Promise<AgiResponse> {
+    const sink = new PromiseSink<AgiResponse>(false);
+    this.commandTo(sink, verb, args, options);
+    return sink.promise;
+  }
+
+  /** {@link command}, its outcome told to `sink` (see {@link AgiCommandSink}). */
+  commandTo(sink: AgiCommandSink, verb: string, args: readonly string[] = NO_ARGS, options?: AgiCommandOptions): void {
     let line: string;
     try {
       line = formatAgiCommand(verb, args);
     } catch (error) {
-      return Promise.reject(asError(error));
+      return sink.commandFailed(asError(error));
     }
-    return this.core.enqueue(line, options?.timeoutMs);
+    this.core.enqueue(line, options?.timeoutMs, sink);
   }
 
   /** `EXEC <app> <data>`. Build `data` with the whitelisting builders (dialData, mixMonitorData): applications re-split it. */
   exec(application: string, data?: string, options?: AgiCommandOptions): Promise<AgiResponse> {
+    const sink = new PromiseSink<AgiResponse>(false);
+    this.execTo(sink, application, data, options);
+    return sink.promise;
+  }
+
+  /** {@link exec}, its outcome told to `sink`. */
+  execTo(sink: AgiCommandSink, application: string, data?: string, options?: AgiCommandOptions): void {
     try {
       assertApplicationName(application);
     } catch (error) {
-      return Promise.reject(asError(error));
+      return sink.commandFailed(asError(error));
     }
-    return this.command('EXEC', data === undefined ? [application] : [application, data], options);
+    this.commandTo(sink, 'EXEC', data === undefined ? [application] : [application, data], options);
   }
 
   /**
@@ -246,14 +307,33 @@ export class AgiSession {
    * data that needs no escaping. For data built from many pieces on every call: the line is made in one join.
    */
   execLine(line: string, options?: AgiCommandOptions): Promise<AgiResponse> {
-    if (!isReadyExecLine(line)) return Promise.reject(new AgiCommandError('BAD_ARGUMENT', 'not an EXEC line with data that needs no escaping'));
-    return this.core.enqueue(line, options?.timeoutMs);
+    const sink = new PromiseSink<AgiResponse>(false);
+    this.execLineTo(sink, line, options);
+    return sink.promise;
+  }
+
+  /** {@link execLine}, its outcome told to `sink`. */
+  execLineTo(sink: AgiCommandSink, line: string, options?: AgiCommandOptions): void {
+    if (!isReadyExecLine(line)) return sink.commandFailed(new AgiCommandError('BAD_ARGUMENT', 'not an EXEC line with data that needs no escaping'));
+    this.core.enqueue(line, options?.timeoutMs, sink);
   }
 
   /** `GET VARIABLE`: the raw value (Asterisk truncates it to 1023 bytes), or undefined when not set. */
   getVariable(name: string, options?: AgiCommandOptions): Promise<string | undefined> {
-    // then() with a module-level function: no async frame per call (the agent asks for DIALSTATUS after each Dial).
-    return this.command('GET VARIABLE', [name], options).then(getVariableValue);
+    const sink = new PromiseSink<string | undefined>(true);
+    this.getVariableTo(sink, name, options);
+    return sink.promise;
+  }
+
+  /** {@link getVariable}, its answer told to `sink`: read the value with {@link agiVariableValue}. */
+  getVariableTo(sink: AgiCommandSink, name: string, options?: AgiCommandOptions): void {
+    let line: string;
+    try {
+      line = getVariableLine(name);
+    } catch (error) {
+      return sink.commandFailed(asError(error));
+    }
+    this.core.enqueue(line, options?.timeoutMs, sink);
   }
 
   /**
@@ -264,6 +344,16 @@ export class AgiSession {
    * and a turn of the event loop in between. Rejects with the first failure (the application's, when it fails).
    */
   execThenGetVariable(application: string, data: string | undefined, name: string, options?: AgiCommandOptions): Promise<string | undefined> {
+    const sink = new PromiseSink<string | undefined>(true);
+    this.execThenGetVariableTo(sink, application, data, name, options);
+    return sink.promise;
+  }
+
+  /**
+   * {@link execThenGetVariable}, told to `sink` once: the `GET VARIABLE`'s answer (read it with
+   * {@link agiVariableValue}), or the first failure.
+   */
+  execThenGetVariableTo(sink: AgiCommandSink, application: string, data: string | undefined, name: string, options?: AgiCommandOptions): void {
     let exec: string;
     let get: string;
     try {
@@ -271,9 +361,9 @@ export class AgiSession {
       exec = formatAgiCommand('EXEC', data === undefined ? [application] : [application, data]);
       get = getVariableLine(name);
     } catch (error) {
-      return Promise.reject(asError(error));
+      return sink.commandFailed(asError(error));
     }
-    return this.core.enqueueThen(exec, options?.timeoutMs, get);
+    this.core.enqueueThen(exec, options?.timeoutMs, get, sink);
   }
 
   /**
@@ -288,6 +378,11 @@ export class AgiSession {
 
   setVariable(name: string, value: string, options?: AgiCommandOptions): Promise<AgiResponse> {
     return this.command('SET VARIABLE', [name, value], options);
+  }
+
+  /** {@link setVariable}, its outcome told to `sink`. */
+  setVariableTo(sink: AgiCommandSink, name: string, value: string, options?: AgiCommandOptions): void {
+    this.commandTo(sink, 'SET VARIABLE', [name, value], options);
   }
 
   verbose(message: string, level = 1, options?: AgiCommandOptions): Promise<AgiResponse> {
@@ -400,21 +495,11 @@ function getVariableLine(name: string): string {
   return line;
 }
 
-function ignoreResponse(): void {}
-
-/** A `GET VARIABLE` answer for {@link SessionCore.enqueueThen}'s promise: its value, or the refusal as a rejection. */
-function settleVariable(pending: PendingCommand, response: AgiResponse): void {
-  let value: string | undefined;
-  try {
-    value = getVariableValue(response);
-  } catch (error) {
-    pending.reject(error as Error);
-    return;
-  }
-  (pending.resolve as (value: string | undefined) => void)(value);
-}
-
-function getVariableValue(response: AgiResponse): string | undefined {
+/**
+ * A `GET VARIABLE` answer's value: the raw value, or undefined when the variable is not set. Throws
+ * {@link AgiCommandRejectedError} for any other answer (e.g. 511 on a dead channel).
+ */
+export function agiVariableValue(response: AgiResponse): string | undefined {
   return variableValue('GET VARIABLE', response);
 }
 
@@ -459,6 +544,9 @@ class SessionCore {
   private phase: 'env' | 'commands' | 'closing' | 'closed' = 'env';
   private failure: AgiSessionError | undefined;
   private inFlight: PendingCommand | undefined;
+  /** An answer waiting for the end of its read, and the sink it goes to (see {@link holdAnswer}). */
+  private heldSink: AgiCommandSink | undefined;
+  private heldAnswer: AgiResponse | undefined;
   /** The command that goes right after the one in flight, ahead of {@link queue} (see {@link enqueueThen}). */
   private follow: PendingCommand | undefined;
   private readonly queue: PendingCommand[] = [];
@@ -521,47 +609,34 @@ class SessionCore {
     return this.phase === 'closing' || this.phase === 'closed';
   }
 
-  enqueue(line: string, timeoutMs: number | undefined): Promise<AgiResponse> {
-    if (this.isFinished) {
-      return Promise.reject(this.failure ?? new AgiSessionError('SESSION_CLOSED', 'AGI session is closed'));
-    }
-    if (this.queued >= this.options.maxQueuedCommands) {
-      return Promise.reject(new AgiSessionError('QUEUE_FULL', 'too many AGI commands queued'));
-    }
-    const answer = new Promise<AgiResponse>(takeResolvers);
-    const command: PendingCommand = { line, timeoutMs: timeoutMs ?? this.options.commandTimeoutMs, resolve: takeResolve(), reject: takeReject(), variable: false };
+  enqueue(line: string, timeoutMs: number | undefined, sink: AgiCommandSink): void {
+    const refusal = this.refusal(1);
+    if (refusal !== undefined) return sink.commandFailed(refusal);
+    const command: PendingCommand = { line, timeoutMs: timeoutMs ?? this.options.commandTimeoutMs, sink, chained: false };
     try {
-      // Nothing in flight (the usual case: callers await each answer): on the wire at once, the queue unused.
-      if (this.phase === 'commands' && this.inFlight === undefined && this.queued === 0) this.send(command);
+      // Nothing in flight (the usual case: callers wait for each answer): on the wire at once, the queue unused.
+      if (this.idle) this.send(command);
       else {
         this.queue.push(command);
         this.pump();
       }
     } catch (error) {
-      command.reject(toSessionError(error));
+      sink.commandFailed(toSessionError(error));
     }
-    return answer;
   }
 
   /**
-   * `first` (its answer dropped) and then `second`, a `GET VARIABLE`, queued together: resolves with the variable
-   * `second` reads and rejects with the first failure of either. The second is sent from {@link onEvent} as soon as
-   * the first is answered; it waits in {@link follow}, not in the queue, when nothing else is queued (the usual Dial).
+   * `first` (its answer dropped) and then `second`, a `GET VARIABLE`, queued together: `sink` hears the answer to
+   * `second`, or the first failure of either. The second is sent from {@link onEvent} as soon as the first is
+   * answered; it waits in {@link follow}, not in the queue, when nothing else is queued (the usual Dial).
    */
-  enqueueThen(first: string, firstTimeoutMs: number | undefined, second: string): Promise<string | undefined> {
-    if (this.isFinished) {
-      return Promise.reject(this.failure ?? new AgiSessionError('SESSION_CLOSED', 'AGI session is closed'));
-    }
-    if (this.queued + 1 >= this.options.maxQueuedCommands) {
-      return Promise.reject(new AgiSessionError('QUEUE_FULL', 'too many AGI commands queued'));
-    }
-    const answer = new Promise<string | undefined>(takeResolvers);
-    const resolve = takeResolve<string | undefined>();
-    const reject = takeReject();
-    const head: PendingCommand = { line: first, timeoutMs: firstTimeoutMs ?? this.options.commandTimeoutMs, resolve: ignoreResponse, reject, variable: false };
-    const tail: PendingCommand = { line: second, timeoutMs: this.options.commandTimeoutMs, resolve, reject, variable: true };
+  enqueueThen(first: string, firstTimeoutMs: number | undefined, second: string, sink: AgiCommandSink): void {
+    const refusal = this.refusal(2);
+    if (refusal !== undefined) return sink.commandFailed(refusal);
+    const head: PendingCommand = { line: first, timeoutMs: firstTimeoutMs ?? this.options.commandTimeoutMs, sink, chained: true };
+    const tail: PendingCommand = { line: second, timeoutMs: this.options.commandTimeoutMs, sink, chained: false };
     try {
-      if (this.phase === 'commands' && this.inFlight === undefined && this.queued === 0) {
+      if (this.idle) {
         this.follow = tail;
         this.send(head);
       } else {
@@ -569,9 +644,20 @@ class SessionCore {
         this.pump();
       }
     } catch (error) {
-      reject(toSessionError(error));
+      sink.commandFailed(toSessionError(error));
     }
-    return answer;
+  }
+
+  /** Why `count` more commands cannot be queued now, if they cannot. */
+  private refusal(count: number): AgiSessionError | undefined {
+    if (this.isFinished) return this.failure ?? new AgiSessionError('SESSION_CLOSED', 'AGI session is closed');
+    if (this.queued + count > this.options.maxQueuedCommands) return new AgiSessionError('QUEUE_FULL', 'too many AGI commands queued');
+    return undefined;
+  }
+
+  /** Ready for a command, with none in flight or waiting. */
+  private get idle(): boolean {
+    return this.phase === 'commands' && this.inFlight === undefined && this.queued === 0;
   }
 
   close(): Promise<void> {
@@ -637,7 +723,11 @@ class SessionCore {
       throw error;
     }
     if (nested) {
-      for (let i = 0; i < events.count; i++) this.onEvent(events.items[i] as AgiResponseEvent);
+      try {
+        for (let i = 0; i < events.count; i++) this.onEvent(events.items[i] as AgiResponseEvent);
+      } finally {
+        this.tellAnswer();
+      }
       return;
     }
     sharedEventsBusy = true;
@@ -646,7 +736,28 @@ class SessionCore {
     } finally {
       sharedEventsBusy = false;
       events.clear();
+      this.tellAnswer();
     }
+  }
+
+  /**
+   * Keeps an answer for its sink until the read's events are all handled (see {@link AgiCommandSink}): the sink may
+   * send its next command at once, and must find a `HANGUP` that came in the same read already counted.
+   */
+  private holdAnswer(sink: AgiCommandSink, response: AgiResponse): void {
+    // Only a peer answering commands it was never sent gets here twice in one read: the earlier answer goes first.
+    if (this.heldSink !== undefined) this.tellAnswer();
+    this.heldSink = sink;
+    this.heldAnswer = response;
+  }
+
+  private tellAnswer(): void {
+    const sink = this.heldSink;
+    if (sink === undefined) return;
+    const response = this.heldAnswer as AgiResponse;
+    this.heldSink = undefined;
+    this.heldAnswer = undefined;
+    sink.commandAnswered(response);
   }
 
   private onEvent(event: AgiResponseEvent): void {
@@ -669,8 +780,7 @@ class SessionCore {
           return;
         }
         this.inFlight = undefined;
-        if (!pending.variable) (pending.resolve as (response: AgiResponse) => void)(event.response);
-        else settleVariable(pending, event.response);
+        if (!pending.chained) this.holdAnswer(pending.sink, event.response);
         this.pump(); // re-arms the timer: for the next command, or the idle bound
         return;
       }
@@ -791,12 +901,18 @@ class SessionCore {
   private rejectAll(reason: AgiSessionError): void {
     const inFlight = this.inFlight;
     this.inFlight = undefined;
-    inFlight?.reject(reason);
     const queued = this.queue.splice(0);
     if (this.follow !== undefined) queued.unshift(this.follow);
     this.follow = undefined;
+    // A pair's second command is not told again: its sink heard the failure with the first.
+    let pairTail = false;
+    if (inFlight !== undefined) {
+      inFlight.sink.commandFailed(reason);
+      pairTail = inFlight.chained;
+    }
     for (const command of queued) {
-      command.reject(new AgiSessionError('SESSION_CLOSED', 'AGI session ended before the command was sent', { cause: reason }));
+      if (!pairTail) command.sink.commandFailed(new AgiSessionError('SESSION_CLOSED', 'AGI session ended before the command was sent', { cause: reason }));
+      pairTail = !pairTail && command.chained;
     }
   }
 
