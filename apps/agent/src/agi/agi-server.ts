@@ -109,7 +109,7 @@ export class AgiServer implements AgiSessionStarter<Connection>, CallDone<Connec
 
   /** The session's environment is in: the call runs (internal: the sessions' starter). */
   sessionStarted(session: AgiSession, connection: Connection): void {
-    void this.handler.handle(session, connection.acceptedAt, this, connection); // never rejects when told its end
+    this.handler.handle(session, connection.acceptedAt, this, connection);
   }
 
   /** The session failed before its environment was complete (its socket is destroyed). */

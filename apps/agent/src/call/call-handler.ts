@@ -1,4 +1,4 @@
-import { EXEC_LINE_END, dialData, execLinePrefix, mixMonitorData, type AgiSession } from '@fedpbx/asterisk';
+import { EXEC_LINE_END, agiVariableValue, dialData, execLinePrefix, mixMonitorData, type AgiCommandSink, type AgiResponse, type AgiSession } from '@fedpbx/asterisk';
 import { ROUTE_ENTRIES, isFederationCallId, type Attempt, type RouteEntry, type RoutePlan } from '@fedpbx/contracts';
 import {
   FEDPBX_CALL_HEADER,
@@ -44,159 +44,30 @@ const MSET_LINE_START = execLinePrefix('MSet');
 
 /**
  * The call path: from the AGI environment to Asterisk commands, served from the routing state in memory - no
- * database, network or disk. Built once; `handle` runs per call.
+ * database, network or disk. Built once; `handle` runs per call (a {@link CallRun}).
  */
 export class CallHandler {
   private readonly interpreter = new FlowInterpreter();
 
   constructor(
-    private readonly state: RoutingState,
-    private readonly metrics: AgentMetrics,
-    private readonly log: Logger,
-    private readonly now: () => Date = systemNow,
+    readonly state: RoutingState,
+    readonly metrics: AgentMetrics,
+    readonly log: Logger,
+    readonly now: () => Date = systemNow,
     /** Where the calls in progress are counted (reported to the controller for the console). */
-    private readonly activeCalls?: ActiveCalls,
+    readonly activeCalls?: ActiveCalls,
   ) {}
 
   /**
-   * One call, from its parsed environment to its last command. `acceptedAt`: `performance.now()` when the connection
-   * was accepted. With `done`, the call's end is told to it (with the error, if the call failed) and the returned
-   * promise never rejects: the server's bookkeeping runs from here rather than from a second async function that
-   * awaits this one.
-   *
-   * One async function for the whole plan (route, first MSet, each attempt's Dial): every `async` frame and `await`
-   * costs allocations on each call (a frame holding the function's registers, a promise, the await's reaction and
-   * closures), and the common call - one Dial - needs no more than this frame and two awaits. Flows, refusals and
-   * the caller-ID read of calls from other sites keep functions of their own.
+   * One call, from its parsed environment to its last command; `done` is told when it is over (with the error, if
+   * the call failed). `acceptedAt`: `performance.now()` when the connection was accepted.
    */
-  async handle<C>(session: AgiSession, acceptedAt: number, done?: CallDone<C>, context?: C): Promise<void> {
-    let failure: unknown;
-    let failed = false;
-    let active: number | undefined;
-    try {
-      const env = session.env;
-      const entry = env.entry;
-      if (entry === undefined || !ENTRIES.has(entry)) {
-        this.metrics.rejectedInputs.inc({ reason: 'unknown-entry' });
-        this.log.warn({ script: env.networkScript, channel: env.channel }, 'AGI request for an unknown entry; leaving the call to the dialplan fallback');
-        return;
-      }
-      if (!this.state.ready) {
-        this.log.error('no snapshot in force; leaving the call to the dialplan fallback');
-        return;
-      }
-      const site = this.state.site;
-      const endpoint = pjsipEndpoint(env.channel);
-      const fromSiteId = entry === 'from-sites' && endpoint?.startsWith('site-') ? endpoint.slice(5) : undefined;
-      // Which call this is across the federation. From another site: the id it sent (read only on calls from a
-      // site-* endpoint, never from a trunk or phone, and only if it names a known site); started here: this site
-      // and the channel's uniqueid (the call's linkedid: phones and trunks enter the fedpbx contexts directly).
-      const callId = fromSiteId !== undefined ? this.callIdFrom(await session.getVariable(CALL_HEADER_READ), site) : entry === 'from-sites' ? undefined : ownCallId(site.siteId, env.uniqueId);
-      const plan = resolveRoute(site, {
-        entry: entry as RouteEntry,
-        caller: env.callerIdNumber ?? '',
-        dialled: env.extension ?? '',
-        fromSiteId,
-        originSiteId: fromSiteId !== undefined ? callId?.slice(0, callId.indexOf('/')) : undefined,
-        trunkId: entry === 'from-pstn' ? trunkIdOf(site, endpoint) : undefined,
-        health: this.state.health,
-      });
-
-      // The recording's name travels with the first MSet (one command less per recorded call).
-      const recording = plan.record ? this.recordingName(session, site) : undefined;
-      // exec writes the command before it returns: observed after, so the metric's bookkeeping is not on the path.
-      // Every leg the call dials is registered in its book before its Dial: the plan's now, a flow's when it rings.
-      const dialLegs = planLegs(site.siteId, plan);
-      const legs = new CallLegBook(dialLegs);
-      // The first attempt's leg, when it dials, is the plan's first leg: not worked out a second time for the tags.
-      const firstAttempt = plan.attempts[0];
-      const firstLeg = firstAttempt !== undefined && isDialAttempt(firstAttempt) ? dialLegs[0] : undefined;
-      const first = session.execLine(firstTagsLine(plan, firstLeg, callId, legs.encoded, recording));
-      this.metrics.observeTimeToFirstCommand((performance.now() - acceptedAt) / 1000);
-      await first;
-      // In progress from its plan until the session ends (a refused call only hears why, and is not counted).
-      active =
-        plan.outcome === 'denied' || this.activeCalls === undefined
-          ? undefined
-          : this.activeCalls.begin(
-              {
-                callId: callId ?? `${site.siteId}/${env.uniqueId}`,
-                caller: env.callerIdNumber ?? '',
-                callee: env.extension ?? '',
-                routeKind: plan.routeKind,
-                originSiteId: fromSiteId !== undefined ? plan.tags.originSiteId : undefined,
-                targetSiteId: plan.tags.targetSiteId,
-              },
-              this.nowMs(),
-            );
-      let outcome = 'failed';
-      if (plan.outcome === 'denied') outcome = await this.deny(session, plan);
-      else {
-        // The plan's attempts in order; the next one only when an attempt fails as a route.
-        if (recording !== undefined) await session.exec('MixMonitor', mixMonitorData(recording, ['b']));
-        walk: for (let i = 0; i < plan.attempts.length; i++) {
-          const attempt = plan.attempts[i] as Attempt;
-          if (session.hungUp) {
-            outcome = 'caller-hangup';
-            break;
-          }
-          switch (attempt.kind) {
-            case 'endpoint':
-            case 'site':
-            case 'trunk': {
-              // Channel variables only: a CDR variable set now would land on the previous leg's record (see call-legs.ts).
-              if (i > 0) {
-                await session.exec('MSet', attemptTags(site, plan, attempt));
-                if (session.hungUp) {
-                  outcome = 'caller-hangup';
-                  break walk;
-                }
-              }
-              // dialAndWait's steps, in this frame: a leg list that grew is written first, then Dial and DIALSTATUS.
-              const update = legs.takeUpdate();
-              if (update !== undefined) await session.setVariable(`CDR(${FEDPBX_LEGS})`, update);
-              const data = dialData({
-                targets: [toAsteriskTarget(attempt)],
-                timeoutSec: attempt.timeoutSec,
-                options: attempt.kind === 'trunk' ? TRUNK_DIAL_OPTIONS : TRANSFER_OPTIONS,
-                preDial: attempt.endpoint.startsWith('site-') ? preDialFor(callId) : undefined,
-              });
-              const status = dialStatusOf(await session.execThenGetVariable('Dial', data, 'DIALSTATUS', LONG_COMMAND));
-              outcome = OUTCOME_OF_STATUS[status];
-              if (session.hungUp) {
-                if (status !== 'ANSWER') outcome = 'caller-hangup';
-                break walk;
-              }
-              const next = plan.attempts[i + 1];
-              if (next?.kind === 'voicemail' && status !== 'ANSWER') continue;
-              if (!ROUTE_FAILURES.has(status)) break walk;
-              break;
-            }
-            case 'voicemail': {
-              const greeting = outcome === 'busy' ? 'b' : 'u';
-              await session.exec('VoiceMail', voicemailData(attempt.mailbox, greeting), LONG_COMMAND);
-              outcome = 'voicemail';
-              break walk;
-            }
-            case 'flow':
-              outcome = await this.runFlow(session, site, attempt.flowId, preDialFor(callId), legs);
-              break walk;
-          }
-        }
-      }
-      this.metrics.callEnded(entry, plan.routeKind, outcome);
-    } catch (error) {
-      if (done === undefined) throw error;
-      failed = true;
-      failure = error;
-    } finally {
-      if (active !== undefined) this.activeCalls?.end(active);
-      done?.callDone(session, failed, failure, context as C);
-    }
+  handle<C>(session: AgiSession, acceptedAt: number, done: CallDone<C>, context: C): void {
+    new CallRun(this, session, done, context).start(acceptedAt);
   }
 
   /** The X-Fedpbx-Call header's value, when it is a call id of a site this snapshot knows. */
-  private callIdFrom(header: string | undefined, site: CompiledSite): string | undefined {
+  callIdFrom(header: string | undefined, site: CompiledSite): string | undefined {
     if (header === undefined || header === '') return undefined;
     const slash = header.indexOf('/');
     if (isFederationCallId(header) && site.directory.has(header.slice(0, slash))) return header;
@@ -204,19 +75,13 @@ export class CallHandler {
     return undefined;
   }
 
-  private async deny(session: AgiSession, plan: RoutePlan): Promise<string> {
-    const sound = DENY_SOUNDS[plan.deny?.code ?? ''] ?? 'cannot-complete-as-dialed';
-    await session.exec('Progress');
-    if (!session.hungUp) await session.exec('Playback', `${sound},noanswer`);
-    return 'denied';
-  }
-
   /** The clock in epoch ms: without a Date per call unless a test gave its own clock. */
-  private nowMs(): number {
+  nowMs(): number {
     return this.now === systemNow ? Date.now() : this.now().getTime();
   }
 
-  private async runFlow(session: AgiSession, site: CompiledSite, flowId: string, preDial: PreDial | undefined, legs: CallLegBook): Promise<string> {
+  /** An IVR flow, through the flow engine's promise-based channel port: resolves with the call's outcome. */
+  async runFlow(session: AgiSession, site: CompiledSite, flowId: string, preDial: PreDial | undefined, legs: CallLegBook): Promise<string> {
     const env = session.env;
     const channel = new AgiCallChannel(
       session,
@@ -229,7 +94,7 @@ export class CallHandler {
     // A flow rings internal numbers as an internal call from this site would: local phone, other site, and on a
     // failed route the same alternatives (the PSTN behind a failed link). Each leg goes in the call's book with
     // that internal decision (route kind, target, trunk), written to the CDR before its Dial.
-    const dialAttempts = (number: string): Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }>[] => {
+    const dialAttempts = (number: string): DialAttempt[] => {
       const p = resolveRoute(site, { entry: 'internal', caller: '', dialled: number, health });
       const attempts = p.attempts.filter(isDialAttempt);
       for (const a of attempts) legs.add(legOf(site.siteId, p, a));
@@ -249,7 +114,7 @@ export class CallHandler {
     return `flow-${result.end}`;
   }
 
-  private recordingName(session: AgiSession, site: CompiledSite): string {
+  recordingName(session: AgiSession, site: CompiledSite): string {
     const env = session.env;
     const name = recordingFileName({
       at: this.now(),
@@ -259,6 +124,278 @@ export class CallHandler {
       timeZone: site.site.timezone,
     });
     return `fedpbx/${site.siteId}/${name}`;
+  }
+}
+
+type DialAttempt = Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }>;
+
+/**
+ * Where a {@link CallRun} is: the command whose answer it waits for (or `flow`, `over`). What each answer leads to is
+ * the table in {@link CallRun.answered}.
+ */
+type CallStep =
+  | 'start'
+  /** GET VARIABLE of the X-Fedpbx-Call header, on a call from another site. */
+  | 'call-header'
+  /** The first MSet: the fallback guard and the route's tags (firstTagsLine). */
+  | 'first-tags'
+  /** A refused call: Progress, then Playback of why. */
+  | 'progress'
+  | 'playback'
+  /** A recorded call's MixMonitor, before its first attempt. */
+  | 'mix-monitor'
+  /** A later attempt's MSet (attemptTags), then the leg list when it grew, then Dial with DIALSTATUS. */
+  | 'attempt-tags'
+  | 'legs'
+  | 'dial'
+  | 'voicemail'
+  /** An IVR flow, run by the flow engine (its own promises). */
+  | 'flow'
+  | 'over';
+
+/**
+ * One call as a state machine over the session's callback face ({@link AgiCommandSink}): each step sends one
+ * command, and its answer says what comes next. Where an async function costs a frame, a promise per command and
+ * an await's reactions, a call is this one object (the call path runs hundreds of times a second).
+ *
+ * Each step sends its command as its last action: the session may tell this sink from inside the send (a command
+ * refused, or a test double that answers at once).
+ */
+class CallRun<C> implements AgiCommandSink {
+  private step: CallStep = 'start';
+  /** `performance.now()` at the connection's accept: the time to first command is observed when the first MSet goes out. */
+  private acceptedAt = 0;
+  private entry!: RouteEntry;
+  private site!: CompiledSite;
+  private plan!: RoutePlan;
+  private callId: string | undefined;
+  private fromSiteId: string | undefined;
+  private endpoint: string | undefined;
+  private recording: string | undefined;
+  private legs!: CallLegBook;
+  /** The calls-in-progress entry, from the first MSet's answer until the call is over. */
+  private active: number | undefined;
+  /** The plan's attempt being tried, and the call's outcome so far (`fedpbx_calls_total{outcome}`). */
+  private attempt = 0;
+  private outcome = 'failed';
+
+  constructor(
+    private readonly handler: CallHandler,
+    private readonly session: AgiSession,
+    private readonly done: CallDone<C>,
+    private readonly context: C,
+  ) {}
+
+  start(acceptedAt: number): void {
+    this.acceptedAt = acceptedAt;
+    try {
+      const env = this.session.env;
+      const entry = env.entry;
+      if (entry === undefined || !ENTRIES.has(entry)) {
+        this.handler.metrics.rejectedInputs.inc({ reason: 'unknown-entry' });
+        this.handler.log.warn({ script: env.networkScript, channel: env.channel }, 'AGI request for an unknown entry; leaving the call to the dialplan fallback');
+        return this.finish(false, undefined);
+      }
+      if (!this.handler.state.ready) {
+        this.handler.log.error('no snapshot in force; leaving the call to the dialplan fallback');
+        return this.finish(false, undefined);
+      }
+      this.entry = entry as RouteEntry;
+      this.site = this.handler.state.site;
+      this.endpoint = pjsipEndpoint(env.channel);
+      this.fromSiteId = entry === 'from-sites' && this.endpoint?.startsWith('site-') ? this.endpoint.slice(5) : undefined;
+      // Which call this is across the federation. From another site: the id it sent (read only on calls from a
+      // site-* endpoint, never from a trunk or phone, and only if it names a known site); started here: this site
+      // and the channel's uniqueid (the call's linkedid: phones and trunks enter the fedpbx contexts directly).
+      if (this.fromSiteId !== undefined) {
+        this.step = 'call-header';
+        return this.session.getVariableTo(this, CALL_HEADER_READ);
+      }
+      this.route(entry === 'from-sites' ? undefined : ownCallId(this.site.siteId, env.uniqueId));
+    } catch (error) {
+      this.finish(true, error);
+    }
+  }
+
+  commandAnswered(response: AgiResponse): void {
+    try {
+      this.answered(response);
+    } catch (error) {
+      this.finish(true, error);
+    }
+  }
+
+  commandFailed(error: Error): void {
+    this.finish(true, error);
+  }
+
+  /** What follows the answer to each step's command. */
+  private answered(response: AgiResponse): void {
+    const session = this.session;
+    switch (this.step) {
+      case 'call-header':
+        return this.route(this.handler.callIdFrom(agiVariableValue(response), this.site));
+      case 'first-tags':
+        return this.routed();
+      case 'progress':
+        if (session.hungUp) return this.end('denied');
+        this.step = 'playback';
+        return session.execTo(this, 'Playback', `${DENY_SOUNDS[this.plan.deny?.code ?? ''] ?? 'cannot-complete-as-dialed'},noanswer`);
+      case 'playback':
+        return this.end('denied');
+      case 'mix-monitor':
+        return this.tryAttempt();
+      case 'attempt-tags':
+        return session.hungUp ? this.end('caller-hangup') : this.dial();
+      case 'legs':
+        return this.sendDial();
+      case 'dial':
+        return this.dialled(dialStatusOf(agiVariableValue(response)));
+      case 'voicemail':
+        return this.end('voicemail');
+      case 'start':
+      case 'flow':
+      case 'over':
+        throw new Error(`an AGI answer at call step '${this.step}', which sent no command`);
+    }
+  }
+
+  /** The route's plan, and its first MSet on the wire. */
+  private route(callId: string | undefined): void {
+    const env = this.session.env;
+    const site = this.site;
+    const fromSiteId = this.fromSiteId;
+    this.callId = callId;
+    const plan = resolveRoute(site, {
+      entry: this.entry,
+      caller: env.callerIdNumber ?? '',
+      dialled: env.extension ?? '',
+      fromSiteId,
+      originSiteId: fromSiteId !== undefined ? callId?.slice(0, callId.indexOf('/')) : undefined,
+      trunkId: this.entry === 'from-pstn' ? trunkIdOf(site, this.endpoint) : undefined,
+      health: this.handler.state.health,
+    });
+    this.plan = plan;
+    // The recording's name travels with the first MSet (one command less per recorded call).
+    const recording = plan.record ? this.handler.recordingName(this.session, site) : undefined;
+    this.recording = recording;
+    // Every leg the call dials is registered in its book before its Dial: the plan's now, a flow's when it rings.
+    const dialLegs = planLegs(site.siteId, plan);
+    this.legs = new CallLegBook(dialLegs);
+    // The first attempt's leg, when it dials, is the plan's first leg: not worked out a second time for the tags.
+    const firstAttempt = plan.attempts[0];
+    const firstLeg = firstAttempt !== undefined && isDialAttempt(firstAttempt) ? dialLegs[0] : undefined;
+    this.step = 'first-tags';
+    this.session.execLineTo(this, firstTagsLine(plan, firstLeg, callId, this.legs.encoded, recording));
+    // The command is written before execLineTo returns: observed after, so the metric's bookkeeping is not on the path.
+    this.handler.metrics.observeTimeToFirstCommand((performance.now() - this.acceptedAt) / 1000);
+  }
+
+  /** The first MSet is answered: the call is in progress; a refusal is told why, a route's attempts are tried. */
+  private routed(): void {
+    const plan = this.plan;
+    if (plan.outcome === 'denied') {
+      // Refused: it only hears why, and is not counted as in progress.
+      this.step = 'progress';
+      return this.session.execTo(this, 'Progress');
+    }
+    const activeCalls = this.handler.activeCalls;
+    if (activeCalls !== undefined) {
+      const env = this.session.env;
+      this.active = activeCalls.begin(
+        {
+          callId: this.callId ?? `${this.site.siteId}/${env.uniqueId}`,
+          caller: env.callerIdNumber ?? '',
+          callee: env.extension ?? '',
+          routeKind: plan.routeKind,
+          originSiteId: this.fromSiteId !== undefined ? plan.tags.originSiteId : undefined,
+          targetSiteId: plan.tags.targetSiteId,
+        },
+        this.handler.nowMs(),
+      );
+    }
+    if (this.recording === undefined) return this.tryAttempt();
+    this.step = 'mix-monitor';
+    this.session.execTo(this, 'MixMonitor', mixMonitorData(this.recording, ['b']));
+  }
+
+  /** The plan's attempt at {@link attempt}, unless the plan or the caller is done. */
+  private tryAttempt(): void {
+    const attempt = this.plan.attempts[this.attempt];
+    if (attempt === undefined) return this.end(this.outcome);
+    if (this.session.hungUp) return this.end('caller-hangup');
+    switch (attempt.kind) {
+      case 'endpoint':
+      case 'site':
+      case 'trunk':
+        if (this.attempt === 0) return this.dial();
+        // Channel variables only: a CDR variable set now would land on the previous leg's record (see call-legs.ts).
+        this.step = 'attempt-tags';
+        return this.session.execTo(this, 'MSet', attemptTags(this.site, this.plan, attempt));
+      case 'voicemail':
+        this.step = 'voicemail';
+        return this.session.execTo(this, 'VoiceMail', voicemailData(attempt.mailbox, this.outcome === 'busy' ? 'b' : 'u'), LONG_COMMAND);
+      case 'flow':
+        this.step = 'flow';
+        void this.handler.runFlow(this.session, this.site, attempt.flowId, preDialFor(this.callId), this.legs).then(
+          (outcome) => this.flowEnded(outcome),
+          (error: unknown) => this.finish(true, error),
+        );
+        return;
+    }
+  }
+
+  /** A Dial attempt: the leg list first when it grew (the CDR this Dial opens must find its leg), then Dial. */
+  private dial(): void {
+    const update = this.legs.takeUpdate();
+    if (update === undefined) return this.sendDial();
+    this.step = 'legs';
+    this.session.setVariableTo(this, `CDR(${FEDPBX_LEGS})`, update);
+  }
+
+  private sendDial(): void {
+    const attempt = this.plan.attempts[this.attempt] as DialAttempt;
+    const data = dialData({
+      targets: [toAsteriskTarget(attempt)],
+      timeoutSec: attempt.timeoutSec,
+      options: attempt.kind === 'trunk' ? TRUNK_DIAL_OPTIONS : TRANSFER_OPTIONS,
+      preDial: attempt.endpoint.startsWith('site-') ? preDialFor(this.callId) : undefined,
+    });
+    this.step = 'dial';
+    this.session.execThenGetVariableTo(this, 'Dial', data, 'DIALSTATUS', LONG_COMMAND);
+  }
+
+  /** After a Dial: the next attempt when the route failed (or voicemail follows an unanswered call), else the end. */
+  private dialled(status: DialStatus): void {
+    this.outcome = OUTCOME_OF_STATUS[status];
+    if (this.session.hungUp) return this.end(status === 'ANSWER' ? this.outcome : 'caller-hangup');
+    const next = this.plan.attempts[this.attempt + 1];
+    const toVoicemail = next?.kind === 'voicemail' && status !== 'ANSWER';
+    if (!toVoicemail && !ROUTE_FAILURES.has(status)) return this.end(this.outcome);
+    this.attempt += 1;
+    this.tryAttempt();
+  }
+
+  private flowEnded(outcome: string): void {
+    try {
+      this.end(outcome);
+    } catch (error) {
+      this.finish(true, error);
+    }
+  }
+
+  /** The call ran its course: counted with its outcome. */
+  private end(outcome: string): void {
+    this.handler.metrics.callEnded(this.entry, this.plan.routeKind, outcome);
+    this.finish(false, undefined);
+  }
+
+  /** Once per call: out of the calls in progress, and the server told. */
+  private finish(failed: boolean, error: unknown): void {
+    if (this.step === 'over') return;
+    this.step = 'over';
+    if (this.active !== undefined) this.handler.activeCalls?.end(this.active);
+    this.done.callDone(this.session, failed, error, this.context);
   }
 }
 
@@ -274,7 +411,7 @@ function planLegs(siteId: string, plan: RoutePlan): CallLeg[] {
   return legs;
 }
 
-function toTarget(a: Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }>): DialTarget {
+function toTarget(a: DialAttempt): DialTarget {
   const { timeoutSec: _ignored, ...target } = a;
   return target;
 }
@@ -328,7 +465,7 @@ function firstTagsLine(plan: RoutePlan, leg: CallLeg | undefined, callId: string
 }
 
 /** MSet data before a later attempt's Dial: the channel variables of that leg (no CDR variables, see firstTagsLine). */
-function attemptTags(site: CompiledSite, plan: RoutePlan, attempt: Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }>): string {
+function attemptTags(site: CompiledSite, plan: RoutePlan, attempt: DialAttempt): string {
   const leg = legOf(site.siteId, plan, attempt);
   return [
     'FEDPBX_ROUTE=', safeTag(leg.routeKind), ',FEDPBX_TARGET=', safeTag(leg.targetSiteId ?? ''), ',FEDPBX_TRUNK=', safeTag(leg.trunkId ?? ''),
