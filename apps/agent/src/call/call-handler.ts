@@ -41,6 +41,8 @@ const TAG_VALUE = /^[A-Za-z0-9_.:/-]*$/;
 const CALL_HEADER_READ = `PJSIP_HEADER(read,${FEDPBX_CALL_HEADER})`;
 /** `EXEC "MSet" "`: the first MSet's line is joined whole from its pieces (see firstTagsLine). */
 const MSET_LINE_START = execLinePrefix('MSet');
+/** `EXEC "Dial" "`: Dial's line is its data between this and EXEC_LINE_END (dialData's values need no escaping). */
+const DIAL_LINE_START = execLinePrefix('Dial');
 
 /**
  * The call path: from the AGI environment to Asterisk commands, served from the routing state in memory - no
@@ -362,7 +364,7 @@ class CallRun<C> implements AgiCommandSink {
       preDial: attempt.endpoint.startsWith('site-') ? preDialFor(this.callId) : undefined,
     });
     this.step = 'dial';
-    this.session.execThenGetVariableTo(this, 'Dial', data, 'DIALSTATUS', LONG_COMMAND);
+    this.session.execLineThenGetVariableTo(this, DIAL_LINE_START + data + EXEC_LINE_END, 'DIALSTATUS', LONG_COMMAND);
   }
 
   /** After a Dial: the next attempt when the route failed (or voicemail follows an unanswered call), else the end. */

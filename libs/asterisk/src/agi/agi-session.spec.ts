@@ -333,8 +333,11 @@ describe('AgiSession over loopback TCP', () => {
       commandFailed: (error) => told.push(`${name} failed ${(error as AgiSessionError).code ?? error.message}`),
     });
     session.execTo(sink('bad'), 'Dial;x');
-    expect(told).toEqual(['bad failed INVALID_APPLICATION']); // told before execTo returned, nothing written
-    session.execThenGetVariableTo(sink('dial'), 'Dial', 'PJSIP/101', 'DIALSTATUS', { timeoutMs: 5000 });
+    session.execLineThenGetVariableTo(sink('bad line'), 'EXEC "Dial" "PJSIP/101\nHANGUP"\n', 'DIALSTATUS');
+    // Told before the call returned, nothing written.
+    expect(told).toEqual(['bad failed INVALID_APPLICATION', 'bad line failed BAD_ARGUMENT']);
+    told.length = 0;
+    session.execLineThenGetVariableTo(sink('dial'), `${execLinePrefix('Dial')}PJSIP/101${EXEC_LINE_END}`, 'DIALSTATUS', { timeoutMs: 5000 });
     session.execThenGetVariableTo(sink('queued pair'), 'Dial', 'PJSIP/102', 'DIALSTATUS');
     session.getVariableTo(sink('queued'), 'X');
     expect(await fake.nextCommand()).toBe('EXEC "Dial" "PJSIP/101"');
@@ -342,7 +345,7 @@ describe('AgiSession over loopback TCP', () => {
     expect(await fake.nextCommand()).toBe('GET VARIABLE "DIALSTATUS"');
     // No answer to the variable read: its timeout ends the session, and each sink hears of it once.
     await fake.ended;
-    expect(told).toEqual(['bad failed INVALID_APPLICATION', 'dial failed COMMAND_TIMEOUT', 'queued pair failed SESSION_CLOSED', 'queued failed SESSION_CLOSED']);
+    expect(told).toEqual(['dial failed COMMAND_TIMEOUT', 'queued pair failed SESSION_CLOSED', 'queued failed SESSION_CLOSED']);
     session.commandTo(sink('late'), 'NOOP');
     expect(told.at(-1)).toBe('late failed COMMAND_TIMEOUT');
   });

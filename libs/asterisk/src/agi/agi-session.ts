@@ -314,8 +314,23 @@ export class AgiSession {
 
   /** {@link execLine}, its outcome told to `sink`. */
   execLineTo(sink: AgiCommandSink, line: string, options?: AgiCommandOptions): void {
-    if (!isReadyExecLine(line)) return sink.commandFailed(new AgiCommandError('BAD_ARGUMENT', 'not an EXEC line with data that needs no escaping'));
+    if (!isReadyExecLine(line)) return sink.commandFailed(notReadyExecLine());
     this.core.enqueue(line, options?.timeoutMs, sink);
+  }
+
+  /**
+   * {@link execThenGetVariableTo} with the EXEC line joined by its caller (as for {@link execLine}): the application's
+   * data is not made a string of its own first and then copied into the line (the agent's Dial, on every call).
+   */
+  execLineThenGetVariableTo(sink: AgiCommandSink, line: string, name: string, options?: AgiCommandOptions): void {
+    if (!isReadyExecLine(line)) return sink.commandFailed(notReadyExecLine());
+    let get: string;
+    try {
+      get = getVariableLine(name);
+    } catch (error) {
+      return sink.commandFailed(asError(error));
+    }
+    this.core.enqueueThen(line, options?.timeoutMs, get, sink);
   }
 
   /** `GET VARIABLE`: the raw value (Asterisk truncates it to 1023 bytes), or undefined when not set. */
@@ -516,6 +531,10 @@ function assertDigits(value: string): void {
 function assertNonNegativeInteger(value: number, what: string): number {
   if (!Number.isInteger(value) || value < 0) throw new AgiCommandError('BAD_ARGUMENT', `${what} must be a non-negative integer`);
   return value;
+}
+
+function notReadyExecLine(): AgiCommandError {
+  return new AgiCommandError('BAD_ARGUMENT', 'not an EXEC line with data that needs no escaping');
 }
 
 function asError(error: unknown): Error {
