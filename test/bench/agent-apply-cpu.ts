@@ -7,17 +7,24 @@
 // A generated federation of SITES sites (BENCH_EXT_PER_SITE extensions each); one site's agent applies its first
 // snapshot, then WRITES plan-wide changes (a number range added at another site: the shared part changes, and
 // every site part's reference to it), each as the controller publishes it: the shared part, then the site part.
-// Per apply: the thread's CPU time (process.cpuUsage of this process, libuv threads included), and the CPU
-// spent in each step (decode, shared part, site part envelope, verify+assemble, store, compile).
+// Per apply: the process's CPU time (process.cpuUsage, libuv threads included) over WRITES applies with nothing
+// timed in between (the step timers' own /proc reads and cpuUsage calls cost ~0.3 ms an apply), then, over
+// WRITES more, the CPU spent in each step (decode, shared part, site part envelope, verify+assemble, store,
+// compile).
 // Per thread too (Linux /proc schedstat): the main thread, libuv's pool (the newest threads: the pool starts with
 // its first job) and the rest, V8's platform threads (GC, compiler) - a step's
 // CPU (process.cpuUsage) includes whatever the other threads did meanwhile, e.g. V8's concurrent GC while the
 // store waits for the disk.
 // One JSON line on stdout: {"sites","agent_cpu_ms_per_apply","steps_ms":{...},"threads_ms":{...},...}.
+// BENCH_CPU_PROFILE=<file>: a V8 CPU profile (.cpuprofile, for Chrome's DevTools or speedscope; sampled every
+// 100 us) of the untimed applies alone - `node --cpu-prof` would bury them under the setup's signing of every revision.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, openSync, readdirSync, readSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, openSync, readdirSync, readSync, rmSync, writeFileSync } from 'node:fs';
+import { Session } from 'node:inspector';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { pino } from 'pino';
 import { buildSiteConfig, generateFederation, siteIdOf } from '@fedpbx/dialplan';
 import { decodeSnapshotValueAsync, encodeSnapshotValue, generateSigningKey, isSizedMembers, signPairedSnapshot, signSplitSnapshot } from '@fedpbx/signing';
@@ -39,6 +46,7 @@ const WRITES = envInt('BENCH_WRITES', 40);
  * the site part in force; its list of SITES site part revisions unchanged).
  */
 const SHARED_FORMAT = ((f) => (f === 2 || f === 4 ? f : 3))(envInt('BENCH_SHARED_FORMAT', 3));
+const CPU_PROFILE = process.env['BENCH_CPU_PROFILE'];
 const log = (msg: string): void => void process.stderr.write(`[bench:agent-apply] ${msg}\n`);
 /** libuv's pool: its threads are the process's newest (started with its first job; the bench starts no others). */
 const POOL_THREADS = envInt('UV_THREADPOOL_SIZE', 4);
@@ -67,21 +75,41 @@ class ThreadCpu {
     return { main, pool, v8: cpuMs() - main - pool };
   }
 }
+/** Runs `f` under V8's CPU profiler when BENCH_CPU_PROFILE names a file, and writes the profile there. */
+async function profiled(f: () => Promise<void>): Promise<void> {
+  if (CPU_PROFILE === undefined || CPU_PROFILE === '') return f();
+  const session = new Session();
+  session.connect();
+  const post = (method: string): Promise<unknown> => new Promise((resolve, reject) => session.post(method, (err, res) => (err ? reject(err) : resolve(res))));
+  await post('Profiler.enable');
+  await new Promise((resolve, reject) => session.post('Profiler.setSamplingInterval', { interval: 100 }, (err) => (err ? reject(err) : resolve(undefined))));
+  await post('Profiler.start');
+  try {
+    await f();
+  } finally {
+    const { profile } = (await post('Profiler.stop')) as { profile: unknown };
+    writeFileSync(CPU_PROFILE, JSON.stringify(profile));
+    session.disconnect();
+    log(`CPU profile of the measured applies: ${CPU_PROFILE}`);
+  }
+}
 const cpuMs = (): number => {
   const u = process.cpuUsage();
   return (u.user + u.system) / 1000;
 };
 
-async function main(): Promise<void> {
-  const key = generateSigningKey('bench-key');
+/**
+ * The bucket values of revision 1 and of 2 x WRITES plan-wide writes after it (gzipped when large), made before the
+ * clock starts - in a function of their own, so that the generated federation behind them is garbage by then.
+ */
+function bucketValues(key: ReturnType<typeof generateSigningKey>, siteId: string): { shared: Uint8Array; site: Uint8Array }[] {
   const fed = generateFederation({ sites: SITES, extensionsPerSite: EXT_PER_SITE, flows: 0 });
-  const siteId = siteIdOf(Math.min(7, SITES - 1));
   const at = new Date('2026-12-07T06:00:00Z');
-  // The values as the buckets hold them (gzipped when large), prepared before the clock starts.
   const values: { shared: Uint8Array; site: Uint8Array }[] = [];
   /** Format 4: every site's part as listed by the shared part (a plan-wide write changes no entry). */
   const siteParts = fed.sites.map((s) => ({ id: s.id, contentHash: s.id === siteId ? 'self' : `sha256:${createHash('sha256').update(s.id).digest('hex')}` }));
-  for (let k = 0; k <= WRITES; k++) {
+  // Revision 1 applied first, then WRITES untimed, then WRITES by step.
+  for (let k = 0; k <= 2 * WRITES; k++) {
     if (k > 0) {
       const from = 900_000 + k * 100;
       fed.numberRanges.push({ id: `nr-bench-${k}`, siteId: siteIdOf((k * 37 + 11) % SITES), from: String(from), to: String(from + 99) });
@@ -94,6 +122,22 @@ async function main(): Promise<void> {
     const s = signSplitSnapshot(buildSiteConfig(fed, siteId), k + 1, k + 1, key, at, SHARED_FORMAT);
     values.push({ shared: SHARED_FORMAT === 2 ? encodeSnapshotValue(s.sharedText) : s.sharedValue, site: encodeSnapshotValue(s.siteText) });
   }
+  return values;
+}
+
+/**
+ * A full garbage collection: the setup's ~100 MB of garbage (every revision's site view and signing) would
+ * otherwise be collected during the measured applies, which an agent never carries.
+ */
+function collectGarbage(): void {
+  setFlagsFromString('--expose-gc');
+  (runInNewContext('gc') as () => void)();
+}
+
+async function main(): Promise<void> {
+  const key = generateSigningKey('bench-key');
+  const siteId = siteIdOf(Math.min(7, SITES - 1));
+  const values = bucketValues(key, siteId);
   log(`${SITES} sites: shared part ${values[0]?.shared.length} bytes in the bucket, site part ${values[0]?.site.length}`);
 
   const dir = mkdtempSync(join(tmpdir(), 'fedpbx-bench-agent-apply-'));
@@ -104,7 +148,9 @@ async function main(): Promise<void> {
     const applier = new SnapshotApplier(siteId, [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }));
     // CPU per step: the store's write and the compile timed where the applier calls them.
     const steps = { decode: 0, shared: 0, site: 0, store: 0, compile: 0 };
+    let timing = false;
     const timed = <A extends unknown[], R>(step: keyof typeof steps, f: (...a: A) => Promise<R>) => async (...a: A): Promise<R> => {
+      if (!timing) return f(...a);
       const c0 = cpuMs();
       try {
         return await f(...a);
@@ -117,6 +163,7 @@ async function main(): Promise<void> {
     const threads = new ThreadCpu();
     const timedSave = timed('store', store.save.bind(store));
     store.save = async (...a: Parameters<typeof store.save>): Promise<void> => {
+      if (!timing) return timedSave(...a);
       const t0 = threads.now();
       try {
         return await timedSave(...a);
@@ -145,15 +192,19 @@ async function main(): Promise<void> {
       if (!applied.applied || applied.unchanged) throw new Error(`site part not applied: ${JSON.stringify(applied)}`);
     };
     await applyOne(values[0] as (typeof values)[0], true);
-    for (const k of Object.keys(steps)) steps[k as keyof typeof steps] = 0;
-    for (const k of ['main', 'pool', 'v8'] as const) storeThreads[k] = 0;
+    collectGarbage();
     threads.open();
     const c0 = cpuMs();
     const t0 = threads.now();
     const w0 = performance.now();
-    for (let k = 1; k <= WRITES; k++) await applyOne(values[k] as (typeof values)[0]);
+    await profiled(async () => {
+      for (let k = 1; k <= WRITES; k++) await applyOne(values[k] as (typeof values)[0]);
+    });
     const perApply = (cpuMs() - c0) / WRITES;
+    const wallPerApply = (performance.now() - w0) / WRITES;
     const t1 = threads.now();
+    timing = true;
+    for (let k = WRITES + 1; k <= 2 * WRITES; k++) await applyOne(values[k] as (typeof values)[0]);
     const r2 = (x: number): number => Math.round(x * 100) / 100;
     // `site` includes store and compile (they run inside offerText): shown apart, and `verify` is the rest.
     const result = {
@@ -162,7 +213,8 @@ async function main(): Promise<void> {
       extensions_per_site: EXT_PER_SITE,
       writes: WRITES,
       agent_cpu_ms_per_apply: r2(perApply),
-      wall_ms_per_apply: r2((performance.now() - w0) / WRITES),
+      wall_ms_per_apply: r2(wallPerApply),
+      // The second WRITES applies, each step timed (their sum is above agent_cpu_ms_per_apply by the timers' cost).
       steps_ms: {
         decode: r2(steps.decode / WRITES),
         // Format 4 applies inside the shared offer: store and compile are shown apart from it instead.
