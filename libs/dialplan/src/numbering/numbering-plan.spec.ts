@@ -66,4 +66,22 @@ describe('a numbering plan built over the one before', () => {
       expect(JSON.stringify(plan.flat.overlapping())).toBe(JSON.stringify(afresh.flat.overlapping()));
     }
   });
+
+  it('a plan built over a long chain of plans, each adding or removing a range at another site, is the plan built afresh (the changes held over the first plan, then flattened)', () => {
+    const big = generateFederation({ sites: 150, extensionsPerSite: 1, flows: 0, prefixEvery: 7 });
+    let ranges: NumberRange[] = [...big.numberRanges];
+    let plan = new NumberingPlan(big.sites, ranges);
+    for (let k = 0; k < 200; k++) {
+      const site = big.sites[(k * 37) % big.sites.length]!;
+      const own = ranges.filter((r) => r.siteId === site.id);
+      ranges = k % 5 === 4 && own.length > 0 ? ranges.filter((r) => r !== own[0]) : [...ranges, { id: `nr-chain-${k}`, siteId: site.id, from: String(700_000 + k * 100), to: String(700_000 + k * 100 + 99) }];
+      plan = new NumberingPlan(big.sites, ranges, plan);
+      if (k % 40 !== 39) continue;
+      const afresh = new NumberingPlan(big.sites, ranges);
+      expect(JSON.stringify(big.sites.map((s) => plan.siteRanges(s.id))), `write ${k}`).toBe(JSON.stringify(big.sites.map((s) => afresh.siteRanges(s.id))));
+      expect(JSON.stringify(big.sites.map((s) => plan.ownRanges(s.id)))).toBe(JSON.stringify(big.sites.map((s) => afresh.ownRanges(s.id))));
+      const asked = ranges.flatMap((r) => [r.from, r.to]);
+      expect(JSON.stringify(big.sites.slice(0, 3).flatMap((s) => asked.map((d) => plan.classify(s.id, d))))).toBe(JSON.stringify(big.sites.slice(0, 3).flatMap((s) => asked.map((d) => afresh.classify(s.id, d)))));
+    }
+  });
 });

@@ -40,9 +40,9 @@ export class NumberingPlan {
   /** Site by prefix, and the distinct prefix lengths (longest first): a lookup per length, not per prefix. */
   private readonly siteByPrefix: ReadonlyMap<string, string>;
   private readonly prefixLengths: readonly number[];
-  private readonly bySite: ReadonlyMap<string, IntervalIndex<NumberRange>>;
+  private readonly bySite: SiteValues<IntervalIndex<NumberRange>>;
   /** Each site's ranges as given (for the next plan to take over the index of a site whose ranges are the same). */
-  private readonly rangesBySite: ReadonlyMap<string, readonly NumberRange[]>;
+  private readonly rangesBySite: SiteValues<readonly NumberRange[]>;
 
   /** The ranges as given (for the next plan to find what changed). */
   private readonly ranges: readonly NumberRange[];
@@ -83,13 +83,15 @@ export class NumberingPlan {
       perSite.set(r.siteId, list);
       if (this.isFlat(r)) flat.push(r);
     }
-    this.rangesBySite = perSite;
-    this.bySite = new Map(
-      [...perSite].map(([id, list]) => {
-        const before = previous?.rangesBySite.get(id);
-        const same = before !== undefined && before.length === list.length && before.every((r, i) => r === list[i]);
-        return [id, same ? (previous?.bySite.get(id) ?? toIndex(list)) : toIndex(list)];
-      }),
+    this.rangesBySite = new SiteValues(perSite);
+    this.bySite = new SiteValues(
+      new Map(
+        [...perSite].map(([id, list]) => {
+          const before = previous?.rangesBySite.get(id);
+          const same = before !== undefined && before.length === list.length && before.every((r, i) => r === list[i]);
+          return [id, same ? (previous?.bySite.get(id) ?? toIndex(list)) : toIndex(list)];
+        }),
+      ),
     );
     this.flat = toIndex(flat);
   }
@@ -103,26 +105,21 @@ export class NumberingPlan {
    * given (as a build afresh does), the flat index updated; undefined when the flat index cannot be updated
    * exactly (IntervalIndex.withChanges).
    */
-  private updatedFrom(previous: NumberingPlan, changes: RangeChanges): Pick<NumberingPlan, 'flat'> & { rangesBySite: Map<string, readonly NumberRange[]>; bySite: Map<string, IntervalIndex<NumberRange>> } | undefined {
+  private updatedFrom(previous: NumberingPlan, changes: RangeChanges): { flat: IntervalIndex<NumberRange>; rangesBySite: SiteValues<readonly NumberRange[]>; bySite: SiteValues<IntervalIndex<NumberRange>> } | undefined {
     const flat = previous.flat.withChanges(
       changes.added.filter((r) => this.isFlat(r)).map((r) => ({ from: r.from, to: r.to, value: r })),
       new Set(changes.removed.filter((r) => this.isFlat(r))),
     );
     if (flat === undefined) return undefined;
-    const rangesBySite = new Map(previous.rangesBySite);
-    const bySite = new Map(previous.bySite);
+    const ranges = new Map<string, readonly NumberRange[] | undefined>();
+    const indexes = new Map<string, IntervalIndex<NumberRange> | undefined>();
     const touched = new Set([...changes.added, ...changes.removed].map((r) => r.siteId));
     for (const id of touched) {
       const list = this.ranges.filter((r) => r.siteId === id);
-      if (list.length === 0) {
-        rangesBySite.delete(id);
-        bySite.delete(id);
-      } else {
-        rangesBySite.set(id, list);
-        bySite.set(id, toIndex(list));
-      }
+      ranges.set(id, list.length === 0 ? undefined : list);
+      indexes.set(id, list.length === 0 ? undefined : toIndex(list));
     }
-    return { flat, rangesBySite, bySite };
+    return { flat, rangesBySite: previous.rangesBySite.with(ranges), bySite: previous.bySite.with(indexes) };
   }
 
   /** The range of `siteId` holding `number`. */
@@ -173,6 +170,38 @@ export class NumberingPlan {
     if (target?.kind === 'site' && target.siteId === siteId) return number;
     const prefix = this.sites.get(siteId)?.prefix;
     return prefix === undefined ? undefined : prefix + number;
+  }
+}
+
+/** Sites changed on top of the shared map before flattening them into a copy of it. */
+const MAX_SITE_CHANGES = 64;
+
+/**
+ * Per-site values of a plan, taken over by the plan after it: the sites a change touched held on top of a map the
+ * plans share, flattened into a copy once MAX_SITE_CHANGES have piled up. Copying the 1,000 sites' entries of both
+ * maps at every range added was most of the plan's update (~0.16 ms of the agent's ~2 ms apply).
+ */
+class SiteValues<V> {
+  constructor(
+    private readonly base: ReadonlyMap<string, V>,
+    /** Changed since `base`: a site's new value, or undefined for a site that has none any more. */
+    private readonly changed: ReadonlyMap<string, V | undefined> = new Map(),
+  ) {}
+
+  get(siteId: string): V | undefined {
+    return this.changed.has(siteId) ? this.changed.get(siteId) : this.base.get(siteId);
+  }
+
+  /** These values with `changes` made (undefined: the site has none). */
+  with(changes: ReadonlyMap<string, V | undefined>): SiteValues<V> {
+    const changed = new Map([...this.changed, ...changes]);
+    if (changed.size <= MAX_SITE_CHANGES) return new SiteValues(this.base, changed);
+    const flat = new Map(this.base);
+    for (const [id, value] of changed) {
+      if (value === undefined) flat.delete(id);
+      else flat.set(id, value);
+    }
+    return new SiteValues(flat);
   }
 }
 
