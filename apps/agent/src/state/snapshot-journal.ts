@@ -70,8 +70,16 @@ export interface Payload {
   readonly crc: number;
 }
 
-export function payloadOf(bytes: Uint8Array): Payload {
-  return { pieces: [bytes], length: bytes.length, crc: crc32(bytes) };
+/** A payload of these bytes, one piece or several written one after the other (never joined: one writev). */
+export function payloadOf(bytes: Uint8Array | readonly Uint8Array[]): Payload {
+  const pieces = bytes instanceof Uint8Array ? [bytes] : bytes;
+  let crc = 0;
+  let length = 0;
+  for (const piece of pieces) {
+    crc = crc32(piece, crc);
+    length += piece.length;
+  }
+  return { pieces, length, crc };
 }
 
 /** Characters encoded at a time from a long text: ~1-3 ms of UTF-8 encoding and checksum each. */

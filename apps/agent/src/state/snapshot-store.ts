@@ -93,9 +93,9 @@ export class SnapshotStore {
    * config as the canonical bytes it hashed, so verifying it again at boot hashes them as they are; the applier
    * makes canonical JSON of a snapshot that came as an object - only it has the extensions then, a head office's
    * are in its table). Bytes are that text gzipped (a format-2 pair as the compressed values it came in:
-   * storedPairBytes), read back as it.
+   * storedPairBytes, in pieces), read back as it.
    */
-  async save(snapshot: Pick<SiteSnapshot, 'revision'>, text: string | Uint8Array): Promise<void> {
+  async save(snapshot: Pick<SiteSnapshot, 'revision'>, text: string | Uint8Array | readonly Uint8Array[]): Promise<void> {
     const payload = typeof text === 'string' ? await payloadOfText(text, nextTurn) : payloadOf(text);
     await this.journal.append(snapshot.revision, payload);
   }
