@@ -108,6 +108,21 @@ describe('the chunked shared part (format 3)', () => {
     expect(refusal(() => runSteps(verifySharedValueSteps(forged.sharedValue, [key], good)))).toBe('bad-signature');
     // A chunk dropped: the count differs from the signed list.
     expect(refusal(() => runSteps(verifySharedSteps(lines.slice(0, -1).join('\n'), [key])))).toBe('malformed');
+    // A chunk list that is not one (missing, not an array, a hash that is not one, a key of its own), or no envelope.
+    const withEnvelope = (e: unknown) => [JSON.stringify(e), ...lines.slice(1)].join('\n');
+    const { chunks, ...head } = JSON.parse(lines[0] as string) as { chunks: string[] };
+    for (const bad of [head, { ...head, chunks: 'sha256:' }, { ...head, chunks: [...chunks.slice(1), 42] }, { ...head, chunks, extra: 1 }, [head], null, 'envelope']) {
+      const error = (() => {
+        try {
+          runSteps(verifySharedSteps(withEnvelope(bad), [key]));
+        } catch (e) {
+          return e as { code?: string; message?: string };
+        }
+        return undefined;
+      })();
+      expect(error?.code, JSON.stringify(bad).slice(0, 80)).toBe('malformed');
+      if (typeof bad === 'object' && bad !== null && !Array.isArray(bad)) expect(error?.message).toMatch(/^shared part is malformed at (chunks|\(root\))/);
+    }
   });
 
   it('finds members by their sizes and never reads past the value: truncated, garbled or foreign bytes are not sized members', () => {
