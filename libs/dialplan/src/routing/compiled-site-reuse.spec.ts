@@ -26,7 +26,18 @@ describe('compiling a site over the one before', () => {
     expect(site.hopOff).toBe(first.hopOff);
     expect(site.plan).toBe(first.plan);
     expect(site.trunks).toBe(first.trunks);
+    expect(site.extensions).toBe(first.extensions);
     expect(site.revision).toBe(2);
+  });
+
+  it('builds the extension table again from another list, even one equal in value, and routes as a fresh compile', () => {
+    const copied = { ...config, extensions: config.extensions.map((e) => ({ ...e })) };
+    expect(compileSite(copied, 2, { config, site: first }).extensions).not.toBe(first.extensions);
+    const renamed = { ...config, extensions: config.extensions.map((e, i) => (i === 0 ? { ...e, displayName: 'Renamed' } : e)) };
+    const reused = routes(renamed, { config, site: first });
+    expect(reused.site.extensions).not.toBe(first.extensions);
+    expect(reused.site.extensions.get(renamed.extensions[0]!.number)?.displayName).toBe('Renamed');
+    expect(reused.plans).toEqual(routes(renamed).plans);
   });
 
   it('builds again what changed, and routes exactly as a fresh compile', () => {

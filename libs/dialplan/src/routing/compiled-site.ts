@@ -39,6 +39,11 @@ export interface CompiledSite {
   readonly hubSiteId: string | undefined;
   /** The site's own extensions by number. */
   readonly extensions: ExtensionTable;
+  /**
+   * The list `extensions` was built from, not kept alive by it: the next compile from the very same list (a
+   * numbering plan change applied with the site part in force) takes the table over instead of building it again.
+   */
+  readonly extensionsFrom?: WeakRef<readonly Extension[]>;
   readonly flows: ReadonlyMap<string, CallFlow>;
   readonly flowsByNumber: ReadonlyMap<string, CallFlow>;
   readonly trunks: ReadonlyMap<string, TrunkRef>;
@@ -163,6 +168,7 @@ export function* compilingSite(config: SiteConfigToCompile, revision: number, pr
   const ownTrunkRefs = own.map((t) => trunks.get(t.id) as TrunkRef);
   let extensions: ExtensionTable;
   if ('extensionTable' in config) extensions = config.extensionTable;
+  else if (before !== undefined && before.site.extensionsFrom?.deref() === config.extensions) extensions = before.site.extensions;
   else {
     yield;
     extensions = yield* ExtensionTable.building(config.extensions, { siteId, ...(before !== undefined ? { previous: before.site.extensions } : {}) });
@@ -175,6 +181,7 @@ export function* compilingSite(config: SiteConfigToCompile, revision: number, pr
     directory,
     hubSiteId: config.federation.hubSiteId,
     extensions,
+    ...('extensions' in config ? { extensionsFrom: new WeakRef(config.extensions) } : {}),
     flows: new Map(config.callFlows.map((f) => [f.id, f])),
     flowsByNumber: new Map(
       config.callFlows.filter((f) => f.siteId === siteId && f.number !== undefined).map((f) => [f.number as string, f]),
