@@ -404,6 +404,73 @@ describe('AmiClient', () => {
     expect(JSON.stringify(loggableHeaders(auth))).not.toContain('link-mk-SECRET');
   });
 
+  describe('reads held in time (readHoldMs)', () => {
+    const HOLD_MS = 1000;
+    const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+    /** A client whose events are timed on arrival; `hold` is what readHoldMs answers at each read. */
+    async function timedEvents() {
+      const hold = { ms: 0 };
+      const ctx = await setup({}, { readHoldMs: () => hold.ms });
+      const arrived = new Map<string, number>();
+      ctx.client.onEvent((e) => arrived.set(e.headers.get('UserEvent') ?? '', performance.now()));
+      ctx.client.start();
+      await connected(ctx.client);
+      const send = (name: string): number => {
+        ctx.peer.event('UserEvent', [['UserEvent', name]]);
+        return performance.now();
+      };
+      return { ...ctx, hold, arrived, send };
+    }
+
+    it('reads a lone event at once and events that come densely together, each at most the hold late', async () => {
+      const { hold, arrived, send } = await timedEvents();
+      // No hold (a watched site's lamps): dense events are each read at once.
+      const sentAt0 = send('x1');
+      await sleep(30);
+      send('x2');
+      await sleep(30);
+      send('x3');
+      await until(() => arrived.has('x3'));
+      expect(arrived.get('x3')! - sentAt0).toBeLessThan(HOLD_MS / 2);
+
+      hold.ms = HOLD_MS;
+      await sleep(HOLD_MS + 100); // quiet: the next event is a lone one
+      const sentA = send('a');
+      await until(() => arrived.has('a'));
+      expect(arrived.get('a')! - sentA).toBeLessThan(HOLD_MS / 2);
+      await sleep(30);
+      send('b'); // read at once, soon after a: reads stop for the hold
+      await until(() => arrived.has('b'));
+      const readB = arrived.get('b')!;
+      send('c');
+      await sleep(30);
+      send('d');
+      await until(() => arrived.has('d'), HOLD_MS * 4);
+      // c and d waited in the socket for the rest of the hold, then came in one read.
+      expect(arrived.get('c')! - readB).toBeGreaterThanOrEqual(HOLD_MS - 50);
+      expect(arrived.get('d')! - arrived.get('c')!).toBeLessThan(5);
+    });
+
+    it('never holds an answer: an action sent during a hold is read at once, with the events held before it', async () => {
+      const { client, hold, arrived, send } = await timedEvents();
+      hold.ms = HOLD_MS;
+      await sleep(100);
+      send('a');
+      await until(() => arrived.has('a'));
+      send('b'); // dense: a hold starts after its read
+      await until(() => arrived.has('b'));
+      send('c');
+      await sleep(50);
+      const asked = performance.now();
+      const pong = await client.action('Ping');
+      const answered = performance.now();
+      expect(pong.headers.get('Ping')).toBe('Pong');
+      expect(answered - asked).toBeLessThan(HOLD_MS / 2);
+      expect(arrived.get('c')).toBeLessThanOrEqual(answered);
+    });
+  });
+
   it('drops a hung connection when the keepalive Ping goes unanswered', async () => {
     const { peer, client } = await setup({}, { keepaliveMs: 100, actionTimeoutMs: 100 });
     client.start();

@@ -314,7 +314,15 @@ export class Agent {
   private async startAsterisk(agiPort: number): Promise<void> {
     const c = this.config;
     if (c.FEDPBX_AMI_HOST !== undefined && c.FEDPBX_AMI_USER !== undefined && c.FEDPBX_AMI_SECRET !== undefined) {
-      const ami = new AmiClient({ host: c.FEDPBX_AMI_HOST, port: c.FEDPBX_AMI_PORT, username: c.FEDPBX_AMI_USER, secret: c.FEDPBX_AMI_SECRET, log: this.log.child({ component: 'ami' }) });
+      const ami = new AmiClient({
+        host: c.FEDPBX_AMI_HOST,
+        port: c.FEDPBX_AMI_PORT,
+        username: c.FEDPBX_AMI_USER,
+        secret: c.FEDPBX_AMI_SECRET,
+        log: this.log.child({ component: 'ami' }),
+        // Watched lamps go out at once after a quiet spell (LocalPresence): their events are not held then.
+        readHoldMs: () => (this.localPresence?.watched === true ? 0 : c.FEDPBX_AMI_READ_HOLD_MS),
+      });
       let amiUp = false;
       ami.onStateChange((s) => {
         const up = s === 'connected';

@@ -24,6 +24,13 @@ describe('agent configuration', () => {
     expect(c.FEDPBX_METRICS_LISTEN).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(c.FEDPBX_AGI_MAX_SESSIONS).toBe(2000);
     expect(c.FEDPBX_METRICS_LOOP_DELAY_MS).toBe(20);
+    expect(c.FEDPBX_AMI_READ_HOLD_MS).toBe(100);
+  });
+
+  it('takes the AMI read hold within 0-500 ms (0: no hold)', () => {
+    expect(loadAgentConfig({ FEDPBX_SITE_ID: 'moscow', FEDPBX_CONTROLLER_PUBLIC_KEY: pem, FEDPBX_AMI_READ_HOLD_MS: '0' }).FEDPBX_AMI_READ_HOLD_MS).toBe(0);
+    expect(problems({ FEDPBX_AMI_READ_HOLD_MS: '501' }).some((x) => x.startsWith('FEDPBX_AMI_READ_HOLD_MS'))).toBe(true);
+    expect(problems({ FEDPBX_AMI_READ_HOLD_MS: '-1' }).some((x) => x.startsWith('FEDPBX_AMI_READ_HOLD_MS'))).toBe(true);
   });
 
   it('takes the event-loop delay sampling interval within 1-1000 ms', () => {
