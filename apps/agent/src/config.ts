@@ -83,7 +83,7 @@ export const AGENT_ENV = {
   FEDPBX_AMI_USER: { schema: z.string().min(1).optional(), doc: 'Asterisk Manager user (see deploy/asterisk/manager_fedpbx.conf)' },
   FEDPBX_AMI_SECRET: { schema: z.string().min(1).optional(), doc: 'Asterisk Manager secret (never logged)' },
   FEDPBX_AMI_READ_HOLD_MS: {
-    schema: int(0, 500).default(100),
+    schema: int(0, 500).default(200),
     doc: "AMI events coming less than this apart are read together, each at most this late (0-500 ms; 0: every read at once): a wake-up per call's events was most of the agent's CPU per call at 50 calls/s. Not while some site watches this site's busy lamps",
   },
   FEDPBX_ASTERISK_CONFIG_DIR: {
