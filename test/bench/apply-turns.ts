@@ -45,7 +45,7 @@ const reader = process.env.BENCH_EXTENSION_READER !== 'off' && existsSync(reader
 console.log(`extensions read ${reader === undefined ? 'on the event loop' : 'in a worker thread'}`);
 const applier = new SnapshotApplier(BENCH_SITE, [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }), reader);
 const nextTurn = () => new Promise<void>((r) => setImmediate(r));
-applier.addHook(async (_s: unknown, text: string) => void (await sharedUtf8(text, nextTurn)));
+applier.addHook(async (_s: unknown, text: string | readonly string[]) => void (await sharedUtf8(text, nextTurn)));
 
 let gcs: { kind: number; ms: number }[] = [];
 new PerformanceObserver((l) => { for (const e of l.getEntries()) gcs.push({ kind: ((e as { detail?: { kind?: number } }).detail?.kind ?? 0), ms: e.duration }); }).observe({ entryTypes: ['gc'] });

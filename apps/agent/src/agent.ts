@@ -12,6 +12,7 @@ import { RemoteLamps } from './presence/remote-lamps.js';
 import { AsteriskConfigWriter } from './asterisk-config/config-writer.js';
 import { FEDERATION_TRANSPORT } from '@fedpbx/dialplan';
 import { workerRunner } from './asterisk-config/render-in-worker.js';
+import type { SnapshotText } from './asterisk-config/include-files.js';
 import { CdrFileSource } from './cdr/cdr-file-source.js';
 import { CdrSourceCheck } from './cdr/cdr-source-check.js';
 import { ActiveCalls } from './call/active-calls.js';
@@ -76,7 +77,7 @@ export class Agent {
    * mesh); dropped once started - the routing state keeps no extensions, later snapshots reach them through the
    * applier's hooks and listeners. With its JSON text, which is what the Asterisk config renderer's worker gets.
    */
-  private startupSnapshot: { readonly snapshot: SnapshotInForce; readonly text: string } | undefined;
+  private startupSnapshot: { readonly snapshot: SnapshotInForce; readonly text: SnapshotText } | undefined;
   private starting = false;
   private fromDisk = false;
   private rendersAtStart = false;

@@ -36,7 +36,7 @@ import {
 } from '@fedpbx/dialplan';
 import type { Logger } from '../logger.js';
 import { federationBind, formatBind, readAdminTransports, transportProblems, type TransportProblems } from './admin-transports.js';
-import { IncludeFileWriteError, writeIncludeFiles, type IncludeFilesRunner } from './include-files.js';
+import { IncludeFileWriteError, writeIncludeFiles, type IncludeFilesRunner, type SnapshotText } from './include-files.js';
 
 /** Why the include files of a revision were not written, as the `config.failed` event carries it. */
 export type ConfigFailure = Omit<ConfigFailedEvent, 'type' | 'revision'>;
@@ -137,10 +137,10 @@ export class AsteriskConfigWriter {
    * Renders, writes what changed, reloads what was written. Serialised with {@link flushReloads}. `text` is the
    * snapshot's JSON as the applier stored it (made from `snapshot` when absent).
    */
-  apply(snapshot: SiteSnapshot, text?: string): Promise<ConfigApplyResult>;
+  apply(snapshot: SiteSnapshot, text?: SnapshotText): Promise<ConfigApplyResult>;
   /** A snapshot in force (its extensions are in `text` only). */
-  apply(snapshot: SnapshotInForce, text: string): Promise<ConfigApplyResult>;
-  apply(snapshot: SiteSnapshot | SnapshotInForce, text?: string): Promise<ConfigApplyResult> {
+  apply(snapshot: SnapshotInForce, text: SnapshotText): Promise<ConfigApplyResult>;
+  apply(snapshot: SiteSnapshot | SnapshotInForce, text?: SnapshotText): Promise<ConfigApplyResult> {
     const { site } = snapshot.config;
     return this.serial(async () => {
       // Before the reload: what AMI then shows (a missing transport) is explained by what this finds.
@@ -228,7 +228,7 @@ export class AsteriskConfigWriter {
     return missing;
   }
 
-  private async applyNow(revision: number, snapshotText: string): Promise<ConfigApplyResult> {
+  private async applyNow(revision: number, snapshotText: SnapshotText): Promise<ConfigApplyResult> {
     const { extensions, pjsip } = this.opts;
     let outcome: { written: readonly string[]; transportChanged: boolean };
     try {

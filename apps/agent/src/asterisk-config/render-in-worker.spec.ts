@@ -15,6 +15,14 @@ describe('sharedUtf8', () => {
     }
   });
 
+  it('encodes pieces as their concatenation, each sliced on its own', async () => {
+    const pieces = [`{"site":"Иван ${'😀'.repeat(20)}"}`, '\n', '', `{"shared":"${'b😀'.repeat(30)}"}`];
+    for (const chars of [1, 3, 16, 1000]) {
+      const bytes = await sharedUtf8(pieces, async () => {}, chars);
+      expect(Buffer.from(bytes).toString('utf8')).toBe(pieces.join(''));
+    }
+  });
+
   it('handles the empty text', async () => {
     expect((await sharedUtf8('', async () => {})).byteLength).toBe(0);
   });

@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { RenderError, type RenderErrorCode } from '@fedpbx/dialplan';
-import { IncludeFileWriteError, type IncludeFilesJob, type IncludeFilesResult, type IncludeFilesRunner } from './include-files.js';
+import { IncludeFileWriteError, type IncludeFilesJob, type IncludeFilesResult, type IncludeFilesRunner, type SnapshotText } from './include-files.js';
 
 /** An error as it crosses back from the worker: a RenderError keeps its fields, any other error its message and code. */
 export type WorkerFailure =
@@ -37,31 +37,39 @@ const CHARS_PER_SLICE = 1 << 18;
  * `text` as UTF-8 in a SharedArrayBuffer, measured then encoded a slice at a time, with `pause` (a turn of the event
  * loop) between slices: Buffer.byteLength over a head office's whole 20 MB text took 250 ms at its first call on
  * the loaded development machine. A slice never ends between the halves of a surrogate pair, so each slice
- * measures and encodes as it does within the whole.
+ * measures and encodes as it does within the whole. Pieces (SnapshotText) are sliced each on its own: a slice
+ * across two would join them, and the first slice of a joined 20 MB string copies all of it.
  */
-export async function sharedUtf8(text: string, pause: () => Promise<void>, charsPerSlice = CHARS_PER_SLICE): Promise<SharedArrayBuffer> {
-  const slices: [number, number][] = [];
+export async function sharedUtf8(text: SnapshotText, pause: () => Promise<void>, charsPerSlice = CHARS_PER_SLICE): Promise<SharedArrayBuffer> {
+  const slices = (typeof text === 'string' ? [text] : text).flatMap((piece) => slicesOf(piece, charsPerSlice));
+  let length = 0;
+  for (const [i, slice] of slices.entries()) {
+    if (i > 0) await pause();
+    length += Buffer.byteLength(slice(), 'utf8');
+  }
+  const bytes = new SharedArrayBuffer(length);
+  const view = Buffer.from(bytes);
+  let written = 0;
+  for (const slice of slices) {
+    await pause();
+    written += view.write(slice(), written, 'utf8');
+  }
+  return bytes;
+}
+
+/** `text` in slices of about `charsPerSlice` characters, none ending between the halves of a surrogate pair. */
+function slicesOf(text: string, charsPerSlice: number): (() => string)[] {
+  const slices: (() => string)[] = [];
   for (let from = 0; from < text.length; ) {
     let to = Math.min(text.length, from + charsPerSlice);
     const last = text.charCodeAt(to - 1);
     // A slice of one high surrogate takes its pair along instead (it cannot end before it).
     if (to < text.length && last >= 0xd800 && last <= 0xdbff) to += to - 1 > from ? -1 : 1;
-    slices.push([from, to]);
+    const [start, end] = [from, to];
+    slices.push(() => text.slice(start, end));
     from = to;
   }
-  let length = 0;
-  for (const [i, [from, to]] of slices.entries()) {
-    if (i > 0) await pause();
-    length += Buffer.byteLength(text.slice(from, to), 'utf8');
-  }
-  const bytes = new SharedArrayBuffer(length);
-  const view = Buffer.from(bytes);
-  let written = 0;
-  for (const [from, to] of slices) {
-    await pause();
-    written += view.write(text.slice(from, to), written, 'utf8');
-  }
-  return bytes;
+  return slices;
 }
 
 /** The text the worker renders from (render-worker.ts). */

@@ -10,7 +10,6 @@ import {
   pairedSnapshot,
   pairedSnapshotWithoutExtensions,
   pairingGap,
-  pairText,
   REUSE_MAX_PART_BYTES,
   runStepsWithPauses,
   SiteConfigAssembler,
@@ -38,6 +37,7 @@ import {
 import { gzipSync } from 'node:zlib';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
+import { joinedText, type SnapshotText } from '../asterisk-config/include-files.js';
 import { ExtensionReaderFailure, type ExtensionRead, type ExtensionReader } from './extension-reader.js';
 import type { RoutingState, SnapshotInForce, SnapshotToApply } from './routing-state.js';
 import type { SnapshotStore } from './snapshot-store.js';
@@ -60,16 +60,17 @@ const SHARED_KEPT = 2;
 
 /**
  * Something that must follow an applied snapshot before the next one is applied (Asterisk config files): awaited.
- * `text` is the snapshot's JSON as stored (what crosses to a worker thread cheaply). The snapshot's extensions are
- * in the routing state's compiled table (a head office's are never objects on the event loop), and in `text`.
+ * `text` is the snapshot's JSON as stored (what crosses to a worker thread cheaply), a pair as its pieces (never
+ * joined on the event loop: SnapshotText). The snapshot's extensions are in the routing state's compiled table (a
+ * head office's are never objects on the event loop), and in `text`.
  */
-export type ApplyHook = (snapshot: SnapshotInForce, text: string) => Promise<void>;
+export type ApplyHook = (snapshot: SnapshotInForce, text: SnapshotText) => Promise<void>;
 
 /**
  * Told of every applied snapshot once the awaited hooks are done; started, not awaited (a link re-read, the
  * WireGuard mesh, the recording sweep must not hold up the next apply). Must not throw and its work must not reject.
  */
-export type ApplyListener = (snapshot: SnapshotInForce, text: string) => void;
+export type ApplyListener = (snapshot: SnapshotInForce, text: SnapshotText) => void;
 
 /** A verified shared part kept by its hash, and the value it came in when that was compressed (to store as it is). */
 interface KeptShared {
@@ -327,7 +328,7 @@ export class SnapshotApplier {
       revision,
       'nats',
       () => ({ snapshot: pairedSnapshotToApply(site, shared.verified, this.assembler), parts: this.parts }),
-      () => pairText(site.text, shared.verified.text),
+      () => pairPieces(site.text, shared.verified.text),
       shared.compressed === undefined
         ? undefined
         : () => {
@@ -357,7 +358,7 @@ export class SnapshotApplier {
               : await this.pairedWithWorker(text, checked, reader);
           return { snapshot: pairedSnapshotToApply(site, shared.verified, this.assembler), parts: site.verified.parts };
         },
-        () => pairText(text, shared.verified.text),
+        () => pairPieces(text, shared.verified.text),
         shared.compressed === undefined ? undefined : () => storedPairBytes(text, value, shared.compressed as Uint8Array),
       );
       if (result.applied && site !== undefined) this.pairedSite = { ...site, text, value };
@@ -407,7 +408,7 @@ export class SnapshotApplier {
         reader === undefined
           ? () => runStepsWithPauses(verifySitePartSteps(text, this.siteId, this.keys, shared.verified, this.assembler, this.parts, named.checked), nextTurn)
           : () => this.verifiedWithWorker(text, shared, named, reader),
-        () => pairText(text, shared.verified.text),
+        () => pairPieces(text, shared.verified.text),
         compressed === undefined ? undefined : () => storedPairBytes(text, value, compressed),
       ),
     );
@@ -463,7 +464,7 @@ export class SnapshotApplier {
     source: string,
     verify: () => Verification | Promise<Verification>,
     /** The text as stored and handed to hooks: made only when something needs it (a chunked shared part is joined). */
-    text?: string | (() => string),
+    text?: SnapshotText | (() => SnapshotText),
     /** What to write to disk instead of `text` (the same text, compressed): made only once the snapshot is verified. */
     bytes?: () => readonly Uint8Array[],
   ): Promise<ApplyResult> {
@@ -482,10 +483,11 @@ export class SnapshotApplier {
       }
       return this.refuse(snapshot.revision, 'stale-revision', `revision ${snapshot.revision} is not newer than ${current.revision} in force`, source);
     }
-    let storedText = typeof text === 'string' ? text : undefined;
+    let storedText = typeof text === 'function' ? undefined : text;
     // Without a text, the snapshot is a whole one (offer: a bootstrap file's), its extensions a list.
-    const stored = (): string => (storedText ??= typeof text === 'function' ? text() : canonicalJson(snapshot));
-    await this.store.save(snapshot, bytes?.() ?? stored());
+    const stored = (): SnapshotText => (storedText ??= typeof text === 'function' ? text() : canonicalJson(snapshot));
+    // Joined only when written as text: the hooks take a pair's pieces (a head office's joined is a 20 MB copy).
+    await this.store.save(snapshot, bytes?.() ?? joinedText(stored()));
     await this.state.applyInSlices(snapshot, nextTurn); // calls keep routing on the site in force while the new one compiles
     this.parts = parts;
     // Any snapshot but a paired one ends the pairing; the paired paths set it again (applyPaired, pairWithShared).
@@ -545,6 +547,14 @@ function firstMemberText(value: Uint8Array): string {
 
 function isGzip(value: Uint8Array | undefined): value is Uint8Array {
   return value !== undefined && value.length >= 2 && value[0] === 0x1f && value[1] === 0x8b;
+}
+
+/**
+ * The stored pair (pairText: site part, newline, shared part) as its pieces, for the hooks: each is a flat string
+ * already, and their concatenation - a head office's 20 MB - is made only where something reads it whole.
+ */
+function pairPieces(siteText: string, sharedText: string): readonly string[] {
+  return [siteText, '\n', sharedText];
 }
 
 /** A gzip member of the newline between the two texts of a pair (a stored block: no compression to do). */
