@@ -548,7 +548,7 @@ export class Agent {
     if (onlyNewer && this.state.ready && loaded.snapshot.revision <= this.state.revision) return;
     this.startupSnapshot = { snapshot: loaded.snapshot, text: loaded.text };
     this.state.apply(loaded.snapshot);
-    if (loaded.pair !== undefined) this.applier.resume(loaded.pair);
+    if (loaded.pair !== undefined) this.applier.resume(loaded.pair, loaded.text);
     this.metrics.snapshotApplied(loaded.snapshot);
     this.log.info({ revision: loaded.snapshot.revision }, 'serving the last applied snapshot from the state dir');
   }
