@@ -93,7 +93,7 @@ mkdirSync(join(dir, 'snapshots'), { recursive: true });
 writeFileSync(join(dir, 'snapshots', '1.json'), `${parts[0]!.siteText}\n${parts[0]!.sharedText}`);
 const loaded = await store.loadLastKnownGood();
 state.apply(loaded.snapshot);
-if (loaded.pair !== undefined && typeof applier.resume === 'function') applier.resume(loaded.pair);
+if (loaded.pair !== undefined && typeof applier.resume === 'function') applier.resume(loaded.pair, loaded.text);
 await applier.offerShared(await decodeSnapshotValueAsync(values[0]!.shared), 'nats', values[0]!.shared);
 await watch(values[0]!.site);
 for (const r of [1, 2, 3]) await measured(`r${r + 1}`, () => watch(values[r]!.site));
