@@ -43,6 +43,10 @@ describe('the chunked shared part (format 3)', () => {
     expect(byValue.part).toEqual(byText.part);
     expect(byValue.envelope.contentHash).toBe(s.sharedHash);
     expect(canonicalJson(chunksContent(s.sharedText.split('\n').slice(1)))).toBe(canonicalJson(byText.part));
+    // The chunks kept for the next part hold copies of their bytes, not the value they came in.
+    const kept = [...(byValue.chunks?.byHash.values() ?? [])];
+    expect(kept.length).toBeGreaterThan(1);
+    for (const chunk of kept) expect(chunk.bytes?.buffer).not.toBe(s.sharedValue.buffer);
   });
 
   it('over random plan changes, each part read over the one before is the part read afresh, reading only the chunks that changed', () => {

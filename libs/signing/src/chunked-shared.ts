@@ -237,11 +237,19 @@ function chunkSource(input: { readonly value: Uint8Array } | { readonly text: st
       const bytes = members[i + 1] as Uint8Array;
       if (held.bytes !== undefined && Buffer.compare(held.bytes, bytes) === 0) return held;
       // Held from a text (a stored pair read at boot): the same line once inflated, now known by its bytes too.
-      return lineOf(i) === held.text ? { ...held, bytes } : undefined;
+      return lineOf(i) === held.text ? { ...held, bytes: ownBytes(bytes) } : undefined;
     },
     text: lineOf,
-    bytes: (i) => members[i + 1],
+    bytes: (i) => ownBytes(members[i + 1] as Uint8Array),
   };
+}
+
+/**
+ * A chunk's member bytes copied out of the value they came in: a chunk kept for the next parts would otherwise hold
+ * that whole value (~110 KB at 1,000 sites) alive, and chunks read from different values many of them.
+ */
+function ownBytes(member: Uint8Array): Uint8Array {
+  return Uint8Array.prototype.slice.call(member);
 }
 
 function envelopeOf(line: string): ChunkedSharedEnvelope {
