@@ -302,7 +302,13 @@ async function main(): Promise<void> {
     const idle0 = cpuSeconds(controller.pid(), nats.pid(), probe.pid);
     const idleT0 = wallNow();
     await new Promise((resolve) => setTimeout(resolve, 10_000));
-    const probeIdleMsPerS = ((cpuSeconds(controller.pid(), nats.pid(), probe.pid).probe - idle0.probe) * 1000) / ((wallNow() - idleT0) / 1000);
+    const idle1 = cpuSeconds(controller.pid(), nats.pid(), probe.pid);
+    const idleS = (wallNow() - idleT0) / 1000;
+    const probeIdleMsPerS = ((idle1.probe - idle0.probe) * 1000) / idleS;
+    // The fleet's too (this process: the agents' heartbeats, status, watch heartbeats and NATS pings, ~100 agents'
+    // worth): taken off its CPU over the writes for agents_cpu_ms_per_apply_fleet_net, so that runs whose write
+    // phase lasted longer (a loaded machine, a slower rollout) are compared on their applies.
+    const agentsIdleMsPerS = ((idle1.agents - idle0.agents) * 1000) / idleS;
     log(`probe agent for ${probeSite.siteId} (pid ${probe.pid ?? '?'}) applied its first snapshot; idle it uses ${r1(probeIdleMsPerS)} ms CPU per s`);
 
     // 2. Rollout: writes that change every site's view, one after another.
@@ -470,6 +476,9 @@ async function main(): Promise<void> {
       probe_idle_cpu_ms_per_s: r1(probeIdleMsPerS),
       // The fleet's CPU (this process: the agents' threads and the bench's bookkeeping) per (write, site).
       agents_cpu_ms_per_apply_fleet: Math.round((rolloutCpu.agents / specs.length) * 100) / 100,
+      // The same less what the fleet spends at rest over as long as the write phase lasted.
+      agents_cpu_ms_per_apply_fleet_net: Math.round((Math.max(0, rolloutCpu.agents - (agentsIdleMsPerS * writePhaseS) / WRITES) / specs.length) * 100) / 100,
+      agents_idle_cpu_ms_per_s: r1(agentsIdleMsPerS),
       agents: specs.length,
       probe_rollout_p50_ms: r1(pct(probeMs, 50)),
       probe_rollout_p99_ms: r1(pct(probeMs, 99)),
