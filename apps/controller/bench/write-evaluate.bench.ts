@@ -5,7 +5,8 @@
  * generateFederation({ sites: SITES, extensionsPerSite: 50 }), the writes one after another as the controller makes
  * them (each starts from the federation, validation and heads the one before left). CPU time of this thread, per
  * write; the first 3 writes are left out (warm-up). Prints one JSON line with the load average.
- * Knobs: SITES (1000), BENCH_WRITES (30). Runs from source (tsx with the controller's tsconfig: decorators).
+ * Knobs: SITES (1000), BENCH_WRITES (30), FEDPBX_SNAPSHOT_FORMAT (split; paired: the head hashes of that format, each
+ * write handing on the site parts it cannot change, as the controller's writes do). Runs from source (tsx with the controller's tsconfig: decorators).
  */
 import 'reflect-metadata';
 import { loadavg } from 'node:os';
@@ -19,6 +20,7 @@ import type { SiteHead } from '../src/revisions/revision.repository.js';
 const SITES = Number(process.env['SITES'] ?? 1000);
 const WRITES = Number(process.env['BENCH_WRITES'] ?? 30);
 const WARM_UP = 3;
+const FORMAT = process.env['FEDPBX_SNAPSHOT_FORMAT'] === 'paired' ? 'paired' : 'split';
 
 /** The writer's evaluation, reached past `private`: the bench measures it without a database. */
 interface Evaluating {
@@ -40,7 +42,7 @@ const first: FederationView = {
 };
 // Only the store's read is used (the first validation); evaluate touches no other dependency.
 const store = { read: async () => first };
-const writer = new FederationWriter(null as never, null as never, store as never, null as never, null as never, null as never) as unknown as Evaluating;
+const writer = new FederationWriter(null as never, null as never, store as never, null as never, null as never, null as never, { FEDPBX_SNAPSHOT_FORMAT: FORMAT }) as unknown as Evaluating;
 await writer.currentValidation();
 
 let view = first;
@@ -56,4 +58,4 @@ for (let k = 0; k < WRITES + WARM_UP; k++) {
 }
 const sorted = [...perWrite].sort((a, b) => a - b);
 const at = (p: number): number => Math.round((sorted[Math.min(sorted.length - 1, Math.floor(p * sorted.length))] as number) * 10) / 10;
-console.log(JSON.stringify({ sites: SITES, writes: WRITES, evaluate_cpu_ms_p50: at(0.5), evaluate_cpu_ms_p90: at(0.9), evaluate_cpu_ms_min: at(0), load_average: loadavg().map((l) => Math.round(l * 10) / 10) }));
+console.log(JSON.stringify({ sites: SITES, writes: WRITES, snapshot_format: FORMAT, evaluate_cpu_ms_p50: at(0.5), evaluate_cpu_ms_p90: at(0.9), evaluate_cpu_ms_min: at(0), load_average: loadavg().map((l) => Math.round(l * 10) / 10) }));
