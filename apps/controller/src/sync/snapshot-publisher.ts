@@ -42,10 +42,7 @@ function siteIdsOf(view: FederationView): ReadonlySet<string> {
  */
 const PUBLISHES_IN_FLIGHT = 32;
 
-/**
- * How long puts gather for one rollout statement while sites are still publishing: a plan-wide write is then a
- * few statements; the rollout shows a put this much later at most.
- */
+/** How long puts gather for one rollout statement: the rollout shows a put this much later at most. */
 const RECORD_GATHER_MS = 50;
 
 /**
@@ -346,20 +343,11 @@ export class SnapshotPublisher implements OnApplicationBootstrap, BeforeApplicat
     this.recording ??= this.recordPending().finally(() => (this.recording = undefined));
   }
 
-  /**
-   * Lets the puts in flight join this batch: until every lane is done, or RECORD_GATHER_MS. A plan-wide write's
-   * sites finish over many event-loop turns (32 lanes at a time); one statement per turn made ~30 statements of a
-   * few dozen rows per write at 1,000 sites.
-   */
-  private async gatherPuts(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([this.lanes.idle(), new Promise<void>((resolve) => (timer = setTimeout(resolve, RECORD_GATHER_MS)))]);
-    clearTimeout(timer);
-  }
-
   private async recordPending(): Promise<void> {
     for (let failures = 0; this.unrecorded.size > 0; ) {
-      await this.gatherPuts();
+      // Let the puts finishing meanwhile join this batch: a plan-wide write's sites finish over many event-loop
+      // turns (32 lanes at a time), and one statement per turn made ~30 statements of a few dozen rows per write.
+      await new Promise<void>((resolve) => setTimeout(resolve, RECORD_GATHER_MS));
       const batch = [...this.unrecorded.values()];
       this.unrecorded.clear();
       try {
