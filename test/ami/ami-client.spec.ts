@@ -469,6 +469,21 @@ describe('AmiClient', () => {
       expect(answered - asked).toBeLessThan(HOLD_MS / 2);
       expect(arrived.get('c')).toBeLessThanOrEqual(answered);
     });
+
+    it('reads a backlog through: a full read is not held, so a burst is read within a hold, not one buffer per hold', async () => {
+      const { hold, arrived, send, peer } = await timedEvents();
+      hold.ms = 300;
+      send('a');
+      await until(() => arrived.has('a'));
+      send('b'); // dense: a hold starts after its read
+      await until(() => arrived.has('b'));
+      // ~1 MB of events while reads are held: sixteen reads' worth of the 64 KB read buffer.
+      const padding = 'x'.repeat(500);
+      for (let i = 0; i < 2000; i += 1) peer.event('UserEvent', [['UserEvent', `burst${i}`], ['Padding', padding]]);
+      const sentAt = performance.now(); // the peer's writes are queued (formatting 2,000 events is its own time)
+      await until(() => arrived.has('burst1999'), 10_000);
+      expect(arrived.get('burst1999')! - sentAt).toBeLessThan(hold.ms * 3);
+    });
   });
 
   it('drops a hung connection when the keepalive Ping goes unanswered', async () => {

@@ -19,9 +19,9 @@
  *   cost the agent 0.28 ms each instead of 0.4-0.6). A read that comes less than `holdMs()` after the previous read
  *   (or the end of a hold) stops reading for that long: what Asterisk sends meanwhile waits in the socket buffer and
  *   comes in one read. So events come late by at most the hold while they come densely; a lone event is read at
- *   once; an answer is never held (no hold while one is awaited, and sending an action ends a hold). Asterisk's
- *   `writetimeout` (1000 ms in deploy/asterisk/manager_fedpbx.conf) is far above the hold: it never drops the
- *   session for it.
+ *   once; a backlog is read through (a read that fills the buffer is not held); an answer is never held (no hold
+ *   while one is awaited, and sending an action ends a hold). Asterisk's `writetimeout` (1000 ms in
+ *   deploy/asterisk/manager_fedpbx.conf) is far above the hold: it never drops the session for it.
  */
 import net from 'node:net';
 import { AmiParser, type AmiMessage } from '@fedpbx/asterisk';
@@ -127,16 +127,20 @@ export class AmiStream {
         this.socket.removeAllListeners('data');
       }
     }
-    if (this.owned) this.holdIfDense();
+    if (this.owned) this.holdIfDense(length === buffer.byteLength);
   }
 
-  /** After a read: reads stop for the hold when this one came within it of the last (see the file's comment). */
-  private holdIfDense(): void {
+  /**
+   * After a read: reads stop for the hold when this one came within it of the last (see the file's comment). A read
+   * that filled the buffer left more waiting: holding then would read a backlog one buffer per hold (64 KB per 200 ms)
+   * and, with events coming faster than that, fall ever further behind until Asterisk's writes time out.
+   */
+  private holdIfDense(filledBuffer: boolean): void {
     const holdMs = this.holdMs();
     const now = performance.now();
     const dense = now - this.lastWake < holdMs;
     this.lastWake = now;
-    if (!dense || this.failed || this.detached || this.handlers.answerAwaited()) return;
+    if (!dense || filledBuffer || this.failed || this.detached || this.handlers.answerAwaited()) return;
     this.held = true;
     this.socket.pause();
     clearTimeout(this.holdTimer);
