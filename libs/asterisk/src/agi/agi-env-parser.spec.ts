@@ -24,6 +24,17 @@ describe('AgiEnvParser', () => {
     expect(result?.env.args).toEqual(['x']);
   });
 
+  it('gives each call its own values where the last call had values of the same length', () => {
+    // Short values equal to the last block's are that string again: one that differs, even by a byte, is its own.
+    const block = (language: string, context: string): Buffer => Buffer.from(`${MINIMAL}agi_language: ${language}\nagi_context: ${context}\n\n`);
+    expect(parseAgiEnvironment(block('en', 'fedpbx-internal'))?.env).toMatchObject({ language: 'en', context: 'fedpbx-internal' });
+    expect(parseAgiEnvironment(block('en', 'fedpbx-internal'))?.env).toMatchObject({ language: 'en', context: 'fedpbx-internal' });
+    expect(parseAgiEnvironment(block('de', 'fedpbx-internam'))?.env).toMatchObject({ language: 'de', context: 'fedpbx-internam' });
+    const long = 'x'.repeat(100);
+    expect(parseAgiEnvironment(block('en', long))?.env.context).toBe(long);
+    expect(parseAgiEnvironment(block('en', `${'x'.repeat(99)}y`))?.env.context).toBe(`${'x'.repeat(99)}y`);
+  });
+
   it('reads ASCII lines in place and decodes a UTF-8 line among them, in one chunk or byte by byte alike', () => {
     const block = Buffer.from(`${MINIMAL}agi_calleridname: Иван "И" Петров\r\nagi_x_custom: v: w\nagi_extension: 101\nagi_arg_1: Ё\n\n200 result=0\n`);
     const whole = parseAgiEnvironment(block);

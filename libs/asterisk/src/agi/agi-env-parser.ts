@@ -255,8 +255,9 @@ class EnvEntries {
       else throw malformedLine();
     }
     const slot = knownSlotInBytes(bytes, from, keyEnd - from);
-    if (slot < 0 && !isKeyInBytes(bytes, from, keyEnd)) throw badKey();
-    this.store(slot, slot < 0 ? bytes.toString('latin1', from, keyEnd) : '', valueFrom === end ? '' : bytes.toString('latin1', valueFrom, end));
+    if (slot >= 0) return this.store(slot, '', knownValue(slot, bytes, valueFrom, end));
+    if (!isKeyInBytes(bytes, from, keyEnd)) throw badKey();
+    this.store(slot, bytes.toString('latin1', from, keyEnd), valueFrom === end ? '' : bytes.toString('latin1', valueFrom, end));
   }
 
   /** A line's value under a known `slot`, or (slot < 0) under `key`. */
@@ -291,6 +292,32 @@ class EnvEntries {
     if (others !== undefined) for (let i = 0; i < others.length; i += 2) if (others[i] === key) return others[i + 1];
     return undefined;
   }
+}
+
+/**
+ * The value each known key had in the last environment block read, when short: most of them are the same on every
+ * call (agi_network, agi_language, agi_type, agi_version, agi_callingpres, agi_context, agi_priority, ...), and a
+ * value equal to the last one is that string again - no decoding call and no string per line. Kept only up to
+ * {@link MAX_REUSED_VALUE} characters: what the module holds on to stays small whatever a peer sends.
+ */
+const LAST_VALUES: string[] = KNOWN_KEYS.map(() => '');
+const MAX_REUSED_VALUE = 64;
+
+/** The value of the known key at `slot`, the ASCII bytes `bytes[from, end)`: the last one's string when the same. */
+function knownValue(slot: number, bytes: Buffer, from: number, end: number): string {
+  const length = end - from;
+  if (length === 0) return '';
+  const last = LAST_VALUES[slot] as string;
+  if (last.length === length && sameAscii(bytes, from, last)) return last;
+  const value = bytes.toString('latin1', from, end);
+  if (length <= MAX_REUSED_VALUE) LAST_VALUES[slot] = value;
+  return value;
+}
+
+/** Whether the ASCII bytes at `bytes[from, from + text.length)` spell `text`. */
+function sameAscii(bytes: Buffer, from: number, text: string): boolean {
+  for (let i = 0; i < text.length; i += 1) if (bytes[from + i] !== text.charCodeAt(i)) return false;
+  return true;
 }
 
 /** `/^[A-Za-z0-9_]{1,64}$/` over `text[from, end)`, without cutting it out. */
