@@ -20,6 +20,7 @@ import type { ActiveCalls } from './active-calls.js';
 import { AgiCallChannel, LONG_COMMAND, TRANSFER_OPTIONS, TRUNK_DIAL_OPTIONS, dialStatusOf, voicemailData, type PreDial } from './agi-call-channel.js';
 import { toAsteriskTarget } from './dial-target.js';
 import { CallLegBook, FEDPBX_LEGS, isDialAttempt, legOf, type CallLeg } from './call-legs.js';
+import { LinePieces } from './line-pieces.js';
 
 const ENTRIES = new Set<string>(ROUTE_ENTRIES);
 const systemNow = (): Date => new Date();
@@ -477,32 +478,7 @@ function attemptTags(site: CompiledSite, plan: RoutePlan, attempt: DialAttempt):
   ].join('');
 }
 
-/**
- * Pieces of a line joined in one array kept from call to call: an array literal of the pieces would be ~140 bytes
- * of garbage per call (the first MSet has ~30 pieces). Used from one synchronous function at a time.
- */
-class LinePieces {
-  private readonly pieces: string[] = [];
-  private count = 0;
-
-  add(piece: string): this {
-    if (this.count < this.pieces.length) this.pieces[this.count] = piece;
-    else this.pieces.push(piece);
-    this.count += 1;
-    return this;
-  }
-
-  /** The pieces added since the last join, as one flat string; the array lets go of them. */
-  join(): string {
-    const pieces = this.pieces;
-    for (let i = this.count; i < pieces.length; i += 1) pieces[i] = '';
-    const line = pieces.join('');
-    for (let i = 0; i < this.count; i += 1) pieces[i] = '';
-    this.count = 0;
-    return line;
-  }
-}
-
+/** The first MSet's line (firstTagsLine). */
 const FIRST_TAGS = new LinePieces();
 
 function safeTag(value: string): string {

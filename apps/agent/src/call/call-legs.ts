@@ -12,6 +12,7 @@
  * its `lastdata` (`PJSIP/301@site-piter,...`).
  */
 import { RouteKind, type Attempt, type RoutePlan } from '@fedpbx/contracts';
+import { LinePieces } from './line-pieces.js';
 
 export interface CallLeg {
   readonly routeKind: RouteKind;
@@ -68,21 +69,26 @@ const FIELD = /^[A-Za-z0-9_.:+*#-]{0,64}$/;
  * (site ids, trunk ids, endpoint names, dial strings), none from the caller; a value outside FIELD drops the leg.
  */
 export function encodeLegs(legs: readonly CallLeg[]): string {
-  let out = '';
+  // Every call encodes its plan's legs: the fields go straight into one join, no string per field or per leg.
+  let chars = 0;
   let n = 0;
   for (const leg of legs) {
     if (n === MAX_LEGS) break;
     const target = leg.targetSiteId ?? '';
     const trunk = leg.trunkId ?? '';
     if (!FIELD.test(leg.routeKind) || !FIELD.test(leg.endpoint) || !FIELD.test(leg.number) || !FIELD.test(target) || !FIELD.test(trunk)) continue;
-    // Every call encodes its plan's legs: one template per leg, no array of fields and join.
-    const entry = `${n === 0 ? '' : ';'}${leg.routeKind}/${leg.endpoint}/${leg.number}/${target}/${trunk}`;
-    if (out.length + entry.length > LEGS_MAX_CHARS) break;
-    out += entry;
+    // `;` before all but the first, and the four `/` between the fields.
+    const length = (n === 0 ? 0 : 1) + leg.routeKind.length + leg.endpoint.length + leg.number.length + target.length + trunk.length + 4;
+    if (chars + length > LEGS_MAX_CHARS) break;
+    LEGS.add(n === 0 ? '' : ';').add(leg.routeKind).add('/').add(leg.endpoint).add('/').add(leg.number).add('/').add(target).add('/').add(trunk);
+    chars += length;
     n += 1;
   }
-  return out;
+  return LEGS.join();
 }
+
+/** The list's pieces (encodeLegs). */
+const LEGS = new LinePieces();
 
 /** The list as the CDR carries it back; malformed entries are skipped, never thrown on (it is data from Asterisk). */
 export function decodeLegs(text: string): CallLeg[] {
