@@ -151,7 +151,7 @@ export class AgiEnvParser {
     const { maxLineBytes, maxLines, maxTotalBytes } = this.limits;
     const reader = this.reader;
     reader.appendBorrowed(chunk, byteCount);
-    for (let length = reader.peekLineLength(); length >= 0; length = reader.peekLineLength()) {
+    for (let length = reader.peekFieldLine(); length >= 0; length = reader.peekFieldLine()) {
       if (length > maxLineBytes) throw lineTooLong(maxLineBytes);
       this.lines += 1;
       this.consumedBytes += length + 1;
@@ -160,10 +160,10 @@ export class AgiEnvParser {
       }
       if (this.consumedBytes > maxTotalBytes) throw tooLarge(maxTotalBytes);
       // Usual case, an ASCII line: read in place, only its value decoded (the keys are ~60% of the block's bytes).
-      const ascii = reader.peekAsciiLine();
+      const ascii = reader.fieldLine;
       if (ascii !== undefined) {
         const empty = ascii.end === ascii.from;
-        if (!empty) this.entries.addAsciiLine(ascii.buffer, ascii.from, ascii.end);
+        if (!empty) this.entries.addAsciiLine(ascii.buffer, ascii.from, ascii.end, ascii.separator);
         reader.skipLine();
         if (empty) return this.complete();
         continue;
@@ -237,22 +237,17 @@ class EnvEntries {
   }
 
   /**
-   * {@link addLine} over the ASCII bytes `bytes[from, end)`, read in place: the same split and checks, and only the
-   * value (and an unknown key) decoded - each a string of its own, where a decoded line's values are slices of it.
+   * {@link addLine} over the ASCII bytes `bytes[from, end)`, read in place, whose first `": "` is at `separator` (-1:
+   * none): the same split and checks, and only the value (and an unknown key) decoded - each a string of its own,
+   * where a decoded line's values are slices of it.
    */
-  addAsciiLine(bytes: Buffer, from: number, end: number): void {
-    let keyEnd = -1;
-    let valueFrom = end;
-    for (let i = from; i + 1 < end; i += 1) {
-      if (bytes[i] === 0x3a && bytes[i + 1] === 0x20) {
-        keyEnd = i;
-        valueFrom = i + 2;
-        break;
-      }
-    }
-    if (keyEnd < 0) {
+  addAsciiLine(bytes: Buffer, from: number, end: number, separator: number): void {
+    let keyEnd = separator;
+    let valueFrom = separator + 2;
+    if (separator < 0) {
       if (end > from && bytes[end - 1] === 0x3a) keyEnd = end - 1;
       else throw malformedLine();
+      valueFrom = end;
     }
     const slot = knownSlotInBytes(bytes, from, keyEnd - from);
     if (slot >= 0) return this.store(slot, '', knownValue(slot, bytes, valueFrom, end));

@@ -2,8 +2,10 @@ const LF = 0x0a;
 const INITIAL_CAPACITY = 1024;
 const RETAINED_CAPACITY = 64 * 1024;
 const EMPTY = Buffer.alloc(0);
-/** What peekAsciiLine returns, one for every reader: read at once by its caller (no object per line). */
-const ASCII_LINE: { buffer: Buffer; from: number; end: number } = { buffer: EMPTY, from: 0, end: 0 };
+/** What peekFieldLine shows, one for every reader: read at once by its caller (no object per line). */
+const FIELD_LINE: { buffer: Buffer; from: number; end: number; separator: number } = { buffer: EMPTY, from: 0, end: 0, separator: -1 };
+const COLON = 0x3a;
+const SPACE = 0x20;
 
 /**
  * Splits a byte stream into LF-terminated lines without ever decoding a partial line: TCP may cut a
@@ -98,25 +100,70 @@ export class ByteLineReader {
   }
 
   /**
-   * The next complete line read in place (call only after {@link peekLineLength} returned >= 0): the reader's buffer
-   * and the line's range in it, one trailing CR excluded, when every byte of the line is ASCII - so that its owner
-   * decodes only the parts it keeps (a FastAGI environment's values, not its keys). Undefined when it is not all
-   * ASCII (decode it with {@link takeLineText}). Does not consume: follow with {@link skipLine}. The buffer is valid
-   * only until then.
+   * {@link peekLineLength} for `key: value` lines (a FastAGI environment), and the line shown in place when all its
+   * bytes are ASCII: one pass over the line finds its end, checks every byte and notes its first `": "`, where three
+   * would (the LF, the ASCII check, the separator). The line is in {@link fieldLine} until {@link skipLine}, or
+   * undefined there when not all ASCII (decode it with {@link takeLineText}).
    */
-  peekAsciiLine(): { readonly buffer: Buffer; readonly from: number; readonly end: number } | undefined {
-    const lf = this.scanFrom;
+  peekFieldLine(): number {
     const buf = this.buf;
-    for (let i = this.start; i < lf; i += 1) if ((buf[i] as number) >= 0x80) return undefined;
-    ASCII_LINE.buffer = buf;
-    ASCII_LINE.from = this.start;
-    ASCII_LINE.end = lf > this.start && buf[lf - 1] === 0x0d ? lf - 1 : lf;
-    return ASCII_LINE;
+    const end = this.end;
+    const from = this.start;
+    // A line cut by a chunk boundary: its LF is looked for in the new bytes only, then the line checked whole.
+    if (this.scanFrom !== from) {
+      const length = this.peekLineLength();
+      if (length >= 0) this.showFieldLine(this.scanFrom, this.asciiSeparator(from, this.scanFrom));
+      return length;
+    }
+    let separator = -1;
+    let ascii = true;
+    for (let i = from; i < end; i += 1) {
+      const c = buf[i] as number;
+      if (c === LF) {
+        this.scanFrom = i;
+        this.showFieldLine(i, ascii ? separator : -2);
+        return i - from;
+      }
+      if (c >= 0x80) ascii = false;
+      else if (c === COLON && separator < 0 && i + 1 < end && buf[i + 1] === SPACE) separator = i;
+    }
+    this.scanFrom = end;
+    return -1;
   }
 
-  /** Consumes the line {@link peekAsciiLine} showed. */
+  /** The line peekFieldLine showed: its bytes `buffer[from, end)` (a trailing CR excluded) and its first `": "` (or -1). */
+  get fieldLine(): { readonly buffer: Buffer; readonly from: number; readonly end: number; readonly separator: number } | undefined {
+    return FIELD_LINE.buffer === EMPTY ? undefined : FIELD_LINE;
+  }
+
+  /** The first `": "` in the ASCII bytes `[from, lf)`, -1 if none; -2 when not all ASCII. */
+  private asciiSeparator(from: number, lf: number): number {
+    const buf = this.buf;
+    let separator = -1;
+    for (let i = from; i < lf; i += 1) {
+      const c = buf[i] as number;
+      if (c >= 0x80) return -2;
+      if (c === COLON && separator < 0 && i + 1 < lf && buf[i + 1] === SPACE) separator = i;
+    }
+    return separator;
+  }
+
+  /** Shows the line that ends at `lf` in FIELD_LINE; `separator` -2: not all ASCII, nothing shown. */
+  private showFieldLine(lf: number, separator: number): void {
+    if (separator === -2) {
+      FIELD_LINE.buffer = EMPTY;
+      return;
+    }
+    const buf = this.buf;
+    FIELD_LINE.buffer = buf;
+    FIELD_LINE.from = this.start;
+    FIELD_LINE.end = lf > this.start && buf[lf - 1] === 0x0d ? lf - 1 : lf;
+    FIELD_LINE.separator = separator;
+  }
+
+  /** Consumes the line {@link peekFieldLine} showed. */
   skipLine(): void {
-    ASCII_LINE.buffer = EMPTY;
+    FIELD_LINE.buffer = EMPTY;
     this.start = this.scanFrom + 1;
     this.scanFrom = this.start;
     if (this.start === this.end) this.release();
