@@ -150,6 +150,33 @@ describe('a head office\'s extensions read in a worker thread', () => {
     expect(state.site.extensions.get(big.extensions[0]!.number)?.displayName).toBe('R3');
   }, 60_000);
 
+  it('a waiting worker that died is not handed to the next read: the read starts its own, the change applies', async () => {
+    const { dir } = await setup(false);
+    // The real worker, except that the first one started (the spare warmed at the restart) exits at once.
+    const log = join(dir, 'starts.log');
+    writeFileSync(log, '');
+    const dying = join(dir, 'first-dies.mjs');
+    writeFileSync(
+      dying,
+      `import { appendFileSync, readFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(log)}, 'start\\n');\n` +
+        `if (readFileSync(${JSON.stringify(log)}, 'utf8').trim().split('\\n').length === 1) process.exit(7);\nawait import(${JSON.stringify(BUILT_WORKER.href)});\n`,
+    );
+    const starts = () => readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').length;
+    const store = new SnapshotStore(dir, bigId, [key], 3);
+    const loaded = await store.loadLastKnownGood();
+    const state = new RoutingState();
+    state.apply(loaded!.snapshot);
+    const alarms = alarmLog();
+    const applier = new SnapshotApplier(bigId, [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }), workerExtensionReader({ script: pathToFileURL(dying), alarms }));
+    applier.resume(loaded!.pair!, loaded!.text);
+    await expect.poll(starts).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // its exit is seen
+    const change = signSplitSnapshot({ ...big, extensions: big.extensions.map((e, i) => (i === 0 ? { ...e, displayName: 'R2' } : e)) }, 2, 1, key, at).siteText;
+    expect(await applier.offerText(change, 'test')).toMatchObject({ applied: true, revision: 2 });
+    expect(state.site.extensions.get(big.extensions[0]!.number)?.displayName).toBe('R2');
+    expect(alarms.raised.has(EXTENSION_READER_ALARM)).toBe(false);
+  }, 60_000);
+
   it('a worker waiting for a read does not keep the process alive', () => {
     const reader = new URL('../../dist/state/extension-reader.js', import.meta.url).href;
     const script = `const { workerExtensionReader } = await import(${JSON.stringify(reader)}); workerExtensionReader().warm(); setTimeout(() => console.log('ended'), 300);`;

@@ -107,7 +107,14 @@ export function workerExtensionReader(opts: ExtensionReaderOptions = {}): Extens
   };
   return Object.assign(reader, {
     warm(): void {
-      waiting ??= startWorker(script);
+      if (waiting !== undefined) return;
+      const spare = startWorker(script);
+      waiting = spare;
+      // A spare cannot answer before it is given a job: its answer settling means it died (an error, an exit). The
+      // next read then starts its own worker, as with none warmed - not fail, refusing a change for a spare's death.
+      spare.answer.catch(() => {
+        if (waiting === spare) waiting = undefined;
+      });
     },
   });
 }
