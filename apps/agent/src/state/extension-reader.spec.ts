@@ -177,6 +177,25 @@ describe('a head office\'s extensions read in a worker thread', () => {
     expect(alarms.raised.has(EXTENSION_READER_ALARM)).toBe(false);
   }, 60_000);
 
+  it('a stopped reader ends its waiting worker and warms none after', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedpbx-extread-stop-'));
+    // The real worker, beating into a file while it lives.
+    const beats = join(dir, 'beats.log');
+    writeFileSync(beats, '');
+    const beating = join(dir, 'beating.mjs');
+    writeFileSync(beating, `import { appendFileSync } from 'node:fs';\nsetInterval(() => appendFileSync(${JSON.stringify(beats)}, 'b'), 10);\nawait import(${JSON.stringify(BUILT_WORKER.href)});\n`);
+    const beatCount = () => readFileSync(beats, 'utf8').length;
+    const reader = workerExtensionReader({ script: pathToFileURL(beating) });
+    reader.warm!();
+    await expect.poll(beatCount).toBeGreaterThan(0);
+    reader.stop!();
+    reader.warm!();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // its end is seen
+    const after = beatCount();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(beatCount()).toBe(after);
+  }, 30_000);
+
   it('a worker waiting for a read does not keep the process alive', () => {
     const reader = new URL('../../dist/state/extension-reader.js', import.meta.url).href;
     const script = `const { workerExtensionReader } = await import(${JSON.stringify(reader)}); workerExtensionReader().warm(); setTimeout(() => console.log('ended'), 300);`;

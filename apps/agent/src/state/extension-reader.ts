@@ -67,6 +67,11 @@ export interface ExtensionRead {
 export interface ExtensionReader {
   (): ExtensionRead;
   readonly warm?: () => void;
+  /**
+   * Ends a waiting worker and warms none after: the agent is stopping, or handing over to its successor while its
+   * calls drain (a spare kept ~30 MB until the process exited; in-process agents, as in tests, each left one).
+   */
+  readonly stop?: () => void;
 }
 
 /**
@@ -78,6 +83,7 @@ export function workerExtensionReader(opts: ExtensionReaderOptions = {}): Extens
   const timeoutMs = opts.timeoutMs ?? EXTENSION_READ_TIMEOUT_MS;
   const pause = opts.pause ?? nextTurn;
   let waiting: StartedWorker | undefined;
+  let stopped = false;
   const reader = (): ExtensionRead => {
     const { worker, answer } = waiting ?? startWorker(script);
     waiting = undefined;
@@ -107,7 +113,7 @@ export function workerExtensionReader(opts: ExtensionReaderOptions = {}): Extens
   };
   return Object.assign(reader, {
     warm(): void {
-      if (waiting !== undefined) return;
+      if (waiting !== undefined || stopped) return;
       const spare = startWorker(script);
       waiting = spare;
       // A spare cannot answer before it is given a job: its answer settling means it died (an error, an exit). The
@@ -115,6 +121,11 @@ export function workerExtensionReader(opts: ExtensionReaderOptions = {}): Extens
       spare.answer.catch(() => {
         if (waiting === spare) waiting = undefined;
       });
+    },
+    stop(): void {
+      stopped = true;
+      if (waiting !== undefined) void waiting.worker.terminate();
+      waiting = undefined;
     },
   });
 }
