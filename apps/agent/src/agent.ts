@@ -106,7 +106,7 @@ export class Agent {
     // The controller sees an alarm come and go now, not with the next heartbeat up to 10 s later.
     this.alarms.onChange(() => this.sync?.heartbeatNow());
     this.applier.onApplied((snapshot, text) => {
-      if (this.starting) this.startupSnapshot = { snapshot, text };
+      if (this.starting) this.startupSnapshot = { snapshot, text: text() };
     });
   }
 

@@ -9,6 +9,7 @@ import { canonicalJson, type SiteConfig, type SiteSnapshot } from '@fedpbx/contr
 import { buildSiteConfig, foundingScenario, generateFederation, siteIdOf } from '@fedpbx/dialplan';
 import { generateSigningKey, signPairedSitePartHash, signPairedSnapshot, signSplitSnapshot, verifySnapshotTextInSlices, type PairedSitePart, type SitePartRef } from '@fedpbx/signing';
 import { describe, expect, it } from 'vitest';
+import { joinedText } from '../asterisk-config/include-files.js';
 import { AgentMetrics } from '../metrics/agent-metrics.js';
 import { EXTENSION_READER_ALARM, workerExtensionReader, type ExtensionReader, type ExtensionReaderOptions } from './extension-reader.js';
 import { RoutingState, type SnapshotInForce } from './routing-state.js';
@@ -51,8 +52,13 @@ async function setup() {
   const applier = new SnapshotApplier('piter', [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }));
   // Read here without an extension reader, the snapshot's extensions are the list they were read into.
   const applied: SiteSnapshot[] = [];
-  applier.onApplied((snapshot) => applied.push(snapshot as SiteSnapshot));
-  return { dir, store, state, applier, applied };
+  /** The text each apply's listener is given, made when it asks (joined from the pair's pieces). */
+  const texts: (() => string)[] = [];
+  applier.onApplied((snapshot, text) => {
+    applied.push(snapshot as SiteSnapshot);
+    texts.push(() => joinedText(text()));
+  });
+  return { dir, store, state, applier, applied, texts };
 }
 
 /** An applier with the pair of version 1 (site part 1, shared part 1) in force. */
@@ -66,7 +72,7 @@ async function inForceAt1() {
 
 describe('paired format 4: parts that name each other by revision', () => {
   it('a plan-only write is one shared part: applied with the site part in force, stored as a pair, booted from', async () => {
-    const { dir, applier, state, applied, first } = await inForceAt1();
+    const { dir, applier, state, applied, texts, first } = await inForceAt1();
     expect(applied.at(-1)?.config).toEqual(piter);
     // Version 2 changes the plan only: the controller puts the shared part and no site part.
     const plan = paired(withRange(piter, 'nr-2'), { site: 1, requires: 1, shared: 2 });
@@ -74,8 +80,10 @@ describe('paired format 4: parts that name each other by revision', () => {
     expect(await applier.offerSharedValue(plan.sharedValue, 'test')).toMatchObject({ accepted: true, revision: 2, applied: { applied: true, revision: 2, unchanged: false } });
     expect(state.revision).toBe(2);
     expect(applied.at(-1)?.config).toEqual(withRange(piter, 'nr-2'));
-    // The store holds the pair applied: the site part of version 1 with the shared part of version 2.
+    // The store holds the pair applied: the site part of version 1 with the shared part of version 2 - and the
+    // listeners are given that text when they ask for it.
     expect(gunzipSync(await storedBytes(dir, 2)).toString('utf8')).toBe(`${first.siteText}\n${plan.sharedText}`);
+    expect(texts.at(-1)?.()).toBe(`${first.siteText}\n${plan.sharedText}`);
     const booted = await new SnapshotStore(dir, 'piter', [key]).loadLastKnownGood();
     expect(booted?.snapshot.revision).toBe(2);
     expect(booted?.snapshot.config).toEqual(withRange(piter, 'nr-2'));
