@@ -470,6 +470,20 @@ describe('AmiClient', () => {
       expect(arrived.get('c')).toBeLessThanOrEqual(answered);
     });
 
+    it('a client stopped during a hold lets its socket close: a paused socket would never read the end', async () => {
+      const { client, hold, arrived, send } = await timedEvents();
+      const sockets = () => process.getActiveResourcesInfo().filter((r) => r === 'TCPSocketWrap').length;
+      hold.ms = HOLD_MS;
+      send('a');
+      await until(() => arrived.has('a'));
+      send('b'); // dense: a hold starts after its read
+      await until(() => arrived.has('b'));
+      const open = sockets();
+      await client.stop();
+      // Ours and the peer's side of the connection both go, well within the hold that was under way.
+      await until(() => sockets() <= open - 2, HOLD_MS / 2);
+    });
+
     it('reads a backlog through: a full read is not held, so a burst is read within a hold, not one buffer per hold', async () => {
       const { hold, arrived, send, peer } = await timedEvents();
       hold.ms = 300;

@@ -91,12 +91,14 @@ export class AmiStream {
     if (this.held) this.release();
   }
 
-  /** Stops reading (the connection is being abandoned). */
+  /**
+   * Stops reading (the connection is being abandoned). A held socket is resumed first: paused, it would never read
+   * the end of the connection, and an ended socket closes only once it has (its handle kept the process alive).
+   */
   detach(): void {
+    this.release();
     this.detached = true;
     this.outbox = [];
-    this.held = false;
-    clearTimeout(this.holdTimer);
   }
 
   private flush(): void {
