@@ -48,6 +48,8 @@ describe('call legs', () => {
   it('a call\'s book: the plan\'s legs written first, a flow\'s legs added later only grow the list, and long lists stay within one AGI line', () => {
     const site: CallLeg = { routeKind: 'site', endpoint: 'site-piter', number: '301', targetSiteId: 'piter' };
     const phone: CallLeg = { routeKind: 'local', endpoint: '101', number: '101', targetSiteId: 'moscow' };
+    // A leg the plan repeats is written once.
+    expect(new CallLegBook([site, phone, { ...site }, phone]).encoded).toBe(encodeLegs([site, phone]));
     const book = new CallLegBook([site]);
     expect(book.encoded).toBe('site/site-piter/301/piter/');
     expect(book.takeUpdate()).toBeUndefined();

@@ -130,15 +130,19 @@ export function legOfCdr(legs: readonly CallLeg[], dstChannel: string, lastData:
  * above), which is harmless here because the list only grows - every earlier record still finds its own leg in it.
  */
 export class CallLegBook {
-  private readonly legs: CallLeg[] = [];
+  private readonly legs: CallLeg[];
   private written: string;
   /** A leg was added since the list was last encoded. */
   private grown = false;
 
-  constructor(planLegs: readonly CallLeg[]) {
-    for (const leg of planLegs) this.add(leg);
-    this.written = encodeLegs(this.legs);
-    this.grown = false;
+  /**
+   * `planLegs`: the plan's legs in order, an array made for the book, which takes it over (a repeated leg is taken
+   * out of it): every call makes one, and a copy would be a second array per call.
+   */
+  constructor(planLegs: CallLeg[]) {
+    this.legs = planLegs;
+    for (let i = planLegs.length - 1; i > 0; i -= 1) if (repeatsEarlier(planLegs, i)) planLegs.splice(i, 1);
+    this.written = encodeLegs(planLegs);
   }
 
   /** The list as the first MSet writes it. */
@@ -166,6 +170,12 @@ export class CallLegBook {
     this.written = now;
     return now;
   }
+}
+
+/** Whether `legs[i]` is the same leg as one before it. */
+function repeatsEarlier(legs: readonly CallLeg[], i: number): boolean {
+  for (let j = 0; j < i; j += 1) if (sameLeg(legs[j] as CallLeg, legs[i] as CallLeg)) return true;
+  return false;
 }
 
 function sameLeg(a: CallLeg, b: CallLeg): boolean {
