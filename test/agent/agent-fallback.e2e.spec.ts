@@ -9,6 +9,7 @@ import { foundingScenario, renderExtensions } from '@fedpbx/dialplan';
 import { afterEach, describe, expect, it } from 'vitest';
 import { pino } from 'pino';
 import { AgiServer } from '../../apps/agent/src/agi/agi-server.js';
+import { ActiveCalls } from '../../apps/agent/src/call/active-calls.js';
 import { CallHandler } from '../../apps/agent/src/call/call-handler.js';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
 import { RoutingState } from '../../apps/agent/src/state/routing-state.js';
@@ -113,6 +114,30 @@ describe('calls the agent does not take fall back at once, and the fallback reac
       expect(c.agi?.serverClosed).toBe(true);
       expectFallback(c);
       expect(failed).toEqual([expect.objectContaining({ msg: 'FastAGI session failed', err: expect.objectContaining({ message: 'a bug on the call path' }) })]);
+    } finally {
+      await server.stop(0);
+    }
+  });
+
+  it('an exception after the first command, before the caller heard anything: the guard is cleared and the fallback runs', async () => {
+    // The first MSet has set FEDPBX_HANDLED=1; a bug on the call path right after its answer (counting the call as
+    // in progress) must not leave the dialplan hanging up a call the agent never served.
+    const state = new RoutingState();
+    state.apply(controller.snapshot(fed, 'moscow', 1));
+    const failed: unknown[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => void failed.push(JSON.parse(line)) });
+    const metrics = new AgentMetrics(false);
+    const activeCalls = new ActiveCalls();
+    activeCalls.begin = () => {
+      throw new TypeError('a bug after the first command');
+    };
+    const server = new AgiServer({ host: '127.0.0.1', port: 0, maxSessions: 4, idleTimeoutMs: 10_000 }, new CallHandler(state, metrics, log, undefined, activeCalls), metrics, log);
+    const { port } = await server.start();
+    try {
+      const c = await call(port);
+      expect(c.agi?.serverClosed).toBe(true);
+      expectFallback(c);
+      expect(failed).toEqual([expect.objectContaining({ msg: 'FastAGI session failed', err: expect.objectContaining({ message: 'a bug after the first command' }) })]);
     } finally {
       await server.stop(0);
     }

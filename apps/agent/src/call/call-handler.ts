@@ -154,6 +154,8 @@ type CallStep =
   | 'voicemail'
   /** An IVR flow, run by the flow engine (its own promises). */
   | 'flow'
+  /** A failure before the caller heard anything: SET VARIABLE clears the fallback guard (see {@link CallRun.failed}). */
+  | 'releasing'
   | 'over';
 
 /**
@@ -181,6 +183,11 @@ class CallRun<C> implements AgiCommandSink {
   /** The plan's attempt being tried, and the call's outcome so far (`fedpbx_calls_total{outcome}`). */
   private attempt = 0;
   private outcome = 'failed';
+  /** The first MSet (which sets the fallback guard) was sent, and whether a command the caller hears has been since. */
+  private guarded = false;
+  private heard = false;
+  /** What the call failed with, while the fallback guard is being cleared. */
+  private failure: unknown;
 
   constructor(
     private readonly handler: CallHandler,
@@ -216,7 +223,7 @@ class CallRun<C> implements AgiCommandSink {
       }
       this.route(entry === 'from-sites' ? undefined : ownCallId(this.site.siteId, env.uniqueId));
     } catch (error) {
-      this.finish(true, error);
+      this.failed(error);
     }
   }
 
@@ -224,12 +231,13 @@ class CallRun<C> implements AgiCommandSink {
     try {
       this.answered(response);
     } catch (error) {
-      this.finish(true, error);
+      this.failed(error);
     }
   }
 
   commandFailed(error: Error): void {
-    this.finish(true, error);
+    if (this.step === 'releasing') return this.finish(true, this.failure);
+    this.failed(error);
   }
 
   /** What follows the answer to each step's command. */
@@ -256,6 +264,8 @@ class CallRun<C> implements AgiCommandSink {
         return this.dialled(dialStatusOf(agiVariableValue(response)));
       case 'voicemail':
         return this.end('voicemail');
+      case 'releasing':
+        return this.finish(true, this.failure);
       case 'start':
       case 'flow':
       case 'over':
@@ -289,6 +299,7 @@ class CallRun<C> implements AgiCommandSink {
     const firstAttempt = plan.attempts[0];
     const firstLeg = firstAttempt !== undefined && isDialAttempt(firstAttempt) ? dialLegs[0] : undefined;
     this.step = 'first-tags';
+    this.guarded = true;
     this.session.execLineTo(this, firstTagsLine(plan, firstLeg, callId, this.legs.encoded, recording));
     // The command is written before execLineTo returns: observed after, so the metric's bookkeeping is not on the path.
     this.handler.metrics.observeTimeToFirstCommand((performance.now() - this.acceptedAt) / 1000);
@@ -300,6 +311,7 @@ class CallRun<C> implements AgiCommandSink {
     if (plan.outcome === 'denied') {
       // Refused: it only hears why, and is not counted as in progress.
       this.step = 'progress';
+      this.heard = true;
       return this.session.execTo(this, 'Progress');
     }
     const activeCalls = this.handler.activeCalls;
@@ -337,12 +349,14 @@ class CallRun<C> implements AgiCommandSink {
         return this.session.execTo(this, 'MSet', attemptTags(this.site, this.plan, attempt));
       case 'voicemail':
         this.step = 'voicemail';
+        this.heard = true;
         return this.session.execTo(this, 'VoiceMail', voicemailData(attempt.mailbox, this.outcome === 'busy' ? 'b' : 'u'), LONG_COMMAND);
       case 'flow':
         this.step = 'flow';
+        this.heard = true;
         void this.handler.runFlow(this.session, this.site, attempt.flowId, preDialFor(this.callId), this.legs).then(
           (outcome) => this.flowEnded(outcome),
-          (error: unknown) => this.finish(true, error),
+          (error: unknown) => this.failed(error),
         );
         return;
     }
@@ -365,6 +379,7 @@ class CallRun<C> implements AgiCommandSink {
       preDial: attempt.endpoint.startsWith('site-') ? preDialFor(this.callId) : undefined,
     });
     this.step = 'dial';
+    this.heard = true;
     this.session.execLineThenGetVariableTo(this, DIAL_LINE_START + data + EXEC_LINE_END, 'DIALSTATUS', LONG_COMMAND);
   }
 
@@ -383,8 +398,23 @@ class CallRun<C> implements AgiCommandSink {
     try {
       this.end(outcome);
     } catch (error) {
-      this.finish(true, error);
+      this.failed(error);
     }
+  }
+
+  /**
+   * The call failed (a command failed, or a step threw). Once the first MSet has set the fallback guard, the
+   * dialplan takes the call as the agent's and hangs it up after AGI() (extensions-renderer.ts entrySteps): while
+   * the caller has heard nothing yet - no Progress, Dial, VoiceMail or flow - the guard is cleared first, so the
+   * fallback dialplan still serves the call rather than it being dropped. On a session already gone the SET VARIABLE
+   * fails at once and the call simply ends.
+   */
+  private failed(error: unknown): void {
+    if (this.step === 'over' || this.step === 'releasing') return;
+    if (!this.guarded || this.heard) return this.finish(true, error);
+    this.failure = error;
+    this.step = 'releasing';
+    this.session.setVariableTo(this, FEDPBX_HANDLED_VARIABLE, '');
   }
 
   /** The call ran its course: counted with its outcome. */

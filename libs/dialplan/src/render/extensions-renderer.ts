@@ -10,7 +10,8 @@
  * - Entry contexts `fedpbx-internal` (phones), `fedpbx-from-sites` (other sites), `fedpbx-from-pstn` (trunks)
  *   run `AGI(agi://<host>:<port>/<entry>)` with entry `internal`, `from-sites`, `from-pstn`.
  * - The agent sets the channel variable `FEDPBX_HANDLED=1` (in its first command, an `MSet`) as soon as it takes
- *   responsibility for the call. The dialplan clears it before the AGI; after the AGI the call is the agent's
+ *   responsibility for the call, and clears it again when it fails before the caller heard anything. The dialplan
+ *   clears it before the AGI; after the AGI the call is the agent's
  *   only when it is `1`, or when AGISTATUS is HANGUP (the caller is gone). Everything else runs the fallback.
  *   AGISTATUS cannot tell: a FastAGI server that reads the environment and closes without a command, or holds the
  *   connection and drops it, gives AGISTATUS=SUCCESS on Asterisk 22 (res_agi.c ends the script normally on EOF);
