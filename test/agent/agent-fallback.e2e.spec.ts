@@ -143,6 +143,30 @@ describe('calls the agent does not take fall back at once, and the fallback reac
     }
   });
 
+  it('a call whose end throws (leaving the calls in progress) still ends its session at once, the failure told', async () => {
+    const state = new RoutingState();
+    state.apply(controller.snapshot(fed, 'moscow', 1));
+    const failed: unknown[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => void failed.push(JSON.parse(line)) });
+    const metrics = new AgentMetrics(false);
+    const activeCalls = new ActiveCalls();
+    activeCalls.end = () => {
+      throw new TypeError('a bug at the end of the call');
+    };
+    const server = new AgiServer({ host: '127.0.0.1', port: 0, maxSessions: 4, idleTimeoutMs: 10_000 }, new CallHandler(state, metrics, log, undefined, activeCalls), metrics, log);
+    const { port } = await server.start();
+    try {
+      const started = performance.now();
+      const c = await call(port);
+      expect(c.agi?.serverClosed).toBe(true);
+      expect(performance.now() - started).toBeLessThan(3000); // not the 10 s idle bound
+      expectHandled(c);
+      expect(failed).toEqual([expect.objectContaining({ msg: 'FastAGI session failed', err: expect.objectContaining({ message: 'a bug at the end of the call' }) })]);
+    } finally {
+      await server.stop(0);
+    }
+  });
+
   it('an agent stopped for a restart (its port refuses): the fallback dials piter over the link, not 404', async () => {
     const a = await agent();
     expectHandled(await call(a.agiPort));

@@ -423,12 +423,20 @@ class CallRun<C> implements AgiCommandSink {
     this.finish(false, undefined);
   }
 
-  /** Once per call: out of the calls in progress, and the server told. */
+  /**
+   * Once per call: out of the calls in progress, and the server told - always, or the session would stay open until
+   * its idle bound (the caller in silence): a throw on the way out is the call's failure.
+   */
   private finish(failed: boolean, error: unknown): void {
     if (this.step === 'over') return;
     this.step = 'over';
-    if (this.active !== undefined) this.handler.activeCalls?.end(this.active);
-    this.done.callDone(this.session, failed, error, this.context);
+    let failure = { failed, error };
+    try {
+      if (this.active !== undefined) this.handler.activeCalls?.end(this.active);
+    } catch (endError) {
+      if (!failed) failure = { failed: true, error: endError };
+    }
+    this.done.callDone(this.session, failure.failed, failure.error, this.context);
   }
 }
 
