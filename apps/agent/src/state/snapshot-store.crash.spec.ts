@@ -46,8 +46,10 @@ describe('snapshot store under kill -9', () => {
       lastSeen = loaded!.snapshot.revision;
     }
     expect(lastSeen).toBeGreaterThan(1);
-    // Pruned as it went: two journal generations at most (history limit 5 in the child), the old-format files none.
+    // Pruned as it went (history limit 5 in the child), the old-format files none: two journal generations, or three
+    // when the last kill fell between a new generation's first record and the removal of the oldest (the next
+    // generation removes it).
     expect(readdirSync(join(stateDir, 'snapshots')).filter((f) => !/^applied-\d+\.journal$/.test(f))).toEqual([]);
-    expect(readdirSync(join(stateDir, 'snapshots')).length).toBeLessThanOrEqual(2);
+    expect(readdirSync(join(stateDir, 'snapshots')).length).toBeLessThanOrEqual(3);
   }, 120_000);
 });
