@@ -137,7 +137,7 @@ export class Agent {
     // it goes now, so that this compaction frees its extensions.
     this.rendersAtStart = this.config.FEDPBX_ASTERISK_CONFIG_DIR !== undefined || this.config.FEDPBX_WIREGUARD !== 'off';
     if (!this.rendersAtStart) this.releaseStartupSnapshot();
-    compactHeap();
+    await compactHeap();
 
     const handler = new CallHandler(this.state, this.metrics, this.log, undefined, this.activeCalls);
     this.agi = new AgiServer(
@@ -219,7 +219,7 @@ export class Agent {
       this.releaseStartupSnapshot();
       // Its extensions are garbage in the old space now: one more compaction (a ~20 MB heap: a few ms, once) rather
       // than carrying them until V8's next full collection, whose limit they would raise.
-      compactHeap();
+      await compactHeap();
     }
   }
 

@@ -1,3 +1,4 @@
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 
@@ -9,8 +10,14 @@ import { runInNewContext } from 'node:vm';
  * stays into few pages - old space 45 -> 17 MB committed with the 100k-extension snapshot, ~10 ms each.
  * (`--expose-gc` set at runtime, then the `gc` function taken from a fresh context: the pattern Node's v8 docs
  * describe for setFlagsFromString.)
+ *
+ * On an event-loop turn of its own: a WeakRef made or read in a turn keeps its target alive through every collection
+ * in that turn (the language's KeepDuringJob rule), and the compile holds the extension list it built the table from
+ * by a WeakRef (`CompiledSite.extensionsFrom`) - collected in the boot's own turn, a head office's 100,000 parsed
+ * extensions stayed resident (bench:agi: RSS 137 -> 185 MB).
  */
-export function compactHeap(): void {
+export async function compactHeap(): Promise<void> {
+  await nextTurn();
   limitHeapGrowth();
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as (() => void) | undefined;
