@@ -47,16 +47,15 @@ async function main(argv: readonly string[]): Promise<number> {
     watchdog?.stop();
     return code;
   }
+  // Taken before the start: a SIGTERM while it runs (the AGI port is open before start() returns) is a stop once it
+  // is done, not Node's default of dying on the spot.
+  const stopSignal = new Promise<string>((resolve) => {
+    process.once('SIGTERM', () => resolve('SIGTERM'));
+    process.once('SIGINT', () => resolve('SIGINT'));
+  });
   await agent.start();
   startWatchdog();
-  await new Promise<void>((resolve) => {
-    const stop = (signal: string) => {
-      log.info({ signal }, 'stopping: finishing calls in progress');
-      resolve();
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
-  });
+  log.info({ signal: await stopSignal }, 'stopping: finishing calls in progress');
   // Bounded: a stop that hangs (a connection never closed, a drain never answered) ends the process all the same
   // - as systemd would, 90 s later - and says at which step (bench:apply once waited 53 min on such an agent).
   const stopped = await Promise.race([agent.stop().then(() => true), sleep(STOP_DEADLINE_MS).then(() => false)]);
