@@ -24,7 +24,7 @@ import { startMetricsServer } from './metrics/metrics-server.js';
 import { RecordingRetentionSweeper, siteRecordingsDir } from './recording/retention-sweeper.js';
 import { CdrOutbox } from './state/cdr-outbox.js';
 import { compactHeap } from './state/heap.js';
-import { workerExtensionReader } from './state/extension-reader.js';
+import { workerExtensionReader, type ExtensionReader } from './state/extension-reader.js';
 import { RoutingState, type SnapshotInForce } from './state/routing-state.js';
 import { SnapshotApplier } from './state/snapshot-applier.js';
 import { SnapshotStore } from './state/snapshot-store.js';
@@ -57,6 +57,8 @@ export class Agent {
   readonly state = new RoutingState();
   readonly store: SnapshotStore;
   readonly applier: SnapshotApplier;
+  /** A head office's extension reader, which keeps a worker started for the next read (stopped with the agent). */
+  private readonly extensionReader: ExtensionReader;
   readonly cdrOutbox: CdrOutbox;
   /** The calls the FastAGI sessions serve now (reported to the controller, shown in the console). */
   readonly activeCalls = new ActiveCalls();
@@ -98,7 +100,8 @@ export class Agent {
     this.store = new SnapshotStore(config.FEDPBX_STATE_DIR, config.FEDPBX_SITE_ID, keys);
     this.alarms = new AlarmBoard(log.child({ component: 'alarms' }), this.metrics.registry);
     // A head office's extensions are read in a worker thread: the event loop answers FastAGI meanwhile.
-    this.applier = new SnapshotApplier(config.FEDPBX_SITE_ID, keys, this.store, this.state, this.metrics, log, workerExtensionReader({ alarms: this.alarms }));
+    this.extensionReader = workerExtensionReader({ alarms: this.alarms });
+    this.applier = new SnapshotApplier(config.FEDPBX_SITE_ID, keys, this.store, this.state, this.metrics, log, this.extensionReader);
     this.cdrOutbox = new CdrOutbox(config.FEDPBX_STATE_DIR);
     // The controller sees an alarm come and go now, not with the next heartbeat up to 10 s later.
     this.alarms.onChange(() => this.sync?.heartbeatNow());
@@ -269,6 +272,8 @@ export class Agent {
     // Sync is stopped; a bootstrap file's apply still running would save after the next agent took the state dir
     // (two writers of one journal): it ends first (it never throws: a refusal is logged).
     await this.step('bootstrap file apply', () => this.bootstrapApply);
+    // No apply can come now: the worker waiting for the next one goes (in a handover, before the calls drain).
+    this.extensionReader.stop?.();
     await this.step('state dir', () => this.store.close());
     await this.step('metrics listener', () => new Promise<void>((resolve) => (this.metricsServer ? this.metricsServer.close(() => resolve()) : resolve())));
     this.metricsServer = undefined;
@@ -548,7 +553,7 @@ export class Agent {
     if (onlyNewer && this.state.ready && loaded.snapshot.revision <= this.state.revision) return;
     this.startupSnapshot = { snapshot: loaded.snapshot, text: loaded.text };
     this.state.apply(loaded.snapshot);
-    if (loaded.pair !== undefined) this.applier.resume(loaded.pair);
+    if (loaded.pair !== undefined) this.applier.resume(loaded.pair, loaded.text);
     this.metrics.snapshotApplied(loaded.snapshot);
     this.log.info({ revision: loaded.snapshot.revision }, 'serving the last applied snapshot from the state dir');
   }

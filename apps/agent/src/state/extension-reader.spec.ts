@@ -1,6 +1,7 @@
 // The worker that reads a head office's extensions (extension-reader.ts) runs the built extension-worker.js: build
 // first (`npx nx run-many -t build --projects=@fedpbx/agent`).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -46,7 +47,7 @@ async function setup(reader?: ExtensionReaderOptions | false) {
   const applied: SnapshotInForce[] = [];
   applier.onApplied((snapshot) => applied.push(snapshot));
   await applier.offerShared(first.sharedText, 'test');
-  return { state, applier, applied };
+  return { dir, state, applier, applied };
 }
 
 /** The site part of revision 2 with its content made by `mutate` (as JSON text), hashed and signed as the controller would. */
@@ -122,6 +123,86 @@ describe('a head office\'s extensions read in a worker thread', () => {
     expect('extensions' in (applied.at(-1)?.config ?? {})).toBe(false);
     expect('extensions' in (state.snapshot?.config ?? {})).toBe(false);
   }, 60_000);
+
+  it('a warmed reader has the next read\'s worker started ahead: at a restart on a head office\'s stored pair, and after each read', async () => {
+    const { dir } = await setup(false);
+    // The real worker, counting its starts in a file.
+    const log = join(dir, 'starts.log');
+    writeFileSync(log, '');
+    const counting = join(dir, 'counting.mjs');
+    writeFileSync(counting, `import { appendFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(log)}, 'start\\n');\nawait import(${JSON.stringify(BUILT_WORKER.href)});\n`);
+    const starts = () => readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').length;
+    const store = new SnapshotStore(dir, bigId, [key], 3);
+    const loaded = await store.loadLastKnownGood();
+    const state = new RoutingState();
+    state.apply(loaded!.snapshot);
+    const applier = new SnapshotApplier(bigId, [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }), workerExtensionReader({ script: pathToFileURL(counting) }));
+    applier.resume(loaded!.pair!, loaded!.text);
+    await expect.poll(starts).toBe(1);
+    const change = (revision: number) => signSplitSnapshot({ ...big, extensions: big.extensions.map((e, i) => (i === 0 ? { ...e, displayName: `R${revision}` } : e)) }, revision, 1, key, at).siteText;
+    for (const revision of [2, 3]) {
+      expect(await applier.offerText(change(revision), 'test')).toMatchObject({ applied: true, revision });
+      // The read took the worker waiting for it (its start was counted before it could answer); the next one is started.
+      await expect.poll(starts).toBe(revision);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      expect(starts()).toBe(revision);
+    }
+    expect(state.site.extensions.get(big.extensions[0]!.number)?.displayName).toBe('R3');
+  }, 60_000);
+
+  it('a waiting worker that died is not handed to the next read: the read starts its own, the change applies', async () => {
+    const { dir } = await setup(false);
+    // The real worker, except that the first one started (the spare warmed at the restart) exits at once.
+    const log = join(dir, 'starts.log');
+    writeFileSync(log, '');
+    const dying = join(dir, 'first-dies.mjs');
+    writeFileSync(
+      dying,
+      `import { appendFileSync, readFileSync } from 'node:fs';\nappendFileSync(${JSON.stringify(log)}, 'start\\n');\n` +
+        `if (readFileSync(${JSON.stringify(log)}, 'utf8').trim().split('\\n').length === 1) process.exit(7);\nawait import(${JSON.stringify(BUILT_WORKER.href)});\n`,
+    );
+    const starts = () => readFileSync(log, 'utf8').split('\n').filter((l) => l !== '').length;
+    const store = new SnapshotStore(dir, bigId, [key], 3);
+    const loaded = await store.loadLastKnownGood();
+    const state = new RoutingState();
+    state.apply(loaded!.snapshot);
+    const alarms = alarmLog();
+    const applier = new SnapshotApplier(bigId, [key], store, state, new AgentMetrics(false), pino({ level: 'silent' }), workerExtensionReader({ script: pathToFileURL(dying), alarms }));
+    applier.resume(loaded!.pair!, loaded!.text);
+    await expect.poll(starts).toBe(1);
+    await new Promise((resolve) => setTimeout(resolve, 500)); // its exit is seen
+    const change = signSplitSnapshot({ ...big, extensions: big.extensions.map((e, i) => (i === 0 ? { ...e, displayName: 'R2' } : e)) }, 2, 1, key, at).siteText;
+    expect(await applier.offerText(change, 'test')).toMatchObject({ applied: true, revision: 2 });
+    expect(state.site.extensions.get(big.extensions[0]!.number)?.displayName).toBe('R2');
+    expect(alarms.raised.has(EXTENSION_READER_ALARM)).toBe(false);
+  }, 60_000);
+
+  it('a stopped reader ends its waiting worker and warms none after', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fedpbx-extread-stop-'));
+    // The real worker, beating into a file while it lives.
+    const beats = join(dir, 'beats.log');
+    writeFileSync(beats, '');
+    const beating = join(dir, 'beating.mjs');
+    writeFileSync(beating, `import { appendFileSync } from 'node:fs';\nsetInterval(() => appendFileSync(${JSON.stringify(beats)}, 'b'), 10);\nawait import(${JSON.stringify(BUILT_WORKER.href)});\n`);
+    const beatCount = () => readFileSync(beats, 'utf8').length;
+    const reader = workerExtensionReader({ script: pathToFileURL(beating) });
+    reader.warm!();
+    await expect.poll(beatCount).toBeGreaterThan(0);
+    reader.stop!();
+    reader.warm!();
+    await new Promise((resolve) => setTimeout(resolve, 300)); // its end is seen
+    const after = beatCount();
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(beatCount()).toBe(after);
+  }, 30_000);
+
+  it('a worker waiting for a read does not keep the process alive', () => {
+    const reader = new URL('../../dist/state/extension-reader.js', import.meta.url).href;
+    const script = `const { workerExtensionReader } = await import(${JSON.stringify(reader)}); workerExtensionReader().warm(); setTimeout(() => console.log('ended'), 300);`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8', timeout: 15_000 });
+    expect(run.stdout.trim()).toBe('ended');
+    expect(run.status).toBe(0);
+  }, 30_000);
 
   it('a worker that crashes or does not answer is a refusal with an alarm: the snapshot in force stays, the next read clears it', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'fedpbx-extread-bad-'));

@@ -46,7 +46,7 @@ export const EXTENSION_READ_TIMEOUT_MS = 60_000;
 
 /**
  * One read, its worker started at once (loading its modules - ~100 ms - while the event loop checks the text's
- * hash and signature) and given the text only when `read` is called: the content is parsed only once the bytes are
+ * hash and signature) or taken ready (ExtensionReader.warm), and given the text only when `read` is called: the content is parsed only once the bytes are
  * known to be the controller's. `cancel` stops a worker whose read is not wanted (a refused or waiting site part).
  */
 export interface ExtensionRead {
@@ -59,21 +59,34 @@ export interface ExtensionRead {
   cancel(): void;
 }
 
-export type ExtensionReader = () => ExtensionRead;
+/**
+ * Starts a read. `warm`, when the reader has it: starts the next read's worker now, if none is waiting (a site whose
+ * extensions are read in a worker - a head office - warms it at boot and after each such apply, so its next change
+ * does not wait for a worker's start: ~250 ms of CPU, seconds on a loaded host, before routing can come into force).
+ */
+export interface ExtensionReader {
+  (): ExtensionRead;
+  readonly warm?: () => void;
+  /**
+   * Ends a waiting worker and warms none after: the agent is stopping, or handing over to its successor while its
+   * calls drain (a spare kept ~30 MB until the process exited; in-process agents, as in tests, each left one).
+   */
+  readonly stop?: () => void;
+}
 
-/** Reads in a worker thread of its own per read, which ends with it (what it held - the parsed extensions - is given back). */
+/**
+ * Reads in a worker thread of its own per read, which ends with it (what it held - the parsed extensions - is given
+ * back). A worker started by `warm` waits, holding only its modules (~30 MB), and the next read takes it.
+ */
 export function workerExtensionReader(opts: ExtensionReaderOptions = {}): ExtensionReader {
   const script = opts.script ?? new URL('./extension-worker.js', import.meta.url);
   const timeoutMs = opts.timeoutMs ?? EXTENSION_READ_TIMEOUT_MS;
   const pause = opts.pause ?? nextTurn;
-  return () => {
-    // No Node options of this process: the script is built JavaScript (see render-in-worker.ts).
-    const worker = new Worker(script, { execArgv: [] });
-    // Never what keeps the process alive: an agent stopping mid-read ends (the read was not in force yet).
-    worker.unref();
-    const answer = workerAnswer(worker);
-    // Until `read` awaits it, a failure (a worker that could not start) must not be an unhandled rejection.
-    answer.catch(() => undefined);
+  let waiting: StartedWorker | undefined;
+  let stopped = false;
+  const reader = (): ExtensionRead => {
+    const { worker, answer } = waiting ?? startWorker(script);
+    waiting = undefined;
     let used = false;
     return {
       async read(text, start, end, siteId) {
@@ -98,6 +111,42 @@ export function workerExtensionReader(opts: ExtensionReaderOptions = {}): Extens
       },
     };
   };
+  return Object.assign(reader, {
+    warm(): void {
+      if (waiting !== undefined || stopped) return;
+      const spare = startWorker(script);
+      waiting = spare;
+      // A spare cannot answer before it is given a job: its answer settling means it died (an error, an exit). The
+      // next read then starts its own worker, as with none warmed - not fail, refusing a change for a spare's death.
+      spare.answer.catch(() => {
+        if (waiting === spare) waiting = undefined;
+      });
+    },
+    stop(): void {
+      stopped = true;
+      if (waiting !== undefined) void waiting.worker.terminate();
+      waiting = undefined;
+    },
+  });
+}
+
+/** A worker started, and its one answer (a failure when it errs or exits first). */
+interface StartedWorker {
+  readonly worker: Worker;
+  readonly answer: Promise<ExtensionReply>;
+}
+
+function startWorker(script: URL): StartedWorker {
+  // No Node options of this process: the script is built JavaScript (see render-in-worker.ts).
+  const worker = new Worker(script, { execArgv: [] });
+  const answer = workerAnswer(worker);
+  // Never what keeps the process alive: an agent stopping mid-read, or with a worker waiting, ends. After the
+  // listeners: adding a 'message' listener refs the worker's port again.
+  worker.unref();
+  // Until a read awaits it, a failure (a worker that could not start, or a spare that died) must not be an
+  // unhandled rejection; the read that takes it then gets the failure.
+  answer.catch(() => undefined);
+  return { worker, answer };
 }
 
 function tableOf(reply: ExtensionReply): ExtensionTable {

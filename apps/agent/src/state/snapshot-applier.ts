@@ -139,9 +139,12 @@ export class SnapshotApplier {
    * Takes over what reading a stored pair at start gave (the snapshot in force, compiled from `pair.snapshot`): its
    * shared part, its site part's members and its assembler, as if this applier had applied it. The first change
    * after a restart then reads only its changed members and the compile keeps what it built at start (the route
-   * tries of a head office: ~90 ms in one piece at load 5 when built again). Before any offer.
+   * tries of a head office: ~90 ms in one piece at load 5 when built again). Before any offer. `storedText`, the
+   * pair's text as stored: a head office's (its site part read in a worker) has the worker started now, ready for
+   * its first change.
    */
-  resume(pair: StoredPair): void {
+  resume(pair: StoredPair, storedText?: string): void {
+    if (storedText !== undefined && this.readsInWorker(storedText.indexOf('\n'))) this.readExtensions?.warm?.();
     this.shared.set(pair.shared.envelope.contentHash, { verified: pair.shared, compressed: undefined });
     this.lastShared = pair.shared;
     this.parts = pair.siteParts;
@@ -385,12 +388,19 @@ export class SnapshotApplier {
    * every way out (a read not used, or not finished, stops its worker).
    */
   private async withExtensionRead<T>(text: string, read: ExtensionRead | undefined, f: (read: ExtensionRead | undefined) => Promise<T>): Promise<T> {
-    const own = read === undefined && this.readExtensions !== undefined && text.length > REUSE_MAX_PART_BYTES ? this.readExtensions() : undefined;
+    const own = read === undefined && this.readsInWorker(text.length) ? this.readExtensions?.() : undefined;
     try {
       return await f(read ?? own);
     } finally {
       own?.cancel();
+      // The next change of this site will want one too: started now (after the hooks' render), not when it comes.
+      if (own !== undefined) this.readExtensions?.warm?.();
     }
+  }
+
+  /** Whether a site part of this many characters may have its extensions over REUSE_MAX_PART_BYTES (read in a worker). */
+  private readsInWorker(sitePartLength: number): boolean {
+    return this.readExtensions !== undefined && sitePartLength > REUSE_MAX_PART_BYTES;
   }
 
   /**
