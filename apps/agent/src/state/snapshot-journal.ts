@@ -287,11 +287,8 @@ async function writeAll(fh: FileHandle, buffers: readonly Uint8Array[], position
   while (written < total) written += (await fh.write(all, written, total - written, position + written)).bytesWritten;
 }
 
-/** Zeros to write, made once: a fresh megabyte at each generation cost its page faults and zeroing (~0.1 ms an apply). */
-let zeroChunk: Buffer | undefined;
-
 async function writeZeros(fh: FileHandle, bytes: number): Promise<void> {
-  const zeros = (zeroChunk ??= Buffer.alloc(ZERO_CHUNK));
+  const zeros = Buffer.alloc(Math.min(ZERO_CHUNK, bytes));
   for (let at = 0; at < bytes; ) at += (await fh.write(zeros, 0, Math.min(zeros.length, bytes - at), at)).bytesWritten;
 }
 
