@@ -97,74 +97,75 @@ describe('calls the agent does not take fall back at once, and the fallback reac
     expectHandled(await call(a.agiPort));
   });
 
-  it('an exception before the first command (a bug on the call path): the session closes without one and the fallback runs', async () => {
-    // The agent's own AgiServer and CallHandler in this process; the routing state fails the way a bug would, on
-    // the first thing the call path reads from it.
+  /**
+   * The agent's own AgiServer and CallHandler in this process on moscow's snapshot, with `breakIt` planting a bug in
+   * its routing state or its calls in progress; `run` calls in and sees the errors the call path logged.
+   */
+  async function withBrokenCallPath(
+    breakIt: (parts: { state: RoutingState; activeCalls: ActiveCalls }) => void,
+    run: (port: number, failed: unknown[]) => Promise<void>,
+  ): Promise<void> {
     const state = new RoutingState();
     state.apply(controller.snapshot(fed, 'moscow', 1));
-    Object.defineProperty(state, 'health', { get: () => { throw new TypeError('a bug on the call path'); } });
+    const activeCalls = new ActiveCalls();
+    breakIt({ state, activeCalls });
     const failed: unknown[] = [];
     const log = pino({ level: 'error' }, { write: (line: string) => void failed.push(JSON.parse(line)) });
     const metrics = new AgentMetrics(false);
-    const server = new AgiServer({ host: '127.0.0.1', port: 0, maxSessions: 4, idleTimeoutMs: 10_000 }, new CallHandler(state, metrics, log), metrics, log);
+    const server = new AgiServer({ host: '127.0.0.1', port: 0, maxSessions: 4, idleTimeoutMs: 10_000 }, new CallHandler(state, metrics, log, undefined, activeCalls), metrics, log);
     const { port } = await server.start();
     try {
+      await run(port, failed);
+    } finally {
+      await server.stop(0);
+    }
+  }
+
+  const sessionFailed = (message: string) => [expect.objectContaining({ msg: 'FastAGI session failed', err: expect.objectContaining({ message }) })];
+
+  it('an exception before the first command (a bug on the call path): the session closes without one and the fallback runs', async () => {
+    // The routing state fails the way a bug would, on the first thing the call path reads from it.
+    const breakIt = ({ state }: { state: RoutingState }) =>
+      Object.defineProperty(state, 'health', { get: () => { throw new TypeError('a bug on the call path'); } });
+    await withBrokenCallPath(breakIt, async (port, failed) => {
       const c = await call(port);
       expect(c.agiStatus).toBe('SUCCESS');
       expect(c.agi?.serverClosed).toBe(true);
       expectFallback(c);
-      expect(failed).toEqual([expect.objectContaining({ msg: 'FastAGI session failed', err: expect.objectContaining({ message: 'a bug on the call path' }) })]);
-    } finally {
-      await server.stop(0);
-    }
+      expect(failed).toEqual(sessionFailed('a bug on the call path'));
+    });
   });
 
   it('an exception after the first command, before the caller heard anything: the guard is cleared and the fallback runs', async () => {
     // The first MSet has set FEDPBX_HANDLED=1; a bug on the call path right after its answer (counting the call as
     // in progress) must not leave the dialplan hanging up a call the agent never served.
-    const state = new RoutingState();
-    state.apply(controller.snapshot(fed, 'moscow', 1));
-    const failed: unknown[] = [];
-    const log = pino({ level: 'error' }, { write: (line: string) => void failed.push(JSON.parse(line)) });
-    const metrics = new AgentMetrics(false);
-    const activeCalls = new ActiveCalls();
-    activeCalls.begin = () => {
-      throw new TypeError('a bug after the first command');
+    const breakIt = ({ activeCalls }: { activeCalls: ActiveCalls }) => {
+      activeCalls.begin = () => {
+        throw new TypeError('a bug after the first command');
+      };
     };
-    const server = new AgiServer({ host: '127.0.0.1', port: 0, maxSessions: 4, idleTimeoutMs: 10_000 }, new CallHandler(state, metrics, log, undefined, activeCalls), metrics, log);
-    const { port } = await server.start();
-    try {
+    await withBrokenCallPath(breakIt, async (port, failed) => {
       const c = await call(port);
       expect(c.agi?.serverClosed).toBe(true);
       expectFallback(c);
-      expect(failed).toEqual([expect.objectContaining({ msg: 'FastAGI session failed', err: expect.objectContaining({ message: 'a bug after the first command' }) })]);
-    } finally {
-      await server.stop(0);
-    }
+      expect(failed).toEqual(sessionFailed('a bug after the first command'));
+    });
   });
 
   it('a call whose end throws (leaving the calls in progress) still ends its session at once, the failure told', async () => {
-    const state = new RoutingState();
-    state.apply(controller.snapshot(fed, 'moscow', 1));
-    const failed: unknown[] = [];
-    const log = pino({ level: 'error' }, { write: (line: string) => void failed.push(JSON.parse(line)) });
-    const metrics = new AgentMetrics(false);
-    const activeCalls = new ActiveCalls();
-    activeCalls.end = () => {
-      throw new TypeError('a bug at the end of the call');
+    const breakIt = ({ activeCalls }: { activeCalls: ActiveCalls }) => {
+      activeCalls.end = () => {
+        throw new TypeError('a bug at the end of the call');
+      };
     };
-    const server = new AgiServer({ host: '127.0.0.1', port: 0, maxSessions: 4, idleTimeoutMs: 10_000 }, new CallHandler(state, metrics, log, undefined, activeCalls), metrics, log);
-    const { port } = await server.start();
-    try {
+    await withBrokenCallPath(breakIt, async (port, failed) => {
       const started = performance.now();
       const c = await call(port);
       expect(c.agi?.serverClosed).toBe(true);
       expect(performance.now() - started).toBeLessThan(3000); // not the 10 s idle bound
       expectHandled(c);
-      expect(failed).toEqual([expect.objectContaining({ msg: 'FastAGI session failed', err: expect.objectContaining({ message: 'a bug at the end of the call' }) })]);
-    } finally {
-      await server.stop(0);
-    }
+      expect(failed).toEqual(sessionFailed('a bug at the end of the call'));
+    });
   });
 
   it('an agent stopped for a restart (its port refuses): the fallback dials piter over the link, not 404', async () => {
