@@ -65,8 +65,9 @@ describe('event-loop watchdog', { timeout: 120_000 }, () => {
     expect(a.logs.filter((l) => l.msg === STALLED)).toEqual([]);
     expect(a.child.signalCode).toBeNull();
     // The test did starve it: its loop waited for a CPU far longer than the stall limit (the wall-time watchdog
-    // killed it here).
-    expect(waited).toBeGreaterThan(3000);
+    // killed it here). How long depends on how often the idle agent woke during the 6 s (2.8-6 s seen), so the
+    // check asks for five times the limit, not for most of the hog's run.
+    expect(waited).toBeGreaterThan(1000);
     const metrics = await fetch(`http://127.0.0.1:${a.metricsPort}/metrics`);
     expect(metrics.status).toBe(200);
   });
@@ -77,7 +78,7 @@ describe('event-loop watchdog', { timeout: 120_000 }, () => {
     const waited = await starve(serving);
     expect(a.logs.filter((l) => l.msg === STALLED || String(l.msg).startsWith('agent silent'))).toEqual([]);
     expect(a.agentPid()).toBe(serving);
-    expect(waited).toBeGreaterThan(3000);
+    expect(waited).toBeGreaterThan(1000);
     // Still the supervisor's judge of a truly silent agent: stopped, it is killed and replaced.
     process.kill(serving, 'SIGSTOP');
     await a.waitForLog((l) => String(l.msg).startsWith('agent silent') && l.agentPid === serving, 30_000);
