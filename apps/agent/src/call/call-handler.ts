@@ -1,4 +1,4 @@
-import { EXEC_LINE_END, agiVariableValue, dialData, execLinePrefix, mixMonitorData, type AgiCommandSink, type AgiResponse, type AgiSession } from '@fedpbx/asterisk';
+import { DialLineBuilder, EXEC_LINE_END, LinePieces, agiVariableValue, execLinePrefix, mixMonitorData, type AgiCommandSink, type AgiResponse, type AgiSession } from '@fedpbx/asterisk';
 import { ROUTE_ENTRIES, isFederationCallId, type Attempt, type RouteEntry, type RoutePlan } from '@fedpbx/contracts';
 import {
   FEDPBX_CALL_HEADER,
@@ -18,9 +18,8 @@ import type { AgentMetrics } from '../metrics/agent-metrics.js';
 import type { RoutingState } from '../state/routing-state.js';
 import type { ActiveCalls } from './active-calls.js';
 import { AgiCallChannel, LONG_COMMAND, TRANSFER_OPTIONS, TRUNK_DIAL_OPTIONS, dialStatusOf, voicemailData, type PreDial } from './agi-call-channel.js';
-import { toAsteriskTarget } from './dial-target.js';
+import { addDialTarget } from './dial-target.js';
 import { CallLegBook, FEDPBX_LEGS, isDialAttempt, legOf, type CallLeg } from './call-legs.js';
-import { LinePieces } from './line-pieces.js';
 
 const ENTRIES = new Set<string>(ROUTE_ENTRIES);
 const systemNow = (): Date => new Date();
@@ -42,8 +41,6 @@ const TAG_VALUE = /^[A-Za-z0-9_.:/-]*$/;
 const CALL_HEADER_READ = `PJSIP_HEADER(read,${FEDPBX_CALL_HEADER})`;
 /** `EXEC "MSet" "`: the first MSet's line is joined whole from its pieces (see firstTagsLine). */
 const MSET_LINE_START = execLinePrefix('MSet');
-/** `EXEC "Dial" "`: Dial's line is its data between this and EXEC_LINE_END (dialData's values need no escaping). */
-const DIAL_LINE_START = execLinePrefix('Dial');
 
 /**
  * The call path: from the AGI environment to Asterisk commands, served from the routing state in memory - no
@@ -372,15 +369,14 @@ class CallRun<C> implements AgiCommandSink {
 
   private sendDial(): void {
     const attempt = this.plan.attempts[this.attempt] as DialAttempt;
-    const data = dialData({
-      targets: [toAsteriskTarget(attempt)],
-      timeoutSec: attempt.timeoutSec,
-      options: attempt.kind === 'trunk' ? TRUNK_DIAL_OPTIONS : TRANSFER_OPTIONS,
-      preDial: attempt.endpoint.startsWith('site-') ? preDialFor(this.callId) : undefined,
-    });
+    const line = addDialTarget(DIAL_LINE, attempt).line(
+      attempt.timeoutSec,
+      attempt.kind === 'trunk' ? TRUNK_DIAL_OPTIONS : TRANSFER_OPTIONS,
+      attempt.endpoint.startsWith('site-') ? preDialFor(this.callId) : undefined,
+    );
     this.step = 'dial';
     this.heard = true;
-    this.session.execLineThenGetVariableTo(this, DIAL_LINE_START + data + EXEC_LINE_END, 'DIALSTATUS', LONG_COMMAND);
+    this.session.execLineThenGetVariableTo(this, line, 'DIALSTATUS', LONG_COMMAND);
   }
 
   /** After a Dial: the next attempt when the route failed (or voicemail follows an unanswered call), else the end. */
@@ -518,6 +514,8 @@ function attemptTags(site: CompiledSite, plan: RoutePlan, attempt: DialAttempt):
 
 /** The first MSet's line (firstTagsLine). */
 const FIRST_TAGS = new LinePieces();
+/** Dial's EXEC line (sendDial), joined once from its checked pieces: no target object, data or option string first. */
+const DIAL_LINE = new DialLineBuilder();
 
 function safeTag(value: string): string {
   return TAG_VALUE.test(value) ? value : '';

@@ -12,7 +12,7 @@
  * its `lastdata` (`PJSIP/301@site-piter,...`).
  */
 import { RouteKind, type Attempt, type RoutePlan } from '@fedpbx/contracts';
-import { LinePieces } from './line-pieces.js';
+import { LinePieces } from '@fedpbx/asterisk';
 
 export interface CallLeg {
   readonly routeKind: RouteKind;

@@ -1,4 +1,4 @@
-import type { DialTarget as AsteriskDialTarget } from '@fedpbx/asterisk';
+import type { DialLineBuilder, DialTarget as AsteriskDialTarget } from '@fedpbx/asterisk';
 import type { DialTarget } from '@fedpbx/dialplan';
 
 /**
@@ -14,4 +14,9 @@ export function toAsteriskTarget(target: DialTarget): AsteriskDialTarget {
     case 'trunk':
       return { tech: 'PJSIP', resource: target.number, host: target.endpoint };
   }
+}
+
+/** {@link toAsteriskTarget}'s target added to a Dial line being built, without the target object. */
+export function addDialTarget(line: DialLineBuilder, target: DialTarget): DialLineBuilder {
+  return target.kind === 'endpoint' ? line.pjsip(target.endpoint, undefined) : line.pjsip(target.number, target.endpoint);
 }

@@ -6,6 +6,7 @@ import {
   assertAsteriskName,
   assertDialNumber,
   dialData,
+  DialLineBuilder,
   EXEC_LINE_END,
   execLinePrefix,
   formatAgiCommand,
@@ -179,6 +180,39 @@ describe('application data builders', () => {
       expect(codeOf(() => dialData({ targets: [target], preDial: { context: 'fedpbx-predial', args: [arg] } })), arg).toBe('INVALID_OPTION');
     }
     expect(codeOf(() => dialData({ targets: [target], preDial: { context: 'a^b', args: [] } }))).toBe('INVALID_NAME');
+  });
+
+  it('DialLineBuilder makes the EXEC line formatAgiCommand makes from dialData, and is whole again after a refusal', () => {
+    const builder = new DialLineBuilder();
+    const preDial = { context: 'fedpbx-predial', args: ['moscow/1732600000.12', 'x'] };
+    const cases: { targets: { tech: 'PJSIP' | 'Local'; resource: string; host?: string }[]; timeoutSec?: number; options?: ('t' | 'T' | 'r')[]; preDial?: typeof preDial }[] = [
+      { targets: [{ tech: 'PJSIP', resource: '101' }] },
+      { targets: [{ tech: 'PJSIP', resource: '305', host: 'site-piter' }], timeoutSec: 30, options: ['t', 'T', 't'], preDial },
+      { targets: [{ tech: 'PJSIP', resource: '+7495', host: 'trunk.msk' }, { tech: 'Local', resource: '101', host: 'fedpbx-internal' }], options: ['r'] },
+      { targets: [{ tech: 'PJSIP', resource: '301', host: 'site-piter' }], preDial: { context: 'fedpbx-predial', args: [] } },
+    ];
+    for (const input of cases) {
+      for (const target of input.targets) builder.target(target);
+      const expected = formatAgiCommand('EXEC', ['Dial', dialData(input)]);
+      expect(builder.line(input.timeoutSec, input.options, input.preDial)).toBe(expected);
+      expect(isReadyExecLine(expected)).toBe(true);
+      // The target without its object gives the same.
+      const first = input.targets[0];
+      if (input.targets.length === 1 && first?.tech === 'PJSIP') {
+        expect(builder.pjsip(first.resource, first.host).line(input.timeoutSec, input.options, input.preDial)).toBe(expected);
+      }
+    }
+    // Refused at the target, at the timeout, at an option and at the pre-dial handler: nothing of it is left behind.
+    expect(codeOf(() => builder.pjsip('101', undefined).pjsip('x,,U(sub)', undefined))).toBe('INVALID_DIAL_TARGET');
+    expect(codeOf(() => builder.pjsip('101', undefined).line(0))).toBe('INVALID_TIMEOUT');
+    expect(codeOf(() => builder.pjsip('101', undefined).line(30, ['U' as unknown as 't']))).toBe('INVALID_OPTION');
+    expect(codeOf(() => builder.pjsip('101', undefined).line(30, ['t'], { context: 'fedpbx-predial', args: ['a^b'] }))).toBe('INVALID_OPTION');
+    expect(codeOf(() => builder.line(30))).toBe('INVALID_DIAL_TARGET');
+    expect(builder.pjsip('102', undefined).line(20, ['t'])).toBe('EXEC "Dial" "PJSIP/102,20,t"\n');
+    expect(builder.pjsip('102', undefined).data()).toBe('PJSIP/102');
+    for (let i = 0; i < 16; i++) builder.pjsip(String(100 + i), undefined);
+    expect(codeOf(() => builder.pjsip('117', undefined))).toBe('INVALID_DIAL_TARGET');
+    expect(builder.pjsip('103', undefined).data(5)).toBe('PJSIP/103,5');
   });
 
   it('assertDialNumber / assertAsteriskName', () => {

@@ -1,4 +1,5 @@
 import { AgiAppDataError, AgiCommandError } from '../errors.js';
+import { LinePieces } from '../line-pieces.js';
 
 /**
  * FastAGI command serialisation (server -> Asterisk).
@@ -256,48 +257,147 @@ const MAX_DIAL_TARGETS = 16;
  */
 const PRE_DIAL_ARG = /^[A-Za-z0-9_.:/+-]{1,100}$/;
 
-function preDialOption(preDial: NonNullable<DialDataInput['preDial']>): string {
-  if (preDial.args.length > 8) throw new AgiAppDataError('INVALID_OPTION', 'a pre-dial handler takes at most 8 arguments');
-  for (const arg of preDial.args) {
-    if (!PRE_DIAL_ARG.test(arg)) throw new AgiAppDataError('INVALID_OPTION', 'pre-dial handler argument has characters outside A-Z a-z 0-9 _ . : / + -');
-  }
-  const target = `${assertAsteriskName(preDial.context)}^s^1`;
-  return preDial.args.length === 0 ? `b(${target})` : `b(${target}(${preDial.args.join('^')}))`;
-}
-
 function assertDialResource(value: string): string {
   if (DIAL_NUMBER.test(value) || ASTERISK_NAME.test(value)) return value;
   throw new AgiAppDataError('INVALID_DIAL_TARGET', 'dial resource is neither a dial number nor an Asterisk name');
 }
 
-function dialTarget(target: DialTarget): string {
-  const resource = assertDialResource(target.resource);
-  switch (target.tech) {
-    case 'PJSIP':
-      return target.host === undefined ? `PJSIP/${resource}` : `PJSIP/${resource}@${assertAsteriskName(target.host)}`;
-    case 'Local':
-      if (target.host === undefined) throw new AgiAppDataError('INVALID_DIAL_TARGET', 'Local target needs a context');
-      return `Local/${resource}@${assertAsteriskName(target.host)}`;
-    default:
-      throw new AgiAppDataError('INVALID_DIAL_TARGET', 'unsupported channel technology');
+/**
+ * Dial's data, or its whole `EXEC "Dial" "<data>"` line, joined once from pieces kept from call to call (see
+ * {@link LinePieces}): `target()` for each target, then `data()` or `line()`. Every piece is a whitelisted value or
+ * a constant, checked as it is added, so no intermediate string is made - the target, the option letters, the
+ * pre-dial handler and the data are not strings of their own before the line (the agent dials on most calls).
+ * Each instance serves one synchronous function at a time; a refused value throws and empties the builder.
+ */
+export class DialLineBuilder {
+  private readonly pieces = new LinePieces();
+  private targets = 0;
+  /** The letters added to the current line (a bit per {@link DIAL_OPTIONS} entry). */
+  private letters = 0;
+
+  /** Adds a target (rung in parallel with the others: `&`). */
+  target(target: DialTarget): this {
+    try {
+      this.addTarget(target.tech, target.resource, target.host);
+    } catch (error) {
+      this.reset();
+      throw error;
+    }
+    return this;
+  }
+
+  /** `PJSIP/<resource>` or `PJSIP/<resource>@<host>`, without a target object. */
+  pjsip(resource: string, host: string | undefined): this {
+    try {
+      this.addTarget('PJSIP', resource, host);
+    } catch (error) {
+      this.reset();
+      throw error;
+    }
+    return this;
+  }
+
+  /** The data (`PJSIP/305@site-piter,30,tT`). */
+  data(timeoutSec?: number, options: readonly DialOption[] = NO_DIAL_OPTIONS, preDial?: DialDataInput['preDial']): string {
+    return this.finish(false, timeoutSec, options, preDial);
+  }
+
+  /** The whole EXEC line, `EXEC "Dial" "<data>"\n`, as formatAgiCommand would make it from {@link data}'s value. */
+  line(timeoutSec?: number, options: readonly DialOption[] = NO_DIAL_OPTIONS, preDial?: DialDataInput['preDial']): string {
+    return this.finish(true, timeoutSec, options, preDial);
+  }
+
+  private addTarget(tech: DialTarget['tech'], resource: string, host: string | undefined): void {
+    if (this.targets === MAX_DIAL_TARGETS) throw new AgiAppDataError('INVALID_DIAL_TARGET', `Dial needs 1-${MAX_DIAL_TARGETS} targets`);
+    const pieces = this.pieces;
+    // The first piece is the line's start, or '' for the data alone (set by finish).
+    if (this.targets === 0) pieces.add('');
+    else pieces.add('&');
+    this.targets += 1;
+    assertDialResource(resource);
+    switch (tech) {
+      case 'PJSIP':
+        pieces.add('PJSIP/').add(resource);
+        if (host !== undefined) pieces.add('@').add(assertAsteriskName(host));
+        return;
+      case 'Local':
+        if (host === undefined) throw new AgiAppDataError('INVALID_DIAL_TARGET', 'Local target needs a context');
+        pieces.add('Local/').add(resource).add('@').add(assertAsteriskName(host));
+        return;
+      default:
+        throw new AgiAppDataError('INVALID_DIAL_TARGET', 'unsupported channel technology');
+    }
+  }
+
+  private finish(line: boolean, timeoutSec: number | undefined, options: readonly DialOption[], preDial: DialDataInput['preDial']): string {
+    try {
+      if (this.targets === 0) throw new AgiAppDataError('INVALID_DIAL_TARGET', `Dial needs 1-${MAX_DIAL_TARGETS} targets`);
+      if (timeoutSec !== undefined && (!Number.isInteger(timeoutSec) || timeoutSec < 1 || timeoutSec > 3600)) {
+        throw new AgiAppDataError('INVALID_TIMEOUT', 'Dial timeout must be an integer number of seconds, 1-3600');
+      }
+      const pieces = this.pieces;
+      const hasLetters = options.length > 0 || preDial !== undefined;
+      if (timeoutSec !== undefined || hasLetters) pieces.add(',').add(timeoutSec === undefined ? '' : String(timeoutSec));
+      if (hasLetters) {
+        pieces.add(',');
+        for (const option of options) this.addOption(option);
+        if (preDial !== undefined) this.addPreDial(preDial);
+      }
+      if (line) pieces.set(0, DIAL_LINE_START).add(EXEC_LINE_END);
+      this.targets = 0;
+      this.letters = 0;
+      return pieces.join();
+    } catch (error) {
+      this.reset();
+      throw error;
+    }
+  }
+
+  /** An allowed option letter, once (a repeat is dropped, as uniqueOptions does). */
+  private addOption(option: string): void {
+    const index = (DIAL_OPTIONS as readonly string[]).indexOf(option);
+    if (index < 0) throw new AgiAppDataError('INVALID_OPTION', `option ${JSON.stringify(option)} is not allowed`);
+    if ((this.letters & (1 << index)) !== 0) return;
+    this.letters |= 1 << index;
+    this.pieces.add(option);
+  }
+
+  /** `b(context^s^1)` or `b(context^s^1(arg1^arg2))`: see {@link DialDataInput.preDial}. */
+  private addPreDial(preDial: NonNullable<DialDataInput['preDial']>): void {
+    const args = preDial.args;
+    if (args.length > 8) throw new AgiAppDataError('INVALID_OPTION', 'a pre-dial handler takes at most 8 arguments');
+    for (const arg of args) {
+      if (!PRE_DIAL_ARG.test(arg)) throw new AgiAppDataError('INVALID_OPTION', 'pre-dial handler argument has characters outside A-Z a-z 0-9 _ . : / + -');
+    }
+    const pieces = this.pieces.add('b(').add(assertAsteriskName(preDial.context)).add('^s^1');
+    if (args.length > 0) {
+      pieces.add('(').add(args[0] as string);
+      for (let i = 1; i < args.length; i++) pieces.add('^').add(args[i] as string);
+      pieces.add(')');
+    }
+    pieces.add(')');
+  }
+
+  /** After a refused value: the builder is emptied for the next line. */
+  private reset(): void {
+    this.pieces.join();
+    this.targets = 0;
+    this.letters = 0;
   }
 }
 
-/** Builds Dial's data, `PJSIP/305@site-piter&PJSIP/101,30,tT`, from whitelisted parts only. */
+const NO_DIAL_OPTIONS: readonly DialOption[] = Object.freeze([]);
+const DIAL_LINE_START = execLinePrefix('Dial');
+const DIAL_DATA = new DialLineBuilder();
+
+/** Builds Dial's data, `PJSIP/305@site-piter&PJSIP/101,30,tT`, from whitelisted parts only (see {@link DialLineBuilder}). */
 export function dialData(input: DialDataInput): string {
-  const { targets, timeoutSec, options = [] } = input;
+  const { targets, timeoutSec, options = NO_DIAL_OPTIONS } = input;
   if (targets.length === 0 || targets.length > MAX_DIAL_TARGETS) {
     throw new AgiAppDataError('INVALID_DIAL_TARGET', `Dial needs 1-${MAX_DIAL_TARGETS} targets`);
   }
-  // One target after the other (this runs for every Dial): no callback and array per call.
-  let dialString = '';
-  for (const target of targets) dialString = dialString === '' ? dialTarget(target) : `${dialString}&${dialTarget(target)}`;
-  if (timeoutSec !== undefined && (!Number.isInteger(timeoutSec) || timeoutSec < 1 || timeoutSec > 3600)) {
-    throw new AgiAppDataError('INVALID_TIMEOUT', 'Dial timeout must be an integer number of seconds, 1-3600');
-  }
-  const letters = uniqueOptions(options, DIAL_OPTIONS) + (input.preDial === undefined ? '' : preDialOption(input.preDial));
-  if (letters === '') return timeoutSec === undefined ? dialString : `${dialString},${timeoutSec}`;
-  return `${dialString},${timeoutSec ?? ''},${letters}`;
+  for (const target of targets) DIAL_DATA.target(target);
+  return DIAL_DATA.data(timeoutSec, options, input.preDial);
 }
 
 /**

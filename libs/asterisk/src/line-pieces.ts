@@ -14,6 +14,12 @@ export class LinePieces {
     return this;
   }
 
+  /** Puts `piece` in place of the `index`th piece added since the last join (a start known only at the end). */
+  set(index: number, piece: string): this {
+    if (index < this.count) this.pieces[index] = piece;
+    return this;
+  }
+
   /** The pieces added since the last join, as one flat string; the array lets go of them. */
   join(): string {
     const pieces = this.pieces;
