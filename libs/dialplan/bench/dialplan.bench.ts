@@ -5,7 +5,7 @@
  *   {"validate_ms","compile_site_ms","resolve_per_s","resolve_p50_us","resolve_p99_us", ...}
  * Targets (issue #2): validation < 1 s; resolution >= 300,000/s on one core with p99 < 20 us.
  */
-import type { RouteRequest } from '@fedpbx/dialplan';
+import type { RouteRequest } from '../src/index.js';
 import {
   buildSiteConfig,
   cityPrefixOf,
@@ -16,7 +16,7 @@ import {
   siteIdOf,
   validateFederation,
   validateFederationFlows,
-} from '@fedpbx/dialplan';
+} from '../src/index.js';
 
 const SITES = Number(process.env.BENCH_SITES ?? 1000);
 const EXT_PER_SITE = Number(process.env.BENCH_EXT_PER_SITE ?? 100);
