@@ -11,6 +11,9 @@ import { pino } from 'pino';
 import { AgiServer } from '../../apps/agent/src/agi/agi-server.js';
 import { ActiveCalls } from '../../apps/agent/src/call/active-calls.js';
 import { CallHandler } from '../../apps/agent/src/call/call-handler.js';
+import { CallLegBook } from '../../apps/agent/src/call/call-legs.js';
+import { CDR_COLUMNS, type CdrColumnKey } from '../../apps/agent/src/cdr/cdr-columns.js';
+import { cdrFromColumns } from '../../apps/agent/src/cdr/cdr-record.js';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
 import { RoutingState } from '../../apps/agent/src/state/routing-state.js';
 import { SnapshotStore } from '../../apps/agent/src/state/snapshot-store.js';
@@ -58,6 +61,25 @@ function expectFallback(c: DialplanCall): void {
   expect(c.dials.map((d) => d.data)).toEqual(['PJSIP/305@site-piter,30,tTb(fedpbx-predial^s^1(moscow/1795700000.1))']);
   expect(c.dials[0]?.headers).toEqual({ 'X-Fedpbx-Call': 'moscow/1795700000.1' });
   expect(c.msToFirstDial).toBeLessThan(3000);
+}
+
+/**
+ * The call's one CDR is the fallback's Dial (main/cdr.c): it says what the fallback did - the call and its origin, no
+ * route, leg list or revision of the agent's plan, and a recording only when one runs - as the agent reports it.
+ */
+function expectFallbackRecord(c: DialplanCall, recording?: string): void {
+  expect(c.cdr).toMatchObject({ FEDPBX_CALL: 'moscow/1795700000.1', FEDPBX_ORIGIN: 'moscow' });
+  const fixed: Partial<Record<CdrColumnKey, string>> = {
+    uniqueId: '1795700000.1', start: '2026-12-07 10:00:00', end: '2026-12-07 10:01:00', disposition: 'ANSWERED',
+    dstChannel: 'PJSIP/site-piter-00000002', lastData: c.dials[0]?.data ?? '',
+  };
+  const mapped = cdrFromColumns(
+    (key) => fixed[key] ?? c.cdr[CDR_COLUMNS.find((col) => col.key === key)?.file ?? ''],
+    (key) => (fixed[key] === undefined ? undefined : new Date(`${fixed[key]!.replace(' ', 'T')}Z`).toISOString()),
+  );
+  expect(mapped.ok && mapped.cdr).toEqual(expect.objectContaining({ callId: 'moscow/1795700000.1', originSiteId: 'moscow' }));
+  const cdr = mapped.ok ? mapped.cdr : undefined;
+  expect([cdr?.routeKind, cdr?.targetSiteId, cdr?.trunkId, cdr?.snapshotRevision, cdr?.recordingFile]).toEqual([undefined, undefined, undefined, undefined, recording]);
 }
 
 /** A connection the agent has accepted, with the environment not yet sent: a call before its first command. */
@@ -149,7 +171,26 @@ describe('calls the agent does not take fall back at once, and the fallback reac
       expect(c.agi?.serverClosed).toBe(true);
       expectFallback(c);
       expect(failed).toEqual(sessionFailed('a bug after the first command'));
+      expectFallbackRecord(c);
     });
+  });
+
+  it('a recorded call released after its MixMonitor ran: the CDR keeps the recording, not the route', async () => {
+    // moscow records its inter-site calls: the first MSet names the file, MixMonitor starts it, then a bug before the
+    // Dial (the leg list's update) - the caller has heard nothing, the fallback dials, the file exists.
+    const takeUpdate = Object.getOwnPropertyDescriptor(CallLegBook.prototype, 'takeUpdate')!;
+    Object.defineProperty(CallLegBook.prototype, 'takeUpdate', { configurable: true, value: () => { throw new TypeError('a bug before the Dial'); } });
+    try {
+      await withBrokenCallPath(() => undefined, async (port, failed) => {
+        const c = await call(port);
+        expect(c.agi?.apps.map((a) => a.app)).toContain('MixMonitor');
+        expectFallback(c);
+        expect(failed).toEqual(sessionFailed('a bug before the Dial'));
+        expectFallbackRecord(c, c.agi?.variables.FEDPBX_REC_FILE);
+      });
+    } finally {
+      Object.defineProperty(CallLegBook.prototype, 'takeUpdate', takeUpdate);
+    }
   });
 
   it('a call whose end throws (leaving the calls in progress) still ends its session at once, the failure told', async () => {

@@ -271,6 +271,8 @@ export class Dialplan {
           });
           agi ??= record;
           for (const [k, v] of Object.entries(record.variables)) vars.set(k, v);
+          // One channel, one CDR: what the AGI server set with CDR(x)= is on the record the dialplan's own Dial makes.
+          for (const [k, v] of Object.entries(record.cdr)) cdr.set(k, v);
           agiStatus = record.agiStatus;
           if (record.agiStatus === null) return done('parked');
           vars.set('AGISTATUS', record.agiStatus);

@@ -151,7 +151,7 @@ type CallStep =
   | 'voicemail'
   /** An IVR flow, run by the flow engine (its own promises). */
   | 'flow'
-  /** A failure before the caller heard anything: SET VARIABLE clears the fallback guard (see {@link CallRun.failed}). */
+  /** A failure before the caller heard anything: an MSet clears the fallback guard and the CDR's route (see {@link CallRun.failed}). */
   | 'releasing'
   | 'over';
 
@@ -185,6 +185,8 @@ class CallRun<C> implements AgiCommandSink {
   private heard = false;
   /** What the call failed with, while the fallback guard is being cleared. */
   private failure: unknown;
+  /** The recorded call's MixMonitor was answered: its file exists, and the CDR keeps its name whatever follows. */
+  private recordingStarted = false;
 
   constructor(
     private readonly handler: CallHandler,
@@ -252,6 +254,7 @@ class CallRun<C> implements AgiCommandSink {
       case 'playback':
         return this.end('denied');
       case 'mix-monitor':
+        this.recordingStarted = true;
         return this.tryAttempt();
       case 'attempt-tags':
         return session.hungUp ? this.end('caller-hangup') : this.dial();
@@ -402,15 +405,17 @@ class CallRun<C> implements AgiCommandSink {
    * The call failed (a command failed, or a step threw). Once the first MSet has set the fallback guard, the
    * dialplan takes the call as the agent's and hangs it up after AGI() (extensions-renderer.ts entrySteps): while
    * the caller has heard nothing yet - no Progress, Dial, VoiceMail or flow - the guard is cleared first, so the
-   * fallback dialplan still serves the call rather than it being dropped. On a session already gone the SET VARIABLE
-   * fails at once and the call simply ends.
+   * fallback dialplan still serves the call rather than it being dropped. The same MSet clears the route the first
+   * one put on the CDR: the fallback's Dial makes the call's one record (main/cdr.c), and it must say what the
+   * fallback did, not the route the agent had planned (a leg it never dialled, a revision, a recording never made -
+   * kept when the MixMonitor already runs). On a session already gone the command fails at once and the call simply ends.
    */
   private failed(error: unknown): void {
     if (this.step === 'over' || this.step === 'releasing') return;
     if (!this.guarded || this.heard) return this.finish(true, error);
     this.failure = error;
     this.step = 'releasing';
-    this.session.setVariableTo(this, FEDPBX_HANDLED_VARIABLE, '');
+    this.session.execTo(this, 'MSet', this.recordingStarted ? RELEASE_DATA : `${RELEASE_DATA},CDR(FEDPBX_REC_FILE)=`);
   }
 
   /** The call ran its course: counted with its outcome. */
@@ -511,6 +516,12 @@ function attemptTags(site: CompiledSite, plan: RoutePlan, attempt: DialAttempt):
     'FEDPBX_ROUTE=', safeTag(leg.routeKind), ',FEDPBX_TARGET=', safeTag(leg.targetSiteId ?? ''), ',FEDPBX_TRUNK=', safeTag(leg.trunkId ?? ''),
   ].join('');
 }
+
+/**
+ * MSet data that gives a call back to the dialplan's fallback ({@link CallRun.failed}): the guard and the first MSet's
+ * CDR route tags cleared (FEDPBX_CALL and FEDPBX_ORIGIN stay: the fallback sets the same call id and origin).
+ */
+const RELEASE_DATA = `${FEDPBX_HANDLED_VARIABLE}=,CDR(FEDPBX_ROUTE)=,CDR(FEDPBX_TARGET)=,CDR(FEDPBX_TRUNK)=,CDR(FEDPBX_REVISION)=,CDR(${FEDPBX_LEGS})=`;
 
 /** The first MSet's line (firstTagsLine). */
 const FIRST_TAGS = new LinePieces();
