@@ -26,6 +26,7 @@ import { AsteriskSite, type SiteCall } from '@fedpbx/e2e/support/asterisk/asteri
 import type { CallRecord } from '@fedpbx/e2e/support/asterisk/fastagi-peer.js';
 import { freePort } from '@fedpbx/e2e/support/nats-server.js';
 import { buildIfStale } from './build-if-stale.js';
+import { callRecordLines, type DemoCdr, type DemoSampleCall } from './demo-records.js';
 
 const ROOT = join(import.meta.dirname, '..');
 const CONTROLLER_MAIN = join(ROOT, 'apps', 'controller', 'dist', 'main.js');
@@ -271,7 +272,7 @@ async function main(): Promise<void> {
     if (asterisk === undefined) fail(`no Asterisk for ${site}`);
     return asterisk.call(agiPorts[site] ?? 0, c);
   };
-  const samples: { title: string; site: (typeof SITES)[number]; call: SiteCall }[] = [
+  const samples: { title: string; site: (typeof SITES)[number]; call: SiteCall; refusedBecause?: string }[] = [
     { title: 'moscow 101 calls piter 301 (inter-site, recorded on both sides)', site: 'moscow', call: { caller: '101', number: '301' } },
     { title: 'moscow 101 calls kazan 101 through its prefix 6 (overlapping plans)', site: 'moscow', call: { caller: '101', number: '6101' } },
     { title: 'moscow 101 calls a St Petersburg number (trunk-preferred: out through piter)', site: 'moscow', call: { caller: '101', number: '88125551234' } },
@@ -279,13 +280,17 @@ async function main(): Promise<void> {
       title: "the same call when piter cannot hop it off: moscow's own trunk",
       site: 'moscow',
       call: { caller: '101', number: '88125551234', farEnd: (r) => (r.rawData.includes('site-piter') ? { status: 'CONGESTION' } : undefined) },
+      // The demo has no PSTN: this sample makes piter answer CONGESTION, as a far end that cannot take the call would.
+      refusedBecause: "piter answered CONGESTION, as this sample makes it (Asterisk's CDR calls that FAILED)",
     },
     { title: 'piter 302 calls moscow 102', site: 'piter', call: { caller: '302', number: '102' } },
   ];
   let recorded = 0; // the CDRs the sites' Asterisk dispatched for the sample calls (one per Dial attempt)
+  const placed: DemoSampleCall[] = [];
   for (const s of samples) {
     const call = await place(s.site, s.call);
     recorded += call.cdrs.length;
+    placed.push({ title: s.title, siteId: s.site, uniqueId: call.cdrs[0]?.uniqueId, ...(s.refusedBecause !== undefined ? { refusedBecause: s.refusedBecause } : {}) });
     say(bold(`\n${s.title}`));
     printCall(call);
     const trace = await api<{ steps?: { step: string; detail: string }[] }>(base, 'POST', '/api/v1/trace', { siteId: s.site, caller: s.call.caller, number: s.call.number }, token);
@@ -294,11 +299,11 @@ async function main(): Promise<void> {
 
   // 6. What the controller now knows from the sites' AMI: the calls' CDRs and live link health.
   const cdrs = await until('the sample calls\' CDRs at the controller', STARTUP_MS, async () => {
-    const r = await api<{ items: CdrItem[] }>(base, 'GET', '/api/v1/cdrs?limit=100', undefined, token);
+    const r = await api<{ items: DemoCdr[] }>(base, 'GET', '/api/v1/cdrs?limit=100', undefined, token);
     return r.status === 200 && r.body.items.length >= recorded ? r.body.items : undefined;
   });
-  say(bold(`\ncall records at the controller (${cdrs.length}, from the sites' AMI):`));
-  for (const c of [...cdrs].reverse()) say(`  ${c.siteId.padEnd(7)} ${String(c.src ?? '').padEnd(5)} -> ${String(c.dst ?? '').padEnd(12)} ${String(c.disposition ?? '').padEnd(9)} ${c.routeKind ?? '-'}${c.targetSiteId !== undefined ? ` to ${c.targetSiteId}` : ''}${c.trunkId !== undefined ? ` via ${c.trunkId}` : ''}`);
+  say(bold(`\ncall records at the controller (${cdrs.length} for ${samples.length} calls, from the sites' AMI - Asterisk writes one per Dial attempt):`));
+  for (const line of callRecordLines(placed, [...cdrs].reverse())) say(line);
   await printLinkHealth(base, token);
 
   if (values['no-wait']) {
@@ -352,16 +357,6 @@ async function main(): Promise<void> {
 }
 
 const KEYS = `keys: l = take the moscow-piter link ${'down/up'}, q or Ctrl-C = stop everything`;
-
-interface CdrItem {
-  siteId: string;
-  src?: string;
-  dst?: string;
-  disposition?: string;
-  routeKind?: string;
-  targetSiteId?: string;
-  trunkId?: string;
-}
 
 function printCall(call: CallRecord): void {
   for (const d of call.dials) say(`  Dial(${d.rawData}) -> ${d.status ?? 'no status'}`);

@@ -122,6 +122,11 @@ describe('npm run demo', () => {
         ['piter', '302', '102', 'ANSWERED', 'site', 'moscow', null],
       ].sort(),
     );
+    // Printed under their calls: the fallback sample's refused first attempt (a CDR that says FAILED) is told as such,
+    // never as a failed TEHO call (tools/demo-records.ts).
+    const printed = out.split('call records at the controller')[1]?.split('link health')[0] ?? '';
+    expect(printed).toMatch(/FAILED +teho to piter via t-piter-city +\(attempt 1 of 2: not answered - piter answered CONGESTION/);
+    expect(printed.split('\n').filter((l) => l.includes('FAILED') && !/attempt \d of \d: not answered/.test(l))).toEqual([]);
     // Link health is live: both ends of every link up, as qualified through AMI.
     const linkStates = async (): Promise<string[]> =>
       (await get<Agents>('/api/v1/agents')).items.flatMap((a) => a.links.map((l) => `${a.siteId}->${l.peerSiteId} ${l.state} ${l.source}`)).sort();
