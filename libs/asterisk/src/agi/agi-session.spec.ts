@@ -387,6 +387,39 @@ describe('AgiSession over loopback TCP', () => {
     expect((await closed)?.code).toBe('COMMAND_TIMEOUT');
   });
 
+  it('bounds of a second or more share one timer across sessions, and fire no earlier than set', async () => {
+    const refTimers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    const t0 = performance.now();
+    const idle = await Promise.all(Array.from({ length: 3 }, () => open({ idleTimeoutMs: 1_000 })));
+    const closed = idle.map(({ session }) => new Promise<AgiSessionError | undefined>((resolve) => session.onClose(resolve)));
+    // Twelve more sessions, each armed with its environment bound as it starts: no timer more than the one the
+    // sweep has already set for the first three (a timer per session would be twelve).
+    const links = await Promise.all(Array.from({ length: 12 }, () => loopback()));
+    const before = refTimers();
+    const starts = links.map(({ serverSide }) => AgiSession.start(serverSide));
+    expect(refTimers()).toBe(before);
+    for (const { fake } of links) fake.write(ENV);
+    const more = await Promise.all(starts);
+    await Promise.all(more.map((session) => session.close()));
+    // The first three went idle when they opened: each closes once its 1 s has passed, not before.
+    expect((await Promise.all(closed)).map((reason) => reason?.code)).toEqual(['IDLE_TIMEOUT', 'IDLE_TIMEOUT', 'IDLE_TIMEOUT']);
+    expect(performance.now() - t0).toBeGreaterThanOrEqual(1_000);
+  });
+
+  it('waiting out the close grace does not keep the process alive, whether the grace is swept or timed', async () => {
+    const refTimers = (): number => process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+    for (const closeGraceMs of [1_000, 300]) {
+      const { session, fake, serverSide } = await open({ closeGraceMs, idleTimeoutMs: closeGraceMs });
+      fake.autoHangupOnFin = false; // Asterisk does not close: the grace runs, then the socket is destroyed
+      // The session's idle bound keeps the process alive, its grace does not (measured with no await between).
+      const before = refTimers();
+      session.end();
+      expect(refTimers(), `grace ${closeGraceMs} ms`).toBe(before - 1);
+      await once(serverSide, 'close');
+      expect(serverSide.destroyed).toBe(true);
+    }
+  });
+
   it('the environment bound holds when the session\'s one timer is made for a shorter close grace', async () => {
     const { serverSide, fake } = await loopback();
     const t0 = performance.now();

@@ -9,6 +9,7 @@ import {
   AsteriskProtocolError,
 } from '../errors.js';
 import { canWriteDirect, writeLine } from '../internal/direct-write.js';
+import { DeadlineSweep, type Swept } from '../internal/deadline-sweep.js';
 import { readIntoSharedBuffer } from '../internal/shared-read-buffer.js';
 import { assertApplicationName, formatAgiCommand, isReadyExecLine } from './agi-command.js';
 import { AgiEnvParser, type AgiEnvironment, type AgiEnvLimits } from './agi-env-parser.js';
@@ -548,8 +549,16 @@ function subscribe<T>(set: Set<T>, listener: T): () => void {
   };
 }
 
+/**
+ * Session bounds at least this long are watched by {@link SESSION_BOUNDS} (every default bound: environment 5 s,
+ * close grace 2 s, command 60 s, idle 120 s); shorter ones have a timer of their own.
+ */
+const SWEPT_BOUND_MS = 1_000;
+/** One sweep for the bounds of every session: a bound fires at most 100 ms late (10% of the shortest swept). */
+const SESSION_BOUNDS = new DeadlineSweep(100);
+
 /** Socket-facing state machine behind {@link AgiSession}. */
-class SessionCore {
+class SessionCore implements Swept {
   // Created on first subscription: most sessions never subscribe.
   hangupListeners: Set<() => void> | undefined;
   closeListeners: Set<(reason: AgiSessionError | undefined) => void> | undefined;
@@ -569,14 +578,18 @@ class SessionCore {
   /** The command that goes right after the one in flight, ahead of {@link queue} (see {@link enqueueThen}). */
   private follow: PendingCommand | undefined;
   private readonly queue: PendingCommand[] = [];
-  /** Fires when the current bound runs out, or {@link restMs} before (see {@link arm}). */
+  /** A bound shorter than {@link SWEPT_BOUND_MS} runs on a timer of the session's own (see {@link arm}). */
   private timer: NodeJS.Timeout | undefined;
   private timerMs = 0;
-  /** The current bound's length, and how much of it is left when the timer fires. */
+  /** The current bound's length. */
   private boundMs = 0;
-  private restMs = 0;
-  /** What the timer bounds: the environment, the command in flight, an idle session, or Asterisk's close after ours. */
+  /** What the bound is for: the environment, the command in flight, an idle session, or Asterisk's close after ours. */
   private deadlineKind: 'env' | 'command' | 'idle' | 'grace' = 'env';
+  // The bound as the shared sweep watches it (see Swept): its fields, so that arming it allocates nothing.
+  sweepAt = 0;
+  sweepState: Swept['sweepState'] = 0;
+  sweepPrev: Swept | undefined = undefined;
+  sweepNext: Swept | undefined = undefined;
   private envPending = true;
   /** Commands go straight to the TCP handle (see writeLine); false: through `socket.write` (other streams). */
   private readonly directWrite: boolean;
@@ -614,14 +627,7 @@ class SessionCore {
     socket.on('end', onSocketEnd);
     socket.on('error', onSocketError);
     socket.on('close', onSocketClose);
-    // The session's one timer is made with the shortest bound it will need - the environment's or the close
-    // grace's - so that every later bound only refreshes it (see arm): one timer per call, not two.
-    const envMs = this.options.envTimeoutMs;
-    const timerMs = Math.min(envMs, this.options.closeGraceMs);
-    this.deadlineKind = 'env';
-    this.boundMs = envMs;
-    this.setTimer(timerMs);
-    this.restMs = envMs - timerMs;
+    this.arm('env', this.options.envTimeoutMs);
   }
 
   get isFinished(): boolean {
@@ -698,7 +704,6 @@ class SessionCore {
     if (this.hasPending) this.rejectAll(new AgiSessionError('SESSION_CLOSED', 'AGI session closed'));
     this.socket.end();
     this.arm('grace', this.options.closeGraceMs);
-    this.timer?.unref();
   }
 
   /** Bytes from the socket: `chunk`'s first `byteCount` (a shared read buffer is lent for this call only). */
@@ -711,7 +716,7 @@ class SessionCore {
         this.phase = 'commands';
         this.envPending = false;
         const session = this.createSession(this, done.env);
-        this.armIdle(); // the same timer as the environment's, refreshed
+        this.armIdle();
         if (done.leftover.length > 0) {
           try {
             this.onResponseBytes(done.leftover);
@@ -835,40 +840,36 @@ class SessionCore {
   }
 
   /**
-   * One timer per session, re-armed for each phase. For a bound at least as long as its own duration it is only
-   * refreshed: it then fires early, {@link restMs} before the bound runs out, and {@link onDeadline} sets a timer
-   * for that rest. So commands and idle spells cost no timer allocation (a call runs several, the agent serves
-   * hundreds of calls a second) and no clock reading; a shorter bound takes a new timer. A bound is counted from
-   * the timer's (re)start, so one that fires early adds the event loop's lateness once, as any timer does.
+   * The session's bound for this phase, counted from now (the one before it is dropped). A bound of
+   * {@link SWEPT_BOUND_MS} or more - every default one - is watched by the sweep all sessions share (fired at most
+   * its period late, never early): no timer per session, which a call would make and clear while arming a bound
+   * per command and reaching almost none. A shorter one gets a timer of the session's own, to the millisecond.
+   * Waiting for Asterisk's close after ours (`grace`) does not keep the process alive.
    */
   private arm(kind: SessionCore['deadlineKind'], ms: number): void {
     this.deadlineKind = kind;
     this.boundMs = ms;
-    if (this.timer !== undefined && this.timerMs <= ms) {
-      this.timer.refresh();
-      this.restMs = ms - this.timerMs;
-    } else {
-      this.setTimer(ms);
-      this.restMs = 0;
+    if (ms >= SWEPT_BOUND_MS) {
+      if (this.timer !== undefined) this.clearTimer();
+      SESSION_BOUNDS.watch(this, ms, kind !== 'grace');
+      return;
     }
+    SESSION_BOUNDS.unwatch(this);
+    if (this.timer !== undefined && this.timerMs === ms) this.timer.refresh();
+    else {
+      if (this.timer !== undefined) clearTimeout(this.timer);
+      this.timerMs = ms;
+      this.timer = setTimeout(onSessionDeadline, ms, this);
+    }
+    if (kind === 'grace') this.timer.unref();
+    else if (!this.timer.hasRef()) this.timer.ref();
   }
 
-  private setTimer(ms: number): void {
-    this.clearTimer();
-    this.timerMs = ms;
-    this.timer = setTimeout(onSessionDeadline, ms, this);
-    // Waiting for Asterisk's close after ours does not keep the process alive.
-    if (this.deadlineKind === 'grace') this.timer.unref();
+  onSweptDeadline(): void {
+    this.onDeadline();
   }
 
   onDeadline(): void {
-    const rest = this.restMs;
-    if (rest >= 1) {
-      // Fired before the bound (a shorter timer refreshed for a longer bound): wait out the rest.
-      this.setTimer(rest);
-      this.restMs = 0;
-      return;
-    }
     this.timer = undefined;
     switch (this.deadlineKind) {
       case 'env':
@@ -886,6 +887,7 @@ class SessionCore {
   private clearTimer(): void {
     if (this.timer) clearTimeout(this.timer);
     this.timer = undefined;
+    SESSION_BOUNDS.unwatch(this);
   }
 
   private protocolError(message: string): void {

@@ -1,0 +1,133 @@
+import { setTimeout as delay } from 'node:timers/promises';
+import { describe, expect, it, vi } from 'vitest';
+import { DeadlineSweep, type Swept } from './deadline-sweep.js';
+
+/** A watched object that notes when its deadline fired, and can run something when it does. */
+class Item implements Swept {
+  sweepAt = 0;
+  sweepState: Swept['sweepState'] = 0;
+  sweepPrev: Swept | undefined;
+  sweepNext: Swept | undefined;
+  firedAt: number | undefined;
+  then: (() => void) | undefined;
+
+  constructor(readonly name: string, readonly fired: string[] = []) {}
+
+  onSweptDeadline(): void {
+    this.firedAt = performance.now();
+    this.fired.push(this.name);
+    this.then?.();
+  }
+}
+
+/** Timers that keep the process alive now (Node counts ref'd timers in getActiveResourcesInfo). */
+function refTimers(): number {
+  return process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+}
+
+describe('DeadlineSweep', () => {
+  it('fires each deadline once, in order, never before it', async () => {
+    const sweep = new DeadlineSweep(20);
+    const fired: string[] = [];
+    const items = [60, 25, 100, 40].map((ms) => ({ ms, item: new Item(`${ms}`, fired) }));
+    const start = performance.now();
+    for (const { ms, item } of items) sweep.watch(item, ms, true);
+    expect(sweep.size).toBe(4);
+    await vi.waitFor(() => expect(fired).toHaveLength(4), { timeout: 5_000 });
+    expect(fired).toEqual(['25', '40', '60', '100']);
+    for (const { ms, item } of items) expect((item.firedAt as number) - start).toBeGreaterThanOrEqual(ms);
+    await delay(50);
+    expect(fired).toHaveLength(4);
+    expect(sweep.size).toBe(0);
+  });
+
+  it('a deadline watched again replaces the one before; one let go never fires', async () => {
+    const sweep = new DeadlineSweep(10);
+    const fired: string[] = [];
+    const moved = new Item('moved', fired);
+    const dropped = new Item('dropped', fired);
+    const other = new Item('other', fired);
+    sweep.watch(moved, 30, true);
+    sweep.watch(dropped, 30, true);
+    sweep.unwatch(dropped);
+    sweep.unwatch(dropped); // twice is harmless
+    await delay(15);
+    // Set again after the other, for later than it: it fires after the other.
+    sweep.watch(other, 40, true);
+    sweep.watch(moved, 80, true);
+    await vi.waitFor(() => expect(fired).toHaveLength(2), { timeout: 5_000 });
+    expect(fired).toEqual(['other', 'moved']);
+  });
+
+  it('a handler may watch or let go of others, itself included, in the same sweep', async () => {
+    const sweep = new DeadlineSweep(10);
+    const fired: string[] = [];
+    const a = new Item('a', fired);
+    const b = new Item('b', fired);
+    const c = new Item('c', fired);
+    // a, due with b, re-arms b before b's turn and lets go of c: b fires later, c never; a watches itself again.
+    a.then = () => {
+      sweep.watch(b, 40, true);
+      sweep.unwatch(c);
+      if (fired.filter((n) => n === 'a').length === 1) sweep.watch(a, 20, true);
+    };
+    sweep.watch(a, 5, true);
+    sweep.watch(b, 5, true);
+    sweep.watch(c, 5, true);
+    await vi.waitFor(() => expect(fired).toHaveLength(3), { timeout: 5_000 });
+    expect(fired).toEqual(['a', 'a', 'b']);
+    expect(sweep.size).toBe(0);
+  });
+
+  it('a handler that throws leaves the others firing and the error uncaught, as a timer callback would', async () => {
+    const sweep = new DeadlineSweep(10);
+    const fired: string[] = [];
+    const bad = new Item('bad', fired);
+    bad.then = () => {
+      throw new Error('handler broke');
+    };
+    const uncaught: unknown[] = [];
+    const listeners = process.listeners('uncaughtException');
+    process.removeAllListeners('uncaughtException');
+    const onUncaught = (error: unknown): void => {
+      uncaught.push(error);
+    };
+    process.on('uncaughtException', onUncaught);
+    try {
+      sweep.watch(bad, 5, true);
+      sweep.watch(new Item('good', fired), 5, true);
+      sweep.watch(new Item('later', fired), 40, true);
+      await vi.waitFor(() => expect(fired).toHaveLength(3), { timeout: 5_000 });
+    } finally {
+      process.off('uncaughtException', onUncaught);
+      for (const listener of listeners) process.on('uncaughtException', listener);
+    }
+    expect(fired).toEqual(['bad', 'good', 'later']);
+    expect(uncaught.map((e) => (e as Error).message)).toEqual(['handler broke']);
+  });
+
+  it('one timer for every deadline, which keeps the process alive only while a deadline that should is watched', async () => {
+    const before = refTimers();
+    const sweep = new DeadlineSweep(50);
+    const items = Array.from({ length: 100 }, (_, i) => new Item(`${i}`));
+    for (const item of items) sweep.watch(item, 10_000, true);
+    expect(refTimers()).toBe(before + 1);
+    // Deadlines that do not keep the process alive (an AGI session's close grace): the timer is unref'd.
+    for (const item of items) sweep.watch(item, 10_000, false);
+    expect(refTimers()).toBe(before);
+    const first = items[0] as Item;
+    sweep.watch(first, 10_000, true);
+    expect(refTimers()).toBe(before + 1);
+    sweep.unwatch(first);
+    expect(refTimers()).toBe(before);
+    for (const item of items) sweep.unwatch(item);
+    expect(sweep.size).toBe(0);
+    // Nothing watched: the timer runs out at its next sweep and is not set again.
+    await delay(120);
+    const idle = refTimers(); // (the other tests' timers have run out meanwhile)
+    sweep.watch(first, 10_000, true);
+    expect(refTimers()).toBe(idle + 1);
+    sweep.unwatch(first);
+    expect(refTimers()).toBe(idle);
+  });
+});
