@@ -1,5 +1,6 @@
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Registry } from 'prom-client';
 import { BucketHistogram } from './bucket-histogram.js';
+import { collectProcessMetrics, type LoopLagMonitor } from './loop-lag.js';
 import type { SiteSnapshot } from '@fedpbx/contracts';
 
 /** The agent's Prometheus metrics (names documented in README and used by deploy/grafana). */
@@ -97,15 +98,18 @@ export class AgentMetrics {
   readonly linkUp = new Gauge({ name: 'fedpbx_link_up', help: 'Inter-site link health by peer site', labelNames: ['peer_site'] as const, registers: [this.registry] });
   readonly trunkUp = new Gauge({ name: 'fedpbx_trunk_up', help: 'PSTN trunk health', labelNames: ['trunk'] as const, registers: [this.registry] });
 
+  /** The event-loop lag figures' sampler (undefined without the process metrics). */
+  readonly loopLag: LoopLagMonitor | undefined;
+
   /**
    * `loopDelayMs`: the event-loop delay monitor's sampling interval. prom-client's default, 10 ms, wakes the loop
-   * 100 times a second even at rest (~3.4 ms of CPU a second here; 20 ms: ~2.0, 50 ms: ~0.9). Each sample is a whole
-   * timer interval, so the lag figures read ~this at rest and a stall of S ms as S to S + this: at 20 ms, stalls of
-   * a few tens of ms (what Grafana's lag p99 panel and bench:apply's `apply_loop_delay_max_ms` look for) still
-   * stand out from the 20 ms floor, for half the wake-ups.
+   * 100 times a second (~3.4 ms of CPU a second here; 20 ms: ~2.0, 50 ms: ~0.9). Each sample is a whole timer
+   * interval, so the lag figures read ~this at rest and a stall of S ms as S to S + this: at 20 ms, stalls of a few
+   * tens of ms (what Grafana's lag p99 panel and bench:apply's `apply_loop_delay_max_ms` look for) still stand out
+   * from the 20 ms floor. It samples only while the loop has work (loop-lag.ts): at rest, one wake-up a second.
    */
   constructor(defaultMetrics = true, loopDelayMs = DEFAULT_LOOP_DELAY_MS) {
-    if (defaultMetrics) collectDefaultMetrics({ register: this.registry, prefix: 'fedpbx_agent_', eventLoopMonitoringPrecision: loopDelayMs });
+    this.loopLag = defaultMetrics ? collectProcessMetrics(this.registry, 'fedpbx_agent_', loopDelayMs) : undefined;
     this.connectionUp.set({ peer: 'nats' }, 0);
     this.connectionUp.set({ peer: 'ami' }, 0);
   }
