@@ -38,6 +38,21 @@ export async function runSupervisedChild(agent: Agent, log: Logger, mode: Superv
     if (!process.connected) resolve();
     else process.once('disconnect', () => resolve());
   });
+  // SIGTERM and SIGINT are taken before the first await too: the AGI socket is served before start() (or a standby's
+  // serve()) returns, and a signal then - the supervisor stopping while this agent starts - would kill it with Node's
+  // default, its calls in progress cut off, instead of stopping it once it has started (as main.ts does unsupervised).
+  let signalled: string | undefined;
+  let onSignal: ((signal: string) => void) | undefined;
+  const signal = new Promise<void>((resolve) => {
+    const take = (name: string): void => {
+      if (signalled !== undefined) return;
+      signalled = name;
+      resolve();
+      onSignal?.(name);
+    };
+    process.once('SIGTERM', () => take('SIGTERM'));
+    process.once('SIGINT', () => take('SIGINT'));
+  });
   let beat: NodeJS.Timeout | undefined;
   const startBeating = (): void => {
     beat ??= setInterval(() => send({ type: 'beat' }), HEARTBEAT_EVERY_MS);
@@ -45,6 +60,10 @@ export async function runSupervisedChild(agent: Agent, log: Logger, mode: Superv
   if (mode.io === 'standby') {
     const started = process.hrtime.bigint();
     await agent.prepare({ agiListenFd: mode.listenFd, standby: true });
+    if (signalled !== undefined) {
+      log.info({ reason: signalled }, 'standby exits');
+      return 0;
+    }
     const activated = new Promise<void>((resolve) => {
       const onMessage = (m: SupervisorMessage): void => {
         if (m.type !== 'activate') return;
@@ -57,11 +76,13 @@ export async function runSupervisedChild(agent: Agent, log: Logger, mode: Superv
     onStarted();
     send({ type: 'standby' });
     log.info({ prepareMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6) }, 'standby agent ready to take over');
-    if (await Promise.race([activated.then(() => true), gone.then(() => false)])) {
+    const outcome = await Promise.race([activated.then(() => 'activated' as const), gone.then(() => 'gone' as const), signal.then(() => 'signal' as const)]);
+    if (outcome === 'activated') {
       log.warn('the serving agent is gone: this standby takes over');
       await agent.serve(true, process.hrtime.bigint(), true);
     } else {
-      log.info('supervisor gone: standby exits');
+      if (beat !== undefined) clearInterval(beat);
+      log.info({ reason: outcome === 'gone' ? 'supervisor gone' : signalled }, outcome === 'gone' ? 'supervisor gone: standby exits' : 'standby exits');
       return 0;
     }
   } else {
@@ -110,8 +131,8 @@ export async function runSupervisedChild(agent: Agent, log: Logger, mode: Superv
           return; // only a standby is activated, before it serves
       }
     });
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    onSignal = stop;
+    if (signalled !== undefined) stop(signalled);
     void gone.then(() => {
       if (!finished) stop('supervisor gone');
     });
