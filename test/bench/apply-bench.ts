@@ -19,6 +19,7 @@
 // (prom-client's monitor, 10 ms resolution), GC pauses and their total. One JSON line at the end; the headline is
 // `apply_ttfc_max_over_quiet_p99_ms` (apply TTFC max minus quiet p99 of the same run: target <= 20 ms).
 // Run: node --conditions=@fedpbx/source --import tsx test/bench/apply-bench.ts
+// BENCH_RSS_TRACE=<file> writes the RSS samples (ms since serving, MB) and the phases' marks there.
 // BENCH_AGENT_MAIN measures another build (e.g. a worktree of an older commit: /tmp/base/apps/agent/dist/main.js);
 // BENCH_AGENT_NODE_ARGS passes Node options to the agent (e.g. '--cpu-prof --cpu-prof-dir=/tmp/prof'); BENCH_WAIT_SECONDS
 // bounds the wait for each of the agent's milestones (120).
@@ -209,7 +210,12 @@ async function main(): Promise<void> {
     const servingAt = Number(serving.ready.time);
     // VmRSS of the agent process (worker threads included) every 100 ms: the peak of an apply, and what stays.
     let rssMaxMb = 0;
-    const rssTimer = setInterval(() => (rssMaxMb = Math.max(rssMaxMb, serving.rssMb() ?? 0)), 100);
+    const rssSamples: { at: number; mb: number }[] = [];
+    const rssTimer = setInterval(() => {
+      const mb = serving.rssMb() ?? 0;
+      rssMaxMb = Math.max(rssMaxMb, mb);
+      rssSamples.push({ at: Date.now(), mb });
+    }, 100);
     process.stderr.write(`serving FastAGI ${servingAt - started} ms after spawn; calls at ${RATE}/s from now on\n`);
 
     // The open loop: one call every 1/RATE s, whatever completes, until stopped.
@@ -266,6 +272,16 @@ async function main(): Promise<void> {
     await Promise.all([...pending]);
     clearInterval(rssTimer);
     const rssEndMb = serving.rssMb() ?? 0;
+    // The peak split by phase: the start (the first render) and the applies (put to files written, + 2 s).
+    const rssPeak = (from: number, to: number): number => Math.round(Math.max(0, ...rssSamples.filter((s) => s.at >= from && s.at < to).map((s) => s.mb)));
+    const rssStartMaxMb = rssPeak(-Infinity, quietFrom);
+    const rssApplyMaxMb = Math.max(0, ...applies.map((a) => rssPeak(a.put, a.files + 2000)));
+    const rssQuietMb = rssPeak(quietFrom, quietTo);
+    if (process.env.BENCH_RSS_TRACE !== undefined) {
+      // ms since serving, MB; and the phases' marks (what the peak is in step with).
+      const marks = [`written1 ${startWritten - servingAt}`, ...applies.flatMap((a) => [`put${a.revision} ${a.put - servingAt}`, `routing${a.revision} ${a.routing - servingAt}`, `files${a.revision} ${a.files - servingAt}`])];
+      writeFileSync(process.env.BENCH_RSS_TRACE, `${marks.join('\n')}\n${rssSamples.map((s) => `${s.at - servingAt} ${s.mb.toFixed(0)}`).join('\n')}\n`);
+    }
 
     const start = stats(calls, servingAt, startWritten);
     const quiet = stats(calls, quietFrom, quietTo);
@@ -297,6 +313,9 @@ async function main(): Promise<void> {
         calls_failed: calls.filter((c) => c.ttfcMs === null).length,
         rss_max_mb: Math.round(rssMaxMb),
         rss_end_mb: Math.round(rssEndMb),
+        rss_start_max_mb: rssStartMaxMb,
+        rss_quiet_max_mb: rssQuietMb,
+        rss_apply_max_mb: rssApplyMaxMb,
         agent_errors: errors.length,
         rate: RATE,
         format: FORMAT,
