@@ -89,7 +89,19 @@ const FILE_MODE = 0o640;
  * removes the temp files written so far. The IO is synchronous: this runs in a worker thread of its own.
  */
 export async function writeIncludeFiles(job: IncludeFilesJob): Promise<IncludeFilesResult> {
-  const config = configOf(job.snapshotText);
+  const { snapshotText, ...options } = job;
+  return writeIncludeFilesOf(configOf(snapshotText), options);
+}
+
+/** An {@link IncludeFilesJob} without its text: where the files go and how they are rendered. */
+export type IncludeFilesOptions = Omit<IncludeFilesJob, 'snapshotText'>;
+
+/**
+ * {@link writeIncludeFiles} from the config the snapshot's text gives (configOfStoredText). The render worker reads
+ * the text and lets it go before rendering: a head office's is 20 MB, held through seconds of rendering beside
+ * what it parsed to.
+ */
+export async function writeIncludeFilesOf(config: SiteConfig, job: IncludeFilesOptions): Promise<IncludeFilesResult> {
   const files: readonly { name: string; render: (sink: TextSink) => void }[] = [
     { name: PJSIP_FILE_NAME, render: (sink) => renderPjsipTo(config, sink, job.pjsip) },
     { name: EXTENSIONS_FILE_NAME, render: (sink) => renderExtensionsTo(config, sink, job.extensions) },

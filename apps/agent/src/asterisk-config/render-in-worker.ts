@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { RenderError, type RenderErrorCode } from '@fedpbx/dialplan';
-import { IncludeFileWriteError, type IncludeFilesJob, type IncludeFilesResult, type IncludeFilesRunner, type SnapshotText } from './include-files.js';
+import { IncludeFileWriteError, type IncludeFilesJob, type IncludeFilesOptions, type IncludeFilesResult, type IncludeFilesRunner, type SnapshotText } from './include-files.js';
 
 /** An error as it crosses back from the worker: a RenderError keeps its fields, any other error its message and code. */
 export type WorkerFailure =
@@ -24,11 +24,13 @@ function revive(failure: WorkerFailure): Error {
 }
 
 /**
- * The job as it crosses to the worker: the snapshot's text as UTF-8 bytes in shared memory. A string in
- * `workerData` is copied by the structured clone in one piece on the event loop: 40-170 ms for a head office's
- * 20 MB, measured in bench:apply, where every call waited for it.
+ * The job as it crosses to the worker: its options as `workerData`, and the snapshot's text as UTF-8 bytes in
+ * shared memory, posted to it (the one message it gets). A string in `workerData` is copied by the structured
+ * clone in one piece on the event loop: 40-170 ms for a head office's 20 MB, measured in bench:apply, where every
+ * call waited for it. Posted rather than in `workerData` (which the worker holds to its end): the worker lets the
+ * bytes and the text go once it has parsed them, not 20 MB of each held through the seconds of its render.
  */
-export type WorkerJob = Omit<IncludeFilesJob, 'snapshotText'> & { readonly snapshotBytes: SharedArrayBuffer };
+export type WorkerJob = IncludeFilesOptions;
 
 /** Characters measured or encoded between two turns of the event loop: a few ms. */
 const CHARS_PER_SLICE = 1 << 18;
@@ -72,10 +74,9 @@ function slicesOf(text: string, charsPerSlice: number): (() => string)[] {
   return slices;
 }
 
-/** The text the worker renders from (render-worker.ts). */
-export function jobText(job: WorkerJob): IncludeFilesJob {
-  const { snapshotBytes, ...rest } = job;
-  return { ...rest, snapshotText: Buffer.from(snapshotBytes).toString('utf8') };
+/** The text the worker renders from (render-worker.ts): the bytes posted to it. */
+export function textOfBytes(bytes: SharedArrayBuffer): string {
+  return Buffer.from(bytes).toString('utf8');
 }
 
 function nextTurn(): Promise<void> {
@@ -89,12 +90,14 @@ function nextTurn(): Promise<void> {
  */
 export function workerRunner(script: URL = new URL('./render-worker.js', import.meta.url)): IncludeFilesRunner {
   return async (job: IncludeFilesJob) => {
-    const { snapshotText, ...rest } = job;
-    const workerJob: WorkerJob = { ...rest, snapshotBytes: await sharedUtf8(snapshotText, nextTurn) };
+    const { snapshotText, ...options } = job;
+    const bytes = await sharedUtf8(snapshotText, nextTurn);
     return new Promise<IncludeFilesResult>((resolve, reject) => {
       // No Node options of this process: the script is built JavaScript, and a resolution condition such as a test
       // runner's `@fedpbx/source` would send its imports to TypeScript sources. (V8 flags are process-wide anyway.)
-      const worker = new Worker(script, { workerData: workerJob, execArgv: [] });
+      const worker = new Worker(script, { workerData: options satisfies WorkerJob, execArgv: [] });
+      // Queued until the worker listens: its one message.
+      worker.postMessage(bytes);
       let settled = false;
       worker.once('message', (reply: WorkerReply) => {
         settled = true;
