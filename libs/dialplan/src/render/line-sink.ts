@@ -5,8 +5,11 @@
  */
 export type TextSink = (chunk: string) => void;
 
-/** Characters of joined lines held before they go to the sink: a few ms of file writing. */
-const CHUNK_CHARS = 1 << 18;
+/**
+ * Characters of joined lines held before they go to the sink. Under V8's large-object size (128 KB, even as two-byte
+ * text): a chunk dies young, in a scavenge, where a larger one stays until a full collection.
+ */
+const CHUNK_CHARS = 1 << 15;
 
 /** Lines kept until they make a chunk, then handed to the sink; `end` hands over the rest. */
 export class LineBuffer {
