@@ -172,7 +172,7 @@ describe('CdrPublisher', () => {
     const link = new NatsLink({ siteId: 'moscow', servers: [server.url], credsFile: await writeAgentCreds(server, 'moscow', stateDir), metrics, log });
     const publisher = new CdrPublisher({ stateDir, siteId: 'moscow', link, metrics, log });
     await publisher.init();
-    outbox.onStored((count, days) => publisher.stored(count, days)); // as the sync client wires them
+    outbox.onStored((count, days, lines) => publisher.stored(count, days, lines)); // as the sync client wires them
     publisher.start();
     link.start();
     cleanups.push(async () => {
@@ -225,6 +225,25 @@ describe('CdrPublisher, CDR batches (issue #21 §4)', () => {
     expect(batches[0]?.envelopes).toEqual(Array.from({ length: 10 }, (_, n) => asAlone(n)));
     expect(batches[0]?.msgId).toMatch(/^cdrs:moscow:10:[\w-]{43}$/);
     expect(await ctl.events(Subjects.eventSubject('moscow', 'cdr'))).toEqual([]);
+  });
+
+  it('lines this process wrote (not parsed again) go as the same envelopes as lines read back from an earlier run', async () => {
+    const { server, ctl, stateDir } = await publisherSetup();
+    await ctl.cdrsStream();
+    const outbox = new CdrOutbox(stateDir, { lingerMs: 0 });
+    await outbox.addAll(Array.from({ length: 3 }, (_, n) => cdr(n))); // before this publisher: read back and parsed
+    const { publisher } = await running(stateDir, server);
+    const handed: string[] = [];
+    outbox.onStored((count, days, lines) => {
+      handed.push(...lines.map((l) => l.cdrId));
+      publisher.stored(count, days, lines);
+    });
+    await expect.poll(() => publisher.backlog, { timeout: 10_000 }).toBe(0);
+    for (let n = 3; n < 9; n++) await outbox.add(cdr(n)); // one write each, handed over with its line
+    await expect.poll(async () => (await ctl.cdrBatches()).flatMap((m) => m.envelopes).length, { timeout: 10_000 }).toBe(9);
+    expect(handed).toEqual(Array.from({ length: 6 }, (_, n) => cdr(n + 3).cdrId));
+    expect((await ctl.cdrBatches()).flatMap((m) => m.envelopes)).toEqual(Array.from({ length: 9 }, (_, n) => asAlone(n)));
+    expect(publisher.backlog).toBe(0);
   });
 
   it('the same batch sent again (a crash before the cursor write) is a JetStream duplicate: one message in the stream', async () => {

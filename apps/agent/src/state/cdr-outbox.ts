@@ -25,7 +25,7 @@ import type { CdrEvent } from '@fedpbx/contracts';
  */
 export class CdrOutbox {
   private readonly dir: string;
-  private readonly listeners: ((count: number, days: ReadonlySet<string>) => void)[] = [];
+  private readonly listeners: StoredListener[] = [];
   private pending: { readonly cdr: CdrEvent; readonly done: (added: boolean) => void; readonly fail: (error: unknown) => void }[] = [];
   private writing = false;
   private lingerTimer: NodeJS.Timeout | undefined;
@@ -45,8 +45,11 @@ export class CdrOutbox {
     this.lingerMs = opts.lingerMs ?? DEFAULT_LINGER_MS;
   }
 
-  /** Called once per write that stored new CDRs, with how many and the days (`YYYY-MM-DD`) of their files (the publisher wakes up). */
-  onStored(listener: (count: number, days: ReadonlySet<string>) => void): void {
+  /**
+   * Called once per write that stored new CDRs, with how many, the days (`YYYY-MM-DD`) of their files and the lines
+   * as written (the publisher wakes up, and need not parse again what it reads back).
+   */
+  onStored(listener: StoredListener): void {
     this.listeners.push(listener);
   }
 
@@ -121,6 +124,7 @@ export class CdrOutbox {
       this.dirMade = true;
     }
     const byDay = new Map<string, string[]>();
+    const written: StoredLine[] = [];
     const fresh: boolean[] = [];
     const claimed: [Set<string>, string][] = [];
     for (const cdr of cdrs) {
@@ -136,7 +140,9 @@ export class CdrOutbox {
       fresh.push(true);
       let lines = byDay.get(day);
       if (lines === undefined) byDay.set(day, (lines = []));
-      lines.push(`${JSON.stringify(cdr)}\n`);
+      const text = JSON.stringify(cdr);
+      written.push({ text, cdrId: cdr.cdrId, end: cdr.end });
+      lines.push(`${text}\n`);
     }
     try {
       for (const [day, lines] of byDay) {
@@ -161,7 +167,7 @@ export class CdrOutbox {
     }
     if (claimed.length > 0) {
       const days = new Set(byDay.keys());
-      for (const l of this.listeners) l(claimed.length, days);
+      for (const l of this.listeners) l(claimed.length, days, written);
     }
     return fresh;
   }
@@ -207,6 +213,15 @@ async function readIds(path: string): Promise<Set<string>> {
   }
   return ids;
 }
+
+/** An outbox line as written (without its newline), with the CDR's id and end (what the publisher needs of it). */
+export interface StoredLine {
+  readonly text: string;
+  readonly cdrId: string;
+  readonly end: string;
+}
+
+export type StoredListener = (count: number, days: ReadonlySet<string>, lines: readonly StoredLine[]) => void;
 
 /**
  * How long the first CDR waits for others to share its write (ms): the CDR path's one batching window at the site

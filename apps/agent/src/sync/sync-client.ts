@@ -107,7 +107,7 @@ export class SyncClient {
     this.status.start();
     try {
       await this.cdrs.init();
-      this.opts.cdrOutbox.onStored((count, days) => this.cdrs.stored(count, days));
+      this.opts.cdrOutbox.onStored((count, days, lines) => this.cdrs.stored(count, days, lines));
       this.cdrs.start();
     } catch (error) {
       // CDRs stay safe in the outbox; only their publishing is off until the cursor is fixed.
