@@ -85,7 +85,7 @@ export class CallHandler {
     const env = session.env;
     const channel = new AgiCallChannel(
       session,
-      { ...(env.callerIdNumber !== undefined ? { number: env.callerIdNumber } : {}) },
+      env.callerIdNumber !== undefined ? { number: env.callerIdNumber } : {},
       () => this.recordingName(session, site),
       preDial,
       legs,

@@ -1,5 +1,5 @@
 import type { CallFlow, FlowNode, FlowNodeType, FlowOutcome, TraceStep } from '@fedpbx/contracts';
-import type { FlowContext } from './call-channel.js';
+import type { DialTarget, FlowContext } from './call-channel.js';
 import { defaultFlowModuleRegistry, type FlowModuleRegistry } from './flow-module-registry.js';
 import type { FlowRunContext } from './flow-module.js';
 
@@ -63,79 +63,114 @@ export class FlowInterpreter {
   }
 
   async run(flowId: string, ctx: FlowContext): Promise<FlowRunResult> {
-    const trace = (step: TraceStep): void => ctx.trace?.(step);
+    // Without a tracer no step's text and data are made (the agent runs flows without one, on every IVR call).
+    const tracer = ctx.trace;
     const visited: VisitedNode[] = [];
-    let lastOutcome: FlowOutcome | undefined;
-    let steps = 0;
-
-    const finish = async (end: FlowEndReason, detail: string, data: Record<string, unknown> = {}): Promise<FlowRunResult> => {
-      trace({ step: 'flow-end', detail, data: { end, ...data } });
-      if (!ctx.channel.isHungUp()) await ctx.channel.hangup();
-      const result: FlowRunResult = { flowId, end, visited, steps };
-      return lastOutcome === undefined ? result : { ...result, lastOutcome };
-    };
+    const state: RunState = { flowId, visited, steps: 0, lastOutcome: undefined };
 
     let flow = ctx.getFlow(flowId);
-    if (flow === undefined) return finish('missing-flow', `flow ${flowId} does not exist`, { flowId });
-    trace({ step: 'flow', detail: `flow ${flow.id} (${flow.name})`, data: { flowId: flow.id, entry: flow.entry } });
+    if (flow === undefined) return finish(ctx, state, 'missing-flow', `flow ${flowId} does not exist`, { flowId });
+    tracer?.({ step: 'flow', detail: `flow ${flow.id} (${flow.name})`, data: { flowId: flow.id, entry: flow.entry } });
     let node = findNode(flow, flow.entry);
-    if (node === undefined) return finish('missing-node', `flow ${flow.id} has no entry node ${flow.entry}`, { flowId: flow.id, nodeId: flow.entry });
+    if (node === undefined) return finish(ctx, state, 'missing-node', `flow ${flow.id} has no entry node ${flow.entry}`, { flowId: flow.id, nodeId: flow.entry });
+    // One context for the whole run, its flow moved along by goto-flow.
+    const runCtx = new RunContext(ctx, flow);
 
     for (;;) {
-      if (ctx.channel.isHungUp()) return finish('caller-hangup', 'the caller hung up', { flowId: flow.id, nodeId: node.id });
-      if (steps >= this.maxSteps) {
-        return finish('step-limit', `stopped after ${steps} steps (limit ${this.maxSteps})`, { flowId: flow.id, nodeId: node.id });
+      if (ctx.channel.isHungUp()) return finish(ctx, state, 'caller-hangup', 'the caller hung up', { flowId: flow.id, nodeId: node.id });
+      if (state.steps >= this.maxSteps) {
+        return finish(ctx, state, 'step-limit', `stopped after ${state.steps} steps (limit ${this.maxSteps})`, { flowId: flow.id, nodeId: node.id });
       }
-      steps++;
-      trace({ step: 'node', detail: `${node.id} (${node.type})${node.label === undefined ? '' : `: ${node.label}`}`, data: { flowId: flow.id, nodeId: node.id, type: node.type } });
-      const runCtx: FlowRunContext = {
-        channel: ctx.channel,
-        now: ctx.now,
-        flow,
-        resolveExtension: (n) => ctx.resolveExtension(n),
-        resolveFailover: (n) => ctx.resolveFailover?.(n),
-        getFlow: (id) => ctx.getFlow(id),
-        trace,
-      };
+      state.steps++;
+      tracer?.({ step: 'node', detail: `${node.id} (${node.type})${node.label === undefined ? '' : `: ${node.label}`}`, data: { flowId: flow.id, nodeId: node.id, type: node.type } });
+      runCtx.flow = flow;
       const result = await this.registry.run(node, runCtx);
 
       switch (result.kind) {
         case 'hangup':
           visited.push({ flowId: flow.id, nodeId: node.id, type: node.type });
-          return finish('hangup-node', `hung up at ${node.id}`, { flowId: flow.id, nodeId: node.id });
+          return finish(ctx, state, 'hangup-node', `hung up at ${node.id}`, { flowId: flow.id, nodeId: node.id });
         case 'goto': {
           visited.push({ flowId: flow.id, nodeId: node.id, type: node.type });
           const target = ctx.getFlow(result.flowId);
-          if (target === undefined) return finish('missing-flow', `flow ${result.flowId} does not exist`, { flowId: result.flowId });
+          if (target === undefined) return finish(ctx, state, 'missing-flow', `flow ${result.flowId} does not exist`, { flowId: result.flowId });
           if (target.siteId !== flow.siteId) {
-            return finish('foreign-flow', `flow ${target.id} belongs to site ${target.siteId}`, { flowId: target.id, siteId: target.siteId });
+            return finish(ctx, state, 'foreign-flow', `flow ${target.id} belongs to site ${target.siteId}`, { flowId: target.id, siteId: target.siteId });
           }
-          trace({ step: 'goto', detail: `continue in flow ${target.id} (${target.name})`, data: { from: flow.id, flowId: target.id, entry: target.entry } });
+          tracer?.({ step: 'goto', detail: `continue in flow ${target.id} (${target.name})`, data: { from: flow.id, flowId: target.id, entry: target.entry } });
           flow = target;
           node = findNode(flow, flow.entry);
-          if (node === undefined) return finish('missing-node', `flow ${flow.id} has no entry node ${flow.entry}`, { flowId: flow.id, nodeId: flow.entry });
+          if (node === undefined) return finish(ctx, state, 'missing-node', `flow ${flow.id} has no entry node ${flow.entry}`, { flowId: flow.id, nodeId: flow.entry });
           break;
         }
         case 'outcome': {
           visited.push({ flowId: flow.id, nodeId: node.id, type: node.type, outcome: result.outcome });
-          lastOutcome = result.outcome;
+          state.lastOutcome = result.outcome;
           if (ctx.channel.isHungUp()) {
-            return finish('caller-hangup', `the caller hung up at ${node.id}`, { flowId: flow.id, nodeId: node.id, outcome: result.outcome });
+            return finish(ctx, state, 'caller-hangup', `the caller hung up at ${node.id}`, { flowId: flow.id, nodeId: node.id, outcome: result.outcome });
           }
           const nextId = edge(node, result.outcome);
           if (nextId === undefined) {
-            return finish('no-edge', `${node.id}: ${result.outcome}, no edge: end of flow`, { flowId: flow.id, nodeId: node.id, outcome: result.outcome });
+            return finish(ctx, state, 'no-edge', `${node.id}: ${result.outcome}, no edge: end of flow`, { flowId: flow.id, nodeId: node.id, outcome: result.outcome });
           }
-          trace({ step: 'outcome', detail: `${node.id}: ${result.outcome} -> ${nextId}`, data: { flowId: flow.id, nodeId: node.id, outcome: result.outcome, next: nextId } });
+          tracer?.({ step: 'outcome', detail: `${node.id}: ${result.outcome} -> ${nextId}`, data: { flowId: flow.id, nodeId: node.id, outcome: result.outcome, next: nextId } });
           const next = findNode(flow, nextId);
           if (next === undefined) {
-            return finish('missing-node', `${node.id}: ${result.outcome} leads to missing node ${nextId}`, { flowId: flow.id, nodeId: nextId });
+            return finish(ctx, state, 'missing-node', `${node.id}: ${result.outcome} leads to missing node ${nextId}`, { flowId: flow.id, nodeId: nextId });
           }
           node = next;
           break;
         }
       }
     }
+  }
+}
+
+/** What a run has done so far (for its result). */
+interface RunState {
+  readonly flowId: string;
+  readonly visited: VisitedNode[];
+  steps: number;
+  lastOutcome: FlowOutcome | undefined;
+}
+
+/** The end of a run: traced, the call hung up unless it already is, and the result. */
+async function finish(ctx: FlowContext, state: RunState, end: FlowEndReason, detail: string, data: Record<string, unknown>): Promise<FlowRunResult> {
+  ctx.trace?.({ step: 'flow-end', detail, data: { end, ...data } });
+  if (!ctx.channel.isHungUp()) await ctx.channel.hangup();
+  const result: FlowRunResult = { flowId: state.flowId, end, visited: state.visited, steps: state.steps };
+  return state.lastOutcome === undefined ? result : { ...result, lastOutcome: state.lastOutcome };
+}
+
+const NO_TRACE = (): void => undefined;
+
+/** The context the modules of one run see: the call's, with the flow the run is in (one object per run). */
+class RunContext implements FlowRunContext {
+  readonly channel: FlowContext['channel'];
+  readonly now: Date;
+  readonly trace: (step: TraceStep) => void;
+  readonly tracing: boolean;
+
+  constructor(
+    private readonly ctx: FlowContext,
+    public flow: CallFlow,
+  ) {
+    this.channel = ctx.channel;
+    this.now = ctx.now;
+    this.tracing = ctx.trace !== undefined;
+    this.trace = ctx.trace === undefined ? NO_TRACE : (step) => ctx.trace?.(step);
+  }
+
+  resolveExtension(number: string): ReturnType<FlowContext['resolveExtension']> {
+    return this.ctx.resolveExtension(number);
+  }
+
+  resolveFailover(number: string): readonly DialTarget[] | undefined {
+    return this.ctx.resolveFailover?.(number);
+  }
+
+  getFlow(flowId: string): CallFlow | undefined {
+    return this.ctx.getFlow(flowId);
   }
 }
 

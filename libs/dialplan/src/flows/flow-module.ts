@@ -16,6 +16,8 @@ export interface FlowRunContext extends FlowContext {
   readonly flow: CallFlow;
   /** Always present (a no-op when the caller gave no tracer), so modules never check. */
   trace(step: TraceStep): void;
+  /** Whether a tracer listens: a module skips making a step's text and data when none does. */
+  readonly tracing: boolean;
 }
 
 /** What a module may consult when it validates its node. */

@@ -1,5 +1,5 @@
 import type { FlowOutcome } from '@fedpbx/contracts';
-import type { DialStatus, DialTarget } from '../call-channel.js';
+import type { DialOptions, DialStatus, DialTarget } from '../call-channel.js';
 import type { NodeIssue } from '../flow-issues.js';
 import { outcome, type FlowModule, type FlowRunContext } from '../flow-module.js';
 
@@ -47,19 +47,21 @@ export async function dialNumbers(ctx: FlowRunContext, numbers: readonly string[
   const targets: DialTarget[] = [];
   const unknown: string[] = [];
   for (const number of numbers) {
-    const resolved = await ctx.resolveExtension(number);
+    // The agent's resolver answers at once: awaited only when it gives a promise.
+    const given = ctx.resolveExtension(number);
+    const resolved = isPromiseLike(given) ? await given : given;
     if (resolved === undefined || resolved.length === 0) unknown.push(number);
     else targets.push(...resolved);
   }
-  if (unknown.length > 0) {
+  if (unknown.length > 0 && ctx.tracing) {
     ctx.trace({ step: 'dial-unknown', detail: `no target for ${unknown.join(', ')}`, data: { numbers: unknown } });
   }
   if (targets.length === 0) {
     return { outcome: 'unavailable', targets, unknown, callerHungUp: ctx.channel.isHungUp() };
   }
-  let result = await ctx.channel.dial(targets, timeoutSec, { allowTransfer: true });
+  let result = await ctx.channel.dial(targets, timeoutSec, TRANSFER);
   let dialOutcome = dialStatusOutcome(result.status);
-  ctx.trace({
+  if (ctx.tracing) ctx.trace({
     step: 'dial',
     detail: `dial ${numbers.join(' & ')} for ${timeoutSec}s: ${result.status}${result.callerHungUp ? ' (caller hung up)' : ''}`,
     data: { numbers: [...numbers], targets, timeoutSec, status: result.status, outcome: dialOutcome },
@@ -71,9 +73,9 @@ export async function dialNumbers(ctx: FlowRunContext, numbers: readonly string[
   if (only !== undefined && ROUTE_FAILURES.has(result.status) && !result.callerHungUp) {
     for (const alternative of ctx.resolveFailover?.(only) ?? []) {
       if (ctx.channel.isHungUp()) break;
-      result = await ctx.channel.dial([alternative], timeoutSec, { allowTransfer: true });
+      result = await ctx.channel.dial([alternative], timeoutSec, TRANSFER);
       dialOutcome = dialStatusOutcome(result.status);
-      ctx.trace({
+      if (ctx.tracing) ctx.trace({
         step: 'dial-failover',
         detail: `dial ${only} again through ${alternative.endpoint} for ${timeoutSec}s: ${result.status}${result.callerHungUp ? ' (caller hung up)' : ''}`,
         data: { numbers: [only], targets: [alternative], timeoutSec, status: result.status, outcome: dialOutcome },
@@ -82,6 +84,12 @@ export async function dialNumbers(ctx: FlowRunContext, numbers: readonly string[
     }
   }
   return { outcome: dialOutcome, status: result.status, targets, unknown, callerHungUp: result.callerHungUp || ctx.channel.isHungUp() };
+}
+
+const TRANSFER: DialOptions = Object.freeze({ allowTransfer: true });
+
+function isPromiseLike<T>(value: T | PromiseLike<T>): value is PromiseLike<T> {
+  return typeof (value as { then?: unknown } | undefined)?.then === 'function';
 }
 
 /** Dial statuses of a route that failed (the link or trunk), not of a callee who did not answer. */

@@ -42,12 +42,12 @@ export const ivrMenuModule: FlowModule<'ivr-menu'> = {
       } else {
         const choice = `digit:${key}`;
         if (Object.hasOwn(node.next, choice)) {
-          ctx.trace({ step: 'ivr', detail: `pressed ${key}`, data: { key, attempt } });
+          if (ctx.tracing) ctx.trace({ step: 'ivr', detail: `pressed ${key}`, data: { key, attempt } });
           return outcome(choice);
         }
         last = 'invalid';
       }
-      ctx.trace({ step: 'ivr', detail: last === 'timeout' ? 'no key pressed' : `key ${String(key)} is not a choice`, data: { key, attempt, result: last } });
+      if (ctx.tracing) ctx.trace({ step: 'ivr', detail: last === 'timeout' ? 'no key pressed' : `key ${String(key)} is not a choice`, data: { key, attempt, result: last } });
     }
     return outcome(last);
   },

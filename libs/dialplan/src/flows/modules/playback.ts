@@ -8,7 +8,7 @@ export const playbackModule: FlowModule<'playback'> = {
   validate: () => [],
   async run(node, ctx) {
     await ctx.channel.answer();
-    ctx.trace({ step: 'playback', detail: `play ${node.sound}`, data: { sound: node.sound } });
+    if (ctx.tracing) ctx.trace({ step: 'playback', detail: `play ${node.sound}`, data: { sound: node.sound } });
     await ctx.channel.playback(node.sound);
     return outcome('next');
   },

@@ -16,7 +16,7 @@ export const setCallerIdModule: FlowModule<'set-caller-id'> = {
       change.number = `${node.numberPrefix}${current}`;
     }
     const callerId: CallerId = change;
-    ctx.trace({ step: 'caller-id', detail: `caller ID ${JSON.stringify(callerId)}`, data: { ...callerId } });
+    if (ctx.tracing) ctx.trace({ step: 'caller-id', detail: `caller ID ${JSON.stringify(callerId)}`, data: { ...callerId } });
     if (callerId.name !== undefined || callerId.number !== undefined) await ctx.channel.setCallerId(callerId);
     return outcome('next');
   },

@@ -19,7 +19,7 @@ export const voicemailModule: FlowModule<'voicemail'> = {
     return issues;
   },
   async run(node, ctx) {
-    ctx.trace({ step: 'voicemail', detail: `voicemail for ${node.mailbox}`, data: { mailbox: node.mailbox } });
+    if (ctx.tracing) ctx.trace({ step: 'voicemail', detail: `voicemail for ${node.mailbox}`, data: { mailbox: node.mailbox } });
     await ctx.channel.voicemail(node.mailbox);
     return outcome('next');
   },
