@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import { join } from 'node:path';
 import { importPublicKey } from '@fedpbx/signing';
@@ -175,6 +176,7 @@ export class Agent {
         revision: this.state.revision,
         startMs: Math.round(Number(process.hrtime.bigint() - started) / 1e6),
         uptimeMs: Math.round(process.uptime() * 1000),
+        waitedForCpuMs: mainThreadWaitedForCpuMs(),
         rssMb: Math.round(process.memoryUsage.rss() / 1e6),
         heapMb: Math.round(process.memoryUsage().heapUsed / 1e6),
         ...(io ? {} : { io: 'waiting for the agent before it to release the state dir' }),
@@ -572,5 +574,17 @@ export class Agent {
     } catch (error) {
       this.log.error({ file, reason: error instanceof Error ? error.message : String(error) }, 'bootstrap snapshot refused');
     }
+  }
+}
+
+/**
+ * How long the main thread has waited, runnable, for a CPU since the process started (Linux schedstat's second field;
+ * undefined where /proc does not tell it): on a loaded host a start's uptime is mostly this, not the agent's doing.
+ */
+function mainThreadWaitedForCpuMs(): number | undefined {
+  try {
+    return Math.round(Number(readFileSync(`/proc/self/task/${process.pid}/schedstat`, 'latin1').split(' ')[1]) / 1e6);
+  } catch {
+    return undefined;
   }
 }
