@@ -93,8 +93,9 @@ export function workerExtensionReader(opts: ExtensionReaderOptions = {}): Extens
         if (used) throw new Error('an ExtensionRead reads once');
         used = true;
         try {
-          const job: ExtensionJob = { bytes: await sharedUtf8(text.slice(start, end), pause), siteId };
-          worker.postMessage(job);
+          // Posted and not kept: the worker lets the bytes go once decoded (shared memory: freed when neither side
+          // holds it), not 20 MB held here through the read.
+          worker.postMessage({ bytes: await sharedUtf8(text.slice(start, end), pause), siteId } satisfies ExtensionJob);
           const table = tableOf(await within(answer, timeoutMs, worker));
           opts.alarms?.clear(EXTENSION_READER_ALARM);
           return table;

@@ -7,21 +7,25 @@
 import { parentPort } from 'node:worker_threads';
 import { ExtensionTable } from '@fedpbx/dialplan';
 import { readSitePartExtensions, SnapshotRejectedError } from '@fedpbx/signing';
-import type { ExtensionJob, ExtensionReply } from './extension-reader.js';
+import type { ExtensionReply } from './extension-reader.js';
 
 const port = parentPort;
 if (port === null) throw new Error('extension-worker.js runs as a worker thread (see extension-reader.ts)');
 
 // Once: the reader stops this worker when the answer is in (and it never keeps the agent's process alive).
-port.once('message', (job: ExtensionJob) => {
-  const { reply, transfer } = read(job);
+port.once('message', (job: { bytes?: SharedArrayBuffer; readonly siteId: string }) => {
+  // The text decoded, the bytes let go (the reader posted them without keeping them): 20 MB of a head office's not
+  // held through the parse.
+  const text = Buffer.from(job.bytes as SharedArrayBuffer).toString('utf8');
+  job.bytes = undefined;
+  const { reply, transfer } = read(text, job.siteId);
   port.postMessage(reply, transfer);
 });
 
-function read(job: ExtensionJob): { reply: ExtensionReply; transfer: ArrayBuffer[] } {
+function read(text: string, siteId: string): { reply: ExtensionReply; transfer: ArrayBuffer[] } {
   try {
-    const extensions = readSitePartExtensions(Buffer.from(job.bytes).toString('utf8'));
-    const { columns, transfer } = ExtensionTable.of(extensions, { siteId: job.siteId }).columns();
+    const extensions = readSitePartExtensions(text);
+    const { columns, transfer } = ExtensionTable.of(extensions, { siteId }).columns();
     return { reply: { ok: true, columns }, transfer };
   } catch (error) {
     if (error instanceof SnapshotRejectedError) return { reply: { ok: false, refusal: { code: error.code, message: error.message } }, transfer: [] };
