@@ -17,8 +17,11 @@
 // its first job) and the rest, V8's platform threads (GC, compiler) - a step's
 // CPU (process.cpuUsage) includes whatever the other threads did meanwhile, e.g. V8's concurrent GC while the
 // store waits for the disk.
-// One JSON line on stdout: {"sites","agent_cpu_ms_per_apply","agent_cpu_ms_per_apply_warm","steps_ms":{...},
-// "threads_ms":{...},"threads_ms_warm":{...},...}.
+// Then BENCH_AFTER_IDLE applies one by one, each after an idle spell's full collections have flushed the bytecode
+// they ran (`agent_cpu_ms_per_apply_after_idle`: median, and _max; see AFTER_IDLE) - the case of a real agent,
+// which applies a change now and then, not 300 in a row.
+// One JSON line on stdout: {"sites","agent_cpu_ms_per_apply","agent_cpu_ms_per_apply_warm",
+// "agent_cpu_ms_per_apply_after_idle","steps_ms":{...},"threads_ms":{...},"threads_ms_warm":{...},...}.
 // BENCH_CPU_PROFILE=<file>: a V8 CPU profile (.cpuprofile, for Chrome's DevTools or speedscope; sampled every
 // 100 us) of the warm applies alone - `node --cpu-prof` would bury them under the setup's signing of every revision.
 import { createHash } from 'node:crypto';
@@ -50,6 +53,16 @@ const WRITES = envInt('BENCH_WRITES', 40);
  */
 const SHARED_FORMAT = ((f) => (f === 2 || f === 4 ? f : 3))(envInt('BENCH_SHARED_FORMAT', 3));
 const CPU_PROFILE = process.env['BENCH_CPU_PROFILE'];
+/**
+ * Applies measured one by one after an idle spell (BENCH_AFTER_IDLE of them, default 10). A real agent applies a
+ * change after minutes or hours of nothing: meanwhile V8's full collections (memory reducer, the 50% growth limit of
+ * heap.ts) have aged out and flushed the bytecode of every function the last apply ran (--flush-bytecode, after
+ * --bytecode-old-age=5 collections), so that apply compiles its code again - a cost of the apply. A collection
+ * forced by gc() neither ages nor flushes, so before each of these applies, untimed, two full collections run with
+ * --stress-flush-code (every function not on the stack flushed, as after a long idle spell), then a 200 ms pause
+ * for their concurrent sweeping. BENCH_FLUSH_BYTECODE=0 runs the bench as an agent started with --no-flush-bytecode.
+ */
+const AFTER_IDLE = envInt('BENCH_AFTER_IDLE', 10);
 const log = (msg: string): void => void process.stderr.write(`[bench:agent-apply] ${msg}\n`);
 /** libuv's pool: its threads are the process's newest (started with its first job; the bench starts no others). */
 const POOL_THREADS = envInt('UV_THREADPOOL_SIZE', 4);
@@ -112,7 +125,7 @@ function bucketValues(key: ReturnType<typeof generateSigningKey>, siteId: string
   /** Format 4: every site's part as listed by the shared part (a plan-wide write changes no entry). */
   const siteParts = fed.sites.map((s) => ({ id: s.id, contentHash: s.id === siteId ? 'self' : `sha256:${createHash('sha256').update(s.id).digest('hex')}` }));
   // Revision 1 applied first, then WRITES untimed twice (from start, warm), then WRITES by step.
-  for (let k = 0; k <= 3 * WRITES; k++) {
+  for (let k = 0; k <= 3 * WRITES + AFTER_IDLE; k++) {
     if (k > 0) {
       const from = 900_000 + k * 100;
       fed.numberRanges.push({ id: `nr-bench-${k}`, siteId: siteIdOf((k * 37 + 11) % SITES), from: String(from), to: String(from + 99) });
@@ -133,9 +146,17 @@ function bucketValues(key: ReturnType<typeof generateSigningKey>, siteId: string
  * otherwise be collected during the measured applies, which an agent never carries.
  */
 function collectGarbage(): void {
-  setFlagsFromString('--expose-gc');
-  (runInNewContext('gc') as () => void)();
+  collector()();
 }
+
+function collector(): () => void {
+  setFlagsFromString('--expose-gc');
+  return runInNewContext('gc') as () => void;
+}
+
+/** BENCH_FLUSH_BYTECODE=0: V8 keeps bytecode not run for a while (--no-flush-bytecode, set as the process starts). */
+const FLUSH_BYTECODE = process.env['BENCH_FLUSH_BYTECODE'] !== '0';
+if (!FLUSH_BYTECODE) setFlagsFromString('--no-flush-bytecode');
 
 async function main(): Promise<void> {
   const key = generateSigningKey('bench-key');
@@ -214,6 +235,22 @@ async function main(): Promise<void> {
     const warm = await untimed(WRITES + 1, 2 * WRITES, true);
     timing = true;
     for (let k = 2 * WRITES + 1; k <= 3 * WRITES; k++) await applyOne(values[k] as (typeof values)[0]);
+    timing = false;
+    // After an idle spell: each apply alone, after the full collections that flush the bytecode it ran.
+    const gc = collector();
+    const afterIdle: number[] = [];
+    for (let k = 3 * WRITES + 1; k <= 3 * WRITES + AFTER_IDLE; k++) {
+      setFlagsFromString('--stress-flush-code');
+      gc();
+      gc();
+      setFlagsFromString('--no-stress-flush-code');
+      // The collections' concurrent sweeping done before the clock starts (an idle agent's was, long before).
+      await new Promise((resolve) => setTimeout(resolve, 200));
+      const c0 = cpuMs();
+      await applyOne(values[k] as (typeof values)[0]);
+      afterIdle.push(cpuMs() - c0);
+    }
+    afterIdle.sort((a, b) => a - b);
     const r2 = (x: number): number => Math.round(x * 100) / 100;
     // `site` includes store and compile (they run inside offerText): shown apart, and `verify` is the rest.
     const result = {
@@ -224,6 +261,10 @@ async function main(): Promise<void> {
       agent_cpu_ms_per_apply: r2(cold.cpu),
       agent_cpu_ms_per_apply_warm: r2(warm.cpu),
       wall_ms_per_apply: r2(cold.wall),
+      // Each apply after an idle spell's collections (its bytecode flushed, unless --no-flush-bytecode): median, worst.
+      agent_cpu_ms_per_apply_after_idle: r2(afterIdle[afterIdle.length >> 1] ?? Number.NaN),
+      agent_cpu_ms_per_apply_after_idle_max: r2(afterIdle.at(-1) ?? Number.NaN),
+      flush_bytecode: FLUSH_BYTECODE,
       // The last WRITES applies, each step timed (their sum is above agent_cpu_ms_per_apply by the timers' cost).
       steps_ms: {
         decode: r2(steps.decode / WRITES),

@@ -40,7 +40,12 @@ export interface AgentsWorkerData {
 /** Worker -> main: started, one snapshot applied, or stopped. */
 export type AgentsWorkerMessage =
   | { readonly type: 'started' }
-  | { readonly type: 'applied'; readonly siteId: string; readonly revision: number; readonly at: number }
+  /**
+   * `cpuMs` (the probe only): the process's CPU, all threads, while its applier held the values that made this
+   * snapshot - from the watcher handing a value over to the applier's answer (verify, store, compile), whatever else
+   * ran meanwhile included; not the NATS client's receipt before it, nor collections after it.
+   */
+  | { readonly type: 'applied'; readonly siteId: string; readonly revision: number; readonly at: number; readonly cpuMs?: number }
   | { readonly type: 'stopped' };
 
 /**
@@ -72,6 +77,17 @@ const startAgent = async (a: AgentSpec): Promise<{ sync: SyncClient; firstApplie
   const store = new SnapshotStore(a.stateDir, a.siteId, keys);
   await store.init();
   const applier = new SnapshotApplier(a.siteId, keys, store, state, metrics, agentLog);
+  // The probe (a process of its own) reports a snapshot applied by an offer once the offer is answered, with its CPU.
+  let pending: { revision: number; at: number } | undefined;
+  const offers =
+    parentPort !== null
+      ? undefined
+      : applyWindow(applier, (cpuMs) => {
+          if (pending === undefined) return false;
+          port.postMessage({ type: 'applied', siteId: a.siteId, ...pending, cpuMs } satisfies AgentsWorkerMessage);
+          pending = undefined;
+          return true;
+        });
   let revision = 0;
   let applied: () => void = () => undefined;
   const firstApplied = new Promise<void>((resolve) => (applied = resolve));
@@ -79,7 +95,8 @@ const startAgent = async (a: AgentSpec): Promise<{ sync: SyncClient; firstApplie
     if (state.revision === revision) return; // a link/trunk health change, not a snapshot
     revision = state.revision;
     applied();
-    port.postMessage({ type: 'applied', siteId: a.siteId, revision, at: wallNow() } satisfies AgentsWorkerMessage);
+    if (offers?.inFlight() === true) pending = { revision, at: wallNow() };
+    else port.postMessage({ type: 'applied', siteId: a.siteId, revision, at: wallNow() } satisfies AgentsWorkerMessage);
   });
   const sync = new SyncClient({
     siteId: a.siteId,
@@ -98,6 +115,38 @@ const startAgent = async (a: AgentSpec): Promise<{ sync: SyncClient; firstApplie
   await sync.start();
   return { sync, firstApplied };
 };
+
+/**
+ * The probe's CPU while its applier holds a value (process.cpuUsage: every thread of the process), from the watcher
+ * handing a value over until the applier answers; `done` gets the sum since it last took one once no offer is in
+ * flight (an offer that applied nothing - a part waiting for its pair - counts to the next that does).
+ */
+function applyWindow(applier: SnapshotApplier, done: (cpuMs: number) => boolean): { inFlight: () => boolean } {
+  let held = 0;
+  let since = 0;
+  let sum = 0;
+  const cpu = (): number => {
+    const u = process.cpuUsage();
+    return (u.user + u.system) / 1000;
+  };
+  const wrap =
+    <A extends unknown[], R>(f: (...a: A) => Promise<R>) =>
+    async (...a: A): Promise<R> => {
+      if (held++ === 0) since = cpu();
+      try {
+        return await f(...a);
+      } finally {
+        if (--held === 0) {
+          sum += cpu() - since;
+          if (done(sum)) sum = 0;
+        }
+      }
+    };
+  applier.offerSharedValue = wrap(applier.offerSharedValue.bind(applier));
+  applier.offerShared = wrap(applier.offerShared.bind(applier));
+  applier.offerText = wrap(applier.offerText.bind(applier));
+  return { inFlight: () => held > 0 };
+}
 
 const clients: SyncClient[] = [];
 for (let i = 0; i < data.agents.length; i += data.connectBatch) {

@@ -27,9 +27,16 @@
 // At 1,000 sites on a few cores the rollout figure is mostly the simulated fleet queueing for CPU: the controller's
 // CPU per write and one agent's CPU per apply (the probe's process) are reported apart, and rollout_how says how
 // the rollout was measured.
+// One agent's CPU per apply, three ways (agent_cpu_how says it in the output): agent_cpu_ms_per_apply is the probe's
+// process over the writes less its idle rate of the 10 s before them; _idle_after the same with the rate of 10 s
+// after them (the two apart = how far that subtraction can be trusted: it takes off the idle rate times a write
+// phase of 20 s to minutes); _in_offer (median; _mean, _first, _max) needs no subtraction: the probe's CPU, every
+// thread, while its applier held each value - verify, store, compile - without the NATS client's receipt before.
+// probe_threads_ms_per_write_gross splits the gross figure into the main thread and the others (V8's concurrent GC
+// and compiler threads, libuv's pool).
 // Targets: rollout p99 < 1 s for 200 sites; ingest >= 5,000 CDR/s; nothing lost or duplicated.
 import { fork, type ChildProcess } from 'node:child_process';
-import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { availableParallelism, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -81,6 +88,7 @@ const APPLY_TIMEOUT_MS = 120_000;
 const wallNow = (): number => performance.timeOrigin + performance.now();
 const log = (msg: string): void => void process.stderr.write(`[bench:sync] ${msg}\n`);
 const r1 = (x: number): number => Math.round(x * 10) / 10;
+const r2 = (x: number): number => Math.round(x * 100) / 100;
 const pct = (xs: readonly number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? Number.NaN;
@@ -179,7 +187,8 @@ class AgentFleet {
  * dir of its own, as a second agent of the site would.
  */
 class ProbeAgent {
-  readonly applied: { revision: number; at: number }[] = [];
+  /** Each snapshot applied: its revision, when, and the CPU of the offer that applied it (sync-bench-agents.ts). */
+  readonly applied: { revision: number; at: number; cpuMs?: number }[] = [];
   private child: ChildProcess | undefined;
   private waiters: (() => void)[] = [];
 
@@ -196,10 +205,15 @@ class ProbeAgent {
       child.on('message', (m: AgentsWorkerMessage) => {
         if (m.type === 'started') resolve();
         if (m.type !== 'applied') return;
-        this.applied.push({ revision: m.revision, at: m.at });
+        this.applied.push({ revision: m.revision, at: m.at, ...(m.cpuMs !== undefined ? { cpuMs: m.cpuMs } : {}) });
         for (const wake of this.waiters.splice(0)) wake();
       });
     });
+  }
+
+  /** Starts or stops its CPU profile (BENCH_AGENT_PROFILE_DIR: agents-thread-0.cpuprofile). */
+  profile(what: 'profile-start' | 'profile-stop'): void {
+    this.child?.send(what);
   }
 
   get pid(): number | undefined {
@@ -295,7 +309,7 @@ async function main(): Promise<void> {
     const probeSite = specs[specs.length - 1] as AgentSpec;
     const probeDir = join(dir, 'agents', `probe-${probeSite.siteId}`);
     mkdirSync(probeDir, { recursive: true, mode: 0o750 });
-    await probe.start({ ...probeSite, stateDir: probeDir }, agentData);
+    await probe.start({ ...probeSite, stateDir: probeDir }, { ...agentData, ...(profileDir !== undefined ? { profileDir } : {}) });
     await fleet.until(() => probe.revision() > 0, 'the probe agent to apply its first snapshot');
     // What the probe spends with nothing to apply (heartbeats, status, watch heartbeats, NATS pings): taken off its
     // CPU over the writes, so that agent_cpu_ms_per_apply is the applies' (the write phase lasts minutes when loaded).
@@ -313,7 +327,10 @@ async function main(): Promise<void> {
 
     // 2. Rollout: writes that change every site's view, one after another.
     fleet.profile('profile-start');
+    probe.profile('profile-start');
     const cpuBefore = cpuSeconds(controller.pid(), nats.pid(), probe.pid);
+    const probeAppliedBefore = probe.applied.length;
+    const probeThreadsBefore = threadCpuMs(probe.pid);
     const writesT0 = wallNow();
     const rolloutMs: number[] = [];
     const allAppliedMs: number[] = [];
@@ -344,6 +361,18 @@ async function main(): Promise<void> {
     const cpuAfter = cpuSeconds(controller.pid(), nats.pid(), probe.pid);
     const writePhaseS = (wallNow() - writesT0) / 1000;
     fleet.profile('profile-stop');
+    probe.profile('profile-stop');
+    // The probe's applies of the write phase, each its offer's CPU (in its own process, every thread) in order.
+    const probeThreadsAfter = threadCpuMs(probe.pid);
+    const probeOfferMs = probe.applied.slice(probeAppliedBefore).flatMap((a) => (a.cpuMs !== undefined ? [a.cpuMs] : []));
+    // The probe at rest again, after 2 s: the idle rate the net figure takes off, measured a second time - the
+    // spread of the two says how far that subtraction can be trusted over a write phase of minutes.
+    await new Promise((resolve) => setTimeout(resolve, 2000));
+    const idleAfter0 = cpuSeconds(controller.pid(), nats.pid(), probe.pid);
+    const idleAfterT0 = wallNow();
+    await new Promise((resolve) => setTimeout(resolve, 10_000));
+    const probeIdleAfterMsPerS = ((cpuSeconds(controller.pid(), nats.pid(), probe.pid).probe - idleAfter0.probe) * 1000) / ((wallNow() - idleAfterT0) / 1000);
+    log(`probe agent: ${probeOfferMs.length} applies, CPU in their offers (ms) ${probeOfferMs.map(r1).join(' ')}; idle ${r1(probeIdleMsPerS)} ms CPU per s before the writes, ${r1(probeIdleAfterMsPerS)} after`);
 
     // 2b. The common change: one extension at one site (in the range write k added there), which only that site's
     //     snapshot carries - from the request to that site's agent applying it.
@@ -472,8 +501,22 @@ async function main(): Promise<void> {
       // apply: the probe agent's process over the writes, less what it spends idle (measured for 10 s before) for as long.
       controller_cpu_ms_per_write: rolloutCpu.controller,
       agent_cpu_ms_per_apply: Math.round(Math.max(0, rolloutCpu.probe - (probeIdleMsPerS * writePhaseS) / WRITES) * 100) / 100,
+      // The same with the idle rate measured after the writes instead (a spread from the one before = the
+      // subtraction's error: the idle rate times a write phase of minutes, over WRITES applies).
+      agent_cpu_ms_per_apply_idle_after: Math.round(Math.max(0, rolloutCpu.probe - (probeIdleAfterMsPerS * writePhaseS) / WRITES) * 100) / 100,
+      // Measured without a subtraction: the probe's CPU (all its threads) while its applier held each value, from
+      // the watcher's handover to the applier's answer - verify, store, compile; not the NATS client's receipt.
+      agent_cpu_ms_per_apply_in_offer: r2(pct(probeOfferMs, 50)),
+      agent_cpu_ms_per_apply_in_offer_mean: r2(probeOfferMs.reduce((a, b) => a + b, 0) / Math.max(1, probeOfferMs.length)),
+      agent_cpu_ms_per_apply_in_offer_first: r2(probeOfferMs[0] ?? Number.NaN),
+      agent_cpu_ms_per_apply_in_offer_max: r2(Math.max(...probeOfferMs)),
+      agent_cpu_how: `agent_cpu_ms_per_apply: the probe agent's process (a fresh one, its first snapshot applied before the writes) over the ${WRITES} writes, less its idle CPU rate (10 s before the writes) times the write phase's ${r1(writePhaseS)} s, per write; _idle_after: the same with the rate of 10 s after; _in_offer: median of the CPU (all threads) while its applier held each value`,
       probe_cpu_ms_per_write_gross: rolloutCpu.probe,
-      probe_idle_cpu_ms_per_s: r1(probeIdleMsPerS),
+      // The gross figure by thread: the main thread (JS, and V8's GC work there) and the others (V8's concurrent GC
+      // and compiler threads, libuv's pool: the store's write).
+      probe_threads_ms_per_write_gross: { main: r2((probeThreadsAfter.main - probeThreadsBefore.main) / WRITES), others: r2((probeThreadsAfter.others - probeThreadsBefore.others) / WRITES) },
+      probe_idle_cpu_ms_per_s: r2(probeIdleMsPerS),
+      probe_idle_cpu_ms_per_s_after: r2(probeIdleAfterMsPerS),
       // The fleet's CPU (this process: the agents' threads and the bench's bookkeeping) per (write, site).
       agents_cpu_ms_per_apply_fleet: Math.round((rolloutCpu.agents / specs.length) * 100) / 100,
       // The same less what the fleet spends at rest over as long as the write phase lasted.
@@ -534,6 +577,27 @@ async function watchPuts(nats: TestNatsServer): Promise<{ nc: NatsConnection; la
   };
 }
 
+/**
+ * CPU ms so far of a process's main thread and of its other threads (V8's platform threads - concurrent GC and
+ * compilers - and libuv's pool), from /proc schedstat (ns on CPU).
+ */
+function threadCpuMs(pid: number | undefined): { main: number; others: number } {
+  if (pid === undefined || !existsSync(`/proc/${pid}/task`)) return { main: Number.NaN, others: Number.NaN };
+  let main = 0;
+  let others = 0;
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    let ns: number;
+    try {
+      ns = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      continue; // a thread that ended meanwhile
+    }
+    if (Number(tid) === pid) main += ns / 1e6;
+    else others += ns / 1e6;
+  }
+  return { main, others };
+}
+
 /** CPU seconds (user + system) so far of the controller, nats-server and probe processes and of this process (the agents). */
 function cpuSeconds(controllerPid: number | undefined, natsPid: number | undefined, probePid: number | undefined): { controller: number; nats: number; agents: number; probe: number } {
   const ticks = 100; // USER_HZ on Linux
@@ -544,7 +608,10 @@ function cpuSeconds(controllerPid: number | undefined, natsPid: number | undefin
     return (Number(rest[11]) + Number(rest[12])) / ticks;
   };
   const own = process.cpuUsage();
-  return { controller: of(controllerPid), nats: of(natsPid), agents: (own.user + own.system) / 1e6, probe: of(probePid) };
+  // The probe's in ns (schedstat, each thread): its idle rate over 10 s in ticks of 10 ms was a step of 1 ms per s,
+  // which the net figure multiplies by the write phase (20 s to minutes) - up to 2 ms per apply of rounding alone.
+  const probe = threadCpuMs(probePid);
+  return { controller: of(controllerPid), nats: of(natsPid), agents: (own.user + own.system) / 1e6, probe: (probe.main + probe.others) / 1000 };
 }
 
 async function countAll(pool: pg.Pool): Promise<{ rows: number; distinct: number }> {
