@@ -46,7 +46,8 @@ export class AgiCallChannel implements CallChannel {
   constructor(
     readonly session: AgiSession,
     callerId: CallerId,
-    private readonly recordingFile: () => string,
+    /** Names the call's recording when a flow starts one. */
+    private readonly recording: { recordingFile(): string },
     private readonly preDial?: PreDial,
     readonly legs?: CallLegBook,
   ) {
@@ -91,7 +92,7 @@ export class AgiCallChannel implements CallChannel {
     if (this.isHungUp()) return DONE;
     let data: string;
     try {
-      data = mixMonitorData(this.recordingFile(), ['b']);
+      data = mixMonitorData(this.recording.recordingFile(), ['b']);
     } catch (error) {
       return Promise.reject(error as Error);
     }

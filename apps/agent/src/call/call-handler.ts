@@ -1,5 +1,5 @@
 import { DialLineBuilder, EXEC_LINE_END, LinePieces, agiVariableValue, execLinePrefix, mixMonitorData, type AgiCommandSink, type AgiResponse, type AgiSession } from '@fedpbx/asterisk';
-import { ROUTE_ENTRIES, isFederationCallId, type Attempt, type RouteEntry, type RoutePlan } from '@fedpbx/contracts';
+import { ROUTE_ENTRIES, isFederationCallId, type Attempt, type CallFlow, type RouteEntry, type RoutePlan } from '@fedpbx/contracts';
 import {
   FEDPBX_CALL_HEADER,
   FEDPBX_CONTEXTS,
@@ -12,6 +12,7 @@ import {
   type DialStatus,
   type DialTarget,
   type FlowContext,
+  type FlowRunResult,
 } from '@fedpbx/dialplan';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
@@ -80,38 +81,9 @@ export class CallHandler {
     return this.now === systemNow ? Date.now() : this.now().getTime();
   }
 
-  /** An IVR flow, through the flow engine's promise-based channel port: resolves with the call's outcome. */
-  async runFlow(session: AgiSession, site: CompiledSite, flowId: string, preDial: PreDial | undefined, legs: CallLegBook): Promise<string> {
-    const env = session.env;
-    const channel = new AgiCallChannel(
-      session,
-      env.callerIdNumber !== undefined ? { number: env.callerIdNumber } : {},
-      () => this.recordingName(session, site),
-      preDial,
-      legs,
-    );
-    const health = this.state.health;
-    // A flow rings internal numbers as an internal call from this site would: local phone, other site, and on a
-    // failed route the same alternatives (the PSTN behind a failed link). Each leg goes in the call's book with
-    // that internal decision (route kind, target, trunk), written to the CDR before its Dial.
-    const dialAttempts = (number: string): DialAttempt[] => {
-      const p = resolveRoute(site, { entry: 'internal', caller: '', dialled: number, health });
-      const attempts = p.attempts.filter(isDialAttempt);
-      for (const a of attempts) legs.add(legOf(site.siteId, p, a));
-      return attempts;
-    };
-    const ctx: FlowContext = {
-      channel,
-      now: this.now(),
-      getFlow: (id) => site.flows.get(id),
-      resolveExtension: (number) => {
-        const first = dialAttempts(number)[0];
-        return first === undefined ? undefined : [toTarget(first)];
-      },
-      resolveFailover: (number) => dialAttempts(number).slice(1).map(toTarget),
-    };
-    const result = await this.interpreter.run(flowId, ctx);
-    return `flow-${result.end}`;
+  /** An IVR flow, through the flow engine's promise-based channel port: resolves with how the run ended. */
+  runFlow(session: AgiSession, site: CompiledSite, flowId: string, preDial: PreDial | undefined, legs: CallLegBook): Promise<FlowRunResult> {
+    return this.interpreter.run(flowId, new FlowCall(this, session, site, preDial, legs));
   }
 
   recordingName(session: AgiSession, site: CompiledSite): string {
@@ -128,6 +100,58 @@ export class CallHandler {
 }
 
 type DialAttempt = Extract<Attempt, { kind: 'endpoint' | 'site' | 'trunk' }>;
+
+/**
+ * What a flow run needs from the call (FlowContext), as one object with methods rather than a context of closures.
+ * A flow rings internal numbers as an internal call from this site would: local phone, other site, and on a failed
+ * route the same alternatives (the PSTN behind a failed link). Each leg goes in the call's book with that internal
+ * decision (route kind, target, trunk), written to the CDR before its Dial.
+ */
+class FlowCall implements FlowContext {
+  readonly channel: AgiCallChannel;
+  readonly now: Date;
+  /** The links' health when the flow started: every number it rings is routed with it. */
+  private readonly health: RoutingState['health'];
+
+  constructor(
+    private readonly handler: CallHandler,
+    private readonly session: AgiSession,
+    private readonly site: CompiledSite,
+    preDial: PreDial | undefined,
+    private readonly legs: CallLegBook,
+  ) {
+    const number = session.env.callerIdNumber;
+    this.channel = new AgiCallChannel(session, number !== undefined ? { number } : {}, this, preDial, legs);
+    this.now = handler.now();
+    this.health = handler.state.health;
+  }
+
+  getFlow(flowId: string): CallFlow | undefined {
+    return this.site.flows.get(flowId);
+  }
+
+  resolveExtension(number: string): readonly DialTarget[] | undefined {
+    const first = this.dialAttempts(number)[0];
+    return first === undefined ? undefined : [toTarget(first)];
+  }
+
+  resolveFailover(number: string): readonly DialTarget[] {
+    return this.dialAttempts(number).slice(1).map(toTarget);
+  }
+
+  /** The name of the call's recording (a flow's record step). */
+  recordingFile(): string {
+    return this.handler.recordingName(this.session, this.site);
+  }
+
+  private dialAttempts(number: string): DialAttempt[] {
+    const site = this.site;
+    const plan = resolveRoute(site, { entry: 'internal', caller: '', dialled: number, health: this.health });
+    const attempts = plan.attempts.filter(isDialAttempt);
+    for (const a of attempts) this.legs.add(legOf(site.siteId, plan, a));
+    return attempts;
+  }
+}
 
 /**
  * Where a {@link CallRun} is: the command whose answer it waits for (or `flow`, `over`). What each answer leads to is
@@ -355,7 +379,7 @@ class CallRun<C> implements AgiCommandSink {
         this.step = 'flow';
         this.heard = true;
         void this.handler.runFlow(this.session, this.site, attempt.flowId, preDialFor(this.callId), this.legs).then(
-          (outcome) => this.flowEnded(outcome),
+          (result) => this.flowEnded(`flow-${result.end}`),
           (error: unknown) => this.failed(error),
         );
         return;
