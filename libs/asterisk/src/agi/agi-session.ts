@@ -151,8 +151,12 @@ const DEFAULTS = {
 
 /** The options with their defaults filled in, by the object given: a server passes the same one for every call. */
 const resolvedOptions = new WeakMap<AgiSessionOptions, typeof DEFAULTS>();
+/** The last options object resolved, and what it resolved to: a server's, found without a WeakMap lookup at accept. */
+let lastOptions: AgiSessionOptions | undefined;
+let lastResolved: typeof DEFAULTS = DEFAULTS;
 
 function resolveOptions(options: AgiSessionOptions): typeof DEFAULTS {
+  if (options === lastOptions) return lastResolved;
   let resolved = resolvedOptions.get(options);
   if (resolved === undefined) {
     resolved = {
@@ -164,6 +168,8 @@ function resolveOptions(options: AgiSessionOptions): typeof DEFAULTS {
     };
     resolvedOptions.set(options, resolved);
   }
+  lastOptions = options;
+  lastResolved = resolved;
   return resolved;
 }
 
@@ -568,7 +574,9 @@ class SessionCore implements Swept {
   private readonly socket: Duplex;
   private readonly options: typeof DEFAULTS;
   private readonly envParser: AgiEnvParser;
-  private readonly responseParser: AgiResponseParser;
+  /** Made on the first answer (see {@link onResponseBytes}): not on the way from accept to the first command. */
+  private responseParser: AgiResponseParser | undefined;
+  private readonly responseLimits: Partial<AgiResponseLimits> | undefined;
   private phase: 'env' | 'commands' | 'closing' | 'closed' = 'env';
   private failure: AgiSessionError | undefined;
   private inFlight: PendingCommand | undefined;
@@ -614,7 +622,7 @@ class SessionCore implements Swept {
     this.context = context;
     this.options = resolveOptions(options);
     this.envParser = new AgiEnvParser(options.envLimits);
-    this.responseParser = new AgiResponseParser(options.responseLimits);
+    this.responseLimits = options.responseLimits;
     // Commands are small and latency matters (HANGUP races): no Nagle delay.
     if (socket instanceof Socket) socket.setNoDelay(true);
     // The same four functions for every session, which they find on the socket: no closures made per call.
@@ -740,7 +748,7 @@ class SessionCore implements Swept {
     const nested = sharedEventsBusy;
     const events = nested ? new EventList() : SHARED_EVENTS;
     try {
-      this.responseParser.pushInto(bytes, events, byteCount);
+      (this.responseParser ??= new AgiResponseParser(this.responseLimits)).pushInto(bytes, events, byteCount);
     } catch (error) {
       // As before: a chunk that breaks a limit delivers none of its events.
       events.clear();
@@ -828,11 +836,19 @@ class SessionCore implements Swept {
     this.send(next);
   }
 
+  /**
+   * Puts `command` on the wire, then bounds it: the write is what Asterisk waits for (the first command's is the
+   * call's time to first command), the timer's bookkeeping can follow it. A test double that answers from inside the
+   * write has already moved on (the next command sent and bounded, or the session idle or closing): its bound stays.
+   */
   private send(command: PendingCommand): void {
     this.inFlight = command;
-    this.arm('command', command.timeoutMs);
-    if (this.directWrite) writeLine(this.socket, command.line);
-    else this.socket.write(command.line);
+    try {
+      if (this.directWrite) writeLine(this.socket, command.line);
+      else this.socket.write(command.line);
+    } finally {
+      if (this.inFlight === command && this.phase === 'commands') this.arm('command', command.timeoutMs);
+    }
   }
 
   private armIdle(): void {
