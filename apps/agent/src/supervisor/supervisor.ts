@@ -68,6 +68,8 @@ process.send({ type: 'ready' });
 const CHECK_EVERY_MS = 100;
 /** The child's IPC heartbeat period (agent side: `supervised-child.ts`). */
 export const HEARTBEAT_EVERY_MS = 250;
+/** A child's heartbeat is overdue (its silence measured) once this long has passed since its last message. */
+const OVERDUE_MS = HEARTBEAT_EVERY_MS + CHECK_EVERY_MS;
 /** The file descriptor the child finds the listening socket on. */
 export const CHILD_LISTEN_FD = 4;
 
@@ -79,8 +81,14 @@ interface AgentChild {
   readonly proc: ChildProcess;
   readonly spawnedAt: number;
   lastBeat: number;
-  /** Its own time since the last heartbeat (own-time.ts). */
+  /** Its own time from spawn until it reports in (own-time.ts). */
+  readonly starting: OwnTimeMeter;
+  /**
+   * Its own time since a check found its heartbeat overdue (own-time.ts); undefined while it beats. /proc is read
+   * only then: two files per child every 100 ms, and at each heartbeat, were most of the supervisor's CPU at rest.
+   */
   readonly silence: OwnTimeMeter;
+  silenceFrom: number | undefined;
   /** Since it first reported in (serving, or ready as a standby): from then on it must heartbeat. */
   beatingSince: number | undefined;
   servingSince: number | undefined;
@@ -145,9 +153,21 @@ class Supervisor {
       env,
       stdio: ['ignore', 'inherit', 'inherit', 'ipc', (this.listener as Listener).fd],
     });
-    const child: AgentChild = { proc, spawnedAt: Date.now(), lastBeat: Date.now(), silence: ownTimeMeter(readFileSync, proc.pid ?? 0, HEARTBEAT_EVERY_MS + 100, CHECK_EVERY_MS), beatingSince: undefined, servingSince: undefined, ioSent: io !== 'wait', killed: false };
-    // From spawn to its first message the meter times the start (it is reset at every message after).
-    child.silence.reset(child.spawnedAt);
+    const child: AgentChild = {
+      proc,
+      spawnedAt: Date.now(),
+      lastBeat: Date.now(),
+      starting: ownTimeMeter(readFileSync, proc.pid ?? 0, HEARTBEAT_EVERY_MS + 100, CHECK_EVERY_MS),
+      // No grace: it is reset once a heartbeat is overdue, when a healthy agent's loop has had its timer already.
+      silence: ownTimeMeter(readFileSync, proc.pid ?? 0, 0, CHECK_EVERY_MS),
+      silenceFrom: undefined,
+      beatingSince: undefined,
+      servingSince: undefined,
+      ioSent: io !== 'wait',
+      killed: false,
+    };
+    // From spawn to its first message this meter times the start.
+    child.starting.reset(child.spawnedAt);
     proc.on('message', (m: ChildMessage) => this.onMessage(child, m));
     proc.on('error', (err) => this.log.error({ err, agentPid: proc.pid }, 'agent process error'));
     proc.once('exit', (code, signal) => this.onExit(child, code, signal));
@@ -157,7 +177,7 @@ class Supervisor {
 
   private onMessage(child: AgentChild, m: ChildMessage): void {
     child.lastBeat = Date.now();
-    child.silence.reset(Date.now());
+    child.silenceFrom = undefined;
     switch (m.type) {
       case 'beat':
         return;
@@ -268,9 +288,17 @@ class Supervisor {
     this.checkRefuser(now);
     for (const child of [this.current, this.incoming, this.standby, ...this.retiring]) {
       if (child === undefined || child.killed || child.proc.exitCode !== null || child.proc.signalCode !== null) continue;
-      // Before it first reports in, `lastBeat` is its spawn time: the same meter then times its start.
+      // Before it first reports in, `lastBeat` is its spawn time and the start meter times its start.
       const silent = now - child.lastBeat;
-      const own = child.silence.ownMs(now) ?? silent;
+      let own: number;
+      if (child.beatingSince === undefined) own = child.starting.ownMs(now) ?? silent;
+      else if (silent <= OVERDUE_MS) continue; // beating: nothing to read
+      else if (child.silenceFrom === undefined) {
+        // Its heartbeat is overdue: its own time counts from now (a little later than its last beat, never sooner).
+        child.silence.reset(now);
+        child.silenceFrom = now;
+        continue;
+      } else own = child.silence.ownMs(now) ?? silent;
       const timeoutMs = child.beatingSince !== undefined ? this.opts.config.FEDPBX_SUPERVISOR_HEARTBEAT_TIMEOUT_MS : this.opts.config.FEDPBX_SUPERVISOR_START_TIMEOUT_MS;
       if (own <= timeoutMs) continue;
       child.killed = true;
