@@ -21,6 +21,7 @@ import type { ActiveCalls } from './active-calls.js';
 import { AgiCallChannel, LONG_COMMAND, TRANSFER_OPTIONS, TRUNK_DIAL_OPTIONS, dialStatusOf, voicemailData, type PreDial } from './agi-call-channel.js';
 import { addDialTarget } from './dial-target.js';
 import { CallLegBook, FEDPBX_LEGS, isDialAttempt, legOf, type CallLeg } from './call-legs.js';
+import { isPjsipChannel, isTagValue } from './char-checks.js';
 
 const ENTRIES = new Set<string>(ROUTE_ENTRIES);
 const systemNow = (): Date => new Date();
@@ -34,10 +35,6 @@ export interface CallDone<C> {
 /** Dial statuses after which the next alternative is tried: the route failed, not the callee. */
 const ROUTE_FAILURES = new Set(['CHANUNAVAIL', 'CONGESTION']);
 const DENY_SOUNDS: Record<string, string> = { unassigned: 'ss-noservice', 'invalid-number': 'ss-noservice' };
-/** A PJSIP channel's name: Asterisk names channels `PJSIP/<endpoint>-<8 hex>`. */
-const PJSIP_CHANNEL = /^PJSIP\/.+-[0-9a-f]{8}$/;
-/** Values of the CDR tags pass through MSet's comma-split: only ids made of these characters. */
-const TAG_VALUE = /^[A-Za-z0-9_.:/-]*$/;
 /** `PJSIP_HEADER(read,X-Fedpbx-Call)`: the federation call id a calling site put on the INVITE. */
 const CALL_HEADER_READ = `PJSIP_HEADER(read,${FEDPBX_CALL_HEADER})`;
 /** `EXEC "MSet" "`: the first MSet's line is joined whole from its pieces (see firstTagsLine). */
@@ -484,7 +481,8 @@ function toTarget(a: DialAttempt): DialTarget {
 
 /** `PJSIP/site-piter-0000001a` -> `site-piter`: the endpoint a channel belongs to (no match array on the call path). */
 function pjsipEndpoint(channel: string): string | undefined {
-  return PJSIP_CHANNEL.test(channel) ? channel.slice('PJSIP/'.length, -'-0000001a'.length) : undefined;
+  // Asterisk names PJSIP channels `PJSIP/<endpoint>-<8 hex>`.
+  return isPjsipChannel(channel) ? channel.slice('PJSIP/'.length, -'-0000001a'.length) : undefined;
 }
 
 function trunkIdOf(site: CompiledSite, endpoint: string | undefined): string | undefined {
@@ -517,7 +515,7 @@ function firstTagsLine(plan: RoutePlan, leg: CallLeg | undefined, callId: string
   // The variables, then the same ones as CDR variables except the fallback guard and FEDPBX_DENY. One join of
   // constant pieces and values (this runs on every call) makes the whole EXEC line flat at once, where
   // concatenation would build a rope of ~30 pieces, and data joined first would be copied again into the line.
-  // Every value is a safeTag, a leg list of FIELD characters or a checked caller ID: nothing to quote or refuse.
+  // Every value is a safeTag, a leg list of isLegField characters or a checked caller ID: nothing to quote or refuse.
   return FIRST_TAGS.add(MSET_LINE_START).add(FEDPBX_HANDLED_VARIABLE).add('=1,FEDPBX_ROUTE=').add(route)
     .add(',FEDPBX_ORIGIN=').add(origin).add(',FEDPBX_TARGET=').add(tgt).add(',FEDPBX_TRUNK=').add(trk)
     .add(',FEDPBX_REVISION=').add(revision).add(',FEDPBX_DENY=').add(safeTag(plan.deny?.code ?? ''))
@@ -552,6 +550,7 @@ const FIRST_TAGS = new LinePieces();
 /** Dial's EXEC line (sendDial), joined once from its checked pieces: no target object, data or option string first. */
 const DIAL_LINE = new DialLineBuilder();
 
+/** Values of the CDR tags pass through MSet's comma-split: only ids made of A-Z a-z 0-9 _ . : / - (isTagValue). */
 function safeTag(value: string): string {
-  return TAG_VALUE.test(value) ? value : '';
+  return isTagValue(value) ? value : '';
 }

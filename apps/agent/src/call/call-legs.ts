@@ -13,6 +13,7 @@
  */
 import { RouteKind, type Attempt, type RoutePlan } from '@fedpbx/contracts';
 import { LinePieces } from '@fedpbx/asterisk';
+import { isLegField } from './char-checks.js';
 
 export interface CallLeg {
   readonly routeKind: RouteKind;
@@ -61,12 +62,10 @@ export function isDialAttempt(a: Attempt): a is DialAttempt {
   return a.kind === 'endpoint' || a.kind === 'site' || a.kind === 'trunk';
 }
 
-/** Only these characters in a field: what MSet data and every CDR backend carry unchanged. */
-const FIELD = /^[A-Za-z0-9_.:+*#-]{0,64}$/;
-
 /**
  * `kind/endpoint/number/target/trunk` per leg, legs joined by `;`. Every field comes from the signed snapshot
- * (site ids, trunk ids, endpoint names, dial strings), none from the caller; a value outside FIELD drops the leg.
+ * (site ids, trunk ids, endpoint names, dial strings), none from the caller; a field of other characters than isLegField's
+ * (what MSet data and every CDR backend carry unchanged) drops the leg.
  */
 export function encodeLegs(legs: readonly CallLeg[]): string {
   // Every call encodes its plan's legs: the fields go straight into one join, no string per field or per leg.
@@ -76,7 +75,7 @@ export function encodeLegs(legs: readonly CallLeg[]): string {
     if (n === MAX_LEGS) break;
     const target = leg.targetSiteId ?? '';
     const trunk = leg.trunkId ?? '';
-    if (!FIELD.test(leg.routeKind) || !FIELD.test(leg.endpoint) || !FIELD.test(leg.number) || !FIELD.test(target) || !FIELD.test(trunk)) continue;
+    if (!isLegField(leg.routeKind) || !isLegField(leg.endpoint) || !isLegField(leg.number) || !isLegField(target) || !isLegField(trunk)) continue;
     // `;` before all but the first, and the four `/` between the fields.
     const length = (n === 0 ? 0 : 1) + leg.routeKind.length + leg.endpoint.length + leg.number.length + target.length + trunk.length + 4;
     if (chars + length > LEGS_MAX_CHARS) break;
@@ -97,7 +96,7 @@ export function decodeLegs(text: string): CallLeg[] {
   for (const entry of text.split(';')) {
     if (legs.length === MAX_LEGS) break;
     const f = entry.split('/');
-    if (f.length !== 5 || !f.every((x) => FIELD.test(x))) continue;
+    if (f.length !== 5 || !f.every((x) => isLegField(x))) continue;
     const [kind, endpoint, number, target, trunk] = f as [string, string, string, string, string];
     const routeKind = RouteKind.safeParse(kind);
     if (!routeKind.success || endpoint === '') continue;
