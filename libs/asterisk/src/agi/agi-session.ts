@@ -200,6 +200,7 @@ const PROMISE_STARTER: AgiSessionStarter<PromiseResolvers> = {
 };
 
 const DIGITS = /^[0-9*#]*$/;
+const NO_COMMANDS: readonly PendingCommand[] = Object.freeze([]);
 const NO_ARGS: readonly string[] = Object.freeze([]);
 
 /**
@@ -579,13 +580,23 @@ class SessionCore implements Swept {
   private readonly responseLimits: Partial<AgiResponseLimits> | undefined;
   private phase: 'env' | 'commands' | 'closing' | 'closed' = 'env';
   private failure: AgiSessionError | undefined;
-  private inFlight: PendingCommand | undefined;
+  /**
+   * The sink of the command in flight (undefined: none), and whether that command is the first of a pair (its answer
+   * dropped, see {@link enqueueThen}). Kept here, as {@link followLine}'s are: a command costs no object of its own
+   * unless it has to wait in {@link queue}.
+   */
+  private inFlightSink: AgiCommandSink | undefined;
+  private inFlightChained = false;
+  /** Commands sent so far: tells {@link send} whether the command it wrote is still the one in flight. */
+  private sent = 0;
   /** An answer waiting for the end of its read, and the sink it goes to (see {@link holdAnswer}). */
   private heldSink: AgiCommandSink | undefined;
   private heldAnswer: AgiResponse | undefined;
-  /** The command that goes right after the one in flight, ahead of {@link queue} (see {@link enqueueThen}). */
-  private follow: PendingCommand | undefined;
-  private readonly queue: PendingCommand[] = [];
+  /** The command that goes right after the one in flight, ahead of {@link queue}: a pair's second (see {@link enqueueThen}). */
+  private followLine: string | undefined;
+  private followSink: AgiCommandSink | undefined;
+  /** Commands waiting behind those; made on first use (callers nearly always wait for each answer). */
+  private queue: PendingCommand[] | undefined;
   /** A bound shorter than {@link SWEPT_BOUND_MS} runs on a timer of the session's own (see {@link arm}). */
   private timer: NodeJS.Timeout | undefined;
   private timerMs = 0;
@@ -645,12 +656,12 @@ class SessionCore implements Swept {
   enqueue(line: string, timeoutMs: number | undefined, sink: AgiCommandSink): void {
     const refusal = this.refusal(1);
     if (refusal !== undefined) return sink.commandFailed(refusal);
-    const command: PendingCommand = { line, timeoutMs: timeoutMs ?? this.options.commandTimeoutMs, sink, chained: false };
+    const ms = timeoutMs ?? this.options.commandTimeoutMs;
     try {
       // Nothing in flight (the usual case: callers wait for each answer): on the wire at once, the queue unused.
-      if (this.idle) this.send(command);
+      if (this.idle) this.send(line, ms, sink, false);
       else {
-        this.queue.push(command);
+        (this.queue ??= []).push({ line, timeoutMs: ms, sink, chained: false });
         this.pump();
       }
     } catch (error) {
@@ -661,19 +672,19 @@ class SessionCore implements Swept {
   /**
    * `first` (its answer dropped) and then `second`, a `GET VARIABLE`, queued together: `sink` hears the answer to
    * `second`, or the first failure of either. The second is sent from {@link onEvent} as soon as the first is
-   * answered; it waits in {@link follow}, not in the queue, when nothing else is queued (the usual Dial).
+   * answered; it waits in {@link followLine}, not in the queue, when nothing else is queued (the usual Dial).
    */
   enqueueThen(first: string, firstTimeoutMs: number | undefined, second: string, sink: AgiCommandSink): void {
     const refusal = this.refusal(2);
     if (refusal !== undefined) return sink.commandFailed(refusal);
-    const head: PendingCommand = { line: first, timeoutMs: firstTimeoutMs ?? this.options.commandTimeoutMs, sink, chained: true };
-    const tail: PendingCommand = { line: second, timeoutMs: this.options.commandTimeoutMs, sink, chained: false };
+    const ms = firstTimeoutMs ?? this.options.commandTimeoutMs;
     try {
       if (this.idle) {
-        this.follow = tail;
-        this.send(head);
+        this.followLine = second;
+        this.followSink = sink;
+        this.send(first, ms, sink, true);
       } else {
-        this.queue.push(head, tail);
+        (this.queue ??= []).push({ line: first, timeoutMs: ms, sink, chained: true }, { line: second, timeoutMs: this.options.commandTimeoutMs, sink, chained: false });
         this.pump();
       }
     } catch (error) {
@@ -690,7 +701,7 @@ class SessionCore implements Swept {
 
   /** Ready for a command, with none in flight or waiting. */
   private get idle(): boolean {
-    return this.phase === 'commands' && this.inFlight === undefined && this.queued === 0;
+    return this.phase === 'commands' && this.inFlightSink === undefined && this.queued === 0;
   }
 
   close(): Promise<void> {
@@ -802,17 +813,17 @@ class SessionCore implements Swept {
         if (this.unknownListeners) for (const listener of [...this.unknownListeners]) listener(event.line);
         return;
       case 'intermediate':
-        if (this.phase === 'commands' && !this.inFlight) this.protocolError(`intermediate response without a command: ${event.response.raw}`);
+        if (this.phase === 'commands' && this.inFlightSink === undefined) this.protocolError(`intermediate response without a command: ${event.response.raw}`);
         return;
       case 'response': {
         if (this.phase !== 'commands') return; // closing: answers to rejected commands are dropped
-        const pending = this.inFlight;
-        if (!pending) {
+        const sink = this.inFlightSink;
+        if (sink === undefined) {
           this.protocolError(`response without a command in flight: ${event.response.raw}`);
           return;
         }
-        this.inFlight = undefined;
-        if (!pending.chained) this.holdAnswer(pending.sink, event.response);
+        this.inFlightSink = undefined;
+        if (!this.inFlightChained) this.holdAnswer(sink, event.response);
         this.pump(); // re-arms the timer: for the next command, or the idle bound
         return;
       }
@@ -821,33 +832,40 @@ class SessionCore implements Swept {
 
   /** Commands waiting behind the one in flight. */
   private get queued(): number {
-    return this.queue.length + (this.follow === undefined ? 0 : 1);
+    return (this.queue?.length ?? 0) + (this.followSink === undefined ? 0 : 1);
   }
 
   private pump(): void {
-    if (this.phase !== 'commands' || this.inFlight) return;
-    let next = this.follow;
-    if (next !== undefined) this.follow = undefined;
-    else next = this.queue.shift();
-    if (!next) {
+    if (this.phase !== 'commands' || this.inFlightSink !== undefined) return;
+    const followSink = this.followSink;
+    if (followSink !== undefined) {
+      const line = this.followLine as string;
+      this.followLine = undefined;
+      this.followSink = undefined;
+      return this.send(line, this.options.commandTimeoutMs, followSink, false);
+    }
+    const next = this.queue?.shift();
+    if (next === undefined) {
       this.armIdle();
       return;
     }
-    this.send(next);
+    this.send(next.line, next.timeoutMs, next.sink, next.chained);
   }
 
   /**
-   * Puts `command` on the wire, then bounds it: the write is what Asterisk waits for (the first command's is the
+   * Puts the command on the wire, then bounds it: the write is what Asterisk waits for (the first command's is the
    * call's time to first command), the timer's bookkeeping can follow it. A test double that answers from inside the
    * write has already moved on (the next command sent and bounded, or the session idle or closing): its bound stays.
    */
-  private send(command: PendingCommand): void {
-    this.inFlight = command;
+  private send(line: string, timeoutMs: number, sink: AgiCommandSink, chained: boolean): void {
+    this.inFlightSink = sink;
+    this.inFlightChained = chained;
+    const sent = ++this.sent;
     try {
-      if (this.directWrite) writeLine(this.socket, command.line);
-      else this.socket.write(command.line);
+      if (this.directWrite) writeLine(this.socket, line);
+      else this.socket.write(line);
     } finally {
-      if (this.inFlight === command && this.phase === 'commands') this.arm('command', command.timeoutMs);
+      if (this.sent === sent && this.inFlightSink !== undefined && this.phase === 'commands') this.arm('command', timeoutMs);
     }
   }
 
@@ -932,20 +950,26 @@ class SessionCore implements Swept {
   }
 
   private get hasPending(): boolean {
-    return this.inFlight !== undefined || this.queued > 0;
+    return this.inFlightSink !== undefined || this.queued > 0;
   }
 
   private rejectAll(reason: AgiSessionError): void {
-    const inFlight = this.inFlight;
-    this.inFlight = undefined;
-    const queued = this.queue.splice(0);
-    if (this.follow !== undefined) queued.unshift(this.follow);
-    this.follow = undefined;
+    const inFlightSink = this.inFlightSink;
+    const inFlightChained = this.inFlightChained;
+    this.inFlightSink = undefined;
+    const followSink = this.followSink;
+    this.followLine = undefined;
+    this.followSink = undefined;
+    const queued = this.queue === undefined || this.queue.length === 0 ? NO_COMMANDS : this.queue.splice(0);
     // A pair's second command is not told again: its sink heard the failure with the first.
     let pairTail = false;
-    if (inFlight !== undefined) {
-      inFlight.sink.commandFailed(reason);
-      pairTail = inFlight.chained;
+    if (inFlightSink !== undefined) {
+      inFlightSink.commandFailed(reason);
+      pairTail = inFlightChained;
+    }
+    if (followSink !== undefined) {
+      if (!pairTail) followSink.commandFailed(new AgiSessionError('SESSION_CLOSED', 'AGI session ended before the command was sent', { cause: reason }));
+      pairTail = false;
     }
     for (const command of queued) {
       if (!pairTail) command.sink.commandFailed(new AgiSessionError('SESSION_CLOSED', 'AGI session ended before the command was sent', { cause: reason }));
