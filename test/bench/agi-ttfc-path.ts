@@ -7,10 +7,10 @@
 // this checkout, or of another one: `BENCH_TTFC_SERVERS='base=agent@/path/to/checkout,agent,floor'`), or a floor
 // server doing what test/bench/servers/floor-server.ts does. Calls are placed one at a time with the faithful peer
 // (bench:agi's agent mix), BENCH_TTFC_GAP_MS apart, BENCH_TTFC_CALLS per server per round, the servers taking turns
-// in every round (BENCH_TTFC_ROUNDS). Per call the server notes, with `performance.now()`, the TCP handle's
-// `onconnection` (entry and return: Node's Socket and the connection listener), the read that brought the
-// environment, and the first command's write to the handle; nothing of the server's own code is changed. Printed per
-// server and round, medians in µs:
+// in every round (BENCH_TTFC_ROUNDS) in an order rotated per round. Per call the server notes, with
+// `performance.now()`, the TCP handle's `onconnection` (entry and return: Node's Socket and the connection listener),
+// the read that brought the environment, and the first command's write to the handle; nothing of the server's own
+// code is changed. Printed per server and round, medians in µs:
 //   conn   accept: Node's Socket and the connection listener (the session's setup)
 //   gap    from there to the environment's read (the event loop's turn; the bytes are usually there already)
 //   rw     from that read to the first command's write (environment parsed, call routed, first line built)
@@ -236,8 +236,10 @@ async function main(): Promise<void> {
   const byServer = new Map<string, Record<string, number[]>>();
   try {
     for (let round = 0; round <= rounds; round++) {
-      // Round 0 warms every server up (its code optimised) and is not counted.
-      for (const c of contenders) {
+      // Round 0 warms every server up (its code optimised) and is not counted. The order rotates from round to round,
+      // as bench:agi's does: no server always follows the same one.
+      const shift = round % contenders.length;
+      for (const c of [...contenders.slice(shift), ...contenders.slice(0, shift)]) {
         const ttfc: number[] = [];
         for (let i = 0; i < calls; i++) {
           const call = await placeCall({ host: '127.0.0.1', port: c.port, timeoutMs: 5000, ...pick().options });
