@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { recordingFileName, recordingFileNameExpression } from './recording.js';
+import { recordingFileName, recordingFileNameExpression, recordingNamePart } from './recording.js';
 import { RenderError } from './render-errors.js';
 
 describe('recordingFileName', () => {
@@ -35,5 +36,18 @@ describe('recordingFileName', () => {
       .replace('${FILTER(0-9,${ARG1}):0:32}', channel.callee.replace(/[^0-9]/g, '').slice(0, 32))
       .replace('${FILTER(0-9A-Za-z.,${UNIQUEID}):0:64}', channel.uniqueId.replace(/[^0-9A-Za-z.]/g, '').slice(0, 64));
     expect(evaluated).toBe(recordingFileName({ at, ...channel, timeZone: 'Europe/Moscow' }));
+  });
+});
+
+describe('recordingNamePart', () => {
+  it('keeps what the regular expressions it replaced keep, up to the same length', () => {
+    const text = fc.oneof(fc.string({ maxLength: 90 }), fc.string({ unit: fc.constantFrom(...'09azAZ.+-_ /é\n'), maxLength: 90 }));
+    fc.assert(
+      fc.property(text, fc.integer({ min: 0, max: 70 }), (s, max) => {
+        expect(recordingNamePart(s, false, max)).toBe(s.replace(/[^0-9]/g, '').slice(0, max));
+        expect(recordingNamePart(s, true, max)).toBe(s.replace(/[^0-9A-Za-z.]/g, '').slice(0, max));
+      }),
+      { numRuns: 5000 },
+    );
   });
 });
