@@ -272,3 +272,32 @@ describe('EXEC lines joined by their caller', () => {
     expect(isReadyExecLine(line('MSet', 'я'.repeat(4000)))).toBe(false);
   });
 });
+
+describe('isReadyExecLine', () => {
+  /** The expression its shape check replaced. */
+  const READY_EXEC_LINE = /^EXEC "[A-Za-z][A-Za-z0-9_]{0,63}" "[^\r\n\0\\"\uD800-\uDFFF]*"\n$/;
+
+  it('accepts exactly the lines the regular expression it replaced accepts (under the length bound)', () => {
+    const appChar = fc.constantFrom(...'aZz09_-" ');
+    const dataChar = fc.constantFrom(...'ab,=()/|&0 "\\\r\n\0é', '\uD800', '\uDC00', '\uD83D\uDE00');
+    const line = fc
+      .tuple(
+        fc.constantFrom('EXEC "', 'EXEC  "', 'exec "', 'EXEC ', ''),
+        fc.string({ unit: appChar, maxLength: 70 }),
+        fc.constantFrom('" "', '""', '" ', ' "', ''),
+        fc.string({ unit: dataChar, maxLength: 40 }),
+        fc.constantFrom('"\n', '"', '\n', '"\n\n', '" \n', ''),
+      )
+      .map((parts) => parts.join(''));
+    fc.assert(
+      fc.property(fc.oneof(line, fc.string({ maxLength: 60 })), (s) => {
+        expect(isReadyExecLine(s)).toBe(READY_EXEC_LINE.test(s));
+      }),
+      { numRuns: 20000 },
+    );
+    for (const app of ['A', 'a'.repeat(64), 'a'.repeat(65), '9a', 'a-b']) {
+      const s = `EXEC "${app}" "x"\n`;
+      expect(isReadyExecLine(s)).toBe(READY_EXEC_LINE.test(s));
+    }
+  });
+});

@@ -114,16 +114,42 @@ export function execLinePrefix(application: string): string {
 
 export const EXEC_LINE_END = '"\n';
 
-/** `EXEC "<app>" "<data>"\n` whose data needs no escaping and holds nothing to refuse (CR, LF, NUL, `\`, `"`, surrogates). */
-const READY_EXEC_LINE = /^EXEC "[A-Za-z][A-Za-z0-9_]{0,63}" "[^\r\n\0\\"\uD800-\uDFFF]*"\n$/;
-
 /**
  * Whether `line` is an EXEC line as {@link formatAgiCommand} would have made it from an application name and data
  * that needed no escaping, under the length bound: the same line, so it is as safe to send.
  */
 export function isReadyExecLine(line: string): boolean {
-  if (!READY_EXEC_LINE.test(line)) return false;
+  if (!hasReadyExecShape(line)) return false;
   return line.length * 3 < AGI_MAX_COMMAND_BYTES || Buffer.byteLength(line, 'utf8') < AGI_MAX_COMMAND_BYTES;
+}
+
+/**
+ * `/^EXEC "[A-Za-z][A-Za-z0-9_]{0,63}" "[^\r\n\0\\"\uD800-\uDFFF]*"\n$/`: `EXEC "<app>" "<data>"\n` whose data needs
+ * no escaping and holds nothing to refuse (CR, LF, NUL, `\`, `"`, surrogates). A loop over the characters, not the
+ * expression: the agent's first MSet is checked so before the call's first command, where a regular expression's
+ * test costs several times a loop once the caches went cold between calls (agi-command.spec.ts holds it to it).
+ */
+function hasReadyExecShape(line: string): boolean {
+  const n = line.length;
+  if (!line.startsWith('EXEC "') || !isLetter(line.charCodeAt(6))) return false;
+  let i = 7;
+  for (; i < n && i <= 70; i++) {
+    const c = line.charCodeAt(i);
+    if (c === 0x22) break;
+    if (!isLetter(c) && !(c >= 0x30 && c <= 0x39) && c !== 0x5f) return false;
+  }
+  // The name (1-64 characters), `" "`, the data, `"` and LF at the very end.
+  if (i - 6 > 64 || line.charCodeAt(i) !== 0x22 || line.charCodeAt(i + 1) !== 0x20 || line.charCodeAt(i + 2) !== 0x22) return false;
+  if (n - (i + 3) < 2 || line.charCodeAt(n - 1) !== 0x0a || line.charCodeAt(n - 2) !== 0x22) return false;
+  for (let j = i + 3; j < n - 2; j++) {
+    const c = line.charCodeAt(j);
+    if (c === 0x0d || c === 0x0a || c === 0 || c === 0x5c || c === 0x22 || (c >= 0xd800 && c <= 0xdfff)) return false;
+  }
+  return true;
+}
+
+function isLetter(c: number): boolean {
+  return (c >= 0x41 && c <= 0x5a) || (c >= 0x61 && c <= 0x7a);
 }
 
 /** Verbs already checked, with their word count: the agent sends the same few verbs on every call. */
