@@ -39,7 +39,7 @@ describe('snapshot KV values', () => {
     await expect(decodeSnapshotValueAsync(encodeSnapshotValue(json).slice(0, 40))).rejects.toMatchObject({ code: 'malformed' });
   });
 
-  it('decodes a large value piece by piece: characters split between pieces, several gzip members, a bomb over the pool size', async () => {
+  it('decodes a large value from the pieces out of the pool: characters split between them, bytes not UTF-8, several gzip members, a bomb over the pool size', async () => {
     // Two- and four-byte characters at every offset: some fall across the 256 KB pieces' boundaries.
     const wide = JSON.stringify({ names: Array.from({ length: 60_000 }, (_, i) => `Офис ${i} 😀${randomBytes(3).toString('hex')}`) });
     expect(Buffer.byteLength(wide)).toBeGreaterThan(1024 * 1024);
@@ -47,6 +47,11 @@ describe('snapshot KV values', () => {
     const members = new SnapshotValueEncoder().encode([wide.slice(0, 500_000), wide.slice(500_000)]);
     expect(members.length).toBeGreaterThan(64 * 1024);
     await expect(decodeSnapshotValueAsync(members)).resolves.toBe(wide);
+    // Bytes that are not UTF-8 (a lone continuation byte, a cut four-byte character) decode as the synchronous decode has them.
+    const odd = Buffer.concat([Buffer.from(wide), Buffer.from([0x80, 0x22, 0xf0, 0x9f, 0x98]), Buffer.from(wide)]);
+    const oddValue = gzipSync(odd);
+    expect(oddValue.length).toBeGreaterThan(64 * 1024);
+    await expect(decodeSnapshotValueAsync(oddValue)).resolves.toBe(decodeSnapshotValue(oddValue));
     const bomb = gzipSync(Buffer.alloc(100 * 1024 * 1024, 0x20));
     expect(bomb.length).toBeGreaterThan(64 * 1024);
     await expect(decodeSnapshotValueAsync(bomb, 8 * 1024 * 1024)).rejects.toMatchObject({ code: 'malformed' });

@@ -1,4 +1,3 @@
-import { StringDecoder } from 'node:string_decoder';
 import { crc32, createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import { MemberCache } from './member-cache.js';
 import { SnapshotRejectedError } from './snapshot-signer.js';
@@ -103,20 +102,21 @@ export function decodeSnapshotValue(value: Uint8Array, maxBytes = MAX_SNAPSHOT_T
 
 /** Compressed values from this size on (a site of a few thousand extensions) are gunzipped in the pool. */
 const ASYNC_MIN_BYTES = 64 * 1024;
-/** Bytes of text per piece out of the pool: each is decoded to a string on the event loop (~0.3 ms). */
+/** Bytes per piece out of the pool (off the V8 heap until the text is decoded from them). */
 const GUNZIP_CHUNK_BYTES = 256 * 1024;
 
 /**
- * {@link decodeSnapshotValue} with the decompression in libuv's thread pool, and its text decoded a piece at a time as
- * the pieces come: a head office's value expands to 20 MB, ~40 ms of gunzip the event loop does not spend, and
- * gathering it into one buffer and decoding that (~45 ms at load 5) would hold the loop in one piece. The same
- * result and the same refusals.
+ * {@link decodeSnapshotValue} with the decompression in libuv's thread pool: a head office's value expands to
+ * 20 MB, ~40 ms of gunzip the event loop does not spend. The pieces are gathered as bytes (outside the V8 heap) and
+ * the text decoded from them once. Decoded piece by piece and joined, as before, the pieces were strings
+ * of 256 KB each - V8's large objects, which only a full collection frees: 20 MB of a head office's garbage on the
+ * event loop at every change, and the join a 20 MB copy in one piece as long as this decode (~30 ms for ASCII at
+ * load 12). The same result and the same refusals.
  */
 export async function decodeSnapshotValueAsync(value: Uint8Array, maxBytes = MAX_SNAPSHOT_TEXT_BYTES): Promise<string> {
   // A small value is quicker to gunzip here than to hand to a pool thread and back.
   if (!isGzip(value) || value.length < ASYNC_MIN_BYTES) return decodeSnapshotValue(value, maxBytes);
-  const pieces: string[] = [];
-  const decoder = new StringDecoder('utf8');
+  let chunks: Buffer[] = [];
   let bytes = 0;
   const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
   try {
@@ -124,15 +124,16 @@ export async function decodeSnapshotValueAsync(value: Uint8Array, maxBytes = MAX
     for await (const chunk of gunzip as AsyncIterable<Buffer>) {
       bytes += chunk.length;
       if (bytes > maxBytes) throw new RangeError(`Cannot create a string longer than the limit of ${maxBytes} bytes`);
-      pieces.push(decoder.write(chunk));
+      chunks.push(chunk);
     }
   } catch (error) {
     gunzip.destroy();
     throw notDecompressed(error);
   }
-  pieces.push(decoder.end());
-  // Joined into one flat string (a copy: a few ms for 20 MB).
-  return pieces.join('');
+  const whole = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, bytes);
+  // The pieces let go before the text is made: the two copies of the bytes are not held together with it.
+  chunks = [];
+  return whole.toString('utf8');
 }
 
 function isGzip(value: Uint8Array): boolean {
