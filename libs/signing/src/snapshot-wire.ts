@@ -116,7 +116,7 @@ const GUNZIP_CHUNK_BYTES = 256 * 1024;
 export async function decodeSnapshotValueAsync(value: Uint8Array, maxBytes = MAX_SNAPSHOT_TEXT_BYTES): Promise<string> {
   // A small value is quicker to gunzip here than to hand to a pool thread and back.
   if (!isGzip(value) || value.length < ASYNC_MIN_BYTES) return decodeSnapshotValue(value, maxBytes);
-  let chunks: Buffer[] = [];
+  const chunks: Buffer[] = [];
   let bytes = 0;
   const gunzip = createGunzip({ chunkSize: GUNZIP_CHUNK_BYTES });
   try {
@@ -132,7 +132,7 @@ export async function decodeSnapshotValueAsync(value: Uint8Array, maxBytes = MAX
   }
   const whole = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, bytes);
   // The pieces let go before the text is made: the two copies of the bytes are not held together with it.
-  chunks = [];
+  chunks.length = 0;
   return whole.toString('utf8');
 }
 
