@@ -194,7 +194,8 @@ class ProbeAgent {
 
   async start(spec: AgentSpec, data: Omit<AgentsWorkerData, 'agents' | 'connectBatch'>): Promise<void> {
     const child = fork(fileURLToPath(new URL('./sync-bench-agents.ts', import.meta.url)), [], {
-      execArgv: ['--conditions=@fedpbx/source', '--import', 'tsx'],
+      // BENCH_PROBE_NODE_FLAGS: node flags for the probe alone (e.g. --trace-gc, whose lines go to stdout before the result).
+      execArgv: ['--conditions=@fedpbx/source', '--import', 'tsx', ...(process.env['BENCH_PROBE_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '')],
       env: { ...process.env, BENCH_AGENTS_DATA: JSON.stringify({ ...data, agents: [spec], connectBatch: 1 } satisfies AgentsWorkerData) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -371,7 +372,13 @@ async function main(): Promise<void> {
     const idleAfter0 = cpuSeconds(controller.pid(), nats.pid(), probe.pid);
     const idleAfterT0 = wallNow();
     await new Promise((resolve) => setTimeout(resolve, 10_000));
-    const probeIdleAfterMsPerS = ((cpuSeconds(controller.pid(), nats.pid(), probe.pid).probe - idleAfter0.probe) * 1000) / ((wallNow() - idleAfterT0) / 1000);
+    const idleAfter1 = cpuSeconds(controller.pid(), nats.pid(), probe.pid);
+    const probeIdleAfterMsPerS = ((idleAfter1.probe - idleAfter0.probe) * 1000) / ((wallNow() - idleAfterT0) / 1000);
+    // From the first write to the end of those 12 s, less the rate at rest before the writes for as long: the applies
+    // with what they leave behind - V8's memory reducer collects their old-space garbage once the process is quiet
+    // again (its full collections run in the seconds after the writes, not during them).
+    const withAftermathS = (wallNow() - writesT0) / 1000;
+    const probeWithAftermath = Math.max(0, (idleAfter1.probe - cpuBefore.probe) * 1000 - probeIdleMsPerS * withAftermathS) / WRITES;
     log(`probe agent: ${probeOfferMs.length} applies, CPU in their offers (ms) ${probeOfferMs.map(r1).join(' ')}; idle ${r1(probeIdleMsPerS)} ms CPU per s before the writes, ${r1(probeIdleAfterMsPerS)} after`);
 
     // 2b. The common change: one extension at one site (in the range write k added there), which only that site's
@@ -504,13 +511,14 @@ async function main(): Promise<void> {
       // The same with the idle rate measured after the writes instead (a spread from the one before = the
       // subtraction's error: the idle rate times a write phase of minutes, over WRITES applies).
       agent_cpu_ms_per_apply_idle_after: Math.round(Math.max(0, rolloutCpu.probe - (probeIdleAfterMsPerS * writePhaseS) / WRITES) * 100) / 100,
+      agent_cpu_ms_per_apply_with_aftermath: r2(probeWithAftermath),
       // Measured without a subtraction: the probe's CPU (all its threads) while its applier held each value, from
       // the watcher's handover to the applier's answer - verify, store, compile; not the NATS client's receipt.
       agent_cpu_ms_per_apply_in_offer: r2(pct(probeOfferMs, 50)),
       agent_cpu_ms_per_apply_in_offer_mean: r2(probeOfferMs.reduce((a, b) => a + b, 0) / Math.max(1, probeOfferMs.length)),
       agent_cpu_ms_per_apply_in_offer_first: r2(probeOfferMs[0] ?? Number.NaN),
       agent_cpu_ms_per_apply_in_offer_max: r2(Math.max(...probeOfferMs)),
-      agent_cpu_how: `agent_cpu_ms_per_apply: the probe agent's process (a fresh one, its first snapshot applied before the writes) over the ${WRITES} writes, less its idle CPU rate (10 s before the writes) times the write phase's ${r1(writePhaseS)} s, per write; _idle_after: the same with the rate of 10 s after; _in_offer: median of the CPU (all threads) while its applier held each value`,
+      agent_cpu_how: `agent_cpu_ms_per_apply: the probe agent's process (a fresh one, its first snapshot applied before the writes) over the ${WRITES} writes, less its idle CPU rate (10 s before the writes) times the write phase's ${r1(writePhaseS)} s, per write; _idle_after: the same with the rate of 10 s after; _with_aftermath: from the first write to 12 s after the last (the collections of the applies' garbage that V8 runs once the process is quiet) less the rate before for as long; _in_offer: median of the CPU (all threads) while its applier held each value`,
       probe_cpu_ms_per_write_gross: rolloutCpu.probe,
       // The gross figure by thread: the main thread (JS, and V8's GC work there) and the others (V8's concurrent GC
       // and compiler threads, libuv's pool: the store's write).
