@@ -124,16 +124,17 @@ describe('calls the agent does not take fall back at once, and the fallback reac
    * its routing state or its calls in progress; `run` calls in and sees the errors the call path logged.
    */
   async function withBrokenCallPath(
-    breakIt: (parts: { state: RoutingState; activeCalls: ActiveCalls }) => void,
+    breakIt: (parts: { state: RoutingState; activeCalls: ActiveCalls; metrics: AgentMetrics }) => void,
     run: (port: number, failed: unknown[]) => Promise<void>,
+    federation = fed,
   ): Promise<void> {
     const state = new RoutingState();
-    state.apply(controller.snapshot(fed, 'moscow', 1));
+    state.apply(controller.snapshot(federation, 'moscow', 1));
     const activeCalls = new ActiveCalls();
-    breakIt({ state, activeCalls });
+    const metrics = new AgentMetrics(false);
+    breakIt({ state, activeCalls, metrics });
     const failed: unknown[] = [];
     const log = pino({ level: 'error' }, { write: (line: string) => void failed.push(JSON.parse(line)) });
-    const metrics = new AgentMetrics(false);
     const server = new AgiServer({ host: '127.0.0.1', port: 0, maxSessions: 4, idleTimeoutMs: 10_000 }, new CallHandler(state, metrics, log, undefined, activeCalls), metrics, log);
     const { port } = await server.start();
     try {
@@ -175,6 +176,24 @@ describe('calls the agent does not take fall back at once, and the fallback reac
     });
   });
 
+  it('an exception right after the first command went out (its metric): the release waits for its answer, then the fallback runs', async () => {
+    // The first MSet is on the wire when the time to first command is observed: a throw there must not take the
+    // first MSet's answer for the release's and end the session with the guard still set (the dialplan hanging up).
+    const breakIt = ({ metrics }: { metrics: AgentMetrics }) => {
+      metrics.observeTimeToFirstCommand = () => {
+        throw new TypeError('a bug after the first write');
+      };
+    };
+    await withBrokenCallPath(breakIt, async (port, failed) => {
+      const c = await call(port);
+      expect(c.agi?.serverClosed).toBe(true);
+      expect(c.agi?.apps.map((a) => a.app)).toEqual(['MSet', 'MSet']);
+      expectFallback(c);
+      expect(failed).toEqual(sessionFailed('a bug after the first write'));
+      expectFallbackRecord(c);
+    });
+  });
+
   it('a recorded call released after its MixMonitor ran: the CDR keeps the recording, not the route', async () => {
     // moscow records its inter-site calls: the first MSet names the file, MixMonitor starts it, then a bug before the
     // Dial (the leg list's update) - the caller has heard nothing, the fallback dials, the file exists.
@@ -191,6 +210,71 @@ describe('calls the agent does not take fall back at once, and the fallback reac
     } finally {
       Object.defineProperty(CallLegBook.prototype, 'takeUpdate', takeUpdate);
     }
+  });
+
+  /** The founding federation with two emergency trunks at moscow: moscow-city and moscow-backup. */
+  function twoEmergencyTrunks(): typeof fed {
+    const two = structuredClone(fed);
+    const city = two.trunks.find((t) => t.id === 't-moscow-city')!;
+    Object.assign(city, { emergency: true });
+    two.trunks.push({ ...city, id: 't-moscow-backup', name: 'moscow-backup', host: 'sip2.msk-carrier.example', username: 'fedpbx-msk2' });
+    return two;
+  }
+
+  /**
+   * `takeUpdate` (the leg list's update before each Dial) throwing from its `failOn`-th call - a bug on the way to a
+   * later Dial, after the earlier ones failed - in the agent's call path on `federation`.
+   */
+  async function withBugBeforeDial(failOn: number, federation: typeof fed, run: (port: number, failed: unknown[]) => Promise<void>): Promise<void> {
+    const takeUpdate = Object.getOwnPropertyDescriptor(CallLegBook.prototype, 'takeUpdate')!;
+    let calls = 0;
+    Object.defineProperty(CallLegBook.prototype, 'takeUpdate', {
+      configurable: true,
+      value(this: CallLegBook) {
+        if (++calls >= failOn) throw new TypeError('a bug before a later Dial');
+        return (takeUpdate.value as () => string | undefined).call(this);
+      },
+    });
+    try {
+      await withBrokenCallPath(() => undefined, run, federation);
+    } finally {
+      Object.defineProperty(CallLegBook.prototype, 'takeUpdate', takeUpdate);
+    }
+  }
+
+  it('an emergency call whose first trunk failed, then a bug before the next trunk: released, the fallback dials every emergency trunk', async () => {
+    // The fallback of 112 dials each of the site's emergency trunks: the one the agent had not reached yet is a
+    // working path, so the call is given back rather than hung up (the guard alone is cleared: the CDR keeps the
+    // emergency route and the leg list, which the fallback's Dials to the same trunks match).
+    const twoTrunks = twoEmergencyTrunks();
+    const text = new Dialplan(renderExtensions(controller.snapshot(twoTrunks, 'moscow', 1).config, { agiHost: '127.0.0.1', agiPort: 4573 }));
+    await withBugBeforeDial(2, twoTrunks, async (port, failed) => {
+      const c = await text.run({
+        context: 'fedpbx-internal', exten: '112', callerId: { num: '101' }, channel: 'PJSIP/101-00000001', agi: { host: '127.0.0.1', port }, agiTimeoutMs: 10_000,
+        onDial: ({ data }) => ({ status: data.includes('@trunk-moscow-backup') ? 'CONGESTION' : 'ANSWER' }),
+      });
+      expect(c.agi?.dials.map((d) => d.rawData)).toEqual([expect.stringMatching(/^PJSIP\/112@trunk-moscow-backup,/)]);
+      expect(c.variables.FEDPBX_HANDLED ?? '').toBe('');
+      expect(c.dials.map((d) => [d.data, d.status])).toEqual([['PJSIP/112@trunk-moscow-backup', 'CONGESTION'], ['PJSIP/112@trunk-moscow-city', 'ANSWER']]);
+      expect(c.cdr).toMatchObject({ FEDPBX_ROUTE: 'emergency', FEDPBX_TRUNK: 't-moscow-backup', FEDPBX_LEGS: expect.stringContaining('trunk-moscow-city') });
+      expect(failed).toEqual(sessionFailed('a bug before a later Dial'));
+    });
+  });
+
+  it('an inter-site call whose link Dial failed, then a bug before its PSTN attempt: hung up, not re-dialled over the same link', async () => {
+    // The fallback of 305 is one Dial over the link the agent has just seen fail (fedpbx-fallback-sites uses the
+    // agent's own hop, nextHop): releasing would hold the caller on a second try of a dead link (32 s of SIP timer B
+    // when it died silently) only to hang up; the PSTN attempt the agent lost is not in any fallback.
+    await withBugBeforeDial(2, fed, async (port, failed) => {
+      const c = await dialplan.run({
+        context: 'fedpbx-internal', exten: '305', callerId: { num: '101' }, channel: 'PJSIP/101-00000001', agi: { host: '127.0.0.1', port }, agiTimeoutMs: 10_000,
+        onDial: ({ data }) => ({ status: data.includes('@site-piter') ? 'CHANUNAVAIL' : 'ANSWER' }),
+      });
+      expect(c.agi?.dials.map((d) => d.rawData)).toEqual([expect.stringMatching(/^PJSIP\/305@site-piter,/)]);
+      expect(c.variables.FEDPBX_HANDLED).toBe('1');
+      expect(c.dials).toEqual([]);
+      expect(failed).toEqual(sessionFailed('a bug before a later Dial'));
+    });
   });
 
   it('a call whose end throws (leaving the calls in progress) still ends its session at once, the failure told', async () => {

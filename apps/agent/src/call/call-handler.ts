@@ -208,6 +208,9 @@ class CallRun<C> implements AgiCommandSink {
   private failure: unknown;
   /** The recorded call's MixMonitor was answered: its file exists, and the CDR keeps its name whatever follows. */
   private recordingStarted = false;
+  /** A Dial is on the wire (its answer, DIALSTATUS, not read yet), and whether one ended with the route failed. */
+  private dialling = false;
+  private routeFailed = false;
 
   constructor(
     private readonly handler: CallHandler,
@@ -267,7 +270,7 @@ class CallRun<C> implements AgiCommandSink {
       case 'call-header':
         return this.route(this.handler.callIdFrom(agiVariableValue(response), this.site));
       case 'first-tags':
-        return this.routed();
+        return this.failure === undefined ? this.routed() : this.failed(this.failure);
       case 'progress':
         if (session.hungUp) return this.end('denied');
         this.step = 'playback';
@@ -282,6 +285,7 @@ class CallRun<C> implements AgiCommandSink {
       case 'legs':
         return this.sendDial();
       case 'dial':
+        this.dialling = false;
         return this.dialled(dialStatusOf(agiVariableValue(response)));
       case 'voicemail':
         return this.end('voicemail');
@@ -323,7 +327,14 @@ class CallRun<C> implements AgiCommandSink {
     this.guarded = true;
     this.session.execLineTo(this, firstTagsLine(plan, firstLeg, callId, this.legs.encoded, recording));
     // The command is written before execLineTo returns: observed after, so the metric's bookkeeping is not on the path.
-    this.handler.metrics.observeTimeToFirstCommand((performance.now() - this.acceptedAt) / 1000);
+    // A throw here comes with the first MSet in flight: the failure waits for its answer, and the release goes out
+    // then (routedOrReleased) - never queued behind it, with the first MSet's answer taken for the release's.
+    try {
+      this.handler.metrics.observeTimeToFirstCommand((performance.now() - this.acceptedAt) / 1000);
+    } catch (error) {
+      if (this.step === 'first-tags') this.failure = error;
+      else this.failed(error);
+    }
   }
 
   /** The first MSet is answered: the call is in progress; a refusal is told why, a route's attempts are tried. */
@@ -400,6 +411,7 @@ class CallRun<C> implements AgiCommandSink {
     );
     this.step = 'dial';
     this.heard = true;
+    this.dialling = true;
     this.session.execLineThenGetVariableTo(this, line, 'DIALSTATUS', LONG_COMMAND);
   }
 
@@ -410,6 +422,7 @@ class CallRun<C> implements AgiCommandSink {
     const next = this.plan.attempts[this.attempt + 1];
     const toVoicemail = next?.kind === 'voicemail' && status !== 'ANSWER';
     if (!toVoicemail && !ROUTE_FAILURES.has(status)) return this.end(this.outcome);
+    if (ROUTE_FAILURES.has(status)) this.routeFailed = true;
     this.attempt += 1;
     this.tryAttempt();
   }
@@ -433,10 +446,36 @@ class CallRun<C> implements AgiCommandSink {
    */
   private failed(error: unknown): void {
     if (this.step === 'over' || this.step === 'releasing') return;
-    if (!this.guarded || this.heard) return this.finish(true, error);
+    if (!this.guarded) return this.finish(true, error);
+    if (this.heard) {
+      if (!this.emergencyToRetry()) return this.finish(true, error);
+      // Only the guard: the CDR variables set now would land on the failed Dial's record too (call-legs.ts), and the
+      // fallback dials the plan's own trunks, which the leg list already names.
+      this.failure = error;
+      this.step = 'releasing';
+      return this.session.execTo(this, 'MSet', RELEASE_GUARD);
+    }
     this.failure = error;
     this.step = 'releasing';
     this.session.execTo(this, 'MSet', this.recordingStarted ? RELEASE_DATA : `${RELEASE_DATA},CDR(FEDPBX_REC_FILE)=`);
+  }
+
+  /**
+   * After a Dial the caller has heard ringing at most; whether a failure then still gives the call to the fallback
+   * depends on what that fallback would do (extensions-renderer.ts):
+   * - an emergency number: it dials every emergency trunk of the site, so a trunk the agent had not reached yet is
+   *   a working path - released when every Dial so far failed on the route (CHANUNAVAIL, CONGESTION) and none is on
+   *   the wire (one that may be connected to the emergency centre is never followed by a second call there);
+   * - another site's number (internal, from a trunk's DID): one Dial over the hop the agent uses too (nextHop and
+   *   viaOf pick the same link or hub), the one that has just failed or that the agent skipped as down - a second
+   *   try of it only delays the hang-up (32 s of SIP timer B on a link that died silently), and the PSTN attempt the
+   *   agent lost is in no fallback;
+   * - an external number (PSTN, TEHO, hop-off for another site): no fallback has outbound routes (`i` hangs up);
+   * - a phone here, then its voicemail: the fallback rings the same phone, no voicemail.
+   * So only the emergency call is released; agent-fallback.e2e pins both the emergency and the inter-site case.
+   */
+  private emergencyToRetry(): boolean {
+    return this.plan.routeKind === 'emergency' && this.routeFailed && !this.dialling && !this.session.hungUp;
   }
 
   /** The call ran its course: counted with its outcome. */
@@ -544,6 +583,9 @@ function attemptTags(site: CompiledSite, plan: RoutePlan, attempt: DialAttempt):
  * CDR route tags cleared (FEDPBX_CALL and FEDPBX_ORIGIN stay: the fallback sets the same call id and origin).
  */
 const RELEASE_DATA = `${FEDPBX_HANDLED_VARIABLE}=,CDR(FEDPBX_ROUTE)=,CDR(FEDPBX_TARGET)=,CDR(FEDPBX_TRUNK)=,CDR(FEDPBX_REVISION)=,CDR(${FEDPBX_LEGS})=`;
+
+/** MSet data that gives an emergency call back to the fallback after a failed Dial: the guard alone ({@link CallRun.emergencyToRetry}). */
+const RELEASE_GUARD = `${FEDPBX_HANDLED_VARIABLE}=`;
 
 /** The first MSet's line (firstTagsLine). */
 const FIRST_TAGS = new LinePieces();
