@@ -9,10 +9,17 @@
 //
 // For each rate of BENCH_RATES (calls/s, default 50,200), calls end at that rate for BENCH_SECONDS (default 20); the
 // phase lasts until the controller has stored every CDR. Figures per phase: agent CPU ms per call and controller
-// CPU ms per CDR (utime+stime from /proc over the phase, minus what the process spends idle over as long, measured
-// just before over BENCH_IDLE_SECONDS, default 5; that idle CPU is reported on its own: `agent_idle_cpu_ms_per_s`,
-// `controller_idle_cpu_ms_per_s`, and by_rate `agent_cpu_ms_per_call_with_idle` is the per-call figure with it left
-// in), end-to-end latency from the call's end (the CDR dispatched) to the row's `received_at` (the
+// CPU ms per CDR: CPU over the phase, minus what the process spends at rest over as long. How (session 15): CPU is
+// each thread's schedstat run time (ns, summed over /proc/<pid>/task; /proc stat's 10 ms ticks moved an agent's
+// few ms a second at rest in steps of 2 ms/s), and the rest rate is measured over a settled window just before
+// the phase (BENCH_IDLE_SECONDS, default 10): first at least BENCH_SETTLE_SECONDS (default 8) after the last work
+// (start, warm-up, previous phase), then until three one-second rates agree (within 1 ms/s or 30%; at most 30 s
+// more), so the collections V8 runs after a burst fall in neither the rest window nor the next phase. The rest rate
+// is also measured just after the phase over as long (`agent_idle_after_cpu_ms_per_s`: the phase's aftermath, its
+// garbage collected), and each figure is given with nothing subtracted (by_rate `agent_cpu_ms_per_call_with_idle`)
+// and with the aftermath counted in (`agent_cpu_ms_per_call_with_aftermath`: phase plus after-window, less the
+// rest rate before over both). `agent_idle_cpu_ms_per_s` and `controller_idle_cpu_ms_per_s` are the rates before.
+// End-to-end latency is from the call's end (the CDR dispatched) to the row's `received_at` (the
 // ingest transaction's time), fsyncs per CDR of the agent (fsync + fdatasync syscalls, counted with `perf stat`
 // tracepoints where perf works, else null), and CDRs lost (dispatched and not stored).
 // Prints a table, then ONE JSON line; the headline keys are the worst over the rates (`by_rate` has each).
@@ -39,7 +46,6 @@ import { startNatsServer, type TestNatsServer } from '../support/nats-server.js'
 import { until } from '../support/until.js';
 
 const CONF = join(import.meta.dirname, '..', '..', 'deploy', 'asterisk', 'cdr_custom.conf');
-const CLK_TCK = 100;
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
 function envList(name: string, fallback: number[]): number[] {
@@ -50,17 +56,20 @@ function envList(name: string, fallback: number[]): number[] {
   return out;
 }
 
-/** utime + stime of a process in ms (all its threads). */
-function cpuMs(pid: number, path = `/proc/${pid}/stat`): number {
-  const stat = readFileSync(path, 'utf8');
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLK_TCK;
+/**
+ * CPU ms of a process: each thread's run time from schedstat (nanoseconds, not stat's 10 ms ticks: an agent at rest
+ * spends a few ms a second, a handful of ticks). Summed over the live threads: a thread that ended took its time with
+ * it (the agent's, the controller's and nats-server's threads live as long as they do).
+ */
+function cpuMs(pid: number): number {
+  let ms = 0;
+  for (const ns of threadCpuMs(pid).values()) ms += ns;
+  return ms;
 }
 
 /**
  * CPU ms per thread name: `main` (the event loop), `node` (libuv's fs pool, V8's helpers, worker threads: Node 20
- * names them all `node`). From schedstat (nanoseconds), not stat's 10 ms ticks: a thread's few ms a second at rest
- * are a handful of ticks.
+ * names them all `node`). From schedstat (nanoseconds).
  */
 function threadCpuMs(pid: number): Map<string, number> {
   const out = new Map<string, number>();
@@ -74,6 +83,29 @@ function threadCpuMs(pid: number): Map<string, number> {
     }
   }
   return out;
+}
+
+/**
+ * Waits until the agent is at rest: at least `minSeconds`, then until three one-second CPU rates agree (within
+ * 1 ms/s or 30% of the largest), at most `maxSeconds` more. After a burst V8 collects its garbage over the next
+ * seconds (scavenges, then the memory reducer's full collections); measured in the rest window they would be taken
+ * out of the next phase, left to fall into the phase they would be counted in it. Returns the seconds waited.
+ */
+async function settle(pid: number, minSeconds: number, maxSeconds: number): Promise<number> {
+  const t0 = performance.now();
+  await sleep(minSeconds * 1000);
+  const rates: number[] = [];
+  let last = cpuMs(pid);
+  const deadline = t0 + (minSeconds + maxSeconds) * 1000;
+  while (performance.now() < deadline) {
+    await sleep(1000);
+    const now = cpuMs(pid);
+    rates.push(now - last);
+    last = now;
+    const recent = rates.slice(-3);
+    if (recent.length === 3 && Math.max(...recent) - Math.min(...recent) <= Math.max(1, 0.3 * Math.max(...recent))) break;
+  }
+  return (performance.now() - t0) / 1000;
 }
 
 /** Counts a process's fsync and fdatasync calls with perf's syscall tracepoints (no ptrace: no cost to it). */
@@ -114,8 +146,14 @@ interface PhaseResult {
   readonly agentCpuMsPerCall: number;
   /** The same before the idle CPU is taken out. */
   readonly agentGrossCpuMsPerCall: number;
-  /** What the agent and the controller spend at rest (ms of CPU per second), measured just before the phase. */
+  /** The phase and the after-window, less the rest rate before over both: the phase's garbage collected counted in. */
+  readonly agentWithAftermathMsPerCall: number;
+  /** What the agent and the controller spend at rest (ms of CPU per second), measured just before the phase (settled). */
   readonly agentIdleMsPerS: number;
+  /** The agent's rate at rest just after the phase (over as long). */
+  readonly agentIdleAfterMsPerS: number;
+  /** Seconds waited for the agent to settle before the rest window. */
+  readonly settleS: number;
   readonly controllerIdleMsPerS: number;
   readonly controllerCpuMsPerCdr: number;
   readonly natsCpuMsPerCdr: number;
@@ -160,8 +198,9 @@ async function main(): Promise<void> {
   if (builds.length === 0) builds.push(AGENT_MAIN);
   const rounds = Math.max(1, Number(process.env.BENCH_ROUNDS ?? 1));
   const seconds = Number(process.env.BENCH_SECONDS ?? 20);
-  // Long enough that /proc's 10 ms ticks are a small part of it (5 s: +-2 ms/s).
-  const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 5);
+  // The rest windows (before and after each phase), and the least wait for the agent to settle before the first.
+  const idleSeconds = Number(process.env.BENCH_IDLE_SECONDS ?? 10);
+  const settleSeconds = Number(process.env.BENCH_SETTLE_SECONDS ?? 8);
   const log = (s: string): void => void process.stderr.write(`${s}\n`);
   let nats: TestNatsServer | undefined;
   let db: TestDatabase | undefined;
@@ -257,7 +296,9 @@ async function main(): Promise<void> {
       const running = await launch(main);
       const agentPid = running.pid;
       const build = label(main);
-      // What each process spends doing nothing (heartbeats, polls, timers), to take out of the phase's figure.
+      // What each process spends doing nothing (heartbeats, polls, timers), to take out of the phase's figure:
+      // measured once the agent has settled after its start, warm-up or previous phase.
+      const settleS = await settle(agentPid, settleSeconds, 30);
       const idle0 = [cpuMs(agentPid), cpuMs(controllerPid), cpuMs(natsPid)];
       const idleThreads0 = threadCpuMs(agentPid);
       await sleep(idleSeconds * 1000);
@@ -299,6 +340,10 @@ async function main(): Promise<void> {
       const cpu1 = [cpuMs(agentPid), cpuMs(controllerPid), cpuMs(natsPid)];
       const threads = [...threadCpuMs(agentPid)].map(([name, ms]) => `${name} ${fix((ms - (threads0.get(name) ?? 0)) / total)}`).join(', ');
       const fsyncCount = fsyncs === null ? null : await fsyncs.stop();
+      // The aftermath: the agent's rate just after the phase, over as long as the rest window before.
+      const after0 = cpuMs(agentPid);
+      await sleep(idleSeconds * 1000);
+      const afterMs = cpuMs(agentPid) - after0;
       // What the agent warned of meanwhile (a batch not acknowledged and sent again shows in the latency).
       const warnings = running.logs.slice(logsBefore).filter((l) => Number(l.level) >= 40);
       if (warnings.length > 0) log(`${build}, round ${round}, rate ${rate}/s: the agent logged ${warnings.length} warnings/errors, the first: ${JSON.stringify({ msg: warnings[0]!.msg, err: warnings[0]!.err })}`);
@@ -320,7 +365,10 @@ async function main(): Promise<void> {
         calls: total,
         agentCpuMsPerCall: spent[0]! / total,
         agentGrossCpuMsPerCall: (cpu1[0]! - cpu0[0]!) / total,
+        agentWithAftermathMsPerCall: Math.max(0, cpu1[0]! - cpu0[0]! + afterMs - idle[0]! * (elapsedS + idleSeconds)) / total,
         agentIdleMsPerS: idle[0]!,
+        agentIdleAfterMsPerS: afterMs / idleSeconds,
+        settleS,
         controllerIdleMsPerS: idle[1]!,
         controllerCpuMsPerCdr: spent[1]! / total,
         natsCpuMsPerCdr: spent[2]! / total,
@@ -333,7 +381,7 @@ async function main(): Promise<void> {
       };
       results.push(result);
       log(
-        `${build}, round ${round}, rate ${rate}/s: agent ${fix(result.agentCpuMsPerCall)} ms CPU/call (idle ${fix(idle[0]!, 1)} ms/s), controller ${fix(result.controllerCpuMsPerCdr)} ms/CDR (idle ${fix(idle[1]!, 1)} ms/s), nats ${fix(result.natsCpuMsPerCdr)} ms/CDR; e2e p50 ${fix(result.e2eP50Ms, 1)} p99 ${fix(result.e2eP99Ms, 1)} max ${fix(result.e2eMaxMs, 1)} ms; fsyncs/CDR ${fix(result.fsyncsPerCdr, 2)}; lost ${result.lost}${drained ? '' : ' (not drained in 60 s)'}; agent threads ms/call (idle not taken out): ${threads}; agent at rest by thread ms/s: ${idleThreads}`,
+        `${build}, round ${round}, rate ${rate}/s: agent ${fix(result.agentCpuMsPerCall)} ms CPU/call (gross ${fix(result.agentGrossCpuMsPerCall)}, with aftermath ${fix(result.agentWithAftermathMsPerCall)}; at rest ${fix(idle[0]!, 2)} ms/s before after ${fix(settleS, 0)} s settling, ${fix(result.agentIdleAfterMsPerS, 2)} after), controller ${fix(result.controllerCpuMsPerCdr)} ms/CDR (idle ${fix(idle[1]!, 1)} ms/s), nats ${fix(result.natsCpuMsPerCdr)} ms/CDR; e2e p50 ${fix(result.e2eP50Ms, 1)} p99 ${fix(result.e2eP99Ms, 1)} max ${fix(result.e2eMaxMs, 1)} ms; fsyncs/CDR ${fix(result.fsyncsPerCdr, 2)}; lost ${result.lost}${drained ? '' : ' (not drained in 60 s)'}; agent threads ms/call (idle not taken out): ${threads}; agent at rest by thread ms/s: ${idleThreads}`,
       );
     }
   } finally {
@@ -346,8 +394,8 @@ async function main(): Promise<void> {
     rmSync(dir, { recursive: true, force: true });
   }
 
-  const head = ['build', 'round', 'calls/s', 'calls', 'agent ms/call', 'controller ms/CDR', 'nats ms/CDR', 'e2e p50 ms', 'e2e p99 ms', 'e2e max ms', 'fsyncs/CDR', 'lost'];
-  const rows = results.map((r) => [r.build, r.round, r.rate, r.calls, fix(r.agentCpuMsPerCall), fix(r.controllerCpuMsPerCdr), fix(r.natsCpuMsPerCdr), fix(r.e2eP50Ms, 1), fix(r.e2eP99Ms, 1), fix(r.e2eMaxMs, 1), fix(r.fsyncsPerCdr, 2), r.lost].map(String));
+  const head = ['build', 'round', 'calls/s', 'calls', 'agent ms/call', 'gross', 'w/ aftermath', 'rest ms/s before', 'after', 'controller ms/CDR', 'nats ms/CDR', 'e2e p50 ms', 'e2e p99 ms', 'e2e max ms', 'fsyncs/CDR', 'lost'];
+  const rows = results.map((r) => [r.build, r.round, r.rate, r.calls, fix(r.agentCpuMsPerCall), fix(r.agentGrossCpuMsPerCall), fix(r.agentWithAftermathMsPerCall), fix(r.agentIdleMsPerS, 2), fix(r.agentIdleAfterMsPerS, 2), fix(r.controllerCpuMsPerCdr), fix(r.natsCpuMsPerCdr), fix(r.e2eP50Ms, 1), fix(r.e2eP99Ms, 1), fix(r.e2eMaxMs, 1), fix(r.fsyncsPerCdr, 2), r.lost].map(String));
   const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
   process.stdout.write(`${[head, ...rows].map((r) => r.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ')).join('\n')}\n`);
 
@@ -363,7 +411,9 @@ async function main(): Promise<void> {
   const figures = (of: readonly PhaseResult[]) => ({
     agent_cdr_cpu_ms_per_call: byRateOf(of, (r) => r.agentCpuMsPerCall),
     agent_cpu_ms_per_call_with_idle: byRateOf(of, (r) => r.agentGrossCpuMsPerCall),
-    agent_idle_cpu_ms_per_s: byRateOf(of, (r) => r.agentIdleMsPerS, 1),
+    agent_cpu_ms_per_call_with_aftermath: byRateOf(of, (r) => r.agentWithAftermathMsPerCall),
+    agent_idle_cpu_ms_per_s: byRateOf(of, (r) => r.agentIdleMsPerS, 2),
+    agent_idle_after_cpu_ms_per_s: byRateOf(of, (r) => r.agentIdleAfterMsPerS, 2),
     controller_idle_cpu_ms_per_s: byRateOf(of, (r) => r.controllerIdleMsPerS, 1),
     controller_cpu_ms_per_cdr: byRateOf(of, (r) => r.controllerCpuMsPerCdr),
     nats_cpu_ms_per_cdr: byRateOf(of, (r) => r.natsCpuMsPerCdr),
@@ -396,6 +446,7 @@ async function main(): Promise<void> {
       rates,
       seconds,
       rounds,
+      cpu_how: `schedstat ns over all threads; rest rate before each phase over ${idleSeconds} s once settled (>= ${settleSeconds} s, then three 1 s rates within 1 ms/s or 30%), and after it over as long`,
     })}\n`,
   );
 }
