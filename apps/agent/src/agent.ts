@@ -103,7 +103,7 @@ export class Agent {
     // A head office's extensions are read in a worker thread: the event loop answers FastAGI meanwhile.
     this.extensionReader = workerExtensionReader({ alarms: this.alarms });
     this.applier = new SnapshotApplier(config.FEDPBX_SITE_ID, keys, this.store, this.state, this.metrics, log, this.extensionReader);
-    this.cdrOutbox = new CdrOutbox(config.FEDPBX_STATE_DIR);
+    this.cdrOutbox = new CdrOutbox(config.FEDPBX_STATE_DIR, { alarms: this.alarms });
     // The controller sees an alarm come and go now, not with the next heartbeat up to 10 s later.
     this.alarms.onChange(() => this.sync?.heartbeatNow());
     this.applier.onApplied((snapshot, text) => {

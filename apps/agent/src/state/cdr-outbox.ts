@@ -3,6 +3,10 @@ import { mkdir, open, readdir, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import type { CdrEvent } from '@fedpbx/contracts';
+import type { AlarmBoard } from '../alarms/alarm-board.js';
+
+/** Raised while CDRs cannot be written to the outbox (disk full, a read-only or broken state dir). */
+export const CDR_OUTBOX_ALARM = 'cdr-outbox-write-failed';
 
 /**
  * The site's own call records, kept at the site first (ARCHITECTURE.md flow 3): one JSON line per CDR in
@@ -38,11 +42,13 @@ export class CdrOutbox {
   /** Day -> the ids stored in its file; most recently used last. */
   private readonly known = new Map<string, Set<string>>();
   private readonly keepDays: number;
+  private readonly alarms: Pick<AlarmBoard, 'raise' | 'clear'> | undefined;
 
-  constructor(stateDir: string, opts: { readonly keepDays?: number; readonly lingerMs?: number } = {}) {
+  constructor(stateDir: string, opts: { readonly keepDays?: number; readonly lingerMs?: number; readonly alarms?: Pick<AlarmBoard, 'raise' | 'clear'> } = {}) {
     this.dir = cdrDir(stateDir);
     this.keepDays = opts.keepDays ?? 2;
     this.lingerMs = opts.lingerMs ?? DEFAULT_LINGER_MS;
+    this.alarms = opts.alarms;
   }
 
   /**
@@ -107,8 +113,17 @@ export class CdrOutbox {
         this.pending = [];
         try {
           const fresh = await this.write(batch.map((b) => b.cdr));
+          this.alarms?.clear(CDR_OUTBOX_ALARM);
           batch.forEach((b, i) => b.done(fresh[i]!));
         } catch (error) {
+          // Calls do not wait on this (they route from memory), so nothing else would tell: the CDR file's records
+          // stay behind its cursor and are stored once a write works; a live AMI CDR alone is not kept.
+          const e = error as NodeJS.ErrnoException;
+          this.alarms?.raise(
+            CDR_OUTBOX_ALARM,
+            'critical',
+            `CDRs cannot be stored in ${this.dir} (${e.code ?? e.message}): calls keep routing; the CDR file's records (FEDPBX_CDR_FILE) are stored once a write works, live AMI CDRs meanwhile are lost`,
+          );
           for (const b of batch) b.fail(error);
         }
       }
