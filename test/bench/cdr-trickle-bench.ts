@@ -14,7 +14,9 @@
 // few ms a second at rest in steps of 2 ms/s), and the rest rate is measured over a settled window just before
 // the phase (BENCH_IDLE_SECONDS, default 10): first at least BENCH_SETTLE_SECONDS (default 8) after the last work
 // (start, warm-up, previous phase), then until three one-second rates agree (within 1 ms/s or 30%; at most 30 s
-// more), so the collections V8 runs after a burst fall in neither the rest window nor the next phase. The rest rate
+// more), so the collections V8 runs after a burst fall in neither the rest window nor the next phase; the rest rate
+// is the median of the window's one-second slices (a collection left over - the memory reducer's come ~8 s apart -
+// is one slice, not the rest's rate; the mean is printed beside it). The rest rate
 // is also measured just after the phase over as long (`agent_idle_after_cpu_ms_per_s`: the phase's aftermath, its
 // garbage collected), and each figure is given with nothing subtracted (by_rate `agent_cpu_ms_per_call_with_idle`)
 // and with the aftermath counted in (`agent_cpu_ms_per_call_with_aftermath`: phase plus after-window, less the
@@ -106,6 +108,29 @@ async function settle(pid: number, minSeconds: number, maxSeconds: number): Prom
     if (recent.length === 3 && Math.max(...recent) - Math.min(...recent) <= Math.max(1, 0.3 * Math.max(...recent))) break;
   }
   return (performance.now() - t0) / 1000;
+}
+
+/**
+ * What each process spends at rest (ms of CPU a second) over `seconds` one-second slices: the median slice (what is
+ * taken out of a phase: a full collection V8 runs seconds after a burst - the memory reducer's, ~8 s apart - is the
+ * burst's cost, not the rest's; it falls in one slice) and the mean (the whole window, as measured before).
+ */
+async function restRates(pids: readonly number[], seconds: number): Promise<{ median: number; mean: number }[]> {
+  const slices: number[][] = pids.map(() => []);
+  let last = pids.map((pid) => cpuMs(pid));
+  for (let i = 0; i < Math.max(1, Math.round(seconds)); i++) {
+    await sleep(1000);
+    const now = pids.map((pid) => cpuMs(pid));
+    now.forEach((ms, j) => slices[j]!.push(ms - last[j]!));
+    last = now;
+  }
+  return slices.map((xs) => ({ median: medianOf(xs), mean: xs.reduce((a, b) => a + b, 0) / xs.length }));
+}
+
+function medianOf(xs: readonly number[]): number {
+  const sorted = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
 /** Counts a process's fsync and fdatasync calls with perf's syscall tracepoints (no ptrace: no cost to it). */
@@ -299,10 +324,9 @@ async function main(): Promise<void> {
       // What each process spends doing nothing (heartbeats, polls, timers), to take out of the phase's figure:
       // measured once the agent has settled after its start, warm-up or previous phase.
       const settleS = await settle(agentPid, settleSeconds, 30);
-      const idle0 = [cpuMs(agentPid), cpuMs(controllerPid), cpuMs(natsPid)];
       const idleThreads0 = threadCpuMs(agentPid);
-      await sleep(idleSeconds * 1000);
-      const idle = [cpuMs(agentPid) - idle0[0]!, cpuMs(controllerPid) - idle0[1]!, cpuMs(natsPid) - idle0[2]!].map((ms) => ms / idleSeconds);
+      const rest = await restRates([agentPid, controllerPid, natsPid], idleSeconds);
+      const idle = rest.map((r) => r.median);
       const idleThreads = [...threadCpuMs(agentPid)].map(([name, ms]) => `${name} ${fix((ms - (idleThreads0.get(name) ?? 0)) / idleSeconds, 1)}`).join(', ');
 
       const tag = `${run}b${phases.findIndex((p) => p.rate === rate && p.main === main && p.round === round)}r${rate}`;
@@ -381,7 +405,7 @@ async function main(): Promise<void> {
       };
       results.push(result);
       log(
-        `${build}, round ${round}, rate ${rate}/s: agent ${fix(result.agentCpuMsPerCall)} ms CPU/call (gross ${fix(result.agentGrossCpuMsPerCall)}, with aftermath ${fix(result.agentWithAftermathMsPerCall)}; at rest ${fix(idle[0]!, 2)} ms/s before after ${fix(settleS, 0)} s settling, ${fix(result.agentIdleAfterMsPerS, 2)} after), controller ${fix(result.controllerCpuMsPerCdr)} ms/CDR (idle ${fix(idle[1]!, 1)} ms/s), nats ${fix(result.natsCpuMsPerCdr)} ms/CDR; e2e p50 ${fix(result.e2eP50Ms, 1)} p99 ${fix(result.e2eP99Ms, 1)} max ${fix(result.e2eMaxMs, 1)} ms; fsyncs/CDR ${fix(result.fsyncsPerCdr, 2)}; lost ${result.lost}${drained ? '' : ' (not drained in 60 s)'}; agent threads ms/call (idle not taken out): ${threads}; agent at rest by thread ms/s: ${idleThreads}`,
+        `${build}, round ${round}, rate ${rate}/s: agent ${fix(result.agentCpuMsPerCall)} ms CPU/call (gross ${fix(result.agentGrossCpuMsPerCall)}, with aftermath ${fix(result.agentWithAftermathMsPerCall)}; at rest ${fix(idle[0]!, 2)} ms/s before (median of 1 s; mean ${fix(rest[0]!.mean, 2)}) after ${fix(settleS, 0)} s settling, ${fix(result.agentIdleAfterMsPerS, 2)} after), controller ${fix(result.controllerCpuMsPerCdr)} ms/CDR (idle ${fix(idle[1]!, 1)} ms/s), nats ${fix(result.natsCpuMsPerCdr)} ms/CDR; e2e p50 ${fix(result.e2eP50Ms, 1)} p99 ${fix(result.e2eP99Ms, 1)} max ${fix(result.e2eMaxMs, 1)} ms; fsyncs/CDR ${fix(result.fsyncsPerCdr, 2)}; lost ${result.lost}${drained ? '' : ' (not drained in 60 s)'}; agent threads ms/call (idle not taken out): ${threads}; agent at rest by thread ms/s: ${idleThreads}`,
       );
     }
   } finally {
@@ -446,7 +470,7 @@ async function main(): Promise<void> {
       rates,
       seconds,
       rounds,
-      cpu_how: `schedstat ns over all threads; rest rate before each phase over ${idleSeconds} s once settled (>= ${settleSeconds} s, then three 1 s rates within 1 ms/s or 30%), and after it over as long`,
+      cpu_how: `schedstat ns over all threads; rest rate before each phase: median of ${idleSeconds} 1 s slices once settled (>= ${settleSeconds} s, then three 1 s rates within 1 ms/s or 30%), and after it over as long`,
     })}\n`,
   );
 }
