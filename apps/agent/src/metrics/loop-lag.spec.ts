@@ -1,6 +1,6 @@
 import { Registry } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
-import { LoopLagMonitor } from './loop-lag.js';
+import { collectProcessMetrics, LoopLagMonitor } from './loop-lag.js';
 
 const NAMES = ['seconds', 'min_seconds', 'max_seconds', 'mean_seconds', 'stddev_seconds', 'p50_seconds', 'p90_seconds', 'p99_seconds'];
 
@@ -45,5 +45,16 @@ describe('LoopLagMonitor', () => {
     expect(f.get('max_seconds')).toBeGreaterThanOrEqual(0.15 + 0.02);
     // Reported once: the next scrape starts afresh.
     expect((await figures(registry)).get('max_seconds')).toBeLessThan(0.15);
+  });
+
+  it("gives prom-client's default process metrics once each, the lag figures from the monitor", async () => {
+    const registry = new Registry();
+    monitor = collectProcessMetrics(registry, 't_', 20);
+    const names = (await registry.getMetricsAsJSON()).map((m) => m.name);
+    expect(new Set(names).size).toBe(names.length);
+    for (const name of ['t_process_cpu_user_seconds_total', 't_nodejs_heap_size_used_bytes', 't_nodejs_gc_duration_seconds', 't_nodejs_version_info']) expect(names).toContain(name);
+    for (const name of NAMES) expect(names).toContain(`t_nodejs_eventloop_lag_${name}`);
+    // The monitor's figures (one interval before anything was sampled), not prom-client's.
+    expect((await figures(registry)).get('p99_seconds')).toBe(0.02);
   });
 });

@@ -1,22 +1,28 @@
-import { createRequire } from 'node:module';
 import { monitorEventLoopDelay, performance, type EventLoopUtilization, type IntervalHistogram } from 'node:perf_hooks';
-import { Gauge, type Registry } from 'prom-client';
+import { collectDefaultMetrics, Gauge, type Registry } from 'prom-client';
 
 /** How often the monitor looks whether the loop has work (and so whether to sample its delay). */
 export const LOOP_LAG_CHECK_MS = 1000;
 /** Busy share of a check interval from which the delay is sampled: 1%, 10 ms of work a second. */
 export const LOOP_LAG_BUSY_SHARE = 0.01;
 
-type Collector = (registry: Registry, config: { prefix: string }) => void;
-const require = createRequire(import.meta.url);
-/** prom-client's default metrics but its event-loop lag, which {@link LoopLagMonitor} replaces (same names). */
-const OTHER_DEFAULT_METRICS = (require('prom-client') as { collectDefaultMetrics: { metricsList: string[] } }).collectDefaultMetrics.metricsList.filter(
-  (name) => name !== 'eventLoopLag',
-);
+/** The event-loop lag figures' names (after the prefix), prom-client's and {@link LoopLagMonitor}'s. */
+const LAG_FIGURES = ['seconds', 'min_seconds', 'max_seconds', 'mean_seconds', 'stddev_seconds', 'p50_seconds', 'p90_seconds', 'p99_seconds'];
+/**
+ * The resolution given to prom-client's own delay histogram, whose figures are taken out of the registry: its timer
+ * then fires once in ~25 days (the largest timer interval), not every 10 ms.
+ */
+const UNUSED_PRECISION_MS = 2 ** 31 - 1;
 
-/** prom-client's default metrics, with the event-loop lag figures from a {@link LoopLagMonitor}. */
+/**
+ * prom-client's default metrics, with the event-loop lag figures from a {@link LoopLagMonitor}. Only prom-client's
+ * public API: its default set (its lag histogram idle, see {@link UNUSED_PRECISION_MS}) less the lag figures by
+ * their names, which the monitor then registers (requiring each of its metric files by path broke with any change
+ * of prom-client's layout).
+ */
 export function collectProcessMetrics(registry: Registry, prefix: string, loopDelayMs: number): LoopLagMonitor {
-  for (const name of OTHER_DEFAULT_METRICS) (require(`prom-client/lib/metrics/${name}`) as Collector)(registry, { prefix });
+  collectDefaultMetrics({ register: registry, prefix, eventLoopMonitoringPrecision: UNUSED_PRECISION_MS });
+  for (const name of LAG_FIGURES) registry.removeSingleMetric(`${prefix}nodejs_eventloop_lag_${name}`);
   return new LoopLagMonitor(registry, prefix, loopDelayMs);
 }
 
