@@ -129,6 +129,37 @@ describe('dialplan peer: the rendered entry steps and fallback, after each AGI o
     expect(call.dials).toEqual([]);
   });
 
+  it('an emergency call whose agent went away after a Dial that failed on the route: the fallback dials the emergency trunks', async () => {
+    // The agent took 112 (FEDPBX_HANDLED=1), its trunk answered CONGESTION, then it was gone (killed by its
+    // supervisor or watchdog, a crash) before the next trunk: the caller is still up, and the site's emergency trunks
+    // are a working path. After an answered Dial, or with the caller gone, nothing more is dialled.
+    const agentThatDies = (dialled: string) =>
+      server((s) => {
+        let answers = 0;
+        s.on('data', () => {
+          answers += 1;
+          if (answers === 1) s.write(`EXEC Dial PJSIP/112@${dialled},60,T\n`);
+          if (answers === 2) s.write('GET VARIABLE DIALSTATUS\n');
+          if (answers === 3) s.destroy();
+        });
+        s.write('EXEC MSet FEDPBX_HANDLED=1,FEDPBX_ROUTE=emergency\n');
+      });
+    const run = async (agiStatus: string, ...results: ('CONGESTION' | 'CHANUNAVAIL' | 'ANSWER')[]) => {
+      const port = await agentThatDies('trunk-moscow-city');
+      const outcomes = [...results];
+      const call = await moscow.run({ context: 'fedpbx-internal', exten: '112', callerId: { num: '101' }, agi: { host: '127.0.0.1', port }, onDial: () => ({ status: outcomes.shift() ?? 'ANSWER' }) });
+      expect(call.agiStatus).toBe(agiStatus);
+      return call;
+    };
+    for (const failed of ['CONGESTION', 'CHANUNAVAIL'] as const) {
+      const call = await run('SUCCESS', failed, 'ANSWER');
+      expect(call.agi?.dials.map((d) => d.status)).toEqual([failed]);
+      expect(call.dials.map((d) => [d.data, d.status])).toEqual([['PJSIP/112@trunk-moscow-city', 'ANSWER']]);
+    }
+    const answered = await run('SUCCESS', 'ANSWER');
+    expect(answered.dials).toEqual([]);
+  });
+
   // #16: calls through the fallback to other sites carried no call id, so the receiving site and the CDRs could not
   // link the call. Now the fallback gives it the id the agent would, sends it on the INVITE, and a site receiving
   // it in its own fallback keeps it on its CDR.

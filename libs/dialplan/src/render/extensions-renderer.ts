@@ -110,7 +110,7 @@ export function renderExtensionsTo(config: SiteConfig, sink: TextSink, opts: Ext
   w.context(FEDPBX_CONTEXTS.internal, 'Calls from this site\'s phones.');
   for (const number of emergencyNumbers) {
     const dials: Step[] = emergencyTrunks.map((trunk) => ({ app: 'Dial', data: `PJSIP/${number}@${trunk}` }));
-    w.extension(number, entrySteps(agi(AGI_ENTRIES.internal), [...dials, { app: 'Hangup', data: '' }]));
+    w.extension(number, emergencySteps(agi(AGI_ENTRIES.internal), dials));
   }
   for (const exten of CATCH_ALL) {
     w.extension(exten, entrySteps(agi(AGI_ENTRIES.internal), exten === 's' ? [hangup()] : [...startedHere(siteId), gotoFallback(FEDPBX_CONTEXTS.fallbackSites)]));
@@ -222,6 +222,33 @@ function entrySteps(agi: Step, fallback: readonly Step[]): Step[] {
     { app: 'GotoIf', data: '$["${AGISTATUS}" = "HANGUP"]?handled' },
     { app: 'Log', data: 'WARNING,fedpbx agent did not take the call - AGISTATUS=${AGISTATUS} - fallback dialplan' },
     ...fallback,
+    { app: 'Hangup', data: '', label: 'handled' },
+  ];
+}
+
+/**
+ * An emergency number's entry: {@link entrySteps}, and the site's emergency trunks are dialled too when the agent took
+ * the call but its last Dial failed on the route (DIALSTATUS CHANUNAVAIL or CONGESTION) with the caller still up. An
+ * agent gone between two trunks (killed by its supervisor or watchdog, a crash) leaves the guard set: without this
+ * the call would be hung up although a trunk it had not reached could carry it. An agent that tried every trunk ends
+ * the same way: one more round through them, which an emergency call is owed rather than a hang-up. After an answered
+ * Dial (the caller spoke to the emergency centre) or with the caller gone, nothing more is dialled.
+ */
+function emergencySteps(agi: Step, dials: readonly Step[]): Step[] {
+  return [
+    { app: 'Set', data: `${FEDPBX_HANDLED_VARIABLE}=` },
+    agi,
+    { app: 'GotoIf', data: '$["${AGISTATUS}" = "HANGUP"]?handled' },
+    { app: 'GotoIf', data: '$["${DIALSTATUS}" = "CHANUNAVAIL"]?fallback' },
+    { app: 'GotoIf', data: '$["${DIALSTATUS}" = "CONGESTION"]?fallback' },
+    { app: 'GotoIf', data: `$["\${${FEDPBX_HANDLED_VARIABLE}}" = "1"]?handled` },
+    {
+      app: 'Log',
+      data: `WARNING,fedpbx emergency call to the fallback dialplan - AGISTATUS=\${AGISTATUS} DIALSTATUS=\${DIALSTATUS} ${FEDPBX_HANDLED_VARIABLE}=\${${FEDPBX_HANDLED_VARIABLE}}`,
+      label: 'fallback',
+    },
+    ...dials,
+    hangup(),
     { app: 'Hangup', data: '', label: 'handled' },
   ];
 }
