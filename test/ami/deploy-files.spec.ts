@@ -2,7 +2,9 @@
 // CDR configs (cdr_manager.conf mappings, cdr_custom.conf) are the agent's one column list (cdr/cdr-columns.ts).
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { pino } from 'pino';
 import { describe, expect, it } from 'vitest';
+import { AlarmBoard } from '../../apps/agent/src/alarms/alarm-board.js';
 import { CDR_COLUMNS, DEFAULT_CDR_CUSTOM_PATH, cdrManagerMappings, renderCdrCustomConf } from '../../apps/agent/src/cdr/cdr-columns.js';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
 
@@ -11,6 +13,7 @@ const read = (p: string): string => readFileSync(join(DEPLOY, p), 'utf8');
 
 async function registeredMetricNames(): Promise<Set<string>> {
   const metrics = new AgentMetrics(true);
+  new AlarmBoard(pino({ level: 'silent' }), metrics.registry); // fedpbx_alarm, on the agent's registry
   const names = new Set<string>();
   for (const m of await metrics.registry.getMetricsAsJSON()) {
     names.add(m.name);
@@ -44,6 +47,19 @@ describe('deploy/', () => {
     const known = await registeredMetricNames();
     expect(usedMetrics(read('prometheus/fedpbx-rules.yml')).filter((m) => !known.has(m))).toEqual([]);
     expect(read('prometheus/prometheus.yml')).toContain('fedpbx-rules.yml');
+  });
+
+  it('alerts on every site alarm, on CDRs that stop reaching JetStream and on refused snapshots', () => {
+    // The agent's alarms (nats-unreachable, cdr-outbox-write-failed, pjsip-transport-failed, ...) are shown at the
+    // controller; whoever watches Prometheus must see them too, and the two failures that raise none.
+    const expressions = [...read('prometheus/fedpbx-rules.yml').matchAll(/^\s+expr: (.+)$/gm)].map((m) => m[1]!);
+    expect(expressions).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^fedpbx_alarm\{[^}]*\} == 1$/),
+        expect.stringMatching(/^min_over_time\(fedpbx_cdr_backlog\{[^}]*\}\[\d+m\]\) > \d+$/),
+        expect.stringMatching(/^increase\(fedpbx_rejected_inputs_total\{[^}]*reason=~"snapshot-\.\*"[^}]*\}\[\d+m\]\) > 0$/),
+      ]),
+    );
   });
 
   it('cdr_manager.conf maps exactly the CDR columns the default Cdr event lacks', () => {
