@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { gunzipSync, gzipSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { decodeSnapshotValue, decodeSnapshotValueAsync, encodeSnapshotValue, SnapshotValueEncoder } from './snapshot-wire.js';
+import { decodeSnapshotValue, decodeSnapshotValueAsync, encodeSnapshotValue, SnapshotValueEncoder, textOfUtf8 } from './snapshot-wire.js';
 import { refusal } from './testing/refusal.js';
 
 describe('snapshot KV values', () => {
@@ -55,6 +55,17 @@ describe('snapshot KV values', () => {
     const bomb = gzipSync(Buffer.alloc(100 * 1024 * 1024, 0x20));
     expect(bomb.length).toBeGreaterThan(64 * 1024);
     await expect(decodeSnapshotValueAsync(bomb, 8 * 1024 * 1024)).rejects.toMatchObject({ code: 'malformed' });
+  });
+
+  it('reads ASCII bytes by their fast path and any other bytes as UTF-8: the same text either way', async () => {
+    const ascii = JSON.stringify({ noise: randomBytes(200 * 1024).toString('base64') });
+    await expect(decodeSnapshotValueAsync(encodeSnapshotValue(ascii))).resolves.toBe(ascii);
+    // One character past ASCII at the very end (latin1 would read its two bytes as two characters).
+    const accented = `${ascii.slice(0, -2)}é"}`;
+    await expect(decodeSnapshotValueAsync(encodeSnapshotValue(accented))).resolves.toBe(accented);
+    expect(decodeSnapshotValue(encodeSnapshotValue(accented))).toBe(accented);
+    expect(textOfUtf8(Buffer.from('caf\u00e9'))).toBe('caf\u00e9');
+    expect(textOfUtf8(Buffer.from([0x7b, 0x7d]))).toBe('{}');
   });
 
   describe('in pieces', () => {

@@ -1,3 +1,4 @@
+import { isAscii } from 'node:buffer';
 import { crc32, createGunzip, gunzipSync, gzipSync } from 'node:zlib';
 import { MemberCache } from './member-cache.js';
 import { SnapshotRejectedError } from './snapshot-signer.js';
@@ -94,7 +95,7 @@ export const MAX_SNAPSHOT_TEXT_BYTES = 256 * 1024 * 1024;
 export function decodeSnapshotValue(value: Uint8Array, maxBytes = MAX_SNAPSHOT_TEXT_BYTES): string {
   if (!isGzip(value)) return new TextDecoder().decode(value);
   try {
-    return gunzipSync(value, { maxOutputLength: maxBytes }).toString('utf8');
+    return textOfUtf8(gunzipSync(value, { maxOutputLength: maxBytes }));
   } catch (error) {
     throw notDecompressed(error);
   }
@@ -133,7 +134,17 @@ export async function decodeSnapshotValueAsync(value: Uint8Array, maxBytes = MAX
   const whole = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, bytes);
   // The pieces let go before the text is made: the two copies of the bytes are not held together with it.
   chunks.length = 0;
-  return whole.toString('utf8');
+  return textOfUtf8(whole);
+}
+
+/**
+ * The text of UTF-8 bytes. Bytes that are all ASCII - a snapshot's JSON is, but for names written in other scripts -
+ * are the same characters read as latin1, a copy into a one-byte string: ~3 ms of CPU for a head office's 20 MB
+ * against ~18 ms for UTF-8's decode, either in one piece on the event loop (#21 §3: the longest single piece of an
+ * apply). The check is simdutf's (~1 ms). Any other bytes decode as UTF-8, as before.
+ */
+export function textOfUtf8(bytes: Buffer): string {
+  return isAscii(bytes) ? bytes.toString('latin1') : bytes.toString('utf8');
 }
 
 function isGzip(value: Uint8Array): boolean {
