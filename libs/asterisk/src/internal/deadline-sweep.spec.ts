@@ -135,4 +135,54 @@ describe('DeadlineSweep', () => {
     sweep.unwatch(first);
     expect(refTimers()).toBe(idle);
   });
+
+  it('sleeps until the earliest deadline once none is being set, instead of waking every period', async () => {
+    const sweep = new DeadlineSweep(10);
+    let sweeps = 0;
+    const target = sweep as unknown as { sweep: () => void };
+    const realSweep = target.sweep.bind(sweep);
+    target.sweep = () => {
+      sweeps += 1;
+      realSweep();
+    };
+    const item = new Item('long');
+    const start = performance.now();
+    sweep.watch(item, 300, true);
+    await vi.waitFor(() => expect(item.firedAt).toBeDefined(), { timeout: 5_000 });
+    expect((item.firedAt as number) - start).toBeGreaterThanOrEqual(300);
+    // Woken every 10 ms that would be ~30 sweeps: one after the watch, then asleep until the deadline (a loaded
+    // machine's late timers only make fewer).
+    expect(sweeps).toBeLessThanOrEqual(5);
+  });
+
+  it('a deadline set while asleep wakes it: an earlier one fires on time, never before its bound', async () => {
+    const sweep = new DeadlineSweep(10);
+    const fired: string[] = [];
+    const late = new Item('late', fired);
+    const early = new Item('early', fired);
+    sweep.watch(late, 2_000, true);
+    await delay(60); // asleep by now, until the 2 s deadline
+    const start = performance.now();
+    sweep.watch(early, 30, true);
+    await vi.waitFor(() => expect(fired).toEqual(['early']), { timeout: 1_500 });
+    expect((early.firedAt as number) - start).toBeGreaterThanOrEqual(30);
+    expect(sweep.size).toBe(1);
+    sweep.unwatch(late);
+    expect(sweep.size).toBe(0);
+  });
+
+  it('after a sleep, a new deadline is swept at the period again (not at the length of the sleep)', async () => {
+    const sweep = new DeadlineSweep(10);
+    const fired: string[] = [];
+    const first = new Item('first', fired);
+    sweep.watch(first, 2_000, true);
+    await vi.waitFor(() => expect(fired).toEqual(['first']), { timeout: 6_000 });
+    // The sleep's timer was ~2 s long; the next deadline is 20 ms and must not wait for another 2 s.
+    const next = new Item('next', fired);
+    sweep.watch(next, 20, true);
+    const start = performance.now();
+    await vi.waitFor(() => expect(fired).toEqual(['first', 'next']), { timeout: 5_000 });
+    expect((next.firedAt as number) - start).toBeGreaterThanOrEqual(20);
+    expect((next.firedAt as number) - start).toBeLessThan(1_000);
+  }, 10_000);
 });

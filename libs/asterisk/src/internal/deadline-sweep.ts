@@ -11,6 +11,11 @@
  * heap number each time): a deadline is counted from the last reading plus one period, so it fires no earlier than
  * its bound after it was set - less the event loop's lateness at that sweep, as Node's own timers count from the
  * loop's cached time - and at most two periods (plus that lateness) after.
+ *
+ * A sweep that finds no deadline set since the one before (calls open, none starting: long Dials) sleeps until the
+ * earliest deadline instead of waking every period; the next `watch` reads the clock afresh and wakes it to its
+ * period again. So the timer runs at its period only while deadlines are being set, when a reading per period
+ * is what keeps a reading per deadline away.
  */
 
 /** What an object keeps for the sweep (its fields, so that watching it allocates nothing). */
@@ -32,6 +37,12 @@ export class DeadlineSweep {
   private keepingAlive = 0;
   private timer: NodeJS.Timeout | undefined;
   private scheduled = false;
+  /** The timer is set for the earliest deadline, not the period (see the class comment); the clock may be stale. */
+  private sleeping = false;
+  /** {@link timer} was made for the period (not for a sleep): refresh() sets it for one more period. */
+  private timerIsPeriodic = false;
+  /** A deadline was set since the last sweep. */
+  private watchedSinceSweep = false;
   private readonly onTimer = (): void => this.sweep();
   /** Whole milliseconds since {@link origin}, read at each sweep and when a sweep is set again after a pause. */
   private clock = 0;
@@ -44,8 +55,9 @@ export class DeadlineSweep {
    * process alive, as a timer does unless unref'd.
    */
   watch(item: Swept, ms: number, keepAlive: boolean): void {
-    // No sweep set: the clock has not been read since the last one, which may be long ago.
-    if (!this.scheduled) this.readClock();
+    // No sweep set, or one asleep: the clock has not been read since the last one, which may be long ago.
+    if (!this.scheduled || this.sleeping) this.readClock();
+    this.watchedSinceSweep = true;
     item.sweepAt = this.clock + ms + this.periodMs;
     const state = keepAlive ? 1 : 2;
     if (item.sweepState === 0) {
@@ -90,10 +102,20 @@ export class DeadlineSweep {
 
   /** Sets the timer for the next sweep when none is set, ref'd when a watched deadline keeps the process alive. */
   private schedule(): void {
+    if (this.sleeping) {
+      // A deadline set while asleep: back to sweeping every period (the new one may be the earliest).
+      this.sleeping = false;
+      this.scheduled = false;
+    }
     if (!this.scheduled) {
       this.scheduled = true;
-      if (this.timer === undefined) this.timer = setTimeout(this.onTimer, this.periodMs);
-      else this.timer.refresh();
+      // refresh() keeps a timer's length: the timer made for a sleep is not reused for the period.
+      if (this.timer !== undefined && this.timerIsPeriodic) this.timer.refresh();
+      else {
+        if (this.timer !== undefined) clearTimeout(this.timer);
+        this.timer = setTimeout(this.onTimer, this.periodMs);
+        this.timerIsPeriodic = true;
+      }
     }
     const timer = this.timer as NodeJS.Timeout;
     if (this.keepingAlive > 0) {
@@ -116,6 +138,7 @@ export class DeadlineSweep {
 
   private sweep(): void {
     this.scheduled = false;
+    this.sleeping = false;
     this.readClock();
     const now = this.clock;
     // What is due is gathered first: a deadline's handler may watch or unwatch any object, this one included.
@@ -136,7 +159,29 @@ export class DeadlineSweep {
         }
       }
     }
-    if (this.head !== undefined) this.schedule();
+    if (this.head === undefined) return;
+    if (this.watchedSinceSweep) {
+      this.watchedSinceSweep = false;
+      this.schedule();
+      return;
+    }
+    this.sleepUntilEarliest();
+  }
+
+  /**
+   * No deadline was set since the last sweep: the timer is set for the earliest one (the clock was just read, and
+   * every deadline was counted from a reading no later than it), not for the next period.
+   */
+  private sleepUntilEarliest(): void {
+    let earliest = Infinity;
+    for (let item = this.head; item !== undefined; item = item.sweepNext) if (item.sweepAt < earliest) earliest = item.sweepAt;
+    const ms = Math.max(this.periodMs, earliest - this.clock);
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = setTimeout(this.onTimer, ms);
+    this.timerIsPeriodic = false;
+    if (this.keepingAlive === 0) this.timer.unref();
+    this.scheduled = true;
+    this.sleeping = true;
   }
 }
 
