@@ -21,6 +21,8 @@
 // garbage collected), and each figure is given with nothing subtracted (by_rate `agent_cpu_ms_per_call_with_idle`)
 // and with the aftermath counted in (`agent_cpu_ms_per_call_with_aftermath`: phase plus after-window, less the
 // rest rate before over both). `agent_idle_cpu_ms_per_s` and `controller_idle_cpu_ms_per_s` are the rates before.
+// The agent's main-thread GC pauses (its own nodejs_gc_duration_seconds) are given for the phase, per call
+// (`agent_gc_pause_ms_per_call`), and for the after-window (`agent_gc_pause_ms_after`): where V8's collections fell.
 // End-to-end latency is from the call's end (the CDR dispatched) to the row's `received_at` (the
 // ingest transaction's time), fsyncs per CDR of the agent (fsync + fdatasync syscalls, counted with `perf stat`
 // tracepoints where perf works, else null), and CDRs lost (dispatched and not stored).
@@ -133,6 +135,14 @@ function medianOf(xs: readonly number[]): number {
   return sorted.length % 2 === 1 ? (sorted[mid] as number) : ((sorted[mid - 1] as number) + (sorted[mid] as number)) / 2;
 }
 
+/** The agent's main-thread GC pauses so far, ms by kind (major, minor, incremental, weakcb), from its /metrics. */
+async function gcPauseMs(metricsPort: number): Promise<Map<string, number>> {
+  const out = new Map<string, number>();
+  const text = await (await fetch(`http://127.0.0.1:${metricsPort}/metrics`)).text();
+  for (const m of text.matchAll(/^fedpbx_agent_nodejs_gc_duration_seconds_sum\{kind="(\w+)"\} (\S+)$/gm)) out.set(m[1]!, Number(m[2]) * 1000);
+  return out;
+}
+
 /** Counts a process's fsync and fdatasync calls with perf's syscall tracepoints (no ptrace: no cost to it). */
 class FsyncCounter {
   private constructor(private readonly child: ChildProcess, private readonly out: { text: string }) {}
@@ -179,6 +189,9 @@ interface PhaseResult {
   readonly agentIdleAfterMsPerS: number;
   /** Seconds waited for the agent to settle before the rest window. */
   readonly settleS: number;
+  /** The agent's main-thread GC pauses (its nodejs_gc_duration_seconds) in the phase, per call, and in the after-window. */
+  readonly agentGcMsPerCall: number;
+  readonly agentGcAfterMs: number;
   readonly controllerIdleMsPerS: number;
   readonly controllerCpuMsPerCdr: number;
   readonly natsCpuMsPerCdr: number;
@@ -332,6 +345,7 @@ async function main(): Promise<void> {
       const tag = `${run}b${phases.findIndex((p) => p.rate === rate && p.main === main && p.round === round)}r${rate}`;
       const prefix = `moscow-${tag}.`;
       const ends = new Map<string, number>();
+      const gc0 = await gcPauseMs(running.metricsPort);
       const fsyncs = FsyncCounter.start(agentPid);
       await sleep(200); // perf attached
       const cpu0 = [cpuMs(agentPid), cpuMs(controllerPid), cpuMs(natsPid)];
@@ -364,10 +378,16 @@ async function main(): Promise<void> {
       const cpu1 = [cpuMs(agentPid), cpuMs(controllerPid), cpuMs(natsPid)];
       const threads = [...threadCpuMs(agentPid)].map(([name, ms]) => `${name} ${fix((ms - (threads0.get(name) ?? 0)) / total)}`).join(', ');
       const fsyncCount = fsyncs === null ? null : await fsyncs.stop();
-      // The aftermath: the agent's rate just after the phase, over as long as the rest window before.
+      // The aftermath: the agent's rate just after the phase, over as long as the rest window before (the scrape
+      // just before it costs the agent a few ms: ~0.3 ms/s of its rate).
+      const gc1 = await gcPauseMs(running.metricsPort);
       const after0 = cpuMs(agentPid);
       await sleep(idleSeconds * 1000);
       const afterMs = cpuMs(agentPid) - after0;
+      const gc2 = await gcPauseMs(running.metricsPort);
+      const gcOf = (from: Map<string, number>, to: Map<string, number>): string =>
+        [...to].map(([kind, ms]) => `${kind} ${fix(ms - (from.get(kind) ?? 0), 1)}`).join(', ');
+      const gcTotal = (from: Map<string, number>, to: Map<string, number>): number => [...to].reduce((n, [kind, ms]) => n + ms - (from.get(kind) ?? 0), 0);
       // What the agent warned of meanwhile (a batch not acknowledged and sent again shows in the latency).
       const warnings = running.logs.slice(logsBefore).filter((l) => Number(l.level) >= 40);
       if (warnings.length > 0) log(`${build}, round ${round}, rate ${rate}/s: the agent logged ${warnings.length} warnings/errors, the first: ${JSON.stringify({ msg: warnings[0]!.msg, err: warnings[0]!.err })}`);
@@ -393,6 +413,8 @@ async function main(): Promise<void> {
         agentIdleMsPerS: idle[0]!,
         agentIdleAfterMsPerS: afterMs / idleSeconds,
         settleS,
+        agentGcMsPerCall: gcTotal(gc0, gc1) / total,
+        agentGcAfterMs: gcTotal(gc1, gc2),
         controllerIdleMsPerS: idle[1]!,
         controllerCpuMsPerCdr: spent[1]! / total,
         natsCpuMsPerCdr: spent[2]! / total,
@@ -405,7 +427,7 @@ async function main(): Promise<void> {
       };
       results.push(result);
       log(
-        `${build}, round ${round}, rate ${rate}/s: agent ${fix(result.agentCpuMsPerCall)} ms CPU/call (gross ${fix(result.agentGrossCpuMsPerCall)}, with aftermath ${fix(result.agentWithAftermathMsPerCall)}; at rest ${fix(idle[0]!, 2)} ms/s before (median of 1 s; mean ${fix(rest[0]!.mean, 2)}) after ${fix(settleS, 0)} s settling, ${fix(result.agentIdleAfterMsPerS, 2)} after), controller ${fix(result.controllerCpuMsPerCdr)} ms/CDR (idle ${fix(idle[1]!, 1)} ms/s), nats ${fix(result.natsCpuMsPerCdr)} ms/CDR; e2e p50 ${fix(result.e2eP50Ms, 1)} p99 ${fix(result.e2eP99Ms, 1)} max ${fix(result.e2eMaxMs, 1)} ms; fsyncs/CDR ${fix(result.fsyncsPerCdr, 2)}; lost ${result.lost}${drained ? '' : ' (not drained in 60 s)'}; agent threads ms/call (idle not taken out): ${threads}; agent at rest by thread ms/s: ${idleThreads}`,
+        `${build}, round ${round}, rate ${rate}/s: agent ${fix(result.agentCpuMsPerCall)} ms CPU/call (gross ${fix(result.agentGrossCpuMsPerCall)}, with aftermath ${fix(result.agentWithAftermathMsPerCall)}; at rest ${fix(idle[0]!, 2)} ms/s before (median of 1 s; mean ${fix(rest[0]!.mean, 2)}) after ${fix(settleS, 0)} s settling, ${fix(result.agentIdleAfterMsPerS, 2)} after), controller ${fix(result.controllerCpuMsPerCdr)} ms/CDR (idle ${fix(idle[1]!, 1)} ms/s), nats ${fix(result.natsCpuMsPerCdr)} ms/CDR; e2e p50 ${fix(result.e2eP50Ms, 1)} p99 ${fix(result.e2eP99Ms, 1)} max ${fix(result.e2eMaxMs, 1)} ms; fsyncs/CDR ${fix(result.fsyncsPerCdr, 2)}; lost ${result.lost}${drained ? '' : ' (not drained in 60 s)'}; agent threads ms/call (idle not taken out): ${threads}; agent at rest by thread ms/s: ${idleThreads}; agent GC pauses ms in the phase: ${gcOf(gc0, gc1)}, after it: ${gcOf(gc1, gc2)}`,
       );
     }
   } finally {
@@ -438,6 +460,8 @@ async function main(): Promise<void> {
     agent_cpu_ms_per_call_with_aftermath: byRateOf(of, (r) => r.agentWithAftermathMsPerCall),
     agent_idle_cpu_ms_per_s: byRateOf(of, (r) => r.agentIdleMsPerS, 2),
     agent_idle_after_cpu_ms_per_s: byRateOf(of, (r) => r.agentIdleAfterMsPerS, 2),
+    agent_gc_pause_ms_per_call: byRateOf(of, (r) => r.agentGcMsPerCall),
+    agent_gc_pause_ms_after: byRateOf(of, (r) => r.agentGcAfterMs, 1),
     controller_idle_cpu_ms_per_s: byRateOf(of, (r) => r.controllerIdleMsPerS, 1),
     controller_cpu_ms_per_cdr: byRateOf(of, (r) => r.controllerCpuMsPerCdr),
     nats_cpu_ms_per_cdr: byRateOf(of, (r) => r.natsCpuMsPerCdr),
