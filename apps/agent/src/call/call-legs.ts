@@ -53,7 +53,9 @@ export function legOf(siteId: string, plan: RoutePlan, attempt: DialAttempt): Ca
       // A remote trunk's leg targets the site it leaves through; the PSTN fallback of an inter-site call still
       // targets the site it reaches (at its DID).
       const target = remote ? attempt.trunkSiteId : attempt.reason === 'link-down-fallback' ? plan.tags.targetSiteId : undefined;
-      return { routeKind, endpoint: attempt.endpoint, number: attempt.number, trunkId: attempt.trunkId, ...(target === undefined ? {} : { targetSiteId: target }) };
+      // Two literals rather than a spread: no object made to be spread, on every call with a trunk leg.
+      if (target === undefined) return { routeKind, endpoint: attempt.endpoint, number: attempt.number, trunkId: attempt.trunkId };
+      return { routeKind, endpoint: attempt.endpoint, number: attempt.number, trunkId: attempt.trunkId, targetSiteId: target };
     }
   }
 }

@@ -13,6 +13,7 @@ import type {
 } from '@fedpbx/contracts';
 import { NumberingPlan } from '../numbering/numbering-plan.js';
 import { PatternSet } from '../patterns/index.js';
+import { trunkEndpointName } from '../render/names.js';
 import { ExtensionTable, runToEnd } from './extension-table.js';
 
 /** A trunk as the resolver sees it: own trunks in full, other sites' trunks by id, site and name only. */
@@ -22,6 +23,8 @@ export interface TrunkRef {
   readonly name: string;
   readonly emergency: boolean;
   readonly local: boolean;
+  /** `trunk-<name>`, the PJSIP endpoint a call dials it on (made once here, not per call). */
+  readonly endpoint: string;
 }
 
 /**
@@ -125,8 +128,8 @@ export function* compilingSite(config: SiteConfigToCompile, revision: number, pr
   if (sameTrunks && before !== undefined) trunks = before.site.trunks;
   else {
     const built = new Map<string, TrunkRef>();
-    for (const t of own) built.set(t.id, { id: t.id, siteId, name: t.name, emergency: t.emergency, local: true });
-    for (const t of config.remoteTrunks) built.set(t.id, { id: t.id, siteId: t.siteId, name: t.name, emergency: false, local: false });
+    for (const t of own) built.set(t.id, { id: t.id, siteId, name: t.name, emergency: t.emergency, local: true, endpoint: trunkEndpointName(t.name) });
+    for (const t of config.remoteTrunks) built.set(t.id, { id: t.id, siteId: t.siteId, name: t.name, emergency: false, local: false, endpoint: trunkEndpointName(t.name) });
     trunks = built;
   }
 

@@ -60,6 +60,25 @@ describe('ExtensionTable', () => {
     for (const miss of ['9999', '15000', '1005000', '0', '999999999999999']) expect(table.get(miss)).toBeUndefined();
   });
 
+  it('answers every number alike whether its length is indexed directly (dense) or searched (sparse)', () => {
+    // Length 4: 1000-1999 with every third number missing (dense: one read by offset). Length 6: 300 numbers
+    // spread over 100000-999999 (sparse: the binary search). A repeat in each keeps its first row.
+    const list: Extension[] = [];
+    for (let n = 1000; n <= 1999; n++) if (n % 3 !== 0) list.push(ext(String(n), { ringTimeoutSec: 5 + (n % 100) }));
+    for (let i = 0; i < 300; i++) list.push(ext(String(100_000 + i * 2999), { ringTimeoutSec: 5 + (i % 100) }));
+    list.push(ext('1001', { displayName: 'repeat' }), ext('100000', { displayName: 'repeat' }));
+    const map = new Map<string, Extension>();
+    for (const e of list) if (!map.has(e.number)) map.set(e.number, e);
+    const table = ExtensionTable.of(list);
+    const moved = ExtensionTable.fromColumns(ExtensionTable.of(list).columns().columns);
+    for (const t of [table, moved]) {
+      for (let n = 990; n <= 2010; n++) expect(t.get(String(n))?.ringTimeoutSec).toBe(map.get(String(n))?.ringTimeoutSec);
+      for (let n = 99_990; n <= 100_000 + 300 * 2999; n += 7) expect(t.has(String(n))).toBe(map.has(String(n)));
+      for (const e of map.values()) expect(t.get(e.number)?.displayName).toBe(e.displayName);
+      for (const miss of ['0999', '0000', '9999', '099999', '999999']) expect(t.has(miss)).toBe(map.has(miss));
+    }
+  });
+
   it('keeps the first of a repeated number', () => {
     const table = ExtensionTable.of([ext('200', { displayName: 'first' }), ext('200', { displayName: 'second' })]);
     expect(table.size).toBe(1);

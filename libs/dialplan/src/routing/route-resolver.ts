@@ -259,13 +259,16 @@ function emergency(site: CompiledSite, dialled: string, health: Health, t?: Trac
 }
 
 function local(site: CompiledSite, number: string, kind: RouteKind, t?: Tracer): RoutePlan {
-  const ext = site.extensions.get(number);
-  if (ext !== undefined) {
-    const attempts: Attempt[] = [
-      { kind: 'endpoint', number, endpoint: ext.endpoint ?? ext.number, timeoutSec: ext.ringTimeoutSec },
-    ];
-    if (ext.voicemail) attempts.push({ kind: 'voicemail', mailbox: number });
-    t?.step('extension', `${number} is ${ext.displayName}: ring PJSIP/${ext.endpoint ?? ext.number} for ${ext.ringTimeoutSec} s${ext.voicemail ? ', then voicemail' : ''}`);
+  // The callee's fields read by row: no view object for what the plan does not keep (its display name is for traces).
+  const extensions = site.extensions;
+  const row = extensions.row(number);
+  if (row >= 0) {
+    const endpoint = extensions.endpointAt(row) ?? number;
+    const timeoutSec = extensions.ringTimeoutAt(row);
+    const voicemail = extensions.voicemailAt(row);
+    const attempts: Attempt[] = [{ kind: 'endpoint', number, endpoint, timeoutSec }];
+    if (voicemail) attempts.push({ kind: 'voicemail', mailbox: number });
+    t?.step('extension', `${number} is ${extensions.displayNameAt(row)}: ring PJSIP/${endpoint} for ${timeoutSec} s${voicemail ? ', then voicemail' : ''}`);
     return finish(site, kind, 'internal', attempts, false, undefined, undefined, t);
   }
   const flow = site.flowsByNumber.get(number);
@@ -369,7 +372,7 @@ function trunkAttempts(
 }
 
 function localTrunkAttempt(trunk: TrunkRef, number: string, reason: AttemptOf<'trunk'>['reason']): AttemptOf<'trunk'> {
-  return { kind: 'trunk', trunkId: trunk.id, trunkSiteId: trunk.siteId, number, endpoint: `trunk-${trunk.name}`, timeoutSec: PSTN_RING_TIMEOUT_SEC, reason };
+  return { kind: 'trunk', trunkId: trunk.id, trunkSiteId: trunk.siteId, number, endpoint: trunk.endpoint, timeoutSec: PSTN_RING_TIMEOUT_SEC, reason };
 }
 
 function siteAttempt(site: CompiledSite, targetSiteId: string, via: string, number: string): AttemptOf<'site'> {
