@@ -72,6 +72,18 @@ describe('agent config sync over NATS', () => {
     await ctl.put('moscow', '{"not": "a snapshot"');
     await expect.poll(async () => (await ctl.events(Subjects.eventSubject('moscow', 'snapshot.refused'))).length).toBe(2);
     expect(await revisionOf(a)).toBe(2);
+    // Every refusal is counted where Prometheus alerts on it (FedpbxSnapshotRefused), a value that does not even
+    // decode (gzip's magic, then no gzip stream) as well as one the applier refuses.
+    const refusals = async (): Promise<number> => {
+      const text = await (await fetch(`http://127.0.0.1:${a.metricsPort}/metrics`)).text();
+      return [...text.matchAll(/^fedpbx_rejected_inputs_total\{reason="snapshot-[^"]*"\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
+    };
+    expect(await refusals()).toBe(2);
+    await (await ctl.bucket('moscow')).put(Subjects.SNAPSHOT_KEY, Uint8Array.from([0x1f, 0x8b, 8, 0, 1, 2, 3, 4, 5, 6]));
+    await expect.poll(async () => (await ctl.events(Subjects.eventSubject('moscow', 'snapshot.refused'))).length).toBe(3);
+    expect(await refusals()).toBe(3);
+    expect(await metric(a, 'fedpbx_rejected_inputs_total{reason="snapshot-undecodable"}')).toBe(1);
+    expect(await revisionOf(a)).toBe(2);
 
     const applied = (await ctl.events(Subjects.eventSubject('moscow', 'snapshot.applied'))).map((e) => e.event);
     expect(applied).toEqual([

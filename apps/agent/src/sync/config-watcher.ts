@@ -27,8 +27,11 @@ export interface ConfigWatcherOptions {
    * row is re-created. Default {@link WATCH_HEARTBEAT_MS}.
    */
   readonly heartbeatMs?: number;
-  /** Where re-created watches are counted (`fedpbx_config_watch_recreated_total`). */
-  readonly metrics?: Pick<AgentMetrics, 'configWatchRecreated'>;
+  /**
+   * Where re-created watches are counted (`fedpbx_config_watch_recreated_total`), and values refused before the
+   * applier sees them (`fedpbx_rejected_inputs_total{reason="snapshot-undecodable"}`; the applier counts its own).
+   */
+  readonly metrics?: Pick<AgentMetrics, 'configWatchRecreated' | 'snapshotRefused'>;
   readonly log: Logger;
 }
 
@@ -219,6 +222,7 @@ export class ConfigWatcher {
     try {
       return await decodeSnapshotValueAsync(entry.value);
     } catch (error) {
+      this.opts.metrics?.snapshotRefused('undecodable');
       this.refused(0, error instanceof Error ? `malformed: ${error.message}` : 'malformed');
       return undefined;
     }
