@@ -23,7 +23,7 @@ describe('agent configuration', () => {
     expect(c.FEDPBX_AGI_LISTEN).toEqual({ host: '127.0.0.1', port: 4573 });
     expect(c.FEDPBX_METRICS_LISTEN).toEqual({ host: '127.0.0.1', port: 9464 });
     expect(c.FEDPBX_AGI_MAX_SESSIONS).toBe(2000);
-    expect(c.FEDPBX_METRICS_LOOP_DELAY_MS).toBe(20);
+    expect(c.FEDPBX_METRICS_LOOP_DELAY_MS).toBe(50);
     expect(c.FEDPBX_AMI_READ_HOLD_MS).toBe(200);
   });
 

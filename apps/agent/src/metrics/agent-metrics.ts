@@ -5,7 +5,7 @@ import type { SiteSnapshot } from '@fedpbx/contracts';
 
 /** The agent's Prometheus metrics (names documented in README and used by deploy/grafana). */
 /** The agent's default event-loop delay sampling interval (`FEDPBX_METRICS_LOOP_DELAY_MS`). */
-export const DEFAULT_LOOP_DELAY_MS = 20;
+export const DEFAULT_LOOP_DELAY_MS = 50;
 
 export class AgentMetrics {
   readonly registry = new Registry();
@@ -102,11 +102,12 @@ export class AgentMetrics {
   readonly loopLag: LoopLagMonitor | undefined;
 
   /**
-   * `loopDelayMs`: the event-loop delay monitor's sampling interval. prom-client's default, 10 ms, wakes the loop
-   * 100 times a second (~3.4 ms of CPU a second here; 20 ms: ~2.0, 50 ms: ~0.9). Each sample is a whole timer
-   * interval, so the lag figures read ~this at rest and a stall of S ms as S to S + this: at 20 ms, stalls of a few
-   * tens of ms (what Grafana's lag p99 panel and bench:apply's `apply_loop_delay_max_ms` look for) still stand out
-   * from the 20 ms floor. It samples only while the loop has work (loop-lag.ts): at rest, one wake-up a second.
+   * `loopDelayMs`: the event-loop delay monitor's sampling interval. Each sample is a whole timer interval, so the
+   * lag figures read ~this at rest and a stall of S ms as S to S + this. It samples only while the loop has work
+   * (loop-lag.ts), and then each interval is a wake-up of its own: with calls flowing at 50/s, 20 ms cost ~1.2-1.7 ms
+   * of CPU a second (~0.03 ms per call), 50 ms ~0.5 (bare process with 50 other wake-ups a second, schedstat). At 50
+   * ms, stalls of 50 ms and more (the watchdog kills at 200) still stand out in Grafana's lag p99 panel; bench:apply
+   * samples every 10 ms for its `apply_loop_delay_max_ms`.
    */
   constructor(defaultMetrics = true, loopDelayMs = DEFAULT_LOOP_DELAY_MS) {
     this.loopLag = defaultMetrics ? collectProcessMetrics(this.registry, 'fedpbx_agent_', loopDelayMs) : undefined;
