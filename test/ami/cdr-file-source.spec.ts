@@ -229,6 +229,21 @@ describe('CDR file source', () => {
     await until('cleared', () => !s.alarms.raised.has(CDR_FILE_ALARM) && stored(s).length === 1);
     expect(stored(s)).toEqual([idOf(c)]);
   });
+
+  it('an outbox that cannot be written (disk full) is not blamed on the CDR file: no cdr-file-unreadable, the records wait', async () => {
+    // The file read fine: the admin is sent to the outbox's own alarm (cdr-outbox-write-failed), not to Asterisk's
+    // log dir; the cursor stays, so the records are stored once the outbox works again.
+    const s = site();
+    const c = cdr();
+    const dayFile = join(s.stateDir, 'cdr', `${new Date(c.end).toISOString().slice(0, 10)}.jsonl`);
+    mkdirSync(dayFile, { recursive: true }); // the outbox's day file cannot be read or appended to (EISDIR), as root too
+    s.writer.write(c);
+    await start(s);
+    expect(s.alarms.raised.has(CDR_FILE_ALARM)).toBe(false);
+    rmSync(dayFile, { recursive: true });
+    await until('stored', () => stored(s).length === 1);
+    expect(stored(s)).toEqual([idOf(c)]);
+  });
 });
 
 /** Another agent process on the same state dir (a restart): a fresh outbox, no memory of what was stored. */

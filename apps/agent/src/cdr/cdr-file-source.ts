@@ -63,6 +63,9 @@ const CHUNK = 1 << 20;
 
 export const CDR_FILE_ALARM = 'cdr-file-unreadable';
 
+/** The outbox refused the records read (its own alarm, cdr-outbox-write-failed, says why): not the file's fault. */
+class OutboxFailure extends Error {}
+
 interface Tracked {
   readonly dev: string;
   readonly ino: string;
@@ -119,6 +122,11 @@ export class CdrFileSource {
           await this.pass();
           this.opts.alarms?.clear(CDR_FILE_ALARM);
         } catch (error) {
+          if (error instanceof OutboxFailure) {
+            // The file was read; the cursor stays before these records, so they are stored once the outbox works.
+            this.opts.log.debug({ err: error.cause }, 'CDR file pass: the outbox did not store the records');
+            continue;
+          }
           const e = error as NodeJS.ErrnoException;
           this.opts.alarms?.raise(CDR_FILE_ALARM, 'critical', `CDR file ${this.opts.path} cannot be read (${e.code ?? e.message}): CDRs of calls made while AMI is away are not collected`);
           this.opts.log.debug({ err: error }, 'CDR file pass failed');
@@ -209,7 +217,7 @@ export class CdrFileSource {
       for (const r of parsed.rejected) {
         this.opts.log.error({ file: this.opts.path, from: file.offset + r.start, to: file.offset + r.end, reason: r.reason }, 'bytes in the CDR file that are no record; skipped');
       }
-      const stored = cdrs.length === 0 ? 0 : await this.opts.outbox.addAll(cdrs);
+      const stored = cdrs.length === 0 ? 0 : await this.opts.outbox.addAll(cdrs).catch((error: unknown) => Promise.reject(new OutboxFailure('CDR outbox write failed', { cause: error })));
       this.opts.onRead?.({ stored, duplicates: storedBefore + cdrs.length - stored, rejected: parsed.rejected.length, unreadable });
       if (parsed.consumed === 0) return; // an unfinished record: wait for the rest
       file.offset += parsed.consumed;
