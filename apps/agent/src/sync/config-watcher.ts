@@ -32,8 +32,16 @@ export interface ConfigWatcherOptions {
    * applier sees them (`fedpbx_rejected_inputs_total{reason="snapshot-undecodable"}`; the applier counts its own).
    */
   readonly metrics?: Pick<AgentMetrics, 'configWatchRecreated' | 'snapshotRefused'>;
+  /** Where {@link CONFIG_APPLY_ALARM} is raised while a value cannot be applied (no verdict on it: a full disk). */
+  readonly alarms?: { raise(code: string, severity: 'critical', message: string): void; clear(code: string): void };
   readonly log: Logger;
 }
+
+/** Raised while a config value cannot be applied for a reason that is not the value's (the state dir full, ...). */
+export const CONFIG_APPLY_ALARM = 'config-apply-failed';
+
+/** A value's handling threw (not a refusal: the applier could not finish, e.g. the state dir is full). */
+class HandleFailure extends Error {}
 
 /** A value rule a snapshot broke, named as the renderers name objects (`trunk t-moscow-city`, field `secret`). */
 export interface RefusedValue {
@@ -160,6 +168,9 @@ export class ConfigWatcher {
     const { bucket } = watched;
     const backoff = new Backoff(500, 30_000);
     let lastProblem = '';
+    // A value whose handling threw: the re-created watch offers it again, after a wait that grows until one is
+    // handled - not every 500 ms, each time verifying it anew (a head office's 20 MB) while calls wait for the loop.
+    let failing = false;
     while (!this.abort.signal.aborted) {
       const nc = link.connected ? link.connection : undefined;
       if (nc === undefined) {
@@ -167,10 +178,20 @@ export class ConfigWatcher {
         continue;
       }
       try {
-        const ended = await this.watchOnce(nc, watched, () => {
-          backoff.reset();
-          lastProblem = '';
-        });
+        const ended = await this.watchOnce(
+          nc,
+          watched,
+          () => {
+            if (!failing) backoff.reset();
+            lastProblem = '';
+          },
+          () => {
+            if (!failing) return;
+            failing = false;
+            backoff.reset();
+            this.opts.alarms?.clear(CONFIG_APPLY_ALARM);
+          },
+        );
         if (this.abort.signal.aborted) break;
         if (ended === 'stopped') log.info({ bucket }, 'config watch ended; re-creating it');
         else {
@@ -179,6 +200,10 @@ export class ConfigWatcher {
         }
       } catch (error) {
         const problem = error instanceof Error ? error.message : String(error);
+        if (error instanceof HandleFailure) {
+          failing = true;
+          this.opts.alarms?.raise(CONFIG_APPLY_ALARM, 'critical', `a config value from ${bucket} could not be applied (${problem}): the last-known-good stays in force and calls keep routing; retried, at most every 30 s`);
+        }
         // Logged once per kind of problem, not once per retry.
         if (problem !== lastProblem) log.warn({ bucket, err: problem, retries: backoff.failures }, 'cannot watch the config bucket; retrying');
         lastProblem = problem;
@@ -192,7 +217,7 @@ export class ConfigWatcher {
   }
 
   /** Watches until the watch ends; resolves with why (rejects when it cannot be created or a value cannot be handled). */
-  private async watchOnce(nc: NatsConnection, watched: WatchedKey, onWatching: () => void): Promise<KeyWatchEnd> {
+  private async watchOnce(nc: NatsConnection, watched: WatchedKey, onWatching: () => void, onHandled: () => void): Promise<KeyWatchEnd> {
     const { bucket, key } = watched;
     const watch = await KeyWatch.open(agentJetStream(nc), { bucket, key, inboxPrefix: Subjects.inboxPrefix(this.opts.siteId), heartbeatMs: this.heartbeatMs });
     const stop = (): void => watch.stop();
@@ -204,8 +229,13 @@ export class ConfigWatcher {
         if (this.abort.signal.aborted) break;
         // A re-created watch starts at the key's latest value: the one handled last is not offered twice.
         if (sameValue(this.handled.get(bucket), entry)) continue;
-        await watched.handle(entry);
+        try {
+          await watched.handle(entry);
+        } catch (error) {
+          throw new HandleFailure(error instanceof Error ? error.message : String(error), { cause: error });
+        }
         this.handled.set(bucket, entry);
+        onHandled();
       }
     } finally {
       this.stopWatches.delete(stop);

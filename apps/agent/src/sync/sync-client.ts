@@ -71,7 +71,7 @@ export class SyncClient {
     });
     this.status = new StatusReporter({ stateDir, siteId, link: this.link, log });
     this.cdrs = new CdrPublisher({ stateDir, siteId, link: this.link, metrics: opts.metrics, log });
-    this.watcher = new ConfigWatcher({ siteId, link: this.link, applier: opts.applier, state, onRefused: (r, reason) => this.status.snapshotRefused(r, reason), onValueRefused: (r, failure) => this.status.config(r, failure), metrics: opts.metrics, ...(opts.configWatchHeartbeatMs !== undefined ? { heartbeatMs: opts.configWatchHeartbeatMs } : {}), log });
+    this.watcher = new ConfigWatcher({ siteId, link: this.link, applier: opts.applier, state, onRefused: (r, reason) => this.status.snapshotRefused(r, reason), onValueRefused: (r, failure) => this.status.config(r, failure), metrics: opts.metrics, ...(opts.alarmBoard !== undefined ? { alarms: opts.alarmBoard } : {}), ...(opts.configWatchHeartbeatMs !== undefined ? { heartbeatMs: opts.configWatchHeartbeatMs } : {}), log });
     this.heartbeat = new Heartbeat({
       siteId,
       link: this.link,
