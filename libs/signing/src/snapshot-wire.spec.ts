@@ -68,6 +68,20 @@ describe('snapshot KV values', () => {
     expect(textOfUtf8(Buffer.from([0x7b, 0x7d]))).toBe('{}');
   });
 
+  it('refuses a large value damaged on the way (a byte changed mid-stream, its CRC or its end cut off) as malformed', async () => {
+    const large = JSON.stringify({ noise: randomBytes(600 * 1024).toString('base64') });
+    const value = Buffer.from(encodeSnapshotValue(large));
+    const flipped = Buffer.from(value);
+    flipped[value.length >> 1] = (flipped[value.length >> 1] as number) ^ 0xff;
+    await expect(decodeSnapshotValueAsync(flipped)).rejects.toMatchObject({ code: 'malformed' });
+    const badCrc = Buffer.from(value);
+    badCrc[value.length - 6] = (badCrc[value.length - 6] as number) ^ 0xff;
+    await expect(decodeSnapshotValueAsync(badCrc)).rejects.toMatchObject({ code: 'malformed' });
+    await expect(decodeSnapshotValueAsync(value.subarray(0, value.length - 4))).rejects.toMatchObject({ code: 'malformed' });
+    // The same value whole still decodes: nothing was left behind by the refusals.
+    await expect(decodeSnapshotValueAsync(value)).resolves.toBe(large);
+  });
+
   describe('in pieces', () => {
     const plan = JSON.stringify(Array.from({ length: 400 }, (_, i) => ({ id: `r-${i}`, from: String(1000 + i * 10), to: String(1009 + i * 10), name: 'Офис' })));
     const own = (site: string) => JSON.stringify(Array.from({ length: 300 }, (_, i) => ({ id: `${site}-${i}`, number: String(100 + i) })));
