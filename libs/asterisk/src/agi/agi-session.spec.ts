@@ -517,6 +517,27 @@ describe('AgiSession over loopback TCP', () => {
     expect(serverSide.destroyed).toBe(true);
   });
 
+  it('endNow() closes the socket at once: pending commands rejected, Asterisk reads the end, an orderly close', async () => {
+    const { session, fake, serverSide } = await open({ closeGraceMs: 60_000 });
+    fake.autoHangupOnFin = false; // an Asterisk that never closes: end() would wait out the 60 s grace
+    let reason: AgiSessionError | undefined = new AgiSessionError('SOCKET_ERROR', 'not called');
+    session.onClose((r) => (reason = r));
+    const pending = session.command('NOOP');
+    await fake.nextCommand();
+    session.endNow();
+    session.endNow(); // a second end does nothing
+    session.end(); // nor does end() after it
+    expect((await sessionError(pending)).code).toBe('SESSION_CLOSED');
+    expect(session.closed).toBe(true);
+    // Closed without waiting for Asterisk's close or the grace; Asterisk reads the end of the stream.
+    await once(serverSide, 'close');
+    await fake.ended;
+    expect(reason).toBeUndefined();
+    expect(fake.pipelined).toEqual([]);
+    expect((await sessionError(session.command('NOOP'))).code).toBe('SESSION_CLOSED');
+    await session.close();
+  });
+
   it('close() destroys the socket if Asterisk does not close', async () => {
     const { session, fake } = await open({ closeGraceMs: 50 });
     fake.autoHangupOnFin = false; // a peer that never answers our FIN

@@ -479,7 +479,20 @@ export class AgiSession {
    * made (a server ends a session per call and learns of the socket's close from the socket).
    */
   end(): void {
-    this.core.shutdown();
+    this.core.shutdown(false);
+  }
+
+  /**
+   * Ends the session as {@link end} does, but closes the socket at once instead of half-closing it and waiting for
+   * Asterisk to close its side: Asterisk reads the end of the stream and ends the AGI as after a half-close
+   * (AGISTATUS=SUCCESS, or HANGUP when the channel is gone; Asterisk 22 was seen to do so for a server that closes
+   * without a command, see the protocol reference). Its last `HANGUP` notification, written after that, finds the
+   * socket closed and is answered with a reset by the kernel; nothing waits for it. For a server that ends a
+   * session per call and needs nothing more from it: no shutdown, no read of that `HANGUP` and of Asterisk's FIN,
+   * none of the stream's end-of-stream steps (bench:agi: 7-15% less CPU per call).
+   */
+  endNow(): void {
+    this.core.shutdown(true);
   }
 }
 
@@ -711,16 +724,25 @@ class SessionCore implements Swept {
       this.resolveClosed = takeResolve<void>();
       takeReject(); // never rejects: only cleared
     }
-    this.shutdown();
+    this.shutdown(false);
     return this.closedPromise;
   }
 
-  /** close() without its promise: pending commands rejected, the socket half-closed, the close grace armed. */
-  shutdown(): void {
+  /**
+   * close() without its promise: pending commands rejected, then the socket half-closed and the close grace armed,
+   * or (`now`: {@link AgiSession.endNow}) the socket destroyed at once.
+   */
+  shutdown(now: boolean): void {
     if (this.phase === 'closed' || this.phase === 'closing') return;
     this.phase = 'closing';
     // Errors carry a stack trace: build one only when a command is actually waiting (not on every call).
     if (this.hasPending) this.rejectAll(new AgiSessionError('SESSION_CLOSED', 'AGI session closed'));
+    if (now) {
+      // The idle bound goes now: 'close' (onClosed) comes a turn later.
+      this.clearTimer();
+      this.socket.destroy();
+      return;
+    }
     this.socket.end();
     this.arm('grace', this.options.closeGraceMs);
   }
