@@ -27,7 +27,7 @@ import { CdrOutbox } from './state/cdr-outbox.js';
 import { compactHeap } from './state/heap.js';
 import { workerExtensionReader, type ExtensionReader } from './state/extension-reader.js';
 import { RoutingState, type SnapshotInForce } from './state/routing-state.js';
-import { SnapshotApplier } from './state/snapshot-applier.js';
+import { CONFIG_APPLY_ALARM, SnapshotApplier } from './state/snapshot-applier.js';
 import { SnapshotStore } from './state/snapshot-store.js';
 import type { SyncClient } from './sync/sync-client.js';
 import { AGENT_VERSION } from './version.js';
@@ -108,6 +108,8 @@ export class Agent {
     this.alarms.onChange(() => this.sync?.heartbeatNow());
     this.applier.onApplied((snapshot, text) => {
       if (this.starting) this.startupSnapshot = { snapshot, text: text() };
+      // Whichever path could not apply one (a bootstrap file, the bucket's watch): a snapshot in force now is saved.
+      this.alarms.clear(CONFIG_APPLY_ALARM);
     });
   }
 
@@ -560,19 +562,33 @@ export class Agent {
     this.log.info({ revision: loaded.snapshot.revision }, 'serving the last applied snapshot from the state dir');
   }
 
-  /** The bootstrap file (first start, offline install, or a newer file dropped in): fully verified by the applier. */
+  /**
+   * The bootstrap file (first start, offline install, or a newer file dropped in and a SIGHUP restart): fully
+   * verified by the applier. A file that is unreadable or refused is logged (the file's fault); one that verifies but
+   * cannot be applied (the store's write throws: the state dir full) raises the critical config-apply-failed too,
+   * until a snapshot is applied (from the bucket, or this file at the next restart).
+   */
   private async applyBootstrap(): Promise<void> {
     this.bootstrapTried = true;
     const file = this.config.FEDPBX_BOOTSTRAP_SNAPSHOT;
     if (file === undefined) return;
+    let raw: unknown;
     try {
-      const raw = await this.store.readExternal(file);
-      const claimed = typeof raw === 'object' && raw !== null && 'revision' in raw ? raw.revision : undefined;
-      if (this.state.ready && typeof claimed === 'number' && claimed <= this.state.revision) return;
+      raw = await this.store.readExternal(file);
+    } catch (error) {
+      this.log.error({ file, reason: error instanceof Error ? error.message : String(error) }, 'bootstrap snapshot refused');
+      return;
+    }
+    const claimed = typeof raw === 'object' && raw !== null && 'revision' in raw ? raw.revision : undefined;
+    if (this.state.ready && typeof claimed === 'number' && claimed <= this.state.revision) return;
+    try {
       const result = await this.applier.offer(raw, `bootstrap ${file}`);
       if (!result.applied) this.log.warn(result, 'bootstrap snapshot not applied');
     } catch (error) {
-      this.log.error({ file, reason: error instanceof Error ? error.message : String(error) }, 'bootstrap snapshot refused');
+      const reason = error instanceof Error ? error.message : String(error);
+      this.log.error({ file, reason }, 'bootstrap snapshot could not be applied');
+      const inForce = this.state.ready ? `revision ${this.state.revision} stays in force and calls keep routing` : 'no snapshot in force: calls go to the dialplan fallback';
+      this.alarms.raise(CONFIG_APPLY_ALARM, 'critical', `the bootstrap snapshot ${file} could not be applied (${reason}): ${inForce}; cleared when a snapshot is applied (from sync, or this file at the next restart)`);
     }
   }
 }

@@ -93,6 +93,13 @@ type VerifiedPaired =
   | { readonly verified: VerifiedPairedSitePart; readonly extensionTable?: undefined }
   | { readonly verified: PairedSitePartWithoutExtensions; readonly extensionTable: ExtensionTable };
 
+/**
+ * Raised while a snapshot cannot be applied for a reason that is not its own (the state dir full: the store's write
+ * throws), by whichever path offered it (the bucket's watch, a bootstrap file at start or at a SIGHUP restart);
+ * cleared when a snapshot is applied.
+ */
+export const CONFIG_APPLY_ALARM = 'config-apply-failed';
+
 /** A verified snapshot, and the parts it was read from when it came as text (for the next one's reuse). */
 interface Verification {
   readonly snapshot: SnapshotToApply;

@@ -3,7 +3,7 @@ import { Subjects } from '@fedpbx/contracts';
 import { decodeSnapshotValueAsync, isSizedMembers } from '@fedpbx/signing';
 import type { Logger } from '../logger.js';
 import type { AgentMetrics } from '../metrics/agent-metrics.js';
-import { claimedRevision, type ApplyResult, type SharedResult, type SnapshotApplier } from '../state/snapshot-applier.js';
+import { CONFIG_APPLY_ALARM, claimedRevision, type ApplyResult, type SharedResult, type SnapshotApplier } from '../state/snapshot-applier.js';
 import type { RoutingState } from '../state/routing-state.js';
 import { Backoff, sleep } from './backoff.js';
 import { agentJetStream } from './event-envelope.js';
@@ -37,8 +37,7 @@ export interface ConfigWatcherOptions {
   readonly log: Logger;
 }
 
-/** Raised while a config value cannot be applied for a reason that is not the value's (the state dir full, ...). */
-export const CONFIG_APPLY_ALARM = 'config-apply-failed';
+export { CONFIG_APPLY_ALARM };
 
 /** A value's handling threw (not a refusal: the applier could not finish, e.g. the state dir is full). */
 class HandleFailure extends Error {}
