@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sharedUtf8, textOfBytes } from './render-in-worker.js';
+import { sharedUtf8, textOfBytes, transferableUtf8 } from './render-in-worker.js';
 
 describe('sharedUtf8', () => {
   it('encodes in slices exactly as at once, a surrogate pair never split, with a pause between slices', async () => {
@@ -25,5 +25,20 @@ describe('sharedUtf8', () => {
 
   it('handles the empty text', async () => {
     expect((await sharedUtf8('', async () => {})).byteLength).toBe(0);
+  });
+});
+
+describe('transferableUtf8', () => {
+  it('gives the bytes sharedUtf8 gives, in a buffer a worker can take over (this thread keeps none of them)', async () => {
+    const pieces = [`{"site":"Иван ${'😀'.repeat(20)}"}`, '\n', `{"shared":"${'b😀'.repeat(30)}"}`];
+    const bytes = await transferableUtf8(pieces, async () => {}, 7);
+    expect(bytes).toBeInstanceOf(ArrayBuffer);
+    expect(Buffer.from(bytes).equals(Buffer.from(await sharedUtf8(pieces, async () => {}, 7)))).toBe(true);
+    expect(textOfBytes(bytes)).toBe(pieces.join(''));
+    const { port1, port2 } = new MessageChannel();
+    port1.postMessage(bytes, [bytes]);
+    expect(bytes.byteLength).toBe(0); // handed over: detached here
+    port1.close();
+    port2.close();
   });
 });

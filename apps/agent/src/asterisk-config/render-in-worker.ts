@@ -24,8 +24,8 @@ function revive(failure: WorkerFailure): Error {
 }
 
 /**
- * The job as it crosses to the worker: its options as `workerData`, and the snapshot's text as UTF-8 bytes in
- * shared memory, posted to it (the one message it gets). A string in `workerData` is copied by the structured
+ * The job as it crosses to the worker: its options as `workerData`, and the snapshot's text as UTF-8 bytes,
+ * transferred to it (the one message it gets). A string in `workerData` is copied by the structured
  * clone in one piece on the event loop: 40-170 ms for a head office's 20 MB, measured in bench:apply, where every
  * call waited for it. Posted rather than in `workerData` (which the worker holds to its end): the worker lets the
  * bytes and the text go once it has parsed them, not 20 MB of each held through the seconds of its render.
@@ -42,14 +42,27 @@ const CHARS_PER_SLICE = 1 << 18;
  * measures and encodes as it does within the whole. Pieces (SnapshotText) are sliced each on its own: a slice
  * across two would join them, and the first slice of a joined 20 MB string copies all of it.
  */
-export async function sharedUtf8(text: SnapshotText, pause: () => Promise<void>, charsPerSlice = CHARS_PER_SLICE): Promise<SharedArrayBuffer> {
+export function sharedUtf8(text: SnapshotText, pause: () => Promise<void>, charsPerSlice = CHARS_PER_SLICE): Promise<SharedArrayBuffer> {
+  return utf8In((length) => new SharedArrayBuffer(length), text, pause, charsPerSlice);
+}
+
+/**
+ * {@link sharedUtf8} into an ArrayBuffer of its own, for a worker to take over (postMessage's transfer list): the
+ * bytes then leave this thread at once. A SharedArrayBuffer stays until both threads' collectors have dropped it, and
+ * here that waited for a full collection of the agent's heap: a head office's 20 MB held through its render.
+ */
+export function transferableUtf8(text: SnapshotText, pause: () => Promise<void>, charsPerSlice = CHARS_PER_SLICE): Promise<ArrayBuffer> {
+  return utf8In((length) => new ArrayBuffer(length), text, pause, charsPerSlice);
+}
+
+async function utf8In<B extends ArrayBufferLike>(alloc: (length: number) => B, text: SnapshotText, pause: () => Promise<void>, charsPerSlice: number): Promise<B> {
   const slices = (typeof text === 'string' ? [text] : text).flatMap((piece) => slicesOf(piece, charsPerSlice));
   let length = 0;
   for (const [i, slice] of slices.entries()) {
     if (i > 0) await pause();
     length += Buffer.byteLength(slice(), 'utf8');
   }
-  const bytes = new SharedArrayBuffer(length);
+  const bytes = alloc(length);
   const view = Buffer.from(bytes);
   let written = 0;
   for (const slice of slices) {
@@ -75,7 +88,7 @@ function slicesOf(text: string, charsPerSlice: number): (() => string)[] {
 }
 
 /** The text the worker renders from (render-worker.ts): the bytes posted to it. */
-export function textOfBytes(bytes: SharedArrayBuffer): string {
+export function textOfBytes(bytes: ArrayBufferLike): string {
   return Buffer.from(bytes).toString('utf8');
 }
 
@@ -91,26 +104,37 @@ function nextTurn(): Promise<void> {
 export function workerRunner(script: URL = new URL('./render-worker.js', import.meta.url)): IncludeFilesRunner {
   return async (job: IncludeFilesJob) => {
     const { snapshotText, ...options } = job;
-    const bytes = await sharedUtf8(snapshotText, nextTurn);
-    return new Promise<IncludeFilesResult>((resolve, reject) => {
-      // No Node options of this process: the script is built JavaScript, and a resolution condition such as a test
-      // runner's `@fedpbx/source` would send its imports to TypeScript sources. (V8 flags are process-wide anyway.)
-      const worker = new Worker(script, { workerData: options satisfies WorkerJob, execArgv: [] });
-      // Queued until the worker listens: its one message.
-      worker.postMessage(bytes);
-      let settled = false;
-      worker.once('message', (reply: WorkerReply) => {
-        settled = true;
-        if (reply.ok) resolve(reply.result);
-        else reject(revive(reply.failure));
-      });
-      worker.once('error', (error) => {
-        settled = true;
-        reject(error);
-      });
-      worker.once('exit', (code) => {
-        if (!settled) reject(new Error(`the include file renderer stopped (exit code ${code}) before it answered`));
-      });
-    });
+    return answerOf(startWorker(script, options, await transferableUtf8(snapshotText, nextTurn)));
   };
+}
+
+/**
+ * A render worker started on `bytes`, handed over to it (queued until it listens: its one message): this thread
+ * keeps none of a head office's 20 MB through the seconds of its render.
+ */
+function startWorker(script: URL, options: WorkerJob, bytes: ArrayBuffer): Worker {
+  // No Node options of this process: the script is built JavaScript, and a resolution condition such as a test
+  // runner's `@fedpbx/source` would send its imports to TypeScript sources. (V8 flags are process-wide anyway.)
+  const worker = new Worker(script, { workerData: options, execArgv: [] });
+  worker.postMessage(bytes, [bytes]);
+  return worker;
+}
+
+/** The worker's one reply: its result, or its failure as an error of the kind it was. */
+function answerOf(worker: Worker): Promise<IncludeFilesResult> {
+  return new Promise<IncludeFilesResult>((resolve, reject) => {
+    let settled = false;
+    worker.once('message', (reply: WorkerReply) => {
+      settled = true;
+      if (reply.ok) resolve(reply.result);
+      else reject(revive(reply.failure));
+    });
+    worker.once('error', (error) => {
+      settled = true;
+      reject(error);
+    });
+    worker.once('exit', (code) => {
+      if (!settled) reject(new Error(`the include file renderer stopped (exit code ${code}) before it answered`));
+    });
+  });
 }

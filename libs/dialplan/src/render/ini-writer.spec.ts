@@ -49,6 +49,9 @@ describe('IniWriter', () => {
     expect(refusal(() => new IniWriter(schema).section('a', 'endpoint', [['contexts', 'x']])).code).toBe('UNKNOWN_OPTION');
     expect(refusal(() => new IniWriter(schema).section('a', 'endpoint', [['context', 'x'], ['context', 'y']])).code).toBe('DUPLICATE_OBJECT');
     expect(refusal(() => new IniWriter(schema).section('a', 'endpoint', []).section('a', 'endpoint', [])).code).toBe('DUPLICATE_OBJECT');
+    // One name for sections of different types is how a phone is written (endpoint, auth and aor named alike).
+    expect(() => new IniWriter(schema).section('a', 'endpoint', []).section('a', 'auth', []).section('b', 'endpoint', [])).not.toThrow();
+    expect(refusal(() => new IniWriter(schema).section('a', 'endpoint', []).section('a', 'auth', []).section('a', 'auth', [])).code).toBe('DUPLICATE_OBJECT');
     expect(refusal(() => new IniWriter(schema).comment('x\n[evil]')).code).toBe('UNSAFE_VALUE');
   });
 
