@@ -1,5 +1,6 @@
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { setFlagsFromString } from 'node:v8';
+import type { Worker } from 'node:worker_threads';
 import { runInNewContext } from 'node:vm';
 
 /**
@@ -51,4 +52,34 @@ export function limitHeapGrowth(): void {
 /** Whether Node was started with a heap growing percent of its own (V8 accepts `-` or `_` in flag names). */
 export function growthSetByOperator(execArgv: readonly string[]): boolean {
   return execArgv.some((arg) => /^--heap[-_]growing[-_]percent(=|$)/.test(arg));
+}
+
+/**
+ * A worker started by `start` with a young generation of its own size: semi-spaces of `semiSpaceMb`. V8 flags are
+ * process-wide and an operator's `--max-semi-space-size` (the agent's systemd unit sets 16 MB, for the calls' event
+ * loop) overrides a Worker's `resourceLimits.maxYoungGenerationSizeMb`: so the flag is set for the worker's isolate,
+ * which reads it when it is made on the worker's thread, and put back once the worker runs ('online'; or on 'error'
+ * or 'exit' if it never does). An isolate made meanwhile by another thread gets the smaller size too (a smaller young
+ * generation: more, shorter scavenges); the agent's own heap was configured at its start and is not affected.
+ */
+export function startWithSemiSpace(semiSpaceMb: number, start: () => Worker): Worker {
+  const restore = (): void => setFlagsFromString(`--max-semi-space-size=${semiSpaceOfOperator(process.execArgv, process.env.NODE_OPTIONS) ?? 0}`);
+  setFlagsFromString(`--max-semi-space-size=${semiSpaceMb}`);
+  let worker: Worker;
+  try {
+    worker = start();
+  } catch (error) {
+    restore();
+    throw error;
+  }
+  worker.once('online', restore);
+  worker.once('error', restore);
+  worker.once('exit', restore);
+  return worker;
+}
+
+/** The semi-space size (MB) Node was started with, on its command line or in NODE_OPTIONS; undefined: V8's default (0). */
+export function semiSpaceOfOperator(execArgv: readonly string[], nodeOptions = ''): number | undefined {
+  const m = /(?:^|\s)--max[-_]semi[-_]space[-_]size(?:=|\s+)(\d+)(?=\s|$)/.exec(`${execArgv.join(' ')} ${nodeOptions}`);
+  return m === null ? undefined : Number(m[1]);
 }
