@@ -3,6 +3,7 @@
 // must still be skipped, counted and logged - in order, with the lines around it sent. Private nats-server with
 // the agent's real permissions; the controller's side reads the stream with the controller's schema.
 import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AgentEventEnvelope, Subjects, type CdrEvent } from '@fedpbx/contracts';
@@ -189,6 +190,58 @@ describe('CdrPublisher', () => {
     await outbox.add(onDay(5, '2026-12-06'));
     await expect.poll(published, { timeout: 4000, interval: 50 }).toEqual([1, 2, 3, 4, 5].map((n) => cdr(n).cdrId));
     expect(publisher.backlog).toBe(0);
+  });
+
+  it('reads the outbox until a short read, with no fstat per batch: a file ending at the read buffer\'s edge, a line longer than it, one longer than 1 MiB, a line still being written', async () => {
+    const { server, ctl, stateDir } = await publisherSetup();
+    const errors: { msg: string }[] = [];
+    const log = pino({ level: 'error' }, { write: (line: string) => void errors.push(JSON.parse(line) as { msg: string }) });
+    const metrics = new AgentMetrics(false);
+    const outbox = new CdrOutbox(stateDir, { lingerMs: 0 });
+    await outbox.add(cdr(0));
+    const day = join(cdrDir(stateDir), '2026-12-07.jsonl');
+    // A CDR line made as long as wanted with JSON whitespace (the envelope embeds the line as stored).
+    const padded = (n: number, bytes: number): string => {
+      const text = JSON.stringify(cdr(n));
+      return `${text.slice(0, 1)}${' '.repeat(bytes - Buffer.byteLength(text) - 1)}${text.slice(1)}\n`;
+    };
+    const readBuffer = 64 * 1024; // cdr-publisher.ts READ_SIZE
+    appendFileSync(day, padded(1, readBuffer - statSync(day).size)); // the file ends exactly at the first read's end
+    expect(statSync(day).size).toBe(readBuffer);
+    appendFileSync(day, padded(2, readBuffer + 5000)); // no newline in a whole read: read again with room for it
+    appendFileSync(day, padded(3, (1 << 20) + 10)); // longer than 1 MiB: skipped
+    const fourth = JSON.stringify(cdr(4));
+    appendFileSync(day, fourth.slice(0, 40)); // a line still being written
+
+    const fh = await open(day, 'r');
+    const handleProto = Object.getPrototypeOf(fh) as { stat: () => Promise<unknown> };
+    await fh.close();
+    const stats = vi.spyOn(handleProto, 'stat');
+    cleanups.push(() => stats.mockRestore());
+    const link = new NatsLink({ siteId: 'moscow', servers: [server.url], credsFile: await writeAgentCreds(server, 'moscow', stateDir), metrics, log });
+    const publisher = new CdrPublisher({ stateDir, siteId: 'moscow', link, metrics, log, lingerMs: 0 });
+    await publisher.init();
+    outbox.onStored((count, days, lines) => publisher.stored(count, days, lines));
+    publisher.start();
+    link.start();
+    cleanups.push(async () => {
+      await publisher.stop();
+      await link.stop();
+    });
+    const published = async (): Promise<string[]> => (await ctl.events(Subjects.eventSubject('moscow', 'cdr'))).map((e) => (e.event.type === 'cdr' ? e.event.cdrId : ''));
+    await expect.poll(published, { timeout: 10_000 }).toEqual([0, 1, 2].map((n) => cdr(n).cdrId));
+    // Its first MiB is skipped, then its rest as a line that is not a CDR (as before: nothing of it is sent).
+    expect(errors.map((e) => e.msg)).toEqual(['CDR outbox line longer than 1 MiB; skipped', 'CDR outbox line is not a valid CDR; skipped']);
+
+    // The line's end arrives; the outbox's next write wakes the publisher, which reads on from the line's start.
+    appendFileSync(day, `${fourth.slice(40)}\n`);
+    await outbox.add(cdr(5));
+    await expect.poll(published, { timeout: 10_000 }).toEqual([0, 1, 2, 4, 5].map((n) => cdr(n).cdrId));
+    const sent = await ctl.events(Subjects.eventSubject('moscow', 'cdr'));
+    expect(sent.slice(0, 3)).toEqual([0, 1, 2].map((n) => AgentEventEnvelope.parse(envelope('moscow', eventId('cdr', 'moscow', cdr(n).cdrId), cdr(n), new Date(cdr(n).end)))));
+    await publisher.stop();
+    expect(JSON.parse(readFileSync(join(stateDir, 'sync', 'cdr-cursor.json'), 'utf8'))).toEqual({ v: 1, files: { '2026-12-07.jsonl': statSync(day).size } });
+    expect(stats).not.toHaveBeenCalled();
   });
 });
 
