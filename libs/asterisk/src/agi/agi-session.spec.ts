@@ -369,7 +369,8 @@ describe('AgiSession over loopback TCP', () => {
 
   it('each bound runs from when it is armed, whether it is longer or shorter than the one before', async () => {
     // The session's one timer, set for the short environment bound, is reused for the longer ones after it.
-    const { session, fake } = await open({ envTimeoutMs: 40, idleTimeoutMs: 150 });
+    // (The idle bound is far from the 90 ms one below, so that a loaded machine's late timer cannot pass for it.)
+    const { session, fake } = await open({ envTimeoutMs: 40, idleTimeoutMs: 900 });
     const answered = session.command('NOOP', [], { timeoutMs: 120 });
     await fake.nextCommand();
     await delay(80);
@@ -383,7 +384,7 @@ describe('AgiSession over loopback TCP', () => {
     expect(error.message).toBe('no answer within 90 ms');
     const waited = performance.now() - started;
     expect(waited).toBeGreaterThanOrEqual(85);
-    expect(waited).toBeLessThan(140);
+    expect(waited).toBeLessThan(600);
     expect((await closed)?.code).toBe('COMMAND_TIMEOUT');
   });
 
