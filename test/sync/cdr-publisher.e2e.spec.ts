@@ -2,7 +2,7 @@
 // encoding): what reaches JetStream must still be the envelope the controller takes, and a line that is not a CDR
 // must still be skipped, counted and logged - in order, with the lines around it sent. Private nats-server with
 // the agent's real permissions; the controller's side reads the stream with the controller's schema.
-import { appendFileSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +11,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { pino } from 'pino';
 import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
 import { CdrOutbox, cdrDir } from '../../apps/agent/src/state/cdr-outbox.js';
+import { CdrOutboxPruner } from '../../apps/agent/src/sync/cdr-outbox-pruner.js';
 import { CdrPublisher } from '../../apps/agent/src/sync/cdr-publisher.js';
 import { envelope, eventId } from '../../apps/agent/src/sync/event-envelope.js';
 import { NatsLink } from '../../apps/agent/src/sync/nats-link.js';
@@ -242,6 +243,51 @@ describe('CdrPublisher', () => {
     await publisher.stop();
     expect(JSON.parse(readFileSync(join(stateDir, 'sync', 'cdr-cursor.json'), 'utf8'))).toEqual({ v: 1, files: { '2026-12-07.jsonl': statSync(day).size } });
     expect(stats).not.toHaveBeenCalled();
+  });
+
+  it('the outbox pruner removes an old day file once the durable cursor passed it; a late CDR of that day is published, also after a restart', async () => {
+    const { server, ctl, stateDir } = await publisherSetup();
+    const log = pino({ level: 'silent' });
+    const metrics = new AgentMetrics(false);
+    const outbox = new CdrOutbox(stateDir, { lingerMs: 0 });
+    const onDay = (n: number, day: string): CdrEvent => ({ ...cdr(n), end: `${day}T23:59:${String(n).padStart(2, '0')}.000Z` });
+    await outbox.addAll([onDay(1, '2026-11-20'), onDay(2, '2026-11-20'), onDay(3, '2026-12-07')]);
+    const link = new NatsLink({ siteId: 'moscow', servers: [server.url], credsFile: await writeAgentCreds(server, 'moscow', stateDir), metrics, log });
+    link.start();
+    cleanups.push(() => link.stop());
+    const started = async (): Promise<CdrPublisher> => {
+      const p = new CdrPublisher({ stateDir, siteId: 'moscow', link, metrics, log, cursorIntervalMs: 0 });
+      await p.init();
+      outbox.onStored((count, days, lines) => p.stored(count, days, lines));
+      p.start();
+      cleanups.push(() => p.stop());
+      return p;
+    };
+    const a = await started();
+    const pruner = new CdrOutboxPruner({ stateDir, retentionDays: 7, publisher: a, outbox, log, now: () => new Date('2026-12-07T12:00:00Z') });
+    const old = join(cdrDir(stateDir), '2026-11-20.jsonl');
+    // Unacknowledged (nothing published yet): kept.
+    expect(await pruner.prune()).toEqual([]);
+    const published = async (): Promise<string[]> => (await ctl.events(Subjects.eventSubject('moscow', 'cdr'))).map((e) => (e.event.type === 'cdr' ? e.event.cdrId : ''));
+    await expect.poll(published, { timeout: 10_000 }).toEqual([1, 2, 3].map((n) => cdr(n).cdrId));
+    await expect.poll(() => pruner.prune(), { timeout: 10_000 }).toEqual(['2026-11-20.jsonl']);
+    expect(existsSync(old)).toBe(false);
+
+    // A late CDR of the pruned day: a new, smaller file, read from its start (not from the old file's cursor).
+    await outbox.add(onDay(4, '2026-11-20'));
+    await expect.poll(published, { timeout: 10_000 }).toEqual([1, 2, 3, 4].map((n) => cdr(n).cdrId));
+    await a.stop();
+    // A cursor left naming the old file's size (a crash before it was written again): the restarted publisher drops
+    // it for a file that is gone, so the next late CDR is read from the new file's start.
+    await pruner.prune();
+    expect(existsSync(old)).toBe(false);
+    const cursorPath = join(stateDir, 'sync', 'cdr-cursor.json');
+    const cursor = JSON.parse(readFileSync(cursorPath, 'utf8')) as { v: 1; files: Record<string, number> };
+    writeFileSync(cursorPath, JSON.stringify({ v: 1, files: { ...cursor.files, '2026-11-20.jsonl': 100_000 } }));
+    const b = await started();
+    expect(b.backlog).toBe(0);
+    await outbox.add(onDay(5, '2026-11-20'));
+    await expect.poll(published, { timeout: 10_000 }).toEqual([1, 2, 3, 4, 5].map((n) => cdr(n).cdrId));
   });
 });
 

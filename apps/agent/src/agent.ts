@@ -305,6 +305,7 @@ export class Agent {
       state: this.state,
       applier: this.applier,
       cdrOutbox: this.cdrOutbox,
+      cdrOutboxRetentionDays: c.FEDPBX_CDR_OUTBOX_RETENTION_DAYS,
       metrics: this.metrics,
       log: this.log,
       agiSessionsActive: () => this.agi?.activeSessions ?? 0,

@@ -114,6 +114,10 @@ export const AGENT_ENV = {
     schema: z.string().regex(/^\/[A-Za-z0-9_./-]*$/, 'an absolute path').optional(),
     doc: "the file Asterisk's cdr_custom writes (deploy/asterisk/cdr_custom.conf: /var/log/asterisk/cdr-custom/fedpbx-cdr.json): read at start, after AMI reconnects and every second, so calls made while the agent was down keep their CDR; unset: only live AMI Cdr events",
   },
+  FEDPBX_CDR_OUTBOX_RETENTION_DAYS: {
+    schema: int(1, 3650).default(7),
+    doc: "days the CDR outbox's day files (<state dir>/cdr/<day>.jsonl) are kept once every record in them is acknowledged by NATS (the `cdrs` command reads no further back); a file not yet acknowledged is kept however old",
+  },
   FEDPBX_METRICS_LISTEN: { schema: HostPort.prefault('127.0.0.1:9464'), doc: 'Prometheus /metrics and /healthz listen address' },
   FEDPBX_METRICS_LOOP_DELAY_MS: {
     schema: int(1, 1000).default(50),

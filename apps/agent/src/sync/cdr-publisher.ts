@@ -155,8 +155,15 @@ export class CdrPublisher {
   /** Reads the cursor and counts the backlog (lines after it). */
   async init(): Promise<void> {
     this.cursor = await this.readCursor();
+    const files = await listCdrFiles(this.opts.stateDir);
+    // A day file gone (pruned: cdr-outbox-pruner.ts): a late CDR of that day makes a new one, read from its start.
+    for (const file of this.cursor.keys()) {
+      if (files.includes(file)) continue;
+      this.cursor.delete(file);
+      this.cursorDirty = true;
+    }
     let count = 0;
-    for (const file of await listCdrFiles(this.opts.stateDir)) {
+    for (const file of files) {
       count += await countLines(join(cdrDir(this.opts.stateDir), file), this.cursor.get(file) ?? 0);
     }
     this.setBacklog(count);
@@ -199,6 +206,17 @@ export class CdrPublisher {
     }
     this.setBacklog(this.backlogCount + count);
     this.notify();
+  }
+
+  /** The pruner removes this day file (every line acknowledged): its cursor entry goes, and the files are listed again. */
+  forgetFile(file: string): void {
+    this.cursor.delete(file);
+    this.cursorDirty = true;
+    this.forgetFiles();
+    if (this.reading?.path === join(cdrDir(this.opts.stateDir), file)) {
+      void this.reading.handle.close().catch(() => undefined);
+      this.reading = undefined;
+    }
   }
 
   private notify(): void {

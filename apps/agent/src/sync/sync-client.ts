@@ -6,6 +6,7 @@ import type { RoutingState } from '../state/routing-state.js';
 import type { SnapshotApplier } from '../state/snapshot-applier.js';
 import type { ActiveCalls } from '../call/active-calls.js';
 import { ActiveCallsPublisher } from './active-calls-publisher.js';
+import { CdrOutboxPruner } from './cdr-outbox-pruner.js';
 import { CdrPublisher } from './cdr-publisher.js';
 import { ConfigWatcher } from './config-watcher.js';
 import { CredsRenewer } from './creds-renewer.js';
@@ -27,6 +28,8 @@ export interface SyncClientOptions {
   readonly state: RoutingState;
   readonly applier: SnapshotApplier;
   readonly cdrOutbox: CdrOutbox;
+  /** Acknowledged outbox day files older than this are removed (FEDPBX_CDR_OUTBOX_RETENTION_DAYS; default 7). */
+  readonly cdrOutboxRetentionDays?: number;
   readonly metrics: AgentMetrics;
   readonly log: Logger;
   agiSessionsActive(): number;
@@ -51,6 +54,7 @@ export class SyncClient {
   readonly status: StatusReporter;
   readonly cdrs: CdrPublisher;
   private readonly watcher: ConfigWatcher;
+  private pruner: CdrOutboxPruner | undefined;
   private readonly heartbeat: Heartbeat;
   private readonly live: LiveResponder;
   private readonly callsPublisher: ActiveCallsPublisher | undefined;
@@ -109,6 +113,9 @@ export class SyncClient {
       await this.cdrs.init();
       this.opts.cdrOutbox.onStored((count, days, lines) => this.cdrs.stored(count, days, lines));
       this.cdrs.start();
+      // After the cursor is read: an entry of a day file gone is dropped before the pruner looks.
+      this.pruner = new CdrOutboxPruner({ stateDir: this.opts.stateDir, retentionDays: this.opts.cdrOutboxRetentionDays ?? 7, publisher: this.cdrs, outbox: this.opts.cdrOutbox, log });
+      this.pruner.start();
     } catch (error) {
       // CDRs stay safe in the outbox; only their publishing is off until the cursor is fixed.
       log.error({ err: error instanceof Error ? error.message : String(error) }, 'CDR publishing is off');
@@ -132,6 +139,7 @@ export class SyncClient {
     this.heartbeat.stop();
     this.callsPublisher?.stop();
     this.live.detach();
+    await this.pruner?.stop();
     await Promise.all([this.watcher.stop(), this.cdrs.stop(), this.status.stop()]);
     await this.link.stop();
   }
