@@ -6,6 +6,7 @@
 import { writeFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
+import { constants as perfConstants, PerformanceObserver } from 'node:perf_hooks';
 import { parentPort, threadId, workerData } from 'node:worker_threads';
 import { destination, pino } from 'pino';
 import { importPublicKey } from '@fedpbx/signing';
@@ -40,7 +41,8 @@ export interface AgentsWorkerData {
 
 /** Worker -> main: started, one snapshot applied, or stopped. */
 export type AgentsWorkerMessage =
-  | { readonly type: 'started' }
+  /** `settle` (the probe only): how it waited for V8's memory reducer after its boot compaction (memoryReducerDone). */
+  | { readonly type: 'started'; readonly settle?: { readonly reducerRuns: number; readonly waitedMs: number } }
   /**
    * `cpuMs` (the probe only): the process's CPU, all threads, while its applier held the values that made this
    * snapshot - from the watcher handing a value over to the applier's answer (verify, store, compile), whatever else
@@ -149,6 +151,43 @@ function applyWindow(applier: SnapshotApplier, done: (cpuMs: number) => boolean)
   return { inFlight: () => held > 0 };
 }
 
+/** The longest the probe waits for V8's memory reducer after its boot compaction (memoryReducerDone). */
+const PROBE_SETTLE_MAX_MS = 120_000;
+
+/**
+ * Resolves once V8's memory reducer has run the collections that the boot compaction armed (or after `maxMs`): a
+ * major collection that collects all external memory (kGCCallbackFlagCollectAllExternalMemory: the reducer's), then
+ * 3 s without another (it runs up to three, ~0.5 s apart). The reducer starts once its samples say the process
+ * allocates slowly: ~40 s after the compaction in an idle process (53 s at load 30). An agent pays it once after its
+ * start; the probe, measured before it ran, paid it (2 x 35-85 ms at load 16-30) in its idle window before the writes
+ * (idle 10 ms/s instead of 1-2: `agent_cpu_ms_per_apply` 0) or in the 12 s after them (`_idle_after`,
+ * `_with_aftermath`): a cost of the boot, counted as the applies'.
+ */
+function memoryReducerDone(maxMs: number): Promise<{ reducerRuns: number; waitedMs: number }> {
+  const t0 = performance.now();
+  let reducerRuns = 0;
+  return new Promise((resolve) => {
+    let quiet: NodeJS.Timeout | undefined;
+    const done = (): void => {
+      clearTimeout(giveUp);
+      clearTimeout(quiet);
+      observer.disconnect();
+      resolve({ reducerRuns, waitedMs: Math.round(performance.now() - t0) });
+    };
+    const giveUp = setTimeout(done, maxMs);
+    const observer = new PerformanceObserver((list) => {
+      for (const e of list.getEntries()) {
+        const { kind, flags } = (e as PerformanceEntry & { detail: { kind: number; flags: number } }).detail;
+        if (kind !== perfConstants.NODE_PERFORMANCE_GC_MAJOR) continue;
+        if ((flags & perfConstants.NODE_PERFORMANCE_GC_FLAGS_ALL_EXTERNAL_MEMORY) !== 0) reducerRuns++;
+        clearTimeout(quiet);
+        if (reducerRuns > 0) quiet = setTimeout(done, 3000);
+      }
+    });
+    observer.observe({ entryTypes: ['gc'] });
+  });
+}
+
 const clients: SyncClient[] = [];
 for (let i = 0; i < data.agents.length; i += data.connectBatch) {
   const batch = await Promise.all(data.agents.slice(i, i + data.connectBatch).map(startAgent));
@@ -161,8 +200,10 @@ for (let i = 0; i < data.agents.length; i += data.connectBatch) {
 // The probe's heap as a real agent's (agent.ts): a restarted agent compacts its heap once its snapshot is in force
 // (and keeps V8's growth limit at 50%, so its full collections come sooner); without it the probe collected the
 // ~15 MB its first snapshot left - a one-time ~180 ms of concurrent marking - during the writes, 9 ms per write.
-if (parentPort === null) await compactHeap();
-port.postMessage({ type: 'started' } satisfies AgentsWorkerMessage);
+if (parentPort === null) {
+  await compactHeap();
+  port.postMessage({ type: 'started', settle: await memoryReducerDone(PROBE_SETTLE_MAX_MS) } satisfies AgentsWorkerMessage);
+} else port.postMessage({ type: 'started' } satisfies AgentsWorkerMessage);
 
 let profiler: Session | undefined;
 port.on('message', (msg: unknown) => {

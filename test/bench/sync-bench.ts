@@ -33,7 +33,9 @@
 // phase of 20 s to minutes); _in_offer (median; _mean, _first, _max) needs no subtraction: the probe's CPU, every
 // thread, while its applier held each value - verify, store, compile - without the NATS client's receipt before.
 // probe_threads_ms_per_write_gross splits the gross figure into the main thread and the others (V8's concurrent GC
-// and compiler threads, libuv's pool).
+// and compiler threads, libuv's pool). The probe starts before the fleet and is measured only once V8's memory reducer
+// has run the collections its boot compaction armed (~40 s later; probe_memory_reducer_*): an agent's one-time cost
+// after its start, which had landed in the idle window or the aftermath, whichever it fell in.
 // Targets: rollout p99 < 1 s for 200 sites; ingest >= 5,000 CDR/s; nothing lost or duplicated.
 import { fork, type ChildProcess } from 'node:child_process';
 import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -192,7 +194,8 @@ class ProbeAgent {
   private child: ChildProcess | undefined;
   private waiters: (() => void)[] = [];
 
-  async start(spec: AgentSpec, data: Omit<AgentsWorkerData, 'agents' | 'connectBatch'>): Promise<void> {
+  /** Resolves once the probe has applied its first snapshot, compacted its heap and seen V8's memory reducer run. */
+  async start(spec: AgentSpec, data: Omit<AgentsWorkerData, 'agents' | 'connectBatch'>): Promise<{ reducerRuns: number; waitedMs: number } | undefined> {
     const child = fork(fileURLToPath(new URL('./sync-bench-agents.ts', import.meta.url)), [], {
       // BENCH_PROBE_NODE_FLAGS: node flags for the probe alone (e.g. --trace-gc, whose lines go to stdout before the result).
       execArgv: ['--conditions=@fedpbx/source', '--import', 'tsx', ...(process.env['BENCH_PROBE_NODE_FLAGS'] ?? '').split(' ').filter((f) => f !== '')],
@@ -200,11 +203,11 @@ class ProbeAgent {
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
     this.child = child;
-    await new Promise<void>((resolve, reject) => {
+    return new Promise((resolve, reject) => {
       child.once('error', reject);
       child.once('exit', (code) => reject(new Error(`the probe agent exited with ${code}`)));
       child.on('message', (m: AgentsWorkerMessage) => {
-        if (m.type === 'started') resolve();
+        if (m.type === 'started') resolve(m.settle);
         if (m.type !== 'applied') return;
         this.applied.push({ revision: m.revision, at: m.at, ...(m.cpuMs !== undefined ? { cpuMs: m.cpuMs } : {}) });
         for (const wake of this.waiters.splice(0)) wake();
@@ -303,15 +306,20 @@ async function main(): Promise<void> {
     const a0 = wallNow();
     const profileDir = process.env['BENCH_AGENT_PROFILE_DIR'];
     const agentData = { natsUrl: nats.url, keyId: key.keyId, publicKeyPem: exportPublicKey(key.publicKey) };
+    // The probe first: it starts, applies, compacts its heap and waits for V8's memory reducer (~40 s) while the
+    // fleet connects.
+    const probeSite = specs[specs.length - 1] as AgentSpec;
+    const probeDir = join(dir, 'agents', `probe-${probeSite.siteId}`);
+    mkdirSync(probeDir, { recursive: true, mode: 0o750 });
+    const probeStarted = probe.start({ ...probeSite, stateDir: probeDir }, { ...agentData, ...(profileDir !== undefined ? { profileDir } : {}) });
+    probeStarted.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
     await fleet.start(specs, { ...agentData, connectBatch: CONNECT_BATCH, ...(profileDir !== undefined ? { profileDir } : {}) });
     await fleet.until(() => specs.every((s) => fleet.revision(s.siteId) > 0), 'every agent to apply its first snapshot');
     const connectS = (wallNow() - a0) / 1000;
     log(`${specs.length} agents in ${THREADS} worker thread(s), ${CONNECT_BATCH} at a time per thread, applied their first snapshot ${connectS.toFixed(1)} s after starting`);
-    const probeSite = specs[specs.length - 1] as AgentSpec;
-    const probeDir = join(dir, 'agents', `probe-${probeSite.siteId}`);
-    mkdirSync(probeDir, { recursive: true, mode: 0o750 });
-    await probe.start({ ...probeSite, stateDir: probeDir }, { ...agentData, ...(profileDir !== undefined ? { profileDir } : {}) });
+    const probeSettle = await probeStarted;
     await fleet.until(() => probe.revision() > 0, 'the probe agent to apply its first snapshot');
+    log(`probe agent: V8's memory reducer ran ${probeSettle?.reducerRuns ?? '?'} collection(s) after its boot compaction; waited ${r1((probeSettle?.waitedMs ?? 0) / 1000)} s (${r1((wallNow() - a0) / 1000)} s after the start)`);
     // What the probe spends with nothing to apply (heartbeats, status, watch heartbeats, NATS pings): taken off its
     // CPU over the writes, so that agent_cpu_ms_per_apply is the applies' (the write phase lasts minutes when loaded).
     const idle0 = cpuSeconds(controller.pid(), nats.pid(), probe.pid);
@@ -518,13 +526,16 @@ async function main(): Promise<void> {
       agent_cpu_ms_per_apply_in_offer_mean: r2(probeOfferMs.reduce((a, b) => a + b, 0) / Math.max(1, probeOfferMs.length)),
       agent_cpu_ms_per_apply_in_offer_first: r2(probeOfferMs[0] ?? Number.NaN),
       agent_cpu_ms_per_apply_in_offer_max: r2(Math.max(...probeOfferMs)),
-      agent_cpu_how: `agent_cpu_ms_per_apply: the probe agent's process (a fresh one, its first snapshot applied before the writes) over the ${WRITES} writes, less its idle CPU rate (10 s before the writes) times the write phase's ${r1(writePhaseS)} s, per write; _idle_after: the same with the rate of 10 s after; _with_aftermath: from the first write to 12 s after the last (the collections of the applies' garbage that V8 runs once the process is quiet) less the rate before for as long; _in_offer: median of the CPU (all threads) while its applier held each value`,
+      agent_cpu_how: `agent_cpu_ms_per_apply: the probe agent's process (a fresh one, its first snapshot applied and the collections V8's memory reducer runs once after its boot compaction done before its idle window) over the ${WRITES} writes, less its idle CPU rate (10 s before the writes) times the write phase's ${r1(writePhaseS)} s, per write; _idle_after: the same with the rate of 10 s after; _with_aftermath: from the first write to 12 s after the last (the collections of the applies' garbage that V8 runs once the process is quiet) less the rate before for as long; _in_offer: median of the CPU (all threads) while its applier held each value`,
       probe_cpu_ms_per_write_gross: rolloutCpu.probe,
       // The gross figure by thread: the main thread (JS, and V8's GC work there) and the others (V8's concurrent GC
       // and compiler threads, libuv's pool: the store's write).
       probe_threads_ms_per_write_gross: { main: r2((probeThreadsAfter.main - probeThreadsBefore.main) / WRITES), others: r2((probeThreadsAfter.others - probeThreadsBefore.others) / WRITES) },
       probe_idle_cpu_ms_per_s: r2(probeIdleMsPerS),
       probe_idle_cpu_ms_per_s_after: r2(probeIdleAfterMsPerS),
+      // Before its idle window: the collections V8's memory reducer runs once after the boot compaction, and the wait.
+      probe_memory_reducer_runs: probeSettle?.reducerRuns ?? null,
+      probe_memory_reducer_wait_s: r1((probeSettle?.waitedMs ?? Number.NaN) / 1000),
       // The fleet's CPU (this process: the agents' threads and the bench's bookkeeping) per (write, site).
       agents_cpu_ms_per_apply_fleet: Math.round((rolloutCpu.agents / specs.length) * 100) / 100,
       // The same less what the fleet spends at rest over as long as the write phase lasted.
