@@ -3,7 +3,7 @@ import { SnapshotSignature } from '@fedpbx/contracts';
 import { SnapshotRejectedError } from './snapshot-signer.js';
 import { arrayElements, plainArrayElement, type Shape } from './snapshot-text.js';
 import { MAX_SNAPSHOT_TEXT_BYTES } from './snapshot-wire.js';
-import { inflateSizedMember, sizedMembers } from './sized-members.js';
+import { inflateSizedMember, sizedMemberEnds } from './sized-members.js';
 import { sha256 } from './wire-text.js';
 
 /**
@@ -157,12 +157,13 @@ export function* verifyChunkedSharedSteps(
   signature(envelope);
   const byHash = new Map<string, VerifiedChunk>();
   const list: VerifiedChunk[] = [];
-  const retired = retiredElements(previous, envelope.chunks);
+  // Found when the first chunk is read (none is when the same part comes again).
+  let retired: RetiredElements | undefined;
   let read = 0;
   for (let i = 0; i < envelope.chunks.length; i++) {
     const hash = envelope.chunks[i] as string;
     const held = previous?.byHash.get(hash) ?? byHash.get(hash);
-    const chunk = source.heldAs(i, held) ?? readChunk(source.text(i), source.bytes(i), hash, shape, i, retired);
+    const chunk = source.heldAs(i, held) ?? readChunk(source.text(i), source.bytes(i), hash, shape, i, (retired ??= retiredElements(previous, envelope.chunks)));
     if (chunk !== held && ++read % CHUNKS_PER_STEP === 0) yield;
     byHash.set(hash, chunk);
     list.push(chunk);
@@ -209,47 +210,50 @@ function chunkSource(input: { readonly value: Uint8Array } | { readonly text: st
       bytes: () => undefined,
     };
   }
-  const members = sizedMembers(input.value);
-  if (members === undefined) throw new SnapshotRejectedError('malformed', 'shared part value is not in sized gzip members');
+  // The members found by where they end, a view made only of a member that is read: a plan-wide apply compares ~140
+  // members with the ones held, in place, and inflates one or two.
+  const value = input.value;
+  const ends = sizedMemberEnds(value);
+  if (ends === undefined) throw new SnapshotRejectedError('malformed', 'shared part value is not in sized gzip members');
+  const view = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+  const startOf = (m: number): number => (m === 0 ? 0 : (ends[m - 1] as number));
+  const member = (m: number): Uint8Array => view.subarray(startOf(m), ends[m]);
   let budget = MAX_SNAPSHOT_TEXT_BYTES;
   const inflate = (m: Uint8Array): string => {
     const text = inflateSizedMember(m, budget);
     budget -= text.length;
     return text;
   };
-  const envelopeText = inflate(members[0] as Uint8Array);
+  const envelopeText = inflate(member(0));
   const inflated = new Map<number, string>();
   const lineOf = (i: number): string => {
     let line = inflated.get(i);
     if (line === undefined) {
-      const text = inflate(members[i + 1] as Uint8Array);
+      const text = inflate(member(i + 1));
       if (!text.startsWith('\n')) throw new SnapshotRejectedError('malformed', `shared part chunk ${i} does not start a line`);
       line = text.slice(1);
       inflated.set(i, line);
     }
     return line;
   };
+  // A chunk's member bytes copied out of the value they came in: a chunk kept for the next parts would otherwise hold
+  // that whole value (~110 KB at 1,000 sites) alive, and chunks read from different values many of them.
+  const bytes = (i: number): Uint8Array => Uint8Array.prototype.slice.call(value, startOf(i + 1), ends[i + 1]);
   return {
     envelopeText,
-    count: members.length - 1,
+    count: ends.length - 1,
     heldAs: (i, held) => {
       if (held === undefined) return undefined;
-      const bytes = members[i + 1] as Uint8Array;
-      if (held.bytes !== undefined && Buffer.compare(held.bytes, bytes) === 0) return held;
+      const from = startOf(i + 1);
+      const to = ends[i + 1] as number;
+      const h = held.bytes;
+      if (h !== undefined && h.length === to - from && view.compare(h, 0, h.length, from, to) === 0) return held;
       // Held from a text (a stored pair read at boot): the same line once inflated, now known by its bytes too.
-      return lineOf(i) === held.text ? { ...held, bytes: ownBytes(bytes) } : undefined;
+      return lineOf(i) === held.text ? { ...held, bytes: bytes(i) } : undefined;
     },
     text: lineOf,
-    bytes: (i) => ownBytes(members[i + 1] as Uint8Array),
+    bytes,
   };
-}
-
-/**
- * A chunk's member bytes copied out of the value they came in: a chunk kept for the next parts would otherwise hold
- * that whole value (~110 KB at 1,000 sites) alive, and chunks read from different values many of them.
- */
-function ownBytes(member: Uint8Array): Uint8Array {
-  return Uint8Array.prototype.slice.call(member);
 }
 
 function envelopeOf(line: string): ChunkedSharedEnvelope {
@@ -276,21 +280,24 @@ function envelopeOf(line: string): ChunkedSharedEnvelope {
   return { ...parsed.data, chunks: chunks as string[] };
 }
 
+/** Per member, the elements of the chunks a change replaced (each chunk's `elements`, by text), looked up in turn. */
+type RetiredElements = ReadonlyMap<string, readonly ReadonlyMap<string, unknown>[]>;
+
 /**
  * The elements of the chunks `previous` held and this part does not (the chunks a change replaced), by member: a
  * chunk that replaces one takes over its elements with the same text (one range added: one element to validate,
- * not the chunk's up to 128).
+ * not the chunk's up to 128). The replaced chunks' own maps, not a copy of their elements.
  */
-function retiredElements(previous: SharedChunks | undefined, hashes: readonly string[]): Map<string, Map<string, unknown>> {
-  const out = new Map<string, Map<string, unknown>>();
+function retiredElements(previous: SharedChunks | undefined, hashes: readonly string[]): RetiredElements {
+  const out = new Map<string, ReadonlyMap<string, unknown>[]>();
   if (previous === undefined) return out;
   const kept = new Set(hashes);
-  for (const [hash, chunk] of previous.byHash) {
-    if (kept.has(hash) || chunk.elements === undefined) continue;
-    let pool = out.get(chunk.member);
-    if (pool === undefined) out.set(chunk.member, (pool = new Map()));
-    for (const [text, value] of chunk.elements) pool.set(text, value);
-  }
+  previous.byHash.forEach((chunk, hash) => {
+    if (chunk.elements === undefined || kept.has(hash)) return;
+    const pools = out.get(chunk.member);
+    if (pools === undefined) out.set(chunk.member, [chunk.elements]);
+    else pools.push(chunk.elements);
+  });
   return out;
 }
 
@@ -302,7 +309,7 @@ const CHUNK_HEAD = /^\["([A-Za-z]{1,64})",/;
  * member element by element, an element whose text a retired chunk had taken over (validated then), the others
  * parsed and validated with the element's schema (the member's schema has no checks of its own: plainArrayElement).
  */
-function readChunk(text: string, bytes: Uint8Array | undefined, hash: string, shape: Shape, i: number, retired: ReadonlyMap<string, ReadonlyMap<string, unknown>>): VerifiedChunk {
+function readChunk(text: string, bytes: Uint8Array | undefined, hash: string, shape: Shape, i: number, retired: RetiredElements): VerifiedChunk {
   if (sha256(text) !== hash) throw new SnapshotRejectedError('hash-mismatch', `shared part chunk ${i} does not hash to the signed ${hash}`);
   const head = CHUNK_HEAD.exec(text);
   const member = head?.[1];
@@ -316,13 +323,16 @@ function readChunk(text: string, bytes: Uint8Array | undefined, hash: string, sh
   }
   const texts = arrayElements(text, head[0].length, text.length - 1);
   if (texts === undefined) throw new SnapshotRejectedError('malformed', `shared part is malformed at config.${member}: chunk ${i} is not an array`);
-  const pool = retired.get(member);
+  const pools = retired.get(member) ?? [];
   const items: unknown[] = new Array<unknown>(texts.length);
   const fresh: number[] = [];
-  texts.forEach((t, k) => {
-    if (pool?.has(t) === true) items[k] = pool.get(t);
+  for (let k = 0; k < texts.length; k++) {
+    const t = texts[k] as string;
+    let p = 0;
+    while (p < pools.length && !(pools[p] as ReadonlyMap<string, unknown>).has(t)) p++;
+    if (p < pools.length) items[k] = (pools[p] as ReadonlyMap<string, unknown>).get(t);
     else fresh.push(k);
-  });
+  }
   if (fresh.length > 0) {
     const raw = parseJson(`[${fresh.map((k) => texts[k]).join(',')}]`, i) as unknown[];
     if (!Array.isArray(raw) || raw.length !== fresh.length) throw notAChunk(i);
@@ -332,7 +342,9 @@ function readChunk(text: string, bytes: Uint8Array | undefined, hash: string, sh
       items[at] = parsed.data;
     });
   }
-  return { bytes, text, member, value: items, elements: new Map(texts.map((t, k) => [t, items[k]])) };
+  const elements = new Map<string, unknown>();
+  for (let k = 0; k < texts.length; k++) elements.set(texts[k] as string, items[k]);
+  return { bytes, text, member, value: items, elements };
 }
 
 function parseJson(text: string, i: number): unknown {

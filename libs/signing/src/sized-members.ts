@@ -39,7 +39,18 @@ export function sizedMember(text: string): Buffer {
  * text, or gzip without the sizes: the caller decompresses it whole). Bounds are checked, nothing is inflated.
  */
 export function sizedMembers(value: Uint8Array): Uint8Array[] | undefined {
-  const out: Uint8Array[] = [];
+  const ends = sizedMemberEnds(value);
+  return ends?.map((end, i) => value.subarray(i === 0 ? 0 : (ends[i - 1] as number), end));
+}
+
+/**
+ * Where each sized member of a value ends (member i is bytes ends[i-1] - 0 for the first - to ends[i]), as
+ * {@link sizedMembers} finds them: numbers, not a view per member. A 1,000-site shared part has ~140 members and an
+ * agent inflates one or two at a plan-wide apply: 140 views were ~20 KB of garbage per apply, promoted in a real
+ * agent (the apply spans scavenges) and collected later.
+ */
+export function sizedMemberEnds(value: Uint8Array): number[] | undefined {
+  const ends: number[] = [];
   const view = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
   for (let at = 0; at < view.length; ) {
     if (view.length - at < HEADER_BYTES + TRAILER_BYTES) return undefined;
@@ -47,10 +58,10 @@ export function sizedMembers(value: Uint8Array): Uint8Array[] | undefined {
     if (view.readUInt16LE(at + 10) !== 8 || view[at + 12] !== SUBFIELD[0] || view[at + 13] !== SUBFIELD[1] || view.readUInt16LE(at + 14) !== 4) return undefined;
     const size = view.readUInt32LE(at + 16);
     if (size < HEADER_BYTES + TRAILER_BYTES || at + size > view.length) return undefined;
-    out.push(view.subarray(at, at + size));
     at += size;
+    ends.push(at);
   }
-  return out.length > 0 ? out : undefined;
+  return ends.length > 0 ? ends : undefined;
 }
 
 /** Whether a value is made of sized members (a chunked shared part's), read from its first header only. */
