@@ -48,16 +48,36 @@ describe('DeadlineSweep', () => {
     const moved = new Item('moved', fired);
     const dropped = new Item('dropped', fired);
     const other = new Item('other', fired);
-    sweep.watch(moved, 30, true);
+    sweep.watch(moved, 300, true);
     sweep.watch(dropped, 30, true);
     sweep.unwatch(dropped);
     sweep.unwatch(dropped); // twice is harmless
     await delay(15);
-    // Set again after the other, for later than it: it fires after the other.
+    // Set again after the other, for later than it: it fires after the other (in deadline order even when a busy
+    // loop makes one late sweep find both due; the list holds moved first).
     sweep.watch(other, 40, true);
     sweep.watch(moved, 80, true);
     await vi.waitFor(() => expect(fired).toHaveLength(2), { timeout: 5_000 });
     expect(fired).toEqual(['other', 'moved']);
+  });
+
+  it('deadlines found due by one late sweep fire in deadline order, not in the order they were first watched', () => {
+    const sweep = new DeadlineSweep(10);
+    const fired: string[] = [];
+    const first = new Item('first', fired);
+    const second = new Item('second', fired);
+    sweep.watch(first, 80, true);
+    sweep.watch(second, 40, true);
+    // The loop was busy past both deadlines: the sweep that runs finds them due together.
+    const realNow = performance.now.bind(performance);
+    const spy = vi.spyOn(performance, 'now').mockImplementation(() => realNow() + 1_000);
+    try {
+      (sweep as unknown as { sweep: () => void }).sweep();
+    } finally {
+      spy.mockRestore();
+    }
+    expect(fired).toEqual(['second', 'first']);
+    expect(sweep.size).toBe(0);
   });
 
   it('a handler may watch or let go of others, itself included, in the same sweep', async () => {

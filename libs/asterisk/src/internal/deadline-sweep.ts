@@ -147,6 +147,8 @@ export class DeadlineSweep {
       if (item.sweepAt <= now) (due ??= []).push(item);
     }
     if (due !== undefined) {
+      // In deadline order, as Node's own timers fire: a late sweep (a busy loop) can find several due at once.
+      if (due.length > 1) due.sort(bySweepAt);
       for (const item of due) {
         // Re-armed (or let go) by an earlier handler of this sweep: not due any more.
         if (item.sweepState === 0 || item.sweepAt > now) continue;
@@ -187,6 +189,10 @@ export class DeadlineSweep {
 
 /** 2^29 ms: clock values and deadlines (up to a day ahead) stay below 2^30, V8's small integers. */
 const REBASE_AFTER_MS = 2 ** 29;
+
+function bySweepAt(a: Swept, b: Swept): number {
+  return a.sweepAt - b.sweepAt;
+}
 
 function rethrow(error: unknown): never {
   throw error;
