@@ -25,58 +25,12 @@ import { AgentMetrics } from '../../apps/agent/src/metrics/agent-metrics.js';
 import { RoutingState } from '../../apps/agent/src/state/routing-state.js';
 import { TestController } from '../support/signed-snapshots.js';
 import { AGENT_MIX, BENCH_SITE, benchFederation } from './agent-bench-setup.js';
+import { answerTo, envBlock } from './stand-in-asterisk.js';
 
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 7);
 const CALLS = Number(process.env.BENCH_CALLS ?? 20_000);
 /** Calls in flight at once (bench:agi's open loop has a few; its closed loop 200). */
 const CONCURRENCY = Number(process.env.BENCH_CONCURRENCY ?? 16);
-
-/** What Asterisk answers to each command the mix sends (res_agi.c's texts; the IVR's caller presses 1). */
-const ANSWERS: readonly [prefix: string, answer: Buffer][] = [
-  ['GET VARIABLE "DIALSTATUS"', Buffer.from('200 result=1 (ANSWER)\n')],
-  ['GET VARIABLE', Buffer.from('200 result=0\n')],
-  ['STREAM FILE', Buffer.from('200 result=49 endpos=8000\n')],
-  ['WAIT FOR DIGIT', Buffer.from('200 result=49\n')],
-  ['HANGUP', Buffer.from('200 result=1\n')],
-];
-const DEFAULT_ANSWER = Buffer.from('200 result=0\n');
-
-function answerTo(line: string): Buffer {
-  for (const [prefix, answer] of ANSWERS) if (line.startsWith(prefix)) return answer;
-  return DEFAULT_ANSWER;
-}
-
-/** The environment block res_agi.c sends for one of bench:agi's call templates (fastagi-peer.ts's lines). */
-function envBlock(template: (typeof AGENT_MIX)[number], n: number): Buffer {
-  const channel = template.extra?.channel ?? `PJSIP/${template.callerNum}-00000001`;
-  const lines: [string, string][] = [
-    ['agi_network', 'yes'],
-    ['agi_network_script', template.script],
-    ['agi_request', `agi://127.0.0.1:4573/${template.script}`],
-    ['agi_channel', channel],
-    ['agi_language', 'en'],
-    ['agi_type', 'PJSIP'],
-    ['agi_uniqueid', `1733000000.${n}`],
-    ['agi_version', '22.10.1'],
-    ['agi_callerid', template.callerNum],
-    ['agi_calleridname', template.callerName ?? 'unknown'],
-    ['agi_callingpres', '0'],
-    ['agi_callingani2', '0'],
-    ['agi_callington', '0'],
-    ['agi_callingtns', '0'],
-    ['agi_dnid', template.extension],
-    ['agi_rdnis', 'unknown'],
-    ['agi_context', template.context],
-    ['agi_extension', template.extension],
-    ['agi_priority', '1'],
-    ['agi_enhanced', '0.0'],
-    ['agi_accountcode', ''],
-    ['agi_threadid', String(140_000_000_000 + n * 512)],
-  ];
-  let text = '';
-  for (const [k, v] of lines) text += `${k}: ${v}\n`;
-  return Buffer.from(`${text}\n`, 'utf8');
-}
 
 /** Answers waiting for the next turn of the event loop, as reads would bring them. */
 const inbox: { socket: StandInSocket; bytes: Buffer }[] = [];

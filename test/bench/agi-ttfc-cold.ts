@@ -18,6 +18,7 @@ import { EventEmitter } from 'node:events';
 import { resolve } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { CallTemplate } from './call-mix.js';
+import { answerTo, envBlock } from './stand-in-asterisk.js';
 
 const CHECKOUTS = (process.env.BENCH_COLD_CHECKOUTS ?? '.').split(',').map((p) => resolve(p.trim()));
 const CALLS = Number(process.env.BENCH_COLD_CALLS ?? 3000);
@@ -51,48 +52,6 @@ async function load(checkout: string, index: number): Promise<Build & { readonly
   /* eslint-enable @typescript-eslint/no-explicit-any */
   const name = `${index}:${checkout.split('/').pop() ?? checkout}`;
   return { name, mix: AGENT_MIX as readonly CallTemplate[], accept: (socket) => (server as { accept(s: StandInSocket): void }).accept(socket) };
-}
-
-/** What Asterisk answers to each command the mix sends (res_agi.c's texts; the IVR's caller presses 1). */
-const ANSWERS: readonly [prefix: string, answer: Buffer][] = [
-  ['GET VARIABLE "DIALSTATUS"', Buffer.from('200 result=1 (ANSWER)\n')],
-  ['GET VARIABLE', Buffer.from('200 result=0\n')],
-  ['STREAM FILE', Buffer.from('200 result=49 endpos=8000\n')],
-  ['WAIT FOR DIGIT', Buffer.from('200 result=49\n')],
-];
-const DEFAULT_ANSWER = Buffer.from('200 result=0\n');
-const answerTo = (line: string): Buffer => ANSWERS.find(([prefix]) => line.startsWith(prefix))?.[1] ?? DEFAULT_ANSWER;
-
-/** The environment block res_agi.c sends for one of the mix's calls (as bench:agi-callpath writes it). */
-function envBlock(template: CallTemplate, n: number): Buffer {
-  const channel = (template.extra as { channel?: string } | undefined)?.channel ?? `PJSIP/${template.callerNum}-00000001`;
-  const lines: [string, string][] = [
-    ['agi_network', 'yes'],
-    ['agi_network_script', template.script],
-    ['agi_request', `agi://127.0.0.1:4573/${template.script}`],
-    ['agi_channel', channel],
-    ['agi_language', 'en'],
-    ['agi_type', 'PJSIP'],
-    ['agi_uniqueid', `1733000000.${n}`],
-    ['agi_version', '22.10.1'],
-    ['agi_callerid', template.callerNum],
-    ['agi_calleridname', template.callerName ?? 'unknown'],
-    ['agi_callingpres', '0'],
-    ['agi_callingani2', '0'],
-    ['agi_callington', '0'],
-    ['agi_callingtns', '0'],
-    ['agi_dnid', template.extension],
-    ['agi_rdnis', 'unknown'],
-    ['agi_context', template.context],
-    ['agi_extension', template.extension],
-    ['agi_priority', '1'],
-    ['agi_enhanced', '0.0'],
-    ['agi_accountcode', ''],
-    ['agi_threadid', String(140_000_000_000 + n * 512)],
-  ];
-  let text = '';
-  for (const [key, value] of lines) text += `${key}: ${value}\n`;
-  return Buffer.from(`${text}\n`, 'utf8');
 }
 
 /** The socket's stand-in: notes its first write, answers each command from the next turn of the event loop. */
